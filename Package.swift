@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// meshctl: an operator CLI for Istio service meshes.
+/// No third-party Swift packages: system C libraries come in through `systemLibrary` targets.
+let package = Package(
+    name: "meshctl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "meshctl", targets: ["meshctl"]),
+    ],
+    dependencies: [],
+    targets: [
+        // C libraries, each wrapped by exactly one Swift file.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1",
+                       providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        // Typed shims for what Swift cannot call directly (variadic functions, macros).
+        .target(name: "CMeshShims", dependencies: ["CCurl", "COpenSSL"]),
+
+        // Swift modules, imports in one direction (see ../shared/design/ARCHITECTURE.md).
+        .target(name: "Manifests", dependencies: ["CYAML"]),
+        .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CMeshShims"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "KubeClient", "CMeshShims"]),
+        .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
+
+        // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
+        .target(name: "MeshConformance", dependencies: ["Manifests"]),
+        .executableTarget(name: "meshctl-conformance", dependencies: ["MeshConformance"]),
+        .executableTarget(name: "meshctl-bench", dependencies: ["Manifests"]),
+
+        .testTarget(name: "ManifestsTests", dependencies: ["Manifests"],
+                    exclude: ["Fixtures", "Golden"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
+        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests"],
+                    exclude: ["Fixtures", "Golden"]),
+        .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,29 @@
+// Typed shims for C functions Swift cannot call directly: variadic functions and macros.
+// Each name starts with the module it serves, so a reader knows where it goes.
+#ifndef CMESHSHIMS_H
+#define CMESHSHIMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <curl/curl.h>
+#include <openssl/ssl.h>
+
+// libcurl: curl_easy_setopt and curl_easy_getinfo are variadic.
+typedef size_t (*CMeshShims_curl_write_callback)(char *data, size_t size, size_t count, void *context);
+
+CURLcode CMeshShims_curl_easy_setopt_long(CURL *handle, CURLoption option, long value);
+CURLcode CMeshShims_curl_easy_setopt_string(CURL *handle, CURLoption option, const char *value);
+CURLcode CMeshShims_curl_easy_setopt_pointer(CURL *handle, CURLoption option, void *value);
+CURLcode CMeshShims_curl_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
+CURLcode CMeshShims_curl_easy_setopt_write_callback(CURL *handle, CURLoption option, CMeshShims_curl_write_callback value);
+CURLcode CMeshShims_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
+CURLcode CMeshShims_curl_easy_getinfo_double(CURL *handle, CURLINFO info, double *value);
+
+// OpenSSL: these are macros in the headers.
+long CMeshShims_SSL_CTX_set_min_proto_version(SSL_CTX *context, int version);
+long CMeshShims_SSL_set_tlsext_host_name(SSL *ssl, const char *name);
+
+// Build information stamped by `make` (see scripts/buildinfo.sh); "unknown" in a plain `swift build`.
+const char *CMeshShims_build_commit(void);
+
+#endif

@@ -1,0 +1,242 @@
+import CYAML
+
+/// Reads YAML (and JSON, which is YAML) streams into node trees, on libyaml's event parser.
+/// This is the only file that sees libyaml.
+public enum YAMLParser {
+    /// The most nodes that aliases may add to one stream before it is refused as an alias bomb.
+    public static let aliasExpansionLimit = 1_000_000
+    /// The deepest nesting accepted before a stream is refused.
+    public static let nestingLimit = 1_000
+
+    /// Parses every document of a stream, in order.
+    /// - Parameters:
+    ///   - text: the stream's text.
+    ///   - file: the name to report in errors and to record on each document.
+    public static func parse(_ text: String, file: String? = nil) throws(YAMLError) -> [YAMLDocument] {
+        var text = text
+        var outcome: Result<[YAMLDocument], YAMLError> = .success([])
+        text.withUTF8 { bytes in
+            do throws(YAMLError) { outcome = .success(try parse(bytes: bytes, file: file)) } catch { outcome = .failure(error) }
+        }
+        return try outcome.get()
+    }
+
+    /// Parses every document of a stream given as UTF-8 (or UTF-16 with a byte order mark) bytes.
+    public static func parse(bytes: UnsafeBufferPointer<UInt8>, file: String? = nil) throws(YAMLError) -> [YAMLDocument] {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return [] }
+        var builder = TreeBuilder(file: file)
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            throw YAMLError(.syntax(problem: "libyaml could not start (out of memory)", context: nil),
+                            file: file, location: SourceLocation(line: 1, column: 1))
+        }
+        defer { yaml_parser_delete(&parser) }
+        // libyaml reads from the pointer lazily; `bytes` outlives the parser here.
+        yaml_parser_set_input_string(&parser, base, bytes.count)
+
+        var event = yaml_event_t()
+        while true {
+            guard yaml_parser_parse(&parser, &event) == 1 else {
+                throw syntaxError(parser, file: file)
+            }
+            defer { yaml_event_delete(&event) }
+            if event.type == YAML_STREAM_END_EVENT { break }
+            try builder.handle(&event)
+        }
+        return builder.documents
+    }
+
+    private static func syntaxError(_ parser: yaml_parser_t, file: String?) -> YAMLError {
+        let problem = parser.problem.map { String(cString: $0) } ?? "unreadable input"
+        let context = parser.context.map { String(cString: $0) }
+        var location = position(parser.problem_mark)
+        if parser.problem == nil { location = SourceLocation(line: 1, column: 1) }
+        let contextLocation = context == nil ? nil : position(parser.context_mark)
+        return YAMLError(.syntax(problem: problem, context: context), file: file,
+                         location: location, contextLocation: contextLocation)
+    }
+
+    fileprivate static func position(_ mark: yaml_mark_t) -> SourceLocation {
+        SourceLocation(line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+    }
+}
+
+/// Turns parser events into nodes: one frame per open collection.
+private struct TreeBuilder {
+    private enum Frame {
+        case sequence(items: [YAMLNode], location: SourceLocation, anchor: String?, size: Int)
+        case mapping(pairs: [YAMLPair], pendingKey: YAMLNode?, location: SourceLocation, anchor: String?,
+                     size: Int, hasMergeKey: Bool)
+    }
+
+    let file: String?
+    var documents: [YAMLDocument] = []
+    private var stack: [Frame] = []
+    private var root: YAMLNode?
+    private var anchors: [String: (node: YAMLNode, size: Int)] = [:]
+    private var aliasedNodes = 0
+
+    init(file: String?) { self.file = file }
+
+    mutating func handle(_ event: inout yaml_event_t) throws(YAMLError) {
+        let location = YAMLParser.position(event.start_mark)
+        switch event.type {
+        case YAML_DOCUMENT_START_EVENT:
+            root = nil
+            anchors.removeAll(keepingCapacity: true)
+        case YAML_DOCUMENT_END_EVENT:
+            documents.append(YAMLDocument(root: root ?? .null, file: file, index: documents.count))
+            root = nil
+        case YAML_SCALAR_EVENT:
+            let data = event.data.scalar
+            let text = String(decoding: UnsafeBufferPointer(start: data.value, count: data.length), as: UTF8.self)
+            let style = scalarStyle(data.style)
+            let kind = try resolve(text: text, style: style, tag: data.tag.map { String(cString: $0) }, at: location)
+            let node = YAMLNode(.scalar(YAMLScalar(text: text, kind: kind, style: style)), location: location)
+            if let anchor = data.anchor { anchors[String(cString: anchor)] = (node, 1) }
+            try add(node, size: 1)
+        case YAML_SEQUENCE_START_EVENT:
+            try checkDepth(at: location)
+            let anchor = event.data.sequence_start.anchor.map { String(cString: $0) }
+            stack.append(.sequence(items: [], location: location, anchor: anchor, size: 1))
+        case YAML_MAPPING_START_EVENT:
+            try checkDepth(at: location)
+            let anchor = event.data.mapping_start.anchor.map { String(cString: $0) }
+            stack.append(.mapping(pairs: [], pendingKey: nil, location: location, anchor: anchor, size: 1, hasMergeKey: false))
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            guard let frame = stack.popLast() else { return }
+            let node: YAMLNode
+            let size: Int
+            let anchor: String?
+            switch frame {
+            case .sequence(let items, let start, let name, let count):
+                node = YAMLNode(.sequence(items), location: start)
+                size = count
+                anchor = name
+            case .mapping(let pairs, _, let start, let name, let count, let hasMergeKey):
+                node = YAMLNode(.mapping(hasMergeKey ? Self.applyMergeKeys(pairs) : pairs), location: start)
+                size = count
+                anchor = name
+            }
+            if let anchor { anchors[anchor] = (node, size) }
+            try add(node, size: size)
+        case YAML_ALIAS_EVENT:
+            let name = String(cString: event.data.alias.anchor)
+            guard let target = anchors[name] else {
+                throw YAMLError(.undefinedAlias(name), file: file, location: location)
+            }
+            aliasedNodes += target.size
+            if aliasedNodes > YAMLParser.aliasExpansionLimit {
+                throw YAMLError(.aliasExpansionLimit(YAMLParser.aliasExpansionLimit), file: file, location: location)
+            }
+            var node = target.node
+            node.location = location
+            try add(node, size: target.size)
+        default:
+            break
+        }
+    }
+
+    private func checkDepth(at location: SourceLocation) throws(YAMLError) {
+        if stack.count >= YAMLParser.nestingLimit {
+            throw YAMLError(.nestingTooDeep(YAMLParser.nestingLimit), file: file, location: location)
+        }
+    }
+
+    private mutating func add(_ node: YAMLNode, size: Int) throws(YAMLError) {
+        guard let frame = stack.popLast() else {
+            root = node
+            return
+        }
+        switch frame {
+        case .sequence(var items, let location, let anchor, let count):
+            items.append(node)
+            stack.append(.sequence(items: items, location: location, anchor: anchor, size: count + size))
+        case .mapping(var pairs, let pendingKey, let location, let anchor, let count, var hasMergeKey):
+            if let key = pendingKey {
+                pairs.append(YAMLPair(key: key, value: node))
+                stack.append(.mapping(pairs: pairs, pendingKey: nil, location: location, anchor: anchor,
+                                      size: count + size, hasMergeKey: hasMergeKey))
+            } else {
+                if let scalar = node.scalar, scalar.style == .plain, scalar.text == "<<" { hasMergeKey = true }
+                stack.append(.mapping(pairs: pairs, pendingKey: node, location: location, anchor: anchor,
+                                      size: count + size, hasMergeKey: hasMergeKey))
+            }
+        }
+    }
+
+    /// Replaces each `<<: *base` (or `<<: [*a, *b]`) with the keys of the merged mappings that the
+    /// mapping does not set itself; among several merged mappings the first one wins.
+    private static func applyMergeKeys(_ pairs: [YAMLPair]) -> [YAMLPair] {
+        func isMergeKey(_ key: YAMLNode) -> Bool {
+            guard let scalar = key.scalar else { return false }
+            return scalar.style == .plain && scalar.text == "<<"
+        }
+        var present = Set(pairs.filter { !isMergeKey($0.key) }.compactMap { $0.key.scalarText })
+        var result: [YAMLPair] = []
+        for pair in pairs {
+            guard isMergeKey(pair.key) else {
+                result.append(pair)
+                continue
+            }
+            let sources: [YAMLNode]
+            switch pair.value.content {
+            case .mapping: sources = [pair.value]
+            case .sequence(let items): sources = items
+            case .scalar: result.append(pair); continue
+            }
+            for source in sources {
+                for merged in source.pairs ?? [] {
+                    guard let key = merged.key.scalarText, !present.contains(key) else { continue }
+                    present.insert(key)
+                    result.append(merged)
+                }
+            }
+        }
+        return result
+    }
+
+    private func scalarStyle(_ style: yaml_scalar_style_t) -> ScalarStyle {
+        switch style {
+        case YAML_SINGLE_QUOTED_SCALAR_STYLE: return .singleQuoted
+        case YAML_DOUBLE_QUOTED_SCALAR_STYLE: return .doubleQuoted
+        case YAML_LITERAL_SCALAR_STYLE: return .literal
+        case YAML_FOLDED_SCALAR_STYLE: return .folded
+        default: return .plain
+        }
+    }
+
+    private func resolve(text: String, style: ScalarStyle, tag: String?, at location: SourceLocation) throws(YAMLError) -> ScalarKind {
+        guard let tag else {
+            return style == .plain ? ScalarResolver.resolvePlain(text) : .string
+        }
+        let core = "tag:yaml.org,2002:"
+        guard tag.hasPrefix(core) else {
+            // "!" forces a string; other application tags are read as if untagged.
+            if tag == "!" { return .string }
+            return style == .plain ? ScalarResolver.resolvePlain(text) : .string
+        }
+        let name = tag.dropFirst(core.count)
+        let wanted: ScalarKind
+        switch name {
+        case "str", "binary", "timestamp": return .string
+        case "null": wanted = .null
+        case "bool": wanted = .bool
+        case "int": wanted = .int
+        case "float": wanted = .float
+        default: return style == .plain ? ScalarResolver.resolvePlain(text) : .string
+        }
+        let readable: Bool
+        switch wanted {
+        case .null: readable = ScalarResolver.resolvePlain(text) == .null
+        case .bool: readable = ScalarResolver.parseBool(text) != nil
+        case .int: readable = ScalarResolver.resolvePlain(text) == .int
+        case .float: readable = ScalarResolver.parseFloat(text) != nil || ScalarResolver.parseInt(text) != nil
+        case .string: readable = true
+        }
+        guard readable else {
+            throw YAMLError(.tagMismatch(tag: "!!\(name)", text: text), file: file, location: location)
+        }
+        return wanted
+    }
+}
