@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "CMeshShims", dependencies: ["CCurl", "COpenSSL"]),
 
         // Swift modules, imports in one direction (see ../shared/design/ARCHITECTURE.md).
-        .target(name: "Manifests", dependencies: ["CYAML"]),
+        .target(name: "Manifests", dependencies: ["CYAML"], linkerSettings: [.linkedLibrary("m")]),
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CMeshShims"]),
         .target(name: "MeshCLIKit", dependencies: ["Manifests", "KubeClient", "CMeshShims"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),

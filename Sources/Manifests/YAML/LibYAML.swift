@@ -240,3 +240,8 @@ private struct TreeBuilder {
         return wanted
     }
 }
+
+extension YAMLParser {
+    /// The linked libyaml's version, e.g. `0.2.5`.
+    public static var libraryVersion: String { String(cString: yaml_get_version_string()) }
+}

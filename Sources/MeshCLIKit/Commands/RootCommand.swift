@@ -1,0 +1,29 @@
+/// `meshctl`: the root of the command tree.
+public struct RootCommand: MeshCommand {
+    public static var spec: CommandSpec {
+        CommandSpec(
+            name: "meshctl",
+            abstract: "meshctl operates Istio service meshes: injection, traffic rules, connectivity, local mode",
+            discussion: """
+            meshctl explains which workloads get the Istio sidecar and why, injects it into manifests
+            offline, validates and analyzes Istio configuration, and diagnoses connectivity problems.
+            It reads the same kubeconfig as kubectl (--kubeconfig, KUBECONFIG, --context).
+            """,
+            examples: [
+                Example("Add the sidecar to a manifest", "meshctl kube-inject -f deployment.yaml"),
+                Example("Print the version", "meshctl version"),
+            ],
+            subcommands: [
+                CompletionCommand.self,
+                HelpCommand.self,
+                KubeInjectCommand.self,
+                VersionCommand.self,
+            ])
+    }
+
+    public init(_ invocation: Invocation) throws {}
+
+    public func run(_ context: CommandContext) throws {
+        context.stdout.write(HelpRenderer.render(Self.spec, path: [Self.spec.name]))
+    }
+}

@@ -1,0 +1,135 @@
+import Manifests
+
+/// meshctl's exit codes.
+public enum ExitCode: Int32, Sendable {
+    case success = 0
+    case failure = 1
+    /// A command line that could not be understood (BSD sysexits EX_USAGE).
+    case usage = 64
+    /// Input data that is malformed (EX_DATAERR).
+    case dataError = 65
+    /// `analyze` ran and found issues.
+    case analyzeIssues = 79
+}
+
+/// An error that knows its exit code and how to say itself to a user.
+public protocol MeshError: Error {
+    var exitCode: ExitCode { get }
+    /// One or more lines, without the `error: ` prefix.
+    var message: String { get }
+}
+
+/// A command line meshctl could not understand.
+public struct UsageError: MeshError, Equatable {
+    public var problem: String
+    public var suggestion: String?
+    /// The command whose help to point to, e.g. `meshctl kube-inject`.
+    public var commandPath: String
+
+    public var exitCode: ExitCode { .usage }
+
+    public var message: String {
+        var lines = [problem]
+        if let suggestion { lines.append("Did you mean '\(suggestion)'?") }
+        lines.append("See '\(commandPath) --help'.")
+        return lines.joined(separator: "\n")
+    }
+
+    public static func unknownFlag(_ flag: String, candidates: [String], commandPath: String) -> UsageError {
+        UsageError(problem: "unknown flag: \(flag)", suggestion: closestMatch(to: flag, in: candidates),
+                   commandPath: commandPath)
+    }
+
+    public static func unknownCommand(_ name: String, candidates: [String], commandPath: String) -> UsageError {
+        UsageError(problem: "unknown command \"\(name)\" for \"\(commandPath)\"",
+                   suggestion: closestMatch(to: name, in: candidates), commandPath: commandPath)
+    }
+
+    public static func missingValue(_ flag: String, commandPath: String) -> UsageError {
+        UsageError(problem: "flag needs an argument: \(flag)", commandPath: commandPath)
+    }
+
+    public static func invalidValue(_ value: String, flag: String, allowed: [String], commandPath: String) -> UsageError {
+        UsageError(problem: "invalid value \"\(value)\" for \(flag): allowed values are \(allowed.joined(separator: ", "))",
+                   suggestion: closestMatch(to: value, in: allowed), commandPath: commandPath)
+    }
+}
+
+/// The work failed (exit 1): a missing file, an unreachable server, a feature not built yet.
+public struct CommandFailure: MeshError {
+    public var message: String
+    public var exitCode: ExitCode { .failure }
+
+    public init(_ message: String) { self.message = message }
+
+    public static func notImplemented(_ feature: String) -> CommandFailure {
+        CommandFailure("\(feature) is not implemented yet in this version of meshctl")
+    }
+
+    public static func cannotRead(_ path: String, reason: String) -> CommandFailure {
+        CommandFailure("cannot read \(path): \(reason)")
+    }
+}
+
+/// Input data that is malformed (exit 65), with where it is wrong.
+public struct InputDataError: MeshError {
+    public var message: String
+    public var exitCode: ExitCode { .dataError }
+
+    public init(_ message: String) { self.message = message }
+}
+
+/// Turns any error into the text a user reads and the process's exit code. The only place that does.
+public enum ErrorReporter {
+    public static func exitCode(for error: any Error) -> ExitCode {
+        switch error {
+        case let error as any MeshError: return error.exitCode
+        case is YAMLError: return .dataError
+        default: return .failure
+        }
+    }
+
+    public static func message(for error: any Error) -> String {
+        switch error {
+        case let error as any MeshError: return error.message
+        case let error as YAMLError: return error.description
+        default: return String(describing: error)
+        }
+    }
+
+    /// Writes `error: ...` to standard error (the prefix in red on a terminal) and returns the exit code.
+    public static func report(_ error: any Error, to stream: TextOutput, style: TerminalStyle) -> ExitCode {
+        let text = message(for: error)
+        stream.write(style.error("error:") + " " + text + (text.hasSuffix("\n") ? "" : "\n"))
+        return exitCode(for: error)
+    }
+}
+
+/// The candidate nearest to a mistyped word by edit distance, when it is near enough to be a likely typo.
+public func closestMatch(to word: String, in candidates: [String]) -> String? {
+    let limit = max(2, word.count / 3)
+    var best: (candidate: String, distance: Int)?
+    for candidate in candidates {
+        let distance = editDistance(word, candidate)
+        if distance <= limit && distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
+    }
+    return best?.candidate
+}
+
+/// Levenshtein distance: insertions, deletions and substitutions.
+public func editDistance(_ left: String, _ right: String) -> Int {
+    let a = Array(left), b = Array(right)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    var current = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        current[0] = i
+        for j in 1...b.count {
+            let cost = a[i - 1] == b[j - 1] ? 0 : 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+        }
+        swap(&previous, &current)
+    }
+    return previous[b.count]
+}
