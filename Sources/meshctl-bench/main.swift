@@ -1,15 +1,171 @@
-import Manifests
 import Foundation
-let dir = "/work/shared/conformance/istio/kube-inject/inject"
-var same = 0, total = 0
-for f in try! FileManager.default.contentsOfDirectory(atPath: dir).sorted() where f.hasSuffix(".injected") {
-    let text = try! String(contentsOfFile: dir + "/" + f, encoding: .utf8)
-    total += 1
-    guard let docs = try? YAMLParser.parse(text) else { print("parse fail \(f)"); continue }
-    let out = YAMLEmitter(keyOrder: .sorted).emit(documents: docs.map(\.root).filter { !$0.isNull }) + (text.hasSuffix("---\n") ? "---\n" : "")
-    if out.trimmingCharacters(in: .whitespacesAndNewlines) == text.trimmingCharacters(in: .whitespacesAndNewlines) { same += 1 } else {
-        try! out.write(toFile: "/tmp/scratch/g-\(f)", atomically: true, encoding: .utf8)
-        print("DIFF \(f)")
-    }
+import Manifests
+
+// meshctl's benchmarks, printed as a table. `make bench` builds everything in release mode and runs this
+// with the paths it needs:  meshctl-bench MESHCTL LIBYAML_HARNESS WORKDIR
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Row {
+    var benchmark: String
+    var result: String
+    var reference: String
+    var note: String
 }
-print("\(same)/\(total)")
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Runs a program to completion with its output discarded; returns the wall time in seconds.
+func timeProcess(_ path: String, _ arguments: [String]) -> Double {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    let argv = ([path] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let start = DispatchTime.now().uptimeNanoseconds
+    guard posix_spawn(&pid, path, &actions, nil, argv, environ) == 0 else { return .nan }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted[sorted.count / 2]
+}
+
+/// A deterministic stream of Deployments and Services, about `targetBytes` long.
+func generateManifests(targetBytes: Int) -> String {
+    var text = ""
+    var index = 0
+    while text.utf8.count < targetBytes {
+        let name = "app-\(index)"
+        text += """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: \(name)
+          namespace: shop
+          labels:
+            app: \(name)
+            version: v\(index % 3 + 1)
+          annotations:
+            description: "Serves the \(name) part of the shop, version \(index % 3 + 1)"
+        spec:
+          replicas: \(index % 5 + 1)
+          selector:
+            matchLabels:
+              app: \(name)
+          template:
+            metadata:
+              labels:
+                app: \(name)
+                version: v\(index % 3 + 1)
+            spec:
+              containers:
+              - name: \(name)
+                image: registry.example.com/shop/\(name):1.\(index % 10).0
+                args: ["--port", "8080", "--log-level=info"]
+                ports:
+                - containerPort: 8080
+                  name: http
+                env:
+                - name: GREETING
+                  value: 'hello: world'
+                - name: ENABLED
+                  value: "true"
+                readinessProbe:
+                  httpGet:
+                    path: /healthz
+                    port: 8080
+                resources:
+                  limits:
+                    cpu: 500m
+                    memory: 128Mi
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: \(name)
+          namespace: shop
+        spec:
+          selector:
+            app: \(name)
+          ports:
+          - name: http
+            port: 80
+            targetPort: 8080
+        ---
+
+        """
+        index += 1
+    }
+    return text
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count == 4 else {
+    FileHandle.standardError.write(Data("usage: meshctl-bench MESHCTL LIBYAML_HARNESS WORKDIR\n".utf8))
+    exit(64)
+}
+let meshctl = arguments[1], harness = arguments[2], workdir = arguments[3]
+var rows: [Row] = []
+
+// 1. Start-up: `meshctl version`, median of 50 runs after 3 warm-up runs.
+for _ in 0..<3 { _ = timeProcess(meshctl, ["version"]) }
+let startup = median((0..<50).map { _ in timeProcess(meshctl, ["version"]) }) * 1000
+rows.append(Row(benchmark: "meshctl version start-up (median of 50)", result: String(format: "%.1f ms", startup),
+                reference: "goal <= 15 ms", note: startup <= 15 ? "ok" : "SLOWER THAN GOAL"))
+
+// 2. YAML parse + emit on a ~10 MB manifest stream, beside libyaml's own parse + emit.
+try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+let manifestPath = workdir + "/manifests.yaml"
+let manifest = generateManifests(targetBytes: 10 * 1024 * 1024)
+try manifest.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+let megabytes = Double(manifest.utf8.count) / 1_048_576
+var best = Double.infinity
+var documents = 0
+for _ in 0..<3 {
+    let elapsed = try seconds {
+        let parsed = try YAMLParser.parse(manifest, file: manifestPath)
+        documents = parsed.count
+        let output = YAMLEmitter().emit(documents: parsed.map(\.root))
+        precondition(!output.isEmpty)
+    }
+    best = min(best, elapsed)
+}
+let ours = megabytes / best
+
+let pipe = Pipe()
+let process = Process()
+process.executableURL = URL(fileURLWithPath: harness)
+process.arguments = [manifestPath, "3"]
+process.standardOutput = pipe
+try process.run()
+process.waitUntilExit()
+let fields = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    .split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+let libyaml = fields.count == 2 ? (fields[1] / 1_048_576) / fields[0] : .nan
+let ratio = ours / libyaml
+rows.append(Row(benchmark: String(format: "YAML parse+emit, %.1f MB, %d documents", megabytes, documents),
+                result: String(format: "%.1f MB/s", ours), reference: String(format: "libyaml %.1f MB/s", libyaml),
+                note: String(format: "%.0f%% of libyaml (goal >= 50%%)", ratio * 100)))
+
+// The table.
+let headers = Row(benchmark: "BENCHMARK", result: "RESULT", reference: "REFERENCE", note: "NOTE")
+let all = [headers] + rows
+let widths = [all.map(\.benchmark.count).max()!, all.map(\.result.count).max()!, all.map(\.reference.count).max()!]
+for row in all {
+    let cells = [row.benchmark, row.result, row.reference]
+    var line = ""
+    for (cell, width) in zip(cells, widths) { line += cell + String(repeating: " ", count: width - cell.count) + "   " }
+    print(line + row.note)
+}

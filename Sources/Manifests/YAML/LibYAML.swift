@@ -61,17 +61,23 @@ public enum YAMLParser {
     }
 }
 
-/// Turns parser events into nodes: one frame per open collection.
+/// Turns parser events into nodes. Each open collection has its own array of children, mutated in
+/// place and moved out whole when the collection ends, so no node is copied on the way.
 private struct TreeBuilder {
-    private enum Frame {
-        case sequence(items: [YAMLNode], location: SourceLocation, anchor: String?, size: Int)
-        case mapping(pairs: [YAMLPair], pendingKey: YAMLNode?, location: SourceLocation, anchor: String?,
-                     size: Int, hasMergeKey: Bool)
+    private struct Frame {
+        var isMapping: Bool
+        var location: SourceLocation
+        var anchor: String?
+        var size: Int
+        var pendingKey: YAMLNode?
+        var hasMergeKey: Bool
     }
 
     let file: String?
     var documents: [YAMLDocument] = []
-    private var stack: [Frame] = []
+    private var frames: [Frame] = []
+    private var items: [[YAMLNode]] = []
+    private var pairs: [[YAMLPair]] = []
     private var root: YAMLNode?
     private var anchors: [String: (node: YAMLNode, size: Int)] = [:]
     private var aliasedNodes = 0
@@ -83,7 +89,7 @@ private struct TreeBuilder {
         switch event.type {
         case YAML_DOCUMENT_START_EVENT:
             root = nil
-            anchors.removeAll(keepingCapacity: true)
+            if !anchors.isEmpty { anchors.removeAll(keepingCapacity: true) }
         case YAML_DOCUMENT_END_EVENT:
             documents.append(YAMLDocument(root: root ?? .null, file: file, index: documents.count))
             root = nil
@@ -94,32 +100,31 @@ private struct TreeBuilder {
             let kind = try resolve(text: text, style: style, tag: data.tag.map { String(cString: $0) }, at: location)
             let node = YAMLNode(.scalar(YAMLScalar(text: text, kind: kind, style: style)), location: location)
             if let anchor = data.anchor { anchors[String(cString: anchor)] = (node, 1) }
-            try add(node, size: 1)
+            add(node, size: 1)
         case YAML_SEQUENCE_START_EVENT:
             try checkDepth(at: location)
             let anchor = event.data.sequence_start.anchor.map { String(cString: $0) }
-            stack.append(.sequence(items: [], location: location, anchor: anchor, size: 1))
+            frames.append(Frame(isMapping: false, location: location, anchor: anchor, size: 1, pendingKey: nil,
+                                hasMergeKey: false))
+            items.append([])
         case YAML_MAPPING_START_EVENT:
             try checkDepth(at: location)
             let anchor = event.data.mapping_start.anchor.map { String(cString: $0) }
-            stack.append(.mapping(pairs: [], pendingKey: nil, location: location, anchor: anchor, size: 1, hasMergeKey: false))
+            frames.append(Frame(isMapping: true, location: location, anchor: anchor, size: 1, pendingKey: nil,
+                                hasMergeKey: false))
+            pairs.append([])
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-            guard let frame = stack.popLast() else { return }
+            guard let frame = frames.popLast() else { return }
             let node: YAMLNode
-            let size: Int
-            let anchor: String?
-            switch frame {
-            case .sequence(let items, let start, let name, let count):
-                node = YAMLNode(.sequence(items), location: start)
-                size = count
-                anchor = name
-            case .mapping(let pairs, _, let start, let name, let count, let hasMergeKey):
-                node = YAMLNode(.mapping(hasMergeKey ? Self.applyMergeKeys(pairs) : pairs), location: start)
-                size = count
-                anchor = name
+            if frame.isMapping {
+                let children = pairs.removeLast()
+                node = YAMLNode(.mapping(frame.hasMergeKey ? Self.applyMergeKeys(children) : children),
+                                location: frame.location)
+            } else {
+                node = YAMLNode(.sequence(items.removeLast()), location: frame.location)
             }
-            if let anchor { anchors[anchor] = (node, size) }
-            try add(node, size: size)
+            if let anchor = frame.anchor { anchors[anchor] = (node, frame.size) }
+            add(node, size: frame.size)
         case YAML_ALIAS_EVENT:
             let name = String(cString: event.data.alias.anchor)
             guard let target = anchors[name] else {
@@ -131,37 +136,35 @@ private struct TreeBuilder {
             }
             var node = target.node
             node.location = location
-            try add(node, size: target.size)
+            add(node, size: target.size)
         default:
             break
         }
     }
 
     private func checkDepth(at location: SourceLocation) throws(YAMLError) {
-        if stack.count >= YAMLParser.nestingLimit {
+        if frames.count >= YAMLParser.nestingLimit {
             throw YAMLError(.nestingTooDeep(YAMLParser.nestingLimit), file: file, location: location)
         }
     }
 
-    private mutating func add(_ node: YAMLNode, size: Int) throws(YAMLError) {
-        guard let frame = stack.popLast() else {
+    private mutating func add(_ node: YAMLNode, size: Int) {
+        let last = frames.count - 1
+        guard last >= 0 else {
             root = node
             return
         }
-        switch frame {
-        case .sequence(var items, let location, let anchor, let count):
-            items.append(node)
-            stack.append(.sequence(items: items, location: location, anchor: anchor, size: count + size))
-        case .mapping(var pairs, let pendingKey, let location, let anchor, let count, var hasMergeKey):
-            if let key = pendingKey {
-                pairs.append(YAMLPair(key: key, value: node))
-                stack.append(.mapping(pairs: pairs, pendingKey: nil, location: location, anchor: anchor,
-                                      size: count + size, hasMergeKey: hasMergeKey))
-            } else {
-                if let scalar = node.scalar, scalar.style == .plain, scalar.text == "<<" { hasMergeKey = true }
-                stack.append(.mapping(pairs: pairs, pendingKey: node, location: location, anchor: anchor,
-                                      size: count + size, hasMergeKey: hasMergeKey))
-            }
+        frames[last].size += size
+        guard frames[last].isMapping else {
+            items[items.count - 1].append(node)
+            return
+        }
+        if let key = frames[last].pendingKey {
+            frames[last].pendingKey = nil
+            pairs[pairs.count - 1].append(YAMLPair(key: key, value: node))
+        } else {
+            if let scalar = node.scalar, scalar.style == .plain, scalar.text == "<<" { frames[last].hasMergeKey = true }
+            frames[last].pendingKey = node
         }
     }
 

@@ -22,6 +22,15 @@ struct ScalarAnalysis {
             blockAllowed = false
             return
         }
+        // Fast path: letters, digits and `_ / .` after a letter or digit allow every style.
+        if Self.isAlphanumeric(bytes[0]) {
+            var simple = true
+            for byte in bytes where !Self.isAlphanumeric(byte) && byte != 0x5F && byte != 0x2F && byte != 0x2E && byte != 0x2D {
+                simple = false
+                break
+            }
+            if simple { return }
+        }
         var flowIndicators = false, blockIndicators = false
         var leadingSpace = false, leadingBreak = false, trailingSpace = false, trailingBreak = false
         var breakSpace = false, spaceBreak = false, previousSpace = false, previousBreak = false
@@ -123,6 +132,10 @@ struct ScalarAnalysis {
         }
         if flowIndicators { flowPlainAllowed = false }
         if blockIndicators { blockPlainAllowed = false }
+    }
+
+    static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
     }
 
     /// Bytes in the UTF-8 sequence that starts with this byte.

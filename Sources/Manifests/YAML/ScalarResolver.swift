@@ -8,12 +8,14 @@ public enum ScalarResolver {
         guard let first = utf8.first else { return .null }
         switch first {
         case UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "N"):
+            // Every null and boolean word is at most five letters long.
+            if utf8.count > 5 { return .string }
             if text == "~" || text == "null" || text == "Null" || text == "NULL" { return .null }
             if parseBool(text) != nil { return .bool }
             return .string
         case UInt8(ascii: "y"), UInt8(ascii: "Y"), UInt8(ascii: "t"), UInt8(ascii: "T"),
              UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "o"), UInt8(ascii: "O"):
-            return parseBool(text) != nil ? .bool : .string
+            return utf8.count <= 5 && parseBool(text) != nil ? .bool : .string
         case UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             if parseInt(text) != nil || isUnsignedIntBeyondInt64(text) { return .int }
             if parseFloat(text) != nil { return .float }
@@ -39,26 +41,40 @@ public enum ScalarResolver {
 
     /// An integer in any YAML 1.1 form: decimal, `0x`, `0o`, `0b`, leading-zero octal, `_` separators.
     public static func parseInt(_ text: String) -> Int? {
-        var digits = Substring(text)
+        var utf8 = Array(text.utf8)
         var negative = false
-        if let sign = digits.first, sign == "+" || sign == "-" {
-            negative = sign == "-"
-            digits = digits.dropFirst()
+        var start = 0
+        if let sign = utf8.first, sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+            negative = sign == UInt8(ascii: "-")
+            start = 1
         }
-        if digits.contains("_") { digits = Substring(digits.filter { $0 != "_" }) }
-        guard !digits.isEmpty else { return nil }
-        var radix = 10
-        if digits.count > 1, digits.first == "0" {
-            let marker = digits.dropFirst().first!
-            switch marker {
-            case "x", "X": radix = 16; digits = digits.dropFirst(2)
-            case "o", "O": radix = 8; digits = digits.dropFirst(2)
-            case "b", "B": radix = 2; digits = digits.dropFirst(2)
-            default: radix = 8; digits = digits.dropFirst()
+        if utf8.contains(UInt8(ascii: "_")) { utf8.removeAll { $0 == UInt8(ascii: "_") } }
+        guard start < utf8.count else { return nil }
+        var radix: UInt64 = 10
+        if utf8.count - start > 1, utf8[start] == UInt8(ascii: "0") {
+            switch utf8[start + 1] {
+            case UInt8(ascii: "x"), UInt8(ascii: "X"): radix = 16; start += 2
+            case UInt8(ascii: "o"), UInt8(ascii: "O"): radix = 8; start += 2
+            case UInt8(ascii: "b"), UInt8(ascii: "B"): radix = 2; start += 2
+            default: radix = 8; start += 1
             }
         }
-        guard !digits.isEmpty, digits.first != "+", digits.first != "-",
-              let magnitude = UInt64(digits, radix: radix) else { return nil }
+        guard start < utf8.count else { return nil }
+        var magnitude: UInt64 = 0
+        for byte in utf8[start...] {
+            let digit: UInt64
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt64(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt64(byte - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
+            guard digit < radix else { return nil }
+            let (product, overflowMultiply) = magnitude.multipliedReportingOverflow(by: radix)
+            let (sum, overflowAdd) = product.addingReportingOverflow(digit)
+            guard !overflowMultiply, !overflowAdd else { return nil }
+            magnitude = sum
+        }
         if negative {
             if magnitude == UInt64(Int64.max) + 1 { return Int(Int64.min) }
             guard magnitude <= UInt64(Int64.max) else { return nil }
@@ -76,6 +92,15 @@ public enum ScalarResolver {
 
     /// A float as YAML 1.1 writes it: `1.5`, `-.5`, `1e3`, `6.02E+23`, `.inf`, `-.Inf`, `.nan`.
     public static func parseFloat(_ text: String) -> Double? {
+        guard let first = text.utf8.first else { return nil }
+        if first == UInt8(ascii: ".") || first == UInt8(ascii: "+") || first == UInt8(ascii: "-") {
+            switch text {
+            case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .infinity
+            case "-.inf", "-.Inf", "-.INF": return -.infinity
+            case ".nan", ".NaN", ".NAN": return .nan
+            default: break
+            }
+        }
         switch text {
         case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF": return .infinity
         case "-.inf", "-.Inf", "-.INF": return -.infinity
@@ -116,6 +141,9 @@ public enum ScalarResolver {
 
     /// YAML 1.1 base-60 numbers such as `190:20:30` or `1:20.5`, which some decoders still read as numbers.
     public static func isSexagesimal(_ text: String) -> Bool {
+        guard let first = text.utf8.first, first == UInt8(ascii: "+") || first == UInt8(ascii: "-")
+                || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")),
+              text.utf8.contains(UInt8(ascii: ":")) else { return false }
         var body = Substring(text)
         if let sign = body.first, sign == "+" || sign == "-" { body = body.dropFirst() }
         guard let first = body.first, first.isASCII, first.isNumber, body.contains(":") else { return false }

@@ -81,10 +81,7 @@ private struct YAMLWriter {
         for pair in ordered(pairs) {
             if !first { spaces(indent) }
             first = false
-            if let keyText = simpleKey(pair.key) {
-                bytes.append(contentsOf: keyText)
-                bytes.append(0x3A)
-            } else {
+            if !writeSimpleKey(pair.key) {
                 bytes.append(contentsOf: "? ".utf8)
                 inline(pair.key, blockIndent: indent + 2, simpleKeyContext: false)
                 bytes.append(0x0A)
@@ -132,14 +129,18 @@ private struct YAMLWriter {
         }
     }
 
-    /// The key as text for `key: value`, or nil when it needs the explicit `? ` form.
-    private mutating func simpleKey(_ key: YAMLNode) -> [UInt8]? {
-        guard case .scalar = key.content else { return nil }
+    /// Writes `key:` and returns true, or writes nothing and returns false when the key needs the
+    /// explicit `? ` form (a collection, or longer than libyaml's simple-key limit).
+    private mutating func writeSimpleKey(_ key: YAMLNode) -> Bool {
+        guard case .scalar = key.content else { return false }
         let start = bytes.count
         inline(key, blockIndent: 0, simpleKeyContext: true)
-        let written = Array(bytes[start...])
-        bytes.removeSubrange(start...)
-        return written.count <= simpleKeyLimit ? written : nil
+        if bytes.count - start > simpleKeyLimit {
+            bytes.removeSubrange(start...)
+            return false
+        }
+        bytes.append(0x3A)
+        return true
     }
 
     /// A scalar or an empty collection, or (as a key) any node in flow style.
@@ -298,33 +299,26 @@ private struct YAMLWriter {
     /// A double-quoted scalar; with `foldAt`, long lines break at a single space past column 80 and go
     /// on at that indent, with `\\` before a space that would otherwise be lost at the line start.
     private mutating func doubleQuoted(_ text: String, foldAt indent: Int? = nil) {
-        var column = indent == nil ? 0 : currentColumn()
         bytes.append(0x22)
         let scalars = Array(text.unicodeScalars)
         var previousSpace = false
         for (index, scalar) in scalars.enumerated() {
             let value = scalar.value
-            if let indent {
-                let lineStart = bytes.count
-                defer {
-                    if let newline = bytes[lineStart...].lastIndex(of: 0x0A) {
-                        column = bytes[(newline + 1)...].reduce(0) { $0 + ($1 & 0xC0 != 0x80 ? 1 : 0) }
-                    } else {
-                        column += bytes[lineStart...].reduce(0) { $0 + ($1 & 0xC0 != 0x80 ? 1 : 0) }
-                    }
+            if let indent, value == 0x20 {
+                if !previousSpace && currentColumn() > bestWidth && index != 0 && index != scalars.count - 1 {
+                    bytes.append(0x0A)
+                    spaces(indent)
+                    if index + 1 < scalars.count && scalars[index + 1] == " " { bytes.append(0x5C) }
+                } else {
+                    bytes.append(0x20)
                 }
-                if value == 0x20 {
-                    if !previousSpace && column > bestWidth && index != 0 && index != scalars.count - 1 {
-                        bytes.append(0x0A)
-                        spaces(indent)
-                        if index + 1 < scalars.count && scalars[index + 1] == " " { bytes.append(0x5C) }
-                    } else {
-                        bytes.append(0x20)
-                    }
-                    previousSpace = true
-                    continue
-                }
-                previousSpace = false
+                previousSpace = true
+                continue
+            }
+            previousSpace = false
+            if value >= 0x20 && value < 0x7F && value != 0x22 && value != 0x5C {
+                bytes.append(UInt8(value))
+                continue
             }
             switch value {
             case 0x00: bytes.append(contentsOf: "\\0".utf8)

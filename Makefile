@@ -1,0 +1,55 @@
+# meshctl's build, test, conformance, benchmark and demo entry points.
+# Every target runs `deps` first, which installs missing system C libraries (as root) or says which.
+
+SWIFT ?= swift
+BENCH_DIR := .build/bench
+
+.PHONY: all deps buildinfo build release test conformance bench demo completions clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+buildinfo:
+	@scripts/buildinfo.sh
+
+build: deps buildinfo
+	$(SWIFT) build
+
+release: deps buildinfo
+	$(SWIFT) build -c release --product meshctl
+
+# The whole suite: unit tests, real-process tests and the conformance counts. Its last lines are
+# XCTest's own summary.
+test: deps buildinfo
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-swift-testing
+
+# One line per corpus of ../shared/conformance/istio: `conformance <corpus>: N/M`.
+conformance: deps
+	@$(SWIFT) build --product meshctl-conformance >/dev/null
+	@$$($(SWIFT) build --show-bin-path)/meshctl-conformance
+
+bench: deps buildinfo
+	$(SWIFT) build -c release --product meshctl
+	$(SWIFT) build -c release --product meshctl-bench
+	@mkdir -p $(BENCH_DIR)
+	cc -O2 -o $(BENCH_DIR)/libyaml_roundtrip bench/libyaml_roundtrip.c $$(pkg-config --cflags --libs yaml-0.1)
+	@bin=$$($(SWIFT) build -c release --show-bin-path); \
+	  $$bin/meshctl-bench $$bin/meshctl $(BENCH_DIR)/libyaml_roundtrip $(BENCH_DIR)
+
+# A scripted tour of what meshctl does so far.
+demo: deps buildinfo
+	@$(SWIFT) build --product meshctl >/dev/null
+	@scripts/demo.sh "$$($(SWIFT) build --show-bin-path)/meshctl"
+
+# Rewrites completions/ from the command tree (a test fails when they are stale).
+completions: build
+	@bin=$$($(SWIFT) build --show-bin-path); \
+	  $$bin/meshctl completion bash > completions/meshctl.bash.tmp && mv completions/meshctl.bash.tmp completions/meshctl.bash; \
+	  $$bin/meshctl completion zsh > completions/_meshctl.tmp && mv completions/_meshctl.tmp completions/_meshctl; \
+	  $$bin/meshctl completion fish > completions/meshctl.fish.tmp && mv completions/meshctl.fish.tmp completions/meshctl.fish
+
+clean:
+	rm -rf .build

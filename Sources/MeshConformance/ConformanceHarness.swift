@@ -1,0 +1,159 @@
+import Foundation
+
+/// The result of running one corpus of Istio's test data.
+public struct CorpusResult: Sendable {
+    public var corpus: String
+    public var total: Int
+    /// Case id → why it failed.
+    public var failures: [String: String]
+
+    public var passed: Int { total - failures.count }
+
+    /// `conformance kube-inject: 121/128`
+    public var summaryLine: String { "conformance \(corpus): \(passed)/\(total)" }
+}
+
+/// Runs meshctl against Istio's own test corpora in `../shared/conformance/istio` and counts what matches.
+public enum ConformanceHarness {
+    /// The corpora in the order they are reported.
+    public static let corpora = ["kube-inject", "kube-inject-text", "validate", "analyze", "check-inject"]
+
+    /// The corpus folder: `MESHCTL_CONFORMANCE_DIR`, else `../shared/conformance/istio` beside the package.
+    public static func locateCorpus(packageRoot: String) -> String {
+        if let override = ProcessInfo.processInfo.environment["MESHCTL_CONFORMANCE_DIR"], !override.isEmpty {
+            return override
+        }
+        return URL(fileURLWithPath: packageRoot).deletingLastPathComponent()
+            .appendingPathComponent("shared/conformance/istio").path
+    }
+
+    /// Runs every corpus. A corpus whose command is not built yet fails every case with that reason.
+    public static func runAll(corpusRoot: String) throws -> [CorpusResult] {
+        let index = try CorpusIndex(root: corpusRoot)
+        return [
+            notImplemented("kube-inject", cases: index.kubeInjectCases, reason: "kube-inject is not implemented yet"),
+            notImplemented("kube-inject-text", cases: index.kubeInjectCases, reason: "kube-inject is not implemented yet"),
+            notImplemented("validate", cases: index.validateCases, reason: "validate is not implemented yet"),
+            notImplemented("analyze", cases: index.analyzeCases, reason: "analyze is not implemented yet"),
+            notImplemented("check-inject", cases: index.checkInjectCases, reason: "check-inject is not implemented yet"),
+        ]
+    }
+
+    private static func notImplemented(_ corpus: String, cases: [String], reason: String) -> CorpusResult {
+        CorpusResult(corpus: corpus, total: cases.count, failures: Dictionary(uniqueKeysWithValues: cases.map { ($0, reason) }))
+    }
+}
+
+/// The case ids of each corpus, read from the index files the corpus README describes.
+struct CorpusIndex {
+    var kubeInjectCases: [String] = []
+    var validateCases: [String] = []
+    var analyzeCases: [String] = []
+    var checkInjectCases: [String] = []
+
+    /// Case ids made unique: a repeated id gets `#2`, `#3`... so no case hides behind another.
+    private static func unique(_ ids: [String]) -> [String] {
+        var seen: [String: Int] = [:]
+        return ids.map { id in
+            seen[id, default: 0] += 1
+            return seen[id]! == 1 ? id : "\(id) #\(seen[id]!)"
+        }
+    }
+
+    init(root: String) throws {
+        try read(root: root)
+        kubeInjectCases = Self.unique(kubeInjectCases)
+        validateCases = Self.unique(validateCases)
+        analyzeCases = Self.unique(analyzeCases)
+        checkInjectCases = Self.unique(checkInjectCases)
+    }
+
+    private mutating func read(root: String) throws {
+        let kubeInject = try Self.object(root, "kube-inject/cases.json")
+        for item in kubeInject["TestInjection"] as? [[String: Any]] ?? [] {
+            kubeInjectCases.append("[\(item["index"] ?? "?")] \(item["golden"] as? String ?? item["input"] as? String ?? "?")")
+        }
+
+        let validation = try Self.object(root, "validation/index.json")
+        for item in validation["crds"] as? [[String: Any]] ?? [] {
+            validateCases.append("crds/\(item["file"] ?? "?")#\(item["doc"] ?? "?")")
+        }
+        for item in validation["datasets"] as? [Any] ?? [] {
+            let name = (item as? [String: Any])?["file"] as? String ?? "\(item)"
+            validateCases.append("datasets/\(name)")
+        }
+        let istioctl = validation["istioctlValidate"] as? [String: Any] ?? [:]
+        for item in (istioctl["resourceCases"] as? [String: Any])?["cases"] as? [[String: Any]] ?? [] {
+            validateCases.append("resource/\(item["name"] ?? "?")")
+        }
+        for item in (istioctl["commandCases"] as? [String: Any])?["cases"] as? [[String: Any]] ?? [] {
+            validateCases.append("command/\(item["name"] ?? "?")")
+        }
+
+        let analyze = try Self.object(root, "analyze/expectations.json")
+        for item in analyze["cases"] as? [[String: Any]] ?? [] {
+            analyzeCases.append("[\(item["index"] ?? "?")] \(item["name"] ?? "?")")
+        }
+        for item in analyze["multiClusterCases"] as? [[String: Any]] ?? [] {
+            analyzeCases.append("multicluster/\(item["name"] ?? "?")")
+        }
+
+        let checkInject = try Self.object(root, "check-inject/cases.json")
+        for item in checkInject["cases"] as? [[String: Any]] ?? [] {
+            checkInjectCases.append("\(item["name"] ?? "?")")
+        }
+    }
+
+    private static func object(_ root: String, _ path: String) throws -> [String: Any] {
+        let url = URL(fileURLWithPath: root).appendingPathComponent(path)
+        let data = try Data(contentsOf: url)
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: url.path])
+        }
+        return object
+    }
+}
+
+/// The repository's list of cases known to fail, each with its reason (`conformance/known-divergences.tsv`).
+public struct KnownDivergences {
+    public struct Entry: Sendable {
+        public var corpus: String
+        /// A case id, or `*` for every case of the corpus.
+        public var caseID: String
+        public var reason: String
+    }
+
+    public var entries: [Entry]
+
+    /// Reads `corpus<TAB>case<TAB>reason` lines; `#` starts a comment.
+    public init(text: String) {
+        entries = text.split(separator: "\n").compactMap { line in
+            guard !line.hasPrefix("#"), !line.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
+            let fields = line.split(separator: "\t", maxSplits: 2).map(String.init)
+            guard fields.count == 3 else { return nil }
+            return Entry(corpus: fields[0], caseID: fields[1], reason: fields[2])
+        }
+    }
+
+    public func covers(corpus: String, caseID: String) -> Bool {
+        entries.contains { $0.corpus == corpus && ($0.caseID == "*" || $0.caseID == caseID) }
+    }
+
+    /// Problems with the list against a run: failing cases it does not name, and named cases that pass.
+    public func problems(with results: [CorpusResult]) -> [String] {
+        var problems: [String] = []
+        for result in results {
+            for (caseID, reason) in result.failures.sorted(by: { $0.key < $1.key })
+            where !covers(corpus: result.corpus, caseID: caseID) {
+                problems.append("\(result.corpus): \(caseID) fails (\(reason)) and is not in the known-divergences file")
+            }
+        }
+        for entry in entries where entry.caseID != "*" {
+            guard let result = results.first(where: { $0.corpus == entry.corpus }) else { continue }
+            if result.failures[entry.caseID] == nil {
+                problems.append("\(entry.corpus): \(entry.caseID) is listed as a known divergence but passes; remove it")
+            }
+        }
+        return problems
+    }
+}
