@@ -87,7 +87,8 @@ public enum ScalarResolver {
     private static func isUnsignedIntBeyondInt64(_ text: String) -> Bool {
         let digits = text.hasPrefix("+") ? text.dropFirst() : Substring(text)
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "_") }) else { return false }
-        return UInt64(digits.filter { $0 != "_" }) != nil
+        guard let value = UInt64(digits.filter { $0 != "_" }) else { return false }
+        return value > UInt64(Int64.max)
     }
 
     /// A float as YAML 1.1 writes it: `1.5`, `-.5`, `1e3`, `6.02E+23`, `.inf`, `-.Inf`, `.nan`.
