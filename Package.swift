@@ -37,8 +37,7 @@ let package = Package(
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests"],
                     exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
-        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests"],
-                    exclude: ["Fixtures", "Golden"]),
+        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
     ],
     swiftLanguageModes: [.v6]

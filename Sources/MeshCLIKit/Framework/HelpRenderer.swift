@@ -59,14 +59,15 @@ public enum HelpRenderer {
         switch flag.kind {
         case .bool: break
         case .value: column += " \(flag.valueName)"
-        case .repeatedValue: column += " \(flag.valueName)Array"
+        case .repeatedValue: column += " \(flag.valueName)"
         }
         return column
     }
 
     private static func flagLine(_ flag: FlagSpec, width: Int) -> String {
         var line = "  " + flagColumn(flag).padding(width) + "   " + flag.help
-        if let defaultValue = flag.defaultValue, flag.kind != .bool || defaultValue == "true" {
+        if flag.kind == .repeatedValue { line += " (repeatable)" }
+        if let defaultValue = flag.defaultValue, flag.kind == .value, defaultValue != "0" {
             line += " (default \"\(defaultValue)\")"
         }
         return line

@@ -1,0 +1,89 @@
+import Foundation
+import Manifests
+import XCTest
+@testable import MeshCLIKit
+
+final class CommandTests: XCTestCase {
+    func testVersionFormats() throws {
+        let text = runMeshctl(["version"])
+        XCTAssertEqual(text.exitCode, .success)
+        XCTAssertTrue(text.stdout.hasPrefix("client version: \(VersionCommand.clientVersion) (commit "), text.stdout)
+
+        XCTAssertEqual(runMeshctl(["version", "--short"]).stdout, VersionCommand.clientVersion + "\n")
+
+        let json = runMeshctl(["version", "-o", "json"])
+        let parsed = try YAMLParser.parse(json.stdout)[0].root
+        XCTAssertEqual(parsed["clientVersion"]?["version"]?.string, VersionCommand.clientVersion)
+        XCTAssertNotNil(parsed["clientVersion"]?["libyaml"]?.string)
+
+        let yaml = runMeshctl(["version", "-o", "yaml"])
+        XCTAssertEqual(try YAMLParser.parse(yaml.stdout)[0].root, parsed)
+
+        let both = runMeshctl(["version", "--short", "-o", "json"])
+        XCTAssertEqual(both.exitCode, .usage)
+        XCTAssertEqual(runMeshctl(["version", "-o", "table"]).exitCode, .usage)
+    }
+
+    func testHelpShowsUsageFlagsAndExamples() {
+        let help = runMeshctl(["kube-inject", "--help"])
+        XCTAssertEqual(help.exitCode, .success)
+        for part in ["Usage:\n  meshctl kube-inject [flags]", "Aliases:\n  kube-inject, ki", "Examples:\n  # ",
+                     "-f, --filename FILE", "--injectConfigMapName string", "(default \"istio-sidecar-injector\")",
+                     "Global Flags:", "-i, --istioNamespace string", "--kubeconfig FILE"] {
+            XCTAssertTrue(help.stdout.contains(part), "help lacks \(part):\n\(help.stdout)")
+        }
+        XCTAssertEqual(runMeshctl(["help", "kube-inject"]).stdout, help.stdout)
+        XCTAssertEqual(runMeshctl(["ki", "-h"]).stdout, help.stdout)
+        XCTAssertTrue(runMeshctl([]).stdout.contains("Available Commands:"))
+        XCTAssertEqual(runMeshctl(["help", "nope"]).exitCode, .usage)
+    }
+
+    func testUsageErrorsExit64WithASuggestion() {
+        let typo = runMeshctl(["kube-inject", "--namespce", "x"])
+        XCTAssertEqual(typo.exitCode, .usage)
+        XCTAssertEqual(typo.stderr, "error: unknown flag: --namespce\nDid you mean '--namespace'?\nSee 'meshctl kube-inject --help'.\n")
+        XCTAssertEqual(typo.stdout, "")
+
+        let unknown = runMeshctl(["no-such"])
+        XCTAssertEqual(unknown.exitCode, .usage)
+        XCTAssertEqual(unknown.stderr, "error: unknown command \"no-such\" for \"meshctl\"\nSee 'meshctl --help'.\n")
+
+        XCTAssertTrue(runMeshctl(["verison"]).stderr.contains("Did you mean 'version'?"))
+        XCTAssertEqual(runMeshctl(["completion"]).exitCode, .usage)
+        XCTAssertEqual(runMeshctl(["completion", "tcsh"]).exitCode, .usage)
+    }
+
+    func testKubeInjectSaysItIsNotBuiltYet() {
+        let run = runMeshctl(["kube-inject", "-f", "app.yaml"])
+        XCTAssertEqual(run.exitCode, .failure)
+        XCTAssertEqual(run.stderr, "error: kube-inject is not implemented yet in this version of meshctl\n")
+    }
+
+    func testErrorReporterMapsErrorsToExitCodes() {
+        let yaml = YAMLError(.undefinedAlias("x"), file: "a.yaml", location: SourceLocation(line: 2, column: 3))
+        XCTAssertEqual(ErrorReporter.exitCode(for: yaml), .dataError)
+        XCTAssertEqual(ErrorReporter.message(for: yaml), "a.yaml:2:3: alias *x refers to no anchor &x defined before it")
+        XCTAssertEqual(ErrorReporter.exitCode(for: InputDataError("bad")), .dataError)
+        XCTAssertEqual(ErrorReporter.exitCode(for: CocoaError(.fileNoSuchFile)), .failure)
+    }
+}
+
+/// The built executable, run as a user would run it.
+final class ExecutableTests: XCTestCase {
+    func testExitCodesOfTheRealBinary() throws {
+        let binary = TestPaths.meshctlBinary
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            return XCTFail("meshctl was not built at \(binary.path); run `swift build` first")
+        }
+        let version = try runProcess(binary, ["version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertTrue(version.stdout.hasPrefix("client version: "))
+
+        let typo = try runProcess(binary, ["kube-inject", "--namespce", "x"])
+        XCTAssertEqual(typo.status, 64)
+        XCTAssertTrue(typo.stderr.contains("Did you mean '--namespace'?"))
+
+        XCTAssertEqual(try runProcess(binary, ["no-such"]).status, 64)
+        XCTAssertEqual(try runProcess(binary, ["kube-inject", "-f", "x.yaml"]).status, 1)
+    }
+}
