@@ -11,7 +11,7 @@ all: build
 deps:
 	@scripts/deps.sh
 
-buildinfo:
+buildinfo: deps
 	@scripts/buildinfo.sh
 
 build: deps buildinfo
@@ -22,7 +22,8 @@ release: deps buildinfo
 
 # The whole suite: unit tests, real-process tests and the conformance counts. Its last lines are
 # XCTest's own summary.
-test: deps buildinfo
+test: buildinfo
+	@scripts/deps.sh --test
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
 

@@ -61,11 +61,11 @@ __meshctl_argument_values() {
     esac
 }
 
-_meshctl() {
-    local cur="${COMP_WORDS[COMP_CWORD]}" cmdpath="meshctl" word next i skip=0 spec
-    COMPREPLY=()
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        word="${COMP_WORDS[i]}"
+# Walks the words before the cursor; prints the command path, then `value` when the last word is a
+# flag still waiting for its value.
+__meshctl_walk() {
+    local cmdpath="meshctl" word next skip=0
+    for word in "$@"; do
         if [[ $skip == 1 ]]; then skip=0; continue; fi
         if [[ $word == -* ]]; then
             if [[ $word != *=* && " $(__meshctl_value_flags "$cmdpath") " == *" $word "* ]]; then skip=1; fi
@@ -74,7 +74,16 @@ _meshctl() {
         next=$(__meshctl_subcommand "$cmdpath" "$word")
         if [[ -n $next ]]; then cmdpath="$cmdpath $next"; fi
     done
-    if [[ $skip == 1 ]]; then
+    echo "$cmdpath"
+    if [[ $skip == 1 ]]; then echo value; fi
+}
+
+_meshctl() {
+    local cur="${COMP_WORDS[COMP_CWORD]}" cmdpath walked spec
+    COMPREPLY=()
+    walked=$(__meshctl_walk "${COMP_WORDS[@]:1:COMP_CWORD-1}")
+    cmdpath="${walked%%$'\n'*}"
+    if [[ $walked == *$'\n'value ]]; then
         spec=$(__meshctl_flag_values "$cmdpath" "${COMP_WORDS[COMP_CWORD-1]}")
     elif [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$(__meshctl_flags "$cmdpath")" -- "$cur"))

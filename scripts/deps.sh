@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the system C libraries meshctl links against are present.
+# Makes sure the system C libraries meshctl links against are present; with --test, also the shells
+# whose completion scripts the tests run (zsh, fish).
 # As root it installs what is missing with apt-get; otherwise it prints the line to run and fails.
 set -euo pipefail
 
@@ -20,6 +21,12 @@ for module in "${!packages[@]}"; do
     missing+=("${packages[$module]}")
   fi
 done
+
+if [ "${1:-}" = "--test" ]; then
+  for shell in zsh fish; do
+    command -v "$shell" >/dev/null 2>&1 || missing+=("$shell")
+  done
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -103,7 +103,26 @@ public enum CompletionScripts {
             guard let argument = node.spec.arguments.first, let word = Model.completionWord(argument.completion) else { continue }
             text += "        \"\(node.path)\") echo \"\(word)\" ;;\n"
         }
-        text += "    esac\n}\n"
+        text += "    esac\n}\n\n"
+        text += """
+        # Walks the words before the cursor; prints the command path, then `value` when the last word is a
+        # flag still waiting for its value.
+        \(prefix)_walk() {
+            local cmdpath="\(model.rootName)" word next skip=0
+            for word in "$@"; do
+                if [[ $skip == 1 ]]; then skip=0; continue; fi
+                if [[ $word == -* ]]; then
+                    if [[ $word != *=* && " $(\(prefix)_value_flags "$cmdpath") " == *" $word "* ]]; then skip=1; fi
+                    continue
+                fi
+                next=$(\(prefix)_subcommand "$cmdpath" "$word")
+                if [[ -n $next ]]; then cmdpath="$cmdpath $next"; fi
+            done
+            echo "$cmdpath"
+            if [[ $skip == 1 ]]; then echo value; fi
+        }
+
+        """
         return text
     }
 
@@ -116,19 +135,11 @@ public enum CompletionScripts {
 
         \(posixDataFunctions(model))
         _\(name)() {
-            local cur="${COMP_WORDS[COMP_CWORD]}" cmdpath="\(name)" word next i skip=0 spec
+            local cur="${COMP_WORDS[COMP_CWORD]}" cmdpath walked spec
             COMPREPLY=()
-            for ((i = 1; i < COMP_CWORD; i++)); do
-                word="${COMP_WORDS[i]}"
-                if [[ $skip == 1 ]]; then skip=0; continue; fi
-                if [[ $word == -* ]]; then
-                    if [[ $word != *=* && " $(__\(name)_value_flags "$cmdpath") " == *" $word "* ]]; then skip=1; fi
-                    continue
-                fi
-                next=$(__\(name)_subcommand "$cmdpath" "$word")
-                if [[ -n $next ]]; then cmdpath="$cmdpath $next"; fi
-            done
-            if [[ $skip == 1 ]]; then
+            walked=$(__\(name)_walk "${COMP_WORDS[@]:1:COMP_CWORD-1}")
+            cmdpath="${walked%%$'\\n'*}"
+            if [[ $walked == *$'\\n'value ]]; then
                 spec=$(__\(name)_flag_values "$cmdpath" "${COMP_WORDS[COMP_CWORD-1]}")
             elif [[ $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "$(__\(name)_flags "$cmdpath")" -- "$cur"))
@@ -162,18 +173,10 @@ public enum CompletionScripts {
 
         \(posixDataFunctions(model))
         _\(name)() {
-            local cur="${words[CURRENT]}" cmdpath="\(name)" word next i skip=0 spec commands
-            for ((i = 2; i < CURRENT; i++)); do
-                word="${words[i]}"
-                if [[ $skip == 1 ]]; then skip=0; continue; fi
-                if [[ $word == -* ]]; then
-                    if [[ $word != *=* && " $(__\(name)_value_flags "$cmdpath") " == *" $word "* ]]; then skip=1; fi
-                    continue
-                fi
-                next=$(__\(name)_subcommand "$cmdpath" "$word")
-                if [[ -n $next ]]; then cmdpath="$cmdpath $next"; fi
-            done
-            if [[ $skip == 1 ]]; then
+            local cur="${words[CURRENT]}" cmdpath walked spec commands
+            walked=$(__\(name)_walk "${(@)words[2,CURRENT-1]}")
+            cmdpath="${walked%%$'\\n'*}"
+            if [[ $walked == *$'\\n'value ]]; then
                 spec=$(__\(name)_flag_values "$cmdpath" "${words[CURRENT-1]}")
             elif [[ $cur == -* ]]; then
                 compadd -- ${=$(__\(name)_flags "$cmdpath")}

@@ -16,10 +16,36 @@ final class CompletionScriptsTests: XCTestCase {
         }
     }
 
-    func testBashScriptParses() throws {
-        let url = TestPaths.packageRoot.appendingPathComponent("completions/meshctl.bash")
-        let result = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-n", url.path])
-        XCTAssertEqual(result.status, 0, result.stderr)
+    /// Each shell reads its script without a syntax error (`make test` installs zsh and fish).
+    func testEachShellParsesItsScript() throws {
+        for (shell, file) in [("bash", "meshctl.bash"), ("zsh", "_meshctl"), ("fish", "meshctl.fish")] {
+            guard let binary = ["/bin", "/usr/bin"].map({ URL(fileURLWithPath: "\($0)/\(shell)") })
+                .first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+                XCTFail("\(shell) is not installed; run scripts/deps.sh --test")
+                continue
+            }
+            let url = TestPaths.packageRoot.appendingPathComponent("completions/\(file)")
+            let result = try runProcess(binary, ["-n", url.path])
+            XCTAssertEqual(result.status, 0, "\(shell): \(result.stderr)")
+        }
+    }
+
+    /// fish's own completion engine, given the generated script.
+    func testFishCompletesCommandsAndFlagValues() throws {
+        let fish = URL(fileURLWithPath: "/usr/bin/fish")
+        guard FileManager.default.isExecutableFile(atPath: fish.path) else {
+            return XCTFail("fish is not installed; run scripts/deps.sh --test")
+        }
+        let script = TestPaths.packageRoot.appendingPathComponent("completions/meshctl.fish").path
+        func complete(_ line: String) throws -> [String] {
+            let result = try runProcess(fish, ["--no-config", "-c", "source '\(script)'; complete -C '\(line)'"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+            return result.stdout.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
+        }
+        XCTAssertEqual(try complete("meshctl ver"), ["version"])
+        XCTAssertEqual(try complete("meshctl completion ").sorted(), ["bash", "fish", "zsh"])
+        XCTAssertEqual(try complete("meshctl version -o ").sorted(), ["json", "yaml"])
+        XCTAssertTrue(try complete("meshctl -n shop kube-inject --inj").contains("--injectConfigFile"))
     }
 
     /// Drives the bash completion function the way bash does and checks what it offers.
