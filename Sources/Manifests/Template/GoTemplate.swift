@@ -297,7 +297,10 @@ private struct ExecutionState {
         case .map(let map):
             if !arguments.isEmpty { throw fail("\(name) is not a method but has arguments") }
             return map[name] ?? map.zero
-        case .missing, .null:
+        case .missing:
+            // A missing map key is Go's invalid value: fields of it are invalid too, without an error.
+            return .missing
+        case .null:
             throw fail("nil pointer evaluating interface {}.\(name)")
         default:
             throw fail("can't evaluate field \(name) in type \(receiver.goTypeName)")

@@ -59,10 +59,13 @@ public protocol TemplateObject: Sendable {
     func method(_ name: String, arguments: [TemplateValue]) throws -> TemplateValue?
     /// The value as JSON-like data, for toJson, toYaml and printing.
     var dataValue: TemplateValue { get }
+    /// False for a nil pointer, which `if` treats as false.
+    var isTruthy: Bool { get }
 }
 
 extension TemplateObject {
     public func method(_ name: String, arguments: [TemplateValue]) throws -> TemplateValue? { nil }
+    public var isTruthy: Bool { true }
 }
 
 extension TemplateValue {
@@ -76,7 +79,7 @@ extension TemplateValue {
         case .string(let value): return !value.isEmpty
         case .list(let items): return !items.isEmpty
         case .map(let map): return !map.isEmpty
-        case .object: return true
+        case .object(let object): return object.isTruthy
         }
     }
 

@@ -128,7 +128,9 @@ final class GoTemplateTests: XCTestCase {
             XCTAssertTrue("\(error)".hasPrefix("template: t:"), "\(error)")
             XCTAssertTrue("\(error)".contains("unexpected EOF"), "\(error)")
         }
-        XCTAssertThrowsError(try render("{{ .Values.nope.deeper }}", values)) { error in
+        XCTAssertEqual(try render("{{ .Values.nope.deeper }}", values), "<no value>")
+        let withNull = TemplateValue(jsonNode: try! YAMLParser.parse(#"{"a": null}"#)[0].root)
+        XCTAssertThrowsError(try render("{{ .a.deeper }}", withNull)) { error in
             XCTAssertTrue("\(error)".contains("nil pointer evaluating interface {}.deeper"), "\(error)")
         }
         XCTAssertThrowsError(try render("{{ end }}"))

@@ -1,0 +1,201 @@
+import Foundation
+import Manifests
+
+/// Istio's kube-inject corpus: each case's settings built as the corpus README says (the rendered chart
+/// values and mesh config, with the case's --set flags, IstioOperator overlay, mesh patch and feature
+/// flags), its input injected, and the output compared with the golden.
+struct KubeInjectCorpus {
+    let root: URL
+
+    struct Outcome {
+        /// Case id → failure reason, for documents compared as values and as text.
+        var valueFailures: [String: String] = [:]
+        var textFailures: [String: String] = [:]
+        var total = 0
+    }
+
+    func run(caseIDs: [String]) throws -> Outcome {
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("cases.json"))) as? [String: Any] ?? [:]
+        let cases = index["TestInjection"] as? [[String: Any]] ?? []
+        var outcome = Outcome()
+        outcome.total = cases.count
+        for (id, item) in zip(caseIDs, cases) {
+            do {
+                let result = try runCase(item, nativeDefault: true)
+                if let valueProblem = result.valueProblem { outcome.valueFailures[id] = valueProblem }
+                if let textProblem = result.textProblem { outcome.textFailures[id] = textProblem }
+            } catch {
+                outcome.valueFailures[id] = "error: \(error)"
+                outcome.textFailures[id] = "error: \(error)"
+            }
+        }
+        return outcome
+    }
+
+    struct CaseResult {
+        var valueProblem: String?
+        var textProblem: String?
+    }
+
+    func runCase(_ item: [String: Any], nativeDefault: Bool) throws -> CaseResult {
+        let settings = try settings(for: item, nativeDefault: nativeDefault)
+        let inputPath = item["input"] as? String ?? ""
+        let input = try String(contentsOf: root.appendingPathComponent(inputPath), encoding: .utf8)
+        let injector = SidecarInjector(settings: settings)
+        if let expected = item["expectedError"] as? String {
+            do {
+                _ = try injector.inject(input, file: inputPath)
+                return CaseResult(valueProblem: "expected an error containing \"\(expected)\"", textProblem: "expected an error")
+            } catch {
+                let text = "\(error)".lowercased()
+                let problem = text.contains(expected) ? nil : "error \"\(text)\" lacks \"\(expected)\""
+                return CaseResult(valueProblem: problem, textProblem: problem)
+            }
+        }
+        if item["skipKubeInject"] as? Bool == true {
+            return CaseResult(valueProblem: nil, textProblem: nil)
+        }
+        let result = try injector.inject(input, file: inputPath)
+        if let expectedLog = item["expectedLog"] as? String, !result.warnings.contains(where: { $0.contains(expectedLog) }) {
+            return CaseResult(valueProblem: "no warning containing \"\(expectedLog)\"", textProblem: "no warning")
+        }
+        guard let goldenPath = item["golden"] as? String else { return CaseResult() }
+        let golden = try String(contentsOf: root.appendingPathComponent(goldenPath), encoding: .utf8)
+        let actual = Self.normalized(result.output), expected = Self.normalized(golden)
+        var outcome = CaseResult()
+        if actual != expected { outcome.textProblem = Self.firstDifference(expected, actual) }
+        let actualDocs = try YAMLParser.parse(actual).map(\.root).filter { !$0.isNull }
+        let expectedDocs = try YAMLParser.parse(expected).map(\.root).filter { !$0.isNull }
+        if actualDocs != expectedDocs { outcome.valueProblem = outcome.textProblem ?? "documents differ" }
+        return outcome
+    }
+
+    /// The golden comparison: the status annotation's version cleared, surrounding whitespace trimmed.
+    static func normalized(_ text: String) -> String {
+        var result = text
+        while let range = result.range(of: #"sidecar.istio.io/status: '{"version":"[0-9a-f]+","#, options: .regularExpression) {
+            result.replaceSubrange(range, with: #"sidecar.istio.io/status: '{"version":"","#)
+        }
+        return result.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func firstDifference(_ expected: String, _ actual: String) -> String {
+        let left = expected.components(separatedBy: "\n"), right = actual.components(separatedBy: "\n")
+        for index in 0..<max(left.count, right.count) {
+            let a = index < left.count ? left[index] : "<end>", b = index < right.count ? right[index] : "<end>"
+            if a != b { return "line \(index + 1): want \(a.trimmingCharacters(in: .whitespaces)) | got \(b.trimmingCharacters(in: .whitespaces))" }
+        }
+        return "texts differ"
+    }
+
+    // MARK: Settings
+
+    func settings(for item: [String: Any], nativeDefault: Bool) throws -> InjectionSettings {
+        let rendered = root.appendingPathComponent("chart/rendered")
+        var values = try YAMLParser.parse(String(contentsOf: rendered.appendingPathComponent("inject-values.json"), encoding: .utf8))[0].root
+        values = Self.setting(values, ["global", "hub"], .string("registry.istio.io/testing"))
+        values = Self.setting(values, ["global", "tag"], .string("latest"))
+        var meshNode = try YAMLParser.parse(String(contentsOf: rendered.appendingPathComponent("mesh.yaml"), encoding: .utf8))[0].root
+        meshNode["rootNamespace"] = .string("istio-system")
+
+        for flag in item["setFlags"] as? [String] ?? [] {
+            guard let equals = flag.firstIndex(of: "=") else { continue }
+            let path = String(flag[..<equals]), text = String(flag[flag.index(after: equals)...])
+            let value = YAMLNode.scalar(YAMLScalar(plain: text))
+            if path == "components.cni.enabled" {
+                values = Self.setting(values, ["pilot", "cni", "enabled"], value)
+            } else if path.hasPrefix("values.") {
+                var keys = path.dropFirst(7).split(separator: ".").map(String.init)
+                // Chart values under "cni" live under "pilot.cni" in the injector's values.
+                if keys.first == "cni" { keys.insert("pilot", at: 0) }
+                values = Self.setting(values, keys, value)
+            }
+        }
+        if let iop = item["iopFile"] as? String {
+            let overlay = try YAMLParser.parse(String(contentsOf: root.appendingPathComponent(iop), encoding: .utf8))[0].root
+            if let overlayValues = overlay["spec"]?["values"] { values = Self.helmMerge(values, overlayValues) }
+            if let mesh = overlay["spec"]?["meshConfig"] { meshNode = Self.helmMerge(meshNode, mesh) }
+        }
+
+        var mesh = try MeshConfiguration(yaml: YAMLEmitter().emit(meshNode))
+        if let override = item["meshOverride"] as? [String: Any], let patch = override["meshConfigPatch"] {
+            let data = try JSONSerialization.data(withJSONObject: patch)
+            let node = try YAMLParser.parse(String(decoding: data, as: UTF8.self))[0].root
+            let replacing = (override["patchSemantics"] as? String)?.contains("replace") ?? false
+            if let providers = node["extensionProviders"] {
+                var current = mesh.node["extensionProviders"]?.items ?? []
+                current += providers.items ?? []
+                mesh.patch(.mapping([("extensionProviders", .sequence(current))]), replacing: true)
+            } else {
+                mesh.patch(node, replacing: replacing)
+            }
+        }
+
+        // The injector configuration, with templates from values added as the chart adds them.
+        var configNode = try YAMLParser.parse(String(contentsOf: rendered.appendingPathComponent("inject-config.yaml"), encoding: .utf8))[0].root
+        // The templates as the chart's istiod-injector-configmap.yaml assembles them from files/.
+        var chartTemplates = TemplateMapNode()
+        for (name, file) in Self.chartTemplateFiles {
+            let text = try String(contentsOf: root.appendingPathComponent("chart/files/\(file)"), encoding: .utf8)
+            chartTemplates.append(name, .string(text.trimmingCharacters(in: .whitespacesAndNewlines) + "\n"))
+        }
+        configNode["templates"] = chartTemplates.node
+        if let extra = values["sidecarInjectorWebhook"]?["templates"]?.pairs, !extra.isEmpty {
+            var templates = configNode["templates"] ?? .mapping([])
+            for pair in extra { templates[pair.key.scalarText ?? ""] = pair.value }
+            configNode["templates"] = templates
+        }
+        if let defaults = values["sidecarInjectorWebhook"]?["defaultTemplates"]?.items, !defaults.isEmpty {
+            configNode["defaultTemplates"] = .sequence(defaults)
+        }
+        let config = try InjectorConfig(yaml: YAMLEmitter().emit(configNode))
+
+        let env = item["env"] as? [String: String] ?? [:]
+        var native = nativeDefault
+        if env["ENABLE_NATIVE_SIDECARS"] == "false" { native = false }
+        if env["ENABLE_NATIVE_SIDECARS"] == "true" { native = true }
+        var settings = InjectionSettings(config: config, values: values, mesh: mesh, revision: "",
+                                         nativeSidecars: native, compliancePolicy: env["COMPLIANCE_POLICY"] ?? "")
+        if env["PLATFORM"] == "openshift" {
+            settings.namespaceAnnotations = ["openshift.io/sa.scc.uid-range": "1000620000/10000",
+                                             "openshift.io/sa.scc.supplemental-groups": "1000620000/10000"]
+        }
+        return settings
+    }
+
+    static let chartTemplateFiles: [(String, String)] = [
+        ("sidecar", "injection-template.yaml"), ("gateway", "gateway-injection-template.yaml"),
+        ("grpc-simple", "grpc-simple.yaml"), ("grpc-agent", "grpc-agent.yaml"), ("waypoint", "waypoint.yaml"),
+        ("kube-gateway", "kube-gateway.yaml"), ("agentgateway", "agentgateway.yaml"),
+        ("agentgateway-waypoint", "agentgateway-waypoint.yaml"),
+    ]
+
+    struct TemplateMapNode {
+        var pairs: [YAMLPair] = []
+        mutating func append(_ key: String, _ value: YAMLNode) { pairs.append(YAMLPair(key: .string(key), value: value)) }
+        var node: YAMLNode { .mapping(pairs) }
+    }
+
+    static func setting(_ node: YAMLNode, _ path: [String], _ value: YAMLNode) -> YAMLNode {
+        guard let first = path.first else { return value }
+        var copy = node.pairs == nil ? YAMLNode.mapping([]) : node
+        copy[first] = setting(copy[first] ?? .mapping([]), Array(path.dropFirst()), value)
+        return copy
+    }
+
+    /// Helm's merge of an overlay into values: mappings merge, `null` deletes, the rest replaces.
+    static func helmMerge(_ base: YAMLNode, _ overlay: YAMLNode) -> YAMLNode {
+        guard var result = base.pairs, let changes = overlay.pairs else { return overlay }
+        for change in changes {
+            let index = result.firstIndex { $0.key.scalarText == change.key.scalarText }
+            if change.value.isNull {
+                if let index { result.remove(at: index) }
+            } else if let index {
+                result[index].value = helmMerge(result[index].value, change.value)
+            } else {
+                result.append(YAMLPair(key: change.key, value: helmMerge(.mapping([]), change.value)))
+            }
+        }
+        return .mapping(result)
+    }
+}
