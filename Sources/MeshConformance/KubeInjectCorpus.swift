@@ -4,7 +4,9 @@ import Manifests
 /// Istio's kube-inject corpus: each case's settings built as the corpus README says (the rendered chart
 /// values and mesh config, with the case's --set flags, IstioOperator overlay, mesh patch and feature
 /// flags), its input injected, and the output compared with the golden.
-struct KubeInjectCorpus {
+public struct KubeInjectCorpus {
+    public init(root: URL) { self.root = root }
+
     let root: URL
 
     struct Outcome {
@@ -35,6 +37,18 @@ struct KubeInjectCorpus {
     struct CaseResult {
         var valueProblem: String?
         var textProblem: String?
+    }
+
+    /// meshctl's output for one case of TestInjection and the golden, for a developer to compare.
+    public func output(ofCase index: Int) throws -> (actual: String, golden: String) {
+        let cases = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("cases.json"))) as? [String: Any]
+        guard let item = (cases?["TestInjection"] as? [[String: Any]])?.first(where: { $0["index"] as? Int == index }) else {
+            throw CocoaError(.fileNoSuchFile)
+        }
+        let settings = try settings(for: item, nativeDefault: true)
+        let input = try String(contentsOf: root.appendingPathComponent(item["input"] as? String ?? ""), encoding: .utf8)
+        let golden = try (item["golden"] as? String).map { try String(contentsOf: root.appendingPathComponent($0), encoding: .utf8) } ?? ""
+        return (try SidecarInjector(settings: settings).inject(input, file: item["input"] as? String).output, golden)
     }
 
     func runCase(_ item: [String: Any], nativeDefault: Bool) throws -> CaseResult {

@@ -5,6 +5,20 @@ import MeshConformance
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().path
 let corpusRoot = ConformanceHarness.locateCorpus(packageRoot: packageRoot)
+if let flag = CommandLine.arguments.firstIndex(of: "--case"), flag + 1 < CommandLine.arguments.count,
+   let number = Int(CommandLine.arguments[flag + 1]) {
+    // Writes meshctl's output and the golden for one kube-inject case, to diff by hand.
+    let corpus = KubeInjectCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("kube-inject"))
+    do {
+        let (actual, golden) = try corpus.output(ofCase: number)
+        try actual.write(toFile: "/tmp/meshctl-case-\(number).actual.yaml", atomically: true, encoding: .utf8)
+        try golden.write(toFile: "/tmp/meshctl-case-\(number).golden.yaml", atomically: true, encoding: .utf8)
+        print("/tmp/meshctl-case-\(number).actual.yaml /tmp/meshctl-case-\(number).golden.yaml")
+    } catch {
+        print("error: \(error)")
+    }
+    exit(0)
+}
 do {
     let verbose = CommandLine.arguments.contains("-v")
     for result in try ConformanceHarness.runAll(corpusRoot: corpusRoot) {

@@ -65,7 +65,7 @@ enum GoStructJSON {
 
     /// A container as json.Marshal writes a `corev1.Container`.
     static func container(_ node: YAMLNode) -> TemplateValue {
-        var copy = KubeRoundTrip.normalizeContainer(node)
+        var copy = SidecarInjector.canonicalQuantities(KubeRoundTrip.normalizeContainer(node), key: nil)
         if copy["resources"] == nil { copy["resources"] = .mapping([]) }
         return value(copy, key: "containers")
     }

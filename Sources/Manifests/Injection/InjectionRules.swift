@@ -104,6 +104,8 @@ enum Prometheus {
 
     static func port(in annotations: YAMLNode?) -> String? { value("port", in: annotations) }
 
+    static let scrapeTargets = "prometheus.istio.io/scrape-targets"
+
     static func clearing(_ annotations: YAMLNode) -> YAMLNode {
         let names: Set<String> = ["prometheus_io_scrape", "prometheus_io_port", "prometheus_io_path"]
         return .mapping((annotations.pairs ?? []).filter { !names.contains(sanitized($0.key.scalarText ?? "")) })
@@ -120,16 +122,33 @@ enum Prometheus {
         let target = String(mesh.statusPort)
         if port(in: annotations) == target { return pod }
         var result = pod
-        let scrape = [("scrape", value("scrape", in: annotations)), ("path", value("path", in: annotations)),
-                      ("port", value("port", in: annotations))].filter { $0.1 != nil && $0.1 != "" }
+        // prometheus.istio.io/scrape-targets: "8080:/metrics,9100:/custom" lists several endpoints.
+        let targets: [(String, String)] = (annotations[scrapeTargets]?.scalarText ?? "").split(separator: ",").compactMap { item in
+            let parts = item.split(separator: ":", maxSplits: 1).map { String($0).trimmed }
+            guard let port = parts.first, !port.isEmpty else { return nil }
+            return (port, parts.count > 1 ? parts[1] : "")
+        }
+        var path = value("path", in: annotations), port = value("port", in: annotations)
+        if let first = targets.first {
+            if path == nil || path == "" { path = first.1 }
+            if port == nil || port == "" { port = first.0 }
+        }
+        var scrape: [(String, TemplateValue)] = [("scrape", value("scrape", in: annotations)), ("path", path), ("port", port)]
+            .compactMap { name, text in text.flatMap { $0.isEmpty ? nil : (name, TemplateValue.string($0)) } }
+        if !targets.isEmpty {
+            scrape.append(("targets", .list(targets.map { target in
+                .object(OrderedData(value: .map(TemplateMap([("port", .string(target.0))] + (target.1.isEmpty ? [] : [("path", .string(target.1))])))))
+            })))
+        }
         if !scrape.isEmpty {
-            let json = GoFormat.json(.object(OrderedData(value: .map(TemplateMap(scrape.map { ($0.0, .string($0.1!)) })))))
+            let json = GoFormat.json(.object(OrderedData(value: .map(TemplateMap(scrape)))))
             result = PodInjection.updatingSidecar(result) { sidecar in
                 sidecar["env"] = .sequence((sidecar["env"]?.items ?? []) +
                     [.mapping([("name", .string("ISTIO_PROMETHEUS_ANNOTATIONS")), ("value", .string(json))])])
             }
         }
         var updated = clearing(annotations)
+        updated[scrapeTargets] = nil
         updated["prometheus.io/port"] = .string(target)
         updated["prometheus.io/path"] = .string("/stats/prometheus")
         updated["prometheus.io/scrape"] = .string("true")
@@ -201,7 +220,7 @@ enum AppProbes {
         }
         if var lifecycle = copy["lifecycle"] {
             for (field, suffix) in [("preStop", "prestopz"), ("postStart", "poststartz")] {
-                guard var handler = lifecycle[field], rewriteHandler(&handler, url: "/app-health/\(name)/\(suffix)", port: port, grpc: false) == true
+                guard var handler = lifecycle[field], rewriteHandler(&handler, url: "/app-lifecycle/\(name)/\(suffix)", port: port, grpc: false) == true
                 else { continue }
                 lifecycle[field] = handler
             }
@@ -268,12 +287,12 @@ enum AppProbes {
                 if !lifecycle, let timeout = probe["timeoutSeconds"], timeout.int != 0 { prober.append(("timeoutSeconds", timeout)) }
                 return GoStructJSON.value(.mapping(prober), key: "prober")
             }
-            let base = "/app-health/\(name)/"
-            if let value = resolve(container["readinessProbe"], lifecycle: false) { probers[base + "readyz"] = value }
-            if let value = resolve(container["livenessProbe"], lifecycle: false) { probers[base + "livez"] = value }
-            if let value = resolve(container["startupProbe"], lifecycle: false) { probers[base + "startupz"] = value }
-            if let value = resolve(container["lifecycle"]?["preStop"], lifecycle: true) { probers[base + "prestopz"] = value }
-            if let value = resolve(container["lifecycle"]?["postStart"], lifecycle: true) { probers[base + "poststartz"] = value }
+            let health = "/app-health/\(name)/", lifecycle = "/app-lifecycle/\(name)/"
+            if let value = resolve(container["readinessProbe"], lifecycle: false) { probers[health + "readyz"] = value }
+            if let value = resolve(container["livenessProbe"], lifecycle: false) { probers[health + "livez"] = value }
+            if let value = resolve(container["startupProbe"], lifecycle: false) { probers[health + "startupz"] = value }
+            if let value = resolve(container["lifecycle"]?["preStop"], lifecycle: true) { probers[lifecycle + "prestopz"] = value }
+            if let value = resolve(container["lifecycle"]?["postStart"], lifecycle: true) { probers[lifecycle + "poststartz"] = value }
         }
         return probers.isEmpty ? nil : GoFormat.json(.map(probers))
     }
@@ -286,5 +305,43 @@ enum AppProbes {
             return Set(include.split(separator: ",").compactMap { Int(String($0).trimmed) })
         }
         return []
+    }
+}
+
+/// `OTEL_RESOURCE_ATTRIBUTES` for the proxy when an OpenTelemetry provider asks for Kubernetes
+/// semantic conventions: the service's namespace, version and instance id, as the OpenTelemetry
+/// conventions for Kubernetes derive them.
+enum OpenTelemetry {
+    /// Arguments: the mesh config, the pod's annotations, its labels, its namespace, its containers.
+    static func resourceAttributes(_ args: [TemplateValue]) -> String {
+        guard args.count == 5, case .object(let mesh) = args[0], let meshNode = (mesh as? ProtoMessage)?.node else { return "" }
+        let wantsConventions = (meshNode["extensionProviders"]?.items ?? []).contains {
+            $0["opentelemetry"]?["serviceAttributeEnrichment"]?.scalarText == "OTEL_SEMANTIC_CONVENTIONS"
+        }
+        guard wantsConventions else { return "" }
+        func lookup(_ map: TemplateValue, _ key: String) -> String? {
+            guard case .map(let values) = map, let value = values[key]?.stringValue, !value.isEmpty else { return nil }
+            return value
+        }
+        let annotations = args[1], labels = args[2]
+        var namespace = args[3].stringValue ?? ""
+        if namespace.isEmpty { namespace = "default" }
+        var attributes: [String] = []
+        let serviceNamespace = lookup(annotations, "resource.opentelemetry.io/service.namespace") ?? namespace
+        attributes.append("service.namespace=\(serviceNamespace)")
+        if let version = lookup(annotations, "resource.opentelemetry.io/service.version") ?? lookup(labels, "app.kubernetes.io/version") {
+            attributes.append("service.version=\(version)")
+        }
+        var container = ""
+        if case .list(let containers) = args[4] {
+            for item in containers {
+                guard case .object(let object) = item, let name = object.field("Name")?.stringValue, name != "istio-proxy" else { continue }
+                container = name
+                break
+            }
+        }
+        let instance = lookup(annotations, "resource.opentelemetry.io/service.instance.id") ?? "\(namespace).$(POD_NAME).\(container)"
+        attributes.append("service.instance.id=\(instance)")
+        return attributes.joined(separator: ",")
     }
 }

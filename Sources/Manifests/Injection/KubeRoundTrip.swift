@@ -59,9 +59,12 @@ public enum KubeRoundTrip {
             case "Deployment": if spec["strategy"] == nil { spec["strategy"] = .mapping([]) }
             case "StatefulSet", "DaemonSet": if spec["updateStrategy"] == nil { spec["updateStrategy"] = .mapping([]) }
             case "DeploymentConfig":
-                if spec["strategy"] == nil { spec["strategy"] = .mapping([("resources", .mapping([]))]) }
+                var strategy = spec["strategy"] ?? .mapping([])
+                if strategy["resources"] == nil { strategy["resources"] = .mapping([]) }
+                spec["strategy"] = strategy
                 if spec["triggers"] == nil { spec["triggers"] = .null }
                 if spec["replicas"] == nil { spec["replicas"] = .int(0) }
+                if spec["test"] == nil { spec["test"] = .bool(false) }
             default: break
             }
             node["spec"] = spec
@@ -91,6 +94,8 @@ public enum KubeRoundTrip {
         switch node.content {
         case .mapping(let pairs):
             var kept: [YAMLPair] = []
+            // The values of a map (labels, annotations) are kept as they are, "" included.
+            if let key, mapFields.contains(key) { return node }
             for pair in pairs {
                 guard let name = pair.key.scalarText else { continue }
                 let value = clean(pair.value, key: name, parent: key)

@@ -88,7 +88,7 @@ struct PodInjection {
             if case .object(let object) = args[0], let message = object as? any TemplateProtoMessage { return .string(message.protoJSON) }
             return .string(args[0].isNil ? "{}" : GoFormat.json(args[0]))
         }
-        functions["otelResourceAttributes"] = { _ in .string("") }
+        functions["otelResourceAttributes"] = { args in .string(OpenTelemetry.resourceAttributes(args)) }
         return functions
     }
 

@@ -15,7 +15,7 @@ public struct SidecarInjector: Sendable {
 
     /// Workload kinds by API version, as the injector knows them; other documents pass through as text.
     static let workloadKinds: [String: Set<String>] = [
-        "v1": ["Pod", "ReplicationController", "List"],
+        "v1": ["Pod", "ReplicationController", "List", "DeploymentConfig"],
         "apps/v1": ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"],
         "batch/v1": ["Job", "CronJob"],
         "apps.openshift.io/v1": ["DeploymentConfig"],

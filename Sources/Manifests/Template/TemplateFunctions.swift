@@ -420,12 +420,22 @@ public enum TemplateFunctions {
         return ports.joined(separator: ",")
     }
 
+    /// Adds Istio's CNI network to a pod's Multus networks, in their flat (`a, ns/b`) or JSON form;
+    /// in JSON a `namespace/name` network is written as name and namespace.
     private static func appendMultusNetwork(_ existing: String, _ network: String) -> String {
         if existing.isEmpty { return network }
         if let bracket = existing.lastIndex(of: "]") {
             guard let document = try? YAMLParser.parse(existing).first, let items = document.root.items else { return existing }
-            if items.contains(where: { $0["name"]?.string == network }) { return existing }
-            return String(existing[..<bracket]) + ", {\"name\": \"\(network)\"}" + String(existing[bracket...])
+            var name = network, namespace: String?
+            if let slash = network.firstIndex(of: "/") {
+                namespace = String(network[..<slash])
+                name = String(network[network.index(after: slash)...])
+            }
+            if items.contains(where: { $0["name"]?.string == name && (namespace == nil || $0["namespace"]?.string == namespace || $0["namespace"] == nil) }) {
+                return existing
+            }
+            let entry = namespace.map { "{\"name\": \"\(name)\", \"namespace\": \"\($0)\"}" } ?? "{\"name\": \"\(name)\"}"
+            return String(existing[..<bracket]) + ", " + entry + String(existing[bracket...])
         }
         for item in existing.split(separator: ",") where String(item).trimmingSpaces == network { return existing }
         return existing + ", " + network
