@@ -51,6 +51,24 @@ public struct KubeInjectCorpus {
         return (try SidecarInjector(settings: settings).inject(input, file: item["input"] as? String).output, golden)
     }
 
+    /// TestInjectionOlderVersion: the same injection for a cluster whose kubelets predate native
+    /// sidecars. Returns case id → failure reason, and the number of cases.
+    public func runOlderVersion() throws -> (failures: [String: String], total: Int) {
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("cases.json"))) as? [String: Any] ?? [:]
+        let cases = index["TestInjectionOlderVersion"] as? [[String: Any]] ?? []
+        var failures: [String: String] = [:]
+        for item in cases {
+            let id = "[\(item["index"] ?? "?")] \(item["golden"] as? String ?? "?")"
+            do {
+                let result = try runCase(item, nativeDefault: false)
+                if let problem = result.textProblem ?? result.valueProblem { failures[id] = problem }
+            } catch {
+                failures[id] = "error: \(error)"
+            }
+        }
+        return (failures, cases.count)
+    }
+
     func runCase(_ item: [String: Any], nativeDefault: Bool) throws -> CaseResult {
         let settings = try settings(for: item, nativeDefault: nativeDefault)
         let inputPath = item["input"] as? String ?? ""
@@ -107,28 +125,18 @@ public struct KubeInjectCorpus {
     func settings(for item: [String: Any], nativeDefault: Bool) throws -> InjectionSettings {
         let rendered = root.appendingPathComponent("chart/rendered")
         var values = try YAMLParser.parse(String(contentsOf: rendered.appendingPathComponent("inject-values.json"), encoding: .utf8))[0].root
-        values = Self.setting(values, ["global", "hub"], .string("registry.istio.io/testing"))
-        values = Self.setting(values, ["global", "tag"], .string("latest"))
+        values = ValuesOverlay.setting(values, ["global", "hub"], .string("registry.istio.io/testing"))
+        values = ValuesOverlay.setting(values, ["global", "tag"], .string("latest"))
         var meshNode = try YAMLParser.parse(String(contentsOf: rendered.appendingPathComponent("mesh.yaml"), encoding: .utf8))[0].root
         meshNode["rootNamespace"] = .string("istio-system")
 
         for flag in item["setFlags"] as? [String] ?? [] {
-            guard let equals = flag.firstIndex(of: "=") else { continue }
-            let path = String(flag[..<equals]), text = String(flag[flag.index(after: equals)...])
-            let value = YAMLNode.scalar(YAMLScalar(plain: text))
-            if path == "components.cni.enabled" {
-                values = Self.setting(values, ["pilot", "cni", "enabled"], value)
-            } else if path.hasPrefix("values.") {
-                var keys = path.dropFirst(7).split(separator: ".").map(String.init)
-                // Chart values under "cni" live under "pilot.cni" in the injector's values.
-                if keys.first == "cni" { keys.insert("pilot", at: 0) }
-                values = Self.setting(values, keys, value)
-            }
+            values = ValuesOverlay.applying(flag, to: values) ?? values
         }
         if let iop = item["iopFile"] as? String {
             let overlay = try YAMLParser.parse(String(contentsOf: root.appendingPathComponent(iop), encoding: .utf8))[0].root
-            if let overlayValues = overlay["spec"]?["values"] { values = Self.helmMerge(values, overlayValues) }
-            if let mesh = overlay["spec"]?["meshConfig"] { meshNode = Self.helmMerge(meshNode, mesh) }
+            if let overlayValues = overlay["spec"]?["values"] { values = ValuesOverlay.merge(values, overlayValues) }
+            if let mesh = overlay["spec"]?["meshConfig"] { meshNode = ValuesOverlay.merge(meshNode, mesh) }
         }
 
         var mesh = try MeshConfiguration(yaml: YAMLEmitter().emit(meshNode))
@@ -188,28 +196,5 @@ public struct KubeInjectCorpus {
         var pairs: [YAMLPair] = []
         mutating func append(_ key: String, _ value: YAMLNode) { pairs.append(YAMLPair(key: .string(key), value: value)) }
         var node: YAMLNode { .mapping(pairs) }
-    }
-
-    static func setting(_ node: YAMLNode, _ path: [String], _ value: YAMLNode) -> YAMLNode {
-        guard let first = path.first else { return value }
-        var copy = node.pairs == nil ? YAMLNode.mapping([]) : node
-        copy[first] = setting(copy[first] ?? .mapping([]), Array(path.dropFirst()), value)
-        return copy
-    }
-
-    /// Helm's merge of an overlay into values: mappings merge, `null` deletes, the rest replaces.
-    static func helmMerge(_ base: YAMLNode, _ overlay: YAMLNode) -> YAMLNode {
-        guard var result = base.pairs, let changes = overlay.pairs else { return overlay }
-        for change in changes {
-            let index = result.firstIndex { $0.key.scalarText == change.key.scalarText }
-            if change.value.isNull {
-                if let index { result.remove(at: index) }
-            } else if let index {
-                result[index].value = helmMerge(result[index].value, change.value)
-            } else {
-                result.append(YAMLPair(key: change.key, value: helmMerge(.mapping([]), change.value)))
-            }
-        }
-        return .mapping(result)
     }
 }

@@ -37,3 +37,15 @@ final class ConformanceTests: XCTestCase {
         ])
     }
 }
+
+/// The kube-inject cases beyond the main table.
+final class KubeInjectExtraCasesTests: XCTestCase {
+    func testOlderKubernetesVersionsGetNoNativeSidecars() throws {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let corpus = URL(fileURLWithPath: ConformanceHarness.locateCorpus(packageRoot: packageRoot.path)).appendingPathComponent("kube-inject")
+        let (failures, total) = try KubeInjectCorpus(root: corpus).runOlderVersion()
+        print("kube-inject (older Kubernetes versions): \(total - failures.count)/\(total) goldens equal")
+        XCTAssertEqual(total, 8)
+        XCTAssertEqual(failures, [:])
+    }
+}

@@ -169,9 +169,24 @@ public struct InjectorConfig: Sendable {
     public var injectedAnnotations: [(String, String)]
     public var policy: String
 
+    /// Reads an injection configuration as istioctl's `--injectConfigFile` takes it: the full form
+    /// (`templates: {sidecar: ...}`, `policy`, `defaultTemplates`...), or a bare template, which becomes
+    /// the `sidecar` template.
+    public init(fileText text: String, file: String? = nil) throws {
+        let parsed = try? YAMLParser.parse(text, file: file).first?.root
+        if let parsed, let templates = parsed["templates"]?.pairs, !templates.isEmpty {
+            try self.init(root: parsed)
+        } else {
+            try self.init(root: .mapping([("templates", .mapping([("sidecar", .string(text))]))]))
+        }
+    }
+
     /// Reads the configuration YAML and parses every template in it.
     public init(yaml: String, file: String? = nil) throws {
-        let root = try YAMLParser.parse(yaml, file: file).first?.root ?? .mapping([])
+        try self.init(root: try YAMLParser.parse(yaml, file: file).first?.root ?? .mapping([]))
+    }
+
+    private init(root: YAMLNode) throws {
         var templates: [String: GoTemplate] = [:]
         for pair in root["templates"]?.pairs ?? [] {
             guard let name = pair.key.scalarText, let source = pair.value.string else { continue }

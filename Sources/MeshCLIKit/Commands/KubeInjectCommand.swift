@@ -1,5 +1,6 @@
-/// `meshctl kube-inject`: adds the Istio sidecar to Kubernetes manifests.
-/// The flags are istioctl's; the injection itself arrives with its own change.
+import Manifests
+
+/// `meshctl kube-inject`: adds the Istio sidecar to Kubernetes manifests, as Istio's injector would.
 struct KubeInjectCommand: MeshCommand {
     static var spec: CommandSpec {
         CommandSpec(
@@ -8,28 +9,41 @@ struct KubeInjectCommand: MeshCommand {
             discussion: """
             Reads Kubernetes manifests and writes them back with the Istio sidecar added to every
             workload (Pod, Deployment, StatefulSet, DaemonSet, Job, CronJob, ReplicaSet,
-            ReplicationController, DeploymentConfig), as Istio's own injector would. Other documents
-            pass through unchanged.
+            ReplicationController, DeploymentConfig, and the items of a List), exactly as Istio's own
+            injector would. Other documents pass through unchanged. Workloads with host networking or
+            with sidecar.istio.io/inject: "false" are left as they are, with a note on stderr.
+
+            The injection configuration comes from the files istioctl takes: --injectConfigFile (the
+            istio-sidecar-injector ConfigMap's data.config, or a bare template), --valuesFile (its
+            data.values), --meshConfigFile (the istio ConfigMap's data.mesh) and --operatorFileName (an
+            IstioOperator, for values and mesh config). Get them from a cluster with:
+              kubectl -n istio-system get configmap istio-sidecar-injector -o jsonpath='{.data.config}'
+              kubectl -n istio-system get configmap istio-sidecar-injector -o jsonpath='{.data.values}'
+              kubectl -n istio-system get configmap istio -o jsonpath='{.data.mesh}'
+            Set ENABLE_NATIVE_SIDECARS=true to inject the proxy as a Kubernetes native sidecar.
             """,
             examples: [
                 Example("Inject the sidecar into a Deployment and apply it",
-                        "meshctl kube-inject -f deployment.yaml | kubectl apply -f -"),
-                Example("Inject with the configuration files istioctl takes",
-                        "meshctl kube-inject -f app.yaml --injectConfigFile inject-config.yaml --meshConfigFile mesh.yaml --valuesFile values.json"),
+                        "meshctl kube-inject -f deployment.yaml --injectConfigFile inject-config.yaml --valuesFile values.json --meshConfigFile mesh.yaml | kubectl apply -f -"),
+                Example("Inject every manifest in a folder into a new file",
+                        "meshctl kube-inject -f manifests/ -o injected.yaml --injectConfigFile inject-config.yaml --valuesFile values.json"),
+                Example("Override a value, as istioctl install --set does",
+                        "meshctl kube-inject -f app.yaml --injectConfigFile inject-config.yaml --valuesFile values.json --set values.global.proxy.image=proxyv2"),
             ],
             aliases: ["ki"],
             flags: [
-                FlagSpec("filename", short: "f", kind: .repeatedValue, valueName: "FILE",
-                         help: "Manifest file, directory, or - for standard input", completion: .files),
-                FlagSpec("output", short: "o", valueName: "FILE", help: "Write the result to this file instead of standard output",
+                FlagSpec("filename", short: "f", valueName: "FILE",
+                         help: "Manifest file, directory of .yaml/.yml/.json files, or - for standard input", completion: .files),
+                FlagSpec("output", short: "o", valueName: "FILE", help: "Write the result to this file (atomically) instead of standard output",
                          completion: .files),
                 FlagSpec("meshConfigFile", valueName: "FILE", help: "Mesh configuration file (the istio ConfigMap's data.mesh)",
                          completion: .files),
                 FlagSpec("injectConfigFile", valueName: "FILE",
-                         help: "Injection template file (the istio-sidecar-injector ConfigMap's data.config)", completion: .files),
+                         help: "Injection configuration or template file (the istio-sidecar-injector ConfigMap's data.config)",
+                         completion: .files),
                 FlagSpec("valuesFile", valueName: "FILE",
                          help: "Injection values file (the istio-sidecar-injector ConfigMap's data.values)", completion: .files),
-                FlagSpec("operatorFileName", valueName: "FILE", help: "IstioOperator file to take values from",
+                FlagSpec("operatorFileName", valueName: "FILE", help: "IstioOperator file to take values and mesh config from",
                          completion: .files),
                 FlagSpec("revision", short: "r", help: "Control plane revision whose configuration to use"),
                 FlagSpec("meshConfigMapName", help: "ConfigMap holding the mesh configuration", default: "istio"),
@@ -40,9 +54,109 @@ struct KubeInjectCommand: MeshCommand {
             ])
     }
 
-    init(_ invocation: Invocation) throws {}
+    let filename: String?
+    let outputFile: String?
+    let meshConfigFile: String?
+    let injectConfigFile: String?
+    let valuesFile: String?
+    let operatorFile: String?
+    let revision: String
+    let assignments: [String]
+
+    init(_ invocation: Invocation) throws {
+        filename = invocation.string("filename")
+        outputFile = invocation.string("output")
+        meshConfigFile = invocation.string("meshConfigFile")
+        injectConfigFile = invocation.string("injectConfigFile")
+        valuesFile = invocation.string("valuesFile")
+        operatorFile = invocation.string("operatorFileName")
+        revision = invocation.string("revision") ?? ""
+        assignments = invocation.strings("set")
+    }
+
+    func validate() throws {
+        guard let filename, !filename.isEmpty else {
+            throw UsageError(problem: "filename not specified (see --filename or -f): give a manifest file, a directory, or - for standard input",
+                             commandPath: "meshctl kube-inject")
+        }
+        for assignment in assignments where !assignment.contains("=") {
+            throw UsageError(problem: "invalid --set \"\(assignment)\": expected key=value, e.g. values.global.proxy.image=proxyv2",
+                             commandPath: "meshctl kube-inject")
+        }
+    }
 
     func run(_ context: CommandContext) throws {
-        throw CommandFailure.notImplemented("kube-inject")
+        let directory = context.environment.workingDirectory
+        let inputs = try readInputs(directory: directory, context: context)
+        let injector = SidecarInjector(settings: try loadSettings(context))
+        var output = ""
+        for (name, text) in inputs {
+            do {
+                let result = try injector.inject(text, file: name)
+                output += result.output
+                for warning in result.warnings { context.stderr.write(warning.hasSuffix("\n") ? warning : warning + "\n") }
+            } catch let error as InjectionError {
+                throw InputDataError("\(name): \(error.message)")
+            } catch let error as TemplateError {
+                throw InputDataError("\(name): injection template \(error)")
+            }
+        }
+        if let outputFile {
+            try FileSystem.writeAtomically(output, to: FileSystem.resolve(outputFile, in: directory))
+        } else {
+            context.stdout.write(output)
+        }
+    }
+
+    /// The manifests to inject: one file, every .yaml/.yml/.json file of a folder, or standard input.
+    private func readInputs(directory: String, context: CommandContext) throws -> [(String, String)] {
+        guard let filename else { return [] }
+        if filename == "-" {
+            return [("<stdin>", String(decoding: context.environment.readStandardInput(), as: UTF8.self))]
+        }
+        let path = FileSystem.resolve(filename, in: directory)
+        if FileSystem.isDirectory(path) {
+            let names = try FileSystem.list(path).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json") }
+            return try names.map { name in
+                let shown = filename.hasSuffix("/") ? filename + name : filename + "/" + name
+                return (shown, try FileSystem.readText(path + "/" + name, shownAs: shown))
+            }
+        }
+        return [(filename, try FileSystem.readText(path, shownAs: filename))]
+    }
+
+    /// Values, mesh config and templates from the files given.
+    private func loadSettings(_ context: CommandContext) throws -> InjectionSettings {
+        let directory = context.environment.workingDirectory
+        func read(_ path: String) throws -> String { try FileSystem.readText(FileSystem.resolve(path, in: directory), shownAs: path) }
+
+        guard let injectConfigFile else {
+            throw CommandFailure("""
+            no injection configuration: pass --injectConfigFile with the istio-sidecar-injector ConfigMap's data.config, e.g.
+              kubectl -n istio-system get configmap istio-sidecar-injector -o jsonpath='{.data.config}' > inject-config.yaml
+            and --valuesFile with its data.values (reading them from a cluster comes with cluster support)
+            """)
+        }
+        var values = YAMLNode.mapping([])
+        if let valuesFile {
+            values = try YAMLParser.parse(read(valuesFile), file: valuesFile).first?.root ?? .mapping([])
+        }
+        var meshText: String?
+        if let operatorFile {
+            let operatorConfig = try YAMLParser.parse(read(operatorFile), file: operatorFile).first?.root ?? .mapping([])
+            if let overlay = operatorConfig["spec"]?["values"] { values = ValuesOverlay.merge(values, overlay) }
+            if let mesh = operatorConfig["spec"]?["meshConfig"], meshConfigFile == nil { meshText = YAMLEmitter().emit(mesh) }
+            if let hub = operatorConfig["spec"]?["hub"] { values = ValuesOverlay.setting(values, ["global", "hub"], hub) }
+            if let tag = operatorConfig["spec"]?["tag"] { values = ValuesOverlay.setting(values, ["global", "tag"], tag) }
+        }
+        for assignment in assignments {
+            values = ValuesOverlay.applying(assignment, to: values) ?? values
+        }
+        if let meshConfigFile { meshText = try read(meshConfigFile) }
+        let mesh = try MeshConfiguration(yaml: meshText, file: meshConfigFile ?? operatorFile)
+        let config = try InjectorConfig(fileText: read(injectConfigFile), file: injectConfigFile)
+        let native = context.environment.variables["ENABLE_NATIVE_SIDECARS"] == "true"
+        return InjectionSettings(config: config, values: values, mesh: mesh, revision: revision, nativeSidecars: native,
+                                 compliancePolicy: context.environment.variables["COMPLIANCE_POLICY"] ?? "")
     }
 }

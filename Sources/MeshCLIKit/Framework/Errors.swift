@@ -84,7 +84,7 @@ public enum ErrorReporter {
     public static func exitCode(for error: any Error) -> ExitCode {
         switch error {
         case let error as any MeshError: return error.exitCode
-        case is YAMLError: return .dataError
+        case is YAMLError, is TemplateError, is InjectionError: return .dataError
         default: return .failure
         }
     }
@@ -93,6 +93,7 @@ public enum ErrorReporter {
         switch error {
         case let error as any MeshError: return error.message
         case let error as YAMLError: return error.description
+        case let error as TemplateError: return "injection template \(error.description)"
         default: return String(describing: error)
         }
     }

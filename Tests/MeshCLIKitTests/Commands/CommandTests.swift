@@ -53,12 +53,6 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(runMeshctl(["completion", "tcsh"]).exitCode, .usage)
     }
 
-    func testKubeInjectSaysItIsNotBuiltYet() {
-        let run = runMeshctl(["kube-inject", "-f", "app.yaml"])
-        XCTAssertEqual(run.exitCode, .failure)
-        XCTAssertEqual(run.stderr, "error: kube-inject is not implemented yet in this version of meshctl\n")
-    }
-
     func testErrorReporterMapsErrorsToExitCodes() {
         let yaml = YAMLError(.undefinedAlias("x"), file: "a.yaml", location: SourceLocation(line: 2, column: 3))
         XCTAssertEqual(ErrorReporter.exitCode(for: yaml), .dataError)
