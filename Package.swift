@@ -32,7 +32,7 @@ let package = Package(
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
         .target(name: "MeshConformance", dependencies: ["Manifests"]),
         .executableTarget(name: "meshctl-conformance", dependencies: ["MeshConformance"]),
-        .executableTarget(name: "meshctl-bench", dependencies: ["Manifests"]),
+        .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance"]),
 
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests"],
                     exclude: ["Fixtures", "Golden"]),

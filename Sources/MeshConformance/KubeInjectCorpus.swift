@@ -122,6 +122,11 @@ public struct KubeInjectCorpus {
 
     // MARK: Settings
 
+    /// The settings of a case with default settings: the chart's defaults.
+    public func defaultSettings() throws -> InjectionSettings {
+        try settings(for: [:], nativeDefault: true)
+    }
+
     func settings(for item: [String: Any], nativeDefault: Bool) throws -> InjectionSettings {
         let rendered = root.appendingPathComponent("chart/rendered")
         var values = try YAMLParser.parse(String(contentsOf: rendered.appendingPathComponent("inject-values.json"), encoding: .utf8))[0].root

@@ -1,5 +1,6 @@
 import Foundation
 import Manifests
+import MeshConformance
 
 // meshctl's benchmarks, printed as a table. `make bench` builds everything in release mode and runs this
 // with the paths it needs:  meshctl-bench MESHCTL LIBYAML_HARNESS WORKDIR
@@ -158,6 +159,48 @@ let ratio = ours / libyaml
 rows.append(Row(benchmark: String(format: "YAML parse+emit, %.1f MB, %d documents", megabytes, documents),
                 result: String(format: "%.1f MB/s", ours), reference: String(format: "libyaml %.1f MB/s", libyaml),
                 note: String(format: "%.0f%% of libyaml (goal >= 50%%)", ratio * 100)))
+
+// 3. kube-inject on a generated stream of 5,000 Deployments, with the chart's default configuration.
+let corpus = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+let corpusRoot = ConformanceHarness.locateCorpus(packageRoot: FileManager.default.currentDirectoryPath)
+if let settings = try? KubeInjectCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("kube-inject")).defaultSettings() {
+    _ = corpus
+    var deployments = ""
+    for index in 0..<5000 {
+        deployments += """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: app-\(index)
+          namespace: shop
+        spec:
+          replicas: 2
+          selector:
+            matchLabels: {app: app-\(index)}
+          template:
+            metadata:
+              labels: {app: app-\(index), version: v1}
+            spec:
+              containers:
+              - name: app
+                image: registry.example.com/shop/app:1.0
+                ports: [{name: http, containerPort: 8080}]
+                readinessProbe: {httpGet: {path: /ready, port: http}}
+        ---
+
+        """
+    }
+    let injector = SidecarInjector(settings: settings)
+    var outputBytes = 0
+    let elapsed = try seconds { outputBytes = try injector.inject(deployments, file: "bench").output.utf8.count }
+    let inputMB = Double(deployments.utf8.count) / 1_048_576
+    rows.append(Row(benchmark: "kube-inject, 5000 Deployments (\(String(format: "%.1f", inputMB)) MB in, \(String(format: "%.1f", Double(outputBytes) / 1_048_576)) MB out)",
+                    result: String(format: "%.0f docs/s", 5000 / elapsed),
+                    reference: String(format: "%.1f MB/s in", inputMB / elapsed),
+                    note: String(format: "YAML layer alone: %.1f MB/s", ours)))
+} else {
+    rows.append(Row(benchmark: "kube-inject", result: "skipped", reference: "", note: "no conformance corpus at \(corpusRoot)"))
+}
 
 // The table.
 let headers = Row(benchmark: "BENCHMARK", result: "RESULT", reference: "REFERENCE", note: "NOTE")

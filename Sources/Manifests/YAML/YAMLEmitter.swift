@@ -214,7 +214,10 @@ private struct YAMLWriter {
         if style == .single && (!analysis.singleQuotedAllowed || analysis.hasLineBreaks) { style = .double }
         if style == .literal && (!analysis.blockAllowed || flow || simpleKeyContext) { style = .double }
 
-        let allowBreaks = !simpleKeyContext && !flow && text.utf8.count + currentColumn() > bestWidth
+        // Bytes since the last line break bound the column from above, so most scalars skip the count.
+        let lineBytes = bytes.count - (bytes.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
+        let allowBreaks = !simpleKeyContext && !flow && text.utf8.count + lineBytes > bestWidth
+            && text.utf8.count + currentColumn() > bestWidth
         switch style {
         case .plain where allowBreaks: folded(text, indent: blockIndent, quote: nil)
         case .plain: bytes.append(contentsOf: text.utf8)
