@@ -22,6 +22,14 @@ echo "Shell completion is generated from the command tree:"
 step "meshctl completion bash | head -5"
 "$meshctl" completion bash | head -5
 echo
-echo "Coming next: kube-inject on examples/shop (it says so honestly until then):"
-run kube-inject -f "$here/examples/shop/frontend.yaml"
+corpus="${MESHCTL_CONFORMANCE_DIR:-$here/../shared/conformance/istio}/kube-inject/chart/rendered"
+if [ -d "$corpus" ]; then
+  echo "kube-inject on examples/shop, with Istio's chart configuration (from ../shared):"
+  step "meshctl kube-inject -f examples/shop/cart.yaml --injectConfigFile ... | grep -E '^kind:|image:'"
+  "$meshctl" kube-inject -f "$here/examples/shop/cart.yaml" --injectConfigFile "$corpus/inject-config.yaml" \
+    --valuesFile "$corpus/inject-values.json" --meshConfigFile "$corpus/mesh.yaml" \
+    --set values.global.hub=docker.io/istio --set values.global.tag=1.32.0 | grep -E '^kind:|image:'
+  echo "Without configuration it says what to pass:"
+  run kube-inject -f "$here/examples/shop/frontend.yaml"
+fi
 exit 0
