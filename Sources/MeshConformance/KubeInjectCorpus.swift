@@ -69,6 +69,34 @@ public struct KubeInjectCorpus {
         return (failures, cases.count)
     }
 
+    /// The cases with default settings, run with meshctl's built-in configuration instead of the chart's,
+    /// only hub and tag set to the test's values. Returns case id → failure reason, and the count.
+    public func runBuiltinDefaults() throws -> (failures: [String: String], total: Int) {
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("cases.json"))) as? [String: Any] ?? [:]
+        let cases = (index["TestInjection"] as? [[String: Any]] ?? []).filter { item in
+            (item["setFlags"] as? [String] ?? []).isEmpty && item["iopFile"] as? String == nil && item["meshOverride"] as? [String: Any] == nil
+                && (item["env"] as? [String: String] ?? [:]).isEmpty && item["expectedError"] as? String == nil && item["golden"] as? String != nil
+        }
+        var values = InjectionSettings.builtinValues
+        values = ValuesOverlay.applying("values.global.hub=registry.istio.io/testing", to: values) ?? values
+        values = ValuesOverlay.applying("values.global.tag=latest", to: values) ?? values
+        let settings = InjectionSettings.builtin(values: values, nativeSidecars: true)
+        var failures: [String: String] = [:]
+        for item in cases {
+            let id = "[\(item["index"] ?? "?")] \(item["golden"] as? String ?? "?")"
+            do {
+                let input = try String(contentsOf: root.appendingPathComponent(item["input"] as? String ?? ""), encoding: .utf8)
+                let golden = try String(contentsOf: root.appendingPathComponent(item["golden"] as? String ?? ""), encoding: .utf8)
+                let output = try SidecarInjector(settings: settings).inject(input, file: item["input"] as? String).output
+                let (actual, expected) = (Self.normalized(output), Self.normalized(golden))
+                if actual != expected { failures[id] = Self.firstDifference(expected, actual) }
+            } catch {
+                failures[id] = "error: \(error)"
+            }
+        }
+        return (failures, cases.count)
+    }
+
     func runCase(_ item: [String: Any], nativeDefault: Bool) throws -> CaseResult {
         let settings = try settings(for: item, nativeDefault: nativeDefault)
         let inputPath = item["input"] as? String ?? ""

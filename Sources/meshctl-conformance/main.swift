@@ -21,6 +21,13 @@ if let flag = CommandLine.arguments.firstIndex(of: "--case"), flag + 1 < Command
 }
 do {
     let verbose = CommandLine.arguments.contains("-v")
+    if CommandLine.arguments.contains("--builtin") {
+        let corpus = KubeInjectCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("kube-inject"))
+        let (failures, total) = try corpus.runBuiltinDefaults()
+        print("kube-inject (built-in defaults): \(total - failures.count)/\(total)")
+        for (id, reason) in failures.sorted(by: { $0.key < $1.key }) { print("  \(id): \(reason)") }
+        exit(0)
+    }
     for result in try ConformanceHarness.runAll(corpusRoot: corpusRoot) {
         print(result.summaryLine)
         if verbose {

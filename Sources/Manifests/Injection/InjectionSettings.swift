@@ -3,6 +3,9 @@
 public struct MeshConfiguration: Sendable {
     public private(set) var node: YAMLNode
 
+    static var empty: MeshConfiguration { MeshConfiguration(node: defaultMesh) }
+    private init(node: YAMLNode) { self.node = node }
+
     /// Istio's defaults for a proxy, as `mesh.DefaultProxyConfig` sets them.
     public static let defaultProxyConfig: YAMLNode = .mapping([
         ("configPath", .string("./etc/istio/proxy")),
@@ -163,7 +166,7 @@ public struct MeshConfiguration: Sendable {
 
 /// The injector's own configuration (the `istio-sidecar-injector` ConfigMap's `config`).
 public struct InjectorConfig: Sendable {
-    public var templates: [String: GoTemplate]
+    public var templates: [String: InjectionTemplate]
     public var defaultTemplates: [String]
     public var aliases: [String: [String]]
     public var injectedAnnotations: [(String, String)]
@@ -187,10 +190,10 @@ public struct InjectorConfig: Sendable {
     }
 
     private init(root: YAMLNode) throws {
-        var templates: [String: GoTemplate] = [:]
+        var templates: [String: InjectionTemplate] = [:]
         for pair in root["templates"]?.pairs ?? [] {
             guard let name = pair.key.scalarText, let source = pair.value.string else { continue }
-            templates[name] = try GoTemplate(name: name, source: source)
+            templates[name] = .go(try GoTemplate(name: name, source: source))
         }
         self.templates = templates
         let defaults = root["defaultTemplates"]?.items?.compactMap(\.scalarText) ?? []
@@ -202,6 +205,73 @@ public struct InjectorConfig: Sendable {
         self.aliases = aliases
         injectedAnnotations = (root["injectedAnnotations"]?.pairs ?? []).map { ($0.key.scalarText ?? "", $0.value.scalarText ?? "") }
         policy = root["policy"]?.scalarText ?? "enabled"
+    }
+}
+
+extension InjectorConfig {
+    /// meshctl's built-in configuration: its own sidecar template, enabled by default.
+    public static var builtin: InjectorConfig {
+        InjectorConfig(templates: ["sidecar": .builtin(BuiltinSidecar.render)], defaultTemplates: ["sidecar"],
+                       aliases: [:], injectedAnnotations: [], policy: "enabled")
+    }
+
+    init(templates: [String: InjectionTemplate], defaultTemplates: [String], aliases: [String: [String]],
+         injectedAnnotations: [(String, String)], policy: String) {
+        self.templates = templates
+        self.defaultTemplates = defaultTemplates
+        self.aliases = aliases
+        self.injectedAnnotations = injectedAnnotations
+        self.policy = policy
+    }
+}
+
+extension InjectionSettings {
+    /// The Istio release meshctl's built-in defaults follow.
+    public static let builtinHub = "docker.io/istio"
+    public static let builtinTag = "1.32.0"
+
+    /// meshctl's built-in values: the injector values of a default Istio 1.32 installation.
+    public static var builtinValues: YAMLNode {
+        func m(_ pairs: [(String, YAMLNode)]) -> YAMLNode { .mapping(pairs) }
+        let s: (String) -> YAMLNode = { .string($0) }
+        let b: (Bool) -> YAMLNode = { .bool($0) }
+        let i: (Int) -> YAMLNode = { .int($0) }
+        let proxy = m([
+            ("autoInject", s("enabled")), ("clusterDomain", s("cluster.local")), ("componentLogLevel", s("misc:error")),
+            ("excludeIPRanges", s("")), ("excludeInboundPorts", s("")), ("excludeOutboundPorts", s("")), ("image", s("proxyv2")),
+            ("includeIPRanges", s("*")), ("includeInboundPorts", s("*")), ("includeOutboundPorts", s("")), ("logLevel", s("warning")),
+            ("outlierLogPath", s("")), ("privileged", b(false)), ("readinessFailureThreshold", i(4)),
+            ("readinessInitialDelaySeconds", i(0)), ("readinessPeriodSeconds", i(15)),
+            ("resources", m([("limits", m([("cpu", s("2000m")), ("memory", s("1024Mi"))])),
+                             ("requests", m([("cpu", s("100m")), ("memory", s("128Mi"))]))])),
+            ("seccompProfile", m([])), ("startupProbe", m([("enabled", b(true)), ("failureThreshold", i(600))])),
+            ("statusPort", i(15020)), ("tracer", s("none")),
+        ])
+        let global = m([
+            ("caAddress", s("")), ("caName", s("")), ("hub", s(builtinHub)), ("tag", s(builtinTag)), ("variant", s("")),
+            ("imagePullPolicy", s("")), ("imagePullSecrets", .sequence([])), ("istioNamespace", s("istio-system")),
+            ("logAsJson", b(false)), ("logging", m([("level", s("default:info"))])), ("meshID", s("")),
+            ("mountMtlsCerts", b(false)), ("multiCluster", m([("clusterName", s(""))])), ("nativeNftables", b(false)),
+            ("network", s("")), ("pilotCertProvider", s("istiod")), ("proxy", proxy),
+            ("proxy_init", m([("forceApplyIptables", b(false)), ("image", s("proxyv2"))])),
+            ("sds", m([("token", m([("aud", s("istio-ca"))]))])), ("sts", m([("servicePort", i(0))])),
+        ])
+        return m([
+            ("gateways", m([("seccompProfile", m([])), ("securityContext", m([]))])),
+            ("global", global),
+            ("pilot", m([("cni", m([("enabled", b(false)), ("provider", s("default"))])), ("env", m([]))])),
+            ("revision", s("")),
+            ("sidecarInjectorWebhook", m([("rewriteAppHTTPProbe", b(true))])),
+        ])
+    }
+
+    /// Settings with meshctl's built-in template, values and mesh defaults.
+    public static func builtin(values: YAMLNode = builtinValues, revision: String = "", nativeSidecars: Bool = false,
+                               compliancePolicy: String = "") -> InjectionSettings {
+        // The mesh defaults of a default installation; they cannot fail to parse.
+        let mesh = (try? MeshConfiguration(yaml: nil)) ?? MeshConfiguration.empty
+        return InjectionSettings(config: .builtin, values: values, mesh: mesh, revision: revision,
+                                 nativeSidecars: nativeSidecars, compliancePolicy: compliancePolicy)
     }
 }
 

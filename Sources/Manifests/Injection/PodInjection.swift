@@ -25,7 +25,7 @@ struct PodInjection {
         if !network.isEmpty { proxyEnvs.append(("ISTIO_META_NETWORK", network)) }
 
         let stripped = try reinsertOverrides(strip(pod))
-        let data = templateData(stripped)
+        let input = templateInput(stripped)
 
         var merged = pod
         var templatePod = YAMLNode.mapping([])
@@ -34,17 +34,22 @@ struct PodInjection {
                 let known = settings.config.templates.keys.sorted().joined(separator: ", ")
                 throw InjectionError("requested template \"\(name)\" not found; have \(known)")
             }
-            let rendered: String
-            do {
-                rendered = try template.execute(data, functions: Self.functions(mesh: mesh))
-            } catch {
-                throw InjectionError("failed to run injection template: \(error)")
-            }
             let patch: YAMLNode
-            do {
-                patch = try YAMLParser.parse(rendered, file: "template \(name)").first?.root ?? .mapping([])
-            } catch {
-                throw InjectionError("failed parsing generated injected YAML (check Istio sidecar injector configuration): \(error)")
+            switch template {
+            case .builtin(let render):
+                patch = try render(input)
+            case .go(let goTemplate):
+                let rendered: String
+                do {
+                    rendered = try goTemplate.execute(input.data, functions: Self.functions(mesh: mesh))
+                } catch {
+                    throw InjectionError("failed to run injection template: \(error)")
+                }
+                do {
+                    patch = try YAMLParser.parse(rendered, file: "template \(name)").first?.root ?? .mapping([])
+                } catch {
+                    throw InjectionError("failed parsing generated injected YAML (check Istio sidecar injector configuration): \(error)")
+                }
             }
             guard patch.pairs != nil || patch.isNull else {
                 throw InjectionError("failed parsing generated injected YAML: template \(name) did not produce a pod")
@@ -92,7 +97,7 @@ struct PodInjection {
         return functions
     }
 
-    private func templateData(_ stripped: YAMLNode) -> TemplateValue {
+    private func templateInput(_ stripped: YAMLNode) -> TemplateInput {
         let annotations = stripped["metadata"]?["annotations"]
         let proxyConfig = mesh.proxyConfig
         var imageType = settings.value("global", "variant")?.scalarText
@@ -103,7 +108,9 @@ struct PodInjection {
         let inboundMode = mesh.node["inboundTrafficPolicy"]?["mode"]?.scalarText == "LOCALHOST" ? "localhost" : "passthrough"
         var metadata = stripped["metadata"] ?? .mapping([])
         if metadata.pairs == nil { metadata = .mapping([]) }
-        return .map(TemplateMap([
+        let proxyImage = settings.imageURL(imageName: proxyImageName, imageType: imageType)
+        let proxyInitImage = settings.imageURL(imageName: initImageName, imageType: imageType)
+        let data = TemplateValue.map(TemplateMap([
             ("TypeMeta", .object(KubeStruct(type: .typeMeta, node: typeMeta))),
             ("DeploymentMeta", .object(KubeStruct(type: .namespacedName, node: deployMeta))),
             ("ObjectMeta", .object(KubeStruct(type: .objectMeta, node: metadata))),
@@ -113,13 +120,16 @@ struct PodInjection {
             ("Values", TemplateValue(jsonNode: settings.values)),
             ("Revision", .string(settings.revision)),
             ("NativeSidecars", .bool(settings.nativeSidecars)),
-            ("ProxyImage", .string(settings.imageURL(imageName: proxyImageName, imageType: imageType))),
-            ("ProxyInitImage", .string(settings.imageURL(imageName: initImageName, imageType: imageType))),
+            ("ProxyImage", .string(proxyImage)),
+            ("ProxyInitImage", .string(proxyInitImage)),
             ("ProxyUID", .int(settings.proxyUID)),
             ("ProxyGID", .int(settings.proxyGID)),
             ("InboundTrafficPolicyMode", .string(inboundMode)),
             ("CompliancePolicy", .string(settings.compliancePolicy)),
         ]))
+        return TemplateInput(metadata: metadata, spec: stripped["spec"] ?? .mapping([]), typeMeta: typeMeta, deployMeta: deployMeta,
+                             settings: settings, mesh: mesh, proxyImage: proxyImage, proxyInitImage: proxyInitImage,
+                             proxyUID: settings.proxyUID, proxyGID: settings.proxyGID, inboundTrafficPolicyMode: inboundMode, data: data)
     }
 
     // MARK: Re-injection
