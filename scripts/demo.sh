@@ -22,14 +22,12 @@ echo "Shell completion is generated from the command tree:"
 step "meshctl completion bash | head -5"
 "$meshctl" completion bash | head -5
 echo
-corpus="${MESHCTL_CONFORMANCE_DIR:-$here/../shared/conformance/istio}/kube-inject/chart/rendered"
-if [ -d "$corpus" ]; then
-  echo "kube-inject on examples/shop, with Istio's chart configuration (from ../shared):"
-  step "meshctl kube-inject -f examples/shop/cart.yaml --injectConfigFile ... | grep -E '^kind:|image:'"
-  "$meshctl" kube-inject -f "$here/examples/shop/cart.yaml" --injectConfigFile "$corpus/inject-config.yaml" \
-    --valuesFile "$corpus/inject-values.json" --meshConfigFile "$corpus/mesh.yaml" \
-    --set values.global.hub=docker.io/istio --set values.global.tag=1.32.0 | grep -E '^kind:|image:'
-  echo "Without configuration it says what to pass:"
-  run kube-inject -f "$here/examples/shop/frontend.yaml"
-fi
+echo "kube-inject on the shop example, with meshctl's built-in Istio defaults:"
+step "meshctl kube-inject -f examples/shop/cart.yaml | grep -E '^kind:|image:'"
+"$meshctl" kube-inject -f "$here/examples/shop/cart.yaml" | grep -E '^kind:|image:'
+echo
+echo "A typo in an annotation is caught before anything is written (exit 65):"
+step "printf '...traffic.sidecar.istio.io/includeInboundPorts: \"80,http\"...' | meshctl kube-inject -f -"
+printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n    traffic.sidecar.istio.io/includeInboundPorts: "80,http"\nspec:\n  containers:\n  - name: web\n    image: nginx\n' \
+  | "$meshctl" kube-inject -f - 2>&1 >/dev/null | tail -1
 exit 0

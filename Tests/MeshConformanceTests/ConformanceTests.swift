@@ -48,4 +48,14 @@ final class KubeInjectExtraCasesTests: XCTestCase {
         XCTAssertEqual(total, 8)
         XCTAssertEqual(failures, [:])
     }
+
+    /// meshctl's built-in configuration against every default-settings case, only hub and tag set.
+    func testBuiltinDefaultsGiveIstiosOutput() throws {
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let corpus = URL(fileURLWithPath: ConformanceHarness.locateCorpus(packageRoot: packageRoot.path)).appendingPathComponent("kube-inject")
+        let (failures, total) = try KubeInjectCorpus(root: corpus).runBuiltinDefaults()
+        print("kube-inject (meshctl built-in defaults): \(total - failures.count)/\(total) goldens equal")
+        XCTAssertEqual(total, 73)
+        XCTAssertEqual(failures, [:])
+    }
 }

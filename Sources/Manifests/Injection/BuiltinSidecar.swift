@@ -25,18 +25,31 @@ public enum InjectionTemplate: Sendable {
 /// directly in Swift. With the built-in values and mesh defaults it is what `meshctl kube-inject` uses
 /// when it is given no configuration.
 enum BuiltinSidecar {
+    /// Which of Istio's pod shapes to build: an application sidecar or a gateway's proxy.
+    enum Flavor { case sidecar, gateway, grpcAgent }
+
     static func render(_ input: TemplateInput) throws -> YAMLNode {
-        try Builder(input).pod()
+        try Builder(input, flavor: .sidecar).pod()
+    }
+
+    static func renderGateway(_ input: TemplateInput) throws -> YAMLNode {
+        try Builder(input, flavor: .gateway).gatewayPod()
+    }
+
+    static func renderGRPCAgent(_ input: TemplateInput) throws -> YAMLNode {
+        try Builder(input, flavor: .grpcAgent).grpcAgentPod()
     }
 
     private struct Builder {
         let input: TemplateInput
+        let flavor: Flavor
         let annotations: [String: String]
         let labels: [String: String]
         let proxyMetadata: [(String, String)]
 
-        init(_ input: TemplateInput) {
+        init(_ input: TemplateInput, flavor: Flavor) {
             self.input = input
+            self.flavor = flavor
             func strings(_ node: YAMLNode?) -> [String: String] {
                 var map: [String: String] = [:]
                 for pair in node?.pairs ?? [] { map[pair.key.scalarText ?? ""] = pair.value.scalarText ?? "" }
@@ -120,14 +133,15 @@ enum BuiltinSidecar {
             }
             var canonicalName = firstNonEmpty(labels["service.istio.io/canonical-name"], labels["app.kubernetes.io/name"],
                                               labels["app"], input.deployMeta["name"]?.scalarText)
-            if canonicalName.utf8.count > 63 { canonicalName = String(decoding: Array(canonicalName.utf8.prefix(63)), as: UTF8.self) }
-            let trimSet: Set<Character> = ["-", "_", "."]
-            while let first = canonicalName.first, trimSet.contains(first) { canonicalName.removeFirst() }
-            while let last = canonicalName.last, trimSet.contains(last) { canonicalName.removeLast() }
-            var podLabels: [(String, YAMLNode)] = [
-                ("security.istio.io/tlsMode", .string(firstNonEmpty(labels["security.istio.io/tlsMode"], "istio"))),
-            ]
-            if proxyMetadata.first(where: { $0.0 == "ISTIO_META_ENABLE_HBONE" })?.1 == "true" {
+            var podLabels: [(String, YAMLNode)] = []
+            if flavor == .sidecar {
+                if canonicalName.utf8.count > 63 { canonicalName = String(decoding: Array(canonicalName.utf8.prefix(63)), as: UTF8.self) }
+                let trimSet: Set<Character> = ["-", "_", "."]
+                while let first = canonicalName.first, trimSet.contains(first) { canonicalName.removeFirst() }
+                while let last = canonicalName.last, trimSet.contains(last) { canonicalName.removeLast() }
+                podLabels.append(("security.istio.io/tlsMode", .string(firstNonEmpty(labels["security.istio.io/tlsMode"], "istio"))))
+            }
+            if flavor == .sidecar && proxyMetadata.first(where: { $0.0 == "ISTIO_META_ENABLE_HBONE" })?.1 == "true" {
                 podLabels.append(("networking.istio.io/tunnel", .string(firstNonEmpty(labels["networking.istio.io/tunnel"], "http"))))
             }
             podLabels.append(("service.istio.io/canonical-name", .string(canonicalName)))
@@ -143,7 +157,8 @@ enum BuiltinSidecar {
                     podAnnotations.append(("kubectl.kubernetes.io/default-container", .string(first)))
                 }
             }
-            if cni {
+            if flavor == .grpcAgent { podAnnotations.append(("sidecar.istio.io/rewriteAppHTTPProbers", .string("false"))) }
+            if cni && flavor == .sidecar {
                 if text(value("pilot", "cni", "provider")) == "multus" {
                     let function = TemplateFunctions.istio["appendMultusNetwork"]!
                     let networks = (try? function([.string(annotations["k8s.v1.cni.cncf.io/networks"] ?? ""), .string("default/istio-cni")]))?.stringValue ?? ""
@@ -337,6 +352,7 @@ enum BuiltinSidecar {
 
         private func environment() throws -> [YAMLNode] {
             var list: [YAMLNode] = []
+            if flavor == .grpcAgent { list += [env("ISTIO_META_GENERATOR", "grpc"), env("OUTPUT_CERTS", "/var/lib/istio/data")] }
             if input.inboundTrafficPolicyMode == "localhost" { list.append(env("REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION", "true")) }
             list.append(.mapping([("name", .string("PILOT_CERT_PROVIDER")), ("value", plain(text(value("global", "pilotCertProvider"))))]))
             if let address = value("global", "caAddress"), isTrue(address) {
@@ -348,7 +364,8 @@ enum BuiltinSidecar {
             }
             list += [fieldRef("POD_NAME", "metadata.name"), fieldRef("POD_NAMESPACE", "metadata.namespace"),
                      fieldRef("INSTANCE_IP", "status.podIP"), fieldRef("SERVICE_ACCOUNT", "spec.serviceAccountName"),
-                     fieldRef("HOST_IP", "status.hostIP"), resourceRef("ISTIO_CPU_LIMIT", "limits.cpu")]
+                     fieldRef("HOST_IP", "status.hostIP")]
+            if flavor != .grpcAgent { list.append(resourceRef("ISTIO_CPU_LIMIT", "limits.cpu")) }
             list.append(env("PROXY_CONFIG", input.mesh.cleanedProxyConfigJSON + "\n"))
             var ports = "["
             var first = true
@@ -360,41 +377,37 @@ enum BuiltinSidecar {
                 }
             }
             list.append(env("ISTIO_META_POD_PORTS", ports + "\n]"))
-            list.append(env("ISTIO_META_APP_CONTAINERS", appContainers.joined(separator: ",")))
-            list.append(resourceRef("GOMEMLIMIT", "limits.memory"))
+            if flavor != .gateway { list.append(env("ISTIO_META_APP_CONTAINERS", appContainers.joined(separator: ","))) }
+            if flavor != .grpcAgent { list.append(resourceRef("GOMEMLIMIT", "limits.memory")) }
             let compliance = input.settings.compliancePolicy
-            if !compliance.isEmpty {
+            if !compliance.isEmpty && flavor != .grpcAgent {
                 list.append(env("COMPLIANCE_POLICY", compliance))
                 if compliance == "fips-140-3" { list.append(env("GODEBUG", "fips140=only")) }
             }
+            if flavor == .gateway { list.append(env("ISTIO_META_APP_CONTAINERS", appContainers.joined(separator: ","))) }
             let cluster = value("global", "multiCluster", "clusterName")?.scalarText ?? ""
             list.append(env("ISTIO_META_CLUSTER_ID", cluster.isEmpty ? "Kubernetes" : cluster))
             list.append(fieldRef("ISTIO_META_NODE_NAME", "spec.nodeName"))
-            let mode = annotations["sidecar.istio.io/interceptionMode"].flatMap { $0.isEmpty ? nil : $0 }
-                ?? input.mesh.proxyConfig["interceptionMode"]?.scalarText ?? "REDIRECT"
+            if flavor == .grpcAgent {
+                if let network = value("global", "network"), isTrue(network) { list.append(env("ISTIO_META_NETWORK", text(network))) }
+                list += ownerAndMesh(workload: input.deployMeta["name"]?.scalarText ?? "")
+                for (key, value) in proxyMetadata { list.append(env(key, value)) }
+                list += [env("ISTIO_META_DNS_CAPTURE", "false"), env("DISABLE_ENVOY", "true")]
+                return list
+            }
+            let configuredMode = input.mesh.proxyConfig["interceptionMode"]?.scalarText ?? "REDIRECT"
+            let mode = flavor == .gateway ? configuredMode
+                : annotations["sidecar.istio.io/interceptionMode"].flatMap { $0.isEmpty ? nil : $0 } ?? configuredMode
             list.append(env("ISTIO_META_INTERCEPTION_MODE", mode))
             if let network = value("global", "network"), isTrue(network) { list.append(env("ISTIO_META_NETWORK", text(network))) }
             let deploymentName = input.deployMeta["name"]?.scalarText ?? ""
-            let workload = labels["service.istio.io/workload-name"].flatMap { $0.isEmpty ? nil : $0 } ?? deploymentName
-            if !workload.isEmpty { list.append(env("ISTIO_META_WORKLOAD_NAME", workload)) }
-            let apiVersion = input.typeMeta["apiVersion"]?.scalarText ?? ""
-            if !apiVersion.isEmpty && !deploymentName.isEmpty {
-                let namespace = input.deployMeta["namespace"]?.scalarText.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
-                let kind = (input.typeMeta["kind"]?.scalarText ?? "").lowercased()
-                list.append(.mapping([("name", .string("ISTIO_META_OWNER")),
-                                      ("value", plain("kubernetes://apis/\(apiVersion)/namespaces/\(namespace)/\(kind)s/\(deploymentName)"))]))
+            let workload = flavor == .gateway ? deploymentName
+                : labels["service.istio.io/workload-name"].flatMap { $0.isEmpty ? nil : $0 } ?? deploymentName
+            list += ownerAndMesh(workload: workload)
+            if flavor == .gateway {
+                for (key, value) in proxyMetadata { list.append(env(key, value)) }
+                return list
             }
-            if annotations["sidecar.istio.io/bootstrapOverride"] != nil {
-                list.append(env("ISTIO_BOOTSTRAP_OVERRIDE", "/etc/istio/custom-bootstrap/custom_bootstrap.json"))
-            }
-            let trustDomain = [input.mesh.node["trustDomain"]?.scalarText, value("global", "trustDomain")?.scalarText]
-                .compactMap { $0 }.first { !$0.isEmpty }
-            if let meshID = value("global", "meshID"), isTrue(meshID) {
-                list.append(env("ISTIO_META_MESH_ID", text(meshID)))
-            } else if let trustDomain {
-                list.append(env("ISTIO_META_MESH_ID", trustDomain))
-            }
-            if let trustDomain { list.append(env("TRUST_DOMAIN", trustDomain)) }
             if text(value("global", "proxy", "tracer")) == "datadog", let json = annotations["apm.datadoghq.com/env"],
                let settings = try? YAMLParser.parse(json).first?.root.pairs {
                 for pair in settings.sorted(by: { ($0.key.scalarText ?? "") < ($1.key.scalarText ?? "") }) {
@@ -411,6 +424,103 @@ enum BuiltinSidecar {
             if !otel.isEmpty { list.append(env("OTEL_RESOURCE_ATTRIBUTES", otel)) }
             for (key, value) in proxyMetadata { list.append(env(key, value)) }
             return list
+        }
+
+        /// Workload name, owner, bootstrap override, mesh id and trust domain, in the templates' order.
+        private func ownerAndMesh(workload: String) -> [YAMLNode] {
+            var list: [YAMLNode] = []
+            let deploymentName = input.deployMeta["name"]?.scalarText ?? ""
+            if !workload.isEmpty { list.append(env("ISTIO_META_WORKLOAD_NAME", workload)) }
+            let apiVersion = input.typeMeta["apiVersion"]?.scalarText ?? ""
+            if !apiVersion.isEmpty && !deploymentName.isEmpty {
+                let namespace = input.deployMeta["namespace"]?.scalarText.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+                let kind = (input.typeMeta["kind"]?.scalarText ?? "").lowercased()
+                list.append(.mapping([("name", .string("ISTIO_META_OWNER")),
+                                      ("value", plain("kubernetes://apis/\(apiVersion)/namespaces/\(namespace)/\(kind)s/\(deploymentName)"))]))
+            }
+            if flavor != .grpcAgent && annotations["sidecar.istio.io/bootstrapOverride"] != nil {
+                list.append(env("ISTIO_BOOTSTRAP_OVERRIDE", "/etc/istio/custom-bootstrap/custom_bootstrap.json"))
+            }
+            let trustDomain = [input.mesh.node["trustDomain"]?.scalarText, value("global", "trustDomain")?.scalarText]
+                .compactMap { $0 }.first { !$0.isEmpty }
+            if let meshID = value("global", "meshID"), isTrue(meshID) {
+                list.append(env("ISTIO_META_MESH_ID", text(meshID)))
+            } else if let trustDomain {
+                list.append(env("ISTIO_META_MESH_ID", trustDomain))
+            }
+            if let trustDomain { list.append(env("TRUST_DOMAIN", trustDomain)) }
+            return list
+        }
+
+        /// The proxyless gRPC agent: the agent alone serves xDS and certificates to gRPC applications.
+        func grpcAgentPod() throws -> YAMLNode {
+            var proxy: [(String, YAMLNode)] = [
+                ("name", .string("istio-proxy")),
+                ("image", .string(image(annotationOf: value("global", "proxy", "image"), otherwise: input.proxyImage))),
+                ("ports", .sequence([.mapping([("containerPort", .int(15020)), ("protocol", .string("TCP")), ("name", .string("mesh-metrics"))])])),
+            ]
+            var args = ["proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc." + text(value("global", "proxy", "clusterDomain")),
+                        "--proxyLogLevel=" + annotation("sidecar.istio.io/logLevel", value("global", "proxy", "logLevel")),
+                        "--proxyComponentLogLevel=" + annotation("sidecar.istio.io/componentLogLevel", value("global", "proxy", "componentLogLevel")),
+                        "--log_output_level=" + annotation("sidecar.istio.io/agentLogLevel", value("global", "logging", "level"))]
+            if isTrue(value("global", "sts", "servicePort")) { args.append("--stsPort=" + text(value("global", "sts", "servicePort"))) }
+            if isTrue(value("global", "logAsJson")) { args.append("--log_as_json") }
+            proxy.append(("args", .sequence(args.map { .string($0) })))
+            proxy.append(("lifecycle", .mapping([("postStart", .mapping([("exec", .mapping([("command", .sequence(
+                ["pilot-agent", "wait", "--url=http://localhost:15020/healthz/ready"].map { .string($0) }))]))]))])))
+            proxy.append(("env", .sequence(try environment())))
+            if let policy = value("global", "imagePullPolicy"), isTrue(policy) { proxy.append(("imagePullPolicy", .string(text(policy)))) }
+            let certsMount = text(value("global", "caName")) == "GkeWorkloadCertificate"
+                ? mount("gke-workload-certificate", "/var/run/secrets/workload-spiffe-credentials", readOnly: true)
+                : mount("workload-certs", "/var/run/secrets/workload-spiffe-credentials")
+            var mounts: [YAMLNode] = []
+            if statusPort != "0" {
+                proxy.append(("readinessProbe", .mapping([
+                    ("httpGet", .mapping([("path", .string("/healthz/ready")), ("port", .int(15020))])),
+                    ("initialDelaySeconds", plain(annotation("readiness.status.sidecar.istio.io/initialDelaySeconds", value("global", "proxy", "readinessInitialDelaySeconds")))),
+                    ("periodSeconds", plain(annotation("readiness.status.sidecar.istio.io/periodSeconds", value("global", "proxy", "readinessPeriodSeconds")))),
+                    ("timeoutSeconds", .int(3)),
+                    ("failureThreshold", plain(annotation("readiness.status.sidecar.istio.io/failureThreshold", value("global", "proxy", "readinessFailureThreshold")))),
+                ])))
+                proxy.append(("resources", resources()))
+                mounts = [mount("workload-socket", "/var/run/secrets/workload-spiffe-uds"), certsMount]
+                if text(value("global", "pilotCertProvider")) == "istiod" { mounts.append(mount("istiod-ca-cert", "/var/run/secrets/istio")) }
+                mounts += [mount("istio-data", "/var/lib/istio/data"), mount("istio-xds", "/etc/istio/proxy"), mount("istio-token", "/var/run/secrets/tokens")]
+                if isTrue(value("global", "mountMtlsCerts")) { mounts.append(mount("istio-certs", "/etc/certs/", readOnly: true)) }
+                mounts.append(mount("istio-podinfo", "/etc/istio/pod"))
+            }
+            mounts += userEntries("sidecar.istio.io/userVolumeMount")
+            if !mounts.isEmpty { proxy.append(("volumeMounts", .sequence(mounts))) }
+
+            var containers: [YAMLNode] = [.mapping(proxy)]
+            for name in appContainers {
+                containers.append(.mapping([
+                    ("name", .string(name)),
+                    ("env", .sequence([env("GRPC_XDS_EXPERIMENTAL_SECURITY_SUPPORT", "true"), env("GRPC_XDS_BOOTSTRAP", "/etc/istio/proxy/grpc-bootstrap.json")])),
+                    ("volumeMounts", .sequence([mount("istio-data", "/var/lib/istio/data"), mount("istio-xds", "/etc/istio/proxy"), certsMount])),
+                ]))
+            }
+
+            var volumes: [YAMLNode] = [.mapping([("name", .string("workload-socket"))])]
+            if text(value("global", "caName")) == "GkeWorkloadCertificate" {
+                volumes.append(.mapping([("name", .string("gke-workload-certificate")),
+                                         ("csi", .mapping([("driver", .string("workloadcertificates.security.cloud.google.com"))]))]))
+            } else {
+                volumes.append(.mapping([("name", .string("workload-certs"))]))
+            }
+            if let configMap = annotations["sidecar.istio.io/bootstrapOverride"] {
+                volumes.append(.mapping([("name", .string("custom-bootstrap-volume")), ("configMap", .mapping([("name", .string(configMap))]))]))
+            }
+            volumes.append(.mapping([("emptyDir", .mapping([("medium", .string("Memory"))])), ("name", .string("istio-xds"))]))
+            volumes += self.volumes().filter { item in
+                ["istio-data", "istio-podinfo", "istio-token", "istiod-ca-cert", "istio-certs"].contains(item["name"]?.scalarText ?? "")
+            }
+            volumes += userEntries("sidecar.istio.io/userVolume")
+            var spec: [(String, YAMLNode)] = [("containers", .sequence(containers)), ("volumes", .sequence(volumes))]
+            if let secrets = value("global", "imagePullSecrets")?.items, !secrets.isEmpty {
+                spec.append(("imagePullSecrets", .sequence(secrets.map { .mapping([("name", .string(text($0)))]) })))
+            }
+            return .mapping([("metadata", metadata()), ("spec", .mapping(spec))])
         }
 
         private func proxySecurityContext() -> YAMLNode {
@@ -463,13 +573,15 @@ enum BuiltinSidecar {
                 mounts.append(mount("workload-certs", "/var/run/secrets/workload-spiffe-credentials"))
             }
             if text(value("global", "pilotCertProvider")) == "istiod" {
-                mounts += [mount("istiod-ca-cert", "/var/run/secrets/istio"), mount("istio-ca-crl", "/var/run/secrets/istio/crl")]
+                mounts.append(mount("istiod-ca-cert", "/var/run/secrets/istio"))
+                if flavor == .sidecar { mounts.append(mount("istio-ca-crl", "/var/run/secrets/istio/crl")) }
             }
             mounts.append(mount("istio-data", "/var/lib/istio/data"))
             if annotations["sidecar.istio.io/bootstrapOverride"] != nil { mounts.append(mount("custom-bootstrap-volume", "/etc/istio/custom-bootstrap")) }
             mounts += [mount("istio-envoy", "/etc/istio/proxy"), mount("istio-token", "/var/run/secrets/tokens")]
             if isTrue(value("global", "mountMtlsCerts")) { mounts.append(mount("istio-certs", "/etc/certs/", readOnly: true)) }
             mounts.append(mount("istio-podinfo", "/etc/istio/pod"))
+            if flavor == .gateway { return mounts }
             if let certificates = lightstepCACertificates {
                 let function = TemplateFunctions.istio["directory"]!
                 let folder = (try? function([.string(certificates)]))?.stringValue ?? ""
@@ -477,6 +589,52 @@ enum BuiltinSidecar {
             }
             mounts += userEntries("sidecar.istio.io/userVolumeMount")
             return mounts
+        }
+
+        private func volume(_ name: String, emptyDir: YAMLNode?) -> YAMLNode {
+            var fields: [(String, YAMLNode)] = [("name", .string(name))]
+            if let emptyDir { fields.append(("emptyDir", emptyDir)) }
+            return .mapping(fields)
+        }
+
+        // MARK: Gateways
+
+        /// A gateway pod: the proxy runs as the pod's only purpose (`proxy router`), without iptables.
+        func gatewayPod() throws -> YAMLNode {
+            var container: [(String, YAMLNode)] = [
+                ("name", .string("istio-proxy")),
+                ("image", .string(image(annotationOf: value("global", "proxy", "image"), otherwise: input.proxyImage))),
+                ("ports", .sequence([.mapping([("containerPort", .int(15090)), ("protocol", .string("TCP")), ("name", .string("http-envoy-prom"))])])),
+            ]
+            var args = ["proxy", "router", "--domain", "$(POD_NAMESPACE).svc." + text(value("global", "proxy", "clusterDomain")),
+                        "--proxyLogLevel=" + annotation("sidecar.istio.io/logLevel", value("global", "proxy", "logLevel")),
+                        "--proxyComponentLogLevel=" + annotation("sidecar.istio.io/componentLogLevel", value("global", "proxy", "componentLogLevel")),
+                        "--log_output_level=" + annotation("sidecar.istio.io/agentLogLevel", value("global", "logging", "level"))]
+            if isTrue(value("global", "sts", "servicePort")) { args.append("--stsPort=" + text(value("global", "sts", "servicePort"))) }
+            if isTrue(value("global", "logAsJson")) { args.append("--log_as_json") }
+            container.append(("args", .sequence(args.map { .string($0) })))
+            if let lifecycle = value("global", "proxy", "lifecycle"), isTrue(lifecycle) { container.append(("lifecycle", lifecycle)) }
+            container.append(("securityContext", .mapping([("runAsUser", .int(input.proxyUID)), ("runAsGroup", .int(input.proxyGID))])))
+            container.append(("env", .sequence(try environment())))
+            if let policy = value("global", "imagePullPolicy"), isTrue(policy) { container.append(("imagePullPolicy", .string(text(policy)))) }
+            container.append(("readinessProbe", .mapping([
+                ("httpGet", .mapping([("path", .string("/healthz/ready")), ("port", .int(15021))])),
+                ("initialDelaySeconds", plain(text(value("global", "proxy", "readinessInitialDelaySeconds")))),
+                ("periodSeconds", plain(text(value("global", "proxy", "readinessPeriodSeconds")))),
+                ("timeoutSeconds", .int(3)),
+                ("failureThreshold", plain(text(value("global", "proxy", "readinessFailureThreshold")))),
+            ])))
+            container.append(("volumeMounts", .sequence(volumeMounts())))
+
+            var securityContext = YAMLNode.mapping([("sysctls", .sequence([.mapping([
+                ("name", .string("net.ipv4.ip_unprivileged_port_start")), ("value", .string("0"))])]))])
+            if let configured = value("gateways", "securityContext"), isTrue(configured) { securityContext = configured }
+            var spec: [(String, YAMLNode)] = [("securityContext", securityContext), ("containers", .sequence([.mapping(container)])),
+                                             ("volumes", .sequence(volumes()))]
+            if let secrets = value("global", "imagePullSecrets")?.items, !secrets.isEmpty {
+                spec.append(("imagePullSecrets", .sequence(secrets.map { .mapping([("name", .string(text($0)))]) })))
+            }
+            return .mapping([("metadata", metadata()), ("spec", .mapping(spec))])
         }
 
         /// `sidecar.istio.io/userVolume(Mount)`: a JSON object of name → definition.
@@ -490,12 +648,14 @@ enum BuiltinSidecar {
         }
 
         private func volumes() -> [YAMLNode] {
-            var list: [YAMLNode] = [.mapping([("name", .string("workload-socket"))]), .mapping([("name", .string("credential-socket"))])]
+            // The gateway's template gives two of the sockets an emptyDir; the sidecar's leaves them null.
+            let socketVolume: YAMLNode? = flavor == .gateway ? .mapping([]) : nil
+            var list: [YAMLNode] = [.mapping([("name", .string("workload-socket"))]), volume("credential-socket", emptyDir: socketVolume)]
             if text(value("global", "caName")) == "GkeWorkloadCertificate" {
                 list.append(.mapping([("name", .string("gke-workload-certificate")),
                                       ("csi", .mapping([("driver", .string("workloadcertificates.security.cloud.google.com"))]))]))
             } else {
-                list.append(.mapping([("name", .string("workload-certs"))]))
+                list.append(volume("workload-certs", emptyDir: socketVolume))
             }
             if let configMap = annotations["sidecar.istio.io/bootstrapOverride"] {
                 list.append(.mapping([("name", .string("custom-bootstrap-volume")), ("configMap", .mapping([("name", .string(configMap))]))]))
@@ -521,13 +681,16 @@ enum BuiltinSidecar {
                     list.append(.mapping([("name", .string("istiod-ca-cert")), ("configMap", .mapping([("name", .string(bundle ?? "istio-ca-root-cert"))]))]))
                 }
             }
-            let crl = value("pilot", "crlConfigMapName").flatMap { isTrue($0) ? text($0) : nil } ?? "istio-ca-crl"
-            list.append(.mapping([("name", .string("istio-ca-crl")), ("configMap", .mapping([("name", .string(crl)), ("optional", .bool(true))]))]))
+            if flavor == .sidecar {
+                let crl = value("pilot", "crlConfigMapName").flatMap { isTrue($0) ? text($0) : nil } ?? "istio-ca-crl"
+                list.append(.mapping([("name", .string("istio-ca-crl")), ("configMap", .mapping([("name", .string(crl)), ("optional", .bool(true))]))]))
+            }
             if isTrue(value("global", "mountMtlsCerts")) {
                 let account = input.spec["serviceAccountName"]?.scalarText ?? ""
                 list.append(.mapping([("name", .string("istio-certs")), ("secret", .mapping([
                     ("optional", .bool(true)), ("secretName", .string(account.isEmpty ? "istio.default" : "istio.\(account)"))]))]))
             }
+            if flavor == .gateway { return list }
             list += userEntries("sidecar.istio.io/userVolume")
             if lightstepCACertificates != nil {
                 list.append(.mapping([("name", .string("lightstep-certs")), ("secret", .mapping([
@@ -536,4 +699,67 @@ enum BuiltinSidecar {
             return list
         }
     }
+}
+
+/// Proxyless gRPC with no agent: an init container writes the xDS bootstrap file the application's
+/// gRPC library reads.
+enum BuiltinGRPCSimple {
+    static func render(_ input: TemplateInput) throws -> YAMLNode {
+        let namespace = input.settings.values.value(at: [.key("global"), .key("istioNamespace")])
+            .map { GoFormat.value(TemplateValue(jsonNode: $0)) } ?? "<no value>"
+        let bootstrapMount = YAMLNode.mapping([("mountPath", .string("/var/lib/grpc/data/")), ("name", .string("grpc-io-proxyless-bootstrap"))])
+        func field(_ name: String, _ path: String) -> YAMLNode {
+            .mapping([("name", .string(name)), ("valueFrom", .mapping([("fieldRef", .mapping([("fieldPath", .string(path))]))]))])
+        }
+        let initContainer = YAMLNode.mapping([
+            ("name", .string("grpc-bootstrap-init")),
+            ("image", .string("busybox:1.28")),
+            ("volumeMounts", .sequence([bootstrapMount])),
+            ("env", .sequence([field("INSTANCE_IP", "status.podIP"), field("POD_NAME", "metadata.name"),
+                               field("POD_NAMESPACE", "metadata.namespace"),
+                               .mapping([("name", .string("ISTIO_NAMESPACE")), ("value", .string(namespace + "\n"))])])),
+            ("command", .sequence([.string("sh"), .string("-c"), .string(bootstrapScript)])),
+        ])
+        let containers: [YAMLNode] = (input.spec["containers"]?.items ?? []).map { container in
+            .mapping([
+                ("name", container["name"] ?? .string("")),
+                ("env", .sequence([
+                    .mapping([("name", .string("GRPC_XDS_BOOTSTRAP")), ("value", .string("/var/lib/grpc/data/bootstrap.json"))]),
+                    .mapping([("name", .string("GRPC_GO_LOG_VERBOSITY_LEVEL")), ("value", .string("99"))]),
+                    .mapping([("name", .string("GRPC_GO_LOG_SEVERITY_LEVEL")), ("value", .string("info"))]),
+                ])),
+                ("volumeMounts", .sequence([bootstrapMount])),
+            ])
+        }
+        return .mapping([
+            ("metadata", .mapping([("annotations", .mapping([("sidecar.istio.io/rewriteAppHTTPProbers", .string("false"))]))])),
+            ("spec", .mapping([
+                ("initContainers", .sequence([initContainer])),
+                ("containers", .sequence(containers)),
+                ("volumes", .sequence([.mapping([("name", .string("grpc-io-proxyless-bootstrap")), ("emptyDir", .mapping([]))])])),
+            ])),
+        ])
+    }
+
+    /// Writes the gRPC xDS bootstrap for this pod, pointing at istiod's plaintext xDS port.
+    static let bootstrapScript = """
+    NODE_ID="sidecar~${INSTANCE_IP}~${POD_NAME}.${POD_NAMESPACE}~cluster.local"
+    SERVER_URI="dns:///istiod.${ISTIO_NAMESPACE}.svc:15010"
+    echo '
+    {
+      "xds_servers": [
+        {
+          "server_uri": "'${SERVER_URI}'",
+          "channel_creds": [{"type": "insecure"}],
+          "server_features" : ["xds_v3"]
+        }
+      ],
+      "node": {
+        "id": "'${NODE_ID}'",
+        "metadata": {
+          "GENERATOR": "grpc"
+        }
+      }
+    }' > /var/lib/grpc/data/bootstrap.json
+    """
 }

@@ -20,16 +20,16 @@ enum AnnotationValidation {
         "prometheus.istio.io/merge-metrics": (.bool, "meshConfig.enablePrometheusMerge"),
     ]
 
+    /// Throws for the first invalid annotation, with its location and field path.
     static func validate(_ annotations: YAMLNode?) throws {
-        var problems: [String] = []
         for pair in annotations?.pairs ?? [] {
             guard let name = pair.key.scalarText, let (rule, setting) = rules[name] else { continue }
             let value = pair.value.scalarText ?? ""
             if let problem = check(value, rule) {
-                problems.append("invalid value '\(value)' for annotation '\(name)' (the per-pod form of \(setting)): \(problem)")
+                throw InjectionError("invalid value '\(value)' for annotation '\(name)' (the per-pod form of \(setting)): \(problem)",
+                                     location: pair.value.location, fieldPath: "metadata.annotations[\"\(name)\"]")
             }
         }
-        if !problems.isEmpty { throw InjectionError(problems.joined(separator: "; ")) }
     }
 
     private static func check(_ value: String, _ rule: Rule) -> String? {

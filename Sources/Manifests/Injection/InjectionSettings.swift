@@ -209,9 +209,12 @@ public struct InjectorConfig: Sendable {
 }
 
 extension InjectorConfig {
-    /// meshctl's built-in configuration: its own sidecar template, enabled by default.
+    /// meshctl's built-in configuration: its own sidecar, gateway and proxyless gRPC templates, with
+    /// the sidecar injected by default.
     public static var builtin: InjectorConfig {
-        InjectorConfig(templates: ["sidecar": .builtin(BuiltinSidecar.render)], defaultTemplates: ["sidecar"],
+        InjectorConfig(templates: ["sidecar": .builtin(BuiltinSidecar.render), "gateway": .builtin(BuiltinSidecar.renderGateway),
+                                   "grpc-agent": .builtin(BuiltinSidecar.renderGRPCAgent), "grpc-simple": .builtin(BuiltinGRPCSimple.render)],
+                       defaultTemplates: ["sidecar"],
                        aliases: [:], injectedAnnotations: [], policy: "enabled")
     }
 

@@ -73,7 +73,12 @@ public struct SidecarInjector: Sendable {
         }
         guard let kind = root["kind"]?.string, let apiVersion = root["apiVersion"]?.string,
               Self.workloadKinds[apiVersion]?.contains(kind) == true else { return nil }
-        return try injectObject(root, kind: kind, warnings: &warnings)
+        do {
+            return try injectObject(root, kind: kind, warnings: &warnings)
+        } catch var error as InjectionError {
+            error.location?.line += firstLine - 1
+            throw error
+        }
     }
 
     /// Injects one workload object (a `List`'s items one by one).
@@ -129,8 +134,16 @@ public struct SidecarInjector: Sendable {
         }
 
         let pod = YAMLNode.mapping([("metadata", metadata), ("spec", spec)])
-        let injected = try PodInjection(settings: settings, mesh: mesh, pod: pod, typeMeta: typeMeta,
-                                        deployMeta: deployMeta).run()
+        let injected: YAMLNode
+        do {
+            injected = try PodInjection(settings: settings, mesh: mesh, pod: pod, typeMeta: typeMeta, deployMeta: deployMeta).run()
+        } catch var error as InjectionError {
+            // Field paths from the pod are relative to its metadata; make them relative to the document.
+            if let path = error.fieldPath, path.hasPrefix("metadata.") {
+                error.fieldPath = metadataPath.fieldPath + path.dropFirst("metadata".count)
+            }
+            throw error
+        }
         var result = object
         result = Self.setting(result, at: metadataPath, to: injected["metadata"] ?? .mapping([]))
         result = Self.setting(result, at: specPath, to: injected["spec"] ?? .mapping([]))
@@ -226,9 +239,25 @@ public struct SidecarInjector: Sendable {
     }
 }
 
-/// An injection failure that names what is wrong.
+/// An injection failure that names what is wrong and, for bad input, where.
 public struct InjectionError: Error, Sendable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+    /// Where in the file the offending field is, when known.
+    public var location: SourceLocation?
+    /// The offending field, e.g. `spec.template.metadata.annotations["sidecar.istio.io/interceptionMode"]`.
+    public var fieldPath: String?
+
+    public init(_ message: String, location: SourceLocation? = nil, fieldPath: String? = nil) {
+        self.message = message
+        self.location = location
+        self.fieldPath = fieldPath
+    }
+
+    /// `line:column: field: message`, as much of it as is known.
+    public var description: String {
+        var text = ""
+        if let location { text += "\(location.line):\(location.column): " }
+        if let fieldPath { text += "\(fieldPath): " }
+        return text + message
+    }
 }

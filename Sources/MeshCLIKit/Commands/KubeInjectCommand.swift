@@ -13,7 +13,9 @@ struct KubeInjectCommand: MeshCommand {
             injector would. Other documents pass through unchanged. Workloads with host networking or
             with sidecar.istio.io/inject: "false" are left as they are, with a note on stderr.
 
-            The injection configuration comes from the files istioctl takes: --injectConfigFile (the
+            With no configuration flags meshctl uses its built-in defaults, those of a default Istio
+            1.32 installation (docker.io/istio, 1.32.0; change them with --set). Otherwise the
+            configuration comes from the files istioctl takes: --injectConfigFile (the
             istio-sidecar-injector ConfigMap's data.config, or a bare template), --valuesFile (its
             data.values), --meshConfigFile (the istio ConfigMap's data.mesh) and --operatorFileName (an
             IstioOperator, for values and mesh config). Get them from a cluster with:
@@ -23,8 +25,10 @@ struct KubeInjectCommand: MeshCommand {
             Set ENABLE_NATIVE_SIDECARS=true to inject the proxy as a Kubernetes native sidecar.
             """,
             examples: [
-                Example("Inject the sidecar into a Deployment and apply it",
-                        "meshctl kube-inject -f deployment.yaml --injectConfigFile inject-config.yaml --valuesFile values.json --meshConfigFile mesh.yaml | kubectl apply -f -"),
+                Example("Inject the sidecar with the built-in defaults and apply the result",
+                        "meshctl kube-inject -f deployment.yaml | kubectl apply -f -"),
+                Example("Inject with a cluster's own configuration, saved from its ConfigMaps",
+                        "meshctl kube-inject -f deployment.yaml --injectConfigFile inject-config.yaml --valuesFile values.json --meshConfigFile mesh.yaml"),
                 Example("Inject every manifest in a folder into a new file",
                         "meshctl kube-inject -f manifests/ -o injected.yaml --injectConfigFile inject-config.yaml --valuesFile values.json"),
                 Example("Override a value, as istioctl install --set does",
@@ -96,7 +100,7 @@ struct KubeInjectCommand: MeshCommand {
                 output += result.output
                 for warning in result.warnings { context.stderr.write(warning.hasSuffix("\n") ? warning : warning + "\n") }
             } catch let error as InjectionError {
-                throw InputDataError("\(name): \(error.message)")
+                throw InputDataError(error.location == nil ? "\(name): \(error)" : "\(name):\(error)")
             } catch let error as TemplateError {
                 throw InputDataError("\(name): injection template \(error)")
             }
@@ -130,16 +134,17 @@ struct KubeInjectCommand: MeshCommand {
         let directory = context.environment.workingDirectory
         func read(_ path: String) throws -> String { try FileSystem.readText(FileSystem.resolve(path, in: directory), shownAs: path) }
 
-        guard let injectConfigFile else {
-            throw CommandFailure("""
-            no injection configuration: pass --injectConfigFile with the istio-sidecar-injector ConfigMap's data.config, e.g.
-              kubectl -n istio-system get configmap istio-sidecar-injector -o jsonpath='{.data.config}' > inject-config.yaml
-            and --valuesFile with its data.values (reading them from a cluster comes with cluster support)
-            """)
+        // Without an injector configuration, meshctl's own defaults (those of a default Istio install).
+        let builtin = injectConfigFile == nil
+        if builtin {
+            context.stderr.write("meshctl: no --injectConfigFile given; using built-in Istio defaults "
+                                 + "(\(InjectionSettings.builtinHub)/proxyv2:\(InjectionSettings.builtinTag)); --set values.global.hub=... and values.global.tag=... change them\n")
         }
-        var values = YAMLNode.mapping([])
+        var values = builtin ? InjectionSettings.builtinValues : YAMLNode.mapping([])
+        if builtin && !revision.isEmpty { values = ValuesOverlay.setting(values, ["revision"], .string(revision)) }
         if let valuesFile {
-            values = try YAMLParser.parse(read(valuesFile), file: valuesFile).first?.root ?? .mapping([])
+            let given = try YAMLParser.parse(read(valuesFile), file: valuesFile).first?.root ?? .mapping([])
+            values = builtin ? ValuesOverlay.merge(values, given) : given
         }
         var meshText: String?
         if let operatorFile {
@@ -154,7 +159,7 @@ struct KubeInjectCommand: MeshCommand {
         }
         if let meshConfigFile { meshText = try read(meshConfigFile) }
         let mesh = try MeshConfiguration(yaml: meshText, file: meshConfigFile ?? operatorFile)
-        let config = try InjectorConfig(fileText: read(injectConfigFile), file: injectConfigFile)
+        let config = try injectConfigFile.map { try InjectorConfig(fileText: read($0), file: $0) } ?? .builtin
         let native = context.environment.variables["ENABLE_NATIVE_SIDECARS"] == "true"
         return InjectionSettings(config: config, values: values, mesh: mesh, revision: revision, nativeSidecars: native,
                                  compliancePolicy: context.environment.variables["COMPLIANCE_POLICY"] ?? "")

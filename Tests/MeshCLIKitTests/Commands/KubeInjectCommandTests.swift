@@ -86,9 +86,6 @@ final class KubeInjectCommandTests: XCTestCase {
         XCTAssertEqual(template.exitCode, .dataError)
         XCTAssertTrue(template.stderr.contains("sidecar:3"), template.stderr)
 
-        let noConfig = run(["-f", "deployment/hello.yaml"], in: folder)
-        XCTAssertEqual(noConfig.exitCode, .failure)
-        XCTAssertTrue(noConfig.stderr.contains("--injectConfigFile"), noConfig.stderr)
 
         let missing = run(config + ["-f", "nope.yaml"], in: folder)
         XCTAssertEqual(missing.exitCode, .failure)
@@ -97,7 +94,8 @@ final class KubeInjectCommandTests: XCTestCase {
         let badAnnotation = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    traffic.sidecar.istio.io/includeInboundPorts: bad\nspec:\n  containers:\n  - name: a\n    image: a\n"
         let annotation = run(config + ["-f", "-"], in: folder, stdin: badAnnotation)
         XCTAssertEqual(annotation.exitCode, .dataError)
-        XCTAssertTrue(annotation.stderr.contains("includeInboundPorts"), annotation.stderr)
+        XCTAssertTrue(annotation.stderr.hasPrefix("error: <stdin>:6:50: metadata.annotations[\"traffic.sidecar.istio.io/includeInboundPorts\"]: "), annotation.stderr)
+        XCTAssertTrue(annotation.stderr.contains("global.proxy.includeInboundPorts"), annotation.stderr)
 
         XCTAssertEqual(run(config + ["-f", "x", "--set", "novalue"], in: folder).exitCode, .usage)
     }
@@ -109,5 +107,20 @@ final class KubeInjectCommandTests: XCTestCase {
         XCTAssertEqual(result.exitCode, .success)
         XCTAssertTrue(result.stderr.contains("Skipping injection because Pod \"p\" has sidecar injection disabled"), result.stderr)
         XCTAssertFalse(result.stdout.contains("istio-proxy"))
+    }
+
+    /// With no configuration flags, meshctl's built-in defaults give Istio's own output.
+    func testBuiltinDefaultsMatchIstiosGolden() throws {
+        let folder = corpus.appendingPathComponent("inject")
+        let result = run(["-f", "hello.yaml", "--set", "values.global.hub=registry.istio.io/testing", "--set", "global.tag=latest"],
+                         in: folder, variables: ["ENABLE_NATIVE_SIDECARS": "true"])
+        XCTAssertEqual(result.exitCode, .success, result.stderr)
+        XCTAssertTrue(result.stderr.hasPrefix("meshctl: no --injectConfigFile given; using built-in Istio defaults"), result.stderr)
+        let golden = try String(contentsOf: folder.appendingPathComponent("hello.yaml.injected"), encoding: .utf8)
+        XCTAssertEqual(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines), golden.trimmingCharacters(in: .whitespacesAndNewlines))
+
+        let plain = run(["-f", "hello.yaml"], in: folder)
+        XCTAssertTrue(plain.stdout.contains("image: docker.io/istio/proxyv2:1.32.0"), plain.stdout)
+        XCTAssertTrue(plain.stdout.contains("      containers:"), "without native sidecars the proxy is a regular container")
     }
 }
