@@ -94,7 +94,7 @@ final class KubeInjectCommandTests: XCTestCase {
         let badAnnotation = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    traffic.sidecar.istio.io/includeInboundPorts: bad\nspec:\n  containers:\n  - name: a\n    image: a\n"
         let annotation = run(config + ["-f", "-"], in: folder, stdin: badAnnotation)
         XCTAssertEqual(annotation.exitCode, .dataError)
-        XCTAssertTrue(annotation.stderr.hasPrefix("error: <stdin>:6:50: metadata.annotations[\"traffic.sidecar.istio.io/includeInboundPorts\"]: "), annotation.stderr)
+        XCTAssertTrue(annotation.stderr.hasPrefix("error: <stdin>:6:51: metadata.annotations[\"traffic.sidecar.istio.io/includeInboundPorts\"]: "), annotation.stderr)
         XCTAssertTrue(annotation.stderr.contains("global.proxy.includeInboundPorts"), annotation.stderr)
 
         XCTAssertEqual(run(config + ["-f", "x", "--set", "novalue"], in: folder).exitCode, .usage)
