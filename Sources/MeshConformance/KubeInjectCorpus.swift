@@ -231,3 +231,28 @@ public struct KubeInjectCorpus {
         var node: YAMLNode { .mapping(pairs) }
     }
 }
+
+extension KubeInjectCorpus {
+    /// Injects every default-settings case's output a second time: the result must not change.
+    /// Returns case id → failure reason, and the count.
+    public func runIdempotency() throws -> (failures: [String: String], total: Int) {
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("cases.json"))) as? [String: Any] ?? [:]
+        let cases = (index["TestInjection"] as? [[String: Any]] ?? []).filter {
+            $0["expectedError"] as? String == nil && $0["golden"] as? String != nil && $0["skipKubeInject"] as? Bool != true
+        }
+        var failures: [String: String] = [:]
+        for item in cases {
+            let id = "[\(item["index"] ?? "?")] \(item["golden"] as? String ?? "?")"
+            do {
+                let injector = SidecarInjector(settings: try settings(for: item, nativeDefault: true))
+                let input = try String(contentsOf: root.appendingPathComponent(item["input"] as? String ?? ""), encoding: .utf8)
+                let once = try injector.inject(input, file: "once").output
+                let twice = try injector.inject(once, file: "twice").output
+                if once != twice { failures[id] = Self.firstDifference(once, twice) }
+            } catch {
+                failures[id] = "error: \(error)"
+            }
+        }
+        return (failures, cases.count)
+    }
+}

@@ -21,6 +21,13 @@ if let flag = CommandLine.arguments.firstIndex(of: "--case"), flag + 1 < Command
 }
 do {
     let verbose = CommandLine.arguments.contains("-v")
+    if CommandLine.arguments.contains("--twice") {
+        let corpus = KubeInjectCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("kube-inject"))
+        let (failures, total) = try corpus.runIdempotency()
+        print("kube-inject (injected twice equals once): \(total - failures.count)/\(total)")
+        for (id, reason) in failures.sorted(by: { $0.key < $1.key }) { print("  \(id): \(reason)") }
+        exit(0)
+    }
     if CommandLine.arguments.contains("--builtin") {
         let corpus = KubeInjectCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("kube-inject"))
         let (failures, total) = try corpus.runBuiltinDefaults()

@@ -184,8 +184,10 @@ struct PodInjection {
         for (index, field) in ["containers", "initContainers"].enumerated() {
             for injected in template["spec"]?[field]?.items ?? [] {
                 guard let name = injected["name"]?.scalarText else { continue }
-                if status?[field]?.items?.contains(where: { $0.scalarText == name }) == true { continue }
+                // Overrides recorded at an earlier injection apply again; other previously injected
+                // containers take the new template as it is.
                 var match = existing?[field]?.items?.first { $0["name"]?.scalarText == name }
+                if match == nil && status?[field]?.items?.contains(where: { $0.scalarText == name }) == true { continue }
                 if match == nil {
                     match = field == "containers"
                         ? Self.container(name, in: pod, field: "containers")
@@ -214,7 +216,11 @@ struct PodInjection {
 
     /// A user's `istio-proxy` with its own runAsUser/runAsGroup: the init container follows it.
     private func adjustInitContainerUser(_ final: YAMLNode) -> YAMLNode {
-        guard let user = Self.container(Self.proxyName, in: pod, field: "containers") ?? Self.container(Self.proxyName, in: pod, field: "initContainers"),
+        // The user's own istio-proxy: as recorded at an earlier injection, else as written.
+        let recorded = pod["metadata"]?["annotations"]?["proxy.istio.io/overrides"]?.scalarText
+            .flatMap { try? YAMLParser.parse($0).first?.root }
+            .flatMap { overrides in ["containers", "initContainers"].lazy.compactMap { overrides[$0]?.items?.first { $0["name"]?.scalarText == Self.proxyName } }.first }
+        guard let user = recorded ?? Self.container(Self.proxyName, in: pod, field: "containers") ?? Self.container(Self.proxyName, in: pod, field: "initContainers"),
               let context = user["securityContext"], context["runAsUser"] != nil || context["runAsGroup"] != nil else { return final }
         var result = final
         let tproxy = mesh.proxyConfig["interceptionMode"]?.scalarText == "TPROXY"
