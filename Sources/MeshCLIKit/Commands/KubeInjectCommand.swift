@@ -50,8 +50,9 @@ struct KubeInjectCommand: MeshCommand {
                 FlagSpec("operatorFileName", valueName: "FILE", help: "IstioOperator file to take values and mesh config from",
                          completion: .files),
                 FlagSpec("revision", short: "r", help: "Control plane revision whose configuration to use"),
-                FlagSpec("meshConfigMapName", help: "ConfigMap holding the mesh configuration", default: "istio"),
-                FlagSpec("injectConfigMapName", help: "ConfigMap holding the injection configuration",
+                FlagSpec("meshConfigMapName", help: "ConfigMap holding the mesh configuration (cluster mode, not available yet)",
+                         default: "istio"),
+                FlagSpec("injectConfigMapName", help: "ConfigMap holding the injection configuration (cluster mode, not available yet)",
                          default: "istio-sidecar-injector"),
                 FlagSpec("set", kind: .repeatedValue, valueName: "key=value",
                          help: "Override an injection value, as with istioctl install (values.global.proxy.image=...)"),
@@ -66,6 +67,8 @@ struct KubeInjectCommand: MeshCommand {
     let operatorFile: String?
     let revision: String
     let assignments: [String]
+    /// --meshConfigMapName / --injectConfigMapName given: they name ConfigMaps in a cluster.
+    let namesClusterConfigMaps: Bool
 
     init(_ invocation: Invocation) throws {
         filename = invocation.string("filename")
@@ -76,12 +79,19 @@ struct KubeInjectCommand: MeshCommand {
         operatorFile = invocation.string("operatorFileName")
         revision = invocation.string("revision") ?? ""
         assignments = invocation.strings("set")
+        namesClusterConfigMaps = invocation.isSet("meshConfigMapName") || invocation.isSet("injectConfigMapName")
     }
 
     func validate() throws {
         guard let filename, !filename.isEmpty else {
             throw UsageError(problem: "filename not specified (see --filename or -f): give a manifest file, a directory, or - for standard input",
                              commandPath: "meshctl kube-inject")
+        }
+        if namesClusterConfigMaps {
+            throw CommandFailure("""
+            --meshConfigMapName and --injectConfigMapName read ConfigMaps from a cluster, which this version of meshctl \
+            cannot do yet; save them to files and pass --meshConfigFile, --injectConfigFile and --valuesFile instead
+            """)
         }
         for assignment in assignments where !assignment.contains("=") {
             throw UsageError(problem: "invalid --set \"\(assignment)\": expected key=value, e.g. values.global.proxy.image=proxyv2",

@@ -98,6 +98,9 @@ final class KubeInjectCommandTests: XCTestCase {
         XCTAssertTrue(annotation.stderr.contains("global.proxy.includeInboundPorts"), annotation.stderr)
 
         XCTAssertEqual(run(config + ["-f", "x", "--set", "novalue"], in: folder).exitCode, .usage)
+        let clusterOnly = run(["-f", "deployment/hello.yaml", "--injectConfigMapName", "custom"], in: folder)
+        XCTAssertEqual(clusterOnly.exitCode, .failure)
+        XCTAssertTrue(clusterOnly.stderr.contains("--injectConfigFile"), clusterOnly.stderr)
     }
 
     func testSkippedWorkloadsAreReportedOnStderr() throws {
