@@ -301,20 +301,8 @@ enum BuiltinSidecar {
         }
 
         private func proxyContainer(hold: Bool) throws -> YAMLNode {
-            var container: [(String, YAMLNode)] = [
-                ("name", .string("istio-proxy")),
-                ("image", .string(image(annotationOf: value("global", "proxy", "image"), otherwise: input.proxyImage))),
-            ]
-            if native { container.append(("restartPolicy", .string("Always"))) }
-            container.append(("ports", .sequence([.mapping([("containerPort", .int(15090)), ("protocol", .string("TCP")), ("name", .string("http-envoy-prom"))])])))
-            var args = ["proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc." + text(value("global", "proxy", "clusterDomain")),
-                        "--proxyLogLevel=" + annotation("sidecar.istio.io/logLevel", value("global", "proxy", "logLevel")),
-                        "--proxyComponentLogLevel=" + annotation("sidecar.istio.io/componentLogLevel", value("global", "proxy", "componentLogLevel")),
-                        "--log_output_level=" + annotation("sidecar.istio.io/agentLogLevel", value("global", "logging", "level"))]
-            if isTrue(value("global", "sts", "servicePort")) { args.append("--stsPort=" + text(value("global", "sts", "servicePort"))) }
-            if isTrue(value("global", "logAsJson")) { args.append("--log_as_json") }
-            if isTrue(value("global", "proxy", "outlierLogPath")) { args.append("--outlierLogPath=" + text(value("global", "proxy", "outlierLogPath"))) }
-            container.append(("args", .sequence(args.map { .string($0) })))
+            var container = proxyBasics(role: "sidecar", port: 15090, portName: "http-envoy-prom", restartAlways: native,
+                                        outlierLog: true)
 
             if let lifecycle = value("global", "proxy", "lifecycle"), isTrue(lifecycle) {
                 container.append(("lifecycle", lifecycle))
@@ -348,6 +336,31 @@ enum BuiltinSidecar {
             container.append(("resources", resources()))
             container.append(("volumeMounts", .sequence(volumeMounts())))
             return .mapping(container)
+        }
+
+        /// The proxy container's name, image, port and agent arguments, which every template shares.
+        /// - Parameters:
+        ///   - role: `sidecar` or `router` (a gateway).
+        ///   - restartAlways: a native sidecar, which Kubernetes restarts among the init containers.
+        ///   - outlierLog: pass `--outlierLogPath` when the values set one.
+        private func proxyBasics(role: String, port: Int, portName: String, restartAlways: Bool, outlierLog: Bool) -> [(String, YAMLNode)] {
+            var container: [(String, YAMLNode)] = [
+                ("name", .string("istio-proxy")),
+                ("image", .string(image(annotationOf: value("global", "proxy", "image"), otherwise: input.proxyImage))),
+            ]
+            if restartAlways { container.append(("restartPolicy", .string("Always"))) }
+            container.append(("ports", .sequence([.mapping([("containerPort", .int(port)), ("protocol", .string("TCP")), ("name", .string(portName))])])))
+            var args = ["proxy", role, "--domain", "$(POD_NAMESPACE).svc." + text(value("global", "proxy", "clusterDomain")),
+                        "--proxyLogLevel=" + annotation("sidecar.istio.io/logLevel", value("global", "proxy", "logLevel")),
+                        "--proxyComponentLogLevel=" + annotation("sidecar.istio.io/componentLogLevel", value("global", "proxy", "componentLogLevel")),
+                        "--log_output_level=" + annotation("sidecar.istio.io/agentLogLevel", value("global", "logging", "level"))]
+            if isTrue(value("global", "sts", "servicePort")) { args.append("--stsPort=" + text(value("global", "sts", "servicePort"))) }
+            if isTrue(value("global", "logAsJson")) { args.append("--log_as_json") }
+            if outlierLog && isTrue(value("global", "proxy", "outlierLogPath")) {
+                args.append("--outlierLogPath=" + text(value("global", "proxy", "outlierLogPath")))
+            }
+            container.append(("args", .sequence(args.map { .string($0) })))
+            return container
         }
 
         private func environment() throws -> [YAMLNode] {
@@ -454,18 +467,7 @@ enum BuiltinSidecar {
 
         /// The proxyless gRPC agent: the agent alone serves xDS and certificates to gRPC applications.
         func grpcAgentPod() throws -> YAMLNode {
-            var proxy: [(String, YAMLNode)] = [
-                ("name", .string("istio-proxy")),
-                ("image", .string(image(annotationOf: value("global", "proxy", "image"), otherwise: input.proxyImage))),
-                ("ports", .sequence([.mapping([("containerPort", .int(15020)), ("protocol", .string("TCP")), ("name", .string("mesh-metrics"))])])),
-            ]
-            var args = ["proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc." + text(value("global", "proxy", "clusterDomain")),
-                        "--proxyLogLevel=" + annotation("sidecar.istio.io/logLevel", value("global", "proxy", "logLevel")),
-                        "--proxyComponentLogLevel=" + annotation("sidecar.istio.io/componentLogLevel", value("global", "proxy", "componentLogLevel")),
-                        "--log_output_level=" + annotation("sidecar.istio.io/agentLogLevel", value("global", "logging", "level"))]
-            if isTrue(value("global", "sts", "servicePort")) { args.append("--stsPort=" + text(value("global", "sts", "servicePort"))) }
-            if isTrue(value("global", "logAsJson")) { args.append("--log_as_json") }
-            proxy.append(("args", .sequence(args.map { .string($0) })))
+            var proxy = proxyBasics(role: "sidecar", port: 15020, portName: "mesh-metrics", restartAlways: false, outlierLog: false)
             proxy.append(("lifecycle", .mapping([("postStart", .mapping([("exec", .mapping([("command", .sequence(
                 ["pilot-agent", "wait", "--url=http://localhost:15020/healthz/ready"].map { .string($0) }))]))]))])))
             proxy.append(("env", .sequence(try environment())))
@@ -601,18 +603,7 @@ enum BuiltinSidecar {
 
         /// A gateway pod: the proxy runs as the pod's only purpose (`proxy router`), without iptables.
         func gatewayPod() throws -> YAMLNode {
-            var container: [(String, YAMLNode)] = [
-                ("name", .string("istio-proxy")),
-                ("image", .string(image(annotationOf: value("global", "proxy", "image"), otherwise: input.proxyImage))),
-                ("ports", .sequence([.mapping([("containerPort", .int(15090)), ("protocol", .string("TCP")), ("name", .string("http-envoy-prom"))])])),
-            ]
-            var args = ["proxy", "router", "--domain", "$(POD_NAMESPACE).svc." + text(value("global", "proxy", "clusterDomain")),
-                        "--proxyLogLevel=" + annotation("sidecar.istio.io/logLevel", value("global", "proxy", "logLevel")),
-                        "--proxyComponentLogLevel=" + annotation("sidecar.istio.io/componentLogLevel", value("global", "proxy", "componentLogLevel")),
-                        "--log_output_level=" + annotation("sidecar.istio.io/agentLogLevel", value("global", "logging", "level"))]
-            if isTrue(value("global", "sts", "servicePort")) { args.append("--stsPort=" + text(value("global", "sts", "servicePort"))) }
-            if isTrue(value("global", "logAsJson")) { args.append("--log_as_json") }
-            container.append(("args", .sequence(args.map { .string($0) })))
+            var container = proxyBasics(role: "router", port: 15090, portName: "http-envoy-prom", restartAlways: false, outlierLog: false)
             if let lifecycle = value("global", "proxy", "lifecycle"), isTrue(lifecycle) { container.append(("lifecycle", lifecycle)) }
             container.append(("securityContext", .mapping([("runAsUser", .int(input.proxyUID)), ("runAsGroup", .int(input.proxyGID))])))
             container.append(("env", .sequence(try environment())))

@@ -56,9 +56,14 @@ public enum GoFormat {
             let magnitude = abs(exponent)
             return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + (magnitude < 10 ? "0" : "") + String(magnitude)
         }
-        if point <= 0 { return sign + "0." + String(repeating: "0", count: -point) + text }
-        if point >= digits.count { return sign + text + String(repeating: "0", count: point - digits.count) }
-        return sign + text.prefix(point) + "." + text.dropFirst(point)
+        return sign + fixedDigits(text, point: point)
+    }
+
+    /// Digits with the decimal point placed: ("125", 1) is `1.25`, ("5", -1) is `0.05`, ("12", 4) is `1200`.
+    static func fixedDigits(_ digits: String, point: Int) -> String {
+        if point <= 0 { return "0." + String(repeating: "0", count: -point) + digits }
+        if point >= digits.count { return digits + String(repeating: "0", count: point - digits.count) }
+        return digits.prefix(point) + "." + digits.dropFirst(point)
     }
 
     /// strconv.Quote: double quotes, with Go's escapes for controls, quotes and backslashes.
@@ -271,9 +276,7 @@ extension GoFormat {
             if digits.count > 1 { mantissa += "." + text.dropFirst() }
             return sign + mantissa + "e" + (exponent < 0 ? "-" : "+") + String(abs(exponent))
         }
-        if point <= 0 { return sign + "0." + String(repeating: "0", count: -point) + text }
-        if point >= digits.count { return sign + text + String(repeating: "0", count: point - digits.count) }
-        return sign + text.prefix(point) + "." + text.dropFirst(point)
+        return sign + fixedDigits(text, point: point)
     }
 
     static func jsonString(_ text: String) -> String {
