@@ -14,11 +14,44 @@ public enum YAMLParser {
     ///   - file: the name to report in errors and to record on each document.
     public static func parse(_ text: String, file: String? = nil) throws(YAMLError) -> [YAMLDocument] {
         var text = text
-        var outcome: Result<[YAMLDocument], YAMLError> = .success([])
-        text.withUTF8 { bytes in
-            do throws(YAMLError) { outcome = .success(try parse(bytes: bytes, file: file)) } catch { outcome = .failure(error) }
+        var firstError: YAMLError?
+        // libyaml rejects a plain scalar in a flow collection that ends with ':' before the closing
+        // bracket (`[2001:db8::]`), which Go's YAML reader, and so Kubernetes, accepts. Quote that
+        // scalar and read again; any other error stands.
+        for _ in 0..<16 {
+            var outcome: Result<[YAMLDocument], YAMLError> = .success([])
+            text.withUTF8 { bytes in
+                do throws(YAMLError) { outcome = .success(try parse(bytes: bytes, file: file)) } catch { outcome = .failure(error) }
+            }
+            switch outcome {
+            case .success(let documents): return documents
+            case .failure(let error):
+                if firstError == nil { firstError = error }
+                guard let repaired = quotingFlowScalar(in: text, at: error) else { throw firstError! }
+                text = repaired
+            }
         }
-        return try outcome.get()
+        throw firstError!
+    }
+
+    /// The text with the plain scalar that libyaml stopped on quoted, when the error is the flow-context
+    /// colon case; nil otherwise.
+    static func quotingFlowScalar(in text: String, at error: YAMLError) -> String? {
+        guard case .syntax(let problem, let context) = error.reason, problem == "found unexpected ':'",
+              context == "while scanning a plain scalar", let start = error.contextLocation else { return nil }
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard start.line - 1 < lines.count else { return nil }
+        var characters = Array(lines[start.line - 1])
+        let from = start.column - 1
+        guard from < characters.count, characters[from] != "'", characters[from] != "\"" else { return nil }
+        var to = from
+        while to < characters.count, !",]}".contains(characters[to]) { to += 1 }
+        while to > from, characters[to - 1] == " " { to -= 1 }
+        let scalar = String(characters[from..<to])
+        guard scalar.hasSuffix(":") else { return nil }
+        characters.replaceSubrange(from..<to, with: Array("'" + scalar.replacingQuotes() + "'"))
+        lines[start.line - 1] = String(characters)
+        return lines.joined(separator: "\n")
     }
 
     /// Parses every document of a stream given as UTF-8 (or UTF-16 with a byte order mark) bytes.
@@ -247,4 +280,16 @@ private struct TreeBuilder {
 extension YAMLParser {
     /// The linked libyaml's version, e.g. `0.2.5`.
     public static var libraryVersion: String { String(cString: yaml_get_version_string()) }
+}
+
+extension String {
+    /// The text as it goes between single quotes in YAML.
+    fileprivate func replacingQuotes() -> String {
+        var result = ""
+        for character in self {
+            result.append(character)
+            if character == "'" { result.append("'") }
+        }
+        return result
+    }
 }

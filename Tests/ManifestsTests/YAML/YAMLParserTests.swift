@@ -132,6 +132,15 @@ final class YAMLParserTests: XCTestCase {
         XCTAssertNotEqual(try YAMLParser.parse("x: '16'")[0].root, try YAMLParser.parse("x: 16")[0].root)
     }
 
+    /// Go's YAML reader accepts `[1.2.3.4, 2001:db8::]`; libyaml alone stops at the last colon.
+    func testColonEndingPlainScalarInFlowSequence() throws {
+        let root = try YAMLParser.parse("addresses: [1.2.3.4, 2001:db8::, 'q']\nnext: [a::]\n", file: "se.yaml")[0].root
+        XCTAssertEqual(root["addresses"]?.items?.compactMap(\.string), ["1.2.3.4", "2001:db8::", "q"])
+        XCTAssertEqual(root["next"]?[0]?.string, "a::")
+        XCTAssertEqual(root["next"]?.location.line, 2)
+        XCTAssertThrowsError(try YAMLParser.parse("a: [b: c: d]\n"))
+    }
+
     func testNestingLimit() {
         let deep = String(repeating: "[", count: YAMLParser.nestingLimit + 1) + String(repeating: "]", count: YAMLParser.nestingLimit + 1)
         XCTAssertThrowsError(try YAMLParser.parse(deep))

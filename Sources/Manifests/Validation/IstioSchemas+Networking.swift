@@ -1,0 +1,342 @@
+/// networking.istio.io resources.
+enum NetworkingSchemas {
+    typealias C = CommonSchemas
+
+    // MARK: WorkloadEntry, WorkloadGroup, ServiceEntry
+
+    /// A workload's fields; `requireAddress` for a WorkloadEntry of its own (not inside a group template).
+    static func workloadEntry(requireAddress: Bool) -> ObjectType {
+        ObjectType("WorkloadEntry", [
+            "address": .string(maxLength: 256), "ports": .map(.integer), "labels": .map(.string),
+            "network": .string, "locality": .string, "weight": .integer(minimum: 0, maximum: 4_294_967_295),
+            "serviceAccount": .string,
+        ], rules: [
+            .require("Address is required", at: nil) { entry in
+                !requireAddress || !(entry["address"]?.scalarText ?? "").isEmpty || !(entry["network"]?.scalarText ?? "").isEmpty
+            },
+            ObjectRule { entry, path in
+                var problems: [ValidationProblem] = []
+                for pair in entry["ports"]?.pairs ?? [] {
+                    let name = pair.key.scalarText ?? ""
+                    if let number = pair.value.int, !(1...65535).contains(number) {
+                        problems.append(C.problem(pair.value, path + [.key("ports"), .key(name)], "port must be between 1-65535"))
+                    }
+                    if !Patterns.matches(name, #"^[a-zA-Z0-9](?:[-a-zA-Z0-9._]*[a-zA-Z0-9])?$"#) {
+                        problems.append(C.problem(pair.key, path + [.key("ports")],
+                                                  "Invalid value: port name \"\(name)\" must be letters, digits, '-', '.' or '_'"))
+                    }
+                }
+                guard let address = entry["address"]?.scalarText, address.hasPrefix("unix://") else { return problems }
+                let socket = String(address.dropFirst("unix://".count))
+                let where_ = entry["address"]!
+                if !(socket.hasPrefix("/") || socket.hasPrefix("@")) {
+                    problems.append(C.problem(where_, path + [.key("address")], "UDS must be an absolute path or abstract socket"))
+                } else if socket.hasSuffix("/") {
+                    problems.append(C.problem(where_, path + [.key("address")], "UDS may not be a dir"))
+                }
+                if let ports = entry["ports"]?.pairs, !ports.isEmpty {
+                    problems.append(C.problem(entry["ports"]!, path + [.key("ports")], "UDS may not include ports"))
+                }
+                return problems
+            },
+        ])
+    }
+
+    static let servicePort = ObjectType("ServicePort", [
+        "number": .integer, "protocol": .string, "name": .string(minLength: 1), "targetPort": .integer,
+    ], required: ["number", "name"], rules: [C.portRule("number"), C.portRule("targetPort")])
+
+    static let serviceEntry = SchemaType.object(ObjectType("ServiceEntry", [
+        "hosts": .list(.string, minItems: 1, maxItems: 256, unique: false),
+        "addresses": .list(.string(maxLength: 64), maxItems: 256),
+        "ports": .list(.object(servicePort), maxItems: 256),
+        "location": .enumeration(["MESH_EXTERNAL", "MESH_INTERNAL"]),
+        "resolution": .enumeration(["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"]),
+        "endpoints": .list(.object(workloadEntry(requireAddress: false)), maxItems: 4096),
+        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)])),
+        "exportTo": .list(.string),
+        "subjectAltNames": .list(.string),
+    ], required: ["hosts"], rules: [
+        ObjectRule { spec, path in
+            var problems: [ValidationProblem] = []
+            for (index, host) in (spec["hosts"]?.items ?? []).enumerated() where host.scalarText == "*" {
+                problems.append(C.problem(host, path + [.key("hosts"), .index(index)], "hostname cannot be wildcard"))
+            }
+            var names: [String] = [], numbers: [Int] = []
+            for (index, port) in (spec["ports"]?.items ?? []).enumerated() {
+                if let name = port["name"]?.scalarText {
+                    if names.contains(name) {
+                        problems.append(C.problem(port, path + [.key("ports"), .index(index)], "Duplicate value: port name \"\(name)\""))
+                    }
+                    names.append(name)
+                }
+                if let number = port["number"]?.int {
+                    if numbers.contains(number) {
+                        problems.append(C.problem(port, path + [.key("ports"), .index(index)], "port number cannot be duplicated"))
+                    }
+                    numbers.append(number)
+                }
+            }
+            for pair in spec["workloadSelector"]?["labels"]?.pairs ?? [] where (pair.value.scalarText ?? "").contains("*") {
+                problems.append(C.problem(pair.value, path + [.key("workloadSelector"), .key("labels")], "wildcard is not supported in selector"))
+            }
+            return problems
+        },
+        .require("only one of WorkloadSelector or Endpoints can be set") { spec in
+            spec["workloadSelector"] == nil || spec["endpoints"] == nil
+        },
+        .require("CIDR addresses are allowed only for NONE/STATIC resolution types", at: "addresses") { spec in
+            let resolution = spec["resolution"]?.scalarText ?? "NONE"
+            let cidrs = (spec["addresses"]?.items ?? []).contains { $0.scalarText?.contains("/") == true }
+            return !cidrs || resolution == "NONE" || resolution == "STATIC"
+        },
+        .require("NONE mode cannot set endpoints", at: "endpoints") { spec in
+            (spec["resolution"]?.scalarText ?? "NONE") != "NONE" || (spec["endpoints"]?.items ?? []).isEmpty
+        },
+        .require("DNS_ROUND_ROBIN mode cannot have multiple endpoints", at: "endpoints") { spec in
+            spec["resolution"]?.scalarText != "DNS_ROUND_ROBIN" || (spec["endpoints"]?.items ?? []).count <= 1
+        },
+    ]))
+
+    static let httpHeader = ObjectType("HTTPHeader", [
+        "name": .string(pattern: #"^[-_A-Za-z0-9]+$"#), "value": .string,
+    ])
+
+    static let readinessProbe = ObjectType("ReadinessProbe", [
+        "initialDelaySeconds": .integer(minimum: 0), "timeoutSeconds": .integer(minimum: 0),
+        "periodSeconds": .integer(minimum: 0), "successThreshold": .integer(minimum: 0), "failureThreshold": .integer(minimum: 0),
+        "httpGet": .object(ObjectType("HTTPHealthCheckConfig", [
+            "path": .string, "port": .integer, "host": .string, "scheme": .string, "httpHeaders": .list(.object(httpHeader)),
+        ], required: ["port"], rules: [C.portRule("port")])),
+        "tcpSocket": .object(ObjectType("TCPHealthCheckConfig", ["host": .string, "port": .integer], required: ["port"],
+                                        rules: [C.portRule("port")])),
+        "exec": .object(ObjectType("ExecHealthCheckConfig", ["command": .list(.string)])),
+        "grpc": .object(ObjectType("GrpcHealthCheckConfig", ["port": .integer, "service": .string], rules: [C.portRule("port")])),
+    ], rules: [C.oneOf(["httpGet", "tcpSocket", "exec", "grpc"])])
+
+    static let workloadGroup = SchemaType.object(ObjectType("WorkloadGroup", [
+        "metadata": .object(ObjectType("ObjectMeta", ["labels": .map(.string), "annotations": .map(.string)])),
+        "template": .object(workloadEntry(requireAddress: false)),
+        "probe": .object(readinessProbe),
+    ], required: ["template"]))
+
+    // MARK: DestinationRule
+
+    static let connectionPool = ObjectType("ConnectionPoolSettings", [
+        "tcp": .object(ObjectType("TCPSettings", [
+            "maxConnections": .integer, "connectTimeout": .duration, "maxConnectionDuration": .duration, "idleTimeout": .duration,
+            "tcpKeepalive": .object(ObjectType("TcpKeepalive", ["probes": .integer(minimum: 0), "time": .duration, "interval": .duration])),
+        ])),
+        "http": .object(ObjectType("HTTPSettings", [
+            "http1MaxPendingRequests": .integer, "http2MaxRequests": .integer, "maxRequestsPerConnection": .integer,
+            "maxRetries": .integer, "idleTimeout": .duration, "h2UpgradePolicy": .enumeration(["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"]),
+            "useClientProtocol": .bool, "maxConcurrentStreams": .integer,
+            "http2KeepAlive": .object(ObjectType("HTTP2KeepAlive", ["time": .duration, "timeout": .duration, "interval": .duration])),
+        ])),
+    ])
+
+    static let outlierDetection = ObjectType("OutlierDetection", [
+        "splitExternalLocalOriginErrors": .bool, "consecutiveLocalOriginFailures": .integer(minimum: 0),
+        "consecutiveGatewayErrors": .integer(minimum: 0), "consecutive5xxErrors": .integer(minimum: 0),
+        "interval": .duration(minimumSeconds: 0.001), "baseEjectionTime": .duration(minimumSeconds: 0.001),
+        "maxEjectionPercent": .integer(minimum: 0, maximum: 100), "minHealthPercent": .integer(minimum: 0, maximum: 100),
+        "consecutiveErrors": .integer(minimum: 0),
+    ], rules: [
+        ObjectRule { detection, path in
+            guard let field = detection["consecutiveErrors"] else { return [] }
+            return [ValidationProblem(.warning, path: path + [.key("consecutiveErrors")], location: field.location,
+                                      message: "outlier detection consecutive errors is deprecated, use consecutiveGatewayErrors or consecutive5xxErrors instead")]
+        },
+    ])
+
+    static let clientTLS = ObjectType("ClientTLSSettings", [
+        "mode": .enumeration(["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"]), "clientCertificate": .string, "privateKey": .string,
+        "caCertificates": .string, "credentialName": .string, "subjectAltNames": .list(.string), "sni": .string,
+        "insecureSkipVerify": .bool, "caCrl": .string,
+    ])
+
+    static let loadBalancer = ObjectType("LoadBalancerSettings", [
+        "simple": .enumeration(["UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"]),
+        "consistentHash": .object(ObjectType("ConsistentHashLB", [
+            "httpHeaderName": .string, "useSourceIp": .bool, "httpQueryParameterName": .string, "minimumRingSize": .integer,
+            "httpCookie": .object(ObjectType("HTTPCookie", ["name": .string, "path": .string, "ttl": .duration,
+                                                            "attributes": .list(.any)], required: ["name"])),
+            "ringHash": .object(ObjectType("RingHash", ["minimumRingSize": .integer])),
+            "maglev": .object(ObjectType("MagLev", ["tableSize": .integer])),
+        ])),
+        "localityLbSetting": .object(ObjectType("LocalityLoadBalancerSetting", [
+            "distribute": .list(.object(ObjectType("Distribute", ["from": .string, "to": .map(.integer)]))),
+            "failover": .list(.object(ObjectType("Failover", ["from": .string, "to": .string]))),
+            "failoverPriority": .list(.string), "enabled": .bool,
+        ])),
+        "warmup": .object(ObjectType("WarmupConfiguration", [
+            "duration": .duration, "minimumPercent": .number(), "aggression": .number(),
+        ], required: ["duration"], rules: [
+            .require("Invalid value: minimumPercent must be between 0 and 100", at: "minimumPercent") { warmup in
+                guard let value = warmup["minimumPercent"]?.double else { return true }
+                return value >= 0 && value <= 100
+            },
+            .require("Invalid value: aggression must be at least 1", at: "aggression") { warmup in
+                guard let value = warmup["aggression"]?.double else { return true }
+                return value >= 1
+            },
+        ])),
+        "warmupDurationSecs": .duration,
+    ], rules: [C.oneOf(["simple", "consistentHash"])])
+
+    static let portTrafficPolicy = ObjectType("PortTrafficPolicy", [
+        "port": .object(ObjectType("PortSelector", ["number": .integer], rules: [C.portRule("number")])),
+        "loadBalancer": .object(loadBalancer), "connectionPool": .object(connectionPool),
+        "outlierDetection": .object(outlierDetection), "tls": .object(clientTLS),
+    ])
+
+    static let trafficPolicy = ObjectType("TrafficPolicy", [
+        "loadBalancer": .object(loadBalancer), "connectionPool": .object(connectionPool),
+        "outlierDetection": .object(outlierDetection), "tls": .object(clientTLS),
+        "portLevelSettings": .list(.object(portTrafficPolicy), maxItems: 4096),
+        "tunnel": .object(ObjectType("TunnelSettings", ["protocol": .string, "targetHost": .string, "targetPort": .integer],
+                                     required: ["targetHost", "targetPort"])),
+        "proxyProtocol": .object(ObjectType("ProxyProtocol", ["version": .enumeration(["V1", "V2"])])),
+        "retryBudget": .object(ObjectType("RetryBudget", ["percent": .number(minimum: 0, maximum: 100), "minRetryConcurrency": .integer])),
+    ], rules: [
+        .require("traffic policy must have at least one field") { ($0.pairs ?? []).isEmpty == false },
+    ])
+
+    static let destinationRule = SchemaType.object(ObjectType("DestinationRule", [
+        "host": .string(minLength: 1),
+        "trafficPolicy": .object(trafficPolicy),
+        "subsets": .list(.object(ObjectType("Subset", [
+            "name": .string(minLength: 1), "labels": .map(.string), "trafficPolicy": .object(trafficPolicy),
+        ], required: ["name"]))),
+        "exportTo": .list(.string),
+        "workloadSelector": .object(C.workloadSelector),
+    ], required: ["host"]))
+
+    // MARK: EnvoyFilter and ProxyConfig
+
+    static let envoyFilterMatch = ObjectType("EnvoyConfigObjectMatch", [
+        "context": .enumeration(["ANY", "SIDECAR_INBOUND", "SIDECAR_OUTBOUND", "GATEWAY", "WAYPOINT"]),
+        "proxy": .object(ObjectType("ProxyMatch", ["proxyVersion": .string, "metadata": .map(.string)])),
+        "listener": .any, "routeConfiguration": .any, "cluster": .any,
+        "waypoint": .object(ObjectType("WaypointMatch", ["filter": .any, "route": .any, "portNumber": .integer],
+                                       rules: [C.portRule("portNumber")])),
+    ], rules: [
+        .require("Invalid value: \"object\": only support waypointMatch when context is WAYPOINT") { match in
+            let waypointContext = match["context"]?.scalarText == "WAYPOINT"
+            if match["waypoint"] != nil { return waypointContext }
+            return !waypointContext || (match["listener"] == nil && match["routeConfiguration"] == nil && match["cluster"] == nil)
+        },
+    ])
+
+    static let envoyFilter = SchemaType.object(ObjectType("EnvoyFilter", [
+        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)])),
+        "targetRefs": .list(.object(C.targetReference)),
+        "configPatches": .list(.object(ObjectType("EnvoyConfigObjectPatch", [
+            "applyTo": .enumeration(["INVALID", "LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER", "ROUTE_CONFIGURATION",
+                                     "VIRTUAL_HOST", "HTTP_ROUTE", "CLUSTER", "EXTENSION_CONFIG", "BOOTSTRAP", "LISTENER_FILTER"]),
+            "match": .object(envoyFilterMatch),
+            "patch": .object(ObjectType("Patch", [
+                "operation": .enumeration(["INVALID", "MERGE", "ADD", "REMOVE", "INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "REPLACE",
+                                           "MERGE_AND_REPLACE_LIST"]),
+                "value": .any,
+                "filterClass": .enumeration(["UNSPECIFIED", "AUTHN", "AUTHZ", "STATS"]),
+            ])),
+        ]))),
+        "priority": .integer,
+    ]))
+
+    static let proxyConfig = SchemaType.object(ObjectType("ProxyConfig", [
+        "selector": .object(C.workloadSelector), "targetRef": .object(C.targetReference),
+        "targetRefs": .list(.object(C.targetReference)),
+        "concurrency": .integer(minimum: 0), "environmentVariables": .map(.string),
+        "image": .object(ObjectType("ProxyImage", ["imageType": .string])),
+    ]))
+
+    // MARK: VirtualService, Gateway, Sidecar
+
+    static let destination = ObjectType("Destination", [
+        "host": .string(minLength: 1), "subset": .string,
+        "port": .object(ObjectType("PortSelector", ["number": .integer], rules: [C.portRule("number")])),
+    ], required: ["host"])
+
+    static let headers = ObjectType("Headers", [
+        "request": .object(ObjectType("HeaderOperations", ["set": .map(.string), "add": .map(.string), "remove": .list(.string)])),
+        "response": .object(ObjectType("HeaderOperations", ["set": .map(.string), "add": .map(.string), "remove": .list(.string)])),
+    ])
+
+    static let httpMatch = ObjectType("HTTPMatchRequest", [
+        "name": .string, "uri": C.stringMatch, "scheme": C.stringMatch, "method": C.stringMatch, "authority": C.stringMatch,
+        "headers": .map(C.stringMatch), "port": .integer, "sourceLabels": .map(.string), "gateways": .list(.string),
+        "queryParams": .map(C.stringMatch), "ignoreUriCase": .bool, "withoutHeaders": .map(C.stringMatch),
+        "sourceNamespace": .string, "statPrefix": .string,
+    ], rules: [C.portRule("port")])
+
+    static let httpRoute = ObjectType("HTTPRoute", [
+        "name": .string, "match": .list(.object(httpMatch)),
+        "route": .list(.object(ObjectType("HTTPRouteDestination", [
+            "destination": .object(destination), "weight": .integer(minimum: 0), "headers": .object(headers),
+        ], required: ["destination"]))),
+        "redirect": .object(ObjectType("HTTPRedirect", [
+            "uri": .string, "authority": .string, "port": .integer, "derivePort": .enumeration(["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"]),
+            "scheme": .string, "redirectCode": .integer(minimum: 300, maximum: 399),
+        ])),
+        "directResponse": .object(ObjectType("HTTPDirectResponse", [
+            "status": .integer(minimum: 200, maximum: 599),
+            "body": .object(ObjectType("HTTPBody", ["string": .string, "bytes": .string])),
+        ], required: ["status"])),
+        "delegate": .object(ObjectType("Delegate", ["name": .string, "namespace": .string])),
+        "rewrite": .object(ObjectType("HTTPRewrite", ["uri": .string, "authority": .string, "uriRegexRewrite": .any])),
+        "timeout": .duration, "retries": .object(ObjectType("HTTPRetry", [
+            "attempts": .integer(minimum: 0), "perTryTimeout": .duration(minimumSeconds: 0.001), "retryOn": .string,
+            "retryRemoteLocalities": .bool, "backoff": .duration,
+        ])),
+        "fault": .object(ObjectType("HTTPFaultInjection", [
+            "delay": .object(ObjectType("Delay", ["fixedDelay": .duration(minimumSeconds: 0.001), "exponentialDelay": .duration,
+                                                  "percentage": .object(percent), "percent": .integer(minimum: 0, maximum: 100)])),
+            "abort": .object(ObjectType("Abort", ["httpStatus": .integer(minimum: 200, maximum: 599), "grpcStatus": .string,
+                                                  "http2Error": .string, "percentage": .object(percent)])),
+        ])),
+        "mirror": .object(destination), "mirrors": .list(.any), "mirrorPercentage": .object(percent), "mirrorPercent": .integer,
+        "corsPolicy": .any, "headers": .object(headers),
+    ], rules: [
+        .require("weights must add up to 100 when more than one destination is given", at: "route") { route in
+            guard let destinations = route["route"]?.items, destinations.count > 1 else { return true }
+            let weights = destinations.compactMap { $0["weight"]?.int }
+            return weights.isEmpty || weights.reduce(0, +) == 100
+        },
+        .require("an HTTP route needs route, redirect, directResponse or delegate") { route in
+            ["route", "redirect", "directResponse", "delegate"].contains { route[$0] != nil }
+        },
+    ])
+
+    static let percent = ObjectType("Percent", ["value": .number(minimum: 0, maximum: 100)])
+
+    static let l4Route = ObjectType("RouteDestination", ["destination": .object(destination), "weight": .integer(minimum: 0)],
+                                    required: ["destination"])
+
+    static let virtualService = SchemaType.object(ObjectType("VirtualService", [
+        "hosts": .list(.string), "gateways": .list(.string),
+        "http": .list(.object(httpRoute)),
+        "tls": .list(.object(ObjectType("TLSRoute", ["match": .list(.any), "route": .list(.object(l4Route))], required: ["match"]))),
+        "tcp": .list(.object(ObjectType("TCPRoute", ["match": .list(.any), "route": .list(.object(l4Route))]))),
+        "exportTo": .list(.string),
+    ], rules: [
+        .require("http, tcp or tls must be provided in virtual service") { spec in
+            ["http", "tcp", "tls"].contains { !(spec[$0]?.items ?? []).isEmpty }
+        },
+    ]))
+
+    static let gateway = SchemaType.object(ObjectType("Gateway", [
+        "servers": .list(.object(ObjectType("Server", [
+            "port": .object(ObjectType("Port", ["number": .integer, "protocol": .string, "name": .string, "targetPort": .integer],
+                                       required: ["number", "protocol", "name"], rules: [C.portRule("number")])),
+            "bind": .string, "hosts": .list(.string, minItems: 1), "tls": .any, "name": .string, "defaultEndpoint": .string,
+        ], required: ["port", "hosts"]))),
+        "selector": .map(.string),
+    ]))
+
+    static let sidecar = SchemaType.object(ObjectType("Sidecar", [
+        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)])),
+        "ingress": .list(.any), "egress": .list(.any), "outboundTrafficPolicy": .any, "inboundConnectionPool": .any,
+    ]))
+}
