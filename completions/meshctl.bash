@@ -8,13 +8,15 @@ __meshctl_subcommand() {
         "meshctl|help") echo help ;;
         "meshctl|kube-inject") echo kube-inject ;;
         "meshctl|ki") echo kube-inject ;;
+        "meshctl|validate") echo validate ;;
+        "meshctl|v") echo validate ;;
         "meshctl|version") echo version ;;
     esac
 }
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "completion help kube-inject version" ;;
+        "meshctl") echo "completion help kube-inject validate version" ;;
     esac
 }
 
@@ -24,6 +26,7 @@ __meshctl_flags() {
         "meshctl completion") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl help") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl kube-inject") echo "--filename --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl version") echo "--short --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
     esac
 }
@@ -34,6 +37,7 @@ __meshctl_value_flags() {
         "meshctl completion") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl help") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl kube-inject") echo "-f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
     esac
 }
@@ -50,6 +54,9 @@ __meshctl_flag_values() {
         "meshctl kube-inject|--valuesFile") echo "files" ;;
         "meshctl kube-inject|--operatorFileName") echo "files" ;;
         "meshctl kube-inject|--kubeconfig") echo "files" ;;
+        "meshctl validate|-f"|"meshctl validate|--filename") echo "files" ;;
+        "meshctl validate|-o"|"meshctl validate|--output") echo "values text json yaml" ;;
+        "meshctl validate|--kubeconfig") echo "files" ;;
         "meshctl version|-o"|"meshctl version|--output") echo "values yaml json" ;;
         "meshctl version|--kubeconfig") echo "files" ;;
     esac

@@ -11,6 +11,10 @@ function __meshctl_subcommand
             echo kube-inject
         case 'meshctl|ki'
             echo kube-inject
+        case 'meshctl|validate'
+            echo validate
+        case 'meshctl|v'
+            echo validate
         case 'meshctl|version'
             echo version
     end
@@ -26,6 +30,8 @@ function __meshctl_value_flags
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl kube-inject'
             printf '%s\n' -f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl validate'
+            printf '%s\n' -f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl version'
             printf '%s\n' -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
     end
@@ -58,6 +64,7 @@ complete -c meshctl -f
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a completion -d 'Print a shell completion script (bash, zsh or fish)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a help -d 'Help about any command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a kube-inject -d 'Add the Istio sidecar to Kubernetes manifests, offline'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a validate -d 'Check Istio configuration files before they reach a cluster'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a version -d 'Print the meshctl version and what it was built with'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l context -x -d 'Name of the kubeconfig context to use'
@@ -94,6 +101,15 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s n -l n
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s f -l filename -r -F -d 'File, directory, or - for standard input'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s x -l referential -d 'Also check what resources refer to (gateways, subsets) against the files given'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s o -l output -x -a 'text json yaml' -d 'Output format: one of text|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s s -l short -d 'Print only the version number'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s o -l output -x -a 'yaml json' -d 'Output format: one of yaml|json'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'

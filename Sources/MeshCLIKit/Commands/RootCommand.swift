@@ -11,12 +11,14 @@ public struct RootCommand: MeshCommand {
             """,
             examples: [
                 Example("Add the sidecar to a manifest", "meshctl kube-inject -f deployment.yaml"),
+                Example("Check Istio configuration before applying it", "meshctl validate -f istio-config/"),
                 Example("Print the version", "meshctl version"),
             ],
             subcommands: [
                 CompletionCommand.self,
                 HelpCommand.self,
                 KubeInjectCommand.self,
+                ValidateCommand.self,
                 VersionCommand.self,
             ])
     }
