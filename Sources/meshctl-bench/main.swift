@@ -202,6 +202,32 @@ if let settings = try? KubeInjectCorpus(root: URL(fileURLWithPath: corpusRoot).a
     rows.append(Row(benchmark: "kube-inject", result: "skipped", reference: "", note: "no conformance corpus at \(corpusRoot)"))
 }
 
+// 4. validate on a generated stream of 10,000 Istio resources.
+var resources = ""
+for index in 0..<10_000 {
+    switch index % 4 {
+    case 0:
+        resources += "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: vs-\(index), namespace: shop}\nspec:\n  hosts: [svc-\(index)]\n  http:\n  - match: [{uri: {prefix: /api}}]\n    route:\n    - destination: {host: svc-\(index), subset: v1}\n      weight: 90\n    - destination: {host: svc-\(index), subset: v2}\n      weight: 10\n    retries: {attempts: 3, perTryTimeout: 2s}\n    timeout: 10s\n---\n"
+    case 1:
+        resources += "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: dr-\(index), namespace: shop}\nspec:\n  host: svc-\(index)\n  trafficPolicy:\n    connectionPool: {tcp: {maxConnections: 100}, http: {http1MaxPendingRequests: 10}}\n    outlierDetection: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s}\n  subsets:\n  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n---\n"
+    case 2:
+        resources += "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ap-\(index), namespace: shop}\nspec:\n  selector: {matchLabels: {app: svc-\(index)}}\n  action: ALLOW\n  rules:\n  - from: [{source: {principals: [cluster.local/ns/shop/sa/frontend]}}]\n    to: [{operation: {methods: [GET], paths: [/api/*]}}]\n---\n"
+    default:
+        resources += "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: se-\(index), namespace: shop}\nspec:\n  hosts: [api-\(index).example.com]\n  ports: [{number: 443, name: https, protocol: TLS}]\n  resolution: DNS\n  location: MESH_EXTERNAL\n---\n"
+    }
+}
+var validated = 0
+let validationTime = try seconds {
+    for document in try YAMLParser.parse(resources) where !document.root.isNull {
+        if case .checked(_, let problems) = ResourceValidator.validate(document.root), problems.contains(where: { $0.severity == .error }) {
+            fatalError("generated resource \(document.index) is invalid: \(problems)")
+        }
+        validated += 1
+    }
+}
+rows.append(Row(benchmark: "validate, \(validated) Istio resources (parse included)", result: String(format: "%.0f resources/s", Double(validated) / validationTime),
+                reference: String(format: "%.2f s", validationTime), note: "VirtualService, DestinationRule, AuthorizationPolicy, ServiceEntry"))
+
 // The table.
 let headers = Row(benchmark: "BENCHMARK", result: "RESULT", reference: "REFERENCE", note: "NOTE")
 let all = [headers] + rows
