@@ -22,6 +22,13 @@ echo "Shell completion is generated from the command tree:"
 step "meshctl completion bash | head -5"
 "$meshctl" completion bash | head -5
 echo
+echo "validate checks the shop's Istio rules, and what they refer to:"
+run validate -x -f "$here/examples/shop"
+step "meshctl validate -f - <<< 'a VirtualService with a typo and a bad status'"
+printf 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: chaos, namespace: shop}\nspec:\n  hosts: [cart]\n  http:\n  - fault: {abort: {httpStatus: 700, percentage: {value: 10}}}\n    route: [{destination: {host: cart}}]\n    rout: typo\n' \
+  | "$meshctl" validate -f -
+printf '(exit %d)\n' $?
+echo
 echo "kube-inject on the shop example, with meshctl's built-in Istio defaults:"
 step "meshctl kube-inject -f examples/shop/cart.yaml | grep -E '^kind:|image:'"
 "$meshctl" kube-inject -f "$here/examples/shop/cart.yaml" | grep -E '^kind:|image:'
