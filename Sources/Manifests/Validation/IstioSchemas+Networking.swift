@@ -210,7 +210,20 @@ enum NetworkingSchemas {
         ], required: ["name"]))),
         "exportTo": .list(.string),
         "workloadSelector": .object(C.workloadSelector),
-    ], required: ["host"]))
+    ], required: ["host"], rules: [
+        IstioRules.host("host"),
+        ObjectRule { spec, path in
+            var seen: Set<String> = []
+            var problems: [ValidationProblem] = []
+            for (index, subset) in (spec["subsets"]?.items ?? []).enumerated() {
+                guard let name = subset["name"]?.scalarText else { continue }
+                if !seen.insert(name).inserted {
+                    problems.append(C.problem(subset, path + [.key("subsets"), .index(index), .key("name")], "duplicate subset name \"\(name)\""))
+                }
+            }
+            return problems
+        },
+    ]))
 
     // MARK: EnvoyFilter and ProxyConfig
 
@@ -269,7 +282,7 @@ enum NetworkingSchemas {
         "headers": .map(C.stringMatch), "port": .integer, "sourceLabels": .map(.string), "gateways": .list(.string),
         "queryParams": .map(C.stringMatch), "ignoreUriCase": .bool, "withoutHeaders": .map(C.stringMatch),
         "sourceNamespace": .string, "statPrefix": .string,
-    ], rules: [C.portRule("port")])
+    ], rules: [C.portRule("port"), IstioRules.regexes])
 
     static let httpRoute = ObjectType("HTTPRoute", [
         "name": .string, "match": .list(.object(httpMatch)),
@@ -288,24 +301,38 @@ enum NetworkingSchemas {
         "rewrite": .object(ObjectType("HTTPRewrite", ["uri": .string, "authority": .string, "uriRegexRewrite": .any])),
         "timeout": .duration, "retries": .object(ObjectType("HTTPRetry", [
             "attempts": .integer(minimum: 0), "perTryTimeout": .duration(minimumSeconds: 0.001), "retryOn": .string,
-            "retryRemoteLocalities": .bool, "backoff": .duration,
-        ])),
+            "retryRemoteLocalities": .bool, "backoff": .duration, "retryIgnorePreviousHosts": .bool,
+        ], rules: [IstioRules.retryOn])),
         "fault": .object(ObjectType("HTTPFaultInjection", [
             "delay": .object(ObjectType("Delay", ["fixedDelay": .duration(minimumSeconds: 0.001), "exponentialDelay": .duration,
-                                                  "percentage": .object(percent), "percent": .integer(minimum: 0, maximum: 100)])),
+                                                  "percentage": .object(percent), "percent": .integer(minimum: 0, maximum: 100)],
+                                        rules: [.require("delay must set fixedDelay or exponentialDelay") { $0["fixedDelay"] != nil || $0["exponentialDelay"] != nil }])),
             "abort": .object(ObjectType("Abort", ["httpStatus": .integer(minimum: 200, maximum: 599), "grpcStatus": .string,
-                                                  "http2Error": .string, "percentage": .object(percent)])),
-        ])),
+                                                  "http2Error": .string, "percentage": .object(percent)],
+                                        rules: [.require("abort must set one of httpStatus, grpcStatus or http2Error") { abort in
+                                            ["httpStatus", "grpcStatus", "http2Error"].filter { abort[$0] != nil }.count == 1
+                                        }])),
+        ], rules: [.require("fault must set delay or abort") { $0["delay"] != nil || $0["abort"] != nil }])),
         "mirror": .object(destination), "mirrors": .list(.any), "mirrorPercentage": .object(percent), "mirrorPercent": .integer,
         "corsPolicy": .any, "headers": .object(headers),
     ], rules: [
-        .require("weights must add up to 100 when more than one destination is given", at: "route") { route in
-            guard let destinations = route["route"]?.items, destinations.count > 1 else { return true }
+        ObjectRule { route, path in
+            guard let destinations = route["route"]?.items, destinations.count > 1 else { return [] }
             let weights = destinations.compactMap { $0["weight"]?.int }
-            return weights.isEmpty || weights.reduce(0, +) == 100
+            guard !weights.isEmpty, weights.reduce(0, +) != 100 else { return [] }
+            return [ValidationProblem(.warning, path: path + [.key("route")], location: route["route"]!.location,
+                                      message: "destination weights add up to \(weights.reduce(0, +)), not 100; Istio scales them to shares of the total")]
         },
         .require("an HTTP route needs route, redirect, directResponse or delegate") { route in
             ["route", "redirect", "directResponse", "delegate"].contains { route[$0] != nil }
+        },
+        .require("HTTP route cannot contain both route and redirect") { $0["route"] == nil || $0["redirect"] == nil },
+        .require("HTTP route cannot contain both route and directResponse") { $0["route"] == nil || $0["directResponse"] == nil },
+        .require("HTTP route cannot contain both redirect and directResponse") { $0["redirect"] == nil || $0["directResponse"] == nil },
+        .require("HTTP route cannot contain both rewrite and redirect") { $0["rewrite"] == nil || $0["redirect"] == nil },
+        .require("only one of mirror or mirrors can be set") { $0["mirror"] == nil || $0["mirrors"] == nil },
+        .require("a delegate route cannot also route, redirect or answer directly") { route in
+            route["delegate"] == nil || ["route", "redirect", "directResponse"].allSatisfy { route[$0] == nil }
         },
     ])
 
@@ -324,19 +351,109 @@ enum NetworkingSchemas {
         .require("http, tcp or tls must be provided in virtual service") { spec in
             ["http", "tcp", "tls"].contains { !(spec[$0]?.items ?? []).isEmpty }
         },
+        IstioRules.hosts("hosts", allowWildcard: true),
+        ObjectRule { spec, path in
+            let gateways = spec["gateways"]?.items?.compactMap(\.scalarText) ?? []
+            let mesh = gateways.isEmpty || gateways.contains("mesh")
+            var problems: [ValidationProblem] = []
+            for (index, host) in (spec["hosts"]?.items ?? []).enumerated() where host.scalarText == "*" && mesh {
+                problems.append(C.problem(host, path + [.key("hosts"), .index(index)],
+                                          "wildcard host * is not allowed for virtual services bound to the mesh gateway"))
+            }
+            for (index, gateway) in (spec["gateways"]?.items ?? []).enumerated() {
+                let name = gateway.scalarText ?? ""
+                let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+                if name.isEmpty || parts.count > 2 || parts.contains(where: \.isEmpty) {
+                    problems.append(C.problem(gateway, path + [.key("gateways"), .index(index)],
+                                              "invalid gateway name \"\(name)\": use name or namespace/name"))
+                }
+            }
+            return problems
+        },
     ]))
+
+    static let serverTLS = ObjectType("ServerTLSSettings", [
+        "httpsRedirect": .bool,
+        "mode": .enumeration(["PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"]),
+        "serverCertificate": .string, "privateKey": .string, "caCertificates": .string, "caCrl": .string,
+        "credentialName": .string, "credentialNames": .list(.string, maxItems: 2), "tlsCertificates": .list(.any, maxItems: 2),
+        "subjectAltNames": .list(.string), "verifyCertificateSpki": .list(.string), "verifyCertificateHash": .list(.string),
+        "minProtocolVersion": .enumeration(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]),
+        "maxProtocolVersion": .enumeration(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]),
+        "cipherSuites": .list(.string),
+    ], rules: [
+        .require("SIMPLE and MUTUAL TLS need credentialName, credentialNames, tlsCertificates, or serverCertificate and privateKey") { tls in
+            let mode = tls["mode"]?.scalarText ?? "PASSTHROUGH"
+            guard mode == "SIMPLE" || mode == "MUTUAL" || mode == "OPTIONAL_MUTUAL" else { return true }
+            return tls["credentialName"] != nil || tls["credentialNames"] != nil || tls["tlsCertificates"] != nil
+                || (tls["serverCertificate"] != nil && tls["privateKey"] != nil)
+        },
+    ])
+
+    static let protocols = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "REDIS", "MYSQL", "TCP", "TLS", "UDP", "HTTP_PROXY"]
 
     static let gateway = SchemaType.object(ObjectType("Gateway", [
         "servers": .list(.object(ObjectType("Server", [
             "port": .object(ObjectType("Port", ["number": .integer, "protocol": .string, "name": .string, "targetPort": .integer],
-                                       required: ["number", "protocol", "name"], rules: [C.portRule("number")])),
-            "bind": .string, "hosts": .list(.string, minItems: 1), "tls": .any, "name": .string, "defaultEndpoint": .string,
-        ], required: ["port", "hosts"]))),
+                                       required: ["number", "protocol", "name"], rules: [
+                                           C.portRule("number"), C.portRule("targetPort"),
+                                           .require("unknown protocol: use HTTP, HTTPS, GRPC, HTTP2, TCP, TLS, MONGO, REDIS or MYSQL", at: "protocol") { port in
+                                               guard let name = port["protocol"]?.scalarText else { return true }
+                                               return protocols.contains(name.uppercased())
+                                           },
+                                       ])),
+            "bind": .string, "hosts": .list(.string, minItems: 1), "tls": .object(serverTLS), "name": .string, "defaultEndpoint": .string,
+        ], required: ["port", "hosts"], rules: [
+            .require("server must have TLS settings for HTTPS/TLS protocols", at: "tls") { server in
+                let proto = server["port"]?["protocol"]?.scalarText?.uppercased() ?? ""
+                return !(proto == "HTTPS" || proto == "TLS") || server["tls"] != nil
+            },
+            IstioRules.hosts("hosts", allowWildcard: true, namespaced: true),
+        ]))),
         "selector": .map(.string),
+    ], rules: [
+        ObjectRule { spec, path in
+            var names: [String: Int] = [:]
+            var problems: [ValidationProblem] = []
+            for (index, server) in (spec["servers"]?.items ?? []).enumerated() {
+                guard let name = server["port"]?["name"]?.scalarText else { continue }
+                if let first = names[name] {
+                    problems.append(C.problem(server["port"]!["name"]!, path + [.key("servers"), .index(index), .key("port"), .key("name")],
+                                              "port names in servers must be unique: \"\(name)\" is also servers[\(first)]"))
+                } else {
+                    names[name] = index
+                }
+            }
+            return problems
+        },
     ]))
+
+    static let sidecarPort = ObjectType("SidecarPort", ["number": .integer, "protocol": .string, "name": .string, "targetPort": .integer],
+                                        rules: [C.portRule("number"), C.portRule("targetPort")])
 
     static let sidecar = SchemaType.object(ObjectType("Sidecar", [
         "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)])),
-        "ingress": .list(.any), "egress": .list(.any), "outboundTrafficPolicy": .any, "inboundConnectionPool": .any,
+        "ingress": .list(.object(ObjectType("IstioIngressListener", [
+            "port": .object(sidecarPort), "bind": .string, "captureMode": .enumeration(["DEFAULT", "IPTABLES", "NONE"]),
+            "defaultEndpoint": .string, "tls": .object(serverTLS), "connectionPool": .object(connectionPool),
+        ], required: ["port"]))),
+        "egress": .list(.object(ObjectType("IstioEgressListener", [
+            "port": .object(sidecarPort), "bind": .string, "captureMode": .enumeration(["DEFAULT", "IPTABLES", "NONE"]),
+            "hosts": .list(.string, minItems: 1),
+        ], required: ["hosts"], rules: [
+            ObjectRule { listener, path in
+                (listener["hosts"]?.items ?? []).enumerated().compactMap { index, host in
+                    let text = host.scalarText ?? ""
+                    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+                    guard parts.count != 2 || parts[0].isEmpty || parts[1].isEmpty else { return nil }
+                    return C.problem(host, path + [.key("hosts"), .index(index)],
+                                     "egress host \"\(text)\" must be namespace/dnsName, e.g. ./*, istio-system/*, */foo.example.com")
+                }
+            },
+        ]))),
+        "outboundTrafficPolicy": .object(ObjectType("OutboundTrafficPolicy", [
+            "mode": .enumeration(["REGISTRY_ONLY", "ALLOW_ANY"]), "egressProxy": .object(destination),
+        ])),
+        "inboundConnectionPool": .object(connectionPool),
     ]))
 }

@@ -135,26 +135,7 @@ public enum SchemaValidator {
 
     /// The known field nearest to a misspelt one, when it is close enough to be a typo.
     static func closestField(_ word: String, in names: [String]) -> String? {
-        var best: (String, Int)?
-        for name in names {
-            let distance = levenshtein(word, name)
-            if distance <= max(1, word.count / 3), distance < (best?.1 ?? Int.max) { best = (name, distance) }
-        }
-        return best?.0
-    }
-
-    private static func levenshtein(_ left: String, _ right: String) -> Int {
-        let a = Array(left), b = Array(right)
-        if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
-        var previous = Array(0...b.count), current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
+        closestMatch(to: word, in: names.sorted())
     }
 }
 

@@ -82,11 +82,4 @@ final class ArgumentParserTests: XCTestCase {
         XCTAssertTrue(try parse(["probe", "-h"]).helpRequested)
         XCTAssertTrue(try parse(["--help", "probe"]).helpRequested)
     }
-
-    func testEditDistance() {
-        XCTAssertEqual(editDistance("namespce", "namespace"), 1)
-        XCTAssertEqual(editDistance("", "abc"), 3)
-        XCTAssertEqual(closestMatch(to: "verison", in: ["version", "completion"]), "version")
-        XCTAssertNil(closestMatch(to: "zzzz", in: ["version"]))
-    }
 }
