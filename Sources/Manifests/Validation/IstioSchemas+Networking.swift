@@ -227,11 +227,32 @@ enum NetworkingSchemas {
 
     // MARK: EnvoyFilter and ProxyConfig
 
+    static let filterMatch = ObjectType("FilterMatch", [
+        "name": .string, "subFilter": .object(ObjectType("SubFilterMatch", ["name": .string])),
+    ])
+
     static let envoyFilterMatch = ObjectType("EnvoyConfigObjectMatch", [
         "context": .enumeration(["ANY", "SIDECAR_INBOUND", "SIDECAR_OUTBOUND", "GATEWAY", "WAYPOINT"]),
         "proxy": .object(ObjectType("ProxyMatch", ["proxyVersion": .string, "metadata": .map(.string)])),
-        "listener": .any, "routeConfiguration": .any, "cluster": .any,
-        "waypoint": .object(ObjectType("WaypointMatch", ["filter": .any, "route": .any, "portNumber": .integer],
+        "listener": .object(ObjectType("ListenerMatch", [
+            "portNumber": .integer, "portName": .string, "name": .string,
+            "filterChain": .object(ObjectType("FilterChainMatch", [
+                "name": .string, "sni": .string, "transportProtocol": .string, "applicationProtocols": .string,
+                "destinationPort": .integer, "filter": .object(filterMatch),
+            ])),
+            "listenerFilter": .string,
+        ], rules: [C.portRule("portNumber")])),
+        "routeConfiguration": .object(ObjectType("RouteConfigurationMatch", [
+            "portNumber": .integer, "portName": .string, "gateway": .string, "name": .string,
+            "vhost": .object(ObjectType("VirtualHostMatch", [
+                "name": .string, "domainName": .string,
+                "route": .object(ObjectType("RouteMatch", ["name": .string, "action": .enumeration(["ANY", "ROUTE", "REDIRECT", "DIRECT_RESPONSE"])])),
+            ])),
+        ], rules: [C.portRule("portNumber")])),
+        "cluster": .object(ObjectType("ClusterMatch", ["portNumber": .integer, "service": .string, "subset": .string, "name": .string],
+                                      rules: [C.portRule("portNumber")])),
+        "waypoint": .object(ObjectType("WaypointMatch", ["filter": .object(filterMatch),
+                                                         "route": .object(ObjectType("WaypointRouteMatch", ["name": .string])), "portNumber": .integer],
                                        rules: [C.portRule("portNumber")])),
     ], rules: [
         .require("Invalid value: \"object\": only support waypointMatch when context is WAYPOINT") { match in
@@ -297,8 +318,15 @@ enum NetworkingSchemas {
             "status": .integer(minimum: 200, maximum: 599),
             "body": .object(ObjectType("HTTPBody", ["string": .string, "bytes": .string])),
         ], required: ["status"])),
-        "delegate": .object(ObjectType("Delegate", ["name": .string, "namespace": .string])),
-        "rewrite": .object(ObjectType("HTTPRewrite", ["uri": .string, "authority": .string, "uriRegexRewrite": .any])),
+        "delegate": .object(ObjectType("Delegate", ["name": .string(minLength: 1), "namespace": .string], required: ["name"])),
+        "rewrite": .object(ObjectType("HTTPRewrite", [
+            "uri": .string, "authority": .string,
+            "uriRegexRewrite": .object(ObjectType("RegexRewrite", ["match": .string, "rewrite": .string], rules: [
+                .require("uriRegexRewrite.match is not a valid regular expression", at: "match") { rewrite in
+                    rewrite["match"]?.scalarText.map { (try? Regex($0)) != nil } ?? true
+                },
+            ])),
+        ], rules: [.require("rewrite may set uri or uriRegexRewrite, not both") { $0["uri"] == nil || $0["uriRegexRewrite"] == nil }])),
         "timeout": .duration, "retries": .object(ObjectType("HTTPRetry", [
             "attempts": .integer(minimum: 0), "perTryTimeout": .duration(minimumSeconds: 0.001), "retryOn": .string,
             "retryRemoteLocalities": .bool, "backoff": .duration, "retryIgnorePreviousHosts": .bool,
@@ -313,8 +341,24 @@ enum NetworkingSchemas {
                                             ["httpStatus", "grpcStatus", "http2Error"].filter { abort[$0] != nil }.count == 1
                                         }])),
         ], rules: [.require("fault must set delay or abort") { $0["delay"] != nil || $0["abort"] != nil }])),
-        "mirror": .object(destination), "mirrors": .list(.any), "mirrorPercentage": .object(percent), "mirrorPercent": .integer,
-        "corsPolicy": .any, "headers": .object(headers),
+        "mirror": .object(destination),
+        "mirrors": .list(.object(ObjectType("HTTPMirrorPolicy", ["destination": .object(destination), "percentage": .object(percent)],
+                                            required: ["destination"]))),
+        "mirrorPercentage": .object(percent), "mirrorPercent": .integer(minimum: 0, maximum: 100),
+        "corsPolicy": .object(ObjectType("CorsPolicy", [
+            "allowOrigins": .list(C.stringMatch), "allowOrigin": .list(.string), "allowMethods": .list(.string),
+            "allowHeaders": .list(.string), "exposeHeaders": .list(.string), "maxAge": .duration, "allowCredentials": .bool,
+            "unmatchedPreflights": .enumeration(["UNSPECIFIED", "FORWARD", "IGNORE"]),
+        ], rules: [
+            ObjectRule { cors, path in
+                let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*"]
+                return (cors["allowMethods"]?.items ?? []).enumerated().compactMap { index, method in
+                    methods.contains(method.scalarText ?? "") ? nil
+                        : C.problem(method, path + [.key("allowMethods"), .index(index)], "\"\(method.scalarText ?? "")\" is not an HTTP method")
+                }
+            },
+        ])),
+        "headers": .object(headers),
     ], rules: [
         ObjectRule { route, path in
             guard let destinations = route["route"]?.items, destinations.count > 1 else { return [] }
@@ -341,11 +385,22 @@ enum NetworkingSchemas {
     static let l4Route = ObjectType("RouteDestination", ["destination": .object(destination), "weight": .integer(minimum: 0)],
                                     required: ["destination"])
 
+    static let tlsMatch = ObjectType("TLSMatchAttributes", [
+        "sniHosts": .list(.string, minItems: 1), "destinationSubnets": .list(.string), "port": .integer,
+        "sourceLabels": .map(.string), "gateways": .list(.string), "sourceNamespace": .string,
+    ], required: ["sniHosts"], rules: [C.portRule("port")])
+
+    static let l4Match = ObjectType("L4MatchAttributes", [
+        "destinationSubnets": .list(.string), "port": .integer, "sourceSubnet": .string, "sourceLabels": .map(.string),
+        "gateways": .list(.string), "sourceNamespace": .string,
+    ], rules: [C.portRule("port")])
+
     static let virtualService = SchemaType.object(ObjectType("VirtualService", [
         "hosts": .list(.string), "gateways": .list(.string),
         "http": .list(.object(httpRoute)),
-        "tls": .list(.object(ObjectType("TLSRoute", ["match": .list(.any), "route": .list(.object(l4Route))], required: ["match"]))),
-        "tcp": .list(.object(ObjectType("TCPRoute", ["match": .list(.any), "route": .list(.object(l4Route))]))),
+        "tls": .list(.object(ObjectType("TLSRoute", ["match": .list(.object(tlsMatch), minItems: 1), "route": .list(.object(l4Route))],
+                                        required: ["match"]))),
+        "tcp": .list(.object(ObjectType("TCPRoute", ["match": .list(.object(l4Match)), "route": .list(.object(l4Route))]))),
         "exportTo": .list(.string),
     ], rules: [
         .require("http, tcp or tls must be provided in virtual service") { spec in
