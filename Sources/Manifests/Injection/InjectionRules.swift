@@ -76,17 +76,7 @@ enum AnnotationValidation {
 
     /// `a.b.c.d/n` or an IPv6 address with `/n`.
     static func isCIDR(_ text: String) -> Bool {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let bits = Int(parts[1]) else { return false }
-        let address = String(parts[0])
-        if address.contains(":") {
-            return (0...128).contains(bits) && address.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } && address.contains("::") || address.split(separator: ":").count == 8
-        }
-        let octets = address.split(separator: ".", omittingEmptySubsequences: false)
-        return (0...32).contains(bits) && octets.count == 4 && octets.allSatisfy { octet in
-            guard let number = Int(octet), octet.count <= 3 else { return false }
-            return (0...255).contains(number)
-        }
+        IPAddressText.isCIDR(text)
     }
 }
 

@@ -15,13 +15,24 @@ enum TelemetrySchemas {
         },
     ])
 
+    /// A tracing tag from a literal, an environment variable of the proxy, or a request header: exactly one.
+    static let customTag = ObjectType("CustomTag", [
+        "literal": .object(ObjectType("Literal", ["value": .string(minLength: 1)], required: ["value"])),
+        "environment": .object(ObjectType("Environment", ["name": .string(minLength: 1), "defaultValue": .string], required: ["name"])),
+        "header": .object(ObjectType("RequestHeader", ["name": .string(minLength: 1), "defaultValue": .string], required: ["name"])),
+    ], rules: [
+        .require("a custom tag sets exactly one of literal, environment or header") { tag in
+            ["literal", "environment", "header"].filter { tag[$0] != nil }.count == 1
+        },
+    ])
+
     static let modeMatch = ObjectType("WorkloadModeSelector", ["mode": .enumeration(["CLIENT_AND_SERVER", "CLIENT", "SERVER"])])
 
     static let telemetry = SchemaType.object(ObjectType("Telemetry", C.targeting.merging([
         "tracing": .list(.object(ObjectType("Tracing", [
             "match": .object(modeMatch), "providers": .list(.object(providerReference)),
             "randomSamplingPercentage": .number(minimum: 0, maximum: 100), "disableSpanReporting": .bool,
-            "customTags": .map(.any), "useRequestIdForTraceSampling": .bool, "enableIstioTags": .bool,
+            "customTags": .map(.object(customTag)), "useRequestIdForTraceSampling": .bool, "enableIstioTags": .bool,
         ]))),
         "metrics": .list(.object(ObjectType("Metrics", [
             "providers": .list(.object(providerReference)),

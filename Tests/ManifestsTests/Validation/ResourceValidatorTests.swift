@@ -37,12 +37,28 @@ final class ResourceValidatorTests: XCTestCase {
              "spec.ports[1]", "port number cannot be duplicated", 6),
             ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec:\n  action: CUSTOM\n",
              "spec.provider", "provider must be set", 5),
+            ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - when:\n    - key: request.header[x-id]\n      values: [a]\n",
+             "spec.rules[0].when[0].key", "did you mean \"request.headers[...]\"", 7),
+            ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - when:\n    - key: request.headers[]\n      values: [a]\n",
+             "spec.rules[0].when[0].key", "inside the brackets", 7),
+            ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - when:\n    - key: source.ip\n",
+             "spec.rules[0].when[0]", "at least one of values or notValues", 7),
+            ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - when:\n    - key: destination.port\n      notValues: ['80', http]\n",
+             "spec.rules[0].when[0].notValues[1]", "not a port number", 8),
+            ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - from:\n    - source: {ipBlocks: [10.0.0.0/33]}\n",
+             "spec.rules[0].from[0].source.ipBlocks[0]", "not an IP address or CIDR range", 7),
+            ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - to:\n    - operation: {}\n",
+             "spec.rules[0].to[0].operation", "must set at least one field", 7),
+            ("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - to:\n    - operation: {ports: ['8080', '70000']}\n",
+             "spec.rules[0].to[0].operation.ports[1]", "not a port number from 0 to 65535", 7),
             ("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p}\nspec:\n  mtls: {mode: STRICTER}\n",
              "spec.mtls.mode", "Unsupported value: \"STRICTER\"", 5),
             ("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: r}\nspec:\n  jwtRules:\n  - issuer: x\n    jwksUri: ftp://keys\n",
              "spec.jwtRules[0].jwksUri", "url must have scheme", 7),
             ("apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t}\nspec:\n  tracing:\n  - randomSamplingPercentage: 101\n",
              "spec.tracing[0].randomSamplingPercentage", "less than or equal to 100", 6),
+            ("apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t}\nspec:\n  tracing:\n  - customTags:\n      team: {literal: {value: shop}, header: {name: x-team}}\n",
+             "spec.tracing[0].customTags.team", "exactly one of literal, environment or header", 7),
             ("apiVersion: extensions.istio.io/v1alpha1\nkind: WasmPlugin\nmetadata: {name: w}\nspec:\n  url: oci://x\n  phase: LATE\n",
              "spec.phase", "Unsupported value", 6),
             ("apiVersion: networking.istio.io/v1alpha3\nkind: EnvoyFilter\nmetadata: {name: e}\nspec:\n  configPatches:\n  - applyTo: HTTP_FILTR\n",
@@ -85,6 +101,10 @@ final class ResourceValidatorTests: XCTestCase {
         XCTAssertNil(DurationText.seconds("10"))
         XCTAssertNil(DurationText.seconds("apple"))
         let node = try YAMLParser.parse("a: 1\nb: {c: 1, c: 2}\na: 3\n")[0].root
+        XCTAssertTrue(IPAddressText.isCIDR("2001:db8::/32"))
+        XCTAssertFalse(IPAddressText.isCIDR("2001:db8::/129"))
+        XCTAssertTrue(IPAddressText.isAddressOrCIDR("10.1.2.3"))
+        XCTAssertFalse(IPAddressText.isAddressOrCIDR("10.1.2"))
         XCTAssertEqual(DuplicateKeys.find(node).map { $0.path.fieldPath }, ["b.c", "a"])
     }
 }
