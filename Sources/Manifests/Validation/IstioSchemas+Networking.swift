@@ -293,10 +293,35 @@ enum NetworkingSchemas {
         "port": .object(ObjectType("PortSelector", ["number": .integer], rules: [C.portRule("number")])),
     ], required: ["host"])
 
-    static let headers = ObjectType("Headers", [
-        "request": .object(ObjectType("HeaderOperations", ["set": .map(.string), "add": .map(.string), "remove": .list(.string)])),
-        "response": .object(ObjectType("HeaderOperations", ["set": .map(.string), "add": .map(.string), "remove": .list(.string)])),
+    /// The name problem of a header that a route sets, adds or removes; nil when the name is fine.
+    static func headerOperationProblem(_ name: String) -> String? {
+        let token = Set("!#$%&'*+-.^_`|~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        if name.isEmpty { return "header name must not be empty" }
+        if name.hasPrefix(":") { return "pseudo-header \"\(name)\" cannot be changed; use rewrite.authority or rewrite.uri instead" }
+        if name.lowercased() == "host" { return "the Host header cannot be changed here; use rewrite.authority instead" }
+        if !name.allSatisfy(token.contains) { return "\"\(name)\" is not a valid HTTP header name" }
+        return nil
+    }
+
+    static let headerOperations = ObjectType("HeaderOperations", ["set": .map(.string), "add": .map(.string), "remove": .list(.string)], rules: [
+        ObjectRule { operations, path in
+            var problems: [ValidationProblem] = []
+            for field in ["set", "add"] {
+                for pair in operations[field]?.pairs ?? [] {
+                    let name = pair.key.scalarText ?? ""
+                    if let problem = headerOperationProblem(name) { problems.append(C.problem(pair.key, path + [.key(field), .key(name)], problem)) }
+                }
+            }
+            for (index, item) in (operations["remove"]?.items ?? []).enumerated() {
+                if let problem = headerOperationProblem(item.scalarText ?? "") {
+                    problems.append(C.problem(item, path + [.key("remove"), .index(index)], problem))
+                }
+            }
+            return problems
+        },
     ])
+
+    static let headers = ObjectType("Headers", ["request": .object(headerOperations), "response": .object(headerOperations)])
 
     static let httpMatch = ObjectType("HTTPMatchRequest", [
         "name": .string, "uri": C.stringMatch, "scheme": C.stringMatch, "method": C.stringMatch, "authority": C.stringMatch,
