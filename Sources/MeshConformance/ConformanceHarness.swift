@@ -36,7 +36,7 @@ public enum ConformanceHarness {
             CorpusResult(corpus: "kube-inject", total: kubeInject.total, failures: kubeInject.valueFailures),
             CorpusResult(corpus: "kube-inject-text", total: kubeInject.total, failures: kubeInject.textFailures),
             validateResult(corpusRoot: corpusRoot, cases: index.validateCases),
-            notImplemented("analyze", cases: index.analyzeCases, reason: "analyze is not implemented yet"),
+            analyzeResult(corpusRoot: corpusRoot, cases: index.analyzeCases),
             notImplemented("check-inject", cases: index.checkInjectCases, reason: "check-inject is not implemented yet"),
         ]
     }
@@ -47,6 +47,17 @@ public enum ConformanceHarness {
         let commands = ValidateCommandCases(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("validation"))
         failures.merge((try? commands.run()) ?? [:]) { first, _ in first }
         return CorpusResult(corpus: "validate", total: cases.count, failures: failures.filter { cases.contains($0.key) })
+    }
+
+    private static func analyzeResult(corpusRoot: String, cases: [String]) -> CorpusResult {
+        let corpus = AnalyzeCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("analyze"))
+        let failures: [String: String]
+        do {
+            failures = try corpus.run()
+        } catch {
+            failures = Dictionary(uniqueKeysWithValues: cases.map { ($0, "expectations.json: \(error)") })
+        }
+        return CorpusResult(corpus: "analyze", total: cases.count, failures: failures.filter { cases.contains($0.key) })
     }
 
     private static func notImplemented(_ corpus: String, cases: [String], reason: String) -> CorpusResult {

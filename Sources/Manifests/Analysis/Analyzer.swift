@@ -1,0 +1,27 @@
+/// A check across the resources of an analysis run, reporting with Istio's message codes.
+public protocol Analyzer: Sendable {
+    /// The name `--analyzer` takes, the same as Istio's (`virtualservice.GatewayAnalyzer`).
+    var name: String { get }
+    /// One line for `analyze -L`.
+    var summary: String { get }
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage]
+}
+
+/// The analyzers meshctl has, in the order `analyze -L` lists them.
+public enum Analyzers {
+    public static let all: [any Analyzer] = [
+        ServicePortNameAnalyzer(),
+        VirtualServiceGatewayAnalyzer(),
+        VirtualServiceDestinationRuleAnalyzer(),
+    ] + SchemaValidationAnalyzer.perKind
+
+    /// The analyzer with this name, if meshctl has it.
+    public static func named(_ name: String) -> (any Analyzer)? {
+        all.first { $0.name == name }
+    }
+
+    /// Runs `analyzers` over `input`, in order.
+    public static func run(_ analyzers: [any Analyzer], on input: AnalysisInput) -> [AnalysisMessage] {
+        analyzers.flatMap { $0.analyze(input) }
+    }
+}

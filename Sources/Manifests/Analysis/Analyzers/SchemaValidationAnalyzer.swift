@@ -1,0 +1,23 @@
+/// Runs `meshctl validate`'s checks on one kind and reports its errors as IST0106.
+struct SchemaValidationAnalyzer: Analyzer {
+    let kind: String
+    var name: String { "schema.ValidationAnalyzer.\(kind)" }
+    var summary: String { "Runs schema validation on \(kind) resources" }
+
+    /// One analyzer per kind meshctl validates, as Istio registers them.
+    static let perKind: [any Analyzer] = ResourceValidator.kinds.map { SchemaValidationAnalyzer(kind: $0.name) }
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        let group = ResourceValidator.kinds.first { $0.name == kind }?.group
+        var messages: [AnalysisMessage] = []
+        for resource in input.resources(kind, group: group) {
+            guard case .checked(_, let problems) = ResourceValidator.validate(resource.node) else { continue }
+            for problem in problems where problem.severity == .error {
+                let field = problem.path.isEmpty ? "" : "\(problem.path.fieldPath): "
+                messages.append(AnalysisMessage(Messages.schemaValidationError, "Schema validation error: \(field)\(problem.message)",
+                                                on: resource, location: problem.location))
+            }
+        }
+        return messages
+    }
+}

@@ -1,0 +1,48 @@
+/// Subsets a VirtualService routes or mirrors to must be defined by a DestinationRule for that host (IST0101).
+struct VirtualServiceDestinationRuleAnalyzer: Analyzer {
+    let name = "virtualservice.DestinationRuleAnalyzer"
+    let summary = "Checks that the subsets a VirtualService routes to are defined by a DestinationRule"
+
+    /// Every destination of a VirtualService spec: HTTP, TCP and TLS routes, mirrors.
+    static func destinations(_ spec: YAMLNode?) -> [YAMLNode] {
+        var found: [YAMLNode] = []
+        for section in ["http", "tcp", "tls"] {
+            for route in spec?[section]?.items ?? [] {
+                found += (route["route"]?.items ?? []).compactMap { $0["destination"] }
+                if let mirror = route["mirror"] { found.append(mirror) }
+                found += (route["mirrors"]?.items ?? []).compactMap { $0["destination"] }
+            }
+        }
+        return found
+    }
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        let rules = input.resources("DestinationRule", group: "networking.istio.io")
+        var messages: [AnalysisMessage] = []
+        for service in input.resources("VirtualService", group: "networking.istio.io") {
+            let namespace = service.namespaceOrEmpty
+            for destination in Self.destinations(service.spec) {
+                guard let subsetNode = destination["subset"], let subset = subsetNode.scalarText, !subset.isEmpty,
+                      let host = destination["host"]?.scalarText else { continue }
+                let wanted = HostNames.qualified(host, in: namespace)
+                let defined = rules.contains { rule in
+                    guard let ruleHost = rule.spec?["host"]?.scalarText,
+                          HostNames.qualified(ruleHost, in: rule.namespaceOrEmpty) == wanted,
+                          Self.visible(rule, to: namespace) else { return false }
+                    return (rule.spec?["subsets"]?.items ?? []).contains { $0["name"]?.scalarText == subset }
+                }
+                if !defined {
+                    messages.append(Messages.notFound(service, "host+subset in destinationrule", "\(host)+\(subset)", at: subsetNode))
+                }
+            }
+        }
+        return messages
+    }
+
+    /// Whether a DestinationRule's exportTo lets a namespace use it.
+    static func visible(_ rule: AnalyzedResource, to namespace: String) -> Bool {
+        let exports = (rule.spec?["exportTo"]?.items ?? []).compactMap(\.scalarText)
+        if exports.isEmpty || exports.contains("*") || exports.contains(namespace) { return true }
+        return exports.contains(".") && rule.namespaceOrEmpty == namespace
+    }
+}

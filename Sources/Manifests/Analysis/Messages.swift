@@ -1,0 +1,22 @@
+/// The message types meshctl's analyzers emit: Istio's codes, names and levels, with meshctl's wording.
+public enum Messages {
+    public static let referencedResourceNotFound = MessageType(code: "IST0101", name: "ReferencedResourceNotFound", level: .error)
+    public static let schemaValidationError = MessageType(code: "IST0106", name: "SchemaValidationError", level: .error)
+    public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
+    public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
+                                                                        level: .warning)
+    public static let externalNameServiceTypeInvalidPortName = MessageType(code: "IST0150", name: "ExternalNameServiceTypeInvalidPortName",
+                                                                           level: .warning)
+    public static let referencedInternalGateway = MessageType(code: "IST0165", name: "ReferencedInternalGateway", level: .warning)
+
+    /// Every type above, for `--suppress` checks and listings.
+    public static let all: [MessageType] = [
+        referencedResourceNotFound, schemaValidationError, portNameIsNotUnderNamingConvention,
+        virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
+    ]
+
+    /// IST0101: `Referenced gateway not found: "shop/web"`.
+    static func notFound(_ resource: AnalyzedResource, _ what: String, _ value: String, at node: YAMLNode? = nil) -> AnalysisMessage {
+        AnalysisMessage(referencedResourceNotFound, "Referenced \(what) not found: \(GoFormat.quote(value))", on: resource, at: node)
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import Manifests
+
+/// Istio's analyzer test grid: each case loads its input files, runs one named analyzer, and must
+/// produce exactly the expected (code, origin) pairs, as a multiset.
+struct AnalyzeCorpus {
+    let root: URL
+
+    /// Case id → failure reason, with ids as CorpusIndex builds them.
+    func run() throws -> [String: String] {
+        let data = try Data(contentsOf: root.appendingPathComponent("expectations.json"))
+        let index = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        var failures: [String: String] = [:]
+        for item in index["cases"] as? [[String: Any]] ?? [] {
+            let id = "[\(item["index"] ?? "?")] \(item["name"] ?? "?")"
+            let analyzerName = item["analyzer"] as? String ?? ""
+            guard let analyzer = Analyzers.named(analyzerName) else {
+                failures[id] = "analyzer \(analyzerName) is not built yet"
+                continue
+            }
+            do {
+                var resources: [AnalyzedResource] = []
+                for file in item["inputFiles"] as? [String] ?? [] {
+                    let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
+                    resources += try YAMLParser.parse(text, file: file).compactMap { AnalyzedResource($0.root, file: file) }
+                }
+                let produced = Analyzers.run([analyzer], on: AnalysisInput(resources: resources)).map { "\($0.type.code) \($0.resource.origin)" }
+                let expected = (item["expected"] as? [[String: Any]] ?? []).map { "\($0["code"] ?? "") \($0["origin"] ?? "")" }
+                let missing = Self.subtract(expected, produced), extra = Self.subtract(produced, expected)
+                if !missing.isEmpty || !extra.isEmpty {
+                    failures[id] = "missing \(missing), unexpected \(extra)"
+                }
+            } catch {
+                failures[id] = "input: \(error)"
+            }
+        }
+        for item in index["multiClusterCases"] as? [[String: Any]] ?? [] {
+            failures["multicluster/\(item["name"] ?? "?")"] = "multicluster analysis needs two clusters' services (issue 7)"
+        }
+        return failures
+    }
+
+    /// `a` minus `b` as multisets.
+    static func subtract(_ a: [String], _ b: [String]) -> [String] {
+        var remaining = b
+        return a.filter { item in
+            if let position = remaining.firstIndex(of: item) {
+                remaining.remove(at: position)
+                return false
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import XCTest
+@testable import Manifests
+
+final class AnalyzersTests: XCTestCase {
+    private func run(_ analyzer: String, _ text: String) throws -> [AnalysisMessage] {
+        let resources = try YAMLParser.parse(text, file: "in.yaml").compactMap { AnalyzedResource($0.root, file: "in.yaml") }
+        return Analyzers.run([try XCTUnwrap(Analyzers.named(analyzer))], on: AnalysisInput(resources: resources))
+    }
+
+    func testMissingGatewayAndUnservedHost() throws {
+        let messages = try run("virtualservice.GatewayAnalyzer", """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: web, namespace: shop}
+            spec:
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["./*.shop.example.com"]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart, namespace: shop}
+            spec:
+              hosts: [cart.shop.example.com]
+              gateways: [web, edge, mesh]
+              http:
+              - route: [{destination: {host: cart}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: other, namespace: blog}
+            spec:
+              hosts: [cart.shop.example.com]
+              gateways: [shop/web]
+            """)
+        XCTAssertEqual(messages.map(\.logLine), [
+            "Error [IST0101] (VirtualService shop/cart in.yaml:14) Referenced gateway not found: \"edge\"",
+            "Warning [IST0132] (VirtualService shop/cart in.yaml:14) none of the hosts [cart.shop.example.com] of VirtualService shop/cart "
+                + "is served by Gateway shop/edge; add them to one of the Gateway's servers",
+            "Warning [IST0132] (VirtualService blog/other in.yaml:23) none of the hosts [cart.shop.example.com] of VirtualService blog/other "
+                + "is served by Gateway shop/web; add them to one of the Gateway's servers",
+        ])
+        XCTAssertEqual(messages.first?.type.documentationURL, "https://istio.io/latest/docs/reference/config/analysis/ist0101/")
+    }
+
+    func testSubsetsAndPortNames() throws {
+        let subsets = try run("virtualservice.DestinationRuleAnalyzer", """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: cart, namespace: shop}
+            spec: {host: cart.shop.svc.cluster.local, subsets: [{name: v1, labels: {version: v1}}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart, namespace: shop}
+            spec:
+              hosts: [cart]
+              http:
+              - route: [{destination: {host: cart, subset: v1}, weight: 90}, {destination: {host: cart, subset: v2}, weight: 10}]
+            """)
+        XCTAssertEqual(subsets.map(\.text), ["Referenced host+subset in destinationrule not found: \"cart+v2\""])
+        XCTAssertEqual(subsets.first?.location.line, 12)
+
+        let ports = try run("service.PortNameAnalyzer", """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: cart, namespace: shop}
+            spec:
+              ports: [{name: http-web, port: 80}, {name: web, port: 8080}, {name: x, port: 9000, appProtocol: grpc}, {port: 53, protocol: UDP}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: dns, namespace: kube-system}
+            spec: {ports: [{name: dns, port: 53}]}
+            """)
+        XCTAssertEqual(ports.map(\.type.code), ["IST0118"])
+        XCTAssertTrue(ports[0].text.hasPrefix("Port name web (port: 8080, targetPort: 8080)"))
+    }
+
+    func testHostNames() {
+        XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
+        XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")
+        XCTAssertTrue(HostNames.overlap("*.example.com", "a.example.com"))
+        XCTAssertTrue(HostNames.overlap("*.a.example.com", "*.example.com"))
+        XCTAssertFalse(HostNames.overlap("a.example.com", "b.example.com"))
+    }
+}
