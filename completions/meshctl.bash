@@ -4,6 +4,7 @@
 
 __meshctl_subcommand() {
     case "$1|$2" in
+        "meshctl|analyze") echo analyze ;;
         "meshctl|completion") echo completion ;;
         "meshctl|help") echo help ;;
         "meshctl|kube-inject") echo kube-inject ;;
@@ -16,13 +17,14 @@ __meshctl_subcommand() {
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "completion help kube-inject validate version" ;;
+        "meshctl") echo "analyze completion help kube-inject validate version" ;;
     esac
 }
 
 __meshctl_flags() {
     case "$1" in
         "meshctl") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl analyze") echo "--use-kube --all-namespaces --output --failure-threshold --output-threshold --suppress --analyzer --list-analyzers --ignore-unknown --recursive --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl completion") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl help") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl kube-inject") echo "--filename --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
@@ -34,6 +36,7 @@ __meshctl_flags() {
 __meshctl_value_flags() {
     case "$1" in
         "meshctl") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl analyze") echo "-o --output --failure-threshold --output-threshold -S --suppress --analyzer --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl completion") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl help") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl kube-inject") echo "-f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
@@ -45,6 +48,9 @@ __meshctl_value_flags() {
 __meshctl_flag_values() {
     case "$1|$2" in
         "meshctl|--kubeconfig") echo "files" ;;
+        "meshctl analyze|-o"|"meshctl analyze|--output") echo "values log json yaml" ;;
+        "meshctl analyze|--analyzer") echo "values service.PortNameAnalyzer virtualservice.GatewayAnalyzer virtualservice.DestinationRuleAnalyzer schema.ValidationAnalyzer.VirtualService schema.ValidationAnalyzer.DestinationRule schema.ValidationAnalyzer.Gateway schema.ValidationAnalyzer.ServiceEntry schema.ValidationAnalyzer.Sidecar schema.ValidationAnalyzer.WorkloadEntry schema.ValidationAnalyzer.WorkloadGroup schema.ValidationAnalyzer.EnvoyFilter schema.ValidationAnalyzer.ProxyConfig schema.ValidationAnalyzer.AuthorizationPolicy schema.ValidationAnalyzer.PeerAuthentication schema.ValidationAnalyzer.RequestAuthentication schema.ValidationAnalyzer.Telemetry schema.ValidationAnalyzer.WasmPlugin" ;;
+        "meshctl analyze|--kubeconfig") echo "files" ;;
         "meshctl completion|--kubeconfig") echo "files" ;;
         "meshctl help|--kubeconfig") echo "files" ;;
         "meshctl kube-inject|-f"|"meshctl kube-inject|--filename") echo "files" ;;
@@ -64,6 +70,7 @@ __meshctl_flag_values() {
 
 __meshctl_argument_values() {
     case "$1" in
+        "meshctl analyze") echo "files" ;;
         "meshctl completion") echo "values bash zsh fish" ;;
     esac
 }

@@ -3,6 +3,8 @@
 
 function __meshctl_subcommand
     switch "$argv[1]|$argv[2]"
+        case 'meshctl|analyze'
+            echo analyze
         case 'meshctl|completion'
             echo completion
         case 'meshctl|help'
@@ -24,6 +26,8 @@ function __meshctl_value_flags
     switch "$argv[1]"
         case 'meshctl'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl analyze'
+            printf '%s\n' -o --output --failure-threshold --output-threshold -S --suppress --analyzer --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl completion'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl help'
@@ -61,6 +65,7 @@ function __meshctl_path
 end
 
 complete -c meshctl -f
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a analyze -d 'Find problems across Istio configuration, reported with Istio\'s IST codes'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a completion -d 'Print a shell completion script (bash, zsh or fish)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a help -d 'Help about any command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a kube-inject -d 'Add the Istio sidecar to Kubernetes manifests, offline'
@@ -72,6 +77,23 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s n -l namespace -x 
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -F
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l use-kube -d 'Also read the cluster\'s resources (not built yet: files alone are analyzed)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s A -l all-namespaces -d 'Analyze every namespace, not only -n'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s o -l output -x -a 'log json yaml' -d 'Output format: one of log|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l failure-threshold -x -d 'Lowest level that makes the run fail (exit 79): Info, Warning or Error'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l output-threshold -x -d 'Lowest level that is printed: Info, Warning or Error'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s S -l suppress -x -d 'Hide messages of a code for matching resources; * matches any text (IST0118=Service *)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l analyzer -x -a 'service.PortNameAnalyzer virtualservice.GatewayAnalyzer virtualservice.DestinationRuleAnalyzer schema.ValidationAnalyzer.VirtualService schema.ValidationAnalyzer.DestinationRule schema.ValidationAnalyzer.Gateway schema.ValidationAnalyzer.ServiceEntry schema.ValidationAnalyzer.Sidecar schema.ValidationAnalyzer.WorkloadEntry schema.ValidationAnalyzer.WorkloadGroup schema.ValidationAnalyzer.EnvoyFilter schema.ValidationAnalyzer.ProxyConfig schema.ValidationAnalyzer.AuthorizationPolicy schema.ValidationAnalyzer.PeerAuthentication schema.ValidationAnalyzer.RequestAuthentication schema.ValidationAnalyzer.Telemetry schema.ValidationAnalyzer.WasmPlugin' -d 'Run only this analyzer (repeatable; see -L)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s L -l list-analyzers -d 'List the analyzers and exit'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l ignore-unknown -d 'Report files meshctl cannot read, but do not fail on them'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s R -l recursive -d 'Read directories recursively (always done; accepted for istioctl\'s command lines)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -a 'bash zsh fish'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -l context -x -d 'Name of the kubeconfig context to use'

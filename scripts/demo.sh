@@ -29,6 +29,13 @@ printf 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {nam
   | "$meshctl" validate -f -
 printf '(exit %d)\n' $?
 echo
+echo "analyze looks across resources, with Istio's IST codes:"
+run analyze --use-kube=false "$here/examples/shop"
+step "meshctl analyze --use-kube=false - <<< 'a canary to a subset no DestinationRule defines, through a gateway that does not exist'"
+printf 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: cart-canary, namespace: shop}\nspec:\n  hosts: [cart]\n  gateways: [shop-gateway]\n  http:\n  - route: [{destination: {host: cart, subset: v3}}]\n' \
+  | "$meshctl" analyze --use-kube=false -
+printf '(exit %d)\n' $?
+echo
 echo "kube-inject on the shop example, with meshctl's built-in Istio defaults:"
 step "meshctl kube-inject -f examples/shop/cart.yaml | grep -E '^kind:|image:'"
 "$meshctl" kube-inject -f "$here/examples/shop/cart.yaml" | grep -E '^kind:|image:'

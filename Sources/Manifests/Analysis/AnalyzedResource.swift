@@ -42,24 +42,37 @@ public struct AnalyzedResource: Sendable {
     }
 }
 
-/// Everything one analysis run sees.
+/// Everything one analysis run sees, indexed by kind and by name.
 public struct AnalysisInput: Sendable {
-    public var resources: [AnalyzedResource]
+    public let resources: [AnalyzedResource]
     /// Where Istio's control plane runs; its objects are Istio's own.
-    public var istioNamespace: String
+    public let istioNamespace: String
+    private let byKind: [String: [Int]]
+    private let byName: [String: Int]
 
     public init(resources: [AnalyzedResource], istioNamespace: String = "istio-system") {
         self.resources = resources
         self.istioNamespace = istioNamespace
+        var byKind: [String: [Int]] = [:], byName: [String: Int] = [:]
+        for (index, resource) in resources.enumerated() {
+            byKind[resource.kind, default: []].append(index)
+            // The first object of a name wins, as when several files define the same one.
+            let key = Self.key(resource.kind, resource.namespaceOrEmpty, resource.name)
+            if byName[key] == nil { byName[key] = index }
+        }
+        self.byKind = byKind
+        self.byName = byName
     }
+
+    private static func key(_ kind: String, _ namespace: String, _ name: String) -> String { "\(kind)\u{0}\(namespace)\u{0}\(name)" }
 
     /// The objects of one kind (Service, VirtualService ...), optionally of one API group.
     public func resources(_ kind: String, group: String? = nil) -> [AnalyzedResource] {
-        resources.filter { $0.kind == kind && (group == nil || $0.group == group!) }
+        (byKind[kind] ?? []).map { resources[$0] }.filter { group == nil || $0.group == group! }
     }
 
     /// The object of a kind with this namespace and name.
     public func resource(_ kind: String, namespace: String, name: String) -> AnalyzedResource? {
-        resources.first { $0.kind == kind && $0.namespaceOrEmpty == namespace && $0.name == name }
+        byName[Self.key(kind, namespace, name)].map { resources[$0] }
     }
 }

@@ -12,9 +12,11 @@ public struct RootCommand: MeshCommand {
             examples: [
                 Example("Add the sidecar to a manifest", "meshctl kube-inject -f deployment.yaml"),
                 Example("Check Istio configuration before applying it", "meshctl validate -f istio-config/"),
+                Example("Find problems across resources, with Istio's IST codes", "meshctl analyze --use-kube=false istio-config/"),
                 Example("Print the version", "meshctl version"),
             ],
             subcommands: [
+                AnalyzeCommand.self,
                 CompletionCommand.self,
                 HelpCommand.self,
                 KubeInjectCommand.self,

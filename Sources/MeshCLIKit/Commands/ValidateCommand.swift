@@ -63,7 +63,7 @@ struct ValidateCommand: MeshCommand {
         var notes: [String] = []
         var items: [ReferenceChecks.Item] = []
         var resultIndexOfItem: [Int] = []
-        for (name, text) in try inputs(context, notes: &notes) {
+        for (name, text) in try ManifestFiles.read(files, context, notes: &notes) {
             let documents: [YAMLDocument]
             do {
                 documents = try YAMLParser.parse(text, file: name)
@@ -92,39 +92,6 @@ struct ValidateCommand: MeshCommand {
             let count = results.filter { $0.problems.contains { $0.severity == .error } }.count
             throw InputDataError("\(count) resource\(count == 1 ? " is" : "s are") invalid")
         }
-    }
-
-    private func inputs(_ context: CommandContext, notes: inout [String]) throws -> [(String, String)] {
-        var result: [(String, String)] = []
-        let directory = context.environment.workingDirectory
-        for file in files {
-            if file == "-" {
-                result.append(("<stdin>", String(decoding: context.environment.readStandardInput(), as: UTF8.self)))
-                continue
-            }
-            let path = FileSystem.resolve(file, in: directory)
-            if FileSystem.isDirectory(path) {
-                result += try walk(path, shown: file, notes: &notes)
-            } else {
-                result.append((file, try FileSystem.readText(path, shownAs: file)))
-            }
-        }
-        return result
-    }
-
-    private func walk(_ path: String, shown: String, notes: inout [String]) throws -> [(String, String)] {
-        var result: [(String, String)] = []
-        for name in try FileSystem.list(path) where !name.hasPrefix(".") {
-            let child = path + "/" + name, childShown = (shown.hasSuffix("/") ? shown : shown + "/") + name
-            if FileSystem.isDirectory(child) {
-                result += try walk(child, shown: childShown, notes: &notes)
-            } else if name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json") {
-                result.append((childShown, try FileSystem.readText(child, shownAs: childShown)))
-            } else {
-                notes.append("skipping \(childShown): not a .yaml, .yml or .json file")
-            }
-        }
-        return result
     }
 
     private func write(_ results: [Result], notes: [String], _ context: CommandContext) {

@@ -79,6 +79,19 @@ public struct InputDataError: MeshError {
     public init(_ message: String) { self.message = message }
 }
 
+/// `analyze` found messages at or above the failure threshold (exit 79).
+public struct AnalyzeIssuesError: MeshError {
+    public var scope: String
+    public var threshold: MessageLevel
+    public var exitCode: ExitCode { .analyzeIssues }
+
+    public var message: String {
+        "analyzers found issues at level \(threshold.name) or above when analyzing \(scope)\n"
+            + "See https://istio.io/latest/docs/reference/config/analysis/ for each code's causes and fixes; "
+            + "--failure-threshold and --suppress change what fails the run."
+    }
+}
+
 /// Turns any error into the text a user reads and the process's exit code. The only place that does.
 public enum ErrorReporter {
     public static func exitCode(for error: any Error) -> ExitCode {

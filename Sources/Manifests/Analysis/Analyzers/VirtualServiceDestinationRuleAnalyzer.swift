@@ -17,7 +17,11 @@ struct VirtualServiceDestinationRuleAnalyzer: Analyzer {
     }
 
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
-        let rules = input.resources("DestinationRule", group: "networking.istio.io")
+        var rulesByHost: [String: [AnalyzedResource]] = [:]
+        for rule in input.resources("DestinationRule", group: "networking.istio.io") {
+            guard let host = rule.spec?["host"]?.scalarText else { continue }
+            rulesByHost[HostNames.qualified(host, in: rule.namespaceOrEmpty), default: []].append(rule)
+        }
         var messages: [AnalysisMessage] = []
         for service in input.resources("VirtualService", group: "networking.istio.io") {
             let namespace = service.namespaceOrEmpty
@@ -25,11 +29,8 @@ struct VirtualServiceDestinationRuleAnalyzer: Analyzer {
                 guard let subsetNode = destination["subset"], let subset = subsetNode.scalarText, !subset.isEmpty,
                       let host = destination["host"]?.scalarText else { continue }
                 let wanted = HostNames.qualified(host, in: namespace)
-                let defined = rules.contains { rule in
-                    guard let ruleHost = rule.spec?["host"]?.scalarText,
-                          HostNames.qualified(ruleHost, in: rule.namespaceOrEmpty) == wanted,
-                          Self.visible(rule, to: namespace) else { return false }
-                    return (rule.spec?["subsets"]?.items ?? []).contains { $0["name"]?.scalarText == subset }
+                let defined = (rulesByHost[wanted] ?? []).contains { rule in
+                    Self.visible(rule, to: namespace) && (rule.spec?["subsets"]?.items ?? []).contains { $0["name"]?.scalarText == subset }
                 }
                 if !defined {
                     messages.append(Messages.notFound(service, "host+subset in destinationrule", "\(host)+\(subset)", at: subsetNode))

@@ -1,0 +1,134 @@
+import Foundation
+import XCTest
+@testable import MeshCLIKit
+
+final class AnalyzeCommandTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-analyze-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: legacy, namespace: shop}
+        spec:
+          ports: [{name: web, port: 8080}]
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: cart, namespace: shop}
+        spec:
+          hosts: [cart]
+          http:
+          - route: [{destination: {host: cart, subset: v2}}]
+        """.write(to: folder.appendingPathComponent("shop.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    private func run(_ arguments: [String], in directory: URL? = nil) -> CLIRun {
+        let out = BufferOutput(), err = BufferOutput()
+        let environment = CommandEnvironment(stdout: out, stderr: err, workingDirectory: (directory ?? folder).path)
+        return CLIRun(exitCode: MeshCLI.run(["analyze"] + arguments, environment: environment), stdout: out.text, stderr: err.text)
+    }
+
+    func testLogOutputAndExitCodes() {
+        let result = run(["--use-kube=false", "shop.yaml"])
+        XCTAssertEqual(result.exitCode, .analyzeIssues)
+        XCTAssertEqual(result.stdout, """
+            Info [IST0118] (Service shop/legacy shop.yaml:5) Port name web (port: 8080, targetPort: 8080) does not follow Istio's port naming convention <protocol>[-<suffix>]; rename it or set appProtocol
+            Error [IST0101] (VirtualService shop/cart shop.yaml:13) Referenced host+subset in destinationrule not found: "cart+v2"
+
+            """)
+        XCTAssertTrue(result.stderr.hasPrefix("error: analyzers found issues at level Error or above when analyzing the given files\n"))
+
+        // Only Info remains after suppressing the subset message, and Info is below the failure threshold.
+        let suppressed = run(["--use-kube=false", "-S", "IST0101=VirtualService cart.*", "shop.yaml"])
+        XCTAssertEqual(suppressed.exitCode, .success)
+        XCTAssertEqual(suppressed.stdout.split(separator: "\n").count, 1)
+
+        let quiet = run(["--use-kube=false", "--output-threshold", "ERROR", "--failure-threshold", "info", "-S", "IST0101=*", "shop.yaml"])
+        XCTAssertEqual(quiet.exitCode, .analyzeIssues)
+        XCTAssertEqual(quiet.stdout, "✔ No validation issues found when analyzing the given files.\n")
+    }
+
+    func testJSONAndYAMLOutput() throws {
+        let json = run(["--use-kube=false", "--analyzer", "virtualservice.DestinationRuleAnalyzer", "-o", "json", "shop.yaml"])
+        XCTAssertEqual(json.exitCode, .analyzeIssues)
+        XCTAssertEqual(json.stdout, """
+            [
+              {
+                "code": "IST0101",
+                "level": "Error",
+                "name": "ReferencedResourceNotFound",
+                "message": "Referenced host+subset in destinationrule not found: \\"cart+v2\\"",
+                "origin": "VirtualService shop/cart",
+                "kind": "VirtualService",
+                "namespace": "shop",
+                "resourceName": "cart",
+                "file": "shop.yaml",
+                "line": 13,
+                "documentationUrl": "https://istio.io/latest/docs/reference/config/analysis/ist0101/"
+              }
+            ]
+
+            """)
+        let yaml = run(["--use-kube=false", "--analyzer", "service.PortNameAnalyzer", "-o", "yaml", "shop.yaml"])
+        XCTAssertEqual(yaml.exitCode, .success)
+        XCTAssertTrue(yaml.stdout.hasPrefix("- code: IST0118\n  level: Info\n  name: PortNameIsNotUnderNamingConvention\n"), yaml.stdout)
+    }
+
+    func testUsageErrorsAndListing() {
+        XCTAssertEqual(run(["--use-kube=false", "--failure-threshold", "Fatal", "shop.yaml"]).exitCode, .usage)
+        XCTAssertEqual(run(["--use-kube=false", "-S", "nonsense", "shop.yaml"]).exitCode, .usage)
+        let unknown = run(["--use-kube=false", "--analyzer", "virtualservice.GatewayAnalyser", "shop.yaml"])
+        XCTAssertEqual(unknown.exitCode, .usage)
+        XCTAssertTrue(unknown.stderr.contains("Did you mean 'virtualservice.GatewayAnalyzer'?"))
+        XCTAssertEqual(run(["--use-kube=false"]).exitCode, .usage)
+        let list = run(["-L"])
+        XCTAssertEqual(list.exitCode, .success)
+        XCTAssertTrue(list.stdout.hasPrefix("NAME   "))
+        XCTAssertTrue(list.stdout.contains("virtualservice.GatewayAnalyzer   "))
+    }
+
+    /// istioctl's own command cases that need no cluster, from ../shared/conformance/istio/analyze/istioctl-cli.
+    func testIstioctlFileOnlyCases() throws {
+        let base: URL
+        if let override = ProcessInfo.processInfo.environment["MESHCTL_CONFORMANCE_DIR"], !override.isEmpty {
+            base = URL(fileURLWithPath: override)
+        } else {
+            base = TestPaths.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/conformance/istio")
+        }
+        let cli = base.appendingPathComponent("analyze/istioctl-cli")
+        guard FileManager.default.fileExists(atPath: cli.path) else { throw XCTSkip("no corpus at \(cli.path)") }
+        let common = ["--use-kube=false", "--suppress=IST0139=*", "--suppress=IST0002=CustomResourceDefinition *"]
+        func codes(_ output: String) -> [String] {
+            output.split(separator: "\n").compactMap { line in line.split(separator: "[").dropFirst().first?.split(separator: "]").first.map(String.init) }
+        }
+        let vs = run(common + ["integration/virtualservice.yaml"], in: cli)
+        XCTAssertEqual(vs.exitCode, .analyzeIssues)
+        XCTAssertEqual(codes(vs.stdout), ["IST0101"])
+        let dr = run(common + ["integration/destinationrule.yaml"], in: cli)
+        XCTAssertEqual(dr.exitCode, .success)
+        XCTAssertTrue(dr.stdout.contains("No validation issues found when analyzing"))
+        let directory = run(common + ["integration/some-dir/"], in: cli)
+        XCTAssertEqual(directory.exitCode, .analyzeIssues)
+        XCTAssertEqual(codes(directory.stdout), ["IST0106"])
+        let markdown = run(common + ["integration/invalid.md"], in: cli)
+        XCTAssertEqual(markdown.exitCode, .success)
+        XCTAssertTrue(markdown.stderr.contains("skipping integration/invalid.md"))
+        XCTAssertEqual(run(common + ["-ojson", "integration/invalid.md"], in: cli).stdout, "[]\n")
+        XCTAssertEqual(run(common + ["integration/invalid.yaml"], in: cli).exitCode, .dataError)
+        XCTAssertEqual(run(common + ["--ignore-unknown=true", "integration/invalid.yaml"], in: cli).exitCode, .success)
+        // TestSkipPodsInFiles and TestRunSpecificAnalyzer.
+        XCTAssertEqual(run(["-A", "--use-kube=false", "--failure-threshold", "ERROR", "unit/public-gateway.yaml"], in: cli).exitCode, .success)
+        XCTAssertEqual(run(["--use-kube=false", "unit/specific-analyzer.yaml"], in: cli).exitCode, .analyzeIssues)
+        XCTAssertEqual(run(["--use-kube=false", "--analyzer", "schema.ValidationAnalyzer.Gateway", "unit/specific-analyzer.yaml"], in: cli).exitCode,
+                       .analyzeIssues)
+        XCTAssertEqual(run(["--use-kube=false", "--analyzer", "gateway.ConflictingGatewayAnalyzer", "unit/specific-analyzer.yaml"], in: cli).exitCode,
+                       .usage, "gateway.ConflictingGatewayAnalyzer is not built yet; istioctl passes this case")
+    }
+}
