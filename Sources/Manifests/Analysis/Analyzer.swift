@@ -13,6 +13,8 @@ public enum Analyzers {
         ServicePortNameAnalyzer(),
         VirtualServiceGatewayAnalyzer(),
         VirtualServiceDestinationRuleAnalyzer(),
+        DestinationRuleCACertificateAnalyzer(),
+        ApplicationUIDAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// The analyzer with this name, if meshctl has it.

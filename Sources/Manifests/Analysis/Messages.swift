@@ -2,6 +2,11 @@
 public enum Messages {
     public static let referencedResourceNotFound = MessageType(code: "IST0101", name: "ReferencedResourceNotFound", level: .error)
     public static let schemaValidationError = MessageType(code: "IST0106", name: "SchemaValidationError", level: .error)
+    public static let noServerCertificateVerificationDestinationLevel = MessageType(
+        code: "IST0128", name: "NoServerCertificateVerificationDestinationLevel", level: .warning)
+    public static let noServerCertificateVerificationPortLevel = MessageType(
+        code: "IST0129", name: "NoServerCertificateVerificationPortLevel", level: .warning)
+    public static let invalidApplicationUID = MessageType(code: "IST0144", name: "InvalidApplicationUID", level: .warning)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -12,6 +17,7 @@ public enum Messages {
     /// Every type above, for `--suppress` checks and listings.
     public static let all: [MessageType] = [
         referencedResourceNotFound, schemaValidationError, portNameIsNotUnderNamingConvention,
+        noServerCertificateVerificationDestinationLevel, noServerCertificateVerificationPortLevel, invalidApplicationUID,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

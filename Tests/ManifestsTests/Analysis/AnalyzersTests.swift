@@ -77,6 +77,43 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertTrue(ports[0].text.hasPrefix("Port name web (port: 8080, targetPort: 8080)"))
     }
 
+    func testTLSWithoutCAAndProxyUID() throws {
+        let tls = try run("destinationrule.CaCertificateAnalyzer", """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: db, namespace: shop}
+            spec:
+              host: db.example.com
+              trafficPolicy:
+                tls: {mode: SIMPLE}
+                portLevelSettings:
+                - port: {number: 5432}
+                  tls: {mode: MUTUAL, caCertificates: /etc/ca.pem}
+                - port: {number: 5433}
+                  tls: {mode: MUTUAL, credentialName: db-client}
+            """)
+        XCTAssertEqual(tls.map(\.type.code), ["IST0128", "IST0129"])
+        XCTAssertEqual(tls.map(\.location.line), [7, 12])
+
+        let uid = try run("applicationUID.Analyzer", """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web, namespace: shop}
+            spec:
+              template:
+                spec:
+                  securityContext: {runAsUser: 1337}
+                  containers: [{name: web, image: web, securityContext: {runAsUser: 1337}}]
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: ok, namespace: shop}
+            spec:
+              containers: [{name: istio-proxy, image: proxy, securityContext: {runAsUser: 1337}}]
+            """)
+        XCTAssertEqual(uid.map(\.resource.origin), ["Deployment shop/web"])
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")
