@@ -22,7 +22,7 @@ struct AnalyzeCorpus {
                 var resources: [AnalyzedResource] = []
                 for file in item["inputFiles"] as? [String] ?? [] {
                     let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
-                    resources += try YAMLParser.parse(text, file: file).compactMap { AnalyzedResource($0.root, file: file) }
+                    resources += try YAMLParser.parse(text, file: file).flatMap { AnalyzedResource.all(in: $0.root, file: file) ?? [] }
                 }
                 let produced = Analyzers.run([analyzer], on: AnalysisInput(resources: resources)).map { "\($0.type.code) \($0.resource.origin)" }
                 let expected = (item["expected"] as? [[String: Any]] ?? []).map { "\($0["code"] ?? "") \($0["origin"] ?? "")" }

@@ -23,6 +23,14 @@ public struct AnalyzedResource: Sendable {
         self.name = node["metadata"]?["name"]?.scalarText ?? ""
     }
 
+    /// The objects in a document: the document itself, or the items of a `List`.
+    public static func all(in node: YAMLNode, file: String? = nil, defaultNamespace: String? = nil) -> [AnalyzedResource]? {
+        if node["kind"]?.scalarText == "List", let items = node["items"]?.items {
+            return items.compactMap { AnalyzedResource($0, file: file, defaultNamespace: defaultNamespace) }
+        }
+        return AnalyzedResource(node, file: file, defaultNamespace: defaultNamespace).map { [$0] }
+    }
+
     public var location: SourceLocation { node.location }
 
     /// `Kind namespace/name`, or `Kind name` for an object without a namespace.
@@ -35,7 +43,13 @@ public struct AnalyzedResource: Sendable {
     public var labels: [String: String] { Self.stringMap(node["metadata"]?["labels"]) }
     public var annotations: [String: String] { Self.stringMap(node["metadata"]?["annotations"]) }
 
-    static func stringMap(_ node: YAMLNode?) -> [String: String] {
+    /// Whether every label of `selector` is on this object; an empty selector selects nothing.
+    public func isSelected(by selector: [String: String]) -> Bool {
+        let labels = self.labels
+        return !selector.isEmpty && selector.allSatisfy { labels[$0.key] == $0.value }
+    }
+
+    public static func stringMap(_ node: YAMLNode?) -> [String: String] {
         var map: [String: String] = [:]
         for pair in node?.pairs ?? [] { map[pair.key.scalarText ?? ""] = pair.value.scalarText ?? "" }
         return map

@@ -4,7 +4,13 @@ public protocol Analyzer: Sendable {
     var name: String { get }
     /// One line for `analyze -L`.
     var summary: String { get }
+    /// Whether it needs running Pods, which only a cluster has; istioctl skips such analyzers on files alone.
+    var needsRunningPods: Bool { get }
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage]
+}
+
+extension Analyzer {
+    public var needsRunningPods: Bool { false }
 }
 
 /// The analyzers meshctl has, in the order `analyze -L` lists them.
@@ -15,6 +21,8 @@ public enum Analyzers {
         VirtualServiceDestinationRuleAnalyzer(),
         DestinationRuleCACertificateAnalyzer(),
         ApplicationUIDAnalyzer(),
+        IngressGatewayPortAnalyzer(),
+        ConflictingGatewayAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// The analyzer with this name, if meshctl has it.

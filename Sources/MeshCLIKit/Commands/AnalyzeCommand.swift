@@ -126,8 +126,8 @@ struct AnalyzeCommand: MeshCommand {
         for input in inputs {
             do {
                 for document in try YAMLParser.parse(input.text, file: input.name) where !document.root.isNull {
-                    if let resource = AnalyzedResource(document.root, file: input.name, defaultNamespace: defaultNamespace) {
-                        resources.append(resource)
+                    if let found = AnalyzedResource.all(in: document.root, file: input.name, defaultNamespace: defaultNamespace) {
+                        resources += found
                     } else {
                         let at = document.root.location
                         unreadable.append("\(input.name):\(at.line):\(at.column): document \(document.index + 1) is not a Kubernetes object "
@@ -143,7 +143,8 @@ struct AnalyzeCommand: MeshCommand {
             guard ignoreUnknown else { throw InputDataError(report + "\n(--ignore-unknown analyzes the rest)") }
             context.stderr.write("note: " + report + "\n")
         }
-        let analyzers = analyzerNames.isEmpty ? Analyzers.all : analyzerNames.compactMap(Analyzers.named)
+        // Files do not describe running pods, so analyzers that need them only run when asked for by name.
+        let analyzers = analyzerNames.isEmpty ? Analyzers.all.filter { !$0.needsRunningPods } : analyzerNames.compactMap(Analyzers.named)
         var messages = Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace))
         if !allNamespaces && namespace != nil {
             messages = messages.filter { $0.resource.namespace == nil || $0.resource.namespace == namespace }

@@ -114,6 +114,46 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertEqual(uid.map(\.resource.origin), ["Deployment shop/web"])
     }
 
+    func testGatewayWorkloadsPortsAndConflicts() throws {
+        let gateways = """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: public, namespace: edge}
+            spec:
+              selector: {app: edge}
+              servers: [{port: {number: 8443, name: https, protocol: HTTPS}, hosts: ["*.example.com"], tls: {mode: SIMPLE, credentialName: c}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: shop, namespace: edge}
+            spec:
+              selector: {app: edge, tier: web}
+              servers: [{port: {number: 8443, name: https, protocol: HTTPS}, hosts: [shop.example.com], tls: {mode: SIMPLE, credentialName: c}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: nowhere, namespace: edge}
+            spec:
+              selector: {app: nothing}
+              servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: edge-1, namespace: edge, labels: {app: edge, tier: web}}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: edge, namespace: edge}
+            spec: {selector: {app: edge}, ports: [{name: https, port: 443, targetPort: 8444}]}
+            """
+        let ports = try run("gateway.IngressGatewayPortAnalyzer", gateways)
+        XCTAssertEqual(ports.map { "\($0.type.code) \($0.resource.name)" }, ["IST0162 public", "IST0162 shop", "IST0101 nowhere"])
+        XCTAssertEqual(ports.last?.text, "Referenced selector not found: \"app=nothing\"")
+        let conflicts = try run("gateway.ConflictingGatewayAnalyzer", gateways)
+        XCTAssertEqual(conflicts.map { "\($0.type.code) \($0.resource.name)" }, ["IST0145 public", "IST0145 shop"])
+        XCTAssertTrue(conflicts[0].text.hasPrefix("conflicts with Gateway edge/shop (workload selector app=edge, port 8443, hosts *.example.com)"))
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

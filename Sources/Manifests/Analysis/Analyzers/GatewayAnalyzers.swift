@@ -1,0 +1,91 @@
+/// `k1=v1,k2=v2`, sorted: how Istio's messages print a selector.
+private func selectorText(_ selector: [String: String]) -> String {
+    selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+}
+
+/// The port numbers and hosts of a Gateway's servers; servers without a valid port are left out.
+private func servers(_ gateway: AnalyzedResource) -> [(port: Int, hosts: [String])] {
+    (gateway.spec?["servers"]?.items ?? []).compactMap { server in
+        guard let port = server["port"]?["number"]?.int, (1...65535).contains(port) else { return nil }
+        let hosts = (server["hosts"]?.items ?? []).compactMap(\.scalarText).map { host in
+            host.split(separator: "/", maxSplits: 1).map(String.init).last ?? host
+        }
+        return (port, hosts)
+    }
+}
+
+/// A Gateway's selector must match gateway pods (IST0101), and a Service of those pods must expose
+/// each server port (IST0162).
+struct IngressGatewayPortAnalyzer: Analyzer {
+    let name = "gateway.IngressGatewayPortAnalyzer"
+    let summary = "Checks that a Gateway's selector matches gateway pods and their Service exposes its ports (needs pods: on files, only with --analyzer)"
+    let needsRunningPods = true
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        let pods = input.resources("Pod", group: "")
+        let services = input.resources("Service", group: "")
+        var messages: [AnalysisMessage] = []
+        for gateway in input.resources("Gateway", group: "networking.istio.io") {
+            let selector = AnalyzedResource.stringMap(gateway.spec?["selector"])
+            let matched = pods.filter { $0.isSelected(by: selector) }
+            guard !matched.isEmpty else {
+                messages.append(Messages.notFound(gateway, "selector", selectorText(selector), at: gateway.spec?["selector"]))
+                continue
+            }
+            var exposed: Set<Int> = []
+            for service in services {
+                let serviceSelector = AnalyzedResource.stringMap(service.spec?["selector"])
+                guard matched.contains(where: { $0.namespaceOrEmpty == service.namespaceOrEmpty && $0.isSelected(by: serviceSelector) }) else { continue }
+                for port in service.spec?["ports"]?.items ?? [] {
+                    if let number = port["port"]?.int { exposed.insert(number) }
+                    if let target = port["targetPort"]?.int { exposed.insert(target) }
+                }
+            }
+            for server in gateway.spec?["servers"]?.items ?? [] {
+                guard let portNode = server["port"]?["number"], let port = portNode.int, !exposed.contains(port) else { continue }
+                messages.append(AnalysisMessage(Messages.gatewayPortNotDefinedOnService,
+                    "the Gateway listens on port \(port), which no Service of its pods (selector \(selectorText(selector))) exposes; "
+                        + "add the port to the gateway's Service, or clients cannot reach it through that Service",
+                    on: gateway, at: portNode))
+            }
+        }
+        return messages
+    }
+}
+
+/// Gateways for the same workloads must not claim the same port and host (IST0145): one of them
+/// would silently lose.
+struct ConflictingGatewayAnalyzer: Analyzer {
+    let name = "gateway.ConflictingGatewayAnalyzer"
+    let summary = "Checks that Gateways selecting the same workloads do not claim the same port and hosts"
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        let gateways = input.resources("Gateway", group: "networking.istio.io")
+        let selectors = gateways.map { AnalyzedResource.stringMap($0.spec?["selector"]) }
+        let claims = gateways.map(servers)
+        var messages: [AnalysisMessage] = []
+        for (index, gateway) in gateways.enumerated() {
+            var conflicts: [(name: String, port: Int, hosts: [String])] = []
+            for other in gateways.indices where other != index {
+                // Selectors overlap when one is contained in the other: some pod can carry both.
+                let a = selectors[index], b = selectors[other]
+                guard a.allSatisfy({ b[$0.key] == $0.value }) || b.allSatisfy({ a[$0.key] == $0.value }) else { continue }
+                for mine in claims[index] {
+                    for theirs in claims[other] where theirs.port == mine.port {
+                        let shared = mine.hosts.filter { host in theirs.hosts.contains { HostNames.overlap(host, $0) } }
+                        if !shared.isEmpty && !conflicts.contains(where: { $0.name == gateways[other].origin }) {
+                            conflicts.append((gateways[other].origin, mine.port, shared))
+                        }
+                    }
+                }
+            }
+            guard let first = conflicts.first else { continue }
+            let names = conflicts.map { $0.name.dropFirst("Gateway ".count) }.joined(separator: ", ")
+            messages.append(AnalysisMessage(Messages.conflictingGateways,
+                "conflicts with Gateway \(names) (workload selector \(selectorText(selectors[index])), port \(first.port), "
+                    + "hosts \(first.hosts.joined(separator: ", "))): only one of them gets the port; merge them or change a port or host",
+                on: gateway, at: gateway.spec?["servers"]))
+        }
+        return messages
+    }
+}
