@@ -24,7 +24,7 @@ __meshctl_subcommands() {
 __meshctl_flags() {
     case "$1" in
         "meshctl") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl analyze") echo "--use-kube --all-namespaces --output --failure-threshold --output-threshold --suppress --analyzer --list-analyzers --ignore-unknown --recursive --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl analyze") echo "--use-kube --all-namespaces --output --failure-threshold --output-threshold --suppress --analyzer --list-analyzers --meshConfigFile --ignore-unknown --recursive --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl completion") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl help") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl kube-inject") echo "--filename --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
@@ -36,7 +36,7 @@ __meshctl_flags() {
 __meshctl_value_flags() {
     case "$1" in
         "meshctl") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl analyze") echo "-o --output --failure-threshold --output-threshold -S --suppress --analyzer --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl analyze") echo "-o --output --failure-threshold --output-threshold -S --suppress --analyzer --meshConfigFile --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl completion") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl help") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl kube-inject") echo "-f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
@@ -49,7 +49,8 @@ __meshctl_flag_values() {
     case "$1|$2" in
         "meshctl|--kubeconfig") echo "files" ;;
         "meshctl analyze|-o"|"meshctl analyze|--output") echo "values log json yaml" ;;
-        "meshctl analyze|--analyzer") echo "values service.PortNameAnalyzer virtualservice.GatewayAnalyzer virtualservice.DestinationRuleAnalyzer destinationrule.CaCertificateAnalyzer applicationUID.Analyzer gateway.IngressGatewayPortAnalyzer gateway.ConflictingGatewayAnalyzer schema.ValidationAnalyzer.VirtualService schema.ValidationAnalyzer.DestinationRule schema.ValidationAnalyzer.Gateway schema.ValidationAnalyzer.ServiceEntry schema.ValidationAnalyzer.Sidecar schema.ValidationAnalyzer.WorkloadEntry schema.ValidationAnalyzer.WorkloadGroup schema.ValidationAnalyzer.EnvoyFilter schema.ValidationAnalyzer.ProxyConfig schema.ValidationAnalyzer.AuthorizationPolicy schema.ValidationAnalyzer.PeerAuthentication schema.ValidationAnalyzer.RequestAuthentication schema.ValidationAnalyzer.Telemetry schema.ValidationAnalyzer.WasmPlugin" ;;
+        "meshctl analyze|--analyzer") echo "values service.PortNameAnalyzer virtualservice.GatewayAnalyzer virtualservice.DestinationRuleAnalyzer destinationrule.CaCertificateAnalyzer applicationUID.Analyzer gateway.IngressGatewayPortAnalyzer gateway.ConflictingGatewayAnalyzer serviceentry.Analyzer schema.ValidationAnalyzer.VirtualService schema.ValidationAnalyzer.DestinationRule schema.ValidationAnalyzer.Gateway schema.ValidationAnalyzer.ServiceEntry schema.ValidationAnalyzer.Sidecar schema.ValidationAnalyzer.WorkloadEntry schema.ValidationAnalyzer.WorkloadGroup schema.ValidationAnalyzer.EnvoyFilter schema.ValidationAnalyzer.ProxyConfig schema.ValidationAnalyzer.AuthorizationPolicy schema.ValidationAnalyzer.PeerAuthentication schema.ValidationAnalyzer.RequestAuthentication schema.ValidationAnalyzer.Telemetry schema.ValidationAnalyzer.WasmPlugin" ;;
+        "meshctl analyze|--meshConfigFile") echo "files" ;;
         "meshctl analyze|--kubeconfig") echo "files" ;;
         "meshctl completion|--kubeconfig") echo "files" ;;
         "meshctl help|--kubeconfig") echo "files" ;;

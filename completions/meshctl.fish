@@ -27,7 +27,7 @@ function __meshctl_value_flags
         case 'meshctl'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl analyze'
-            printf '%s\n' -o --output --failure-threshold --output-threshold -S --suppress --analyzer --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' -o --output --failure-threshold --output-threshold -S --suppress --analyzer --meshConfigFile --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl completion'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl help'
@@ -84,8 +84,9 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s o -l outpu
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l failure-threshold -x -d 'Lowest level that makes the run fail (exit 79): Info, Warning or Error'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l output-threshold -x -d 'Lowest level that is printed: Info, Warning or Error'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s S -l suppress -x -d 'Hide messages of a code for matching resources; * matches any text (IST0118=Service *)'
-complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l analyzer -x -a 'service.PortNameAnalyzer virtualservice.GatewayAnalyzer virtualservice.DestinationRuleAnalyzer destinationrule.CaCertificateAnalyzer applicationUID.Analyzer gateway.IngressGatewayPortAnalyzer gateway.ConflictingGatewayAnalyzer schema.ValidationAnalyzer.VirtualService schema.ValidationAnalyzer.DestinationRule schema.ValidationAnalyzer.Gateway schema.ValidationAnalyzer.ServiceEntry schema.ValidationAnalyzer.Sidecar schema.ValidationAnalyzer.WorkloadEntry schema.ValidationAnalyzer.WorkloadGroup schema.ValidationAnalyzer.EnvoyFilter schema.ValidationAnalyzer.ProxyConfig schema.ValidationAnalyzer.AuthorizationPolicy schema.ValidationAnalyzer.PeerAuthentication schema.ValidationAnalyzer.RequestAuthentication schema.ValidationAnalyzer.Telemetry schema.ValidationAnalyzer.WasmPlugin' -d 'Run only this analyzer (repeatable; see -L)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l analyzer -x -a 'service.PortNameAnalyzer virtualservice.GatewayAnalyzer virtualservice.DestinationRuleAnalyzer destinationrule.CaCertificateAnalyzer applicationUID.Analyzer gateway.IngressGatewayPortAnalyzer gateway.ConflictingGatewayAnalyzer serviceentry.Analyzer schema.ValidationAnalyzer.VirtualService schema.ValidationAnalyzer.DestinationRule schema.ValidationAnalyzer.Gateway schema.ValidationAnalyzer.ServiceEntry schema.ValidationAnalyzer.Sidecar schema.ValidationAnalyzer.WorkloadEntry schema.ValidationAnalyzer.WorkloadGroup schema.ValidationAnalyzer.EnvoyFilter schema.ValidationAnalyzer.ProxyConfig schema.ValidationAnalyzer.AuthorizationPolicy schema.ValidationAnalyzer.PeerAuthentication schema.ValidationAnalyzer.RequestAuthentication schema.ValidationAnalyzer.Telemetry schema.ValidationAnalyzer.WasmPlugin' -d 'Run only this analyzer (repeatable; see -L)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s L -l list-analyzers -d 'List the analyzers and exit'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l meshConfigFile -r -F -d 'Mesh configuration to analyze with (the istio ConfigMap\'s mesh key)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l ignore-unknown -d 'Report files meshctl cannot read, but do not fail on them'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s R -l recursive -d 'Read directories recursively (always done; accepted for istioctl\'s command lines)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'

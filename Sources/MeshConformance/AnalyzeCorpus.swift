@@ -24,7 +24,12 @@ struct AnalyzeCorpus {
                     let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
                     resources += try YAMLParser.parse(text, file: file).flatMap { AnalyzedResource.all(in: $0.root, file: file) ?? [] }
                 }
-                let produced = Analyzers.run([analyzer], on: AnalysisInput(resources: resources)).map { "\($0.type.code) \($0.resource.origin)" }
+                var meshConfig: YAMLNode?
+                if let file = item["meshConfigFile"] as? String {
+                    let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
+                    meshConfig = try YAMLParser.parse(text, file: file).first?.root
+                }
+                let produced = Analyzers.run([analyzer], on: AnalysisInput(resources: resources, meshConfig: meshConfig)).map { "\($0.type.code) \($0.resource.origin)" }
                 let expected = (item["expected"] as? [[String: Any]] ?? []).map { "\($0["code"] ?? "") \($0["origin"] ?? "")" }
                 let missing = Self.subtract(expected, produced), extra = Self.subtract(produced, expected)
                 if !missing.isEmpty || !extra.isEmpty {

@@ -61,12 +61,15 @@ public struct AnalysisInput: Sendable {
     public let resources: [AnalyzedResource]
     /// Where Istio's control plane runs; its objects are Istio's own.
     public let istioNamespace: String
+    /// The mesh configuration (MeshConfig, as in the `istio` ConfigMap's `mesh` key), when given.
+    public let meshConfig: YAMLNode?
     private let byKind: [String: [Int]]
     private let byName: [String: Int]
 
-    public init(resources: [AnalyzedResource], istioNamespace: String = "istio-system") {
+    public init(resources: [AnalyzedResource], istioNamespace: String = "istio-system", meshConfig: YAMLNode? = nil) {
         self.resources = resources
         self.istioNamespace = istioNamespace
+        self.meshConfig = meshConfig
         var byKind: [String: [Int]] = [:], byName: [String: Int] = [:]
         for (index, resource) in resources.enumerated() {
             byKind[resource.kind, default: []].append(index)
@@ -79,6 +82,11 @@ public struct AnalysisInput: Sendable {
     }
 
     private static func key(_ kind: String, _ namespace: String, _ name: String) -> String { "\(kind)\u{0}\(namespace)\u{0}\(name)" }
+
+    /// A `defaultConfig.proxyMetadata` value of the mesh configuration.
+    public func proxyMetadata(_ key: String) -> String? {
+        meshConfig?["defaultConfig"]?["proxyMetadata"]?[key]?.scalarText
+    }
 
     /// The objects of one kind (Service, VirtualService ...), optionally of one API group.
     public func resources(_ kind: String, group: String? = nil) -> [AnalyzedResource] {

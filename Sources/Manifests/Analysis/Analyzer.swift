@@ -23,6 +23,7 @@ public enum Analyzers {
         ApplicationUIDAnalyzer(),
         IngressGatewayPortAnalyzer(),
         ConflictingGatewayAnalyzer(),
+        ServiceEntryAddressesAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// The analyzer with this name, if meshctl has it.

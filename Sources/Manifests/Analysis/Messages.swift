@@ -9,6 +9,7 @@ public enum Messages {
     public static let invalidApplicationUID = MessageType(code: "IST0144", name: "InvalidApplicationUID", level: .warning)
     public static let conflictingGateways = MessageType(code: "IST0145", name: "ConflictingGateways", level: .error)
     public static let gatewayPortNotDefinedOnService = MessageType(code: "IST0162", name: "GatewayPortNotDefinedOnService", level: .warning)
+    public static let serviceEntryAddressesRequired = MessageType(code: "IST0134", name: "ServiceEntryAddressesRequired", level: .warning)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -20,7 +21,7 @@ public enum Messages {
     public static let all: [MessageType] = [
         referencedResourceNotFound, schemaValidationError, portNameIsNotUnderNamingConvention,
         noServerCertificateVerificationDestinationLevel, noServerCertificateVerificationPortLevel, invalidApplicationUID,
-        conflictingGateways, gatewayPortNotDefinedOnService,
+        conflictingGateways, gatewayPortNotDefinedOnService, serviceEntryAddressesRequired,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

@@ -36,6 +36,8 @@ struct AnalyzeCommand: MeshCommand {
                 FlagSpec("analyzer", kind: .repeatedValue, valueName: "NAME", help: "Run only this analyzer (repeatable; see -L)",
                          completion: .values(Analyzers.all.map(\.name))),
                 FlagSpec("list-analyzers", short: "L", kind: .bool, help: "List the analyzers and exit"),
+                FlagSpec("meshConfigFile", valueName: "FILE", help: "Mesh configuration to analyze with (the istio ConfigMap's mesh key)",
+                         completion: .files),
                 FlagSpec("ignore-unknown", kind: .bool, help: "Report files meshctl cannot read, but do not fail on them"),
                 FlagSpec("recursive", short: "R", kind: .bool, help: "Read directories recursively (always done; accepted for istioctl's command lines)"),
             ],
@@ -58,6 +60,7 @@ struct AnalyzeCommand: MeshCommand {
     let files: [String]
     let listAnalyzers: Bool
     let ignoreUnknown: Bool
+    let meshConfigFile: String?
     let useKube: Bool
     let allNamespaces: Bool
     let format: String
@@ -73,6 +76,7 @@ struct AnalyzeCommand: MeshCommand {
         files = invocation.arguments
         listAnalyzers = invocation.bool("list-analyzers")
         ignoreUnknown = invocation.bool("ignore-unknown")
+        meshConfigFile = invocation.string("meshConfigFile")
         useKube = invocation.bool("use-kube")
         allNamespaces = invocation.bool("all-namespaces")
         format = invocation.string("output") ?? "log"
@@ -145,7 +149,12 @@ struct AnalyzeCommand: MeshCommand {
         }
         // Files do not describe running pods, so analyzers that need them only run when asked for by name.
         let analyzers = analyzerNames.isEmpty ? Analyzers.all.filter { !$0.needsRunningPods } : analyzerNames.compactMap(Analyzers.named)
-        var messages = Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace))
+        var meshConfig: YAMLNode?
+        if let meshConfigFile {
+            let text = try FileSystem.readText(FileSystem.resolve(meshConfigFile, in: context.environment.workingDirectory), shownAs: meshConfigFile)
+            meshConfig = try YAMLParser.parse(text, file: meshConfigFile).first?.root
+        }
+        var messages = Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace, meshConfig: meshConfig))
         if !allNamespaces && namespace != nil {
             messages = messages.filter { $0.resource.namespace == nil || $0.resource.namespace == namespace }
         }

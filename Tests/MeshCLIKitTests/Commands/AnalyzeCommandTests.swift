@@ -81,6 +81,23 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertTrue(yaml.stdout.hasPrefix("- code: IST0118\n  level: Info\n  name: PortNameIsNotUnderNamingConvention\n"), yaml.stdout)
     }
 
+    func testMeshConfigFile() throws {
+        try """
+        apiVersion: networking.istio.io/v1
+        kind: ServiceEntry
+        metadata: {name: db, namespace: shop}
+        spec: {hosts: [db.example.com], ports: [{number: 5432, name: tcp-db, protocol: TCP}], resolution: DNS}
+        """.write(to: folder.appendingPathComponent("db.yaml"), atomically: true, encoding: .utf8)
+        try "defaultConfig:\n  proxyMetadata: {ISTIO_META_DNS_CAPTURE: \"true\", ISTIO_META_DNS_AUTO_ALLOCATE: \"true\"}\n"
+            .write(to: folder.appendingPathComponent("mesh.yaml"), atomically: true, encoding: .utf8)
+        let plain = run(["--use-kube=false", "db.yaml"])
+        XCTAssertEqual(plain.exitCode, .success)
+        XCTAssertTrue(plain.stdout.hasPrefix("Warning [IST0134] (ServiceEntry shop/db db.yaml:4)"), plain.stdout)
+        let allocated = run(["--use-kube=false", "--meshConfigFile", "mesh.yaml", "db.yaml"])
+        XCTAssertEqual(allocated.stdout, "✔ No validation issues found when analyzing the given files.\n")
+        XCTAssertEqual(run(["--use-kube=false", "--meshConfigFile", "missing.yaml", "db.yaml"]).exitCode, .failure)
+    }
+
     func testUsageErrorsAndListing() {
         XCTAssertEqual(run(["--use-kube=false", "--failure-threshold", "Fatal", "shop.yaml"]).exitCode, .usage)
         XCTAssertEqual(run(["--use-kube=false", "-S", "nonsense", "shop.yaml"]).exitCode, .usage)
