@@ -24,6 +24,9 @@ public enum Analyzers {
         IngressGatewayPortAnalyzer(),
         ConflictingGatewayAnalyzer(),
         ServiceEntryAddressesAnalyzer(),
+        ConflictingServiceEntryProtocolAnalyzer(),
+        DeploymentMultiServiceAnalyzer(),
+        SubsetSelectPodAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// The analyzer with this name, if meshctl has it.

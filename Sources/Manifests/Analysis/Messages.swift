@@ -10,6 +10,12 @@ public enum Messages {
     public static let conflictingGateways = MessageType(code: "IST0145", name: "ConflictingGateways", level: .error)
     public static let gatewayPortNotDefinedOnService = MessageType(code: "IST0162", name: "GatewayPortNotDefinedOnService", level: .warning)
     public static let serviceEntryAddressesRequired = MessageType(code: "IST0134", name: "ServiceEntryAddressesRequired", level: .warning)
+    public static let deploymentAssociatedToMultipleServices = MessageType(code: "IST0116", name: "DeploymentAssociatedToMultipleServices",
+                                                                           level: .warning)
+    public static let deploymentConflictingPorts = MessageType(code: "IST0137", name: "DeploymentConflictingPorts", level: .warning)
+    public static let destinationRuleSubsetNotSelectPods = MessageType(code: "IST0173", name: "DestinationRuleSubsetNotSelectPods", level: .error)
+    public static let unknownDestinationRuleHost = MessageType(code: "IST0174", name: "UnknownDestinationRuleHost", level: .warning)
+    public static let conflictingServiceEntryProtocol = MessageType(code: "IST0177", name: "ConflictingServiceEntryProtocol", level: .warning)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -22,6 +28,8 @@ public enum Messages {
         referencedResourceNotFound, schemaValidationError, portNameIsNotUnderNamingConvention,
         noServerCertificateVerificationDestinationLevel, noServerCertificateVerificationPortLevel, invalidApplicationUID,
         conflictingGateways, gatewayPortNotDefinedOnService, serviceEntryAddressesRequired,
+        deploymentAssociatedToMultipleServices, deploymentConflictingPorts, destinationRuleSubsetNotSelectPods, unknownDestinationRuleHost,
+        conflictingServiceEntryProtocol,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

@@ -154,6 +154,59 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertTrue(conflicts[0].text.hasPrefix("conflicts with Gateway edge/shop (workload selector app=edge, port 8443, hosts *.example.com)"))
     }
 
+    func testServicesOfDeploymentsSubsetsAndServiceEntries() throws {
+        let shop = """
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: shop, labels: {istio-injection: enabled}}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: cart, namespace: shop}
+            spec: {template: {metadata: {labels: {app: cart, version: v1}}}}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: cart, namespace: shop}
+            spec: {selector: {app: cart}, ports: [{name: http, port: 80, targetPort: 8080}]}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: cart-grpc, namespace: shop}
+            spec: {selector: {app: cart}, ports: [{name: grpc, port: 80, targetPort: 8080}, {name: tcp, port: 81, targetPort: 8080}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: cart-1, namespace: shop, labels: {app: cart, version: v1}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: cart, namespace: shop}
+            spec: {host: cart, subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: ghost, namespace: shop}
+            spec: {host: ghost}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: api-http, namespace: shop}
+            spec: {hosts: [api.example.com], ports: [{number: 8080, name: http, protocol: HTTP}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: api-tls, namespace: blog}
+            spec: {hosts: [api.example.com], ports: [{number: 8080, name: tls, protocol: TLS}]}
+            """
+        XCTAssertEqual(try run("deployment.MultiServiceAnalyzer", shop).map(\.type.code), ["IST0116", "IST0137"])
+        let subsets = try run("destinationrule.SubsetSelectPodAnalyzer", shop)
+        XCTAssertEqual(subsets.map { "\($0.type.code) \($0.resource.name)" }, ["IST0173 cart", "IST0174 ghost"])
+        XCTAssertTrue(subsets[0].text.hasPrefix("subset v2 selects no pod of Service shop/cart"))
+        XCTAssertEqual(try run("serviceentry.ConflictingServiceEntryProtocolAnalyzer", shop).map(\.resource.origin),
+                       ["ServiceEntry shop/api-http", "ServiceEntry blog/api-tls"])
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

@@ -26,3 +26,56 @@ struct ServiceEntryAddressesAnalyzer: Analyzer {
         return messages
     }
 }
+
+/// ServiceEntries visible in a common namespace that give the same host and port different protocols (IST0177).
+struct ConflictingServiceEntryProtocolAnalyzer: Analyzer {
+    let name = "serviceentry.ConflictingServiceEntryProtocolAnalyzer"
+    let summary = "Checks that ServiceEntries for the same host and port agree on the protocol"
+
+    /// The namespaces an object is exported to; nil means every namespace.
+    static func exports(_ resource: AnalyzedResource) -> Set<String>? {
+        let list = (resource.spec?["exportTo"]?.items ?? []).compactMap(\.scalarText)
+        if list.isEmpty || list.contains("*") { return nil }
+        return Set(list.map { $0 == "." ? resource.namespaceOrEmpty : $0 })
+    }
+
+    static func shareAudience(_ a: AnalyzedResource, _ b: AnalyzedResource) -> Bool {
+        switch (exports(a), exports(b)) {
+        case (nil, _), (_, nil): return true
+        case (let left?, let right?): return !left.isDisjoint(with: right)
+        }
+    }
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        let entries = input.resources("ServiceEntry", group: "networking.istio.io")
+        // (host, port) → the entries declaring it, with their protocol.
+        var claims: [String: [(entry: Int, proto: String, node: YAMLNode)]] = [:]
+        var order: [String] = []
+        for (index, entry) in entries.enumerated() {
+            for host in (entry.spec?["hosts"]?.items ?? []).compactMap(\.scalarText) {
+                for port in entry.spec?["ports"]?.items ?? [] {
+                    guard let number = port["number"]?.int else { continue }
+                    let key = "\(host):\(number)"
+                    if claims[key] == nil { order.append(key) }
+                    claims[key, default: []].append((index, (port["protocol"]?.scalarText ?? "TCP").uppercased(), port))
+                }
+            }
+        }
+        var reported: Set<Int> = []
+        var messages: [AnalysisMessage] = []
+        for key in order {
+            let claim = claims[key]!
+            for item in claim where !reported.contains(item.entry) {
+                let rivals = claim.filter { $0.entry != item.entry && $0.proto != item.proto && Self.shareAudience(entries[$0.entry], entries[item.entry]) }
+                guard !rivals.isEmpty else { continue }
+                reported.insert(item.entry)
+                let names = ([item] + rivals).map { entries[$0.entry].origin.dropFirst("ServiceEntry ".count) }.joined(separator: ", ")
+                let protocols = Set(([item] + rivals).map(\.proto)).sorted().joined(separator: ", ")
+                messages.append(AnalysisMessage(Messages.conflictingServiceEntryProtocol,
+                    "ServiceEntries \(names) give \(key) different protocols (\(protocols)): only one of them takes effect; make them agree",
+                    on: entries[item.entry], at: item.node))
+            }
+        }
+        return messages
+    }
+}
