@@ -27,6 +27,8 @@ public enum Analyzers {
         ConflictingServiceEntryProtocolAnalyzer(),
         DeploymentMultiServiceAnalyzer(),
         SubsetSelectPodAnalyzer(),
+        SidecarSelectorAnalyzer(),
+        ConflictingMeshGatewayHostsAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// The analyzer with this name, if meshctl has it.

@@ -16,6 +16,12 @@ public enum Messages {
     public static let destinationRuleSubsetNotSelectPods = MessageType(code: "IST0173", name: "DestinationRuleSubsetNotSelectPods", level: .error)
     public static let unknownDestinationRuleHost = MessageType(code: "IST0174", name: "UnknownDestinationRuleHost", level: .warning)
     public static let conflictingServiceEntryProtocol = MessageType(code: "IST0177", name: "ConflictingServiceEntryProtocol", level: .warning)
+    public static let conflictingMeshGatewayVirtualServiceHosts = MessageType(code: "IST0109", name: "ConflictingMeshGatewayVirtualServiceHosts",
+                                                                              level: .error)
+    public static let conflictingSidecarWorkloadSelectors = MessageType(code: "IST0110", name: "ConflictingSidecarWorkloadSelectors", level: .error)
+    public static let multipleSidecarsWithoutWorkloadSelectors = MessageType(code: "IST0111", name: "MultipleSidecarsWithoutWorkloadSelectors",
+                                                                             level: .error)
+    public static let ineffectivePolicy = MessageType(code: "IST0167", name: "IneffectivePolicy", level: .warning)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -29,7 +35,8 @@ public enum Messages {
         noServerCertificateVerificationDestinationLevel, noServerCertificateVerificationPortLevel, invalidApplicationUID,
         conflictingGateways, gatewayPortNotDefinedOnService, serviceEntryAddressesRequired,
         deploymentAssociatedToMultipleServices, deploymentConflictingPorts, destinationRuleSubsetNotSelectPods, unknownDestinationRuleHost,
-        conflictingServiceEntryProtocol,
+        conflictingServiceEntryProtocol, conflictingMeshGatewayVirtualServiceHosts, conflictingSidecarWorkloadSelectors,
+        multipleSidecarsWithoutWorkloadSelectors, ineffectivePolicy,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

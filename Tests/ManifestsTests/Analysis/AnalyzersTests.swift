@@ -207,6 +207,53 @@ final class AnalyzersTests: XCTestCase {
                        ["ServiceEntry shop/api-http", "ServiceEntry blog/api-tls"])
     }
 
+    func testSidecarsAndMeshHosts() throws {
+        let sidecars = try run("sidecar.SelectorAnalyzer", """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: cart-1, namespace: shop, labels: {app: cart, tier: web}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: by-app, namespace: shop}
+            spec: {workloadSelector: {labels: {app: cart}}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: by-tier, namespace: shop}
+            spec: {workloadSelector: {labels: {tier: web}}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: typo, namespace: shop}
+            spec: {workloadSelector: {labels: {app: crat}}}
+            """)
+        XCTAssertEqual(sidecars.map { "\($0.type.code) \($0.resource.name)" }, ["IST0101 typo", "IST0110 by-app", "IST0110 by-tier"])
+
+        let hosts = try run("virtualservice.ConflictingMeshGatewayHostsAnalyzer", """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart, namespace: shop}
+            spec: {hosts: [cart]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart-canary, namespace: blog}
+            spec: {hosts: [cart.shop.svc.cluster.local], gateways: [mesh, edge]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart-edge, namespace: blog}
+            spec: {hosts: [cart.shop.svc.cluster.local], gateways: [edge]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: private, namespace: blog}
+            spec: {hosts: ["*.svc.cluster.local"], exportTo: ["."]}
+            """)
+        XCTAssertEqual(hosts.map(\.resource.origin), ["VirtualService shop/cart", "VirtualService blog/cart-canary", "VirtualService blog/private"])
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

@@ -1,0 +1,113 @@
+/// Sidecar resources must select pods (IST0101), at most one may omit the selector in a namespace
+/// (IST0111), no pod may be selected by two (IST0110), and in ambient namespaces they do nothing (IST0167).
+struct SidecarSelectorAnalyzer: Analyzer {
+    let name = "sidecar.SelectorAnalyzer"
+    let summary = "Checks that Sidecar resources select pods, one each (needs pods: on files, only with --analyzer)"
+    let needsRunningPods = true
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        var messages: [AnalysisMessage] = []
+        let sidecars = input.resources("Sidecar", group: "networking.istio.io")
+        let pods = input.resources("Pod", group: "")
+        var selectorless: [String: [AnalyzedResource]] = [:]
+        var sidecarsOfPod: [String: [Int]] = [:]
+        var podOrder: [String] = []
+        for (index, sidecar) in sidecars.enumerated() {
+            let selectorNode = sidecar.spec?["workloadSelector"]?["labels"]
+            let selector = AnalyzedResource.stringMap(selectorNode)
+            if let reason = Self.ambientReason(sidecar, selector: selector, pods: pods, input: input) {
+                messages.append(AnalysisMessage(Messages.ineffectivePolicy,
+                    "this Sidecar has no effect: \(reason); ambient workloads have no sidecar to configure", on: sidecar))
+                continue
+            }
+            if selector.isEmpty {
+                selectorless[sidecar.namespaceOrEmpty, default: []].append(sidecar)
+                continue
+            }
+            let selected = pods.filter { $0.namespaceOrEmpty == sidecar.namespaceOrEmpty && $0.isSelected(by: selector) }
+            if selected.isEmpty {
+                let text = selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                messages.append(Messages.notFound(sidecar, "selector", text, at: selectorNode))
+            }
+            for pod in selected {
+                let key = "\(pod.namespaceOrEmpty)/\(pod.name)"
+                if sidecarsOfPod[key] == nil { podOrder.append(key) }
+                sidecarsOfPod[key, default: []].append(index)
+            }
+        }
+        for namespace in selectorless.keys.sorted() where selectorless[namespace]!.count > 1 {
+            let group = selectorless[namespace]!
+            for sidecar in group {
+                messages.append(AnalysisMessage(Messages.multipleSidecarsWithoutWorkloadSelectors,
+                    "Sidecars \(group.map(\.name).joined(separator: ", ")) in namespace \(namespace) all have no workload selector: "
+                        + "which one applies is undefined; keep one, or give the others selectors", on: sidecar))
+            }
+        }
+        var reported: Set<Int> = []
+        for pod in podOrder {
+            let indices = sidecarsOfPod[pod]!
+            guard indices.count > 1 else { continue }
+            for index in indices where !reported.contains(index) {
+                reported.insert(index)
+                messages.append(AnalysisMessage(Messages.conflictingSidecarWorkloadSelectors,
+                    "Sidecars \(indices.map { sidecars[$0].name }.joined(separator: ", ")) all select pod \(pod): which one applies is "
+                        + "undefined; make their selectors distinct", on: sidecars[index]))
+            }
+        }
+        return messages
+    }
+
+    /// Why a Sidecar cannot apply in an ambient namespace, or nil when it can.
+    static func ambientReason(_ sidecar: AnalyzedResource, selector: [String: String], pods: [AnalyzedResource],
+                              input: AnalysisInput) -> String? {
+        guard let namespace = input.resource("Namespace", namespace: "", name: sidecar.namespaceOrEmpty) else { return nil }
+        let labels = namespace.labels
+        guard labels["istio.io/dataplane-mode"] == "ambient", labels["istio-injection"] == nil, labels["istio.io/rev"] == nil else { return nil }
+        if selector.isEmpty { return "namespace \(namespace.name) uses ambient mode" }
+        let selected = pods.filter { $0.namespaceOrEmpty == sidecar.namespaceOrEmpty && $0.isSelected(by: selector) }
+        let ambient = selected.filter { $0.annotations["ambient.istio.io/redirection"] == "enabled" }
+        return !selected.isEmpty && ambient.count == selected.count ? "the pods it selects run in ambient mode" : nil
+    }
+}
+
+/// VirtualServices for the mesh gateway that claim the same host where both are visible (IST0109).
+struct ConflictingMeshGatewayHostsAnalyzer: Analyzer {
+    let name = "virtualservice.ConflictingMeshGatewayHostsAnalyzer"
+    let summary = "Checks that no two VirtualServices bound to the mesh gateway claim the same host"
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        let services = input.resources("VirtualService", group: "networking.istio.io").filter { service in
+            let gateways = (service.spec?["gateways"]?.items ?? []).compactMap(\.scalarText)
+            return gateways.isEmpty || gateways.contains("mesh")
+        }
+        let hostsOf = services.map { service in
+            (service.spec?["hosts"]?.items ?? []).compactMap(\.scalarText).map { HostNames.qualified($0, in: service.namespaceOrEmpty) }
+        }
+        // Exact names by dictionary; wildcard names (rare) against everything.
+        var exact: [String: [Int]] = [:]
+        var wildcards: [(host: String, index: Int)] = []
+        for (index, hosts) in hostsOf.enumerated() {
+            for host in hosts {
+                if host.hasPrefix("*") { wildcards.append((host, index)) } else { exact[host, default: []].append(index) }
+            }
+        }
+        var messages: [AnalysisMessage] = []
+        for (index, service) in services.enumerated() {
+            var rival: (index: Int, host: String)?
+            for host in hostsOf[index] where rival == nil {
+                var candidates = (exact[host] ?? []).map { ($0, host) }
+                candidates += wildcards.filter { HostNames.overlap($0.host, host) }.map { ($0.index, host) }
+                if host.hasPrefix("*") {
+                    candidates += hostsOf.indices.filter { other in hostsOf[other].contains { HostNames.overlap($0, host) } }.map { ($0, host) }
+                }
+                rival = candidates.first { $0.0 != index && ConflictingServiceEntryProtocolAnalyzer.shareAudience(services[$0.0], service) }
+            }
+            guard let rival else { continue }
+            messages.append(AnalysisMessage(Messages.conflictingMeshGatewayVirtualServiceHosts,
+                "VirtualServices \(service.origin.dropFirst("VirtualService ".count)) and \(services[rival.index].origin.dropFirst("VirtualService ".count)) "
+                    + "for the mesh gateway both define host \(rival.host): which rules apply is undefined; merge them into one VirtualService",
+                on: service))
+        }
+        return messages
+    }
+}
