@@ -19,6 +19,7 @@ public enum Analyzers {
         ServicePortNameAnalyzer(),
         VirtualServiceGatewayAnalyzer(),
         VirtualServiceDestinationRuleAnalyzer(),
+        VirtualServiceDestinationHostAnalyzer(),
         DestinationRuleCACertificateAnalyzer(),
         ApplicationUIDAnalyzer(),
         IngressGatewayPortAnalyzer(),

@@ -22,6 +22,9 @@ public enum Messages {
     public static let multipleSidecarsWithoutWorkloadSelectors = MessageType(code: "IST0111", name: "MultipleSidecarsWithoutWorkloadSelectors",
                                                                              level: .error)
     public static let ineffectivePolicy = MessageType(code: "IST0167", name: "IneffectivePolicy", level: .warning)
+    public static let virtualServiceDestinationPortSelectorRequired = MessageType(
+        code: "IST0112", name: "VirtualServiceDestinationPortSelectorRequired", level: .error)
+    public static let ingressRouteRulesNotAffected = MessageType(code: "IST0140", name: "IngressRouteRulesNotAffected", level: .warning)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -36,7 +39,7 @@ public enum Messages {
         conflictingGateways, gatewayPortNotDefinedOnService, serviceEntryAddressesRequired,
         deploymentAssociatedToMultipleServices, deploymentConflictingPorts, destinationRuleSubsetNotSelectPods, unknownDestinationRuleHost,
         conflictingServiceEntryProtocol, conflictingMeshGatewayVirtualServiceHosts, conflictingSidecarWorkloadSelectors,
-        multipleSidecarsWithoutWorkloadSelectors, ineffectivePolicy,
+        multipleSidecarsWithoutWorkloadSelectors, ineffectivePolicy, virtualServiceDestinationPortSelectorRequired, ingressRouteRulesNotAffected,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

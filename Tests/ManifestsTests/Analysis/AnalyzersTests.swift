@@ -254,6 +254,47 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertEqual(hosts.map(\.resource.origin), ["VirtualService shop/cart", "VirtualService blog/cart-canary", "VirtualService blog/private"])
     }
 
+    func testDestinationHostsPortsAndExports() throws {
+        let messages = try run("virtualservice.DestinationHostAnalyzer", """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: cart, namespace: shop, annotations: {networking.istio.io/exportTo: "., blog"}}
+            spec: {ports: [{name: http, port: 80}, {name: grpc, port: 9000}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: payments, namespace: shop}
+            spec: {hosts: ["*.payments.example.com"], ports: [{number: 443, name: tls, protocol: TLS}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart, namespace: shop}
+            spec:
+              hosts: [cart]
+              http:
+              - route: [{destination: {host: cart}}, {destination: {host: cart, port: {number: 8080}}}, {destination: {host: crat}}]
+              tls:
+              - match: [{sniHosts: [eu.payments.example.com]}]
+                route: [{destination: {host: eu.payments.example.com}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart, namespace: admin}
+            spec:
+              hosts: [cart.shop.svc.cluster.local]
+              http: [{route: [{destination: {host: cart.shop.svc.cluster.local, port: {number: 80}}}]}]
+            """)
+        let expected = [
+            "destination cart is a Service with several ports (80, 9000)",
+            "Referenced host:port not found: \"cart:8080\"",
+            "Referenced host not found: \"crat\"",
+            "Referenced host not found: \"cart.shop.svc.cluster.local\"",
+        ]
+        XCTAssertEqual(messages.count, expected.count, "\(messages.map(\.text))")
+        for (message, start) in zip(messages, expected) { XCTAssertTrue(message.text.hasPrefix(start), message.text) }
+        XCTAssertEqual(messages.last?.resource.origin, "VirtualService admin/cart")
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

@@ -41,6 +41,7 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(result.stdout, """
             Info [IST0118] (Service shop/legacy shop.yaml:5) Port name web (port: 8080, targetPort: 8080) does not follow Istio's port naming convention <protocol>[-<suffix>]; rename it or set appProtocol
             Error [IST0101] (VirtualService shop/cart shop.yaml:13) Referenced host+subset in destinationrule not found: "cart+v2"
+            Error [IST0101] (VirtualService shop/cart shop.yaml:13) Referenced host not found: "cart"
 
             """)
         XCTAssertTrue(result.stderr.hasPrefix("error: analyzers found issues at level Error or above when analyzing the given files\n"))
