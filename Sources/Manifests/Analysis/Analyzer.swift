@@ -30,6 +30,9 @@ public enum Analyzers {
         SubsetSelectPodAnalyzer(),
         SidecarSelectorAnalyzer(),
         ConflictingMeshGatewayHostsAnalyzer(),
+        TelemetrySelectorAnalyzer(),
+        TelemetryDefaultSelectorAnalyzer(),
+        TelemetryProviderAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// The analyzer with this name, if meshctl has it.

@@ -25,6 +25,11 @@ public enum Messages {
     public static let virtualServiceDestinationPortSelectorRequired = MessageType(
         code: "IST0112", name: "VirtualServiceDestinationPortSelectorRequired", level: .error)
     public static let ingressRouteRulesNotAffected = MessageType(code: "IST0140", name: "IngressRouteRulesNotAffected", level: .warning)
+    public static let invalidTelemetryProvider = MessageType(code: "IST0157", name: "InvalidTelemetryProvider", level: .warning)
+    public static let conflictingTelemetryWorkloadSelectors = MessageType(code: "IST0159", name: "ConflictingTelemetryWorkloadSelectors",
+                                                                          level: .error)
+    public static let multipleTelemetriesWithoutWorkloadSelectors = MessageType(
+        code: "IST0160", name: "MultipleTelemetriesWithoutWorkloadSelectors", level: .error)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -40,6 +45,7 @@ public enum Messages {
         deploymentAssociatedToMultipleServices, deploymentConflictingPorts, destinationRuleSubsetNotSelectPods, unknownDestinationRuleHost,
         conflictingServiceEntryProtocol, conflictingMeshGatewayVirtualServiceHosts, conflictingSidecarWorkloadSelectors,
         multipleSidecarsWithoutWorkloadSelectors, ineffectivePolicy, virtualServiceDestinationPortSelectorRequired, ingressRouteRulesNotAffected,
+        invalidTelemetryProvider, conflictingTelemetryWorkloadSelectors, multipleTelemetriesWithoutWorkloadSelectors,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

@@ -295,6 +295,25 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertEqual(messages.last?.resource.origin, "VirtualService admin/cart")
     }
 
+    func testTelemetrySelectorsAndProviders() throws {
+        let text = """
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: logs, namespace: shop}
+            spec: {accessLogging: [{filter: {expression: "response.code >= 500"}}]}
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: traces, namespace: shop}
+            spec: {tracing: [{providers: [{name: zipkin}]}]}
+            """
+        XCTAssertEqual(try run("telemetry.DefaultSelectorAnalyzer", text).map(\.resource.name), ["logs", "traces"])
+        XCTAssertEqual(try run("telemetry.ProviderAnalyzer", text).map(\.resource.name), ["logs"])
+        let withDefaults = try YAMLParser.parse(text).compactMap { AnalyzedResource($0.root) }
+        let mesh = try YAMLParser.parse("defaultProviders: {accessLogging: [envoy]}\n")[0].root
+        XCTAssertTrue(TelemetryProviderAnalyzer().analyze(AnalysisInput(resources: withDefaults, meshConfig: mesh)).isEmpty)
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

@@ -1,3 +1,47 @@
+/// What selecting pods by label finds across resources of one kind: selectors that match nothing,
+/// pods matched by several resources, and namespaces with several resources that have no selector.
+struct SelectorFindings {
+    var unmatched: [(resource: AnalyzedResource, selector: YAMLNode?, text: String)] = []
+    var conflicts: [(resource: AnalyzedResource, rivals: [String], pod: String)] = []
+    var unselected: [(namespace: String, resources: [AnalyzedResource])] = []
+
+    /// `selectorOf` gives the label map node of a resource (nil or empty: no selector).
+    init(_ resources: [AnalyzedResource], pods: [AnalyzedResource], selectorOf: (AnalyzedResource) -> YAMLNode?) {
+        var withoutSelector: [String: [AnalyzedResource]] = [:]
+        var namespaceOrder: [String] = []
+        var resourcesOfPod: [String: [Int]] = [:]
+        var podOrder: [String] = []
+        for (index, resource) in resources.enumerated() {
+            let node = selectorOf(resource)
+            let selector = AnalyzedResource.stringMap(node)
+            if selector.isEmpty {
+                if withoutSelector[resource.namespaceOrEmpty] == nil { namespaceOrder.append(resource.namespaceOrEmpty) }
+                withoutSelector[resource.namespaceOrEmpty, default: []].append(resource)
+                continue
+            }
+            let selected = pods.filter { $0.namespaceOrEmpty == resource.namespaceOrEmpty && $0.isSelected(by: selector) }
+            if selected.isEmpty {
+                unmatched.append((resource, node, selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")))
+            }
+            for pod in selected {
+                let key = "\(pod.namespaceOrEmpty)/\(pod.name)"
+                if resourcesOfPod[key] == nil { podOrder.append(key) }
+                resourcesOfPod[key, default: []].append(index)
+            }
+        }
+        unselected = namespaceOrder.compactMap { withoutSelector[$0]!.count > 1 ? ($0, withoutSelector[$0]!) : nil }
+        var reported: Set<Int> = []
+        for pod in podOrder {
+            let indices = resourcesOfPod[pod]!
+            guard indices.count > 1 else { continue }
+            for index in indices where !reported.contains(index) {
+                reported.insert(index)
+                conflicts.append((resources[index], indices.map { resources[$0].name }, pod))
+            }
+        }
+    }
+}
+
 /// Sidecar resources must select pods (IST0101), at most one may omit the selector in a namespace
 /// (IST0111), no pod may be selected by two (IST0110), and in ambient namespaces they do nothing (IST0167).
 struct SidecarSelectorAnalyzer: Analyzer {
@@ -7,52 +51,30 @@ struct SidecarSelectorAnalyzer: Analyzer {
 
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
         var messages: [AnalysisMessage] = []
-        let sidecars = input.resources("Sidecar", group: "networking.istio.io")
         let pods = input.resources("Pod", group: "")
-        var selectorless: [String: [AnalyzedResource]] = [:]
-        var sidecarsOfPod: [String: [Int]] = [:]
-        var podOrder: [String] = []
-        for (index, sidecar) in sidecars.enumerated() {
-            let selectorNode = sidecar.spec?["workloadSelector"]?["labels"]
-            let selector = AnalyzedResource.stringMap(selectorNode)
+        var sidecars: [AnalyzedResource] = []
+        for sidecar in input.resources("Sidecar", group: "networking.istio.io") {
+            let selector = AnalyzedResource.stringMap(sidecar.spec?["workloadSelector"]?["labels"])
             if let reason = Self.ambientReason(sidecar, selector: selector, pods: pods, input: input) {
                 messages.append(AnalysisMessage(Messages.ineffectivePolicy,
                     "this Sidecar has no effect: \(reason); ambient workloads have no sidecar to configure", on: sidecar))
-                continue
-            }
-            if selector.isEmpty {
-                selectorless[sidecar.namespaceOrEmpty, default: []].append(sidecar)
-                continue
-            }
-            let selected = pods.filter { $0.namespaceOrEmpty == sidecar.namespaceOrEmpty && $0.isSelected(by: selector) }
-            if selected.isEmpty {
-                let text = selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-                messages.append(Messages.notFound(sidecar, "selector", text, at: selectorNode))
-            }
-            for pod in selected {
-                let key = "\(pod.namespaceOrEmpty)/\(pod.name)"
-                if sidecarsOfPod[key] == nil { podOrder.append(key) }
-                sidecarsOfPod[key, default: []].append(index)
+            } else {
+                sidecars.append(sidecar)
             }
         }
-        for namespace in selectorless.keys.sorted() where selectorless[namespace]!.count > 1 {
-            let group = selectorless[namespace]!
-            for sidecar in group {
+        let findings = SelectorFindings(sidecars, pods: pods) { $0.spec?["workloadSelector"]?["labels"] }
+        for item in findings.unmatched { messages.append(Messages.notFound(item.resource, "selector", item.text, at: item.selector)) }
+        for group in findings.unselected {
+            for sidecar in group.resources {
                 messages.append(AnalysisMessage(Messages.multipleSidecarsWithoutWorkloadSelectors,
-                    "Sidecars \(group.map(\.name).joined(separator: ", ")) in namespace \(namespace) all have no workload selector: "
-                        + "which one applies is undefined; keep one, or give the others selectors", on: sidecar))
+                    "Sidecars \(group.resources.map(\.name).joined(separator: ", ")) in namespace \(group.namespace) all have no workload "
+                        + "selector: which one applies is undefined; keep one, or give the others selectors", on: sidecar))
             }
         }
-        var reported: Set<Int> = []
-        for pod in podOrder {
-            let indices = sidecarsOfPod[pod]!
-            guard indices.count > 1 else { continue }
-            for index in indices where !reported.contains(index) {
-                reported.insert(index)
-                messages.append(AnalysisMessage(Messages.conflictingSidecarWorkloadSelectors,
-                    "Sidecars \(indices.map { sidecars[$0].name }.joined(separator: ", ")) all select pod \(pod): which one applies is "
-                        + "undefined; make their selectors distinct", on: sidecars[index]))
-            }
+        for item in findings.conflicts {
+            messages.append(AnalysisMessage(Messages.conflictingSidecarWorkloadSelectors,
+                "Sidecars \(item.rivals.joined(separator: ", ")) all select pod \(item.pod): which one applies is undefined; "
+                    + "make their selectors distinct", on: item.resource))
         }
         return messages
     }
