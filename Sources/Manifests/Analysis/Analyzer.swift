@@ -33,6 +33,7 @@ public enum Analyzers {
         TelemetrySelectorAnalyzer(),
         TelemetryDefaultSelectorAnalyzer(),
         TelemetryProviderAnalyzer(),
+        ExternalControlPlaneAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// The analyzer with this name, if meshctl has it.

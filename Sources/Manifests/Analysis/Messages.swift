@@ -30,6 +30,9 @@ public enum Messages {
                                                                           level: .error)
     public static let multipleTelemetriesWithoutWorkloadSelectors = MessageType(
         code: "IST0160", name: "MultipleTelemetriesWithoutWorkloadSelectors", level: .error)
+    public static let invalidExternalControlPlaneConfig = MessageType(code: "IST0163", name: "InvalidExternalControlPlaneConfig", level: .warning)
+    public static let externalControlPlaneAddressIsNotAHostname = MessageType(code: "IST0164", name: "ExternalControlPlaneAddressIsNotAHostname",
+                                                                              level: .info)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -46,6 +49,7 @@ public enum Messages {
         conflictingServiceEntryProtocol, conflictingMeshGatewayVirtualServiceHosts, conflictingSidecarWorkloadSelectors,
         multipleSidecarsWithoutWorkloadSelectors, ineffectivePolicy, virtualServiceDestinationPortSelectorRequired, ingressRouteRulesNotAffected,
         invalidTelemetryProvider, conflictingTelemetryWorkloadSelectors, multipleTelemetriesWithoutWorkloadSelectors,
+        invalidExternalControlPlaneConfig, externalControlPlaneAddressIsNotAHostname,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

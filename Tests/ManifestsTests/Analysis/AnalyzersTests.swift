@@ -314,6 +314,25 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertTrue(TelemetryProviderAnalyzer().analyze(AnalysisInput(resources: withDefaults, meshConfig: mesh)).isEmpty)
     }
 
+    func testExternalControlPlaneWebhooks() throws {
+        let messages = try run("externalcontrolplane.ExternalControlPlaneAnalyzer", """
+            apiVersion: admissionregistration.k8s.io/v1
+            kind: MutatingWebhookConfiguration
+            metadata: {name: injector}
+            webhooks:
+            - {name: namespace.sidecar-injector.istio.io, clientConfig: {url: "https://[2001:db8::1]:15017/inject"}}
+            ---
+            apiVersion: admissionregistration.k8s.io/v1
+            kind: ValidatingWebhookConfiguration
+            metadata: {name: validator}
+            webhooks:
+            - {name: rev.validation.istio.io, clientConfig: {url: ""}}
+            - {name: other.example.com, clientConfig: {url: ""}}
+            """)
+        XCTAssertEqual(messages.map { "\($0.type.code) \($0.resource.name)" }, ["IST0164 injector", "IST0163 validator"])
+        XCTAssertEqual(ExternalControlPlaneAnalyzer.host(of: "https://istiod.example.com:15017/x"), "istiod.example.com")
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")
