@@ -34,6 +34,8 @@ public enum Analyzers {
         TelemetryDefaultSelectorAnalyzer(),
         TelemetryProviderAnalyzer(),
         ExternalControlPlaneAnalyzer(),
+        GatewayCertificateAnalyzer(),
+        BlockedCIDRsAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// The analyzer with this name, if meshctl has it.

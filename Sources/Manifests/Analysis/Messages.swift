@@ -33,6 +33,8 @@ public enum Messages {
     public static let invalidExternalControlPlaneConfig = MessageType(code: "IST0163", name: "InvalidExternalControlPlaneConfig", level: .warning)
     public static let externalControlPlaneAddressIsNotAHostname = MessageType(code: "IST0164", name: "ExternalControlPlaneAddressIsNotAHostname",
                                                                               level: .info)
+    public static let gatewayDuplicateCertificate = MessageType(code: "IST0138", name: "GatewayDuplicateCertificate", level: .warning)
+    public static let jwksUriFetchUnrestricted = MessageType(code: "IST0175", name: "JwksUriFetchUnrestricted", level: .warning)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -49,7 +51,7 @@ public enum Messages {
         conflictingServiceEntryProtocol, conflictingMeshGatewayVirtualServiceHosts, conflictingSidecarWorkloadSelectors,
         multipleSidecarsWithoutWorkloadSelectors, ineffectivePolicy, virtualServiceDestinationPortSelectorRequired, ingressRouteRulesNotAffected,
         invalidTelemetryProvider, conflictingTelemetryWorkloadSelectors, multipleTelemetriesWithoutWorkloadSelectors,
-        invalidExternalControlPlaneConfig, externalControlPlaneAddressIsNotAHostname,
+        invalidExternalControlPlaneConfig, externalControlPlaneAddressIsNotAHostname, gatewayDuplicateCertificate, jwksUriFetchUnrestricted,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

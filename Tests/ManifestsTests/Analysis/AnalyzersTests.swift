@@ -333,6 +333,42 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertEqual(ExternalControlPlaneAnalyzer.host(of: "https://istiod.example.com:15017/x"), "istiod.example.com")
     }
 
+    func testSharedCertificatesAndJWKSFetches() throws {
+        let certificates = try run("gateway.CertificateAnalyzer", """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: public, namespace: edge}
+            spec:
+              selector: {istio: ingressgateway}
+              servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: wildcard}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: internal, namespace: edge}
+            spec:
+              selector: {istio: ingressgateway, tier: internal}
+              servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: wildcard}}]
+            """)
+        XCTAssertEqual(certificates.map(\.resource.name), ["public"], "only the gateway whose selector is the wider one")
+
+        let istiod = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: istiod, namespace: istio-system}
+            spec: {template: {spec: {containers: [{name: discovery, env: [{name: PILOT_TRACE_SAMPLING, value: "1"}]}]}}}
+            """
+        XCTAssertTrue(try run("authn.BlockedCIDRsAnalyzer", istiod).isEmpty, "no RequestAuthentication, nothing to fetch")
+        let fetching = try run("authn.BlockedCIDRsAnalyzer", istiod + """
+
+            ---
+            apiVersion: security.istio.io/v1
+            kind: RequestAuthentication
+            metadata: {name: jwt, namespace: shop}
+            spec: {jwtRules: [{issuer: x, jwksUri: "https://x/jwks"}]}
+            """)
+        XCTAssertEqual(fetching.map(\.type.code), ["IST0175"])
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

@@ -89,3 +89,45 @@ struct ConflictingGatewayAnalyzer: Analyzer {
         return messages
     }
 }
+
+/// Gateways serving the same certificate to overlapping workloads: HTTP/2 clients may reuse a connection
+/// for the other gateway's hosts and get 404s (IST0138). Reported on the gateway whose selector is the
+/// wider (or equal) one.
+struct GatewayCertificateAnalyzer: Analyzer {
+    let name = "gateway.CertificateAnalyzer"
+    let summary = "Checks that Gateways on the same workloads do not serve the same certificate"
+
+    /// The certificates a Gateway's TLS servers serve: a credentialName, or a certificate and key pair.
+    static func certificates(_ gateway: AnalyzedResource) -> Set<String> {
+        var found: Set<String> = []
+        for server in gateway.spec?["servers"]?.items ?? [] {
+            guard let tls = server["tls"] else { continue }
+            if let credential = tls["credentialName"]?.scalarText, !credential.isEmpty {
+                found.insert("credential:\(credential)")
+            } else if let certificate = tls["serverCertificate"]?.scalarText, let key = tls["privateKey"]?.scalarText {
+                found.insert("files:\(certificate)|\(key)")
+            }
+        }
+        return found
+    }
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        let gateways = input.resources("Gateway", group: "networking.istio.io")
+        let selectors = gateways.map { AnalyzedResource.stringMap($0.spec?["selector"]) }
+        let certificates = gateways.map(Self.certificates)
+        var messages: [AnalysisMessage] = []
+        for index in gateways.indices {
+            let sharing = gateways.indices.filter { other in
+                other != index && !certificates[index].isDisjoint(with: certificates[other])
+                    && selectors[index].allSatisfy { selectors[other][$0.key] == $0.value }
+            }
+            guard !sharing.isEmpty else { continue }
+            let names = ([index] + sharing).map { gateways[$0].origin.dropFirst("Gateway ".count) }.joined(separator: ", ")
+            messages.append(AnalysisMessage(Messages.gatewayDuplicateCertificate,
+                "Gateways \(names) serve the same certificate to the same workloads: HTTP/2 clients may reuse one connection for "
+                    + "another gateway's hosts and get 404s; merge the servers into one Gateway or use distinct certificates",
+                on: gateways[index]))
+        }
+        return messages
+    }
+}
