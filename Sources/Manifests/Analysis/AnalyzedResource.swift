@@ -63,13 +63,17 @@ public struct AnalysisInput: Sendable {
     public let istioNamespace: String
     /// The mesh configuration (MeshConfig, as in the `istio` ConfigMap's `mesh` key), when given.
     public let meshConfig: YAMLNode?
+    /// Whether the Pods are running ones (from a cluster) rather than manifests in files.
+    public let podsAreRunning: Bool
     private let byKind: [String: [Int]]
     private let byName: [String: Int]
 
-    public init(resources: [AnalyzedResource], istioNamespace: String = "istio-system", meshConfig: YAMLNode? = nil) {
+    public init(resources: [AnalyzedResource], istioNamespace: String = "istio-system", meshConfig: YAMLNode? = nil,
+                podsAreRunning: Bool = true) {
         self.resources = resources
         self.istioNamespace = istioNamespace
         self.meshConfig = meshConfig
+        self.podsAreRunning = podsAreRunning
         var byKind: [String: [Int]] = [:], byName: [String: Int] = [:]
         for (index, resource) in resources.enumerated() {
             byKind[resource.kind, default: []].append(index)

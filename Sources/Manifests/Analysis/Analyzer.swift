@@ -36,6 +36,7 @@ public enum Analyzers {
         ExternalControlPlaneAnalyzer(),
         GatewayCertificateAnalyzer(),
         BlockedCIDRsAnalyzer(),
+        InjectionAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// The analyzer with this name, if meshctl has it.

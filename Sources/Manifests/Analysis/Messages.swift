@@ -35,6 +35,10 @@ public enum Messages {
                                                                               level: .info)
     public static let gatewayDuplicateCertificate = MessageType(code: "IST0138", name: "GatewayDuplicateCertificate", level: .warning)
     public static let jwksUriFetchUnrestricted = MessageType(code: "IST0175", name: "JwksUriFetchUnrestricted", level: .warning)
+    public static let namespaceNotInjected = MessageType(code: "IST0102", name: "NamespaceNotInjected", level: .info)
+    public static let podMissingProxy = MessageType(code: "IST0103", name: "PodMissingProxy", level: .warning)
+    public static let namespaceMultipleInjectionLabels = MessageType(code: "IST0123", name: "NamespaceMultipleInjectionLabels", level: .warning)
+    public static let namespaceInjectionEnabledByDefault = MessageType(code: "IST0148", name: "NamespaceInjectionEnabledByDefault", level: .info)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -52,6 +56,7 @@ public enum Messages {
         multipleSidecarsWithoutWorkloadSelectors, ineffectivePolicy, virtualServiceDestinationPortSelectorRequired, ingressRouteRulesNotAffected,
         invalidTelemetryProvider, conflictingTelemetryWorkloadSelectors, multipleTelemetriesWithoutWorkloadSelectors,
         invalidExternalControlPlaneConfig, externalControlPlaneAddressIsNotAHostname, gatewayDuplicateCertificate, jwksUriFetchUnrestricted,
+        namespaceNotInjected, podMissingProxy, namespaceMultipleInjectionLabels, namespaceInjectionEnabledByDefault,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

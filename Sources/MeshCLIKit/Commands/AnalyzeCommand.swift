@@ -154,7 +154,8 @@ struct AnalyzeCommand: MeshCommand {
             let text = try FileSystem.readText(FileSystem.resolve(meshConfigFile, in: context.environment.workingDirectory), shownAs: meshConfigFile)
             meshConfig = try YAMLParser.parse(text, file: meshConfigFile).first?.root
         }
-        var messages = Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace, meshConfig: meshConfig))
+        var messages = Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace, meshConfig: meshConfig,
+                                                                   podsAreRunning: false))
         if !allNamespaces && namespace != nil {
             messages = messages.filter { $0.resource.namespace == nil || $0.resource.namespace == namespace }
         }

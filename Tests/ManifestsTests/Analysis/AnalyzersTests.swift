@@ -369,6 +369,41 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertEqual(fetching.map(\.type.code), ["IST0175"])
     }
 
+    func testInjectionLabelsAndMissingProxies() throws {
+        let text = """
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: shop, labels: {istio-injection: enabled}}
+            ---
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: blog}
+            ---
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: mixed, labels: {istio.io/rev: canary, istio.io/dataplane-mode: ambient}}
+            ---
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: kube-system}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: cart-1, namespace: shop}
+            spec: {containers: [{name: cart, image: cart}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: cart-2, namespace: shop}
+            spec: {containers: [{name: cart, image: cart}], initContainers: [{name: istio-proxy, image: proxyv2}]}
+            """
+        let running = try run("injection.Analyzer", text)
+        XCTAssertEqual(running.map { "\($0.type.code) \($0.resource.name)" }, ["IST0102 blog", "IST0123 mixed", "IST0103 cart-1"])
+        let files = try YAMLParser.parse(text).compactMap { AnalyzedResource($0.root) }
+        XCTAssertEqual(InjectionAnalyzer().analyze(AnalysisInput(resources: files, podsAreRunning: false)).count, 2,
+                       "pods from files are manifests, not running pods")
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")
