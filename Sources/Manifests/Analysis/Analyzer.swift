@@ -37,6 +37,7 @@ public enum Analyzers {
         GatewayCertificateAnalyzer(),
         BlockedCIDRsAnalyzer(),
         InjectionAnalyzer(),
+        EnvoyPatchAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// The analyzer with this name, if meshctl has it.

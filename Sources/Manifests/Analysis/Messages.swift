@@ -39,6 +39,15 @@ public enum Messages {
     public static let podMissingProxy = MessageType(code: "IST0103", name: "PodMissingProxy", level: .warning)
     public static let namespaceMultipleInjectionLabels = MessageType(code: "IST0123", name: "NamespaceMultipleInjectionLabels", level: .warning)
     public static let namespaceInjectionEnabledByDefault = MessageType(code: "IST0148", name: "NamespaceInjectionEnabledByDefault", level: .info)
+    public static let envoyFilterUsesRelativeOperation = MessageType(code: "IST0151", name: "EnvoyFilterUsesRelativeOperation", level: .warning)
+    public static let envoyFilterUsesReplaceOperationIncorrectly = MessageType(code: "IST0152", name: "EnvoyFilterUsesReplaceOperationIncorrectly",
+                                                                               level: .error)
+    public static let envoyFilterUsesAddOperationIncorrectly = MessageType(code: "IST0153", name: "EnvoyFilterUsesAddOperationIncorrectly",
+                                                                           level: .error)
+    public static let envoyFilterUsesRemoveOperationIncorrectly = MessageType(code: "IST0154", name: "EnvoyFilterUsesRemoveOperationIncorrectly",
+                                                                              level: .error)
+    public static let envoyFilterUsesRelativeOperationWithProxyVersion = MessageType(
+        code: "IST0155", name: "EnvoyFilterUsesRelativeOperationWithProxyVersion", level: .warning)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -57,6 +66,8 @@ public enum Messages {
         invalidTelemetryProvider, conflictingTelemetryWorkloadSelectors, multipleTelemetriesWithoutWorkloadSelectors,
         invalidExternalControlPlaneConfig, externalControlPlaneAddressIsNotAHostname, gatewayDuplicateCertificate, jwksUriFetchUnrestricted,
         namespaceNotInjected, podMissingProxy, namespaceMultipleInjectionLabels, namespaceInjectionEnabledByDefault,
+        envoyFilterUsesRelativeOperation, envoyFilterUsesReplaceOperationIncorrectly, envoyFilterUsesAddOperationIncorrectly,
+        envoyFilterUsesRemoveOperationIncorrectly, envoyFilterUsesRelativeOperationWithProxyVersion,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

@@ -404,6 +404,30 @@ final class AnalyzersTests: XCTestCase {
                        "pods from files are manifests, not running pods")
     }
 
+    func testEnvoyFilterPatchOperations() throws {
+        let messages = try run("envoyfilter.EnvoyPatchAnalyzer", """
+            apiVersion: networking.istio.io/v1alpha3
+            kind: EnvoyFilter
+            metadata: {name: lua, namespace: shop}
+            spec:
+              configPatches:
+              - {applyTo: HTTP_FILTER, patch: {operation: INSERT_BEFORE}}
+              - {applyTo: HTTP_FILTER, patch: {operation: INSERT_AFTER}}
+              - {applyTo: HTTP_ROUTE, patch: {operation: ADD}}
+            ---
+            apiVersion: networking.istio.io/v1alpha3
+            kind: EnvoyFilter
+            metadata: {name: ordered, namespace: shop}
+            spec:
+              priority: 5
+              configPatches:
+              - {applyTo: CLUSTER, patch: {operation: REPLACE}}
+              - {applyTo: HTTP_FILTER, patch: {operation: INSERT_FIRST}}
+            """)
+        XCTAssertEqual(messages.map { "\($0.type.code) \($0.resource.name)" }, ["IST0151 lua", "IST0153 lua", "IST0152 ordered"])
+        XCTAssertEqual(messages[0].location.line, 6, "points at the first offending patch")
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")
