@@ -37,6 +37,7 @@ public enum Analyzers {
         GatewayCertificateAnalyzer(),
         BlockedCIDRsAnalyzer(),
         InjectionAnalyzer(),
+        InjectionImageAnalyzer(),
         EnvoyPatchAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 

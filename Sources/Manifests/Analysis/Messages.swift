@@ -48,6 +48,8 @@ public enum Messages {
                                                                               level: .error)
     public static let envoyFilterUsesRelativeOperationWithProxyVersion = MessageType(
         code: "IST0155", name: "EnvoyFilterUsesRelativeOperationWithProxyVersion", level: .warning)
+    public static let podsIstioProxyImageMismatchInNamespace = MessageType(code: "IST0158", name: "PodsIstioProxyImageMismatchInNamespace",
+                                                                           level: .warning)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -68,6 +70,7 @@ public enum Messages {
         namespaceNotInjected, podMissingProxy, namespaceMultipleInjectionLabels, namespaceInjectionEnabledByDefault,
         envoyFilterUsesRelativeOperation, envoyFilterUsesReplaceOperationIncorrectly, envoyFilterUsesAddOperationIncorrectly,
         envoyFilterUsesRemoveOperationIncorrectly, envoyFilterUsesRelativeOperationWithProxyVersion,
+        podsIstioProxyImageMismatchInNamespace,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

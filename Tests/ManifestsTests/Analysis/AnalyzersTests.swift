@@ -428,6 +428,37 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertEqual(messages[0].location.line, 6, "points at the first offending patch")
     }
 
+    func testProxyImagesAfterAnUpgrade() throws {
+        let values = #"{"global":{"hub":"docker.io/istio","tag":"1.32.0","proxy":{"image":"proxyv2"}}}"#
+        let messages = try run("injection.ImageAnalyzer", """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: istio-sidecar-injector, namespace: istio-system}
+            data: {values: '\(values)'}
+            ---
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: shop, labels: {istio-injection: enabled}}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: old, namespace: shop}
+            spec: {containers: [{name: istio-proxy, image: "docker.io/istio/proxyv2:1.31.2"}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: pinned, namespace: shop, annotations: {sidecar.istio.io/proxyImage: "docker.io/istio/proxyv2:1.31.2"}}
+            spec: {containers: [{name: istio-proxy, image: "docker.io/istio/proxyv2:1.31.2"}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: distroless, namespace: shop, annotations: {proxy.istio.io/config: "image: {imageType: distroless}"}}
+            spec: {initContainers: [{name: istio-proxy, image: "docker.io/istio/proxyv2:1.32.0-distroless"}]}
+            """)
+        XCTAssertEqual(messages.map(\.type.code), ["IST0158"])
+        XCTAssertTrue(messages[0].text.hasPrefix("pods old run a proxy image"), messages[0].text)
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

@@ -64,3 +64,80 @@ struct InjectionAnalyzer: Analyzer {
         return messages
     }
 }
+
+/// Running proxies whose image differs from the one the namespace's injector would give them now,
+/// typically after a control-plane upgrade (IST0158, once per namespace).
+struct InjectionImageAnalyzer: Analyzer {
+    let name = "injection.ImageAnalyzer"
+    let summary = "Checks that running proxies use the image the injector currently gives their namespace"
+
+    /// The injector ConfigMaps' values by revision ("" for the default injector).
+    static func injectorValues(_ input: AnalysisInput) -> [String: YAMLNode] {
+        var values: [String: YAMLNode] = [:]
+        for configMap in input.resources("ConfigMap", group: "") where configMap.namespaceOrEmpty == input.istioNamespace {
+            guard configMap.name == "istio-sidecar-injector" || configMap.name.hasPrefix("istio-sidecar-injector-"),
+                  let text = configMap.node["data"]?["values"]?.scalarText, let parsed = try? YAMLParser.parse(text).first?.root else { continue }
+            values[String(configMap.name.dropFirst("istio-sidecar-injector".count).drop { $0 == "-" })] = parsed
+        }
+        return values
+    }
+
+    /// The proxy image type for a pod: its annotation, else the most specific ProxyConfig, else the mesh config.
+    static func imageType(of pod: AnalyzedResource, _ input: AnalysisInput) -> String? {
+        if let annotation = pod.annotations["proxy.istio.io/config"], let config = try? YAMLParser.parse(annotation).first?.root,
+           let type = config["image"]?["imageType"]?.scalarText {
+            return type
+        }
+        let proxyConfigs = input.resources("ProxyConfig", group: "networking.istio.io")
+        let workload = proxyConfigs.first { config in
+            let selector = AnalyzedResource.stringMap(config.spec?["selector"]?["matchLabels"])
+            return config.namespaceOrEmpty == pod.namespaceOrEmpty && !selector.isEmpty && pod.isSelected(by: selector)
+        }
+        let namespaceWide = proxyConfigs.first { $0.namespaceOrEmpty == pod.namespaceOrEmpty && $0.spec?["selector"] == nil }
+        let meshWide = proxyConfigs.first { $0.namespaceOrEmpty == input.istioNamespace && $0.spec?["selector"] == nil }
+        for config in [workload, namespaceWide, meshWide].compactMap({ $0 }) {
+            if let type = config.spec?["image"]?["imageType"]?.scalarText { return type }
+        }
+        return input.meshConfig?["defaultConfig"]?["image"]?["imageType"]?.scalarText
+    }
+
+    /// The image the injector writes: `global.proxy.image` when it is a full reference, else hub/image:tag,
+    /// with `-<type>` for an image type other than the default.
+    static func expectedImage(_ values: YAMLNode, imageType: String?) -> String? {
+        let global = values["global"]
+        guard let image = global?["proxy"]?["image"]?.scalarText else { return nil }
+        let suffix = imageType.map { $0 == "default" || $0.isEmpty ? "" : "-\($0)" } ?? ""
+        if image.contains("/") { return image + suffix }
+        guard let hub = global?["hub"]?.scalarText, let tag = global?["tag"]?.scalarText else { return nil }
+        return "\(hub)/\(image):\(tag)\(suffix)"
+    }
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        guard input.podsAreRunning else { return [] }
+        let injectors = Self.injectorValues(input)
+        guard !injectors.isEmpty else { return [] }
+        let pods = input.resources("Pod", group: "")
+        var messages: [AnalysisMessage] = []
+        for namespace in input.resources("Namespace", group: "") {
+            let labels = namespace.labels
+            let revision: String
+            if labels["istio-injection"] == "enabled" { revision = "" } else if let rev = labels["istio.io/rev"] { revision = rev } else { continue }
+            guard let values = injectors[revision] else { continue }
+            var stale: [String] = []
+            for pod in pods where pod.namespaceOrEmpty == namespace.name && pod.annotations["sidecar.istio.io/proxyImage"] == nil {
+                let containers = (pod.spec?["containers"]?.items ?? []) + (pod.spec?["initContainers"]?.items ?? [])
+                // A pod that kept the default image type when a variant is configured is not stale: only the version counts then.
+                guard let proxy = containers.first(where: { $0["name"]?.scalarText == "istio-proxy" })?["image"]?.scalarText,
+                      let plain = Self.expectedImage(values, imageType: nil) else { continue }
+                let variant = Self.expectedImage(values, imageType: Self.imageType(of: pod, input)) ?? plain
+                if proxy != plain && proxy != variant { stale.append(pod.name) }
+            }
+            if !stale.isEmpty {
+                messages.append(AnalysisMessage(Messages.podsIstioProxyImageMismatchInNamespace,
+                    "pods \(stale.joined(separator: ", ")) run a proxy image other than the one the injector now gives namespace "
+                        + "\(namespace.name), usually after a control-plane upgrade; restart their workloads to update them", on: namespace))
+            }
+        }
+        return messages
+    }
+}
