@@ -38,6 +38,9 @@ public enum Analyzers {
         BlockedCIDRsAnalyzer(),
         InjectionAnalyzer(),
         InjectionImageAnalyzer(),
+        ImageAutoAnalyzer(),
+        KubernetesGatewaySelectorAnalyzer(),
+        ConditionAnalyzer(),
         EnvoyPatchAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 

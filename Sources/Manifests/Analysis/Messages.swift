@@ -50,6 +50,10 @@ public enum Messages {
         code: "IST0155", name: "EnvoyFilterUsesRelativeOperationWithProxyVersion", level: .warning)
     public static let podsIstioProxyImageMismatchInNamespace = MessageType(code: "IST0158", name: "PodsIstioProxyImageMismatchInNamespace",
                                                                            level: .warning)
+    public static let imageAutoWithoutInjectionWarning = MessageType(code: "IST0146", name: "ImageAutoWithoutInjectionWarning", level: .warning)
+    public static let imageAutoWithoutInjectionError = MessageType(code: "IST0147", name: "ImageAutoWithoutInjectionError", level: .error)
+    public static let ineffectiveSelector = MessageType(code: "IST0166", name: "IneffectiveSelector", level: .warning)
+    public static let negativeConditionStatus = MessageType(code: "IST0171", name: "NegativeConditionStatus", level: .warning)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -70,7 +74,8 @@ public enum Messages {
         namespaceNotInjected, podMissingProxy, namespaceMultipleInjectionLabels, namespaceInjectionEnabledByDefault,
         envoyFilterUsesRelativeOperation, envoyFilterUsesReplaceOperationIncorrectly, envoyFilterUsesAddOperationIncorrectly,
         envoyFilterUsesRemoveOperationIncorrectly, envoyFilterUsesRelativeOperationWithProxyVersion,
-        podsIstioProxyImageMismatchInNamespace,
+        podsIstioProxyImageMismatchInNamespace, imageAutoWithoutInjectionWarning, imageAutoWithoutInjectionError,
+        ineffectiveSelector, negativeConditionStatus,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

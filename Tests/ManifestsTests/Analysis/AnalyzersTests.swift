@@ -459,6 +459,50 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertTrue(messages[0].text.hasPrefix("pods old run a proxy image"), messages[0].text)
     }
 
+    func testImageAutoGatewaySelectorsAndConditions() throws {
+        let text = """
+            apiVersion: admissionregistration.k8s.io/v1
+            kind: MutatingWebhookConfiguration
+            metadata: {name: istio-sidecar-injector}
+            webhooks:
+            - name: rev.namespace.sidecar-injector.istio.io
+              namespaceSelector: {matchExpressions: [{key: istio.io/rev, operator: In, values: [stable]}]}
+            ---
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: edge, labels: {istio.io/rev: stable}}
+            ---
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: ingress, namespace: edge}
+            spec: {template: {metadata: {labels: {app: ingress}}, spec: {containers: [{name: istio-proxy, image: auto}]}}}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: stray, namespace: shop}
+            spec: {containers: [{name: istio-proxy, image: auto}]}
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: web-gw, namespace: shop, labels: {gateway.networking.k8s.io/gateway-name: web}}
+            spec: {containers: [{name: istio-proxy, image: proxyv2}]}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: gw-policy, namespace: shop}
+            spec: {selector: {matchLabels: {gateway.networking.k8s.io/gateway-name: web}}}
+            status:
+              conditions:
+              - {type: argocd.argoproj.io/Synced, status: "False", reason: OutOfSync}
+              - {type: WaypointAccepted, status: "False", reason: Invalid, message: unsupported field}
+            """
+        XCTAssertEqual(try run("injection.ImageAutoAnalyzer", text).map { "\($0.type.code) \($0.resource.name)" }, ["IST0147 stray"])
+        XCTAssertEqual(try run("k8sgateway.SelectorAnalyzer", text).map(\.resource.name), ["gw-policy"])
+        let conditions = try run("conditions.ConditionAnalyzer", text)
+        XCTAssertEqual(conditions.map(\.text), ["condition WaypointAccepted is False with reason Invalid: unsupported field"])
+        XCTAssertTrue(LabelSelector(nil).matches([:]), "an absent selector selects everything")
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

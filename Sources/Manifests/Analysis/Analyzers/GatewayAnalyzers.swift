@@ -131,3 +131,33 @@ struct GatewayCertificateAnalyzer: Analyzer {
         return messages
     }
 }
+
+/// Policies that pick a Kubernetes Gateway's pods with a selector instead of targetRef: Istio ignores the
+/// selector for those pods (IST0166).
+struct KubernetesGatewaySelectorAnalyzer: Analyzer {
+    let name = "k8sgateway.SelectorAnalyzer"
+    let summary = "Checks that policies for Kubernetes Gateway pods use targetRef rather than a selector (needs pods: on files, only with --analyzer)"
+    let needsRunningPods = true
+
+    static let policyKinds = [("RequestAuthentication", "security.istio.io"), ("AuthorizationPolicy", "security.istio.io"),
+                              ("WasmPlugin", "extensions.istio.io"), ("Telemetry", "telemetry.istio.io")]
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        let gatewayPods = input.resources("Pod", group: "").filter { $0.labels["gateway.networking.k8s.io/gateway-name"] != nil }
+        var messages: [AnalysisMessage] = []
+        for (kind, group) in Self.policyKinds {
+            for policy in input.resources(kind, group: group) {
+                guard policy.spec?["targetRef"] == nil, policy.spec?["targetRefs"] == nil, let selectorNode = policy.spec?["selector"] else { continue }
+                let selector = AnalyzedResource.stringMap(selectorNode["matchLabels"])
+                guard let pod = gatewayPods.first(where: { $0.namespaceOrEmpty == policy.namespaceOrEmpty && $0.isSelected(by: selector) }) else {
+                    continue
+                }
+                let gateway = pod.labels["gateway.networking.k8s.io/gateway-name"]!
+                messages.append(AnalysisMessage(Messages.ineffectiveSelector,
+                    "the selector picks pods of Kubernetes Gateway \(gateway), where selectors have no effect; use targetRef "
+                        + "(group: gateway.networking.k8s.io, kind: Gateway, name: \(gateway)) instead", on: policy, at: selectorNode))
+            }
+        }
+        return messages
+    }
+}
