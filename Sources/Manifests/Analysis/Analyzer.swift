@@ -41,6 +41,8 @@ public enum Analyzers {
         ImageAutoAnalyzer(),
         KubernetesGatewaySelectorAnalyzer(),
         ConditionAnalyzer(),
+        JWTClaimRouteAnalyzer(),
+        AuthorizationPoliciesAnalyzer(),
         EnvoyPatchAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 

@@ -54,6 +54,9 @@ public enum Messages {
     public static let imageAutoWithoutInjectionError = MessageType(code: "IST0147", name: "ImageAutoWithoutInjectionError", level: .error)
     public static let ineffectiveSelector = MessageType(code: "IST0166", name: "IneffectiveSelector", level: .warning)
     public static let negativeConditionStatus = MessageType(code: "IST0171", name: "NegativeConditionStatus", level: .warning)
+    public static let jwtClaimBasedRoutingWithoutRequestAuthN = MessageType(code: "IST0149", name: "JwtClaimBasedRoutingWithoutRequestAuthN",
+                                                                            level: .error)
+    public static let noMatchingWorkloadsFound = MessageType(code: "IST0127", name: "NoMatchingWorkloadsFound", level: .warning)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -75,7 +78,7 @@ public enum Messages {
         envoyFilterUsesRelativeOperation, envoyFilterUsesReplaceOperationIncorrectly, envoyFilterUsesAddOperationIncorrectly,
         envoyFilterUsesRemoveOperationIncorrectly, envoyFilterUsesRelativeOperationWithProxyVersion,
         podsIstioProxyImageMismatchInNamespace, imageAutoWithoutInjectionWarning, imageAutoWithoutInjectionError,
-        ineffectiveSelector, negativeConditionStatus,
+        ineffectiveSelector, negativeConditionStatus, jwtClaimBasedRoutingWithoutRequestAuthN, noMatchingWorkloadsFound,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

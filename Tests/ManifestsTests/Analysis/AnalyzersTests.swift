@@ -503,6 +503,49 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertTrue(LabelSelector(nil).matches([:]), "an absent selector selects everything")
     }
 
+    func testClaimRoutesAndAuthorizationPolicies() throws {
+        let text = """
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: edge, namespace: shop}
+            spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: beta, namespace: shop}
+            spec:
+              hosts: ["*"]
+              gateways: [edge]
+              http: [{match: [{headers: {"@request.auth.claims.group": {exact: beta}}}], route: [{destination: {host: cart}}]}]
+            ---
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: shop}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: from-prod, namespace: shop}
+            spec:
+              selector: {matchLabels: {app: cart}}
+              rules: [{from: [{source: {namespaces: ["sh*", "prod-*"]}}]}]
+            """
+        XCTAssertEqual(try run("virtualservice.JWTClaimRouteAnalyzer", text).map(\.type.code), ["IST0149"])
+        let withAuthentication = text + """
+
+            ---
+            apiVersion: security.istio.io/v1
+            kind: RequestAuthentication
+            metadata: {name: jwt, namespace: istio-system}
+            spec: {jwtRules: [{issuer: x}]}
+            """
+        XCTAssertTrue(try run("virtualservice.JWTClaimRouteAnalyzer", withAuthentication).isEmpty)
+        let policies = try run("auth.AuthorizationPoliciesAnalyzer", text)
+        XCTAssertEqual(policies.map(\.text), [
+            "no running workload matches this policy (labels app=cart); check its selector and namespace",
+            "Referenced namespace not found: \"prod-*\"",
+        ])
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

@@ -24,3 +24,50 @@ struct BlockedCIDRsAnalyzer: Analyzer {
         return messages
     }
 }
+
+/// AuthorizationPolicies must apply to some workload (IST0127, running pods only), and the namespaces
+/// their sources name must exist (IST0101); `prod-*` and `*-test` patterns count when a namespace matches.
+struct AuthorizationPoliciesAnalyzer: Analyzer {
+    let name = "auth.AuthorizationPoliciesAnalyzer"
+    let summary = "Checks that AuthorizationPolicies select workloads and name namespaces that exist"
+
+    /// Istio's namespace patterns: `*`, a `*` prefix or suffix, or an exact name.
+    static func matches(_ pattern: String, _ namespace: String) -> Bool {
+        if pattern == "*" { return true }
+        if pattern.hasPrefix("*") { return namespace.hasSuffix(pattern.dropFirst()) }
+        if pattern.hasSuffix("*") { return namespace.hasPrefix(pattern.dropLast()) }
+        return pattern == namespace
+    }
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        let namespaces = Set(input.resources("Namespace", group: "").map(\.name))
+        let pods = input.resources("Pod", group: "")
+        var messages: [AnalysisMessage] = []
+        for policy in input.resources("AuthorizationPolicy", group: "security.istio.io") {
+            if input.podsAreRunning && policy.spec?["targetRef"] == nil && policy.spec?["targetRefs"] == nil {
+                let selector = AnalyzedResource.stringMap(policy.spec?["selector"]?["matchLabels"])
+                let meshWide = policy.namespaceOrEmpty == input.istioNamespace
+                let applies = pods.contains { pod in
+                    (meshWide || pod.namespaceOrEmpty == policy.namespaceOrEmpty) && (selector.isEmpty || pod.isSelected(by: selector))
+                }
+                if !applies {
+                    let text = selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                    messages.append(AnalysisMessage(Messages.noMatchingWorkloadsFound,
+                        "no running workload matches this policy" + (text.isEmpty ? " (no pods in its namespace)" : " (labels \(text))")
+                            + "; check its selector and namespace", on: policy, at: policy.spec?["selector"]))
+                }
+            }
+            for rule in policy.spec?["rules"]?.items ?? [] {
+                for from in rule["from"]?.items ?? [] {
+                    for field in ["namespaces", "notNamespaces"] {
+                        for patternNode in from["source"]?[field]?.items ?? [] {
+                            guard let pattern = patternNode.scalarText, !namespaces.contains(where: { Self.matches(pattern, $0) }) else { continue }
+                            messages.append(Messages.notFound(policy, "namespace", pattern, at: patternNode))
+                        }
+                    }
+                }
+            }
+        }
+        return messages
+    }
+}
