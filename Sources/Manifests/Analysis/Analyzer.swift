@@ -43,6 +43,8 @@ public enum Analyzers {
         ConditionAnalyzer(),
         JWTClaimRouteAnalyzer(),
         AuthorizationPoliciesAnalyzer(),
+        DeprecationAnalyzer(),
+        LightstepAnalyzer(),
         EnvoyPatchAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 

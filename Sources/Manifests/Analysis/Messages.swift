@@ -1,5 +1,6 @@
 /// The message types meshctl's analyzers emit: Istio's codes, names and levels, with meshctl's wording.
 public enum Messages {
+    public static let deprecated = MessageType(code: "IST0002", name: "Deprecated", level: .warning)
     public static let referencedResourceNotFound = MessageType(code: "IST0101", name: "ReferencedResourceNotFound", level: .error)
     public static let schemaValidationError = MessageType(code: "IST0106", name: "SchemaValidationError", level: .error)
     public static let noServerCertificateVerificationDestinationLevel = MessageType(
@@ -66,7 +67,7 @@ public enum Messages {
 
     /// Every type above, for `--suppress` checks and listings.
     public static let all: [MessageType] = [
-        referencedResourceNotFound, schemaValidationError, portNameIsNotUnderNamingConvention,
+        deprecated, referencedResourceNotFound, schemaValidationError, portNameIsNotUnderNamingConvention,
         noServerCertificateVerificationDestinationLevel, noServerCertificateVerificationPortLevel, invalidApplicationUID,
         conflictingGateways, gatewayPortNotDefinedOnService, serviceEntryAddressesRequired,
         deploymentAssociatedToMultipleServices, deploymentConflictingPorts, destinationRuleSubsetNotSelectPods, unknownDestinationRuleHost,

@@ -546,6 +546,30 @@ final class AnalyzersTests: XCTestCase {
         ])
     }
 
+    func testDeprecatedFields() throws {
+        let messages = try run("deprecation.DeprecationAnalyzer", """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: chaos, namespace: shop}
+            spec:
+              hosts: [cart]
+              http:
+              - fault: {abort: {percent: 10, httpStatus: 503}}
+                mirrorPercent: 5
+                route: [{destination: {host: cart}}]
+            """)
+        XCTAssertEqual(messages.map(\.location.line), [7, 8])
+        XCTAssertTrue(messages[0].text.hasPrefix("Deprecated: fault.abort.percent is deprecated"))
+        let telemetry = try YAMLParser.parse("""
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: mesh-default, namespace: istio-system}
+            spec: {tracing: [{providers: [{name: ls}]}]}
+            """).compactMap { AnalyzedResource($0.root) }
+        let mesh = try YAMLParser.parse("extensionProviders: [{name: ls, lightstep: {service: x, port: 443}}]\n")[0].root
+        XCTAssertEqual(LightstepAnalyzer().analyze(AnalysisInput(resources: telemetry, meshConfig: mesh)).map(\.type.code), ["IST0002"])
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")
