@@ -45,6 +45,7 @@ public enum Analyzers {
         AuthorizationPoliciesAnalyzer(),
         DeprecationAnalyzer(),
         LightstepAnalyzer(),
+        WebhookAnalyzer(),
         EnvoyPatchAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 

@@ -58,6 +58,7 @@ public enum Messages {
     public static let jwtClaimBasedRoutingWithoutRequestAuthN = MessageType(code: "IST0149", name: "JwtClaimBasedRoutingWithoutRequestAuthN",
                                                                             level: .error)
     public static let noMatchingWorkloadsFound = MessageType(code: "IST0127", name: "NoMatchingWorkloadsFound", level: .warning)
+    public static let invalidWebhook = MessageType(code: "IST0139", name: "InvalidWebhook", level: .error)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -79,7 +80,7 @@ public enum Messages {
         envoyFilterUsesRelativeOperation, envoyFilterUsesReplaceOperationIncorrectly, envoyFilterUsesAddOperationIncorrectly,
         envoyFilterUsesRemoveOperationIncorrectly, envoyFilterUsesRelativeOperationWithProxyVersion,
         podsIstioProxyImageMismatchInNamespace, imageAutoWithoutInjectionWarning, imageAutoWithoutInjectionError,
-        ineffectiveSelector, negativeConditionStatus, jwtClaimBasedRoutingWithoutRequestAuthN, noMatchingWorkloadsFound,
+        ineffectiveSelector, negativeConditionStatus, jwtClaimBasedRoutingWithoutRequestAuthN, noMatchingWorkloadsFound, invalidWebhook,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

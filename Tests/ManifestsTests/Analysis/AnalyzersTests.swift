@@ -570,6 +570,32 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertEqual(LightstepAnalyzer().analyze(AnalysisInput(resources: telemetry, meshConfig: mesh)).map(\.type.code), ["IST0002"])
     }
 
+    func testInjectionWebhooks() throws {
+        let messages = try run("webhook.Analyzer", """
+            apiVersion: admissionregistration.k8s.io/v1
+            kind: MutatingWebhookConfiguration
+            metadata: {name: default}
+            webhooks:
+            - {name: namespace.sidecar-injector.istio.io, clientConfig: {service: {name: istiod, namespace: istio-system}},
+               namespaceSelector: {matchLabels: {istio-injection: enabled}}}
+            ---
+            apiVersion: admissionregistration.k8s.io/v1
+            kind: MutatingWebhookConfiguration
+            metadata: {name: canary}
+            webhooks:
+            - {name: rev.namespace.sidecar-injector.istio.io, clientConfig: {service: {name: istiod-canary, namespace: istio-system}},
+               namespaceSelector: {matchExpressions: [{key: istio.io/rev, operator: In, values: [canary]},
+                                                      {key: istio-injection, operator: DoesNotExist}]}}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: istiod, namespace: istio-system}
+            """)
+        XCTAssertEqual(messages.map(\.resource.name), ["canary"])
+        XCTAssertTrue(messages[0].text.contains("istio-system/istiod-canary, which does not exist"))
+        XCTAssertTrue(WebhookAnalyzer.overlap(try YAMLParser.parse("matchLabels: {a: x}").first?.root, nil))
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")
