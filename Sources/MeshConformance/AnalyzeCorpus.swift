@@ -29,7 +29,13 @@ struct AnalyzeCorpus {
                     let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
                     meshConfig = try YAMLParser.parse(text, file: file).first?.root
                 }
-                let produced = Analyzers.run([analyzer], on: AnalysisInput(resources: resources, meshConfig: meshConfig)).map { "\($0.type.code) \($0.resource.origin)" }
+                var meshNetworks: YAMLNode?
+                if let file = item["meshNetworksFile"] as? String {
+                    let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
+                    meshNetworks = try YAMLParser.parse(text, file: file).first?.root
+                }
+                let input = AnalysisInput(resources: resources, meshConfig: meshConfig, meshNetworks: meshNetworks)
+                let produced = Analyzers.run([analyzer], on: input).map { "\($0.type.code) \($0.resource.origin)" }
                 let expected = (item["expected"] as? [[String: Any]] ?? []).map { "\($0["code"] ?? "") \($0["origin"] ?? "")" }
                 let missing = Self.subtract(expected, produced), extra = Self.subtract(produced, expected)
                 if !missing.isEmpty || !extra.isEmpty {

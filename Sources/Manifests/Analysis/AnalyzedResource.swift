@@ -63,13 +63,16 @@ public struct AnalysisInput: Sendable {
     public let istioNamespace: String
     /// The mesh configuration (MeshConfig, as in the `istio` ConfigMap's `mesh` key), when given.
     public let meshConfig: YAMLNode?
+    /// The mesh networks configuration (the `istio` ConfigMap's `meshNetworks` key), when given.
+    public let meshNetworks: YAMLNode?
     /// Whether the Pods are running ones (from a cluster) rather than manifests in files.
     public let podsAreRunning: Bool
     private let byKind: [String: [Int]]
     private let byName: [String: Int]
 
     public init(resources: [AnalyzedResource], istioNamespace: String = "istio-system", meshConfig: YAMLNode? = nil,
-                podsAreRunning: Bool = true) {
+                meshNetworks: YAMLNode? = nil, podsAreRunning: Bool = true) {
+        self.meshNetworks = meshNetworks
         self.resources = resources
         self.istioNamespace = istioNamespace
         self.meshConfig = meshConfig

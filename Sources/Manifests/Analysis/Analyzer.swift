@@ -46,6 +46,7 @@ public enum Analyzers {
         DeprecationAnalyzer(),
         LightstepAnalyzer(),
         WebhookAnalyzer(),
+        MeshNetworksAnalyzer(),
         EnvoyPatchAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 

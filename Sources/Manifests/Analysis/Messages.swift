@@ -59,6 +59,7 @@ public enum Messages {
                                                                             level: .error)
     public static let noMatchingWorkloadsFound = MessageType(code: "IST0127", name: "NoMatchingWorkloadsFound", level: .warning)
     public static let invalidWebhook = MessageType(code: "IST0139", name: "InvalidWebhook", level: .error)
+    public static let unknownMeshNetworksServiceRegistry = MessageType(code: "IST0126", name: "UnknownMeshNetworksServiceRegistry", level: .error)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -81,6 +82,7 @@ public enum Messages {
         envoyFilterUsesRemoveOperationIncorrectly, envoyFilterUsesRelativeOperationWithProxyVersion,
         podsIstioProxyImageMismatchInNamespace, imageAutoWithoutInjectionWarning, imageAutoWithoutInjectionError,
         ineffectiveSelector, negativeConditionStatus, jwtClaimBasedRoutingWithoutRequestAuthN, noMatchingWorkloadsFound, invalidWebhook,
+        unknownMeshNetworksServiceRegistry,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

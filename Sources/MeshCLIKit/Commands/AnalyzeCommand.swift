@@ -149,13 +149,18 @@ struct AnalyzeCommand: MeshCommand {
         }
         // Files do not describe running pods, so analyzers that need them only run when asked for by name.
         let analyzers = analyzerNames.isEmpty ? Analyzers.all.filter { !$0.needsRunningPods } : analyzerNames.compactMap(Analyzers.named)
-        var meshConfig: YAMLNode?
+        // An `istio` ConfigMap among the files supplies the mesh config and networks, as in a cluster.
+        let istioConfigMap = resources.first { $0.kind == "ConfigMap" && $0.name == "istio" && $0.namespace == istioNamespace }
+        func configMapKey(_ key: String) -> YAMLNode? {
+            istioConfigMap?.node["data"]?[key]?.scalarText.flatMap { try? YAMLParser.parse($0).first?.root }
+        }
+        var meshConfig: YAMLNode? = configMapKey("mesh")
         if let meshConfigFile {
             let text = try FileSystem.readText(FileSystem.resolve(meshConfigFile, in: context.environment.workingDirectory), shownAs: meshConfigFile)
             meshConfig = try YAMLParser.parse(text, file: meshConfigFile).first?.root
         }
         var messages = Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace, meshConfig: meshConfig,
-                                                                   podsAreRunning: false))
+                                                                   meshNetworks: configMapKey("meshNetworks"), podsAreRunning: false))
         if !allNamespaces && namespace != nil {
             messages = messages.filter { $0.resource.namespace == nil || $0.resource.namespace == namespace }
         }

@@ -99,6 +99,23 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(run(["--use-kube=false", "--meshConfigFile", "missing.yaml", "db.yaml"]).exitCode, .failure)
     }
 
+    func testMeshNetworksFromTheIstioConfigMap() throws {
+        try """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: istio, namespace: istio-system}
+        data:
+          meshNetworks: |
+            networks:
+              east: {endpoints: [{fromRegistry: Kubernetes}]}
+              west: {endpoints: [{fromRegistry: west-cluster}]}
+        """.write(to: folder.appendingPathComponent("istio.yaml"), atomically: true, encoding: .utf8)
+        let result = run(["--use-kube=false", "istio.yaml"])
+        XCTAssertEqual(result.exitCode, .analyzeIssues)
+        XCTAssertTrue(result.stdout.hasPrefix("Error [IST0126] (MeshNetworks istio-system/meshnetworks) network west takes endpoints from registry west-cluster"),
+                      result.stdout)
+    }
+
     func testUsageErrorsAndListing() {
         XCTAssertEqual(run(["--use-kube=false", "--failure-threshold", "Fatal", "shop.yaml"]).exitCode, .usage)
         XCTAssertEqual(run(["--use-kube=false", "-S", "nonsense", "shop.yaml"]).exitCode, .usage)
