@@ -25,3 +25,23 @@ enum HostNames {
         }
     }
 }
+
+/// ServiceEntries by host, for lookups that would otherwise scan every entry: exact hosts in a
+/// dictionary, wildcard hosts (rare) in a list.
+struct ServiceEntryIndex {
+    private var exact: [String: [AnalyzedResource]] = [:]
+    private var wildcards: [(host: String, entry: AnalyzedResource)] = []
+
+    init(_ entries: [AnalyzedResource]) {
+        for entry in entries {
+            for host in (entry.spec?["hosts"]?.items ?? []).compactMap(\.scalarText) {
+                if host.hasPrefix("*") { wildcards.append((host, entry)) } else { exact[host, default: []].append(entry) }
+            }
+        }
+    }
+
+    /// The entries with a host equal to `host`, or a wildcard host that covers it.
+    func entries(for host: String) -> [AnalyzedResource] {
+        (exact[host] ?? []) + wildcards.filter { HostNames.overlap($0.host, host) }.map(\.entry)
+    }
+}

@@ -15,7 +15,7 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
 
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
         let services = input.resources("Service", group: "")
-        let entries = input.resources("ServiceEntry", group: "networking.istio.io")
+        let entries = ServiceEntryIndex(input.resources("ServiceEntry", group: "networking.istio.io"))
         var servicesByHost: [String: [AnalyzedResource]] = [:]
         for service in services { servicesByHost[HostNames.qualified(service.name, in: service.namespaceOrEmpty), default: []].append(service) }
         var messages: [AnalysisMessage] = []
@@ -32,11 +32,8 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
                     guard let allowed = Self.serviceExports(service) else { return true }
                     return audiences.allSatisfy(allowed.contains)
                 }
-                let visibleEntry = entries.contains { entry in
+                let visibleEntry = entries.entries(for: qualified).contains { entry in
                     audiences.allSatisfy { ConflictingServiceEntryProtocolAnalyzer.exports(entry)?.contains($0) ?? true }
-                        && (entry.spec?["hosts"]?.items ?? []).compactMap(\.scalarText).contains { entryHost in
-                            entryHost == qualified || (entryHost.hasPrefix("*") && HostNames.overlap(entryHost, qualified))
-                        }
                 }
                 guard let service = visibleServices.first else {
                     if !visibleEntry {

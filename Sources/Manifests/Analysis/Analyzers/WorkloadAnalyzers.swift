@@ -70,15 +70,19 @@ struct SubsetSelectPodAnalyzer: Analyzer {
 
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
         var messages: [AnalysisMessage] = []
-        let services = input.resources("Service", group: "")
-        let entries = input.resources("ServiceEntry", group: "networking.istio.io")
+        var servicesByHost: [String: AnalyzedResource] = [:]
+        for service in input.resources("Service", group: "") {
+            let host = HostNames.qualified(service.name, in: service.namespaceOrEmpty)
+            if servicesByHost[host] == nil { servicesByHost[host] = service }
+        }
+        let entries = ServiceEntryIndex(input.resources("ServiceEntry", group: "networking.istio.io"))
         let pods = input.resources("Pod", group: "")
         for rule in input.resources("DestinationRule", group: "networking.istio.io") {
             guard let hostNode = rule.spec?["host"], let host = hostNode.scalarText, !host.hasPrefix("*") else { continue }
             let wanted = HostNames.qualified(host, in: rule.namespaceOrEmpty)
-            let service = services.first { HostNames.qualified($0.name, in: $0.namespaceOrEmpty) == wanted }
+            let service = servicesByHost[wanted]
             if service == nil {
-                let known = entries.contains { entry in (entry.spec?["hosts"]?.items ?? []).contains { $0.scalarText == host || $0.scalarText == wanted } }
+                let known = !entries.entries(for: host).isEmpty || !entries.entries(for: wanted).isEmpty
                 if !known {
                     messages.append(AnalysisMessage(Messages.unknownDestinationRuleHost,
                         "host \(host) of the DestinationRule matches no Service or ServiceEntry in the mesh; check its name and namespace",
