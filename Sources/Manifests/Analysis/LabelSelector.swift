@@ -13,6 +13,11 @@ public struct LabelSelector: Sendable {
         }
     }
 
+    /// `k1=v1,k2=v2`, sorted by key: how messages print a label map.
+    public static func text(_ labels: [String: String]) -> String {
+        labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+    }
+
     /// Whether `labels` satisfy every requirement; an unknown operator matches nothing, as in Kubernetes.
     public func matches(_ labels: [String: String]) -> Bool {
         guard matchLabels.allSatisfy({ labels[$0.key] == $0.value }) else { return false }

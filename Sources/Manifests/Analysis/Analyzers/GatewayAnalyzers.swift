@@ -1,8 +1,3 @@
-/// `k1=v1,k2=v2`, sorted: how Istio's messages print a selector.
-private func selectorText(_ selector: [String: String]) -> String {
-    selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-}
-
 /// The port numbers and hosts of a Gateway's servers; servers without a valid port are left out.
 private func servers(_ gateway: AnalyzedResource) -> [(port: Int, hosts: [String])] {
     (gateway.spec?["servers"]?.items ?? []).compactMap { server in
@@ -29,7 +24,7 @@ struct IngressGatewayPortAnalyzer: Analyzer {
             let selector = AnalyzedResource.stringMap(gateway.spec?["selector"])
             let matched = pods.filter { $0.isSelected(by: selector) }
             guard !matched.isEmpty else {
-                messages.append(Messages.notFound(gateway, "selector", selectorText(selector), at: gateway.spec?["selector"]))
+                messages.append(Messages.notFound(gateway, "selector", LabelSelector.text(selector), at: gateway.spec?["selector"]))
                 continue
             }
             var exposed: Set<Int> = []
@@ -44,7 +39,7 @@ struct IngressGatewayPortAnalyzer: Analyzer {
             for server in gateway.spec?["servers"]?.items ?? [] {
                 guard let portNode = server["port"]?["number"], let port = portNode.int, !exposed.contains(port) else { continue }
                 messages.append(AnalysisMessage(Messages.gatewayPortNotDefinedOnService,
-                    "the Gateway listens on port \(port), which no Service of its pods (selector \(selectorText(selector))) exposes; "
+                    "the Gateway listens on port \(port), which no Service of its pods (selector \(LabelSelector.text(selector))) exposes; "
                         + "add the port to the gateway's Service, or clients cannot reach it through that Service",
                     on: gateway, at: portNode))
             }
@@ -82,7 +77,7 @@ struct ConflictingGatewayAnalyzer: Analyzer {
             guard let first = conflicts.first else { continue }
             let names = conflicts.map { $0.name.dropFirst("Gateway ".count) }.joined(separator: ", ")
             messages.append(AnalysisMessage(Messages.conflictingGateways,
-                "conflicts with Gateway \(names) (workload selector \(selectorText(selectors[index])), port \(first.port), "
+                "conflicts with Gateway \(names) (workload selector \(LabelSelector.text(selectors[index])), port \(first.port), "
                     + "hosts \(first.hosts.joined(separator: ", "))): only one of them gets the port; merge them or change a port or host",
                 on: gateway, at: gateway.spec?["servers"]))
         }

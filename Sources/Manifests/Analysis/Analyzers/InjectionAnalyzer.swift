@@ -5,8 +5,6 @@ struct InjectionAnalyzer: Analyzer {
     let name = "injection.Analyzer"
     let summary = "Checks namespaces' injection labels and that pods in injected namespaces have the proxy"
 
-    static let systemNamespaces: Set<String> = ["kube-system", "kube-public", "kube-node-lease", "local-path-storage"]
-
     /// `sidecarInjectorWebhook.enableNamespacesByDefault` from the injector ConfigMap's values, if present.
     static func namespacesEnabledByDefault(_ input: AnalysisInput) -> Bool {
         let configMaps = input.resources("ConfigMap", group: "").filter { $0.name.hasPrefix("istio-sidecar-injector") }
@@ -23,7 +21,7 @@ struct InjectionAnalyzer: Analyzer {
         let byDefault = Self.namespacesEnabledByDefault(input)
         var injected: Set<String> = []
         for namespace in input.resources("Namespace", group: "") {
-            if Self.systemNamespaces.contains(namespace.name) || namespace.name == input.istioNamespace { continue }
+            if ServicePortNameAnalyzer.systemNamespaces.contains(namespace.name) || namespace.name == input.istioNamespace { continue }
             let labels = namespace.labels
             let injection = labels["istio-injection"]
             if injection == "disabled" { continue }

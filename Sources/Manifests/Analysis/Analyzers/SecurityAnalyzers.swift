@@ -51,7 +51,7 @@ struct AuthorizationPoliciesAnalyzer: Analyzer {
                     (meshWide || pod.namespaceOrEmpty == policy.namespaceOrEmpty) && (selector.isEmpty || pod.isSelected(by: selector))
                 }
                 if !applies {
-                    let text = selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                    let text = LabelSelector.text(selector)
                     messages.append(AnalysisMessage(Messages.noMatchingWorkloadsFound,
                         "no running workload matches this policy" + (text.isEmpty ? " (no pods in its namespace)" : " (labels \(text))")
                             + "; check its selector and namespace", on: policy, at: policy.spec?["selector"]))

@@ -21,7 +21,7 @@ struct SelectorFindings {
             }
             let selected = pods.filter { $0.namespaceOrEmpty == resource.namespaceOrEmpty && $0.isSelected(by: selector) }
             if selected.isEmpty {
-                unmatched.append((resource, node, selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")))
+                unmatched.append((resource, node, LabelSelector.text(selector)))
             }
             for pod in selected {
                 let key = "\(pod.namespaceOrEmpty)/\(pod.name)"
