@@ -312,6 +312,28 @@ final class AnalyzersTests: XCTestCase {
         let withDefaults = try YAMLParser.parse(text).compactMap { AnalyzedResource($0.root) }
         let mesh = try YAMLParser.parse("defaultProviders: {accessLogging: [envoy]}\n")[0].root
         XCTAssertTrue(TelemetryProviderAnalyzer().analyze(AnalysisInput(resources: withDefaults, meshConfig: mesh)).isEmpty)
+
+        let selectors = try run("telemetry.SelectorAnalyzer", """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: cart-1, namespace: shop, labels: {app: cart}}
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: a, namespace: shop}
+            spec: {selector: {matchLabels: {app: cart}}}
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: b, namespace: shop}
+            spec: {selector: {matchLabels: {app: cart}}}
+            ---
+            apiVersion: telemetry.istio.io/v1
+            kind: Telemetry
+            metadata: {name: c, namespace: shop}
+            spec: {selector: {matchLabels: {app: crat}}}
+            """)
+        XCTAssertEqual(selectors.map { "\($0.type.code) \($0.resource.name)" }, ["IST0101 c", "IST0159 a", "IST0159 b"])
     }
 
     func testExternalControlPlaneWebhooks() throws {
