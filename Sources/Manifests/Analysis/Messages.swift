@@ -60,6 +60,8 @@ public enum Messages {
     public static let noMatchingWorkloadsFound = MessageType(code: "IST0127", name: "NoMatchingWorkloadsFound", level: .warning)
     public static let invalidWebhook = MessageType(code: "IST0139", name: "InvalidWebhook", level: .error)
     public static let unknownMeshNetworksServiceRegistry = MessageType(code: "IST0126", name: "UnknownMeshNetworksServiceRegistry", level: .error)
+    public static let virtualServiceUnreachableRule = MessageType(code: "IST0130", name: "VirtualServiceUnreachableRule", level: .warning)
+    public static let virtualServiceIneffectiveMatch = MessageType(code: "IST0131", name: "VirtualServiceIneffectiveMatch", level: .info)
     public static let portNameIsNotUnderNamingConvention = MessageType(code: "IST0118", name: "PortNameIsNotUnderNamingConvention", level: .info)
     public static let virtualServiceHostNotFoundInGateway = MessageType(code: "IST0132", name: "VirtualServiceHostNotFoundInGateway",
                                                                         level: .warning)
@@ -82,7 +84,7 @@ public enum Messages {
         envoyFilterUsesRemoveOperationIncorrectly, envoyFilterUsesRelativeOperationWithProxyVersion,
         podsIstioProxyImageMismatchInNamespace, imageAutoWithoutInjectionWarning, imageAutoWithoutInjectionError,
         ineffectiveSelector, negativeConditionStatus, jwtClaimBasedRoutingWithoutRequestAuthN, noMatchingWorkloadsFound, invalidWebhook,
-        unknownMeshNetworksServiceRegistry,
+        unknownMeshNetworksServiceRegistry, virtualServiceUnreachableRule, virtualServiceIneffectiveMatch,
         virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
     ]
 

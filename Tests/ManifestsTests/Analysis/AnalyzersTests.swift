@@ -618,6 +618,32 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertTrue(WebhookAnalyzer.overlap(try YAMLParser.parse("matchLabels: {a: x}").first?.root, nil))
     }
 
+    func testUnreachableRulesAndIneffectiveMatches() throws {
+        let messages = try run("schema.ValidationAnalyzer.VirtualService", """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart, namespace: shop}
+            spec:
+              hosts: [cart]
+              http:
+              - name: api
+                match: [{uri: {prefix: /api}}]
+                route: [{destination: {host: cart}}]
+              - name: api-v1
+                match: [{uri: {prefix: /api/v1}, method: {exact: GET}}, {uri: {prefix: /shop}}]
+                route: [{destination: {host: cart, subset: v1}}]
+              - name: again
+                match: [{uri: {prefix: /api}, name: same}]
+                route: [{destination: {host: cart, subset: v2}}]
+              - route: [{destination: {host: cart}}]
+              - route: [{destination: {host: cart, subset: v3}}]
+            """)
+        XCTAssertEqual(messages.map { "\($0.type.code) \($0.location.line)" }, [
+            "IST0131 11", "IST0131 14", "IST0130 13", "IST0130 17",
+        ])
+        XCTAssertTrue(messages[0].text.hasPrefix("match 0 of rule \"api-v1\" is never used: rule http[0]"), messages[0].text)
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

@@ -1,4 +1,5 @@
-/// Runs `meshctl validate`'s checks on one kind and reports its errors as IST0106.
+/// Runs `meshctl validate`'s checks on one kind and reports its errors as IST0106; for VirtualServices
+/// also the routes and matches that can never apply (IST0130, IST0131), as Istio's schema analyzer does.
 struct SchemaValidationAnalyzer: Analyzer {
     let kind: String
     var name: String { "schema.ValidationAnalyzer.\(kind)" }
@@ -11,6 +12,7 @@ struct SchemaValidationAnalyzer: Analyzer {
         let group = ResourceValidator.kinds.first { $0.name == kind }?.group
         var messages: [AnalysisMessage] = []
         for resource in input.resources(kind, group: group) {
+            if kind == "VirtualService" { messages += RouteReachability.messages(resource) }
             guard case .checked(_, let problems) = ResourceValidator.validate(resource.node) else { continue }
             for problem in problems where problem.severity == .error {
                 let field = problem.path.isEmpty ? "" : "\(problem.path.fieldPath): "
