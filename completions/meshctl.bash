@@ -24,7 +24,7 @@ __meshctl_subcommands() {
 __meshctl_flags() {
     case "$1" in
         "meshctl") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl analyze") echo "--use-kube --all-namespaces --output --failure-threshold --output-threshold --suppress --analyzer --list-analyzers --meshConfigFile --ignore-unknown --recursive --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl analyze") echo "--use-kube --all-namespaces --output --failure-threshold --output-threshold --suppress --analyzer --list-analyzers --meshConfigFile --ignore-unknown --color --recursive --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl completion") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl help") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl kube-inject") echo "--filename --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;

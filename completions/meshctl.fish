@@ -88,6 +88,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l analyzer -
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s L -l list-analyzers -d 'List the analyzers and exit'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l meshConfigFile -r -F -d 'Mesh configuration to analyze with (the istio ConfigMap\'s mesh key)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l ignore-unknown -d 'Report files meshctl cannot read, but do not fail on them'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l color -d 'Colour the levels when writing to a terminal (--color=false turns it off, as NO_COLOR does)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s R -l recursive -d 'Read directories recursively (always done; accepted for istioctl\'s command lines)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l context -x -d 'Name of the kubeconfig context to use'

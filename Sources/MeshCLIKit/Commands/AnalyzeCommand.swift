@@ -39,6 +39,8 @@ struct AnalyzeCommand: MeshCommand {
                 FlagSpec("meshConfigFile", valueName: "FILE", help: "Mesh configuration to analyze with (the istio ConfigMap's mesh key)",
                          completion: .files),
                 FlagSpec("ignore-unknown", kind: .bool, help: "Report files meshctl cannot read, but do not fail on them"),
+                FlagSpec("color", kind: .bool, help: "Colour the levels when writing to a terminal (--color=false turns it off, as NO_COLOR does)",
+                         default: "true"),
                 FlagSpec("recursive", short: "R", kind: .bool, help: "Read directories recursively (always done; accepted for istioctl's command lines)"),
             ],
             arguments: [ArgumentSpec("FILE|DIR|-", help: "Files or directories to analyze", optional: true, repeating: true, completion: .files)])
@@ -60,6 +62,7 @@ struct AnalyzeCommand: MeshCommand {
     let files: [String]
     let listAnalyzers: Bool
     let ignoreUnknown: Bool
+    let color: Bool
     let meshConfigFile: String?
     let useKube: Bool
     let allNamespaces: Bool
@@ -76,6 +79,7 @@ struct AnalyzeCommand: MeshCommand {
         files = invocation.arguments
         listAnalyzers = invocation.bool("list-analyzers")
         ignoreUnknown = invocation.bool("ignore-unknown")
+        color = invocation.bool("color")
         meshConfigFile = invocation.string("meshConfigFile")
         useKube = invocation.bool("use-kube")
         allNamespaces = invocation.bool("all-namespaces")
@@ -174,7 +178,8 @@ struct AnalyzeCommand: MeshCommand {
             let data = YAMLNode.sequence(shown.map(Self.data))
             context.stdout.write(format == "json" ? JSONEmitter(indent: 2).emit(data) + "\n" : YAMLEmitter().emit(data))
         default:
-            let style = context.outStyle
+            var style = context.outStyle
+            if !color { style.enabled = false }
             for message in shown {
                 let level = message.type.level
                 let painted = level == .error ? style.error(level.name) : level == .warning ? style.warning(level.name) : level.name

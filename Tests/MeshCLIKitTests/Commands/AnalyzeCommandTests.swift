@@ -56,6 +56,18 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(quiet.stdout, "✔ No validation issues found when analyzing the given files.\n")
     }
 
+    func testColourOnlyOnATerminalAndNotWhenTurnedOff() {
+        func run(_ arguments: [String], variables: [String: String] = [:]) -> String {
+            let out = BufferOutput(isTerminal: true), err = BufferOutput(isTerminal: true)
+            let environment = CommandEnvironment(stdout: out, stderr: err, variables: variables, workingDirectory: folder.path)
+            _ = MeshCLI.run(["analyze", "--use-kube=false"] + arguments + ["shop.yaml"], environment: environment)
+            return out.text
+        }
+        XCTAssertTrue(run([]).contains("\u{1B}[1;31mError\u{1B}[0m [IST0101]"))
+        XCTAssertFalse(run(["--color=false"]).contains("\u{1B}["))
+        XCTAssertFalse(run([], variables: ["NO_COLOR": "1"]).contains("\u{1B}["))
+    }
+
     func testJSONAndYAMLOutput() throws {
         let json = run(["--use-kube=false", "--analyzer", "virtualservice.DestinationRuleAnalyzer", "-o", "json", "shop.yaml"])
         XCTAssertEqual(json.exitCode, .analyzeIssues)
