@@ -19,7 +19,8 @@ struct AnalyzeCommand: MeshCommand {
             """,
             examples: [
                 Example("Analyze a folder of manifests and Istio configuration", "meshctl analyze --use-kube=false manifests/"),
-                Example("Only fail on errors, but show warnings too", "meshctl analyze --use-kube=false --failure-threshold Error rules.yaml"),
+                Example("Fail on warnings too, and hide Info messages",
+                        "meshctl analyze --use-kube=false --failure-threshold Warning --output-threshold Warning rules.yaml"),
                 Example("Run one analyzer and print JSON", "meshctl analyze --use-kube=false --analyzer virtualservice.GatewayAnalyzer -o json rules.yaml"),
                 Example("Hide a known message", "meshctl analyze --use-kube=false -S \"IST0118=Service legacy.shop\" manifests/"),
                 Example("List the analyzers", "meshctl analyze -L"),
