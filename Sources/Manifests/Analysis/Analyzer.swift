@@ -24,6 +24,7 @@ public enum Analyzers {
         ApplicationUIDAnalyzer(),
         IngressGatewayPortAnalyzer(),
         ConflictingGatewayAnalyzer(),
+        GatewaySecretAnalyzer(),
         ServiceEntryAddressesAnalyzer(),
         ConflictingServiceEntryProtocolAnalyzer(),
         DeploymentMultiServiceAnalyzer(),

@@ -644,6 +644,27 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertTrue(messages[0].text.hasPrefix("match 0 of rule \"api-v1\" is never used: rule http[0]"), messages[0].text)
     }
 
+    func testGatewaySecretsAndTheDefaultIngressGateway() throws {
+        let text = """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: shop-cert, namespace: istio-system}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: shop, namespace: shop}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - {port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: SIMPLE, credentialName: shop-cert}}
+              - {port: {number: 8443, name: https-2, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: b-cert}}
+            """
+        let secrets = try run("gateway.SecretAnalyzer", text)
+        XCTAssertEqual(secrets.map(\.text), ["Referenced credentialName not found: \"istio-system/b-cert\""])
+        let ports = try run("gateway.IngressGatewayPortAnalyzer", text)
+        XCTAssertEqual(ports.map { "\($0.type.code) \($0.location.line)" }, ["IST0162 12"], "the default ingress gateway's Service has 80 and 443")
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")

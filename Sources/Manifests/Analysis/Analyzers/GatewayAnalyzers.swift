@@ -9,6 +9,16 @@ private func servers(_ gateway: AnalyzedResource) -> [(port: Int, hosts: [String
     }
 }
 
+/// Istio's default ingress gateway, assumed (as Istio's analyzers do) for a Gateway that selects
+/// `istio: ingressgateway` when no such pod is among the inputs: it runs in the istio namespace and its
+/// Service exposes the ports of a default installation.
+enum DefaultIngressGateway {
+    static let selector = ["istio": "ingressgateway"]
+    static let servicePorts: Set<Int> = [80, 443, 15021]
+
+    static func isSelected(by gatewaySelector: [String: String]) -> Bool { gatewaySelector == selector }
+}
+
 /// A Gateway's selector must match gateway pods (IST0101), and a Service of those pods must expose
 /// each server port (IST0162).
 struct IngressGatewayPortAnalyzer: Analyzer {
@@ -23,11 +33,14 @@ struct IngressGatewayPortAnalyzer: Analyzer {
         for gateway in input.resources("Gateway", group: "networking.istio.io") {
             let selector = AnalyzedResource.stringMap(gateway.spec?["selector"])
             let matched = pods.filter { $0.isSelected(by: selector) }
-            guard !matched.isEmpty else {
-                messages.append(Messages.notFound(gateway, "selector", LabelSelector.text(selector), at: gateway.spec?["selector"]))
-                continue
-            }
             var exposed: Set<Int> = []
+            if matched.isEmpty {
+                guard DefaultIngressGateway.isSelected(by: selector) else {
+                    messages.append(Messages.notFound(gateway, "selector", LabelSelector.text(selector), at: gateway.spec?["selector"]))
+                    continue
+                }
+                exposed = DefaultIngressGateway.servicePorts
+            }
             for service in services {
                 let serviceSelector = AnalyzedResource.stringMap(service.spec?["selector"])
                 guard matched.contains(where: { $0.namespaceOrEmpty == service.namespaceOrEmpty && $0.isSelected(by: serviceSelector) }) else { continue }
@@ -151,6 +164,41 @@ struct KubernetesGatewaySelectorAnalyzer: Analyzer {
                 messages.append(AnalysisMessage(Messages.ineffectiveSelector,
                     "the selector picks pods of Kubernetes Gateway \(gateway), where selectors have no effect; use targetRef "
                         + "(group: gateway.networking.k8s.io, kind: Gateway, name: \(gateway)) instead", on: policy, at: selectorNode))
+            }
+        }
+        return messages
+    }
+}
+
+/// The secrets a Gateway's TLS servers name must exist where its pods run (IST0101); a Gateway whose
+/// selector matches no pod is reported instead.
+struct GatewaySecretAnalyzer: Analyzer {
+    let name = "gateway.SecretAnalyzer"
+    let summary = "Checks that the credentialName secrets of Gateways exist in the gateway pods' namespace (needs pods: on files, only with --analyzer)"
+    let needsRunningPods = true
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        let pods = input.resources("Pod", group: "")
+        var messages: [AnalysisMessage] = []
+        for gateway in input.resources("Gateway", group: "networking.istio.io") {
+            let credentials = (gateway.spec?["servers"]?.items ?? []).compactMap { $0["tls"]?["credentialName"] }
+                .filter { !($0.scalarText ?? "").isEmpty }
+            guard !credentials.isEmpty else { continue }
+            let selector = AnalyzedResource.stringMap(gateway.spec?["selector"])
+            let namespace: String
+            if let pod = pods.first(where: { $0.isSelected(by: selector) }) {
+                namespace = pod.namespaceOrEmpty
+            } else if DefaultIngressGateway.isSelected(by: selector) {
+                namespace = input.istioNamespace
+            } else {
+                messages.append(Messages.notFound(gateway, "selector", LabelSelector.text(selector), at: gateway.spec?["selector"]))
+                continue
+            }
+            for credential in credentials {
+                let name = credential.scalarText!
+                if input.resource("Secret", namespace: namespace, name: name) == nil {
+                    messages.append(Messages.notFound(gateway, "credentialName", "\(namespace)/\(name)", at: credential))
+                }
             }
         }
         return messages
