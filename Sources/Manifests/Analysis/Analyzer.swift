@@ -56,8 +56,15 @@ public enum Analyzers {
         all.first { $0.name == name }
     }
 
-    /// Runs `analyzers` over `input`, in order.
+    /// The annotation with which a resource hides analysis messages about itself: codes separated by commas, or `*`.
+    public static let suppressAnnotation = "galley.istio.io/analyze-suppress"
+
+    /// Runs `analyzers` over `input`, in order, leaving out what resources suppress with `galley.istio.io/analyze-suppress`.
     public static func run(_ analyzers: [any Analyzer], on input: AnalysisInput) -> [AnalysisMessage] {
-        analyzers.flatMap { $0.analyze(input) }
+        analyzers.flatMap { $0.analyze(input) }.filter { message in
+            guard let codes = message.resource.annotations[suppressAnnotation] else { return true }
+            let list = codes.split(separator: ",").map { String($0).trimmed }
+            return !list.contains("*") && !list.contains(message.type.code)
+        }
     }
 }

@@ -665,6 +665,21 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertEqual(ports.map { "\($0.type.code) \($0.location.line)" }, ["IST0162 12"], "the default ingress gateway's Service has 80 and 443")
     }
 
+    func testResourcesSuppressMessagesAboutThemselves() throws {
+        let messages = try run("service.PortNameAnalyzer", """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: legacy, namespace: shop, annotations: {galley.istio.io/analyze-suppress: "IST0102, IST0118"}}
+            spec: {ports: [{name: web, port: 80}]}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: other, namespace: shop, annotations: {galley.istio.io/analyze-suppress: "IST0102"}}
+            spec: {ports: [{name: web, port: 80}]}
+            """)
+        XCTAssertEqual(messages.map(\.resource.name), ["other"])
+    }
+
     func testHostNames() {
         XCTAssertEqual(HostNames.qualified("reviews", in: "shop"), "reviews.shop.svc.cluster.local")
         XCTAssertEqual(HostNames.qualified("reviews.shop", in: "blog"), "reviews.shop")
