@@ -19,9 +19,17 @@ public struct AnalyzedResource: Sendable {
         self.group = parts.count == 2 ? parts[0] : ""
         self.version = parts.last ?? ""
         let namespace = node["metadata"]?["namespace"]?.scalarText
-        self.namespace = (namespace?.isEmpty ?? true) ? defaultNamespace : namespace
+        let clusterScoped = Self.clusterScopedKinds.contains(kind)
+        self.namespace = clusterScoped ? nil : (namespace?.isEmpty ?? true) ? defaultNamespace : namespace
         self.name = node["metadata"]?["name"]?.scalarText ?? ""
     }
+
+    /// Kinds that live outside namespaces: they never take the default namespace.
+    public static let clusterScopedKinds: Set<String> = [
+        "Namespace", "Node", "PersistentVolume", "StorageClass", "PriorityClass", "IngressClass", "GatewayClass", "RuntimeClass",
+        "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "APIService", "CertificateSigningRequest",
+        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
+    ]
 
     /// The objects in a document: the document itself, or the items of a `List`.
     public static func all(in node: YAMLNode, file: String? = nil, defaultNamespace: String? = nil) -> [AnalyzedResource]? {

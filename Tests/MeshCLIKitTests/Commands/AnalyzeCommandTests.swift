@@ -128,6 +128,16 @@ final class AnalyzeCommandTests: XCTestCase {
                       result.stdout)
     }
 
+    func testClusterScopedObjectsTakeNoDefaultNamespace() throws {
+        try """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: blog}
+        """.write(to: folder.appendingPathComponent("ns.yaml"), atomically: true, encoding: .utf8)
+        let result = run(["--use-kube=false", "-n", "blog", "ns.yaml"])
+        XCTAssertTrue(result.stdout.hasPrefix("Info [IST0102] (Namespace blog ns.yaml:1)"), result.stdout)
+    }
+
     func testUsageErrorsAndListing() {
         XCTAssertEqual(run(["--use-kube=false", "--failure-threshold", "Fatal", "shop.yaml"]).exitCode, .usage)
         XCTAssertEqual(run(["--use-kube=false", "-S", "nonsense", "shop.yaml"]).exitCode, .usage)
