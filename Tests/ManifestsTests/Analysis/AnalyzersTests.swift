@@ -147,10 +147,10 @@ final class AnalyzersTests: XCTestCase {
             spec: {selector: {app: edge}, ports: [{name: https, port: 443, targetPort: 8444}]}
             """
         let ports = try run("gateway.IngressGatewayPortAnalyzer", gateways)
-        XCTAssertEqual(ports.map { "\($0.type.code) \($0.resource.name)" }, ["IST0162 public", "IST0162 shop", "IST0101 nowhere"])
+        XCTAssertEqual(ports.map(\.codeAndName), ["IST0162 public", "IST0162 shop", "IST0101 nowhere"])
         XCTAssertEqual(ports.last?.text, "Referenced selector not found: \"app=nothing\"")
         let conflicts = try run("gateway.ConflictingGatewayAnalyzer", gateways)
-        XCTAssertEqual(conflicts.map { "\($0.type.code) \($0.resource.name)" }, ["IST0145 public", "IST0145 shop"])
+        XCTAssertEqual(conflicts.map(\.codeAndName), ["IST0145 public", "IST0145 shop"])
         XCTAssertTrue(conflicts[0].text.hasPrefix("conflicts with Gateway edge/shop (workload selector app=edge, port 8443, hosts *.example.com)"))
     }
 
@@ -201,7 +201,7 @@ final class AnalyzersTests: XCTestCase {
             """
         XCTAssertEqual(try run("deployment.MultiServiceAnalyzer", shop).map(\.type.code), ["IST0116", "IST0137"])
         let subsets = try run("destinationrule.SubsetSelectPodAnalyzer", shop)
-        XCTAssertEqual(subsets.map { "\($0.type.code) \($0.resource.name)" }, ["IST0173 cart", "IST0174 ghost"])
+        XCTAssertEqual(subsets.map(\.codeAndName), ["IST0173 cart", "IST0174 ghost"])
         XCTAssertTrue(subsets[0].text.hasPrefix("subset v2 selects no pod of Service shop/cart"))
         XCTAssertEqual(try run("serviceentry.ConflictingServiceEntryProtocolAnalyzer", shop).map(\.resource.origin),
                        ["ServiceEntry shop/api-http", "ServiceEntry blog/api-tls"])
@@ -228,7 +228,7 @@ final class AnalyzersTests: XCTestCase {
             metadata: {name: typo, namespace: shop}
             spec: {workloadSelector: {labels: {app: crat}}}
             """)
-        XCTAssertEqual(sidecars.map { "\($0.type.code) \($0.resource.name)" }, ["IST0101 typo", "IST0110 by-app", "IST0110 by-tier"])
+        XCTAssertEqual(sidecars.map(\.codeAndName), ["IST0101 typo", "IST0110 by-app", "IST0110 by-tier"])
 
         let hosts = try run("virtualservice.ConflictingMeshGatewayHostsAnalyzer", """
             apiVersion: networking.istio.io/v1
@@ -333,7 +333,7 @@ final class AnalyzersTests: XCTestCase {
             metadata: {name: c, namespace: shop}
             spec: {selector: {matchLabels: {app: crat}}}
             """)
-        XCTAssertEqual(selectors.map { "\($0.type.code) \($0.resource.name)" }, ["IST0101 c", "IST0159 a", "IST0159 b"])
+        XCTAssertEqual(selectors.map(\.codeAndName), ["IST0101 c", "IST0159 a", "IST0159 b"])
     }
 
     func testExternalControlPlaneWebhooks() throws {
@@ -351,7 +351,7 @@ final class AnalyzersTests: XCTestCase {
             - {name: rev.validation.istio.io, clientConfig: {url: ""}}
             - {name: other.example.com, clientConfig: {url: ""}}
             """)
-        XCTAssertEqual(messages.map { "\($0.type.code) \($0.resource.name)" }, ["IST0164 injector", "IST0163 validator"])
+        XCTAssertEqual(messages.map(\.codeAndName), ["IST0164 injector", "IST0163 validator"])
         XCTAssertEqual(ExternalControlPlaneAnalyzer.host(of: "https://istiod.example.com:15017/x"), "istiod.example.com")
     }
 
@@ -420,7 +420,7 @@ final class AnalyzersTests: XCTestCase {
             spec: {containers: [{name: cart, image: cart}], initContainers: [{name: istio-proxy, image: proxyv2}]}
             """
         let running = try run("injection.Analyzer", text)
-        XCTAssertEqual(running.map { "\($0.type.code) \($0.resource.name)" }, ["IST0102 blog", "IST0123 mixed", "IST0103 cart-1"])
+        XCTAssertEqual(running.map(\.codeAndName), ["IST0102 blog", "IST0123 mixed", "IST0103 cart-1"])
         let files = try YAMLParser.parse(text).compactMap { AnalyzedResource($0.root) }
         XCTAssertEqual(InjectionAnalyzer().analyze(AnalysisInput(resources: files, podsAreRunning: false)).count, 2,
                        "pods from files are manifests, not running pods")
@@ -446,7 +446,7 @@ final class AnalyzersTests: XCTestCase {
               - {applyTo: CLUSTER, patch: {operation: REPLACE}}
               - {applyTo: HTTP_FILTER, patch: {operation: INSERT_FIRST}}
             """)
-        XCTAssertEqual(messages.map { "\($0.type.code) \($0.resource.name)" }, ["IST0151 lua", "IST0153 lua", "IST0152 ordered"])
+        XCTAssertEqual(messages.map(\.codeAndName), ["IST0151 lua", "IST0153 lua", "IST0152 ordered"])
         XCTAssertEqual(messages[0].location.line, 6, "points at the first offending patch")
     }
 
@@ -518,7 +518,7 @@ final class AnalyzersTests: XCTestCase {
               - {type: argocd.argoproj.io/Synced, status: "False", reason: OutOfSync}
               - {type: WaypointAccepted, status: "False", reason: Invalid, message: unsupported field}
             """
-        XCTAssertEqual(try run("injection.ImageAutoAnalyzer", text).map { "\($0.type.code) \($0.resource.name)" }, ["IST0147 stray"])
+        XCTAssertEqual(try run("injection.ImageAutoAnalyzer", text).map(\.codeAndName), ["IST0147 stray"])
         XCTAssertEqual(try run("k8sgateway.SelectorAnalyzer", text).map(\.resource.name), ["gw-policy"])
         let conditions = try run("conditions.ConditionAnalyzer", text)
         XCTAssertEqual(conditions.map(\.text), ["condition WaypointAccepted is False with reason Invalid: unsupported field"])
@@ -687,4 +687,9 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertTrue(HostNames.overlap("*.a.example.com", "*.example.com"))
         XCTAssertFalse(HostNames.overlap("a.example.com", "b.example.com"))
     }
+}
+
+extension AnalysisMessage {
+    /// `IST0101 cart`: the code and the resource's name, what most assertions compare.
+    var codeAndName: String { "\(type.code) \(resource.name)" }
 }
