@@ -24,7 +24,7 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
             // Where the VirtualService applies: its exportTo namespaces, else its own.
             let exports = (virtualService.spec?["exportTo"]?.items ?? []).compactMap(\.scalarText)
             let audiences = exports.isEmpty || exports.contains("*") ? [namespace] : exports.map { $0 == "." ? namespace : $0 }
-            for destination in Self.destinations(virtualService.spec) {
+            for destination in RouteTarget.all(in: virtualService.spec) {
                 let hostNode = destination.node?["host"]
                 let host = hostNode?.scalarText ?? ""
                 let qualified = HostNames.qualified(host, in: namespace)
@@ -55,24 +55,6 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
         return messages
     }
 
-    /// A route target: the destination object (nil for an empty route entry) and the node holding it.
-    struct Target {
-        var node: YAMLNode?
-        var container: YAMLNode
-    }
-
-    static func destinations(_ spec: YAMLNode?) -> [Target] {
-        var found: [Target] = []
-        for section in ["http", "tcp", "tls"] {
-            for route in spec?[section]?.items ?? [] {
-                found += (route["route"]?.items ?? []).map { Target(node: $0["destination"], container: $0) }
-                if let mirror = route["mirror"] { found.append(Target(node: mirror, container: route)) }
-                found += (route["mirrors"]?.items ?? []).compactMap { $0["destination"] }.map { Target(node: $0, container: route) }
-            }
-        }
-        return found
-    }
-
     /// IST0140: a gateway's VirtualService routes to a host without a subset, while the mesh VirtualService
     /// for that host splits by subset; the split does not apply to traffic entering through the gateway.
     func ingressSubsetNotes(_ input: AnalysisInput) -> [AnalysisMessage] {
@@ -81,7 +63,7 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
         for service in all {
             let gateways = (service.spec?["gateways"]?.items ?? []).compactMap(\.scalarText)
             guard gateways.isEmpty || gateways.contains("mesh") else { continue }
-            let usesSubsets = Self.destinations(service.spec).contains { !($0.node?["subset"]?.scalarText ?? "").isEmpty }
+            let usesSubsets = RouteTarget.all(in: service.spec).contains { !($0.node?["subset"]?.scalarText ?? "").isEmpty }
             guard usesSubsets else { continue }
             for host in (service.spec?["hosts"]?.items ?? []).compactMap(\.scalarText) {
                 meshSubsetRules[HostNames.qualified(host, in: service.namespaceOrEmpty)] = service
@@ -91,7 +73,7 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
         for service in all {
             let gateways = (service.spec?["gateways"]?.items ?? []).compactMap(\.scalarText)
             guard !gateways.isEmpty, !gateways.contains("mesh") else { continue }
-            for target in Self.destinations(service.spec) where (target.node?["subset"]?.scalarText ?? "").isEmpty {
+            for target in RouteTarget.all(in: service.spec) where (target.node?["subset"]?.scalarText ?? "").isEmpty {
                 guard let host = target.node?["host"]?.scalarText,
                       let meshRule = meshSubsetRules[HostNames.qualified(host, in: service.namespaceOrEmpty)] else { continue }
                 messages.append(AnalysisMessage(Messages.ingressRouteRulesNotAffected,

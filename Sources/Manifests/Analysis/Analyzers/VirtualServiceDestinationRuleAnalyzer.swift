@@ -3,19 +3,6 @@ struct VirtualServiceDestinationRuleAnalyzer: Analyzer {
     let name = "virtualservice.DestinationRuleAnalyzer"
     let summary = "Checks that the subsets a VirtualService routes to are defined by a DestinationRule"
 
-    /// Every destination of a VirtualService spec: HTTP, TCP and TLS routes, mirrors.
-    static func destinations(_ spec: YAMLNode?) -> [YAMLNode] {
-        var found: [YAMLNode] = []
-        for section in ["http", "tcp", "tls"] {
-            for route in spec?[section]?.items ?? [] {
-                found += (route["route"]?.items ?? []).compactMap { $0["destination"] }
-                if let mirror = route["mirror"] { found.append(mirror) }
-                found += (route["mirrors"]?.items ?? []).compactMap { $0["destination"] }
-            }
-        }
-        return found
-    }
-
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
         var rulesByHost: [String: [AnalyzedResource]] = [:]
         for rule in input.resources("DestinationRule", group: "networking.istio.io") {
@@ -25,7 +12,7 @@ struct VirtualServiceDestinationRuleAnalyzer: Analyzer {
         var messages: [AnalysisMessage] = []
         for service in input.resources("VirtualService", group: "networking.istio.io") {
             let namespace = service.namespaceOrEmpty
-            for destination in Self.destinations(service.spec) {
+            for destination in RouteTarget.all(in: service.spec).compactMap(\.node) {
                 guard let subsetNode = destination["subset"], let subset = subsetNode.scalarText, !subset.isEmpty,
                       let host = destination["host"]?.scalarText else { continue }
                 let wanted = HostNames.qualified(host, in: namespace)
