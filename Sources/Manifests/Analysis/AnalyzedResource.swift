@@ -51,6 +51,24 @@ public struct AnalyzedResource: Sendable {
     public var labels: [String: String] { Self.stringMap(node["metadata"]?["labels"]) }
     public var annotations: [String: String] { Self.stringMap(node["metadata"]?["annotations"]) }
 
+    /// The namespaces `spec.exportTo` makes this object visible in (`.` being its own); nil means every namespace.
+    public var exportedNamespaces: Set<String>? {
+        let list = (spec?["exportTo"]?.items ?? []).compactMap(\.scalarText)
+        if list.isEmpty || list.contains("*") { return nil }
+        return Set(list.map { $0 == "." ? namespaceOrEmpty : $0 })
+    }
+
+    /// Whether `spec.exportTo` makes this object visible in `namespace`.
+    public func isVisible(in namespace: String) -> Bool {
+        exportedNamespaces?.contains(namespace) ?? true
+    }
+
+    /// Whether some namespace sees both this object and `other`.
+    public func sharesAudience(with other: AnalyzedResource) -> Bool {
+        guard let mine = exportedNamespaces, let theirs = other.exportedNamespaces else { return true }
+        return !mine.isDisjoint(with: theirs)
+    }
+
     /// Whether every label of `selector` is on this object; an empty selector selects nothing.
     public func isSelected(by selector: [String: String]) -> Bool {
         let labels = self.labels

@@ -32,20 +32,6 @@ struct ConflictingServiceEntryProtocolAnalyzer: Analyzer {
     let name = "serviceentry.ConflictingServiceEntryProtocolAnalyzer"
     let summary = "Checks that ServiceEntries for the same host and port agree on the protocol"
 
-    /// The namespaces an object is exported to; nil means every namespace.
-    static func exports(_ resource: AnalyzedResource) -> Set<String>? {
-        let list = (resource.spec?["exportTo"]?.items ?? []).compactMap(\.scalarText)
-        if list.isEmpty || list.contains("*") { return nil }
-        return Set(list.map { $0 == "." ? resource.namespaceOrEmpty : $0 })
-    }
-
-    static func shareAudience(_ a: AnalyzedResource, _ b: AnalyzedResource) -> Bool {
-        switch (exports(a), exports(b)) {
-        case (nil, _), (_, nil): return true
-        case (let left?, let right?): return !left.isDisjoint(with: right)
-        }
-    }
-
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
         let entries = input.resources("ServiceEntry", group: "networking.istio.io")
         // (host, port) → the entries declaring it, with their protocol.
@@ -66,7 +52,7 @@ struct ConflictingServiceEntryProtocolAnalyzer: Analyzer {
         for key in order {
             let claim = claims[key]!
             for item in claim where !reported.contains(item.entry) {
-                let rivals = claim.filter { $0.entry != item.entry && $0.proto != item.proto && Self.shareAudience(entries[$0.entry], entries[item.entry]) }
+                let rivals = claim.filter { $0.entry != item.entry && $0.proto != item.proto && entries[$0.entry].sharesAudience(with: entries[item.entry]) }
                 guard !rivals.isEmpty else { continue }
                 reported.insert(item.entry)
                 let names = ([item] + rivals).map { entries[$0.entry].origin.dropFirst("ServiceEntry ".count) }.joined(separator: ", ")

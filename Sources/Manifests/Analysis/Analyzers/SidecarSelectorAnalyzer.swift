@@ -122,7 +122,7 @@ struct ConflictingMeshGatewayHostsAnalyzer: Analyzer {
                 if host.hasPrefix("*") {
                     candidates += hostsOf.indices.filter { other in hostsOf[other].contains { HostNames.overlap($0, host) } }.map { ($0, host) }
                 }
-                rival = candidates.first { $0.0 != index && ConflictingServiceEntryProtocolAnalyzer.shareAudience(services[$0.0], service) }
+                rival = candidates.first { $0.0 != index && services[$0.0].sharesAudience(with: service) }
             }
             guard let rival else { continue }
             messages.append(AnalysisMessage(Messages.conflictingMeshGatewayVirtualServiceHosts,

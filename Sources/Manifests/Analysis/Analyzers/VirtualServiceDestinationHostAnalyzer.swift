@@ -33,7 +33,7 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
                     return audiences.allSatisfy(allowed.contains)
                 }
                 let visibleEntry = entries.entries(for: qualified).contains { entry in
-                    audiences.allSatisfy { ConflictingServiceEntryProtocolAnalyzer.exports(entry)?.contains($0) ?? true }
+                    audiences.allSatisfy(entry.isVisible(in:))
                 }
                 guard let service = visibleServices.first else {
                     if !visibleEntry {

@@ -17,7 +17,7 @@ struct VirtualServiceDestinationRuleAnalyzer: Analyzer {
                       let host = destination["host"]?.scalarText else { continue }
                 let wanted = HostNames.qualified(host, in: namespace)
                 let defined = (rulesByHost[wanted] ?? []).contains { rule in
-                    Self.visible(rule, to: namespace) && (rule.spec?["subsets"]?.items ?? []).contains { $0["name"]?.scalarText == subset }
+                    rule.isVisible(in: namespace) && (rule.spec?["subsets"]?.items ?? []).contains { $0["name"]?.scalarText == subset }
                 }
                 if !defined {
                     messages.append(Messages.notFound(service, "host+subset in destinationrule", "\(host)+\(subset)", at: subsetNode))
@@ -25,12 +25,5 @@ struct VirtualServiceDestinationRuleAnalyzer: Analyzer {
             }
         }
         return messages
-    }
-
-    /// Whether a DestinationRule's exportTo lets a namespace use it.
-    static func visible(_ rule: AnalyzedResource, to namespace: String) -> Bool {
-        let exports = (rule.spec?["exportTo"]?.items ?? []).compactMap(\.scalarText)
-        if exports.isEmpty || exports.contains("*") || exports.contains(namespace) { return true }
-        return exports.contains(".") && rule.namespaceOrEmpty == namespace
     }
 }
