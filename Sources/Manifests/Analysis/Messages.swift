@@ -69,25 +69,6 @@ public enum Messages {
                                                                            level: .warning)
     public static let referencedInternalGateway = MessageType(code: "IST0165", name: "ReferencedInternalGateway", level: .warning)
 
-    /// Every type above, for `--suppress` checks and listings.
-    public static let all: [MessageType] = [
-        deprecated, referencedResourceNotFound, schemaValidationError, portNameIsNotUnderNamingConvention,
-        noServerCertificateVerificationDestinationLevel, noServerCertificateVerificationPortLevel, invalidApplicationUID,
-        conflictingGateways, gatewayPortNotDefinedOnService, serviceEntryAddressesRequired,
-        deploymentAssociatedToMultipleServices, deploymentConflictingPorts, destinationRuleSubsetNotSelectPods, unknownDestinationRuleHost,
-        conflictingServiceEntryProtocol, conflictingMeshGatewayVirtualServiceHosts, conflictingSidecarWorkloadSelectors,
-        multipleSidecarsWithoutWorkloadSelectors, ineffectivePolicy, virtualServiceDestinationPortSelectorRequired, ingressRouteRulesNotAffected,
-        invalidTelemetryProvider, conflictingTelemetryWorkloadSelectors, multipleTelemetriesWithoutWorkloadSelectors,
-        invalidExternalControlPlaneConfig, externalControlPlaneAddressIsNotAHostname, gatewayDuplicateCertificate, jwksUriFetchUnrestricted,
-        namespaceNotInjected, podMissingProxy, namespaceMultipleInjectionLabels, namespaceInjectionEnabledByDefault,
-        envoyFilterUsesRelativeOperation, envoyFilterUsesReplaceOperationIncorrectly, envoyFilterUsesAddOperationIncorrectly,
-        envoyFilterUsesRemoveOperationIncorrectly, envoyFilterUsesRelativeOperationWithProxyVersion,
-        podsIstioProxyImageMismatchInNamespace, imageAutoWithoutInjectionWarning, imageAutoWithoutInjectionError,
-        ineffectiveSelector, negativeConditionStatus, jwtClaimBasedRoutingWithoutRequestAuthN, noMatchingWorkloadsFound, invalidWebhook,
-        unknownMeshNetworksServiceRegistry, virtualServiceUnreachableRule, virtualServiceIneffectiveMatch,
-        virtualServiceHostNotFoundInGateway, externalNameServiceTypeInvalidPortName, referencedInternalGateway,
-    ]
-
     /// IST0101: `Referenced gateway not found: "shop/web"`.
     static func notFound(_ resource: AnalyzedResource, _ what: String, _ value: String, at node: YAMLNode? = nil) -> AnalysisMessage {
         AnalysisMessage(referencedResourceNotFound, "Referenced \(what) not found: \(GoFormat.quote(value))", on: resource, at: node)
