@@ -26,22 +26,29 @@ enum HostNames {
     }
 }
 
-/// ServiceEntries by host, for lookups that would otherwise scan every entry: exact hosts in a
+/// Things keyed by host name, for lookups that would otherwise scan them all: exact hosts in a
 /// dictionary, wildcard hosts (rare) in a list.
-struct ServiceEntryIndex {
-    private var exact: [String: [AnalyzedResource]] = [:]
-    private var wildcards: [(host: String, entry: AnalyzedResource)] = []
+struct HostIndex<Item> {
+    private var exact: [String: [Item]] = [:]
+    private var wildcards: [(host: String, item: Item)] = []
 
-    init(_ entries: [AnalyzedResource]) {
-        for entry in entries {
-            for host in (entry.spec?["hosts"]?.items ?? []).compactMap(\.scalarText) {
-                if host.hasPrefix("*") { wildcards.append((host, entry)) } else { exact[host, default: []].append(entry) }
-            }
+    init(_ pairs: [(host: String, item: Item)]) {
+        for (host, item) in pairs {
+            if host.hasPrefix("*") { wildcards.append((host, item)) } else { exact[host, default: []].append(item) }
         }
     }
 
-    /// The entries with a host equal to `host`, or a wildcard host that covers it.
-    func entries(for host: String) -> [AnalyzedResource] {
-        (exact[host] ?? []) + wildcards.filter { HostNames.overlap($0.host, host) }.map(\.entry)
+    /// The items with a host equal to `host`, or a wildcard host that covers it.
+    func items(for host: String) -> [Item] {
+        (exact[host] ?? []) + wildcards.filter { HostNames.overlap($0.host, host) }.map(\.item)
+    }
+}
+
+extension HostIndex where Item == AnalyzedResource {
+    /// ServiceEntries by the hosts they declare.
+    init(serviceEntries: [AnalyzedResource]) {
+        self.init(serviceEntries.flatMap { entry in
+            (entry.spec?["hosts"]?.items ?? []).compactMap(\.scalarText).map { (host: $0, item: entry) }
+        })
     }
 }

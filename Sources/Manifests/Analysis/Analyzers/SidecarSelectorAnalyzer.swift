@@ -105,24 +105,17 @@ struct ConflictingMeshGatewayHostsAnalyzer: Analyzer {
         let hostsOf = services.map { service in
             (service.spec?["hosts"]?.items ?? []).compactMap(\.scalarText).map { HostNames.qualified($0, in: service.namespaceOrEmpty) }
         }
-        // Exact names by dictionary; wildcard names (rare) against everything.
-        var exact: [String: [Int]] = [:]
-        var wildcards: [(host: String, index: Int)] = []
-        for (index, hosts) in hostsOf.enumerated() {
-            for host in hosts {
-                if host.hasPrefix("*") { wildcards.append((host, index)) } else { exact[host, default: []].append(index) }
-            }
-        }
+        let index = HostIndex(hostsOf.enumerated().flatMap { position, hosts in hosts.map { (host: $0, item: position) } })
         var messages: [AnalysisMessage] = []
-        for (index, service) in services.enumerated() {
+        for (position, service) in services.enumerated() {
             var rival: (index: Int, host: String)?
-            for host in hostsOf[index] where rival == nil {
-                var candidates = (exact[host] ?? []).map { ($0, host) }
-                candidates += wildcards.filter { HostNames.overlap($0.host, host) }.map { ($0.index, host) }
+            for host in hostsOf[position] where rival == nil {
+                var candidates = index.items(for: host)
+                // A wildcard host also meets the names it covers.
                 if host.hasPrefix("*") {
-                    candidates += hostsOf.indices.filter { other in hostsOf[other].contains { HostNames.overlap($0, host) } }.map { ($0, host) }
+                    candidates += hostsOf.indices.filter { other in hostsOf[other].contains { HostNames.overlap($0, host) } }
                 }
-                rival = candidates.first { $0.0 != index && services[$0.0].sharesAudience(with: service) }
+                rival = candidates.first { $0 != position && services[$0].sharesAudience(with: service) }.map { ($0, host) }
             }
             guard let rival else { continue }
             messages.append(AnalysisMessage(Messages.conflictingMeshGatewayVirtualServiceHosts,

@@ -15,7 +15,7 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
 
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
         let services = input.resources("Service", group: "")
-        let entries = ServiceEntryIndex(input.resources("ServiceEntry", group: "networking.istio.io"))
+        let entries = HostIndex(serviceEntries: input.resources("ServiceEntry", group: "networking.istio.io"))
         var servicesByHost: [String: [AnalyzedResource]] = [:]
         for service in services { servicesByHost[HostNames.qualified(service.name, in: service.namespaceOrEmpty), default: []].append(service) }
         var messages: [AnalysisMessage] = []
@@ -32,7 +32,7 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
                     guard let allowed = Self.serviceExports(service) else { return true }
                     return audiences.allSatisfy(allowed.contains)
                 }
-                let visibleEntry = entries.entries(for: qualified).contains { entry in
+                let visibleEntry = entries.items(for: qualified).contains { entry in
                     audiences.allSatisfy(entry.isVisible(in:))
                 }
                 guard let service = visibleServices.first else {

@@ -75,14 +75,14 @@ struct SubsetSelectPodAnalyzer: Analyzer {
             let host = HostNames.qualified(service.name, in: service.namespaceOrEmpty)
             if servicesByHost[host] == nil { servicesByHost[host] = service }
         }
-        let entries = ServiceEntryIndex(input.resources("ServiceEntry", group: "networking.istio.io"))
+        let entries = HostIndex(serviceEntries: input.resources("ServiceEntry", group: "networking.istio.io"))
         let pods = input.resources("Pod", group: "")
         for rule in input.resources("DestinationRule", group: "networking.istio.io") {
             guard let hostNode = rule.spec?["host"], let host = hostNode.scalarText, !host.hasPrefix("*") else { continue }
             let wanted = HostNames.qualified(host, in: rule.namespaceOrEmpty)
             let service = servicesByHost[wanted]
             if service == nil {
-                let known = !entries.entries(for: host).isEmpty || !entries.entries(for: wanted).isEmpty
+                let known = !entries.items(for: host).isEmpty || !entries.items(for: wanted).isEmpty
                 if !known {
                     messages.append(AnalysisMessage(Messages.unknownDestinationRuleHost,
                         "host \(host) of the DestinationRule matches no Service or ServiceEntry in the mesh; check its name and namespace",
