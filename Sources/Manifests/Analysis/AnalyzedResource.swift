@@ -69,6 +69,18 @@ public struct AnalyzedResource: Sendable {
         return !mine.isDisjoint(with: theirs)
     }
 
+    /// For a Namespace: the injector revision its labels ask for ("" for the default injector with
+    /// `istio-injection=enabled`, else the `istio.io/rev` value), or nil when it asks for none.
+    public var injectionRevision: String? {
+        let labels = self.labels
+        return labels["istio-injection"] == "enabled" ? "" : labels["istio.io/rev"]
+    }
+
+    /// For an injector ConfigMap (`istio-sidecar-injector[-rev]`): its `values`, parsed.
+    var injectorValues: YAMLNode? {
+        node["data"]?["values"]?.scalarText.flatMap { try? YAMLParser.parse($0).first?.root }
+    }
+
     /// Whether every label of `selector` is on this object; an empty selector selects nothing.
     public func isSelected(by selector: [String: String]) -> Bool {
         let labels = self.labels

@@ -8,12 +8,7 @@ struct InjectionAnalyzer: Analyzer {
     /// `sidecarInjectorWebhook.enableNamespacesByDefault` from the injector ConfigMap's values, if present.
     static func namespacesEnabledByDefault(_ input: AnalysisInput) -> Bool {
         let configMaps = input.resources("ConfigMap", group: "").filter { $0.name.hasPrefix("istio-sidecar-injector") }
-        for configMap in configMaps {
-            guard let text = configMap.node["data"]?["values"]?.scalarText,
-                  let values = try? YAMLParser.parse(text).first?.root else { continue }
-            if values["sidecarInjectorWebhook"]?["enableNamespacesByDefault"]?.scalarText == "true" { return true }
-        }
-        return false
+        return configMaps.contains { $0.injectorValues?["sidecarInjectorWebhook"]?["enableNamespacesByDefault"]?.scalarText == "true" }
     }
 
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
@@ -35,7 +30,7 @@ struct InjectionAnalyzer: Analyzer {
                         + "is undefined; keep one of them", on: namespace))
                 continue
             }
-            if injection == "enabled" || labels["istio.io/rev"] != nil { injected.insert(namespace.name) }
+            if namespace.injectionRevision != nil { injected.insert(namespace.name) }
             guard kinds.isEmpty else { continue }
             if byDefault {
                 injected.insert(namespace.name)
@@ -74,7 +69,7 @@ struct InjectionImageAnalyzer: Analyzer {
         var values: [String: YAMLNode] = [:]
         for configMap in input.resources("ConfigMap", group: "") where configMap.namespaceOrEmpty == input.istioNamespace {
             guard configMap.name == "istio-sidecar-injector" || configMap.name.hasPrefix("istio-sidecar-injector-"),
-                  let text = configMap.node["data"]?["values"]?.scalarText, let parsed = try? YAMLParser.parse(text).first?.root else { continue }
+                  let parsed = configMap.injectorValues else { continue }
             values[String(configMap.name.dropFirst("istio-sidecar-injector".count).drop { $0 == "-" })] = parsed
         }
         return values
@@ -117,10 +112,7 @@ struct InjectionImageAnalyzer: Analyzer {
         let pods = input.resources("Pod", group: "")
         var messages: [AnalysisMessage] = []
         for namespace in input.resources("Namespace", group: "") {
-            let labels = namespace.labels
-            let revision: String
-            if labels["istio-injection"] == "enabled" { revision = "" } else if let rev = labels["istio.io/rev"] { revision = rev } else { continue }
-            guard let values = injectors[revision] else { continue }
+            guard let revision = namespace.injectionRevision, let values = injectors[revision] else { continue }
             var stale: [String] = []
             for pod in pods where pod.namespaceOrEmpty == namespace.name && pod.annotations["sidecar.istio.io/proxyImage"] == nil {
                 let containers = (pod.spec?["containers"]?.items ?? []) + (pod.spec?["initContainers"]?.items ?? [])

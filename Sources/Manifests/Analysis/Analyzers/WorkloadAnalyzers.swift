@@ -4,9 +4,7 @@ func workloadInMesh(_ workload: AnalyzedResource, template: YAMLNode?, in input:
     let annotations = AnalyzedResource.stringMap(template?["metadata"]?["annotations"])
     if labels["sidecar.istio.io/inject"] == "false" || annotations["sidecar.istio.io/inject"] == "false" { return false }
     if labels["sidecar.istio.io/inject"] == "true" { return true }
-    guard let namespace = input.resource("Namespace", namespace: "", name: workload.namespaceOrEmpty) else { return false }
-    let namespaceLabels = namespace.labels
-    return namespaceLabels["istio-injection"] == "enabled" || namespaceLabels["istio.io/rev"] != nil
+    return input.resource("Namespace", namespace: "", name: workload.namespaceOrEmpty)?.injectionRevision != nil
 }
 
 /// Deployments in the mesh whose Services disagree: the same port with different protocols (IST0116),
