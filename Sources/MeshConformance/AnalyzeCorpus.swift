@@ -19,21 +19,17 @@ struct AnalyzeCorpus {
                 continue
             }
             do {
+                /// The documents of a file under testdata/.
+                func documents(_ file: String) throws -> [YAMLDocument] {
+                    let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
+                    return try YAMLParser.parse(text, file: file)
+                }
                 var resources: [AnalyzedResource] = []
                 for file in item["inputFiles"] as? [String] ?? [] {
-                    let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
-                    resources += try YAMLParser.parse(text, file: file).flatMap { AnalyzedResource.all(in: $0.root, file: file) ?? [] }
+                    resources += try documents(file).flatMap { AnalyzedResource.all(in: $0.root, file: file) ?? [] }
                 }
-                var meshConfig: YAMLNode?
-                if let file = item["meshConfigFile"] as? String {
-                    let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
-                    meshConfig = try YAMLParser.parse(text, file: file).first?.root
-                }
-                var meshNetworks: YAMLNode?
-                if let file = item["meshNetworksFile"] as? String {
-                    let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
-                    meshNetworks = try YAMLParser.parse(text, file: file).first?.root
-                }
+                let meshConfig = try (item["meshConfigFile"] as? String).flatMap { try documents($0).first?.root }
+                let meshNetworks = try (item["meshNetworksFile"] as? String).flatMap { try documents($0).first?.root }
                 let input = AnalysisInput(resources: resources, meshConfig: meshConfig, meshNetworks: meshNetworks)
                 let produced = Analyzers.run([analyzer], on: input).map { "\($0.type.code) \($0.resource.origin)" }
                 let expected = (item["expected"] as? [[String: Any]] ?? []).map { "\($0["code"] ?? "") \($0["origin"] ?? "")" }
