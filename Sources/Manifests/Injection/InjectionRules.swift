@@ -60,7 +60,7 @@ enum AnnotationValidation {
 
     private static func cidrProblem(_ value: String) -> String? {
         for item in value.split(separator: ",").map({ String($0).trimmed }) where !item.isEmpty {
-            if !isCIDR(item) { return "'\(item)' is not an IP range in CIDR form (e.g. 10.0.0.0/8); use a comma-separated list of them" }
+            if !IPAddressText.isCIDR(item) { return "'\(item)' is not an IP range in CIDR form (e.g. 10.0.0.0/8); use a comma-separated list of them" }
         }
         return nil
     }
@@ -72,11 +72,6 @@ enum AnnotationValidation {
             }
         }
         return nil
-    }
-
-    /// `a.b.c.d/n` or an IPv6 address with `/n`.
-    static func isCIDR(_ text: String) -> Bool {
-        IPAddressText.isCIDR(text)
     }
 }
 

@@ -88,9 +88,9 @@ final class InjectionRulesTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("excludeInboundPorts"), "\(error)")
         }
         XCTAssertThrowsError(try AnnotationValidation.validate(yaml("{sidecar.istio.io/interceptionMode: SOMETIMES}")))
-        XCTAssertTrue(AnnotationValidation.isCIDR("10.96.0.1/24"))
-        XCTAssertFalse(AnnotationValidation.isCIDR("10.96.0.1"))
-        XCTAssertFalse(AnnotationValidation.isCIDR("300.1.1.1/8"))
+        XCTAssertTrue(IPAddressText.isCIDR("10.96.0.1/24"))
+        XCTAssertFalse(IPAddressText.isCIDR("10.96.0.1"))
+        XCTAssertFalse(IPAddressText.isCIDR("300.1.1.1/8"))
     }
 
     func testAppProbersResolveNamedPorts() {
