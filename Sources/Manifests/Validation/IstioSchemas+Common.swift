@@ -52,6 +52,15 @@ enum CommonSchemas {
         .require("only one of \(fields.joined(separator: ", ")) may be set") { node in fields.filter { node[$0] != nil }.count <= 1 }
     }
 
+    /// The items whose key (a name, a port number) an earlier item already has, with their index and key.
+    static func repeats(in items: [YAMLNode], key: (YAMLNode) -> String?) -> [(index: Int, item: YAMLNode, key: String)] {
+        var seen: Set<String> = []
+        return items.enumerated().compactMap { index, item in
+            guard let value = key(item), !seen.insert(value).inserted else { return nil }
+            return (index, item, value)
+        }
+    }
+
     /// A port number field's rule, in Istio's words.
     static func portRule(_ field: String) -> ObjectRule {
         ObjectRule { node, path in

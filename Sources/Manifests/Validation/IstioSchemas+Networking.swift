@@ -62,20 +62,12 @@ enum NetworkingSchemas {
             for (index, host) in (spec["hosts"]?.items ?? []).enumerated() where host.scalarText == "*" {
                 problems.append(C.problem(host, path + [.key("hosts"), .index(index)], "hostname cannot be wildcard"))
             }
-            var names: [String] = [], numbers: [Int] = []
-            for (index, port) in (spec["ports"]?.items ?? []).enumerated() {
-                if let name = port["name"]?.scalarText {
-                    if names.contains(name) {
-                        problems.append(C.problem(port, path + [.key("ports"), .index(index)], "Duplicate value: port name \"\(name)\""))
-                    }
-                    names.append(name)
-                }
-                if let number = port["number"]?.int {
-                    if numbers.contains(number) {
-                        problems.append(C.problem(port, path + [.key("ports"), .index(index)], "port number cannot be duplicated"))
-                    }
-                    numbers.append(number)
-                }
+            let ports = spec["ports"]?.items ?? []
+            var repeated = C.repeats(in: ports) { $0["name"]?.scalarText }.map { ($0.index, 0, $0.item, "Duplicate value: port name \"\($0.key)\"") }
+            repeated += C.repeats(in: ports) { $0["number"]?.int.map(String.init) }.map { ($0.index, 1, $0.item, "port number cannot be duplicated") }
+            // In port order, the name before the number for the same port.
+            for (index, _, port, message) in repeated.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
+                problems.append(C.problem(port, path + [.key("ports"), .index(index)], message))
             }
             for pair in spec["workloadSelector"]?["labels"]?.pairs ?? [] where (pair.value.scalarText ?? "").contains("*") {
                 problems.append(C.problem(pair.value, path + [.key("workloadSelector"), .key("labels")], "wildcard is not supported in selector"))
@@ -213,15 +205,9 @@ enum NetworkingSchemas {
     ], required: ["host"], rules: [
         IstioRules.host("host"),
         ObjectRule { spec, path in
-            var seen: Set<String> = []
-            var problems: [ValidationProblem] = []
-            for (index, subset) in (spec["subsets"]?.items ?? []).enumerated() {
-                guard let name = subset["name"]?.scalarText else { continue }
-                if !seen.insert(name).inserted {
-                    problems.append(C.problem(subset, path + [.key("subsets"), .index(index), .key("name")], "duplicate subset name \"\(name)\""))
-                }
+            C.repeats(in: spec["subsets"]?.items ?? []) { $0["name"]?.scalarText }.map { repeat_ in
+                C.problem(repeat_.item, path + [.key("subsets"), .index(repeat_.index), .key("name")], "duplicate subset name \"\(repeat_.key)\"")
             }
-            return problems
         },
     ]))
 

@@ -73,16 +73,9 @@ enum TelemetrySchemas {
             ])), maxItems: 256),
         ], rules: [
             ObjectRule { config, path in
-                var seen: [String] = []
-                var problems: [ValidationProblem] = []
-                for (index, env) in (config["env"]?.items ?? []).enumerated() {
-                    guard let name = env["name"]?.scalarText else { continue }
-                    if seen.contains(name) {
-                        problems.append(C.problem(env, path + [.key("env"), .index(index)], "Duplicate value: env name \"\(name)\""))
-                    }
-                    seen.append(name)
+                C.repeats(in: config["env"]?.items ?? []) { $0["name"]?.scalarText }.map { repeat_ in
+                    C.problem(repeat_.item, path + [.key("env"), .index(repeat_.index)], "Duplicate value: env name \"\(repeat_.key)\"")
                 }
-                return problems
             },
         ])),
         "match": .list(.object(ObjectType("TrafficSelector", [
