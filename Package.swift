@@ -26,7 +26,8 @@ let package = Package(
         // Swift modules, imports in one direction (see ../shared/design/ARCHITECTURE.md).
         .target(name: "Manifests", dependencies: ["CYAML"], linkerSettings: [.linkedLibrary("m")]),
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CMeshShims"]),
-        .target(name: "MeshCLIKit", dependencies: ["Manifests", "KubeClient", "CMeshShims"]),
+        .target(name: "MeshNet", dependencies: ["COpenSSL", "CMeshShims"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "KubeClient", "MeshNet", "CMeshShims"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
@@ -37,7 +38,8 @@ let package = Package(
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests"],
                     exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
-        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests"]),
+        .testTarget(name: "MeshNetTests", dependencies: ["MeshNet"]),
+        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
     ],
     swiftLanguageModes: [.v6]

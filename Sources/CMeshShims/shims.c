@@ -47,3 +47,7 @@ long CMeshShims_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
 const char *CMeshShims_build_commit(void) {
     return MESHCTL_GIT_COMMIT;
 }
+
+unsigned long CMeshShims_XN_FLAG_RFC2253(void) {
+    return XN_FLAG_RFC2253;
+}

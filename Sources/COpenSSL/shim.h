@@ -5,3 +5,4 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>

@@ -1,5 +1,6 @@
 import Foundation
 import Manifests
+import MeshCLIKit
 
 /// Istio's analyzer test grid: each case loads its input files, runs one named analyzer, and must
 /// produce exactly the expected (code, origin) pairs, as a multiset.
@@ -30,7 +31,8 @@ struct AnalyzeCorpus {
                 }
                 let meshConfig = try (item["meshConfigFile"] as? String).flatMap { try documents($0).first?.root }
                 let meshNetworks = try (item["meshNetworksFile"] as? String).flatMap { try documents($0).first?.root }
-                let input = AnalysisInput(resources: resources, meshConfig: meshConfig, meshNetworks: meshNetworks)
+                let input = AnalysisInput(resources: resources, meshConfig: meshConfig, meshNetworks: meshNetworks,
+                                          credentials: TLSCredentialInspector())
                 let produced = Analyzers.run([analyzer], on: input).map { "\($0.type.code) \($0.resource.origin)" }
                 let expected = (item["expected"] as? [[String: Any]] ?? []).map { "\($0["code"] ?? "") \($0["origin"] ?? "")" }
                 let missing = Self.subtract(expected, produced), extra = Self.subtract(produced, expected)

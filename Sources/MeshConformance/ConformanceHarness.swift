@@ -53,7 +53,7 @@ public enum ConformanceHarness {
         let corpus = AnalyzeCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("analyze"))
         let failures: [String: String]
         do {
-            failures = try corpus.run()
+            failures = try corpus.run().merging(try AnalyzeCommandCases(root: corpus.root).run()) { first, _ in first }
         } catch {
             failures = Dictionary(uniqueKeysWithValues: cases.map { ($0, "expectations.json: \(error)") })
         }
@@ -117,6 +117,10 @@ struct CorpusIndex {
         }
         for item in analyze["multiClusterCases"] as? [[String: Any]] ?? [] {
             analyzeCases.append("multicluster/\(item["name"] ?? "?")")
+        }
+        let cli = analyze["istioctlCli"] as? [String: Any] ?? [:]
+        for item in (cli["unitCases"] as? [[String: Any]] ?? []) + ((cli["integrationCases"] as? [String: Any])?["cases"] as? [[String: Any]] ?? []) {
+            analyzeCases.append("cli/\(item["name"] ?? "?")")
         }
 
         let checkInject = try Self.object(root, "check-inject/cases.json")

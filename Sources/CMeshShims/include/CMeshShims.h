@@ -22,6 +22,7 @@ CURLcode CMeshShims_curl_easy_getinfo_double(CURL *handle, CURLINFO info, double
 // OpenSSL: these are macros in the headers.
 long CMeshShims_SSL_CTX_set_min_proto_version(SSL_CTX *context, int version);
 long CMeshShims_SSL_set_tlsext_host_name(SSL *ssl, const char *name);
+unsigned long CMeshShims_XN_FLAG_RFC2253(void);
 
 // Build information stamped by `make` (see scripts/buildinfo.sh); "unknown" in a plain `swift build`.
 const char *CMeshShims_build_commit(void);

@@ -105,12 +105,15 @@ public struct AnalysisInput: Sendable {
     public let meshNetworks: YAMLNode?
     /// Whether the Pods are running ones (from a cluster) rather than manifests in files.
     public let podsAreRunning: Bool
+    /// Reads TLS certificates for the checks that need it; nil skips those checks.
+    public let credentials: (any CredentialInspector)?
     private let byKind: [String: [Int]]
     private let byName: [String: Int]
 
     public init(resources: [AnalyzedResource], istioNamespace: String = "istio-system", meshConfig: YAMLNode? = nil,
-                meshNetworks: YAMLNode? = nil, podsAreRunning: Bool = true) {
+                meshNetworks: YAMLNode? = nil, podsAreRunning: Bool = true, credentials: (any CredentialInspector)? = nil) {
         self.meshNetworks = meshNetworks
+        self.credentials = credentials
         self.resources = resources
         self.istioNamespace = istioNamespace
         self.meshConfig = meshConfig

@@ -6,11 +6,14 @@ public protocol Analyzer: Sendable {
     var summary: String { get }
     /// Whether it needs running Pods, which only a cluster has; istioctl skips such analyzers on files alone.
     var needsRunningPods: Bool { get }
+    /// Whether a run without `--analyzer` includes it; Istio leaves the noisy alpha-annotation analyzer out.
+    var runsByDefault: Bool { get }
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage]
 }
 
 extension Analyzer {
     public var needsRunningPods: Bool { false }
+    public var runsByDefault: Bool { true }
 }
 
 /// The analyzers meshctl has, in the order `analyze -L` lists them.
@@ -49,7 +52,15 @@ public enum Analyzers {
         WebhookAnalyzer(),
         MeshNetworksAnalyzer(),
         EnvoyPatchAnalyzer(),
+        KubernetesAnnotationAnalyzer(),
+        AlphaAnnotationAnalyzer(),
+        GatewayAPICRDVersionAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
+
+    /// What a run without `--analyzer` uses: the default analyzers, less those that need running pods when there are none.
+    public static func defaults(podsAreRunning: Bool) -> [any Analyzer] {
+        all.filter { $0.runsByDefault && (podsAreRunning || !$0.needsRunningPods) }
+    }
 
     /// The analyzer with this name, if meshctl has it.
     public static func named(_ name: String) -> (any Analyzer)? {

@@ -69,6 +69,14 @@ public enum Messages {
                                                                            level: .warning)
     public static let referencedInternalGateway = MessageType(code: "IST0165", name: "ReferencedInternalGateway", level: .warning)
 
+    public static let misplacedAnnotation = MessageType(code: "IST0107", name: "MisplacedAnnotation", level: .warning)
+    public static let unknownAnnotation = MessageType(code: "IST0108", name: "UnknownAnnotation", level: .warning)
+    public static let invalidAnnotation = MessageType(code: "IST0125", name: "InvalidAnnotation", level: .warning)
+    public static let deprecatedAnnotation = MessageType(code: "IST0135", name: "DeprecatedAnnotation", level: .info)
+    public static let alphaAnnotation = MessageType(code: "IST0136", name: "AlphaAnnotation", level: .info)
+    public static let invalidGatewayCredential = MessageType(code: "IST0161", name: "InvalidGatewayCredential", level: .error)
+    public static let gatewayAPICRDVersionBelowMinimum = MessageType(code: "IST0176", name: "GatewayAPICRDVersionBelowMinimum", level: .warning)
+
     /// IST0101: `Referenced gateway not found: "shop/web"`.
     static func notFound(_ resource: AnalyzedResource, _ what: String, _ value: String, at node: YAMLNode? = nil) -> AnalysisMessage {
         AnalysisMessage(referencedResourceNotFound, "Referenced \(what) not found: \(GoFormat.quote(value))", on: resource, at: node)

@@ -23,16 +23,18 @@ enum AnnotationValidation {
     /// Throws for the first invalid annotation, with its location and field path.
     static func validate(_ annotations: YAMLNode?) throws {
         for pair in annotations?.pairs ?? [] {
-            guard let name = pair.key.scalarText, let (rule, setting) = rules[name] else { continue }
+            guard let name = pair.key.scalarText, let (_, setting) = rules[name] else { continue }
             let value = pair.value.scalarText ?? ""
-            if let problem = check(value, rule) {
+            if let problem = problem(annotation: name, value: value) {
                 throw InjectionError("invalid value '\(value)' for annotation '\(name)' (the per-pod form of \(setting)): \(problem)",
                                      location: pair.value.location, fieldPath: "metadata.annotations[\"\(name)\"]")
             }
         }
     }
 
-    private static func check(_ value: String, _ rule: Rule) -> String? {
+    /// What is wrong with `value` for the injection annotation `name`; nil when it is valid or not one Istio checks.
+    static func problem(annotation name: String, value: String) -> String? {
+        guard let (rule, _) = rules[name] else { return nil }
         switch rule {
         case .interceptionMode:
             return ["REDIRECT", "TPROXY", "NONE"].contains(value) ? nil : "must be REDIRECT, TPROXY or NONE"

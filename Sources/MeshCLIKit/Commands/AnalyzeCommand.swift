@@ -22,6 +22,8 @@ struct AnalyzeCommand: MeshCommand {
                 Example("Fail on warnings too, and hide Info messages",
                         "meshctl analyze --use-kube=false --failure-threshold Warning --output-threshold Warning rules.yaml"),
                 Example("Run one analyzer and print JSON", "meshctl analyze --use-kube=false --analyzer virtualservice.GatewayAnalyzer -o json rules.yaml"),
+                Example("Also report annotations of alpha-phase features (not part of a default run)",
+                        "meshctl analyze --use-kube=false --analyzer annotations.AlphaAnalyzer --analyzer annotations.K8sAnalyzer deploy/"),
                 Example("Hide a known message", "meshctl analyze --use-kube=false -S \"IST0118=Service legacy.shop\" manifests/"),
                 Example("List the analyzers", "meshctl analyze -L"),
             ],
@@ -153,7 +155,7 @@ struct AnalyzeCommand: MeshCommand {
             context.stderr.write("note: " + report + "\n")
         }
         // Files do not describe running pods, so analyzers that need them only run when asked for by name.
-        let analyzers = analyzerNames.isEmpty ? Analyzers.all.filter { !$0.needsRunningPods } : analyzerNames.compactMap(Analyzers.named)
+        let analyzers = analyzerNames.isEmpty ? Analyzers.defaults(podsAreRunning: false) : analyzerNames.compactMap(Analyzers.named)
         // An `istio` ConfigMap among the files supplies the mesh config and networks, as in a cluster.
         let istioConfigMap = resources.first { $0.kind == "ConfigMap" && $0.name == "istio" && $0.namespace == istioNamespace }
         func configMapKey(_ key: String) -> YAMLNode? {
@@ -165,7 +167,8 @@ struct AnalyzeCommand: MeshCommand {
             meshConfig = try YAMLParser.parse(text, file: meshConfigFile).first?.root
         }
         var messages = Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace, meshConfig: meshConfig,
-                                                                   meshNetworks: configMapKey("meshNetworks"), podsAreRunning: false))
+                                                                   meshNetworks: configMapKey("meshNetworks"), podsAreRunning: false,
+                                                                   credentials: TLSCredentialInspector()))
         if !allNamespaces && namespace != nil {
             messages = messages.filter { $0.resource.namespace == nil || $0.resource.namespace == namespace }
         }

@@ -660,7 +660,11 @@ final class AnalyzersTests: XCTestCase {
               - {port: {number: 8443, name: https-2, protocol: HTTPS}, hosts: [b.example.com], tls: {mode: SIMPLE, credentialName: b-cert}}
             """
         let secrets = try run("gateway.SecretAnalyzer", text)
-        XCTAssertEqual(secrets.map(\.text), ["Referenced credentialName not found: \"istio-system/b-cert\""])
+        XCTAssertEqual(secrets.map(\.text), [
+            "TLS credential istio-system/shop-cert cannot be served, so TLS to this gateway fails: the secret needs the keys tls.crt and "
+                + "tls.key (or cert and key), but has none",
+            "Referenced credentialName not found: \"istio-system/b-cert\"",
+        ])
         let ports = try run("gateway.IngressGatewayPortAnalyzer", text)
         XCTAssertEqual(ports.map { "\($0.type.code) \($0.location.line)" }, ["IST0162 12"], "the default ingress gateway's Service has 80 and 443")
     }
@@ -692,4 +696,82 @@ final class AnalyzersTests: XCTestCase {
 extension AnalysisMessage {
     /// `IST0101 cart`: the code and the resource's name, what most assertions compare.
     var codeAndName: String { "\(type.code) \(resource.name)" }
+}
+
+final class AnnotationAnalyzersTests: XCTestCase {
+    private func messages(_ analyzer: String, _ text: String) throws -> [String] {
+        let resources = try YAMLParser.parse(text, file: "in.yaml").compactMap { AnalyzedResource($0.root, file: "in.yaml") }
+        return Analyzers.run([try XCTUnwrap(Analyzers.named(analyzer))], on: AnalysisInput(resources: resources)).map(\.logLine)
+    }
+
+    func testUnknownMisplacedInvalidAndDeprecatedAnnotations() throws {
+        let found = try messages("annotations.K8sAnalyzer", """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: cart
+              namespace: shop
+              annotations:
+                sidecar.istio.io/proxyCPU: 100m
+            spec:
+              template:
+                metadata:
+                  annotations:
+                    sidecar.istio.io/proxyCPUs: 100m
+                    readiness.status.sidecar.istio.io/periodSeconds: often
+                    sidecar.istio.io/statsInclusionPrefixes: cluster.outbound
+                    example.com/anything: ok
+                    istio.io/rev: canary
+            """)
+        XCTAssertEqual(found, [
+            "Warning [IST0107] (Deployment shop/cart in.yaml:7) Misplaced annotation: sidecar.istio.io/proxyCPU can only be applied to Pod",
+            "Warning [IST0108] (Deployment shop/cart in.yaml:12) Unknown annotation: sidecar.istio.io/proxyCPUs "
+                + "(did you mean sidecar.istio.io/proxyCPU?)",
+            "Warning [IST0125] (Deployment shop/cart in.yaml:13) Invalid annotation readiness.status.sidecar.istio.io/periodSeconds: "
+                + "\"often\" must be a whole number of 0 or more",
+            "Info [IST0135] (Deployment shop/cart in.yaml:14) Annotation \"sidecar.istio.io/statsInclusionPrefixes\" has been deprecated "
+                + "and may not work in future Istio versions.",
+        ])
+    }
+
+    func testAlphaAnalyzerSkipsWhatInjectionWroteForCNI() throws {
+        let pod = """
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: web
+              annotations: {sidecar.istio.io/interceptionMode: REDIRECT, proxy.istio.io/config: "{}"}
+            spec:
+              initContainers: [{name: INIT}]
+              containers: [{name: web}]
+            """
+        XCTAssertEqual(try messages("annotations.AlphaAnalyzer", pod.replacingOccurrences(of: "INIT", with: "istio-init")).count, 1)
+        XCTAssertEqual(try messages("annotations.AlphaAnalyzer", pod.replacingOccurrences(of: "INIT", with: "istio-validation")), [])
+        XCTAssertFalse(Analyzers.defaults(podsAreRunning: true).contains { $0.name == "annotations.AlphaAnalyzer" })
+    }
+
+    func testGatewayAPICRDBelowTheBundleIstioReads() throws {
+        func crd(_ kind: String, _ version: String) -> String {
+            """
+            apiVersion: apiextensions.k8s.io/v1
+            kind: CustomResourceDefinition
+            metadata:
+              name: \(kind.lowercased())s.gateway.networking.k8s.io
+              annotations: {gateway.networking.k8s.io/bundle-version: \(version)}
+            spec: {group: gateway.networking.k8s.io, names: {kind: \(kind)}}
+            """
+        }
+        let found = try messages("k8sgateway.CRDVersionAnalyzer", [crd("TLSRoute", "v1.4.1"), crd("TLSRoute", "v1.5.0-rc.1"),
+                                                                    crd("GRPCRoute", "v1.0.0"), crd("HTTPRoute", "v1.4.1")].joined(separator: "\n---\n"))
+        XCTAssertEqual(found.count, 2)
+        XCTAssertTrue(found[0].contains("\"tlsroutes.gateway.networking.k8s.io\" is at version \"v1.4.1\" but Istio requires at least \"v1.5.0\""))
+        XCTAssertTrue(found[1].contains("grpcroutes"))
+    }
+
+    func testBase64AsKubernetesWritesIt() {
+        XCTAssertEqual(Base64.decode("aHVzaCBodXNoCg=="), Array("hush hush\n".utf8))
+        XCTAssertEqual(Base64.decode("aHVz\naCBo dXNoCg"), Array("hush hush\n".utf8))
+        XCTAssertNil(Base64.decode("not*base64"))
+        XCTAssertNil(Base64.decode("aGk=aGk="))
+    }
 }

@@ -150,42 +150,4 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertTrue(list.stdout.hasPrefix("NAME   "))
         XCTAssertTrue(list.stdout.contains("virtualservice.GatewayAnalyzer   "))
     }
-
-    /// istioctl's own command cases that need no cluster, from ../shared/conformance/istio/analyze/istioctl-cli.
-    func testIstioctlFileOnlyCases() throws {
-        let base: URL
-        if let override = ProcessInfo.processInfo.environment["MESHCTL_CONFORMANCE_DIR"], !override.isEmpty {
-            base = URL(fileURLWithPath: override)
-        } else {
-            base = TestPaths.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/conformance/istio")
-        }
-        let cli = base.appendingPathComponent("analyze/istioctl-cli")
-        guard FileManager.default.fileExists(atPath: cli.path) else { throw XCTSkip("no corpus at \(cli.path)") }
-        let common = ["--use-kube=false", "--suppress=IST0139=*", "--suppress=IST0002=CustomResourceDefinition *"]
-        func codes(_ output: String) -> [String] {
-            output.split(separator: "\n").compactMap { line in line.split(separator: "[").dropFirst().first?.split(separator: "]").first.map(String.init) }
-        }
-        let vs = run(common + ["integration/virtualservice.yaml"], in: cli)
-        XCTAssertEqual(vs.exitCode, .analyzeIssues)
-        XCTAssertEqual(codes(vs.stdout), ["IST0101"])
-        let dr = run(common + ["integration/destinationrule.yaml"], in: cli)
-        XCTAssertEqual(dr.exitCode, .success)
-        XCTAssertTrue(dr.stdout.contains("No validation issues found when analyzing"))
-        let directory = run(common + ["integration/some-dir/"], in: cli)
-        XCTAssertEqual(directory.exitCode, .analyzeIssues)
-        XCTAssertEqual(codes(directory.stdout), ["IST0106"])
-        let markdown = run(common + ["integration/invalid.md"], in: cli)
-        XCTAssertEqual(markdown.exitCode, .success)
-        XCTAssertTrue(markdown.stderr.contains("skipping integration/invalid.md"))
-        XCTAssertEqual(run(common + ["-ojson", "integration/invalid.md"], in: cli).stdout, "[]\n")
-        XCTAssertEqual(run(common + ["integration/invalid.yaml"], in: cli).exitCode, .dataError)
-        XCTAssertEqual(run(common + ["--ignore-unknown=true", "integration/invalid.yaml"], in: cli).exitCode, .success)
-        // TestSkipPodsInFiles and TestRunSpecificAnalyzer.
-        XCTAssertEqual(run(["-A", "--use-kube=false", "--failure-threshold", "ERROR", "unit/public-gateway.yaml"], in: cli).exitCode, .success)
-        XCTAssertEqual(run(["--use-kube=false", "unit/specific-analyzer.yaml"], in: cli).exitCode, .analyzeIssues)
-        XCTAssertEqual(run(["--use-kube=false", "--analyzer", "schema.ValidationAnalyzer.Gateway", "unit/specific-analyzer.yaml"], in: cli).exitCode,
-                       .analyzeIssues)
-        XCTAssertEqual(run(["--use-kube=false", "--analyzer", "gateway.ConflictingGatewayAnalyzer", "unit/specific-analyzer.yaml"], in: cli).exitCode,
-                       .success)
-    }
 }

@@ -196,11 +196,73 @@ struct GatewaySecretAnalyzer: Analyzer {
             }
             for credential in credentials {
                 let name = credential.scalarText!
-                if input.resource("Secret", namespace: namespace, name: name) == nil {
+                guard let secret = input.resource("Secret", namespace: namespace, name: name) else {
                     messages.append(Messages.notFound(gateway, "credentialName", "\(namespace)/\(name)", at: credential))
+                    continue
+                }
+                if let problem = Self.credentialProblem(secret, input.credentials) {
+                    messages.append(AnalysisMessage(Messages.invalidGatewayCredential,
+                        "TLS credential \(namespace)/\(name) cannot be served, so TLS to this gateway fails: the secret \(problem)",
+                        on: gateway, at: credential))
                 }
             }
         }
         return messages
+    }
+
+    /// Why a gateway cannot serve the secret's certificate: the key pair Istio reads (`tls.crt`/`tls.key`, or
+    /// `cert`/`key`) is missing, or the inspector rejects it. Nil when it is fine or there is no inspector.
+    static func credentialProblem(_ secret: AnalyzedResource, _ inspector: (any CredentialInspector)?) -> String? {
+        func bytes(_ key: String) -> [UInt8]? {
+            if let text = secret.node["data"]?[key]?.scalarText { return Base64.decode(text) ?? [] }
+            return secret.node["stringData"]?[key]?.scalarText.map { Array($0.utf8) }
+        }
+        let pairs = [("tls.crt", "tls.key"), ("cert", "key")]
+        guard let (certificateKey, keyKey) = pairs.first(where: { bytes($0.0) != nil && bytes($0.1) != nil }) else {
+            let present = ((secret.node["data"]?.pairs ?? []) + (secret.node["stringData"]?.pairs ?? [])).compactMap(\.key.scalarText)
+            return "needs the keys tls.crt and tls.key (or cert and key), but has " + (present.isEmpty ? "none" : present.joined(separator: ", "))
+        }
+        guard let inspector, let problem = inspector.problem(certificatePEM: bytes(certificateKey)!, keyPEM: bytes(keyKey)!) else { return nil }
+        return "holds an unusable \(certificateKey)/\(keyKey) pair: \(problem)"
+    }
+}
+
+/// Gateway API CRDs installed from a bundle older than the one that first serves the version Istio reads for
+/// that kind (IST0176): Istio then ignores every resource of the kind.
+struct GatewayAPICRDVersionAnalyzer: Analyzer {
+    let name = "k8sgateway.CRDVersionAnalyzer"
+    let summary = "Checks that Gateway API CRDs are at least the bundle version whose API version Istio reads"
+
+    /// Kind → (the API version Istio reads, the first Gateway API bundle that serves it).
+    static let minimums: [String: (apiVersion: String, bundle: String)] = [
+        "GatewayClass": ("v1", "v1.0.0"),
+        "Gateway": ("v1", "v1.0.0"),
+        "HTTPRoute": ("v1", "v1.0.0"),
+        "GRPCRoute": ("v1", "v1.1.0"),
+        "TLSRoute": ("v1", "v1.5.0"),
+    ]
+
+    func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
+        var messages: [AnalysisMessage] = []
+        for crd in input.resources("CustomResourceDefinition", group: "apiextensions.k8s.io") {
+            guard crd.spec?["group"]?.scalarText == "gateway.networking.k8s.io",
+                  let kind = crd.spec?["names"]?["kind"]?.scalarText, let minimum = Self.minimums[kind],
+                  let installed = crd.annotations["gateway.networking.k8s.io/bundle-version"],
+                  let installedNumbers = Self.numbers(installed), let minimumNumbers = Self.numbers(minimum.bundle),
+                  installedNumbers.lexicographicallyPrecedes(minimumNumbers) else { continue }
+            messages.append(AnalysisMessage(Messages.gatewayAPICRDVersionBelowMinimum,
+                "Gateway API CRD \(GoFormat.quote(crd.name)) is at version \(GoFormat.quote(installed)) but Istio requires at least "
+                    + "\(GoFormat.quote(minimum.bundle)) (the first to serve \(kind) \(minimum.apiVersion)); \(kind) resources will not be "
+                    + "processed until the Gateway API CRDs are upgraded", on: crd))
+        }
+        return messages
+    }
+
+    /// `v1.4.1` → [1, 4, 1]; pre-release suffixes (`-rc.1`) are ignored.
+    static func numbers(_ version: String) -> [Int]? {
+        let core = version.drop { $0 == "v" }.split(separator: "-").first ?? ""
+        let parts = core.split(separator: ".").map { Int($0) }
+        guard !parts.isEmpty, !parts.contains(nil) else { return nil }
+        return parts.map { $0! } + Array(repeating: 0, count: max(0, 3 - parts.count))
     }
 }

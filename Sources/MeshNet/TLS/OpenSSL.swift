@@ -1,0 +1,199 @@
+import CMeshShims
+import COpenSSL
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What went wrong in an OpenSSL call, with OpenSSL's own reason when it gave one.
+public struct CryptoError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    init(_ what: String) {
+        var reasons: [String] = []
+        while case let code = ERR_get_error(), code != 0 {
+            var buffer = [CChar](repeating: 0, count: 256)
+            ERR_error_string_n(code, &buffer, buffer.count)
+            let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            // "error:0480006C:PEM routines::no start line" → "no start line"
+            reasons.append(text.split(separator: ":", omittingEmptySubsequences: false).last.map(String.init) ?? text)
+        }
+        description = reasons.isEmpty ? what : "\(what): \(reasons.joined(separator: "; "))"
+    }
+}
+
+/// An X.509 certificate's identity and validity, as read by OpenSSL.
+public struct X509Summary: Sendable, Equatable {
+    /// The subject in one-line RFC 2253 form (`CN=example.com,O=Example`).
+    public let subject: String
+    public let issuer: String
+    /// Validity window, in seconds since 1970-01-01 UTC.
+    public let notBefore: Int64
+    public let notAfter: Int64
+}
+
+/// A private key held by OpenSSL.
+public final class PrivateKey: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    private init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { EVP_PKEY_free(pointer) }
+
+    /// A new ECDSA P-256 key.
+    public static func generateP256() throws(CryptoError) -> PrivateKey {
+        guard let context = EVP_PKEY_CTX_new_id(EVP_PKEY_EC, nil) else { throw CryptoError("cannot start key generation") }
+        defer { EVP_PKEY_CTX_free(context) }
+        var key: OpaquePointer?
+        guard EVP_PKEY_keygen_init(context) == 1, EVP_PKEY_CTX_set_ec_paramgen_curve_nid(context, NID_X9_62_prime256v1) == 1,
+              EVP_PKEY_keygen(context, &key) == 1, let key else { throw CryptoError("cannot generate a P-256 key") }
+        return PrivateKey(key)
+    }
+
+    /// The key in PEM text (any type OpenSSL reads: PKCS#8, RSA, EC).
+    public init(pem: [UInt8]) throws(CryptoError) {
+        let key: OpaquePointer? = OpenSSL.withMemoryBIO(pem) { PEM_read_bio_PrivateKey($0, nil, nil, nil) }
+        guard let key else { throw CryptoError("not a PEM private key") }
+        pointer = key
+    }
+
+    /// PKCS#8 PEM text.
+    public func pem() throws(CryptoError) -> [UInt8] {
+        try OpenSSL.writeToMemory { PEM_write_bio_PrivateKey($0, pointer, nil, nil, 0, nil, nil) == 1 }
+    }
+}
+
+/// What a new certificate says about its subject.
+public struct CertificateRequest: Sendable {
+    public var commonName: String
+    public var organization: String?
+    public var dnsNames: [String]
+    public var ipAddresses: [String]
+    /// A certificate authority signs other certificates; a leaf serves TLS (server and client auth).
+    public var isAuthority: Bool
+    /// Validity from a minute ago (clocks differ a little) for this many seconds.
+    public var lifetimeSeconds: Int
+
+    public init(commonName: String, organization: String? = nil, dnsNames: [String] = [], ipAddresses: [String] = [],
+                isAuthority: Bool = false, lifetimeSeconds: Int) {
+        self.commonName = commonName
+        self.organization = organization
+        self.dnsNames = dnsNames
+        self.ipAddresses = ipAddresses
+        self.isAuthority = isAuthority
+        self.lifetimeSeconds = lifetimeSeconds
+    }
+}
+
+/// An X.509 certificate held by OpenSSL.
+public final class Certificate: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    private init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { X509_free(pointer) }
+
+    /// The first certificate in PEM text.
+    public init(pem: [UInt8]) throws(CryptoError) {
+        let certificate: OpaquePointer? = OpenSSL.withMemoryBIO(pem) { PEM_read_bio_X509($0, nil, nil, nil) }
+        guard let certificate else { throw CryptoError("not a PEM certificate") }
+        pointer = certificate
+    }
+
+    public func pem() throws(CryptoError) -> [UInt8] {
+        try OpenSSL.writeToMemory { PEM_write_bio_X509($0, pointer) == 1 }
+    }
+
+    /// Subject, issuer and validity.
+    public func summary() throws(CryptoError) -> X509Summary {
+        guard let notBefore = Self.epochSeconds(X509_get0_notBefore(pointer)), let notAfter = Self.epochSeconds(X509_get0_notAfter(pointer)) else {
+            throw CryptoError("the certificate's validity dates cannot be read")
+        }
+        return X509Summary(subject: Self.nameText(X509_get_subject_name(pointer)), issuer: Self.nameText(X509_get_issuer_name(pointer)),
+                           notBefore: notBefore, notAfter: notAfter)
+    }
+
+    /// Whether `key` is this certificate's private key.
+    public func isKey(_ key: PrivateKey) -> Bool {
+        defer { ERR_clear_error() }
+        return X509_check_private_key(pointer, key.pointer) == 1
+    }
+
+    /// Issues a certificate for `key`'s public half, signed by `issuer` (or by `key` itself: self-signed).
+    public static func issue(_ request: CertificateRequest, for key: PrivateKey,
+                             signedBy issuer: (certificate: Certificate, key: PrivateKey)? = nil) throws(CryptoError) -> Certificate {
+        guard let certificate = X509_new() else { throw CryptoError("cannot allocate a certificate") }
+        let result = Certificate(certificate)
+        var serial = [UInt8](repeating: 0, count: 16)
+        guard RAND_bytes(&serial, Int32(serial.count)) == 1 else { throw CryptoError("cannot draw a serial number") }
+        serial[0] &= 0x7F  // positive
+        let number = BN_bin2bn(serial, Int32(serial.count), nil)
+        defer { BN_free(number) }
+        guard X509_set_version(certificate, 2) == 1, BN_to_ASN1_INTEGER(number, X509_get_serialNumber(certificate)) != nil,
+              X509_gmtime_adj(X509_getm_notBefore(certificate), -60) != nil,
+              X509_gmtime_adj(X509_getm_notAfter(certificate), request.lifetimeSeconds) != nil,
+              X509_set_pubkey(certificate, key.pointer) == 1 else { throw CryptoError("cannot fill in the certificate") }
+        let subject = X509_get_subject_name(certificate)
+        if let organization = request.organization {
+            guard X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8, organization, -1, -1, 0) == 1 else { throw CryptoError("bad organization") }
+        }
+        guard X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8, request.commonName, -1, -1, 0) == 1 else {
+            throw CryptoError("bad common name \(request.commonName)")
+        }
+        let issuerCertificate = issuer?.certificate.pointer ?? certificate
+        guard X509_set_issuer_name(certificate, X509_get_subject_name(issuerCertificate)) == 1 else { throw CryptoError("cannot set the issuer") }
+        var extensions: [(Int32, String)] = [
+            (NID_basic_constraints, request.isAuthority ? "critical,CA:TRUE" : "critical,CA:FALSE"),
+            (NID_key_usage, request.isAuthority ? "critical,keyCertSign,cRLSign,digitalSignature" : "critical,digitalSignature,keyEncipherment"),
+            (NID_subject_key_identifier, "hash"),
+        ]
+        if !request.isAuthority { extensions.append((NID_ext_key_usage, "serverAuth,clientAuth")) }
+        if issuer != nil { extensions.append((NID_authority_key_identifier, "keyid:always")) }
+        let names = request.dnsNames.map { "DNS:\($0)" } + request.ipAddresses.map { "IP:\($0)" }
+        if !names.isEmpty { extensions.append((NID_subject_alt_name, names.joined(separator: ","))) }
+        var context = X509V3_CTX()
+        X509V3_set_ctx(&context, issuerCertificate, certificate, nil, nil, 0)
+        for (nid, value) in extensions {
+            guard let item = X509V3_EXT_conf_nid(nil, &context, nid, value) else { throw CryptoError("bad certificate extension \(value)") }
+            defer { X509_EXTENSION_free(item) }
+            guard X509_add_ext(certificate, item, -1) == 1 else { throw CryptoError("cannot add extension \(value)") }
+        }
+        guard X509_sign(certificate, (issuer?.key ?? key).pointer, EVP_sha256()) > 0 else { throw CryptoError("cannot sign the certificate") }
+        return result
+    }
+
+    private static func epochSeconds(_ time: UnsafePointer<ASN1_TIME>?) -> Int64? {
+        var parts = tm()
+        guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
+        return Int64(timegm(&parts))
+    }
+
+    private static func nameText(_ name: OpaquePointer?) -> String {
+        guard let name else { return "" }
+        let text = try? OpenSSL.writeToMemory { X509_NAME_print_ex($0, name, 0, CMeshShims_XN_FLAG_RFC2253()) >= 0 }
+        return String(decoding: text ?? [], as: UTF8.self)
+    }
+}
+
+/// meshctl's one door to OpenSSL: everything else sees Swift types only.
+public enum OpenSSL {
+    /// The linked library's version text, e.g. `OpenSSL 3.0.19 27 Jan 2026`.
+    public static var version: String { String(cString: OpenSSL_version(OPENSSL_VERSION)) }
+
+    static func withMemoryBIO<T>(_ bytes: [UInt8], _ body: (OpaquePointer?) -> T) -> T {
+        bytes.withUnsafeBytes { buffer in
+            let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count))
+            defer { BIO_free(bio) }
+            return body(bio)
+        }
+    }
+
+    static func writeToMemory(_ write: (OpaquePointer?) -> Bool) throws(CryptoError) -> [UInt8] {
+        guard let bio = BIO_new(BIO_s_mem()) else { throw CryptoError("cannot allocate a memory buffer") }
+        defer { BIO_free(bio) }
+        guard write(bio) else { throw CryptoError("cannot write PEM") }
+        var pointer: UnsafeMutablePointer<CChar>?
+        let length = BIO_ctrl(bio, BIO_CTRL_INFO, 0, &pointer)
+        guard let pointer, length > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: Int(length)))
+    }
+}
