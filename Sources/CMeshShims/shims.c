@@ -51,3 +51,7 @@ const char *CMeshShims_build_commit(void) {
 unsigned long CMeshShims_XN_FLAG_RFC2253(void) {
     return XN_FLAG_RFC2253;
 }
+
+long CMeshShims_SSL_CTX_add_extra_chain_cert(SSL_CTX *context, X509 *certificate) {
+    return SSL_CTX_add_extra_chain_cert(context, certificate);
+}

@@ -8,6 +8,12 @@
 #include <curl/curl.h>
 #include <openssl/ssl.h>
 
+// Linux event polling for MeshNet's loops (not in Swift's Glibc module).
+#ifdef __linux__
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#endif
+
 // libcurl: curl_easy_setopt and curl_easy_getinfo are variadic.
 typedef size_t (*CMeshShims_curl_write_callback)(char *data, size_t size, size_t count, void *context);
 
@@ -23,6 +29,7 @@ CURLcode CMeshShims_curl_easy_getinfo_double(CURL *handle, CURLINFO info, double
 long CMeshShims_SSL_CTX_set_min_proto_version(SSL_CTX *context, int version);
 long CMeshShims_SSL_set_tlsext_host_name(SSL *ssl, const char *name);
 unsigned long CMeshShims_XN_FLAG_RFC2253(void);
+long CMeshShims_SSL_CTX_add_extra_chain_cert(SSL_CTX *context, X509 *certificate);
 
 // Build information stamped by `make` (see scripts/buildinfo.sh); "unknown" in a plain `swift build`.
 const char *CMeshShims_build_commit(void);

@@ -197,3 +197,96 @@ public enum OpenSSL {
         return Array(UnsafeRawBufferPointer(start: pointer, count: Int(length)))
     }
 }
+
+/// Server-side TLS settings: a certificate chain and its key, TLS 1.2 and newer, ALPN `http/1.1`.
+public final class TLSServerContext: @unchecked Sendable {
+    let context: OpaquePointer
+
+    /// `certificateChain` is the leaf first, then any intermediates.
+    public init(certificateChain: [Certificate], key: PrivateKey) throws(CryptoError) {
+        guard let leaf = certificateChain.first, let context = SSL_CTX_new(TLS_server_method()) else {
+            throw CryptoError("cannot create a TLS context")
+        }
+        self.context = context
+        _ = CMeshShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        guard SSL_CTX_use_certificate(context, leaf.pointer) == 1, SSL_CTX_use_PrivateKey(context, key.pointer) == 1,
+              SSL_CTX_check_private_key(context) == 1 else { throw CryptoError("the certificate and key do not fit together") }
+        for intermediate in certificateChain.dropFirst() {
+            X509_up_ref(intermediate.pointer)
+            guard CMeshShims_SSL_CTX_add_extra_chain_cert(context, intermediate.pointer) == 1 else { throw CryptoError("bad chain certificate") }
+        }
+        SSL_CTX_set_alpn_select_cb(context, { _, selected, selectedLength, offered, offeredLength, _ in
+            // Offered is a list of length-prefixed names; answer http/1.1 when it is among them.
+            guard let offered, let selected, let selectedLength else { return SSL_TLSEXT_ERR_NOACK }
+            var index = 0
+            let wanted = Array("http/1.1".utf8)
+            while index < Int(offeredLength) {
+                let length = Int(offered[index])
+                if length == wanted.count, index + 1 + length <= Int(offeredLength),
+                   (0..<length).allSatisfy({ offered[index + 1 + $0] == wanted[$0] }) {
+                    selected.pointee = offered + index + 1
+                    selectedLength.pointee = UInt8(length)
+                    return SSL_TLSEXT_ERR_OK
+                }
+                index += 1 + length
+            }
+            return SSL_TLSEXT_ERR_NOACK
+        }, nil)
+    }
+
+    deinit { SSL_CTX_free(context) }
+}
+
+/// One TLS connection over a non-blocking socket.
+public final class TLSSession: @unchecked Sendable {
+    private let ssl: OpaquePointer
+
+    /// What a TLS read, write or handshake step came to.
+    public enum Step: Equatable {
+        case done(Int)
+        /// Call again when the socket is readable (or writable).
+        case wantRead, wantWrite
+        /// The peer closed the TLS session.
+        case closed
+        case failed(String)
+    }
+
+    public init(server context: TLSServerContext, socket: Int32) throws(CryptoError) {
+        guard let ssl = SSL_new(context.context) else { throw CryptoError("cannot create a TLS session") }
+        self.ssl = ssl
+        SSL_set_fd(ssl, socket)
+        SSL_set_accept_state(ssl)
+    }
+
+    deinit { SSL_free(ssl) }
+
+    public var handshakeDone: Bool { SSL_is_init_finished(ssl) == 1 }
+
+    public func handshake() -> Step { step(SSL_do_handshake(ssl)) }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> Step {
+        step(SSL_read(ssl, buffer.baseAddress, Int32(buffer.count)))
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) -> Step {
+        step(SSL_write(ssl, bytes.baseAddress, Int32(bytes.count)))
+    }
+
+    /// Sends close_notify; best effort.
+    public func shutdown() {
+        _ = SSL_shutdown(ssl)
+        ERR_clear_error()
+    }
+
+    private func step(_ result: Int32) -> Step {
+        if result > 0 { return .done(Int(result)) }
+        let code = SSL_get_error(ssl, result)
+        switch code {
+        case SSL_ERROR_WANT_READ: return .wantRead
+        case SSL_ERROR_WANT_WRITE: return .wantWrite
+        case SSL_ERROR_ZERO_RETURN: return .closed
+        case SSL_ERROR_SYSCALL where ERR_peek_error() == 0: return .closed
+        default: return .failed(CryptoError("TLS").description)
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import XCTest
+@testable import MeshNet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The server on real sockets: keep-alive, a stalled client beside a served one, streamed chunks, TLS with curl.
+final class HTTPServerTests: XCTestCase {
+    private var loops: [EventLoop] = []
+    private var server: HTTPServer?
+
+    override func tearDown() {
+        server?.stop()
+        for loop in loops { loop.stop() }
+        loops = []
+        server = nil
+    }
+
+    private func startServer(tls: TLSServerContext? = nil, handler: @escaping HTTPHandler) throws -> Int {
+        loops = try (0..<2).map { try EventLoop(name: "test-loop-\($0)") }
+        for loop in loops { loop.start() }
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: loops, tls: tls, headTimeout: 5, handler: handler)
+        server.start()
+        self.server = server
+        return server.port
+    }
+
+    /// A blocking client socket with a receive timeout, so a broken server fails the test instead of hanging it.
+    private final class Client {
+        let fd: Int32
+        init(port: Int) throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = UInt16(port).bigEndian
+            inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { throw NetworkError.system("connect") }
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+        deinit { close(fd) }
+        func send(_ text: String) { _ = Array(text.utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } }
+        /// Reads until `marker` has been seen `times` times, or the peer closes, or the timeout.
+        func read(until marker: String, times: Int = 1) -> String {
+            var data: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while String(decoding: data, as: UTF8.self).components(separatedBy: marker).count - 1 < times {
+                let count = Glibc.read(fd, &buffer, buffer.count)
+                if count <= 0 { break }
+                data += buffer[0..<count]
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    func testKeepAliveAndAStalledClientBesideAServedOne() throws {
+        let port = try startServer { request, responder in
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "you asked for \(request.path)"))
+        }
+        let stalled = try Client(port: port)
+        stalled.send("GET /slow HTTP/1.1\r\nHost: x\r\n")  // never finishes its head
+
+        let client = try Client(port: port)
+        client.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n")
+        let answers = client.read(until: "you asked for /two")
+        XCTAssertTrue(answers.hasPrefix("HTTP/1.1 200 OK\r\n"), answers)
+        XCTAssertTrue(answers.contains("you asked for /one"))
+        XCTAssertTrue(answers.contains("Content-Length: 18\r\n"))
+
+        client.send("GET /bye HTTP/1.1\r\nConnection: close\r\n\r\n")
+        let last = client.read(until: "\u{0}")  // until the server closes
+        XCTAssertTrue(last.contains("Connection: close") && last.hasSuffix("you asked for /bye"), last)
+
+        let bad = try Client(port: port)
+        bad.send("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
+        XCTAssertTrue(bad.read(until: "\u{0}").hasPrefix("HTTP/1.1 400 Bad Request"))
+    }
+
+    func testStreamedChunksAndExpectContinue() throws {
+        let port = try startServer { request, responder in
+            if request.path == "/upload" {
+                responder.respond(HTTPResponse(status: 201, contentType: "text/plain", text: "got \(request.body.count) bytes"))
+                return
+            }
+            let stream = responder.startStream(status: 200, headers: [("Content-Type", "application/json")])
+            DispatchQueue.global().async {
+                for index in 1...3 { stream.send(Array("{\"event\":\(index)}\n".utf8)) }
+                stream.finish()
+            }
+        }
+        let client = try Client(port: port)
+        client.send("GET /watch HTTP/1.1\r\n\r\n")
+        let streamed = client.read(until: "0\r\n\r\n")
+        XCTAssertTrue(streamed.contains("Transfer-Encoding: chunked"))
+        XCTAssertTrue(streamed.contains("c\r\n{\"event\":3}\n\r\n0\r\n\r\n"), streamed)
+
+        client.send("POST /upload HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        XCTAssertEqual(client.read(until: "\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n")
+        client.send("abcd")
+        XCTAssertTrue(client.read(until: "got 4 bytes").hasPrefix("HTTP/1.1 201 Created"))
+    }
+
+    func testTLSWithCurl() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { throw XCTSkip("no /usr/bin/curl on this machine") }
+        let authorityKey = try PrivateKey.generateP256()
+        let authority = try Certificate.issue(CertificateRequest(commonName: "test CA", isAuthority: true, lifetimeSeconds: 3600), for: authorityKey)
+        let key = try PrivateKey.generateP256()
+        let leaf = try Certificate.issue(CertificateRequest(commonName: "127.0.0.1", dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"],
+                                                            lifetimeSeconds: 3600), for: key, signedBy: (authority, authorityKey))
+        let port = try startServer(tls: try TLSServerContext(certificateChain: [leaf], key: key)) { request, responder in
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "secure \(request.method) \(request.body.count)"))
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshnet-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let caFile = directory.appendingPathComponent("ca.crt")
+        try Data(try authority.pem()).write(to: caFile)
+
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-sS", "-v", "--max-time", "10", "--cacert", caFile.path, "--data-binary", "hello", "-H", "Transfer-Encoding: chunked",
+                          "https://localhost:\(port)/x", "https://localhost:\(port)/y"]
+        let out = Pipe(), err = Pipe()
+        curl.standardOutput = out
+        curl.standardError = err
+        try curl.run()
+        let body = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        XCTAssertEqual(curl.terminationStatus, 0, log)
+        XCTAssertEqual(body, "secure POST 5secure POST 5")
+        XCTAssertTrue(log.contains("ALPN: server accepted http/1.1") || log.contains("ALPN, server accepted to use http/1.1"), log)
+        XCTAssertTrue(log.contains("Re-using existing connection") || log.contains("Reusing existing connection"), "keep-alive over TLS: \(log)")
+    }
+}
