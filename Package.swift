@@ -27,7 +27,8 @@ let package = Package(
         .target(name: "Manifests", dependencies: ["CYAML"], linkerSettings: [.linkedLibrary("m")]),
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CMeshShims"]),
         .target(name: "MeshNet", dependencies: ["COpenSSL", "CMeshShims"]),
-        .target(name: "MeshCLIKit", dependencies: ["Manifests", "KubeClient", "MeshNet", "CMeshShims"]),
+        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "KubeClient", "MeshNet", "MeshControlPlane", "CMeshShims"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
@@ -39,6 +40,7 @@ let package = Package(
                     exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet"]),
+        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
     ],

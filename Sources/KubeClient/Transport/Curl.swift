@@ -1,11 +1,115 @@
 import CCurl
+import CMeshShims
 
-/// libcurl, the only HTTP client meshctl uses. This is the only file that sees libcurl; the transport
-/// for the Kubernetes API grows here.
+/// libcurl, the only HTTP client meshctl uses. This is the only file that sees libcurl.
 public enum CurlLibrary {
     /// The linked libcurl's version, e.g. `7.88.1`.
     public static var version: String {
         guard let info = curl_version_info(CURLVERSION_TENTH), let text = info.pointee.version else { return "unknown" }
         return String(cString: text)
+    }
+}
+
+/// One HTTP request for `CurlClient`.
+public struct HTTPClientRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+
+    public init(method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+public struct HTTPClientResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+}
+
+/// Why a request got no HTTP answer: libcurl's error text, naming the server.
+public struct TransportError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+/// A libcurl easy handle: requests one after another, reusing the connection.
+public final class CurlClient: @unchecked Sendable {
+    private let handle: UnsafeMutableRawPointer
+    /// PEM text of the certificate authorities to trust instead of the system's.
+    private let authorities: [UInt8]?
+    private let timeoutSeconds: Int
+
+    public init(certificateAuthorities: [UInt8]? = nil, timeoutSeconds: Int = 30) throws {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+        guard let handle = curl_easy_init() else { throw TransportError(description: "libcurl cannot start a request") }
+        self.handle = handle
+        self.authorities = certificateAuthorities
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    deinit { curl_easy_cleanup(handle) }
+
+    private final class Sink {
+        var bytes: [UInt8] = []
+    }
+
+    public func perform(_ request: HTTPClientRequest) throws -> HTTPClientResponse {
+        let sink = Sink()
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE))
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(headerList) }
+        for (name, value) in request.headers { headerList = curl_slist_append(headerList, "\(name): \(value)") }
+        // Curl expects a body pointer that outlives the call.
+        return try request.body.withUnsafeBytes { body -> HTTPClientResponse in
+            try errorBuffer.withUnsafeMutableBufferPointer { errors -> HTTPClientResponse in
+                CMeshShims_curl_easy_setopt_string(handle, CURLOPT_URL, request.url)
+                CMeshShims_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+                CMeshShims_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+                CMeshShims_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, 10)
+                CMeshShims_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT, timeoutSeconds)
+                CMeshShims_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
+                CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errors.baseAddress)
+                if request.method == "GET" || request.method == "HEAD" {
+                    CMeshShims_curl_easy_setopt_long(handle, CURLOPT_HTTPGET, 1)
+                    CMeshShims_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, nil)
+                } else {
+                    CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
+                    CMeshShims_curl_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
+                }
+                var blob = curl_blob(data: nil, len: 0, flags: UInt32(CURL_BLOB_COPY))
+                if let authorities {
+                    return try authorities.withUnsafeBytes { pem -> HTTPClientResponse in
+                        blob.data = UnsafeMutableRawPointer(mutating: pem.baseAddress)
+                        blob.len = pem.count
+                        CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_CAINFO_BLOB, &blob)
+                        return try run(request, sink, errors)
+                    }
+                }
+                return try run(request, sink, errors)
+            }
+        }
+    }
+
+    private func run(_ request: HTTPClientRequest, _ sink: Sink, _ errors: UnsafeMutableBufferPointer<CChar>) throws -> HTTPClientResponse {
+        let context = Unmanaged.passUnretained(sink).toOpaque()
+        CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
+        CMeshShims_curl_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
+            sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
+            return size * count
+        }
+        let result = curl_easy_perform(handle)
+        guard result == CURLE_OK else {
+            let detail = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let reason = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
+            throw TransportError(description: "\(request.method) \(request.url): \(reason)")
+        }
+        var status = 0
+        CMeshShims_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return HTTPClientResponse(status: status, body: sink.bytes)
     }
 }

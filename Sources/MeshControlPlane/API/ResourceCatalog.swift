@@ -1,0 +1,181 @@
+import Manifests
+
+/// A table column the server fills for `kubectl get` (Table responses): its name and what goes in a cell.
+public struct PrinterColumn: Sendable {
+    public enum Source: Sendable {
+        /// A field, by dotted path from the object root (`spec.host`); arrays are shown as JSON.
+        case field(String)
+        case age
+        /// Computed from the whole object.
+        case computed(@Sendable (JSONValue) -> String)
+    }
+    public let name: String
+    public let source: Source
+    /// 0 in every table, 1 only with `-o wide`.
+    public let priority: Int
+
+    public init(_ name: String, _ source: Source, priority: Int = 0) {
+        self.name = name
+        self.source = source
+        self.priority = priority
+    }
+}
+
+/// One kind the API serves: where it lives in the URL space and how kubectl names it.
+public struct ResourceType: Sendable {
+    public let group: String
+    /// Served versions, preferred first.
+    public let versions: [String]
+    public let plural: String
+    public let kind: String
+    public let namespaced: Bool
+    public let shortNames: [String]
+    public let categories: [String]
+    /// Built into kubectl (answers strategic merge patches); custom resources are not.
+    public let builtIn: Bool
+    public let columns: [PrinterColumn]
+
+    public var singular: String { kind.lowercased() }
+    /// The storage key: group and plural, whatever the version.
+    public var key: String { group.isEmpty ? plural : "\(plural).\(group)" }
+    public func apiVersion(_ version: String) -> String { group.isEmpty ? version : "\(group)/\(version)" }
+    /// `deployments.apps`, as Kubernetes names a resource in messages.
+    public var qualifiedName: String { key }
+}
+
+/// The kinds meshctl's local control plane serves: the Kubernetes ones a mesh workload needs and Istio's.
+public enum ResourceCatalog {
+    private static let verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    public static var allVerbs: [String] { verbs }
+
+    private static func core(_ plural: String, _ kind: String, namespaced: Bool = true, short: [String] = [], columns: [PrinterColumn] = []) -> ResourceType {
+        ResourceType(group: "", versions: ["v1"], plural: plural, kind: kind, namespaced: namespaced, shortNames: short, categories: ["all"],
+                     builtIn: true, columns: columns)
+    }
+
+    private static func builtIn(_ group: String, _ plural: String, _ kind: String, namespaced: Bool = true, short: [String] = [],
+                                columns: [PrinterColumn] = []) -> ResourceType {
+        ResourceType(group: group, versions: ["v1"], plural: plural, kind: kind, namespaced: namespaced, shortNames: short, categories: ["all"],
+                     builtIn: true, columns: columns)
+    }
+
+    private static func istio(_ group: String, _ versions: [String], _ plural: String, _ kind: String, short: [String] = [],
+                              columns: [PrinterColumn] = []) -> ResourceType {
+        let category = group.split(separator: ".").prefix(1).joined()  // networking, security, ...
+        return ResourceType(group: group, versions: versions, plural: plural, kind: kind, namespaced: true, shortNames: short,
+                            categories: ["istio-io", "\(category)-istio-io"], builtIn: false, columns: columns)
+    }
+
+    static let networking = ["v1", "v1beta1", "v1alpha3"]
+
+    public static let all: [ResourceType] = [
+        core("namespaces", "Namespace", namespaced: false, short: ["ns"], columns: [.init("Status", .field("status.phase"))]),
+        core("pods", "Pod", short: ["po"], columns: [
+            .init("Ready", .computed(Columns.podReady)), .init("Status", .computed(Columns.podStatus)),
+            .init("Restarts", .computed(Columns.podRestarts)), .init("IP", .field("status.podIP"), priority: 1),
+            .init("Node", .field("spec.nodeName"), priority: 1),
+        ]),
+        core("services", "Service", short: ["svc"], columns: [
+            .init("Type", .computed { $0["spec"]?["type"]?.string ?? "ClusterIP" }), .init("Cluster-IP", .field("spec.clusterIP")),
+            .init("External-IP", .computed { _ in "<none>" }), .init("Port(s)", .computed(Columns.servicePorts)),
+            .init("Selector", .computed(Columns.selector), priority: 1),
+        ]),
+        core("endpoints", "Endpoints", short: ["ep"]),
+        core("configmaps", "ConfigMap", short: ["cm"], columns: [.init("Data", .computed { String(($0["data"]?.object?.count ?? 0) + ($0["binaryData"]?.object?.count ?? 0)) })]),
+        core("secrets", "Secret", columns: [.init("Type", .computed { $0["type"]?.string ?? "Opaque" }),
+                                            .init("Data", .computed { String(($0["data"]?.object?.count ?? 0) + ($0["stringData"]?.object?.count ?? 0)) })]),
+        core("serviceaccounts", "ServiceAccount", short: ["sa"]),
+        core("nodes", "Node", namespaced: false, short: ["no"]),
+        core("events", "Event", short: ["ev"]),
+        builtIn("apps", "deployments", "Deployment", short: ["deploy"], columns: [
+            .init("Ready", .computed { "\($0["status"]?["readyReplicas"]?.int ?? 0)/\($0["spec"]?["replicas"]?.int ?? 1)" }),
+            .init("Up-to-date", .computed { String($0["status"]?["updatedReplicas"]?.int ?? 0) }),
+            .init("Available", .computed { String($0["status"]?["availableReplicas"]?.int ?? 0) }),
+        ]),
+        builtIn("apps", "replicasets", "ReplicaSet", short: ["rs"]),
+        builtIn("apps", "statefulsets", "StatefulSet", short: ["sts"]),
+        builtIn("apps", "daemonsets", "DaemonSet", short: ["ds"]),
+        builtIn("batch", "jobs", "Job"),
+        builtIn("batch", "cronjobs", "CronJob", short: ["cj"]),
+        builtIn("admissionregistration.k8s.io", "mutatingwebhookconfigurations", "MutatingWebhookConfiguration", namespaced: false,
+                columns: [.init("Webhooks", .computed { String($0["webhooks"]?.array?.count ?? 0) })]),
+        builtIn("admissionregistration.k8s.io", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", namespaced: false,
+                columns: [.init("Webhooks", .computed { String($0["webhooks"]?.array?.count ?? 0) })]),
+        builtIn("apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition", namespaced: false, short: ["crd", "crds"],
+                columns: [.init("Created At", .field("metadata.creationTimestamp"))]),
+        istio("networking.istio.io", networking, "virtualservices", "VirtualService", short: ["vs"],
+              columns: [.init("Gateways", .field("spec.gateways")), .init("Hosts", .field("spec.hosts"))]),
+        istio("networking.istio.io", networking, "destinationrules", "DestinationRule", short: ["dr"], columns: [.init("Host", .field("spec.host"))]),
+        istio("networking.istio.io", networking, "gateways", "Gateway", short: ["gw"]),
+        istio("networking.istio.io", networking, "serviceentries", "ServiceEntry", short: ["se"], columns: [
+            .init("Hosts", .field("spec.hosts")), .init("Location", .field("spec.location")), .init("Resolution", .field("spec.resolution")),
+        ]),
+        istio("networking.istio.io", networking, "sidecars", "Sidecar"),
+        istio("networking.istio.io", networking, "workloadentries", "WorkloadEntry", short: ["we"], columns: [.init("Address", .field("spec.address"))]),
+        istio("networking.istio.io", networking, "workloadgroups", "WorkloadGroup", short: ["wg"]),
+        istio("networking.istio.io", ["v1alpha3"], "envoyfilters", "EnvoyFilter"),
+        istio("networking.istio.io", ["v1beta1"], "proxyconfigs", "ProxyConfig"),
+        istio("security.istio.io", ["v1", "v1beta1"], "peerauthentications", "PeerAuthentication", short: ["pa"],
+              columns: [.init("Mode", .field("spec.mtls.mode"))]),
+        istio("security.istio.io", ["v1", "v1beta1"], "requestauthentications", "RequestAuthentication", short: ["ra"]),
+        istio("security.istio.io", ["v1", "v1beta1"], "authorizationpolicies", "AuthorizationPolicy", short: ["ap"],
+              columns: [.init("Action", .field("spec.action"))]),
+        istio("telemetry.istio.io", ["v1", "v1alpha1"], "telemetries", "Telemetry", short: ["telemetry"]),
+        istio("extensions.istio.io", ["v1alpha1"], "wasmplugins", "WasmPlugin"),
+    ]
+
+    /// The type served at `group`/`version` under `plural`.
+    public static func find(group: String, version: String, plural: String) -> ResourceType? {
+        all.first { $0.group == group && $0.plural == plural && $0.versions.contains(version) }
+    }
+
+    /// The type of objects with this apiVersion and kind.
+    public static func find(apiVersion: String, kind: String) -> ResourceType? {
+        let parts = apiVersion.split(separator: "/").map(String.init)
+        let (group, version) = parts.count == 2 ? (parts[0], parts[1]) : ("", parts.first ?? "")
+        return all.first { $0.group == group && $0.kind == kind && $0.versions.contains(version) }
+    }
+
+    /// Groups in the order discovery lists them (core first), each with its versions.
+    public static var groups: [(name: String, versions: [String])] {
+        var order: [String] = []
+        var versions: [String: [String]] = [:]
+        for type in all {
+            if versions[type.group] == nil { order.append(type.group) }
+            for version in type.versions where !(versions[type.group] ?? []).contains(version) { versions[type.group, default: []].append(version) }
+        }
+        return order.map { ($0, versions[$0]!) }
+    }
+}
+
+/// Cell values computed from an object for kubectl's columns.
+enum Columns {
+    static func podReady(_ pod: JSONValue) -> String {
+        let containers = pod["spec"]?["containers"]?.array?.count ?? 0
+        let ready = (pod["status"]?["containerStatuses"]?.array ?? []).filter { $0["ready"]?.bool == true }.count
+        return "\(ready)/\(containers)"
+    }
+
+    static func podStatus(_ pod: JSONValue) -> String {
+        if pod["metadata"]?["deletionTimestamp"] != nil { return "Terminating" }
+        return pod["status"]?["phase"]?.string ?? "Pending"
+    }
+
+    static func podRestarts(_ pod: JSONValue) -> String {
+        String((pod["status"]?["containerStatuses"]?.array ?? []).reduce(0) { $0 + ($1["restartCount"]?.int ?? 0) })
+    }
+
+    static func servicePorts(_ service: JSONValue) -> String {
+        let ports = (service["spec"]?["ports"]?.array ?? []).map { port -> String in
+            let number = port["port"]?.int.map(String.init) ?? "?"
+            let node = port["nodePort"]?.int.map { ":\($0)" } ?? ""
+            return "\(number)\(node)/\(port["protocol"]?.string ?? "TCP")"
+        }
+        return ports.isEmpty ? "<none>" : ports.joined(separator: ",")
+    }
+
+    static func selector(_ service: JSONValue) -> String {
+        let pairs = (service["spec"]?["selector"]?.object ?? []).map { "\($0.key)=\($0.value.string ?? "")" }
+        return pairs.isEmpty ? "<none>" : pairs.joined(separator: ",")
+    }
+}

@@ -1,0 +1,206 @@
+import Foundation
+import Manifests
+
+/// A change to a stored object, as watchers see it.
+public struct WatchEvent: Sendable {
+    public enum Kind: String, Sendable { case added = "ADDED", modified = "MODIFIED", deleted = "DELETED" }
+    public let kind: Kind
+    public let resourceVersion: Int64
+    public let resource: String
+    public let namespace: String
+    public let object: JSONValue
+}
+
+/// Why a store operation was refused.
+public enum StoreError: Error, Equatable {
+    case alreadyExists
+    case notFound
+    /// The caller's resourceVersion is not the stored one.
+    case conflict
+    /// A watch asked for changes older than the store still remembers.
+    case expired(oldest: Int64)
+    case database(String)
+}
+
+/// Objects in SQLite, one row each, under a global resourceVersion that every write increases. A write is one
+/// transaction; watchers hear of it only after it is committed.
+public final class ObjectStore: @unchecked Sendable {
+    private let database: SQLiteDatabase
+    private let lock = NSLock()
+    public private(set) var resourceVersion: Int64 = 0
+    private var history: [WatchEvent] = []
+    private let historyLimit: Int
+    /// Changes after this version are all in `history`.
+    private var historyFloor: Int64 = 0
+    private var watchers: [Int: (filter: (WatchEvent) -> Bool, deliver: (WatchEvent) -> Void)] = [:]
+    private var nextWatcher = 0
+
+    public init(path: String, historyLimit: Int = 50_000) throws(SQLiteError) {
+        database = try SQLiteDatabase(path: path)
+        self.historyLimit = historyLimit
+        try database.execute("""
+            CREATE TABLE IF NOT EXISTS objects (resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+                resource_version INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (resource, namespace, name));
+            CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT OR IGNORE INTO counters VALUES ('resource_version', 1000);
+            """)
+        resourceVersion = try database.query("SELECT value FROM counters WHERE name = 'resource_version'").first?.first?.integer ?? 1000
+        historyFloor = resourceVersion
+    }
+
+    public func get(_ resource: String, namespace: String, name: String) -> JSONValue? {
+        lock.lock(); defer { lock.unlock() }
+        guard let row = try? database.query("SELECT body FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
+                                           [.text(resource), .text(namespace), .text(name)]).first,
+              case .blob(let bytes) = row[0] else { return nil }
+        return try? JSONValue.parse(bytes)
+    }
+
+    /// Objects of a resource, in one namespace or all (nil), ordered by namespace and name, and the version they are at.
+    public func list(_ resource: String, namespace: String?) -> (items: [JSONValue], resourceVersion: Int64) {
+        lock.lock(); defer { lock.unlock() }
+        let rows: [[SQLiteDatabase.Value]]
+        if let namespace {
+            rows = (try? database.query("SELECT body FROM objects WHERE resource = ? AND namespace = ? ORDER BY name",
+                                        [.text(resource), .text(namespace)])) ?? []
+        } else {
+            rows = (try? database.query("SELECT body FROM objects WHERE resource = ? ORDER BY namespace, name", [.text(resource)])) ?? []
+        }
+        let items = rows.compactMap { row -> JSONValue? in
+            guard case .blob(let bytes) = row[0] else { return nil }
+            return try? JSONValue.parse(bytes)
+        }
+        return (items, resourceVersion)
+    }
+
+    /// How many objects are stored.
+    public func count() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return Int((try? database.query("SELECT COUNT(*) FROM objects").first?.first?.integer) ?? 0)
+    }
+
+    /// Stores a new object; `prepare` gets the resourceVersion it will carry and returns the object to store.
+    public func create(_ resource: String, namespace: String, name: String,
+                       _ prepare: (Int64) -> JSONValue) throws -> JSONValue {
+        try write(resource, namespace: namespace, name: name, kind: .added) { existing, version in
+            guard existing == nil else { throw StoreError.alreadyExists }
+            return prepare(version)
+        }
+    }
+
+    /// Replaces a stored object; `change` sees the current one and returns the new one, or nil for no change
+    /// (then nothing is written and the version does not move).
+    public func update(_ resource: String, namespace: String, name: String,
+                       _ change: (JSONValue, Int64) throws -> JSONValue?) throws -> JSONValue {
+        var unchanged: JSONValue?
+        let result = try write(resource, namespace: namespace, name: name, kind: .modified) { existing, version in
+            guard let existing else { throw StoreError.notFound }
+            guard let updated = try change(existing, version) else {
+                unchanged = existing
+                return nil
+            }
+            return updated
+        }
+        return unchanged ?? result
+    }
+
+    /// Removes an object and returns it as it was (with a new resourceVersion, as Kubernetes reports deletions).
+    public func delete(_ resource: String, namespace: String, name: String) throws -> JSONValue {
+        lock.lock()
+        var event: WatchEvent?
+        defer {
+            if let event { publish(event) }
+            lock.unlock()
+        }
+        do {
+            return try database.transaction {
+                guard let row = try database.query("SELECT body FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
+                                                   [.text(resource), .text(namespace), .text(name)]).first,
+                      case .blob(let bytes) = row[0] else { throw StoreError.notFound }
+                let version = try nextVersion()
+                try database.query("DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
+                                   [.text(resource), .text(namespace), .text(name)])
+                var object = try JSONValue.parse(bytes)
+                object["metadata"]?["resourceVersion"] = .string(String(version))
+                event = WatchEvent(kind: .deleted, resourceVersion: version, resource: resource, namespace: namespace, object: object)
+                return object
+            }
+        } catch let error as StoreError {
+            resourceVersion = (try? database.query("SELECT value FROM counters WHERE name = 'resource_version'").first?.first?.integer) ?? resourceVersion
+            throw error
+        } catch {
+            throw StoreError.database("\(error)")
+        }
+    }
+
+    /// Calls `deliver` for every change after `fromVersion` that `filter` accepts, first those already past, then
+    /// new ones as they commit. `deliver` runs under the store's lock: it must hand the event on, not work on it.
+    /// Returns a token for `stopWatching`.
+    public func watch(from fromVersion: Int64?, filter: @escaping (WatchEvent) -> Bool,
+                      deliver: @escaping (WatchEvent) -> Void) throws -> Int {
+        lock.lock(); defer { lock.unlock() }
+        if let fromVersion {
+            guard fromVersion >= historyFloor else { throw StoreError.expired(oldest: historyFloor) }
+            for event in history where event.resourceVersion > fromVersion && filter(event) { deliver(event) }
+        }
+        nextWatcher += 1
+        watchers[nextWatcher] = (filter, deliver)
+        return nextWatcher
+    }
+
+    public func stopWatching(_ token: Int) {
+        lock.lock(); defer { lock.unlock() }
+        watchers[token] = nil
+    }
+
+    // MARK: - Writing
+
+    private func nextVersion() throws -> Int64 {
+        resourceVersion += 1
+        try database.query("UPDATE counters SET value = ? WHERE name = 'resource_version'", [.integer(resourceVersion)])
+        return resourceVersion
+    }
+
+    private func write(_ resource: String, namespace: String, name: String, kind: WatchEvent.Kind,
+                       _ body: (JSONValue?, Int64) throws -> JSONValue?) throws -> JSONValue {
+        lock.lock()
+        var event: WatchEvent?
+        let before = resourceVersion
+        defer {
+            if let event { publish(event) }
+            lock.unlock()
+        }
+        do {
+            return try database.transaction {
+                let existing = try database.query("SELECT body FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
+                                                  [.text(resource), .text(namespace), .text(name)]).first.flatMap { row -> JSONValue? in
+                    guard case .blob(let bytes) = row[0] else { return nil }
+                    return try JSONValue.parse(bytes)
+                }
+                guard let object = try body(existing, resourceVersion + 1) else { return existing ?? .null }
+                let version = try nextVersion()
+                try database.query("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
+                                   [.text(resource), .text(namespace), .text(name), .integer(version), .blob(object.serializedBytes)])
+                event = WatchEvent(kind: kind, resourceVersion: version, resource: resource, namespace: namespace, object: object)
+                return object
+            }
+        } catch {
+            resourceVersion = before
+            event = nil
+            if let error = error as? StoreError { throw error }
+            throw StoreError.database("\(error)")
+        }
+    }
+
+    /// Records a committed change and hands it to the watchers that want it, in commit order (the caller holds the
+    /// lock; delivery must not block).
+    private func publish(_ event: WatchEvent) {
+        history.append(event)
+        if history.count > historyLimit {
+            let dropped = history.count - historyLimit
+            historyFloor = history[dropped - 1].resourceVersion
+            history.removeFirst(dropped)
+        }
+        for watcher in watchers.values where watcher.filter(event) { watcher.deliver(event) }
+    }
+}

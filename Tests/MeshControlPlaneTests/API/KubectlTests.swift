@@ -1,0 +1,218 @@
+import Foundation
+import XCTest
+@testable import MeshControlPlane
+import Manifests
+
+/// The real kubectl against the local control plane over HTTPS: what a user does first.
+final class KubectlTests: XCTestCase {
+    static let kubectl = "/usr/bin/kubectl"
+    private var plane: LocalControlPlane?
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.kubectl) else { throw XCTSkip("no kubectl at \(Self.kubectl) on this machine") }
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-local-\(UUID().uuidString)")
+        try start()
+    }
+
+    override func tearDown() {
+        plane?.stop()
+        plane = nil
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    private func start() throws {
+        let plane = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("state"), port: 0)
+        api = plane.api
+        plane.api.namespacePurgeDelay = 0.3
+        try plane.start()
+        self.plane = plane
+        let kubeconfig = """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: local
+              cluster: {server: "\(plane.url)", certificate-authority-data: \(Data(plane.authorityPEM).base64EncodedString())}
+            users:
+            - name: local
+              user: {token: \(plane.token)}
+            contexts:
+            - name: local
+              context: {cluster: local, user: local}
+            current-context: local
+
+            """
+        try kubeconfig.write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+    }
+    private var api: KubernetesAPI?
+
+    /// Runs kubectl with this test's kubeconfig and its own cache; returns exit status and merged output.
+    @discardableResult
+    private func kubectl(_ arguments: [String], input: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.kubectl)
+        process.arguments = ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path,
+                             "--cache-dir", directory.appendingPathComponent("cache").path, "--request-timeout", "20s"] + arguments
+        process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let stdin = Pipe()
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testNamespacesLabelsAndInjectionColumn() throws {
+        var result = try kubectl(["get", "namespaces", "-L", "istio-injection"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.hasPrefix("NAME"), result.output)
+        XCTAssertTrue(result.output.contains("ISTIO-INJECTION"), result.output)
+        XCTAssertTrue(result.output.contains("istio-system"), result.output)
+
+        result = try kubectl(["label", "namespace", "default", "istio-injection=enabled"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.output, "namespace/default labeled\n")
+        result = try kubectl(["get", "ns", "default", "-L", "istio-injection", "--no-headers"])
+        XCTAssertTrue(result.output.contains("enabled"), result.output)
+        result = try kubectl(["get", "ns", "nope"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertEqual(result.output, "Error from server (NotFound): namespaces \"nope\" not found\n")
+    }
+
+    static let manifest = """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: demo}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: demo, labels: {app: web}}
+        spec:
+          replicas: 1
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers: [{name: web, image: "nginx:1.27", ports: [{containerPort: 80}]}]
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: demo}
+        spec:
+          selector: {app: web}
+          ports: [{name: http, port: 80, targetPort: 80}]
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: web, namespace: demo}
+        spec:
+          hosts: [web]
+          http: [{route: [{destination: {host: web}}]}]
+
+        """
+
+    func testApplyReapplyServerSideAndDelete() throws {
+        let file = directory.appendingPathComponent("demo.yaml")
+        try Self.manifest.write(to: file, atomically: true, encoding: .utf8)
+        var result = try kubectl(["apply", "-f", file.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.output, """
+            namespace/demo created
+            deployment.apps/web created
+            service/web created
+            virtualservice.networking.istio.io/web created
+
+            """)
+        result = try kubectl(["apply", "-f", file.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.output.split(separator: "\n").filter { $0.hasSuffix(" unchanged") }.count, 4, result.output)
+
+        // A changed image goes as a strategic merge patch; a changed VirtualService as a merge patch.
+        try Self.manifest.replacingOccurrences(of: "nginx:1.27", with: "nginx:1.28").replacingOccurrences(of: "hosts: [web]", with: "hosts: [web, web.demo]")
+            .write(to: file, atomically: true, encoding: .utf8)
+        result = try kubectl(["apply", "-f", file.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("deployment.apps/web configured") && result.output.contains("virtualservice.networking.istio.io/web configured"),
+                      result.output)
+        result = try kubectl(["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}"])
+        XCTAssertEqual(result.output, "nginx:1.28 2")
+
+        result = try kubectl(["apply", "--server-side", "-f", file.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("serverside-applied"), result.output)
+
+        result = try kubectl(["get", "vs", "-A"])
+        XCTAssertEqual(result.status, 0, result.output)
+        let lines = result.output.split(separator: "\n")
+        XCTAssertEqual(lines.first.map { $0.split(separator: " ", omittingEmptySubsequences: true) }, ["NAMESPACE", "NAME", "GATEWAYS", "HOSTS", "AGE"])
+        XCTAssertTrue(lines.count == 2 && lines[1].contains("demo") && lines[1].contains("[\"web\",\"web.demo\"]"), result.output)
+
+        result = try kubectl(["delete", "-f", file.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("namespace \"demo\" deleted") && result.output.contains("virtualservice.networking.istio.io \"web\" deleted"),
+                      result.output)
+        result = try kubectl(["get", "ns", "demo"])
+        XCTAssertEqual(result.status, 1, "the namespace is gone once kubectl delete returns: \(result.output)")
+    }
+
+    func testInvalidIstioResourceIsRefusedWithTheField() throws {
+        let result = try kubectl(["apply", "-f", "-"], input: """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: bad, namespace: default}
+            spec:
+              hosts: [web]
+              http: [{route: [{destination: {host: web}, weight: -5}]}]
+            """)
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertEqual(result.output, "The VirtualService \"bad\" is invalid: spec.http[0].route[0].weight: in body should be greater than or equal to 0\n")
+        XCTAssertEqual(try kubectl(["get", "vs", "bad"]).status, 1, "nothing invalid is stored")
+    }
+
+    func testAPIResourcesAndShortNames() throws {
+        let result = try kubectl(["api-resources"])
+        XCTAssertEqual(result.status, 0, result.output)
+        for row in ["virtualservices", "destinationrules", "peerauthentications", "deployments", "namespaces"] {
+            XCTAssertTrue(result.output.contains(row), "\(row) missing: \(result.output)")
+        }
+        XCTAssertTrue(result.output.split(separator: "\n").contains { $0.hasPrefix("virtualservices") && $0.contains(" vs ") }, result.output)
+    }
+
+    func testWatchSeesChanges() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.kubectl)
+        process.arguments = ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path, "--cache-dir", directory.appendingPathComponent("cache").path,
+                             "get", "configmaps", "-n", "default", "-w", "--request-timeout", "0"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        Thread.sleep(forTimeInterval: 1.0)
+        try kubectl(["create", "-f", "-"], input: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: watched, namespace: default}\ndata: {a: b}\n")
+        try kubectl(["label", "configmap", "watched", "seen=yes"])
+        try kubectl(["delete", "configmap", "watched"])
+        Thread.sleep(forTimeInterval: 1.0)
+        process.terminate()
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(text.split(separator: "\n").filter { $0.hasPrefix("watched") }.count, 3, text)
+    }
+
+    func testStateSurvivesARestartAndTokensAreChecked() throws {
+        try kubectl(["create", "-f", "-"], input: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept, namespace: default}\ndata: {a: b}\n")
+        plane?.stop()
+        plane = nil
+        try start()
+        XCTAssertEqual(try kubectl(["get", "configmap", "kept", "-o", "jsonpath={.data.a}"]).output, "b")
+
+        let wrong = try kubectl(["--token", "not-the-token", "get", "namespaces"])
+        XCTAssertEqual(wrong.status, 1)
+        XCTAssertTrue(wrong.output.contains("Unauthorized") || wrong.output.contains("provide credentials"), wrong.output)
+    }
+}
