@@ -9,15 +9,20 @@ __meshctl_subcommand() {
         "meshctl|help") echo help ;;
         "meshctl|kube-inject") echo kube-inject ;;
         "meshctl|ki") echo kube-inject ;;
+        "meshctl|local") echo local ;;
         "meshctl|validate") echo validate ;;
         "meshctl|v") echo validate ;;
         "meshctl|version") echo version ;;
+        "meshctl local|up") echo up ;;
+        "meshctl local|status") echo status ;;
+        "meshctl local|down") echo down ;;
     esac
 }
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "analyze completion help kube-inject validate version" ;;
+        "meshctl") echo "analyze completion help kube-inject local validate version" ;;
+        "meshctl local") echo "up status down" ;;
     esac
 }
 
@@ -28,6 +33,10 @@ __meshctl_flags() {
         "meshctl completion") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl help") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl kube-inject") echo "--filename --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl local") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl local up") echo "--port --state-dir --foreground --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl version") echo "--short --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
     esac
@@ -40,6 +49,10 @@ __meshctl_value_flags() {
         "meshctl completion") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl help") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl kube-inject") echo "-f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl local") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl local up") echo "--port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl local status") echo "--state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl local down") echo "--state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
     esac
@@ -61,6 +74,14 @@ __meshctl_flag_values() {
         "meshctl kube-inject|--valuesFile") echo "files" ;;
         "meshctl kube-inject|--operatorFileName") echo "files" ;;
         "meshctl kube-inject|--kubeconfig") echo "files" ;;
+        "meshctl local|--kubeconfig") echo "files" ;;
+        "meshctl local up|--state-dir") echo "directories" ;;
+        "meshctl local up|--kubeconfig") echo "files" ;;
+        "meshctl local status|--state-dir") echo "directories" ;;
+        "meshctl local status|-o"|"meshctl local status|--output") echo "values yaml json" ;;
+        "meshctl local status|--kubeconfig") echo "files" ;;
+        "meshctl local down|--state-dir") echo "directories" ;;
+        "meshctl local down|--kubeconfig") echo "files" ;;
         "meshctl validate|-f"|"meshctl validate|--filename") echo "files" ;;
         "meshctl validate|-o"|"meshctl validate|--output") echo "values text json yaml" ;;
         "meshctl validate|--kubeconfig") echo "files" ;;

@@ -13,12 +13,20 @@ function __meshctl_subcommand
             echo kube-inject
         case 'meshctl|ki'
             echo kube-inject
+        case 'meshctl|local'
+            echo local
         case 'meshctl|validate'
             echo validate
         case 'meshctl|v'
             echo validate
         case 'meshctl|version'
             echo version
+        case 'meshctl local|up'
+            echo up
+        case 'meshctl local|status'
+            echo status
+        case 'meshctl local|down'
+            echo down
     end
 end
 
@@ -34,6 +42,14 @@ function __meshctl_value_flags
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl kube-inject'
             printf '%s\n' -f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl local'
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl local up'
+            printf '%s\n' --port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl local status'
+            printf '%s\n' --state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl local down'
+            printf '%s\n' --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl validate'
             printf '%s\n' -f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl version'
@@ -69,6 +85,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a analyze -d 'Find p
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a completion -d 'Print a shell completion script (bash, zsh or fish)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a help -d 'Help about any command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a kube-inject -d 'Add the Istio sidecar to Kubernetes manifests, offline'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a local -d 'Run a local control plane (a Kubernetes-compatible API) on this machine'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a validate -d 'Check Istio configuration files before they reach a cluster'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a version -d 'Print the meshctl version and what it was built with'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
@@ -125,6 +142,40 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s n -l n
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a up -d 'Start the local control plane and make its kubeconfig context current'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a status -d 'Show whether the local control plane runs, where, for how long, and how many objects it holds'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a down -d 'Stop the local control plane (and with --purge, delete its state and kubeconfig context)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l port -x -d 'Port on 127.0.0.1 (default: the last one used, else a free one)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l foreground -d 'Run in this process instead of in the background'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -s o -l output -x -a 'yaml json' -d 'Output format: one of yaml|json'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l purge -d 'Also delete the state directory and the meshctl-local context'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s f -l filename -r -F -d 'File, directory, or - for standard input'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s x -l referential -d 'Also check what resources refer to (gateways, subsets) against the files given'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s o -l output -x -a 'text json yaml' -d 'Output format: one of text|json|yaml'

@@ -20,6 +20,7 @@ public struct RootCommand: MeshCommand {
                 CompletionCommand.self,
                 HelpCommand.self,
                 KubeInjectCommand.self,
+                LocalCommand.self,
                 ValidateCommand.self,
                 VersionCommand.self,
             ])

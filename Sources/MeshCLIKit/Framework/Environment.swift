@@ -55,14 +55,25 @@ public struct CommandEnvironment {
     public var readStandardInput: () -> [UInt8]
     public var variables: [String: String]
     public var workingDirectory: String
+    /// The meshctl binary, for commands that start meshctl again in the background (`local up`).
+    public var executablePath: String
 
     public init(stdout: TextOutput, stderr: TextOutput, readStandardInput: @escaping () -> [UInt8] = { [] },
-                variables: [String: String] = [:], workingDirectory: String = ".") {
+                variables: [String: String] = [:], workingDirectory: String = ".", executablePath: String = CommandEnvironment.currentExecutable) {
         self.stdout = stdout
         self.stderr = stderr
         self.readStandardInput = readStandardInput
         self.variables = variables
         self.workingDirectory = workingDirectory
+        self.executablePath = executablePath
+    }
+
+    /// This process's executable file.
+    public static var currentExecutable: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard length > 0 else { return CommandLine.arguments.first ?? "meshctl" }
+        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The process's own streams and environment.

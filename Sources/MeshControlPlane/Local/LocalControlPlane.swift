@@ -58,6 +58,10 @@ public final class LocalControlPlane: @unchecked Sendable {
         let credentials = try Self.credentials(paths)
         token = credentials.token
         authorityPEM = credentials.authority
+        // The store holds Secrets: owner-only, and SQLite gives its journal files the same mode.
+        if !FileManager.default.fileExists(atPath: paths.database.path) {
+            FileManager.default.createFile(atPath: paths.database.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
         let store = try ObjectStore(path: paths.database.path)
         api = KubernetesAPI(store: store, token: token)
         loops = try (0..<max(1, loopCount)).map { try EventLoop(name: "meshctl-api-\($0)") }

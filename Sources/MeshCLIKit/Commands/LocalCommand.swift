@@ -1,0 +1,341 @@
+import Foundation
+import KubeClient
+import Manifests
+import MeshControlPlane
+
+/// `meshctl local`: the embedded control plane on this machine.
+struct LocalCommand: MeshCommand {
+    static var spec: CommandSpec {
+        CommandSpec(
+            name: "local",
+            abstract: "Run a local control plane (a Kubernetes-compatible API) on this machine",
+            discussion: """
+            Local mode gives you a control plane on 127.0.0.1 that speaks the Kubernetes API over HTTPS, so
+            kubectl and every meshctl command work with no cluster. State is kept in SQLite under the state
+            directory (default ~/.meshctl/local) and survives restarts. `local up` adds a "meshctl-local"
+            context to your kubeconfig and makes it current, as kind does.
+            """,
+            examples: [
+                Example("Start it and point kubectl at it", "meshctl local up && kubectl get namespaces -L istio-injection"),
+                Example("See whether it runs", "meshctl local status"),
+                Example("Stop it and delete its state and context", "meshctl local down --purge"),
+            ],
+            subcommands: [LocalUpCommand.self, LocalStatusCommand.self, LocalDownCommand.self, LocalServeCommand.self])
+    }
+
+    init(_ invocation: Invocation) throws {}
+
+    func run(_ context: CommandContext) throws {
+        context.stdout.write(HelpRenderer.render(Self.spec, path: ["meshctl", "local"]))
+    }
+}
+
+/// Where local mode keeps its files and how to reach it.
+struct LocalMode {
+    static let contextName = "meshctl-local"
+    static let stateDirectoryFlag = FlagSpec("state-dir", valueName: "DIR", help: "State directory (default ~/.meshctl/local)", completion: .directories)
+
+    let paths: LocalStatePaths
+    let environment: CommandEnvironment
+
+    init(_ invocation: Invocation, _ environment: CommandEnvironment) {
+        let home = environment.variables["HOME"] ?? "/root"
+        let directory = invocation.string("state-dir").map { FileSystem.resolve($0, in: environment.workingDirectory) } ?? "\(home)/.meshctl/local"
+        paths = LocalStatePaths(directory: URL(fileURLWithPath: directory))
+        self.environment = environment
+    }
+
+    /// The running server's process id, if its pid file names a live process.
+    var runningProcess: Int32? {
+        guard let text = StateFiles.read(paths.pidFile).map({ String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }), let pid = Int32(text), pid > 0 else {
+            return nil
+        }
+        return kill(pid, 0) == 0 || errno == EPERM ? pid : nil
+    }
+
+    /// The address from the endpoint file and when the server started.
+    var endpoint: (url: String, started: Date)? {
+        guard let lines = StateFiles.read(paths.endpoint).map({ String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) }),
+              let url = lines.first, let started = lines.dropFirst().first.flatMap(Double.init) else { return nil }
+        return (url, Date(timeIntervalSince1970: started))
+    }
+
+    /// Whether the server answers /readyz over HTTPS, trusting only its own CA.
+    func isReady(_ url: String) -> Bool {
+        guard let authority = StateFiles.read(paths.authorityCertificate),
+              let client = try? CurlClient(certificateAuthorities: authority, timeoutSeconds: 3),
+              let response = try? client.perform(HTTPClientRequest(url: url + "/readyz")) else { return false }
+        return response.status == 200
+    }
+
+    /// Adds or refreshes the meshctl-local context in the kubeconfig kubectl writes to; returns that file's path.
+    func mergeKubeconfig(url: String, explicitPath: String?) throws -> String {
+        let path = explicitPath.map { FileSystem.resolve($0, in: environment.workingDirectory) }
+            ?? KubeconfigEditor.targetPath(variables: environment.variables)
+        guard let authority = StateFiles.read(paths.authorityCertificate), let token = StateFiles.read(paths.token) else {
+            throw CommandFailure("the state directory \(paths.directory.path) has no CA certificate or token; run `meshctl local down --purge` and start again")
+        }
+        let existing = try? FileSystem.readText(path)
+        let text = try KubeconfigEditor.upsert(existing, name: Self.contextName, server: url,
+                                               certificateAuthorityData: Data(authority).base64EncodedString(),
+                                               token: String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), makeCurrent: true)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileSystem.writeAtomically(text, to: path, mode: 0o600)
+        return path
+    }
+}
+
+/// `meshctl local up`.
+struct LocalUpCommand: MeshCommand {
+    static var spec: CommandSpec {
+        CommandSpec(
+            name: "up",
+            abstract: "Start the local control plane and make its kubeconfig context current",
+            discussion: """
+            Starts the control plane in the background (log and pid file in the state directory), waits until
+            it answers, then adds the "meshctl-local" cluster, user and context to your kubeconfig (the first
+            file of KUBECONFIG, else ~/.kube/config; other contexts are left alone) and makes it current.
+            Running it again when it is already up only refreshes the context. A CA, a server certificate for
+            127.0.0.1 and a bearer token are made on first start; key and token files are readable by you only.
+            """,
+            examples: [
+                Example("Start on a free port", "meshctl local up"),
+                Example("Start on a fixed port with its own state", "meshctl local up --port 16443 --state-dir /tmp/mesh-state"),
+                Example("Run in this terminal (Ctrl-C stops it)", "meshctl local up --foreground"),
+            ],
+            flags: [
+                FlagSpec("port", valueName: "N", help: "Port on 127.0.0.1 (default: the last one used, else a free one)"),
+                LocalMode.stateDirectoryFlag,
+                FlagSpec("foreground", kind: .bool, help: "Run in this process instead of in the background"),
+            ])
+    }
+
+    let invocation: Invocation
+    let port: Int?
+    let foreground: Bool
+
+    init(_ invocation: Invocation) throws {
+        self.invocation = invocation
+        port = try invocation.int("port")
+        foreground = invocation.bool("foreground")
+    }
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) {
+            throw UsageError(problem: "--port must be from 0 to 65535, not \(port)", commandPath: "meshctl local up")
+        }
+    }
+
+    func run(_ context: CommandContext) throws {
+        let mode = LocalMode(invocation, context.environment)
+        if let pid = mode.runningProcess, let endpoint = mode.endpoint, mode.isReady(endpoint.url) {
+            let file = try mode.mergeKubeconfig(url: endpoint.url, explicitPath: context.global.kubeconfig)
+            context.stdout.write("local control plane already up at \(endpoint.url) (pid \(pid))\n")
+            context.stdout.write("kubeconfig: context \"\(LocalMode.contextName)\" is current in \(file)\n")
+            return
+        }
+        if foreground {
+            try LocalServeCommand.serve(mode: mode, port: port, context: context) { url in
+                let file = try mode.mergeKubeconfig(url: url, explicitPath: context.global.kubeconfig)
+                context.stdout.write("local control plane up at \(url) (Ctrl-C stops it)\nkubeconfig: context \"\(LocalMode.contextName)\" is current in \(file)\n")
+            }
+            return
+        }
+        try FileManager.default.createDirectory(at: mode.paths.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try? FileManager.default.removeItem(at: mode.paths.endpoint)
+        context.stderr.write("starting the local control plane (state in \(mode.paths.directory.path))...\n")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: context.environment.executablePath)
+        var arguments = ["local", "serve", "--state-dir", mode.paths.directory.path]
+        if let port { arguments += ["--port", String(port)] }
+        process.arguments = arguments
+        FileManager.default.createFile(atPath: mode.paths.log.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        let log = try FileHandle(forWritingTo: mode.paths.log)
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Up within 15 s, or say why from its log.
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            if let endpoint = mode.endpoint, mode.isReady(endpoint.url) {
+                let file = try mode.mergeKubeconfig(url: endpoint.url, explicitPath: context.global.kubeconfig)
+                context.stdout.write("""
+                    local control plane up at \(endpoint.url) (pid \(process.processIdentifier))
+                    kubeconfig: context "\(LocalMode.contextName)" is current in \(file)
+                    try: kubectl get namespaces -L istio-injection
+
+                    """)
+                return
+            }
+            if !process.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        if process.isRunning { process.terminate() }
+        let tail = (StateFiles.read(mode.paths.log).map { String(decoding: $0, as: UTF8.self) } ?? "").split(separator: "\n").suffix(5)
+        throw CommandFailure("the local control plane did not start" + (tail.isEmpty ? "" : ":\n" + tail.joined(separator: "\n"))
+                             + "\n(full log: \(mode.paths.log.path))")
+    }
+}
+
+/// `meshctl local serve`: the server itself, in the foreground (what `local up` starts in the background).
+struct LocalServeCommand: MeshCommand {
+    static var spec: CommandSpec {
+        CommandSpec(name: "serve", abstract: "Run the local control plane in this process (used by local up)",
+                    flags: [FlagSpec("port", valueName: "N", help: "Port on 127.0.0.1"), LocalMode.stateDirectoryFlag], hidden: true)
+    }
+
+    let invocation: Invocation
+    let port: Int?
+
+    init(_ invocation: Invocation) throws {
+        self.invocation = invocation
+        port = try invocation.int("port")
+    }
+
+    func run(_ context: CommandContext) throws {
+        try Self.serve(mode: LocalMode(invocation, context.environment), port: port, context: context) { url in
+            context.stdout.write("\(Timestamp.now()) serving the Kubernetes API at \(url)\n")
+        }
+    }
+
+    /// Starts the control plane, reports it, then serves until SIGINT or SIGTERM.
+    static func serve(mode: LocalMode, port: Int?, context: CommandContext, started: (String) throws -> Void) throws {
+        // Block the stop signals before any thread starts, so only sigwait below sees them.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        defer { pthread_sigmask(SIG_UNBLOCK, &signals, nil) }
+
+        let lastPort = StateFiles.read(mode.paths.directory.appendingPathComponent("port")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let plane: LocalControlPlane
+        do {
+            plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0)
+        } catch where port == nil && lastPort != nil {
+            // The last port is taken by now: any free one will do, as `local up` rewrites the kubeconfig.
+            plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0)
+        }
+        try StateFiles.write(Array("\(plane.port)\n".utf8), to: mode.paths.directory.appendingPathComponent("port"), secret: false)
+        try StateFiles.write(Array("\(getpid())\n".utf8), to: mode.paths.pidFile, secret: false)
+        try plane.start()
+        defer {
+            plane.stop()
+            try? FileManager.default.removeItem(at: mode.paths.pidFile)
+        }
+        try started(plane.url)
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        context.stdout.write("\(Timestamp.now()) stopping (signal \(received))\n")
+    }
+}
+
+/// `meshctl local status`.
+struct LocalStatusCommand: MeshCommand {
+    static var spec: CommandSpec {
+        CommandSpec(
+            name: "status",
+            abstract: "Show whether the local control plane runs, where, for how long, and how many objects it holds",
+            examples: [Example("Show the status", "meshctl local status"), Example("As JSON", "meshctl local status -o json")],
+            flags: [LocalMode.stateDirectoryFlag, OutputFormat.flag([.yaml, .json])])
+    }
+
+    let invocation: Invocation
+    let format: OutputFormat?
+
+    init(_ invocation: Invocation) throws {
+        self.invocation = invocation
+        format = invocation.string("output").flatMap(OutputFormat.init(rawValue:))
+    }
+
+    func run(_ context: CommandContext) throws {
+        let mode = LocalMode(invocation, context.environment)
+        let pid = mode.runningProcess
+        let endpoint = mode.endpoint
+        let up = pid != nil && endpoint.map { mode.isReady($0.url) } == true
+        var objects: Int?
+        if FileManager.default.fileExists(atPath: mode.paths.database.path) {
+            objects = (try? ObjectStore(path: mode.paths.database.path))?.count()
+        }
+        let uptime = endpoint.map { Int(Date().timeIntervalSince($0.started)) }
+        let document: YAMLNode = .mapping([
+            ("state", .string(up ? "up" : "down")),
+            ("pid", pid.map { .int(Int($0)) } ?? .null),
+            ("address", up ? .string(endpoint!.url) : .null),
+            ("uptimeSeconds", up ? .int(uptime ?? 0) : .null),
+            ("objects", objects.map { .int($0) } ?? .null),
+            ("stateDirectory", .string(mode.paths.directory.path)),
+        ])
+        switch format {
+        case .json: context.stdout.write(JSONEmitter(indent: 2).emit(document) + "\n")
+        case .yaml: context.stdout.write(YAMLEmitter().emit(document))
+        default:
+            var lines = ["local control plane: " + (up ? "up (pid \(pid!))" : "down")]
+            if up { lines.append("address:   \(endpoint!.url)"); lines.append("uptime:    \(Self.duration(uptime ?? 0))") }
+            lines.append("objects:   \(objects.map(String.init) ?? "none stored")")
+            lines.append("state dir: \(mode.paths.directory.path)")
+            if !up { lines.append("start it with: meshctl local up") }
+            context.stdout.write(lines.joined(separator: "\n") + "\n")
+        }
+    }
+
+    static func duration(_ seconds: Int) -> String {
+        if seconds < 60 { return "\(seconds)s" }
+        if seconds < 3600 { return "\(seconds / 60)m\(seconds % 60)s" }
+        if seconds < 86_400 { return "\(seconds / 3600)h\((seconds % 3600) / 60)m" }
+        return "\(seconds / 86_400)d\((seconds % 86_400) / 3600)h"
+    }
+}
+
+/// `meshctl local down`.
+struct LocalDownCommand: MeshCommand {
+    static var spec: CommandSpec {
+        CommandSpec(
+            name: "down",
+            abstract: "Stop the local control plane (and with --purge, delete its state and kubeconfig context)",
+            examples: [Example("Stop it, keeping its state", "meshctl local down"),
+                       Example("Stop it and remove everything it made", "meshctl local down --purge")],
+            flags: [LocalMode.stateDirectoryFlag, FlagSpec("purge", kind: .bool, help: "Also delete the state directory and the meshctl-local context")])
+    }
+
+    let invocation: Invocation
+    let purge: Bool
+
+    init(_ invocation: Invocation) throws {
+        self.invocation = invocation
+        purge = invocation.bool("purge")
+    }
+
+    func run(_ context: CommandContext) throws {
+        let mode = LocalMode(invocation, context.environment)
+        if let pid = mode.runningProcess {
+            kill(pid, SIGTERM)
+            let deadline = Date().addingTimeInterval(10)
+            while kill(pid, 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+            try? FileManager.default.removeItem(at: mode.paths.pidFile)
+            context.stdout.write("local control plane stopped (pid \(pid))\n")
+        } else {
+            context.stdout.write("local control plane is not running\n")
+        }
+        guard purge else { return }
+        try? FileManager.default.removeItem(at: mode.paths.directory)
+        let path = context.global.kubeconfig.map { FileSystem.resolve($0, in: context.environment.workingDirectory) }
+            ?? KubeconfigEditor.targetPath(variables: context.environment.variables)
+        if let text = try? FileSystem.readText(path), text.contains(LocalMode.contextName) {
+            try FileSystem.writeAtomically(try KubeconfigEditor.remove(text, name: LocalMode.contextName), to: path, mode: 0o600)
+            context.stdout.write("removed the \(LocalMode.contextName) context from \(path)\n")
+        }
+        context.stdout.write("deleted \(mode.paths.directory.path)\n")
+    }
+}
+
+enum Timestamp {
+    static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date())
+    }
+}
