@@ -34,7 +34,7 @@ let package = Package(
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
         .target(name: "MeshConformance", dependencies: ["Manifests", "MeshCLIKit"]),
         .executableTarget(name: "meshctl-conformance", dependencies: ["MeshConformance"]),
-        .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance"]),
+        .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance", "MeshControlPlane", "KubeClient"]),
 
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests"],
                     exclude: ["Fixtures", "Golden"]),

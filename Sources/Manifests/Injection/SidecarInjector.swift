@@ -82,6 +82,14 @@ public struct SidecarInjector: Sendable {
     }
 
     /// Injects one workload object (a `List`'s items one by one).
+    /// Injects one workload object (a Pod as the admission webhook sees it, or a workload with a pod template);
+    /// returns the object and any warnings. Objects the injector skips come back unchanged.
+    public func inject(object: YAMLNode) throws -> (object: YAMLNode, warnings: [String]) {
+        guard let kind = object["kind"]?.string else { return (object, []) }
+        var warnings: [String] = []
+        return (try injectObject(object, kind: kind, warnings: &warnings), warnings)
+    }
+
     func injectObject(_ object: YAMLNode, kind: String, warnings: inout [String]) throws -> YAMLNode {
         if kind == "List" {
             var list = object

@@ -222,28 +222,33 @@ public final class KubernetesAPI: @unchecked Sendable {
 
     private func list(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {
         let matches = try selected(request, target)
-        let (all, version) = store.list(target.type.key, namespace: target.type.namespaced ? target.namespace : nil)
-        var items = all.filter(matches)
-        var metadata: [(key: String, value: JSONValue)] = [("resourceVersion", .string(String(version)))]
         let query = request.query
-        if let limitText = query["limit"], let limit = Int(limitText), limit > 0 {
-            let offset = query["continue"].flatMap { Int($0.dropFirst("o".count)) } ?? 0
-            let page = Array(items.dropFirst(offset).prefix(limit))
-            if offset + page.count < items.count {
-                metadata.append(("continue", .string("o\(offset + page.count)")))
-                metadata.append(("remainingItemCount", .int(items.count - offset - page.count)))
-            }
-            items = page
-        }
-        items = items.map { presented($0, target) }
+        let limit = query["limit"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? Int.max
+        let after = try query["continue"].map { token throws(APIError) in try Self.continuePosition(token) }
+        let page = store.page(target.type.key, namespace: target.type.namespaced ? target.namespace : nil, after: after, limit: limit, filter: matches)
+        var metadata: [(key: String, value: JSONValue)] = [("resourceVersion", .string(String(page.resourceVersion)))]
+        if let next = page.next { metadata.append(("continue", .string(Self.continueToken(next)))) }
+        let items = page.items.map { presented($0, target) }
         if Tables.wanted(request.header("Accept")) {
-            var table = Tables.table(target.type, items, resourceVersion: String(version))
+            var table = Tables.table(target.type, items, resourceVersion: String(page.resourceVersion))
             table["metadata"] = .object(metadata)
             send(responder, 200, table)
             return
         }
         send(responder, 200, .object([("kind", .string("\(target.type.kind)List")), ("apiVersion", .string(target.type.apiVersion(target.version))),
                                       ("metadata", .object(metadata)), ("items", .array(items))]))
+    }
+
+    /// A list's `continue` token: where the next page starts, opaque to clients.
+    static func continueToken(_ position: (namespace: String, name: String)) -> String {
+        Data((position.namespace + "/" + position.name).utf8).base64EncodedString()
+    }
+
+    static func continuePosition(_ token: String) throws(APIError) -> (namespace: String, name: String) {
+        guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8), let slash = text.firstIndex(of: "/") else {
+            throw APIError(410, "Expired", "the provided continue parameter is not valid")
+        }
+        return (String(text[..<slash]), String(text[text.index(after: slash)...]))
     }
 
     private func watch(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {
@@ -344,6 +349,7 @@ public final class KubernetesAPI: @unchecked Sendable {
             metadata["namespace"] = nil
         }
         object["metadata"] = metadata
+        if type.plural == "pods", let namespace = target.namespace { object = try Injection.admit(pod: object, namespace: namespace, store: store) }
         try admit(object, type, name: name)
         if type.plural == "namespaces", object["status"]?["phase"] == nil { object["status"] = .object([("phase", .string("Active"))]) }
         let prepare: (Int64) -> JSONValue = { version in

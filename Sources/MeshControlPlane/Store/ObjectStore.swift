@@ -73,6 +73,30 @@ public final class ObjectStore: @unchecked Sendable {
         return (items, resourceVersion)
     }
 
+    /// One page of a resource's objects in (namespace, name) order: those after `after` that `filter` accepts, at
+    /// most `limit` of them, and where the next page starts (nil when this is the last). Rows are read and parsed
+    /// only as far as the page needs.
+    public func page(_ resource: String, namespace: String?, after: (namespace: String, name: String)?, limit: Int,
+                     filter: (JSONValue) -> Bool) -> (items: [JSONValue], next: (namespace: String, name: String)?, resourceVersion: Int64) {
+        lock.lock(); defer { lock.unlock() }
+        var sql = "SELECT namespace, name, body FROM objects WHERE resource = ?"
+        var parameters: [SQLiteDatabase.Value] = [.text(resource)]
+        if let namespace { sql += " AND namespace = ?"; parameters.append(.text(namespace)) }
+        if let after { sql += " AND (namespace, name) > (?, ?)"; parameters += [.text(after.namespace), .text(after.name)] }
+        sql += " ORDER BY namespace, name"
+        var items: [JSONValue] = []
+        var last: (String, String)?
+        var more = false
+        _ = try? database.forEachRow(sql, parameters) { row in
+            guard case .blob(let bytes) = row[2], let object = try? JSONValue.parse(bytes), filter(object) else { return true }
+            if items.count == limit { more = true; return false }
+            items.append(object)
+            last = (row[0].text ?? "", row[1].text ?? "")
+            return true
+        }
+        return (items, more ? last : nil, resourceVersion)
+    }
+
     /// How many objects are stored.
     public func count() -> Int {
         lock.lock(); defer { lock.unlock() }

@@ -53,6 +53,13 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// Runs one statement with parameters and returns its rows. Statements are prepared once and reused.
     @discardableResult
     public func query(_ sql: String, _ parameters: [Value] = []) throws(SQLiteError) -> [[Value]] {
+        var rows: [[Value]] = []
+        try forEachRow(sql, parameters) { rows.append($0); return true }
+        return rows
+    }
+
+    /// Runs one statement and hands each row to `body` as it is read, until `body` returns false.
+    public func forEachRow(_ sql: String, _ parameters: [Value], _ body: ([Value]) -> Bool) throws(SQLiteError) {
         let statement = try prepared(sql)
         defer {
             sqlite3_reset(statement)
@@ -69,7 +76,6 @@ public final class SQLiteDatabase: @unchecked Sendable {
             case .blob(let value): _ = value.withUnsafeBytes { sqlite3_bind_blob(statement, position, $0.baseAddress, Int32($0.count), transient) }
             }
         }
-        var rows: [[Value]] = []
         while true {
             let result = sqlite3_step(statement)
             if result == SQLITE_DONE { break }
@@ -87,9 +93,8 @@ public final class SQLiteDatabase: @unchecked Sendable {
                 default: row.append(.null)
                 }
             }
-            rows.append(row)
+            if !body(row) { break }
         }
-        return rows
     }
 
     /// Rows changed by the last INSERT, UPDATE or DELETE.

@@ -40,6 +40,11 @@ final class LocalCommandTests: XCTestCase {
         XCTAssertEqual(namespaces.status, 0, namespaces.stderr)
         XCTAssertTrue(namespaces.stdout.contains("istio-system"), namespaces.stdout)
 
+        // Clients that speak plain HTTP to the TLS port and then reset must not take the server down.
+        let port = try XCTUnwrap(Int(up.stdout.split(separator: ":")[2].prefix { $0.isNumber }))
+        for _ in 0..<20 { resetAfterJunk(port: port) }
+        Thread.sleep(forTimeInterval: 0.3)
+
         let again = try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment)
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(again.stdout.hasPrefix("local control plane already up at"), again.stdout)
@@ -50,6 +55,21 @@ final class LocalCommandTests: XCTestCase {
         XCTAssertEqual(document["state"] as? String, "up")
         XCTAssertEqual(document["objects"] as? Int, 7, "4 namespaces, 2 ConfigMaps and the injector webhook")
 
+        // What the API acknowledged survives kill -9.
+        let kubectl = URL(fileURLWithPath: "/usr/bin/kubectl")
+        let cache = ["--cache-dir", home.appendingPathComponent("cache").path]
+        let created = try runProcess(kubectl, ["apply", "-f", "-"] + cache, environment: environment,
+                                     stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: durable, namespace: default}\ndata: {a: b}\n")
+        XCTAssertEqual(created.status, 0, created.stderr)
+        let pid = try XCTUnwrap(Int32(String(contentsOfFile: "\(state)/meshctl-local.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(pid, SIGKILL)
+        while kill(pid, 0) == 0 { Thread.sleep(forTimeInterval: 0.05) }
+        let restarted = try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment)
+        XCTAssertEqual(restarted.status, 0, restarted.stderr)
+        XCTAssertTrue(restarted.stdout.hasPrefix("local control plane up at"), restarted.stdout)
+        let kept = try runProcess(kubectl, ["get", "configmap", "durable", "-o", "jsonpath={.data.a}"] + cache, environment: environment)
+        XCTAssertEqual(kept.stdout, "b", kept.stderr)
+
         let down = try runProcess(binary, ["local", "down", "--purge", "--state-dir", state], environment: environment)
         XCTAssertEqual(down.status, 0, down.stderr)
         XCTAssertTrue(down.stdout.hasPrefix("local control plane stopped"), down.stdout)
@@ -57,5 +77,22 @@ final class LocalCommandTests: XCTestCase {
         let after = try String(contentsOf: kubeconfig, encoding: .utf8)
         XCTAssertFalse(after.contains("meshctl-local"), after)
         XCTAssertTrue(after.contains("keep-me"), after)
+    }
+
+    /// Connects, sends bytes that are not TLS, and closes with a reset.
+    private func resetAfterJunk(port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return }
+        _ = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var linger = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
     }
 }

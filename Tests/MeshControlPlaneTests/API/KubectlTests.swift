@@ -215,4 +215,23 @@ final class KubectlTests: XCTestCase {
         XCTAssertEqual(wrong.status, 1)
         XCTAssertTrue(wrong.output.contains("Unauthorized") || wrong.output.contains("provide credentials"), wrong.output)
     }
+
+    func testPodsInLabelledNamespacesGetTheSidecar() throws {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: app, namespace: NS}\nspec:\n  containers: [{name: app, image: nginx}]\n"
+        try kubectl(["create", "-f", "-"], input: "apiVersion: v1\nkind: Namespace\nmetadata: {name: meshed, labels: {istio-injection: enabled}}\n")
+        var result = try kubectl(["create", "-f", "-"], input: pod.replacingOccurrences(of: "NS", with: "meshed"))
+        XCTAssertEqual(result.status, 0, result.output)
+        result = try kubectl(["get", "pod", "app", "-n", "meshed", "-o", "jsonpath={.spec.initContainers[*].name} {.spec.containers[*].name}"])
+        XCTAssertEqual(result.output, "istio-init app istio-proxy")
+        result = try kubectl(["create", "-f", "-"], input: pod.replacingOccurrences(of: "NS", with: "default"))
+        XCTAssertEqual(result.status, 0, result.output)
+        result = try kubectl(["get", "pod", "app", "-n", "default", "-o", "jsonpath={.spec.containers[*].name}"])
+        XCTAssertEqual(result.output, "app", "no injection label, no sidecar")
+    }
+
+    func testTypedCreateGetsAClearAnswer() throws {
+        let result = try kubectl(["create", "configmap", "typed", "--from-literal=a=b"])
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertTrue(result.output.contains("kubectl apply -f"), result.output)
+    }
 }

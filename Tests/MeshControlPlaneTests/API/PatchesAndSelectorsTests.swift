@@ -53,5 +53,7 @@ final class PatchesAndSelectorsTests: XCTestCase {
         let row = Tables.row(type, json(#"{"metadata":{"name":"web","creationTimestamp":"\#(created)"},"spec":{"hosts":["web"]}}"#), now: now)
         XCTAssertEqual(row["cells"], json(#"["web",null,"[\"web\"]","3d2h"]"#))
         XCTAssertEqual(Tables.age(json(#"{"metadata":{}}"#), now: now), "<unknown>")
+        XCTAssertEqual(Timestamps.parse("2026-11-27T16:08:18.5+01:00"), Timestamps.parse("2026-11-27T15:08:18Z"))
+        XCTAssertEqual(Timestamps.format(Timestamps.parse("2026-11-27T15:08:18Z")!), "2026-11-27T15:08:18Z")
     }
 }

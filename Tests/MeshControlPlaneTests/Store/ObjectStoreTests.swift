@@ -50,4 +50,20 @@ final class ObjectStoreTests: XCTestCase {
             guard case .expired = $0 as? StoreError else { return XCTFail("\($0)") }
         }
     }
+
+    func testPagesFollowNamespaceAndNameWithAFilter() throws {
+        let store = try ObjectStore(path: path)
+        for (namespace, name) in [("b", "x"), ("a", "y"), ("a", "x"), ("b", "a"), ("c", "skip")] {
+            _ = try store.create("configmaps", namespace: namespace, name: name) { self.object(name, $0) }
+        }
+        var seen: [String] = []
+        var after: (namespace: String, name: String)?
+        repeat {
+            let page = store.page("configmaps", namespace: nil, after: after, limit: 2) { $0["metadata"]?["name"]?.string != "skip" }
+            seen += page.items.compactMap { $0["metadata"]?["name"]?.string }
+            XCTAssertLessThanOrEqual(page.items.count, 2)
+            after = page.next
+        } while after != nil
+        XCTAssertEqual(seen, ["x", "y", "a", "x"])
+    }
 }

@@ -47,11 +47,19 @@ final class HTTPServerTests: XCTestCase {
         /// Reads until `marker` has been seen `times` times, or the peer closes, or the timeout.
         func read(until marker: String, times: Int = 1) -> String {
             var data: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while String(decoding: data, as: UTF8.self).components(separatedBy: marker).count - 1 < times {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let needle = Array(marker.utf8)
+            var found = 0, searched = 0
+            while found < times {
                 let count = Glibc.read(fd, &buffer, buffer.count)
                 if count <= 0 { break }
                 data += buffer[0..<count]
+                // Count new occurrences only, so reading a large body stays linear.
+                var index = max(0, searched - needle.count + 1)
+                while index + needle.count <= data.count {
+                    if data[index] == needle[0] && Array(data[index..<index + needle.count]) == needle { found += 1; index += needle.count } else { index += 1 }
+                }
+                searched = data.count
             }
             return String(decoding: data, as: UTF8.self)
         }
@@ -78,6 +86,27 @@ final class HTTPServerTests: XCTestCase {
         let bad = try Client(port: port)
         bad.send("POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n")
         XCTAssertTrue(bad.read(until: "\u{0}").hasPrefix("HTTP/1.1 400 Bad Request"))
+    }
+
+    func testAClientThatLeavesMidResponseCostsOnlyItsConnection() throws {
+        let big = [UInt8](repeating: 65, count: 4 * 1024 * 1024)
+        let port = try startServer { _, responder in responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], body: big)) }
+        for _ in 0..<3 {
+            let leaving = try Client(port: port)
+            leaving.send("GET /big HTTP/1.1\r\n\r\n")
+            var linger = linger(l_onoff: 1, l_linger: 0)  // close with a reset, so the server's next write fails
+            setsockopt(leaving.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        // Writing to a reset socket raises SIGPIPE, which would end a process that does not ignore it.
+        var action = sigaction()
+        sigaction(SIGPIPE, nil, &action)
+        XCTAssertEqual(unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self), unsafeBitCast(SIG_IGN, to: Int.self))
+        let client = try Client(port: port)
+        client.send("GET /big HTTP/1.1\r\nConnection: close\r\n\r\n")
+        let answer = client.read(until: "\u{0}")
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200 OK") && answer.hasSuffix(String(repeating: "A", count: 1000)), "the server is still there")
+        XCTAssertTrue(answer.contains("Content-Length: \(big.count)\r\n") && answer.utf8.count > big.count, "and answers in full")
     }
 
     func testStreamedChunksAndExpectContinue() throws {
