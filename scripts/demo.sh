@@ -44,4 +44,32 @@ echo "A typo in an annotation is caught before anything is written (exit 65):"
 step "printf '...traffic.sidecar.istio.io/includeInboundPorts: \"80,http\"...' | meshctl kube-inject -f -"
 printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n    traffic.sidecar.istio.io/includeInboundPorts: "80,http"\nspec:\n  containers:\n  - name: web\n    image: nginx\n' \
   | "$meshctl" kube-inject -f - 2>&1 >/dev/null | tail -1
+echo
+echo "Local mode: a control plane on 127.0.0.1 that the real kubectl talks to (state and kubeconfig kept in a"
+echo "temporary directory here, so your own ~/.kube/config is left alone):"
+demo_home=$(mktemp -d)
+export KUBECONFIG="$demo_home/kubeconfig"
+state=(--state-dir "$demo_home/state")
+run local up "${state[@]}"
+if command -v kubectl >/dev/null; then
+  kc() { step "kubectl $*"; kubectl --cache-dir "$demo_home/cache" "$@"; }
+  kc get namespaces -L istio-injection
+  kc apply -f "$here/examples/shop/namespace.yaml"
+  kc apply -f "$here/examples/shop"
+  kc get virtualservices,destinationrules -n shop
+  echo "Istio rules are validated on the way in (422, nothing stored):"
+  step "kubectl apply -f - <<< 'a VirtualService with a negative weight'"
+  printf 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: bad, namespace: shop}\nspec:\n  hosts: [cart]\n  http: [{route: [{destination: {host: cart}, weight: -5}]}]\n' \
+    | kubectl --cache-dir "$demo_home/cache" apply -f -
+  echo "A pod created in a namespace labelled for injection gets the sidecar, as Istio's webhook does it:"
+  step "kubectl apply -f - <<< 'a pod in namespace shop'; kubectl get pod web -n shop -o jsonpath=..."
+  printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers: [{name: web, image: nginx}]\n' \
+    | kubectl --cache-dir "$demo_home/cache" apply -f -
+  kubectl --cache-dir "$demo_home/cache" get pod web -n shop -o jsonpath='{range .spec.initContainers[*]}{.name}{" (init)\n"}{end}{range .spec.containers[*]}{.name}{"\n"}{end}'
+else
+  echo "(no kubectl on this machine: the kubectl steps are skipped)"
+fi
+run local status "${state[@]}"
+run local down --purge "${state[@]}"
+rm -rf "$demo_home"
 exit 0
