@@ -384,7 +384,7 @@ public final class KubernetesAPI: @unchecked Sendable {
         if case .checked(_, let problems) = ResourceValidator.validate(object.yamlNode) {
             let errors = problems.filter { $0.severity == .error }
             guard !errors.isEmpty else { return }
-            throw APIError.invalid(type, name, causes: errors.map { (YAMLPathComponent.text($0.path), $0.message) })
+            throw APIError.invalid(type, name, causes: errors.map { ($0.path.fieldPath, $0.message) })
         }
     }
 
@@ -537,19 +537,5 @@ final class Mutex<Value>: @unchecked Sendable {
     func withLock<T>(_ body: (inout Value) -> T) -> T {
         lock.lock(); defer { lock.unlock() }
         return body(&value)
-    }
-}
-
-extension YAMLPathComponent {
-    /// `spec.http[0].route`.
-    static func text(_ path: [YAMLPathComponent]) -> String {
-        var result = ""
-        for component in path {
-            switch component {
-            case .key(let key): result += result.isEmpty ? key : ".\(key)"
-            case .index(let index): result += "[\(index)]"
-            }
-        }
-        return result
     }
 }
