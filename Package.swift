@@ -40,7 +40,7 @@ let package = Package(
                     exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet"]),
-        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests"]),
+        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
     ],

@@ -132,6 +132,7 @@ public final class ObjectStore: @unchecked Sendable {
     public func delete(_ resource: String, namespace: String, name: String) throws -> JSONValue {
         lock.lock()
         var event: WatchEvent?
+        let before = resourceVersion
         defer {
             if let event { publish(event) }
             lock.unlock()
@@ -149,11 +150,11 @@ public final class ObjectStore: @unchecked Sendable {
                 event = WatchEvent(kind: .deleted, resourceVersion: version, resource: resource, namespace: namespace, object: object)
                 return object
             }
-        } catch let error as StoreError {
-            resourceVersion = (try? database.query("SELECT value FROM counters WHERE name = 'resource_version'").first?.first?.integer) ?? resourceVersion
-            throw error
         } catch {
-            throw StoreError.database("\(error)")
+            resourceVersion = before
+            event = nil
+            if error is SQLiteError { throw StoreError.database("\(error)") }
+            throw error
         }
     }
 
@@ -211,8 +212,9 @@ public final class ObjectStore: @unchecked Sendable {
         } catch {
             resourceVersion = before
             event = nil
-            if let error = error as? StoreError { throw error }
-            throw StoreError.database("\(error)")
+            // The caller's own errors (a conflict found while changing the object) pass through as they are.
+            if error is SQLiteError { throw StoreError.database("\(error)") }
+            throw error
         }
     }
 

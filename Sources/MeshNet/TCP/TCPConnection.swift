@@ -113,6 +113,62 @@ public final class TCPConnection: @unchecked Sendable {
         self.tls = try tls.map { try TLSSession(server: $0, socket: fd) }
     }
 
+    init(fd: Int32, loop: EventLoop, session: TLSSession?) {
+        self.fd = fd
+        self.loop = loop
+        self.tls = session
+    }
+
+    /// Whether TLS, if any, has finished its handshake (bytes can flow).
+    public var isEstablished: Bool { tls?.handshakeDone ?? true }
+
+    /// The TLS session, for what it negotiated.
+    public var session: TLSSession? { tls }
+
+    /// Opens a connection to `host:port` (IP literals) without blocking the loop, with TLS when `tls` is given;
+    /// `completion` runs on the loop with the started connection or the reason it failed.
+    public static func connect(host: String, port: Int, loop: EventLoop, tls: TLSClientContext?, serverName: String? = nil,
+                               completion: @escaping (Result<TCPConnection, NetworkError>) -> Void) {
+        loop.execute {
+            var storage = sockaddr_storage()
+            let length: socklen_t
+            do { length = try TCPListener.fill(&storage, host: host, port: port) } catch { return completion(.failure(error as? NetworkError ?? .address(host))) }
+            let fd = socket(Int32(storage.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { return completion(.failure(.system("socket"))) }
+            var on: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+            let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) } }
+            func established() {
+                do {
+                    let session = try tls.map { try TLSSession(client: $0, socket: fd, host: serverName ?? host) }
+                    let connection = TCPConnection(fd: fd, loop: loop, session: session)
+                    try connection.start()
+                    completion(.success(connection))
+                    // Start the TLS handshake now rather than on the first write.
+                    if session != nil { connection.flush() }
+                } catch {
+                    Glibc.close(fd)
+                    completion(.failure(.tls("\(error)")))
+                }
+            }
+            if result == 0 { return established() }
+            guard errno == EINPROGRESS else { let error = NetworkError.system("connect \(host):\(port)"); Glibc.close(fd); return completion(.failure(error)) }
+            do {
+                try loop.register(fd, for: .writable) { _ in
+                    loop.unregister(fd)
+                    var code: Int32 = 0
+                    var size = socklen_t(MemoryLayout<Int32>.size)
+                    getsockopt(fd, SOL_SOCKET, SO_ERROR, &code, &size)
+                    guard code == 0 else { Glibc.close(fd); return completion(.failure(.system("connect \(host):\(port)", code))) }
+                    established()
+                }
+            } catch {
+                Glibc.close(fd)
+                completion(.failure(error as? NetworkError ?? .system("epoll_ctl", EBADF)))
+            }
+        }
+    }
+
     /// Starts reading. Loop thread only.
     public func start() throws(NetworkError) {
         try loop.register(fd, for: .readable) { [weak self] readiness in self?.ready(readiness) }
@@ -202,7 +258,7 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
-    private func flush() {
+    func flush() {
         if let tls, !tls.handshakeDone {
             switch tls.handshake() {
             case .done: break

@@ -237,9 +237,54 @@ public final class TLSServerContext: @unchecked Sendable {
     deinit { SSL_CTX_free(context) }
 }
 
+/// Client-side TLS settings: the authorities to trust, TLS 1.2 and newer, ALPN `http/1.1`; the peer's certificate
+/// must verify and name the host asked for.
+public final class TLSClientContext: @unchecked Sendable {
+    let context: OpaquePointer
+
+    public init(trusting authorities: [Certificate]) throws(CryptoError) {
+        guard let context = SSL_CTX_new(TLS_client_method()) else { throw CryptoError("cannot create a TLS context") }
+        self.context = context
+        _ = CMeshShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        let store = SSL_CTX_get_cert_store(context)
+        for authority in authorities {
+            guard X509_STORE_add_cert(store, authority.pointer) == 1 else { throw CryptoError("cannot trust the authority") }
+        }
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+        let protocols: [UInt8] = [8] + Array("http/1.1".utf8)
+        guard SSL_CTX_set_alpn_protos(context, protocols, UInt32(protocols.count)) == 0 else { throw CryptoError("cannot offer ALPN") }
+    }
+
+    deinit { SSL_CTX_free(context) }
+}
+
 /// One TLS connection over a non-blocking socket.
 public final class TLSSession: @unchecked Sendable {
     private let ssl: OpaquePointer
+
+    /// The client side of a connection to `host` (a DNS name or an IP literal, which the certificate must name).
+    public init(client context: TLSClientContext, socket: Int32, host: String) throws(CryptoError) {
+        guard let ssl = SSL_new(context.context) else { throw CryptoError("cannot create a TLS session") }
+        self.ssl = ssl
+        SSL_set_fd(ssl, socket)
+        SSL_set_connect_state(ssl)
+        let isAddress = host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." }
+        if isAddress {
+            guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1 else { throw CryptoError("bad address \(host)") }
+        } else {
+            _ = CMeshShims_SSL_set_tlsext_host_name(ssl, host)
+            guard SSL_set1_host(ssl, host) == 1 else { throw CryptoError("bad host name \(host)") }
+        }
+    }
+
+    /// The protocol ALPN settled on (`http/1.1`), if any.
+    public var negotiatedProtocol: String? {
+        var data: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &data, &length)
+        guard let data, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
 
     /// What a TLS read, write or handshake step came to.
     public enum Step: Equatable {

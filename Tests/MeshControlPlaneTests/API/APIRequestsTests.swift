@@ -1,0 +1,96 @@
+import Foundation
+import XCTest
+import KubeClient
+import Manifests
+@testable import MeshControlPlane
+
+/// Requests kubectl makes less often, over real HTTPS with libcurl: status codes, watches from a version, dry runs.
+final class APIRequestsTests: XCTestCase {
+    private var plane: LocalControlPlane!
+    private var directory: URL!
+    private var client: CurlClient!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-api-\(UUID().uuidString)")
+        plane = try LocalControlPlane(stateDirectory: directory, port: 0)
+        try plane.start()
+        client = try CurlClient(certificateAuthorities: plane.authorityPEM, timeoutSeconds: 10)
+    }
+
+    override func tearDown() {
+        plane?.stop()
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    @discardableResult
+    private func call(_ method: String, _ path: String, _ body: String? = nil, contentType: String = "application/json",
+                      token: String? = nil) throws -> (status: Int, json: JSONValue) {
+        var headers = [("Authorization", "Bearer \(token ?? plane.token)")]
+        if body != nil { headers.append(("Content-Type", contentType)) }
+        let response = try client.perform(HTTPClientRequest(method: method, url: plane.url + path, headers: headers, body: Array((body ?? "").utf8)))
+        return (response.status, (try? JSONValue.parse(response.body)) ?? .string(String(decoding: response.body, as: UTF8.self)))
+    }
+
+    private let configMap = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"default"},"data":{"a":"1"}}"#
+
+    func testStatusCodesKubectlKnows() throws {
+        XCTAssertEqual(try call("GET", "/api/v1/namespaces", token: "wrong").status, 401)
+        XCTAssertEqual(try call("GET", "/version", token: "wrong").status, 200, "version is public")
+        let created = try call("POST", "/api/v1/namespaces/default/configmaps", configMap)
+        XCTAssertEqual(created.status, 201)
+        let duplicate = try call("POST", "/api/v1/namespaces/default/configmaps", configMap)
+        XCTAssertEqual(duplicate.status, 409)
+        XCTAssertEqual(duplicate.json["reason"]?.string, "AlreadyExists")
+        XCTAssertEqual(duplicate.json["message"]?.string, "configmaps \"cm\" already exists")
+
+        var stale = created.json
+        stale["metadata"]?["resourceVersion"] = .string("1")
+        stale["data"] = .object([("a", .string("2"))])
+        let conflict = try call("PUT", "/api/v1/namespaces/default/configmaps/cm", stale.serialized)
+        XCTAssertEqual(conflict.status, 409)
+        XCTAssertEqual(conflict.json["reason"]?.string, "Conflict")
+
+        XCTAssertEqual(try call("POST", "/api/v1/namespaces/nope/configmaps", configMap.replacingOccurrences(of: "default", with: "nope")).status, 404)
+        XCTAssertEqual(try call("GET", "/apis/networking.istio.io/v1/namespaces/default/virtualservices/none").json["message"]?.string,
+                       "virtualservices.networking.istio.io \"none\" not found")
+        let vs = #"{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"v"},"spec":{"hosts":["a"],"http":[{"route":[{"destination":{"host":"a"}}]}]}}"#
+        XCTAssertEqual(try call("POST", "/apis/networking.istio.io/v1/namespaces/default/virtualservices", vs).status, 201)
+        let strategic = try call("PATCH", "/apis/networking.istio.io/v1/namespaces/default/virtualservices/v", #"{"spec":{"hosts":["b"]}}"#,
+                                 contentType: "application/strategic-merge-patch+json")
+        XCTAssertEqual(strategic.status, 415, "custom resources take no strategic merge patch")
+        XCTAssertEqual(try call("GET", "/apis/networking.istio.io/v1beta1/namespaces/default/virtualservices/v").json["apiVersion"]?.string,
+                       "networking.istio.io/v1beta1", "every served version shows the object")
+        XCTAssertEqual(try call("POST", "/api/v1/namespaces/default/configmaps", "{}", contentType: "application/vnd.kubernetes.protobuf").status, 415)
+        XCTAssertEqual(try call("DELETE", "/api/v1/namespaces/default").status, 403, "default may not be deleted")
+    }
+
+    func testDryRunStoresNothingAndNoOpUpdatesKeepTheVersion() throws {
+        XCTAssertEqual(try call("POST", "/api/v1/namespaces/default/configmaps?dryRun=All", configMap).status, 201)
+        XCTAssertEqual(try call("GET", "/api/v1/namespaces/default/configmaps/cm").status, 404)
+        let created = try call("POST", "/api/v1/namespaces/default/configmaps", configMap).json
+        let same = try call("PATCH", "/api/v1/namespaces/default/configmaps/cm", #"{"data":{"a":"1"}}"#, contentType: "application/merge-patch+json").json
+        XCTAssertEqual(same["metadata"]?["resourceVersion"], created["metadata"]?["resourceVersion"])
+        let changed = try call("PATCH", "/api/v1/namespaces/default/configmaps/cm", #"[{"op":"replace","path":"/data/a","value":"2"}]"#,
+                               contentType: "application/json-patch+json").json
+        XCTAssertEqual(changed["data"]?["a"]?.string, "2")
+        XCTAssertNotEqual(changed["metadata"]?["resourceVersion"], created["metadata"]?["resourceVersion"])
+    }
+
+    func testWatchFromAVersionAndTooOld() throws {
+        let list = try call("GET", "/api/v1/namespaces/default/configmaps").json
+        let version = try XCTUnwrap(list["metadata"]?["resourceVersion"]?.string)
+        try call("POST", "/api/v1/namespaces/default/configmaps", configMap)
+        try call("DELETE", "/api/v1/namespaces/default/configmaps/cm")
+        let watched = try client.perform(HTTPClientRequest(url: plane.url + "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1&resourceVersion=\(version)",
+                                                           headers: [("Authorization", "Bearer \(plane.token)")]))
+        let events = String(decoding: watched.body, as: UTF8.self).split(separator: "\n").compactMap { try? JSONValue.parse(String($0)) }
+        XCTAssertEqual(events.map { $0["type"]?.string ?? "" }, ["ADDED", "DELETED"])
+        XCTAssertEqual(events.first?["object"]?["metadata"]?["name"]?.string, "cm")
+
+        let old = try client.perform(HTTPClientRequest(url: plane.url + "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=5",
+                                                       headers: [("Authorization", "Bearer \(plane.token)")]))
+        let error = try JSONValue.parse(String(decoding: old.body, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? "")
+        XCTAssertEqual(error["type"]?.string, "ERROR")
+        XCTAssertEqual(error["object"]?["code"]?.int, 410)
+    }
+}
