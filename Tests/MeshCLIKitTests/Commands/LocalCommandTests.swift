@@ -96,3 +96,35 @@ final class LocalCommandTests: XCTestCase {
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
     }
 }
+
+/// `local up --foreground`: serves in the terminal's process until Ctrl-C or SIGTERM, then stops cleanly.
+final class LocalForegroundTests: XCTestCase {
+    func testForegroundServesUntilSIGTERM() throws {
+        let binary = TestPaths.meshctlBinary
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("meshctl was not built at \(binary.path)") }
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-fg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        let state = home.appendingPathComponent("state").path
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["local", "up", "--foreground", "--state-dir", state]
+        process.environment = ["HOME": home.path, "KUBECONFIG": home.appendingPathComponent("config").path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        defer { if process.isRunning { process.interrupt() } }
+        let deadline = Date().addingTimeInterval(15)
+        while !FileManager.default.fileExists(atPath: "\(state)/endpoint") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let status = try runProcess(binary, ["local", "status", "--state-dir", state], environment: ["HOME": home.path])
+        XCTAssertTrue(status.stdout.hasPrefix("local control plane: up"), status.stdout + status.stderr)
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(text.contains("local control plane up at https://127.0.0.1:") && text.contains("stopping (signal 15)"), text)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(state)/meshctl-local.pid"), "the pid file goes with the server")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(state)/store.db"), "the state stays")
+    }
+}
