@@ -37,7 +37,7 @@ public enum ConformanceHarness {
             CorpusResult(corpus: "kube-inject-text", total: kubeInject.total, failures: kubeInject.textFailures),
             validateResult(corpusRoot: corpusRoot, cases: index.validateCases),
             analyzeResult(corpusRoot: corpusRoot, cases: index.analyzeCases),
-            notImplemented("check-inject", cases: index.checkInjectCases, reason: "check-inject is not implemented yet"),
+            checkInjectResult(corpusRoot: corpusRoot, cases: index.checkInjectCases),
         ]
     }
 
@@ -58,6 +58,17 @@ public enum ConformanceHarness {
             failures = Dictionary(uniqueKeysWithValues: cases.map { ($0, "expectations.json: \(error)") })
         }
         return CorpusResult(corpus: "analyze", total: cases.count, failures: failures.filter { cases.contains($0.key) })
+    }
+
+    private static func checkInjectResult(corpusRoot: String, cases: [String]) -> CorpusResult {
+        let corpus = CheckInjectCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("check-inject"))
+        let failures: [String: String]
+        do {
+            failures = try corpus.run()
+        } catch {
+            failures = Dictionary(uniqueKeysWithValues: cases.map { ($0, "cases.json: \(error)") })
+        }
+        return CorpusResult(corpus: "check-inject", total: cases.count, failures: failures.filter { cases.contains($0.key) })
     }
 
     private static func notImplemented(_ corpus: String, cases: [String], reason: String) -> CorpusResult {
