@@ -5,6 +5,7 @@
 __meshctl_subcommand() {
     case "$1|$2" in
         "meshctl|analyze") echo analyze ;;
+        "meshctl|check-inject") echo check-inject ;;
         "meshctl|completion") echo completion ;;
         "meshctl|help") echo help ;;
         "meshctl|kube-inject") echo kube-inject ;;
@@ -21,7 +22,7 @@ __meshctl_subcommand() {
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "analyze completion help kube-inject local validate version" ;;
+        "meshctl") echo "analyze check-inject completion help kube-inject local validate version" ;;
         "meshctl local") echo "up status down" ;;
     esac
 }
@@ -30,6 +31,7 @@ __meshctl_flags() {
     case "$1" in
         "meshctl") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl analyze") echo "--use-kube --all-namespaces --output --failure-threshold --output-threshold --suppress --analyzer --list-analyzers --meshConfigFile --ignore-unknown --color --recursive --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl check-inject") echo "--selector --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl completion") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl help") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl kube-inject") echo "--filename --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
@@ -46,6 +48,7 @@ __meshctl_value_flags() {
     case "$1" in
         "meshctl") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl analyze") echo "-o --output --failure-threshold --output-threshold -S --suppress --analyzer --meshConfigFile --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl check-inject") echo "-l --selector -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl completion") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl help") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl kube-inject") echo "-f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
@@ -65,6 +68,8 @@ __meshctl_flag_values() {
         "meshctl analyze|--analyzer") echo "values service.PortNameAnalyzer virtualservice.GatewayAnalyzer virtualservice.DestinationRuleAnalyzer virtualservice.DestinationHostAnalyzer destinationrule.CaCertificateAnalyzer applicationUID.Analyzer gateway.IngressGatewayPortAnalyzer gateway.ConflictingGatewayAnalyzer gateway.SecretAnalyzer serviceentry.Analyzer serviceentry.ConflictingServiceEntryProtocolAnalyzer deployment.MultiServiceAnalyzer destinationrule.SubsetSelectPodAnalyzer sidecar.SelectorAnalyzer virtualservice.ConflictingMeshGatewayHostsAnalyzer telemetry.SelectorAnalyzer telemetry.DefaultSelectorAnalyzer telemetry.ProviderAnalyzer externalcontrolplane.ExternalControlPlaneAnalyzer gateway.CertificateAnalyzer authn.BlockedCIDRsAnalyzer injection.Analyzer injection.ImageAnalyzer injection.ImageAutoAnalyzer k8sgateway.SelectorAnalyzer conditions.ConditionAnalyzer virtualservice.JWTClaimRouteAnalyzer auth.AuthorizationPoliciesAnalyzer deprecation.DeprecationAnalyzer telemetry.LightstepAnalyzer webhook.Analyzer meshnetworks.MeshNetworksAnalyzer envoyfilter.EnvoyPatchAnalyzer annotations.K8sAnalyzer annotations.AlphaAnalyzer k8sgateway.CRDVersionAnalyzer schema.ValidationAnalyzer.VirtualService schema.ValidationAnalyzer.DestinationRule schema.ValidationAnalyzer.Gateway schema.ValidationAnalyzer.ServiceEntry schema.ValidationAnalyzer.Sidecar schema.ValidationAnalyzer.WorkloadEntry schema.ValidationAnalyzer.WorkloadGroup schema.ValidationAnalyzer.EnvoyFilter schema.ValidationAnalyzer.ProxyConfig schema.ValidationAnalyzer.AuthorizationPolicy schema.ValidationAnalyzer.PeerAuthentication schema.ValidationAnalyzer.RequestAuthentication schema.ValidationAnalyzer.Telemetry schema.ValidationAnalyzer.WasmPlugin" ;;
         "meshctl analyze|--meshConfigFile") echo "files" ;;
         "meshctl analyze|--kubeconfig") echo "files" ;;
+        "meshctl check-inject|-o"|"meshctl check-inject|--output") echo "values table wide json yaml" ;;
+        "meshctl check-inject|--kubeconfig") echo "files" ;;
         "meshctl completion|--kubeconfig") echo "files" ;;
         "meshctl help|--kubeconfig") echo "files" ;;
         "meshctl kube-inject|-f"|"meshctl kube-inject|--filename") echo "files" ;;

@@ -5,6 +5,8 @@ function __meshctl_subcommand
     switch "$argv[1]|$argv[2]"
         case 'meshctl|analyze'
             echo analyze
+        case 'meshctl|check-inject'
+            echo check-inject
         case 'meshctl|completion'
             echo completion
         case 'meshctl|help'
@@ -36,6 +38,8 @@ function __meshctl_value_flags
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl analyze'
             printf '%s\n' -o --output --failure-threshold --output-threshold -S --suppress --analyzer --meshConfigFile --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl check-inject'
+            printf '%s\n' -l --selector -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl completion'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl help'
@@ -82,6 +86,7 @@ end
 
 complete -c meshctl -f
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a analyze -d 'Find problems across Istio configuration, reported with Istio\'s IST codes'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a check-inject -d 'Explain which namespaces and workloads get the Istio sidecar, and why'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a completion -d 'Print a shell completion script (bash, zsh or fish)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a help -d 'Help about any command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a kube-inject -d 'Add the Istio sidecar to Kubernetes manifests, offline'
@@ -113,6 +118,14 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s n -l names
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s l -l selector -x -d 'Check the first pod this label selector finds'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s o -l output -x -a 'table wide json yaml' -d 'Output format: one of table|wide|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -a 'bash zsh fish'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -l context -x -d 'Name of the kubeconfig context to use'

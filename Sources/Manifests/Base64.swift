@@ -1,12 +1,25 @@
 /// Standard base64 (RFC 4648) as Kubernetes writes Secret data: padding optional, whitespace ignored.
 public enum Base64 {
-    private static let values: [UInt8: UInt8] = {
-        var table: [UInt8: UInt8] = [:]
-        for (index, character) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
-            table[character] = UInt8(index)
+    private static let values: [UInt8: UInt8] = Dictionary(uniqueKeysWithValues: alphabet.enumerated().map { ($0.element, UInt8($0.offset)) })
+
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Standard base64 with padding.
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let chunk = Array(bytes[index..<min(index + 3, bytes.count)])
+            let value = (UInt32(chunk[0]) << 16) | (UInt32(chunk.count > 1 ? chunk[1] : 0) << 8) | UInt32(chunk.count > 2 ? chunk[2] : 0)
+            output.append(alphabet[Int(value >> 18 & 63)])
+            output.append(alphabet[Int(value >> 12 & 63)])
+            output.append(chunk.count > 1 ? alphabet[Int(value >> 6 & 63)] : UInt8(ascii: "="))
+            output.append(chunk.count > 2 ? alphabet[Int(value & 63)] : UInt8(ascii: "="))
+            index += 3
         }
-        return table
-    }()
+        return String(decoding: output, as: UTF8.self)
+    }
 
     /// The bytes `text` encodes, or nil when it is not base64.
     public static func decode(_ text: String) -> [UInt8]? {

@@ -27,7 +27,29 @@ public struct HTTPClientRequest: Sendable {
 
 public struct HTTPClientResponse: Sendable {
     public var status: Int
+    public var headers: [(name: String, value: String)] = []
     public var body: [UInt8]
+
+    public func header(_ name: String) -> String? {
+        headers.last { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// How a `CurlClient` connects: whom it trusts, who it is, and through what.
+public struct CurlOptions: Sendable {
+    /// PEM text of the certificate authorities to trust instead of the system's.
+    public var certificateAuthorities: [UInt8]?
+    public var clientCertificate: [UInt8]?
+    public var clientKey: [UInt8]?
+    public var insecureSkipVerify = false
+    public var proxy: String?
+    public var timeoutSeconds = 30
+    public var connectTimeoutSeconds = 10
+
+    public init(certificateAuthorities: [UInt8]? = nil, timeoutSeconds: Int = 30) {
+        self.certificateAuthorities = certificateAuthorities
+        self.timeoutSeconds = timeoutSeconds
+    }
 }
 
 /// Why a request got no HTTP answer: libcurl's error text, naming the server.
@@ -38,22 +60,49 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
 /// A libcurl easy handle: requests one after another, reusing the connection.
 public final class CurlClient: @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
-    /// PEM text of the certificate authorities to trust instead of the system's.
-    private let authorities: [UInt8]?
-    private let timeoutSeconds: Int
+    private let options: CurlOptions
 
-    public init(certificateAuthorities: [UInt8]? = nil, timeoutSeconds: Int = 30) throws {
+    public convenience init(certificateAuthorities: [UInt8]? = nil, timeoutSeconds: Int = 30) throws {
+        try self.init(options: CurlOptions(certificateAuthorities: certificateAuthorities, timeoutSeconds: timeoutSeconds))
+    }
+
+    public init(options: CurlOptions) throws {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
         guard let handle = curl_easy_init() else { throw TransportError(description: "libcurl cannot start a request") }
         self.handle = handle
-        self.authorities = certificateAuthorities
-        self.timeoutSeconds = timeoutSeconds
+        self.options = options
+        // HTTP/2 where the server offers it over TLS; connections are kept and reused between requests.
+        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
+        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT, options.timeoutSeconds)
+        if options.insecureSkipVerify {
+            CMeshShims_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
+            CMeshShims_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
+        }
+        if let proxy = options.proxy { CMeshShims_curl_easy_setopt_string(handle, CURLOPT_PROXY, proxy) }
+        // Blobs are copied by libcurl (CURL_BLOB_COPY), so they need not outlive these calls.
+        func setBlob(_ option: CURLoption, _ bytes: [UInt8]?) {
+            guard let bytes else { return }
+            bytes.withUnsafeBytes { raw in
+                var blob = curl_blob(data: UnsafeMutableRawPointer(mutating: raw.baseAddress), len: raw.count, flags: UInt32(CURL_BLOB_COPY))
+                CMeshShims_curl_easy_setopt_pointer(handle, option, &blob)
+            }
+        }
+        setBlob(CURLOPT_CAINFO_BLOB, options.certificateAuthorities)
+        setBlob(CURLOPT_SSLCERT_BLOB, options.clientCertificate)
+        setBlob(CURLOPT_SSLKEY_BLOB, options.clientKey)
+        if options.clientCertificate != nil {
+            CMeshShims_curl_easy_setopt_string(handle, CURLOPT_SSLCERTTYPE, "PEM")
+            CMeshShims_curl_easy_setopt_string(handle, CURLOPT_SSLKEYTYPE, "PEM")
+        }
     }
 
     deinit { curl_easy_cleanup(handle) }
 
     private final class Sink {
         var bytes: [UInt8] = []
+        var headerLines: [String] = []
     }
 
     public func perform(_ request: HTTPClientRequest) throws -> HTTPClientResponse {
@@ -67,9 +116,6 @@ public final class CurlClient: @unchecked Sendable {
             try errorBuffer.withUnsafeMutableBufferPointer { errors -> HTTPClientResponse in
                 CMeshShims_curl_easy_setopt_string(handle, CURLOPT_URL, request.url)
                 CMeshShims_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
-                CMeshShims_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-                CMeshShims_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, 10)
-                CMeshShims_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT, timeoutSeconds)
                 CMeshShims_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
                 CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errors.baseAddress)
                 if request.method == "GET" || request.method == "HEAD" {
@@ -78,15 +124,6 @@ public final class CurlClient: @unchecked Sendable {
                 } else {
                     CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
                     CMeshShims_curl_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
-                }
-                var blob = curl_blob(data: nil, len: 0, flags: UInt32(CURL_BLOB_COPY))
-                if let authorities {
-                    return try authorities.withUnsafeBytes { pem -> HTTPClientResponse in
-                        blob.data = UnsafeMutableRawPointer(mutating: pem.baseAddress)
-                        blob.len = pem.count
-                        CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_CAINFO_BLOB, &blob)
-                        return try run(request, sink, errors)
-                    }
                 }
                 return try run(request, sink, errors)
             }
@@ -102,6 +139,13 @@ public final class CurlClient: @unchecked Sendable {
             sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
             return size * count
         }
+        CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+        CMeshShims_curl_easy_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+            guard let data, let context else { return 0 }
+            let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
+            sink.headerLines.append(String(decoding: UnsafeRawBufferPointer(start: data, count: size * count), as: UTF8.self))
+            return size * count
+        }
         let result = curl_easy_perform(handle)
         guard result == CURLE_OK else {
             let detail = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -110,6 +154,13 @@ public final class CurlClient: @unchecked Sendable {
         }
         var status = 0
         CMeshShims_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        return HTTPClientResponse(status: status, body: sink.bytes)
+        // Headers of the last response only (a 100 Continue or a redirect comes first).
+        var headers: [(name: String, value: String)] = []
+        for line in sink.headerLines {
+            if line.hasPrefix("HTTP/") { headers.removeAll(); continue }
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingWhitespace()))
+        }
+        return HTTPClientResponse(status: status, headers: headers, body: sink.bytes)
     }
 }

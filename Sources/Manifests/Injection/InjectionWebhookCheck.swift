@@ -31,7 +31,7 @@ public enum InjectionWebhookCheck {
     private static func verdict(_ webhooks: [YAMLNode], podLabels: [String: String], namespaceLabels: [String: String]) -> (Bool, String) {
         let selectors = webhooks.map { (namespace: LabelSelector($0["namespaceSelector"]), object: LabelSelector($0["objectSelector"])) }
         if !selectors.isEmpty, selectors.allSatisfy({ $0.namespace.matchLabels[deactivatedLabel] != nil || $0.object.matchLabels[deactivatedLabel] != nil }) {
-            return (false, "this injector is deactivated (its selectors require \(deactivatedLabel)), so it injects nothing")
+            return (false, "deactivated: its selectors require \(deactivatedLabel), so it injects nothing")
         }
         // A webhook that selects the pod decides it, whatever the others say.
         for selector in selectors where selector.namespace.matches(namespaceLabels) && selector.object.matches(podLabels) {
@@ -42,21 +42,21 @@ public enum InjectionWebhookCheck {
                 if !namespaceLabel.isEmpty { parts.append("namespace label \(namespaceLabel.joined(separator: ", "))") }
                 if !podLabel.isEmpty { parts.append("pod label \(podLabel.joined(separator: ", "))") }
                 if parts.isEmpty { return (true, "its webhook selects every pod in every namespace") }
-                return (true, "injected: " + parts.joined(separator: " and ") + " selected by this injector")
+                return (true, parts.joined(separator: " and ") + (parts.count > 1 ? " select it" : " selects it"))
             }
         }
         // A namespace switched off outright says so for every revision.
         if namespaceLabels["istio-injection"] == "disabled" {
-            return (false, "not injected: the namespace's label istio-injection=disabled turns injection off there")
+            return (false, "namespace label istio-injection=disabled turns injection off")
         }
         // Otherwise a webhook that selects the pod's namespace tells which pod label rules the pod out.
         for selector in selectors where selector.namespace.matches(namespaceLabels) {
             if let blocker = blockingLabel(selector.object, podLabels) {
-                return (false, "not injected: the pod's label \(blocker) rules it out")
+                return (false, "pod label \(blocker) rules it out")
             }
         }
         let (namespaceWanted, podWanted) = enablingLabels(selectors)
-        return (false, "not injected: no namespace label (\(namespaceWanted.joined(separator: " or "))) or pod label "
+        return (false, "no namespace label (\(namespaceWanted.joined(separator: " or "))) or pod label "
                     + "(\(podWanted.joined(separator: " or "))) selects it")
     }
 

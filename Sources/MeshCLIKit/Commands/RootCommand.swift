@@ -17,6 +17,7 @@ public struct RootCommand: MeshCommand {
             ],
             subcommands: [
                 AnalyzeCommand.self,
+                CheckInjectCommand.self,
                 CompletionCommand.self,
                 HelpCommand.self,
                 KubeInjectCommand.self,

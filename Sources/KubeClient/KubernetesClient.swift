@@ -1,0 +1,186 @@
+import Manifests
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An error the API server answered with (a `Status`), worded as kubectl words it.
+public struct APIStatusError: Error, CustomStringConvertible, Sendable {
+    public let code: Int
+    public let reason: String
+    public let message: String
+    public var description: String { "Error from server (\(reason)): \(message)" }
+}
+
+/// A Kubernetes API client over libcurl for one cluster access: requests with the right credentials, Status
+/// errors decoded, retries for 429/503, kubectl's `-v` logging with secrets masked.
+public final class KubernetesClient: @unchecked Sendable {
+    public let access: ClusterAccess
+    private let transport: CurlClient
+    private let verbosity: Int
+    private let log: (String) -> Void
+    private let variables: [String: String]
+
+    public init(access: ClusterAccess, requestTimeoutSeconds: Int = 30, verbosity: Int = 0, variables: [String: String] = [:],
+                log: @escaping (String) -> Void = { _ in }) throws {
+        self.access = access
+        self.verbosity = verbosity
+        self.log = log
+        self.variables = variables
+        var options = CurlOptions(certificateAuthorities: access.certificateAuthority, timeoutSeconds: requestTimeoutSeconds)
+        options.connectTimeoutSeconds = min(10, requestTimeoutSeconds)
+        options.insecureSkipVerify = access.insecureSkipTLSVerify
+        options.proxy = access.proxyURL
+        switch access.credentials {
+        case .clientCertificate(let certificate, let key):
+            options.clientCertificate = certificate
+            options.clientKey = key
+        case .exec(let plugin):
+            let credential = try ExecCredentials.shared.credential(for: plugin, server: access.server, variables: variables)
+            options.clientCertificate = credential.clientCertificate
+            options.clientKey = credential.clientKey
+        default: break
+        }
+        transport = try CurlClient(options: options)
+    }
+
+    /// GET a path (`/api/v1/namespaces/default`) as JSON.
+    public func get(_ path: String) throws -> JSONValue {
+        try send("GET", path)
+    }
+
+    /// Every item of a list, following `continue` tokens page by page.
+    public func list(_ path: String, limit: Int = 500) throws -> [JSONValue] {
+        var items: [JSONValue] = []
+        var token: String?
+        repeat {
+            let separator = path.contains("?") ? "&" : "?"
+            let page = try send("GET", path + separator + "limit=\(limit)" + (token.map { "&continue=\(Self.percentEncoded($0))" } ?? ""))
+            items += page["items"]?.array ?? []
+            token = page["metadata"]?["continue"]?.string.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+        return items
+    }
+
+    /// Sends a request with a JSON body and returns the JSON answer; non-2xx answers throw `APIStatusError`.
+    @discardableResult
+    public func send(_ method: String, _ path: String, body: JSONValue? = nil, contentType: String = "application/json") throws -> JSONValue {
+        var headers: [(name: String, value: String)] = [("Accept", "application/json"), ("User-Agent", "meshctl")]
+        if let authorization = try authorization() { headers.append(("Authorization", authorization)) }
+        if body != nil { headers.append(("Content-Type", contentType)) }
+        let request = HTTPClientRequest(method: method, url: access.server + path, headers: headers, body: body?.serializedBytes ?? [])
+        let response = try perform(request)
+        let parsed = (try? JSONValue.parse(response.body)) ?? .null
+        guard (200..<300).contains(response.status) else {
+            if case .exec(let plugin) = access.credentials, response.status == 401 { ExecCredentials.shared.forget(plugin) }
+            if parsed["kind"]?.string == "Status" {
+                throw APIStatusError(code: response.status, reason: parsed["reason"]?.string ?? "Unknown",
+                                     message: parsed["message"]?.string ?? "status \(response.status)")
+            }
+            let text = String(decoding: response.body.prefix(200), as: UTF8.self)
+            throw APIStatusError(code: response.status, reason: response.status == 401 ? "Unauthorized" : "Status\(response.status)",
+                                 message: text.isEmpty ? "the server answered \(response.status) for \(method) \(path)" : text)
+        }
+        return parsed
+    }
+
+    /// The request with retries: 429 and 503 wait for Retry-After (at most 3 tries); GETs that lose their
+    /// connection are tried again once.
+    private func perform(_ request: HTTPClientRequest) throws -> HTTPClientResponse {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let start = Self.now()
+            do {
+                let response = try transport.perform(request)
+                logExchange(request, response, milliseconds: Int((Self.now() - start) * 1000))
+                if [429, 503].contains(response.status), attempt < 3 {
+                    let wait = response.header("Retry-After").flatMap(Double.init) ?? Double(attempt)
+                    usleep(UInt32(min(wait, 10) * 1_000_000))
+                    continue
+                }
+                return response
+            } catch let error as TransportError {
+                if verbosity >= 6 { log("\(request.method) \(request.url) failed in \(Int((Self.now() - start) * 1000)) ms: \(error)") }
+                if request.method == "GET" && attempt < 2 && error.description.contains("reset") { continue }
+                throw TransportError(description: "cannot reach the Kubernetes API at \(access.server) (context \(access.contextName) in "
+                                     + "\(access.source)): \(error.description.split(separator: ":", maxSplits: 2).dropFirst(2).joined(separator: ":").trimmingWhitespace())")
+            }
+        }
+    }
+
+    private func authorization() throws -> String? {
+        switch access.credentials {
+        case .token(let token): return "Bearer \(token)"
+        case .tokenFile(let path):
+            guard let token = Kubeconfig.readFile(path)?.trimmingWhitespace(), !token.isEmpty else {
+                throw KubeconfigError("cannot read the token file \(path)")
+            }
+            return "Bearer \(token)"
+        case .basic(let username, let password): return "Basic \(Base64.encode(Array("\(username):\(password)".utf8)))"
+        case .exec(let plugin):
+            return try ExecCredentials.shared.credential(for: plugin, server: access.server, variables: variables).token.map { "Bearer \($0)" }
+        case .none, .clientCertificate: return nil
+        }
+    }
+
+    /// kubectl's levels: 6 logs method, URL, status and time; 8 adds headers and bodies. Credentials never appear.
+    private func logExchange(_ request: HTTPClientRequest, _ response: HTTPClientResponse, milliseconds: Int) {
+        guard verbosity >= 6 else { return }
+        log("\(request.method) \(request.url) \(response.status) in \(milliseconds) milliseconds")
+        guard verbosity >= 8 else { return }
+        for (name, value) in request.headers { log("    \(name): \(Self.masked(name, value))") }
+        if !request.body.isEmpty { log("Request Body: " + Self.maskedBody(request.body)) }
+        for (name, value) in response.headers { log("    \(name): \(Self.masked(name, value))") }
+        log("Response Body: " + Self.maskedBody(response.body))
+    }
+
+    static func masked(_ name: String, _ value: String) -> String {
+        guard ["authorization", "proxy-authorization", "cookie", "set-cookie"].contains(name.lowercased()) else { return value }
+        let scheme = value.split(separator: " ").first.map(String.init) ?? ""
+        return scheme.isEmpty || scheme == value ? "<masked>" : "\(scheme) <masked>"
+    }
+
+    /// A body for the log, with Secret data, tokens and keys masked, cut at 1 KiB.
+    static func maskedBody(_ body: [UInt8]) -> String {
+        guard var value = try? JSONValue.parse(body) else { return "<\(body.count) bytes, not JSON>" }
+        value = maskSecrets(value)
+        let text = value.serialized
+        return text.count > 1024 ? String(text.prefix(1024)) + "... (\(text.count) bytes)" : text
+    }
+
+    private static func maskSecrets(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let pairs):
+            let isSecret = pairs.contains { $0.key == "kind" && $0.value.string == "Secret" }
+            return .object(pairs.map { pair in
+                let sensitive = (isSecret && (pair.key == "data" || pair.key == "stringData"))
+                    || ["token", "password", "client-key-data", "clientKeyData", "tls.key", "privateKey"].contains(pair.key)
+                return (pair.key, sensitive ? .string("<masked>") : maskSecrets(pair.value))
+            })
+        case .array(let items): return .array(items.map(maskSecrets))
+        default: return value
+        }
+    }
+
+    public static func percentEncoded(_ text: String) -> String {
+        var result = ""
+        for byte in text.utf8 {
+            if (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte) || [45, 46, 95, 126].contains(byte) {
+                result.append(Character(Unicode.Scalar(byte)))
+            } else {
+                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+            }
+        }
+        return result
+    }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}

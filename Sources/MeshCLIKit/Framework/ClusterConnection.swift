@@ -1,0 +1,48 @@
+import KubeClient
+import Manifests
+
+/// The cluster a command talks to, from the global flags and the environment as kubectl resolves them.
+enum ClusterConnection {
+    /// A client for the selected context; kubeconfig problems become errors that say what to fix.
+    static func client(_ context: CommandContext, timeoutSeconds: Int = 30) throws -> KubernetesClient {
+        let access = try access(context)
+        let stderr = context.stderr
+        do {
+            return try KubernetesClient(access: access, requestTimeoutSeconds: timeoutSeconds, verbosity: context.global.verbosity,
+                                        variables: context.environment.variables) { line in stderr.write(line + "\n") }
+        } catch let error as KubeconfigError {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    static func access(_ context: CommandContext) throws -> ClusterAccess {
+        let options = Kubeconfig.Options(kubeconfig: context.global.kubeconfig.map { FileSystem.resolve($0, in: context.environment.workingDirectory) },
+                                         context: context.global.context, namespace: context.global.namespace,
+                                         variables: context.environment.variables)
+        do {
+            return try Kubeconfig.resolve(options)
+        } catch let error as KubeconfigError {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    /// Runs a request, turning transport and API errors into command failures (exit 1) with their own words.
+    static func call<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as APIStatusError {
+            throw CommandFailure(error.description)
+        } catch let error as TransportError {
+            throw CommandFailure(error.description)
+        } catch let error as KubeconfigError {
+            throw CommandFailure(error.description)
+        }
+    }
+}
+
+extension JSONValue {
+    /// `metadata.labels` as a dictionary.
+    var labelMap: [String: String] {
+        Dictionary((self["metadata"]?["labels"]?.object ?? []).map { ($0.key, $0.value.string ?? "") }, uniquingKeysWith: { first, _ in first })
+    }
+}

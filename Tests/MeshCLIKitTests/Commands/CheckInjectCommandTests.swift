@@ -1,0 +1,66 @@
+import Foundation
+import XCTest
+@testable import MeshCLIKit
+import KubeClient
+import Manifests
+import MeshControlPlane
+
+/// check-inject against the local control plane over HTTPS, through a kubeconfig as a user has one.
+final class CheckInjectCommandTests: XCTestCase {
+    private var plane: LocalControlPlane!
+    private var directory: URL!
+    private var variables: [String: String] = [:]
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-check-\(UUID().uuidString)")
+        plane = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("state"), port: 0)
+        try plane.start()
+        let kubeconfig = directory.appendingPathComponent("config")
+        try KubeconfigEditor.upsert(nil, name: "local", server: plane.url, certificateAuthorityData: Base64.encode(plane.authorityPEM),
+                                    token: plane.token, makeCurrent: true).write(to: kubeconfig, atomically: true, encoding: .utf8)
+        variables = ["KUBECONFIG": kubeconfig.path, "HOME": directory.path]
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try client.send("POST", "/api/v1/namespaces", body: try JSONValue.parse(#"{"metadata":{"name":"shop","labels":{"istio-injection":"enabled"}}}"#))
+        try client.send("POST", "/apis/apps/v1/namespaces/shop/deployments", body: try JSONValue.parse(
+            #"{"metadata":{"name":"cart"},"spec":{"selector":{"matchLabels":{"app":"cart"}},"template":{"metadata":{"labels":{"app":"cart"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}}"#))
+        try client.send("POST", "/apis/apps/v1/namespaces/shop/deployments", body: try JSONValue.parse(
+            #"{"metadata":{"name":"batch"},"spec":{"selector":{"matchLabels":{"app":"batch"}},"template":{"metadata":{"labels":{"app":"batch","sidecar.istio.io/inject":"false"}},"spec":{"containers":[{"name":"c","image":"x"}]}}}}"#))
+    }
+
+    override func tearDown() {
+        plane?.stop()
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    func testNamespacesAndWorkloads() throws {
+        let namespaces = runMeshctl(["check-inject"], variables: variables)
+        XCTAssertEqual(namespaces.exitCode, .success, namespaces.stderr)
+        XCTAssertTrue(namespaces.stdout.hasPrefix("NAME           ISTIO-INJECTION   REVISION   INJECTION"), namespaces.stdout)
+        XCTAssertTrue(namespaces.stdout.contains("\nshop           enabled                      enabled"), namespaces.stdout)
+        XCTAssertTrue(namespaces.stdout.contains("not labelled: new pods get no sidecar"))
+
+        let cart = runMeshctl(["check-inject", "-n", "shop", "deployment/cart"], variables: variables)
+        XCTAssertEqual(cart.exitCode, .success, cart.stderr)
+        XCTAssertTrue(cart.stdout.contains("istio-sidecar-injector   default    ✔          namespace label istio-injection=enabled selects it"), cart.stdout)
+        XCTAssertTrue(cart.stdout.hasSuffix("new pods of deployment/cart get the sidecar from istio-sidecar-injector (revision default)\n"))
+
+        let batch = runMeshctl(["check-inject", "-n", "shop", "deploy/batch", "-o", "json"], variables: variables)
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(batch.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((document["injectedBy"] as? [String])?.count, 0)
+        XCTAssertEqual(((document["webhooks"] as? [[String: Any]])?.first?["reason"] as? String), "pod label sidecar.istio.io/inject=false rules it out")
+
+        let missing = runMeshctl(["check-inject", "-n", "shop", "deploy/nope"], variables: variables)
+        XCTAssertEqual(missing.exitCode, .failure)
+        XCTAssertEqual(missing.stderr, "error: Error from server (NotFound): deployments.apps \"nope\" not found\n")
+        XCTAssertEqual(runMeshctl(["check-inject", "x", "-l", "app=y"], variables: variables).exitCode, .usage)
+    }
+
+    func testUnreachableClusterNamesServerAndCause() throws {
+        plane.stop()
+        let result = runMeshctl(["check-inject"], variables: variables)
+        XCTAssertEqual(result.exitCode, .failure)
+        XCTAssertTrue(result.stderr.contains("cannot reach the Kubernetes API at \(plane.url)"), result.stderr)
+        XCTAssertTrue(result.stderr.lowercased().contains("refused") || result.stderr.lowercased().contains("connect"), result.stderr)
+        plane = nil
+    }
+}
