@@ -101,9 +101,9 @@ public final class KubernetesClient: @unchecked Sendable {
                 return response
             } catch let error as TransportError {
                 if verbosity >= 6 { log("\(request.method) \(request.url) failed in \(Int((Self.now() - start) * 1000)) ms: \(error)") }
-                if request.method == "GET" && attempt < 2 && error.description.contains("reset") { continue }
-                throw TransportError(description: "cannot reach the Kubernetes API at \(access.server) (context \(access.contextName) in "
-                                     + "\(access.source)): \(error.description.split(separator: ":", maxSplits: 2).dropFirst(2).joined(separator: ":").trimmingWhitespace())")
+                if request.method == "GET" && attempt < 2 && error.reason.contains("reset") { continue }
+                throw TransportError(reason: "cannot reach the Kubernetes API at \(access.server) (context \(access.contextName) in "
+                                     + "\(access.source)): \(error.reason)")
             }
         }
     }

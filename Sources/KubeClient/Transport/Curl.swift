@@ -54,7 +54,17 @@ public struct CurlOptions: Sendable {
 
 /// Why a request got no HTTP answer: libcurl's error text, naming the server.
 public struct TransportError: Error, CustomStringConvertible, Sendable {
-    public let description: String
+    /// `GET https://...`, or empty when no request was made.
+    public let request: String
+    /// libcurl's explanation: refused, name not resolved, certificate not trusted (with the subject), timed out.
+    public let reason: String
+
+    public init(request: String = "", reason: String) {
+        self.request = request
+        self.reason = reason
+    }
+
+    public var description: String { request.isEmpty ? reason : "\(request): \(reason)" }
 }
 
 /// A libcurl easy handle: requests one after another, reusing the connection.
@@ -68,7 +78,7 @@ public final class CurlClient: @unchecked Sendable {
 
     public init(options: CurlOptions) throws {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        guard let handle = curl_easy_init() else { throw TransportError(description: "libcurl cannot start a request") }
+        guard let handle = curl_easy_init() else { throw TransportError(reason: "libcurl cannot start a request") }
         self.handle = handle
         self.options = options
         // HTTP/2 where the server offers it over TLS; connections are kept and reused between requests.
@@ -150,7 +160,7 @@ public final class CurlClient: @unchecked Sendable {
         guard result == CURLE_OK else {
             let detail = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let reason = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
-            throw TransportError(description: "\(request.method) \(request.url): \(reason)")
+            throw TransportError(request: "\(request.method) \(request.url)", reason: reason)
         }
         var status = 0
         CMeshShims_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)

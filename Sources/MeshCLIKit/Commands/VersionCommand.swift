@@ -12,24 +12,30 @@ struct VersionCommand: MeshCommand {
             abstract: "Print the meshctl version and what it was built with",
             discussion: """
             Prints meshctl's version, the git commit it was built from, the Swift version that compiled it
-            and the versions of the C libraries it links (libyaml, libcurl).
+            and the versions of the C libraries it links (libyaml, libcurl). When a cluster is configured
+            (kubeconfig or in-cluster), also its Kubernetes version and the Istio control plane's version
+            (istiod's image tag, or the injector's configured tag); --remote=false skips the cluster.
             """,
             examples: [
                 Example("Print the version", "meshctl version"),
                 Example("Print only the version number", "meshctl version --short"),
                 Example("Print the version as JSON", "meshctl version -o json"),
+                Example("Only this binary, without asking the cluster", "meshctl version --remote=false"),
             ],
             flags: [
-                FlagSpec("short", short: "s", kind: .bool, help: "Print only the version number"),
+                FlagSpec("short", short: "s", kind: .bool, help: "Print only the client's version number"),
+                FlagSpec("remote", kind: .bool, help: "Also ask the cluster for its Kubernetes and Istio versions", default: "true"),
                 OutputFormat.flag([.yaml, .json]),
             ])
     }
 
     let short: Bool
+    let remote: Bool
     let format: OutputFormat?
 
     init(_ invocation: Invocation) throws {
         short = invocation.bool("short")
+        remote = invocation.string("remote").map { $0 != "false" } ?? true
         format = invocation.string("output").flatMap(OutputFormat.init(rawValue:))
     }
 
@@ -45,14 +51,62 @@ struct VersionCommand: MeshCommand {
             context.stdout.write(info.version + "\n")
             return
         }
+        // The cluster, when one is configured: no kubeconfig at all means a client-only answer, not an error.
+        var server: ServerVersions?
+        var failure: Error?
+        if remote, let access = try? ClusterConnection.access(context) {
+            do { server = try ServerVersions.read(try ClusterConnection.client(context, timeoutSeconds: 10), access) } catch { failure = error }
+        }
+        var document = info.document
+        if let server { document["serverVersion"] = server.document }
         switch format {
         case .json:
-            context.stdout.write(JSONEmitter(indent: 2).emit(info.document) + "\n")
+            context.stdout.write(JSONEmitter(indent: 2).emit(document) + "\n")
         case .yaml:
-            context.stdout.write(YAMLEmitter().emit(info.document))
+            context.stdout.write(YAMLEmitter().emit(document))
         default:
             context.stdout.write("client version: \(info.version) (commit \(info.commit), Swift \(info.swiftVersion), \(info.platform))\n")
+            if let server {
+                context.stdout.write("kubernetes:     \(server.kubernetes) (\(server.address), context \(server.context))\n")
+                context.stdout.write("istio:          \(server.istio ?? "not installed") \(server.istioSource.map { "(\($0))" } ?? "")\n")
+            }
         }
+        if let failure { throw failure }
+    }
+}
+
+/// What the cluster runs: Kubernetes and the Istio control plane.
+struct ServerVersions {
+    var kubernetes: String
+    var address: String
+    var context: String
+    var istio: String?
+    var istioSource: String?
+
+    static func read(_ client: KubernetesClient, _ access: ClusterAccess) throws -> ServerVersions {
+        try ClusterConnection.call {
+            let version = try client.get("/version")
+            var result = ServerVersions(kubernetes: version["gitVersion"]?.string ?? "unknown", address: access.server, context: access.contextName)
+            // istiod's image tag is the control plane's version; without istiod, the tag the injector is set to inject.
+            let pods = (try? client.list("/api/v1/namespaces/istio-system/pods?labelSelector=app%3Distiod")) ?? []
+            if let image = pods.lazy.compactMap({ $0["spec"]?["containers"]?.array?.first?["image"]?.string }).first,
+               let tag = image.split(separator: ":").last, image.contains(":") {
+                result.istio = String(tag)
+                result.istioSource = "istiod image \(image)"
+            } else if let injector = try? client.get("/api/v1/namespaces/istio-system/configmaps/istio-sidecar-injector"),
+                      let values = injector["data"]?["values"]?.string.flatMap({ try? JSONValue.parse($0) }),
+                      let tag = values["global"]?["tag"]?.string {
+                result.istio = tag
+                let local = injector["data"]?["config"]?.string?.contains("meshctl's local control plane") == true
+                result.istioSource = local ? "meshctl local mode's built-in defaults; no istiod running" : "the sidecar injector's values; no istiod pod found"
+            }
+            return result
+        }
+    }
+
+    var document: YAMLNode {
+        .mapping([("kubernetes", .string(kubernetes)), ("server", .string(address)), ("context", .string(context)),
+                  ("istio", istio.map { .string($0) } ?? .null), ("istioSource", istioSource.map { .string($0) } ?? .null)])
     }
 }
 

@@ -55,6 +55,17 @@ final class CheckInjectCommandTests: XCTestCase {
         XCTAssertEqual(runMeshctl(["check-inject", "x", "-l", "app=y"], variables: variables).exitCode, .usage)
     }
 
+    func testVersionAsksTheCluster() throws {
+        let version = runMeshctl(["version", "-o", "json"], variables: variables)
+        XCTAssertEqual(version.exitCode, .success, version.stderr)
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(version.stdout.utf8)) as? [String: Any])
+        let server = try XCTUnwrap(document["serverVersion"] as? [String: Any])
+        XCTAssertEqual(server["kubernetes"] as? String, "v1.32.0")
+        XCTAssertEqual(server["istio"] as? String, "1.32.0")
+        let clientOnly = runMeshctl(["version", "--remote=false"], variables: variables)
+        XCTAssertEqual(clientOnly.stdout.split(separator: "\n").count, 1)
+    }
+
     func testUnreachableClusterNamesServerAndCause() throws {
         plane.stop()
         let result = runMeshctl(["check-inject"], variables: variables)
