@@ -8,12 +8,15 @@ __meshctl_subcommand() {
         "meshctl|check-inject") echo check-inject ;;
         "meshctl|completion") echo completion ;;
         "meshctl|help") echo help ;;
+        "meshctl|inject") echo inject ;;
         "meshctl|kube-inject") echo kube-inject ;;
         "meshctl|ki") echo kube-inject ;;
         "meshctl|local") echo local ;;
         "meshctl|validate") echo validate ;;
         "meshctl|v") echo validate ;;
         "meshctl|version") echo version ;;
+        "meshctl inject|enable") echo enable ;;
+        "meshctl inject|disable") echo disable ;;
         "meshctl local|up") echo up ;;
         "meshctl local|status") echo status ;;
         "meshctl local|down") echo down ;;
@@ -22,7 +25,8 @@ __meshctl_subcommand() {
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "analyze check-inject completion help kube-inject local validate version" ;;
+        "meshctl") echo "analyze check-inject completion help inject kube-inject local validate version" ;;
+        "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down" ;;
     esac
 }
@@ -34,13 +38,16 @@ __meshctl_flags() {
         "meshctl check-inject") echo "--selector --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl completion") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl help") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl inject") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl inject enable") echo "--revision --dry-run --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl inject disable") echo "--dry-run --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl kube-inject") echo "--filename --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl local") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl local up") echo "--port --state-dir --foreground --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl version") echo "--short --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl version") echo "--short --remote --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
     esac
 }
 
@@ -51,6 +58,9 @@ __meshctl_value_flags() {
         "meshctl check-inject") echo "-l --selector -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl completion") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl help") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl inject") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl inject enable") echo "-r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl inject disable") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl kube-inject") echo "-f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl local") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl local up") echo "--port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
@@ -72,6 +82,9 @@ __meshctl_flag_values() {
         "meshctl check-inject|--kubeconfig") echo "files" ;;
         "meshctl completion|--kubeconfig") echo "files" ;;
         "meshctl help|--kubeconfig") echo "files" ;;
+        "meshctl inject|--kubeconfig") echo "files" ;;
+        "meshctl inject enable|--kubeconfig") echo "files" ;;
+        "meshctl inject disable|--kubeconfig") echo "files" ;;
         "meshctl kube-inject|-f"|"meshctl kube-inject|--filename") echo "files" ;;
         "meshctl kube-inject|-o"|"meshctl kube-inject|--output") echo "files" ;;
         "meshctl kube-inject|--meshConfigFile") echo "files" ;;

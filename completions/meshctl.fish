@@ -11,6 +11,8 @@ function __meshctl_subcommand
             echo completion
         case 'meshctl|help'
             echo help
+        case 'meshctl|inject'
+            echo inject
         case 'meshctl|kube-inject'
             echo kube-inject
         case 'meshctl|ki'
@@ -23,6 +25,10 @@ function __meshctl_subcommand
             echo validate
         case 'meshctl|version'
             echo version
+        case 'meshctl inject|enable'
+            echo enable
+        case 'meshctl inject|disable'
+            echo disable
         case 'meshctl local|up'
             echo up
         case 'meshctl local|status'
@@ -43,6 +49,12 @@ function __meshctl_value_flags
         case 'meshctl completion'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl help'
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl inject'
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl inject enable'
+            printf '%s\n' -r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl inject disable'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl kube-inject'
             printf '%s\n' -f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
@@ -89,6 +101,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a analyze -d 'Find p
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a check-inject -d 'Explain which namespaces and workloads get the Istio sidecar, and why'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a completion -d 'Print a shell completion script (bash, zsh or fish)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a help -d 'Help about any command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a inject -d 'Turn sidecar injection on or off for namespaces'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a kube-inject -d 'Add the Istio sidecar to Kubernetes manifests, offline'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a local -d 'Run a local control plane (a Kubernetes-compatible API) on this machine'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a validate -d 'Check Istio configuration files before they reach a cluster'
@@ -139,6 +152,29 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -s n -l namespac
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -a enable -d 'Label namespaces so new pods get the sidecar'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -a disable -d 'Label namespaces so new pods get no sidecar'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -s r -l revision -x -d 'Use this control plane revision (istio.io/rev=REV)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -l dry-run -d 'Check and show the change without making it (server-side dry run)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -l dry-run -d 'Check and show the change without making it (server-side dry run)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s f -l filename -r -F -d 'Manifest file, directory of .yaml/.yml/.json files, or - for standard input'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s o -l output -r -F -d 'Write the result to this file (atomically) instead of standard output'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -l meshConfigFile -r -F -d 'Mesh configuration file (the istio ConfigMap\'s data.mesh)'
@@ -198,7 +234,8 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s n -l name
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s h -l help -d 'Help for this command'
-complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s s -l short -d 'Print only the version number'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s s -l short -d 'Print only the client\'s version number'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l remote -d 'Also ask the cluster for its Kubernetes and Istio versions'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s o -l output -x -a 'yaml json' -d 'Output format: one of yaml|json'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l context -x -d 'Name of the kubeconfig context to use'

@@ -20,6 +20,7 @@ public struct RootCommand: MeshCommand {
                 CheckInjectCommand.self,
                 CompletionCommand.self,
                 HelpCommand.self,
+                InjectCommand.self,
                 KubeInjectCommand.self,
                 LocalCommand.self,
                 ValidateCommand.self,

@@ -66,6 +66,38 @@ final class CheckInjectCommandTests: XCTestCase {
         XCTAssertEqual(clientOnly.stdout.split(separator: "\n").count, 1)
     }
 
+    func testInjectEnableAndDisableListRestarts() throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try client.send("POST", "/api/v1/namespaces", body: try JSONValue.parse(#"{"metadata":{"name":"pay","labels":{"istio.io/rev":"canary"}}}"#))
+        try client.send("POST", "/api/v1/namespaces/pay/pods", body: try JSONValue.parse(#"""
+            {"metadata":{"name":"cart-5d9f-x1","labels":{"app":"cart","pod-template-hash":"5d9f"},
+             "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"cart-5d9f","uid":"u"}]},
+             "spec":{"containers":[{"name":"cart","image":"x"}]},"status":{"phase":"Running"}}
+            """#))
+        let dry = runMeshctl(["inject", "enable", "pay", "--dry-run"], variables: variables)
+        XCTAssertEqual(dry.exitCode, .success, dry.stderr)
+        XCTAssertTrue(dry.stdout.hasPrefix("namespace/pay would be labelled istio-injection=enabled (removed istio.io/rev=canary)"), dry.stdout)
+        XCTAssertEqual(try client.get("/api/v1/namespaces/pay")["metadata"]?["labels"]?["istio.io/rev"]?.string, "canary", "a dry run changes nothing")
+
+        let enabled = runMeshctl(["inject", "enable", "pay"], variables: variables)
+        XCTAssertEqual(enabled.stdout, """
+            namespace/pay labelled istio-injection=enabled (removed istio.io/rev=canary)
+              restart to apply it to running pods:
+                kubectl rollout restart deployment/cart -n pay
+
+            """)
+        let labels = try client.get("/api/v1/namespaces/pay")["metadata"]?["labels"]
+        XCTAssertEqual(labels?["istio-injection"]?.string, "enabled")
+        XCTAssertNil(labels?["istio.io/rev"])
+        XCTAssertTrue(runMeshctl(["inject", "enable", "pay"], variables: variables).stdout.hasPrefix("namespace/pay already labelled"))
+
+        let disabled = runMeshctl(["inject", "disable", "pay"], variables: variables)
+        XCTAssertTrue(disabled.stdout.hasPrefix("namespace/pay labelled istio-injection=disabled\n  no running pod needs a restart"), disabled.stdout)
+        XCTAssertEqual(runMeshctl(["inject", "enable"], variables: variables).exitCode, .usage)
+        let missing = runMeshctl(["inject", "enable", "nope"], variables: variables)
+        XCTAssertEqual(missing.stderr, "error: Error from server (NotFound): namespaces \"nope\" not found\n")
+    }
+
     func testUnreachableClusterNamesServerAndCause() throws {
         plane.stop()
         let result = runMeshctl(["check-inject"], variables: variables)
