@@ -5,8 +5,10 @@
 __meshctl_subcommand() {
     case "$1|$2" in
         "meshctl|analyze") echo analyze ;;
+        "meshctl|apply") echo apply ;;
         "meshctl|check-inject") echo check-inject ;;
         "meshctl|completion") echo completion ;;
+        "meshctl|delete") echo delete ;;
         "meshctl|help") echo help ;;
         "meshctl|inject") echo inject ;;
         "meshctl|kube-inject") echo kube-inject ;;
@@ -25,7 +27,7 @@ __meshctl_subcommand() {
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "analyze check-inject completion help inject kube-inject local validate version" ;;
+        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local validate version" ;;
         "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down" ;;
     esac
@@ -35,8 +37,10 @@ __meshctl_flags() {
     case "$1" in
         "meshctl") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl analyze") echo "--use-kube --all-namespaces --output --failure-threshold --output-threshold --suppress --analyzer --list-analyzers --meshConfigFile --ignore-unknown --color --recursive --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl apply") echo "--filename --dry-run --force-conflicts --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl check-inject") echo "--selector --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl completion") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl delete") echo "--filename --ignore-not-found --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl help") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl inject") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
         "meshctl inject enable") echo "--revision --dry-run --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
@@ -55,8 +59,10 @@ __meshctl_value_flags() {
     case "$1" in
         "meshctl") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl analyze") echo "-o --output --failure-threshold --output-threshold -S --suppress --analyzer --meshConfigFile --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl apply") echo "-f --filename --dry-run --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl check-inject") echo "-l --selector -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl completion") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl delete") echo "-f --filename --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl help") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl inject") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
         "meshctl inject enable") echo "-r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
@@ -78,9 +84,14 @@ __meshctl_flag_values() {
         "meshctl analyze|--analyzer") echo "values service.PortNameAnalyzer virtualservice.GatewayAnalyzer virtualservice.DestinationRuleAnalyzer virtualservice.DestinationHostAnalyzer destinationrule.CaCertificateAnalyzer applicationUID.Analyzer gateway.IngressGatewayPortAnalyzer gateway.ConflictingGatewayAnalyzer gateway.SecretAnalyzer serviceentry.Analyzer serviceentry.ConflictingServiceEntryProtocolAnalyzer deployment.MultiServiceAnalyzer destinationrule.SubsetSelectPodAnalyzer sidecar.SelectorAnalyzer virtualservice.ConflictingMeshGatewayHostsAnalyzer telemetry.SelectorAnalyzer telemetry.DefaultSelectorAnalyzer telemetry.ProviderAnalyzer externalcontrolplane.ExternalControlPlaneAnalyzer gateway.CertificateAnalyzer authn.BlockedCIDRsAnalyzer injection.Analyzer injection.ImageAnalyzer injection.ImageAutoAnalyzer k8sgateway.SelectorAnalyzer conditions.ConditionAnalyzer virtualservice.JWTClaimRouteAnalyzer auth.AuthorizationPoliciesAnalyzer deprecation.DeprecationAnalyzer telemetry.LightstepAnalyzer webhook.Analyzer meshnetworks.MeshNetworksAnalyzer envoyfilter.EnvoyPatchAnalyzer annotations.K8sAnalyzer annotations.AlphaAnalyzer k8sgateway.CRDVersionAnalyzer schema.ValidationAnalyzer.VirtualService schema.ValidationAnalyzer.DestinationRule schema.ValidationAnalyzer.Gateway schema.ValidationAnalyzer.ServiceEntry schema.ValidationAnalyzer.Sidecar schema.ValidationAnalyzer.WorkloadEntry schema.ValidationAnalyzer.WorkloadGroup schema.ValidationAnalyzer.EnvoyFilter schema.ValidationAnalyzer.ProxyConfig schema.ValidationAnalyzer.AuthorizationPolicy schema.ValidationAnalyzer.PeerAuthentication schema.ValidationAnalyzer.RequestAuthentication schema.ValidationAnalyzer.Telemetry schema.ValidationAnalyzer.WasmPlugin" ;;
         "meshctl analyze|--meshConfigFile") echo "files" ;;
         "meshctl analyze|--kubeconfig") echo "files" ;;
+        "meshctl apply|-f"|"meshctl apply|--filename") echo "files" ;;
+        "meshctl apply|--dry-run") echo "values none client server" ;;
+        "meshctl apply|--kubeconfig") echo "files" ;;
         "meshctl check-inject|-o"|"meshctl check-inject|--output") echo "values table wide json yaml" ;;
         "meshctl check-inject|--kubeconfig") echo "files" ;;
         "meshctl completion|--kubeconfig") echo "files" ;;
+        "meshctl delete|-f"|"meshctl delete|--filename") echo "files" ;;
+        "meshctl delete|--kubeconfig") echo "files" ;;
         "meshctl help|--kubeconfig") echo "files" ;;
         "meshctl inject|--kubeconfig") echo "files" ;;
         "meshctl inject enable|--kubeconfig") echo "files" ;;

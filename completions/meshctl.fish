@@ -5,10 +5,14 @@ function __meshctl_subcommand
     switch "$argv[1]|$argv[2]"
         case 'meshctl|analyze'
             echo analyze
+        case 'meshctl|apply'
+            echo apply
         case 'meshctl|check-inject'
             echo check-inject
         case 'meshctl|completion'
             echo completion
+        case 'meshctl|delete'
+            echo delete
         case 'meshctl|help'
             echo help
         case 'meshctl|inject'
@@ -44,10 +48,14 @@ function __meshctl_value_flags
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl analyze'
             printf '%s\n' -o --output --failure-threshold --output-threshold -S --suppress --analyzer --meshConfigFile --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl apply'
+            printf '%s\n' -f --filename --dry-run --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl check-inject'
             printf '%s\n' -l --selector -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl completion'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+        case 'meshctl delete'
+            printf '%s\n' -f --filename --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl help'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
         case 'meshctl inject'
@@ -98,8 +106,10 @@ end
 
 complete -c meshctl -f
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a analyze -d 'Find problems across Istio configuration, reported with Istio\'s IST codes'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a apply -d 'Validate manifests, then apply them to the cluster (server-side apply)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a check-inject -d 'Explain which namespaces and workloads get the Istio sidecar, and why'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a completion -d 'Print a shell completion script (bash, zsh or fish)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a delete -d 'Delete the objects manifests describe'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a help -d 'Help about any command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a inject -d 'Turn sidecar injection on or off for namespaces'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a kube-inject -d 'Add the Istio sidecar to Kubernetes manifests, offline'
@@ -131,6 +141,15 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s n -l names
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -s f -l filename -r -F -d 'Files or directories to apply'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -l dry-run -x -a 'none client server' -d 'client: validate only; server: the server checks without storing'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -l force-conflicts -d 'Take ownership of fields other field managers set'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s l -l selector -x -d 'Check the first pod this label selector finds'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s o -l output -x -a 'table wide json yaml' -d 'Output format: one of table|wide|json|yaml'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
@@ -146,6 +165,14 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -s n -l na
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -s f -l filename -r -F -d 'Files or directories'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -l ignore-not-found -d 'Objects already gone are not an error'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -l context -x -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -l context -x -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'

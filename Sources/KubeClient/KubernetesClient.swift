@@ -19,6 +19,7 @@ public final class KubernetesClient: @unchecked Sendable {
     private let verbosity: Int
     private let log: (String) -> Void
     private let variables: [String: String]
+    let discoveryCache = Once<[ResourceLocation]>()
 
     public init(access: ClusterAccess, requestTimeoutSeconds: Int = 30, verbosity: Int = 0, variables: [String: String] = [:],
                 log: @escaping (String) -> Void = { _ in }) throws {
@@ -63,8 +64,9 @@ public final class KubernetesClient: @unchecked Sendable {
 
     /// Sends a request with a JSON body and returns the JSON answer; non-2xx answers throw `APIStatusError`.
     @discardableResult
-    public func send(_ method: String, _ path: String, body: JSONValue? = nil, contentType: String = "application/json") throws -> JSONValue {
-        var headers: [(name: String, value: String)] = [("Accept", "application/json"), ("User-Agent", "meshctl")]
+    public func send(_ method: String, _ path: String, body: JSONValue? = nil, contentType: String = "application/json",
+                     accept: String = "application/json") throws -> JSONValue {
+        var headers: [(name: String, value: String)] = [("Accept", accept), ("User-Agent", "meshctl")]
         if let authorization = try authorization() { headers.append(("Authorization", authorization)) }
         if body != nil { headers.append(("Content-Type", contentType)) }
         let request = HTTPClientRequest(method: method, url: access.server + path, headers: headers, body: body?.serializedBytes ?? [])

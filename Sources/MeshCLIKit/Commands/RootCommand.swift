@@ -17,8 +17,10 @@ public struct RootCommand: MeshCommand {
             ],
             subcommands: [
                 AnalyzeCommand.self,
+                ApplyCommand.self,
                 CheckInjectCommand.self,
                 CompletionCommand.self,
+                DeleteCommand.self,
                 HelpCommand.self,
                 InjectCommand.self,
                 KubeInjectCommand.self,

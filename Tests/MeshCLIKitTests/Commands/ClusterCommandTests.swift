@@ -5,8 +5,9 @@ import KubeClient
 import Manifests
 import MeshControlPlane
 
-/// check-inject against the local control plane over HTTPS, through a kubeconfig as a user has one.
-final class CheckInjectCommandTests: XCTestCase {
+/// The cluster commands (check-inject, inject, version, apply, delete) against the local control plane over HTTPS,
+/// through a kubeconfig as a user has one.
+final class ClusterCommandTests: XCTestCase {
     private var plane: LocalControlPlane!
     private var directory: URL!
     private var variables: [String: String] = [:]
@@ -96,6 +97,41 @@ final class CheckInjectCommandTests: XCTestCase {
         XCTAssertEqual(runMeshctl(["inject", "enable"], variables: variables).exitCode, .usage)
         let missing = runMeshctl(["inject", "enable", "nope"], variables: variables)
         XCTAssertEqual(missing.stderr, "error: Error from server (NotFound): namespaces \"nope\" not found\n")
+    }
+
+    func testApplyValidatesFirstThenAppliesInOrderAndDeletes() throws {
+        let file = directory.appendingPathComponent("rules.yaml")
+        try """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart, namespace: blog}
+            spec:
+              hosts: [cart]
+              http: [{route: [{destination: {host: cart}}]}]
+            ---
+            apiVersion: v1
+            kind: Namespace
+            metadata: {name: blog}
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let applied = runMeshctl(["apply", "-f", file.path], variables: variables)
+        XCTAssertEqual(applied.exitCode, .success, applied.stderr)
+        XCTAssertEqual(applied.stdout, "namespace/blog created\nvirtualservice.networking.istio.io/cart created\n", "namespaces go first")
+        XCTAssertEqual(runMeshctl(["apply", "-f", file.path], variables: variables).stdout,
+                       "namespace/blog unchanged\nvirtualservice.networking.istio.io/cart unchanged\n")
+
+        let bad = directory.appendingPathComponent("bad.yaml")
+        try "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: first, namespace: blog}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\n"
+            .appending("metadata: {name: gw, namespace: blog}\nspec:\n  servers: [{port: {number: 99999, name: http, protocol: HTTP}, hosts: ['*']}]\n")
+            .write(to: bad, atomically: true, encoding: .utf8)
+        let refused = runMeshctl(["apply", "-f", bad.path], variables: variables)
+        XCTAssertEqual(refused.exitCode, .dataError)
+        XCTAssertTrue(refused.stderr.contains("bad.yaml:9:29: error: Gateway blog/gw: spec.servers[0].port.number") && refused.stderr.contains("nothing was sent to the cluster"), refused.stderr)
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        XCTAssertThrowsError(try client.get("/api/v1/namespaces/blog/configmaps/first"), "the valid document before the bad one was not sent either")
+
+        let deleted = runMeshctl(["delete", "-f", file.path], variables: variables)
+        XCTAssertEqual(deleted.stdout, "virtualservice.networking.istio.io \"cart\" deleted\nnamespace \"blog\" deleted\n", deleted.stderr)
     }
 
     func testUnreachableClusterNamesServerAndCause() throws {
