@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
-        .target(name: "MeshConformance", dependencies: ["Manifests", "MeshCLIKit"]),
+        .target(name: "MeshConformance", dependencies: ["Manifests", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),
         .executableTarget(name: "meshctl-conformance", dependencies: ["MeshConformance"]),
         .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance", "MeshControlPlane", "KubeClient"]),
 

@@ -1,5 +1,8 @@
 import Foundation
+import KubeClient
+import Manifests
 import MeshCLIKit
+import MeshControlPlane
 
 /// istioctl analyze's command cases (its unit tests and the file-only half of its integration tests), run through
 /// `meshctl analyze` in `analyze/istioctl-cli`. Cases that need a cluster fail with that reason until the
@@ -24,18 +27,82 @@ struct AnalyzeCommandCases {
         }
 
         let integration = cli["integrationCases"] as? [String: Any] ?? [:]
-        let common = ["--use-kube=false", "--suppress=IST0139=*", "--suppress=IST0002=CustomResourceDefinition *"]
-        for item in integration["cases"] as? [[String: Any]] ?? [] {
+        let suppress = ["--suppress=IST0139=*", "--suppress=IST0002=CustomResourceDefinition *"]
+        // The cases that need a cluster run against meshctl's local control plane, a fresh one for each.
+        for (index, item) in (integration["cases"] as? [[String: Any]] ?? []).enumerated() {
+            var cluster: LocalCluster?
+            defer { cluster?.stop() }
             let id = "cli/\(item["name"] ?? "?")"
-            if item["requiresCluster"] as? Bool == true {
-                failures[id] = "needs a cluster to apply resources to and read from: reading the cluster comes with the Kubernetes client (issue 7)"
+            let files = item["files"] as? [String] ?? []
+            guard item["useKube"] as? Bool == true else {
+                let result = Self.meshctl(["--use-kube=false"] + suppress + (item["extraArgs"] as? [String] ?? []) + files, in: directory)
+                if let problem = Self.check(item, result, files: files) { failures[id] = problem }
                 continue
             }
-            let files = item["files"] as? [String] ?? []
-            let result = Self.meshctl(common + (item["extraArgs"] as? [String] ?? []) + files, in: directory)
-            if let problem = Self.check(item, result, files: files) { failures[id] = problem }
+            do {
+                if cluster == nil { cluster = try LocalCluster() }
+                let namespace = "analyze-\(index)"
+                var namespaces: [String] = []
+                for entry in item["applyToCluster"] as? [String] ?? [] {
+                    // "file" into the case's namespace, or "file -> ns1" into a namespace of its own.
+                    let parts = entry.components(separatedBy: " -> ")
+                    let target = parts.count == 2 ? "\(namespace)-\(parts[1])" : namespace
+                    if !namespaces.contains(target) { namespaces.append(target) }
+                    try cluster!.createNamespace(target)
+                    let applied = Self.meshctl(["apply", "-n", target, "-f", parts[0]], in: directory, variables: cluster!.variables, command: [])
+                    guard applied.code == .success else { throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: applied.output]) }
+                }
+                if namespaces.isEmpty { try cluster!.createNamespace(namespace); namespaces = [namespace] }
+                if let perNamespace = item["expectedCodesPerNamespace"] as? [String] {
+                    // One namespace shows its own messages; -A shows every namespace's.
+                    let one = Self.meshctl(["--namespace", namespaces[0]] + suppress, in: directory, variables: cluster!.variables)
+                    let all = Self.meshctl(["-A"] + suppress, in: directory, variables: cluster!.variables)
+                    let oneCodes = one.output.split(separator: "\n").filter { $0.contains("[IST") && $0.contains(namespaces[0]) }
+                    let allLines = all.output.split(separator: "\n").filter { line in line.contains("[IST") && namespaces.contains { line.contains($0 + "/") } }
+                    if oneCodes.map({ line in perNamespace.first { line.contains($0) } ?? "?" }).sorted() != perNamespace.sorted()
+                        || allLines.count != perNamespace.count * namespaces.count + namespaces.count * (perNamespace.filter { $0 == "IST0145" }.count) {
+                        failures[id] = "one namespace: \(oneCodes); all: \(allLines.count) lines"
+                    }
+                    continue
+                }
+                let result = Self.meshctl(["--namespace", namespaces[0]] + suppress + (item["extraArgs"] as? [String] ?? []) + files,
+                                          in: directory, variables: cluster!.variables)
+                if let problem = Self.check(item, result, files: files) { failures[id] = problem }
+            } catch {
+                failures[id] = "the local control plane: \(error)"
+            }
         }
         return failures
+    }
+
+    /// meshctl's local control plane in a temporary directory, with a kubeconfig pointing at it.
+    final class LocalCluster {
+        let plane: LocalControlPlane
+        let directory: URL
+        let variables: [String: String]
+
+        init() throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-analyze-\(UUID().uuidString)")
+            plane = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("state"), port: 0)
+            try plane.start()
+            let kubeconfig = directory.appendingPathComponent("config")
+            try KubeconfigEditor.upsert(nil, name: "local", server: plane.url, certificateAuthorityData: Base64.encode(plane.authorityPEM),
+                                        token: plane.token, makeCurrent: true).write(to: kubeconfig, atomically: true, encoding: .utf8)
+            variables = ["KUBECONFIG": kubeconfig.path, "HOME": directory.path]
+        }
+
+        /// An injection-enabled namespace, as Istio's integration tests create theirs.
+        func createNamespace(_ name: String) throws {
+            let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+            if (try? client.get("/api/v1/namespaces/\(name)")) != nil { return }
+            try client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string(name)),
+                                                                                               ("labels", .object([("istio-injection", .string("enabled"))]))]))]))
+        }
+
+        func stop() {
+            plane.stop()
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 
     /// What differs from the case's expectations; nil when nothing does. istioctl's wording of its notes and
@@ -75,11 +142,12 @@ struct AnalyzeCommandCases {
         return nil
     }
 
-    private static func meshctl(_ arguments: [String], in directory: URL) -> (code: ExitCode, stdout: String, output: String) {
+    private static func meshctl(_ arguments: [String], in directory: URL, variables: [String: String] = [:],
+                                command: [String] = ["analyze"]) -> (code: ExitCode, stdout: String, output: String) {
         // Both streams also go to one buffer in the order written, as istioctl's test merges them.
         let merged = Buffer(), out = Buffer(also: merged), err = Buffer(also: merged)
-        let environment = CommandEnvironment(stdout: out, stderr: err, variables: [:], workingDirectory: directory.path)
-        let code = MeshCLI.run(["analyze"] + arguments, environment: environment)
+        let environment = CommandEnvironment(stdout: out, stderr: err, variables: variables, workingDirectory: directory.path)
+        let code = MeshCLI.run(command + arguments, environment: environment)
         return (code, out.text, merged.text)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import Manifests
 
 /// `meshctl analyze`: finds configuration problems across resources, with Istio's message codes.
@@ -14,10 +15,13 @@ struct AnalyzeCommand: MeshCommand {
             codes (IST0101 ...) and levels; see https://istio.io/latest/docs/reference/config/analysis/.
             Files without a namespace are read as being in -n (default "default"). Directories are read
             recursively. Exit 79 when a message is at or above --failure-threshold, 0 otherwise.
-            Reading the cluster (--use-kube) needs meshctl's Kubernetes client, which is not built yet;
-            until then the files alone are analyzed.
+            With --use-kube (the default) and a configured cluster, the cluster's resources are analyzed too,
+            and the files' resources replace the cluster's of the same kind and name, as if they were applied;
+            messages are shown for -n (default: the context's namespace) or every namespace with -A.
             """,
             examples: [
+                Example("Analyze the cluster's namespace shop", "meshctl analyze -n shop"),
+                Example("Check files against the cluster before applying them", "meshctl analyze -A new-rules.yaml"),
                 Example("Analyze a folder of manifests and Istio configuration", "meshctl analyze --use-kube=false manifests/"),
                 Example("Fail on warnings too, and hide Info messages",
                         "meshctl analyze --use-kube=false --failure-threshold Warning --output-threshold Warning rules.yaml"),
@@ -28,7 +32,7 @@ struct AnalyzeCommand: MeshCommand {
                 Example("List the analyzers", "meshctl analyze -L"),
             ],
             flags: [
-                FlagSpec("use-kube", kind: .bool, help: "Also read the cluster's resources (not built yet: files alone are analyzed)", default: "true"),
+                FlagSpec("use-kube", kind: .bool, help: "Also read the cluster's resources (when a kubeconfig is configured)", default: "true"),
                 FlagSpec("all-namespaces", short: "A", kind: .bool, help: "Analyze every namespace, not only -n"),
                 FlagSpec("output", short: "o", help: "Output format: one of log|json|yaml", default: "log", completion: .values(["log", "json", "yaml"])),
                 // Levels are read in any letter case (istioctl's users write ERROR), so the values are checked here, not by the parser.
@@ -114,10 +118,9 @@ struct AnalyzeCommand: MeshCommand {
             throw UsageError(problem: "unknown analyzer \"\(name)\" (meshctl analyze -L lists them)",
                              suggestion: closestMatch(to: name, in: Analyzers.all.map(\.name)), commandPath: "meshctl analyze")
         }
-        if !listAnalyzers && files.isEmpty {
-            throw UsageError(problem: useKube
-                ? "no files given, and reading the cluster is not built yet: pass files or directories to analyze"
-                : "no files given: pass files or directories to analyze (or - for standard input)", commandPath: "meshctl analyze")
+        if !listAnalyzers && files.isEmpty && !useKube {
+            throw UsageError(problem: "no files given with --use-kube=false: pass files or directories to analyze (or - for standard input)",
+                             commandPath: "meshctl analyze")
         }
     }
 
@@ -130,8 +133,22 @@ struct AnalyzeCommand: MeshCommand {
         }
         var notes: [String] = []
         let inputs = try ManifestFiles.read(files, context, notes: &notes, manifestNamesOnly: true)
-        if useKube { notes.append("reading the cluster is not built yet; analyzing the given files only") }
-        let defaultNamespace = namespace ?? "default"
+        // The cluster's resources, when one is configured; the files' resources replace those of the same name.
+        var clusterResources: [AnalyzedResource] = []
+        var scopeNamespace = namespace
+        if useKube {
+            if let access = try? ClusterConnection.access(context) {
+                let client = try ClusterConnection.client(context)
+                clusterResources = try ClusterConnection.call { try Self.clusterResources(client) }
+                if scopeNamespace == nil && !allNamespaces { scopeNamespace = access.namespace }
+            } else if files.isEmpty {
+                throw CommandFailure("no cluster is configured (no kubeconfig) and no files were given: pass files, or set KUBECONFIG, "
+                                     + "or start one with meshctl local up")
+            } else {
+                notes.append("no cluster is configured (no kubeconfig); analyzing the given files only")
+            }
+        }
+        let defaultNamespace = scopeNamespace ?? "default"
         var resources: [AnalyzedResource] = []
         var unreadable: [String] = []
         for input in inputs {
@@ -154,8 +171,11 @@ struct AnalyzeCommand: MeshCommand {
             guard ignoreUnknown else { throw InputDataError(report + "\n(--ignore-unknown analyzes the rest)") }
             context.stderr.write("note: " + report + "\n")
         }
-        // Files do not describe running pods, so analyzers that need them only run when asked for by name.
-        let analyzers = analyzerNames.isEmpty ? Analyzers.defaults(podsAreRunning: false) : analyzerNames.compactMap(Analyzers.named)
+        let fromFiles = Set(resources.map { "\($0.kind)/\($0.namespaceOrEmpty)/\($0.name)" })
+        resources += clusterResources.filter { !fromFiles.contains("\($0.kind)/\($0.namespaceOrEmpty)/\($0.name)") }
+        // Files do not describe running pods, so analyzers that need them only run when asked for by name, or on a cluster.
+        let podsAreRunning = !clusterResources.isEmpty
+        let analyzers = analyzerNames.isEmpty ? Analyzers.defaults(podsAreRunning: podsAreRunning) : analyzerNames.compactMap(Analyzers.named)
         // An `istio` ConfigMap among the files supplies the mesh config and networks, as in a cluster.
         let istioConfigMap = resources.first { $0.kind == "ConfigMap" && $0.name == "istio" && $0.namespace == istioNamespace }
         func configMapKey(_ key: String) -> YAMLNode? {
@@ -167,16 +187,21 @@ struct AnalyzeCommand: MeshCommand {
             meshConfig = try YAMLParser.parse(text, file: meshConfigFile).first?.root
         }
         var messages = Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace, meshConfig: meshConfig,
-                                                                   meshNetworks: configMapKey("meshNetworks"), podsAreRunning: false,
+                                                                   meshNetworks: configMapKey("meshNetworks"), podsAreRunning: podsAreRunning,
                                                                    credentials: TLSCredentialInspector()))
-        if !allNamespaces && namespace != nil {
-            messages = messages.filter { $0.resource.namespace == nil || $0.resource.namespace == namespace }
+        if !allNamespaces, let scopeNamespace, namespace != nil || !clusterResources.isEmpty {
+            // A Namespace's messages belong to the namespace it is; other cluster-wide objects' to every scope.
+            messages = messages.filter { message in
+                let resource = message.resource
+                if resource.kind == "Namespace" { return resource.name == scopeNamespace }
+                return resource.namespace == nil || resource.namespace == scopeNamespace
+            }
         }
         messages = messages.filter { message in !suppressions.contains { $0.hides(message) } }
         let failing = messages.contains { $0.type.level >= failureThreshold }
         let shown = messages.filter { $0.type.level >= outputThreshold }
         for note in notes { context.stderr.write("note: \(note)\n") }
-        let scope = allNamespaces ? "all namespaces" : namespace.map { "namespace: \($0)" } ?? "the given files"
+        let scope = allNamespaces ? "all namespaces" : (namespace ?? (clusterResources.isEmpty ? nil : scopeNamespace)).map { "namespace: \($0)" } ?? "the given files"
         switch format {
         case "json", "yaml":
             let data = YAMLNode.sequence(shown.map(Self.data))
@@ -196,6 +221,33 @@ struct AnalyzeCommand: MeshCommand {
         if failing {
             throw AnalyzeIssuesError(scope: scope, threshold: failureThreshold)
         }
+    }
+
+    /// The kinds the analyzers read, where the cluster serves them.
+    static let clusterKinds: [(apiVersion: String, kind: String)] = [
+        ("v1", "Namespace"), ("v1", "Pod"), ("v1", "Service"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Endpoints"),
+        ("apps/v1", "Deployment"), ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+        ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"), ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+        ("networking.istio.io/v1", "VirtualService"), ("networking.istio.io/v1", "DestinationRule"), ("networking.istio.io/v1", "Gateway"),
+        ("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"), ("networking.istio.io/v1", "WorkloadEntry"),
+        ("networking.istio.io/v1", "WorkloadGroup"), ("networking.istio.io/v1alpha3", "EnvoyFilter"),
+        ("security.istio.io/v1", "AuthorizationPolicy"), ("security.istio.io/v1", "PeerAuthentication"),
+        ("security.istio.io/v1", "RequestAuthentication"), ("telemetry.istio.io/v1", "Telemetry"), ("extensions.istio.io/v1alpha1", "WasmPlugin"),
+        ("gateway.networking.k8s.io/v1", "Gateway"), ("gateway.networking.k8s.io/v1", "HTTPRoute"), ("gateway.networking.k8s.io/v1", "GRPCRoute"),
+    ]
+
+    static func clusterResources(_ client: KubernetesClient) throws -> [AnalyzedResource] {
+        var resources: [AnalyzedResource] = []
+        for (apiVersion, kind) in clusterKinds {
+            guard let location = try client.locate(apiVersion: apiVersion, kind: kind) else { continue }
+            for item in try client.list(location.prefix + "/" + location.plural) {
+                var object = item
+                if object["apiVersion"] == nil { object["apiVersion"] = .string(apiVersion) }
+                if object["kind"] == nil { object["kind"] = .string(kind) }
+                if let resource = AnalyzedResource(object.yamlNode) { resources.append(resource) }
+            }
+        }
+        return resources
     }
 
     static func data(_ message: AnalysisMessage) -> YAMLNode {
