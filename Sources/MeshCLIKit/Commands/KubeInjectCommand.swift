@@ -50,9 +50,9 @@ struct KubeInjectCommand: MeshCommand {
                 FlagSpec("operatorFileName", valueName: "FILE", help: "IstioOperator file to take values and mesh config from",
                          completion: .files),
                 FlagSpec("revision", short: "r", help: "Control plane revision whose configuration to use"),
-                FlagSpec("meshConfigMapName", help: "ConfigMap holding the mesh configuration (cluster mode, not available yet)",
+                FlagSpec("meshConfigMapName", help: "Read the mesh configuration from this ConfigMap in the cluster (istio namespace)",
                          default: "istio"),
-                FlagSpec("injectConfigMapName", help: "ConfigMap holding the injection configuration (cluster mode, not available yet)",
+                FlagSpec("injectConfigMapName", help: "Read the injection templates and values from this ConfigMap in the cluster (istio namespace)",
                          default: "istio-sidecar-injector"),
                 FlagSpec("set", kind: .repeatedValue, valueName: "key=value",
                          help: "Override an injection value, as with istioctl install (values.global.proxy.image=...)"),
@@ -80,6 +80,37 @@ struct KubeInjectCommand: MeshCommand {
         revision = invocation.string("revision") ?? ""
         assignments = invocation.strings("set")
         namesClusterConfigMaps = invocation.isSet("meshConfigMapName") || invocation.isSet("injectConfigMapName")
+        meshConfigMapName = invocation.string("meshConfigMapName") ?? "istio"
+        injectConfigMapName = invocation.string("injectConfigMapName") ?? "istio-sidecar-injector"
+    }
+
+    let meshConfigMapName: String
+    let injectConfigMapName: String
+
+    /// The injector and mesh ConfigMaps of the cluster's control plane (of `--revision`, whose ConfigMaps end in -REV).
+    private func clusterSettings(_ context: CommandContext) throws -> InjectionSettings {
+        let client = try ClusterConnection.client(context)
+        let namespace = context.global.istioNamespace
+        let suffix = revision.isEmpty || revision == "default" ? "" : "-\(revision)"
+        func configMap(_ name: String) throws -> JSONValue {
+            let full = name + (name.hasSuffix(suffix) ? "" : suffix)
+            return try ClusterConnection.call { try client.get("/api/v1/namespaces/\(namespace)/configmaps/\(full)") }
+        }
+        let injector = try configMap(injectConfigMapName)
+        let meshMap = try configMap(meshConfigMapName)
+        let source = "ConfigMap \(namespace)/\(injectConfigMapName)\(suffix)"
+        let valuesText = injector["data"]?["values"]?.string ?? "{}"
+        var values = try YAMLParser.parse(valuesText, file: source + " data.values").first?.root ?? .mapping([])
+        for assignment in assignments { values = ValuesOverlay.applying(assignment, to: values) ?? values }
+        let configText = injector["data"]?["config"]?.string ?? ""
+        // meshctl's local control plane keeps no template text: it injects with the built-in templates.
+        let parsedConfig = try? YAMLParser.parse(configText).first?.root
+        let hasTemplates = !(parsedConfig?["templates"]?.pairs ?? []).isEmpty || !(parsedConfig?["template"]?.scalarText ?? "").isEmpty
+        let config = hasTemplates ? try InjectorConfig(fileText: configText, file: source + " data.config") : .builtin
+        let mesh = try MeshConfiguration(yaml: meshMap["data"]?["mesh"]?.string, file: "ConfigMap \(namespace)/\(meshConfigMapName) data.mesh")
+        return InjectionSettings(config: config, values: values, mesh: mesh, revision: revision,
+                                 nativeSidecars: context.environment.variables["ENABLE_NATIVE_SIDECARS"] == "true",
+                                 compliancePolicy: context.environment.variables["COMPLIANCE_POLICY"] ?? "")
     }
 
     func validate() throws {
@@ -87,11 +118,9 @@ struct KubeInjectCommand: MeshCommand {
             throw UsageError(problem: "filename not specified (see --filename or -f): give a manifest file, a directory, or - for standard input",
                              commandPath: "meshctl kube-inject")
         }
-        if namesClusterConfigMaps {
-            throw CommandFailure("""
-            --meshConfigMapName and --injectConfigMapName read ConfigMaps from a cluster, which this version of meshctl \
-            cannot do yet; save them to files and pass --meshConfigFile, --injectConfigFile and --valuesFile instead
-            """)
+        if namesClusterConfigMaps && (meshConfigFile != nil || injectConfigFile != nil || valuesFile != nil) {
+            throw UsageError(problem: "take the configuration from the cluster (--meshConfigMapName/--injectConfigMapName) or from files "
+                             + "(--meshConfigFile/--injectConfigFile/--valuesFile), not both", commandPath: "meshctl kube-inject")
         }
         for assignment in assignments where !assignment.contains("=") {
             throw UsageError(problem: "invalid --set \"\(assignment)\": expected key=value, e.g. values.global.proxy.image=proxyv2",
@@ -102,7 +131,7 @@ struct KubeInjectCommand: MeshCommand {
     func run(_ context: CommandContext) throws {
         let directory = context.environment.workingDirectory
         let inputs = try readInputs(directory: directory, context: context)
-        let injector = SidecarInjector(settings: try loadSettings(context))
+        let injector = SidecarInjector(settings: namesClusterConfigMaps ? try clusterSettings(context) : try loadSettings(context))
         var output = ""
         for (name, text) in inputs {
             do {

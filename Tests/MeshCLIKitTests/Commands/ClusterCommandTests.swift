@@ -134,6 +134,19 @@ final class ClusterCommandTests: XCTestCase {
         XCTAssertEqual(deleted.stdout, "virtualservice.networking.istio.io \"cart\" deleted\nnamespace \"blog\" deleted\n", deleted.stderr)
     }
 
+    func testKubeInjectReadsTheClustersConfigMaps() throws {
+        let pod = directory.appendingPathComponent("pod.yaml")
+        try "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers: [{name: web, image: nginx}]\n"
+            .write(to: pod, atomically: true, encoding: .utf8)
+        let injected = runMeshctl(["kube-inject", "-f", pod.path, "--injectConfigMapName", "istio-sidecar-injector"], variables: variables)
+        XCTAssertEqual(injected.exitCode, .success, injected.stderr)
+        XCTAssertTrue(injected.stdout.contains("image: docker.io/istio/proxyv2:1.32.0") && injected.stdout.contains("name: istio-proxy"), injected.stdout)
+        XCTAssertFalse(injected.stderr.contains("built-in Istio defaults"), "the cluster's configuration, not the built-in one")
+        let missing = runMeshctl(["kube-inject", "-f", pod.path, "--injectConfigMapName", "istio-sidecar-injector", "-r", "canary"], variables: variables)
+        XCTAssertEqual(missing.exitCode, .failure)
+        XCTAssertTrue(missing.stderr.contains("configmaps \"istio-sidecar-injector-canary\" not found"), missing.stderr)
+    }
+
     func testUnreachableClusterNamesServerAndCause() throws {
         plane.stop()
         let result = runMeshctl(["check-inject"], variables: variables)

@@ -98,9 +98,12 @@ final class KubeInjectCommandTests: XCTestCase {
         XCTAssertTrue(annotation.stderr.contains("global.proxy.includeInboundPorts"), annotation.stderr)
 
         XCTAssertEqual(run(config + ["-f", "x", "--set", "novalue"], in: folder).exitCode, .usage)
+        // The ConfigMap flags read a cluster; with none configured the error says how to get one.
         let clusterOnly = run(["-f", "deployment/hello.yaml", "--injectConfigMapName", "custom"], in: folder)
         XCTAssertEqual(clusterOnly.exitCode, .failure)
-        XCTAssertTrue(clusterOnly.stderr.contains("--injectConfigFile"), clusterOnly.stderr)
+        XCTAssertTrue(clusterOnly.stderr.contains("no kubeconfig") && clusterOnly.stderr.contains("meshctl local up"), clusterOnly.stderr)
+        XCTAssertEqual(run(config + ["-f", "deployment/hello.yaml", "--injectConfigMapName", "custom"], in: folder).exitCode, .usage,
+                       "files and ConfigMaps together")
     }
 
     func testSkippedWorkloadsAreReportedOnStderr() throws {
