@@ -15,7 +15,7 @@ public struct APIStatusError: Error, CustomStringConvertible, Sendable {
 /// errors decoded, retries for 429/503, kubectl's `-v` logging with secrets masked.
 public final class KubernetesClient: @unchecked Sendable {
     public let access: ClusterAccess
-    private let transport: CurlClient
+    private let transport: any HTTPTransport
     private let verbosity: Int
     private let log: (String) -> Void
     private let variables: [String: String]
@@ -42,6 +42,15 @@ public final class KubernetesClient: @unchecked Sendable {
         default: break
         }
         transport = try CurlClient(options: options)
+    }
+
+    /// A client over another transport (unit tests).
+    public init(access: ClusterAccess, transport: any HTTPTransport, verbosity: Int = 0, log: @escaping (String) -> Void = { _ in }) {
+        self.access = access
+        self.transport = transport
+        self.verbosity = verbosity
+        self.log = log
+        self.variables = [:]
     }
 
     /// GET a path (`/api/v1/namespaces/default`) as JSON.

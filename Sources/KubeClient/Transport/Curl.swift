@@ -67,8 +67,13 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
     public var description: String { request.isEmpty ? reason : "\(request): \(reason)" }
 }
 
+/// Sends one HTTP request and returns the answer: libcurl in meshctl, a scripted fake in unit tests.
+public protocol HTTPTransport: AnyObject {
+    func perform(_ request: HTTPClientRequest) throws -> HTTPClientResponse
+}
+
 /// A libcurl easy handle: requests one after another, reusing the connection.
-public final class CurlClient: @unchecked Sendable {
+public final class CurlClient: HTTPTransport, @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
     private let options: CurlOptions
 
