@@ -38,7 +38,7 @@ let package = Package(
 
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests"],
                     exclude: ["Fixtures", "Golden"]),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet"]),
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane"]),

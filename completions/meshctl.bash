@@ -35,45 +35,45 @@ __meshctl_subcommands() {
 
 __meshctl_flags() {
     case "$1" in
-        "meshctl") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl analyze") echo "--use-kube --all-namespaces --output --failure-threshold --output-threshold --suppress --analyzer --list-analyzers --meshConfigFile --ignore-unknown --color --recursive --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl apply") echo "--filename --dry-run --force-conflicts --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl check-inject") echo "--selector --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl completion") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl delete") echo "--filename --ignore-not-found --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl help") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl inject") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl inject enable") echo "--revision --dry-run --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl inject disable") echo "--dry-run --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl kube-inject") echo "--filename --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl local") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl local up") echo "--port --state-dir --foreground --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
-        "meshctl version") echo "--short --remote --output --kubeconfig --context --namespace --istioNamespace --verbosity --help" ;;
+        "meshctl") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl analyze") echo "--use-kube --all-namespaces --output --failure-threshold --output-threshold --suppress --analyzer --list-analyzers --meshConfigFile --ignore-unknown --color --recursive --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl apply") echo "--filename --dry-run --force-conflicts --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl check-inject") echo "--selector --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl completion") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl delete") echo "--filename --ignore-not-found --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl help") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl inject") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl inject enable") echo "--revision --dry-run --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl inject disable") echo "--dry-run --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl kube-inject") echo "--filename --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl local") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl local up") echo "--port --state-dir --foreground --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl version") echo "--short --remote --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
     esac
 }
 
 __meshctl_value_flags() {
     case "$1" in
-        "meshctl") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl analyze") echo "-o --output --failure-threshold --output-threshold -S --suppress --analyzer --meshConfigFile --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl apply") echo "-f --filename --dry-run --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl check-inject") echo "-l --selector -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl completion") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl delete") echo "-f --filename --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl help") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl inject") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl inject enable") echo "-r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl inject disable") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl kube-inject") echo "-f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl local") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl local up") echo "--port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl local status") echo "--state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl local down") echo "--state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
-        "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity" ;;
+        "meshctl") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl analyze") echo "-o --output --failure-threshold --output-threshold -S --suppress --analyzer --meshConfigFile --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl apply") echo "-f --filename --dry-run --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl check-inject") echo "-l --selector -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl completion") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl delete") echo "-f --filename --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl help") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl inject") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl inject enable") echo "-r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl inject disable") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl kube-inject") echo "-f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl local") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl local up") echo "--port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl local status") echo "--state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl local down") echo "--state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
     esac
 }
 

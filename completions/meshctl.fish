@@ -45,39 +45,39 @@ end
 function __meshctl_value_flags
     switch "$argv[1]"
         case 'meshctl'
-            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl analyze'
-            printf '%s\n' -o --output --failure-threshold --output-threshold -S --suppress --analyzer --meshConfigFile --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' -o --output --failure-threshold --output-threshold -S --suppress --analyzer --meshConfigFile --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl apply'
-            printf '%s\n' -f --filename --dry-run --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' -f --filename --dry-run --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl check-inject'
-            printf '%s\n' -l --selector -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' -l --selector -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl completion'
-            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl delete'
-            printf '%s\n' -f --filename --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' -f --filename --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl help'
-            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl inject'
-            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl inject enable'
-            printf '%s\n' -r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' -r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl inject disable'
-            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl kube-inject'
-            printf '%s\n' -f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' -f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local'
-            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local up'
-            printf '%s\n' --port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' --port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local status'
-            printf '%s\n' --state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' --state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local down'
-            printf '%s\n' --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl validate'
-            printf '%s\n' -f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' -f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl version'
-            printf '%s\n' -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity
+            printf '%s\n' -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
     end
 end
 
@@ -121,6 +121,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l context -x -d 'Nam
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -F
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l use-kube -d 'Also read the cluster\'s resources (when a kubeconfig is configured)'
@@ -140,6 +141,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l context -x
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl analyze"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -s f -l filename -r -F -d 'Files or directories to apply'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -l dry-run -x -a 'none client server' -d 'client: validate only; server: the server checks without storing'
@@ -149,6 +151,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -l context -x -
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl apply"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s l -l selector -x -d 'Check the first pod this label selector finds'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s o -l output -x -a 'table wide json yaml' -d 'Output format: one of table|wide|json|yaml'
@@ -157,6 +160,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -l conte
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl check-inject"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -a 'bash zsh fish'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
@@ -164,6 +168,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -l context
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl completion"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -s f -l filename -r -F -d 'Files or directories'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -l ignore-not-found -d 'Objects already gone are not an error'
@@ -172,12 +177,14 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -l context -x 
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl delete"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -l context -x -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl help"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -a enable -d 'Label namespaces so new pods get the sidecar'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -a disable -d 'Label namespaces so new pods get no sidecar'
@@ -186,6 +193,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -l context -x 
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -s r -l revision -x -d 'Use this control plane revision (istio.io/rev=REV)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -l dry-run -d 'Check and show the change without making it (server-side dry run)'
@@ -194,6 +202,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -l cont
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject enable"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -l dry-run -d 'Check and show the change without making it (server-side dry run)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
@@ -201,6 +210,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -l con
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl inject disable"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s f -l filename -r -F -d 'Manifest file, directory of .yaml/.yml/.json files, or - for standard input'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s o -l output -r -F -d 'Write the result to this file (atomically) instead of standard output'
@@ -217,6 +227,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -l contex
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a up -d 'Start the local control plane and make its kubeconfig context current'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a status -d 'Show whether the local control plane runs, where, for how long, and how many objects it holds'
@@ -226,6 +237,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -l context -x -
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l port -x -d 'Port on 127.0.0.1 (default: the last one used, else a free one)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
@@ -235,6 +247,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l context -
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -s o -l output -x -a 'yaml json' -d 'Output format: one of yaml|json'
@@ -243,6 +256,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -l conte
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local status"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l purge -d 'Also delete the state directory and the meshctl-local context'
@@ -251,6 +265,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l context
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s f -l filename -r -F -d 'File, directory, or - for standard input'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s x -l referential -d 'Also check what resources refer to (gateways, subsets) against the files given'
@@ -260,6 +275,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -l context -
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s s -l short -d 'Print only the client\'s version number'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l remote -d 'Also ask the cluster for its Kubernetes and Istio versions'
@@ -269,4 +285,5 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l context -x
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s n -l namespace -x -d 'Kubernetes namespace (default: the context\'s namespace)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s i -l istioNamespace -x -d 'Istio system namespace'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s h -l help -d 'Help for this command'

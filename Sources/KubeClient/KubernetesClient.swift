@@ -20,6 +20,8 @@ public final class KubernetesClient: @unchecked Sendable {
     private let log: (String) -> Void
     private let variables: [String: String]
     let discoveryCache = Once<[ResourceLocation]>()
+    /// The URL requests go to (the server, or its tls-server-name when it has one).
+    private let requestBase: String
 
     public init(access: ClusterAccess, requestTimeoutSeconds: Int = 30, verbosity: Int = 0, variables: [String: String] = [:],
                 log: @escaping (String) -> Void = { _ in }) throws {
@@ -31,6 +33,13 @@ public final class KubernetesClient: @unchecked Sendable {
         options.connectTimeoutSeconds = min(10, requestTimeoutSeconds)
         options.insecureSkipVerify = access.insecureSkipTLSVerify
         options.proxy = access.proxyURL
+        var access = access
+        if let name = access.tlsServerName, let authority = Self.authority(access.server) {
+            // Verify the certificate for tls-server-name while connecting to the server's own address.
+            options.connectTo = "\(name):\(authority.port):\(authority.host):\(authority.port)"
+            access.server = "https://\(name):\(authority.port)" + authority.path
+        }
+        self.requestBase = access.server
         switch access.credentials {
         case .clientCertificate(let certificate, let key):
             options.clientCertificate = certificate
@@ -51,6 +60,22 @@ public final class KubernetesClient: @unchecked Sendable {
         self.verbosity = verbosity
         self.log = log
         self.variables = [:]
+        self.requestBase = access.server
+    }
+
+    /// host, port and path of an https URL.
+    static func authority(_ url: String) -> (host: String, port: String, path: String)? {
+        guard url.hasPrefix("https://") else { return nil }
+        let rest = url.dropFirst("https://".count)
+        let hostPort = rest.prefix { $0 != "/" }
+        let path = String(rest.dropFirst(hostPort.count))
+        if hostPort.hasPrefix("["), let close = hostPort.firstIndex(of: "]") {
+            let host = String(hostPort[...close])
+            let port = hostPort[hostPort.index(after: close)...].dropFirst()
+            return (host, port.isEmpty ? "443" : String(port), path)
+        }
+        let parts = hostPort.split(separator: ":", maxSplits: 1).map(String.init)
+        return (parts[0], parts.count > 1 ? parts[1] : "443", path)
     }
 
     /// GET a path (`/api/v1/namespaces/default`) as JSON.
@@ -71,6 +96,67 @@ public final class KubernetesClient: @unchecked Sendable {
         return items
     }
 
+    /// GET through the API server's pod proxy: `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH` (a sidecar's admin port).
+    public func proxyGet(pod: String, namespace: String, port: Int, path: String) throws -> [UInt8] {
+        var headers: [(name: String, value: String)] = [("Accept", "*/*"), ("User-Agent", "meshctl")]
+        if let authorization = try authorization() { headers.append(("Authorization", authorization)) }
+        let trimmed = path.hasPrefix("/") ? String(path.dropFirst()) : path
+        let response = try perform(HTTPClientRequest(url: requestBase + "/api/v1/namespaces/\(namespace)/pods/\(pod):\(port)/proxy/\(trimmed)",
+                                                     headers: headers))
+        guard (200..<300).contains(response.status) else {
+            let status = try? JSONValue.parse(response.body)
+            throw APIStatusError(code: response.status, reason: status?["reason"]?.string ?? "Status\(response.status)",
+                                 message: status?["message"]?.string ?? String(decoding: response.body.prefix(200), as: UTF8.self))
+        }
+        return response.body
+    }
+
+    /// One event of a watch.
+    public struct WatchEvent: Sendable {
+        public var type: String
+        public var object: JSONValue
+    }
+
+    /// Watches a collection (`/api/v1/namespaces/shop/configmaps`) from `resourceVersion` (nil: from now, after
+    /// the current objects as ADDED), calling `handler` per event until it returns false. When the server ends a
+    /// stream, the watch resumes from the last version seen; a version too old (410) is an error.
+    public func watch(_ path: String, resourceVersion: String? = nil, timeoutSeconds: Int = 300,
+                      handler: @escaping (WatchEvent) -> Bool) throws {
+        var version = resourceVersion
+        while true {
+            var query = "watch=true&allowWatchBookmarks=true&timeoutSeconds=\(timeoutSeconds)"
+            if let version { query += "&resourceVersion=\(version)" }
+            var headers: [(name: String, value: String)] = [("Accept", "application/json"), ("User-Agent", "meshctl")]
+            if let authorization = try authorization() { headers.append(("Authorization", authorization)) }
+            var pending: [UInt8] = []
+            var stopped = false
+            var failure: Error?
+            let request = HTTPClientRequest(url: requestBase + path + (path.contains("?") ? "&" : "?") + query, headers: headers)
+            let response = try transport.performStreaming(request) { piece in
+                pending += piece
+                while let newline = pending.firstIndex(of: 10) {
+                    let line = Array(pending[..<newline])
+                    pending.removeSubrange(...newline)
+                    guard let event = try? JSONValue.parse(line), let type = event["type"]?.string, let object = event["object"] else { continue }
+                    if let seen = object["metadata"]?["resourceVersion"]?.string { version = seen }
+                    if type == "BOOKMARK" { continue }
+                    if type == "ERROR" {
+                        failure = APIStatusError(code: object["code"]?.int ?? 500, reason: object["reason"]?.string ?? "Unknown",
+                                                 message: object["message"]?.string ?? "watch error")
+                        return false
+                    }
+                    if !handler(WatchEvent(type: type, object: object)) { stopped = true; return false }
+                }
+                return true
+            }
+            if let failure { throw failure }
+            if stopped { return }
+            guard (200..<300).contains(response.status) else {
+                throw APIStatusError(code: response.status, reason: "Status\(response.status)", message: "watch of \(path) refused")
+            }
+        }
+    }
+
     /// Sends a request with a JSON body and returns the JSON answer; non-2xx answers throw `APIStatusError`.
     @discardableResult
     public func send(_ method: String, _ path: String, body: JSONValue? = nil, contentType: String = "application/json",
@@ -78,7 +164,7 @@ public final class KubernetesClient: @unchecked Sendable {
         var headers: [(name: String, value: String)] = [("Accept", accept), ("User-Agent", "meshctl")]
         if let authorization = try authorization() { headers.append(("Authorization", authorization)) }
         if body != nil { headers.append(("Content-Type", contentType)) }
-        let request = HTTPClientRequest(method: method, url: access.server + path, headers: headers, body: body?.serializedBytes ?? [])
+        let request = HTTPClientRequest(method: method, url: requestBase + path, headers: headers, body: body?.serializedBytes ?? [])
         let response = try perform(request)
         let parsed = (try? JSONValue.parse(response.body)) ?? .null
         guard (200..<300).contains(response.status) else {

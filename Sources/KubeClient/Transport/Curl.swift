@@ -45,6 +45,8 @@ public struct CurlOptions: Sendable {
     public var proxy: String?
     public var timeoutSeconds = 30
     public var connectTimeoutSeconds = 10
+    /// `name:port:host:port`: connect to host:port for requests to name:port (a kubeconfig's tls-server-name).
+    public var connectTo: String?
 
     public init(certificateAuthorities: [UInt8]? = nil, timeoutSeconds: Int = 30) {
         self.certificateAuthorities = certificateAuthorities
@@ -70,12 +72,23 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
 /// Sends one HTTP request and returns the answer: libcurl in meshctl, a scripted fake in unit tests.
 public protocol HTTPTransport: AnyObject {
     func perform(_ request: HTTPClientRequest) throws -> HTTPClientResponse
+    func performStreaming(_ request: HTTPClientRequest, onData: @escaping ([UInt8]) -> Bool) throws -> HTTPClientResponse
+}
+
+extension HTTPTransport {
+    /// Transports that cannot stream hand over the whole body at once.
+    public func performStreaming(_ request: HTTPClientRequest, onData: @escaping ([UInt8]) -> Bool) throws -> HTTPClientResponse {
+        let response = try perform(request)
+        _ = onData(response.body)
+        return HTTPClientResponse(status: response.status, headers: response.headers, body: [])
+    }
 }
 
 /// A libcurl easy handle: requests one after another, reusing the connection.
 public final class CurlClient: HTTPTransport, @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
     private let options: CurlOptions
+    private var connectToList: UnsafeMutablePointer<curl_slist>?
 
     public convenience init(certificateAuthorities: [UInt8]? = nil, timeoutSeconds: Int = 30) throws {
         try self.init(options: CurlOptions(certificateAuthorities: certificateAuthorities, timeoutSeconds: timeoutSeconds))
@@ -96,6 +109,10 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
             CMeshShims_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
         }
         if let proxy = options.proxy { CMeshShims_curl_easy_setopt_string(handle, CURLOPT_PROXY, proxy) }
+        if let connectTo = options.connectTo {
+            connectToList = curl_slist_append(nil, connectTo)
+            CMeshShims_curl_easy_setopt_slist(handle, CURLOPT_CONNECT_TO, connectToList)
+        }
         // Blobs are copied by libcurl (CURL_BLOB_COPY), so they need not outlive these calls.
         func setBlob(_ option: CURLoption, _ bytes: [UInt8]?) {
             guard let bytes else { return }
@@ -113,15 +130,35 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         }
     }
 
-    deinit { curl_easy_cleanup(handle) }
+    deinit {
+        curl_easy_cleanup(handle)
+        curl_slist_free_all(connectToList)
+    }
 
     private final class Sink {
         var bytes: [UInt8] = []
         var headerLines: [String] = []
+        /// For streamed responses: gets each piece as it arrives; false stops the transfer.
+        var onData: (([UInt8]) -> Bool)?
     }
 
     public func perform(_ request: HTTPClientRequest) throws -> HTTPClientResponse {
+        try perform(request, sink: Sink())
+    }
+
+    /// Sends a request whose answer streams (a watch): `onData` gets the body piece by piece until the server
+    /// ends it or `onData` returns false. The returned response has the status and headers, and no body.
+    public func performStreaming(_ request: HTTPClientRequest, onData: @escaping ([UInt8]) -> Bool) throws -> HTTPClientResponse {
         let sink = Sink()
+        sink.onData = onData
+        do {
+            return try perform(request, sink: sink)
+        } catch let error as TransportError where error.reason.contains("Failure writing output") || error.reason.contains("write") {
+            return HTTPClientResponse(status: 200, body: [])  // stopped by onData
+        }
+    }
+
+    private func perform(_ request: HTTPClientRequest, sink: Sink) throws -> HTTPClientResponse {
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE))
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
@@ -151,7 +188,9 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         CMeshShims_curl_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
-            sink.bytes.append(contentsOf: UnsafeRawBufferPointer(start: data, count: size * count))
+            let piece = UnsafeRawBufferPointer(start: data, count: size * count)
+            if let onData = sink.onData { return onData(Array(piece)) ? size * count : 0 }
+            sink.bytes.append(contentsOf: piece)
             return size * count
         }
         CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)

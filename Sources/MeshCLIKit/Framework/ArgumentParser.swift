@@ -156,14 +156,38 @@ public enum ArgumentParser {
             throw UsageError(problem: "invalid value \"\(verbosityText)\" for --verbosity: expected a number from 0 to 10",
                              commandPath: pathText)
         }
-        let global = GlobalOptions(kubeconfig: values["kubeconfig"]?.last, context: values["context"]?.last,
+        let timeoutText = values["request-timeout"]?.last ?? "0"
+        guard let timeout = Self.seconds(timeoutText) else {
+            throw UsageError(problem: "invalid value \"\(timeoutText)\" for --request-timeout: expected a duration such as 30s, 1m or 0 (no limit)",
+                             commandPath: pathText)
+        }
+        var global = GlobalOptions(kubeconfig: values["kubeconfig"]?.last, context: values["context"]?.last,
                                    namespace: values["namespace"]?.last,
                                    istioNamespace: values["istioNamespace"]?.last ?? "istio-system",
                                    verbosity: verbosity)
+        global.requestTimeoutSeconds = timeout
         let invocation = Invocation(commandPath: path, spec: spec, values: values, arguments: positionals,
                                     global: global, helpRequested: helpRequested)
         if !helpRequested { try checkArguments(positionals, spec: spec, pathText: pathText) }
         return (command, invocation)
+    }
+
+    /// kubectl's durations: `30s`, `1m`, `2h`, `1m30s`, or a bare number of seconds; nil when malformed.
+    static func seconds(_ text: String) -> Int? {
+        if let plain = Int(text), plain >= 0 { return plain }
+        var total = 0, number = ""
+        for character in text {
+            if character.isNumber { number.append(character); continue }
+            guard let value = Int(number) else { return nil }
+            switch character {
+            case "s": total += value
+            case "m": total += value * 60
+            case "h": total += value * 3600
+            default: return nil
+            }
+            number = ""
+        }
+        return number.isEmpty && total >= 0 ? total : nil
     }
 
     private static func checkArguments(_ positionals: [String], spec: CommandSpec, pathText: String) throws {

@@ -8,7 +8,8 @@ enum ClusterConnection {
         let access = try access(context)
         let stderr = context.stderr
         do {
-            return try KubernetesClient(access: access, requestTimeoutSeconds: timeoutSeconds, verbosity: context.global.verbosity,
+            let timeout = context.global.requestTimeoutSeconds > 0 ? context.global.requestTimeoutSeconds : timeoutSeconds
+            return try KubernetesClient(access: access, requestTimeoutSeconds: timeout, verbosity: context.global.verbosity,
                                         variables: context.environment.variables) { line in stderr.write(line + "\n") }
         } catch let error as KubeconfigError {
             throw CommandFailure(error.description)

@@ -149,9 +149,11 @@ public enum GlobalFlags {
     public static let verbosity = FlagSpec("verbosity", short: "v", valueName: "int",
                                            help: "Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)",
                                            default: "0")
+    public static let requestTimeout = FlagSpec("request-timeout", valueName: "duration",
+                                                help: "How long a request to the cluster may take (30s, 1m; 0 for the default)", default: "0")
     public static let help = FlagSpec("help", short: "h", kind: .bool, help: "Help for this command")
 
-    public static let all: [FlagSpec] = [kubeconfig, context, namespace, istioNamespace, verbosity, help]
+    public static let all: [FlagSpec] = [kubeconfig, context, namespace, istioNamespace, verbosity, requestTimeout, help]
 }
 
 /// Output formats, one list for help, validation and completion.

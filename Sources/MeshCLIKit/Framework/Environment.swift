@@ -151,6 +151,8 @@ public struct GlobalOptions: Equatable, Sendable {
     public var namespace: String?
     public var istioNamespace: String
     public var verbosity: Int
+    /// `--request-timeout`: seconds a request may take; 0 means the command's own default.
+    public var requestTimeoutSeconds = 0
 
     public init(kubeconfig: String? = nil, context: String? = nil, namespace: String? = nil,
                 istioNamespace: String = "istio-system", verbosity: Int = 0) {

@@ -1,0 +1,59 @@
+import Foundation
+import XCTest
+@testable import KubeClient
+import Manifests
+import MeshControlPlane
+
+/// The client against meshctl's local control plane over real HTTPS: watches that resume, tls-server-name.
+final class LocalClusterClientTests: XCTestCase {
+    private var plane: LocalControlPlane!
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-client-\(UUID().uuidString)")
+        plane = try LocalControlPlane(stateDirectory: directory, port: 0)
+        try plane.start()
+    }
+
+    override func tearDown() {
+        plane?.stop()
+        if let directory { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    private func access(tlsServerName: String? = nil) -> ClusterAccess {
+        ClusterAccess(contextName: "local", server: plane.url, namespace: "default", certificateAuthority: plane.authorityPEM,
+                      insecureSkipTLSVerify: false, tlsServerName: tlsServerName, proxyURL: nil, credentials: .token(plane.token), source: "test")
+    }
+
+    private func configMap(_ name: String) -> JSONValue {
+        .object([("metadata", .object([("name", .string(name))])), ("data", .object([("k", .string("v"))]))])
+    }
+
+    func testWatchResumesFromTheLastVersionAfterTheServerEndsIt() throws {
+        let client = try KubernetesClient(access: access())
+        let start = try client.get("/api/v1/namespaces/default/configmaps")["metadata"]?["resourceVersion"]?.string
+        try client.send("POST", "/api/v1/namespaces/default/configmaps", body: configMap("a"))
+        let writer = try KubernetesClient(access: access())
+        let later = configMap("b")
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1.6) { _ = try? writer.send("POST", "/api/v1/namespaces/default/configmaps", body: later) }
+        var seen: [String] = []
+        try client.watch("/api/v1/namespaces/default/configmaps", resourceVersion: start, timeoutSeconds: 1) { event in
+            seen.append("\(event.type) \(event.object["metadata"]?["name"]?.string ?? "")")
+            return seen.count < 2
+        }
+        XCTAssertEqual(seen, ["ADDED a", "ADDED b"], "b came after the first stream ended and the watch resumed")
+        XCTAssertThrowsError(try client.watch("/api/v1/namespaces/default/configmaps", resourceVersion: "3") { _ in true }) {
+            XCTAssertEqual(($0 as? APIStatusError)?.code, 410)
+        }
+    }
+
+    func testTLSServerNameIsWhatTheCertificateMustName() throws {
+        XCTAssertEqual(try KubernetesClient(access: access(tlsServerName: "localhost")).get("/version")["gitVersion"]?.string, "v1.32.0")
+        XCTAssertThrowsError(try KubernetesClient(access: access(tlsServerName: "wrong.example")).get("/version")) { error in
+            XCTAssertTrue("\(error)".contains("cannot reach the Kubernetes API") && "\(error)".lowercased().contains("certificate"), "\(error)")
+        }
+        XCTAssertThrowsError(try KubernetesClient(access: access()).proxyGet(pod: "web", namespace: "default", port: 15000, path: "/stats")) {
+            XCTAssertEqual(($0 as? APIStatusError)?.code, 404, "the local control plane has no pod proxy yet")
+        }
+    }
+}
