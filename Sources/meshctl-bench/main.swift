@@ -293,6 +293,23 @@ do {
         }
         rows.append(Row(benchmark: "local API: the same 20 Table pages over one connection", result: String(format: "%.2f s", serverTime),
                         reference: "", note: "the server's part of the paged kubectl run"))
+
+        // meshctl's client beside kubectl: one object again and again, and the 10,000-object list.
+        let access = ClusterAccess(contextName: "bench", server: plane.url, namespace: "bench", certificateAuthority: plane.authorityPEM,
+                                   insecureSkipTLSVerify: false, tlsServerName: nil, proxyURL: nil, credentials: .token(plane.token), source: "bench")
+        let kube = try KubernetesClient(access: access)
+        let gets = 2000
+        let getTime = try seconds { for _ in 0..<gets { _ = try kube.get("/api/v1/namespaces/bench/configmaps/cm-1") } }
+        let kubectlGet = median((0..<5).map { _ in timeProcess(kubectlPath, ["--kubeconfig", kubeconfig.path, "--cache-dir", state.appendingPathComponent("cache").path,
+                                                                             "get", "configmap", "cm-1", "-n", "bench", "-o", "json"]) })
+        rows.append(Row(benchmark: "KubeClient: GET one object, reused connection", result: String(format: "%.0f requests/s", Double(gets) / getTime),
+                        reference: String(format: "kubectl %.0f/s", 1 / kubectlGet), note: "kubectl: one process per get (median of 5)"))
+        var listed = 0
+        let listTime = try seconds { listed = try kube.list("/api/v1/namespaces/bench/configmaps").count }
+        let kubectlList = median((0..<3).map { _ in timeProcess(kubectlPath, ["--kubeconfig", kubeconfig.path, "--cache-dir", state.appendingPathComponent("cache").path,
+                                                                              "get", "configmaps", "-n", "bench", "-o", "json", "--chunk-size=500"]) })
+        rows.append(Row(benchmark: "KubeClient: list \(listed) objects in 500-object pages", result: String(format: "%.2f s", listTime),
+                        reference: String(format: "kubectl %.2f s", kubectlList), note: "kubectl -o json, same pages (it throttles itself after 10 requests)"))
     } else {
         rows.append(Row(benchmark: "kubectl get configmaps, 10,000 objects", result: "skipped", reference: "", note: "no kubectl at \(kubectlPath)"))
     }

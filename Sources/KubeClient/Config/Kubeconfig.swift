@@ -18,6 +18,20 @@ public struct ClusterAccess: Sendable {
     /// Where it came from, for messages: the kubeconfig file, or "in-cluster configuration".
     public var source: String
 
+    public init(contextName: String, server: String, namespace: String = "default", certificateAuthority: [UInt8]? = nil,
+                insecureSkipTLSVerify: Bool = false, tlsServerName: String? = nil, proxyURL: String? = nil, credentials: Credentials,
+                source: String) {
+        self.contextName = contextName
+        self.server = server
+        self.namespace = namespace
+        self.certificateAuthority = certificateAuthority
+        self.insecureSkipTLSVerify = insecureSkipTLSVerify
+        self.tlsServerName = tlsServerName
+        self.proxyURL = proxyURL
+        self.credentials = credentials
+        self.source = source
+    }
+
     public enum Credentials: Sendable {
         case none
         case token(String)
