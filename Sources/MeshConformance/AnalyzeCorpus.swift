@@ -43,8 +43,31 @@ struct AnalyzeCorpus {
                 failures[id] = "input: \(error)"
             }
         }
+        // Two clusters' resources analyzed together, each tagged with its cluster.
         for item in index["multiClusterCases"] as? [[String: Any]] ?? [] {
-            failures["multicluster/\(item["name"] ?? "?")"] = "multicluster analysis needs two clusters' services (issue 7)"
+            let id = "multicluster/\(item["name"] ?? "?")"
+            guard let analyzer = Analyzers.named(item["analyzer"] as? String ?? "") else { failures[id] = "analyzer not built"; continue }
+            do {
+                var resources: [AnalyzedResource] = []
+                for (cluster, key) in [("cluster1", "cluster1InputFiles"), ("cluster2", "cluster2InputFiles")] {
+                    for file in item[key] as? [String] ?? [] {
+                        let text = try String(contentsOf: root.appendingPathComponent("testdata").appendingPathComponent(file), encoding: .utf8)
+                        for document in try YAMLParser.parse(text, file: file) {
+                            resources += (AnalyzedResource.all(in: document.root, file: file) ?? []).map { resource in
+                                var tagged = resource
+                                tagged.cluster = cluster
+                                return tagged
+                            }
+                        }
+                    }
+                }
+                let produced = Analyzers.run([analyzer], on: AnalysisInput(resources: resources)).map { "\($0.type.code) \($0.resource.origin)" }
+                let expected = (item["expected"] as? [[String: Any]] ?? []).map { "\($0["code"] ?? "") \($0["origin"] ?? "")" }
+                let missing = Self.subtract(expected, produced), extra = Self.subtract(produced, expected)
+                if !missing.isEmpty || !extra.isEmpty { failures[id] = "missing \(missing), unexpected \(extra)" }
+            } catch {
+                failures[id] = "input: \(error)"
+            }
         }
         return failures
     }

@@ -8,6 +8,8 @@ public struct AnalyzedResource: Sendable {
     /// nil when the object names none (files analyzed without a default namespace).
     public var namespace: String?
     public var name: String
+    /// The cluster it was read from, when several are analyzed together (nil: the only one).
+    public var cluster: String?
 
     public init?(_ node: YAMLNode, file: String? = nil, defaultNamespace: String? = nil) {
         guard let kind = node["kind"]?.scalarText, !kind.isEmpty else { return nil }

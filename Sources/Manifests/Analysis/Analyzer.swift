@@ -55,6 +55,7 @@ public enum Analyzers {
         KubernetesAnnotationAnalyzer(),
         AlphaAnnotationAnalyzer(),
         GatewayAPICRDVersionAnalyzer(),
+        MultiClusterServiceAnalyzer(),
     ] + SchemaValidationAnalyzer.perKind
 
     /// What a run without `--analyzer` uses: the default analyzers, less those that need running pods when there are none.

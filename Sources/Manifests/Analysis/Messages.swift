@@ -75,6 +75,7 @@ public enum Messages {
     public static let deprecatedAnnotation = MessageType(code: "IST0135", name: "DeprecatedAnnotation", level: .info)
     public static let alphaAnnotation = MessageType(code: "IST0136", name: "AlphaAnnotation", level: .info)
     public static let invalidGatewayCredential = MessageType(code: "IST0161", name: "InvalidGatewayCredential", level: .error)
+    public static let multiClusterInconsistentService = MessageType(code: "IST0170", name: "MultiClusterInconsistentService", level: .warning)
     public static let gatewayAPICRDVersionBelowMinimum = MessageType(code: "IST0176", name: "GatewayAPICRDVersionBelowMinimum", level: .warning)
 
     /// IST0101: `Referenced gateway not found: "shop/web"`.

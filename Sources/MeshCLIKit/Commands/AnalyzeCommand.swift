@@ -140,6 +140,12 @@ struct AnalyzeCommand: MeshCommand {
             if let access = try? ClusterConnection.access(context) {
                 let client = try ClusterConnection.client(context)
                 clusterResources = try ClusterConnection.call { try Self.clusterResources(client) }
+                var primary = clusterResources
+                let remote = try ClusterConnection.call {
+                    try Self.remoteClusterServices(client, primary: access.contextName, istioNamespace: istioNamespace, variables: context.environment.variables,
+                                                   resources: &primary, notes: &notes)
+                }
+                clusterResources = primary + remote
                 if scopeNamespace == nil && !allNamespaces { scopeNamespace = access.namespace }
             } else if files.isEmpty {
                 throw CommandFailure("no cluster is configured (no kubeconfig) and no files were given: pass files, or set KUBECONFIG, "
@@ -248,6 +254,41 @@ struct AnalyzeCommand: MeshCommand {
             }
         }
         return resources
+    }
+
+    /// The Services of the mesh's other clusters, found as istioctl finds them: remote secrets (label
+    /// istio/multiCluster=true) in the istio namespace, one kubeconfig per key, the key naming the cluster. When
+    /// there are any, the primary cluster's resources are tagged with its context name.
+    static func remoteClusterServices(_ client: KubernetesClient, primary: String, istioNamespace: String, variables: [String: String],
+                                      resources: inout [AnalyzedResource], notes: inout [String]) throws -> [AnalyzedResource] {
+        let secrets = (try? client.list("/api/v1/namespaces/\(istioNamespace)/secrets?labelSelector=istio%2FmultiCluster%3Dtrue")) ?? []
+        var remote: [AnalyzedResource] = []
+        for secret in secrets {
+            for (cluster, encoded) in secret["data"]?.object ?? [] {
+                guard let bytes = encoded.string.flatMap(Base64.decode) else { continue }
+                let text = String(decoding: bytes, as: UTF8.self)
+                do {
+                    let access = try Kubeconfig.resolve(Kubeconfig.Options(kubeconfig: "remote-secret:\(cluster)", variables: variables,
+                                                                           readFile: { $0 == "remote-secret:\(cluster)" ? text : nil }))
+                    let remoteClient = try KubernetesClient(access: access)
+                    for item in try remoteClient.list("/api/v1/services") {
+                        var object = item
+                        object["apiVersion"] = .string("v1")
+                        object["kind"] = .string("Service")
+                        if var service = AnalyzedResource(object.yamlNode) {
+                            service.cluster = cluster
+                            remote.append(service)
+                        }
+                    }
+                } catch {
+                    notes.append("cannot read remote cluster \(cluster) (secret \(istioNamespace)/\(secret["metadata"]?["name"]?.string ?? "")): \(error)")
+                }
+            }
+        }
+        if !remote.isEmpty {
+            for index in resources.indices where resources[index].kind == "Service" { resources[index].cluster = primary }
+        }
+        return remote
     }
 
     static func data(_ message: AnalysisMessage) -> YAMLNode {

@@ -147,6 +147,31 @@ final class ClusterCommandTests: XCTestCase {
         XCTAssertTrue(missing.stderr.contains("configmaps \"istio-sidecar-injector-canary\" not found"), missing.stderr)
     }
 
+    func testAnalyzeComparesServicesWithRemoteClusters() throws {
+        let east = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("east"), port: 0)
+        try east.start()
+        defer { east.stop() }
+        let eastConfig = try KubeconfigEditor.upsert(nil, name: "east", server: east.url, certificateAuthorityData: Base64.encode(east.authorityPEM),
+                                                     token: east.token, makeCurrent: true)
+        let west = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        let eastClient = try KubernetesClient(access: ClusterAccess(contextName: "east", server: east.url, certificateAuthority: east.authorityPEM,
+                                                                    credentials: .token(east.token), source: "test"))
+        func service(_ port: Int) throws -> JSONValue {
+            try JSONValue.parse(#"{"metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"name":"http","port":\#(port)}]}}"#)
+        }
+        try west.send("POST", "/api/v1/namespaces/shop/services", body: try service(80))
+        try eastClient.send("POST", "/api/v1/namespaces", body: try JSONValue.parse(#"{"metadata":{"name":"shop"}}"#))
+        try eastClient.send("POST", "/api/v1/namespaces/shop/services", body: try service(8080))
+        // The remote secret istioctl create-remote-secret makes: a kubeconfig per cluster, labelled for Istio.
+        try west.send("POST", "/api/v1/namespaces/istio-system/secrets", body: .object([
+            ("metadata", .object([("name", .string("istio-remote-secret-east")), ("labels", .object([("istio/multiCluster", .string("true"))]))])),
+            ("data", .object([("east", .string(Base64.encode(Array(eastConfig.utf8))))])),
+        ]))
+        let analyzed = runMeshctl(["analyze", "-n", "shop"], variables: variables)
+        XCTAssertTrue(analyzed.stdout.contains("Warning [IST0170] (Service shop/web) Service web in namespace shop differs between clusters local, east: "
+                                               + "ports: [80/TCP http] in local, [8080/TCP http] in east"), analyzed.stdout + analyzed.stderr)
+    }
+
     func testUnreachableClusterNamesServerAndCause() throws {
         plane.stop()
         let result = runMeshctl(["check-inject"], variables: variables)
