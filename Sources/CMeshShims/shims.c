@@ -36,6 +36,10 @@ CURLcode CMeshShims_curl_easy_getinfo_double(CURL *handle, CURLINFO info, double
     return curl_easy_getinfo(handle, info, value);
 }
 
+CURLcode CMeshShims_curl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
 long CMeshShims_SSL_CTX_set_min_proto_version(SSL_CTX *context, int version) {
     return SSL_CTX_set_min_proto_version(context, version);
 }

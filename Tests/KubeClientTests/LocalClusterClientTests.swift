@@ -52,6 +52,12 @@ final class LocalClusterClientTests: XCTestCase {
         XCTAssertThrowsError(try KubernetesClient(access: access(tlsServerName: "wrong.example")).get("/version")) { error in
             XCTAssertTrue("\(error)".contains("cannot reach the Kubernetes API") && "\(error)".lowercased().contains("certificate"), "\(error)")
         }
+        var untrusted = access()
+        untrusted.certificateAuthority = nil  // the system's authorities do not know meshctl's local CA
+        XCTAssertThrowsError(try KubernetesClient(access: untrusted).get("/version")) { error in
+            XCTAssertTrue("\(error)".contains("(the server's certificate: CN = 127.0.0.1)") || "\(error)".contains("(the server's certificate: CN=127.0.0.1)"),
+                          "the certificate's subject is named: \(error)")
+        }
         XCTAssertThrowsError(try KubernetesClient(access: access()).proxyGet(pod: "web", namespace: "default", port: 15000, path: "/stats")) {
             XCTAssertEqual(($0 as? APIStatusError)?.code, 404, "the local control plane has no pod proxy yet")
         }

@@ -24,6 +24,7 @@ CURLcode CMeshShims_curl_easy_setopt_slist(CURL *handle, CURLoption option, stru
 CURLcode CMeshShims_curl_easy_setopt_write_callback(CURL *handle, CURLoption option, CMeshShims_curl_write_callback value);
 CURLcode CMeshShims_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode CMeshShims_curl_easy_getinfo_double(CURL *handle, CURLINFO info, double *value);
+CURLcode CMeshShims_curl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value);
 
 // OpenSSL: these are macros in the headers.
 long CMeshShims_SSL_CTX_set_min_proto_version(SSL_CTX *context, int version);

@@ -182,6 +182,34 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         }
     }
 
+    /// The subject of the certificate a server presents, read by a second connection that only does the TLS
+    /// handshake without verifying it (no request is sent, so no credential leaves): for the error message.
+    static func peerCertificateSubject(_ url: String, options: CurlOptions) -> String? {
+        guard let probe = curl_easy_init() else { return nil }
+        defer { curl_easy_cleanup(probe) }
+        CMeshShims_curl_easy_setopt_string(probe, CURLOPT_URL, url)
+        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_CONNECT_ONLY, 1)
+        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_CERTINFO, 1)
+        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_SSL_VERIFYPEER, 0)
+        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_SSL_VERIFYHOST, 0)
+        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
+        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_NOSIGNAL, 1)
+        let connectTo = options.connectTo.map { curl_slist_append(nil, $0) } ?? nil
+        defer { curl_slist_free_all(connectTo) }
+        if connectTo != nil { CMeshShims_curl_easy_setopt_slist(probe, CURLOPT_CONNECT_TO, connectTo) }
+        guard curl_easy_perform(probe) == CURLE_OK else { return nil }
+        var pointer: UnsafeMutableRawPointer?
+        guard CMeshShims_curl_easy_getinfo_pointer(probe, CURLINFO_CERTINFO, &pointer) == CURLE_OK, let pointer else { return nil }
+        let info = pointer.assumingMemoryBound(to: curl_certinfo.self).pointee
+        guard info.num_of_certs > 0, var entry = info.certinfo?[0] else { return nil }
+        while true {
+            let line = String(cString: entry.pointee.data)
+            if line.hasPrefix("Subject:") { return String(line.dropFirst("Subject:".count)) }
+            guard let next = entry.pointee.next else { return nil }
+            entry = next
+        }
+    }
+
     private func run(_ request: HTTPClientRequest, _ sink: Sink, _ errors: UnsafeMutableBufferPointer<CChar>) throws -> HTTPClientResponse {
         let context = Unmanaged.passUnretained(sink).toOpaque()
         CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
@@ -203,7 +231,11 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         let result = curl_easy_perform(handle)
         guard result == CURLE_OK else {
             let detail = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let reason = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
+            var reason = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
+            if result == CURLE_PEER_FAILED_VERIFICATION || result == CURLE_SSL_CACERT_BADFILE || detail.contains("SSL certificate problem"),
+               let subject = Self.peerCertificateSubject(request.url, options: options) {
+                reason += " (the server's certificate: \(subject))"
+            }
             throw TransportError(request: "\(request.method) \(request.url)", reason: reason)
         }
         var status = 0
