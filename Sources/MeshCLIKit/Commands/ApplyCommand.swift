@@ -10,6 +10,16 @@ struct ManifestObject {
     var kind: String { object["kind"]?.scalarText ?? "" }
     var name: String { object["metadata"]?["name"]?.scalarText ?? "" }
 
+    /// Where the object lives in the cluster: its kind's location, its namespace (the context's when it names
+    /// none) and its own path.
+    func target(_ client: KubernetesClient) throws -> (location: ResourceLocation, namespace: String?, path: String) {
+        guard let location = try client.locate(apiVersion: apiVersion, kind: kind) else {
+            throw CommandFailure("\(file):\(self.location.line): the cluster does not serve \(kind) in \(apiVersion) (is its CRD installed?)")
+        }
+        let namespace = location.namespaced ? (object["metadata"]?["namespace"]?.scalarText ?? client.access.namespace) : nil
+        return (location, namespace, location.collection(namespace: namespace) + "/" + name)
+    }
+
     /// Namespaces and CRDs first, so what follows can be created in or of them.
     var order: Int { ["Namespace", "CustomResourceDefinition"].contains(kind) ? 0 : 1 }
 
@@ -105,14 +115,9 @@ struct ApplyCommand: MeshCommand {
         for item in objects {
             do {
                 try ClusterConnection.call {
-                    guard let location = try client.locate(apiVersion: item.apiVersion, kind: item.kind) else {
-                        throw CommandFailure("\(item.file):\(item.location.line): the cluster does not serve \(item.kind) in \(item.apiVersion) "
-                                             + "(is its CRD installed?)")
-                    }
-                    let namespace = location.namespaced ? (item.object["metadata"]?["namespace"]?.scalarText ?? client.access.namespace) : nil
+                    let (location, namespace, path) = try item.target(client)
                     var object = JSONValue(yaml: item.object)
                     if let namespace { object["metadata"]?["namespace"] = .string(namespace) }
-                    let path = location.collection(namespace: namespace) + "/" + item.name
                     let before = try? client.get(path)
                     var query = "?fieldManager=meshctl&force=\(force)"
                     if dryRun == "server" { query += "&dryRun=All" }
@@ -163,12 +168,9 @@ struct DeleteCommand: MeshCommand {
         for item in objects {
             do {
                 try ClusterConnection.call {
-                    guard let location = try client.locate(apiVersion: item.apiVersion, kind: item.kind) else {
-                        throw CommandFailure("the cluster does not serve \(item.kind) in \(item.apiVersion)")
-                    }
-                    let namespace = location.namespaced ? (item.object["metadata"]?["namespace"]?.scalarText ?? client.access.namespace) : nil
+                    let (location, _, path) = try item.target(client)
                     do {
-                        try client.send("DELETE", location.collection(namespace: namespace) + "/" + item.name)
+                        try client.send("DELETE", path)
                         context.stdout.write("\(location.displayKind) \"\(item.name)\" deleted\n")
                     } catch let error as APIStatusError where error.code == 404 && ignoreNotFound {
                         _ = error

@@ -50,10 +50,7 @@ public final class ObjectStore: @unchecked Sendable {
 
     public func get(_ resource: String, namespace: String, name: String) -> JSONValue? {
         lock.lock(); defer { lock.unlock() }
-        guard let row = try? database.query("SELECT body FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
-                                           [.text(resource), .text(namespace), .text(name)]).first,
-              case .blob(let bytes) = row[0] else { return nil }
-        return try? JSONValue.parse(bytes)
+        return try? stored(resource, namespace: namespace, name: name)
     }
 
     /// Objects of a resource, in one namespace or all (nil), ordered by namespace and name, and the version they are at.
@@ -130,31 +127,12 @@ public final class ObjectStore: @unchecked Sendable {
 
     /// Removes an object and returns it as it was (with a new resourceVersion, as Kubernetes reports deletions).
     public func delete(_ resource: String, namespace: String, name: String) throws -> JSONValue {
-        lock.lock()
-        var event: WatchEvent?
-        let before = resourceVersion
-        defer {
-            if let event { publish(event) }
-            lock.unlock()
-        }
-        do {
-            return try database.transaction {
-                guard let row = try database.query("SELECT body FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
-                                                   [.text(resource), .text(namespace), .text(name)]).first,
-                      case .blob(let bytes) = row[0] else { throw StoreError.notFound }
-                let version = try nextVersion()
-                try database.query("DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
-                                   [.text(resource), .text(namespace), .text(name)])
-                var object = try JSONValue.parse(bytes)
-                object["metadata"]?["resourceVersion"] = .string(String(version))
-                event = WatchEvent(kind: .deleted, resourceVersion: version, resource: resource, namespace: namespace, object: object)
-                return object
-            }
-        } catch {
-            resourceVersion = before
-            event = nil
-            if error is SQLiteError { throw StoreError.database("\(error)") }
-            throw error
+        try committing {
+            guard var object = try stored(resource, namespace: namespace, name: name) else { throw StoreError.notFound }
+            let version = try nextVersion()
+            try database.query("DELETE FROM objects WHERE resource = ? AND namespace = ? AND name = ?", [.text(resource), .text(namespace), .text(name)])
+            object["metadata"]?["resourceVersion"] = .string(String(version))
+            return (object, WatchEvent(kind: .deleted, resourceVersion: version, resource: resource, namespace: namespace, object: object))
         }
     }
 
@@ -188,34 +166,39 @@ public final class ObjectStore: @unchecked Sendable {
 
     private func write(_ resource: String, namespace: String, name: String, kind: WatchEvent.Kind,
                        _ body: (JSONValue?, Int64) throws -> JSONValue?) throws -> JSONValue {
-        lock.lock()
-        var event: WatchEvent?
-        let before = resourceVersion
-        defer {
-            if let event { publish(event) }
-            lock.unlock()
+        try committing {
+            let existing = try stored(resource, namespace: namespace, name: name)
+            guard let object = try body(existing, resourceVersion + 1) else { return (existing ?? .null, nil) }
+            let version = try nextVersion()
+            try database.query("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
+                               [.text(resource), .text(namespace), .text(name), .integer(version), .blob(object.serializedBytes)])
+            return (object, WatchEvent(kind: kind, resourceVersion: version, resource: resource, namespace: namespace, object: object))
         }
+    }
+
+    /// One write: under the lock, in one transaction; its event is published once the transaction has committed.
+    /// A failed write leaves the version where it was.
+    private func committing(_ body: () throws -> (JSONValue, WatchEvent?)) throws -> JSONValue {
+        lock.lock(); defer { lock.unlock() }
+        let before = resourceVersion
         do {
-            return try database.transaction {
-                let existing = try database.query("SELECT body FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
-                                                  [.text(resource), .text(namespace), .text(name)]).first.flatMap { row -> JSONValue? in
-                    guard case .blob(let bytes) = row[0] else { return nil }
-                    return try JSONValue.parse(bytes)
-                }
-                guard let object = try body(existing, resourceVersion + 1) else { return existing ?? .null }
-                let version = try nextVersion()
-                try database.query("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
-                                   [.text(resource), .text(namespace), .text(name), .integer(version), .blob(object.serializedBytes)])
-                event = WatchEvent(kind: kind, resourceVersion: version, resource: resource, namespace: namespace, object: object)
-                return object
-            }
+            let (result, event) = try database.transaction(body)
+            if let event { publish(event) }
+            return result
         } catch {
             resourceVersion = before
-            event = nil
             // The caller's own errors (a conflict found while changing the object) pass through as they are.
             if error is SQLiteError { throw StoreError.database("\(error)") }
             throw error
         }
+    }
+
+    /// The stored object, read inside the caller's lock.
+    private func stored(_ resource: String, namespace: String, name: String) throws -> JSONValue? {
+        guard let row = try database.query("SELECT body FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
+                                           [.text(resource), .text(namespace), .text(name)]).first,
+              case .blob(let bytes) = row[0] else { return nil }
+        return try JSONValue.parse(bytes)
     }
 
     /// Records a committed change and hands it to the watchers that want it, in commit order (the caller holds the
