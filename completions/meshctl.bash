@@ -80,22 +80,42 @@ __meshctl_value_flags() {
 __meshctl_flag_values() {
     case "$1|$2" in
         "meshctl|--kubeconfig") echo "files" ;;
+        "meshctl|--context") echo "dynamic contexts" ;;
+        "meshctl|-n"|"meshctl|--namespace") echo "dynamic namespaces" ;;
         "meshctl analyze|-o"|"meshctl analyze|--output") echo "values log json yaml" ;;
         "meshctl analyze|--analyzer") echo "values service.PortNameAnalyzer virtualservice.GatewayAnalyzer virtualservice.DestinationRuleAnalyzer virtualservice.DestinationHostAnalyzer destinationrule.CaCertificateAnalyzer applicationUID.Analyzer gateway.IngressGatewayPortAnalyzer gateway.ConflictingGatewayAnalyzer gateway.SecretAnalyzer serviceentry.Analyzer serviceentry.ConflictingServiceEntryProtocolAnalyzer deployment.MultiServiceAnalyzer destinationrule.SubsetSelectPodAnalyzer sidecar.SelectorAnalyzer virtualservice.ConflictingMeshGatewayHostsAnalyzer telemetry.SelectorAnalyzer telemetry.DefaultSelectorAnalyzer telemetry.ProviderAnalyzer externalcontrolplane.ExternalControlPlaneAnalyzer gateway.CertificateAnalyzer authn.BlockedCIDRsAnalyzer injection.Analyzer injection.ImageAnalyzer injection.ImageAutoAnalyzer k8sgateway.SelectorAnalyzer conditions.ConditionAnalyzer virtualservice.JWTClaimRouteAnalyzer auth.AuthorizationPoliciesAnalyzer deprecation.DeprecationAnalyzer telemetry.LightstepAnalyzer webhook.Analyzer meshnetworks.MeshNetworksAnalyzer envoyfilter.EnvoyPatchAnalyzer annotations.K8sAnalyzer annotations.AlphaAnalyzer k8sgateway.CRDVersionAnalyzer services.MultiClusterServiceAnalyzer schema.ValidationAnalyzer.VirtualService schema.ValidationAnalyzer.DestinationRule schema.ValidationAnalyzer.Gateway schema.ValidationAnalyzer.ServiceEntry schema.ValidationAnalyzer.Sidecar schema.ValidationAnalyzer.WorkloadEntry schema.ValidationAnalyzer.WorkloadGroup schema.ValidationAnalyzer.EnvoyFilter schema.ValidationAnalyzer.ProxyConfig schema.ValidationAnalyzer.AuthorizationPolicy schema.ValidationAnalyzer.PeerAuthentication schema.ValidationAnalyzer.RequestAuthentication schema.ValidationAnalyzer.Telemetry schema.ValidationAnalyzer.WasmPlugin" ;;
         "meshctl analyze|--meshConfigFile") echo "files" ;;
         "meshctl analyze|--kubeconfig") echo "files" ;;
+        "meshctl analyze|--context") echo "dynamic contexts" ;;
+        "meshctl analyze|-n"|"meshctl analyze|--namespace") echo "dynamic namespaces" ;;
         "meshctl apply|-f"|"meshctl apply|--filename") echo "files" ;;
         "meshctl apply|--dry-run") echo "values none client server" ;;
         "meshctl apply|--kubeconfig") echo "files" ;;
+        "meshctl apply|--context") echo "dynamic contexts" ;;
+        "meshctl apply|-n"|"meshctl apply|--namespace") echo "dynamic namespaces" ;;
         "meshctl check-inject|-o"|"meshctl check-inject|--output") echo "values table wide json yaml" ;;
         "meshctl check-inject|--kubeconfig") echo "files" ;;
+        "meshctl check-inject|--context") echo "dynamic contexts" ;;
+        "meshctl check-inject|-n"|"meshctl check-inject|--namespace") echo "dynamic namespaces" ;;
         "meshctl completion|--kubeconfig") echo "files" ;;
+        "meshctl completion|--context") echo "dynamic contexts" ;;
+        "meshctl completion|-n"|"meshctl completion|--namespace") echo "dynamic namespaces" ;;
         "meshctl delete|-f"|"meshctl delete|--filename") echo "files" ;;
         "meshctl delete|--kubeconfig") echo "files" ;;
+        "meshctl delete|--context") echo "dynamic contexts" ;;
+        "meshctl delete|-n"|"meshctl delete|--namespace") echo "dynamic namespaces" ;;
         "meshctl help|--kubeconfig") echo "files" ;;
+        "meshctl help|--context") echo "dynamic contexts" ;;
+        "meshctl help|-n"|"meshctl help|--namespace") echo "dynamic namespaces" ;;
         "meshctl inject|--kubeconfig") echo "files" ;;
+        "meshctl inject|--context") echo "dynamic contexts" ;;
+        "meshctl inject|-n"|"meshctl inject|--namespace") echo "dynamic namespaces" ;;
         "meshctl inject enable|--kubeconfig") echo "files" ;;
+        "meshctl inject enable|--context") echo "dynamic contexts" ;;
+        "meshctl inject enable|-n"|"meshctl inject enable|--namespace") echo "dynamic namespaces" ;;
         "meshctl inject disable|--kubeconfig") echo "files" ;;
+        "meshctl inject disable|--context") echo "dynamic contexts" ;;
+        "meshctl inject disable|-n"|"meshctl inject disable|--namespace") echo "dynamic namespaces" ;;
         "meshctl kube-inject|-f"|"meshctl kube-inject|--filename") echo "files" ;;
         "meshctl kube-inject|-o"|"meshctl kube-inject|--output") echo "files" ;;
         "meshctl kube-inject|--meshConfigFile") echo "files" ;;
@@ -103,19 +123,33 @@ __meshctl_flag_values() {
         "meshctl kube-inject|--valuesFile") echo "files" ;;
         "meshctl kube-inject|--operatorFileName") echo "files" ;;
         "meshctl kube-inject|--kubeconfig") echo "files" ;;
+        "meshctl kube-inject|--context") echo "dynamic contexts" ;;
+        "meshctl kube-inject|-n"|"meshctl kube-inject|--namespace") echo "dynamic namespaces" ;;
         "meshctl local|--kubeconfig") echo "files" ;;
+        "meshctl local|--context") echo "dynamic contexts" ;;
+        "meshctl local|-n"|"meshctl local|--namespace") echo "dynamic namespaces" ;;
         "meshctl local up|--state-dir") echo "directories" ;;
         "meshctl local up|--kubeconfig") echo "files" ;;
+        "meshctl local up|--context") echo "dynamic contexts" ;;
+        "meshctl local up|-n"|"meshctl local up|--namespace") echo "dynamic namespaces" ;;
         "meshctl local status|--state-dir") echo "directories" ;;
         "meshctl local status|-o"|"meshctl local status|--output") echo "values yaml json" ;;
         "meshctl local status|--kubeconfig") echo "files" ;;
+        "meshctl local status|--context") echo "dynamic contexts" ;;
+        "meshctl local status|-n"|"meshctl local status|--namespace") echo "dynamic namespaces" ;;
         "meshctl local down|--state-dir") echo "directories" ;;
         "meshctl local down|--kubeconfig") echo "files" ;;
+        "meshctl local down|--context") echo "dynamic contexts" ;;
+        "meshctl local down|-n"|"meshctl local down|--namespace") echo "dynamic namespaces" ;;
         "meshctl validate|-f"|"meshctl validate|--filename") echo "files" ;;
         "meshctl validate|-o"|"meshctl validate|--output") echo "values text json yaml" ;;
         "meshctl validate|--kubeconfig") echo "files" ;;
+        "meshctl validate|--context") echo "dynamic contexts" ;;
+        "meshctl validate|-n"|"meshctl validate|--namespace") echo "dynamic namespaces" ;;
         "meshctl version|-o"|"meshctl version|--output") echo "values yaml json" ;;
         "meshctl version|--kubeconfig") echo "files" ;;
+        "meshctl version|--context") echo "dynamic contexts" ;;
+        "meshctl version|-n"|"meshctl version|--namespace") echo "dynamic namespaces" ;;
     esac
 }
 
@@ -123,6 +157,8 @@ __meshctl_argument_values() {
     case "$1" in
         "meshctl analyze") echo "files" ;;
         "meshctl completion") echo "values bash zsh fish" ;;
+        "meshctl inject enable") echo "dynamic namespaces" ;;
+        "meshctl inject disable") echo "dynamic namespaces" ;;
     esac
 }
 
@@ -161,6 +197,7 @@ _meshctl() {
     fi
     case "$spec" in
         values*) COMPREPLY=($(compgen -W "${spec#values}" -- "$cur")) ;;
+        dynamic*) COMPREPLY=($(compgen -W "$(meshctl __complete ${spec#dynamic } 2>/dev/null)" -- "$cur")) ;;
         files) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
         directories) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")) ;;
     esac

@@ -87,6 +87,16 @@ public enum Kubeconfig {
         return [(options.variables["HOME"] ?? "/root") + "/.kube/config"]
     }
 
+    /// The names of the contexts in the merged kubeconfig files, sorted (for completion); unreadable files are skipped.
+    public static func contextNames(_ options: Options) -> [String] {
+        var names: Set<String> = []
+        for file in files(options) {
+            guard let text = options.readFile(file), let root = try? YAMLParser.parse(text, file: file).first?.root else { continue }
+            for entry in root["contexts"]?.items ?? [] { if let name = entry["name"]?.scalarText { names.insert(name) } }
+        }
+        return names.sorted()
+    }
+
     public static func resolve(_ options: Options) throws -> ClusterAccess {
         var clusters: [String: (YAMLNode, String)] = [:], users: [String: (YAMLNode, String)] = [:], contexts: [String: YAMLNode] = [:]
         var current: String?

@@ -80,7 +80,7 @@ struct InjectEnableCommand: MeshCommand {
                                Example("Enable a revision's injection", "meshctl inject enable shop --revision canary")],
                     flags: [FlagSpec("revision", short: "r", help: "Use this control plane revision (istio.io/rev=REV)"),
                             FlagSpec("dry-run", kind: .bool, help: "Check and show the change without making it (server-side dry run)")],
-                    arguments: [ArgumentSpec("NAMESPACE", help: "Namespaces to label", repeating: true)])
+                    arguments: [ArgumentSpec("NAMESPACE", help: "Namespaces to label", repeating: true, completion: .dynamic(.namespaces))])
     }
 
     let namespaces: [String]
@@ -111,7 +111,7 @@ struct InjectDisableCommand: MeshCommand {
         CommandSpec(name: "disable", abstract: "Label namespaces so new pods get no sidecar",
                     examples: [Example("Disable injection", "meshctl inject disable shop")],
                     flags: [FlagSpec("dry-run", kind: .bool, help: "Check and show the change without making it (server-side dry run)")],
-                    arguments: [ArgumentSpec("NAMESPACE", help: "Namespaces to label", repeating: true)])
+                    arguments: [ArgumentSpec("NAMESPACE", help: "Namespaces to label", repeating: true, completion: .dynamic(.namespaces))])
     }
 
     let namespaces: [String]

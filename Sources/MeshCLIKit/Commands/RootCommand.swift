@@ -19,6 +19,7 @@ public struct RootCommand: MeshCommand {
                 AnalyzeCommand.self,
                 ApplyCommand.self,
                 CheckInjectCommand.self,
+                CompleteCommand.self,
                 CompletionCommand.self,
                 DeleteCommand.self,
                 HelpCommand.self,

@@ -5,6 +5,14 @@ public enum ValueCompletion: Equatable, Sendable {
     case values([String])
     case files
     case directories
+    /// Asked of meshctl itself when completing (`meshctl __complete namespaces`): the cluster's namespaces,
+    /// the kubeconfig's contexts.
+    case dynamic(DynamicValues)
+}
+
+/// Values only a running meshctl knows.
+public enum DynamicValues: String, CaseIterable, Sendable {
+    case namespaces, contexts
 }
 
 /// A flag as a command declares it: `--name value`, `-n value`, or a boolean `--name`.
@@ -142,8 +150,9 @@ public enum GlobalFlags {
     public static let kubeconfig = FlagSpec("kubeconfig", valueName: "FILE",
                                             help: "Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)",
                                             completion: .files)
-    public static let context = FlagSpec("context", help: "Name of the kubeconfig context to use")
-    public static let namespace = FlagSpec("namespace", short: "n", help: "Kubernetes namespace (default: the context's namespace)")
+    public static let context = FlagSpec("context", help: "Name of the kubeconfig context to use", completion: .dynamic(.contexts))
+    public static let namespace = FlagSpec("namespace", short: "n", help: "Kubernetes namespace (default: the context's namespace)",
+                                           completion: .dynamic(.namespaces))
     public static let istioNamespace = FlagSpec("istioNamespace", short: "i", help: "Istio system namespace",
                                                 default: "istio-system")
     public static let verbosity = FlagSpec("verbosity", short: "v", valueName: "int",

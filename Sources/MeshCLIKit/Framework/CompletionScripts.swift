@@ -56,6 +56,7 @@ public enum CompletionScripts {
             case .values(let values): return "values " + values.joined(separator: " ")
             case .files: return "files"
             case .directories: return "directories"
+            case .dynamic(let source): return "dynamic \(source.rawValue)"
             }
         }
     }
@@ -152,6 +153,7 @@ public enum CompletionScripts {
             fi
             case "$spec" in
                 values*) COMPREPLY=($(compgen -W "${spec#values}" -- "$cur")) ;;
+                dynamic*) COMPREPLY=($(compgen -W "$(\(name) __complete ${spec#dynamic } 2>/dev/null)" -- "$cur")) ;;
                 files) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
                 directories) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")) ;;
             esac
@@ -188,6 +190,7 @@ public enum CompletionScripts {
             fi
             case "$spec" in
                 values*) compadd -- ${=${spec#values}} ;;
+                dynamic*) compadd -- ${=$(\(name) __complete ${spec#dynamic } 2>/dev/null)} ;;
                 files) _files ;;
                 directories) _files -/ ;;
             esac
@@ -268,6 +271,8 @@ public enum CompletionScripts {
                     text += "complete -c \(name) \(condition) -a \(quoted(values.joined(separator: " ")))\n"
                 case .files, .directories:
                     text += "complete -c \(name) \(condition) -F\n"
+                case .dynamic(let source):
+                    text += "complete -c \(name) \(condition) -a \(quoted("(\(name) __complete \(source.rawValue) 2>/dev/null)"))\n"
                 case .none:
                     break
                 }
@@ -279,6 +284,7 @@ public enum CompletionScripts {
                 switch flag.completion {
                 case .values(let values): line += " -x -a \(quoted(values.joined(separator: " ")))"
                 case .files, .directories: line += " -r -F"
+                case .dynamic(let source): line += " -x -a \(quoted("(\(name) __complete \(source.rawValue) 2>/dev/null)"))"
                 case .none: if flag.takesValue { line += " -x" }
                 }
                 line += " -d \(quoted(flag.help))"

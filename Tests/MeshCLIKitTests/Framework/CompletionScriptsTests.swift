@@ -1,5 +1,8 @@
 import Foundation
 import XCTest
+import KubeClient
+import Manifests
+import MeshControlPlane
 @testable import MeshCLIKit
 
 final class CompletionScriptsTests: XCTestCase {
@@ -67,6 +70,29 @@ final class CompletionScriptsTests: XCTestCase {
         XCTAssertEqual(try complete(["meshctl", "completion", ""]).sorted(), ["bash", "fish", "zsh"])
         XCTAssertEqual(try complete(["meshctl", "version", "-o", ""]).sorted(), ["json", "yaml"])
         XCTAssertTrue(try complete(["meshctl", "-n", "shop", "kube-inject", "--inj"]).contains("--injectConfigFile"))
+    }
+
+    /// Namespaces and contexts come from meshctl itself (`meshctl __complete`), here from a local control plane.
+    func testDynamicValuesComeFromTheCluster() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-complete-\(UUID().uuidString)")
+        let plane = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("state"), port: 0)
+        try plane.start()
+        defer { plane.stop(); try? FileManager.default.removeItem(at: directory) }
+        let kubeconfig = directory.appendingPathComponent("config")
+        try KubeconfigEditor.upsert(nil, name: "local", server: plane.url, certificateAuthorityData: Base64.encode(plane.authorityPEM),
+                                    token: plane.token, makeCurrent: true).write(to: kubeconfig, atomically: true, encoding: .utf8)
+        let environment = ["KUBECONFIG": kubeconfig.path, "HOME": directory.path,
+                           "PATH": TestPaths.meshctlBinary.deletingLastPathComponent().path + ":/usr/bin:/bin"]
+        let script = TestPaths.packageRoot.appendingPathComponent("completions/meshctl.bash").path
+        func complete(_ words: [String]) throws -> [String] {
+            let quoted = words.map { "'\($0)'" }.joined(separator: " ")
+            let program = "source '\(script)'\nCOMP_WORDS=(\(quoted)); COMP_CWORD=\(words.count - 1)\n_meshctl\nprintf '%s\\n' \"${COMPREPLY[@]}\""
+            let result = try runProcess(URL(fileURLWithPath: "/bin/bash"), ["-c", program], environment: environment)
+            return result.stdout.split(separator: "\n").map(String.init)
+        }
+        XCTAssertEqual(try complete(["meshctl", "inject", "enable", "istio-"]), ["istio-system"])
+        XCTAssertEqual(try complete(["meshctl", "check-inject", "-n", "kube-p"]), ["kube-public"])
+        XCTAssertEqual(try complete(["meshctl", "--context", ""]), ["local"])
     }
 
     func testFishAndZshScriptsNameEveryCommand() {
