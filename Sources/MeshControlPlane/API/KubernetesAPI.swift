@@ -144,9 +144,15 @@ public final class KubernetesAPI: @unchecked Sendable {
         if let subresource = target.subresource, !["status", "finalize"].contains(subresource) {
             throw APIError(404, "NotFound", "\(target.type.qualifiedName) \"\(target.name ?? "")\" has no \(subresource) in meshctl's local control plane")
         }
+        var request = request
         if let contentType = request.header("Content-Type"), contentType.contains("protobuf") {
-            throw APIError(415, "UnsupportedMediaType", "meshctl's local control plane reads JSON and YAML, not protobuf: kubectl's typed "
-                           + "'create' commands send protobuf; write the object to a file and use 'kubectl apply -f' (or 'kubectl create -f') instead")
+            // kubectl's typed create commands send protobuf: the kinds they create are decoded, others refused clearly.
+            guard request.method == "POST", let object = try? ProtobufEnvelope.decode(request.body) else {
+                throw APIError(415, "UnsupportedMediaType", "meshctl's local control plane reads protobuf only for creating Namespaces, ConfigMaps, "
+                               + "Secrets and ServiceAccounts: write the object to a file and use 'kubectl apply -f' (or 'kubectl create -f') instead")
+            }
+            request.body = object.serializedBytes
+            request.headers = request.headers.filter { $0.name.lowercased() != "content-type" } + [("Content-Type", "application/json")]
         }
         let query = request.query
         let dryRun = query["dryRun"] == "All"
@@ -351,7 +357,12 @@ public final class KubernetesAPI: @unchecked Sendable {
         object["metadata"] = metadata
         if type.plural == "pods", let namespace = target.namespace { object = try Injection.admit(pod: object, namespace: namespace, store: store) }
         try admit(object, type, name: name)
-        if type.plural == "namespaces", object["status"]?["phase"] == nil { object["status"] = .object([("phase", .string("Active"))]) }
+        if type.plural == "namespaces" {
+            if object["status"]?["phase"] == nil { object["status"] = .object([("phase", .string("Active"))]) }
+            // As the API server does: every namespace carries its name as a label, for selectors.
+            if object["metadata"]?["labels"] == nil { object["metadata"]?["labels"] = .object([]) }
+            object["metadata"]?["labels"]?["kubernetes.io/metadata.name"] = .string(name)
+        }
         let prepare: (Int64) -> JSONValue = { version in
             var stored = object
             stored["metadata"]?["uid"] = .string(UUID().uuidString.lowercased())

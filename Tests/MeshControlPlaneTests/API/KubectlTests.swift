@@ -229,9 +229,16 @@ final class KubectlTests: XCTestCase {
         XCTAssertEqual(result.output, "app", "no injection label, no sidecar")
     }
 
-    func testTypedCreateGetsAClearAnswer() throws {
-        let result = try kubectl(["create", "configmap", "typed", "--from-literal=a=b"])
-        XCTAssertEqual(result.status, 1, result.output)
-        XCTAssertTrue(result.output.contains("kubectl apply -f"), result.output)
+    func testTypedCreateCommandsThatSendProtobuf() throws {
+        XCTAssertEqual(try kubectl(["create", "namespace", "typed"]).output, "namespace/typed created\n")
+        XCTAssertEqual(try kubectl(["create", "configmap", "cfg", "-n", "typed", "--from-literal=a=b"]).output, "configmap/cfg created\n")
+        XCTAssertEqual(try kubectl(["create", "secret", "generic", "sec", "-n", "typed", "--from-literal=password=s3cr3t"]).output, "secret/sec created\n")
+        XCTAssertEqual(try kubectl(["create", "serviceaccount", "bot", "-n", "typed"]).output, "serviceaccount/bot created\n")
+        XCTAssertEqual(try kubectl(["get", "configmap", "cfg", "-n", "typed", "-o", "jsonpath={.data.a}"]).output, "b")
+        XCTAssertEqual(try kubectl(["get", "secret", "sec", "-n", "typed", "-o", "jsonpath={.data.password}"]).output, "czNjcjN0")
+        XCTAssertEqual(try kubectl(["get", "ns", "typed", "-o", "jsonpath={.metadata.labels.kubernetes\\.io/metadata\\.name}"]).output, "typed")
+        let other = try kubectl(["create", "deployment", "web", "--image=nginx", "-n", "typed"])
+        XCTAssertEqual(other.status, 1, other.output)
+        XCTAssertTrue(other.output.contains("kubectl apply -f"), "kinds not decoded get a clear answer: \(other.output)")
     }
 }

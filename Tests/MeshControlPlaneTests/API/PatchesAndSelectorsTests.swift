@@ -57,3 +57,20 @@ final class PatchesAndSelectorsTests: XCTestCase {
         XCTAssertEqual(Timestamps.format(Timestamps.parse("2026-11-27T15:08:18Z")!), "2026-11-27T15:08:18Z")
     }
 }
+
+final class ProtobufEnvelopeTests: XCTestCase {
+    /// Length-delimited field `number` holding `bytes`.
+    private func field(_ number: Int, _ bytes: [UInt8]) -> [UInt8] { [UInt8(number << 3 | 2), UInt8(bytes.count)] + bytes }
+    private func text(_ number: Int, _ value: String) -> [UInt8] { field(number, Array(value.utf8)) }
+
+    func testConfigMapInItsEnvelope() throws {
+        let metadata = text(1, "cfg") + text(3, "shop") + field(11, text(1, "app") + text(2, "web"))
+        let configMap = field(1, metadata) + field(2, text(1, "a") + text(2, "b"))
+        let body = ProtobufEnvelope.magic + field(1, text(1, "v1") + text(2, "ConfigMap")) + field(2, configMap)
+        XCTAssertEqual(try ProtobufEnvelope.decode(body)?.serialized,
+                       #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cfg","namespace":"shop","labels":{"app":"web"}},"data":{"a":"b"}}"#)
+        XCTAssertNil(try ProtobufEnvelope.decode(ProtobufEnvelope.magic + field(1, text(1, "apps/v1") + text(2, "Deployment"))))
+        XCTAssertThrowsError(try ProtobufEnvelope.decode(ProtobufEnvelope.magic + [0x0a, 0x7f]), "a length past the end")
+        XCTAssertThrowsError(try ProtobufEnvelope.decode(Array("{}".utf8)))
+    }
+}
