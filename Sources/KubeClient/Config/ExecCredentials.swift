@@ -61,7 +61,7 @@ public final class ExecCredentials: @unchecked Sendable {
 
     /// `2026-11-27T16:08:18Z` → seconds since 1970.
     static func epochSeconds(_ text: String) -> Int64? {
-        let digits = text.filter(\.isNumber).map { Int(String($0))! }
+        let digits = text.unicodeScalars.compactMap { $0.isASCII && $0.properties.numericType != nil ? Int(String($0)) : nil }
         guard digits.count >= 14 else { return nil }
         func number(_ range: Range<Int>) -> Int32 { Int32(digits[range].reduce(0) { $0 * 10 + $1 }) }
         var parts = tm()

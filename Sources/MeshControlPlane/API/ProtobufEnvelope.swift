@@ -99,12 +99,15 @@ enum ProtobufEnvelope {
         }
         while index < data.count {
             let key = try varint()
+            guard key >> 3 <= UInt64(Int32.max) else { throw DecodingError(reason: "bad field number") }
             var field = Field(number: Int(key >> 3))
             switch key & 7 {
             case 0: field.varint = try varint()
             case 1: index += 8
             case 2:
-                let length = Int(try varint())
+                let declared = try varint()
+                guard declared <= UInt64(data.count) else { throw DecodingError(reason: "field \(field.number) is longer than the message") }
+                let length = Int(declared)
                 guard length >= 0, index + length <= data.count else { throw DecodingError(reason: "truncated field \(field.number)") }
                 field.bytes = Array(data[index..<index + length])
                 index += length

@@ -72,5 +72,7 @@ final class ProtobufEnvelopeTests: XCTestCase {
         XCTAssertNil(try ProtobufEnvelope.decode(ProtobufEnvelope.magic + field(1, text(1, "apps/v1") + text(2, "Deployment"))))
         XCTAssertThrowsError(try ProtobufEnvelope.decode(ProtobufEnvelope.magic + [0x0a, 0x7f]), "a length past the end")
         XCTAssertThrowsError(try ProtobufEnvelope.decode(Array("{}".utf8)))
+        XCTAssertThrowsError(try ProtobufEnvelope.decode(ProtobufEnvelope.magic + [0x0a] + [UInt8](repeating: 0xff, count: 9) + [0x01]),
+                             "a length beyond any message is refused, not a trap")
     }
 }
