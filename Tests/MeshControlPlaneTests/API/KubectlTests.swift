@@ -142,6 +142,10 @@ final class KubectlTests: XCTestCase {
         result = try kubectl(["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.template.spec.containers[0].image} {.metadata.generation}"])
         XCTAssertEqual(result.output, "nginx:1.28 2")
 
+        result = try kubectl(["scale", "deployment", "web", "-n", "demo", "--replicas=3"])
+        XCTAssertEqual(result.output, "deployment.apps/web scaled\n")
+        XCTAssertEqual(try kubectl(["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]).output, "3")
+
         result = try kubectl(["apply", "--server-side", "-f", file.path])
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("serverside-applied"), result.output)
