@@ -196,7 +196,7 @@ struct LocalServeCommand: MeshCommand {
 
     func run(_ context: CommandContext) throws {
         try Self.serve(mode: LocalMode(invocation, context.environment), port: port, context: context) { url in
-            context.stdout.write("\(Timestamp.now()) serving the Kubernetes API at \(url)\n")
+            context.stdout.write("\(Timestamps.now()) serving the Kubernetes API at \(url)\n")
         }
     }
 
@@ -228,7 +228,7 @@ struct LocalServeCommand: MeshCommand {
         try started(plane.url)
         var received: Int32 = 0
         sigwait(&signals, &received)
-        context.stdout.write("\(Timestamp.now()) stopping (signal \(received))\n")
+        context.stdout.write("\(Timestamps.now()) stopping (signal \(received))\n")
     }
 }
 
@@ -329,13 +329,5 @@ struct LocalDownCommand: MeshCommand {
             context.stdout.write("removed the \(LocalMode.contextName) context from \(path)\n")
         }
         context.stdout.write("deleted \(mode.paths.directory.path)\n")
-    }
-}
-
-enum Timestamp {
-    static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date())
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Manifests
+import MeshControlPlane
 import MeshNet
 
 /// The analyzers' certificate checks, done with OpenSSL: the certificate must be readable and valid now, and the
@@ -34,8 +35,6 @@ public struct TLSCredentialInspector: CredentialInspector {
     }
 
     static func text(_ seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+        Timestamps.format(Date(timeIntervalSince1970: TimeInterval(seconds)))
     }
 }

@@ -65,10 +65,10 @@ enum Tables {
 
 /// RFC 3339 timestamps as Kubernetes writes them (`2026-11-27T16:08:18Z`), read and written by hand: a table
 /// of 10,000 rows reads 10,000 of them.
-enum Timestamps {
-    static func now() -> String { format(Date()) }
+public enum Timestamps {
+    public static func now() -> String { format(Date()) }
 
-    static func format(_ date: Date) -> String {
+    public static func format(_ date: Date) -> String {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
@@ -77,7 +77,7 @@ enum Timestamps {
     }
 
     /// `YYYY-MM-DDTHH:MM:SS` followed by `Z`, fractional seconds or an offset.
-    static func parse(_ text: String) -> Date? {
+    public static func parse(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20, bytes[4] == 45, bytes[7] == 45, bytes[10] == 84 || bytes[10] == 116, bytes[13] == 58, bytes[16] == 58 else { return nil }
         func number(_ range: Range<Int>) -> Int? {
