@@ -69,6 +69,12 @@ if command -v kubectl >/dev/null; then
 else
   echo "(no kubectl on this machine: the kubectl steps are skipped)"
 fi
+echo "The cluster commands work against it as against any cluster:"
+run version
+run check-inject
+run check-inject -n shop deployment/cart-v1
+run inject disable shop --dry-run
+run analyze -n shop
 run local status "${state[@]}"
 run local down --purge "${state[@]}"
 rm -rf "$demo_home"

@@ -162,6 +162,18 @@ enum Bootstrap {
                                 ("metadata", .object([("name", .string("istio-sidecar-injector")), ("namespace", .string("istio-system")),
                                                       ("labels", .object([("app", .string("sidecar-injector")), ("istio.io/rev", .string("default"))]))])),
                                 ("data", .object([("config", .string(config)), ("values", .string(values))]))]))
+        // The Service the injector webhook calls, as an Istio install has it (local mode answers injection itself).
+        func port(_ name: String, _ number: Int, _ target: Int) -> JSONValue {
+            .object([("name", .string(name)), ("port", .int(number)), ("protocol", .string("TCP")), ("targetPort", .int(target))])
+        }
+        try api.ensure(.object([
+            ("apiVersion", .string("v1")), ("kind", .string("Service")),
+            ("metadata", .object([("name", .string("istiod")), ("namespace", .string("istio-system")),
+                                  ("labels", .object([("app", .string("istiod")), ("istio", .string("pilot")), ("istio.io/rev", .string("default"))]))])),
+            ("spec", .object([("selector", .object([("app", .string("istiod")), ("istio", .string("pilot"))])),
+                              ("ports", .array([port("grpc-xds", 15010, 15010), port("https-dns", 15012, 15012), port("https-webhook", 443, 15017),
+                                                port("http-monitoring", 15014, 15014)]))])),
+        ]))
         func webhook(_ name: String, namespaceSelector: JSONValue, objectSelector: JSONValue) -> JSONValue {
             .object([
                 ("name", .string(name)), ("admissionReviewVersions", .array([.string("v1")])), ("sideEffects", .string("None")),

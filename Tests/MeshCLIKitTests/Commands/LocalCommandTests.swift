@@ -53,7 +53,7 @@ final class LocalCommandTests: XCTestCase {
         XCTAssertEqual(status.status, 0, status.stderr)
         let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(document["state"] as? String, "up")
-        XCTAssertEqual(document["objects"] as? Int, 7, "4 namespaces, 2 ConfigMaps and the injector webhook")
+        XCTAssertEqual(document["objects"] as? Int, 8, "4 namespaces, 2 ConfigMaps, the istiod Service and the injector webhook")
 
         // What the API acknowledged survives kill -9.
         let kubectl = URL(fileURLWithPath: "/usr/bin/kubectl")
