@@ -86,8 +86,7 @@ struct AnalyzeCommandCases {
             plane = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("state"), port: 0)
             try plane.start()
             let kubeconfig = directory.appendingPathComponent("config")
-            try KubeconfigEditor.upsert(nil, name: "local", server: plane.url, certificateAuthorityData: Base64.encode(plane.authorityPEM),
-                                        token: plane.token, makeCurrent: true).write(to: kubeconfig, atomically: true, encoding: .utf8)
+            try plane.kubeconfig(name: "local").write(to: kubeconfig, atomically: true, encoding: .utf8)
             variables = ["KUBECONFIG": kubeconfig.path, "HOME": directory.path]
         }
 

@@ -331,3 +331,11 @@ struct LocalDownCommand: MeshCommand {
         context.stdout.write("deleted \(mode.paths.directory.path)\n")
     }
 }
+
+extension LocalControlPlane {
+    /// A kubeconfig that reaches this control plane as `name`, like the one `local up` merges (for in-process
+    /// uses: tests and the conformance harness).
+    public func kubeconfig(name: String = "meshctl-local") throws -> String {
+        try KubeconfigEditor.upsert(nil, name: name, server: url, certificateAuthorityData: Base64.encode(authorityPEM), token: token, makeCurrent: true)
+    }
+}

@@ -17,8 +17,7 @@ final class ClusterCommandTests: XCTestCase {
         plane = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("state"), port: 0)
         try plane.start()
         let kubeconfig = directory.appendingPathComponent("config")
-        try KubeconfigEditor.upsert(nil, name: "local", server: plane.url, certificateAuthorityData: Base64.encode(plane.authorityPEM),
-                                    token: plane.token, makeCurrent: true).write(to: kubeconfig, atomically: true, encoding: .utf8)
+        try plane.kubeconfig(name: "local").write(to: kubeconfig, atomically: true, encoding: .utf8)
         variables = ["KUBECONFIG": kubeconfig.path, "HOME": directory.path]
         let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
         try client.send("POST", "/api/v1/namespaces", body: try JSONValue.parse(#"{"metadata":{"name":"shop","labels":{"istio-injection":"enabled"}}}"#))
@@ -151,8 +150,7 @@ final class ClusterCommandTests: XCTestCase {
         let east = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("east"), port: 0)
         try east.start()
         defer { east.stop() }
-        let eastConfig = try KubeconfigEditor.upsert(nil, name: "east", server: east.url, certificateAuthorityData: Base64.encode(east.authorityPEM),
-                                                     token: east.token, makeCurrent: true)
+        let eastConfig = try east.kubeconfig(name: "east")
         let west = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
         let eastClient = try KubernetesClient(access: ClusterAccess(contextName: "east", server: east.url, certificateAuthority: east.authorityPEM,
                                                                     credentials: .token(east.token), source: "test"))

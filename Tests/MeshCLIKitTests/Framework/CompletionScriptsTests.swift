@@ -79,8 +79,7 @@ final class CompletionScriptsTests: XCTestCase {
         try plane.start()
         defer { plane.stop(); try? FileManager.default.removeItem(at: directory) }
         let kubeconfig = directory.appendingPathComponent("config")
-        try KubeconfigEditor.upsert(nil, name: "local", server: plane.url, certificateAuthorityData: Base64.encode(plane.authorityPEM),
-                                    token: plane.token, makeCurrent: true).write(to: kubeconfig, atomically: true, encoding: .utf8)
+        try plane.kubeconfig(name: "local").write(to: kubeconfig, atomically: true, encoding: .utf8)
         let environment = ["KUBECONFIG": kubeconfig.path, "HOME": directory.path,
                            "PATH": TestPaths.meshctlBinary.deletingLastPathComponent().path + ":/usr/bin:/bin"]
         let script = TestPaths.packageRoot.appendingPathComponent("completions/meshctl.bash").path
