@@ -209,7 +209,7 @@ public final class KubernetesClient: @unchecked Sendable {
         switch access.credentials {
         case .token(let token): return "Bearer \(token)"
         case .tokenFile(let path):
-            guard let token = Kubeconfig.readFile(path)?.trimmingWhitespace(), !token.isEmpty else {
+            guard let token = Kubeconfig.readFile(path)?.trimmed, !token.isEmpty else {
                 throw KubeconfigError("cannot read the token file \(path)")
             }
             return "Bearer \(token)"

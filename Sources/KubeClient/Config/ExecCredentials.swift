@@ -45,7 +45,7 @@ public final class ExecCredentials: @unchecked Sendable {
         guard result.status == 0 else {
             let hint = plugin.installHint.map { "\n\($0)" } ?? ""
             throw KubeconfigError("the credential plugin \(plugin.command) failed (exit \(result.status)): "
-                                  + result.stderr.trimmingWhitespace() + hint)
+                                  + result.stderr.trimmed + hint)
         }
         guard let root = try? YAMLParser.parse(result.stdout).first?.root, let status = root["status"] else {
             throw KubeconfigError("the credential plugin \(plugin.command) printed no ExecCredential with a status")

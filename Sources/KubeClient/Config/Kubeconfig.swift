@@ -211,7 +211,7 @@ public enum Kubeconfig {
         guard let host = options.variables["KUBERNETES_SERVICE_HOST"], let port = options.variables["KUBERNETES_SERVICE_PORT"],
               options.readFile("\(serviceAccount)/token") != nil else { return nil }
         let hostText = host.contains(":") ? "[\(host)]" : host
-        let namespace = options.readFile("\(serviceAccount)/namespace").map { $0.trimmingWhitespace() } ?? "default"
+        let namespace = options.readFile("\(serviceAccount)/namespace").map { $0.trimmed } ?? "default"
         return ClusterAccess(contextName: "in-cluster", server: "https://\(hostText):\(port)", namespace: options.namespace ?? namespace,
                              certificateAuthority: options.readFile("\(serviceAccount)/ca.crt").map { Array($0.utf8) },
                              insecureSkipTLSVerify: false, tlsServerName: nil, proxyURL: nil,
@@ -230,14 +230,5 @@ public enum Kubeconfig {
             bytes += chunk[0..<count]
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var slice = Substring(self)
-        while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
-        while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
-        return String(slice)
     }
 }

@@ -245,7 +245,7 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         for line in sink.headerLines {
             if line.hasPrefix("HTTP/") { headers.removeAll(); continue }
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmingWhitespace()))
+            headers.append((String(line[..<colon]), String(line[line.index(after: colon)...]).trimmed))
         }
         return HTTPClientResponse(status: status, headers: headers, body: sink.bytes)
     }

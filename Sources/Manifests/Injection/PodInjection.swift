@@ -395,12 +395,3 @@ extension InjectionSettings {
         return start + size - 1
     }
 }
-
-extension String {
-    var trimmed: String {
-        var text = Substring(self)
-        while let first = text.first, first == " " || first == "\t" || first == "\n" { text.removeFirst() }
-        while let last = text.last, last == " " || last == "\t" || last == "\n" { text.removeLast() }
-        return String(text)
-    }
-}

@@ -1,3 +1,4 @@
+import Foundation
 import Manifests
 
 /// A refusal the API sends as a Kubernetes `Status` object, with kubectl's reason names.
@@ -56,18 +57,5 @@ public struct APIError: Error, Sendable {
         if let details { pairs.append(("details", details)) }
         pairs.append(("code", .int(code)))
         return .object(pairs)
-    }
-}
-
-extension String {
-    func replacingOccurrences(of target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = self[...]
-        while let range = rest.range(of: target) {
-            result += rest[..<range.lowerBound] + replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
     }
 }

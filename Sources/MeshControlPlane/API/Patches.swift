@@ -1,3 +1,4 @@
+import Foundation
 import Manifests
 
 /// The patch formats kubectl and client libraries send.

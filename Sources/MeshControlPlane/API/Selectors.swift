@@ -98,12 +98,3 @@ public struct FieldSelectorQuery: Sendable {
         }
     }
 }
-
-extension String {
-    var trimmed: String {
-        var slice = self[...]
-        while slice.first?.isWhitespace == true { slice = slice.dropFirst() }
-        while slice.last?.isWhitespace == true { slice = slice.dropLast() }
-        return String(slice)
-    }
-}
