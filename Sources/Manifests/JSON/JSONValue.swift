@@ -48,6 +48,14 @@ public enum JSONValue: Equatable, Sendable {
     public var int: Int? { if case .number(let text) = self { return Int(text) ?? Double(text).flatMap { Int(exactly: $0) } } else { return nil } }
     public var isNull: Bool { if case .null = self { return true } else { return false } }
 
+    /// An object of strings as a dictionary (labels, selectors); other values read as "".
+    public var stringMap: [String: String] {
+        Dictionary((object ?? []).map { ($0.key, $0.value.string ?? "") }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// A Kubernetes object's `metadata.labels`.
+    public var labelMap: [String: String] { self["metadata"]?["labels"]?.stringMap ?? [:] }
+
     /// The value at a dotted path (`metadata.labels`).
     public func value(atPath path: String) -> JSONValue? {
         path.split(separator: ".").reduce(Optional(self)) { node, key in node?[String(key)] }

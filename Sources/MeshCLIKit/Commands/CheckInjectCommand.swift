@@ -126,9 +126,7 @@ struct CheckInjectCommand: MeshCommand {
                                  commandPath: "meshctl check-inject")
             }
             let object = try client.get("\(location.path)/namespaces/\(namespace)/\(location.kind)/\(name)")
-            let labels = location.kind == "pods" ? object.labelMap
-                : Dictionary((object["spec"]?["template"]?["metadata"]?["labels"]?.object ?? []).map { ($0.key, $0.value.string ?? "") },
-                             uniquingKeysWith: { first, _ in first })
+            let labels = location.kind == "pods" ? object.labelMap : (object["spec"]?["template"]?.labelMap ?? [:])
             return ("\(location.kind.dropLast())/\(name)", labels)
         }
         let (namespaceObject, configurations) = try ClusterConnection.call {

@@ -40,10 +40,3 @@ enum ClusterConnection {
         }
     }
 }
-
-extension JSONValue {
-    /// `metadata.labels` as a dictionary.
-    var labelMap: [String: String] {
-        Dictionary((self["metadata"]?["labels"]?.object ?? []).map { ($0.key, $0.value.string ?? "") }, uniquingKeysWith: { first, _ in first })
-    }
-}

@@ -8,10 +8,7 @@ enum Injection {
     static func admit(pod: JSONValue, namespace: String, store: ObjectStore) throws -> JSONValue {
         guard let configuration = store.get("mutatingwebhookconfigurations.admissionregistration.k8s.io", namespace: "", name: "istio-sidecar-injector"),
               let namespaceObject = store.get("namespaces", namespace: "", name: namespace) else { return pod }
-        func labels(_ object: JSONValue) -> [String: String] {
-            Dictionary((object["metadata"]?["labels"]?.object ?? []).map { ($0.key, $0.value.string ?? "") }, uniquingKeysWith: { first, _ in first })
-        }
-        let namespaceLabels = labels(namespaceObject), podLabels = labels(pod)
+        let namespaceLabels = namespaceObject.labelMap, podLabels = pod.labelMap
         let selected = (configuration["webhooks"]?.array ?? []).contains { webhook in
             LabelSelector(webhook["namespaceSelector"]?.yamlNode).matches(namespaceLabels)
                 && LabelSelector(webhook["objectSelector"]?.yamlNode).matches(podLabels)

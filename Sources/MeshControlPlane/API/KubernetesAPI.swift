@@ -260,10 +260,7 @@ public final class KubernetesAPI: @unchecked Sendable {
         let labels = try query["labelSelector"].map { text throws(APIError) in try LabelSelectorQuery(parsing: text) }
         let fields = try query["fieldSelector"].map { text throws(APIError) in try FieldSelectorQuery(parsing: text) }
         return { object in
-            if let labels {
-                let map = Dictionary((object["metadata"]?["labels"]?.object ?? []).map { ($0.key, $0.value.string ?? "") }, uniquingKeysWith: { a, _ in a })
-                if !labels.matches(map) { return false }
-            }
+            if let labels, !labels.matches(object.labelMap) { return false }
             return fields?.matches(object) ?? true
         }
     }
