@@ -50,28 +50,13 @@ public final class ExecCredentials: @unchecked Sendable {
         guard let root = try? YAMLParser.parse(result.stdout).first?.root, let status = root["status"] else {
             throw KubeconfigError("the credential plugin \(plugin.command) printed no ExecCredential with a status")
         }
-        let expiry = status["expirationTimestamp"]?.scalarText.flatMap(Self.epochSeconds)
+        let expiry = status["expirationTimestamp"]?.scalarText.flatMap(RFC3339.epochSeconds)
         let credential = ExecCredential(token: status["token"]?.scalarText, clientCertificate: status["clientCertificateData"]?.scalarText.map { Array($0.utf8) },
                                         clientKey: status["clientKeyData"]?.scalarText.map { Array($0.utf8) }, expires: expiry)
         guard credential.token != nil || (credential.clientCertificate != nil && credential.clientKey != nil) else {
             throw KubeconfigError("the credential plugin \(plugin.command) returned neither a token nor a client certificate and key")
         }
         return credential
-    }
-
-    /// `2026-11-27T16:08:18Z` → seconds since 1970.
-    static func epochSeconds(_ text: String) -> Int64? {
-        let digits = text.unicodeScalars.compactMap { $0.isASCII && $0.properties.numericType != nil ? Int(String($0)) : nil }
-        guard digits.count >= 14 else { return nil }
-        func number(_ range: Range<Int>) -> Int32 { Int32(digits[range].reduce(0) { $0 * 10 + $1 }) }
-        var parts = tm()
-        parts.tm_year = number(0..<4) - 1900
-        parts.tm_mon = number(4..<6) - 1
-        parts.tm_mday = number(6..<8)
-        parts.tm_hour = number(8..<10)
-        parts.tm_min = number(10..<12)
-        parts.tm_sec = number(12..<14)
-        return Int64(timegm(&parts))
     }
 }
 

@@ -107,11 +107,6 @@ final class KubeconfigTests: XCTestCase {
         }
     }
 
-    func testExpiryTimestamps() {
-        XCTAssertEqual(ExecCredentials.epochSeconds("1970-01-02T00:00:00Z"), 86_400)
-        XCTAssertNil(ExecCredentials.epochSeconds("٢٠٢٦-soon"), "digits of other scripts are not read as a time (and do not trap)")
-    }
-
     func testLogsMaskCredentialsAndSecretData() {
         XCTAssertEqual(KubernetesClient.masked("Authorization", "Bearer abc.def"), "Bearer <masked>")
         XCTAssertEqual(KubernetesClient.masked("Accept", "application/json"), "application/json")
