@@ -98,8 +98,7 @@ public final class KubernetesClient: @unchecked Sendable {
 
     /// GET through the API server's pod proxy: `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH` (a sidecar's admin port).
     public func proxyGet(pod: String, namespace: String, port: Int, path: String) throws -> [UInt8] {
-        var headers: [(name: String, value: String)] = [("Accept", "*/*"), ("User-Agent", "meshctl")]
-        if let authorization = try authorization() { headers.append(("Authorization", authorization)) }
+        let headers = try requestHeaders(accept: "*/*")
         let trimmed = path.hasPrefix("/") ? String(path.dropFirst()) : path
         let response = try perform(HTTPClientRequest(url: requestBase + "/api/v1/namespaces/\(namespace)/pods/\(pod):\(port)/proxy/\(trimmed)",
                                                      headers: headers))
@@ -126,8 +125,7 @@ public final class KubernetesClient: @unchecked Sendable {
         while true {
             var query = "watch=true&allowWatchBookmarks=true&timeoutSeconds=\(timeoutSeconds)"
             if let version { query += "&resourceVersion=\(version)" }
-            var headers: [(name: String, value: String)] = [("Accept", "application/json"), ("User-Agent", "meshctl")]
-            if let authorization = try authorization() { headers.append(("Authorization", authorization)) }
+            let headers = try requestHeaders(accept: "application/json")
             var pending: [UInt8] = []
             var stopped = false
             var failure: Error?
@@ -161,8 +159,7 @@ public final class KubernetesClient: @unchecked Sendable {
     @discardableResult
     public func send(_ method: String, _ path: String, body: JSONValue? = nil, contentType: String = "application/json",
                      accept: String = "application/json") throws -> JSONValue {
-        var headers: [(name: String, value: String)] = [("Accept", accept), ("User-Agent", "meshctl")]
-        if let authorization = try authorization() { headers.append(("Authorization", authorization)) }
+        var headers = try requestHeaders(accept: accept)
         if body != nil { headers.append(("Content-Type", contentType)) }
         let request = HTTPClientRequest(method: method, url: requestBase + path, headers: headers, body: body?.serializedBytes ?? [])
         let response = try perform(request)
@@ -203,6 +200,13 @@ public final class KubernetesClient: @unchecked Sendable {
                                      + "\(access.source)): \(error.reason)")
             }
         }
+    }
+
+    /// Accept, User-Agent and the credentials every request carries.
+    private func requestHeaders(accept: String) throws -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = [("Accept", accept), ("User-Agent", "meshctl")]
+        if let authorization = try authorization() { headers.append(("Authorization", authorization)) }
+        return headers
     }
 
     private func authorization() throws -> String? {
