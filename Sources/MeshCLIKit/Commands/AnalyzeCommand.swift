@@ -140,12 +140,12 @@ struct AnalyzeCommand: MeshCommand {
             if let access = try? ClusterConnection.access(context) {
                 let client = try ClusterConnection.client(context)
                 clusterResources = try ClusterConnection.call { try Self.clusterResources(client) }
-                var primary = clusterResources
-                let remote = try ClusterConnection.call {
-                    try Self.remoteClusterServices(client, primary: access.contextName, istioNamespace: istioNamespace, variables: context.environment.variables,
-                                                   resources: &primary, notes: &notes)
+                let remote = Self.remoteClusterServices(client, istioNamespace: istioNamespace, variables: context.environment.variables, notes: &notes)
+                if !remote.isEmpty {
+                    // With other clusters in the analysis, this one's Services say which cluster they are from too.
+                    for index in clusterResources.indices where clusterResources[index].kind == "Service" { clusterResources[index].cluster = access.contextName }
+                    clusterResources += remote
                 }
-                clusterResources = primary + remote
                 if scopeNamespace == nil && !allNamespaces { scopeNamespace = access.namespace }
             } else if files.isEmpty {
                 throw CommandFailure("no cluster is configured (no kubeconfig) and no files were given: pass files, or set KUBECONFIG, "
@@ -246,21 +246,27 @@ struct AnalyzeCommand: MeshCommand {
         var resources: [AnalyzedResource] = []
         for (apiVersion, kind) in clusterKinds {
             guard let location = try client.locate(apiVersion: apiVersion, kind: kind) else { continue }
-            for item in try client.list(location.prefix + "/" + location.plural) {
-                var object = item
-                if object["apiVersion"] == nil { object["apiVersion"] = .string(apiVersion) }
-                if object["kind"] == nil { object["kind"] = .string(kind) }
-                if let resource = AnalyzedResource(object.yamlNode) { resources.append(resource) }
-            }
+            resources += try listed(client, location.prefix + "/" + location.plural, apiVersion: apiVersion, kind: kind)
         }
         return resources
     }
 
+    /// A list's items as resources to analyze (list items often leave out apiVersion and kind).
+    static func listed(_ client: KubernetesClient, _ path: String, apiVersion: String, kind: String, cluster: String? = nil) throws -> [AnalyzedResource] {
+        try client.list(path).compactMap { item in
+            var object = item
+            if object["apiVersion"] == nil { object["apiVersion"] = .string(apiVersion) }
+            if object["kind"] == nil { object["kind"] = .string(kind) }
+            var resource = AnalyzedResource(object.yamlNode)
+            resource?.cluster = cluster
+            return resource
+        }
+    }
+
     /// The Services of the mesh's other clusters, found as istioctl finds them: remote secrets (label
-    /// istio/multiCluster=true) in the istio namespace, one kubeconfig per key, the key naming the cluster. When
-    /// there are any, the primary cluster's resources are tagged with its context name.
-    static func remoteClusterServices(_ client: KubernetesClient, primary: String, istioNamespace: String, variables: [String: String],
-                                      resources: inout [AnalyzedResource], notes: inout [String]) throws -> [AnalyzedResource] {
+    /// istio/multiCluster=true) in the istio namespace, one kubeconfig per key, the key naming the cluster.
+    static func remoteClusterServices(_ client: KubernetesClient, istioNamespace: String, variables: [String: String],
+                                      notes: inout [String]) -> [AnalyzedResource] {
         let secrets = (try? client.list("/api/v1/namespaces/\(istioNamespace)/secrets?labelSelector=istio%2FmultiCluster%3Dtrue")) ?? []
         var remote: [AnalyzedResource] = []
         for secret in secrets {
@@ -270,23 +276,11 @@ struct AnalyzeCommand: MeshCommand {
                 do {
                     let access = try Kubeconfig.resolve(Kubeconfig.Options(kubeconfig: "remote-secret:\(cluster)", variables: variables,
                                                                            readFile: { $0 == "remote-secret:\(cluster)" ? text : nil }))
-                    let remoteClient = try KubernetesClient(access: access)
-                    for item in try remoteClient.list("/api/v1/services") {
-                        var object = item
-                        object["apiVersion"] = .string("v1")
-                        object["kind"] = .string("Service")
-                        if var service = AnalyzedResource(object.yamlNode) {
-                            service.cluster = cluster
-                            remote.append(service)
-                        }
-                    }
+                    remote += try listed(try KubernetesClient(access: access), "/api/v1/services", apiVersion: "v1", kind: "Service", cluster: cluster)
                 } catch {
                     notes.append("cannot read remote cluster \(cluster) (secret \(istioNamespace)/\(secret["metadata"]?["name"]?.string ?? "")): \(error)")
                 }
             }
-        }
-        if !remote.isEmpty {
-            for index in resources.indices where resources[index].kind == "Service" { resources[index].cluster = primary }
         }
         return remote
     }
