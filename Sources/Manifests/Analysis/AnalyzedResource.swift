@@ -50,6 +50,12 @@ public struct AnalyzedResource: Sendable {
     public var namespaceOrEmpty: String { namespace ?? "" }
 
     public var spec: YAMLNode? { node["spec"] }
+    /// A Pod's Istio proxy: the istio-proxy container, or the native sidecar of that name among its init containers.
+    public var sidecarProxy: YAMLNode? { Self.sidecarProxy(inPodSpec: spec) }
+
+    public static func sidecarProxy(inPodSpec spec: YAMLNode?) -> YAMLNode? {
+        ((spec?["containers"]?.items ?? []) + (spec?["initContainers"]?.items ?? [])).first { $0["name"]?.scalarText == "istio-proxy" }
+    }
     public var labels: [String: String] { Self.stringMap(node["metadata"]?["labels"]) }
     public var annotations: [String: String] { Self.stringMap(node["metadata"]?["annotations"]) }
 

@@ -106,7 +106,7 @@ struct CheckInjectCommand: MeshCommand {
 
     /// Whether a pod runs Istio's proxy (as a container, or a native sidecar init container).
     static func hasSidecar(_ pod: JSONValue) -> Bool {
-        ((pod["spec"]?["containers"]?.array ?? []) + (pod["spec"]?["initContainers"]?.array ?? [])).contains { $0["name"]?.string == "istio-proxy" }
+        AnalyzedResource.sidecarProxy(inPodSpec: pod["spec"]?.yamlNode) != nil
     }
 
     // MARK: One workload

@@ -48,8 +48,7 @@ struct InjectionAnalyzer: Analyzer {
         for pod in input.resources("Pod", group: "") where injected.contains(pod.namespaceOrEmpty) {
             let label = pod.labels["sidecar.istio.io/inject"], annotation = pod.annotations["sidecar.istio.io/inject"]
             if (label ?? annotation) == "false" || pod.spec?["hostNetwork"]?.scalarText == "true" { continue }
-            let containers = (pod.spec?["containers"]?.items ?? []) + (pod.spec?["initContainers"]?.items ?? [])
-            if containers.contains(where: { $0["name"]?.scalarText == "istio-proxy" }) { continue }
+            if pod.sidecarProxy != nil { continue }
             messages.append(AnalysisMessage(Messages.podMissingProxy,
                 "pod \(pod.name) has no istio-proxy container although its namespace is injected; restart or redeploy its workload",
                 on: pod))
@@ -115,9 +114,8 @@ struct InjectionImageAnalyzer: Analyzer {
             guard let revision = namespace.injectionRevision, let values = injectors[revision] else { continue }
             var stale: [String] = []
             for pod in pods where pod.namespaceOrEmpty == namespace.name && pod.annotations["sidecar.istio.io/proxyImage"] == nil {
-                let containers = (pod.spec?["containers"]?.items ?? []) + (pod.spec?["initContainers"]?.items ?? [])
                 // A pod that kept the default image type when a variant is configured is not stale: only the version counts then.
-                guard let proxy = containers.first(where: { $0["name"]?.scalarText == "istio-proxy" })?["image"]?.scalarText,
+                guard let proxy = pod.sidecarProxy?["image"]?.scalarText,
                       let plain = Self.expectedImage(values, imageType: nil) else { continue }
                 let variant = Self.expectedImage(values, imageType: Self.imageType(of: pod, input)) ?? plain
                 if proxy != plain && proxy != variant { stale.append(pod.name) }
