@@ -105,8 +105,6 @@ public final class HTTPServer: @unchecked Sendable {
     public init(host: String, port: Int, loops: [EventLoop], tls: TLSServerContext?, maxBodyBytes: Int = 3 * 1024 * 1024,
                 headTimeout: Double = 30, handler: @escaping HTTPHandler) throws(NetworkError) {
         precondition(!loops.isEmpty, "an HTTP server needs at least one loop")
-        // A client that goes away while we write must cost an EPIPE on that connection, not the process.
-        signal(SIGPIPE, SIG_IGN)
         self.loops = loops
         self.tls = tls
         self.handler = handler

@@ -36,6 +36,9 @@ public final class EventLoop: @unchecked Sendable {
 
     public init(name: String) throws(NetworkError) {
         self.name = name
+        // Every MeshNet socket runs on a loop: a peer that goes away while we write must cost an EPIPE on that
+        // connection (server or client side), not the process.
+        signal(SIGPIPE, SIG_IGN)
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         guard epoll >= 0 else { throw NetworkError.system("epoll_create1") }
         wake = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))

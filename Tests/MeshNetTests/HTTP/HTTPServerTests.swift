@@ -98,7 +98,7 @@ final class HTTPServerTests: XCTestCase {
             setsockopt(leaving.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
         }
         Thread.sleep(forTimeInterval: 0.3)
-        // Writing to a reset socket raises SIGPIPE, which would end a process that does not ignore it.
+        // Writing to a reset socket raises SIGPIPE, which would end a process that does not ignore it (event loops make it ignored).
         var action = sigaction()
         sigaction(SIGPIPE, nil, &action)
         XCTAssertEqual(unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self), unsafeBitCast(SIG_IGN, to: Int.self))
