@@ -34,7 +34,7 @@ struct AnalyzeCommand: MeshCommand {
             flags: [
                 FlagSpec("use-kube", kind: .bool, help: "Also read the cluster's resources (when a kubeconfig is configured)", default: "true"),
                 FlagSpec("all-namespaces", short: "A", kind: .bool, help: "Analyze every namespace, not only -n"),
-                FlagSpec("output", short: "o", help: "Output format: one of log|json|yaml", default: "log", completion: .values(["log", "json", "yaml"])),
+                OutputFormat.flag(Self.formats, default: .log),
                 // Levels are read in any letter case (istioctl's users write ERROR), so the values are checked here, not by the parser.
                 FlagSpec("failure-threshold", help: "Lowest level that makes the run fail (exit 79): Info, Warning or Error", default: "Error"),
                 FlagSpec("output-threshold", help: "Lowest level that is printed: Info, Warning or Error", default: "Info"),
@@ -52,6 +52,9 @@ struct AnalyzeCommand: MeshCommand {
             ],
             arguments: [ArgumentSpec("FILE|DIR|-", help: "Files or directories to analyze", optional: true, repeating: true, completion: .files)])
     }
+
+    /// The `-o` formats: istioctl's log lines, or the messages as JSON or YAML.
+    static let formats: [OutputFormat] = [.log, .json, .yaml]
 
     /// A `--suppress` rule: a code and a `Kind name.namespace` pattern.
     struct Suppression: Equatable {
@@ -73,7 +76,7 @@ struct AnalyzeCommand: MeshCommand {
     let meshConfigFile: String?
     let useKube: Bool
     let allNamespaces: Bool
-    let format: String
+    let format: OutputFormat
     let failureThreshold: MessageLevel
     let outputThreshold: MessageLevel
     let suppressions: [Suppression]
@@ -90,7 +93,7 @@ struct AnalyzeCommand: MeshCommand {
         meshConfigFile = invocation.string("meshConfigFile")
         useKube = invocation.bool("use-kube")
         allNamespaces = invocation.bool("all-namespaces")
-        format = invocation.string("output") ?? "log"
+        format = invocation.string("output").flatMap(OutputFormat.init(rawValue:)) ?? .log
         func level(_ flag: String, _ fallback: MessageLevel) throws -> MessageLevel {
             guard let text = invocation.string(flag) else { return fallback }
             guard let level = MessageLevel(name: text) else {
@@ -209,9 +212,9 @@ struct AnalyzeCommand: MeshCommand {
         for note in notes { context.stderr.write("note: \(note)\n") }
         let scope = allNamespaces ? "all namespaces" : (namespace ?? (clusterResources.isEmpty ? nil : scopeNamespace)).map { "namespace: \($0)" } ?? "the given files"
         switch format {
-        case "json", "yaml":
+        case .json, .yaml:
             let data = YAMLNode.sequence(shown.map(Self.data))
-            context.stdout.write(format == "json" ? JSONEmitter(indent: 2).emit(data) + "\n" : YAMLEmitter().emit(data))
+            context.stdout.write(format == .json ? JSONEmitter(indent: 2).emit(data) + "\n" : YAMLEmitter().emit(data))
         default:
             var style = context.outStyle
             if !color { style.enabled = false }
