@@ -21,8 +21,9 @@ struct VirtualServiceDestinationRuleAnalyzer: Analyzer {
                 }
                 if !defined {
                     // Istio points at the destination's host, the field that names what is missing with the subset.
-                    let what = target.isMirror ? "mirror+subset in destinationrule" : "host+subset in destinationrule"
-                    messages.append(Messages.notFound(service, what, "\(host)+\(subset)", at: hostNode))
+                    let missing: AnalysisMessage.MissingReference = target.isMirror ? .mirrorSubset(host: host, subset: subset)
+                        : .subset(host: host, subset: subset)
+                    messages.append(.referencedResourceNotFound(service, missing, at: hostNode))
                 }
             }
         }
