@@ -1,5 +1,5 @@
 import CCurl
-import CMeshShims
+import CCurlShims
 
 /// libcurl, the only HTTP client meshctl uses. This is the only file that sees libcurl.
 public enum CurlLibrary {
@@ -100,33 +100,33 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         self.handle = handle
         self.options = options
         // HTTP/2 where the server offers it over TLS; connections are kept and reused between requests.
-        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
-        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT, options.timeoutSeconds)
+        CCurlShims_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        CCurlShims_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        CCurlShims_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
+        CCurlShims_easy_setopt_long(handle, CURLOPT_TIMEOUT, options.timeoutSeconds)
         if options.insecureSkipVerify {
-            CMeshShims_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
-            CMeshShims_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
+            CCurlShims_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
+            CCurlShims_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
         }
-        if let proxy = options.proxy { CMeshShims_curl_easy_setopt_string(handle, CURLOPT_PROXY, proxy) }
+        if let proxy = options.proxy { CCurlShims_easy_setopt_string(handle, CURLOPT_PROXY, proxy) }
         if let connectTo = options.connectTo {
             connectToList = curl_slist_append(nil, connectTo)
-            CMeshShims_curl_easy_setopt_slist(handle, CURLOPT_CONNECT_TO, connectToList)
+            CCurlShims_easy_setopt_slist(handle, CURLOPT_CONNECT_TO, connectToList)
         }
         // Blobs are copied by libcurl (CURL_BLOB_COPY), so they need not outlive these calls.
         func setBlob(_ option: CURLoption, _ bytes: [UInt8]?) {
             guard let bytes else { return }
             bytes.withUnsafeBytes { raw in
                 var blob = curl_blob(data: UnsafeMutableRawPointer(mutating: raw.baseAddress), len: raw.count, flags: UInt32(CURL_BLOB_COPY))
-                CMeshShims_curl_easy_setopt_pointer(handle, option, &blob)
+                CCurlShims_easy_setopt_pointer(handle, option, &blob)
             }
         }
         setBlob(CURLOPT_CAINFO_BLOB, options.certificateAuthorities)
         setBlob(CURLOPT_SSLCERT_BLOB, options.clientCertificate)
         setBlob(CURLOPT_SSLKEY_BLOB, options.clientKey)
         if options.clientCertificate != nil {
-            CMeshShims_curl_easy_setopt_string(handle, CURLOPT_SSLCERTTYPE, "PEM")
-            CMeshShims_curl_easy_setopt_string(handle, CURLOPT_SSLKEYTYPE, "PEM")
+            CCurlShims_easy_setopt_string(handle, CURLOPT_SSLCERTTYPE, "PEM")
+            CCurlShims_easy_setopt_string(handle, CURLOPT_SSLKEYTYPE, "PEM")
         }
     }
 
@@ -166,16 +166,16 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         // Curl expects a body pointer that outlives the call.
         return try request.body.withUnsafeBytes { body -> HTTPClientResponse in
             try errorBuffer.withUnsafeMutableBufferPointer { errors -> HTTPClientResponse in
-                CMeshShims_curl_easy_setopt_string(handle, CURLOPT_URL, request.url)
-                CMeshShims_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
-                CMeshShims_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
-                CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errors.baseAddress)
+                CCurlShims_easy_setopt_string(handle, CURLOPT_URL, request.url)
+                CCurlShims_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+                CCurlShims_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
+                CCurlShims_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errors.baseAddress)
                 if request.method == "GET" || request.method == "HEAD" {
-                    CMeshShims_curl_easy_setopt_long(handle, CURLOPT_HTTPGET, 1)
-                    CMeshShims_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, nil)
+                    CCurlShims_easy_setopt_long(handle, CURLOPT_HTTPGET, 1)
+                    CCurlShims_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, nil)
                 } else {
-                    CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
-                    CMeshShims_curl_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
+                    CCurlShims_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
+                    CCurlShims_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
                 }
                 return try run(request, sink, errors)
             }
@@ -187,19 +187,19 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
     static func peerCertificateSubject(_ url: String, options: CurlOptions) -> String? {
         guard let probe = curl_easy_init() else { return nil }
         defer { curl_easy_cleanup(probe) }
-        CMeshShims_curl_easy_setopt_string(probe, CURLOPT_URL, url)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_CONNECT_ONLY, 1)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_CERTINFO, 1)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_SSL_VERIFYPEER, 0)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_SSL_VERIFYHOST, 0)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_NOSIGNAL, 1)
+        CCurlShims_easy_setopt_string(probe, CURLOPT_URL, url)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_CONNECT_ONLY, 1)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_CERTINFO, 1)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_SSL_VERIFYPEER, 0)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_SSL_VERIFYHOST, 0)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_NOSIGNAL, 1)
         let connectTo = options.connectTo.map { curl_slist_append(nil, $0) } ?? nil
         defer { curl_slist_free_all(connectTo) }
-        if connectTo != nil { CMeshShims_curl_easy_setopt_slist(probe, CURLOPT_CONNECT_TO, connectTo) }
+        if connectTo != nil { CCurlShims_easy_setopt_slist(probe, CURLOPT_CONNECT_TO, connectTo) }
         guard curl_easy_perform(probe) == CURLE_OK else { return nil }
         var pointer: UnsafeMutableRawPointer?
-        guard CMeshShims_curl_easy_getinfo_pointer(probe, CURLINFO_CERTINFO, &pointer) == CURLE_OK, let pointer else { return nil }
+        guard CCurlShims_easy_getinfo_pointer(probe, CURLINFO_CERTINFO, &pointer) == CURLE_OK, let pointer else { return nil }
         let info = pointer.assumingMemoryBound(to: curl_certinfo.self).pointee
         guard info.num_of_certs > 0, var entry = info.certinfo?[0] else { return nil }
         while true {
@@ -212,8 +212,8 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
 
     private func run(_ request: HTTPClientRequest, _ sink: Sink, _ errors: UnsafeMutableBufferPointer<CChar>) throws -> HTTPClientResponse {
         let context = Unmanaged.passUnretained(sink).toOpaque()
-        CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
-        CMeshShims_curl_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+        CCurlShims_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
+        CCurlShims_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
             let piece = UnsafeRawBufferPointer(start: data, count: size * count)
@@ -221,8 +221,8 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
             sink.bytes.append(contentsOf: piece)
             return size * count
         }
-        CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
-        CMeshShims_curl_easy_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+        CCurlShims_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+        CCurlShims_easy_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
             sink.headerLines.append(String(decoding: UnsafeRawBufferPointer(start: data, count: size * count), as: UTF8.self))
@@ -239,7 +239,7 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
             throw TransportError(request: "\(request.method) \(request.url)", reason: reason)
         }
         var status = 0
-        CMeshShims_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        CCurlShims_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         // Headers of the last response only (a 100 Continue or a redirect comes first).
         var headers: [(name: String, value: String)] = []
         for line in sink.headerLines {
