@@ -54,16 +54,34 @@ public struct CurlOptions: Sendable {
     }
 }
 
-/// Why a request got no HTTP answer: libcurl's error text, naming the server.
+/// Why a request got no HTTP answer: what kind of failure it was (decided from libcurl's result code, never from
+/// its wording) and libcurl's explanation, naming the server.
 public struct TransportError: Error, CustomStringConvertible, Sendable {
+    /// The kinds of failure callers decide on.
+    public enum Failure: Sendable, Equatable {
+        /// The host name (or the proxy's) did not resolve.
+        case cannotResolve
+        /// Nothing accepted the connection.
+        case cannotConnect
+        case timedOut
+        /// The TLS handshake failed, or the server's certificate was not trusted.
+        case tls
+        /// The connection broke or closed before a whole answer came: worth one more try for a read.
+        case connectionLost
+        /// Anything else, with libcurl's result code.
+        case other(code: Int32)
+    }
+
     /// `GET https://...`, or empty when no request was made.
     public let request: String
     /// libcurl's explanation: refused, name not resolved, certificate not trusted (with the subject), timed out.
     public let reason: String
+    public let failure: Failure
 
-    public init(request: String = "", reason: String) {
+    public init(request: String = "", reason: String, failure: Failure = .other(code: 0)) {
         self.request = request
         self.reason = reason
+        self.failure = failure
     }
 
     public var description: String { request.isEmpty ? reason : "\(request): \(reason)" }
@@ -140,6 +158,8 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         var headerLines: [String] = []
         /// For streamed responses: gets each piece as it arrives; false stops the transfer.
         var onData: (([UInt8]) -> Bool)?
+        /// Set when `onData` asked to stop: libcurl then reports a write error that is no failure.
+        var stoppedByReceiver = false
     }
 
     public func perform(_ request: HTTPClientRequest) throws -> HTTPClientResponse {
@@ -151,11 +171,7 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
     public func performStreaming(_ request: HTTPClientRequest, onData: @escaping ([UInt8]) -> Bool) throws -> HTTPClientResponse {
         let sink = Sink()
         sink.onData = onData
-        do {
-            return try perform(request, sink: sink)
-        } catch let error as TransportError where error.reason.contains("Failure writing output") || error.reason.contains("write") {
-            return HTTPClientResponse(status: 200, body: [])  // stopped by onData
-        }
+        return try perform(request, sink: sink)
     }
 
     private func perform(_ request: HTTPClientRequest, sink: Sink) throws -> HTTPClientResponse {
@@ -210,6 +226,21 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         }
     }
 
+    /// The kind of failure a libcurl result code means.
+    static func failure(_ code: CURLcode) -> TransportError.Failure {
+        switch code {
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .cannotResolve
+        case CURLE_COULDNT_CONNECT: return .cannotConnect
+        case CURLE_OPERATION_TIMEDOUT: return .timedOut
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
+             CURLE_SSL_CIPHER, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            return .tls
+        case CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM:
+            return .connectionLost
+        default: return .other(code: Int32(code.rawValue))
+        }
+    }
+
     private func run(_ request: HTTPClientRequest, _ sink: Sink, _ errors: UnsafeMutableBufferPointer<CChar>) throws -> HTTPClientResponse {
         let context = Unmanaged.passUnretained(sink).toOpaque()
         CCurlShims_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
@@ -217,7 +248,11 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
             guard let data, let context else { return 0 }
             let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
             let piece = UnsafeRawBufferPointer(start: data, count: size * count)
-            if let onData = sink.onData { return onData(Array(piece)) ? size * count : 0 }
+            if let onData = sink.onData {
+                if onData(Array(piece)) { return size * count }
+                sink.stoppedByReceiver = true
+                return 0
+            }
             sink.bytes.append(contentsOf: piece)
             return size * count
         }
@@ -229,14 +264,15 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
             return size * count
         }
         let result = curl_easy_perform(handle)
-        guard result == CURLE_OK else {
+        // A streamed answer the receiver stopped on purpose ends in a write error: that is its normal end.
+        guard result == CURLE_OK || (result == CURLE_WRITE_ERROR && sink.stoppedByReceiver) else {
             let detail = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             var reason = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
             if result == CURLE_PEER_FAILED_VERIFICATION || result == CURLE_SSL_CACERT_BADFILE || detail.contains("SSL certificate problem"),
                let subject = Self.peerCertificateSubject(request.url, options: options) {
                 reason += " (the server's certificate: \(subject))"
             }
-            throw TransportError(request: "\(request.method) \(request.url)", reason: reason)
+            throw TransportError(request: "\(request.method) \(request.url)", reason: reason, failure: Self.failure(result))
         }
         var status = 0
         CCurlShims_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
