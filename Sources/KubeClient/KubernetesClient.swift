@@ -13,13 +13,15 @@ public struct APIStatusError: Error, CustomStringConvertible, Sendable {
 
 /// A Kubernetes API client over libcurl for one cluster access: requests with the right credentials, Status
 /// errors decoded, retries for 429/503, kubectl's `-v` logging with secrets masked.
+/// Threads may share one client: its state is immutable or locked (the discovery cache), and `CurlClient` lets
+/// requests take turns on its handle (a transport given for tests must be as safe, or used from one thread).
 public final class KubernetesClient: @unchecked Sendable {
     public let access: ClusterAccess
     private let transport: any HTTPTransport
     private let verbosity: Int
     private let log: (String) -> Void
     private let variables: [String: String]
-    let discoveryCache = Once<[ResourceLocation]>()
+    let discoveryCache = Locked<[ResourceLocation]?>(nil)
     /// The URL requests go to (the server, or its tls-server-name when it has one).
     private let requestBase: String
 

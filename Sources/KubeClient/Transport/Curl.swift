@@ -102,9 +102,11 @@ extension HTTPTransport {
     }
 }
 
-/// A libcurl easy handle: requests one after another, reusing the connection.
+/// A libcurl easy handle: requests one after another, reusing the connection. An easy handle must not be used by
+/// two threads at once, so requests from several threads take turns (a streamed one holds the handle until it ends).
 public final class CurlClient: HTTPTransport, @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
+    private let turn = Locked(())
     private let options: CurlOptions
     private var connectToList: UnsafeMutablePointer<curl_slist>?
 
@@ -163,7 +165,7 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
     }
 
     public func perform(_ request: HTTPClientRequest) throws -> HTTPClientResponse {
-        try perform(request, sink: Sink())
+        try turn.withLock { _ in try perform(request, sink: Sink()) }
     }
 
     /// Sends a request whose answer streams (a watch): `onData` gets the body piece by piece until the server
@@ -171,7 +173,7 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
     public func performStreaming(_ request: HTTPClientRequest, onData: @escaping ([UInt8]) -> Bool) throws -> HTTPClientResponse {
         let sink = Sink()
         sink.onData = onData
-        return try perform(request, sink: sink)
+        return try turn.withLock { _ in try perform(request, sink: sink) }
     }
 
     private func perform(_ request: HTTPClientRequest, sink: Sink) throws -> HTTPClientResponse {

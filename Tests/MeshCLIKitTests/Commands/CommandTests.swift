@@ -49,6 +49,15 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(unknown.stderr, "error: unknown command \"no-such\" for \"meshctl\"\nSee 'meshctl --help'.\n")
 
         XCTAssertTrue(runMeshctl(["verison"]).stderr.contains("Did you mean 'version'?"))
+        let afterDashes = runMeshctl(["--", "version"])
+        XCTAssertEqual(afterDashes.exitCode, .usage)
+        XCTAssertFalse(afterDashes.stderr.contains("Did you mean 'version'?"), afterDashes.stderr)
+        XCTAssertTrue(afterDashes.stderr.contains("\"version\" comes after --"), afterDashes.stderr)
+        for assignment in ["=", "=x", "a..b=1", ".a=1"] {
+            let set = runMeshctl(["kube-inject", "--set", assignment, "-f", "-"])
+            XCTAssertEqual(set.exitCode, .usage, assignment)
+            XCTAssertTrue(set.stderr.hasPrefix("error: invalid --set \"\(assignment)\""), set.stderr)
+        }
         XCTAssertEqual(runMeshctl(["completion"]).exitCode, .usage)
         XCTAssertEqual(runMeshctl(["completion", "tcsh"]).exitCode, .usage)
     }
