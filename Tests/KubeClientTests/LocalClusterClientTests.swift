@@ -51,6 +51,29 @@ final class LocalClusterClientTests: XCTestCase {
         }
     }
 
+    /// One client shared by many threads: requests take turns on libcurl's handle and discovery is asked once.
+    func testOneClientServesManyThreads() throws {
+        let client = try KubernetesClient(access: access())
+        let failures = Locked<[String]>([])
+        let bodies = (0..<8).map { configMap("from-\($0)") }
+        DispatchQueue.concurrentPerform(iterations: 8) { thread in
+            for round in 0..<20 {
+                do {
+                    _ = try client.get("/api/v1/namespaces/default")
+                    guard try client.locate(apiVersion: "v1", kind: "ConfigMap") != nil else {
+                        throw TransportError(reason: "ConfigMap not discovered")
+                    }
+                    if round == 0 { try client.send("POST", "/api/v1/namespaces/default/configmaps", body: bodies[thread]) }
+                } catch {
+                    failures.withLock { $0.append("thread \(thread) round \(round): \(error)") }
+                }
+            }
+        }
+        XCTAssertEqual(failures.withLock { $0 }, [])
+        XCTAssertEqual(try client.list("/api/v1/namespaces/default/configmaps").filter {
+            $0["metadata"]?["name"]?.string?.hasPrefix("from-") == true }.count, 8)
+    }
+
     func testTLSServerNameIsWhatTheCertificateMustName() throws {
         XCTAssertEqual(try KubernetesClient(access: access(tlsServerName: "localhost")).get("/version")["gitVersion"]?.string, "v1.32.0")
         XCTAssertThrowsError(try KubernetesClient(access: access(tlsServerName: "wrong.example")).get("/version")) { error in

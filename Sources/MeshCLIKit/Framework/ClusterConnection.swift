@@ -27,12 +27,17 @@ enum ClusterConnection {
         }
     }
 
+    /// The object a request reads, or nil when the server says it does not exist (404); other errors are thrown.
+    static func notFoundAsNil(_ body: () throws -> JSONValue) throws -> JSONValue? {
+        do { return try body() } catch let error as APIStatusError where error.code == 404 { return nil }
+    }
+
     /// Runs a request, turning transport and API errors into command failures (exit 1) with their own words.
     static func call<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as APIStatusError {
-            throw CommandFailure(error.description)
+            throw CommandFailure.fromServer(error.description)
         } catch let error as TransportError {
             throw CommandFailure(error.description)
         } catch let error as KubeconfigError {
