@@ -137,7 +137,7 @@ struct AnalyzeCommand: MeshCommand {
         var clusterResources: [AnalyzedResource] = []
         var scopeNamespace = namespace
         if useKube {
-            if let access = try? ClusterConnection.access(context) {
+            if let access = try ClusterConnection.accessIfConfigured(context) {
                 let client = try ClusterConnection.client(context)
                 clusterResources = try ClusterConnection.call { try Self.clusterResources(client) }
                 let remote = Self.remoteClusterServices(client, istioNamespace: istioNamespace, variables: context.environment.variables, notes: &notes)
@@ -172,6 +172,12 @@ struct AnalyzeCommand: MeshCommand {
                 unreadable.append(ErrorReporter.message(for: error))
             }
         }
+        if !files.isEmpty && resources.isEmpty && unreadable.isEmpty && !(inputs.isEmpty && !notes.isEmpty) {
+            let problem = ManifestFiles.noObjects(in: inputs.map(\.name), given: files)
+            // Without a cluster there is nothing to analyze; with one, the cluster is still analyzed.
+            guard !clusterResources.isEmpty else { throw problem }
+            notes.append(problem.message)
+        }
         if !unreadable.isEmpty {
             let report = "cannot read \(unreadable.count == 1 ? "a file" : "\(unreadable.count) files"):\n" + unreadable.joined(separator: "\n")
             guard ignoreUnknown else { throw InputDataError(report + "\n(--ignore-unknown analyzes the rest)") }
@@ -179,9 +185,18 @@ struct AnalyzeCommand: MeshCommand {
         }
         let fromFiles = Set(resources.map { "\($0.kind)/\($0.namespaceOrEmpty)/\($0.name)" })
         resources += clusterResources.filter { !fromFiles.contains("\($0.kind)/\($0.namespaceOrEmpty)/\($0.name)") }
-        // Files do not describe running pods, so analyzers that need them only run when asked for by name, or on a cluster.
+        // Files do not describe running pods, so analyzers that need them only run when asked for by name, or on a
+        // cluster. A cluster that runs no pods at all (meshctl's local mode, which stores workloads without starting
+        // them yet) would have every subset and selector reported as selecting nothing: those analyzers are left out.
         let podsAreRunning = !clusterResources.isEmpty
-        let analyzers = analyzerNames.isEmpty ? Analyzers.defaults(podsAreRunning: podsAreRunning) : analyzerNames.compactMap(Analyzers.named)
+        let runsNoPods = podsAreRunning && !clusterResources.contains { $0.kind == "Pod" && $0.node["status"]?["phase"]?.scalarText == "Running" }
+        var analyzers = analyzerNames.isEmpty ? Analyzers.defaults(podsAreRunning: podsAreRunning) : analyzerNames.compactMap(Analyzers.named)
+        if runsNoPods && analyzerNames.isEmpty {
+            analyzers = Analyzers.defaultsForClusterWithoutPods()
+            notes.append("the cluster runs no pods, so analyzers of what selectors select were skipped ("
+                         + Analyzers.all.filter { $0.runsByDefault && $0.reportsSelectorsWithoutPods }.map(\.name).joined(separator: ", ")
+                         + "); name one with --analyzer to run it")
+        }
         // An `istio` ConfigMap among the files supplies the mesh config and networks, as in a cluster.
         let istioConfigMap = resources.first { $0.kind == "ConfigMap" && $0.name == "istio" && $0.namespace == istioNamespace }
         func configMapKey(_ key: String) -> YAMLNode? {
