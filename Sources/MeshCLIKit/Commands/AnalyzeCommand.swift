@@ -132,8 +132,16 @@ struct AnalyzeCommand: MeshCommand {
         var notes: [String] = []
         let inputs = try ManifestFiles.read(files, context, notes: &notes, manifestNamesOnly: true)
         let cluster = try clusterInputs(context, notes: &notes)
-        let resources = try fileResources(inputs, defaultNamespace: cluster.namespace ?? "default", context).merged(over: cluster.resources)
-        let messages = try analyze(resources, podsAreRunning: !cluster.resources.isEmpty, context)
+        let fromFiles = try fileResources(inputs, defaultNamespace: cluster.namespace ?? "default", context)
+        if !files.isEmpty && fromFiles.isEmpty && !(inputs.isEmpty && !notes.isEmpty) {
+            // Nothing to analyze in the files (those skipped by name are only noted, as istioctl does): without a
+            // cluster that fails the run, with one the cluster is still analyzed.
+            let problem = ManifestFiles.noObjects(in: inputs.map(\.name), given: files)
+            guard !cluster.resources.isEmpty else { throw problem }
+            notes.append(problem.message)
+        }
+        let resources = fromFiles.merged(over: cluster.resources)
+        let messages = try analyze(resources, cluster: cluster, notes: &notes, context)
         let shown = inScope(messages, cluster: cluster).filter { message in !suppressions.contains { $0.hides(message) } }
         for note in notes { context.stderr.write("note: \(note)\n") }
         try report(shown, scope: scopeDescription(cluster), context)
@@ -157,7 +165,7 @@ struct AnalyzeCommand: MeshCommand {
     private func clusterInputs(_ context: CommandContext, notes: inout [String]) throws -> ClusterInputs {
         var cluster = ClusterInputs(namespace: namespace)
         guard useKube else { return cluster }
-        guard let access = try? ClusterConnection.access(context) else {
+        guard let access = try ClusterConnection.accessIfConfigured(context) else {
             guard !files.isEmpty else {
                 throw CommandFailure("no cluster is configured (no kubeconfig) and no files were given: pass files, or set KUBECONFIG, "
                                      + "or start one with meshctl local up")
@@ -209,9 +217,19 @@ struct AnalyzeCommand: MeshCommand {
 
     /// The selected analyzers' messages over the resources, with the mesh configuration from an `istio` ConfigMap
     /// among them or --meshConfigFile.
-    private func analyze(_ resources: [AnalyzedResource], podsAreRunning: Bool, _ context: CommandContext) throws -> [AnalysisMessage] {
-        // Files do not describe running pods, so analyzers that need them only run when asked for by name, or on a cluster.
-        let analyzers = analyzerNames.isEmpty ? Analyzers.defaults(podsAreRunning: podsAreRunning) : analyzerNames.compactMap(Analyzers.named)
+    private func analyze(_ resources: [AnalyzedResource], cluster: ClusterInputs, notes: inout [String],
+                         _ context: CommandContext) throws -> [AnalysisMessage] {
+        // Files do not describe running pods, so analyzers that need them only run when asked for by name, or on a
+        // cluster. A cluster that runs no pods at all (meshctl's local mode, which stores workloads without starting
+        // them yet) would have every subset and selector reported as selecting nothing: those analyzers are left out.
+        let podsAreRunning = !cluster.resources.isEmpty
+        var analyzers = analyzerNames.isEmpty ? Analyzers.defaults(podsAreRunning: podsAreRunning) : analyzerNames.compactMap(Analyzers.named)
+        if podsAreRunning && analyzerNames.isEmpty && !cluster.resources.contains(where: Self.isRunningPod) {
+            analyzers = Analyzers.defaultsForClusterWithoutPods()
+            notes.append("the cluster runs no pods, so analyzers of what selectors select were skipped ("
+                         + Analyzers.all.filter { $0.runsByDefault && $0.reportsSelectorsWithoutPods }.map(\.name).joined(separator: ", ")
+                         + "); name one with --analyzer to run it")
+        }
         let istioConfigMap = resources.first { $0.kind == "ConfigMap" && $0.name == "istio" && $0.namespace == istioNamespace }
         func configMapKey(_ key: String) -> YAMLNode? {
             istioConfigMap?.node["data"]?[key]?.scalarText.flatMap { try? YAMLParser.parse($0).first?.root }
@@ -224,6 +242,10 @@ struct AnalyzeCommand: MeshCommand {
         return Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace, meshConfig: meshConfig,
                                                           meshNetworks: configMapKey("meshNetworks"), podsAreRunning: podsAreRunning,
                                                           credentials: TLSCredentialInspector()))
+    }
+
+    private static func isRunningPod(_ resource: AnalyzedResource) -> Bool {
+        resource.kind == "Pod" && resource.node["status"]?["phase"]?.scalarText == "Running"
     }
 
     /// The messages about the namespace in scope (with -n, or a cluster's namespace); every message with -A or for files alone.

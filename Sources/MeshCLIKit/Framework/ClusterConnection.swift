@@ -23,7 +23,19 @@ enum ClusterConnection {
         do {
             return try Kubeconfig.resolve(options)
         } catch let error as KubeconfigError {
-            throw CommandFailure(error.description)
+            var failure = CommandFailure(error.description)
+            failure.nothingConfigured = error.nothingConfigured
+            throw failure
+        }
+    }
+
+    /// The cluster access, or nil when no cluster is configured at all (no kubeconfig, not in a cluster); a
+    /// kubeconfig that is there but broken, or a context that is not in it, is an error.
+    static func accessIfConfigured(_ context: CommandContext) throws -> ClusterAccess? {
+        do {
+            return try access(context)
+        } catch let error as CommandFailure where error.nothingConfigured {
+            return nil
         }
     }
 

@@ -66,6 +66,8 @@ public struct UsageError: MeshError, Equatable {
 public struct CommandFailure: MeshError {
     public var message: String
     public var carriesItsOwnLabel: Bool
+    /// Set when the failure is that no cluster is configured at all (commands that can work without one check it).
+    public var nothingConfigured = false
     public var exitCode: ExitCode { .failure }
 
     public init(_ message: String, carriesItsOwnLabel: Bool = false) {

@@ -161,4 +161,20 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertTrue(list.stdout.hasPrefix("NAME   "))
         XCTAssertTrue(list.stdout.contains("virtualservice.GatewayAnalyzer   "))
     }
+
+    /// Nothing to analyze is said, not passed off as "no issues"; a broken kubeconfig is named, not taken for none.
+    func testEmptyInputsAndBrokenKubeconfigs() throws {
+        try "".write(to: folder.appendingPathComponent("empty.yaml"), atomically: true, encoding: .utf8)
+        let empty = run(["--use-kube=false", "empty.yaml"])
+        XCTAssertEqual(empty.exitCode, .dataError, empty.stderr)
+        XCTAssertTrue(empty.stderr.hasPrefix("error: no Kubernetes objects in empty.yaml"), empty.stderr)
+        XCTAssertFalse(empty.stdout.contains("No validation issues"), empty.stdout)
+
+        try "apiVersion: v1\nclusters: [\n".write(to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+        let broken = run(["--kubeconfig", "kubeconfig", "shop.yaml"])
+        XCTAssertEqual(broken.exitCode, .failure, broken.stderr)
+        XCTAssertTrue(broken.stderr.contains("kubeconfig") && !broken.stderr.contains("no cluster is configured"), broken.stderr)
+        let unknownContext = run(["--context", "nope", "--kubeconfig", "kubeconfig", "shop.yaml"])
+        XCTAssertEqual(unknownContext.exitCode, .failure, unknownContext.stderr)
+    }
 }

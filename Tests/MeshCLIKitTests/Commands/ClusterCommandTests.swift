@@ -183,6 +183,25 @@ final class ClusterCommandTests: XCTestCase {
         }
     }
 
+    /// A cluster that runs no pods at all (local mode stores workloads without starting them) gets no "selects no
+    /// pod" reports; once any pod runs, they are back.
+    func testAnalyzeLeavesOutPodSelectorsOnAClusterThatRunsNoPods() throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try client.send("POST", "/api/v1/namespaces/shop/services", body: try JSONValue.parse(
+            #"{"metadata":{"name":"cart"},"spec":{"selector":{"app":"cart"},"ports":[{"name":"http","port":80}]}}"#))
+        try client.send("POST", "/apis/networking.istio.io/v1/namespaces/shop/destinationrules", body: try JSONValue.parse(
+            #"{"metadata":{"name":"cart"},"spec":{"host":"cart","subsets":[{"name":"v1","labels":{"version":"v1"}}]}}"#))
+        let idle = runMeshctl(["analyze", "-n", "shop"], variables: variables)
+        XCTAssertEqual(idle.exitCode, .success, idle.stdout + idle.stderr)
+        XCTAssertTrue(idle.stderr.contains("note: the cluster runs no pods, so analyzers of what selectors select were skipped"), idle.stderr)
+
+        try client.send("POST", "/api/v1/namespaces/default/pods", body: try JSONValue.parse(
+            #"{"metadata":{"name":"elsewhere"},"spec":{"containers":[{"name":"c","image":"x"}]},"status":{"phase":"Running"}}"#))
+        let running = runMeshctl(["analyze", "-n", "shop"], variables: variables)
+        XCTAssertEqual(running.exitCode, .analyzeIssues, running.stdout + running.stderr)
+        XCTAssertTrue(running.stdout.contains("[IST0173] (DestinationRule shop/cart)"), running.stdout)
+    }
+
     func testKubeInjectReadsTheClustersConfigMaps() throws {
         let pod = directory.appendingPathComponent("pod.yaml")
         try "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers: [{name: web, image: nginx}]\n"

@@ -134,6 +134,7 @@ struct GatewayCertificateAnalyzer: Analyzer {
 /// selector for those pods (IST0166).
 struct KubernetesGatewaySelectorAnalyzer: Analyzer {
     let name = "k8sgateway.SelectorAnalyzer"
+    let reportsSelectorsWithoutPods = true
     let summary = "Checks that policies for Kubernetes Gateway pods use targetRef rather than a selector (needs pods: on files, only with --analyzer)"
     let needsRunningPods = true
 

@@ -46,6 +46,7 @@ struct SelectorFindings {
 /// (IST0111), no pod may be selected by two (IST0110), and in ambient namespaces they do nothing (IST0167).
 struct SidecarSelectorAnalyzer: Analyzer {
     let name = "sidecar.SelectorAnalyzer"
+    let reportsSelectorsWithoutPods = true
     let summary = "Checks that Sidecar resources select pods, one each (needs pods: on files, only with --analyzer)"
     let needsRunningPods = true
 

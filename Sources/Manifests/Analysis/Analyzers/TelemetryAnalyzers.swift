@@ -1,6 +1,7 @@
 /// Telemetry resources with a selector must select pods (IST0101) and no pod may be selected by two (IST0159).
 struct TelemetrySelectorAnalyzer: Analyzer {
     let name = "telemetry.SelectorAnalyzer"
+    let reportsSelectorsWithoutPods = true
     let summary = "Checks that Telemetry selectors match pods, one Telemetry per pod (needs pods: on files, only with --analyzer)"
     let needsRunningPods = true
 

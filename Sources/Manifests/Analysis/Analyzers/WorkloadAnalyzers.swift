@@ -55,6 +55,7 @@ struct DeploymentMultiServiceAnalyzer: Analyzer {
 /// some pod of the Service (IST0173); a pod's node adds its topology labels.
 struct SubsetSelectPodAnalyzer: Analyzer {
     let name = "destinationrule.SubsetSelectPodAnalyzer"
+    let reportsSelectorsWithoutPods = true
     let summary = "Checks that a DestinationRule's host exists and that each subset selects pods (needs pods: on files, only with --analyzer)"
     let needsRunningPods = true
 
