@@ -4,7 +4,7 @@ import MeshNet
 
 // Writing: create, replace (PUT and every patch), delete and delete-collection, and the start-up objects.
 extension KubernetesAPI {
-    func create(_ input: JSONValue, _ target: Target, dryRun: Bool) throws -> JSONValue {
+    func create(_ input: JSONValue, _ target: Target, dryRun: Bool, _ context: WriteContext = WriteContext()) throws -> JSONValue {
         var object = input
         guard object.object != nil else { throw APIError.badRequest("the body must be a JSON object") }
         let type = target.type
@@ -35,6 +35,7 @@ extension KubernetesAPI {
         object["metadata"] = metadata
         if type.plural == "pods", let namespace = target.namespace { object = try Injection.admit(pod: object, namespace: namespace, store: store) }
         try admit(object, type, name: name)
+        object = try admitBuiltIn(object, target, name: name, current: nil, context)
         if type.plural == "namespaces" {
             if object["status"]?["phase"] == nil { object["status"] = .object([("phase", .string("Active"))]) }
             // As the API server does: every namespace carries its name as a label, for selectors.
@@ -48,6 +49,7 @@ extension KubernetesAPI {
             stored["metadata"]?["creationTimestamp"] = .string(Timestamps.now())
             stored["metadata"]?["generation"] = .int(1)
             stored["metadata"]?["managedFields"] = nil
+            WorkloadStatus.observe(&stored)
             return stored
         }
         if dryRun { return prepare(store.resourceVersion) }
@@ -59,7 +61,8 @@ extension KubernetesAPI {
     }
 
     /// Replaces an object with what `change` makes of it; no change writes nothing. Returns the result and whether it changed.
-    func replace(_ name: String, _ target: Target, dryRun: Bool, _ change: (JSONValue) throws -> JSONValue) throws -> (JSONValue, Bool) {
+    func replace(_ name: String, _ target: Target, dryRun: Bool, _ context: WriteContext = WriteContext(),
+                 _ change: (JSONValue) throws -> JSONValue) throws -> (JSONValue, Bool) {
         let type = target.type
         var changed = false
         do {
@@ -81,11 +84,13 @@ extension KubernetesAPI {
                 metadata["managedFields"] = nil
                 updated["metadata"] = metadata
                 if type.plural == "namespaces" { updated["status"] = current["status"] }
+                updated = try admitBuiltIn(updated, target, name: name, current: current, context)
                 if updated == current { return nil }
                 try admit(updated, type, name: name)
                 if updated["spec"] != current["spec"] {
                     updated["metadata"]?["generation"] = .int((current["metadata"]?["generation"]?.int ?? 0) + 1)
                 }
+                WorkloadStatus.observe(&updated)
                 updated["metadata"]?["resourceVersion"] = .string(String(version))
                 changed = true
                 return dryRun ? nil : updated
@@ -96,7 +101,7 @@ extension KubernetesAPI {
         }
     }
 
-    func patch(_ request: HTTPRequest, name: String, _ target: Target, dryRun: Bool) throws -> (JSONValue, Bool) {
+    func patch(_ request: HTTPRequest, name: String, _ target: Target, dryRun: Bool, _ context: WriteContext = WriteContext()) throws -> (JSONValue, Bool) {
         let contentType = (request.header("Content-Type") ?? "").split(separator: ";").first.map { String($0).trimmed } ?? ""
         let patch = try body(request)
         let type = target.type
@@ -105,21 +110,21 @@ extension KubernetesAPI {
             if store.get(type.key, namespace: target.storageNamespace, name: name) == nil {
                 var object = patch
                 if object["metadata"]?["name"] == nil { object["metadata"]?["name"] = .string(name) }
-                return (try create(object, target, dryRun: dryRun), true)
+                return (try create(object, target, dryRun: dryRun, context), true)
             }
             var applied = patch
             applied["metadata"]?["managedFields"] = nil
-            return (try replace(name, target, dryRun: dryRun) { Patches.merge($0, applied) }.0, false)
+            return (try replace(name, target, dryRun: dryRun, context) { Patches.merge($0, applied) }.0, false)
         case "application/merge-patch+json", "application/json":
-            return (try replace(name, target, dryRun: dryRun) { Patches.merge($0, patch) }.0, false)
+            return (try replace(name, target, dryRun: dryRun, context) { Patches.merge($0, patch) }.0, false)
         case "application/json-patch+json":
-            return (try replace(name, target, dryRun: dryRun) { current throws in try Patches.json(current, patch) }.0, false)
+            return (try replace(name, target, dryRun: dryRun, context) { current throws in try Patches.json(current, patch) }.0, false)
         case "application/strategic-merge-patch+json":
             guard type.builtIn else {
                 throw APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: "
                                + "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")
             }
-            return (try replace(name, target, dryRun: dryRun) { current throws in try Patches.strategic(current, patch) }.0, false)
+            return (try replace(name, target, dryRun: dryRun, context) { current throws in try Patches.strategic(current, patch) }.0, false)
         default:
             throw APIError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted media types include: "
                            + "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml")

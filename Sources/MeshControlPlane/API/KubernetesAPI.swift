@@ -139,15 +139,18 @@ public final class KubernetesAPI: @unchecked Sendable {
             }
         case ("POST", nil):
             let object = try body(request)
-            let created = try create(object, target, dryRun: dryRun)
-            send(responder, 201, presented(created, target))
+            let context = try WriteContext(request)
+            let created = try create(object, target, dryRun: dryRun, context)
+            send(responder, 201, presented(created, target), headers: context.headers)
         case ("PUT", .some(let name)):
             let object = try body(request)
-            let (updated, _) = try replace(name, target, dryRun: dryRun) { _ in object }
-            send(responder, 200, presented(updated, target))
+            let context = try WriteContext(request)
+            let (updated, _) = try replace(name, target, dryRun: dryRun, context) { _ in object }
+            send(responder, 200, presented(updated, target), headers: context.headers)
         case ("PATCH", .some(let name)):
-            let (result, created) = try patch(request, name: name, target, dryRun: dryRun)
-            send(responder, created ? 201 : 200, presented(result, target))
+            let context = try WriteContext(request)
+            let (result, created) = try patch(request, name: name, target, dryRun: dryRun, context)
+            send(responder, created ? 201 : 200, presented(result, target), headers: context.headers)
         case ("DELETE", .some(let name)):
             send(responder, 200, presented(try delete(name, target, dryRun: dryRun), target))
         case ("DELETE", nil):
@@ -181,7 +184,8 @@ public final class KubernetesAPI: @unchecked Sendable {
         }
     }
 
-    func send(_ responder: HTTPResponder, _ status: Int, _ value: JSONValue, contentType: String = "application/json") {
-        responder.respond(HTTPResponse(status: status, headers: [("Content-Type", contentType)], body: value.serializedBytes))
+    func send(_ responder: HTTPResponder, _ status: Int, _ value: JSONValue, contentType: String = "application/json",
+              headers: [(name: String, value: String)] = []) {
+        responder.respond(HTTPResponse(status: status, headers: [("Content-Type", contentType)] + headers, body: value.serializedBytes))
     }
 }
