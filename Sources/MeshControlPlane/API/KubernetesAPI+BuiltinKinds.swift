@@ -29,12 +29,13 @@ final class WriteContext {
     }
 }
 
-// Built-in kinds as kube-apiserver stores them: checked against their schema, defaulted, and held to their rules.
+// Objects as kube-apiserver stores them: checked against their kind's schema (built in, or from its CRD),
+// defaulted, and held to their kind's rules.
 extension KubernetesAPI {
     /// `object` (a create when `current` is nil, else an update of `current`) pruned, defaulted and checked.
     func admitBuiltIn(_ object: JSONValue, _ target: Target, name: String, current: JSONValue?, _ context: WriteContext) throws -> JSONValue {
         let type = target.type
-        guard type.builtIn, let schema = KindSchemas.builtIn[type.key] else { return object }
+        guard let schema = KindSchemas.builtIn[type.key] ?? customKinds.schema(type, version: target.version) else { return object }
         var checked = try context.fieldValidation.check(object, schema, type: type, version: target.version, name: name, warnings: &context.warnings)
         if type.kind == "Secret" { BuiltinDefaults.foldStringData(&checked) }
         if type.kind == "Service", let current, checked["spec"]?["type"]?.string != "ExternalName" {

@@ -35,7 +35,7 @@ extension KubernetesAPI {
             return terminating
         }
         purgeQueue.asyncAfter(deadline: .now() + namespacePurgeDelay) { [store] in
-            for kind in ResourceCatalog.all where kind.namespaced {
+            for kind in self.servedTypes where kind.namespaced {
                 for item in store.list(kind.key, namespace: name).items {
                     _ = try? store.delete(kind.key, namespace: name, name: item["metadata"]?["name"]?.string ?? "")
                 }

@@ -17,12 +17,18 @@ public final class KubernetesAPI: @unchecked Sendable {
     /// Seconds before a deleted namespace's contents are purged (Kubernetes keeps it Terminating meanwhile).
     var namespacePurgeDelay: Double = 1.5
     let purgeQueue = DispatchQueue(label: "meshctl.namespace-purge")
+    /// Kinds added by applied CustomResourceDefinitions.
+    let customKinds = CustomResourceKinds()
 
     public init(store: ObjectStore, token: String, serverVersion: String = "v1.32.0") {
         self.store = store
         self.token = Array(token.utf8)
         self.serverVersion = serverVersion
+        customKinds.reload(from: store)
     }
+
+    /// Every kind served now: the built-in ones and those of applied CRDs.
+    var servedTypes: [ResourceType] { ResourceCatalog.all + customKinds.types }
 
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         do {
@@ -54,19 +60,19 @@ public final class KubernetesAPI: @unchecked Sendable {
         switch segments.first {
         case "api":
             if segments.count == 1 {
-                if Discovery.wantsAggregated(accept) { send(responder, 200, Discovery.aggregated(core: true), contentType: Discovery.aggregatedContentType) }
+                if Discovery.wantsAggregated(accept) { send(responder, 200, Discovery.aggregated(core: true, servedTypes), contentType: Discovery.aggregatedContentType) }
                 else { send(responder, 200, Discovery.apiVersions(serverAddress: serverAddress)) }
                 return
             }
             try resourceRequest(request, responder, group: "", version: segments[1], rest: Array(segments.dropFirst(2)))
         case "apis":
             if segments.count == 1 {
-                if Discovery.wantsAggregated(accept) { send(responder, 200, Discovery.aggregated(core: false), contentType: Discovery.aggregatedContentType) }
-                else { send(responder, 200, Discovery.groupList()) }
+                if Discovery.wantsAggregated(accept) { send(responder, 200, Discovery.aggregated(core: false, servedTypes), contentType: Discovery.aggregatedContentType) }
+                else { send(responder, 200, Discovery.groupList(servedTypes)) }
                 return
             }
             if segments.count == 2 {
-                guard let group = Discovery.apiGroup(segments[1]) else { throw notFoundPath() }
+                guard let group = Discovery.apiGroup(segments[1], servedTypes) else { throw notFoundPath() }
                 send(responder, 200, group)
                 return
             }
@@ -94,14 +100,15 @@ public final class KubernetesAPI: @unchecked Sendable {
 
     func resourceRequest(_ request: HTTPRequest, _ responder: HTTPResponder, group: String, version: String, rest: [String]) throws {
         if rest.isEmpty {
-            guard let list = Discovery.resourceList(group: group, version: version) else { throw notFoundPath() }
+            guard let list = Discovery.resourceList(group: group, version: version, servedTypes) else { throw notFoundPath() }
             send(responder, 200, list)
             return
         }
         let target: Target
-        if rest.count >= 3, rest[0] == "namespaces", let type = ResourceCatalog.find(group: group, version: version, plural: rest[2]), type.namespaced {
+        let types = servedTypes
+        if rest.count >= 3, rest[0] == "namespaces", let type = ResourceCatalog.find(group: group, version: version, plural: rest[2], in: types), type.namespaced {
             target = Target(type: type, version: version, namespace: rest[1], name: rest.count > 3 ? rest[3] : nil, subresource: rest.count > 4 ? rest[4] : nil)
-        } else if let type = ResourceCatalog.find(group: group, version: version, plural: rest[0]) {
+        } else if let type = ResourceCatalog.find(group: group, version: version, plural: rest[0], in: types) {
             if type.namespaced && rest.count > 1 { throw notFoundPath() }
             target = Target(type: type, version: version, namespace: nil, name: rest.count > 1 ? rest[1] : nil, subresource: rest.count > 2 ? rest[2] : nil)
         } else {
@@ -158,6 +165,7 @@ public final class KubernetesAPI: @unchecked Sendable {
         default:
             throw APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         }
+        if target.type.key == CustomResourceKinds.definitionsKey && request.method != "GET" { customKinds.reload(from: store) }
     }
 
     /// The object as the request's version shows it (Istio's versions share one schema, so only apiVersion changes).

@@ -52,6 +52,8 @@ enum BuiltinDefaults {
             podSpec(&object, at: ["spec", "jobTemplate", "spec", "template", "spec"], restartPolicy: nil)
         case "Secret":
             if object["type"] == nil { object["type"] = .string("Opaque") }
+        case "CustomResourceDefinition":
+            customResourceDefinitionStatus(&object)
         default:
             break
         }
@@ -131,6 +133,22 @@ enum BuiltinDefaults {
             setMissing(&spec, ["internalTrafficPolicy"], .string("Cluster"))
             if type == "NodePort" || type == "LoadBalancer" { setMissing(&spec, ["externalTrafficPolicy"], .string("Cluster")) }
         }
+    }
+
+    /// A definition is served as soon as it is stored: its names accepted and its kind established.
+    private static func customResourceDefinitionStatus(_ definition: inout JSONValue) {
+        let time = definition["metadata"]?["creationTimestamp"] ?? .string(Timestamps.now())
+        func condition(_ type: String, _ reason: String, _ message: String) -> JSONValue {
+            .object([("type", .string(type)), ("status", .string("True")), ("lastTransitionTime", time), ("reason", .string(reason)),
+                     ("message", .string(message))])
+        }
+        let stored = (definition["spec"]?["versions"]?.array ?? []).filter { $0["storage"]?.bool == true }.compactMap { $0["name"] }
+        definition["status"] = .object([
+            ("conditions", .array([condition("NamesAccepted", "NoConflicts", "no conflicts found"),
+                                   condition("Established", "InitialNamesAccepted", "the initial names have been accepted")])),
+            ("acceptedNames", definition["spec"]?["names"] ?? .object([])),
+            ("storedVersions", .array(stored)),
+        ])
     }
 
     /// Secret `stringData` written into `data` (base64), as the API server does; stringData itself is not stored.

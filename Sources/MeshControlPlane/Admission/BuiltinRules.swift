@@ -18,6 +18,8 @@ enum BuiltinRules {
             return service(object)
         case "Secret":
             return secret(object)
+        case "CustomResourceDefinition":
+            return customResourceDefinition(object)
         default:
             return []
         }
@@ -106,6 +108,31 @@ enum BuiltinRules {
             if let target = port["targetPort"]?.int, !(1...65535).contains(target) {
                 found.append(("spec.ports[\(index)].targetPort", "Invalid value: \(target): must be between 1 and 65535, inclusive"))
             }
+        }
+        return found
+    }
+
+    private static func customResourceDefinition(_ definition: JSONValue) -> [(field: String, message: String)] {
+        let spec = definition["spec"] ?? .object([])
+        var found: [(field: String, message: String)] = []
+        let group = spec["group"]?.string ?? "", plural = spec["names"]?["plural"]?.string ?? ""
+        if group.isEmpty { found.append(("spec.group", "Required value")) }
+        if plural.isEmpty { found.append(("spec.names.plural", "Required value")) }
+        if spec["names"]?["kind"]?.string?.isEmpty ?? true { found.append(("spec.names.kind", "Required value")) }
+        let name = definition["metadata"]?["name"]?.string ?? ""
+        if !group.isEmpty && !plural.isEmpty && name != "\(plural).\(group)" {
+            found.append(("metadata.name", "Invalid value: \"\(name)\": must be spec.names.plural+\".\"+spec.group"))
+        }
+        let versions = spec["versions"]?.array ?? []
+        if versions.isEmpty { found.append(("spec.versions", "Invalid value: []: must have exactly one version marked as storage version")) }
+        else if versions.filter({ $0["storage"]?.bool == true }).count != 1 {
+            found.append(("spec.versions", "Invalid value: must have exactly one version marked as storage version"))
+        }
+        for (index, version) in versions.enumerated() where version["name"]?.string?.isEmpty ?? true {
+            found.append(("spec.versions[\(index)].name", "Required value"))
+        }
+        if let scope = spec["scope"]?.string, !["Namespaced", "Cluster"].contains(scope) {
+            found.append(("spec.scope", "Unsupported value: \"\(scope)\": supported values: \"Cluster\", \"Namespaced\""))
         }
         return found
     }
