@@ -7,7 +7,7 @@ extension KubernetesAPI {
     func selected(_ request: HTTPRequest, _ target: Target) throws -> (JSONValue) -> Bool {
         let query = request.query
         let labels = try query["labelSelector"].map { text throws(APIError) in try LabelSelectorQuery(parsing: text) }
-        let fields = try query["fieldSelector"].map { text throws(APIError) in try FieldSelectorQuery(parsing: text) }
+        let fields = try query["fieldSelector"].map { text throws(APIError) in try FieldSelectorQuery(parsing: text, resource: target.type.key) }
         return { object in
             if let labels, !labels.matches(object.labelMap) { return false }
             return fields?.matches(object) ?? true

@@ -104,6 +104,7 @@ public final class KubernetesAPI: @unchecked Sendable {
             send(responder, 200, list)
             return
         }
+        if try answerReview(request, responder, group: group, version: version, rest: rest) { return }
         let target: Target
         let types = servedTypes
         if rest.count >= 3, rest[0] == "namespaces", let type = ResourceCatalog.find(group: group, version: version, plural: rest[2], in: types), type.namespaced {

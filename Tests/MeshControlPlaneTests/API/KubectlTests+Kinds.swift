@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import MeshControlPlane
 import Manifests
+import KubeClient
 
 /// The real kubectl and the kinds beyond Istio's: RBAC, networking, policy, Gateway API, and any applied CRD.
 extension KubectlTests {
@@ -182,5 +183,71 @@ extension KubectlTests {
         XCTAssertEqual(result.status, 0, result.output)
         result = try kubectl(["get", "widgets.example.com"])
         XCTAssertEqual(result.status, 1, "the kind goes with its definition: \(result.output)")
+    }
+}
+
+/// The real kubectl's everyday reads: get all, field selectors, auth, wide output; and the token scheme's case.
+extension KubectlTests {
+    func testGetAllFieldSelectorsAuthAndWideColumns() throws {
+        var result = try kubectl(["apply", "-f", "-"], input: Self.deployment + """
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: settings, namespace: default}
+            data: {a: b}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: tls, namespace: default}
+            type: kubernetes.io/tls
+            data: {tls.crt: "", tls.key: ""}
+            ---
+            apiVersion: v1
+            kind: Event
+            metadata: {name: web.1, namespace: default}
+            involvedObject: {kind: Deployment, name: web, namespace: default}
+            reason: ScalingReplicaSet
+            message: Scaled up
+            type: Normal
+
+            """)
+        XCTAssertEqual(result.status, 0, result.output)
+
+        result = try kubectl(["get", "all"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("deployment.apps/web"), result.output)
+        XCTAssertTrue(result.output.contains("service/istiod") == false && !result.output.contains("configmap"), "only the all category: \(result.output)")
+
+        result = try kubectl(["get", "events", "--field-selector", "involvedObject.kind=Deployment,involvedObject.name=web", "-o", "name"])
+        XCTAssertEqual(result.output, "event/web.1\n")
+        XCTAssertEqual(try kubectl(["get", "secrets", "--field-selector", "type=kubernetes.io/tls", "-o", "name"]).output, "secret/tls\n")
+        XCTAssertEqual(try kubectl(["get", "pods", "--field-selector", "status.phase=Running"]).output, "No resources found in default namespace.\n")
+        result = try kubectl(["get", "configmaps", "--field-selector", "data.a=b"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.output.contains("field label not supported: data.a"), result.output)
+
+        result = try kubectl(["get", "deploy", "web", "-o", "wide"])
+        XCTAssertEqual(result.output.split(separator: "\n").first.map { $0.split(separator: " ", omittingEmptySubsequences: true) },
+                       ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"], result.output)
+        XCTAssertTrue(result.output.contains("nginx:1.27") && result.output.contains("app=web"), result.output)
+
+        XCTAssertEqual(try kubectl(["auth", "can-i", "create", "deployments"]).output, "yes\n")
+        XCTAssertEqual(try kubectl(["auth", "can-i", "delete", "virtualservices", "-n", "istio-system"]).output, "yes\n")
+        result = try kubectl(["auth", "whoami"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("meshctl-local-admin") && result.output.contains("system:masters"), result.output)
+    }
+
+    func testBearerSchemeIsCaseInsensitive() throws {
+        let plane = try XCTUnwrap(self.plane)
+        let client = try CurlClient(certificateAuthorities: plane.authorityPEM, timeoutSeconds: 10)
+        for scheme in ["bearer", "BEARER", "Bearer"] {
+            let response = try client.perform(HTTPClientRequest(method: "GET", url: plane.url + "/api/v1/namespaces/default",
+                                                                headers: [("Authorization", "\(scheme) \(plane.token)")]))
+            XCTAssertEqual(response.status, 200, scheme)
+        }
+        let wrong = try client.perform(HTTPClientRequest(method: "GET", url: plane.url + "/api/v1/namespaces/default",
+                                                         headers: [("Authorization", "Basic \(plane.token)")]))
+        XCTAssertEqual(wrong.status, 401)
     }
 }
