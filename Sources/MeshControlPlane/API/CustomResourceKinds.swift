@@ -15,6 +15,13 @@ final class CustomResourceKinds: @unchecked Sendable {
 
     private let lock = NSLock()
     private var kinds: [Kind] = []
+    private var definitionVersions = ""
+
+    /// Changes whenever a definition does (for OpenAPI's document hashes).
+    var signature: String {
+        lock.lock(); defer { lock.unlock() }
+        return definitionVersions
+    }
 
     var types: [ResourceType] {
         lock.lock(); defer { lock.unlock() }
@@ -35,6 +42,7 @@ final class CustomResourceKinds: @unchecked Sendable {
         lock.lock()
         let removed = kinds.filter { old in !loaded.contains { $0.type.key == old.type.key } }
         kinds = loaded
+        definitionVersions = definitions.map { $0["metadata"]?["resourceVersion"]?.string ?? "" }.joined(separator: ",")
         lock.unlock()
         for kind in removed {
             for object in store.list(kind.type.key, namespace: nil).items {

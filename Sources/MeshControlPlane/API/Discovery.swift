@@ -90,9 +90,12 @@ enum Discovery {
     }
 
     /// The document for one group-version: one PATCH operation per resource that names its kind and takes
-    /// `fieldValidation`, which tells kubectl the server validates.
-    static func openAPIDocument(group: String, version: String, serverVersion: String, _ types: [ResourceType]) -> JSONValue {
+    /// `fieldValidation`, which tells kubectl the server validates, and each kind's schema (with descriptions and
+    /// its group-version-kind) under `components.schemas`, which `kubectl explain` reads.
+    static func openAPIDocument(group: String, version: String, serverVersion: String, _ types: [ResourceType],
+                                schema: (ResourceType) -> FieldSchema) -> JSONValue {
         var paths: [(key: String, value: JSONValue)] = []
+        var schemas: [(key: String, value: JSONValue)] = []
         let prefix = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
         for type in types where type.group == group && type.versions.contains(version) {
             let item = type.namespaced ? "\(prefix)/namespaces/{namespace}/\(type.plural)/{name}" : "\(prefix)/\(type.plural)/{name}"
@@ -103,22 +106,27 @@ enum Discovery {
                 ("responses", .object([("200", .object([("description", .string("OK"))]))])),
             ])
             paths.append((item, .object([("patch", operation)])))
+            var definition = schema(type).openAPI
+            definition["x-kubernetes-group-version-kind"] = .array([.object([("group", .string(group)), ("kind", .string(type.kind)),
+                                                                             ("version", .string(version))])])
+            schemas.append(("io.meshctl.\(group.isEmpty ? "core" : group).\(version).\(type.kind)", definition))
         }
         return .object([("openapi", .string("3.0.0")), ("info", .object([("title", .string("Kubernetes")), ("version", .string(serverVersion))])),
-                        ("paths", .object(paths))])
+                        ("paths", .object(paths)), ("components", .object([("schemas", .object(schemas))]))])
     }
 
-    /// A hash that changes when the documents do: the catalogue's shape and the server version.
-    static func openAPIHash(serverVersion: String, _ types: [ResourceType]) -> String {
+    /// A hash that changes when the documents do: the catalogue's shape, the server version and `definitions`
+    /// (what the applied CRDs are at).
+    static func openAPIHash(serverVersion: String, _ types: [ResourceType], definitions: String) -> String {
         var hash: UInt64 = 0xcbf29ce484222325
-        for byte in (serverVersion + types.map { "\($0.group)/\($0.versions)/\($0.plural)/\($0.kind)" }.joined()).utf8 {
+        for byte in (serverVersion + definitions + types.map { "\($0.group)/\($0.versions)/\($0.plural)/\($0.kind)" }.joined()).utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x100000001b3
         }
         return String(hash, radix: 16)
     }
 
-    static func openAPIRoot(serverVersion: String, _ types: [ResourceType]) -> JSONValue {
-        let hash = openAPIHash(serverVersion: serverVersion, types)
+    static func openAPIRoot(serverVersion: String, _ types: [ResourceType], definitions: String) -> JSONValue {
+        let hash = openAPIHash(serverVersion: serverVersion, types, definitions: definitions)
         return .object([("paths", .object(openAPIGroupVersions(types).map {
             ($0.path, .object([("serverRelativeURL", .string("/openapi/v3/\($0.path)?hash=\(hash)"))]))
         }))])

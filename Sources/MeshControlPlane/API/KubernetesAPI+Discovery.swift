@@ -15,16 +15,18 @@ extension KubernetesAPI {
     func openAPI(_ request: HTTPRequest, _ responder: HTTPResponder, segments: [String]) throws {
         guard segments.first == "v3" else { throw notFoundPath() }
         if segments.count == 1 {
-            send(responder, 200, Discovery.openAPIRoot(serverVersion: serverVersion, servedTypes))
+            send(responder, 200, Discovery.openAPIRoot(serverVersion: serverVersion, servedTypes, definitions: customKinds.signature))
             return
         }
         let path = segments.dropFirst().joined(separator: "/")
         let types = servedTypes
         guard let groupVersion = Discovery.openAPIGroupVersions(types).first(where: { $0.path == path }) else { throw notFoundPath() }
         var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
-        if request.query["hash"] == Discovery.openAPIHash(serverVersion: serverVersion, types) { headers.append(("Cache-Control", "public, immutable")) }
+        if request.query["hash"] == Discovery.openAPIHash(serverVersion: serverVersion, types, definitions: customKinds.signature) { headers.append(("Cache-Control", "public, immutable")) }
         responder.respond(HTTPResponse(status: 200, headers: headers,
                                        body: Discovery.openAPIDocument(group: groupVersion.group, version: groupVersion.version,
-                                                                       serverVersion: serverVersion, types).serializedBytes))
+                                                                       serverVersion: serverVersion, types) { [customKinds] type in
+                                           KindSchemas.schema(type, version: groupVersion.version, custom: customKinds)
+                                       }.serializedBytes))
     }
 }

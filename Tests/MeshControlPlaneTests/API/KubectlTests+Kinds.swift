@@ -251,3 +251,29 @@ extension KubectlTests {
         XCTAssertEqual(wrong.status, 401)
     }
 }
+
+/// `kubectl explain` over the server's OpenAPI v3 schemas.
+extension KubectlTests {
+    func testExplainBuiltInIstioAndCustomKinds() throws {
+        var result = try kubectl(["explain", "deployment.spec.replicas"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("GROUP:      apps") && result.output.contains("KIND:       Deployment"), result.output)
+        XCTAssertTrue(result.output.contains("FIELD: replicas <integer>") && result.output.contains("Number of pods wanted"), result.output)
+
+        result = try kubectl(["explain", "virtualservice.spec"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("networking.istio.io") && result.output.contains("FIELD: spec <Object>"), result.output)
+        for field in ["hosts\t<[]string>", "http\t<[]Object>", "gateways\t<[]string>"] {
+            XCTAssertTrue(result.output.contains(field), "\(field): \(result.output)")
+        }
+
+        result = try kubectl(["explain", "pods.spec.containers.image"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("Container image reference"), result.output)
+
+        try kubectl(["apply", "-f", "-"], input: Self.widgetDefinition)
+        result = try kubectl(["explain", "widgets.spec"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("size\t<integer> -required-") && result.output.contains("color\t<string>"), result.output)
+    }
+}
