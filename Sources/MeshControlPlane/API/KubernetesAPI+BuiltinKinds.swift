@@ -6,18 +6,28 @@ import MeshNet
 /// the warnings the response carries in `Warning` headers.
 final class WriteContext {
     let fieldValidation: FieldValidation
-    let fieldManager: String?
+    /// The field manager managedFields record: `fieldManager`, else the User-Agent's product name, as kube-apiserver names it.
+    let manager: String
+    /// Server-side apply: take over fields other managers own (`force=true`).
+    let force: Bool
+    /// The write is a server-side apply (the object's managedFields come from it, not from an Update).
+    var isApply = false
     var warnings: [String] = []
 
-    init(fieldValidation: FieldValidation = .warn, fieldManager: String? = nil) {
+    init(fieldValidation: FieldValidation = .warn, manager: String = "meshctl-local", force: Bool = false) {
         self.fieldValidation = fieldValidation
-        self.fieldManager = fieldManager
+        self.manager = manager
+        self.force = force
     }
 
-    /// The request's `fieldValidation` and `fieldManager` query parameters.
+    /// The request's `fieldValidation`, `fieldManager` and `force` query parameters.
     convenience init(_ request: HTTPRequest) throws {
         let query = request.query
-        self.init(fieldValidation: try FieldValidation(query: query["fieldValidation"]), fieldManager: query["fieldManager"])
+        let agent = request.header("User-Agent").flatMap { $0.split(separator: "/").first.map(String.init) }
+        let manager = query["fieldManager"].flatMap { $0.isEmpty ? nil : $0 } ?? agent ?? "unknown"
+        guard manager.count <= 128 else { throw APIError.badRequest("fieldManager must be at most 128 characters") }
+        self.init(fieldValidation: try FieldValidation(query: query["fieldValidation"]), manager: manager,
+                  force: ["true", "1", "True"].contains(query["force"] ?? ""))
     }
 
     /// `Warning` headers as kube-apiserver writes them (code 299, agent "-"), which kubectl prints as `Warning: ...`.
@@ -54,6 +64,46 @@ extension KubernetesAPI {
         let problems = BuiltinRules.problems(checked, kind: type.kind, current: current)
         if !problems.isEmpty { throw APIError.invalid(type, name, causes: problems) }
         return checked
+    }
+
+    /// Which lists of `type` merge by key in server-side apply and managedFields: built-in kinds' as their strategic
+    /// merge keys say; the lists of custom and Istio kinds are single values.
+    func listKeys(_ type: ResourceType) -> FieldSet.ListKeys {
+        type.builtIn ? { field, items in Patches.mergeKey(for: field, parent: "", items: items) } : { _, _ in nil }
+    }
+
+    /// Server-side apply of `config` onto `current`: the merged object with its managedFields, or 409 on conflicts.
+    func serverSideApply(_ config: JSONValue, onto current: JSONValue, _ target: Target, _ context: WriteContext) throws -> JSONValue {
+        var managed = ManagedFields(current["metadata"]?["managedFields"])
+        var applied = config
+        applied["metadata"]?["managedFields"] = nil
+        do {
+            var result = try managed.apply(applied, to: current, manager: context.manager, apiVersion: target.type.apiVersion(target.version),
+                                           force: context.force, listKeys: listKeys(target.type))
+            result["metadata"]?["managedFields"] = managed.json ?? .array([])
+            return result
+        } catch {
+            throw error.apiError
+        }
+    }
+
+    /// The managedFields an object gets when it is written: those the write brought (an apply, or a client that
+    /// sets them) or the current ones, plus this Update's manager.
+    func managedFields(old current: JSONValue?, new object: JSONValue, given: JSONValue?, config: JSONValue?, _ target: Target,
+                       _ context: WriteContext) -> JSONValue? {
+        let apiVersion = target.type.apiVersion(target.version)
+        let currentFields = current?["metadata"]?["managedFields"]
+        if context.isApply {
+            if current == nil, let config {
+                var managed = ManagedFields(nil)
+                _ = try? managed.apply(config, to: nil, manager: context.manager, apiVersion: apiVersion, force: true, listKeys: listKeys(target.type))
+                return managed.json
+            }
+            return given.flatMap { $0.array?.isEmpty == true ? nil : $0 }
+        }
+        var managed = ManagedFields(given.map { $0 != currentFields ? $0 : currentFields } ?? currentFields)
+        managed.recordUpdate(manager: context.manager, apiVersion: apiVersion, old: current, new: object, listKeys: listKeys(target.type))
+        return managed.json
     }
 
     /// A cluster IP no stored Service has.

@@ -19,7 +19,7 @@ extension KubernetesAPI {
             send(responder, 200, scaleObject(workload))
         case "PUT", "PATCH":
             let change = try body(request)
-            let (updated, _) = try replace(name, target, dryRun: request.query["dryRun"] == "All") { current in
+            let (updated, _) = try replace(name, target, dryRun: request.query["dryRun"] == "All", try WriteContext(request)) { current in
                 let wanted: JSONValue?
                 switch request.method {
                 case "PUT": wanted = change["spec"]?["replicas"]

@@ -42,13 +42,14 @@ extension KubernetesAPI {
             if object["metadata"]?["labels"] == nil { object["metadata"]?["labels"] = .object([]) }
             object["metadata"]?["labels"]?["kubernetes.io/metadata.name"] = .string(name)
         }
+        let managedFields = managedFields(old: nil, new: object, given: nil, config: context.isApply ? input : nil, target, context)
         let prepare: (Int64) -> JSONValue = { version in
             var stored = object
             stored["metadata"]?["uid"] = .string(UUID().uuidString.lowercased())
             stored["metadata"]?["resourceVersion"] = .string(String(version))
             stored["metadata"]?["creationTimestamp"] = .string(Timestamps.now())
             stored["metadata"]?["generation"] = .int(1)
-            stored["metadata"]?["managedFields"] = nil
+            stored["metadata"]?["managedFields"] = managedFields
             WorkloadStatus.observe(&stored)
             return stored
         }
@@ -68,6 +69,7 @@ extension KubernetesAPI {
         do {
             let result = try store.update(type.key, namespace: target.storageNamespace, name: name) { current, version in
                 var updated = try change(current)
+                let givenFields = updated["metadata"]?["managedFields"]
                 if let wanted = updated["metadata"]?["resourceVersion"]?.string, !wanted.isEmpty, wanted != current["metadata"]?["resourceVersion"]?.string {
                     throw APIError.conflict(type, name)
                 }
@@ -85,6 +87,8 @@ extension KubernetesAPI {
                 updated["metadata"] = metadata
                 if type.plural == "namespaces" { updated["status"] = current["status"] }
                 updated = try admitBuiltIn(updated, target, name: name, current: current, context)
+                let fields = managedFields(old: current, new: updated, given: givenFields, config: nil, target, context)
+                updated["metadata"]?["managedFields"] = fields
                 if updated == current { return nil }
                 try admit(updated, type, name: name)
                 if updated["spec"] != current["spec"] {
@@ -107,14 +111,16 @@ extension KubernetesAPI {
         let type = target.type
         switch contentType {
         case "application/apply-patch+yaml":
+            guard request.query["fieldManager"]?.isEmpty == false else {
+                throw APIError.badRequest("fieldManager is required for apply requests (kubectl sets it; with curl add ?fieldManager=NAME)")
+            }
+            context.isApply = true
             if store.get(type.key, namespace: target.storageNamespace, name: name) == nil {
                 var object = patch
                 if object["metadata"]?["name"] == nil { object["metadata"]?["name"] = .string(name) }
                 return (try create(object, target, dryRun: dryRun, context), true)
             }
-            var applied = patch
-            applied["metadata"]?["managedFields"] = nil
-            return (try replace(name, target, dryRun: dryRun, context) { Patches.merge($0, applied) }.0, false)
+            return (try replace(name, target, dryRun: dryRun, context) { current throws in try serverSideApply(patch, onto: current, target, context) }.0, false)
         case "application/merge-patch+json", "application/json":
             return (try replace(name, target, dryRun: dryRun, context) { Patches.merge($0, patch) }.0, false)
         case "application/json-patch+json":

@@ -277,3 +277,49 @@ extension KubectlTests {
         XCTAssertTrue(result.output.contains("size\t<integer> -required-") && result.output.contains("color\t<string>"), result.output)
     }
 }
+
+/// Server-side apply with managedFields: owners, conflicts, forced takeovers and fields dropped from the file.
+extension KubectlTests {
+    func testServerSideApplyTracksManagersConflictsAndPrunes() throws {
+        let file = directory.appendingPathComponent("settings.yaml")
+        func write(_ data: String) throws {
+            try "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {\(data)}\n".write(to: file, atomically: true, encoding: .utf8)
+        }
+        try write("mode: calm, level: \"1\"")
+        var result = try kubectl(["apply", "--server-side", "--field-manager=team-a", "-f", file.path])
+        XCTAssertEqual(result.output, "configmap/settings serverside-applied\n")
+        result = try kubectl(["get", "cm", "settings", "--show-managed-fields", "-o", "json"])
+        let managed = try XCTUnwrap(JSONValue.parse(result.output)["metadata"]?["managedFields"]?.array)
+        XCTAssertEqual(managed.count, 1, result.output)
+        XCTAssertEqual(managed.first?["manager"]?.string, "team-a")
+        XCTAssertEqual(managed.first?["operation"]?.string, "Apply")
+        XCTAssertEqual(managed.first?["fieldsType"]?.string, "FieldsV1")
+        XCTAssertEqual(managed.first?["fieldsV1"]?.serialized, #"{"f:data":{".":{},"f:level":{},"f:mode":{}}}"#)
+
+        // Another manager sets a different value of a field team-a owns: a conflict, unless forced.
+        let other = directory.appendingPathComponent("other.yaml")
+        try "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {mode: loud, owner: b}\n"
+            .write(to: other, atomically: true, encoding: .utf8)
+        result = try kubectl(["apply", "--server-side", "--field-manager=team-b", "-f", other.path])
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertTrue(result.output.contains("Apply failed with 1 conflict: conflict with \"team-a\" using v1: .data.mode"), result.output)
+        XCTAssertEqual(try kubectl(["get", "cm", "settings", "-o", "jsonpath={.data.mode}"]).output, "calm", "nothing changed")
+        result = try kubectl(["apply", "--server-side", "--field-manager=team-b", "--force-conflicts", "-f", other.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(try kubectl(["get", "cm", "settings", "-o", "jsonpath={.data.mode} {.data.owner} {.data.level}"]).output, "loud b 1")
+
+        // team-a drops level from its file: level goes (only team-a owned it); mode stays (team-b owns it now).
+        try write("mode: loud")
+        result = try kubectl(["apply", "--server-side", "--field-manager=team-a", "-f", file.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        try write("")
+        result = try kubectl(["apply", "--server-side", "--field-manager=team-a", "-f", file.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(try kubectl(["get", "cm", "settings", "-o", "jsonpath={.data}"]).output, #"{"mode":"loud","owner":"b"}"#)
+
+        // An Update (kubectl label) records its manager too.
+        XCTAssertEqual(try kubectl(["label", "cm", "settings", "tier=front"]).status, 0)
+        result = try kubectl(["get", "cm", "settings", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"])
+        XCTAssertEqual(Set(result.output.split(separator: " ")), ["team-a", "team-b", "kubectl-label"], "team-a still applies data: {}: \(result.output)")
+    }
+}

@@ -146,9 +146,14 @@ final class KubectlTests: XCTestCase {
         XCTAssertEqual(result.output, "deployment.apps/web scaled\n")
         XCTAssertEqual(try kubectl(["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]).output, "3")
 
+        // kubectl scale made kubectl (an Update manager) own spec.replicas: applying 1 replica conflicts, as on a real cluster.
         result = try kubectl(["apply", "--server-side", "-f", file.path])
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertTrue(result.output.contains("Apply failed with 1 conflict: conflict with \"kubectl\" using apps/v1: .spec.replicas"), result.output)
+        result = try kubectl(["apply", "--server-side", "--force-conflicts", "-f", file.path])
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("serverside-applied"), result.output)
+        XCTAssertEqual(try kubectl(["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]).output, "1")
 
         result = try kubectl(["get", "vs", "-A"])
         XCTAssertEqual(result.status, 0, result.output)
