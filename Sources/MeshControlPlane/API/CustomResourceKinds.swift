@@ -35,8 +35,8 @@ final class CustomResourceKinds: @unchecked Sendable {
     }
 
     /// Re-reads the kinds from the stored definitions; the objects of kinds whose definition is gone are deleted.
-    func reload(from store: ObjectStore) {
-        let definitions = store.list(Self.definitionsKey, namespace: "").items
+    func reload(from store: ObjectStore) throws {
+        let definitions = try store.list(Self.definitionsKey, namespace: "").items
         let builtIn = Set(ResourceCatalog.all.map(\.key))
         let loaded = definitions.compactMap(Self.kind).filter { !builtIn.contains($0.type.key) }
         lock.lock()
@@ -45,7 +45,7 @@ final class CustomResourceKinds: @unchecked Sendable {
         definitionVersions = definitions.map { $0["metadata"]?["resourceVersion"]?.string ?? "" }.joined(separator: ",")
         lock.unlock()
         for kind in removed {
-            for object in store.list(kind.type.key, namespace: nil).items {
+            for object in try store.list(kind.type.key, namespace: nil).items {
                 _ = try? store.delete(kind.type.key, namespace: object["metadata"]?["namespace"]?.string ?? "",
                                       name: object["metadata"]?["name"]?.string ?? "")
             }

@@ -9,7 +9,25 @@ extension KubernetesAPI {
         if case .checked(_, let problems) = ResourceValidator.validate(object.yamlNode) {
             let errors = problems.filter { $0.severity == .error }
             guard !errors.isEmpty else { return }
-            throw APIError.invalid(type, name, causes: errors.map { ($0.path.fieldPath, $0.message) })
+            let document = object.yamlNode
+            throw APIError.invalid(type, name, causes: errors.map { ($0.path.fieldPath, Self.causeMessage($0, value: document.value(at: $0.path))) })
         }
+    }
+
+    /// A validator's message as kube-apiserver words a field error: `Invalid value: 700: spec.x in body should be ...`, the
+    /// value first (strings quoted, objects and lists by their type), unless the message already says what kind of error it is.
+    static func causeMessage(_ problem: ValidationProblem, value: YAMLNode?) -> String {
+        let message = problem.message
+        let kinds = ["Required value", "Unsupported value", "Invalid value", "Duplicate value", "Forbidden", "Too long", "Too many"]
+        if kinds.contains(where: { message.hasPrefix($0) }) { return message }
+        guard let value else { return message }
+        let shown: String
+        switch JSONValue(yaml: value) {
+        case .object: shown = "\"object\""
+        case .array: shown = "\"array\""
+        case let scalar: shown = scalar.serialized
+        }
+        let text = message.hasPrefix("in body") ? "\(problem.path.fieldPath) \(message)" : message
+        return "Invalid value: \(shown): \(text)"
     }
 }

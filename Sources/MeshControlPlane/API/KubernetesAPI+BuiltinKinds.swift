@@ -53,10 +53,9 @@ extension KubernetesAPI {
             for key in ["clusterIP", "clusterIPs"] where checked["spec"]?[key] == nil { checked["spec"]?[key] = current["spec"]?[key] }
         }
         let namespace = target.namespace ?? ""
-        BuiltinDefaults.apply(&checked, kind: type.kind) {
-            // An update runs inside the store's write: no lookups there, the address follows from the name.
-            current == nil ? freeClusterIP(namespace: namespace, name: name) : ClusterIPRange.address(namespace: namespace, name: name, attempt: 0)
-        }
+        // An update runs inside the store's write: no lookups there, the address follows from the name.
+        let used = type.kind == "Service" && current == nil ? try usedClusterIPs() : []
+        BuiltinDefaults.apply(&checked, kind: type.kind) { ClusterIPRange.free(namespace: namespace, name: name, used: used) }
         if WorkloadStatus.kinds.contains(type.kind), let current {
             // Status is the system's: a write of the object itself does not change it.
             checked["status"] = current["status"]
@@ -77,14 +76,28 @@ extension KubernetesAPI {
         var managed = ManagedFields(current["metadata"]?["managedFields"])
         var applied = config
         applied["metadata"]?["managedFields"] = nil
+        let apiVersion = target.type.apiVersion(target.version), keys = listKeys(target.type)
+        var result: JSONValue
         do {
-            var result = try managed.apply(applied, to: current, manager: context.manager, apiVersion: target.type.apiVersion(target.version),
-                                           force: context.force, listKeys: listKeys(target.type))
-            result["metadata"]?["managedFields"] = managed.json ?? .array([])
-            return result
+            var attempt = managed
+            result = try attempt.apply(applied, to: current, manager: context.manager, apiVersion: apiVersion, force: context.force, listKeys: keys)
+            managed = attempt
         } catch {
-            throw error.apiError
+            // As kube-apiserver does, kubectl's first server-side apply after client-side ones takes over, without
+            // conflicts, the fields still as kubectl last applied them (its last-applied-configuration annotation).
+            let allowed = context.manager == "kubectl" ? Self.unchangedSinceLastApplied(current, listKeys: keys) : []
+            guard !allowed.isEmpty, error.conflicts.allSatisfy({ allowed.contains($0.path) }) else { throw error.apiError }
+            result = try managed.apply(applied, to: current, manager: context.manager, apiVersion: apiVersion, force: true, listKeys: keys)
         }
+        result["metadata"]?["managedFields"] = managed.json ?? .array([])
+        return result
+    }
+
+    /// The fields of an object's last-applied-configuration whose live values are still the applied ones.
+    static func unchangedSinceLastApplied(_ live: JSONValue, listKeys: FieldSet.ListKeys) -> Set<FieldSet.Path> {
+        guard let text = live["metadata"]?["annotations"]?["kubectl.kubernetes.io/last-applied-configuration"]?.string,
+              let lastApplied = try? JSONValue.parse(text) else { return [] }
+        return FieldSet.of(lastApplied, listKeys: listKeys).paths.filter { FieldSet.value(lastApplied, at: $0) == FieldSet.value(live, at: $0) }
     }
 
     /// The managedFields an object gets when it is written: those the write brought (an apply, or a client that
@@ -106,19 +119,23 @@ extension KubernetesAPI {
         return managed.json
     }
 
-    /// A cluster IP no stored Service has.
-    private func freeClusterIP(namespace: String, name: String) -> String {
-        let used = Set(store.list("services", namespace: nil).items.compactMap { $0["spec"]?["clusterIP"]?.string })
-        for attempt in 0..<64 {
-            let address = ClusterIPRange.address(namespace: namespace, name: name, attempt: attempt)
-            if !used.contains(address) { return address }
-        }
-        return ClusterIPRange.address(namespace: namespace, name: name + UUID().uuidString, attempt: 0)
+    /// The cluster IPs stored Services have.
+    private func usedClusterIPs() throws -> Set<String> {
+        Set(try store.list("services", namespace: nil).items.compactMap { $0["spec"]?["clusterIP"]?.string })
     }
 }
 
 /// Service addresses in 10.96.0.0/12 (kube's default service range), spread by name.
 enum ClusterIPRange {
+    /// An address for the Service that is not in `used`.
+    static func free(namespace: String, name: String, used: Set<String>) -> String {
+        for attempt in 0..<64 {
+            let candidate = address(namespace: namespace, name: name, attempt: attempt)
+            if !used.contains(candidate) { return candidate }
+        }
+        return address(namespace: namespace, name: name + UUID().uuidString, attempt: 0)
+    }
+
     static func address(namespace: String, name: String, attempt: Int) -> String {
         var hash: UInt64 = 0xcbf29ce484222325
         for byte in "\(namespace)/\(name)/\(attempt)".utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }

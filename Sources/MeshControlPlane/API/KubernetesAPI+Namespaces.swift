@@ -7,7 +7,7 @@ extension KubernetesAPI {
     static let protectedNamespaces: Set<String> = ["default", "kube-system", "kube-public"]
 
     func requireNamespace(_ namespace: String) throws {
-        guard let object = store.get("namespaces", namespace: "", name: namespace) else {
+        guard let object = try store.get("namespaces", namespace: "", name: namespace) else {
             throw APIError(404, "NotFound", "namespaces \"\(namespace)\" not found", details: .object([("name", .string(namespace)), ("kind", .string("namespaces"))]))
         }
         if object["status"]?["phase"]?.string == "Terminating" {
@@ -34,14 +34,34 @@ extension KubernetesAPI {
             terminating["metadata"]?["resourceVersion"] = .string(String(version))
             return terminating
         }
-        purgeQueue.asyncAfter(deadline: .now() + namespacePurgeDelay) { [store] in
-            for kind in self.servedTypes where kind.namespaced {
-                for item in store.list(kind.key, namespace: name).items {
-                    _ = try? store.delete(kind.key, namespace: name, name: item["metadata"]?["name"]?.string ?? "")
+        purgeQueue.asyncAfter(deadline: .now() + namespacePurgeDelay) { [self] in purgeNamespace(name) }
+        return result
+    }
+
+    /// Finishes deletions a stopped server left halfway: namespaces still Terminating lose their contents and go.
+    func finishTerminatingNamespaces() throws {
+        for namespace in try store.list("namespaces", namespace: "").items where namespace["status"]?["phase"]?.string == "Terminating" {
+            if let name = namespace["metadata"]?["name"]?.string { purgeNamespace(name) }
+        }
+    }
+
+    /// Removes a terminating namespace's contents, then the namespace.
+    func purgeNamespace(_ name: String) {
+        do {
+            for kind in servedTypes where kind.namespaced {
+                for item in try store.list(kind.key, namespace: name).items {
+                    do {
+                        _ = try store.delete(kind.key, namespace: name, name: item["metadata"]?["name"]?.string ?? "")
+                    } catch StoreError.notFound {
+                        continue  // deleted meanwhile
+                    }
                 }
             }
-            _ = try? store.delete("namespaces", namespace: "", name: name)
+            _ = try store.delete("namespaces", namespace: "", name: name)
+        } catch StoreError.notFound {
+            return
+        } catch {
+            log("\(Timestamps.now()) purging namespace \(name) failed: \(error)")
         }
-        return result
     }
 }

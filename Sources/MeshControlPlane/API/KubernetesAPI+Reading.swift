@@ -19,7 +19,7 @@ extension KubernetesAPI {
         let query = request.query
         let limit = query["limit"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? Int.max
         let after = try query["continue"].map { token throws(APIError) in try Self.continuePosition(token) }
-        let page = store.page(target.type.key, namespace: target.type.namespaced ? target.namespace : nil, after: after, limit: limit, filter: matches)
+        let page = try store.page(target.type.key, namespace: target.type.namespaced ? target.namespace : nil, after: after, limit: limit, filter: matches)
         var metadata: [(key: String, value: JSONValue)] = [("resourceVersion", .string(String(page.resourceVersion)))]
         if let next = page.next { metadata.append(("continue", .string(Self.continueToken(next)))) }
         let items = page.items.map { presented($0, target) }

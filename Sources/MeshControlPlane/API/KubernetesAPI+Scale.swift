@@ -15,7 +15,7 @@ extension KubernetesAPI {
         }
         switch request.method {
         case "GET":
-            guard let workload = store.get(target.type.key, namespace: target.storageNamespace, name: name) else { throw APIError.notFound(target.type, name) }
+            guard let workload = try store.get(target.type.key, namespace: target.storageNamespace, name: name) else { throw APIError.notFound(target.type, name) }
             send(responder, 200, scaleObject(workload))
         case "PUT", "PATCH":
             let change = try body(request)
@@ -37,7 +37,7 @@ extension KubernetesAPI {
             }
             send(responder, 200, scaleObject(updated))
         default:
-            throw APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            throw APIError.methodNotAllowed
         }
     }
 }

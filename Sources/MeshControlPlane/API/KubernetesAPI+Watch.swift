@@ -26,7 +26,7 @@ extension KubernetesAPI {
         var from: Int64? = requested
         if requested == nil || requested == 0 {
             // From "now", with the current objects first as ADDED events.
-            let (items, version) = store.list(key, namespace: namespace)
+            let (items, version) = try store.list(key, namespace: namespace)
             for item in items where matches(item) { stream.send(line("ADDED", item)) }
             from = version
         }
@@ -34,7 +34,9 @@ extension KubernetesAPI {
             try self.store.watch(from: from, filter: { event in
                 event.resource == key && (namespace == nil || event.namespace == namespace) && matches(event.object)
             }, deliver: { event in
-                stream.send(line(event.kind.rawValue, event.object))
+                // Under the store's lock: only hand the event to the stream's loop. Writing here could end the stream
+                // (a gone client), whose end stops the watch, which takes that same lock.
+                stream.loop.execute { stream.send(line(event.kind.rawValue, event.object)) }
             })
         }
         guard case .success(let token) = started else {

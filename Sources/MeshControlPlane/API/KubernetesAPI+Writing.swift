@@ -10,9 +10,7 @@ extension KubernetesAPI {
         let type = target.type
         if object["apiVersion"] == nil { object["apiVersion"] = .string(type.apiVersion(target.version)) }
         if object["kind"] == nil { object["kind"] = .string(type.kind) }
-        guard object["kind"]?.string == type.kind else {
-            throw APIError.badRequest("the kind \(object["kind"]?.serialized ?? "") does not match the URL's resource \(type.plural)")
-        }
+        try requireDecodable(object, type)
         var metadata = object["metadata"] ?? .object([])
         if metadata["name"]?.string?.isEmpty ?? true, let prefix = metadata["generateName"]?.string {
             let letters = Array("bcdfghjklmnpqrstvwxz2456789")
@@ -21,6 +19,7 @@ extension KubernetesAPI {
         guard let name = metadata["name"]?.string, !name.isEmpty else {
             throw APIError.invalid(type, "", causes: [("metadata.name", "Required value: name or generateName is required")])
         }
+        if let problem = ObjectShape.nameProblem(name, type) { throw APIError.invalid(type, name, causes: [problem]) }
         if type.namespaced {
             let given = metadata["namespace"]?.string
             guard let namespace = target.namespace else { throw APIError.badRequest("a \(type.kind) must be created in a namespace") }
@@ -61,11 +60,20 @@ extension KubernetesAPI {
         }
     }
 
+    /// Refuses a body kube-apiserver's decoder could not read as `type` (400, in its words).
+    func requireDecodable(_ object: JSONValue, _ type: ResourceType) throws {
+        guard let problem = ObjectShape.decodingProblem(object, type) else { return }
+        let version = object["apiVersion"]?.string.map { String($0.split(separator: "/").last ?? "") } ?? ""
+        throw APIError.badRequest("\(object["kind"]?.string ?? type.kind) in version \"\(version)\" cannot be handled as a \(type.kind): \(problem)")
+    }
+
     /// Replaces an object with what `change` makes of it; no change writes nothing. Returns the result and whether it changed.
     func replace(_ name: String, _ target: Target, dryRun: Bool, _ context: WriteContext = WriteContext(),
                  _ change: (JSONValue) throws -> JSONValue) throws -> (JSONValue, Bool) {
         let type = target.type
         var changed = false
+        // A dry run writes nothing, but answers with the object as the change would have stored it.
+        var wouldStore: JSONValue?
         do {
             let result = try store.update(type.key, namespace: target.storageNamespace, name: name) { current, version in
                 var updated = try change(current)
@@ -78,6 +86,10 @@ extension KubernetesAPI {
                 }
                 if updated["apiVersion"] == nil { updated["apiVersion"] = current["apiVersion"] }
                 if updated["kind"] == nil { updated["kind"] = current["kind"] }
+                // A patch may make anything of the object; what cannot be read back as the kind is refused, as kube-apiserver does.
+                if let problem = ObjectShape.decodingProblem(updated, type) {
+                    throw APIError.invalid(type, name, causes: [("patch", "Invalid value: the patched object cannot be read as a \(type.kind): \(problem)")])
+                }
                 // What the server owns stays as it is.
                 var metadata = updated["metadata"] ?? .object([])
                 for key in ["uid", "creationTimestamp", "namespace", "name", "deletionTimestamp"] { metadata[key] = current["metadata"]?[key] }
@@ -97,9 +109,10 @@ extension KubernetesAPI {
                 WorkloadStatus.observe(&updated)
                 updated["metadata"]?["resourceVersion"] = .string(String(version))
                 changed = true
-                return dryRun ? nil : updated
+                if dryRun { wouldStore = updated; return nil }
+                return updated
             }
-            return (result, changed)
+            return (wouldStore ?? result, changed)
         } catch StoreError.notFound {
             throw APIError.notFound(type, name)
         }
@@ -115,7 +128,7 @@ extension KubernetesAPI {
                 throw APIError.badRequest("fieldManager is required for apply requests (kubectl sets it; with curl add ?fieldManager=NAME)")
             }
             context.isApply = true
-            if store.get(type.key, namespace: target.storageNamespace, name: name) == nil {
+            if try store.get(type.key, namespace: target.storageNamespace, name: name) == nil {
                 var object = patch
                 if object["metadata"]?["name"] == nil { object["metadata"]?["name"] = .string(name) }
                 return (try create(object, target, dryRun: dryRun, context), true)
@@ -141,7 +154,7 @@ extension KubernetesAPI {
         let type = target.type
         if type.plural == "namespaces" { return try terminateNamespace(name, target, dryRun: dryRun) }
         guard !dryRun else {
-            guard let object = store.get(type.key, namespace: target.storageNamespace, name: name) else { throw APIError.notFound(type, name) }
+            guard let object = try store.get(type.key, namespace: target.storageNamespace, name: name) else { throw APIError.notFound(type, name) }
             return object
         }
         do {
@@ -152,13 +165,19 @@ extension KubernetesAPI {
     }
 
     func deleteCollection(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target, dryRun: Bool) throws {
+        // As kube-apiserver: namespaces have no deletecollection (one request must not end every namespace, istio-system included).
+        guard target.type.plural != "namespaces" else { throw APIError.methodNotAllowed }
         let matches = try selected(request, target)
-        let items = store.list(target.type.key, namespace: target.type.namespaced ? target.namespace : nil).items.filter(matches)
+        let items = try store.list(target.type.key, namespace: target.type.namespaced ? target.namespace : nil).items.filter(matches)
         var deleted: [JSONValue] = []
         for item in items {
             guard let name = item["metadata"]?["name"]?.string else { continue }
             let itemTarget = Target(type: target.type, version: target.version, namespace: item["metadata"]?["namespace"]?.string, name: name, subresource: nil)
-            if let object = try? delete(name, itemTarget, dryRun: dryRun) { deleted.append(presented(object, target)) }
+            do {
+                deleted.append(presented(try delete(name, itemTarget, dryRun: dryRun), target))
+            } catch let error as APIError where error.code == 404 {
+                continue  // deleted meanwhile
+            }
         }
         send(responder, 200, .object([("kind", .string("\(target.type.kind)List")), ("apiVersion", .string(target.type.apiVersion(target.version))),
                                       ("metadata", .object([("resourceVersion", .string(String(store.resourceVersion)))])), ("items", .array(deleted))]))
@@ -169,7 +188,7 @@ extension KubernetesAPI {
         guard let apiVersion = object["apiVersion"]?.string, let kind = object["kind"]?.string,
               let type = ResourceCatalog.find(apiVersion: apiVersion, kind: kind), let name = object["metadata"]?["name"]?.string else { return }
         let namespace = type.namespaced ? object["metadata"]?["namespace"]?.string : nil
-        guard store.get(type.key, namespace: namespace ?? "", name: name) == nil else { return }
+        guard try store.get(type.key, namespace: namespace ?? "", name: name) == nil else { return }
         let version = String(apiVersion.split(separator: "/").last ?? "v1")
         _ = try create(object, Target(type: type, version: version, namespace: namespace, name: nil, subresource: nil), dryRun: false)
     }

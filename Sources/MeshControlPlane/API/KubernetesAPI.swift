@@ -24,17 +24,24 @@ public final class KubernetesAPI: @unchecked Sendable {
         self.store = store
         self.token = Array(token.utf8)
         self.serverVersion = serverVersion
-        customKinds.reload(from: store)
+        do { try customKinds.reload(from: store) } catch { log("\(Timestamps.now()) reading the stored CustomResourceDefinitions failed: \(error)") }
     }
 
     /// Every kind served now: the built-in ones and those of applied CRDs.
     var servedTypes: [ResourceType] { ResourceCatalog.all + customKinds.types }
+
+    /// Where the server reports its own failures (local mode sends standard error to its log file).
+    public var log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
     public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         do {
             try route(request, responder)
         } catch let error as APIError {
             send(responder, error.code, error.status)
+        } catch StoreError.database(let cause) {
+            // Never a 404 or an empty list for what the store could not read: the client sees the failure, the log keeps it.
+            log("\(Timestamps.now()) \(request.method) \(request.path): the store failed: \(cause)")
+            send(responder, 500, APIError.internalError(cause).status)
         } catch {
             send(responder, 500, APIError(500, "InternalError", "\(error)").status)
         }
@@ -84,7 +91,8 @@ public final class KubernetesAPI: @unchecked Sendable {
         }
     }
 
-    func notFoundPath() -> APIError { APIError(404, "NotFound", "the server could not find the requested resource") }
+    /// 404 for a path the server does not serve (kube-apiserver sends empty details then; clients read them).
+    func notFoundPath() -> APIError { APIError(404, "NotFound", "the server could not find the requested resource", details: .object([])) }
 
     /// Where a resource request points.
     struct Target {
@@ -120,7 +128,7 @@ public final class KubernetesAPI: @unchecked Sendable {
             return
         }
         if let subresource = target.subresource, !["status", "finalize"].contains(subresource) {
-            throw APIError(404, "NotFound", "\(target.type.qualifiedName) \"\(target.name ?? "")\" has no \(subresource) in meshctl's local control plane")
+            throw APIError.noSubresource(target.type, target.name ?? "", subresource)
         }
         var request = request
         if let contentType = request.header("Content-Type"), contentType.contains("protobuf") {
@@ -138,7 +146,7 @@ public final class KubernetesAPI: @unchecked Sendable {
         case ("GET", nil):
             if ["true", "1", "True"].contains(query["watch"] ?? "") { try watch(request, responder, target) } else { try list(request, responder, target) }
         case ("GET", .some(let name)):
-            guard let object = store.get(target.type.key, namespace: target.storageNamespace, name: name) else { throw APIError.notFound(target.type, name) }
+            guard let object = try store.get(target.type.key, namespace: target.storageNamespace, name: name) else { throw APIError.notFound(target.type, name) }
             let shown = presented(object, target)
             if Tables.wanted(request.header("Accept")) {
                 send(responder, 200, Tables.table(target.type, [shown], resourceVersion: object["metadata"]?["resourceVersion"]?.string ?? ""))
@@ -151,7 +159,10 @@ public final class KubernetesAPI: @unchecked Sendable {
             let created = try create(object, target, dryRun: dryRun, context)
             send(responder, 201, presented(created, target), headers: context.headers)
         case ("PUT", .some(let name)):
-            let object = try body(request)
+            var object = try body(request)
+            if object.object != nil, object["kind"] == nil { object["kind"] = .string(target.type.kind) }
+            if object.object != nil, object["apiVersion"] == nil { object["apiVersion"] = .string(target.type.apiVersion(target.version)) }
+            try requireDecodable(object, target.type)
             let context = try WriteContext(request)
             let (updated, _) = try replace(name, target, dryRun: dryRun, context) { _ in object }
             send(responder, 200, presented(updated, target), headers: context.headers)
@@ -164,9 +175,9 @@ public final class KubernetesAPI: @unchecked Sendable {
         case ("DELETE", nil):
             try deleteCollection(request, responder, target, dryRun: dryRun)
         default:
-            throw APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+            throw APIError.methodNotAllowed
         }
-        if target.type.key == CustomResourceKinds.definitionsKey && request.method != "GET" { customKinds.reload(from: store) }
+        if target.type.key == CustomResourceKinds.definitionsKey && request.method != "GET" { try customKinds.reload(from: store) }
     }
 
     /// The object as the request's version shows it (Istio's versions share one schema, so only apiVersion changes).

@@ -179,7 +179,8 @@ final class KubectlTests: XCTestCase {
               http: [{route: [{destination: {host: web}, weight: -5}]}]
             """)
         XCTAssertEqual(result.status, 1, result.output)
-        XCTAssertEqual(result.output, "The VirtualService \"bad\" is invalid: spec.http[0].route[0].weight: in body should be greater than or equal to 0\n")
+        XCTAssertEqual(result.output, "The VirtualService \"bad\" is invalid: spec.http[0].route[0].weight: Invalid value: -5: "
+                       + "spec.http[0].route[0].weight in body should be greater than or equal to 0\n")
         XCTAssertEqual(try kubectl(["get", "vs", "bad"]).status, 1, "nothing invalid is stored")
     }
 
