@@ -8,7 +8,13 @@ enum BuiltinDefaults {
     static func apply(_ object: inout JSONValue, kind: String, allocateClusterIP: () -> String) {
         switch kind {
         case "Service": service(&object, allocateClusterIP)
-        case "Pod": podSpec(&object, at: ["spec"])
+        case "Pod":
+            podSpec(&object, at: ["spec"])
+            setMissing(&object, ["spec", "serviceAccountName"], .string("default"))
+            setMissing(&object, ["spec", "enableServiceLinks"], .bool(true))
+            // A new pod is Pending, with its quality-of-service class, until something runs it.
+            setMissing(&object, ["status", "phase"], .string("Pending"))
+            setMissing(&object, ["status", "qosClass"], .string(qosClass(object)))
         case "Deployment":
             setMissing(&object, ["spec", "replicas"], .int(1))
             setMissing(&object, ["spec", "revisionHistoryLimit"], .int(10))
@@ -104,6 +110,21 @@ enum BuiltinDefaults {
                 }
             }
         }
+    }
+
+    /// Guaranteed when every container's CPU and memory limits equal its requests (or only limits are given),
+    /// BestEffort when no container asks for or limits anything, Burstable otherwise.
+    static func qosClass(_ pod: JSONValue) -> String {
+        let containers = (pod["spec"]?["containers"]?.array ?? []) + (pod["spec"]?["initContainers"]?.array ?? [])
+        let resources = containers.map { ($0["resources"]?["requests"]?.object ?? [], $0["resources"]?["limits"]?.object ?? []) }
+        if resources.allSatisfy({ $0.0.isEmpty && $0.1.isEmpty }) { return "BestEffort" }
+        let guaranteed = resources.allSatisfy { requests, limits in
+            ["cpu", "memory"].allSatisfy { name in
+                guard let limit = limits.first(where: { $0.key == name })?.value else { return false }
+                return requests.first(where: { $0.key == name }).map { $0.value == limit } ?? true
+            }
+        }
+        return guaranteed ? "Guaranteed" : "Burstable"
     }
 
     /// Always for `:latest` or untagged images, IfNotPresent otherwise (as Kubernetes defaults it).

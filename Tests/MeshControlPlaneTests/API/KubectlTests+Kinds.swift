@@ -222,6 +222,9 @@ extension KubectlTests {
         XCTAssertEqual(result.output, "event/web.1\n")
         XCTAssertEqual(try kubectl(["get", "secrets", "--field-selector", "type=kubernetes.io/tls", "-o", "name"]).output, "secret/tls\n")
         XCTAssertEqual(try kubectl(["get", "pods", "--field-selector", "status.phase=Running"]).output, "No resources found in default namespace.\n")
+        try kubectl(["run", "box", "--image=busybox", "--restart=Never"])
+        XCTAssertEqual(try kubectl(["get", "pods", "--field-selector", "status.phase=Pending,spec.nodeName=", "-o", "name"]).output, "pod/box\n",
+                       "a new pod is Pending and on no node")
         result = try kubectl(["get", "configmaps", "--field-selector", "data.a=b"])
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.output.contains("field label not supported: data.a"), result.output)

@@ -15,6 +15,11 @@ final class BuiltinDefaultsTests: XCTestCase {
         XCTAssertEqual(BuiltinDefaults.pullPolicy("registry:5000/nginx:1.27"), "IfNotPresent")
         XCTAssertEqual(BuiltinDefaults.pullPolicy("registry:5000/nginx"), "Always")
 
+        func pod(_ resources: String) throws -> JSONValue { try JSONValue.parse(#"{"spec":{"containers":[{"name":"a","resources":"# + resources + "}]}}") }
+        XCTAssertEqual(BuiltinDefaults.qosClass(try pod("{}")), "BestEffort")
+        XCTAssertEqual(BuiltinDefaults.qosClass(try pod(#"{"limits":{"cpu":"1","memory":"1Gi"}}"#)), "Guaranteed")
+        XCTAssertEqual(BuiltinDefaults.qosClass(try pod(#"{"requests":{"cpu":"1"}}"#)), "Burstable")
+
         var secret = try JSONValue.parse(#"{"kind":"Secret","data":{"a":"YQ=="},"stringData":{"b":"hi"}}"#)
         BuiltinDefaults.foldStringData(&secret)
         XCTAssertEqual(secret.serialized, #"{"kind":"Secret","data":{"a":"YQ==","b":"aGk="}}"#)
