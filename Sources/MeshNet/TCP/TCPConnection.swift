@@ -9,6 +9,13 @@ public final class TCPListener: @unchecked Sendable {
     /// The port bound (useful when asked for port 0).
     public let port: Int
     private let loop: EventLoop
+    /// accept(2) calls so far, for tests that check the listener does not spin. Loop thread only.
+    var acceptCalls = 0
+    private var backOffTimer: EventLoop.TimerID?
+    private var closed = false
+    /// How long accepting pauses when the process or the system is out of descriptors (nginx waits as long):
+    /// the waiting connection keeps the listener readable, so retrying at once would only spin.
+    static let backOffSeconds = 0.5
 
     /// Binds `host` (an IPv4 or IPv6 literal) and `port` (0 for any free one) and listens.
     public init(host: String, port: Int, loop: EventLoop) throws(NetworkError) {
@@ -35,26 +42,50 @@ public final class TCPListener: @unchecked Sendable {
     /// Starts accepting; call once, from any thread.
     public func start(accepted: @escaping (Int32) -> Void) {
         loop.execute { [self] in
-            try? loop.register(fd, for: .readable) { [self] _ in
-                while true {
-                    let client = accept(fd, nil, nil)
-                    if client < 0 { break }
-                    _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
-                    _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-                    var on: Int32 = 1
-                    setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
-                    accepted(client)
-                }
-            }
+            guard !closed else { return }
+            try? loop.register(fd, for: .readable) { [self] _ in acceptWaiting(accepted) }
         }
     }
 
     /// Stops accepting and closes the socket.
     public func close() {
-        let fd = self.fd
-        loop.execute { [loop] in
+        loop.execute { [self] in
+            guard !closed else { return }
+            closed = true
+            if let backOffTimer { loop.cancel(backOffTimer) }
             loop.unregister(fd)
             Glibc.close(fd)
+        }
+    }
+
+    private func acceptWaiting(_ accepted: @escaping (Int32) -> Void) {
+        while true {
+            acceptCalls += 1
+            let client = accept(fd, nil, nil)
+            if client < 0 {
+                switch errno {
+                case EINTR, ECONNABORTED: continue
+                case EAGAIN, EWOULDBLOCK: return
+                default: backOff(accepted); return
+                }
+            }
+            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            var on: Int32 = 1
+            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+            accepted(client)
+        }
+    }
+
+    /// Out of descriptors (EMFILE, ENFILE) or memory: stop watching the listener for a while, then try again.
+    private func backOff(_ accepted: @escaping (Int32) -> Void) {
+        guard backOffTimer == nil else { return }
+        loop.watch(fd, for: [], halfClose: false)
+        backOffTimer = loop.schedule(after: Self.backOffSeconds) { [self] in
+            backOffTimer = nil
+            guard !closed else { return }
+            loop.watch(fd, for: .readable, halfClose: false)
+            acceptWaiting(accepted)
         }
     }
 
@@ -106,6 +137,8 @@ public final class TCPConnection: @unchecked Sendable {
     /// The peer stopped sending while reading was paused (it may still read what is sent).
     public var onPeerClosedWrite: () -> Void = {}
     private var peerClosedWrite = false
+    /// Why the connection closed, when a call failed (TLS errors carry OpenSSL's reason); nil for an orderly close.
+    public private(set) var closeReason: NetworkError?
 
     public init(fd: Int32, loop: EventLoop, tls: TLSServerContext?) throws {
         self.fd = fd
@@ -207,9 +240,12 @@ public final class TCPConnection: @unchecked Sendable {
         if pendingOutput == 0 { close() }
     }
 
-    public func close() {
+    public func close() { close(because: nil) }
+
+    private func close(because reason: NetworkError?) {
         guard !closed else { return }
         closed = true
+        closeReason = reason
         tls?.shutdown()
         loop.unregister(fd)
         Glibc.close(fd)
@@ -244,7 +280,8 @@ public final class TCPConnection: @unchecked Sendable {
             case .done: break
             case .wantRead: return
             case .wantWrite: loop.watch(fd, for: [.readable, .writable]); return
-            case .closed, .failed: close(); return
+            case .closed: close(); return
+            case .failed(let reason): close(because: .tls(reason)); return
             }
         }
         while !closed && !readPaused {
@@ -255,7 +292,8 @@ public final class TCPConnection: @unchecked Sendable {
                 case .done(let n): count = n
                 case .wantRead: return
                 case .wantWrite: tlsWantsWriteToRead = true; updateInterest(); return
-                case .closed, .failed: close(); return
+                case .closed: close(); return
+                case .failed(let reason): close(because: .tls(reason)); return
                 }
             } else {
                 count = readBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -289,7 +327,8 @@ public final class TCPConnection: @unchecked Sendable {
             switch tls.handshake() {
             case .done: break
             case .wantRead, .wantWrite: updateInterest(); return
-            case .closed, .failed: close(); return
+            case .closed: close(); return
+            case .failed(let reason): close(because: .tls(reason)); return
             }
         }
         while !closed && pendingOutput > 0 {
@@ -299,7 +338,8 @@ public final class TCPConnection: @unchecked Sendable {
                 switch step {
                 case .done(let n): written = n
                 case .wantRead, .wantWrite: updateInterest(); return
-                case .closed, .failed: close(); return
+                case .closed: close(); return
+                case .failed(let reason): close(because: .tls(reason)); return
                 }
             } else {
                 written = outgoing.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + outgoingOffset, $0.count - outgoingOffset) }
