@@ -14,12 +14,15 @@ public enum ResourceValidator {
         var name: String
         var spec: SchemaType
         var specRequired: Bool = false
+        /// Istio's rule for the resource's name, beyond Kubernetes' own: the problem, or nil when the name is fine.
+        var nameRule: (@Sendable (String) -> String?)? = nil
     }
 
     static let kinds: [Kind] = [
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "VirtualService", spec: NetworkingSchemas.virtualService),
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "DestinationRule", spec: NetworkingSchemas.destinationRule),
-        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "Gateway", spec: NetworkingSchemas.gateway),
+        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "Gateway", spec: NetworkingSchemas.gateway,
+             nameRule: { IstioNames.isDNSLabel($0) ? nil : "invalid gateway name \"\($0)\": a Gateway's name must be a DNS label (no dots)" }),
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "ServiceEntry", spec: NetworkingSchemas.serviceEntry,
              specRequired: true),
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "Sidecar", spec: NetworkingSchemas.sidecar),
@@ -98,6 +101,9 @@ public enum ResourceValidator {
         if name.isEmpty {
             problems.append(ValidationProblem(.error, path: [.key("metadata"), .key("name")], location: document["metadata"]?.location ?? document.location,
                                               message: "Required value: metadata.name is missing"))
+        } else if let problem = known.nameRule?(name) {
+            problems.append(ValidationProblem(.error, path: [.key("metadata"), .key("name")],
+                                              location: document["metadata"]?["name"]?.location ?? document.location, message: problem))
         }
         if let spec = document["spec"] {
             if spec.isNull {
