@@ -105,6 +105,7 @@ public enum ResourceValidator {
             problems.append(ValidationProblem(.error, path: [.key("metadata"), .key("name")],
                                               location: document["metadata"]?["name"]?.location ?? document.location, message: problem))
         }
+        problems += IstioMetadataRules.problems(document, dryRunAllowed: known.name == "AuthorizationPolicy")
         if let spec = document["spec"] {
             if spec.isNull {
                 problems.append(ValidationProblem(.error, path: [.key("spec")], location: spec.location,

@@ -53,6 +53,8 @@ final class NetworkingRulesTests: XCTestCase {
         RuleCase("vs-only-last-without-match", "VirtualService", "{hosts: [a], http: [{\(route)}, {\(route)}]}", "spec.http[1]", "only the last rule can have no matches", .warning),
         RuleCase("vs-duplicate-match", "VirtualService", "{hosts: [a], http: [{match: [{uri: {prefix: /a}}], \(route)}, {match: [{uri: {prefix: /a}}], \(route)}]}",
                  "spec.http[1].match[0]", "duplicate/overlapping match in rule #0", .warning),
+        RuleCase("vs-routes-required", "VirtualService", "{hosts: [a]}", "spec", "http, tcp or tls must be provided"),
+        RuleCase("vs-mesh-wildcard", "VirtualService", "{hosts: ['*'], gateways: [mesh, gw], http: [{\(route)}]}", "spec.hosts[0]", "not allowed for virtual services bound to the mesh"),
         // VirtualService: TLS and TCP routes
         RuleCase("vs-sni-host-subset", "VirtualService", "{hosts: [a.com], tls: [{match: [{sniHosts: [b.com]}], \(route)}]}", "spec.tls[0].match[0].sniHosts[0]",
                  "not a compatible subset"),
@@ -75,6 +77,29 @@ final class NetworkingRulesTests: XCTestCase {
         RuleCase("vs-delegate-no-nested-delegate", "VirtualService", "{http: [{delegate: {name: d}, \(route)}]}", "spec.http[0].delegate",
                  "delegate HTTP route cannot contain delegate"),
         RuleCase("vs-route-required", "VirtualService", "{hosts: [a], http: [{name: empty}]}", "spec.http[0]", "HTTP route, redirect or direct_response is required"),
+        RuleCase("vs-route-and-redirect", "VirtualService", "{hosts: [a], http: [{\(route), redirect: {uri: /b}}]}", "spec.http[0]", "both route and redirect"),
+        RuleCase("vs-route-and-direct-response", "VirtualService", "{hosts: [a], http: [{\(route), directResponse: {status: 200}}]}", "spec.http[0]",
+                 "both route and directResponse"),
+        RuleCase("vs-redirect-and-direct-response", "VirtualService", "{hosts: [a], http: [{redirect: {uri: /b}, directResponse: {status: 200}}]}", "spec.http[0]",
+                 "both redirect and directResponse"),
+        RuleCase("vs-rewrite-and-redirect", "VirtualService", "{hosts: [a], http: [{redirect: {uri: /b}, rewrite: {uri: /c}}]}", "spec.http[0]", "both rewrite and redirect"),
+        RuleCase("vs-mirror-and-mirrors", "VirtualService", "{hosts: [a], http: [{\(route), mirror: {host: b}, mirrors: [{destination: {host: c}}]}]}", "spec.http[0]",
+                 "only one of mirror or mirrors"),
+        RuleCase("vs-mirror-percentage", "VirtualService", "{hosts: [a], http: [{\(route), mirror: {host: b}, mirrorPercentage: {value: 101}}]}",
+                 "spec.http[0].mirrorPercentage.value", "less than or equal to 100"),
+        RuleCase("vs-mirrors-percentage", "VirtualService", "{hosts: [a], http: [{\(route), mirrors: [{destination: {host: b}, percentage: {value: -1}}]}]}",
+                 "spec.http[0].mirrors[0].percentage.value", "greater than or equal to 0"),
+        RuleCase("vs-weight-negative", "VirtualService", "{hosts: [a], http: [{route: [{destination: {host: a}, weight: -5}]}]}", "spec.http[0].route[0].weight",
+                 "greater than or equal to 0"),
+        RuleCase("vs-destination-port", "VirtualService", "{hosts: [a], http: [{route: [{destination: {host: a, port: {number: 0}}}]}]}",
+                 "spec.http[0].route[0].destination.port.number", "port must be between 1-65535"),
+        RuleCase("vs-match-port", "VirtualService", "{hosts: [a], http: [{match: [{port: 70000}], \(route)}]}", "spec.http[0].match[0].port", "port must be between 1-65535"),
+        RuleCase("vs-redirect-code", "VirtualService", "{hosts: [a], http: [{redirect: {uri: /b, redirectCode: 200}}]}", "spec.http[0].redirect.redirectCode",
+                 "greater than or equal to 300"),
+        RuleCase("vs-retry-attempts", "VirtualService", "{hosts: [a], http: [{\(route), retries: {attempts: -1}}]}", "spec.http[0].retries.attempts",
+                 "greater than or equal to 0"),
+        RuleCase("vs-cors-methods", "VirtualService", "{hosts: [a], http: [{\(route), corsPolicy: {allowMethods: [FETCH]}}]}", "spec.http[0].corsPolicy.allowMethods[0]",
+                 "is not an HTTP method"),
         RuleCase("vs-fault-and-redirect", "VirtualService", "{hosts: [a], http: [{redirect: {uri: /b}, fault: {abort: {httpStatus: 500}}}]}", "spec.http[0].fault",
                  "both fault and redirect"),
         RuleCase("vs-fault-and-direct-response", "VirtualService", "{hosts: [a], http: [{directResponse: {status: 200}, fault: {abort: {httpStatus: 500}}}]}",
@@ -188,6 +213,16 @@ final class NetworkingRulesTests: XCTestCase {
         RuleCase("dr-selector-export-to-many", "DestinationRule", "{host: a, workloadSelector: {matchLabels: {app: a}}, exportTo: ['.', other]}", "spec.exportTo",
                  "cannot have multiple entries in exportTo"),
         RuleCase("dr-selector-no-labels", "DestinationRule", "{host: a, workloadSelector: {}}", "spec.workloadSelector", "without labels", .warning),
+        RuleCase("dr-duplicate-subset", "DestinationRule", "{host: a, subsets: [{name: v1}, {name: v1}]}", "spec.subsets[1].name", "duplicate subset name"),
+        RuleCase("dr-selector-wildcard", "DestinationRule", "{host: a, workloadSelector: {matchLabels: {app: 'a*'}}}", "spec.workloadSelector.matchLabels.app",
+                 "wildcard not allowed in label value match"),
+        RuleCase("dr-traffic-policy-one-field", "DestinationRule", "{host: a, trafficPolicy: {}}", "spec.trafficPolicy", "traffic policy must have at least one field"),
+        RuleCase("dr-outlier-consecutive-errors", "DestinationRule", "{host: a, trafficPolicy: {outlierDetection: {consecutiveErrors: 5}}}",
+                 "spec.trafficPolicy.outlierDetection.consecutiveErrors", "consecutive errors is deprecated", .warning),
+        RuleCase("dr-outlier-percent", "DestinationRule", "{host: a, trafficPolicy: {outlierDetection: {minHealthPercent: 101}}}",
+                 "spec.trafficPolicy.outlierDetection.minHealthPercent", "less than or equal to 100"),
+        RuleCase("dr-outlier-duration-min", "DestinationRule", "{host: a, trafficPolicy: {outlierDetection: {baseEjectionTime: 0s}}}",
+                 "spec.trafficPolicy.outlierDetection.baseEjectionTime", "greater than 1ms"),
         RuleCase("dr-tunnel-and-proxy-protocol", "DestinationRule", "{host: a, trafficPolicy: {tunnel: {targetHost: b.com, targetPort: 80}, proxyProtocol: {version: V1}}}",
                  "spec.trafficPolicy", "tunnel and proxyProtocol must not be set together"),
         RuleCase("dr-tunnel-protocol", "DestinationRule", "{host: a, trafficPolicy: {tunnel: {protocol: GET, targetHost: b.com, targetPort: 80}}}",
@@ -296,6 +331,15 @@ final class NetworkingRulesTests: XCTestCase {
         RuleCase("gw-name-dns-label", "Gateway", "{servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]}", "metadata.name",
                  "invalid gateway name"),
         RuleCase("gw-servers-required", "Gateway", "{selector: {istio: ingressgateway}}", "spec.servers", "gateway must have at least one server"),
+        RuleCase("gw-tls-required", "Gateway", "{servers: [{port: {number: 443, name: https, protocol: HTTPS}, hosts: ['*']}]}", "spec.servers[0].tls",
+                 "server must have TLS settings for HTTPS/TLS protocols"),
+        RuleCase("gw-port-names-unique", "Gateway",
+                 "{servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}, {port: {number: 81, name: http, protocol: HTTP}, hosts: ['*']}]}",
+                 "spec.servers[1].port.name", "port names in servers must be unique"),
+        RuleCase("gw-protocol", "Gateway", "{servers: [{port: {number: 80, name: web, protocol: SPDY}, hosts: ['*']}]}", "spec.servers[0].port.protocol", "unknown protocol"),
+        RuleCase("gw-port-fields", "Gateway", "{servers: [{port: {number: 80, protocol: HTTP}, hosts: ['*']}]}", "spec.servers[0].port.name", "Required value"),
+        RuleCase("gw-hosts-required", "Gateway", "{servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: []}]}", "spec.servers[0].hosts",
+                 "should have at least 1 items"),
         RuleCase("gw-host-short-name", "Gateway", "{servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [reviews]}]}", "spec.servers[0].hosts[0]",
                  "short names (non FQDN) are not allowed"),
         RuleCase("gw-host-partial-wildcard", "Gateway", "{servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*foo.example.com']}]}",
@@ -353,6 +397,26 @@ final class NetworkingRulesTests: XCTestCase {
                  "spec.servers[0].tls.minProtocolVersion", "require setting compatible ciphers", .warning),
 
         // ServiceEntry
+        RuleCase("se-hosts-required", "ServiceEntry", "{hosts: []}", "spec.hosts", "should have at least 1 items"),
+        RuleCase("se-host-star", "ServiceEntry", "{hosts: ['*']}", "spec.hosts[0]", "hostname cannot be wildcard"),
+        RuleCase("se-selector-and-endpoints", "ServiceEntry", "{hosts: [a.com], resolution: STATIC, workloadSelector: {labels: {app: a}}, endpoints: [{address: 10.0.0.1}]}",
+                 "spec", "only one of WorkloadSelector or Endpoints"),
+        RuleCase("se-cidr-resolution", "ServiceEntry", "{hosts: [a.com], addresses: [10.0.0.0/24], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}",
+                 "spec.addresses", "CIDR addresses are allowed only for NONE/STATIC"),
+        RuleCase("se-none-endpoints", "ServiceEntry", "{hosts: [a.com], endpoints: [{address: 10.0.0.1}]}", "spec.endpoints", "NONE mode cannot set endpoints"),
+        RuleCase("se-dns-round-robin-endpoints", "ServiceEntry",
+                 "{hosts: [a.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS_ROUND_ROBIN, endpoints: [{address: b.com}, {address: c.com}]}",
+                 "spec.endpoints", "DNS_ROUND_ROBIN mode cannot have multiple endpoints"),
+        RuleCase("se-duplicate-port-name", "ServiceEntry", "{hosts: [a.com], ports: [{number: 80, name: http}, {number: 81, name: http}]}", "spec.ports[1]",
+                 "Duplicate value: port name \"http\""),
+        RuleCase("se-duplicate-port-number", "ServiceEntry", "{hosts: [a.com], ports: [{number: 80, name: a}, {number: 80, name: b}]}", "spec.ports[1]",
+                 "port number cannot be duplicated"),
+        RuleCase("se-port-number", "ServiceEntry", "{hosts: [a.com], ports: [{number: 0, name: a}]}", "spec.ports[0].number", "port must be between 1-65535"),
+        RuleCase("se-target-port", "ServiceEntry", "{hosts: [a.com], ports: [{number: 80, name: a, targetPort: 70000}]}", "spec.ports[0].targetPort",
+                 "port must be between 1-65535"),
+        RuleCase("se-endpoint-unix-absolute", "ServiceEntry",
+                 "{hosts: [a.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, endpoints: [{address: 'unix://sock'}]}",
+                 "spec.endpoints[0].address", "UDS must be an absolute path or abstract socket"),
         RuleCase("se-wildcard-dns-needs-endpoints", "ServiceEntry", "{hosts: ['*.example.com'], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS}",
                  "spec.hosts[0]", "must be a fully qualified name without wildcards when resolution is DNS"),
         RuleCase("se-dns-round-robin-fqdn", "ServiceEntry", "{hosts: ['*.example.com'], ports: [{number: 443, name: tls, protocol: TLS}], resolution: DNS_ROUND_ROBIN}",
@@ -400,6 +464,8 @@ final class NetworkingRulesTests: XCTestCase {
                  "spec.workloadSelector.labels.a*", "wildcard is not supported in selector"),
         RuleCase("se-selector-no-labels", "ServiceEntry", "{hosts: [a.com], resolution: STATIC, workloadSelector: {}}", "spec.workloadSelector",
                  "without labels", .warning),
+        RuleCase("se-location", "ServiceEntry", "{hosts: [a.com], location: MESH_OTHER}", "spec.location", "Unsupported value"),
+        RuleCase("se-resolution", "ServiceEntry", "{hosts: [a.com], resolution: DNS_ONLY}", "spec.resolution", "Unsupported value"),
         RuleCase("se-export-to-none-alone", "ServiceEntry", "{hosts: [a.com], exportTo: ['~', '.']}", "spec.exportTo", "cannot export service entry to no one (~) and someone"),
         RuleCase("se-endpoint-port-name-cel", "ServiceEntry",
                  "{hosts: [a.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, endpoints: [{address: 10.0.0.1, ports: {'http.1': 80}}]}",
@@ -442,6 +508,9 @@ final class NetworkingRulesTests: XCTestCase {
                  "spec.ingress[0].connectionPool.http", "its protocol is not HTTP", .warning),
         RuleCase("sc-inbound-pool", "Sidecar", "{inboundConnectionPool: {http: {maxRetries: -2}}}", "spec.inboundConnectionPool.http.maxRetries",
                  "max retries must be non-negative"),
+        RuleCase("sc-egress-hosts-required", "Sidecar", "{egress: [{port: {number: 80, name: a}}]}", "spec.egress[0].hosts", "Required value"),
+        RuleCase("sc-ingress-port-required", "Sidecar", "{ingress: [{defaultEndpoint: '127.0.0.1:80'}]}", "spec.ingress[0].port", "Required value"),
+        RuleCase("sc-pool-duration", "Sidecar", "{inboundConnectionPool: {tcp: {connectTimeout: 0.5ms}}}", "spec.inboundConnectionPool.tcp.connectTimeout", "greater than 1ms"),
         RuleCase("sc-egress-catch-all-last", "Sidecar", "{egress: [{hosts: ['./*']}, {port: {number: 80, protocol: HTTP, name: http}, hosts: ['./*']}]}",
                  "spec.egress[0]", "should be the last listener"),
         RuleCase("sc-egress-unix-bind", "Sidecar", "{egress: [{port: {number: 0, protocol: HTTP, name: uds}, hosts: ['./*']}]}", "spec.egress[0].port",
@@ -542,6 +611,25 @@ final class NetworkingRulesTests: XCTestCase {
         RuleCase("pc-selector-empty-key", "ProxyConfig", "{selector: {matchLabels: {'': a}}}", "spec.selector.matchLabels.", "key must not be empty"),
         RuleCase("pc-selector-no-labels", "ProxyConfig", "{selector: {}}", "spec.selector", "without labels", .warning),
     ]
+
+    /// Rules on a resource as a whole (its annotations, and items of a list that are null).
+    func testResourceLevelRules() throws {
+        let annotated = { (annotation: String) in
+            "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: d\n  annotations: {'\(annotation)': 'true'}\nspec: {host: a}\n"
+        }
+        let cases: [(id: String, text: String, path: String, words: String)] = [
+            ("meta-dry-run", annotated("istio.io/dry-run"), "metadata.annotations.istio.io/dry-run", "only an AuthorizationPolicy can be a dry run"),
+            ("meta-always-reject", annotated("internal.istio.io/webhook-always-reject"), "metadata.annotations.internal.istio.io/webhook-always-reject", "rejecting"),
+            ("meta-parent-namespace", annotated("internal.istio.io/parent-namespace"), "metadata.annotations.internal.istio.io/parent-namespace", "may not be set by users"),
+            ("meta-parents", annotated("internal.istio.io/parents"), "metadata.annotations.internal.istio.io/parents", "may not be set by users"),
+            ("null-list-items", Self.document("VirtualService", "{hosts: [a], http: [null]}"), "spec.http[0]", "must be of type object"),
+        ]
+        for (id, text, path, words) in cases {
+            let found = try Self.problems(text)
+            XCTAssertTrue(found.contains { $0.path.fieldPath == path && $0.message.contains(words) && $0.severity == .error },
+                          "\(id): \(found.map { "\($0.path.fieldPath): \($0.message)" })")
+        }
+    }
 
     func testEachRuleFindsItsProblem() throws {
         XCTAssertEqual(Set(Self.cases.map(\.id)).count, Self.cases.count, "case ids repeat")
