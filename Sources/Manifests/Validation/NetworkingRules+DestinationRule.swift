@@ -236,6 +236,13 @@ extension NetworkingRules {
     static let clientTLS = rule { tls, findings in
         let mode = tls["mode"]?.scalarText ?? "DISABLE"
         let has = { (field: String) in !(tls[field]?.scalarText ?? "").isEmpty || tls[field]?.items != nil }
+        if let credential = tls["credentialName"]?.scalarText, credential.hasPrefix("configmap://") {
+            let parts = credential.dropFirst("configmap://".count).split(separator: "/", omittingEmptySubsequences: false)
+            if parts.count < 2 || parts[0].isEmpty || parts[1].isEmpty {
+                findings.error(tls["credentialName"]!, [.key("credentialName")],
+                               "invalid configmap:// credentialName \"\(credential)\": expected configmap://<namespace>/<name>")
+            }
+        }
         if tls["insecureSkipVerify"]?.bool == true {
             if mode == "SIMPLE" && (has("caCertificates") || has("credentialName") || has("subjectAltNames")) {
                 findings.error(tls, [.key("insecureSkipVerify")], "cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true")

@@ -14,17 +14,19 @@ public enum ResourceValidator {
         var name: String
         var spec: SchemaType
         var specRequired: Bool = false
-        /// Istio's rule for the resource's name, beyond Kubernetes' own: the problem, or nil when the name is fine.
-        var nameRule: (@Sendable (String) -> String?)? = nil
+        /// Istio's rules that need the resource's name, namespace or labels besides its spec.
+        var resourceRules: [NetworkingRules.ResourceRule] = []
     }
 
     static let kinds: [Kind] = [
-        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "VirtualService", spec: NetworkingSchemas.virtualService),
-        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "DestinationRule", spec: NetworkingSchemas.destinationRule),
+        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "VirtualService", spec: NetworkingSchemas.virtualService,
+             resourceRules: [NetworkingRules.exportToOwnNamespace]),
+        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "DestinationRule", spec: NetworkingSchemas.destinationRule,
+             resourceRules: [NetworkingRules.exportToOwnNamespace, NetworkingRules.destinationRuleNamespace]),
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "Gateway", spec: NetworkingSchemas.gateway,
-             nameRule: { IstioNames.isDNSLabel($0) ? nil : "invalid gateway name \"\($0)\": a Gateway's name must be a DNS label (no dots)" }),
+             resourceRules: [NetworkingRules.gatewayName]),
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "ServiceEntry", spec: NetworkingSchemas.serviceEntry,
-             specRequired: true),
+             specRequired: true, resourceRules: [NetworkingRules.exportToOwnNamespace, NetworkingRules.serviceEntryWaypoint]),
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "Sidecar", spec: NetworkingSchemas.sidecar),
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "WorkloadEntry",
              spec: .object(NetworkingSchemas.workloadEntry(requireAddress: true)), specRequired: true),
@@ -101,9 +103,6 @@ public enum ResourceValidator {
         if name.isEmpty {
             problems.append(ValidationProblem(.error, path: [.key("metadata"), .key("name")], location: document["metadata"]?.location ?? document.location,
                                               message: "Required value: metadata.name is missing"))
-        } else if let problem = known.nameRule?(name) {
-            problems.append(ValidationProblem(.error, path: [.key("metadata"), .key("name")],
-                                              location: document["metadata"]?["name"]?.location ?? document.location, message: problem))
         }
         problems += IstioMetadataRules.problems(document, dryRunAllowed: known.name == "AuthorizationPolicy")
         if let spec = document["spec"] {
@@ -115,6 +114,10 @@ public enum ResourceValidator {
             }
         } else if known.specRequired {
             problems.append(ValidationProblem(.error, path: [.key("spec")], location: document.location, message: "Required value"))
+        }
+        // Like object rules, resource rules read only a spec whose fields have the right types.
+        if !problems.contains(where: { $0.severity == .error && $0.path.first == .key("spec") }) {
+            problems += known.resourceRules.flatMap { $0(document) }
         }
         return .checked(resource: resource, problems: problems)
     }

@@ -623,6 +623,17 @@ final class NetworkingRulesTests: XCTestCase {
             ("meta-parent-namespace", annotated("internal.istio.io/parent-namespace"), "metadata.annotations.internal.istio.io/parent-namespace", "may not be set by users"),
             ("meta-parents", annotated("internal.istio.io/parents"), "metadata.annotations.internal.istio.io/parents", "may not be set by users"),
             ("null-list-items", Self.document("VirtualService", "{hosts: [a], http: [null]}"), "spec.http[0]", "must be of type object"),
+            ("export-to-own-namespace", Self.document("VirtualService", "{hosts: [a], exportTo: [., shop], http: [{\(Self.route)}]}"), "spec.exportTo[1]",
+             "duplicate entries in exportTo: . and current namespace shop"),
+            ("dr-selector-export-to-namespace", Self.document("DestinationRule", "{host: a, workloadSelector: {matchLabels: {app: a}}, exportTo: [other]}"),
+             "spec.exportTo[0]", "cannot have exportTo beyond current namespace shop"),
+            ("dr-tls-configmap-namespace", Self.document("DestinationRule", "{host: a, subsets: [{name: v1, trafficPolicy: {tls: {mode: SIMPLE, credentialName: 'configmap://other/ca'}}}]}"),
+             "spec.subsets[0].trafficPolicy.tls.credentialName", "namespace must match the configuration namespace \"shop\""),
+            ("dr-tls-configmap-form", Self.document("DestinationRule", "{host: a, trafficPolicy: {tls: {mode: SIMPLE, credentialName: 'configmap://ca'}}}"),
+             "spec.trafficPolicy.tls.credentialName", "expected configmap://<namespace>/<name>"),
+            ("se-dynamic-dns-waypoint",
+             "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s, labels: {istio.io/use-waypoint: wp}}\nspec: {hosts: ['*.a.com'], location: MESH_INTERNAL, resolution: DYNAMIC_DNS, ports: [{number: 80, name: http, protocol: HTTP}]}\n",
+             "spec.location", "not supported when using waypoints"),
         ]
         for (id, text, path, words) in cases {
             let found = try Self.problems(text)
