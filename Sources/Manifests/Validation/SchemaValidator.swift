@@ -53,8 +53,8 @@ public enum SchemaValidator {
             for name in object.required where node[name] == nil || node[name]!.isNull {
                 fail(node, path + [.key(name)], "Required value", &problems)
             }
-            // Rules see only objects whose fields have the right types.
-            if problems.isEmpty || !problems.contains(where: { $0.path.starts(with: path) }) {
+            // Rules see only objects whose fields have the right types (a warning inside does not stop them).
+            if !problems.contains(where: { $0.severity == .error && $0.path.starts(with: path) }) {
                 for rule in object.rules { problems += rule.check(node, path) }
             }
         case .array(let items, let minItems, let maxItems, let unique):

@@ -132,11 +132,10 @@ struct AnalyzeCommand: MeshCommand {
         var notes: [String] = []
         let inputs = try ManifestFiles.read(files, context, notes: &notes, manifestNamesOnly: true)
         let cluster = try clusterInputs(context, notes: &notes)
-        let (fromFiles, skippedDocuments) = try fileResources(inputs, defaultNamespace: cluster.namespace ?? "default", context)
-        if !files.isEmpty && fromFiles.isEmpty && skippedDocuments == 0 && !(inputs.isEmpty && !notes.isEmpty) {
-            // Nothing to analyze in the files (those skipped by name are only noted, as istioctl does; unreadable ones
-            // were reported, and fail the run unless --ignore-unknown): without a cluster that fails the run, with one
-            // the cluster is still analyzed.
+        let fromFiles = try fileResources(inputs, defaultNamespace: cluster.namespace ?? "default", context)
+        if !files.isEmpty && fromFiles.isEmpty && !ignoreUnknown && !(inputs.isEmpty && !notes.isEmpty) {
+            // Nothing to analyze in the files (those skipped by name are only noted, as istioctl does): without a
+            // cluster that fails the run, with one the cluster is still analyzed.
             let problem = ManifestFiles.noObjects(in: inputs.map(\.name), given: files)
             guard !cluster.resources.isEmpty else { throw problem }
             notes.append(problem.message)
@@ -189,9 +188,8 @@ struct AnalyzeCommand: MeshCommand {
     }
 
     /// The objects of the given files; documents that are not Kubernetes objects fail the run, or with
-    /// --ignore-unknown are reported and skipped (`skippedDocuments` counts them).
-    private func fileResources(_ inputs: [(name: String, text: String)], defaultNamespace: String,
-                               _ context: CommandContext) throws -> (resources: [AnalyzedResource], skippedDocuments: Int) {
+    /// --ignore-unknown are reported and skipped.
+    private func fileResources(_ inputs: [(name: String, text: String)], defaultNamespace: String, _ context: CommandContext) throws -> [AnalyzedResource] {
         var resources: [AnalyzedResource] = []
         var unreadable: [String] = []
         for input in inputs {
@@ -214,7 +212,7 @@ struct AnalyzeCommand: MeshCommand {
             guard ignoreUnknown else { throw InputDataError(report + "\n(--ignore-unknown analyzes the rest)") }
             context.stderr.write("note: " + report + "\n")
         }
-        return (resources, unreadable.count)
+        return resources
     }
 
     /// The selected analyzers' messages over the resources, with the mesh configuration from an `istio` ConfigMap
