@@ -70,7 +70,7 @@ extension APIRequestsTests {
         let message = answer.json["message"]?.string ?? ""
         XCTAssertTrue(message.hasPrefix(#"VirtualService.networking.istio.io "chaos" is invalid: spec.http[0].fault.abort.httpStatus: Invalid value: 700: "#),
                       message)
-        XCTAssertTrue(message.hasSuffix("should be less than or equal to 599"), message)
+        XCTAssertTrue(message.hasSuffix("HTTP status 700 is not in range 200-599"), message)
         let cause = answer.json["details"]?["causes"]?.array?.first
         XCTAssertEqual(cause?["field"]?.string, "spec.http[0].fault.abort.httpStatus")
         XCTAssertEqual(cause?["reason"]?.string, "FieldValueInvalid")

@@ -37,7 +37,7 @@ extension KubectlTests {
             """)
         XCTAssertEqual(result.status, 1, result.output)
         XCTAssertTrue(result.output.hasPrefix("The VirtualService \"chaos\" is invalid: spec.http[0].fault.abort.httpStatus: Invalid value: 700: "), result.output)
-        XCTAssertTrue(result.output.hasSuffix("should be less than or equal to 599\n"), result.output)
+        XCTAssertTrue(result.output.hasSuffix("HTTP status 700 is not in range 200-599\n"), result.output)
     }
 
     func testDebugGivesAClearErrorInsteadOfPanicking() throws {
