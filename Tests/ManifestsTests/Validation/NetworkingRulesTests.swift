@@ -55,6 +55,12 @@ final class NetworkingRulesTests: XCTestCase {
                  "spec.http[1].match[0]", "duplicate/overlapping match in rule #0", .warning),
         RuleCase("vs-routes-required", "VirtualService", "{hosts: [a]}", "spec", "http, tcp or tls must be provided"),
         RuleCase("vs-mesh-wildcard", "VirtualService", "{hosts: ['*'], gateways: [mesh, gw], http: [{\(route)}]}", "spec.hosts[0]", "not allowed for virtual services bound to the mesh"),
+        RuleCase("vs-duplicate-match-names-ignored", "VirtualService",
+                 "{hosts: [a], http: [{name: first, match: [{name: m1, uri: {prefix: /a}}], \(route)}, {match: [{name: m2, uri: {prefix: /a}}], \(route)}]}",
+                 "spec.http[1].match[0]", "rule #1 match \"m2\" is not used (duplicate/overlapping match in rule \"first\")", .warning),
+        RuleCase("vs-overlapping-prefix", "VirtualService",
+                 "{hosts: [a], http: [{match: [{uri: {prefix: /debug}}], \(route)}, {match: [{uri: {prefix: /debugs}}], \(route)}]}",
+                 "spec.http[1].match[0]", "match #0 of prefix /debugs is not used (duplicate/overlapping match in rule #0 of prefix /debug on #0)", .warning),
         // VirtualService: TLS and TCP routes
         RuleCase("vs-sni-host-subset", "VirtualService", "{hosts: [a.com], tls: [{match: [{sniHosts: [b.com]}], \(route)}]}", "spec.tls[0].match[0].sniHosts[0]",
                  "not a compatible subset"),
@@ -598,6 +604,9 @@ final class NetworkingRulesTests: XCTestCase {
         RuleCase("ef-subfilter-name", "EnvoyFilter",
                  "{configPatches: [{applyTo: HTTP_FILTER, match: {listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {}}}}}, patch: {operation: REMOVE}}]}",
                  "spec.configPatches[0].match.listener.filterChain.filter.subFilter.name", "subfilter match has no name to match on"),
+        RuleCase("ef-deprecated-filter-name", "EnvoyFilter",
+                 "{configPatches: [{applyTo: HTTP_FILTER, match: {listener: {filterChain: {filter: {name: envoy.http_connection_manager, subFilter: {name: envoy.router}}}}}, patch: {operation: REMOVE}}]}",
+                 "spec.configPatches[0].match.listener.filterChain.filter.subFilter.name", "use \"envoy.filters.http.router\" instead", .warning),
         RuleCase("ef-waypoint-context", "EnvoyFilter", "{configPatches: [{applyTo: CLUSTER, match: {context: GATEWAY, waypoint: {portNumber: 80}}, patch: {operation: REMOVE}}]}",
                  "spec.configPatches[0].match", "only support waypointMatch when context is WAYPOINT"),
         RuleCase("ef-cluster-port", "EnvoyFilter", "{configPatches: [{applyTo: CLUSTER, match: {cluster: {portNumber: 70000}}, patch: {operation: REMOVE}}]}",
@@ -683,6 +692,8 @@ final class NetworkingRulesTests: XCTestCase {
             ("EnvoyFilter", "{workloadSelector: {labels: {app: a}}, configPatches: [{applyTo: HTTP_FILTER, match: {context: SIDECAR_INBOUND, proxy: {proxyVersion: '^1\\.2.*'}, listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}}}}, patch: {operation: INSERT_BEFORE, value: {name: x}}}, {applyTo: CLUSTER, match: {context: WAYPOINT}, patch: {operation: ADD}}]}"),
             ("ProxyConfig", "{selector: {matchLabels: {app: a}}, concurrency: 2}"),
         ]
+        let notCovered = "{hosts: [a], http: [{match: [{uri: {prefix: /a}}], \(Self.route)}, {match: [{uri: {prefix: /ab}, headers: {x: {exact: v}}}], \(Self.route)}, {\(Self.route)}]}"
+        XCTAssertEqual(try Self.problems(Self.document("VirtualService", notCovered)).map(\.message), [], "a later match with more conditions is reachable")
         for (kind, spec) in valid {
             let errors = try Self.problems(Self.document(kind, spec)).filter { $0.severity == .error }
             XCTAssertEqual(errors.map { "\($0.path.fieldPath): \($0.message)" }, [], "\(kind) \(spec)")
