@@ -56,8 +56,9 @@ extension NetworkingRules {
             }
             for (index, endpoint) in endpoints.enumerated() {
                 let at: [YAMLPathComponent] = [.key("endpoints"), .index(index)]
-                if let address = endpoint["address"], let text = address.scalarText, !IPAddressText.isAddress(text), IstioNames.fqdnProblem(text) != nil {
-                    findings.error(address, at + [.key("address")], "endpoint address \"\(text)\" is not a valid FQDN or an IP address")
+                let address = endpoint["address"]?.scalarText ?? ""
+                if !IPAddressText.isAddress(address), IstioNames.fqdnProblem(address) != nil {
+                    findings.error(endpoint["address"] ?? endpoint, at + [.key("address")], "endpoint address \"\(address)\" is not a valid FQDN or an IP address")
                 }
                 endpointPorts(endpoint, at, portNames, &findings)
             }
