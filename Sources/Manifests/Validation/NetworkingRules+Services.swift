@@ -23,13 +23,7 @@ extension NetworkingRules {
             }
         }
         for (index, port) in ports.enumerated() {
-            if let name = port["name"], let text = name.scalarText, !IstioNames.isDNSLabel(text) {
-                findings.error(name, [.key("ports"), .index(index), .key("name")], "invalid port name \"\(text)\": it must be a DNS label (letters, digits, inner '-')")
-            }
-            if let proto = port["protocol"], let text = proto.scalarText, !text.isEmpty, !PortProtocol.isKnown(text) {
-                findings.error(proto, [.key("ports"), .index(index), .key("protocol")],
-                               "unsupported protocol \"\(text)\": use HTTP, HTTPS, HTTP2, GRPC, GRPC-WEB, TCP, TLS, UDP, MONGO, REDIS, MYSQL or HTTP_PROXY")
-            }
+            portFields(port, [.key("ports"), .index(index)], &findings)
         }
 
         switch resolution {
