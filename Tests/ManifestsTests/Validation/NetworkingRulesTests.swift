@@ -686,7 +686,7 @@ final class NetworkingRulesTests: XCTestCase {
             ("ServiceEntry", "{hosts: [a.com], exportTo: ['~']}"),
             ("Sidecar", "{workloadSelector: {labels: {app: a}}, ingress: [{port: {number: 9080, protocol: HTTP, name: http}, defaultEndpoint: '127.0.0.1:8080'}, {port: {number: 9443, protocol: HTTPS, name: https}, defaultEndpoint: 'unix:///sock', tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k}}], egress: [{port: {number: 0, protocol: HTTP, name: uds}, bind: 'unix:///var/run/sock', hosts: ['./*']}, {hosts: ['./*', 'istio-system/*', '~shop/a.example.com']}], outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: proxy.example.com, port: {number: 3128}}}}"),
             ("Sidecar", "{egress: [{hosts: ['*/*']}]}"),
-            ("WorkloadEntry", "{address: vm.example.com, ports: {http: 8080}, labels: {app: a}}"),
+            ("WorkloadEntry", "{address: vm.example.com, ports: {http: 8080}, labels: {app: a, example.com/note: \(String(repeating: "v", count: 70))}}"),
             ("WorkloadEntry", "{address: 'unix:///var/run/a.sock'}"),
             ("WorkloadGroup", "{metadata: {labels: {app: a}}, template: {serviceAccount: sa, ports: {http: 80}}, probe: {httpGet: {port: 8080, scheme: HTTPS, httpHeaders: [{name: x-a, value: b}]}}}"),
             ("EnvoyFilter", "{workloadSelector: {labels: {app: a}}, configPatches: [{applyTo: HTTP_FILTER, match: {context: SIDECAR_INBOUND, proxy: {proxyVersion: '^1\\.2.*'}, listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}}}}, patch: {operation: INSERT_BEFORE, value: {name: x}}}, {applyTo: CLUSTER, match: {context: WAYPOINT}, patch: {operation: ADD}}]}"),
