@@ -48,6 +48,11 @@ public enum ResourceValidator {
         "meshConfig": .any, "components": .any, "values": .any, "unvalidatedValues": .any,
     ]))
 
+    /// The schema of the spec of one of Istio's kinds, as meshctl checks it (nil for kinds it does not check).
+    public static func specSchema(group: String, kind: String) -> SchemaType? {
+        kinds.first { $0.group == group && $0.name == kind }?.spec
+    }
+
     /// Validates one document.
     public static func validate(_ document: YAMLNode) -> ValidationOutcome {
         let kind = document["kind"]?.scalarText ?? ""

@@ -91,13 +91,17 @@ final class HTTPServerTests: XCTestCase {
     func testAClientThatLeavesMidResponseCostsOnlyItsConnection() throws {
         let big = [UInt8](repeating: 65, count: 4 * 1024 * 1024)
         let port = try startServer { _, responder in responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], body: big)) }
+        let openBefore = openFileDescriptorCount()
         for _ in 0..<3 {
             let leaving = try Client(port: port)
             leaving.send("GET /big HTTP/1.1\r\n\r\n")
+            // The server has started the 4 MB answer, and megabytes of it are still to be written.
+            XCTAssertTrue(leaving.read(until: "HTTP/1.1 200").contains("HTTP/1.1 200"))
             var linger = linger(l_onoff: 1, l_linger: 0)  // close with a reset, so the server's next write fails
             setsockopt(leaving.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
         }
-        Thread.sleep(forTimeInterval: 0.3)
+        // The server has met the failed writes once it has closed its side of the three connections.
+        XCTAssertTrue(eventually { openFileDescriptorCount() <= openBefore }, "the server closes the connections of clients that left")
         // Writing to a reset socket raises SIGPIPE, which would end a process that does not ignore it (event loops make it ignored).
         var action = sigaction()
         sigaction(SIGPIPE, nil, &action)
@@ -164,5 +168,39 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertEqual(body, "secure POST 5secure POST 5")
         XCTAssertTrue(log.contains("ALPN: server accepted http/1.1") || log.contains("ALPN, server accepted to use http/1.1"), log)
         XCTAssertTrue(log.contains("Re-using existing connection") || log.contains("Reusing existing connection"), "keep-alive over TLS: \(log)")
+    }
+
+    func testBareLineFeedsGetA400NotSilence() throws {
+        let port = try startServer { _, responder in responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "ok")) }
+        let client = try Client(port: port)
+        let started = Date()
+        client.send("GET / HTTP/1.1\nHost: x\n\n")
+        let answer = client.read(until: "\u{0}")
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), answer)
+        XCTAssertTrue(answer.contains("CRLF"), "the reason says what is wrong: \(answer)")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4, "answered at once, not when the head timeout closes the connection")
+    }
+
+    func testPlainHTTPOnTheTLSPortGetsA400InPlainHTTP() throws {
+        let key = try PrivateKey.generateP256()
+        let leaf = try Certificate.issue(CertificateRequest(commonName: "127.0.0.1", ipAddresses: ["127.0.0.1"], lifetimeSeconds: 3600), for: key)
+        let port = try startServer(tls: try TLSServerContext(certificateChain: [leaf], key: key)) { _, responder in
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "ok"))
+        }
+        let client = try Client(port: port)
+        client.send("GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        XCTAssertEqual(client.read(until: "\u{0}"), "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+    }
+
+    func testAStreamThatEndsBeforeItsOnEndIsSetStillRunsIt() throws {
+        let ended = expectation(description: "onEnd runs")
+        let port = try startServer { _, responder in
+            let stream = responder.startStream(status: 200, headers: [("Content-Type", "application/json")])
+            responder.connection.tcp.close()  // the client is gone before the handler got to set onEnd (EPIPE on a first write)
+            stream.onEnd = { ended.fulfill() }
+        }
+        let client = try Client(port: port)
+        client.send("GET /watch HTTP/1.1\r\n\r\n")
+        wait(for: [ended], timeout: 5)
     }
 }
