@@ -360,10 +360,10 @@ enum NetworkingSchemas {
     ], rules: [
         ObjectRule { route, path in
             guard let destinations = route["route"]?.items, destinations.count > 1 else { return [] }
-            let weights = destinations.compactMap { $0["weight"]?.int }
-            guard !weights.isEmpty, weights.reduce(0, +) != 100, weights.reduce(0, +) != 0 else { return [] }
+            let total = NetworkingRules.weightSum(destinations)
+            guard destinations.contains(where: { $0["weight"]?.int != nil }), total != 100, total != 0 else { return [] }
             return [ValidationProblem(.warning, path: path + [.key("route")], location: route["route"]!.location,
-                                      message: "destination weights add up to \(weights.reduce(0, +)), not 100; Istio scales them to shares of the total")]
+                                      message: "destination weights add up to \(total), not 100; Istio scales them to shares of the total")]
         },
         .require("HTTP route cannot contain both route and redirect") { $0["route"] == nil || $0["redirect"] == nil },
         .require("HTTP route cannot contain both route and directResponse") { $0["route"] == nil || $0["directResponse"] == nil },

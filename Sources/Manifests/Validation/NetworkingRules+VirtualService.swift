@@ -239,7 +239,7 @@ extension NetworkingRules {
     /// More than one destination may not have weights adding up to 0.
     static func weightTotal(_ route: YAMLNode, _ findings: inout Findings) {
         guard let list = route["route"], let destinations = list.items, destinations.count > 1 else { return }
-        if destinations.reduce(0, { $0 + ($1["weight"]?.int ?? 0) }) == 0 {
+        if weightSum(destinations) == 0 {
             findings.error(list, [.key("route")], "total destination weight = 0: give at least one destination a weight")
         }
     }

@@ -44,6 +44,14 @@ enum NetworkingRules {
         }
     }
 
+    /// The sum of destination weights, held at Int.max rather than overflowing on absurd values.
+    static func weightSum(_ destinations: [YAMLNode]) -> Int {
+        destinations.reduce(0) { total, destination in
+            let (sum, overflow) = total.addingReportingOverflow(destination["weight"]?.int ?? 0)
+            return overflow ? .max : sum
+        }
+    }
+
     static func portProblem(_ number: Int) -> String? {
         (1...65535).contains(number) ? nil : "port number \(number) must be in the range 1..65535"
     }

@@ -662,6 +662,15 @@ final class NetworkingRulesTests: XCTestCase {
         }
     }
 
+    /// Absurd numbers are refused or accepted, never a trap or a long wait.
+    func testHugeNumbers() throws {
+        let big = Int.max
+        let weights = try Self.problems(Self.document("VirtualService", "{hosts: [a], http: [{route: [{destination: {host: a}, weight: \(big)}, {destination: {host: b}, weight: \(big)}]}]}"))
+        XCTAssertTrue(weights.contains { $0.message.contains("add up to \(big)") }, "\(weights.map(\.message))")
+        let maglev = try Self.problems(Self.document("DestinationRule", "{host: a, trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true, maglev: {tableSize: \(big)}}}}}"))
+        XCTAssertEqual(maglev.map(\.message), ["tableSize must be less than 5000011 for maglev"])
+    }
+
     /// Resources Istio accepts: none of the rules may refuse them.
     func testValidResourcesStayValid() throws {
         let valid: [(String, String)] = [
