@@ -477,7 +477,12 @@ final class NetworkingRulesTests: XCTestCase {
                  "{hosts: [a.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, endpoints: [{address: 10.0.0.1, ports: {'http.1': 80}}]}",
                  "spec.endpoints[0].ports", "port name must be valid"),
 
+        RuleCase("se-schema-lengths", "ServiceEntry", "{hosts: [a.com], ports: [{number: 80, name: '\(String(repeating: "a", count: 257))'}]}", "spec.ports[0].name",
+                 "at most 256 chars long"),
+
         // Sidecar
+        RuleCase("sc-selector-value-length", "Sidecar", "{workloadSelector: {labels: {app: '\(String(repeating: "a", count: 64))'}}, egress: [{hosts: ['./*']}]}",
+                 "spec.workloadSelector.labels.app", "at most 63 chars long"),
         RuleCase("sc-empty", "Sidecar", "{workloadSelector: {labels: {app: a}}}", "spec", "sidecar: empty configuration provided"),
         RuleCase("sc-selector-no-labels", "Sidecar", "{workloadSelector: {}, egress: [{hosts: ['./*']}]}", "spec.workloadSelector", "without labels", .warning),
         RuleCase("sc-selector-wildcard", "Sidecar", "{workloadSelector: {labels: {app: '*'}}, egress: [{hosts: ['./*']}]}", "spec.workloadSelector.labels.app",
@@ -547,6 +552,8 @@ final class NetworkingRulesTests: XCTestCase {
 
         // WorkloadEntry and WorkloadGroup
         RuleCase("we-address-required", "WorkloadEntry", "{labels: {app: a}}", "spec", "Address is required"),
+        RuleCase("we-schema-lengths", "WorkloadEntry", "{address: 10.0.0.1, serviceAccount: '\(String(repeating: "a", count: 254))'}", "spec.serviceAccount",
+                 "at most 253 chars long"),
         RuleCase("we-network-without-address", "WorkloadEntry", "{network: n1}", "spec", "address is unset with network \"n1\"", .warning),
         RuleCase("we-address-fqdn", "WorkloadEntry", "{address: 'a_b.example.com'}", "spec.address", "is not a valid FQDN or an IP address"),
         RuleCase("we-port-range", "WorkloadEntry", "{address: 10.0.0.1, ports: {http: 0}}", "spec.ports.http", "port must be between 1-65535"),
@@ -615,6 +622,8 @@ final class NetworkingRulesTests: XCTestCase {
                  "spec.targetRefs[0].namespace", "cross namespace referencing is not currently supported"),
 
         // ProxyConfig
+        RuleCase("pc-environment-length", "ProxyConfig", "{environmentVariables: {A: '\(String(repeating: "a", count: 2049))'}}", "spec.environmentVariables.A",
+                 "at most 2048 chars long"),
         RuleCase("pc-concurrency", "ProxyConfig", "{concurrency: -1}", "spec.concurrency", "greater than or equal to 0"),
         RuleCase("pc-selector-wildcard", "ProxyConfig", "{selector: {matchLabels: {app: '*'}}}", "spec.selector.matchLabels.app", "wildcard not allowed in label value match"),
         RuleCase("pc-selector-empty-key", "ProxyConfig", "{selector: {matchLabels: {'': a}}}", "spec.selector.matchLabels.", "key must not be empty"),
