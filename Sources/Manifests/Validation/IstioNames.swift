@@ -77,21 +77,20 @@ enum IstioNames {
             var problems: [ValidationProblem] = []
             if let problem = labelKeyProblem(key) { problems.append(CommonSchemas.problem(pair.key, path + [.key(key)], problem)) }
             let value = pair.value.scalarText ?? ""
-            if !value.isEmpty && !isQualifiedName(value) {
+            if !value.isEmpty && !isQualifiedName(Substring(value), maxLength: nil) {
                 problems.append(CommonSchemas.problem(pair.value, path + [.key(key)],
-                                                      "invalid label value \"\(value)\": letters, digits, '-', '_' and '.', starting and ending with a letter or digit, at most 63"))
+                                                      "invalid label value \"\(value)\": letters, digits, '-', '_' and '.', starting and ending with a letter or digit"))
             }
             return problems
         }
     }
 
-    private static func isQualifiedName(_ text: Substring) -> Bool {
-        guard let first = text.first, let last = text.last, text.count <= 63 else { return false }
+    /// `[A-Za-z0-9][-A-Za-z0-9_.]*` ending in a letter or digit (label keys' names are at most 63 long; Istio sets no limit on values).
+    private static func isQualifiedName(_ text: Substring, maxLength: Int?) -> Bool {
+        guard let first = text.first, let last = text.last, text.count <= maxLength ?? .max else { return false }
         let alnum: (Character) -> Bool = { $0.isASCII && ($0.isLetter || $0.isNumber) }
         return alnum(first) && alnum(last) && text.allSatisfy { alnum($0) || $0 == "-" || $0 == "_" || $0 == "." }
     }
-
-    private static func isQualifiedName(_ text: String) -> Bool { isQualifiedName(Substring(text)) }
 
     private static func labelKeyProblem(_ key: String) -> String? {
         var name = Substring(key)
@@ -101,7 +100,7 @@ enum IstioNames {
             let prefixOK = prefix.count <= 253 && prefix.split(separator: ".", omittingEmptySubsequences: false).allSatisfy(isDNSLabel)
             if !prefixOK { return "invalid label key \"\(key)\": the prefix before '/' must be a DNS name" }
         }
-        return isQualifiedName(name) ? nil
+        return isQualifiedName(name, maxLength: 63) ? nil
             : "invalid label key \"\(key)\": letters, digits, '-', '_' and '.', starting and ending with a letter or digit, at most 63"
     }
 }

@@ -8,8 +8,8 @@ enum NetworkingSchemas {
     static func workloadEntry(requireAddress: Bool) -> ObjectType {
         ObjectType("WorkloadEntry", [
             "address": .string(maxLength: 256), "ports": .map(.integer), "labels": .map(.string),
-            "network": .string, "locality": .string, "weight": .integer(minimum: 0, maximum: 4_294_967_295),
-            "serviceAccount": .string,
+            "network": .string(maxLength: 2048), "locality": .string(maxLength: 2048), "weight": .integer(minimum: 0, maximum: 4_294_967_295),
+            "serviceAccount": .string(maxLength: 253),
         ], rules: [
             .require("Address is required", at: nil) { entry in
                 !requireAddress || !(entry["address"]?.scalarText ?? "").isEmpty || !(entry["network"]?.scalarText ?? "").isEmpty
@@ -43,7 +43,7 @@ enum NetworkingSchemas {
     }
 
     static let servicePort = ObjectType("ServicePort", [
-        "number": .integer, "protocol": .string, "name": .string(minLength: 1), "targetPort": .integer,
+        "number": .integer, "protocol": .string(maxLength: 256), "name": .string(minLength: 1, maxLength: 256), "targetPort": .integer,
     ], required: ["number", "name"], rules: [C.portRule("number"), C.portRule("targetPort")])
 
     static let serviceEntry = SchemaType.object(ObjectType("ServiceEntry", [
@@ -53,7 +53,7 @@ enum NetworkingSchemas {
         "location": .enumeration(["MESH_EXTERNAL", "MESH_INTERNAL"]),
         "resolution": .enumeration(["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"]),
         "endpoints": .list(.object(workloadEntry(requireAddress: false)), maxItems: 4096),
-        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)], rules: [
+        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string(maxLength: 63))], rules: [
             NetworkingRules.alphaSelector(ownerWords: "the service entry"),
         ])),
         "exportTo": .list(.string),
@@ -257,7 +257,7 @@ enum NetworkingSchemas {
     ])
 
     static let envoyFilter = SchemaType.object(ObjectType("EnvoyFilter", [
-        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)], rules: [
+        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string(maxLength: 63))], rules: [
             NetworkingRules.alphaSelector(ownerWords: "the Envoy filter"),
         ])),
         "targetRefs": .list(.object(C.targetReference)),
@@ -278,7 +278,7 @@ enum NetworkingSchemas {
     static let proxyConfig = SchemaType.object(ObjectType("ProxyConfig", [
         "selector": .object(C.workloadSelector), "targetRef": .object(C.targetReference),
         "targetRefs": .list(.object(C.targetReference)),
-        "concurrency": .integer(minimum: 0), "environmentVariables": .map(.string),
+        "concurrency": .integer(minimum: 0), "environmentVariables": .map(.string(maxLength: 2048)),
         "image": .object(ObjectType("ProxyImage", ["imageType": .string])),
     ], rules: [
         ObjectRule { spec, path in
@@ -360,10 +360,10 @@ enum NetworkingSchemas {
     ], rules: [
         ObjectRule { route, path in
             guard let destinations = route["route"]?.items, destinations.count > 1 else { return [] }
-            let weights = destinations.compactMap { $0["weight"]?.int }
-            guard !weights.isEmpty, weights.reduce(0, +) != 100, weights.reduce(0, +) != 0 else { return [] }
+            let total = NetworkingRules.weightSum(destinations)
+            guard destinations.contains(where: { $0["weight"]?.int != nil }), total != 100, total != 0 else { return [] }
             return [ValidationProblem(.warning, path: path + [.key("route")], location: route["route"]!.location,
-                                      message: "destination weights add up to \(weights.reduce(0, +)), not 100; Istio scales them to shares of the total")]
+                                      message: "destination weights add up to \(total), not 100; Istio scales them to shares of the total")]
         },
         .require("HTTP route cannot contain both route and redirect") { $0["route"] == nil || $0["redirect"] == nil },
         .require("HTTP route cannot contain both route and directResponse") { $0["route"] == nil || $0["directResponse"] == nil },
@@ -465,7 +465,7 @@ enum NetworkingSchemas {
                                                         "targetPort": .integer(minimum: 0, maximum: 4_294_967_295)])
 
     static let sidecar = SchemaType.object(ObjectType("Sidecar", [
-        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)], rules: [
+        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string(maxLength: 63))], rules: [
             NetworkingRules.alphaSelector(ownerWords: "the sidecar"),
         ])),
         "ingress": .list(.object(ObjectType("IstioIngressListener", [

@@ -229,12 +229,7 @@ extension NetworkingRules {
     }
 
     private static func sidecarPort(_ port: YAMLNode, _ at: [YAMLPathComponent], requireNumber: Bool, _ findings: inout Findings) {
-        if let name = port["name"], let text = name.scalarText, !text.isEmpty, !IstioNames.isDNSLabel(text) {
-            findings.error(name, at + [.key("name")], "invalid port name \"\(text)\": it must be a DNS label (letters, digits, inner '-')")
-        }
-        if let proto = port["protocol"], let text = proto.scalarText, !text.isEmpty, !PortProtocol.isKnown(text) {
-            findings.error(proto, at + [.key("protocol")], "unsupported protocol \"\(text)\": use HTTP, HTTPS, HTTP2, GRPC, GRPC-WEB, TCP, TLS, UDP, MONGO, REDIS, MYSQL or HTTP_PROXY")
-        }
+        portFields(port, at, &findings)
         if requireNumber, let problem = portProblem(port["number"]?.int ?? 0) { findings.error(port["number"] ?? port, at + [.key("number")], problem) }
         if let target = port["targetPort"], (target.int ?? 0) > 0 {
             findings.error(target, at + [.key("targetPort")], "targetPort has no impact on Sidecars: remove it")

@@ -23,13 +23,7 @@ extension NetworkingRules {
             }
         }
         for (index, port) in ports.enumerated() {
-            if let name = port["name"], let text = name.scalarText, !IstioNames.isDNSLabel(text) {
-                findings.error(name, [.key("ports"), .index(index), .key("name")], "invalid port name \"\(text)\": it must be a DNS label (letters, digits, inner '-')")
-            }
-            if let proto = port["protocol"], let text = proto.scalarText, !text.isEmpty, !PortProtocol.isKnown(text) {
-                findings.error(proto, [.key("ports"), .index(index), .key("protocol")],
-                               "unsupported protocol \"\(text)\": use HTTP, HTTPS, HTTP2, GRPC, GRPC-WEB, TCP, TLS, UDP, MONGO, REDIS, MYSQL or HTTP_PROXY")
-            }
+            portFields(port, [.key("ports"), .index(index)], &findings)
         }
 
         switch resolution {
@@ -56,8 +50,9 @@ extension NetworkingRules {
             }
             for (index, endpoint) in endpoints.enumerated() {
                 let at: [YAMLPathComponent] = [.key("endpoints"), .index(index)]
-                if let address = endpoint["address"], let text = address.scalarText, !IPAddressText.isAddress(text), IstioNames.fqdnProblem(text) != nil {
-                    findings.error(address, at + [.key("address")], "endpoint address \"\(text)\" is not a valid FQDN or an IP address")
+                let address = endpoint["address"]?.scalarText ?? ""
+                if !IPAddressText.isAddress(address), IstioNames.fqdnProblem(address) != nil {
+                    findings.error(endpoint["address"] ?? endpoint, at + [.key("address")], "endpoint address \"\(address)\" is not a valid FQDN or an IP address")
                 }
                 endpointPorts(endpoint, at, portNames, &findings)
             }
@@ -191,6 +186,10 @@ extension NetworkingRules {
                     return findings.error(subFilter, filterPath + [.key("subFilter"), .key("name")], "Envoy filter: subfilter match has no name to match on")
                 }
             }
+            for (node, at) in [(filter["name"], filterPath + [.key("name")]), (filter["subFilter"]?["name"], filterPath + [.key("subFilter"), .key("name")])] {
+                guard let node, let old = node.scalarText, let current = canonicalFilterNames[old] else { continue }
+                findings.warning(node, at, "using deprecated filter name \"\(old)\"; use \"\(current)\" instead")
+            }
         case "ROUTE_CONFIGURATION", "VIRTUAL_HOST", "HTTP_ROUTE":
             if match["routeConfiguration"] == nil {
                 findings.error(match, at, "Envoy filter: applyTo \(applyTo) (an HTTP route object) needs a routeConfiguration match")
@@ -201,6 +200,24 @@ extension NetworkingRules {
             break
         }
     }
+
+    /// Envoy's old filter names and the names that replaced them.
+    static let canonicalFilterNames: [String: String] = [
+        "envoy.buffer": "envoy.filters.http.buffer", "envoy.cors": "envoy.filters.http.cors", "envoy.csrf": "envoy.filters.http.csrf",
+        "envoy.http_dynamo_filter": "envoy.filters.http.dynamo",
+        "envoy.ext_authz": "envoy.filters.http.ext_authz (or envoy.filters.network.ext_authz for a network filter)",
+        "envoy.fault": "envoy.filters.http.fault", "envoy.grpc_http1_bridge": "envoy.filters.http.grpc_http1_bridge",
+        "envoy.grpc_json_transcoder": "envoy.filters.http.grpc_json_transcoder", "envoy.grpc_web": "envoy.filters.http.grpc_web",
+        "envoy.gzip": "envoy.filters.http.gzip", "envoy.health_check": "envoy.filters.http.health_check",
+        "envoy.ip_tagging": "envoy.filters.http.ip_tagging", "envoy.lua": "envoy.filters.http.lua", "envoy.rate_limit": "envoy.filters.http.ratelimit",
+        "envoy.router": "envoy.filters.http.router", "envoy.squash": "envoy.filters.http.squash",
+        "envoy.listener.http_inspector": "envoy.filters.listener.http_inspector", "envoy.listener.original_dst": "envoy.filters.listener.original_dst",
+        "envoy.listener.original_src": "envoy.filters.listener.original_src", "envoy.listener.proxy_protocol": "envoy.filters.listener.proxy_protocol",
+        "envoy.listener.tls_inspector": "envoy.filters.listener.tls_inspector", "envoy.client_ssl_auth": "envoy.filters.network.client_ssl_auth",
+        "envoy.http_connection_manager": "envoy.filters.network.http_connection_manager", "envoy.mongo_proxy": "envoy.filters.network.mongo_proxy",
+        "envoy.ratelimit": "envoy.filters.network.ratelimit", "envoy.redis_proxy": "envoy.filters.network.redis_proxy",
+        "envoy.tcp_proxy": "envoy.filters.network.tcp_proxy",
+    ]
 
     /// EnvoyFilter's own spec: its selector, and a standing warning that it reaches into Envoy's internals.
     static let envoyFilter = rule { spec, findings in

@@ -125,35 +125,80 @@ extension NetworkingRules {
     /// Istio's warnings for rules and matches that can never be reached (an earlier catch-all or the same match).
     private static func unreachableRules(_ spec: YAMLNode, _ findings: inout Findings) {
         for field in ["http", "tcp", "tls"] {
-            var seen: [String: Int] = [:]
-            var catchAll: Int?
+            var seen: [String: String] = [:]
+            var catchAll = false
+            var prefixMatches: [PrefixMatch] = []
             for (index, route) in (spec[field]?.items ?? []).enumerated() {
                 let at: [YAMLPathComponent] = [.key(field), .index(index)]
                 let label = route["name"]?.scalarText.map { "\"\($0)\"" } ?? "#\(index)"
                 let matches = route["match"]?.items ?? []
                 if matches.isEmpty {
-                    if catchAll != nil { findings.warning(route, at, "virtualService rule \(label) not used (only the last rule can have no matches)") }
-                    catchAll = index
+                    if catchAll { findings.warning(route, at, "virtualService rule \(label) not used (only the last rule can have no matches)") }
+                    catchAll = true
                     continue
                 }
-                if catchAll != nil {
+                if catchAll {
                     findings.warning(route, at, "virtualService rule \(label) not used (route without matches defined before)")
                     continue
                 }
                 var repeated = 0
                 for (matchIndex, match) in matches.enumerated() {
-                    let key = GoFormat.json(TemplateValue(node: match))
+                    var unnamed = match
+                    unnamed["name"] = nil
+                    let key = GoFormat.json(TemplateValue(node: unnamed))
+                    let matchLabel = match["name"]?.scalarText.map { "\"\($0)\"" } ?? "#\(matchIndex)"
                     if let earlier = seen[key] {
-                        let matchLabel = match["name"]?.scalarText.map { "\"\($0)\"" } ?? "#\(matchIndex)"
                         findings.warning(match, at + [.key("match"), .index(matchIndex)],
-                                         "virtualService rule \(label) match \(matchLabel) is not used (duplicate/overlapping match in rule #\(earlier))")
+                                         "virtualService rule \(label) match \(matchLabel) is not used (duplicate/overlapping match in rule \(earlier))")
                         repeated += 1
                     } else {
-                        seen[key] = index
+                        seen[key] = label
+                        if field == "http", let prefixMatch = PrefixMatch(match, route: label, match: matchLabel, path: at + [.key("match"), .index(matchIndex)]) {
+                            prefixMatches.append(prefixMatch)
+                        }
                     }
                 }
                 if repeated == matches.count { findings.warning(route, at, "virtualService rule \(label) not used (all matches used by prior rules)") }
             }
+            for (index, earlier) in prefixMatches.enumerated() {
+                for later in prefixMatches[(index + 1)...] where later.prefix != earlier.prefix && earlier.covers(later) {
+                    findings.warning(later.node, later.path, "virtualService rule \(later.route) match \(later.match) of prefix \(later.prefix) is not used "
+                                     + "(duplicate/overlapping match in rule \(earlier.match) of prefix \(earlier.prefix) on \(earlier.route))")
+                }
+            }
+        }
+    }
+
+    /// An HTTP match on a URI prefix, with the other conditions Istio compares to find a later match an earlier one covers.
+    private struct PrefixMatch {
+        var node: YAMLNode, path: [YAMLPathComponent], route: String, match: String
+        var prefix: String, port: Int, method: String, authority: String
+        var headers: [String: String], queryParams: [String: String], withoutHeaders: [String: String]
+
+        init?(_ node: YAMLNode, route: String, match: String, path: [YAMLPathComponent]) {
+            guard let prefix = node["uri"]?["prefix"]?.scalarText, !prefix.isEmpty else { return nil }
+            func condition(_ match: YAMLNode?) -> String {
+                if let exact = match?["exact"]?.scalarText, !exact.isEmpty { return "exact:" + exact }
+                if let prefix = match?["prefix"]?.scalarText, !prefix.isEmpty { return "prefix:" + prefix }
+                return ""
+            }
+            func conditions(_ field: String) -> [String: String] {
+                Dictionary((node[field]?.pairs ?? []).map { ($0.key.scalarText ?? "", condition($0.value)) }, uniquingKeysWith: { first, _ in first })
+            }
+            let method = condition(node["method"])
+            (self.node, self.path, self.route, self.match, self.prefix) = (node, path, route, match, prefix)
+            (port, self.method, authority) = (node["port"]?.int ?? 0, method.isEmpty ? "exact:GET" : method, condition(node["authority"]))
+            (headers, queryParams, withoutHeaders) = (conditions("headers"), conditions("queryParams"), conditions("withoutHeaders"))
+        }
+
+        /// Whether every request `later` matches is matched by this earlier match (Istio's approximation).
+        func covers(_ later: PrefixMatch) -> Bool {
+            let narrower = { (mine: String, theirs: String) in mine == theirs || mine.hasPrefix(theirs) }
+            let maps = { (mine: [String: String], theirs: [String: String]) in
+                mine.count == theirs.count && mine.allSatisfy { key, value in theirs[key].map { narrower(value, $0) } ?? false }
+            }
+            return later.prefix.hasPrefix(prefix) && later.port == port && narrower(method, later.method) && narrower(authority, later.authority)
+                && maps(headers, later.headers) && maps(queryParams, later.queryParams) && maps(withoutHeaders, later.withoutHeaders)
         }
     }
 
@@ -194,7 +239,7 @@ extension NetworkingRules {
     /// More than one destination may not have weights adding up to 0.
     static func weightTotal(_ route: YAMLNode, _ findings: inout Findings) {
         guard let list = route["route"], let destinations = list.items, destinations.count > 1 else { return }
-        if destinations.reduce(0, { $0 + ($1["weight"]?.int ?? 0) }) == 0 {
+        if weightSum(destinations) == 0 {
             findings.error(list, [.key("route")], "total destination weight = 0: give at least one destination a weight")
         }
     }

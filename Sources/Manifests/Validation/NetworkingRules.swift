@@ -33,6 +33,25 @@ enum NetworkingRules {
         static func isTCP(_ name: String) -> Bool { ["TCP", "HTTPS", "TLS", "MONGO", "REDIS", "MYSQL"].contains(name.uppercased()) }
     }
 
+    /// A port's name (when set) is a DNS label and its protocol (when set) one Istio knows; `at` is the port in the rule's object.
+    static func portFields(_ port: YAMLNode, _ at: [YAMLPathComponent], _ findings: inout Findings) {
+        if let name = port["name"], let text = name.scalarText, !text.isEmpty, !IstioNames.isDNSLabel(text) {
+            findings.error(name, at + [.key("name")], "invalid port name \"\(text)\": it must be a DNS label (letters, digits, inner '-')")
+        }
+        if let proto = port["protocol"], let text = proto.scalarText, !text.isEmpty, !PortProtocol.isKnown(text) {
+            findings.error(proto, at + [.key("protocol")],
+                           "unsupported protocol \"\(text)\": use HTTP, HTTPS, HTTP2, GRPC, GRPC-WEB, TCP, TLS, UDP, MONGO, REDIS, MYSQL or HTTP_PROXY")
+        }
+    }
+
+    /// The sum of destination weights, held at Int.max rather than overflowing on absurd values.
+    static func weightSum(_ destinations: [YAMLNode]) -> Int {
+        destinations.reduce(0) { total, destination in
+            let (sum, overflow) = total.addingReportingOverflow(destination["weight"]?.int ?? 0)
+            return overflow ? .max : sum
+        }
+    }
+
     static func portProblem(_ number: Int) -> String? {
         (1...65535).contains(number) ? nil : "port number \(number) must be in the range 1..65535"
     }

@@ -55,6 +55,12 @@ final class NetworkingRulesTests: XCTestCase {
                  "spec.http[1].match[0]", "duplicate/overlapping match in rule #0", .warning),
         RuleCase("vs-routes-required", "VirtualService", "{hosts: [a]}", "spec", "http, tcp or tls must be provided"),
         RuleCase("vs-mesh-wildcard", "VirtualService", "{hosts: ['*'], gateways: [mesh, gw], http: [{\(route)}]}", "spec.hosts[0]", "not allowed for virtual services bound to the mesh"),
+        RuleCase("vs-duplicate-match-names-ignored", "VirtualService",
+                 "{hosts: [a], http: [{name: first, match: [{name: m1, uri: {prefix: /a}}], \(route)}, {match: [{name: m2, uri: {prefix: /a}}], \(route)}]}",
+                 "spec.http[1].match[0]", "rule #1 match \"m2\" is not used (duplicate/overlapping match in rule \"first\")", .warning),
+        RuleCase("vs-overlapping-prefix", "VirtualService",
+                 "{hosts: [a], http: [{match: [{uri: {prefix: /debug}}], \(route)}, {match: [{uri: {prefix: /debugs}}], \(route)}]}",
+                 "spec.http[1].match[0]", "match #0 of prefix /debugs is not used (duplicate/overlapping match in rule #0 of prefix /debug on #0)", .warning),
         // VirtualService: TLS and TCP routes
         RuleCase("vs-sni-host-subset", "VirtualService", "{hosts: [a.com], tls: [{match: [{sniHosts: [b.com]}], \(route)}]}", "spec.tls[0].match[0].sniHosts[0]",
                  "not a compatible subset"),
@@ -471,7 +477,12 @@ final class NetworkingRulesTests: XCTestCase {
                  "{hosts: [a.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: STATIC, endpoints: [{address: 10.0.0.1, ports: {'http.1': 80}}]}",
                  "spec.endpoints[0].ports", "port name must be valid"),
 
+        RuleCase("se-schema-lengths", "ServiceEntry", "{hosts: [a.com], ports: [{number: 80, name: '\(String(repeating: "a", count: 257))'}]}", "spec.ports[0].name",
+                 "at most 256 chars long"),
+
         // Sidecar
+        RuleCase("sc-selector-value-length", "Sidecar", "{workloadSelector: {labels: {app: '\(String(repeating: "a", count: 64))'}}, egress: [{hosts: ['./*']}]}",
+                 "spec.workloadSelector.labels.app", "at most 63 chars long"),
         RuleCase("sc-empty", "Sidecar", "{workloadSelector: {labels: {app: a}}}", "spec", "sidecar: empty configuration provided"),
         RuleCase("sc-selector-no-labels", "Sidecar", "{workloadSelector: {}, egress: [{hosts: ['./*']}]}", "spec.workloadSelector", "without labels", .warning),
         RuleCase("sc-selector-wildcard", "Sidecar", "{workloadSelector: {labels: {app: '*'}}, egress: [{hosts: ['./*']}]}", "spec.workloadSelector.labels.app",
@@ -541,6 +552,8 @@ final class NetworkingRulesTests: XCTestCase {
 
         // WorkloadEntry and WorkloadGroup
         RuleCase("we-address-required", "WorkloadEntry", "{labels: {app: a}}", "spec", "Address is required"),
+        RuleCase("we-schema-lengths", "WorkloadEntry", "{address: 10.0.0.1, serviceAccount: '\(String(repeating: "a", count: 254))'}", "spec.serviceAccount",
+                 "at most 253 chars long"),
         RuleCase("we-network-without-address", "WorkloadEntry", "{network: n1}", "spec", "address is unset with network \"n1\"", .warning),
         RuleCase("we-address-fqdn", "WorkloadEntry", "{address: 'a_b.example.com'}", "spec.address", "is not a valid FQDN or an IP address"),
         RuleCase("we-port-range", "WorkloadEntry", "{address: 10.0.0.1, ports: {http: 0}}", "spec.ports.http", "port must be between 1-65535"),
@@ -598,6 +611,9 @@ final class NetworkingRulesTests: XCTestCase {
         RuleCase("ef-subfilter-name", "EnvoyFilter",
                  "{configPatches: [{applyTo: HTTP_FILTER, match: {listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {}}}}}, patch: {operation: REMOVE}}]}",
                  "spec.configPatches[0].match.listener.filterChain.filter.subFilter.name", "subfilter match has no name to match on"),
+        RuleCase("ef-deprecated-filter-name", "EnvoyFilter",
+                 "{configPatches: [{applyTo: HTTP_FILTER, match: {listener: {filterChain: {filter: {name: envoy.http_connection_manager, subFilter: {name: envoy.router}}}}}, patch: {operation: REMOVE}}]}",
+                 "spec.configPatches[0].match.listener.filterChain.filter.subFilter.name", "use \"envoy.filters.http.router\" instead", .warning),
         RuleCase("ef-waypoint-context", "EnvoyFilter", "{configPatches: [{applyTo: CLUSTER, match: {context: GATEWAY, waypoint: {portNumber: 80}}, patch: {operation: REMOVE}}]}",
                  "spec.configPatches[0].match", "only support waypointMatch when context is WAYPOINT"),
         RuleCase("ef-cluster-port", "EnvoyFilter", "{configPatches: [{applyTo: CLUSTER, match: {cluster: {portNumber: 70000}}, patch: {operation: REMOVE}}]}",
@@ -606,6 +622,8 @@ final class NetworkingRulesTests: XCTestCase {
                  "spec.targetRefs[0].namespace", "cross namespace referencing is not currently supported"),
 
         // ProxyConfig
+        RuleCase("pc-environment-length", "ProxyConfig", "{environmentVariables: {A: '\(String(repeating: "a", count: 2049))'}}", "spec.environmentVariables.A",
+                 "at most 2048 chars long"),
         RuleCase("pc-concurrency", "ProxyConfig", "{concurrency: -1}", "spec.concurrency", "greater than or equal to 0"),
         RuleCase("pc-selector-wildcard", "ProxyConfig", "{selector: {matchLabels: {app: '*'}}}", "spec.selector.matchLabels.app", "wildcard not allowed in label value match"),
         RuleCase("pc-selector-empty-key", "ProxyConfig", "{selector: {matchLabels: {'': a}}}", "spec.selector.matchLabels.", "key must not be empty"),
@@ -653,6 +671,15 @@ final class NetworkingRulesTests: XCTestCase {
         }
     }
 
+    /// Absurd numbers are refused or accepted, never a trap or a long wait.
+    func testHugeNumbers() throws {
+        let big = Int.max
+        let weights = try Self.problems(Self.document("VirtualService", "{hosts: [a], http: [{route: [{destination: {host: a}, weight: \(big)}, {destination: {host: b}, weight: \(big)}]}]}"))
+        XCTAssertTrue(weights.contains { $0.message.contains("add up to \(big)") }, "\(weights.map(\.message))")
+        let maglev = try Self.problems(Self.document("DestinationRule", "{host: a, trafficPolicy: {loadBalancer: {consistentHash: {useSourceIp: true, maglev: {tableSize: \(big)}}}}}"))
+        XCTAssertEqual(maglev.map(\.message), ["tableSize must be less than 5000011 for maglev"])
+    }
+
     /// Resources Istio accepts: none of the rules may refuse them.
     func testValidResourcesStayValid() throws {
         let valid: [(String, String)] = [
@@ -677,12 +704,14 @@ final class NetworkingRulesTests: XCTestCase {
             ("ServiceEntry", "{hosts: [a.com], exportTo: ['~']}"),
             ("Sidecar", "{workloadSelector: {labels: {app: a}}, ingress: [{port: {number: 9080, protocol: HTTP, name: http}, defaultEndpoint: '127.0.0.1:8080'}, {port: {number: 9443, protocol: HTTPS, name: https}, defaultEndpoint: 'unix:///sock', tls: {mode: SIMPLE, serverCertificate: /c, privateKey: /k}}], egress: [{port: {number: 0, protocol: HTTP, name: uds}, bind: 'unix:///var/run/sock', hosts: ['./*']}, {hosts: ['./*', 'istio-system/*', '~shop/a.example.com']}], outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: proxy.example.com, port: {number: 3128}}}}"),
             ("Sidecar", "{egress: [{hosts: ['*/*']}]}"),
-            ("WorkloadEntry", "{address: vm.example.com, ports: {http: 8080}, labels: {app: a}}"),
+            ("WorkloadEntry", "{address: vm.example.com, ports: {http: 8080}, labels: {app: a, example.com/note: \(String(repeating: "v", count: 70))}}"),
             ("WorkloadEntry", "{address: 'unix:///var/run/a.sock'}"),
             ("WorkloadGroup", "{metadata: {labels: {app: a}}, template: {serviceAccount: sa, ports: {http: 80}}, probe: {httpGet: {port: 8080, scheme: HTTPS, httpHeaders: [{name: x-a, value: b}]}}}"),
             ("EnvoyFilter", "{workloadSelector: {labels: {app: a}}, configPatches: [{applyTo: HTTP_FILTER, match: {context: SIDECAR_INBOUND, proxy: {proxyVersion: '^1\\.2.*'}, listener: {filterChain: {filter: {name: envoy.filters.network.http_connection_manager, subFilter: {name: envoy.filters.http.router}}}}}, patch: {operation: INSERT_BEFORE, value: {name: x}}}, {applyTo: CLUSTER, match: {context: WAYPOINT}, patch: {operation: ADD}}]}"),
             ("ProxyConfig", "{selector: {matchLabels: {app: a}}, concurrency: 2}"),
         ]
+        let notCovered = "{hosts: [a], http: [{match: [{uri: {prefix: /a}}], \(Self.route)}, {match: [{uri: {prefix: /ab}, headers: {x: {exact: v}}}], \(Self.route)}, {\(Self.route)}]}"
+        XCTAssertEqual(try Self.problems(Self.document("VirtualService", notCovered)).map(\.message), [], "a later match with more conditions is reachable")
         for (kind, spec) in valid {
             let errors = try Self.problems(Self.document(kind, spec)).filter { $0.severity == .error }
             XCTAssertEqual(errors.map { "\($0.path.fieldPath): \($0.message)" }, [], "\(kind) \(spec)")
