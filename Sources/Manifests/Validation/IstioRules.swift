@@ -74,6 +74,38 @@ enum IstioRules {
         }
     }
 
+    /// Istio's checks on an Istio resource's annotations, which its webhook runs before the kind's rules:
+    /// `istio.io/dry-run` only on an ALLOW or DENY AuthorizationPolicy, with a true/false value; the
+    /// internal annotations that reject a resource or name its parents are not for users.
+    static func annotationProblems(_ document: YAMLNode, kind: String) -> [ValidationProblem] {
+        guard let annotations = document["metadata"]?["annotations"] else { return [] }
+        let path: [YAMLPathComponent] = [.key("metadata"), .key("annotations")]
+        var problems: [ValidationProblem] = []
+        for pair in annotations.pairs ?? [] {
+            guard let name = pair.key.scalarText else { continue }
+            let fieldPath = path + [.key(name)]
+            switch name {
+            case "istio.io/dry-run":
+                let action = document["spec"]?["action"]?.scalarText ?? "ALLOW"
+                let goBools = ["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"]
+                if kind != "AuthorizationPolicy" {
+                    problems.append(C.problem(pair.key, fieldPath, "the istio.io/dry-run annotation is only supported on AuthorizationPolicy; remove it"))
+                } else if action != "ALLOW" && action != "DENY" {
+                    problems.append(C.problem(pair.key, fieldPath, "istio.io/dry-run only supports the ALLOW and DENY actions, not \(action)"))
+                } else if !goBools.contains(pair.value.scalarText ?? "") {
+                    problems.append(C.problem(pair.value, fieldPath, "istio.io/dry-run must be \"true\" or \"false\", not \"\(pair.value.scalarText ?? "")\""))
+                }
+            case "internal.istio.io/webhook-always-reject":
+                problems.append(C.problem(pair.key, fieldPath, "the \(name) annotation makes Istio reject the resource; remove it"))
+            case "internal.istio.io/parent-namespace", "internal.istio.io/parents":
+                problems.append(C.problem(pair.key, fieldPath, "the \(name) annotation is internal to Istio and may not be set by users; remove it"))
+            default:
+                break
+            }
+        }
+        return problems
+    }
+
     static func host(_ field: String) -> ObjectRule {
         ObjectRule { node, path in
             guard let item = node[field], let host = item.scalarText else { return [] }

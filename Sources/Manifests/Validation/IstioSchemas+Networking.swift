@@ -211,7 +211,7 @@ enum NetworkingSchemas {
         },
     ]))
 
-    // MARK: EnvoyFilter and ProxyConfig
+    // MARK: EnvoyFilter
 
     static let filterMatch = ObjectType("FilterMatch", [
         "name": .string, "subFilter": .object(ObjectType("SubFilterMatch", ["name": .string])),
@@ -263,13 +263,6 @@ enum NetworkingSchemas {
             ])),
         ]))),
         "priority": .integer,
-    ]))
-
-    static let proxyConfig = SchemaType.object(ObjectType("ProxyConfig", [
-        "selector": .object(C.workloadSelector), "targetRef": .object(C.targetReference),
-        "targetRefs": .list(.object(C.targetReference)),
-        "concurrency": .integer(minimum: 0), "environmentVariables": .map(.string),
-        "image": .object(ObjectType("ProxyImage", ["imageType": .string])),
     ]))
 
     // MARK: VirtualService, Gateway, Sidecar

@@ -28,12 +28,14 @@ public enum ResourceValidator {
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "WorkloadGroup", spec: NetworkingSchemas.workloadGroup,
              specRequired: true),
         Kind(group: "networking.istio.io", versions: ["v1alpha3"], name: "EnvoyFilter", spec: NetworkingSchemas.envoyFilter),
-        Kind(group: "networking.istio.io", versions: ["v1beta1"], name: "ProxyConfig", spec: NetworkingSchemas.proxyConfig),
+        Kind(group: "networking.istio.io", versions: ["v1beta1"], name: "ProxyConfig", spec: ProxyConfigSchemas.proxyConfig),
         Kind(group: "security.istio.io", versions: ["v1", "v1beta1"], name: "AuthorizationPolicy", spec: SecuritySchemas.authorizationPolicy),
         Kind(group: "security.istio.io", versions: ["v1", "v1beta1"], name: "PeerAuthentication", spec: SecuritySchemas.peerAuthentication),
         Kind(group: "security.istio.io", versions: ["v1", "v1beta1"], name: "RequestAuthentication", spec: SecuritySchemas.requestAuthentication),
         Kind(group: "telemetry.istio.io", versions: ["v1", "v1alpha1"], name: "Telemetry", spec: TelemetrySchemas.telemetry),
-        Kind(group: "extensions.istio.io", versions: ["v1alpha1"], name: "WasmPlugin", spec: TelemetrySchemas.wasmPlugin, specRequired: true),
+        Kind(group: "extensions.istio.io", versions: ["v1alpha1"], name: "WasmPlugin", spec: ExtensionSchemas.wasmPlugin, specRequired: true),
+        Kind(group: "extensions.istio.io", versions: ["v1alpha1"], name: "TrafficExtension", spec: ExtensionSchemas.trafficExtension,
+             specRequired: true),
     ]
 
     /// An IstioOperator's spec: its known sections; values and mesh config are free-form here.
@@ -109,6 +111,7 @@ public enum ResourceValidator {
         } else if known.specRequired {
             problems.append(ValidationProblem(.error, path: [.key("spec")], location: document.location, message: "Required value"))
         }
+        problems += IstioRules.annotationProblems(document, kind: kind)
         return .checked(resource: resource, problems: problems)
     }
 }
