@@ -38,12 +38,17 @@ public enum ResourceValidator {
              specRequired: true),
     ]
 
-    /// An IstioOperator's spec: its known sections; values and mesh config are free-form here.
+    /// An IstioOperator's spec: its known sections; the mesh config with Istio's rules, values free-form.
     static let istioOperatorSpec = SchemaType.object(ObjectType("IstioOperatorSpec", [
         "profile": .string, "installPackagePath": .string, "hub": .string, "tag": .any, "resourceSuffix": .string,
         "namespace": .string, "revision": .string, "compatibilityVersion": .string, "defaultRevision": .string,
-        "meshConfig": .any, "components": .any, "values": .any, "unvalidatedValues": .any,
+        "meshConfig": MeshConfigSchemas.meshConfig, "components": .any, "values": .any, "unvalidatedValues": .any,
     ]))
+
+    /// Istio's rules for a mesh config (the `istio` ConfigMap's `mesh` key, `--meshConfigFile`); paths start at its root.
+    public static func validateMeshConfig(_ meshConfig: YAMLNode) -> [ValidationProblem] {
+        SchemaValidator.validate(meshConfig, as: MeshConfigSchemas.meshConfig, path: [])
+    }
 
     /// Validates one document.
     public static func validate(_ document: YAMLNode) -> ValidationOutcome {

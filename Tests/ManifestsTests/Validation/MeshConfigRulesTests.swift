@@ -1,0 +1,69 @@
+import XCTest
+@testable import Manifests
+
+/// Istio's mesh config rules (pkg/config/validation/agent), as `meshctl validate` applies them to an
+/// IstioOperator's spec.meshConfig.
+final class MeshConfigRulesTests: XCTestCase {
+    /// The problems of an IstioOperator with this meshConfig (flow-style YAML).
+    private func problems(_ meshConfig: String, file: StaticString = #filePath, line: UInt = #line) -> [ValidationProblem] {
+        let text = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: i}\nspec:\n  meshConfig: \(meshConfig)\n"
+        do {
+            guard case .checked(_, let problems) = ResourceValidator.validate(try YAMLParser.parse(text)[0].root) else {
+                XCTFail("not checked", file: file, line: line)
+                return []
+            }
+            return problems
+        } catch {
+            XCTFail("\(error)", file: file, line: line)
+            return []
+        }
+    }
+
+    private func expect(_ meshConfig: String, _ field: String, _ words: String, _ severity: ValidationProblem.Severity = .error,
+                        file: StaticString = #filePath, line: UInt = #line) {
+        let found = problems(meshConfig, file: file, line: line)
+        XCTAssertTrue(found.contains { $0.severity == severity && $0.path.fieldPath == "spec.meshConfig." + field && $0.message.contains(words) },
+                      "no \(severity) at \(field) saying \"\(words)\" in \(found.map { "\($0.severity) \($0.path.fieldPath): \($0.message)" })",
+                      file: file, line: line)
+    }
+
+    func testPortsAndTimeouts() {
+        expect("{proxyListenPort: 70000}", "proxyListenPort", "port must be between 1-65535")
+        expect("{connectTimeout: 1500us}", "connectTimeout", "whole milliseconds")
+        expect("{connectTimeout: 2h}", "connectTimeout", "at most 3600s")
+        expect("{connectTimeout: 0s}", "connectTimeout", "at least 1ms")
+        expect("{connectTimeout: soon}", "connectTimeout", "valid duration")
+        expect("{protocolDetectionTimeout: 100100us}", "protocolDetectionTimeout", "whole milliseconds")
+        XCTAssertEqual(problems("{protocolDetectionTimeout: 0s, connectTimeout: 10s, proxyListenPort: 15001}"), [])
+    }
+
+    func testProxyDefaults() {
+        expect("{defaultConfig: {discoveryAddress: ''}}", "defaultConfig.discoveryAddress", "must be set")
+        expect("{defaultConfig: {discoveryAddress: istiod.istio-system.svc}}", "defaultConfig.discoveryAddress", "is not host:port")
+        expect("{defaultConfig: {discoveryAddress: 'istiod:0'}}", "defaultConfig.discoveryAddress", "port must be between 1-65535")
+        expect("{defaultConfig: {statsdUdpAddress: 'bad_host!:8125'}}", "defaultConfig.statsdUdpAddress", "not a valid host name or IP address")
+        expect("{defaultConfig: {configPath: ''}}", "defaultConfig.configPath", "config path must be set")
+        expect("{defaultConfig: {drainDuration: 1500ms}}", "defaultConfig.drainDuration", "whole seconds")
+        expect("{defaultConfig: {proxyAdminPort: 0}}", "defaultConfig.proxyAdminPort", "port must be between 1-65535")
+        expect("{defaultConfig: {controlPlaneAuthPolicy: INHERIT}}", "defaultConfig.controlPlaneAuthPolicy", "Unsupported value")
+        expect("{defaultConfig: {tracing: {zipkin: {address: 'zipkin'}}}}", "defaultConfig.tracing.zipkin.address", "is not host:port")
+        expect("{defaultConfig: {tracing: {lightstep: {address: 'ls:443'}}}}", "defaultConfig.tracing.lightstep.accessToken", "Required value")
+        expect("{defaultConfig: {privateKeyProvider: {cryptomb: {pollDelay: 0s}}}}", "defaultConfig.privateKeyProvider.cryptomb.pollDelay", "must not be zero")
+        expect("{defaultConfig: {proxyMetadata: {ISTIO_META_DNS_AUTO_ALLOCATE: 'true'}}}", "defaultConfig.proxyMetadata.ISTIO_META_DNS_AUTO_ALLOCATE",
+               "deprecated", .warning)
+        XCTAssertEqual(problems("{defaultConfig: {discoveryAddress: 'istiod.istio-system.svc:15012', tracing: {zipkin: {address: '$(HOST_IP):9411'}}, "
+                                + "envoyMetricsService: {address: '[::1]:9000'}, holdApplicationUntilProxyStarts: true}}"), [])
+    }
+
+    func testDomainsAndTLS() {
+        expect("{trustDomain: ''}", "trustDomain", "empty domain name")
+        expect("{trustDomain: 'bad_domain.local'}", "trustDomain", "not a valid domain name")
+        expect("{trustDomainAliases: [ok.local, 'a..b']}", "trustDomainAliases[1]", "not a valid domain name")
+        expect("{serviceSettings: [{hosts: ['*.shop.svc.cluster.local', 'a.*.b']}]}", "serviceSettings[0].hosts[1]", "not a valid domain name")
+        expect("{meshMTLS: {ecdhCurves: [P-256]}}", "meshMTLS.ecdhCurves", "does not support ECDH curves")
+        expect("{tlsDefaults: {ecdhCurves: [P-256, P-999]}}", "tlsDefaults.ecdhCurves[1]", "unrecognized ECDH curve", .warning)
+        expect("{tlsDefaults: {ecdhCurves: [P-256, P-256]}}", "tlsDefaults.ecdhCurves[1]", "listed twice", .warning)
+        XCTAssertEqual(problems("{trustDomain: cluster.local., trustDomainAliases: [old.example.com], serviceSettings: [{hosts: ['*', '*-svc.example.com']}], "
+                                + "tlsDefaults: {ecdhCurves: [X25519]}, accessLogFile: /dev/stdout}"), [])
+    }
+}
