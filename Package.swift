@@ -20,15 +20,20 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"])]),
-        // Typed shims for what Swift cannot call directly (variadic functions, macros).
-        .target(name: "CMeshShims", dependencies: ["CCurl", "COpenSSL"]),
+        // Typed shims for what Swift cannot call directly (variadic functions, macros), one per C library,
+        // so a module links only the libraries it uses.
+        .target(name: "CCurlShims", dependencies: ["CCurl"]),
+        .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
+        .systemLibrary(name: "CEpoll"),
+        // The git commit `make` stamps into the binary.
+        .target(name: "CBuildInfo"),
 
         // Swift modules, imports in one direction (see ../shared/design/ARCHITECTURE.md).
         .target(name: "Manifests", dependencies: ["CYAML"], linkerSettings: [.linkedLibrary("m")]),
-        .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CMeshShims"]),
-        .target(name: "MeshNet", dependencies: ["COpenSSL", "CMeshShims"]),
+        .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CCurlShims"]),
+        .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll"]),
         .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite"]),
-        .target(name: "MeshCLIKit", dependencies: ["Manifests", "KubeClient", "MeshNet", "MeshControlPlane", "CMeshShims"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "KubeClient", "MeshNet", "MeshControlPlane", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.

@@ -16,5 +16,5 @@ if [ ! -f "$header" ] || [ "$(cat "$header")" != "$content" ]; then
   mv "$header.tmp" "$header"
   # The shim finds the header with __has_include, which the build does not track: touch the source
   # (its time, not its content) so it is compiled again with the new commit.
-  touch Sources/CMeshShims/shims.c
+  touch Sources/CBuildInfo/CBuildInfo.c
 fi

@@ -9,8 +9,8 @@ step() { printf '\n%s$ %s%s\n' "$bold" "$*" "$plain"; }
 run() { step "meshctl $*"; "$meshctl" "$@"; printf '(exit %d)\n' $?; }
 
 echo "meshctl demo: the shop example in $here/examples/shop"
-run version
-run version -o yaml
+run version --remote=false
+run version -o yaml --remote=false
 run --help
 run kube-inject --help
 echo

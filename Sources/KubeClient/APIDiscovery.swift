@@ -30,8 +30,17 @@ extension KubernetesClient {
         return resources.first { $0.group == group && $0.version == version && $0.kind == kind }
     }
 
+    /// The resources the server serves, asked once per client: threads that ask at the same time wait for the one answer.
     func discovered() throws -> [ResourceLocation] {
-        if let cached = discoveryCache.value { return cached }
+        try discoveryCache.withLock { cached in
+            if let cached { return cached }
+            let locations = try discover()
+            cached = locations
+            return locations
+        }
+    }
+
+    private func discover() throws -> [ResourceLocation] {
         var locations: [ResourceLocation] = []
         for path in ["/api", "/apis"] {
             let document = try send("GET", path, accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json")
@@ -62,12 +71,6 @@ extension KubernetesClient {
                 }
             }
         }
-        discoveryCache.value = locations
         return locations
     }
-}
-
-/// A value filled once.
-final class Once<Value>: @unchecked Sendable {
-    var value: Value?
 }

@@ -13,13 +13,15 @@ public struct APIStatusError: Error, CustomStringConvertible, Sendable {
 
 /// A Kubernetes API client over libcurl for one cluster access: requests with the right credentials, Status
 /// errors decoded, retries for 429/503, kubectl's `-v` logging with secrets masked.
+/// Threads may share one client: its state is immutable or locked (the discovery cache), and `CurlClient` lets
+/// requests take turns on its handle (a transport given for tests must be as safe, or used from one thread).
 public final class KubernetesClient: @unchecked Sendable {
     public let access: ClusterAccess
     private let transport: any HTTPTransport
     private let verbosity: Int
     private let log: (String) -> Void
     private let variables: [String: String]
-    let discoveryCache = Once<[ResourceLocation]>()
+    let discoveryCache = Locked<[ResourceLocation]?>(nil)
     /// The URL requests go to (the server, or its tls-server-name when it has one).
     private let requestBase: String
 
@@ -127,6 +129,7 @@ public final class KubernetesClient: @unchecked Sendable {
             if let version { query += "&resourceVersion=\(version)" }
             let headers = try requestHeaders(accept: "application/json")
             var pending: [UInt8] = []
+            var notEvents: [UInt8] = []  // what is not an event line: a refusal's Status
             var stopped = false
             var failure: Error?
             let request = HTTPClientRequest(url: requestBase + path + (path.contains("?") ? "&" : "?") + query, headers: headers)
@@ -135,7 +138,10 @@ public final class KubernetesClient: @unchecked Sendable {
                 while let newline = pending.firstIndex(of: 10) {
                     let line = Array(pending[..<newline])
                     pending.removeSubrange(...newline)
-                    guard let event = try? JSONValue.parse(line), let type = event["type"]?.string, let object = event["object"] else { continue }
+                    guard let event = try? JSONValue.parse(line), let type = event["type"]?.string, let object = event["object"] else {
+                        if notEvents.count < 65_536 { notEvents += line + [10] }
+                        continue
+                    }
                     if let seen = object["metadata"]?["resourceVersion"]?.string { version = seen }
                     if type == "BOOKMARK" { continue }
                     if type == "ERROR" {
@@ -150,7 +156,7 @@ public final class KubernetesClient: @unchecked Sendable {
             if let failure { throw failure }
             if stopped { return }
             guard (200..<300).contains(response.status) else {
-                throw APIStatusError(code: response.status, reason: "Status\(response.status)", message: "watch of \(path) refused")
+                throw Self.statusError(response.status, body: notEvents + pending, fallback: "the server refused the watch of \(path)")
             }
         }
     }
@@ -166,15 +172,43 @@ public final class KubernetesClient: @unchecked Sendable {
         let parsed = (try? JSONValue.parse(response.body)) ?? .null
         guard (200..<300).contains(response.status) else {
             if case .exec(let plugin) = access.credentials, response.status == 401 { ExecCredentials.shared.forget(plugin) }
-            if parsed["kind"]?.string == "Status" {
-                throw APIStatusError(code: response.status, reason: parsed["reason"]?.string ?? "Unknown",
-                                     message: parsed["message"]?.string ?? "status \(response.status)")
-            }
-            let text = String(decoding: response.body.prefix(200), as: UTF8.self)
-            throw APIStatusError(code: response.status, reason: response.status == 401 ? "Unauthorized" : "Status\(response.status)",
-                                 message: text.isEmpty ? "the server answered \(response.status) for \(method) \(path)" : text)
+            throw Self.statusError(response.status, body: response.body, fallback: "the server answered \(response.status) for \(method) \(path)")
         }
         return parsed
+    }
+
+    /// The error for a refused request: the server's Status when the body is one, else the HTTP status with the
+    /// reason kube-apiserver gives that code and the start of the body.
+    static func statusError(_ code: Int, body: [UInt8], fallback: String) -> APIStatusError {
+        let parsed = (try? JSONValue.parse(body)) ?? .null
+        if parsed["kind"]?.string == "Status" {
+            return APIStatusError(code: code, reason: parsed["reason"]?.string ?? reason(forCode: code),
+                                  message: parsed["message"]?.string ?? fallback)
+        }
+        let text = String(decoding: body.prefix(200), as: UTF8.self).trimmed
+        return APIStatusError(code: code, reason: reason(forCode: code), message: text.isEmpty ? fallback : text)
+    }
+
+    /// The Status reason kube-apiserver uses for an HTTP status code.
+    static func reason(forCode code: Int) -> String {
+        switch code {
+        case 400: return "BadRequest"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "NotFound"
+        case 405: return "MethodNotAllowed"
+        case 406: return "NotAcceptable"
+        case 409: return "Conflict"
+        case 410: return "Expired"
+        case 413: return "RequestEntityTooLarge"
+        case 415: return "UnsupportedMediaType"
+        case 422: return "Invalid"
+        case 429: return "TooManyRequests"
+        case 500: return "InternalError"
+        case 503: return "ServiceUnavailable"
+        case 504: return "Timeout"
+        default: return "Unknown"
+        }
     }
 
     /// The request with retries: 429 and 503 wait for Retry-After (at most 3 tries); GETs that lose their
@@ -195,9 +229,9 @@ public final class KubernetesClient: @unchecked Sendable {
                 return response
             } catch let error as TransportError {
                 if verbosity >= 6 { log("\(request.method) \(request.url) failed in \(Int((Self.now() - start) * 1000)) ms: \(error)") }
-                if request.method == "GET" && attempt < 2 && error.reason.contains("reset") { continue }
+                if request.method == "GET" && attempt < 2 && error.failure == .connectionLost { continue }
                 throw TransportError(reason: "cannot reach the Kubernetes API at \(access.server) (context \(access.contextName) in "
-                                     + "\(access.source)): \(error.reason)")
+                                     + "\(access.source)): \(error.reason)", failure: error.failure)
             }
         }
     }
@@ -249,16 +283,36 @@ public final class KubernetesClient: @unchecked Sendable {
         return text.count > 1024 ? String(text.prefix(1024)) + "... (\(text.count) bytes)" : text
     }
 
-    private static func maskSecrets(_ value: JSONValue) -> JSONValue {
+    /// Keys whose values are credentials wherever they appear.
+    private static let credentialKeys: Set<String> = ["token", "password", "client-key-data", "clientKeyData", "tls.key", "privateKey"]
+    /// Annotations that hold a whole object as JSON text (kubectl's client-side apply keeps the applied file there).
+    private static let embeddedObjectAnnotations: Set<String> = ["kubectl.kubernetes.io/last-applied-configuration"]
+
+    /// The value with Secret data and credentials masked: Secrets, the items of Secret lists (whose items carry
+    /// no kind), and objects embedded as JSON text in annotations.
+    static func maskSecrets(_ value: JSONValue, isSecret inheritedSecret: Bool = false) -> JSONValue {
         switch value {
         case .object(let pairs):
-            let isSecret = pairs.contains { $0.key == "kind" && $0.value.string == "Secret" }
+            let kind = pairs.first { $0.key == "kind" }?.value.string
+            let isSecret = inheritedSecret || kind == "Secret"
+            let itemsAreSecrets = kind == "SecretList"
             return .object(pairs.map { pair in
-                let sensitive = (isSecret && (pair.key == "data" || pair.key == "stringData"))
-                    || ["token", "password", "client-key-data", "clientKeyData", "tls.key", "privateKey"].contains(pair.key)
-                return (pair.key, sensitive ? .string("<masked>") : maskSecrets(pair.value))
+                if (isSecret && (pair.key == "data" || pair.key == "stringData")) || credentialKeys.contains(pair.key) {
+                    return (pair.key, .string("<masked>"))
+                }
+                if pair.key == "items" { return (pair.key, maskSecrets(pair.value, isSecret: itemsAreSecrets)) }
+                if pair.key == "annotations", case .object(let annotations) = pair.value {
+                    return (pair.key, .object(annotations.map { annotation in
+                        guard embeddedObjectAnnotations.contains(annotation.key), let text = annotation.value.string else {
+                            return annotation
+                        }
+                        guard let embedded = try? JSONValue.parse(Array(text.utf8)) else { return (annotation.key, .string("<masked>")) }
+                        return (annotation.key, .string(maskSecrets(embedded).serialized))
+                    }))
+                }
+                return (pair.key, maskSecrets(pair.value))
             })
-        case .array(let items): return .array(items.map(maskSecrets))
+        case .array(let items): return .array(items.map { maskSecrets($0, isSecret: inheritedSecret) })
         default: return value
         }
     }

@@ -55,7 +55,13 @@ public struct ExecPlugin: Sendable, Hashable {
 /// A kubeconfig that cannot be used, with the file and line when the problem is in one.
 public struct KubeconfigError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// True when no cluster is configured at all (no kubeconfig file and no in-cluster service account), as
+    /// opposed to one that is configured wrongly.
+    public let nothingConfigured: Bool
+    public init(_ description: String, nothingConfigured: Bool = false) {
+        self.description = description
+        self.nothingConfigured = nothingConfigured
+    }
 }
 
 /// Reads kubeconfig files as kubectl does: the KUBECONFIG list merged (the first file that sets a name or the
@@ -129,9 +135,11 @@ public enum Kubeconfig {
         if found.isEmpty, let inCluster = try inClusterAccess(options) { return inCluster }
         let shown = found.isEmpty ? files(options).joined(separator: ", ") : found.joined(separator: ", ")
         guard let contextName = options.context ?? current else {
-            throw KubeconfigError(found.isEmpty
-                ? "no kubeconfig: \(shown) does not exist; set KUBECONFIG or --kubeconfig, or run `meshctl local up` for a local control plane"
-                : "no current context in \(shown); pass --context NAME (one of: \(contexts.keys.sorted().joined(separator: ", ")))")
+            if found.isEmpty {
+                throw KubeconfigError("no kubeconfig: \(shown) does not exist; set KUBECONFIG or --kubeconfig, or run `meshctl local up` for a local control plane",
+                                      nothingConfigured: true)
+            }
+            throw KubeconfigError("no current context in \(shown); pass --context NAME (one of: \(contexts.keys.sorted().joined(separator: ", ")))")
         }
         guard let context = contexts[contextName] else {
             throw KubeconfigError("context \"\(contextName)\" is not in \(shown) (it has: \(contexts.keys.sorted().joined(separator: ", ")))")

@@ -1,5 +1,5 @@
 import CCurl
-import CMeshShims
+import CCurlShims
 
 /// libcurl, the only HTTP client meshctl uses. This is the only file that sees libcurl.
 public enum CurlLibrary {
@@ -54,16 +54,34 @@ public struct CurlOptions: Sendable {
     }
 }
 
-/// Why a request got no HTTP answer: libcurl's error text, naming the server.
+/// Why a request got no HTTP answer: what kind of failure it was (decided from libcurl's result code, never from
+/// its wording) and libcurl's explanation, naming the server.
 public struct TransportError: Error, CustomStringConvertible, Sendable {
+    /// The kinds of failure callers decide on.
+    public enum Failure: Sendable, Equatable {
+        /// The host name (or the proxy's) did not resolve.
+        case cannotResolve
+        /// Nothing accepted the connection.
+        case cannotConnect
+        case timedOut
+        /// The TLS handshake failed, or the server's certificate was not trusted.
+        case tls
+        /// The connection broke or closed before a whole answer came: worth one more try for a read.
+        case connectionLost
+        /// Anything else, with libcurl's result code.
+        case other(code: Int32)
+    }
+
     /// `GET https://...`, or empty when no request was made.
     public let request: String
     /// libcurl's explanation: refused, name not resolved, certificate not trusted (with the subject), timed out.
     public let reason: String
+    public let failure: Failure
 
-    public init(request: String = "", reason: String) {
+    public init(request: String = "", reason: String, failure: Failure = .other(code: 0)) {
         self.request = request
         self.reason = reason
+        self.failure = failure
     }
 
     public var description: String { request.isEmpty ? reason : "\(request): \(reason)" }
@@ -84,9 +102,11 @@ extension HTTPTransport {
     }
 }
 
-/// A libcurl easy handle: requests one after another, reusing the connection.
+/// A libcurl easy handle: requests one after another, reusing the connection. An easy handle must not be used by
+/// two threads at once, so requests from several threads take turns (a streamed one holds the handle until it ends).
 public final class CurlClient: HTTPTransport, @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
+    private let turn = Locked(())
     private let options: CurlOptions
     private var connectToList: UnsafeMutablePointer<curl_slist>?
 
@@ -100,33 +120,33 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         self.handle = handle
         self.options = options
         // HTTP/2 where the server offers it over TLS; connections are kept and reused between requests.
-        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
-        CMeshShims_curl_easy_setopt_long(handle, CURLOPT_TIMEOUT, options.timeoutSeconds)
+        CCurlShims_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        CCurlShims_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        CCurlShims_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
+        CCurlShims_easy_setopt_long(handle, CURLOPT_TIMEOUT, options.timeoutSeconds)
         if options.insecureSkipVerify {
-            CMeshShims_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
-            CMeshShims_curl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
+            CCurlShims_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
+            CCurlShims_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
         }
-        if let proxy = options.proxy { CMeshShims_curl_easy_setopt_string(handle, CURLOPT_PROXY, proxy) }
+        if let proxy = options.proxy { CCurlShims_easy_setopt_string(handle, CURLOPT_PROXY, proxy) }
         if let connectTo = options.connectTo {
             connectToList = curl_slist_append(nil, connectTo)
-            CMeshShims_curl_easy_setopt_slist(handle, CURLOPT_CONNECT_TO, connectToList)
+            CCurlShims_easy_setopt_slist(handle, CURLOPT_CONNECT_TO, connectToList)
         }
         // Blobs are copied by libcurl (CURL_BLOB_COPY), so they need not outlive these calls.
         func setBlob(_ option: CURLoption, _ bytes: [UInt8]?) {
             guard let bytes else { return }
             bytes.withUnsafeBytes { raw in
                 var blob = curl_blob(data: UnsafeMutableRawPointer(mutating: raw.baseAddress), len: raw.count, flags: UInt32(CURL_BLOB_COPY))
-                CMeshShims_curl_easy_setopt_pointer(handle, option, &blob)
+                CCurlShims_easy_setopt_pointer(handle, option, &blob)
             }
         }
         setBlob(CURLOPT_CAINFO_BLOB, options.certificateAuthorities)
         setBlob(CURLOPT_SSLCERT_BLOB, options.clientCertificate)
         setBlob(CURLOPT_SSLKEY_BLOB, options.clientKey)
         if options.clientCertificate != nil {
-            CMeshShims_curl_easy_setopt_string(handle, CURLOPT_SSLCERTTYPE, "PEM")
-            CMeshShims_curl_easy_setopt_string(handle, CURLOPT_SSLKEYTYPE, "PEM")
+            CCurlShims_easy_setopt_string(handle, CURLOPT_SSLCERTTYPE, "PEM")
+            CCurlShims_easy_setopt_string(handle, CURLOPT_SSLKEYTYPE, "PEM")
         }
     }
 
@@ -140,10 +160,12 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         var headerLines: [String] = []
         /// For streamed responses: gets each piece as it arrives; false stops the transfer.
         var onData: (([UInt8]) -> Bool)?
+        /// Set when `onData` asked to stop: libcurl then reports a write error that is no failure.
+        var stoppedByReceiver = false
     }
 
     public func perform(_ request: HTTPClientRequest) throws -> HTTPClientResponse {
-        try perform(request, sink: Sink())
+        try turn.withLock { _ in try perform(request, sink: Sink()) }
     }
 
     /// Sends a request whose answer streams (a watch): `onData` gets the body piece by piece until the server
@@ -151,11 +173,7 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
     public func performStreaming(_ request: HTTPClientRequest, onData: @escaping ([UInt8]) -> Bool) throws -> HTTPClientResponse {
         let sink = Sink()
         sink.onData = onData
-        do {
-            return try perform(request, sink: sink)
-        } catch let error as TransportError where error.reason.contains("Failure writing output") || error.reason.contains("write") {
-            return HTTPClientResponse(status: 200, body: [])  // stopped by onData
-        }
+        return try turn.withLock { _ in try perform(request, sink: sink) }
     }
 
     private func perform(_ request: HTTPClientRequest, sink: Sink) throws -> HTTPClientResponse {
@@ -166,16 +184,16 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         // Curl expects a body pointer that outlives the call.
         return try request.body.withUnsafeBytes { body -> HTTPClientResponse in
             try errorBuffer.withUnsafeMutableBufferPointer { errors -> HTTPClientResponse in
-                CMeshShims_curl_easy_setopt_string(handle, CURLOPT_URL, request.url)
-                CMeshShims_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
-                CMeshShims_curl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
-                CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errors.baseAddress)
+                CCurlShims_easy_setopt_string(handle, CURLOPT_URL, request.url)
+                CCurlShims_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+                CCurlShims_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
+                CCurlShims_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errors.baseAddress)
                 if request.method == "GET" || request.method == "HEAD" {
-                    CMeshShims_curl_easy_setopt_long(handle, CURLOPT_HTTPGET, 1)
-                    CMeshShims_curl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, nil)
+                    CCurlShims_easy_setopt_long(handle, CURLOPT_HTTPGET, 1)
+                    CCurlShims_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, nil)
                 } else {
-                    CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
-                    CMeshShims_curl_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
+                    CCurlShims_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
+                    CCurlShims_easy_setopt_long(handle, CURLOPT_POSTFIELDSIZE, body.count)
                 }
                 return try run(request, sink, errors)
             }
@@ -187,19 +205,19 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
     static func peerCertificateSubject(_ url: String, options: CurlOptions) -> String? {
         guard let probe = curl_easy_init() else { return nil }
         defer { curl_easy_cleanup(probe) }
-        CMeshShims_curl_easy_setopt_string(probe, CURLOPT_URL, url)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_CONNECT_ONLY, 1)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_CERTINFO, 1)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_SSL_VERIFYPEER, 0)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_SSL_VERIFYHOST, 0)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
-        CMeshShims_curl_easy_setopt_long(probe, CURLOPT_NOSIGNAL, 1)
+        CCurlShims_easy_setopt_string(probe, CURLOPT_URL, url)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_CONNECT_ONLY, 1)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_CERTINFO, 1)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_SSL_VERIFYPEER, 0)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_SSL_VERIFYHOST, 0)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
+        CCurlShims_easy_setopt_long(probe, CURLOPT_NOSIGNAL, 1)
         let connectTo = options.connectTo.map { curl_slist_append(nil, $0) } ?? nil
         defer { curl_slist_free_all(connectTo) }
-        if connectTo != nil { CMeshShims_curl_easy_setopt_slist(probe, CURLOPT_CONNECT_TO, connectTo) }
+        if connectTo != nil { CCurlShims_easy_setopt_slist(probe, CURLOPT_CONNECT_TO, connectTo) }
         guard curl_easy_perform(probe) == CURLE_OK else { return nil }
         var pointer: UnsafeMutableRawPointer?
-        guard CMeshShims_curl_easy_getinfo_pointer(probe, CURLINFO_CERTINFO, &pointer) == CURLE_OK, let pointer else { return nil }
+        guard CCurlShims_easy_getinfo_pointer(probe, CURLINFO_CERTINFO, &pointer) == CURLE_OK, let pointer else { return nil }
         let info = pointer.assumingMemoryBound(to: curl_certinfo.self).pointee
         guard info.num_of_certs > 0, var entry = info.certinfo?[0] else { return nil }
         while true {
@@ -210,36 +228,56 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         }
     }
 
+    /// The kind of failure a libcurl result code means.
+    static func failure(_ code: CURLcode) -> TransportError.Failure {
+        switch code {
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY: return .cannotResolve
+        case CURLE_COULDNT_CONNECT: return .cannotConnect
+        case CURLE_OPERATION_TIMEDOUT: return .timedOut
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM,
+             CURLE_SSL_CIPHER, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            return .tls
+        case CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_GOT_NOTHING, CURLE_PARTIAL_FILE, CURLE_HTTP2, CURLE_HTTP2_STREAM:
+            return .connectionLost
+        default: return .other(code: Int32(code.rawValue))
+        }
+    }
+
     private func run(_ request: HTTPClientRequest, _ sink: Sink, _ errors: UnsafeMutableBufferPointer<CChar>) throws -> HTTPClientResponse {
         let context = Unmanaged.passUnretained(sink).toOpaque()
-        CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
-        CMeshShims_curl_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
+        CCurlShims_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context)
+        CCurlShims_easy_setopt_write_callback(handle, CURLOPT_WRITEFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
             let piece = UnsafeRawBufferPointer(start: data, count: size * count)
-            if let onData = sink.onData { return onData(Array(piece)) ? size * count : 0 }
+            if let onData = sink.onData {
+                if onData(Array(piece)) { return size * count }
+                sink.stoppedByReceiver = true
+                return 0
+            }
             sink.bytes.append(contentsOf: piece)
             return size * count
         }
-        CMeshShims_curl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
-        CMeshShims_curl_easy_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
+        CCurlShims_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context)
+        CCurlShims_easy_setopt_write_callback(handle, CURLOPT_HEADERFUNCTION) { data, size, count, context in
             guard let data, let context else { return 0 }
             let sink = Unmanaged<Sink>.fromOpaque(context).takeUnretainedValue()
             sink.headerLines.append(String(decoding: UnsafeRawBufferPointer(start: data, count: size * count), as: UTF8.self))
             return size * count
         }
         let result = curl_easy_perform(handle)
-        guard result == CURLE_OK else {
+        // A streamed answer the receiver stopped on purpose ends in a write error: that is its normal end.
+        guard result == CURLE_OK || (result == CURLE_WRITE_ERROR && sink.stoppedByReceiver) else {
             let detail = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             var reason = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
             if result == CURLE_PEER_FAILED_VERIFICATION || result == CURLE_SSL_CACERT_BADFILE || detail.contains("SSL certificate problem"),
                let subject = Self.peerCertificateSubject(request.url, options: options) {
                 reason += " (the server's certificate: \(subject))"
             }
-            throw TransportError(request: "\(request.method) \(request.url)", reason: reason)
+            throw TransportError(request: "\(request.method) \(request.url)", reason: reason, failure: Self.failure(result))
         }
         var status = 0
-        CMeshShims_curl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        CCurlShims_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         // Headers of the last response only (a 100 Continue or a redirect comes first).
         var headers: [(name: String, value: String)] = []
         for line in sink.headerLines {

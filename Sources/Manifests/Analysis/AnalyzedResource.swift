@@ -33,10 +33,10 @@ public struct AnalyzedResource: Sendable {
         "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
     ]
 
-    /// The objects in a document: the document itself, or the items of a `List`.
+    /// The objects in a document: the document itself, or the items of a list (see `KubernetesList`).
     public static func all(in node: YAMLNode, file: String? = nil, defaultNamespace: String? = nil) -> [AnalyzedResource]? {
-        if node["kind"]?.scalarText == "List", let items = node["items"]?.items {
-            return items.compactMap { AnalyzedResource($0, file: file, defaultNamespace: defaultNamespace) }
+        if KubernetesList.isList(node) {
+            return KubernetesList.objects(in: node).compactMap { AnalyzedResource($0, file: file, defaultNamespace: defaultNamespace) }
         }
         return AnalyzedResource(node, file: file, defaultNamespace: defaultNamespace).map { [$0] }
     }
@@ -44,7 +44,10 @@ public struct AnalyzedResource: Sendable {
     public var location: SourceLocation { node.location }
 
     /// `Kind namespace/name`, or `Kind name` for an object without a namespace.
-    public var origin: String { "\(kind) " + (namespace.map { "\($0)/" } ?? "") + name }
+    public var origin: String { "\(kind) \(qualifiedName)" }
+
+    /// `namespace/name`, or `name` for an object without a namespace.
+    public var qualifiedName: String { namespace.map { "\($0)/\(name)" } ?? name }
 
     /// The namespace used to resolve names the object refers to ("" when it has none).
     public var namespaceOrEmpty: String { namespace ?? "" }

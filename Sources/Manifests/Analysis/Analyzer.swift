@@ -8,12 +8,16 @@ public protocol Analyzer: Sendable {
     var needsRunningPods: Bool { get }
     /// Whether a run without `--analyzer` includes it; Istio leaves the noisy alpha-annotation analyzer out.
     var runsByDefault: Bool { get }
+    /// Whether it reports selectors or subsets that match no running pod: on a cluster that runs no pods at all
+    /// (meshctl's local mode before its workloads run) it would report every one, so such runs leave it out.
+    var reportsSelectorsWithoutPods: Bool { get }
     func analyze(_ input: AnalysisInput) -> [AnalysisMessage]
 }
 
 extension Analyzer {
     public var needsRunningPods: Bool { false }
     public var runsByDefault: Bool { true }
+    public var reportsSelectorsWithoutPods: Bool { false }
 }
 
 /// The analyzers meshctl has, in the order `analyze -L` lists them.
@@ -61,6 +65,12 @@ public enum Analyzers {
     /// What a run without `--analyzer` uses: the default analyzers, less those that need running pods when there are none.
     public static func defaults(podsAreRunning: Bool) -> [any Analyzer] {
         all.filter { $0.runsByDefault && (podsAreRunning || !$0.needsRunningPods) }
+    }
+
+    /// The default analyzers for a cluster that runs no pods at all: those that report selectors matching no pod
+    /// are left out, as every selector would match none.
+    public static func defaultsForClusterWithoutPods() -> [any Analyzer] {
+        all.filter { $0.runsByDefault && !$0.reportsSelectorsWithoutPods }
     }
 
     /// The analyzer with this name, if meshctl has it.

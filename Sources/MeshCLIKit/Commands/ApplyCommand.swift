@@ -33,8 +33,7 @@ struct ManifestObject {
         for input in inputs {
             do {
                 for document in try YAMLParser.parse(input.text, file: input.name) where !document.root.isNull {
-                    let items = document.root["kind"]?.scalarText == "List" ? (document.root["items"]?.items ?? []) : [document.root]
-                    for item in items {
+                    for item in KubernetesList.objects(in: document.root) {
                         let at = item.location
                         guard item["kind"]?.scalarText != nil, item["apiVersion"]?.scalarText != nil, item["metadata"]?["name"]?.scalarText != nil else {
                             problems.append("\(input.name):\(at.line):\(at.column): error: a Kubernetes object needs apiVersion, kind and metadata.name")
@@ -50,13 +49,14 @@ struct ManifestObject {
                     }
                 }
             } catch {
-                problems.append(ErrorReporter.message(for: error))
+                problems.append(ErrorReporter.text(for: error, style: context.errStyle).trimmed)
             }
         }
         guard problems.isEmpty else {
-            throw InputDataError(problems.joined(separator: "\n") + "\nnothing was sent to the cluster: fix the above (meshctl validate checks files alone)")
+            throw InputDataError(problems.joined(separator: "\n") + "\nnothing was sent to the cluster: fix the above (meshctl validate checks files alone)",
+                                 carriesItsOwnLabel: true)
         }
-        if objects.isEmpty { throw UsageError(problem: "no objects in \(files.joined(separator: ", "))", commandPath: commandPath) }
+        if objects.isEmpty { throw ManifestFiles.noObjects(in: inputs.map(\.name), given: files) }
         return objects
     }
 }
@@ -118,7 +118,7 @@ struct ApplyCommand: MeshCommand {
                     let (location, namespace, path) = try item.target(client)
                     var object = JSONValue(yaml: item.object)
                     if let namespace { object["metadata"]?["namespace"] = .string(namespace) }
-                    let before = try? client.get(path)
+                    let before = try ClusterConnection.notFoundAsNil { try client.get(path) }
                     var query = "?fieldManager=meshctl&force=\(force)"
                     if dryRun == "server" { query += "&dryRun=All" }
                     let after = try client.send("PATCH", path + query, body: object, contentType: "application/apply-patch+yaml")
@@ -128,7 +128,7 @@ struct ApplyCommand: MeshCommand {
                 }
             } catch let error as CommandFailure {
                 failed += 1
-                context.stderr.write("error: \(error.message)\n")
+                context.stderr.write(ErrorReporter.text(for: error, style: context.errStyle))
             }
         }
         if failed > 0 { throw CommandFailure("\(failed) of \(objects.count) objects were not applied") }
@@ -178,7 +178,7 @@ struct DeleteCommand: MeshCommand {
                 }
             } catch let error as CommandFailure {
                 failed += 1
-                context.stderr.write("error: \(error.message)\n")
+                context.stderr.write(ErrorReporter.text(for: error, style: context.errStyle))
             }
         }
         if failed > 0 { throw CommandFailure("\(failed) of \(objects.count) objects were not deleted") }

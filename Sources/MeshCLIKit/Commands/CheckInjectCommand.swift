@@ -8,9 +8,9 @@ struct CheckInjectCommand: MeshCommand {
             name: "check-inject",
             abstract: "Explain which namespaces and workloads get the Istio sidecar, and why",
             discussion: """
-            Without an argument: one row per namespace with its istio-injection and istio.io/rev labels, what
-            they mean for new pods, and how many running pods have no sidecar. `kubectl get namespace -L
-            istio-injection`, explained.
+            Without an argument: one row per namespace (only the one -n names, when given) with its
+            istio-injection and istio.io/rev labels, what they mean for new pods, and how many running pods have
+            no sidecar. `kubectl get namespace -L istio-injection`, explained.
 
             With a pod, or KIND/NAME of a workload (deployment, statefulset, daemonset, replicaset, job), or
             -l for the first pod a selector finds: for each Istio injector webhook configuration (one per
@@ -19,6 +19,7 @@ struct CheckInjectCommand: MeshCommand {
             """,
             examples: [
                 Example("Injection per namespace", "meshctl check-inject"),
+                Example("Injection of one namespace", "meshctl check-inject -n shop"),
                 Example("Why does this deployment get (or not get) the sidecar?", "meshctl check-inject -n shop deployment/cart-v1"),
                 Example("The same for a pod found by label", "meshctl check-inject -n shop -l app=cart"),
                 Example("As JSON", "meshctl check-inject -n shop deploy/cart-v1 -o json"),
@@ -59,7 +60,7 @@ struct CheckInjectCommand: MeshCommand {
     func run(_ context: CommandContext) throws {
         let client = try ClusterConnection.client(context)
         if target == nil && selector == nil {
-            try namespaces(client, context)
+            try namespaces(client, context, only: context.global.namespace)
         } else {
             try workload(client, context)
         }
@@ -67,8 +68,13 @@ struct CheckInjectCommand: MeshCommand {
 
     // MARK: Namespaces
 
-    private func namespaces(_ client: KubernetesClient, _ context: CommandContext) throws {
-        let (namespaces, pods) = try ClusterConnection.call { (try client.list("/api/v1/namespaces"), try client.list("/api/v1/pods")) }
+    /// All namespaces, or only `only` (which must exist: a name that is not there is an error, not an empty table).
+    private func namespaces(_ client: KubernetesClient, _ context: CommandContext, only: String?) throws {
+        let (namespaces, pods) = try ClusterConnection.call {
+            guard let only else { return (try client.list("/api/v1/namespaces"), try client.list("/api/v1/pods")) }
+            return ([try client.get("/api/v1/namespaces/\(KubernetesClient.percentEncoded(only))")],
+                    try client.list("/api/v1/namespaces/\(KubernetesClient.percentEncoded(only))/pods"))
+        }
         var withoutSidecar: [String: Int] = [:]
         for pod in pods where pod["status"]?["phase"]?.string == "Running" && !Self.hasSidecar(pod) {
             withoutSidecar[pod["metadata"]?["namespace"]?.string ?? "", default: 0] += 1

@@ -122,9 +122,18 @@ struct KubeInjectCommand: MeshCommand {
             throw UsageError(problem: "take the configuration from the cluster (--meshConfigMapName/--injectConfigMapName) or from files "
                              + "(--meshConfigFile/--injectConfigFile/--valuesFile), not both", commandPath: "meshctl kube-inject")
         }
-        for assignment in assignments where !assignment.contains("=") {
-            throw UsageError(problem: "invalid --set \"\(assignment)\": expected key=value, e.g. values.global.proxy.image=proxyv2",
+        for assignment in assignments where !Self.isAssignment(assignment) {
+            throw UsageError(problem: "invalid --set \"\(assignment)\": expected key=value with a dotted key, e.g. values.global.proxy.image=proxyv2",
                              commandPath: "meshctl kube-inject")
+        }
+    }
+
+    /// `key=value` with a key of dot-separated names (`values.global.proxy.image`); the value may be empty.
+    static func isAssignment(_ text: String) -> Bool {
+        guard let equals = text.firstIndex(of: "=") else { return false }
+        let parts = text[..<equals].split(separator: ".", omittingEmptySubsequences: false)
+        return !parts.isEmpty && parts.allSatisfy { part in
+            !part.isEmpty && part.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "[" || $0 == "]" }
         }
     }
 

@@ -12,8 +12,9 @@ struct LocalCommand: MeshCommand {
             discussion: """
             Local mode gives you a control plane on 127.0.0.1 that speaks the Kubernetes API over HTTPS, so
             kubectl and every meshctl command work with no cluster. State is kept in SQLite under the state
-            directory (default ~/.meshctl/local) and survives restarts. `local up` adds a "meshctl-local"
-            context to your kubeconfig and makes it current, as kind does.
+            directory (default ~/.meshctl/local) and survives restarts. `local up` adds a kubeconfig context
+            and makes it current, as kind does: "meshctl-local" for the default state directory, and
+            "meshctl-local-NAME-HASH" for another --state-dir, so several can run side by side.
             """,
             examples: [
                 Example("Start it and point kubectl at it", "meshctl local up && kubectl get namespaces -L istio-injection"),
@@ -32,17 +33,80 @@ struct LocalCommand: MeshCommand {
 
 /// Where local mode keeps its files and how to reach it.
 struct LocalMode {
-    static let contextName = "meshctl-local"
+    static let defaultContextName = "meshctl-local"
     static let stateDirectoryFlag = FlagSpec("state-dir", valueName: "DIR", help: "State directory (default ~/.meshctl/local)", completion: .directories)
 
     let paths: LocalStatePaths
     let environment: CommandEnvironment
+    /// Whether the state directory is the default one (no --state-dir, or the same path).
+    let isDefault: Bool
 
     init(_ invocation: Invocation, _ environment: CommandEnvironment) {
-        let home = environment.variables["HOME"] ?? "/root"
-        let directory = invocation.string("state-dir").map { FileSystem.resolve($0, in: environment.workingDirectory) } ?? "\(home)/.meshctl/local"
+        self.init(stateDirectory: invocation.string("state-dir").map { FileSystem.resolve($0, in: environment.workingDirectory) }, environment)
+    }
+
+    init(stateDirectory: String?, _ environment: CommandEnvironment) {
+        let defaultDirectory = Self.defaultStateDirectory(environment)
+        let directory = stateDirectory.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? defaultDirectory
         paths = LocalStatePaths(directory: URL(fileURLWithPath: directory))
+        isDefault = directory == defaultDirectory
         self.environment = environment
+    }
+
+    static func defaultStateDirectory(_ environment: CommandEnvironment) -> String {
+        "\(environment.variables["HOME"] ?? "/root")/.meshctl/local"
+    }
+
+    /// This control plane's kubeconfig context: `meshctl-local` for the default state directory; for another, the
+    /// directory's name and a hash of its path, so two state directories never share (and overwrite) one context.
+    var contextName: String {
+        if isDefault { return Self.defaultContextName }
+        let name = paths.directory.lastPathComponent.lowercased().map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined()
+        return "\(Self.defaultContextName)-\(name.prefix(40))-\(Self.shortHash(paths.directory.path))"
+    }
+
+    /// Six hex digits of the FNV-1a hash of a text: stable across runs and machines.
+    static func shortHash(_ text: String) -> String {
+        var hash: UInt32 = 2_166_136_261
+        for byte in text.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        let hex = String(hash, radix: 16)
+        return String((String(repeating: "0", count: 8 - hex.count) + hex).prefix(6))
+    }
+
+    /// Where running control planes note their state directories, so `local status` finds every one.
+    static func runningDirectory(_ environment: CommandEnvironment) -> URL {
+        URL(fileURLWithPath: "\(environment.variables["HOME"] ?? "/root")/.meshctl/running")
+    }
+
+    var runningNote: URL { Self.runningDirectory(environment).appendingPathComponent(Self.shortHash(paths.directory.path) + ".statedir") }
+
+    /// The state directories of the other control planes that run now.
+    func othersRunning() -> [LocalMode] {
+        let folder = Self.runningDirectory(environment)
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.sorted().compactMap { name -> LocalMode? in
+            guard name.hasSuffix(".statedir"), let bytes = StateFiles.read(folder.appendingPathComponent(name)) else { return nil }
+            let other = LocalMode(stateDirectory: String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), environment)
+            guard other.paths.directory.path != paths.directory.path else { return nil }
+            guard other.runningProcess != nil else {
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))  // left by a killed server
+                return nil
+            }
+            return other
+        }
+    }
+
+    /// Makes the state directory (0700), or says why it cannot be one.
+    func createStateDirectory() throws {
+        let path = paths.directory.path
+        if FileManager.default.fileExists(atPath: path) && !FileSystem.isDirectory(path) {
+            throw CommandFailure("the state directory \(path) is a file, not a directory: pass --state-dir a directory (it is made when missing)")
+        }
+        do {
+            try FileManager.default.createDirectory(at: paths.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw CommandFailure("cannot make the state directory \(path): \(FileSystem.describe(error)); pass --state-dir a directory you can write")
+        }
     }
 
     /// The running server's process id, if its pid file names a live process.
@@ -76,7 +140,7 @@ struct LocalMode {
             throw CommandFailure("the state directory \(paths.directory.path) has no CA certificate or token; run `meshctl local down --purge` and start again")
         }
         let existing = try? FileSystem.readText(path)
-        let text = try KubeconfigEditor.upsert(existing, name: Self.contextName, server: url,
+        let text = try KubeconfigEditor.upsert(existing, name: contextName, server: url,
                                                certificateAuthorityData: Data(authority).base64EncodedString(),
                                                token: String(decoding: token, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), makeCurrent: true)
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -131,17 +195,17 @@ struct LocalUpCommand: MeshCommand {
         if let pid = mode.runningProcess, let endpoint = mode.endpoint, mode.isReady(endpoint.url) {
             let file = try mode.mergeKubeconfig(url: endpoint.url, explicitPath: context.global.kubeconfig)
             context.stdout.write("local control plane already up at \(endpoint.url) (pid \(pid))\n")
-            context.stdout.write("kubeconfig: context \"\(LocalMode.contextName)\" is current in \(file)\n")
+            context.stdout.write("kubeconfig: context \"\(mode.contextName)\" is current in \(file)\n")
             return
         }
         if foreground {
             try LocalServeCommand.serve(mode: mode, port: port, context: context) { url in
                 let file = try mode.mergeKubeconfig(url: url, explicitPath: context.global.kubeconfig)
-                context.stdout.write("local control plane up at \(url) (Ctrl-C stops it)\nkubeconfig: context \"\(LocalMode.contextName)\" is current in \(file)\n")
+                context.stdout.write("local control plane up at \(url) (Ctrl-C stops it)\nkubeconfig: context \"\(mode.contextName)\" is current in \(file)\n")
             }
             return
         }
-        try FileManager.default.createDirectory(at: mode.paths.directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try mode.createStateDirectory()
         try? FileManager.default.removeItem(at: mode.paths.endpoint)
         context.stderr.write("starting the local control plane (state in \(mode.paths.directory.path))...\n")
         let process = Process()
@@ -149,7 +213,10 @@ struct LocalUpCommand: MeshCommand {
         var arguments = ["local", "serve", "--state-dir", mode.paths.directory.path]
         if let port { arguments += ["--port", String(port)] }
         process.arguments = arguments
-        FileManager.default.createFile(atPath: mode.paths.log.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        // The log of earlier runs is kept: this run's lines go after them.
+        if !FileManager.default.fileExists(atPath: mode.paths.log.path) {
+            FileManager.default.createFile(atPath: mode.paths.log.path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
         let log = try FileHandle(forWritingTo: mode.paths.log)
         log.seekToEndOfFile()
         process.standardOutput = log
@@ -163,7 +230,7 @@ struct LocalUpCommand: MeshCommand {
                 let file = try mode.mergeKubeconfig(url: endpoint.url, explicitPath: context.global.kubeconfig)
                 context.stdout.write("""
                     local control plane up at \(endpoint.url) (pid \(process.processIdentifier))
-                    kubeconfig: context "\(LocalMode.contextName)" is current in \(file)
+                    kubeconfig: context "\(mode.contextName)" is current in \(file)
                     try: kubectl get namespaces -L istio-injection
 
                     """)
@@ -210,20 +277,29 @@ struct LocalServeCommand: MeshCommand {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         defer { pthread_sigmask(SIG_UNBLOCK, &signals, nil) }
 
+        try mode.createStateDirectory()
         let lastPort = StateFiles.read(mode.paths.directory.appendingPathComponent("port")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
         let plane: LocalControlPlane
         do {
-            plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0)
-        } catch where port == nil && lastPort != nil {
-            // The last port is taken by now: any free one will do, as `local up` rewrites the kubeconfig.
-            plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0)
+            do {
+                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0)
+            } catch where port == nil && lastPort != nil {
+                // The last port is taken by now: any free one will do, as `local up` rewrites the kubeconfig.
+                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0)
+            }
+        } catch let error as SQLiteError {
+            throw CommandFailure("cannot open the local store \(mode.paths.database.path): \(error)\n"
+                                 + "(move the file away to start with an empty store, or `meshctl local down --purge` to start over)")
         }
         try StateFiles.write(Array("\(plane.port)\n".utf8), to: mode.paths.directory.appendingPathComponent("port"), secret: false)
         try StateFiles.write(Array("\(getpid())\n".utf8), to: mode.paths.pidFile, secret: false)
         try plane.start()
+        try? FileManager.default.createDirectory(at: LocalMode.runningDirectory(mode.environment), withIntermediateDirectories: true)
+        try? StateFiles.write(Array((mode.paths.directory.path + "\n").utf8), to: mode.runningNote, secret: false)
         defer {
             plane.stop()
             try? FileManager.default.removeItem(at: mode.paths.pidFile)
+            try? FileManager.default.removeItem(at: mode.runningNote)
         }
         try started(plane.url)
         var received: Int32 = 0
@@ -260,6 +336,7 @@ struct LocalStatusCommand: MeshCommand {
             objects = (try? ObjectStore(path: mode.paths.database.path))?.count()
         }
         let uptime = endpoint.map { Int(Date().timeIntervalSince($0.started)) }
+        let others = mode.othersRunning()
         let document: YAMLNode = .mapping([
             ("state", .string(up ? "up" : "down")),
             ("pid", pid.map { .int(Int($0)) } ?? .null),
@@ -267,6 +344,11 @@ struct LocalStatusCommand: MeshCommand {
             ("uptimeSeconds", up ? .int(uptime ?? 0) : .null),
             ("objects", objects.map { .int($0) } ?? .null),
             ("stateDirectory", .string(mode.paths.directory.path)),
+            ("context", .string(mode.contextName)),
+            ("othersRunning", .sequence(others.map { other in
+                .mapping([("stateDirectory", .string(other.paths.directory.path)), ("context", .string(other.contextName)),
+                          ("address", other.endpoint.map { .string($0.url) } ?? .null)])
+            })),
         ])
         switch format {
         case .json: context.stdout.write(JSONEmitter(indent: 2).emit(document) + "\n")
@@ -276,7 +358,12 @@ struct LocalStatusCommand: MeshCommand {
             if up { lines.append("address:   \(endpoint!.url)"); lines.append("uptime:    \(Self.duration(uptime ?? 0))") }
             lines.append("objects:   \(objects.map(String.init) ?? "none stored")")
             lines.append("state dir: \(mode.paths.directory.path)")
-            if !up { lines.append("start it with: meshctl local up") }
+            lines.append("context:   \(mode.contextName)")
+            if !up { lines.append("start it with: meshctl local up" + (mode.isDefault ? "" : " --state-dir \(mode.paths.directory.path)")) }
+            for other in others {
+                lines.append("also running: \(other.endpoint?.url ?? "?") with state dir \(other.paths.directory.path) (context \(other.contextName); "
+                             + "meshctl local status --state-dir \(other.paths.directory.path))")
+            }
             context.stdout.write(lines.joined(separator: "\n") + "\n")
         }
     }
@@ -317,6 +404,9 @@ struct LocalDownCommand: MeshCommand {
             if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
             try? FileManager.default.removeItem(at: mode.paths.pidFile)
             context.stdout.write("local control plane stopped (pid \(pid))\n")
+            if !purge {
+                context.stdout.write("kubeconfig: context \"\(mode.contextName)\" is kept for the next `meshctl local up`; until then its server does not answer\n")
+            }
         } else {
             context.stdout.write("local control plane is not running\n")
         }
@@ -324,9 +414,9 @@ struct LocalDownCommand: MeshCommand {
         try? FileManager.default.removeItem(at: mode.paths.directory)
         let path = context.global.kubeconfig.map { FileSystem.resolve($0, in: context.environment.workingDirectory) }
             ?? KubeconfigEditor.targetPath(variables: context.environment.variables)
-        if let text = try? FileSystem.readText(path), text.contains(LocalMode.contextName) {
-            try FileSystem.writeAtomically(try KubeconfigEditor.remove(text, name: LocalMode.contextName), to: path, mode: 0o600)
-            context.stdout.write("removed the \(LocalMode.contextName) context from \(path)\n")
+        if let text = try? FileSystem.readText(path), text.contains(mode.contextName) {
+            try FileSystem.writeAtomically(try KubeconfigEditor.remove(text, name: mode.contextName), to: path, mode: 0o600)
+            context.stdout.write("removed the \(mode.contextName) context from \(path)\n")
         }
         context.stdout.write("deleted \(mode.paths.directory.path)\n")
     }

@@ -63,7 +63,9 @@ struct ValidateCommand: MeshCommand {
         var notes: [String] = []
         var items: [ReferenceChecks.Item] = []
         var resultIndexOfItem: [Int] = []
-        for (name, text) in try ManifestFiles.read(files, context, notes: &notes) {
+        let inputs = try ManifestFiles.read(files, context, notes: &notes)
+        var empty: [String] = []
+        for (name, text) in inputs {
             let documents: [YAMLDocument]
             do {
                 documents = try YAMLParser.parse(text, file: name)
@@ -72,18 +74,25 @@ struct ValidateCommand: MeshCommand {
                     message: ErrorReporter.message(for: error).components(afterPrefix: "\(name):\(error.location.line):\(error.location.column): "))]))
                 continue
             }
-            for document in documents where !document.root.isNull {
-                let duplicates = DuplicateKeys.find(document.root)
-                switch ResourceValidator.validate(document.root) {
+            let objects = documents.filter { !$0.root.isNull }.flatMap { KubernetesList.objects(in: $0.root) }
+            if objects.isEmpty { empty.append(name) }
+            for object in objects {
+                let duplicates = DuplicateKeys.find(object)
+                switch ResourceValidator.validate(object) {
                 case .skipped(let resource, let reason):
                     results.append(Result(file: name, resource: resource, problems: duplicates, skipped: reason))
                 case .checked(let resource, let problems):
-                    results.append(Result(file: name, resource: resource, problems: duplicates + problems + KubernetesChecks.notes(document.root)))
+                    results.append(Result(file: name, resource: resource, problems: duplicates + problems + KubernetesChecks.notes(object)))
                 }
-                items.append(ReferenceChecks.Item(file: name, node: document.root))
+                items.append(ReferenceChecks.Item(file: name, node: object))
                 resultIndexOfItem.append(results.count - 1)
             }
         }
+        if results.isEmpty {
+            for note in notes { context.stderr.write("note: \(note)\n") }
+            throw ManifestFiles.noObjects(in: inputs.map(\.name), given: files)
+        }
+        notes += empty.map { "\($0) holds no Kubernetes objects" }
         if referential {
             for (index, problems) in ReferenceChecks.warnings(items) { results[resultIndexOfItem[index]].problems += problems }
         }

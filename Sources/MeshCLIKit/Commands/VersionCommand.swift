@@ -1,4 +1,3 @@
-import CMeshShims
 import KubeClient
 import Manifests
 
@@ -14,7 +13,9 @@ struct VersionCommand: MeshCommand {
             Prints meshctl's version, the git commit it was built from, the Swift version that compiled it
             and the versions of the C libraries it links (libyaml, libcurl). When a cluster is configured
             (kubeconfig or in-cluster), also its Kubernetes version and the Istio control plane's version
-            (istiod's image tag, or the injector's configured tag); --remote=false skips the cluster.
+            (istiod's image tag, or the injector's configured tag). When the cluster cannot be read (no or a
+            broken kubeconfig, an unknown context, refused credentials, no answer) it says why and exits 1;
+            --remote=false prints the client's version only, without a cluster.
             """,
             examples: [
                 Example("Print the version", "meshctl version"),
@@ -51,11 +52,17 @@ struct VersionCommand: MeshCommand {
             context.stdout.write(info.version + "\n")
             return
         }
-        // The cluster, when one is configured: no kubeconfig at all means a client-only answer, not an error.
+        // The cluster's versions were asked for (the default): any reason they cannot be read is a failure that
+        // names it, after the client's version is printed.
         var server: ServerVersions?
         var failure: Error?
-        if remote, let access = try? ClusterConnection.access(context) {
-            do { server = try ServerVersions.read(try ClusterConnection.client(context, timeoutSeconds: 10), access) } catch { failure = error }
+        if remote {
+            do {
+                let access = try ClusterConnection.access(context)
+                server = try ServerVersions.read(try ClusterConnection.client(context, timeoutSeconds: 10), access)
+            } catch {
+                failure = error
+            }
         }
         var document = info.document
         if let server { document["serverVersion"] = server.document }
@@ -71,7 +78,10 @@ struct VersionCommand: MeshCommand {
                 context.stdout.write("istio:          \(server.istio ?? "not installed") \(server.istioSource.map { "(\($0))" } ?? "")\n")
             }
         }
-        if let failure { throw failure }
+        if let failure {
+            throw CommandFailure("cannot read the cluster's versions: \(ErrorReporter.message(for: failure))\n"
+                                 + "(`meshctl version --remote=false` prints this client's version without asking a cluster)")
+        }
     }
 }
 
@@ -88,12 +98,13 @@ struct ServerVersions {
             let version = try client.get("/version")
             var result = ServerVersions(kubernetes: version["gitVersion"]?.string ?? "unknown", address: access.server, context: access.contextName)
             // istiod's image tag is the control plane's version; without istiod, the tag the injector is set to inject.
-            let pods = (try? client.list("/api/v1/namespaces/istio-system/pods?labelSelector=app%3Distiod")) ?? []
+            // Only "not there" means not installed: any other failure (401, 403, a lost connection) is reported.
+            let pods = try client.list("/api/v1/namespaces/istio-system/pods?labelSelector=app%3Distiod")
             if let image = pods.lazy.compactMap({ $0["spec"]?["containers"]?.array?.first?["image"]?.string }).first,
                let tag = image.split(separator: ":").last, image.contains(":") {
                 result.istio = String(tag)
                 result.istioSource = "istiod image \(image)"
-            } else if let injector = try? client.get("/api/v1/namespaces/istio-system/configmaps/istio-sidecar-injector"),
+            } else if let injector = try ClusterConnection.notFoundAsNil({ try client.get("/api/v1/namespaces/istio-system/configmaps/istio-sidecar-injector") }),
                       let values = injector["data"]?["values"]?.string.flatMap({ try? JSONValue.parse($0) }),
                       let tag = values["global"]?["tag"]?.string {
                 result.istio = tag
@@ -107,63 +118,5 @@ struct ServerVersions {
     var document: YAMLNode {
         .mapping([("kubernetes", .string(kubernetes)), ("server", .string(address)), ("context", .string(context)),
                   ("istio", istio.map { .string($0) } ?? .null), ("istioSource", istioSource.map { .string($0) } ?? .null)])
-    }
-}
-
-/// Facts about this build.
-struct BuildInfo {
-    var version: String
-    var commit: String
-    var swiftVersion: String
-    var platform: String
-    var libyaml: String
-    var libcurl: String
-
-    static var current: BuildInfo {
-        BuildInfo(version: VersionCommand.clientVersion, commit: String(cString: CMeshShims_build_commit()),
-                  swiftVersion: compilerVersion, platform: platform, libyaml: YAMLParser.libraryVersion,
-                  libcurl: CurlLibrary.version)
-    }
-
-    var document: YAMLNode {
-        .mapping([("clientVersion", .mapping([
-            ("version", .string(version)),
-            ("gitCommit", .string(commit)),
-            ("swiftVersion", .string(swiftVersion)),
-            ("platform", .string(platform)),
-            ("libyaml", .string(libyaml)),
-            ("libcurl", .string(libcurl)),
-        ]))])
-    }
-
-    private static var compilerVersion: String {
-        #if compiler(>=6.4)
-        return "6.4 or later"
-        #elseif compiler(>=6.3)
-        return "6.3"
-        #elseif compiler(>=6.2)
-        return "6.2"
-        #elseif compiler(>=6.1)
-        return "6.1"
-        #else
-        return "6.0"
-        #endif
-    }
-
-    private static var platform: String {
-        #if os(Linux)
-        let system = "linux"
-        #elseif os(macOS)
-        let system = "darwin"
-        #else
-        let system = "unknown"
-        #endif
-        #if arch(x86_64)
-        return system + "/amd64"
-        #elseif arch(arm64)
-        return system + "/arm64"
-        #else
-        return system + "/unknown"
-        #endif
     }
 }

@@ -82,6 +82,11 @@ public enum ArgumentParser {
                         throw UsageError.unknownCommand(token, candidates: names, commandPath: path.joined(separator: " "))
                     }
                 }
+                if flagsEnded && positionals.isEmpty && spec.arguments.isEmpty && spec.subcommand(named: token) != nil {
+                    let pathText = path.joined(separator: " ")
+                    throw UsageError(problem: "\"\(token)\" comes after --, which ends the flags and takes no command: "
+                                     + "write `\(pathText) \(token) ...`", commandPath: pathText)
+                }
                 positionals.append(token)
                 continue
             }

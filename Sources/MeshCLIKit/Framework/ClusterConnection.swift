@@ -23,8 +23,25 @@ enum ClusterConnection {
         do {
             return try Kubeconfig.resolve(options)
         } catch let error as KubeconfigError {
-            throw CommandFailure(error.description)
+            var failure = CommandFailure(error.description)
+            failure.nothingConfigured = error.nothingConfigured
+            throw failure
         }
+    }
+
+    /// The cluster access, or nil when no cluster is configured at all (no kubeconfig, not in a cluster); a
+    /// kubeconfig that is there but broken, or a context that is not in it, is an error.
+    static func accessIfConfigured(_ context: CommandContext) throws -> ClusterAccess? {
+        do {
+            return try access(context)
+        } catch let error as CommandFailure where error.nothingConfigured {
+            return nil
+        }
+    }
+
+    /// The object a request reads, or nil when the server says it does not exist (404); other errors are thrown.
+    static func notFoundAsNil(_ body: () throws -> JSONValue) throws -> JSONValue? {
+        do { return try body() } catch let error as APIStatusError where error.code == 404 { return nil }
     }
 
     /// Runs a request, turning transport and API errors into command failures (exit 1) with their own words.
@@ -32,7 +49,7 @@ enum ClusterConnection {
         do {
             return try body()
         } catch let error as APIStatusError {
-            throw CommandFailure(error.description)
+            throw CommandFailure.fromServer(error.description)
         } catch let error as TransportError {
             throw CommandFailure(error.description)
         } catch let error as KubeconfigError {

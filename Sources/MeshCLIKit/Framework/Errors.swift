@@ -17,6 +17,13 @@ public protocol MeshError: Error {
     var exitCode: ExitCode { get }
     /// One or more lines, without the `error: ` prefix.
     var message: String { get }
+    /// Whether `message` already says what kind of problem it is (`Error from server (NotFound): ...`,
+    /// `file:3:5: error: ...`), so no `error:` goes before it.
+    var carriesItsOwnLabel: Bool { get }
+}
+
+extension MeshError {
+    public var carriesItsOwnLabel: Bool { false }
 }
 
 /// A command line meshctl could not understand.
@@ -58,9 +65,20 @@ public struct UsageError: MeshError, Equatable {
 /// The work failed (exit 1): a missing file, an unreachable server, a feature not built yet.
 public struct CommandFailure: MeshError {
     public var message: String
+    public var carriesItsOwnLabel: Bool
+    /// Set when the failure is that no cluster is configured at all (commands that can work without one check it).
+    public var nothingConfigured = false
     public var exitCode: ExitCode { .failure }
 
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, carriesItsOwnLabel: Bool = false) {
+        self.message = message
+        self.carriesItsOwnLabel = carriesItsOwnLabel
+    }
+
+    /// An error status from the API server, in kubectl's words: `Error from server (NotFound): ...`.
+    public static func fromServer(_ description: String) -> CommandFailure {
+        CommandFailure(description, carriesItsOwnLabel: true)
+    }
 
     public static func notImplemented(_ feature: String) -> CommandFailure {
         CommandFailure("\(feature) is not implemented yet in this version of meshctl")
@@ -74,9 +92,14 @@ public struct CommandFailure: MeshError {
 /// Input data that is malformed (exit 65), with where it is wrong.
 public struct InputDataError: MeshError {
     public var message: String
+    public var carriesItsOwnLabel: Bool
     public var exitCode: ExitCode { .dataError }
 
-    public init(_ message: String) { self.message = message }
+    /// `carriesItsOwnLabel`: the lines are already `file:line:column: error: ...`.
+    public init(_ message: String, carriesItsOwnLabel: Bool = false) {
+        self.message = message
+        self.carriesItsOwnLabel = carriesItsOwnLabel
+    }
 }
 
 /// `analyze` found messages at or above the failure threshold (exit 79).
@@ -111,10 +134,17 @@ public enum ErrorReporter {
         }
     }
 
-    /// Writes `error: ...` to standard error (the prefix in red on a terminal) and returns the exit code.
-    public static func report(_ error: any Error, to stream: TextOutput, style: TerminalStyle) -> ExitCode {
+    /// The error as printed: `error: ...` (the prefix in red on a terminal) unless it carries its own label,
+    /// ending in a newline.
+    public static func text(for error: any Error, style: TerminalStyle) -> String {
         let text = message(for: error)
-        stream.write(style.error("error:") + " " + text + (text.hasSuffix("\n") ? "" : "\n"))
+        let labelled = (error as? any MeshError)?.carriesItsOwnLabel == true
+        return (labelled ? "" : style.error("error:") + " ") + text + (text.hasSuffix("\n") ? "" : "\n")
+    }
+
+    /// Writes the error to standard error and returns the exit code.
+    public static func report(_ error: any Error, to stream: TextOutput, style: TerminalStyle) -> ExitCode {
+        stream.write(text(for: error, style: style))
         return exitCode(for: error)
     }
 }

@@ -23,6 +23,15 @@ enum ManifestFiles {
         return result
     }
 
+    /// The error for inputs that hold no Kubernetes object at all (exit 65): empty files, empty standard input,
+    /// or directories without a manifest file.
+    static func noObjects(in inputs: [String], given files: [String]) -> InputDataError {
+        let fromDirectories = inputs.filter { $0 != "<stdin>" && !files.contains($0) }
+        let read = fromDirectories.isEmpty ? "" : " (read: \(fromDirectories.joined(separator: ", ")))"
+        return InputDataError("no Kubernetes objects in \(files.map { $0 == "-" ? "standard input" : $0 }.joined(separator: ", "))\(read): "
+                              + "give files or directories with YAML or JSON manifests")
+    }
+
     static func isManifestName(_ name: String) -> Bool {
         name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json")
     }

@@ -1,4 +1,4 @@
-import CMeshShims
+import CEpoll
 import Foundation
 #if canImport(Glibc)
 import Glibc

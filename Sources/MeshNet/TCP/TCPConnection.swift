@@ -1,4 +1,4 @@
-import CMeshShims
+import CEpoll
 #if canImport(Glibc)
 import Glibc
 #endif

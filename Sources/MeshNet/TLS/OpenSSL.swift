@@ -1,4 +1,4 @@
-import CMeshShims
+import COpenSSLShims
 import COpenSSL
 #if canImport(Glibc)
 import Glibc
@@ -169,7 +169,7 @@ public final class Certificate: @unchecked Sendable {
 
     private static func nameText(_ name: OpaquePointer?) -> String {
         guard let name else { return "" }
-        let text = try? OpenSSL.writeToMemory { X509_NAME_print_ex($0, name, 0, CMeshShims_XN_FLAG_RFC2253()) >= 0 }
+        let text = try? OpenSSL.writeToMemory { X509_NAME_print_ex($0, name, 0, COpenSSLShims_XN_FLAG_RFC2253()) >= 0 }
         return String(decoding: text ?? [], as: UTF8.self)
     }
 }
@@ -208,12 +208,12 @@ public final class TLSServerContext: @unchecked Sendable {
             throw CryptoError("cannot create a TLS context")
         }
         self.context = context
-        _ = CMeshShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        _ = COpenSSLShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
         guard SSL_CTX_use_certificate(context, leaf.pointer) == 1, SSL_CTX_use_PrivateKey(context, key.pointer) == 1,
               SSL_CTX_check_private_key(context) == 1 else { throw CryptoError("the certificate and key do not fit together") }
         for intermediate in certificateChain.dropFirst() {
             X509_up_ref(intermediate.pointer)
-            guard CMeshShims_SSL_CTX_add_extra_chain_cert(context, intermediate.pointer) == 1 else { throw CryptoError("bad chain certificate") }
+            guard COpenSSLShims_SSL_CTX_add_extra_chain_cert(context, intermediate.pointer) == 1 else { throw CryptoError("bad chain certificate") }
         }
         SSL_CTX_set_alpn_select_cb(context, { _, selected, selectedLength, offered, offeredLength, _ in
             // Offered is a list of length-prefixed names; answer http/1.1 when it is among them.
@@ -245,7 +245,7 @@ public final class TLSClientContext: @unchecked Sendable {
     public init(trusting authorities: [Certificate]) throws(CryptoError) {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw CryptoError("cannot create a TLS context") }
         self.context = context
-        _ = CMeshShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        _ = COpenSSLShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
         let store = SSL_CTX_get_cert_store(context)
         for authority in authorities {
             guard X509_STORE_add_cert(store, authority.pointer) == 1 else { throw CryptoError("cannot trust the authority") }
@@ -272,7 +272,7 @@ public final class TLSSession: @unchecked Sendable {
         if isAddress {
             guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1 else { throw CryptoError("bad address \(host)") }
         } else {
-            _ = CMeshShims_SSL_set_tlsext_host_name(ssl, host)
+            _ = COpenSSLShims_SSL_set_tlsext_host_name(ssl, host)
             guard SSL_set1_host(ssl, host) == 1 else { throw CryptoError("bad host name \(host)") }
         }
     }

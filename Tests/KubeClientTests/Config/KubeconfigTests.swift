@@ -113,5 +113,20 @@ final class KubeconfigTests: XCTestCase {
         let body = KubernetesClient.maskedBody(Array(#"{"kind":"Secret","data":{"tls.key":"c2VjcmV0"},"metadata":{"name":"s"}}"#.utf8))
         XCTAssertEqual(body, #"{"kind":"Secret","data":"<masked>","metadata":{"name":"s"}}"#)
         XCTAssertTrue(KubernetesClient.maskedBody(Array(#"{"status":{"token":"abc"}}"#.utf8)).contains("<masked>"))
+
+        // kubectl's client-side apply keeps the applied Secret, data included, in an annotation.
+        let applied = #"{\"apiVersion\":\"v1\",\"data\":{\"password\":\"aHVudGVyMg==\"},\"kind\":\"Secret\",\"metadata\":{\"name\":\"db\"}}"#
+        let annotated = KubernetesClient.maskedBody(Array(#"""
+            {"kind":"Secret","data":{"password":"aHVudGVyMg=="},"metadata":{"name":"db",
+             "annotations":{"kubectl.kubernetes.io/last-applied-configuration":"\#(applied)","team":"pay"}}}
+            """#.utf8))
+        XCTAssertFalse(annotated.contains("aHVudGVyMg=="), annotated)
+        XCTAssertTrue(annotated.contains(#""team":"pay""#), annotated)
+        XCTAssertTrue(annotated.contains("last-applied-configuration"), annotated)
+        // The API's lists leave kind out of their items.
+        let list = KubernetesClient.maskedBody(Array(#"{"kind":"SecretList","items":[{"metadata":{"name":"a"},"data":{"k":"c2VjcmV0"}}]}"#.utf8))
+        XCTAssertFalse(list.contains("c2VjcmV0"), list)
+        let configMaps = KubernetesClient.maskedBody(Array(#"{"kind":"ConfigMapList","items":[{"metadata":{"name":"a"},"data":{"k":"v"}}]}"#.utf8))
+        XCTAssertTrue(configMaps.contains(#""k":"v""#), configMaps)
     }
 }

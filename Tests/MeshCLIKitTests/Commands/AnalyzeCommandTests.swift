@@ -94,6 +94,17 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertTrue(yaml.stdout.hasPrefix("- code: IST0118\n  level: Info\n  name: PortNameIsNotUnderNamingConvention\n"), yaml.stdout)
     }
 
+    /// Help, completion and validation of -o come from one list of formats.
+    func testOutputFormatsComeFromOneList() throws {
+        let flag = try XCTUnwrap(AnalyzeCommand.spec.flags.first { $0.name == "output" })
+        XCTAssertEqual(flag.completion, .values(AnalyzeCommand.formats.map(\.rawValue)))
+        XCTAssertEqual(flag.help, "Output format: one of log|json|yaml")
+        XCTAssertEqual(flag.defaultValue, "log")
+        let refused = run(["--use-kube=false", "-o", "table", "shop.yaml"])
+        XCTAssertEqual(refused.exitCode, .usage)
+        XCTAssertTrue(refused.stderr.contains("allowed values are log, json, yaml"), refused.stderr)
+    }
+
     func testMeshConfigFile() throws {
         try """
         apiVersion: networking.istio.io/v1
@@ -159,5 +170,21 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(list.exitCode, .success)
         XCTAssertTrue(list.stdout.hasPrefix("NAME   "))
         XCTAssertTrue(list.stdout.contains("virtualservice.GatewayAnalyzer   "))
+    }
+
+    /// Nothing to analyze is said, not passed off as "no issues"; a broken kubeconfig is named, not taken for none.
+    func testEmptyInputsAndBrokenKubeconfigs() throws {
+        try "".write(to: folder.appendingPathComponent("empty.yaml"), atomically: true, encoding: .utf8)
+        let empty = run(["--use-kube=false", "empty.yaml"])
+        XCTAssertEqual(empty.exitCode, .dataError, empty.stderr)
+        XCTAssertTrue(empty.stderr.hasPrefix("error: no Kubernetes objects in empty.yaml"), empty.stderr)
+        XCTAssertFalse(empty.stdout.contains("No validation issues"), empty.stdout)
+
+        try "apiVersion: v1\nclusters: [\n".write(to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+        let broken = run(["--kubeconfig", "kubeconfig", "shop.yaml"])
+        XCTAssertEqual(broken.exitCode, .failure, broken.stderr)
+        XCTAssertTrue(broken.stderr.contains("kubeconfig") && !broken.stderr.contains("no cluster is configured"), broken.stderr)
+        let unknownContext = run(["--context", "nope", "--kubeconfig", "kubeconfig", "shop.yaml"])
+        XCTAssertEqual(unknownContext.exitCode, .failure, unknownContext.stderr)
     }
 }

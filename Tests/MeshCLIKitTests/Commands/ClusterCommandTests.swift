@@ -39,6 +39,14 @@ final class ClusterCommandTests: XCTestCase {
         XCTAssertTrue(namespaces.stdout.contains("\nshop           enabled                      enabled"), namespaces.stdout)
         XCTAssertTrue(namespaces.stdout.contains("not labelled: new pods get no sidecar"))
 
+        let shop = runMeshctl(["check-inject", "-n", "shop"], variables: variables)
+        XCTAssertEqual(shop.exitCode, .success, shop.stderr)
+        XCTAssertEqual(shop.stdout.split(separator: "\n").count, 2, "-n shows that namespace only: \(shop.stdout)")
+        XCTAssertTrue(shop.stdout.split(separator: "\n").last?.hasPrefix("shop   enabled") == true, shop.stdout)
+        let nowhere = runMeshctl(["check-inject", "-n", "nowhere"], variables: variables)
+        XCTAssertEqual(nowhere.exitCode, .failure)
+        XCTAssertEqual(nowhere.stderr, "Error from server (NotFound): namespaces \"nowhere\" not found\n")
+
         let cart = runMeshctl(["check-inject", "-n", "shop", "deployment/cart"], variables: variables)
         XCTAssertEqual(cart.exitCode, .success, cart.stderr)
         XCTAssertTrue(cart.stdout.contains("istio-sidecar-injector   default    ✔          namespace label istio-injection=enabled selects it"), cart.stdout)
@@ -51,7 +59,7 @@ final class ClusterCommandTests: XCTestCase {
 
         let missing = runMeshctl(["check-inject", "-n", "shop", "deploy/nope"], variables: variables)
         XCTAssertEqual(missing.exitCode, .failure)
-        XCTAssertEqual(missing.stderr, "error: Error from server (NotFound): deployments.apps \"nope\" not found\n")
+        XCTAssertEqual(missing.stderr, "Error from server (NotFound): deployments.apps \"nope\" not found\n")
         XCTAssertEqual(runMeshctl(["check-inject", "x", "-l", "app=y"], variables: variables).exitCode, .usage)
     }
 
@@ -64,6 +72,37 @@ final class ClusterCommandTests: XCTestCase {
         XCTAssertEqual(server["istio"] as? String, "1.32.0")
         let clientOnly = runMeshctl(["version", "--remote=false"], variables: variables)
         XCTAssertEqual(clientOnly.stdout.split(separator: "\n").count, 1)
+    }
+
+    /// Asked for the cluster's versions, `version` prints the client's and then fails (exit 1) naming why the
+    /// cluster could not be read; it never passes a broken set-up off as "client only".
+    func testVersionNamesWhyTheClusterCannotBeRead() throws {
+        func failure(_ arguments: [String], _ variables: [String: String], _ expected: String,
+                     file: StaticString = #filePath, line: UInt = #line) {
+            let run = runMeshctl(["version"] + arguments, variables: variables)
+            XCTAssertEqual(run.exitCode, .failure, run.stderr, file: file, line: line)
+            XCTAssertTrue(run.stdout.hasPrefix("client version: "), run.stdout, file: file, line: line)
+            XCTAssertTrue(run.stderr.hasPrefix("error: cannot read the cluster's versions: "), run.stderr, file: file, line: line)
+            XCTAssertTrue(run.stderr.contains(expected), "\(run.stderr) lacks \(expected)", file: file, line: line)
+            XCTAssertTrue(run.stderr.contains("--remote=false"), run.stderr, file: file, line: line)
+        }
+        let home = ["HOME": directory.path]
+        failure([], home, "no kubeconfig: \(directory.path)/.kube/config does not exist")
+        failure(["--kubeconfig", directory.appendingPathComponent("nope").path], home, "cannot read the kubeconfig")
+        let broken = directory.appendingPathComponent("broken")
+        try "apiVersion: v1\nclusters: [\n".write(to: broken, atomically: true, encoding: .utf8)
+        failure(["--kubeconfig", broken.path], home, "broken:")
+        failure(["--context", "elsewhere"], variables, "context \"elsewhere\" is not in")
+        let wrongToken = directory.appendingPathComponent("wrong-token")
+        let text = try String(contentsOf: directory.appendingPathComponent("config"), encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.trimmingCharacters(in: .whitespaces).hasPrefix("token:") ? line.prefix { $0 == " " } + "token: not-the-token" : line
+        }
+        try lines.joined(separator: "\n").write(to: wrongToken, atomically: true, encoding: .utf8)
+        failure(["--kubeconfig", wrongToken.path], home, "Unauthorized")
+
+        let offline = runMeshctl(["version", "--remote=false", "--kubeconfig", broken.path], variables: home)
+        XCTAssertEqual(offline.exitCode, .success, offline.stderr)
     }
 
     func testInjectEnableAndDisableListRestarts() throws {
@@ -95,7 +134,7 @@ final class ClusterCommandTests: XCTestCase {
         XCTAssertTrue(disabled.stdout.hasPrefix("namespace/pay labelled istio-injection=disabled\n  no running pod needs a restart"), disabled.stdout)
         XCTAssertEqual(runMeshctl(["inject", "enable"], variables: variables).exitCode, .usage)
         let missing = runMeshctl(["inject", "enable", "nope"], variables: variables)
-        XCTAssertEqual(missing.stderr, "error: Error from server (NotFound): namespaces \"nope\" not found\n")
+        XCTAssertEqual(missing.stderr, "Error from server (NotFound): namespaces \"nope\" not found\n")
     }
 
     func testApplyValidatesFirstThenAppliesInOrderAndDeletes() throws {
@@ -125,12 +164,42 @@ final class ClusterCommandTests: XCTestCase {
             .write(to: bad, atomically: true, encoding: .utf8)
         let refused = runMeshctl(["apply", "-f", bad.path], variables: variables)
         XCTAssertEqual(refused.exitCode, .dataError)
-        XCTAssertTrue(refused.stderr.contains("bad.yaml:9:29: error: Gateway blog/gw: spec.servers[0].port.number") && refused.stderr.contains("nothing was sent to the cluster"), refused.stderr)
+        XCTAssertTrue(refused.stderr.hasPrefix("\(bad.path):9:29: error: Gateway blog/gw: spec.servers[0].port.number"), "one label, no `error: file: error:`: \(refused.stderr)")
+        XCTAssertTrue(refused.stderr.contains("nothing was sent to the cluster"), refused.stderr)
         let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
         XCTAssertThrowsError(try client.get("/api/v1/namespaces/blog/configmaps/first"), "the valid document before the bad one was not sent either")
 
         let deleted = runMeshctl(["delete", "-f", file.path], variables: variables)
         XCTAssertEqual(deleted.stdout, "virtualservice.networking.istio.io \"cart\" deleted\nnamespace \"blog\" deleted\n", deleted.stderr)
+    }
+
+    func testApplyOfNothingIsBadInput() throws {
+        let empty = directory.appendingPathComponent("empty.yaml")
+        try "# to do\n".write(to: empty, atomically: true, encoding: .utf8)
+        for command in ["apply", "delete"] {
+            let result = runMeshctl([command, "-f", empty.path], variables: variables)
+            XCTAssertEqual(result.exitCode, .dataError, result.stderr)
+            XCTAssertTrue(result.stderr.hasPrefix("error: no Kubernetes objects in \(empty.path)"), result.stderr)
+        }
+    }
+
+    /// A cluster that runs no pods at all (local mode stores workloads without starting them) gets no "selects no
+    /// pod" reports; once any pod runs, they are back.
+    func testAnalyzeLeavesOutPodSelectorsOnAClusterThatRunsNoPods() throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try client.send("POST", "/api/v1/namespaces/shop/services", body: try JSONValue.parse(
+            #"{"metadata":{"name":"cart"},"spec":{"selector":{"app":"cart"},"ports":[{"name":"http","port":80}]}}"#))
+        try client.send("POST", "/apis/networking.istio.io/v1/namespaces/shop/destinationrules", body: try JSONValue.parse(
+            #"{"metadata":{"name":"cart"},"spec":{"host":"cart","subsets":[{"name":"v1","labels":{"version":"v1"}}]}}"#))
+        let idle = runMeshctl(["analyze", "-n", "shop"], variables: variables)
+        XCTAssertEqual(idle.exitCode, .success, idle.stdout + idle.stderr)
+        XCTAssertTrue(idle.stderr.contains("note: the cluster runs no pods, so analyzers of what selectors select were skipped"), idle.stderr)
+
+        try client.send("POST", "/api/v1/namespaces/default/pods", body: try JSONValue.parse(
+            #"{"metadata":{"name":"elsewhere"},"spec":{"containers":[{"name":"c","image":"x"}]},"status":{"phase":"Running"}}"#))
+        let running = runMeshctl(["analyze", "-n", "shop"], variables: variables)
+        XCTAssertEqual(running.exitCode, .analyzeIssues, running.stdout + running.stderr)
+        XCTAssertTrue(running.stdout.contains("[IST0173] (DestinationRule shop/cart)"), running.stdout)
     }
 
     func testKubeInjectReadsTheClustersConfigMaps() throws {

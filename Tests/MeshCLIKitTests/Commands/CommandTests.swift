@@ -5,18 +5,18 @@ import XCTest
 
 final class CommandTests: XCTestCase {
     func testVersionFormats() throws {
-        let text = runMeshctl(["version"])
+        let text = runMeshctl(["version", "--remote=false"])
         XCTAssertEqual(text.exitCode, .success)
         XCTAssertTrue(text.stdout.hasPrefix("client version: \(VersionCommand.clientVersion) (commit "), text.stdout)
 
         XCTAssertEqual(runMeshctl(["version", "--short"]).stdout, VersionCommand.clientVersion + "\n")
 
-        let json = runMeshctl(["version", "-o", "json"])
+        let json = runMeshctl(["version", "-o", "json", "--remote=false"])
         let parsed = try YAMLParser.parse(json.stdout)[0].root
         XCTAssertEqual(parsed["clientVersion"]?["version"]?.string, VersionCommand.clientVersion)
         XCTAssertNotNil(parsed["clientVersion"]?["libyaml"]?.string)
 
-        let yaml = runMeshctl(["version", "-o", "yaml"])
+        let yaml = runMeshctl(["version", "-o", "yaml", "--remote=false"])
         XCTAssertEqual(try YAMLParser.parse(yaml.stdout)[0].root, parsed)
 
         let both = runMeshctl(["version", "--short", "-o", "json"])
@@ -49,6 +49,15 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(unknown.stderr, "error: unknown command \"no-such\" for \"meshctl\"\nSee 'meshctl --help'.\n")
 
         XCTAssertTrue(runMeshctl(["verison"]).stderr.contains("Did you mean 'version'?"))
+        let afterDashes = runMeshctl(["--", "version"])
+        XCTAssertEqual(afterDashes.exitCode, .usage)
+        XCTAssertFalse(afterDashes.stderr.contains("Did you mean 'version'?"), afterDashes.stderr)
+        XCTAssertTrue(afterDashes.stderr.contains("\"version\" comes after --"), afterDashes.stderr)
+        for assignment in ["=", "=x", "a..b=1", ".a=1"] {
+            let set = runMeshctl(["kube-inject", "--set", assignment, "-f", "-"])
+            XCTAssertEqual(set.exitCode, .usage, assignment)
+            XCTAssertTrue(set.stderr.hasPrefix("error: invalid --set \"\(assignment)\""), set.stderr)
+        }
         XCTAssertEqual(runMeshctl(["completion"]).exitCode, .usage)
         XCTAssertEqual(runMeshctl(["completion", "tcsh"]).exitCode, .usage)
     }
@@ -69,7 +78,7 @@ final class ExecutableTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             return XCTFail("meshctl was not built at \(binary.path); run `swift build` first")
         }
-        let version = try runProcess(binary, ["version"])
+        let version = try runProcess(binary, ["version", "--remote=false"])
         XCTAssertEqual(version.status, 0)
         XCTAssertTrue(version.stdout.hasPrefix("client version: "))
 

@@ -42,12 +42,15 @@ final class LocalCommandTests: XCTestCase {
 
         // Clients that speak plain HTTP to the TLS port and then reset must not take the server down.
         let port = try XCTUnwrap(Int(up.stdout.split(separator: ":")[2].prefix { $0.isNumber }))
+        let server = try XCTUnwrap(Int32(String(contentsOfFile: "\(state)/meshctl-local.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let openBefore = openFileDescriptorCount(pid: server)
         for _ in 0..<20 { resetAfterJunk(port: port) }
-        Thread.sleep(forTimeInterval: 0.3)
 
+        // `local up` asks the server whether it is ready, after the junk connections in the accept queue.
         let again = try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment)
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(again.stdout.hasPrefix("local control plane already up at"), again.stdout)
+        XCTAssertTrue(eventually { openFileDescriptorCount(pid: server) <= openBefore }, "the server closed the 20 reset connections")
 
         let status = try runProcess(binary, ["local", "status", "--state-dir", state, "-o", "json"], environment: environment)
         XCTAssertEqual(status.status, 0, status.stderr)
@@ -61,9 +64,9 @@ final class LocalCommandTests: XCTestCase {
         let created = try runProcess(kubectl, ["apply", "-f", "-"] + cache, environment: environment,
                                      stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: durable, namespace: default}\ndata: {a: b}\n")
         XCTAssertEqual(created.status, 0, created.stderr)
-        let pid = try XCTUnwrap(Int32(String(contentsOfFile: "\(state)/meshctl-local.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = server
         kill(pid, SIGKILL)
-        while kill(pid, 0) == 0 { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertTrue(eventually { kill(pid, 0) != 0 }, "the killed server is gone")
         let restarted = try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment)
         XCTAssertEqual(restarted.status, 0, restarted.stderr)
         XCTAssertTrue(restarted.stdout.hasPrefix("local control plane up at"), restarted.stdout)
@@ -115,8 +118,7 @@ final class LocalForegroundTests: XCTestCase {
         process.standardError = output
         try process.run()
         defer { if process.isRunning { process.interrupt() } }
-        let deadline = Date().addingTimeInterval(15)
-        while !FileManager.default.fileExists(atPath: "\(state)/endpoint") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertTrue(eventually(timeout: 15) { FileManager.default.fileExists(atPath: "\(state)/endpoint") }, "the server wrote its endpoint")
         let status = try runProcess(binary, ["local", "status", "--state-dir", state], environment: ["HOME": home.path])
         XCTAssertTrue(status.stdout.hasPrefix("local control plane: up"), status.stdout + status.stderr)
         process.terminate()  // SIGTERM
@@ -126,5 +128,76 @@ final class LocalForegroundTests: XCTestCase {
         XCTAssertTrue(text.contains("local control plane up at https://127.0.0.1:") && text.contains("stopping (signal 15)"), text)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(state)/meshctl-local.pid"), "the pid file goes with the server")
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(state)/store.db"), "the state stays")
+    }
+}
+
+/// Several state directories: each its own context, each found by `local status`, none overwriting another.
+final class LocalStateDirectoryTests: XCTestCase {
+    func testTwoStateDirectoriesKeepTheirOwnContexts() throws {
+        let binary = TestPaths.meshctlBinary
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("meshctl was not built at \(binary.path)") }
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-two-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        let kubeconfig = home.appendingPathComponent("config")
+        let environment = ["HOME": home.path, "KUBECONFIG": kubeconfig.path]
+        let other = home.appendingPathComponent("team-b").path
+        defer {
+            _ = try? runProcess(binary, ["local", "down"], environment: environment)
+            _ = try? runProcess(binary, ["local", "down", "--state-dir", other], environment: environment)
+        }
+
+        let first = try runProcess(binary, ["local", "up"], environment: environment)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stdout.contains("context \"meshctl-local\" is current"), first.stdout)
+        let second = try runProcess(binary, ["local", "up", "--state-dir", other], environment: environment)
+        XCTAssertEqual(second.status, 0, second.stderr)
+        let contextName = "meshctl-local-team-b-" + LocalMode.shortHash(URL(fileURLWithPath: other).standardizedFileURL.path)
+        XCTAssertTrue(second.stdout.contains("context \"\(contextName)\" is current"), second.stdout)
+        let config = try String(contentsOf: kubeconfig, encoding: .utf8)
+        XCTAssertTrue(config.contains("name: meshctl-local\n") && config.contains("name: \(contextName)\n"), "both contexts stay: \(config)")
+
+        let status = try runProcess(binary, ["local", "status"], environment: environment)
+        XCTAssertTrue(status.stdout.hasPrefix("local control plane: up"), status.stdout)
+        XCTAssertTrue(status.stdout.contains("also running: https://127.0.0.1:") && status.stdout.contains(other), status.stdout)
+
+        let down = try runProcess(binary, ["local", "down"], environment: environment)
+        XCTAssertTrue(down.stdout.contains("context \"meshctl-local\" is kept for the next `meshctl local up`"), down.stdout)
+        let afterDown = try runProcess(binary, ["local", "status", "-o", "json"], environment: environment)
+        let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(afterDown.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(document["state"] as? String, "down")
+        XCTAssertEqual((document["othersRunning"] as? [[String: Any]])?.first?["context"] as? String, contextName,
+                       "the default one is down, and the other one is still found")
+    }
+
+    func testStateDirectoryProblemsAreNamed() throws {
+        let binary = TestPaths.meshctlBinary
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("meshctl was not built at \(binary.path)") }
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-bad-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        let environment = ["HOME": home.path, "KUBECONFIG": home.appendingPathComponent("config").path]
+
+        let file = home.appendingPathComponent("a-file")
+        try "x".write(to: file, atomically: true, encoding: .utf8)
+        let onFile = try runProcess(binary, ["local", "up", "--state-dir", file.path], environment: environment)
+        XCTAssertEqual(onFile.status, 1)
+        XCTAssertEqual(onFile.stderr, "error: the state directory \(file.path) is a file, not a directory: pass --state-dir a directory (it is made when missing)\n")
+
+        let state = home.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try String(repeating: "not a database ", count: 400).write(to: state.appendingPathComponent("store.db"), atomically: true, encoding: .utf8)
+        let corrupt = try runProcess(binary, ["local", "up", "--foreground", "--state-dir", state.path], environment: environment)
+        XCTAssertEqual(corrupt.status, 1)
+        XCTAssertTrue(corrupt.stderr.hasPrefix("error: cannot open the local store \(state.path)/store.db: "), corrupt.stderr)
+
+        // The log of earlier runs stays when the server starts again.
+        try FileManager.default.removeItem(at: state.appendingPathComponent("store.db"))
+        try "an earlier run\n".write(to: state.appendingPathComponent("meshctl-local.log"), atomically: true, encoding: .utf8)
+        defer { _ = try? runProcess(binary, ["local", "down", "--state-dir", state.path], environment: environment) }
+        let up = try runProcess(binary, ["local", "up", "--state-dir", state.path], environment: environment)
+        XCTAssertEqual(up.status, 0, up.stderr)
+        let log = try String(contentsOf: state.appendingPathComponent("meshctl-local.log"), encoding: .utf8)
+        XCTAssertTrue(log.hasPrefix("an earlier run\n") && log.contains("serving the Kubernetes API"), log)
     }
 }

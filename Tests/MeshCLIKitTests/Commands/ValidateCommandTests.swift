@@ -74,6 +74,54 @@ final class ValidateCommandTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("note: skipping config/README.md: not a .yaml, .yml or .json file"), result.stderr)
     }
 
+    /// `kubectl get vs,dr -A -o yaml | meshctl validate -f -` reads a `kind: List`: its items are validated.
+    func testListsAreValidatedItemByItem() throws {
+        let list = """
+        apiVersion: v1
+        kind: List
+        items:
+        - apiVersion: networking.istio.io/v1
+          kind: VirtualService
+          metadata: {name: cart, namespace: shop}
+          spec:
+            hosts: [cart]
+            http:
+            - route:
+              - destination: {host: cart}
+                weight: -5
+        metadata:
+          resourceVersion: ""
+        """
+        let result = run(["-f", "-"], stdin: list)
+        XCTAssertEqual(result.exitCode, .dataError, result.stderr)
+        XCTAssertTrue(result.stderr.contains("<stdin>:12:17: error: VirtualService shop/cart: spec.http[0].route[0].weight:"), result.stderr)
+
+        // The API's typed lists leave kind and apiVersion out of their items.
+        let typed = """
+        {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRuleList", "items": [
+          {"metadata": {"name": "cart", "namespace": "shop"}, "spec": {"host": "cart", "subsets": [{"name": "v1"}, {"name": "v1"}]}}]}
+        """
+        let typedResult = run(["-f", "-"], stdin: typed)
+        XCTAssertEqual(typedResult.exitCode, .dataError, typedResult.stderr)
+        XCTAssertTrue(typedResult.stderr.contains("DestinationRule shop/cart"), typedResult.stderr)
+    }
+
+    /// Nothing to validate is bad input, never a silent success.
+    func testInputsWithoutObjectsAreBadInput() throws {
+        try write("empty.yaml", "")
+        try write("comments.yaml", "# nothing yet\n---\n")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("nothing"), withIntermediateDirectories: true)
+        for arguments in [["-f", "empty.yaml"], ["-f", "comments.yaml"], ["-f", "nothing"], ["-f", "-"]] {
+            let result = run(arguments)
+            XCTAssertEqual(result.exitCode, .dataError, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderr.hasPrefix("error: no Kubernetes objects in \(arguments[1] == "-" ? "standard input" : arguments[1])"), result.stderr)
+            XCTAssertEqual(result.stdout, "")
+        }
+        try write("cart.yaml", chaos.replacingOccurrences(of: "httpStatus: 700", with: "httpStatus: 503"))
+        let mixed = run(["-f", "empty.yaml", "-f", "cart.yaml"])
+        XCTAssertTrue(mixed.stderr.contains("note: empty.yaml holds no Kubernetes objects"), mixed.stderr)
+    }
+
     func testWarningsDoNotFailAndJSONOutput() throws {
         let rule = """
         apiVersion: networking.istio.io/v1
