@@ -79,7 +79,99 @@ enum MeshConfigSchemas {
             nonEmpty("address", "lightstep address is required"), nonEmpty("accessToken", "lightstep access token is required"), address("address"),
         ], open: true)),
         "customTags": .map(.object(ObjectType("CustomTag", [:], open: true))),
+        "tlsSettings": .object(NetworkingSchemas.clientTLS),
     ], open: true)
+
+    /// Proxy connection settings: buffer limits not negative, stream and connection limits positive, HTTP/2
+    /// windows at least 65535 bytes.
+    static let connectionSettings = ObjectType("ConnectionSettings", [
+        "listenerPerConnectionBufferLimitBytes": .integer(minimum: 0), "clusterPerConnectionBufferLimitBytes": .integer(minimum: 0),
+        "httpIdleTimeout": .duration, "httpMaxConnectionDuration": .duration, "httpDrainTimeout": .duration, "httpRequestTimeout": .duration,
+        "httpRequestHeadersTimeout": .duration, "httpStreamIdleTimeout": .duration, "httpMaxStreamDuration": .duration,
+        "httpMaxConcurrentStreams": .integer(minimum: 1), "listenerConnectionLimit": .integer(minimum: 1),
+        "globalDownstreamConnectionLimit": .integer(minimum: 1),
+        "http2InitialStreamWindowSize": .integer(minimum: 65535), "http2InitialConnectionWindowSize": .integer(minimum: 65535),
+    ], open: true)
+
+    /// The mesh-wide traffic policy: DestinationRule's connection pool and outlier detection, plus Istio's
+    /// checks of them for the mesh (a pool sets http or tcp, counts are not negative, durations in whole ms,
+    /// local-origin failures need split errors).
+    static let defaultTrafficPolicy = ObjectType("DefaultTrafficPolicy", [
+        "connectionPool": .object(NetworkingSchemas.connectionPool), "outlierDetection": .object(NetworkingSchemas.outlierDetection),
+    ], rules: [
+        ObjectRule { policy, path in
+            guard let pool = policy["connectionPool"] else { return [] }
+            let poolPath = path + [.key("connectionPool")]
+            var problems: [ValidationProblem] = []
+            if pool["http"] == nil && pool["tcp"] == nil { problems.append(C.problem(pool, poolPath, "connection pool must set http or tcp")) }
+            let counts = [("http", ["http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection", "maxRetries", "maxConcurrentStreams"]),
+                          ("tcp", ["maxConnections"])]
+            for (section, fields) in counts {
+                for field in fields {
+                    guard let node = pool[section]?[field], let value = node.int, value < 0 else { continue }
+                    problems.append(C.problem(node, poolPath + [.key(section), .key(field)], "\(field) must not be negative"))
+                }
+            }
+            if pool["http"]?["h2UpgradePolicy"]?.scalarText == "UPGRADE", pool["http"]?["useClientProtocol"]?.bool == true {
+                problems.append(C.problem(pool["http"]!, poolPath + [.key("http")], "useClientProtocol must not be true when h2UpgradePolicy is UPGRADE"))
+            }
+            for rule in [duration("idleTimeout")] { problems += pool["http"].map { rule.check($0, poolPath + [.key("http")]) } ?? [] }
+            for rule in [duration("connectTimeout"), duration("maxConnectionDuration"), duration("idleTimeout", zeroAllowed: true)] {
+                problems += pool["tcp"].map { rule.check($0, poolPath + [.key("tcp")]) } ?? []
+            }
+            for rule in [duration("time"), duration("interval")] {
+                problems += pool["tcp"]?["tcpKeepalive"].map { rule.check($0, poolPath + [.key("tcp"), .key("tcpKeepalive")]) } ?? []
+            }
+            return problems
+        },
+        ObjectRule { policy, path in
+            guard let detection = policy["outlierDetection"] else { return [] }
+            let detectionPath = path + [.key("outlierDetection")]
+            var problems = [duration("baseEjectionTime"), duration("interval")].flatMap { $0.check(detection, detectionPath) }
+            if (detection["consecutiveLocalOriginFailures"]?.int ?? 0) > 0 && detection["splitExternalLocalOriginErrors"]?.bool != true {
+                problems.append(C.problem(detection, detectionPath,
+                                          "consecutiveLocalOriginFailures needs splitExternalLocalOriginErrors: true"))
+            }
+            return problems
+        },
+    ], open: true)
+
+    /// Zone-aware load balancing: failover between two different regions (no zones, no wildcards);
+    /// failoverPriority may not name the region, zone or subzone labels, which it handles itself.
+    static let zoneAwareLbSetting = ObjectType("ZoneAwareLoadBalancerSetting", [
+        "failover": .list(.object(ObjectType("Failover", ["from": .string, "to": .string], rules: [
+            .require("zone-aware failover must go between different regions") { $0["from"]?.scalarText != $0["to"]?.scalarText },
+            .require("zone-aware failover names regions only (no '/' zones or subzones, no '*')") { failover in
+                !["from", "to"].contains { (failover[$0]?.scalarText ?? "").contains(where: { $0 == "/" || $0 == "*" }) }
+            },
+        ]))),
+        "failoverPriority": .list(.string),
+    ], rules: [
+        SecuritySchemas.valuesRule(["failoverPriority"]) { label in
+            ["topology.kubernetes.io/region", "topology.kubernetes.io/zone", "topology.istio.io/subzone"].contains(label)
+                ? "zone-aware failoverPriority must not use \(label): region and zone routing are automatic" : nil
+        },
+    ], open: true)
+
+    /// The retry policy for inbound HTTP: VirtualService's retry type; a backoff needs retries on, and the
+    /// fields inbound retries ignore give warnings.
+    static let inboundRetryPolicy = ObjectType("HTTPRetry", retryFields, rules: retryRules + [
+        .require("backoff is set but attempts is 0 (retries off)", at: "backoff") { retry in retry["backoff"] == nil || retry["attempts"]?.int != 0 },
+        ObjectRule { retry, path in
+            ["perTryTimeout", "retryRemoteLocalities", "retryIgnorePreviousHosts"].compactMap { field in
+                retry[field].map { ValidationProblem(.warning, path: path + [.key(field)], location: $0.location,
+                                                     message: "\(field) is ignored by the default inbound HTTP retry policy") }
+            }
+        },
+    ])
+
+    /// VirtualService's HTTPRetry fields and rules, as the networking schemas define them.
+    static var retryType: ObjectType? {
+        if case .object(let retry)? = NetworkingSchemas.httpRoute.fields["retries"] { return retry }
+        return nil
+    }
+    static var retryFields: [String: SchemaType] { retryType?.fields ?? [:] }
+    static var retryRules: [ObjectRule] { retryType?.rules ?? [] }
 
     /// A private key provider's poll delay must be set and not zero.
     static let pollDelay = ObjectType("PrivateKeyProviderSettings", ["pollDelay": .duration], required: ["pollDelay"], rules: [
@@ -93,6 +185,7 @@ enum MeshConfigSchemas {
         "tracing": .object(tracing),
         "envoyMetricsService": .object(ObjectType("RemoteService", [:], rules: [address("address")], open: true)),
         "envoyAccessLogService": .object(ObjectType("RemoteService", [:], rules: [address("address")], open: true)),
+        "connectionSettings": .object(connectionSettings),
         "proxyMetadata": .map(.string),
         "privateKeyProvider": .object(ObjectType("PrivateKeyProvider", [
             "cryptomb": .object(pollDelay), "qat": .object(pollDelay),
@@ -121,6 +214,10 @@ enum MeshConfigSchemas {
             SecuritySchemas.valuesRule(["hosts"], wildcardDomainProblem),
         ], open: true))),
         "trustDomain": .string, "trustDomainAliases": .list(.string),
+        "localityLbSetting": NetworkingSchemas.loadBalancer.fields["localityLbSetting"] ?? .any,
+        "zoneAwareLbSetting": .object(zoneAwareLbSetting),
+        "defaultTrafficPolicy": .object(defaultTrafficPolicy),
+        "defaultInboundHttpRetryPolicy": .object(inboundRetryPolicy),
         "meshMTLS": .object(ObjectType("TLSConfig", [:], rules: [
             .require("mesh TLS (meshMTLS) does not support ECDH curves; set them in tlsDefaults", at: "ecdhCurves") { $0["ecdhCurves"] == nil },
         ], open: true)),

@@ -66,4 +66,39 @@ final class MeshConfigRulesTests: XCTestCase {
         XCTAssertEqual(problems("{trustDomain: cluster.local., trustDomainAliases: [old.example.com], serviceSettings: [{hosts: ['*', '*-svc.example.com']}], "
                                 + "tlsDefaults: {ecdhCurves: [X25519]}, accessLogFile: /dev/stdout}"), [])
     }
+
+    func testTrafficDefaultsReuseTheNetworkingTypes() {
+        expect("{defaultTrafficPolicy: {connectionPool: {}}}", "defaultTrafficPolicy.connectionPool", "must set http or tcp")
+        expect("{defaultTrafficPolicy: {connectionPool: {tcp: {maxConnections: -1}}}}", "defaultTrafficPolicy.connectionPool.tcp.maxConnections", "must not be negative")
+        expect("{defaultTrafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE, useClientProtocol: true}}}}",
+               "defaultTrafficPolicy.connectionPool.http", "useClientProtocol must not be true")
+        expect("{defaultTrafficPolicy: {connectionPool: {tcp: {connectTimeout: 1500us}}}}", "defaultTrafficPolicy.connectionPool.tcp.connectTimeout",
+               "whole milliseconds")
+        expect("{defaultTrafficPolicy: {outlierDetection: {consecutiveLocalOriginFailures: 3}}}", "defaultTrafficPolicy.outlierDetection",
+               "needs splitExternalLocalOriginErrors")
+        expect("{defaultTrafficPolicy: {outlierDetection: {maxEjectionPercent: 101}}}", "defaultTrafficPolicy.outlierDetection.maxEjectionPercent",
+               "less than or equal to 100")
+        expect("{defaultInboundHttpRetryPolicy: {attempts: 0, backoff: 1s}}", "defaultInboundHttpRetryPolicy.backoff", "attempts is 0")
+        expect("{defaultInboundHttpRetryPolicy: {attempts: 2, retryOn: 'sometimes'}}", "defaultInboundHttpRetryPolicy.retryOn", "not a retry condition")
+        expect("{defaultInboundHttpRetryPolicy: {attempts: 2, perTryTimeout: 1s}}", "defaultInboundHttpRetryPolicy.perTryTimeout", "ignored", .warning)
+        expect("{zoneAwareLbSetting: {failover: [{from: us-east, to: us-east}]}}", "zoneAwareLbSetting.failover[0]", "different regions")
+        expect("{zoneAwareLbSetting: {failover: [{from: us-east/a, to: '*'}]}}", "zoneAwareLbSetting.failover[0]", "regions only")
+        expect("{zoneAwareLbSetting: {failoverPriority: [topology.kubernetes.io/zone]}}", "zoneAwareLbSetting.failoverPriority[0]", "must not use")
+        expect("{localityLbSetting: {enabled: yes-please}}", "localityLbSetting.enabled", "must be of type boolean")
+        expect("{defaultConfig: {tracing: {tlsSettings: {mode: MAYBE}}}}", "defaultConfig.tracing.tlsSettings.mode", "Unsupported value")
+        XCTAssertEqual(problems("{defaultTrafficPolicy: {connectionPool: {tcp: {maxConnections: 100, idleTimeout: 0s}}, outlierDetection: "
+                                + "{consecutiveLocalOriginFailures: 2, splitExternalLocalOriginErrors: true}}, defaultInboundHttpRetryPolicy: {attempts: 2}, "
+                                + "localityLbSetting: {enabled: true}}"), [])
+    }
+
+    func testConnectionSettings() {
+        let settings = "defaultConfig.connectionSettings."
+        expect("{defaultConfig: {connectionSettings: {listenerPerConnectionBufferLimitBytes: -1}}}", settings + "listenerPerConnectionBufferLimitBytes",
+               "greater than or equal to 0")
+        expect("{defaultConfig: {connectionSettings: {httpMaxConcurrentStreams: 0}}}", settings + "httpMaxConcurrentStreams", "greater than or equal to 1")
+        expect("{defaultConfig: {connectionSettings: {http2InitialStreamWindowSize: 1024}}}", settings + "http2InitialStreamWindowSize",
+               "greater than or equal to 65535")
+        expect("{defaultConfig: {connectionSettings: {httpIdleTimeout: -1s}}}", settings + "httpIdleTimeout", "valid duration")
+        XCTAssertEqual(problems("{defaultConfig: {connectionSettings: {globalDownstreamConnectionLimit: 1000, httpDrainTimeout: 5s}}}"), [])
+    }
 }

@@ -258,6 +258,36 @@ final class PolicyRulesTests: XCTestCase {
 
     // MARK: Shared
 
+    func testOneWayToPickWorkloads() {
+        for (kind, extra) in [("AuthorizationPolicy", ""), ("RequestAuthentication", ""), ("Telemetry", ""), ("WasmPlugin", "url: oci://a, "),
+                              ("TrafficExtension", "lua: {inlineCode: x}, ")] {
+            expect(kind, "{\(extra)selector: {matchLabels: {a: b}}, targetRefs: [{kind: Service, name: a}]}", "spec",
+                   "only one of targetRefs or selector can be set")
+        }
+        let seventeen = (1...17).map { "{kind: Service, name: s\($0)}" }.joined(separator: ", ")
+        expect("AuthorizationPolicy", "{targetRefs: [\(seventeen)]}", "spec.targetRefs", "at most 16 items")
+    }
+
+    func testShapesLimitsAndEnums() {
+        expect("AuthorizationPolicy", "{action: LOG}", "spec.action", "Unsupported value: \"LOG\"")
+        expect("AuthorizationPolicy", "{rules: [~]}", "spec.rules[0]", "must be of type object")
+        expect("AuthorizationPolicy", "{rules: [{when: [{values: [a]}]}]}", "spec.rules[0].when[0].key", "Required value")
+        expect("AuthorizationPolicy", "{rules: [{from: [{source: {principals: ['']}}]}]}", "spec.rules[0].from[0].source.principals[0]", "at least 1 chars long")
+        expect("AuthorizationPolicy", "{rules: [{to: [{operation: {methods: ['']}}]}]}", "spec.rules[0].to[0].operation.methods[0]", "at least 1 chars long")
+        expect("AuthorizationPolicy", "{rules: [{when: [{key: remote.ip, values: [not-an-ip]}]}]}", "spec.rules[0].when[0].values[0]",
+               "not an IP address or CIDR range")
+        let rules = Array(repeating: "{}", count: 513).joined(separator: ", ")
+        expect("AuthorizationPolicy", "{rules: [\(rules)]}", "spec.rules", "at most 512 items")
+        let sources = Array(repeating: "{source: {principals: [a]}}", count: 513).joined(separator: ", ")
+        expect("AuthorizationPolicy", "{rules: [{from: [\(sources)]}]}", "spec.rules[0].from", "at most 512 items")
+        let jwtRules = Array(repeating: "{issuer: a}", count: 4097).joined(separator: ", ")
+        expect("RequestAuthentication", "{jwtRules: [\(jwtRules)]}", "spec.jwtRules", "at most 4096 items")
+        expect("Telemetry", "{metrics: [{overrides: [{tagOverrides: {a: {operation: DELETE}}}]}]}", "spec.metrics[0].overrides[0].tagOverrides.a.operation",
+               "Unsupported value")
+        expect("Telemetry", "{accessLogging: [{match: {mode: BOTH}}]}", "spec.accessLogging[0].match.mode", "Unsupported value")
+        expect("WasmPlugin", "{url: oci://a, failStrategy: FAIL_SOMETIMES}", "spec.failStrategy", "Unsupported value")
+    }
+
     /// Kubernetes reports every CEL rule that fails beside the schema's errors, so a rule at the spec still
     /// runs when a field inside it is wrong.
     func testCELRulesRunBesideSchemaErrors() {
