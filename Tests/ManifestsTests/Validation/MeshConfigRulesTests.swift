@@ -6,25 +6,13 @@ import XCTest
 final class MeshConfigRulesTests: XCTestCase {
     /// The problems of an IstioOperator with this meshConfig (flow-style YAML).
     private func problems(_ meshConfig: String, file: StaticString = #filePath, line: UInt = #line) -> [ValidationProblem] {
-        let text = "apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: i}\nspec:\n  meshConfig: \(meshConfig)\n"
-        do {
-            guard case .checked(_, let problems) = ResourceValidator.validate(try YAMLParser.parse(text)[0].root) else {
-                XCTFail("not checked", file: file, line: line)
-                return []
-            }
-            return problems
-        } catch {
-            XCTFail("\(error)", file: file, line: line)
-            return []
-        }
+        checkedProblems("apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata: {name: i}\nspec:\n  meshConfig: \(meshConfig)\n",
+                        file: file, line: line)
     }
 
     private func expect(_ meshConfig: String, _ field: String, _ words: String, _ severity: ValidationProblem.Severity = .error,
                         file: StaticString = #filePath, line: UInt = #line) {
-        let found = problems(meshConfig, file: file, line: line)
-        XCTAssertTrue(found.contains { $0.severity == severity && $0.path.fieldPath == "spec.meshConfig." + field && $0.message.contains(words) },
-                      "no \(severity) at \(field) saying \"\(words)\" in \(found.map { "\($0.severity) \($0.path.fieldPath): \($0.message)" })",
-                      file: file, line: line)
+        assertProblem(problems(meshConfig, file: file, line: line), at: "spec.meshConfig." + field, saying: words, severity, file: file, line: line)
     }
 
     func testPortsAndTimeouts() {

@@ -14,26 +14,13 @@ final class PolicyRulesTests: XCTestCase {
     /// The problems of a `kind` resource with this spec (flow-style YAML) and annotations.
     private func problems(_ kind: String, _ spec: String, annotations: String = "{}", file: StaticString = #filePath,
                           line: UInt = #line) -> [ValidationProblem] {
-        let text = "apiVersion: \(Self.apiVersions[kind]!)\nkind: \(kind)\nmetadata: {name: n, annotations: \(annotations)}\nspec: \(spec)\n"
-        do {
-            guard case .checked(_, let problems) = ResourceValidator.validate(try YAMLParser.parse(text)[0].root) else {
-                XCTFail("\(kind) was not checked", file: file, line: line)
-                return []
-            }
-            return problems
-        } catch {
-            XCTFail("\(error)", file: file, line: line)
-            return []
-        }
+        checkedProblems("apiVersion: \(Self.apiVersions[kind]!)\nkind: \(kind)\nmetadata: {name: n, annotations: \(annotations)}\nspec: \(spec)\n",
+                        file: file, line: line)
     }
 
-    /// Asserts a problem of `severity` at `field` whose message contains `words`.
     private func expect(_ kind: String, _ spec: String, _ field: String, _ words: String, _ severity: ValidationProblem.Severity = .error,
                         annotations: String = "{}", file: StaticString = #filePath, line: UInt = #line) {
-        let found = problems(kind, spec, annotations: annotations, file: file, line: line)
-        XCTAssertTrue(found.contains { $0.severity == severity && $0.path.fieldPath == field && $0.message.contains(words) },
-                      "no \(severity) at \(field) saying \"\(words)\" in \(found.map { "\($0.severity) \($0.path.fieldPath): \($0.message)" })",
-                      file: file, line: line)
+        assertProblem(problems(kind, spec, annotations: annotations, file: file, line: line), at: field, saying: words, severity, file: file, line: line)
     }
 
     /// Asserts that the resource has no error (warnings may be there).
