@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import Manifests
+import MeshCLIKit
 @testable import MeshConformance
 
 /// The validate corpus counts a case as passed only when meshctl checked it and agreed with Istio for
@@ -65,6 +66,24 @@ final class ValidateCorpusTests: XCTestCase {
 
         let result = CorpusResult(corpus: "validate", total: 3, failures: outcome.failures, wrongReason: outcome.wrongReason)
         XCTAssertEqual(result.summaryLine, "conformance validate: 1/3 (1 right verdict, wrong reason)")
+    }
+
+    /// A resource case meshctl cannot read fails, even when Istio expects it to be invalid.
+    func testAnUnreadableResourceCaseFailsWhateverIstioExpects() throws {
+        try write("kind: [unclosed\n", to: "broken.yaml")
+        try write("""
+        {"istioctlValidate": {"resourceCases": {"cases": [{"name": "broken", "file": "broken.yaml", "expectValid": false}]}}}
+        """, to: "index.json")
+        let outcome = try ValidateCorpus(root: folder.appendingPathComponent("validation")).run()
+        XCTAssertTrue(outcome.failures["resource/broken"]?.hasPrefix("cannot read:") == true, outcome.failures.description)
+    }
+
+    /// A failing command case must fail for the kind of reason its arguments call for.
+    func testCommandCasesExpectTheExitCodeTheirArgumentsCallFor() {
+        XCTAssertEqual(ValidateCommandCases.expectedFailure(["validate"]).code, .usage)
+        XCTAssertEqual(ValidateCommandCases.expectedFailure(["validate", "--filename", "$a", "extra"]).code, .usage)
+        XCTAssertEqual(ValidateCommandCases.expectedFailure(["validate", "--filename", "NO_SUCH_FILE"]).code, .failure)
+        XCTAssertEqual(ValidateCommandCases.expectedFailure(["validate", "--filename", "$a", "--filename", "$b"]).code, .dataError)
     }
 
     func testExpectedErrorNamesAFieldAndTheRuleWords() {
