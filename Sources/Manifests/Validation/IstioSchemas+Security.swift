@@ -286,7 +286,10 @@ enum SecuritySchemas {
     static let jwksURIScheme = ObjectRule { rule, path in
         ["jwksUri", "jwks_uri"].compactMap { field in
             guard let node = rule[field], let uri = node.scalarText, !uri.isEmpty else { return nil }
-            let scheme = URLComponents(string: uri)?.scheme?.lowercased()
+            guard let components = URLComponents(string: uri) else {
+                return C.problem(node, path + [.key(field)], "\"\(uri)\" is not a valid URL (url must have scheme http:// or https://)")
+            }
+            let scheme = components.scheme?.lowercased()
             return scheme == "http" || scheme == "https" ? nil
                 : C.problem(node, path + [.key(field)], "url must have scheme http:// or https://")
         }

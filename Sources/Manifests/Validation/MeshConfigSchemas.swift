@@ -236,7 +236,7 @@ enum MeshConfigSchemas {
         C.portRule("proxyListenPort"),
         duration("connectTimeout", maximumSeconds: 3600),
         duration("protocolDetectionTimeout", zeroAllowed: true),
-        text("trustDomain") { domainProblem($0).map { "trustDomain: " + $0 } },
+        text("trustDomain", domainProblem),
         SecuritySchemas.valuesRule(["trustDomainAliases"], domainProblem),
     ], open: true))
 }

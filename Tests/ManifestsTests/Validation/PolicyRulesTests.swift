@@ -158,6 +158,7 @@ final class PolicyRulesTests: XCTestCase {
     func testJwksURISpellingsAndScheme() {
         expectValid("RequestAuthentication", "{jwtRules: [{issuer: a, jwks_uri: 'HTTPS://keys.example.com/jwks'}]}")
         expect("RequestAuthentication", "{jwtRules: [{issuer: a, jwks_uri: 'ftp://keys'}]}", "spec.jwtRules[0].jwks_uri", "url must have scheme")
+        expect("RequestAuthentication", "{jwtRules: [{issuer: a, jwksUri: 'https://exa mple.com/keys'}]}", "spec.jwtRules[0].jwksUri", "is not a valid URL")
         expect("RequestAuthentication", "{jwtRules: [{issuer: a, jwksUri: 'https://\(String(repeating: "k", count: 2048))'}]}",
                "spec.jwtRules[0].jwksUri", "at most 2048 chars")
         expect("RequestAuthentication", "{jwtRules: [{issuer: a, jwksUri: 'https://a', jwks: '{\"keys\": []}'}]}", "spec.jwtRules[0]",
