@@ -58,6 +58,14 @@ struct ValidateCorpus {
                 if all.isEmpty { outcome.failures[id] = "no resource found in the file" }
                 for document in all {
                     if let failure = Verdict(ResourceValidator.validate(document)).failureAsValid { outcome.failures[id] = failure }
+                    // Istio's integration test also checks that the same resource is refused once the annotation
+                    // that makes its webhook reject everything is added.
+                    let rejected = Verdict(ResourceValidator.validate(Self.withAlwaysReject(document)))
+                    let annotation: [YAMLPathComponent] = [.key("metadata"), .key("annotations"), .key(Self.alwaysReject)]
+                    if outcome.failures[id] == nil && !rejected.errors.contains(where: { $0.path == annotation }) {
+                        outcome.failures[id] = "not refused for the \(Self.alwaysReject) annotation: "
+                            + (rejected.failureAsValid ?? "accepted")
+                    }
                 }
             } catch {
                 outcome.failures[id] = "cannot read: \(error)"
@@ -87,6 +95,19 @@ struct ValidateCorpus {
             }
         }
         return outcome
+    }
+
+    static let alwaysReject = "internal.istio.io/webhook-always-reject"
+
+    /// The document with the annotation that makes Istio's webhook refuse any resource.
+    static func withAlwaysReject(_ document: YAMLNode) -> YAMLNode {
+        var document = document
+        var metadata = document["metadata"] ?? .mapping([(String, YAMLNode)]())
+        var annotations = metadata["annotations"] ?? .mapping([(String, YAMLNode)]())
+        annotations[alwaysReject] = .string("true")
+        metadata["annotations"] = annotations
+        document["metadata"] = metadata
+        return document
     }
 }
 
