@@ -4,7 +4,7 @@
 SWIFT ?= swift
 BENCH_DIR := .build/bench
 
-.PHONY: all deps buildinfo build release test conformance bench demo completions clean
+.PHONY: all deps buildinfo build release test conformance bench bench-net demo completions clean
 
 all: build
 
@@ -39,6 +39,17 @@ bench: deps buildinfo
 	cc -O2 -o $(BENCH_DIR)/libyaml_roundtrip bench/libyaml_roundtrip.c $$(pkg-config --cflags --libs yaml-0.1)
 	@bin=$$($(SWIFT) build -c release --show-bin-path); \
 	  $$bin/meshctl-bench $$bin/meshctl $(BENCH_DIR)/libyaml_roundtrip $(BENCH_DIR)
+	@$(MAKE) --no-print-directory bench-net
+
+# MeshNet's rows alone: a hello-world HTTP/1.1 server against nginx (wrk -t1, -c32 and -c1, one worker each, loopback),
+# and heap allocations per keep-alive request. Needs nginx and wrk (apt-get install nginx wrk); MESHNET_BENCH_SECONDS
+# sets each wrk run's length (default 5).
+bench-net: deps
+	$(SWIFT) build -c release --product meshnet-bench
+	@mkdir -p $(BENCH_DIR)
+	cc -O2 -shared -fPIC -o $(BENCH_DIR)/malloc_counter.so bench/malloc_counter.c
+	@bin=$$($(SWIFT) build -c release --show-bin-path); \
+	  $$bin/meshnet-bench http $(BENCH_DIR) $(BENCH_DIR)/malloc_counter.so
 
 # A scripted tour of what meshctl does so far.
 demo: deps buildinfo

@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "MeshConformance", dependencies: ["Manifests", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),
         .executableTarget(name: "meshctl-conformance", dependencies: ["MeshConformance"]),
         .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance", "MeshControlPlane", "KubeClient"]),
+        // MeshNet's own benchmark (HTTP server against nginx): needs a release build of MeshNet only.
+        .executableTarget(name: "meshnet-bench", dependencies: ["MeshNet"]),
 
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests"],
                     exclude: ["Fixtures", "Golden"]),

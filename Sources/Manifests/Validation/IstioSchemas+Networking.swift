@@ -21,9 +21,9 @@ enum NetworkingSchemas {
                     if let number = pair.value.int, !(1...65535).contains(number) {
                         problems.append(C.problem(pair.value, path + [.key("ports"), .key(name)], "port must be between 1-65535"))
                     }
-                    if !Patterns.matches(name, #"^[a-zA-Z0-9](?:[-a-zA-Z0-9._]*[a-zA-Z0-9])?$"#) {
+                    if name.count >= 63 || !Patterns.matches(name, #"^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$"#) {
                         problems.append(C.problem(pair.key, path + [.key("ports")],
-                                                  "Invalid value: port name \"\(name)\" must be letters, digits, '-', '.' or '_'"))
+                                                  "port name must be valid: \"\(name)\" is not a DNS label (letters, digits and inner '-', under 63)"))
                     }
                 }
                 guard let address = entry["address"]?.scalarText, address.hasPrefix("unix://") else { return problems }
@@ -39,7 +39,7 @@ enum NetworkingSchemas {
                 }
                 return problems
             },
-        ])
+        ] + (requireAddress ? [NetworkingRules.workloadEntry] : []))
     }
 
     static let servicePort = ObjectType("ServicePort", [
@@ -53,10 +53,13 @@ enum NetworkingSchemas {
         "location": .enumeration(["MESH_EXTERNAL", "MESH_INTERNAL"]),
         "resolution": .enumeration(["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"]),
         "endpoints": .list(.object(workloadEntry(requireAddress: false)), maxItems: 4096),
-        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)])),
+        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)], rules: [
+            NetworkingRules.alphaSelector(ownerWords: "the service entry"),
+        ])),
         "exportTo": .list(.string),
         "subjectAltNames": .list(.string),
     ], required: ["hosts"], rules: [
+        NetworkingRules.serviceEntry, NetworkingRules.exportTo(serviceEntry: true),
         ObjectRule { spec, path in
             var problems: [ValidationProblem] = []
             for (index, host) in (spec["hosts"]?.items ?? []).enumerated() where host.scalarText == "*" {
@@ -68,9 +71,6 @@ enum NetworkingSchemas {
             // In port order, the name before the number for the same port.
             for (index, _, port, message) in repeated.sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
                 problems.append(C.problem(port, path + [.key("ports"), .index(index)], message))
-            }
-            for pair in spec["workloadSelector"]?["labels"]?.pairs ?? [] where (pair.value.scalarText ?? "").contains("*") {
-                problems.append(C.problem(pair.value, path + [.key("workloadSelector"), .key("labels")], "wildcard is not supported in selector"))
             }
             return problems
         },
@@ -90,9 +90,8 @@ enum NetworkingSchemas {
         },
     ]))
 
-    static let httpHeader = ObjectType("HTTPHeader", [
-        "name": .string(pattern: #"^[-_A-Za-z0-9]+$"#), "value": .string,
-    ])
+    /// The CRD refuses a name outside its pattern; the webhook (NetworkingRules) is stricter, without `_`.
+    static let httpHeader = ObjectType("HTTPHeader", ["name": .string(pattern: #"^[-_A-Za-z0-9]+$"#), "value": .string])
 
     static let readinessProbe = ObjectType("ReadinessProbe", [
         "initialDelaySeconds": .integer(minimum: 0), "timeoutSeconds": .integer(minimum: 0),
@@ -104,36 +103,41 @@ enum NetworkingSchemas {
                                         rules: [C.portRule("port")])),
         "exec": .object(ObjectType("ExecHealthCheckConfig", ["command": .list(.string)])),
         "grpc": .object(ObjectType("GrpcHealthCheckConfig", ["port": .integer, "service": .string], rules: [C.portRule("port")])),
-    ], rules: [C.oneOf(["httpGet", "tcpSocket", "exec", "grpc"])])
+    ], rules: [C.oneOf(["httpGet", "tcpSocket", "exec", "grpc"]), NetworkingRules.readinessProbe])
 
     static let workloadGroup = SchemaType.object(ObjectType("WorkloadGroup", [
         "metadata": .object(ObjectType("ObjectMeta", ["labels": .map(.string), "annotations": .map(.string)])),
         "template": .object(workloadEntry(requireAddress: false)),
         "probe": .object(readinessProbe),
-    ], required: ["template"]))
+    ], required: ["template"], rules: [NetworkingRules.workloadGroup]))
 
     // MARK: DestinationRule
 
     static let connectionPool = ObjectType("ConnectionPoolSettings", [
         "tcp": .object(ObjectType("TCPSettings", [
-            "maxConnections": .integer, "connectTimeout": .duration, "maxConnectionDuration": .duration, "idleTimeout": .duration,
-            "tcpKeepalive": .object(ObjectType("TcpKeepalive", ["probes": .integer(minimum: 0), "time": .duration, "interval": .duration])),
+            "maxConnections": .integer, "connectTimeout": .duration(minimumSeconds: 0.001),
+            "maxConnectionDuration": .duration(minimumSeconds: 0.001), "idleTimeout": .duration,
+            "tcpKeepalive": .object(ObjectType("TcpKeepalive", ["probes": .integer(minimum: 0), "time": .duration(minimumSeconds: 0.001),
+                                                                "interval": .duration(minimumSeconds: 0.001)])),
         ])),
         "http": .object(ObjectType("HTTPSettings", [
             "http1MaxPendingRequests": .integer, "http2MaxRequests": .integer, "maxRequestsPerConnection": .integer,
-            "maxRetries": .integer, "idleTimeout": .duration, "h2UpgradePolicy": .enumeration(["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"]),
+            "maxRetries": .integer, "idleTimeout": .duration(minimumSeconds: 0.001),
+            "h2UpgradePolicy": .enumeration(["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"]),
             "useClientProtocol": .bool, "maxConcurrentStreams": .integer,
-            "http2KeepAlive": .object(ObjectType("HTTP2KeepAlive", ["time": .duration, "timeout": .duration, "interval": .duration])),
+            "http2KeepAlive": .object(ObjectType("HTTP2KeepAlive", ["time": .duration, "timeout": .duration(minimumSeconds: 0.001),
+                                                                    "interval": .duration(minimumSeconds: 0.001)])),
         ])),
-    ])
+    ], rules: [NetworkingRules.connectionPool])
 
     static let outlierDetection = ObjectType("OutlierDetection", [
         "splitExternalLocalOriginErrors": .bool, "consecutiveLocalOriginFailures": .integer(minimum: 0),
         "consecutiveGatewayErrors": .integer(minimum: 0), "consecutive5xxErrors": .integer(minimum: 0),
         "interval": .duration(minimumSeconds: 0.001), "baseEjectionTime": .duration(minimumSeconds: 0.001),
         "maxEjectionPercent": .integer(minimum: 0, maximum: 100), "minHealthPercent": .integer(minimum: 0, maximum: 100),
-        "consecutiveErrors": .integer(minimum: 0),
+        "consecutiveErrors": .integer(minimum: 0), "outlierDetectionHttpErrorCodes": .list(.integer(minimum: 100, maximum: 599)),
     ], rules: [
+        NetworkingRules.outlierDetection, NetworkingRules.millisecondDurations(["interval", "baseEjectionTime"]),
         ObjectRule { detection, path in
             guard let field = detection["consecutiveErrors"] else { return [] }
             return [ValidationProblem(.warning, path: path + [.key("consecutiveErrors")], location: field.location,
@@ -145,53 +149,58 @@ enum NetworkingSchemas {
         "mode": .enumeration(["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"]), "clientCertificate": .string, "privateKey": .string,
         "caCertificates": .string, "credentialName": .string, "subjectAltNames": .list(.string), "sni": .string,
         "insecureSkipVerify": .bool, "caCrl": .string,
-    ])
+    ], rules: [NetworkingRules.clientTLS])
+
+    static let failover = ObjectType("Failover", ["from": .string, "to": .string])
 
     static let loadBalancer = ObjectType("LoadBalancerSettings", [
         "simple": .enumeration(["UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"]),
         "consistentHash": .object(ObjectType("ConsistentHashLB", [
-            "httpHeaderName": .string, "useSourceIp": .bool, "httpQueryParameterName": .string, "minimumRingSize": .integer,
-            "httpCookie": .object(ObjectType("HTTPCookie", ["name": .string, "path": .string, "ttl": .duration,
-                                                            "attributes": .list(.any)], required: ["name"])),
-            "ringHash": .object(ObjectType("RingHash", ["minimumRingSize": .integer])),
-            "maglev": .object(ObjectType("MagLev", ["tableSize": .integer])),
+            "httpHeaderName": .string, "useSourceIp": .bool, "httpQueryParameterName": .string, "minimumRingSize": .integer(minimum: 0),
+            "httpCookie": .object(ObjectType("HTTPCookie", [
+                "name": .string, "path": .string, "ttl": .duration,
+                "attributes": .list(.object(ObjectType("CookieAttribute", ["name": .string, "value": .string], required: ["name"]))),
+            ], required: ["name"])),
+            "ringHash": .object(ObjectType("RingHash", ["minimumRingSize": .integer(minimum: 0)])),
+            "maglev": .object(ObjectType("MagLev", ["tableSize": .integer(minimum: 0)])),
+        ], rules: [NetworkingRules.consistentHash])),
+        "backendUtilization": .object(ObjectType("BackendUtilizationLB", [
+            "errorUtilizationPenaltyPercent": .integer(minimum: 0, maximum: 4_294_967_295), "metricNamesForComputingUtilization": .list(.string),
+            "weightExpirationPeriod": .duration, "weightStabilizationPeriod": .duration, "weightUpdatePeriod": .duration,
         ])),
         "localityLbSetting": .object(ObjectType("LocalityLoadBalancerSetting", [
-            "distribute": .list(.object(ObjectType("Distribute", ["from": .string, "to": .map(.integer)]))),
-            "failover": .list(.object(ObjectType("Failover", ["from": .string, "to": .string]))),
-            "failoverPriority": .list(.string), "enabled": .bool,
-        ])),
+            "distribute": .list(.object(ObjectType("Distribute", ["from": .string, "to": .map(.integer(minimum: 0, maximum: 4_294_967_295))]))),
+            "failover": .list(.object(failover)), "failoverPriority": .list(.string), "enabled": .bool,
+        ], rules: [NetworkingRules.localityLoadBalancer])),
+        "zoneAwareLbSetting": .object(ObjectType("ZoneAwareLoadBalancerSetting", [
+            "enabled": .bool, "failover": .list(.object(failover)), "failoverPriority": .list(.string),
+            "minClusterSize": .integer(minimum: 1, maximum: 4_294_967_295),
+        ], rules: [NetworkingRules.zoneAwareLoadBalancer])),
         "warmup": .object(ObjectType("WarmupConfiguration", [
-            "duration": .duration, "minimumPercent": .number(), "aggression": .number(),
-        ], required: ["duration"], rules: [
-            .require("Invalid value: minimumPercent must be between 0 and 100", at: "minimumPercent") { warmup in
-                guard let value = warmup["minimumPercent"]?.double else { return true }
-                return value >= 0 && value <= 100
-            },
-            .require("Invalid value: aggression must be at least 1", at: "aggression") { warmup in
-                guard let value = warmup["aggression"]?.double else { return true }
-                return value >= 1
-            },
-        ])),
-        "warmupDurationSecs": .duration,
-    ], rules: [C.oneOf(["simple", "consistentHash"])])
+            "duration": .duration(minimumSeconds: 0.001), "minimumPercent": .number(minimum: 0, maximum: 100), "aggression": .number(minimum: 0),
+        ], required: ["duration"])),
+        "warmupDurationSecs": .duration(minimumSeconds: 0.001),
+    ], rules: [C.oneOf(["simple", "consistentHash", "backendUtilization"]), NetworkingRules.loadBalancer])
 
     static let portTrafficPolicy = ObjectType("PortTrafficPolicy", [
         "port": .object(ObjectType("PortSelector", ["number": .integer], rules: [C.portRule("number")])),
         "loadBalancer": .object(loadBalancer), "connectionPool": .object(connectionPool),
         "outlierDetection": .object(outlierDetection), "tls": .object(clientTLS),
-    ])
+    ], rules: [NetworkingRules.portTrafficPolicy])
 
     static let trafficPolicy = ObjectType("TrafficPolicy", [
         "loadBalancer": .object(loadBalancer), "connectionPool": .object(connectionPool),
         "outlierDetection": .object(outlierDetection), "tls": .object(clientTLS),
         "portLevelSettings": .list(.object(portTrafficPolicy), maxItems: 4096),
-        "tunnel": .object(ObjectType("TunnelSettings", ["protocol": .string, "targetHost": .string, "targetPort": .integer],
-                                     required: ["targetHost", "targetPort"])),
+        "tunnel": .object(ObjectType("TunnelSettings", ["protocol": .string, "targetHost": .string, "targetPort": .integer(minimum: 0)],
+                                     required: ["targetHost", "targetPort"], rules: [NetworkingRules.tunnel])),
         "proxyProtocol": .object(ObjectType("ProxyProtocol", ["version": .enumeration(["V1", "V2"])])),
-        "retryBudget": .object(ObjectType("RetryBudget", ["percent": .number(minimum: 0, maximum: 100), "minRetryConcurrency": .integer])),
+        "retryBudget": .object(ObjectType("RetryBudget", ["percent": .number(minimum: 0, maximum: 100),
+                                                          "minRetryConcurrency": .integer(minimum: 0, maximum: 4_294_967_295),
+                                                          "budgetInterval": .duration])),
     ], rules: [
         .require("traffic policy must have at least one field") { ($0.pairs ?? []).isEmpty == false },
+        NetworkingRules.trafficPolicy,
     ])
 
     static let destinationRule = SchemaType.object(ObjectType("DestinationRule", [
@@ -203,7 +212,7 @@ enum NetworkingSchemas {
         "exportTo": .list(.string),
         "workloadSelector": .object(C.workloadSelector),
     ], required: ["host"], rules: [
-        IstioRules.host("host"),
+        NetworkingRules.destinationRule, NetworkingRules.exportTo(serviceEntry: false),
         ObjectRule { spec, path in
             C.repeats(in: spec["subsets"]?.items ?? []) { $0["name"]?.scalarText }.map { repeat_ in
                 C.problem(repeat_.item, path + [.key("subsets"), .index(repeat_.index), .key("name")], "duplicate subset name \"\(repeat_.key)\"")
@@ -224,7 +233,7 @@ enum NetworkingSchemas {
             "portNumber": .integer, "portName": .string, "name": .string,
             "filterChain": .object(ObjectType("FilterChainMatch", [
                 "name": .string, "sni": .string, "transportProtocol": .string, "applicationProtocols": .string,
-                "destinationPort": .integer, "filter": .object(filterMatch),
+                "destinationPort": .integer, "filter": .object(filterMatch), "transportSocket": .string,
             ])),
             "listenerFilter": .string,
         ], rules: [C.portRule("portNumber")])),
@@ -249,7 +258,9 @@ enum NetworkingSchemas {
     ])
 
     static let envoyFilter = SchemaType.object(ObjectType("EnvoyFilter", [
-        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)])),
+        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)], rules: [
+            NetworkingRules.alphaSelector(ownerWords: "the Envoy filter"),
+        ])),
         "targetRefs": .list(.object(C.targetReference)),
         "configPatches": .list(.object(ObjectType("EnvoyConfigObjectPatch", [
             "applyTo": .enumeration(["INVALID", "LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER", "ROUTE_CONFIGURATION",
@@ -261,53 +272,28 @@ enum NetworkingSchemas {
                 "value": .any,
                 "filterClass": .enumeration(["UNSPECIFIED", "AUTHN", "AUTHZ", "STATS"]),
             ])),
-        ]))),
+        ], rules: [NetworkingRules.envoyFilterPatch]))),
         "priority": .integer,
-    ]))
+    ], rules: [NetworkingRules.envoyFilter]))
 
     // MARK: VirtualService, Gateway, Sidecar
 
     static let destination = ObjectType("Destination", [
         "host": .string(minLength: 1), "subset": .string,
         "port": .object(ObjectType("PortSelector", ["number": .integer], rules: [C.portRule("number")])),
-    ], required: ["host"])
+    ], required: ["host"], rules: [NetworkingRules.destination])
 
-    /// The name problem of a header that a route sets, adds or removes; nil when the name is fine.
-    static func headerOperationProblem(_ name: String) -> String? {
-        let token = Set("!#$%&'*+-.^_`|~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-        if name.isEmpty { return "header name must not be empty" }
-        if name.hasPrefix(":") { return "pseudo-header \"\(name)\" cannot be changed; use rewrite.authority or rewrite.uri instead" }
-        if name.lowercased() == "host" { return "the Host header cannot be changed here; use rewrite.authority instead" }
-        if !name.allSatisfy(token.contains) { return "\"\(name)\" is not a valid HTTP header name" }
-        return nil
-    }
+    static let headerOperations = ObjectType("HeaderOperations", ["set": .map(.string), "add": .map(.string), "remove": .list(.string)])
 
-    static let headerOperations = ObjectType("HeaderOperations", ["set": .map(.string), "add": .map(.string), "remove": .list(.string)], rules: [
-        ObjectRule { operations, path in
-            var problems: [ValidationProblem] = []
-            for field in ["set", "add"] {
-                for pair in operations[field]?.pairs ?? [] {
-                    let name = pair.key.scalarText ?? ""
-                    if let problem = headerOperationProblem(name) { problems.append(C.problem(pair.key, path + [.key(field), .key(name)], problem)) }
-                }
-            }
-            for (index, item) in (operations["remove"]?.items ?? []).enumerated() {
-                if let problem = headerOperationProblem(item.scalarText ?? "") {
-                    problems.append(C.problem(item, path + [.key("remove"), .index(index)], problem))
-                }
-            }
-            return problems
-        },
-    ])
-
-    static let headers = ObjectType("Headers", ["request": .object(headerOperations), "response": .object(headerOperations)])
+    static let headers = ObjectType("Headers", ["request": .object(headerOperations), "response": .object(headerOperations)],
+                                    rules: [NetworkingRules.headers])
 
     static let httpMatch = ObjectType("HTTPMatchRequest", [
         "name": .string, "uri": C.stringMatch, "scheme": C.stringMatch, "method": C.stringMatch, "authority": C.stringMatch,
         "headers": .map(C.stringMatch), "port": .integer, "sourceLabels": .map(.string), "gateways": .list(.string),
         "queryParams": .map(C.stringMatch), "ignoreUriCase": .bool, "withoutHeaders": .map(C.stringMatch),
         "sourceNamespace": .string, "statPrefix": .string,
-    ], rules: [C.portRule("port"), IstioRules.regexes])
+    ], rules: [C.portRule("port"), NetworkingRules.httpMatch])
 
     static let httpRoute = ObjectType("HTTPRoute", [
         "name": .string, "match": .list(.object(httpMatch)),
@@ -315,43 +301,39 @@ enum NetworkingSchemas {
             "destination": .object(destination), "weight": .integer(minimum: 0), "headers": .object(headers),
         ], required: ["destination"]))),
         "redirect": .object(ObjectType("HTTPRedirect", [
-            "uri": .string, "authority": .string, "port": .integer, "derivePort": .enumeration(["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"]),
-            "scheme": .string, "redirectCode": .integer(minimum: 300, maximum: 399),
-        ])),
+            "uri": .string, "authority": .string, "port": .integer(minimum: 0), "derivePort": .enumeration(["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"]),
+            "scheme": .string, "redirectCode": .integer(minimum: 300, maximum: 399), "prefixRewrite": .string,
+        ], rules: [C.oneOf(["port", "derivePort"]), NetworkingRules.redirect])),
         "directResponse": .object(ObjectType("HTTPDirectResponse", [
-            "status": .integer(minimum: 200, maximum: 599),
-            "body": .object(ObjectType("HTTPBody", ["string": .string, "bytes": .string])),
-        ], required: ["status"])),
+            "status": .integer(minimum: 0, maximum: 4_294_967_295),
+            "body": .object(ObjectType("HTTPBody", ["string": .string, "bytes": .string], rules: [C.oneOf(["string", "bytes"])])),
+        ], required: ["status"], rules: [NetworkingRules.directResponse])),
         "delegate": .object(ObjectType("Delegate", ["name": .string(minLength: 1), "namespace": .string], required: ["name"])),
         "rewrite": .object(ObjectType("HTTPRewrite", [
             "uri": .string, "authority": .string,
-            "uriRegexRewrite": .object(ObjectType("RegexRewrite", ["match": .string, "rewrite": .string], rules: [
-                .require("uriRegexRewrite.match is not a valid regular expression", at: "match") { rewrite in
-                    rewrite["match"]?.scalarText.map { (try? Regex($0)) != nil } ?? true
-                },
-            ])),
-        ], rules: [.require("rewrite may set uri or uriRegexRewrite, not both") { $0["uri"] == nil || $0["uriRegexRewrite"] == nil }])),
-        "timeout": .duration, "retries": .object(ObjectType("HTTPRetry", [
+            "uriRegexRewrite": .object(ObjectType("RegexRewrite", ["match": .string, "rewrite": .string])),
+        ], rules: [.require("rewrite may set uri or uriRegexRewrite, not both") { $0["uri"] == nil || $0["uriRegexRewrite"] == nil },
+                   NetworkingRules.rewrite])),
+        "timeout": .duration(minimumSeconds: 0.001), "retries": .object(ObjectType("HTTPRetry", [
             "attempts": .integer(minimum: 0), "perTryTimeout": .duration(minimumSeconds: 0.001), "retryOn": .string,
-            "retryRemoteLocalities": .bool, "backoff": .duration, "retryIgnorePreviousHosts": .bool,
-        ], rules: [IstioRules.retryOn])),
+            "retryRemoteLocalities": .bool, "backoff": .duration(minimumSeconds: 0.001), "retryIgnorePreviousHosts": .bool,
+        ], rules: [IstioRules.retryOn, NetworkingRules.retries, NetworkingRules.millisecondDurations(["perTryTimeout", "backoff"])])),
         "fault": .object(ObjectType("HTTPFaultInjection", [
-            "delay": .object(ObjectType("Delay", ["fixedDelay": .duration(minimumSeconds: 0.001), "exponentialDelay": .duration,
+            "delay": .object(ObjectType("Delay", ["fixedDelay": .duration(minimumSeconds: 0.001), "exponentialDelay": .duration(minimumSeconds: 0.001),
                                                   "percentage": .object(percent), "percent": .integer(minimum: 0, maximum: 100)],
-                                        rules: [.require("delay must set fixedDelay or exponentialDelay") { $0["fixedDelay"] != nil || $0["exponentialDelay"] != nil }])),
-            "abort": .object(ObjectType("Abort", ["httpStatus": .integer(minimum: 200, maximum: 599), "grpcStatus": .string,
-                                                  "http2Error": .string, "percentage": .object(percent)],
-                                        rules: [.require("abort must set one of httpStatus, grpcStatus or http2Error") { abort in
-                                            ["httpStatus", "grpcStatus", "http2Error"].filter { abort[$0] != nil }.count == 1
-                                        }])),
-        ], rules: [.require("fault must set delay or abort") { $0["delay"] != nil || $0["abort"] != nil }])),
+                                        rules: [C.oneOf(["fixedDelay", "exponentialDelay"]), NetworkingRules.delay,
+                                                NetworkingRules.millisecondDurations(["fixedDelay"])])),
+            "abort": .object(ObjectType("Abort", ["httpStatus": .integer, "grpcStatus": .string, "http2Error": .string, "percentage": .object(percent)],
+                                        rules: [C.oneOf(["httpStatus", "grpcStatus", "http2Error"]), NetworkingRules.abort])),
+        ], rules: [.require("HTTP fault injection must have an abort and/or a delay") { $0["delay"] != nil || $0["abort"] != nil }])),
         "mirror": .object(destination),
         "mirrors": .list(.object(ObjectType("HTTPMirrorPolicy", ["destination": .object(destination), "percentage": .object(percent)],
                                             required: ["destination"]))),
         "mirrorPercentage": .object(percent), "mirrorPercent": .integer(minimum: 0, maximum: 100),
+        "mirror_percent": .integer(minimum: 0, maximum: 4_294_967_295),
         "corsPolicy": .object(ObjectType("CorsPolicy", [
             "allowOrigins": .list(C.stringMatch), "allowOrigin": .list(.string), "allowMethods": .list(.string),
-            "allowHeaders": .list(.string), "exposeHeaders": .list(.string), "maxAge": .duration, "allowCredentials": .bool,
+            "allowHeaders": .list(.string), "exposeHeaders": .list(.string), "maxAge": .duration(minimumSeconds: 0.001), "allowCredentials": .bool,
             "unmatchedPreflights": .enumeration(["UNSPECIFIED", "FORWARD", "IGNORE"]),
         ], rules: [
             ObjectRule { cors, path in
@@ -361,27 +343,23 @@ enum NetworkingSchemas {
                         : C.problem(method, path + [.key("allowMethods"), .index(index)], "\"\(method.scalarText ?? "")\" is not an HTTP method")
                 }
             },
+            NetworkingRules.cors,
         ])),
         "headers": .object(headers),
     ], rules: [
         ObjectRule { route, path in
             guard let destinations = route["route"]?.items, destinations.count > 1 else { return [] }
             let weights = destinations.compactMap { $0["weight"]?.int }
-            guard !weights.isEmpty, weights.reduce(0, +) != 100 else { return [] }
+            guard !weights.isEmpty, weights.reduce(0, +) != 100, weights.reduce(0, +) != 0 else { return [] }
             return [ValidationProblem(.warning, path: path + [.key("route")], location: route["route"]!.location,
                                       message: "destination weights add up to \(weights.reduce(0, +)), not 100; Istio scales them to shares of the total")]
-        },
-        .require("an HTTP route needs route, redirect, directResponse or delegate") { route in
-            ["route", "redirect", "directResponse", "delegate"].contains { route[$0] != nil }
         },
         .require("HTTP route cannot contain both route and redirect") { $0["route"] == nil || $0["redirect"] == nil },
         .require("HTTP route cannot contain both route and directResponse") { $0["route"] == nil || $0["directResponse"] == nil },
         .require("HTTP route cannot contain both redirect and directResponse") { $0["redirect"] == nil || $0["directResponse"] == nil },
         .require("HTTP route cannot contain both rewrite and redirect") { $0["rewrite"] == nil || $0["redirect"] == nil },
         .require("only one of mirror or mirrors can be set") { $0["mirror"] == nil || $0["mirrors"] == nil },
-        .require("a delegate route cannot also route, redirect or answer directly") { route in
-            route["delegate"] == nil || ["route", "redirect", "directResponse"].allSatisfy { route[$0] == nil }
-        },
+        NetworkingRules.httpRoute, NetworkingRules.redirectPrefixMatches,
     ])
 
     static let percent = ObjectType("Percent", ["value": .number(minimum: 0, maximum: 100)])
@@ -392,62 +370,47 @@ enum NetworkingSchemas {
     static let tlsMatch = ObjectType("TLSMatchAttributes", [
         "sniHosts": .list(.string, minItems: 1), "destinationSubnets": .list(.string), "port": .integer,
         "sourceLabels": .map(.string), "gateways": .list(.string), "sourceNamespace": .string,
-    ], required: ["sniHosts"], rules: [C.portRule("port")])
+    ], required: ["sniHosts"], rules: [C.portRule("port"), NetworkingRules.l4Match])
 
     static let l4Match = ObjectType("L4MatchAttributes", [
         "destinationSubnets": .list(.string), "port": .integer, "sourceSubnet": .string, "sourceLabels": .map(.string),
         "gateways": .list(.string), "sourceNamespace": .string,
-    ], rules: [C.portRule("port")])
+    ], rules: [C.portRule("port"), NetworkingRules.l4Match])
 
     static let virtualService = SchemaType.object(ObjectType("VirtualService", [
         "hosts": .list(.string), "gateways": .list(.string),
         "http": .list(.object(httpRoute)),
         "tls": .list(.object(ObjectType("TLSRoute", ["match": .list(.object(tlsMatch), minItems: 1), "route": .list(.object(l4Route))],
-                                        required: ["match"]))),
-        "tcp": .list(.object(ObjectType("TCPRoute", ["match": .list(.object(l4Match)), "route": .list(.object(l4Route))]))),
+                                        required: ["match"], rules: [NetworkingRules.l4Route]))),
+        "tcp": .list(.object(ObjectType("TCPRoute", ["match": .list(.object(l4Match)), "route": .list(.object(l4Route))],
+                                        rules: [NetworkingRules.l4Route]))),
         "exportTo": .list(.string),
     ], rules: [
         .require("http, tcp or tls must be provided in virtual service") { spec in
             ["http", "tcp", "tls"].contains { !(spec[$0]?.items ?? []).isEmpty }
         },
-        IstioRules.hosts("hosts", allowWildcard: true),
         ObjectRule { spec, path in
-            let gateways = spec["gateways"]?.items?.compactMap(\.scalarText) ?? []
-            let mesh = gateways.isEmpty || gateways.contains("mesh")
-            var problems: [ValidationProblem] = []
-            for (index, host) in (spec["hosts"]?.items ?? []).enumerated() where host.scalarText == "*" && mesh {
-                problems.append(C.problem(host, path + [.key("hosts"), .index(index)],
-                                          "wildcard host * is not allowed for virtual services bound to the mesh gateway"))
+            guard !NetworkingRules.appliesToGatewaysOnly(spec) else { return [] }
+            return (spec["hosts"]?.items ?? []).enumerated().filter { $0.element.scalarText == "*" }.map { index, host in
+                C.problem(host, path + [.key("hosts"), .index(index)], "wildcard host * is not allowed for virtual services bound to the mesh gateway")
             }
-            for (index, gateway) in (spec["gateways"]?.items ?? []).enumerated() {
-                let name = gateway.scalarText ?? ""
-                let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-                if name.isEmpty || parts.count > 2 || parts.contains(where: \.isEmpty) {
-                    problems.append(C.problem(gateway, path + [.key("gateways"), .index(index)],
-                                              "invalid gateway name \"\(name)\": use name or namespace/name"))
-                }
-            }
-            return problems
         },
+        NetworkingRules.virtualService, NetworkingRules.exportTo(serviceEntry: false),
     ]))
 
     static let serverTLS = ObjectType("ServerTLSSettings", [
         "httpsRedirect": .bool,
         "mode": .enumeration(["PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"]),
         "serverCertificate": .string, "privateKey": .string, "caCertificates": .string, "caCrl": .string,
-        "credentialName": .string, "credentialNames": .list(.string, maxItems: 2), "tlsCertificates": .list(.any, maxItems: 2),
+        "credentialName": .string, "credentialNames": .list(.string, minItems: 1, maxItems: 2),
+        "tlsCertificates": .list(.object(ObjectType("TLSCertificate", ["serverCertificate": .string, "privateKey": .string, "caCertificates": .string])),
+                                 minItems: 1, maxItems: 2),
+        "caCertCredentialName": .string, "ecdhCurves": .list(.string), "insecureSkipVerify": .bool,
         "subjectAltNames": .list(.string), "verifyCertificateSpki": .list(.string), "verifyCertificateHash": .list(.string),
         "minProtocolVersion": .enumeration(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]),
         "maxProtocolVersion": .enumeration(["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"]),
         "cipherSuites": .list(.string),
-    ], rules: [
-        .require("SIMPLE and MUTUAL TLS need credentialName, credentialNames, tlsCertificates, or serverCertificate and privateKey") { tls in
-            let mode = tls["mode"]?.scalarText ?? "PASSTHROUGH"
-            guard mode == "SIMPLE" || mode == "MUTUAL" || mode == "OPTIONAL_MUTUAL" else { return true }
-            return tls["credentialName"] != nil || tls["credentialNames"] != nil || tls["tlsCertificates"] != nil
-                || (tls["serverCertificate"] != nil && tls["privateKey"] != nil)
-        },
-    ])
+    ], rules: [NetworkingRules.serverTLS])
 
     static let protocols = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "REDIS", "MYSQL", "TCP", "TLS", "UDP", "HTTP_PROXY"]
 
@@ -455,7 +418,6 @@ enum NetworkingSchemas {
         "servers": .list(.object(ObjectType("Server", [
             "port": .object(ObjectType("Port", ["number": .integer, "protocol": .string, "name": .string, "targetPort": .integer],
                                        required: ["number", "protocol", "name"], rules: [
-                                           C.portRule("number"), C.portRule("targetPort"),
                                            .require("unknown protocol: use HTTP, HTTPS, GRPC, HTTP2, TCP, TLS, MONGO, REDIS or MYSQL", at: "protocol") { port in
                                                guard let name = port["protocol"]?.scalarText else { return true }
                                                return protocols.contains(name.uppercased())
@@ -467,10 +429,11 @@ enum NetworkingSchemas {
                 let proto = server["port"]?["protocol"]?.scalarText?.uppercased() ?? ""
                 return !(proto == "HTTPS" || proto == "TLS") || server["tls"] != nil
             },
-            IstioRules.hosts("hosts", allowWildcard: true, namespaced: true),
+            NetworkingRules.server,
         ]))),
         "selector": .map(.string),
     ], rules: [
+        NetworkingRules.gateway,
         ObjectRule { spec, path in
             var names: [String: Int] = [:]
             var problems: [ValidationProblem] = []
@@ -487,11 +450,13 @@ enum NetworkingSchemas {
         },
     ]))
 
-    static let sidecarPort = ObjectType("SidecarPort", ["number": .integer, "protocol": .string, "name": .string, "targetPort": .integer],
-                                        rules: [C.portRule("number"), C.portRule("targetPort")])
+    static let sidecarPort = ObjectType("SidecarPort", ["number": .integer(minimum: 0, maximum: 4_294_967_295), "protocol": .string, "name": .string,
+                                                        "targetPort": .integer(minimum: 0, maximum: 4_294_967_295)])
 
     static let sidecar = SchemaType.object(ObjectType("Sidecar", [
-        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)])),
+        "workloadSelector": .object(ObjectType("WorkloadSelector", ["labels": .map(.string)], rules: [
+            NetworkingRules.alphaSelector(ownerWords: "the sidecar"),
+        ])),
         "ingress": .list(.object(ObjectType("IstioIngressListener", [
             "port": .object(sidecarPort), "bind": .string, "captureMode": .enumeration(["DEFAULT", "IPTABLES", "NONE"]),
             "defaultEndpoint": .string, "tls": .object(serverTLS), "connectionPool": .object(connectionPool),
@@ -499,20 +464,10 @@ enum NetworkingSchemas {
         "egress": .list(.object(ObjectType("IstioEgressListener", [
             "port": .object(sidecarPort), "bind": .string, "captureMode": .enumeration(["DEFAULT", "IPTABLES", "NONE"]),
             "hosts": .list(.string, minItems: 1),
-        ], required: ["hosts"], rules: [
-            ObjectRule { listener, path in
-                (listener["hosts"]?.items ?? []).enumerated().compactMap { index, host in
-                    let text = host.scalarText ?? ""
-                    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-                    guard parts.count != 2 || parts[0].isEmpty || parts[1].isEmpty else { return nil }
-                    return C.problem(host, path + [.key("hosts"), .index(index)],
-                                     "egress host \"\(text)\" must be namespace/dnsName, e.g. ./*, istio-system/*, */foo.example.com")
-                }
-            },
-        ]))),
+        ], required: ["hosts"]))),
         "outboundTrafficPolicy": .object(ObjectType("OutboundTrafficPolicy", [
             "mode": .enumeration(["REGISTRY_ONLY", "ALLOW_ANY"]), "egressProxy": .object(destination),
         ])),
         "inboundConnectionPool": .object(connectionPool),
-    ]))
+    ], rules: [NetworkingRules.sidecar]))
 }

@@ -14,14 +14,19 @@ public enum ResourceValidator {
         var name: String
         var spec: SchemaType
         var specRequired: Bool = false
+        /// Istio's rules that need the resource's name, namespace or labels besides its spec.
+        var resourceRules: [NetworkingRules.ResourceRule] = []
     }
 
     static let kinds: [Kind] = [
-        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "VirtualService", spec: NetworkingSchemas.virtualService),
-        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "DestinationRule", spec: NetworkingSchemas.destinationRule),
-        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "Gateway", spec: NetworkingSchemas.gateway),
+        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "VirtualService", spec: NetworkingSchemas.virtualService,
+             resourceRules: [NetworkingRules.exportToOwnNamespace]),
+        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "DestinationRule", spec: NetworkingSchemas.destinationRule,
+             resourceRules: [NetworkingRules.exportToOwnNamespace, NetworkingRules.destinationRuleNamespace]),
+        Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "Gateway", spec: NetworkingSchemas.gateway,
+             resourceRules: [NetworkingRules.gatewayName]),
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "ServiceEntry", spec: NetworkingSchemas.serviceEntry,
-             specRequired: true),
+             specRequired: true, resourceRules: [NetworkingRules.exportToOwnNamespace, NetworkingRules.serviceEntryWaypoint]),
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "Sidecar", spec: NetworkingSchemas.sidecar),
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "WorkloadEntry",
              spec: .object(NetworkingSchemas.workloadEntry(requireAddress: true)), specRequired: true),
@@ -48,6 +53,11 @@ public enum ResourceValidator {
     /// Istio's rules for a mesh config (the `istio` ConfigMap's `mesh` key, `--meshConfigFile`); paths start at its root.
     public static func validateMeshConfig(_ meshConfig: YAMLNode) -> [ValidationProblem] {
         SchemaValidator.validate(meshConfig, as: MeshConfigSchemas.meshConfig, path: [])
+    }
+
+    /// The schema of the spec of one of Istio's kinds, as meshctl checks it (nil for kinds it does not check).
+    public static func specSchema(group: String, kind: String) -> SchemaType? {
+        kinds.first { $0.group == group && $0.name == kind }?.spec
     }
 
     /// Validates one document.
@@ -106,6 +116,7 @@ public enum ResourceValidator {
             problems.append(ValidationProblem(.error, path: [.key("metadata"), .key("name")], location: document["metadata"]?.location ?? document.location,
                                               message: "Required value: metadata.name is missing"))
         }
+        problems += IstioMetadataRules.problems(document, dryRunAllowed: known.name == "AuthorizationPolicy")
         if let spec = document["spec"] {
             if spec.isNull {
                 problems.append(ValidationProblem(.error, path: [.key("spec")], location: spec.location,
@@ -116,7 +127,10 @@ public enum ResourceValidator {
         } else if known.specRequired {
             problems.append(ValidationProblem(.error, path: [.key("spec")], location: document.location, message: "Required value"))
         }
-        problems += IstioRules.annotationProblems(document, kind: kind)
+        // Like object rules, resource rules read only a spec whose fields have the right types.
+        if !problems.contains(where: { $0.severity == .error && $0.path.first == .key("spec") }) {
+            problems += known.resourceRules.flatMap { $0(document) }
+        }
         return .checked(resource: resource, problems: problems)
     }
 }

@@ -133,9 +133,7 @@ struct AnalyzeCommand: MeshCommand {
         let inputs = try ManifestFiles.read(files, context, notes: &notes, manifestNamesOnly: true)
         let cluster = try clusterInputs(context, notes: &notes)
         let fromFiles = try fileResources(inputs, defaultNamespace: cluster.namespace ?? "default", context)
-        // With --ignore-unknown, files whose documents were unreadable were reported and skipped as asked.
-        let skippedUnreadable = ignoreUnknown && inputs.contains { !$0.text.allSatisfy(\.isWhitespace) }
-        if !files.isEmpty && fromFiles.isEmpty && !(inputs.isEmpty && !notes.isEmpty) && !skippedUnreadable {
+        if !files.isEmpty && fromFiles.isEmpty && !ignoreUnknown && !(inputs.isEmpty && !notes.isEmpty) {
             // Nothing to analyze in the files (those skipped by name are only noted, as istioctl does): without a
             // cluster that fails the run, with one the cluster is still analyzed.
             let problem = ManifestFiles.noObjects(in: inputs.map(\.name), given: files)

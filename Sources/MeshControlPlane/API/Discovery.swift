@@ -27,11 +27,11 @@ enum Discovery {
     }
 
     /// `/api` (core: true) or `/apis` as an APIGroupDiscoveryList.
-    static func aggregated(core: Bool) -> JSONValue {
-        let items: [JSONValue] = ResourceCatalog.groups.filter { $0.name.isEmpty == core }.map { group in
+    static func aggregated(core: Bool, _ types: [ResourceType]) -> JSONValue {
+        let items: [JSONValue] = ResourceCatalog.groups(types).filter { $0.name.isEmpty == core }.map { group in
             let versions: [JSONValue] = group.versions.map { version in
                 .object([("version", .string(version)),
-                         ("resources", .array(ResourceCatalog.all.filter { $0.group == group.name && $0.versions.contains(version) }
+                         ("resources", .array(types.filter { $0.group == group.name && $0.versions.contains(version) }
                             .map { resourceEntry($0, version: version) })),
                          ("freshness", .string("Current"))])
             }
@@ -52,20 +52,20 @@ enum Discovery {
         return .object([("name", .string(name)), ("versions", .array(entries)), ("preferredVersion", entries[0])])
     }
 
-    static func groupList() -> JSONValue {
+    static func groupList(_ types: [ResourceType]) -> JSONValue {
         .object([("kind", .string("APIGroupList")), ("apiVersion", .string("v1")),
-                 ("groups", .array(ResourceCatalog.groups.filter { !$0.name.isEmpty }.map { group($0.name, $0.versions) }))])
+                 ("groups", .array(ResourceCatalog.groups(types).filter { !$0.name.isEmpty }.map { group($0.name, $0.versions) }))])
     }
 
-    static func apiGroup(_ name: String) -> JSONValue? {
-        guard let entry = ResourceCatalog.groups.first(where: { $0.name == name && !name.isEmpty }) else { return nil }
+    static func apiGroup(_ name: String, _ types: [ResourceType]) -> JSONValue? {
+        guard let entry = ResourceCatalog.groups(types).first(where: { $0.name == name && !name.isEmpty }) else { return nil }
         var value = group(entry.name, entry.versions)
         value = .object([("kind", .string("APIGroup")), ("apiVersion", .string("v1"))] + (value.object ?? []))
         return value
     }
 
-    static func resourceList(group: String, version: String) -> JSONValue? {
-        let types = ResourceCatalog.all.filter { $0.group == group && $0.versions.contains(version) }
+    static func resourceList(group: String, version: String, _ types: [ResourceType]) -> JSONValue? {
+        let types = types.filter { $0.group == group && $0.versions.contains(version) }
         guard !types.isEmpty else { return nil }
         let resources: [JSONValue] = types.map { type in
             var pairs: [(key: String, value: JSONValue)] = [
@@ -83,18 +83,21 @@ enum Discovery {
     // MARK: - OpenAPI v3
 
     /// `api/v1`, `apis/apps/v1`, ...: the group-versions OpenAPI describes.
-    static var openAPIGroupVersions: [(path: String, group: String, version: String)] {
-        ResourceCatalog.groups.flatMap { group in
+    static func openAPIGroupVersions(_ types: [ResourceType]) -> [(path: String, group: String, version: String)] {
+        ResourceCatalog.groups(types).flatMap { group in
             group.versions.map { version in (group.name.isEmpty ? "api/\(version)" : "apis/\(group.name)/\(version)", group.name, version) }
         }
     }
 
     /// The document for one group-version: one PATCH operation per resource that names its kind and takes
-    /// `fieldValidation`, which tells kubectl the server validates.
-    static func openAPIDocument(group: String, version: String, serverVersion: String) -> JSONValue {
+    /// `fieldValidation`, which tells kubectl the server validates, and each kind's schema (with descriptions and
+    /// its group-version-kind) under `components.schemas`, which `kubectl explain` reads.
+    static func openAPIDocument(group: String, version: String, serverVersion: String, _ types: [ResourceType],
+                                schema: (ResourceType) -> FieldSchema) -> JSONValue {
         var paths: [(key: String, value: JSONValue)] = []
+        var schemas: [(key: String, value: JSONValue)] = []
         let prefix = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
-        for type in ResourceCatalog.all where type.group == group && type.versions.contains(version) {
+        for type in types where type.group == group && type.versions.contains(version) {
             let item = type.namespaced ? "\(prefix)/namespaces/{namespace}/\(type.plural)/{name}" : "\(prefix)/\(type.plural)/{name}"
             let operation: JSONValue = .object([
                 ("parameters", .array([.object([("name", .string("fieldValidation")), ("in", .string("query")),
@@ -103,23 +106,28 @@ enum Discovery {
                 ("responses", .object([("200", .object([("description", .string("OK"))]))])),
             ])
             paths.append((item, .object([("patch", operation)])))
+            var definition = schema(type).openAPI
+            definition["x-kubernetes-group-version-kind"] = .array([.object([("group", .string(group)), ("kind", .string(type.kind)),
+                                                                             ("version", .string(version))])])
+            schemas.append(("io.meshctl.\(group.isEmpty ? "core" : group).\(version).\(type.kind)", definition))
         }
         return .object([("openapi", .string("3.0.0")), ("info", .object([("title", .string("Kubernetes")), ("version", .string(serverVersion))])),
-                        ("paths", .object(paths))])
+                        ("paths", .object(paths)), ("components", .object([("schemas", .object(schemas))]))])
     }
 
-    /// A hash that changes when the documents do: the catalogue's shape and the server version.
-    static func openAPIHash(serverVersion: String) -> String {
+    /// A hash that changes when the documents do: the catalogue's shape, the server version and `definitions`
+    /// (what the applied CRDs are at).
+    static func openAPIHash(serverVersion: String, _ types: [ResourceType], definitions: String) -> String {
         var hash: UInt64 = 0xcbf29ce484222325
-        for byte in (serverVersion + ResourceCatalog.all.map { "\($0.group)/\($0.versions)/\($0.plural)/\($0.kind)" }.joined()).utf8 {
+        for byte in (serverVersion + definitions + types.map { "\($0.group)/\($0.versions)/\($0.plural)/\($0.kind)" }.joined()).utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x100000001b3
         }
         return String(hash, radix: 16)
     }
 
-    static func openAPIRoot(serverVersion: String) -> JSONValue {
-        let hash = openAPIHash(serverVersion: serverVersion)
-        return .object([("paths", .object(openAPIGroupVersions.map {
+    static func openAPIRoot(serverVersion: String, _ types: [ResourceType], definitions: String) -> JSONValue {
+        let hash = openAPIHash(serverVersion: serverVersion, types, definitions: definitions)
+        return .object([("paths", .object(openAPIGroupVersions(types).map {
             ($0.path, .object([("serverRelativeURL", .string("/openapi/v3/\($0.path)?hash=\(hash)"))]))
         }))])
     }

@@ -154,7 +154,7 @@ enum Patches {
         return result
     }
 
-    private static func mergeKey(for field: String, parent: String, items: [JSONValue]) -> String? {
+    static func mergeKey(for field: String, parent: String, items: [JSONValue]) -> String? {
         // A container's ports merge by containerPort; a Service's by port.
         if field == "ports" && items.contains(where: { $0["containerPort"] != nil }) { return "containerPort" }
         guard let key = mergeKeys[field], items.allSatisfy({ $0.object != nil }) else { return nil }

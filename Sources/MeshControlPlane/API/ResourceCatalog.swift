@@ -48,16 +48,29 @@ public enum ResourceCatalog {
     private static let verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
     public static var allVerbs: [String] { verbs }
 
+    /// The kinds `kubectl get all` lists, as on a real cluster.
+    static let inCategoryAll: Set<String> = ["pods", "services", "deployments.apps", "replicasets.apps", "statefulsets.apps", "daemonsets.apps",
+                                             "jobs.batch", "cronjobs.batch"]
+
     private static func core(_ plural: String, _ kind: String, namespaced: Bool = true, short: [String] = [], columns: [PrinterColumn] = []) -> ResourceType {
-        ResourceType(group: "", versions: ["v1"], plural: plural, kind: kind, namespaced: namespaced, shortNames: short, categories: ["all"],
-                     builtIn: true, columns: columns)
+        builtIn("", plural, kind, namespaced: namespaced, short: short, columns: columns)
     }
 
-    private static func builtIn(_ group: String, _ plural: String, _ kind: String, namespaced: Bool = true, short: [String] = [],
-                                columns: [PrinterColumn] = []) -> ResourceType {
-        ResourceType(group: group, versions: ["v1"], plural: plural, kind: kind, namespaced: namespaced, shortNames: short, categories: ["all"],
-                     builtIn: true, columns: columns)
+    private static func builtIn(_ group: String, _ plural: String, _ kind: String, versions: [String] = ["v1"], namespaced: Bool = true,
+                                short: [String] = [], columns: [PrinterColumn] = []) -> ResourceType {
+        let key = group.isEmpty ? plural : "\(plural).\(group)"
+        return ResourceType(group: group, versions: versions, plural: plural, kind: kind, namespaced: namespaced, shortNames: short,
+                            categories: inCategoryAll.contains(key) ? ["all"] : [], builtIn: true, columns: columns)
     }
+
+    /// Gateway API kinds: served by meshctl with their schemas, but (as CRDs on a real cluster) without strategic merge patches.
+    private static func gatewayAPI(_ plural: String, _ kind: String, versions: [String], namespaced: Bool = true, short: [String] = [],
+                                   columns: [PrinterColumn] = []) -> ResourceType {
+        ResourceType(group: "gateway.networking.k8s.io", versions: versions, plural: plural, kind: kind, namespaced: namespaced, shortNames: short,
+                     categories: ["gateway-api"], builtIn: false, columns: columns)
+    }
+
+    private static let createdAt = PrinterColumn("Created At", .field("metadata.creationTimestamp"))
 
     private static func istio(_ group: String, _ versions: [String], _ plural: String, _ kind: String, short: [String] = [],
                               columns: [PrinterColumn] = []) -> ResourceType {
@@ -87,10 +100,18 @@ public enum ResourceCatalog {
         core("serviceaccounts", "ServiceAccount", short: ["sa"]),
         core("nodes", "Node", namespaced: false, short: ["no"]),
         core("events", "Event", short: ["ev"]),
+        core("persistentvolumeclaims", "PersistentVolumeClaim", short: ["pvc"], columns: [
+            .init("Status", .computed { $0["status"]?["phase"]?.string ?? "Pending" }), .init("Volume", .field("spec.volumeName")),
+            .init("Capacity", .field("status.capacity.storage")), .init("Access Modes", .computed(Columns.accessModes)),
+            .init("StorageClass", .field("spec.storageClassName")),
+        ]),
         builtIn("apps", "deployments", "Deployment", short: ["deploy"], columns: [
             .init("Ready", .computed { "\($0["status"]?["readyReplicas"]?.int ?? 0)/\($0["spec"]?["replicas"]?.int ?? 1)" }),
             .init("Up-to-date", .computed { String($0["status"]?["updatedReplicas"]?.int ?? 0) }),
             .init("Available", .computed { String($0["status"]?["availableReplicas"]?.int ?? 0) }),
+            .init("Containers", .computed { Columns.containers($0, \.name) }, priority: 1),
+            .init("Images", .computed { Columns.containers($0, \.image) }, priority: 1),
+            .init("Selector", .computed(Columns.workloadSelector), priority: 1),
         ]),
         builtIn("apps", "replicasets", "ReplicaSet", short: ["rs"]),
         builtIn("apps", "statefulsets", "StatefulSet", short: ["sts"]),
@@ -102,7 +123,36 @@ public enum ResourceCatalog {
         builtIn("admissionregistration.k8s.io", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", namespaced: false,
                 columns: [.init("Webhooks", .computed { String($0["webhooks"]?.array?.count ?? 0) })]),
         builtIn("apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition", namespaced: false, short: ["crd", "crds"],
-                columns: [.init("Created At", .field("metadata.creationTimestamp"))]),
+                columns: [createdAt]),
+        builtIn("rbac.authorization.k8s.io", "roles", "Role", columns: [createdAt]),
+        builtIn("rbac.authorization.k8s.io", "rolebindings", "RoleBinding", columns: Columns.bindingColumns),
+        builtIn("rbac.authorization.k8s.io", "clusterroles", "ClusterRole", namespaced: false, columns: [createdAt]),
+        builtIn("rbac.authorization.k8s.io", "clusterrolebindings", "ClusterRoleBinding", namespaced: false, columns: Columns.bindingColumns),
+        builtIn("networking.k8s.io", "ingresses", "Ingress", short: ["ing"], columns: [
+            .init("Class", .computed { $0["spec"]?["ingressClassName"]?.string ?? "<none>" }),
+            .init("Hosts", .computed { Columns.joined(($0["spec"]?["rules"]?.array ?? []).compactMap { $0["host"]?.string }, empty: "*") }),
+            .init("Address", .computed { Columns.joined(($0["status"]?["loadBalancer"]?["ingress"]?.array ?? []).compactMap { $0["ip"]?.string ?? $0["hostname"]?.string }, empty: "") }),
+            .init("Ports", .computed { ($0["spec"]?["tls"]?.array ?? []).isEmpty ? "80" : "80, 443" }),
+        ]),
+        builtIn("networking.k8s.io", "networkpolicies", "NetworkPolicy", short: ["netpol"], columns: [
+            .init("Pod-Selector", .computed { Columns.selectorText($0["spec"]?["podSelector"]) }),
+        ]),
+        builtIn("autoscaling", "horizontalpodautoscalers", "HorizontalPodAutoscaler", versions: ["v2"], short: ["hpa"], columns: [
+            .init("Reference", .computed { "\($0["spec"]?["scaleTargetRef"]?["kind"]?.string ?? "")/\($0["spec"]?["scaleTargetRef"]?["name"]?.string ?? "")" }),
+            .init("MinPods", .computed { String($0["spec"]?["minReplicas"]?.int ?? 1) }), .init("MaxPods", .field("spec.maxReplicas")),
+            .init("Replicas", .computed { String($0["status"]?["currentReplicas"]?.int ?? 0) }),
+        ]),
+        builtIn("policy", "poddisruptionbudgets", "PodDisruptionBudget", short: ["pdb"], columns: [
+            .init("Min Available", .computed { $0["spec"]?["minAvailable"].map(Columns.scalar) ?? "N/A" }),
+            .init("Max Unavailable", .computed { $0["spec"]?["maxUnavailable"].map(Columns.scalar) ?? "N/A" }),
+            .init("Allowed Disruptions", .computed { String($0["status"]?["disruptionsAllowed"]?.int ?? 0) }),
+        ]),
+        builtIn("discovery.k8s.io", "endpointslices", "EndpointSlice", columns: [
+            .init("AddressType", .field("addressType")),
+            .init("Ports", .computed { Columns.joined(($0["ports"]?.array ?? []).compactMap { $0["port"]?.int.map(String.init) }, empty: "<unset>") }),
+            .init("Endpoints", .computed { Columns.joined(($0["endpoints"]?.array ?? []).flatMap { ($0["addresses"]?.array ?? []).compactMap(\.string) }, empty: "<unset>") }),
+        ]),
+        builtIn("coordination.k8s.io", "leases", "Lease", columns: [.init("Holder", .field("spec.holderIdentity"))]),
         istio("networking.istio.io", networking, "virtualservices", "VirtualService", short: ["vs"],
               columns: [.init("Gateways", .field("spec.gateways")), .init("Hosts", .field("spec.hosts"))]),
         istio("networking.istio.io", networking, "destinationrules", "DestinationRule", short: ["dr"], columns: [.init("Host", .field("spec.host"))]),
@@ -122,25 +172,37 @@ public enum ResourceCatalog {
               columns: [.init("Action", .field("spec.action"))]),
         istio("telemetry.istio.io", ["v1", "v1alpha1"], "telemetries", "Telemetry", short: ["telemetry"]),
         istio("extensions.istio.io", ["v1alpha1"], "wasmplugins", "WasmPlugin"),
+        // After Istio's kinds, so that `gateways` still names Istio's Gateway here (use `gtw` for the Gateway API's).
+        gatewayAPI("gatewayclasses", "GatewayClass", versions: ["v1", "v1beta1"], namespaced: false, short: ["gc"], columns: [
+            .init("Controller", .field("spec.controllerName")), .init("Accepted", .computed { Columns.condition($0, "Accepted") }),
+        ]),
+        gatewayAPI("gateways", "Gateway", versions: ["v1", "v1beta1"], short: ["gtw"], columns: [
+            .init("Class", .field("spec.gatewayClassName")),
+            .init("Address", .computed { ($0["status"]?["addresses"]?.array?.first?["value"]?.string) ?? "" }),
+            .init("Programmed", .computed { Columns.condition($0, "Programmed") }),
+        ]),
+        gatewayAPI("httproutes", "HTTPRoute", versions: ["v1", "v1beta1"], columns: [.init("Hostnames", .field("spec.hostnames"))]),
+        gatewayAPI("grpcroutes", "GRPCRoute", versions: ["v1"], columns: [.init("Hostnames", .field("spec.hostnames"))]),
+        gatewayAPI("referencegrants", "ReferenceGrant", versions: ["v1beta1", "v1"], short: ["refgrant"]),
     ]
 
-    /// The type served at `group`/`version` under `plural`.
-    public static func find(group: String, version: String, plural: String) -> ResourceType? {
-        all.first { $0.group == group && $0.plural == plural && $0.versions.contains(version) }
+    /// The type served at `group`/`version` under `plural`, among `types` (the built-in ones when not given).
+    public static func find(group: String, version: String, plural: String, in types: [ResourceType] = all) -> ResourceType? {
+        types.first { $0.group == group && $0.plural == plural && $0.versions.contains(version) }
     }
 
     /// The type of objects with this apiVersion and kind.
-    public static func find(apiVersion: String, kind: String) -> ResourceType? {
+    public static func find(apiVersion: String, kind: String, in types: [ResourceType] = all) -> ResourceType? {
         let parts = apiVersion.split(separator: "/").map(String.init)
         let (group, version) = parts.count == 2 ? (parts[0], parts[1]) : ("", parts.first ?? "")
-        return all.first { $0.group == group && $0.kind == kind && $0.versions.contains(version) }
+        return types.first { $0.group == group && $0.kind == kind && $0.versions.contains(version) }
     }
 
-    /// Groups in the order discovery lists them (core first), each with its versions.
-    public static var groups: [(name: String, versions: [String])] {
+    /// Groups of `types` in the order discovery lists them (core first), each with its versions.
+    public static func groups(_ types: [ResourceType]) -> [(name: String, versions: [String])] {
         var order: [String] = []
         var versions: [String: [String]] = [:]
-        for type in all {
+        for type in types {
             if versions[type.group] == nil { order.append(type.group) }
             for version in type.versions where !(versions[type.group] ?? []).contains(version) { versions[type.group, default: []].append(version) }
         }
@@ -172,6 +234,57 @@ enum Columns {
             return "\(number)\(node)/\(port["protocol"]?.string ?? "TCP")"
         }
         return ports.isEmpty ? "<none>" : ports.joined(separator: ",")
+    }
+
+    static func joined(_ values: [String], empty: String) -> String { values.isEmpty ? empty : values.joined(separator: ",") }
+
+    /// A number or string value as kubectl prints it.
+    static func scalar(_ value: JSONValue) -> String { value.string ?? value.serialized }
+
+    static func containers(_ workload: JSONValue, _ part: KeyPath<(name: String, image: String), String>) -> String {
+        let containers = workload["spec"]?["template"]?["spec"]?["containers"]?.array ?? []
+        return joined(containers.map { (name: $0["name"]?.string ?? "", image: $0["image"]?.string ?? "")[keyPath: part] }, empty: "<none>")
+    }
+
+    /// A label selector as kubectl prints it: `app=web,tier in (a,b)`.
+    static func selectorText(_ selector: JSONValue?) -> String {
+        guard let selector else { return "<none>" }
+        var parts = (selector["matchLabels"]?.object ?? []).map { "\($0.key)=\($0.value.string ?? "")" }
+        for expression in selector["matchExpressions"]?.array ?? [] {
+            let key = expression["key"]?.string ?? "", values = (expression["values"]?.array ?? []).compactMap(\.string).joined(separator: ",")
+            switch expression["operator"]?.string {
+            case "In": parts.append("\(key) in (\(values))")
+            case "NotIn": parts.append("\(key) notin (\(values))")
+            case "Exists": parts.append(key)
+            default: parts.append("!\(key)")
+            }
+        }
+        return joined(parts, empty: "<none>")
+    }
+
+    static func workloadSelector(_ workload: JSONValue) -> String { selectorText(workload["spec"]?["selector"]) }
+
+    static func accessModes(_ claim: JSONValue) -> String {
+        let short = ["ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"]
+        return joined((claim["spec"]?["accessModes"]?.array ?? []).compactMap { $0.string.map { short[$0] ?? $0 } }, empty: "")
+    }
+
+    /// The status ("True", "False", "Unknown") of a condition, or "Unknown" when it is not reported.
+    static func condition(_ object: JSONValue, _ type: String) -> String {
+        (object["status"]?["conditions"]?.array ?? []).first { $0["type"]?.string == type }?["status"]?.string ?? "Unknown"
+    }
+
+    static let bindingColumns: [PrinterColumn] = [
+        .init("Role", .computed { "\($0["roleRef"]?["kind"]?.string ?? "")/\($0["roleRef"]?["name"]?.string ?? "")" }),
+        .init("Users", .computed { subjects($0, "User") }, priority: 1), .init("Groups", .computed { subjects($0, "Group") }, priority: 1),
+        .init("ServiceAccounts", .computed { subjects($0, "ServiceAccount") }, priority: 1),
+    ]
+
+    static func subjects(_ binding: JSONValue, _ kind: String) -> String {
+        joined((binding["subjects"]?.array ?? []).filter { $0["kind"]?.string == kind }.map { subject in
+            let name = subject["name"]?.string ?? ""
+            return kind == "ServiceAccount" ? "\(subject["namespace"]?.string ?? ""):\(name)" : name
+        }, empty: "")
     }
 
     static func selector(_ service: JSONValue) -> String {

@@ -71,11 +71,31 @@ public struct LabelSelectorQuery: Sendable, Equatable {
     }
 }
 
-/// A field selector: `metadata.name=x`, `metadata.namespace!=y` (the fields every kind supports).
+/// A field selector: `metadata.name=x`, `metadata.namespace!=y` (the fields every kind supports), and the fields
+/// kube-apiserver supports for some kinds (`involvedObject.name` on events, `status.phase` on pods, `type` on secrets).
 public struct FieldSelectorQuery: Sendable {
     let requirements: [(field: String, value: String, equal: Bool)]
 
-    public init(parsing text: String) throws(APIError) {
+    /// Fields beyond metadata.name and metadata.namespace, by storage key.
+    static let kindFields: [String: Set<String>] = [
+        "events": ["involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid", "involvedObject.apiVersion",
+                   "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"],
+        "pods": ["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
+                 "status.podIP", "status.nominatedNodeName"],
+        "secrets": ["type"],
+        "namespaces": ["status.phase"],
+        "nodes": ["spec.unschedulable"],
+        "replicasets.apps": ["status.replicas"],
+        "jobs.batch": ["status.successful"],
+    ]
+
+    /// Parses a selector for objects stored under `resource` (a storage key); other fields are refused as kube-apiserver does.
+    public init(parsing text: String, resource: String) throws(APIError) {
+        let supported = Self.kindFields[resource, default: []].union(["metadata.name", "metadata.namespace"])
+        try self.init(parsing: text, supported: supported)
+    }
+
+    public init(parsing text: String, supported: Set<String> = ["metadata.name", "metadata.namespace"]) throws(APIError) {
         var requirements: [(String, String, Bool)] = []
         for part in text.split(separator: ",") {
             let item = String(part)
@@ -83,7 +103,7 @@ public struct FieldSelectorQuery: Sendable {
             let separator = item.contains("!=") ? "!=" : item.contains("==") ? "==" : "="
             guard let range = item.range(of: separator) else { throw APIError.badRequest("invalid field selector \"\(text)\"") }
             let field = String(item[..<range.lowerBound]).trimmed
-            guard ["metadata.name", "metadata.namespace"].contains(field) else {
+            guard supported.contains(field) else {
                 throw APIError.badRequest("field label not supported: \(field)")
             }
             requirements.append((field, String(item[range.upperBound...]).trimmed, equal))
@@ -93,7 +113,13 @@ public struct FieldSelectorQuery: Sendable {
 
     public func matches(_ object: JSONValue) -> Bool {
         requirements.allSatisfy { requirement in
-            let value = object.value(atPath: requirement.field)?.string ?? ""
+            let value: String
+            switch object.value(atPath: requirement.field) {
+            case .string(let text)?: value = text
+            case .bool(let flag)?: value = flag ? "true" : "false"
+            case .number(let text)?: value = text
+            default: value = requirement.field == "spec.hostNetwork" || requirement.field == "spec.unschedulable" ? "false" : ""
+            }
             return (value == requirement.value) == requirement.equal
         }
     }

@@ -11,14 +11,22 @@ enum Tables {
                      ("priority", .int(priority))])
         }
         var columns = [definition("Name", "name", "Name must be unique within a namespace.", 0)]
-        columns += type.columns.map { definition($0.name, "", "\($0.name) of the \(type.kind)", $0.priority) }
-        columns.append(definition("Age", "", "Time since the object was created.", 0))
+        columns += ordered(type).map { column in
+            column.map { definition($0.name, "", "\($0.name) of the \(type.kind)", $0.priority) }
+                ?? definition("Age", "", "Time since the object was created.", 0)
+        }
         return .array(columns)
+    }
+
+    /// The kind's columns after Name, with Age (nil) after those every table shows and before the `-o wide` ones, as kubectl orders them.
+    static func ordered(_ type: ResourceType) -> [PrinterColumn?] {
+        type.columns.filter { $0.priority == 0 } + [nil] + type.columns.filter { $0.priority != 0 }
     }
 
     static func row(_ type: ResourceType, _ object: JSONValue, now: Date) -> JSONValue {
         var cells: [JSONValue] = [.string(object["metadata"]?["name"]?.string ?? "")]
-        for column in type.columns {
+        for column in ordered(type) {
+            guard let column else { cells.append(.string(age(object, now: now))); continue }
             switch column.source {
             case .field(let path):
                 switch object.value(atPath: path) {
@@ -30,7 +38,6 @@ enum Tables {
             case .computed(let compute): cells.append(.string(compute(object)))
             }
         }
-        cells.append(.string(age(object, now: now)))
         return .object([("cells", .array(cells)), ("object", partialMetadata(object))])
     }
 

@@ -9,6 +9,13 @@ public final class TCPListener: @unchecked Sendable {
     /// The port bound (useful when asked for port 0).
     public let port: Int
     private let loop: EventLoop
+    /// accept(2) calls so far, for tests that check the listener does not spin. Loop thread only.
+    var acceptCalls = 0
+    private var backOffTimer: EventLoop.TimerID?
+    private var closed = false
+    /// How long accepting pauses when the process or the system is out of descriptors (nginx waits as long):
+    /// the waiting connection keeps the listener readable, so retrying at once would only spin.
+    static let backOffSeconds = 0.5
 
     /// Binds `host` (an IPv4 or IPv6 literal) and `port` (0 for any free one) and listens.
     public init(host: String, port: Int, loop: EventLoop) throws(NetworkError) {
@@ -35,26 +42,50 @@ public final class TCPListener: @unchecked Sendable {
     /// Starts accepting; call once, from any thread.
     public func start(accepted: @escaping (Int32) -> Void) {
         loop.execute { [self] in
-            try? loop.register(fd, for: .readable) { [self] _ in
-                while true {
-                    let client = accept(fd, nil, nil)
-                    if client < 0 { break }
-                    _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
-                    _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-                    var on: Int32 = 1
-                    setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
-                    accepted(client)
-                }
-            }
+            guard !closed else { return }
+            try? loop.register(fd, for: .readable) { [self] _ in acceptWaiting(accepted) }
         }
     }
 
     /// Stops accepting and closes the socket.
     public func close() {
-        let fd = self.fd
-        loop.execute { [loop] in
+        loop.execute { [self] in
+            guard !closed else { return }
+            closed = true
+            if let backOffTimer { loop.cancel(backOffTimer) }
             loop.unregister(fd)
             Glibc.close(fd)
+        }
+    }
+
+    private func acceptWaiting(_ accepted: @escaping (Int32) -> Void) {
+        while true {
+            acceptCalls += 1
+            let client = accept(fd, nil, nil)
+            if client < 0 {
+                switch errno {
+                case EINTR, ECONNABORTED: continue
+                case EAGAIN, EWOULDBLOCK: return
+                default: backOff(accepted); return
+                }
+            }
+            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            var on: Int32 = 1
+            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+            accepted(client)
+        }
+    }
+
+    /// Out of descriptors (EMFILE, ENFILE) or memory: stop watching the listener for a while, then try again.
+    private func backOff(_ accepted: @escaping (Int32) -> Void) {
+        guard backOffTimer == nil else { return }
+        loop.watch(fd, for: [], halfClose: false)
+        backOffTimer = loop.schedule(after: Self.backOffSeconds) { [self] in
+            backOffTimer = nil
+            guard !closed else { return }
+            loop.watch(fd, for: .readable, halfClose: false)
+            acceptWaiting(accepted)
         }
     }
 
@@ -106,12 +137,18 @@ public final class TCPConnection: @unchecked Sendable {
     /// The peer stopped sending while reading was paused (it may still read what is sent).
     public var onPeerClosedWrite: () -> Void = {}
     private var peerClosedWrite = false
+    /// Why the connection closed, when a call failed (TLS errors carry OpenSSL's reason); nil for an orderly close.
+    public private(set) var closeReason: NetworkError?
 
     public init(fd: Int32, loop: EventLoop, tls: TLSServerContext?) throws {
         self.fd = fd
         self.loop = loop
         self.tls = try tls.map { try TLSSession(server: $0, socket: fd) }
+        screensPlainHTTP = tls != nil
     }
+
+    /// A TLS server connection whose first bytes have not been looked at yet.
+    private var screensPlainHTTP = false
 
     init(fd: Int32, loop: EventLoop, session: TLSSession?) {
         self.fd = fd
@@ -177,6 +214,9 @@ public final class TCPConnection: @unchecked Sendable {
     /// Bytes waiting to be written.
     public var pendingOutput: Int { outgoing.count - outgoingOffset }
 
+    /// Whether the connection has been closed (by either side). Loop thread only.
+    public var isClosed: Bool { closed }
+
     public func send(_ bytes: [UInt8]) {
         guard !closed, !bytes.isEmpty else { return }
         if outgoingOffset > 0 && outgoingOffset == outgoing.count {
@@ -200,9 +240,12 @@ public final class TCPConnection: @unchecked Sendable {
         if pendingOutput == 0 { close() }
     }
 
-    public func close() {
+    public func close() { close(because: nil) }
+
+    private func close(because reason: NetworkError?) {
         guard !closed else { return }
         closed = true
+        closeReason = reason
         tls?.shutdown()
         loop.unregister(fd)
         Glibc.close(fd)
@@ -228,12 +271,17 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     private func readAvailable() {
+        if screensPlainHTTP {
+            screensPlainHTTP = false
+            if answeredPlainHTTP() { return }
+        }
         if let tls, !tls.handshakeDone {
             switch tls.handshake() {
             case .done: break
             case .wantRead: return
             case .wantWrite: loop.watch(fd, for: [.readable, .writable]); return
-            case .closed, .failed: close(); return
+            case .closed: close(); return
+            case .failed(let reason): close(because: .tls(reason)); return
             }
         }
         while !closed && !readPaused {
@@ -244,7 +292,8 @@ public final class TCPConnection: @unchecked Sendable {
                 case .done(let n): count = n
                 case .wantRead: return
                 case .wantWrite: tlsWantsWriteToRead = true; updateInterest(); return
-                case .closed, .failed: close(); return
+                case .closed: close(); return
+                case .failed(let reason): close(because: .tls(reason)); return
                 }
             } else {
                 count = readBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -258,12 +307,28 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
+    /// A client that speaks plain HTTP to the TLS port gets a plain HTTP 400 saying so, as Go's servers (kube-apiserver)
+    /// answer, instead of a TLS alert it cannot read. A TLS record starts with 0x16; an HTTP request with a method's
+    /// capital letter.
+    private func answeredPlainHTTP() -> Bool {
+        var first: UInt8 = 0
+        guard recv(fd, &first, 1, Int32(MSG_PEEK)) == 1, (65...90).contains(first) else { return false }
+        let answer = Array("HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n".utf8)
+        _ = answer.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        // Read what the request sent, so closing ends with FIN and the answer, not a reset that could discard it.
+        for _ in 0..<16 where readBuffer.withUnsafeMutableBytes({ Glibc.read(fd, $0.baseAddress, $0.count) }) > 0 {}
+        shutdown(fd, Int32(SHUT_WR))
+        close()
+        return true
+    }
+
     func flush() {
         if let tls, !tls.handshakeDone {
             switch tls.handshake() {
             case .done: break
             case .wantRead, .wantWrite: updateInterest(); return
-            case .closed, .failed: close(); return
+            case .closed: close(); return
+            case .failed(let reason): close(because: .tls(reason)); return
             }
         }
         while !closed && pendingOutput > 0 {
@@ -273,7 +338,8 @@ public final class TCPConnection: @unchecked Sendable {
                 switch step {
                 case .done(let n): written = n
                 case .wantRead, .wantWrite: updateInterest(); return
-                case .closed, .failed: close(); return
+                case .closed: close(); return
+                case .failed(let reason): close(because: .tls(reason)); return
                 }
             } else {
                 written = outgoing.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + outgoingOffset, $0.count - outgoingOffset) }

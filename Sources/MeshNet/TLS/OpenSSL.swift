@@ -187,6 +187,12 @@ public enum OpenSSL {
         }
     }
 
+    /// Lets `SSL_write` return after each record and retry a stalled record from a buffer that has moved (its
+    /// bytes unchanged): a connection's write queue may grow, and its storage move, while a record waits for the socket.
+    static func allowMovingPartialWrites(_ context: OpaquePointer) {
+        _ = SSL_CTX_ctrl(context, SSL_CTRL_MODE, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), nil)
+    }
+
     static func writeToMemory(_ write: (OpaquePointer?) -> Bool) throws(CryptoError) -> [UInt8] {
         guard let bio = BIO_new(BIO_s_mem()) else { throw CryptoError("cannot allocate a memory buffer") }
         defer { BIO_free(bio) }
@@ -209,6 +215,7 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         self.context = context
         _ = COpenSSLShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        OpenSSL.allowMovingPartialWrites(context)
         guard SSL_CTX_use_certificate(context, leaf.pointer) == 1, SSL_CTX_use_PrivateKey(context, key.pointer) == 1,
               SSL_CTX_check_private_key(context) == 1 else { throw CryptoError("the certificate and key do not fit together") }
         for intermediate in certificateChain.dropFirst() {
@@ -246,6 +253,7 @@ public final class TLSClientContext: @unchecked Sendable {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw CryptoError("cannot create a TLS context") }
         self.context = context
         _ = COpenSSLShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        OpenSSL.allowMovingPartialWrites(context)
         let store = SSL_CTX_get_cert_store(context)
         for authority in authorities {
             guard X509_STORE_add_cert(store, authority.pointer) == 1 else { throw CryptoError("cannot trust the authority") }
@@ -306,6 +314,9 @@ public final class TLSSession: @unchecked Sendable {
     deinit { SSL_free(ssl) }
 
     public var handshakeDone: Bool { SSL_is_init_finished(ssl) == 1 }
+
+    /// Decrypted bytes TLS holds that a read would return without touching the socket.
+    public var bufferedBytes: Int { Int(SSL_pending(ssl)) }
 
     public func handshake() -> Step { step(SSL_do_handshake(ssl)) }
 

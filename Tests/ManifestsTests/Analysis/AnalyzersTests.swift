@@ -313,6 +313,30 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertEqual(messages.count, expected.count, "\(messages.map(\.text))")
         for (message, start) in zip(messages, expected) { XCTAssertTrue(message.text.hasPrefix(start), message.text) }
         XCTAssertEqual(messages.last?.resource.origin, "VirtualService admin/cart")
+
+        // A missing port points at the destination's host, as Istio's messages do; a mirror is named as one.
+        let spread = try run("virtualservice.DestinationHostAnalyzer", """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: cart, namespace: shop}
+            spec: {ports: [{name: http, port: 80}]}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart, namespace: shop}
+            spec:
+              hosts: [cart]
+              http:
+              - route:
+                - destination:
+                    host: cart
+                    port:
+                      number: 8080
+                mirror:
+                  host: shadow
+            """)
+        XCTAssertEqual(spread.map(\.text), ["Referenced host:port not found: \"cart:8080\"", "Referenced mirror host not found: \"shadow\""])
+        XCTAssertEqual(spread.map(\.location.line), [14, 18])
     }
 
     func testTelemetrySelectorsAndProviders() throws {

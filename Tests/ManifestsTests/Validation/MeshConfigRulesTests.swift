@@ -67,7 +67,7 @@ final class MeshConfigRulesTests: XCTestCase {
         expect("{defaultTrafficPolicy: {outlierDetection: {maxEjectionPercent: 101}}}", "defaultTrafficPolicy.outlierDetection.maxEjectionPercent",
                "less than or equal to 100")
         expect("{defaultInboundHttpRetryPolicy: {attempts: 0, backoff: 1s}}", "defaultInboundHttpRetryPolicy.backoff", "attempts is 0")
-        expect("{defaultInboundHttpRetryPolicy: {attempts: 2, retryOn: 'sometimes'}}", "defaultInboundHttpRetryPolicy.retryOn", "not a retry condition")
+        expect("{defaultInboundHttpRetryPolicy: {attempts: 2, retryOn: 'sometimes'}}", "defaultInboundHttpRetryPolicy.retryOn", "not a valid retryOn policy")
         expect("{defaultInboundHttpRetryPolicy: {attempts: 2, perTryTimeout: 1s}}", "defaultInboundHttpRetryPolicy.perTryTimeout", "ignored", .warning)
         expect("{zoneAwareLbSetting: {failover: [{from: us-east, to: us-east}]}}", "zoneAwareLbSetting.failover[0]", "different regions")
         expect("{zoneAwareLbSetting: {failover: [{from: us-east/a, to: '*'}]}}", "zoneAwareLbSetting.failover[0]", "regions only")

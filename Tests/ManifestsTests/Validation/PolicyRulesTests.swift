@@ -136,9 +136,9 @@ final class PolicyRulesTests: XCTestCase {
                annotations: "{istio.io/dry-run: 'yes'}")
         expect("AuthorizationPolicy", "{action: AUDIT}", "metadata.annotations.istio.io/dry-run", "only supports the ALLOW and DENY actions",
                annotations: "{istio.io/dry-run: 'true'}")
-        expect("PeerAuthentication", "{}", "metadata.annotations.istio.io/dry-run", "only supported on AuthorizationPolicy",
+        expect("PeerAuthentication", "{}", "metadata.annotations.istio.io/dry-run", "only an AuthorizationPolicy can be a dry run",
                annotations: "{istio.io/dry-run: 'true'}")
-        expect("Telemetry", "{}", "metadata.annotations.internal.istio.io/webhook-always-reject", "makes Istio reject",
+        expect("Telemetry", "{}", "metadata.annotations.internal.istio.io/webhook-always-reject", "annotation found, rejecting",
                annotations: "{internal.istio.io/webhook-always-reject: 'true'}")
         expect("WasmPlugin", "{url: oci://a}", "metadata.annotations.internal.istio.io/parents", "may not be set by users",
                annotations: "{internal.istio.io/parents: a}")

@@ -50,7 +50,7 @@ final class ValidateCommandTests: XCTestCase {
         try write("chaos.yaml", chaos)
         let result = run(["-f", "chaos.yaml"])
         XCTAssertEqual(result.exitCode, .dataError)
-        XCTAssertTrue(result.stderr.contains("chaos.yaml:11:21: error: VirtualService shop/chaos: spec.http[0].fault.abort.httpStatus: in body should be less than or equal to 599"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("chaos.yaml:11:21: error: VirtualService shop/chaos: spec.http[0].fault.abort.httpStatus: HTTP status 700 is not in range 200-599"), result.stderr)
         XCTAssertTrue(result.stderr.contains("chaos.yaml:15:5: error: VirtualService shop/chaos: spec.http[0].rout: unknown field \"rout\"; did you mean \"route\"?"), result.stderr)
         XCTAssertTrue(result.stderr.hasSuffix("error: 1 resource is invalid\n"), result.stderr)
     }

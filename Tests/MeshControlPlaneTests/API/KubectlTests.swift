@@ -6,8 +6,8 @@ import Manifests
 /// The real kubectl against the local control plane over HTTPS: what a user does first.
 final class KubectlTests: XCTestCase {
     static let kubectl = "/usr/bin/kubectl"
-    private var plane: LocalControlPlane?
-    private var directory: URL!
+    var plane: LocalControlPlane?
+    var directory: URL!
 
     override func setUpWithError() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.kubectl) else { throw XCTSkip("no kubectl at \(Self.kubectl) on this machine") }
@@ -21,7 +21,7 @@ final class KubectlTests: XCTestCase {
         if let directory { try? FileManager.default.removeItem(at: directory) }
     }
 
-    private func start() throws {
+    func start() throws {
         let plane = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("state"), port: 0)
         api = plane.api
         plane.api.namespacePurgeDelay = 0.3
@@ -44,11 +44,11 @@ final class KubectlTests: XCTestCase {
             """
         try kubeconfig.write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
     }
-    private var api: KubernetesAPI?
+    var api: KubernetesAPI?
 
     /// Runs kubectl with this test's kubeconfig and its own cache; returns exit status and merged output.
     @discardableResult
-    private func kubectl(_ arguments: [String], input: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, output: String) {
+    func kubectl(_ arguments: [String], input: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.kubectl)
         process.arguments = ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path,
@@ -146,9 +146,14 @@ final class KubectlTests: XCTestCase {
         XCTAssertEqual(result.output, "deployment.apps/web scaled\n")
         XCTAssertEqual(try kubectl(["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]).output, "3")
 
+        // kubectl scale made kubectl (an Update manager) own spec.replicas: applying 1 replica conflicts, as on a real cluster.
         result = try kubectl(["apply", "--server-side", "-f", file.path])
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertTrue(result.output.contains("Apply failed with 1 conflict: conflict with \"kubectl\" using apps/v1: .spec.replicas"), result.output)
+        result = try kubectl(["apply", "--server-side", "--force-conflicts", "-f", file.path])
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("serverside-applied"), result.output)
+        XCTAssertEqual(try kubectl(["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]).output, "1")
 
         result = try kubectl(["get", "vs", "-A"])
         XCTAssertEqual(result.status, 0, result.output)
@@ -174,7 +179,8 @@ final class KubectlTests: XCTestCase {
               http: [{route: [{destination: {host: web}, weight: -5}]}]
             """)
         XCTAssertEqual(result.status, 1, result.output)
-        XCTAssertEqual(result.output, "The VirtualService \"bad\" is invalid: spec.http[0].route[0].weight: in body should be greater than or equal to 0\n")
+        XCTAssertEqual(result.output, "The VirtualService \"bad\" is invalid: spec.http[0].route[0].weight: Invalid value: -5: "
+                       + "spec.http[0].route[0].weight in body should be greater than or equal to 0\n")
         XCTAssertEqual(try kubectl(["get", "vs", "bad"]).status, 1, "nothing invalid is stored")
     }
 

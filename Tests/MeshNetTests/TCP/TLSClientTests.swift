@@ -13,11 +13,11 @@ final class TLSClientTests: XCTestCase {
         for loop in loops { loop.stop() }
     }
 
-    private func exchange(port: Int, trusting authority: Certificate, serverName: String?) throws -> (reply: String, alpn: String?) {
+    private func exchange(port: Int, trusting authority: Certificate, serverName: String?) throws -> (reply: String, alpn: String?, failure: String?) {
         let client = try TLSClientContext(trusting: [authority])
         let done = expectation(description: "exchange")
         let lock = NSLock()
-        var received: [UInt8] = [], alpn: String?
+        var received: [UInt8] = [], alpn: String?, failure: String?
         var connection: TCPConnection?
         TCPConnection.connect(host: "127.0.0.1", port: port, loop: loops[0], tls: client, serverName: serverName) { result in
             guard case .success(let opened) = result else { done.fulfill(); return }
@@ -25,13 +25,13 @@ final class TLSClientTests: XCTestCase {
             opened.onData = { bytes in
                 lock.lock(); received += bytes; alpn = opened.session?.negotiatedProtocol; lock.unlock()
             }
-            opened.onClose = { done.fulfill() }
+            opened.onClose = { failure = opened.closeReason?.description; done.fulfill() }
             opened.send(Array("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
         }
         wait(for: [done], timeout: 10)
         _ = connection
         lock.lock(); defer { lock.unlock() }
-        return (String(decoding: received, as: UTF8.self), alpn)
+        return (String(decoding: received, as: UTF8.self), alpn, failure)
     }
 
     func testVerifiedExchangeAndRefusals() throws {
@@ -53,9 +53,60 @@ final class TLSClientTests: XCTestCase {
         XCTAssertEqual(byAddress.alpn, "http/1.1")
         XCTAssertTrue(try exchange(port: server.port, trusting: authority, serverName: "mesh.local").reply.hasSuffix("hi from /hello"))
 
-        XCTAssertEqual(try exchange(port: server.port, trusting: authority, serverName: "other.local").reply, "", "a name the certificate lacks")
+        let wrongName = try exchange(port: server.port, trusting: authority, serverName: "other.local")
+        XCTAssertEqual(wrongName.reply, "", "a name the certificate lacks")
+        XCTAssertTrue(wrongName.failure?.contains("certificate verify failed") == true, "OpenSSL's reason is kept: \(wrongName.failure ?? "none")")
         let strangerKey = try PrivateKey.generateP256()
         let stranger = try Certificate.issue(CertificateRequest(commonName: "other CA", isAuthority: true, lifetimeSeconds: 3600), for: strangerKey)
-        XCTAssertEqual(try exchange(port: server.port, trusting: stranger, serverName: nil).reply, "", "an authority not trusted")
+        let untrusted = try exchange(port: server.port, trusting: stranger, serverName: nil)
+        XCTAssertEqual(untrusted.reply, "", "an authority not trusted")
+        XCTAssertTrue(untrusted.failure?.contains("certificate verify failed") == true, "OpenSSL's reason is kept: \(untrusted.failure ?? "none")")
+    }
+
+    /// A response streamed in chunks faster than the client reads: the server's TLS writes stall (want-write) while
+    /// more chunks queue up behind them, and the retried write must still succeed, to the last byte.
+    func testAStreamedResponseToASlowReaderArrivesWhole() throws {
+        let key = try PrivateKey.generateP256()
+        let leaf = try Certificate.issue(CertificateRequest(commonName: "server", ipAddresses: ["127.0.0.1"], lifetimeSeconds: 3600), for: key)
+        loops = try (0..<2).map { try EventLoop(name: "slow-\($0)") }
+        for loop in loops { loop.start() }
+        let chunk = [UInt8](repeating: 0x61, count: 256 * 1024)
+        let chunks = 128  // 32 MiB, well past what the socket buffers hold
+        let queued = expectation(description: "all chunks queued")
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loops[1]], tls: try TLSServerContext(certificateChain: [leaf], key: key)) {
+            _, responder in
+            let stream = responder.startStream(status: 200, headers: [("Content-Type", "application/octet-stream")])
+            for _ in 0..<chunks { stream.send(chunk) }
+            stream.finish()
+            queued.fulfill()
+        }
+        server.start()
+        self.server = server
+
+        let finished = expectation(description: "response read or connection closed")
+        let lock = NSLock()
+        var total = 0, tail: [UInt8] = []
+        var connection: TCPConnection?
+        TCPConnection.connect(host: "127.0.0.1", port: server.port, loop: loops[0], tls: try TLSClientContext(trusting: [leaf])) { result in
+            guard case .success(let opened) = result else { finished.fulfill(); return }
+            connection = opened
+            // Once the request is out, stop reading until the server has queued the whole response.
+            opened.onDrained = { opened.pauseReading() }
+            opened.onData = { bytes in
+                lock.lock(); defer { lock.unlock() }
+                total += bytes.count
+                tail = Array((tail + bytes).suffix(5))
+                if tail == Array("0\r\n\r\n".utf8) { opened.close() }
+            }
+            opened.onClose = { finished.fulfill() }
+            opened.send(Array("GET /big HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        }
+        wait(for: [queued], timeout: 60)
+        loops[0].execute { connection?.resumeReading() }
+        wait(for: [finished], timeout: 120)
+        lock.lock(); defer { lock.unlock() }
+        let framing = String(chunk.count, radix: 16).utf8.count + 4
+        XCTAssertEqual(tail, Array("0\r\n\r\n".utf8), "the response ends with its last chunk, after \(total) bytes")
+        XCTAssertGreaterThan(total, chunks * (chunk.count + framing), "every chunk arrived")
     }
 }

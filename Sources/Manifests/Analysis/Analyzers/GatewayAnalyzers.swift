@@ -70,7 +70,7 @@ struct ConflictingGatewayAnalyzer: Analyzer {
         let claims = gateways.map(servers)
         var messages: [AnalysisMessage] = []
         for (index, gateway) in gateways.enumerated() {
-            var conflicts: [(gateway: AnalyzedResource, port: Int, hosts: [String])] = []
+            var conflicts: [(other: Int, port: Int, hosts: [String])] = []
             for other in gateways.indices where other != index {
                 // Selectors overlap when one is contained in the other: some pod can carry both.
                 let a = selectors[index], b = selectors[other]
@@ -78,14 +78,14 @@ struct ConflictingGatewayAnalyzer: Analyzer {
                 for mine in claims[index] {
                     for theirs in claims[other] where theirs.port == mine.port {
                         let shared = mine.hosts.filter { host in theirs.hosts.contains { HostNames.overlap(host, $0) } }
-                        if !shared.isEmpty && !conflicts.contains(where: { $0.gateway.origin == gateways[other].origin }) {
-                            conflicts.append((gateways[other], mine.port, shared))
+                        if !shared.isEmpty && !conflicts.contains(where: { $0.other == other }) {
+                            conflicts.append((other, mine.port, shared))
                         }
                     }
                 }
             }
             guard let first = conflicts.first else { continue }
-            messages.append(.conflictingGateways(gateway, others: conflicts.map(\.gateway), selector: LabelSelector.text(selectors[index]),
+            messages.append(.conflictingGateways(gateway, others: conflicts.map { gateways[$0.other] }, selector: LabelSelector.text(selectors[index]),
                                                  port: first.port, hosts: first.hosts, at: gateway.spec?["servers"]))
         }
         return messages

@@ -37,13 +37,17 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
                 }
                 guard let service = visibleServices.first else {
                     if !visibleEntry {
-                        messages.append(.referencedResourceNotFound(virtualService, .host(host), at: hostNode ?? destination.container))
+                        let missing: AnalysisMessage.MissingReference = destination.isMirror ? .mirrorHost(host) : .host(host)
+                        messages.append(.referencedResourceNotFound(virtualService, missing, at: hostNode ?? destination.container))
                     }
                     continue
                 }
                 let ports = (service.spec?["ports"]?.items ?? []).compactMap { $0["port"]?.int }
                 if let portNode = destination.node?["port"]?["number"], let port = portNode.int {
-                    if !ports.contains(port) { messages.append(.referencedResourceNotFound(virtualService, .hostPort(host: host, port: port), at: portNode)) }
+                    // As Istio, every message about a destination points at its host.
+                    if !ports.contains(port) {
+                        messages.append(.referencedResourceNotFound(virtualService, .hostPort(host: host, port: port), at: hostNode ?? portNode))
+                    }
                 } else if ports.count > 1 {
                     messages.append(.virtualServiceDestinationPortSelectorRequired(virtualService, host: host, ports: ports, at: hostNode))
                 }

@@ -1,0 +1,255 @@
+import Foundation
+import MeshNet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MeshNet's benchmarks, kept apart from meshctl-bench so that a release build of MeshNet alone runs them:
+//   meshnet-bench http WORKDIR [MALLOC_COUNTER.so]   the rows below, as a table
+//   meshnet-bench hello-server                        the server under test (the rows start it as a child)
+// A hello-world HTTP/1.1 server on MeshNet against nginx's `return 200`, each on one worker thread, measured by wrk
+// on loopback; and heap allocations per keep-alive request, counted in the server process by a preloaded malloc
+// counter (bench/malloc_counter.c).
+
+private let hello = Array("hello\n".utf8)
+
+/// `meshnet-bench hello-server`: serves `hello` on one loop, prints its port, runs until stdin closes. Under the
+/// malloc counter (LD_PRELOAD) `GET /allocations` answers the process's allocation count so far.
+func runHelloServer() -> Never {
+    typealias Count = @convention(c) () -> UInt
+    let counter: Count? = dlopen(nil, RTLD_NOW).flatMap { dlsym($0, "meshbench_allocations") }.map { unsafeBitCast($0, to: Count.self) }
+    do {
+        let loop = try EventLoop(name: "hello")
+        loop.start()
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loop], tls: nil) { request, responder in
+            if request.target == "/allocations", let counter {
+                responder.respond(HTTPResponse(status: 200, headers: [], body: Array(String(counter()).utf8)))
+            } else {
+                responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], body: hello))
+            }
+        }
+        server.start()
+        FileHandle.standardOutput.write(Data("\(server.port)\n".utf8))
+        while getchar() != EOF {}
+        exit(0)
+    } catch {
+        FileHandle.standardError.write(Data("hello-server: \(error)\n".utf8))
+        exit(1)
+    }
+}
+
+/// A server process under test; ends when dropped from `stop`.
+private struct ServerProcess {
+    let process: Process
+    let input: Pipe?
+    let port: Int
+
+    func stop() {
+        if let input { try? input.fileHandleForWriting.close() } else { process.terminate() }
+        process.waitUntilExit()
+    }
+}
+
+private func startHelloServer(preload: String?) throws -> ServerProcess {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    process.arguments = ["hello-server"]
+    var environment = ProcessInfo.processInfo.environment
+    if let preload { environment["LD_PRELOAD"] = preload }
+    process.environment = environment
+    let output = Pipe(), input = Pipe()
+    process.standardOutput = output
+    process.standardInput = input
+    try process.run()
+    var line: [UInt8] = []
+    while let byte = try output.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { line.append(byte) }
+    guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw BenchError("the hello server did not say its port") }
+    return ServerProcess(process: process, input: input, port: port)
+}
+
+private func freePort() throws -> Int {
+    let listener = try TCPListener(host: "127.0.0.1", port: 0, loop: try EventLoop(name: "port-probe"))
+    defer { close(listener.fd) }
+    return listener.port
+}
+
+private func startNginx(workdir: String) throws -> ServerProcess? {
+    let binary = "/usr/sbin/nginx"
+    guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
+    let port = try freePort()
+    // nginx reads relative paths from its prefix: give it absolute ones.
+    let directory = URL(fileURLWithPath: workdir).appendingPathComponent("nginx").standardizedFileURL.path
+    try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
+    let config = """
+        worker_processes 1;
+        daemon off;
+        master_process off;
+        pid \(directory)/nginx.pid;
+        error_log \(directory)/logs/error.log;
+        events { worker_connections 1024; }
+        http {
+            access_log off;
+            client_body_temp_path \(directory)/body;
+            proxy_temp_path \(directory)/proxy;
+            fastcgi_temp_path \(directory)/fastcgi;
+            uwsgi_temp_path \(directory)/uwsgi;
+            scgi_temp_path \(directory)/scgi;
+            server {
+                listen 127.0.0.1:\(port);
+                location / { default_type text/plain; return 200 "hello\\n"; }
+            }
+        }
+        """
+    try config.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["-p", directory, "-e", directory + "/logs/error.log", "-c", directory + "/nginx.conf"]
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(10)
+    while Date() < deadline {
+        if (try? BlockingClient(port: port)) != nil { return ServerProcess(process: process, input: nil, port: port) }
+        usleep(20_000)
+    }
+    process.terminate()
+    throw BenchError("nginx did not start listening (see \(directory)/logs/error.log)")
+}
+
+/// wrk's requests/s against `port`, or nil when wrk is missing or says nothing.
+private func wrk(port: Int, connections: Int, seconds: Int) -> Double? {
+    let binary = "/usr/bin/wrk"
+    guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = ["-t1", "-c\(connections)", "-d\(seconds)s", "--timeout", "2s", "http://127.0.0.1:\(port)/"]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }) else { return nil }
+    return Double(line.dropFirst("Requests/sec:".count).trimmingCharacters(in: .whitespaces))
+}
+
+/// A blocking keep-alive client for counting: one request, one whole response.
+private final class BlockingClient {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(fd); throw BenchError("cannot connect to port \(port)") }
+        var on: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// Sends a GET and returns the response body (Content-Length framing).
+    func get(_ target: String) throws -> [UInt8] {
+        let request = Array("GET \(target) HTTP/1.1\r\nHost: bench\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else { throw BenchError("write failed") }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            if let end = data.indices.dropLast(3).first(where: { data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10 }) {
+                let head = String(decoding: data[..<end], as: UTF8.self).lowercased()
+                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                if data.count >= end + 4 + length { return Array(data[(end + 4)..<(end + 4 + length)]) }
+            }
+            let count = read(fd, &buffer, buffer.count)
+            guard count > 0 else { throw BenchError("the server closed the connection") }
+            data += buffer[0..<count]
+        }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The HTTP rows: throughput beside nginx at 32 and 1 connections, and allocations per keep-alive request.
+func httpServerRows(workdir: String, mallocCounter: String?, seconds: Int) -> [Row] {
+    var rows: [Row] = []
+    do {
+        let ours = try startHelloServer(preload: nil)
+        defer { ours.stop() }
+        let nginx = try startNginx(workdir: workdir)
+        defer { nginx?.stop() }
+        for connections in [32, 1] {
+            let label = "HTTP/1.1 hello, wrk -t1 -c\(connections) \(seconds) s (1 loop vs 1 nginx worker)"
+            guard let mine = wrk(port: ours.port, connections: connections, seconds: seconds) else {
+                rows.append(Row(benchmark: label, result: "skipped", reference: "", note: "no /usr/bin/wrk (apt-get install wrk)"))
+                continue
+            }
+            guard let nginx, let theirs = wrk(port: nginx.port, connections: connections, seconds: seconds) else {
+                rows.append(Row(benchmark: label, result: String(format: "%.0f req/s", mine), reference: "nginx: not run",
+                                note: "no /usr/sbin/nginx (apt-get install nginx)"))
+                continue
+            }
+            rows.append(Row(benchmark: label, result: String(format: "%.0f req/s", mine), reference: String(format: "nginx %.0f req/s", theirs),
+                            note: String(format: "ratio %.2f (goal >= 1.00)", mine / theirs)))
+        }
+    } catch {
+        rows.append(Row(benchmark: "HTTP/1.1 hello vs nginx", result: "failed", reference: "", note: "\(error)"))
+    }
+    let label = "HTTP/1.1 hello: heap allocations per keep-alive request"
+    guard let mallocCounter else {
+        rows.append(Row(benchmark: label, result: "skipped", reference: "", note: "no malloc counter library given"))
+        return rows
+    }
+    do {
+        let counted = try startHelloServer(preload: mallocCounter)
+        defer { counted.stop() }
+        let client = try BlockingClient(port: counted.port)
+        for _ in 0..<2000 { _ = try client.get("/") }
+        let requests = 20_000
+        guard let before = UInt(String(decoding: try client.get("/allocations"), as: UTF8.self)) else { throw BenchError("no allocation count") }
+        for _ in 0..<requests { _ = try client.get("/") }
+        guard let after = UInt(String(decoding: try client.get("/allocations"), as: UTF8.self)) else { throw BenchError("no allocation count") }
+        let perRequest = Double(after - before) / Double(requests)
+        rows.append(Row(benchmark: label, result: String(format: "%.1f", perRequest), reference: "goal <= 4",
+                        note: "malloc/calloc/realloc/memalign calls in the server process over \(requests) requests on one connection"))
+    } catch {
+        rows.append(Row(benchmark: label, result: "failed", reference: "", note: "\(error)"))
+    }
+    return rows
+}
+
+struct Row {
+    var benchmark: String
+    var result: String
+    var reference: String
+    var note: String
+}
+
+/// Columns padded to their widest cell; the note runs on.
+func printTable(_ rows: [Row]) {
+    let all = [Row(benchmark: "BENCHMARK", result: "RESULT", reference: "REFERENCE", note: "NOTE")] + rows
+    let widths = [\Row.benchmark, \Row.result, \Row.reference].map { column in all.map { $0[keyPath: column].count }.max() ?? 0 }
+    for row in all {
+        let cells = zip([row.benchmark, row.result, row.reference], widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }
+        print((cells + [row.note]).joined(separator: "   "))
+    }
+}
+
+let arguments = CommandLine.arguments
+switch arguments.dropFirst().first {
+case "hello-server":
+    runHelloServer()
+case "http" where arguments.count >= 3:
+    let seconds = Int(ProcessInfo.processInfo.environment["MESHNET_BENCH_SECONDS"] ?? "") ?? 5
+    printTable(httpServerRows(workdir: arguments[2], mallocCounter: arguments.count > 3 ? arguments[3] : nil, seconds: seconds))
+default:
+    FileHandle.standardError.write(Data("usage: meshnet-bench http WORKDIR [MALLOC_COUNTER.so] | meshnet-bench hello-server\n".utf8))
+    exit(64)
+}
