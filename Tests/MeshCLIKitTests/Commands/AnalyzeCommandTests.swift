@@ -94,6 +94,18 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertTrue(yaml.stdout.hasPrefix("- code: IST0118\n  level: Info\n  name: PortNameIsNotUnderNamingConvention\n"), yaml.stdout)
     }
 
+    /// A document that is not a Kubernetes object fails the run (65); --ignore-unknown reports and skips it, and a
+    /// file left with nothing readable is then not "no objects" (istioctl exits 0 there too).
+    func testIgnoreUnknownSkipsUnreadableDocuments() throws {
+        try "just some text\n".write(to: folder.appendingPathComponent("notes.yaml"), atomically: true, encoding: .utf8)
+        let refused = run(["--use-kube=false", "notes.yaml"])
+        XCTAssertEqual(refused.exitCode, .dataError, refused.stderr)
+        let skipped = run(["--use-kube=false", "--ignore-unknown", "notes.yaml"])
+        XCTAssertEqual(skipped.exitCode, .success, skipped.stderr)
+        XCTAssertTrue(skipped.stderr.contains("notes.yaml:1:1: document 1 is not a Kubernetes object"), skipped.stderr)
+        XCTAssertFalse(skipped.stderr.contains("no Kubernetes objects"), skipped.stderr)
+    }
+
     /// Help, completion and validation of -o come from one list of formats.
     func testOutputFormatsComeFromOneList() throws {
         let flag = try XCTUnwrap(AnalyzeCommand.spec.flags.first { $0.name == "output" })
