@@ -6,11 +6,15 @@ public struct CorpusResult: Sendable {
     public var total: Int
     /// Case id → why it failed.
     public var failures: [String: String]
+    /// The failing cases meshctl gets right for the wrong reason (refused, but not for what Istio names).
+    public var wrongReason: Set<String> = []
 
     public var passed: Int { total - failures.count }
 
-    /// `conformance kube-inject: 121/128`
-    public var summaryLine: String { "conformance \(corpus): \(passed)/\(total)" }
+    /// `conformance kube-inject: 121/128`, with `(2 right verdict, wrong reason)` when there are such cases.
+    public var summaryLine: String {
+        "conformance \(corpus): \(passed)/\(total)" + (wrongReason.isEmpty ? "" : " (\(wrongReason.count) right verdict, wrong reason)")
+    }
 }
 
 /// Runs meshctl against Istio's own test corpora in `../shared/conformance/istio` and counts what matches.
@@ -65,12 +69,26 @@ public enum ConformanceHarness {
         ]
     }
 
-    private static func validateResult(corpusRoot: String, cases: [String]) -> CorpusResult {
-        let corpus = ValidateCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("validation"))
-        var failures = (try? corpus.run()) ?? [:]
-        let commands = ValidateCommandCases(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("validation"))
-        failures.merge((try? commands.run()) ?? [:]) { first, _ in first }
-        return CorpusResult(corpus: "validate", total: cases.count, failures: failures.filter { cases.contains($0.key) })
+    /// A runner that cannot run fails every case it owns, so an unreadable corpus or scratch folder never reads as passes.
+    static func validateResult(corpusRoot: String, cases: [String]) -> CorpusResult {
+        let root = URL(fileURLWithPath: corpusRoot).appendingPathComponent("validation")
+        var failures: [String: String] = [:], wrongReason: Set<String> = []
+        do {
+            let outcome = try ValidateCorpus(root: root).run()
+            failures = outcome.failures
+            wrongReason = outcome.wrongReason
+        } catch {
+            for id in cases where !id.hasPrefix("command/") { failures[id] = "validation/index.json: \(error)" }
+        }
+        do {
+            let commands = try ValidateCommandCases(root: root).run()
+            failures.merge(commands.failures) { first, _ in first }
+            wrongReason.formUnion(commands.wrongReason)
+        } catch {
+            for id in cases where id.hasPrefix("command/") { failures[id] = "istioctl validate command cases: \(error)" }
+        }
+        return CorpusResult(corpus: "validate", total: cases.count, failures: failures.filter { cases.contains($0.key) },
+                            wrongReason: wrongReason.filter(cases.contains))
     }
 
     private static func analyzeResult(corpusRoot: String, cases: [String]) -> CorpusResult {

@@ -3,13 +3,17 @@ import Manifests
 import MeshCLIKit
 
 /// istioctl validate's command cases, run through `meshctl validate` with the temporary files and
-/// folders the corpus describes.
+/// folders the corpus describes. A case Istio fails must fail for the same kind of reason, told by its
+/// exit code (expectedFailure).
 struct ValidateCommandCases {
     let root: URL
 
-    /// Case id ("command/<name>") → failure reason.
-    func run() throws -> [String: String] {
-        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("index.json"))) as? [String: Any] ?? [:]
+    /// Failures by case id ("command/<name>"); a failing case with the wrong exit code is also a wrong reason.
+    func run() throws -> ValidateCorpus.Outcome {
+        let indexURL = root.appendingPathComponent("index.json")
+        guard let index = try JSONSerialization.jsonObject(with: Data(contentsOf: indexURL)) as? [String: Any] else {
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: indexURL.path])
+        }
         let commands = (index["istioctlValidate"] as? [String: Any])?["commandCases"] as? [String: Any] ?? [:]
         let argFiles = commands["argFiles"] as? [String: Any] ?? [:]
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-validate-\(UUID().uuidString)")
@@ -62,7 +66,7 @@ struct ValidateCommandCases {
             return url.path
         }
 
-        var failures: [String: String] = [:]
+        var outcome = ValidateCorpus.Outcome()
         for item in commands["cases"] as? [[String: Any]] ?? [] {
             let id = "command/\(item["name"] ?? "?")"
             do {
@@ -72,17 +76,35 @@ struct ValidateCommandCases {
                 let code = MeshCLI.run(arguments, environment: environment)
                 let output = out.text + err.text
                 let wantError = item["wantError"] as? Bool ?? false
+                let expected = Self.expectedFailure(item["args"] as? [String] ?? [])
                 if wantError != (code != .success) {
-                    failures[id] = "exit \(code.rawValue), Istio \(wantError ? "fails" : "succeeds"): \(output.prefix(200))"
+                    outcome.failures[id] = "exit \(code.rawValue), Istio \(wantError ? "fails" : "succeeds"): \(output.prefix(200))"
+                } else if wantError && code != expected.code {
+                    outcome.failures[id] = "right verdict, wrong reason: exit \(code.rawValue), expected \(expected.code.rawValue) "
+                        + "(\(expected.why)): \(output.prefix(200))"
+                    outcome.wrongReason.insert(id)
                 } else if let pattern = item["expectedRegexp"] as? String,
                           output.range(of: pattern, options: .regularExpression) == nil {
-                    failures[id] = "output does not match /\(pattern.prefix(80))/: \(output.prefix(200))"
+                    outcome.failures[id] = "output does not match /\(pattern.prefix(80))/: \(output.prefix(200))"
                 }
             } catch {
-                failures[id] = "error: \(error)"
+                outcome.failures[id] = "error: \(error)"
             }
         }
-        return failures
+        return outcome
+    }
+
+    /// The exit code a failing case must have, read from its arguments: no file or an extra argument is a
+    /// usage error (64), a file that does not exist a plain failure (1), anything else bad input data (65).
+    static func expectedFailure(_ arguments: [String]) -> (code: ExitCode, why: String) {
+        var files: [String] = [], extra: [String] = []
+        var rest = arguments.dropFirst()[...]
+        while let argument = rest.popFirst() {
+            if argument == "--filename" || argument == "-f", let file = rest.popFirst() { files.append(file) } else { extra.append(argument) }
+        }
+        if files.isEmpty || !extra.isEmpty { return (.usage, "a usage error") }
+        if files.contains(where: { !$0.hasPrefix("$") }) { return (.failure, "a file that does not exist") }
+        return (.dataError, "invalid input data")
     }
 
     private final class Buffer: TextOutput {

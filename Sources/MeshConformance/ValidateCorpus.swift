@@ -2,14 +2,26 @@ import Foundation
 import Manifests
 
 /// Istio's validation corpus: CRD schema cases, the datasets of valid resources, and istioctl
-/// validate's resource cases. A case passes when meshctl's verdict (valid or not) matches.
+/// validate's resource cases. A valid case passes when meshctl checks it and finds no error; an invalid
+/// case passes when meshctl refuses it for the reason Istio names (ExpectedValidationError). A kind
+/// meshctl does not check, or a file it cannot read, fails the case.
 struct ValidateCorpus {
     let root: URL
 
-    /// Case id → failure reason, for the crds, datasets and resource cases, in CorpusIndex's id scheme.
-    func run() throws -> [String: String] {
-        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("index.json"))) as? [String: Any] ?? [:]
+    /// What the run found, in CorpusIndex's id scheme.
+    struct Outcome {
+        /// Case id → why it failed (wrong verdict, or right verdict for the wrong reason).
         var failures: [String: String] = [:]
+        /// The failing cases meshctl refuses as Istio does, but not for Istio's reason.
+        var wrongReason: Set<String> = []
+    }
+
+    func run() throws -> Outcome {
+        let indexURL = root.appendingPathComponent("index.json")
+        guard let index = try JSONSerialization.jsonObject(with: Data(contentsOf: indexURL)) as? [String: Any] else {
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: indexURL.path])
+        }
+        var outcome = Outcome()
         var documentsByFile: [String: [YAMLNode]] = [:]
         func documents(_ file: String) throws -> [YAMLNode] {
             if let cached = documentsByFile[file] { return cached }
@@ -18,43 +30,45 @@ struct ValidateCorpus {
             documentsByFile[file] = parsed
             return parsed
         }
-        func verdict(_ document: YAMLNode) -> (valid: Bool, detail: String) {
-            var node = document
-            node["_err"] = nil
-            switch ResourceValidator.validate(node) {
-            case .skipped(_, let reason): return (true, "skipped: \(reason)")
-            case .checked(_, let problems):
-                let errors = problems.filter { $0.severity == .error }
-                return (errors.isEmpty, errors.map { "\($0.path.fieldPath): \($0.message)" }.joined(separator: "; "))
-            }
-        }
 
         for item in index["crds"] as? [[String: Any]] ?? [] {
             let file = item["file"] as? String ?? "", number = item["doc"] as? Int ?? 0
             let id = "crds/\(file)#\(number)"
             do {
                 let all = try documents(file)
-                guard number < all.count else { failures[id] = "document \(number) not found"; continue }
-                let (valid, detail) = verdict(all[number])
-                let expectValid = item["expect"] as? String == "valid"
-                if valid != expectValid {
-                    failures[id] = expectValid ? "rejected a valid resource: \(detail)"
-                        : "accepted an invalid resource (Istio: \(item["expectedErrorSubstring"] as? String ?? "?"))"
+                guard number < all.count else { outcome.failures[id] = "document \(number) not found"; continue }
+                var document = all[number]
+                document["_err"] = nil
+                let verdict = Verdict(ResourceValidator.validate(document))
+                if item["expect"] as? String == "valid" {
+                    if let failure = verdict.failureAsValid { outcome.failures[id] = failure }
+                } else if let failure = verdict.failureAsInvalid(expected: item["expectedErrorSubstring"] as? String) {
+                    outcome.failures[id] = failure.reason
+                    if failure.isWrongReason { outcome.wrongReason.insert(id) }
                 }
             } catch {
-                failures[id] = "error: \(error)"
+                outcome.failures[id] = "cannot read: \(error)"
             }
         }
         for item in index["datasets"] as? [[String: Any]] ?? [] {
             let file = item["file"] as? String ?? ""
             let id = "datasets/\(file)"
             do {
-                for document in try documents(file) {
-                    let (valid, detail) = verdict(document)
-                    if !valid { failures[id] = "rejected a valid resource: \(detail)" }
+                let all = try documents(file)
+                if all.isEmpty { outcome.failures[id] = "no resource found in the file" }
+                for document in all {
+                    if let failure = Verdict(ResourceValidator.validate(document)).failureAsValid { outcome.failures[id] = failure }
+                    // Istio's integration test also checks that the same resource is refused once the annotation
+                    // that makes its webhook reject everything is added.
+                    let rejected = Verdict(ResourceValidator.validate(Self.withAlwaysReject(document)))
+                    let annotation: [YAMLPathComponent] = [.key("metadata"), .key("annotations"), .key(Self.alwaysReject)]
+                    if outcome.failures[id] == nil && !rejected.errors.contains(where: { $0.path == annotation }) {
+                        outcome.failures[id] = "not refused for the \(Self.alwaysReject) annotation: "
+                            + (rejected.failureAsValid ?? "accepted")
+                    }
                 }
             } catch {
-                failures[id] = "error: \(error)"
+                outcome.failures[id] = "cannot read: \(error)"
             }
         }
         let istioctl = index["istioctlValidate"] as? [String: Any] ?? [:]
@@ -62,23 +76,72 @@ struct ValidateCorpus {
             let id = "resource/\(item["name"] ?? "?")"
             let file = item["file"] as? String ?? ""
             do {
-                var valid = true
-                var warned = false
-                for document in try documents(file) {
-                    let (isValid, _) = verdict(document)
-                    valid = valid && isValid
-                    if case .checked(_, let problems) = ResourceValidator.validate(document) {
-                        warned = warned || problems.contains { $0.severity == .warning }
-                    }
-                }
+                let verdicts = try documents(file).map { Verdict(ResourceValidator.validate($0)) }
                 let expectValid = item["expectValid"] as? Bool ?? true, expectWarning = item["expectWarning"] as? Bool ?? false
+                if verdicts.isEmpty { outcome.failures[id] = "no resource found in the file"; continue }
+                if let unchecked = verdicts.compactMap(\.skipReason).first {
+                    outcome.failures[id] = "not checked: \(unchecked)"
+                    continue
+                }
+                let valid = verdicts.allSatisfy(\.errors.isEmpty), warned = verdicts.contains { !$0.warnings.isEmpty }
                 if valid != expectValid || warned != expectWarning {
-                    failures[id] = "verdict valid=\(valid) warning=\(warned), Istio: valid=\(expectValid) warning=\(expectWarning)"
+                    let said = verdicts.flatMap { $0.errors + $0.warnings }.map(Verdict.describe).joined(separator: "; ")
+                    outcome.failures[id] = "verdict valid=\(valid) warning=\(warned), Istio: valid=\(expectValid) warning=\(expectWarning)"
+                        + (said.isEmpty ? "" : ": \(said)")
                 }
             } catch {
-                failures[id] = item["expectValid"] as? Bool == false ? nil : "error: \(error)"
+                // istioctl reads every resource case; one meshctl cannot read is a failure whatever Istio expects.
+                outcome.failures[id] = "cannot read: \(error)"
             }
         }
-        return failures
+        return outcome
+    }
+
+    static let alwaysReject = "internal.istio.io/webhook-always-reject"
+
+    /// The document with the annotation that makes Istio's webhook refuse any resource.
+    static func withAlwaysReject(_ document: YAMLNode) -> YAMLNode {
+        var document = document
+        var metadata = document["metadata"] ?? .mapping([(String, YAMLNode)]())
+        var annotations = metadata["annotations"] ?? .mapping([(String, YAMLNode)]())
+        annotations[alwaysReject] = .string("true")
+        metadata["annotations"] = annotations
+        document["metadata"] = metadata
+        return document
+    }
+}
+
+/// meshctl's verdict on one document, and how it compares with what Istio expects.
+private struct Verdict {
+    var skipReason: String?
+    var errors: [ValidationProblem] = []
+    var warnings: [ValidationProblem] = []
+
+    init(_ outcome: ValidationOutcome) {
+        switch outcome {
+        case .skipped(let resource, let reason): skipReason = "\(resource): \(reason)"
+        case .checked(_, let problems):
+            errors = problems.filter { $0.severity == .error }
+            warnings = problems.filter { $0.severity == .warning }
+        }
+    }
+
+    static func describe(_ problem: ValidationProblem) -> String { "\(problem.path.fieldPath): \(problem.message)" }
+
+    /// Why a resource Istio accepts fails, or nil when meshctl accepts it too.
+    var failureAsValid: String? {
+        if let skipReason { return "not checked: \(skipReason)" }
+        return errors.isEmpty ? nil : "rejected a valid resource: " + errors.map(Self.describe).joined(separator: "; ")
+    }
+
+    /// Why a resource Istio refuses fails, or nil when meshctl refuses it for Istio's reason.
+    func failureAsInvalid(expected: String?) -> (reason: String, isWrongReason: Bool)? {
+        if let skipReason { return ("not checked: \(skipReason)", false) }
+        let istio = expected ?? "?"
+        if errors.isEmpty { return ("accepted an invalid resource (Istio: \(istio))", false) }
+        guard let expected else { return nil }
+        let reason = ExpectedValidationError(expected)
+        if errors.contains(where: reason.isMatched) { return nil }
+        return ("right verdict, wrong reason: Istio \"\(istio)\", meshctl " + errors.map(Self.describe).joined(separator: "; "), true)
     }
 }

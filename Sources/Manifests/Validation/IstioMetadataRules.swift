@@ -17,11 +17,21 @@ enum IstioMetadataRules {
             if name == "istio.io/dry-run" && !dryRunAllowed {
                 problems.append(ValidationProblem(.error, path: path, location: pair.key.location,
                                                   message: "unsupported annotation istio.io/dry-run: only an AuthorizationPolicy can be a dry run; remove the annotation"))
+            } else if name == "istio.io/dry-run", let problem = dryRunProblem(action: document["spec"]?["action"]?.scalarText ?? "ALLOW",
+                                                                               value: pair.value.scalarText ?? "") {
+                problems.append(ValidationProblem(.error, path: path, location: pair.value.location, message: problem))
             }
             if let reserved = reserved.first(where: { $0.name == name }) {
                 problems.append(ValidationProblem(.error, path: path, location: pair.key.location, message: reserved.message))
             }
         }
         return problems
+    }
+
+    /// A dry run is for an ALLOW or DENY policy, and the annotation's value is a boolean as Go reads one.
+    static func dryRunProblem(action: String, value: String) -> String? {
+        if action != "ALLOW" && action != "DENY" { return "istio.io/dry-run only supports the ALLOW and DENY actions, not \(action)" }
+        let booleans = ["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"]
+        return booleans.contains(value) ? nil : "istio.io/dry-run must be \"true\" or \"false\", not \"\(value)\""
     }
 }

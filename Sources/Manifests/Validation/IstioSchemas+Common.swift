@@ -32,6 +32,36 @@ enum CommonSchemas {
         .require("cross namespace referencing is not currently supported", at: "namespace") { ($0["namespace"]?.scalarText ?? "").isEmpty },
     ])
 
+    /// A policy's `selector`: the workload selector's rules, label values of at most 63 characters (as the
+    /// CRDs say), and Istio's warning for a selector without labels (it selects every workload).
+    static let policySelector = ObjectType("WorkloadSelector", ["matchLabels": .map(.string(maxLength: 63))], rules: workloadSelector.rules + [
+        ObjectRule { node, path in
+            guard (node["matchLabels"]?.pairs ?? []).isEmpty else { return [] }
+            return [ValidationProblem(.warning, path: path, location: node.location,
+                                      message: "workload selector specified without labels: it selects every workload in the namespace")]
+        },
+    ])
+
+    /// The kinds a policy's targetRef may name (Istio's webhook): a Service, a ServiceEntry, a Gateway API Gateway or GatewayClass.
+    static let policyTargetKinds: [(group: String, kind: String)] = [
+        ("", "Service"), ("networking.istio.io", "ServiceEntry"),
+        ("gateway.networking.k8s.io", "Gateway"), ("gateway.networking.k8s.io", "GatewayClass"),
+    ]
+
+    /// A policy's target reference: the CRD's rules, and one of the kinds Istio can attach a policy to.
+    static let policyTargetReference = ObjectType("PolicyTargetReference", targetReference.fields, required: targetReference.required,
+                                                  rules: targetReference.rules + [
+        ObjectRule { reference, path in
+            guard let kindNode = reference["kind"], let kind = kindNode.scalarText else { return [] }
+            var group = reference["group"]?.scalarText ?? ""
+            if group == "core" { group = "" }
+            guard !policyTargetKinds.contains(where: { $0.group == group && $0.kind == kind }) else { return [] }
+            let allowed = policyTargetKinds.map { $0.group.isEmpty ? $0.kind : "\($0.group)/\($0.kind)" }.joined(separator: ", ")
+            return [problem(kindNode, path + [.key("kind")],
+                            "targetRef must be to one of \(allowed), but was \(group.isEmpty ? kind : "\(group)/\(kind)")")]
+        },
+    ])
+
     /// At most one of `selector`, `targetRef` and `targetRefs`.
     static let oneTargeting = ObjectRule.require("only one of targetRefs or selector can be set") { spec in
         ["selector", "targetRef", "targetRefs"].filter { spec[$0] != nil && !(spec[$0]!.isNull) }.count <= 1
@@ -39,8 +69,8 @@ enum CommonSchemas {
 
     /// The fields that pick the workloads a policy applies to.
     static var targeting: [String: SchemaType] {
-        ["selector": .object(workloadSelector), "targetRef": .object(targetReference),
-         "targetRefs": .list(.object(targetReference), maxItems: 16)]
+        ["selector": .object(policySelector), "targetRef": .object(policyTargetReference),
+         "targetRefs": .list(.object(policyTargetReference), maxItems: 16)]
     }
 
     static let stringMatch = SchemaType.object(ObjectType("StringMatch", [

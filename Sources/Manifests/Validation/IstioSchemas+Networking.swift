@@ -90,7 +90,8 @@ enum NetworkingSchemas {
         },
     ]))
 
-    static let httpHeader = ObjectType("HTTPHeader", ["name": .string, "value": .string])
+    /// The CRD refuses a name outside its pattern; the webhook (NetworkingRules) is stricter, without `_`.
+    static let httpHeader = ObjectType("HTTPHeader", ["name": .string(pattern: #"^[-_A-Za-z0-9]+$"#), "value": .string])
 
     static let readinessProbe = ObjectType("ReadinessProbe", [
         "initialDelaySeconds": .integer(minimum: 0), "timeoutSeconds": .integer(minimum: 0),
@@ -219,7 +220,7 @@ enum NetworkingSchemas {
         },
     ]))
 
-    // MARK: EnvoyFilter and ProxyConfig
+    // MARK: EnvoyFilter
 
     static let filterMatch = ObjectType("FilterMatch", [
         "name": .string, "subFilter": .object(ObjectType("SubFilterMatch", ["name": .string])),
@@ -274,18 +275,6 @@ enum NetworkingSchemas {
         ], rules: [NetworkingRules.envoyFilterPatch]))),
         "priority": .integer,
     ], rules: [NetworkingRules.envoyFilter]))
-
-    static let proxyConfig = SchemaType.object(ObjectType("ProxyConfig", [
-        "selector": .object(C.workloadSelector), "targetRef": .object(C.targetReference),
-        "targetRefs": .list(.object(C.targetReference)),
-        "concurrency": .integer(minimum: 0), "environmentVariables": .map(.string(maxLength: 2048)),
-        "image": .object(ObjectType("ProxyImage", ["imageType": .string])),
-    ], rules: [
-        ObjectRule { spec, path in
-            guard let selector = spec["selector"], (selector["matchLabels"]?.pairs ?? []).isEmpty else { return [] }
-            return [ValidationProblem(.warning, path: path + [.key("selector")], location: selector.location, message: "workload selector specified without labels")]
-        },
-    ]))
 
     // MARK: VirtualService, Gateway, Sidecar
 

@@ -33,20 +33,27 @@ public enum ResourceValidator {
         Kind(group: "networking.istio.io", versions: ["v1", "v1beta1", "v1alpha3"], name: "WorkloadGroup", spec: NetworkingSchemas.workloadGroup,
              specRequired: true),
         Kind(group: "networking.istio.io", versions: ["v1alpha3"], name: "EnvoyFilter", spec: NetworkingSchemas.envoyFilter),
-        Kind(group: "networking.istio.io", versions: ["v1beta1"], name: "ProxyConfig", spec: NetworkingSchemas.proxyConfig),
+        Kind(group: "networking.istio.io", versions: ["v1beta1"], name: "ProxyConfig", spec: ProxyConfigSchemas.proxyConfig),
         Kind(group: "security.istio.io", versions: ["v1", "v1beta1"], name: "AuthorizationPolicy", spec: SecuritySchemas.authorizationPolicy),
         Kind(group: "security.istio.io", versions: ["v1", "v1beta1"], name: "PeerAuthentication", spec: SecuritySchemas.peerAuthentication),
         Kind(group: "security.istio.io", versions: ["v1", "v1beta1"], name: "RequestAuthentication", spec: SecuritySchemas.requestAuthentication),
         Kind(group: "telemetry.istio.io", versions: ["v1", "v1alpha1"], name: "Telemetry", spec: TelemetrySchemas.telemetry),
-        Kind(group: "extensions.istio.io", versions: ["v1alpha1"], name: "WasmPlugin", spec: TelemetrySchemas.wasmPlugin, specRequired: true),
+        Kind(group: "extensions.istio.io", versions: ["v1alpha1"], name: "WasmPlugin", spec: ExtensionSchemas.wasmPlugin, specRequired: true),
+        Kind(group: "extensions.istio.io", versions: ["v1alpha1"], name: "TrafficExtension", spec: ExtensionSchemas.trafficExtension,
+             specRequired: true),
     ]
 
-    /// An IstioOperator's spec: its known sections; values and mesh config are free-form here.
+    /// An IstioOperator's spec: its known sections; the mesh config with Istio's rules, values free-form.
     static let istioOperatorSpec = SchemaType.object(ObjectType("IstioOperatorSpec", [
         "profile": .string, "installPackagePath": .string, "hub": .string, "tag": .any, "resourceSuffix": .string,
         "namespace": .string, "revision": .string, "compatibilityVersion": .string, "defaultRevision": .string,
-        "meshConfig": .any, "components": .any, "values": .any, "unvalidatedValues": .any,
+        "meshConfig": MeshConfigSchemas.meshConfig, "components": .any, "values": .any, "unvalidatedValues": .any,
     ]))
+
+    /// Istio's rules for a mesh config (the `istio` ConfigMap's `mesh` key, `--meshConfigFile`); paths start at its root.
+    public static func validateMeshConfig(_ meshConfig: YAMLNode) -> [ValidationProblem] {
+        SchemaValidator.validate(meshConfig, as: MeshConfigSchemas.meshConfig, path: [])
+    }
 
     /// The schema of the spec of one of Istio's kinds, as meshctl checks it (nil for kinds it does not check).
     public static func specSchema(group: String, kind: String) -> SchemaType? {

@@ -26,8 +26,11 @@ public enum SchemaValidator {
         }
     }
 
+    /// How a value of the wrong type is reported; the rules of the objects around it do not run.
+    private static let wrongTypeMessage = "in body must be of type"
+
     private static func wrongType(_ node: YAMLNode, _ expected: String, _ path: [YAMLPathComponent], _ problems: inout [ValidationProblem]) {
-        fail(node, path, "in body must be of type \(expected): \"\(typeName(node))\"", &problems)
+        fail(node, path, "\(wrongTypeMessage) \(expected): \"\(typeName(node))\"", &problems)
     }
 
     private static func check(_ node: YAMLNode, _ type: SchemaType, _ path: [YAMLPathComponent], _ problems: inout [ValidationProblem]) {
@@ -53,9 +56,12 @@ public enum SchemaValidator {
             for name in object.required where node[name] == nil || node[name]!.isNull {
                 fail(node, path + [.key(name)], "Required value", &problems)
             }
-            // Rules see only objects whose fields have the right types (a warning inside does not stop them).
-            if !problems.contains(where: { $0.severity == .error && $0.path.starts(with: path) }) {
-                for rule in object.rules { problems += rule.check(node, path) }
+            // Rules see only objects whose fields have the right types; other errors inside do not stop
+            // them, as the API server reports every CEL rule that fails beside the schema's errors. An
+            // object already in error gets no warnings.
+            let inside = problems.filter { $0.severity == .error && $0.path.starts(with: path) }
+            if !inside.contains(where: { $0.message.hasPrefix(wrongTypeMessage) }) {
+                for rule in object.rules { problems += rule.check(node, path).filter { inside.isEmpty || $0.severity == .error } }
             }
         case .array(let items, let minItems, let maxItems, let unique):
             guard let elements = node.items else { return wrongType(node, "array", path, &problems) }
@@ -95,7 +101,9 @@ public enum SchemaValidator {
         case .time(let minimum):
             guard let text = node.string else { return wrongType(node, "string", path, &problems) }
             guard let seconds = DurationText.seconds(text) else {
-                return fail(node, path, "Invalid value: \"\(text)\": must be a valid duration such as 1s, 500ms or 1m30s", &problems)
+                // With a minimum, the CRD's CEL rule is what refuses it, in the rule's words.
+                let rule = minimum.map { "must be a valid duration greater than \(DurationText.text($0)), such as 1s, 500ms or 1m30s" }
+                return fail(node, path, "Invalid value: \"\(text)\": \(rule ?? "must be a valid duration such as 1s, 500ms or 1m30s")", &problems)
             }
             if let minimum, seconds < minimum {
                 fail(node, path, "Invalid value: \"\(text)\": must be a valid duration greater than \(DurationText.text(minimum))", &problems)

@@ -238,6 +238,12 @@ struct AnalyzeCommand: MeshCommand {
         if let meshConfigFile {
             let text = try FileSystem.readText(FileSystem.resolve(meshConfigFile, in: context.environment.workingDirectory), shownAs: meshConfigFile)
             meshConfig = try YAMLParser.parse(text, file: meshConfigFile).first?.root
+            // Istio refuses a mesh config that breaks its rules before it analyzes anything.
+            let errors = meshConfig.map(ResourceValidator.validateMeshConfig)?.filter { $0.severity == .error } ?? []
+            if !errors.isEmpty {
+                throw InputDataError(errors.map { "\(meshConfigFile):\($0.location.line):\($0.location.column): \($0.path.fieldPath): \($0.message)" }
+                    .joined(separator: "\n") + "\nfix the mesh config (Istio refuses it too)")
+            }
         }
         return Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace, meshConfig: meshConfig,
                                                           meshNetworks: configMapKey("meshNetworks"), podsAreRunning: podsAreRunning,

@@ -134,6 +134,16 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(run(["--use-kube=false", "--meshConfigFile", "missing.yaml", "db.yaml"]).exitCode, .failure)
     }
 
+    /// Istio refuses a mesh config that breaks its rules; analyze says where and exits 65.
+    func testInvalidMeshConfigFileIsRefused() throws {
+        try "connectTimeout: 10s\ndefaultConfig:\n  discoveryAddress: istiod.istio-system.svc\n"
+            .write(to: folder.appendingPathComponent("mesh.yaml"), atomically: true, encoding: .utf8)
+        let result = run(["--use-kube=false", "--meshConfigFile", "mesh.yaml", "shop.yaml"])
+        XCTAssertEqual(result.exitCode, .dataError)
+        XCTAssertTrue(result.stderr.contains("mesh.yaml:3:21: defaultConfig.discoveryAddress: \"istiod.istio-system.svc\" is not host:port"), result.stderr)
+        XCTAssertEqual(result.stdout, "")
+    }
+
     func testMeshNetworksFromTheIstioConfigMap() throws {
         try """
         apiVersion: v1
