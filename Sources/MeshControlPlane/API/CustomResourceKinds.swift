@@ -11,6 +11,8 @@ final class CustomResourceKinds: @unchecked Sendable {
         let type: ResourceType
         /// Each served version's schema, when the CRD gives one.
         let schemas: [String: FieldSchema]
+        /// The versions with a status subresource: there, writes of the object leave its status alone.
+        let statusVersions: Set<String>
     }
 
     private let lock = NSLock()
@@ -32,6 +34,12 @@ final class CustomResourceKinds: @unchecked Sendable {
     func schema(_ type: ResourceType, version: String) -> FieldSchema? {
         lock.lock(); defer { lock.unlock() }
         return kinds.first { $0.type.key == type.key }?.schemas[version]
+    }
+
+    /// Whether `type` at `version` has a status subresource.
+    func hasStatusSubresource(_ type: ResourceType, version: String) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return kinds.first { $0.type.key == type.key }?.statusVersions.contains(version) ?? false
     }
 
     /// Re-reads the kinds from the stored definitions; the objects of kinds whose definition is gone are deleted.
@@ -78,7 +86,8 @@ final class CustomResourceKinds: @unchecked Sendable {
             guard let name = version["name"]?.string, let schema = version["schema"]?["openAPIV3Schema"] else { continue }
             schemas[name] = objectSchema(FieldSchema(openAPI: schema), kind: kindName)
         }
-        return Kind(type: type, schemas: schemas)
+        let statusVersions = Set(versions.filter { $0["subresources"]?["status"] != nil }.compactMap { $0["name"]?.string })
+        return Kind(type: type, schemas: schemas, statusVersions: statusVersions)
     }
 
     /// A CRD's schema with the fields every object has (apiVersion, kind, metadata) added when it leaves them out.

@@ -60,6 +60,10 @@ extension KubernetesAPI {
             // Status is the system's: a write of the object itself does not change it.
             checked["status"] = current["status"]
         }
+        if target.subresource != "status" && customKinds.hasStatusSubresource(type, version: target.version) {
+            // With a status subresource, only writes to it set the status.
+            checked["status"] = current?["status"]
+        }
         let problems = BuiltinRules.problems(checked, kind: type.kind, current: current)
         if !problems.isEmpty { throw APIError.invalid(type, name, causes: problems) }
         return checked

@@ -124,6 +124,7 @@ extension KubectlTests {
           - name: v1
             served: true
             storage: true
+            subresources: {status: {}}
             additionalPrinterColumns:
             - {name: Size, type: integer, jsonPath: .spec.size}
             - {name: Color, type: string, jsonPath: .spec.color}
@@ -139,6 +140,9 @@ extension KubectlTests {
                       size: {type: integer, minimum: 1}
                       color: {type: string, enum: [red, blue]}
                       extra: {type: object, x-kubernetes-preserve-unknown-fields: true}
+                  status:
+                    type: object
+                    properties: {ready: {type: boolean}}
 
         """
 
@@ -162,6 +166,13 @@ extension KubectlTests {
         XCTAssertEqual(lines.first.map { $0.split(separator: " ", omittingEmptySubsequences: true) }, ["NAME", "SIZE", "COLOR", "AGE"], result.output)
         XCTAssertEqual(lines.dropFirst().first.map { Array($0.split(separator: " ", omittingEmptySubsequences: true).prefix(3)) }, ["w1", "3", "red"], result.output)
         XCTAssertEqual(try kubectl(["get", "wd", "w1", "-o", "jsonpath={.spec.extra.any}"]).output, "[1,2]", "preserved fields are kept")
+
+        // A status subresource: only writes to it set the status.
+        result = try kubectl(["patch", "widget", "w1", "--subresource=status", "--type=merge", "-p", #"{"status":{"ready":true}}"#])
+        XCTAssertEqual(result.status, 0, result.output)
+        result = try kubectl(["patch", "widget", "w1", "--type=merge", "-p", #"{"spec":{"size":4},"status":{"ready":false}}"#])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(try kubectl(["get", "wd", "w1", "-o", "jsonpath={.spec.size} {.status.ready} {.metadata.generation}"]).output, "4 true 2")
 
         for (body, expected) in [
             ("spec: {size: big}", "spec.size: Invalid value: \"big\": spec.size in body must be of type integer: \"string\""),
