@@ -69,13 +69,11 @@ final class CustomResourceKinds: @unchecked Sendable {
         // The storage version's printer columns describe every version's table.
         let columnSource = versions.first { $0["storage"]?.bool == true } ?? versions[0]
         let columns: [PrinterColumn] = (columnSource["additionalPrinterColumns"]?.array ?? []).compactMap { column in
-            guard let name = column["name"]?.string, let path = column["jsonPath"]?.string else { return nil }
-            let field = path.hasPrefix(".") ? String(path.dropFirst()) : path
-            if field == "metadata.creationTimestamp" {
-                // Every table ends with Age already.
-                return name == "Age" ? nil : PrinterColumn(name, .age, priority: column["priority"]?.int ?? 0)
-            }
-            return PrinterColumn(name, .field(field), priority: column["priority"]?.int ?? 0)
+            guard let name = column["name"]?.string, let text = column["jsonPath"]?.string, let path = PrinterJSONPath(text) else { return nil }
+            // Every table has Age already.
+            if name == "Age" && path.steps == [.field("metadata"), .field("creationTimestamp")] { return nil }
+            let type = column["type"]?.string ?? "string"
+            return PrinterColumn(name, .cell { path.cell($0, type: type) }, priority: column["priority"]?.int ?? 0)
         }
         let type = ResourceType(group: group, versions: versions.compactMap { $0["name"]?.string }, plural: plural, kind: kindName,
                                 namespaced: spec["scope"]?.string != "Cluster",

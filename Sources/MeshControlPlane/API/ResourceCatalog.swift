@@ -8,6 +8,8 @@ public struct PrinterColumn: Sendable {
         case age
         /// Computed from the whole object.
         case computed(@Sendable (JSONValue) -> String)
+        /// Computed from the whole object; nil shows as kubectl's `<none>`.
+        case cell(@Sendable (JSONValue) -> JSONValue?)
     }
     public let name: String
     public let source: Source

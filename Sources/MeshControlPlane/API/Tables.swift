@@ -36,6 +36,7 @@ enum Tables {
                 }
             case .age: cells.append(.string(age(object, now: now)))
             case .computed(let compute): cells.append(.string(compute(object)))
+            case .cell(let compute): cells.append(compute(object) ?? .null)
             }
         }
         return .object([("cells", .array(cells)), ("object", partialMetadata(object))])
