@@ -45,6 +45,11 @@ extension KubernetesAPI {
     /// `object` (a create when `current` is nil, else an update of `current`) pruned, defaulted and checked.
     func admitBuiltIn(_ object: JSONValue, _ target: Target, name: String, current: JSONValue?, _ context: WriteContext) throws -> JSONValue {
         let type = target.type
+        if let istio = IstioKindSchemas.schema(type) {
+            // Istio's kinds: unknown fields as kubectl's fieldValidation asks; everything else is meshctl's validator's.
+            return try context.fieldValidation.check(object, istio, type: type, version: target.version, name: name, warnings: &context.warnings,
+                                                     unknownFieldsOnly: true)
+        }
         guard let schema = KindSchemas.builtIn[type.key] ?? customKinds.schema(type, version: target.version) else { return object }
         var checked = try context.fieldValidation.check(object, schema, type: type, version: target.version, name: name, warnings: &context.warnings)
         if type.kind == "Secret" { BuiltinDefaults.foldStringData(&checked) }

@@ -33,8 +33,8 @@ extension KubernetesAPI {
         }
         object["metadata"] = metadata
         if type.plural == "pods", let namespace = target.namespace { object = try Injection.admit(pod: object, namespace: namespace, store: store) }
-        try admit(object, type, name: name)
         object = try admitBuiltIn(object, target, name: name, current: nil, context)
+        try admit(object, type, name: name)
         if type.plural == "namespaces" {
             if object["status"]?["phase"] == nil { object["status"] = .object([("phase", .string("Active"))]) }
             // As the API server does: every namespace carries its name as a label, for selectors.

@@ -101,3 +101,17 @@ extension KubectlTests {
         XCTAssertEqual(secret["type"]?.string, "Opaque")
     }
 }
+
+extension KubectlTests {
+    func testIstioKindsTreatUnknownFieldsAsKubectlAsks() throws {
+        let typo = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: default}\nspec: {hosts: [web], hostz: [x], http: [{route: [{destination: {host: web}}]}]}\n"
+        var result = try kubectl(["apply", "-f", "-"], input: typo)
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertTrue(result.output.contains("VirtualService in version \"v1\" cannot be handled as a VirtualService: strict decoding error: unknown field \"spec.hostz\""),
+                      result.output)
+        result = try kubectl(["apply", "--validate=false", "-f", "-"], input: typo)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(try kubectl(["get", "vs", "web", "-o", "jsonpath={.spec.hosts} [{.spec.hostz}]"]).output, #"["web"] []"#,
+                       "pruned, as a CRD's unknown fields are")
+    }
+}
