@@ -92,7 +92,7 @@ public enum ResourceCatalog {
         ]),
         core("services", "Service", short: ["svc"], columns: [
             .init("Type", .computed { $0["spec"]?["type"]?.string ?? "ClusterIP" }), .init("Cluster-IP", .field("spec.clusterIP")),
-            .init("External-IP", .computed { _ in "<none>" }), .init("Port(s)", .computed(Columns.servicePorts)),
+            .init("External-IP", .computed(Columns.externalIP)), .init("Port(s)", .computed(Columns.servicePorts)),
             .init("Selector", .computed(Columns.selector), priority: 1),
         ]),
         core("endpoints", "Endpoints", short: ["ep"]),
@@ -236,6 +236,20 @@ enum Columns {
             return "\(number)\(node)/\(port["protocol"]?.string ?? "TCP")"
         }
         return ports.isEmpty ? "<none>" : ports.joined(separator: ",")
+    }
+
+    /// A Service's external addresses: its load balancer's (`<pending>` until it has one), its externalIPs, or ExternalName.
+    static func externalIP(_ service: JSONValue) -> String {
+        let spec = service["spec"] ?? .object([])
+        var addresses = (spec["externalIPs"]?.array ?? []).compactMap(\.string)
+        switch spec["type"]?.string {
+        case "ExternalName": return spec["externalName"]?.string ?? "<none>"
+        case "LoadBalancer":
+            let ingress = (service["status"]?["loadBalancer"]?["ingress"]?.array ?? []).compactMap { $0["ip"]?.string ?? $0["hostname"]?.string }
+            addresses = ingress + addresses
+            return addresses.isEmpty ? "<pending>" : addresses.joined(separator: ",")
+        default: return joined(addresses, empty: "<none>")
+        }
     }
 
     static func joined(_ values: [String], empty: String) -> String { values.isEmpty ? empty : values.joined(separator: ",") }

@@ -94,6 +94,13 @@ extension KubectlTests {
         XCTAssertEqual(try kubectl(["label", "svc", "web", "tier=front"]).status, 0)
         XCTAssertEqual(try kubectl(["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]).output, address)
 
+        result = try kubectl(["create", "-f", "-"], input: "apiVersion: v1\nkind: Service\nmetadata: {name: edge, namespace: default}\n"
+                             + "spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: http, port: 80}]}\n")
+        XCTAssertEqual(result.status, 0, result.output)
+        result = try kubectl(["get", "svc", "edge", "--no-headers"])
+        let columns = result.output.split(separator: " ", omittingEmptySubsequences: true)
+        XCTAssertTrue(columns.count > 4 && columns[3] == "<pending>" && columns[4].hasPrefix("80:3") && columns[4].hasSuffix("/TCP"), result.output)
+
         result = try kubectl(["get", "secret", "creds", "-o", "json"])
         let secret = try JSONValue.parse(result.output)
         XCTAssertEqual(secret["data"]?["password"]?.string, "czNjcjN0")
