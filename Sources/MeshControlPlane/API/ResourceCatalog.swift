@@ -124,6 +124,9 @@ public enum ResourceCatalog {
                 columns: [.init("Webhooks", .computed { String($0["webhooks"]?.array?.count ?? 0) })]),
         builtIn("admissionregistration.k8s.io", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", namespaced: false,
                 columns: [.init("Webhooks", .computed { String($0["webhooks"]?.array?.count ?? 0) })]),
+        // Stored and served (Gateway API's install files carry them); meshctl does not enforce them.
+        builtIn("admissionregistration.k8s.io", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", namespaced: false),
+        builtIn("admissionregistration.k8s.io", "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", namespaced: false),
         builtIn("apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition", namespaced: false, short: ["crd", "crds"],
                 columns: [createdAt]),
         builtIn("rbac.authorization.k8s.io", "roles", "Role", columns: [createdAt]),

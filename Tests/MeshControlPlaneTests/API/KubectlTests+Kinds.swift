@@ -91,10 +91,15 @@ extension KubectlTests {
             kind: ReferenceGrant
             metadata: {name: allow, namespace: default}
             spec: {from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: other}], to: [{group: "", kind: Service}]}
+            ---
+            apiVersion: admissionregistration.k8s.io/v1
+            kind: ValidatingAdmissionPolicy
+            metadata: {name: safe-upgrades}
+            spec: {failurePolicy: Fail, validations: [{expression: "true"}]}
 
             """)
         XCTAssertEqual(result.status, 0, result.output)
-        XCTAssertEqual(result.output.split(separator: "\n").filter { $0.hasSuffix(" created") }.count, 16, result.output)
+        XCTAssertEqual(result.output.split(separator: "\n").filter { $0.hasSuffix(" created") }.count, 17, result.output)
 
         result = try kubectl(["get", "rolebinding", "reader", "-o", "wide", "--no-headers"])
         XCTAssertTrue(result.output.contains("Role/reader") && result.output.contains("default:bot"), result.output)
