@@ -70,15 +70,15 @@ final class CustomResourceKinds: @unchecked Sendable {
         let columnSource = versions.first { $0["storage"]?.bool == true } ?? versions[0]
         let columns: [PrinterColumn] = (columnSource["additionalPrinterColumns"]?.array ?? []).compactMap { column in
             guard let name = column["name"]?.string, let text = column["jsonPath"]?.string, let path = PrinterJSONPath(text) else { return nil }
-            // Every table has Age already.
-            if name == "Age" && path.steps == [.field("metadata"), .field("creationTimestamp")] { return nil }
             let type = column["type"]?.string ?? "string"
             return PrinterColumn(name, .cell { path.cell($0, type: type) }, priority: column["priority"]?.int ?? 0)
         }
-        let type = ResourceType(group: group, versions: versions.compactMap { $0["name"]?.string }, plural: plural, kind: kindName,
+        var type = ResourceType(group: group, versions: versions.compactMap { $0["name"]?.string }, plural: plural, kind: kindName,
                                 namespaced: spec["scope"]?.string != "Cluster",
                                 shortNames: (names["shortNames"]?.array ?? []).compactMap(\.string),
                                 categories: (names["categories"]?.array ?? []).compactMap(\.string), builtIn: false, columns: columns)
+        // As kube-apiserver: a CRD that lists its columns gets those (Age only if it lists it); one that lists none gets Age.
+        type.showsAge = columns.isEmpty
         var schemas: [String: FieldSchema] = [:]
         for version in versions {
             guard let name = version["name"]?.string, let schema = version["schema"]?["openAPIV3Schema"] else { continue }

@@ -36,6 +36,9 @@ public struct ResourceType: Sendable {
     /// Built into kubectl (answers strategic merge patches); custom resources are not.
     public let builtIn: Bool
     public let columns: [PrinterColumn]
+    /// Tables end with Age (before the `-o wide` columns); CRDs' tables and those of custom kinds that list their
+    /// own columns do not.
+    public var showsAge = true
 
     public var singular: String { kind.lowercased() }
     /// The storage key: group and plural, whatever the version.
@@ -70,6 +73,12 @@ public enum ResourceCatalog {
                                    columns: [PrinterColumn] = []) -> ResourceType {
         ResourceType(group: "gateway.networking.k8s.io", versions: versions, plural: plural, kind: kind, namespaced: namespaced, shortNames: short,
                      categories: ["gateway-api"], builtIn: false, columns: columns)
+    }
+
+    private static func withoutAge(_ type: ResourceType) -> ResourceType {
+        var copy = type
+        copy.showsAge = false
+        return copy
     }
 
     private static let createdAt = PrinterColumn("Created At", .field("metadata.creationTimestamp"))
@@ -127,8 +136,8 @@ public enum ResourceCatalog {
         // Stored and served (Gateway API's install files carry them); meshctl does not enforce them.
         builtIn("admissionregistration.k8s.io", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", namespaced: false),
         builtIn("admissionregistration.k8s.io", "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", namespaced: false),
-        builtIn("apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition", namespaced: false, short: ["crd", "crds"],
-                columns: [createdAt]),
+        withoutAge(builtIn("apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition", namespaced: false,
+                           short: ["crd", "crds"], columns: [createdAt])),
         builtIn("rbac.authorization.k8s.io", "roles", "Role", columns: [createdAt]),
         builtIn("rbac.authorization.k8s.io", "rolebindings", "RoleBinding", columns: Columns.bindingColumns),
         builtIn("rbac.authorization.k8s.io", "clusterroles", "ClusterRole", namespaced: false, columns: [createdAt]),

@@ -161,6 +161,9 @@ extension KubectlTests {
         XCTAssertEqual(try kubectl(["get", "ns", "default"]).status, 0)
         var result = try kubectl(["apply", "-f", definition.path])
         XCTAssertEqual(result.output, "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created\n")
+        result = try kubectl(["get", "crd", "widgets.example.com"])
+        XCTAssertEqual(result.output.split(separator: "\n").first.map { $0.split(separator: " ", omittingEmptySubsequences: true) }, ["NAME", "CREATED", "AT"],
+                       result.output)
         result = try kubectl(["wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s"])
         XCTAssertEqual(result.status, 0, result.output)
         result = try kubectl(["apply", "-f", widget.path])
