@@ -11,6 +11,8 @@ final class CustomResourceKinds: @unchecked Sendable {
         let type: ResourceType
         /// Each served version's schema, when the CRD gives one.
         let schemas: [String: FieldSchema]
+        /// The versions with a status subresource: there, writes of the object leave its status alone.
+        let statusVersions: Set<String>
     }
 
     private let lock = NSLock()
@@ -32,6 +34,12 @@ final class CustomResourceKinds: @unchecked Sendable {
     func schema(_ type: ResourceType, version: String) -> FieldSchema? {
         lock.lock(); defer { lock.unlock() }
         return kinds.first { $0.type.key == type.key }?.schemas[version]
+    }
+
+    /// Whether `type` at `version` has a status subresource.
+    func hasStatusSubresource(_ type: ResourceType, version: String) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        return kinds.first { $0.type.key == type.key }?.statusVersions.contains(version) ?? false
     }
 
     /// Re-reads the kinds from the stored definitions; the objects of kinds whose definition is gone are deleted.
@@ -61,24 +69,23 @@ final class CustomResourceKinds: @unchecked Sendable {
         // The storage version's printer columns describe every version's table.
         let columnSource = versions.first { $0["storage"]?.bool == true } ?? versions[0]
         let columns: [PrinterColumn] = (columnSource["additionalPrinterColumns"]?.array ?? []).compactMap { column in
-            guard let name = column["name"]?.string, let path = column["jsonPath"]?.string else { return nil }
-            let field = path.hasPrefix(".") ? String(path.dropFirst()) : path
-            if field == "metadata.creationTimestamp" {
-                // Every table ends with Age already.
-                return name == "Age" ? nil : PrinterColumn(name, .age, priority: column["priority"]?.int ?? 0)
-            }
-            return PrinterColumn(name, .field(field), priority: column["priority"]?.int ?? 0)
+            guard let name = column["name"]?.string, let text = column["jsonPath"]?.string, let path = PrinterJSONPath(text) else { return nil }
+            let type = column["type"]?.string ?? "string"
+            return PrinterColumn(name, .cell { path.cell($0, type: type) }, priority: column["priority"]?.int ?? 0)
         }
-        let type = ResourceType(group: group, versions: versions.compactMap { $0["name"]?.string }, plural: plural, kind: kindName,
+        var type = ResourceType(group: group, versions: versions.compactMap { $0["name"]?.string }, plural: plural, kind: kindName,
                                 namespaced: spec["scope"]?.string != "Cluster",
                                 shortNames: (names["shortNames"]?.array ?? []).compactMap(\.string),
                                 categories: (names["categories"]?.array ?? []).compactMap(\.string), builtIn: false, columns: columns)
+        // As kube-apiserver: a CRD that lists its columns gets those (Age only if it lists it); one that lists none gets Age.
+        type.showsAge = columns.isEmpty
         var schemas: [String: FieldSchema] = [:]
         for version in versions {
             guard let name = version["name"]?.string, let schema = version["schema"]?["openAPIV3Schema"] else { continue }
             schemas[name] = objectSchema(FieldSchema(openAPI: schema), kind: kindName)
         }
-        return Kind(type: type, schemas: schemas)
+        let statusVersions = Set(versions.filter { $0["subresources"]?["status"] != nil }.compactMap { $0["name"]?.string })
+        return Kind(type: type, schemas: schemas, statusVersions: statusVersions)
     }
 
     /// A CRD's schema with the fields every object has (apiVersion, kind, metadata) added when it leaves them out.

@@ -45,6 +45,11 @@ extension KubernetesAPI {
     /// `object` (a create when `current` is nil, else an update of `current`) pruned, defaulted and checked.
     func admitBuiltIn(_ object: JSONValue, _ target: Target, name: String, current: JSONValue?, _ context: WriteContext) throws -> JSONValue {
         let type = target.type
+        if let istio = IstioKindSchemas.schema(type) {
+            // Istio's kinds: unknown fields as kubectl's fieldValidation asks; everything else is meshctl's validator's.
+            return try context.fieldValidation.check(object, istio, type: type, version: target.version, name: name, warnings: &context.warnings,
+                                                     unknownFieldsOnly: true)
+        }
         guard let schema = KindSchemas.builtIn[type.key] ?? customKinds.schema(type, version: target.version) else { return object }
         var checked = try context.fieldValidation.check(object, schema, type: type, version: target.version, name: name, warnings: &context.warnings)
         if type.kind == "Secret" { BuiltinDefaults.foldStringData(&checked) }
@@ -53,12 +58,21 @@ extension KubernetesAPI {
             for key in ["clusterIP", "clusterIPs"] where checked["spec"]?[key] == nil { checked["spec"]?[key] = current["spec"]?[key] }
         }
         let namespace = target.namespace ?? ""
-        // An update runs inside the store's write: no lookups there, the address follows from the name.
-        let used = type.kind == "Service" && current == nil ? try usedClusterIPs() : []
-        BuiltinDefaults.apply(&checked, kind: type.kind) { ClusterIPRange.free(namespace: namespace, name: name, used: used) }
+        // An update runs inside the store's write: no lookups there, addresses and ports follow from the name.
+        let services = type.kind == "Service" && current == nil ? try store.list("services", namespace: nil).items : []
+        let usedAddresses = Set(services.compactMap { $0["spec"]?["clusterIP"]?.string })
+        BuiltinDefaults.apply(&checked, kind: type.kind) { ClusterIPRange.free(namespace: namespace, name: name, used: usedAddresses) }
+        if type.kind == "Service" {
+            let usedPorts = Set(services.flatMap { ($0["spec"]?["ports"]?.array ?? []).compactMap { $0["nodePort"]?.int } })
+            NodePortRange.assign(&checked, current: current, used: usedPorts, seed: "\(namespace)/\(name)")
+        }
         if WorkloadStatus.kinds.contains(type.kind), let current {
             // Status is the system's: a write of the object itself does not change it.
             checked["status"] = current["status"]
+        }
+        if target.subresource != "status" && customKinds.hasStatusSubresource(type, version: target.version) {
+            // With a status subresource, only writes to it set the status.
+            checked["status"] = current?["status"]
         }
         let problems = BuiltinRules.problems(checked, kind: type.kind, current: current)
         if !problems.isEmpty { throw APIError.invalid(type, name, causes: problems) }
@@ -119,9 +133,31 @@ extension KubernetesAPI {
         return managed.json
     }
 
-    /// The cluster IPs stored Services have.
-    private func usedClusterIPs() throws -> Set<String> {
-        Set(try store.list("services", namespace: nil).items.compactMap { $0["spec"]?["clusterIP"]?.string })
+}
+
+/// Node ports (30000-32767) for NodePort and LoadBalancer Services: kept from the Service as it was, else chosen
+/// by name among those no other Service has.
+enum NodePortRange {
+    static let range = 30000...32767
+
+    static func assign(_ service: inout JSONValue, current: JSONValue?, used: Set<Int>, seed: String) {
+        guard ["NodePort", "LoadBalancer"].contains(service["spec"]?["type"]?.string ?? ""), var ports = service["spec"]?["ports"]?.array else { return }
+        let previous = current?["spec"]?["ports"]?.array ?? []
+        var taken = used.union(ports.compactMap { $0["nodePort"]?.int })
+        for index in ports.indices where ports[index].object != nil && ports[index]["nodePort"] == nil {
+            let kept = previous.first { $0["port"] == ports[index]["port"] && $0["protocol"] == ports[index]["protocol"] }?["nodePort"]?.int
+            let chosen = kept ?? (0..<256).lazy.map { attempt in port(seed: "\(seed)/\(index)/\(attempt)") }.first { !taken.contains($0) }
+            guard let chosen else { continue }
+            taken.insert(chosen)
+            ports[index]["nodePort"] = .int(chosen)
+        }
+        service["spec"]?["ports"] = .array(ports)
+    }
+
+    private static func port(seed: String) -> Int {
+        var hash: UInt64 = 0xcbf29ce484222325
+        for byte in seed.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+        return range.lowerBound + Int(hash % UInt64(range.count))
     }
 }
 

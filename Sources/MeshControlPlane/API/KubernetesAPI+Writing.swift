@@ -33,8 +33,8 @@ extension KubernetesAPI {
         }
         object["metadata"] = metadata
         if type.plural == "pods", let namespace = target.namespace { object = try Injection.admit(pod: object, namespace: namespace, store: store) }
-        try admit(object, type, name: name)
         object = try admitBuiltIn(object, target, name: name, current: nil, context)
+        try admit(object, type, name: name)
         if type.plural == "namespaces" {
             if object["status"]?["phase"] == nil { object["status"] = .object([("phase", .string("Active"))]) }
             // As the API server does: every namespace carries its name as a label, for selectors.
@@ -98,6 +98,14 @@ extension KubernetesAPI {
                 metadata["managedFields"] = nil
                 updated["metadata"] = metadata
                 if type.plural == "namespaces" { updated["status"] = current["status"] }
+                if target.subresource == "status" {
+                    // The status subresource changes the status and nothing else.
+                    var statusOnly = current
+                    statusOnly["status"] = updated["status"]
+                    statusOnly["metadata"] = updated["metadata"]
+                    for key in ["labels", "annotations", "finalizers", "ownerReferences"] { statusOnly["metadata"]?[key] = current["metadata"]?[key] }
+                    updated = statusOnly
+                }
                 updated = try admitBuiltIn(updated, target, name: name, current: current, context)
                 let fields = managedFields(old: current, new: updated, given: givenFields, config: nil, target, context)
                 updated["metadata"]?["managedFields"] = fields

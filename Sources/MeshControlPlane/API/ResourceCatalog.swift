@@ -8,6 +8,8 @@ public struct PrinterColumn: Sendable {
         case age
         /// Computed from the whole object.
         case computed(@Sendable (JSONValue) -> String)
+        /// Computed from the whole object; nil shows as kubectl's `<none>`.
+        case cell(@Sendable (JSONValue) -> JSONValue?)
     }
     public let name: String
     public let source: Source
@@ -34,6 +36,9 @@ public struct ResourceType: Sendable {
     /// Built into kubectl (answers strategic merge patches); custom resources are not.
     public let builtIn: Bool
     public let columns: [PrinterColumn]
+    /// Tables end with Age (before the `-o wide` columns); CRDs' tables and those of custom kinds that list their
+    /// own columns do not.
+    public var showsAge = true
 
     public var singular: String { kind.lowercased() }
     /// The storage key: group and plural, whatever the version.
@@ -70,6 +75,12 @@ public enum ResourceCatalog {
                      categories: ["gateway-api"], builtIn: false, columns: columns)
     }
 
+    private static func withoutAge(_ type: ResourceType) -> ResourceType {
+        var copy = type
+        copy.showsAge = false
+        return copy
+    }
+
     private static let createdAt = PrinterColumn("Created At", .field("metadata.creationTimestamp"))
 
     private static func istio(_ group: String, _ versions: [String], _ plural: String, _ kind: String, short: [String] = [],
@@ -90,7 +101,7 @@ public enum ResourceCatalog {
         ]),
         core("services", "Service", short: ["svc"], columns: [
             .init("Type", .computed { $0["spec"]?["type"]?.string ?? "ClusterIP" }), .init("Cluster-IP", .field("spec.clusterIP")),
-            .init("External-IP", .computed { _ in "<none>" }), .init("Port(s)", .computed(Columns.servicePorts)),
+            .init("External-IP", .computed(Columns.externalIP)), .init("Port(s)", .computed(Columns.servicePorts)),
             .init("Selector", .computed(Columns.selector), priority: 1),
         ]),
         core("endpoints", "Endpoints", short: ["ep"]),
@@ -122,8 +133,11 @@ public enum ResourceCatalog {
                 columns: [.init("Webhooks", .computed { String($0["webhooks"]?.array?.count ?? 0) })]),
         builtIn("admissionregistration.k8s.io", "validatingwebhookconfigurations", "ValidatingWebhookConfiguration", namespaced: false,
                 columns: [.init("Webhooks", .computed { String($0["webhooks"]?.array?.count ?? 0) })]),
-        builtIn("apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition", namespaced: false, short: ["crd", "crds"],
-                columns: [createdAt]),
+        // Stored and served (Gateway API's install files carry them); meshctl does not enforce them.
+        builtIn("admissionregistration.k8s.io", "validatingadmissionpolicies", "ValidatingAdmissionPolicy", namespaced: false),
+        builtIn("admissionregistration.k8s.io", "validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", namespaced: false),
+        withoutAge(builtIn("apiextensions.k8s.io", "customresourcedefinitions", "CustomResourceDefinition", namespaced: false,
+                           short: ["crd", "crds"], columns: [createdAt])),
         builtIn("rbac.authorization.k8s.io", "roles", "Role", columns: [createdAt]),
         builtIn("rbac.authorization.k8s.io", "rolebindings", "RoleBinding", columns: Columns.bindingColumns),
         builtIn("rbac.authorization.k8s.io", "clusterroles", "ClusterRole", namespaced: false, columns: [createdAt]),
@@ -234,6 +248,20 @@ enum Columns {
             return "\(number)\(node)/\(port["protocol"]?.string ?? "TCP")"
         }
         return ports.isEmpty ? "<none>" : ports.joined(separator: ",")
+    }
+
+    /// A Service's external addresses: its load balancer's (`<pending>` until it has one), its externalIPs, or ExternalName.
+    static func externalIP(_ service: JSONValue) -> String {
+        let spec = service["spec"] ?? .object([])
+        var addresses = (spec["externalIPs"]?.array ?? []).compactMap(\.string)
+        switch spec["type"]?.string {
+        case "ExternalName": return spec["externalName"]?.string ?? "<none>"
+        case "LoadBalancer":
+            let ingress = (service["status"]?["loadBalancer"]?["ingress"]?.array ?? []).compactMap { $0["ip"]?.string ?? $0["hostname"]?.string }
+            addresses = ingress + addresses
+            return addresses.isEmpty ? "<pending>" : addresses.joined(separator: ",")
+        default: return joined(addresses, empty: "<none>")
+        }
     }
 
     static func joined(_ values: [String], empty: String) -> String { values.isEmpty ? empty : values.joined(separator: ",") }

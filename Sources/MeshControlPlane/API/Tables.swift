@@ -20,7 +20,7 @@ enum Tables {
 
     /// The kind's columns after Name, with Age (nil) after those every table shows and before the `-o wide` ones, as kubectl orders them.
     static func ordered(_ type: ResourceType) -> [PrinterColumn?] {
-        type.columns.filter { $0.priority == 0 } + [nil] + type.columns.filter { $0.priority != 0 }
+        type.columns.filter { $0.priority == 0 } + (type.showsAge ? [nil] : []) + type.columns.filter { $0.priority != 0 }
     }
 
     static func row(_ type: ResourceType, _ object: JSONValue, now: Date) -> JSONValue {
@@ -36,6 +36,7 @@ enum Tables {
                 }
             case .age: cells.append(.string(age(object, now: now)))
             case .computed(let compute): cells.append(.string(compute(object)))
+            case .cell(let compute): cells.append(compute(object) ?? .null)
             }
         }
         return .object([("cells", .array(cells)), ("object", partialMetadata(object))])

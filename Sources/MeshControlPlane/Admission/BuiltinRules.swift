@@ -105,6 +105,10 @@ enum BuiltinRules {
             if let name = port["name"]?.string, !name.isEmpty, !names.insert(name).inserted {
                 found.append(("spec.ports[\(index)].name", "Duplicate value: \"\(name)\""))
             }
+            if let node = port["nodePort"]?.int, !(30000...32767).contains(node) {
+                found.append(("spec.ports[\(index)].nodePort", "Invalid value: \(node): provided port is not in the valid range. "
+                              + "The range of valid ports is 30000-32767"))
+            }
             if let target = port["targetPort"]?.int, !(1...65535).contains(target) {
                 found.append(("spec.ports[\(index)].targetPort", "Invalid value: \(target): must be between 1 and 65535, inclusive"))
             }

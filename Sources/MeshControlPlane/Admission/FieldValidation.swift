@@ -18,8 +18,9 @@ enum FieldValidation: String, Sendable {
 
     /// `object` checked against `schema`: unknown fields dropped (or refused when Strict, or reported through
     /// `warnings` when Warn); wrong types, missing required fields and values outside an enum refused with 422.
+    /// With `unknownFieldsOnly`, other findings are left to another validator (Istio's kinds have meshctl's own).
     func check(_ object: JSONValue, _ schema: FieldSchema, type: ResourceType, version: String, name: String,
-               warnings: inout [String]) throws(APIError) -> JSONValue {
+               warnings: inout [String], unknownFieldsOnly: Bool = false) throws(APIError) -> JSONValue {
         var findings = SchemaFindings()
         let pruned = SchemaCheck.check(object, schema, findings: &findings)
         // Server-owned and identifying fields are checked elsewhere; an object's own kind can always be named.
@@ -34,7 +35,7 @@ enum FieldValidation: String, Sendable {
             case .ignore: break
             }
         }
-        if !findings.invalid.isEmpty {
+        if !findings.invalid.isEmpty && !unknownFieldsOnly {
             throw APIError.invalid(type, name, causes: findings.invalid)
         }
         return pruned

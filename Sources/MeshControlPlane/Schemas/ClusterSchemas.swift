@@ -100,6 +100,19 @@ enum ClusterSchemas {
         ("status", status("definition")),
     ])
 
+    static let validatingAdmissionPolicy = specKind("A validating admission policy: CEL rules requests must pass (stored, not enforced, "
+                                                    + "by meshctl's local control plane).", "Match constraints, validations and failure policy.", [
+        ("matchConstraints", .open("Which requests the policy applies to.")),
+        ("validations", .array("CEL expressions that must hold.", .open("One validation."))),
+        ("failurePolicy", .string("What happens when the policy cannot be evaluated.", allowed: ["Ignore", "Fail"])),
+    ])
+    static let validatingAdmissionPolicyBinding = specKind("Binds a validating admission policy to resources and parameters.",
+                                                           "The policy, its parameters and the actions taken.", [
+        ("policyName", .string("Name of the ValidatingAdmissionPolicy.")),
+        ("validationActions", .array("Deny, Warn or Audit.", .string(""))),
+        ("matchResources", .open("Which resources the binding applies to.")),
+    ])
+
     // MARK: - More kinds
 
     static let policyRule = S.object("What a role allows: verbs on resources of API groups (or non-resource URLs).", [

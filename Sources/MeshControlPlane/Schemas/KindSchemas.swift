@@ -20,6 +20,8 @@ enum KindSchemas {
         "mutatingwebhookconfigurations.admissionregistration.k8s.io": ClusterSchemas.webhookConfiguration,
         "validatingwebhookconfigurations.admissionregistration.k8s.io": ClusterSchemas.webhookConfiguration,
         "customresourcedefinitions.apiextensions.k8s.io": ClusterSchemas.customResourceDefinition,
+        "validatingadmissionpolicies.admissionregistration.k8s.io": ClusterSchemas.validatingAdmissionPolicy,
+        "validatingadmissionpolicybindings.admissionregistration.k8s.io": ClusterSchemas.validatingAdmissionPolicyBinding,
         "roles.rbac.authorization.k8s.io": ClusterSchemas.role,
         "rolebindings.rbac.authorization.k8s.io": ClusterSchemas.roleBinding,
         "clusterroles.rbac.authorization.k8s.io": ClusterSchemas.clusterRole,

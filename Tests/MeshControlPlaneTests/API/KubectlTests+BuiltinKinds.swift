@@ -94,10 +94,31 @@ extension KubectlTests {
         XCTAssertEqual(try kubectl(["label", "svc", "web", "tier=front"]).status, 0)
         XCTAssertEqual(try kubectl(["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]).output, address)
 
+        result = try kubectl(["create", "-f", "-"], input: "apiVersion: v1\nkind: Service\nmetadata: {name: edge, namespace: default}\n"
+                             + "spec: {type: LoadBalancer, selector: {app: web}, ports: [{name: http, port: 80}]}\n")
+        XCTAssertEqual(result.status, 0, result.output)
+        result = try kubectl(["get", "svc", "edge", "--no-headers"])
+        let columns = result.output.split(separator: " ", omittingEmptySubsequences: true)
+        XCTAssertTrue(columns.count > 4 && columns[3] == "<pending>" && columns[4].hasPrefix("80:3") && columns[4].hasSuffix("/TCP"), result.output)
+
         result = try kubectl(["get", "secret", "creds", "-o", "json"])
         let secret = try JSONValue.parse(result.output)
         XCTAssertEqual(secret["data"]?["password"]?.string, "czNjcjN0")
         XCTAssertNil(secret["stringData"], "stringData is folded into data and not kept")
         XCTAssertEqual(secret["type"]?.string, "Opaque")
+    }
+}
+
+extension KubectlTests {
+    func testIstioKindsTreatUnknownFieldsAsKubectlAsks() throws {
+        let typo = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: default}\nspec: {hosts: [web], hostz: [x], http: [{route: [{destination: {host: web}}]}]}\n"
+        var result = try kubectl(["apply", "-f", "-"], input: typo)
+        XCTAssertEqual(result.status, 1, result.output)
+        XCTAssertTrue(result.output.contains("VirtualService in version \"v1\" cannot be handled as a VirtualService: strict decoding error: unknown field \"spec.hostz\""),
+                      result.output)
+        result = try kubectl(["apply", "--validate=false", "-f", "-"], input: typo)
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(try kubectl(["get", "vs", "web", "-o", "jsonpath={.spec.hosts} [{.spec.hostz}]"]).output, #"["web"] []"#,
+                       "pruned, as a CRD's unknown fields are")
     }
 }

@@ -91,10 +91,15 @@ extension KubectlTests {
             kind: ReferenceGrant
             metadata: {name: allow, namespace: default}
             spec: {from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: other}], to: [{group: "", kind: Service}]}
+            ---
+            apiVersion: admissionregistration.k8s.io/v1
+            kind: ValidatingAdmissionPolicy
+            metadata: {name: safe-upgrades}
+            spec: {failurePolicy: Fail, validations: [{expression: "true"}]}
 
             """)
         XCTAssertEqual(result.status, 0, result.output)
-        XCTAssertEqual(result.output.split(separator: "\n").filter { $0.hasSuffix(" created") }.count, 16, result.output)
+        XCTAssertEqual(result.output.split(separator: "\n").filter { $0.hasSuffix(" created") }.count, 17, result.output)
 
         result = try kubectl(["get", "rolebinding", "reader", "-o", "wide", "--no-headers"])
         XCTAssertTrue(result.output.contains("Role/reader") && result.output.contains("default:bot"), result.output)
@@ -124,6 +129,7 @@ extension KubectlTests {
           - name: v1
             served: true
             storage: true
+            subresources: {status: {}}
             additionalPrinterColumns:
             - {name: Size, type: integer, jsonPath: .spec.size}
             - {name: Color, type: string, jsonPath: .spec.color}
@@ -139,6 +145,9 @@ extension KubectlTests {
                       size: {type: integer, minimum: 1}
                       color: {type: string, enum: [red, blue]}
                       extra: {type: object, x-kubernetes-preserve-unknown-fields: true}
+                  status:
+                    type: object
+                    properties: {ready: {type: boolean}}
 
         """
 
@@ -152,6 +161,9 @@ extension KubectlTests {
         XCTAssertEqual(try kubectl(["get", "ns", "default"]).status, 0)
         var result = try kubectl(["apply", "-f", definition.path])
         XCTAssertEqual(result.output, "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created\n")
+        result = try kubectl(["get", "crd", "widgets.example.com"])
+        XCTAssertEqual(result.output.split(separator: "\n").first.map { $0.split(separator: " ", omittingEmptySubsequences: true) }, ["NAME", "CREATED", "AT"],
+                       result.output)
         result = try kubectl(["wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s"])
         XCTAssertEqual(result.status, 0, result.output)
         result = try kubectl(["apply", "-f", widget.path])
@@ -162,6 +174,13 @@ extension KubectlTests {
         XCTAssertEqual(lines.first.map { $0.split(separator: " ", omittingEmptySubsequences: true) }, ["NAME", "SIZE", "COLOR", "AGE"], result.output)
         XCTAssertEqual(lines.dropFirst().first.map { Array($0.split(separator: " ", omittingEmptySubsequences: true).prefix(3)) }, ["w1", "3", "red"], result.output)
         XCTAssertEqual(try kubectl(["get", "wd", "w1", "-o", "jsonpath={.spec.extra.any}"]).output, "[1,2]", "preserved fields are kept")
+
+        // A status subresource: only writes to it set the status.
+        result = try kubectl(["patch", "widget", "w1", "--subresource=status", "--type=merge", "-p", #"{"status":{"ready":true}}"#])
+        XCTAssertEqual(result.status, 0, result.output)
+        result = try kubectl(["patch", "widget", "w1", "--type=merge", "-p", #"{"spec":{"size":4},"status":{"ready":false}}"#])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(try kubectl(["get", "wd", "w1", "-o", "jsonpath={.spec.size} {.status.ready} {.metadata.generation}"]).output, "4 true 2")
 
         for (body, expected) in [
             ("spec: {size: big}", "spec.size: Invalid value: \"big\": spec.size in body must be of type integer: \"string\""),
