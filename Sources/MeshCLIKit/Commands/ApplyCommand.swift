@@ -119,7 +119,8 @@ struct ApplyCommand: MeshCommand {
                     var object = JSONValue(yaml: item.object)
                     if let namespace { object["metadata"]?["namespace"] = .string(namespace) }
                     let before = try ClusterConnection.notFoundAsNil { try client.get(path) }
-                    var query = "?fieldManager=meshctl&force=\(force)"
+                    // Strict: a field the server does not know (a typo) is an error, as with kubectl apply.
+                    var query = "?fieldManager=meshctl&fieldValidation=Strict&force=\(force)"
                     if dryRun == "server" { query += "&dryRun=All" }
                     let after = try client.send("PATCH", path + query, body: object, contentType: "application/apply-patch+yaml")
                     let outcome = before == nil ? "created"

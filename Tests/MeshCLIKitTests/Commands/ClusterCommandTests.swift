@@ -173,6 +173,27 @@ final class ClusterCommandTests: XCTestCase {
         XCTAssertEqual(deleted.stdout, "virtualservice.networking.istio.io \"cart\" deleted\nnamespace \"blog\" deleted\n", deleted.stderr)
     }
 
+    /// A field the server does not know is refused (fieldValidation=Strict), not dropped without a word.
+    func testApplyRefusesUnknownFields() throws {
+        let file = directory.appendingPathComponent("typo.yaml")
+        try """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: typo, namespace: shop}
+            spec:
+              replica: 2
+              selector: {matchLabels: {app: typo}}
+              template:
+                metadata: {labels: {app: typo}}
+                spec: {containers: [{name: c, image: x}]}
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let applied = runMeshctl(["apply", "-f", file.path], variables: variables)
+        XCTAssertEqual(applied.exitCode, .failure, applied.stdout)
+        XCTAssertTrue(applied.stderr.contains("Error from server (BadRequest)") && applied.stderr.contains("unknown field \"spec.replica\""),
+                      applied.stderr)
+    }
+
     func testApplyOfNothingIsBadInput() throws {
         let empty = directory.appendingPathComponent("empty.yaml")
         try "# to do\n".write(to: empty, atomically: true, encoding: .utf8)
