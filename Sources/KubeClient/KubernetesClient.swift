@@ -177,6 +177,13 @@ public final class KubernetesClient: @unchecked Sendable {
         return parsed
     }
 
+    /// Seconds to wait before trying again: the server's Retry-After when it is a number of seconds, else the
+    /// attempt number; never negative, NaN or more than 10 (a hostile header cannot stall or crash the client).
+    static func retryDelay(_ header: String?, attempt: Int) -> Double {
+        guard let asked = header.flatMap({ Double($0.trimmed) }), asked.isFinite, asked >= 0 else { return Double(min(attempt, 10)) }
+        return min(asked, 10)
+    }
+
     /// The error for a refused request: the server's Status when the body is one, else the HTTP status with the
     /// reason kube-apiserver gives that code and the start of the body.
     static func statusError(_ code: Int, body: [UInt8], fallback: String) -> APIStatusError {
@@ -222,8 +229,7 @@ public final class KubernetesClient: @unchecked Sendable {
                 let response = try transport.perform(request)
                 logExchange(request, response, milliseconds: Int((Self.now() - start) * 1000))
                 if [429, 503].contains(response.status), attempt < 3 {
-                    let wait = response.header("Retry-After").flatMap(Double.init) ?? Double(attempt)
-                    usleep(UInt32(min(wait, 10) * 1_000_000))
+                    usleep(UInt32(Self.retryDelay(response.header("Retry-After"), attempt: attempt) * 1_000_000))
                     continue
                 }
                 return response

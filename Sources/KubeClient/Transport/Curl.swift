@@ -76,8 +76,10 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
     public let request: String
     /// libcurl's explanation: refused, name not resolved, certificate not trusted (with the subject), timed out.
     public let reason: String
+    /// What kind of failure it was, for callers that retry or explain.
     public let failure: Failure
 
+    /// An error for `request` (empty when none was sent); `failure` is `.other(code: 0)` when no libcurl code applies.
     public init(request: String = "", reason: String, failure: Failure = .other(code: 0)) {
         self.request = request
         self.reason = reason
@@ -170,6 +172,7 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
 
     /// Sends a request whose answer streams (a watch): `onData` gets the body piece by piece until the server
     /// ends it or `onData` returns false. The returned response has the status and headers, and no body.
+    /// The handle is held until the stream ends: `onData` must not send requests through this client.
     public func performStreaming(_ request: HTTPClientRequest, onData: @escaping ([UInt8]) -> Bool) throws -> HTTPClientResponse {
         let sink = Sink()
         sink.onData = onData

@@ -132,8 +132,8 @@ struct AnalyzeCommand: MeshCommand {
         var notes: [String] = []
         let inputs = try ManifestFiles.read(files, context, notes: &notes, manifestNamesOnly: true)
         let cluster = try clusterInputs(context, notes: &notes)
-        let fromFiles = try fileResources(inputs, defaultNamespace: cluster.namespace ?? "default", context)
-        if !files.isEmpty && fromFiles.isEmpty && !ignoreUnknown && !(inputs.isEmpty && !notes.isEmpty) {
+        let (fromFiles, documents) = try fileResources(inputs, defaultNamespace: cluster.namespace ?? "default", context)
+        if !files.isEmpty && documents == 0 && !ignoreUnknown && !(inputs.isEmpty && !notes.isEmpty) {
             // Nothing to analyze in the files (those skipped by name are only noted, as istioctl does): without a
             // cluster that fails the run, with one the cluster is still analyzed.
             let problem = ManifestFiles.noObjects(in: inputs.map(\.name), given: files)
@@ -189,12 +189,16 @@ struct AnalyzeCommand: MeshCommand {
 
     /// The objects of the given files; documents that are not Kubernetes objects fail the run, or with
     /// --ignore-unknown are reported and skipped.
-    private func fileResources(_ inputs: [(name: String, text: String)], defaultNamespace: String, _ context: CommandContext) throws -> [AnalyzedResource] {
+    /// Also returns how many documents were read (an empty List is one, and holds no resources).
+    private func fileResources(_ inputs: [(name: String, text: String)], defaultNamespace: String,
+                               _ context: CommandContext) throws -> (resources: [AnalyzedResource], documents: Int) {
         var resources: [AnalyzedResource] = []
+        var documents = 0
         var unreadable: [String] = []
         for input in inputs {
             do {
                 for document in try YAMLParser.parse(input.text, file: input.name) where !document.root.isNull {
+                    documents += 1
                     if let found = AnalyzedResource.all(in: document.root, file: input.name, defaultNamespace: defaultNamespace) {
                         resources += found
                     } else {
@@ -212,7 +216,7 @@ struct AnalyzeCommand: MeshCommand {
             guard ignoreUnknown else { throw InputDataError(report + "\n(--ignore-unknown analyzes the rest)") }
             context.stderr.write("note: " + report + "\n")
         }
-        return resources
+        return (resources, documents)
     }
 
     /// The selected analyzers' messages over the resources, with the mesh configuration from an `istio` ConfigMap
@@ -336,7 +340,14 @@ struct AnalyzeCommand: MeshCommand {
     /// istio/multiCluster=true) in the istio namespace, one kubeconfig per key, the key naming the cluster.
     static func remoteClusterServices(_ client: KubernetesClient, istioNamespace: String, variables: [String: String],
                                       notes: inout [String]) -> [AnalyzedResource] {
-        let secrets = (try? client.list("/api/v1/namespaces/\(istioNamespace)/secrets?labelSelector=istio%2FmultiCluster%3Dtrue")) ?? []
+        let secrets: [JSONValue]
+        do {
+            secrets = try client.list("/api/v1/namespaces/\(istioNamespace)/secrets?labelSelector=istio%2FmultiCluster%3Dtrue")
+        } catch {
+            // Without the remote secrets this cluster is analyzed alone; say why, rather than imply there are none.
+            notes.append("cannot list the remote cluster secrets in \(istioNamespace) (\(error)); the mesh's other clusters are not analyzed")
+            return []
+        }
         var remote: [AnalyzedResource] = []
         for secret in secrets {
             for (cluster, encoded) in secret["data"]?.object ?? [] {

@@ -102,6 +102,17 @@ struct ApplyCommand: MeshCommand {
         }
     }
 
+    /// Whether applying changed the object: its content apart from what the server sets on every write (a dry run
+    /// on kube-apiserver keeps the old resourceVersion, so versions alone cannot tell).
+    static func changed(_ before: JSONValue, _ after: JSONValue) -> Bool {
+        func content(_ object: JSONValue) -> JSONValue {
+            var object = object
+            for key in ["resourceVersion", "managedFields", "generation"] { object["metadata"]?[key] = nil }
+            return object
+        }
+        return content(before) != content(after)
+    }
+
     func run(_ context: CommandContext) throws {
         let objects = try ManifestObject.load(files, context, commandPath: "meshctl apply").enumerated()
             .sorted { ($0.element.order, $0.offset) < ($1.element.order, $1.offset) }.map(\.element)
@@ -123,8 +134,7 @@ struct ApplyCommand: MeshCommand {
                     var query = "?fieldManager=meshctl&fieldValidation=Strict&force=\(force)"
                     if dryRun == "server" { query += "&dryRun=All" }
                     let after = try client.send("PATCH", path + query, body: object, contentType: "application/apply-patch+yaml")
-                    let outcome = before == nil ? "created"
-                        : before?["metadata"]?["resourceVersion"] == after["metadata"]?["resourceVersion"] ? "unchanged" : "configured"
+                    let outcome = before.map { Self.changed($0, after) ? "configured" : "unchanged" } ?? "created"
                     context.stdout.write("\(location.displayKind)/\(item.name) \(outcome)\(suffix)\n")
                 }
             } catch let error as CommandFailure {

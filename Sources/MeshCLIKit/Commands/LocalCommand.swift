@@ -332,8 +332,9 @@ struct LocalStatusCommand: MeshCommand {
         let endpoint = mode.endpoint
         let up = pid != nil && endpoint.map { mode.isReady($0.url) } == true
         var objects: Int?
+        var storeProblem: String?
         if FileManager.default.fileExists(atPath: mode.paths.database.path) {
-            objects = try? ObjectStore(path: mode.paths.database.path).count()
+            do { objects = try ObjectStore(path: mode.paths.database.path).count() } catch { storeProblem = "cannot read \(mode.paths.database.path): \(error)" }
         }
         let uptime = endpoint.map { Int(Date().timeIntervalSince($0.started)) }
         let others = mode.othersRunning()
@@ -343,6 +344,7 @@ struct LocalStatusCommand: MeshCommand {
             ("address", up ? .string(endpoint!.url) : .null),
             ("uptimeSeconds", up ? .int(uptime ?? 0) : .null),
             ("objects", objects.map { .int($0) } ?? .null),
+            ("storeProblem", storeProblem.map { .string($0) } ?? .null),
             ("stateDirectory", .string(mode.paths.directory.path)),
             ("context", .string(mode.contextName)),
             ("othersRunning", .sequence(others.map { other in
@@ -356,7 +358,7 @@ struct LocalStatusCommand: MeshCommand {
         default:
             var lines = ["local control plane: " + (up ? "up (pid \(pid!))" : "down")]
             if up { lines.append("address:   \(endpoint!.url)"); lines.append("uptime:    \(Self.duration(uptime ?? 0))") }
-            lines.append("objects:   \(objects.map(String.init) ?? "none stored")")
+            lines.append("objects:   \(objects.map(String.init) ?? storeProblem ?? "none stored")")
             lines.append("state dir: \(mode.paths.directory.path)")
             lines.append("context:   \(mode.contextName)")
             if !up { lines.append("start it with: meshctl local up" + (mode.isDefault ? "" : " --state-dir \(mode.paths.directory.path)")) }
@@ -414,7 +416,8 @@ struct LocalDownCommand: MeshCommand {
         try? FileManager.default.removeItem(at: mode.paths.directory)
         let path = context.global.kubeconfig.map { FileSystem.resolve($0, in: context.environment.workingDirectory) }
             ?? KubeconfigEditor.targetPath(variables: context.environment.variables)
-        if let text = try? FileSystem.readText(path), text.contains(mode.contextName) {
+        if let text = try? FileSystem.readText(path),
+           Kubeconfig.contextNames(Kubeconfig.Options(kubeconfig: path, variables: [:])).contains(mode.contextName) {
             try FileSystem.writeAtomically(try KubeconfigEditor.remove(text, name: mode.contextName), to: path, mode: 0o600)
             context.stdout.write("removed the \(mode.contextName) context from \(path)\n")
         }

@@ -64,7 +64,7 @@ struct ValidateCommand: MeshCommand {
         var items: [ReferenceChecks.Item] = []
         var resultIndexOfItem: [Int] = []
         let inputs = try ManifestFiles.read(files, context, notes: &notes)
-        var empty: [String] = []
+        var empty: [String] = [], emptyLists: [String] = []
         for (name, text) in inputs {
             let documents: [YAMLDocument]
             do {
@@ -75,7 +75,10 @@ struct ValidateCommand: MeshCommand {
                 continue
             }
             let objects = documents.filter { !$0.root.isNull }.flatMap { KubernetesList.objects(in: $0.root) }
-            if objects.isEmpty { empty.append(name) }
+            if objects.isEmpty {
+                // An empty List (`kubectl get vs -A -o yaml` where there are none) was read: nothing in it is wrong.
+                if documents.contains(where: { KubernetesList.isList($0.root) }) { emptyLists.append(name) } else { empty.append(name) }
+            }
             for object in objects {
                 let duplicates = DuplicateKeys.find(object)
                 switch ResourceValidator.validate(object) {
@@ -88,11 +91,11 @@ struct ValidateCommand: MeshCommand {
                 resultIndexOfItem.append(results.count - 1)
             }
         }
-        if results.isEmpty {
+        if results.isEmpty && emptyLists.isEmpty {
             for note in notes { context.stderr.write("note: \(note)\n") }
             throw ManifestFiles.noObjects(in: inputs.map(\.name), given: files)
         }
-        notes += empty.map { "\($0) holds no Kubernetes objects" }
+        notes += empty.map { "\($0) holds no Kubernetes objects" } + emptyLists.map { "\($0) holds an empty List: nothing to validate" }
         if referential {
             for (index, problems) in ReferenceChecks.warnings(items) { results[resultIndexOfItem[index]].problems += problems }
         }

@@ -107,6 +107,15 @@ final class KubeconfigTests: XCTestCase {
         }
     }
 
+    func testRetryAfterCannotStallOrCrash() {
+        XCTAssertEqual(KubernetesClient.retryDelay("2", attempt: 1), 2)
+        XCTAssertEqual(KubernetesClient.retryDelay("3600", attempt: 1), 10)
+        for hostile in ["-1", "nan", "inf", "-inf", "1e400", "soon", ""] {
+            XCTAssertEqual(KubernetesClient.retryDelay(hostile, attempt: 2), 2, hostile)
+        }
+        XCTAssertEqual(KubernetesClient.retryDelay(nil, attempt: 1), 1)
+    }
+
     func testLogsMaskCredentialsAndSecretData() {
         XCTAssertEqual(KubernetesClient.masked("Authorization", "Bearer abc.def"), "Bearer <masked>")
         XCTAssertEqual(KubernetesClient.masked("Accept", "application/json"), "application/json")

@@ -191,6 +191,9 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertEqual(empty.exitCode, .dataError, empty.stderr)
         XCTAssertTrue(empty.stderr.hasPrefix("error: no Kubernetes objects in empty.yaml"), empty.stderr)
         XCTAssertFalse(empty.stdout.contains("No validation issues"), empty.stdout)
+        try "apiVersion: v1\nkind: List\nitems: []\n".write(to: folder.appendingPathComponent("none.yaml"), atomically: true, encoding: .utf8)
+        let emptyList = run(["--use-kube=false", "none.yaml"])
+        XCTAssertEqual(emptyList.exitCode, .success, emptyList.stderr)
 
         try "apiVersion: v1\nclusters: [\n".write(to: folder.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
         let broken = run(["--kubeconfig", "kubeconfig", "shop.yaml"])

@@ -24,6 +24,17 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(runMeshctl(["version", "-o", "table"]).exitCode, .usage)
     }
 
+    /// apply's created/configured/unchanged comes from the content, since a dry run on kube-apiserver keeps the version.
+    func testApplyTellsChangesByContent() throws {
+        let before = try JSONValue.parse(#"{"metadata":{"name":"a","resourceVersion":"5","generation":1},"data":{"k":"v"}}"#)
+        let sameDryRun = try JSONValue.parse(#"{"metadata":{"name":"a","resourceVersion":"5","generation":1},"data":{"k":"v"}}"#)
+        let changedDryRun = try JSONValue.parse(#"{"metadata":{"name":"a","resourceVersion":"5","generation":2},"data":{"k":"w"}}"#)
+        let rewritten = try JSONValue.parse(#"{"metadata":{"name":"a","resourceVersion":"9","managedFields":[]},"data":{"k":"v"}}"#)
+        XCTAssertFalse(ApplyCommand.changed(before, sameDryRun))
+        XCTAssertTrue(ApplyCommand.changed(before, changedDryRun))
+        XCTAssertFalse(ApplyCommand.changed(before, rewritten))
+    }
+
     func testHelpShowsUsageFlagsAndExamples() {
         let help = runMeshctl(["kube-inject", "--help"])
         XCTAssertEqual(help.exitCode, .success)

@@ -168,6 +168,13 @@ final class LocalStateDirectoryTests: XCTestCase {
         XCTAssertEqual(document["state"] as? String, "down")
         XCTAssertEqual((document["othersRunning"] as? [[String: Any]])?.first?["context"] as? String, contextName,
                        "the default one is down, and the other one is still found")
+
+        // Purging the default one removes its context only: meshctl-local is a prefix of the other's name.
+        let purged = try runProcess(binary, ["local", "down", "--purge"], environment: environment)
+        XCTAssertTrue(purged.stdout.contains("removed the meshctl-local context"), purged.stdout)
+        let again = try runProcess(binary, ["local", "down", "--purge"], environment: environment)
+        XCTAssertFalse(again.stdout.contains("removed the"), "nothing left to remove: \(again.stdout)")
+        XCTAssertTrue(try String(contentsOf: kubeconfig, encoding: .utf8).contains("name: \(contextName)\n"))
     }
 
     func testStateDirectoryProblemsAreNamed() throws {

@@ -118,6 +118,10 @@ final class ValidateCommandTests: XCTestCase {
             XCTAssertEqual(result.stdout, "")
         }
         try write("cart.yaml", chaos.replacingOccurrences(of: "httpStatus: 700", with: "httpStatus: 503"))
+        // An empty List is what `kubectl get vs -A -o yaml` prints where there are none: read, and valid.
+        let emptyList = run(["-f", "-"], stdin: "apiVersion: v1\nkind: List\nitems: []\nmetadata: {resourceVersion: \"\"}\n")
+        XCTAssertEqual(emptyList.exitCode, .success, emptyList.stderr)
+        XCTAssertTrue(emptyList.stderr.contains("note: <stdin> holds an empty List"), emptyList.stderr)
         let mixed = run(["-f", "empty.yaml", "-f", "cart.yaml"])
         XCTAssertTrue(mixed.stderr.contains("note: empty.yaml holds no Kubernetes objects"), mixed.stderr)
     }
