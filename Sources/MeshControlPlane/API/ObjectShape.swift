@@ -77,7 +77,9 @@ enum ObjectShape {
                 return ("metadata.name", invalid + "may not be '.' or '..' and may not contain '/' or '%'")
             }
         default:
-            guard name.utf8.count <= 253, name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ isLabel(String($0), firstIsLetter: false) })
+            // A subdomain limits the whole name to 253 characters, not each dot-separated part to 63.
+            guard name.utf8.count <= 253,
+                  name.split(separator: ".", omittingEmptySubsequences: false).allSatisfy({ isLabel(String($0), firstIsLetter: false, maxLength: 253) })
             else {
                 return ("metadata.name", invalid + "must be a lowercase RFC 1123 subdomain: at most 253 characters of a-z, 0-9, '-' and '.', "
                         + "beginning and ending with a letter or digit (for example 'web' or 'web.v1')")
@@ -86,10 +88,10 @@ enum ObjectShape {
         return nil
     }
 
-    private static func isLabel(_ text: String, firstIsLetter: Bool) -> Bool {
+    private static func isLabel(_ text: String, firstIsLetter: Bool, maxLength: Int = 63) -> Bool {
         let bytes = Array(text.utf8)
         func alphanumeric(_ byte: UInt8) -> Bool { (97...122).contains(byte) || (48...57).contains(byte) }
-        guard let first = bytes.first, let last = bytes.last, bytes.count <= 63 else { return false }
+        guard let first = bytes.first, let last = bytes.last, bytes.count <= maxLength else { return false }
         guard firstIsLetter ? (97...122).contains(first) : alphanumeric(first), alphanumeric(last) else { return false }
         return bytes.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: "-") }
     }

@@ -238,7 +238,11 @@ enum Columns {
     }
 
     static func podRestarts(_ pod: JSONValue) -> String {
-        String((pod["status"]?["containerStatuses"]?.array ?? []).reduce(0) { $0 + ($1["restartCount"]?.int ?? 0) })
+        // Saturating: restart counts come from clients, and a sum that overflows must not stop the server.
+        String((pod["status"]?["containerStatuses"]?.array ?? []).reduce(0) { sum, status in
+            let (total, overflow) = sum.addingReportingOverflow(max(0, status["restartCount"]?.int ?? 0))
+            return overflow ? Int.max : total
+        })
     }
 
     static func servicePorts(_ service: JSONValue) -> String {

@@ -21,6 +21,16 @@ extension APIRequestsTests {
         XCTAssertEqual(try call("POST", "/api/v1/namespaces", #"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a.b"}}"#).status, 422,
                        "a namespace name is a DNS label: no dots")
         XCTAssertEqual(try call("GET", configMaps).json["items"]?.array?.count, 0, "nothing invalid is stored")
+        // A subdomain limits the whole name to 253 characters, not each part to 63.
+        let longPart = String(repeating: "a", count: 70) + ".example"
+        XCTAssertEqual(try call("POST", configMaps, configMap.replacingOccurrences(of: #""name":"cm""#, with: "\"name\":\"\(longPart)\"")).status, 201)
+    }
+
+    /// Restart counts come from clients: a sum that overflows shows as the largest count, and the server stays up.
+    func testHugeRestartCountsDoNotStopTheServer() throws {
+        let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x"},{"name":"b","image":"x"}]},"#
+            + #""status":{"containerStatuses":[{"name":"a","restartCount":9223372036854775807},{"name":"b","restartCount":9223372036854775807}]}}"#
+        XCTAssertEqual(Columns.podRestarts(try JSONValue.parse(pod)), String(Int.max))
     }
 
     func testDataThatIsNoStringIsABadRequestAndTheNamespaceStaysReadable() throws {
