@@ -7,12 +7,16 @@ public struct ValidationProblem: Sendable, Equatable {
     public var path: [YAMLPathComponent]
     public var location: SourceLocation
     public var message: String
+    /// Set on a value of the wrong type (a string where an object belongs): the rules of the objects around it
+    /// do not run, as the API server decodes nothing there.
+    public var isWrongType: Bool
 
-    public init(_ severity: Severity, path: [YAMLPathComponent], location: SourceLocation, message: String) {
+    public init(_ severity: Severity, path: [YAMLPathComponent], location: SourceLocation, message: String, isWrongType: Bool = false) {
         self.severity = severity
         self.path = path
         self.location = location
         self.message = message
+        self.isWrongType = isWrongType
     }
 }
 

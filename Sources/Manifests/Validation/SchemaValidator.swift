@@ -26,11 +26,10 @@ public enum SchemaValidator {
         }
     }
 
-    /// How a value of the wrong type is reported; the rules of the objects around it do not run.
-    private static let wrongTypeMessage = "in body must be of type"
-
+    /// A value of the wrong type; the rules of the objects around it do not run.
     private static func wrongType(_ node: YAMLNode, _ expected: String, _ path: [YAMLPathComponent], _ problems: inout [ValidationProblem]) {
-        fail(node, path, "\(wrongTypeMessage) \(expected): \"\(typeName(node))\"", &problems)
+        problems.append(ValidationProblem(.error, path: path, location: node.location,
+                                          message: "in body must be of type \(expected): \"\(typeName(node))\"", isWrongType: true))
     }
 
     private static func check(_ node: YAMLNode, _ type: SchemaType, _ path: [YAMLPathComponent], _ problems: inout [ValidationProblem]) {
@@ -60,7 +59,7 @@ public enum SchemaValidator {
             // them, as the API server reports every CEL rule that fails beside the schema's errors. An
             // object already in error gets no warnings.
             let inside = problems.filter { $0.severity == .error && $0.path.starts(with: path) }
-            if !inside.contains(where: { $0.message.hasPrefix(wrongTypeMessage) }) {
+            if !inside.contains(where: \.isWrongType) {
                 for rule in object.rules { problems += rule.check(node, path).filter { inside.isEmpty || $0.severity == .error } }
             }
         case .array(let items, let minItems, let maxItems, let unique):
