@@ -37,6 +37,17 @@ public struct HTTP1Parser {
     public var buffered: Int { buffer.count - start }
 
     public mutating func feed(_ bytes: ArraySlice<UInt8>) {
+        dropConsumed()
+        buffer.append(contentsOf: bytes)
+    }
+
+    public mutating func feed(_ bytes: ByteBuffer) {
+        dropConsumed()
+        bytes.withUnsafeReadableBytes { buffer.append(contentsOf: $0) }
+    }
+
+    /// Forgets bytes of requests already returned: all of them when nothing is left over, else once they pile up.
+    private mutating func dropConsumed() {
         if start > 0 && start == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             start = 0
@@ -44,7 +55,6 @@ public struct HTTP1Parser {
             buffer.removeFirst(start)
             start = 0
         }
-        buffer.append(contentsOf: bytes)
     }
 
     /// The next event; call again after `.request` for a pipelined next request.
