@@ -20,6 +20,8 @@ public struct HTTP1Parser {
     private var framing: Framing = .none
     private var body: [UInt8] = []
     private var continueSent = false
+    /// How far the search for the end of the current head got, so more bytes do not restart it from the front.
+    private var scannedTo = 0
 
     private enum Framing {
         case none
@@ -51,8 +53,10 @@ public struct HTTP1Parser {
         if start > 0 && start == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             start = 0
+            scannedTo = 0
         } else if start > 65536 {
             buffer.removeFirst(start)
+            scannedTo = max(0, scannedTo - start)
             start = 0
         }
     }
@@ -114,8 +118,10 @@ public struct HTTP1Parser {
     private enum HeadScan { case end(Int), bareLineFeed, incomplete }
 
     /// Where the head ends (the index of its closing CRLF CRLF), or a line that ends with LF alone.
-    private func scanHead() -> HeadScan {
-        var index = start
+    private mutating func scanHead() -> HeadScan {
+        // Resume three bytes back: the end (CRLF CRLF) may straddle what was scanned and what is new.
+        var index = max(start, scannedTo - 3)
+        defer { scannedTo = index }
         while index < buffer.count {
             if buffer[index] == 10 {
                 guard index > start, buffer[index - 1] == 13 else { return .bareLineFeed }
@@ -128,35 +134,48 @@ public struct HTTP1Parser {
 
     private struct Rejection: Error { let status: Int; let reason: String }
 
+    /// Reads the request line and headers straight from the bytes (a String per field, none for the whole head).
     private func parseHead(_ bytes: ArraySlice<UInt8>) -> Result<(HTTPRequest, Framing), Rejection> {
-        let text = String(decoding: bytes, as: UTF8.self)
-        var lines = text.components(separatedBy: "\r\n")[...]
+        var lines = HeadLines(bytes: bytes)
         // Tolerate blank lines before the request line (RFC 9112 section 2.2).
-        while lines.first == "" { lines = lines.dropFirst() }
-        guard let requestLine = lines.popFirst() else { return .failure(Rejection(status: 400, reason: "empty request")) }
-        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+        var first = lines.next()
+        while first?.isEmpty == true { first = lines.next() }
+        guard let requestLine = first else { return .failure(Rejection(status: 400, reason: "empty request")) }
+        guard let firstSpace = requestLine.firstIndex(of: Self.space), firstSpace > requestLine.startIndex,
+              let secondSpace = requestLine[(firstSpace + 1)...].firstIndex(of: Self.space), secondSpace > firstSpace + 1,
+              !requestLine[(secondSpace + 1)...].contains(Self.space) else {
             return .failure(Rejection(status: 400, reason: "malformed request line"))
         }
+        let versionBytes = requestLine[(secondSpace + 1)...]
         let version: Int
-        switch parts[2] {
-        case "HTTP/1.1": version = 11
-        case "HTTP/1.0": version = 10
-        default: return .failure(Rejection(status: 505, reason: "unsupported protocol \(parts[2])"))
+        if versionBytes.elementsEqual("HTTP/1.1".utf8) {
+            version = 11
+        } else if versionBytes.elementsEqual("HTTP/1.0".utf8) {
+            version = 10
+        } else {
+            return .failure(Rejection(status: 505, reason: "unsupported protocol \(String(decoding: versionBytes, as: UTF8.self))"))
         }
         var headers: [(name: String, value: String)] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex,
-                  !line[..<colon].contains(where: { $0 == " " || $0 == "\t" }) else {
+        headers.reserveCapacity(8)
+        var lengths: Set<String> = [], encodings: [String] = []
+        while let line = lines.next() {
+            guard let colon = line.firstIndex(of: Self.colon), colon != line.startIndex,
+                  !line[..<colon].contains(where: { $0 == Self.space || $0 == Self.tab }) else {
                 return .failure(Rejection(status: 400, reason: "malformed header line"))
             }
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
-            headers.append((String(line[..<colon]), value))
+            var value = line[(colon + 1)...]
+            while let first = value.first, first == Self.space || first == Self.tab { value = value.dropFirst() }
+            while let last = value.last, last == Self.space || last == Self.tab { value = value.dropLast() }
+            let name = line[..<colon]
+            headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            if Self.equalsIgnoringCase(name, "content-length") {
+                for item in headers[headers.count - 1].value.split(separator: ",") { lengths.insert(item.trimmingCharacters(in: " \t")) }
+            } else if Self.equalsIgnoringCase(name, "transfer-encoding") {
+                encodings.append(headers[headers.count - 1].value.lowercased())
+            }
         }
-        let request = HTTPRequest(method: String(parts[0]), target: String(parts[1]), version: version, headers: headers)
-        let lengths = Set(headers.filter { $0.name.caseInsensitiveEquals("Content-Length") }
-            .flatMap { $0.value.split(separator: ",").map { $0.trimmingCharacters(in: " \t") } })
-        let encodings = headers.filter { $0.name.caseInsensitiveEquals("Transfer-Encoding") }.map { $0.value.lowercased() }
+        let request = HTTPRequest(method: String(decoding: requestLine[..<firstSpace], as: UTF8.self),
+                                  target: String(decoding: requestLine[(firstSpace + 1)..<secondSpace], as: UTF8.self), version: version, headers: headers)
         if !encodings.isEmpty {
             if !lengths.isEmpty { return .failure(Rejection(status: 400, reason: "both Transfer-Encoding and Content-Length")) }
             let codings = encodings.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: " \t") } }
@@ -173,6 +192,39 @@ public struct HTTP1Parser {
             return .success((request, length == 0 ? .none : .length(length)))
         }
         return .success((request, .none))
+    }
+
+    private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), colon = UInt8(ascii: ":")
+
+    /// The head's lines, split at CRLF, one at a time (no array of them).
+    private struct HeadLines: IteratorProtocol {
+        let bytes: ArraySlice<UInt8>
+        private var position: Int?
+
+        init(bytes: ArraySlice<UInt8>) {
+            self.bytes = bytes
+            position = bytes.startIndex
+        }
+
+        mutating func next() -> ArraySlice<UInt8>? {
+            guard let lineStart = position else { return nil }
+            var index = lineStart
+            while index + 1 < bytes.endIndex {
+                if bytes[index] == 13 && bytes[index + 1] == 10 {
+                    position = index + 2
+                    return bytes[lineStart..<index]
+                }
+                index += 1
+            }
+            position = nil
+            return bytes[lineStart..<bytes.endIndex]
+        }
+    }
+
+    /// Whether `bytes` spell `lowercase` in any case (ASCII).
+    private static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        return zip(bytes, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)).allSatisfy { ($0 | 0x20) == $1 || $0 == $1 }
     }
 
     /// Moves body bytes from the buffer; nil unless the body is malformed or too large.

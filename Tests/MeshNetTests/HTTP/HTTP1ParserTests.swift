@@ -52,6 +52,22 @@ final class HTTP1ParserTests: XCTestCase {
         XCTAssertEqual(events(["GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"]), ["400 malformed header line"])
     }
 
+    func testAHeadArrivingAByteAtATimeIsFoundOnce() {
+        let request = "GET /slow?x=1 HTTP/1.1\r\nHost: example\r\nX-Padded:  \t both sides \t\r\n\r\n"
+        var parser = HTTP1Parser()
+        var events: [HTTP1Parser.Event] = []
+        for byte in request.utf8 {
+            parser.feed([byte][...])
+            events.append(parser.next())
+        }
+        XCTAssertEqual(events.dropLast().filter { $0 != .needMore }, [], "nothing before the last byte")
+        guard case .request(let box) = events.last else { return XCTFail("no request: \(String(describing: events.last))") }
+        XCTAssertEqual(box.request.method, "GET")
+        XCTAssertEqual(box.request.target, "/slow?x=1")
+        XCTAssertEqual(box.request.header("x-padded"), "both sides", "optional whitespace around a value is not part of it")
+        XCTAssertEqual(box.request.headers.count, 2)
+    }
+
     func testExpectContinueComesBeforeTheBody() {
         XCTAssertEqual(events(["POST /e HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", "ok"]), ["100", "POST /e [ok]"])
     }
