@@ -136,14 +136,15 @@ public struct HTTP1Parser {
 
     /// Reads the request line and headers straight from the bytes (a String per field, none for the whole head).
     private func parseHead(_ bytes: ArraySlice<UInt8>) -> Result<(HTTPRequest, Framing), Rejection> {
-        var lines = HeadLines(bytes: bytes)
+        var lines = HeadSyntax.Lines(bytes)
         // Tolerate blank lines before the request line (RFC 9112 section 2.2).
         var first = lines.next()
         while first?.isEmpty == true { first = lines.next() }
         guard let requestLine = first else { return .failure(Rejection(status: 400, reason: "empty request")) }
-        guard let firstSpace = requestLine.firstIndex(of: Self.space), firstSpace > requestLine.startIndex,
-              let secondSpace = requestLine[(firstSpace + 1)...].firstIndex(of: Self.space), secondSpace > firstSpace + 1,
-              !requestLine[(secondSpace + 1)...].contains(Self.space) else {
+        let space = HeadSyntax.space
+        guard let firstSpace = requestLine.firstIndex(of: space), firstSpace > requestLine.startIndex,
+              let secondSpace = requestLine[(firstSpace + 1)...].firstIndex(of: space), secondSpace > firstSpace + 1,
+              !requestLine[(secondSpace + 1)...].contains(space) else {
             return .failure(Rejection(status: 400, reason: "malformed request line"))
         }
         let versionBytes = requestLine[(secondSpace + 1)...]
@@ -159,18 +160,13 @@ public struct HTTP1Parser {
         headers.reserveCapacity(8)
         var lengths: Set<String> = [], encodings: [String] = []
         while let line = lines.next() {
-            guard let colon = line.firstIndex(of: Self.colon), colon != line.startIndex,
-                  !line[..<colon].contains(where: { $0 == Self.space || $0 == Self.tab }) else {
+            guard let (name, value) = HeadSyntax.field(line) else {
                 return .failure(Rejection(status: 400, reason: "malformed header line"))
             }
-            var value = line[(colon + 1)...]
-            while let first = value.first, first == Self.space || first == Self.tab { value = value.dropFirst() }
-            while let last = value.last, last == Self.space || last == Self.tab { value = value.dropLast() }
-            let name = line[..<colon]
             headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
-            if Self.equalsIgnoringCase(name, "content-length") {
+            if HeadSyntax.equalsIgnoringCase(name, "content-length") {
                 for item in headers[headers.count - 1].value.split(separator: ",") { lengths.insert(item.trimmingCharacters(in: " \t")) }
-            } else if Self.equalsIgnoringCase(name, "transfer-encoding") {
+            } else if HeadSyntax.equalsIgnoringCase(name, "transfer-encoding") {
                 encodings.append(headers[headers.count - 1].value.lowercased())
             }
         }
@@ -192,39 +188,6 @@ public struct HTTP1Parser {
             return .success((request, length == 0 ? .none : .length(length)))
         }
         return .success((request, .none))
-    }
-
-    private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), colon = UInt8(ascii: ":")
-
-    /// The head's lines, split at CRLF, one at a time (no array of them).
-    private struct HeadLines: IteratorProtocol {
-        let bytes: ArraySlice<UInt8>
-        private var position: Int?
-
-        init(bytes: ArraySlice<UInt8>) {
-            self.bytes = bytes
-            position = bytes.startIndex
-        }
-
-        mutating func next() -> ArraySlice<UInt8>? {
-            guard let lineStart = position else { return nil }
-            var index = lineStart
-            while index + 1 < bytes.endIndex {
-                if bytes[index] == 13 && bytes[index + 1] == 10 {
-                    position = index + 2
-                    return bytes[lineStart..<index]
-                }
-                index += 1
-            }
-            position = nil
-            return bytes[lineStart..<bytes.endIndex]
-        }
-    }
-
-    /// Whether `bytes` spell `lowercase` in any case (ASCII).
-    private static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
-        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-        return zip(bytes, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)).allSatisfy { ($0 | 0x20) == $1 || $0 == $1 }
     }
 
     /// Moves body bytes from the buffer; nil unless the body is malformed or too large.
