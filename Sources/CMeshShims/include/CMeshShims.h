@@ -12,6 +12,8 @@
 #ifdef __linux__
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+// glibc's malloc_trim, for MeshNet to give freed heap back after many connections close.
+#include <malloc.h>
 #endif
 
 // libcurl: curl_easy_setopt and curl_easy_getinfo are variadic.

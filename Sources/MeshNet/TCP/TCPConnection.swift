@@ -94,8 +94,6 @@ public final class TCPConnection: @unchecked Sendable {
     private var readPaused = false
     /// TLS may need the socket readable to write, or writable to read.
     private var tlsWantsWriteToRead = false
-    private static let readSize = 64 * 1024
-    private var readBuffer = [UInt8](repeating: 0, count: TCPConnection.readSize)
 
     /// Bytes arrived.
     public var onData: (ArraySlice<UInt8>) -> Void = { _ in }
@@ -250,7 +248,7 @@ public final class TCPConnection: @unchecked Sendable {
         while !closed && !readPaused {
             let count: Int
             if let tls {
-                let step = readBuffer.withUnsafeMutableBytes { tls.read(into: $0) }
+                let step = loop.readBuffer.withUnsafeMutableBytes { tls.read(into: $0) }
                 switch step {
                 case .done(let n): count = n
                 case .wantRead: return
@@ -258,14 +256,14 @@ public final class TCPConnection: @unchecked Sendable {
                 case .closed, .failed: close(); return
                 }
             } else {
-                count = readBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                count = loop.readBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
                 if count < 0 {
                     if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
                     close(); return
                 }
                 if count == 0 { close(); return }
             }
-            onData(readBuffer[0..<count])
+            onData(loop.readBuffer[0..<count])
         }
     }
 
@@ -278,7 +276,7 @@ public final class TCPConnection: @unchecked Sendable {
         let answer = Array("HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n".utf8)
         _ = answer.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         // Read what the request sent, so closing ends with FIN and the answer, not a reset that could discard it.
-        for _ in 0..<16 where readBuffer.withUnsafeMutableBytes({ Glibc.read(fd, $0.baseAddress, $0.count) }) > 0 {}
+        for _ in 0..<16 where loop.readBuffer.withUnsafeMutableBytes({ Glibc.read(fd, $0.baseAddress, $0.count) }) > 0 {}
         shutdown(fd, Int32(SHUT_WR))
         close()
         return true

@@ -209,6 +209,7 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         self.context = context
         _ = CMeshShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        TLSSession.setModes(context)
         guard SSL_CTX_use_certificate(context, leaf.pointer) == 1, SSL_CTX_use_PrivateKey(context, key.pointer) == 1,
               SSL_CTX_check_private_key(context) == 1 else { throw CryptoError("the certificate and key do not fit together") }
         for intermediate in certificateChain.dropFirst() {
@@ -246,6 +247,7 @@ public final class TLSClientContext: @unchecked Sendable {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw CryptoError("cannot create a TLS context") }
         self.context = context
         _ = CMeshShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
+        TLSSession.setModes(context)
         let store = SSL_CTX_get_cert_store(context)
         for authority in authorities {
             guard X509_STORE_add_cert(store, authority.pointer) == 1 else { throw CryptoError("cannot trust the authority") }
@@ -304,6 +306,13 @@ public final class TLSSession: @unchecked Sendable {
     }
 
     deinit { SSL_free(ssl) }
+
+    /// How sessions of a context write and keep memory: an idle session gives back its record buffers (about 34 KiB),
+    /// and a write may return after part of the bytes and be retried from a buffer that has since moved or grown
+    /// (the connection's queue), as `TCPConnection.flush` does.
+    static func setModes(_ context: OpaquePointer) {
+        _ = SSL_CTX_ctrl(context, SSL_CTRL_MODE, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), nil)
+    }
 
     public var handshakeDone: Bool { SSL_is_init_finished(ssl) == 1 }
 
