@@ -36,7 +36,10 @@ extension KubernetesAPI {
             }, deliver: { event in
                 // Under the store's lock: only hand the event to the stream's loop. Writing here could end the stream
                 // (a gone client), whose end stops the watch, which takes that same lock.
-                stream.loop.execute { stream.send(line(event.kind.rawValue, event.object)) }
+                stream.loop.execute {
+                    stream.send(asTable ? line(event.kind.rawValue, event.object)
+                                        : event.encodings.form(target.type.apiVersion(target.version)) { line(event.kind.rawValue, event.object) })
+                }
             })
         }
         guard case .success(let token) = started else {

@@ -1,9 +1,10 @@
-import CSocket
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The socket calls MeshNet's connections make: errno becomes a typed outcome here, and EINTR is retried here.
+/// This file is the one that imports CLinux.
 enum Socket {
     /// What one attempt to take a connection from a listener came to.
     enum Accepted {
@@ -83,5 +84,14 @@ enum Socket {
                 return errno == EAGAIN || errno == EWOULDBLOCK ? .wouldBlock : .failed(errno)
             }
         }
+    }
+}
+
+/// The process heap.
+enum Heap {
+    /// Hands memory glibc's malloc keeps after frees back to the system (it holds freed small blocks otherwise, so
+    /// RSS stays at its peak after a burst of clients).
+    static func giveBackFreedMemory() {
+        _ = malloc_trim(0)
     }
 }
