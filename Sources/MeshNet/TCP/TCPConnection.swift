@@ -155,6 +155,13 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     private func ready(_ readiness: EventLoop.Readiness) {
+        // Interest changes made while handling the event (pause reading, answer, resume) are applied once at the
+        // end: a request answered at once then costs no epoll_ctl at all.
+        handlingReadiness = true
+        defer {
+            handlingReadiness = false
+            if interestChanged { interestChanged = false; updateInterest() }
+        }
         if readiness.contains(.writable) || (tlsWantsWriteToRead && readiness.contains(.readable)) { flush() }
         guard !closed else { return }
         if !readiness.isDisjoint(with: .failed) && (readPaused || !readiness.contains(.readable)) {
@@ -276,8 +283,13 @@ public final class TCPConnection: @unchecked Sendable {
     /// The interest last told to the loop, so an unchanged one costs no `epoll_ctl`.
     private var watched: (interest: EventLoop.Readiness, halfClose: Bool) = (.readable, true)
 
+    /// Set while `ready` runs; `updateInterest` then only notes that it has work to do.
+    private var handlingReadiness = false
+    private var interestChanged = false
+
     private func updateInterest() {
         guard !closed else { return }
+        if handlingReadiness { interestChanged = true; return }
         var interest: EventLoop.Readiness = []
         if !readPaused || tlsWantsWriteToRead { interest.insert(.readable) }
         if !pending.isEmpty { interest.insert(.writable) }
