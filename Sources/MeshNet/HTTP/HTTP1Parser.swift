@@ -71,6 +71,10 @@ public struct HTTP1Parser {
             case .bareLineFeed:
                 // Answered at once: waiting for a CRLF that never comes would leave the client hanging until the head timeout.
                 return .reject(status: 400, reason: "a line of the request head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)")
+            case .bareCarriageReturn:
+                return .reject(status: 400, reason: "a CR without its LF in the request head: HTTP/1.1 lines end with CRLF (\\r\\n)")
+            case .nul:
+                return .reject(status: 400, reason: "a NUL byte in the request head")
             case .end(let index):
                 end = index
             }
@@ -115,17 +119,25 @@ public struct HTTP1Parser {
         }
     }
 
-    private enum HeadScan { case end(Int), bareLineFeed, incomplete }
+    private enum HeadScan { case end(Int), bareLineFeed, bareCarriageReturn, nul, incomplete }
 
-    /// Where the head ends (the index of its closing CRLF CRLF), or a line that ends with LF alone.
+    /// Where the head ends (the index of its closing CRLF CRLF), or the first byte a head must not have: an LF
+    /// without its CR, a CR without its LF, a NUL (RFC 9112 section 2.2: each can split or hide a field).
     private mutating func scanHead() -> HeadScan {
         // Resume three bytes back: the end (CRLF CRLF) may straddle what was scanned and what is new.
         var index = max(start, scannedTo - 3)
         defer { scannedTo = index }
         while index < buffer.count {
-            if buffer[index] == 10 {
+            switch buffer[index] {
+            case 10:
                 guard index > start, buffer[index - 1] == 13 else { return .bareLineFeed }
                 if index - start >= 3, buffer[index - 2] == 10, buffer[index - 3] == 13 { return .end(index - 3) }
+            case 13:
+                if index + 1 < buffer.count && buffer[index + 1] != 10 { return .bareCarriageReturn }
+            case 0:
+                return .nul
+            default:
+                break
             }
             index += 1
         }

@@ -33,6 +33,12 @@ final class HTTP1ParserTests: XCTestCase {
         XCTAssertEqual(events(["GET /a HTTP/1.1\r", "\nHost: x\r\n", "\r\n"]), ["GET /a []"], "CRLF split across reads is fine")
     }
 
+    func testABareCarriageReturnANulAndObsFoldAreRefused() {
+        XCTAssertEqual(events(["GET /a HTTP/1.1\r\nX: a\rb\r\n\r\n"]).first?.hasPrefix("400 a CR without its LF"), true)
+        XCTAssertEqual(events(["GET /a HTTP/1.1\r\nX: a\u{0}b\r\n\r\n"]), ["400 a NUL byte in the request head"])
+        XCTAssertEqual(events(["GET /a HTTP/1.1\r\nX: a\r\n folded\r\n\r\n"]), ["400 malformed header line"], "obs-fold")
+    }
+
     func testChunkedBodyWithExtensionsAndTrailers() {
         XCTAssertEqual(events(["PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhel", "lo\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
                                "GET /next HTTP/1.1\r\n\r\n"]),
