@@ -26,6 +26,10 @@ public final class EventLoop: @unchecked Sendable {
     private var nextTimer = 0
     private let lock = NSLock()
     private var queued: [() -> Void] = []
+    /// Work taken from `queued`, run a batch per turn (loop thread only), so ready sockets are served between batches.
+    private var running: [() -> Void] = []
+    private var runningIndex = 0
+    private static let batch = 256
     private var stopping = false
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
@@ -124,7 +128,9 @@ public final class EventLoop: @unchecked Sendable {
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         while !stopping {
             let timeout: Int32
-            if let next = timers.map(\.deadline).min() {
+            if runningIndex < running.count {
+                timeout = 0  // queued work is waiting: only look at what is ready
+            } else if let next = timers.map(\.deadline).min() {
                 timeout = Int32(max(0, min(1000, (next - Self.now()) * 1000).rounded(.up)))
             } else {
                 timeout = 1000
@@ -150,12 +156,27 @@ public final class EventLoop: @unchecked Sendable {
         finished.signal()
     }
 
+    /// Runs up to a batch of the work other threads handed over. A burst (a write that 1,000 watchers must hear of)
+    /// is spread over several turns, and sockets that became ready meanwhile (another client's GET) are served in
+    /// between instead of after the whole burst.
     private func runQueued() {
-        lock.lock()
-        let work = queued
-        queued.removeAll()
-        lock.unlock()
-        for item in work { item() }
+        if runningIndex == running.count {
+            lock.lock()
+            swap(&running, &queued)  // `running` was emptied at the end of its last batch: `queued` starts empty again
+            lock.unlock()
+            runningIndex = 0
+        }
+        let end = min(running.count, runningIndex + Self.batch)
+        while runningIndex < end {
+            let work = running[runningIndex]
+            running[runningIndex] = {}
+            runningIndex += 1
+            work()
+        }
+        if runningIndex == running.count {
+            running.removeAll(keepingCapacity: true)
+            runningIndex = 0
+        }
     }
 
     private func fireTimers() {
