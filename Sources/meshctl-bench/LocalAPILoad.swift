@@ -9,33 +9,6 @@ import Glibc
 /// RSS with 5,000 idle TLS connections (and after they close), and the latency of a GET while 1,000 watchers
 /// receive a burst of writes (the store's SQLite work runs on the event-loop threads: does it stall other clients?).
 enum LocalAPILoad {
-    /// A blocking TLS client socket: connect, handshake, send, and read a little.
-    final class Connection {
-        let fd: Int32
-        let session: TLSSession
-
-        init(port: Int, trust: TLSClientContext) throws {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            self.fd = fd
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(port).bigEndian
-            inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { close(fd); throw NetworkError.system("connect", errno) }
-            session = try TLSSession(client: trust, socket: fd, host: "127.0.0.1")
-            guard case .done = session.handshake() else { close(fd); throw NetworkError.tls("handshake failed") }
-        }
-
-        deinit { close(fd) }
-
-        func send(_ text: String) {
-            _ = Array(text.utf8).withUnsafeBytes { session.write($0) }
-        }
-    }
-
     /// The server's resident set, from /proc.
     static func residentMB(_ pid: Int32) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
@@ -79,8 +52,8 @@ enum LocalAPILoad {
 
         // 1. Memory: 5,000 idle TLS connections (handshake done, no request), then gone.
         let before = residentMB(pid)
-        var idle: [Connection] = []
-        for _ in 0..<5000 { idle.append(try Connection(port: port, trust: trust)) }
+        var idle: [LoopbackTLSClient] = []
+        for _ in 0..<5000 { idle.append(try LoopbackTLSClient(port: port, trust: trust)) }
         usleep(300_000)
         let loaded = residentMB(pid)
         idle.removeAll()
@@ -108,10 +81,10 @@ enum LocalAPILoad {
             return latencies
         }
         let quiet = try getLatencies(while: { false }, atLeast: 500)
-        var watchers: [Connection] = []
+        var watchers: [LoopbackTLSClient] = []
         for _ in 0..<1000 {
-            let watcher = try Connection(port: port, trust: trust)
-            watcher.send("GET /api/v1/namespaces/load/configmaps?watch=true&resourceVersion=0 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n")
+            let watcher = try LoopbackTLSClient(port: port, trust: trust)
+            try watcher.send("GET /api/v1/namespaces/load/configmaps?watch=true&resourceVersion=0 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\n\r\n")
             watchers.append(watcher)
         }
         // Watchers that never read: their events wait in the server's queues and the kernel's buffers (the worst case).

@@ -50,7 +50,12 @@ public final class EventLoop: @unchecked Sendable {
     private var wakeUpCount = 0
     /// Work the loop handed itself; needs no lock and no wake-up.
     private var local: [() -> Void] = []
+    /// Work taken from `queued` and run a batch per turn, so sockets that become ready meanwhile (another client's
+    /// GET) are served between batches of a burst (a write 1,000 watchers must hear of).
     private var running: [() -> Void] = []
+    private var runningIndex = 0
+    private static let batch = 256
+    private var runningLocal: [() -> Void] = []
 
     private enum State { case idle, running, stopped }
     private var state = State.idle
@@ -252,7 +257,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Milliseconds `epoll_wait` may block: not at all when work is waiting, until the next timer, or until woken.
     private func waitTimeout() -> Int32 {
-        if !local.isEmpty { return 0 }
+        if !local.isEmpty || runningIndex < running.count { return 0 }
         guard clock == nil, let deadline = timers.nextDeadline else { return -1 }
         let current = now()
         guard deadline > current else { return 0 }
@@ -260,17 +265,31 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runQueued() {
+        if runningIndex == running.count { takeQueued() }
+        let end = min(running.count, runningIndex + Self.batch)
+        while runningIndex < end {
+            let work = running[runningIndex]
+            running[runningIndex] = {}
+            runningIndex += 1
+            work()
+        }
+        // Refill at once: work queued during the batch (which wrote no eventfd) keeps the next wait from blocking.
+        if runningIndex == running.count { takeQueued() }
+        // What the loop queued for itself, including during the work above; what that queues waits a turn.
+        guard !local.isEmpty else { return }
+        swap(&local, &runningLocal)
+        for work in runningLocal { work() }
+        runningLocal.removeAll(keepingCapacity: true)
+    }
+
+    /// Moves what other threads queued into `running`; their next work writes the eventfd again.
+    private func takeQueued() {
+        running.removeAll(keepingCapacity: true)
+        runningIndex = 0
         lock.lock()
         swap(&queued, &running)
         wakePending = false
         lock.unlock()
-        for work in running { work() }
-        running.removeAll(keepingCapacity: true)
-        // What the loop queued for itself, including during the work above; what that queues waits a turn.
-        guard !local.isEmpty else { return }
-        swap(&local, &running)
-        for work in running { work() }
-        running.removeAll(keepingCapacity: true)
     }
 
     private func fireTimers() {
