@@ -113,6 +113,37 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(fromInside, 0, "work the loop gives itself needs no wake-up")
     }
 
+    /// A burst of work from another thread runs in batches, and a socket that became ready meanwhile is served
+    /// between them, not after the whole burst.
+    func testAReadySocketIsServedBetweenBatchesOfABurst() throws {
+        let loop = try EventLoop(name: "batches")
+        loop.start()
+        defer { loop.stop() }
+        var pair: [Int32] = [0, 0]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair), 0)
+        defer { close(pair[0]); close(pair[1]) }
+        let order = Events()
+        onLoop(loop) {
+            try? loop.register(pair[0], for: .readable) { _ in
+                var byte: UInt8 = 0
+                _ = read(pair[0], &byte, 1)
+                order.add("socket")
+            }
+        }
+        let blocked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        loop.execute { blocked.signal(); release.wait() }
+        blocked.wait()
+        for index in 0..<1000 {
+            loop.execute {
+                if index == 0 || index == 999 { order.add("work \(index)") }
+                if index == 100 { _ = write(pair[1], "x", 1) }  // the socket becomes ready in the middle of the burst
+            }
+        }
+        release.signal()
+        onLoop(loop) { loop.unregister(pair[0]) }
+        XCTAssertEqual(order.all, ["work 0", "socket", "work 999"])
+    }
+
     func testStopIsSafeFromAnyThreadAnyNumberOfTimes() throws {
         let neverStarted = try EventLoop(name: "idle")
         neverStarted.stop()
