@@ -18,9 +18,10 @@ enum Socket {
         case failed(Int32)
     }
 
-    /// A new TCP socket of `family` (AF_INET, AF_INET6), non-blocking and close-on-exec; -1 with errno set on failure.
-    static func openStream(family: Int32) -> Int32 {
-        socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    /// A new TCP socket of `family` (AF_INET, AF_INET6), close-on-exec and non-blocking unless asked otherwise
+    /// (clients in tests and benchmarks); -1 with errno set on failure.
+    static func openStream(family: Int32, blocking: Bool = false) -> Int32 {
+        socket(family, Int32(SOCK_STREAM.rawValue) | (blocking ? 0 : Int32(SOCK_NONBLOCK.rawValue)) | Int32(SOCK_CLOEXEC.rawValue), 0)
     }
 
     /// Takes one waiting connection, non-blocking and close-on-exec from birth (`accept4`), with Nagle off.

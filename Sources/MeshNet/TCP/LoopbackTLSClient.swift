@@ -45,7 +45,7 @@ public final class LoopbackTLSClient {
 public enum LoopbackSocket {
     /// A blocking socket connected to 127.0.0.1:`port`; the caller closes it.
     public static func connect(port: Int) throws(NetworkError) -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = Socket.openStream(family: AF_INET, blocking: true)
         guard fd >= 0 else { throw NetworkError.system("socket") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
