@@ -119,4 +119,24 @@ extension APIRequestsTests {
         while store.watcherCount > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         XCTAssertEqual(store.watcherCount, 0, "every watcher is removed once its client is gone")
     }
+
+    func testAWatcherThatStopsReadingIsLetGoOnceItsBacklogIsFull() throws {
+        plane.api.watchBacklogLimit = 256 * 1024
+        let store = plane.api.store
+        let client = try LoopbackTLSClient(port: plane.port, trust: try TLSClientContext(trusting: [try Certificate(pem: plane.authorityPEM)]))
+        try client.send("GET \(configMaps)?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(plane.token)\r\n\r\n")
+        var deadline = Date().addingTimeInterval(10)
+        while store.watcherCount == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(store.watcherCount, 1)
+        // 100 KB a write; the client reads nothing, so the kernel's buffers fill and then the server's queue.
+        let big = String(repeating: "x", count: 100_000)
+        var written = 0
+        while store.watcherCount > 0 && written < 300 {
+            XCTAssertEqual(try call("POST", configMaps, #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big-\#(written)"},"data":{"a":"\#(big)"}}"#).status, 201)
+            written += 1
+        }
+        deadline = Date().addingTimeInterval(10)
+        while store.watcherCount > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(store.watcherCount, 0, "the watch ended after \(written) writes of 100 KB, its queue past 256 KiB")
+    }
 }
