@@ -41,9 +41,9 @@ bench: deps buildinfo
 	  $$bin/meshctl-bench $$bin/meshctl $(BENCH_DIR)/libyaml_roundtrip $(BENCH_DIR)
 	@$(MAKE) --no-print-directory bench-net
 
-# MeshNet's rows alone: a hello-world HTTP/1.1 server against nginx (wrk -t1, -c32 and -c1, one worker each, loopback),
-# and heap allocations per keep-alive request. Needs nginx and wrk (apt-get install nginx wrk); MESHNET_BENCH_SECONDS
-# sets each wrk run's length (default 5).
+# MeshNet's rows alone: a hello-world HTTP/1.1 server against nginx (wrk -t1, -c32 and -c1, one worker each, loopback,
+# three runs each in turns, medians), and heap allocations per keep-alive request. Needs nginx and wrk
+# (apt-get install nginx wrk); MESHNET_BENCH_SECONDS sets each wrk run's length (default 3).
 bench-net: deps
 	$(SWIFT) build -c release --product meshnet-bench
 	@mkdir -p $(BENCH_DIR)

@@ -25,13 +25,15 @@ let package = Package(
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
         .systemLibrary(name: "CEpoll"),
+        // Linux calls Glibc's module leaves out (accept4, malloc_trim).
+        .systemLibrary(name: "CLinux"),
         // The git commit `make` stamps into the binary.
         .target(name: "CBuildInfo"),
 
         // Swift modules, imports in one direction (see ../shared/design/ARCHITECTURE.md).
         .target(name: "Manifests", dependencies: ["CYAML"], linkerSettings: [.linkedLibrary("m")]),
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CCurlShims"]),
-        .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll"]),
+        .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"]),
         .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite"]),
         .target(name: "MeshCLIKit", dependencies: ["Manifests", "KubeClient", "MeshNet", "MeshControlPlane", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),

@@ -40,6 +40,19 @@ func timeProcess(_ path: String, _ arguments: [String]) -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 
+/// The results, one aligned row each.
+func printTable(_ rows: [Row]) {
+    let headers = Row(benchmark: "BENCHMARK", result: "RESULT", reference: "REFERENCE", note: "NOTE")
+    let all = [headers] + rows
+    let widths = [all.map(\.benchmark.count).max()!, all.map(\.result.count).max()!, all.map(\.reference.count).max()!]
+    for row in all {
+        let cells = [row.benchmark, row.result, row.reference]
+        var line = ""
+        for (cell, width) in zip(cells, widths) { line += cell + String(repeating: " ", count: width - cell.count) + "   " }
+        print(line + row.note)
+    }
+}
+
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     return sorted[sorted.count / 2]
@@ -121,6 +134,12 @@ guard arguments.count == 4 else {
 }
 let meshctl = arguments[1], harness = arguments[2], workdir = arguments[3]
 var rows: [Row] = []
+// MESHCTL_BENCH_ONLY=local-api runs only the local API server's load benchmark.
+if ProcessInfo.processInfo.environment["MESHCTL_BENCH_ONLY"] == "local-api" {
+    try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+    printTable(try LocalAPILoad.run(meshctl: meshctl, workdir: workdir))
+    exit(0)
+}
 
 // 1. Start-up: `meshctl version`, median of 50 runs after 3 warm-up runs.
 for _ in 0..<3 { _ = timeProcess(meshctl, ["version", "--remote=false"]) }
@@ -317,13 +336,11 @@ do {
     rows.append(Row(benchmark: "local API", result: "failed", reference: "", note: "\(error)"))
 }
 
-// The table.
-let headers = Row(benchmark: "BENCHMARK", result: "RESULT", reference: "REFERENCE", note: "NOTE")
-let all = [headers] + rows
-let widths = [all.map(\.benchmark.count).max()!, all.map(\.result.count).max()!, all.map(\.reference.count).max()!]
-for row in all {
-    let cells = [row.benchmark, row.result, row.reference]
-    var line = ""
-    for (cell, width) in zip(cells, widths) { line += cell + String(repeating: " ", count: width - cell.count) + "   " }
-    print(line + row.note)
+// 7. The local API server under load, in its own process.
+do {
+    rows += try LocalAPILoad.run(meshctl: meshctl, workdir: workdir)
+} catch {
+    rows.append(Row(benchmark: "local API under load", result: "failed", reference: "", note: "\(error)"))
 }
+
+printTable(rows)

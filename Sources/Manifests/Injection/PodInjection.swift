@@ -32,7 +32,7 @@ struct PodInjection {
         for name in selectedTemplates() {
             guard let template = settings.config.templates[name] else {
                 let known = settings.config.templates.keys.sorted().joined(separator: ", ")
-                throw InjectionError("requested template \"\(name)\" not found; have \(known)")
+                throw InjectionError("requested template \"\(name)\" not found; " + (known.isEmpty ? "the injector configuration has no templates" : "have \(known)"))
             }
             let patch: YAMLNode
             switch template {

@@ -30,13 +30,20 @@ extension KubernetesAPI {
             for item in items where matches(item) { stream.send(line("ADDED", item)) }
             from = version
         }
+        let backlogLimit = watchBacklogLimit
         let started = Result { () throws -> Int in
             try self.store.watch(from: from, filter: { event in
                 event.resource == key && (namespace == nil || event.namespace == namespace) && matches(event.object)
             }, deliver: { event in
                 // Under the store's lock: only hand the event to the stream's loop. Writing here could end the stream
                 // (a gone client), whose end stops the watch, which takes that same lock.
-                stream.loop.execute { stream.send(line(event.kind.rawValue, event.object)) }
+                stream.loop.execute {
+                    // A watcher that has stopped reading is let go once its backlog passes the limit, as kube-apiserver
+                    // ends unresponsive watchers: the client lists and watches again when it comes back.
+                    guard stream.pendingOutput <= backlogLimit else { stream.finish(); return }
+                    stream.send(asTable ? line(event.kind.rawValue, event.object)
+                                        : event.encodings.form(target.type.apiVersion(target.version)) { line(event.kind.rawValue, event.object) })
+                }
             })
         }
         guard case .success(let token) = started else {

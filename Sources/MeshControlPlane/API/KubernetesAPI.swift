@@ -14,6 +14,8 @@ public final class KubernetesAPI: @unchecked Sendable {
     public let serverVersion: String
     /// host:port clients reach the server at, for legacy discovery.
     public var serverAddress = "127.0.0.1:0"
+    /// Bytes a watch may have waiting for a client that does not read before the server ends that watch.
+    var watchBacklogLimit = 16 * 1024 * 1024
     /// Seconds before a deleted namespace's contents are purged (Kubernetes keeps it Terminating meanwhile).
     var namespacePurgeDelay: Double = 1.5
     let purgeQueue = DispatchQueue(label: "meshctl.namespace-purge")

@@ -164,7 +164,8 @@ enum Bootstrap {
         try api.ensure(.object([("apiVersion", .string("v1")), ("kind", .string("ConfigMap")),
                                 ("metadata", .object([("name", .string("istio-sidecar-injector")), ("namespace", .string("istio-system")),
                                                       ("labels", .object([("app", .string("sidecar-injector")), ("istio.io/rev", .string("default"))]))])),
-                                ("data", .object([("config", .string(config)), ("values", .string(values))]))]))
+                                ("data", .object([("config", .string(config)), ("values", .string(values)),
+                                                  (InjectorConfig.builtinMarkerKey, .string(InjectorConfig.builtinMarkerValue))]))]))
         // The Service the injector webhook calls, as an Istio install has it (local mode answers injection itself).
         func port(_ name: String, _ number: Int, _ target: Int) -> JSONValue {
             .object([("name", .string(name)), ("port", .int(number)), ("protocol", .string("TCP")), ("targetPort", .int(target))])

@@ -9,6 +9,27 @@ public struct WatchEvent: Sendable {
     public let resource: String
     public let namespace: String
     public let object: JSONValue
+    /// The event as watchers send it, encoded once for all that show it the same way.
+    public let encodings = WatchEncodings()
+}
+
+/// Encoded forms of one watch event by how they are shown (e.g. the apiVersion asked for): with 1,000 watchers of a
+/// kind, a write is serialized once, not 1,000 times.
+public final class WatchEncodings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var forms: [String: [UInt8]] = [:]
+
+    public init() {}
+
+    /// The form named `key`, made by `make` the first time.
+    public func form(_ key: String, _ make: () -> [UInt8]) -> [UInt8] {
+        lock.lock()
+        if let form = forms[key] { lock.unlock(); return form }
+        lock.unlock()
+        let made = make()
+        lock.lock(); forms[key] = made; lock.unlock()
+        return made
+    }
 }
 
 /// Why a store operation was refused.

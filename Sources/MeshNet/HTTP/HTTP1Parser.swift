@@ -20,6 +20,8 @@ public struct HTTP1Parser {
     private var framing: Framing = .none
     private var body: [UInt8] = []
     private var continueSent = false
+    /// How far the search for the end of the current head got, so more bytes do not restart it from the front.
+    private var scannedTo = 0
 
     private enum Framing {
         case none
@@ -37,14 +39,26 @@ public struct HTTP1Parser {
     public var buffered: Int { buffer.count - start }
 
     public mutating func feed(_ bytes: ArraySlice<UInt8>) {
+        dropConsumed()
+        buffer.append(contentsOf: bytes)
+    }
+
+    public mutating func feed(_ bytes: ByteBuffer) {
+        dropConsumed()
+        bytes.withUnsafeReadableBytes { buffer.append(contentsOf: $0) }
+    }
+
+    /// Forgets bytes of requests already returned: all of them when nothing is left over, else once they pile up.
+    private mutating func dropConsumed() {
         if start > 0 && start == buffer.count {
             buffer.removeAll(keepingCapacity: true)
             start = 0
+            scannedTo = 0
         } else if start > 65536 {
             buffer.removeFirst(start)
+            scannedTo = max(0, scannedTo - start)
             start = 0
         }
-        buffer.append(contentsOf: bytes)
     }
 
     /// The next event; call again after `.request` for a pipelined next request.
@@ -57,6 +71,10 @@ public struct HTTP1Parser {
             case .bareLineFeed:
                 // Answered at once: waiting for a CRLF that never comes would leave the client hanging until the head timeout.
                 return .reject(status: 400, reason: "a line of the request head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)")
+            case .bareCarriageReturn:
+                return .reject(status: 400, reason: "a CR without its LF in the request head: HTTP/1.1 lines end with CRLF (\\r\\n)")
+            case .nul:
+                return .reject(status: 400, reason: "a NUL byte in the request head")
             case .end(let index):
                 end = index
             }
@@ -101,15 +119,25 @@ public struct HTTP1Parser {
         }
     }
 
-    private enum HeadScan { case end(Int), bareLineFeed, incomplete }
+    private enum HeadScan { case end(Int), bareLineFeed, bareCarriageReturn, nul, incomplete }
 
-    /// Where the head ends (the index of its closing CRLF CRLF), or a line that ends with LF alone.
-    private func scanHead() -> HeadScan {
-        var index = start
+    /// Where the head ends (the index of its closing CRLF CRLF), or the first byte a head must not have: an LF
+    /// without its CR, a CR without its LF, a NUL (RFC 9112 section 2.2: each can split or hide a field).
+    private mutating func scanHead() -> HeadScan {
+        // Resume three bytes back: the end (CRLF CRLF) may straddle what was scanned and what is new.
+        var index = max(start, scannedTo - 3)
+        defer { scannedTo = index }
         while index < buffer.count {
-            if buffer[index] == 10 {
+            switch buffer[index] {
+            case 10:
                 guard index > start, buffer[index - 1] == 13 else { return .bareLineFeed }
                 if index - start >= 3, buffer[index - 2] == 10, buffer[index - 3] == 13 { return .end(index - 3) }
+            case 13:
+                if index + 1 < buffer.count && buffer[index + 1] != 10 { return .bareCarriageReturn }
+            case 0:
+                return .nul
+            default:
+                break
             }
             index += 1
         }
@@ -118,35 +146,44 @@ public struct HTTP1Parser {
 
     private struct Rejection: Error { let status: Int; let reason: String }
 
+    /// Reads the request line and headers straight from the bytes (a String per field, none for the whole head).
     private func parseHead(_ bytes: ArraySlice<UInt8>) -> Result<(HTTPRequest, Framing), Rejection> {
-        let text = String(decoding: bytes, as: UTF8.self)
-        var lines = text.components(separatedBy: "\r\n")[...]
+        var lines = HeadSyntax.Lines(bytes)
         // Tolerate blank lines before the request line (RFC 9112 section 2.2).
-        while lines.first == "" { lines = lines.dropFirst() }
-        guard let requestLine = lines.popFirst() else { return .failure(Rejection(status: 400, reason: "empty request")) }
-        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else {
+        var first = lines.next()
+        while first?.isEmpty == true { first = lines.next() }
+        guard let requestLine = first else { return .failure(Rejection(status: 400, reason: "empty request")) }
+        let space = HeadSyntax.space
+        guard let firstSpace = requestLine.firstIndex(of: space), firstSpace > requestLine.startIndex,
+              let secondSpace = requestLine[(firstSpace + 1)...].firstIndex(of: space), secondSpace > firstSpace + 1,
+              !requestLine[(secondSpace + 1)...].contains(space) else {
             return .failure(Rejection(status: 400, reason: "malformed request line"))
         }
+        let versionBytes = requestLine[(secondSpace + 1)...]
         let version: Int
-        switch parts[2] {
-        case "HTTP/1.1": version = 11
-        case "HTTP/1.0": version = 10
-        default: return .failure(Rejection(status: 505, reason: "unsupported protocol \(parts[2])"))
+        if versionBytes.elementsEqual("HTTP/1.1".utf8) {
+            version = 11
+        } else if versionBytes.elementsEqual("HTTP/1.0".utf8) {
+            version = 10
+        } else {
+            return .failure(Rejection(status: 505, reason: "unsupported protocol \(String(decoding: versionBytes, as: UTF8.self))"))
         }
         var headers: [(name: String, value: String)] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":"), colon != line.startIndex,
-                  !line[..<colon].contains(where: { $0 == " " || $0 == "\t" }) else {
+        headers.reserveCapacity(8)
+        var lengths: Set<String> = [], encodings: [String] = []
+        while let line = lines.next() {
+            guard let (name, value) = HeadSyntax.field(line) else {
                 return .failure(Rejection(status: 400, reason: "malformed header line"))
             }
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
-            headers.append((String(line[..<colon]), value))
+            headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            if HeadSyntax.equalsIgnoringCase(name, "content-length") {
+                for item in headers[headers.count - 1].value.split(separator: ",") { lengths.insert(item.trimmingCharacters(in: " \t")) }
+            } else if HeadSyntax.equalsIgnoringCase(name, "transfer-encoding") {
+                encodings.append(headers[headers.count - 1].value.lowercased())
+            }
         }
-        let request = HTTPRequest(method: String(parts[0]), target: String(parts[1]), version: version, headers: headers)
-        let lengths = Set(headers.filter { $0.name.caseInsensitiveEquals("Content-Length") }
-            .flatMap { $0.value.split(separator: ",").map { $0.trimmingCharacters(in: " \t") } })
-        let encodings = headers.filter { $0.name.caseInsensitiveEquals("Transfer-Encoding") }.map { $0.value.lowercased() }
+        let request = HTTPRequest(method: String(decoding: requestLine[..<firstSpace], as: UTF8.self),
+                                  target: String(decoding: requestLine[(firstSpace + 1)..<secondSpace], as: UTF8.self), version: version, headers: headers)
         if !encodings.isEmpty {
             if !lengths.isEmpty { return .failure(Rejection(status: 400, reason: "both Transfer-Encoding and Content-Length")) }
             let codings = encodings.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: " \t") } }

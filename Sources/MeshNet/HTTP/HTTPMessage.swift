@@ -101,10 +101,25 @@ public struct HTTPResponse: Sendable {
 
     /// The status line and headers, ending with the blank line.
     static func head(status: Int, headers: [(name: String, value: String)]) -> [UInt8] {
-        var text = "HTTP/1.1 \(status) \(reason(status))\r\n"
-        for (name, value) in headers { text += "\(name): \(value)\r\n" }
-        text += "\r\n"
-        return Array(text.utf8)
+        var out = ByteBuffer(capacity: 256)
+        writeStatusAndHeaders(status: status, headers: headers, into: &out)
+        out.writeString("\r\n")
+        return out.readableArray
+    }
+
+    /// The status line and headers, each line ending with CRLF, without the blank line that ends the head.
+    static func writeStatusAndHeaders(status: Int, headers: [(name: String, value: String)], into out: inout ByteBuffer) {
+        out.writeString("HTTP/1.1 ")
+        out.writeString(String(status))
+        out.writeString(" ")
+        out.writeString(reason(status))
+        out.writeString("\r\n")
+        for (name, value) in headers {
+            out.writeString(name)
+            out.writeString(": ")
+            out.writeString(value)
+            out.writeString("\r\n")
+        }
     }
 }
 

@@ -5,7 +5,8 @@ import Glibc
 #endif
 
 /// One thread waiting on epoll: file descriptors report readiness to their handlers, timers fire, and other threads
-/// hand it work with `execute`. Handlers run on the loop's thread and must not block.
+/// hand it work with `execute`. Handlers run on the loop's thread and must not block. This is the only file that
+/// sees epoll; everything above it deals in `Readiness`.
 public final class EventLoop: @unchecked Sendable {
     public typealias TimerID = Int
 
@@ -15,27 +16,64 @@ public final class EventLoop: @unchecked Sendable {
         public init(rawValue: UInt32) { self.rawValue = rawValue }
         public static let readable = Readiness(rawValue: EPOLLIN.rawValue)
         public static let writable = Readiness(rawValue: EPOLLOUT.rawValue)
+        /// The peer will send no more (it may still read).
+        public static let peerClosedWrite = Readiness(rawValue: EPOLLRDHUP.rawValue)
+        /// The connection failed or both directions are closed.
+        public static let failed = Readiness(rawValue: EPOLLHUP.rawValue | EPOLLERR.rawValue)
         /// The peer hung up or the socket failed; read to find out which.
-        public static let hangUp = Readiness(rawValue: EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue)
+        public static let hangUp: Readiness = [.peerClosedWrite, .failed]
     }
+
+    /// A registered descriptor; the id (not the descriptor number) travels in epoll's event data, so an event
+    /// that was already collected for a closed descriptor never reaches whoever reuses the number.
+    private struct Registration {
+        let fd: Int32
+        let handler: (Readiness) -> Void
+    }
+
+    private static let wakeID: UInt64 = 0
+    private static let eventsPerTurn = 256
 
     private let epoll: Int32
     private let wake: Int32
-    private var handlers: [Int32: (Readiness) -> Void] = [:]
-    private var timers: [(deadline: Double, id: TimerID, work: () -> Void)] = []
+    private let clock: ManualClock?
+    private var registrations: [UInt64: Registration] = [:]
+    private var registrationIDs: [Int32: UInt64] = [:]
+    private var nextRegistration: UInt64 = 1
+    private var timers = TimerHeap()
     private var nextTimer = 0
+
+    /// Work handed over by other threads, and whether the eventfd has been written since the loop last took it.
     private let lock = NSLock()
     private var queued: [() -> Void] = []
+    private var wakePending = false
+    private var wakeUpCount = 0
+    /// Work the loop handed itself; needs no lock and no wake-up.
+    private var local: [() -> Void] = []
+    /// Work taken from `queued` and run a batch per turn, so sockets that become ready meanwhile (another client's
+    /// GET) are served between batches of a burst (a write 1,000 watchers must hear of).
+    private var running: [() -> Void] = []
+    private var runningIndex = 0
+    private static let batch = 256
+    private var runningLocal: [() -> Void] = []
+
+    private enum State { case idle, running, stopped }
+    private var state = State.idle
+    private let stateChanged = NSCondition()
     private var stopping = false
-    private var thread: Thread?
-    private let finished = DispatchSemaphore(value: 0)
-    /// The loop thread's identity, to check that loop-only calls come from it.
-    private var loopThreadID: pthread_t?
+    private var loopThread: pthread_t?
+
+    /// Turns of the loop so far (one `epoll_wait` each), for tests that check nothing spins. Loop thread only.
+    private(set) var turns = 0
+    /// Where connections on this loop read into: one block shared in turn instead of a buffer per connection.
+    var receiveBuffer = ReceiveBuffer()
 
     public let name: String
 
-    public init(name: String) throws(NetworkError) {
+    /// A loop on the monotonic clock, or on `clock` (tests).
+    public init(name: String, clock: ManualClock? = nil) throws(NetworkError) {
         self.name = name
+        self.clock = clock
         // Every MeshNet socket runs on a loop: a peer that goes away while we write must cost an EPIPE on that
         // connection (server or client side), not the process.
         signal(SIGPIPE, SIG_IGN)
@@ -43,8 +81,13 @@ public final class EventLoop: @unchecked Sendable {
         guard epoll >= 0 else { throw NetworkError.system("epoll_create1") }
         wake = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard wake >= 0 else { close(epoll); throw NetworkError.system("eventfd") }
-        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: wake))
-        epoll_ctl(epoll, EPOLL_CTL_ADD, wake, &event)
+        var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(u64: Self.wakeID))
+        guard epoll_ctl(epoll, EPOLL_CTL_ADD, wake, &event) == 0 else {
+            let error = NetworkError.system("epoll_ctl add eventfd")
+            close(wake); close(epoll)
+            throw error
+        }
+        clock?.attach(self)
     }
 
     deinit {
@@ -52,115 +95,207 @@ public final class EventLoop: @unchecked Sendable {
         close(epoll)
     }
 
-    /// Starts the loop's thread.
+    /// Starts the loop's thread and returns once it runs (so `inLoop` answers correctly from then on).
     public func start() {
-        let thread = Thread { [self] in run() }
+        stateChanged.lock()
+        guard state == .idle else { stateChanged.unlock(); return }
+        state = .running
+        stateChanged.unlock()
+        let started = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            loopThread = pthread_self()
+            started.signal()
+            run()
+        }
         thread.name = name
-        self.thread = thread
         thread.start()
+        started.wait()
     }
 
-    /// Asks the loop to stop after the current iteration and waits for its thread to end.
+    /// Stops the loop after its current turn; from outside the loop it also waits for the thread to end. Safe
+    /// from any thread, any number of times.
     public func stop() {
+        if inLoop { stopping = true; return }
+        stateChanged.lock()
+        if state == .idle { state = .stopped }
+        let wait = state == .running
+        stateChanged.unlock()
+        guard wait else { return }
         execute { [self] in stopping = true }
-        if thread != nil { finished.wait() }
+        stateChanged.lock()
+        while state != .stopped { stateChanged.wait() }
+        stateChanged.unlock()
     }
 
     /// Whether the caller runs on this loop's thread.
-    public var inLoop: Bool { loopThreadID.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+    public var inLoop: Bool { loopThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
 
-    /// Runs `work` on the loop's thread, soon. Safe from any thread.
+    /// Debug builds trap when a loop-only call comes from another thread.
+    func assertInLoop(_ call: StaticString = #function) {
+        assert(inLoop, "\(call) must run on the loop's thread (\(name))")
+    }
+
+    /// Runs `work` on the loop's thread, soon. Safe from any thread; only another thread's first call since the
+    /// loop last looked costs a wake-up.
     public func execute(_ work: @escaping () -> Void) {
+        if inLoop { local.append(work); return }
         lock.lock()
         queued.append(work)
+        let needsWake = !wakePending
+        wakePending = true
+        if needsWake { wakeUpCount += 1 }
         lock.unlock()
-        var one: UInt64 = 1
-        _ = write(wake, &one, 8)
+        if needsWake {
+            var one: UInt64 = 1
+            _ = write(wake, &one, 8)
+        }
+    }
+
+    /// Times another thread's `execute` wrote the eventfd, for tests.
+    var wakeUps: Int {
+        lock.lock(); defer { lock.unlock() }
+        return wakeUpCount
     }
 
     /// Calls `handler` whenever `fd` is ready for `interest` (hang-ups are always reported). Loop thread only.
     public func register(_ fd: Int32, for interest: Readiness, handler: @escaping (Readiness) -> Void) throws(NetworkError) {
-        var event = epoll_event(events: interest.rawValue | EPOLLRDHUP.rawValue, data: epoll_data_t(fd: fd))
+        assertInLoop()
+        let id = nextRegistration
+        nextRegistration += 1
+        var event = epoll_event(events: interest.rawValue | EPOLLRDHUP.rawValue, data: epoll_data_t(u64: id))
         guard epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0 else { throw NetworkError.system("epoll_ctl add") }
-        handlers[fd] = handler
+        registrations[id] = Registration(fd: fd, handler: handler)
+        registrationIDs[fd] = id
     }
 
     /// Changes what `fd` is watched for; `halfClose: false` stops reporting a peer that closed its sending side. Loop thread only.
     public func watch(_ fd: Int32, for interest: Readiness, halfClose: Bool = true) {
-        var event = epoll_event(events: interest.rawValue | (halfClose ? EPOLLRDHUP.rawValue : 0), data: epoll_data_t(fd: fd))
+        assertInLoop()
+        guard let id = registrationIDs[fd] else { return }
+        var event = epoll_event(events: interest.rawValue | (halfClose ? EPOLLRDHUP.rawValue : 0), data: epoll_data_t(u64: id))
         epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event)
     }
 
     /// Stops watching `fd` (the caller closes it). Loop thread only.
     public func unregister(_ fd: Int32) {
+        assertInLoop()
+        guard let id = registrationIDs.removeValue(forKey: fd) else { return }
+        registrations[id] = nil
         epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nil)
-        handlers[fd] = nil
     }
 
     /// Runs `work` on the loop after `seconds`. Loop thread only.
     @discardableResult
     public func schedule(after seconds: Double, _ work: @escaping () -> Void) -> TimerID {
+        assertInLoop()
         nextTimer += 1
-        timers.append((Self.now() + seconds, nextTimer, work))
+        let delay = UInt64(max(0, min(seconds, 1e9)) * 1e9)
+        timers.insert(TimerHeap.Timer(deadline: now() + delay, id: nextTimer, work: work))
         return nextTimer
     }
 
+    /// Cancels a timer that has not fired; nothing happens for one that has. Loop thread only.
     public func cancel(_ timer: TimerID) {
-        timers.removeAll { $0.id == timer }
+        assertInLoop()
+        timers.remove(id: timer)
     }
 
-    static func now() -> Double {
+    /// Timers waiting to fire. Loop thread only.
+    var scheduledTimers: Int { timers.count }
+
+    /// Nanoseconds on this loop's clock.
+    func now() -> UInt64 {
+        if let clock { return clock.now }
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
+    /// For `ManualClock.advance`: fire what came due, and return when done.
+    func runDueTimersAndWait() {
+        if inLoop { fireTimers(); return }
+        stateChanged.lock()
+        let isRunning = state == .running
+        stateChanged.unlock()
+        guard isRunning else { return }
+        let done = DispatchSemaphore(value: 0)
+        execute { [self] in fireTimers(); done.signal() }
+        done.wait()
     }
 
     private func run() {
-        loopThreadID = pthread_self()
-        var events = [epoll_event](repeating: epoll_event(), count: 256)
+        var events = [epoll_event](repeating: epoll_event(), count: Self.eventsPerTurn)
         while !stopping {
-            let timeout: Int32
-            if let next = timers.map(\.deadline).min() {
-                timeout = Int32(max(0, min(1000, (next - Self.now()) * 1000).rounded(.up)))
-            } else {
-                timeout = 1000
-            }
-            let count = epoll_wait(epoll, &events, Int32(events.count), timeout)
+            turns += 1
+            let count = epoll_wait(epoll, &events, Int32(events.count), waitTimeout())
             if count > 0 {
                 for index in 0..<Int(count) {
-                    let fd = events[index].data.fd
-                    if fd == wake {
+                    let id = events[index].data.u64
+                    if id == Self.wakeID {
                         var value: UInt64 = 0
                         _ = read(wake, &value, 8)
                         continue
                     }
-                    handlers[fd]?(Readiness(rawValue: events[index].events))
+                    // Gone when an earlier handler of this turn closed it.
+                    registrations[id]?.handler(Readiness(rawValue: events[index].events))
                 }
             }
             runQueued()
             fireTimers()
         }
         // Close what is still registered, as a stopped loop serves nobody.
-        for handler in handlers.values { handler(.hangUp) }
-        handlers.removeAll()
-        finished.signal()
+        let remaining = registrations.values.map(\.handler)
+        for handler in remaining { handler(.hangUp) }
+        registrations.removeAll()
+        registrationIDs.removeAll()
+        timers.removeAll()
+        stateChanged.lock()
+        state = .stopped
+        stateChanged.broadcast()
+        stateChanged.unlock()
+    }
+
+    /// Milliseconds `epoll_wait` may block: not at all when work is waiting, until the next timer, or until woken.
+    private func waitTimeout() -> Int32 {
+        if !local.isEmpty || runningIndex < running.count { return 0 }
+        guard clock == nil, let deadline = timers.nextDeadline else { return -1 }
+        let current = now()
+        guard deadline > current else { return 0 }
+        return Int32(min(Int64(Int32.max), Int64((deadline - current + 999_999) / 1_000_000)))
     }
 
     private func runQueued() {
+        if runningIndex == running.count { takeQueued() }
+        let end = min(running.count, runningIndex + Self.batch)
+        while runningIndex < end {
+            let work = running[runningIndex]
+            running[runningIndex] = {}
+            runningIndex += 1
+            work()
+        }
+        // Refill at once: work queued during the batch (which wrote no eventfd) keeps the next wait from blocking.
+        if runningIndex == running.count { takeQueued() }
+        // What the loop queued for itself, including during the work above; what that queues waits a turn.
+        guard !local.isEmpty else { return }
+        swap(&local, &runningLocal)
+        for work in runningLocal { work() }
+        runningLocal.removeAll(keepingCapacity: true)
+    }
+
+    /// Moves what other threads queued into `running`; their next work writes the eventfd again.
+    private func takeQueued() {
+        running.removeAll(keepingCapacity: true)
+        runningIndex = 0
         lock.lock()
-        let work = queued
-        queued.removeAll()
+        swap(&queued, &running)
+        wakePending = false
         lock.unlock()
-        for item in work { item() }
     }
 
     private func fireTimers() {
         guard !timers.isEmpty else { return }
-        let now = Self.now()
-        let due = timers.filter { $0.deadline <= now }
-        guard !due.isEmpty else { return }
-        timers.removeAll { $0.deadline <= now }
-        for timer in due { timer.work() }
+        let current = now()
+        while let timer = timers.popDue(now: current) { timer.work() }
     }
 }
 

@@ -1,138 +1,30 @@
-import CEpoll
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A listening TCP socket; each accepted connection is handed to `accepted` on the listener's loop.
-public final class TCPListener: @unchecked Sendable {
-    public let fd: Int32
-    /// The port bound (useful when asked for port 0).
-    public let port: Int
-    private let loop: EventLoop
-    /// accept(2) calls so far, for tests that check the listener does not spin. Loop thread only.
-    var acceptCalls = 0
-    private var backOffTimer: EventLoop.TimerID?
-    private var closed = false
-    /// How long accepting pauses when the process or the system is out of descriptors (nginx waits as long):
-    /// the waiting connection keeps the listener readable, so retrying at once would only spin.
-    static let backOffSeconds = 0.5
-
-    /// Binds `host` (an IPv4 or IPv6 literal) and `port` (0 for any free one) and listens.
-    public init(host: String, port: Int, loop: EventLoop) throws(NetworkError) {
-        self.loop = loop
-        var storage = sockaddr_storage()
-        let length = try Self.fill(&storage, host: host, port: port)
-        let family = Int32(storage.ss_family)
-        let socketFD = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard socketFD >= 0 else { throw NetworkError.system("socket") }
-        var on: Int32 = 1
-        setsockopt(socketFD, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
-        let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) } }
-        guard bound == 0 else { let error = NetworkError.system("bind \(host):\(port)"); Glibc.close(socketFD); throw error }
-        guard listen(socketFD, 512) == 0 else { let error = NetworkError.system("listen"); Glibc.close(socketFD); throw error }
-        var actual = sockaddr_storage()
-        var actualLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &actual) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &actualLength) } }
-        // sin_port and sin6_port sit at the same offset.
-        let networkPort = withUnsafePointer(to: &actual) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port } }
-        fd = socketFD
-        self.port = Int(UInt16(bigEndian: networkPort))
-    }
-
-    /// Starts accepting; call once, from any thread.
-    public func start(accepted: @escaping (Int32) -> Void) {
-        loop.execute { [self] in
-            guard !closed else { return }
-            try? loop.register(fd, for: .readable) { [self] _ in acceptWaiting(accepted) }
-        }
-    }
-
-    /// Stops accepting and closes the socket.
-    public func close() {
-        loop.execute { [self] in
-            guard !closed else { return }
-            closed = true
-            if let backOffTimer { loop.cancel(backOffTimer) }
-            loop.unregister(fd)
-            Glibc.close(fd)
-        }
-    }
-
-    private func acceptWaiting(_ accepted: @escaping (Int32) -> Void) {
-        while true {
-            acceptCalls += 1
-            let client = accept(fd, nil, nil)
-            if client < 0 {
-                switch errno {
-                case EINTR, ECONNABORTED: continue
-                case EAGAIN, EWOULDBLOCK: return
-                default: backOff(accepted); return
-                }
-            }
-            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            var on: Int32 = 1
-            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
-            accepted(client)
-        }
-    }
-
-    /// Out of descriptors (EMFILE, ENFILE) or memory: stop watching the listener for a while, then try again.
-    private func backOff(_ accepted: @escaping (Int32) -> Void) {
-        guard backOffTimer == nil else { return }
-        loop.watch(fd, for: [], halfClose: false)
-        backOffTimer = loop.schedule(after: Self.backOffSeconds) { [self] in
-            backOffTimer = nil
-            guard !closed else { return }
-            loop.watch(fd, for: .readable, halfClose: false)
-            acceptWaiting(accepted)
-        }
-    }
-
-    static func fill(_ storage: inout sockaddr_storage, host: String, port: Int) throws(NetworkError) -> socklen_t {
-        var length: socklen_t = 0
-        let ok = withUnsafeMutablePointer(to: &storage) { pointer -> Bool in
-            if host.contains(":") {
-                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
-                    address.pointee.sin6_family = sa_family_t(AF_INET6)
-                    address.pointee.sin6_port = UInt16(port).bigEndian
-                    length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-                    return inet_pton(AF_INET6, host, &address.pointee.sin6_addr) == 1
-                }
-            }
-            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
-                address.pointee.sin_family = sa_family_t(AF_INET)
-                address.pointee.sin_port = UInt16(port).bigEndian
-                length = socklen_t(MemoryLayout<sockaddr_in>.size)
-                return inet_pton(AF_INET, host, &address.pointee.sin_addr) == 1
-            }
-        }
-        guard ok else { throw NetworkError.address(host) }
-        return length
-    }
-}
-
-/// One accepted TCP connection on a loop, optionally inside TLS: bytes in go to `onData`, bytes out are queued
-/// and written as the socket takes them, so a slow peer only slows itself. All calls on the loop's thread.
+/// One TCP connection on a loop, optionally inside TLS: bytes in go to `onData`, bytes out are queued and written
+/// as the socket takes them (several buffers per `writev`), so a slow peer only slows itself. All calls on the
+/// loop's thread.
 public final class TCPConnection: @unchecked Sendable {
     public let loop: EventLoop
     private let fd: Int32
     private let tls: TLSSession?
-    private var outgoing: [UInt8] = []
-    private var outgoingOffset = 0
+    private var pending = PendingWrites()
     private var closed = false
     private var closeAfterFlush = false
     private var readPaused = false
     /// TLS may need the socket readable to write, or writable to read.
     private var tlsWantsWriteToRead = false
-    private static let readSize = 64 * 1024
-    private var readBuffer = [UInt8](repeating: 0, count: TCPConnection.readSize)
+    /// Reads per readiness report, so one busy peer cannot hold the loop from the others (the level-triggered
+    /// report comes again next turn).
+    private static let readsPerTurn = 4
 
-    /// Bytes arrived.
-    public var onData: (ArraySlice<UInt8>) -> Void = { _ in }
+    /// Bytes arrived: a slice of the loop's shared read block, so copy or keep what is needed before returning
+    /// (keeping the buffer itself is fine: the block is then left to it).
+    public var onData: (ByteBuffer) -> Void = { _ in }
     /// Everything queued has been written.
     public var onDrained: () -> Void = {}
-    /// The connection is gone (peer closed, error, or `close`); called once.
+    /// The connection is gone (peer closed, error, or `close`); called once. `closeReason` says why, if it failed.
     public var onClose: () -> Void = {}
     /// The peer stopped sending while reading was paused (it may still read what is sent).
     public var onPeerClosedWrite: () -> Void = {}
@@ -170,10 +62,9 @@ public final class TCPConnection: @unchecked Sendable {
             var storage = sockaddr_storage()
             let length: socklen_t
             do { length = try TCPListener.fill(&storage, host: host, port: port) } catch { return completion(.failure(error as? NetworkError ?? .address(host))) }
-            let fd = socket(Int32(storage.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            let fd = Socket.openStream(family: Int32(storage.ss_family))
             guard fd >= 0 else { return completion(.failure(.system("socket"))) }
-            var on: Int32 = 1
-            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+            Socket.setNoDelay(fd)
             let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) } }
             func established() {
                 do {
@@ -212,18 +103,22 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     /// Bytes waiting to be written.
-    public var pendingOutput: Int { outgoing.count - outgoingOffset }
+    public var pendingOutput: Int { pending.bytes }
 
     /// Whether the connection has been closed (by either side). Loop thread only.
     public var isClosed: Bool { closed }
 
-    public func send(_ bytes: [UInt8]) {
-        guard !closed, !bytes.isEmpty else { return }
-        if outgoingOffset > 0 && outgoingOffset == outgoing.count {
-            outgoing.removeAll(keepingCapacity: true)
-            outgoingOffset = 0
-        }
-        outgoing += bytes
+    /// Queues a copy of `bytes` and writes what the socket takes now.
+    public func send<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        guard !closed else { return }
+        pending.append(bytes: bytes)
+        flush()
+    }
+
+    /// Queues `buffer` itself (no copy) and writes what the socket takes now.
+    public func send(_ buffer: ByteBuffer) {
+        guard !closed else { return }
+        pending.append(buffer)
         flush()
     }
 
@@ -232,6 +127,8 @@ public final class TCPConnection: @unchecked Sendable {
     public func resumeReading() {
         readPaused = false
         updateInterest()
+        // Bytes TLS already decrypted are not announced by the socket again.
+        if let tls, tls.bufferedBytes > 0 { loop.execute { [weak self] in self?.readAvailable() } }
     }
 
     /// Closes once queued bytes are written.
@@ -249,6 +146,7 @@ public final class TCPConnection: @unchecked Sendable {
         tls?.shutdown()
         loop.unregister(fd)
         Glibc.close(fd)
+        pending.removeAll()
         onClose()
         onData = { _ in }
         onDrained = {}
@@ -257,13 +155,20 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     private func ready(_ readiness: EventLoop.Readiness) {
+        // Interest changes made while handling the event (pause reading, answer, resume) are applied once at the
+        // end: a request answered at once then costs no epoll_ctl at all.
+        handlingReadiness = true
+        defer {
+            handlingReadiness = false
+            if interestChanged { interestChanged = false; updateInterest() }
+        }
         if readiness.contains(.writable) || (tlsWantsWriteToRead && readiness.contains(.readable)) { flush() }
         guard !closed else { return }
-        if readiness.rawValue & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 && (readPaused || !readiness.contains(.readable)) {
+        if !readiness.isDisjoint(with: .failed) && (readPaused || !readiness.contains(.readable)) {
             close()
-        } else if !readPaused && (readiness.contains(.readable) || readiness.rawValue & EPOLLRDHUP.rawValue != 0) {
+        } else if !readPaused && (readiness.contains(.readable) || readiness.contains(.peerClosedWrite)) {
             readAvailable()
-        } else if readPaused && readiness.rawValue & EPOLLRDHUP.rawValue != 0 && !peerClosedWrite {
+        } else if readPaused && readiness.contains(.peerClosedWrite) && !peerClosedWrite {
             peerClosedWrite = true
             updateInterest()
             onPeerClosedWrite()
@@ -271,6 +176,7 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     private func readAvailable() {
+        guard !closed else { return }
         if screensPlainHTTP {
             screensPlainHTTP = false
             if answeredPlainHTTP() { return }
@@ -279,32 +185,46 @@ public final class TCPConnection: @unchecked Sendable {
             switch tls.handshake() {
             case .done: break
             case .wantRead: return
-            case .wantWrite: loop.watch(fd, for: [.readable, .writable]); return
+            case .wantWrite: watch([.readable, .writable], halfClose: !peerClosedWrite); return
             case .closed: close(); return
             case .failed(let reason): close(because: .tls(reason)); return
             }
         }
-        while !closed && !readPaused {
-            let count: Int
+        for _ in 0..<Self.readsPerTurn {
+            guard !closed && !readPaused else { return }
+            let received: ByteBuffer?
             if let tls {
-                let step = readBuffer.withUnsafeMutableBytes { tls.read(into: $0) }
+                var step = TLSSession.Step.wantRead
+                received = loop.receiveBuffer.receive { space in
+                    step = tls.read(into: space)
+                    if case .done(let count) = step { return count }
+                    return 0
+                }
                 switch step {
-                case .done(let n): count = n
+                case .done: break
                 case .wantRead: return
                 case .wantWrite: tlsWantsWriteToRead = true; updateInterest(); return
                 case .closed: close(); return
                 case .failed(let reason): close(because: .tls(reason)); return
                 }
             } else {
-                count = readBuffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-                if count < 0 {
-                    if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return }
-                    close(); return
+                var transfer = Socket.Transfer.wouldBlock
+                received = loop.receiveBuffer.receive { space in
+                    transfer = Socket.read(fd, into: space)
+                    if case .done(let count) = transfer { return count }
+                    return 0
                 }
-                if count == 0 { close(); return }
+                switch transfer {
+                case .done: break
+                case .wouldBlock: return
+                case .end: close(); return
+                case .failed(let code): close(because: .system("read", code)); return
+                }
             }
-            onData(readBuffer[0..<count])
+            if let received { onData(received) }
         }
+        // The budget is spent: the socket will say again if it has more, but bytes TLS holds must be asked for.
+        if let tls, !closed, !readPaused, tls.bufferedBytes > 0 { loop.execute { [weak self] in self?.readAvailable() } }
     }
 
     /// A client that speaks plain HTTP to the TLS port gets a plain HTTP 400 saying so, as Go's servers (kube-apiserver)
@@ -316,7 +236,9 @@ public final class TCPConnection: @unchecked Sendable {
         let answer = Array("HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n".utf8)
         _ = answer.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         // Read what the request sent, so closing ends with FIN and the answer, not a reset that could discard it.
-        for _ in 0..<16 where readBuffer.withUnsafeMutableBytes({ Glibc.read(fd, $0.baseAddress, $0.count) }) > 0 {}
+        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { scratch in
+            for _ in 0..<16 { guard case .done = Socket.read(fd, into: scratch) else { break } }
+        }
         shutdown(fd, Int32(SHUT_WR))
         close()
         return true
@@ -331,39 +253,52 @@ public final class TCPConnection: @unchecked Sendable {
             case .failed(let reason): close(because: .tls(reason)); return
             }
         }
-        while !closed && pendingOutput > 0 {
-            let written: Int
+        while !closed && !pending.isEmpty {
             if let tls {
-                let step = outgoing.withUnsafeBytes { tls.write(UnsafeRawBufferPointer(rebasing: $0[outgoingOffset...])) }
-                switch step {
-                case .done(let n): written = n
+                // The front buffer stays put until written, and TLS is told it may move (its retry then copies),
+                // so queuing more behind a stalled record cannot break the retry.
+                guard let front = pending.first else { break }
+                switch front.withUnsafeReadableBytes({ tls.write($0) }) {
+                case .done(let count): pending.consume(count)
                 case .wantRead, .wantWrite: updateInterest(); return
                 case .closed: close(); return
                 case .failed(let reason): close(because: .tls(reason)); return
                 }
             } else {
-                written = outgoing.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + outgoingOffset, $0.count - outgoingOffset) }
-                if written < 0 {
-                    if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { updateInterest(); return }
-                    close(); return
+                switch Socket.write(fd, pending) {
+                case .done(let count): pending.consume(count)
+                case .wouldBlock: updateInterest(); return
+                case .end: close(); return
+                case .failed(let code): close(because: .system("write", code)); return
                 }
             }
-            outgoingOffset += written
         }
         guard !closed else { return }
         tlsWantsWriteToRead = false
-        outgoing.removeAll(keepingCapacity: true)
-        outgoingOffset = 0
         updateInterest()
         if closeAfterFlush { close(); return }
         onDrained()
     }
 
+    /// The interest last told to the loop, so an unchanged one costs no `epoll_ctl`.
+    private var watched: (interest: EventLoop.Readiness, halfClose: Bool) = (.readable, true)
+
+    /// Set while `ready` runs; `updateInterest` then only notes that it has work to do.
+    private var handlingReadiness = false
+    private var interestChanged = false
+
     private func updateInterest() {
         guard !closed else { return }
+        if handlingReadiness { interestChanged = true; return }
         var interest: EventLoop.Readiness = []
         if !readPaused || tlsWantsWriteToRead { interest.insert(.readable) }
-        if pendingOutput > 0 { interest.insert(.writable) }
-        loop.watch(fd, for: interest, halfClose: !peerClosedWrite)
+        if !pending.isEmpty { interest.insert(.writable) }
+        watch(interest, halfClose: !peerClosedWrite)
+    }
+
+    private func watch(_ interest: EventLoop.Readiness, halfClose: Bool) {
+        guard interest != watched.interest || halfClose != watched.halfClose else { return }
+        watched = (interest, halfClose)
+        loop.watch(fd, for: interest, halfClose: halfClose)
     }
 }

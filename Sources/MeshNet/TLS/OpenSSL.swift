@@ -187,10 +187,11 @@ public enum OpenSSL {
         }
     }
 
-    /// Lets `SSL_write` return after each record and retry a stalled record from a buffer that has moved (its
-    /// bytes unchanged): a connection's write queue may grow, and its storage move, while a record waits for the socket.
-    static func allowMovingPartialWrites(_ context: OpaquePointer) {
-        _ = SSL_CTX_ctrl(context, SSL_CTRL_MODE, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), nil)
+    /// How sessions of a context write and keep memory: an idle session gives back its record buffers (about 34 KiB),
+    /// and `SSL_write` returns after each record and may retry a stalled record from a buffer that has since moved
+    /// (its bytes unchanged): a connection's write queue may grow, and its storage move, while a record waits.
+    static func setSessionModes(_ context: OpaquePointer) {
+        _ = SSL_CTX_ctrl(context, SSL_CTRL_MODE, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), nil)
     }
 
     static func writeToMemory(_ write: (OpaquePointer?) -> Bool) throws(CryptoError) -> [UInt8] {
@@ -215,7 +216,7 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         self.context = context
         _ = COpenSSLShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
-        OpenSSL.allowMovingPartialWrites(context)
+        OpenSSL.setSessionModes(context)
         guard SSL_CTX_use_certificate(context, leaf.pointer) == 1, SSL_CTX_use_PrivateKey(context, key.pointer) == 1,
               SSL_CTX_check_private_key(context) == 1 else { throw CryptoError("the certificate and key do not fit together") }
         for intermediate in certificateChain.dropFirst() {
@@ -253,7 +254,7 @@ public final class TLSClientContext: @unchecked Sendable {
         guard let context = SSL_CTX_new(TLS_client_method()) else { throw CryptoError("cannot create a TLS context") }
         self.context = context
         _ = COpenSSLShims_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
-        OpenSSL.allowMovingPartialWrites(context)
+        OpenSSL.setSessionModes(context)
         let store = SSL_CTX_get_cert_store(context)
         for authority in authorities {
             guard X509_STORE_add_cert(store, authority.pointer) == 1 else { throw CryptoError("cannot trust the authority") }

@@ -234,6 +234,18 @@ final class ClusterCommandTests: XCTestCase {
         let missing = runMeshctl(["kube-inject", "-f", pod.path, "--injectConfigMapName", "istio-sidecar-injector", "-r", "canary"], variables: variables)
         XCTAssertEqual(missing.exitCode, .failure)
         XCTAssertTrue(missing.stderr.contains("configmaps \"istio-sidecar-injector-canary\" not found"), missing.stderr)
+
+        let builtin = runMeshctl(["kube-inject", "-f", pod.path], variables: variables)
+        XCTAssertEqual(injected.stdout, builtin.stdout, "the local ConfigMap injects what the built-in defaults inject")
+        // A ConfigMap without the template the pod needs (and not local mode's built-in marker) fails, as Istio's injector does.
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try client.send("POST", "/api/v1/namespaces/istio-system/configmaps", body: try JSONValue.parse(
+            #"{"metadata":{"name":"istio-sidecar-injector-bare"},"data":{"config":"templates: {}\ndefaultTemplates: [sidecar]\n","values":"{}"}}"#))
+        try client.send("POST", "/api/v1/namespaces/istio-system/configmaps", body: try JSONValue.parse(#"{"metadata":{"name":"istio-bare"},"data":{"mesh":"{}"}}"#))
+        let bare = runMeshctl(["kube-inject", "-f", pod.path, "--injectConfigMapName", "istio-sidecar-injector", "-r", "bare"], variables: variables)
+        XCTAssertEqual(bare.exitCode, .dataError, bare.stdout)
+        XCTAssertTrue(bare.stderr.contains("requested template \"sidecar\" not found"), bare.stderr)
+        XCTAssertEqual(bare.stdout, "", "nothing half-injected is written")
     }
 
     func testAnalyzeComparesServicesWithRemoteClusters() throws {

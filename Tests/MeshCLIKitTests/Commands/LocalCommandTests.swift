@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import MeshNet
 @testable import MeshCLIKit
 
 /// `meshctl local` as a user runs it: the real binary in the background, the real kubectl against it.
@@ -84,16 +85,8 @@ final class LocalCommandTests: XCTestCase {
 
     /// Connects, sends bytes that are not TLS, and closes with a reset.
     private func resetAfterJunk(port: Int) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let fd = try? LoopbackSocket.connect(port: port) else { return }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { return }
         _ = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var linger = linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import KubeClient
 import Manifests
+import MeshNet
 @testable import MeshControlPlane
 
 /// What kube-apiserver refuses, and how it says so, over real HTTPS.
@@ -118,13 +119,34 @@ extension APIRequestsTests {
             XCTAssertEqual(try call("POST", configMaps, configMap.replacingOccurrences(of: #""name":"cm""#, with: #""name":"cm-\#(index)""#)).status, 201)
         }
         // Clients that ask for a watch with a long replay and leave with a reset at once: the replay's first write fails.
+        let trust = try TLSClientContext(trusting: [try Certificate(pem: plane.authorityPEM)])
         for _ in 0..<5 {
-            let client = try RawTLSClient(port: plane.port, authority: plane.authorityPEM)
+            let client = try LoopbackTLSClient(port: plane.port, trust: trust)
             try client.send("GET \(configMaps)?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(plane.token)\r\n\r\n")
             client.reset()
         }
         let deadline = Date().addingTimeInterval(10)
         while store.watcherCount > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
         XCTAssertEqual(store.watcherCount, 0, "every watcher is removed once its client is gone")
+    }
+
+    func testAWatcherThatStopsReadingIsLetGoOnceItsBacklogIsFull() throws {
+        plane.api.watchBacklogLimit = 256 * 1024
+        let store = plane.api.store
+        let client = try LoopbackTLSClient(port: plane.port, trust: try TLSClientContext(trusting: [try Certificate(pem: plane.authorityPEM)]))
+        try client.send("GET \(configMaps)?watch=true HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(plane.token)\r\n\r\n")
+        var deadline = Date().addingTimeInterval(10)
+        while store.watcherCount == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(store.watcherCount, 1)
+        // 100 KB a write; the client reads nothing, so the kernel's buffers fill and then the server's queue.
+        let big = String(repeating: "x", count: 100_000)
+        var written = 0
+        while store.watcherCount > 0 && written < 300 {
+            XCTAssertEqual(try call("POST", configMaps, #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big-\#(written)"},"data":{"a":"\#(big)"}}"#).status, 201)
+            written += 1
+        }
+        deadline = Date().addingTimeInterval(10)
+        while store.watcherCount > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(store.watcherCount, 0, "the watch ended after \(written) writes of 100 KB, its queue past 256 KiB")
     }
 }

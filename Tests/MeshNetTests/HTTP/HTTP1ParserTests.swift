@@ -33,6 +33,12 @@ final class HTTP1ParserTests: XCTestCase {
         XCTAssertEqual(events(["GET /a HTTP/1.1\r", "\nHost: x\r\n", "\r\n"]), ["GET /a []"], "CRLF split across reads is fine")
     }
 
+    func testABareCarriageReturnANulAndObsFoldAreRefused() {
+        XCTAssertEqual(events(["GET /a HTTP/1.1\r\nX: a\rb\r\n\r\n"]).first?.hasPrefix("400 a CR without its LF"), true)
+        XCTAssertEqual(events(["GET /a HTTP/1.1\r\nX: a\u{0}b\r\n\r\n"]), ["400 a NUL byte in the request head"])
+        XCTAssertEqual(events(["GET /a HTTP/1.1\r\nX: a\r\n folded\r\n\r\n"]), ["400 malformed header line"], "obs-fold")
+    }
+
     func testChunkedBodyWithExtensionsAndTrailers() {
         XCTAssertEqual(events(["PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhel", "lo\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
                                "GET /next HTTP/1.1\r\n\r\n"]),
@@ -50,6 +56,22 @@ final class HTTP1ParserTests: XCTestCase {
         XCTAssertEqual(events(["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n"]), ["413 request body is larger than 1024 bytes"])
         XCTAssertEqual(events(["GET / HTTP/2.0\r\n\r\n"]), ["505 unsupported protocol HTTP/2.0"])
         XCTAssertEqual(events(["GET / HTTP/1.1\r\nBad Header: x\r\n\r\n"]), ["400 malformed header line"])
+    }
+
+    func testAHeadArrivingAByteAtATimeIsFoundOnce() {
+        let request = "GET /slow?x=1 HTTP/1.1\r\nHost: example\r\nX-Padded:  \t both sides \t\r\n\r\n"
+        var parser = HTTP1Parser()
+        var events: [HTTP1Parser.Event] = []
+        for byte in request.utf8 {
+            parser.feed([byte][...])
+            events.append(parser.next())
+        }
+        XCTAssertEqual(events.dropLast().filter { $0 != .needMore }, [], "nothing before the last byte")
+        guard case .request(let box) = events.last else { return XCTFail("no request: \(String(describing: events.last))") }
+        XCTAssertEqual(box.request.method, "GET")
+        XCTAssertEqual(box.request.target, "/slow?x=1")
+        XCTAssertEqual(box.request.header("x-padded"), "both sides", "optional whitespace around a value is not part of it")
+        XCTAssertEqual(box.request.headers.count, 2)
     }
 
     func testExpectContinueComesBeforeTheBody() {

@@ -17,8 +17,9 @@ final class HTTPServerTests: XCTestCase {
         server = nil
     }
 
-    private func startServer(tls: TLSServerContext? = nil, handler: @escaping HTTPHandler) throws -> Int {
-        loops = try (0..<2).map { try EventLoop(name: "test-loop-\($0)") }
+    /// On a manual clock the server gets one loop, so connections are set up in the order they arrive.
+    private func startServer(tls: TLSServerContext? = nil, clock: ManualClock? = nil, handler: @escaping HTTPHandler) throws -> Int {
+        loops = try (0..<(clock == nil ? 2 : 1)).map { try EventLoop(name: "test-loop-\($0)", clock: clock) }
         for loop in loops { loop.start() }
         let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: loops, tls: tls, headTimeout: 5, handler: handler)
         server.start()
@@ -30,15 +31,7 @@ final class HTTPServerTests: XCTestCase {
     private final class Client {
         let fd: Int32
         init(port: Int) throws {
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(port).bigEndian
-            inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { throw NetworkError.system("connect") }
+            fd = try LoopbackSocket.connect(port: port)
             var timeout = timeval(tv_sec: 5, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         }
@@ -202,5 +195,25 @@ final class HTTPServerTests: XCTestCase {
         let client = try Client(port: port)
         client.send("GET /watch HTTP/1.1\r\n\r\n")
         wait(for: [ended], timeout: 5)
+    }
+
+    func testAHeadThatNeverCompletesIsClosedAtTheHeadTimeoutOnAManualClock() throws {
+        let clock = ManualClock()
+        let port = try startServer(clock: clock) { request, responder in
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "you asked for \(request.path)"))
+        }
+        let stalled = try Client(port: port)
+        stalled.send("GET /slow HTTP/1.1\r\nHost: x\r\n")
+        let served = try Client(port: port)
+        served.send("GET /fast HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertTrue(served.read(until: "you asked for /fast").hasSuffix("you asked for /fast"), "both connections are in")
+        clock.advance(by: 4.9)
+        var byte: UInt8 = 0
+        XCTAssertEqual(recv(stalled.fd, &byte, 1, Int32(MSG_DONTWAIT)), -1, "still open before the timeout")
+        served.send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertTrue(served.read(until: "you asked for /again").hasSuffix("you asked for /again"))
+        clock.advance(by: 0.2)
+        XCTAssertEqual(recv(stalled.fd, &byte, 1, 0), 0, "closed once the head timeout passed")
+        XCTAssertEqual(recv(served.fd, &byte, 1, Int32(MSG_DONTWAIT)), -1, "a connection that sent a request since has a later deadline")
     }
 }

@@ -23,7 +23,7 @@ final class TLSClientTests: XCTestCase {
             guard case .success(let opened) = result else { done.fulfill(); return }
             connection = opened
             opened.onData = { bytes in
-                lock.lock(); received += bytes; alpn = opened.session?.negotiatedProtocol; lock.unlock()
+                lock.lock(); received += bytes.readableArray; alpn = opened.session?.negotiatedProtocol; lock.unlock()
             }
             opened.onClose = { failure = opened.closeReason?.description; done.fulfill() }
             opened.send(Array("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
@@ -94,8 +94,8 @@ final class TLSClientTests: XCTestCase {
             opened.onDrained = { opened.pauseReading() }
             opened.onData = { bytes in
                 lock.lock(); defer { lock.unlock() }
-                total += bytes.count
-                tail = Array((tail + bytes).suffix(5))
+                total += bytes.readableBytes
+                tail = Array((tail + bytes.readableArray).suffix(5))
                 if tail == Array("0\r\n\r\n".utf8) { opened.close() }
             }
             opened.onClose = { finished.fulfill() }

@@ -1,0 +1,91 @@
+/// The head of an HTTP/1.1 request as a client sends it.
+public struct HTTPRequestHead: Sendable {
+    public var method: String
+    /// Path and query as sent (`/api/v1/pods?limit=500`).
+    public var target: String
+    /// 10 for HTTP/1.0, 11 for HTTP/1.1.
+    public var version: Int
+    public var headers: [(name: String, value: String)]
+
+    public init(method: String, target: String, version: Int = 11, headers: [(name: String, value: String)] = []) {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+    }
+
+    /// The first value of a header, by case-insensitive name.
+    public func header(_ name: String) -> String? { headers.first { $0.name.caseInsensitiveEquals(name) }?.value }
+}
+
+/// The head of an HTTP/1.1 response as a client reads it.
+public struct HTTPResponseHead: Sendable, Equatable {
+    public var status: Int
+    /// The reason phrase as sent (may be empty).
+    public var reason: String
+    public var version: Int
+    public var headers: [(name: String, value: String)]
+
+    public init(status: Int, reason: String, version: Int = 11, headers: [(name: String, value: String)] = []) {
+        self.status = status
+        self.reason = reason
+        self.version = version
+        self.headers = headers
+    }
+
+    /// The first value of a header, by case-insensitive name.
+    public func header(_ name: String) -> String? { headers.first { $0.name.caseInsensitiveEquals(name) }?.value }
+
+    public static func == (lhs: HTTPResponseHead, rhs: HTTPResponseHead) -> Bool {
+        lhs.status == rhs.status && lhs.reason == rhs.reason && lhs.version == rhs.version
+            && lhs.headers.map(\.name) == rhs.headers.map(\.name) && lhs.headers.map(\.value) == rhs.headers.map(\.value)
+    }
+}
+
+/// What a line of a message head holds, read straight from its bytes (shared by the request parser and the
+/// response decoder).
+enum HeadSyntax {
+    static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), colon = UInt8(ascii: ":")
+
+    /// A head's lines, split at CRLF, one at a time (no array of them).
+    struct Lines: IteratorProtocol {
+        let bytes: ArraySlice<UInt8>
+        private var position: Int?
+
+        init(_ bytes: ArraySlice<UInt8>) {
+            self.bytes = bytes
+            position = bytes.startIndex
+        }
+
+        mutating func next() -> ArraySlice<UInt8>? {
+            guard let lineStart = position else { return nil }
+            var index = lineStart
+            while index + 1 < bytes.endIndex {
+                if bytes[index] == 13 && bytes[index + 1] == 10 {
+                    position = index + 2
+                    return bytes[lineStart..<index]
+                }
+                index += 1
+            }
+            position = nil
+            return bytes[lineStart..<bytes.endIndex]
+        }
+    }
+
+    /// A `name: value` line's name and value (without the optional whitespace around it); nil when the line has
+    /// no colon, an empty name, or whitespace in the name (which also refuses obs-fold continuation lines).
+    static func field(_ line: ArraySlice<UInt8>) -> (name: ArraySlice<UInt8>, value: ArraySlice<UInt8>)? {
+        guard let colon = line.firstIndex(of: colon), colon != line.startIndex,
+              !line[..<colon].contains(where: { $0 == space || $0 == tab }) else { return nil }
+        var value = line[(colon + 1)...]
+        while let first = value.first, first == space || first == tab { value = value.dropFirst() }
+        while let last = value.last, last == space || last == tab { value = value.dropLast() }
+        return (line[..<colon], value)
+    }
+
+    /// Whether `bytes` spell `lowercase` in any case (ASCII).
+    static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        return zip(bytes, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)).allSatisfy { ($0 | 0x20) == $1 || $0 == $1 }
+    }
+}

@@ -1,0 +1,98 @@
+import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The socket calls MeshNet's connections make: errno becomes a typed outcome here, and EINTR is retried here.
+/// This file is the one that imports CLinux.
+enum Socket {
+    /// What one attempt to take a connection from a listener came to.
+    enum Accepted {
+        case connection(Int32)
+        /// No connection is waiting.
+        case none
+        /// The process or the system has no descriptor or memory to spare: stop trying for a while.
+        case outOfResources(Int32)
+        /// The connection went away before it was taken (try the next one).
+        case aborted
+        case failed(Int32)
+    }
+
+    /// A new TCP socket of `family` (AF_INET, AF_INET6), close-on-exec and non-blocking unless asked otherwise
+    /// (clients in tests and benchmarks); -1 with errno set on failure.
+    static func openStream(family: Int32, blocking: Bool = false) -> Int32 {
+        socket(family, Int32(SOCK_STREAM.rawValue) | (blocking ? 0 : Int32(SOCK_NONBLOCK.rawValue)) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    }
+
+    /// Takes one waiting connection, non-blocking and close-on-exec from birth (`accept4`), with Nagle off.
+    static func accept(_ listener: Int32) -> Accepted {
+        while true {
+            let fd = accept4(listener, nil, nil, Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue))
+            if fd >= 0 {
+                setNoDelay(fd)
+                return .connection(fd)
+            }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return .none
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM: return .outOfResources(errno)
+            case ECONNABORTED, EPROTO, EPERM: return .aborted
+            default: return .failed(errno)
+            }
+        }
+    }
+
+    static func setNoDelay(_ fd: Int32) {
+        var on: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// What a read or write came to.
+    enum Transfer: Equatable {
+        case done(Int)
+        /// The peer closed (a read of 0).
+        case end
+        /// Nothing can move now; wait for readiness.
+        case wouldBlock
+        case failed(Int32)
+    }
+
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Transfer {
+        while true {
+            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if count > 0 { return .done(count) }
+            if count == 0 { return .end }
+            if errno == EINTR { continue }
+            return errno == EAGAIN || errno == EWOULDBLOCK ? .wouldBlock : .failed(errno)
+        }
+    }
+
+    /// Most buffers one `writev` takes (the kernel allows 1024; a few dozen already fill a socket buffer).
+    static let gatherLimit = 64
+
+    /// Writes as much of `pending`'s front buffers as the socket takes, in one call.
+    static func write(_ fd: Int32, _ pending: PendingWrites) -> Transfer {
+        withUnsafeTemporaryAllocation(of: iovec.self, capacity: gatherLimit) { vectors in
+            var count = 0
+            pending.forEachFront(limit: gatherLimit) { pointer, length in
+                vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: pointer), iov_len: length)
+                count += 1
+            }
+            while true {
+                let written = writev(fd, vectors.baseAddress, Int32(count))
+                if written >= 0 { return .done(written) }
+                if errno == EINTR { continue }
+                return errno == EAGAIN || errno == EWOULDBLOCK ? .wouldBlock : .failed(errno)
+            }
+        }
+    }
+}
+
+/// The process heap.
+enum Heap {
+    /// Hands memory glibc's malloc keeps after frees back to the system (it holds freed small blocks otherwise, so
+    /// RSS stays at its peak after a burst of clients).
+    static func giveBackFreedMemory() {
+        _ = malloc_trim(0)
+    }
+}
