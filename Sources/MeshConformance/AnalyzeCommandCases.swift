@@ -131,14 +131,42 @@ struct AnalyzeCommandCases {
                 return "the first line should say the file is skipped: \(summary)"
             }
         }
-        if item["outputContains"] != nil, !files.allSatisfy({ result.output.contains($0) }) {
-            return "the output should name the unreadable file: \(summary)"
+        for expected in item["outputContains"] as? [String] ?? [] {
+            if let location = FileLocation(expected) {
+                // A place (`gateway.yaml:9`) is checked exactly: that file and that line, not line 90.
+                guard location.isNamed(in: result.output) else { return "the output should point at \(expected): \(summary)" }
+            } else if !files.allSatisfy({ result.output.contains($0) }) {
+                return "the output should name the unreadable file: \(summary)"
+            }
         }
         if let length = item["stdoutJsonArrayLength"] as? Int {
             let array = try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [Any]
             if array?.count != length { return "stdout should be a JSON array of \(length): \(result.stdout.prefix(200))" }
         }
         return nil
+    }
+
+    /// `file.yaml:9` in an expectation: a message about that file must point at that line.
+    struct FileLocation {
+        var file: String
+        var line: Int
+
+        init?(_ text: String) {
+            guard let colon = text.lastIndex(of: ":"), let line = Int(text[text.index(after: colon)...]),
+                  [".yaml", ".yml", ".json"].contains(where: { text[..<colon].hasSuffix($0) }) else { return nil }
+            self.file = String(text[..<colon])
+            self.line = line
+        }
+
+        /// Whether some `<path ending in file>:<line>` of the output is this place (the line number whole).
+        func isNamed(in output: String) -> Bool {
+            let pattern = NSRegularExpression.escapedPattern(for: file) + ":([0-9]+)"
+            guard let regex = try? NSRegularExpression(pattern: pattern) else { return false }
+            let range = NSRange(output.startIndex..., in: output)
+            return regex.matches(in: output, range: range).contains { match in
+                Range(match.range(at: 1), in: output).map { Int(output[$0]) == line } ?? false
+            }
+        }
     }
 
     private static func meshctl(_ arguments: [String], in directory: URL, variables: [String: String] = [:],

@@ -18,6 +18,30 @@ public enum ConformanceHarness {
     /// The corpora in the order they are reported.
     public static let corpora = ["kube-inject", "kube-inject-text", "validate", "analyze", "check-inject"]
 
+    /// How many cases each corpus has at the corpus's commit: a count that changes means cases were lost
+    /// or the corpus changed, and either must be looked at.
+    public static let expectedTotals = ["kube-inject": 128, "kube-inject-text": 128, "validate": 193, "analyze": 123, "check-inject": 11]
+
+    /// The case ids of every corpus, as the index files list them.
+    public static func caseIDs(corpusRoot: String) throws -> [String: [String]] {
+        let index = try CorpusIndex(root: corpusRoot)
+        return ["kube-inject": index.kubeInjectCases, "kube-inject-text": index.kubeInjectCases, "validate": index.validateCases,
+                "analyze": index.analyzeCases, "check-inject": index.checkInjectCases]
+    }
+
+    /// Everything wrong with a run: a corpus missing or with another number of cases than expected, and the
+    /// known-divergences list's problems against it. Empty when the counts mean what they say.
+    public static func problems(with results: [CorpusResult], divergences: KnownDivergences, caseIDs: [String: [String]]) -> [String] {
+        var problems: [String] = []
+        if results.map(\.corpus) != corpora {
+            problems.append("the corpora run are \(results.map(\.corpus)), expected \(corpora)")
+        }
+        for result in results where result.total != expectedTotals[result.corpus] {
+            problems.append("\(result.corpus): \(result.total) cases, expected \(expectedTotals[result.corpus].map(String.init) ?? "none")")
+        }
+        return problems + divergences.problems(with: results, caseIDs: caseIDs)
+    }
+
     /// The corpus folder: `MESHCTL_CONFORMANCE_DIR`, else `../shared/conformance/istio` beside the package.
     public static func locateCorpus(packageRoot: String) -> String {
         if let override = ProcessInfo.processInfo.environment["MESHCTL_CONFORMANCE_DIR"], !override.isEmpty {
@@ -152,7 +176,7 @@ struct CorpusIndex {
 
 /// The repository's list of cases known to fail, each with its reason (`conformance/known-divergences.tsv`).
 public struct KnownDivergences {
-    public struct Entry: Sendable {
+    public struct Entry: Sendable, Equatable {
         public var corpus: String
         /// A case id, or `*` for every case of the corpus.
         public var caseID: String
@@ -160,14 +184,20 @@ public struct KnownDivergences {
     }
 
     public var entries: [Entry]
+    /// Lines that are neither comments nor `corpus<TAB>case<TAB>reason`, with their line numbers.
+    public var malformedLines: [(line: Int, text: String)] = []
 
     /// Reads `corpus<TAB>case<TAB>reason` lines; `#` starts a comment.
     public init(text: String) {
-        entries = text.split(separator: "\n").compactMap { line in
-            guard !line.hasPrefix("#"), !line.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
-            let fields = line.split(separator: "\t", maxSplits: 2).map(String.init)
-            guard fields.count == 3 else { return nil }
-            return Entry(corpus: fields[0], caseID: fields[1], reason: fields[2])
+        entries = []
+        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            guard !line.hasPrefix("#"), !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+            let fields = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 3, fields.allSatisfy({ !$0.trimmingCharacters(in: .whitespaces).isEmpty }) else {
+                malformedLines.append((offset + 1, String(line)))
+                continue
+            }
+            entries.append(Entry(corpus: fields[0], caseID: fields[1], reason: fields[2]))
         }
     }
 
@@ -175,18 +205,29 @@ public struct KnownDivergences {
         entries.contains { $0.corpus == corpus && ($0.caseID == "*" || $0.caseID == caseID) }
     }
 
-    /// Problems with the list against a run: failing cases it does not name, and named cases that pass.
-    public func problems(with results: [CorpusResult]) -> [String] {
-        var problems: [String] = []
+    /// Problems with the list against a run: failing cases it does not name, named cases that pass, `*` entries
+    /// for a corpus that passes whole, entries naming a corpus or case that does not exist, and malformed lines.
+    /// `caseIDs` holds every case id of each corpus.
+    public func problems(with results: [CorpusResult], caseIDs: [String: [String]]) -> [String] {
+        var problems = malformedLines.map { "known-divergences line \($0.line) is not corpus<TAB>case<TAB>reason: \($0.text)" }
         for result in results {
             for (caseID, reason) in result.failures.sorted(by: { $0.key < $1.key })
             where !covers(corpus: result.corpus, caseID: caseID) {
                 problems.append("\(result.corpus): \(caseID) fails (\(reason)) and is not in the known-divergences file")
             }
         }
-        for entry in entries where entry.caseID != "*" {
-            guard let result = results.first(where: { $0.corpus == entry.corpus }) else { continue }
-            if result.failures[entry.caseID] == nil {
+        for entry in entries {
+            guard let result = results.first(where: { $0.corpus == entry.corpus }) else {
+                problems.append("\(entry.corpus) is not a corpus (known: \(results.map(\.corpus).joined(separator: ", "))); fix or remove its entry")
+                continue
+            }
+            if entry.caseID == "*" {
+                if result.failures.isEmpty {
+                    problems.append("\(entry.corpus): * is listed as a known divergence but every case passes; remove it")
+                }
+            } else if !(caseIDs[entry.corpus] ?? []).contains(entry.caseID) {
+                problems.append("\(entry.corpus): \(entry.caseID) is not a case of the corpus; fix or remove its entry")
+            } else if result.failures[entry.caseID] == nil {
                 problems.append("\(entry.corpus): \(entry.caseID) is listed as a known divergence but passes; remove it")
             }
         }

@@ -112,8 +112,11 @@ public struct KubeInjectCorpus {
                 return CaseResult(valueProblem: problem, textProblem: problem)
             }
         }
-        if item["skipKubeInject"] as? Bool == true {
-            return CaseResult(valueProblem: nil, textProblem: nil)
+        if item["skipKubeInject"] as? Bool == true, let goldenPath = item["golden"] as? String {
+            // Istio checks these through its webhook only; kube-inject's text is not compared.
+            let golden = try String(contentsOf: root.appendingPathComponent(goldenPath), encoding: .utf8)
+            let problem = try webhookProblem(input: input, golden: golden, settings: settings)
+            return CaseResult(valueProblem: problem, textProblem: problem)
         }
         let result = try injector.inject(input, file: inputPath)
         if let expectedLog = item["expectedLog"] as? String, !result.warnings.contains(where: { $0.contains(expectedLog) }) {
@@ -212,6 +215,7 @@ public struct KubeInjectCorpus {
         var settings = InjectionSettings(config: config, values: values, mesh: mesh, revision: "",
                                          nativeSidecars: native, compliancePolicy: env["COMPLIANCE_POLICY"] ?? "")
         if env["PLATFORM"] == "openshift" {
+            settings.openShift = true
             settings.namespaceAnnotations = ["openshift.io/sa.scc.uid-range": "1000620000/10000",
                                              "openshift.io/sa.scc.supplemental-groups": "1000620000/10000"]
         }
@@ -233,6 +237,13 @@ public struct KubeInjectCorpus {
 }
 
 extension KubeInjectCorpus {
+    /// The cases whose second injection differs from the first, with why: Istio's output does the same.
+    public static let notIdempotentCases = [
+        "[56] inject/merge-probers.yaml.injected": "the input was injected by an older Istio, with the proxy as a regular container; "
+            + "the first injection re-applies that old container's settings over the new template because the status names it "
+            + "under containers, the second finds it under initContainers and keeps the template as it is (Istio's golden does this)",
+    ]
+
     /// Injects every default-settings case's output a second time: the result must not change.
     /// Returns case id → failure reason, and the count.
     public func runIdempotency() throws -> (failures: [String: String], total: Int) {

@@ -34,14 +34,18 @@ final class LocalClusterClientTests: XCTestCase {
         let start = try client.get("/api/v1/namespaces/default/configmaps")["metadata"]?["resourceVersion"]?.string
         try client.send("POST", "/api/v1/namespaces/default/configmaps", body: configMap("a"))
         let writer = try KubernetesClient(access: access())
-        let later = configMap("b")
-        DispatchQueue.global().asyncAfter(deadline: .now() + 1.6) { _ = try? writer.send("POST", "/api/v1/namespaces/default/configmaps", body: later) }
+        // b is created once the server has ended the first stream (after its 1 s timeout), just before the watch resumes.
+        let transport = StreamObservingTransport(try CurlClient(certificateAuthorities: plane.authorityPEM)) { stream in
+            if stream == 2 { _ = try? writer.send("POST", "/api/v1/namespaces/default/configmaps", body: self.configMap("b")) }
+        }
+        let watcher = KubernetesClient(access: access(), transport: transport)
         var seen: [String] = []
-        try client.watch("/api/v1/namespaces/default/configmaps", resourceVersion: start, timeoutSeconds: 1) { event in
+        try watcher.watch("/api/v1/namespaces/default/configmaps", resourceVersion: start, timeoutSeconds: 1) { event in
             seen.append("\(event.type) \(event.object["metadata"]?["name"]?.string ?? "")")
             return seen.count < 2
         }
         XCTAssertEqual(seen, ["ADDED a", "ADDED b"], "b came after the first stream ended and the watch resumed")
+        XCTAssertEqual(transport.streams, 2, "one stream until the server's timeout, then one resumed from a's version")
         XCTAssertThrowsError(try client.watch("/api/v1/namespaces/default/configmaps", resourceVersion: "3") { _ in true }) {
             XCTAssertEqual(($0 as? APIStatusError)?.code, 410)
         }
@@ -84,5 +88,26 @@ final class LocalClusterClientTests: XCTestCase {
         XCTAssertThrowsError(try KubernetesClient(access: access()).proxyGet(pod: "web", namespace: "default", port: 15000, path: "/stats")) {
             XCTAssertEqual(($0 as? APIStatusError)?.code, 404, "the local control plane has no pod proxy yet")
         }
+    }
+}
+
+/// libcurl, as the client uses it, with a step run before each streamed request (a watch's streams).
+private final class StreamObservingTransport: HTTPTransport {
+    private let curl: CurlClient
+    private let beforeStream: (Int) -> Void
+    /// Streamed requests started so far.
+    private(set) var streams = 0
+
+    init(_ curl: CurlClient, beforeStream: @escaping (Int) -> Void) {
+        self.curl = curl
+        self.beforeStream = beforeStream
+    }
+
+    func perform(_ request: HTTPClientRequest) throws -> HTTPClientResponse { try curl.perform(request) }
+
+    func performStreaming(_ request: HTTPClientRequest, onData: @escaping ([UInt8]) -> Bool) throws -> HTTPClientResponse {
+        streams += 1
+        beforeStream(streams)
+        return try curl.performStreaming(request, onData: onData)
     }
 }

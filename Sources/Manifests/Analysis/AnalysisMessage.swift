@@ -38,14 +38,16 @@ public struct AnalysisMessage: Sendable {
     /// Where in the resource's file the finding points: the offending field when known, else the resource.
     public var location: SourceLocation
 
-    public init(_ type: MessageType, _ text: String, on resource: AnalyzedResource, at node: YAMLNode? = nil) {
+    /// For the constructors in MessageConstructors.swift only: analyzers call those, which own the wording.
+    init(_ type: MessageType, _ text: String, on resource: AnalyzedResource, at node: YAMLNode? = nil) {
         self.type = type
         self.text = text
         self.resource = resource
         self.location = node?.location ?? resource.location
     }
 
-    public init(_ type: MessageType, _ text: String, on resource: AnalyzedResource, location: SourceLocation) {
+    /// For the constructors in MessageConstructors.swift only.
+    init(_ type: MessageType, _ text: String, on resource: AnalyzedResource, location: SourceLocation) {
         self.type = type
         self.text = text
         self.resource = resource

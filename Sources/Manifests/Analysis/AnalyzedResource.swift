@@ -44,7 +44,10 @@ public struct AnalyzedResource: Sendable {
     public var location: SourceLocation { node.location }
 
     /// `Kind namespace/name`, or `Kind name` for an object without a namespace.
-    public var origin: String { "\(kind) " + (namespace.map { "\($0)/" } ?? "") + name }
+    public var origin: String { "\(kind) \(qualifiedName)" }
+
+    /// `namespace/name`, or `name` for an object without a namespace.
+    public var qualifiedName: String { namespace.map { "\($0)/\(name)" } ?? name }
 
     /// The namespace used to resolve names the object refers to ("" when it has none).
     public var namespaceOrEmpty: String { namespace ?? "" }

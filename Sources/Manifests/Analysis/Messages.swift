@@ -1,4 +1,5 @@
-/// The message types meshctl's analyzers emit: Istio's codes, names and levels, with meshctl's wording.
+/// The message types meshctl's analyzers emit: Istio's codes, names and levels. Analyzers make their messages
+/// with the constructors of `AnalysisMessage` in MessageConstructors.swift, one per code, which hold meshctl's wording.
 public enum Messages {
     public static let deprecated = MessageType(code: "IST0002", name: "Deprecated", level: .warning)
     public static let referencedResourceNotFound = MessageType(code: "IST0101", name: "ReferencedResourceNotFound", level: .error)
@@ -78,8 +79,4 @@ public enum Messages {
     public static let multiClusterInconsistentService = MessageType(code: "IST0170", name: "MultiClusterInconsistentService", level: .warning)
     public static let gatewayAPICRDVersionBelowMinimum = MessageType(code: "IST0176", name: "GatewayAPICRDVersionBelowMinimum", level: .warning)
 
-    /// IST0101: `Referenced gateway not found: "shop/web"`.
-    static func notFound(_ resource: AnalyzedResource, _ what: String, _ value: String, at node: YAMLNode? = nil) -> AnalysisMessage {
-        AnalysisMessage(referencedResourceNotFound, "Referenced \(what) not found: \(GoFormat.quote(value))", on: resource, at: node)
-    }
 }

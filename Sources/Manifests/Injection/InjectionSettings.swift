@@ -291,6 +291,8 @@ public struct InjectionSettings: Sendable {
     public var compliancePolicy: String
     /// The pod's namespace's annotations, when known (OpenShift assigns user ranges through them).
     public var namespaceAnnotations: [String: String] = [:]
+    /// The cluster is OpenShift (Istio's `PLATFORM=openshift`): the webhook drops a proxy user copied from the app.
+    public var openShift = false
 
     public init(config: InjectorConfig, values: YAMLNode, mesh: MeshConfiguration, revision: String = "",
                 nativeSidecars: Bool = false, compliancePolicy: String = "") {

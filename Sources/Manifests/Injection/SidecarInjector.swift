@@ -87,7 +87,40 @@ public struct SidecarInjector: Sendable {
     public func inject(object: YAMLNode) throws -> (object: YAMLNode, warnings: [String]) {
         guard let kind = object["kind"]?.string else { return (object, []) }
         var warnings: [String] = []
-        return (try injectObject(object, kind: kind, warnings: &warnings), warnings)
+        let admitted = kind == "Pod" && settings.openShift ? Self.withoutCopiedProxyUser(object) : object
+        return (try injectObject(admitted, kind: kind, warnings: &warnings), warnings)
+    }
+
+    /// On OpenShift, which gives every container of a pod the same user, a Pod whose istio-proxy container
+    /// runs as the application's user gets that proxy user (and group) dropped before the webhook injects it,
+    /// so the template's proxy user applies and traffic interception can tell the proxy from the app.
+    /// A proxy user that differs from the application's was chosen on purpose and stays.
+    static func withoutCopiedProxyUser(_ pod: YAMLNode) -> YAMLNode {
+        guard let spec = pod["spec"] else { return pod }
+        let containers = (spec["containers"]?.items ?? []) + (spec["initContainers"]?.items ?? [])
+        var proxyUser = 0, appUser = 0
+        for container in containers {
+            let user = container["securityContext"]?["runAsUser"]?.int
+            switch container["name"]?.scalarText {
+            case PodInjection.proxyName: if let user { proxyUser = user }
+            case PodInjection.validationName, PodInjection.initName: break
+            default: if let user { appUser = user }
+            }
+        }
+        guard proxyUser == appUser else { return pod }
+        var result = pod
+        for field in ["containers", "initContainers"] {
+            guard let items = spec[field]?.items,
+                  let index = items.firstIndex(where: { $0["name"]?.scalarText == PodInjection.proxyName }),
+                  var security = items[index]["securityContext"], security.pairs != nil else { continue }
+            security["runAsUser"] = nil
+            security["runAsGroup"] = nil
+            var updated = items
+            updated[index]["securityContext"] = security
+            result["spec"]?[field] = .sequence(updated)
+            break
+        }
+        return result
     }
 
     func injectObject(_ object: YAMLNode, kind: String, warnings: inout [String]) throws -> YAMLNode {

@@ -34,7 +34,7 @@ struct AnalyzeCommand: MeshCommand {
             flags: [
                 FlagSpec("use-kube", kind: .bool, help: "Also read the cluster's resources (when a kubeconfig is configured)", default: "true"),
                 FlagSpec("all-namespaces", short: "A", kind: .bool, help: "Analyze every namespace, not only -n"),
-                FlagSpec("output", short: "o", help: "Output format: one of log|json|yaml", default: "log", completion: .values(["log", "json", "yaml"])),
+                OutputFormat.flag(Self.formats, default: .log),
                 // Levels are read in any letter case (istioctl's users write ERROR), so the values are checked here, not by the parser.
                 FlagSpec("failure-threshold", help: "Lowest level that makes the run fail (exit 79): Info, Warning or Error", default: "Error"),
                 FlagSpec("output-threshold", help: "Lowest level that is printed: Info, Warning or Error", default: "Info"),
@@ -52,6 +52,9 @@ struct AnalyzeCommand: MeshCommand {
             ],
             arguments: [ArgumentSpec("FILE|DIR|-", help: "Files or directories to analyze", optional: true, repeating: true, completion: .files)])
     }
+
+    /// The `-o` formats: istioctl's log lines, or the messages as JSON or YAML.
+    static let formats: [OutputFormat] = [.log, .json, .yaml]
 
     /// A `--suppress` rule: a code and a `Kind name.namespace` pattern.
     struct Suppression: Equatable {
@@ -73,7 +76,7 @@ struct AnalyzeCommand: MeshCommand {
     let meshConfigFile: String?
     let useKube: Bool
     let allNamespaces: Bool
-    let format: String
+    let format: OutputFormat
     let failureThreshold: MessageLevel
     let outputThreshold: MessageLevel
     let suppressions: [Suppression]
@@ -90,7 +93,7 @@ struct AnalyzeCommand: MeshCommand {
         meshConfigFile = invocation.string("meshConfigFile")
         useKube = invocation.bool("use-kube")
         allNamespaces = invocation.bool("all-namespaces")
-        format = invocation.string("output") ?? "log"
+        format = invocation.string("output").flatMap(OutputFormat.init(rawValue:)) ?? .log
         func level(_ flag: String, _ fallback: MessageLevel) throws -> MessageLevel {
             guard let text = invocation.string(flag) else { return fallback }
             guard let level = MessageLevel(name: text) else {
@@ -125,36 +128,62 @@ struct AnalyzeCommand: MeshCommand {
     }
 
     func run(_ context: CommandContext) throws {
-        if listAnalyzers {
-            var table = TablePrinter(headers: ["NAME", "DESCRIPTION"])
-            for analyzer in Analyzers.all { table.append([analyzer.name, analyzer.summary]) }
-            context.stdout.write(table.render())
-            return
-        }
+        if listAnalyzers { return printAnalyzers(context) }
         var notes: [String] = []
         let inputs = try ManifestFiles.read(files, context, notes: &notes, manifestNamesOnly: true)
-        // The cluster's resources, when one is configured; the files' resources replace those of the same name.
-        var clusterResources: [AnalyzedResource] = []
-        var scopeNamespace = namespace
-        if useKube {
-            if let access = try ClusterConnection.accessIfConfigured(context) {
-                let client = try ClusterConnection.client(context)
-                clusterResources = try ClusterConnection.call { try Self.clusterResources(client) }
-                let remote = Self.remoteClusterServices(client, istioNamespace: istioNamespace, variables: context.environment.variables, notes: &notes)
-                if !remote.isEmpty {
-                    // With other clusters in the analysis, this one's Services say which cluster they are from too.
-                    for index in clusterResources.indices where clusterResources[index].kind == "Service" { clusterResources[index].cluster = access.contextName }
-                    clusterResources += remote
-                }
-                if scopeNamespace == nil && !allNamespaces { scopeNamespace = access.namespace }
-            } else if files.isEmpty {
+        let cluster = try clusterInputs(context, notes: &notes)
+        let resources = try fileResources(inputs, defaultNamespace: cluster.namespace ?? "default", clusterHasResources: !cluster.resources.isEmpty,
+                                          notes: &notes, context).merged(over: cluster.resources)
+        let messages = try analyze(resources, cluster: cluster, notes: &notes, context)
+        let shown = inScope(messages, cluster: cluster).filter { message in !suppressions.contains { $0.hides(message) } }
+        for note in notes { context.stderr.write("note: \(note)\n") }
+        try report(shown, scope: scopeDescription(cluster), context)
+    }
+
+    /// `-L`: the analyzers and what each checks.
+    private func printAnalyzers(_ context: CommandContext) {
+        var table = TablePrinter(headers: ["NAME", "DESCRIPTION"])
+        for analyzer in Analyzers.all { table.append([analyzer.name, analyzer.summary]) }
+        context.stdout.write(table.render())
+    }
+
+    /// What the cluster adds to a run: its resources, and the namespace messages are shown for.
+    struct ClusterInputs {
+        var resources: [AnalyzedResource] = []
+        /// -n, else the context's namespace when a cluster is read; nil with -A or for files alone.
+        var namespace: String?
+    }
+
+    /// The configured cluster's resources (and its remote clusters' Services) with --use-kube; none without a cluster.
+    private func clusterInputs(_ context: CommandContext, notes: inout [String]) throws -> ClusterInputs {
+        var cluster = ClusterInputs(namespace: namespace)
+        guard useKube else { return cluster }
+        guard let access = try ClusterConnection.accessIfConfigured(context) else {
+            guard !files.isEmpty else {
                 throw CommandFailure("no cluster is configured (no kubeconfig) and no files were given: pass files, or set KUBECONFIG, "
                                      + "or start one with meshctl local up")
-            } else {
-                notes.append("no cluster is configured (no kubeconfig); analyzing the given files only")
             }
+            notes.append("no cluster is configured (no kubeconfig); analyzing the given files only")
+            return cluster
         }
-        let defaultNamespace = scopeNamespace ?? "default"
+        let client = try ClusterConnection.client(context)
+        cluster.resources = try ClusterConnection.call { try Self.clusterResources(client) }
+        let remote = Self.remoteClusterServices(client, istioNamespace: istioNamespace, variables: context.environment.variables, notes: &notes)
+        if !remote.isEmpty {
+            // With other clusters in the analysis, this one's Services say which cluster they are from too.
+            for index in cluster.resources.indices where cluster.resources[index].kind == "Service" {
+                cluster.resources[index].cluster = access.contextName
+            }
+            cluster.resources += remote
+        }
+        if cluster.namespace == nil && !allNamespaces { cluster.namespace = access.namespace }
+        return cluster
+    }
+
+    /// The objects of the given files; documents that are not Kubernetes objects fail the run, or with
+    /// --ignore-unknown are reported and skipped.
+    private func fileResources(_ inputs: [(name: String, text: String)], defaultNamespace: String, clusterHasResources: Bool,
+                               notes: inout [String], _ context: CommandContext) throws -> [AnalyzedResource] {
         var resources: [AnalyzedResource] = []
         var unreadable: [String] = []
         for input in inputs {
@@ -175,7 +204,7 @@ struct AnalyzeCommand: MeshCommand {
         if !files.isEmpty && resources.isEmpty && unreadable.isEmpty && !(inputs.isEmpty && !notes.isEmpty) {
             let problem = ManifestFiles.noObjects(in: inputs.map(\.name), given: files)
             // Without a cluster there is nothing to analyze; with one, the cluster is still analyzed.
-            guard !clusterResources.isEmpty else { throw problem }
+            guard clusterHasResources else { throw problem }
             notes.append(problem.message)
         }
         if !unreadable.isEmpty {
@@ -183,13 +212,18 @@ struct AnalyzeCommand: MeshCommand {
             guard ignoreUnknown else { throw InputDataError(report + "\n(--ignore-unknown analyzes the rest)") }
             context.stderr.write("note: " + report + "\n")
         }
-        let fromFiles = Set(resources.map { "\($0.kind)/\($0.namespaceOrEmpty)/\($0.name)" })
-        resources += clusterResources.filter { !fromFiles.contains("\($0.kind)/\($0.namespaceOrEmpty)/\($0.name)") }
+        return resources
+    }
+
+    /// The selected analyzers' messages over the resources, with the mesh configuration from an `istio` ConfigMap
+    /// among them or --meshConfigFile.
+    private func analyze(_ resources: [AnalyzedResource], cluster: ClusterInputs, notes: inout [String],
+                         _ context: CommandContext) throws -> [AnalysisMessage] {
         // Files do not describe running pods, so analyzers that need them only run when asked for by name, or on a
         // cluster. A cluster that runs no pods at all (meshctl's local mode, which stores workloads without starting
         // them yet) would have every subset and selector reported as selecting nothing: those analyzers are left out.
-        let podsAreRunning = !clusterResources.isEmpty
-        let runsNoPods = podsAreRunning && !clusterResources.contains { $0.kind == "Pod" && $0.node["status"]?["phase"]?.scalarText == "Running" }
+        let podsAreRunning = !cluster.resources.isEmpty
+        let runsNoPods = podsAreRunning && !cluster.resources.contains { $0.kind == "Pod" && $0.node["status"]?["phase"]?.scalarText == "Running" }
         var analyzers = analyzerNames.isEmpty ? Analyzers.defaults(podsAreRunning: podsAreRunning) : analyzerNames.compactMap(Analyzers.named)
         if runsNoPods && analyzerNames.isEmpty {
             analyzers = Analyzers.defaultsForClusterWithoutPods()
@@ -197,7 +231,6 @@ struct AnalyzeCommand: MeshCommand {
                          + Analyzers.all.filter { $0.runsByDefault && $0.reportsSelectorsWithoutPods }.map(\.name).joined(separator: ", ")
                          + "); name one with --analyzer to run it")
         }
-        // An `istio` ConfigMap among the files supplies the mesh config and networks, as in a cluster.
         let istioConfigMap = resources.first { $0.kind == "ConfigMap" && $0.name == "istio" && $0.namespace == istioNamespace }
         func configMapKey(_ key: String) -> YAMLNode? {
             istioConfigMap?.node["data"]?[key]?.scalarText.flatMap { try? YAMLParser.parse($0).first?.root }
@@ -207,26 +240,38 @@ struct AnalyzeCommand: MeshCommand {
             let text = try FileSystem.readText(FileSystem.resolve(meshConfigFile, in: context.environment.workingDirectory), shownAs: meshConfigFile)
             meshConfig = try YAMLParser.parse(text, file: meshConfigFile).first?.root
         }
-        var messages = Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace, meshConfig: meshConfig,
-                                                                   meshNetworks: configMapKey("meshNetworks"), podsAreRunning: podsAreRunning,
-                                                                   credentials: TLSCredentialInspector()))
-        if !allNamespaces, let scopeNamespace, namespace != nil || !clusterResources.isEmpty {
-            // A Namespace's messages belong to the namespace it is; other cluster-wide objects' to every scope.
-            messages = messages.filter { message in
-                let resource = message.resource
-                if resource.kind == "Namespace" { return resource.name == scopeNamespace }
-                return resource.namespace == nil || resource.namespace == scopeNamespace
-            }
+        return Analyzers.run(analyzers, on: AnalysisInput(resources: resources, istioNamespace: istioNamespace, meshConfig: meshConfig,
+                                                          meshNetworks: configMapKey("meshNetworks"), podsAreRunning: podsAreRunning,
+                                                          credentials: TLSCredentialInspector()))
+    }
+
+    /// The messages about the namespace in scope (with -n, or a cluster's namespace); every message with -A or for files alone.
+    private func inScope(_ messages: [AnalysisMessage], cluster: ClusterInputs) -> [AnalysisMessage] {
+        guard !allNamespaces, let scope = cluster.namespace, namespace != nil || !cluster.resources.isEmpty else { return messages }
+        // A Namespace's messages belong to the namespace it is; other cluster-wide objects' to every scope.
+        return messages.filter { message in
+            let resource = message.resource
+            if resource.kind == "Namespace" { return resource.name == scope }
+            return resource.namespace == nil || resource.namespace == scope
         }
-        messages = messages.filter { message in !suppressions.contains { $0.hides(message) } }
-        let failing = messages.contains { $0.type.level >= failureThreshold }
+    }
+
+    /// "all namespaces", "namespace: shop" or "the given files", for the closing lines.
+    private func scopeDescription(_ cluster: ClusterInputs) -> String {
+        if allNamespaces { return "all namespaces" }
+        let shown = namespace ?? (cluster.resources.isEmpty ? nil : cluster.namespace)
+        return shown.map { "namespace: \($0)" } ?? "the given files"
+    }
+
+    /// Prints the messages at or above --output-threshold in the -o format; fails (exit 79) when one is at or
+    /// above --failure-threshold.
+    private func report(_ messages: [AnalysisMessage], scope: String, _ context: CommandContext) throws {
         let shown = messages.filter { $0.type.level >= outputThreshold }
-        for note in notes { context.stderr.write("note: \(note)\n") }
-        let scope = allNamespaces ? "all namespaces" : (namespace ?? (clusterResources.isEmpty ? nil : scopeNamespace)).map { "namespace: \($0)" } ?? "the given files"
         switch format {
-        case "json", "yaml":
-            let data = YAMLNode.sequence(shown.map(Self.data))
-            context.stdout.write(format == "json" ? JSONEmitter(indent: 2).emit(data) + "\n" : YAMLEmitter().emit(data))
+        case .json:
+            context.stdout.write(JSONEmitter(indent: 2).emit(.sequence(shown.map(Self.data))) + "\n")
+        case .yaml:
+            context.stdout.write(YAMLEmitter().emit(.sequence(shown.map(Self.data))))
         default:
             var style = context.outStyle
             if !color { style.enabled = false }
@@ -239,7 +284,7 @@ struct AnalyzeCommand: MeshCommand {
                 context.stdout.write(style.success("✔") + " No validation issues found when analyzing \(scope).\n")
             }
         }
-        if failing {
+        if messages.contains(where: { $0.type.level >= failureThreshold }) {
             throw AnalyzeIssuesError(scope: scope, threshold: failureThreshold)
         }
     }
@@ -310,6 +355,14 @@ struct AnalyzeCommand: MeshCommand {
         if let file = resource.file { fields += [("file", .string(file)), ("line", .int(message.location.line))] }
         fields.append(("documentationUrl", .string(message.type.documentationURL)))
         return .mapping(fields)
+    }
+}
+
+extension Array where Element == AnalyzedResource {
+    /// These resources, then those of `others` that none of these replaces (same kind, namespace and name).
+    func merged(over others: [AnalyzedResource]) -> [AnalyzedResource] {
+        let replaced = Set(map { "\($0.kind)/\($0.namespaceOrEmpty)/\($0.name)" })
+        return self + others.filter { !replaced.contains("\($0.kind)/\($0.namespaceOrEmpty)/\($0.name)") }
     }
 }
 

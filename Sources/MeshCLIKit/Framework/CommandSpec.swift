@@ -168,6 +168,8 @@ public enum GlobalFlags {
 /// Output formats, one list for help, validation and completion.
 public enum OutputFormat: String, CaseIterable, Sendable {
     case table, wide, yaml, json, name
+    /// istioctl analyze's message lines.
+    case log
 
     /// The `-o` flag for a command that prints in the given formats.
     public static func flag(_ formats: [OutputFormat], default defaultFormat: OutputFormat? = nil) -> FlagSpec {

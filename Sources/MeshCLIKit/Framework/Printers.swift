@@ -48,7 +48,7 @@ public enum ObjectPrinter {
                 let name = object["metadata"]?["name"]?.scalarText ?? ""
                 return (group.map { "\(kind).\($0)" } ?? kind) + "/" + name + "\n"
             }.joined()
-        case .table, .wide:
+        case .table, .wide, .log:
             return ""
         }
     }

@@ -61,6 +61,26 @@ final class AnalyzersTests: XCTestCase {
         XCTAssertEqual(subsets.map(\.text), ["Referenced host+subset in destinationrule not found: \"cart+v2\""])
         XCTAssertEqual(subsets.first?.location.line, 12)
 
+        // As Istio, the message points at the destination's host (not the subset), and names a mirror as one.
+        let spread = try run("virtualservice.DestinationRuleAnalyzer", """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: cart, namespace: shop}
+            spec:
+              hosts: [cart]
+              http:
+              - route:
+                - destination:
+                    host: cart
+                    subset: v2
+                mirror:
+                  host: cart
+                  subset: shadow
+            """)
+        XCTAssertEqual(spread.map(\.text), ["Referenced host+subset in destinationrule not found: \"cart+v2\"",
+                                            "Referenced mirror+subset in destinationrule not found: \"cart+shadow\""])
+        XCTAssertEqual(spread.map(\.location.line), [9, 12])
+
         let ports = try run("service.PortNameAnalyzer", """
             apiVersion: v1
             kind: Service

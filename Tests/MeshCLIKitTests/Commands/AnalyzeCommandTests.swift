@@ -94,6 +94,17 @@ final class AnalyzeCommandTests: XCTestCase {
         XCTAssertTrue(yaml.stdout.hasPrefix("- code: IST0118\n  level: Info\n  name: PortNameIsNotUnderNamingConvention\n"), yaml.stdout)
     }
 
+    /// Help, completion and validation of -o come from one list of formats.
+    func testOutputFormatsComeFromOneList() throws {
+        let flag = try XCTUnwrap(AnalyzeCommand.spec.flags.first { $0.name == "output" })
+        XCTAssertEqual(flag.completion, .values(AnalyzeCommand.formats.map(\.rawValue)))
+        XCTAssertEqual(flag.help, "Output format: one of log|json|yaml")
+        XCTAssertEqual(flag.defaultValue, "log")
+        let refused = run(["--use-kube=false", "-o", "table", "shop.yaml"])
+        XCTAssertEqual(refused.exitCode, .usage)
+        XCTAssertTrue(refused.stderr.contains("allowed values are log, json, yaml"), refused.stderr)
+    }
+
     func testMeshConfigFile() throws {
         try """
         apiVersion: networking.istio.io/v1

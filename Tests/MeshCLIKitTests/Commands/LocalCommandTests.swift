@@ -42,12 +42,15 @@ final class LocalCommandTests: XCTestCase {
 
         // Clients that speak plain HTTP to the TLS port and then reset must not take the server down.
         let port = try XCTUnwrap(Int(up.stdout.split(separator: ":")[2].prefix { $0.isNumber }))
+        let server = try XCTUnwrap(Int32(String(contentsOfFile: "\(state)/meshctl-local.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let openBefore = openFileDescriptorCount(pid: server)
         for _ in 0..<20 { resetAfterJunk(port: port) }
-        Thread.sleep(forTimeInterval: 0.3)
 
+        // `local up` asks the server whether it is ready, after the junk connections in the accept queue.
         let again = try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment)
         XCTAssertEqual(again.status, 0, again.stderr)
         XCTAssertTrue(again.stdout.hasPrefix("local control plane already up at"), again.stdout)
+        XCTAssertTrue(eventually { openFileDescriptorCount(pid: server) <= openBefore }, "the server closed the 20 reset connections")
 
         let status = try runProcess(binary, ["local", "status", "--state-dir", state, "-o", "json"], environment: environment)
         XCTAssertEqual(status.status, 0, status.stderr)
@@ -61,9 +64,9 @@ final class LocalCommandTests: XCTestCase {
         let created = try runProcess(kubectl, ["apply", "-f", "-"] + cache, environment: environment,
                                      stdin: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: durable, namespace: default}\ndata: {a: b}\n")
         XCTAssertEqual(created.status, 0, created.stderr)
-        let pid = try XCTUnwrap(Int32(String(contentsOfFile: "\(state)/meshctl-local.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let pid = server
         kill(pid, SIGKILL)
-        while kill(pid, 0) == 0 { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertTrue(eventually { kill(pid, 0) != 0 }, "the killed server is gone")
         let restarted = try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment)
         XCTAssertEqual(restarted.status, 0, restarted.stderr)
         XCTAssertTrue(restarted.stdout.hasPrefix("local control plane up at"), restarted.stdout)
@@ -115,8 +118,7 @@ final class LocalForegroundTests: XCTestCase {
         process.standardError = output
         try process.run()
         defer { if process.isRunning { process.interrupt() } }
-        let deadline = Date().addingTimeInterval(15)
-        while !FileManager.default.fileExists(atPath: "\(state)/endpoint") && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertTrue(eventually(timeout: 15) { FileManager.default.fileExists(atPath: "\(state)/endpoint") }, "the server wrote its endpoint")
         let status = try runProcess(binary, ["local", "status", "--state-dir", state], environment: ["HOME": home.path])
         XCTAssertTrue(status.stdout.hasPrefix("local control plane: up"), status.stdout + status.stderr)
         process.terminate()  // SIGTERM

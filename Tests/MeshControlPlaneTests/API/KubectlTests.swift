@@ -195,17 +195,22 @@ final class KubectlTests: XCTestCase {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
+        let collected = PipeCollector(output)
+        // kubectl prints the list before it watches from the list's version, so every change made after the
+        // listed ConfigMap shows reaches the watch (an empty list prints nothing to wait for).
+        try kubectl(["create", "-f", "-"], input: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: listed, namespace: default}\n")
         try process.run()
         defer { if process.isRunning { process.terminate() } }
-        Thread.sleep(forTimeInterval: 1.0)
+        XCTAssertTrue(eventually(timeout: 20) { collected.text.contains("listed") }, "kubectl listed the ConfigMaps: \(collected.text)")
         try kubectl(["create", "-f", "-"], input: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: watched, namespace: default}\ndata: {a: b}\n")
         try kubectl(["label", "configmap", "watched", "seen=yes"])
         try kubectl(["delete", "configmap", "watched"])
-        Thread.sleep(forTimeInterval: 1.0)
+        func watchedLines() -> Int { collected.text.split(separator: "\n").filter { $0.hasPrefix("watched") }.count }
+        XCTAssertTrue(eventually(timeout: 20) { watchedLines() >= 3 }, collected.text)
         process.terminate()
         process.waitUntilExit()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        XCTAssertEqual(text.split(separator: "\n").filter { $0.hasPrefix("watched") }.count, 3, text)
+        collected.stop()
+        XCTAssertEqual(watchedLines(), 3, collected.text)
     }
 
     func testStateSurvivesARestartAndTokensAreChecked() throws {

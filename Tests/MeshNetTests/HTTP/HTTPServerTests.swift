@@ -91,13 +91,17 @@ final class HTTPServerTests: XCTestCase {
     func testAClientThatLeavesMidResponseCostsOnlyItsConnection() throws {
         let big = [UInt8](repeating: 65, count: 4 * 1024 * 1024)
         let port = try startServer { _, responder in responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], body: big)) }
+        let openBefore = openFileDescriptorCount()
         for _ in 0..<3 {
             let leaving = try Client(port: port)
             leaving.send("GET /big HTTP/1.1\r\n\r\n")
+            // The server has started the 4 MB answer, and megabytes of it are still to be written.
+            XCTAssertTrue(leaving.read(until: "HTTP/1.1 200").contains("HTTP/1.1 200"))
             var linger = linger(l_onoff: 1, l_linger: 0)  // close with a reset, so the server's next write fails
             setsockopt(leaving.fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
         }
-        Thread.sleep(forTimeInterval: 0.3)
+        // The server has met the failed writes once it has closed its side of the three connections.
+        XCTAssertTrue(eventually { openFileDescriptorCount() <= openBefore }, "the server closes the connections of clients that left")
         // Writing to a reset socket raises SIGPIPE, which would end a process that does not ignore it (event loops make it ignored).
         var action = sigaction()
         sigaction(SIGPIPE, nil, &action)

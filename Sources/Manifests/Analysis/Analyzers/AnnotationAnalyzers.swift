@@ -43,27 +43,21 @@ struct KubernetesAnnotationAnalyzer: Analyzer {
             for use in AnnotationUse.all(of: resource) {
                 guard let known = AnnotationCatalogue.byName[use.name] else {
                     if AnnotationCatalogue.isIstioDomain(use.name) {
-                        let hint = closestMatch(to: use.name, in: AnnotationCatalogue.byName.keys.sorted()).map { " (did you mean \($0)?)" } ?? ""
-                        messages.append(AnalysisMessage(Messages.unknownAnnotation, "Unknown annotation: \(use.name)\(hint)", on: resource, at: use.key))
+                        messages.append(.unknownAnnotation(resource, annotation: use.name,
+                                                           closest: closestMatch(to: use.name, in: AnnotationCatalogue.byName.keys.sorted()), at: use.key))
                     }
                     continue
                 }
                 if known.deprecated {
-                    let instead = known.replacement.map { " in favor of \($0)" } ?? ""
-                    messages.append(AnalysisMessage(Messages.deprecatedAnnotation,
-                        "Annotation \(GoFormat.quote(use.name)) has been deprecated\(instead) and may not work in future Istio versions.",
-                        on: resource, at: use.key))
+                    messages.append(.deprecatedAnnotation(resource, annotation: use.name, replacement: known.replacement, at: use.key))
                 }
                 if !known.applies(to: use.checkedAs) {
-                    let place = use.checkedAs == resource.kind ? "" : " (it is on the pod template's metadata, so it reaches Pods)"
-                    messages.append(AnalysisMessage(Messages.misplacedAnnotation,
-                        "Misplaced annotation: \(use.name) can only be applied to \(known.kinds.joined(separator: ", "))\(place)",
-                        on: resource, at: use.key))
+                    messages.append(.misplacedAnnotation(resource, annotation: use.name, allowedKinds: known.kinds,
+                                                         onPodTemplate: use.checkedAs != resource.kind, at: use.key))
                     continue
                 }
                 if let problem = AnnotationValidation.problem(annotation: use.name, value: use.value) {
-                    messages.append(AnalysisMessage(Messages.invalidAnnotation,
-                        "Invalid annotation \(use.name): \(GoFormat.quote(use.value)) \(problem)", on: resource, at: use.key))
+                    messages.append(.invalidAnnotation(resource, annotation: use.name, value: use.value, problem: problem, at: use.key))
                 }
             }
         }
@@ -82,9 +76,7 @@ struct AlphaAnnotationAnalyzer: Analyzer {
         var messages: [AnalysisMessage] = []
         for resource in input.resources {
             for use in AnnotationUse.all(of: resource) where AnnotationCatalogue.byName[use.name]?.status == .alpha {
-                messages.append(AnalysisMessage(Messages.alphaAnnotation,
-                    "Annotation \(GoFormat.quote(use.name)) is part of an alpha-phase feature and may be incompletely supported.",
-                    on: resource, at: use.key))
+                messages.append(.alphaAnnotation(resource, annotation: use.name, at: use.key))
             }
         }
         return messages

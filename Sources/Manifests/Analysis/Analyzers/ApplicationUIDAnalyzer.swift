@@ -15,9 +15,7 @@ struct ApplicationUIDAnalyzer: Analyzer {
                 if let uid = container["securityContext"]?["runAsUser"], uid.scalarText == Self.proxyUID { offending = uid }
             }
             if let offending {
-                messages.append(AnalysisMessage(Messages.invalidApplicationUID,
-                    "UID 1337 belongs to the sidecar proxy: traffic from this workload would skip the proxy; run it as another user",
-                    on: workload, at: offending))
+                messages.append(.invalidApplicationUID(workload, at: offending))
             }
         }
         return messages

@@ -22,10 +22,9 @@ struct ConditionAnalyzer: Analyzer {
                     return condition["status"]?.scalarText == "False" || condition["reason"]?.scalarText == "PartiallyInvalid"
                 }
                 guard let failing else { continue }
-                let type = failing["type"]?.scalarText ?? "", reason = failing["reason"]?.scalarText ?? ""
-                let detail = failing["message"]?.scalarText.map { ": \($0)" } ?? ""
-                messages.append(AnalysisMessage(Messages.negativeConditionStatus,
-                    "condition \(type) is \(failing["status"]?.scalarText ?? "") with reason \(reason)\(detail)", on: resource, at: failing))
+                messages.append(.negativeConditionStatus(resource, type: failing["type"]?.scalarText ?? "", status: failing["status"]?.scalarText ?? "",
+                                                         reason: failing["reason"]?.scalarText ?? "", message: failing["message"]?.scalarText,
+                                                         at: failing))
             }
         }
         return messages

@@ -10,21 +10,17 @@ struct DeprecationAnalyzer: Analyzer {
             for route in service.spec?["http"]?.items ?? [] {
                 for kind in ["delay", "abort"] {
                     if let percent = route["fault"]?[kind]?["percent"] {
-                        messages.append(AnalysisMessage(Messages.deprecated,
-                            "Deprecated: fault.\(kind).percent is deprecated; use fault.\(kind).percentage.value", on: service, at: percent))
+                        messages.append(.deprecated(service, .faultPercent(kind: kind), at: percent))
                     }
                 }
                 if let percent = route["mirrorPercent"] ?? route["mirror_percent"] {
-                    messages.append(AnalysisMessage(Messages.deprecated, "Deprecated: mirrorPercent is deprecated; use mirrorPercentage.value",
-                                                    on: service, at: percent))
+                    messages.append(.deprecated(service, .mirrorPercent, at: percent))
                 }
             }
         }
         for sidecar in input.resources("Sidecar", group: "networking.istio.io") {
             if let proxy = sidecar.spec?["outboundTrafficPolicy"]?["egressProxy"] {
-                messages.append(AnalysisMessage(Messages.deprecated,
-                    "Deprecated: outboundTrafficPolicy.egressProxy is deprecated; route unknown destinations with a ServiceEntry and "
-                        + "VirtualService instead", on: sidecar, at: proxy))
+                messages.append(.deprecated(sidecar, .egressProxy, at: proxy))
             }
         }
         return messages
@@ -45,9 +41,7 @@ struct LightstepAnalyzer: Analyzer {
         for telemetry in input.resources("Telemetry", group: "telemetry.istio.io") {
             let providers = (telemetry.spec?["tracing"]?.items ?? []).flatMap { $0["providers"]?.items ?? [] }
             guard let used = providers.first(where: { lightstep.contains($0["name"]?.scalarText ?? "") }) else { continue }
-            messages.append(AnalysisMessage(Messages.deprecated,
-                "Deprecated: the Lightstep tracing provider \(used["name"]?.scalarText ?? "") is deprecated; send traces with an "
-                    + "OpenTelemetry provider instead", on: telemetry, at: used))
+            messages.append(.deprecated(telemetry, .lightstepProvider(name: used["name"]?.scalarText ?? ""), at: used))
         }
         return messages
     }

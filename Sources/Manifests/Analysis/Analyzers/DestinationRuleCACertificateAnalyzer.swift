@@ -12,18 +12,12 @@ struct DestinationRuleCACertificateAnalyzer: Analyzer {
             let selected = rule.spec?["workloadSelector"] != nil
             let policy = rule.spec?["trafficPolicy"]
             if let tls = policy?["tls"], let mode = Self.unverifiedMode(tls, selected: selected) {
-                messages.append(AnalysisMessage(Messages.noServerCertificateVerificationDestinationLevel,
-                    "DestinationRule \(rule.name) in namespace \(rule.namespaceOrEmpty) uses TLS mode \(mode) without caCertificates, "
-                        + "so the identity of \(host) is not verified; set caCertificates (or credentialName with a workloadSelector)",
-                    on: rule, at: tls))
+                messages.append(.noServerCertificateVerificationDestinationLevel(rule, mode: mode, host: host, at: tls))
             }
             for setting in policy?["portLevelSettings"]?.items ?? [] {
                 guard let tls = setting["tls"], let mode = Self.unverifiedMode(tls, selected: selected) else { continue }
                 let port = setting["port"]?["number"]?.scalarText ?? "?"
-                messages.append(AnalysisMessage(Messages.noServerCertificateVerificationPortLevel,
-                    "DestinationRule \(rule.name) in namespace \(rule.namespaceOrEmpty) uses TLS mode \(mode) on port \(port) without "
-                        + "caCertificates, so the identity of \(host) is not verified there; set caCertificates for the port",
-                    on: rule, at: tls))
+                messages.append(.noServerCertificateVerificationPortLevel(rule, mode: mode, host: host, port: port, at: tls))
             }
         }
         return messages

@@ -13,20 +13,17 @@ struct EnvoyPatchAnalyzer: Analyzer {
         for filter in input.resources("EnvoyFilter", group: "networking.istio.io") {
             let prioritized = (filter.spec?["priority"]?.int ?? 0) != 0
             var emitted: Set<String> = []
-            func emit(_ type: MessageType, _ text: String, at node: YAMLNode) {
-                guard emitted.insert(type.code).inserted else { return }
-                messages.append(AnalysisMessage(type, text, on: filter, at: node))
+            // One message of each code per EnvoyFilter.
+            func emit(_ message: AnalysisMessage) {
+                guard emitted.insert(message.type.code).inserted else { return }
+                messages.append(message)
             }
             func relative(_ patch: YAMLNode, _ operation: String) {
                 guard !prioritized else { return }
                 if !(patch["match"]?["proxy"]?["proxyVersion"]?.scalarText ?? "").isEmpty {
-                    emit(Messages.envoyFilterUsesRelativeOperationWithProxyVersion,
-                         "a patch uses the relative operation \(operation) and matches a proxyVersion, without a priority: after an upgrade "
-                            + "it may apply in another order or not at all; set spec.priority, or use ADD or INSERT_FIRST", at: patch)
+                    emit(.envoyFilterUsesRelativeOperationWithProxyVersion(filter, operation: operation, at: patch))
                 } else {
-                    emit(Messages.envoyFilterUsesRelativeOperation,
-                         "a patch uses the relative operation \(operation) without a priority, so whether it applies depends on the order "
-                            + "of EnvoyFilters; set spec.priority, or use ADD or INSERT_FIRST", at: patch)
+                    emit(.envoyFilterUsesRelativeOperation(filter, operation: operation, at: patch))
                 }
             }
             for patch in filter.spec?["configPatches"]?.items ?? [] {
@@ -38,15 +35,13 @@ struct EnvoyPatchAnalyzer: Analyzer {
                     if !prioritized {
                         relative(patch, "REPLACE")
                     } else if applyTo != "HTTP_FILTER" && applyTo != "NETWORK_FILTER" {
-                        emit(Messages.envoyFilterUsesReplaceOperationIncorrectly,
-                             "REPLACE only works on HTTP_FILTER and NETWORK_FILTER; this patch applies to \(applyTo) and is ignored", at: patch)
+                        emit(.envoyFilterUsesReplaceOperationIncorrectly(filter, applyTo: applyTo, at: patch))
                     }
                 case "ADD" where Self.routeTargets.contains(applyTo):
-                    emit(Messages.envoyFilterUsesAddOperationIncorrectly,
-                         "ADD is ignored for \(applyTo); use MERGE to change a route configuration", at: patch)
+                    emit(.envoyFilterUsesAddOperationIncorrectly(filter, applyTo: applyTo, at: patch))
                 case "REMOVE":
                     if Self.routeTargets.contains(applyTo) {
-                        emit(Messages.envoyFilterUsesRemoveOperationIncorrectly, "REMOVE is ignored for \(applyTo)", at: patch)
+                        emit(.envoyFilterUsesRemoveOperationIncorrectly(filter, applyTo: applyTo, at: patch))
                     } else {
                         relative(patch, "REMOVE")
                     }

@@ -15,15 +15,11 @@ struct ExternalControlPlaneAnalyzer: Analyzer {
                       client.pairs?.contains(where: { $0.key.scalarText == "url" }) == true else { continue }
                 let url = client["url"]?.scalarText ?? ""
                 if url.isEmpty {
-                    messages.append(AnalysisMessage(Messages.invalidExternalControlPlaneConfig,
-                        "webhook \(webhookName) has an empty clientConfig.url, so it cannot reach the external control plane's "
-                            + "ingress gateway; set the gateway's URL", on: configuration, at: client))
+                    messages.append(.invalidExternalControlPlaneConfig(configuration, webhook: webhookName, at: client))
                     break
                 }
                 if let host = Self.host(of: url), IPAddressText.isAddress(host) {
-                    messages.append(AnalysisMessage(Messages.externalControlPlaneAddressIsNotAHostname,
-                        "webhook \(webhookName) reaches the external control plane at the IP address \(host); a host name is "
-                            + "recommended in production", on: configuration, at: client["url"]))
+                    messages.append(.externalControlPlaneAddressIsNotAHostname(configuration, webhook: webhookName, address: host, at: client["url"]))
                     break
                 }
             }

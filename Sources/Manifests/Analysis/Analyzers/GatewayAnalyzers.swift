@@ -36,7 +36,7 @@ struct IngressGatewayPortAnalyzer: Analyzer {
             var exposed: Set<Int> = []
             if matched.isEmpty {
                 guard DefaultIngressGateway.isSelected(by: selector) else {
-                    messages.append(Messages.notFound(gateway, "selector", LabelSelector.text(selector), at: gateway.spec?["selector"]))
+                    messages.append(.referencedResourceNotFound(gateway, .selector(LabelSelector.text(selector)), at: gateway.spec?["selector"]))
                     continue
                 }
                 exposed = DefaultIngressGateway.servicePorts
@@ -51,10 +51,7 @@ struct IngressGatewayPortAnalyzer: Analyzer {
             }
             for server in gateway.spec?["servers"]?.items ?? [] {
                 guard let portNode = server["port"]?["number"], let port = portNode.int, !exposed.contains(port) else { continue }
-                messages.append(AnalysisMessage(Messages.gatewayPortNotDefinedOnService,
-                    "the Gateway listens on port \(port), which no Service of its pods (selector \(LabelSelector.text(selector))) exposes; "
-                        + "add the port to the gateway's Service, or clients cannot reach it through that Service",
-                    on: gateway, at: portNode))
+                messages.append(.gatewayPortNotDefinedOnService(gateway, port: port, selector: LabelSelector.text(selector), at: portNode))
             }
         }
         return messages
@@ -73,7 +70,7 @@ struct ConflictingGatewayAnalyzer: Analyzer {
         let claims = gateways.map(servers)
         var messages: [AnalysisMessage] = []
         for (index, gateway) in gateways.enumerated() {
-            var conflicts: [(name: String, port: Int, hosts: [String])] = []
+            var conflicts: [(gateway: AnalyzedResource, port: Int, hosts: [String])] = []
             for other in gateways.indices where other != index {
                 // Selectors overlap when one is contained in the other: some pod can carry both.
                 let a = selectors[index], b = selectors[other]
@@ -81,18 +78,15 @@ struct ConflictingGatewayAnalyzer: Analyzer {
                 for mine in claims[index] {
                     for theirs in claims[other] where theirs.port == mine.port {
                         let shared = mine.hosts.filter { host in theirs.hosts.contains { HostNames.overlap(host, $0) } }
-                        if !shared.isEmpty && !conflicts.contains(where: { $0.name == gateways[other].origin }) {
-                            conflicts.append((gateways[other].origin, mine.port, shared))
+                        if !shared.isEmpty && !conflicts.contains(where: { $0.gateway.origin == gateways[other].origin }) {
+                            conflicts.append((gateways[other], mine.port, shared))
                         }
                     }
                 }
             }
             guard let first = conflicts.first else { continue }
-            let names = conflicts.map { $0.name.dropFirst("Gateway ".count) }.joined(separator: ", ")
-            messages.append(AnalysisMessage(Messages.conflictingGateways,
-                "conflicts with Gateway \(names) (workload selector \(LabelSelector.text(selectors[index])), port \(first.port), "
-                    + "hosts \(first.hosts.joined(separator: ", "))): only one of them gets the port; merge them or change a port or host",
-                on: gateway, at: gateway.spec?["servers"]))
+            messages.append(.conflictingGateways(gateway, others: conflicts.map(\.gateway), selector: LabelSelector.text(selectors[index]),
+                                                 port: first.port, hosts: first.hosts, at: gateway.spec?["servers"]))
         }
         return messages
     }
@@ -130,11 +124,7 @@ struct GatewayCertificateAnalyzer: Analyzer {
                     && selectors[index].allSatisfy { selectors[other][$0.key] == $0.value }
             }
             guard !sharing.isEmpty else { continue }
-            let names = ([index] + sharing).map { gateways[$0].origin.dropFirst("Gateway ".count) }.joined(separator: ", ")
-            messages.append(AnalysisMessage(Messages.gatewayDuplicateCertificate,
-                "Gateways \(names) serve the same certificate to the same workloads: HTTP/2 clients may reuse one connection for "
-                    + "another gateway's hosts and get 404s; merge the servers into one Gateway or use distinct certificates",
-                on: gateways[index]))
+            messages.append(.gatewayDuplicateCertificate(gateways[index], gateways: ([index] + sharing).map { gateways[$0] }))
         }
         return messages
     }
@@ -162,9 +152,7 @@ struct KubernetesGatewaySelectorAnalyzer: Analyzer {
                     continue
                 }
                 let gateway = pod.labels["gateway.networking.k8s.io/gateway-name"]!
-                messages.append(AnalysisMessage(Messages.ineffectiveSelector,
-                    "the selector picks pods of Kubernetes Gateway \(gateway), where selectors have no effect; use targetRef "
-                        + "(group: gateway.networking.k8s.io, kind: Gateway, name: \(gateway)) instead", on: policy, at: selectorNode))
+                messages.append(.ineffectiveSelector(policy, gateway: gateway, at: selectorNode))
             }
         }
         return messages
@@ -192,19 +180,17 @@ struct GatewaySecretAnalyzer: Analyzer {
             } else if DefaultIngressGateway.isSelected(by: selector) {
                 namespace = input.istioNamespace
             } else {
-                messages.append(Messages.notFound(gateway, "selector", LabelSelector.text(selector), at: gateway.spec?["selector"]))
+                messages.append(.referencedResourceNotFound(gateway, .selector(LabelSelector.text(selector)), at: gateway.spec?["selector"]))
                 continue
             }
             for credential in credentials {
                 let name = credential.scalarText!
                 guard let secret = input.resource("Secret", namespace: namespace, name: name) else {
-                    messages.append(Messages.notFound(gateway, "credentialName", "\(namespace)/\(name)", at: credential))
+                    messages.append(.referencedResourceNotFound(gateway, .credential(namespace: namespace, name: name), at: credential))
                     continue
                 }
                 if let problem = Self.credentialProblem(secret, input.credentials) {
-                    messages.append(AnalysisMessage(Messages.invalidGatewayCredential,
-                        "TLS credential \(namespace)/\(name) cannot be served, so TLS to this gateway fails: the secret \(problem)",
-                        on: gateway, at: credential))
+                    messages.append(.invalidGatewayCredential(gateway, namespace: namespace, name: name, problem: problem, at: credential))
                 }
             }
         }
@@ -251,10 +237,8 @@ struct GatewayAPICRDVersionAnalyzer: Analyzer {
                   let installed = crd.annotations["gateway.networking.k8s.io/bundle-version"],
                   let installedNumbers = Self.numbers(installed), let minimumNumbers = Self.numbers(minimum.bundle),
                   installedNumbers.lexicographicallyPrecedes(minimumNumbers) else { continue }
-            messages.append(AnalysisMessage(Messages.gatewayAPICRDVersionBelowMinimum,
-                "Gateway API CRD \(GoFormat.quote(crd.name)) is at version \(GoFormat.quote(installed)) but Istio requires at least "
-                    + "\(GoFormat.quote(minimum.bundle)) (the first to serve \(kind) \(minimum.apiVersion)); \(kind) resources will not be "
-                    + "processed until the Gateway API CRDs are upgraded", on: crd))
+            messages.append(.gatewayAPICRDVersionBelowMinimum(crd, installed: installed, minimum: minimum.bundle, kind: kind,
+                                                              apiVersion: minimum.apiVersion))
         }
         return messages
     }

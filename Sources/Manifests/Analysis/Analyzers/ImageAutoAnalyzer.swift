@@ -22,11 +22,8 @@ struct ImageAutoAnalyzer: Analyzer {
                 LabelSelector(webhook["namespaceSelector"]).matches(namespaceLabels) && LabelSelector(webhook["objectSelector"]).matches(podLabels)
             }
             if selected { continue }
-            let type = workload.kind == "Pod" ? Messages.imageAutoWithoutInjectionError : Messages.imageAutoWithoutInjectionWarning
-            messages.append(AnalysisMessage(type,
-                "\(workload.kind) \(workload.name) has `image: auto`, but no Istio injection webhook selects it, so nothing will set the "
-                    + "image; label its namespace for injection (istio-injection=enabled or istio.io/rev) or its pods sidecar.istio.io/inject=true",
-                on: workload, at: auto["image"]))
+            messages.append(workload.kind == "Pod" ? .imageAutoWithoutInjectionError(workload, at: auto["image"])
+                : .imageAutoWithoutInjectionWarning(workload, at: auto["image"]))
         }
         return messages
     }

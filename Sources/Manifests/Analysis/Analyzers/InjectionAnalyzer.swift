@@ -25,23 +25,16 @@ struct InjectionAnalyzer: Analyzer {
             if labels["istio.io/rev"] != nil { kinds.append("istio.io/rev") }
             if labels["istio.io/dataplane-mode"] == "ambient" { kinds.append("istio.io/dataplane-mode") }
             if kinds.count > 1 {
-                messages.append(AnalysisMessage(Messages.namespaceMultipleInjectionLabels,
-                    "namespace \(namespace.name) has more than one kind of injection label (\(kinds.joined(separator: ", "))): which one wins "
-                        + "is undefined; keep one of them", on: namespace))
+                messages.append(.namespaceMultipleInjectionLabels(namespace, labels: kinds))
                 continue
             }
             if namespace.injectionRevision != nil { injected.insert(namespace.name) }
             guard kinds.isEmpty else { continue }
             if byDefault {
                 injected.insert(namespace.name)
-                messages.append(AnalysisMessage(Messages.namespaceInjectionEnabledByDefault,
-                    "namespace \(namespace.name) gets the sidecar without a label, because the injector enables every namespace "
-                        + "(enableNamespacesByDefault); label it istio-injection=disabled to opt out", on: namespace))
+                messages.append(.namespaceInjectionEnabledByDefault(namespace))
             } else {
-                messages.append(AnalysisMessage(Messages.namespaceNotInjected,
-                    "namespace \(namespace.name) is not labelled for injection: run 'kubectl label namespace \(namespace.name) "
-                        + "istio-injection=enabled' to add the sidecar, or label it istio-injection=disabled to say it needs none",
-                    on: namespace))
+                messages.append(.namespaceNotInjected(namespace))
             }
         }
         guard input.podsAreRunning else { return messages }
@@ -49,9 +42,7 @@ struct InjectionAnalyzer: Analyzer {
             let label = pod.labels["sidecar.istio.io/inject"], annotation = pod.annotations["sidecar.istio.io/inject"]
             if (label ?? annotation) == "false" || pod.spec?["hostNetwork"]?.scalarText == "true" { continue }
             if pod.sidecarProxy != nil { continue }
-            messages.append(AnalysisMessage(Messages.podMissingProxy,
-                "pod \(pod.name) has no istio-proxy container although its namespace is injected; restart or redeploy its workload",
-                on: pod))
+            messages.append(.podMissingProxy(pod))
         }
         return messages
     }
@@ -121,9 +112,7 @@ struct InjectionImageAnalyzer: Analyzer {
                 if proxy != plain && proxy != variant { stale.append(pod.name) }
             }
             if !stale.isEmpty {
-                messages.append(AnalysisMessage(Messages.podsIstioProxyImageMismatchInNamespace,
-                    "pods \(stale.joined(separator: ", ")) run a proxy image other than the one the injector now gives namespace "
-                        + "\(namespace.name), usually after a control-plane upgrade; restart their workloads to update them", on: namespace))
+                messages.append(.podsIstioProxyImageMismatchInNamespace(namespace, pods: stale))
             }
         }
         return messages

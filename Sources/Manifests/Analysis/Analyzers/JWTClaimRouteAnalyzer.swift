@@ -33,11 +33,8 @@ struct JWTClaimRouteAnalyzer: Analyzer {
                     return authentication.namespaceOrEmpty == gateway.namespaceOrEmpty && selector.allSatisfy { gatewayLabels[$0.key] == $0.value }
                 }
                 if covered { continue }
-                let selectorText = LabelSelector.text(gatewayLabels)
-                messages.append(AnalysisMessage(Messages.jwtClaimBasedRoutingWithoutRequestAuthN,
-                    "the route matches the JWT claim \(key), but no RequestAuthentication covers the pods of Gateway \(reference) "
-                        + "(\(selectorText)), so the claim is never available; apply a RequestAuthentication that selects them",
-                    on: service))
+                messages.append(.jwtClaimBasedRoutingWithoutRequestAuthN(service, claim: key, gateway: reference,
+                                                                         selector: LabelSelector.text(gatewayLabels)))
                 break
             }
         }

@@ -20,10 +20,8 @@ struct MeshNetworksAnalyzer: Analyzer {
         for network in networks {
             for endpoint in network.value["endpoints"]?.items ?? [] {
                 guard let registry = endpoint["fromRegistry"]?.scalarText, !known.contains(registry) else { continue }
-                messages.append(AnalysisMessage(Messages.unknownMeshNetworksServiceRegistry,
-                    "network \(network.key.scalarText ?? "") takes endpoints from registry \(registry), which is neither this cluster "
-                        + "(Kubernetes) nor a cluster with a remote secret; fix the name or add the cluster's secret",
-                    on: holder, location: endpoint.location))
+                messages.append(.unknownMeshNetworksServiceRegistry(holder, registry: registry, network: network.key.scalarText ?? "",
+                                                                    location: endpoint.location))
             }
         }
         return messages

@@ -16,19 +16,16 @@ struct MultiClusterServiceAnalyzer: Analyzer {
         for key in order {
             let services = byService[key]!
             guard Set(services.compactMap(\.cluster)).count > 1, let first = services.first else { continue }
-            var differences: [String] = []
+            var differences: [AnalysisMessage.ServiceDifference] = []
             for other in services.dropFirst() {
                 for (aspect, value) in Self.aspects(first) where Self.aspects(other)[aspect] != value {
-                    let text = "\(aspect): \(value) in \(first.cluster!), \(Self.aspects(other)[aspect] ?? "none") in \(other.cluster!)"
-                    if !differences.contains(text) { differences.append(text) }
+                    let difference = AnalysisMessage.ServiceDifference(aspect: aspect, value: value, cluster: first.cluster!,
+                                                                       otherValue: Self.aspects(other)[aspect], otherCluster: other.cluster!)
+                    if !differences.contains(difference) { differences.append(difference) }
                 }
             }
             guard !differences.isEmpty else { continue }
-            let clusters = services.compactMap(\.cluster).joined(separator: ", ")
-            messages.append(AnalysisMessage(Messages.multiClusterInconsistentService,
-                "Service \(first.name) in namespace \(first.namespaceOrEmpty) differs between clusters \(clusters): "
-                    + differences.joined(separator: "; ") + "; which definition applies then depends on the cluster that answers",
-                on: first))
+            messages.append(.multiClusterInconsistentService(first, clusters: services.compactMap(\.cluster), differences: differences))
         }
         return messages
     }

@@ -11,13 +11,11 @@ enum RouteReachability {
             var earlier: [(rule: Int, match: YAMLNode)] = []
             var catchAll: Int?
             for (ruleIndex, route) in routes.enumerated() {
-                let rule = route["name"]?.scalarText.map { "\"\($0)\"" } ?? "\(section)[\(ruleIndex)]"
+                let rule = AnalysisMessage.RouteRule(section: section, index: ruleIndex, name: route["name"]?.scalarText)
                 let matches = route["match"]?.items ?? []
                 if matches.isEmpty {
                     if let first = catchAll {
-                        messages.append(AnalysisMessage(Messages.virtualServiceUnreachableRule,
-                            "rule \(rule) is never used: rule \(section)[\(first)] before it has no match and takes every request; "
-                                + "only the last rule may have no match", on: service, at: route))
+                        messages.append(.virtualServiceUnreachableRule(service, rule: rule, .afterCatchAll(first), at: route))
                     }
                     catchAll = catchAll ?? ruleIndex
                     continue
@@ -27,27 +25,19 @@ enum RouteReachability {
                     let key = canonical(match, skipping: "name")
                     if let first = seen[key] {
                         duplicates += 1
-                        messages.append(ineffective(service, rule, matchIndex, section, first, at: match))
+                        messages.append(.virtualServiceIneffectiveMatch(service, rule: rule, match: matchIndex, earlierRule: first, at: match))
                     } else if section == "http", let cover = earlier.first(where: { covers($0.match, match) }) {
-                        messages.append(ineffective(service, rule, matchIndex, section, cover.rule, at: match))
+                        messages.append(.virtualServiceIneffectiveMatch(service, rule: rule, match: matchIndex, earlierRule: cover.rule, at: match))
                     }
                     if seen[key] == nil { seen[key] = ruleIndex }
                     earlier.append((ruleIndex, match))
                 }
                 if duplicates == matches.count {
-                    messages.append(AnalysisMessage(Messages.virtualServiceUnreachableRule,
-                        "rule \(rule) is never used: earlier rules already have all of its matches", on: service, at: route))
+                    messages.append(.virtualServiceUnreachableRule(service, rule: rule, .matchesTakenEarlier, at: route))
                 }
             }
         }
         return messages
-    }
-
-    static func ineffective(_ service: AnalyzedResource, _ rule: String, _ match: Int, _ section: String, _ earlierRule: Int,
-                            at node: YAMLNode) -> AnalysisMessage {
-        AnalysisMessage(Messages.virtualServiceIneffectiveMatch,
-            "match \(match) of rule \(rule) is never used: rule \(section)[\(earlierRule)] has the same or a wider match first",
-            on: service, at: node)
     }
 
     /// Whether `wider` takes every request `narrower` would: its URI prefix starts `narrower`'s, and its

@@ -15,9 +15,8 @@ struct SchemaValidationAnalyzer: Analyzer {
             if kind == "VirtualService" { messages += RouteReachability.messages(resource) }
             guard case .checked(_, let problems) = ResourceValidator.validate(resource.node) else { continue }
             for problem in problems where problem.severity == .error {
-                let field = problem.path.isEmpty ? "" : "\(problem.path.fieldPath): "
-                messages.append(AnalysisMessage(Messages.schemaValidationError, "Schema validation error: \(field)\(problem.message)",
-                                                on: resource, location: problem.location))
+                messages.append(.schemaValidationError(resource, fieldPath: problem.path.fieldPath, problem: problem.message,
+                                                       location: problem.location))
             }
         }
         return messages

@@ -15,11 +15,7 @@ struct BlockedCIDRsAnalyzer: Analyzer {
                 (container["env"]?.items ?? []).contains { $0["name"]?.scalarText == "BLOCKED_CIDRS_IN_JWKS_URIS" && !($0["value"]?.scalarText ?? "").isEmpty }
             }
             if configured { continue }
-            let names = requestAuthentications.map { $0.origin.dropFirst("RequestAuthentication ".count) }.joined(separator: ", ")
-            messages.append(AnalysisMessage(Messages.jwksUriFetchUnrestricted,
-                "istiod does not set BLOCKED_CIDRS_IN_JWKS_URIS, but \(requestAuthentications.count) RequestAuthentication(s) (\(names)) "
-                    + "make it fetch JWKS URIs; set it to the networks istiod must not reach, e.g. 10.0.0.0/8,192.168.0.0/16",
-                on: istiod))
+            messages.append(.jwksUriFetchUnrestricted(istiod, requestAuthentications: requestAuthentications))
         }
         return messages
     }
@@ -51,10 +47,7 @@ struct AuthorizationPoliciesAnalyzer: Analyzer {
                     (meshWide || pod.namespaceOrEmpty == policy.namespaceOrEmpty) && (selector.isEmpty || pod.isSelected(by: selector))
                 }
                 if !applies {
-                    let text = LabelSelector.text(selector)
-                    messages.append(AnalysisMessage(Messages.noMatchingWorkloadsFound,
-                        "no running workload matches this policy" + (text.isEmpty ? " (no pods in its namespace)" : " (labels \(text))")
-                            + "; check its selector and namespace", on: policy, at: policy.spec?["selector"]))
+                    messages.append(.noMatchingWorkloadsFound(policy, labels: LabelSelector.text(selector), at: policy.spec?["selector"]))
                 }
             }
             for rule in policy.spec?["rules"]?.items ?? [] {
@@ -62,7 +55,7 @@ struct AuthorizationPoliciesAnalyzer: Analyzer {
                     for field in ["namespaces", "notNamespaces"] {
                         for patternNode in from["source"]?[field]?.items ?? [] {
                             guard let pattern = patternNode.scalarText, !namespaces.contains(where: { Self.matches(pattern, $0) }) else { continue }
-                            messages.append(Messages.notFound(policy, "namespace", pattern, at: patternNode))
+                            messages.append(.referencedResourceNotFound(policy, .namespace(pattern), at: patternNode))
                         }
                     }
                 }

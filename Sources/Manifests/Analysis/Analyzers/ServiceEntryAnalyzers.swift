@@ -17,10 +17,7 @@ struct ServiceEntryAddressesAnalyzer: Analyzer {
                 return proto.isEmpty || proto == "TCP"
             }
             if let tcp {
-                messages.append(AnalysisMessage(Messages.serviceEntryAddressesRequired,
-                    "ServiceEntry \(entry.name) has a TCP port (or one without a protocol) but no addresses: the proxy cannot route its "
-                        + "traffic by host; set addresses, a protocol such as HTTP or TLS, or enable DNS capture with auto allocation",
-                    on: entry, at: tcp))
+                messages.append(.serviceEntryAddressesRequired(entry, at: tcp))
             }
         }
         return messages
@@ -55,11 +52,9 @@ struct ConflictingServiceEntryProtocolAnalyzer: Analyzer {
                 let rivals = claim.filter { $0.entry != item.entry && $0.proto != item.proto && entries[$0.entry].sharesAudience(with: entries[item.entry]) }
                 guard !rivals.isEmpty else { continue }
                 reported.insert(item.entry)
-                let names = ([item] + rivals).map { entries[$0.entry].origin.dropFirst("ServiceEntry ".count) }.joined(separator: ", ")
-                let protocols = Set(([item] + rivals).map(\.proto)).sorted().joined(separator: ", ")
-                messages.append(AnalysisMessage(Messages.conflictingServiceEntryProtocol,
-                    "ServiceEntries \(names) give \(key) different protocols (\(protocols)): only one of them takes effect; make them agree",
-                    on: entries[item.entry], at: item.node))
+                messages.append(.conflictingServiceEntryProtocol(entries[item.entry], entries: ([item] + rivals).map { entries[$0.entry] },
+                                                                 hostPort: key, protocols: Set(([item] + rivals).map(\.proto)).sorted(),
+                                                                 at: item.node))
             }
         }
         return messages

@@ -40,18 +40,12 @@ struct ServicePortNameAnalyzer: Analyzer {
                                                  appProtocol: port["appProtocol"]?.scalarText)
                 if external {
                     if detected == nil || detected == "tcp" {
-                        messages.append(AnalysisMessage(Messages.externalNameServiceTypeInvalidPortName,
-                            "Port \(portName.isEmpty ? "without a name" : "name \(GoFormat.quote(portName))") of ExternalName service is read as TCP: "
-                                + "the proxy may not forward its traffic as intended; name it <protocol>[-<suffix>] with the protocol it serves",
-                            on: service, at: port))
+                        messages.append(.externalNameServiceTypeInvalidPortName(service, portName: portName, at: port))
                     }
                 } else if detected == nil {
                     let number = port["port"]?.scalarText ?? "0"
                     let target = port["targetPort"]?.scalarText ?? number
-                    messages.append(AnalysisMessage(Messages.portNameIsNotUnderNamingConvention,
-                        "Port name \(portName) (port: \(number), targetPort: \(target)) does not follow Istio's port naming convention "
-                            + "<protocol>[-<suffix>]; rename it or set appProtocol",
-                        on: service, at: port))
+                    messages.append(.portNameIsNotUnderNamingConvention(service, portName: portName, port: number, targetPort: target, at: port))
                 }
             }
         }

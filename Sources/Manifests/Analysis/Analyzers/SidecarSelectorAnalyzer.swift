@@ -57,39 +57,34 @@ struct SidecarSelectorAnalyzer: Analyzer {
         for sidecar in input.resources("Sidecar", group: "networking.istio.io") {
             let selector = AnalyzedResource.stringMap(sidecar.spec?["workloadSelector"]?["labels"])
             if let reason = Self.ambientReason(sidecar, selector: selector, pods: pods, input: input) {
-                messages.append(AnalysisMessage(Messages.ineffectivePolicy,
-                    "this Sidecar has no effect: \(reason); ambient workloads have no sidecar to configure", on: sidecar))
+                messages.append(.ineffectivePolicy(sidecar, reason))
             } else {
                 sidecars.append(sidecar)
             }
         }
         let findings = SelectorFindings(sidecars, pods: pods) { $0.spec?["workloadSelector"]?["labels"] }
-        for item in findings.unmatched { messages.append(Messages.notFound(item.resource, "selector", item.text, at: item.selector)) }
+        for item in findings.unmatched { messages.append(.referencedResourceNotFound(item.resource, .selector(item.text), at: item.selector)) }
         for group in findings.unselected {
             for sidecar in group.resources {
-                messages.append(AnalysisMessage(Messages.multipleSidecarsWithoutWorkloadSelectors,
-                    "Sidecars \(group.resources.map(\.name).joined(separator: ", ")) in namespace \(group.namespace) all have no workload "
-                        + "selector: which one applies is undefined; keep one, or give the others selectors", on: sidecar))
+                messages.append(.multipleSidecarsWithoutWorkloadSelectors(sidecar, sidecars: group.resources.map(\.name), namespace: group.namespace))
             }
         }
         for item in findings.conflicts {
-            messages.append(AnalysisMessage(Messages.conflictingSidecarWorkloadSelectors,
-                "Sidecars \(item.rivals.joined(separator: ", ")) all select pod \(item.pod): which one applies is undefined; "
-                    + "make their selectors distinct", on: item.resource))
+            messages.append(.conflictingSidecarWorkloadSelectors(item.resource, sidecars: item.rivals, pod: item.pod))
         }
         return messages
     }
 
     /// Why a Sidecar cannot apply in an ambient namespace, or nil when it can.
     static func ambientReason(_ sidecar: AnalyzedResource, selector: [String: String], pods: [AnalyzedResource],
-                              input: AnalysisInput) -> String? {
+                              input: AnalysisInput) -> AnalysisMessage.AmbientReason? {
         guard let namespace = input.resource("Namespace", namespace: "", name: sidecar.namespaceOrEmpty) else { return nil }
         let labels = namespace.labels
         guard labels["istio.io/dataplane-mode"] == "ambient", labels["istio-injection"] == nil, labels["istio.io/rev"] == nil else { return nil }
-        if selector.isEmpty { return "namespace \(namespace.name) uses ambient mode" }
+        if selector.isEmpty { return .ambientNamespace(namespace.name) }
         let selected = pods.filter { $0.namespaceOrEmpty == sidecar.namespaceOrEmpty && $0.isSelected(by: selector) }
         let ambient = selected.filter { $0.annotations["ambient.istio.io/redirection"] == "enabled" }
-        return !selected.isEmpty && ambient.count == selected.count ? "the pods it selects run in ambient mode" : nil
+        return !selected.isEmpty && ambient.count == selected.count ? .ambientPods : nil
     }
 }
 
@@ -119,10 +114,7 @@ struct ConflictingMeshGatewayHostsAnalyzer: Analyzer {
                 rival = candidates.first { $0 != position && services[$0].sharesAudience(with: service) }.map { ($0, host) }
             }
             guard let rival else { continue }
-            messages.append(AnalysisMessage(Messages.conflictingMeshGatewayVirtualServiceHosts,
-                "VirtualServices \(service.origin.dropFirst("VirtualService ".count)) and \(services[rival.index].origin.dropFirst("VirtualService ".count)) "
-                    + "for the mesh gateway both define host \(rival.host): which rules apply is undefined; merge them into one VirtualService",
-                on: service))
+            messages.append(.conflictingMeshGatewayVirtualServiceHosts(service, other: services[rival.index], host: rival.host))
         }
         return messages
     }

@@ -9,11 +9,9 @@ struct TelemetrySelectorAnalyzer: Analyzer {
         let findings = SelectorFindings(input.resources("Telemetry", group: "telemetry.istio.io"), pods: input.resources("Pod", group: "")) {
             $0.spec?["selector"]?["matchLabels"]
         }
-        var messages = findings.unmatched.map { Messages.notFound($0.resource, "selector", $0.text, at: $0.selector) }
+        var messages = findings.unmatched.map { AnalysisMessage.referencedResourceNotFound($0.resource, .selector($0.text), at: $0.selector) }
         for item in findings.conflicts {
-            messages.append(AnalysisMessage(Messages.conflictingTelemetryWorkloadSelectors,
-                "Telemetries \(item.rivals.joined(separator: ", ")) all select pod \(item.pod): which one applies is undefined; "
-                    + "make their selectors distinct", on: item.resource))
+            messages.append(.conflictingTelemetryWorkloadSelectors(item.resource, telemetries: item.rivals, pod: item.pod))
         }
         return messages
     }
@@ -30,9 +28,7 @@ struct TelemetryDefaultSelectorAnalyzer: Analyzer {
         }
         return findings.unselected.flatMap { group in
             group.resources.map { telemetry in
-                AnalysisMessage(Messages.multipleTelemetriesWithoutWorkloadSelectors,
-                    "Telemetries \(group.resources.map(\.name).joined(separator: ", ")) in namespace \(group.namespace) all have no selector: "
-                        + "which one applies is undefined; keep one, or give the others selectors", on: telemetry)
+                AnalysisMessage.multipleTelemetriesWithoutWorkloadSelectors(telemetry, telemetries: group.resources.map(\.name), namespace: group.namespace)
             }
         }
     }
@@ -53,10 +49,7 @@ struct TelemetryProviderAnalyzer: Analyzer {
                     (entry["providers"]?.items ?? []).isEmpty && entry["disabled"]?.scalarText != "true"
                 }
                 if let ignored {
-                    messages.append(AnalysisMessage(Messages.invalidTelemetryProvider,
-                        "a \(section) entry of Telemetry \(telemetry.name) in namespace \(telemetry.namespaceOrEmpty) names no provider and the mesh "
-                            + "has no default one, so it is ignored; add providers, or set meshConfig.defaultProviders.\(section)",
-                        on: telemetry, at: ignored))
+                    messages.append(.invalidTelemetryProvider(telemetry, section: section, at: ignored))
                     break
                 }
             }

@@ -37,17 +37,15 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
                 }
                 guard let service = visibleServices.first else {
                     if !visibleEntry {
-                        messages.append(Messages.notFound(virtualService, "host", host, at: hostNode ?? destination.container))
+                        messages.append(.referencedResourceNotFound(virtualService, .host(host), at: hostNode ?? destination.container))
                     }
                     continue
                 }
                 let ports = (service.spec?["ports"]?.items ?? []).compactMap { $0["port"]?.int }
                 if let portNode = destination.node?["port"]?["number"], let port = portNode.int {
-                    if !ports.contains(port) { messages.append(Messages.notFound(virtualService, "host:port", "\(host):\(port)", at: portNode)) }
+                    if !ports.contains(port) { messages.append(.referencedResourceNotFound(virtualService, .hostPort(host: host, port: port), at: portNode)) }
                 } else if ports.count > 1 {
-                    messages.append(AnalysisMessage(Messages.virtualServiceDestinationPortSelectorRequired,
-                        "destination \(host) is a Service with several ports (\(ports.map(String.init).joined(separator: ", "))): "
-                            + "set destination.port.number to say which one", on: virtualService, at: hostNode))
+                    messages.append(.virtualServiceDestinationPortSelectorRequired(virtualService, host: host, ports: ports, at: hostNode))
                 }
             }
         }
@@ -76,10 +74,7 @@ struct VirtualServiceDestinationHostAnalyzer: Analyzer {
             for target in RouteTarget.all(in: service.spec) where (target.node?["subset"]?.scalarText ?? "").isEmpty {
                 guard let host = target.node?["host"]?.scalarText,
                       let meshRule = meshSubsetRules[HostNames.qualified(host, in: service.namespaceOrEmpty)] else { continue }
-                messages.append(AnalysisMessage(Messages.ingressRouteRulesNotAffected,
-                    "VirtualService \(meshRule.origin.dropFirst("VirtualService ".count)) splits \(host) by subset, but this gateway route "
-                        + "sends to \(host) without a subset, so that split does not apply to requests entering through the gateway",
-                    on: service, at: target.node))
+                messages.append(.ingressRouteRulesNotAffected(service, meshRule: meshRule, host: host, at: target.node))
                 break
             }
         }

@@ -12,15 +12,18 @@ struct VirtualServiceDestinationRuleAnalyzer: Analyzer {
         var messages: [AnalysisMessage] = []
         for service in input.resources("VirtualService", group: "networking.istio.io") {
             let namespace = service.namespaceOrEmpty
-            for destination in RouteTarget.all(in: service.spec).compactMap(\.node) {
-                guard let subsetNode = destination["subset"], let subset = subsetNode.scalarText, !subset.isEmpty,
-                      let host = destination["host"]?.scalarText else { continue }
+            for target in RouteTarget.all(in: service.spec) {
+                guard let destination = target.node, let subset = destination["subset"]?.scalarText, !subset.isEmpty,
+                      let hostNode = destination["host"], let host = hostNode.scalarText else { continue }
                 let wanted = HostNames.qualified(host, in: namespace)
                 let defined = (rulesByHost[wanted] ?? []).contains { rule in
                     rule.isVisible(in: namespace) && (rule.spec?["subsets"]?.items ?? []).contains { $0["name"]?.scalarText == subset }
                 }
                 if !defined {
-                    messages.append(Messages.notFound(service, "host+subset in destinationrule", "\(host)+\(subset)", at: subsetNode))
+                    // Istio points at the destination's host, the field that names what is missing with the subset.
+                    let missing: AnalysisMessage.MissingReference = target.isMirror ? .mirrorSubset(host: host, subset: subset)
+                        : .subset(host: host, subset: subset)
+                    messages.append(.referencedResourceNotFound(service, missing, at: hostNode))
                 }
             }
         }

@@ -14,23 +14,18 @@ struct VirtualServiceGatewayAnalyzer: Analyzer {
             for gatewayNode in service.spec?["gateways"]?.items ?? [] {
                 guard let reference = gatewayNode.scalarText, reference != "mesh" else { continue }
                 if reference.contains(Self.internalGatewayMarker) {
-                    messages.append(AnalysisMessage(Messages.referencedInternalGateway,
-                        "VirtualService \(service.origin.dropFirst("VirtualService ".count)) names \(GoFormat.quote(reference)), a Gateway Istio "
-                            + "generates for a Kubernetes Gateway; reference the Kubernetes Gateway through an HTTPRoute instead",
-                        on: service, at: gatewayNode))
+                    messages.append(.referencedInternalGateway(service, gateway: reference, at: gatewayNode))
                     continue
                 }
                 let (namespace, name) = Self.split(reference, defaultNamespace: service.namespaceOrEmpty)
                 let gateway = input.resource("Gateway", namespace: namespace, name: name)
                 if gateway == nil {
-                    messages.append(Messages.notFound(service, "gateway", reference, at: gatewayNode))
+                    messages.append(.referencedResourceNotFound(service, .gateway(reference), at: gatewayNode))
                 }
                 // As in Istio, a Gateway that serves none of the hosts is reported; serving some is enough.
                 if !hosts.contains(where: { Self.serves(gateway, host: $0, for: service.namespaceOrEmpty) }) {
-                    messages.append(AnalysisMessage(Messages.virtualServiceHostNotFoundInGateway,
-                        "none of the hosts [\(hosts.joined(separator: ", "))] of VirtualService \(service.origin.dropFirst("VirtualService ".count)) "
-                            + "is served by Gateway \(namespace.isEmpty ? name : "\(namespace)/\(name)"); add them to one of the Gateway's servers",
-                        on: service, at: gatewayNode))
+                    messages.append(.virtualServiceHostNotFoundInGateway(service, hosts: hosts, gatewayNamespace: namespace, gatewayName: name,
+                                                                         at: gatewayNode))
                 }
             }
         }

@@ -26,9 +26,8 @@ struct WebhookAnalyzer: Analyzer {
                 guard let service = webhook["clientConfig"]?["service"], let serviceName = service["name"]?.scalarText else { continue }
                 let namespace = service["namespace"]?.scalarText ?? ""
                 if input.resource("Service", namespace: namespace, name: serviceName) == nil {
-                    messages.append(AnalysisMessage(Messages.invalidWebhook,
-                        "webhook \(webhook["name"]?.scalarText ?? "") calls Service \(namespace)/\(serviceName), which does not exist; "
-                            + "injection fails or is skipped", on: configuration, at: service))
+                    messages.append(.invalidWebhook(configuration, .missingService(webhook: webhook["name"]?.scalarText ?? "", namespace: namespace,
+                                                                                    name: serviceName), at: service))
                 }
             }
             let rival = configurations.indices.first { other in
@@ -39,9 +38,7 @@ struct WebhookAnalyzer: Analyzer {
                 }
             }
             if let rival {
-                messages.append(AnalysisMessage(Messages.invalidWebhook,
-                    "its injection webhooks select the same namespaces and pods as \(configurations[rival].name): pods there would be "
-                        + "injected twice; make the selectors exclusive (e.g. istio-injection vs istio.io/rev)", on: configuration))
+                messages.append(.invalidWebhook(configuration, .overlapsWith(configurations[rival].name)))
             }
         }
         return messages

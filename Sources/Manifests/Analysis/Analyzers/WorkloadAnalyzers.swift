@@ -41,16 +41,10 @@ struct DeploymentMultiServiceAnalyzer: Analyzer {
                 }
             }
             for (port, protocols) in protocolsByPort.sorted(by: { $0.key < $1.key }) where protocols.count > 1 {
-                messages.append(AnalysisMessage(Messages.deploymentAssociatedToMultipleServices,
-                    "Deployment \(deployment.name) is behind several Services that use port \(port) with different protocols "
-                        + "(\(protocols.sorted().joined(separator: ", "))); give the port one protocol in every Service",
-                    on: deployment))
+                messages.append(.deploymentAssociatedToMultipleServices(deployment, port: port, protocols: protocols.sorted()))
             }
             for (target, ports) in portsByTarget.sorted(by: { $0.key < $1.key }) where ports.count > 1 {
-                messages.append(AnalysisMessage(Messages.deploymentConflictingPorts,
-                    "Deployment \(deployment.name) is behind Services \(servicesByTarget[target]!.joined(separator: ", ")) that send target port "
-                        + "\(target) through different ports (\(ports.sorted().map(String.init).joined(separator: ", "))); use one port for it",
-                    on: deployment))
+                messages.append(.deploymentConflictingPorts(deployment, services: servicesByTarget[target]!, targetPort: target, ports: ports.sorted()))
             }
         }
         return messages
@@ -83,9 +77,7 @@ struct SubsetSelectPodAnalyzer: Analyzer {
             if service == nil {
                 let known = !entries.items(for: host).isEmpty || !entries.items(for: wanted).isEmpty
                 if !known {
-                    messages.append(AnalysisMessage(Messages.unknownDestinationRuleHost,
-                        "host \(host) of the DestinationRule matches no Service or ServiceEntry in the mesh; check its name and namespace",
-                        on: rule, at: hostNode))
+                    messages.append(.unknownDestinationRuleHost(rule, host: host, at: hostNode))
                 }
                 continue
             }
@@ -100,11 +92,7 @@ struct SubsetSelectPodAnalyzer: Analyzer {
             for subset in rule.spec?["subsets"]?.items ?? [] {
                 let wantedLabels = AnalyzedResource.stringMap(subset["labels"])
                 if backends.contains(where: { labels in wantedLabels.allSatisfy { !$0.value.isEmpty && labels[$0.key] == $0.value } }) { continue }
-                let name = subset["name"]?.scalarText ?? ""
-                messages.append(AnalysisMessage(Messages.destinationRuleSubsetNotSelectPods,
-                    "subset \(name) selects no pod of Service \(service!.origin.dropFirst("Service ".count)): requests to it fail with 503 UH "
-                        + "(no healthy upstream); fix its labels or deploy the version",
-                    on: rule, at: subset))
+                messages.append(.destinationRuleSubsetNotSelectPods(rule, subset: subset["name"]?.scalarText ?? "", service: service!, at: subset))
             }
         }
         return messages
