@@ -98,11 +98,12 @@ public final class KubernetesClient: @unchecked Sendable {
         return items
     }
 
-    /// GET through the API server's pod proxy: `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH` (a sidecar's admin port).
-    public func proxyGet(pod: String, namespace: String, port: Int, path: String) throws -> [UInt8] {
+    /// GET (or `method`) through the API server's pod proxy: `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH`
+    /// (a sidecar's admin port).
+    public func proxyGet(pod: String, namespace: String, port: Int, path: String, method: String = "GET") throws -> [UInt8] {
         let headers = try requestHeaders(accept: "*/*")
         let trimmed = path.hasPrefix("/") ? String(path.dropFirst()) : path
-        let response = try perform(HTTPClientRequest(url: requestBase + "/api/v1/namespaces/\(namespace)/pods/\(pod):\(port)/proxy/\(trimmed)",
+        let response = try perform(HTTPClientRequest(method: method, url: requestBase + "/api/v1/namespaces/\(namespace)/pods/\(pod):\(port)/proxy/\(trimmed)",
                                                      headers: headers))
         guard (200..<300).contains(response.status) else {
             let status = try? JSONValue.parse(response.body)

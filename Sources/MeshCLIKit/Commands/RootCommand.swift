@@ -26,6 +26,7 @@ public struct RootCommand: MeshCommand {
                 InjectCommand.self,
                 KubeInjectCommand.self,
                 LocalCommand.self,
+                ProxyConfigCommand.self,
                 ValidateCommand.self,
                 VersionCommand.self,
             ])

@@ -1,0 +1,46 @@
+import Manifests
+
+/// A route configuration (`envoy.config.route.v3.RouteConfiguration`): virtual hosts and their routes.
+public struct RouteConfiguration: Sendable {
+    public let json: JSONValue
+
+    public init(json: JSONValue) { self.json = json }
+
+    public var name: String { json.text("name") }
+    public var virtualHosts: [VirtualHost] { json.items("virtual_hosts").map(VirtualHost.init) }
+}
+
+public struct VirtualHost: Sendable {
+    public let json: JSONValue
+
+    public init(json: JSONValue) { self.json = json }
+
+    public var name: String { json.text("name") }
+    public var domains: [String] { json.items("domains").compactMap(\.string) }
+    public var routes: [Route] { json.items("routes").map(Route.init) }
+}
+
+public struct Route: Sendable {
+    public let json: JSONValue
+
+    public init(json: JSONValue) { self.json = json }
+
+    public var name: String { json.text("name") }
+    public var match: JSONValue { json.field("match") ?? .object([]) }
+
+    /// The single cluster of a `route` action; nil for weighted clusters, redirects and direct responses.
+    public var cluster: String? { json.field("route")?.field("cluster")?.string }
+
+    /// The VirtualService that made it (`reviews.default`), from Istio's metadata.
+    public var managedBy: String { IstioConfigPath.describe(json.field("metadata")) }
+
+    /// The match in short: `/prefix*`, `PathPrefix:/p`, an exact path, `regex ...`, joined by spaces.
+    public var matchDescription: String {
+        var conditions: [String] = []
+        if let prefix = match.field("prefix")?.string, !prefix.isEmpty { conditions.append(prefix + "*") }
+        if let prefix = match.field("path_separated_prefix")?.string, !prefix.isEmpty { conditions.append("PathPrefix:" + prefix) }
+        if let path = match.field("path")?.string, !path.isEmpty { conditions.append(path) }
+        if let regex = match.field("safe_regex") { conditions.append("regex " + regex.text("regex")) }
+        return conditions.joined(separator: " ")
+    }
+}
