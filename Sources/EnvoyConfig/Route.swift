@@ -18,6 +18,25 @@ public struct VirtualHost: Sendable {
     public var name: String { json.text("name") }
     public var domains: [String] { json.items("domains").compactMap(\.string) }
     public var routes: [Route] { json.items("routes").map(Route.init) }
+
+    /// The DOMAINS column: one domain as it is; otherwise those without a port (IPv6 in brackets kept), short
+    /// Kubernetes names preferred over their `.svc` and `.svc.cluster.local` forms, at most two and "+ N more...".
+    public static func describeDomains(_ domains: [String]) -> String {
+        if domains.count <= 1 { return domains.first ?? "" }
+        let withoutPort = domains.filter { domain in
+            let colons = domain.filter { $0 == ":" }.count
+            return colons == 0 || (colons > 2 && domain.hasSuffix("]"))
+        }
+        let present = Set(withoutPort)
+        let kept = withoutPort.filter { domain in
+            for suffix in [".svc.cluster.local", ".svc"] where domain.hasSuffix(suffix) {
+                if present.contains(String(domain.dropLast(suffix.count))) { return false }
+            }
+            return true
+        }
+        if kept.count > 2 { return kept.prefix(2).joined(separator: ", ") + " + \(kept.count - 2) more..." }
+        return kept.joined(separator: ", ")
+    }
 }
 
 public struct Route: Sendable {

@@ -64,23 +64,4 @@ enum ListenerDescriptions {
         }
         return "Inline Route: " + described.joined(separator: "; ")
     }
-
-    /// The DOMAINS column: one domain as it is; otherwise those without a port (IPv6 in brackets kept), short
-    /// Kubernetes names preferred over their `.svc` and `.svc.cluster.local` forms, at most two and "+ N more...".
-    static func routeDomains(_ domains: [String]) -> String {
-        if domains.count <= 1 { return domains.first ?? "" }
-        let withoutPort = domains.filter { domain in
-            let colons = domain.filter { $0 == ":" }.count
-            return colons == 0 || (colons > 2 && domain.hasSuffix("]"))
-        }
-        let present = Set(withoutPort)
-        let kept = withoutPort.filter { domain in
-            for suffix in [".svc.cluster.local", ".svc"] where domain.hasSuffix(suffix) {
-                if present.contains(String(domain.dropLast(suffix.count))) { return false }
-            }
-            return true
-        }
-        if kept.count > 2 { return kept.prefix(2).joined(separator: ", ") + " + \(kept.count - 2) more..." }
-        return kept.joined(separator: ", ")
-    }
 }

@@ -107,10 +107,10 @@ struct ProxyConfigTables {
             }
             for host in routes.virtualHosts {
                 for route in host.routes where route.cluster != "PassthroughCluster" {
-                    table.append([name, host.name, ListenerDescriptions.routeDomains(host.domains), route.matchDescription, route.managedBy])
+                    table.append([name, host.name, VirtualHost.describeDomains(host.domains), route.matchDescription, route.managedBy])
                 }
                 if host.routes.isEmpty {
-                    table.append([name, host.name, ListenerDescriptions.routeDomains(host.domains), "/*", "404"])
+                    table.append([name, host.name, VirtualHost.describeDomains(host.domains), "/*", "404"])
                 }
             }
         }

@@ -1,3 +1,5 @@
+import EnvoyConfig
+
 /// `meshctl proxy-config bootstrap`: the bootstrap a sidecar's Envoy started with.
 struct ProxyConfigBootstrapCommand: MeshCommand {
     static var spec: CommandSpec {

@@ -1,3 +1,5 @@
+import EnvoyConfig
+
 /// `meshctl proxy-config cluster`: the clusters (upstream services) a sidecar knows.
 struct ProxyConfigClusterCommand: MeshCommand {
     static var spec: CommandSpec {

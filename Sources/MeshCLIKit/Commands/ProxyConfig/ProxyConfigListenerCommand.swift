@@ -1,3 +1,5 @@
+import EnvoyConfig
+
 /// `meshctl proxy-config listener`: the listeners of a sidecar and where each filter chain sends traffic.
 struct ProxyConfigListenerCommand: MeshCommand {
     static var spec: CommandSpec {

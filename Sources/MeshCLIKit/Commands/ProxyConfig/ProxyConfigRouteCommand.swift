@@ -1,3 +1,5 @@
+import EnvoyConfig
+
 /// `meshctl proxy-config route`: the route configurations of a sidecar, a row per route.
 struct ProxyConfigRouteCommand: MeshCommand {
     static var spec: CommandSpec {

@@ -1,3 +1,5 @@
+import EnvoyConfig
+
 /// `meshctl proxy-config secret`: the certificates a sidecar holds (SDS), with their validity.
 struct ProxyConfigSecretCommand: MeshCommand {
     static var spec: CommandSpec {

@@ -1,13 +1,16 @@
-import EnvoyConfig
 
 /// `proxy-config cluster --fqdn --port --subset --direction`: each a substring of the cluster's name.
-struct ClusterFilter {
-    var fqdn = ""
-    var port = 0
-    var subset = ""
-    var direction = ""
+public struct ClusterFilter {
+    public var fqdn = ""
+    public var port = 0
+    public var subset = ""
+    public var direction = ""
 
-    func accepts(_ cluster: Cluster) -> Bool {
+    public init(fqdn: String = "", port: Int = 0, subset: String = "", direction: String = "") {
+        (self.fqdn, self.port, self.subset, self.direction) = (fqdn, port, subset, direction)
+    }
+
+    public func accepts(_ cluster: Cluster) -> Bool {
         let name = cluster.name
         if !fqdn.isEmpty && !name.contains(fqdn) { return false }
         if !direction.isEmpty && !name.contains(direction) { return false }
@@ -18,14 +21,18 @@ struct ClusterFilter {
 }
 
 /// `proxy-config listener --address --port --type`.
-struct ListenerFilter {
-    var address = ""
-    var port = 0
-    var type = ""
+public struct ListenerFilter {
+    public var address = ""
+    public var port = 0
+    public var type = ""
     /// MATCH and DESTINATION columns (istioctl's --verbose, on by default) instead of TYPE.
-    var verbose = true
+    public var verbose = true
 
-    func accepts(_ listener: Listener) -> Bool {
+    public init(address: String = "", port: Int = 0, type: String = "", verbose: Bool = true) {
+        (self.address, self.port, self.type, self.verbose) = (address, port, type, verbose)
+    }
+
+    public func accepts(_ listener: Listener) -> Bool {
         if !address.isEmpty {
             let addresses = listener.additionalAddresses + [listener.address.host]
             if !addresses.contains(where: { $0.lowercased() == address.lowercased() }) { return false }
@@ -37,21 +44,29 @@ struct ListenerFilter {
 }
 
 /// `proxy-config route --name`.
-struct RouteFilter {
-    var name = ""
-    var verbose = true
+public struct RouteFilter {
+    public var name = ""
+    public var verbose = true
 
-    func accepts(_ routes: RouteConfiguration) -> Bool { name.isEmpty || routes.name == name }
+    public init(name: String = "", verbose: Bool = true) {
+        (self.name, self.verbose) = (name, verbose)
+    }
+
+    public func accepts(_ routes: RouteConfiguration) -> Bool { name.isEmpty || routes.name == name }
 }
 
 /// `proxy-config endpoint --address --port --cluster --status` (case-insensitive except the port).
-struct EndpointFilter {
-    var address = ""
-    var port = 0
-    var cluster = ""
-    var status = ""
+public struct EndpointFilter {
+    public var address = ""
+    public var port = 0
+    public var cluster = ""
+    public var status = ""
 
-    func accepts(_ host: HostStatus, cluster clusterName: String) -> Bool {
+    public init(address: String = "", port: Int = 0, cluster: String = "", status: String = "") {
+        (self.address, self.port, self.cluster, self.status) = (address, port, cluster, status)
+    }
+
+    public func accepts(_ host: HostStatus, cluster clusterName: String) -> Bool {
         if !address.isEmpty && host.host.lowercased() != address.lowercased() { return false }
         if port != 0 && host.port != port { return false }
         if !cluster.isEmpty && clusterName.lowercased() != cluster.lowercased() { return false }
@@ -60,7 +75,7 @@ struct EndpointFilter {
     }
 
     /// The same filters on a load assignment's endpoint (`--address` is `ip:port` there, as istioctl compares it).
-    func accepts(_ endpoint: LbEndpoint, cluster clusterName: String) -> Bool {
+    public func accepts(_ endpoint: LbEndpoint, cluster clusterName: String) -> Bool {
         if !address.isEmpty && !endpoint.addressTexts.contains(where: { $0.lowercased() == address.lowercased() }) { return false }
         if port != 0 && endpoint.port != port { return false }
         if !cluster.isEmpty && clusterName.lowercased() != cluster.lowercased() { return false }

@@ -1,0 +1,169 @@
+import EnvoyConfig
+import Foundation
+import Manifests
+import MeshCLIKit
+
+/// istioctl's proxy-config, proxy-status, describe and authz cases (`proxy-config/cases.json`). Command and
+/// writer cases run `meshctl` (a writer case through its `equivalentCli`); function cases call the EnvoyConfig
+/// function that does the same job. Cases of commands meshctl does not have yet fail with that reason.
+struct ProxyConfigCorpus {
+    let root: URL
+
+    /// The case ids in the order of cases.json.
+    static func caseIDs(root: URL) throws -> [String] {
+        try cases(root: root).map { $0["id"] as? String ?? "?" }
+    }
+
+    static func cases(root: URL) throws -> [[String: Any]] {
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent("cases.json"))) as? [String: Any]
+        return index?["cases"] as? [[String: Any]] ?? []
+    }
+
+    /// Case id → failure reason.
+    func run() throws -> [String: String] {
+        var failures: [String: String] = [:]
+        let cluster = ProxyConfigCluster(root: root)
+        defer { cluster.stop() }
+        for item in try Self.cases(root: root) {
+            let id = item["id"] as? String ?? "?"
+            if let problem = check(item, cluster: cluster) { failures[id] = problem }
+        }
+        return failures
+    }
+
+    private func check(_ item: [String: Any], cluster: ProxyConfigCluster) -> String? {
+        let expected = item["expected"] as? [String: Any] ?? [:]
+        let wantError = item["wantError"] as? Bool ?? false
+        switch item["level"] as? String {
+        case "command":
+            let command = item["command"] as? String ?? ""
+            guard command == "proxy-config" else { return "meshctl has no `\(command)` yet" }
+            let arguments = (item["args"] as? [String]) ?? []
+            let env = item["env"] as? [String: Any] ?? [:]
+            let result = (env["fakeAdminResponses"] as? [String: Any])?.isEmpty == false || Self.namesAPod(arguments)
+                ? cluster.meshctl(["proxy-config"] + arguments, env: env)
+                : Self.meshctl(["proxy-config"] + arguments, in: root)
+            return Self.compare(result, expected, wantError: wantError, root: root)
+        case "writer":
+            if let cli = item["equivalentCli"] as? String, cli.hasPrefix("proxy-config ") {
+                let inputs = item["inputs"] as? [String] ?? []
+                let arguments = cli.split(separator: " ").map(String.init).map { word in
+                    // The data file names are relative to the case's input folder.
+                    word.hasSuffix(".json") ? (inputs.first { $0.hasSuffix("/" + word) } ?? word) : word
+                }
+                return Self.compare(Self.meshctl(arguments, in: root), expected, wantError: wantError, root: root)
+            }
+            let function = item["function"] as? String ?? ""
+            if function.hasPrefix("ConfigWriter.Prime(bytes)") {
+                // An empty input is not a config dump.
+                return (try? ConfigDump(text: "", source: "empty")) == nil ? nil : "an empty input was read as a config dump"
+            }
+            if function.contains("without Prime") {
+                // meshctl has no unprimed writer: the same mistake is a command with nothing to read, a usage error.
+                let result = Self.meshctl(["proxy-config", "bootstrap"] + (function.hasPrefix("PrintBootstrapSummary") ? ["-o", "short"] : []), in: root)
+                return result.code == .usage ? nil : "exit \(result.code.rawValue) without a pod or file: \(result.output.prefix(200))"
+            }
+            return "meshctl has no equivalent of \(function.prefix(60)) yet"
+        case "function":
+            return checkFunction(item["function"] as? String ?? "", item["arguments"] as? [String: Any] ?? [:], expected)
+        default:
+            return "unknown case level \(item["level"] ?? "?")"
+        }
+    }
+
+    /// Arguments that name a pod (not only flags and a subcommand).
+    static func namesAPod(_ arguments: [String]) -> Bool {
+        arguments.count >= 2 && !arguments[1].hasPrefix("-") && !arguments[1].contains("/")
+    }
+
+    private func checkFunction(_ function: String, _ arguments: [String: Any], _ expected: [String: Any]) -> String? {
+        if function.hasPrefix("ListenerFilter") {
+            let filter = arguments["filter"] as? [String: Any] ?? [:]
+            let listenerData = (try? JSONSerialization.data(withJSONObject: arguments["listener"] ?? [:])) ?? Data("{}".utf8)
+            let listener = Listener(json: (try? JSONValue.parse(String(decoding: listenerData, as: UTF8.self))) ?? .object([]))
+            let accepts = ListenerFilter(address: filter["address"] as? String ?? "", port: filter["port"] as? Int ?? 0,
+                                         type: filter["type"] as? String ?? "").accepts(listener)
+            return accepts == expected["value"] as? Bool ? nil : "accepts: \(accepts), istioctl: \(expected["value"] ?? "?")"
+        }
+        if function.hasPrefix("describeRouteDomains") {
+            let text = VirtualHost.describeDomains(arguments["domains"] as? [String] ?? [])
+            return text == expected["value"] as? String ? nil : "\"\(text)\", istioctl: \"\(expected["value"] ?? "?")\""
+        }
+        return "meshctl has no equivalent of \(function.prefix(60)) yet"
+    }
+
+    /// What differs between a run and the case's expectation; nil when nothing does.
+    static func compare(_ result: (code: ExitCode, stdout: String, output: String), _ expected: [String: Any], wantError: Bool, root: URL) -> String? {
+        if wantError != (result.code != .success) {
+            return "exit \(result.code.rawValue), istioctl \(wantError ? "fails" : "succeeds"): \(result.output.prefix(300))"
+        }
+        let shown = expected["stream"] as? String == "stdout" || expected["kind"] as? String == "golden" ? result.stdout : result.output
+        switch expected["kind"] as? String {
+        case "substring":
+            let value = expected["value"] as? String ?? ""
+            // cobra labels errors "Error: ", meshctl "error: " (as kubectl does); the message after it is compared.
+            let message = value.hasPrefix("Error: ") ? "error: " + value.dropFirst("Error: ".count) : value
+            return shown.contains(value) || shown.contains(message) ? nil : "output lacks \"\(value)\": \(shown.prefix(300))"
+        case "substrings":
+            let missing = (expected["values"] as? [String] ?? []).filter { !shown.contains($0) }
+            let present = (expected["absent"] as? [String] ?? []).filter { shown.contains($0) }
+            return missing.isEmpty && present.isEmpty ? nil : "lacks \(missing), has \(present)"
+        case "exactString":
+            let value = expected["value"] as? String ?? ""
+            return shown == value ? nil : "output \"\(shown.prefix(300))\", istioctl: \"\(value.prefix(300))\""
+        case "golden":
+            guard let file = expected["file"] as? String,
+                  let golden = try? String(contentsOf: root.appendingPathComponent(file), encoding: .utf8) else { return "golden unreadable" }
+            let same = expected["compare"] as? String == "exact" ? shown == golden : shown.trimmed == golden.trimmed
+            return same ? nil : "differs from \(file): \(firstDifference(shown, golden))"
+        case "none", "error":
+            return nil
+        default:
+            return "unknown expectation \(expected["kind"] ?? "?")"
+        }
+    }
+
+    /// The first line that differs, both ways.
+    static func firstDifference(_ actual: String, _ expected: String) -> String {
+        let a = actual.split(separator: "\n", omittingEmptySubsequences: false), b = expected.split(separator: "\n", omittingEmptySubsequences: false)
+        for index in 0..<max(a.count, b.count) {
+            let x = index < a.count ? String(a[index]) : "<end>", y = index < b.count ? String(b[index]) : "<end>"
+            if x != y { return "line \(index + 1): \"\(x.prefix(120))\" vs \"\(y.prefix(120))\"" }
+        }
+        return "whitespace at the ends"
+    }
+
+    static func meshctl(_ arguments: [String], in directory: URL, variables: [String: String] = [:]) -> (code: ExitCode, stdout: String, output: String) {
+        let merged = Buffer(), out = Buffer(also: merged), err = Buffer(also: merged)
+        // No kubeconfig: cases that reach for a cluster have none.
+        let environment = CommandEnvironment(stdout: out, stderr: err, variables: variables.isEmpty ? ["KUBECONFIG": "/nonexistent/meshctl-conformance"] : variables,
+                                             workingDirectory: directory.path)
+        let code = MeshCLI.run(arguments, environment: environment)
+        return (code, out.text, merged.text)
+    }
+
+    final class Buffer: TextOutput {
+        var text = ""
+        let also: Buffer?
+        init(also: Buffer? = nil) { self.also = also }
+        var isTerminal: Bool { false }
+        func write(_ text: String) {
+            self.text += text
+            also?.write(text)
+        }
+    }
+}
+
+/// The cluster of the command cases: none yet (the local control plane's pods/proxy comes next), so cases that
+/// read a pod fail with that reason.
+final class ProxyConfigCluster {
+    let root: URL
+
+    init(root: URL) { self.root = root }
+
+    func meshctl(_ arguments: [String], env: [String: Any]) -> (code: ExitCode, stdout: String, output: String) {
+        ProxyConfigCorpus.meshctl(arguments, in: root)
+    }
+
+    func stop() {}
+}
