@@ -333,7 +333,7 @@ struct LocalStatusCommand: MeshCommand {
         let up = pid != nil && endpoint.map { mode.isReady($0.url) } == true
         var objects: Int?
         if FileManager.default.fileExists(atPath: mode.paths.database.path) {
-            objects = (try? ObjectStore(path: mode.paths.database.path))?.count()
+            objects = try? ObjectStore(path: mode.paths.database.path).count()
         }
         let uptime = endpoint.map { Int(Date().timeIntervalSince($0.started)) }
         let others = mode.othersRunning()

@@ -19,6 +19,13 @@ public struct APIError: Error, Sendable {
         APIError(404, "NotFound", "\(type.qualifiedName) \"\(name)\" not found", details: details(type, name))
     }
 
+    /// 404 for a subresource the local control plane does not serve (`kubectl debug` asks for pods/ephemeralcontainers).
+    static func noSubresource(_ type: ResourceType, _ name: String, _ subresource: String) -> APIError {
+        let reason = type.plural == "pods" ? ": it runs no containers, so there is nothing to attach to or debug" : ""
+        return APIError(404, "NotFound", "\(type.qualifiedName) \"\(name)\" has no \(subresource) subresource in meshctl's local control plane\(reason)",
+                        details: details(type, name))
+    }
+
     static func alreadyExists(_ type: ResourceType, _ name: String) -> APIError {
         APIError(409, "AlreadyExists", "\(type.qualifiedName) \"\(name)\" already exists", details: details(type, name))
     }
@@ -30,15 +37,32 @@ public struct APIError: Error, Sendable {
 
     static func badRequest(_ message: String) -> APIError { APIError(400, "BadRequest", message) }
 
+    static var methodNotAllowed: APIError {
+        APIError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", details: .object([]))
+    }
+
+    /// 500: the server failed (its store), with the cause.
+    static func internalError(_ cause: String) -> APIError {
+        APIError(500, "InternalError", "Internal error occurred: \(cause)", details: .object([("causes", .array([.object([("message", .string(cause))])]))]))
+    }
+
     /// 422 with one cause per field, as the API server reports failed validation.
     static func invalid(_ type: ResourceType, _ name: String, causes: [(field: String, message: String)]) -> APIError {
         let summary = causes.map { "\($0.field): \($0.message)" }.joined(separator: ", ")
         var detail = details(type, name)
         detail["kind"] = .string(type.kind)  // Invalid names the kind, where NotFound names the resource
-        detail["causes"] = .array(causes.map { .object([("reason", .string("FieldValueInvalid")), ("message", .string($0.message)),
+        detail["causes"] = .array(causes.map { .object([("reason", .string(causeReason($0.message))), ("message", .string($0.message)),
                                                          ("field", .string($0.field))]) })
         let qualifiedKind = type.group.isEmpty ? type.kind : "\(type.kind).\(type.group)"
         return APIError(422, "Invalid", "\(qualifiedKind) \"\(name)\" is invalid: \(summary)", details: detail)
+    }
+
+    /// A cause's reason, from how its message begins (`Required value: ...` is FieldValueRequired), as Kubernetes names them.
+    private static func causeReason(_ message: String) -> String {
+        let reasons = [("Required value", "FieldValueRequired"), ("Unsupported value", "FieldValueNotSupported"),
+                       ("Duplicate value", "FieldValueDuplicate"), ("Forbidden", "FieldValueForbidden"), ("Too long", "FieldValueTooLong"),
+                       ("Too many", "FieldValueTooMany")]
+        return reasons.first { message.hasPrefix($0.0) }?.1 ?? "FieldValueInvalid"
     }
 
     private static func details(_ type: ResourceType, _ name: String) -> JSONValue {

@@ -6,8 +6,8 @@ enum Injection {
     static let injector = SidecarInjector(settings: .builtin())
 
     static func admit(pod: JSONValue, namespace: String, store: ObjectStore) throws -> JSONValue {
-        guard let configuration = store.get("mutatingwebhookconfigurations.admissionregistration.k8s.io", namespace: "", name: "istio-sidecar-injector"),
-              let namespaceObject = store.get("namespaces", namespace: "", name: namespace) else { return pod }
+        guard let configuration = try store.get("mutatingwebhookconfigurations.admissionregistration.k8s.io", namespace: "", name: "istio-sidecar-injector"),
+              let namespaceObject = try store.get("namespaces", namespace: "", name: namespace) else { return pod }
         let namespaceLabels = namespaceObject.labelMap, podLabels = pod.labelMap
         let selected = (configuration["webhooks"]?.array ?? []).contains { webhook in
             LabelSelector(webhook["namespaceSelector"]?.yamlNode).matches(namespaceLabels)

@@ -137,7 +137,10 @@ public final class LocalControlPlane: @unchecked Sendable {
 
 /// The objects a fresh control plane starts with, as an Istio install has them.
 enum Bootstrap {
+    /// Creates what is missing (a deleted istio-system comes back with its ConfigMaps), after finishing any namespace
+    /// deletion the last run left Terminating.
     static func seed(_ api: KubernetesAPI) throws {
+        try api.finishTerminatingNamespaces()
         for name in ["default", "kube-system", "kube-public", "istio-system"] {
             try api.ensure(.object([("apiVersion", .string("v1")), ("kind", .string("Namespace")), ("metadata", .object([("name", .string(name))]))]))
         }

@@ -19,6 +19,7 @@ public enum StoreError: Error, Equatable {
     case conflict
     /// A watch asked for changes older than the store still remembers.
     case expired(oldest: Int64)
+    /// SQLite failed, or a stored object could not be read back: the cause, naming the object where one is known.
     case database(String)
 }
 
@@ -27,7 +28,8 @@ public enum StoreError: Error, Equatable {
 public final class ObjectStore: @unchecked Sendable {
     private let database: SQLiteDatabase
     private let lock = NSLock()
-    public private(set) var resourceVersion: Int64 = 0
+    /// The last version written; read and changed only under `lock`.
+    private var version: Int64 = 0
     private var history: [WatchEvent] = []
     private let historyLimit: Int
     /// Changes after this version are all in `history`.
@@ -44,37 +46,33 @@ public final class ObjectStore: @unchecked Sendable {
             CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
             INSERT OR IGNORE INTO counters VALUES ('resource_version', 1000);
             """)
-        resourceVersion = try database.query("SELECT value FROM counters WHERE name = 'resource_version'").first?.first?.integer ?? 1000
-        historyFloor = resourceVersion
+        version = try database.query("SELECT value FROM counters WHERE name = 'resource_version'").first?.first?.integer ?? 1000
+        historyFloor = version
     }
 
-    public func get(_ resource: String, namespace: String, name: String) -> JSONValue? {
+    /// The version of the last write: every object and list the store returns is at this version or older.
+    public var resourceVersion: Int64 {
         lock.lock(); defer { lock.unlock() }
-        return try? stored(resource, namespace: namespace, name: name)
+        return version
+    }
+
+    /// The stored object, nil when there is none. Throws `StoreError.database` when SQLite fails or the row is unreadable.
+    public func get(_ resource: String, namespace: String, name: String) throws(StoreError) -> JSONValue? {
+        lock.lock(); defer { lock.unlock() }
+        return try reading { try stored(resource, namespace: namespace, name: name) }
     }
 
     /// Objects of a resource, in one namespace or all (nil), ordered by namespace and name, and the version they are at.
-    public func list(_ resource: String, namespace: String?) -> (items: [JSONValue], resourceVersion: Int64) {
-        lock.lock(); defer { lock.unlock() }
-        let rows: [[SQLiteDatabase.Value]]
-        if let namespace {
-            rows = (try? database.query("SELECT body FROM objects WHERE resource = ? AND namespace = ? ORDER BY name",
-                                        [.text(resource), .text(namespace)])) ?? []
-        } else {
-            rows = (try? database.query("SELECT body FROM objects WHERE resource = ? ORDER BY namespace, name", [.text(resource)])) ?? []
-        }
-        let items = rows.compactMap { row -> JSONValue? in
-            guard case .blob(let bytes) = row[0] else { return nil }
-            return try? JSONValue.parse(bytes)
-        }
-        return (items, resourceVersion)
+    public func list(_ resource: String, namespace: String?) throws(StoreError) -> (items: [JSONValue], resourceVersion: Int64) {
+        let page = try page(resource, namespace: namespace, after: nil, limit: Int.max) { _ in true }
+        return (page.items, page.resourceVersion)
     }
 
     /// One page of a resource's objects in (namespace, name) order: those after `after` that `filter` accepts, at
     /// most `limit` of them, and where the next page starts (nil when this is the last). Rows are read and parsed
     /// only as far as the page needs.
     public func page(_ resource: String, namespace: String?, after: (namespace: String, name: String)?, limit: Int,
-                     filter: (JSONValue) -> Bool) -> (items: [JSONValue], next: (namespace: String, name: String)?, resourceVersion: Int64) {
+                     filter: (JSONValue) -> Bool) throws(StoreError) -> (items: [JSONValue], next: (namespace: String, name: String)?, resourceVersion: Int64) {
         lock.lock(); defer { lock.unlock() }
         var sql = "SELECT namespace, name, body FROM objects WHERE resource = ?"
         var parameters: [SQLiteDatabase.Value] = [.text(resource)]
@@ -84,20 +82,27 @@ public final class ObjectStore: @unchecked Sendable {
         var items: [JSONValue] = []
         var last: (String, String)?
         var more = false
-        _ = try? database.forEachRow(sql, parameters) { row in
-            guard case .blob(let bytes) = row[2], let object = try? JSONValue.parse(bytes), filter(object) else { return true }
-            if items.count == limit { more = true; return false }
-            items.append(object)
-            last = (row[0].text ?? "", row[1].text ?? "")
-            return true
+        var damaged: StoreError?
+        try reading {
+            try database.forEachRow(sql, parameters) { row in
+                let namespace = row[0].text ?? "", name = row[1].text ?? ""
+                let object: JSONValue
+                do throws(StoreError) { object = try Self.decode(row[2], resource, namespace, name) } catch { damaged = error; return false }
+                guard filter(object) else { return true }
+                if items.count == limit { more = true; return false }
+                items.append(object)
+                last = (namespace, name)
+                return true
+            }
         }
-        return (items, more ? last : nil, resourceVersion)
+        if let damaged { throw damaged }
+        return (items, more ? last : nil, version)
     }
 
     /// How many objects are stored.
-    public func count() -> Int {
+    public func count() throws(StoreError) -> Int {
         lock.lock(); defer { lock.unlock() }
-        return Int((try? database.query("SELECT COUNT(*) FROM objects").first?.first?.integer) ?? 0)
+        return Int(try reading { try database.query("SELECT COUNT(*) FROM objects").first?.first?.integer } ?? 0)
     }
 
     /// Stores a new object; `prepare` gets the resourceVersion it will carry and returns the object to store.
@@ -151,6 +156,12 @@ public final class ObjectStore: @unchecked Sendable {
         return nextWatcher
     }
 
+    /// How many watches are open.
+    public var watcherCount: Int {
+        lock.lock(); defer { lock.unlock() }
+        return watchers.count
+    }
+
     public func stopWatching(_ token: Int) {
         lock.lock(); defer { lock.unlock() }
         watchers[token] = nil
@@ -159,16 +170,16 @@ public final class ObjectStore: @unchecked Sendable {
     // MARK: - Writing
 
     private func nextVersion() throws -> Int64 {
-        resourceVersion += 1
-        try database.query("UPDATE counters SET value = ? WHERE name = 'resource_version'", [.integer(resourceVersion)])
-        return resourceVersion
+        version += 1
+        try database.query("UPDATE counters SET value = ? WHERE name = 'resource_version'", [.integer(version)])
+        return version
     }
 
     private func write(_ resource: String, namespace: String, name: String, kind: WatchEvent.Kind,
                        _ body: (JSONValue?, Int64) throws -> JSONValue?) throws -> JSONValue {
         try committing {
             let existing = try stored(resource, namespace: namespace, name: name)
-            guard let object = try body(existing, resourceVersion + 1) else { return (existing ?? .null, nil) }
+            guard let object = try body(existing, version + 1) else { return (existing ?? .null, nil) }
             let version = try nextVersion()
             try database.query("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?)",
                                [.text(resource), .text(namespace), .text(name), .integer(version), .blob(object.serializedBytes)])
@@ -180,13 +191,13 @@ public final class ObjectStore: @unchecked Sendable {
     /// A failed write leaves the version where it was.
     private func committing(_ body: () throws -> (JSONValue, WatchEvent?)) throws -> JSONValue {
         lock.lock(); defer { lock.unlock() }
-        let before = resourceVersion
+        let before = version
         do {
             let (result, event) = try database.transaction(body)
             if let event { publish(event) }
             return result
         } catch {
-            resourceVersion = before
+            version = before
             // The caller's own errors (a conflict found while changing the object) pass through as they are.
             if error is SQLiteError { throw StoreError.database("\(error)") }
             throw error
@@ -196,9 +207,34 @@ public final class ObjectStore: @unchecked Sendable {
     /// The stored object, read inside the caller's lock.
     private func stored(_ resource: String, namespace: String, name: String) throws -> JSONValue? {
         guard let row = try database.query("SELECT body FROM objects WHERE resource = ? AND namespace = ? AND name = ?",
-                                           [.text(resource), .text(namespace), .text(name)]).first,
-              case .blob(let bytes) = row[0] else { return nil }
-        return try JSONValue.parse(bytes)
+                                           [.text(resource), .text(namespace), .text(name)]).first else { return nil }
+        return try Self.decode(row[0], resource, namespace, name)
+    }
+
+    /// A row's body as the object it holds; anything else is damage, reported with the object's key.
+    private static func decode(_ body: SQLiteDatabase.Value, _ resource: String, _ namespace: String, _ name: String) throws(StoreError) -> JSONValue {
+        let key = namespace.isEmpty ? "\(resource) \(name)" : "\(resource) \(namespace)/\(name)"
+        guard case .blob(let bytes) = body else { throw StoreError.database("the stored \(key) is not a JSON document") }
+        do {
+            let object = try JSONValue.parse(bytes)
+            guard object.object != nil else { throw StoreError.database("the stored \(key) is not a JSON object") }
+            return object
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.database("the stored \(key) cannot be read: \(error)")
+        }
+    }
+
+    /// Runs a read, turning SQLite's failures into `StoreError.database`.
+    private func reading<T>(_ body: () throws -> T) throws(StoreError) -> T {
+        do {
+            return try body()
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.database("\(error)")
+        }
     }
 
     /// Records a committed change and hands it to the watchers that want it, in commit order (the caller holds the

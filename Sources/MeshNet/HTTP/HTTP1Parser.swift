@@ -50,8 +50,15 @@ public struct HTTP1Parser {
     /// The next event; call again after `.request` for a pipelined next request.
     public mutating func next() -> Event {
         if head == nil {
-            guard let end = headEnd() else {
+            let end: Int
+            switch scanHead() {
+            case .incomplete:
                 return buffered > maxHeadBytes ? .reject(status: 431, reason: "request head is larger than \(maxHeadBytes) bytes") : .needMore
+            case .bareLineFeed:
+                // Answered at once: waiting for a CRLF that never comes would leave the client hanging until the head timeout.
+                return .reject(status: 400, reason: "a line of the request head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)")
+            case .end(let index):
+                end = index
             }
             if end - start > maxHeadBytes { return .reject(status: 431, reason: "request head is larger than \(maxHeadBytes) bytes") }
             switch parseHead(buffer[start..<end]) {
@@ -94,15 +101,19 @@ public struct HTTP1Parser {
         }
     }
 
-    private func headEnd() -> Int? {
-        guard buffer.count - start >= 4 else { return nil }
+    private enum HeadScan { case end(Int), bareLineFeed, incomplete }
+
+    /// Where the head ends (the index of its closing CRLF CRLF), or a line that ends with LF alone.
+    private func scanHead() -> HeadScan {
         var index = start
-        let limit = buffer.count - 3
-        while index < limit {
-            if buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 { return index }
+        while index < buffer.count {
+            if buffer[index] == 10 {
+                guard index > start, buffer[index - 1] == 13 else { return .bareLineFeed }
+                if index - start >= 3, buffer[index - 2] == 10, buffer[index - 3] == 13 { return .end(index - 3) }
+            }
             index += 1
         }
-        return nil
+        return .incomplete
     }
 
     private struct Rejection: Error { let status: Int; let reason: String }

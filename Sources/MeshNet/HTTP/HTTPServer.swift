@@ -32,8 +32,10 @@ public final class HTTPResponder: @unchecked Sendable {
         onLoop { [self] in
             guard !answered else { return }
             answered = true
-            connection.tcp.send(HTTPResponse.head(status: status, headers: headers + [("Transfer-Encoding", "chunked")]))
+            // The client may be gone already, or go with the head's write: either way the stream ends, so its onEnd runs.
+            guard !connection.tcp.isClosed else { stream.ended(clientGone: true); return }
             connection.stream = stream
+            connection.tcp.send(HTTPResponse.head(status: status, headers: headers + [("Transfer-Encoding", "chunked")]))
         }
         return stream
     }
@@ -47,8 +49,16 @@ public final class HTTPResponder: @unchecked Sendable {
 public final class HTTPStream: @unchecked Sendable {
     private let responder: HTTPResponder
     private var ended = false
-    /// Called once, on the loop, when the stream ends for any reason (finish, client gone, server stopping).
-    public var onEnd: () -> Void = {}
+    /// Called once, on the loop, when the stream ends for any reason (finish, client gone, server stopping). Set it on the
+    /// loop; set after the stream has already ended (a first write that failed), it runs at once.
+    public var onEnd: () -> Void = {} {
+        didSet {
+            guard ended else { return }
+            let end = onEnd
+            onEnd = {}
+            end()
+        }
+    }
 
     init(responder: HTTPResponder) { self.responder = responder }
 

@@ -111,7 +111,11 @@ public final class TCPConnection: @unchecked Sendable {
         self.fd = fd
         self.loop = loop
         self.tls = try tls.map { try TLSSession(server: $0, socket: fd) }
+        screensPlainHTTP = tls != nil
     }
+
+    /// A TLS server connection whose first bytes have not been looked at yet.
+    private var screensPlainHTTP = false
 
     init(fd: Int32, loop: EventLoop, session: TLSSession?) {
         self.fd = fd
@@ -177,6 +181,9 @@ public final class TCPConnection: @unchecked Sendable {
     /// Bytes waiting to be written.
     public var pendingOutput: Int { outgoing.count - outgoingOffset }
 
+    /// Whether the connection has been closed (by either side). Loop thread only.
+    public var isClosed: Bool { closed }
+
     public func send(_ bytes: [UInt8]) {
         guard !closed, !bytes.isEmpty else { return }
         if outgoingOffset > 0 && outgoingOffset == outgoing.count {
@@ -228,6 +235,10 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     private func readAvailable() {
+        if screensPlainHTTP {
+            screensPlainHTTP = false
+            if answeredPlainHTTP() { return }
+        }
         if let tls, !tls.handshakeDone {
             switch tls.handshake() {
             case .done: break
@@ -256,6 +267,21 @@ public final class TCPConnection: @unchecked Sendable {
             }
             onData(readBuffer[0..<count])
         }
+    }
+
+    /// A client that speaks plain HTTP to the TLS port gets a plain HTTP 400 saying so, as Go's servers (kube-apiserver)
+    /// answer, instead of a TLS alert it cannot read. A TLS record starts with 0x16; an HTTP request with a method's
+    /// capital letter.
+    private func answeredPlainHTTP() -> Bool {
+        var first: UInt8 = 0
+        guard recv(fd, &first, 1, Int32(MSG_PEEK)) == 1, (65...90).contains(first) else { return false }
+        let answer = Array("HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n".utf8)
+        _ = answer.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        // Read what the request sent, so closing ends with FIN and the answer, not a reset that could discard it.
+        for _ in 0..<16 where readBuffer.withUnsafeMutableBytes({ Glibc.read(fd, $0.baseAddress, $0.count) }) > 0 {}
+        shutdown(fd, Int32(SHUT_WR))
+        close()
+        return true
     }
 
     func flush() {

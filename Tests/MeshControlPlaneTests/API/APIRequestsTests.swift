@@ -6,9 +6,9 @@ import Manifests
 
 /// Requests kubectl makes less often, over real HTTPS with libcurl: status codes, watches from a version, dry runs.
 final class APIRequestsTests: XCTestCase {
-    private var plane: LocalControlPlane!
-    private var directory: URL!
-    private var client: CurlClient!
+    var plane: LocalControlPlane!
+    var directory: URL!
+    var client: CurlClient!
 
     override func setUpWithError() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-api-\(UUID().uuidString)")
@@ -23,7 +23,7 @@ final class APIRequestsTests: XCTestCase {
     }
 
     @discardableResult
-    private func call(_ method: String, _ path: String, _ body: String? = nil, contentType: String = "application/json",
+    func call(_ method: String, _ path: String, _ body: String? = nil, contentType: String = "application/json",
                       token: String? = nil) throws -> (status: Int, json: JSONValue) {
         var headers = [("Authorization", "Bearer \(token ?? plane.token)")]
         if body != nil { headers.append(("Content-Type", contentType)) }
@@ -31,7 +31,7 @@ final class APIRequestsTests: XCTestCase {
         return (response.status, (try? JSONValue.parse(response.body)) ?? .string(String(decoding: response.body, as: UTF8.self)))
     }
 
-    private let configMap = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"default"},"data":{"a":"1"}}"#
+    let configMap = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"default"},"data":{"a":"1"}}"#
 
     func testStatusCodesKubectlKnows() throws {
         XCTAssertEqual(try call("GET", "/api/v1/namespaces", token: "wrong").status, 401)

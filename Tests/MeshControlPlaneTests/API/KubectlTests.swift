@@ -6,8 +6,8 @@ import Manifests
 /// The real kubectl against the local control plane over HTTPS: what a user does first.
 final class KubectlTests: XCTestCase {
     static let kubectl = "/usr/bin/kubectl"
-    private var plane: LocalControlPlane?
-    private var directory: URL!
+    var plane: LocalControlPlane?
+    var directory: URL!
 
     override func setUpWithError() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.kubectl) else { throw XCTSkip("no kubectl at \(Self.kubectl) on this machine") }
@@ -21,7 +21,7 @@ final class KubectlTests: XCTestCase {
         if let directory { try? FileManager.default.removeItem(at: directory) }
     }
 
-    private func start() throws {
+    func start() throws {
         let plane = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("state"), port: 0)
         api = plane.api
         plane.api.namespacePurgeDelay = 0.3
@@ -44,11 +44,11 @@ final class KubectlTests: XCTestCase {
             """
         try kubeconfig.write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
     }
-    private var api: KubernetesAPI?
+    var api: KubernetesAPI?
 
     /// Runs kubectl with this test's kubeconfig and its own cache; returns exit status and merged output.
     @discardableResult
-    private func kubectl(_ arguments: [String], input: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, output: String) {
+    func kubectl(_ arguments: [String], input: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.kubectl)
         process.arguments = ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path,
@@ -174,7 +174,8 @@ final class KubectlTests: XCTestCase {
               http: [{route: [{destination: {host: web}, weight: -5}]}]
             """)
         XCTAssertEqual(result.status, 1, result.output)
-        XCTAssertEqual(result.output, "The VirtualService \"bad\" is invalid: spec.http[0].route[0].weight: in body should be greater than or equal to 0\n")
+        XCTAssertEqual(result.output, "The VirtualService \"bad\" is invalid: spec.http[0].route[0].weight: Invalid value: -5: "
+                       + "spec.http[0].route[0].weight in body should be greater than or equal to 0\n")
         XCTAssertEqual(try kubectl(["get", "vs", "bad"]).status, 1, "nothing invalid is stored")
     }
 

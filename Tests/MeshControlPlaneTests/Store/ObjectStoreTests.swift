@@ -32,8 +32,8 @@ final class ObjectStoreTests: XCTestCase {
         store = nil
         let reopened = try ObjectStore(path: path)
         XCTAssertEqual(reopened.resourceVersion, version)
-        XCTAssertEqual(reopened.list("configmaps", namespace: "default").items.map { $0["metadata"]?["name"]?.string }, ["a", "b"])
-        XCTAssertEqual(reopened.count(), 2)
+        XCTAssertEqual(try reopened.list("configmaps", namespace: "default").items.map { $0["metadata"]?["name"]?.string }, ["a", "b"])
+        XCTAssertEqual(try reopened.count(), 2)
     }
 
     func testWatchFromAVersionAndExpiry() throws {
@@ -59,7 +59,7 @@ final class ObjectStoreTests: XCTestCase {
         var seen: [String] = []
         var after: (namespace: String, name: String)?
         repeat {
-            let page = store.page("configmaps", namespace: nil, after: after, limit: 2) { $0["metadata"]?["name"]?.string != "skip" }
+            let page = try store.page("configmaps", namespace: nil, after: after, limit: 2) { $0["metadata"]?["name"]?.string != "skip" }
             seen += page.items.compactMap { $0["metadata"]?["name"]?.string }
             XCTAssertLessThanOrEqual(page.items.count, 2)
             after = page.next

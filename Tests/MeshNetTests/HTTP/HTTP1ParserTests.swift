@@ -27,6 +27,12 @@ final class HTTP1ParserTests: XCTestCase {
                        "the same length twice is not ambiguous")
     }
 
+    func testABareLineFeedIsRejectedAsSoonAsItArrives() {
+        XCTAssertEqual(events(["GET /a HTTP/1.1\nHost: x"]).first?.hasPrefix("400 a line of the request head ends with a bare LF"), true)
+        XCTAssertEqual(events(["GET /a HTTP/1.1\r\nHost: x\n"]).first?.hasPrefix("400 "), true)
+        XCTAssertEqual(events(["GET /a HTTP/1.1\r", "\nHost: x\r\n", "\r\n"]), ["GET /a []"], "CRLF split across reads is fine")
+    }
+
     func testChunkedBodyWithExtensionsAndTrailers() {
         XCTAssertEqual(events(["PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhel", "lo\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
                                "GET /next HTTP/1.1\r\n\r\n"]),

@@ -169,4 +169,38 @@ final class HTTPServerTests: XCTestCase {
         XCTAssertTrue(log.contains("ALPN: server accepted http/1.1") || log.contains("ALPN, server accepted to use http/1.1"), log)
         XCTAssertTrue(log.contains("Re-using existing connection") || log.contains("Reusing existing connection"), "keep-alive over TLS: \(log)")
     }
+
+    func testBareLineFeedsGetA400NotSilence() throws {
+        let port = try startServer { _, responder in responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "ok")) }
+        let client = try Client(port: port)
+        let started = Date()
+        client.send("GET / HTTP/1.1\nHost: x\n\n")
+        let answer = client.read(until: "\u{0}")
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), answer)
+        XCTAssertTrue(answer.contains("CRLF"), "the reason says what is wrong: \(answer)")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4, "answered at once, not when the head timeout closes the connection")
+    }
+
+    func testPlainHTTPOnTheTLSPortGetsA400InPlainHTTP() throws {
+        let key = try PrivateKey.generateP256()
+        let leaf = try Certificate.issue(CertificateRequest(commonName: "127.0.0.1", ipAddresses: ["127.0.0.1"], lifetimeSeconds: 3600), for: key)
+        let port = try startServer(tls: try TLSServerContext(certificateChain: [leaf], key: key)) { _, responder in
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "ok"))
+        }
+        let client = try Client(port: port)
+        client.send("GET /version HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        XCTAssertEqual(client.read(until: "\u{0}"), "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+    }
+
+    func testAStreamThatEndsBeforeItsOnEndIsSetStillRunsIt() throws {
+        let ended = expectation(description: "onEnd runs")
+        let port = try startServer { _, responder in
+            let stream = responder.startStream(status: 200, headers: [("Content-Type", "application/json")])
+            responder.connection.tcp.close()  // the client is gone before the handler got to set onEnd (EPIPE on a first write)
+            stream.onEnd = { ended.fulfill() }
+        }
+        let client = try Client(port: port)
+        client.send("GET /watch HTTP/1.1\r\n\r\n")
+        wait(for: [ended], timeout: 5)
+    }
 }
