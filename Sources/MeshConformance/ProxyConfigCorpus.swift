@@ -1,5 +1,6 @@
 import EnvoyConfig
 import Foundation
+import KubeClient
 import Manifests
 import MeshCLIKit
 
@@ -40,9 +41,8 @@ struct ProxyConfigCorpus {
             guard command == "proxy-config" else { return "meshctl has no `\(command)` yet" }
             let arguments = (item["args"] as? [String]) ?? []
             let env = item["env"] as? [String: Any] ?? [:]
-            let result = (env["fakeAdminResponses"] as? [String: Any])?.isEmpty == false || Self.namesAPod(arguments)
-                ? cluster.meshctl(["proxy-config"] + arguments, env: env)
-                : Self.meshctl(["proxy-config"] + arguments, in: root)
+            // Commands that name a pod run against the local control plane.
+            let result = Self.namesAPod(arguments) ? cluster.meshctl(["proxy-config"] + arguments, env: env) : Self.meshctl(["proxy-config"] + arguments, in: root)
             return Self.compare(result, expected, wantError: wantError, root: root)
         case "writer":
             if let cli = item["equivalentCli"] as? String, cli.hasPrefix("proxy-config ") {
@@ -154,16 +154,59 @@ struct ProxyConfigCorpus {
     }
 }
 
-/// The cluster of the command cases: none yet (the local control plane's pods/proxy comes next), so cases that
-/// read a pod fail with that reason.
+/// The cluster of the command cases: meshctl's local control plane, started on first use, with one pod (running
+/// istio-proxy, status.podIP 127.0.0.1) per name in the case's `fakeAdminResponses`, each backed by an
+/// `EnvoyAdminStub` that answers every request with that body. The case's command gets `--proxy-admin-port` of its pod.
 final class ProxyConfigCluster {
     let root: URL
+    private var cluster: AnalyzeCommandCases.LocalCluster?
+    private var stubs: [String: EnvoyAdminStub] = [:]
 
     init(root: URL) { self.root = root }
 
     func meshctl(_ arguments: [String], env: [String: Any]) -> (code: ExitCode, stdout: String, output: String) {
-        ProxyConfigCorpus.meshctl(arguments, in: root)
+        do {
+            let cluster = try started()
+            var arguments = arguments
+            let responses = env["fakeAdminResponses"] as? [String: Any] ?? [:]
+            try prepare(responses, namespace: env["namespace"] as? String ?? "default", in: cluster)
+            if arguments.count > 2, let stub = stubs[arguments[2].split(separator: ".").first.map(String.init) ?? ""] {
+                arguments += ["--proxy-admin-port", String(stub.port)]
+            }
+            return ProxyConfigCorpus.meshctl(arguments, in: root, variables: cluster.variables)
+        } catch {
+            return (.failure, "", "the local control plane for the proxy-config cases did not start: \(error)")
+        }
     }
 
-    func stop() {}
+    private func started() throws -> AnalyzeCommandCases.LocalCluster {
+        if let cluster { return cluster }
+        let started = try AnalyzeCommandCases.LocalCluster()
+        cluster = started
+        return started
+    }
+
+    /// Pods and admin stubs for the responses not made yet.
+    private func prepare(_ responses: [String: Any], namespace: String, in cluster: AnalyzeCommandCases.LocalCluster) throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: cluster.variables)))
+        for (pod, response) in responses.sorted(by: { $0.key < $1.key }) where stubs[pod] == nil {
+            let source = response as? [String: Any] ?? [:]
+            let body = try (source["literal"] as? String)
+                ?? String(contentsOf: root.appendingPathComponent(source["file"] as? String ?? ""), encoding: .utf8)
+            stubs[pod] = try EnvoyAdminStub { _, _ in (200, body) }
+            let containers: JSONValue = .array([.object([("name", .string("app")), ("image", .string("app"))]),
+                                                .object([("name", .string("istio-proxy")), ("image", .string("proxyv2"))])])
+            try client.send("POST", "/api/v1/namespaces/\(namespace)/pods", body: .object([
+                ("apiVersion", .string("v1")), ("kind", .string("Pod")),
+                ("metadata", .object([("name", .string(pod)), ("namespace", .string(namespace))])),
+                ("spec", .object([("containers", containers)])),
+                ("status", .object([("phase", .string("Running")), ("podIP", .string("127.0.0.1"))])),
+            ]))
+        }
+    }
+
+    func stop() {
+        for stub in stubs.values { stub.stop() }
+        cluster?.stop()
+    }
 }
