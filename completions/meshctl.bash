@@ -19,6 +19,9 @@ __meshctl_subcommand() {
         "meshctl|validate") echo validate ;;
         "meshctl|v") echo validate ;;
         "meshctl|version") echo version ;;
+        "meshctl|x") echo x ;;
+        "meshctl|experimental") echo x ;;
+        "meshctl|exp") echo x ;;
         "meshctl inject|enable") echo enable ;;
         "meshctl inject|disable") echo disable ;;
         "meshctl local|up") echo up ;;
@@ -47,15 +50,19 @@ __meshctl_subcommand() {
         "meshctl proxy-config|secret") echo secret ;;
         "meshctl proxy-config|secrets") echo secret ;;
         "meshctl proxy-config|s") echo secret ;;
+        "meshctl x|capture") echo capture ;;
+        "meshctl x|envoy-stats") echo envoy-stats ;;
+        "meshctl x|es") echo envoy-stats ;;
     esac
 }
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config validate version" ;;
+        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config validate version x" ;;
         "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down" ;;
         "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log route secret" ;;
+        "meshctl x") echo "capture envoy-stats" ;;
     esac
 }
 
@@ -88,6 +95,9 @@ __meshctl_flags() {
         "meshctl proxy-config secret") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl version") echo "--short --remote --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x capture") echo "--dir --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x envoy-stats") echo "--type --output --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
     esac
 }
 
@@ -120,6 +130,9 @@ __meshctl_value_flags() {
         "meshctl proxy-config secret") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x capture") echo "-d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x envoy-stats") echo "-t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
     esac
 }
 
@@ -247,6 +260,18 @@ __meshctl_flag_values() {
         "meshctl version|--kubeconfig") echo "files" ;;
         "meshctl version|--context") echo "dynamic contexts" ;;
         "meshctl version|-n"|"meshctl version|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x|--kubeconfig") echo "files" ;;
+        "meshctl x|--context") echo "dynamic contexts" ;;
+        "meshctl x|-n"|"meshctl x|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x capture|-d"|"meshctl x capture|--dir") echo "directories" ;;
+        "meshctl x capture|--kubeconfig") echo "files" ;;
+        "meshctl x capture|--context") echo "dynamic contexts" ;;
+        "meshctl x capture|-n"|"meshctl x capture|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x envoy-stats|-t"|"meshctl x envoy-stats|--type") echo "values server clusters" ;;
+        "meshctl x envoy-stats|-o"|"meshctl x envoy-stats|--output") echo "values raw short json yaml prom" ;;
+        "meshctl x envoy-stats|--kubeconfig") echo "files" ;;
+        "meshctl x envoy-stats|--context") echo "dynamic contexts" ;;
+        "meshctl x envoy-stats|-n"|"meshctl x envoy-stats|--namespace") echo "dynamic namespaces" ;;
     esac
 }
 

@@ -33,6 +33,12 @@ function __meshctl_subcommand
             echo validate
         case 'meshctl|version'
             echo version
+        case 'meshctl|x'
+            echo x
+        case 'meshctl|experimental'
+            echo x
+        case 'meshctl|exp'
+            echo x
         case 'meshctl inject|enable'
             echo enable
         case 'meshctl inject|disable'
@@ -89,6 +95,12 @@ function __meshctl_subcommand
             echo secret
         case 'meshctl proxy-config|s'
             echo secret
+        case 'meshctl x|capture'
+            echo capture
+        case 'meshctl x|envoy-stats'
+            echo envoy-stats
+        case 'meshctl x|es'
+            echo envoy-stats
     end
 end
 
@@ -148,6 +160,12 @@ function __meshctl_value_flags
             printf '%s\n' -f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl version'
             printf '%s\n' -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x'
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x capture'
+            printf '%s\n' -d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x envoy-stats'
+            printf '%s\n' -t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
     end
 end
 
@@ -187,6 +205,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a local -d 'Run a lo
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-config -d 'Show the Envoy configuration of a pod\'s sidecar: clusters, listeners, routes, endpoints, secrets'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a validate -d 'Check Istio configuration files before they reach a cluster'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a version -d 'Print the meshctl version and what it was built with'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a x -d 'Experimental commands: a sidecar\'s Envoy statistics, a capture of a pod\'s proxy for diagnosis'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
@@ -490,3 +509,31 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s i -l istio
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a capture -d 'Save a pod\'s proxy state and the objects that concern it into one folder, for diagnosis'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a envoy-stats -d 'The statistics of a pod\'s sidecar: server counters and gauges, or per-cluster host statistics'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s d -l dir -r -F -d 'The folder to write (created when missing)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s t -l type -x -a 'server clusters' -d 'Where to read the statistics: server or clusters'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s o -l output -x -a 'raw short json yaml prom' -d 'Output format: one of raw|json|yaml|prom'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s h -l help -d 'Help for this command'

@@ -115,3 +115,27 @@ final class PrivateKeyRedactionTests: XCTestCase {
         XCTAssertTrue(text.contains("cert"))
     }
 }
+
+final class StatsTests: XCTestCase {
+    func testRealStatsText() throws {
+        let stats = try EnvoyStats(text: try EnvoyAdminSamples.text("stats.txt"), source: "stats.txt")
+        XCTAssertEqual(stats.entries.count, 1660)
+        XCTAssertEqual(stats.entries.first?.value, .text("2026-11-27T16:00:00Z/7"))
+        XCTAssertNotNil(stats.number("cluster.BlackHoleCluster.assignment_stale"))
+        guard case .histogram(let quantiles)? = stats.entries.first(where: { $0.name == "cluster.inbound|9080||.upstream_rq_time" })?.value else {
+            return XCTFail("no histogram")
+        }
+        XCTAssertEqual(quantiles.first?.quantile, "P0")
+        XCTAssertEqual(quantiles.count, 10)
+        XCTAssertThrowsError(try EnvoyStats(text: "a: 1\nbroken\n", source: "s.txt")) { XCTAssertTrue("\($0)".contains("s.txt:2")) }
+    }
+
+    func testRealPrometheusText() throws {
+        let text = try EnvoyAdminSamples.text("stats-prometheus.txt")
+        let prometheus = try PrometheusText(text: text, source: "stats-prometheus.txt")
+        XCTAssertEqual(prometheus.types["envoy_cluster_assignment_stale"], "counter")
+        let sample = try XCTUnwrap(prometheus.samples.first { $0.name == "envoy_cluster_assignment_stale" && $0.labels["envoy_cluster_name"] == "inbound|9080||" })
+        XCTAssertEqual(sample.value, 0)
+        XCTAssertGreaterThan(prometheus.samples.count, 1000)
+    }
+}

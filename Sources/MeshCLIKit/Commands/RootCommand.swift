@@ -29,6 +29,7 @@ public struct RootCommand: MeshCommand {
                 ProxyConfigCommand.self,
                 ValidateCommand.self,
                 VersionCommand.self,
+                ExperimentalCommand.self,
             ])
     }
 

@@ -85,4 +85,50 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         XCTAssertTrue(closed.stderr.contains("pod productpage-v1.default does not answer on its admin port 1"), closed.stderr)
         XCTAssertEqual(closed.stderr.split(separator: "\n").count, 1, closed.stderr)
     }
+
+    func testEnvoyStatsThroughThePodProxy() throws {
+        let server = meshctl(["x", "envoy-stats", "productpage-v1"])
+        XCTAssertEqual(server.exitCode, .success, server.stderr)
+        XCTAssertEqual(server.stdout, try String(contentsOfFile: ProxyConfigCommandTests.samples + "/stats.txt", encoding: .utf8))
+        let prom = meshctl(["x", "envoy-stats", "productpage-v1", "-o", "prom"])
+        XCTAssertTrue(prom.stdout.hasPrefix("# TYPE envoy_cluster_assignment_stale counter\n"), String(prom.stdout.prefix(200)))
+        let json = meshctl(["x", "es", "productpage-v1", "-o", "json"])
+        XCTAssertTrue(json.stdout.hasPrefix("{\n    \"stats\": [\n"), String(json.stdout.prefix(200)))
+        let clusters = meshctl(["x", "envoy-stats", "productpage-v1", "--type", "clusters"])
+        XCTAssertTrue(clusters.stdout.contains("outbound|9080|v3|reviews.default.svc.cluster.local::127.0.0.1:19089::health_flags::/failed_outlier_check"),
+                      String(clusters.stdout.prefix(300)))
+        let usage = meshctl(["x", "envoy-stats", "productpage-v1", "--type", "clusters", "-o", "prom"])
+        XCTAssertEqual(usage.exitCode, .usage)
+    }
+
+    func testCaptureWritesTheEnvoyFaultsLayout() throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try client.send("POST", "/api/v1/namespaces/default/services", body: try JSONValue.parse(
+            #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"productpage","namespace":"default"},"spec":{"selector":{"app":"productpage"},"ports":[{"name":"http","port":9080}]}}"#))
+        let folder = directory.appendingPathComponent("capture")
+        let result = meshctl(["x", "capture", "productpage-v1", "-n", "default", "-d", folder.path])
+        XCTAssertEqual(result.exitCode, .success, result.stderr)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        XCTAssertEqual(names, ["access.log", "clusters.json", "clusters.txt", "config_dump.json", "istio.yaml", "listeners.json", "server_info.json", "stats.txt"])
+        XCTAssertEqual(try String(contentsOf: folder.appendingPathComponent("config_dump.json"), encoding: .utf8),
+                       try String(contentsOfFile: ProxyConfigCommandTests.samples + "/config_dump.json", encoding: .utf8))
+        let objects = try String(contentsOf: folder.appendingPathComponent("istio.yaml"), encoding: .utf8)
+        XCTAssertTrue(objects.contains("kind: Service\nmetadata:\n"), objects)
+        XCTAssertTrue(objects.contains("name: productpage"), objects)
+        XCTAssertFalse(objects.contains("kind: Secret"))
+        // What was written reads back with the -f commands.
+        let again = runMeshctl(["pc", "cluster", "-f", folder.appendingPathComponent("config_dump.json").path])
+        XCTAssertEqual(again.exitCode, .success)
+
+        let missing = meshctl(["x", "capture", "productpage-v1"])
+        XCTAssertEqual(missing.exitCode, .usage)
+        XCTAssertTrue(missing.stderr.contains("-d DIR is required"), missing.stderr)
+    }
+
+    func testAccessLogLinesAreRecognised() {
+        XCTAssertTrue(CaptureCommand.isAccessLogLine(#"[2026-11-27T16:41:52.176Z] "GET /noretry/v3 HTTP/1.1" 503 UF upstream_reset"#))
+        XCTAssertTrue(CaptureCommand.isAccessLogLine(#"[2026-11-27T16:42:00.000Z] "- - -" 0 UH - - "-" 0 0 0 - "-" "-" "-" "-" "-" BlackHoleCluster"#))
+        XCTAssertFalse(CaptureCommand.isAccessLogLine("2026-11-27T16:41:35.555Z info ads ADS: new connection"))
+        XCTAssertFalse(CaptureCommand.isAccessLogLine("[warning][misc] deprecated"))
+    }
 }
