@@ -5,6 +5,18 @@ import Manifests
 public struct EnvoyDataError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
+
+    /// The JSON object of an admin answer; text that is not JSON, or not an object, is an error naming where.
+    static func parseObject(_ text: String, source: String, what: String) throws(EnvoyDataError) -> JSONValue {
+        let root: JSONValue
+        do {
+            root = try JSONValue.parse(text)
+        } catch {
+            throw EnvoyDataError("\(source):\(error.line):\(error.column): not \(what): \(error.message)")
+        }
+        guard root.object != nil else { throw EnvoyDataError("\(source): not \(what)") }
+        return root
+    }
 }
 
 /// Envoy's `/config_dump`: one entry per configuration type (`@type` ...BootstrapConfigDump, ClustersConfigDump, ...).
@@ -22,13 +34,7 @@ public struct ConfigDump: Sendable {
 
     /// Reads a config dump's JSON text. `source` names it in errors (a file, or a pod).
     public init(text: String, source: String) throws(EnvoyDataError) {
-        let root: JSONValue
-        do {
-            root = try JSONValue.parse(text)
-        } catch {
-            throw EnvoyDataError("\(source):\(error.line):\(error.column): not a config dump: \(error.message)")
-        }
-        try self.init(root, source: source)
+        try self.init(try EnvoyDataError.parseObject(text, source: source, what: "a config dump (a JSON object with \"configs\")"), source: source)
     }
 
     public init(_ root: JSONValue, source: String) throws(EnvoyDataError) {

@@ -7,13 +7,7 @@ public struct ClusterStatuses: Sendable {
 
     /// Reads the JSON body; `{}` (no clusters) is valid.
     public init(text: String, source: String) throws(EnvoyDataError) {
-        let root: JSONValue
-        do {
-            root = try JSONValue.parse(text)
-        } catch {
-            throw EnvoyDataError("\(source):\(error.line):\(error.column): not a /clusters?format=json body: \(error.message)")
-        }
-        guard root.object != nil else { throw EnvoyDataError("\(source): not a /clusters?format=json body (a JSON object with \"cluster_statuses\")") }
+        let root = try EnvoyDataError.parseObject(text, source: source, what: "a /clusters?format=json body (a JSON object with \"cluster_statuses\")")
         clusters = root.items("cluster_statuses").map(ClusterStatus.init)
     }
 }

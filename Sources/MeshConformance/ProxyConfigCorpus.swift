@@ -133,24 +133,10 @@ struct ProxyConfigCorpus {
         return "whitespace at the ends"
     }
 
+    /// Runs meshctl in-process; without variables, with no kubeconfig (cases that reach for a cluster have none).
     static func meshctl(_ arguments: [String], in directory: URL, variables: [String: String] = [:]) -> (code: ExitCode, stdout: String, output: String) {
-        let merged = Buffer(), out = Buffer(also: merged), err = Buffer(also: merged)
-        // No kubeconfig: cases that reach for a cluster have none.
-        let environment = CommandEnvironment(stdout: out, stderr: err, variables: variables.isEmpty ? ["KUBECONFIG": "/nonexistent/meshctl-conformance"] : variables,
-                                             workingDirectory: directory.path)
-        let code = MeshCLI.run(arguments, environment: environment)
-        return (code, out.text, merged.text)
-    }
-
-    final class Buffer: TextOutput {
-        var text = ""
-        let also: Buffer?
-        init(also: Buffer? = nil) { self.also = also }
-        var isTerminal: Bool { false }
-        func write(_ text: String) {
-            self.text += text
-            also?.write(text)
-        }
+        AnalyzeCommandCases.meshctl(arguments, in: directory, variables: variables.isEmpty ? ["KUBECONFIG": "/nonexistent/meshctl-conformance"] : variables,
+                                    command: [])
     }
 }
 

@@ -149,6 +149,13 @@ enum ProxyConfigOutput {
         FlagSpec("output", short: "o", help: "Output format: one of short|json|yaml", default: defaultFormat, completion: .values(formats))
     }
 
+    /// One section of a config dump (BootstrapConfigDump, SecretsConfigDump...) as the message itself, without its `@type`.
+    static func renderSection(_ section: JSONValue, yaml: Bool) -> String {
+        var section = section
+        section["@type"] = nil
+        return render(section, yaml: yaml)
+    }
+
     /// A list of configuration items is printed as the messages themselves, without each one's `@type`.
     static func render(_ value: JSONValue, yaml: Bool) -> String {
         var value = value

@@ -28,8 +28,6 @@ struct ProxyConfigBootstrapCommand: MeshCommand {
     func run(_ context: CommandContext) throws {
         let dump = try source.configDump("config_dump?mask=bootstrap", context)
         guard format != "short" else { return context.stdout.write(try source.data { try ProxyConfigTables().bootstrap(dump) }) }
-        var section = try source.data { try dump.bootstrapSection() }
-        section["@type"] = nil
-        context.stdout.write(ProxyConfigOutput.render(section, yaml: format == "yaml"))
+        context.stdout.write(ProxyConfigOutput.renderSection(try source.data { try dump.bootstrapSection() }, yaml: format == "yaml"))
     }
 }

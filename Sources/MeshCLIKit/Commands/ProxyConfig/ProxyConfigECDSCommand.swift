@@ -25,8 +25,6 @@ struct ProxyConfigECDSCommand: MeshCommand {
     func run(_ context: CommandContext) throws {
         let dump = try source.configDump("config_dump?include_eds=true", context)
         guard format != "short" else { return context.stdout.write(try source.data { try ProxyConfigTables().extensionConfigs(dump) }) }
-        var section = try source.data { try dump.extensionConfigSection() }
-        section["@type"] = nil
-        context.stdout.write(ProxyConfigOutput.render(section, yaml: format == "yaml"))
+        context.stdout.write(ProxyConfigOutput.renderSection(try source.data { try dump.extensionConfigSection() }, yaml: format == "yaml"))
     }
 }

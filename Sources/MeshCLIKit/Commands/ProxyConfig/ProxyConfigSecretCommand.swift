@@ -29,8 +29,6 @@ struct ProxyConfigSecretCommand: MeshCommand {
     func run(_ context: CommandContext) throws {
         let dump = try source.configDump("config_dump?mask=dynamic_active_secrets,dynamic_warming_secrets", context)
         guard format != "short" else { return context.stdout.write(try source.data { try ProxyConfigTables().secrets(dump) }) }
-        var section = try source.data { try dump.secretsSection() }
-        section["@type"] = nil
-        context.stdout.write(ProxyConfigOutput.render(section, yaml: format == "yaml"))
+        context.stdout.write(ProxyConfigOutput.renderSection(try source.data { try dump.secretsSection() }, yaml: format == "yaml"))
     }
 }

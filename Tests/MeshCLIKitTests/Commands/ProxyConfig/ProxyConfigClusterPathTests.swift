@@ -1,7 +1,7 @@
 import Foundation
 import KubeClient
 import Manifests
-import MeshConformance
+@testable import MeshConformance
 import MeshControlPlane
 import XCTest
 @testable import MeshCLIKit
@@ -9,18 +9,13 @@ import XCTest
 /// proxy-config against a pod, end to end: meshctl's KubeClient -> the local control plane's pods/proxy ->
 /// a stand-in Envoy admin port on 127.0.0.1 serving the envoy-admin samples.
 final class ProxyConfigClusterPathTests: XCTestCase {
-    private var directory: URL!
-    private var plane: LocalControlPlane!
+    private var cluster: AnalyzeCommandCases.LocalCluster!
     private var admin: EnvoyAdminStub!
-    private var variables: [String: String] = [:]
+    private var directory: URL { cluster.directory }
+    private var variables: [String: String] { cluster.variables }
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-pc-\(UUID().uuidString)")
-        plane = try LocalControlPlane(stateDirectory: directory.appendingPathComponent("state"), port: 0)
-        try plane.start()
-        let kubeconfig = directory.appendingPathComponent("config")
-        try plane.kubeconfig(name: "local").write(to: kubeconfig, atomically: true, encoding: .utf8)
-        variables = ["KUBECONFIG": kubeconfig.path, "HOME": directory.path]
+        cluster = try AnalyzeCommandCases.LocalCluster()
         admin = try EnvoyAdminStub.serving(folder: ProxyConfigCommandTests.samples)
         let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
         try client.send("POST", "/api/v1/namespaces/default/pods", body: Self.pod("productpage-v1", sidecar: true))
@@ -29,8 +24,7 @@ final class ProxyConfigClusterPathTests: XCTestCase {
 
     override func tearDown() {
         admin?.stop()
-        plane?.stop()
-        if let directory { try? FileManager.default.removeItem(at: directory) }
+        cluster?.stop()
     }
 
     static func pod(_ name: String, sidecar: Bool) -> JSONValue {
