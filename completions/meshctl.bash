@@ -44,6 +44,8 @@ __meshctl_subcommand() {
         "meshctl proxy-config|l") echo listener ;;
         "meshctl proxy-config|log") echo log ;;
         "meshctl proxy-config|o") echo log ;;
+        "meshctl proxy-config|rootca-compare") echo rootca-compare ;;
+        "meshctl proxy-config|rc") echo rootca-compare ;;
         "meshctl proxy-config|route") echo route ;;
         "meshctl proxy-config|routes") echo route ;;
         "meshctl proxy-config|r") echo route ;;
@@ -61,7 +63,7 @@ __meshctl_subcommands() {
         "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config validate version x" ;;
         "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down" ;;
-        "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log route secret" ;;
+        "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
         "meshctl x") echo "capture envoy-stats" ;;
     esac
 }
@@ -91,6 +93,7 @@ __meshctl_flags() {
         "meshctl proxy-config endpoint") echo "--file --proxy-admin-port --address --port --cluster --status --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config listener") echo "--file --proxy-admin-port --address --port --type --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config log") echo "--level --reset --selector --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config rootca-compare") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config route") echo "--file --proxy-admin-port --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config secret") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
@@ -126,6 +129,7 @@ __meshctl_value_flags() {
         "meshctl proxy-config endpoint") echo "-f --file --proxy-admin-port --address --port --cluster --status -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config listener") echo "-f --file --proxy-admin-port --address --port --type -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config log") echo "--level -l --selector --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config rootca-compare") echo "--proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config route") echo "-f --file --proxy-admin-port --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config secret") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
@@ -241,6 +245,9 @@ __meshctl_flag_values() {
         "meshctl proxy-config log|--kubeconfig") echo "files" ;;
         "meshctl proxy-config log|--context") echo "dynamic contexts" ;;
         "meshctl proxy-config log|-n"|"meshctl proxy-config log|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config rootca-compare|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config rootca-compare|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config rootca-compare|-n"|"meshctl proxy-config rootca-compare|--namespace") echo "dynamic namespaces" ;;
         "meshctl proxy-config route|-f"|"meshctl proxy-config route|--file") echo "files" ;;
         "meshctl proxy-config route|-o"|"meshctl proxy-config route|--output") echo "values short json yaml" ;;
         "meshctl proxy-config route|--kubeconfig") echo "files" ;;

@@ -83,6 +83,10 @@ function __meshctl_subcommand
             echo log
         case 'meshctl proxy-config|o'
             echo log
+        case 'meshctl proxy-config|rootca-compare'
+            echo rootca-compare
+        case 'meshctl proxy-config|rc'
+            echo rootca-compare
         case 'meshctl proxy-config|route'
             echo route
         case 'meshctl proxy-config|routes'
@@ -152,6 +156,8 @@ function __meshctl_value_flags
             printf '%s\n' -f --file --proxy-admin-port --address --port --type -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-config log'
             printf '%s\n' --level -l --selector --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config rootca-compare'
+            printf '%s\n' --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-config route'
             printf '%s\n' -f --file --proxy-admin-port --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-config secret'
@@ -366,6 +372,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a ecds 
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a endpoint -d 'The endpoints of a sidecar\'s clusters: address, health, outlier ejection, cluster'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a listener -d 'The listeners of a sidecar: address, port, each filter chain\'s match and destination'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a log -d 'Show or change the logging levels of a sidecar\'s Envoy'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a rootca-compare -d 'Compare the ROOTCA of two pods\' sidecars: mTLS between them works only with a common root'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a route -d 'The routes of a sidecar: route configuration, virtual host, domains, match, VirtualService'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a secret -d 'The secrets of a sidecar: certificate chain and root CA, status, validity, serial number, dates'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
@@ -467,6 +474,14 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -s i
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -l proxy-admin-port -x -d 'The Envoy admin port of the pods'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -s f -l file -r -F -d 'Read a saved admin answer (/config_dump) instead of a pod\'s; - reads standard input'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -l name -x -d 'Only the route configuration of this name'

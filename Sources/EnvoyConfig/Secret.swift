@@ -52,13 +52,35 @@ public struct CertificateFacts: Sendable, Equatable {
 
     /// Reads the first `CERTIFICATE` block of PEM text.
     public init(pem: String) throws(EnvoyDataError) {
-        guard let begin = pem.range(of: "-----BEGIN CERTIFICATE-----"),
-              let end = pem.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<pem.endIndex) else {
-            throw EnvoyDataError("failed to parse certificate PEM")
-        }
-        let body = pem[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
-        guard let der = Base64.decode(String(body)) else { throw EnvoyDataError("failed to parse certificate PEM") }
+        guard let der = try Self.derBlocks(pem).first else { throw EnvoyDataError("failed to parse certificate PEM") }
         try self.init(der: der)
+    }
+
+    /// The DER bytes of every `CERTIFICATE` block, in order; a block whose base64 is broken is an error.
+    public static func derBlocks(_ pem: String) throws(EnvoyDataError) -> [[UInt8]] {
+        var blocks: [[UInt8]] = []
+        var rest = pem[...]
+        while let begin = rest.range(of: "-----BEGIN CERTIFICATE-----"),
+              let end = rest.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<rest.endIndex) {
+            let body = rest[begin.upperBound..<end.lowerBound].filter { !$0.isWhitespace }
+            guard let der = Base64.decode(String(body)), !der.isEmpty else { throw EnvoyDataError("failed to parse certificate PEM") }
+            blocks.append(der)
+            rest = rest[end.upperBound...]
+        }
+        return blocks
+    }
+
+    /// Whether two root CA bundles share a certificate (byte for byte): proxies that trust a common root can
+    /// verify each other's certificates. Text without a certificate is an error that shows it.
+    public static func shareACertificate(_ first: String, _ second: String) throws(EnvoyDataError) -> Bool {
+        func certificates(_ text: String) throws(EnvoyDataError) -> [[UInt8]] {
+            let blocks = try derBlocks(text)
+            guard !blocks.isEmpty else { throw EnvoyDataError("failed to parse certificates: \(text)") }
+            for block in blocks { _ = try CertificateFacts(der: block) }
+            return blocks
+        }
+        let mine = try certificates(first), theirs = try certificates(second)
+        return mine.contains { theirs.contains($0) }
     }
 
     init(der: [UInt8]) throws(EnvoyDataError) {

@@ -89,7 +89,37 @@ struct ProxyConfigCorpus {
             let text = VirtualHost.describeDomains(arguments["domains"] as? [String] ?? [])
             return text == expected["value"] as? String ? nil : "\"\(text)\", istioctl: \"\(expected["value"] ?? "?")\""
         }
+        if function.hasPrefix("checkRootCACertMatchExist") {
+            return checkRootCAs(arguments, expected)
+        }
         return "meshctl has no equivalent of \(function.prefix(60)) yet"
+    }
+
+    /// rootca-compare's test: Istio makes two self-signed certificates A and B at test time; the two certificates
+    /// of the envoy-admin sample's secrets (its root CA and its workload certificate) play them here.
+    private func checkRootCAs(_ arguments: [String: Any], _ expected: [String: Any]) -> String? {
+        let samples = root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("envoy-admin/config_dump.json")
+        guard let text = try? String(contentsOf: samples, encoding: .utf8), let dump = try? ConfigDump(text: text, source: samples.path),
+              let secrets = try? dump.secrets(), secrets.count == 2,
+              let a = secrets[1].certificates.first?.pem, let b = secrets[0].certificates.first?.pem else {
+            return "the envoy-admin sample's two certificates are not readable at \(samples.path)"
+        }
+        func pem(_ text: String) -> String {
+            switch text {
+            case "PEM(A)": return a
+            case "PEM(B)": return b
+            case "PEM(A)+PEM(B)": return a + b
+            default: return text.hasPrefix("the bytes '") ? String(text.dropFirst("the bytes '".count).dropLast()) : text
+            }
+        }
+        do {
+            let shared = try CertificateFacts.shareACertificate(pem(arguments["rootCAPod1"] as? String ?? ""), pem(arguments["rootCAPod2"] as? String ?? ""))
+            if let error = expected["error"] as? String { return "no error, istioctl's is \"\(error)\"" }
+            return shared == expected["match"] as? Bool ? nil : "match: \(shared), istioctl: \(expected["match"] ?? "?")"
+        } catch {
+            let wanted = expected["error"] as? String
+            return wanted == error.description ? nil : "error \"\(error.description)\", istioctl: \(wanted.map { "\"\($0)\"" } ?? "no error")"
+        }
     }
 
     /// What differs between a run and the case's expectation; nil when nothing does.

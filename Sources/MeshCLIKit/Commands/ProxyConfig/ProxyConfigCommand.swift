@@ -24,6 +24,7 @@ struct ProxyConfigCommand: MeshCommand {
                 ProxyConfigEndpointCommand.self,
                 ProxyConfigListenerCommand.self,
                 ProxyConfigLogCommand.self,
+                ProxyConfigRootCACompareCommand.self,
                 ProxyConfigRouteCommand.self,
                 ProxyConfigSecretCommand.self,
             ])

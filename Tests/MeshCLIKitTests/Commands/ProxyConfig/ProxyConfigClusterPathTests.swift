@@ -64,6 +64,14 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         XCTAssertTrue(unknownLogger.stderr.contains("unrecognized logger name: nosuchlogger"), unknownLogger.stderr)
     }
 
+    func testRootCACompare() {
+        let same = meshctl(["pc", "rootca-compare", "productpage-v1", "productpage-v1.default"])
+        XCTAssertEqual(same.exitCode, .success, same.stderr)
+        XCTAssertEqual(same.stdout, "[productpage-v1.default] and [productpage-v1.default] have an identical ROOTCA: mTLS between them can be verified\n")
+        let one = meshctl(["pc", "rc", "productpage-v1"])
+        XCTAssertEqual(one.exitCode, .usage)
+    }
+
     func testErrorsNameThePodAndWhatToDo() throws {
         let missing = meshctl(["pc", "cluster", "nosuchpod"])
         XCTAssertEqual(missing.exitCode, .failure)
