@@ -16,6 +16,8 @@ __meshctl_subcommand() {
         "meshctl|local") echo local ;;
         "meshctl|proxy-config") echo proxy-config ;;
         "meshctl|pc") echo proxy-config ;;
+        "meshctl|proxy-status") echo proxy-status ;;
+        "meshctl|ps") echo proxy-status ;;
         "meshctl|validate") echo validate ;;
         "meshctl|v") echo validate ;;
         "meshctl|version") echo version ;;
@@ -60,7 +62,7 @@ __meshctl_subcommand() {
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config validate version x" ;;
+        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config proxy-status validate version x" ;;
         "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down" ;;
         "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
@@ -96,6 +98,7 @@ __meshctl_flags() {
         "meshctl proxy-config rootca-compare") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config route") echo "--file --proxy-admin-port --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config secret") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-status") echo "--revision --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl version") echo "--short --remote --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
@@ -132,6 +135,7 @@ __meshctl_value_flags() {
         "meshctl proxy-config rootca-compare") echo "--proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config route") echo "-f --file --proxy-admin-port --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config secret") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-status") echo "-r --revision -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
@@ -258,6 +262,10 @@ __meshctl_flag_values() {
         "meshctl proxy-config secret|--kubeconfig") echo "files" ;;
         "meshctl proxy-config secret|--context") echo "dynamic contexts" ;;
         "meshctl proxy-config secret|-n"|"meshctl proxy-config secret|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-status|-o"|"meshctl proxy-status|--output") echo "values table json yaml" ;;
+        "meshctl proxy-status|--kubeconfig") echo "files" ;;
+        "meshctl proxy-status|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-status|-n"|"meshctl proxy-status|--namespace") echo "dynamic namespaces" ;;
         "meshctl validate|-f"|"meshctl validate|--filename") echo "files" ;;
         "meshctl validate|-o"|"meshctl validate|--output") echo "values text json yaml" ;;
         "meshctl validate|--kubeconfig") echo "files" ;;

@@ -9,11 +9,11 @@ public final class EnvoyAdminStub: @unchecked Sendable {
     private let server: HTTPServer
     private let loop: EventLoop
 
-    /// `answer(method, pathAndQuery)` → (status, body), nil for 404.
-    public init(answer: @escaping @Sendable (String, String) -> (status: Int, body: String)?) throws {
+    /// `answer(method, pathAndQuery)` → (status, body), nil for 404. `host` may be any loopback address (127.x.y.z).
+    public init(host: String = "127.0.0.1", port requestedPort: Int = 0, answer: @escaping @Sendable (String, String) -> (status: Int, body: String)?) throws {
         loop = try EventLoop(name: "envoy-admin-stub")
         loop.start()
-        server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loop], tls: nil) { request, responder in
+        server = try HTTPServer(host: host, port: requestedPort, loops: [loop], tls: nil) { request, responder in
             let path = String(request.target.drop { $0 == "/" })
             guard let (status, body) = answer(request.method, path) else {
                 return responder.respond(HTTPResponse(status: 404, contentType: "text/plain", text: "invalid path: /\(path)\n"))

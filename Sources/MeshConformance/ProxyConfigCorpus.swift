@@ -38,6 +38,7 @@ struct ProxyConfigCorpus {
         switch item["level"] as? String {
         case "command":
             let command = item["command"] as? String ?? ""
+            if command == "proxy-status" { return checkProxyStatus(item, expected, wantError: wantError) }
             guard command == "proxy-config" else { return "meshctl has no `\(command)` yet" }
             let arguments = (item["args"] as? [String]) ?? []
             let env = item["env"] as? [String: Any] ?? [:]
@@ -54,6 +55,11 @@ struct ProxyConfigCorpus {
                 return Self.compare(Self.meshctl(arguments, in: root), expected, wantError: wantError, root: root)
             }
             let function = item["function"] as? String ?? ""
+            if function.hasPrefix("XdsStatusWriter"), let arguments = item["arguments"] as? [String: Any], arguments["outputFormat"] as? String == "table" {
+                let text = ProxyStatusTable.render(Self.syncStatuses(arguments["csdsResponses"] as? [String: Any] ?? [:]),
+                                                   verbose: (arguments["verbosity"] as? Int ?? 0) >= 1)
+                return Self.compare((.success, text, text), expected, wantError: wantError, root: root)
+            }
             if function.hasPrefix("ConfigWriter.Prime(bytes)") {
                 // An empty input is not a config dump.
                 return (try? ConfigDump(text: "", source: "empty")) == nil ? nil : "an empty input was read as a config dump"
@@ -68,6 +74,51 @@ struct ProxyConfigCorpus {
             return checkFunction(item["function"] as? String ?? "", item["arguments"] as? [String: Any] ?? [:], expected)
         default:
             return "unknown case level \(item["level"] ?? "?")"
+        }
+    }
+
+    /// The proxies of the cases' CSDS answers (`{istiod: [{proxyID, clusterID, istioVersion, status: {CDS: ...}}]}`).
+    static func syncStatuses(_ responses: [String: Any]) -> [ProxySyncStatus] {
+        responses.flatMap { istiod, proxies in
+            (proxies as? [[String: Any]] ?? []).map { proxy in
+                let statuses = (proxy["status"] as? [String: String] ?? [:]).filter { $0.value != "UNKNOWN" }
+                    .mapValues { $0.replacingOccurrences(of: "_", with: " ") }
+                return ProxySyncStatus(proxyID: proxy["proxyID"] as? String ?? "", clusterID: proxy["clusterID"] as? String ?? "",
+                                       istioVersion: proxy["istioVersion"] as? String ?? "", istiod: istiod, statuses: statuses)
+            }
+        }
+    }
+
+    /// proxy-status against a fresh local control plane with the case's istiod pods, each answering its debug
+    /// port (15014) with an empty answer from a stub bound to the pod's own loopback address.
+    private func checkProxyStatus(_ item: [String: Any], _ expected: [String: Any], wantError: Bool) -> String? {
+        let env = item["env"] as? [String: Any] ?? [:]
+        var stubs: [EnvoyAdminStub] = []
+        do {
+            let cluster = try AnalyzeCommandCases.LocalCluster()
+            defer {
+                for stub in stubs { stub.stop() }
+                cluster.stop()
+            }
+            let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: cluster.variables)))
+            for (index, pod) in (env["istiodPods"] as? [[String: Any]] ?? []).enumerated() {
+                let address = "127.42.\(Int.random(in: 1...250)).\(index + 1)"
+                let stub = try EnvoyAdminStub(host: address, port: 15014) { _, _ in (200, "{}") }
+                stubs.append(stub)
+                let namespace = pod["namespace"] as? String ?? "istio-system"
+                try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string(namespace))]))]))
+                let labels = (pod["labels"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) }
+                try client.send("POST", "/api/v1/namespaces/\(namespace)/pods", body: .object([
+                    ("apiVersion", .string("v1")), ("kind", .string("Pod")),
+                    ("metadata", .object([("name", .string(pod["name"] as? String ?? "istiod")), ("namespace", .string(namespace)), ("labels", .object(labels))])),
+                    ("spec", .object([("containers", .array([.object([("name", .string("discovery")), ("image", .string("pilot"))])]))])),
+                    ("status", .object([("phase", .string(pod["phase"] as? String ?? "Running")), ("podIP", .string(address))])),
+                ]))
+            }
+            let result = Self.meshctl(["proxy-status"] + (item["args"] as? [String] ?? []), in: root, variables: cluster.variables)
+            return Self.compare(result, expected, wantError: wantError, root: root)
+        } catch {
+            return "the local control plane for the proxy-status case did not start: \(error)"
         }
     }
 

@@ -139,3 +139,18 @@ final class StatsTests: XCTestCase {
         XCTAssertGreaterThan(prometheus.samples.count, 1000)
     }
 }
+
+final class ProxySyncStatusTests: XCTestCase {
+    func testSynczListAndCSDSAnswer() throws {
+        let syncz = #"[{"cluster_id":"Kubernetes","proxy":"sidecar~10.0.0.1~web-1.shop~shop.svc.cluster.local","istio_version":"1.32.0","cluster_sent":"n1","cluster_acked":"n1","listener_sent":"n2","listener_acked":"n1","route_sent":"","route_acked":"x"}]"#
+        let proxies = try ProxySyncStatus.read(syncz, istiod: "istiod-1")
+        XCTAssertEqual(proxies.first?.statuses, ["CDS": "SYNCED", "LDS": "STALE", "RDS": "NOT SENT"])
+        XCTAssertEqual(proxies.first?.clusterID, "Kubernetes")
+
+        let csds = #"{"resources":[{"node":{"id":"p1","metadata":{"CLUSTER_ID":"c1","ISTIO_VERSION":"1.20"}},"genericXdsConfigs":[{"typeUrl":"type.googleapis.com/envoy.config.cluster.v3.Cluster","configStatus":"NOT_SENT"},{"typeUrl":"type.googleapis.com/envoy.config.listener.v3.Listener","configStatus":"UNKNOWN"}]}]}"#
+        let fromCSDS = try ProxySyncStatus.read(csds, istiod: "istiod-2")
+        XCTAssertEqual(fromCSDS, [ProxySyncStatus(proxyID: "p1", clusterID: "c1", istioVersion: "1.20", istiod: "istiod-2", statuses: ["CDS": "NOT SENT"])])
+        XCTAssertEqual(try ProxySyncStatus.read("{}", istiod: "i"), [])
+        XCTAssertThrowsError(try ProxySyncStatus.read("<html>", istiod: "i"))
+    }
+}

@@ -27,6 +27,7 @@ public struct RootCommand: MeshCommand {
                 KubeInjectCommand.self,
                 LocalCommand.self,
                 ProxyConfigCommand.self,
+                ProxyStatusCommand.self,
                 ValidateCommand.self,
                 VersionCommand.self,
                 ExperimentalCommand.self,

@@ -64,6 +64,26 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         XCTAssertTrue(unknownLogger.stderr.contains("unrecognized logger name: nosuchlogger"), unknownLogger.stderr)
     }
 
+    func testProxyStatusAsksEveryIstiod() throws {
+        let address = "127.43.\(Int.random(in: 1...250)).\(Int.random(in: 1...250))"
+        let syncz = #"[{"cluster_id":"Kubernetes","proxy":"productpage-v1.default","istio_version":"1.32.0","cluster_sent":"a","cluster_acked":"a","listener_sent":"b","listener_acked":"a"}]"#
+        let istiod = try EnvoyAdminStub(host: address, port: 15014) { _, path in path == "debug/syncz" ? (200, syncz) : nil }
+        defer { istiod.stop() }
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string("istio-system"))]))]))
+        try client.send("POST", "/api/v1/namespaces/istio-system/pods", body: try JSONValue.parse(
+            #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"istiod-1","namespace":"istio-system","labels":{"app":"istiod"}},"spec":{"containers":[{"name":"discovery","image":"pilot"}]},"status":{"phase":"Running","podIP":"\#(address)"}}"#))
+        let table = runMeshctl(["proxy-status"], variables: variables)
+        XCTAssertEqual(table.exitCode, .success, table.stderr)
+        XCTAssertEqual(table.stdout, "NAME                       CLUSTER        ISTIOD       VERSION     SUBSCRIBED TYPES\n"
+                       + "productpage-v1.default     Kubernetes     istiod-1     1.32.0      2 (CDS,LDS)\n")
+        let verbose = runMeshctl(["proxy-status", "--verbosity", "1"], variables: variables)
+        XCTAssertTrue(verbose.stdout.contains("SYNCED     IGNORED     IGNORED     STALE"), verbose.stdout)
+        let other = runMeshctl(["proxy-status", "-r", "canary"], variables: variables)
+        XCTAssertEqual(other.exitCode, .failure)
+        XCTAssertTrue(other.stderr.contains("no running Istio pods in \"istio-system\" of revision canary"), other.stderr)
+    }
+
     func testRootCACompare() {
         let same = meshctl(["pc", "rootca-compare", "productpage-v1", "productpage-v1.default"])
         XCTAssertEqual(same.exitCode, .success, same.stderr)
