@@ -55,6 +55,8 @@ __meshctl_subcommand() {
         "meshctl proxy-config|secrets") echo secret ;;
         "meshctl proxy-config|s") echo secret ;;
         "meshctl x|capture") echo capture ;;
+        "meshctl x|describe") echo describe ;;
+        "meshctl x|des") echo describe ;;
         "meshctl x|envoy-stats") echo envoy-stats ;;
         "meshctl x|es") echo envoy-stats ;;
     esac
@@ -66,7 +68,7 @@ __meshctl_subcommands() {
         "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down" ;;
         "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
-        "meshctl x") echo "capture envoy-stats" ;;
+        "meshctl x") echo "capture describe envoy-stats" ;;
     esac
 }
 
@@ -103,6 +105,7 @@ __meshctl_flags() {
         "meshctl version") echo "--short --remote --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x capture") echo "--dir --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x envoy-stats") echo "--type --output --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
     esac
 }
@@ -140,6 +143,7 @@ __meshctl_value_flags() {
         "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x capture") echo "-d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x envoy-stats") echo "-t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
     esac
 }
@@ -282,6 +286,9 @@ __meshctl_flag_values() {
         "meshctl x capture|--kubeconfig") echo "files" ;;
         "meshctl x capture|--context") echo "dynamic contexts" ;;
         "meshctl x capture|-n"|"meshctl x capture|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x describe|--kubeconfig") echo "files" ;;
+        "meshctl x describe|--context") echo "dynamic contexts" ;;
+        "meshctl x describe|-n"|"meshctl x describe|--namespace") echo "dynamic namespaces" ;;
         "meshctl x envoy-stats|-t"|"meshctl x envoy-stats|--type") echo "values server clusters" ;;
         "meshctl x envoy-stats|-o"|"meshctl x envoy-stats|--output") echo "values raw short json yaml prom" ;;
         "meshctl x envoy-stats|--kubeconfig") echo "files" ;;

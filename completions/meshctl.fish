@@ -105,6 +105,10 @@ function __meshctl_subcommand
             echo secret
         case 'meshctl x|capture'
             echo capture
+        case 'meshctl x|describe'
+            echo describe
+        case 'meshctl x|des'
+            echo describe
         case 'meshctl x|envoy-stats'
             echo envoy-stats
         case 'meshctl x|es'
@@ -176,6 +180,8 @@ function __meshctl_value_flags
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl x capture'
             printf '%s\n' -d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x describe'
+            printf '%s\n' --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl x envoy-stats'
             printf '%s\n' -t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
     end
@@ -541,6 +547,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s v -l verbo
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a capture -d 'Save a pod\'s proxy state and the objects that concern it into one folder, for diagnosis'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a describe -d 'Describe resource and related Istio configuration: a pod\'s or Service\'s ports, protocols and routes'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a envoy-stats -d 'The statistics of a pod\'s sidecar: server counters and gauges, or per-cluster host statistics'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
@@ -558,6 +565,14 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s i -l ist
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s t -l type -x -a 'server clusters' -d 'Where to read the statistics: server or clusters'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s o -l output -x -a 'raw short json yaml prom' -d 'Output format: one of raw|json|yaml|prom'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'

@@ -63,3 +63,26 @@ public struct Route: Sendable {
         return conditions.joined(separator: " ")
     }
 }
+
+extension ConfigDump {
+    /// The Istio object (`/apis/networking.istio.io/v1alpha3/namespaces/NS/virtual-service/NAME`) behind the route that
+    /// sends a Service's port traffic, read from the RDS route configurations named for the port (or `http.`/`https.`
+    /// gateway routes); "" when no route names it.
+    public func virtualServicePath(service: String, namespace: String, port: Int) -> String {
+        guard let dump = section("envoy.admin.v3.RoutesConfigDump") else { return "" }
+        let host = "\(service).\(namespace).svc.cluster.local"
+        for entry in dump.items("dynamic_route_configs") {
+            guard let routes = entry.field("route_config").map(RouteConfiguration.init),
+                  routes.name == String(port) || routes.name.hasPrefix("http.") || routes.name.hasPrefix("https.") else { continue }
+            for virtualHost in routes.virtualHosts {
+                let named = virtualHost.domains.contains { $0 == host || $0.hasPrefix(host + ":") }
+                for route in virtualHost.routes {
+                    let cluster = route.cluster ?? route.json.field("route")?.field("weighted_clusters")?.items("clusters").first?.text("name") ?? ""
+                    guard named || SubsetKey(cluster).map({ $0.host == host && $0.port == port }) == true else { continue }
+                    return route.json.field("metadata")?.field("filter_metadata")?["istio"]?["config"]?.string ?? ""
+                }
+            }
+        }
+        return ""
+    }
+}

@@ -39,6 +39,14 @@ struct ProxyConfigCorpus {
         case "command":
             let command = item["command"] as? String ?? ""
             if command == "proxy-status" { return checkProxyStatus(item, expected, wantError: wantError) }
+            if command == "x describe" {
+                // Run against an empty local cluster: the case's objects are not loaded (describe's analysis of them is not built).
+                let arguments = ["x", "describe"] + (item["args"] as? [String] ?? [])
+                guard arguments.count > 3 else { return Self.compare(Self.meshctl(arguments, in: root), expected, wantError: wantError, root: root) }
+                guard let cluster = try? AnalyzeCommandCases.LocalCluster() else { return "the local control plane did not start" }
+                defer { cluster.stop() }
+                return Self.compare(Self.meshctl(arguments, in: root, variables: cluster.variables), expected, wantError: wantError, root: root)
+            }
             guard command == "proxy-config" else { return "meshctl has no `\(command)` yet" }
             let arguments = (item["args"] as? [String]) ?? []
             let env = item["env"] as? [String: Any] ?? [:]
@@ -71,7 +79,7 @@ struct ProxyConfigCorpus {
             }
             return "meshctl has no equivalent of \(function.prefix(60)) yet"
         case "function":
-            return checkFunction(item["function"] as? String ?? "", item["arguments"] as? [String: Any] ?? [:], expected)
+            return checkFunction(item["function"] as? String ?? "", item["arguments"] as? [String: Any] ?? [:], expected, inputs: item["inputs"] as? [String] ?? [])
         default:
             return "unknown case level \(item["level"] ?? "?")"
         }
@@ -127,7 +135,7 @@ struct ProxyConfigCorpus {
         arguments.count >= 2 && !arguments[1].hasPrefix("-") && !arguments[1].contains("/")
     }
 
-    private func checkFunction(_ function: String, _ arguments: [String: Any], _ expected: [String: Any]) -> String? {
+    private func checkFunction(_ function: String, _ arguments: [String: Any], _ expected: [String: Any], inputs: [String]) -> String? {
         if function.hasPrefix("ListenerFilter") {
             let filter = arguments["filter"] as? [String: Any] ?? [:]
             let listenerData = (try? JSONSerialization.data(withJSONObject: arguments["listener"] ?? [:])) ?? Data("{}".utf8)
@@ -139,6 +147,23 @@ struct ProxyConfigCorpus {
         if function.hasPrefix("describeRouteDomains") {
             let text = VirtualHost.describeDomains(arguments["domains"] as? [String] ?? [])
             return text == expected["value"] as? String ? nil : "\"\(text)\", istioctl: \"\(expected["value"] ?? "?")\""
+        }
+        if function.hasPrefix("GetRevisionFromPodAnnotation") {
+            let revision = WorkloadFacts.revision(annotations: arguments["annotations"] as? [String: String] ?? [:])
+            return revision == expected["value"] as? String ? nil : "\"\(revision)\", istioctl: \"\(expected["value"] ?? "?")\""
+        }
+        if function.hasPrefix("findProtocolForPort") {
+            let port = (try? JSONValue.parse(String(decoding: JSONSerialization.data(withJSONObject: arguments["servicePort"] ?? [:]), as: UTF8.self))) ?? .null
+            let name = WorkloadFacts.protocolName(port)
+            return name == expected["value"] as? String ? nil : "\"\(name)\", istioctl: \"\(expected["value"] ?? "?")\""
+        }
+        if function.hasPrefix("getIstioVirtualServicePathForSvcFromRoute") {
+            let metadata = (arguments["service"] as? [String: Any])?["metadata"] as? [String: Any] ?? [:]
+            guard let input = inputs.first, let text = try? String(contentsOf: root.appendingPathComponent(input), encoding: .utf8),
+                  let dump = try? ConfigDump(text: text, source: input) else { return "input unreadable" }
+            let path = dump.virtualServicePath(service: metadata["name"] as? String ?? "", namespace: metadata["namespace"] as? String ?? "",
+                                               port: arguments["port"] as? Int ?? 0)
+            return path == expected["value"] as? String ? nil : "\"\(path)\", istioctl: \"\(expected["value"] ?? "?")\""
         }
         if function.hasPrefix("checkRootCACertMatchExist") {
             return checkRootCAs(arguments, expected)

@@ -31,7 +31,8 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         let app: JSONValue = .object([("name", .string("app")), ("image", .string("app"))])
         let proxy: JSONValue = .object([("name", .string("istio-proxy")), ("image", .string("proxyv2"))])
         return .object([("apiVersion", .string("v1")), ("kind", .string("Pod")),
-                        ("metadata", .object([("name", .string(name)), ("namespace", .string("default"))])),
+                        ("metadata", .object([("name", .string(name)), ("namespace", .string("default")),
+                                              ("labels", .object([("app", .string(String(name.split(separator: "-")[0])))]))])),
                         ("spec", .object([("containers", .array(sidecar ? [app, proxy] : [app]))])),
                         ("status", .object([("phase", .string("Running")), ("podIP", .string("127.0.0.1"))]))])
     }
@@ -82,6 +83,21 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         let other = runMeshctl(["proxy-status", "-r", "canary"], variables: variables)
         XCTAssertEqual(other.exitCode, .failure)
         XCTAssertTrue(other.stderr.contains("no running Istio pods in \"istio-system\" of revision canary"), other.stderr)
+    }
+
+    func testDescribePodAndService() throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try client.send("POST", "/api/v1/namespaces/default/services", body: try JSONValue.parse(
+            #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"reviews","namespace":"default"},"spec":{"selector":{"app":"productpage"},"ports":[{"name":"http","port":9080}]}}"#))
+        let pod = meshctl(["x", "describe", "pod", "productpage-v1"])
+        XCTAssertEqual(pod.exitCode, .success, pod.stderr)
+        XCTAssertEqual(pod.stdout, "Pod: productpage-v1\n--------------------\nService: reviews\n   Port: http 9080/HTTP targets pod port 9080\n"
+                       + "   VirtualService for port 9080: reviews\n")
+        let service = meshctl(["x", "describe", "svc", "reviews.default"])
+        XCTAssertEqual(service.stdout, "Service: reviews\n   Port: http 9080/HTTP targets pod port 9080\n   Pods: productpage-v1\n")
+        let plain = meshctl(["x", "des", "po", "plain"])
+        XCTAssertTrue(plain.stdout.contains("WARNING: plain is not part of mesh; no Istio sidecar"), plain.stdout)
+        XCTAssertEqual(meshctl(["x", "describe", "pod"]).exitCode, .usage)
     }
 
     func testRootCACompare() {
