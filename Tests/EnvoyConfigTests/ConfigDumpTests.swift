@@ -154,3 +154,25 @@ final class ProxySyncStatusTests: XCTestCase {
         XCTAssertThrowsError(try ProxySyncStatus.read("<html>", istiod: "i"))
     }
 }
+
+final class CertificateFactsTests: XCTestCase {
+    /// Every truncation and a flipped byte of a real certificate is an error or a reading, never a trap.
+    func testDamagedCertificatesAreErrors() throws {
+        let dump = try ConfigDump(text: try EnvoyAdminSamples.text("config_dump.json"), source: "config_dump.json")
+        let pem = try XCTUnwrap(try dump.secrets().last?.certificates.first?.pem)
+        let der = try XCTUnwrap(try CertificateFacts.derBlocks(pem).first)
+        for length in 0..<der.count { _ = try? CertificateFacts(pem: Self.pem(Array(der.prefix(length)))) }
+        for index in stride(from: 0, to: der.count, by: 7) {
+            var damaged = der
+            damaged[index] ^= 0xFF
+            _ = try? CertificateFacts(pem: Self.pem(damaged))
+        }
+        XCTAssertThrowsError(try CertificateFacts.shareACertificate("invalid data", pem)) {
+            XCTAssertEqual("\($0)", "failed to parse certificates: invalid data")
+        }
+    }
+
+    static func pem(_ der: [UInt8]) -> String {
+        "-----BEGIN CERTIFICATE-----\n" + Base64.encode(der) + "\n-----END CERTIFICATE-----\n"
+    }
+}

@@ -154,7 +154,8 @@ enum PodHTTPForwarder {
             guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else { return nil }
             if size == 0 { return output }
             let start = lineEnd + 2
-            guard start + size <= bytes.count else { return nil }
+            // Compared without adding, so a huge size from the pod cannot overflow.
+            guard size <= bytes.count - start else { return nil }
             output += bytes[start..<start + size]
             index = start + size + 2
         }

@@ -49,3 +49,17 @@ extension KubectlTests {
         XCTAssertTrue(result.output.contains("container sidecar is not valid for pod web"), result.output)
     }
 }
+
+/// The pod's answer as the pod proxy reads it: hostile framing is refused, never trusted.
+final class PodHTTPForwarderTests: XCTestCase {
+    func testResponsesAreReadByTheirFraming() {
+        let plain = PodHTTPForwarder.parse(Array("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nLIVE\nextra".utf8))
+        XCTAssertEqual(plain?.status, 200)
+        XCTAssertEqual(plain.map { String(decoding: $0.body, as: UTF8.self) }, "LIVE\n")
+        let chunked = PodHTTPForwarder.parse(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n".utf8))
+        XCTAssertEqual(chunked.map { String(decoding: $0.body, as: UTF8.self) }, "abcdef")
+        XCTAssertNil(PodHTTPForwarder.parse(Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\nab".utf8)))
+        XCTAssertNil(PodHTTPForwarder.parse(Array("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nshort".utf8)))
+        XCTAssertNil(PodHTTPForwarder.parse(Array("garbage".utf8)))
+    }
+}
