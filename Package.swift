@@ -35,11 +35,13 @@ let package = Package(
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CCurlShims"]),
         .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"]),
         .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite"]),
-        .target(name: "MeshCLIKit", dependencies: ["Manifests", "KubeClient", "MeshNet", "MeshControlPlane", "CBuildInfo"]),
+        // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
+        .target(name: "EnvoyConfig", dependencies: ["Manifests"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "KubeClient", "MeshNet", "MeshControlPlane", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
-        .target(name: "MeshConformance", dependencies: ["Manifests", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),
+        .target(name: "MeshConformance", dependencies: ["Manifests", "EnvoyConfig", "MeshNet", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),
         .executableTarget(name: "meshctl-conformance", dependencies: ["MeshConformance"]),
         .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance", "MeshControlPlane", "KubeClient"]),
         // MeshNet's own benchmark (HTTP server against nginx): needs a release build of MeshNet only.
@@ -50,7 +52,8 @@ let package = Package(
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet"]),
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient"]),
-        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane"]),
+        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance"]),
+        .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "Manifests"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
     ],
     swiftLanguageModes: [.v6]

@@ -14,22 +14,61 @@ __meshctl_subcommand() {
         "meshctl|kube-inject") echo kube-inject ;;
         "meshctl|ki") echo kube-inject ;;
         "meshctl|local") echo local ;;
+        "meshctl|proxy-config") echo proxy-config ;;
+        "meshctl|pc") echo proxy-config ;;
+        "meshctl|proxy-status") echo proxy-status ;;
+        "meshctl|ps") echo proxy-status ;;
         "meshctl|validate") echo validate ;;
         "meshctl|v") echo validate ;;
         "meshctl|version") echo version ;;
+        "meshctl|x") echo x ;;
+        "meshctl|experimental") echo x ;;
+        "meshctl|exp") echo x ;;
         "meshctl inject|enable") echo enable ;;
         "meshctl inject|disable") echo disable ;;
         "meshctl local|up") echo up ;;
         "meshctl local|status") echo status ;;
         "meshctl local|down") echo down ;;
+        "meshctl proxy-config|all") echo all ;;
+        "meshctl proxy-config|a") echo all ;;
+        "meshctl proxy-config|bootstrap") echo bootstrap ;;
+        "meshctl proxy-config|b") echo bootstrap ;;
+        "meshctl proxy-config|cluster") echo cluster ;;
+        "meshctl proxy-config|clusters") echo cluster ;;
+        "meshctl proxy-config|c") echo cluster ;;
+        "meshctl proxy-config|ecds") echo ecds ;;
+        "meshctl proxy-config|ec") echo ecds ;;
+        "meshctl proxy-config|endpoint") echo endpoint ;;
+        "meshctl proxy-config|endpoints") echo endpoint ;;
+        "meshctl proxy-config|ep") echo endpoint ;;
+        "meshctl proxy-config|listener") echo listener ;;
+        "meshctl proxy-config|listeners") echo listener ;;
+        "meshctl proxy-config|l") echo listener ;;
+        "meshctl proxy-config|log") echo log ;;
+        "meshctl proxy-config|o") echo log ;;
+        "meshctl proxy-config|rootca-compare") echo rootca-compare ;;
+        "meshctl proxy-config|rc") echo rootca-compare ;;
+        "meshctl proxy-config|route") echo route ;;
+        "meshctl proxy-config|routes") echo route ;;
+        "meshctl proxy-config|r") echo route ;;
+        "meshctl proxy-config|secret") echo secret ;;
+        "meshctl proxy-config|secrets") echo secret ;;
+        "meshctl proxy-config|s") echo secret ;;
+        "meshctl x|capture") echo capture ;;
+        "meshctl x|describe") echo describe ;;
+        "meshctl x|des") echo describe ;;
+        "meshctl x|envoy-stats") echo envoy-stats ;;
+        "meshctl x|es") echo envoy-stats ;;
     esac
 }
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local validate version" ;;
+        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config proxy-status validate version x" ;;
         "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down" ;;
+        "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
+        "meshctl x") echo "capture describe envoy-stats" ;;
     esac
 }
 
@@ -50,8 +89,24 @@ __meshctl_flags() {
         "meshctl local up") echo "--port --state-dir --foreground --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config all") echo "--file --proxy-admin-port --with-headers --fqdn --direction --subset --port --address --type --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config bootstrap") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config cluster") echo "--file --proxy-admin-port --fqdn --port --subset --direction --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config ecds") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config endpoint") echo "--file --proxy-admin-port --address --port --cluster --status --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config listener") echo "--file --proxy-admin-port --address --port --type --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config log") echo "--level --reset --selector --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config rootca-compare") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config route") echo "--file --proxy-admin-port --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config secret") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-status") echo "--revision --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl version") echo "--short --remote --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x capture") echo "--dir --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x envoy-stats") echo "--type --output --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
     esac
 }
 
@@ -72,8 +127,24 @@ __meshctl_value_flags() {
         "meshctl local up") echo "--port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local status") echo "--state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local down") echo "--state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config all") echo "-f --file --proxy-admin-port --fqdn --direction --subset --port --address --type --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config bootstrap") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config cluster") echo "-f --file --proxy-admin-port --fqdn --port --subset --direction -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config ecds") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config endpoint") echo "-f --file --proxy-admin-port --address --port --cluster --status -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config listener") echo "-f --file --proxy-admin-port --address --port --type -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config log") echo "--level -l --selector --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config rootca-compare") echo "--proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config route") echo "-f --file --proxy-admin-port --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-config secret") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-status") echo "-r --revision -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x capture") echo "-d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x envoy-stats") echo "-t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
     esac
 }
 
@@ -141,6 +212,64 @@ __meshctl_flag_values() {
         "meshctl local down|--kubeconfig") echo "files" ;;
         "meshctl local down|--context") echo "dynamic contexts" ;;
         "meshctl local down|-n"|"meshctl local down|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config|-n"|"meshctl proxy-config|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config all|-f"|"meshctl proxy-config all|--file") echo "files" ;;
+        "meshctl proxy-config all|--direction") echo "values inbound outbound" ;;
+        "meshctl proxy-config all|--type") echo "values HTTP TCP HTTP+TCP" ;;
+        "meshctl proxy-config all|-o"|"meshctl proxy-config all|--output") echo "values short json yaml" ;;
+        "meshctl proxy-config all|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config all|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config all|-n"|"meshctl proxy-config all|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config bootstrap|-f"|"meshctl proxy-config bootstrap|--file") echo "files" ;;
+        "meshctl proxy-config bootstrap|-o"|"meshctl proxy-config bootstrap|--output") echo "values short json yaml" ;;
+        "meshctl proxy-config bootstrap|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config bootstrap|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config bootstrap|-n"|"meshctl proxy-config bootstrap|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config cluster|-f"|"meshctl proxy-config cluster|--file") echo "files" ;;
+        "meshctl proxy-config cluster|--direction") echo "values inbound outbound" ;;
+        "meshctl proxy-config cluster|-o"|"meshctl proxy-config cluster|--output") echo "values short json yaml" ;;
+        "meshctl proxy-config cluster|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config cluster|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config cluster|-n"|"meshctl proxy-config cluster|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config ecds|-f"|"meshctl proxy-config ecds|--file") echo "files" ;;
+        "meshctl proxy-config ecds|-o"|"meshctl proxy-config ecds|--output") echo "values short json yaml" ;;
+        "meshctl proxy-config ecds|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config ecds|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config ecds|-n"|"meshctl proxy-config ecds|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config endpoint|-f"|"meshctl proxy-config endpoint|--file") echo "files" ;;
+        "meshctl proxy-config endpoint|--status") echo "values healthy unhealthy draining timeout degraded unknown" ;;
+        "meshctl proxy-config endpoint|-o"|"meshctl proxy-config endpoint|--output") echo "values short json yaml" ;;
+        "meshctl proxy-config endpoint|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config endpoint|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config endpoint|-n"|"meshctl proxy-config endpoint|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config listener|-f"|"meshctl proxy-config listener|--file") echo "files" ;;
+        "meshctl proxy-config listener|--type") echo "values HTTP TCP HTTP+TCP" ;;
+        "meshctl proxy-config listener|-o"|"meshctl proxy-config listener|--output") echo "values short json yaml" ;;
+        "meshctl proxy-config listener|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config listener|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config listener|-n"|"meshctl proxy-config listener|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config log|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config log|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config log|-n"|"meshctl proxy-config log|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config rootca-compare|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config rootca-compare|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config rootca-compare|-n"|"meshctl proxy-config rootca-compare|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config route|-f"|"meshctl proxy-config route|--file") echo "files" ;;
+        "meshctl proxy-config route|-o"|"meshctl proxy-config route|--output") echo "values short json yaml" ;;
+        "meshctl proxy-config route|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config route|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config route|-n"|"meshctl proxy-config route|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-config secret|-f"|"meshctl proxy-config secret|--file") echo "files" ;;
+        "meshctl proxy-config secret|-o"|"meshctl proxy-config secret|--output") echo "values short json yaml" ;;
+        "meshctl proxy-config secret|--kubeconfig") echo "files" ;;
+        "meshctl proxy-config secret|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-config secret|-n"|"meshctl proxy-config secret|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy-status|-o"|"meshctl proxy-status|--output") echo "values table json yaml" ;;
+        "meshctl proxy-status|--kubeconfig") echo "files" ;;
+        "meshctl proxy-status|--context") echo "dynamic contexts" ;;
+        "meshctl proxy-status|-n"|"meshctl proxy-status|--namespace") echo "dynamic namespaces" ;;
         "meshctl validate|-f"|"meshctl validate|--filename") echo "files" ;;
         "meshctl validate|-o"|"meshctl validate|--output") echo "values text json yaml" ;;
         "meshctl validate|--kubeconfig") echo "files" ;;
@@ -150,6 +279,21 @@ __meshctl_flag_values() {
         "meshctl version|--kubeconfig") echo "files" ;;
         "meshctl version|--context") echo "dynamic contexts" ;;
         "meshctl version|-n"|"meshctl version|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x|--kubeconfig") echo "files" ;;
+        "meshctl x|--context") echo "dynamic contexts" ;;
+        "meshctl x|-n"|"meshctl x|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x capture|-d"|"meshctl x capture|--dir") echo "directories" ;;
+        "meshctl x capture|--kubeconfig") echo "files" ;;
+        "meshctl x capture|--context") echo "dynamic contexts" ;;
+        "meshctl x capture|-n"|"meshctl x capture|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x describe|--kubeconfig") echo "files" ;;
+        "meshctl x describe|--context") echo "dynamic contexts" ;;
+        "meshctl x describe|-n"|"meshctl x describe|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x envoy-stats|-t"|"meshctl x envoy-stats|--type") echo "values server clusters" ;;
+        "meshctl x envoy-stats|-o"|"meshctl x envoy-stats|--output") echo "values raw short json yaml prom" ;;
+        "meshctl x envoy-stats|--kubeconfig") echo "files" ;;
+        "meshctl x envoy-stats|--context") echo "dynamic contexts" ;;
+        "meshctl x envoy-stats|-n"|"meshctl x envoy-stats|--namespace") echo "dynamic namespaces" ;;
     esac
 }
 

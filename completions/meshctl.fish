@@ -23,12 +23,26 @@ function __meshctl_subcommand
             echo kube-inject
         case 'meshctl|local'
             echo local
+        case 'meshctl|proxy-config'
+            echo proxy-config
+        case 'meshctl|pc'
+            echo proxy-config
+        case 'meshctl|proxy-status'
+            echo proxy-status
+        case 'meshctl|ps'
+            echo proxy-status
         case 'meshctl|validate'
             echo validate
         case 'meshctl|v'
             echo validate
         case 'meshctl|version'
             echo version
+        case 'meshctl|x'
+            echo x
+        case 'meshctl|experimental'
+            echo x
+        case 'meshctl|exp'
+            echo x
         case 'meshctl inject|enable'
             echo enable
         case 'meshctl inject|disable'
@@ -39,6 +53,66 @@ function __meshctl_subcommand
             echo status
         case 'meshctl local|down'
             echo down
+        case 'meshctl proxy-config|all'
+            echo all
+        case 'meshctl proxy-config|a'
+            echo all
+        case 'meshctl proxy-config|bootstrap'
+            echo bootstrap
+        case 'meshctl proxy-config|b'
+            echo bootstrap
+        case 'meshctl proxy-config|cluster'
+            echo cluster
+        case 'meshctl proxy-config|clusters'
+            echo cluster
+        case 'meshctl proxy-config|c'
+            echo cluster
+        case 'meshctl proxy-config|ecds'
+            echo ecds
+        case 'meshctl proxy-config|ec'
+            echo ecds
+        case 'meshctl proxy-config|endpoint'
+            echo endpoint
+        case 'meshctl proxy-config|endpoints'
+            echo endpoint
+        case 'meshctl proxy-config|ep'
+            echo endpoint
+        case 'meshctl proxy-config|listener'
+            echo listener
+        case 'meshctl proxy-config|listeners'
+            echo listener
+        case 'meshctl proxy-config|l'
+            echo listener
+        case 'meshctl proxy-config|log'
+            echo log
+        case 'meshctl proxy-config|o'
+            echo log
+        case 'meshctl proxy-config|rootca-compare'
+            echo rootca-compare
+        case 'meshctl proxy-config|rc'
+            echo rootca-compare
+        case 'meshctl proxy-config|route'
+            echo route
+        case 'meshctl proxy-config|routes'
+            echo route
+        case 'meshctl proxy-config|r'
+            echo route
+        case 'meshctl proxy-config|secret'
+            echo secret
+        case 'meshctl proxy-config|secrets'
+            echo secret
+        case 'meshctl proxy-config|s'
+            echo secret
+        case 'meshctl x|capture'
+            echo capture
+        case 'meshctl x|describe'
+            echo describe
+        case 'meshctl x|des'
+            echo describe
+        case 'meshctl x|envoy-stats'
+            echo envoy-stats
+        case 'meshctl x|es'
+            echo envoy-stats
     end
 end
 
@@ -74,10 +148,42 @@ function __meshctl_value_flags
             printf '%s\n' --state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local down'
             printf '%s\n' --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config'
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config all'
+            printf '%s\n' -f --file --proxy-admin-port --fqdn --direction --subset --port --address --type --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config bootstrap'
+            printf '%s\n' -f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config cluster'
+            printf '%s\n' -f --file --proxy-admin-port --fqdn --port --subset --direction -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config ecds'
+            printf '%s\n' -f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config endpoint'
+            printf '%s\n' -f --file --proxy-admin-port --address --port --cluster --status -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config listener'
+            printf '%s\n' -f --file --proxy-admin-port --address --port --type -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config log'
+            printf '%s\n' --level -l --selector --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config rootca-compare'
+            printf '%s\n' --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config route'
+            printf '%s\n' -f --file --proxy-admin-port --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-config secret'
+            printf '%s\n' -f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy-status'
+            printf '%s\n' -r --revision -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl validate'
             printf '%s\n' -f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl version'
             printf '%s\n' -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x'
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x capture'
+            printf '%s\n' -d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x describe'
+            printf '%s\n' --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x envoy-stats'
+            printf '%s\n' -t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
     end
 end
 
@@ -114,8 +220,11 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a help -d 'Help abou
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a inject -d 'Turn sidecar injection on or off for namespaces'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a kube-inject -d 'Add the Istio sidecar to Kubernetes manifests, offline'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a local -d 'Run a local control plane (a Kubernetes-compatible API) on this machine'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-config -d 'Show the Envoy configuration of a pod\'s sidecar: clusters, listeners, routes, endpoints, secrets'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-status -d 'The proxies connected to istiod and whether each has acknowledged the configuration it was sent'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a validate -d 'Check Istio configuration files before they reach a cluster'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a version -d 'Print the meshctl version and what it was built with'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a x -d 'Experimental commands: a sidecar\'s Envoy statistics, a capture of a pod\'s proxy for diagnosis'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
@@ -269,6 +378,154 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s i -l is
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a all -d 'Everything of a sidecar: versions, clusters, listeners, routes, secrets and endpoints'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a bootstrap -d 'The bootstrap of a sidecar (JSON by default; -o short prints the Istio and Envoy versions)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a cluster -d 'The clusters of a sidecar: service FQDN, port, subset, direction, type, DestinationRule'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a ecds -d 'The extension configurations (ECDS) of a sidecar: name and type'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a endpoint -d 'The endpoints of a sidecar\'s clusters: address, health, outlier ejection, cluster'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a listener -d 'The listeners of a sidecar: address, port, each filter chain\'s match and destination'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a log -d 'Show or change the logging levels of a sidecar\'s Envoy'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a rootca-compare -d 'Compare the ROOTCA of two pods\' sidecars: mTLS between them works only with a common root'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a route -d 'The routes of a sidecar: route configuration, virtual host, domains, match, VirtualService'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a secret -d 'The secrets of a sidecar: certificate chain and root CA, status, validity, serial number, dates'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -s f -l file -r -F -d 'Read a saved admin answer (/config_dump) instead of a pod\'s; - reads standard input'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l with-headers -d 'A title line before each table'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l fqdn -x -d 'Only clusters whose name contains this service FQDN'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l direction -x -a 'inbound outbound' -d 'Only clusters of this direction'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l subset -x -d 'Only clusters whose name contains this subset'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l port -x -d 'Only clusters, listeners and endpoints of this port'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l address -x -d 'Only listeners and endpoints on this address'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l type -x -a 'HTTP TCP HTTP+TCP' -d 'Only listeners of this protocol'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l name -x -d 'Only the route configuration of this name'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l verbose -d 'A row per filter chain and per route'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -s o -l output -x -a 'short json yaml' -d 'Output format: one of short|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config all"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config bootstrap"' -s f -l file -r -F -d 'Read a saved admin answer (/config_dump) instead of a pod\'s; - reads standard input'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config bootstrap"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config bootstrap"' -s o -l output -x -a 'short json yaml' -d 'Output format: one of short|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config bootstrap"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config bootstrap"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config bootstrap"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config bootstrap"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config bootstrap"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config bootstrap"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config bootstrap"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -s f -l file -r -F -d 'Read a saved admin answer (/config_dump) instead of a pod\'s; - reads standard input'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -l fqdn -x -d 'Only clusters whose name contains this service FQDN'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -l port -x -d 'Only clusters of this port'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -l subset -x -d 'Only clusters whose name contains this subset'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -l direction -x -a 'inbound outbound' -d 'Only clusters of this direction'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -s o -l output -x -a 'short json yaml' -d 'Output format: one of short|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config cluster"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config ecds"' -s f -l file -r -F -d 'Read a saved admin answer (/config_dump) instead of a pod\'s; - reads standard input'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config ecds"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config ecds"' -s o -l output -x -a 'short json yaml' -d 'Output format: one of short|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config ecds"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config ecds"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config ecds"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config ecds"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config ecds"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config ecds"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config ecds"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -s f -l file -r -F -d 'Read a saved admin answer (/config_dump) instead of a pod\'s; - reads standard input'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -l address -x -d 'Only endpoints with this address'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -l port -x -d 'Only endpoints on this port'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -l cluster -x -d 'Only endpoints of this cluster'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -l status -x -a 'healthy unhealthy draining timeout degraded unknown' -d 'Only endpoints with this health status'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -s o -l output -x -a 'short json yaml' -d 'Output format: one of short|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config endpoint"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -s f -l file -r -F -d 'Read a saved admin answer (/config_dump) instead of a pod\'s; - reads standard input'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l address -x -d 'Only listeners on this address'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l port -x -d 'Only listeners on this port'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l type -x -a 'HTTP TCP HTTP+TCP' -d 'Only listeners of this protocol'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l verbose -d 'A row per filter chain with its match and destination (--verbose=false: a row per listener)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -s o -l output -x -a 'short json yaml' -d 'Output format: one of short|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -l level -x -d 'A level for all loggers, or logger:level pairs separated by commas'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -s r -l reset -d 'Reset every logger to warning'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -s l -l selector -x -d 'The pods this label selector finds, instead of a pod name'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config log"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -l proxy-admin-port -x -d 'The Envoy admin port of the pods'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config rootca-compare"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -s f -l file -r -F -d 'Read a saved admin answer (/config_dump) instead of a pod\'s; - reads standard input'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -l name -x -d 'Only the route configuration of this name'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -l verbose -d 'A row per route (--verbose=false: a row per route configuration)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -s o -l output -x -a 'short json yaml' -d 'Output format: one of short|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config route"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -s f -l file -r -F -d 'Read a saved admin answer (/config_dump) instead of a pod\'s; - reads standard input'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -s o -l output -x -a 'short json yaml' -d 'Output format: one of short|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s r -l revision -x -d 'Only the istiod pods of this revision (label istio.io/rev)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s o -l output -x -a 'table json yaml' -d 'Output format: one of table|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s f -l filename -r -F -d 'File, directory, or - for standard input'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s x -l referential -d 'Also check what resources refer to (gateways, subsets) against the files given'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s o -l output -x -a 'text json yaml' -d 'Output format: one of text|json|yaml'
@@ -289,3 +546,40 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s i -l istio
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a capture -d 'Save a pod\'s proxy state and the objects that concern it into one folder, for diagnosis'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a describe -d 'Describe resource and related Istio configuration: a pod\'s or Service\'s ports, protocols and routes'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a envoy-stats -d 'The statistics of a pod\'s sidecar: server counters and gauges, or per-cluster host statistics'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s d -l dir -r -F -d 'The folder to write (created when missing)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s t -l type -x -a 'server clusters' -d 'Where to read the statistics: server or clusters'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s o -l output -x -a 'raw short json yaml prom' -d 'Output format: one of raw|json|yaml|prom'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s h -l help -d 'Help for this command'

@@ -98,12 +98,18 @@ public final class KubernetesClient: @unchecked Sendable {
         return items
     }
 
-    /// GET through the API server's pod proxy: `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH` (a sidecar's admin port).
-    public func proxyGet(pod: String, namespace: String, port: Int, path: String) throws -> [UInt8] {
-        let headers = try requestHeaders(accept: "*/*")
+    /// GET (or `method`) through the API server's pod proxy: `/api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH`
+    /// (a sidecar's admin port).
+    public func proxyGet(pod: String, namespace: String, port: Int, path: String, method: String = "GET") throws -> [UInt8] {
         let trimmed = path.hasPrefix("/") ? String(path.dropFirst()) : path
-        let response = try perform(HTTPClientRequest(url: requestBase + "/api/v1/namespaces/\(namespace)/pods/\(pod):\(port)/proxy/\(trimmed)",
-                                                     headers: headers))
+        return try raw(method, "/api/v1/namespaces/\(namespace)/pods/\(pod):\(port)/proxy/\(trimmed)")
+    }
+
+    /// The body of a request whose answer is not JSON (a pod's log, a proxied admin page); non-2xx answers throw
+    /// `APIStatusError` with the server's Status when there is one.
+    public func raw(_ method: String, _ path: String) throws -> [UInt8] {
+        let headers = try requestHeaders(accept: "*/*")
+        let response = try perform(HTTPClientRequest(method: method, url: requestBase + path, headers: headers))
         guard (200..<300).contains(response.status) else {
             let status = try? JSONValue.parse(response.body)
             throw APIStatusError(code: response.status, reason: status?["reason"]?.string ?? "Status\(response.status)",

@@ -169,7 +169,7 @@ struct AnalyzeCommandCases {
         }
     }
 
-    private static func meshctl(_ arguments: [String], in directory: URL, variables: [String: String] = [:],
+    static func meshctl(_ arguments: [String], in directory: URL, variables: [String: String] = [:],
                                 command: [String] = ["analyze"]) -> (code: ExitCode, stdout: String, output: String) {
         // Both streams also go to one buffer in the order written, as istioctl's test merges them.
         let merged = Buffer(), out = Buffer(also: merged), err = Buffer(also: merged)

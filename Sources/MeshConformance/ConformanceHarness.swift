@@ -20,17 +20,17 @@ public struct CorpusResult: Sendable {
 /// Runs meshctl against Istio's own test corpora in `../shared/conformance/istio` and counts what matches.
 public enum ConformanceHarness {
     /// The corpora in the order they are reported.
-    public static let corpora = ["kube-inject", "kube-inject-text", "validate", "analyze", "check-inject"]
+    public static let corpora = ["kube-inject", "kube-inject-text", "validate", "analyze", "check-inject", "proxy-config"]
 
     /// How many cases each corpus has at the corpus's commit: a count that changes means cases were lost
     /// or the corpus changed, and either must be looked at.
-    public static let expectedTotals = ["kube-inject": 128, "kube-inject-text": 128, "validate": 193, "analyze": 123, "check-inject": 11]
+    public static let expectedTotals = ["kube-inject": 128, "kube-inject-text": 128, "validate": 193, "analyze": 123, "check-inject": 11, "proxy-config": 113]
 
     /// The case ids of every corpus, as the index files list them.
     public static func caseIDs(corpusRoot: String) throws -> [String: [String]] {
         let index = try CorpusIndex(root: corpusRoot)
         return ["kube-inject": index.kubeInjectCases, "kube-inject-text": index.kubeInjectCases, "validate": index.validateCases,
-                "analyze": index.analyzeCases, "check-inject": index.checkInjectCases]
+                "analyze": index.analyzeCases, "check-inject": index.checkInjectCases, "proxy-config": index.proxyConfigCases]
     }
 
     /// Everything wrong with a run: a corpus missing or with another number of cases than expected, and the
@@ -66,6 +66,7 @@ public enum ConformanceHarness {
             validateResult(corpusRoot: corpusRoot, cases: index.validateCases),
             analyzeResult(corpusRoot: corpusRoot, cases: index.analyzeCases),
             checkInjectResult(corpusRoot: corpusRoot, cases: index.checkInjectCases),
+            proxyConfigResult(corpusRoot: corpusRoot, cases: index.proxyConfigCases),
         ]
     }
 
@@ -113,6 +114,17 @@ public enum ConformanceHarness {
         return CorpusResult(corpus: "check-inject", total: cases.count, failures: failures.filter { cases.contains($0.key) })
     }
 
+    private static func proxyConfigResult(corpusRoot: String, cases: [String]) -> CorpusResult {
+        let corpus = ProxyConfigCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("proxy-config"))
+        let failures: [String: String]
+        do {
+            failures = try corpus.run()
+        } catch {
+            failures = Dictionary(uniqueKeysWithValues: cases.map { ($0, "cases.json: \(error)") })
+        }
+        return CorpusResult(corpus: "proxy-config", total: cases.count, failures: failures.filter { cases.contains($0.key) })
+    }
+
     private static func notImplemented(_ corpus: String, cases: [String], reason: String) -> CorpusResult {
         CorpusResult(corpus: corpus, total: cases.count, failures: Dictionary(uniqueKeysWithValues: cases.map { ($0, reason) }))
     }
@@ -124,6 +136,7 @@ struct CorpusIndex {
     var validateCases: [String] = []
     var analyzeCases: [String] = []
     var checkInjectCases: [String] = []
+    var proxyConfigCases: [String] = []
 
     /// Case ids made unique: a repeated id gets `#2`, `#3`... so no case hides behind another.
     private static func unique(_ ids: [String]) -> [String] {
@@ -140,6 +153,7 @@ struct CorpusIndex {
         validateCases = Self.unique(validateCases)
         analyzeCases = Self.unique(analyzeCases)
         checkInjectCases = Self.unique(checkInjectCases)
+        proxyConfigCases = Self.unique(proxyConfigCases)
     }
 
     private mutating func read(root: String) throws {
@@ -180,6 +194,8 @@ struct CorpusIndex {
         for item in checkInject["cases"] as? [[String: Any]] ?? [] {
             checkInjectCases.append("\(item["name"] ?? "?")")
         }
+
+        proxyConfigCases = try ProxyConfigCorpus.caseIDs(root: URL(fileURLWithPath: root).appendingPathComponent("proxy-config"))
     }
 
     private static func object(_ root: String, _ path: String) throws -> [String: Any] {

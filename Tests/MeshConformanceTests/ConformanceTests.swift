@@ -59,7 +59,7 @@ final class ConformanceTests: XCTestCase {
         results[2].total -= 1
         results.removeLast()
         XCTAssertEqual(ConformanceHarness.problems(with: results, divergences: KnownDivergences(text: ""), caseIDs: [:]), [
-            "the corpora run are [\"kube-inject\", \"kube-inject-text\", \"validate\", \"analyze\"], expected \(ConformanceHarness.corpora)",
+            "the corpora run are \(Array(ConformanceHarness.corpora.dropLast())), expected \(ConformanceHarness.corpora)",
             "validate: 192 cases, expected 193",
         ])
     }

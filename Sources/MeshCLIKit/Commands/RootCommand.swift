@@ -26,8 +26,11 @@ public struct RootCommand: MeshCommand {
                 InjectCommand.self,
                 KubeInjectCommand.self,
                 LocalCommand.self,
+                ProxyConfigCommand.self,
+                ProxyStatusCommand.self,
                 ValidateCommand.self,
                 VersionCommand.self,
+                ExperimentalCommand.self,
             ])
     }
 

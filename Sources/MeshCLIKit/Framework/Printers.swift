@@ -63,3 +63,32 @@ public enum ObjectPrinter {
         ])
     }
 }
+
+/// istioctl's tables (Go's text/tabwriter): every cell but a line's last is padded to its column's widest cell
+/// plus `padding` spaces; the last cell of a line is written as it is, so an empty one leaves the padding behind.
+public struct ColumnWriter {
+    public var padding: Int
+    private var lines: [[String]] = []
+
+    public init(padding: Int) { self.padding = padding }
+
+    public mutating func append(_ cells: [String]) { lines.append(cells) }
+
+    public func render() -> String {
+        var widths: [Int] = []
+        for line in lines {
+            for (index, cell) in line.dropLast().enumerated() {
+                if index == widths.count { widths.append(0) }
+                widths[index] = max(widths[index], cell.count)
+            }
+        }
+        var text = ""
+        for line in lines {
+            for (index, cell) in line.enumerated() {
+                text += index == line.count - 1 ? cell : cell.padding(widths[index] + padding)
+            }
+            text += "\n"
+        }
+        return text
+    }
+}

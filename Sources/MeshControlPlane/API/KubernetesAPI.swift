@@ -6,8 +6,8 @@ import MeshNet
 /// delete for the kinds of `ResourceCatalog`, as kubectl and client libraries call them.
 ///
 /// This file routes requests; each role has its own file: `+Auth`, `+Discovery` (version, OpenAPI), `+Reading`
-/// (get, list), `+Watch`, `+Writing` (create, update, patch, delete), `+Scale`, `+Namespaces` (lifecycle) and
-/// `+Admission` (validation before storing).
+/// (get, list), `+Watch`, `+Writing` (create, update, patch, delete), `+Scale`, `+PodProxy` (pods/proxy, pods/log),
+/// `+Namespaces` (lifecycle) and `+Admission` (validation before storing).
 public final class KubernetesAPI: @unchecked Sendable {
     let store: ObjectStore
     let token: [UInt8]
@@ -127,6 +127,10 @@ public final class KubernetesAPI: @unchecked Sendable {
         }
         if target.subresource == "scale", ["deployments", "statefulsets", "replicasets"].contains(target.type.plural), let name = target.name {
             try scale(request, responder, target, name: name)
+            return
+        }
+        if Self.servesPodSubresource(target) {
+            try podSubresource(request, responder, target)
             return
         }
         if let subresource = target.subresource, !["status", "finalize"].contains(subresource) {

@@ -1,0 +1,66 @@
+import Manifests
+
+/// What istiod knows of one connected proxy: its identity and, per xDS type it subscribed to, whether the last
+/// configuration sent was acknowledged (SYNCED), not yet (STALE), never sent (NOT SENT), or refused (ERROR).
+public struct ProxySyncStatus: Sendable, Equatable {
+    /// The xDS types istioctl shows, in its order, with their type URLs.
+    public static let types: [(name: String, url: String)] = [
+        ("CDS", "type.googleapis.com/envoy.config.cluster.v3.Cluster"), ("LDS", "type.googleapis.com/envoy.config.listener.v3.Listener"),
+        ("EDS", "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"),
+        ("RDS", "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"),
+        ("ECDS", "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"),
+    ]
+
+    public var proxyID: String
+    public var clusterID: String
+    public var istioVersion: String
+    /// The istiod pod the proxy is connected to.
+    public var istiod: String
+    /// xDS type name (CDS, LDS, ...) → SYNCED, STALE, NOT SENT, ERROR; types the proxy did not subscribe to are absent.
+    public var statuses: [String: String]
+
+    public init(proxyID: String, clusterID: String, istioVersion: String, istiod: String, statuses: [String: String]) {
+        (self.proxyID, self.clusterID, self.istioVersion, self.istiod, self.statuses) = (proxyID, clusterID, istioVersion, istiod, statuses)
+    }
+
+    /// Reads istiod's answer: a CSDS DiscoveryResponse (`resources` of ClientConfig, as the xDS debug type sends it)
+    /// or the `/debug/syncz` list (`proxy`, `cluster_sent`, `cluster_acked`, ...).
+    public static func read(_ text: String, istiod: String) throws(EnvoyDataError) -> [ProxySyncStatus] {
+        let root: JSONValue
+        do { root = try JSONValue.parse(text) } catch {
+            throw EnvoyDataError("istiod \(istiod): \(error.line):\(error.column): not a sync status answer: \(error.message)")
+        }
+        if let list = root.array { return list.map { fromSyncz($0, istiod: istiod) } }
+        guard root.object != nil else { throw EnvoyDataError("istiod \(istiod): not a sync status answer (a JSON list or object)") }
+        return root.items("resources").map { fromClientConfig($0, istiod: istiod) }
+    }
+
+    static func fromClientConfig(_ config: JSONValue, istiod: String) -> ProxySyncStatus {
+        let node = config.field("node")
+        var statuses: [String: String] = [:]
+        for xds in config.items("generic_xds_configs") {
+            guard let type = types.first(where: { $0.url == xds.text("type_url") }) else { continue }
+            let status = xds.field("config_status")?.string ?? "UNKNOWN"
+            if status != "UNKNOWN" { statuses[type.name] = status.replacingUnderscores }
+        }
+        return ProxySyncStatus(proxyID: node?.text("id") ?? "", clusterID: node?.field("metadata")?["CLUSTER_ID"]?.string ?? "",
+                               istioVersion: node?.field("metadata")?["ISTIO_VERSION"]?.string ?? "", istiod: istiod, statuses: statuses)
+    }
+
+    static func fromSyncz(_ entry: JSONValue, istiod: String) -> ProxySyncStatus {
+        var statuses: [String: String] = [:]
+        for (name, key) in [("CDS", "cluster"), ("LDS", "listener"), ("EDS", "endpoint"), ("RDS", "route"), ("ECDS", "extensionconfig")] {
+            let sent = entry.text("\(key)_sent"), acked = entry.text("\(key)_acked")
+            // A type the proxy never asked for has neither nonce.
+            guard !sent.isEmpty || !acked.isEmpty else { continue }
+            statuses[name] = sent.isEmpty ? "NOT SENT" : sent == acked ? "SYNCED" : "STALE"
+        }
+        return ProxySyncStatus(proxyID: entry.text("proxy"), clusterID: entry.text("cluster_id"), istioVersion: entry.text("istio_version"),
+                               istiod: istiod, statuses: statuses)
+    }
+}
+
+extension String {
+    /// `NOT_SENT` → `NOT SENT`.
+    var replacingUnderscores: String { String(map { $0 == "_" ? " " : $0 }) }
+}

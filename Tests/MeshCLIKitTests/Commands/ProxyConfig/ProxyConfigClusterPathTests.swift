@@ -1,0 +1,172 @@
+import Foundation
+import KubeClient
+import Manifests
+@testable import MeshConformance
+import MeshControlPlane
+import XCTest
+@testable import MeshCLIKit
+
+/// proxy-config against a pod, end to end: meshctl's KubeClient -> the local control plane's pods/proxy ->
+/// a stand-in Envoy admin port on 127.0.0.1 serving the envoy-admin samples.
+final class ProxyConfigClusterPathTests: XCTestCase {
+    private var cluster: AnalyzeCommandCases.LocalCluster!
+    private var admin: EnvoyAdminStub!
+    private var directory: URL { cluster.directory }
+    private var variables: [String: String] { cluster.variables }
+
+    override func setUpWithError() throws {
+        cluster = try AnalyzeCommandCases.LocalCluster()
+        admin = try EnvoyAdminStub.serving(folder: ProxyConfigCommandTests.samples)
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try client.send("POST", "/api/v1/namespaces/default/pods", body: Self.pod("productpage-v1", sidecar: true))
+        try client.send("POST", "/api/v1/namespaces/default/pods", body: Self.pod("plain", sidecar: false))
+    }
+
+    override func tearDown() {
+        admin?.stop()
+        cluster?.stop()
+    }
+
+    static func pod(_ name: String, sidecar: Bool) -> JSONValue {
+        let app: JSONValue = .object([("name", .string("app")), ("image", .string("app"))])
+        let proxy: JSONValue = .object([("name", .string("istio-proxy")), ("image", .string("proxyv2"))])
+        return .object([("apiVersion", .string("v1")), ("kind", .string("Pod")),
+                        ("metadata", .object([("name", .string(name)), ("namespace", .string("default")),
+                                              ("labels", .object([("app", .string(String(name.split(separator: "-")[0])))]))])),
+                        ("spec", .object([("containers", .array(sidecar ? [app, proxy] : [app]))])),
+                        ("status", .object([("phase", .string("Running")), ("podIP", .string("127.0.0.1"))]))])
+    }
+
+    private func meshctl(_ arguments: [String]) -> CLIRun {
+        runMeshctl(arguments + ["--proxy-admin-port", String(admin.port)], variables: variables)
+    }
+
+    func testEveryViewThroughThePodProxy() {
+        let clusters = meshctl(["proxy-config", "cluster", "productpage-v1.default"])
+        XCTAssertEqual(clusters.exitCode, .success, clusters.stderr)
+        XCTAssertTrue(clusters.stdout.contains("reviews.default.svc.cluster.local     9080     v3"), clusters.stdout)
+        let listeners = meshctl(["pc", "listeners", "productpage-v1"])
+        XCTAssertTrue(listeners.stdout.contains("Route: 9080"), listeners.stdout)
+        let routes = meshctl(["pc", "routes", "productpage-v1", "--name", "9080", "-o", "json"])
+        XCTAssertTrue(routes.stdout.contains("\"virtualHosts\""), routes.stdout)
+        let endpoints = meshctl(["pc", "endpoints", "productpage-v1"])
+        XCTAssertTrue(endpoints.stdout.contains("127.0.0.1:19089     HEALTHY     FAILED"), endpoints.stdout + endpoints.stderr)
+        let all = meshctl(["pc", "all", "productpage-v1"])
+        XCTAssertTrue(all.stdout.contains("endpoint/127.0.0.1:19089"), "all reads config_dump?include_eds: " + all.stdout.suffix(300))
+        let secrets = meshctl(["pc", "secret", "productpage-v1"])
+        XCTAssertTrue(secrets.stdout.contains("ROOTCA"), secrets.stdout)
+        let log = meshctl(["pc", "log", "productpage-v1"])
+        XCTAssertEqual(log.exitCode, .success, log.stderr)
+        XCTAssertTrue(log.stdout.hasPrefix("productpage-v1.default:\nactive loggers:\n"), log.stdout)
+        let level = meshctl(["pc", "log", "productpage-v1", "--level", "http:debug"])
+        XCTAssertEqual(level.exitCode, .success, level.stderr)
+        let unknownLogger = meshctl(["pc", "log", "productpage-v1", "--level", "nosuchlogger:debug"])
+        XCTAssertEqual(unknownLogger.exitCode, .failure)
+        XCTAssertTrue(unknownLogger.stderr.contains("unrecognized logger name: nosuchlogger"), unknownLogger.stderr)
+    }
+
+    func testProxyStatusAsksEveryIstiod() throws {
+        let address = "127.43.\(Int.random(in: 1...250)).\(Int.random(in: 1...250))"
+        let syncz = #"[{"cluster_id":"Kubernetes","proxy":"productpage-v1.default","istio_version":"1.32.0","cluster_sent":"a","cluster_acked":"a","listener_sent":"b","listener_acked":"a"}]"#
+        let istiod = try EnvoyAdminStub(host: address, port: 15014) { _, path in path == "debug/syncz" ? (200, syncz) : nil }
+        defer { istiod.stop() }
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string("istio-system"))]))]))
+        try client.send("POST", "/api/v1/namespaces/istio-system/pods", body: try JSONValue.parse(
+            #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"istiod-1","namespace":"istio-system","labels":{"app":"istiod"}},"spec":{"containers":[{"name":"discovery","image":"pilot"}]},"status":{"phase":"Running","podIP":"\#(address)"}}"#))
+        let table = runMeshctl(["proxy-status"], variables: variables)
+        XCTAssertEqual(table.exitCode, .success, table.stderr)
+        XCTAssertEqual(table.stdout, "NAME                       CLUSTER        ISTIOD       VERSION     SUBSCRIBED TYPES\n"
+                       + "productpage-v1.default     Kubernetes     istiod-1     1.32.0      2 (CDS,LDS)\n")
+        let verbose = runMeshctl(["proxy-status", "--verbosity", "1"], variables: variables)
+        XCTAssertTrue(verbose.stdout.contains("SYNCED     IGNORED     IGNORED     STALE"), verbose.stdout)
+        let other = runMeshctl(["proxy-status", "-r", "canary"], variables: variables)
+        XCTAssertEqual(other.exitCode, .failure)
+        XCTAssertTrue(other.stderr.contains("no running Istio pods in \"istio-system\" of revision canary"), other.stderr)
+    }
+
+    func testDescribePodAndService() throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try client.send("POST", "/api/v1/namespaces/default/services", body: try JSONValue.parse(
+            #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"reviews","namespace":"default"},"spec":{"selector":{"app":"productpage"},"ports":[{"name":"http","port":9080}]}}"#))
+        let pod = meshctl(["x", "describe", "pod", "productpage-v1"])
+        XCTAssertEqual(pod.exitCode, .success, pod.stderr)
+        XCTAssertEqual(pod.stdout, "Pod: productpage-v1\n--------------------\nService: reviews\n   Port: http 9080/HTTP targets pod port 9080\n"
+                       + "   VirtualService for port 9080: reviews\n")
+        let service = meshctl(["x", "describe", "svc", "reviews.default"])
+        XCTAssertEqual(service.stdout, "Service: reviews\n   Port: http 9080/HTTP targets pod port 9080\n   Pods: productpage-v1\n")
+        let plain = meshctl(["x", "des", "po", "plain"])
+        XCTAssertTrue(plain.stdout.contains("WARNING: plain is not part of mesh; no Istio sidecar"), plain.stdout)
+        XCTAssertEqual(meshctl(["x", "describe", "pod"]).exitCode, .usage)
+    }
+
+    func testRootCACompare() {
+        let same = meshctl(["pc", "rootca-compare", "productpage-v1", "productpage-v1.default"])
+        XCTAssertEqual(same.exitCode, .success, same.stderr)
+        XCTAssertEqual(same.stdout, "[productpage-v1.default] and [productpage-v1.default] have an identical ROOTCA: mTLS between them can be verified\n")
+        let one = meshctl(["pc", "rc", "productpage-v1"])
+        XCTAssertEqual(one.exitCode, .usage)
+    }
+
+    func testErrorsNameThePodAndWhatToDo() throws {
+        let missing = meshctl(["pc", "cluster", "nosuchpod"])
+        XCTAssertEqual(missing.exitCode, .failure)
+        XCTAssertTrue(missing.stderr.contains("unable to retrieve Pod: pods \"nosuchpod\" not found"), missing.stderr)
+        let plain = meshctl(["pc", "cluster", "plain"])
+        XCTAssertEqual(plain.exitCode, .failure)
+        XCTAssertTrue(plain.stderr.contains("pod plain.default has no istio-proxy container"), plain.stderr)
+        XCTAssertEqual(plain.stderr.split(separator: "\n").count, 1, plain.stderr)
+
+        // An admin port where nothing listens.
+        let closed = runMeshctl(["pc", "cluster", "productpage-v1", "--proxy-admin-port", "1"], variables: variables)
+        XCTAssertEqual(closed.exitCode, .failure)
+        XCTAssertTrue(closed.stderr.contains("pod productpage-v1.default does not answer on its admin port 1"), closed.stderr)
+        XCTAssertEqual(closed.stderr.split(separator: "\n").count, 1, closed.stderr)
+    }
+
+    func testEnvoyStatsThroughThePodProxy() throws {
+        let server = meshctl(["x", "envoy-stats", "productpage-v1"])
+        XCTAssertEqual(server.exitCode, .success, server.stderr)
+        XCTAssertEqual(server.stdout, try String(contentsOfFile: ProxyConfigCommandTests.samples + "/stats.txt", encoding: .utf8))
+        let prom = meshctl(["x", "envoy-stats", "productpage-v1", "-o", "prom"])
+        XCTAssertTrue(prom.stdout.hasPrefix("# TYPE envoy_cluster_assignment_stale counter\n"), String(prom.stdout.prefix(200)))
+        let json = meshctl(["x", "es", "productpage-v1", "-o", "json"])
+        XCTAssertTrue(json.stdout.hasPrefix("{\n    \"stats\": [\n"), String(json.stdout.prefix(200)))
+        let clusters = meshctl(["x", "envoy-stats", "productpage-v1", "--type", "clusters"])
+        XCTAssertTrue(clusters.stdout.contains("outbound|9080|v3|reviews.default.svc.cluster.local::127.0.0.1:19089::health_flags::/failed_outlier_check"),
+                      String(clusters.stdout.prefix(300)))
+        let usage = meshctl(["x", "envoy-stats", "productpage-v1", "--type", "clusters", "-o", "prom"])
+        XCTAssertEqual(usage.exitCode, .usage)
+    }
+
+    func testCaptureWritesTheEnvoyFaultsLayout() throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        try client.send("POST", "/api/v1/namespaces/default/services", body: try JSONValue.parse(
+            #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"productpage","namespace":"default"},"spec":{"selector":{"app":"productpage"},"ports":[{"name":"http","port":9080}]}}"#))
+        let folder = directory.appendingPathComponent("capture")
+        let result = meshctl(["x", "capture", "productpage-v1", "-n", "default", "-d", folder.path])
+        XCTAssertEqual(result.exitCode, .success, result.stderr)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
+        XCTAssertEqual(names, ["access.log", "clusters.json", "clusters.txt", "config_dump.json", "istio.yaml", "listeners.json", "server_info.json", "stats.txt"])
+        XCTAssertEqual(try String(contentsOf: folder.appendingPathComponent("config_dump.json"), encoding: .utf8),
+                       try String(contentsOfFile: ProxyConfigCommandTests.samples + "/config_dump.json", encoding: .utf8))
+        let objects = try String(contentsOf: folder.appendingPathComponent("istio.yaml"), encoding: .utf8)
+        XCTAssertTrue(objects.contains("kind: Service\nmetadata:\n"), objects)
+        XCTAssertTrue(objects.contains("name: productpage"), objects)
+        XCTAssertFalse(objects.contains("kind: Secret"))
+        // What was written reads back with the -f commands.
+        let again = runMeshctl(["pc", "cluster", "-f", folder.appendingPathComponent("config_dump.json").path])
+        XCTAssertEqual(again.exitCode, .success)
+
+        let missing = meshctl(["x", "capture", "productpage-v1"])
+        XCTAssertEqual(missing.exitCode, .usage)
+        XCTAssertTrue(missing.stderr.contains("-d DIR is required"), missing.stderr)
+    }
+
+    func testAccessLogLinesAreRecognised() {
+        XCTAssertTrue(CaptureCommand.isAccessLogLine(#"[2026-11-27T16:41:52.176Z] "GET /noretry/v3 HTTP/1.1" 503 UF upstream_reset"#))
+        XCTAssertTrue(CaptureCommand.isAccessLogLine(#"[2026-11-27T16:42:00.000Z] "- - -" 0 UH - - "-" 0 0 0 - "-" "-" "-" "-" "-" BlackHoleCluster"#))
+        XCTAssertFalse(CaptureCommand.isAccessLogLine("2026-11-27T16:41:35.555Z info ads ADS: new connection"))
+        XCTAssertFalse(CaptureCommand.isAccessLogLine("[warning][misc] deprecated"))
+    }
+}
