@@ -54,8 +54,12 @@ final class CustomResourceKinds: @unchecked Sendable {
         lock.unlock()
         for kind in removed {
             for object in try store.list(kind.type.key, namespace: nil).items {
-                _ = try? store.delete(kind.type.key, namespace: object["metadata"]?["namespace"]?.string ?? "",
-                                      name: object["metadata"]?["name"]?.string ?? "")
+                do {
+                    _ = try store.delete(kind.type.key, namespace: object["metadata"]?["namespace"]?.string ?? "",
+                                         name: object["metadata"]?["name"]?.string ?? "")
+                } catch StoreError.notFound {
+                    // Already gone: what removing the definition asks for.
+                }
             }
         }
     }

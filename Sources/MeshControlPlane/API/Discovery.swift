@@ -11,7 +11,10 @@ enum Discovery {
         return accept.split(separator: ",").contains { $0.contains("as=APIGroupDiscoveryList") && $0.contains("v=v2") && !$0.contains("v=v2beta1") }
     }
 
-    private static func verbs() -> JSONValue { .array(ResourceCatalog.allVerbs.map { .string($0) }) }
+    /// The verbs a kind serves: all of them, but namespaces have no deletecollection (a 405, as on kube-apiserver).
+    private static func verbs(_ type: ResourceType) -> JSONValue {
+        .array(ResourceCatalog.allVerbs.filter { !(type.plural == "namespaces" && type.group.isEmpty && $0 == "deletecollection") }.map { .string($0) })
+    }
 
     private static func resourceEntry(_ type: ResourceType, version: String) -> JSONValue {
         var pairs: [(key: String, value: JSONValue)] = [
@@ -19,7 +22,7 @@ enum Discovery {
             ("responseKind", .object([("group", .string(type.group)), ("version", .string(version)), ("kind", .string(type.kind))])),
             ("scope", .string(type.namespaced ? "Namespaced" : "Cluster")),
             ("singularResource", .string(type.singular)),
-            ("verbs", verbs()),
+            ("verbs", verbs(type)),
         ]
         if !type.shortNames.isEmpty { pairs.append(("shortNames", .array(type.shortNames.map { .string($0) }))) }
         if !type.categories.isEmpty { pairs.append(("categories", .array(type.categories.map { .string($0) }))) }
@@ -70,7 +73,7 @@ enum Discovery {
         let resources: [JSONValue] = types.map { type in
             var pairs: [(key: String, value: JSONValue)] = [
                 ("name", .string(type.plural)), ("singularName", .string(type.singular)), ("namespaced", .bool(type.namespaced)),
-                ("kind", .string(type.kind)), ("verbs", verbs()),
+                ("kind", .string(type.kind)), ("verbs", verbs(type)),
             ]
             if !type.shortNames.isEmpty { pairs.append(("shortNames", .array(type.shortNames.map { .string($0) }))) }
             if !type.categories.isEmpty { pairs.append(("categories", .array(type.categories.map { .string($0) }))) }

@@ -115,9 +115,10 @@ extension KubernetesAPI {
                     updated["metadata"]?["generation"] = .int((current["metadata"]?["generation"]?.int ?? 0) + 1)
                 }
                 WorkloadStatus.observe(&updated)
-                updated["metadata"]?["resourceVersion"] = .string(String(version))
                 changed = true
+                // A dry run keeps the stored version, as kube-apiserver's does (kubectl diff shows no version change).
                 if dryRun { wouldStore = updated; return nil }
+                updated["metadata"]?["resourceVersion"] = .string(String(version))
                 return updated
             }
             return (wouldStore ?? result, changed)
@@ -138,7 +139,13 @@ extension KubernetesAPI {
             context.isApply = true
             if try store.get(type.key, namespace: target.storageNamespace, name: name) == nil {
                 var object = patch
-                if object["metadata"]?["name"] == nil { object["metadata"]?["name"] = .string(name) }
+                // Applied to the URL's name: a body naming another object is refused, as kube-apiserver does.
+                if let named = object["metadata"]?["name"]?.string, named != name {
+                    throw APIError.badRequest("the name of the object (\(named)) does not match the name on the URL (\(name))")
+                }
+                var metadata = object["metadata"] ?? .object([])
+                metadata["name"] = .string(name)
+                object["metadata"] = metadata
                 return (try create(object, target, dryRun: dryRun, context), true)
             }
             return (try replace(name, target, dryRun: dryRun, context) { current throws in try serverSideApply(patch, onto: current, target, context) }.0, false)

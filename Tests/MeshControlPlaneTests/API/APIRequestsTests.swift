@@ -74,6 +74,33 @@ final class APIRequestsTests: XCTestCase {
                                contentType: "application/json-patch+json").json
         XCTAssertEqual(changed["data"]?["a"]?.string, "2")
         XCTAssertNotEqual(changed["metadata"]?["resourceVersion"], created["metadata"]?["resourceVersion"])
+
+        // A dry-run change answers with the changed object at the stored version, as kube-apiserver does.
+        let dry = try call("PATCH", "/api/v1/namespaces/default/configmaps/cm?dryRun=All", #"{"data":{"a":"3"}}"#,
+                           contentType: "application/merge-patch+json").json
+        XCTAssertEqual(dry["data"]?["a"]?.string, "3")
+        XCTAssertEqual(dry["metadata"]?["resourceVersion"], changed["metadata"]?["resourceVersion"])
+        XCTAssertEqual(try call("GET", "/api/v1/namespaces/default/configmaps/cm").json["data"]?["a"]?.string, "2")
+    }
+
+    /// Discovery does not offer what the server refuses: namespaces have no deletecollection.
+    func testNamespacesOfferNoDeleteCollection() throws {
+        let resources = try call("GET", "/api/v1").json["resources"]?.array ?? []
+        let verbs = { (name: String) in resources.first { $0["name"]?.string == name }?["verbs"]?.array?.compactMap(\.string) ?? [] }
+        XCTAssertFalse(verbs("namespaces").contains("deletecollection"))
+        XCTAssertTrue(verbs("configmaps").contains("deletecollection"))
+    }
+
+    /// Server-side apply creates the object the URL names: a body naming another is a 400; one without metadata gets the URL's name.
+    func testApplyCreatesTheObjectTheURLNames() throws {
+        let other = try call("PATCH", "/api/v1/namespaces/default/configmaps/a?fieldManager=t",
+                             #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b"},"data":{"k":"v"}}"#, contentType: "application/apply-patch+yaml")
+        XCTAssertEqual(other.status, 400, "\(other.json)")
+        XCTAssertEqual(try call("GET", "/api/v1/namespaces/default/configmaps/b").status, 404)
+        let bare = try call("PATCH", "/api/v1/namespaces/default/configmaps/c?fieldManager=t", #"{"apiVersion":"v1","kind":"ConfigMap","data":{"k":"v"}}"#,
+                            contentType: "application/apply-patch+yaml")
+        XCTAssertEqual(bare.status, 201, "\(bare.json)")
+        XCTAssertEqual(bare.json["metadata"]?["name"]?.string, "c")
     }
 
     func testWatchFromAVersionAndTooOld() throws {
