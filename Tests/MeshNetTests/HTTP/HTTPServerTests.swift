@@ -166,12 +166,11 @@ final class HTTPServerTests: XCTestCase {
     func testBareLineFeedsGetA400NotSilence() throws {
         let port = try startServer { _, responder in responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "ok")) }
         let client = try Client(port: port)
-        let started = Date()
         client.send("GET / HTTP/1.1\nHost: x\n\n")
         let answer = client.read(until: "\u{0}")
+        // A 400 that names the line endings is the parser's answer; the head timeout would only close the connection.
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), answer)
         XCTAssertTrue(answer.contains("CRLF"), "the reason says what is wrong: \(answer)")
-        XCTAssertLessThan(Date().timeIntervalSince(started), 4, "answered at once, not when the head timeout closes the connection")
     }
 
     func testPlainHTTPOnTheTLSPortGetsA400InPlainHTTP() throws {
