@@ -47,12 +47,14 @@ let package = Package(
         // MeshNet's own benchmark (HTTP server against nginx): needs a release build of MeshNet only.
         .executableTarget(name: "meshnet-bench", dependencies: ["MeshNet"]),
 
+        // What several test targets share: waiting on a condition with a deadline.
+        .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport"),
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests"],
                     exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),
-        .testTarget(name: "MeshNetTests", dependencies: ["MeshNet"]),
-        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient"]),
-        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance"]),
+        .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
+        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
+        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "Manifests"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
     ],

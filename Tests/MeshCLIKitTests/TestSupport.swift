@@ -52,18 +52,3 @@ func runProcess(_ executable: URL, _ arguments: [String], environment: [String: 
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` seconds pass; false when it never held.
-/// Tests wait on what they need this way, never for a fixed time.
-func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while true {
-        if try condition() { return true }
-        if Date() >= deadline { return false }
-        Thread.sleep(forTimeInterval: 0.01)
-    }
-}
-
-/// How many file descriptors a process has open (its sockets included).
-func openFileDescriptorCount(pid: Int32) -> Int {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
-}

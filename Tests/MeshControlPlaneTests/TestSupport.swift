@@ -1,16 +1,5 @@
 import Foundation
 
-/// Polls `condition` every 10 ms until it holds or `timeout` seconds pass; false when it never held.
-/// Tests wait on what they need this way, never for a fixed time.
-func eventually(timeout: TimeInterval = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(timeout)
-    while true {
-        if try condition() { return true }
-        if Date() >= deadline { return false }
-        Thread.sleep(forTimeInterval: 0.01)
-    }
-}
-
 /// What a running process has written to a pipe so far, collected as it arrives.
 final class PipeCollector: @unchecked Sendable {
     private let lock = NSLock()

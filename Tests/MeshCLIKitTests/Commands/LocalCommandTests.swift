@@ -1,4 +1,5 @@
 import Foundation
+import MeshTestSupport
 import XCTest
 import MeshNet
 @testable import MeshCLIKit

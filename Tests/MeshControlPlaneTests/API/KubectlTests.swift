@@ -1,4 +1,5 @@
 import Foundation
+import MeshTestSupport
 import XCTest
 @testable import MeshControlPlane
 import Manifests

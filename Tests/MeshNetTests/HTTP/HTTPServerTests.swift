@@ -1,4 +1,5 @@
 import Foundation
+import MeshTestSupport
 import XCTest
 @testable import MeshNet
 #if canImport(Glibc)
