@@ -209,11 +209,6 @@ public struct InjectorConfig: Sendable {
 }
 
 extension InjectorConfig {
-    /// The `istio-sidecar-injector` ConfigMap data key with which meshctl's local control plane says that its injector
-    /// uses meshctl's built-in templates (value `builtin`), as its `config` holds no template text.
-    public static let builtinMarkerKey = "meshctlTemplates"
-    public static let builtinMarkerValue = "builtin"
-
     /// meshctl's built-in configuration: its own sidecar, gateway and proxyless gRPC templates, with
     /// the sidecar injected by default.
     public static var builtin: InjectorConfig {

@@ -1,0 +1,713 @@
+/// meshctl's injection templates written as Go templates: what an `istio-sidecar-injector` ConfigMap holds in its
+/// `config` key. Rendered with meshctl's built-in values and mesh defaults they inject what `BuiltinSidecar` builds
+/// (meshctl's own wording of the templates; Istio's are not copied).
+public enum BuiltinTemplates {
+    /// The template names, in the order the ConfigMap lists them.
+    public static let names = ["sidecar", "gateway"]
+
+    /// The template text by name (each with the shared named templates appended), or nil for an unknown name.
+    public static func text(_ name: String) -> String? {
+        switch name {
+        case "sidecar": return sidecar + "\n" + shared + "\n"
+        case "gateway": return gateway + "\n" + shared + "\n"
+        default: return nil
+        }
+    }
+
+    /// The `config` key of the injector ConfigMap: injection settings and every template, as Istio's ConfigMap lays them out.
+    public static var injectorConfig: String {
+        var config = """
+            # meshctl's own injection templates (Go templates, rendered with data.values and the mesh config).
+            defaultTemplates: [sidecar]
+            policy: enabled
+            alwaysInjectSelector: []
+            neverInjectSelector: []
+            injectedAnnotations: {}
+            template: ""
+            templates:
+
+            """
+        for name in names {
+            config += "  \(name): |\n"
+            for line in (text(name) ?? "").split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+                config += line.isEmpty ? "\n" : "    \(line)\n"
+            }
+        }
+        return config
+    }
+
+    /// An application pod: `istio-init` sets up traffic capture and `istio-proxy` runs beside the app (in the init
+    /// containers with `restartPolicy: Always` when native sidecars are on).
+    static let sidecar = #"""
+        {{- /* meshctl's sidecar template: an application pod gets istio-init (traffic capture) and the istio-proxy container. */ -}}
+        {{- $notes := .ObjectMeta.Annotations }}
+        {{- $labels := .ObjectMeta.Labels }}
+        {{- $proxy := .Values.global.proxy }}
+        {{- $meshMode := print .ProxyConfig.InterceptionMode }}
+        {{- $mode := annotation .ObjectMeta "sidecar.istio.io/interceptionMode" $meshMode }}
+        {{- $tproxy := eq $mode "TPROXY" }}
+        {{- $native := .NativeSidecars }}
+        {{- with index $notes "sidecar.istio.io/nativeSidecar" }}{{ $native = ne . "false" }}{{ end }}
+        {{- $cni := .Values.pilot.cni.enabled }}
+        {{- $bindService := eq (annotation .ObjectMeta "sidecar.istio.io/capNetBindService" $proxy.capNetBindService) "true" }}
+        {{- $hold := and (or .ProxyConfig.GetHoldApplicationUntilProxyStarts.GetValue $proxy.holdApplicationUntilProxyStarts) (not $native) }}
+        {{- $statusPort := annotation .ObjectMeta "status.sidecar.istio.io/port" $proxy.statusPort }}
+        {{- $inboundExcluded := excludeInboundPort $statusPort (annotation .ObjectMeta "traffic.sidecar.istio.io/excludeInboundPorts" $proxy.excludeInboundPorts) }}
+        {{- $includeIPs := annotation .ObjectMeta "traffic.sidecar.istio.io/includeOutboundIPRanges" $proxy.includeIPRanges }}
+        {{- $excludeIPs := annotation .ObjectMeta "traffic.sidecar.istio.io/excludeOutboundIPRanges" $proxy.excludeIPRanges }}
+        {{- $includeInbound := annotation .ObjectMeta "traffic.sidecar.istio.io/includeInboundPorts" $proxy.includeInboundPorts }}
+        {{- $hasIncludeOutbound := or (isset $notes "traffic.sidecar.istio.io/includeOutboundPorts") (ne (print (default "" $proxy.includeOutboundPorts)) "") }}
+        {{- $includeOutbound := annotation .ObjectMeta "traffic.sidecar.istio.io/includeOutboundPorts" $proxy.includeOutboundPorts }}
+        {{- $hasExcludeOutbound := or (isset $notes "traffic.sidecar.istio.io/excludeOutboundPorts") (ne (print (default "" $proxy.excludeOutboundPorts)) "") }}
+        {{- $excludeOutbound := annotation .ObjectMeta "traffic.sidecar.istio.io/excludeOutboundPorts" $proxy.excludeOutboundPorts }}
+        {{- $agentLog := annotation .ObjectMeta "sidecar.istio.io/agentLogLevel" .Values.global.logging.level }}
+        {{- $metadata := .ProxyConfig.ProxyMetadata }}
+        {{- $apps := list }}
+        {{- range .Spec.Containers }}{{ if ne .Name "istio-proxy" }}{{ $apps = append $apps .Name }}{{ end }}{{ end }}
+        {{- $canonical := default "" (coalesce (index $labels "service.istio.io/canonical-name") (index $labels "app.kubernetes.io/name") (index $labels "app") .DeploymentMeta.Name) | trunc 63 | trimAll "-_." }}
+        {{- $userMounts := fromJSON (default "{}" (index $notes "sidecar.istio.io/userVolumeMount")) }}
+        {{- $userVolumes := fromJSON (default "{}" (index $notes "sidecar.istio.io/userVolume")) }}
+        {{- $proxyImage := annotation .ObjectMeta "sidecar.istio.io/proxyImage" $proxy.image }}
+        {{- if not (contains "/" $proxyImage) }}{{ $proxyImage = .ProxyImage }}{{ end }}
+        {{- $initImage := annotation .ObjectMeta "sidecar.istio.io/proxyImage" .Values.global.proxy_init.image }}
+        {{- if not (contains "/" $initImage) }}{{ $initImage = .ProxyInitImage }}{{ end }}
+        {{- $lightstep := and (eq (print $proxy.tracer) "lightstep") .ProxyConfig.GetTracing.GetTlsSettings }}
+        metadata:
+          labels:
+            security.istio.io/tlsMode: {{ default "istio" (index $labels "security.istio.io/tlsMode") | quote }}
+        {{- if eq (print (index $metadata "ISTIO_META_ENABLE_HBONE")) "true" }}
+            networking.istio.io/tunnel: {{ default "http" (index $labels "networking.istio.io/tunnel") | quote }}
+        {{- end }}
+            service.istio.io/canonical-name: {{ $canonical | quote }}
+            service.istio.io/canonical-revision: {{ default "latest" (coalesce (index $labels "service.istio.io/canonical-revision") (index $labels "app.kubernetes.io/version") (index $labels "version")) | quote }}
+          annotations:
+            istio.io/rev: {{ default "default" .Revision | quote }}
+        {{- if $apps }}
+        {{- if not (isset $notes "kubectl.kubernetes.io/default-logs-container") }}
+            kubectl.kubernetes.io/default-logs-container: {{ first $apps | quote }}
+        {{- end }}
+        {{- if not (isset $notes "kubectl.kubernetes.io/default-container") }}
+            kubectl.kubernetes.io/default-container: {{ first $apps | quote }}
+        {{- end }}
+        {{- end }}
+        {{- if $cni }}
+        {{- if eq (print .Values.pilot.cni.provider) "multus" }}
+            k8s.v1.cni.cncf.io/networks: {{ appendMultusNetwork (default "" (index $notes "k8s.v1.cni.cncf.io/networks")) "default/istio-cni" | quote }}
+        {{- end }}
+            sidecar.istio.io/interceptionMode: {{ $mode | quote }}
+        {{- with $includeIPs }}
+            traffic.sidecar.istio.io/includeOutboundIPRanges: {{ . | quote }}
+        {{- end }}
+        {{- with $excludeIPs }}
+            traffic.sidecar.istio.io/excludeOutboundIPRanges: {{ . | quote }}
+        {{- end }}
+            traffic.sidecar.istio.io/includeInboundPorts: {{ $includeInbound | quote }}
+            traffic.sidecar.istio.io/excludeInboundPorts: {{ $inboundExcluded | quote }}
+        {{- if $hasIncludeOutbound }}
+            traffic.sidecar.istio.io/includeOutboundPorts: {{ $includeOutbound | quote }}
+        {{- end }}
+        {{- if $hasExcludeOutbound }}
+            traffic.sidecar.istio.io/excludeOutboundPorts: {{ $excludeOutbound | quote }}
+        {{- end }}
+        {{- range $name := list "traffic.sidecar.istio.io/kubevirtInterfaces" "istio.io/reroute-virtual-interfaces" "traffic.sidecar.istio.io/excludeInterfaces" }}
+        {{- with index $notes $name }}
+            {{ $name }}: {{ . | quote }}
+        {{- end }}
+        {{- end }}
+        {{- end }}
+        spec:
+          initContainers:{{ if and (eq $mode "NONE") (not $native) }} []{{ end }}
+        {{- if ne $mode "NONE" }}
+          - name: {{ if $cni }}istio-validation{{ else }}istio-init{{ end }}
+            image: {{ $initImage | quote }}
+            args:
+            - istio-iptables
+            - "-p"
+            - {{ if .MeshConfig.ProxyListenPort }}{{ .MeshConfig.ProxyListenPort | quote }}{{ else }}"15001"{{ end }}
+            - "-z"
+            - {{ if .MeshConfig.ProxyInboundListenPort }}{{ .MeshConfig.ProxyInboundListenPort | quote }}{{ else }}"15006"{{ end }}
+            - "-u"
+            - {{ if $tproxy }}"1337"{{ else }}{{ .ProxyUID | quote }}{{ end }}
+            - "-m"
+            - {{ $mode | quote }}
+            - "-i"
+            - {{ $includeIPs | quote }}
+            - "-x"
+            - {{ $excludeIPs | quote }}
+            - "-b"
+            - {{ $includeInbound | quote }}
+            - "-d"
+            - {{ if $inboundExcluded }}{{ print "15090,15021," $inboundExcluded | quote }}{{ else }}"15090,15021"{{ end }}
+        {{- if $hasIncludeOutbound }}
+            - "-q"
+            - {{ $includeOutbound | quote }}
+        {{- end }}
+        {{- if $hasExcludeOutbound }}
+            - "-o"
+            - {{ $excludeOutbound | quote }}
+        {{- end }}
+        {{- with coalesce (index $notes "istio.io/reroute-virtual-interfaces") (index $notes "traffic.sidecar.istio.io/kubevirtInterfaces") }}
+            - "-k"
+            - {{ . | quote }}
+        {{- end }}
+        {{- if isset $notes "traffic.sidecar.istio.io/excludeInterfaces" }}
+            - "-c"
+            - {{ index $notes "traffic.sidecar.istio.io/excludeInterfaces" | quote }}
+        {{- end }}
+            - {{ print "--log_output_level=" $agentLog | quote }}
+        {{- if .Values.global.logAsJson }}
+            - "--log_as_json"
+        {{- end }}
+        {{- if $cni }}
+            - "--run-validation"
+            - "--skip-rule-apply"
+        {{- else if .Values.global.proxy_init.forceApplyIptables }}
+            - "--force-apply"
+        {{- end }}
+        {{- if .Values.global.nativeNftables }}
+            - "--native-nftables"
+        {{- end }}
+        {{- with .Values.global.imagePullPolicy }}
+            imagePullPolicy: {{ . | quote }}
+        {{- end }}
+        {{- if $metadata }}
+            env:
+        {{- range $name, $value := $metadata }}
+            - name: {{ $name | quote }}
+              value: {{ $value | quote }}
+        {{- end }}
+        {{- end }}
+            resources: {{ template "meshctl.resources" . }}
+            securityContext:
+              allowPrivilegeEscalation: {{ $proxy.privileged }}
+              privileged: {{ $proxy.privileged }}
+              capabilities:
+        {{- if not $cni }}
+                add: [NET_ADMIN, NET_RAW]
+        {{- end }}
+                drop: [ALL]
+        {{- if not $cni }}
+              readOnlyRootFilesystem: false
+              runAsGroup: 0
+              runAsNonRoot: false
+              runAsUser: 0
+        {{- else }}
+              readOnlyRootFilesystem: true
+              runAsGroup: {{ if $tproxy }}1337{{ else }}{{ .ProxyGID }}{{ end }}
+              runAsUser: {{ if $tproxy }}1337{{ else }}{{ .ProxyUID }}{{ end }}
+              runAsNonRoot: true
+        {{- end }}
+        {{- with $proxy.seccompProfile }}
+              seccompProfile: {{ toJson . }}
+        {{- end }}
+        {{- end }}
+        {{- if not $native }}
+          containers:
+        {{- end }}
+          - name: istio-proxy
+            image: {{ $proxyImage | quote }}
+        {{- if $native }}
+            restartPolicy: Always
+        {{- end }}
+            ports:
+            - containerPort: 15090
+              protocol: TCP
+              name: http-envoy-prom
+            args:
+            - proxy
+            - sidecar
+            - "--domain"
+            - {{ print "$(POD_NAMESPACE).svc." $proxy.clusterDomain | quote }}
+            - {{ print "--proxyLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/logLevel" $proxy.logLevel) | quote }}
+            - {{ print "--proxyComponentLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/componentLogLevel" $proxy.componentLogLevel) | quote }}
+            - {{ print "--log_output_level=" $agentLog | quote }}
+        {{- if .Values.global.sts.servicePort }}
+            - {{ print "--stsPort=" .Values.global.sts.servicePort | quote }}
+        {{- end }}
+        {{- if .Values.global.logAsJson }}
+            - "--log_as_json"
+        {{- end }}
+        {{- if $proxy.outlierLogPath }}
+            - {{ print "--outlierLogPath=" $proxy.outlierLogPath | quote }}
+        {{- end }}
+        {{- if $proxy.lifecycle }}
+            lifecycle: {{ toJson $proxy.lifecycle }}
+        {{- else if $hold }}
+            lifecycle:
+              postStart:
+                exec:
+                  command: [pilot-agent, wait]
+        {{- else if $native }}
+            lifecycle:
+              preStop:
+                exec:
+                  command: [pilot-agent, request, {{ print "--debug-port=" $statusPort | quote }}, POST, drain]
+        {{- end }}
+            env:
+        {{- if eq .InboundTrafficPolicyMode "localhost" }}
+            - name: REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION
+              value: "true"
+        {{- end }}
+            - name: PILOT_CERT_PROVIDER
+              value: {{ .Values.global.pilotCertProvider }}
+            - name: CA_ADDR
+        {{- if .Values.global.caAddress }}
+              value: {{ .Values.global.caAddress }}
+        {{- else }}
+              value: {{ print "istiod" (ternary (print "-" .Values.revision) "" (ne (print (default "" .Values.revision)) "")) "." .Values.global.istioNamespace ".svc:15012" | quote }}
+        {{- end }}
+            - name: POD_NAME
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            - name: POD_NAMESPACE
+              valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+            - name: INSTANCE_IP
+              valueFrom: {fieldRef: {fieldPath: status.podIP}}
+            - name: SERVICE_ACCOUNT
+              valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}
+            - name: HOST_IP
+              valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+            - name: ISTIO_CPU_LIMIT
+              valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: "1"}}
+            - name: PROXY_CONFIG
+              value: {{ print (protoToJSON .ProxyConfig) "\n" | toJson }}
+            - name: ISTIO_META_POD_PORTS
+              value: {{ template "meshctl.podPorts" . }}
+            - name: ISTIO_META_APP_CONTAINERS
+              value: {{ join "," $apps | quote }}
+            - name: GOMEMLIMIT
+              valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: "1"}}
+        {{- with .CompliancePolicy }}
+            - name: COMPLIANCE_POLICY
+              value: {{ . | quote }}
+        {{- if eq . "fips-140-3" }}
+            - name: GODEBUG
+              value: fips140=only
+        {{- end }}
+        {{- end }}
+            - name: ISTIO_META_CLUSTER_ID
+              value: {{ default "Kubernetes" .Values.global.multiCluster.clusterName | quote }}
+            - name: ISTIO_META_NODE_NAME
+              valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+            - name: ISTIO_META_INTERCEPTION_MODE
+              value: {{ default $meshMode (index $notes "sidecar.istio.io/interceptionMode") | quote }}
+        {{- with .Values.global.network }}
+            - name: ISTIO_META_NETWORK
+              value: {{ . | quote }}
+        {{- end }}
+        {{- with default "" (coalesce (index $labels "service.istio.io/workload-name") .DeploymentMeta.Name) }}
+            - name: ISTIO_META_WORKLOAD_NAME
+              value: {{ . | quote }}
+        {{- end }}
+        {{- template "meshctl.ownerAndMesh" . }}
+        {{- range $name, $value := $metadata }}
+            - name: {{ $name | quote }}
+              value: {{ $value | quote }}
+        {{- end }}
+        {{- with .Values.global.imagePullPolicy }}
+            imagePullPolicy: {{ . | quote }}
+        {{- end }}
+        {{- if ne $statusPort "0" }}
+        {{- if $proxy.startupProbe.enabled }}
+            startupProbe:
+              httpGet: {path: /healthz/ready, port: 15021}
+              initialDelaySeconds: 0
+              periodSeconds: 1
+              timeoutSeconds: 3
+              failureThreshold: {{ $proxy.startupProbe.failureThreshold }}
+        {{- end }}
+            readinessProbe:
+              httpGet: {path: /healthz/ready, port: 15021}
+              initialDelaySeconds: {{ annotation .ObjectMeta "readiness.status.sidecar.istio.io/initialDelaySeconds" $proxy.readinessInitialDelaySeconds }}
+              periodSeconds: {{ annotation .ObjectMeta "readiness.status.sidecar.istio.io/periodSeconds" $proxy.readinessPeriodSeconds }}
+              timeoutSeconds: 3
+              failureThreshold: {{ annotation .ObjectMeta "readiness.status.sidecar.istio.io/failureThreshold" $proxy.readinessFailureThreshold }}
+        {{- end }}
+            securityContext:
+        {{- if eq (print (index $metadata "IPTABLES_TRACE_LOGGING")) "true" }}
+              allowPrivilegeEscalation: true
+              capabilities: {add: [NET_ADMIN], drop: [ALL]}
+              privileged: true
+              readOnlyRootFilesystem: true
+              runAsGroup: {{ .ProxyGID }}
+              runAsNonRoot: false
+              runAsUser: 0
+        {{- else }}
+              allowPrivilegeEscalation: {{ $proxy.privileged }}
+              capabilities:
+        {{- if or $tproxy $bindService }}
+                add:
+        {{- if $tproxy }}
+                - NET_ADMIN
+        {{- end }}
+        {{- if $bindService }}
+                - NET_BIND_SERVICE
+        {{- end }}
+        {{- end }}
+                drop: [ALL]
+              privileged: {{ $proxy.privileged }}
+              readOnlyRootFilesystem: true
+        {{- if or $tproxy $bindService }}
+              runAsNonRoot: false
+              runAsUser: 0
+              runAsGroup: 1337
+        {{- else }}
+              runAsNonRoot: true
+              runAsUser: {{ .ProxyUID }}
+              runAsGroup: {{ .ProxyGID }}
+        {{- end }}
+        {{- end }}
+        {{- with $proxy.seccompProfile }}
+              seccompProfile: {{ toJson . }}
+        {{- end }}
+            resources: {{ template "meshctl.resources" . }}
+            volumeMounts:
+            - {name: workload-socket, mountPath: /var/run/secrets/workload-spiffe-uds}
+            - {name: credential-socket, mountPath: /var/run/secrets/credential-uds}
+        {{- if eq (print .Values.global.caName) "GkeWorkloadCertificate" }}
+            - {name: gke-workload-certificate, mountPath: /var/run/secrets/workload-spiffe-credentials, readOnly: true}
+        {{- else }}
+            - {name: workload-certs, mountPath: /var/run/secrets/workload-spiffe-credentials}
+        {{- end }}
+        {{- if eq (print .Values.global.pilotCertProvider) "istiod" }}
+            - {name: istiod-ca-cert, mountPath: /var/run/secrets/istio}
+            - {name: istio-ca-crl, mountPath: /var/run/secrets/istio/crl}
+        {{- end }}
+            - {name: istio-data, mountPath: /var/lib/istio/data}
+        {{- if isset $notes "sidecar.istio.io/bootstrapOverride" }}
+            - {name: custom-bootstrap-volume, mountPath: /etc/istio/custom-bootstrap}
+        {{- end }}
+            - {name: istio-envoy, mountPath: /etc/istio/proxy}
+            - {name: istio-token, mountPath: /var/run/secrets/tokens}
+        {{- if .Values.global.mountMtlsCerts }}
+            - {name: istio-certs, mountPath: /etc/certs/, readOnly: true}
+        {{- end }}
+            - {name: istio-podinfo, mountPath: /etc/istio/pod}
+        {{- if $lightstep }}
+            - name: lightstep-certs
+              mountPath: {{ directory (default "" .ProxyConfig.GetTracing.GetTlsSettings.GetCaCertificates) | quote }}
+              readOnly: true
+        {{- end }}
+        {{- range $name, $mount := $userMounts }}
+            - name: {{ $name | quote }}
+        {{- range $key, $value := $mount }}
+              {{ $key }}: {{ toJson $value }}
+        {{- end }}
+        {{- end }}
+          volumes:
+          - name: workload-socket
+          - name: credential-socket
+        {{- if eq (print .Values.global.caName) "GkeWorkloadCertificate" }}
+          - name: gke-workload-certificate
+            csi: {driver: workloadcertificates.security.cloud.google.com}
+        {{- else }}
+          - name: workload-certs
+        {{- end }}
+        {{- with index $notes "sidecar.istio.io/bootstrapOverride" }}
+          - name: custom-bootstrap-volume
+            configMap: {name: {{ . | quote }}}
+        {{- end }}
+          - emptyDir: {medium: Memory}
+            name: istio-envoy
+          - name: istio-data
+            emptyDir: {}
+          - name: istio-podinfo
+            downwardAPI:
+              items:
+              - path: labels
+                fieldRef: {fieldPath: metadata.labels}
+              - path: annotations
+                fieldRef: {fieldPath: metadata.annotations}
+          - name: istio-token
+            projected:
+              sources:
+              - serviceAccountToken:
+                  path: istio-token
+                  expirationSeconds: 43200
+                  audience: {{ .Values.global.sds.token.aud }}
+        {{- template "meshctl.caVolume" . }}
+          - name: istio-ca-crl
+            configMap:
+              name: {{ default "istio-ca-crl" .Values.pilot.crlConfigMapName | quote }}
+              optional: true
+        {{- if .Values.global.mountMtlsCerts }}
+          - name: istio-certs
+            secret:
+              optional: true
+              secretName: {{ print "istio." (default "default" .Spec.ServiceAccountName) | quote }}
+        {{- end }}
+        {{- range $name, $volume := $userVolumes }}
+          - name: {{ $name | quote }}
+        {{- range $key, $value := $volume }}
+            {{ $key }}: {{ toJson $value }}
+        {{- end }}
+        {{- end }}
+        {{- if $lightstep }}
+          - name: lightstep-certs
+            secret: {optional: true, secretName: lightstep.cacert}
+        {{- end }}
+        {{- with .Values.global.imagePullSecrets }}
+          imagePullSecrets:
+        {{- range . }}
+          - name: {{ . | quote }}
+        {{- end }}
+        {{- end }}
+        """#
+
+    /// A gateway pod: the proxy is the workload (`proxy router`), with no traffic capture.
+    static let gateway = #"""
+        {{- /* meshctl's gateway template: the pod exists to run the proxy as a router; no traffic capture. */ -}}
+        {{- $notes := .ObjectMeta.Annotations }}
+        {{- $labels := .ObjectMeta.Labels }}
+        {{- $proxy := .Values.global.proxy }}
+        {{- $apps := list }}
+        {{- range .Spec.Containers }}{{ if ne .Name "istio-proxy" }}{{ $apps = append $apps .Name }}{{ end }}{{ end }}
+        {{- $proxyImage := annotation .ObjectMeta "sidecar.istio.io/proxyImage" $proxy.image }}
+        {{- if not (contains "/" $proxyImage) }}{{ $proxyImage = .ProxyImage }}{{ end }}
+        metadata:
+          labels:
+            service.istio.io/canonical-name: {{ default "" (coalesce (index $labels "service.istio.io/canonical-name") (index $labels "app.kubernetes.io/name") (index $labels "app") .DeploymentMeta.Name) | quote }}
+            service.istio.io/canonical-revision: {{ default "latest" (coalesce (index $labels "service.istio.io/canonical-revision") (index $labels "app.kubernetes.io/version") (index $labels "version")) | quote }}
+          annotations:
+            istio.io/rev: {{ default "default" .Revision | quote }}
+        {{- if $apps }}
+        {{- if not (isset $notes "kubectl.kubernetes.io/default-logs-container") }}
+            kubectl.kubernetes.io/default-logs-container: {{ first $apps | quote }}
+        {{- end }}
+        {{- if not (isset $notes "kubectl.kubernetes.io/default-container") }}
+            kubectl.kubernetes.io/default-container: {{ first $apps | quote }}
+        {{- end }}
+        {{- end }}
+        spec:
+        {{- if .Values.gateways.securityContext }}
+          securityContext: {{ toJson .Values.gateways.securityContext }}
+        {{- else }}
+          securityContext:
+            sysctls:
+            - name: net.ipv4.ip_unprivileged_port_start
+              value: "0"
+        {{- end }}
+          containers:
+          - name: istio-proxy
+            image: {{ $proxyImage | quote }}
+            ports:
+            - containerPort: 15090
+              protocol: TCP
+              name: http-envoy-prom
+            args:
+            - proxy
+            - router
+            - "--domain"
+            - {{ print "$(POD_NAMESPACE).svc." $proxy.clusterDomain | quote }}
+            - {{ print "--proxyLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/logLevel" $proxy.logLevel) | quote }}
+            - {{ print "--proxyComponentLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/componentLogLevel" $proxy.componentLogLevel) | quote }}
+            - {{ print "--log_output_level=" (annotation .ObjectMeta "sidecar.istio.io/agentLogLevel" .Values.global.logging.level) | quote }}
+        {{- if .Values.global.sts.servicePort }}
+            - {{ print "--stsPort=" .Values.global.sts.servicePort | quote }}
+        {{- end }}
+        {{- if .Values.global.logAsJson }}
+            - "--log_as_json"
+        {{- end }}
+        {{- with $proxy.lifecycle }}
+            lifecycle: {{ toJson . }}
+        {{- end }}
+            securityContext:
+              runAsUser: {{ .ProxyUID }}
+              runAsGroup: {{ .ProxyGID }}
+            env:
+        {{- if eq .InboundTrafficPolicyMode "localhost" }}
+            - name: REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION
+              value: "true"
+        {{- end }}
+            - name: PILOT_CERT_PROVIDER
+              value: {{ .Values.global.pilotCertProvider }}
+            - name: CA_ADDR
+        {{- if .Values.global.caAddress }}
+              value: {{ .Values.global.caAddress }}
+        {{- else }}
+              value: {{ print "istiod" (ternary (print "-" .Values.revision) "" (ne (print (default "" .Values.revision)) "")) "." .Values.global.istioNamespace ".svc:15012" | quote }}
+        {{- end }}
+            - name: POD_NAME
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            - name: POD_NAMESPACE
+              valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+            - name: INSTANCE_IP
+              valueFrom: {fieldRef: {fieldPath: status.podIP}}
+            - name: SERVICE_ACCOUNT
+              valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}
+            - name: HOST_IP
+              valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+            - name: ISTIO_CPU_LIMIT
+              valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: "1"}}
+            - name: PROXY_CONFIG
+              value: {{ print (protoToJSON .ProxyConfig) "\n" | toJson }}
+            - name: ISTIO_META_POD_PORTS
+              value: {{ template "meshctl.podPorts" . }}
+            - name: GOMEMLIMIT
+              valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: "1"}}
+        {{- with .CompliancePolicy }}
+            - name: COMPLIANCE_POLICY
+              value: {{ . | quote }}
+        {{- if eq . "fips-140-3" }}
+            - name: GODEBUG
+              value: fips140=only
+        {{- end }}
+        {{- end }}
+            - name: ISTIO_META_APP_CONTAINERS
+              value: {{ join "," $apps | quote }}
+            - name: ISTIO_META_CLUSTER_ID
+              value: {{ default "Kubernetes" .Values.global.multiCluster.clusterName | quote }}
+            - name: ISTIO_META_NODE_NAME
+              valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+            - name: ISTIO_META_INTERCEPTION_MODE
+              value: {{ print .ProxyConfig.InterceptionMode | quote }}
+        {{- with .Values.global.network }}
+            - name: ISTIO_META_NETWORK
+              value: {{ . | quote }}
+        {{- end }}
+        {{- with .DeploymentMeta.Name }}
+            - name: ISTIO_META_WORKLOAD_NAME
+              value: {{ . | quote }}
+        {{- end }}
+        {{- template "meshctl.ownerAndMesh" . }}
+        {{- range $name, $value := .ProxyConfig.ProxyMetadata }}
+            - name: {{ $name | quote }}
+              value: {{ $value | quote }}
+        {{- end }}
+        {{- with .Values.global.imagePullPolicy }}
+            imagePullPolicy: {{ . | quote }}
+        {{- end }}
+            readinessProbe:
+              httpGet: {path: /healthz/ready, port: 15021}
+              initialDelaySeconds: {{ $proxy.readinessInitialDelaySeconds }}
+              periodSeconds: {{ $proxy.readinessPeriodSeconds }}
+              timeoutSeconds: 3
+              failureThreshold: {{ $proxy.readinessFailureThreshold }}
+            volumeMounts:
+            - {name: workload-socket, mountPath: /var/run/secrets/workload-spiffe-uds}
+            - {name: credential-socket, mountPath: /var/run/secrets/credential-uds}
+        {{- if eq (print .Values.global.caName) "GkeWorkloadCertificate" }}
+            - {name: gke-workload-certificate, mountPath: /var/run/secrets/workload-spiffe-credentials, readOnly: true}
+        {{- else }}
+            - {name: workload-certs, mountPath: /var/run/secrets/workload-spiffe-credentials}
+        {{- end }}
+        {{- if eq (print .Values.global.pilotCertProvider) "istiod" }}
+            - {name: istiod-ca-cert, mountPath: /var/run/secrets/istio}
+        {{- end }}
+            - {name: istio-data, mountPath: /var/lib/istio/data}
+        {{- if isset $notes "sidecar.istio.io/bootstrapOverride" }}
+            - {name: custom-bootstrap-volume, mountPath: /etc/istio/custom-bootstrap}
+        {{- end }}
+            - {name: istio-envoy, mountPath: /etc/istio/proxy}
+            - {name: istio-token, mountPath: /var/run/secrets/tokens}
+        {{- if .Values.global.mountMtlsCerts }}
+            - {name: istio-certs, mountPath: /etc/certs/, readOnly: true}
+        {{- end }}
+            - {name: istio-podinfo, mountPath: /etc/istio/pod}
+          volumes:
+          - name: workload-socket
+          - name: credential-socket
+            emptyDir: {}
+        {{- if eq (print .Values.global.caName) "GkeWorkloadCertificate" }}
+          - name: gke-workload-certificate
+            csi: {driver: workloadcertificates.security.cloud.google.com}
+        {{- else }}
+          - name: workload-certs
+            emptyDir: {}
+        {{- end }}
+        {{- with index $notes "sidecar.istio.io/bootstrapOverride" }}
+          - name: custom-bootstrap-volume
+            configMap: {name: {{ . | quote }}}
+        {{- end }}
+          - emptyDir: {medium: Memory}
+            name: istio-envoy
+          - name: istio-data
+            emptyDir: {}
+          - name: istio-podinfo
+            downwardAPI:
+              items:
+              - path: labels
+                fieldRef: {fieldPath: metadata.labels}
+              - path: annotations
+                fieldRef: {fieldPath: metadata.annotations}
+          - name: istio-token
+            projected:
+              sources:
+              - serviceAccountToken:
+                  path: istio-token
+                  expirationSeconds: 43200
+                  audience: {{ .Values.global.sds.token.aud }}
+        {{- template "meshctl.caVolume" . }}
+        {{- if .Values.global.mountMtlsCerts }}
+          - name: istio-certs
+            secret:
+              optional: true
+              secretName: {{ print "istio." (default "default" .Spec.ServiceAccountName) | quote }}
+        {{- end }}
+        {{- with .Values.global.imagePullSecrets }}
+          imagePullSecrets:
+        {{- range . }}
+          - name: {{ . | quote }}
+        {{- end }}
+        {{- end }}
+        """#
+
+    /// Named templates the others call: the proxy's resources, the pod ports JSON, owner and mesh ids, the CA volume.
+    static let shared = #"""
+        {{- define "meshctl.resources" }}
+        {{- $notes := .ObjectMeta.Annotations }}
+        {{- if or (isset $notes "sidecar.istio.io/proxyCPU") (isset $notes "sidecar.istio.io/proxyMemory") (isset $notes "sidecar.istio.io/proxyCPULimit") (isset $notes "sidecar.istio.io/proxyMemoryLimit") }}
+        {{- $requests := list }}
+        {{- with index $notes "sidecar.istio.io/proxyCPU" }}{{ $requests = append $requests (print "\"cpu\": " (toJson .)) }}{{ end }}
+        {{- with index $notes "sidecar.istio.io/proxyMemory" }}{{ $requests = append $requests (print "\"memory\": " (toJson .)) }}{{ end }}
+        {{- $limits := list }}
+        {{- with index $notes "sidecar.istio.io/proxyCPULimit" }}{{ $limits = append $limits (print "\"cpu\": " (toJson .)) }}{{ end }}
+        {{- with index $notes "sidecar.istio.io/proxyMemoryLimit" }}{{ $limits = append $limits (print "\"memory\": " (toJson .)) }}{{ end -}}
+        { {{- if $requests }}"requests": { {{- join ", " $requests -}} }{{ end }}{{ if and $requests $limits }}, {{ end }}{{ if $limits }}"limits": { {{- join ", " $limits -}} }{{ end -}} }
+        {{- else if .Values.global.proxy.resources }}{{ toJson .Values.global.proxy.resources }}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.podPorts" }}
+        {{- $text := "[" }}
+        {{- $first := true }}
+        {{- range .Spec.Containers }}{{ range .Ports }}{{ $text = print $text "\n    " (ternary "" "," $first) (structToJSON .) }}{{ $first = false }}{{ end }}{{ end }}
+        {{- print $text "\n]" | toJson }}
+        {{- end }}
+        {{- define "meshctl.ownerAndMesh" }}
+        {{- if and .TypeMeta.APIVersion .DeploymentMeta.Name }}
+            - name: ISTIO_META_OWNER
+              value: kubernetes://apis/{{ .TypeMeta.APIVersion }}/namespaces/{{ default "default" .DeploymentMeta.Namespace }}/{{ lower .TypeMeta.Kind }}s/{{ .DeploymentMeta.Name }}
+        {{- end }}
+        {{- if isset .ObjectMeta.Annotations "sidecar.istio.io/bootstrapOverride" }}
+            - name: ISTIO_BOOTSTRAP_OVERRIDE
+              value: /etc/istio/custom-bootstrap/custom_bootstrap.json
+        {{- end }}
+        {{- $trustDomain := default "" (coalesce .MeshConfig.TrustDomain .Values.global.trustDomain) }}
+        {{- if .Values.global.meshID }}
+            - name: ISTIO_META_MESH_ID
+              value: {{ .Values.global.meshID | quote }}
+        {{- else if $trustDomain }}
+            - name: ISTIO_META_MESH_ID
+              value: {{ $trustDomain | quote }}
+        {{- end }}
+        {{- with $trustDomain }}
+            - name: TRUST_DOMAIN
+              value: {{ . | quote }}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.caVolume" }}
+        {{- if eq (print .Values.global.pilotCertProvider) "istiod" }}
+          - name: istiod-ca-cert
+        {{- if eq (print .Values.pilot.env.ENABLE_CLUSTER_TRUST_BUNDLE_API) "true" }}
+            projected:
+              sources:
+              - clusterTrustBundle:
+                  name: {{ print "istio.io:istiod-ca:" (default "root-cert" .Values.global.trustBundleName) | quote }}
+                  path: root-cert.pem
+        {{- else }}
+            configMap:
+              name: {{ default "istio-ca-root-cert" .Values.global.trustBundleName | quote }}
+        {{- end }}
+        {{- end }}
+        {{- end }}
+        """#
+}

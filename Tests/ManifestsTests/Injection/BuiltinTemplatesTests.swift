@@ -1,0 +1,77 @@
+import XCTest
+@testable import Manifests
+
+/// meshctl's injection templates as Go template text inject what the built-in Swift templates inject.
+final class BuiltinTemplatesTests: XCTestCase {
+    private let deployment = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: api, namespace: shop}
+        spec:
+          selector: {matchLabels: {app: api}}
+          template:
+            metadata:
+              labels: {app.kubernetes.io/name: -api-thing., version: v3, service.istio.io/workload-name: apiw}
+              annotations:
+                sidecar.istio.io/proxyCPU: 200m
+                sidecar.istio.io/proxyMemoryLimit: 1Gi
+                sidecar.istio.io/interceptionMode: TPROXY
+                sidecar.istio.io/capNetBindService: "true"
+                traffic.sidecar.istio.io/excludeInboundPorts: "81,82"
+                traffic.sidecar.istio.io/includeOutboundPorts: "443"
+                traffic.sidecar.istio.io/excludeInterfaces: eth9
+                sidecar.istio.io/bootstrapOverride: my-bootstrap
+                sidecar.istio.io/userVolume: '{"extra":{"emptyDir":{}}, "cfg":{"configMap":{"name":"c"}}}'
+                sidecar.istio.io/userVolumeMount: '{"extra":{"mountPath":"/extra"}, "cfg":{"mountPath":"/cfg","readOnly":true}}'
+                readiness.status.sidecar.istio.io/periodSeconds: "5"
+                kubectl.kubernetes.io/default-container: web
+            spec:
+              serviceAccountName: api
+              containers:
+              - {name: web, image: nginx, ports: [{containerPort: 8080, name: http}, {containerPort: 9090}]}
+              - {name: side, image: busybox, ports: [{containerPort: 7070, protocol: UDP}]}
+        """
+    private let pod = """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: p
+          labels: {app: p}
+          annotations: {proxy.istio.io/config: '{"holdApplicationUntilProxyStarts": true, "proxyMetadata": {"ISTIO_META_ENABLE_HBONE": "true", "IPTABLES_TRACE_LOGGING": "true"}}'}
+        spec:
+          containers: [{name: a, image: x}]
+        """
+    private let gateway = """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: gw
+          labels: {service.istio.io/canonical-name: -gw-, istio: ingressgateway}
+          annotations: {inject.istio.io/templates: gateway, sidecar.istio.io/bootstrapOverride: bo, sidecar.istio.io/logLevel: trace}
+        spec:
+          containers: [{name: istio-proxy, image: auto, ports: [{containerPort: 8080}]}]
+        """
+
+    func testTheTemplateTextInjectsWhatTheBuiltinTemplatesInject() throws {
+        let config = try InjectorConfig(yaml: BuiltinTemplates.injectorConfig, file: "config")
+        for native in [false, true] {
+            for compliance in ["", "fips-140-3"] {
+                let builtin = SidecarInjector(settings: .builtin(nativeSidecars: native, compliancePolicy: compliance))
+                var settings = InjectionSettings.builtin(nativeSidecars: native, compliancePolicy: compliance)
+                settings.config = config
+                let written = SidecarInjector(settings: settings)
+                for (name, manifest) in [("deployment", deployment), ("pod", pod), ("gateway", gateway)] {
+                    let expected = try builtin.inject(manifest, file: name).output
+                    XCTAssertTrue(expected.contains("name: istio-proxy"), expected)
+                    XCTAssertEqual(try written.inject(manifest, file: name).output, expected, "\(name), native sidecars \(native), compliance \(compliance)")
+                }
+            }
+        }
+    }
+
+    func testEveryTemplateIsInTheConfig() throws {
+        let config = try InjectorConfig(yaml: BuiltinTemplates.injectorConfig)
+        XCTAssertEqual(Set(config.templates.keys), Set(BuiltinTemplates.names))
+        XCTAssertEqual(config.defaultTemplates, ["sidecar"])
+    }
+}
