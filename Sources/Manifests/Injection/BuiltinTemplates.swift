@@ -3,13 +3,15 @@
 /// (meshctl's own wording of the templates; Istio's are not copied).
 public enum BuiltinTemplates {
     /// The template names, in the order the ConfigMap lists them.
-    public static let names = ["sidecar", "gateway"]
+    public static let names = ["sidecar", "gateway", "grpc-agent", "grpc-simple"]
 
     /// The template text by name (each with the shared named templates appended), or nil for an unknown name.
     public static func text(_ name: String) -> String? {
         switch name {
         case "sidecar": return sidecar + "\n" + shared + "\n"
         case "gateway": return gateway + "\n" + shared + "\n"
+        case "grpc-agent": return grpcAgent + "\n" + shared + "\n"
+        case "grpc-simple": return grpcSimple + "\n" + shared + "\n"
         default: return nil
         }
     }
@@ -248,24 +250,7 @@ public enum BuiltinTemplates {
             - name: REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION
               value: "true"
         {{- end }}
-            - name: PILOT_CERT_PROVIDER
-              value: {{ .Values.global.pilotCertProvider }}
-            - name: CA_ADDR
-        {{- if .Values.global.caAddress }}
-              value: {{ .Values.global.caAddress }}
-        {{- else }}
-              value: {{ print "istiod" (ternary (print "-" .Values.revision) "" (ne (print (default "" .Values.revision)) "")) "." .Values.global.istioNamespace ".svc:15012" | quote }}
-        {{- end }}
-            - name: POD_NAME
-              valueFrom: {fieldRef: {fieldPath: metadata.name}}
-            - name: POD_NAMESPACE
-              valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
-            - name: INSTANCE_IP
-              valueFrom: {fieldRef: {fieldPath: status.podIP}}
-            - name: SERVICE_ACCOUNT
-              valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}
-            - name: HOST_IP
-              valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+        {{- template "meshctl.agentEnv" . }}
             - name: ISTIO_CPU_LIMIT
               valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: "1"}}
             - name: PROXY_CONFIG
@@ -298,7 +283,9 @@ public enum BuiltinTemplates {
             - name: ISTIO_META_WORKLOAD_NAME
               value: {{ . | quote }}
         {{- end }}
-        {{- template "meshctl.ownerAndMesh" . }}
+        {{- template "meshctl.owner" . }}
+        {{- template "meshctl.bootstrapOverride" . }}
+        {{- template "meshctl.meshID" . }}
         {{- range $name, $value := $metadata }}
             - name: {{ $name | quote }}
               value: {{ $value | quote }}
@@ -518,24 +505,7 @@ public enum BuiltinTemplates {
             - name: REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION
               value: "true"
         {{- end }}
-            - name: PILOT_CERT_PROVIDER
-              value: {{ .Values.global.pilotCertProvider }}
-            - name: CA_ADDR
-        {{- if .Values.global.caAddress }}
-              value: {{ .Values.global.caAddress }}
-        {{- else }}
-              value: {{ print "istiod" (ternary (print "-" .Values.revision) "" (ne (print (default "" .Values.revision)) "")) "." .Values.global.istioNamespace ".svc:15012" | quote }}
-        {{- end }}
-            - name: POD_NAME
-              valueFrom: {fieldRef: {fieldPath: metadata.name}}
-            - name: POD_NAMESPACE
-              valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
-            - name: INSTANCE_IP
-              valueFrom: {fieldRef: {fieldPath: status.podIP}}
-            - name: SERVICE_ACCOUNT
-              valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}
-            - name: HOST_IP
-              valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+        {{- template "meshctl.agentEnv" . }}
             - name: ISTIO_CPU_LIMIT
               valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: "1"}}
             - name: PROXY_CONFIG
@@ -568,7 +538,9 @@ public enum BuiltinTemplates {
             - name: ISTIO_META_WORKLOAD_NAME
               value: {{ . | quote }}
         {{- end }}
-        {{- template "meshctl.ownerAndMesh" . }}
+        {{- template "meshctl.owner" . }}
+        {{- template "meshctl.bootstrapOverride" . }}
+        {{- template "meshctl.meshID" . }}
         {{- range $name, $value := .ProxyConfig.ProxyMetadata }}
             - name: {{ $name | quote }}
               value: {{ $value | quote }}
@@ -651,6 +623,266 @@ public enum BuiltinTemplates {
         {{- end }}
         """#
 
+    /// Proxyless gRPC: the agent alone serves xDS and certificates to the gRPC application.
+    static let grpcAgent = #"""
+        {{- /* meshctl's grpc-agent template: proxyless gRPC; istio-proxy runs the agent only (no Envoy) and the apps read its xDS bootstrap. */ -}}
+        {{- $notes := .ObjectMeta.Annotations }}
+        {{- $labels := .ObjectMeta.Labels }}
+        {{- $proxy := .Values.global.proxy }}
+        {{- $apps := list }}
+        {{- range .Spec.Containers }}{{ if ne .Name "istio-proxy" }}{{ $apps = append $apps .Name }}{{ end }}{{ end }}
+        {{- $proxyImage := annotation .ObjectMeta "sidecar.istio.io/proxyImage" $proxy.image }}
+        {{- if not (contains "/" $proxyImage) }}{{ $proxyImage = .ProxyImage }}{{ end }}
+        {{- $statusPort := annotation .ObjectMeta "status.sidecar.istio.io/port" $proxy.statusPort }}
+        {{- $gke := eq (print .Values.global.caName) "GkeWorkloadCertificate" }}
+        {{- $userMounts := fromJSON (default "{}" (index $notes "sidecar.istio.io/userVolumeMount")) }}
+        {{- $userVolumes := fromJSON (default "{}" (index $notes "sidecar.istio.io/userVolume")) }}
+        metadata:
+          labels:
+            service.istio.io/canonical-name: {{ default "" (coalesce (index $labels "service.istio.io/canonical-name") (index $labels "app.kubernetes.io/name") (index $labels "app") .DeploymentMeta.Name) | quote }}
+            service.istio.io/canonical-revision: {{ default "latest" (coalesce (index $labels "service.istio.io/canonical-revision") (index $labels "app.kubernetes.io/version") (index $labels "version")) | quote }}
+          annotations:
+            istio.io/rev: {{ default "default" .Revision | quote }}
+        {{- if $apps }}
+        {{- if not (isset $notes "kubectl.kubernetes.io/default-logs-container") }}
+            kubectl.kubernetes.io/default-logs-container: {{ first $apps | quote }}
+        {{- end }}
+        {{- if not (isset $notes "kubectl.kubernetes.io/default-container") }}
+            kubectl.kubernetes.io/default-container: {{ first $apps | quote }}
+        {{- end }}
+        {{- end }}
+            sidecar.istio.io/rewriteAppHTTPProbers: "false"
+        spec:
+          containers:
+          - name: istio-proxy
+            image: {{ $proxyImage | quote }}
+            ports:
+            - containerPort: 15020
+              protocol: TCP
+              name: mesh-metrics
+            args:
+            - proxy
+            - sidecar
+            - "--domain"
+            - {{ print "$(POD_NAMESPACE).svc." $proxy.clusterDomain | quote }}
+            - {{ print "--proxyLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/logLevel" $proxy.logLevel) | quote }}
+            - {{ print "--proxyComponentLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/componentLogLevel" $proxy.componentLogLevel) | quote }}
+            - {{ print "--log_output_level=" (annotation .ObjectMeta "sidecar.istio.io/agentLogLevel" .Values.global.logging.level) | quote }}
+        {{- if .Values.global.sts.servicePort }}
+            - {{ print "--stsPort=" .Values.global.sts.servicePort | quote }}
+        {{- end }}
+        {{- if .Values.global.logAsJson }}
+            - "--log_as_json"
+        {{- end }}
+            lifecycle:
+              postStart:
+                exec:
+                  command: [pilot-agent, wait, "--url=http://localhost:15020/healthz/ready"]
+            env:
+            - name: ISTIO_META_GENERATOR
+              value: grpc
+            - name: OUTPUT_CERTS
+              value: /var/lib/istio/data
+        {{- if eq .InboundTrafficPolicyMode "localhost" }}
+            - name: REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION
+              value: "true"
+        {{- end }}
+        {{- template "meshctl.agentEnv" . }}
+            - name: PROXY_CONFIG
+              value: {{ print (protoToJSON .ProxyConfig) "\n" | toJson }}
+            - name: ISTIO_META_POD_PORTS
+              value: {{ template "meshctl.podPorts" . }}
+            - name: ISTIO_META_APP_CONTAINERS
+              value: {{ join "," $apps | quote }}
+            - name: ISTIO_META_CLUSTER_ID
+              value: {{ default "Kubernetes" .Values.global.multiCluster.clusterName | quote }}
+            - name: ISTIO_META_NODE_NAME
+              valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+        {{- with .Values.global.network }}
+            - name: ISTIO_META_NETWORK
+              value: {{ . | quote }}
+        {{- end }}
+        {{- with .DeploymentMeta.Name }}
+            - name: ISTIO_META_WORKLOAD_NAME
+              value: {{ . | quote }}
+        {{- end }}
+        {{- template "meshctl.owner" . }}
+        {{- template "meshctl.meshID" . }}
+        {{- range $name, $value := .ProxyConfig.ProxyMetadata }}
+            - name: {{ $name | quote }}
+              value: {{ $value | quote }}
+        {{- end }}
+            - name: ISTIO_META_DNS_CAPTURE
+              value: "false"
+            - name: DISABLE_ENVOY
+              value: "true"
+        {{- with .Values.global.imagePullPolicy }}
+            imagePullPolicy: {{ . | quote }}
+        {{- end }}
+        {{- if ne $statusPort "0" }}
+            readinessProbe:
+              httpGet: {path: /healthz/ready, port: 15020}
+              initialDelaySeconds: {{ annotation .ObjectMeta "readiness.status.sidecar.istio.io/initialDelaySeconds" $proxy.readinessInitialDelaySeconds }}
+              periodSeconds: {{ annotation .ObjectMeta "readiness.status.sidecar.istio.io/periodSeconds" $proxy.readinessPeriodSeconds }}
+              timeoutSeconds: 3
+              failureThreshold: {{ annotation .ObjectMeta "readiness.status.sidecar.istio.io/failureThreshold" $proxy.readinessFailureThreshold }}
+            resources: {{ template "meshctl.resources" . }}
+        {{- end }}
+        {{- if or (ne $statusPort "0") $userMounts }}
+            volumeMounts:
+        {{- end }}
+        {{- if ne $statusPort "0" }}
+            - {name: workload-socket, mountPath: /var/run/secrets/workload-spiffe-uds}
+        {{- if $gke }}
+            - {name: gke-workload-certificate, mountPath: /var/run/secrets/workload-spiffe-credentials, readOnly: true}
+        {{- else }}
+            - {name: workload-certs, mountPath: /var/run/secrets/workload-spiffe-credentials}
+        {{- end }}
+        {{- if eq (print .Values.global.pilotCertProvider) "istiod" }}
+            - {name: istiod-ca-cert, mountPath: /var/run/secrets/istio}
+        {{- end }}
+            - {name: istio-data, mountPath: /var/lib/istio/data}
+            - {name: istio-xds, mountPath: /etc/istio/proxy}
+            - {name: istio-token, mountPath: /var/run/secrets/tokens}
+        {{- if .Values.global.mountMtlsCerts }}
+            - {name: istio-certs, mountPath: /etc/certs/, readOnly: true}
+        {{- end }}
+            - {name: istio-podinfo, mountPath: /etc/istio/pod}
+        {{- end }}
+        {{- range $name, $mount := $userMounts }}
+            - name: {{ $name | quote }}
+        {{- range $key, $value := $mount }}
+              {{ $key }}: {{ toJson $value }}
+        {{- end }}
+        {{- end }}
+        {{- range $apps }}
+          - name: {{ . | quote }}
+            env:
+            - name: GRPC_XDS_EXPERIMENTAL_SECURITY_SUPPORT
+              value: "true"
+            - name: GRPC_XDS_BOOTSTRAP
+              value: /etc/istio/proxy/grpc-bootstrap.json
+            volumeMounts:
+            - {name: istio-data, mountPath: /var/lib/istio/data}
+            - {name: istio-xds, mountPath: /etc/istio/proxy}
+        {{- if $gke }}
+            - {name: gke-workload-certificate, mountPath: /var/run/secrets/workload-spiffe-credentials, readOnly: true}
+        {{- else }}
+            - {name: workload-certs, mountPath: /var/run/secrets/workload-spiffe-credentials}
+        {{- end }}
+        {{- end }}
+          volumes:
+          - name: workload-socket
+        {{- if $gke }}
+          - name: gke-workload-certificate
+            csi: {driver: workloadcertificates.security.cloud.google.com}
+        {{- else }}
+          - name: workload-certs
+        {{- end }}
+        {{- with index $notes "sidecar.istio.io/bootstrapOverride" }}
+          - name: custom-bootstrap-volume
+            configMap: {name: {{ . | quote }}}
+        {{- end }}
+          - emptyDir: {medium: Memory}
+            name: istio-xds
+          - name: istio-data
+            emptyDir: {}
+          - name: istio-podinfo
+            downwardAPI:
+              items:
+              - path: labels
+                fieldRef: {fieldPath: metadata.labels}
+              - path: annotations
+                fieldRef: {fieldPath: metadata.annotations}
+          - name: istio-token
+            projected:
+              sources:
+              - serviceAccountToken:
+                  path: istio-token
+                  expirationSeconds: 43200
+                  audience: {{ .Values.global.sds.token.aud }}
+        {{- template "meshctl.caVolume" . }}
+        {{- if .Values.global.mountMtlsCerts }}
+          - name: istio-certs
+            secret:
+              optional: true
+              secretName: {{ print "istio." (default "default" .Spec.ServiceAccountName) | quote }}
+        {{- end }}
+        {{- range $name, $volume := $userVolumes }}
+          - name: {{ $name | quote }}
+        {{- range $key, $value := $volume }}
+            {{ $key }}: {{ toJson $value }}
+        {{- end }}
+        {{- end }}
+        {{- with .Values.global.imagePullSecrets }}
+          imagePullSecrets:
+        {{- range . }}
+          - name: {{ . | quote }}
+        {{- end }}
+        {{- end }}
+        """#
+
+    /// Proxyless gRPC without an agent: an init container writes the xDS bootstrap the gRPC library reads.
+    static let grpcSimple = #"""
+        {{- /* meshctl's grpc-simple template: proxyless gRPC with no agent; an init container writes the xDS bootstrap. */ -}}
+        metadata:
+          annotations:
+            sidecar.istio.io/rewriteAppHTTPProbers: "false"
+        spec:
+          initContainers:
+          - name: grpc-bootstrap-init
+            image: busybox:1.28
+            volumeMounts:
+            - {mountPath: /var/lib/grpc/data/, name: grpc-io-proxyless-bootstrap}
+            env:
+            - name: INSTANCE_IP
+              valueFrom: {fieldRef: {fieldPath: status.podIP}}
+            - name: POD_NAME
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            - name: POD_NAMESPACE
+              valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+            - name: ISTIO_NAMESPACE
+              value: {{ print .Values.global.istioNamespace "\n" | toJson }}
+            command:
+            - sh
+            - "-c"
+            - |-
+              NODE_ID="sidecar~${INSTANCE_IP}~${POD_NAME}.${POD_NAMESPACE}~cluster.local"
+              SERVER_URI="dns:///istiod.${ISTIO_NAMESPACE}.svc:15010"
+              echo '
+              {
+                "xds_servers": [
+                  {
+                    "server_uri": "'${SERVER_URI}'",
+                    "channel_creds": [{"type": "insecure"}],
+                    "server_features" : ["xds_v3"]
+                  }
+                ],
+                "node": {
+                  "id": "'${NODE_ID}'",
+                  "metadata": {
+                    "GENERATOR": "grpc"
+                  }
+                }
+              }' > /var/lib/grpc/data/bootstrap.json
+          containers:
+        {{- range .Spec.Containers }}
+          - name: {{ .Name | quote }}
+            env:
+            - name: GRPC_XDS_BOOTSTRAP
+              value: /var/lib/grpc/data/bootstrap.json
+            - name: GRPC_GO_LOG_VERBOSITY_LEVEL
+              value: "99"
+            - name: GRPC_GO_LOG_SEVERITY_LEVEL
+              value: info
+            volumeMounts:
+            - {mountPath: /var/lib/grpc/data/, name: grpc-io-proxyless-bootstrap}
+        {{- end }}
+          volumes:
+          - name: grpc-io-proxyless-bootstrap
+            emptyDir: {}
+        """#
+
     /// Named templates the others call: the proxy's resources, the pod ports JSON, owner and mesh ids, the CA volume.
     static let shared = #"""
         {{- define "meshctl.resources" }}
@@ -672,15 +904,19 @@ public enum BuiltinTemplates {
         {{- range .Spec.Containers }}{{ range .Ports }}{{ $text = print $text "\n    " (ternary "" "," $first) (structToJSON .) }}{{ $first = false }}{{ end }}{{ end }}
         {{- print $text "\n]" | toJson }}
         {{- end }}
-        {{- define "meshctl.ownerAndMesh" }}
+        {{- define "meshctl.owner" }}
         {{- if and .TypeMeta.APIVersion .DeploymentMeta.Name }}
             - name: ISTIO_META_OWNER
               value: kubernetes://apis/{{ .TypeMeta.APIVersion }}/namespaces/{{ default "default" .DeploymentMeta.Namespace }}/{{ lower .TypeMeta.Kind }}s/{{ .DeploymentMeta.Name }}
         {{- end }}
+        {{- end }}
+        {{- define "meshctl.bootstrapOverride" }}
         {{- if isset .ObjectMeta.Annotations "sidecar.istio.io/bootstrapOverride" }}
             - name: ISTIO_BOOTSTRAP_OVERRIDE
               value: /etc/istio/custom-bootstrap/custom_bootstrap.json
         {{- end }}
+        {{- end }}
+        {{- define "meshctl.meshID" }}
         {{- $trustDomain := default "" (coalesce .MeshConfig.TrustDomain .Values.global.trustDomain) }}
         {{- if .Values.global.meshID }}
             - name: ISTIO_META_MESH_ID
@@ -708,6 +944,26 @@ public enum BuiltinTemplates {
               name: {{ default "istio-ca-root-cert" .Values.global.trustBundleName | quote }}
         {{- end }}
         {{- end }}
+        {{- end }}
+        {{- define "meshctl.agentEnv" }}
+            - name: PILOT_CERT_PROVIDER
+              value: {{ .Values.global.pilotCertProvider }}
+            - name: CA_ADDR
+        {{- if .Values.global.caAddress }}
+              value: {{ .Values.global.caAddress }}
+        {{- else }}
+              value: {{ print "istiod" (ternary (print "-" .Values.revision) "" (ne (print (default "" .Values.revision)) "")) "." .Values.global.istioNamespace ".svc:15012" | quote }}
+        {{- end }}
+            - name: POD_NAME
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            - name: POD_NAMESPACE
+              valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+            - name: INSTANCE_IP
+              valueFrom: {fieldRef: {fieldPath: status.podIP}}
+            - name: SERVICE_ACCOUNT
+              valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}
+            - name: HOST_IP
+              valueFrom: {fieldRef: {fieldPath: status.hostIP}}
         {{- end }}
         """#
 }

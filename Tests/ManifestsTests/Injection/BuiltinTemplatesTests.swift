@@ -60,9 +60,14 @@ final class BuiltinTemplatesTests: XCTestCase {
                 var settings = InjectionSettings.builtin(nativeSidecars: native, compliancePolicy: compliance)
                 settings.config = config
                 let written = SidecarInjector(settings: settings)
-                for (name, manifest) in [("deployment", deployment), ("pod", pod), ("gateway", gateway)] {
+                var manifests = [("deployment", deployment), ("pod", pod), ("gateway", gateway)]
+                for template in ["grpc-agent", "grpc-simple"] {
+                    manifests.append((template, deployment.replacingOccurrences(of: "annotations:\n", with: "annotations:\n        inject.istio.io/templates: \(template)\n")))
+                    manifests.append((template + " pod", gateway.replacingOccurrences(of: "templates: gateway", with: "templates: \(template)")))
+                }
+                for (name, manifest) in manifests {
                     let expected = try builtin.inject(manifest, file: name).output
-                    XCTAssertTrue(expected.contains("name: istio-proxy"), expected)
+                    XCTAssertTrue(expected.contains("sidecar.istio.io/status"), expected)
                     XCTAssertEqual(try written.inject(manifest, file: name).output, expected, "\(name), native sidecars \(native), compliance \(compliance)")
                 }
             }

@@ -259,7 +259,7 @@ final class ClusterCommandTests: XCTestCase {
         }
         let configMap = try client.get("/api/v1/namespaces/istio-system/configmaps/istio-sidecar-injector")
         let config = try YAMLParser.parse(configMap["data"]?["config"]?.string ?? "").first?.root
-        for name in ["sidecar", "gateway"] {
+        for name in ["sidecar", "gateway", "grpc-agent", "grpc-simple"] {
             XCTAssertTrue(config?["templates"]?[name]?.string?.contains("{{") ?? false, "the \(name) template is Go template text")
         }
         XCTAssertNil(configMap["data"]?["meshctlTemplates"])
