@@ -67,8 +67,6 @@ public enum BuiltinTemplates {
         {{- $apps := list }}
         {{- range .Spec.Containers }}{{ if ne .Name "istio-proxy" }}{{ $apps = append $apps .Name }}{{ end }}{{ end }}
         {{- $canonical := default "" (coalesce (index $labels "service.istio.io/canonical-name") (index $labels "app.kubernetes.io/name") (index $labels "app") .DeploymentMeta.Name) | trunc 63 | trimAll "-_." }}
-        {{- $userMounts := fromJSON (default "{}" (index $notes "sidecar.istio.io/userVolumeMount")) }}
-        {{- $userVolumes := fromJSON (default "{}" (index $notes "sidecar.istio.io/userVolume")) }}
         {{- $proxyImage := annotation .ObjectMeta "sidecar.istio.io/proxyImage" $proxy.image }}
         {{- if not (contains "/" $proxyImage) }}{{ $proxyImage = .ProxyImage }}{{ end }}
         {{- $initImage := annotation .ObjectMeta "sidecar.istio.io/proxyImage" .Values.global.proxy_init.image }}
@@ -84,14 +82,7 @@ public enum BuiltinTemplates {
             service.istio.io/canonical-revision: {{ default "latest" (coalesce (index $labels "service.istio.io/canonical-revision") (index $labels "app.kubernetes.io/version") (index $labels "version")) | quote }}
           annotations:
             istio.io/rev: {{ default "default" .Revision | quote }}
-        {{- if $apps }}
-        {{- if not (isset $notes "kubectl.kubernetes.io/default-logs-container") }}
-            kubectl.kubernetes.io/default-logs-container: {{ first $apps | quote }}
-        {{- end }}
-        {{- if not (isset $notes "kubectl.kubernetes.io/default-container") }}
-            kubectl.kubernetes.io/default-container: {{ first $apps | quote }}
-        {{- end }}
-        {{- end }}
+        {{- template "meshctl.defaultContainers" . }}
         {{- if $cni }}
         {{- if eq (print .Values.pilot.cni.provider) "multus" }}
             k8s.v1.cni.cncf.io/networks: {{ appendMultusNetwork (default "" (index $notes "k8s.v1.cni.cncf.io/networks")) "default/istio-cni" | quote }}
@@ -169,9 +160,7 @@ public enum BuiltinTemplates {
         {{- if .Values.global.nativeNftables }}
             - "--native-nftables"
         {{- end }}
-        {{- with .Values.global.imagePullPolicy }}
-            imagePullPolicy: {{ . | quote }}
-        {{- end }}
+        {{- template "meshctl.pullPolicy" . }}
         {{- if $metadata }}
             env:
         {{- range $name, $value := $metadata }}
@@ -219,16 +208,8 @@ public enum BuiltinTemplates {
             - proxy
             - sidecar
             - "--domain"
-            - {{ print "$(POD_NAMESPACE).svc." $proxy.clusterDomain | quote }}
-            - {{ print "--proxyLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/logLevel" $proxy.logLevel) | quote }}
-            - {{ print "--proxyComponentLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/componentLogLevel" $proxy.componentLogLevel) | quote }}
-            - {{ print "--log_output_level=" $agentLog | quote }}
-        {{- if .Values.global.sts.servicePort }}
-            - {{ print "--stsPort=" .Values.global.sts.servicePort | quote }}
-        {{- end }}
-        {{- if .Values.global.logAsJson }}
-            - "--log_as_json"
-        {{- end }}
+        {{- template "meshctl.agentArgs" . }}
+        {{- template "meshctl.agentFlags" . }}
         {{- if $proxy.outlierLogPath }}
             - {{ print "--outlierLogPath=" $proxy.outlierLogPath | quote }}
         {{- end }}
@@ -246,33 +227,17 @@ public enum BuiltinTemplates {
                   command: [pilot-agent, request, {{ print "--debug-port=" $statusPort | quote }}, POST, drain]
         {{- end }}
             env:
-        {{- if eq .InboundTrafficPolicyMode "localhost" }}
-            - name: REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION
-              value: "true"
-        {{- end }}
+        {{- template "meshctl.localhostProbes" . }}
         {{- template "meshctl.agentEnv" . }}
             - name: ISTIO_CPU_LIMIT
               valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: "1"}}
-            - name: PROXY_CONFIG
-              value: {{ print (protoToJSON .ProxyConfig) "\n" | toJson }}
-            - name: ISTIO_META_POD_PORTS
-              value: {{ template "meshctl.podPorts" . }}
+        {{- template "meshctl.configEnv" . }}
             - name: ISTIO_META_APP_CONTAINERS
               value: {{ join "," $apps | quote }}
             - name: GOMEMLIMIT
               valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: "1"}}
-        {{- with .CompliancePolicy }}
-            - name: COMPLIANCE_POLICY
-              value: {{ . | quote }}
-        {{- if eq . "fips-140-3" }}
-            - name: GODEBUG
-              value: fips140=only
-        {{- end }}
-        {{- end }}
-            - name: ISTIO_META_CLUSTER_ID
-              value: {{ default "Kubernetes" .Values.global.multiCluster.clusterName | quote }}
-            - name: ISTIO_META_NODE_NAME
-              valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+        {{- template "meshctl.compliance" . }}
+        {{- template "meshctl.nodeEnv" . }}
             - name: ISTIO_META_INTERCEPTION_MODE
               value: {{ default $meshMode (index $notes "sidecar.istio.io/interceptionMode") | quote }}
         {{- with .Values.global.network }}
@@ -286,13 +251,8 @@ public enum BuiltinTemplates {
         {{- template "meshctl.owner" . }}
         {{- template "meshctl.bootstrapOverride" . }}
         {{- template "meshctl.meshID" . }}
-        {{- range $name, $value := $metadata }}
-            - name: {{ $name | quote }}
-              value: {{ $value | quote }}
-        {{- end }}
-        {{- with .Values.global.imagePullPolicy }}
-            imagePullPolicy: {{ . | quote }}
-        {{- end }}
+        {{- template "meshctl.metadataEnv" . }}
+        {{- template "meshctl.pullPolicy" . }}
         {{- if ne $statusPort "0" }}
         {{- if $proxy.startupProbe.enabled }}
             startupProbe:
@@ -350,11 +310,7 @@ public enum BuiltinTemplates {
             volumeMounts:
             - {name: workload-socket, mountPath: /var/run/secrets/workload-spiffe-uds}
             - {name: credential-socket, mountPath: /var/run/secrets/credential-uds}
-        {{- if eq (print .Values.global.caName) "GkeWorkloadCertificate" }}
-            - {name: gke-workload-certificate, mountPath: /var/run/secrets/workload-spiffe-credentials, readOnly: true}
-        {{- else }}
-            - {name: workload-certs, mountPath: /var/run/secrets/workload-spiffe-credentials}
-        {{- end }}
+        {{- template "meshctl.certsMount" . }}
         {{- if eq (print .Values.global.pilotCertProvider) "istiod" }}
             - {name: istiod-ca-cert, mountPath: /var/run/secrets/istio}
             - {name: istio-ca-crl, mountPath: /var/run/secrets/istio/crl}
@@ -374,12 +330,7 @@ public enum BuiltinTemplates {
               mountPath: {{ directory (default "" .ProxyConfig.GetTracing.GetTlsSettings.GetCaCertificates) | quote }}
               readOnly: true
         {{- end }}
-        {{- range $name, $mount := $userMounts }}
-            - name: {{ $name | quote }}
-        {{- range $key, $value := $mount }}
-              {{ $key }}: {{ toJson $value }}
-        {{- end }}
-        {{- end }}
+        {{- template "meshctl.userMounts" . }}
           volumes:
           - name: workload-socket
           - name: credential-socket
@@ -389,62 +340,27 @@ public enum BuiltinTemplates {
         {{- else }}
           - name: workload-certs
         {{- end }}
-        {{- with index $notes "sidecar.istio.io/bootstrapOverride" }}
-          - name: custom-bootstrap-volume
-            configMap: {name: {{ . | quote }}}
-        {{- end }}
+        {{- template "meshctl.bootstrapVolume" . }}
           - emptyDir: {medium: Memory}
             name: istio-envoy
-          - name: istio-data
-            emptyDir: {}
-          - name: istio-podinfo
-            downwardAPI:
-              items:
-              - path: labels
-                fieldRef: {fieldPath: metadata.labels}
-              - path: annotations
-                fieldRef: {fieldPath: metadata.annotations}
-          - name: istio-token
-            projected:
-              sources:
-              - serviceAccountToken:
-                  path: istio-token
-                  expirationSeconds: 43200
-                  audience: {{ .Values.global.sds.token.aud }}
-        {{- template "meshctl.caVolume" . }}
+        {{- template "meshctl.podVolumes" . }}
           - name: istio-ca-crl
             configMap:
               name: {{ default "istio-ca-crl" .Values.pilot.crlConfigMapName | quote }}
               optional: true
-        {{- if .Values.global.mountMtlsCerts }}
-          - name: istio-certs
-            secret:
-              optional: true
-              secretName: {{ print "istio." (default "default" .Spec.ServiceAccountName) | quote }}
-        {{- end }}
-        {{- range $name, $volume := $userVolumes }}
-          - name: {{ $name | quote }}
-        {{- range $key, $value := $volume }}
-            {{ $key }}: {{ toJson $value }}
-        {{- end }}
-        {{- end }}
+        {{- template "meshctl.mtlsVolume" . }}
+        {{- template "meshctl.userVolumes" . }}
         {{- if $lightstep }}
           - name: lightstep-certs
             secret: {optional: true, secretName: lightstep.cacert}
         {{- end }}
-        {{- with .Values.global.imagePullSecrets }}
-          imagePullSecrets:
-        {{- range . }}
-          - name: {{ . | quote }}
-        {{- end }}
-        {{- end }}
+        {{- template "meshctl.pullSecrets" . }}
         """#
 
     /// A gateway pod: the proxy is the workload (`proxy router`), with no traffic capture.
     static let gateway = #"""
         {{- /* meshctl's gateway template: the pod exists to run the proxy as a router; no traffic capture. */ -}}
         {{- $notes := .ObjectMeta.Annotations }}
-        {{- $labels := .ObjectMeta.Labels }}
         {{- $proxy := .Values.global.proxy }}
         {{- $apps := list }}
         {{- range .Spec.Containers }}{{ if ne .Name "istio-proxy" }}{{ $apps = append $apps .Name }}{{ end }}{{ end }}
@@ -452,18 +368,10 @@ public enum BuiltinTemplates {
         {{- if not (contains "/" $proxyImage) }}{{ $proxyImage = .ProxyImage }}{{ end }}
         metadata:
           labels:
-            service.istio.io/canonical-name: {{ default "" (coalesce (index $labels "service.istio.io/canonical-name") (index $labels "app.kubernetes.io/name") (index $labels "app") .DeploymentMeta.Name) | quote }}
-            service.istio.io/canonical-revision: {{ default "latest" (coalesce (index $labels "service.istio.io/canonical-revision") (index $labels "app.kubernetes.io/version") (index $labels "version")) | quote }}
+        {{- template "meshctl.canonicalLabels" . }}
           annotations:
             istio.io/rev: {{ default "default" .Revision | quote }}
-        {{- if $apps }}
-        {{- if not (isset $notes "kubectl.kubernetes.io/default-logs-container") }}
-            kubectl.kubernetes.io/default-logs-container: {{ first $apps | quote }}
-        {{- end }}
-        {{- if not (isset $notes "kubectl.kubernetes.io/default-container") }}
-            kubectl.kubernetes.io/default-container: {{ first $apps | quote }}
-        {{- end }}
-        {{- end }}
+        {{- template "meshctl.defaultContainers" . }}
         spec:
         {{- if .Values.gateways.securityContext }}
           securityContext: {{ toJson .Values.gateways.securityContext }}
@@ -484,16 +392,8 @@ public enum BuiltinTemplates {
             - proxy
             - router
             - "--domain"
-            - {{ print "$(POD_NAMESPACE).svc." $proxy.clusterDomain | quote }}
-            - {{ print "--proxyLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/logLevel" $proxy.logLevel) | quote }}
-            - {{ print "--proxyComponentLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/componentLogLevel" $proxy.componentLogLevel) | quote }}
-            - {{ print "--log_output_level=" (annotation .ObjectMeta "sidecar.istio.io/agentLogLevel" .Values.global.logging.level) | quote }}
-        {{- if .Values.global.sts.servicePort }}
-            - {{ print "--stsPort=" .Values.global.sts.servicePort | quote }}
-        {{- end }}
-        {{- if .Values.global.logAsJson }}
-            - "--log_as_json"
-        {{- end }}
+        {{- template "meshctl.agentArgs" . }}
+        {{- template "meshctl.agentFlags" . }}
         {{- with $proxy.lifecycle }}
             lifecycle: {{ toJson . }}
         {{- end }}
@@ -501,33 +401,17 @@ public enum BuiltinTemplates {
               runAsUser: {{ .ProxyUID }}
               runAsGroup: {{ .ProxyGID }}
             env:
-        {{- if eq .InboundTrafficPolicyMode "localhost" }}
-            - name: REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION
-              value: "true"
-        {{- end }}
+        {{- template "meshctl.localhostProbes" . }}
         {{- template "meshctl.agentEnv" . }}
             - name: ISTIO_CPU_LIMIT
               valueFrom: {resourceFieldRef: {resource: limits.cpu, divisor: "1"}}
-            - name: PROXY_CONFIG
-              value: {{ print (protoToJSON .ProxyConfig) "\n" | toJson }}
-            - name: ISTIO_META_POD_PORTS
-              value: {{ template "meshctl.podPorts" . }}
+        {{- template "meshctl.configEnv" . }}
             - name: GOMEMLIMIT
               valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: "1"}}
-        {{- with .CompliancePolicy }}
-            - name: COMPLIANCE_POLICY
-              value: {{ . | quote }}
-        {{- if eq . "fips-140-3" }}
-            - name: GODEBUG
-              value: fips140=only
-        {{- end }}
-        {{- end }}
+        {{- template "meshctl.compliance" . }}
             - name: ISTIO_META_APP_CONTAINERS
               value: {{ join "," $apps | quote }}
-            - name: ISTIO_META_CLUSTER_ID
-              value: {{ default "Kubernetes" .Values.global.multiCluster.clusterName | quote }}
-            - name: ISTIO_META_NODE_NAME
-              valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+        {{- template "meshctl.nodeEnv" . }}
             - name: ISTIO_META_INTERCEPTION_MODE
               value: {{ print .ProxyConfig.InterceptionMode | quote }}
         {{- with .Values.global.network }}
@@ -541,13 +425,8 @@ public enum BuiltinTemplates {
         {{- template "meshctl.owner" . }}
         {{- template "meshctl.bootstrapOverride" . }}
         {{- template "meshctl.meshID" . }}
-        {{- range $name, $value := .ProxyConfig.ProxyMetadata }}
-            - name: {{ $name | quote }}
-              value: {{ $value | quote }}
-        {{- end }}
-        {{- with .Values.global.imagePullPolicy }}
-            imagePullPolicy: {{ . | quote }}
-        {{- end }}
+        {{- template "meshctl.metadataEnv" . }}
+        {{- template "meshctl.pullPolicy" . }}
             readinessProbe:
               httpGet: {path: /healthz/ready, port: 15021}
               initialDelaySeconds: {{ $proxy.readinessInitialDelaySeconds }}
@@ -557,11 +436,7 @@ public enum BuiltinTemplates {
             volumeMounts:
             - {name: workload-socket, mountPath: /var/run/secrets/workload-spiffe-uds}
             - {name: credential-socket, mountPath: /var/run/secrets/credential-uds}
-        {{- if eq (print .Values.global.caName) "GkeWorkloadCertificate" }}
-            - {name: gke-workload-certificate, mountPath: /var/run/secrets/workload-spiffe-credentials, readOnly: true}
-        {{- else }}
-            - {name: workload-certs, mountPath: /var/run/secrets/workload-spiffe-credentials}
-        {{- end }}
+        {{- template "meshctl.certsMount" . }}
         {{- if eq (print .Values.global.pilotCertProvider) "istiod" }}
             - {name: istiod-ca-cert, mountPath: /var/run/secrets/istio}
         {{- end }}
@@ -586,71 +461,32 @@ public enum BuiltinTemplates {
           - name: workload-certs
             emptyDir: {}
         {{- end }}
-        {{- with index $notes "sidecar.istio.io/bootstrapOverride" }}
-          - name: custom-bootstrap-volume
-            configMap: {name: {{ . | quote }}}
-        {{- end }}
+        {{- template "meshctl.bootstrapVolume" . }}
           - emptyDir: {medium: Memory}
             name: istio-envoy
-          - name: istio-data
-            emptyDir: {}
-          - name: istio-podinfo
-            downwardAPI:
-              items:
-              - path: labels
-                fieldRef: {fieldPath: metadata.labels}
-              - path: annotations
-                fieldRef: {fieldPath: metadata.annotations}
-          - name: istio-token
-            projected:
-              sources:
-              - serviceAccountToken:
-                  path: istio-token
-                  expirationSeconds: 43200
-                  audience: {{ .Values.global.sds.token.aud }}
-        {{- template "meshctl.caVolume" . }}
-        {{- if .Values.global.mountMtlsCerts }}
-          - name: istio-certs
-            secret:
-              optional: true
-              secretName: {{ print "istio." (default "default" .Spec.ServiceAccountName) | quote }}
-        {{- end }}
-        {{- with .Values.global.imagePullSecrets }}
-          imagePullSecrets:
-        {{- range . }}
-          - name: {{ . | quote }}
-        {{- end }}
-        {{- end }}
+        {{- template "meshctl.podVolumes" . }}
+        {{- template "meshctl.mtlsVolume" . }}
+        {{- template "meshctl.pullSecrets" . }}
         """#
 
     /// Proxyless gRPC: the agent alone serves xDS and certificates to the gRPC application.
     static let grpcAgent = #"""
         {{- /* meshctl's grpc-agent template: proxyless gRPC; istio-proxy runs the agent only (no Envoy) and the apps read its xDS bootstrap. */ -}}
         {{- $notes := .ObjectMeta.Annotations }}
-        {{- $labels := .ObjectMeta.Labels }}
         {{- $proxy := .Values.global.proxy }}
         {{- $apps := list }}
         {{- range .Spec.Containers }}{{ if ne .Name "istio-proxy" }}{{ $apps = append $apps .Name }}{{ end }}{{ end }}
         {{- $proxyImage := annotation .ObjectMeta "sidecar.istio.io/proxyImage" $proxy.image }}
         {{- if not (contains "/" $proxyImage) }}{{ $proxyImage = .ProxyImage }}{{ end }}
         {{- $statusPort := annotation .ObjectMeta "status.sidecar.istio.io/port" $proxy.statusPort }}
-        {{- $gke := eq (print .Values.global.caName) "GkeWorkloadCertificate" }}
         {{- $userMounts := fromJSON (default "{}" (index $notes "sidecar.istio.io/userVolumeMount")) }}
-        {{- $userVolumes := fromJSON (default "{}" (index $notes "sidecar.istio.io/userVolume")) }}
+        {{- $gke := eq (print .Values.global.caName) "GkeWorkloadCertificate" }}
         metadata:
           labels:
-            service.istio.io/canonical-name: {{ default "" (coalesce (index $labels "service.istio.io/canonical-name") (index $labels "app.kubernetes.io/name") (index $labels "app") .DeploymentMeta.Name) | quote }}
-            service.istio.io/canonical-revision: {{ default "latest" (coalesce (index $labels "service.istio.io/canonical-revision") (index $labels "app.kubernetes.io/version") (index $labels "version")) | quote }}
+        {{- template "meshctl.canonicalLabels" . }}
           annotations:
             istio.io/rev: {{ default "default" .Revision | quote }}
-        {{- if $apps }}
-        {{- if not (isset $notes "kubectl.kubernetes.io/default-logs-container") }}
-            kubectl.kubernetes.io/default-logs-container: {{ first $apps | quote }}
-        {{- end }}
-        {{- if not (isset $notes "kubectl.kubernetes.io/default-container") }}
-            kubectl.kubernetes.io/default-container: {{ first $apps | quote }}
-        {{- end }}
-        {{- end }}
+        {{- template "meshctl.defaultContainers" . }}
             sidecar.istio.io/rewriteAppHTTPProbers: "false"
         spec:
           containers:
@@ -664,16 +500,8 @@ public enum BuiltinTemplates {
             - proxy
             - sidecar
             - "--domain"
-            - {{ print "$(POD_NAMESPACE).svc." $proxy.clusterDomain | quote }}
-            - {{ print "--proxyLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/logLevel" $proxy.logLevel) | quote }}
-            - {{ print "--proxyComponentLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/componentLogLevel" $proxy.componentLogLevel) | quote }}
-            - {{ print "--log_output_level=" (annotation .ObjectMeta "sidecar.istio.io/agentLogLevel" .Values.global.logging.level) | quote }}
-        {{- if .Values.global.sts.servicePort }}
-            - {{ print "--stsPort=" .Values.global.sts.servicePort | quote }}
-        {{- end }}
-        {{- if .Values.global.logAsJson }}
-            - "--log_as_json"
-        {{- end }}
+        {{- template "meshctl.agentArgs" . }}
+        {{- template "meshctl.agentFlags" . }}
             lifecycle:
               postStart:
                 exec:
@@ -683,21 +511,12 @@ public enum BuiltinTemplates {
               value: grpc
             - name: OUTPUT_CERTS
               value: /var/lib/istio/data
-        {{- if eq .InboundTrafficPolicyMode "localhost" }}
-            - name: REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION
-              value: "true"
-        {{- end }}
+        {{- template "meshctl.localhostProbes" . }}
         {{- template "meshctl.agentEnv" . }}
-            - name: PROXY_CONFIG
-              value: {{ print (protoToJSON .ProxyConfig) "\n" | toJson }}
-            - name: ISTIO_META_POD_PORTS
-              value: {{ template "meshctl.podPorts" . }}
+        {{- template "meshctl.configEnv" . }}
             - name: ISTIO_META_APP_CONTAINERS
               value: {{ join "," $apps | quote }}
-            - name: ISTIO_META_CLUSTER_ID
-              value: {{ default "Kubernetes" .Values.global.multiCluster.clusterName | quote }}
-            - name: ISTIO_META_NODE_NAME
-              valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+        {{- template "meshctl.nodeEnv" . }}
         {{- with .Values.global.network }}
             - name: ISTIO_META_NETWORK
               value: {{ . | quote }}
@@ -708,17 +527,12 @@ public enum BuiltinTemplates {
         {{- end }}
         {{- template "meshctl.owner" . }}
         {{- template "meshctl.meshID" . }}
-        {{- range $name, $value := .ProxyConfig.ProxyMetadata }}
-            - name: {{ $name | quote }}
-              value: {{ $value | quote }}
-        {{- end }}
+        {{- template "meshctl.metadataEnv" . }}
             - name: ISTIO_META_DNS_CAPTURE
               value: "false"
             - name: DISABLE_ENVOY
               value: "true"
-        {{- with .Values.global.imagePullPolicy }}
-            imagePullPolicy: {{ . | quote }}
-        {{- end }}
+        {{- template "meshctl.pullPolicy" . }}
         {{- if ne $statusPort "0" }}
             readinessProbe:
               httpGet: {path: /healthz/ready, port: 15020}
@@ -733,11 +547,7 @@ public enum BuiltinTemplates {
         {{- end }}
         {{- if ne $statusPort "0" }}
             - {name: workload-socket, mountPath: /var/run/secrets/workload-spiffe-uds}
-        {{- if $gke }}
-            - {name: gke-workload-certificate, mountPath: /var/run/secrets/workload-spiffe-credentials, readOnly: true}
-        {{- else }}
-            - {name: workload-certs, mountPath: /var/run/secrets/workload-spiffe-credentials}
-        {{- end }}
+        {{- template "meshctl.certsMount" . }}
         {{- if eq (print .Values.global.pilotCertProvider) "istiod" }}
             - {name: istiod-ca-cert, mountPath: /var/run/secrets/istio}
         {{- end }}
@@ -749,12 +559,7 @@ public enum BuiltinTemplates {
         {{- end }}
             - {name: istio-podinfo, mountPath: /etc/istio/pod}
         {{- end }}
-        {{- range $name, $mount := $userMounts }}
-            - name: {{ $name | quote }}
-        {{- range $key, $value := $mount }}
-              {{ $key }}: {{ toJson $value }}
-        {{- end }}
-        {{- end }}
+        {{- template "meshctl.userMounts" . }}
         {{- range $apps }}
           - name: {{ . | quote }}
             env:
@@ -765,11 +570,7 @@ public enum BuiltinTemplates {
             volumeMounts:
             - {name: istio-data, mountPath: /var/lib/istio/data}
             - {name: istio-xds, mountPath: /etc/istio/proxy}
-        {{- if $gke }}
-            - {name: gke-workload-certificate, mountPath: /var/run/secrets/workload-spiffe-credentials, readOnly: true}
-        {{- else }}
-            - {name: workload-certs, mountPath: /var/run/secrets/workload-spiffe-credentials}
-        {{- end }}
+        {{- template "meshctl.certsMount" $ }}
         {{- end }}
           volumes:
           - name: workload-socket
@@ -779,47 +580,13 @@ public enum BuiltinTemplates {
         {{- else }}
           - name: workload-certs
         {{- end }}
-        {{- with index $notes "sidecar.istio.io/bootstrapOverride" }}
-          - name: custom-bootstrap-volume
-            configMap: {name: {{ . | quote }}}
-        {{- end }}
+        {{- template "meshctl.bootstrapVolume" . }}
           - emptyDir: {medium: Memory}
             name: istio-xds
-          - name: istio-data
-            emptyDir: {}
-          - name: istio-podinfo
-            downwardAPI:
-              items:
-              - path: labels
-                fieldRef: {fieldPath: metadata.labels}
-              - path: annotations
-                fieldRef: {fieldPath: metadata.annotations}
-          - name: istio-token
-            projected:
-              sources:
-              - serviceAccountToken:
-                  path: istio-token
-                  expirationSeconds: 43200
-                  audience: {{ .Values.global.sds.token.aud }}
-        {{- template "meshctl.caVolume" . }}
-        {{- if .Values.global.mountMtlsCerts }}
-          - name: istio-certs
-            secret:
-              optional: true
-              secretName: {{ print "istio." (default "default" .Spec.ServiceAccountName) | quote }}
-        {{- end }}
-        {{- range $name, $volume := $userVolumes }}
-          - name: {{ $name | quote }}
-        {{- range $key, $value := $volume }}
-            {{ $key }}: {{ toJson $value }}
-        {{- end }}
-        {{- end }}
-        {{- with .Values.global.imagePullSecrets }}
-          imagePullSecrets:
-        {{- range . }}
-          - name: {{ . | quote }}
-        {{- end }}
-        {{- end }}
+        {{- template "meshctl.podVolumes" . }}
+        {{- template "meshctl.mtlsVolume" . }}
+        {{- template "meshctl.userVolumes" . }}
+        {{- template "meshctl.pullSecrets" . }}
         """#
 
     /// Proxyless gRPC without an agent: an init container writes the xDS bootstrap the gRPC library reads.
@@ -964,6 +731,145 @@ public enum BuiltinTemplates {
               valueFrom: {fieldRef: {fieldPath: spec.serviceAccountName}}
             - name: HOST_IP
               valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+        {{- end }}
+        {{- define "meshctl.defaultContainers" }}
+        {{- $notes := .ObjectMeta.Annotations }}
+        {{- $apps := list }}
+        {{- range .Spec.Containers }}{{ if ne .Name "istio-proxy" }}{{ $apps = append $apps .Name }}{{ end }}{{ end }}
+        {{- if $apps }}
+        {{- if not (isset $notes "kubectl.kubernetes.io/default-logs-container") }}
+            kubectl.kubernetes.io/default-logs-container: {{ first $apps | quote }}
+        {{- end }}
+        {{- if not (isset $notes "kubectl.kubernetes.io/default-container") }}
+            kubectl.kubernetes.io/default-container: {{ first $apps | quote }}
+        {{- end }}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.canonicalLabels" }}
+        {{- $labels := .ObjectMeta.Labels }}
+            service.istio.io/canonical-name: {{ default "" (coalesce (index $labels "service.istio.io/canonical-name") (index $labels "app.kubernetes.io/name") (index $labels "app") .DeploymentMeta.Name) | quote }}
+            service.istio.io/canonical-revision: {{ default "latest" (coalesce (index $labels "service.istio.io/canonical-revision") (index $labels "app.kubernetes.io/version") (index $labels "version")) | quote }}
+        {{- end }}
+        {{- define "meshctl.agentArgs" }}
+        {{- $proxy := .Values.global.proxy }}
+            - {{ print "$(POD_NAMESPACE).svc." $proxy.clusterDomain | quote }}
+            - {{ print "--proxyLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/logLevel" $proxy.logLevel) | quote }}
+            - {{ print "--proxyComponentLogLevel=" (annotation .ObjectMeta "sidecar.istio.io/componentLogLevel" $proxy.componentLogLevel) | quote }}
+        {{- end }}
+        {{- define "meshctl.agentFlags" }}
+            - {{ print "--log_output_level=" (annotation .ObjectMeta "sidecar.istio.io/agentLogLevel" .Values.global.logging.level) | quote }}
+        {{- if .Values.global.sts.servicePort }}
+            - {{ print "--stsPort=" .Values.global.sts.servicePort | quote }}
+        {{- end }}
+        {{- if .Values.global.logAsJson }}
+            - "--log_as_json"
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.configEnv" }}
+            - name: PROXY_CONFIG
+              value: {{ print (protoToJSON .ProxyConfig) "\n" | toJson }}
+            - name: ISTIO_META_POD_PORTS
+              value: {{ template "meshctl.podPorts" . }}
+        {{- end }}
+        {{- define "meshctl.nodeEnv" }}
+            - name: ISTIO_META_CLUSTER_ID
+              value: {{ default "Kubernetes" .Values.global.multiCluster.clusterName | quote }}
+            - name: ISTIO_META_NODE_NAME
+              valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+        {{- end }}
+        {{- define "meshctl.compliance" }}
+        {{- with .CompliancePolicy }}
+            - name: COMPLIANCE_POLICY
+              value: {{ . | quote }}
+        {{- if eq . "fips-140-3" }}
+            - name: GODEBUG
+              value: fips140=only
+        {{- end }}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.localhostProbes" }}
+        {{- if eq .InboundTrafficPolicyMode "localhost" }}
+            - name: REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION
+              value: "true"
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.pullPolicy" }}
+        {{- with .Values.global.imagePullPolicy }}
+            imagePullPolicy: {{ . | quote }}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.certsMount" }}
+        {{- if eq (print .Values.global.caName) "GkeWorkloadCertificate" }}
+            - {name: gke-workload-certificate, mountPath: /var/run/secrets/workload-spiffe-credentials, readOnly: true}
+        {{- else }}
+            - {name: workload-certs, mountPath: /var/run/secrets/workload-spiffe-credentials}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.bootstrapVolume" }}
+        {{- $notes := .ObjectMeta.Annotations }}
+        {{- with index $notes "sidecar.istio.io/bootstrapOverride" }}
+          - name: custom-bootstrap-volume
+            configMap: {name: {{ . | quote }}}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.podVolumes" }}
+          - name: istio-data
+            emptyDir: {}
+          - name: istio-podinfo
+            downwardAPI:
+              items:
+              - path: labels
+                fieldRef: {fieldPath: metadata.labels}
+              - path: annotations
+                fieldRef: {fieldPath: metadata.annotations}
+          - name: istio-token
+            projected:
+              sources:
+              - serviceAccountToken:
+                  path: istio-token
+                  expirationSeconds: 43200
+                  audience: {{ .Values.global.sds.token.aud }}
+        {{- template "meshctl.caVolume" . }}
+        {{- end }}
+        {{- define "meshctl.mtlsVolume" }}
+        {{- if .Values.global.mountMtlsCerts }}
+          - name: istio-certs
+            secret:
+              optional: true
+              secretName: {{ print "istio." (default "default" .Spec.ServiceAccountName) | quote }}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.userVolumes" }}
+        {{- $userVolumes := fromJSON (default "{}" (index .ObjectMeta.Annotations "sidecar.istio.io/userVolume")) }}
+        {{- range $name, $volume := $userVolumes }}
+          - name: {{ $name | quote }}
+        {{- range $key, $value := $volume }}
+            {{ $key }}: {{ toJson $value }}
+        {{- end }}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.userMounts" }}
+        {{- $userMounts := fromJSON (default "{}" (index .ObjectMeta.Annotations "sidecar.istio.io/userVolumeMount")) }}
+        {{- range $name, $mount := $userMounts }}
+            - name: {{ $name | quote }}
+        {{- range $key, $value := $mount }}
+              {{ $key }}: {{ toJson $value }}
+        {{- end }}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.pullSecrets" }}
+        {{- with .Values.global.imagePullSecrets }}
+          imagePullSecrets:
+        {{- range . }}
+          - name: {{ . | quote }}
+        {{- end }}
+        {{- end }}
+        {{- end }}
+        {{- define "meshctl.metadataEnv" }}
+        {{- range $name, $value := .ProxyConfig.ProxyMetadata }}
+            - name: {{ $name | quote }}
+              value: {{ $value | quote }}
+        {{- end }}
         {{- end }}
         """#
 }

@@ -212,11 +212,14 @@ extension InjectorConfig {
     /// meshctl's built-in configuration: its own sidecar, gateway and proxyless gRPC templates, with
     /// the sidecar injected by default.
     public static var builtin: InjectorConfig {
-        InjectorConfig(templates: ["sidecar": .builtin(BuiltinSidecar.render), "gateway": .builtin(BuiltinSidecar.renderGateway),
-                                   "grpc-agent": .builtin(BuiltinSidecar.renderGRPCAgent), "grpc-simple": .builtin(BuiltinGRPCSimple.render)],
-                       defaultTemplates: ["sidecar"],
-                       aliases: [:], injectedAnnotations: [], policy: "enabled")
+        var templates: [String: InjectionTemplate] = ["sidecar": .builtin(BuiltinSidecar.render), "gateway": .builtin(BuiltinSidecar.renderGateway),
+                                                      "grpc-agent": .builtin(BuiltinSidecar.renderGRPCAgent)]
+        templates["grpc-simple"] = grpcSimple
+        return InjectorConfig(templates: templates, defaultTemplates: ["sidecar"], aliases: [:], injectedAnnotations: [], policy: "enabled")
     }
+
+    /// grpc-simple exists only as template text (BuiltinTemplatesTests checks that it parses).
+    private static let grpcSimple: InjectionTemplate? = (try? GoTemplate(name: "grpc-simple", source: BuiltinTemplates.text("grpc-simple") ?? "")).map { .go($0) }
 
     init(templates: [String: InjectionTemplate], defaultTemplates: [String], aliases: [String: [String]],
          injectedAnnotations: [(String, String)], policy: String) {

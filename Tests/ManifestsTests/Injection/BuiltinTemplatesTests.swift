@@ -78,5 +78,8 @@ final class BuiltinTemplatesTests: XCTestCase {
         let config = try InjectorConfig(yaml: BuiltinTemplates.injectorConfig)
         XCTAssertEqual(Set(config.templates.keys), Set(BuiltinTemplates.names))
         XCTAssertEqual(config.defaultTemplates, ["sidecar"])
+        for name in BuiltinTemplates.names {
+            XCTAssertNotNil(InjectorConfig.builtin.templates[name], "the built-in configuration has \(name)")
+        }
     }
 }
