@@ -1,6 +1,6 @@
 /// meshctl's injection templates written as Go templates: what an `istio-sidecar-injector` ConfigMap holds in its
-/// `config` key. Rendered with meshctl's built-in values and mesh defaults they inject what `BuiltinSidecar` builds
-/// (meshctl's own wording of the templates; Istio's are not copied).
+/// `config` key, and meshctl's built-in injection configuration. With the built-in values and mesh defaults they inject
+/// what Istio 1.32's default templates inject (meshctl's own wording of them; Istio's are not copied).
 public enum BuiltinTemplates {
     /// The template names, in the order the ConfigMap lists them.
     public static let names = ["sidecar", "gateway", "grpc-agent", "grpc-simple"]
@@ -251,6 +251,21 @@ public enum BuiltinTemplates {
         {{- template "meshctl.owner" . }}
         {{- template "meshctl.bootstrapOverride" . }}
         {{- template "meshctl.meshID" . }}
+        {{- if eq (print $proxy.tracer) "datadog" }}
+        {{- with index $notes "apm.datadoghq.com/env" }}
+        {{- $datadog := fromJSON . }}
+        {{- if hasPrefix "{" (trim .) }}
+        {{- range $name, $value := $datadog }}
+            - name: {{ $name | quote }}
+              value: {{ print $value | quote }}
+        {{- end }}
+        {{- end }}
+        {{- end }}
+        {{- end }}
+        {{- with otelResourceAttributes .MeshConfig .ObjectMeta.Annotations .ObjectMeta.Labels .DeploymentMeta.Namespace .Spec.Containers }}
+            - name: OTEL_RESOURCE_ATTRIBUTES
+              value: {{ . | quote }}
+        {{- end }}
         {{- template "meshctl.metadataEnv" . }}
         {{- template "meshctl.pullPolicy" . }}
         {{- if ne $statusPort "0" }}

@@ -1,7 +1,8 @@
 import XCTest
 @testable import Manifests
 
-/// meshctl's injection templates as Go template text inject what the built-in Swift templates inject.
+/// meshctl's injection templates: the ConfigMap text injects what the built-in configuration injects, and the pods get
+/// what the annotations ask for (the default cases are checked against Istio's goldens in ConformanceTests).
 final class BuiltinTemplatesTests: XCTestCase {
     private let deployment = """
         apiVersion: apps/v1
@@ -52,7 +53,16 @@ final class BuiltinTemplatesTests: XCTestCase {
           containers: [{name: istio-proxy, image: auto, ports: [{containerPort: 8080}]}]
         """
 
-    func testTheTemplateTextInjectsWhatTheBuiltinTemplatesInject() throws {
+    private func manifests() -> [(String, String)] {
+        var manifests = [("deployment", deployment), ("pod", pod), ("gateway", gateway)]
+        for template in ["grpc-agent", "grpc-simple"] {
+            manifests.append((template, deployment.replacingOccurrences(of: "annotations:\n", with: "annotations:\n        inject.istio.io/templates: \(template)\n")))
+            manifests.append((template + " pod", gateway.replacingOccurrences(of: "templates: gateway", with: "templates: \(template)")))
+        }
+        return manifests
+    }
+
+    func testTheConfigMapTextInjectsWhatTheBuiltinConfigurationInjects() throws {
         let config = try InjectorConfig(yaml: BuiltinTemplates.injectorConfig, file: "config")
         for native in [false, true] {
             for compliance in ["", "fips-140-3"] {
@@ -60,18 +70,31 @@ final class BuiltinTemplatesTests: XCTestCase {
                 var settings = InjectionSettings.builtin(nativeSidecars: native, compliancePolicy: compliance)
                 settings.config = config
                 let written = SidecarInjector(settings: settings)
-                var manifests = [("deployment", deployment), ("pod", pod), ("gateway", gateway)]
-                for template in ["grpc-agent", "grpc-simple"] {
-                    manifests.append((template, deployment.replacingOccurrences(of: "annotations:\n", with: "annotations:\n        inject.istio.io/templates: \(template)\n")))
-                    manifests.append((template + " pod", gateway.replacingOccurrences(of: "templates: gateway", with: "templates: \(template)")))
-                }
-                for (name, manifest) in manifests {
+                for (name, manifest) in manifests() {
                     let expected = try builtin.inject(manifest, file: name).output
                     XCTAssertTrue(expected.contains("sidecar.istio.io/status"), expected)
                     XCTAssertEqual(try written.inject(manifest, file: name).output, expected, "\(name), native sidecars \(native), compliance \(compliance)")
                 }
             }
         }
+    }
+
+    func testThePodsGetWhatTheAnnotationsAskFor() throws {
+        let injector = SidecarInjector(settings: .builtin())
+        let sidecar = try injector.inject(deployment, file: "deployment").output
+        for expected in ["service.istio.io/canonical-name: api-thing", "- NET_BIND_SERVICE", "runAsUser: 0", "- -c\n        - eth9",
+                         "- 15090,15021,81,82,15020", "cpu: 200m", "memory: 1Gi", "mountPath: /cfg", "name: extra", "name: my-bootstrap",
+                         "value: /etc/istio/custom-bootstrap/custom_bootstrap.json", "periodSeconds: 5", "value: apiw", "value: TPROXY"] {
+            XCTAssertTrue(sidecar.contains(expected), "\(expected) in\n\(sidecar)")
+        }
+        let held = try injector.inject(pod, file: "pod").output
+        for expected in ["networking.istio.io/tunnel: http", "postStart:", "privileged: true"] {
+            XCTAssertTrue(held.contains(expected), "\(expected) in\n\(held)")
+        }
+        XCTAssertTrue(try injector.inject(gateway, file: "gateway").output.contains("- router"))
+        let cases = Dictionary(uniqueKeysWithValues: manifests())
+        XCTAssertTrue(try injector.inject(cases["grpc-agent"]!, file: "grpc-agent").output.contains("name: DISABLE_ENVOY"))
+        XCTAssertTrue(try injector.inject(cases["grpc-simple"]!, file: "grpc-simple").output.contains("/var/lib/grpc/data/bootstrap.json"))
     }
 
     func testEveryTemplateIsInTheConfig() throws {
