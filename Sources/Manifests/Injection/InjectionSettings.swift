@@ -166,7 +166,7 @@ public struct MeshConfiguration: Sendable {
 
 /// The injector's own configuration (the `istio-sidecar-injector` ConfigMap's `config`).
 public struct InjectorConfig: Sendable {
-    public var templates: [String: InjectionTemplate]
+    public var templates: [String: GoTemplate]
     public var defaultTemplates: [String]
     public var aliases: [String: [String]]
     public var injectedAnnotations: [(String, String)]
@@ -190,10 +190,10 @@ public struct InjectorConfig: Sendable {
     }
 
     private init(root: YAMLNode) throws {
-        var templates: [String: InjectionTemplate] = [:]
+        var templates: [String: GoTemplate] = [:]
         for pair in root["templates"]?.pairs ?? [] {
             guard let name = pair.key.scalarText, let source = pair.value.string else { continue }
-            templates[name] = .go(try GoTemplate(name: name, source: source))
+            templates[name] = try GoTemplate(name: name, source: source)
         }
         self.templates = templates
         let defaults = root["defaultTemplates"]?.items?.compactMap(\.scalarText) ?? []
@@ -209,21 +209,18 @@ public struct InjectorConfig: Sendable {
 }
 
 extension InjectorConfig {
-    /// The `istio-sidecar-injector` ConfigMap data key with which meshctl's local control plane says that its injector
-    /// uses meshctl's built-in templates (value `builtin`), as its `config` holds no template text.
-    public static let builtinMarkerKey = "meshctlTemplates"
-    public static let builtinMarkerValue = "builtin"
-
-    /// meshctl's built-in configuration: its own sidecar, gateway and proxyless gRPC templates, with
-    /// the sidecar injected by default.
+    /// meshctl's built-in configuration: its own sidecar, gateway and proxyless gRPC templates (`BuiltinTemplates`),
+    /// with the sidecar injected by default.
     public static var builtin: InjectorConfig {
-        InjectorConfig(templates: ["sidecar": .builtin(BuiltinSidecar.render), "gateway": .builtin(BuiltinSidecar.renderGateway),
-                                   "grpc-agent": .builtin(BuiltinSidecar.renderGRPCAgent), "grpc-simple": .builtin(BuiltinGRPCSimple.render)],
-                       defaultTemplates: ["sidecar"],
-                       aliases: [:], injectedAnnotations: [], policy: "enabled")
+        InjectorConfig(templates: parsedTemplates, defaultTemplates: ["sidecar"], aliases: [:], injectedAnnotations: [], policy: "enabled")
     }
 
-    init(templates: [String: InjectionTemplate], defaultTemplates: [String], aliases: [String: [String]],
+    /// meshctl's templates, parsed once (BuiltinTemplatesTests checks that every one parses).
+    private static let parsedTemplates: [String: GoTemplate] = Dictionary(uniqueKeysWithValues: BuiltinTemplates.names.compactMap { name in
+        (try? GoTemplate(name: name, source: BuiltinTemplates.text(name) ?? "")).map { (name, $0) }
+    })
+
+    init(templates: [String: GoTemplate], defaultTemplates: [String], aliases: [String: [String]],
          injectedAnnotations: [(String, String)], policy: String) {
         self.templates = templates
         self.defaultTemplates = defaultTemplates

@@ -25,7 +25,7 @@ struct PodInjection {
         if !network.isEmpty { proxyEnvs.append(("ISTIO_META_NETWORK", network)) }
 
         let stripped = try reinsertOverrides(strip(pod))
-        let input = templateInput(stripped)
+        let data = templateData(stripped)
 
         var merged = pod
         var templatePod = YAMLNode.mapping([])
@@ -35,21 +35,16 @@ struct PodInjection {
                 throw InjectionError("requested template \"\(name)\" not found; " + (known.isEmpty ? "the injector configuration has no templates" : "have \(known)"))
             }
             let patch: YAMLNode
-            switch template {
-            case .builtin(let render):
-                patch = try render(input)
-            case .go(let goTemplate):
-                let rendered: String
-                do {
-                    rendered = try goTemplate.execute(input.data, functions: Self.functions(mesh: mesh))
-                } catch {
-                    throw InjectionError("failed to run injection template: \(error)")
-                }
-                do {
-                    patch = try YAMLParser.parse(rendered, file: "template \(name)").first?.root ?? .mapping([])
-                } catch {
-                    throw InjectionError("failed parsing generated injected YAML (check Istio sidecar injector configuration): \(error)")
-                }
+            let rendered: String
+            do {
+                rendered = try template.execute(data, functions: Self.functions(mesh: mesh))
+            } catch {
+                throw InjectionError("failed to run injection template: \(error)")
+            }
+            do {
+                patch = try YAMLParser.parse(rendered, file: "template \(name)").first?.root ?? .mapping([])
+            } catch {
+                throw InjectionError("failed parsing generated injected YAML (check Istio sidecar injector configuration): \(error)")
             }
             guard patch.pairs != nil || patch.isNull else {
                 throw InjectionError("failed parsing generated injected YAML: template \(name) did not produce a pod")
@@ -97,7 +92,8 @@ struct PodInjection {
         return functions
     }
 
-    private func templateInput(_ stripped: YAMLNode) -> TemplateInput {
+    /// What a template is given: the pod being injected and everything about the mesh, as Istio's injector names it.
+    private func templateData(_ stripped: YAMLNode) -> TemplateValue {
         let annotations = stripped["metadata"]?["annotations"]
         let proxyConfig = mesh.proxyConfig
         var imageType = settings.value("global", "variant")?.scalarText
@@ -110,7 +106,7 @@ struct PodInjection {
         if metadata.pairs == nil { metadata = .mapping([]) }
         let proxyImage = settings.imageURL(imageName: proxyImageName, imageType: imageType)
         let proxyInitImage = settings.imageURL(imageName: initImageName, imageType: imageType)
-        let data = TemplateValue.map(TemplateMap([
+        return TemplateValue.map(TemplateMap([
             ("TypeMeta", .object(KubeStruct(type: .typeMeta, node: typeMeta))),
             ("DeploymentMeta", .object(KubeStruct(type: .namespacedName, node: deployMeta))),
             ("ObjectMeta", .object(KubeStruct(type: .objectMeta, node: metadata))),
@@ -127,9 +123,6 @@ struct PodInjection {
             ("InboundTrafficPolicyMode", .string(inboundMode)),
             ("CompliancePolicy", .string(settings.compliancePolicy)),
         ]))
-        return TemplateInput(metadata: metadata, spec: stripped["spec"] ?? .mapping([]), typeMeta: typeMeta, deployMeta: deployMeta,
-                             settings: settings, mesh: mesh, proxyImage: proxyImage, proxyInitImage: proxyInitImage,
-                             proxyUID: settings.proxyUID, proxyGID: settings.proxyGID, inboundTrafficPolicyMode: inboundMode, data: data)
     }
 
     // MARK: Re-injection

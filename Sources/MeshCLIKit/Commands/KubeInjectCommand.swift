@@ -103,10 +103,8 @@ struct KubeInjectCommand: MeshCommand {
         var values = try YAMLParser.parse(valuesText, file: source + " data.values").first?.root ?? .mapping([])
         for assignment in assignments { values = ValuesOverlay.applying(assignment, to: values) ?? values }
         let configText = injector["data"]?["config"]?.string ?? ""
-        // meshctl's local control plane keeps no template text and says so (data.meshctlTemplates: builtin): it injects
-        // with the built-in templates. Any other ConfigMap is read as it is: a template it lacks is an error, as in Istio.
-        let config = injector["data"]?[InjectorConfig.builtinMarkerKey]?.string == InjectorConfig.builtinMarkerValue
-            ? .builtin : try InjectorConfig(yaml: configText, file: source + " data.config")
+        // The ConfigMap is read as it is: a template it lacks is an error, as in Istio.
+        let config = try InjectorConfig(yaml: configText, file: source + " data.config")
         let mesh = try MeshConfiguration(yaml: meshMap["data"]?["mesh"]?.string, file: "ConfigMap \(namespace)/\(meshConfigMapName) data.mesh")
         return InjectionSettings(config: config, values: values, mesh: mesh, revision: revision,
                                  nativeSidecars: context.environment.variables["ENABLE_NATIVE_SIDECARS"] == "true",

@@ -150,22 +150,21 @@ enum Bootstrap {
                                                       ("labels", .object([("app", .string("istiod")), ("istio.io/rev", .string("default"))]))])),
                                 ("data", .object([("mesh", .string(mesh)), ("meshNetworks", .string("networks: {}\n"))]))]))
         let values = JSONValue(yaml: InjectionSettings.builtinValues).serialized
-        let config = """
-            # meshctl's local control plane injects with meshctl's built-in templates (sidecar, gateway, grpc-agent, grpc-simple).
-            defaultTemplates: [sidecar]
-            policy: enabled
-            alwaysInjectSelector: []
-            neverInjectSelector: []
-            injectedAnnotations: {}
-            template: ""
-            templates: {}
-
-            """
         try api.ensure(.object([("apiVersion", .string("v1")), ("kind", .string("ConfigMap")),
                                 ("metadata", .object([("name", .string("istio-sidecar-injector")), ("namespace", .string("istio-system")),
                                                       ("labels", .object([("app", .string("sidecar-injector")), ("istio.io/rev", .string("default"))]))])),
-                                ("data", .object([("config", .string(config)), ("values", .string(values)),
-                                                  (InjectorConfig.builtinMarkerKey, .string(InjectorConfig.builtinMarkerValue))]))]))
+                                ("data", .object([("config", .string(BuiltinTemplates.injectorConfig)), ("values", .string(values))]))]))
+        // Earlier meshctl versions stored no template text, only the marker `meshctlTemplates: builtin`: such a
+        // ConfigMap gets the templates, and keeps its values.
+        if let configMaps = ResourceCatalog.find(apiVersion: "v1", kind: "ConfigMap"),
+           try api.store.get(configMaps.key, namespace: "istio-system", name: "istio-sidecar-injector")?["data"]?["meshctlTemplates"] != nil {
+            _ = try api.store.update(configMaps.key, namespace: "istio-system", name: "istio-sidecar-injector") { existing, _ in
+                var updated = existing
+                updated["data"] = .object([("config", .string(BuiltinTemplates.injectorConfig)),
+                                           ("values", .string(existing["data"]?["values"]?.string ?? values))])
+                return updated
+            }
+        }
         // The Service the injector webhook calls, as an Istio install has it (local mode answers injection itself).
         func port(_ name: String, _ number: Int, _ target: Int) -> JSONValue {
             .object([("name", .string(name)), ("port", .int(number)), ("protocol", .string("TCP")), ("targetPort", .int(target))])

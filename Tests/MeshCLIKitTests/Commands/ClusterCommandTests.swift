@@ -224,6 +224,7 @@ final class ClusterCommandTests: XCTestCase {
     }
 
     func testKubeInjectReadsTheClustersConfigMaps() throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
         let pod = directory.appendingPathComponent("pod.yaml")
         try "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers: [{name: web, image: nginx}]\n"
             .write(to: pod, atomically: true, encoding: .utf8)
@@ -237,8 +238,32 @@ final class ClusterCommandTests: XCTestCase {
 
         let builtin = runMeshctl(["kube-inject", "-f", pod.path], variables: variables)
         XCTAssertEqual(injected.stdout, builtin.stdout, "the local ConfigMap injects what the built-in defaults inject")
-        // A ConfigMap without the template the pod needs (and not local mode's built-in marker) fails, as Istio's injector does.
-        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        // Its templates are Go template text, and inject the shop's Deployments and a gateway as the built-in ones do.
+        let gateway = directory.appendingPathComponent("gateway.yaml")
+        try """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: gw, namespace: shop, labels: {istio: ingressgateway}, annotations: {inject.istio.io/templates: gateway}}
+            spec:
+              containers: [{name: istio-proxy, image: auto, ports: [{containerPort: 8080}]}]
+
+            """.write(to: gateway, atomically: true, encoding: .utf8)
+        let shop = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("examples/shop")
+        for file in [gateway.path] + ["cart.yaml", "frontend.yaml"].map({ shop.appendingPathComponent($0).path }) {
+            let fromConfigMap = runMeshctl(["kube-inject", "-f", file, "--injectConfigMapName", "istio-sidecar-injector", "--meshConfigMapName", "istio"],
+                                           variables: variables)
+            XCTAssertEqual(fromConfigMap.exitCode, .success, fromConfigMap.stderr)
+            XCTAssertTrue(fromConfigMap.stdout.contains("name: istio-proxy"), fromConfigMap.stdout)
+            XCTAssertEqual(fromConfigMap.stdout, runMeshctl(["kube-inject", "-f", file], variables: variables).stdout, file)
+        }
+        let configMap = try client.get("/api/v1/namespaces/istio-system/configmaps/istio-sidecar-injector")
+        let config = try YAMLParser.parse(configMap["data"]?["config"]?.string ?? "").first?.root
+        for name in ["sidecar", "gateway", "grpc-agent", "grpc-simple"] {
+            XCTAssertTrue(config?["templates"]?[name]?.string?.contains("{{") ?? false, "the \(name) template is Go template text")
+        }
+        XCTAssertNil(configMap["data"]?["meshctlTemplates"])
+        // A ConfigMap without the template the pod needs fails, as Istio's injector does.
         try client.send("POST", "/api/v1/namespaces/istio-system/configmaps", body: try JSONValue.parse(
             #"{"metadata":{"name":"istio-sidecar-injector-bare"},"data":{"config":"templates: {}\ndefaultTemplates: [sidecar]\n","values":"{}"}}"#))
         try client.send("POST", "/api/v1/namespaces/istio-system/configmaps", body: try JSONValue.parse(#"{"metadata":{"name":"istio-bare"},"data":{"mesh":"{}"}}"#))

@@ -53,4 +53,23 @@ final class LocalControlPlaneTests: XCTestCase {
         XCTAssertNil(restored.namespace?["metadata"]?["deletionTimestamp"])
         XCTAssertEqual(restored.configMaps, ["istio", "istio-sidecar-injector"])
     }
+
+    /// A ConfigMap written by an earlier meshctl (no template text, a `meshctlTemplates: builtin` marker) gets the
+    /// templates on the next start, and keeps its values.
+    func testStartingAgainGivesAnOldInjectorConfigMapTheTemplates() throws {
+        var plane: LocalControlPlane? = try LocalControlPlane(stateDirectory: directory, port: 0)
+        _ = try plane!.api.store.update("configmaps", namespace: "istio-system", name: "istio-sidecar-injector") { existing, _ in
+            var old = existing
+            old["data"] = .object([("config", .string("templates: {}\n")), ("values", .string(#"{"global":{"meshID":"kept"}}"#)),
+                                   ("meshctlTemplates", .string("builtin"))])
+            return old
+        }
+        plane = nil
+
+        plane = try LocalControlPlane(stateDirectory: directory, port: 0)
+        let data = try plane!.api.store.get("configmaps", namespace: "istio-system", name: "istio-sidecar-injector")?["data"]
+        XCTAssertEqual(data?["config"]?.string, BuiltinTemplates.injectorConfig)
+        XCTAssertEqual(data?["values"]?.string, #"{"global":{"meshID":"kept"}}"#)
+        XCTAssertNil(data?["meshctlTemplates"])
+    }
 }
