@@ -227,23 +227,35 @@ extension String {
 /// Private keys never leave meshctl: Envoy already prints `[redacted]` in their place, and any key a dump still
 /// carries (a hand-written file, another proxy) is replaced the same way before printing.
 public enum PrivateKeyRedaction {
-    static let keyFields: Set<String> = ["private_key", "privateKey", "password"]
+    /// Data sources that hold secret material: keys, PKCS#12 bundles, generic secrets (OAuth2 HMAC and the like),
+    /// session ticket keys (a list of sources), in Envoy's and protobuf's spellings.
+    static let keyFields: Set<String> = ["private_key", "privateKey", "password", "pkcs12", "secret", "keys"]
 
     public static func redacted(_ value: JSONValue) -> JSONValue {
         switch value {
         case .array(let items): return .array(items.map(redacted))
         case .object(let pairs):
             return .object(pairs.map { pair in
-                guard keyFields.contains(pair.key), case .object(let source) = pair.value else { return (pair.key, redacted(pair.value)) }
-                return (pair.key, .object(source.map { field in
-                    switch field.key {
-                    case "inline_bytes", "inlineBytes": return (field.key, .string(Base64.encode(Array("[redacted]".utf8))))
-                    case "inline_string", "inlineString": return (field.key, .string("[redacted]"))
-                    default: return field
-                    }
-                }))
+                guard keyFields.contains(pair.key) else { return (pair.key, redacted(pair.value)) }
+                return (pair.key, redactedSource(pair.value))
             })
         default: return value
+        }
+    }
+
+    /// A data source (or a list of them) with its inline content replaced; file names stay, they are no secret.
+    private static func redactedSource(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .array(let items): return .array(items.map(redactedSource))
+        case .object(let source):
+            return .object(source.map { field in
+                switch field.key {
+                case "inline_bytes", "inlineBytes": return (field.key, .string(Base64.encode(Array("[redacted]".utf8))))
+                case "inline_string", "inlineString": return (field.key, .string("[redacted]"))
+                default: return (field.key, redacted(field.value))
+                }
+            })
+        default: return redacted(value)
         }
     }
 }

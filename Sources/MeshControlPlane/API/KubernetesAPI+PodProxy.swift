@@ -34,17 +34,31 @@ extension KubernetesAPI {
             }
             port = number
         } else {
-            port = pod["spec"]?["containers"]?.array?.first?["ports"]?.array?.first?["containerPort"]?.int ?? 80
+            // As kube-apiserver: the first port of the first container that has one, else 80.
+            let declared = (pod["spec"]?["containers"]?.array ?? []).lazy.compactMap { $0["ports"]?.array?.first?["containerPort"]?.int }.first
+            port = declared ?? 80
+            guard (1...65535).contains(port) else {
+                throw APIError(400, "BadRequest", "pod \(name) declares container port \(port), which is not from 1 to 65535")
+            }
         }
         guard let address = pod["status"]?["podIP"]?.string, !address.isEmpty else {
             throw APIError(503, "ServiceUnavailable", "pod \(name) has no IP address yet (status.podIP is empty)")
+        }
+        // Pods live on loopback in local mode; link-local (cloud metadata), multicast and unspecified addresses are
+        // never a pod's, and are refused as kube-apiserver refuses them.
+        guard PodAddress.mayProxy(to: address) else {
+            throw APIError(400, "BadRequest", "address not allowed: pod \(name)'s IP \(address) is not one the API server proxies to")
         }
         // The path after .../proxy, with the query.
         let marker = "/pods/\(target.name ?? "")/proxy"
         let raw = request.target
         let rest = raw.range(of: marker).map { String(raw[$0.upperBound...]) } ?? "/"
         let path = rest.isEmpty || rest.hasPrefix("?") ? "/" + rest : rest
-        let headers = request.headers.filter { !["host", "authorization", "connection", "content-length", "accept-encoding"].contains($0.name.lowercased()) }
+        // Hop-by-hop headers, credentials and framing stay here: the forwarder frames the body itself.
+        let listedInConnection = Set((request.header("Connection") ?? "").split(separator: ",").map { String($0).trimmed.lowercased() })
+        let dropped: Set<String> = ["host", "authorization", "connection", "content-length", "accept-encoding", "transfer-encoding", "te",
+                                    "trailer", "upgrade", "keep-alive", "proxy-connection", "proxy-authorization", "expect"]
+        let headers = request.headers.filter { !dropped.contains($0.name.lowercased()) && !listedInConnection.contains($0.name.lowercased()) }
         PodHTTPForwarder.forward(method: request.method, host: address, port: port, path: path, headers: headers, body: request.body,
                                  loop: responder.loop) { result in
             switch result {
@@ -78,6 +92,8 @@ extension KubernetesAPI {
 enum PodHTTPForwarder {
     /// Seconds a pod has to answer.
     static let timeout: Double = 30
+    /// The largest answer taken from a pod (config dumps are large; an endless stream is not an answer).
+    static let maximumResponseBytes = 64 << 20
 
     static func forward(method: String, host: String, port: Int, path: String, headers: [(name: String, value: String)], body: [UInt8],
                         loop: EventLoop, completion: @escaping @Sendable (Result<HTTPResponse, ForwardError>) -> Void) {
@@ -91,7 +107,13 @@ enum PodHTTPForwarder {
                 var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nContent-Length: \(body.count)\r\n"
                 for header in headers { head += "\(header.name): \(header.value)\r\n" }
                 var received: [UInt8] = []
-                connection.onData = { bytes in received += bytes.readableArray }
+                connection.onData = { bytes in
+                    received += bytes.readableArray
+                    if received.count > maximumResponseBytes {
+                        once.call(.failure(ForwardError("the pod's answer is larger than \(maximumResponseBytes >> 20) MiB")))
+                        connection.close()
+                    }
+                }
                 connection.onClose = {
                     if let response = parse(received) { once.call(.success(response)) } else { once.call(.failure(ForwardError("malformed HTTP response"))) }
                 }
@@ -120,13 +142,15 @@ enum PodHTTPForwarder {
         }
     }
 
-    /// Status, headers (without framing ones) and body of a whole response.
+    /// Status, headers (without framing ones) and body of a whole response; interim 1xx answers are skipped.
     static func parse(_ bytes: [UInt8]) -> HTTPResponse? {
-        let separator: [UInt8] = [13, 10, 13, 10]
-        guard let end = (0..<max(0, bytes.count - 3)).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return nil }
+        guard let end = (0..<max(0, bytes.count - 3)).first(where: {
+            bytes[$0] == 13 && bytes[$0 + 1] == 10 && bytes[$0 + 2] == 13 && bytes[$0 + 3] == 10
+        }) else { return nil }
         let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines.first?.split(separator: " ", maxSplits: 2) ?? []
         guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/"), let status = Int(statusParts[1]) else { return nil }
+        if (100...199).contains(status) && status != 101 { return parse(Array(bytes[(end + 4)...])) }
         var headers: [(name: String, value: String)] = []
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -138,7 +162,7 @@ enum PodHTTPForwarder {
             guard let decoded = dechunk(body) else { return nil }
             body = decoded
         } else if let length = headers.first(where: { $0.name.lowercased() == "content-length" }).flatMap({ Int($0.value) }) {
-            guard length <= body.count else { return nil }
+            guard length >= 0, length <= body.count else { return nil }
             body = Array(body.prefix(length))
         }
         let kept = headers.filter { !["transfer-encoding", "content-length", "connection"].contains($0.name.lowercased()) }
@@ -160,5 +184,26 @@ enum PodHTTPForwarder {
             index = start + size + 2
         }
         return nil
+    }
+}
+
+/// Which pod addresses the API server proxies to.
+enum PodAddress {
+    /// Loopback (local mode's pods) and ordinary unicast addresses; not link-local (169.254.0.0/16, fe80::/10: cloud
+    /// metadata lives there), multicast, unspecified, or text that is no IP address.
+    static func mayProxy(to address: String) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, address, &v4) == 1 {
+            let octets = withUnsafeBytes(of: v4.s_addr) { Array($0) }
+            if octets[0] == 0 || (octets[0] == 169 && octets[1] == 254) || octets[0] >= 224 { return false }
+            return true
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, address, &v6) == 1 {
+            let bytes = withUnsafeBytes(of: v6) { Array($0) }
+            if bytes.allSatisfy({ $0 == 0 }) || bytes[0] == 0xff || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80) { return false }
+            return true
+        }
+        return false
     }
 }

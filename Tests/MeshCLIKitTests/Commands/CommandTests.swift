@@ -35,6 +35,13 @@ final class CommandTests: XCTestCase {
         XCTAssertFalse(ApplyCommand.changed(before, rewritten))
     }
 
+    func testPodNamesAndLogLevelsThatWouldTrapAreUsageErrors() throws {
+        XCTAssertThrowsError(try DescribeCommand.nameAndNamespace("cart.", defaultNamespace: "shop"))
+        XCTAssertThrowsError(try DescribeCommand.nameAndNamespace(".", defaultNamespace: "shop"))
+        XCTAssertEqual(try DescribeCommand.nameAndNamespace("cart.pay", defaultNamespace: "shop").namespace, "pay")
+        XCTAssertEqual(try DescribeCommand.nameAndNamespace("cart", defaultNamespace: "shop").namespace, "shop")
+    }
+
     func testHelpShowsUsageFlagsAndExamples() {
         let help = runMeshctl(["kube-inject", "--help"])
         XCTAssertEqual(help.exitCode, .success)

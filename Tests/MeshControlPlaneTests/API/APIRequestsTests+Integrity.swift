@@ -27,6 +27,32 @@ extension APIRequestsTests {
         XCTAssertEqual(try call("POST", configMaps, configMap.replacingOccurrences(of: #""name":"cm""#, with: "\"name\":\"\(longPart)\"")).status, 201)
     }
 
+    /// pods/proxy goes to ordinary pod addresses only (not link-local cloud metadata) and to a port that exists.
+    func testPodProxyRefusesAddressesAndPortsNoPodHas() throws {
+        func pod(_ name: String, ip: String, port: Int) -> String {
+            #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":""# + name + #""},"spec":{"containers":[{"name":"a","image":"x","ports":[{"containerPort":"#
+                + String(port) + #"}]}]},"status":{"podIP":""# + ip + #""}}"#
+        }
+        try call("POST", "/api/v1/namespaces/default/pods", pod("metadata", ip: "169.254.169.254", port: 80))
+        let metadata = try call("GET", "/api/v1/namespaces/default/pods/metadata/proxy/computeMetadata/v1/")
+        XCTAssertEqual(metadata.status, 400, "\(metadata.json)")
+        XCTAssertTrue(metadata.json["message"]?.string?.contains("address not allowed") ?? false, "\(metadata.json)")
+        XCTAssertFalse(PodAddress.mayProxy(to: "fe80::1"))
+        XCTAssertFalse(PodAddress.mayProxy(to: "0.0.0.0"))
+        XCTAssertFalse(PodAddress.mayProxy(to: "not-an-ip"))
+        XCTAssertTrue(PodAddress.mayProxy(to: "127.0.0.5"), "local mode's pods live on loopback")
+        XCTAssertTrue(PodAddress.mayProxy(to: "10.1.2.3"))
+
+        let stored = try call("POST", "/api/v1/namespaces/default/pods", pod("badport", ip: "127.0.0.9", port: 70000))
+        if stored.status == 201 {
+            XCTAssertEqual(try call("GET", "/api/v1/namespaces/default/pods/badport/proxy/").status, 400, "no trap on a port out of range")
+        }
+        // A pod's answer with a negative length, or an interim 100 before the real one.
+        XCTAssertNil(PodHTTPForwarder.parse(Array("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nabc".utf8)))
+        let afterContinue = PodHTTPForwarder.parse(Array("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8))
+        XCTAssertEqual(afterContinue?.status, 200)
+    }
+
     /// Restart counts come from clients: a sum that overflows shows as the largest count, and the server stays up.
     func testHugeRestartCountsDoNotStopTheServer() throws {
         let pod = #"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"a","image":"x"},{"name":"b","image":"x"}]},"#

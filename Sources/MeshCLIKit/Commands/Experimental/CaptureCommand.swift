@@ -1,3 +1,4 @@
+import EnvoyConfig
 import Foundation
 import KubeClient
 import Manifests
@@ -60,18 +61,24 @@ struct CaptureCommand: MeshCommand {
         var files: [(name: String, text: String)] = []
         for item in Self.adminFiles {
             let body = try ProxyAdminSource.adminGet(client, pod: pod, namespace: namespace, port: source.adminPort, path: item.path, checked: true)
-            files.append((item.file, String(decoding: body, as: UTF8.self)))
+            // Key material a proxy did not redact itself never reaches the capture.
+            if item.file.hasPrefix("config_dump"), let dump = try? JSONValue.parse(body), PrivateKeyRedaction.redacted(dump) != dump {
+                files.append((item.file, PrivateKeyRedaction.redacted(dump).serialized))
+            } else {
+                files.append((item.file, String(decoding: body, as: UTF8.self)))
+            }
         }
         files.append(("access.log", try accessLog(client, pod: pod, namespace: namespace)))
         files.append(("istio.yaml", try objects(client, pod: pod, namespace: namespace, istioNamespace: context.global.istioNamespace)))
 
         let folder = FileSystem.resolve(directory!, in: context.environment.workingDirectory)
         do {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            // The capture holds a proxy's configuration and the pod's objects: readable by the user only.
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw CommandFailure("cannot create \(directory!): \(FileSystem.describe(error))")
         }
-        for file in files { try FileSystem.writeAtomically(file.text, to: folder + "/" + file.name) }
+        for file in files { try FileSystem.writeAtomically(file.text, to: folder + "/" + file.name, mode: 0o600) }
         context.stdout.write("captured pod \(pod).\(namespace) into \(directory!): \(files.map(\.name).joined(separator: ", "))\n")
     }
 

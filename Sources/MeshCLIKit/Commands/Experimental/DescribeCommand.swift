@@ -47,11 +47,20 @@ struct DescribeCommand: MeshCommand {
         if name == nil { throw UsageError(problem: "expecting \(Self.podKinds.contains(kind) ? "pod" : "service") name", commandPath: commandPath) }
     }
 
+    /// `NAME` (in the default namespace) or `NAME.NAMESPACE`; an empty part is a usage error.
+    static func nameAndNamespace(_ text: String, defaultNamespace: String) throws -> (name: String, namespace: String) {
+        guard let dot = text.firstIndex(of: ".") else { return (text, defaultNamespace) }
+        let (name, namespace) = (String(text[..<dot]), String(text[text.index(after: dot)...]))
+        guard !name.isEmpty, !namespace.isEmpty else {
+            throw UsageError(problem: "\"\(text)\" is not NAME or NAME.NAMESPACE", commandPath: "meshctl x describe")
+        }
+        return (name, namespace)
+    }
+
     func run(_ context: CommandContext) throws {
         guard let kind, let name else { return context.stdout.write(HelpRenderer.render(Self.spec, path: ["meshctl", "x", Self.spec.name])) }
         let client = try ClusterConnection.client(context)
-        let (objectName, namespace) = name.contains(".") ? (String(name.split(separator: ".")[0]), String(name.split(separator: ".", maxSplits: 1)[1]))
-            : (name, client.access.namespace)
+        let (objectName, namespace) = try Self.nameAndNamespace(name, defaultNamespace: client.access.namespace)
         let services = try ClusterConnection.call { try client.list("/api/v1/namespaces/\(KubernetesClient.percentEncoded(namespace))/services") }
         let pods = try ClusterConnection.call { try client.list("/api/v1/namespaces/\(KubernetesClient.percentEncoded(namespace))/pods") }
         if Self.podKinds.contains(kind) {

@@ -101,7 +101,9 @@ struct ProxyConfigLogCommand: MeshCommand {
                 continue
             }
             let pair = item.split(separator: "::").last.map(String.init) ?? item
-            let separator = pair.firstIndex { $0 == ":" || $0 == "=" }!
+            guard let separator = pair.firstIndex(where: { $0 == ":" || $0 == "=" }) else {
+                throw UsageError(problem: "invalid --level item \"\(item)\": use LOGGER:LEVEL or LEVEL", commandPath: "meshctl proxy-config log")
+            }
             let logger = String(pair[..<separator]), value = String(pair[pair.index(after: separator)...])
             guard logger == Self.allLoggers || known.levels.contains(where: { $0.logger == logger }) else {
                 throw CommandFailure("unrecognized logger name: \(logger) (the proxy's loggers: meshctl proxy-config log POD)")
