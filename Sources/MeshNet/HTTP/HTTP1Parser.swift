@@ -216,8 +216,12 @@ public struct HTTP1Parser {
         case .chunked(var remaining, var inTrailers):
             while true {
                 if inTrailers {
-                    // Trailer lines until an empty one; their contents are dropped.
-                    guard let end = lineEnd() else { return nil }
+                    // Trailer lines until an empty one; their contents are dropped. A trailer line is held to the
+                    // same bound as a chunk size line, so a client cannot grow the buffer without end before the head timer.
+                    guard let end = lineEnd() else {
+                        if buffer.count - start > 8192 { return Rejection(status: 400, reason: "trailer line too long") }
+                        return nil
+                    }
                     let empty = end == start
                     start = end + 2
                     if empty {

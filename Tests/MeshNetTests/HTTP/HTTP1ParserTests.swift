@@ -44,6 +44,9 @@ final class HTTP1ParserTests: XCTestCase {
                                "GET /next HTTP/1.1\r\n\r\n"]),
                        ["PUT /c [hello world]", "GET /next []"])
         XCTAssertEqual(events(["PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]), ["400 bad chunk size zz"])
+        // Trailers without an end are bounded, as the chunk size line is.
+        XCTAssertEqual(events(["PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n", String(repeating: "x", count: 9000)]),
+                       ["400 trailer line too long"])
     }
 
     func testAmbiguousFramingAndLimits() {
