@@ -111,9 +111,7 @@ public final class KubernetesClient: @unchecked Sendable {
         let headers = try requestHeaders(accept: "*/*")
         let response = try perform(HTTPClientRequest(method: method, url: requestBase + path, headers: headers))
         guard (200..<300).contains(response.status) else {
-            let status = try? JSONValue.parse(response.body)
-            throw APIStatusError(code: response.status, reason: status?["reason"]?.string ?? "Status\(response.status)",
-                                 message: status?["message"]?.string ?? String(decoding: response.body.prefix(200), as: UTF8.self))
+            throw Self.statusError(response.status, body: response.body, fallback: "the server answered \(response.status) for \(method) \(path)")
         }
         return response.body
     }

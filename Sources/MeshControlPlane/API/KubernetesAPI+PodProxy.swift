@@ -70,8 +70,9 @@ extension KubernetesAPI {
         }
     }
 
-    /// A pod's container log: meshctl's local control plane runs no containers, so a known container's log is
-    /// empty; an unknown container is refused as kube-apiserver refuses it.
+    /// A pod's container log: meshctl's local control plane runs no containers yet, so a known container has no
+    /// log and is answered as kube-apiserver answers for a container that has not started (400, not an empty 200
+    /// that would pass for a quiet container); an unknown container is refused as kube-apiserver refuses it.
     func podLog(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {
         guard request.method == "GET" else { throw APIError.methodNotAllowed }
         let name = target.name ?? ""
@@ -83,7 +84,8 @@ extension KubernetesAPI {
         if request.query["container"] == nil && containers.count > 1 {
             throw APIError(400, "BadRequest", "a container name must be specified for pod \(name), choose one of: [\(containers.joined(separator: " "))]")
         }
-        responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: ""))
+        let container = request.query["container"] ?? containers.first ?? ""
+        throw APIError(400, "BadRequest", "container \"\(container)\" in pod \"\(name)\" is waiting to start: meshctl's local mode does not run containers yet")
     }
 }
 

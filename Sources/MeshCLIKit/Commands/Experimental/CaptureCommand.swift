@@ -68,7 +68,9 @@ struct CaptureCommand: MeshCommand {
                 files.append((item.file, String(decoding: body, as: UTF8.self)))
             }
         }
-        files.append(("access.log", try accessLog(client, pod: pod, namespace: namespace)))
+        let log = try accessLog(client, pod: pod, namespace: namespace)
+        if let missing = log.missing { context.stderr.write("note: access.log is empty: the istio-proxy container has no log (\(missing))\n") }
+        files.append(("access.log", log.lines))
         files.append(("istio.yaml", try objects(client, pod: pod, namespace: namespace, istioNamespace: context.global.istioNamespace)))
 
         let folder = FileSystem.resolve(directory!, in: context.environment.workingDirectory)
@@ -83,11 +85,20 @@ struct CaptureCommand: MeshCommand {
     }
 
     /// The istio-proxy container's log lines in Istio's access-log format (`[2026-...] "GET / HTTP/1.1" 200 ...`).
-    private func accessLog(_ client: KubernetesClient, pod: String, namespace: String) throws -> String {
+    /// `missing` says why there are none when the container has no log yet (it has not started: a 400 from the API).
+    private func accessLog(_ client: KubernetesClient, pod: String, namespace: String) throws -> (lines: String, missing: String?) {
         let path = "/api/v1/namespaces/\(KubernetesClient.percentEncoded(namespace))/pods/\(KubernetesClient.percentEncoded(pod))/log?container=istio-proxy"
-        let text = String(decoding: try ClusterConnection.call { try client.raw("GET", path) }, as: UTF8.self)
-        let lines = text.split(separator: "\n").filter(Self.isAccessLogLine)
-        return lines.map { $0 + "\n" }.joined()
+        var missing: String?
+        let body = try ClusterConnection.call { () throws -> [UInt8] in
+            do {
+                return try client.raw("GET", path)
+            } catch let error as APIStatusError where error.code == 400 && error.message.contains("waiting to start") {
+                missing = error.message
+                return []
+            }
+        }
+        let lines = String(decoding: body, as: UTF8.self).split(separator: "\n").filter(Self.isAccessLogLine)
+        return (lines.map { $0 + "\n" }.joined(), missing)
     }
 
     /// `[<RFC 3339 time>] "` starts every line of Istio's default access-log format.
