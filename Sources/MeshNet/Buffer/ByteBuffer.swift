@@ -69,7 +69,7 @@ public struct ByteBuffer: @unchecked Sendable {
         guard count > 0 else { return }
         reserveCapacity(minimumWritableBytes: count)
         let target = UnsafeMutableRawBufferPointer(start: storage.base + offset + writerIndex, count: count)
-        let copied = bytes.withContiguousStorageIfAvailable { target.copyMemory(from: UnsafeRawBufferPointer($0)) }
+        let copied: Void? = bytes.withContiguousStorageIfAvailable { target.copyMemory(from: UnsafeRawBufferPointer($0)) }
         if copied == nil { _ = target.initializeMemory(as: UInt8.self, from: bytes) }
         writerIndex += count
     }
