@@ -31,12 +31,14 @@ let package = Package(
         .target(name: "CBuildInfo"),
 
         // Swift modules, imports in one direction (see ../shared/design/ARCHITECTURE.md).
-        .target(name: "Manifests", dependencies: ["CYAML"], linkerSettings: [.linkedLibrary("m")]),
+        // YAML and JSON documents with source positions (libyaml), the value layer every config reader shares.
+        .target(name: "ConfigValues", dependencies: ["CYAML"], linkerSettings: [.linkedLibrary("m")]),
+        .target(name: "Manifests", dependencies: ["ConfigValues"]),
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CCurlShims"]),
         .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"]),
         .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
-        .target(name: "EnvoyConfig", dependencies: ["Manifests"]),
+        .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
         .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "KubeClient", "MeshNet", "MeshControlPlane", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
@@ -49,13 +51,13 @@ let package = Package(
 
         // What several test targets share: waiting on a condition with a deadline.
         .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport"),
-        .testTarget(name: "ManifestsTests", dependencies: ["Manifests"],
-                    exclude: ["Fixtures", "Golden"]),
+        .testTarget(name: "ConfigValuesTests", dependencies: ["ConfigValues", "MeshTestSupport"], exclude: ["Fixtures", "Golden"]),
+        .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "MeshTestSupport"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "MeshTestSupport"]),
-        .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "Manifests"]),
+        .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,4 +1,4 @@
-import Manifests
+import ConfigValues
 
 /// An Envoy cluster (`envoy.config.cluster.v3.Cluster`); all of its fields stay in `json`.
 public struct Cluster: Sendable {

@@ -1,5 +1,5 @@
 import Foundation
-import Manifests
+import ConfigValues
 
 /// A problem reading Envoy admin output, with where it is.
 public struct EnvoyDataError: Error, CustomStringConvertible, Sendable {

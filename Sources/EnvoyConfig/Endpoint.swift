@@ -1,4 +1,4 @@
-import Manifests
+import ConfigValues
 
 /// A cluster's load assignment (`envoy.config.endpoint.v3.ClusterLoadAssignment`) from `/config_dump?include_eds`.
 public struct LoadAssignment: Sendable {

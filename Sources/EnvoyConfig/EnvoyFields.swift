@@ -1,4 +1,4 @@
-import Manifests
+import ConfigValues
 
 /// Reading Envoy's JSON leniently: Envoy writes its own field names (`cluster_name`), protobuf's JSON mapping and
 /// istioctl write lowerCamelCase (`clusterName`); both are accepted wherever a field is read.

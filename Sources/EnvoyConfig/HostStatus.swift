@@ -1,5 +1,5 @@
 import Foundation
-import Manifests
+import ConfigValues
 
 /// Envoy's `/clusters?format=json`: each cluster's hosts with their health and counters.
 public struct ClusterStatuses: Sendable {

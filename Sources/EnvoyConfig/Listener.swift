@@ -1,4 +1,4 @@
-import Manifests
+import ConfigValues
 
 /// An Envoy listener (`envoy.config.listener.v3.Listener`); all of its fields stay in `json`.
 public struct Listener: Sendable {

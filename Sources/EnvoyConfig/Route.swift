@@ -1,4 +1,4 @@
-import Manifests
+import ConfigValues
 
 /// A route configuration (`envoy.config.route.v3.RouteConfiguration`): virtual hosts and their routes.
 public struct RouteConfiguration: Sendable {

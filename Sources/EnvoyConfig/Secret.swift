@@ -1,5 +1,5 @@
 import Foundation
-import Manifests
+import ConfigValues
 
 /// A secret of the SecretsConfigDump (SDS), with what its certificate says.
 public struct DynamicSecret: Sendable {

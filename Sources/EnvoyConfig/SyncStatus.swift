@@ -1,4 +1,4 @@
-import Manifests
+import ConfigValues
 
 /// What istiod knows of one connected proxy: its identity and, per xDS type it subscribed to, whether the last
 /// configuration sent was acknowledged (SYNCED), not yet (STALE), never sent (NOT SENT), or refused (ERROR).

@@ -1,6 +1,6 @@
 import EnvoyConfig
 import Foundation
-import Manifests
+import ConfigValues
 import XCTest
 
 /// The envoy-admin samples: real Envoy 1.40 output in ../shared/conformance/envoy-admin.

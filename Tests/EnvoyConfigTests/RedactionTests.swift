@@ -1,5 +1,5 @@
 import EnvoyConfig
-import Manifests
+import ConfigValues
 import XCTest
 
 /// Key material is never printed, whatever data source holds it.

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Manifests
+@testable import ConfigValues
 
 final class YAMLParserTests: XCTestCase {
     func testMappingKeepsKeyOrderAndLocations() throws {

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Manifests
+@testable import ConfigValues
 
 /// The YAML layer against every YAML and JSON file of Istio's conformance corpus.
 final class YAMLCorpusTests: XCTestCase {

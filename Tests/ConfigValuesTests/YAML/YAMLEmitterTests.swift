@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Manifests
+@testable import ConfigValues
 
 final class YAMLEmitterTests: XCTestCase {
     private func emit(_ yaml: String, _ order: YAMLEmitter.KeyOrder = .sorted) throws -> String {
