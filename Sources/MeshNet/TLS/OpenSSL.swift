@@ -543,7 +543,13 @@ public final class TLSEngine {
         if context.configuration.resumesSessions { context.resume(ssl, key: key) }
     }
 
-    deinit { SSL_free(ssl) }
+    deinit {
+        // OpenSSL forgets the session of a connection freed without close_notify both ways; since TLS 1.1 such a
+        // session may still be resumed (RFC 5246, 7.2.1), and connections often end with a bare FIN. A session
+        // that failed with an alert was already forgotten, and stays so.
+        if isHandshakeComplete { SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN) }
+        SSL_free(ssl)
+    }
 
     private static func makeSession(_ context: OpaquePointer) throws(CryptoError) -> (OpaquePointer, OpaquePointer, OpaquePointer) {
         guard let ssl = SSL_new(context) else { throw CryptoError("cannot create a TLS session") }
