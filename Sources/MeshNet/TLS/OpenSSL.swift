@@ -533,13 +533,7 @@ public final class TLSEngine {
         if let serverName, !OpenSSL.isIPAddress(serverName) {
             guard COpenSSLShims_SSL_set_tlsext_host_name(ssl, serverName) == 1 else { throw CryptoError("bad server name \(serverName)") }
         }
-        if let verifyHost {
-            if OpenSSL.isIPAddress(verifyHost) {
-                guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), verifyHost) == 1 else { throw CryptoError("bad address \(verifyHost)") }
-            } else {
-                guard SSL_set1_host(ssl, verifyHost) == 1 else { throw CryptoError("bad host name \(verifyHost)") }
-            }
-        }
+        if let verifyHost { try OpenSSL.verifyHost(ssl, verifyHost) }
         if context.configuration.resumesSessions { context.resume(ssl, key: key) }
     }
 
@@ -663,13 +657,7 @@ public final class TLSEngine {
     // MARK: What was negotiated
 
     /// The protocol ALPN settled on, if any.
-    public var negotiatedProtocol: String? {
-        var data: UnsafePointer<UInt8>?
-        var length: UInt32 = 0
-        SSL_get0_alpn_selected(ssl, &data, &length)
-        guard let data, length > 0 else { return nil }
-        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
-    }
+    public var negotiatedProtocol: String? { OpenSSL.negotiatedProtocol(ssl) }
 
     /// The server name the client sent (SNI), on either side.
     public var serverName: String? { SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) } }
@@ -697,6 +685,23 @@ public final class TLSEngine {
 }
 
 extension OpenSSL {
+    static func negotiatedProtocol(_ ssl: OpaquePointer) -> String? {
+        var data: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &data, &length)
+        guard let data, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
+
+    /// The peer certificate must name `host`, a DNS name or an IP address.
+    static func verifyHost(_ ssl: OpaquePointer, _ host: String) throws(CryptoError) {
+        if isIPAddress(host) {
+            guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1 else { throw CryptoError("bad address \(host)") }
+        } else {
+            guard SSL_set1_host(ssl, host) == 1 else { throw CryptoError("bad host name \(host)") }
+        }
+    }
+
     static func isIPAddress(_ host: String) -> Bool {
         var address = in6_addr()
         return inet_pton(AF_INET, host, &address) == 1 || inet_pton(AF_INET6, host, &address) == 1
@@ -713,23 +718,12 @@ public final class TLSSession: @unchecked Sendable {
         self.ssl = ssl
         SSL_set_fd(ssl, socket)
         SSL_set_connect_state(ssl)
-        let isAddress = host.contains(":") || host.allSatisfy { $0.isNumber || $0 == "." }
-        if isAddress {
-            guard X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) == 1 else { throw CryptoError("bad address \(host)") }
-        } else {
-            _ = COpenSSLShims_SSL_set_tlsext_host_name(ssl, host)
-            guard SSL_set1_host(ssl, host) == 1 else { throw CryptoError("bad host name \(host)") }
-        }
+        if !OpenSSL.isIPAddress(host) { _ = COpenSSLShims_SSL_set_tlsext_host_name(ssl, host) }
+        try OpenSSL.verifyHost(ssl, host)
     }
 
     /// The protocol ALPN settled on (`http/1.1`), if any.
-    public var negotiatedProtocol: String? {
-        var data: UnsafePointer<UInt8>?
-        var length: UInt32 = 0
-        SSL_get0_alpn_selected(ssl, &data, &length)
-        guard let data, length > 0 else { return nil }
-        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
-    }
+    public var negotiatedProtocol: String? { OpenSSL.negotiatedProtocol(ssl) }
 
     /// What a TLS read, write or handshake step came to.
     public enum Step: Equatable {
