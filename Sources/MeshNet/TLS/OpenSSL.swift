@@ -711,11 +711,14 @@ extension OpenSSL {
 /// One TLS connection over a non-blocking socket.
 public final class TLSSession: @unchecked Sendable {
     private let ssl: OpaquePointer
+    /// The context whose callbacks (ALPN, certificate choice) run for this connection: kept alive with it.
+    private let context: AnyObject
 
     /// The client side of a connection to `host` (a DNS name or an IP literal, which the certificate must name).
     public init(client context: TLSClientContext, socket: Int32, host: String) throws(CryptoError) {
         guard let ssl = SSL_new(context.context) else { throw CryptoError("cannot create a TLS session") }
         self.ssl = ssl
+        self.context = context
         SSL_set_fd(ssl, socket)
         SSL_set_connect_state(ssl)
         if !OpenSSL.isIPAddress(host) { _ = COpenSSLShims_SSL_set_tlsext_host_name(ssl, host) }
@@ -738,6 +741,7 @@ public final class TLSSession: @unchecked Sendable {
     public init(server context: TLSServerContext, socket: Int32) throws(CryptoError) {
         guard let ssl = SSL_new(context.context) else { throw CryptoError("cannot create a TLS session") }
         self.ssl = ssl
+        self.context = context
         SSL_set_fd(ssl, socket)
         SSL_set_accept_state(ssl)
     }
