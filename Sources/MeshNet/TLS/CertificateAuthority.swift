@@ -4,6 +4,9 @@ public struct CertificateAuthority: Sendable {
     public let certificate: Certificate
     public let key: PrivateKey
     public let trustDomain: String
+    /// The authorities between this one and the root, this one first (empty for a root); every certificate it issues
+    /// carries them as its chain, as workloads under Istio's plug-in CA do.
+    public let intermediates: [Certificate]
 
     /// A new P-256 root valid for `lifetimeSeconds` (ten years by default, as Istio's self-signed root).
     public init(trustDomain: String = "cluster.local", lifetimeSeconds: Int = 10 * 365 * 86_400) throws(CryptoError) {
@@ -12,11 +15,20 @@ public struct CertificateAuthority: Sendable {
         self.init(certificate: try Certificate.issue(request, for: key), key: key, trustDomain: trustDomain)
     }
 
-    /// An existing authority (such as the local control plane's).
-    public init(certificate: Certificate, key: PrivateKey, trustDomain: String) {
+    /// An existing authority (such as the local control plane's); `intermediates` as the property says.
+    public init(certificate: Certificate, key: PrivateKey, trustDomain: String, intermediates: [Certificate] = []) {
         self.certificate = certificate
         self.key = key
         self.trustDomain = trustDomain
+        self.intermediates = intermediates
+    }
+
+    /// An intermediate authority under this one, in the same trust domain.
+    public func issueIntermediate(lifetimeSeconds: Int = 365 * 86_400) throws(CryptoError) -> CertificateAuthority {
+        let intermediateKey = try PrivateKey.generateP256()
+        let request = CertificateRequest(commonName: "meshctl intermediate CA", organization: trustDomain, isAuthority: true, lifetimeSeconds: lifetimeSeconds)
+        let intermediate = try Certificate.issue(request, for: intermediateKey, signedBy: (certificate, key))
+        return CertificateAuthority(certificate: intermediate, key: intermediateKey, trustDomain: trustDomain, intermediates: [intermediate] + intermediates)
     }
 
     /// The SPIFFE identity of a service account in this trust domain.
@@ -37,10 +49,10 @@ public struct CertificateAuthority: Sendable {
                                      ipAddresses: ipAddresses, lifetimeSeconds: lifetimeSeconds))
     }
 
-    /// A new key and a leaf certificate for it, chained to this authority.
+    /// A new key and a leaf certificate for it, chained to this authority (and its intermediates).
     public func issue(_ request: CertificateRequest) throws(CryptoError) -> TLSIdentity {
         let leafKey = try PrivateKey.generateP256()
         let leaf = try Certificate.issue(request, for: leafKey, signedBy: (certificate, key))
-        return TLSIdentity(chain: [leaf], key: leafKey)
+        return TLSIdentity(chain: [leaf] + intermediates, key: leafKey)
     }
 }

@@ -123,6 +123,32 @@ final class TLSEngineTests: XCTestCase {
         XCTAssertEqual(try pair.send("ping", from: pair.client), "ping")
     }
 
+    /// Leaves issued by an intermediate authority: each side sends the intermediate in its chain (the context's
+    /// default certificate, one chosen by SNI, and a client's), and the peer trusts the root alone.
+    func testChainsThroughAnIntermediateAuthority() throws {
+        let intermediate = try authority.issueIntermediate()
+        var identities = ServerNameMap(default: try intermediate.issueServer(dnsNames: ["default.mesh.local"]))
+        identities["api.mesh.local"] = try intermediate.issueServer(dnsNames: ["api.mesh.local"])
+        var configuration = TLSServerConfiguration(identities: identities)
+        configuration.trustedClientAuthorities = [authority.certificate]
+        let server = try TLSServerContext(configuration)
+        let sleep = try intermediate.issueWorkload(namespace: "default", serviceAccount: "sleep")
+        XCTAssertEqual(sleep.chain.count, 2)
+        let client = try clientContext(identity: sleep)
+        for name in ["api.mesh.local", "default.mesh.local"] {
+            let pair = try TLSEnginePair(client: client, serverName: name, verifyHost: name, server: server)
+            let outcome = pair.handshake()
+            XCTAssertNil(outcome.client, name)
+            XCTAssertNil(outcome.server, name)
+            XCTAssertEqual(pair.client.peerSubjectAltNames.dnsNames, [name])
+            XCTAssertEqual(pair.server.peerIdentity?.serviceAccount, "sleep")
+        }
+        // Without its intermediate, the root cannot vouch for the leaf.
+        let bare = try TLSServerContext(TLSServerConfiguration(identity: TLSIdentity(chain: [identities.defaultValue.chain[0]], key: identities.defaultValue.key)))
+        let refused = try TLSEnginePair(client: client, server: bare).handshake()
+        XCTAssertEqual(refused.client?.verifyResult, "unable to get local issuer certificate")
+    }
+
     func testMutualTLSRefusalsSayWhy() throws {
         let server = try serverContext(clientNames: [.spiffePrefix("spiffe://cluster.local/ns/default/")])
 
