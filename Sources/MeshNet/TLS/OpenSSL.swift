@@ -609,6 +609,9 @@ public final class TLSEngine {
 
     public var isHandshakeComplete: Bool { SSL_is_init_finished(ssl) == 1 }
 
+    /// Whether this is the server side of its connection.
+    public var isServer: Bool { serverContext != nil }
+
     /// Decrypts into `buffer` (driving the handshake first if it is not done).
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(TLSError) -> ReadResult {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return .bytes(0) }

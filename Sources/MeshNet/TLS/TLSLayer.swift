@@ -13,6 +13,12 @@ public final class TLSLayer {
     public var onHandshake: (TLSEngine) -> Void = { _ in }
     /// Plaintext bytes a read produces at most per buffer passed up.
     private let readSize = 16 * 1024
+    private var sawFirstByte = false
+    /// A server's first bytes were a plain HTTP request, not a TLS record. The stack should then send
+    /// `plainHTTPAnswer` as it is (unencrypted) and close, as Go's servers (kube-apiserver) answer, rather than a
+    /// TLS alert the client cannot read.
+    public private(set) var receivedPlainHTTP = false
+    public static let plainHTTPAnswer = ByteBuffer(string: "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
 
     public init(engine: TLSEngine) { self.engine = engine }
 
@@ -25,6 +31,14 @@ public final class TLSLayer {
     /// Returns false once the peer's close_notify has arrived.
     @discardableResult
     public func receive(_ ciphertext: ByteBuffer, up: (ByteBuffer) -> Void, down: (ByteBuffer) -> Void) throws(TLSError) -> Bool {
+        if !sawFirstByte, ciphertext.readableBytes > 0 {
+            sawFirstByte = true
+            // A TLS record starts with its type (0x16 for a handshake); an HTTP request with a method's capital letter.
+            if engine.isServer, let first = ciphertext.withUnsafeReadableBytes({ $0.first }), (65...90).contains(first) {
+                receivedPlainHTTP = true
+                throw TLSError(operation: "handshake", reasons: ["the client sent plain HTTP to a TLS port"], verifyResult: nil, peerNameProblem: nil)
+            }
+        }
         engine.receive(ciphertext)
         return try pump(up: up, down: down)
     }

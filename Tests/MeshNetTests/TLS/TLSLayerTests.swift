@@ -119,4 +119,27 @@ final class TLSLayerTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("alert certificate required"), "\($0)")
         }
     }
+
+    func testPlainHTTPToATLSServerIsRecognised() throws {
+        let authority = try CertificateAuthority()
+        let context = try TLSServerContext(TLSServerConfiguration(identity: try authority.issueServer(dnsNames: ["api.mesh.local"])))
+        let plain = TLSLayer(engine: try TLSEngine(server: context))
+        var sent: [ByteBuffer] = []
+        XCTAssertThrowsError(try plain.receive(ByteBuffer(string: "GET /api HTTP/1.1\r\n"), up: { _ in }, down: { sent.append($0) })) {
+            XCTAssertEqual(($0 as? TLSError)?.reasons, ["the client sent plain HTTP to a TLS port"])
+        }
+        XCTAssertTrue(plain.receivedPlainHTTP)
+        XCTAssertTrue(sent.isEmpty, "the stack answers with plainHTTPAnswer, not an alert")
+        XCTAssertTrue(String(decoding: TLSLayer.plainHTTPAnswer.readableArray, as: UTF8.self).hasPrefix("HTTP/1.0 400 Bad Request\r\n"))
+
+        // A ClientHello is not mistaken for one.
+        let client = TLSLayer(engine: try TLSEngine(client: TLSClientContext(trusting: [authority.certificate]), serverName: "api.mesh.local"))
+        var hello: [ByteBuffer] = []
+        try client.start { hello.append($0) }
+        let tls = TLSLayer(engine: try TLSEngine(server: context))
+        var answer: [ByteBuffer] = []
+        for bytes in hello { try tls.receive(bytes, up: { _ in }, down: { answer.append($0) }) }
+        XCTAssertFalse(tls.receivedPlainHTTP)
+        XCTAssertFalse(answer.isEmpty, "the server answered the hello")
+    }
 }
