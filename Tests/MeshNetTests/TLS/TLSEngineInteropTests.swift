@@ -60,7 +60,7 @@ final class TLSEngineInteropTests: XCTestCase {
 
         // s_server answers ALPN only on its first certificate's context, so ALPN and SNI get a server each.
         let (_, alpnPort) = try startServer(["-cert", fallback.certificate, "-key", fallback.key, "-alpn", "h2,http/1.1", "-naccept", "1"])
-        let alpn = try SocketTLS(fd: LoopbackSocket.connect(port: alpnPort), engine: TLSEngine(client: context, serverName: "default.mesh.local"))
+        let alpn = try BlockingTLSStream(fd: LoopbackSocket.connect(port: alpnPort), engine: TLSEngine(client: context, serverName: "default.mesh.local"))
         try alpn.handshake()
         XCTAssertEqual(alpn.engine.negotiatedProtocol, "h2", "s_server picks its own first choice among ours")
         XCTAssertEqual(try alpn.exchange("hello mesh\n"), "hsem olleh\n")
@@ -69,7 +69,7 @@ final class TLSEngineInteropTests: XCTestCase {
         let (_, sniPort) = try startServer(["-cert", fallback.certificate, "-key", fallback.key, "-servername", "api.mesh.local",
                                             "-cert2", named.certificate, "-key2", named.key, "-naccept", "2"])
         for name in ["api.mesh.local", "default.mesh.local"] {
-            let sni = try SocketTLS(fd: LoopbackSocket.connect(port: sniPort), engine: TLSEngine(client: context, serverName: name, verifyHost: name))
+            let sni = try BlockingTLSStream(fd: LoopbackSocket.connect(port: sniPort), engine: TLSEngine(client: context, serverName: name, verifyHost: name))
             try sni.handshake()
             XCTAssertEqual(sni.engine.peerSubjectAltNames.dnsNames, [name], "s_server chose its certificate by our SNI")
             XCTAssertEqual(try sni.exchange("sni\n"), "ins\n")
@@ -82,14 +82,14 @@ final class TLSEngineInteropTests: XCTestCase {
         let (sServer, port) = try startServer(["-cert", server.certificate, "-key", server.key, "-CAfile", server.authority, "-Verify", "2",
                                                "-verify_return_error", "-naccept", "2"])
         let sleep = try authority.issueWorkload(namespace: "default", serviceAccount: "sleep", lifetimeSeconds: 600)
-        let withCertificate = try SocketTLS(fd: LoopbackSocket.connect(port: port),
+        let withCertificate = try BlockingTLSStream(fd: LoopbackSocket.connect(port: port),
                                             engine: TLSEngine(client: TLSClientContext(TLSClientConfiguration(trusting: [authority.certificate], identity: sleep)),
                                                               serverName: "api.mesh.local", verifyHost: "api.mesh.local"))
         try withCertificate.handshake()
         XCTAssertEqual(try withCertificate.exchange("mtls\n"), "sltm\n", sServer.output)
         withCertificate.close()  // s_server serves one connection at a time
 
-        let without = try SocketTLS(fd: LoopbackSocket.connect(port: port),
+        let without = try BlockingTLSStream(fd: LoopbackSocket.connect(port: port),
                                     engine: TLSEngine(client: TLSClientContext(trusting: [authority.certificate]), serverName: "api.mesh.local"))
         // In TLS 1.3 the client finishes first and hears the refusal on its next read.
         XCTAssertThrowsError(try { try without.handshake(); return try without.readLine() }()) { error in
@@ -104,7 +104,7 @@ final class TLSEngineInteropTests: XCTestCase {
             let context = try TLSClientContext(trusting: [authority.certificate])
             var resumed: [Bool] = []
             for _ in 0..<2 {
-                let stream = try SocketTLS(fd: LoopbackSocket.connect(port: port), engine: TLSEngine(client: context, serverName: "api.mesh.local"))
+                let stream = try BlockingTLSStream(fd: LoopbackSocket.connect(port: port), engine: TLSEngine(client: context, serverName: "api.mesh.local"))
                 try stream.handshake()
                 XCTAssertEqual(try stream.exchange("again\n"), "niaga\n")
                 resumed.append(stream.engine.isResumed)
@@ -129,7 +129,7 @@ final class TLSEngineInteropTests: XCTestCase {
         let sClient = try start(["s_client", "-connect", "127.0.0.1:\(listener.port)", "-servername", "reviews.default.svc.cluster.local",
                                  "-alpn", "http/1.1,istio-peer-exchange", "-cert", client.certificate, "-key", client.key,
                                  "-CAfile", client.authority, "-verify_return_error"])
-        let stream = try SocketTLS(fd: listener.accept(), engine: TLSEngine(server: context))
+        let stream = try BlockingTLSStream(fd: listener.accept(), engine: TLSEngine(server: context))
         try stream.handshake()
         XCTAssertEqual(stream.engine.serverName, "reviews.default.svc.cluster.local")
         XCTAssertEqual(stream.engine.negotiatedProtocol, "istio-peer-exchange")
@@ -150,7 +150,7 @@ final class TLSEngineInteropTests: XCTestCase {
         configuration.trustedClientAuthorities = [authority.certificate]
         let listener = try LoopbackListener()
         _ = try start(["s_client", "-connect", "127.0.0.1:\(listener.port)", "-servername", "api.mesh.local"])
-        let stream = try SocketTLS(fd: listener.accept(), engine: TLSEngine(server: TLSServerContext(configuration)))
+        let stream = try BlockingTLSStream(fd: listener.accept(), engine: TLSEngine(server: TLSServerContext(configuration)))
         XCTAssertThrowsError(try stream.handshake()) { error in
             XCTAssertEqual((error as? TLSError)?.reasons, ["peer did not return a certificate"])
         }
@@ -168,7 +168,7 @@ final class TLSEngineInteropTests: XCTestCase {
             for (round, sessionFlag) in ["-sess_out", "-sess_in"].enumerated() {
                 let sClient = try start(["s_client", "-connect", "127.0.0.1:\(listener.port)", "-servername", "api.mesh.local",
                                          sessionFlag, session] + flags)
-                let stream = try SocketTLS(fd: listener.accept(), engine: TLSEngine(server: context))
+                let stream = try BlockingTLSStream(fd: listener.accept(), engine: TLSEngine(server: context))
                 try stream.handshake()
                 reused.append(stream.engine.isResumed)
                 sClient.send("ping \(round)\n")
@@ -213,83 +213,12 @@ final class ToolProcess {
     }
 }
 
-/// A TLS engine driven over a blocking socket whose reads time out, so no test can hang.
-final class SocketTLS {
-    let engine: TLSEngine
-    private let fd: Int32
-    private var scratch = [UInt8](repeating: 0, count: 16 * 1024)
-    private var pending: [UInt8] = []
-
-    init(fd: Int32, engine: TLSEngine, timeoutSeconds: Int = 10) {
-        self.fd = fd
-        self.engine = engine
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    deinit { Glibc.close(fd) }
-
-    /// Sends all waiting ciphertext.
-    func flush() throws {
-        while engine.pendingOutputBytes > 0 {
-            let count = scratch.withUnsafeMutableBytes { engine.takeOutput(into: $0) }
-            var offset = 0
-            while offset < count {
-                let written = scratch.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, count - offset, Int32(MSG_NOSIGNAL)) }
-                guard written > 0 else { throw NetworkError.system("send") }
-                offset += written
-            }
-        }
-    }
-
-    /// Receives ciphertext once; at the end of the stream the engine is told so.
-    private func fill() throws {
-        let count = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        if count < 0 { throw NetworkError.system("recv") }
-        if count == 0 { engine.receiveEndOfInput() }
-        scratch.withUnsafeBytes { engine.receive(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-    }
-
-    func handshake() throws {
-        defer { try? flush() }  // an alert, too
-        while try engine.handshake() == .needsInput {
-            try flush()
-            try fill()
-        }
-    }
-
-    func write(_ text: String) throws {
-        try Array(text.utf8).withUnsafeBytes { bytes in try engine.write(bytes) }
-        try flush()
-    }
-
-    /// Plaintext up to and including the next newline (nil at close_notify).
-    func readLine() throws -> String? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            if let end = pending.firstIndex(of: 10) {
-                defer { pending.removeFirst(end + 1) }
-                return String(decoding: pending[...end], as: UTF8.self)
-            }
-            switch try buffer.withUnsafeMutableBytes({ space in try engine.read(into: space) }) {
-            case .bytes(let count): pending += buffer[0..<count]
-            case .closed: return nil
-            case .needsInput:
-                try flush()
-                try fill()
-            }
-        }
-    }
+extension BlockingTLSStream {
+    func write(_ text: String) throws { try write(Array(text.utf8)) }
 
     func exchange(_ line: String) throws -> String? {
         try write(line)
         return try readLine()
-    }
-
-    /// Sends close_notify.
-    func close() {
-        engine.close()
-        try? flush()
     }
 }
 
