@@ -12,6 +12,7 @@ extension CauseRules {
             evidence.append("symptom.txt: the destination's sidecar answered \(symptom.status): \(symptom.body.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         if let line = path.statLine("upstream_cx_connect_fail") { evidence.append(line) }
+        if let strict = plaintextToStrictOutbound(evidence: evidence) { return [strict] }
         switch TransportFailure.kind(failure) {
         case .tlsHandshake(let reason): return tlsFailure(reason: reason, evidence: evidence)
         case .connectionRefused, .connectionTimeout, .other: return refused(evidence: evidence)
@@ -34,17 +35,28 @@ extension CauseRules {
             let ports = (workload.appContainers.first?["ports"]?.array?.isEmpty == false)
             evidence.append("\(workload.object.file):\(workload.object.line): \(workload.object.kind) \(workload.object.namespace)/\(workload.object.name) container ports: \(workload.containerPorts.map { $0.name.isEmpty ? "\($0.number)" : "\($0.number) (\($0.name))" }.joined(separator: ", ").orNone)\(ports ? "" : " (none declared)")")
         }
-        if !declared.isEmpty, !opened, let service = path.service, !path.isInbound {
+        // Inbound: the Service of this workload whose targetPort is the port the inbound cluster connects to.
+        let inboundService = path.isInbound ? workloads.first.flatMap { workload in
+            objects.all("Service").first { service in
+                objects.workloads(selectedBy: service).contains { $0.object.name == workload.object.name && $0.object.namespace == workload.object.namespace }
+                    && (service.spec["ports"]?.array ?? []).contains { ($0["targetPort"]?.int ?? $0["port"]?.int) == path.port || $0["targetPort"]?.string == port }
+            }
+        } : nil
+        if path.isInbound, let service = inboundService, let index = service.spec["ports"]?.array?.firstIndex(where: { ($0["targetPort"]?.int ?? $0["port"]?.int) == path.port }) {
+            evidence.append(service.field("spec.ports[\(index)].targetPort"))
+        }
+        if !declared.isEmpty, !opened, let service = path.isInbound ? inboundService : path.service {
             let suggested = declared.first!
-            let index = service.spec["ports"]?.array?.firstIndex { $0["port"]?.int == path.port } ?? 0
+            let servicePort = path.isInbound ? (service.spec["ports"]?.array?.first { ($0["targetPort"]?.int ?? $0["port"]?.int) == path.port }?["port"]?.int ?? path.port) : path.port
+            let index = service.spec["ports"]?.array?.firstIndex { $0["port"]?.int == servicePort } ?? 0
             let portName = service.spec["ports"]?.array?[index]["name"]?.string ?? ""
             return [Cause(.targetPortMismatch,
-                          summary: "Service \(service.namespace)/\(service.name) sends port \(path.port) to targetPort \(port), but its pods open \(declared.map { "\($0.number)" }.joined(separator: ", ")): the connection is refused (\(entry.responseFlags.joined(separator: ",").orNone))",
+                          summary: "Service \(service.namespace)/\(service.name) sends port \(servicePort) to targetPort \(port), but its pods open \(declared.map { "\($0.number)" }.joined(separator: ", ")): the connection is refused (\(entry.responseFlags.joined(separator: ",").orNone))",
                           evidence: evidence,
                           fix: """
                           Point the Service's targetPort at the port the container listens on:
                           kubectl -n \(service.namespace) patch service \(service.name) --type json -p '[{"op":"replace","path":"/spec/ports/\(index)/targetPort","value":\(suggested.number)}]'
-                          # or in the Service YAML: ports: [{name: \(portName.isEmpty ? "http" : portName), port: \(path.port), targetPort: \(suggested.number)}]
+                          # or in the Service YAML: ports: [{name: \(portName.isEmpty ? "http" : portName), port: \(servicePort), targetPort: \(suggested.number)}]
                           """)]
         }
         // The port is right: nothing listens there (bound to loopback, or down).
@@ -153,6 +165,22 @@ extension CauseRules {
                       evidence: evidence, fix: "Accept plaintext while clients migrate, or make the clients send Istio mTLS (run them with a sidecar):\n\(strictFix)")]
     }
 
+    /// This proxy sends plaintext (DestinationRule tls DISABLE) to pods whose sidecar requires mTLS (STRICT): their
+    /// sidecar finds no filter chain for it and drops the connection.
+    func plaintextToStrictOutbound(evidence base: [String]) -> Cause? {
+        guard path.plaintextOnly, let workload = path.backends.first(where: { objects.hasSidecar($0) }) else { return nil }
+        let pa = objects.peerAuthentication(for: workload)
+        guard pa.mode == "STRICT" else { return nil }
+        var evidence = base
+        evidence.append("config_dump.json: cluster \(path.clusterName) TLS: plaintext (no transport socket)")
+        if let rule = path.destinationRule, rule.spec["trafficPolicy"]?["tls"] != nil { evidence.append(rule.field("spec.trafficPolicy.tls.mode")) }
+        if let object = pa.object { evidence.append(object.field("spec.mtls.mode")) }
+        let fix = path.destinationRule.map { Self.patch($0, #"{"spec":{"trafficPolicy":{"tls":{"mode":"ISTIO_MUTUAL"}}}}"#) }
+            ?? "remove the setting that disables TLS for \(path.destinationHost)"
+        return Cause(.mtlsMismatch, summary: "the client sidecar sends plaintext to \(destinationName), whose pods require mTLS (PeerAuthentication STRICT), so their sidecar drops the connection",
+                     evidence: evidence, fix: "Send Istio mTLS to the destination:\n\(fix)")
+    }
+
     /// The upstream closed the connection before answering: a plaintext client against STRICT mTLS, or an app that
     /// drops kept-alive connections.
     func connectionClosed() -> [Cause] {
@@ -160,19 +188,7 @@ extension CauseRules {
         for name in ["upstream_cx_destroy_remote_with_active_rq", "upstream_cx_destroy_remote", "upstream_rq_retry"] {
             if let line = path.statLine(name) { evidence.append(line) }
         }
-        // Plaintext from this proxy to pods whose sidecar requires mTLS.
-        if path.plaintextOnly, let workload = path.backends.first(where: { objects.hasSidecar($0) }) {
-            let pa = objects.peerAuthentication(for: workload)
-            if pa.mode == "STRICT" {
-                evidence.append("config_dump.json: cluster \(path.clusterName) TLS: plaintext")
-                if let rule = path.destinationRule { evidence.append(rule.field("spec.trafficPolicy.tls.mode")) }
-                if let object = pa.object { evidence.append(object.field("spec.mtls.mode")) }
-                let fix = path.destinationRule.map { Self.patch($0, #"{"spec":{"trafficPolicy":{"tls":{"mode":"ISTIO_MUTUAL"}}}}"#) }
-                    ?? "remove the setting that disables TLS for \(path.destinationHost)"
-                return [Cause(.mtlsMismatch, summary: "the client sidecar sends plaintext to \(destinationName), whose pods require mTLS (PeerAuthentication STRICT), so their sidecar closes the connection",
-                              evidence: evidence, fix: "Send Istio mTLS to the destination:\n\(fix)")]
-            }
-        }
+        if let strict = plaintextToStrictOutbound(evidence: evidence) { return [strict] }
         let rule = path.destinationRule
         if let rule, rule.spec["trafficPolicy"]?["connectionPool"]?["http"] != nil { evidence.append(rule.field("spec.trafficPolicy.connectionPool.http")) }
         let reused = group.lines.count

@@ -126,15 +126,15 @@ extension CauseRules {
         let identityBased = (chosen?.json.serialized ?? "").contains("principals") || (chosen?.json.serialized ?? "").contains("namespaces")
         let plaintext = path.isInbound && entry.requestedServerName.isEmpty
         var causes: [Cause] = []
-        if plaintext, identityBased, deny == nil {
+        if plaintext, identityBased {
             evidence.append("the denied request arrived without mTLS (requested server name -), so it carried no peer identity for the policy's principals or namespaces to match")
-            let caller = objects.workloads.first { !objects.hasSidecar($0) && meshExpectsSidecar($0).0 } ?? objects.workloads.first { !objects.hasSidecar($0) }
-            if let caller { evidence.append("\(caller.object.file):\(caller.object.line): \(caller.object.kind) \(caller.object.namespace)/\(caller.object.name) runs without the proxy (\(objects.whyNoSidecar(caller) ?? "")), so its requests carry no identity") }
+        }
+        if plaintext, identityBased, deny == nil, let caller = objects.workloads.first(where: { !objects.hasSidecar($0) && meshExpectsSidecar($0).0 }) {
+            evidence.append("\(caller.object.file):\(caller.object.line): \(caller.object.kind) \(caller.object.namespace)/\(caller.object.name) runs without the proxy (\(objects.whyNoSidecar(caller) ?? "")), so its requests carry no identity")
             causes.append(Cause(.noSidecar,
                                 summary: "the caller runs without the Istio sidecar, so its plaintext request has no identity and \(chosen.map { "AuthorizationPolicy \($0.namespace)/\($0.name)" } ?? "the ALLOW policy"), which matches on identities, denies it (403)",
                                 evidence: evidence,
-                                fix: caller.map { "Run the caller with its sidecar: kubectl label namespace \($0.object.namespace) istio-injection=enabled --overwrite && kubectl -n \($0.object.namespace) rollout restart \($0.object.kind.lowercased())/\($0.object.name)" }
-                                    ?? "Run the caller with an Istio sidecar so it presents its identity over mTLS"))
+                                fix: "Run the caller with its sidecar (remove its sidecar.istio.io/inject: \"false\" opt-out), then restart it:\nkubectl -n \(caller.object.namespace) rollout restart \(caller.object.kind.lowercased())/\(caller.object.name)"))
         }
         let name = chosen.map { "AuthorizationPolicy \($0.namespace)/\($0.name)" } ?? "an AuthorizationPolicy"
         let summary = deny != nil

@@ -54,7 +54,7 @@ struct CauseRules {
         if flags.contains("NC") || details == "cluster_not_found" { return missingSubset() }
         if flags.contains("NR") || details == "route_not_found" || details == "filter_chain_not_found" {
             if details == "filter_chain_not_found" || entry.method.isEmpty { return plaintextToStrict() }
-            return egressIfBlocked() ?? noRoute()
+            return (path.virtualHost == nil ? egressIfBlocked() : nil) ?? noRoute()
         }
         if details == "direct_response", entry.responseCode >= 500, let blocked = egressIfBlocked() { return blocked }
         if flags.contains("UO") || resetReason == "overflow" { return circuitBreaker() }

@@ -51,7 +51,7 @@ public struct Doctor {
 
     /// A failing request: no response or a 5xx, or a 4xx the proxy made (not one the app answered with).
     static func isFailure(_ entry: AccessLogEntry, symptom: Symptom?) -> Bool {
-        let benign: Set<String> = ["DC", "DR", "DI"]
+        let benign: Set<String> = ["DC", "DR"]
         let proxyMade = entry.responseFlags.contains { !benign.contains($0) }
             || !(entry.responseCodeDetails.isEmpty || entry.responseCodeDetails == "via_upstream")
         switch entry.responseCode {

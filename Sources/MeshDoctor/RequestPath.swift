@@ -123,12 +123,13 @@ struct RequestPath {
             checked.append("listener: no listener \(listenerName); the request would go through virtualOutbound")
         }
         let configs = (try? dump.routeConfigurations()) ?? []
+        let hostOnly = MeshObjects.withoutPort(entry.authority)
         routeConfiguration = configs.first { $0.name == String(port) } ?? configs.first { $0.name.hasSuffix(".\(port)") }
+            ?? configs.first { config in config.virtualHosts.contains { $0.domains.contains(entry.authority) || $0.domains.contains(hostOnly) } }
         guard let routeConfiguration else {
             checked.append("route: no route configuration \"\(port)\" in config_dump.json")
             return
         }
-        let hostOnly = MeshObjects.withoutPort(entry.authority)
         let hosts = routeConfiguration.virtualHosts
         virtualHost = hosts.first { $0.domains.contains(entry.authority) || $0.domains.contains(hostOnly) }
             ?? hosts.first { $0.domains.contains("*") }

@@ -196,6 +196,36 @@ final class DoctorTests: XCTestCase {
         XCTAssertEqual(diagnosis.causes.first?.id, .appNotListening, diagnosis.text)
     }
 
+    /// Refused at the captured pod's own inbound cluster: its Service's targetPort is a port the container does not open.
+    func testInboundRefusedAtAnUndeclaredTargetPortIsTargetPortMismatch() throws {
+        var capture = try EditableCapture("authz-denied")
+        capture.rewriteLogLines(containing: "403 - rbac_access_denied_matched_policy[none]") {
+            $0.replacingOccurrences(of: "403 - rbac_access_denied_matched_policy[none] - \"-\"",
+                                    with: "503 URX,UF upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused} - \"delayed_connect_error:_Connection_refused\"")
+                .replacingOccurrences(of: "inbound|8080||", with: "inbound|8081||")
+        }
+        let text = capture.files["istio.yaml"]!
+        let service = try XCTUnwrap(text.range(of: "kind: Service\nmetadata:\n  name: ledger\n"))
+        let target = try XCTUnwrap(text.range(of: "targetPort: 8080", range: service.upperBound..<text.endIndex))
+        capture.files["istio.yaml"] = text.replacingCharacters(in: target, with: "targetPort: 8081")
+        capture.files["symptom.txt"] = nil
+        let diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .targetPortMismatch, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.fix.contains("patch service ledger") == true, diagnosis.text)
+    }
+
+    /// A fault delay is a planted fault even when the request then succeeds or the caller gives up.
+    func testInjectedDelayIsFaultInjected() throws {
+        var capture = try EditableCapture("fault-injected")
+        capture.rewriteLogLines(containing: "503 FI fault_filter_abort") {
+            $0.replacingOccurrences(of: "503 FI fault_filter_abort", with: "0 DI,DC downstream_remote_disconnect")
+        }
+        capture.files["symptom.txt"] = "curl: (28) Operation timed out after 2000 milliseconds with 0 bytes received\n"
+        let diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .faultInjected, diagnosis.text)
+        XCTAssertTrue(diagnosis.text.contains("VirtualService rewards/loyalty"), diagnosis.text)
+    }
+
     /// Istio mTLS to pods that opted out of injection in a namespace that has it: the pod lacks the sidecar the
     /// mesh expects (no-sidecar), where set A's namespace outside the mesh is a TLS settings mismatch.
     func testIstioMutualToAnOptedOutPodIsNoSidecar() throws {
