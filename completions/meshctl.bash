@@ -108,7 +108,7 @@ __meshctl_flags() {
         "meshctl x") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x capture") echo "--dir --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
-        "meshctl x diagnose") echo "--capture --log --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x diagnose") echo "--capture --log --to --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x envoy-stats") echo "--type --output --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
     esac
 }
@@ -147,7 +147,7 @@ __meshctl_value_flags() {
         "meshctl x") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x capture") echo "-d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
-        "meshctl x diagnose") echo "--capture --log -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x diagnose") echo "--capture --log --to --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x envoy-stats") echo "-t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
     esac
 }

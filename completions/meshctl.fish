@@ -187,7 +187,7 @@ function __meshctl_value_flags
         case 'meshctl x describe'
             printf '%s\n' --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl x diagnose'
-            printf '%s\n' --capture --log -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+            printf '%s\n' --capture --log --to --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl x envoy-stats'
             printf '%s\n' -t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
     end
@@ -582,6 +582,8 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l request
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l capture -r -F -d 'A capture folder (meshctl x capture -d DIR) to diagnose'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l log -x -d 'One access-log line to explain'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l to -x -d 'Only the requests to this destination (a host, host:port or URL)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s o -l output -x -a 'text json yaml' -d 'Output format: one of text|json|yaml'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'

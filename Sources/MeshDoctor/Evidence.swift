@@ -25,6 +25,26 @@ public struct Evidence: Sendable {
 
     public init() {}
 
+    /// Keeps only the requests to a destination: `host`, `host:port` or a URL; the host matches an authority or a
+    /// cluster's host by its leading labels (`payments` matches `payments.billing:8080`).
+    public mutating func keepRequests(to destination: String) {
+        var target = destination
+        if let scheme = target.range(of: "://") { target = String(target[scheme.upperBound...]) }
+        target = String(target.prefix { $0 != "/" })
+        let host = MeshObjects.withoutPort(target)
+        let port = target == host ? nil : target.split(separator: ":").last.flatMap { Int($0) }
+        func matches(_ candidate: String) -> Bool { candidate == host || candidate.hasPrefix(host + ".") }
+        accessLog = accessLog.filter { line in
+            let entry = line.entry
+            let authorityHost = MeshObjects.withoutPort(entry.authority)
+            let authorityPort = entry.authority == authorityHost ? nil : entry.authority.split(separator: ":").last.flatMap { Int($0) }
+            let key = SubsetKey(entry.upstreamCluster)
+            if let port, authorityPort != port, key?.port != port { return false }
+            return matches(authorityHost) || key.map { matches($0.host) } ?? false
+        }
+        gaps.append("only the requests to \(destination) were considered (--to)")
+    }
+
     /// Reads the access-log lines of a text; lines that are not access-log lines (Envoy's own log) are skipped,
     /// lines that look like one but do not parse are noted in `gaps`.
     public mutating func addAccessLog(_ text: String, source: String) {

@@ -21,13 +21,16 @@ struct DiagnoseCommand: MeshCommand {
             egress-blocked, rate-limited. No cause is printed when nothing failed. Exit 0 whenever it ran.
             --log LINE explains one access-log line of Istio's default format: each field, every response flag
             and the response code details.
-            The live form (x diagnose POD) is not built yet: capture the pod with `meshctl x capture` first.
+            x diagnose POD (or deploy/NAME) gathers the same evidence live, through the API server: the sidecar's
+            admin answers and istio-proxy log, and the mesh's objects. --to HOST[:PORT] (or a URL) keeps only the
+            requests to that destination.
             """,
-            usage: "meshctl x diagnose (--capture DIR | --log LINE) [-o text|json|yaml]",
+            usage: "meshctl x diagnose (POD | deploy/NAME | --capture DIR | --log LINE) [--to HOST[:PORT]] [-n NS] [-o text|json|yaml]",
             examples: [
                 Example("Why do a pod's calls fail? Capture its proxy, then diagnose the capture",
                         "meshctl x capture storefront-v1-7c9d8-x2x4q -n shop -d capture/ && meshctl x diagnose --capture capture/"),
                 Example("The same as JSON, for scripts", "meshctl x diagnose --capture capture/ -o json"),
+                Example("Live, for one destination", "meshctl x diagnose deploy/storefront -n shop --to payments.billing:8080"),
                 Example("Explain one access-log line",
                         #"meshctl x diagnose --log '[2026-11-30T19:44:41.759Z] "GET /v1/stock HTTP/1.1" 503 UO upstream_reset_before_response_started{overflow} - "-" 0 81 0 - "-" "curl/8.5" "5f1c" "inventory:7070" "-" outbound|7070||inventory.shop.svc.cluster.local - 10.0.0.5:7070 10.0.0.9:41874 - default'"#),
             ],
@@ -35,15 +38,19 @@ struct DiagnoseCommand: MeshCommand {
             flags: [
                 FlagSpec("capture", valueName: "DIR", help: "A capture folder (meshctl x capture -d DIR) to diagnose", completion: .directories),
                 FlagSpec("log", valueName: "LINE", help: "One access-log line to explain"),
+                FlagSpec("to", valueName: "HOST[:PORT]", help: "Only the requests to this destination (a host, host:port or URL)"),
+                FlagSpec("proxy-admin-port", valueName: "int", help: "The Envoy admin port of the pod", default: "15000"),
                 FlagSpec("output", short: "o", help: "Output format: one of text|json|yaml", default: "text", completion: .values(["text", "json", "yaml"])),
             ],
-            arguments: [ArgumentSpec("SOURCE", help: "A pod or deploy/NAME to diagnose live (not built yet)", optional: true)])
+            arguments: [ArgumentSpec("SOURCE", help: "A pod (POD[.NS]) or deploy/NAME to diagnose live", optional: true)])
     }
 
     let capture: String?
     let logLine: String?
     let source: String?
     let format: String
+    let destination: String?
+    let adminPort: Int
     let commandPath: String
 
     init(_ invocation: Invocation) throws {
@@ -51,6 +58,8 @@ struct DiagnoseCommand: MeshCommand {
         logLine = invocation.string("log")
         source = invocation.arguments.first
         format = invocation.string("output") ?? "text"
+        destination = invocation.string("to")
+        adminPort = try invocation.int("proxy-admin-port") ?? 15000
         commandPath = invocation.pathText
     }
 
@@ -58,13 +67,24 @@ struct DiagnoseCommand: MeshCommand {
         let given = [capture != nil, logLine != nil, source != nil].filter { $0 }.count
         if given == 0 { throw UsageError(problem: "say what to diagnose: --capture DIR, --log LINE or a pod", commandPath: commandPath) }
         if given > 1 { throw UsageError(problem: "--capture, --log and a pod are alternatives: give one", commandPath: commandPath) }
+        if destination != nil && logLine != nil { throw UsageError(problem: "--to selects requests of a capture or a pod, not of --log", commandPath: commandPath) }
+        if !(1...65535).contains(adminPort) { throw UsageError(problem: "--proxy-admin-port must be a port (1-65535)", commandPath: commandPath) }
     }
 
     func run(_ context: CommandContext) throws {
         if let logLine { return try explain(logLine, context) }
-        if let capture { return try diagnose(folder: FileSystem.resolve(capture, in: context.environment.workingDirectory), context) }
-        throw CommandFailure("the live form (x diagnose \(source ?? "POD")) is not built yet; capture the pod and diagnose the capture:\n"
-                             + "  meshctl x capture \(source ?? "POD") -d capture/ && meshctl x diagnose --capture capture/")
+        var evidence: Evidence
+        if let capture {
+            evidence = try read(folder: FileSystem.resolve(capture, in: context.environment.workingDirectory))
+        } else {
+            evidence = try LiveEvidence.gather(context, source: source ?? "", adminPort: adminPort)
+        }
+        if let destination { evidence.keepRequests(to: destination) }
+        let diagnosis = Doctor(evidence).diagnose()
+        switch format {
+        case "json", "yaml": print(diagnosis.json, context)
+        default: context.stdout.write(diagnosis.text)
+        }
     }
 
     func explain(_ line: String, _ context: CommandContext) throws {
@@ -94,19 +114,13 @@ struct DiagnoseCommand: MeshCommand {
         }
     }
 
-    func diagnose(folder: String, _ context: CommandContext) throws {
-        let evidence: Evidence
+    func read(folder: String) throws -> Evidence {
         do {
-            evidence = try CaptureFolder.read(folder)
+            return try CaptureFolder.read(folder)
         } catch let error as CaptureFolder.MalformedFile {
             throw InputDataError(error.description + "\nThe capture's files must be Envoy's admin answers as `meshctl x capture` saves them.")
         } catch {
             throw CommandFailure(String(describing: error))
-        }
-        let diagnosis = Doctor(evidence).diagnose()
-        switch format {
-        case "json", "yaml": print(diagnosis.json, context)
-        default: context.stdout.write(diagnosis.text)
         }
     }
 
