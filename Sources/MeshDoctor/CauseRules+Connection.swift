@@ -59,6 +59,9 @@ extension CauseRules {
                           # or in the Service YAML: ports: [{name: \(portName.isEmpty ? "http" : portName), port: \(servicePort), targetPort: \(suggested.number)}]
                           """)]
         }
+        if workloads.isEmpty {
+            evidence.append("the evidence holds no pod or Deployment behind \(destinationName), so the targetPort was not compared with container ports")
+        }
         // The port is right: nothing listens there (bound to loopback, or down).
         let loopback = workloads.first { workload in
             workload.appContainers.contains { container in

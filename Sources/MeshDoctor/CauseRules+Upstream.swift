@@ -80,7 +80,16 @@ extension CauseRules {
         let selected = objects.workloads(selectedBy: service)
         var summary: String
         var fix: String
-        if selected.isEmpty {
+        if let endpoints = objects.all("Endpoints").first(where: { $0.name == service.name && $0.namespace == service.namespace }) {
+            let subsets = endpoints.json["subsets"]?.array ?? []
+            let ready = subsets.reduce(0) { $0 + ($1["addresses"]?.array?.count ?? 0) }
+            let notReady = subsets.reduce(0) { $0 + ($1["notReadyAddresses"]?.array?.count ?? 0) }
+            evidence.append("\(endpoints.reference): \(ready) ready address(es), \(notReady) not ready")
+        }
+        if inNamespace.isEmpty {
+            summary = "Service \(service.namespace)/\(service.name) has no ready endpoint, so \(path.clusterName) has no host (UH); the evidence holds none of its pods"
+            fix = "See which pods the selector finds and why they are not ready:\nkubectl -n \(service.namespace) get pods -l \(LabelSelector.text(selector)) -o wide\nkubectl -n \(service.namespace) get endpoints \(service.name)"
+        } else if selected.isEmpty {
             for workload in inNamespace.prefix(5) {
                 evidence.append("\(workload.object.file):\(workload.object.line): \(workload.object.kind) \(workload.object.namespace)/\(workload.object.name) pod labels \(LabelSelector.text(workload.podLabels).orNone)")
             }

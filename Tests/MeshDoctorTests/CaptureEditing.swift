@@ -47,6 +47,11 @@ struct EditableCapture {
         files["access.log"] = lines.map { $0.contains(marker) ? transform($0) : $0 }.joined(separator: "\n") + "\n"
     }
 
+    /// Replaces `old` with `new` in the lines that contain it: a failure turned into another one.
+    mutating func replaceInFailingLines(_ old: String, with new: String) {
+        rewriteLogLines(containing: old) { $0.replacingOccurrences(of: old, with: new) }
+    }
+
     /// Edits clusters.json as JSON: `edit` gets each cluster status object.
     mutating func editClusterStatuses(_ edit: (inout [String: Any]) -> Void) throws {
         let data = Data((files["clusters.json"] ?? "{}").utf8)

@@ -41,9 +41,7 @@ final class DoctorTests: XCTestCase {
     /// UH with membership_total 0: the Service's selector matches no pod.
     func testNoHealthyUpstreamWithoutMembersIsNoEndpoints() throws {
         var capture = try EditableCapture("circuit-breaker")
-        capture.rewriteLogLines(containing: "503 UO upstream_reset_before_response_started{overflow}") {
-            $0.replacingOccurrences(of: "503 UO upstream_reset_before_response_started{overflow}", with: "503 UH no_healthy_upstream")
-        }
+        capture.replaceInFailingLines("503 UO upstream_reset_before_response_started{overflow}", with: "503 UH no_healthy_upstream")
         capture.keepLogLines { !($0.contains("\"inventory:7070\"") && $0.contains("\" 200 ")) }
         capture.replace("stats.txt", "inventory.shop.svc.cluster.local;.membership_total: 1", with: "inventory.shop.svc.cluster.local;.membership_total: 0")
         capture.replace("stats.txt", "inventory.shop.svc.cluster.local;.membership_healthy: 1", with: "inventory.shop.svc.cluster.local;.membership_healthy: 0")
@@ -62,9 +60,7 @@ final class DoctorTests: XCTestCase {
     /// UH with hosts present but failed_outlier_check: outlier detection ejected them.
     func testNoHealthyUpstreamWithEjectedHostsIsOutlierEjected() throws {
         var capture = try EditableCapture("circuit-breaker")
-        capture.rewriteLogLines(containing: "503 UO upstream_reset_before_response_started{overflow}") {
-            $0.replacingOccurrences(of: "503 UO upstream_reset_before_response_started{overflow}", with: "503 UH no_healthy_upstream")
-        }
+        capture.replaceInFailingLines("503 UO upstream_reset_before_response_started{overflow}", with: "503 UH no_healthy_upstream")
         try capture.editClusterStatuses { cluster in
             guard (cluster["name"] as? String)?.contains("inventory") == true else { return }
             cluster["host_statuses"] = (cluster["host_statuses"] as? [[String: Any]] ?? []).map { host in
@@ -105,9 +101,7 @@ final class DoctorTests: XCTestCase {
     /// UC: the upstream closed the connection before answering.
     func testConnectionTerminationIsUpstreamConnectionClosed() throws {
         var capture = try EditableCapture("circuit-breaker")
-        capture.rewriteLogLines(containing: "503 UO upstream_reset_before_response_started{overflow}") {
-            $0.replacingOccurrences(of: "503 UO upstream_reset_before_response_started{overflow}", with: "503 UC upstream_reset_before_response_started{connection_termination}")
-        }
+        capture.replaceInFailingLines("503 UO upstream_reset_before_response_started{overflow}", with: "503 UC upstream_reset_before_response_started{connection_termination}")
         capture.files["symptom.txt"] = nil
         let diagnosis = try capture.diagnose()
         XCTAssertEqual(diagnosis.causes.first?.id, .upstreamConnectionClosed, diagnosis.text)
@@ -117,9 +111,7 @@ final class DoctorTests: XCTestCase {
     /// UPE: HTTP/2 (port named http2) to an app that speaks HTTP/1.1.
     func testProtocolErrorIsProtocolMismatch() throws {
         var capture = try EditableCapture("circuit-breaker")
-        capture.rewriteLogLines(containing: "503 UO upstream_reset_before_response_started{overflow}") {
-            $0.replacingOccurrences(of: "503 UO upstream_reset_before_response_started{overflow}", with: "502 UPE upstream_reset_before_response_started{protocol_error}")
-        }
+        capture.replaceInFailingLines("503 UO upstream_reset_before_response_started{overflow}", with: "502 UPE upstream_reset_before_response_started{protocol_error}")
         capture.replace("istio.yaml", "  - name: http\n    port: 7070\n", with: "  - name: http2\n    port: 7070\n")
         capture.files["symptom.txt"] = nil
         let diagnosis = try capture.diagnose()
@@ -130,9 +122,7 @@ final class DoctorTests: XCTestCase {
     /// 429 RL from a local rate limit an EnvoyFilter adds.
     func testRateLimitIsRateLimited() throws {
         var capture = try EditableCapture("authz-denied")
-        capture.rewriteLogLines(containing: "403 - rbac_access_denied_matched_policy[none]") {
-            $0.replacingOccurrences(of: "403 - rbac_access_denied_matched_policy[none]", with: "429 RL local_rate_limited")
-        }
+        capture.replaceInFailingLines("403 - rbac_access_denied_matched_policy[none]", with: "429 RL local_rate_limited")
         capture.files["istio.yaml"]! += """
         ---
         apiVersion: networking.istio.io/v1alpha3
@@ -217,9 +207,7 @@ final class DoctorTests: XCTestCase {
     /// A fault delay is a planted fault even when the request then succeeds or the caller gives up.
     func testInjectedDelayIsFaultInjected() throws {
         var capture = try EditableCapture("fault-injected")
-        capture.rewriteLogLines(containing: "503 FI fault_filter_abort") {
-            $0.replacingOccurrences(of: "503 FI fault_filter_abort", with: "0 DI,DC downstream_remote_disconnect")
-        }
+        capture.replaceInFailingLines("503 FI fault_filter_abort", with: "0 DI,DC downstream_remote_disconnect")
         capture.files["symptom.txt"] = "curl: (28) Operation timed out after 2000 milliseconds with 0 bytes received\n"
         let diagnosis = try capture.diagnose()
         XCTAssertEqual(diagnosis.causes.first?.id, .faultInjected, diagnosis.text)
