@@ -118,7 +118,7 @@ extension CauseRules {
             kubectl -n \(vs.namespace) patch virtualservice \(vs.name) --type json -p '[{"op":"add","path":"/spec/http/-","value":{"route":[{"destination":{"host":"\(destination)"}}]}}]'
             """
         }
-        return [Cause(.noRoute, summary: "no route matches \(entry.method) \(entry.path) to \(entry.authority) (404 NR route_not_found)\(found.map { ": VirtualService \($0.0.namespace)/\($0.0.name) only routes the requests its matches name" } ?? "")",
+        return [Cause(.noRoute, summary: "no route matches \(entry.method) \(entry.path) to \(entry.authority) (404 NR route_not_found)\(found.map { ": no route of VirtualService \($0.0.namespace)/\($0.0.name) matches this request" } ?? "")",
                       evidence: evidence, fix: fix)]
     }
 

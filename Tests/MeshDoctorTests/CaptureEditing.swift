@@ -62,6 +62,23 @@ struct EditableCapture {
         files["clusters.json"] = String(decoding: try JSONSerialization.data(withJSONObject: root), as: UTF8.self)
     }
 
+    /// Edits config_dump.json as JSON: `edit` gets each active dynamic cluster.
+    mutating func editClusters(_ edit: (inout [String: Any]) -> Void) throws {
+        var root = try JSONSerialization.jsonObject(with: Data((files["config_dump.json"] ?? "{}").utf8)) as? [String: Any] ?? [:]
+        var configs = root["configs"] as? [[String: Any]] ?? []
+        for index in configs.indices {
+            guard var clusters = configs[index]["dynamic_active_clusters"] as? [[String: Any]] else { continue }
+            for item in clusters.indices {
+                guard var cluster = clusters[item]["cluster"] as? [String: Any] else { continue }
+                edit(&cluster)
+                clusters[item]["cluster"] = cluster
+            }
+            configs[index]["dynamic_active_clusters"] = clusters
+        }
+        root["configs"] = configs
+        files["config_dump.json"] = String(decoding: try JSONSerialization.data(withJSONObject: root), as: UTF8.self)
+    }
+
     func diagnose() throws -> Diagnosis {
         Doctor(try CaptureFolder.evidence(files: files, folder: "edited-\(name)")).diagnose()
     }

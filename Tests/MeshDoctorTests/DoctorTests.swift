@@ -226,6 +226,23 @@ final class DoctorTests: XCTestCase {
         XCTAssertTrue(diagnosis.causes.first?.evidence.contains { $0.contains("sidecar.istio.io/inject") } == true, diagnosis.text)
     }
 
+    /// The client sidecar sends plaintext (DestinationRule tls DISABLE) to pods whose PeerAuthentication is STRICT:
+    /// their sidecar drops the connection (UC), an mTLS mismatch rather than an app closing connections.
+    func testPlaintextFromTheClientToStrictPodsIsMTLSMismatch() throws {
+        var capture = try EditableCapture("circuit-breaker")
+        capture.replaceInFailingLines("503 UO upstream_reset_before_response_started{overflow}", with: "503 UC upstream_reset_before_response_started{connection_termination}")
+        try capture.editClusters { cluster in
+            if (cluster["name"] as? String)?.contains("inventory") == true { cluster["transport_socket_matches"] = nil }
+        }
+        capture.replace("istio.yaml", "    connectionPool:\n", with: "    tls:\n      mode: DISABLE\n    connectionPool:\n")
+        capture.files["istio.yaml"]! += "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: default\n  namespace: shop\nspec:\n  mtls:\n    mode: STRICT\n"
+        capture.files["symptom.txt"] = nil
+        let diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .mtlsMismatch, diagnosis.text)
+        XCTAssertTrue(diagnosis.text.contains("spec.trafficPolicy.tls.mode: DISABLE"), diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.fix.contains("ISTIO_MUTUAL") == true, diagnosis.text)
+    }
+
     /// Plaintext reaching a STRICT inbound listener (no filter chain matches): from a pod that opted out of the
     /// sidecar, no-sidecar; from a namespace outside the mesh, an mTLS mode mismatch.
     func testPlaintextToStrictInbound() throws {
