@@ -95,24 +95,10 @@ public struct AccessLogEntry: Sendable, Equatable {
         httpProtocol = request[2] == "-" ? "" : request[2]
         responseCode = try Self.number(tokens[2], field: "response code") ?? 0
         responseFlags = value(3).isEmpty ? [] : value(3).split(separator: ",").map(String.init)
-        responseCodeDetails = value(4)
-        connectionTerminationDetails = value(5)
-        upstreamTransportFailureReason = value(6)
+        for field in Self.textValued { self[keyPath: field.keyPath] = value(field.index) }
         bytesReceived = try Self.number(tokens[7], field: "bytes received") ?? 0
         bytesSent = try Self.number(tokens[8], field: "bytes sent") ?? 0
         duration = try Self.number(tokens[9], field: "duration")
-        upstreamServiceTime = value(10)
-        forwardedFor = value(11)
-        userAgent = value(12)
-        requestID = value(13)
-        authority = value(14)
-        upstreamHost = value(15)
-        upstreamCluster = value(16)
-        upstreamLocalAddress = value(17)
-        downstreamLocalAddress = value(18)
-        downstreamRemoteAddress = value(19)
-        requestedServerName = value(20)
-        routeName = value(21)
     }
 
     /// Istio's JSON access-log keys (`accessLogEncoding: JSON`).
@@ -136,25 +122,22 @@ public struct AccessLogEntry: Sendable, Equatable {
         httpProtocol = text("protocol")
         responseCode = number("response_code") ?? 0
         responseFlags = text("response_flags").isEmpty ? [] : text("response_flags").split(separator: ",").map(String.init)
-        responseCodeDetails = text("response_code_details")
-        connectionTerminationDetails = text("connection_termination_details")
-        upstreamTransportFailureReason = text("upstream_transport_failure_reason")
+        for field in Self.textValued { self[keyPath: field.keyPath] = text(field.jsonKey) }
         bytesReceived = number("bytes_received") ?? 0
         bytesSent = number("bytes_sent") ?? 0
         duration = number("duration")
-        upstreamServiceTime = text("upstream_service_time")
-        forwardedFor = text("x_forwarded_for")
-        userAgent = text("user_agent")
-        requestID = text("request_id")
-        authority = text("authority")
-        upstreamHost = text("upstream_host")
-        upstreamCluster = text("upstream_cluster")
-        upstreamLocalAddress = text("upstream_local_address")
-        downstreamLocalAddress = text("downstream_local_address")
-        downstreamRemoteAddress = text("downstream_remote_address")
-        requestedServerName = text("requested_server_name")
-        routeName = text("route_name")
     }
+
+    /// The fields that are text as they stand: their place in the text format and their key in the JSON encoding.
+    nonisolated(unsafe) static let textValued: [(keyPath: WritableKeyPath<AccessLogEntry, String>, index: Int, jsonKey: String)] = [
+        (\.responseCodeDetails, 4, "response_code_details"), (\.connectionTerminationDetails, 5, "connection_termination_details"),
+        (\.upstreamTransportFailureReason, 6, "upstream_transport_failure_reason"), (\.upstreamServiceTime, 10, "upstream_service_time"),
+        (\.forwardedFor, 11, "x_forwarded_for"), (\.userAgent, 12, "user_agent"), (\.requestID, 13, "request_id"),
+        (\.authority, 14, "authority"), (\.upstreamHost, 15, "upstream_host"), (\.upstreamCluster, 16, "upstream_cluster"),
+        (\.upstreamLocalAddress, 17, "upstream_local_address"), (\.downstreamLocalAddress, 18, "downstream_local_address"),
+        (\.downstreamRemoteAddress, 19, "downstream_remote_address"), (\.requestedServerName, 20, "requested_server_name"),
+        (\.routeName, 21, "route_name"),
+    ]
 
     /// Whether the line looks like an access-log line at all (Envoy's own log lines in the same stream do not).
     public static func looksLikeEntry(_ line: String) -> Bool {
