@@ -55,7 +55,22 @@ struct RequestPath {
     }
 
     var destinationRule: MeshObject? { destinationHost.isEmpty ? nil : evidence.objects.destinationRule(host: destinationHost) }
-    var virtualServices: [MeshObject] { destinationHost.isEmpty ? [] : evidence.objects.virtualServices(host: destinationHost) }
+    /// The VirtualServices behind the request: the one the matched route names in its metadata (a gateway's route
+    /// too), then those for the destination host, then those for the authority's host.
+    var virtualServices: [MeshObject] {
+        var found: [MeshObject] = []
+        let objects = evidence.objects
+        let managedBy = route?.managedBy ?? ""
+        if let dot = managedBy.lastIndex(of: ".") {
+            let (name, namespace) = (String(managedBy[..<dot]), String(managedBy[managedBy.index(after: dot)...]))
+            found += objects.all("VirtualService").filter { $0.name == name && $0.namespace == namespace }
+        }
+        if !destinationHost.isEmpty { found += objects.virtualServices(host: destinationHost) }
+        let authorityHost = MeshObjects.withoutPort(entry.authority)
+        if !authorityHost.isEmpty { found += objects.virtualServices(host: MeshObjects.fqdn(authorityHost, namespace: proxyNamespace)) }
+        var seen = Set<String>()
+        return found.filter { seen.insert("\($0.namespace)/\($0.name)").inserted }
+    }
 
     /// The captured workload, when the objects hold it.
     var proxyWorkload: MeshWorkload? {
