@@ -214,6 +214,26 @@ final class DoctorTests: XCTestCase {
         XCTAssertTrue(diagnosis.text.contains("VirtualService rewards/loyalty"), diagnosis.text)
     }
 
+    /// The destination runs a sidecar: its sidecar's connection to the app is refused, and the caller's sidecar only
+    /// passes on its 503 (via_upstream). The reason is in the body the caller saw.
+    func testRefusedBehindTheDestinationsSidecar() throws {
+        var capture = try EditableCapture("target-port-mismatch")
+        let body = "upstream connect error or disconnect/reset before headers. reset reason: remote connection failure, transport failure reason: delayed connect error: Connection refused"
+        capture.replaceInFailingLines(#"503 URX,UF upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused} - "delayed_connect_error:_Connection_refused" 0 121"#,
+                                      with: #"503 - via_upstream - "-" 0 \#(body.utf8.count)"#)
+        capture.replace("istio.yaml", "  name: billing\n  labels:\n    istio-injection: disabled", with: "  name: billing\n  labels:\n    istio-injection: enabled")
+        capture.files["symptom.txt"] = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: \(body.utf8.count)\r\ncontent-type: text/plain\r\nserver: istio-envoy\r\n\r\n" + body
+        var diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .targetPortMismatch, diagnosis.text)
+        XCTAssertTrue(diagnosis.text.contains("the destination's sidecar answered 503"), diagnosis.text)
+
+        capture.replace("istio.yaml", "targetPort: 8081", with: "targetPort: 8080")
+        capture.replace("istio.yaml", "        image: registry.example.com/billing/payments:1.4.2\n",
+                        with: "        image: registry.example.com/billing/payments:1.4.2\n        args: [\"--listen=127.0.0.1:8080\"]\n")
+        diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .appNotListening, diagnosis.text)
+    }
+
     /// Istio mTLS to pods that opted out of injection in a namespace that has it: the pod lacks the sidecar the
     /// mesh expects (no-sidecar), where set A's namespace outside the mesh is a TLS settings mismatch.
     func testIstioMutualToAnOptedOutPodIsNoSidecar() throws {
