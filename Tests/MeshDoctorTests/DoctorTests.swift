@@ -172,9 +172,7 @@ final class DoctorTests: XCTestCase {
     /// Connection refused with a targetPort the pods do open: the app listens on 127.0.0.1 only.
     func testRefusedAtTheRightPortIsAppNotListening() throws {
         var capture = try EditableCapture("target-port-mismatch")
-        capture.replace("istio.yaml", "targetPort: 8081", with: "targetPort: 8080")
-        capture.replace("istio.yaml", "        image: registry.example.com/billing/payments:1.4.2\n",
-                        with: "        image: registry.example.com/billing/payments:1.4.2\n        args: [\"--listen=127.0.0.1:8080\"]\n")
+        capture.bindPaymentsToLoopbackBehindTheRightTargetPort()
         var diagnosis = try capture.diagnose()
         XCTAssertEqual(diagnosis.causes.first?.id, .appNotListening, diagnosis.text)
         XCTAssertTrue(diagnosis.text.contains("127.0.0.1"), diagnosis.text)
@@ -227,9 +225,7 @@ final class DoctorTests: XCTestCase {
         XCTAssertEqual(diagnosis.causes.first?.id, .targetPortMismatch, diagnosis.text)
         XCTAssertTrue(diagnosis.text.contains("the destination's sidecar answered 503"), diagnosis.text)
 
-        capture.replace("istio.yaml", "targetPort: 8081", with: "targetPort: 8080")
-        capture.replace("istio.yaml", "        image: registry.example.com/billing/payments:1.4.2\n",
-                        with: "        image: registry.example.com/billing/payments:1.4.2\n        args: [\"--listen=127.0.0.1:8080\"]\n")
+        capture.bindPaymentsToLoopbackBehindTheRightTargetPort()
         diagnosis = try capture.diagnose()
         XCTAssertEqual(diagnosis.causes.first?.id, .appNotListening, diagnosis.text)
     }
@@ -288,5 +284,14 @@ final class DoctorTests: XCTestCase {
         XCTAssertNotNil(json["causes"]?.array?.first?["fix"]?.string)
         XCTAssertNotNil(json["checked"]?.array)
         XCTAssertEqual(json.object?.map(\.key), ["causes", "checked"])
+    }
+}
+
+extension EditableCapture {
+    /// target-port-mismatch's capture edited so the Service's targetPort is right and the payments app binds 127.0.0.1.
+    mutating func bindPaymentsToLoopbackBehindTheRightTargetPort() {
+        replace("istio.yaml", "targetPort: 8081", with: "targetPort: 8080")
+        replace("istio.yaml", "        image: registry.example.com/billing/payments:1.4.2\n",
+                with: "        image: registry.example.com/billing/payments:1.4.2\n        args: [\"--listen=127.0.0.1:8080\"]\n")
     }
 }
