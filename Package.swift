@@ -39,11 +39,13 @@ let package = Package(
         .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
-        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "KubeClient", "MeshNet", "MeshControlPlane", "CBuildInfo"]),
+        // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.
+        .target(name: "MeshDoctor", dependencies: ["Manifests", "EnvoyConfig"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "KubeClient", "MeshNet", "MeshControlPlane", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
-        .target(name: "MeshConformance", dependencies: ["Manifests", "EnvoyConfig", "MeshNet", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),
+        .target(name: "MeshConformance", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshNet", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),
         .executableTarget(name: "meshctl-conformance", dependencies: ["MeshConformance"]),
         .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance", "MeshControlPlane", "KubeClient"]),
         // MeshNet's own benchmark (HTTP server against nginx): needs a release build of MeshNet only.
@@ -59,6 +61,7 @@ let package = Package(
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
+        .testTarget(name: "MeshDoctorTests", dependencies: ["MeshDoctor", "EnvoyConfig", "Manifests", "MeshTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

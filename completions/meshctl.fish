@@ -109,6 +109,10 @@ function __meshctl_subcommand
             echo describe
         case 'meshctl x|des'
             echo describe
+        case 'meshctl x|diagnose'
+            echo diagnose
+        case 'meshctl x|doctor'
+            echo diagnose
         case 'meshctl x|envoy-stats'
             echo envoy-stats
         case 'meshctl x|es'
@@ -182,6 +186,8 @@ function __meshctl_value_flags
             printf '%s\n' -d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl x describe'
             printf '%s\n' --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x diagnose'
+            printf '%s\n' --capture --log --to --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl x envoy-stats'
             printf '%s\n' -t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
     end
@@ -224,7 +230,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-config -d 'S
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-status -d 'The proxies connected to istiod and whether each has acknowledged the configuration it was sent'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a validate -d 'Check Istio configuration files before they reach a cluster'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a version -d 'Print the meshctl version and what it was built with'
-complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a x -d 'Experimental commands: a sidecar\'s Envoy statistics, a capture of a pod\'s proxy for diagnosis'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a x -d 'Experimental commands: a sidecar\'s Envoy statistics, a capture of a pod\'s proxy, the diagnosis of failing requests'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
@@ -548,6 +554,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l request-ti
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a capture -d 'Save a pod\'s proxy state and the objects that concern it into one folder, for diagnosis'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a describe -d 'Describe resource and related Istio configuration: a pod\'s or Service\'s ports, protocols and routes'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a diagnose -d 'Explain failing requests (503, 504, 404, 403...): the cause, its evidence and the fix'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a envoy-stats -d 'The statistics of a pod\'s sidecar: server counters and gauges, or per-cluster host statistics'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
@@ -573,6 +580,18 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s i -l is
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l capture -r -F -d 'A capture folder (meshctl x capture -d DIR) to diagnose'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l log -x -d 'One access-log line to explain'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l to -x -d 'Only the requests to this destination (a host, host:port or URL)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s o -l output -x -a 'text json yaml' -d 'Output format: one of text|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s t -l type -x -a 'server clusters' -d 'Where to read the statistics: server or clusters'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s o -l output -x -a 'raw short json yaml prom' -d 'Output format: one of raw|json|yaml|prom'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
