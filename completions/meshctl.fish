@@ -171,7 +171,7 @@ function __meshctl_value_flags
         case 'meshctl proxy-config secret'
             printf '%s\n' -f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-status'
-            printf '%s\n' -r --revision -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+            printf '%s\n' -r --revision -o --output --file --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl validate'
             printf '%s\n' -f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl version'
@@ -519,6 +519,8 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s r -l revision -x -d 'Only the istiod pods of this revision (label istio.io/rev)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s o -l output -x -a 'table json yaml' -d 'Output format: one of table|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l file -r -F -d 'With a POD: compare with this saved /config_dump instead of the pod\'s'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'

@@ -149,11 +149,14 @@ enum ProxyConfigOutput {
         FlagSpec("output", short: "o", help: "Output format: one of short|json|yaml", default: defaultFormat, completion: .values(formats))
     }
 
-    /// One section of a config dump (BootstrapConfigDump, SecretsConfigDump...) as the message itself, without its `@type`.
-    static func renderSection(_ section: JSONValue, yaml: Bool) -> String {
+    /// One section of a config dump (BootstrapConfigDump, SecretsConfigDump...) as the message itself, without its
+    /// `@type`. istioctl prints the bootstrap and secret sections with jsonpb (`jsonpb: true`), whose layout
+    /// `ProtoJSONWriter` follows, and the ECDS section with protojson, indented like any JSON.
+    static func renderSection(_ section: JSONValue, yaml: Bool, jsonpb: Bool = true) -> String {
         var section = section
         section["@type"] = nil
-        return render(section, yaml: yaml)
+        if yaml || !jsonpb { return render(section, yaml: yaml) }
+        return ProtoJSONWriter().write(EnvoyFieldName.protoJSON(PrivateKeyRedaction.redacted(section))) + "\n"
     }
 
     /// A list of configuration items is printed as the messages themselves, without each one's `@type`.
