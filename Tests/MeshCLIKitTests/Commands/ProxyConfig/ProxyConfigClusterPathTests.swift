@@ -130,6 +130,55 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         XCTAssertEqual(closed.stderr.split(separator: "\n").count, 1, closed.stderr)
     }
 
+    /// A proxy that has not started: the pod is Pending, without an IP, so the API server cannot reach its port.
+    func testAProxyNotReadyIsNamed() throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        var pending = Self.pod("starting-v1", sidecar: true)
+        pending["status"] = .object([("phase", .string("Pending"))])
+        try client.send("POST", "/api/v1/namespaces/default/pods", body: pending)
+        for arguments in [["pc", "cluster", "starting-v1"], ["proxy-status", "starting-v1"], ["x", "envoy-stats", "starting-v1"], ["x", "describe", "pod", "starting-v1"]] {
+            let result = meshctl(arguments)
+            XCTAssertEqual(result.exitCode, .failure, arguments.joined(separator: " "))
+            XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+            if arguments[0] == "proxy-status" { continue }  // no istiod here: that is what it says
+            XCTAssertTrue(result.stderr.contains("starting-v1") && (result.stderr.contains("is not ready (the pod is Pending)") || result.stderr.contains("is not running (Pending)")),
+                          result.stderr)
+        }
+        let usage = meshctl(["pc", "nosuchview", "productpage-v1"])
+        XCTAssertEqual(usage.exitCode, .usage, usage.stderr)
+        XCTAssertEqual(meshctl(["pc", "cluster", "deployment/productpage"]).exitCode, .usage)
+    }
+
+    /// RBAC refusing pods/proxy: the local control plane does not enforce RBAC, so a stand-in API server on a real
+    /// socket answers the pod and a 403 Status for its proxy subresource, as kube-apiserver does.
+    func testRBACRefusingThePodProxyIsNamed() throws {
+        let pod = Self.pod("web-1", sidecar: true).serialized
+        let forbidden = #"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"web-1\" is forbidden: User \"dev\" cannot get resource \"pods/proxy\" in API group \"\" in the namespace \"default\"","reason":"Forbidden","code":403}"#
+        let server = try EnvoyAdminStub { _, path in
+            if path.hasPrefix("api/v1/namespaces/default/pods/web-1:15000/proxy/") { return (403, forbidden) }
+            if path == "api/v1/namespaces/default/pods/web-1" { return (200, pod) }
+            return nil
+        }
+        defer { server.stop() }
+        let kubeconfig = directory.appendingPathComponent("rbac-kubeconfig")
+        try """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: c, cluster: {server: "http://127.0.0.1:\(server.port)"}}]
+        users: [{name: dev, user: {token: not-a-secret}}]
+        contexts: [{name: c, context: {cluster: c, user: dev, namespace: default}}]
+        current-context: c
+
+        """.write(to: kubeconfig, atomically: true, encoding: .utf8)
+        for arguments in [["pc", "cluster", "web-1"], ["x", "envoy-stats", "web-1"]] {
+            let result = runMeshctl(arguments, variables: ["KUBECONFIG": kubeconfig.path])
+            XCTAssertEqual(result.exitCode, .failure, result.stderr)
+            XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+            XCTAssertTrue(result.stderr.contains("not allowed to read pod web-1.default's proxy admin port (RBAC refuses the pods/proxy subresource")
+                          && result.stderr.contains("ask for get on pods/proxy in namespace default"), result.stderr)
+        }
+    }
+
     func testEnvoyStatsThroughThePodProxy() throws {
         let server = meshctl(["x", "envoy-stats", "productpage-v1"])
         XCTAssertEqual(server.exitCode, .success, server.stderr)
