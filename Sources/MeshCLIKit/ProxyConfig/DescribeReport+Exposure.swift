@@ -84,7 +84,7 @@ extension DescribeReport {
     /// oldest of each level wins, an UNSET mode inherits), the policies applied, and what its clients send.
     mutating func describeMutualTLS(pod: JSONValue, services: [JSONValue], istioNamespace: String) throws {
         let namespace = pod["metadata"]?["namespace"]?.string ?? ""
-        let mesh = try meshConfig(istioNamespace: istioNamespace)
+        let mesh = try Self.meshConfig(client, istioNamespace: istioNamespace)
         let rootNamespace = mesh["rootNamespace"]?.string ?? istioNamespace
         var policies: [JSONValue] = []
         for source in [rootNamespace] + (namespace == rootNamespace ? [] : [namespace]) {
@@ -140,7 +140,7 @@ extension DescribeReport {
     }
 
     /// The mesh config of the `istio` ConfigMap (key `mesh`) in the Istio namespace; empty when there is none.
-    func meshConfig(istioNamespace: String) throws -> JSONValue {
+    static func meshConfig(_ client: KubernetesClient, istioNamespace: String) throws -> JSONValue {
         let configMap: JSONValue
         do {
             configMap = try client.get("/api/v1/namespaces/\(KubernetesClient.percentEncoded(istioNamespace))/configmaps/istio")

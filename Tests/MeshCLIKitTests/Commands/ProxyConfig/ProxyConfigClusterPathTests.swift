@@ -198,6 +198,22 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
         try client.send("POST", "/api/v1/namespaces/default/services", body: try JSONValue.parse(
             #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"productpage","namespace":"default"},"spec":{"selector":{"app":"productpage"},"ports":[{"name":"http","port":9080}]}}"#))
+        try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string("other"))]))]))
+        try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string("istio-system"))]))]))
+        let unrelated = [
+            ("/api/v1/namespaces/default/services", #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"ratings","namespace":"default"},"spec":{"selector":{"app":"ratings"},"ports":[{"name":"http","port":9080}]}}"#),
+            ("/apis/networking.istio.io/v1/namespaces/default/destinationrules", #"{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"productpage-dr","namespace":"default"},"spec":{"host":"productpage"}}"#),
+            ("/apis/networking.istio.io/v1/namespaces/other/destinationrules", #"{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"ratings-dr","namespace":"other"},"spec":{"host":"ratings.default.svc.cluster.local"}}"#),
+            ("/apis/networking.istio.io/v1/namespaces/other/virtualservices", #"{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"productpage-vs","namespace":"other"},"spec":{"hosts":["shop.example.com"],"gateways":["shop-gateway"],"http":[{"route":[{"destination":{"host":"productpage.default"}}]}]}}"#),
+            ("/apis/networking.istio.io/v1/namespaces/other/gateways", #"{"apiVersion":"networking.istio.io/v1","kind":"Gateway","metadata":{"name":"shop-gateway","namespace":"other"},"spec":{"selector":{"istio":"ingressgateway"},"servers":[{"port":{"number":80,"name":"http","protocol":"HTTP"},"hosts":["*"]}]}}"#),
+            ("/apis/networking.istio.io/v1/namespaces/other/gateways", #"{"apiVersion":"networking.istio.io/v1","kind":"Gateway","metadata":{"name":"other-gateway","namespace":"other"},"spec":{"selector":{"istio":"ingressgateway"},"servers":[{"port":{"number":80,"name":"http","protocol":"HTTP"},"hosts":["*"]}]}}"#),
+            ("/apis/security.istio.io/v1/namespaces/istio-system/peerauthentications", #"{"apiVersion":"security.istio.io/v1","kind":"PeerAuthentication","metadata":{"name":"mesh-strict","namespace":"istio-system"},"spec":{"mtls":{"mode":"STRICT"}}}"#),
+            ("/apis/security.istio.io/v1/namespaces/default/authorizationpolicies", #"{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"default-ns-policy","namespace":"default"},"spec":{}}"#),
+            ("/apis/security.istio.io/v1/namespaces/default/authorizationpolicies", #"{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"productpage-only","namespace":"default"},"spec":{"selector":{"matchLabels":{"app":"productpage"}}}}"#),
+            ("/apis/security.istio.io/v1/namespaces/default/authorizationpolicies", #"{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"not-selecting","namespace":"default"},"spec":{"selector":{"matchLabels":{"app":"ratings"}}}}"#),
+            ("/apis/security.istio.io/v1/namespaces/other/authorizationpolicies", #"{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"other-ns-policy","namespace":"other"},"spec":{}}"#),
+        ]
+        for (path, text) in unrelated { try client.send("POST", path, body: try JSONValue.parse(text)) }
         let folder = directory.appendingPathComponent("capture")
         let result = meshctl(["x", "capture", "productpage-v1", "-n", "default", "-d", folder.path])
         XCTAssertEqual(result.exitCode, .success, result.stderr)
@@ -209,6 +225,12 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         XCTAssertTrue(objects.contains("kind: Service\nmetadata:\n"), objects)
         XCTAssertTrue(objects.contains("name: productpage"), objects)
         XCTAssertFalse(objects.contains("kind: Secret"))
+        for name in ["productpage-dr", "productpage-vs", "shop-gateway", "mesh-strict", "default-ns-policy", "productpage-only"] {
+            XCTAssertTrue(objects.contains("name: \(name)\n"), "\(name) concerns the pod: " + objects)
+        }
+        for name in ["ratings", "ratings-dr", "other-ns-policy", "other-gateway", "not-selecting"] {
+            XCTAssertFalse(objects.contains("name: \(name)\n"), "\(name) does not concern the pod")
+        }
         // What was written reads back with the -f commands.
         let again = runMeshctl(["pc", "cluster", "-f", folder.appendingPathComponent("config_dump.json").path])
         XCTAssertEqual(again.exitCode, .success)
