@@ -85,9 +85,7 @@ extension ConfigDump {
         }
         return ""
     }
-}
 
-extension ConfigDump {
     /// The path of the DestinationRule Istio applied to the outbound cluster of `service`'s `port`
     /// (`outbound|9080||productpage.default.svc.cluster.local`), from the cluster's `filter_metadata.istio.config`;
     /// "" when no cluster of the dump carries one (or the dump has no clusters).

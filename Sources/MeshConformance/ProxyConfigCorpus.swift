@@ -142,14 +142,7 @@ struct ProxyConfigCorpus {
     /// pod with an istio-proxy container in namespace default.
     private func runProxyStatus(_ arguments: [String], istiodPods: [[String: Any]], sidecarPod: String? = nil,
                                 answer: @escaping @Sendable (String) -> String?) -> (code: ExitCode, stdout: String, output: String) {
-        var stubs: [EnvoyAdminStub] = []
-        do {
-            let cluster = try AnalyzeCommandCases.LocalCluster()
-            defer {
-                for stub in stubs { stub.stop() }
-                cluster.stop()
-            }
-            let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: cluster.variables)))
+        withLocalCluster("proxy-status") { cluster, client, stubs in
             for (index, pod) in istiodPods.enumerated() {
                 let address = "127.42.\(Int.random(in: 1...250)).\(index + 1)"
                 let stub = try EnvoyAdminStub(host: address, port: 15014) { _, path in answer(path).map { (200, $0) } }
@@ -175,8 +168,23 @@ struct ProxyConfigCorpus {
                 ]))
             }
             return Self.meshctl(["proxy-status"] + arguments, in: root, variables: cluster.variables)
+        }
+    }
+
+    /// Runs `body` against a fresh local control plane and a client of it; the stubs it starts stop with the cluster.
+    private func withLocalCluster(_ what: String, _ body: (AnalyzeCommandCases.LocalCluster, KubernetesClient, inout [EnvoyAdminStub]) throws
+        -> (code: ExitCode, stdout: String, output: String)) -> (code: ExitCode, stdout: String, output: String) {
+        var stubs: [EnvoyAdminStub] = []
+        do {
+            let cluster = try AnalyzeCommandCases.LocalCluster()
+            defer {
+                for stub in stubs { stub.stop() }
+                cluster.stop()
+            }
+            let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: cluster.variables)))
+            return try body(cluster, client, &stubs)
         } catch {
-            return (.failure, "", "the local control plane for the proxy-status case did not start: \(error)")
+            return (.failure, "", "the local control plane for the \(what) case did not start: \(error)")
         }
     }
 
@@ -211,14 +219,7 @@ struct ProxyConfigCorpus {
     /// port number, which the command gets as --proxy-admin-port. Containers get an image (kube-apiserver requires
     /// one; istioctl's fake clientset does not).
     private func runDescribe(_ arguments: [String], env: [String: Any]) -> (code: ExitCode, stdout: String, output: String) {
-        var stubs: [EnvoyAdminStub] = []
-        do {
-            let cluster = try AnalyzeCommandCases.LocalCluster()
-            defer {
-                for stub in stubs { stub.stop() }
-                cluster.stop()
-            }
-            let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: cluster.variables)))
+        withLocalCluster("describe") { cluster, client, stubs in
             let responses = env["fakeAdminResponses"] as? [String: [String: String]] ?? [:]
             let network = Int.random(in: 1...250)
             var adminPort = 0
@@ -248,8 +249,6 @@ struct ProxyConfigCorpus {
                 try client.send("POST", "\(group)/namespaces/\(namespace)/\(plural)", body: value)
             }
             return Self.meshctl(arguments + ["--proxy-admin-port", String(adminPort == 0 ? 15000 : adminPort)], in: root, variables: cluster.variables)
-        } catch {
-            return (.failure, "", "the local control plane for the describe case did not start: \(error)")
         }
     }
 
