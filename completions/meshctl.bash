@@ -95,7 +95,7 @@ __meshctl_flags() {
         "meshctl proxy-config cluster") echo "--file --proxy-admin-port --fqdn --port --subset --direction --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config ecds") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config endpoint") echo "--file --proxy-admin-port --address --port --cluster --status --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
-        "meshctl proxy-config listener") echo "--file --proxy-admin-port --address --port --type --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config listener") echo "--file --proxy-admin-port --address --port --type --verbose --waypoint --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config log") echo "--level --reset --selector --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config rootca-compare") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config route") echo "--file --proxy-admin-port --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;

@@ -88,8 +88,13 @@ extension DescribeReport {
         let rootNamespace = mesh["rootNamespace"]?.string ?? istioNamespace
         var policies: [JSONValue] = []
         for source in [rootNamespace] + (namespace == rootNamespace ? [] : [namespace]) {
+            // A cluster without Istio's security API (404) has no PeerAuthentications.
             policies += try ClusterConnection.call {
-                try client.list("/apis/security.istio.io/v1/namespaces/\(KubernetesClient.percentEncoded(source))/peerauthentications")
+                do {
+                    return try client.list("/apis/security.istio.io/v1/namespaces/\(KubernetesClient.percentEncoded(source))/peerauthentications")
+                } catch let error as APIStatusError where error.code == 404 {
+                    return []
+                }
             }
         }
         let labels = pod.labelMap
@@ -113,6 +118,7 @@ extension DescribeReport {
     /// What clients of each Service port send: the DestinationRule's TLS mode its proxy applies, else auto mTLS
     /// (mTLS to pods with a sidecar) or plain text; a warning when that cannot reach a STRICT workload.
     mutating func describeClientTLS(pod: JSONValue, services: [JSONValue], serverMode: String, autoMutualTLS: Bool) throws {
+        // describeServices read the dump already (kept by configDump).
         guard !services.isEmpty, let dump = try? configDump(of: pod, what: "sidecar") else { return }
         write(0, "Clients send:")
         for service in services {

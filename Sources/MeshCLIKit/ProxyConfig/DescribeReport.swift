@@ -11,6 +11,8 @@ struct DescribeReport {
     let describeNamespace: String
     let adminPort: Int
     private(set) var text = ""
+    /// Config dumps already read, by `name.namespace`: each pod's admin port is asked once.
+    private var dumps: [String: ConfigDump] = [:]
 
     init(client: KubernetesClient, describeNamespace: String, adminPort: Int) {
         (self.client, self.describeNamespace, self.adminPort) = (client, describeNamespace, adminPort)
@@ -40,8 +42,15 @@ struct DescribeReport {
     }
 
     /// The pod's config dump; a failure names the pod and `what` it is (sidecar, ingress gateway sidecar).
-    func configDump(of pod: JSONValue, what: String) throws -> ConfigDump {
+    mutating func configDump(of pod: JSONValue, what: String) throws -> ConfigDump {
         let name = pod["metadata"]?["name"]?.string ?? "", namespace = pod["metadata"]?["namespace"]?.string ?? ""
+        if let known = dumps["\(name).\(namespace)"] { return known }
+        let dump = try readConfigDump(name: name, namespace: namespace, what: what)
+        dumps["\(name).\(namespace)"] = dump
+        return dump
+    }
+
+    private func readConfigDump(name: String, namespace: String, what: String) throws -> ConfigDump {
         let body: [UInt8]
         do {
             body = try ProxyAdminSource.adminGet(client, pod: name, namespace: namespace, port: adminPort, path: "config_dump", checked: true)
