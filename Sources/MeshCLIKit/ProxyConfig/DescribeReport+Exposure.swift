@@ -49,7 +49,7 @@ extension DescribeReport {
         if ingresses.isEmpty { write(0, "Skipping Gateway information (no ingress gateway service)") }
         var seenGateways: Set<String> = []
         for pod in pods {
-            let dump = try configDump(of: pod, what: "ingress gateway sidecar")
+            let dump = reachableConfigDump(of: pod, what: "ingress gateway sidecar")
             for service in services {
                 for port in service["spec"]?["ports"]?.array ?? [] {
                     let routing = try self.routing(service: service, port: port["port"]?.int ?? 0, dump: dump, podsLabels: podsLabels)
@@ -118,8 +118,9 @@ extension DescribeReport {
     /// What clients of each Service port send: the DestinationRule's TLS mode its proxy applies, else auto mTLS
     /// (mTLS to pods with a sidecar) or plain text; a warning when that cannot reach a STRICT workload.
     mutating func describeClientTLS(pod: JSONValue, services: [JSONValue], serverMode: String, autoMutualTLS: Bool) throws {
-        // describeServices read the dump already (kept by configDump).
-        guard !services.isEmpty, let dump = try? configDump(of: pod, what: "sidecar") else { return }
+        guard !services.isEmpty else { return }
+        // describeServices read the dump already (kept by configDump); without one, the cluster's rules are used.
+        let dump = try? configDump(of: pod, what: "sidecar")
         write(0, "Clients send:")
         for service in services {
             for port in service["spec"]?["ports"]?.array ?? [] {

@@ -11,8 +11,10 @@ struct DescribeReport {
     let describeNamespace: String
     let adminPort: Int
     private(set) var text = ""
-    /// Config dumps already read, by `name.namespace`: each pod's admin port is asked once.
-    private var dumps: [String: ConfigDump] = [:]
+    /// Config dumps already read (or the failure reading them), by `name.namespace`: each pod's admin port is asked once.
+    private var dumps: [String: Result<ConfigDump, CommandFailure>] = [:]
+    /// One line each (for standard error): a proxy whose config dump could not be read, and what was shown instead.
+    private(set) var warnings: [String] = []
 
     init(client: KubernetesClient, describeNamespace: String, adminPort: Int) {
         (self.client, self.describeNamespace, self.adminPort) = (client, describeNamespace, adminPort)
@@ -44,10 +46,13 @@ struct DescribeReport {
     /// The pod's config dump; a failure names the pod and `what` it is (sidecar, ingress gateway sidecar).
     mutating func configDump(of pod: JSONValue, what: String) throws -> ConfigDump {
         let name = pod["metadata"]?["name"]?.string ?? "", namespace = pod["metadata"]?["namespace"]?.string ?? ""
-        if let known = dumps["\(name).\(namespace)"] { return known }
-        let dump = try readConfigDump(name: name, namespace: namespace, what: what)
-        dumps["\(name).\(namespace)"] = dump
-        return dump
+        let key = "\(name).\(namespace)"
+        if dumps[key] == nil {
+            do { dumps[key] = .success(try readConfigDump(name: name, namespace: namespace, what: what)) } catch let error as CommandFailure {
+                dumps[key] = .failure(error)
+            }
+        }
+        return try dumps[key]!.get()
     }
 
     private func readConfigDump(name: String, namespace: String, what: String) throws -> ConfigDump {
@@ -65,8 +70,19 @@ struct DescribeReport {
     // MARK: Services
 
     /// Each Service: its ports, then per port the DestinationRule and VirtualService the pod's proxy applies.
+    /// The pod's config dump when its admin port answers; else nil, and a warning that the rules shown are the
+    /// cluster's for the Service's host rather than the ones the proxy applies.
+    mutating func reachableConfigDump(of pod: JSONValue, what: String) -> ConfigDump? {
+        do { return try configDump(of: pod, what: what) } catch {
+            let message = (error as? CommandFailure)?.message ?? "\(error)"
+            warnings.append("warning: \(message); the DestinationRule and VirtualService shown are the cluster's for the Service's host, "
+                            + "not necessarily what this proxy applies")
+            return nil
+        }
+    }
+
     mutating func describeServices(_ services: [JSONValue], pod: JSONValue, podsLabels: [[String: String]]) throws {
-        let dump = try configDump(of: pod, what: "sidecar")
+        let dump = reachableConfigDump(of: pod, what: "sidecar")
         for (row, service) in services.enumerated() {
             if row != 0 { write(0, "--------------------") }
             write(0, "Service: \(kname(service))")
@@ -109,8 +125,11 @@ struct DescribeReport {
         var stale: String?
     }
 
-    func routing(service: JSONValue, port: Int, dump: ConfigDump, podsLabels: [[String: String]]) throws -> Routing {
+    /// The Service port's DestinationRule and VirtualService: those the proxy's config dump names, or without a dump
+    /// the cluster's whose host names the Service (the Service's namespace first).
+    func routing(service: JSONValue, port: Int, dump: ConfigDump?, podsLabels: [[String: String]]) throws -> Routing {
         let name = service["metadata"]?["name"]?.string ?? "", namespace = service["metadata"]?["namespace"]?.string ?? ""
+        guard let dump else { return try routingFromCluster(service: service, podsLabels: podsLabels) }
         var routing = Routing()
         var stale: [String] = []
         if let reference = ConfigDump.objectReference(dump.destinationRulePath(service: name, namespace: namespace, port: port), kind: "destination-rule") {
@@ -130,6 +149,31 @@ struct DescribeReport {
         }
         routing.stale = stale.isEmpty ? nil : stale.joined(separator: "\n")
         return routing
+    }
+
+    func routingFromCluster(service: JSONValue, podsLabels: [[String: String]]) throws -> Routing {
+        let namespace = service["metadata"]?["namespace"]?.string ?? ""
+        let host = "\(service["metadata"]?["name"]?.string ?? "").\(namespace).svc.cluster.local"
+        func inOrder(_ objects: [JSONValue]) -> [JSONValue] {
+            objects.filter { $0["metadata"]?["namespace"]?.string == namespace } + objects.filter { $0["metadata"]?["namespace"]?.string != namespace }
+        }
+        var routing = Routing()
+        routing.destinationRule = inOrder(try istioObjects("destinationrules")).first { rule in
+            PodConcerns.hostMatches(rule["spec"]?["host"]?.string, in: rule["metadata"]?["namespace"]?.string ?? "", [host])
+        }
+        if let rule = routing.destinationRule { (routing.matchingSubsets, routing.nonMatchingSubsets) = Self.subsets(of: rule, podsLabels: podsLabels) }
+        routing.virtualService = inOrder(try istioObjects("virtualservices")).first { virtualService in
+            let home = virtualService["metadata"]?["namespace"]?.string ?? ""
+            return (virtualService["spec"]?["hosts"]?.array ?? []).contains { PodConcerns.hostMatches($0.string, in: home, [host]) }
+        }
+        return routing
+    }
+
+    /// Every Istio networking object of a resource (`destinationrules`), none when the API is not served.
+    func istioObjects(_ resource: String) throws -> [JSONValue] {
+        try ClusterConnection.call {
+            do { return try client.list("/apis/networking.istio.io/v1/\(resource)") } catch let error as APIStatusError where error.code == 404 { return [] }
+        }
     }
 
     /// The rule's subsets whose labels some pod has, and the others.

@@ -32,11 +32,11 @@ struct PodConcerns {
             let spec = object["spec"]
             switch kind {
             case "DestinationRule":
-                return hostMatches(spec?["host"]?.string, in: objectNamespace, serviceHosts) || selects(spec?["workloadSelector"]?["matchLabels"], in: objectNamespace)
+                return Self.hostMatches(spec?["host"]?.string, in: objectNamespace, serviceHosts) || selects(spec?["workloadSelector"]?["matchLabels"], in: objectNamespace)
             case "VirtualService":
                 let hosts = (spec?["hosts"]?.array ?? []).compactMap(\.string)
                 let destinations = ["http", "tcp", "tls"].flatMap { (spec?[$0]?.array ?? []).flatMap { ($0["route"]?.array ?? []).compactMap { $0["destination"]?["host"]?.string } } }
-                return (hosts + destinations).contains { hostMatches($0, in: objectNamespace, serviceHosts) }
+                return (hosts + destinations).contains { Self.hostMatches($0, in: objectNamespace, serviceHosts) }
             case "ServiceEntry":
                 return objectNamespace == namespace || selects(spec?["workloadSelector"]?["labels"], in: objectNamespace)
             default:
@@ -57,7 +57,7 @@ struct PodConcerns {
 
     /// Whether a host of an object in `objectNamespace` (a short name, `name.ns`, an FQDN or a `*.` wildcard) names
     /// one of the Services.
-    func hostMatches(_ host: String?, in objectNamespace: String, _ serviceHosts: Set<String>) -> Bool {
+    static func hostMatches(_ host: String?, in objectNamespace: String, _ serviceHosts: Set<String>) -> Bool {
         guard let host, !host.isEmpty else { return false }
         if host == "*" { return !serviceHosts.isEmpty }
         if host.hasPrefix("*.") { return serviceHosts.contains { $0.hasSuffix(String(host.dropFirst())) } }

@@ -15,7 +15,8 @@ struct DescribeCommand: MeshCommand {
             reach it (destinations, weights, match conditions, routes to subsets the pod is not in); the effective
             PeerAuthentication mode (mesh, namespace, workload, port) and what clients send (the DestinationRule's
             TLS mode, else auto mTLS); the ingress gateways whose Gateway a VirtualService binds, with the address.
-            The DestinationRule and VirtualService are the ones named in the proxy's config dump, read from the cluster.
+            The DestinationRule and VirtualService are the ones named in the proxy's config dump, read from the cluster;
+            when the proxy's admin port does not answer, the cluster's for the Service's host, with a warning.
             x describe service SVC[.NS]: the same for the Service, read through its first ready sidecar pod.
             """,
             examples: [
@@ -68,7 +69,10 @@ struct DescribeCommand: MeshCommand {
         let services = try ClusterConnection.call { try client.list("/api/v1/namespaces/\(KubernetesClient.percentEncoded(namespace))/services") }
         let pods = try ClusterConnection.call { try client.list("/api/v1/namespaces/\(KubernetesClient.percentEncoded(namespace))/pods") }
         var report = DescribeReport(client: client, describeNamespace: client.access.namespace, adminPort: adminPort)
-        defer { context.stdout.write(report.text) }
+        defer {
+            context.stdout.write(report.text)
+            for warning in report.warnings { context.stderr.write(warning + "\n") }
+        }
         if Self.podKinds.contains(kind) {
             guard let pod = pods.first(where: { $0["metadata"]?["name"]?.string == objectName }) else {
                 throw CommandFailure("pods \"\(objectName)\" not found in namespace \(namespace)")
