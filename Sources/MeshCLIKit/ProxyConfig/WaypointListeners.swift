@@ -7,14 +7,7 @@ import Manifests
 /// DESTINATION.
 enum WaypointListeners {
     static func render(_ listeners: [Listener]) -> String {
-        let sorted = listeners.enumerated().sorted { a, b in
-            let x = a.element, y = b.element
-            if x.isInternal && y.isInternal { return x.name < y.name }
-            if x.address.port != y.address.port { return x.address.port < y.address.port }
-            if x.address.host != y.address.host { return x.address.host < y.address.host }
-            if x.protocolType != y.protocolType { return x.protocolType < y.protocolType }
-            return a.offset < b.offset
-        }.map(\.element)
+        let sorted = ProxyConfigTables.inListenerOrder(listeners, internalByName: true)
         var table = ColumnWriter(padding: 1)
         table.append(["LISTENER", "CHAIN", "MATCH", "DESTINATION"])
         for listener in sorted {
