@@ -18,6 +18,7 @@ __meshctl_subcommand() {
         "meshctl|pc") echo proxy-config ;;
         "meshctl|proxy-status") echo proxy-status ;;
         "meshctl|ps") echo proxy-status ;;
+        "meshctl|remote-clusters") echo remote-clusters ;;
         "meshctl|validate") echo validate ;;
         "meshctl|v") echo validate ;;
         "meshctl|version") echo version ;;
@@ -64,7 +65,7 @@ __meshctl_subcommand() {
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config proxy-status validate version x" ;;
+        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config proxy-status remote-clusters validate version x" ;;
         "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down" ;;
         "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
@@ -101,6 +102,7 @@ __meshctl_flags() {
         "meshctl proxy-config route") echo "--file --proxy-admin-port --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config secret") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-status") echo "--revision --output --file --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl remote-clusters") echo "--revision --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl version") echo "--short --remote --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
@@ -139,6 +141,7 @@ __meshctl_value_flags() {
         "meshctl proxy-config route") echo "-f --file --proxy-admin-port --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config secret") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-status") echo "-r --revision -o --output --file --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl remote-clusters") echo "-r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
@@ -271,6 +274,9 @@ __meshctl_flag_values() {
         "meshctl proxy-status|--kubeconfig") echo "files" ;;
         "meshctl proxy-status|--context") echo "dynamic contexts" ;;
         "meshctl proxy-status|-n"|"meshctl proxy-status|--namespace") echo "dynamic namespaces" ;;
+        "meshctl remote-clusters|--kubeconfig") echo "files" ;;
+        "meshctl remote-clusters|--context") echo "dynamic contexts" ;;
+        "meshctl remote-clusters|-n"|"meshctl remote-clusters|--namespace") echo "dynamic namespaces" ;;
         "meshctl validate|-f"|"meshctl validate|--filename") echo "files" ;;
         "meshctl validate|-o"|"meshctl validate|--output") echo "values text json yaml" ;;
         "meshctl validate|--kubeconfig") echo "files" ;;

@@ -31,6 +31,8 @@ function __meshctl_subcommand
             echo proxy-status
         case 'meshctl|ps'
             echo proxy-status
+        case 'meshctl|remote-clusters'
+            echo remote-clusters
         case 'meshctl|validate'
             echo validate
         case 'meshctl|v'
@@ -172,6 +174,8 @@ function __meshctl_value_flags
             printf '%s\n' -f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-status'
             printf '%s\n' -r --revision -o --output --file --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl remote-clusters'
+            printf '%s\n' -r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl validate'
             printf '%s\n' -f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl version'
@@ -222,6 +226,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a kube-inject -d 'Ad
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a local -d 'Run a local control plane (a Kubernetes-compatible API) on this machine'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-config -d 'Show the Envoy configuration of a pod\'s sidecar: clusters, listeners, routes, endpoints, secrets'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-status -d 'The proxies connected to istiod and whether each has acknowledged the configuration it was sent'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a remote-clusters -d 'The remote clusters each istiod is connected to, with the secret each came from and its sync status'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a validate -d 'Check Istio configuration files before they reach a cluster'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a version -d 'Print the meshctl version and what it was built with'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a x -d 'Experimental commands: a sidecar\'s Envoy statistics, a capture of a pod\'s proxy for diagnosis'
@@ -529,6 +534,14 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s i -l 
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -s r -l revision -x -d 'Only the istiod pods of this revision (label istio.io/rev)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s f -l filename -r -F -d 'File, directory, or - for standard input'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s x -l referential -d 'Also check what resources refer to (gateways, subsets) against the files given'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s o -l output -x -a 'text json yaml' -d 'Output format: one of text|json|yaml'

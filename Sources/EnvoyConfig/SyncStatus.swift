@@ -120,3 +120,24 @@ extension String {
     /// `NOT_SENT` → `NOT SENT`.
     var replacingUnderscores: String { String(map { $0 == "_" ? " " : $0 }) }
 }
+
+/// A remote cluster an istiod reads (its `/debug/clusterz` entries): id, the secret it came from, its sync status.
+public struct RemoteClusterStatus: Sendable, Equatable {
+    public var id: String
+    public var secretName: String
+    public var syncStatus: String
+
+    public init(id: String, secretName: String, syncStatus: String) {
+        (self.id, self.secretName, self.syncStatus) = (id, secretName, syncStatus)
+    }
+
+    /// Reads one istiod's `/debug/clusterz` answer (a JSON list of `{id, secretName, syncStatus}`).
+    public static func read(_ text: String, istiod: String) throws(EnvoyDataError) -> [RemoteClusterStatus] {
+        let root: JSONValue
+        do { root = try JSONValue.parse(text) } catch {
+            throw EnvoyDataError("istiod \(istiod): \(error.line):\(error.column): not a /debug/clusterz answer: \(error.message)")
+        }
+        guard let list = root.array else { throw EnvoyDataError("istiod \(istiod): not a /debug/clusterz answer (a JSON list)") }
+        return list.map { RemoteClusterStatus(id: $0.text("id"), secretName: $0.text("secretName"), syncStatus: $0.text("syncStatus")) }
+    }
+}

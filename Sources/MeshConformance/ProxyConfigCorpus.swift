@@ -287,6 +287,16 @@ struct ProxyConfigCorpus {
                                                port: arguments["port"] as? Int ?? 0)
             return path == expected["value"] as? String ? nil : "\"\(path)\", istioctl: \"\(expected["value"] ?? "?")\""
         }
+        if function.hasPrefix("writeMulticlusterStatus") {
+            let answers = arguments["input"] as? [String: String] ?? [:], revisions = arguments["istiodRevisionMap"] as? [String: String] ?? [:]
+            do {
+                let text = try RemoteClustersTable.render(answers: answers, revisions: revisions)
+                if expected["kind"] as? String == "error" { return "no error, istioctl fails" }
+                return text == expected["value"] as? String ? nil : "output differs from istioctl's: \(Self.firstDifference(text, expected["value"] as? String ?? ""))"
+            } catch {
+                return expected["kind"] as? String == "error" ? nil : "error \"\(error.description)\", istioctl prints a table"
+            }
+        }
         if function.hasPrefix("checkRootCACertMatchExist") {
             return checkRootCAs(arguments, expected)
         }

@@ -65,7 +65,7 @@ struct ProxyStatusCommand: MeshCommand {
     func run(_ context: CommandContext) throws {
         let client = try ClusterConnection.client(context)
         let istioNamespace = context.global.istioNamespace
-        let istiods = try runningIstiods(client, istioNamespace: istioNamespace)
+        let istiods = try Self.runningIstiods(client, istioNamespace: istioNamespace, revision: revision).map(\.name)
         if pod != nil { return context.stdout.write(try comparison(client, istiods: istiods, istioNamespace: istioNamespace, context)) }
         var answers: [(istiod: String, text: String)] = []
         for istiod in istiods.sorted() {
@@ -91,13 +91,16 @@ struct ProxyStatusCommand: MeshCommand {
         }
     }
 
-    /// The running istiod pods of the Istio namespace (and revision); none is an error saying where it looked.
-    func runningIstiods(_ client: KubernetesClient, istioNamespace: String) throws -> [String] {
+    /// The running istiod pods of the Istio namespace (and revision), with their istio.io/rev label; none is an
+    /// error saying where it looked.
+    static func runningIstiods(_ client: KubernetesClient, istioNamespace: String, revision: String?) throws -> [(name: String, revision: String?)] {
         var selector = "app=istiod"
         if let revision { selector += ",istio.io/rev=\(revision)" }
         let istiods = try ClusterConnection.call {
             try client.list("/api/v1/namespaces/\(KubernetesClient.percentEncoded(istioNamespace))/pods?labelSelector=\(KubernetesClient.percentEncoded(selector))")
-        }.filter { $0["status"]?["phase"]?.string == "Running" }.compactMap { $0["metadata"]?["name"]?.string }
+        }.filter { $0["status"]?["phase"]?.string == "Running" }.compactMap { pod in
+            pod["metadata"]?["name"]?.string.map { (name: $0, revision: pod.labelMap["istio.io/rev"]) }
+        }
         guard !istiods.isEmpty else {
             throw CommandFailure("no running Istio pods in \"\(istioNamespace)\"\(revision.map { " of revision \($0)" } ?? ""): is istiod installed "
                                  + "there? (-i names another Istio namespace)")

@@ -25,6 +25,7 @@ final class ProxyStatusCommandTests: XCTestCase {
         let dump = sample
         stubs.append(try EnvoyAdminStub(host: address, port: 15014) { _, path in
             if path == "debug/syncz" { return (200, Self.syncz) }
+            if path == "debug/clusterz" { return (200, #"[{"id":"east","secretName":"istio-remote-secret-east","syncStatus":"synced"}]"#) }
             if path == "debug/config_dump?proxyID=productpage-v1.default" { return (200, dump) }
             return nil
         })
@@ -91,5 +92,16 @@ final class ProxyStatusCommandTests: XCTestCase {
         XCTAssertTrue(unknown.stderr.contains("no istiod in \"istio-system\" has a config dump for proxy ratings-v1.default"), unknown.stderr)
         XCTAssertEqual(unknown.stderr.split(separator: "\n").count, 1, unknown.stderr)
         XCTAssertEqual(runMeshctl(["proxy-status", "--file", file.path], variables: variables).exitCode, .usage)
+    }
+
+    /// remote-clusters: each istiod's /debug/clusterz as a table with the istiod's revision label.
+    func testRemoteClustersListsEachIstiodsClusters() {
+        let result = runMeshctl(["remote-clusters"], variables: variables)
+        XCTAssertEqual(result.exitCode, .success, result.stderr)
+        XCTAssertEqual(result.stdout, "NAME     SECRET                       STATUS     ISTIOD       REVISION\n"
+                       + "east     istio-remote-secret-east     synced     istiod-1     \n")
+        let other = runMeshctl(["remote-clusters", "-r", "canary"], variables: variables)
+        XCTAssertEqual(other.exitCode, .failure)
+        XCTAssertTrue(other.stderr.contains("no running Istio pods in \"istio-system\" of revision canary"), other.stderr)
     }
 }
