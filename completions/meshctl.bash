@@ -55,11 +55,13 @@ __meshctl_subcommand() {
         "meshctl proxy-config|secret") echo secret ;;
         "meshctl proxy-config|secrets") echo secret ;;
         "meshctl proxy-config|s") echo secret ;;
+        "meshctl x|authz") echo authz ;;
         "meshctl x|capture") echo capture ;;
         "meshctl x|describe") echo describe ;;
         "meshctl x|des") echo describe ;;
         "meshctl x|envoy-stats") echo envoy-stats ;;
         "meshctl x|es") echo envoy-stats ;;
+        "meshctl x authz|check") echo check ;;
     esac
 }
 
@@ -69,7 +71,8 @@ __meshctl_subcommands() {
         "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down" ;;
         "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
-        "meshctl x") echo "capture describe envoy-stats" ;;
+        "meshctl x") echo "authz capture describe envoy-stats" ;;
+        "meshctl x authz") echo "check" ;;
     esac
 }
 
@@ -106,6 +109,8 @@ __meshctl_flags() {
         "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl version") echo "--short --remote --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x authz") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x authz check") echo "--file --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x capture") echo "--dir --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x envoy-stats") echo "--type --output --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
@@ -145,6 +150,8 @@ __meshctl_value_flags() {
         "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x authz") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x authz check") echo "-f --file --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x capture") echo "-d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x envoy-stats") echo "-t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
@@ -289,6 +296,13 @@ __meshctl_flag_values() {
         "meshctl x|--kubeconfig") echo "files" ;;
         "meshctl x|--context") echo "dynamic contexts" ;;
         "meshctl x|-n"|"meshctl x|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x authz|--kubeconfig") echo "files" ;;
+        "meshctl x authz|--context") echo "dynamic contexts" ;;
+        "meshctl x authz|-n"|"meshctl x authz|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x authz check|-f"|"meshctl x authz check|--file") echo "files" ;;
+        "meshctl x authz check|--kubeconfig") echo "files" ;;
+        "meshctl x authz check|--context") echo "dynamic contexts" ;;
+        "meshctl x authz check|-n"|"meshctl x authz check|--namespace") echo "dynamic namespaces" ;;
         "meshctl x capture|-d"|"meshctl x capture|--dir") echo "directories" ;;
         "meshctl x capture|--kubeconfig") echo "files" ;;
         "meshctl x capture|--context") echo "dynamic contexts" ;;

@@ -52,6 +52,9 @@ struct ProxyConfigCorpus {
                 }
                 return problem
             }
+            if command == "x authz check" {
+                return Self.compare(Self.meshctl(["x", "authz", "check"] + (item["args"] as? [String] ?? []), in: root), expected, wantError: wantError, root: root)
+            }
             guard command == "proxy-config" else { return "meshctl has no `\(command)` yet" }
             let arguments = (item["args"] as? [String]) ?? []
             let env = item["env"] as? [String: Any] ?? [:]
@@ -83,6 +86,17 @@ struct ProxyConfigCorpus {
                     return ProxyStatusOutput.render(response, yaml: format == "yaml")
                 }.joined()
                 return Self.compare((.success, text, text), expected, wantError: wantError, root: root)
+            }
+            if function.hasPrefix("Analyzer{listenerDump}.Print"), let arguments = item["arguments"] as? [String: Any] {
+                // The case's ListenersConfigDump as a saved config dump, read by `x authz check -f`.
+                var section = arguments["listenerDump"] as? [String: Any] ?? [:]
+                section["@type"] = "type.googleapis.com/envoy.admin.v3.ListenersConfigDump"
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-authz-\(UUID().uuidString).json")
+                defer { try? FileManager.default.removeItem(at: file) }
+                guard let data = try? JSONSerialization.data(withJSONObject: ["configs": [section]]), (try? data.write(to: file)) != nil else {
+                    return "cannot write the case's listener dump to \(file.path)"
+                }
+                return Self.compare(Self.meshctl(["x", "authz", "check", "-f", file.path], in: root), expected, wantError: wantError, root: root)
             }
             if function.hasPrefix("NewComparator"), let arguments = item["arguments"] as? [String: Any] {
                 return checkComparison(arguments, expected, wantError: wantError)
@@ -148,7 +162,7 @@ struct ProxyConfigCorpus {
                 let stub = try EnvoyAdminStub(host: address, port: 15014) { _, path in answer(path).map { (200, $0) } }
                 stubs.append(stub)
                 let namespace = pod["namespace"] as? String ?? "istio-system"
-                try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string(namespace))]))]))
+                _ = try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string(namespace))]))]))
                 let labels = (pod["labels"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) }
                 try client.send("POST", "/api/v1/namespaces/\(namespace)/pods", body: .object([
                     ("apiVersion", .string("v1")), ("kind", .string("Pod")),
@@ -227,7 +241,7 @@ struct ProxyConfigCorpus {
             for (index, object) in objects.enumerated() {
                 var value = try JSONValue.parse(String(decoding: JSONSerialization.data(withJSONObject: object), as: UTF8.self))
                 let kind = value["kind"]?.string ?? "", namespace = value["metadata"]?["namespace"]?.string ?? "default"
-                try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string(namespace))]))]))
+                _ = try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string(namespace))]))]))
                 if kind == "Pod", let name = value["metadata"]?["name"]?.string, let response = responses[name] {
                     let body = try response["literal"] ?? String(contentsOf: root.appendingPathComponent(response["file"] ?? ""), encoding: .utf8)
                     let address = "127.43.\(network).\(index + 1)"

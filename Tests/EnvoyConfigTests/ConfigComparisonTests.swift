@@ -130,3 +130,13 @@ final class ConfigComparisonTests: XCTestCase {
         XCTAssertTrue(ConfigComparison(istiod: empty, envoy: envoy).report().contains("-config dump has no configuration type envoy.admin.v3.ClustersConfigDump"))
     }
 }
+
+final class AuthorizationSummaryTests: XCTestCase {
+    func testPolicyNamesAreReadAsIstioWritesThem() {
+        XCTAssertTrue(AuthorizationSummary.policyName("ns[default]-policy[httpbin]-rule[0]") == ("httpbin.default", "0"))
+        XCTAssertTrue(AuthorizationSummary.policyName("istio-ext-authz-ns[shop]-policy[ext-authz]-rule[12]") == ("ext-authz.shop", "12"))
+        XCTAssertTrue(AuthorizationSummary.policyName("something else") == ("", ""))
+        XCTAssertTrue(AuthorizationSummary.policyName("ns[a]-rule[1]-policy[b]") == ("", ""))
+    }
+}
+

@@ -35,6 +35,18 @@ final class ProxyConfigCommandTests: XCTestCase {
         XCTAssertTrue(sidecar.stdout.contains("envoy://virtualInbound "), sidecar.stdout)
     }
 
+    /// x authz check on istioctl's listener dump: the policies behind its RBAC filters, DENY, ALLOW, LOG, CUSTOM.
+    func testAuthorizationPoliciesOfAListenerDump() {
+        let dump = TestPaths.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/conformance/istio/proxy-config/authz/testdata/configdump.yaml").path
+        let result = runMeshctl(["x", "authz", "check", "-f", dump])
+        XCTAssertEqual(result.exitCode, .success, result.stderr)
+        XCTAssertEqual(result.stdout, "ACTION   AuthorizationPolicy         RULES\nALLOW    _anonymous_match_nothing_   1\nALLOW    httpbin.default             1\n"
+                       + "CUSTOM   ext-authz.default           1\n")
+        // The sample sidecar has no dynamic listeners: the header alone.
+        XCTAssertEqual(run(["x", "authz", "check", "-f", "@config_dump.json"]).stdout, "ACTION   AuthorizationPolicy   RULES\n")
+        XCTAssertEqual(runMeshctl(["x", "authz", "check"]).exitCode, .usage)
+    }
+
     func testListenersRoutesAndEndpointsOfTheSample() {
         let listeners = run(["pc", "listener", "-f", "@config_dump.json", "--port", "15006"])
         XCTAssertTrue(listeners.stdout.contains("127.0.0.1 15006 Trans: raw_buffer; App: http/1.1,h2c"), listeners.stdout)
