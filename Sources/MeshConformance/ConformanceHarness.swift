@@ -116,6 +116,11 @@ public enum ConformanceHarness {
         return CorpusResult(corpus: "check-inject", total: cases.count, failures: failures.filter { cases.contains($0.key) })
     }
 
+    /// The proxy-config corpus alone (`meshctl-conformance --only proxy-config`, while working on it).
+    public static func runProxyConfig(corpusRoot: String) throws -> CorpusResult {
+        proxyConfigResult(corpusRoot: corpusRoot, cases: try CorpusIndex(root: corpusRoot).proxyConfigCases)
+    }
+
     private static func proxyConfigResult(corpusRoot: String, cases: [String]) -> CorpusResult {
         let corpus = ProxyConfigCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("proxy-config"))
         let failures: [String: String]
