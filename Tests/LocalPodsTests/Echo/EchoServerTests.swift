@@ -16,7 +16,7 @@ final class EchoServerTests: XCTestCase {
     }
 
     /// An address of its own on loopback, so tests never meet another's server.
-    private func freshAddress() -> String { "127.\(Int.random(in: 32...90)).\(Int.random(in: 0...255)).\(Int.random(in: 1...254))" }
+    private func freshAddress() -> String { freshLoopbackAddress() }
 
     private func start(_ environment: [String: String]) throws -> (server: EchoServer, address: String) {
         let address = environment["POD_IP"] ?? freshAddress()
