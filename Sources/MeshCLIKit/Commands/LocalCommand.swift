@@ -19,9 +19,10 @@ struct LocalCommand: MeshCommand {
             examples: [
                 Example("Start it and point kubectl at it", "meshctl local up && kubectl get namespaces -L istio-injection"),
                 Example("See whether it runs", "meshctl local status"),
+                Example("Call a Service from inside local mode", "meshctl local curl http://echo.default:8080/"),
                 Example("Stop it and delete its state and context", "meshctl local down --purge"),
             ],
-            subcommands: [LocalUpCommand.self, LocalStatusCommand.self, LocalDownCommand.self, LocalServeCommand.self])
+            subcommands: [LocalUpCommand.self, LocalStatusCommand.self, LocalDownCommand.self, LocalCurlCommand.self, LocalServeCommand.self])
     }
 
     init(_ invocation: Invocation) throws {}
