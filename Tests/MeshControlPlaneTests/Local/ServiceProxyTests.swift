@@ -43,29 +43,22 @@ final class ServiceRoutingTests: XCTestCase {
 /// The service proxy of a running control plane, with Services and Endpoints written through the API and two echo
 /// processes as the pods.
 final class ServiceProxyTests: XCTestCase {
-    private var plane: LocalControlPlane!
-    private var directory: URL!
-    private var client: CurlClient!
+    private var running: RunningControlPlane!
+    private var plane: LocalControlPlane { running.plane }
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-proxy-\(UUID().uuidString)")
-        plane = try LocalControlPlane(stateDirectory: directory, port: 0)
-        try plane.start()
-        client = try CurlClient(certificateAuthorities: plane.authorityPEM, timeoutSeconds: 10)
+        running = try RunningControlPlane(name: "proxy")
     }
 
     override func tearDown() {
-        plane?.stop()
-        if let directory { try? FileManager.default.removeItem(at: directory) }
+        running?.stop()
     }
 
     @discardableResult
     private func call(_ method: String, _ path: String, _ body: String? = nil) throws -> JSONValue {
-        let headers = [("Authorization", "Bearer \(plane.token)"), ("Content-Type", method == "PATCH" ? "application/merge-patch+json" : "application/json")]
-        let response = try client.perform(HTTPClientRequest(method: method, url: plane.url + path, headers: headers, body: Array((body ?? "").utf8)))
-        let json = try JSONValue.parse(response.body)
-        guard (200..<300).contains(response.status) else { throw EchoProcessError(description: "\(method) \(path): \(response.status) \(json.serialized)") }
-        return json
+        let answer = try running.call(method, path, body)
+        guard (200..<300).contains(answer.status) else { throw EchoProcessError(description: "\(method) \(path): \(answer.status) \(answer.json.serialized)") }
+        return answer.json
     }
 
     /// Which pod answered a GET to `address:port`, or the failure.

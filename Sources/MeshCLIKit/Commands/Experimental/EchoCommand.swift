@@ -26,13 +26,7 @@ struct EchoCommand: MeshCommand {
     init(_ invocation: Invocation) throws {}
 
     func run(_ context: CommandContext) throws {
-        // The stop signals are blocked before any thread starts, so only sigwait below sees them.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-        defer { pthread_sigmask(SIG_UNBLOCK, &signals, nil) }
+        let signals = StopSignals()
 
         let settings: EchoSettings
         do {
@@ -52,8 +46,7 @@ struct EchoCommand: MeshCommand {
         let scheme = settings.tls ? (settings.wireProtocol == .tcp ? "tls" : "https") : (settings.wireProtocol == .tcp ? "tcp" : "http")
         let listening = server.ports.map { "\(scheme)://\(settings.bindAddress):\($0)" }.joined(separator: " ")
         output.write("\(EchoLog.timestamp()) echo: pod \(settings.namespace)/\(settings.pod) serving \(listening)")
-        var received: Int32 = 0
-        sigwait(&signals, &received)
+        let received = signals.wait()
         server.stopAccepting()
         let deadline = Date().addingTimeInterval(Self.drainSeconds)
         while server.requestsInFlight > 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
