@@ -62,8 +62,12 @@ public struct EchoSettings: Sendable {
         }
         if ports.isEmpty { ports = [Self.defaultPort] }
         bindAddress = value("ECHO_BIND") ?? value("POD_IP") ?? "127.0.0.1"
+        let bindVariable = value("ECHO_BIND") != nil ? "ECHO_BIND" : "POD_IP"
         guard IPAddress.isLiteral(bindAddress) else {
-            throw EchoSettingError(value("ECHO_BIND") != nil ? "ECHO_BIND" : "POD_IP", bindAddress, "not an IP address; give one such as 127.0.0.1")
+            throw EchoSettingError(bindVariable, bindAddress, "not an IP address; give one such as 127.0.0.1")
+        }
+        guard IPAddress.isLoopback(bindAddress) else {
+            throw EchoSettingError(bindVariable, bindAddress, "local mode's pods listen on loopback only (127.0.0.0/8 or ::1), never on this machine's network")
         }
         pod = value("POD_NAME") ?? value("HOSTNAME") ?? "echo"
         namespace = value("POD_NAMESPACE") ?? "default"

@@ -115,7 +115,8 @@ struct LocalCurlCommand: MeshCommand {
         }
         switch HTTPCall.performWaiting(request, address: address, source: source, timeout: maxTime) {
         case .failure(let failure):
-            throw CommandFailure(failure.description)
+            let down = mode.runningProcess == nil ? " (local mode is not running: `meshctl local up`" + (mode.isDefault ? "" : " --state-dir \(mode.paths.directory.path)") + ")" : ""
+            throw CommandFailure(failure.description + down)
         case .success(let response):
             if verbose {
                 context.stderr.write("< HTTP/\(response.head.version == 10 ? "1.0" : "1.1") \(response.head.status) \(response.head.reason)\n")

@@ -49,19 +49,6 @@ public final class ServiceProxy: @unchecked Sendable {
         loop.stop()
     }
 
-    /// The frontends listened on now and their backends (for tests and status).
-    public var listening: [String: [String]] {
-        final class Box: @unchecked Sendable { var value: [String: [String]] = [:] }
-        let result = Box()
-        let done = DispatchSemaphore(value: 0)
-        loop.execute { [self] in
-            result.value = Dictionary(uniqueKeysWithValues: forwarded.map { ($0.key.description, $0.value.backends.map { "\($0.address):\($0.port)" }) })
-            done.signal()
-        }
-        done.wait()
-        return result.value
-    }
-
     /// Changes often come in bursts (a Service and its Endpoints): one resync takes them all.
     private func queueResync() {
         loop.execute { [self] in

@@ -145,6 +145,7 @@ final class EchoServerTests: XCTestCase {
             (["PORTS": "8080,x"], "PORTS=8080,x: \"x\" is not a port"), (["PORT": "0"], "PORT=0: not a port"),
             (["ECHO_ERROR_RATE": "2"], "ECHO_ERROR_RATE=2: not a fraction from 0 to 1"), (["ECHO_DELAY": "forever"], "ECHO_DELAY=forever: not a duration"),
             (["ECHO_TLS": "maybe"], "ECHO_TLS=maybe: use true or false"), (["ECHO_BIND": "pod"], "ECHO_BIND=pod: not an IP address"),
+            (["ECHO_BIND": "0.0.0.0"], "ECHO_BIND=0.0.0.0: local mode's pods listen on loopback only"), (["POD_IP": "10.1.2.3"], "POD_IP=10.1.2.3"),
             (["ECHO_PROTOCOL": "quic"], "ECHO_PROTOCOL=quic: unknown protocol"), (["ECHO_TLS_CERT": "/c.pem"], "set both or neither"),
         ]
         for (environment, expected) in cases {

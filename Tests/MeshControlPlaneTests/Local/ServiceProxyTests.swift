@@ -115,4 +115,22 @@ final class ServiceProxyTests: XCTestCase {
         XCTAssertTrue(eventually { (try? ask(clusterIP, 8080).get()) == nil }, "a deleted Service is not forwarded")
         XCTAssertTrue(eventually { (try? String(contentsOf: plane.paths.names, encoding: .utf8))?.contains("echo.default") == false })
     }
+
+    /// A Service whose endpoints are EndpointSlices (targetPort by name, through the slice port's name) is forwarded
+    /// as its slices say, and follows them.
+    func testEndpointSlicesAreFollowed() throws {
+        let address = freshLoopbackAddress(), port = Int.random(in: 20_000...40_000)
+        let echo = try EchoProcess(name: "sliced-0", address: address, port: port)
+        defer { echo.stop() }
+        let service = try call("POST", "/api/v1/namespaces/default/services",
+                               #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"sliced"},"spec":{"ports":[{"name":"web","port":8081,"targetPort":"web"}]}}"#)
+        let clusterIP = try XCTUnwrap(service["spec"]?["clusterIP"]?.string)
+        func slice(ready: Bool) -> String {
+            #"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"sliced-x1","labels":{"kubernetes.io/service-name":"sliced"}},"addressType":"IPv4","ports":[{"name":"web","port":\#(port),"protocol":"TCP"}],"endpoints":[{"addresses":["\#(address)"],"conditions":{"ready":\#(ready)}}]}"#
+        }
+        try call("POST", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices", slice(ready: true))
+        XCTAssertTrue(eventually { (try? ask(clusterIP, 8081).get()) == "sliced-0" }, "forwarded to the slice's endpoint")
+        try call("PUT", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/sliced-x1", slice(ready: false))
+        XCTAssertTrue(eventually { (try? ask(clusterIP, 8081).get()) == nil }, "refused once the endpoint is not ready")
+    }
 }
