@@ -133,4 +133,23 @@ final class ServiceProxyTests: XCTestCase {
         try call("PUT", "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/sliced-x1", slice(ready: false))
         XCTAssertTrue(eventually { (try? ask(clusterIP, 8081).get()) == nil }, "refused once the endpoint is not ready")
     }
+
+    /// A control plane started again on the same state directory forwards its Services again, from the store.
+    func testARestartedControlPlaneForwardsAgain() throws {
+        let address = freshLoopbackAddress(), port = Int.random(in: 20_000...40_000)
+        let echo = try EchoProcess(name: "kept-0", address: address, port: port)
+        defer { echo.stop() }
+        let service = try call("POST", "/api/v1/namespaces/default/services",
+                               #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"kept"},"spec":{"ports":[{"port":8082}]}}"#)
+        let clusterIP = try XCTUnwrap(service["spec"]?["clusterIP"]?.string)
+        try call("POST", "/api/v1/namespaces/default/endpoints",
+                 #"{"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"kept"},"subsets":[{"addresses":[{"ip":"\#(address)"}],"ports":[{"port":\#(port)}]}]}"#)
+        XCTAssertTrue(eventually { (try? ask(clusterIP, 8082).get()) == "kept-0" })
+        plane.stop()
+        XCTAssertTrue(eventually { (try? ask(clusterIP, 8082).get()) == nil }, "nothing listens once it stopped")
+        let again = try LocalControlPlane(stateDirectory: running.directory, port: 0)
+        try again.start()
+        defer { again.stop() }
+        XCTAssertTrue(eventually { (try? ask(clusterIP, 8082).get()) == "kept-0" }, "forwarded again after the restart")
+    }
 }
