@@ -42,6 +42,12 @@ enum Socket {
         }
     }
 
+    /// A socket bound to an address with port 0 gets its port at connect (Linux's IP_BIND_ADDRESS_NO_PORT).
+    static func deferPortChoice(_ fd: Int32) {
+        var on: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_IP), 24, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     static func setNoDelay(_ fd: Int32) {
         var on: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))

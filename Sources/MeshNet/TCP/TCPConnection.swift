@@ -70,6 +70,9 @@ public final class TCPConnection: @unchecked Sendable {
                 var source = sockaddr_storage()
                 do {
                     let sourceLength = try TCPListener.fill(&source, host: sourceHost, port: 0)
+                    // The port is chosen at connect, for the address pair: many short connections from one source
+                    // are not held back by the ports its closed ones keep in TIME_WAIT.
+                    Socket.deferPortChoice(fd)
                     let bound = withUnsafePointer(to: &source) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, sourceLength) } }
                     guard bound == 0 else { throw NetworkError.system("bind \(sourceHost)") }
                 } catch {
