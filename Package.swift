@@ -36,12 +36,15 @@ let package = Package(
         .target(name: "Manifests", dependencies: ["ConfigValues"]),
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CCurlShims"]),
         .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"]),
-        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite"]),
+        // What runs in local mode's pods and what they see of the cluster: the echo app, Service names and service
+        // links, the HTTP client of /call and `local curl`. Pods know no store: only their env and the names file.
+        .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet"]),
+        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "LocalPods", "CSQLite"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
         // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.
         .target(name: "MeshDoctor", dependencies: ["Manifests", "EnvoyConfig"]),
-        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "KubeClient", "MeshNet", "MeshControlPlane", "CBuildInfo"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "KubeClient", "MeshNet", "MeshControlPlane", "LocalPods", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
@@ -56,6 +59,7 @@ let package = Package(
         .testTarget(name: "ConfigValuesTests", dependencies: ["ConfigValues", "MeshTestSupport"], exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "MeshTestSupport"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),
+        .testTarget(name: "LocalPodsTests", dependencies: ["LocalPods", "MeshNet", "ConfigValues", "MeshTestSupport"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "MeshTestSupport"]),

@@ -30,6 +30,7 @@ __meshctl_subcommand() {
         "meshctl local|up") echo up ;;
         "meshctl local|status") echo status ;;
         "meshctl local|down") echo down ;;
+        "meshctl local|curl") echo curl ;;
         "meshctl proxy-config|all") echo all ;;
         "meshctl proxy-config|a") echo all ;;
         "meshctl proxy-config|bootstrap") echo bootstrap ;;
@@ -69,7 +70,7 @@ __meshctl_subcommands() {
     case "$1" in
         "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config proxy-status remote-clusters validate version x" ;;
         "meshctl inject") echo "enable disable" ;;
-        "meshctl local") echo "up status down" ;;
+        "meshctl local") echo "up status down curl" ;;
         "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
         "meshctl x") echo "authz capture describe envoy-stats" ;;
         "meshctl x authz") echo "check" ;;
@@ -93,6 +94,7 @@ __meshctl_flags() {
         "meshctl local up") echo "--port --state-dir --foreground --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl local curl") echo "--from --header --request --data --verbose --fail --max-time --state-dir --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config all") echo "--file --proxy-admin-port --with-headers --fqdn --direction --subset --port --address --type --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config bootstrap") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
@@ -134,6 +136,7 @@ __meshctl_value_flags() {
         "meshctl local up") echo "--port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local status") echo "--state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local down") echo "--state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl local curl") echo "--from -H --header -X --request -d --data -m --max-time --state-dir --kubeconfig --context -n --namespace -i --istioNamespace --verbosity --request-timeout" ;;
         "meshctl proxy-config") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config all") echo "-f --file --proxy-admin-port --fqdn --direction --subset --port --address --type --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config bootstrap") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
@@ -222,6 +225,10 @@ __meshctl_flag_values() {
         "meshctl local down|--kubeconfig") echo "files" ;;
         "meshctl local down|--context") echo "dynamic contexts" ;;
         "meshctl local down|-n"|"meshctl local down|--namespace") echo "dynamic namespaces" ;;
+        "meshctl local curl|--state-dir") echo "directories" ;;
+        "meshctl local curl|--kubeconfig") echo "files" ;;
+        "meshctl local curl|--context") echo "dynamic contexts" ;;
+        "meshctl local curl|-n"|"meshctl local curl|--namespace") echo "dynamic namespaces" ;;
         "meshctl proxy-config|--kubeconfig") echo "files" ;;
         "meshctl proxy-config|--context") echo "dynamic contexts" ;;
         "meshctl proxy-config|-n"|"meshctl proxy-config|--namespace") echo "dynamic namespaces" ;;

@@ -55,6 +55,8 @@ function __meshctl_subcommand
             echo status
         case 'meshctl local|down'
             echo down
+        case 'meshctl local|curl'
+            echo curl
         case 'meshctl proxy-config|all'
             echo all
         case 'meshctl proxy-config|a'
@@ -158,6 +160,8 @@ function __meshctl_value_flags
             printf '%s\n' --state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local down'
             printf '%s\n' --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl local curl'
+            printf '%s\n' --from -H --header -X --request -d --data -m --max-time --state-dir --kubeconfig --context -n --namespace -i --istioNamespace --verbosity --request-timeout
         case 'meshctl proxy-config'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-config all'
@@ -362,6 +366,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s h -l h
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a up -d 'Start the local control plane and make its kubeconfig context current'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a status -d 'Show whether the local control plane runs, where, for how long, and how many objects it holds'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a down -d 'Stop the local control plane (and with --purge, delete its state and kubeconfig context)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a curl -d 'Make an HTTP request from inside local mode: Service names resolve, and --from sends it from a pod\'s address'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
@@ -397,6 +402,21 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s i -l is
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l from -x -d 'Send from this pod\'s address (a pod, or the first ready pod of a Deployment)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s H -l header -x -d 'A request header (repeat for more)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s X -l request -x -d 'The request method (default GET, or POST with --data)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s d -l data -x -d 'The request body (@FILE reads it from a file)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s v -l verbose -d 'Write the request and the answer\'s status line and headers to standard error'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s f -l fail -d 'Exit 22 when the answer is a 4xx or 5xx (the body is not printed)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s m -l max-time -x -d 'How long to wait for the whole answer'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a all -d 'Everything of a sidecar: versions, clusters, listeners, routes, secrets and endpoints'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a bootstrap -d 'The bootstrap of a sidecar (JSON by default; -o short prints the Istio and Envoy versions)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a cluster -d 'The clusters of a sidecar: service FQDN, port, subset, direction, type, DestinationRule'

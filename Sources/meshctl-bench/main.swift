@@ -134,6 +134,13 @@ guard arguments.count == 4 else {
 }
 let meshctl = arguments[1], harness = arguments[2], workdir = arguments[3]
 var rows: [Row] = []
+// MESHCTL_BENCH_ONLY=echo runs only the echo pod's memory rows.
+if ProcessInfo.processInfo.environment["MESHCTL_BENCH_ONLY"] == "echo" {
+    try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+    printTable(EchoFootprint.rows(meshctl: meshctl, workdir: workdir))
+    exit(0)
+}
+
 // MESHCTL_BENCH_ONLY=local-api runs only the local API server's load benchmark.
 if ProcessInfo.processInfo.environment["MESHCTL_BENCH_ONLY"] == "local-api" {
     try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
@@ -342,5 +349,8 @@ do {
 } catch {
     rows.append(Row(benchmark: "local API under load", result: "failed", reference: "", note: "\(error)"))
 }
+
+// The echo pod's memory.
+rows += EchoFootprint.rows(meshctl: meshctl, workdir: workdir)
 
 printTable(rows)

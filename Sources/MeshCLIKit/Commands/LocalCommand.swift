@@ -19,9 +19,10 @@ struct LocalCommand: MeshCommand {
             examples: [
                 Example("Start it and point kubectl at it", "meshctl local up && kubectl get namespaces -L istio-injection"),
                 Example("See whether it runs", "meshctl local status"),
+                Example("Call a Service from inside local mode", "meshctl local curl http://echo.default:8080/"),
                 Example("Stop it and delete its state and context", "meshctl local down --purge"),
             ],
-            subcommands: [LocalUpCommand.self, LocalStatusCommand.self, LocalDownCommand.self, LocalServeCommand.self])
+            subcommands: [LocalUpCommand.self, LocalStatusCommand.self, LocalDownCommand.self, LocalCurlCommand.self, LocalServeCommand.self])
     }
 
     init(_ invocation: Invocation) throws {}
@@ -269,13 +270,7 @@ struct LocalServeCommand: MeshCommand {
 
     /// Starts the control plane, reports it, then serves until SIGINT or SIGTERM.
     static func serve(mode: LocalMode, port: Int?, context: CommandContext, started: (String) throws -> Void) throws {
-        // Block the stop signals before any thread starts, so only sigwait below sees them.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-        defer { pthread_sigmask(SIG_UNBLOCK, &signals, nil) }
+        let signals = StopSignals()
 
         try mode.createStateDirectory()
         let lastPort = StateFiles.read(mode.paths.directory.appendingPathComponent("port")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
@@ -302,8 +297,7 @@ struct LocalServeCommand: MeshCommand {
             try? FileManager.default.removeItem(at: mode.runningNote)
         }
         try started(plane.url)
-        var received: Int32 = 0
-        sigwait(&signals, &received)
+        let received = signals.wait()
         context.stdout.write("\(Timestamps.now()) stopping (signal \(received))\n")
     }
 }

@@ -15,6 +15,8 @@ public struct LocalStatePaths: Sendable {
     public var token: URL { directory.appendingPathComponent("token") }
     public var pidFile: URL { directory.appendingPathComponent("meshctl-local.pid") }
     public var log: URL { directory.appendingPathComponent("meshctl-local.log") }
+    /// The names of the Services, for processes local mode starts (see `ClusterNames`, `ServiceLinks`).
+    public var names: URL { directory.appendingPathComponent("names") }
     /// Written once the server answers: `https://127.0.0.1:PORT` and the start time.
     public var endpoint: URL { directory.appendingPathComponent("endpoint") }
 }
@@ -50,6 +52,8 @@ public final class LocalControlPlane: @unchecked Sendable {
     private let loops: [EventLoop]
     private let server: HTTPServer
     public let api: KubernetesAPI
+    /// Forwards connections to Services' cluster IPs to their ready endpoints.
+    public let serviceProxy: ServiceProxy
 
     /// Prepares the state directory (credentials made if missing) and binds the port (0: any free one).
     public init(stateDirectory: URL, port: Int, loops loopCount: Int = 2) throws {
@@ -72,6 +76,7 @@ public final class LocalControlPlane: @unchecked Sendable {
         self.port = server.port
         api.serverAddress = "127.0.0.1:\(server.port)"
         try Bootstrap.seed(api)
+        serviceProxy = try ServiceProxy(store: store, namesFile: paths.names) { [api] line in api.log(line) }
     }
 
     public var url: String { "https://127.0.0.1:\(port)" }
@@ -79,10 +84,12 @@ public final class LocalControlPlane: @unchecked Sendable {
     public func start() throws {
         for loop in loops { loop.start() }
         server.start()
+        try serviceProxy.start()
         try StateFiles.write(Array("\(url)\n\(Int(Date().timeIntervalSince1970))\n".utf8), to: paths.endpoint, secret: false)
     }
 
     public func stop() {
+        serviceProxy.stop()
         server.stop()
         for loop in loops { loop.stop() }
         try? FileManager.default.removeItem(at: paths.endpoint)
