@@ -1,0 +1,173 @@
+import XCTest
+import Foundation
+import MeshNet
+import MeshTestSupport
+@testable import MeshHTTP2
+
+/// The HTTP/2 server and client on real sockets, with real peers: curl and h2load (nghttp2) against the server,
+/// and the server against this module's client.
+final class HTTP2ServerTests: XCTestCase {
+    private var loop: EventLoop!
+    private var server: HTTP2Server!
+
+    override func setUpWithError() throws {
+        loop = try EventLoop(name: "h2-test")
+        loop.start()
+        server = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop]) { request, responder in
+            switch request.path {
+            case "/echo":
+                responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")], body: request.body))
+            case "/large":
+                let size = Int(request.query["bytes"] ?? "") ?? 1_000_000
+                responder.respond(HTTPResponse(status: 200, body: (0..<size).map { UInt8(truncatingIfNeeded: $0 % 251) }))
+            case "/stream":
+                responder.startStream(status: 200, headers: [("content-type", "text/plain")])
+                for part in ["one ", "two ", "three"] { responder.sendBody(ByteBuffer(string: part)) }
+                responder.finish(trailers: [("x-checksum", "ok")])
+            default:
+                responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "hello \(request.method) \(request.target) \(request.header("host") ?? "")\n"))
+            }
+        }
+        server.start()
+    }
+
+    override func tearDown() {
+        server?.stop()
+        loop?.stop()
+    }
+
+    private func tool(_ path: String) throws -> String {
+        guard FileManager.default.isExecutableFile(atPath: path) else { throw XCTSkip("no \(path) on this machine") }
+        return path
+    }
+
+    /// Runs a process to its end and returns its standard output (standard error on failure).
+    private func run(_ path: String, _ arguments: [String], input: Data? = nil) throws -> (status: Int32, output: String, error: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let output = Pipe(), error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        // Read before waiting, so a large output cannot fill the pipe and stall the child.
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    // MARK: curl
+
+    func testCurlWithPriorKnowledgeSendsSeveralRequests() throws {
+        let curl = try tool("/usr/bin/curl")
+        let base = "http://127.0.0.1:\(server.port)"
+        // One request per curl: curl 7.88.1 fails a second request on a reused h2c prior-knowledge connection
+        // (exit 16 before sending it) against nginx's h2c as well; h2load and HTTP2Client cover many streams on
+        // one connection.
+        for (method, target) in [("GET", "/a"), ("HEAD", "/b?x=1"), ("DELETE", "/c")] {
+            let result = try run(curl, ["-sS", "--http2-prior-knowledge", "-X", method, "-w", "[%{http_version} %{response_code}]",
+                                        method == "HEAD" ? "-I" : "-s", "\(base)\(target)"])
+            XCTAssertEqual(result.status, 0, "\(method) \(target): \(result.error)")
+            if method == "HEAD" {
+                XCTAssertTrue(result.output.hasPrefix("HTTP/2 200"), result.output)
+            } else {
+                XCTAssertEqual(result.output, "hello \(method) \(target) 127.0.0.1:\(server.port)\n[2 200]")
+            }
+        }
+    }
+
+    func testCurlDownloadsALargeBodyAndPostsOneThatNeedsWindowUpdates() throws {
+        let curl = try tool("/usr/bin/curl")
+        let base = "http://127.0.0.1:\(server.port)"
+        let download = try run(curl, ["-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{size_download}",
+                                      "\(base)/large?bytes=5000000"])
+        XCTAssertEqual(download.status, 0, download.error)
+        XCTAssertEqual(download.output, "2 5000000")
+
+        // 3 MB up: far past the 65,535-byte windows the server starts with, so only its WINDOW_UPDATEs let it through.
+        let body = Data((0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("h2-post-\(UUID().uuidString)")
+        try body.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let echoed = FileManager.default.temporaryDirectory.appendingPathComponent("h2-echo-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: echoed) }
+        let post = try run(curl, ["-sS", "--http2-prior-knowledge", "--data-binary", "@\(file.path)", "-o", echoed.path,
+                                  "-w", "%{http_version} %{response_code}", "\(base)/echo"])
+        XCTAssertEqual(post.status, 0, post.error)
+        XCTAssertEqual(post.output, "2 200")
+        XCTAssertEqual(try Data(contentsOf: echoed), body, "the body came back whole")
+    }
+
+    func testCurlReadsAStreamedResponseWithTrailers() throws {
+        let curl = try tool("/usr/bin/curl")
+        let result = try run(curl, ["-sS", "--http2-prior-knowledge", "-i", "http://127.0.0.1:\(server.port)/stream"])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertTrue(result.output.hasPrefix("HTTP/2 200"), result.output)
+        XCTAssertTrue(result.output.contains("one two three"), result.output)
+        XCTAssertTrue(result.output.contains("x-checksum: ok"), "trailers shown: \(result.output)")
+    }
+
+    // MARK: h2load
+
+    func testH2loadCompletesTwoThousandRequestsWithoutErrors() throws {
+        let h2load = try tool("/usr/bin/h2load")
+        let result = try run(h2load, ["-n", "2000", "-c", "4", "-m", "10", "http://127.0.0.1:\(server.port)/"])
+        XCTAssertEqual(result.status, 0, result.error)
+        let summary = result.output.split(separator: "\n").first { $0.hasPrefix("requests:") }.map(String.init) ?? result.output
+        XCTAssertEqual(summary, "requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored, 0 timeout")
+        XCTAssertTrue(result.output.contains("status codes: 2000 2xx"), result.output)
+    }
+
+    // MARK: This module's client
+
+    func testTheClientSendsConcurrentRequestsAndALargeBody() throws {
+        let client = try connectClient()
+        defer { client.close() }
+        let results = Locked<[Int: HTTPResponse]>([:])
+        let payload = (0..<1_500_000).map { UInt8(truncatingIfNeeded: $0 % 13) }
+        for index in 0..<20 {
+            client.send(HTTPRequest(method: "GET", target: "/item/\(index)")) { result in
+                if case .success(let response) = result { results.withLock { $0[index] = response } }
+            }
+        }
+        client.send(HTTPRequest(method: "POST", target: "/echo", body: payload)) { result in
+            if case .success(let response) = result { results.withLock { $0[100] = response } }
+        }
+        XCTAssertTrue(eventually(timeout: 20) { results.withLock { $0.count } == 21 })
+        results.withLock { responses in
+            XCTAssertEqual(String(decoding: responses[7]?.body ?? [], as: UTF8.self), "hello GET /item/7 127.0.0.1:\(server.port)\n")
+            XCTAssertEqual(responses[100]?.body, payload)
+            XCTAssertEqual(responses[100]?.status, 200)
+        }
+    }
+
+    func testTheClientReceivesTrailersAndStreamedParts() throws {
+        let client = try connectClient()
+        defer { client.close() }
+        let response = Locked<HTTPResponse?>(nil)
+        client.send(HTTPRequest(method: "GET", target: "/stream")) { result in response.withLock { $0 = try? result.get() } }
+        XCTAssertTrue(eventually { response.withLock { $0 != nil } })
+        XCTAssertEqual(response.withLock { $0.map { String(decoding: $0.body, as: UTF8.self) } }, "one two three")
+        XCTAssertEqual(response.withLock { $0?.headers.first { $0.name == "x-checksum" }?.value }, "ok")
+    }
+
+    private func connectClient() throws -> HTTP2Client {
+        let connected = Locked<Result<HTTP2Client, NetworkError>?>(nil)
+        HTTP2Client.connect(host: "127.0.0.1", port: server.port, loop: loop) { result in connected.withLock { $0 = result } }
+        XCTAssertTrue(eventually { connected.withLock { $0 != nil } })
+        return try XCTUnwrap(connected.withLock { $0 }).get()
+    }
+}
+
+/// A value shared between a test's thread and a loop thread.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<Result>(_ body: (inout Value) -> Result) -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}
