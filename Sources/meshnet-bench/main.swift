@@ -7,6 +7,7 @@ import Glibc
 // MeshNet's benchmarks, kept apart from meshctl-bench so that a release build of MeshNet alone runs them:
 //   meshnet-bench http WORKDIR [MALLOC_COUNTER.so]   the rows below, as a table
 //   meshnet-bench hello-server                        the server under test (the rows start it as a child)
+//   meshnet-bench h2-hello-server                     the same over h2c (MeshHTTP2), for the h2load rows
 // A hello-world HTTP/1.1 server on MeshNet against nginx's `return 200`, each on one worker thread, measured by wrk
 // on loopback; and heap allocations per keep-alive request, counted in the server process by a preloaded malloc
 // counter (bench/malloc_counter.c).
@@ -39,7 +40,7 @@ func runHelloServer() -> Never {
 }
 
 /// A server process under test; ends when dropped from `stop`.
-private struct ServerProcess {
+struct ServerProcess {
     let process: Process
     let input: Pipe?
     let port: Int
@@ -50,10 +51,10 @@ private struct ServerProcess {
     }
 }
 
-private func startHelloServer(preload: String?) throws -> ServerProcess {
+func startHelloServer(preload: String?, mode: String = "hello-server") throws -> ServerProcess {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-    process.arguments = ["hello-server"]
+    process.arguments = [mode]
     var environment = ProcessInfo.processInfo.environment
     if let preload { environment["LD_PRELOAD"] = preload }
     process.environment = environment
@@ -73,7 +74,8 @@ private func freePort() throws -> Int {
     return listener.port
 }
 
-private func startNginx(workdir: String) throws -> ServerProcess? {
+/// nginx with one worker answering `return 200 "hello\n"`; over h2c with prior knowledge when `http2`.
+func startNginx(workdir: String, http2: Bool = false) throws -> ServerProcess? {
     let binary = "/usr/sbin/nginx"
     guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
     let port = try freePort()
@@ -95,7 +97,7 @@ private func startNginx(workdir: String) throws -> ServerProcess? {
             uwsgi_temp_path \(directory)/uwsgi;
             scgi_temp_path \(directory)/scgi;
             server {
-                listen 127.0.0.1:\(port);
+                listen 127.0.0.1:\(port)\(http2 ? " http2" : "");
                 location / { default_type text/plain; return 200 "hello\\n"; }
             }
         }
@@ -164,7 +166,7 @@ private final class BlockingClient {
     }
 }
 
-private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 struct BenchError: Error, CustomStringConvertible {
     let description: String
@@ -247,10 +249,13 @@ let arguments = CommandLine.arguments
 switch arguments.dropFirst().first {
 case "hello-server":
     runHelloServer()
+case "h2-hello-server":
+    runHTTP2HelloServer()
 case "http" where arguments.count >= 3:
     let seconds = Int(ProcessInfo.processInfo.environment["MESHNET_BENCH_SECONDS"] ?? "") ?? 3
-    printTable(httpServerRows(workdir: arguments[2], mallocCounter: arguments.count > 3 ? arguments[3] : nil, seconds: seconds))
+    printTable(httpServerRows(workdir: arguments[2], mallocCounter: arguments.count > 3 ? arguments[3] : nil, seconds: seconds)
+               + http2Rows(workdir: arguments[2]))
 default:
-    FileHandle.standardError.write(Data("usage: meshnet-bench http WORKDIR [MALLOC_COUNTER.so] | meshnet-bench hello-server\n".utf8))
+    FileHandle.standardError.write(Data("usage: meshnet-bench http WORKDIR [MALLOC_COUNTER.so] | meshnet-bench hello-server | meshnet-bench h2-hello-server\n".utf8))
     exit(64)
 }
