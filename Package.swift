@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "MeshTestSupport"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
-        .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshNet", "MeshTestSupport"]),
+        .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshNet", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),

@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import MeshNet
 import MeshTestSupport
+import KubeClient
 @testable import MeshHTTP2
 
 /// The HTTP/2 server and client on real sockets, with real peers: curl and h2load (nghttp2) against the server,
@@ -62,9 +63,9 @@ final class HTTP2ServerTests: XCTestCase {
     func testCurlWithPriorKnowledgeSendsSeveralRequests() throws {
         let curl = try tool("/usr/bin/curl")
         let base = "http://127.0.0.1:\(server.port)"
-        // One request per curl: curl 7.88.1 fails a second request on a reused h2c prior-knowledge connection
-        // (exit 16 before sending it) against nginx's h2c as well; h2load and HTTP2Client cover many streams on
-        // one connection.
+        // One request per curl: curl 7.88 fails a second request on a reused h2c prior-knowledge connection (exit 16
+        // before sending it, against nginx's h2c too: curl/curl#10634, fixed in 8.0); h2load and HTTP2Client cover
+        // many streams on one connection.
         for (method, target) in [("GET", "/a"), ("HEAD", "/b?x=1"), ("DELETE", "/c")] {
             let result = try run(curl, ["-sS", "--http2-prior-knowledge", "-X", method, "-w", "[%{http_version} %{response_code}]",
                                         method == "HEAD" ? "-I" : "-s", "\(base)\(target)"])
@@ -106,6 +107,21 @@ final class HTTP2ServerTests: XCTestCase {
         XCTAssertTrue(result.output.hasPrefix("HTTP/2 200"), result.output)
         XCTAssertTrue(result.output.contains("one two three"), result.output)
         XCTAssertTrue(result.output.contains("x-checksum: ok"), "trailers shown: \(result.output)")
+    }
+
+    // MARK: libcurl through KubeClient
+
+    func testKubeClientsLibcurlSpeaksH2cWithPriorKnowledge() throws {
+        var options = CurlOptions(timeoutSeconds: 20)
+        options.http2PriorKnowledge = true
+        let base = "http://127.0.0.1:\(server.port)"
+        let body = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 % 97) }
+        let posted = try CurlClient(options: options).perform(HTTPClientRequest(method: "POST", url: "\(base)/echo", body: body))
+        XCTAssertEqual(posted.status, 200)
+        XCTAssertEqual(posted.body, body)
+        // A fresh handle: libcurl 7.88 cannot reuse an h2c prior-knowledge connection (curl/curl#10634, fixed in 8.0).
+        let got = try CurlClient(options: options).perform(HTTPClientRequest(url: "\(base)/kube"))
+        XCTAssertEqual(String(decoding: got.body, as: UTF8.self), "hello GET /kube 127.0.0.1:\(server.port)\n")
     }
 
     // MARK: h2load
