@@ -101,6 +101,8 @@ final class HTTP2ServerConnection {
     private var headStreams: Set<UInt32> = []
     /// Kept alive by the loop's handler table through `tcp`'s callbacks.
     private var retainSelf: HTTP2ServerConnection?
+    /// Set while a read is handled: answers given meanwhile go out in one write at its end.
+    private var reading = false
 
     init(tcp: TCPConnection, server: HTTP2Server) {
         self.tcp = tcp
@@ -111,7 +113,9 @@ final class HTTP2ServerConnection {
     func begin() {
         retainSelf = self
         tcp.onData = { [unowned self] bytes in
+            reading = true
             handle(connection.receive(bytes))
+            reading = false
             flush()
         }
         tcp.onClose = { [unowned self] in
@@ -165,8 +169,10 @@ final class HTTP2ServerConnection {
         server.handle(request, HTTP2Responder(connection: self, streamID: id))
     }
 
-    /// Writes what the state machine queued; closes once it is finished.
+    /// Writes what the state machine queued, unless a read is being handled (its end writes); closes once the
+    /// connection is finished.
     private func flush() {
+        guard !reading else { return }
         handle(connection.takeEvents())
         if let bytes = connection.takeOutput() { tcp.send(bytes) }
         if connection.isFinished { tcp.closeWhenDrained() }
@@ -178,8 +184,12 @@ final class HTTP2ServerConnection {
         var headers = response.headers
         if !headers.contains(where: { $0.name.lowercased() == "content-length" }) { headers.append(("content-length", String(response.body.count))) }
         let bodyless = headStreams.remove(id) != nil || response.body.isEmpty
+        let wasReading = reading
+        reading = true
         sendHead(id, status: response.status, headers: headers, endStream: bodyless)
         if !bodyless { sendBody(id, ByteBuffer(bytes: response.body), endStream: true) }
+        reading = wasReading
+        flush()
     }
 
     func sendHead(_ id: UInt32, status: Int, headers: [(name: String, value: String)], endStream: Bool) {
