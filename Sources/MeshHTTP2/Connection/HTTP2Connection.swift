@@ -396,6 +396,19 @@ public final class HTTP2Connection {
         events.append(.connectionError(error))
     }
 
+    /// Takes an HTTP/1.1 request that upgraded to h2c as stream 1, half-closed by the client (server only, before
+    /// any bytes are read); `peerSettings` come from its HTTP2-Settings header. The client preface follows.
+    public func acceptUpgrade(request fields: [HeaderField], peerSettings: [HTTP2Setting]) throws(HTTP2Error) {
+        guard role == .server, lastPeerStreamID == 0 else { throw .connection(.internalError, "an upgrade must be the connection's first request") }
+        do { _ = try HeaderValidation.validateRequest(fields) } catch { throw .stream(1, .protocolError, error.reason) }
+        try apply(peerSettings)
+        lastPeerStreamID = 1
+        var stream = StreamRecord(state: .halfClosedRemote, locallyInitiated: false, sendWindow: self.peerSettings.initialWindowSize,
+                                  receiveWindow: localSettings.initialWindowSize)
+        stream.receivedHead = true
+        streams[1] = stream
+    }
+
     // MARK: Sending
 
     /// Opens a stream with a request head (client). Throws REFUSED_STREAM when the peer's limit or a GOAWAY

@@ -47,7 +47,8 @@ public final class HTTP2Responder: @unchecked Sendable {
 /// the responder, now or later.
 public typealias HTTP2Handler = @Sendable (HTTPRequest, HTTP2Responder) -> Void
 
-/// HTTP/2 over cleartext TCP (h2c with prior knowledge, RFC 9113 section 3.3) on a few event loops. Requests
+/// HTTP/2 over cleartext TCP on a few event loops: h2c with prior knowledge (RFC 9113 section 3.3), or an
+/// HTTP/1.1 request that asks to upgrade to h2c (RFC 7540 section 3.2); other HTTP/1.1 requests get 426. Requests
 /// reach the handler as MeshNet's `HTTPRequest` (version 20, `:authority` as a `host` header).
 public final class HTTP2Server: @unchecked Sendable {
     public let port: Int
@@ -112,18 +113,71 @@ final class HTTP2ServerConnection {
 
     func begin() {
         retainSelf = self
-        tcp.onData = { [unowned self] bytes in
-            reading = true
-            handle(connection.receive(bytes))
-            reading = false
-            flush()
-        }
+        // Held for the whole read: answering may close the connection, which lets go of `retainSelf`.
+        tcp.onData = { [unowned self] bytes in withExtendedLifetime(self) { read(bytes) } }
         tcp.onClose = { [unowned self] in
             requests.removeAll()
             retainSelf = nil
         }
+        // The server's SETTINGS wait for the first bytes: after a 101, they must follow it.
         do { try tcp.start() } catch { tcp.close() }
+    }
+
+    private func read(_ bytes: ByteBuffer) {
+        reading = true
+        defer { reading = false }
+        if let upgrade = http1 {
+            http1 = nil
+            guard readUpgrade(upgrade, bytes) else { return }
+        } else if !sniffed {
+            sniffed = true
+            // Anything but the client preface is taken for HTTP/1.1, which may ask to upgrade to h2c.
+            let first = bytes.withUnsafeReadableBytes { $0.prefix(HTTP2Preface.bytes.count) }
+            if first.elementsEqual(HTTP2Preface.bytes.prefix(first.count)) {
+                handle(connection.receive(bytes))
+            } else {
+                guard readUpgrade(H2CUpgrade(), bytes) else { return }
+            }
+        } else {
+            handle(connection.receive(bytes))
+        }
+        reading = false
         flush()
+    }
+
+    /// Whether the connection's first bytes were looked at (preface or HTTP/1.1).
+    private var sniffed = false
+    /// An HTTP/1.1 request head still arriving.
+    private var http1: H2CUpgrade?
+
+    /// Reads an HTTP/1.1 request that may upgrade to h2c (RFC 7540 section 3.2): answers 101 and goes on in
+    /// HTTP/2 with the request as stream 1, or refuses. Returns whether HTTP/2 goes on.
+    private func readUpgrade(_ upgrade: H2CUpgrade, _ bytes: ByteBuffer) -> Bool {
+        var upgrade = upgrade
+        switch upgrade.read(bytes, maxBodyBytes: server.maxBodyBytes) {
+        case .needMore:
+            http1 = upgrade
+            return false
+        case .refuse(let status, let reason):
+            var answer = "HTTP/1.1 \(status) \(status == 426 ? "Upgrade Required" : "Bad Request")\r\nContent-Type: text/plain\r\n"
+            if status == 426 { answer += "Upgrade: h2c\r\n" }
+            answer += "Connection: close\r\nContent-Length: \(reason.utf8.count + 1)\r\n\r\n\(reason)\n"
+            tcp.send(Array(answer.utf8))
+            tcp.closeWhenDrained()
+            return false
+        case .upgrade(let request, let fields, let settings, let rest):
+            tcp.send(Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
+            do {
+                try connection.acceptUpgrade(request: fields, peerSettings: settings)
+            } catch {
+                tcp.close()
+                return false
+            }
+            if request.method == "HEAD" { headStreams.insert(1) }
+            dispatch(1, request)
+            if rest.readableBytes > 0 { handle(connection.receive(rest)) }
+            return true
+        }
     }
 
     private func handle(_ events: [HTTP2Event]) {
@@ -166,6 +220,8 @@ final class HTTP2ServerConnection {
 
     private func dispatch(_ id: UInt32, _ request: HTTPRequest) {
         if request.method == "HEAD" { headStreams.insert(id) }
+        var request = request
+        request.version = 20
         server.handle(request, HTTP2Responder(connection: self, streamID: id))
     }
 

@@ -109,6 +109,28 @@ final class HTTP2ServerTests: XCTestCase {
         XCTAssertTrue(result.output.contains("x-checksum: ok"), "trailers shown: \(result.output)")
     }
 
+    func testCurlUpgradesFromHTTP1ToH2c() throws {
+        let curl = try tool("/usr/bin/curl")
+        let base = "http://127.0.0.1:\(server.port)"
+        // curl --http2 on an http:// URL sends HTTP/1.1 with Upgrade: h2c and HTTP2-Settings, and reads the answer as HTTP/2.
+        let upgraded = try run(curl, ["-sS", "--http2", "-w", "[%{http_version} %{response_code}]", "\(base)/up?grade=1"])
+        XCTAssertEqual(upgraded.status, 0, upgraded.error)
+        XCTAssertEqual(upgraded.output, "hello GET /up?grade=1 127.0.0.1:\(server.port)\n[2 200]")
+        let large = try run(curl, ["-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version} %{size_download}", "\(base)/large?bytes=300000"])
+        XCTAssertEqual(large.output, "2 300000", large.error)
+        // Plain HTTP/1.1 without the upgrade is told what to do.
+        let plain = try run(curl, ["-sS", "--http1.1", "-i", "\(base)/"])
+        XCTAssertTrue(plain.output.hasPrefix("HTTP/1.1 426 Upgrade Required"), plain.output)
+        XCTAssertTrue(plain.output.contains("Upgrade: h2c"), plain.output)
+    }
+
+    func testTheUpgradeHeaderIsReadAsTheClientsSettings() {
+        // SETTINGS_MAX_CONCURRENT_STREAMS 100, SETTINGS_INITIAL_WINDOW_SIZE 1 GiB, base64url without padding.
+        XCTAssertEqual(H2CUpgrade.decodeSettings("AAMAAABkAARAAAAA"), [HTTP2Setting(.maxConcurrentStreams, 100), HTTP2Setting(.initialWindowSize, 1 << 30)])
+        XCTAssertNil(H2CUpgrade.decodeSettings("AAMAAABk_"), "not base64url")
+        XCTAssertNil(H2CUpgrade.decodeSettings("AAIAAAAC"), "ENABLE_PUSH 2 is refused")
+    }
+
     // MARK: libcurl through KubeClient
 
     func testKubeClientsLibcurlSpeaksH2cWithPriorKnowledge() throws {
