@@ -10,20 +10,12 @@ import Glibc
 
 /// `meshnet-bench h2-hello-server`: serves `hello` over h2c on one loop, prints its port, runs until stdin closes.
 func runHTTP2HelloServer() -> Never {
-    do {
-        let loop = try EventLoop(name: "h2-hello")
-        loop.start()
-        let body = Array("hello\n".utf8)
+    serveUntilStdinCloses(name: "h2-hello-server") { loop in
         let server = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop]) { _, responder in
-            responder.respond(HTTPResponse(status: 200, headers: [("content-type", "text/plain")], body: body))
+            responder.respond(HTTPResponse(status: 200, headers: [("content-type", "text/plain")], body: hello))
         }
         server.start()
-        FileHandle.standardOutput.write(Data("\(server.port)\n".utf8))
-        while getchar() != EOF {}
-        exit(0)
-    } catch {
-        FileHandle.standardError.write(Data("h2-hello-server: \(error)\n".utf8))
-        exit(1)
+        return server.port
     }
 }
 

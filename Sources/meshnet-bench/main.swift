@@ -12,16 +12,14 @@ import Glibc
 // on loopback; and heap allocations per keep-alive request, counted in the server process by a preloaded malloc
 // counter (bench/malloc_counter.c).
 
-private let hello = Array("hello\n".utf8)
+let hello = Array("hello\n".utf8)
 
 /// `meshnet-bench hello-server`: serves `hello` on one loop, prints its port, runs until stdin closes. Under the
 /// malloc counter (LD_PRELOAD) `GET /allocations` answers the process's allocation count so far.
 func runHelloServer() -> Never {
     typealias Count = @convention(c) () -> UInt
     let counter: Count? = dlopen(nil, RTLD_NOW).flatMap { dlsym($0, "meshbench_allocations") }.map { unsafeBitCast($0, to: Count.self) }
-    do {
-        let loop = try EventLoop(name: "hello")
-        loop.start()
+    serveUntilStdinCloses(name: "hello-server") { loop in
         let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loop], tls: nil) { request, responder in
             if request.target == "/allocations", let counter {
                 responder.respond(HTTPResponse(status: 200, headers: [], body: Array(String(counter()).utf8)))
@@ -30,11 +28,21 @@ func runHelloServer() -> Never {
             }
         }
         server.start()
-        FileHandle.standardOutput.write(Data("\(server.port)\n".utf8))
+        return server.port
+    }
+}
+
+/// Starts a server on one new loop (`start` returns its port), prints the port, and runs until stdin closes.
+func serveUntilStdinCloses(name: String, _ start: (EventLoop) throws -> Int) -> Never {
+    do {
+        let loop = try EventLoop(name: name)
+        loop.start()
+        let port = try start(loop)
+        FileHandle.standardOutput.write(Data("\(port)\n".utf8))
         while getchar() != EOF {}
         exit(0)
     } catch {
-        FileHandle.standardError.write(Data("hello-server: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
         exit(1)
     }
 }
