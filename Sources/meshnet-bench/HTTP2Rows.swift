@@ -21,17 +21,8 @@ func runHTTP2HelloServer() -> Never {
 
 /// h2load's requests/s and its failure count against `port`, or nil when h2load is missing or says nothing.
 private func h2load(port: Int, requests: Int, clients: Int, streams: Int) -> (rate: Double, failed: Int)? {
-    let binary = "/usr/bin/h2load"
-    guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = ["-n", String(requests), "-c", String(clients), "-m", String(streams), "-t", "1", "http://127.0.0.1:\(port)/"]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return nil }
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
+    guard let text = loadToolOutput("/usr/bin/h2load", ["-n", String(requests), "-c", String(clients), "-m", String(streams), "-t", "1",
+                                                        "http://127.0.0.1:\(port)/"]) else { return nil }
     let lines = text.split(separator: "\n")
     // "finished in 1.02s, 58823.53 req/s, 2.13MB/s"
     guard let finished = lines.first(where: { $0.hasPrefix("finished in") }),

@@ -127,19 +127,24 @@ func startNginx(workdir: String, http2: Bool = false) throws -> ServerProcess? {
 
 /// wrk's requests/s against `port`, or nil when wrk is missing or says nothing.
 private func wrk(port: Int, connections: Int, seconds: Int) -> Double? {
-    let binary = "/usr/bin/wrk"
+    guard let text = loadToolOutput("/usr/bin/wrk", ["-t1", "-c\(connections)", "-d\(seconds)s", "--timeout", "2s", "http://127.0.0.1:\(port)/"]),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }) else { return nil }
+    return Double(line.dropFirst("Requests/sec:".count).trimmingCharacters(in: .whitespaces))
+}
+
+/// Runs a load tool to its end and returns its standard output; nil when it is not installed or cannot start.
+func loadToolOutput(_ binary: String, _ arguments: [String]) -> String? {
     guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = ["-t1", "-c\(connections)", "-d\(seconds)s", "--timeout", "2s", "http://127.0.0.1:\(port)/"]
+    process.arguments = arguments
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
     guard (try? process.run()) != nil else { return nil }
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }) else { return nil }
-    return Double(line.dropFirst("Requests/sec:".count).trimmingCharacters(in: .whitespaces))
+    return text
 }
 
 /// A blocking keep-alive client for counting: one request, one whole response.
