@@ -82,7 +82,8 @@ private func freePort() throws -> Int {
     return listener.port
 }
 
-/// nginx with one worker answering `return 200 "hello\n"`; over h2c with prior knowledge when `http2`.
+/// nginx with one worker answering `return 200 "hello\n"`; over h2c with prior knowledge when `http2` (then without
+/// nginx's default of closing a connection after 1,000 requests, which would make h2load reconnect mid-run).
 func startNginx(workdir: String, http2: Bool = false) throws -> ServerProcess? {
     let binary = "/usr/sbin/nginx"
     guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
@@ -105,7 +106,7 @@ func startNginx(workdir: String, http2: Bool = false) throws -> ServerProcess? {
             uwsgi_temp_path \(directory)/uwsgi;
             scgi_temp_path \(directory)/scgi;
             server {
-                listen 127.0.0.1:\(port)\(http2 ? " http2" : "");
+                listen 127.0.0.1:\(port)\(http2 ? " http2" : "");\(http2 ? "\n            keepalive_requests 1000000;" : "")
                 location / { default_type text/plain; return 200 "hello\\n"; }
             }
         }

@@ -33,7 +33,9 @@ public final class HTTP2Connection {
     private var settingsReceived = false
     private var unacknowledgedSettings = 1
     /// A header block still being read: its stream, fragments so far, and the HEADERS frame's END_STREAM and priority.
-    private var openHeaderBlock: (streamID: UInt32, block: ByteBuffer, endStream: Bool, dependency: UInt32?)?
+    private var openHeaderBlock: (streamID: UInt32, block: ByteBuffer, endStream: Bool, dependency: UInt32?, frames: Int)?
+    /// CONTINUATION frames one header block may take: empty ones cost nothing to send and would never end.
+    static let maximumContinuationFrames = 128
 
     public private(set) var goAwaySent: UInt32?
     public private(set) var goAwayReceived: UInt32?
@@ -136,11 +138,15 @@ public final class HTTP2Connection {
             if headers.endHeaders {
                 try receiveHeaderBlock(id, headers.fragment, endStream: headers.endStream, dependency: headers.priority?.dependency)
             } else {
-                openHeaderBlock = (id, headers.fragment, headers.endStream, headers.priority?.dependency)
+                openHeaderBlock = (id, headers.fragment, headers.endStream, headers.priority?.dependency, 1)
             }
         case .continuation(let fragment, let endHeaders):
             guard var open = openHeaderBlock else { throw .connection(.protocolError, "CONTINUATION for a PUSH_PROMISE") }
             open.block.writeBuffer(fragment)
+            open.frames += 1
+            guard open.frames <= Self.maximumContinuationFrames else {
+                throw .connection(.enhanceYourCalm, "header block on stream \(id) spans more than \(Self.maximumContinuationFrames) frames")
+            }
             guard open.block.readableBytes <= localSettings.maxHeaderListSize * 2 + 16_384 else {
                 throw .connection(.enhanceYourCalm, "header block on stream \(id) grows past \(localSettings.maxHeaderListSize * 2 + 16_384) bytes")
             }

@@ -157,6 +157,10 @@ final class HTTP2ConnectionTests: XCTestCase {
              nil, .flowControlError),
             ("HPACK garbage", { _ in [HTTP2Frame(streamID: 1, payload: .headers(HTTP2Frame.HeadersPayload(fragment: ByteBuffer(bytes: [0x80]), endStream: true)))] },
              nil, .compressionError),
+            ("endless empty CONTINUATION frames", { p in [HTTP2Frame(streamID: 1, payload: .headers(HTTP2Frame.HeadersPayload(
+                fragment: p.block(ServerProbe.get), endStream: true, endHeaders: false)))]
+                + (0..<200).map { _ in HTTP2Frame(streamID: 1, payload: .continuation(fragment: ByteBuffer(), endHeaders: false)) } },
+             nil, .enhanceYourCalm),
             ("HEADERS depending on itself", { p in [HTTP2Frame(streamID: 1, payload: .headers(HTTP2Frame.HeadersPayload(
                 fragment: p.block(ServerProbe.get), endStream: true, priority: HTTP2Frame.Priority(exclusive: false, dependency: 1, weight: 1))))] },
              .protocolError, nil),
