@@ -25,6 +25,8 @@ public final class HTTP2Connection {
 
     private var connectionSendWindow = 65_535
     private var connectionReceiveWindow: Int
+    /// Received bytes taken by this side and not yet given back with a WINDOW_UPDATE.
+    private var connectionUnreturned = 0
     private var nextLocalStreamID: UInt32
     /// The highest stream the peer opened (streams at or below it that are not kept are closed).
     public private(set) var lastPeerStreamID: UInt32 = 0
@@ -197,8 +199,10 @@ public final class HTTP2Connection {
             throw .connection(.flowControlError, "DATA of \(flowControlled) bytes exceeds the connection window of \(connectionReceiveWindow)")
         }
         connectionReceiveWindow -= flowControlled
-        // The bytes count against the connection whatever becomes of them; this side takes them at once.
-        replenishConnectionWindow()
+        // What the application never sees (padding, DATA for a stream that is gone or refused) is given back at
+        // once; what it sees, too, unless it gives bytes back itself as it consumes them (`dataConsumed`).
+        var givenBackNow = flowControlled
+        defer { giveBackToConnection(givenBackNow) }
         guard var stream = streams[id] else {
             if isIdle(id) { throw .connection(.protocolError, "DATA on idle stream \(id)") }
             if recentlyReset.contains(id) { return }
@@ -216,19 +220,40 @@ public final class HTTP2Connection {
                 throw .stream(id, .protocolError, "DATA of \(stream.receivedDataBytes) bytes on stream \(id) does not match content-length \(expected)")
             }
         }
-        if !endStream && stream.receiveWindow < localSettings.initialWindowSize / 2 {
-            write(HTTP2Frame(streamID: id, payload: .windowUpdate(increment: UInt32(localSettings.initialWindowSize - stream.receiveWindow))))
-            stream.receiveWindow = localSettings.initialWindowSize
-        }
+        if !localSettings.reopensWindowsOnReceipt { givenBackNow = flowControlled - data.readableBytes }
         streams[id] = stream
+        if !endStream { giveBackToStream(id, givenBackNow) }
         events.append(.data(streamID: id, data: data, endStream: endStream))
         if endStream { remoteEnded(id) }
     }
 
-    private func replenishConnectionWindow() {
-        guard connectionReceiveWindow < localSettings.connectionWindowSize / 2 else { return }
-        write(HTTP2Frame(streamID: 0, payload: .windowUpdate(increment: UInt32(localSettings.connectionWindowSize - connectionReceiveWindow))))
-        connectionReceiveWindow = localSettings.connectionWindowSize
+    /// Gives `count` received bytes back to the peer's connection window; the WINDOW_UPDATE goes once half the
+    /// window waits to be given back.
+    private func giveBackToConnection(_ count: Int) {
+        connectionUnreturned += count
+        guard connectionUnreturned > 0, connectionUnreturned >= localSettings.connectionWindowSize / 2 else { return }
+        write(HTTP2Frame(streamID: 0, payload: .windowUpdate(increment: UInt32(connectionUnreturned))))
+        connectionReceiveWindow += connectionUnreturned
+        connectionUnreturned = 0
+    }
+
+    private func giveBackToStream(_ id: UInt32, _ count: Int) {
+        guard var stream = streams[id], !stream.state.remoteEnded else { return }
+        stream.unreturned += count
+        if stream.unreturned > 0 && stream.unreturned >= localSettings.initialWindowSize / 2 {
+            write(HTTP2Frame(streamID: id, payload: .windowUpdate(increment: UInt32(stream.unreturned))))
+            stream.receiveWindow += stream.unreturned
+            stream.unreturned = 0
+        }
+        streams[id] = stream
+    }
+
+    /// The application consumed `count` bytes of a stream's DATA: the peer may send that much more (needed only
+    /// when `reopensWindowsOnReceipt` is false; this is how a proxy slows a sender to its reader's pace).
+    public func dataConsumed(_ count: Int, on streamID: UInt32) {
+        guard !localSettings.reopensWindowsOnReceipt, count > 0, failed == nil else { return }
+        giveBackToConnection(count)
+        giveBackToStream(streamID, count)
     }
 
     private func receiveHeaderBlock(_ id: UInt32, _ block: ByteBuffer, endStream: Bool, dependency: UInt32?) throws(HTTP2Error) {

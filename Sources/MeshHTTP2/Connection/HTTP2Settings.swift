@@ -9,6 +9,9 @@ public struct HTTP2LocalSettings: Sendable {
     public var maxHeaderListSize = 64 * 1024
     /// The connection's receive window (65,535 until this side widens it).
     public var connectionWindowSize = 65_535
+    /// true: windows reopen as DATA arrives. false: only as the application calls `dataConsumed`, so a slow
+    /// reader slows the peer (a proxy's backpressure).
+    public var reopensWindowsOnReceipt = true
 
     public init() {}
 

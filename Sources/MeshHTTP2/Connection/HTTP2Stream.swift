@@ -34,6 +34,8 @@ struct StreamRecord {
     var sendWindow: Int
     /// Bytes this side lets the peer send.
     var receiveWindow: Int
+    /// Received bytes taken by this side and not yet given back with a WINDOW_UPDATE.
+    var unreturned = 0
     /// Data waiting for window, then whether END_STREAM (or trailers) follows it.
     var pending: [ByteBuffer] = []
     var pendingBytes = 0

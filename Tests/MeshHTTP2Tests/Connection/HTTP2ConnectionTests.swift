@@ -133,6 +133,31 @@ final class HTTP2ConnectionTests: XCTestCase {
         XCTAssertEqual(updates[1], 48_000)
     }
 
+    func testWindowsReopenOnlyAsTheApplicationConsumesWhenAskedTo() {
+        var settings = HTTP2LocalSettings()
+        settings.reopensWindowsOnReceipt = false
+        let probe = ServerProbe(settings: settings)
+        probe.send([probe.headers(1, ServerProbe.post(length: nil), endStream: false)])
+        func updates(_ frames: [HTTP2Frame]) -> [UInt32: Int] {
+            var result: [UInt32: Int] = [:]
+            for frame in frames { if case .windowUpdate(let increment) = frame.payload { result[frame.streamID, default: 0] += Int(increment) } }
+            return result
+        }
+        let chunk = ByteBuffer(bytes: [UInt8](repeating: 0, count: 16_000))
+        var sent: [HTTP2Frame] = []
+        for _ in 0..<4 { sent += probe.send([HTTP2Frame(streamID: 1, payload: .data(chunk, endStream: false))]) }
+        XCTAssertEqual(updates(sent), [:], "64,000 bytes delivered, none consumed: the windows stay nearly shut")
+        probe.server.dataConsumed(40_000, on: 1)
+        XCTAssertEqual(updates(probe.answers()), [0: 40_000, 1: 40_000])
+        probe.server.dataConsumed(10_000, on: 1)
+        XCTAssertEqual(updates(probe.answers()), [:], "10,000 is less than half a window: kept until more is consumed")
+        XCTAssertNil(probe.server.failed)
+        // 41,535 bytes of window are open: a peer that sends 48,000 breaks flow control.
+        var last: [HTTP2Frame] = []
+        for _ in 0..<3 { last += probe.send([HTTP2Frame(streamID: 1, payload: .data(chunk, endStream: false))]) }
+        XCTAssertEqual(last.compactMap(\.goAwayCode), [.flowControlError])
+    }
+
     // MARK: Errors
 
     func testStreamAndConnectionErrors() {
