@@ -38,7 +38,11 @@ public final class HTTP2Responder: @unchecked Sendable {
         onLoop { [self] in connection.reset(streamID, code) }
     }
 
-    private func onLoop(_ work: @escaping () -> Void) {
+    fileprivate func consumed(_ count: Int) {
+        onLoop { [self] in connection.consumed(streamID, count) }
+    }
+
+    fileprivate func onLoop(_ work: @escaping () -> Void) {
         if loop.inLoop { work() } else { loop.execute(work) }
     }
 }
@@ -46,6 +50,50 @@ public final class HTTP2Responder: @unchecked Sendable {
 /// A request handler: called on a loop thread with the whole request (body included); it must answer through
 /// the responder, now or later.
 public typealias HTTP2Handler = @Sendable (HTTPRequest, HTTP2Responder) -> Void
+
+/// A request as it arrives, for a handler that streams (a proxy): the head at once, then body parts, the end
+/// (with trailers, if any) or a reset. Set the callbacks in the handler; they run on the connection's loop.
+public final class HTTP2ServerStream: @unchecked Sendable {
+    /// The request head (its body stays empty: parts come to `onData`).
+    public let request: HTTPRequest
+    public let responder: HTTP2Responder
+    public var onData: (ByteBuffer) -> Void = { _ in }
+    /// The request ended; its trailers, if any.
+    public var onEnd: ([(name: String, value: String)]) -> Void = { _ in }
+    /// The client reset the stream or the connection failed.
+    public var onReset: (HTTP2ErrorCode) -> Void = { _ in }
+
+    init(request: HTTPRequest, responder: HTTP2Responder) {
+        self.request = request
+        self.responder = responder
+    }
+
+    /// Runs `onEnd` once, then lets go of the callbacks (they usually hold this stream).
+    func ended(_ trailers: [(name: String, value: String)]) {
+        let end = onEnd
+        release()
+        end(trailers)
+    }
+
+    func wasReset(_ code: HTTP2ErrorCode) {
+        let reset = onReset
+        release()
+        reset(code)
+    }
+
+    private func release() {
+        onData = { _ in }
+        onEnd = { _ in }
+        onReset = { _ in }
+    }
+
+    /// The handler is done with `count` bytes of body: with `reopensWindowsOnReceipt` false, the client may send
+    /// that much more. Any thread.
+    public func consumed(_ count: Int) { responder.consumed(count) }
+}
+
+/// A streaming request handler: called on a loop thread when a request head arrives.
+public typealias HTTP2StreamHandler = @Sendable (HTTP2ServerStream) -> Void
 
 /// HTTP/2 over cleartext TCP on a few event loops: h2c with prior knowledge (RFC 9113 section 3.3), or an
 /// HTTP/1.1 request that asks to upgrade to h2c (RFC 7540 section 3.2); other HTTP/1.1 requests get 426. Requests
@@ -56,7 +104,8 @@ public final class HTTP2Server: @unchecked Sendable {
     private let listener: TCPListener
     let settings: HTTP2LocalSettings
     let maxBodyBytes: Int
-    private let handler: HTTP2Handler
+    private let handler: HTTP2Handler?
+    let streamHandler: HTTP2StreamHandler?
     private let counter = NSLock()
     private var nextLoop = 0
 
@@ -67,6 +116,20 @@ public final class HTTP2Server: @unchecked Sendable {
         self.settings = settings
         self.maxBodyBytes = maxBodyBytes
         self.handler = handler
+        streamHandler = nil
+        listener = try TCPListener(host: host, port: port, loop: loops[0])
+        self.port = listener.port
+    }
+
+    /// A server whose handler sees each request as it arrives (head, body parts, end) instead of whole.
+    public init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings = HTTP2LocalSettings(),
+                streamHandler: @escaping HTTP2StreamHandler) throws(NetworkError) {
+        precondition(!loops.isEmpty, "an HTTP/2 server needs at least one loop")
+        self.loops = loops
+        self.settings = settings
+        maxBodyBytes = 0
+        handler = nil
+        self.streamHandler = streamHandler
         listener = try TCPListener(host: host, port: port, loop: loops[0])
         self.port = listener.port
     }
@@ -88,7 +151,7 @@ public final class HTTP2Server: @unchecked Sendable {
     /// Stops accepting; open connections end when their loops stop.
     public func stop() { listener.close() }
 
-    func handle(_ request: HTTPRequest, _ responder: HTTP2Responder) { handler(request, responder) }
+    func handle(_ request: HTTPRequest, _ responder: HTTP2Responder) { handler?(request, responder) }
 }
 
 /// One client connection: bytes between the socket and the HTTP/2 state machine, requests gathered per stream.
@@ -98,6 +161,8 @@ final class HTTP2ServerConnection {
     private let connection: HTTP2Connection
     /// Requests whose body is still arriving.
     private var requests: [UInt32: HTTPRequest] = [:]
+    /// Requests handed to a streaming handler, until they end.
+    private var liveStreams: [UInt32: HTTP2ServerStream] = [:]
     /// Streams answering a HEAD request: their response keeps its content-length and sends no body.
     private var headStreams: Set<UInt32> = []
     /// Kept alive by the loop's handler table through `tcp`'s callbacks.
@@ -117,6 +182,9 @@ final class HTTP2ServerConnection {
         tcp.onData = { [unowned self] bytes in withExtendedLifetime(self) { read(bytes) } }
         tcp.onClose = { [unowned self] in
             requests.removeAll()
+            let live = liveStreams.values
+            liveStreams.removeAll()
+            for stream in live { stream.wasReset(.cancel) }
             retainSelf = nil
         }
         // The server's SETTINGS wait for the first bytes: after a 101, they must follow it.
@@ -173,8 +241,18 @@ final class HTTP2ServerConnection {
                 tcp.close()
                 return false
             }
-            if request.method == "HEAD" { headStreams.insert(1) }
-            dispatch(1, request)
+            if server.streamHandler != nil {
+                var head = request
+                head.body = []
+                head.version = 20
+                startStream(1, head)
+                if let live = liveStreams.removeValue(forKey: 1) {
+                    if !request.body.isEmpty { live.onData(ByteBuffer(bytes: request.body)) }
+                    live.ended([])
+                }
+            } else {
+                dispatch(1, request)
+            }
             if rest.readableBytes > 0 { handle(connection.receive(rest)) }
             return true
         }
@@ -194,8 +272,20 @@ final class HTTP2ServerConnection {
                     default: request.headers.append((field.name, field.value))
                     }
                 }
-                if endStream { dispatch(id, request) } else { requests[id] = request }
+                if server.streamHandler != nil {
+                    startStream(id, request)
+                    if endStream { liveStreams.removeValue(forKey: id)?.ended([]) }
+                } else if endStream {
+                    dispatch(id, request)
+                } else {
+                    requests[id] = request
+                }
             case .data(let id, let data, let endStream):
+                if let live = liveStreams[id] {
+                    live.onData(data)
+                    if endStream { liveStreams[id] = nil; live.ended([]) }
+                    continue
+                }
                 guard var request = requests[id] else { continue }
                 if request.body.count + data.readableBytes > server.maxBodyBytes {
                     requests[id] = nil
@@ -203,19 +293,33 @@ final class HTTP2ServerConnection {
                     continue
                 }
                 data.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+                // Whole requests are buffered here: their bytes are consumed as they arrive.
+                connection.dataConsumed(data.readableBytes, on: id)
                 if endStream { requests[id] = nil; dispatch(id, request) } else { requests[id] = request }
-            case .trailers(let id, _):
+            case .trailers(let id, let fields):
+                if let live = liveStreams.removeValue(forKey: id) { live.ended(fields.map { ($0.name, $0.value) }) }
                 if let request = requests.removeValue(forKey: id) { dispatch(id, request) }
-            case .streamReset(let id, _, _):
+            case .streamReset(let id, let code, _):
                 requests[id] = nil
                 headStreams.remove(id)
-            case .connectionError:
+                liveStreams.removeValue(forKey: id)?.wasReset(code)
+            case .connectionError(let error):
                 requests.removeAll()
                 headStreams.removeAll()
+                let live = liveStreams.values
+                liveStreams.removeAll()
+                for stream in live { stream.wasReset(error.code) }
             case .streamClosed, .pingAcknowledged, .goAway:
                 break
             }
         }
+    }
+
+    private func startStream(_ id: UInt32, _ request: HTTPRequest) {
+        if request.method == "HEAD" { headStreams.insert(id) }
+        let stream = HTTP2ServerStream(request: request, responder: HTTP2Responder(connection: self, streamID: id))
+        liveStreams[id] = stream
+        server.streamHandler?(stream)
     }
 
     private func dispatch(_ id: UInt32, _ request: HTTPRequest) {
@@ -266,6 +370,11 @@ final class HTTP2ServerConnection {
 
     func sendTrailers(_ id: UInt32, _ trailers: [(name: String, value: String)]) {
         try? connection.sendTrailers(streamID: id, trailers.map { HeaderField(name: $0.name.lowercased(), value: $0.value) })
+        flush()
+    }
+
+    func consumed(_ id: UInt32, _ count: Int) {
+        connection.dataConsumed(count, on: id)
         flush()
     }
 

@@ -131,6 +131,42 @@ final class HTTP2ServerTests: XCTestCase {
         XCTAssertNil(H2CUpgrade.decodeSettings("AAIAAAAC"), "ENABLE_PUSH 2 is refused")
     }
 
+    // MARK: A streaming handler
+
+    func testAStreamingHandlerEchoesPartsAsTheyArriveAtItsReadersPace() throws {
+        let curl = try tool("/usr/bin/curl")
+        var settings = HTTP2LocalSettings()
+        settings.reopensWindowsOnReceipt = false
+        let parts = Locked(0)
+        let echo = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop], settings: settings) { stream in
+            stream.responder.startStream(status: 200, headers: [("content-type", "application/octet-stream")])
+            var total = 0
+            stream.onData = { part in
+                parts.withLock { $0 += 1 }
+                total += part.readableBytes
+                stream.responder.sendBody(part)
+                stream.consumed(part.readableBytes)
+            }
+            stream.onEnd = { _ in stream.responder.finish(trailers: [("x-received", String(total))]) }
+        }
+        echo.start()
+        defer { echo.stop() }
+        let body = Data((0..<2_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("h2-stream-\(UUID().uuidString)")
+        try body.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let echoed = FileManager.default.temporaryDirectory.appendingPathComponent("h2-streamed-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: echoed) }
+        let result = try run(curl, ["-sS", "--http2-prior-knowledge", "--data-binary", "@\(file.path)", "-o", echoed.path,
+                                    "-w", "%{http_version} %{response_code}", "http://127.0.0.1:\(echo.port)/"])
+        XCTAssertEqual(result.status, 0, result.error)
+        XCTAssertEqual(result.output, "2 200")
+        XCTAssertEqual(try Data(contentsOf: echoed), body)
+        let small = try run(curl, ["-sS", "--http2-prior-knowledge", "-i", "--data-binary", "abc", "http://127.0.0.1:\(echo.port)/"])
+        XCTAssertTrue(small.output.contains("x-received: 3"), "the trailers carry the count: \(small.output)")
+        XCTAssertGreaterThan(parts.withLock { $0 }, 30, "the body came in parts, each echoed before more was let in")
+    }
+
     // MARK: libcurl through KubeClient
 
     func testKubeClientsLibcurlSpeaksH2cWithPriorKnowledge() throws {
