@@ -1,5 +1,8 @@
 import XCTest
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import MeshNet
 import MeshTestSupport
 import KubeClient
@@ -226,9 +229,54 @@ final class HTTP2ServerTests: XCTestCase {
         XCTAssertEqual(response.withLock { $0?.headers.first { $0.name == "x-checksum" }?.value }, "ok")
     }
 
-    private func connectClient() throws -> HTTP2Client {
+    func testTheClientTalksToNginxOverH2c() throws {
+        let nginx = try tool("/usr/sbin/nginx")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("h2-nginx-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A free port: bound, never started, closed at once.
+        let probe = try TCPListener(host: "127.0.0.1", port: 0, loop: loop)
+        let port = probe.port
+        Glibc.close(probe.fd)
+        try """
+            worker_processes 1;
+            daemon off;
+            master_process off;
+            pid \(directory)/nginx.pid;
+            error_log \(directory)/logs/error.log;
+            events { worker_connections 64; }
+            http {
+                access_log off;
+                client_body_temp_path \(directory)/body;
+                server {
+                    listen 127.0.0.1:\(port) http2;
+                    location / { default_type text/plain; return 200 "nginx $request_method $uri\\n"; }
+                }
+            }
+            """.write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: nginx)
+        process.arguments = ["-p", directory, "-e", directory + "/logs/error.log", "-c", directory + "/nginx.conf"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { process.terminate(); process.waitUntilExit() }
+        var client: HTTP2Client?
+        XCTAssertTrue(eventually { client = try? connectClient(port: port); return client != nil }, "nginx listens")
+        let results = Locked<[Int: HTTPResponse]>([:])
+        for index in 0..<30 {
+            client?.send(HTTPRequest(method: "GET", target: "/n/\(index)")) { result in
+                if case .success(let response) = result { results.withLock { $0[index] = response } }
+            }
+        }
+        XCTAssertTrue(eventually { results.withLock { $0.count } == 30 })
+        XCTAssertEqual(results.withLock { $0[12].map { String(decoding: $0.body, as: UTF8.self) } }, "nginx GET /n/12\n")
+        XCTAssertEqual(results.withLock { $0[29]?.status }, 200)
+        client?.close()
+    }
+
+    private func connectClient(port: Int? = nil) throws -> HTTP2Client {
         let connected = Locked<Result<HTTP2Client, NetworkError>?>(nil)
-        HTTP2Client.connect(host: "127.0.0.1", port: server.port, loop: loop) { result in connected.withLock { $0 = result } }
+        HTTP2Client.connect(host: "127.0.0.1", port: port ?? server.port, loop: loop) { result in connected.withLock { $0 = result } }
         XCTAssertTrue(eventually { connected.withLock { $0 != nil } })
         return try XCTUnwrap(connected.withLock { $0 }).get()
     }
