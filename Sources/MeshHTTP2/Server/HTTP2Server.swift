@@ -104,16 +104,20 @@ public final class HTTP2Server: @unchecked Sendable {
     private let listener: TCPListener
     let settings: HTTP2LocalSettings
     let maxBodyBytes: Int
+    /// Seconds a connection may go without a stream or a read (between one and two of them) before a GOAWAY
+    /// closes it; nil for never.
+    let idleTimeout: Double?
     private let handler: HTTP2Handler?
     let streamHandler: HTTP2StreamHandler?
     private let counter = NSLock()
     private var nextLoop = 0
 
     public init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings = HTTP2LocalSettings(),
-                maxBodyBytes: Int = 16 * 1024 * 1024, handler: @escaping HTTP2Handler) throws(NetworkError) {
+                maxBodyBytes: Int = 16 * 1024 * 1024, idleTimeout: Double? = 60, handler: @escaping HTTP2Handler) throws(NetworkError) {
         precondition(!loops.isEmpty, "an HTTP/2 server needs at least one loop")
         self.loops = loops
         self.settings = settings
+        self.idleTimeout = idleTimeout
         self.maxBodyBytes = maxBodyBytes
         self.handler = handler
         streamHandler = nil
@@ -123,10 +127,11 @@ public final class HTTP2Server: @unchecked Sendable {
 
     /// A server whose handler sees each request as it arrives (head, body parts, end) instead of whole.
     public init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings = HTTP2LocalSettings(),
-                streamHandler: @escaping HTTP2StreamHandler) throws(NetworkError) {
+                idleTimeout: Double? = 60, streamHandler: @escaping HTTP2StreamHandler) throws(NetworkError) {
         precondition(!loops.isEmpty, "an HTTP/2 server needs at least one loop")
         self.loops = loops
         self.settings = settings
+        self.idleTimeout = idleTimeout
         maxBodyBytes = 0
         handler = nil
         self.streamHandler = streamHandler
@@ -181,6 +186,7 @@ final class HTTP2ServerConnection {
         // Held for the whole read: answering may close the connection, which lets go of `retainSelf`.
         tcp.onData = { [unowned self] bytes in withExtendedLifetime(self) { read(bytes) } }
         tcp.onClose = { [unowned self] in
+            if let idleTimer { tcp.loop.cancel(idleTimer) }
             requests.removeAll()
             let live = liveStreams.values
             liveStreams.removeAll()
@@ -188,10 +194,33 @@ final class HTTP2ServerConnection {
             retainSelf = nil
         }
         // The server's SETTINGS wait for the first bytes: after a 101, they must follow it.
-        do { try tcp.start() } catch { tcp.close() }
+        do { try tcp.start() } catch { tcp.close(); return }
+        armIdleTimer()
+    }
+
+    private var idleTimer: EventLoop.TimerID?
+    /// Reads since the idle timer was set: the timer is not moved for each read, it looks at this when it fires.
+    private var readsSinceIdleTimer = 0
+
+    private func armIdleTimer() {
+        guard let timeout = server.idleTimeout else { return }
+        idleTimer = tcp.loop.schedule(after: timeout) { [weak self] in self?.idleTimerFired() }
+    }
+
+    private func idleTimerFired() {
+        idleTimer = nil
+        guard !tcp.isClosed else { return }
+        if readsSinceIdleTimer > 0 || connection.activeStreamCount > 0 {
+            readsSinceIdleTimer = 0
+            armIdleTimer()
+            return
+        }
+        connection.goAway(code: .noError, debugData: "idle")
+        flush()
     }
 
     private func read(_ bytes: ByteBuffer) {
+        readsSinceIdleTimer += 1
         reading = true
         defer { reading = false }
         if let upgrade = http1 {
