@@ -162,8 +162,9 @@ public final class HTTP2Connection {
             break
         case .rstStream(let code):
             if isIdle(id) { throw .connection(.protocolError, "RST_STREAM on idle stream \(id)") }
-            if streams.removeValue(forKey: id) != nil {
+            if let stream = streams.removeValue(forKey: id) {
                 events.append(.streamReset(streamID: id, code: code, byPeer: true))
+                if !stream.locallyInitiated { try countPeerReset() }
             }
         case .settings(let settings, let ack):
             if ack {
@@ -324,7 +325,21 @@ public final class HTTP2Connection {
         stream.receivedHead = true
         stream.expectedContentLength = head.contentLength
         streams[id] = stream
+        peerStreamsOpened += 1
         events.append(.headers(streamID: id, fields: fields, endStream: endStream))
+    }
+
+    /// Streams the peer opened, and how many of them it reset before they ended.
+    private var peerStreamsOpened = 0
+    private var peerStreamsReset = 0
+
+    /// A peer that opens streams only to reset them makes this side start work for nothing (the "rapid reset"
+    /// attack): past 100 resets, more than half of its streams reset ends the connection.
+    private func countPeerReset() throws(HTTP2Error) {
+        peerStreamsReset += 1
+        if peerStreamsReset > 100 && peerStreamsReset * 2 > peerStreamsOpened {
+            throw .connection(.enhanceYourCalm, "the client reset \(peerStreamsReset) of its \(peerStreamsOpened) streams")
+        }
     }
 
     private func apply(_ settings: [HTTP2Setting]) throws(HTTP2Error) {

@@ -199,6 +199,36 @@ final class HTTP2ConnectionTests: XCTestCase {
         }
     }
 
+    func testAClientThatResetsMostOfItsStreamsIsCutOff() {
+        var settings = HTTP2LocalSettings()
+        settings.maxConcurrentStreams = 1000
+        let probe = ServerProbe(settings: settings)
+        var frames: [HTTP2Frame] = []
+        for index in 0..<150 {
+            let id = UInt32(index * 2 + 1)
+            frames += probe.send([probe.headers(id, ServerProbe.get, endStream: false), HTTP2Frame(streamID: id, payload: .rstStream(.cancel))])
+        }
+        XCTAssertEqual(frames.compactMap(\.goAwayCode), [.enhanceYourCalm])
+        XCTAssertEqual(probe.server.failed?.reason, "the client reset 101 of its 101 streams")
+
+        // Resets among many completed streams are fine.
+        let mostlyReset = ServerProbe(settings: settings)
+        for index in 0..<400 {
+            let id = UInt32(index * 2 + 1)
+            mostlyReset.send([mostlyReset.headers(id, ServerProbe.get, endStream: index % 3 != 0)] + (index % 3 != 0 ? [HTTP2Frame(streamID: id, payload: .rstStream(.cancel))] : []))
+            if index % 3 == 0 { try? mostlyReset.server.sendHeaders(streamID: id, headers: [HeaderField(name: ":status", value: "204")], endStream: true) }
+        }
+        XCTAssertNotNil(mostlyReset.server.failed, "two thirds reset is more than half")
+        let fine = ServerProbe(settings: settings)
+        for index in 0..<400 {
+            let id = UInt32(index * 2 + 1)
+            let resets = index % 3 == 0
+            fine.send([fine.headers(id, ServerProbe.get, endStream: !resets)] + (resets ? [HTTP2Frame(streamID: id, payload: .rstStream(.cancel))] : []))
+            if !resets { try? fine.server.sendHeaders(streamID: id, headers: [HeaderField(name: ":status", value: "204")], endStream: true) }
+        }
+        XCTAssertNil(fine.server.failed, "a third reset is allowed")
+    }
+
     func testDataBeyondTheStreamWindowResetsTheStream() {
         var settings = HTTP2LocalSettings()
         settings.initialWindowSize = 1000
