@@ -112,28 +112,28 @@ public final class HTTP2Server: @unchecked Sendable {
     private let counter = NSLock()
     private var nextLoop = 0
 
-    public init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings = HTTP2LocalSettings(),
-                maxBodyBytes: Int = 16 * 1024 * 1024, idleTimeout: Double? = 60, handler: @escaping HTTP2Handler) throws(NetworkError) {
+    /// A server whose handler gets each request whole, body included (up to `maxBodyBytes`, else 413).
+    public convenience init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings = HTTP2LocalSettings(),
+                            maxBodyBytes: Int = 16 * 1024 * 1024, idleTimeout: Double? = 60, handler: @escaping HTTP2Handler) throws(NetworkError) {
+        try self.init(host: host, port: port, loops: loops, settings: settings, maxBodyBytes: maxBodyBytes, idleTimeout: idleTimeout,
+                      handler: handler, streamHandler: nil)
+    }
+
+    /// A server whose handler sees each request as it arrives (head, body parts, end) instead of whole.
+    public convenience init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings = HTTP2LocalSettings(),
+                            idleTimeout: Double? = 60, streamHandler: @escaping HTTP2StreamHandler) throws(NetworkError) {
+        try self.init(host: host, port: port, loops: loops, settings: settings, maxBodyBytes: 0, idleTimeout: idleTimeout,
+                      handler: nil, streamHandler: streamHandler)
+    }
+
+    private init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings, maxBodyBytes: Int, idleTimeout: Double?,
+                 handler: HTTP2Handler?, streamHandler: HTTP2StreamHandler?) throws(NetworkError) {
         precondition(!loops.isEmpty, "an HTTP/2 server needs at least one loop")
         self.loops = loops
         self.settings = settings
         self.idleTimeout = idleTimeout
         self.maxBodyBytes = maxBodyBytes
         self.handler = handler
-        streamHandler = nil
-        listener = try TCPListener(host: host, port: port, loop: loops[0])
-        self.port = listener.port
-    }
-
-    /// A server whose handler sees each request as it arrives (head, body parts, end) instead of whole.
-    public init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings = HTTP2LocalSettings(),
-                idleTimeout: Double? = 60, streamHandler: @escaping HTTP2StreamHandler) throws(NetworkError) {
-        precondition(!loops.isEmpty, "an HTTP/2 server needs at least one loop")
-        self.loops = loops
-        self.settings = settings
-        self.idleTimeout = idleTimeout
-        maxBodyBytes = 0
-        handler = nil
         self.streamHandler = streamHandler
         listener = try TCPListener(host: host, port: port, loop: loops[0])
         self.port = listener.port
