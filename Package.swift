@@ -36,6 +36,8 @@ let package = Package(
         .target(name: "Manifests", dependencies: ["ConfigValues"]),
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CCurlShims"]),
         .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"]),
+        // HTTP/2 (RFC 9113) and HPACK (RFC 7541): frames, a sans-IO connection, and a server and client on MeshNet's loop.
+        .target(name: "MeshHTTP2", dependencies: ["MeshNet"]),
         // What runs in local mode's pods and what they see of the cluster: the echo app, Service names and service
         // links, the HTTP client of /call and `local curl`. Pods know no store: only their env and the names file.
         .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet"]),
@@ -52,7 +54,7 @@ let package = Package(
         .executableTarget(name: "meshctl-conformance", dependencies: ["MeshConformance"]),
         .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance", "MeshControlPlane", "KubeClient"]),
         // MeshNet's own benchmark (HTTP server against nginx): needs a release build of MeshNet only.
-        .executableTarget(name: "meshnet-bench", dependencies: ["MeshNet"]),
+        .executableTarget(name: "meshnet-bench", dependencies: ["MeshNet", "MeshHTTP2"]),
 
         // What several test targets share: waiting on a condition with a deadline.
         .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport"),
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),
         .testTarget(name: "LocalPodsTests", dependencies: ["LocalPods", "MeshNet", "ConfigValues", "MeshTestSupport"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
+        .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshNet", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
