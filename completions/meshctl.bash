@@ -60,6 +60,8 @@ __meshctl_subcommand() {
         "meshctl x|capture") echo capture ;;
         "meshctl x|describe") echo describe ;;
         "meshctl x|des") echo describe ;;
+        "meshctl x|diagnose") echo diagnose ;;
+        "meshctl x|doctor") echo diagnose ;;
         "meshctl x|envoy-stats") echo envoy-stats ;;
         "meshctl x|es") echo envoy-stats ;;
         "meshctl x authz|check") echo check ;;
@@ -72,7 +74,7 @@ __meshctl_subcommands() {
         "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down curl" ;;
         "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
-        "meshctl x") echo "authz capture describe envoy-stats" ;;
+        "meshctl x") echo "authz capture describe diagnose envoy-stats" ;;
         "meshctl x authz") echo "check" ;;
     esac
 }
@@ -115,6 +117,7 @@ __meshctl_flags() {
         "meshctl x authz check") echo "--file --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x capture") echo "--dir --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x diagnose") echo "--capture --log --to --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x envoy-stats") echo "--type --output --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
     esac
 }
@@ -157,6 +160,7 @@ __meshctl_value_flags() {
         "meshctl x authz check") echo "-f --file --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x capture") echo "-d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x diagnose") echo "--capture --log --to --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x envoy-stats") echo "-t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
     esac
 }
@@ -317,6 +321,11 @@ __meshctl_flag_values() {
         "meshctl x describe|--kubeconfig") echo "files" ;;
         "meshctl x describe|--context") echo "dynamic contexts" ;;
         "meshctl x describe|-n"|"meshctl x describe|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x diagnose|--capture") echo "directories" ;;
+        "meshctl x diagnose|-o"|"meshctl x diagnose|--output") echo "values text json yaml" ;;
+        "meshctl x diagnose|--kubeconfig") echo "files" ;;
+        "meshctl x diagnose|--context") echo "dynamic contexts" ;;
+        "meshctl x diagnose|-n"|"meshctl x diagnose|--namespace") echo "dynamic namespaces" ;;
         "meshctl x envoy-stats|-t"|"meshctl x envoy-stats|--type") echo "values server clusters" ;;
         "meshctl x envoy-stats|-o"|"meshctl x envoy-stats|--output") echo "values raw short json yaml prom" ;;
         "meshctl x envoy-stats|--kubeconfig") echo "files" ;;
