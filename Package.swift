@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Manifests", dependencies: ["ConfigValues"]),
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CCurlShims"]),
         .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"]),
-        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite"]),
+        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite", "CLinux"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
         .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "KubeClient", "MeshNet", "MeshControlPlane", "CBuildInfo"]),

@@ -278,14 +278,16 @@ struct LocalServeCommand: MeshCommand {
         defer { pthread_sigmask(SIG_UNBLOCK, &signals, nil) }
 
         try mode.createStateDirectory()
+        // Pods run as processes of this executable's children; `meshctl/echo` containers run this executable.
+        let workloads = WorkloadSettings(executable: context.environment.executablePath)
         let lastPort = StateFiles.read(mode.paths.directory.appendingPathComponent("port")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
         let plane: LocalControlPlane
         do {
             do {
-                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0)
+                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0, workloads: workloads)
             } catch where port == nil && lastPort != nil {
                 // The last port is taken by now: any free one will do, as `local up` rewrites the kubeconfig.
-                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0)
+                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0, workloads: workloads)
             }
         } catch let error as SQLiteError {
             throw CommandFailure("cannot open the local store \(mode.paths.database.path): \(error)\n"
@@ -401,9 +403,13 @@ struct LocalDownCommand: MeshCommand {
         let mode = LocalMode(invocation, context.environment)
         if let pid = mode.runningProcess {
             kill(pid, SIGTERM)
-            let deadline = Date().addingTimeInterval(10)
+            // It stops its pods first (each gets SIGTERM and at most 8 s before SIGKILL).
+            let deadline = Date().addingTimeInterval(15)
             while kill(pid, 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
             if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+            // A control plane that had to be killed leaves its pods: they end here, so nothing is left running.
+            let left = LocalControlPlane.endLeftoverPods(stateDirectory: mode.paths.directory)
+            if left > 0 { context.stdout.write("stopped \(left) pod process\(left == 1 ? "" : "es") left running\n") }
             try? FileManager.default.removeItem(at: mode.paths.pidFile)
             context.stdout.write("local control plane stopped (pid \(pid))\n")
             if !purge {
