@@ -26,6 +26,8 @@ public final class SettableWorkloadClock: WorkloadClock, @unchecked Sendable {
 public struct WorkloadSettings: Sendable {
     /// `[meshctl, "x", "echo"]` runs an echo container.
     public var executable: String
+    /// The controllers' clock (CronJob schedules, minReadySeconds, progress deadlines). The kubelet keeps real
+    /// time: its processes, probes and back-off do.
     public var clock: any WorkloadClock = SystemWorkloadClock()
     /// Seconds between reconcile passes when nothing changes (status that depends on time, schedules).
     public var resyncInterval: Double = 1

@@ -57,9 +57,10 @@ final class ObjectWriter: @unchecked Sendable {
 
     /// An Event about `object`, as `kubectl describe` and `kubectl get events` show them.
     func event(_ object: JSONValue, type: String = "Normal", reason: String, message: String, component: String) {
-        let now = Timestamps.format(clock.now)
+        // Events carry the time they happened, whatever the controllers' clock says.
+        let now = Timestamps.format(Date())
         let namespace = object.namespace.isEmpty ? "default" : object.namespace
-        let suffix = String(UInt64(clock.now.timeIntervalSince1970 * 1e9) &+ UInt64.random(in: 0..<1_000_000), radix: 16)
+        let suffix = String(UInt64(Date().timeIntervalSince1970 * 1e9) &+ UInt64.random(in: 0..<1_000_000), radix: 16)
         let event: JSONValue = .object([
             ("apiVersion", .string("v1")), ("kind", .string("Event")),
             ("metadata", .object([("name", .string("\(object.name).\(suffix)")), ("namespace", .string(namespace))])),

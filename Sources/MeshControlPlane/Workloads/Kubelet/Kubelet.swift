@@ -53,7 +53,7 @@ final class Kubelet: Reconciler, @unchecked Sendable {
 
     private func sync(_ pods: [JSONValue]) {
         guard !shutDown else { return }
-        let now = context.settings.clock.now
+        let now = Date()
         var seen = Set<String>()
         var taken = Set(workers.values.map(\.address) + stopping.map(\.address))
         for pod in pods { if let address = pod["status"]?["podIP"]?.string, !address.isEmpty, workers[pod.uid] == nil { taken.insert(address) } }
@@ -81,7 +81,7 @@ final class Kubelet: Reconciler, @unchecked Sendable {
 
     private func tick() {
         guard !shutDown else { return }
-        let now = context.settings.clock.now
+        let now = Date()
         for worker in workers.values {
             guard let status = worker.tick(now: now) else { continue }
             do {
