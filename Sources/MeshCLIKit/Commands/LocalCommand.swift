@@ -407,9 +407,6 @@ struct LocalDownCommand: MeshCommand {
             let deadline = Date().addingTimeInterval(15)
             while kill(pid, 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
             if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
-            // A control plane that had to be killed leaves its pods: they end here, so nothing is left running.
-            let left = LocalControlPlane.endLeftoverPods(stateDirectory: mode.paths.directory)
-            if left > 0 { context.stdout.write("stopped \(left) pod process\(left == 1 ? "" : "es") left running\n") }
             try? FileManager.default.removeItem(at: mode.paths.pidFile)
             context.stdout.write("local control plane stopped (pid \(pid))\n")
             if !purge {
@@ -418,6 +415,9 @@ struct LocalDownCommand: MeshCommand {
         } else {
             context.stdout.write("local control plane is not running\n")
         }
+        // A control plane that was killed (or had to be) leaves its pods: they end here, so nothing is left running.
+        let left = LocalControlPlane.endLeftoverPods(stateDirectory: mode.paths.directory)
+        if left > 0 { context.stdout.write("stopped \(left) pod process\(left == 1 ? "" : "es") left running\n") }
         guard purge else { return }
         try? FileManager.default.removeItem(at: mode.paths.directory)
         let path = context.global.kubeconfig.map { FileSystem.resolve($0, in: context.environment.workingDirectory) }

@@ -23,9 +23,12 @@ final class LocalWorkloads: @unchecked Sendable {
         api.runsWorkloads = true
     }
 
+    /// Ends what a killed earlier run left, then runs a first pass before returning: the node exists and the
+    /// stored workloads are being brought back once the server answers.
     func start() throws {
         kubelet.start()
         try runtime.start()
+        runtime.reconcileNow()
     }
 
     /// Stops the controllers, then every pod process; returns when none is left.
