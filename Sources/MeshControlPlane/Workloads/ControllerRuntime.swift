@@ -70,9 +70,16 @@ final class ControllerRuntime: @unchecked Sendable {
         self.log = log
     }
 
+    /// What the reconcilers read: a change to anything else (ConfigMaps, Istio's kinds, Events) starts no pass.
+    static let watchedResources: Set<String> = [
+        "pods", "services", "endpoints", "nodes", "deployments.apps", "replicasets.apps", "statefulsets.apps", "daemonsets.apps",
+        "jobs.batch", "cronjobs.batch", "endpointslices.discovery.k8s.io",
+    ]
+
     func start() throws {
         // Events are only a nudge: the pass reads the store itself. Own writes and others' are treated alike.
-        watchToken = try store.watch(from: nil, filter: { $0.resource != "events" }, deliver: { [weak self] _ in self?.schedule(after: 0.02) })
+        let watched = Self.watchedResources
+        watchToken = try store.watch(from: nil, filter: { watched.contains($0.resource) }, deliver: { [weak self] _ in self?.schedule(after: 0.02) })
         let timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: .now() + resyncInterval, repeating: resyncInterval)
         timer.setEventHandler { [weak self] in self?.pass() }

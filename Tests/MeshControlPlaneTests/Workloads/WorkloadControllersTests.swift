@@ -8,11 +8,13 @@ import Manifests
 final class WorkloadControllersTests: XCTestCase {
     var plane: LocalControlPlane?
     var directory: URL!
-    let clock = SettableWorkloadClock(Date())
+    /// Made in setUp: XCTest makes every test's instance when the suite starts, long before a late test runs.
+    var clock: SettableWorkloadClock!
 
     override func setUpWithError() throws {
         guard FileManager.default.isExecutableFile(atPath: KubectlRunner.path) else { throw XCTSkip("no kubectl at \(KubectlRunner.path) on this machine") }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-controllers-\(UUID().uuidString)")
+        clock = SettableWorkloadClock(Date())
         var settings = WorkloadSettings(executable: "/bin/false")
         settings.backoffInitial = 0.3
         settings.backoffMaximum = 2
@@ -120,7 +122,7 @@ final class WorkloadControllersTests: XCTestCase {
         XCTAssertTrue(names("jobs.batch").isEmpty)
         clock.advance(by: 5 * 60)
         XCTAssertTrue(eventually(timeout: 10) { self.names("jobs.batch").count == 1 })
-        let job = names("jobs.batch").first!
+        let job = try XCTUnwrap(names("jobs.batch").first)
         XCTAssertTrue(job.hasPrefix("tick-"), job)
         let result = try kubectl(["wait", "--for=condition=complete", "job/\(job)", "--timeout=30s"])
         XCTAssertEqual(result.status, 0, result.output)

@@ -96,6 +96,7 @@ final class WorkloadsKubectlTests: XCTestCase {
         XCTAssertEqual(rows.count, 2, result.output)
         for row in rows {
             let columns = row.split(separator: " ", omittingEmptySubsequences: true)
+            guard columns.count >= 7 else { return XCTFail("a row of kubectl get pods -o wide with fewer columns than it has: \(row)") }
             XCTAssertNotNil(String(columns[0]).range(of: #"^web-[bcdfghjklmnpqrstvwxz2456789]{6,10}-[bcdfghjklmnpqrstvwxz2456789]{5}$"#, options: .regularExpression), result.output)
             XCTAssertEqual(columns[1], "1/1", result.output)
             XCTAssertEqual(columns[2], "Running", result.output)
@@ -110,7 +111,7 @@ final class WorkloadsKubectlTests: XCTestCase {
         XCTAssertTrue(conditions.contains { $0["type"]?.string == "Progressing" && $0["reason"]?.string == "NewReplicaSetAvailable" }, "\(conditions)")
 
         // The process output is the pod's log; the request above shows in it.
-        let name = String(rows.first!.split(separator: " ").first!)
+        let name = String(try XCTUnwrap(rows.first?.split(separator: " ").first))
         XCTAssertTrue(eventually(timeout: 10) { (try? self.kubectl(["logs", name]).output.contains("GET / HTTP/1.1")) ?? false })
         result = try kubectl(["logs", name, "--tail=1"])
         XCTAssertEqual(result.output.split(separator: "\n").count, 1, result.output)
