@@ -15,20 +15,8 @@ enum LocalWorkloadsLoad {
         let state = URL(fileURLWithPath: workdir).appendingPathComponent("pods-\(getpid())")
         try? FileManager.default.removeItem(at: state)
         defer { try? FileManager.default.removeItem(at: state) }
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: meshctl)
-        server.arguments = ["local", "serve", "--state-dir", state.path, "--port", "0"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (server, url) = try LocalAPILoad.startServer(meshctl: meshctl, state: state)
         defer { server.terminate(); server.waitUntilExit() }
-        let deadline = Date().addingTimeInterval(30)
-        var url = ""
-        while url.isEmpty && Date() < deadline {
-            url = (try? String(contentsOf: state.appendingPathComponent("endpoint"), encoding: .utf8))?.split(separator: "\n").first.map(String.init) ?? ""
-            if url.isEmpty { usleep(20_000) }
-        }
-        guard !url.isEmpty else { throw CocoaError(.fileReadNoSuchFile) }
         let token = try String(contentsOf: state.appendingPathComponent("token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let client = try CurlClient(certificateAuthorities: Array(try Data(contentsOf: state.appendingPathComponent("ca.crt"))))
         let headers = [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")]

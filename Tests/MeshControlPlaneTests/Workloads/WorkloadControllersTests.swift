@@ -98,6 +98,11 @@ final class WorkloadControllersTests: XCTestCase {
         let pods = try plane!.api.store.list("pods", namespace: "default").items
         XCTAssertEqual(pods.count, 1)
         XCTAssertEqual(pods.first?["spec"]?["nodeName"]?.string, "meshctl-local")
+        // The container's process holds its stdin, stdout and stderr, nothing of the control plane's (a kubectl pipe
+        // of this test once leaked into a pod and kept the test waiting for its end).
+        let pids = plane!.podProcessIDs
+        XCTAssertEqual(pids.count, 1)
+        for pid in pids { XCTAssertEqual(openFileDescriptorCount(pid: pid), 3, "file descriptors of pod process \(pid)") }
         let node = try kubectl(["get", "nodes", "--no-headers"])
         XCTAssertTrue(node.output.hasPrefix("meshctl-local"), node.output)
     }

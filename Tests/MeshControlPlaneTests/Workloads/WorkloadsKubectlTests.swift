@@ -250,4 +250,37 @@ final class WorkloadsKubectlTests: XCTestCase {
         // A finished Job is not run again.
         XCTAssertEqual(try pods("job-name=once").filter { $0["status"]?["phase"]?.string == "Succeeded" }.count, 2)
     }
+
+    func testLogsFollowUntilTheContainerEndsAndFilterByTime() throws {
+        let pod = """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: talker}
+            spec:
+              restartPolicy: Never
+              containers:
+              - name: main
+                image: meshctl/exec
+                command: [sh, -c, "echo one; sleep 1; echo two >&2; sleep 1; echo three"]
+
+            """
+        XCTAssertEqual(try kubectl(["apply", "-f", "-"], input: pod).status, 0)
+        XCTAssertTrue(eventually(timeout: 20) {
+            (try? self.plane!.api.store.get("pods", namespace: "default", name: "talker"))??["status"]?["phase"]?.string == "Running"
+        })
+        // -f streams what comes and ends with the container.
+        var result = try kubectl(["logs", "-f", "talker"])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertEqual(result.output, "one\ntwo\nthree\n")
+        XCTAssertTrue(eventually(timeout: 10) {
+            (try? self.plane!.api.store.get("pods", namespace: "default", name: "talker"))??["status"]?["phase"]?.string == "Succeeded"
+        })
+        result = try kubectl(["logs", "talker", "--timestamps", "--tail=1"])
+        XCTAssertNotNil(result.output.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n$"#, options: .regularExpression), result.output)
+        XCTAssertEqual(try kubectl(["logs", "talker", "--since=1h"]).output, "one\ntwo\nthree\n")
+        XCTAssertEqual(try kubectl(["logs", "talker", "--since-time=2999-01-01T00:00:00Z"]).output, "")
+        result = try kubectl(["logs", "talker", "--previous"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.output.contains("previous terminated container \"main\" in pod \"talker\" not found"), result.output)
+    }
 }

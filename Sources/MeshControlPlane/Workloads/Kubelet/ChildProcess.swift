@@ -2,8 +2,8 @@ import CLinux
 import Foundation
 
 /// A container's process: started in its own process group (so a stop reaches its children too), with the default
-/// signal dispositions and an empty signal mask (the control plane blocks SIGTERM for itself), stdin from /dev/null
-/// and stdout and stderr into pipes the kubelet reads.
+/// signal dispositions and an empty signal mask (the control plane blocks SIGTERM for itself), stdin from /dev/null,
+/// stdout and stderr into pipes the kubelet reads, and no other file descriptor.
 final class ChildProcess: @unchecked Sendable {
     let pid: pid_t
     /// Read ends of the process's stdout and stderr.
@@ -41,6 +41,9 @@ final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
         if let workingDirectory { posix_spawn_file_actions_addchdir_np(&actions, workingDirectory) }
+        // Nothing else of this process reaches the container: not the API's sockets, not another child's pipes
+        // (a pipe whose write end a container held would never see its end of file).
+        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
