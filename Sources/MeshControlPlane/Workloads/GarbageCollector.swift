@@ -10,20 +10,23 @@ final class GarbageCollector: Reconciler {
     /// Kinds that own others here, by the kind an ownerReference names.
     static let owners: [String: String] = [
         "Deployment": "deployments.apps", "ReplicaSet": "replicasets.apps", "StatefulSet": "statefulsets.apps", "DaemonSet": "daemonsets.apps",
-        "Job": "jobs.batch", "CronJob": "cronjobs.batch", "Service": "services", "Pod": "pods",
+        "Job": "jobs.batch", "CronJob": "cronjobs.batch", "Service": "services",
     ]
     static let dependents = ["replicasets.apps", "pods", "jobs.batch", "endpointslices.discovery.k8s.io"]
 
     func reconcile(_ view: ClusterView) throws {
-        // Dependents are read before owners: an owner made after this read cannot be missed, since its dependents come later still.
+        // Dependents are read before owners (the pass's lists are read when first asked for): an owner made after this
+        // read cannot be missed, since its dependents come later still.
         var candidates: [(resource: String, object: JSONValue)] = []
         for resource in Self.dependents {
             candidates += try view.all(resource).filter { !OwnerReferences.all($0).isEmpty }.map { (resource, $0) }
         }
         guard !candidates.isEmpty else { return }
+        // Only the owner kinds the candidates name are read, each once per pass.
         var uids: [String: Set<String>] = [:]
-        for (kind, resource) in Self.owners {
-            uids[kind] = Set(try writer.store.list(resource, namespace: nil).items.map(\.uid))
+        for kind in Set(candidates.flatMap { OwnerReferences.all($0.object).map(\.kind) }) {
+            guard let resource = Self.owners[kind] else { continue }
+            uids[kind] = Set(try view.all(resource).map(\.uid))
         }
         var deleted = Set<String>()
         for (resource, object) in candidates {
@@ -31,6 +34,13 @@ final class GarbageCollector: Reconciler {
             // Owners of kinds this collector does not know are taken to exist.
             let gone = references.allSatisfy { reference in uids[reference.kind].map { !$0.contains(reference.uid) } ?? false }
             guard gone else { continue }
+            // Confirmed owner by owner from the store before anything is deleted, as Kubernetes' collector does.
+            let confirmed = try references.allSatisfy { reference in
+                guard let ownerResource = Self.owners[reference.kind] else { return false }
+                // Every owner kind here is namespaced, in its dependents' namespace.
+                return try writer.store.get(ownerResource, namespace: object.namespace, name: reference.name)?.uid != reference.uid
+            }
+            guard confirmed else { continue }
             try writer.delete(resource, namespace: object.namespace, name: object.name)
             deleted.insert(resource)
         }

@@ -60,6 +60,8 @@ enum PodTemplates {
         metadata.append(("ownerReferences", .array([OwnerReferences.controllerReference(to: owner)])))
         var spec = template["spec"] ?? .object([])
         if let hostname, spec["hostname"] == nil { spec["hostname"] = .string(hostname) }
+        // There is one node: the controllers' pods are bound to it as they are made (bare pods go through NodeScheduler).
+        if spec["nodeName"] == nil { spec["nodeName"] = .string(LocalNode.name) }
         return .object([("apiVersion", .string("v1")), ("kind", .string("Pod")), ("metadata", .object(metadata)), ("spec", spec)])
     }
 

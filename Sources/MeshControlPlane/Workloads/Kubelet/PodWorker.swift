@@ -35,6 +35,8 @@ final class PodWorker {
     private var lastWritten: JSONValue?
     private var reportedImages = false
     private(set) var stopping = false
+    /// Set when a container's state, readiness or the pod changed: only then is the status built again.
+    private var changed = true
 
     init(pod: JSONValue, address: String, context: KubeletContext) {
         self.pod = pod
@@ -61,7 +63,10 @@ final class PodWorker {
     private var namespace: String { pod.namespace }
     private var name: String { pod.name }
 
-    func update(_ pod: JSONValue) { self.pod = pod }
+    func update(_ pod: JSONValue) {
+        if pod["status"]?["conditions"] != self.pod["status"]?["conditions"] { changed = true }
+        self.pod = pod
+    }
 
     /// Stops every container: SIGTERM now, SIGKILL after `grace` seconds.
     func stop(grace: Double, now: Date) {
@@ -94,6 +99,8 @@ final class PodWorker {
             for container in containers where !container.isRunning { startIfDue(container, now: now) }
         }
         for container in all where container.isRunning { probe(container, now: now) }
+        guard changed else { return nil }
+        changed = false
         let status = status(now: now)
         guard status != lastWritten else { return nil }
         lastWritten = status
@@ -109,10 +116,13 @@ final class PodWorker {
         }
         guard !reportedImages else { return }
         reportedImages = true
+        changed = true
         context.writer.event(pod, type: "Warning", reason: "ErrImageNeverPull", message: message, component: "kubelet")
     }
 
     private func startIfDue(_ container: ContainerRunner, now: Date) {
+        let before = container.state
+        defer { if container.state != before { changed = true } }
         switch container.state {
         case .running:
             return
@@ -139,6 +149,7 @@ final class PodWorker {
     }
 
     private func start(_ container: ContainerRunner, now: Date) {
+        changed = true
         let environment = PodEnvironment(pod: pod, container: container.spec, podIP: address, store: context.writer.store)
             .entries(base: context.baseEnvironment, marker: context.marker)
         let values = Dictionary(environment.map { entry -> (String, String) in
@@ -175,6 +186,7 @@ final class PodWorker {
 
     private func reap(_ container: ContainerRunner, now: Date) {
         guard let process = container.process, let exit = process.exitStatus() else { return }
+        changed = true
         // What the container's main process leaves behind goes with it, as a container's cgroup would.
         process.signalGroup(SIGKILL)
         container.process = nil
@@ -219,6 +231,8 @@ final class PodWorker {
                     let (worker, container, process) = target.value
                     guard let self = Optional(worker), container.process === process, var state = container[keyPath: key] else { return }
                     state.inFlight = false
+                    let wasPassing = state.passing
+                    defer { if state.passing != wasPassing { self.changed = true } }
                     if failure == nil {
                         state.successes += 1
                         state.failures = 0
