@@ -60,8 +60,6 @@ final class ControllerRuntime: @unchecked Sendable {
     private var watchToken: Int?
     private var timer: DispatchSourceTimer?
     private let resyncInterval: Double
-    /// Passes run so far (tests wait on it).
-    private(set) var passes = 0
 
     init(store: ObjectStore, reconcilers: [Reconciler], resyncInterval: Double, log: @escaping @Sendable (String) -> Void) {
         self.store = store
@@ -112,7 +110,6 @@ final class ControllerRuntime: @unchecked Sendable {
         let isStopped = stopped
         lock.unlock()
         guard !isStopped else { return }
-        passes += 1
         let view = ClusterView(store: store)
         for reconciler in reconcilers {
             do { try reconciler.reconcile(view) } catch {

@@ -29,7 +29,14 @@ final class WorkloadsKubectlTests: XCTestCase {
     }
 
     func start() throws {
-        var settings = WorkloadSettings(executable: "/bin/false")
+        // Stands in for meshctl in `meshctl/echo` containers: shows the arguments and environment it was given.
+        let stand = directory.appendingPathComponent("meshctl-stand-in")
+        if !FileManager.default.fileExists(atPath: stand.path) {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try "#!/bin/sh\necho \"args: $*\"\nenv | sort\nexec sleep 600\n".write(to: stand, atomically: true, encoding: .utf8)
+            chmod(stand.path, 0o755)
+        }
+        var settings = WorkloadSettings(executable: stand.path)
         settings.backoffInitial = 0.3
         settings.backoffMaximum = 2
         settings.resyncInterval = 0.2
@@ -282,5 +289,31 @@ final class WorkloadsKubectlTests: XCTestCase {
         result = try kubectl(["logs", "talker", "--previous"])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.output.contains("previous terminated container \"main\" in pod \"talker\" not found"), result.output)
+    }
+
+    func testEchoContainersRunMeshctlXEchoWithThePodsSettings() throws {
+        let pod = """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: echo, labels: {app: echo, version: v2}}
+            spec:
+              containers:
+              - name: echo
+                image: meshctl/echo:1.0
+                env: [{name: ECHO_DELAY, value: 10ms}]
+                ports: [{containerPort: 8080}, {containerPort: 9090}]
+
+            """
+        XCTAssertEqual(try kubectl(["apply", "-f", "-"], input: pod).status, 0)
+        var output = ""
+        XCTAssertTrue(eventually(timeout: 20) {
+            output = (try? self.kubectl(["logs", "echo"]).output) ?? ""
+            return output.contains("POD_VERSION=")
+        }, output)
+        let address = try XCTUnwrap(plane!.api.store.get("pods", namespace: "default", name: "echo")?["status"]?["podIP"]?.string)
+        for line in ["args: x echo", "PORT=8080", "PORTS=8080,9090", "POD_IP=\(address)", "POD_NAME=echo", "POD_NAMESPACE=default",
+                     "SERVICE_ACCOUNT=default", "POD_VERSION=v2", "ECHO_DELAY=10ms", "HOSTNAME=echo"] {
+            XCTAssertTrue(output.split(separator: "\n").contains(Substring(line)), "\(line) in:\n\(output)")
+        }
     }
 }

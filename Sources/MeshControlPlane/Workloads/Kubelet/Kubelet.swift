@@ -98,9 +98,6 @@ final class Kubelet: Reconciler, @unchecked Sendable {
         }
     }
 
-    /// How many pod processes run now (tests and status).
-    var processCount: Int { queue.sync { (workers.values.map { $0 } + stopping).reduce(0) { $0 + $1.all.filter(\.isRunning).count } } }
-
     /// Process ids of the running containers (tests).
     var processIDs: [pid_t] { queue.sync { (Array(workers.values) + stopping).flatMap { $0.all.compactMap { $0.process?.pid } } } }
 
