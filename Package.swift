@@ -41,7 +41,7 @@ let package = Package(
         // What runs in local mode's pods and what they see of the cluster: the echo app, Service names and service
         // links, the HTTP client of /call and `local curl`. Pods know no store: only their env and the names file.
         .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet"]),
-        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "LocalPods", "CSQLite"]),
+        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "LocalPods", "CSQLite", "CLinux"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
         // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.

@@ -147,6 +147,12 @@ if ProcessInfo.processInfo.environment["MESHCTL_BENCH_ONLY"] == "local-api" {
     printTable(try LocalAPILoad.run(meshctl: meshctl, workdir: workdir))
     exit(0)
 }
+// MESHCTL_BENCH_ONLY=local-pods runs only local mode's pod benchmark.
+if ProcessInfo.processInfo.environment["MESHCTL_BENCH_ONLY"] == "local-pods" {
+    try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+    printTable(try LocalWorkloadsLoad.run(meshctl: meshctl, workdir: workdir))
+    exit(0)
+}
 
 // 1. Start-up: `meshctl version`, median of 50 runs after 3 warm-up runs.
 for _ in 0..<3 { _ = timeProcess(meshctl, ["version", "--remote=false"]) }
@@ -352,5 +358,12 @@ do {
 
 // The echo pod's memory.
 rows += EchoFootprint.rows(meshctl: meshctl, workdir: workdir)
+
+// 8. Local mode running pods: 100 of one Deployment, from apply to ready, and memory per pod process.
+do {
+    rows += try LocalWorkloadsLoad.run(meshctl: meshctl, workdir: workdir)
+} catch {
+    rows.append(Row(benchmark: "local mode pods", result: "failed", reference: "", note: "\(error)"))
+}
 
 printTable(rows)

@@ -59,3 +59,48 @@ final class RunningControlPlane {
         return (response.status, (try? JSONValue.parse(response.body)) ?? .string(String(decoding: response.body, as: UTF8.self)))
     }
 }
+
+/// The real kubectl against a local control plane: a kubeconfig for it in a test's folder, and runs with that
+/// folder as HOME and cache.
+enum KubectlRunner {
+    static let path = "/usr/bin/kubectl"
+
+    static func writeKubeconfig(for plane: LocalControlPlane, in directory: URL) throws {
+        let kubeconfig = """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: local
+              cluster: {server: "\(plane.url)", certificate-authority-data: \(Data(plane.authorityPEM).base64EncodedString())}
+            users:
+            - name: local
+              user: {token: \(plane.token)}
+            contexts:
+            - name: local
+              context: {cluster: local, user: local}
+            current-context: local
+
+            """
+        try kubeconfig.write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+    }
+
+    /// Runs kubectl with the folder's kubeconfig and its own cache; returns exit status and merged output.
+    static func run(_ arguments: [String], in directory: URL, input: String? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path,
+                             "--cache-dir", directory.appendingPathComponent("cache").path, "--request-timeout", "20s"] + arguments
+        process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let stdin = Pipe()
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}

@@ -273,14 +273,16 @@ struct LocalServeCommand: MeshCommand {
         let signals = StopSignals()
 
         try mode.createStateDirectory()
+        // Pods run as processes of this executable's children; `meshctl/echo` containers run this executable.
+        let workloads = WorkloadSettings(executable: context.environment.executablePath)
         let lastPort = StateFiles.read(mode.paths.directory.appendingPathComponent("port")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
         let plane: LocalControlPlane
         do {
             do {
-                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0)
+                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0, workloads: workloads)
             } catch where port == nil && lastPort != nil {
                 // The last port is taken by now: any free one will do, as `local up` rewrites the kubeconfig.
-                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0)
+                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0, workloads: workloads)
             }
         } catch let error as SQLiteError {
             throw CommandFailure("cannot open the local store \(mode.paths.database.path): \(error)\n"
@@ -395,7 +397,8 @@ struct LocalDownCommand: MeshCommand {
         let mode = LocalMode(invocation, context.environment)
         if let pid = mode.runningProcess {
             kill(pid, SIGTERM)
-            let deadline = Date().addingTimeInterval(10)
+            // It stops its pods first (each gets SIGTERM and at most 8 s before SIGKILL).
+            let deadline = Date().addingTimeInterval(15)
             while kill(pid, 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
             if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
             try? FileManager.default.removeItem(at: mode.paths.pidFile)
@@ -406,6 +409,9 @@ struct LocalDownCommand: MeshCommand {
         } else {
             context.stdout.write("local control plane is not running\n")
         }
+        // A control plane that was killed (or had to be) leaves its pods: they end here, so nothing is left running.
+        let left = LocalControlPlane.endLeftoverPods(stateDirectory: mode.paths.directory)
+        if left > 0 { context.stdout.write("stopped \(left) pod process\(left == 1 ? "" : "es") left running\n") }
         guard purge else { return }
         try? FileManager.default.removeItem(at: mode.paths.directory)
         let path = context.global.kubeconfig.map { FileSystem.resolve($0, in: context.environment.workingDirectory) }

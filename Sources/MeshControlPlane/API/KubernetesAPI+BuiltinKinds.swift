@@ -66,7 +66,7 @@ extension KubernetesAPI {
             let usedPorts = Set(services.flatMap { ($0["spec"]?["ports"]?.array ?? []).compactMap { $0["nodePort"]?.int } })
             NodePortRange.assign(&checked, current: current, used: usedPorts, seed: "\(namespace)/\(name)")
         }
-        if WorkloadStatus.kinds.contains(type.kind), let current {
+        if WorkloadStatus.kinds.union(["Job", "CronJob"]).contains(type.kind), target.subresource != "status", let current {
             // Status is the system's: a write of the object itself does not change it.
             checked["status"] = current["status"]
         }
