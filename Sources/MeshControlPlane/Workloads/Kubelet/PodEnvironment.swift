@@ -1,4 +1,5 @@
 import Foundation
+import LocalPods
 import Manifests
 
 /// A container's environment as the kubelet builds it: the Service variables of the namespace, the container's
@@ -20,9 +21,7 @@ struct PodEnvironment {
         }
         for (name, value) in base.sorted(by: { $0.key < $1.key }) { set(name, value) }
         set("HOSTNAME", pod["spec"]?["hostname"]?.string ?? pod.name)
-        if pod["spec"]?["enableServiceLinks"]?.bool != false {
-            for (name, value) in serviceVariables() { set(name, value) }
-        }
+        for (name, value) in serviceLinks(stateDirectory: marker.1) { set(name, value) }
         let ports = (container["ports"]?.array ?? []).compactMap { $0["containerPort"]?.int }
         let added: [(String, String)] = [
             ("PORT", ports.first.map(String.init) ?? ""), ("PORTS", ports.map(String.init).joined(separator: ",")),
@@ -114,30 +113,15 @@ struct PodEnvironment {
         return (data(name, secret: secret) ?? [:]).sorted { $0.key < $1.key }
     }
 
-    /// `{SVC}_SERVICE_HOST`, `{SVC}_SERVICE_PORT`, `{SVC}_PORT_{PORT}_{PROTO}...` for the namespace's Services with a cluster IP.
-    func serviceVariables() -> [(String, String)] {
-        let services = (try? store.list("services", namespace: pod.namespace).items) ?? []
-        var result: [(String, String)] = []
-        for service in services {
-            guard let address = service["spec"]?["clusterIP"]?.string, !address.isEmpty, address != "None",
-                  let ports = service["spec"]?["ports"]?.array, let first = ports.first?["port"]?.int else { continue }
-            let prefix = service.name.uppercased().replacingOccurrences(of: "-", with: "_")
-            result.append(("\(prefix)_SERVICE_HOST", address))
-            result.append(("\(prefix)_SERVICE_PORT", String(first)))
-            for port in ports {
-                guard let number = port["port"]?.int else { continue }
-                let proto = (port["protocol"]?.string ?? "TCP")
-                if let name = port["name"]?.string, !name.isEmpty {
-                    result.append(("\(prefix)_SERVICE_PORT_\(name.uppercased().replacingOccurrences(of: "-", with: "_"))", String(number)))
-                }
-                let base = "\(prefix)_PORT_\(number)_\(proto.uppercased())"
-                result.append((base, "\(proto.lowercased())://\(address):\(number)"))
-                result.append(("\(base)_PROTO", proto.lowercased()))
-                result.append(("\(base)_PORT", String(number)))
-                result.append(("\(base)_ADDR", address))
-            }
-            result.append(("\(prefix)_PORT", "\((ports.first?["protocol"]?.string ?? "TCP").lowercased())://\(address):\(first)"))
+    /// The Service variables Kubernetes sets (the namespace's Services, and the `kubernetes` Service's even with
+    /// `enableServiceLinks: false`), plus the names file the echo app and `local curl` resolve Service names from.
+    func serviceLinks(stateDirectory: String) -> [(name: String, value: String)] {
+        var services = (try? store.list("services", namespace: pod.namespace).items) ?? []
+        if pod.namespace != "default", let master = try? store.get("services", namespace: "default", name: "kubernetes") {
+            services.append(master)
         }
-        return result
+        let namesFile = LocalStatePaths(directory: URL(fileURLWithPath: stateDirectory)).names.path
+        return ServiceLinks.variables(namespace: pod.namespace, services: services,
+                                      enableServiceLinks: pod["spec"]?["enableServiceLinks"]?.bool != false, namesFile: namesFile)
     }
 }
