@@ -40,6 +40,9 @@ public struct CircuitBreaker: Sendable, Equatable {
 
     public mutating func close(_ resource: Resource) { adjust(resource, by: -1) }
 
+    /// Counts one of `resource` even past its limit (a pool's first connection to a host, which Envoy always allows).
+    public mutating func openPastLimit(_ resource: Resource) { adjust(resource, by: 1) }
+
     private mutating func adjust(_ resource: Resource, by delta: Int) {
         switch resource {
         case .connection: connections = max(0, connections + delta)
