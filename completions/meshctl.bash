@@ -14,6 +14,7 @@ __meshctl_subcommand() {
         "meshctl|kube-inject") echo kube-inject ;;
         "meshctl|ki") echo kube-inject ;;
         "meshctl|local") echo local ;;
+        "meshctl|proxy") echo proxy ;;
         "meshctl|proxy-config") echo proxy-config ;;
         "meshctl|pc") echo proxy-config ;;
         "meshctl|proxy-status") echo proxy-status ;;
@@ -64,7 +65,7 @@ __meshctl_subcommand() {
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config proxy-status validate version x" ;;
+        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy proxy-config proxy-status validate version x" ;;
         "meshctl inject") echo "enable disable" ;;
         "meshctl local") echo "up status down" ;;
         "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
@@ -89,6 +90,7 @@ __meshctl_flags() {
         "meshctl local up") echo "--port --state-dir --foreground --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy") echo "--config-path --concurrency --log-level --mode --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config all") echo "--file --proxy-admin-port --with-headers --fqdn --direction --subset --port --address --type --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config bootstrap") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
@@ -127,6 +129,7 @@ __meshctl_value_flags() {
         "meshctl local up") echo "--port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local status") echo "--state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local down") echo "--state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy") echo "-c --config-path --concurrency --log-level --mode --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config all") echo "-f --file --proxy-admin-port --fqdn --direction --subset --port --address --type --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config bootstrap") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
@@ -212,6 +215,12 @@ __meshctl_flag_values() {
         "meshctl local down|--kubeconfig") echo "files" ;;
         "meshctl local down|--context") echo "dynamic contexts" ;;
         "meshctl local down|-n"|"meshctl local down|--namespace") echo "dynamic namespaces" ;;
+        "meshctl proxy|-c"|"meshctl proxy|--config-path") echo "files" ;;
+        "meshctl proxy|--log-level") echo "values trace debug info warning error critical off" ;;
+        "meshctl proxy|--mode") echo "values serve validate" ;;
+        "meshctl proxy|--kubeconfig") echo "files" ;;
+        "meshctl proxy|--context") echo "dynamic contexts" ;;
+        "meshctl proxy|-n"|"meshctl proxy|--namespace") echo "dynamic namespaces" ;;
         "meshctl proxy-config|--kubeconfig") echo "files" ;;
         "meshctl proxy-config|--context") echo "dynamic contexts" ;;
         "meshctl proxy-config|-n"|"meshctl proxy-config|--namespace") echo "dynamic namespaces" ;;

@@ -23,6 +23,8 @@ function __meshctl_subcommand
             echo kube-inject
         case 'meshctl|local'
             echo local
+        case 'meshctl|proxy'
+            echo proxy
         case 'meshctl|proxy-config'
             echo proxy-config
         case 'meshctl|pc'
@@ -148,6 +150,8 @@ function __meshctl_value_flags
             printf '%s\n' --state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local down'
             printf '%s\n' --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl proxy'
+            printf '%s\n' -c --config-path --concurrency --log-level --mode --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-config'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-config all'
@@ -220,6 +224,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a help -d 'Help abou
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a inject -d 'Turn sidecar injection on or off for namespaces'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a kube-inject -d 'Add the Istio sidecar to Kubernetes manifests, offline'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a local -d 'Run a local control plane (a Kubernetes-compatible API) on this machine'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy -d 'Run meshctl\'s embedded sidecar proxy on an Envoy v3 bootstrap file'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-config -d 'Show the Envoy configuration of a pod\'s sidecar: clusters, listeners, routes, endpoints, secrets'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-status -d 'The proxies connected to istiod and whether each has acknowledged the configuration it was sent'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a validate -d 'Check Istio configuration files before they reach a cluster'
@@ -378,6 +383,17 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s i -l is
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -s c -l config-path -r -F -d 'The bootstrap file (YAML or JSON)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -l concurrency -x -d 'Worker event loops'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -l log-level -x -a 'trace debug info warning error critical off' -d 'The proxy\'s own log level'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -l mode -x -a 'serve validate' -d 'serve, or validate: read the configuration and exit'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a all -d 'Everything of a sidecar: versions, clusters, listeners, routes, secrets and endpoints'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a bootstrap -d 'The bootstrap of a sidecar (JSON by default; -o short prints the Istio and Envoy versions)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a cluster -d 'The clusters of a sidecar: service FQDN, port, subset, direction, type, DestinationRule'
