@@ -46,3 +46,37 @@ struct EnvoyAdminSample {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }
+
+extension EnvoyAdminSample {
+    /// Makes throw-away certificates with the sample's gen-certs.sh and writes the SDS files with them, as run.sh
+    /// does, so a real Envoy can load the TLS parts of the bootstrap.
+    func writeFreshCertificates() throws {
+        let certs = directory.appendingPathComponent("certs")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = [Self.folder.appendingPathComponent("gen-certs.sh").path, certs.path]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestClientError(message: "gen-certs.sh failed (is openssl installed?)") }
+        let chain = try Data(contentsOf: certs.appendingPathComponent("cert-chain.pem")).base64EncodedString()
+        let root = try Data(contentsOf: certs.appendingPathComponent("root-cert.pem")).base64EncodedString()
+        let type = "\"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+        try """
+        version_info: "1"
+        resources:
+        - \(type)
+          name: default
+          tls_certificate:
+            certificate_chain: {inline_bytes: \(chain)}
+            private_key: {filename: \(certs.path)/key.pem}
+        """.write(to: directory.appendingPathComponent("sds-default.yaml"), atomically: true, encoding: .utf8)
+        try """
+        version_info: "1"
+        resources:
+        - \(type)
+          name: ROOTCA
+          validation_context:
+            trusted_ca: {inline_bytes: \(root)}
+        """.write(to: directory.appendingPathComponent("sds-rootca.yaml"), atomically: true, encoding: .utf8)
+    }
+}
