@@ -20,12 +20,23 @@ final class ProxyRuntime: @unchecked Sendable {
         self.clusters = clusters
     }
 
+    private let formatLock = NSLock()
+    private var formats: [String: AccessLogFormat] = [:]
+
     func writeAccessLogs(_ logs: [AccessLogConfig], entry: AccessLogEntry) {
         for config in logs {
-            // Checked when the configuration was read, so this parse cannot fail.
-            guard let format = try? AccessLogFormat(config.format ?? AccessLogFormat.envoyDefault) else { continue }
+            guard let format = format(config.format ?? AccessLogFormat.envoyDefault) else { continue }
             accessLogs.write(format.render(entry), to: config.path)
         }
+    }
+
+    /// A parsed format, parsed once (the configuration was checked when read, so parsing cannot fail here).
+    private func format(_ text: String) -> AccessLogFormat? {
+        formatLock.lock(); defer { formatLock.unlock() }
+        if let format = formats[text] { return format }
+        let format = try? AccessLogFormat(text)
+        formats[text] = format
+        return format
     }
 }
 
