@@ -269,13 +269,8 @@ struct LocalServeCommand: MeshCommand {
 
     /// Starts the control plane, reports it, then serves until SIGINT or SIGTERM.
     static func serve(mode: LocalMode, port: Int?, context: CommandContext, started: (String) throws -> Void) throws {
-        // Block the stop signals before any thread starts, so only sigwait below sees them.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-        defer { pthread_sigmask(SIG_UNBLOCK, &signals, nil) }
+        let signals = StopSignals()
+        defer { signals.restore() }
 
         try mode.createStateDirectory()
         let lastPort = StateFiles.read(mode.paths.directory.appendingPathComponent("port")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
@@ -302,8 +297,7 @@ struct LocalServeCommand: MeshCommand {
             try? FileManager.default.removeItem(at: mode.runningNote)
         }
         try started(plane.url)
-        var received: Int32 = 0
-        sigwait(&signals, &received)
+        let received = signals.wait()
         context.stdout.write("\(Timestamps.now()) stopping (signal \(received))\n")
     }
 }

@@ -77,12 +77,8 @@ struct ProxyCommand: MeshCommand {
 
     /// Serves until SIGINT, SIGTERM or /quitquitquit.
     static func serve(_ configuration: ProxyConfiguration, concurrency: Int, level: ProxyLog.Level, context: CommandContext) throws {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-        defer { pthread_sigmask(SIG_UNBLOCK, &signals, nil) }
+        let signals = StopSignals()
+        defer { signals.restore() }
         let log = ProxyLog(level: level) { line in FileHandle.standardError.write(Data(line.utf8)) }
         let proxy: ProxyServer
         do {
@@ -93,8 +89,7 @@ struct ProxyCommand: MeshCommand {
         proxy.onQuit = { kill(getpid(), SIGTERM) }
         proxy.start()
         defer { proxy.stop() }
-        var received: Int32 = 0
-        sigwait(&signals, &received)
+        let received = signals.wait()
         log.info("stopping (signal \(received))")
     }
 }

@@ -153,16 +153,9 @@ extension ProxyConfiguration {
 
     /// Reads an RDS DiscoveryResponse file and takes the route configuration named `name`.
     static func readRouteFile(_ path: String, name: String) throws(ProxyConfigError) -> RouteConfiguration {
-        let root = try readDocument(path)
-        let reader = try ConfigReader.mapping(root, file: path, path: [])
-        let version = try reader.string("version_info")
-        reader.ignore("type_url", "nonce")
-        let configs = try reader.list("resources") { resource throws(ProxyConfigError) -> RouteConfiguration in
-            let type = try resource.typeName()
-            guard type == "envoy.config.route.v3.RouteConfiguration" else { throw resource.error("\(type) is not a route configuration") }
-            return try RouteConfiguration.read(resource, version: version)
+        let (root, configs) = try readDiscoveryResponse(path, type: "envoy.config.route.v3.RouteConfiguration", what: "a route configuration") {
+            resource, version throws(ProxyConfigError) in try RouteConfiguration.read(resource, version: version)
         }
-        try reader.finish()
         guard let config = configs.first(where: { $0.name == name }) else {
             throw ProxyConfigError(file: path, location: root.location, path: "resources", problem: "has no route configuration named \"\(name)\"")
         }
@@ -171,13 +164,8 @@ extension ProxyConfiguration {
 
     /// Reads an SDS DiscoveryResponse file: the secrets' names and kinds (the key stays where it is).
     static func readSecretFile(_ path: String) throws(ProxyConfigError) -> [SecretInfo] {
-        let root = try readDocument(path)
-        let reader = try ConfigReader.mapping(root, file: path, path: [])
-        let version = try reader.string("version_info")
-        reader.ignore("type_url", "nonce")
-        let secrets = try reader.list("resources") { resource throws(ProxyConfigError) -> SecretInfo in
-            let type = try resource.typeName()
-            guard type == "envoy.extensions.transport_sockets.tls.v3.Secret" else { throw resource.error("\(type) is not a secret") }
+        try readDiscoveryResponse(path, type: "envoy.extensions.transport_sockets.tls.v3.Secret", what: "a secret") {
+            resource, version throws(ProxyConfigError) -> SecretInfo in
             let name = try resource.requiredString("name")
             let certificate = try resource.object("tls_certificate") { certificate throws(ProxyConfigError) in
                 certificate.ignore("certificate_chain", "private_key")
@@ -186,8 +174,22 @@ extension ProxyConfiguration {
                 validation.ignore("trusted_ca")
             } != nil
             return SecretInfo(name: name, version: version, hasCertificate: certificate, hasValidationContext: validation)
+        }.resources
+    }
+
+    /// Reads a DiscoveryResponse file (`version_info`, `resources` of one `@type`), each resource by `body`.
+    static func readDiscoveryResponse<T>(_ path: String, type: String, what: String,
+                                         _ body: (ConfigReader, String?) throws(ProxyConfigError) -> T) throws(ProxyConfigError) -> (root: YAMLNode, resources: [T]) {
+        let root = try readDocument(path)
+        let reader = try ConfigReader.mapping(root, file: path, path: [])
+        let version = try reader.string("version_info")
+        reader.ignore("type_url", "nonce")
+        let resources = try reader.list("resources") { resource throws(ProxyConfigError) -> T in
+            let found = try resource.typeName()
+            guard found == type else { throw resource.error("\(found) is not \(what)") }
+            return try body(resource, version)
         }
         try reader.finish()
-        return secrets
+        return (root, resources)
     }
 }
