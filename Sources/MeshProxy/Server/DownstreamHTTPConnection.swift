@@ -14,6 +14,9 @@ final class DownstreamHTTPConnection {
     private var stream: ProxyStream?
     private var retainSelf: DownstreamHTTPConnection?
     private let listenerStatPrefix: String
+    /// Runs while a request head is partly read: a client that stalls there (slowloris) gets 408 after the
+    /// connection manager's `stream_idle_timeout`, as Envoy answers a stream that went idle.
+    private var idleTimer: EventLoop.TimerID?
 
     init(tcp: TCPConnection, localAddress: String, remoteAddress: String, runtime: ProxyRuntime, loopContext: LoopContext,
          manager: HTTPConnectionManagerConfig, listenerStatPrefix: String) {
@@ -33,10 +36,15 @@ final class DownstreamHTTPConnection {
         runtime.stats.increment(http + "downstream_cx_total")
         runtime.stats.adjust(http + "downstream_cx_active", by: 1)
         tcp.onData = { [unowned self] bytes in
-            parser.feed(bytes)
-            process()
+            // Serving a request may close the connection, which lets go of this object: keep it to the end.
+            withExtendedLifetime(self) {
+                parser.feed(bytes)
+                process()
+                armIdleTimer()
+            }
         }
         tcp.onClose = { [unowned self] in
+            if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
             runtime.stats.adjust(http + "downstream_cx_active", by: -1)
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
             stream?.downstreamClosed()
@@ -47,8 +55,11 @@ final class DownstreamHTTPConnection {
             if stream != nil { tcp.close() }
         }
         if let initial {
-            parser.feed(initial)
-            process()
+            withExtendedLifetime(self) {
+                parser.feed(initial)
+                process()
+                armIdleTimer()
+            }
         }
     }
 
@@ -66,11 +77,27 @@ final class DownstreamHTTPConnection {
                 tcp.closeWhenDrained()
                 return
             case .request(let box):
+                if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
                 tcp.pauseReading()
                 let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, request: box.request)
                 self.stream = stream
                 stream.begin()
             }
+        }
+    }
+
+    private func armIdleTimer() {
+        guard idleTimer == nil, stream == nil, parser.buffered > 0, manager.streamIdleTimeout > 0, !tcp.isClosed else { return }
+        idleTimer = tcp.loop.schedule(after: manager.streamIdleTimeout) { [weak self] in
+            guard let self else { return }
+            idleTimer = nil
+            guard stream == nil, parser.buffered > 0, !tcp.isClosed else { return }
+            runtime.stats.increment("http.\(manager.statPrefix).downstream_rq_idle_timeout")
+            let body = "stream timeout"
+            tcp.send(Array(ResponseHead.encode(status: 408, headers: [("content-length", String(body.utf8.count)), ("content-type", "text/plain"),
+                                                                      ("date", HTTPDate.now()), ("server", manager.serverName ?? "envoy"),
+                                                                      ("connection", "close")]).utf8) + Array(body.utf8))
+            tcp.closeWhenDrained()
         }
     }
 
@@ -82,6 +109,10 @@ final class DownstreamHTTPConnection {
 
     /// The current stream is done: read the next request or close.
     func streamFinished(keepAlive: Bool) {
+        withExtendedLifetime(self) { finishStream(keepAlive: keepAlive) }
+    }
+
+    private func finishStream(keepAlive: Bool) {
         stream = nil
         guard keepAlive, !tcp.isClosed else { tcp.closeWhenDrained(); return }
         tcp.resumeReading()

@@ -28,15 +28,20 @@ final class UpstreamConnection {
     init(tcp: TCPConnection, host: Int) {
         self.tcp = tcp
         self.host = host
+        // Delivering a part may let go of this connection (closed after its last answer): keep it to the end of each call.
         tcp.onData = { [unowned self] bytes in
-            decoder.feed(bytes)
-            drain()
+            withExtendedLifetime(self) {
+                decoder.feed(bytes)
+                drain()
+            }
         }
         tcp.onClose = { [unowned self] in
-            reusable = false
-            guard let deliver = onPart else { onIdleClose(); return }
-            onPart = nil
-            if let part = try? decoder.finishAtClose(), part == .end { deliver(.success(.end)) } else { deliver(.failure(.reset)) }
+            withExtendedLifetime(self) {
+                reusable = false
+                guard let deliver = onPart else { onIdleClose(); return }
+                onPart = nil
+                if let part = try? decoder.finishAtClose(), part == .end { deliver(.success(.end)) } else { deliver(.failure(.reset)) }
+            }
         }
     }
 

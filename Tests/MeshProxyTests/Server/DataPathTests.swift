@@ -102,6 +102,17 @@ final class DataPathTests: XCTestCase {
         XCTAssertTrue(log.contains("\"GET /health HTTP/1.1\" 200 - 0 2 "), log)
     }
 
+    func testAClientStalledInItsRequestHeadGets408AfterTheStreamIdleTimeout() throws {
+        try start(bootstrap(routes: ["{match: {prefix: /}, route: {cluster: app}}"])
+            .replacingOccurrences(of: "stat_prefix: l\n", with: "stat_prefix: l\n          stream_idle_timeout: 0.2s\n"))
+        let started = Date()
+        let answer = try TestClient.exchange(port: listenerPort, bytes: Array("GET / HTTP/1.1\r\nhost: app\r\n".utf8))
+        XCTAssertTrue(String(decoding: answer, as: UTF8.self).hasPrefix("HTTP/1.1 408 Request Timeout\r\n"), String(decoding: answer, as: UTF8.self))
+        XCTAssertTrue(String(decoding: answer, as: UTF8.self).hasSuffix("\r\n\r\nstream timeout"))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+        XCTAssertEqual(proxy.stats.value("http.l.downstream_rq_idle_timeout"), 1)
+    }
+
     func testKeepAliveReusesOneUpstreamConnection() throws {
         try start(bootstrap(routes: ["{match: {prefix: /}, route: {cluster: app}}"]))
         for index in 0..<5 { XCTAssertEqual(try get("/\(index)").status, 200) }
