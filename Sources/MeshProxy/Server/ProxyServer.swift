@@ -63,6 +63,8 @@ public final class ProxyServer: @unchecked Sendable {
             socket.start { [self] fd in accepted(fd, listener: config) }
         }
         admin?.start()
+        // What istio-agent's readiness probe asks for (`/stats?usedonly&filter=^(server.state|listener_manager.workers_started)`).
+        stats.set("listener_manager.workers_started", to: 1)
         for cluster in runtime.clusters.values {
             guard let interval = cluster.config.outlierDetection?.interval, interval > 0 else { continue }
             loops[0].execute { [self] in scheduleOutlierTick(cluster, every: interval) }

@@ -130,6 +130,9 @@ final class ProxyServerTests: XCTestCase {
         XCTAssertTrue(listeners.contains("virtualInbound::127.0.0.1:\(running.ports[15006]!)\n"), listeners)
         let stats = try TestClient.get(port: admin, path: "/stats?filter=v3.*connect_fail&usedonly", host: "admin").body
         XCTAssertEqual(stats, "cluster.outbound|9080|v3|reviews.default.svc.cluster.local.upstream_cx_connect_fail: 1\n")
+        // istio-agent's readiness query, exactly as it sends it (stats-queries.tsv), answers as Envoy's did.
+        let readiness = try TestClient.get(port: admin, path: "/stats?usedonly&filter=%5e%28server%5c.state%7clistener_manager%5c.workers_started%29", host: "admin").body
+        XCTAssertEqual(readiness, try String(contentsOf: EnvoyAdminSample.folder.appendingPathComponent("stats-usedonly-readiness.txt"), encoding: .utf8))
         let json = try TestClient.get(port: admin, path: "/stats?format=json", host: "admin").body
         XCTAssertTrue(json.hasPrefix("{\"stats\":["))
         let prometheus = try TestClient.get(port: admin, path: "/stats/prometheus", host: "admin").body
