@@ -113,6 +113,40 @@ final class DataPathTests: XCTestCase {
         XCTAssertEqual(proxy.stats.value("http.l.downstream_rq_idle_timeout"), 1)
     }
 
+    func testTCPProxyRelaysBytesBothWays() throws {
+        listenerPort = freeLocalPort()
+        let file = directory.appendingPathComponent("tcp.yaml")
+        try """
+        static_resources:
+          listeners:
+          - name: tcp
+            address: {socket_address: {address: 127.0.0.1, port_value: \(listenerPort)}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.tcp_proxy
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+                  stat_prefix: tcp
+                  cluster: app
+                  access_log:
+                  - name: envoy.access_loggers.file
+                    typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(directory.path)/tcp.log, log_format: {text_format_source: {inline_string: "%UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT% %RESPONSE_FLAGS%\\n"}}}
+          clusters:
+          - name: app
+            load_assignment: {cluster_name: app, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstream.port)}}}}]}]}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: file.path), concurrency: 1,
+                                log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+        proxy.start()
+        let request = "GET /through-tcp HTTP/1.1\r\nhost: app\r\nconnection: close\r\n\r\n"
+        let answer = String(decoding: try TestClient.exchange(port: listenerPort, bytes: Array(request.utf8)), as: UTF8.self)
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), answer)
+        XCTAssertTrue(answer.hasSuffix("app GET /through-tcp\n"), answer)
+        var log = ""
+        XCTAssertTrue(eventually { log = (try? String(contentsOf: directory.appendingPathComponent("tcp.log"), encoding: .utf8)) ?? ""; return !log.isEmpty })
+        XCTAssertEqual(log, "127.0.0.1:\(upstream.port) \(request.utf8.count) \(answer.utf8.count) -\n")
+    }
+
     func testKeepAliveReusesOneUpstreamConnection() throws {
         try start(bootstrap(routes: ["{match: {prefix: /}, route: {cluster: app}}"]))
         for index in 0..<5 { XCTAssertEqual(try get("/\(index)").status, 200) }
