@@ -79,7 +79,8 @@ struct ProxyCommand: MeshCommand {
     static func serve(_ configuration: ProxyConfiguration, concurrency: Int, level: ProxyLog.Level, context: CommandContext) throws {
         let signals = StopSignals()
         defer { signals.restore() }
-        let log = ProxyLog(level: level) { line in FileHandle.standardError.write(Data(line.utf8)) }
+        let errors = SharedOutput(context.stderr)
+        let log = ProxyLog(level: level) { line in errors.write(line) }
         let proxy: ProxyServer
         do {
             proxy = try ProxyServer(configuration: configuration, concurrency: concurrency, log: log)
@@ -91,5 +92,18 @@ struct ProxyCommand: MeshCommand {
         defer { proxy.stop() }
         let received = signals.wait()
         log.info("stopping (signal \(received))")
+    }
+}
+
+/// The command's error stream, written from the proxy's loop threads one line at a time.
+private final class SharedOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private let output: TextOutput
+
+    init(_ output: TextOutput) { self.output = output }
+
+    func write(_ text: String) {
+        lock.lock(); defer { lock.unlock() }
+        output.write(text)
     }
 }
