@@ -53,20 +53,30 @@ final class DataPathTests: XCTestCase {
                   access_log:
                   - name: envoy.access_loggers.file
                     typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(directory.path)/access.log}
-          clusters:
-          - name: app
-            connect_timeout: 1s
-            load_assignment: {cluster_name: app, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstream.port)}}}}]}]}
+        \(appCluster)
         \(extraClusters)
         """
     }
 
-    private func start(_ text: String) throws {
+    /// `clusters:` with the one cluster `app`, the test's upstream.
+    private var appCluster: String {
+        """
+          clusters:
+          - name: app
+            connect_timeout: 1s
+            load_assignment: {cluster_name: app, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstream.port)}}}}]}]}
+        """
+    }
+
+    /// Writes the bootstrap to a file and runs it; returns the file.
+    @discardableResult
+    private func start(_ text: String) throws -> URL {
         let file = directory.appendingPathComponent("envoy-\(UUID().uuidString).yaml")
         try text.write(to: file, atomically: true, encoding: .utf8)
         proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: file.path), concurrency: 1,
                                 log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
         proxy.start()
+        return file
     }
 
     private func get(_ path: String, headers: [(String, String)] = [], method: String = "GET") throws -> TestResponse {
@@ -115,8 +125,7 @@ final class DataPathTests: XCTestCase {
 
     func testTCPProxyRelaysBytesBothWays() throws {
         listenerPort = freeLocalPort()
-        let file = directory.appendingPathComponent("tcp.yaml")
-        try """
+        try start("""
         static_resources:
           listeners:
           - name: tcp
@@ -131,13 +140,8 @@ final class DataPathTests: XCTestCase {
                   access_log:
                   - name: envoy.access_loggers.file
                     typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(directory.path)/tcp.log, log_format: {text_format_source: {inline_string: "%UPSTREAM_HOST% %BYTES_RECEIVED% %BYTES_SENT% %RESPONSE_FLAGS%\\n"}}}
-          clusters:
-          - name: app
-            load_assignment: {cluster_name: app, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstream.port)}}}}]}]}
-        """.write(to: file, atomically: true, encoding: .utf8)
-        proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: file.path), concurrency: 1,
-                                log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
-        proxy.start()
+        \(appCluster)
+        """)
         let request = "GET /through-tcp HTTP/1.1\r\nhost: app\r\nconnection: close\r\n\r\n"
         let answer = String(decoding: try TestClient.exchange(port: listenerPort, bytes: Array(request.utf8)), as: UTF8.self)
         XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200 OK\r\n"), answer)
@@ -217,8 +221,7 @@ final class DataPathTests: XCTestCase {
         }
         try writeRoutes("rds-one")
         listenerPort = freeLocalPort()
-        let file = directory.appendingPathComponent("rds-bootstrap.yaml")
-        try """
+        let file = try start("""
         static_resources:
           listeners:
           - address: {socket_address: {address: 127.0.0.1, port_value: \(listenerPort)}}
@@ -231,10 +234,7 @@ final class DataPathTests: XCTestCase {
                   rds: {route_config_name: r, config_source: {path_config_source: {path: \(rds.path)}}}
                   http_filters:
                   - {name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
-        """.write(to: file, atomically: true, encoding: .utf8)
-        proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: file.path), concurrency: 1,
-                                log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
-        proxy.start()
+        """)
         XCTAssertEqual(try get("/").body, "rds-one")
         try writeRoutes("rds-two")
         proxy.store.replace(with: try ProxyConfiguration.load(file: file.path))
