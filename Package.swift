@@ -46,7 +46,9 @@ let package = Package(
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
         // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.
         .target(name: "MeshDoctor", dependencies: ["Manifests", "EnvoyConfig"]),
-        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "KubeClient", "MeshNet", "MeshControlPlane", "LocalPods", "CBuildInfo"]),
+        // The sidecar data plane: runs Envoy's v3 configuration language (static bootstrap, file-based RDS/SDS) on MeshNet.
+        .target(name: "MeshProxy", dependencies: ["ConfigValues", "MeshNet"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshProxy", "KubeClient", "MeshNet", "MeshControlPlane", "LocalPods", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
@@ -67,6 +69,7 @@ let package = Package(
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
+        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "ConfigValues", "EnvoyConfig", "MeshTestSupport"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
         .testTarget(name: "MeshDoctorTests", dependencies: ["MeshDoctor", "EnvoyConfig", "Manifests", "MeshTestSupport"]),
     ],

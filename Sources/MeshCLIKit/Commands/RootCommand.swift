@@ -26,6 +26,7 @@ public struct RootCommand: MeshCommand {
                 InjectCommand.self,
                 KubeInjectCommand.self,
                 LocalCommand.self,
+                ProxyCommand.self,
                 ProxyConfigCommand.self,
                 ProxyStatusCommand.self,
                 RemoteClustersCommand.self,

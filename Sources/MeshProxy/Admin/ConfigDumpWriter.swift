@@ -1,0 +1,96 @@
+import ConfigValues
+import Foundation
+
+/// `/config_dump`: the running configuration in Envoy's admin shape (Bootstrap, Clusters, Listeners,
+/// ScopedRoutes, Routes, Secrets, and Endpoints with `include_eds`), filtered by `resource`, `mask` and `name_regex`.
+struct ConfigDumpWriter {
+    let proxy: ProxyServer
+
+    struct QueryError: Error { let message: String }
+
+    func dump(query: [String: String]) throws(QueryError) -> JSONValue {
+        let configuration = proxy.store.current
+        let updated = JSONValue.string(AccessLogFormat.timestamp(proxy.runtime.startedAt))
+        var bootstrap = configuration.bootstrapSource
+        bootstrap["dynamic_resources"] = nil
+        var inline: [JSONValue] = []
+        for listener in configuration.listeners {
+            for chain in listener.filterChains {
+                if case .httpConnectionManager(let manager) = chain.filter, case .inline(let routes) = manager.routes,
+                   !inline.contains(where: { $0["route_config"]?["name"] == routes.source["name"] && routes.source["name"] != nil }) {
+                    inline.append(.object([("route_config", typed(routes.source, "envoy.config.route.v3.RouteConfiguration")), ("last_updated", updated)]))
+                }
+            }
+        }
+        let dynamicRoutes = configuration.dynamicRoutes.keys.sorted().map { name -> JSONValue in
+            let routes = configuration.dynamicRoutes[name]!
+            return .object([("version_info", .string(routes.version ?? "")), ("route_config", typed(routes.source, "envoy.config.route.v3.RouteConfiguration")),
+                            ("last_updated", updated)])
+        }
+        let secrets = configuration.secrets.map { secret -> JSONValue in
+            var body: [(key: String, value: JSONValue)] = [("@type", .string("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret")), ("name", .string(secret.name))]
+            if secret.hasCertificate { body.append(("tls_certificate", .object([("private_key", .object([("inline_string", .string("[redacted]"))]))]))) }
+            if secret.hasValidationContext { body.append(("validation_context", .object([]))) }
+            return .object([("name", .string(secret.name)), ("version_info", .string(secret.version ?? "")), ("last_updated", updated), ("secret", .object(body))])
+        }
+        var configs: [(type: String, value: JSONValue)] = [
+            ("envoy.admin.v3.BootstrapConfigDump", .object([("bootstrap", bootstrap), ("last_updated", updated)])),
+            ("envoy.admin.v3.ClustersConfigDump", .object([("static_clusters", .array(configuration.clusters.map {
+                .object([("cluster", typed($0.source, "envoy.config.cluster.v3.Cluster")), ("last_updated", updated)])
+            }))])),
+            ("envoy.admin.v3.ListenersConfigDump", .object([("static_listeners", .array(configuration.listeners.map {
+                .object([("listener", typed($0.source, "envoy.config.listener.v3.Listener")), ("last_updated", updated)])
+            }))])),
+            ("envoy.admin.v3.ScopedRoutesConfigDump", .object([])),
+            ("envoy.admin.v3.RoutesConfigDump", .object([("static_route_configs", .array(inline)), ("dynamic_route_configs", .array(dynamicRoutes))])),
+            ("envoy.admin.v3.SecretsConfigDump", .object([("dynamic_active_secrets", .array(secrets))])),
+        ]
+        if query["include_eds"] != nil {
+            configs.append(("envoy.admin.v3.EndpointsConfigDump", .object([("static_endpoint_configs", .array(configuration.clusters.compactMap { cluster in
+                cluster.source["load_assignment"].map { .object([("endpoint_config", typed($0, "envoy.config.endpoint.v3.ClusterLoadAssignment")), ("last_updated", updated)]) }
+            }))])))
+        }
+        if let resource = query["resource"], !resource.isEmpty {
+            var found: [JSONValue] = []
+            for (_, value) in configs { if let items = value[resource]?.array { found += items } }
+            guard configs.contains(where: { $0.value[resource] != nil }) else { throw QueryError(message: "\(resource) not found in config dump") }
+            return .object([("configs", .array(try filtered(found, query: query)))])
+        }
+        var result: [JSONValue] = []
+        for (type, value) in configs {
+            var entry: [(key: String, value: JSONValue)] = [("@type", .string("type.googleapis.com/\(type)"))]
+            for (key, field) in value.object ?? [] {
+                guard let mask = query["mask"] else { entry.append((key, field)); continue }
+                let paths = mask.split(separator: ",").map(String.init)
+                if paths.contains(key) { entry.append((key, field)) }
+            }
+            if query["mask"] != nil && entry.count == 1 && !(value.object ?? []).isEmpty { continue }
+            if let items = entry.last?.value.array, query["name_regex"] != nil, entry.count > 1 {
+                entry[entry.count - 1].value = .array(try filtered(items, query: query))
+            }
+            result.append(.object(entry))
+        }
+        return .object([("configs", .array(result))])
+    }
+
+    /// Keeps the entries whose resource name matches `name_regex`.
+    private func filtered(_ items: [JSONValue], query: [String: String]) throws(QueryError) -> [JSONValue] {
+        guard let pattern = query["name_regex"], !pattern.isEmpty else { return items }
+        guard let regex = RegexPattern(pattern) else { throw QueryError(message: "Error while parsing name_regex from \(pattern)") }
+        return items.filter { item in
+            let name = item["name"]?.string ?? item["cluster"]?["name"]?.string ?? item["listener"]?["name"]?.string
+                ?? item["route_config"]?["name"]?.string ?? item["endpoint_config"]?["cluster_name"]?.string ?? ""
+            return regex.matchesWhole(name)
+        }
+    }
+
+    private func typed(_ value: JSONValue, _ type: String) -> JSONValue {
+        guard case .object(var pairs) = value else { return value }
+        pairs.removeAll { $0.key == "@type" }
+        return .object([("@type", .string("type.googleapis.com/\(type)"))] + pairs)
+    }
+
+    static func socketAddress(_ address: SocketAddress) -> JSONValue {
+        .object([("socket_address", .object([("address", .string(address.host)), ("port_value", .int(address.port))]))])
+    }
+}

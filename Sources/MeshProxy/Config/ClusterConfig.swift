@@ -1,0 +1,166 @@
+import ConfigValues
+
+/// An upstream cluster (`envoy.config.cluster.v3.Cluster`), STATIC with a `load_assignment`.
+public struct Cluster: Sendable {
+    public enum LoadBalancing: String, Sendable, CaseIterable {
+        case roundRobin = "ROUND_ROBIN", leastRequest = "LEAST_REQUEST", random = "RANDOM", ringHash = "RING_HASH", maglev = "MAGLEV"
+    }
+
+    public var name: String
+    public var connectTimeout: Double
+    public var loadBalancing: LoadBalancing
+    public var thresholds: CircuitBreakerThresholds
+    public var outlierDetection: OutlierDetectionConfig?
+    /// Below this fraction of healthy hosts, all hosts are used (0 turns panic mode off). Default 50%.
+    public var healthyPanicThreshold: Double
+    public var endpoints: [ClusterEndpoint]
+    public var tls: TLSContextConfig?
+    public var maxRequestsPerConnection: Int?
+    public var ringSize: (minimum: Int, maximum: Int)
+    public var maglevTableSize: Int
+    public var source: JSONValue
+}
+
+public struct ClusterEndpoint: Sendable, Equatable {
+    public var address: SocketAddress
+    public var weight: Int
+    public var region: String
+    public var zone: String
+    public var subZone: String
+    public var priority: Int
+}
+
+/// The default-priority limits; Envoy's defaults are 1024 connections, pending and requests, and 3 retries.
+public struct CircuitBreakerThresholds: Sendable, Equatable {
+    public var maxConnections = 1024
+    public var maxPendingRequests = 1024
+    public var maxRequests = 1024
+    public var maxRetries = 3
+    public init() {}
+}
+
+public struct OutlierDetectionConfig: Sendable, Equatable {
+    public var consecutive5xx = 5
+    public var consecutiveGatewayFailure = 5
+    public var interval = 10.0
+    public var baseEjectionTime = 30.0
+    public var maxEjectionTime = 300.0
+    public var maxEjectionPercent = 10
+    public var enforcingConsecutive5xx = 100
+    public var enforcingConsecutiveGatewayFailure = 0
+    public var splitExternalLocalOriginErrors = false
+    public init() {}
+}
+
+extension Cluster {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> Cluster {
+        let name = try reader.requiredString("name")
+        _ = try reader.enumeration("type", allowed: ["STATIC"])
+        reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "dns_lookup_family", "filters", "upstream_connection_options")
+        let connectTimeout = try reader.duration("connect_timeout") ?? 5
+        let policy = try reader.enumeration("lb_policy", allowed: LoadBalancing.allCases.map(\.rawValue)).flatMap(LoadBalancing.init(rawValue:)) ?? .roundRobin
+        var thresholds = CircuitBreakerThresholds()
+        _ = try reader.object("circuit_breakers") { breakers throws(ProxyConfigError) in
+            let all = try breakers.list("thresholds") { threshold throws(ProxyConfigError) -> (String, CircuitBreakerThresholds) in
+                let priority = try threshold.enumeration("priority", allowed: ["DEFAULT", "HIGH"]) ?? "DEFAULT"
+                var values = CircuitBreakerThresholds()
+                values.maxConnections = try threshold.integer("max_connections") ?? values.maxConnections
+                values.maxPendingRequests = try threshold.integer("max_pending_requests") ?? values.maxPendingRequests
+                values.maxRequests = try threshold.integer("max_requests") ?? values.maxRequests
+                values.maxRetries = try threshold.integer("max_retries") ?? values.maxRetries
+                _ = try threshold.bool("track_remaining")
+                if threshold.has("retry_budget") { throw threshold.error("retry budgets are not supported", path: [.key("retry_budget")]) }
+                return (priority, values)
+            }
+            if let chosen = all.first(where: { $0.0 == "DEFAULT" }) { thresholds = chosen.1 }
+        }
+        let outlier = try reader.object("outlier_detection") { detection throws(ProxyConfigError) -> OutlierDetectionConfig in
+            var config = OutlierDetectionConfig()
+            config.consecutive5xx = try detection.integer("consecutive_5xx") ?? config.consecutive5xx
+            config.consecutiveGatewayFailure = try detection.integer("consecutive_gateway_failure") ?? config.consecutiveGatewayFailure
+            config.interval = try detection.duration("interval") ?? config.interval
+            config.baseEjectionTime = try detection.duration("base_ejection_time") ?? config.baseEjectionTime
+            config.maxEjectionTime = try detection.duration("max_ejection_time") ?? max(config.maxEjectionTime, config.baseEjectionTime)
+            config.maxEjectionPercent = try detection.integer("max_ejection_percent", maximum: 100) ?? config.maxEjectionPercent
+            config.enforcingConsecutive5xx = try detection.integer("enforcing_consecutive_5xx", maximum: 100) ?? 100
+            config.enforcingConsecutiveGatewayFailure = try detection.integer("enforcing_consecutive_gateway_failure", maximum: 100) ?? 0
+            config.splitExternalLocalOriginErrors = try detection.bool("split_external_local_origin_errors") ?? false
+            // Success-rate and failure-percentage ejection are not implemented: only their "off" settings are accepted.
+            for key in ["enforcing_success_rate", "enforcing_failure_percentage", "enforcing_failure_percentage_local_origin",
+                        "enforcing_local_origin_success_rate", "enforcing_consecutive_local_origin_failure"] {
+                if let value = try detection.integer(key, maximum: 100), value != 0 {
+                    throw detection.error("\(key) above 0 is not supported yet (consecutive_5xx and consecutive_gateway_failure are)", path: [.key(key)])
+                }
+            }
+            detection.ignore("success_rate_minimum_hosts", "success_rate_request_volume", "success_rate_stdev_factor",
+                             "failure_percentage_threshold", "failure_percentage_minimum_hosts", "failure_percentage_request_volume",
+                             "consecutive_local_origin_failure", "max_ejection_time_jitter")
+            return config
+        }
+        var panic = 0.5
+        _ = try reader.object("common_lb_config") { common throws(ProxyConfigError) in
+            if let threshold = try common.percent("healthy_panic_threshold") { panic = threshold }
+            if common.has("locality_weighted_lb_config") { throw common.error("locality weighting is not supported yet", path: [.key("locality_weighted_lb_config")]) }
+        }
+        let tls = try reader.object("transport_socket") { socket throws(ProxyConfigError) in try TLSContextConfig.readTransportSocket(socket, downstream: false) } ?? nil
+        _ = try reader.list("transport_socket_matches") { match throws(ProxyConfigError) in
+            throw match.error("transport_socket_matches are not supported yet")
+        }
+        var maxRequests = try reader.integer("max_requests_per_connection")
+        _ = try reader.object("typed_extension_protocol_options") { options throws(ProxyConfigError) in
+            for pair in options.node.pairs ?? [] {
+                let key = pair.key.scalarText ?? ""
+                _ = try options.object(key) { typed throws(ProxyConfigError) in
+                    guard try typed.typeName() == "envoy.extensions.upstreams.http.v3.HttpProtocolOptions" else { throw typed.error("\(key) is not supported") }
+                    _ = try typed.object("common_http_protocol_options") { common throws(ProxyConfigError) in
+                        if let value = try common.integer("max_requests_per_connection") { maxRequests = value }
+                        common.ignore("idle_timeout")
+                    }
+                    _ = try typed.object("explicit_http_config") { explicit throws(ProxyConfigError) in
+                        if explicit.has("http2_protocol_options") { throw explicit.error("HTTP/2 upstreams are not supported yet", path: [.key("http2_protocol_options")]) }
+                        explicit.ignore("http_protocol_options")
+                    }
+                }
+            }
+        }
+        var ring = (minimum: 1024, maximum: 8 * 1024 * 1024)
+        _ = try reader.object("ring_hash_lb_config") { config throws(ProxyConfigError) in
+            ring.minimum = try config.integer("minimum_ring_size", maximum: 8 * 1024 * 1024) ?? ring.minimum
+            ring.maximum = try config.integer("maximum_ring_size", maximum: 8 * 1024 * 1024) ?? ring.maximum
+            _ = try config.enumeration("hash_function", allowed: ["XX_HASH"])
+        }
+        var maglevSize = 65537
+        _ = try reader.object("maglev_lb_config") { config throws(ProxyConfigError) in
+            maglevSize = try config.integer("table_size", maximum: 5_000_011) ?? maglevSize
+        }
+        let endpoints = try reader.object("load_assignment") { assignment throws(ProxyConfigError) -> [ClusterEndpoint] in
+            _ = try assignment.string("cluster_name")
+            assignment.ignore("policy")
+            var all: [ClusterEndpoint] = []
+            _ = try assignment.list("endpoints") { locality throws(ProxyConfigError) in
+                var region = "", zone = "", subZone = ""
+                _ = try locality.object("locality") { place throws(ProxyConfigError) in
+                    region = try place.string("region") ?? ""
+                    zone = try place.string("zone") ?? ""
+                    subZone = try place.string("sub_zone") ?? ""
+                }
+                let priority = try locality.integer("priority") ?? 0
+                locality.ignore("load_balancing_weight")
+                _ = try locality.list("lb_endpoints") { lbEndpoint throws(ProxyConfigError) in
+                    lbEndpoint.ignore("metadata")
+                    _ = try lbEndpoint.enumeration("health_status", allowed: ["UNKNOWN", "HEALTHY"])
+                    let weight = try lbEndpoint.integer("load_balancing_weight") ?? 1
+                    guard let address = try lbEndpoint.object("endpoint", { endpoint throws(ProxyConfigError) -> SocketAddress in
+                        endpoint.ignore("hostname", "health_check_config")
+                        return try SocketAddress.read(endpoint)
+                    }) else { throw lbEndpoint.error("needs an endpoint", path: [.key("endpoint")]) }
+                    all.append(ClusterEndpoint(address: address, weight: max(1, weight), region: region, zone: zone, subZone: subZone, priority: priority))
+                }
+            }
+            return all
+        } ?? []
+        return Cluster(name: name, connectTimeout: connectTimeout, loadBalancing: policy, thresholds: thresholds, outlierDetection: outlier,
+                       healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, maxRequestsPerConnection: maxRequests,
+                       ringSize: ring, maglevTableSize: maglevSize, source: JSONValue(yaml: reader.node))
+    }
+}

@@ -1,0 +1,481 @@
+import ConfigValues
+import Foundation
+
+/// A route configuration (`envoy.config.route.v3.RouteConfiguration`): virtual hosts in order.
+public struct RouteConfiguration: Sendable {
+    public var name: String
+    public var virtualHosts: [VirtualHost]
+    /// The RDS `version_info` it came with, when it came from a file.
+    public var version: String?
+    /// The source as written, for `/config_dump`.
+    public var source: JSONValue
+}
+
+public struct VirtualHost: Sendable {
+    public var name: String
+    public var domains: [String]
+    public var routes: [Route]
+    public var includeRequestAttemptCount: Bool
+    public var retryPolicy: RetryPolicy?
+    public var headers: HeaderMutations
+}
+
+/// Headers a route or virtual host adds or removes.
+public struct HeaderMutations: Sendable, Equatable {
+    public var requestAdd: [HeaderValueOption] = []
+    public var requestRemove: [String] = []
+    public var responseAdd: [HeaderValueOption] = []
+    public var responseRemove: [String] = []
+    public init() {}
+}
+
+public struct HeaderValueOption: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    /// APPEND_IF_EXISTS_OR_ADD (true) or OVERWRITE_IF_EXISTS_OR_ADD (false).
+    public var append: Bool
+}
+
+public struct Route: Sendable {
+    public var name: String?
+    public var match: RouteMatch
+    public var action: RouteAction
+    public var fault: FaultConfig?
+    public var headers: HeaderMutations
+}
+
+/// A string comparison (`envoy.type.matcher.v3.StringMatcher`).
+public struct StringMatcher: Sendable {
+    public enum Rule: Sendable { case exact(String), prefix(String), suffix(String), contains(String), regex(RegexPattern) }
+    public var rule: Rule
+    public var ignoreCase: Bool
+
+    public func matches(_ value: String) -> Bool {
+        let subject = ignoreCase ? value.lowercased() : value
+        func folded(_ text: String) -> String { ignoreCase ? text.lowercased() : text }
+        switch rule {
+        case .exact(let text): return subject == folded(text)
+        case .prefix(let text): return subject.hasPrefix(folded(text))
+        case .suffix(let text): return subject.hasSuffix(folded(text))
+        case .contains(let text): return subject.contains(folded(text))
+        case .regex(let pattern): return pattern.matchesWhole(value)
+        }
+    }
+}
+
+/// A `safe_regex` (RE2 syntax; the proxy runs it with Foundation's engine, which accepts RE2's common subset).
+public struct RegexPattern: @unchecked Sendable {
+    public let text: String
+    let expression: NSRegularExpression
+
+    init?(_ text: String) {
+        guard let expression = try? NSRegularExpression(pattern: text) else { return nil }
+        self.text = text
+        self.expression = expression
+    }
+
+    /// Whether the whole of `value` matches (Envoy's safe_regex matches are anchored).
+    public func matchesWhole(_ value: String) -> Bool {
+        let range = NSRange(value.startIndex..., in: value)
+        guard let match = expression.firstMatch(in: value, options: [.anchored], range: range) else { return false }
+        return match.range == range
+    }
+
+    /// `value` with every match replaced by `substitution` (`\1` refers to a group).
+    public func replacingAll(in value: String, with substitution: String) -> String {
+        let template = substitution.replacingOccurrences(of: "$", with: "\\$").replacingOccurrences(
+            of: #"\\([0-9])"#, with: "\\$$1", options: .regularExpression)
+        return expression.stringByReplacingMatches(in: value, range: NSRange(value.startIndex..., in: value), withTemplate: template)
+    }
+}
+
+public struct HeaderMatcher: Sendable {
+    public enum Rule: Sendable { case present(Bool), string(StringMatcher), range(Int, Int) }
+    public var name: String
+    public var rule: Rule
+    public var invert: Bool
+    /// With `treat_missing_header_as_empty`, an absent header is matched as "".
+    public var missingAsEmpty: Bool
+}
+
+public struct QueryParameterMatcher: Sendable {
+    public var name: String
+    /// nil: the parameter must be present.
+    public var matcher: StringMatcher?
+}
+
+public struct RouteMatch: Sendable {
+    public enum Path: Sendable { case prefix(String), path(String), regex(RegexPattern), pathSeparatedPrefix(String) }
+    public var path: Path
+    public var caseSensitive: Bool
+    public var headers: [HeaderMatcher]
+    public var queryParameters: [QueryParameterMatcher]
+}
+
+public enum RouteAction: Sendable {
+    case forward(ForwardAction)
+    case redirect(Redirect)
+    case directResponse(status: Int, body: String?)
+}
+
+public struct WeightedCluster: Sendable, Equatable {
+    public var name: String
+    public var weight: Int
+}
+
+/// What `route:` says: where to send the request and how.
+public struct ForwardAction: Sendable {
+    public enum Target: Sendable { case cluster(String), weighted([WeightedCluster]) }
+    public var target: Target
+    /// Seconds; 0 disables (Envoy's default is 15 s).
+    public var timeout: Double
+    public var idleTimeout: Double?
+    public var retryPolicy: RetryPolicy?
+    public var prefixRewrite: String?
+    public var regexRewrite: (pattern: RegexPattern, substitution: String)?
+    public var hostRewrite: String?
+    public var autoHostRewrite: Bool
+    public var hashPolicies: [HashPolicy]
+}
+
+public struct Redirect: Sendable {
+    public var scheme: String?
+    public var host: String?
+    public var port: Int?
+    public var path: String?
+    public var prefixRewrite: String?
+    /// 301, 302, 303, 307 or 308.
+    public var status: Int
+    public var stripQuery: Bool
+}
+
+/// How RING_HASH and MAGLEV pick a host for a request.
+public struct HashPolicy: Sendable {
+    public enum Source: Sendable { case header(String), cookie(String), sourceIP, queryParameter(String) }
+    public var source: Source
+    public var terminal: Bool
+}
+
+/// `retry_policy`: when and how often a request is tried again.
+public struct RetryPolicy: Sendable, Equatable {
+    public var retryOn: Set<String>
+    public var numRetries: Int
+    public var perTryTimeout: Double?
+    public var retriableStatusCodes: Set<Int>
+    public var previousHosts: Bool
+    public var hostSelectionMaxAttempts: Int
+    /// Seconds; Envoy's defaults are 25 ms and 10 times that.
+    public var backoffBase: Double
+    public var backoffMax: Double
+
+    public static let supportedConditions: Set<String> = [
+        "5xx", "gateway-error", "reset", "connect-failure", "retriable-4xx", "refused-stream", "retriable-status-codes",
+        "unavailable", "cancelled", "deadline-exceeded", "resource-exhausted", "internal", "envoy-ratelimited",
+        "reset-before-request", "http3-post-connect-failure",
+    ]
+}
+
+/// The HTTP fault filter's settings (`envoy.extensions.filters.http.fault.v3.HTTPFault`), from the filter itself
+/// or a route's `typed_per_filter_config`.
+public struct FaultConfig: Sendable, Equatable {
+    public var abortStatus: Int?
+    /// Abort status taken from the `x-envoy-fault-abort-request` header.
+    public var abortFromHeader: Bool
+    public var abortFraction: Double
+    public var delaySeconds: Double?
+    public var delayFromHeader: Bool
+    public var delayFraction: Double
+    public var isEmpty: Bool { abortStatus == nil && !abortFromHeader && delaySeconds == nil && !delayFromHeader }
+
+    static let none = FaultConfig(abortStatus: nil, abortFromHeader: false, abortFraction: 0, delaySeconds: nil, delayFromHeader: false, delayFraction: 0)
+}
+
+// MARK: - Reading
+
+extension RouteConfiguration {
+    static func read(_ reader: ConfigReader, version: String?) throws(ProxyConfigError) -> RouteConfiguration {
+        let name = try reader.string("name") ?? ""
+        _ = try reader.bool("validate_clusters")
+        reader.ignore("ignore_port_in_host_matching")
+        let hosts = try reader.list("virtual_hosts") { hostReader throws(ProxyConfigError) in try VirtualHost.read(hostReader) }
+        var config = RouteConfiguration(name: name, virtualHosts: hosts, version: version, source: JSONValue(yaml: reader.node))
+        if config.source["@type"] != nil { config.source["@type"] = nil }
+        return config
+    }
+}
+
+extension VirtualHost {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> VirtualHost {
+        let name = try reader.requiredString("name")
+        let domains = try reader.strings("domains")
+        guard !domains.isEmpty else { throw reader.error("needs at least one domain", path: [.key("domains")]) }
+        let routes = try reader.list("routes") { routeReader throws(ProxyConfigError) in try Route.read(routeReader) }
+        let attempts = try reader.bool("include_request_attempt_count") ?? false
+        let retry = try reader.object("retry_policy") { policy throws(ProxyConfigError) in try RetryPolicy.read(policy) }
+        let headers = try HeaderMutations.read(reader)
+        return VirtualHost(name: name, domains: domains, routes: routes, includeRequestAttemptCount: attempts, retryPolicy: retry, headers: headers)
+    }
+}
+
+extension HeaderMutations {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> HeaderMutations {
+        var mutations = HeaderMutations()
+        mutations.requestAdd = try reader.list("request_headers_to_add") { option throws(ProxyConfigError) in try HeaderValueOption.read(option) }
+        mutations.requestRemove = try reader.strings("request_headers_to_remove")
+        mutations.responseAdd = try reader.list("response_headers_to_add") { option throws(ProxyConfigError) in try HeaderValueOption.read(option) }
+        mutations.responseRemove = try reader.strings("response_headers_to_remove")
+        return mutations
+    }
+}
+
+extension HeaderValueOption {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> HeaderValueOption {
+        let header = try reader.object("header") { header throws(ProxyConfigError) -> (String, String) in
+            (try header.requiredString("key").lowercased(), try header.string("value") ?? "")
+        }
+        guard let header else { throw reader.error("needs a header", path: [.key("header")]) }
+        var append = true
+        if let flag = try reader.bool("append") { append = flag }
+        if let action = try reader.enumeration("append_action", allowed: ["APPEND_IF_EXISTS_OR_ADD", "OVERWRITE_IF_EXISTS_OR_ADD"]) {
+            append = action == "APPEND_IF_EXISTS_OR_ADD"
+        }
+        return HeaderValueOption(name: header.0, value: header.1, append: append)
+    }
+}
+
+extension Route {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> Route {
+        let name = try reader.string("name")
+        guard let match = try reader.object("match", { match throws(ProxyConfigError) in try RouteMatch.read(match) }) else {
+            throw reader.error("needs a match", path: [.key("match")])
+        }
+        reader.ignore("metadata", "decorator")
+        var fault: FaultConfig?
+        if let perFilter = reader.field("typed_per_filter_config") {
+            let filters = try ConfigReader.mapping(perFilter, file: reader.file, path: reader.path + [.key("typed_per_filter_config")])
+            for pair in perFilter.pairs ?? [] {
+                let key = pair.key.scalarText ?? ""
+                guard let config = try filters.object(key, { config throws(ProxyConfigError) in
+                    let type = try config.typeName()
+                    guard type == "envoy.extensions.filters.http.fault.v3.HTTPFault" else {
+                        throw config.error("\(type) is not supported as a per-route filter config (only the fault filter's is)")
+                    }
+                    return try FaultConfig.read(config)
+                }) else { continue }
+                fault = config
+            }
+            try filters.finish()
+        }
+        let action: RouteAction
+        let actions = ["route", "redirect", "direct_response"].filter { reader.has($0) }
+        guard actions.count == 1 else { throw reader.error("needs exactly one of route, redirect, direct_response") }
+        switch actions[0] {
+        case "route":
+            action = .forward(try reader.object("route") { forward throws(ProxyConfigError) in try ForwardAction.read(forward) }!)
+        case "redirect":
+            action = .redirect(try reader.object("redirect") { redirect throws(ProxyConfigError) in try Redirect.read(redirect) }!)
+        default:
+            action = try reader.object("direct_response") { direct throws(ProxyConfigError) -> RouteAction in
+                guard let status = try direct.integer("status"), (200...599).contains(status) else {
+                    throw direct.error("needs a status from 200 to 599", path: [.key("status")])
+                }
+                let body = try direct.object("body") { body throws(ProxyConfigError) in try body.string("inline_string") }
+                return .directResponse(status: status, body: body ?? nil)
+            }!
+        }
+        return Route(name: name, match: match, action: action, fault: fault, headers: try HeaderMutations.read(reader))
+    }
+}
+
+extension StringMatcher {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> StringMatcher {
+        let ignoreCase = try reader.bool("ignore_case") ?? false
+        var rules: [Rule] = []
+        if let text = try reader.string("exact") { rules.append(.exact(text)) }
+        if let text = try reader.string("prefix") { rules.append(.prefix(text)) }
+        if let text = try reader.string("suffix") { rules.append(.suffix(text)) }
+        if let text = try reader.string("contains") { rules.append(.contains(text)) }
+        if let regex = try reader.object("safe_regex", { regex throws(ProxyConfigError) in try RegexPattern.read(regex) }) { rules.append(.regex(regex)) }
+        guard rules.count == 1 else { throw reader.error("needs exactly one of exact, prefix, suffix, contains, safe_regex") }
+        return StringMatcher(rule: rules[0], ignoreCase: ignoreCase)
+    }
+}
+
+extension RegexPattern {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> RegexPattern {
+        reader.ignore("google_re2")
+        let text = try reader.requiredString("regex")
+        guard let pattern = RegexPattern(text) else { throw reader.error("is not a valid regular expression", path: [.key("regex")]) }
+        return pattern
+    }
+}
+
+extension RouteMatch {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> RouteMatch {
+        var paths: [Path] = []
+        if let text = try reader.string("prefix") { paths.append(.prefix(text)) }
+        if let text = try reader.string("path") { paths.append(.path(text)) }
+        if let text = try reader.string("path_separated_prefix") { paths.append(.pathSeparatedPrefix(text)) }
+        if let regex = try reader.object("safe_regex", { regex throws(ProxyConfigError) in try RegexPattern.read(regex) }) { paths.append(.regex(regex)) }
+        guard paths.count == 1 else { throw reader.error("needs exactly one of prefix, path, path_separated_prefix, safe_regex") }
+        let caseSensitive = try reader.bool("case_sensitive") ?? true
+        let headers = try reader.list("headers") { header throws(ProxyConfigError) -> HeaderMatcher in
+            let name = try header.requiredString("name").lowercased()
+            let invert = try header.bool("invert_match") ?? false
+            let missingAsEmpty = try header.bool("treat_missing_header_as_empty") ?? false
+            var rules: [HeaderMatcher.Rule] = []
+            if let present = try header.bool("present_match") { rules.append(.present(present)) }
+            if let matcher = try header.object("string_match", { string throws(ProxyConfigError) in try StringMatcher.read(string) }) { rules.append(.string(matcher)) }
+            if let text = try header.string("exact_match") { rules.append(.string(StringMatcher(rule: .exact(text), ignoreCase: false))) }
+            if let text = try header.string("prefix_match") { rules.append(.string(StringMatcher(rule: .prefix(text), ignoreCase: false))) }
+            if let text = try header.string("suffix_match") { rules.append(.string(StringMatcher(rule: .suffix(text), ignoreCase: false))) }
+            if let regex = try header.object("safe_regex_match", { regex throws(ProxyConfigError) in try RegexPattern.read(regex) }) {
+                rules.append(.string(StringMatcher(rule: .regex(regex), ignoreCase: false)))
+            }
+            if let range = try header.object("range_match", { range throws(ProxyConfigError) -> (Int, Int) in
+                (Int(try range.number("start") ?? 0), Int(try range.number("end") ?? 0))
+            }) { rules.append(.range(range.0, range.1)) }
+            guard rules.count <= 1 else { throw header.error("needs at most one way to match the header") }
+            return HeaderMatcher(name: name, rule: rules.first ?? .present(true), invert: invert, missingAsEmpty: missingAsEmpty)
+        }
+        let queries = try reader.list("query_parameters") { query throws(ProxyConfigError) -> QueryParameterMatcher in
+            let name = try query.requiredString("name")
+            let matcher = try query.object("string_match") { string throws(ProxyConfigError) in try StringMatcher.read(string) }
+            let present = try query.bool("present_match")
+            if matcher != nil && present != nil { throw query.error("needs either string_match or present_match, not both") }
+            return QueryParameterMatcher(name: name, matcher: matcher)
+        }
+        return RouteMatch(path: paths[0], caseSensitive: caseSensitive, headers: headers, queryParameters: queries)
+    }
+}
+
+extension ForwardAction {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> ForwardAction {
+        var targets: [Target] = []
+        if let cluster = try reader.string("cluster") { targets.append(.cluster(cluster)) }
+        if let weighted = try reader.object("weighted_clusters", { weighted throws(ProxyConfigError) -> [WeightedCluster] in
+            weighted.ignore("total_weight")
+            let clusters = try weighted.list("clusters") { cluster throws(ProxyConfigError) -> WeightedCluster in
+                WeightedCluster(name: try cluster.requiredString("name"), weight: try cluster.integer("weight") ?? 0)
+            }
+            guard clusters.contains(where: { $0.weight > 0 }) else { throw weighted.error("needs a cluster with a weight above 0", path: [.key("clusters")]) }
+            return clusters
+        }) { targets.append(.weighted(weighted)) }
+        guard targets.count == 1 else { throw reader.error("needs exactly one of cluster, weighted_clusters (cluster_header is not supported)") }
+        let timeout = try reader.duration("timeout") ?? 15
+        let idle = try reader.duration("idle_timeout")
+        let retry = try reader.object("retry_policy") { policy throws(ProxyConfigError) in try RetryPolicy.read(policy) }
+        let prefixRewrite = try reader.string("prefix_rewrite")
+        let regexRewrite = try reader.object("regex_rewrite") { rewrite throws(ProxyConfigError) -> (RegexPattern, String) in
+            guard let pattern = try rewrite.object("pattern", { regex throws(ProxyConfigError) in try RegexPattern.read(regex) }) else {
+                throw rewrite.error("needs a pattern", path: [.key("pattern")])
+            }
+            return (pattern, try rewrite.string("substitution") ?? "")
+        }
+        if prefixRewrite != nil && regexRewrite != nil { throw reader.error("needs at most one of prefix_rewrite, regex_rewrite") }
+        let hostRewrite = try reader.string("host_rewrite_literal")
+        let autoHost = try reader.bool("auto_host_rewrite") ?? false
+        let hashPolicies = try reader.list("hash_policy") { policy throws(ProxyConfigError) in try HashPolicy.read(policy) }
+        // Istio sets these on every route; the proxy reads no grpc-timeout header yet, so only zero values (off) are accepted.
+        for key in ["max_grpc_timeout", "grpc_timeout_offset"] {
+            if let value = try reader.duration(key), value != 0, value != timeout {
+                throw reader.error("a non-zero \(key) that differs from timeout is not supported", path: [.key(key)])
+            }
+        }
+        _ = try reader.object("max_stream_duration") { duration throws(ProxyConfigError) in
+            for key in ["max_stream_duration", "grpc_timeout_header_max", "grpc_timeout_header_offset"] {
+                if let value = try duration.duration(key), value != 0 { throw duration.error("a non-zero value is not supported", path: [.key(key)]) }
+            }
+        }
+        return ForwardAction(target: targets[0], timeout: timeout, idleTimeout: idle, retryPolicy: retry, prefixRewrite: prefixRewrite,
+                             regexRewrite: regexRewrite.map { (pattern: $0.0, substitution: $0.1) }, hostRewrite: hostRewrite,
+                             autoHostRewrite: autoHost, hashPolicies: hashPolicies)
+    }
+}
+
+extension Redirect {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> Redirect {
+        let https = try reader.bool("https_redirect") ?? false
+        let scheme = try reader.string("scheme_redirect") ?? (https ? "https" : nil)
+        let host = try reader.string("host_redirect")
+        let port = try reader.integer("port_redirect", maximum: 65535)
+        let path = try reader.string("path_redirect")
+        let prefix = try reader.string("prefix_rewrite")
+        let codes = ["MOVED_PERMANENTLY": 301, "FOUND": 302, "SEE_OTHER": 303, "TEMPORARY_REDIRECT": 307, "PERMANENT_REDIRECT": 308]
+        let code = try reader.enumeration("response_code", allowed: ["MOVED_PERMANENTLY", "FOUND", "SEE_OTHER", "TEMPORARY_REDIRECT", "PERMANENT_REDIRECT"])
+        return Redirect(scheme: scheme, host: host, port: port, path: path, prefixRewrite: prefix, status: code.flatMap { codes[$0] } ?? 301,
+                        stripQuery: try reader.bool("strip_query") ?? false)
+    }
+}
+
+extension HashPolicy {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> HashPolicy {
+        var sources: [Source] = []
+        if let name = try reader.object("header", { header throws(ProxyConfigError) in try header.requiredString("header_name").lowercased() }) { sources.append(.header(name)) }
+        if let name = try reader.object("cookie", { cookie throws(ProxyConfigError) -> String in
+            if cookie.has("ttl") { throw cookie.error("a cookie ttl (generated cookies) is not supported", path: [.key("ttl")]) }
+            cookie.ignore("path")
+            return try cookie.requiredString("name")
+        }) { sources.append(.cookie(name)) }
+        if let on = try reader.object("connection_properties", { properties throws(ProxyConfigError) in try properties.bool("source_ip") ?? false }), on { sources.append(.sourceIP) }
+        if let name = try reader.object("query_parameter", { query throws(ProxyConfigError) in try query.requiredString("name") }) { sources.append(.queryParameter(name)) }
+        guard sources.count == 1 else { throw reader.error("needs exactly one of header, cookie, connection_properties, query_parameter") }
+        return HashPolicy(source: sources[0], terminal: try reader.bool("terminal") ?? false)
+    }
+}
+
+extension RetryPolicy {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> RetryPolicy {
+        let conditions = (try reader.string("retry_on") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        for condition in conditions where !supportedConditions.contains(condition) {
+            throw reader.error("\(condition) is not a retry_on condition meshctl's proxy knows", path: [.key("retry_on")])
+        }
+        let retries = try reader.integer("num_retries") ?? 1
+        let perTry = try reader.duration("per_try_timeout")
+        var codes: Set<Int> = []
+        if let list = reader.field("retriable_status_codes") {
+            for (index, item) in (list.items ?? []).enumerated() {
+                guard let code = item.int, (100...599).contains(code) else {
+                    throw reader.error("must be an HTTP status code", at: item, path: [.key("retriable_status_codes"), .index(index)])
+                }
+                codes.insert(code)
+            }
+        }
+        var previousHosts = false
+        _ = try reader.list("retry_host_predicate") { predicate throws(ProxyConfigError) in
+            let name = try predicate.requiredString("name")
+            _ = try predicate.object("typed_config") { typed throws(ProxyConfigError) in _ = try typed.typeName() }
+            guard name == "envoy.retry_host_predicates.previous_hosts" else {
+                throw predicate.error("\(name) is not supported (only envoy.retry_host_predicates.previous_hosts is)", path: [.key("name")])
+            }
+            previousHosts = true
+        }
+        let attempts = try reader.integer("host_selection_retry_max_attempts", maximum: Int(Int32.max)) ?? 1
+        var base = 0.025, maximum: Double?
+        _ = try reader.object("retry_back_off") { backOff throws(ProxyConfigError) in
+            if let value = try backOff.duration("base_interval") { base = max(value, 0.001) }
+            maximum = try backOff.duration("max_interval")
+        }
+        return RetryPolicy(retryOn: Set(conditions), numRetries: retries, perTryTimeout: perTry, retriableStatusCodes: codes,
+                           previousHosts: previousHosts, hostSelectionMaxAttempts: attempts, backoffBase: base, backoffMax: maximum ?? base * 10)
+    }
+}
+
+extension FaultConfig {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> FaultConfig {
+        var fault = FaultConfig.none
+        _ = try reader.object("abort") { abort throws(ProxyConfigError) in
+            fault.abortStatus = try abort.integer("http_status")
+            if let status = fault.abortStatus, !(200..<600).contains(status) { throw abort.error("must be from 200 to 599", path: [.key("http_status")]) }
+            fault.abortFromHeader = try abort.object("header_abort") { _ throws(ProxyConfigError) in true } ?? false
+            if abort.has("grpc_status") { throw abort.error("gRPC aborts are not supported yet", path: [.key("grpc_status")]) }
+            fault.abortFraction = try abort.fractionalPercent("percentage") ?? 0
+        }
+        _ = try reader.object("delay") { delay throws(ProxyConfigError) in
+            fault.delaySeconds = try delay.duration("fixed_delay")
+            fault.delayFromHeader = try delay.object("header_delay") { _ throws(ProxyConfigError) in true } ?? false
+            fault.delayFraction = try delay.fractionalPercent("percentage") ?? 0
+        }
+        return fault
+    }
+}

@@ -1,0 +1,106 @@
+import MeshNet
+
+/// Picks the virtual host and route for a request, as Envoy does: a virtual host by its domains (exact names
+/// first, then the longest `*.suffix` wildcard, then the longest `prefix.*` wildcard, then `*`), then the first
+/// route whose match holds.
+public enum RouteSelection {
+    /// The virtual host whose domains match `authority` (the Host header, port included when sent), or nil.
+    public static func virtualHost(in config: RouteConfiguration, authority: String) -> VirtualHost? {
+        let host = authority.lowercased()
+        var bestSuffix: (length: Int, host: VirtualHost)?
+        var bestPrefix: (length: Int, host: VirtualHost)?
+        var fallback: VirtualHost?
+        for virtualHost in config.virtualHosts {
+            for domain in virtualHost.domains.map({ $0.lowercased() }) {
+                if domain == "*" {
+                    if fallback == nil { fallback = virtualHost }
+                } else if domain.hasPrefix("*") {
+                    let suffix = domain.dropFirst()
+                    if host.count > suffix.count, host.hasSuffix(suffix), suffix.count > (bestSuffix?.length ?? -1) { bestSuffix = (suffix.count, virtualHost) }
+                } else if domain.hasSuffix("*") {
+                    let prefix = domain.dropLast()
+                    if host.count > prefix.count, host.hasPrefix(prefix), prefix.count > (bestPrefix?.length ?? -1) { bestPrefix = (prefix.count, virtualHost) }
+                } else if domain == host {
+                    return virtualHost
+                }
+            }
+        }
+        return bestSuffix?.host ?? bestPrefix?.host ?? fallback
+    }
+
+    /// The first route of `host` that matches the request.
+    public static func route(in host: VirtualHost, request: HTTPRequestHead) -> Route? {
+        let (path, query) = splitTarget(request.target)
+        return host.routes.first { matches($0.match, path: path, query: query, request: request) }
+    }
+
+    /// Path and query of a request target (`/a?b=1` -> `/a`, `b=1`).
+    public static func splitTarget(_ target: String) -> (path: String, query: String?) {
+        guard let mark = target.firstIndex(of: "?") else { return (target, nil) }
+        return (String(target[..<mark]), String(target[target.index(after: mark)...]))
+    }
+
+    static func matches(_ match: RouteMatch, path: String, query: String?, request: HTTPRequestHead) -> Bool {
+        let subject = match.caseSensitive ? path : path.lowercased()
+        func folded(_ text: String) -> String { match.caseSensitive ? text : text.lowercased() }
+        switch match.path {
+        case .prefix(let prefix): guard subject.hasPrefix(folded(prefix)) else { return false }
+        case .path(let exact): guard subject == folded(exact) else { return false }
+        case .pathSeparatedPrefix(let prefix):
+            let wanted = folded(prefix)
+            guard subject == wanted || subject.hasPrefix(wanted + "/") else { return false }
+        case .regex(let pattern): guard pattern.matchesWhole(path) else { return false }
+        }
+        for header in match.headers where !matches(header, request: request) { return false }
+        if !match.queryParameters.isEmpty {
+            let parameters = queryParameters(query)
+            for parameter in match.queryParameters {
+                guard let value = parameters.first(where: { $0.name == parameter.name })?.value else { return false }
+                if let matcher = parameter.matcher, !matcher.matches(value) { return false }
+            }
+        }
+        return true
+    }
+
+    static func matches(_ matcher: HeaderMatcher, request: HTTPRequestHead) -> Bool {
+        let values = request.headers.filter { $0.name.lowercased() == matcher.name }.map(\.value)
+        let value: String? = values.isEmpty ? (matcher.missingAsEmpty ? "" : nil) : values.joined(separator: ",")
+        let result: Bool
+        switch matcher.rule {
+        case .present(let wanted):
+            // present_match: false matches an absent header (and inversion turns that around).
+            return (value != nil) == wanted ? !matcher.invert : matcher.invert
+        case .string(let string):
+            guard let value else { return false }
+            result = string.matches(value)
+        case .range(let start, let end):
+            guard let value, let number = Int(value) else { return false }
+            result = number >= start && number < end
+        }
+        return result != matcher.invert
+    }
+
+    /// `a=1&b=2` as pairs, names and values percent-decoded.
+    static func queryParameters(_ query: String?) -> [(name: String, value: String)] {
+        guard let query else { return [] }
+        return query.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (PercentEncoding.decode(String(parts[0])), parts.count > 1 ? PercentEncoding.decode(String(parts[1])) : "")
+        }
+    }
+
+    /// The cluster a forward action sends to; `roll` is a number in 0..<total weight (random in the data path).
+    public static func cluster(for action: ForwardAction, roll: (Int) -> Int) -> String {
+        switch action.target {
+        case .cluster(let name): return name
+        case .weighted(let clusters):
+            let total = clusters.reduce(0) { $0 + $1.weight }
+            var point = roll(max(total, 1))
+            for cluster in clusters {
+                if point < cluster.weight { return cluster.name }
+                point -= cluster.weight
+            }
+            return clusters.last?.name ?? ""
+        }
+    }
+}

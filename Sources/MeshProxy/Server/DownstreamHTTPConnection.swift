@@ -1,0 +1,121 @@
+import MeshNet
+
+/// A client connection to an HTTP connection manager: HTTP/1.1 requests read one at a time (pipelined ones wait),
+/// each served by a `ProxyStream`. Loop thread only.
+final class DownstreamHTTPConnection {
+    let tcp: TCPConnection
+    let localAddress: String
+    let remoteAddress: String
+    var remoteHost: String { String(remoteAddress[..<(remoteAddress.lastIndex(of: ":") ?? remoteAddress.endIndex)]) }
+    private let runtime: ProxyRuntime
+    private let loopContext: LoopContext
+    private let manager: HTTPConnectionManagerConfig
+    private var parser = HTTP1Parser()
+    private var stream: ProxyStream?
+    private var retainSelf: DownstreamHTTPConnection?
+    private let listenerStatPrefix: String
+    /// Runs while a request head is partly read: a client that stalls there (slowloris) gets 408 after the
+    /// connection manager's `stream_idle_timeout`, as Envoy answers a stream that went idle.
+    private var idleTimer: EventLoop.TimerID?
+
+    init(tcp: TCPConnection, localAddress: String, remoteAddress: String, runtime: ProxyRuntime, loopContext: LoopContext,
+         manager: HTTPConnectionManagerConfig, listenerStatPrefix: String) {
+        self.tcp = tcp
+        self.localAddress = localAddress
+        self.remoteAddress = remoteAddress
+        self.runtime = runtime
+        self.loopContext = loopContext
+        self.manager = manager
+        self.listenerStatPrefix = listenerStatPrefix
+    }
+
+    /// Starts reading; `initial` holds bytes already read while choosing the filter chain.
+    func begin(initial: ByteBuffer?) {
+        retainSelf = self
+        let http = "http.\(manager.statPrefix)."
+        runtime.stats.increment(http + "downstream_cx_total")
+        runtime.stats.adjust(http + "downstream_cx_active", by: 1)
+        tcp.onData = { [unowned self] bytes in
+            // Serving a request may close the connection, which lets go of this object: keep it to the end.
+            withExtendedLifetime(self) {
+                parser.feed(bytes)
+                process()
+                armIdleTimer()
+            }
+        }
+        tcp.onClose = { [unowned self] in
+            if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
+            runtime.stats.adjust(http + "downstream_cx_active", by: -1)
+            runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
+            stream?.downstreamClosed()
+            stream = nil
+            retainSelf = nil
+        }
+        tcp.onPeerClosedWrite = { [unowned self] in
+            if stream != nil { tcp.close() }
+        }
+        if let initial {
+            withExtendedLifetime(self) {
+                parser.feed(initial)
+                process()
+                armIdleTimer()
+            }
+        }
+    }
+
+    private func process() {
+        while stream == nil && !tcp.isClosed {
+            switch parser.next() {
+            case .needMore:
+                return
+            case .continueExpected:
+                tcp.send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            case .reject(let status, let reason):
+                runtime.log.debug("rejected a request from \(remoteAddress): \(reason)")
+                tcp.pauseReading()
+                tcp.send(Array(ResponseHead.encode(status: status, headers: [("content-length", "0"), ("connection", "close")]).utf8))
+                tcp.closeWhenDrained()
+                return
+            case .request(let box):
+                if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
+                tcp.pauseReading()
+                let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, request: box.request)
+                self.stream = stream
+                stream.begin()
+            }
+        }
+    }
+
+    private func armIdleTimer() {
+        guard idleTimer == nil, stream == nil, parser.buffered > 0, manager.streamIdleTimeout > 0, !tcp.isClosed else { return }
+        idleTimer = tcp.loop.schedule(after: manager.streamIdleTimeout) { [weak self] in
+            guard let self else { return }
+            idleTimer = nil
+            guard stream == nil, parser.buffered > 0, !tcp.isClosed else { return }
+            runtime.stats.increment("http.\(manager.statPrefix).downstream_rq_idle_timeout")
+            let body = "stream timeout"
+            tcp.send(Array(ResponseHead.encode(status: 408, headers: [("content-length", String(body.utf8.count)), ("content-type", "text/plain"),
+                                                                      ("date", HTTPDate.now()), ("server", manager.serverName ?? "envoy"),
+                                                                      ("connection", "close")]).utf8) + Array(body.utf8))
+            tcp.closeWhenDrained()
+        }
+    }
+
+    func send(_ bytes: [UInt8]) { tcp.send(bytes) }
+    func send(_ buffer: ByteBuffer) { tcp.send(buffer) }
+
+    /// Closes at once (an answer cannot be completed).
+    func abort() { tcp.close() }
+
+    /// The current stream is done: read the next request or close.
+    func streamFinished(keepAlive: Bool) {
+        withExtendedLifetime(self) { finishStream(keepAlive: keepAlive) }
+    }
+
+    private func finishStream(keepAlive: Bool) {
+        stream = nil
+        guard keepAlive, !tcp.isClosed else { tcp.closeWhenDrained(); return }
+        tcp.resumeReading()
+        process()
+    }
+}

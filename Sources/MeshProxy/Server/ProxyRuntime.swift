@@ -1,0 +1,92 @@
+import Foundation
+import MeshNet
+
+/// What every loop of a running proxy shares: the configuration store, the clusters' state, stats, access logs
+/// and the proxy's own log.
+final class ProxyRuntime: @unchecked Sendable {
+    let store: ProxyConfigStore
+    let clusters: [String: UpstreamCluster]
+    let stats: ProxyStats
+    let accessLogs = AccessLogWriter()
+    let log: ProxyLog
+    let startedAt = Date()
+
+    init(store: ProxyConfigStore, stats: ProxyStats, log: ProxyLog) {
+        self.store = store
+        self.stats = stats
+        self.log = log
+        var clusters: [String: UpstreamCluster] = [:]
+        for cluster in store.current.clusters { clusters[cluster.name] = UpstreamCluster(cluster, stats: stats) }
+        self.clusters = clusters
+    }
+
+    private let formatLock = NSLock()
+    private var formats: [String: AccessLogFormat] = [:]
+
+    func writeAccessLogs(_ logs: [AccessLogConfig], entry: AccessLogEntry) {
+        for config in logs {
+            guard let format = format(config.format ?? AccessLogFormat.envoyDefault) else { continue }
+            accessLogs.write(format.render(entry), to: config.path)
+        }
+    }
+
+    /// A parsed format, parsed once (the configuration was checked when read, so parsing cannot fail here).
+    private func format(_ text: String) -> AccessLogFormat? {
+        formatLock.lock(); defer { formatLock.unlock() }
+        if let format = formats[text] { return format }
+        let format = try? AccessLogFormat(text)
+        formats[text] = format
+        return format
+    }
+}
+
+/// One loop's own state: its connection pools, by cluster. Loop thread only.
+final class LoopContext {
+    let loop: EventLoop
+    private var pools: [String: UpstreamPool] = [:]
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    func pool(for cluster: UpstreamCluster) -> UpstreamPool {
+        if let pool = pools[cluster.config.name] { return pool }
+        let pool = UpstreamPool(cluster: cluster, loop: loop)
+        pools[cluster.config.name] = pool
+        return pool
+    }
+}
+
+/// The proxy's own log on standard error, at a level set by `--log-level` or `/logging`.
+public final class ProxyLog: @unchecked Sendable {
+    public enum Level: Int, Sendable, CaseIterable, Comparable {
+        case trace, debug, info, warning, error, critical, off
+        public var name: String { ["trace", "debug", "info", "warning", "error", "critical", "off"][rawValue] }
+        public init?(name: String) {
+            guard let level = Level.allCases.first(where: { $0.name == name || (name == "warn" && $0 == .warning) }) else { return nil }
+            self = level
+        }
+        public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    private let lock = NSLock()
+    private var current: Level
+    private let write: @Sendable (String) -> Void
+
+    public init(level: Level, write: @escaping @Sendable (String) -> Void) {
+        current = level
+        self.write = write
+    }
+
+    public var level: Level {
+        get { lock.lock(); defer { lock.unlock() }; return current }
+        set { lock.lock(); current = newValue; lock.unlock() }
+    }
+
+    public func log(_ level: Level, _ message: @autoclosure () -> String) {
+        guard level >= self.level, level != .off else { return }
+        write("[\(AccessLogFormat.timestamp(Date()))][\(level.name)] \(message())\n")
+    }
+
+    public func info(_ message: @autoclosure () -> String) { log(.info, message()) }
+    public func debug(_ message: @autoclosure () -> String) { log(.debug, message()) }
+    public func warning(_ message: @autoclosure () -> String) { log(.warning, message()) }
+}

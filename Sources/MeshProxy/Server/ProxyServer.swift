@@ -1,0 +1,197 @@
+import Foundation
+import MeshNet
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A running proxy: the configuration's listeners on `concurrency` event loops, its clusters, and the admin port.
+/// Listening sockets are bound by `init`, so a taken port fails there; `start` begins serving.
+public final class ProxyServer: @unchecked Sendable {
+    public let store: ProxyConfigStore
+    public let stats = ProxyStats()
+    public let log: ProxyLog
+    let runtime: ProxyRuntime
+    let loops: [EventLoop]
+    private let contexts: [LoopContext]
+    private var listeners: [(config: Listener, socket: TCPListener)] = []
+    private var admin: AdminServer?
+    private var nextLoop = 0
+    private let lock = NSLock()
+    let concurrency: Int
+    /// Called when `/quitquitquit` asks the proxy to stop (from a loop thread).
+    public var onQuit: @Sendable () -> Void = {}
+
+    public init(configuration: ProxyConfiguration, concurrency: Int = 1, log: ProxyLog) throws(NetworkError) {
+        store = ProxyConfigStore(configuration)
+        self.log = log
+        self.concurrency = max(1, concurrency)
+        runtime = ProxyRuntime(store: store, stats: stats, log: log)
+        var loops: [EventLoop] = []
+        for index in 0..<self.concurrency { loops.append(try EventLoop(name: "proxy-worker-\(index)")) }
+        self.loops = loops
+        contexts = loops.map(LoopContext.init)
+        for listener in configuration.listeners {
+            listeners.append((listener, try TCPListener(host: listener.address.host, port: listener.address.port, loop: loops[0])))
+        }
+        if let address = configuration.admin?.address {
+            admin = try AdminServer(address: address, proxy: self, loop: loops[0])
+        }
+        for listener in configuration.listeners {
+            let prefix = Self.listenerStatPrefix(listener)
+            stats.declare(prefix + "downstream_cx_total")
+            stats.declare(prefix + "downstream_cx_active", .gauge)
+        }
+        stats.set("server.live", to: 1)
+        stats.set("server.concurrency", to: self.concurrency)
+        stats.set("server.state", to: 0)
+    }
+
+    /// The port each listener is bound to, by listener name (or address when it has none).
+    public var listenerPorts: [String: Int] {
+        Dictionary(listeners.map { ($0.config.name ?? $0.config.address.description, $0.socket.port) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    public var adminPort: Int? { admin?.port }
+
+    static func listenerStatPrefix(_ listener: Listener) -> String {
+        "listener.\(listener.address.host)_\(listener.address.port)."
+    }
+
+    public func start() {
+        for loop in loops { loop.start() }
+        for (config, socket) in listeners {
+            socket.start { [self] fd in accepted(fd, listener: config) }
+        }
+        admin?.start()
+        // What istio-agent's readiness probe asks for (`/stats?usedonly&filter=^(server.state|listener_manager.workers_started)`).
+        stats.set("listener_manager.workers_started", to: 1)
+        for cluster in runtime.clusters.values {
+            guard let interval = cluster.config.outlierDetection?.interval, interval > 0 else { continue }
+            loops[0].execute { [self] in scheduleOutlierTick(cluster, every: interval) }
+        }
+        log.info("meshctl proxy started: \(listeners.count) listeners, \(runtime.clusters.count) clusters, \(concurrency) worker(s)")
+    }
+
+    private func scheduleOutlierTick(_ cluster: UpstreamCluster, every interval: Double) {
+        loops[0].schedule(after: interval) { [weak self, weak cluster] in
+            guard let self, let cluster else { return }
+            cluster.tick(now: MonotonicClock.now())
+            scheduleOutlierTick(cluster, every: interval)
+        }
+    }
+
+    /// Stops accepting and stops the loops (open connections close with them).
+    public func stop() {
+        for (_, socket) in listeners { socket.close() }
+        admin?.stop()
+        for loop in loops { loop.stop() }
+        runtime.accessLogs.close()
+    }
+
+    private func accepted(_ fd: Int32, listener: Listener) {
+        lock.lock()
+        let index = nextLoop % loops.count
+        nextLoop += 1
+        lock.unlock()
+        let context = contexts[index]
+        context.loop.execute { [self] in
+            let local = Self.address(of: fd, peer: false), remote = Self.address(of: fd, peer: true)
+            guard let tcp = try? TCPConnection(fd: fd, loop: context.loop, tls: nil) else { Glibc.close(fd); return }
+            let prefix = Self.listenerStatPrefix(listener)
+            stats.increment(prefix + "downstream_cx_total")
+            stats.adjust(prefix + "downstream_cx_active", by: 1)
+            let candidates = listener.filterChains.filter { chain in
+                chain.tls == nil && (chain.match.transportProtocol ?? "raw_buffer") == "raw_buffer"
+                    && (chain.match.destinationPort == nil || chain.match.destinationPort == listener.address.port)
+            }
+            guard !candidates.isEmpty else {
+                log.debug("\(listener.name ?? listener.address.description): no plaintext filter chain for \(remote) (TLS chains are not served yet)")
+                tcp.close()
+                stats.adjust(prefix + "downstream_cx_active", by: -1)
+                return
+            }
+            let connection = AcceptedConnection(tcp: tcp, local: local, remote: remote, listener: listener, prefix: prefix)
+            if candidates.count == 1 || !listener.listenerFilters.contains(where: { $0.hasSuffix("http_inspector") }) {
+                return serve(connection, chain: candidates[0], initial: nil)
+            }
+            // http_inspector: the first bytes say whether the client speaks HTTP/1.1.
+            tcp.onData = { [self] bytes in
+                tcp.onData = { _ in }
+                let http = Self.looksLikeHTTP1(bytes)
+                let chain = candidates.first { http ? ($0.match.applicationProtocols.isEmpty || $0.match.applicationProtocols.contains("http/1.1"))
+                                                    : $0.match.applicationProtocols.isEmpty }
+                guard let chain else { tcp.close(); return }
+                serve(connection, chain: chain, initial: bytes)
+            }
+            tcp.onClose = { [self] in stats.adjust(prefix + "downstream_cx_active", by: -1) }
+            do { try tcp.start() } catch { tcp.close() }
+        }
+    }
+
+    struct AcceptedConnection {
+        let tcp: TCPConnection
+        let local: String
+        let remote: String
+        let listener: Listener
+        let prefix: String
+    }
+
+    private func serve(_ accepted: AcceptedConnection, chain: FilterChain, initial: ByteBuffer?) {
+        let context = contexts.first { $0.loop === accepted.tcp.loop }!
+        let started = initial != nil
+        switch chain.filter {
+        case .httpConnectionManager(let manager):
+            let connection = DownstreamHTTPConnection(tcp: accepted.tcp, localAddress: accepted.local, remoteAddress: accepted.remote, runtime: runtime,
+                                                      loopContext: context, manager: manager, listenerStatPrefix: accepted.prefix)
+            connection.begin(initial: initial.map { $0 })
+        case .tcpProxy(let proxy):
+            let session = TCPProxySession(downstream: accepted.tcp, local: accepted.local, remote: accepted.remote, config: proxy, runtime: runtime,
+                                          loop: context.loop, listenerStatPrefix: accepted.prefix)
+            session.begin(initial: initial)
+        }
+        if !started {
+            do { try accepted.tcp.start() } catch { accepted.tcp.close() }
+        }
+    }
+
+    /// Whether bytes start like an HTTP/1.x request line (`METHOD SP`).
+    static func looksLikeHTTP1(_ bytes: ByteBuffer) -> Bool {
+        bytes.withUnsafeReadableBytes { raw in
+            var index = 0
+            while index < raw.count && index < 16 {
+                let byte = raw[index]
+                if byte == UInt8(ascii: " ") { return index > 0 }
+                guard (65...90).contains(byte) || byte == UInt8(ascii: "-") else { return false }
+                index += 1
+            }
+            return index == raw.count && index > 0
+        }
+    }
+
+    /// `ip:port` of a socket's own end or its peer's.
+    static func address(of fd: Int32, peer: Bool) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length) }
+        }
+        guard result == 0 else { return "-" }
+        var host = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        if storage.ss_family == sa_family_t(AF_INET6) {
+            return withUnsafePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                    var raw = address.pointee.sin6_addr
+                    inet_ntop(AF_INET6, &raw, &host, socklen_t(host.count))
+                    return "[\(String(cString: host))]:\(UInt16(bigEndian: address.pointee.sin6_port))"
+                }
+            }
+        }
+        return withUnsafePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                var raw = address.pointee.sin_addr
+                inet_ntop(AF_INET, &raw, &host, socklen_t(host.count))
+                return "\(String(cString: host)):\(UInt16(bigEndian: address.pointee.sin_port))"
+            }
+        }
+    }
+}

@@ -1,0 +1,420 @@
+import Foundation
+import MeshNet
+
+/// One request through a connection manager: route, fault filter, then the router's attempts against a cluster
+/// (retries, timeouts, circuit breakers), and the answer back with its access log line. Loop thread only.
+final class ProxyStream {
+    private let runtime: ProxyRuntime
+    private let loopContext: LoopContext
+    private unowned let downstream: DownstreamHTTPConnection
+    private let manager: HTTPConnectionManagerConfig
+    private let request: HTTPRequest
+    private let configuration: ProxyConfiguration
+    private var log = AccessLogEntry()
+    private let startedAt = MonotonicClock.now()
+    private var serverName: String { manager.serverName ?? "envoy" }
+    private let requestID: String
+
+    private var virtualHost: VirtualHost?
+    private var route: Route?
+    private var action: ForwardAction?
+    private var cluster: UpstreamCluster?
+    private var pool: UpstreamPool?
+    private var retry = RetryState(policy: nil)
+    private var attempts = 0
+    private var attemptedHosts: Set<Int> = []
+    private var connection: UpstreamConnection?
+    private var host: Int?
+    private var holdsRequest = false
+    private var holdsRetry = false
+    private var attemptSentAt = 0.0
+    private var globalTimer: EventLoop.TimerID?
+    private var attemptTimer: EventLoop.TimerID?
+    private var backoffTimer: EventLoop.TimerID?
+    private var responseStarted = false
+    private var chunkedResponse = false
+    private var done = false
+    private var random = SystemRandomNumberGenerator()
+
+    init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: DownstreamHTTPConnection, manager: HTTPConnectionManagerConfig, request: HTTPRequest) {
+        self.runtime = runtime
+        self.loopContext = loopContext
+        self.downstream = downstream
+        self.manager = manager
+        self.request = request
+        configuration = runtime.store.current
+        requestID = request.header("x-request-id") ?? UUID().uuidString.lowercased()
+        log.requestHeaders = request.headers
+        log.method = request.method
+        log.path = request.target
+        log.authority = request.header("host")
+        log.protocolName = request.version == 10 ? "HTTP/1.0" : "HTTP/1.1"
+        log.bytesReceived = request.body.count
+        log.downstreamLocalAddress = downstream.localAddress
+        log.downstreamRemoteAddress = downstream.remoteAddress
+        if request.header("x-request-id") == nil { log.requestHeaders.append(("x-request-id", requestID)) }
+    }
+
+    private var loop: EventLoop { loopContext.loop }
+    private var statPrefix: String { "http.\(manager.statPrefix)." }
+
+    func begin() {
+        runtime.stats.increment(statPrefix + "downstream_rq_total")
+        runtime.stats.adjust(statPrefix + "downstream_rq_active", by: 1)
+        guard let routes = configuration.routes(for: manager),
+              let host = RouteSelection.virtualHost(in: routes, authority: request.header("host") ?? ""),
+              let route = RouteSelection.route(in: host, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) else {
+            runtime.stats.increment(statPrefix + "no_route")
+            return reply(.noRoute)
+        }
+        virtualHost = host
+        self.route = route
+        log.routeName = route.name
+        switch route.action {
+        case .directResponse(let status, let body):
+            runtime.stats.increment(statPrefix + "rq_direct_response")
+            return reply(LocalReply(status: status, body: body ?? "", flags: [], details: "direct_response"))
+        case .redirect(let redirect):
+            let location = RequestRewrite.location(redirect, route: route, authority: request.header("host") ?? "", target: request.target)
+            return reply(LocalReply(status: redirect.status, body: "", flags: [], details: "direct_response", extraHeaders: [("location", location)]))
+        case .forward(let action):
+            self.action = action
+            let name = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) }
+            log.upstreamCluster = name
+            guard let cluster = runtime.clusters[name] else {
+                runtime.stats.increment(statPrefix + "no_cluster")
+                return reply(.clusterNotFound)
+            }
+            self.cluster = cluster
+            pool = loopContext.pool(for: cluster)
+            retry = RetryState(policy: action.retryPolicy ?? host.retryPolicy)
+            applyFaults()
+        }
+    }
+
+    // MARK: - Fault filter
+
+    private func applyFaults() {
+        var fault: FaultConfig?
+        for filter in manager.httpFilters { if case .fault(let config) = filter { fault = config } }
+        guard let filterConfig = fault else { return startRouter() }
+        let config = route?.fault ?? filterConfig
+        var delay: Double?
+        if let seconds = config.delaySeconds, Double.random(in: 0..<1) < config.delayFraction { delay = seconds }
+        if config.delayFromHeader, let millis = request.header("x-envoy-fault-delay-request").flatMap(Double.init), Double.random(in: 0..<1) < max(config.delayFraction, 1) {
+            delay = millis / 1000
+        }
+        let abort: () -> Void = { [self] in
+            var status: Int?
+            if let code = config.abortStatus, Double.random(in: 0..<1) < config.abortFraction { status = code }
+            if config.abortFromHeader, let code = request.header("x-envoy-fault-abort-request").flatMap(Int.init), (200..<600).contains(code) { status = code }
+            if let status {
+                runtime.stats.increment(statPrefix + "fault.aborts_injected")
+                return reply(.faultAbort(status: status))
+            }
+            startRouter()
+        }
+        guard let delay else { return abort() }
+        runtime.stats.increment(statPrefix + "fault.delays_injected")
+        log.add(.delayInjected)
+        backoffTimer = loop.schedule(after: delay) { [weak self] in
+            guard let self, !done else { return }
+            backoffTimer = nil
+            abort()
+        }
+    }
+
+    // MARK: - Router
+
+    private func startRouter() {
+        guard let action else { return }
+        if action.timeout > 0 {
+            globalTimer = loop.schedule(after: action.timeout) { [weak self] in self?.globalTimeout() }
+        }
+        startAttempt()
+    }
+
+    private func startAttempt() {
+        guard let cluster, let pool, !done else { return }
+        if holdsRetry { cluster.close(.retry); holdsRetry = false }
+        attempts += 1
+        let policy = retry.policy
+        let hash = RequestHash.compute(action?.hashPolicies ?? [], headers: request.headers,
+                                       query: RouteSelection.queryParameters(RouteSelection.splitTarget(request.target).query), sourceIP: downstream.remoteHost)
+        guard let chosen = cluster.chooseHost(hash: hash, avoid: policy?.previousHosts == true ? attemptedHosts : [],
+                                              attempts: policy?.hostSelectionMaxAttempts ?? 1) else {
+            runtime.stats.increment(cluster.statPrefix + "upstream_cx_none_healthy")
+            log.flags.removeAll { $0 == .upstreamConnectionFailure || $0 == .upstreamRetryLimitExceeded }
+            return reply(.noHealthyUpstream)
+        }
+        host = chosen
+        attemptedHosts.insert(chosen)
+        log.upstreamHost = cluster.config.endpoints[chosen].address.description
+        switch pool.acquire(host: chosen, ready: { [weak self] result in
+            guard let self else { if case .success(let connection) = result { pool.release(connection) }; return }
+            guard !done else { if case .success(let connection) = result { pool.release(connection) }; return }
+            switch result {
+            case .success(let connection): send(on: connection)
+            case .failure(let failure): attemptFailed(failure)
+            }
+        }) {
+        case .connection(let connection): send(on: connection)
+        case .pending: break
+        case .overflow:
+            runtime.stats.increment(cluster.statPrefix + "upstream_rq_pending_overflow")
+            reply(.overflow)
+        }
+    }
+
+    private func send(on connection: UpstreamConnection) {
+        guard let cluster, let pool, let action, let route else { return }
+        guard cluster.open(.request) else {
+            pool.release(connection)
+            runtime.stats.increment(cluster.statPrefix + "upstream_rq_pending_overflow")
+            return reply(.overflow)
+        }
+        holdsRequest = true
+        self.connection = connection
+        let host = connection.host
+        cluster.updateHost(host) { $0.activeRequests += 1; $0.totalRequests += 1 }
+        runtime.stats.increment(cluster.statPrefix + "upstream_rq_total")
+        runtime.stats.adjust(cluster.statPrefix + "upstream_rq_active", by: 1)
+        var headers = request.headers.filter { !Self.hopByHop.contains($0.name.lowercased()) && $0.name.lowercased() != "x-request-id" }
+        if let rewrite = action.hostRewrite, let index = headers.firstIndex(where: { $0.name.lowercased() == "host" }) { headers[index].value = rewrite }
+        headers.append(("x-forwarded-proto", "http"))
+        headers.append(("x-request-id", requestID))
+        if action.timeout > 0 { headers.append(("x-envoy-expected-rq-timeout-ms", String(Int(action.timeout * 1000)))) }
+        if virtualHost?.includeRequestAttemptCount == true { headers.append(("x-envoy-attempt-count", String(attempts))) }
+        let target = RequestRewrite.target(request.target, route: route, action: action)
+        if target != request.target { headers.append(("x-envoy-original-path", request.target)) }
+        if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.requestAdd, remove: virtualHost.headers.requestRemove, to: &headers) }
+        RequestRewrite.apply(add: route.headers.requestAdd, remove: route.headers.requestRemove, to: &headers)
+        connection.onPart = { [weak self] result in self?.upstreamPart(result) }
+        attemptSentAt = MonotonicClock.now()
+        connection.send(HTTPRequestHead(method: request.method, target: target, version: 11, headers: headers), body: request.body)
+        if let perTry = retry.policy?.perTryTimeout, perTry > 0 {
+            attemptTimer = loop.schedule(after: perTry) { [weak self] in self?.perTryTimeout() }
+        }
+    }
+
+    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "content-length", "expect"]
+
+    private func upstreamPart(_ result: Result<HTTP1ResponseDecoder.Part, UpstreamFailure>) {
+        guard !done else { return }
+        switch result {
+        case .failure(let failure):
+            if responseStarted {
+                log.add(.upstreamConnectionTermination)
+                log.details = "upstream_reset_after_response_started{connection_termination}"
+                releaseAttempt(reuse: false)
+                downstream.abort()
+                return finish(keepAlive: false)
+            }
+            attemptFailed(failure)
+        case .success(.head(let head)):
+            responseHead(head)
+        case .success(.body(let part)):
+            log.bytesSent += part.readableBytes
+            if chunkedResponse {
+                downstream.send(Array(String(part.readableBytes, radix: 16).utf8) + [13, 10])
+                downstream.send(part)
+                downstream.send([13, 10])
+            } else {
+                downstream.send(part)
+            }
+        case .success(.end):
+            if chunkedResponse { downstream.send(Array("0\r\n\r\n".utf8)) }
+            if let cluster, let host { cluster.updateHost(host) { $0.successes += 1 } }
+            releaseAttempt(reuse: true)
+            finish(keepAlive: request.keepAlive)
+        }
+    }
+
+    private func responseHead(_ head: HTTPResponseHead) {
+        guard let cluster, let host else { return }
+        cancelAttemptTimer()
+        let serviceTime = Int((MonotonicClock.now() - attemptSentAt) * 1000)
+        cluster.record(.status(head.status), host: host, now: MonotonicClock.now())
+        runtime.stats.increment(cluster.statPrefix + "upstream_rq_\(head.status)")
+        runtime.stats.increment(cluster.statPrefix + "upstream_rq_\(head.status / 100)xx")
+        let outcome = RetryState.Outcome.response(status: head.status, grpcStatus: head.header("grpc-status").flatMap(Int.init))
+        switch retry.decide(outcome) {
+        case .retry:
+            if cluster.open(.retry) {
+                holdsRetry = true
+                runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
+                releaseAttempt(reuse: false)
+                return scheduleRetry()
+            }
+            runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry_overflow")
+        case .exhausted:
+            if retry.retriesUsed > 0 || retry.policy != nil {
+                log.add(.upstreamRetryLimitExceeded)
+                runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry_limit_exceeded")
+            }
+        case .done:
+            if retry.retriesUsed > 0 { runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry_success") }
+        }
+        log.details = "via_upstream"
+        log.responseCode = head.status
+        var headers = head.headers.filter { !["connection", "keep-alive", "transfer-encoding", "proxy-connection"].contains($0.name.lowercased()) }
+        if let index = headers.firstIndex(where: { $0.name.lowercased() == "server" }) {
+            headers[index] = ("server", serverName)
+        } else {
+            headers.insert(("server", serverName), at: 0)
+        }
+        headers.append(("x-envoy-upstream-service-time", String(serviceTime)))
+        if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.responseAdd, remove: virtualHost.headers.responseRemove, to: &headers) }
+        if let route { RequestRewrite.apply(add: route.headers.responseAdd, remove: route.headers.responseRemove, to: &headers) }
+        let bodyless = request.method == "HEAD" || head.status == 204 || head.status == 304
+        chunkedResponse = !bodyless && head.header("content-length") == nil
+        if chunkedResponse { headers.append(("transfer-encoding", "chunked")) }
+        if !request.keepAlive { headers.append(("connection", "close")) }
+        log.responseHeaders = headers
+        responseStarted = true
+        if let globalTimer { loop.cancel(globalTimer); self.globalTimer = nil }
+        downstream.send(Array(ResponseHead.encode(status: head.status, headers: headers).utf8))
+    }
+
+    private func attemptFailed(_ failure: UpstreamFailure) {
+        guard let cluster else { return }
+        cancelAttemptTimer()
+        releaseAttempt(reuse: false)
+        if let host { cluster.record(.localFailure, host: host, now: MonotonicClock.now()) }
+        let outcome: RetryState.Outcome
+        var reason: String
+        var flag: ResponseFlag
+        switch failure {
+        case .connectFailure(let transport):
+            outcome = .connectFailure
+            reason = "remote connection failure"
+            flag = .upstreamConnectionFailure
+            log.transportFailureReason = transport
+            log.details = "upstream_reset_before_response_started{remote connection failure|\(transport)}"
+        case .connectTimeout:
+            outcome = .connectFailure
+            reason = "connection timeout"
+            flag = .upstreamConnectionFailure
+            log.details = "upstream_reset_before_response_started{connection timeout}"
+        case .reset, .protocolError:
+            outcome = .reset
+            reason = "connection termination"
+            flag = .upstreamConnectionTermination
+            log.details = "upstream_reset_before_response_started{connection termination}"
+            runtime.stats.increment(cluster.statPrefix + "upstream_rq_rx_reset")
+        }
+        switch retry.decide(outcome) {
+        case .retry:
+            if cluster.open(.retry) {
+                holdsRetry = true
+                runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
+                return scheduleRetry()
+            }
+            runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry_overflow")
+        case .exhausted:
+            if retry.policy != nil {
+                log.add(.upstreamRetryLimitExceeded)
+                runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry_limit_exceeded")
+            }
+        case .done:
+            break
+        }
+        let details = log.details ?? ""
+        reply(LocalReply(status: 503, body: LocalReply.resetText(reason, retried: retry.retriesUsed > 0), flags: [flag], details: details))
+    }
+
+    private func scheduleRetry() {
+        let delay = retry.backoff(using: &random)
+        backoffTimer = loop.schedule(after: delay) { [weak self] in
+            guard let self, !done else { return }
+            backoffTimer = nil
+            startAttempt()
+        }
+    }
+
+    private func perTryTimeout() {
+        attemptTimer = nil
+        guard !done, !responseStarted, let cluster else { return }
+        runtime.stats.increment(cluster.statPrefix + "upstream_rq_per_try_timeout")
+        if let host { cluster.record(.localFailure, host: host, now: MonotonicClock.now()) }
+        releaseAttempt(reuse: false)
+        if retry.decide(.perTryTimeout) == .retry, cluster.open(.retry) {
+            holdsRetry = true
+            runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
+            return scheduleRetry()
+        }
+        reply(.perTryTimeout)
+    }
+
+    private func globalTimeout() {
+        globalTimer = nil
+        guard !done, let cluster else { return }
+        runtime.stats.increment(cluster.statPrefix + "upstream_rq_timeout")
+        if let host, connection != nil {
+            cluster.record(.status(504), host: host, now: MonotonicClock.now())
+            cluster.updateHost(host) { $0.timeouts += 1 }
+        }
+        releaseAttempt(reuse: false)
+        if responseStarted {
+            downstream.abort()
+            return finish(keepAlive: false)
+        }
+        reply(.timeout)
+    }
+
+    /// Ends the current attempt's hold on the connection and the circuit breakers.
+    private func releaseAttempt(reuse: Bool) {
+        guard let connection else { return }
+        self.connection = nil
+        connection.onPart = nil
+        if holdsRequest, let cluster {
+            holdsRequest = false
+            cluster.close(.request)
+            runtime.stats.adjust(cluster.statPrefix + "upstream_rq_active", by: -1)
+            runtime.stats.increment(cluster.statPrefix + "upstream_rq_completed")
+            cluster.updateHost(connection.host) { $0.activeRequests -= 1 }
+        }
+        if reuse { pool?.release(connection) } else { connection.tcp.close() }
+    }
+
+    private func cancelAttemptTimer() {
+        if let attemptTimer { loop.cancel(attemptTimer); self.attemptTimer = nil }
+    }
+
+    /// The client went away before the answer was complete.
+    func downstreamClosed() {
+        guard !done else { return }
+        log.add(.downstreamConnectionTermination)
+        if !responseStarted { log.responseCode = 0 }
+        releaseAttempt(reuse: false)
+        finish(keepAlive: false)
+    }
+
+    // MARK: - Answers
+
+    private func reply(_ reply: LocalReply) {
+        guard !done else { return }
+        for flag in reply.flags { log.add(flag) }
+        log.details = reply.details
+        log.responseCode = reply.status
+        log.bytesSent = reply.body.utf8.count
+        let bytes = reply.encode(serverName: serverName, keepAlive: request.keepAlive)
+        log.responseHeaders = reply.extraHeaders
+        downstream.send(bytes)
+        finish(keepAlive: request.keepAlive)
+    }
+
+    private func finish(keepAlive: Bool) {
+        guard !done else { return }
+        done = true
+        for timer in [globalTimer, attemptTimer, backoffTimer].compactMap({ $0 }) { loop.cancel(timer) }
+        if holdsRetry, let cluster { cluster.close(.retry); holdsRetry = false }
+        log.duration = MonotonicClock.now() - startedAt
+        log.startTime = Date(timeIntervalSinceNow: -log.duration)
+        runtime.stats.adjust(statPrefix + "downstream_rq_active", by: -1)
+        runtime.stats.increment(statPrefix + "downstream_rq_completed")
+        if log.responseCode > 0 { runtime.stats.increment(statPrefix + "downstream_rq_\(log.responseCode / 100)xx") }
+        runtime.writeAccessLogs(manager.accessLogs, entry: log)
+        downstream.streamFinished(keepAlive: keepAlive)
+    }
+}

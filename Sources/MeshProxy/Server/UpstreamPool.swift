@@ -1,0 +1,217 @@
+import Foundation
+import MeshNet
+
+/// Why an upstream attempt ended without a complete answer.
+enum UpstreamFailure: Error, Equatable {
+    /// The connection could not be made; the text is Envoy's transport failure reason (`delayed_connect_error: Connection refused`).
+    case connectFailure(String)
+    case connectTimeout
+    /// The connection closed or broke before the answer was complete.
+    case reset
+    /// The answer could not be read as HTTP/1.1.
+    case protocolError(String)
+}
+
+/// One HTTP/1.1 connection to an upstream host, used for one request at a time (keep-alive between them).
+final class UpstreamConnection {
+    let tcp: TCPConnection
+    let host: Int
+    private var decoder = HTTP1ResponseDecoder()
+    private var encoder = HTTP1RequestEncoder()
+    /// Receives the answer's parts, or the failure that cut it short; nil between requests.
+    var onPart: ((Result<HTTP1ResponseDecoder.Part, UpstreamFailure>) -> Void)?
+    var onIdleClose: () -> Void = {}
+    private(set) var requestsSent = 0
+    /// Whether the last answer allows another request on this connection.
+    private(set) var reusable = true
+
+    init(tcp: TCPConnection, host: Int) {
+        self.tcp = tcp
+        self.host = host
+        // Delivering a part may let go of this connection (closed after its last answer): keep it to the end of each call.
+        tcp.onData = { [unowned self] bytes in
+            withExtendedLifetime(self) {
+                decoder.feed(bytes)
+                drain()
+            }
+        }
+        tcp.onClose = { [unowned self] in
+            withExtendedLifetime(self) {
+                reusable = false
+                guard let deliver = onPart else { onIdleClose(); return }
+                onPart = nil
+                if let part = try? decoder.finishAtClose(), part == .end { deliver(.success(.end)) } else { deliver(.failure(.reset)) }
+            }
+        }
+    }
+
+    private func drain() {
+        while let deliver = onPart {
+            let part: HTTP1ResponseDecoder.Part?
+            do { part = try decoder.next() } catch {
+                onPart = nil
+                reusable = false
+                tcp.close()
+                deliver(.failure(.protocolError("\(error)")))
+                return
+            }
+            guard let part else { return }
+            if case .head(let head) = part {
+                if (100..<200).contains(head.status) && head.status != 101 { continue }
+                if head.version < 11 || head.header("connection")?.lowercased().contains("close") == true { reusable = false }
+            }
+            if case .end = part { onPart = nil }
+            deliver(.success(part))
+        }
+    }
+
+    func send(_ head: HTTPRequestHead, body: [UInt8]) {
+        requestsSent += 1
+        decoder.requestSent(method: head.method)
+        var head = head
+        if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(head.method) { head.headers.append(("content-length", String(body.count))) }
+        var out = encoder.head(head, hasBody: false)
+        out.writeBytes(body)
+        _ = encoder.end()
+        tcp.send(out)
+    }
+}
+
+/// A loop's connections to one cluster's hosts: idle ones to reuse, and requests waiting for a connection when
+/// the cluster's connection limit is reached. Loop thread only.
+final class UpstreamPool {
+    let cluster: UpstreamCluster
+    let loop: EventLoop
+    private var idle: [Int: [UpstreamConnection]] = [:]
+    private var waiting: [(host: Int, ready: (Result<UpstreamConnection, UpstreamFailure>) -> Void)] = []
+    /// Connections of this pool, open or being made, by host.
+    private var ownConnections: [Int: Int] = [:]
+
+    init(cluster: UpstreamCluster, loop: EventLoop) {
+        self.cluster = cluster
+        self.loop = loop
+    }
+
+    enum Acquired {
+        case connection(UpstreamConnection)
+        /// A new connection is being made, or the request waits for one; `ready` runs later.
+        case pending
+        case overflow
+    }
+
+    /// A connection to `host`: an idle one now, a new one later, or overflow when the circuit breakers say no.
+    func acquire(host: Int, ready: @escaping (Result<UpstreamConnection, UpstreamFailure>) -> Void) -> Acquired {
+        while var list = idle[host], let connection = list.popLast() {
+            idle[host] = list
+            if !connection.tcp.isClosed { return .connection(connection) }
+        }
+        // Past the cluster's connection limit (other loops hold the connections) a pool with none to the host still
+        // makes one, as Envoy does, so its requests cannot wait for a connection that never comes.
+        if cluster.canOpen(.connection) || ownConnections[host, default: 0] == 0 {
+            guard cluster.open(.pendingRequest) else { return .overflow }
+            cluster.openPastLimit(.connection)
+            connect(host: host) { [self] result in
+                cluster.close(.pendingRequest)
+                ready(result)
+            }
+            return .pending
+        }
+        guard cluster.open(.pendingRequest) else { return .overflow }
+        cluster.stats.adjust(cluster.statPrefix + "upstream_rq_pending_active", by: 1)
+        waiting.append((host, { [self] result in
+            cluster.close(.pendingRequest)
+            cluster.stats.adjust(cluster.statPrefix + "upstream_rq_pending_active", by: -1)
+            ready(result)
+        }))
+        return .pending
+    }
+
+    /// Takes back a connection after a complete answer: to a waiting request, to the idle list, or closed.
+    func release(_ connection: UpstreamConnection) {
+        let limit = cluster.config.maxRequestsPerConnection ?? Int.max
+        guard connection.reusable, !connection.tcp.isClosed, connection.requestsSent < limit else {
+            connection.tcp.close()
+            startWaiting()
+            return
+        }
+        if let index = waiting.firstIndex(where: { $0.host == connection.host }) {
+            let waiter = waiting.remove(at: index)
+            waiter.ready(.success(connection))
+            return
+        }
+        idle[connection.host, default: []].append(connection)
+        connection.onIdleClose = { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            idle[connection.host]?.removeAll { $0 === connection }
+        }
+    }
+
+    /// A connection closed: a waiting request may now make its own.
+    func startWaiting() {
+        guard let index = waiting.firstIndex(where: { cluster.canOpen(.connection) || ownConnections[$0.host, default: 0] == 0 }) else { return }
+        let waiter = waiting.remove(at: index)
+        cluster.openPastLimit(.connection)
+        connect(host: waiter.host) { result in waiter.ready(result) }
+    }
+
+    /// Forgets a waiting request (its client went away).
+    func cancelWaiting() {}
+
+    private func connect(host: Int, completion: @escaping (Result<UpstreamConnection, UpstreamFailure>) -> Void) {
+        let endpoint = cluster.config.endpoints[host]
+        let prefix = cluster.statPrefix
+        cluster.stats.increment(prefix + "upstream_cx_total")
+        cluster.updateHost(host) { $0.totalConnections += 1 }
+        ownConnections[host, default: 0] += 1
+        var finished = false
+        let timer = loop.schedule(after: cluster.config.connectTimeout) { [self] in
+            guard !finished else { return }
+            finished = true
+            ownConnections[host, default: 1] -= 1
+            cluster.stats.increment(prefix + "upstream_cx_connect_timeout")
+            cluster.updateHost(host) { $0.connectFailures += 1 }
+            cluster.close(.connection)
+            completion(.failure(.connectTimeout))
+        }
+        TCPConnection.connect(host: endpoint.address.host, port: endpoint.address.port, loop: loop, tls: nil) { [self] result in
+            switch result {
+            case .success(let tcp):
+                guard !finished else { tcp.close(); return }
+                finished = true
+                loop.cancel(timer)
+                let connection = UpstreamConnection(tcp: tcp, host: host)
+                cluster.stats.adjust(prefix + "upstream_cx_active", by: 1)
+                cluster.updateHost(host) { $0.activeConnections += 1 }
+                let previousClose = tcp.onClose
+                tcp.onClose = { [self] in
+                    cluster.stats.adjust(prefix + "upstream_cx_active", by: -1)
+                    cluster.stats.increment(prefix + "upstream_cx_destroy")
+                    cluster.updateHost(host) { $0.activeConnections -= 1 }
+                    ownConnections[host, default: 1] -= 1
+                    cluster.close(.connection)
+                    previousClose()
+                    startWaiting()
+                }
+                completion(.success(connection))
+            case .failure(let error):
+                guard !finished else { return }
+                finished = true
+                loop.cancel(timer)
+                ownConnections[host, default: 1] -= 1
+                cluster.stats.increment(prefix + "upstream_cx_connect_fail")
+                cluster.updateHost(host) { $0.connectFailures += 1 }
+                cluster.close(.connection)
+                completion(.failure(.connectFailure(Self.transportFailureReason(error))))
+            }
+        }
+    }
+
+    /// Envoy's words for a failed connect: `delayed_connect_error: Connection refused`.
+    static func transportFailureReason(_ error: NetworkError) -> String {
+        switch error {
+        case .system(_, let code): return "delayed_connect_error: \(String(cString: strerror(code)))"
+        case .address(let text): return "bad address \(text)"
+        case .tls(let text): return "TLS error: \(text)"
+        }
+    }
+}

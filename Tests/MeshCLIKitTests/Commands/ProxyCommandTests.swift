@@ -1,0 +1,80 @@
+import Foundation
+@testable import MeshCLIKit
+import MeshTestSupport
+import XCTest
+
+final class ProxyCommandTests: XCTestCase {
+    private func write(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-proxy-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func testABadBootstrapExits65WithPositionAndFieldPath() throws {
+        let path = try write("static_resources:\n  clusters:\n  - name: c\n    dns_refresh_rate: 5s\n")
+        let run = runMeshctl(["proxy", "-c", path])
+        XCTAssertEqual(run.exitCode, .dataError)
+        XCTAssertEqual(run.stderr, "\(path):4:5: error: static_resources.clusters[0].dns_refresh_rate: field is not supported by meshctl's proxy (remove it, or run this configuration in Envoy)\n")
+        let missing = runMeshctl(["proxy", "-c", "/nonexistent/envoy.yaml"])
+        XCTAssertEqual(missing.exitCode, .dataError)
+        XCTAssertTrue(missing.stderr.contains("cannot read the file"), missing.stderr)
+    }
+
+    func testUsageErrors() {
+        XCTAssertEqual(runMeshctl(["proxy"]).exitCode, .usage)
+        XCTAssertEqual(runMeshctl(["proxy", "-c", "x.yaml", "--concurrency", "0"]).exitCode, .usage)
+        XCTAssertEqual(runMeshctl(["proxy", "-c", "x.yaml", "--log-level", "loud"]).exitCode, .usage)
+    }
+
+    func testValidateModeSummarisesTheConfiguration() throws {
+        let path = try write("""
+        admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+        static_resources:
+          clusters: [{name: c, load_assignment: {cluster_name: c, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 1}}}}]}]}}]
+        """)
+        let run = runMeshctl(["proxy", "-c", path, "--mode", "validate"])
+        XCTAssertEqual(run.exitCode, .success, run.stderr)
+        XCTAssertEqual(run.stdout, "\(path): OK: 0 listeners, 1 clusters, 0 RDS route configurations, 0 SDS secrets\n")
+    }
+
+    /// The real binary serves a bootstrap, answers through its listener and stops on /quitquitquit.
+    func testTheBinaryServesUntilQuitquitquit() throws {
+        let admin = Self.freePort(), listener = Self.freePort()
+        let path = try write("""
+        admin: {address: {socket_address: {address: 127.0.0.1, port_value: \(admin)}}}
+        static_resources:
+          listeners:
+          - name: l
+            address: {socket_address: {address: 127.0.0.1, port_value: \(listener)}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.http_connection_manager
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                  stat_prefix: l
+                  route_config:
+                    virtual_hosts:
+                    - {name: v, domains: ["*"], routes: [{match: {prefix: /}, direct_response: {status: 200, body: {inline_string: hello}}}]}
+                  http_filters:
+                  - {name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
+        """)
+        let process = Process()
+        process.executableURL = TestPaths.meshctlBinary
+        process.arguments = ["proxy", "-c", path, "--log-level", "warning"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        XCTAssertTrue(eventually { (try? Self.curl(["-s", "http://127.0.0.1:\(admin)/ready"])) == "LIVE\n" })
+        XCTAssertEqual(try Self.curl(["-s", "http://127.0.0.1:\(listener)/"]), "hello")
+        XCTAssertEqual(try Self.curl(["-s", "-X", "POST", "http://127.0.0.1:\(admin)/quitquitquit"]), "OK\n")
+        XCTAssertTrue(eventually { !process.isRunning })
+        XCTAssertEqual(process.terminationStatus, 0)
+    }
+
+    static func curl(_ arguments: [String]) throws -> String {
+        try runProcess(URL(fileURLWithPath: "/usr/bin/curl"), arguments + ["--max-time", "5"]).stdout
+    }
+
+    static func freePort() -> Int { freeLocalPort() }
+}

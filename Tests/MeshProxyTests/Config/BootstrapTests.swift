@@ -1,0 +1,161 @@
+import ConfigValues
+import Foundation
+@testable import MeshProxy
+import XCTest
+
+final class BootstrapTests: XCTestCase {
+    func testEnvoyAdminSampleLoadsWithItsRoutesAndSecrets() throws {
+        let sample = try EnvoyAdminSample()
+        defer { sample.remove() }
+        let config = try ProxyConfiguration.load(file: sample.bootstrap.path)
+        XCTAssertEqual(config.node.id, "sidecar~127.0.0.1~productpage-v1-6b746f74dc-9stvs.default~default.svc.cluster.local")
+        XCTAssertEqual(config.admin?.address, SocketAddress(host: "127.0.0.1", port: 15000))
+        XCTAssertEqual(config.listeners.map(\.name), ["virtualInbound", "127.0.0.1_9080", nil])
+        XCTAssertEqual(config.listeners[0].filterChains.count, 3)
+        XCTAssertEqual(config.listeners[0].filterChains[1].tls?.certificateSecrets, ["default"])
+        XCTAssertEqual(config.listeners[0].filterChains[1].tls?.validationSecret, "ROOTCA")
+        XCTAssertEqual(config.clusters.count, 8)
+        let v2 = try XCTUnwrap(config.cluster(named: "outbound|9080|v2|reviews.default.svc.cluster.local"))
+        XCTAssertEqual(v2.thresholds.maxConnections, 1)
+        XCTAssertEqual(v2.thresholds.maxRetries, 3)
+        XCTAssertEqual(v2.loadBalancing, .leastRequest)
+        XCTAssertEqual(v2.healthyPanicThreshold, 0)
+        XCTAssertEqual(v2.outlierDetection?.consecutive5xx, 5)
+        XCTAssertEqual(v2.outlierDetection?.maxEjectionPercent, 100)
+        XCTAssertEqual(config.cluster(named: "prometheus_stats")?.connectTimeout, 0.25)
+        XCTAssertEqual(config.cluster(named: "BlackHoleCluster")?.endpoints.count, 0)
+        XCTAssertEqual(config.cluster(named: "inbound|9080||")?.healthyPanicThreshold, 0.5)
+        let routes = try XCTUnwrap(config.dynamicRoutes["9080"])
+        XCTAssertEqual(routes.version, "2026-11-27T16:00:00Z/7")
+        XCTAssertEqual(routes.virtualHosts.map(\.name), ["reviews.default.svc.cluster.local:9080", "ratings.default.svc.cluster.local:9080"])
+        let reviews = routes.virtualHosts[0]
+        XCTAssertEqual(reviews.routes.map { $0.name ?? "" },
+                       ["fault-abort", "fault-delay", "timeout", "retry-503", "v3-noretry", "v3", "circuit-breaker", "blackhole", "jason", "default"])
+        XCTAssertEqual(reviews.routes[0].fault?.abortStatus, 500)
+        XCTAssertEqual(reviews.routes[0].fault?.abortFraction, 1)
+        XCTAssertEqual(reviews.routes[1].fault?.delaySeconds, 0.2)
+        guard case .forward(let timeout) = reviews.routes[2].action, case .forward(let retry) = reviews.routes[3].action,
+              case .forward(let weighted) = reviews.routes[9].action else { return XCTFail("routes forward") }
+        XCTAssertEqual(timeout.timeout, 0.5)
+        XCTAssertEqual(retry.retryPolicy?.retriableStatusCodes, [503])
+        XCTAssertEqual(retry.retryPolicy?.numRetries, 2)
+        XCTAssertEqual(retry.retryPolicy?.previousHosts, true)
+        XCTAssertEqual(retry.retryPolicy?.hostSelectionMaxAttempts, 5)
+        XCTAssertEqual(retry.retryPolicy?.retryOn, ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"])
+        guard case .weighted(let clusters) = weighted.target else { return XCTFail("weighted") }
+        XCTAssertEqual(clusters.map(\.weight), [90, 10])
+        XCTAssertEqual(config.secrets.map(\.name), ["default", "ROOTCA"])
+        XCTAssertTrue(config.secrets[0].hasCertificate)
+        XCTAssertTrue(config.secrets[1].hasValidationContext)
+    }
+
+    func testTheSameBootstrapAsJSONLoadsAlike() throws {
+        let sample = try EnvoyAdminSample()
+        defer { sample.remove() }
+        let yaml = try YAMLParser.parse(String(contentsOf: sample.bootstrap, encoding: .utf8))[0].root
+        let json = sample.directory.appendingPathComponent("envoy.json")
+        try JSONValue(yaml: yaml).serialized.write(to: json, atomically: true, encoding: .utf8)
+        let config = try ProxyConfiguration.load(file: json.path)
+        XCTAssertEqual(config.clusters.map(\.name), try ProxyConfiguration.load(file: sample.bootstrap.path).clusters.map(\.name))
+    }
+
+    /// Each bad input with the path and problem the error names (positions are checked in the first cases).
+    func testUnsupportedAndInvalidInputsAreErrorsNamingTheirPath() throws {
+        let hcm = """
+        static_resources:
+          listeners:
+          - name: l
+            address: {socket_address: {address: 127.0.0.1, port_value: 1}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.http_connection_manager
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                  stat_prefix: s
+                  route_config: {virtual_hosts: [{name: v, domains: ["*"], routes: [ROUTE]}]}
+                  http_filters:
+                  - {name: envoy.filters.http.fault, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault}}
+                  - {name: envoy.filters.http.cors, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors}}
+                  - FILTER
+                  - {name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
+        """
+        let okRoute = "{match: {prefix: /}, route: {cluster: c}}"
+        let okFilter = "{name: envoy.filters.http.cors, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors}}"
+        func listener(route: String = okRoute, filter: String = okFilter) -> String {
+            hcm.replacingOccurrences(of: "ROUTE", with: route).replacingOccurrences(of: "FILTER", with: filter)
+        }
+        let prefix = "static_resources.listeners[0].filter_chains[0].filters[0].typed_config"
+        let cases: [(String, String, String)] = [
+            (listener(filter: "{name: envoy.filters.http.lua, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua}}"),
+             "\(prefix).http_filters[2]", "envoy.filters.http.lua is not supported"),
+            (listener(route: "{match: {prefix: /, grpc: {}}, route: {cluster: c}}"), "\(prefix).route_config.virtual_hosts[0].routes[0].match.grpc",
+             "field is not supported by meshctl's proxy"),
+            (listener(route: "{match: {prefix: /}, route: {cluster: c, timeout: 5}}"), "\(prefix).route_config.virtual_hosts[0].routes[0].route.timeout",
+             "must be a duration such as \"1.5s\""),
+            (listener(route: "{match: {prefix: /}, route: {cluster: c, retry_policy: {retry_on: \"5xx,bogus\"}}}"),
+             "\(prefix).route_config.virtual_hosts[0].routes[0].route.retry_policy.retry_on", "bogus is not a retry_on condition"),
+            (listener(route: "{match: {prefix: /, path: /x}, route: {cluster: c}}"), "\(prefix).route_config.virtual_hosts[0].routes[0].match",
+             "needs exactly one of prefix, path"),
+            (listener(route: "{match: {safe_regex: {regex: \"(\"}}, route: {cluster: c}}"),
+             "\(prefix).route_config.virtual_hosts[0].routes[0].match.safe_regex.regex", "is not a valid regular expression"),
+            (listener(route: "{match: {prefix: /}, route: {cluster: c}, typed_per_filter_config: {envoy.filters.http.fault: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault, abort: {http_status: 500, percentage: {numerator: 1, denominator: BILLION}}}}}"),
+             "\(prefix).route_config.virtual_hosts[0].routes[0].typed_per_filter_config.envoy.filters.http.fault.abort.percentage.denominator",
+             "BILLION is not a denominator"),
+            ("static_resources: {clusters: [{name: c, type: STRICT_DNS}]}", "static_resources.clusters[0].type", "STRICT_DNS is not supported: use STATIC"),
+            ("static_resources: {clusters: [{name: c, lb_policy: CLUSTER_PROVIDED}]}", "static_resources.clusters[0].lb_policy", "CLUSTER_PROVIDED is not supported"),
+            ("static_resources: {clusters: [{name: c, circuit_breakers: {thresholds: [{max_connections: -1}]}}]}",
+             "static_resources.clusters[0].circuit_breakers.thresholds[0].max_connections", "must be a whole number from 0 to 4294967295"),
+            ("static_resources: {clusters: [{name: c}, {name: c}]}", "static_resources.clusters[1].name", "a second cluster named c"),
+            ("dynamic_resources: {ads_config: {}}", "dynamic_resources", "field is not supported"),
+            ("admin: {address: {pipe: {path: /tmp/x}}}", "admin.address", "needs a socket_address"),
+            ("static_resources: {listeners: [{name: l, address: {socket_address: {address: 127.0.0.1, port_value: 70000}}, filter_chains: []}]}",
+             "static_resources.listeners[0].address.socket_address.port_value", "must be a whole number from 0 to 65535"),
+            ("[1, 2]", "", "must be a mapping"),
+        ]
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-bad-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (index, (text, path, problem)) in cases.enumerated() {
+            let file = directory.appendingPathComponent("case\(index).yaml").path
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            do {
+                _ = try ProxyConfiguration.load(file: file)
+                XCTFail("case \(index) (\(path)) loaded")
+            } catch {
+                XCTAssertEqual(error.path, path, "case \(index): \(error)")
+                XCTAssertTrue(error.problem.hasPrefix(problem), "case \(index): \(error.problem)")
+                XCTAssertTrue(error.description.hasPrefix(file + ":"), "case \(index): \(error)")
+            }
+        }
+    }
+
+    func testTheFirstErrorNamesLineAndColumn() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-pos-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "static_resources:\n  clusters:\n  - name: c\n    dns_refresh_rate: 5s\n".write(toFile: file, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ProxyConfiguration.load(file: file)) { error in
+            XCTAssertEqual("\(error)", "\(file):4:5: static_resources.clusters[0].dns_refresh_rate: field is not supported by meshctl's proxy (remove it, or run this configuration in Envoy)")
+        }
+    }
+
+    func testMissingRouteFileAndRouteNameAreErrors() throws {
+        let sample = try EnvoyAdminSample(edit: { $0.replacingOccurrences(of: "route_config_name: \"9080\"", with: "route_config_name: \"9081\"") })
+        defer { sample.remove() }
+        XCTAssertThrowsError(try ProxyConfiguration.load(file: sample.bootstrap.path)) { error in
+            XCTAssertTrue("\(error)".contains("has no route configuration named \"9081\""), "\(error)")
+        }
+    }
+
+    func testTheStoreSwapsWholeConfigurations() throws {
+        let sample = try EnvoyAdminSample()
+        defer { sample.remove() }
+        let first = try ProxyConfiguration.load(file: sample.bootstrap.path)
+        let store = ProxyConfigStore(first)
+        let taken = store.current
+        var second = first
+        second.clusters.removeAll()
+        store.replace(with: second)
+        XCTAssertEqual(taken.clusters.count, 8, "a request keeps the configuration it started with")
+        XCTAssertEqual(store.current.clusters.count, 0)
+    }
+}
