@@ -32,6 +32,14 @@ public final class TCPConnection: @unchecked Sendable {
     /// Why the connection closed, when a call failed (TLS errors carry OpenSSL's reason); nil for an orderly close.
     public private(set) var closeReason: NetworkError?
 
+    /// Where queued output turns the connection unwritable (above `high`) and writable again (below `low`).
+    public var watermarks = WriteWatermarks.standard
+    /// False while more than the high watermark waits to be written, until it drains below the low one: a
+    /// producer (a proxy's other side, a streaming response) should stop making output meanwhile.
+    public private(set) var isWritable = true
+    /// `isWritable` changed; called on the loop, after the write that crossed a watermark.
+    public var onWritabilityChanged: (Bool) -> Void = { _ in }
+
     public init(fd: Int32, loop: EventLoop, tls: TLSServerContext?) throws {
         self.fd = fd
         self.loop = loop
@@ -97,10 +105,13 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
-    /// Starts reading. Loop thread only.
+    /// Starts reading; nothing happens when it already has (connections from `connect` come started). Loop thread only.
     public func start() throws(NetworkError) {
+        guard !started else { return }
         try loop.register(fd, for: .readable) { [weak self] readiness in self?.ready(readiness) }
+        started = true
     }
+    private var started = false
 
     /// Bytes waiting to be written.
     public var pendingOutput: Int { pending.bytes }
@@ -120,6 +131,27 @@ public final class TCPConnection: @unchecked Sendable {
         guard !closed else { return }
         pending.append(buffer)
         flush()
+    }
+
+    /// Queues `buffer` (no copy) without writing yet, so several parts leave in one `writev` at the next `flush`.
+    public func enqueue(_ buffer: ByteBuffer) {
+        guard !closed else { return }
+        pending.append(buffer)
+    }
+
+    /// Whether reading is paused (by `pauseReading`).
+    public var isReadingPaused: Bool { readPaused }
+
+    /// Tells the writability callback when queued bytes crossed a watermark.
+    private func updateWritability() {
+        if isWritable {
+            guard pending.bytes > watermarks.high else { return }
+            isWritable = false
+            onWritabilityChanged(false)
+        } else if pending.bytes < watermarks.low {
+            isWritable = true
+            onWritabilityChanged(true)
+        }
     }
 
     /// Stops delivering data until `resumeReading` (backpressure while a response is pending).
@@ -152,6 +184,7 @@ public final class TCPConnection: @unchecked Sendable {
         onDrained = {}
         onClose = {}
         onPeerClosedWrite = {}
+        onWritabilityChanged = { _ in }
     }
 
     private func ready(_ readiness: EventLoop.Readiness) {
@@ -244,7 +277,9 @@ public final class TCPConnection: @unchecked Sendable {
         return true
     }
 
-    func flush() {
+    /// Writes what the socket takes now of the queued bytes; the rest goes when the socket is writable again.
+    public func flush() {
+        defer { if !closed { updateWritability() } }
         if let tls, !tls.handshakeDone {
             switch tls.handshake() {
             case .done: break
@@ -277,6 +312,7 @@ public final class TCPConnection: @unchecked Sendable {
         tlsWantsWriteToRead = false
         updateInterest()
         if closeAfterFlush { close(); return }
+        updateWritability()
         onDrained()
     }
 
