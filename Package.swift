@@ -35,7 +35,10 @@ let package = Package(
         .target(name: "ConfigValues", dependencies: ["CYAML"], linkerSettings: [.linkedLibrary("m")]),
         .target(name: "Manifests", dependencies: ["ConfigValues"]),
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CCurlShims"]),
-        .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"]),
+        // Release builds of MeshNet skip the run-time exclusivity checks: measured at about 7% of the hello-world
+        // server's own CPU time (a lookup per class property access); debug builds and tests keep them.
+        .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),

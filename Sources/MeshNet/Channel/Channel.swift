@@ -1,6 +1,7 @@
 /// A connection and the stack of handlers on it (see `ChannelHandler`): the socket's bytes, TLS included for now,
 /// go up through the handlers in order; writes come down through them in reverse and leave in one `writev` per
-/// flush. The channel keeps itself alive from `start` until the connection closes. All calls on its loop.
+/// flush. The connection's callbacks hold the channel from `start` until the connection closes, when the handlers
+/// are let go (references among them are strong: weak ones would slow every retain). All calls on its loop.
 public final class Channel {
     public let connection: TCPConnection
     private var contexts: [ChannelContext] = []
@@ -19,20 +20,21 @@ public final class Channel {
     /// Wires the connection's events to the stack, tells the handlers the channel is active, and starts reading.
     public func start() throws(NetworkError) {
         keptAlive = self
-        connection.onData = { [unowned self] data in
+        connection.onData = { [self] data in
             guard let first = contexts.first else { return }
             first.handler.channelRead(context: first, data: data)
         }
-        connection.onWritabilityChanged = { [unowned self] isWritable in
+        connection.onWritabilityChanged = { [self] isWritable in
             guard let first = contexts.first else { return }
             first.handler.channelWritabilityChanged(context: first, isWritable: isWritable)
         }
-        connection.onPeerClosedWrite = { [unowned self] in
+        connection.onPeerClosedWrite = { [self] in
             guard let first = contexts.first else { return }
             first.handler.channelPeerClosedWrite(context: first)
         }
-        connection.onClose = { [unowned self] in
+        connection.onClose = { [self] in
             if let first = contexts.first { first.handler.channelInactive(context: first) }
+            contexts = []
             keptAlive = nil
         }
         if let first = contexts.first { first.handler.channelActive(context: first) }

@@ -36,7 +36,8 @@ extension ChannelHandler {
 
 /// A handler's place in its channel: passes events to the next handler up, and writes to the next one down.
 public final class ChannelContext {
-    public unowned let channel: Channel
+    /// Strong: the channel drops its contexts when it closes, which ends the cycle.
+    public let channel: Channel
     public let handler: ChannelHandler
     let index: Int
 

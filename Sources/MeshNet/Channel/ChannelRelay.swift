@@ -7,7 +7,8 @@
 public final class ChannelRelay {
     /// The relay's end of one channel: the top handler of its stack.
     public final class End: ChannelHandler {
-        weak var peer: Channel?
+        /// Strong, and let go when this side closes.
+        var peer: Channel?
         /// Times this end's channel paused the other side's reading (for tests and stats).
         public private(set) var pauses = 0
         /// The most bytes the other channel held queued right after this end handed it what it read.
@@ -33,6 +34,7 @@ public final class ChannelRelay {
 
         public func channelInactive(context: ChannelContext) {
             peer?.closeWhenDrained()
+            peer = nil
         }
     }
 

@@ -108,9 +108,14 @@ public struct HTTP1RequestDecoder {
         }
         let versionBytes = requestLine[(secondSpace + 1)...]
         let version: Int
-        if versionBytes.elementsEqual("HTTP/1.1".utf8) {
+        // "HTTP/1." then the minor digit, compared byte by byte (a generic comparison costs more than the parse).
+        let at = versionBytes.startIndex
+        let isHTTP1 = versionBytes.count == 8 && versionBytes[at] == 72 && versionBytes[at + 1] == 84 && versionBytes[at + 2] == 84
+            && versionBytes[at + 3] == 80 && versionBytes[at + 4] == 47 && versionBytes[at + 5] == 49 && versionBytes[at + 6] == 46
+        let minor = isHTTP1 ? versionBytes[at + 7] : nil
+        if minor == UInt8(ascii: "1") {
             version = 11
-        } else if versionBytes.elementsEqual("HTTP/1.0".utf8) {
+        } else if minor == UInt8(ascii: "0") {
             version = 10
         } else {
             throw Rejection(505, "unsupported protocol version \(String(decoding: versionBytes.prefix(20), as: UTF8.self))")

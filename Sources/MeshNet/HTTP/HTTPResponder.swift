@@ -21,13 +21,14 @@ public final class HTTPResponder: @unchecked Sendable {
         guard !answered else { return }
         answered = true
         guard let channel = connection.channel else { return }
-        var out = ByteBuffer(capacity: 64 + response.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + response.body.count)
+        var out = connection.outputBuffer(capacity: 64 + response.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + response.body.count)
         HTTPResponse.writeStatusAndHeaders(status: response.status, headers: response.headers, into: &out)
         out.writeString("Content-Length: ")
         out.writeString(String(response.body.count))
         out.writeString(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
         out.writeBytes(response.body)
         channel.writeAndFlush(out)
+        connection.keepAsSpare(out)
         connection.finished(keepAlive: keepAlive)
     }
 

@@ -136,7 +136,7 @@ public final class HTTPServer: @unchecked Sendable {
 final class HTTPServerConnection: ChannelHandler {
     let tcp: TCPConnection
     private(set) var channel: Channel!
-    private unowned let server: HTTPServer
+    private let server: HTTPServer
     private var decoder: HTTP1RequestDecoder
     /// The body being read, for a streaming handler; nil while the server collects it itself or none is read.
     private var body: HTTPRequestBody?
@@ -155,6 +155,10 @@ final class HTTPServerConnection: ChannelHandler {
     /// younger, schedules itself for the rest.
     private var waitingSince: UInt64?
     var stream: HTTPStream?
+    /// The last answer's buffer, reused for the next one once the socket has let go of it (small answers are
+    /// written at once), so a keep-alive exchange allocates no output buffer.
+    private var spareOutput = ByteBuffer()
+    private static let largestSpareOutput = 16 * 1024
 
     init(tcp: TCPConnection, server: HTTPServer) {
         self.tcp = tcp
@@ -166,6 +170,19 @@ final class HTTPServerConnection: ChannelHandler {
         channel = Channel(connection: tcp, handlers: [self])
         armHeadTimer()
         try? channel.start()
+    }
+
+    /// An empty buffer with room for `capacity` bytes, the spare one when it is free.
+    func outputBuffer(capacity: Int) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        swap(&buffer, &spareOutput)
+        buffer.reuse(minimumCapacity: capacity)
+        return buffer
+    }
+
+    /// Keeps `buffer` (being written) as the spare for the next answer, if it is small.
+    func keepAsSpare(_ buffer: ByteBuffer) {
+        if buffer.capacity <= Self.largestSpareOutput { spareOutput = buffer }
     }
 
     // MARK: Channel events
@@ -203,8 +220,8 @@ final class HTTPServerConnection: ChannelHandler {
     }
 
     private func scheduleHeadTimer(after seconds: Double) {
-        headTimer = tcp.loop.schedule(after: seconds) { [weak self] in
-            guard let self else { return }
+        // Strong: the timer is cancelled when the connection closes.
+        headTimer = tcp.loop.schedule(after: seconds) { [self] in
             headTimer = nil
             guard let waitingSince, !responding, !tcp.isClosed else { return }
             let waited = Double(tcp.loop.now() - waitingSince) / 1e9
@@ -310,7 +327,8 @@ final class HTTPServerConnection: ChannelHandler {
 /// A request's body as it arrives, for a streaming handler: set `onPart` and `onEnd` (on the loop), or `collect`
 /// it whole. Parts that come before the handler sets `onPart` wait for it.
 public final class HTTPRequestBody: @unchecked Sendable {
-    private unowned let connection: HTTPServerConnection
+    /// Strong: the connection lets go of its body at the body's end.
+    private let connection: HTTPServerConnection
     private let limitForCollecting: Int
     private var waiting: [ByteBuffer] = []
     private var ended = false
@@ -382,6 +400,7 @@ public final class HTTPRequestBody: @unchecked Sendable {
     private func runEnd() {
         guard let end = onEnd else { return }
         onEnd = nil
+        onPart = nil
         end()
     }
 }

@@ -108,7 +108,9 @@ public final class TCPConnection: @unchecked Sendable {
     /// Starts reading; nothing happens when it already has (connections from `connect` come started). Loop thread only.
     public func start() throws(NetworkError) {
         guard !started else { return }
-        try loop.register(fd, for: .readable) { [weak self] readiness in self?.ready(readiness) }
+        // The loop's table holds the connection while it is registered (until it closes); no weak reference, whose
+        // side table would make every retain of the connection a slow one.
+        try loop.register(fd, for: .readable) { [self] readiness in ready(readiness) }
         started = true
     }
     private var started = false
@@ -242,16 +244,24 @@ public final class TCPConnection: @unchecked Sendable {
                 }
             } else {
                 var transfer = Socket.Transfer.wouldBlock
+                var drained = false
                 received = loop.receiveBuffer.receive { space in
                     transfer = Socket.read(fd, into: space)
-                    if case .done(let count) = transfer { return count }
-                    return 0
+                    guard case .done(let count) = transfer else { return 0 }
+                    drained = count < space.count
+                    return count
                 }
                 switch transfer {
                 case .done: break
                 case .wouldBlock: return
                 case .end: close(); return
                 case .failed(let code): close(because: .system("read", code)); return
+                }
+                // A read that did not fill the space took all the socket had: asking again would only hear EAGAIN
+                // (a syscall per request), and the level-triggered loop reports what arrives later.
+                if drained {
+                    if let received { onData(received) }
+                    return
                 }
             }
             if let received { onData(received) }

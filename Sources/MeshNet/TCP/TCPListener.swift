@@ -34,7 +34,7 @@ public final class TCPListener: @unchecked Sendable {
         if reusePort { setsockopt(socketFD, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) }
         let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) } }
         guard bound == 0 else { let error = NetworkError.system("bind \(host):\(port)"); Glibc.close(socketFD); throw error }
-        guard listen(socketFD, 512) == 0 else { let error = NetworkError.system("listen"); Glibc.close(socketFD); throw error }
+        guard listen(socketFD, 4096) == 0 else { let error = NetworkError.system("listen"); Glibc.close(socketFD); throw error }
         var actual = sockaddr_storage()
         var actualLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &actual) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &actualLength) } }
