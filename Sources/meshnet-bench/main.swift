@@ -74,17 +74,19 @@ func idleConnectionRow(count: Int, seconds: Int) -> Row {
         let deadline = Date().addingTimeInterval(60)
         while (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0 < count, Date() < deadline { usleep(20_000) }
         let rounds = 5
-        var aloneRates: [Double] = [], crowdedRates: [Double] = []
+        var aloneRuns: [Run] = [], crowdedRuns: [Run] = []
         for _ in 0..<rounds {
-            if let result = wrk(port: alone.port, connections: 1, seconds: seconds) { aloneRates.append(result) }
-            if let result = wrk(port: crowded.port, connections: 1, seconds: seconds) { crowdedRates.append(result) }
+            if let result = measure(alone, connections: 1, seconds: seconds) { aloneRuns.append(result) }
+            if let result = measure(crowded, connections: 1, seconds: seconds) { crowdedRuns.append(result) }
         }
+        let aloneRates = aloneRuns.map(\.rate), crowdedRates = crowdedRuns.map(\.rate)
         guard !aloneRates.isEmpty, !crowdedRates.isEmpty else { return Row(benchmark: label, result: "skipped", reference: "", note: "no /usr/bin/wrk (apt-get install wrk)") }
         let rssCrowded = residentBytes(pid: pid)
         let cost = 1 - median(crowdedRates) / median(aloneRates)
         return Row(benchmark: label, result: String(format: "%.0f req/s", median(crowdedRates)), reference: String(format: "alone %.0f req/s", median(aloneRates)),
-                   note: String(format: "median of %d in turns; cost %.1f%% (goal < 10%%); server RSS %.1f MiB with them, %.1f MiB before (goal < 50 MiB)",
-                                rounds, cost * 100, Double(rssCrowded) / 1048576, Double(rssBefore) / 1048576))
+                   note: String(format: "median of %d in turns; cost %.1f%% (goal < 10%%); CPU per request %.1f us vs %.1f us alone; server RSS %.1f MiB with them, %.1f MiB before (goal < 50 MiB)",
+                                rounds, cost * 100, median(crowdedRuns.map(\.cpuMicroseconds)), median(aloneRuns.map(\.cpuMicroseconds)),
+                                Double(rssCrowded) / 1048576, Double(rssBefore) / 1048576))
     } catch {
         return Row(benchmark: label, result: "failed", reference: "", note: "\(error)")
     }

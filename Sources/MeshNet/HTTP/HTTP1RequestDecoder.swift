@@ -29,6 +29,9 @@ public struct HTTP1RequestDecoder {
     /// Bytes after the reader index already searched for the head's end.
     private var scanned = 0
     private var body: HTTP1BodyDecoder?
+    /// The last head's field list, whose storage the next head reuses once nobody else holds it (the request
+    /// handed to a handler is usually gone by then), so a keep-alive request allocates no new list.
+    private var spareHeaders: [(name: String, value: String)] = []
 
     public init(maxHeadBytes: Int = 64 * 1024) {
         self.maxHeadBytes = maxHeadBytes
@@ -75,10 +78,12 @@ public struct HTTP1RequestDecoder {
             return nil
         case .end(let length):
             if length > maxHeadBytes { throw Rejection(431, "the request head is larger than \(maxHeadBytes) bytes") }
-            let parsed = buffer.withUnsafeReadableBytes { bytes in
-                Result { () throws(Rejection) in try Self.parseHead(UnsafeRawBufferPointer(rebasing: bytes[..<length])) }
-            }
-            let (head, framing) = try parsed.get()
+            var fields: [(name: String, value: String)] = []
+            swap(&fields, &spareHeaders)
+            fields.removeAll(keepingCapacity: true)
+            // The buffer is not touched while the head is parsed, so its bytes stay where they are.
+            let (head, framing) = try Self.parseHead(UnsafeRawBufferPointer(start: buffer.readablePointer, count: length), fields: &fields)
+            spareHeaders = fields
             buffer.moveReaderIndex(forwardBy: length + 4)
             scanned = 0
             body = HTTP1BodyDecoder(framing)
@@ -93,7 +98,9 @@ public struct HTTP1RequestDecoder {
     }
 
     /// The request line and fields, read straight from the bytes, and how the body is framed (RFC 9112 section 6).
-    static func parseHead(_ bytes: UnsafeRawBufferPointer) throws(Rejection) -> (HTTPRequestHead, HTTP1BodyDecoder.Framing) {
+    /// The head's fields are gathered in `fields` (an empty list whose storage they may use).
+    static func parseHead(_ bytes: UnsafeRawBufferPointer, fields headers: inout [(name: String, value: String)]) throws(Rejection)
+        -> (HTTPRequestHead, HTTP1BodyDecoder.Framing) {
         var lines = RawLines(bytes)
         // Empty lines before the request line are tolerated (RFC 9112 section 2.2).
         var first = lines.next()
@@ -120,7 +127,6 @@ public struct HTTP1RequestDecoder {
         } else {
             throw Rejection(505, "unsupported protocol version \(String(decoding: versionBytes.prefix(20), as: UTF8.self))")
         }
-        var headers: [(name: String, value: String)] = []
         var contentLength: Int?
         var codings: [Substring] = []
         var lengthFields = 0
@@ -136,7 +142,7 @@ public struct HTTP1RequestDecoder {
             var value = line[(colon + 1)...]
             while let byte = value.first, byte == space || byte == HeadSyntax.tab { value = value.dropFirst() }
             while let byte = value.last, byte == space || byte == HeadSyntax.tab { value = value.dropLast() }
-            if headers.isEmpty { headers.reserveCapacity(8) }
+            if headers.capacity == 0 { headers.reserveCapacity(8) }
             headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
             if HeadSyntax.equalsIgnoringCase(name, "content-length") {
                 lengthFields += 1

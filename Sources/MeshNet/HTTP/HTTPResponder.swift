@@ -2,12 +2,18 @@
 /// such as watches. Safe to use from any thread; the work happens on the connection's loop.
 public final class HTTPResponder: @unchecked Sendable {
     let connection: HTTPServerConnection
-    let keepAlive: Bool
+    private(set) var keepAlive: Bool
     private var answered = false
 
     init(connection: HTTPServerConnection, keepAlive: Bool) {
         self.connection = connection
         self.keepAlive = keepAlive
+    }
+
+    /// Readies a responder nobody else holds any more for the connection's next request.
+    func reset(keepAlive: Bool) {
+        self.keepAlive = keepAlive
+        answered = false
     }
 
     public var loop: EventLoop { connection.tcp.loop }

@@ -158,6 +158,8 @@ final class HTTPServerConnection: ChannelHandler {
     /// The last answer's buffer, reused for the next one once the socket has let go of it (small answers are
     /// written at once), so a keep-alive exchange allocates no output buffer.
     private var spareOutput = ByteBuffer()
+    /// The last request's responder, reused when the handler has let go of it (no one can tell it is the same).
+    private var spareResponder: HTTPResponder?
     private static let largestSpareOutput = 16 * 1024
 
     init(tcp: TCPConnection, server: HTTPServer) {
@@ -185,6 +187,17 @@ final class HTTPServerConnection: ChannelHandler {
         if buffer.capacity <= Self.largestSpareOutput { spareOutput = buffer }
     }
 
+    /// A responder for the next request: the spare one when nobody else holds it.
+    private func responder(keepAlive: Bool) -> HTTPResponder {
+        if spareResponder != nil, isKnownUniquelyReferenced(&spareResponder!) {
+            spareResponder!.reset(keepAlive: keepAlive)
+            return spareResponder!
+        }
+        let fresh = HTTPResponder(connection: self, keepAlive: keepAlive)
+        spareResponder = fresh
+        return fresh
+    }
+
     // MARK: Channel events
 
     func channelRead(context: ChannelContext, data: ByteBuffer) {
@@ -200,6 +213,7 @@ final class HTTPServerConnection: ChannelHandler {
         stream = nil
         body?.abandon()
         body = nil
+        spareResponder = nil
         channel = nil
     }
 
@@ -269,7 +283,7 @@ final class HTTPServerConnection: ChannelHandler {
                 case .streaming(let handler):
                     let body = HTTPRequestBody(connection: self, limitForCollecting: server.maxBodyBytes)
                     self.body = body
-                    handler(head, body, HTTPResponder(connection: self, keepAlive: head.keepAlive))
+                    handler(head, body, responder(keepAlive: head.keepAlive))
                 }
             case .body(let part):
                 guard !discardingBody else { continue }
@@ -289,7 +303,7 @@ final class HTTPServerConnection: ChannelHandler {
                     collecting = nil
                     let head = request.head
                     handler(HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers, body: request.body),
-                            HTTPResponder(connection: self, keepAlive: head.keepAlive))
+                            responder(keepAlive: head.keepAlive))
                 }
             }
         }

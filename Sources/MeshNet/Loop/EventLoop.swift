@@ -286,6 +286,7 @@ public final class EventLoop: @unchecked Sendable {
                     if id == Self.wakeID {
                         var value: UInt64 = 0
                         _ = read(wake, &value, 8)
+                        woken = true
                         continue
                     }
                     // Gone when an earlier handler of this turn closed it.
@@ -315,8 +316,12 @@ public final class EventLoop: @unchecked Sendable {
         return Int32(min(Int64(Int32.max), Int64((deadline - current + 999_999) / 1_000_000)))
     }
 
+    /// Whether the eventfd fired since work was last taken from `queued`: only then can there be any (another
+    /// thread's first `execute` after a take always writes it), so a turn without it takes no lock.
+    private var woken = false
+
     private func runQueued() {
-        if runningIndex == running.count { takeQueued() }
+        if runningIndex == running.count && woken { takeQueued() }
         let end = min(running.count, runningIndex + Self.batch)
         while runningIndex < end {
             let work = running[runningIndex]
@@ -324,8 +329,8 @@ public final class EventLoop: @unchecked Sendable {
             runningIndex += 1
             work()
         }
-        // Refill at once: work queued during the batch (which wrote no eventfd) keeps the next wait from blocking.
-        if runningIndex == running.count { takeQueued() }
+        // Refill at once when the eventfd said work came: what was queued during the batch runs next turn.
+        if runningIndex == running.count && woken { takeQueued() }
         // What the loop queued for itself, including during the work above; what that queues waits a turn.
         guard !local.isEmpty else { return }
         swap(&local, &runningLocal)
@@ -337,6 +342,7 @@ public final class EventLoop: @unchecked Sendable {
     private func takeQueued() {
         running.removeAll(keepingCapacity: true)
         runningIndex = 0
+        woken = false
         lock.lock()
         swap(&queued, &running)
         wakePending = false
