@@ -101,7 +101,7 @@ public struct HTTP1RequestDecoder {
     /// The head's fields are gathered in `fields` (an empty list whose storage they may use).
     static func parseHead(_ bytes: UnsafeRawBufferPointer, fields headers: inout [(name: String, value: String)]) throws(Rejection)
         -> (HTTPRequestHead, HTTP1BodyDecoder.Framing) {
-        var lines = RawLines(bytes)
+        var lines = HeadSyntax.Lines(bytes)
         // Empty lines before the request line are tolerated (RFC 9112 section 2.2).
         var first = lines.next()
         while first?.isEmpty == true { first = lines.next() }
@@ -166,31 +166,6 @@ public struct HTTP1RequestDecoder {
             return (head, .chunked)
         }
         return (head, contentLength.map { .length($0) } ?? .none)
-    }
-
-    /// A head's lines, split at CRLF, as slices of raw bytes.
-    struct RawLines: IteratorProtocol {
-        let bytes: UnsafeRawBufferPointer
-        private var position: Int?
-
-        init(_ bytes: UnsafeRawBufferPointer) {
-            self.bytes = bytes
-            position = 0
-        }
-
-        mutating func next() -> Slice<UnsafeRawBufferPointer>? {
-            guard let lineStart = position else { return nil }
-            var index = lineStart
-            while index + 1 < bytes.count {
-                if bytes[index] == 13 && bytes[index + 1] == 10 {
-                    position = index + 2
-                    return bytes[lineStart..<index]
-                }
-                index += 1
-            }
-            position = nil
-            return bytes[lineStart..<bytes.count]
-        }
     }
 }
 

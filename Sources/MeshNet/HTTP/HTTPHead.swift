@@ -81,17 +81,18 @@ enum HeadSyntax {
         return .incomplete(resumeAt: index)
     }
 
-    /// A head's lines, split at CRLF, one at a time (no array of them).
-    struct Lines: IteratorProtocol {
-        let bytes: ArraySlice<UInt8>
+    /// A head's lines, split at CRLF, one at a time (no array of them), as slices of `bytes` (an array slice or
+    /// raw bytes).
+    struct Lines<Bytes: Collection>: IteratorProtocol where Bytes.Element == UInt8, Bytes.Index == Int {
+        let bytes: Bytes
         private var position: Int?
 
-        init(_ bytes: ArraySlice<UInt8>) {
+        init(_ bytes: Bytes) {
             self.bytes = bytes
             position = bytes.startIndex
         }
 
-        mutating func next() -> ArraySlice<UInt8>? {
+        mutating func next() -> Bytes.SubSequence? {
             guard let lineStart = position else { return nil }
             var index = lineStart
             while index + 1 < bytes.endIndex {

@@ -222,6 +222,17 @@ final class HTTPServerTests: XCTestCase {
 
 /// The server's streaming side and its listeners: bodies in parts, responses with a length, one listener per loop.
 final class HTTPServerStreamingTests: XCTestCase {
+    /// Everything `fd` receives until the peer closes.
+    private func readToEnd(_ fd: Int32) -> [UInt8] {
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            guard count > 0 else { return answer }
+            answer += buffer[0..<count]
+        }
+    }
+
     func testAStreamingHandlerGetsTheBodyInPartsAndStreamsALengthFramedAnswer() throws {
         let loop = try EventLoop(name: "streaming")
         loop.start()
@@ -277,13 +288,7 @@ final class HTTPServerStreamingTests: XCTestCase {
             defer { close(fd) }
             let bytes = Array(head.utf8)
             _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            var answer: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = read(fd, &buffer, buffer.count)
-                guard count > 0 else { break }
-                answer += buffer[0..<count]
-            }
+            let answer = readToEnd(fd)
             XCTAssertTrue(String(decoding: answer, as: UTF8.self).hasPrefix("HTTP/1.1 413 Content Too Large\r\n"), String(decoding: answer, as: UTF8.self))
         }
     }
@@ -303,13 +308,7 @@ final class HTTPServerStreamingTests: XCTestCase {
             defer { close(fd) }
             let request = Array("GET / HTTP/1.1\r\nConnection: close\r\n\r\n".utf8)
             _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            var answer: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = read(fd, &buffer, buffer.count)
-                guard count > 0 else { break }
-                answer += buffer[0..<count]
-            }
+            let answer = readToEnd(fd)
             if let range = String(decoding: answer, as: UTF8.self).range(of: "served on ") {
                 servedBy.insert(String(String(decoding: answer, as: UTF8.self)[range.upperBound...]))
             }
