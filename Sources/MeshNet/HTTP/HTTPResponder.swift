@@ -18,6 +18,21 @@ public final class HTTPResponder: @unchecked Sendable {
 
     public var loop: EventLoop { connection.tcp.loop }
 
+    /// The client's address as `IP:PORT`.
+    public var peerAddress: String? { connection.tcp.peerAddress }
+
+    /// The address the client reached, as `IP:PORT`.
+    public var localAddress: String? { connection.tcp.localAddress }
+
+    /// Closes the connection without answering (a test server that drops a request). Any thread.
+    public func abort() {
+        onLoop { [self] in
+            guard !answered else { return }
+            answered = true
+            connection.tcp.close()
+        }
+    }
+
     public func respond(_ response: HTTPResponse) {
         if loop.inLoop { write(response) } else { loop.execute { [self] in write(response) } }
     }
