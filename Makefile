@@ -43,13 +43,17 @@ bench: deps buildinfo
 
 # MeshNet's rows alone: a hello-world HTTP/1.1 server against nginx (wrk -t1, -c32 and -c1, one worker each, loopback,
 # three runs each in turns, medians), and heap allocations per keep-alive request. Needs nginx and wrk
-# (apt-get install nginx wrk); MESHNET_BENCH_SECONDS sets each wrk run's length (default 3).
+# (apt-get install nginx wrk); MESHNET_BENCH_SECONDS sets each wrk run's length (default 3). Then TLS handshakes a
+# second in memory through MeshNet's TLS engine beside the same handshakes in C on OpenSSL (bench/tls_handshake.c).
 bench-net: deps
 	$(SWIFT) build -c release --product meshnet-bench
 	@mkdir -p $(BENCH_DIR)
 	cc -O2 -shared -fPIC -o $(BENCH_DIR)/malloc_counter.so bench/malloc_counter.c
 	@bin=$$($(SWIFT) build -c release --show-bin-path); \
 	  $$bin/meshnet-bench http $(BENCH_DIR) $(BENCH_DIR)/malloc_counter.so
+	cc -O2 -o $(BENCH_DIR)/tls_handshake bench/tls_handshake.c $$(pkg-config --cflags --libs openssl)
+	@bin=$$($(SWIFT) build -c release --show-bin-path); \
+	  $$bin/meshnet-bench tls $(BENCH_DIR) $(BENCH_DIR)/tls_handshake
 
 # A scripted tour of what meshctl does so far.
 demo: deps buildinfo

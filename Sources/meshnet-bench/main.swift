@@ -6,6 +6,8 @@ import Glibc
 
 // MeshNet's benchmarks, kept apart from meshctl-bench so that a release build of MeshNet alone runs them:
 //   meshnet-bench http WORKDIR [MALLOC_COUNTER.so]   the rows below, as a table
+//   meshnet-bench tls WORKDIR [TLS_HANDSHAKE]          TLS handshakes a second in memory (TLSHandshakeRows.swift),
+//                                                     beside bench/tls_handshake.c when its binary is given
 //   meshnet-bench hello-server                        the server under test (the rows start it as a child)
 // A hello-world HTTP/1.1 server on MeshNet against nginx's `return 200`, each on one worker thread, measured by wrk
 // on loopback; and heap allocations per keep-alive request, counted in the server process by a preloaded malloc
@@ -251,7 +253,7 @@ private final class BlockingClient {
     }
 }
 
-private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 struct BenchError: Error, CustomStringConvertible {
     let description: String
@@ -341,7 +343,10 @@ case "http" where arguments.count >= 3:
     let seconds = Int(ProcessInfo.processInfo.environment["MESHNET_BENCH_SECONDS"] ?? "") ?? 3
     printTable(httpServerRows(workdir: arguments[2], mallocCounter: arguments.count > 3 ? arguments[3] : nil, seconds: seconds)
                + [idleConnectionRow(count: 10_000, seconds: seconds)])
+case "tls" where arguments.count >= 3:
+    let seconds = Double(ProcessInfo.processInfo.environment["MESHNET_BENCH_SECONDS"] ?? "") ?? 3
+    printTable(tlsHandshakeRows(workdir: arguments[2], reference: arguments.count > 3 ? arguments[3] : nil, seconds: seconds))
 default:
-    FileHandle.standardError.write(Data("usage: meshnet-bench http WORKDIR [MALLOC_COUNTER.so] | meshnet-bench hello-server\n".utf8))
+    FileHandle.standardError.write(Data("usage: meshnet-bench http WORKDIR [MALLOC_COUNTER.so] | meshnet-bench tls WORKDIR [TLS_HANDSHAKE] | meshnet-bench hello-server\n".utf8))
     exit(64)
 }

@@ -3,42 +3,30 @@ import Glibc
 #endif
 
 /// A blocking TLS client connection to a port on 127.0.0.1, for benchmarks and tests that play a client the server
-/// must survive: connect and handshake, send raw bytes, and leave, with a TCP reset if asked.
+/// must survive: connect and handshake, send raw bytes, and leave, with a TCP reset if asked. TLS runs on a
+/// `TLSEngine` over the socket.
 public final class LoopbackTLSClient {
-    private let fd: Int32
-    private let session: TLSSession
-    private var closed = false
+    private let stream: BlockingTLSStream
 
-    /// Connects and completes the TLS handshake; reads wait at most `receiveTimeout` seconds.
+    /// Connects and completes the TLS handshake (the certificate must name 127.0.0.1); reads wait at most
+    /// `receiveTimeout` seconds.
     public init(port: Int, trust: TLSClientContext, receiveTimeout: Int = 5) throws {
         let fd = try LoopbackSocket.connect(port: port)
-        self.fd = fd
-        var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let engine: TLSEngine
         do {
-            session = try TLSSession(client: trust, socket: fd, host: "127.0.0.1")
+            engine = try TLSEngine(client: trust, serverName: nil, verifyHost: "127.0.0.1")
         } catch {
             close(fd)
             throw error
         }
-        guard case .done = session.handshake() else { close(fd); throw NetworkError.tls("the handshake with 127.0.0.1:\(port) failed") }
+        stream = BlockingTLSStream(fd: fd, engine: engine, receiveTimeout: receiveTimeout)
+        do { try stream.handshake() } catch { throw NetworkError.tls("the handshake with 127.0.0.1:\(port) failed: \(error)") }
     }
 
-    deinit { if !closed { close(fd) } }
-
-    public func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
-        guard case .done = bytes.withUnsafeBytes({ session.write($0) }) else { throw NetworkError.tls("write failed") }
-    }
+    public func send(_ text: String) throws { try stream.write(Array(text.utf8)) }
 
     /// Closes with a TCP reset, so the server's next write fails.
-    public func reset() {
-        guard !closed else { return }
-        var option = linger(l_onoff: 1, l_linger: 0)
-        setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
-        close(fd)
-        closed = true
-    }
+    public func reset() { stream.reset() }
 }
 
 /// Blocking TCP sockets to 127.0.0.1, for clients in benchmarks and tests.

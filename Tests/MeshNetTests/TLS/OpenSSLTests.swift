@@ -22,6 +22,21 @@ final class OpenSSLTests: XCTestCase {
         XCTAssertEqual(String(decoding: try leafKey.pem().prefix(27), as: UTF8.self), "-----BEGIN PRIVATE KEY-----")
     }
 
+    func testWorkloadCertificatesCarryOnlyTheirSPIFFEName() throws {
+        let authority = try CertificateAuthority(trustDomain: "mesh.example")
+        let workload = try authority.issueWorkload(namespace: "shop", serviceAccount: "cart", lifetimeSeconds: 300)
+        let leaf = workload.chain[0]
+        let summary = try leaf.summary()
+        XCTAssertEqual(summary.subject, "", "as Istio's workload certificates, the name is in the SAN alone")
+        XCTAssertEqual(summary.issuer, "CN=meshctl root CA,O=mesh.example")
+        XCTAssertEqual(summary.notAfter - summary.notBefore, 360, "a short lifetime, from a minute ago")
+        XCTAssertEqual(leaf.subjectAltNames, SubjectAltNames(uris: ["spiffe://mesh.example/ns/shop/sa/cart"]))
+        XCTAssertTrue(leaf.isKey(workload.key))
+        let server = try authority.issueServer(dnsNames: ["a.local", "*.b.local"], ipAddresses: ["127.0.0.1", "::1"])
+        XCTAssertEqual(server.chain[0].subjectAltNames, SubjectAltNames(dnsNames: ["a.local", "*.b.local"], ipAddresses: ["127.0.0.1", "::1"]))
+        XCTAssertEqual(authority.certificate.subjectAltNames, SubjectAltNames(), "no SAN extension at all")
+    }
+
     func testUnreadableInputNamesTheReason() {
         XCTAssertThrowsError(try Certificate(pem: Array("hush hush\n".utf8))) { error in
             XCTAssertEqual((error as? CryptoError)?.description, "not a PEM certificate: no start line")
