@@ -18,6 +18,9 @@ public final class HTTPResponder: @unchecked Sendable {
 
     public var loop: EventLoop { connection.tcp.loop }
 
+    /// The connection's TLS (ALPN's choice, the client's SPIFFE identity under mTLS), nil over plain TCP. Loop thread only.
+    public var tls: TLSHandler? { connection.channel?.tls }
+
     public func respond(_ response: HTTPResponse) {
         if loop.inLoop { write(response) } else { loop.execute { [self] in write(response) } }
     }
