@@ -118,6 +118,30 @@ enum HeadSyntax {
         return (line[..<colon], value)
     }
 
+    /// Whether a connection stays open after an exchange: HTTP/1.1 unless `Connection` lists `close`, HTTP/1.0 only
+    /// when it lists `keep-alive` (RFC 9112 section 9.3). Compares the header's bytes, without building strings.
+    static func keepsAlive(version: Int, connection: String?) -> Bool {
+        guard var connection else { return version >= 11 }
+        return connection.withUTF8 { bytes in
+            version >= 11 ? !listContains(bytes, "close") : listContains(bytes, "keep-alive")
+        }
+    }
+
+    /// Whether a comma-separated list of tokens holds `lowercase`, in any case.
+    static func listContains(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var first = start, last = end
+            while first < last && (bytes[first] == space || bytes[first] == tab) { first += 1 }
+            while last > first && (bytes[last - 1] == space || bytes[last - 1] == tab) { last -= 1 }
+            if equalsIgnoringCase(bytes[first..<last], lowercase) { return true }
+            start = end + 1
+        }
+        return false
+    }
+
     /// Whether `byte` may be in a token (a method, a field name): RFC 9110 section 5.6.2's tchar.
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {

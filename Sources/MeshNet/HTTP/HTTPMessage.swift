@@ -46,10 +46,7 @@ public struct HTTPRequest: Sendable {
     }
 
     /// Whether the client wants the connection kept after this exchange.
-    public var keepAlive: Bool {
-        let connection = header("Connection")?.lowercased() ?? ""
-        return version >= 11 ? !connection.contains("close") : connection.contains("keep-alive")
-    }
+    public var keepAlive: Bool { HeadSyntax.keepsAlive(version: version, connection: header("Connection")) }
 }
 
 /// A complete HTTP response.

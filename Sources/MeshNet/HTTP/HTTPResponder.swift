@@ -30,7 +30,8 @@ public final class HTTPResponder: @unchecked Sendable {
         guard !answered else { return }
         answered = true
         guard let channel = connection.channel else { return }
-        var out = connection.outputBuffer(capacity: 64 + response.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + response.body.count)
+        // 128: the longest status line, Content-Length and Connection lines fit, so the buffer never grows.
+        var out = connection.outputBuffer(capacity: 128 + response.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + response.body.count)
         HTTPResponse.writeStatusAndHeaders(status: response.status, headers: response.headers, into: &out)
         out.writeString("Content-Length: ")
         out.writeString(String(response.body.count))

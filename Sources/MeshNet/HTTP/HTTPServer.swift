@@ -367,10 +367,12 @@ public final class HTTPRequestBody: @unchecked Sendable {
     /// Each part of the body, in order. Loop thread only.
     public var onPart: ((ByteBuffer) -> Void)? {
         didSet {
-            guard let onPart, !waiting.isEmpty else { return }
+            guard let onPart else { return }
             let parts = waiting
             waiting = []
             for part in parts { onPart(part) }
+            // The end may have come while the parts waited for a taker.
+            if ended { runEnd() }
         }
     }
 

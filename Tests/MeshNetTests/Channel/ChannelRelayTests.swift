@@ -83,16 +83,7 @@ final class ChannelRelayTests: XCTestCase {
         /// Reads until `total` bytes came (checking each is `index % 251`), `chunk` bytes per read; the count read.
         func read(total: Int, chunk: Int, progress: (Int) -> Void = { _ in }) -> Int {
             guard let fd else { return 0 }
-            var buffer = [UInt8](repeating: 0, count: chunk)
-            var received = 0
-            while received < total {
-                let count = Glibc.read(fd, &buffer, chunk)
-                guard count > 0 else { break }
-                for index in 0..<count where buffer[index] != UInt8((received + index) % 251) { return -1 }
-                received += count
-                progress(received)
-            }
-            return received
+            return readPattern(fd: fd, total: total, chunk: chunk, progress: progress)
         }
 
         func stop() {
@@ -102,9 +93,29 @@ final class ChannelRelayTests: XCTestCase {
         }
     }
 
+    /// Reads from `fd` until `total` bytes came (checking each is `index % 251`), `chunk` bytes per read; the count
+    /// read, or -1 at the first wrong byte.
+    private static func readPattern(fd: Int32, total: Int, chunk: Int, progress: (Int) -> Void = { _ in }) -> Int {
+        var buffer = [UInt8](repeating: 0, count: chunk)
+        var received = 0
+        while received < total {
+            let count = Glibc.read(fd, &buffer, chunk)
+            guard count > 0 else { break }
+            for index in 0..<count where buffer[index] != UInt8((received + index) % 251) { return -1 }
+            received += count
+            progress(received)
+        }
+        return received
+    }
+
     /// Writes `total` bytes of the `index % 251` pattern to a blocking socket from another thread.
     private func startSource(port: Int, total: Int) throws -> (fd: Int32, done: DispatchSemaphore) {
         let fd = try LoopbackSocket.connect(port: port)
+        return (fd, writePattern(fd: fd, total: total))
+    }
+
+    /// Writes `total` bytes of the `index % 251` pattern to `fd` from another thread, then shuts its sending side.
+    private func writePattern(fd: Int32, total: Int) -> DispatchSemaphore {
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             let block = (0..<(251 * 1024)).map { UInt8($0 % 251) }
@@ -120,7 +131,7 @@ final class ChannelRelayTests: XCTestCase {
             shutdown(fd, Int32(SHUT_WR))
             done.signal()
         }
-        return (fd, done)
+        return done
     }
 
     func testASlowReaderMakesTheWriterUnwritableAndThePausedReadResumesWhenDrained() throws {
@@ -145,6 +156,28 @@ final class ChannelRelayTests: XCTestCase {
         XCTAssertEqual(sink.read(total: total, chunk: 65536), total)
         XCTAssertEqual(source.done.wait(timeout: .now() + 10), .success)
         XCTAssertTrue(eventually { proxy.inspect { _, up, _, _ in up.isWritable } })
+    }
+
+    func testTheOtherWayAClientThatDoesNotReadPausesTheUpstream() throws {
+        let sink = try Sink()
+        defer { sink.stop() }
+        let proxy = try Proxy(sinkPort: sink.listener.port)
+        defer { proxy.stop() }
+        let client = try LoopbackSocket.connect(port: proxy.listener.port)
+        defer { close(client) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        XCTAssertTrue(eventually { proxy.isReady && sink.fd != nil })
+        // The upstream answers with far more than the kernel buffers hold; the client reads nothing yet.
+        let total = 64 * 1024 * 1024
+        let written = writePattern(fd: sink.fd!, total: total)
+        XCTAssertTrue(eventually { proxy.inspect { _, up, _, _ in up.connection.isReadingPaused } }, "the upstream pauses")
+        let (writable, pauses, queued) = proxy.inspect { down, _, downEnd, upEnd in (down.isWritable, downEnd.pauses, upEnd.mostQueuedByPeer) }
+        XCTAssertFalse(writable)
+        XCTAssertGreaterThanOrEqual(pauses, 1)
+        XCTAssertLessThanOrEqual(queued, WriteWatermarks.standard.high + ReceiveBuffer.blockSize)
+        XCTAssertEqual(Self.readPattern(fd: client, total: total, chunk: 65536), total)
+        XCTAssertEqual(written.wait(timeout: .now() + 10), .success)
     }
 
     func testStreaming200MiBToASlowReaderKeepsTheProxysMemoryBounded() throws {

@@ -91,3 +91,12 @@ final class HTTP1RequestDecoderTests: XCTestCase {
         XCTAssertTrue(HTTPRequestHead(method: "GET", target: "/", version: 10, headers: [("Connection", "Keep-Alive")]).keepAlive)
     }
 }
+
+extension HTTP1RequestDecoderTests {
+    func testConnectionOptionsAreTokensInAnyCase() {
+        XCTAssertFalse(HTTPRequestHead(method: "GET", target: "/", headers: [("Connection", "Upgrade, CLOSE")]).keepAlive)
+        XCTAssertTrue(HTTPRequestHead(method: "GET", target: "/", headers: [("Connection", "closed-captions")]).keepAlive, "a token, not a substring")
+        XCTAssertTrue(HTTPRequestHead(method: "GET", target: "/", version: 10, headers: [("Connection", " keep-alive ,x")]).keepAlive)
+        XCTAssertFalse(HTTPRequest(method: "GET", target: "/", headers: [("connection", "close")]).keepAlive)
+    }
+}

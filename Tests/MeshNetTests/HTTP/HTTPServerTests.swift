@@ -222,8 +222,10 @@ final class HTTPServerTests: XCTestCase {
 
 /// The server's streaming side and its listeners: bodies in parts, responses with a length, one listener per loop.
 final class HTTPServerStreamingTests: XCTestCase {
-    /// Everything `fd` receives until the peer closes.
+    /// Everything `fd` receives until the peer closes, or nothing came for 10 seconds.
     private func readToEnd(_ fd: Int32) -> [UInt8] {
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var answer: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -272,6 +274,26 @@ final class HTTPServerStreamingTests: XCTestCase {
         XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n") && text.contains("Content-Length: \(expected.utf8.count)\r\n"), text)
         XCTAssertFalse(text.contains("chunked"))
         XCTAssertTrue(text.hasSuffix("\r\n\r\n" + expected), text)
+    }
+
+    func testABodyThatArrivedBeforeTheHandlerTookItIsHandedOverThenEnded() throws {
+        let loop = try EventLoop(name: "late-taker")
+        loop.start()
+        defer { loop.stop() }
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loop], tls: nil) { _, body, responder in
+            // The whole request came in one read: its parts and end wait until the handler takes them, later.
+            var received: [UInt8] = []
+            body.onEnd = { responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "got " + String(decoding: received, as: UTF8.self))) }
+            loop.execute { body.onPart = { received += $0.readableArray } }
+        }
+        server.start()
+        defer { server.stop() }
+        let fd = try LoopbackSocket.connect(port: server.port)
+        defer { close(fd) }
+        let request = Array("POST / HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".utf8)
+        _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let answer = String(decoding: readToEnd(fd), as: UTF8.self)
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200 OK") && answer.hasSuffix("got hello"), answer)
     }
 
     func testAWholeRequestHandlerRefusesABodyOverTheLimitWith413() throws {
