@@ -81,10 +81,13 @@ extension Channel {
     public var tls: TLSHandler? { context(at: 0)?.handler as? TLSHandler }
 
     /// Opens a connection to `host:port` (IP literals) with TLS when `tls` is given, then starts a channel over it:
-    /// a `TLSHandler` (SNI and host check for `serverName`, or `host`) under `handlers`. `completion` runs on the loop
-    /// once the channel is started (the handshake is under way) or with the reason the connection failed.
+    /// a `TLSHandler` under `handlers`. It sends `serverName` (or `host`) as SNI and checks that the certificate
+    /// names it, or, when `peerNames` are given, that it matches one of them instead (SPIFFE workloads).
+    /// `completion` runs on the loop once the channel is started (the handshake is under way) or with the reason
+    /// the connection failed.
     public static func connect(host: String, port: Int, loop: EventLoop, tls: TLSClientContext?, serverName: String? = nil,
-                               handlers: @escaping () -> [ChannelHandler], completion: @escaping (Result<Channel, NetworkError>) -> Void) {
+                               peerNames: [SubjectAltNameMatcher] = [], handlers: @escaping () -> [ChannelHandler],
+                               completion: @escaping (Result<Channel, NetworkError>) -> Void) {
         TCPConnection.connect(host: host, port: port, loop: loop) { result in
             switch result {
             case .failure(let error): completion(.failure(error))
@@ -92,7 +95,9 @@ extension Channel {
                 var bottom: [ChannelHandler] = []
                 if let tls {
                     let name = serverName ?? host
-                    do { bottom = [try TLSHandler(client: tls, serverName: name, verifyHost: name)] } catch {
+                    do throws(CryptoError) {
+                        bottom = [try TLSHandler(client: tls, serverName: name, verifyHost: peerNames.isEmpty ? name : nil, peerNames: peerNames)]
+                    } catch {
                         connection.close()
                         return completion(.failure(.tls("\(error)")))
                     }

@@ -2,20 +2,6 @@ import Foundation
 import XCTest
 @testable import MeshNet
 
-/// The top of a test client's stack: hands plaintext and the close to closures.
-final class CallbackHandler: ChannelHandler {
-    private let onRead: (ByteBuffer) -> Void
-    private let onInactive: () -> Void
-
-    init(onRead: @escaping (ByteBuffer) -> Void, onInactive: @escaping () -> Void) {
-        self.onRead = onRead
-        self.onInactive = onInactive
-    }
-
-    func channelRead(context: ChannelContext, data: ByteBuffer) { onRead(data) }
-    func channelInactive(context: ChannelContext) { onInactive() }
-}
-
 /// MeshNet's TLS client against MeshNet's TLS server, both on event loops as `TLSHandler`s at the bottom of their
 /// channels: verification of the authority and of the name, ALPN, and a slow reader.
 final class TLSClientTests: XCTestCase {
@@ -27,27 +13,8 @@ final class TLSClientTests: XCTestCase {
         for loop in loops { loop.stop() }
     }
 
-    private func exchange(port: Int, trusting authority: Certificate, serverName: String?) throws -> (reply: String, alpn: String?, failure: String?) {
-        let client = try TLSClientContext(trusting: [authority])
-        let done = expectation(description: "exchange")
-        let lock = NSLock()
-        var received: [UInt8] = [], alpn: String?, failure: String?
-        var channel: Channel?
-        Channel.connect(host: "127.0.0.1", port: port, loop: loops[0], tls: client, serverName: serverName, handlers: {
-            [CallbackHandler(onRead: { bytes in
-                lock.lock(); received += bytes.readableArray; alpn = channel?.tls?.negotiatedProtocol; lock.unlock()
-            }, onInactive: {
-                lock.lock(); failure = channel?.connection.closeReason?.description; lock.unlock()
-                done.fulfill()
-            })]
-        }) { result in
-            guard case .success(let opened) = result else { done.fulfill(); return }
-            lock.lock(); channel = opened; lock.unlock()
-            opened.writeAndFlush(ByteBuffer(string: "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
-        }
-        wait(for: [done], timeout: 10)
-        lock.lock(); defer { lock.unlock() }
-        return (String(decoding: received, as: UTF8.self), alpn, failure)
+    private func exchange(port: Int, trusting authority: Certificate, serverName: String?) throws -> TLSExchange {
+        try TLSExchange.run(port: port, loop: loops[0], client: TLSClientContext(trusting: [authority]), serverName: serverName)
     }
 
     func testVerifiedExchangeAndRefusals() throws {
