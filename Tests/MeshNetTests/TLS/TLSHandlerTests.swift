@@ -50,4 +50,27 @@ final class TLSHandlerTests: XCTestCase {
         XCTAssertEqual(wrongServer.reply, "")
         XCTAssertTrue(wrongServer.failure?.contains("sa/db") == true, "the SAN mismatch is named: \(wrongServer.failure ?? "none")")
     }
+
+    /// A server that closes after its answer (`Connection: close`) sends close_notify first, so the client can tell
+    /// the end from a truncation.
+    func testAnOrderlyCloseSendsCloseNotify() throws {
+        let authority = try CertificateAuthority()
+        loops = [try EventLoop(name: "tls-handler-close")]
+        loops[0].start()
+        let context = try TLSServerContext(TLSServerConfiguration(identity: try authority.issueServer(dnsNames: ["api.mesh.local"])))
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: loops, tls: context) { _, responder in
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "bye"))
+        }
+        server.start()
+        self.server = server
+        let stream = BlockingTLSStream(fd: try LoopbackSocket.connect(port: server.port),
+                                       engine: try TLSEngine(client: TLSClientContext(trusting: [authority.certificate]), serverName: "api.mesh.local"))
+        defer { stream.close() }
+        try stream.handshake()
+        try stream.write(Array("GET / HTTP/1.1\r\nHost: api.mesh.local\r\nConnection: close\r\n\r\n".utf8))
+        var received: [UInt8] = []
+        while let part = try stream.read() { received += part }
+        XCTAssertTrue(String(decoding: received, as: UTF8.self).hasSuffix("bye"))
+        XCTAssertTrue(stream.engine.receivedCloseNotify)
+    }
 }
