@@ -224,11 +224,10 @@ public enum OpenSSL {
         }
     }
 
-    /// How sessions of a context write and keep memory: an idle session gives back its record buffers (about 34 KiB),
-    /// and `SSL_write` returns after each record and may retry a stalled record from a buffer that has since moved
-    /// (its bytes unchanged): a connection's write queue may grow, and its storage move, while a record waits.
+    /// How sessions of a context keep memory: an idle session gives back its record buffers (about 34 KiB). Every
+    /// session is a `TLSEngine` over memory BIOs, whose writes never stall, so no partial or retried writes are enabled.
     static func setSessionModes(_ context: OpaquePointer) {
-        _ = SSL_CTX_ctrl(context, SSL_CTRL_MODE, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), nil)
+        _ = SSL_CTX_ctrl(context, SSL_CTRL_MODE, Int(SSL_MODE_RELEASE_BUFFERS), nil)
     }
 
     /// Empties this thread's OpenSSL error queue into reason texts: "error:0480006C:PEM routines::no start line"
@@ -550,8 +549,8 @@ public final class TLSEngine {
         guard let input = BIO_new(BIO_s_mem()) else { SSL_free(ssl); throw CryptoError("cannot allocate a memory BIO") }
         guard let output = BIO_new(BIO_s_mem()) else { BIO_free(input); SSL_free(ssl); throw CryptoError("cannot allocate a memory BIO") }
         SSL_set_bio(ssl, input, output)  // the session owns both from here
-        // Records are written whole into memory: nothing is ever partial or retried (see the type's comment).
-        _ = SSL_ctrl(ssl, SSL_CTRL_CLEAR_MODE, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), nil)
+        // Records are written whole into memory: nothing is ever partial or retried (see the type's comment), and the
+        // context enables neither partial writes nor moving retries.
         return (ssl, input, output)
     }
 
