@@ -83,9 +83,11 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
-    /// Starts reading; nothing happens when it already has (connections from `connect` come started). Loop thread only.
+    /// Starts reading; nothing happens when it already has (connections from `connect` come started) or was closed.
+    /// Loop thread only.
     public func start() throws(NetworkError) {
-        guard !started else { return }
+        // A connection closed before it started (TLS that failed at once) must not register its fd number again.
+        guard !started, !closed else { return }
         // The loop's table holds the connection while it is registered (until it closes); no weak reference, whose
         // side table would make every retain of the connection a slow one.
         try loop.register(fd, for: .readable) { [self] readiness in ready(readiness) }
