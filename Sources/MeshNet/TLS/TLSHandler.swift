@@ -1,7 +1,7 @@
 /// TLS as the bottom handler of a channel (`TLSLayer` with its callbacks pointed at the context): ciphertext from
 /// the socket goes up as plaintext, writes from above go down as records. Put it first in the handler list. A
-/// failed handshake or record sends its alert (or, to a client that spoke plain HTTP to a TLS server, Go's plain
-/// 400 answer) and closes the connection with the TLS error as its `closeReason`.
+/// failed handshake or record sends its alert and closes the connection with the TLS error as its `closeReason`; a
+/// client that spoke plain HTTP to a TLS server gets Go's plain 400 answer and a FIN instead.
 public final class TLSHandler: ChannelHandler {
     public let layer: TLSLayer
     private var failed = false
@@ -69,8 +69,13 @@ public final class TLSHandler: ChannelHandler {
     private func fail(_ error: TLSError, _ context: ChannelContext) {
         guard !failed else { return }
         failed = true
-        // The layer has passed its alert down already; a plain HTTP client gets an answer it can read instead.
-        if layer.receivedPlainHTTP { context.write(TLSLayer.plainHTTPAnswer) }
+        // The layer has passed its alert down already; a plain HTTP client gets an answer it can read instead, then
+        // the end of it (reads are dropped from here; the connection closes when the client does).
+        if layer.receivedPlainHTTP {
+            context.write(TLSLayer.plainHTTPAnswer)
+            context.channel.connection.shutDownWriteWhenDrained()
+            return
+        }
         context.flush()
         context.channel.connection.closeWhenDrained(because: .tls(error.description))
     }
