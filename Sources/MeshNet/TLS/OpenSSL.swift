@@ -486,7 +486,8 @@ public struct TLSError: Error, CustomStringConvertible, Sendable, Equatable {
 public final class TLSEngine {
     private let ssl: OpaquePointer
     private let input: OpaquePointer
-    private let output: OpaquePointer
+    /// Replaced when emptied after a large burst (see `releaseLargeOutputBuffer`).
+    private var output: OpaquePointer
     /// The contexts whose callbacks this engine's connection runs: kept alive as long as the connection.
     private let serverContext: TLSServerContext?
     fileprivate let clientContext: TLSClientContext?
@@ -583,7 +584,26 @@ public final class TLSEngine {
     /// Moves up to `space.count` bytes of waiting ciphertext into `space`; returns how many.
     public func takeOutput(into space: UnsafeMutableRawBufferPointer) -> Int {
         guard let base = space.baseAddress, !space.isEmpty else { return 0 }
-        return max(0, Int(BIO_read(output, base, Int32(min(space.count, Int(Int32.max))))))
+        let taken = max(0, Int(BIO_read(output, base, Int32(min(space.count, Int(Int32.max))))))
+        releaseLargeOutputBuffer()
+        return taken
+    }
+
+    /// A memory BIO keeps the storage of its largest burst; an emptied one that grew past this is replaced, so a
+    /// connection that once sent a large answer does not hold that much while it idles.
+    static let largestKeptOutputBuffer = 64 * 1024
+
+    /// The output BIO's storage, in bytes.
+    var outputBufferCapacity: Int {
+        var memory: UnsafeMutablePointer<BUF_MEM>?
+        _ = BIO_ctrl(output, BIO_C_GET_BUF_MEM_PTR, 0, &memory)
+        return memory.map { Int($0.pointee.max) } ?? 0
+    }
+
+    private func releaseLargeOutputBuffer() {
+        guard BIO_ctrl_pending(output) == 0, outputBufferCapacity > Self.largestKeptOutputBuffer, let fresh = BIO_new(BIO_s_mem()) else { return }
+        SSL_set0_wbio(ssl, fresh)  // frees the old one
+        output = fresh
     }
 
     /// Appends all waiting ciphertext to `buffer`.
