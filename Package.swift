@@ -39,29 +39,39 @@ let package = Package(
         // server's own CPU time (a lookup per class property access); debug builds and tests keep them.
         .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
-        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "CSQLite"]),
+        // HTTP/2 (RFC 9113) and HPACK (RFC 7541): frames, a sans-IO connection, and a server and client on MeshNet's loop.
+        .target(name: "MeshHTTP2", dependencies: ["MeshNet"]),
+        // What runs in local mode's pods and what they see of the cluster: the echo app, Service names and service
+        // links, the HTTP client of /call and `local curl`. Pods know no store: only their env and the names file.
+        .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet"]),
+        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "LocalPods", "CSQLite", "CLinux"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
-        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "KubeClient", "MeshNet", "MeshControlPlane", "CBuildInfo"]),
+        // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.
+        .target(name: "MeshDoctor", dependencies: ["Manifests", "EnvoyConfig"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "KubeClient", "MeshNet", "MeshControlPlane", "LocalPods", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
-        .target(name: "MeshConformance", dependencies: ["Manifests", "EnvoyConfig", "MeshNet", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),
+        .target(name: "MeshConformance", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshNet", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),
         .executableTarget(name: "meshctl-conformance", dependencies: ["MeshConformance"]),
         .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance", "MeshControlPlane", "KubeClient"]),
         // MeshNet's own benchmark (HTTP server against nginx): needs a release build of MeshNet only.
-        .executableTarget(name: "meshnet-bench", dependencies: ["MeshNet"]),
+        .executableTarget(name: "meshnet-bench", dependencies: ["MeshNet", "MeshHTTP2"]),
 
         // What several test targets share: waiting on a condition with a deadline.
         .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport"),
         .testTarget(name: "ConfigValuesTests", dependencies: ["ConfigValues", "MeshTestSupport"], exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "MeshTestSupport"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),
+        .testTarget(name: "LocalPodsTests", dependencies: ["LocalPods", "MeshNet", "ConfigValues", "MeshTestSupport"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
+        .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshNet", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
+        .testTarget(name: "MeshDoctorTests", dependencies: ["MeshDoctor", "EnvoyConfig", "Manifests", "MeshTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,6 +18,7 @@ __meshctl_subcommand() {
         "meshctl|pc") echo proxy-config ;;
         "meshctl|proxy-status") echo proxy-status ;;
         "meshctl|ps") echo proxy-status ;;
+        "meshctl|remote-clusters") echo remote-clusters ;;
         "meshctl|validate") echo validate ;;
         "meshctl|v") echo validate ;;
         "meshctl|version") echo version ;;
@@ -29,6 +30,7 @@ __meshctl_subcommand() {
         "meshctl local|up") echo up ;;
         "meshctl local|status") echo status ;;
         "meshctl local|down") echo down ;;
+        "meshctl local|curl") echo curl ;;
         "meshctl proxy-config|all") echo all ;;
         "meshctl proxy-config|a") echo all ;;
         "meshctl proxy-config|bootstrap") echo bootstrap ;;
@@ -54,21 +56,26 @@ __meshctl_subcommand() {
         "meshctl proxy-config|secret") echo secret ;;
         "meshctl proxy-config|secrets") echo secret ;;
         "meshctl proxy-config|s") echo secret ;;
+        "meshctl x|authz") echo authz ;;
         "meshctl x|capture") echo capture ;;
         "meshctl x|describe") echo describe ;;
         "meshctl x|des") echo describe ;;
+        "meshctl x|diagnose") echo diagnose ;;
+        "meshctl x|doctor") echo diagnose ;;
         "meshctl x|envoy-stats") echo envoy-stats ;;
         "meshctl x|es") echo envoy-stats ;;
+        "meshctl x authz|check") echo check ;;
     esac
 }
 
 __meshctl_subcommands() {
     case "$1" in
-        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config proxy-status validate version x" ;;
+        "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy-config proxy-status remote-clusters validate version x" ;;
         "meshctl inject") echo "enable disable" ;;
-        "meshctl local") echo "up status down" ;;
+        "meshctl local") echo "up status down curl" ;;
         "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
-        "meshctl x") echo "capture describe envoy-stats" ;;
+        "meshctl x") echo "authz capture describe diagnose envoy-stats" ;;
+        "meshctl x authz") echo "check" ;;
     esac
 }
 
@@ -89,23 +96,28 @@ __meshctl_flags() {
         "meshctl local up") echo "--port --state-dir --foreground --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl local curl") echo "--from --header --request --data --verbose --fail --max-time --state-dir --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config all") echo "--file --proxy-admin-port --with-headers --fqdn --direction --subset --port --address --type --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config bootstrap") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config cluster") echo "--file --proxy-admin-port --fqdn --port --subset --direction --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config ecds") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config endpoint") echo "--file --proxy-admin-port --address --port --cluster --status --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
-        "meshctl proxy-config listener") echo "--file --proxy-admin-port --address --port --type --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-config listener") echo "--file --proxy-admin-port --address --port --type --verbose --waypoint --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config log") echo "--level --reset --selector --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config rootca-compare") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config route") echo "--file --proxy-admin-port --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config secret") echo "--file --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
-        "meshctl proxy-status") echo "--revision --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl proxy-status") echo "--revision --output --file --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl remote-clusters") echo "--revision --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl validate") echo "--filename --referential --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl version") echo "--short --remote --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x authz") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x authz check") echo "--file --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x capture") echo "--dir --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl x diagnose") echo "--capture --log --to --proxy-admin-port --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl x envoy-stats") echo "--type --output --proxy-admin-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
     esac
 }
@@ -127,6 +139,7 @@ __meshctl_value_flags() {
         "meshctl local up") echo "--port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local status") echo "--state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local down") echo "--state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl local curl") echo "--from -H --header -X --request -d --data -m --max-time --state-dir --kubeconfig --context -n --namespace -i --istioNamespace --verbosity --request-timeout" ;;
         "meshctl proxy-config") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config all") echo "-f --file --proxy-admin-port --fqdn --direction --subset --port --address --type --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config bootstrap") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
@@ -138,12 +151,16 @@ __meshctl_value_flags() {
         "meshctl proxy-config rootca-compare") echo "--proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config route") echo "-f --file --proxy-admin-port --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config secret") echo "-f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
-        "meshctl proxy-status") echo "-r --revision -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl proxy-status") echo "-r --revision -o --output --file --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl remote-clusters") echo "-r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl validate") echo "-f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl version") echo "-o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x authz") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x authz check") echo "-f --file --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x capture") echo "-d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x describe") echo "--proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl x diagnose") echo "--capture --log --to --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl x envoy-stats") echo "-t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
     esac
 }
@@ -212,6 +229,10 @@ __meshctl_flag_values() {
         "meshctl local down|--kubeconfig") echo "files" ;;
         "meshctl local down|--context") echo "dynamic contexts" ;;
         "meshctl local down|-n"|"meshctl local down|--namespace") echo "dynamic namespaces" ;;
+        "meshctl local curl|--state-dir") echo "directories" ;;
+        "meshctl local curl|--kubeconfig") echo "files" ;;
+        "meshctl local curl|--context") echo "dynamic contexts" ;;
+        "meshctl local curl|-n"|"meshctl local curl|--namespace") echo "dynamic namespaces" ;;
         "meshctl proxy-config|--kubeconfig") echo "files" ;;
         "meshctl proxy-config|--context") echo "dynamic contexts" ;;
         "meshctl proxy-config|-n"|"meshctl proxy-config|--namespace") echo "dynamic namespaces" ;;
@@ -267,9 +288,13 @@ __meshctl_flag_values() {
         "meshctl proxy-config secret|--context") echo "dynamic contexts" ;;
         "meshctl proxy-config secret|-n"|"meshctl proxy-config secret|--namespace") echo "dynamic namespaces" ;;
         "meshctl proxy-status|-o"|"meshctl proxy-status|--output") echo "values table json yaml" ;;
+        "meshctl proxy-status|--file") echo "files" ;;
         "meshctl proxy-status|--kubeconfig") echo "files" ;;
         "meshctl proxy-status|--context") echo "dynamic contexts" ;;
         "meshctl proxy-status|-n"|"meshctl proxy-status|--namespace") echo "dynamic namespaces" ;;
+        "meshctl remote-clusters|--kubeconfig") echo "files" ;;
+        "meshctl remote-clusters|--context") echo "dynamic contexts" ;;
+        "meshctl remote-clusters|-n"|"meshctl remote-clusters|--namespace") echo "dynamic namespaces" ;;
         "meshctl validate|-f"|"meshctl validate|--filename") echo "files" ;;
         "meshctl validate|-o"|"meshctl validate|--output") echo "values text json yaml" ;;
         "meshctl validate|--kubeconfig") echo "files" ;;
@@ -282,6 +307,13 @@ __meshctl_flag_values() {
         "meshctl x|--kubeconfig") echo "files" ;;
         "meshctl x|--context") echo "dynamic contexts" ;;
         "meshctl x|-n"|"meshctl x|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x authz|--kubeconfig") echo "files" ;;
+        "meshctl x authz|--context") echo "dynamic contexts" ;;
+        "meshctl x authz|-n"|"meshctl x authz|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x authz check|-f"|"meshctl x authz check|--file") echo "files" ;;
+        "meshctl x authz check|--kubeconfig") echo "files" ;;
+        "meshctl x authz check|--context") echo "dynamic contexts" ;;
+        "meshctl x authz check|-n"|"meshctl x authz check|--namespace") echo "dynamic namespaces" ;;
         "meshctl x capture|-d"|"meshctl x capture|--dir") echo "directories" ;;
         "meshctl x capture|--kubeconfig") echo "files" ;;
         "meshctl x capture|--context") echo "dynamic contexts" ;;
@@ -289,6 +321,11 @@ __meshctl_flag_values() {
         "meshctl x describe|--kubeconfig") echo "files" ;;
         "meshctl x describe|--context") echo "dynamic contexts" ;;
         "meshctl x describe|-n"|"meshctl x describe|--namespace") echo "dynamic namespaces" ;;
+        "meshctl x diagnose|--capture") echo "directories" ;;
+        "meshctl x diagnose|-o"|"meshctl x diagnose|--output") echo "values text json yaml" ;;
+        "meshctl x diagnose|--kubeconfig") echo "files" ;;
+        "meshctl x diagnose|--context") echo "dynamic contexts" ;;
+        "meshctl x diagnose|-n"|"meshctl x diagnose|--namespace") echo "dynamic namespaces" ;;
         "meshctl x envoy-stats|-t"|"meshctl x envoy-stats|--type") echo "values server clusters" ;;
         "meshctl x envoy-stats|-o"|"meshctl x envoy-stats|--output") echo "values raw short json yaml prom" ;;
         "meshctl x envoy-stats|--kubeconfig") echo "files" ;;

@@ -31,6 +31,8 @@ function __meshctl_subcommand
             echo proxy-status
         case 'meshctl|ps'
             echo proxy-status
+        case 'meshctl|remote-clusters'
+            echo remote-clusters
         case 'meshctl|validate'
             echo validate
         case 'meshctl|v'
@@ -53,6 +55,8 @@ function __meshctl_subcommand
             echo status
         case 'meshctl local|down'
             echo down
+        case 'meshctl local|curl'
+            echo curl
         case 'meshctl proxy-config|all'
             echo all
         case 'meshctl proxy-config|a'
@@ -103,16 +107,24 @@ function __meshctl_subcommand
             echo secret
         case 'meshctl proxy-config|s'
             echo secret
+        case 'meshctl x|authz'
+            echo authz
         case 'meshctl x|capture'
             echo capture
         case 'meshctl x|describe'
             echo describe
         case 'meshctl x|des'
             echo describe
+        case 'meshctl x|diagnose'
+            echo diagnose
+        case 'meshctl x|doctor'
+            echo diagnose
         case 'meshctl x|envoy-stats'
             echo envoy-stats
         case 'meshctl x|es'
             echo envoy-stats
+        case 'meshctl x authz|check'
+            echo check
     end
 end
 
@@ -148,6 +160,8 @@ function __meshctl_value_flags
             printf '%s\n' --state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local down'
             printf '%s\n' --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl local curl'
+            printf '%s\n' --from -H --header -X --request -d --data -m --max-time --state-dir --kubeconfig --context -n --namespace -i --istioNamespace --verbosity --request-timeout
         case 'meshctl proxy-config'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-config all'
@@ -171,17 +185,25 @@ function __meshctl_value_flags
         case 'meshctl proxy-config secret'
             printf '%s\n' -f --file --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-status'
-            printf '%s\n' -r --revision -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+            printf '%s\n' -r --revision -o --output --file --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl remote-clusters'
+            printf '%s\n' -r --revision --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl validate'
             printf '%s\n' -f --filename -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl version'
             printf '%s\n' -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl x'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x authz'
+            printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x authz check'
+            printf '%s\n' -f --file --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl x capture'
             printf '%s\n' -d --dir --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl x describe'
             printf '%s\n' --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+        case 'meshctl x diagnose'
+            printf '%s\n' --capture --log --to --proxy-admin-port -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl x envoy-stats'
             printf '%s\n' -t --type -o --output --proxy-admin-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
     end
@@ -222,9 +244,10 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a kube-inject -d 'Ad
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a local -d 'Run a local control plane (a Kubernetes-compatible API) on this machine'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-config -d 'Show the Envoy configuration of a pod\'s sidecar: clusters, listeners, routes, endpoints, secrets'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a proxy-status -d 'The proxies connected to istiod and whether each has acknowledged the configuration it was sent'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a remote-clusters -d 'The remote clusters each istiod is connected to, with the secret each came from and its sync status'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a validate -d 'Check Istio configuration files before they reach a cluster'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a version -d 'Print the meshctl version and what it was built with'
-complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a x -d 'Experimental commands: a sidecar\'s Envoy statistics, a capture of a pod\'s proxy for diagnosis'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -a x -d 'Experimental commands: a sidecar\'s Envoy statistics, a capture of a pod\'s proxy, the diagnosis of failing requests'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
@@ -343,6 +366,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl kube-inject"' -s h -l h
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a up -d 'Start the local control plane and make its kubeconfig context current'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a status -d 'Show whether the local control plane runs, where, for how long, and how many objects it holds'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a down -d 'Stop the local control plane (and with --purge, delete its state and kubeconfig context)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a curl -d 'Make an HTTP request from inside local mode: Service names resolve, and --from sends it from a pod\'s address'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
@@ -378,6 +402,21 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s i -l is
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local down"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l from -x -d 'Send from this pod\'s address (a pod, or the first ready pod of a Deployment)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s H -l header -x -d 'A request header (repeat for more)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s X -l request -x -d 'The request method (default GET, or POST with --data)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s d -l data -x -d 'The request body (@FILE reads it from a file)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s v -l verbose -d 'Write the request and the answer\'s status line and headers to standard error'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s f -l fail -d 'Exit 22 when the answer is a 4xx or 5xx (the body is not printed)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s m -l max-time -x -d 'How long to wait for the whole answer'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a all -d 'Everything of a sidecar: versions, clusters, listeners, routes, secrets and endpoints'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a bootstrap -d 'The bootstrap of a sidecar (JSON by default; -o short prints the Istio and Envoy versions)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config"' -a cluster -d 'The clusters of a sidecar: service FQDN, port, subset, direction, type, DestinationRule'
@@ -468,6 +507,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l port -x -d 'Only listeners on this port'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l type -x -a 'HTTP TCP HTTP+TCP' -d 'Only listeners of this protocol'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l verbose -d 'A row per filter chain with its match and destination (--verbose=false: a row per listener)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l waypoint -d 'A waypoint\'s listeners: a row per filter chain and each filter chain matcher path to it'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -s o -l output -x -a 'short json yaml' -d 'Output format: one of short|json|yaml'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config listener"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
@@ -519,6 +559,8 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-config secret"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s r -l revision -x -d 'Only the istiod pods of this revision (label istio.io/rev)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s o -l output -x -a 'table json yaml' -d 'Output format: one of table|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l file -r -F -d 'With a POD: compare with this saved /config_dump instead of the pod\'s'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
@@ -526,6 +568,14 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s i -l 
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy-status"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -s r -l revision -x -d 'Only the istiod pods of this revision (label istio.io/rev)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl remote-clusters"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s f -l filename -r -F -d 'File, directory, or - for standard input'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s x -l referential -d 'Also check what resources refer to (gateways, subsets) against the files given'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl validate"' -s o -l output -x -a 'text json yaml' -d 'Output format: one of text|json|yaml'
@@ -546,8 +596,10 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s i -l istio
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl version"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a authz -d 'Authorization views of a sidecar: the AuthorizationPolicies its Envoy enforces'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a capture -d 'Save a pod\'s proxy state and the objects that concern it into one folder, for diagnosis'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a describe -d 'Describe resource and related Istio configuration: a pod\'s or Service\'s ports, protocols and routes'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a diagnose -d 'Explain failing requests (503, 504, 404, 403...): the cause, its evidence and the fix'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -a envoy-stats -d 'The statistics of a pod\'s sidecar: server counters and gauges, or per-cluster host statistics'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
@@ -556,6 +608,23 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s i -l istioNamesp
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz"' -a check -d 'The AuthorizationPolicies a sidecar enforces: action, policy and number of its rules, from its listeners'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz check"' -s f -l file -r -F -d 'Read a saved admin answer (/config_dump) instead of a pod\'s; - reads standard input'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz check"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz check"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz check"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz check"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz check"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz check"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz check"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x authz check"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -s d -l dir -r -F -d 'The folder to write (created when missing)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x capture"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
@@ -573,6 +642,18 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s i -l is
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x describe"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l capture -r -F -d 'A capture folder (meshctl x capture -d DIR) to diagnose'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l log -x -d 'One access-log line to explain'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l to -x -d 'Only the requests to this destination (a host, host:port or URL)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s o -l output -x -a 'text json yaml' -d 'Output format: one of text|json|yaml'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl x diagnose"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s t -l type -x -a 'server clusters' -d 'Where to read the statistics: server or clusters'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -s o -l output -x -a 'raw short json yaml prom' -d 'Output format: one of raw|json|yaml|prom'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl x envoy-stats"' -l proxy-admin-port -x -d 'The Envoy admin port of the pod'

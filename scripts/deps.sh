@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the system C libraries meshctl links against are present; with --test, also the shells
-# whose completion scripts the tests run (zsh, fish).
+# whose completion scripts the tests run (zsh, fish) and the HTTP/2 peers MeshHTTP2's interop tests drive
+# (curl, h2load).
 # As root it installs what is missing with apt-get; otherwise it prints the line to run and fails.
 set -euo pipefail
 
@@ -26,6 +27,8 @@ if [ "${1:-}" = "--test" ]; then
   for shell in zsh fish; do
     command -v "$shell" >/dev/null 2>&1 || missing+=("$shell")
   done
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -11,10 +11,10 @@ extension JSONValue {
     }
 
     /// The text of a string field, "" when absent.
-    func text(_ name: String) -> String { field(name)?.string ?? "" }
+    public func text(_ name: String) -> String { field(name)?.string ?? "" }
 
     /// The items of an array field, none when absent.
-    func items(_ name: String) -> [JSONValue] { field(name)?.array ?? [] }
+    public func items(_ name: String) -> [JSONValue] { field(name)?.array ?? [] }
 
     /// A protobuf integer, which proto3 JSON may write as a number or a string (`"5"`).
     public var integer: Int? {

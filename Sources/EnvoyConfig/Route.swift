@@ -85,4 +85,27 @@ extension ConfigDump {
         }
         return ""
     }
+
+    /// The path of the DestinationRule Istio applied to the outbound cluster of `service`'s `port`
+    /// (`outbound|9080||productpage.default.svc.cluster.local`), from the cluster's `filter_metadata.istio.config`;
+    /// "" when no cluster of the dump carries one (or the dump has no clusters).
+    public func destinationRulePath(service: String, namespace: String, port: Int) -> String {
+        guard let dump = section("envoy.admin.v3.ClustersConfigDump") else { return "" }
+        let host = "\(service).\(namespace).svc.cluster.local"
+        for entry in dump.items("dynamic_active_clusters") {
+            guard let cluster = entry.field("cluster").map(Cluster.init),
+                  let key = cluster.subsetKey, key.direction == "outbound", key.port == port, key.host == host else { continue }
+            return cluster.json.field("metadata")?.field("filter_metadata")?["istio"]?["config"]?.string ?? ""
+        }
+        return ""
+    }
+
+    /// `(name, namespace)` of an Istio object path of `kind` (`virtual-service`, `destination-rule`):
+    /// `/apis/networking.istio.io/v1/namespaces/default/virtual-service/reviews` (also `networking` and v1alpha3).
+    public static func objectReference(_ path: String, kind: String) -> (name: String, namespace: String)? {
+        let pieces = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard pieces.count == 8, pieces[0].isEmpty, pieces[1] == "apis", ["networking", "networking.istio.io"].contains(pieces[2]),
+              pieces[3].hasPrefix("v1"), pieces[4] == "namespaces", pieces[6] == kind, !pieces[5].isEmpty, !pieces[7].isEmpty else { return nil }
+        return (pieces[7], pieces[5])
+    }
 }

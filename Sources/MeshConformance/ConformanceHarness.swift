@@ -20,17 +20,18 @@ public struct CorpusResult: Sendable {
 /// Runs meshctl against Istio's own test corpora in `../shared/conformance/istio` and counts what matches.
 public enum ConformanceHarness {
     /// The corpora in the order they are reported.
-    public static let corpora = ["kube-inject", "kube-inject-text", "validate", "analyze", "check-inject", "proxy-config"]
+    public static let corpora = ["kube-inject", "kube-inject-text", "validate", "analyze", "check-inject", "proxy-config", "doctor"]
 
     /// How many cases each corpus has at the corpus's commit: a count that changes means cases were lost
     /// or the corpus changed, and either must be looked at.
-    public static let expectedTotals = ["kube-inject": 128, "kube-inject-text": 128, "validate": 193, "analyze": 123, "check-inject": 11, "proxy-config": 113]
+    public static let expectedTotals = ["kube-inject": 128, "kube-inject-text": 128, "validate": 193, "analyze": 123, "check-inject": 11, "proxy-config": 113, "doctor": 7]
 
     /// The case ids of every corpus, as the index files list them.
     public static func caseIDs(corpusRoot: String) throws -> [String: [String]] {
         let index = try CorpusIndex(root: corpusRoot)
         return ["kube-inject": index.kubeInjectCases, "kube-inject-text": index.kubeInjectCases, "validate": index.validateCases,
-                "analyze": index.analyzeCases, "check-inject": index.checkInjectCases, "proxy-config": index.proxyConfigCases]
+                "analyze": index.analyzeCases, "check-inject": index.checkInjectCases, "proxy-config": index.proxyConfigCases,
+                "doctor": (try? DoctorCorpus.caseIDs(root: DoctorCorpus.locate(istioCorpusRoot: corpusRoot))) ?? []]
     }
 
     /// Everything wrong with a run: a corpus missing or with another number of cases than expected, and the
@@ -67,6 +68,7 @@ public enum ConformanceHarness {
             analyzeResult(corpusRoot: corpusRoot, cases: index.analyzeCases),
             checkInjectResult(corpusRoot: corpusRoot, cases: index.checkInjectCases),
             proxyConfigResult(corpusRoot: corpusRoot, cases: index.proxyConfigCases),
+            doctorResult(corpusRoot: corpusRoot),
         ]
     }
 
@@ -114,6 +116,11 @@ public enum ConformanceHarness {
         return CorpusResult(corpus: "check-inject", total: cases.count, failures: failures.filter { cases.contains($0.key) })
     }
 
+    /// The proxy-config corpus alone (`meshctl-conformance --only proxy-config`, while working on it).
+    public static func runProxyConfig(corpusRoot: String) throws -> CorpusResult {
+        proxyConfigResult(corpusRoot: corpusRoot, cases: try CorpusIndex(root: corpusRoot).proxyConfigCases)
+    }
+
     private static func proxyConfigResult(corpusRoot: String, cases: [String]) -> CorpusResult {
         let corpus = ProxyConfigCorpus(root: URL(fileURLWithPath: corpusRoot).appendingPathComponent("proxy-config"))
         let failures: [String: String]
@@ -123,6 +130,19 @@ public enum ConformanceHarness {
             failures = Dictionary(uniqueKeysWithValues: cases.map { ($0, "cases.json: \(error)") })
         }
         return CorpusResult(corpus: "proxy-config", total: cases.count, failures: failures.filter { cases.contains($0.key) })
+    }
+
+    /// The 503 doctor over the envoy-faults captures; an unreadable corpus folder fails every case it can name.
+    static func doctorResult(corpusRoot: String) -> CorpusResult {
+        let corpus = DoctorCorpus(root: DoctorCorpus.locate(istioCorpusRoot: corpusRoot))
+        guard let cases = try? DoctorCorpus.caseIDs(root: corpus.root) else {
+            return CorpusResult(corpus: "doctor", total: 0, failures: [:])
+        }
+        do {
+            return CorpusResult(corpus: "doctor", total: cases.count, failures: try corpus.run())
+        } catch {
+            return CorpusResult(corpus: "doctor", total: cases.count, failures: Dictionary(uniqueKeysWithValues: cases.map { ($0, "\(error)") }))
+        }
     }
 
     private static func notImplemented(_ corpus: String, cases: [String], reason: String) -> CorpusResult {

@@ -40,12 +40,20 @@ struct ProxyConfigCorpus {
             let command = item["command"] as? String ?? ""
             if command == "proxy-status" { return checkProxyStatus(item, expected, wantError: wantError) }
             if command == "x describe" {
-                // Run against an empty local cluster: the case's objects are not loaded (describe's analysis of them is not built).
                 let arguments = ["x", "describe"] + (item["args"] as? [String] ?? [])
                 guard arguments.count > 3 else { return Self.compare(Self.meshctl(arguments, in: root), expected, wantError: wantError, root: root) }
-                guard let cluster = try? AnalyzeCommandCases.LocalCluster() else { return "the local control plane did not start" }
-                defer { cluster.stop() }
-                return Self.compare(Self.meshctl(arguments, in: root, variables: cluster.variables), expected, wantError: wantError, root: root)
+                let result = runDescribe(arguments, env: item["env"] as? [String: Any] ?? [:])
+                guard let problem = Self.compare(result, expected, wantError: wantError, root: root) else { return nil }
+                // The local API defaults a Service port's protocol to TCP (as kube-apiserver does); istioctl's fake
+                // clientset leaves it empty, and istioctl prints a Port line only for TCP ports.
+                let withoutPortLines = result.output.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("   Port: ") }
+                if withoutPortLines.joined(separator: "\n") == expected["value"] as? String {
+                    return "only the Port lines differ (a defaulted TCP protocol): \(problem)"
+                }
+                return problem
+            }
+            if command == "x authz check" {
+                return Self.compare(Self.meshctl(["x", "authz", "check"] + (item["args"] as? [String] ?? []), in: root), expected, wantError: wantError, root: root)
             }
             guard command == "proxy-config" else { return "meshctl has no `\(command)` yet" }
             let arguments = (item["args"] as? [String]) ?? []
@@ -67,6 +75,31 @@ struct ProxyConfigCorpus {
                 let text = ProxyStatusTable.render(Self.syncStatuses(arguments["csdsResponses"] as? [String: Any] ?? [:]),
                                                    verbose: (arguments["verbosity"] as? Int ?? 0) >= 1)
                 return Self.compare((.success, text, text), expected, wantError: wantError, root: root)
+            }
+            if function.hasPrefix("XdsStatusWriter"), let arguments = item["arguments"] as? [String: Any],
+               let format = arguments["outputFormat"] as? String, format == "json" || format == "yaml" {
+                // Each istiod's answer in pod-name order, as the proxy-status command prints them.
+                let responses = (arguments["csdsResponses"] as? [String: [[String: Any]]] ?? [:]).sorted { $0.key < $1.key }
+                let text = responses.map { istiod, proxies in
+                    var response = Self.csdsResponse(istiod: istiod, proxies: proxies)
+                    if let namespace = arguments["namespace"] as? String { response = CSDSResponse.filtered(response, namespace: namespace) }
+                    return ProxyStatusOutput.render(response, yaml: format == "yaml")
+                }.joined()
+                return Self.compare((.success, text, text), expected, wantError: wantError, root: root)
+            }
+            if function.hasPrefix("Analyzer{listenerDump}.Print"), let arguments = item["arguments"] as? [String: Any] {
+                // The case's ListenersConfigDump as a saved config dump, read by `x authz check -f`.
+                var section = arguments["listenerDump"] as? [String: Any] ?? [:]
+                section["@type"] = "type.googleapis.com/envoy.admin.v3.ListenersConfigDump"
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-authz-\(UUID().uuidString).json")
+                defer { try? FileManager.default.removeItem(at: file) }
+                guard let data = try? JSONSerialization.data(withJSONObject: ["configs": [section]]), (try? data.write(to: file)) != nil else {
+                    return "cannot write the case's listener dump to \(file.path)"
+                }
+                return Self.compare(Self.meshctl(["x", "authz", "check", "-f", file.path], in: root), expected, wantError: wantError, root: root)
+            }
+            if function.hasPrefix("NewComparator"), let arguments = item["arguments"] as? [String: Any] {
+                return checkComparison(arguments, expected, wantError: wantError)
             }
             if function.hasPrefix("ConfigWriter.Prime(bytes)") {
                 // An empty input is not a config dump.
@@ -101,20 +134,35 @@ struct ProxyConfigCorpus {
     /// port (15014) with an empty answer from a stub bound to the pod's own loopback address.
     private func checkProxyStatus(_ item: [String: Any], _ expected: [String: Any], wantError: Bool) -> String? {
         let env = item["env"] as? [String: Any] ?? [:]
-        var stubs: [EnvoyAdminStub] = []
-        do {
-            let cluster = try AnalyzeCommandCases.LocalCluster()
-            defer {
-                for stub in stubs { stub.stop() }
-                cluster.stop()
-            }
-            let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: cluster.variables)))
-            for (index, pod) in (env["istiodPods"] as? [[String: Any]] ?? []).enumerated() {
+        let result = runProxyStatus(item["args"] as? [String] ?? [], istiodPods: env["istiodPods"] as? [[String: Any]] ?? []) { _ in "{}" }
+        return Self.compare(result, expected, wantError: wantError, root: root)
+    }
+
+    /// The comparator cases as `proxy-status POD --file ENVOY_DUMP`: one istiod pod answers
+    /// `/debug/config_dump?proxyID=POD.NS` with the case's istiod config dump, through the local API's pod proxy.
+    private func checkComparison(_ arguments: [String: Any], _ expected: [String: Any], wantError: Bool) -> String? {
+        let istiodFile = (arguments["istiodConfigDumps"] as? [String: String])?.values.first ?? ""
+        guard let istiodDump = try? String(contentsOf: root.appendingPathComponent(istiodFile), encoding: .utf8),
+              let envoyFile = arguments["envoyConfigDump"] as? String else { return "the case's config dumps are unreadable" }
+        let istiod: [String: Any] = ["name": "istiod-0", "namespace": "istio-system", "labels": ["app": "istiod"], "phase": "Running"]
+        let result = runProxyStatus(["productpage.default", "--file", envoyFile], istiodPods: [istiod], sidecarPod: "productpage") { path in
+            path.hasPrefix("debug/config_dump?proxyID=productpage.default") ? istiodDump : nil
+        }
+        return Self.compare(result, expected, wantError: wantError, root: root)
+    }
+
+    /// Runs `meshctl proxy-status ARGUMENTS` against a fresh local control plane holding the istiod pods (each with a
+    /// stub on its own loopback address, port 15014, answering `answer(path)` or 404) and, if named, a running
+    /// pod with an istio-proxy container in namespace default.
+    private func runProxyStatus(_ arguments: [String], istiodPods: [[String: Any]], sidecarPod: String? = nil,
+                                answer: @escaping @Sendable (String) -> String?) -> (code: ExitCode, stdout: String, output: String) {
+        withLocalCluster("proxy-status") { cluster, client, stubs in
+            for (index, pod) in istiodPods.enumerated() {
                 let address = "127.42.\(Int.random(in: 1...250)).\(index + 1)"
-                let stub = try EnvoyAdminStub(host: address, port: 15014) { _, _ in (200, "{}") }
+                let stub = try EnvoyAdminStub(host: address, port: 15014) { _, path in answer(path).map { (200, $0) } }
                 stubs.append(stub)
                 let namespace = pod["namespace"] as? String ?? "istio-system"
-                try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string(namespace))]))]))
+                _ = try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string(namespace))]))]))
                 let labels = (pod["labels"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, JSONValue.string($0.value)) }
                 try client.send("POST", "/api/v1/namespaces/\(namespace)/pods", body: .object([
                     ("apiVersion", .string("v1")), ("kind", .string("Pod")),
@@ -123,10 +171,98 @@ struct ProxyConfigCorpus {
                     ("status", .object([("phase", .string(pod["phase"] as? String ?? "Running")), ("podIP", .string(address))])),
                 ]))
             }
-            let result = Self.meshctl(["proxy-status"] + (item["args"] as? [String] ?? []), in: root, variables: cluster.variables)
-            return Self.compare(result, expected, wantError: wantError, root: root)
+            if let sidecarPod {
+                let containers: JSONValue = .array([.object([("name", .string("app")), ("image", .string("app"))]),
+                                                    .object([("name", .string("istio-proxy")), ("image", .string("proxyv2"))])])
+                try client.send("POST", "/api/v1/namespaces/default/pods", body: .object([
+                    ("apiVersion", .string("v1")), ("kind", .string("Pod")),
+                    ("metadata", .object([("name", .string(sidecarPod)), ("namespace", .string("default"))])),
+                    ("spec", .object([("containers", containers)])),
+                    ("status", .object([("phase", .string("Running")), ("podIP", .string("127.0.0.1"))])),
+                ]))
+            }
+            return Self.meshctl(["proxy-status"] + arguments, in: root, variables: cluster.variables)
+        }
+    }
+
+    /// Runs `body` against a fresh local control plane and a client of it; the stubs it starts stop with the cluster.
+    private func withLocalCluster(_ what: String, _ body: (AnalyzeCommandCases.LocalCluster, KubernetesClient, inout [EnvoyAdminStub]) throws
+        -> (code: ExitCode, stdout: String, output: String)) -> (code: ExitCode, stdout: String, output: String) {
+        var stubs: [EnvoyAdminStub] = []
+        do {
+            let cluster = try AnalyzeCommandCases.LocalCluster()
+            defer {
+                for stub in stubs { stub.stop() }
+                cluster.stop()
+            }
+            let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: cluster.variables)))
+            return try body(cluster, client, &stubs)
         } catch {
-            return "the local control plane for the proxy-status case did not start: \(error)"
+            return (.failure, "", "the local control plane for the \(what) case did not start: \(error)")
+        }
+    }
+
+    /// The CSDS answer of one istiod in the cases' shape (`harness.csdsResponses`): a DiscoveryResponse with one
+    /// ClientConfig per proxy.
+    static func csdsResponse(istiod: String, proxies: [[String: Any]]) -> JSONValue {
+        let typeNames = [("CDS", "envoy.config.cluster.v3.Cluster"), ("LDS", "envoy.config.listener.v3.Listener"),
+                         ("RDS", "envoy.config.route.v3.RouteConfiguration"), ("EDS", "envoy.config.endpoint.v3.ClusterLoadAssignment"),
+                         ("ECDS", "envoy.config.core.v3.TypedExtensionConfig")]
+        let configs: [JSONValue] = proxies.map { proxy in
+            var metadata: [(key: String, value: JSONValue)] = [("CLUSTER_ID", .string(proxy["clusterID"] as? String ?? "")),
+                                                              ("ISTIO_VERSION", .string(proxy["istioVersion"] as? String ?? ""))]
+            if let namespace = proxy["namespace"] as? String { metadata.append(("NAMESPACE", .string(namespace))) }
+            let status = proxy["status"] as? [String: String] ?? [:]
+            let xds: [JSONValue] = typeNames.map { name, type in
+                var entry: [(key: String, value: JSONValue)] = [("typeUrl", .string("type.googleapis.com/" + type))]
+                // UNKNOWN is the enum's zero value, which protobuf's JSON leaves out.
+                if let value = status[name], value != "UNKNOWN" { entry.append(("configStatus", .string(value))) }
+                return .object(entry)
+            }
+            return .object([("@type", .string(CSDSResponse.clientConfigType)),
+                            ("node", .object([("id", .string(proxy["proxyID"] as? String ?? "")), ("metadata", .object(metadata))])),
+                            ("genericXdsConfigs", .array(xds))])
+        }
+        let identifier = #"{"Component":"istiod","ID":"\#(istiod)","Info":{"version":"1.1","revision":"","golang_version":"","status":"","tag":""}}"#
+        return .object([("versionInfo", .string("1.1")), ("resources", .array(configs)), ("typeUrl", .string(CSDSResponse.clientConfigType)),
+                        ("controlPlane", .object([("identifier", .string(identifier))]))])
+    }
+
+    /// `x describe` against a fresh local control plane holding the case's Kubernetes and Istio objects; each pod
+    /// of `fakeAdminResponses` gets a stub admin port on its own loopback address (its status.podIP), all on one
+    /// port number, which the command gets as --proxy-admin-port. Containers get an image (kube-apiserver requires
+    /// one; istioctl's fake clientset does not).
+    private func runDescribe(_ arguments: [String], env: [String: Any]) -> (code: ExitCode, stdout: String, output: String) {
+        withLocalCluster("describe") { cluster, client, stubs in
+            let responses = env["fakeAdminResponses"] as? [String: [String: String]] ?? [:]
+            let network = Int.random(in: 1...250)
+            var adminPort = 0
+            let objects = (env["k8sObjects"] as? [[String: Any]] ?? []) + (env["istioObjects"] as? [[String: Any]] ?? [])
+            for (index, object) in objects.enumerated() {
+                var value = try JSONValue.parse(String(decoding: JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+                let kind = value["kind"]?.string ?? "", namespace = value["metadata"]?["namespace"]?.string ?? "default"
+                _ = try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string(namespace))]))]))
+                if kind == "Pod", let name = value["metadata"]?["name"]?.string, let response = responses[name] {
+                    let body = try response["literal"] ?? String(contentsOf: root.appendingPathComponent(response["file"] ?? ""), encoding: .utf8)
+                    let address = "127.43.\(network).\(index + 1)"
+                    let stub = try EnvoyAdminStub(host: address, port: adminPort) { _, _ in (200, body) }
+                    adminPort = stub.port
+                    stubs.append(stub)
+                    value["status"]?["podIP"] = .string(address)
+                }
+                if kind == "Pod", let containers = value["spec"]?["containers"]?.array {
+                    value["spec"]?["containers"] = .array(containers.map { container in
+                        var container = container
+                        if container["image"] == nil { container["image"] = .string(container["name"]?.string ?? "app") }
+                        return container
+                    })
+                }
+                let plural = ["Pod": "pods", "Service": "services", "VirtualService": "virtualservices", "DestinationRule": "destinationrules",
+                              "Gateway": "gateways", "PeerAuthentication": "peerauthentications"][kind] ?? kind.lowercased() + "s"
+                let group = value["apiVersion"]?.string.map { $0 == "v1" ? "/api/v1" : "/apis/" + $0 } ?? "/api/v1"
+                try client.send("POST", "\(group)/namespaces/\(namespace)/\(plural)", body: value)
+            }
+            return Self.meshctl(arguments + ["--proxy-admin-port", String(adminPort == 0 ? 15000 : adminPort)], in: root, variables: cluster.variables)
         }
     }
 
@@ -164,6 +300,16 @@ struct ProxyConfigCorpus {
             let path = dump.virtualServicePath(service: metadata["name"] as? String ?? "", namespace: metadata["namespace"] as? String ?? "",
                                                port: arguments["port"] as? Int ?? 0)
             return path == expected["value"] as? String ? nil : "\"\(path)\", istioctl: \"\(expected["value"] ?? "?")\""
+        }
+        if function.hasPrefix("writeMulticlusterStatus") {
+            let answers = arguments["input"] as? [String: String] ?? [:], revisions = arguments["istiodRevisionMap"] as? [String: String] ?? [:]
+            do {
+                let text = try RemoteClustersTable.render(answers: answers, revisions: revisions)
+                if expected["kind"] as? String == "error" { return "no error, istioctl fails" }
+                return text == expected["value"] as? String ? nil : "output differs from istioctl's: \(Self.firstDifference(text, expected["value"] as? String ?? ""))"
+            } catch {
+                return expected["kind"] as? String == "error" ? nil : "error \"\(error.description)\", istioctl prints a table"
+            }
         }
         if function.hasPrefix("checkRootCACertMatchExist") {
             return checkRootCAs(arguments, expected)
@@ -216,7 +362,7 @@ struct ProxyConfigCorpus {
             return missing.isEmpty && present.isEmpty ? nil : "lacks \(missing), has \(present)"
         case "exactString":
             let value = expected["value"] as? String ?? ""
-            return shown == value ? nil : "output \"\(shown.prefix(300))\", istioctl: \"\(value.prefix(300))\""
+            return shown == value ? nil : "output differs from istioctl's: \(firstDifference(shown, value)), \(shown.split(separator: "\n").count) lines against \(value.split(separator: "\n").count)"
         case "golden":
             guard let file = expected["file"] as? String,
                   let golden = try? String(contentsOf: root.appendingPathComponent(file), encoding: .utf8) else { return "golden unreadable" }

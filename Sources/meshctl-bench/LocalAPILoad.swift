@@ -17,6 +17,29 @@ enum LocalAPILoad {
         return kilobytes / 1024
     }
 
+    /// `meshctl local serve` on `state` in its own process, and its URL once it answers (within 30 s).
+    static func startServer(meshctl: String, state: URL) throws -> (process: Process, url: String) {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: meshctl)
+        server.arguments = ["local", "serve", "--state-dir", state.path, "--port", "0"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        let endpointFile = state.appendingPathComponent("endpoint")
+        let deadline = Date().addingTimeInterval(30)
+        var url = ""
+        while url.isEmpty && Date() < deadline {
+            url = (try? String(contentsOf: endpointFile, encoding: .utf8))?.split(separator: "\n").first.map(String.init) ?? ""
+            if url.isEmpty { usleep(20_000) }
+        }
+        guard !url.isEmpty else {
+            server.terminate()
+            server.waitUntilExit()
+            throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: endpointFile.path])
+        }
+        return (server, url)
+    }
+
     static func percentile(_ values: [Double], _ fraction: Double) -> Double {
         guard !values.isEmpty else { return .nan }
         let sorted = values.sorted()
@@ -29,20 +52,8 @@ enum LocalAPILoad {
         let state = URL(fileURLWithPath: workdir).appendingPathComponent("load-\(getpid())")
         try? FileManager.default.removeItem(at: state)
         defer { try? FileManager.default.removeItem(at: state) }
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: meshctl)
-        server.arguments = ["local", "serve", "--state-dir", state.path, "--port", "0"]
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (server, url) = try startServer(meshctl: meshctl, state: state)
         defer { server.terminate(); server.waitUntilExit() }
-        let endpointFile = state.appendingPathComponent("endpoint")
-        let deadline = Date().addingTimeInterval(30)
-        var url = ""
-        while url.isEmpty && Date() < deadline {
-            url = (try? String(contentsOf: endpointFile, encoding: .utf8))?.split(separator: "\n").first.map(String.init) ?? ""
-            if url.isEmpty { usleep(20_000) }
-        }
         guard let port = Int(url.split(separator: ":").last ?? "") else { throw CocoaError(.fileReadNoSuchFile) }
         let token = try String(contentsOf: state.appendingPathComponent("token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let authority = Array(try Data(contentsOf: state.appendingPathComponent("ca.crt")))

@@ -134,10 +134,23 @@ guard arguments.count == 4 else {
 }
 let meshctl = arguments[1], harness = arguments[2], workdir = arguments[3]
 var rows: [Row] = []
+// MESHCTL_BENCH_ONLY=echo runs only the echo pod's memory rows.
+if ProcessInfo.processInfo.environment["MESHCTL_BENCH_ONLY"] == "echo" {
+    try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+    printTable(EchoFootprint.rows(meshctl: meshctl, workdir: workdir))
+    exit(0)
+}
+
 // MESHCTL_BENCH_ONLY=local-api runs only the local API server's load benchmark.
 if ProcessInfo.processInfo.environment["MESHCTL_BENCH_ONLY"] == "local-api" {
     try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
     printTable(try LocalAPILoad.run(meshctl: meshctl, workdir: workdir))
+    exit(0)
+}
+// MESHCTL_BENCH_ONLY=local-pods runs only local mode's pod benchmark.
+if ProcessInfo.processInfo.environment["MESHCTL_BENCH_ONLY"] == "local-pods" {
+    try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+    printTable(try LocalWorkloadsLoad.run(meshctl: meshctl, workdir: workdir))
     exit(0)
 }
 
@@ -341,6 +354,16 @@ do {
     rows += try LocalAPILoad.run(meshctl: meshctl, workdir: workdir)
 } catch {
     rows.append(Row(benchmark: "local API under load", result: "failed", reference: "", note: "\(error)"))
+}
+
+// The echo pod's memory.
+rows += EchoFootprint.rows(meshctl: meshctl, workdir: workdir)
+
+// 8. Local mode running pods: 100 of one Deployment, from apply to ready, and memory per pod process.
+do {
+    rows += try LocalWorkloadsLoad.run(meshctl: meshctl, workdir: workdir)
+} catch {
+    rows.append(Row(benchmark: "local mode pods", result: "failed", reference: "", note: "\(error)"))
 }
 
 printTable(rows)

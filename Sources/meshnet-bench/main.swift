@@ -9,11 +9,12 @@ import Glibc
 //   meshnet-bench tls WORKDIR [TLS_HANDSHAKE]          TLS handshakes a second in memory (TLSHandshakeRows.swift),
 //                                                     beside bench/tls_handshake.c when its binary is given
 //   meshnet-bench hello-server                        the server under test (the rows start it as a child)
+//   meshnet-bench h2-hello-server                     the same over h2c (MeshHTTP2), for the h2load rows
 // A hello-world HTTP/1.1 server on MeshNet against nginx's `return 200`, each on one worker thread, measured by wrk
 // on loopback; and heap allocations per keep-alive request, counted in the server process by a preloaded malloc
 // counter (bench/malloc_counter.c).
 
-private let hello = Array("hello\n".utf8)
+let hello = Array("hello\n".utf8)
 
 /// `meshnet-bench hello-server`: serves `hello` on one loop, prints its port, runs until stdin closes. Under the
 /// malloc counter (LD_PRELOAD) `GET /allocations` answers the process's allocation count so far.
@@ -21,9 +22,7 @@ func runHelloServer() -> Never {
     typealias Count = @convention(c) () -> UInt
     let counter: Count? = dlopen(nil, RTLD_NOW).flatMap { dlsym($0, "meshbench_allocations") }.map { unsafeBitCast($0, to: Count.self) }
     raiseDescriptorLimit()
-    do {
-        let loop = try EventLoop(name: "hello")
-        loop.start()
+    serveUntilStdinCloses(name: "hello-server") { loop in
         // A long head timeout, so the idle-connections row's connections stay for the whole row.
         let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loop], tls: nil, headTimeout: 600) { request, responder in
             if request.target == "/allocations", let counter {
@@ -33,11 +32,21 @@ func runHelloServer() -> Never {
             }
         }
         server.start()
-        FileHandle.standardOutput.write(Data("\(server.port)\n".utf8))
+        return server.port
+    }
+}
+
+/// Starts a server on one new loop (`start` returns its port), prints the port, and runs until stdin closes.
+func serveUntilStdinCloses(name: String, _ start: (EventLoop) throws -> Int) -> Never {
+    do {
+        let loop = try EventLoop(name: name)
+        loop.start()
+        let port = try start(loop)
+        FileHandle.standardOutput.write(Data("\(port)\n".utf8))
         while getchar() != EOF {}
         exit(0)
     } catch {
-        FileHandle.standardError.write(Data("hello-server: \(error)\n".utf8))
+        FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
         exit(1)
     }
 }
@@ -95,7 +104,7 @@ func idleConnectionRow(count: Int, seconds: Int) -> Row {
 }
 
 /// A server process under test; ends when dropped from `stop`.
-private struct ServerProcess {
+struct ServerProcess {
     let process: Process
     let input: Pipe?
     let port: Int
@@ -106,10 +115,10 @@ private struct ServerProcess {
     }
 }
 
-private func startHelloServer(preload: String?) throws -> ServerProcess {
+func startHelloServer(preload: String?, mode: String = "hello-server") throws -> ServerProcess {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-    process.arguments = ["hello-server"]
+    process.arguments = [mode]
     var environment = ProcessInfo.processInfo.environment
     if let preload { environment["LD_PRELOAD"] = preload }
     process.environment = environment
@@ -129,7 +138,9 @@ private func freePort() throws -> Int {
     return listener.port
 }
 
-private func startNginx(workdir: String) throws -> ServerProcess? {
+/// nginx with one worker answering `return 200 "hello\n"`; over h2c with prior knowledge when `http2` (then without
+/// nginx's default of closing a connection after 1,000 requests, which would make h2load reconnect mid-run).
+func startNginx(workdir: String, http2: Bool = false) throws -> ServerProcess? {
     let binary = "/usr/sbin/nginx"
     guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
     let port = try freePort()
@@ -151,7 +162,7 @@ private func startNginx(workdir: String) throws -> ServerProcess? {
             uwsgi_temp_path \(directory)/uwsgi;
             scgi_temp_path \(directory)/scgi;
             server {
-                listen 127.0.0.1:\(port);
+                listen 127.0.0.1:\(port)\(http2 ? " http2" : "");\(http2 ? "\n            keepalive_requests 1000000;" : "")
                 location / { default_type text/plain; return 200 "hello\\n"; }
             }
         }
@@ -202,23 +213,28 @@ private func wrk(port: Int, connections: Int, seconds: Int) -> Double? {
 
 /// wrk's requests/s and request count against `port`, or nil when wrk is missing or says nothing.
 private func wrkRun(port: Int, connections: Int, seconds: Int) -> (Double, Int)? {
-    let binary = "/usr/bin/wrk"
-    guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = ["-t1", "-c\(connections)", "-d\(seconds)s", "--timeout", "2s", "http://127.0.0.1:\(port)/"]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return nil }
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
+    guard let text = loadToolOutput("/usr/bin/wrk", ["-t1", "-c\(connections)", "-d\(seconds)s", "--timeout", "2s", "http://127.0.0.1:\(port)/"]) else { return nil }
     let lines = text.split(separator: "\n")
     guard let line = lines.first(where: { $0.hasPrefix("Requests/sec:") }),
           let rate = Double(line.dropFirst("Requests/sec:".count).trimmingCharacters(in: .whitespaces)) else { return nil }
     // "  123456 requests in 3.00s, ..."
     let requests = lines.first { $0.contains(" requests in ") }.flatMap { Int($0.split(separator: " ").first ?? "") } ?? 0
     return (rate, requests)
+}
+
+/// Runs a load tool to its end and returns its standard output; nil when it is not installed or cannot start.
+func loadToolOutput(_ binary: String, _ arguments: [String]) -> String? {
+    guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return text
 }
 
 /// A blocking keep-alive client for counting: one request, one whole response.
@@ -339,14 +355,16 @@ let arguments = CommandLine.arguments
 switch arguments.dropFirst().first {
 case "hello-server":
     runHelloServer()
+case "h2-hello-server":
+    runHTTP2HelloServer()
 case "http" where arguments.count >= 3:
     let seconds = Int(ProcessInfo.processInfo.environment["MESHNET_BENCH_SECONDS"] ?? "") ?? 3
     printTable(httpServerRows(workdir: arguments[2], mallocCounter: arguments.count > 3 ? arguments[3] : nil, seconds: seconds)
-               + [idleConnectionRow(count: 10_000, seconds: seconds)])
+               + [idleConnectionRow(count: 10_000, seconds: seconds)] + http2Rows(workdir: arguments[2]))
 case "tls" where arguments.count >= 3:
     let seconds = Double(ProcessInfo.processInfo.environment["MESHNET_BENCH_SECONDS"] ?? "") ?? 3
     printTable(tlsHandshakeRows(workdir: arguments[2], reference: arguments.count > 3 ? arguments[3] : nil, seconds: seconds))
 default:
-    FileHandle.standardError.write(Data("usage: meshnet-bench http WORKDIR [MALLOC_COUNTER.so] | meshnet-bench tls WORKDIR [TLS_HANDSHAKE] | meshnet-bench hello-server\n".utf8))
+    FileHandle.standardError.write(Data("usage: meshnet-bench http WORKDIR [MALLOC_COUNTER.so] | meshnet-bench tls WORKDIR [TLS_HANDSHAKE] | meshnet-bench hello-server | meshnet-bench h2-hello-server\n".utf8))
     exit(64)
 }

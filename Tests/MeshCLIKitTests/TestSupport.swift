@@ -1,4 +1,5 @@
 import Foundation
+import MeshTestSupport
 import XCTest
 @testable import MeshCLIKit
 
@@ -21,16 +22,8 @@ enum TestPaths {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     /// The meshctl executable SwiftPM built beside this test bundle.
-    static var meshctlBinary: URL {
-        var folder = Bundle.main.bundleURL
-        if folder.pathExtension == "xctest" { folder.deleteLastPathComponent() }
-        let candidates = [folder.appendingPathComponent("meshctl"),
-                          Bundle(for: BundleMarker.self).bundleURL.deletingLastPathComponent().appendingPathComponent("meshctl")]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }
+    static var meshctlBinary: URL { BuiltProducts.meshctl }
 }
-
-private final class BundleMarker {}
 
 /// Runs a real process to completion; returns its exit status and output.
 func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil,

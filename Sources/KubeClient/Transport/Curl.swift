@@ -47,6 +47,9 @@ public struct CurlOptions: Sendable {
     public var connectTimeoutSeconds = 10
     /// `name:port:host:port`: connect to host:port for requests to name:port (a kubeconfig's tls-server-name).
     public var connectTo: String?
+    /// Speak HTTP/2 from the first byte on plain `http://` URLs too (h2c with prior knowledge), not only over TLS.
+    /// libcurl before 8.0 cannot reuse such a connection for a second request (curl/curl#10634).
+    public var http2PriorKnowledge = false
 
     public init(certificateAuthorities: [UInt8]? = nil, timeoutSeconds: Int = 30) {
         self.certificateAuthorities = certificateAuthorities
@@ -122,7 +125,8 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         self.handle = handle
         self.options = options
         // HTTP/2 where the server offers it over TLS; connections are kept and reused between requests.
-        CCurlShims_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        CCurlShims_easy_setopt_long(handle, CURLOPT_HTTP_VERSION,
+                                    options.http2PriorKnowledge ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_2TLS)
         CCurlShims_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         CCurlShims_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
         CCurlShims_easy_setopt_long(handle, CURLOPT_TIMEOUT, options.timeoutSeconds)

@@ -19,9 +19,10 @@ struct LocalCommand: MeshCommand {
             examples: [
                 Example("Start it and point kubectl at it", "meshctl local up && kubectl get namespaces -L istio-injection"),
                 Example("See whether it runs", "meshctl local status"),
+                Example("Call a Service from inside local mode", "meshctl local curl http://echo.default:8080/"),
                 Example("Stop it and delete its state and context", "meshctl local down --purge"),
             ],
-            subcommands: [LocalUpCommand.self, LocalStatusCommand.self, LocalDownCommand.self, LocalServeCommand.self])
+            subcommands: [LocalUpCommand.self, LocalStatusCommand.self, LocalDownCommand.self, LocalCurlCommand.self, LocalServeCommand.self])
     }
 
     init(_ invocation: Invocation) throws {}
@@ -269,23 +270,19 @@ struct LocalServeCommand: MeshCommand {
 
     /// Starts the control plane, reports it, then serves until SIGINT or SIGTERM.
     static func serve(mode: LocalMode, port: Int?, context: CommandContext, started: (String) throws -> Void) throws {
-        // Block the stop signals before any thread starts, so only sigwait below sees them.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-        defer { pthread_sigmask(SIG_UNBLOCK, &signals, nil) }
+        let signals = StopSignals()
 
         try mode.createStateDirectory()
+        // Pods run as processes of this executable's children; `meshctl/echo` containers run this executable.
+        let workloads = WorkloadSettings(executable: context.environment.executablePath)
         let lastPort = StateFiles.read(mode.paths.directory.appendingPathComponent("port")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
         let plane: LocalControlPlane
         do {
             do {
-                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0)
+                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0, workloads: workloads)
             } catch where port == nil && lastPort != nil {
                 // The last port is taken by now: any free one will do, as `local up` rewrites the kubeconfig.
-                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0)
+                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0, workloads: workloads)
             }
         } catch let error as SQLiteError {
             throw CommandFailure("cannot open the local store \(mode.paths.database.path): \(error)\n"
@@ -302,8 +299,7 @@ struct LocalServeCommand: MeshCommand {
             try? FileManager.default.removeItem(at: mode.runningNote)
         }
         try started(plane.url)
-        var received: Int32 = 0
-        sigwait(&signals, &received)
+        let received = signals.wait()
         context.stdout.write("\(Timestamps.now()) stopping (signal \(received))\n")
     }
 }
@@ -401,7 +397,8 @@ struct LocalDownCommand: MeshCommand {
         let mode = LocalMode(invocation, context.environment)
         if let pid = mode.runningProcess {
             kill(pid, SIGTERM)
-            let deadline = Date().addingTimeInterval(10)
+            // It stops its pods first (each gets SIGTERM and at most 8 s before SIGKILL).
+            let deadline = Date().addingTimeInterval(15)
             while kill(pid, 0) == 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
             if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
             try? FileManager.default.removeItem(at: mode.paths.pidFile)
@@ -412,6 +409,9 @@ struct LocalDownCommand: MeshCommand {
         } else {
             context.stdout.write("local control plane is not running\n")
         }
+        // A control plane that was killed (or had to be) leaves its pods: they end here, so nothing is left running.
+        let left = LocalControlPlane.endLeftoverPods(stateDirectory: mode.paths.directory)
+        if left > 0 { context.stdout.write("stopped \(left) pod process\(left == 1 ? "" : "es") left running\n") }
         guard purge else { return }
         try? FileManager.default.removeItem(at: mode.paths.directory)
         let path = context.global.kubeconfig.map { FileSystem.resolve($0, in: context.environment.workingDirectory) }

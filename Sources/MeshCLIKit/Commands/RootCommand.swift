@@ -28,6 +28,7 @@ public struct RootCommand: MeshCommand {
                 LocalCommand.self,
                 ProxyConfigCommand.self,
                 ProxyStatusCommand.self,
+                RemoteClustersCommand.self,
                 ValidateCommand.self,
                 VersionCommand.self,
                 ExperimentalCommand.self,

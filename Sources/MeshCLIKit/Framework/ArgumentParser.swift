@@ -96,7 +96,7 @@ public enum ArgumentParser {
             }
 
             // Split the token into the flag and an attached value.
-            let flags = spec.flags + GlobalFlags.all
+            let flags = spec.flags + GlobalFlags.alongside(spec.flags)
             let pathText = path.joined(separator: " ")
             var flag: FlagSpec?
             var attached: String?

@@ -163,6 +163,17 @@ public enum GlobalFlags {
     public static let help = FlagSpec("help", short: "h", kind: .bool, help: "Help for this command")
 
     public static let all: [FlagSpec] = [kubeconfig, context, namespace, istioNamespace, verbosity, requestTimeout, help]
+
+    /// The global flags as a command with `own` flags takes them: a short letter the command uses for its own flag
+    /// (`local curl -v`) reaches the command's flag, so the global one keeps only its long name.
+    public static func alongside(_ own: [FlagSpec]) -> [FlagSpec] {
+        let taken = Set(own.compactMap(\.short))
+        return all.map { flag in
+            var flag = flag
+            if let short = flag.short, taken.contains(short) { flag.short = nil }
+            return flag
+        }
+    }
 }
 
 /// Output formats, one list for help, validation and completion.

@@ -31,7 +31,7 @@ public enum CompletionScripts {
         }
 
         private mutating func collect(_ spec: CommandSpec, path: String) {
-            nodes.append(Node(path: path, spec: spec, flags: (spec.flags + GlobalFlags.all).filter { !$0.hidden }))
+            nodes.append(Node(path: path, spec: spec, flags: (spec.flags + GlobalFlags.alongside(spec.flags)).filter { !$0.hidden }))
             for child in spec.subcommandSpecs where !child.hidden {
                 collect(child, path: path + " " + child.name)
             }

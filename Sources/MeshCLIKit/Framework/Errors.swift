@@ -10,6 +10,8 @@ public enum ExitCode: Int32, Sendable {
     case dataError = 65
     /// `analyze` ran and found issues.
     case analyzeIssues = 79
+    /// `local curl --fail` got a 4xx or 5xx answer (curl's own code for it).
+    case httpErrorStatus = 22
 }
 
 /// An error that knows its exit code and how to say itself to a user.

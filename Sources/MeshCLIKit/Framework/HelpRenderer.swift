@@ -41,7 +41,7 @@ public enum HelpRenderer {
             sections.append("Arguments:\n" + lines.joined(separator: "\n"))
         }
         let ownFlags = spec.flags.filter { !$0.hidden }
-        let globalFlags = GlobalFlags.all
+        let globalFlags = GlobalFlags.alongside(spec.flags)
         let width = (ownFlags + globalFlags).map { flagColumn($0).count }.max() ?? 0
         if !ownFlags.isEmpty {
             sections.append("Flags:\n" + ownFlags.map { flagLine($0, width: width) }.joined(separator: "\n"))

@@ -88,7 +88,9 @@ struct ProxyAdminSource {
             return try client.proxyGet(pod: KubernetesClient.percentEncoded(pod), namespace: KubernetesClient.percentEncoded(namespace), port: port,
                                        path: path, method: method)
         } catch let error as APIStatusError {
-            throw adminFailure(error, pod: pod, namespace: namespace, port: port)
+            // When the port does not answer, the pod's state says whether its proxy has started yet.
+            let state = [502, 503].contains(error.code) ? proxyState(client, pod: pod, namespace: namespace) : nil
+            throw adminFailure(error, pod: pod, namespace: namespace, port: port, proxyState: state)
         } catch let error as TransportError {
             throw CommandFailure(error.description)
         }
@@ -112,12 +114,29 @@ struct ProxyAdminSource {
         }
     }
 
-    static func adminFailure(_ error: APIStatusError, pod: String, namespace: String, port: Int) -> CommandFailure {
+    /// "the pod is Pending" or "its istio-proxy container is not ready" when the pod says so; nil when it looks ready.
+    static func proxyState(_ client: KubernetesClient, pod: String, namespace: String) -> String? {
+        guard let object = try? client.get("/api/v1/namespaces/\(KubernetesClient.percentEncoded(namespace))/pods/\(KubernetesClient.percentEncoded(pod))")
+        else { return nil }
+        let phase = object["status"]?["phase"]?.string ?? "Unknown"
+        if phase != "Running" { return "the pod is \(phase)" }
+        let statuses = (object["status"]?["containerStatuses"]?.array ?? []) + (object["status"]?["initContainerStatuses"]?.array ?? [])
+        if let proxy = statuses.first(where: { $0["name"]?.string == "istio-proxy" }), proxy["ready"]?.bool != true {
+            return "its istio-proxy container is not ready"
+        }
+        return nil
+    }
+
+    static func adminFailure(_ error: APIStatusError, pod: String, namespace: String, port: Int, proxyState: String? = nil) -> CommandFailure {
         switch error.code {
         case 403:
             return CommandFailure("not allowed to read pod \(pod).\(namespace)'s proxy admin port (RBAC refuses the pods/proxy subresource: "
                                   + "\(error.message)); ask for get on pods/proxy in namespace \(namespace)")
         case 502, 503:
+            if let proxyState {
+                return CommandFailure("the proxy of pod \(pod).\(namespace) is not ready (\(proxyState)), so its admin port \(port) does not answer "
+                                      + "(\(error.message)): wait until it runs (kubectl get pod \(pod) -n \(namespace) -w)")
+            }
             return CommandFailure("pod \(pod).\(namespace) does not answer on its admin port \(port) (\(error.message)): "
                                   + "is the proxy running and ready? (kubectl get pod \(pod) -n \(namespace))")
         default:
@@ -149,11 +168,14 @@ enum ProxyConfigOutput {
         FlagSpec("output", short: "o", help: "Output format: one of short|json|yaml", default: defaultFormat, completion: .values(formats))
     }
 
-    /// One section of a config dump (BootstrapConfigDump, SecretsConfigDump...) as the message itself, without its `@type`.
-    static func renderSection(_ section: JSONValue, yaml: Bool) -> String {
+    /// One section of a config dump (BootstrapConfigDump, SecretsConfigDump...) as the message itself, without its
+    /// `@type`. istioctl prints the bootstrap and secret sections with jsonpb (`jsonpb: true`), whose layout
+    /// `ProtoJSONWriter` follows, and the ECDS section with protojson, indented like any JSON.
+    static func renderSection(_ section: JSONValue, yaml: Bool, jsonpb: Bool = true) -> String {
         var section = section
         section["@type"] = nil
-        return render(section, yaml: yaml)
+        if yaml || !jsonpb { return render(section, yaml: yaml) }
+        return ProtoJSONWriter().write(EnvoyFieldName.protoJSON(PrivateKeyRedaction.redacted(section))) + "\n"
     }
 
     /// A list of configuration items is printed as the messages themselves, without each one's `@type`.

@@ -57,14 +57,21 @@ struct ProxyConfigTables {
         return listeners
     }
 
-    func listeners(_ dump: ConfigDump, _ filter: ListenerFilter) throws -> String {
-        let listeners = try Self.sortedListeners(dump).filter(filter.accepts).enumerated().sorted { a, b in
+    /// istioctl's listener order: by port, address, then type, else as in the dump; `internalByName` orders two
+    /// internal listeners by name (the waypoint view).
+    static func inListenerOrder(_ listeners: [Listener], internalByName: Bool = false) -> [Listener] {
+        listeners.enumerated().sorted { a, b in
             let x = a.element, y = b.element
+            if internalByName && x.isInternal && y.isInternal { return x.name < y.name }
             if x.address.port != y.address.port { return x.address.port < y.address.port }
             if x.address.host != y.address.host { return x.address.host < y.address.host }
             if x.protocolType != y.protocolType { return x.protocolType < y.protocolType }
             return a.offset < b.offset
         }.map(\.element)
+    }
+
+    func listeners(_ dump: ConfigDump, _ filter: ListenerFilter) throws -> String {
+        let listeners = Self.inListenerOrder(try Self.sortedListeners(dump).filter(filter.accepts))
         var table = ColumnWriter(padding: 1)
         table.append((kinds ? ["NAME"] : []) + ["ADDRESSES", "PORT"] + (filter.verbose ? ["MATCH", "DESTINATION"] : ["TYPE"]))
         for listener in listeners {

@@ -21,7 +21,7 @@ public struct APIError: Error, Sendable {
 
     /// 404 for a subresource the local control plane does not serve (`kubectl debug` asks for pods/ephemeralcontainers).
     static func noSubresource(_ type: ResourceType, _ name: String, _ subresource: String) -> APIError {
-        let reason = type.plural == "pods" ? ": it runs no containers, so there is nothing to attach to or debug" : ""
+        let reason = type.plural == "pods" ? ": its containers are local processes, with no ephemeral containers to debug with" : ""
         return APIError(404, "NotFound", "\(type.qualifiedName) \"\(name)\" has no \(subresource) subresource in meshctl's local control plane\(reason)",
                         details: details(type, name))
     }

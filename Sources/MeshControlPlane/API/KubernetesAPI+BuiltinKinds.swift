@@ -66,7 +66,7 @@ extension KubernetesAPI {
             let usedPorts = Set(services.flatMap { ($0["spec"]?["ports"]?.array ?? []).compactMap { $0["nodePort"]?.int } })
             NodePortRange.assign(&checked, current: current, used: usedPorts, seed: "\(namespace)/\(name)")
         }
-        if WorkloadStatus.kinds.contains(type.kind), let current {
+        if WorkloadStatus.kinds.union(["Job", "CronJob"]).contains(type.kind), target.subresource != "status", let current {
             // Status is the system's: a write of the object itself does not change it.
             checked["status"] = current["status"]
         }
@@ -161,7 +161,8 @@ enum NodePortRange {
     }
 }
 
-/// Service addresses in 10.96.0.0/12 (kube's default service range), spread by name.
+/// Service addresses in 127.96.0.0/12: kube's default service range (10.96.0.0/12) moved onto loopback, where local
+/// mode's service proxy listens on them (apart from the pod addresses local mode hands out); spread by name.
 enum ClusterIPRange {
     /// An address for the Service that is not in `used`.
     static func free(namespace: String, name: String, used: Set<String>) -> String {
@@ -177,6 +178,6 @@ enum ClusterIPRange {
         for byte in "\(namespace)/\(name)/\(attempt)".utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
         // 2^20 addresses; .0.0 to .0.9 are left for well-known Services.
         let offset = 10 + Int(hash % UInt64((1 << 20) - 20))
-        return "10.\(96 + offset >> 16).\((offset >> 8) & 0xff).\(offset & 0xff)"
+        return "127.\(96 + offset >> 16).\((offset >> 8) & 0xff).\(offset & 0xff)"
     }
 }

@@ -3,15 +3,37 @@ import Manifests
 import MeshNet
 
 extension KubernetesAPI {
-    /// The pod subresources this file serves: `proxy` (any port and path) and `log`.
+    /// The pod subresources this file serves: `proxy` (any port and path), `log`, and answers for `exec`,
+    /// `attach` and `portforward`.
     static func servesPodSubresource(_ target: Target) -> Bool {
-        target.type.plural == "pods" && target.namespace != nil && target.name != nil && ["proxy", "log"].contains(target.subresource ?? "")
+        target.type.plural == "pods" && target.namespace != nil && target.name != nil
+            && ["proxy", "log", "exec", "attach", "portforward"].contains(target.subresource ?? "")
     }
 
     /// `pods/NAME[:PORT]/proxy/PATH` and `pods/NAME/log`, as kube-apiserver serves them.
     func podSubresource(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {
-        if target.subresource == "log" { return try podLog(request, responder, target) }
-        try podProxy(request, responder, target)
+        switch target.subresource {
+        case "log": try podLog(request, responder, target)
+        case "proxy": try podProxy(request, responder, target)
+        default: throw Self.noStreaming(target)
+        }
+    }
+
+    /// exec, attach and port-forward need a stream into a container; local mode's containers are processes, so it
+    /// says what to use instead (400, so kubectl prints the message and stops instead of trying another protocol).
+    static func noStreaming(_ target: Target) -> APIError {
+        let name = target.name ?? ""
+        let namespace = target.namespace ?? "default"
+        let advice: String
+        switch target.subresource {
+        case "portforward":
+            advice = "pods in local mode listen on their own address, so connect to it directly (kubectl get pod \(name) -o wide shows it), "
+                + "or send a request from inside local mode with: meshctl local curl --from \(name) -n \(namespace) URL"
+        default:
+            advice = "to send a request from this pod, use: meshctl local curl --from \(name) -n \(namespace) URL; "
+                + "its output is in: kubectl logs \(name) -n \(namespace)"
+        }
+        return APIError(400, "BadRequest", "meshctl's local mode runs containers as local processes and does not serve \(target.subresource ?? ""): \(advice)")
     }
 
     /// Forwards the request to `status.podIP:PORT` over plain HTTP (`NAME`, `NAME:PORT`, `http:NAME:PORT`) and
@@ -70,9 +92,9 @@ extension KubernetesAPI {
         }
     }
 
-    /// A pod's container log: meshctl's local control plane runs no containers yet, so a known container has no
-    /// log and is answered as kube-apiserver answers for a container that has not started (400, not an empty 200
-    /// that would pass for a quiet container); an unknown container is refused as kube-apiserver refuses it.
+    /// A pod's container log: what the container's process wrote, read from the kubelet's log files, with
+    /// kubectl's options (`follow`, `tailLines`, `sinceSeconds`, `sinceTime`, `timestamps`, `previous`,
+    /// `limitBytes`, `container`). A container that has not started is answered as kube-apiserver does (400).
     func podLog(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {
         guard request.method == "GET" else { throw APIError.methodNotAllowed }
         let name = target.name ?? ""
@@ -85,7 +107,111 @@ extension KubernetesAPI {
             throw APIError(400, "BadRequest", "a container name must be specified for pod \(name), choose one of: [\(containers.joined(separator: " "))]")
         }
         let container = request.query["container"] ?? containers.first ?? ""
-        throw APIError(400, "BadRequest", "container \"\(container)\" in pod \"\(name)\" is waiting to start: meshctl's local mode does not run containers yet")
+        guard let logs = containerLogs else {
+            throw APIError(400, "BadRequest", "container \"\(container)\" in pod \"\(name)\" is waiting to start: this control plane does not run containers "
+                           + "(meshctl local up runs them)")
+        }
+        let files = logs.files(namespace: target.storageNamespace, name: name, uid: pod["metadata"]?["uid"]?.string ?? "", container: container)
+        let query = request.query
+        let previous = ["true", "1"].contains(query["previous"] ?? "")
+        let status = ((pod["status"]?["containerStatuses"]?.array ?? []) + (pod["status"]?["initContainerStatuses"]?.array ?? []))
+            .first { $0["name"]?.string == container }
+        guard let file = previous ? (files.count >= 2 ? files[files.count - 2] : nil) : files.last else {
+            if previous {
+                throw APIError(400, "BadRequest", "previous terminated container \"\(container)\" in pod \"\(name)\" not found")
+            }
+            let waiting = status?["state"]?["waiting"]
+            let reason = waiting?["reason"]?.string.map { " (\($0)\(waiting?["message"]?.string.map { ": \($0)" } ?? ""))" } ?? ""
+            throw APIError(400, "BadRequest", "container \"\(container)\" in pod \"\(name)\" is waiting to start\(reason)")
+        }
+        let options = LogOptions(query, now: Date())
+        let bytes = Array((try? Data(contentsOf: file)) ?? Data())
+        var consumed = bytes.count
+        if let last = bytes.lastIndex(of: 10) { consumed = last + 1 } else { consumed = 0 }
+        let body = options.render(LogLine.parse(Array(bytes[..<consumed])), tail: true)
+        let follow = ["true", "1"].contains(query["follow"] ?? "") && !previous
+        guard follow else {
+            responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], body: body))
+            return
+        }
+        let stream = responder.startStream(status: 200, headers: [("Content-Type", "text/plain"), ("Cache-Control", "no-cache")])
+        stream.send(body)
+        let loop = stream.loop
+        let store = self.store, key = target.type.key, namespace = target.storageNamespace, uid = pod["metadata"]?["uid"]?.string ?? ""
+        var offset = consumed
+        var timer: EventLoop.TimerID?
+        var ended = false
+        var sent = body.count
+        // New lines are sent as the process writes them; the stream ends when the container's run ends (the pod is
+        // gone, or a newer run of the container has its own file) and what it wrote has been sent.
+        func poll() {
+            guard !ended else { return }
+            let more = Array((try? Data(contentsOf: file)) ?? Data())
+            if more.count > offset, let last = more.lastIndex(of: 10), last >= offset {
+                var output = options.render(LogLine.parse(Array(more[offset...last])), tail: false)
+                if let limit = options.limitBytes { output = Array(output.prefix(max(0, limit - sent))) }
+                if !output.isEmpty { stream.send(output); sent += output.count }
+                offset = last + 1
+            }
+            let current = try? store.get(key, namespace: namespace, name: name)
+            let superseded = logs.files(namespace: namespace, name: name, uid: uid, container: container).last != file
+            let running = ((current?["status"]?["containerStatuses"]?.array ?? []) + (current?["status"]?["initContainerStatuses"]?.array ?? []))
+                .first { $0["name"]?.string == container }?["state"]?["running"] != nil
+            if current?["metadata"]?["uid"]?.string != uid || superseded || !running || (options.limitBytes.map { sent >= $0 } ?? false) {
+                ended = true
+                stream.finish()
+                return
+            }
+            timer = loop.schedule(after: 0.2) { poll() }
+        }
+        loop.execute {
+            stream.onEnd = {
+                ended = true
+                if let timer { loop.cancel(timer) }
+            }
+            timer = loop.schedule(after: 0.2) { poll() }
+        }
+    }
+}
+
+/// kubectl logs' options, applied to a container's log lines.
+struct LogOptions {
+    let tailLines: Int?
+    let since: Date?
+    let timestamps: Bool
+    let limitBytes: Int?
+
+    init(_ query: [String: String], now: Date) {
+        tailLines = query["tailLines"].flatMap(Int.init).map { max(0, $0) }
+        if let seconds = query["sinceSeconds"].flatMap(Double.init) {
+            since = now.addingTimeInterval(-seconds)
+        } else {
+            since = query["sinceTime"].flatMap(Timestamps.parse)
+        }
+        timestamps = ["true", "1"].contains(query["timestamps"] ?? "")
+        limitBytes = query["limitBytes"].flatMap(Int.init).map { max(0, $0) }
+    }
+
+    /// The lines as kubectl shows them: after `since`, the last `tailLines` (when `tail`), with their timestamps if asked.
+    func render(_ lines: [LogLine], tail: Bool) -> [UInt8] {
+        let kept = lines.filter { line in since.map { line.time >= $0 } ?? true }
+        // Lines written in parts (P) count as one line with the part that ends them.
+        var groups: [[LogLine]] = []
+        var current: [LogLine] = []
+        for line in kept {
+            current.append(line)
+            if !line.partial { groups.append(current); current = [] }
+        }
+        if !current.isEmpty { groups.append(current) }
+        if tail, let tailLines { groups = Array(groups.suffix(tailLines)) }
+        var output: [UInt8] = []
+        for line in groups.joined() {
+            if timestamps { output += Array(line.timestampText.utf8) + [32] }
+            output += line.content
+            if !line.partial { output.append(10) }
+        }
+        if let limitBytes { output = Array(output.prefix(limitBytes)) }
+        return output
     }
 }
 

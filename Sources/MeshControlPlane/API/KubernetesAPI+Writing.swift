@@ -42,6 +42,7 @@ extension KubernetesAPI {
             object["metadata"]?["labels"]?["kubernetes.io/metadata.name"] = .string(name)
         }
         let managedFields = managedFields(old: nil, new: object, given: nil, config: context.isApply ? input : nil, target, context)
+        let controllersWriteStatus = runsWorkloads
         let prepare: (Int64) -> JSONValue = { version in
             var stored = object
             stored["metadata"]?["uid"] = .string(UUID().uuidString.lowercased())
@@ -49,7 +50,7 @@ extension KubernetesAPI {
             stored["metadata"]?["creationTimestamp"] = .string(Timestamps.now())
             stored["metadata"]?["generation"] = .int(1)
             stored["metadata"]?["managedFields"] = managedFields
-            WorkloadStatus.observe(&stored)
+            if !controllersWriteStatus { WorkloadStatus.observe(&stored) }
             return stored
         }
         if dryRun { return prepare(store.resourceVersion) }
@@ -114,7 +115,7 @@ extension KubernetesAPI {
                 if updated["spec"] != current["spec"] {
                     updated["metadata"]?["generation"] = .int((current["metadata"]?["generation"]?.int ?? 0) + 1)
                 }
-                WorkloadStatus.observe(&updated)
+                if !runsWorkloads { WorkloadStatus.observe(&updated) }
                 changed = true
                 // A dry run keeps the stored version, as kube-apiserver's does (kubectl diff shows no version change).
                 if dryRun { wouldStore = updated; return nil }

@@ -21,6 +21,9 @@ public final class KubernetesAPI: @unchecked Sendable {
     let purgeQueue = DispatchQueue(label: "meshctl.namespace-purge")
     /// Kinds added by applied CustomResourceDefinitions.
     let customKinds = CustomResourceKinds()
+    /// Set when controllers run: workload status is theirs then, and pods/log reads these files.
+    var runsWorkloads = false
+    var containerLogs: ContainerLogFiles?
 
     public init(store: ObjectStore, token: String, serverVersion: String = "v1.32.0") {
         self.store = store
@@ -177,6 +180,10 @@ public final class KubernetesAPI: @unchecked Sendable {
             let (result, created) = try patch(request, name: name, target, dryRun: dryRun, context)
             send(responder, created ? 201 : 200, presented(result, target), headers: context.headers)
         case ("DELETE", .some(let name)):
+            let policy = propagationPolicy(request)
+            if !dryRun, policy != nil, let owner = try store.get(target.type.key, namespace: target.storageNamespace, name: name) {
+                try propagate(policy, from: owner)
+            }
             send(responder, 200, presented(try delete(name, target, dryRun: dryRun), target))
         case ("DELETE", nil):
             try deleteCollection(request, responder, target, dryRun: dryRun)

@@ -110,7 +110,11 @@ public enum ResourceCatalog {
                                             .init("Data", .computed { String(($0["data"]?.object?.count ?? 0) + ($0["stringData"]?.object?.count ?? 0)) })]),
         core("serviceaccounts", "ServiceAccount", short: ["sa"]),
         core("nodes", "Node", namespaced: false, short: ["no"]),
-        core("events", "Event", short: ["ev"]),
+        core("events", "Event", short: ["ev"], columns: [
+            .init("Type", .field("type")), .init("Reason", .field("reason")),
+            .init("Object", .computed { "\(($0["involvedObject"]?["kind"]?.string ?? "").lowercased())/\($0["involvedObject"]?["name"]?.string ?? "")" }),
+            .init("Message", .field("message")),
+        ]),
         core("persistentvolumeclaims", "PersistentVolumeClaim", short: ["pvc"], columns: [
             .init("Status", .computed { $0["status"]?["phase"]?.string ?? "Pending" }), .init("Volume", .field("spec.volumeName")),
             .init("Capacity", .field("status.capacity.storage")), .init("Access Modes", .computed(Columns.accessModes)),
@@ -234,7 +238,23 @@ enum Columns {
 
     static func podStatus(_ pod: JSONValue) -> String {
         if pod["metadata"]?["deletionTimestamp"] != nil { return "Terminating" }
-        return pod["status"]?["phase"]?.string ?? "Pending"
+        // As kubectl prints it: a container's waiting or terminated reason says more than the phase.
+        let statuses = pod["status"]?["containerStatuses"]?.array ?? []
+        let initStatuses = pod["status"]?["initContainerStatuses"]?.array ?? []
+        for (index, status) in initStatuses.enumerated() {
+            if status["state"]?["terminated"]?["exitCode"]?.int == 0 { continue }
+            if let reason = status["state"]?["waiting"]?["reason"]?.string, reason != "PodInitializing" { return "Init:\(reason)" }
+            if let terminated = status["state"]?["terminated"] { return "Init:\(terminated["reason"]?.string ?? "ExitCode:\(terminated["exitCode"]?.int ?? 0)")" }
+            return "Init:\(index)/\(initStatuses.count)"
+        }
+        var shown = pod["status"]?["reason"]?.string ?? pod["status"]?["phase"]?.string ?? "Pending"
+        for status in statuses.reversed() {
+            if let reason = status["state"]?["waiting"]?["reason"]?.string, !reason.isEmpty { shown = reason }
+            else if let terminated = status["state"]?["terminated"] {
+                shown = terminated["reason"]?.string ?? (terminated["signal"]?.int.map { "Signal:\($0)" } ?? "ExitCode:\(terminated["exitCode"]?.int ?? 0)")
+            }
+        }
+        return shown
     }
 
     static func podRestarts(_ pod: JSONValue) -> String {

@@ -149,7 +149,8 @@ enum BuiltinRules {
     }
 }
 
-/// What the local control plane reports as a workload's status while it runs no controllers: the spec is observed
+/// What the API reports as a workload's status when no controllers run (the API alone, as tests and the conformance
+/// harness start it; `meshctl local up` runs them, and they write the status): the spec is observed
 /// (observedGeneration follows generation) and no pods are running, so `kubectl rollout status` reports the
 /// rollout as waiting for its replicas, truthfully, unless none are wanted.
 enum WorkloadStatus {

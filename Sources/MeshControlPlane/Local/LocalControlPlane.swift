@@ -15,6 +15,8 @@ public struct LocalStatePaths: Sendable {
     public var token: URL { directory.appendingPathComponent("token") }
     public var pidFile: URL { directory.appendingPathComponent("meshctl-local.pid") }
     public var log: URL { directory.appendingPathComponent("meshctl-local.log") }
+    /// The names of the Services, for processes local mode starts (see `ClusterNames`, `ServiceLinks`).
+    public var names: URL { directory.appendingPathComponent("names") }
     /// Written once the server answers: `https://127.0.0.1:PORT` and the start time.
     public var endpoint: URL { directory.appendingPathComponent("endpoint") }
 }
@@ -50,9 +52,14 @@ public final class LocalControlPlane: @unchecked Sendable {
     private let loops: [EventLoop]
     private let server: HTTPServer
     public let api: KubernetesAPI
+    /// Forwards connections to Services' cluster IPs to their ready endpoints.
+    public let serviceProxy: ServiceProxy
+    /// The controllers and the kubelet, when this control plane runs workloads.
+    let workloads: LocalWorkloads?
 
-    /// Prepares the state directory (credentials made if missing) and binds the port (0: any free one).
-    public init(stateDirectory: URL, port: Int, loops loopCount: Int = 2) throws {
+    /// Prepares the state directory (credentials made if missing) and binds the port (0: any free one). With
+    /// `workloads`, it also runs what is applied: controllers, and pods as local processes.
+    public init(stateDirectory: URL, port: Int, loops loopCount: Int = 2, workloads settings: WorkloadSettings? = nil) throws {
         paths = LocalStatePaths(directory: stateDirectory)
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let credentials = try Self.credentials(paths)
@@ -71,18 +78,39 @@ public final class LocalControlPlane: @unchecked Sendable {
         }
         self.port = server.port
         api.serverAddress = "127.0.0.1:\(server.port)"
+        let api = self.api
+        workloads = settings.map { LocalWorkloads(api: api, settings: $0, stateDirectory: stateDirectory) }
         try Bootstrap.seed(api)
+        serviceProxy = try ServiceProxy(store: store, namesFile: paths.names) { [api] line in api.log(line) }
     }
 
     public var url: String { "https://127.0.0.1:\(port)" }
 
+    /// Ends the pod processes a control plane on `stateDirectory` left running (one killed before it could stop
+    /// them); returns how many there were.
+    @discardableResult
+    public static func endLeftoverPods(stateDirectory: URL) -> Int {
+        let marker = ("MESHCTL_LOCAL_STATE", stateDirectory.standardizedFileURL.path)
+        let count = ChildProcess.processes(carrying: "\(marker.0)=\(marker.1)").count
+        Kubelet.endLeftovers(marker: marker)
+        return count
+    }
+
+    /// The pod processes running now (tests).
+    var podProcessIDs: [pid_t] { workloads?.kubelet.processIDs ?? [] }
+
     public func start() throws {
         for loop in loops { loop.start() }
         server.start()
+        try serviceProxy.start()
+        try workloads?.start()
         try StateFiles.write(Array("\(url)\n\(Int(Date().timeIntervalSince1970))\n".utf8), to: paths.endpoint, secret: false)
     }
 
+    /// Stops the pods (when it runs them; none is left running), then the server.
     public func stop() {
+        workloads?.stop()
+        serviceProxy.stop()
         server.stop()
         for loop in loops { loop.stop() }
         try? FileManager.default.removeItem(at: paths.endpoint)

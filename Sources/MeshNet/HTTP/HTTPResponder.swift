@@ -21,6 +21,21 @@ public final class HTTPResponder: @unchecked Sendable {
     /// The connection's TLS (ALPN's choice, the client's SPIFFE identity under mTLS), nil over plain TCP. Loop thread only.
     public var tls: TLSHandler? { connection.channel?.tls }
 
+    /// The client's address as `IP:PORT`.
+    public var peerAddress: String? { connection.tcp.peerAddress }
+
+    /// The address the client reached, as `IP:PORT`.
+    public var localAddress: String? { connection.tcp.localAddress }
+
+    /// Closes the connection without answering (a test server that drops a request). Any thread.
+    public func abort() {
+        onLoop { [self] in
+            guard !answered else { return }
+            answered = true
+            connection.tcp.close()
+        }
+    }
+
     public func respond(_ response: HTTPResponse) {
         if loop.inLoop { write(response) } else { loop.execute { [self] in write(response) } }
     }

@@ -42,6 +42,12 @@ enum Socket {
         }
     }
 
+    /// A socket bound to an address with port 0 gets its port at connect (Linux's IP_BIND_ADDRESS_NO_PORT).
+    static func deferPortChoice(_ fd: Int32) {
+        var on: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_IP), 24, &on, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     static func setNoDelay(_ fd: Int32) {
         var on: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
@@ -94,5 +100,35 @@ enum Heap {
     /// RSS stays at its peak after a burst of clients).
     static func giveBackFreedMemory() {
         _ = malloc_trim(0)
+    }
+}
+
+/// Socket addresses as text.
+public enum SocketAddress {
+    /// `IP:PORT` (`[IP]:PORT` for IPv6) of a socket's peer (`peer`) or of the socket itself; nil when it has none.
+    public static func text(_ fd: Int32, peer: Bool) -> String? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length) }
+        }
+        guard result == 0 else { return nil }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                var ip = address.pointee.sin_addr
+                guard inet_ntop(AF_INET, &ip, &text, socklen_t(text.count)) != nil else { return nil }
+                return "\(String(cString: text)):\(UInt16(bigEndian: address.pointee.sin_port))"
+            } }
+        case AF_INET6:
+            return withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                var ip = address.pointee.sin6_addr
+                guard inet_ntop(AF_INET6, &ip, &text, socklen_t(text.count)) != nil else { return nil }
+                return "[\(String(cString: text))]:\(UInt16(bigEndian: address.pointee.sin6_port))"
+            } }
+        default:
+            return nil
+        }
     }
 }

@@ -48,8 +48,10 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     /// Opens a connection to `host:port` (IP literals) without blocking the loop; `completion` runs on the loop
-    /// with the started connection or the reason it failed. `Channel.connect` adds TLS.
-    public static func connect(host: String, port: Int, loop: EventLoop, completion: @escaping (Result<TCPConnection, NetworkError>) -> Void) {
+    /// with the started connection or the reason it failed. `sourceHost` (an IP literal of this machine, such as a
+    /// local pod's 127.x address) is the address the connection comes from. `Channel.connect` adds TLS.
+    public static func connect(host: String, port: Int, loop: EventLoop, sourceHost: String? = nil,
+                               completion: @escaping (Result<TCPConnection, NetworkError>) -> Void) {
         loop.execute {
             var storage = sockaddr_storage()
             let length: socklen_t
@@ -57,6 +59,20 @@ public final class TCPConnection: @unchecked Sendable {
             let fd = Socket.openStream(family: Int32(storage.ss_family))
             guard fd >= 0 else { return completion(.failure(.system("socket"))) }
             Socket.setNoDelay(fd)
+            if let sourceHost {
+                var source = sockaddr_storage()
+                do {
+                    let sourceLength = try TCPListener.fill(&source, host: sourceHost, port: 0)
+                    // The port is chosen at connect, for the address pair: many short connections from one source
+                    // are not held back by the ports its closed ones keep in TIME_WAIT.
+                    Socket.deferPortChoice(fd)
+                    let bound = withUnsafePointer(to: &source) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, sourceLength) } }
+                    guard bound == 0 else { throw NetworkError.system("bind \(sourceHost)") }
+                } catch {
+                    Glibc.close(fd)
+                    return completion(.failure(error as? NetworkError ?? .address(sourceHost)))
+                }
+            }
             let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) } }
             func established() {
                 let connection = TCPConnection(fd: fd, loop: loop)
@@ -83,6 +99,12 @@ public final class TCPConnection: @unchecked Sendable {
             }
         }
     }
+
+    /// The peer's address as `IP:PORT` (`[IP]:PORT` for IPv6), nil when the socket has none.
+    public var peerAddress: String? { SocketAddress.text(fd, peer: true) }
+
+    /// This side's address as `IP:PORT`: where the peer reached us.
+    public var localAddress: String? { SocketAddress.text(fd, peer: false) }
 
     /// Starts reading; nothing happens when it already has (connections from `connect` come started) or was closed.
     /// Loop thread only.

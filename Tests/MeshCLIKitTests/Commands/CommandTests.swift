@@ -108,3 +108,63 @@ final class ExecutableTests: XCTestCase {
         XCTAssertEqual(try runProcess(binary, ["kube-inject", "-f", "x.yaml"]).status, 1)
     }
 }
+
+/// `x diagnose`: the --log explanation, bad input, and the capture form's exit code and formats.
+final class DiagnoseCommandTests: XCTestCase {
+    static let line = #"[2026-11-30T19:44:41.759Z] "GET /v1/stock/reserve HTTP/1.1" 503 UO upstream_reset_before_response_started{overflow} - "-" 0 81 0 - "-" "checkout/1.9 okhttp/4.12.0" "38529b0f" "inventory:7070" "-" outbound|7070||inventory.shop.svc.cluster.local - 127.0.0.1:21131 127.0.0.1:37524 - default"#
+
+    func testLogExplainsFieldsFlagsAndDetails() throws {
+        let run = runMeshctl(["x", "diagnose", "--log", Self.line])
+        XCTAssertEqual(run.exitCode, .success, run.stderr)
+        for text in ["response flags", "UO (UpstreamOverflow)", "connectionPool", "reset reason overflow", "outbound to inventory.shop.svc.cluster.local port 7070",
+                     "upstream cluster", "the caller's sidecar (outbound)"] {
+            XCTAssertTrue(run.stdout.contains(text), "missing \(text):\n\(run.stdout)")
+        }
+        let json = runMeshctl(["x", "diagnose", "--log", Self.line, "-o", "json"])
+        let parsed = try JSONValue.parse(json.stdout)
+        XCTAssertEqual(parsed["flags"]?.array?.first?["name"]?.string, "UpstreamOverflow")
+        XCTAssertEqual(parsed["fields"]?.array?.count, 22)
+    }
+
+    /// Every flag of Envoy's list is explained with both names.
+    func testEveryDocumentedFlagIsExplained() {
+        let codes = ["UH", "UF", "UO", "NR", "URX", "NC", "DT", "DC", "LH", "UT", "LR", "UR", "UC", "DI", "FI", "RL", "UAEX", "RLSE", "IH", "SI",
+                     "DPE", "UPE", "UMSDR", "RFCF", "NFCF", "OM", "DF", "DO", "DR", "UDO"]
+        let line = Self.line.replacingOccurrences(of: " 503 UO ", with: " 503 \(codes.joined(separator: ",")) ")
+        let run = runMeshctl(["x", "diagnose", "--log", line])
+        XCTAssertEqual(run.exitCode, .success, run.stderr)
+        XCTAssertFalse(run.stdout.contains("not a flag of Envoy's documented list"), run.stdout)
+        for code in codes { XCTAssertTrue(run.stdout.contains("  \(code) ("), "no explanation for \(code)") }
+        for details in ["route_not_found", "response_timeout", "rbac_access_denied_matched_policy[none]", "fault_filter_abort", "via_upstream",
+                        "cluster_not_found", "no_healthy_upstream", "local_rate_limited", "filter_chain_not_found", "direct_response"] {
+            let explained = runMeshctl(["x", "diagnose", "--log", Self.line.replacingOccurrences(of: "upstream_reset_before_response_started{overflow}", with: details)])
+            XCTAssertFalse(explained.stdout.contains("a detail meshctl does not know"), "\(details):\n\(explained.stdout)")
+        }
+    }
+
+    func testBadInputExits65WithWhatIsWrong() {
+        let run = runMeshctl(["x", "diagnose", "--log", "GET / 503"])
+        XCTAssertEqual(run.exitCode, .dataError)
+        XCTAssertTrue(run.stderr.contains("found 3 fields") && run.stderr.contains("has 22"), run.stderr)
+        XCTAssertEqual(runMeshctl(["x", "diagnose"]).exitCode, .usage)
+        XCTAssertEqual(runMeshctl(["x", "diagnose", "--log", Self.line, "--capture", "/tmp"]).exitCode, .usage)
+        XCTAssertEqual(runMeshctl(["x", "diagnose", "--capture", "/nonexistent/capture"]).exitCode, .failure)
+    }
+
+    func testCaptureWithAMalformedFileExits65() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-diagnose-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data("{\"configs\": [".utf8).write(to: folder.appendingPathComponent("config_dump.json"))
+        let run = runMeshctl(["x", "diagnose", "--capture", folder.path])
+        XCTAssertEqual(run.exitCode, .dataError, run.stderr)
+        XCTAssertTrue(run.stderr.contains("config_dump.json:1:"), run.stderr)
+
+        try FileManager.default.removeItem(at: folder.appendingPathComponent("config_dump.json"))
+        try Data((Self.line + "\n").utf8).write(to: folder.appendingPathComponent("access.log"))
+        let partial = runMeshctl(["x", "diagnose", "--capture", folder.path, "-o", "yaml"])
+        XCTAssertEqual(partial.exitCode, .success, partial.stderr)
+        XCTAssertTrue(partial.stdout.contains("id: circuit-breaker"), partial.stdout)
+        XCTAssertTrue(partial.stdout.contains("config_dump.json: missing"), partial.stdout)
+    }
+}

@@ -58,7 +58,7 @@ final class LocalCommandTests: XCTestCase {
         XCTAssertEqual(status.status, 0, status.stderr)
         let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(document["state"] as? String, "up")
-        XCTAssertEqual(document["objects"] as? Int, 8, "4 namespaces, 2 ConfigMaps, the istiod Service and the injector webhook")
+        XCTAssertEqual(document["objects"] as? Int, 11, "4 namespaces, 2 ConfigMaps, the istiod Service with its Endpoints and EndpointSlice, the injector webhook and the node")
 
         // What the API acknowledged survives kill -9.
         let kubectl = URL(fileURLWithPath: "/usr/bin/kubectl")
@@ -91,6 +91,71 @@ final class LocalCommandTests: XCTestCase {
         _ = Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var linger = linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<linger>.size))
+    }
+}
+
+/// Local mode's pods are processes of the background server: `local down` stops them all, `local up` brings them
+/// back, and a server killed with SIGKILL leaves none behind once `local down` has run.
+final class LocalWorkloadProcessTests: XCTestCase {
+    /// The processes that carry the pod marker of `state`.
+    func podProcesses(_ state: String) -> [Int32] {
+        let needle = "MESHCTL_LOCAL_STATE=\(URL(fileURLWithPath: state).standardizedFileURL.path)"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
+            guard let pid = Int32(entry), let data = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { return nil }
+            return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self) == needle } ? pid : nil
+        }
+    }
+
+    func testDownLeavesNothingRunningAndUpBringsThePodsBack() throws {
+        let binary = TestPaths.meshctlBinary
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("meshctl was not built at \(binary.path)") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") else { throw XCTSkip("no kubectl at /usr/bin/kubectl on this machine") }
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-pods-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        let environment = ["HOME": home.path, "KUBECONFIG": home.appendingPathComponent("config").path, "PATH": "/usr/bin:/bin"]
+        let state = home.appendingPathComponent("state").path
+        defer { _ = try? runProcess(binary, ["local", "down", "--state-dir", state], environment: environment) }
+        let kubectl = URL(fileURLWithPath: "/usr/bin/kubectl")
+        let cache = ["--cache-dir", home.appendingPathComponent("cache").path]
+
+        XCTAssertEqual(try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment).status, 0)
+        let deployment = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: sleeper, namespace: default}
+            spec:
+              replicas: 2
+              selector: {matchLabels: {app: sleeper}}
+              template:
+                metadata: {labels: {app: sleeper}}
+                spec:
+                  containers: [{name: main, image: meshctl/exec, command: [sh, -c, "sleep 600 & wait"]}]
+
+            """
+        XCTAssertEqual(try runProcess(kubectl, ["apply", "-f", "-"] + cache, environment: environment, stdin: deployment).status, 0)
+        let rollout = try runProcess(kubectl, ["rollout", "status", "deployment/sleeper", "--timeout=60s"] + cache, environment: environment)
+        XCTAssertEqual(rollout.status, 0, rollout.stdout + rollout.stderr)
+        // Each pod: sh and its sleep.
+        XCTAssertTrue(eventually(timeout: 10) { self.podProcesses(state).count == 4 }, "\(podProcesses(state))")
+
+        let down = try runProcess(binary, ["local", "down", "--state-dir", state], environment: environment)
+        XCTAssertEqual(down.status, 0, down.stderr)
+        XCTAssertEqual(podProcesses(state), [], "no pod process outlives local down")
+
+        XCTAssertEqual(try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment).status, 0)
+        let again = try runProcess(kubectl, ["rollout", "status", "deployment/sleeper", "--timeout=60s"] + cache, environment: environment)
+        XCTAssertEqual(again.status, 0, again.stdout + again.stderr)
+        XCTAssertTrue(eventually(timeout: 10) { self.podProcesses(state).count == 4 }, "the pods run again after local up")
+
+        // A server killed outright cannot stop its pods: local down finds and ends them.
+        let server = try XCTUnwrap(Int32(String(contentsOfFile: "\(state)/meshctl-local.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(server, SIGKILL)
+        XCTAssertTrue(eventually { kill(server, 0) != 0 })
+        XCTAssertEqual(podProcesses(state).count, 4)
+        let cleanup = try runProcess(binary, ["local", "down", "--state-dir", state], environment: environment)
+        XCTAssertEqual(cleanup.status, 0, cleanup.stderr)
+        XCTAssertTrue(eventually(timeout: 5) { self.podProcesses(state).isEmpty }, "\(podProcesses(state))")
     }
 }
 

@@ -82,4 +82,14 @@ final class ArgumentParserTests: XCTestCase {
         XCTAssertTrue(try parse(["probe", "-h"]).helpRequested)
         XCTAssertTrue(try parse(["--help", "probe"]).helpRequested)
     }
+
+    /// A command's own short flag wins over the global one with that letter (`local curl -v` is verbose), whose long
+    /// name still works; help and completion show it without the letter.
+    func testACommandsOwnShortFlagShadowsTheGlobalOne() throws {
+        let (_, invocation) = try ArgumentParser.parse(["local", "curl", "-v", "--verbosity", "6", "http://web/"], root: RootCommand.self)
+        XCTAssertTrue(invocation.bool("verbose"))
+        XCTAssertEqual(invocation.global.verbosity, 6)
+        XCTAssertNil(GlobalFlags.alongside(LocalCurlCommand.spec.flags).first { $0.name == "verbosity" }?.short)
+        XCTAssertEqual(GlobalFlags.alongside([]).first { $0.name == "verbosity" }?.short, "v")
+    }
 }

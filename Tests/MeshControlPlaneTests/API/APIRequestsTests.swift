@@ -6,29 +6,23 @@ import Manifests
 
 /// Requests kubectl makes less often, over real HTTPS with libcurl: status codes, watches from a version, dry runs.
 final class APIRequestsTests: XCTestCase {
-    var plane: LocalControlPlane!
-    var directory: URL!
-    var client: CurlClient!
+    var running: RunningControlPlane!
+    var plane: LocalControlPlane { running.plane }
+    var directory: URL { running.directory }
+    var client: CurlClient { running.client }
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-api-\(UUID().uuidString)")
-        plane = try LocalControlPlane(stateDirectory: directory, port: 0)
-        try plane.start()
-        client = try CurlClient(certificateAuthorities: plane.authorityPEM, timeoutSeconds: 10)
+        running = try RunningControlPlane(name: "api")
     }
 
     override func tearDown() {
-        plane?.stop()
-        if let directory { try? FileManager.default.removeItem(at: directory) }
+        running?.stop()
     }
 
     @discardableResult
     func call(_ method: String, _ path: String, _ body: String? = nil, contentType: String = "application/json",
                       token: String? = nil) throws -> (status: Int, json: JSONValue) {
-        var headers = [("Authorization", "Bearer \(token ?? plane.token)")]
-        if body != nil { headers.append(("Content-Type", contentType)) }
-        let response = try client.perform(HTTPClientRequest(method: method, url: plane.url + path, headers: headers, body: Array((body ?? "").utf8)))
-        return (response.status, (try? JSONValue.parse(response.body)) ?? .string(String(decoding: response.body, as: UTF8.self)))
+        try running.call(method, path, body, contentType: contentType, token: token)
     }
 
     let configMap = #"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm","namespace":"default"},"data":{"a":"1"}}"#

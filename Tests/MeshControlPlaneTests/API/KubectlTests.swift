@@ -28,44 +28,14 @@ final class KubectlTests: XCTestCase {
         plane.api.namespacePurgeDelay = 0.3
         try plane.start()
         self.plane = plane
-        let kubeconfig = """
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: local
-              cluster: {server: "\(plane.url)", certificate-authority-data: \(Data(plane.authorityPEM).base64EncodedString())}
-            users:
-            - name: local
-              user: {token: \(plane.token)}
-            contexts:
-            - name: local
-              context: {cluster: local, user: local}
-            current-context: local
-
-            """
-        try kubeconfig.write(to: directory.appendingPathComponent("kubeconfig"), atomically: true, encoding: .utf8)
+        try KubectlRunner.writeKubeconfig(for: plane, in: directory)
     }
     var api: KubernetesAPI?
 
     /// Runs kubectl with this test's kubeconfig and its own cache; returns exit status and merged output.
     @discardableResult
     func kubectl(_ arguments: [String], input: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.kubectl)
-        process.arguments = ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path,
-                             "--cache-dir", directory.appendingPathComponent("cache").path, "--request-timeout", "20s"] + arguments
-        process.environment = ["HOME": directory.path, "PATH": "/usr/bin:/bin"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let stdin = Pipe()
-        process.standardInput = stdin
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try KubectlRunner.run(arguments, in: directory, input: input)
     }
 
     func testNamespacesLabelsAndInjectionColumn() throws {

@@ -12,9 +12,11 @@ struct CaptureCommand: MeshCommand {
             discussion: """
             Writes config_dump.json, clusters.json, clusters.txt, stats.txt, listeners.json and server_info.json
             (from the sidecar's Envoy admin port, through the API server), access.log (the access-log lines of the
-            istio-proxy container's log) and istio.yaml (the mesh config, the pod's namespace, Services and their
-            Endpoints, and the Istio networking and security objects). Each file is written whole or not at all;
-            Secrets are never saved.
+            istio-proxy container's log) and istio.yaml: the objects that concern the pod (the mesh config, its
+            Namespace, the pod, the Services that select it and their Endpoints, the DestinationRules and
+            VirtualServices of those Services' hosts and the Gateways they bind, and the PeerAuthentications,
+            AuthorizationPolicies, Sidecars and ServiceEntries that apply to it, namespace-wide, mesh-wide or by
+            selector). Each file is written whole or not at all; Secrets are never saved.
             """,
             examples: [
                 Example("Capture a pod", "meshctl x capture productpage-v1-6b746f74dc-9stvs -n default -d capture/"),
@@ -35,6 +37,7 @@ struct CaptureCommand: MeshCommand {
     /// The Istio kinds saved in istio.yaml, as API paths.
     static let istioCollections: [(path: String, kind: String)] = [
         ("/apis/networking.istio.io/v1/destinationrules", "DestinationRule"), ("/apis/networking.istio.io/v1/virtualservices", "VirtualService"),
+        // After VirtualService: the Gateways saved are the ones those VirtualServices bind.
         ("/apis/networking.istio.io/v1/gateways", "Gateway"), ("/apis/networking.istio.io/v1/serviceentries", "ServiceEntry"),
         ("/apis/networking.istio.io/v1/sidecars", "Sidecar"), ("/apis/security.istio.io/v1/peerauthentications", "PeerAuthentication"),
         ("/apis/security.istio.io/v1/authorizationpolicies", "AuthorizationPolicy"),
@@ -108,21 +111,40 @@ struct CaptureCommand: MeshCommand {
         return time.count >= 20 && time.dropFirst(4).first == "-" && time.contains("T") && line[close...].hasPrefix("] \"")
     }
 
-    /// The objects that concern the pod, as YAML documents: the mesh config, the pod's Namespace, every Service
-    /// and its Endpoints, and the Istio networking and security objects of every namespace. Never Secrets.
+    /// The objects that concern the pod, as YAML documents: the mesh config, the pod's Namespace, the pod, the
+    /// Services that select it and their Endpoints, the Istio objects that apply to it or to its Services' hosts
+    /// (`PodConcerns`), and the Gateways those VirtualServices bind. Never Secrets.
     private func objects(_ client: KubernetesClient, pod: String, namespace: String, istioNamespace: String) throws -> String {
         var objects: [JSONValue] = []
+        let inNamespace = "/api/v1/namespaces/\(KubernetesClient.percentEncoded(namespace))"
         try ClusterConnection.call {
             if let mesh = try ClusterConnection.notFoundAsNil({ try client.get("/api/v1/namespaces/\(istioNamespace)/configmaps/istio") }) { objects.append(mesh) }
-            if let home = try ClusterConnection.notFoundAsNil({ try client.get("/api/v1/namespaces/\(KubernetesClient.percentEncoded(namespace))") }) {
-                objects.append(home)
-            }
-            objects += try client.list("/api/v1/services").map { Self.typed($0, "v1", "Service") }
-            objects += try client.list("/api/v1/endpoints").map { Self.typed($0, "v1", "Endpoints") }
+            if let home = try ClusterConnection.notFoundAsNil({ try client.get(inNamespace) }) { objects.append(home) }
+            let podObject = try client.get("\(inNamespace)/pods/\(KubernetesClient.percentEncoded(pod))")
+            objects.append(Self.typed(podObject, "v1", "Pod"))
+            let mesh = try DescribeReport.meshConfig(client, istioNamespace: istioNamespace)
+            let concerns = PodConcerns(pod: podObject, rootNamespace: mesh["rootNamespace"]?.string ?? istioNamespace)
+            let services = concerns.services(try client.list("\(inNamespace)/services"))
+            objects += services.map { Self.typed($0, "v1", "Service") }
+            objects += concerns.endpoints(try client.list("\(inNamespace)/endpoints"), of: services).map { Self.typed($0, "v1", "Endpoints") }
+            let hosts = Set(services.compactMap { $0["metadata"]?["name"]?.string.map { "\($0).\(namespace).svc.cluster.local" } })
+            var gatewayNames: Set<String> = []
             for collection in Self.istioCollections {
                 // A cluster without Istio's CRDs has none of these.
                 let apiVersion = collection.path.split(separator: "/").dropFirst().prefix(2).joined(separator: "/")
-                objects += ((try? client.list(collection.path)) ?? []).map { Self.typed($0, apiVersion, collection.kind) }
+                let all = (try? client.list(collection.path)) ?? []
+                let applying = collection.kind == "Gateway"
+                    ? all.filter { gatewayNames.contains("\($0["metadata"]?["namespace"]?.string ?? "")/\($0["metadata"]?["name"]?.string ?? "")") }
+                    : concerns.istioObjects(all, kind: collection.kind, serviceHosts: hosts)
+                if collection.kind == "VirtualService" {
+                    for service in applying {
+                        let home = service["metadata"]?["namespace"]?.string ?? ""
+                        for gateway in service["spec"]?["gateways"]?.array?.compactMap(\.string) ?? [] where gateway != "mesh" {
+                            gatewayNames.insert(gateway.contains("/") ? gateway : "\(home)/\(gateway)")
+                        }
+                    }
+                }
+                objects += applying.map { Self.typed($0, apiVersion, collection.kind) }
             }
         }
         let header = "# Kubernetes and Istio objects that concern pod \(pod) (namespace \(namespace)), captured by meshctl x capture.\n"

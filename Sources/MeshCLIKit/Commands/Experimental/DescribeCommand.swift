@@ -9,10 +9,15 @@ struct DescribeCommand: MeshCommand {
             name: "describe",
             abstract: "Describe resource and related Istio configuration: a pod's or Service's ports, protocols and routes",
             discussion: """
-            x describe pod POD[.NS]: the pod's sidecar revision, its ports, the Services that select it with each
-            port's protocol as Istio reads it, and the VirtualService whose route the pod's proxy uses for each port.
-            x describe service SVC[.NS]: the Service's ports and protocols and the pods it selects.
-            Not yet: DestinationRule subsets, mTLS modes and gateways.
+            x describe pod POD[.NS]: the pod's sidecar revision and ports, the Services that select it (each port's
+            protocol as Istio reads it), and per port the DestinationRule its proxy applies (the subsets the pod
+            matches, or a warning that it matches none; TLS mode and policies) and the VirtualService routes that
+            reach it (destinations, weights, match conditions, routes to subsets the pod is not in); the effective
+            PeerAuthentication mode (mesh, namespace, workload, port) and what clients send (the DestinationRule's
+            TLS mode, else auto mTLS); the ingress gateways whose Gateway a VirtualService binds, with the address.
+            The DestinationRule and VirtualService are the ones named in the proxy's config dump, read from the cluster;
+            when the proxy's admin port does not answer, the cluster's for the Service's host, with a warning.
+            x describe service SVC[.NS]: the same for the Service, read through its first ready sidecar pod.
             """,
             examples: [
                 Example("A pod", "meshctl x describe pod productpage-v1-6b746f74dc-9stvs -n default"),
@@ -63,54 +68,103 @@ struct DescribeCommand: MeshCommand {
         let (objectName, namespace) = try Self.nameAndNamespace(name, defaultNamespace: client.access.namespace)
         let services = try ClusterConnection.call { try client.list("/api/v1/namespaces/\(KubernetesClient.percentEncoded(namespace))/services") }
         let pods = try ClusterConnection.call { try client.list("/api/v1/namespaces/\(KubernetesClient.percentEncoded(namespace))/pods") }
+        var report = DescribeReport(client: client, describeNamespace: client.access.namespace, adminPort: adminPort)
+        defer {
+            context.stdout.write(report.text)
+            for warning in report.warnings { context.stderr.write(warning + "\n") }
+        }
         if Self.podKinds.contains(kind) {
             guard let pod = pods.first(where: { $0["metadata"]?["name"]?.string == objectName }) else {
                 throw CommandFailure("pods \"\(objectName)\" not found in namespace \(namespace)")
             }
-            context.stdout.write(try describe(pod: pod, services: services, client: client))
+            try describe(pod: pod, services: services, into: &report, istioNamespace: context.global.istioNamespace)
         } else {
             guard let service = services.first(where: { $0["metadata"]?["name"]?.string == objectName }) else {
                 throw CommandFailure("services \"\(objectName)\" not found in namespace \(namespace)")
             }
-            var text = "Service: \(objectName)\n" + Self.ports(of: service)
-            let selected = pods.filter { Self.selects(service, $0) }.compactMap { $0["metadata"]?["name"]?.string }
-            text += selected.isEmpty ? "   No pods select this Service\n" : "   Pods: \(selected.joined(separator: ", "))\n"
-            context.stdout.write(text)
+            try describe(service: service, pods: pods, into: &report)
         }
     }
 
-    private func describe(pod: JSONValue, services: [JSONValue], client: KubernetesClient) throws -> String {
-        let name = pod["metadata"]?["name"]?.string ?? "", namespace = pod["metadata"]?["namespace"]?.string ?? ""
-        var text = "Pod: \(name)\n"
-        let revision = WorkloadFacts.revision(annotations: pod["metadata"]?["annotations"]?.stringMap ?? [:])
-        if !revision.isEmpty { text += "   Pod Revision: \(revision)\n" }
-        let ports = (pod["spec"]?["containers"]?.array ?? []).flatMap { container in
-            (container["ports"]?.array ?? []).compactMap { $0["containerPort"]?.int.map { "\($0) (\(container["name"]?.string ?? ""))" } }
+    /// The Service's ready sidecar pods, then what the first one's proxy applies to the Service and the ingress
+    /// gateways exposing it.
+    private func describe(service: JSONValue, pods: [JSONValue], into report: inout DescribeReport) throws {
+        let selected = pods.filter { Self.selects(service, $0) }
+        var ready: [JSONValue] = []
+        for pod in selected {
+            let phase = pod["status"]?["phase"]?.string ?? ""
+            guard phase == "Running" else {
+                report.write(3, "Pod \(report.kname(pod)) is not Running (\(phase))")
+                continue
+            }
+            guard let status = Self.proxyStatus(pod) else {
+                report.write(0, "Pod \(report.kname(pod)): no istio-proxy container status (is the sidecar injected?)")
+                continue
+            }
+            guard status["ready"]?.bool == true else {
+                report.write(0, "WARNING: Pod \(report.kname(pod)) Container istio-proxy NOT READY")
+                continue
+            }
+            ready.append(pod)
         }
-        if !ports.isEmpty { text += "   Pod Ports: \(ports.joined(separator: ", "))\n" }
-        let meshed = AnalyzedResource.sidecarProxy(inPodSpec: pod["spec"]?.yamlNode) != nil
-        if !meshed { text += "WARNING: \(name) is not part of mesh; no Istio sidecar\n" }
-        let dump = meshed ? (try? ProxyAdminSource.adminGet(client, pod: name, namespace: namespace, port: adminPort, path: "config_dump", checked: true))
-            .flatMap { try? ConfigDump(text: String(decoding: $0, as: UTF8.self), source: "pod \(name)") } : nil
-        for service in services where Self.selects(service, pod) {
-            let serviceName = service["metadata"]?["name"]?.string ?? ""
-            text += "--------------------\nService: \(serviceName)\n" + Self.ports(of: service)
-            for port in service["spec"]?["ports"]?.array ?? [] {
-                guard let number = port["port"]?.int, let path = dump?.virtualServicePath(service: serviceName, namespace: namespace, port: number),
-                      !path.isEmpty else { continue }
-                text += "   VirtualService for port \(number): \(path.split(separator: "/").last.map(String.init) ?? path)\n"
+        guard let first = ready.first else {
+            if selected.isEmpty { return report.write(0, "Service \"\(report.kname(service))\" has no pods.") }
+            report.write(0, "Service \"\(report.kname(service))\" has no Istio pods.  (\(selected.count) pods in service).")
+            return report.write(0, "Use `meshctl kube-inject` or redeploy with Istio automatic sidecar injection.")
+        }
+        let podsLabels = ready.map(\.labelMap)
+        try report.describeServices([service], pod: first, podsLabels: podsLabels)
+        try report.describeIngress([service], podsLabels: podsLabels)
+    }
+
+    /// The istio-proxy container's status (also as an init container, a native sidecar).
+    static func proxyStatus(_ pod: JSONValue) -> JSONValue? {
+        ((pod["status"]?["containerStatuses"]?.array ?? []) + (pod["status"]?["initContainerStatuses"]?.array ?? []))
+            .first { $0["name"]?.string == "istio-proxy" }
+    }
+
+    /// The pod, the Services selecting it and what its proxy applies to them, its mTLS, and the ingress gateways.
+    private func describe(pod: JSONValue, services: [JSONValue], into report: inout DescribeReport, istioNamespace: String) throws {
+        let name = pod["metadata"]?["name"]?.string ?? "", namespace = pod["metadata"]?["namespace"]?.string ?? ""
+        report.write(0, "Pod: \(report.kname(pod))")
+        report.write(3, "Pod Revision: \(WorkloadFacts.revision(annotations: pod["metadata"]?["annotations"]?.stringMap ?? [:]))")
+        let ports = (pod["spec"]?["containers"]?.array ?? []).flatMap { container in
+            (container["ports"]?.array ?? []).compactMap { port -> String? in
+                guard let number = port["containerPort"]?.int else { return nil }
+                let proto = port["protocol"]?.string ?? "TCP"
+                return "\(number)\(proto == "TCP" ? "" : "/" + proto) (\(container["name"]?.string ?? ""))"
             }
         }
-        return text
-    }
-
-    /// `   Port: http 9080/HTTP targets pod port 9080` per port.
-    static func ports(of service: JSONValue) -> String {
-        (service["spec"]?["ports"]?.array ?? []).map { port in
-            let number = port["port"]?.int ?? 0
-            let target = port["targetPort"]?.int.map(String.init) ?? port["targetPort"]?.string ?? String(number)
-            return "   Port: \(port["name"]?.string ?? "") \(number)/\(WorkloadFacts.protocolName(port)) targets pod port \(target)\n"
-        }.joined()
+        report.write(3, ports.isEmpty ? "Pod does not expose ports" : "Pod Ports: \(ports.joined(separator: ", "))")
+        let phase = pod["status"]?["phase"]?.string ?? ""
+        guard phase == "Running" else {
+            report.write(3, "Pod is not Running (\(phase))")
+            throw CommandFailure("pod \(name).\(namespace) is not running (\(phase)), so its proxy cannot be read: kubectl describe pod \(name) -n \(namespace) says why")
+        }
+        for (list, what) in [("containerStatuses", "Container"), ("initContainerStatuses", "Init Container")] {
+            for status in pod["status"]?[list]?.array ?? [] where status["ready"]?.bool != true {
+                report.write(0, "WARNING: Pod \(report.kname(pod)) \(what) \(status["name"]?.string ?? "") NOT READY")
+            }
+        }
+        guard AnalyzedResource.sidecarProxy(inPodSpec: pod["spec"]?.yamlNode) != nil else {
+            report.write(0, "WARNING: \(report.kname(pod)) is not part of mesh; no Istio sidecar")
+            throw CommandFailure("pod \(name).\(namespace) has no istio-proxy container, so there is no Envoy to describe: "
+                                 + "inject the sidecar (meshctl check-inject pod/\(name) -n \(namespace) says why it is missing)")
+        }
+        let labels = pod.labelMap
+        if !["service.istio.io/canonical-name", "app.kubernetes.io/name", "app"].contains(where: { labels[$0] != nil }) {
+            report.write(0, "Suggestion: add an app label (or app.kubernetes.io/name): Istio's telemetry names the service by it.")
+        }
+        if !["service.istio.io/canonical-revision", "app.kubernetes.io/version", "version"].contains(where: { labels[$0] != nil }) {
+            report.write(0, "Suggestion: add a version label (or app.kubernetes.io/version): Istio's telemetry names the revision by it.")
+        }
+        let matching = services.filter { Self.selects($0, pod) }
+        if matching.isEmpty { report.write(0, "Warning: No Kubernetes Services select pod \(report.kname(pod)); Istio routes to pods through Services") }
+        report.write(0, "--------------------")
+        try report.describeServices(matching, pod: pod, podsLabels: [labels])
+        report.write(0, "--------------------")
+        try report.describeMutualTLS(pod: pod, services: matching, istioNamespace: istioNamespace)
+        try report.describeIngress(matching, podsLabels: [labels])
     }
 
     /// Whether the Service's selector selects the pod.

@@ -25,6 +25,6 @@ struct ProxyConfigECDSCommand: MeshCommand {
     func run(_ context: CommandContext) throws {
         let dump = try source.configDump("config_dump?include_eds=true", context)
         guard format != "short" else { return context.stdout.write(try source.data { try ProxyConfigTables().extensionConfigs(dump) }) }
-        context.stdout.write(ProxyConfigOutput.renderSection(try source.data { try dump.extensionConfigSection() }, yaml: format == "yaml"))
+        context.stdout.write(ProxyConfigOutput.renderSection(try source.data { try dump.extensionConfigSection() }, yaml: format == "yaml", jsonpb: false))
     }
 }

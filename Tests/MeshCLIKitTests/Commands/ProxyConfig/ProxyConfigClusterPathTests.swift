@@ -53,6 +53,9 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         XCTAssertTrue(endpoints.stdout.contains("127.0.0.1:19089     HEALTHY     FAILED"), endpoints.stdout + endpoints.stderr)
         let all = meshctl(["pc", "all", "productpage-v1"])
         XCTAssertTrue(all.stdout.contains("endpoint/127.0.0.1:19089"), "all reads config_dump?include_eds: " + all.stdout.suffix(300))
+        let authz = meshctl(["x", "authz", "check", "productpage-v1"])
+        XCTAssertEqual(authz.exitCode, .success, authz.stderr)
+        XCTAssertEqual(authz.stdout, "ACTION   AuthorizationPolicy   RULES\n", "the sample has no dynamic listeners")
         let secrets = meshctl(["pc", "secret", "productpage-v1"])
         XCTAssertTrue(secrets.stdout.contains("ROOTCA"), secrets.stdout)
         let log = meshctl(["pc", "log", "productpage-v1"])
@@ -91,11 +94,17 @@ final class ProxyConfigClusterPathTests: XCTestCase {
             #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"reviews","namespace":"default"},"spec":{"selector":{"app":"productpage"},"ports":[{"name":"http","port":9080}]}}"#))
         let pod = meshctl(["x", "describe", "pod", "productpage-v1"])
         XCTAssertEqual(pod.exitCode, .success, pod.stderr)
-        XCTAssertEqual(pod.stdout, "Pod: productpage-v1\n--------------------\nService: reviews\n   Port: http 9080/HTTP targets pod port 9080\n"
-                       + "   VirtualService for port 9080: reviews\n")
+        // The sample's route names the reviews VirtualService, which this cluster does not hold.
+        XCTAssertTrue(pod.stdout.contains("--------------------\nService: reviews\n   Port: http 9080/HTTP targets pod port 9080\n"
+                                          + "WARNING: Proxy is stale; it references to non-existent virtual service reviews.default\n"), pod.stdout)
+        XCTAssertTrue(pod.stdout.hasSuffix("Skipping Gateway information (no ingress gateway pods)\n"), pod.stdout)
+        // The pod reports no container status, so describe service finds no ready sidecar.
         let service = meshctl(["x", "describe", "svc", "reviews.default"])
-        XCTAssertEqual(service.stdout, "Service: reviews\n   Port: http 9080/HTTP targets pod port 9080\n   Pods: productpage-v1\n")
+        XCTAssertEqual(service.stdout, "Pod productpage-v1: no istio-proxy container status (is the sidecar injected?)\n"
+                       + "Service \"reviews\" has no Istio pods.  (1 pods in service).\n"
+                       + "Use `meshctl kube-inject` or redeploy with Istio automatic sidecar injection.\n")
         let plain = meshctl(["x", "des", "po", "plain"])
+        XCTAssertEqual(plain.exitCode, .failure)
         XCTAssertTrue(plain.stdout.contains("WARNING: plain is not part of mesh; no Istio sidecar"), plain.stdout)
         XCTAssertEqual(meshctl(["x", "describe", "pod"]).exitCode, .usage)
     }
@@ -124,6 +133,55 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         XCTAssertEqual(closed.stderr.split(separator: "\n").count, 1, closed.stderr)
     }
 
+    /// A proxy that has not started: the pod is Pending, without an IP, so the API server cannot reach its port.
+    func testAProxyNotReadyIsNamed() throws {
+        let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
+        var pending = Self.pod("starting-v1", sidecar: true)
+        pending["status"] = .object([("phase", .string("Pending"))])
+        try client.send("POST", "/api/v1/namespaces/default/pods", body: pending)
+        for arguments in [["pc", "cluster", "starting-v1"], ["proxy-status", "starting-v1"], ["x", "envoy-stats", "starting-v1"], ["x", "describe", "pod", "starting-v1"]] {
+            let result = meshctl(arguments)
+            XCTAssertEqual(result.exitCode, .failure, arguments.joined(separator: " "))
+            XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+            if arguments[0] == "proxy-status" { continue }  // no istiod here: that is what it says
+            XCTAssertTrue(result.stderr.contains("starting-v1") && (result.stderr.contains("is not ready (the pod is Pending)") || result.stderr.contains("is not running (Pending)")),
+                          result.stderr)
+        }
+        let usage = meshctl(["pc", "nosuchview", "productpage-v1"])
+        XCTAssertEqual(usage.exitCode, .usage, usage.stderr)
+        XCTAssertEqual(meshctl(["pc", "cluster", "deployment/productpage"]).exitCode, .usage)
+    }
+
+    /// RBAC refusing pods/proxy: the local control plane does not enforce RBAC, so a stand-in API server on a real
+    /// socket answers the pod and a 403 Status for its proxy subresource, as kube-apiserver does.
+    func testRBACRefusingThePodProxyIsNamed() throws {
+        let pod = Self.pod("web-1", sidecar: true).serialized
+        let forbidden = #"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"pods \"web-1\" is forbidden: User \"dev\" cannot get resource \"pods/proxy\" in API group \"\" in the namespace \"default\"","reason":"Forbidden","code":403}"#
+        let server = try EnvoyAdminStub { _, path in
+            if path.hasPrefix("api/v1/namespaces/default/pods/web-1:15000/proxy/") { return (403, forbidden) }
+            if path == "api/v1/namespaces/default/pods/web-1" { return (200, pod) }
+            return nil
+        }
+        defer { server.stop() }
+        let kubeconfig = directory.appendingPathComponent("rbac-kubeconfig")
+        try """
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: c, cluster: {server: "http://127.0.0.1:\(server.port)"}}]
+        users: [{name: dev, user: {token: not-a-secret}}]
+        contexts: [{name: c, context: {cluster: c, user: dev, namespace: default}}]
+        current-context: c
+
+        """.write(to: kubeconfig, atomically: true, encoding: .utf8)
+        for arguments in [["pc", "cluster", "web-1"], ["x", "envoy-stats", "web-1"]] {
+            let result = runMeshctl(arguments, variables: ["KUBECONFIG": kubeconfig.path])
+            XCTAssertEqual(result.exitCode, .failure, result.stderr)
+            XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
+            XCTAssertTrue(result.stderr.contains("not allowed to read pod web-1.default's proxy admin port (RBAC refuses the pods/proxy subresource")
+                          && result.stderr.contains("ask for get on pods/proxy in namespace default"), result.stderr)
+        }
+    }
+
     func testEnvoyStatsThroughThePodProxy() throws {
         let server = meshctl(["x", "envoy-stats", "productpage-v1"])
         XCTAssertEqual(server.exitCode, .success, server.stderr)
@@ -143,6 +201,22 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         let client = try KubernetesClient(access: try Kubeconfig.resolve(Kubeconfig.Options(variables: variables)))
         try client.send("POST", "/api/v1/namespaces/default/services", body: try JSONValue.parse(
             #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"productpage","namespace":"default"},"spec":{"selector":{"app":"productpage"},"ports":[{"name":"http","port":9080}]}}"#))
+        try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string("other"))]))]))
+        try? client.send("POST", "/api/v1/namespaces", body: .object([("metadata", .object([("name", .string("istio-system"))]))]))
+        let unrelated = [
+            ("/api/v1/namespaces/default/services", #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"ratings","namespace":"default"},"spec":{"selector":{"app":"ratings"},"ports":[{"name":"http","port":9080}]}}"#),
+            ("/apis/networking.istio.io/v1/namespaces/default/destinationrules", #"{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"productpage-dr","namespace":"default"},"spec":{"host":"productpage"}}"#),
+            ("/apis/networking.istio.io/v1/namespaces/other/destinationrules", #"{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"ratings-dr","namespace":"other"},"spec":{"host":"ratings.default.svc.cluster.local"}}"#),
+            ("/apis/networking.istio.io/v1/namespaces/other/virtualservices", #"{"apiVersion":"networking.istio.io/v1","kind":"VirtualService","metadata":{"name":"productpage-vs","namespace":"other"},"spec":{"hosts":["shop.example.com"],"gateways":["shop-gateway"],"http":[{"route":[{"destination":{"host":"productpage.default"}}]}]}}"#),
+            ("/apis/networking.istio.io/v1/namespaces/other/gateways", #"{"apiVersion":"networking.istio.io/v1","kind":"Gateway","metadata":{"name":"shop-gateway","namespace":"other"},"spec":{"selector":{"istio":"ingressgateway"},"servers":[{"port":{"number":80,"name":"http","protocol":"HTTP"},"hosts":["*"]}]}}"#),
+            ("/apis/networking.istio.io/v1/namespaces/other/gateways", #"{"apiVersion":"networking.istio.io/v1","kind":"Gateway","metadata":{"name":"other-gateway","namespace":"other"},"spec":{"selector":{"istio":"ingressgateway"},"servers":[{"port":{"number":80,"name":"http","protocol":"HTTP"},"hosts":["*"]}]}}"#),
+            ("/apis/security.istio.io/v1/namespaces/istio-system/peerauthentications", #"{"apiVersion":"security.istio.io/v1","kind":"PeerAuthentication","metadata":{"name":"mesh-strict","namespace":"istio-system"},"spec":{"mtls":{"mode":"STRICT"}}}"#),
+            ("/apis/security.istio.io/v1/namespaces/default/authorizationpolicies", #"{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"default-ns-policy","namespace":"default"},"spec":{}}"#),
+            ("/apis/security.istio.io/v1/namespaces/default/authorizationpolicies", #"{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"productpage-only","namespace":"default"},"spec":{"selector":{"matchLabels":{"app":"productpage"}}}}"#),
+            ("/apis/security.istio.io/v1/namespaces/default/authorizationpolicies", #"{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"not-selecting","namespace":"default"},"spec":{"selector":{"matchLabels":{"app":"ratings"}}}}"#),
+            ("/apis/security.istio.io/v1/namespaces/other/authorizationpolicies", #"{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy","metadata":{"name":"other-ns-policy","namespace":"other"},"spec":{}}"#),
+        ]
+        for (path, text) in unrelated { try client.send("POST", path, body: try JSONValue.parse(text)) }
         let folder = directory.appendingPathComponent("capture")
         let result = meshctl(["x", "capture", "productpage-v1", "-n", "default", "-d", folder.path])
         XCTAssertEqual(result.exitCode, .success, result.stderr)
@@ -154,6 +228,12 @@ final class ProxyConfigClusterPathTests: XCTestCase {
         XCTAssertTrue(objects.contains("kind: Service\nmetadata:\n"), objects)
         XCTAssertTrue(objects.contains("name: productpage"), objects)
         XCTAssertFalse(objects.contains("kind: Secret"))
+        for name in ["productpage-dr", "productpage-vs", "shop-gateway", "mesh-strict", "default-ns-policy", "productpage-only"] {
+            XCTAssertTrue(objects.contains("name: \(name)\n"), "\(name) concerns the pod: " + objects)
+        }
+        for name in ["ratings", "ratings-dr", "other-ns-policy", "other-gateway", "not-selecting"] {
+            XCTAssertFalse(objects.contains("name: \(name)\n"), "\(name) does not concern the pod")
+        }
         // What was written reads back with the -f commands.
         let again = runMeshctl(["pc", "cluster", "-f", folder.appendingPathComponent("config_dump.json").path])
         XCTAssertEqual(again.exitCode, .success)

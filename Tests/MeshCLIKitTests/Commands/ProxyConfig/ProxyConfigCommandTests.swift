@@ -21,6 +21,32 @@ final class ProxyConfigCommandTests: XCTestCase {
         XCTAssertEqual(filtered.stdout.split(separator: "\n").count, 2, filtered.stdout)
     }
 
+    /// --waypoint on istioctl's waypoint dump: a row per chain and filter chain matcher path (IP, then port or protocol).
+    func testWaypointListeners() {
+        let dump = TestPaths.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/conformance/istio/proxy-config/proxyconfig/testdata/config_dump.json").path
+        let result = runMeshctl(["pc", "listener", "-f", dump, "--waypoint"])
+        XCTAssertEqual(result.exitCode, .success, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        XCTAssertEqual(lines.first, "LISTENER CHAIN MATCH DESTINATION")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("envoy://main_internal inbound-vip|8000||httpbin.default.svc.cluster.local-http ip=10.104.171.68 -> port=8000 ") },
+                      result.stdout)
+        // On the sample sidecar (no filter chain matcher) each chain's match is its filter_chain_match.
+        let sidecar = run(["pc", "listener", "-f", "@config_dump.json", "--waypoint"])
+        XCTAssertTrue(sidecar.stdout.contains("envoy://virtualInbound "), sidecar.stdout)
+    }
+
+    /// x authz check on istioctl's listener dump: the policies behind its RBAC filters, DENY, ALLOW, LOG, CUSTOM.
+    func testAuthorizationPoliciesOfAListenerDump() {
+        let dump = TestPaths.packageRoot.deletingLastPathComponent().appendingPathComponent("shared/conformance/istio/proxy-config/authz/testdata/configdump.yaml").path
+        let result = runMeshctl(["x", "authz", "check", "-f", dump])
+        XCTAssertEqual(result.exitCode, .success, result.stderr)
+        XCTAssertEqual(result.stdout, "ACTION   AuthorizationPolicy         RULES\nALLOW    _anonymous_match_nothing_   1\nALLOW    httpbin.default             1\n"
+                       + "CUSTOM   ext-authz.default           1\n")
+        // The sample sidecar has no dynamic listeners: the header alone.
+        XCTAssertEqual(run(["x", "authz", "check", "-f", "@config_dump.json"]).stdout, "ACTION   AuthorizationPolicy   RULES\n")
+        XCTAssertEqual(runMeshctl(["x", "authz", "check"]).exitCode, .usage)
+    }
+
     func testListenersRoutesAndEndpointsOfTheSample() {
         let listeners = run(["pc", "listener", "-f", "@config_dump.json", "--port", "15006"])
         XCTAssertTrue(listeners.stdout.contains("127.0.0.1 15006 Trans: raw_buffer; App: http/1.1,h2c"), listeners.stdout)

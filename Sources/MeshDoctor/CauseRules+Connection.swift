@@ -1,0 +1,248 @@
+import EnvoyConfig
+import Foundation
+import Manifests
+
+/// Connection-level failures: refused connections, TLS handshakes, closed connections and protocol errors.
+extension CauseRules {
+    func connectionFailure() -> [Cause] {
+        let failure = transportFailure
+        var evidence = [logEvidence]
+        if !failure.isEmpty { evidence.append("\(group.first.place): upstream transport failure reason \(failure)") }
+        if answeredByDestinationProxy, let symptom {
+            evidence.append("symptom.txt: the destination's sidecar answered \(symptom.status): \(symptom.body.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        if let line = path.statLine("upstream_cx_connect_fail") { evidence.append(line) }
+        if let strict = plaintextToStrictOutbound(evidence: evidence) { return [strict] }
+        switch TransportFailure.kind(failure) {
+        case .tlsHandshake(let reason): return tlsFailure(reason: reason, evidence: evidence)
+        case .connectionRefused, .connectionTimeout, .other: return refused(evidence: evidence)
+        }
+    }
+
+    /// The connection was refused (or got no answer): the Service's targetPort against the pods' ports.
+    func refused(evidence base: [String]) -> [Cause] {
+        var evidence = base
+        let workloads = path.isInbound ? path.backends : path.backends
+        let port = path.isInbound ? String(path.port) : path.targetPort
+        let declared = workloads.flatMap(\.containerPorts)
+        let numeric = Int(port)
+        let opened = declared.contains { numeric != nil ? $0.number == numeric : $0.name == port }
+        if !path.isInbound, let service = path.service {
+            let index = service.spec["ports"]?.array?.firstIndex { $0["port"]?.int == path.port } ?? 0
+            evidence.append(service.field("spec.ports[\(index)].targetPort"))
+        }
+        for workload in workloads {
+            let ports = (workload.appContainers.first?["ports"]?.array?.isEmpty == false)
+            evidence.append("\(workload.object.file):\(workload.object.line): \(workload.object.kind) \(workload.object.namespace)/\(workload.object.name) container ports: \(workload.containerPorts.map { $0.name.isEmpty ? "\($0.number)" : "\($0.number) (\($0.name))" }.joined(separator: ", ").orNone)\(ports ? "" : " (none declared)")")
+        }
+        // Inbound: the Service of this workload whose targetPort is the port the inbound cluster connects to.
+        let inboundService = path.isInbound ? workloads.first.flatMap { workload in
+            objects.all("Service").first { service in
+                objects.workloads(selectedBy: service).contains { $0.object.name == workload.object.name && $0.object.namespace == workload.object.namespace }
+                    && (service.spec["ports"]?.array ?? []).contains { ($0["targetPort"]?.int ?? $0["port"]?.int) == path.port || $0["targetPort"]?.string == port }
+            }
+        } : nil
+        if path.isInbound, let service = inboundService, let index = service.spec["ports"]?.array?.firstIndex(where: { ($0["targetPort"]?.int ?? $0["port"]?.int) == path.port }) {
+            evidence.append(service.field("spec.ports[\(index)].targetPort"))
+        }
+        if !declared.isEmpty, !opened, let service = path.isInbound ? inboundService : path.service {
+            let suggested = declared.first!
+            let servicePort = path.isInbound ? (service.spec["ports"]?.array?.first { ($0["targetPort"]?.int ?? $0["port"]?.int) == path.port }?["port"]?.int ?? path.port) : path.port
+            let index = service.spec["ports"]?.array?.firstIndex { $0["port"]?.int == servicePort } ?? 0
+            let portName = service.spec["ports"]?.array?[index]["name"]?.string ?? ""
+            return [Cause(.targetPortMismatch,
+                          summary: "Service \(service.namespace)/\(service.name) sends port \(servicePort) to targetPort \(port), but its pods open \(declared.map { "\($0.number)" }.joined(separator: ", ")): the connection is refused (\(entry.responseFlags.joined(separator: ",").orNone))",
+                          evidence: evidence,
+                          fix: """
+                          Point the Service's targetPort at the port the container listens on:
+                          kubectl -n \(service.namespace) patch service \(service.name) --type json -p '[{"op":"replace","path":"/spec/ports/\(index)/targetPort","value":\(suggested.number)}]'
+                          # or in the Service YAML: ports: [{name: \(portName.isEmpty ? "http" : portName), port: \(servicePort), targetPort: \(suggested.number)}]
+                          """)]
+        }
+        if workloads.isEmpty {
+            evidence.append("the evidence holds no pod or Deployment behind \(destinationName), so the targetPort was not compared with container ports")
+        }
+        // The port is right: nothing listens there (bound to loopback, or down).
+        let loopback = workloads.first { workload in
+            workload.appContainers.contains { container in
+                let text = ((container["args"]?.array ?? []) + (container["command"]?.array ?? [])).compactMap(\.string).joined(separator: " ")
+                    + (container["env"]?.array ?? []).compactMap { $0["value"]?.string }.joined(separator: " ")
+                return text.contains("127.0.0.1") || text.contains("localhost")
+            }
+        }
+        let target = workloads.first.map { "\($0.object.kind) \($0.object.namespace)/\($0.object.name)" } ?? destinationName
+        var summary = "nothing listens on port \(port) of \(target): the proxy's connection is refused"
+        var fix = "Make the application listen on 0.0.0.0:\(port) (all interfaces), or start it if it is down; check with:\nkubectl -n \(workloads.first?.object.namespace ?? path.proxyNamespace) logs deploy/\(workloads.first?.object.name ?? "APP") -c \(workloads.first?.appContainers.first?["name"]?.string ?? "APP")"
+        if let loopback {
+            let container = loopback.appContainers.first { c in
+                ((c["args"]?.array ?? []) + (c["command"]?.array ?? [])).compactMap(\.string).contains { $0.contains("127.0.0.1") || $0.contains("localhost") }
+            } ?? loopback.appContainers[0]
+            let args = ((container["args"]?.array ?? []) + (container["command"]?.array ?? [])).compactMap(\.string)
+            evidence.append("\(loopback.object.file):\(loopback.object.line): \(loopback.object.kind) \(loopback.object.namespace)/\(loopback.object.name) container \(container["name"]?.string ?? "") runs with \(args.joined(separator: " ")): it binds 127.0.0.1, which the sidecar's connection (from 127.0.0.6 or the pod IP) cannot reach")
+            summary = "the app of \(target) listens on 127.0.0.1 only, so connections to port \(port) are refused"
+            let fixedArgs = args.map { $0.replacingOccurrences(of: "127.0.0.1", with: "0.0.0.0").replacingOccurrences(of: "localhost", with: "0.0.0.0") }
+            fix = """
+            Bind the app to all interfaces (0.0.0.0), not loopback:
+            kubectl -n \(loopback.object.namespace) patch \(loopback.object.kind.lowercased()) \(loopback.object.name) --type strategic -p '{"spec":{"template":{"spec":{"containers":[{"name":"\(container["name"]?.string ?? "")","args":\(JSONValue.array(fixedArgs.map { .string($0) }).serialized)}]}}}}'
+            """
+        }
+        return [Cause(.appNotListening, summary: summary, evidence: evidence, fix: fix)]
+    }
+
+    /// A TLS handshake failed: Istio mTLS to a pod without a sidecar, or TLS settings that disagree.
+    func tlsFailure(reason: String, evidence base: [String]) -> [Cause] {
+        var evidence = base
+        evidence.append("config_dump.json: cluster \(path.clusterName) TLS: \(path.tlsDescription)")
+        let rule = path.destinationRule
+        if let rule, rule.spec["trafficPolicy"]?["tls"] != nil { evidence.append(rule.field("spec.trafficPolicy.tls.mode")) }
+        let bare = destinationsWithoutSidecar
+        for (workload, why) in bare { evidence.append("\(workload.object.file):\(workload.object.line): \(workload.object.kind) \(workload.object.namespace)/\(workload.object.name) runs without the Istio proxy: \(why)") }
+        if let (workload, _) = bare.first {
+            let (expected, because) = meshExpectsSidecar(workload)
+            let ns = workload.object.namespace
+            if expected {
+                evidence.append("\(because), so the pods are meant to run the proxy")
+                return [Cause(.noSidecar,
+                              summary: "\(workload.object.kind) \(ns)/\(workload.object.name) runs without the Istio sidecar, but the client sends it Istio mTLS (\(reason)); \(because)",
+                              evidence: evidence,
+                              fix: """
+                              Give the pods their sidecar: remove the opt-out and restart them:
+                              kubectl -n \(ns) patch \(workload.object.kind.lowercased()) \(workload.object.name) --type json -p '[{"op":"remove","path":"/spec/template/metadata/labels/sidecar.istio.io~1inject"}]'
+                              kubectl -n \(ns) rollout restart \(workload.object.kind.lowercased())/\(workload.object.name)
+                              meshctl check-inject -n \(ns)   # confirms the pods will get the proxy
+                              """),
+                        mtlsCause(reason: reason, rule: rule, evidence: evidence, workload: workload)]
+            }
+            return [mtlsCause(reason: reason, rule: rule, evidence: evidence, workload: workload)]
+        }
+        return [mtlsCause(reason: reason, rule: rule, evidence: evidence, workload: nil)]
+    }
+
+    func mtlsCause(reason: String, rule: MeshObject?, evidence: [String], workload: MeshWorkload?) -> Cause {
+        let target = destinationName
+        if let workload {
+            let ns = workload.object.namespace
+            let fix: String
+            if let rule, rule.spec["trafficPolicy"]?["tls"] != nil {
+                fix = """
+                The destination has no sidecar to terminate Istio mTLS: send it plaintext (or remove the tls setting and let auto mTLS decide):
+                \(Self.patch(rule, #"{"spec":{"trafficPolicy":{"tls":{"mode":"DISABLE"}}}}"#))
+                # or bring \(ns) into the mesh: kubectl label namespace \(ns) istio-injection=enabled --overwrite && kubectl -n \(ns) rollout restart deploy
+                """
+            } else {
+                fix = "Bring \(ns) into the mesh (kubectl label namespace \(ns) istio-injection=enabled --overwrite, then kubectl -n \(ns) rollout restart deploy), or set a DestinationRule for \(path.destinationHost) with trafficPolicy.tls.mode: DISABLE"
+            }
+            return Cause(.mtlsMismatch,
+                         summary: "the client sidecar originates Istio mTLS to \(target)\(rule.map { " (\($0.kind) \($0.name) sets tls \($0.spec["trafficPolicy"]?["tls"]?["mode"]?.string ?? "auto"))" } ?? ""), but its pods have no sidecar and answer in plaintext, so the TLS handshake fails (\(reason))",
+                         evidence: evidence, fix: fix)
+        }
+        let fix = rule.map { rule in
+            "Make the client's TLS settings match the server: for a destination in the mesh use ISTIO_MUTUAL (or remove the tls block for auto mTLS):\n" + Self.patch(rule, #"{"spec":{"trafficPolicy":{"tls":{"mode":"ISTIO_MUTUAL"}}}}"#)
+        } ?? "Check the destination's certificates and PeerAuthentication: meshctl proxy-config secret and meshctl x describe pod on both sides"
+        return Cause(.mtlsMismatch, summary: "the TLS handshake to \(target) fails (\(reason)): the client's TLS settings and the server's do not agree",
+                     evidence: evidence, fix: fix)
+    }
+
+    /// A connection that arrived in plaintext where only mTLS is accepted (no filter chain matched), or a
+    /// plaintext client whose server closed the connection.
+    func plaintextToStrict() -> [Cause] {
+        var evidence = [logEvidence]
+        guard let workload = path.proxyWorkload ?? path.backends.first else {
+            return [Cause(.mtlsMismatch, summary: "a connection matched no filter chain of the listener (\(details.orNone)): it did not speak what the port requires (plaintext to an mTLS-only port)",
+                          evidence: evidence, fix: "Check the PeerAuthentication of the destination and whether the caller runs a sidecar: meshctl x describe pod POD")]
+        }
+        let pa = objects.peerAuthentication(for: workload)
+        if let object = pa.object { evidence.append(object.field("spec.mtls.mode")) }
+        evidence.append("the connection carried no TLS (requested server name \(entry.requestedServerName.isEmpty ? "-" : entry.requestedServerName)); the listener only accepts Istio mTLS under PeerAuthentication \(pa.mode)")
+        let callers = objects.workloads.filter { !objects.hasSidecar($0) }
+        let strictFix = pa.object.map { Self.patch($0, #"{"spec":{"mtls":{"mode":"PERMISSIVE"}}}"#) } ?? "set PeerAuthentication mtls.mode PERMISSIVE for \(workload.object.namespace)"
+        if let caller = callers.first(where: { meshExpectsSidecar($0).0 }) {
+            let why = objects.whyNoSidecar(caller) ?? ""
+            evidence.append("\(caller.object.file):\(caller.object.line): \(caller.object.kind) \(caller.object.namespace)/\(caller.object.name) runs without the proxy (\(why)), so it can only send plaintext")
+            return [Cause(.noSidecar, summary: "a caller without the Istio sidecar (\(caller.object.namespace)/\(caller.object.name)) sends plaintext to \(workload.object.namespace)/\(workload.object.name), which requires mTLS (PeerAuthentication \(pa.mode))",
+                          evidence: evidence,
+                          fix: "Give the caller its sidecar: kubectl -n \(caller.object.namespace) patch \(caller.object.kind.lowercased()) \(caller.object.name) --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/template/metadata/labels/sidecar.istio.io~1inject\"}]' && kubectl -n \(caller.object.namespace) rollout restart \(caller.object.kind.lowercased())/\(caller.object.name)\n# or accept plaintext while migrating: \(strictFix)")]
+        }
+        for caller in callers.prefix(3) { evidence.append("\(caller.object.file):\(caller.object.line): \(caller.object.kind) \(caller.object.namespace)/\(caller.object.name) runs without the proxy (\(objects.whyNoSidecar(caller) ?? "")): a plaintext caller") }
+        return [Cause(.mtlsMismatch, summary: "plaintext reaches \(workload.object.namespace)/\(workload.object.name), whose PeerAuthentication is \(pa.mode): the client's TLS (none) and the server's mTLS mode disagree",
+                      evidence: evidence, fix: "Accept plaintext while clients migrate, or make the clients send Istio mTLS (run them with a sidecar):\n\(strictFix)")]
+    }
+
+    /// This proxy sends plaintext (DestinationRule tls DISABLE) to pods whose sidecar requires mTLS (STRICT): their
+    /// sidecar finds no filter chain for it and drops the connection.
+    func plaintextToStrictOutbound(evidence base: [String]) -> Cause? {
+        guard path.plaintextOnly, let workload = path.backends.first(where: { objects.hasSidecar($0) }) else { return nil }
+        let pa = objects.peerAuthentication(for: workload)
+        guard pa.mode == "STRICT" else { return nil }
+        var evidence = base
+        evidence.append("config_dump.json: cluster \(path.clusterName) TLS: plaintext (no transport socket)")
+        if let rule = path.destinationRule, rule.spec["trafficPolicy"]?["tls"] != nil { evidence.append(rule.field("spec.trafficPolicy.tls.mode")) }
+        if let object = pa.object { evidence.append(object.field("spec.mtls.mode")) }
+        let fix = path.destinationRule.map { Self.patch($0, #"{"spec":{"trafficPolicy":{"tls":{"mode":"ISTIO_MUTUAL"}}}}"#) }
+            ?? "remove the setting that disables TLS for \(path.destinationHost)"
+        return Cause(.mtlsMismatch, summary: "the client sidecar sends plaintext to \(destinationName), whose pods require mTLS (PeerAuthentication STRICT), so their sidecar drops the connection",
+                     evidence: evidence, fix: "Send Istio mTLS to the destination:\n\(fix)")
+    }
+
+    /// The upstream closed the connection before answering: a plaintext client against STRICT mTLS, or an app that
+    /// drops kept-alive connections.
+    func connectionClosed() -> [Cause] {
+        var evidence = [logEvidence]
+        for name in ["upstream_cx_destroy_remote_with_active_rq", "upstream_cx_destroy_remote", "upstream_rq_retry"] {
+            if let line = path.statLine(name) { evidence.append(line) }
+        }
+        if let strict = plaintextToStrictOutbound(evidence: evidence) { return [strict] }
+        let rule = path.destinationRule
+        if let rule, rule.spec["trafficPolicy"]?["connectionPool"]?["http"] != nil { evidence.append(rule.field("spec.trafficPolicy.connectionPool.http")) }
+        let reused = group.lines.count
+        evidence.append("the upstream closed the connection before answering (reset reason \(resetReason.orNone)); \(reused) request(s) failed this way while others to the same destination may succeed, the mark of reused keep-alive connections the app had already given up")
+        let fix: String
+        if let rule {
+            fix = "Close idle upstream connections before the app does (set idleTimeout below the app's keep-alive timeout), or use each connection once:\n" + Self.patch(rule, #"{"spec":{"trafficPolicy":{"connectionPool":{"http":{"idleTimeout":"5s","maxRequestsPerConnection":1}}}}}"#)
+        } else {
+            let (name, ns) = MeshObjects.serviceName(host: path.destinationHost, namespace: path.proxyNamespace)
+            fix = """
+            Close idle upstream connections before the app does, with a DestinationRule:
+            kubectl apply -f - <<'EOF'
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: \(name), namespace: \(ns)}
+            spec:
+              host: \(path.destinationHost)
+              trafficPolicy:
+                connectionPool:
+                  http: {idleTimeout: 5s, maxRequestsPerConnection: 1}
+            EOF
+            # and fix the app's keep-alive handling (it must answer or refuse a request, not close mid-way)
+            """
+        }
+        return [Cause(.upstreamConnectionClosed, summary: "the app behind \(destinationName) closes connections without answering (UC): keep-alive connections the proxy reuses are closed under it",
+                      evidence: evidence, fix: fix)]
+    }
+
+    /// The upstream answered in another protocol than the cluster speaks.
+    func protocolMismatch() -> [Cause] {
+        var evidence = [logEvidence]
+        let h2 = path.cluster.map { cluster in
+            cluster.json.field("typed_extension_protocol_options")?.object?.contains { $0.value.field("explicit_http_config")?.field("http2_protocol_options") != nil } ?? false
+                || cluster.json.field("http2_protocol_options") != nil
+        } ?? false
+        evidence.append("config_dump.json: cluster \(path.clusterName) speaks \(h2 ? "HTTP/2 (http2_protocol_options)" : "HTTP/1.1") to the app")
+        var fix = "Name the Service port after the protocol the app speaks (http for HTTP/1.1, http2/grpc only for HTTP/2, tls/https for TLS) or set appProtocol"
+        if let service = path.service, let index = service.spec["ports"]?.array?.firstIndex(where: { $0["port"]?.int == path.port }) {
+            let port = service.spec["ports"]!.array![index]
+            evidence.append(service.field("spec.ports[\(index)].name"))
+            if port["appProtocol"] != nil { evidence.append(service.field("spec.ports[\(index)].appProtocol")) }
+            fix = """
+            The app speaks HTTP/1.1 on this port: say so in the Service (Istio reads the protocol from the port name or appProtocol):
+            kubectl -n \(service.namespace) patch service \(service.name) --type json -p '[{"op":"replace","path":"/spec/ports/\(index)/name","value":"http"}\(port["appProtocol"] != nil ? #",{"op":"replace","path":"/spec/ports/\#(index)/appProtocol","value":"http"}"# : "")]'
+            """
+        }
+        if let rule = path.destinationRule, rule.spec["trafficPolicy"]?["connectionPool"]?["http"]?["h2UpgradePolicy"] != nil {
+            evidence.append(rule.field("spec.trafficPolicy.connectionPool.http.h2UpgradePolicy"))
+            fix += "\n" + Self.patch(rule, #"{"spec":{"trafficPolicy":{"connectionPool":{"http":{"h2UpgradePolicy":"DO_NOT_UPGRADE"}}}}}"#)
+        }
+        return [Cause(.protocolMismatch, summary: "the proxy speaks \(h2 ? "HTTP/2" : "another protocol") to \(destinationName) but the app answers otherwise (UPE, protocol error): the port's declared protocol is wrong",
+                      evidence: evidence, fix: fix)]
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import EnvoyConfig
+import Manifests
+
+/// The 503 doctor: reads the evidence of one proxy and names the causes of its failing requests, most likely first,
+/// each with its evidence and a fix. It reasons from Envoy's and Istio's documented behaviour: the response flags and
+/// details of the failing requests, the proxy's counters and host health, its configuration and the Istio objects.
+public struct Doctor {
+    public let evidence: Evidence
+
+    public init(_ evidence: Evidence) { self.evidence = evidence }
+
+    /// Requests that failed in the same way, to the same place.
+    struct FailureGroup {
+        var lines: [Evidence.LogLine]
+        var first: Evidence.LogLine { lines[0] }
+        var count: Int { lines.count }
+    }
+
+    public func diagnose() -> Diagnosis {
+        var checked: [String] = []
+        let failures = evidence.accessLog.filter { Self.isFailure($0.entry, symptom: evidence.symptom) }
+        var summary = "access log: \(evidence.accessLog.count) line(s), \(failures.count) failing"
+        if let symptom = evidence.symptom {
+            summary += "; the caller saw \(symptom.status == 0 ? "no HTTP response" : "HTTP \(symptom.status)")"
+                + (symptom.body.isEmpty ? "" : " \"\(symptom.body.split(separator: "\n").first.map { String($0.prefix(300)) } ?? "")\"")
+        }
+        checked.append(summary)
+        checked += evidence.gaps
+        guard !failures.isEmpty else { return Diagnosis(causes: [], checked: checked) }
+
+        var causes: [Cause] = []
+        let ordered = groups(failures)
+        for (index, group) in ordered.enumerated() {
+            let path = RequestPath(group.first, evidence: evidence)
+            if index == 0 {
+                checked += path.checked
+            } else {
+                checked.append("also failing: \(Self.describe(group.first.entry)) (\(group.count) request(s), first at \(group.first.place))")
+            }
+            for cause in CauseRules(path: path, group: group).causes() {
+                if let existing = causes.firstIndex(where: { $0.id == cause.id }) {
+                    causes[existing].evidence += cause.evidence.filter { !causes[existing].evidence.contains($0) }
+                } else {
+                    causes.append(cause)
+                }
+            }
+        }
+        return Diagnosis(causes: causes, checked: checked, failingRequest: ordered.first?.first.entry)
+    }
+
+    /// A failing request: no response or a 5xx, or a 4xx the proxy made (not one the app answered with).
+    static func isFailure(_ entry: AccessLogEntry, symptom: Symptom?) -> Bool {
+        let benign: Set<String> = ["DC", "DR"]
+        let proxyMade = entry.responseFlags.contains { !benign.contains($0) }
+            || !(entry.responseCodeDetails.isEmpty || entry.responseCodeDetails == "via_upstream")
+        switch entry.responseCode {
+        case 0: return proxyMade
+        case 500...: return true
+        case 400..<500:
+            return proxyMade || (symptom?.status == entry.responseCode && symptom?.bodyIsFromProxy == true)
+        default: return false
+        }
+    }
+
+    /// Failures grouped by status, flags, details and cluster; the group the caller's symptom matches first, then
+    /// the larger groups, the proxy's own answers before the app's.
+    func groups(_ failures: [Evidence.LogLine]) -> [FailureGroup] {
+        var groups: [FailureGroup] = []
+        var index: [String: Int] = [:]
+        for line in failures {
+            let entry = line.entry
+            let key = "\(entry.responseCode) \(entry.responseFlags) \(entry.responseCodeDetails) \(entry.upstreamCluster) \(entry.authority)"
+            if let at = index[key] { groups[at].lines.append(line) } else {
+                index[key] = groups.count
+                groups.append(FailureGroup(lines: [line]))
+            }
+        }
+        func score(_ group: FailureGroup) -> Int {
+            let entry = group.first.entry
+            var score = group.count
+            if !entry.responseFlags.isEmpty || entry.responseCodeDetails != "via_upstream" { score += 100 }
+            if let symptom = evidence.symptom {
+                if entry.responseCode == symptom.status { score += 1000 }
+                if group.lines.contains(where: { $0.entry.bytesSent == symptom.body.utf8.count }) { score += 500 }
+            }
+            return score
+        }
+        return groups.enumerated().sorted { a, b in
+            let (x, y) = (score(a.element), score(b.element))
+            return x != y ? x > y : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// `503 URX,UF upstream_reset_before_response_started{...} GET /path to outbound|...`.
+    static func describe(_ entry: AccessLogEntry) -> String {
+        "\(entry.responseCode) \(entry.responseFlags.isEmpty ? "-" : entry.responseFlags.joined(separator: ",")) \(entry.responseCodeDetails.isEmpty ? "-" : entry.responseCodeDetails) \(entry.method) \(entry.path)"
+            + (entry.upstreamCluster.isEmpty ? "" : " to \(entry.upstreamCluster)")
+    }
+}
