@@ -42,7 +42,7 @@ public enum HTTPCall {
             exchange.timer = loop.schedule(after: timeout) {
                 exchange.finish(.failure(Failure("no answer from \(exchange.destination) within \(Int(timeout)) s")))
             }
-            TCPConnection.connect(host: address, port: request.url.port, loop: loop, tls: nil, sourceHost: source) { result in
+            TCPConnection.connect(host: address, port: request.url.port, loop: loop, sourceHost: source) { result in
                 switch result {
                 case .failure(let error): exchange.finish(.failure(Failure(describe(error, exchange.destination))))
                 case .success(let connection): exchange.start(connection)

@@ -98,27 +98,43 @@ public final class EchoServer: @unchecked Sendable {
 
     // MARK: - tcp
 
-    /// Echoes what a client sends until it closes; reading pauses while 1 MiB waits for a client that does not read.
+    /// Echoes what a client sends until it closes (inside TLS with ECHO_TLS); reading pauses while 1 MiB waits for
+    /// a client that does not read.
     private func accepted(_ fd: Int32) {
         loop.execute { [self] in
-            guard let connection = try? TCPConnection(fd: fd, loop: loop, tls: tls) else { close(fd); return }
+            let connection = TCPConnection(fd: fd, loop: loop)
+            var bottom: [ChannelHandler] = []
+            if let tls {
+                guard let handler = try? TLSHandler(server: tls) else { connection.close(); return }
+                bottom = [handler]
+            }
             began()
             let client = connection.peerAddress ?? "-", server = connection.localAddress ?? "-"
             let started = DispatchTime.now()
-            var echoed = 0
-            connection.onData = { bytes in
-                echoed += bytes.readableBytes
-                connection.send(bytes)
-                if connection.pendingOutput > 1 << 20 { connection.pauseReading() }
-            }
-            connection.onDrained = { connection.resumeReading() }
-            connection.onClose = { [self] in
+            let echo = TCPEchoHandler { [self] echoed in
                 ended()
                 log(EchoLog.line(client: client, server: server, what: "tcp", status: "-", bytes: echoed, since: started))
             }
-            do { try connection.start() } catch { connection.close() }
+            connection.onDrained = { connection.resumeReading() }
+            do { try Channel(connection: connection, handlers: bottom + [echo]).start() } catch { connection.close() }
         }
     }
+}
+
+/// The top of a tcp-mode connection's stack: sends back what arrives and counts it.
+private final class TCPEchoHandler: ChannelHandler {
+    private var echoed = 0
+    private let onEnd: (Int) -> Void
+
+    init(onEnd: @escaping (Int) -> Void) { self.onEnd = onEnd }
+
+    func channelRead(context: ChannelContext, data: ByteBuffer) {
+        echoed += data.readableBytes
+        context.writeAndFlush(data)
+        if context.channel.connection.pendingOutput > 1 << 20 { context.channel.pauseReading() }
+    }
+
+    func channelInactive(context: ChannelContext) { onEnd(echoed) }
 }
 
 /// The echo app's log lines: `TIME CLIENT -> SERVER "REQUEST" STATUS BYTES DURATION`.

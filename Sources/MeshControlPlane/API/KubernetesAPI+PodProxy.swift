@@ -227,7 +227,7 @@ enum PodHTTPForwarder {
                         loop: EventLoop, completion: @escaping @Sendable (Result<HTTPResponse, ForwardError>) -> Void) {
         let once = Once(completion)
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { once.call(.failure(ForwardError("i/o timeout"))) }
-        TCPConnection.connect(host: host, port: port, loop: loop, tls: nil) { result in
+        TCPConnection.connect(host: host, port: port, loop: loop) { result in
             switch result {
             case .failure(let error):
                 once.call(.failure(ForwardError(error.description.contains("111") || "\(error)".lowercased().contains("refused") ? "connect: connection refused" : "\(error)")))

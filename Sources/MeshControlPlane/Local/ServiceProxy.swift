@@ -133,13 +133,13 @@ final class ForwardedPort {
         let backend = backends[next % backends.count]
         next &+= 1
         let clientAddress = Self.peerHost(fd)
-        TCPConnection.connect(host: backend.address, port: backend.port, loop: loop, tls: nil, sourceHost: clientAddress) { [frontend, log] result in
+        TCPConnection.connect(host: backend.address, port: backend.port, loop: loop, sourceHost: clientAddress) { [frontend, log] result in
             switch result {
             case .failure(let error):
                 log("\(Timestamps.now()) service proxy: \(frontend) -> \(backend.address):\(backend.port): \(error); the client's connection is reset")
                 Self.reset(fd)
             case .success(let upstream):
-                guard let client = try? TCPConnection(fd: fd, loop: upstream.loop, tls: nil) else { Glibc.close(fd); upstream.close(); return }
+                let client = TCPConnection(fd: fd, loop: upstream.loop)
                 Self.pipe(from: client, to: upstream)
                 Self.pipe(from: upstream, to: client)
                 do { try client.start() } catch { client.close(); upstream.close() }

@@ -22,7 +22,7 @@ public final class HTTP2Client: @unchecked Sendable {
     /// Connects to `host:port` (an IP literal); `completion` runs on the loop.
     public static func connect(host: String, port: Int, loop: EventLoop, settings: HTTP2LocalSettings = HTTP2LocalSettings(),
                                completion: @escaping (Result<HTTP2Client, NetworkError>) -> Void) {
-        TCPConnection.connect(host: host, port: port, loop: loop, tls: nil) { result in
+        TCPConnection.connect(host: host, port: port, loop: loop) { result in
             switch result {
             case .failure(let error): completion(.failure(error))
             case .success(let tcp):

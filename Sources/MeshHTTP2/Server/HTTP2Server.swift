@@ -147,7 +147,7 @@ public final class HTTP2Server: @unchecked Sendable {
             nextLoop += 1
             counter.unlock()
             loop.execute { [self] in
-                guard let tcp = try? TCPConnection(fd: fd, loop: loop, tls: nil) else { close(fd); return }
+                let tcp = TCPConnection(fd: fd, loop: loop)
                 HTTP2ServerConnection(tcp: tcp, server: self).begin()
             }
         }

@@ -1,7 +1,8 @@
-/// A connection and the stack of handlers on it (see `ChannelHandler`): the socket's bytes, TLS included for now,
-/// go up through the handlers in order; writes come down through them in reverse and leave in one `writev` per
-/// flush. The connection's callbacks hold the channel from `start` until the connection closes, when the handlers
-/// are let go (references among them are strong: weak ones would slow every retain). All calls on its loop.
+/// A connection and the stack of handlers on it (see `ChannelHandler`; TLS, when used, is the first: `TLSHandler`):
+/// the socket's bytes go up through the handlers in order; writes come down through them in reverse and leave in
+/// one `writev` per flush. The connection's callbacks hold the channel from `start` until the connection closes,
+/// when the handlers are let go (references among them are strong: weak ones would slow every retain). All calls on
+/// its loop.
 public final class Channel {
     public let connection: TCPConnection
     private var contexts: [ChannelContext] = []

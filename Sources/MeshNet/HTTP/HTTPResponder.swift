@@ -18,6 +18,9 @@ public final class HTTPResponder: @unchecked Sendable {
 
     public var loop: EventLoop { connection.tcp.loop }
 
+    /// The connection's TLS (ALPN's choice, the client's SPIFFE identity under mTLS), nil over plain TCP. Loop thread only.
+    public var tls: TLSHandler? { connection.channel?.tls }
+
     /// The client's address as `IP:PORT`.
     public var peerAddress: String? { connection.tcp.peerAddress }
 

@@ -43,6 +43,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var accepted: [Int]
 
     /// A server whose handler gets whole requests, bodies collected up to `maxBodyBytes` (more is answered 413).
+    /// With `tls`, each connection's channel has a `TLSHandler` at its bottom: certificates chosen by SNI, the
+    /// context's ALPN list (offer `http/1.1` only until this server speaks h2) and its client-certificate rules.
     public convenience init(host: String, port: Int, loops: [EventLoop], tls: TLSServerContext?, maxBodyBytes: Int = 3 * 1024 * 1024,
                             headTimeout: Double = 30, acceptance: Acceptance = .oneListener, handler: @escaping HTTPHandler) throws(NetworkError) {
         try self.init(host: host, port: port, loops: loops, tls: tls, maxBodyBytes: maxBodyBytes, maxHeadBytes: 64 * 1024, headTimeout: headTimeout,
@@ -108,8 +110,14 @@ public final class HTTPServer: @unchecked Sendable {
         accepted[index] += 1
         counter.unlock()
         let work = { [self] in
-            guard let tcp = try? TCPConnection(fd: fd, loop: loop, tls: tls) else { close(fd); return }
-            HTTPServerConnection(tcp: tcp, server: self).begin()
+            let tcp = TCPConnection(fd: fd, loop: loop)
+            var bottom: [ChannelHandler] = []
+            if let tls {
+                // Only when OpenSSL cannot allocate a session.
+                guard let handler = try? TLSHandler(server: tls) else { tcp.close(); return }
+                bottom = [handler]
+            }
+            HTTPServerConnection(tcp: tcp, server: self).begin(under: bottom)
         }
         if loop.inLoop { work() } else { loop.execute(work) }
     }
@@ -168,8 +176,9 @@ final class HTTPServerConnection: ChannelHandler {
         decoder = HTTP1RequestDecoder(maxHeadBytes: server.maxHeadBytes)
     }
 
-    func begin() {
-        channel = Channel(connection: tcp, handlers: [self])
+    /// Starts the connection's channel: `bottom` (TLS, if any) under the HTTP state.
+    func begin(under bottom: [ChannelHandler]) {
+        channel = Channel(connection: tcp, handlers: bottom + [self])
         armHeadTimer()
         try? channel.start()
     }

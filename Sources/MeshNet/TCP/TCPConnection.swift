@@ -2,19 +2,17 @@
 import Glibc
 #endif
 
-/// One TCP connection on a loop, optionally inside TLS: bytes in go to `onData`, bytes out are queued and written
-/// as the socket takes them (several buffers per `writev`), so a slow peer only slows itself. All calls on the
-/// loop's thread.
+/// One TCP connection on a loop: bytes in go to `onData`, bytes out are queued and written as the socket takes
+/// them (several buffers per `writev`), so a slow peer only slows itself. TLS is a handler on the connection's
+/// `Channel` (`TLSHandler`), not part of the connection. All calls on the loop's thread.
 public final class TCPConnection: @unchecked Sendable {
     public let loop: EventLoop
     private let fd: Int32
-    private let tls: TLSSession?
     private var pending = PendingWrites()
     private var closed = false
     private var closeAfterFlush = false
+    private var shutDownWriteAfterFlush = false
     private var readPaused = false
-    /// TLS may need the socket readable to write, or writable to read.
-    private var tlsWantsWriteToRead = false
     /// Reads per readiness report, so one busy peer cannot hold the loop from the others (the level-triggered
     /// report comes again next turn).
     private static let readsPerTurn = 4
@@ -28,6 +26,9 @@ public final class TCPConnection: @unchecked Sendable {
     public var onClose: () -> Void = {}
     /// The peer stopped sending while reading was paused (it may still read what is sent).
     public var onPeerClosedWrite: () -> Void = {}
+    /// `closeWhenDrained` was called: last words (TLS's close_notify) can still be queued now. Called once.
+    public var onClosingWhenDrained: () -> Void = {}
+    private var closeReasonWhenDrained: NetworkError?
     private var peerClosedWrite = false
     /// Why the connection closed, when a call failed (TLS errors carry OpenSSL's reason); nil for an orderly close.
     public private(set) var closeReason: NetworkError?
@@ -40,33 +41,17 @@ public final class TCPConnection: @unchecked Sendable {
     /// `isWritable` changed; called on the loop, after the write that crossed a watermark.
     public var onWritabilityChanged: (Bool) -> Void = { _ in }
 
-    public init(fd: Int32, loop: EventLoop, tls: TLSServerContext?) throws {
+    /// A connection over the connected socket `fd`, which it owns from here (and closes).
+    public init(fd: Int32, loop: EventLoop) {
         self.fd = fd
         self.loop = loop
-        self.tls = try tls.map { try TLSSession(server: $0, socket: fd) }
-        screensPlainHTTP = tls != nil
     }
 
-    /// A TLS server connection whose first bytes have not been looked at yet.
-    private var screensPlainHTTP = false
-
-    init(fd: Int32, loop: EventLoop, session: TLSSession?) {
-        self.fd = fd
-        self.loop = loop
-        self.tls = session
-    }
-
-    /// Whether TLS, if any, has finished its handshake (bytes can flow).
-    public var isEstablished: Bool { tls?.handshakeDone ?? true }
-
-    /// The TLS session, for what it negotiated.
-    public var session: TLSSession? { tls }
-
-    /// Opens a connection to `host:port` (IP literals) without blocking the loop, with TLS when `tls` is given;
-    /// `completion` runs on the loop with the started connection or the reason it failed. `sourceHost` (an IP literal
-    /// of this machine, such as a local pod's 127.x address) is the address the connection comes from.
-    public static func connect(host: String, port: Int, loop: EventLoop, tls: TLSClientContext?, serverName: String? = nil,
-                               sourceHost: String? = nil, completion: @escaping (Result<TCPConnection, NetworkError>) -> Void) {
+    /// Opens a connection to `host:port` (IP literals) without blocking the loop; `completion` runs on the loop
+    /// with the started connection or the reason it failed. `sourceHost` (an IP literal of this machine, such as a
+    /// local pod's 127.x address) is the address the connection comes from. `Channel.connect` adds TLS.
+    public static func connect(host: String, port: Int, loop: EventLoop, sourceHost: String? = nil,
+                               completion: @escaping (Result<TCPConnection, NetworkError>) -> Void) {
         loop.execute {
             var storage = sockaddr_storage()
             let length: socklen_t
@@ -90,17 +75,12 @@ public final class TCPConnection: @unchecked Sendable {
             }
             let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) } }
             func established() {
-                do {
-                    let session = try tls.map { try TLSSession(client: $0, socket: fd, host: serverName ?? host) }
-                    let connection = TCPConnection(fd: fd, loop: loop, session: session)
-                    try connection.start()
-                    completion(.success(connection))
-                    // Start the TLS handshake now rather than on the first write.
-                    if session != nil { connection.flush() }
-                } catch {
-                    Glibc.close(fd)
-                    completion(.failure(.tls("\(error)")))
+                let connection = TCPConnection(fd: fd, loop: loop)
+                do throws(NetworkError) { try connection.start() } catch {
+                    connection.close()
+                    return completion(.failure(error))
                 }
+                completion(.success(connection))
             }
             if result == 0 { return established() }
             guard errno == EINPROGRESS else { let error = NetworkError.system("connect \(host):\(port)"); Glibc.close(fd); return completion(.failure(error)) }
@@ -126,9 +106,11 @@ public final class TCPConnection: @unchecked Sendable {
     /// This side's address as `IP:PORT`: where the peer reached us.
     public var localAddress: String? { SocketAddress.text(fd, peer: false) }
 
-    /// Starts reading; nothing happens when it already has (connections from `connect` come started). Loop thread only.
+    /// Starts reading; nothing happens when it already has (connections from `connect` come started) or was closed.
+    /// Loop thread only.
     public func start() throws(NetworkError) {
-        guard !started else { return }
+        // A connection closed before it started (TLS that failed at once) must not register its fd number again.
+        guard !started, !closed else { return }
         // The loop's table holds the connection while it is registered (until it closes); no weak reference, whose
         // side table would make every retain of the connection a slow one.
         try loop.register(fd, for: .readable) { [self] readiness in ready(readiness) }
@@ -182,14 +164,29 @@ public final class TCPConnection: @unchecked Sendable {
     public func resumeReading() {
         readPaused = false
         updateInterest()
-        // Bytes TLS already decrypted are not announced by the socket again.
-        if let tls, tls.bufferedBytes > 0 { loop.execute { [weak self] in self?.readAvailable() } }
     }
 
-    /// Closes once queued bytes are written.
-    public func closeWhenDrained() {
+    /// Closes once queued bytes are written (after `onClosingWhenDrained` had its say), with `reason` as the
+    /// `closeReason` when the close is for a failure.
+    public func closeWhenDrained(because reason: NetworkError? = nil) {
+        guard !closed else { return }
+        if reason != nil, closeReasonWhenDrained == nil { closeReasonWhenDrained = reason }
+        if !closeAfterFlush {
+            let closing = onClosingWhenDrained
+            onClosingWhenDrained = {}
+            closing()
+        }
         closeAfterFlush = true
-        if pendingOutput == 0 { close() }
+        if pendingOutput == 0 { close(because: closeReasonWhenDrained) }
+    }
+
+    /// Sends FIN once queued bytes are written and keeps reading until the peer closes: the peer gets the last
+    /// answer and then the end, where closing with its unread bytes still buffered would reset the connection (and
+    /// a reset can discard the answer before the peer reads it).
+    public func shutDownWriteWhenDrained() {
+        guard !closed else { return }
+        shutDownWriteAfterFlush = true
+        flush()
     }
 
     public func close() { close(because: nil) }
@@ -198,7 +195,6 @@ public final class TCPConnection: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         closeReason = reason
-        tls?.shutdown()
         loop.unregister(fd)
         Glibc.close(fd)
         pending.removeAll()
@@ -207,6 +203,7 @@ public final class TCPConnection: @unchecked Sendable {
         onDrained = {}
         onClose = {}
         onPeerClosedWrite = {}
+        onClosingWhenDrained = {}
         onWritabilityChanged = { _ in }
     }
 
@@ -218,7 +215,7 @@ public final class TCPConnection: @unchecked Sendable {
             handlingReadiness = false
             if interestChanged { interestChanged = false; updateInterest() }
         }
-        if readiness.contains(.writable) || (tlsWantsWriteToRead && readiness.contains(.readable)) { flush() }
+        if readiness.contains(.writable) { flush() }
         guard !closed else { return }
         if !readiness.isDisjoint(with: .failed) && (readPaused || !readiness.contains(.readable)) {
             close()
@@ -232,117 +229,47 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     private func readAvailable() {
-        guard !closed else { return }
-        if screensPlainHTTP {
-            screensPlainHTTP = false
-            if answeredPlainHTTP() { return }
-        }
-        if let tls, !tls.handshakeDone {
-            switch tls.handshake() {
-            case .done: break
-            case .wantRead: return
-            case .wantWrite: watch([.readable, .writable], halfClose: !peerClosedWrite); return
-            case .closed: close(); return
-            case .failed(let reason): close(because: .tls(reason)); return
-            }
-        }
         for _ in 0..<Self.readsPerTurn {
             guard !closed && !readPaused else { return }
-            let received: ByteBuffer?
-            if let tls {
-                var step = TLSSession.Step.wantRead
-                received = loop.receiveBuffer.receive { space in
-                    step = tls.read(into: space)
-                    if case .done(let count) = step { return count }
-                    return 0
-                }
-                switch step {
-                case .done: break
-                case .wantRead: return
-                case .wantWrite: tlsWantsWriteToRead = true; updateInterest(); return
-                case .closed: close(); return
-                case .failed(let reason): close(because: .tls(reason)); return
-                }
-            } else {
-                var transfer = Socket.Transfer.wouldBlock
-                var drained = false
-                received = loop.receiveBuffer.receive { space in
-                    transfer = Socket.read(fd, into: space)
-                    guard case .done(let count) = transfer else { return 0 }
-                    drained = count < space.count
-                    return count
-                }
-                switch transfer {
-                case .done: break
-                case .wouldBlock: return
-                case .end: close(); return
-                case .failed(let code): close(because: .system("read", code)); return
-                }
-                // A read that did not fill the space took all the socket had: asking again would only hear EAGAIN
-                // (a syscall per request), and the level-triggered loop reports what arrives later.
-                if drained {
-                    if let received { onData(received) }
-                    return
-                }
+            var transfer = Socket.Transfer.wouldBlock
+            var drained = false
+            let received = loop.receiveBuffer.receive { space in
+                transfer = Socket.read(fd, into: space)
+                guard case .done(let count) = transfer else { return 0 }
+                drained = count < space.count
+                return count
+            }
+            switch transfer {
+            case .done: break
+            case .wouldBlock: return
+            case .end: close(); return
+            case .failed(let code): close(because: .system("read", code)); return
             }
             if let received { onData(received) }
+            // A read that did not fill the space took all the socket had: asking again would only hear EAGAIN
+            // (a syscall per request), and the level-triggered loop reports what arrives later.
+            if drained { return }
         }
-        // The budget is spent: the socket will say again if it has more, but bytes TLS holds must be asked for.
-        if let tls, !closed, !readPaused, tls.bufferedBytes > 0 { loop.execute { [weak self] in self?.readAvailable() } }
-    }
-
-    /// A client that speaks plain HTTP to the TLS port gets a plain HTTP 400 saying so, as Go's servers (kube-apiserver)
-    /// answer, instead of a TLS alert it cannot read. A TLS record starts with 0x16; an HTTP request with a method's
-    /// capital letter.
-    private func answeredPlainHTTP() -> Bool {
-        var first: UInt8 = 0
-        guard recv(fd, &first, 1, Int32(MSG_PEEK)) == 1, (65...90).contains(first) else { return false }
-        let answer = Array("HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n".utf8)
-        _ = answer.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        // Read what the request sent, so closing ends with FIN and the answer, not a reset that could discard it.
-        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 1) { scratch in
-            for _ in 0..<16 { guard case .done = Socket.read(fd, into: scratch) else { break } }
-        }
-        shutdown(fd, Int32(SHUT_WR))
-        close()
-        return true
     }
 
     /// Writes what the socket takes now of the queued bytes; the rest goes when the socket is writable again.
     public func flush() {
         defer { if !closed { updateWritability() } }
-        if let tls, !tls.handshakeDone {
-            switch tls.handshake() {
-            case .done: break
-            case .wantRead, .wantWrite: updateInterest(); return
-            case .closed: close(); return
-            case .failed(let reason): close(because: .tls(reason)); return
-            }
-        }
         while !closed && !pending.isEmpty {
-            if let tls {
-                // The front buffer stays put until written, and TLS is told it may move (its retry then copies),
-                // so queuing more behind a stalled record cannot break the retry.
-                guard let front = pending.first else { break }
-                switch front.withUnsafeReadableBytes({ tls.write($0) }) {
-                case .done(let count): pending.consume(count)
-                case .wantRead, .wantWrite: updateInterest(); return
-                case .closed: close(); return
-                case .failed(let reason): close(because: .tls(reason)); return
-                }
-            } else {
-                switch Socket.write(fd, pending) {
-                case .done(let count): pending.consume(count)
-                case .wouldBlock: updateInterest(); return
-                case .end: close(); return
-                case .failed(let code): close(because: .system("write", code)); return
-                }
+            switch Socket.write(fd, pending) {
+            case .done(let count): pending.consume(count)
+            case .wouldBlock: updateInterest(); return
+            case .end: close(); return
+            case .failed(let code): close(because: .system("write", code)); return
             }
         }
         guard !closed else { return }
-        tlsWantsWriteToRead = false
         updateInterest()
-        if closeAfterFlush { close(); return }
+        if closeAfterFlush { close(because: closeReasonWhenDrained); return }
+        if shutDownWriteAfterFlush {
+            shutDownWriteAfterFlush = false
+            Glibc.shutdown(fd, Int32(SHUT_WR))
+        }
         updateWritability()
         onDrained()
     }
@@ -358,7 +285,7 @@ public final class TCPConnection: @unchecked Sendable {
         guard !closed else { return }
         if handlingReadiness { interestChanged = true; return }
         var interest: EventLoop.Readiness = []
-        if !readPaused || tlsWantsWriteToRead { interest.insert(.readable) }
+        if !readPaused { interest.insert(.readable) }
         if !pending.isEmpty { interest.insert(.writable) }
         watch(interest, halfClose: !peerClosedWrite)
     }

@@ -224,11 +224,10 @@ public enum OpenSSL {
         }
     }
 
-    /// How sessions of a context write and keep memory: an idle session gives back its record buffers (about 34 KiB),
-    /// and `SSL_write` returns after each record and may retry a stalled record from a buffer that has since moved
-    /// (its bytes unchanged): a connection's write queue may grow, and its storage move, while a record waits.
+    /// How sessions of a context keep memory: an idle session gives back its record buffers (about 34 KiB). Every
+    /// session is a `TLSEngine` over memory BIOs, whose writes never stall, so no partial or retried writes are enabled.
     static func setSessionModes(_ context: OpaquePointer) {
-        _ = SSL_CTX_ctrl(context, SSL_CTRL_MODE, Int(SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), nil)
+        _ = SSL_CTX_ctrl(context, SSL_CTRL_MODE, Int(SSL_MODE_RELEASE_BUFFERS), nil)
     }
 
     /// Empties this thread's OpenSSL error queue into reason texts: "error:0480006C:PEM routines::no start line"
@@ -487,7 +486,8 @@ public struct TLSError: Error, CustomStringConvertible, Sendable, Equatable {
 public final class TLSEngine {
     private let ssl: OpaquePointer
     private let input: OpaquePointer
-    private let output: OpaquePointer
+    /// Replaced when emptied after a large burst (see `releaseLargeOutputBuffer`).
+    private var output: OpaquePointer
     /// The contexts whose callbacks this engine's connection runs: kept alive as long as the connection.
     private let serverContext: TLSServerContext?
     fileprivate let clientContext: TLSClientContext?
@@ -550,8 +550,8 @@ public final class TLSEngine {
         guard let input = BIO_new(BIO_s_mem()) else { SSL_free(ssl); throw CryptoError("cannot allocate a memory BIO") }
         guard let output = BIO_new(BIO_s_mem()) else { BIO_free(input); SSL_free(ssl); throw CryptoError("cannot allocate a memory BIO") }
         SSL_set_bio(ssl, input, output)  // the session owns both from here
-        // Records are written whole into memory: nothing is ever partial or retried (see the type's comment).
-        _ = SSL_ctrl(ssl, SSL_CTRL_CLEAR_MODE, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER), nil)
+        // Records are written whole into memory: nothing is ever partial or retried (see the type's comment), and the
+        // context enables neither partial writes nor moving retries.
         return (ssl, input, output)
     }
 
@@ -584,7 +584,26 @@ public final class TLSEngine {
     /// Moves up to `space.count` bytes of waiting ciphertext into `space`; returns how many.
     public func takeOutput(into space: UnsafeMutableRawBufferPointer) -> Int {
         guard let base = space.baseAddress, !space.isEmpty else { return 0 }
-        return max(0, Int(BIO_read(output, base, Int32(min(space.count, Int(Int32.max))))))
+        let taken = max(0, Int(BIO_read(output, base, Int32(min(space.count, Int(Int32.max))))))
+        releaseLargeOutputBuffer()
+        return taken
+    }
+
+    /// A memory BIO keeps the storage of its largest burst; an emptied one that grew past this is replaced, so a
+    /// connection that once sent a large answer does not hold that much while it idles.
+    static let largestKeptOutputBuffer = 64 * 1024
+
+    /// The output BIO's storage, in bytes.
+    var outputBufferCapacity: Int {
+        var memory: UnsafeMutablePointer<BUF_MEM>?
+        _ = BIO_ctrl(output, BIO_C_GET_BUF_MEM_PTR, 0, &memory)
+        return memory.map { Int($0.pointee.max) } ?? 0
+    }
+
+    private func releaseLargeOutputBuffer() {
+        guard BIO_ctrl_pending(output) == 0, outputBufferCapacity > Self.largestKeptOutputBuffer, let fresh = BIO_new(BIO_s_mem()) else { return }
+        SSL_set0_wbio(ssl, fresh)  // frees the old one
+        output = fresh
     }
 
     /// Appends all waiting ciphertext to `buffer`.
@@ -708,79 +727,5 @@ extension OpenSSL {
     static func isIPAddress(_ host: String) -> Bool {
         var address = in6_addr()
         return inet_pton(AF_INET, host, &address) == 1 || inet_pton(AF_INET6, host, &address) == 1
-    }
-}
-
-/// One TLS connection over a non-blocking socket.
-public final class TLSSession: @unchecked Sendable {
-    private let ssl: OpaquePointer
-    /// The context whose callbacks (ALPN, certificate choice) run for this connection: kept alive with it.
-    private let context: AnyObject
-
-    /// The client side of a connection to `host` (a DNS name or an IP literal, which the certificate must name).
-    public init(client context: TLSClientContext, socket: Int32, host: String) throws(CryptoError) {
-        guard let ssl = SSL_new(context.context) else { throw CryptoError("cannot create a TLS session") }
-        self.ssl = ssl
-        self.context = context
-        SSL_set_fd(ssl, socket)
-        SSL_set_connect_state(ssl)
-        if !OpenSSL.isIPAddress(host) { _ = COpenSSLShims_SSL_set_tlsext_host_name(ssl, host) }
-        try OpenSSL.verifyHost(ssl, host)
-    }
-
-    /// The protocol ALPN settled on (`http/1.1`), if any.
-    public var negotiatedProtocol: String? { OpenSSL.negotiatedProtocol(ssl) }
-
-    /// What a TLS read, write or handshake step came to.
-    public enum Step: Equatable {
-        case done(Int)
-        /// Call again when the socket is readable (or writable).
-        case wantRead, wantWrite
-        /// The peer closed the TLS session.
-        case closed
-        case failed(String)
-    }
-
-    public init(server context: TLSServerContext, socket: Int32) throws(CryptoError) {
-        guard let ssl = SSL_new(context.context) else { throw CryptoError("cannot create a TLS session") }
-        self.ssl = ssl
-        self.context = context
-        SSL_set_fd(ssl, socket)
-        SSL_set_accept_state(ssl)
-    }
-
-    deinit { SSL_free(ssl) }
-
-    public var handshakeDone: Bool { SSL_is_init_finished(ssl) == 1 }
-
-    /// Decrypted bytes TLS holds that a read would return without touching the socket.
-    public var bufferedBytes: Int { Int(SSL_pending(ssl)) }
-
-    public func handshake() -> Step { step(SSL_do_handshake(ssl)) }
-
-    public func read(into buffer: UnsafeMutableRawBufferPointer) -> Step {
-        step(SSL_read(ssl, buffer.baseAddress, Int32(buffer.count)))
-    }
-
-    public func write(_ bytes: UnsafeRawBufferPointer) -> Step {
-        step(SSL_write(ssl, bytes.baseAddress, Int32(bytes.count)))
-    }
-
-    /// Sends close_notify; best effort.
-    public func shutdown() {
-        _ = SSL_shutdown(ssl)
-        ERR_clear_error()
-    }
-
-    private func step(_ result: Int32) -> Step {
-        if result > 0 { return .done(Int(result)) }
-        let code = SSL_get_error(ssl, result)
-        switch code {
-        case SSL_ERROR_WANT_READ: return .wantRead
-        case SSL_ERROR_WANT_WRITE: return .wantWrite
-        case SSL_ERROR_ZERO_RETURN: return .closed
-        case SSL_ERROR_SYSCALL where ERR_peek_error() == 0: return .closed
-        default: return .failed(CryptoError("TLS").description)
-        }
     }
 }

@@ -3,8 +3,8 @@
 /// completed and sends it once it has, and hands the engine's output down after every step, so the engine holds no
 /// records between calls and the transport's write queue (and its watermarks) sees every byte waiting.
 ///
-/// A channel handler is this layer with its callbacks pointed at the handler's context: `start` when the channel is
-/// active, `receive` for each read, `send` for each write, `close` to end, `receiveEndOfInput` when the peer's FIN arrives.
+/// `TLSHandler` is this layer as a channel's bottom handler, its callbacks pointed at the handler's context: `start`
+/// when the channel is active, `receive` for each read, `send` for each write, `close` to end.
 public final class TLSLayer {
     public let engine: TLSEngine
     private var held: [ByteBuffer] = []

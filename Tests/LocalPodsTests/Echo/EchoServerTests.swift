@@ -140,6 +140,32 @@ final class EchoServerTests: XCTestCase {
         XCTAssertTrue(body.contains("request=GET /tls HTTP/1.1"), body)
     }
 
+    /// ECHO_PROTOCOL=tcp with ECHO_TLS: bytes echoed inside TLS (a TLSHandler under the echo), Python's ssl as the client.
+    func testTCPEchoesBytesInsideTLS() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else { throw XCTSkip("no python3 at /usr/bin/python3 on this machine") }
+        let echo = try start(["ECHO_PROTOCOL": "tcp", "ECHO_TLS": "true"])
+        let script = """
+            import socket, ssl, sys
+            context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+            with context.wrap_socket(socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)) as tls:
+                tls.sendall(b"ping over tls\\n")
+                got = b""
+                while not got.endswith(b"\\n"): got += tls.recv(100)
+                print(tls.version(), got.decode().strip())
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = ["-c", script, echo.address, String(echo.server.ports[0])]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(printed, "TLSv1.3 ping over tls\n")
+        XCTAssertTrue(eventually { lines.all.contains { $0.contains("\"tcp\" - 14 ") } }, "\(lines.all)")
+    }
+
     func testSettingsThatCannotBeUsedSayWhichAndHow() {
         let cases: [([String: String], String)] = [
             (["PORTS": "8080,x"], "PORTS=8080,x: \"x\" is not a port"), (["PORT": "0"], "PORT=0: not a port"),

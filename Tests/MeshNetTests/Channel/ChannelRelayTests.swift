@@ -21,8 +21,8 @@ final class ChannelRelayTests: XCTestCase {
             loop.start()
             listener = try TCPListener(host: "127.0.0.1", port: 0, loop: loop)
             listener.start { [self] fd in
-                guard let downstream = try? TCPConnection(fd: fd, loop: loop, tls: nil) else { close(fd); return }
-                TCPConnection.connect(host: "127.0.0.1", port: sinkPort, loop: loop, tls: nil) { [self] result in
+                let downstream = TCPConnection(fd: fd, loop: loop)
+                TCPConnection.connect(host: "127.0.0.1", port: sinkPort, loop: loop) { [self] result in
                     guard case .success(let upstream) = result else { downstream.close(); return }
                     let downEnd = ChannelRelay.End(), upEnd = ChannelRelay.End()
                     let down = Channel(connection: downstream, handlers: [downEnd])

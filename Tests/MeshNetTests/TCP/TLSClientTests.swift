@@ -2,8 +2,8 @@ import Foundation
 import XCTest
 @testable import MeshNet
 
-/// MeshNet's TLS client against MeshNet's TLS server, both on event loops: verification of the authority and of
-/// the name, and ALPN.
+/// MeshNet's TLS client against MeshNet's TLS server, both on event loops as `TLSHandler`s at the bottom of their
+/// channels: verification of the authority and of the name, ALPN, and a slow reader.
 final class TLSClientTests: XCTestCase {
     private var loops: [EventLoop] = []
     private var server: HTTPServer?
@@ -13,25 +13,8 @@ final class TLSClientTests: XCTestCase {
         for loop in loops { loop.stop() }
     }
 
-    private func exchange(port: Int, trusting authority: Certificate, serverName: String?) throws -> (reply: String, alpn: String?, failure: String?) {
-        let client = try TLSClientContext(trusting: [authority])
-        let done = expectation(description: "exchange")
-        let lock = NSLock()
-        var received: [UInt8] = [], alpn: String?, failure: String?
-        var connection: TCPConnection?
-        TCPConnection.connect(host: "127.0.0.1", port: port, loop: loops[0], tls: client, serverName: serverName) { result in
-            guard case .success(let opened) = result else { done.fulfill(); return }
-            connection = opened
-            opened.onData = { bytes in
-                lock.lock(); received += bytes.readableArray; alpn = opened.session?.negotiatedProtocol; lock.unlock()
-            }
-            opened.onClose = { failure = opened.closeReason?.description; done.fulfill() }
-            opened.send(Array("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
-        }
-        wait(for: [done], timeout: 10)
-        _ = connection
-        lock.lock(); defer { lock.unlock() }
-        return (String(decoding: received, as: UTF8.self), alpn, failure)
+    private func exchange(port: Int, trusting authority: Certificate, serverName: String?) throws -> TLSExchange {
+        try TLSExchange.run(port: port, loop: loops[0], client: TLSClientContext(trusting: [authority]), serverName: serverName)
     }
 
     func testVerifiedExchangeAndRefusals() throws {
@@ -86,23 +69,28 @@ final class TLSClientTests: XCTestCase {
         let finished = expectation(description: "response read or connection closed")
         let lock = NSLock()
         var total = 0, tail: [UInt8] = []
-        var connection: TCPConnection?
-        TCPConnection.connect(host: "127.0.0.1", port: server.port, loop: loops[0], tls: try TLSClientContext(trusting: [leaf])) { result in
-            guard case .success(let opened) = result else { finished.fulfill(); return }
-            connection = opened
-            // Once the request is out, stop reading until the server has queued the whole response.
-            opened.onDrained = { opened.pauseReading() }
-            opened.onData = { bytes in
+        var channel: Channel?
+        Channel.connect(host: "127.0.0.1", port: server.port, loop: loops[0], tls: try TLSClientContext(trusting: [leaf]), handlers: {
+            [CallbackHandler(onRead: { bytes in
                 lock.lock(); defer { lock.unlock() }
                 total += bytes.readableBytes
                 tail = Array((tail + bytes.readableArray).suffix(5))
-                if tail == Array("0\r\n\r\n".utf8) { opened.close() }
+                if tail == Array("0\r\n\r\n".utf8) { channel?.close() }
+            }, onInactive: { finished.fulfill() })]
+        }) { result in
+            guard case .success(let opened) = result else { finished.fulfill(); return }
+            lock.lock(); channel = opened; lock.unlock()
+            // Once the request is out (it is held until the handshake completes, then leaves with the client's
+            // last flight), stop reading until the server has queued the whole response.
+            opened.connection.onDrained = {
+                guard opened.tls?.engine.isHandshakeComplete == true else { return }
+                opened.pauseReading()
+                opened.connection.onDrained = {}
             }
-            opened.onClose = { finished.fulfill() }
-            opened.send(Array("GET /big HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            opened.writeAndFlush(ByteBuffer(string: "GET /big HTTP/1.1\r\nHost: x\r\n\r\n"))
         }
         wait(for: [queued], timeout: 60)
-        loops[0].execute { connection?.resumeReading() }
+        loops[0].execute { channel?.resumeReading() }
         wait(for: [finished], timeout: 120)
         lock.lock(); defer { lock.unlock() }
         let framing = String(chunk.count, radix: 16).utf8.count + 4

@@ -59,6 +59,21 @@ final class TLSEngineTests: XCTestCase {
         XCTAssertTrue(pair.client.isHandshakeComplete && pair.server.isHandshakeComplete)
     }
 
+    /// The output BIO keeps the storage of its largest burst: after a large write is taken, the engine lets it go,
+    /// so an idle connection does not hold its last big answer's size; the connection goes on working.
+    func testALargeBurstDoesNotStayInTheOutputBuffer() throws {
+        let pair = try TLSEnginePair(client: clientContext(), server: serverContext())
+        XCTAssertNil(pair.handshake().client)
+        let large = (0..<(1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        try large.withUnsafeBytes { try pair.server.write($0) }
+        XCTAssertGreaterThan(pair.server.outputBufferCapacity, TLSEngine.largestKeptOutputBuffer)
+        TLSEnginePair.move(from: pair.server, to: pair.client)
+        XCTAssertLessThanOrEqual(pair.server.outputBufferCapacity, TLSEngine.largestKeptOutputBuffer)
+        XCTAssertEqual(try TLSEnginePair.drain(pair.client).get(), large)
+        XCTAssertEqual(try pair.send("HTTP/1.1 200 OK\r\n\r\n", from: pair.server), "HTTP/1.1 200 OK\r\n\r\n")
+        XCTAssertEqual(try pair.send("GET / HTTP/1.1\r\n\r\n", from: pair.client), "GET / HTTP/1.1\r\n\r\n")
+    }
+
     func testALPNTheServerPicksByItsOwnPreference() throws {
         let cases: [(offered: [String], chosen: String?)] = [
             (["http/1.1", "h2"], "h2"),

@@ -20,7 +20,8 @@ final class TLSLayerTests: XCTestCase {
         let listener = try TCPListener(host: "127.0.0.1", port: 0, loop: loop)
         self.listener = listener
         listener.start { fd in
-            guard let connection = try? TCPConnection(fd: fd, loop: loop, tls: nil), let engine = try? TLSEngine(server: context) else { return }
+            let connection = TCPConnection(fd: fd, loop: loop)
+            guard let engine = try? TLSEngine(server: context) else { connection.close(); return }
             let layer = TLSLayer(engine: engine)
             layer.onHandshake = { identities($0.peerIdentity, $0.negotiatedProtocol) }
             let down: (ByteBuffer) -> Void = { connection.send($0) }
@@ -62,7 +63,7 @@ final class TLSLayerTests: XCTestCase {
         var echoed: [UInt8] = []
         var ended = false, failure: String?
         var connection: TCPConnection?
-        TCPConnection.connect(host: "127.0.0.1", port: port, loop: loops[0], tls: nil) { result in
+        TCPConnection.connect(host: "127.0.0.1", port: port, loop: loops[0]) { result in
             guard case .success(let opened) = result else { lock.lock(); failure = "connect failed"; lock.unlock(); return }
             connection = opened
             let down: (ByteBuffer) -> Void = { opened.send($0) }
