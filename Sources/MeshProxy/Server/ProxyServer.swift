@@ -96,7 +96,7 @@ public final class ProxyServer: @unchecked Sendable {
         let context = contexts[index]
         context.loop.execute { [self] in
             let local = Self.address(of: fd, peer: false), remote = Self.address(of: fd, peer: true)
-            guard let tcp = try? TCPConnection(fd: fd, loop: context.loop, tls: nil) else { Glibc.close(fd); return }
+            let tcp = TCPConnection(fd: fd, loop: context.loop)
             let prefix = Self.listenerStatPrefix(listener)
             stats.increment(prefix + "downstream_cx_total")
             stats.adjust(prefix + "downstream_cx_active", by: 1)

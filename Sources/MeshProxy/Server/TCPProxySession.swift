@@ -48,7 +48,7 @@ final class TCPProxySession {
         }
         let address = cluster.config.endpoints[host].address
         log.upstreamHost = address.description
-        TCPConnection.connect(host: address.host, port: address.port, loop: loop, tls: nil) { [self] result in
+        TCPConnection.connect(host: address.host, port: address.port, loop: loop) { [self] result in
             switch result {
             case .success(let tcp):
                 guard !finished else { tcp.close(); return }

@@ -173,7 +173,7 @@ final class UpstreamPool {
             cluster.close(.connection)
             completion(.failure(.connectTimeout))
         }
-        TCPConnection.connect(host: endpoint.address.host, port: endpoint.address.port, loop: loop, tls: nil) { [self] result in
+        TCPConnection.connect(host: endpoint.address.host, port: endpoint.address.port, loop: loop) { [self] result in
             switch result {
             case .success(let tcp):
                 guard !finished else { tcp.close(); return }

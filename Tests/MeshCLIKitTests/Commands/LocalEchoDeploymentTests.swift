@@ -92,7 +92,7 @@ final class LocalEchoDeploymentTests: XCTestCase {
         XCTAssertEqual(try kubectlRun(["delete", "deployment", "hello"]).status, 0)
         XCTAssertTrue(try eventually(timeout: 60) { try curl(["http://hello/"]).status == 1 }, "no pod answers once deleted")
         for row in rows {
-            XCTAssertTrue(try eventually(timeout: 30) { !Self.processRunning(withEnvironment: "POD_NAME=\(row[0])") }, "\(row[0]) stopped")
+            XCTAssertTrue(eventually(timeout: 30) { !Self.processRunning(withEnvironment: "POD_NAME=\(row[0])") }, "\(row[0]) stopped")
         }
     }
 

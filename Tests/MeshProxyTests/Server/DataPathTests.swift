@@ -177,7 +177,7 @@ final class DataPathTests: XCTestCase {
         defer { loop.stop() }
         let closer = try TCPListener(host: "127.0.0.1", port: 0, loop: loop)
         closer.start { fd in
-            guard let tcp = try? TCPConnection(fd: fd, loop: loop, tls: nil) else { return }
+            let tcp = TCPConnection(fd: fd, loop: loop)
             tcp.onData = { _ in tcp.close() }
             try? tcp.start()
         }
