@@ -129,6 +129,26 @@ final class BootstrapTests: XCTestCase {
         }
     }
 
+    func testMaglevTableSizesThatAreNotPrimeAreErrors() throws {
+        // table_size 0 or 1 used to trap (a modulus of zero) when the load balancer built its table.
+        for size in [0, 1, 4, 65536] {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-maglev-\(UUID().uuidString).yaml").path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            try "static_resources: {clusters: [{name: c, lb_policy: MAGLEV, maglev_lb_config: {table_size: \(size)}}]}".write(toFile: file, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try ProxyConfiguration.load(file: file), "table_size \(size)") { error in
+                guard let error = error as? ProxyConfigError else { return XCTFail("\(error)") }
+                XCTAssertEqual(error.path, "static_resources.clusters[0].maglev_lb_config.table_size")
+                XCTAssertTrue(error.problem.hasPrefix("must be a prime number"), error.problem)
+            }
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-maglev-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "static_resources: {clusters: [{name: c, lb_policy: MAGLEV, maglev_lb_config: {table_size: 2}}]}".write(toFile: file, atomically: true, encoding: .utf8)
+        let cluster = try XCTUnwrap(ProxyConfiguration.load(file: file).cluster(named: "c"))
+        XCTAssertEqual(cluster.maglevTableSize, 2)
+        XCTAssertEqual(LoadBalancer.buildMaglev(names: ["a:1", "b:1"], weights: [1, 1], size: 2).sorted(), [0, 1])
+    }
+
     func testTheFirstErrorNamesLineAndColumn() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-pos-\(UUID().uuidString).yaml").path
         defer { try? FileManager.default.removeItem(atPath: file) }
