@@ -101,6 +101,11 @@ final class BootstrapTests: XCTestCase {
             (listener(route: "{match: {prefix: /}, route: {cluster: c}, typed_per_filter_config: {envoy.filters.http.fault: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault, abort: {http_status: 500, percentage: {numerator: 1, denominator: BILLION}}}}}"),
              "\(prefix).route_config.virtual_hosts[0].routes[0].typed_per_filter_config.envoy.filters.http.fault.abort.percentage.denominator",
              "BILLION is not a denominator"),
+            // range_match bounds past Int64 used to trap converting the number.
+            (listener(route: "{match: {prefix: /, headers: [{name: x, range_match: {start: 0, end: 1e30}}]}, route: {cluster: c}}"),
+             "\(prefix).route_config.virtual_hosts[0].routes[0].match.headers[0].range_match.end", "must be a whole number"),
+            (listener(route: "{match: {prefix: /, headers: [{name: x, range_match: {start: 1.5, end: 3}}]}, route: {cluster: c}}"),
+             "\(prefix).route_config.virtual_hosts[0].routes[0].match.headers[0].range_match.start", "must be a whole number"),
             ("static_resources: {clusters: [{name: c, type: STRICT_DNS}]}", "static_resources.clusters[0].type", "STRICT_DNS is not supported: use STATIC"),
             ("static_resources: {clusters: [{name: c, lb_policy: CLUSTER_PROVIDED}]}", "static_resources.clusters[0].lb_policy", "CLUSTER_PROVIDED is not supported"),
             ("static_resources: {clusters: [{name: c, circuit_breakers: {thresholds: [{max_connections: -1}]}}]}",
