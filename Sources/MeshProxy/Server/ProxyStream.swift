@@ -207,8 +207,7 @@ final class ProxyStream {
                 log.add(.upstreamConnectionTermination)
                 log.details = "upstream_reset_after_response_started{connection_termination}"
                 releaseAttempt(reuse: false)
-                downstream.abort()
-                return finish(keepAlive: false)
+                return finishAndResetClient()
             }
             attemptFailed(failure)
         case .success(.head(let head)):
@@ -356,8 +355,7 @@ final class ProxyStream {
         }
         releaseAttempt(reuse: false)
         if responseStarted {
-            downstream.abort()
-            return finish(keepAlive: false)
+            return finishAndResetClient()
         }
         reply(.timeout)
     }
@@ -402,6 +400,14 @@ final class ProxyStream {
         log.responseHeaders = reply.extraHeaders
         downstream.send(bytes)
         finish(keepAlive: request.keepAlive)
+    }
+
+    /// An answer cut short: log and end the stream, then reset the client. Closing first would log the close as the
+    /// client's (DC).
+    private func finishAndResetClient() {
+        let client = downstream  // finishing may let go of the connection
+        finish(keepAlive: false)
+        client.abort()
     }
 
     private func finish(keepAlive: Bool) {
