@@ -271,7 +271,7 @@ final class ProxyStream {
         if !request.keepAlive { headers.append(("connection", "close")) }
         log.responseHeaders = headers
         responseStarted = true
-        if let globalTimer { loop.cancel(globalTimer); self.globalTimer = nil }
+        // The route timeout runs on until the response is complete, as Envoy's does: a body that stalls is cut.
         downstream.send(Array(ResponseHead.encode(status: head.status, headers: headers).utf8))
     }
 
@@ -349,12 +349,14 @@ final class ProxyStream {
         globalTimer = nil
         guard !done, let cluster else { return }
         runtime.stats.increment(cluster.statPrefix + "upstream_rq_timeout")
-        if let host, connection != nil {
+        if let host, connection != nil, !responseStarted {
             cluster.record(.status(504), host: host, now: MonotonicClock.now())
             cluster.updateHost(host) { $0.timeouts += 1 }
         }
         releaseAttempt(reuse: false)
         if responseStarted {
+            log.add(.upstreamRequestTimeout)
+            log.details = LocalReply.timeout.details
             return finishAndResetClient()
         }
         reply(.timeout)

@@ -223,6 +223,23 @@ final class DataPathTests: XCTestCase {
         XCTAssertTrue(log.contains("\"GET / HTTP/1.1\" 200 UC 0 7 "), log)
     }
 
+    func testTheRouteTimeoutCutsABodyThatStalls() throws {
+        // The head promises 100 bytes; 7 come, then nothing, with the connection left open.
+        let staller = try rawUpstream("staller") { tcp in
+            tcp.send(Array("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial".utf8))
+        }
+        defer { staller.stop() }
+        try start(bootstrap(routes: ["{match: {prefix: /}, route: {cluster: staller, timeout: 0.3s}}"], extraClusters: staller.cluster))
+        let started = Date()
+        let raw = try TestClient.exchange(port: listenerPort, bytes: Array("GET / HTTP/1.1\r\nhost: app.local\r\n\r\n".utf8))
+        XCTAssertTrue(String(decoding: raw, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        // Envoy's route timeout spans until the response is complete; it was cancelled at the head, so the client hung.
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "the client waited for its own 10 s read timeout")
+        let log = accessLog()
+        XCTAssertTrue(log.contains("\"GET / HTTP/1.1\" 200 UT 0 7 "), log)
+        XCTAssertEqual(proxy.stats.value("cluster.staller.upstream_rq_timeout"), 1)
+    }
+
     func testASwappedConfigurationRoutesNewRequests() throws {
         let text = bootstrap(routes: ["{match: {prefix: /}, direct_response: {status: 200, body: {inline_string: first}}}"])
         try start(text)
