@@ -49,7 +49,8 @@ extension CauseRules {
             let suggested = declared.first!
             let servicePort = path.isInbound ? (service.spec["ports"]?.array?.first { ($0["targetPort"]?.int ?? $0["port"]?.int) == path.port }?["port"]?.int ?? path.port) : path.port
             let index = service.spec["ports"]?.array?.firstIndex { $0["port"]?.int == servicePort } ?? 0
-            let portName = service.spec["ports"]?.array?[index]["name"]?.string ?? ""
+            let ports = service.spec["ports"]?.array ?? []
+            let portName = ports.indices.contains(index) ? ports[index]["name"]?.string ?? "" : ""
             return [Cause(.targetPortMismatch,
                           summary: "Service \(service.namespace)/\(service.name) sends port \(servicePort) to targetPort \(port), but its pods open \(declared.map { "\($0.number)" }.joined(separator: ", ")): the connection is refused (\(entry.responseFlags.joined(separator: ",").orNone))",
                           evidence: evidence,

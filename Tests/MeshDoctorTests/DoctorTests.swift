@@ -184,6 +184,18 @@ final class DoctorTests: XCTestCase {
         XCTAssertEqual(diagnosis.causes.first?.id, .appNotListening, diagnosis.text)
     }
 
+    /// A Service written with `ports: []` and pods that open another port: a finding with the port left out, not
+    /// a trap on the empty list (this indexed ports[0]).
+    func testRefusedToAServiceWithAnEmptyPortListDoesNotTrap() throws {
+        var capture = try EditableCapture("target-port-mismatch")
+        capture.replace("istio.yaml", "  ports:\n  - name: http\n    port: 8080\n    targetPort: 8081\n    protocol: TCP\n", with: "  ports: []\n")
+        capture.replace("istio.yaml", "        - name: http\n          containerPort: 8080\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: catalog",
+                        with: "        - name: http\n          containerPort: 9090\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: catalog")
+        let diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .targetPortMismatch, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.fix.contains("9090") == true, diagnosis.text)
+    }
+
     /// Refused at the captured pod's own inbound cluster: its Service's targetPort is a port the container does not open.
     func testInboundRefusedAtAnUndeclaredTargetPortIsTargetPortMismatch() throws {
         var capture = try EditableCapture("authz-denied")

@@ -132,6 +132,10 @@ extension Cluster {
         var maglevSize = 65537
         _ = try reader.object("maglev_lb_config") { config throws(ProxyConfigError) in
             maglevSize = try config.integer("table_size", maximum: 5_000_011) ?? maglevSize
+            // Envoy requires a prime; 0 and 1 would also leave the table's skip step without a modulus.
+            guard maglevSize >= 2, (2...max(2, Int(Double(maglevSize).squareRoot()))).allSatisfy({ $0 == maglevSize || maglevSize % $0 != 0 }) else {
+                throw config.error("must be a prime number such as 65537 (Envoy's default)", at: config.field("table_size"), path: [.key("table_size")])
+            }
         }
         let endpoints = try reader.object("load_assignment") { assignment throws(ProxyConfigError) -> [ClusterEndpoint] in
             _ = try assignment.string("cluster_name")

@@ -333,7 +333,15 @@ extension RouteMatch {
                 rules.append(.string(StringMatcher(rule: .regex(regex), ignoreCase: false)))
             }
             if let range = try header.object("range_match", { range throws(ProxyConfigError) -> (Int, Int) in
-                (Int(try range.number("start") ?? 0), Int(try range.number("end") ?? 0))
+                // int64 bounds: a fraction or a number past Int64 is an error, not a truncation or a trap.
+                func bound(_ key: String) throws(ProxyConfigError) -> Int {
+                    guard let number = try range.number(key) else { return 0 }
+                    guard let whole = Int64(exactly: number) else {
+                        throw range.error("must be a whole number from \(Int64.min) to \(Int64.max)", at: range.field(key), path: [.key(key)])
+                    }
+                    return Int(whole)
+                }
+                return (try bound("start"), try bound("end"))
             }) { rules.append(.range(range.0, range.1)) }
             guard rules.count <= 1 else { throw header.error("needs at most one way to match the header") }
             return HeaderMatcher(name: name, rule: rules.first ?? .present(true), invert: invert, missingAsEmpty: missingAsEmpty)

@@ -207,8 +207,7 @@ final class ProxyStream {
                 log.add(.upstreamConnectionTermination)
                 log.details = "upstream_reset_after_response_started{connection_termination}"
                 releaseAttempt(reuse: false)
-                downstream.abort()
-                return finish(keepAlive: false)
+                return finishAndResetClient()
             }
             attemptFailed(failure)
         case .success(.head(let head)):
@@ -272,7 +271,7 @@ final class ProxyStream {
         if !request.keepAlive { headers.append(("connection", "close")) }
         log.responseHeaders = headers
         responseStarted = true
-        if let globalTimer { loop.cancel(globalTimer); self.globalTimer = nil }
+        // The route timeout runs on until the response is complete, as Envoy's does: a body that stalls is cut.
         downstream.send(Array(ResponseHead.encode(status: head.status, headers: headers).utf8))
     }
 
@@ -350,14 +349,15 @@ final class ProxyStream {
         globalTimer = nil
         guard !done, let cluster else { return }
         runtime.stats.increment(cluster.statPrefix + "upstream_rq_timeout")
-        if let host, connection != nil {
+        if let host, connection != nil, !responseStarted {
             cluster.record(.status(504), host: host, now: MonotonicClock.now())
             cluster.updateHost(host) { $0.timeouts += 1 }
         }
         releaseAttempt(reuse: false)
         if responseStarted {
-            downstream.abort()
-            return finish(keepAlive: false)
+            log.add(.upstreamRequestTimeout)
+            log.details = LocalReply.timeout.details
+            return finishAndResetClient()
         }
         reply(.timeout)
     }
@@ -402,6 +402,14 @@ final class ProxyStream {
         log.responseHeaders = reply.extraHeaders
         downstream.send(bytes)
         finish(keepAlive: request.keepAlive)
+    }
+
+    /// An answer cut short: log and end the stream, then reset the client. Closing first would log the close as the
+    /// client's (DC).
+    private func finishAndResetClient() {
+        let client = downstream  // finishing may let go of the connection
+        finish(keepAlive: false)
+        client.abort()
     }
 
     private func finish(keepAlive: Bool) {

@@ -56,7 +56,9 @@ public final class UpstreamCluster: @unchecked Sendable {
         let active = hostCounters.map(\.activeRequests)
         var choice = balancer.choose(eligible: eligible, active: active, hash: hash, using: &random)
         var tries = 1
-        while let host = choice, avoid.contains(host), tries < attempts {
+        // When every eligible host is to be avoided no new try can help: stop rather than spin up to 2^31 times.
+        let avoidable = eligible.indices.contains { eligible[$0] && !avoid.contains($0) }
+        while avoidable, let host = choice, avoid.contains(host), tries < attempts {
             choice = balancer.choose(eligible: eligible, active: active, hash: hash, using: &random)
             tries += 1
         }

@@ -101,6 +101,11 @@ final class BootstrapTests: XCTestCase {
             (listener(route: "{match: {prefix: /}, route: {cluster: c}, typed_per_filter_config: {envoy.filters.http.fault: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault, abort: {http_status: 500, percentage: {numerator: 1, denominator: BILLION}}}}}"),
              "\(prefix).route_config.virtual_hosts[0].routes[0].typed_per_filter_config.envoy.filters.http.fault.abort.percentage.denominator",
              "BILLION is not a denominator"),
+            // range_match bounds past Int64 used to trap converting the number.
+            (listener(route: "{match: {prefix: /, headers: [{name: x, range_match: {start: 0, end: 1e30}}]}, route: {cluster: c}}"),
+             "\(prefix).route_config.virtual_hosts[0].routes[0].match.headers[0].range_match.end", "must be a whole number"),
+            (listener(route: "{match: {prefix: /, headers: [{name: x, range_match: {start: 1.5, end: 3}}]}, route: {cluster: c}}"),
+             "\(prefix).route_config.virtual_hosts[0].routes[0].match.headers[0].range_match.start", "must be a whole number"),
             ("static_resources: {clusters: [{name: c, type: STRICT_DNS}]}", "static_resources.clusters[0].type", "STRICT_DNS is not supported: use STATIC"),
             ("static_resources: {clusters: [{name: c, lb_policy: CLUSTER_PROVIDED}]}", "static_resources.clusters[0].lb_policy", "CLUSTER_PROVIDED is not supported"),
             ("static_resources: {clusters: [{name: c, circuit_breakers: {thresholds: [{max_connections: -1}]}}]}",
@@ -127,6 +132,26 @@ final class BootstrapTests: XCTestCase {
                 XCTAssertTrue(error.description.hasPrefix(file + ":"), "case \(index): \(error)")
             }
         }
+    }
+
+    func testMaglevTableSizesThatAreNotPrimeAreErrors() throws {
+        // table_size 0 or 1 used to trap (a modulus of zero) when the load balancer built its table.
+        for size in [0, 1, 4, 65536] {
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-maglev-\(UUID().uuidString).yaml").path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            try "static_resources: {clusters: [{name: c, lb_policy: MAGLEV, maglev_lb_config: {table_size: \(size)}}]}".write(toFile: file, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try ProxyConfiguration.load(file: file), "table_size \(size)") { error in
+                guard let error = error as? ProxyConfigError else { return XCTFail("\(error)") }
+                XCTAssertEqual(error.path, "static_resources.clusters[0].maglev_lb_config.table_size")
+                XCTAssertTrue(error.problem.hasPrefix("must be a prime number"), error.problem)
+            }
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-maglev-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "static_resources: {clusters: [{name: c, lb_policy: MAGLEV, maglev_lb_config: {table_size: 2}}]}".write(toFile: file, atomically: true, encoding: .utf8)
+        let cluster = try XCTUnwrap(ProxyConfiguration.load(file: file).cluster(named: "c"))
+        XCTAssertEqual(cluster.maglevTableSize, 2)
+        XCTAssertEqual(LoadBalancer.buildMaglev(names: ["a:1", "b:1"], weights: [1, 1], size: 2).sorted(), [0, 1])
     }
 
     func testTheFirstErrorNamesLineAndColumn() throws {

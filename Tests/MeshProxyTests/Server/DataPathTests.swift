@@ -172,29 +172,72 @@ final class DataPathTests: XCTestCase {
 
     func testAnUpstreamThatClosesBeforeAnsweringIsAResetWithUC() throws {
         // A listener that reads the request and closes: a reset before the response head.
-        let loop = try EventLoop(name: "closer")
-        loop.start()
-        defer { loop.stop() }
-        let closer = try TCPListener(host: "127.0.0.1", port: 0, loop: loop)
-        closer.start { fd in
-            let tcp = TCPConnection(fd: fd, loop: loop)
-            tcp.onData = { _ in tcp.close() }
-            try? tcp.start()
-        }
-        defer { closer.close() }
-        let cluster = """
-          - name: closer
-            connect_timeout: 1s
-            load_assignment: {cluster_name: closer, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(closer.port)}}}}]}]}
-        """
-        try start(bootstrap(routes: ["{match: {prefix: /}, route: {cluster: closer, retry_policy: {retry_on: reset, num_retries: 1}}}"], extraClusters: cluster))
+        let closer = try rawUpstream("closer") { tcp in tcp.close() }
+        defer { closer.stop() }
+        try start(bootstrap(routes: ["{match: {prefix: /}, route: {cluster: closer, retry_policy: {retry_on: reset, num_retries: 1}}}"], extraClusters: closer.cluster))
         let reset = try get("/")
         XCTAssertEqual(reset.status, 503)
         XCTAssertEqual(reset.body, "upstream connect error or disconnect/reset before headers. retried and the latest reset reason: connection termination")
         XCTAssertEqual(proxy.stats.value("cluster.closer.upstream_rq_retry"), 1)
+        let log = accessLog()
+        XCTAssertTrue(log.contains("\"GET / HTTP/1.1\" 503 URX,UC 0 118 "), log)
+    }
+
+    /// A raw upstream on its own loop: `answer` runs on each connection's first bytes. Returns the cluster's YAML;
+    /// `stop` ends it.
+    private func rawUpstream(_ name: String, answer: @escaping (TCPConnection) -> Void) throws -> (cluster: String, stop: () -> Void) {
+        let loop = try EventLoop(name: name)
+        loop.start()
+        let listener = try TCPListener(host: "127.0.0.1", port: 0, loop: loop)
+        listener.start { fd in
+            let tcp = TCPConnection(fd: fd, loop: loop)
+            tcp.onData = { _ in answer(tcp) }
+            try? tcp.start()
+        }
+        let cluster = """
+          - name: \(name)
+            connect_timeout: 1s
+            load_assignment: {cluster_name: \(name), endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(listener.port)}}}}]}]}
+        """
+        return (cluster, { listener.close(); loop.stop() })
+    }
+
+    private func accessLog() -> String {
         var log = ""
         XCTAssertTrue(eventually { log = (try? String(contentsOf: directory.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""; return !log.isEmpty })
-        XCTAssertTrue(log.contains("\"GET / HTTP/1.1\" 503 URX,UC 0 118 "), log)
+        return log
+    }
+
+    func testAnUpstreamThatDiesMidResponseIsLoggedUCNotAsADownstreamDisconnect() throws {
+        // The head promises 100 bytes; 7 come, then the upstream closes.
+        let truncator = try rawUpstream("truncator") { tcp in
+            tcp.send(Array("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial".utf8))
+            tcp.closeWhenDrained()
+        }
+        defer { truncator.stop() }
+        try start(bootstrap(routes: ["{match: {prefix: /}, route: {cluster: truncator}}"], extraClusters: truncator.cluster))
+        let raw = try TestClient.exchange(port: listenerPort, bytes: Array("GET / HTTP/1.1\r\nhost: app.local\r\n\r\n".utf8))
+        XCTAssertTrue(String(decoding: raw, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        // The client stayed; the upstream went away. DC here would send the doctor after the caller.
+        let log = accessLog()
+        XCTAssertTrue(log.contains("\"GET / HTTP/1.1\" 200 UC 0 7 "), log)
+    }
+
+    func testTheRouteTimeoutCutsABodyThatStalls() throws {
+        // The head promises 100 bytes; 7 come, then nothing, with the connection left open.
+        let staller = try rawUpstream("staller") { tcp in
+            tcp.send(Array("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial".utf8))
+        }
+        defer { staller.stop() }
+        try start(bootstrap(routes: ["{match: {prefix: /}, route: {cluster: staller, timeout: 0.3s}}"], extraClusters: staller.cluster))
+        let started = Date()
+        let raw = try TestClient.exchange(port: listenerPort, bytes: Array("GET / HTTP/1.1\r\nhost: app.local\r\n\r\n".utf8))
+        XCTAssertTrue(String(decoding: raw, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        // Envoy's route timeout spans until the response is complete; it was cancelled at the head, so the client hung.
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "the client waited for its own 10 s read timeout")
+        let log = accessLog()
+        XCTAssertTrue(log.contains("\"GET / HTTP/1.1\" 200 UT 0 7 "), log)
+        XCTAssertEqual(proxy.stats.value("cluster.staller.upstream_rq_timeout"), 1)
     }
 
     func testASwappedConfigurationRoutesNewRequests() throws {

@@ -187,4 +187,15 @@ final class UpstreamPolicyTests: XCTestCase {
         for _ in 0..<3 { _ = state.decide(.reset) }
         XCTAssertLessThanOrEqual((0..<200).map { _ in state.backoff(using: &random) }.max()!, 0.25, "capped at max_interval")
     }
+
+    func testHostSelectionStopsWhenEveryHostIsOneToAvoid() {
+        // previous_hosts with one host and host_selection_retry_max_attempts at its maximum used to spin 2^31
+        // times on the event loop, holding the cluster's lock, before settling for the host it had to avoid.
+        let cluster = UpstreamCluster(Self.cluster(.roundRobin, hosts: 1), stats: ProxyStats())
+        let started = Date()
+        XCTAssertEqual(cluster.chooseHost(hash: nil, avoid: [0], attempts: Int(Int32.max)), 0)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 1)
+        let two = UpstreamCluster(Self.cluster(.roundRobin, hosts: 2), stats: ProxyStats())
+        XCTAssertEqual((0..<4).map { _ in two.chooseHost(hash: nil, avoid: [0], attempts: 5) }, [1, 1, 1, 1])
+    }
 }
