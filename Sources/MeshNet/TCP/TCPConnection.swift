@@ -29,6 +29,12 @@ public final class TCPConnection: @unchecked Sendable {
     /// The peer stopped sending while reading was paused (it may still read what is sent).
     public var onPeerClosedWrite: () -> Void = {}
     private var peerClosedWrite = false
+    /// Set it to learn of the peer's FIN on a plain TCP connection: the connection then stays open for sending and
+    /// closes once this side has finished too (`finishWhenDrained`). Left nil, a FIN closes the connection.
+    public var onPeerFinished: (() -> Void)?
+    private var peerFinished = false
+    private var finishAfterFlush = false
+    private var finishedWriting = false
     /// Why the connection closed, when a call failed (TLS errors carry OpenSSL's reason); nil for an orderly close.
     public private(set) var closeReason: NetworkError?
 
@@ -160,6 +166,20 @@ public final class TCPConnection: @unchecked Sendable {
 
     public func close() { close(because: nil) }
 
+    /// Sends FIN (shuts down the sending side) once queued bytes are written; the peer may go on sending.
+    public func finishWhenDrained() {
+        guard !closed, !finishedWriting else { return }
+        finishAfterFlush = true
+        if pendingOutput == 0 { finishWriting() }
+    }
+
+    private func finishWriting() {
+        finishAfterFlush = false
+        finishedWriting = true
+        shutdown(fd, Int32(SHUT_WR))
+        if peerFinished { close() }
+    }
+
     private func close(because reason: NetworkError?) {
         guard !closed else { return }
         closed = true
@@ -173,6 +193,7 @@ public final class TCPConnection: @unchecked Sendable {
         onDrained = {}
         onClose = {}
         onPeerClosedWrite = {}
+        onPeerFinished = nil
     }
 
     private func ready(_ readiness: EventLoop.Readiness) {
@@ -197,7 +218,7 @@ public final class TCPConnection: @unchecked Sendable {
     }
 
     private func readAvailable() {
-        guard !closed else { return }
+        guard !closed, !peerFinished else { return }
         if screensPlainHTTP {
             screensPlainHTTP = false
             if answeredPlainHTTP() { return }
@@ -238,7 +259,7 @@ public final class TCPConnection: @unchecked Sendable {
                 switch transfer {
                 case .done: break
                 case .wouldBlock: return
-                case .end: close(); return
+                case .end: return peerSentFIN()
                 case .failed(let code): close(because: .system("read", code)); return
                 }
             }
@@ -246,6 +267,16 @@ public final class TCPConnection: @unchecked Sendable {
         }
         // The budget is spent: the socket will say again if it has more, but bytes TLS holds must be asked for.
         if let tls, !closed, !readPaused, tls.bufferedBytes > 0 { loop.execute { [weak self] in self?.readAvailable() } }
+    }
+
+    /// The peer will send no more: close, or with `onPeerFinished` set, stop reading and tell it.
+    private func peerSentFIN() {
+        guard let finished = onPeerFinished else { return close() }
+        peerFinished = true
+        peerClosedWrite = true
+        updateInterest()
+        finished()
+        if finishedWriting { close() }
     }
 
     /// A client that speaks plain HTTP to the TLS port gets a plain HTTP 400 saying so, as Go's servers (kube-apiserver)
@@ -298,6 +329,7 @@ public final class TCPConnection: @unchecked Sendable {
         tlsWantsWriteToRead = false
         updateInterest()
         if closeAfterFlush { close(); return }
+        if finishAfterFlush { finishWriting(); if closed { return } }
         onDrained()
     }
 
@@ -312,7 +344,7 @@ public final class TCPConnection: @unchecked Sendable {
         guard !closed else { return }
         if handlingReadiness { interestChanged = true; return }
         var interest: EventLoop.Readiness = []
-        if !readPaused || tlsWantsWriteToRead { interest.insert(.readable) }
+        if (!readPaused || tlsWantsWriteToRead) && !peerFinished { interest.insert(.readable) }
         if !pending.isEmpty { interest.insert(.writable) }
         watch(interest, halfClose: !peerClosedWrite)
     }
