@@ -35,7 +35,10 @@ let package = Package(
         .target(name: "ConfigValues", dependencies: ["CYAML"], linkerSettings: [.linkedLibrary("m")]),
         .target(name: "Manifests", dependencies: ["ConfigValues"]),
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CCurlShims"]),
-        .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"]),
+        // Release builds of MeshNet skip the run-time exclusivity checks: measured at about 7% of the hello-world
+        // server's own CPU time (a lookup per class property access); debug builds and tests keep them.
+        .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // HTTP/2 (RFC 9113) and HPACK (RFC 7541): frames, a sans-IO connection, and a server and client on MeshNet's loop.
         .target(name: "MeshHTTP2", dependencies: ["MeshNet"]),
         // What runs in local mode's pods and what they see of the cluster: the echo app, Service names and service

@@ -21,8 +21,10 @@ let hello = Array("hello\n".utf8)
 func runHelloServer() -> Never {
     typealias Count = @convention(c) () -> UInt
     let counter: Count? = dlopen(nil, RTLD_NOW).flatMap { dlsym($0, "meshbench_allocations") }.map { unsafeBitCast($0, to: Count.self) }
+    raiseDescriptorLimit()
     serveUntilStdinCloses(name: "hello-server") { loop in
-        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loop], tls: nil) { request, responder in
+        // A long head timeout, so the idle-connections row's connections stay for the whole row.
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loop], tls: nil, headTimeout: 600) { request, responder in
             if request.target == "/allocations", let counter {
                 responder.respond(HTTPResponse(status: 200, headers: [], body: Array(String(counter()).utf8)))
             } else {
@@ -46,6 +48,58 @@ func serveUntilStdinCloses(name: String, _ start: (EventLoop) throws -> Int) -> 
     } catch {
         FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
         exit(1)
+    }
+}
+
+/// Lets this process open as many descriptors as its hard limit allows (10,000 idle connections need them).
+func raiseDescriptorLimit() {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+/// A process's resident set in bytes, from /proc/PID/status.
+private func residentBytes(pid: Int32) -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+    return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+}
+
+/// The idle-connections row: wrk -c1 against two servers in turns, one alone and one holding `count` idle
+/// connections, so the machine's noise falls on both alike.
+func idleConnectionRow(count: Int, seconds: Int) -> Row {
+    let label = "HTTP/1.1 hello, wrk -t1 -c1 beside \(count) idle connections (1 loop)"
+    do {
+        raiseDescriptorLimit()
+        let alone = try startHelloServer(preload: nil)
+        defer { alone.stop() }
+        let crowded = try startHelloServer(preload: nil)
+        defer { crowded.stop() }
+        let pid = crowded.process.processIdentifier
+        let rssBefore = residentBytes(pid: pid)
+        var idle: [Int32] = []
+        defer { for fd in idle { close(fd) } }
+        for _ in 0..<count { idle.append(try LoopbackSocket.connect(port: crowded.port)) }
+        // Every connection accepted and set up (its descriptor open in the server) before measuring.
+        let deadline = Date().addingTimeInterval(60)
+        while (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0 < count, Date() < deadline { usleep(20_000) }
+        let rounds = 5
+        var aloneRuns: [Run] = [], crowdedRuns: [Run] = []
+        for _ in 0..<rounds {
+            if let result = measure(alone, connections: 1, seconds: seconds) { aloneRuns.append(result) }
+            if let result = measure(crowded, connections: 1, seconds: seconds) { crowdedRuns.append(result) }
+        }
+        let aloneRates = aloneRuns.map(\.rate), crowdedRates = crowdedRuns.map(\.rate)
+        guard !aloneRates.isEmpty, !crowdedRates.isEmpty else { return Row(benchmark: label, result: "skipped", reference: "", note: "no /usr/bin/wrk (apt-get install wrk)") }
+        let rssCrowded = residentBytes(pid: pid)
+        let cost = 1 - median(crowdedRates) / median(aloneRates)
+        return Row(benchmark: label, result: String(format: "%.0f req/s", median(crowdedRates)), reference: String(format: "alone %.0f req/s", median(aloneRates)),
+                   note: String(format: "median of %d in turns; cost %.1f%% (goal < 10%%); CPU per request %.1f us vs %.1f us alone; server RSS %.1f MiB with them, %.1f MiB before (goal < 50 MiB)",
+                                rounds, cost * 100, median(crowdedRuns.map(\.cpuMicroseconds)), median(aloneRuns.map(\.cpuMicroseconds)),
+                                Double(rssCrowded) / 1048576, Double(rssBefore) / 1048576))
+    } catch {
+        return Row(benchmark: label, result: "failed", reference: "", note: "\(error)")
     }
 }
 
@@ -128,11 +182,44 @@ func startNginx(workdir: String, http2: Bool = false) throws -> ServerProcess? {
     throw BenchError("nginx did not start listening (see \(directory)/logs/error.log)")
 }
 
+/// One wrk run: requests a second, and the server's CPU time per request (user and system, all its threads).
+private struct Run {
+    let rate: Double
+    let cpuMicroseconds: Double
+}
+
+/// Seconds of CPU a process has used so far (utime + stime of /proc/PID/stat, all threads).
+private func cpuSeconds(pid: Int32) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return 0 }
+    // Fields after the command's closing parenthesis: state is field 3, utime 14 and stime 15.
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// wrk against `server`, with the CPU the server spent per request: on a machine whose load swings, CPU time
+/// per request is the steadier measure of what a request costs.
+private func measure(_ server: ServerProcess, connections: Int, seconds: Int) -> Run? {
+    let pid = server.process.processIdentifier
+    let before = cpuSeconds(pid: pid)
+    guard let (rate, requests) = wrkRun(port: server.port, connections: connections, seconds: seconds), requests > 0 else { return nil }
+    return Run(rate: rate, cpuMicroseconds: (cpuSeconds(pid: pid) - before) * 1e6 / Double(requests))
+}
+
 /// wrk's requests/s against `port`, or nil when wrk is missing or says nothing.
 private func wrk(port: Int, connections: Int, seconds: Int) -> Double? {
-    guard let text = loadToolOutput("/usr/bin/wrk", ["-t1", "-c\(connections)", "-d\(seconds)s", "--timeout", "2s", "http://127.0.0.1:\(port)/"]),
-          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Requests/sec:") }) else { return nil }
-    return Double(line.dropFirst("Requests/sec:".count).trimmingCharacters(in: .whitespaces))
+    wrkRun(port: port, connections: connections, seconds: seconds)?.0
+}
+
+/// wrk's requests/s and request count against `port`, or nil when wrk is missing or says nothing.
+private func wrkRun(port: Int, connections: Int, seconds: Int) -> (Double, Int)? {
+    guard let text = loadToolOutput("/usr/bin/wrk", ["-t1", "-c\(connections)", "-d\(seconds)s", "--timeout", "2s", "http://127.0.0.1:\(port)/"]) else { return nil }
+    let lines = text.split(separator: "\n")
+    guard let line = lines.first(where: { $0.hasPrefix("Requests/sec:") }),
+          let rate = Double(line.dropFirst("Requests/sec:".count).trimmingCharacters(in: .whitespaces)) else { return nil }
+    // "  123456 requests in 3.00s, ..."
+    let requests = lines.first { $0.contains(" requests in ") }.flatMap { Int($0.split(separator: " ").first ?? "") } ?? 0
+    return (rate, requests)
 }
 
 /// Runs a load tool to its end and returns its standard output; nil when it is not installed or cannot start.
@@ -197,15 +284,16 @@ func httpServerRows(workdir: String, mallocCounter: String?, seconds: Int) -> [R
         defer { ours.stop() }
         let nginx = try startNginx(workdir: workdir)
         defer { nginx?.stop() }
-        // The machine is shared: each server gets three runs, taken in turns, and the median of each counts.
-        let rounds = 3
+        // The machine is shared: each server gets five runs, taken in turns, and the median of each counts.
+        let rounds = 5
         for connections in [32, 1] {
             let label = "HTTP/1.1 hello, wrk -t1 -c\(connections), median of \(rounds) x \(seconds) s (1 loop vs 1 nginx worker)"
-            var mine: [Double] = [], theirs: [Double] = []
+            var mineRuns: [Run] = [], theirRuns: [Run] = []
             for _ in 0..<rounds {
-                if let result = wrk(port: ours.port, connections: connections, seconds: seconds) { mine.append(result) }
-                if let nginx, let result = wrk(port: nginx.port, connections: connections, seconds: seconds) { theirs.append(result) }
+                if let result = measure(ours, connections: connections, seconds: seconds) { mineRuns.append(result) }
+                if let nginx, let result = measure(nginx, connections: connections, seconds: seconds) { theirRuns.append(result) }
             }
+            let mine = mineRuns.map(\.rate), theirs = theirRuns.map(\.rate)
             guard !mine.isEmpty else {
                 rows.append(Row(benchmark: label, result: "skipped", reference: "", note: "no /usr/bin/wrk (apt-get install wrk)"))
                 continue
@@ -215,8 +303,10 @@ func httpServerRows(workdir: String, mallocCounter: String?, seconds: Int) -> [R
                                 note: "no /usr/sbin/nginx (apt-get install nginx)"))
                 continue
             }
+            let mineCPU = median(mineRuns.map(\.cpuMicroseconds)), theirCPU = median(theirRuns.map(\.cpuMicroseconds))
             rows.append(Row(benchmark: label, result: String(format: "%.0f req/s", median(mine)), reference: String(format: "nginx %.0f req/s", median(theirs)),
-                            note: String(format: "ratio %.2f (goal >= 1.00)", median(mine) / median(theirs))))
+                            note: String(format: "ratio %.2f (goal >= 1.00); server CPU per request %.1f us vs nginx %.1f us (ratio %.2f)",
+                                         median(mine) / median(theirs), mineCPU, theirCPU, theirCPU / mineCPU)))
         }
     } catch {
         rows.append(Row(benchmark: "HTTP/1.1 hello vs nginx", result: "failed", reference: "", note: "\(error)"))
@@ -270,7 +360,7 @@ case "h2-hello-server":
 case "http" where arguments.count >= 3:
     let seconds = Int(ProcessInfo.processInfo.environment["MESHNET_BENCH_SECONDS"] ?? "") ?? 3
     printTable(httpServerRows(workdir: arguments[2], mallocCounter: arguments.count > 3 ? arguments[3] : nil, seconds: seconds)
-               + http2Rows(workdir: arguments[2]))
+               + [idleConnectionRow(count: 10_000, seconds: seconds)] + http2Rows(workdir: arguments[2]))
 case "tls" where arguments.count >= 3:
     let seconds = Double(ProcessInfo.processInfo.environment["MESHNET_BENCH_SECONDS"] ?? "") ?? 3
     printTable(tlsHandshakeRows(workdir: arguments[2], reference: arguments.count > 3 ? arguments[3] : nil, seconds: seconds))

@@ -187,6 +187,17 @@ public struct ByteBuffer: @unchecked Sendable {
         readerIndex = 0
     }
 
+    /// Empties the buffer for reuse: its storage stays when no one else holds it and it has room for
+    /// `minimumCapacity` bytes; otherwise it gets fresh storage of that size.
+    public mutating func reuse(minimumCapacity: Int) {
+        if isKnownUniquelyReferenced(&storage) && limit >= minimumCapacity {
+            readerIndex = 0
+            writerIndex = 0
+        } else {
+            self = ByteBuffer(capacity: minimumCapacity)
+        }
+    }
+
     /// Empties the buffer (indices back to 0), keeping its storage when no one else holds it.
     public mutating func clear() {
         if !isKnownUniquelyReferenced(&storage) { self = ByteBuffer(capacity: limit); return }

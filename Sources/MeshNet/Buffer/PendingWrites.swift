@@ -51,6 +51,11 @@ struct PendingWrites {
     /// Drops `count` written bytes from the front.
     mutating func consume(_ count: Int) {
         precondition(count <= bytes, "consumed more than was pending")
+        if count == bytes {
+            // All written (the usual case for a small answer): one emptying, no walk.
+            removeAll()
+            return
+        }
         bytes -= count
         var left = count
         while left > 0 {

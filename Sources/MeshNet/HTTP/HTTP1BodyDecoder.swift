@@ -40,6 +40,9 @@ struct HTTP1BodyDecoder {
         }
     }
 
+    /// Whether the whole body has been read.
+    var isDone: Bool { if case .done = state { return true } else { return false } }
+
     /// The next part of the body from `buffer` (consumed from it), `.end` once it is complete, or `.needMore`.
     mutating func next(from buffer: inout ByteBuffer) throws(HTTP1CodecError) -> Step {
         while true {

@@ -70,7 +70,7 @@ public struct HTTP1ResponseDecoder {
 
     /// The length of the head before its CRLF CRLF, or nil while it is incomplete.
     private mutating func findHeadEnd() throws(HTTP1CodecError) -> Int? {
-        let scan = buffer.withUnsafeReadableBytes { Self.scanHead($0, from: scanned) }
+        let scan = buffer.withUnsafeReadableBytes { HeadSyntax.scanHead($0, from: scanned, of: "response") }
         switch scan {
         case .end(let length):
             return length
@@ -81,30 +81,6 @@ public struct HTTP1ResponseDecoder {
             if buffer.readableBytes > maxHeadBytes { throw HTTP1CodecError("response head is larger than \(maxHeadBytes) bytes") }
             return nil
         }
-    }
-
-    private enum HeadScan { case end(Int), incomplete(resumeAt: Int), invalid(String) }
-
-    private static func scanHead(_ bytes: UnsafeRawBufferPointer, from start: Int) -> HeadScan {
-        var index = start
-        while index < bytes.count {
-            switch bytes[index] {
-            case 0:
-                return .invalid("a NUL byte in a response head")
-            case 13:
-                guard index + 1 < bytes.count else { return .incomplete(resumeAt: index) }  // see the next byte first
-                guard bytes[index + 1] == 10 else { return .invalid("a bare CR in a response head") }
-            case 10:
-                guard index > 0, bytes[index - 1] == 13 else {
-                    return .invalid("a line of the response head ends with a bare LF: HTTP/1.1 lines end with CRLF")
-                }
-                if index >= 3, bytes[index - 2] == 10 { return .end(index - 3) }
-            default:
-                break
-            }
-            index += 1
-        }
-        return .incomplete(resumeAt: index)
     }
 
     private func parseHead(_ bytes: ArraySlice<UInt8>) throws(HTTP1CodecError) -> HTTPResponseHead {

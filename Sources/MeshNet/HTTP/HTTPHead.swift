@@ -47,17 +47,52 @@ public struct HTTPResponseHead: Sendable, Equatable {
 enum HeadSyntax {
     static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), colon = UInt8(ascii: ":")
 
-    /// A head's lines, split at CRLF, one at a time (no array of them).
-    struct Lines: IteratorProtocol {
-        let bytes: ArraySlice<UInt8>
+    /// How far a search for the end of a head got.
+    enum HeadScan: Equatable {
+        /// The head is this many bytes long, before its closing CRLF CRLF.
+        case end(Int)
+        /// No end yet; the next search resumes at this index (bytes before it need no second look).
+        case incomplete(resumeAt: Int)
+        /// A byte a head must not have (RFC 9112 section 2.2: each can split or hide a field).
+        case invalid(String)
+    }
+
+    /// Searches `bytes` from `start` (where the last search stopped) for the CRLF CRLF that ends a head, refusing a
+    /// NUL, a CR without its LF and an LF without its CR on the way; `message` ("request", "response") names it.
+    static func scanHead(_ bytes: UnsafeRawBufferPointer, from start: Int, of message: StaticString) -> HeadScan {
+        var index = start
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0:
+                return .invalid("a NUL byte in the \(message) head")
+            case 13:
+                guard index + 1 < bytes.count else { return .incomplete(resumeAt: index) }  // see the next byte first
+                guard bytes[index + 1] == 10 else { return .invalid("a CR without its LF in the \(message) head: HTTP/1.1 lines end with CRLF (\\r\\n)") }
+            case 10:
+                guard index > 0, bytes[index - 1] == 13 else {
+                    return .invalid("a line of the \(message) head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)")
+                }
+                if index >= 3, bytes[index - 2] == 10 { return .end(index - 3) }
+            default:
+                break
+            }
+            index += 1
+        }
+        return .incomplete(resumeAt: index)
+    }
+
+    /// A head's lines, split at CRLF, one at a time (no array of them), as slices of `bytes` (an array slice or
+    /// raw bytes).
+    struct Lines<Bytes: Collection>: IteratorProtocol where Bytes.Element == UInt8, Bytes.Index == Int {
+        let bytes: Bytes
         private var position: Int?
 
-        init(_ bytes: ArraySlice<UInt8>) {
+        init(_ bytes: Bytes) {
             self.bytes = bytes
             position = bytes.startIndex
         }
 
-        mutating func next() -> ArraySlice<UInt8>? {
+        mutating func next() -> Bytes.SubSequence? {
             guard let lineStart = position else { return nil }
             var index = lineStart
             while index + 1 < bytes.endIndex {
@@ -83,8 +118,41 @@ enum HeadSyntax {
         return (line[..<colon], value)
     }
 
+    /// Whether a connection stays open after an exchange: HTTP/1.1 unless `Connection` lists `close`, HTTP/1.0 only
+    /// when it lists `keep-alive` (RFC 9112 section 9.3). Compares the header's bytes, without building strings.
+    static func keepsAlive(version: Int, connection: String?) -> Bool {
+        guard var connection else { return version >= 11 }
+        return connection.withUTF8 { bytes in
+            version >= 11 ? !listContains(bytes, "close") : listContains(bytes, "keep-alive")
+        }
+    }
+
+    /// Whether a comma-separated list of tokens holds `lowercase`, in any case.
+    static func listContains(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {
+        var start = 0
+        while start <= bytes.count {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var first = start, last = end
+            while first < last && (bytes[first] == space || bytes[first] == tab) { first += 1 }
+            while last > first && (bytes[last - 1] == space || bytes[last - 1] == tab) { last -= 1 }
+            if equalsIgnoringCase(bytes[first..<last], lowercase) { return true }
+            start = end + 1
+        }
+        return false
+    }
+
+    /// Whether `byte` may be in a token (a method, a field name): RFC 9110 section 5.6.2's tchar.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        case 33, 35...39, 42, 43, 45, 46, 94...96, 124, 126: return true  // ! # $ % & ' * + - . ^ _ ` | ~
+        default: return false
+        }
+    }
+
     /// Whether `bytes` spell `lowercase` in any case (ASCII).
-    static func equalsIgnoringCase(_ bytes: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
+    static func equalsIgnoringCase<Bytes: Collection>(_ bytes: Bytes, _ lowercase: StaticString) -> Bool where Bytes.Element == UInt8 {
         guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
         return zip(bytes, UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)).allSatisfy { ($0 | 0x20) == $1 || $0 == $1 }
     }

@@ -46,10 +46,7 @@ public struct HTTPRequest: Sendable {
     }
 
     /// Whether the client wants the connection kept after this exchange.
-    public var keepAlive: Bool {
-        let connection = header("Connection")?.lowercased() ?? ""
-        return version >= 11 ? !connection.contains("close") : connection.contains("keep-alive")
-    }
+    public var keepAlive: Bool { HeadSyntax.keepsAlive(version: version, connection: header("Connection")) }
 }
 
 /// A complete HTTP response.
@@ -82,6 +79,7 @@ public struct HTTPResponse: Sendable {
         case 404: return "Not Found"
         case 405: return "Method Not Allowed"
         case 406: return "Not Acceptable"
+        case 408: return "Request Timeout"
         case 409: return "Conflict"
         case 410: return "Gone"
         case 411: return "Length Required"

@@ -28,7 +28,61 @@ public final class EventLoop: @unchecked Sendable {
     /// that was already collected for a closed descriptor never reaches whoever reuses the number.
     private struct Registration {
         let fd: Int32
+        let id: UInt64
         let handler: (Readiness) -> Void
+    }
+
+    /// Registrations in numbered slots, so an event finds its handler by index rather than by hashing. An id is
+    /// the slot (from 1) in its low 32 bits and a count of registrations in its high ones: a slot reused by a new
+    /// registration gets a new id, and an event carrying the old one finds no match.
+    private struct RegistrationTable {
+        private var slots: [Registration?] = []
+        private var free: [Int] = []
+        /// Each descriptor's id, by descriptor number (0: none).
+        private var idsByDescriptor: [UInt64] = []
+        private var issued: UInt64 = 0
+
+        mutating func add(fd: Int32, handler: @escaping (Readiness) -> Void) -> UInt64 {
+            let slot: Int
+            if let reused = free.popLast() { slot = reused } else { slot = slots.count; slots.append(nil) }
+            issued += 1
+            let id = (issued << 32) | UInt64(slot + 1)
+            slots[slot] = Registration(fd: fd, id: id, handler: handler)
+            let index = Int(fd)
+            if index >= idsByDescriptor.count { idsByDescriptor += Array(repeating: 0, count: max(64, index + 1 - idsByDescriptor.count)) }
+            idsByDescriptor[index] = id
+            return id
+        }
+
+        func id(of fd: Int32) -> UInt64? {
+            let index = Int(fd)
+            guard index >= 0, index < idsByDescriptor.count, idsByDescriptor[index] != 0 else { return nil }
+            return idsByDescriptor[index]
+        }
+
+        /// The handler registered under `id`, if it is still registered.
+        func handler(for id: UInt64) -> ((Readiness) -> Void)? {
+            let slot = Int(id & 0xffff_ffff) - 1
+            guard slot >= 0, slot < slots.count, let registration = slots[slot], registration.id == id else { return nil }
+            return registration.handler
+        }
+
+        mutating func remove(fd: Int32) -> UInt64? {
+            guard let id = id(of: fd) else { return nil }
+            idsByDescriptor[Int(fd)] = 0
+            let slot = Int(id & 0xffff_ffff) - 1
+            slots[slot] = nil
+            free.append(slot)
+            return id
+        }
+
+        var handlers: [(Readiness) -> Void] { slots.compactMap { $0?.handler } }
+
+        mutating func removeAll() {
+            slots.removeAll()
+            free.removeAll()
+            idsByDescriptor.removeAll()
+        }
     }
 
     private static let wakeID: UInt64 = 0
@@ -37,9 +91,7 @@ public final class EventLoop: @unchecked Sendable {
     private let epoll: Int32
     private let wake: Int32
     private let clock: ManualClock?
-    private var registrations: [UInt64: Registration] = [:]
-    private var registrationIDs: [Int32: UInt64] = [:]
-    private var nextRegistration: UInt64 = 1
+    private var registrations = RegistrationTable()
     private var timers = TimerHeap()
     private var nextTimer = 0
 
@@ -160,18 +212,19 @@ public final class EventLoop: @unchecked Sendable {
     /// Calls `handler` whenever `fd` is ready for `interest` (hang-ups are always reported). Loop thread only.
     public func register(_ fd: Int32, for interest: Readiness, handler: @escaping (Readiness) -> Void) throws(NetworkError) {
         assertInLoop()
-        let id = nextRegistration
-        nextRegistration += 1
+        let id = registrations.add(fd: fd, handler: handler)
         var event = epoll_event(events: interest.rawValue | EPOLLRDHUP.rawValue, data: epoll_data_t(u64: id))
-        guard epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0 else { throw NetworkError.system("epoll_ctl add") }
-        registrations[id] = Registration(fd: fd, handler: handler)
-        registrationIDs[fd] = id
+        guard epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event) == 0 else {
+            let error = NetworkError.system("epoll_ctl add")
+            _ = registrations.remove(fd: fd)
+            throw error
+        }
     }
 
     /// Changes what `fd` is watched for; `halfClose: false` stops reporting a peer that closed its sending side. Loop thread only.
     public func watch(_ fd: Int32, for interest: Readiness, halfClose: Bool = true) {
         assertInLoop()
-        guard let id = registrationIDs[fd] else { return }
+        guard let id = registrations.id(of: fd) else { return }
         var event = epoll_event(events: interest.rawValue | (halfClose ? EPOLLRDHUP.rawValue : 0), data: epoll_data_t(u64: id))
         epoll_ctl(epoll, EPOLL_CTL_MOD, fd, &event)
     }
@@ -179,8 +232,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Stops watching `fd` (the caller closes it). Loop thread only.
     public func unregister(_ fd: Int32) {
         assertInLoop()
-        guard let id = registrationIDs.removeValue(forKey: fd) else { return }
-        registrations[id] = nil
+        guard registrations.remove(fd: fd) != nil else { return }
         epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nil)
     }
 
@@ -234,20 +286,20 @@ public final class EventLoop: @unchecked Sendable {
                     if id == Self.wakeID {
                         var value: UInt64 = 0
                         _ = read(wake, &value, 8)
+                        woken = true
                         continue
                     }
                     // Gone when an earlier handler of this turn closed it.
-                    registrations[id]?.handler(Readiness(rawValue: events[index].events))
+                    registrations.handler(for: id)?(Readiness(rawValue: events[index].events))
                 }
             }
             runQueued()
             fireTimers()
         }
         // Close what is still registered, as a stopped loop serves nobody.
-        let remaining = registrations.values.map(\.handler)
+        let remaining = registrations.handlers
         for handler in remaining { handler(.hangUp) }
         registrations.removeAll()
-        registrationIDs.removeAll()
         timers.removeAll()
         stateChanged.lock()
         state = .stopped
@@ -264,8 +316,12 @@ public final class EventLoop: @unchecked Sendable {
         return Int32(min(Int64(Int32.max), Int64((deadline - current + 999_999) / 1_000_000)))
     }
 
+    /// Whether the eventfd fired since work was last taken from `queued`: only then can there be any (another
+    /// thread's first `execute` after a take always writes it), so a turn without it takes no lock.
+    private var woken = false
+
     private func runQueued() {
-        if runningIndex == running.count { takeQueued() }
+        if runningIndex == running.count && woken { takeQueued() }
         let end = min(running.count, runningIndex + Self.batch)
         while runningIndex < end {
             let work = running[runningIndex]
@@ -273,8 +329,8 @@ public final class EventLoop: @unchecked Sendable {
             runningIndex += 1
             work()
         }
-        // Refill at once: work queued during the batch (which wrote no eventfd) keeps the next wait from blocking.
-        if runningIndex == running.count { takeQueued() }
+        // Refill at once when the eventfd said work came: what was queued during the batch runs next turn.
+        if runningIndex == running.count && woken { takeQueued() }
         // What the loop queued for itself, including during the work above; what that queues waits a turn.
         guard !local.isEmpty else { return }
         swap(&local, &runningLocal)
@@ -286,6 +342,7 @@ public final class EventLoop: @unchecked Sendable {
     private func takeQueued() {
         running.removeAll(keepingCapacity: true)
         runningIndex = 0
+        woken = false
         lock.lock()
         swap(&queued, &running)
         wakePending = false

@@ -38,6 +38,14 @@ public final class TCPConnection: @unchecked Sendable {
     /// Why the connection closed, when a call failed (TLS errors carry OpenSSL's reason); nil for an orderly close.
     public private(set) var closeReason: NetworkError?
 
+    /// Where queued output turns the connection unwritable (above `high`) and writable again (below `low`).
+    public var watermarks = WriteWatermarks.standard
+    /// False while more than the high watermark waits to be written, until it drains below the low one: a
+    /// producer (a proxy's other side, a streaming response) should stop making output meanwhile.
+    public private(set) var isWritable = true
+    /// `isWritable` changed; called on the loop, after the write that crossed a watermark.
+    public var onWritabilityChanged: (Bool) -> Void = { _ in }
+
     public init(fd: Int32, loop: EventLoop, tls: TLSServerContext?) throws {
         self.fd = fd
         self.loop = loop
@@ -124,10 +132,15 @@ public final class TCPConnection: @unchecked Sendable {
     /// This side's address as `IP:PORT`: where the peer reached us.
     public var localAddress: String? { SocketAddress.text(fd, peer: false) }
 
-    /// Starts reading. Loop thread only.
+    /// Starts reading; nothing happens when it already has (connections from `connect` come started). Loop thread only.
     public func start() throws(NetworkError) {
-        try loop.register(fd, for: .readable) { [weak self] readiness in self?.ready(readiness) }
+        guard !started else { return }
+        // The loop's table holds the connection while it is registered (until it closes); no weak reference, whose
+        // side table would make every retain of the connection a slow one.
+        try loop.register(fd, for: .readable) { [self] readiness in ready(readiness) }
+        started = true
     }
+    private var started = false
 
     /// Bytes waiting to be written.
     public var pendingOutput: Int { pending.bytes }
@@ -147,6 +160,27 @@ public final class TCPConnection: @unchecked Sendable {
         guard !closed else { return }
         pending.append(buffer)
         flush()
+    }
+
+    /// Queues `buffer` (no copy) without writing yet, so several parts leave in one `writev` at the next `flush`.
+    public func enqueue(_ buffer: ByteBuffer) {
+        guard !closed else { return }
+        pending.append(buffer)
+    }
+
+    /// Whether reading is paused (by `pauseReading`).
+    public var isReadingPaused: Bool { readPaused }
+
+    /// Tells the writability callback when queued bytes crossed a watermark.
+    private func updateWritability() {
+        if isWritable {
+            guard pending.bytes > watermarks.high else { return }
+            isWritable = false
+            onWritabilityChanged(false)
+        } else if pending.bytes < watermarks.low {
+            isWritable = true
+            onWritabilityChanged(true)
+        }
     }
 
     /// Stops delivering data until `resumeReading` (backpressure while a response is pending).
@@ -194,6 +228,7 @@ public final class TCPConnection: @unchecked Sendable {
         onClose = {}
         onPeerClosedWrite = {}
         onPeerFinished = nil
+        onWritabilityChanged = { _ in }
     }
 
     private func ready(_ readiness: EventLoop.Readiness) {
@@ -251,16 +286,24 @@ public final class TCPConnection: @unchecked Sendable {
                 }
             } else {
                 var transfer = Socket.Transfer.wouldBlock
+                var drained = false
                 received = loop.receiveBuffer.receive { space in
                     transfer = Socket.read(fd, into: space)
-                    if case .done(let count) = transfer { return count }
-                    return 0
+                    guard case .done(let count) = transfer else { return 0 }
+                    drained = count < space.count
+                    return count
                 }
                 switch transfer {
                 case .done: break
                 case .wouldBlock: return
                 case .end: return peerSentFIN()
                 case .failed(let code): close(because: .system("read", code)); return
+                }
+                // A read that did not fill the space took all the socket had: asking again would only hear EAGAIN
+                // (a syscall per request), and the level-triggered loop reports what arrives later.
+                if drained {
+                    if let received { onData(received) }
+                    return
                 }
             }
             if let received { onData(received) }
@@ -296,7 +339,9 @@ public final class TCPConnection: @unchecked Sendable {
         return true
     }
 
-    func flush() {
+    /// Writes what the socket takes now of the queued bytes; the rest goes when the socket is writable again.
+    public func flush() {
+        defer { if !closed { updateWritability() } }
         if let tls, !tls.handshakeDone {
             switch tls.handshake() {
             case .done: break
@@ -330,6 +375,7 @@ public final class TCPConnection: @unchecked Sendable {
         updateInterest()
         if closeAfterFlush { close(); return }
         if finishAfterFlush { finishWriting(); if closed { return } }
+        updateWritability()
         onDrained()
     }
 

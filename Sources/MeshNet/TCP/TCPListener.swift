@@ -20,8 +20,9 @@ public final class TCPListener: @unchecked Sendable {
     /// Connections taken per readiness, so a flood of them cannot hold the loop from its other sockets.
     private static let acceptsPerTurn = 64
 
-    /// Binds `host` (an IPv4 or IPv6 literal) and `port` (0 for any free one) and listens.
-    public init(host: String, port: Int, loop: EventLoop) throws(NetworkError) {
+    /// Binds `host` (an IPv4 or IPv6 literal) and `port` (0 for any free one) and listens. With `reusePort`, other
+    /// listeners with it may bind the same port, and the kernel spreads new connections among them (one per loop).
+    public init(host: String, port: Int, loop: EventLoop, reusePort: Bool = false) throws(NetworkError) {
         self.loop = loop
         var storage = sockaddr_storage()
         let length = try Self.fill(&storage, host: host, port: port)
@@ -30,9 +31,10 @@ public final class TCPListener: @unchecked Sendable {
         guard socketFD >= 0 else { throw NetworkError.system("socket") }
         var on: Int32 = 1
         setsockopt(socketFD, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<Int32>.size))
+        if reusePort { setsockopt(socketFD, SOL_SOCKET, SO_REUSEPORT, &on, socklen_t(MemoryLayout<Int32>.size)) }
         let bound = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) } }
         guard bound == 0 else { let error = NetworkError.system("bind \(host):\(port)"); Glibc.close(socketFD); throw error }
-        guard listen(socketFD, 512) == 0 else { let error = NetworkError.system("listen"); Glibc.close(socketFD); throw error }
+        guard listen(socketFD, 4096) == 0 else { let error = NetworkError.system("listen"); Glibc.close(socketFD); throw error }
         var actual = sockaddr_storage()
         var actualLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = withUnsafeMutablePointer(to: &actual) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &actualLength) } }

@@ -84,9 +84,9 @@ final class HTTP1ClientCodecTests: XCTestCase {
     }
 
     func testMalformedHeadsAreRefused() {
-        XCTAssertEqual(parts(["HTTP/1.1 200 OK\nContent-Length: 0\n\n"]), ["error a line of the response head ends with a bare LF: HTTP/1.1 lines end with CRLF"])
-        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n"]), ["error a bare CR in a response head"])
-        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: a\u{0}b\r\n\r\n"]), ["error a NUL byte in a response head"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\nContent-Length: 0\n\n"]), ["error a line of the response head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n"]), ["error a CR without its LF in the response head: HTTP/1.1 lines end with CRLF (\\r\\n)"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: a\u{0}b\r\n\r\n"]), ["error a NUL byte in the response head"])
         XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: a\r\n  folded\r\n\r\n"]), ["error malformed header line   folded"], "obs-fold")
         XCTAssertEqual(parts(["HTTP/1.1 2x0 OK\r\n\r\n"]), ["error bad status code in HTTP/1.1 2x0 OK"])
         XCTAssertEqual(parts(["SPDY/3 200 OK\r\n\r\n"]), ["error not an HTTP/1.x status line: SPDY/3 200 OK"])

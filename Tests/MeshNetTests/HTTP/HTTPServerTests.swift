@@ -213,7 +213,130 @@ final class HTTPServerTests: XCTestCase {
         served.send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
         XCTAssertTrue(served.read(until: "you asked for /again").hasSuffix("you asked for /again"))
         clock.advance(by: 0.2)
-        XCTAssertEqual(recv(stalled.fd, &byte, 1, 0), 0, "closed once the head timeout passed")
+        let answer = stalled.read(until: "\u{0}")
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 408 Request Timeout\r\n") && answer.contains("Connection: close"), "a 408 once the head timeout passed: \(answer)")
+        XCTAssertEqual(recv(stalled.fd, &byte, 1, 0), 0, "and then closed")
         XCTAssertEqual(recv(served.fd, &byte, 1, Int32(MSG_DONTWAIT)), -1, "a connection that sent a request since has a later deadline")
+    }
+}
+
+/// The server's streaming side and its listeners: bodies in parts, responses with a length, one listener per loop.
+final class HTTPServerStreamingTests: XCTestCase {
+    /// Everything `fd` receives until the peer closes, or nothing came for 10 seconds.
+    private func readToEnd(_ fd: Int32) -> [UInt8] {
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(fd, &buffer, buffer.count)
+            guard count > 0 else { return answer }
+            answer += buffer[0..<count]
+        }
+    }
+
+    func testAStreamingHandlerGetsTheBodyInPartsAndStreamsALengthFramedAnswer() throws {
+        let loop = try EventLoop(name: "streaming")
+        loop.start()
+        defer { loop.stop() }
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loop], tls: nil, maxBodyBytes: 1024) { head, body, responder in
+            var parts = 0, bytes = 0
+            body.onPart = { part in parts += 1; bytes += part.readableBytes }
+            body.onEnd = {
+                let text = "\(head.method) \(head.target): \(bytes) bytes in \(parts > 1 ? "several parts" : "one part")"
+                let stream = responder.startStream(status: 200, headers: [("Content-Type", "text/plain")], contentLength: text.utf8.count)
+                stream.send(ByteBuffer(string: String(text.prefix(5))))
+                stream.send(ByteBuffer(string: String(text.dropFirst(5))))
+                stream.finish()
+            }
+        }
+        server.start()
+        defer { server.stop() }
+        // 8 MiB: far over maxBodyBytes, which binds only what `collect` gathers; the handler holds no body at all.
+        let size = 8 * 1024 * 1024
+        let fd = try LoopbackSocket.connect(port: server.port)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let head = Array("PUT /big HTTP/1.1\r\nContent-Length: \(size)\r\n\r\n".utf8)
+        XCTAssertEqual(head.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }, head.count)
+        let block = [UInt8](repeating: 120, count: 64 * 1024)
+        for _ in 0..<(size / block.count) { XCTAssertEqual(block.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }, block.count) }
+        let expected = "PUT /big: \(size) bytes in several parts"
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: answer, as: UTF8.self).hasSuffix(expected) {
+            let count = read(fd, &buffer, buffer.count)
+            guard count > 0 else { break }
+            answer += buffer[0..<count]
+        }
+        let text = String(decoding: answer, as: UTF8.self)
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n") && text.contains("Content-Length: \(expected.utf8.count)\r\n"), text)
+        XCTAssertFalse(text.contains("chunked"))
+        XCTAssertTrue(text.hasSuffix("\r\n\r\n" + expected), text)
+    }
+
+    func testABodyThatArrivedBeforeTheHandlerTookItIsHandedOverThenEnded() throws {
+        let loop = try EventLoop(name: "late-taker")
+        loop.start()
+        defer { loop.stop() }
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loop], tls: nil) { _, body, responder in
+            // The whole request came in one read: its parts and end wait until the handler takes them, later.
+            var received: [UInt8] = []
+            body.onEnd = { responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "got " + String(decoding: received, as: UTF8.self))) }
+            loop.execute { body.onPart = { received += $0.readableArray } }
+        }
+        server.start()
+        defer { server.stop() }
+        let fd = try LoopbackSocket.connect(port: server.port)
+        defer { close(fd) }
+        let request = Array("POST / HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".utf8)
+        _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let answer = String(decoding: readToEnd(fd), as: UTF8.self)
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200 OK") && answer.hasSuffix("got hello"), answer)
+    }
+
+    func testAWholeRequestHandlerRefusesABodyOverTheLimitWith413() throws {
+        let loop = try EventLoop(name: "limit")
+        loop.start()
+        defer { loop.stop() }
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: [loop], tls: nil, maxBodyBytes: 10) { request, responder in
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "\(request.body.count)"))
+        }
+        server.start()
+        defer { server.stop() }
+        for head in ["POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n"] {
+            let fd = try LoopbackSocket.connect(port: server.port)
+            defer { close(fd) }
+            let bytes = Array(head.utf8)
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let answer = readToEnd(fd)
+            XCTAssertTrue(String(decoding: answer, as: UTF8.self).hasPrefix("HTTP/1.1 413 Content Too Large\r\n"), String(decoding: answer, as: UTF8.self))
+        }
+    }
+
+    func testOneListenerPerLoopSpreadsConnectionsOverTheLoops() throws {
+        let loops = try (0..<2).map { try EventLoop(name: "reuseport-\($0)") }
+        for loop in loops { loop.start() }
+        defer { for loop in loops { loop.stop() } }
+        let server = try HTTPServer(host: "127.0.0.1", port: 0, loops: loops, tls: nil, acceptance: .listenerPerLoop) { _, responder in
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "served on \(responder.loop.name)"))
+        }
+        server.start()
+        defer { server.stop() }
+        var servedBy = Set<String>()
+        for _ in 0..<32 {
+            let fd = try LoopbackSocket.connect(port: server.port)
+            defer { close(fd) }
+            let request = Array("GET / HTTP/1.1\r\nConnection: close\r\n\r\n".utf8)
+            _ = request.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let answer = readToEnd(fd)
+            if let range = String(decoding: answer, as: UTF8.self).range(of: "served on ") {
+                servedBy.insert(String(String(decoding: answer, as: UTF8.self)[range.upperBound...]))
+            }
+        }
+        XCTAssertEqual(servedBy, ["reuseport-0", "reuseport-1"], "the kernel spread 32 connections over both loops' listeners")
+        XCTAssertEqual(server.connectionsPerLoop.reduce(0, +), 32)
+        XCTAssertTrue(server.connectionsPerLoop.allSatisfy { $0 > 0 })
     }
 }
