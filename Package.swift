@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "MeshHTTP2", dependencies: ["MeshNet"]),
         // What runs in local mode's pods and what they see of the cluster: the echo app, Service names and service
         // links, the HTTP client of /call and `local curl`. Pods know no store: only their env and the names file.
-        .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet"]),
+        .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet", "MeshHTTP2"]),
         .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "LocalPods", "CSQLite", "CLinux"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "ConfigValuesTests", dependencies: ["ConfigValues", "MeshTestSupport"], exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "MeshTestSupport"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),
-        .testTarget(name: "LocalPodsTests", dependencies: ["LocalPods", "MeshNet", "ConfigValues", "MeshTestSupport"]),
+        .testTarget(name: "LocalPodsTests", dependencies: ["LocalPods", "MeshNet", "MeshHTTP2", "ConfigValues", "MeshTestSupport"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
         .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshNet", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),

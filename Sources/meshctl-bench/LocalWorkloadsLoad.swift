@@ -6,21 +6,24 @@ import Glibc
 #endif
 
 /// Local mode running pods (`meshctl local serve` in its own process): how fast 100 pods of one Deployment start
-/// and become ready, and the memory each pod's process takes. First pods that run `sleep` (local mode's own cost:
-/// controllers, kubelet, status writes), then echo pods when this meshctl has the echo app (`meshctl x echo`),
-/// else `meshctl/exec` pods running python's HTTP server with a readiness probe.
+/// and become ready, and the memory each pod's process takes. Pods that run `sleep` (local mode's own cost:
+/// controllers, kubelet, status writes), `meshctl/exec` pods running python's HTTP server with a readiness probe,
+/// and echo pods (`meshctl/echo`, issue 16's rows) when this meshctl has the echo app (`meshctl x echo`).
 enum LocalWorkloadsLoad {
     static let pods = 100
 
     static func run(meshctl: String, workdir: String) throws -> [Row] {
         let sleeper = #"{"name":"sleep","image":"meshctl/exec","command":["sleep","3600"]}"#
-        let echo = hasEcho(meshctl)
-        let server = echo
-            ? #"{"name":"echo","image":"meshctl/echo","ports":[{"containerPort":8080}],"readinessProbe":{"tcpSocket":{"port":8080},"periodSeconds":1}}"#
-            : #"{"name":"web","image":"meshctl/exec","command":["python3","-m","http.server","--bind","$(POD_IP)","$(PORT)"],"ports":[{"containerPort":8080}],"readinessProbe":{"tcpSocket":{"port":8080},"periodSeconds":1}}"#
-        return try run(meshctl: meshctl, workdir: workdir, container: sleeper, kind: "meshctl/exec pods running sleep")
-            + run(meshctl: meshctl, workdir: workdir, container: server,
-                  kind: echo ? "echo pods (meshctl/echo)" : "meshctl/exec pods (python3 -m http.server; no echo app in this build)")
+        let python = #"{"name":"web","image":"meshctl/exec","command":["python3","-m","http.server","--bind","$(POD_IP)","$(PORT)"],"ports":[{"containerPort":8080}],"readinessProbe":{"tcpSocket":{"port":8080},"periodSeconds":1}}"#
+        let echo = #"{"name":"echo","image":"meshctl/echo","ports":[{"containerPort":8080}],"readinessProbe":{"tcpSocket":{"port":8080},"periodSeconds":1}}"#
+        var rows = try run(meshctl: meshctl, workdir: workdir, container: sleeper, kind: "meshctl/exec pods running sleep")
+        rows += try run(meshctl: meshctl, workdir: workdir, container: python, kind: "meshctl/exec pods (python3 -m http.server)")
+        if hasEcho(meshctl) {
+            rows += try run(meshctl: meshctl, workdir: workdir, container: echo, kind: "meshctl/echo pods")
+        } else {
+            rows.append(Row(benchmark: "local mode: meshctl/echo pods", result: "-", reference: "-", note: "this meshctl has no echo app (meshctl x echo)"))
+        }
+        return rows
     }
 
     static func run(meshctl: String, workdir: String, container: String, kind: String) throws -> [Row] {

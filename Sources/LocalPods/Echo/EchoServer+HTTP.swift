@@ -1,5 +1,6 @@
 import ConfigValues
 import Foundation
+import MeshHTTP2
 import MeshNet
 
 /// What a request path asks of the echo app.
@@ -41,14 +42,41 @@ enum EchoRoute: Equatable {
     }
 }
 
+/// What the echo app answers through: an HTTP/1.1 responder or an HTTP/2 stream's.
+protocol EchoResponder: Sendable {
+    var loop: EventLoop { get }
+    var peerAddress: String? { get }
+    var localAddress: String? { get }
+    func respond(_ response: HTTPResponse)
+    /// Gives up without answering: closes the HTTP/1.1 connection, resets the HTTP/2 stream.
+    func abort()
+}
+
+extension HTTPResponder: EchoResponder {}
+
+extension HTTP2Responder: EchoResponder {
+    func abort() { reset(code: .cancel) }
+}
+
+extension HTTPRequest {
+    /// The protocol as a request line writes it: `HTTP/1.0`, `HTTP/1.1`, `HTTP/2`.
+    var protocolName: String {
+        switch version {
+        case 10: "HTTP/1.0"
+        case 20: "HTTP/2"
+        default: "HTTP/1.1"
+        }
+    }
+}
+
 extension EchoServer {
-    func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    func handle(_ request: HTTPRequest, _ responder: some EchoResponder) {
         began()
         let started = DispatchTime.now()
         let client = responder.peerAddress ?? "-", server = responder.localAddress ?? "-"
         let route = EchoRoute(request)
         let json = request.header("Accept")?.contains("application/json") == true
-        let requestLine = "\(request.method) \(request.target) HTTP/\(request.version == 10 ? "1.0" : "1.1")"
+        let requestLine = "\(request.method) \(request.target) \(request.protocolName)"
         let finish: @Sendable (HTTPResponse?) -> Void = { [self] response in
             if let response {
                 var answer = response
@@ -113,11 +141,11 @@ struct EchoView: Sendable {
     }
 
     func response(status: Int) -> HTTPResponse {
-        let requestLine = "\(request.method) \(request.target) HTTP/\(request.version == 10 ? "1.0" : "1.1")"
+        let requestLine = "\(request.method) \(request.target) \(request.protocolName)"
         if json {
             var pairs: [(key: String, value: JSONValue)] = identity.map { ($0.0, .string($0.1)) }
             pairs += [("status", .int(status)), ("method", .string(request.method)), ("target", .string(request.target)),
-                      ("protocol", .string(request.version == 10 ? "HTTP/1.0" : "HTTP/1.1")), ("headers", headersObject)]
+                      ("protocol", .string(request.protocolName)), ("headers", headersObject)]
             return HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: JSONValue.object(pairs).serializedBytes + [10])
         }
         var lines = identity.map { "\($0.0)=\($0.1)" }

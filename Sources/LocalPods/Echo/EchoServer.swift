@@ -1,4 +1,5 @@
 import Foundation
+import MeshHTTP2
 import MeshNet
 
 /// Why the echo app could not start serving.
@@ -7,13 +8,14 @@ public struct EchoStartError: Error, CustomStringConvertible, Sendable {
 }
 
 /// The echo app: answers on each of its ports with what it knows of its pod and of the request (HTTP/1.1, with
-/// TLS when asked), or echoes bytes back (`tcp`). One event loop serves every port.
+/// TLS when asked; HTTP/2 cleartext; gRPC over it), or echoes bytes back (`tcp`). One event loop serves every port.
 public final class EchoServer: @unchecked Sendable {
     public let settings: EchoSettings
     /// The ports listened on, in the order of `settings.ports` (asked-for port 0 gets a free one).
     public private(set) var ports: [Int] = []
     let loop: EventLoop
     private var httpServers: [HTTPServer] = []
+    private var http2Servers: [HTTP2Server] = []
     private var tcpListeners: [TCPListener] = []
     private let tls: TLSServerContext?
     let log: @Sendable (String) -> Void
@@ -36,6 +38,14 @@ public final class EchoServer: @unchecked Sendable {
                     }
                     httpServers.append(server)
                     bound.append(server.port)
+                case .h2c, .grpc:
+                    let grpc = settings.wireProtocol == .grpc
+                    let server = try HTTP2Server(host: settings.bindAddress, port: port, loops: [loop], idleTimeout: settings.keepAliveTimeout) {
+                        [unowned self] request, responder in
+                        if grpc && Self.isGRPC(request) { handleGRPC(request, responder) } else { handle(request, responder) }
+                    }
+                    http2Servers.append(server)
+                    bound.append(server.port)
                 case .tcp:
                     let listener = try TCPListener(host: settings.bindAddress, port: port, loop: loop)
                     tcpListeners.append(listener)
@@ -53,12 +63,14 @@ public final class EchoServer: @unchecked Sendable {
     public func start() {
         loop.start()
         for server in httpServers { server.start() }
+        for server in http2Servers { server.start() }
         for listener in tcpListeners { listener.start { [unowned self] fd in accepted(fd) } }
     }
 
     /// Stops taking connections; exchanges under way go on.
     public func stopAccepting() {
         for server in httpServers { server.stop() }
+        for server in http2Servers { server.stop() }
         for listener in tcpListeners { listener.close() }
     }
 

@@ -3,19 +3,18 @@ import Foundation
 /// A setting of the echo app's environment that cannot be used: which variable, what it holds, what it takes.
 public struct EchoSettingError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    /// The setting asks for something not built yet (HTTP/2), rather than being wrong.
-    public let notBuiltYet: Bool
 
-    init(_ variable: String, _ value: String, _ expected: String, notBuiltYet: Bool = false) {
+    init(_ variable: String, _ value: String, _ expected: String) {
         description = "\(variable)=\(value): \(expected)"
-        self.notBuiltYet = notBuiltYet
     }
 }
 
 /// What the echo app serves and how, read from its environment (the container's env plus what local mode's
 /// kubelet adds: PORT, PORTS, POD_IP, POD_NAME, POD_NAMESPACE, SERVICE_ACCOUNT, POD_VERSION).
 public struct EchoSettings: Sendable {
-    public enum WireProtocol: String, Sendable { case http1, tcp }
+    /// `h2c` serves HTTP/2 cleartext (prior knowledge or Upgrade) with HTTP/1.1's answers; `grpc` adds a gRPC echo
+    /// on top of h2c.
+    public enum WireProtocol: String, Sendable { case http1, h2c, grpc, tcp }
 
     public var ports: [Int]
     /// The address the listeners bind: ECHO_BIND, else POD_IP, else 127.0.0.1.
@@ -76,15 +75,18 @@ public struct EchoSettings: Sendable {
         switch value("ECHO_PROTOCOL")?.lowercased() ?? "http1" {
         case "http1", "http", "http/1.1": wireProtocol = .http1
         case "tcp": wireProtocol = .tcp
-        case "h2c", "grpc", "http2", "h2":
-            throw EchoSettingError("ECHO_PROTOCOL", value("ECHO_PROTOCOL")!, "HTTP/2 (h2c and gRPC) needs meshctl's HTTP/2 layer (MeshHTTP2), which is "
-                                   + "being built and not in this version yet; use http1 or tcp until then", notBuiltYet: true)
-        case let other: throw EchoSettingError("ECHO_PROTOCOL", other, "unknown protocol; use http1 or tcp (h2c and grpc come with HTTP/2)")
+        case "h2c", "http2": wireProtocol = .h2c
+        case "grpc": wireProtocol = .grpc
+        case let other: throw EchoSettingError("ECHO_PROTOCOL", other, "unknown protocol; use http1, h2c, grpc or tcp")
         }
         switch value("ECHO_TLS")?.lowercased() ?? "false" {
         case "true", "1", "yes": tls = true
         case "false", "0", "no": tls = false
         case let other: throw EchoSettingError("ECHO_TLS", other, "use true or false")
+        }
+        if tls && (wireProtocol == .h2c || wireProtocol == .grpc) {
+            throw EchoSettingError("ECHO_TLS", value("ECHO_TLS")!, "ECHO_PROTOCOL=\(wireProtocol.rawValue) is served in cleartext only (HTTP/2 over TLS "
+                                   + "is not built); drop ECHO_TLS, or use ECHO_PROTOCOL=http1 or tcp with it")
         }
         tlsCertificateFile = value("ECHO_TLS_CERT")
         tlsKeyFile = value("ECHO_TLS_KEY")

@@ -147,9 +147,11 @@ final class ForwardedPort {
         }
     }
 
-    /// Bytes from one side go to the other; reading pauses while the other side has much queued; when one side
-    /// goes, the other closes once what it was sent is written.
+    /// Bytes from one side go to the other; reading pauses while the other side has much queued; a FIN from one
+    /// side is passed to the other once what it was sent is written (the answer to a half-closed request still
+    /// comes back); when one side goes, the other closes once what it was sent is written.
     private static func pipe(from source: TCPConnection, to destination: TCPConnection) {
+        source.onPeerFinished = { destination.finishWhenDrained() }
         source.onData = { bytes in
             destination.send(bytes)
             if destination.pendingOutput > ServiceProxy.pendingLimit { source.pauseReading() }

@@ -13,6 +13,9 @@ public final class HTTP2Responder: @unchecked Sendable {
     }
 
     public var loop: EventLoop { connection.tcp.loop }
+    /// The client's and this server's `address:port`.
+    public var peerAddress: String? { connection.tcp.peerAddress }
+    public var localAddress: String? { connection.tcp.localAddress }
 
     public func respond(_ response: HTTPResponse) {
         onLoop { [self] in connection.respond(streamID, response) }

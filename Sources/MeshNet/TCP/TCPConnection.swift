@@ -30,6 +30,12 @@ public final class TCPConnection: @unchecked Sendable {
     public var onClosingWhenDrained: () -> Void = {}
     private var closeReasonWhenDrained: NetworkError?
     private var peerClosedWrite = false
+    /// Set it to learn of the peer's FIN on a plain TCP connection: the connection then stays open for sending and
+    /// closes once this side has finished too (`finishWhenDrained`). Left nil, a FIN closes the connection.
+    public var onPeerFinished: (() -> Void)?
+    private var peerFinished = false
+    private var finishAfterFlush = false
+    private var finishedWriting = false
     /// Why the connection closed, when a call failed (TLS errors carry OpenSSL's reason); nil for an orderly close.
     public private(set) var closeReason: NetworkError?
 
@@ -191,6 +197,20 @@ public final class TCPConnection: @unchecked Sendable {
 
     public func close() { close(because: nil) }
 
+    /// Sends FIN (shuts down the sending side) once queued bytes are written; the peer may go on sending.
+    public func finishWhenDrained() {
+        guard !closed, !finishedWriting else { return }
+        finishAfterFlush = true
+        if pendingOutput == 0 { finishWriting() }
+    }
+
+    private func finishWriting() {
+        finishAfterFlush = false
+        finishedWriting = true
+        shutdown(fd, Int32(SHUT_WR))
+        if peerFinished { close() }
+    }
+
     private func close(because reason: NetworkError?) {
         guard !closed else { return }
         closed = true
@@ -204,6 +224,7 @@ public final class TCPConnection: @unchecked Sendable {
         onClose = {}
         onPeerClosedWrite = {}
         onClosingWhenDrained = {}
+        onPeerFinished = nil
         onWritabilityChanged = { _ in }
     }
 
@@ -230,7 +251,7 @@ public final class TCPConnection: @unchecked Sendable {
 
     private func readAvailable() {
         for _ in 0..<Self.readsPerTurn {
-            guard !closed && !readPaused else { return }
+            guard !closed && !readPaused && !peerFinished else { return }
             var transfer = Socket.Transfer.wouldBlock
             var drained = false
             let received = loop.receiveBuffer.receive { space in
@@ -242,7 +263,7 @@ public final class TCPConnection: @unchecked Sendable {
             switch transfer {
             case .done: break
             case .wouldBlock: return
-            case .end: close(); return
+            case .end: return peerSentFIN()
             case .failed(let code): close(because: .system("read", code)); return
             }
             if let received { onData(received) }
@@ -250,6 +271,16 @@ public final class TCPConnection: @unchecked Sendable {
             // (a syscall per request), and the level-triggered loop reports what arrives later.
             if drained { return }
         }
+    }
+
+    /// The peer will send no more: close, or with `onPeerFinished` set, stop reading and tell it.
+    private func peerSentFIN() {
+        guard let finished = onPeerFinished else { return close() }
+        peerFinished = true
+        peerClosedWrite = true
+        updateInterest()
+        finished()
+        if finishedWriting { close() }
     }
 
     /// Writes what the socket takes now of the queued bytes; the rest goes when the socket is writable again.
@@ -270,6 +301,7 @@ public final class TCPConnection: @unchecked Sendable {
             shutDownWriteAfterFlush = false
             Glibc.shutdown(fd, Int32(SHUT_WR))
         }
+        if finishAfterFlush { finishWriting(); if closed { return } }
         updateWritability()
         onDrained()
     }
@@ -285,7 +317,7 @@ public final class TCPConnection: @unchecked Sendable {
         guard !closed else { return }
         if handlingReadiness { interestChanged = true; return }
         var interest: EventLoop.Readiness = []
-        if !readPaused { interest.insert(.readable) }
+        if !readPaused && !peerFinished { interest.insert(.readable) }
         if !pending.isEmpty { interest.insert(.writable) }
         watch(interest, halfClose: !peerClosedWrite)
     }

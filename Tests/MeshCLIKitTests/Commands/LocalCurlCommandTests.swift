@@ -143,10 +143,10 @@ final class EchoCommandTests: XCTestCase {
         XCTAssertTrue(echo.output.contains("echo: stopped (signal 15)"), echo.output)
     }
 
-    func testHTTP2IsRefusedAtStartSayingWhy() throws {
-        let result = try runProcess(TestPaths.meshctlBinary, ["x", "echo"], environment: ["ECHO_PROTOCOL": "grpc", "PATH": "/usr/bin:/bin"])
-        XCTAssertEqual(result.status, 1)
-        XCTAssertTrue(result.stderr.contains("ECHO_PROTOCOL=grpc") && result.stderr.contains("MeshHTTP2"), result.stderr)
+    func testSettingsThatCannotBeUsedAreRefusedAtStartSayingWhy() throws {
+        let result = try runProcess(TestPaths.meshctlBinary, ["x", "echo"], environment: ["ECHO_PROTOCOL": "grpc", "ECHO_TLS": "true", "PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(result.status, 65)
+        XCTAssertTrue(result.stderr.contains("ECHO_TLS=true") && result.stderr.contains("cleartext only"), result.stderr)
         let bad = try runProcess(TestPaths.meshctlBinary, ["x", "echo"], environment: ["ECHO_ERROR_RATE": "lots", "PATH": "/usr/bin:/bin"])
         XCTAssertEqual(bad.status, 65)
         XCTAssertTrue(bad.stderr.contains("ECHO_ERROR_RATE=lots"), bad.stderr)

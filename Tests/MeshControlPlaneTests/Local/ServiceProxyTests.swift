@@ -116,6 +116,47 @@ final class ServiceProxyTests: XCTestCase {
         XCTAssertTrue(eventually { (try? String(contentsOf: plane.paths.names, encoding: .utf8))?.contains("echo.default") == false })
     }
 
+    /// A client that shuts down its sending side (as `printf hi | nc -N` does) still gets the backend's answer:
+    /// the FIN goes through to the backend, and the answer back.
+    func testAHalfClosedClientStillGetsTheAnswer() throws {
+        let address = freshLoopbackAddress(), port = Int.random(in: 20_000...40_000)
+        let echo = try EchoProcess(name: "tcp-0", address: address, port: port, environment: ["ECHO_PROTOCOL": "tcp"])
+        defer { echo.stop() }
+        let service = try call("POST", "/api/v1/namespaces/default/services",
+                               #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"echo"},"spec":{"ports":[{"name":"http","port":7000}]}}"#)
+        let clusterIP = try XCTUnwrap(service["spec"]?["clusterIP"]?.string)
+        try call("POST", "/api/v1/namespaces/default/endpoints", endpoints(ready: [address], notReady: [], port: port))
+        var answer: [UInt8]?
+        XCTAssertTrue(eventually(timeout: 15) { answer = Self.sendAndHalfClose(Array("hi there".utf8), to: clusterIP, port: 7000); return answer != nil },
+                      "connected through the Service")
+        XCTAssertEqual(answer.map { String(decoding: $0, as: UTF8.self) }, "hi there", "the echo came back after the client's FIN")
+    }
+
+    /// Connects, sends `bytes`, shuts down the sending side, and reads until the other side closes (5 s at most);
+    /// nil when the connection failed.
+    private static func sendAndHalfClose(_ bytes: [UInt8], to host: String, port: Int) -> [UInt8]? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr(host)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0, send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { return nil }
+        shutdown(fd, Int32(SHUT_WR))
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &chunk, chunk.count, 0)
+            if count <= 0 { return count == 0 ? received : nil }
+            received += chunk[0..<count]
+        }
+    }
+
     /// A Service whose endpoints are EndpointSlices (targetPort by name, through the slice port's name) is forwarded
     /// as its slices say, and follows them.
     func testEndpointSlicesAreFollowed() throws {

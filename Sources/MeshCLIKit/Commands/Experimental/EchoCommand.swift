@@ -12,7 +12,9 @@ struct EchoCommand: MeshCommand {
             Every answer names the pod (POD_NAME, POD_NAMESPACE, SERVICE_ACCOUNT, POD_VERSION) and shows the request
             line and headers, as key=value text or as JSON for `Accept: application/json`. Paths: /status/NNN,
             /delay/DURATION, /headers, /close (drops the connection unanswered), /call?url=URL (calls a Service by
-            name from this pod's address). Settings: ECHO_PROTOCOL (http1, tcp), ECHO_TLS=true, ECHO_TLS_CERT and
+            name from this pod's address). Settings: ECHO_PROTOCOL (http1; h2c: HTTP/2 cleartext, prior knowledge or
+            Upgrade; grpc: h2c plus a gRPC echo of any application/grpc POST, `x-echo-grpc-status: N` for status N,
+            grpc-timeout honoured; tcp), ECHO_TLS=true, ECHO_TLS_CERT and
             ECHO_TLS_KEY, ECHO_KEEPALIVE_TIMEOUT, ECHO_ERROR_RATE (fraction of 503s), ECHO_DELAY. One log line per
             request on standard output; SIGTERM stops accepting, finishes what is under way, and exits 0.
             """,
@@ -32,7 +34,6 @@ struct EchoCommand: MeshCommand {
         do {
             settings = try EchoSettings(environment: context.environment.variables)
         } catch {
-            if error.notBuiltYet { throw CommandFailure("echo: \(error.description)") }
             throw InputDataError("echo: \(error.description)")
         }
         let output = LineOutput(context.stdout)
