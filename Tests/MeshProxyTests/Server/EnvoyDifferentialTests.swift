@@ -11,7 +11,7 @@ final class EnvoyDifferentialTests: XCTestCase {
         // `make test` sets ENVOY from scripts/envoy.sh, which installs Envoy 1.40 into .build/tools when it can.
         let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().deletingLastPathComponent()
-        let candidates = [ProcessInfo.processInfo.environment["ENVOY"], packageRoot.appendingPathComponent(".build/tools/envoy/envoy/_bin/envoy").path]
+        let candidates: [String?] = [ProcessInfo.processInfo.environment["ENVOY"], packageRoot.appendingPathComponent(".build/tools/envoy/envoy/_bin/envoy").path]
             + (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/envoy" }
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
