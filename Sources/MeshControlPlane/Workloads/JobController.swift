@@ -37,7 +37,7 @@ final class JobController: Reconciler {
         if outcome == nil && failed > backoffLimit { outcome = "Failed" }
         if outcome == nil && spec["suspend"]?.bool != true {
             let wanted = min(parallelism, completions - succeeded) - active.count
-            for _ in 0..<max(0, wanted) {
+            for _ in 0..<min(ReplicaSetController.burst, max(0, wanted)) {
                 let uid = job.uid
                 let pod = PodTemplates.pod(from: spec["template"] ?? .object([]), owner: job, extraLabels: [
                     ("batch.kubernetes.io/controller-uid", uid), ("batch.kubernetes.io/job-name", job.name),

@@ -135,6 +135,31 @@ final class WorkloadControllersTests: XCTestCase {
         XCTAssertNotNil(stored?["status"]?["lastScheduleTime"]?.string)
     }
 
+    /// Huge user numbers: replicas and maxSurge near Int.max used to trap the control plane in `replicas + surge`
+    /// on the Deployment controller's first pass; counts now stop at Int32.max, the int32 range of the fields.
+    /// (An image local mode does not run: no process starts.)
+    func testHugeReplicaCountsDoNotTrapTheDeploymentController() throws {
+        let deployment = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: huge}
+            spec:
+              replicas: 9223372036854775807
+              strategy: {rollingUpdate: {maxSurge: 9223372036854775807, maxUnavailable: "nan%"}}
+              selector: {matchLabels: {app: huge}}
+              template:
+                metadata: {labels: {app: huge}}
+                spec: {containers: [{name: c, image: example.invalid/none}]}
+
+            """
+        let applied = try kubectl(["apply", "--validate=false", "-f", "-"], input: deployment)
+        XCTAssertEqual(applied.status, 0, applied.output)
+        plane!.workloads!.runtime.reconcileNow()
+        let sets = try plane!.api.store.list("replicasets.apps", namespace: "default").items
+        XCTAssertEqual(sets.first?["metadata"]?["annotations"]?["deployment.kubernetes.io/desired-replicas"]?.string, String(Int32.max))
+        XCTAssertEqual(try kubectl(["delete", "deployment/huge", "--wait=false"]).status, 0)
+    }
+
     func testLivenessFailureRestartsTheContainer() throws {
         let pod = """
             apiVersion: v1
