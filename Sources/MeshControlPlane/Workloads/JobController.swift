@@ -116,7 +116,7 @@ final class CronJobController: Reconciler {
             // Finished Jobs beyond the history limits go, oldest first.
             for (outcome, key, fallback) in [("Complete", "successfulJobsHistoryLimit", 3), ("Failed", "failedJobsHistoryLimit", 1)] {
                 let done = jobs.filter { JobController.finished($0) == outcome }.sorted { $0.name < $1.name }
-                let limit = spec[key]?.int ?? fallback
+                let limit = max(0, spec[key]?.int ?? fallback)
                 for job in done.dropLast(limit) {
                     try writer.delete("jobs.batch", namespace: job.namespace, name: job.name)
                     jobs.removeAll { $0.uid == job.uid }

@@ -135,6 +135,34 @@ final class WorkloadControllersTests: XCTestCase {
         XCTAssertNotNil(stored?["status"]?["lastScheduleTime"]?.string)
     }
 
+    /// A negative history limit (kube-apiserver refuses one; this API stores it) used to trap the control plane in
+    /// `dropLast` on the CronJob controller's first pass; it now counts as 0.
+    func testCronJobWithANegativeHistoryLimitKeepsTheControlPlaneUp() throws {
+        let cron = """
+            apiVersion: batch/v1
+            kind: CronJob
+            metadata: {name: negative}
+            spec:
+              schedule: "*/5 * * * *"
+              successfulJobsHistoryLimit: -1
+              failedJobsHistoryLimit: -3
+              jobTemplate:
+                spec:
+                  template:
+                    spec:
+                      restartPolicy: OnFailure
+                      containers: [{name: tick, image: meshctl/exec, command: [sh, -c, "echo tick"]}]
+
+            """
+        XCTAssertEqual(try kubectl(["apply", "-f", "-"], input: cron).status, 0)
+        plane!.workloads!.runtime.reconcileNow()
+        clock.advance(by: 5 * 60)
+        XCTAssertTrue(eventually(timeout: 10) {
+            (try? self.plane!.api.store.get("cronjobs.batch", namespace: "default", name: "negative"))??["status"]?["lastScheduleTime"]?.string != nil
+        })
+        XCTAssertEqual(try kubectl(["get", "cronjob", "negative"]).status, 0)
+    }
+
     /// Huge user numbers: replicas and maxSurge near Int.max used to trap the control plane in `replicas + surge`
     /// on the Deployment controller's first pass; counts now stop at Int32.max, the int32 range of the fields.
     /// (An image local mode does not run: no process starts.)
