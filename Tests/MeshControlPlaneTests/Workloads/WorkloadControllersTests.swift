@@ -107,22 +107,26 @@ final class WorkloadControllersTests: XCTestCase {
         XCTAssertTrue(node.output.hasPrefix("meshctl-local"), node.output)
     }
 
-    func testCronJobRunsAJobWhenTheScheduleComes() throws {
-        let cron = """
-            apiVersion: batch/v1
-            kind: CronJob
-            metadata: {name: tick}
+    /// A CronJob every 5 minutes whose Job echoes once; `extra` lines go into its spec.
+    static func cronJob(_ name: String, extra: [String] = []) -> String {
+        """
+        apiVersion: batch/v1
+        kind: CronJob
+        metadata: {name: \(name)}
+        spec:
+          schedule: "*/5 * * * *"
+        \(extra.map { "  \($0)\n" }.joined())  jobTemplate:
             spec:
-              schedule: "*/5 * * * *"
-              jobTemplate:
+              template:
                 spec:
-                  template:
-                    spec:
-                      restartPolicy: OnFailure
-                      containers: [{name: tick, image: meshctl/exec, command: [sh, -c, "echo tick"]}]
+                  restartPolicy: OnFailure
+                  containers: [{name: tick, image: meshctl/exec, command: [sh, -c, "echo tick"]}]
 
-            """
-        XCTAssertEqual(try kubectl(["apply", "-f", "-"], input: cron).status, 0)
+        """
+    }
+
+    func testCronJobRunsAJobWhenTheScheduleComes() throws {
+        XCTAssertEqual(try kubectl(["apply", "-f", "-"], input: Self.cronJob("tick")).status, 0)
         plane!.workloads!.runtime.reconcileNow()
         XCTAssertTrue(names("jobs.batch").isEmpty)
         clock.advance(by: 5 * 60)
@@ -138,22 +142,7 @@ final class WorkloadControllersTests: XCTestCase {
     /// A negative history limit (kube-apiserver refuses one; this API stores it) used to trap the control plane in
     /// `dropLast` on the CronJob controller's first pass; it now counts as 0.
     func testCronJobWithANegativeHistoryLimitKeepsTheControlPlaneUp() throws {
-        let cron = """
-            apiVersion: batch/v1
-            kind: CronJob
-            metadata: {name: negative}
-            spec:
-              schedule: "*/5 * * * *"
-              successfulJobsHistoryLimit: -1
-              failedJobsHistoryLimit: -3
-              jobTemplate:
-                spec:
-                  template:
-                    spec:
-                      restartPolicy: OnFailure
-                      containers: [{name: tick, image: meshctl/exec, command: [sh, -c, "echo tick"]}]
-
-            """
+        let cron = Self.cronJob("negative", extra: ["successfulJobsHistoryLimit: -1", "failedJobsHistoryLimit: -3"])
         XCTAssertEqual(try kubectl(["apply", "-f", "-"], input: cron).status, 0)
         plane!.workloads!.runtime.reconcileNow()
         clock.advance(by: 5 * 60)
