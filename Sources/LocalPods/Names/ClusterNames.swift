@@ -42,7 +42,15 @@ public struct ClusterNames: Sendable, Equatable {
         let candidates = name.hasSuffix("." + Self.domain) ? [name]
             : ["\(name).\(namespace).svc.\(Self.domain)", "\(name).svc.\(Self.domain)", "\(name).\(Self.domain)"]
         for candidate in candidates {
-            if let addresses = table[candidate], !addresses.isEmpty { return addresses }
+            guard let addresses = table[candidate], !addresses.isEmpty else { continue }
+            // A Service variable in the pod's own env (`X_SERVICE_HOST`) or an edited names file can name any
+            // address; only loopback ones are used.
+            let local = addresses.filter(IPAddress.isLoopback)
+            guard !local.isEmpty else {
+                throw NameError("\(host) stands for \(addresses.joined(separator: ", ")), outside 127.0.0.0/8: local mode reaches only addresses "
+                                + "on this machine's loopback (pods and Services)")
+            }
+            return local
         }
         let dots = name.split(separator: ".").count
         let service = dots == 1 ? "no Service \(name) in namespace \(namespace)" : "no Service by that name"

@@ -146,12 +146,12 @@ extension KubernetesAPI {
         // gone, or a newer run of the container has its own file) and what it wrote has been sent.
         func poll() {
             guard !ended else { return }
-            let more = Array((try? Data(contentsOf: file)) ?? Data())
-            if more.count > offset, let last = more.lastIndex(of: 10), last >= offset {
-                var output = options.render(LogLine.parse(Array(more[offset...last])), tail: false)
+            let more = ContainerLogFiles.bytes(of: file, from: offset)
+            if let last = more.lastIndex(of: 10) {
+                var output = options.render(LogLine.parse(Array(more[...last])), tail: false)
                 if let limit = options.limitBytes { output = Array(output.prefix(max(0, limit - sent))) }
                 if !output.isEmpty { stream.send(output); sent += output.count }
-                offset = last + 1
+                offset += last + 1
             }
             let current = try? store.get(key, namespace: namespace, name: name)
             let superseded = logs.files(namespace: namespace, name: name, uid: uid, container: container).last != file

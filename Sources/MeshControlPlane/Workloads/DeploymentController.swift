@@ -24,7 +24,7 @@ final class DeploymentController: Reconciler {
     /// Returns whether a ReplicaSet was written.
     private func reconcile(_ deployment: JSONValue, _ view: ClusterView) throws -> Bool {
         let spec = deployment["spec"] ?? .object([])
-        let replicas = max(0, spec["replicas"]?.int ?? 1)
+        let replicas = PodTemplates.clampedCount(spec["replicas"]?.int ?? 1)
         let template = spec["template"] ?? .object([])
         var sets = try view.owned("replicasets.apps", by: deployment.uid)
         let pods = try view.all("pods")
@@ -134,10 +134,11 @@ final class DeploymentController: Reconciler {
             var selector = deployment["spec"]?["selector"] ?? .object([])
             if selector["matchLabels"] == nil { selector["matchLabels"] = .object([]) }
             selector["matchLabels"]?[PodTemplates.hashLabel] = .string(hash)
+            let desired = PodTemplates.clampedCount(deployment["spec"]?["replicas"]?.int ?? 1)
             var annotations: [(key: String, value: JSONValue)] = [
                 (Self.revisionAnnotation, .string(String(revision))),
-                ("deployment.kubernetes.io/desired-replicas", .string(String(deployment["spec"]?["replicas"]?.int ?? 1))),
-                ("deployment.kubernetes.io/max-replicas", .string(String((deployment["spec"]?["replicas"]?.int ?? 1) + 1))),
+                ("deployment.kubernetes.io/desired-replicas", .string(String(desired))),
+                ("deployment.kubernetes.io/max-replicas", .string(String(desired + 1))),
             ]
             if let cause = deployment["metadata"]?["annotations"]?[Self.changeCauseAnnotation] { annotations.append((Self.changeCauseAnnotation, cause)) }
             let set: JSONValue = .object([

@@ -37,7 +37,7 @@ final class JobController: Reconciler {
         if outcome == nil && failed > backoffLimit { outcome = "Failed" }
         if outcome == nil && spec["suspend"]?.bool != true {
             let wanted = min(parallelism, completions - succeeded) - active.count
-            for _ in 0..<max(0, wanted) {
+            for _ in 0..<min(ReplicaSetController.burst, max(0, wanted)) {
                 let uid = job.uid
                 let pod = PodTemplates.pod(from: spec["template"] ?? .object([]), owner: job, extraLabels: [
                     ("batch.kubernetes.io/controller-uid", uid), ("batch.kubernetes.io/job-name", job.name),
@@ -116,7 +116,7 @@ final class CronJobController: Reconciler {
             // Finished Jobs beyond the history limits go, oldest first.
             for (outcome, key, fallback) in [("Complete", "successfulJobsHistoryLimit", 3), ("Failed", "failedJobsHistoryLimit", 1)] {
                 let done = jobs.filter { JobController.finished($0) == outcome }.sorted { $0.name < $1.name }
-                let limit = spec[key]?.int ?? fallback
+                let limit = max(0, spec[key]?.int ?? fallback)
                 for job in done.dropLast(limit) {
                     try writer.delete("jobs.batch", namespace: job.namespace, name: job.name)
                     jobs.removeAll { $0.uid == job.uid }

@@ -89,12 +89,17 @@ enum PodTemplates {
         return BuiltinRules.matches(selector, object.labelMap)
     }
 
-    /// An int-or-percent value (maxSurge, maxUnavailable) of `total`, rounded up or down.
+    /// An int-or-percent value (maxSurge, maxUnavailable) of `total`, rounded up or down, within 0...Int32.max
+    /// (the fields are int32 in Kubernetes) so that sums with replica counts cannot overflow. A percent is digits and `%`.
     static func scaled(_ value: JSONValue?, of total: Int, roundUp: Bool, default fallback: Int) -> Int {
         guard let value else { return fallback }
-        if let number = value.int { return max(0, number) }
-        guard let text = value.string, text.hasSuffix("%"), let percent = Double(text.dropLast()) else { return fallback }
-        let exact = Double(total) * percent / 100
-        return max(0, Int(roundUp ? exact.rounded(.up) : exact.rounded(.down)))
+        if let number = value.int { return clampedCount(number) }
+        guard let text = value.string, text.hasSuffix("%"), text.count > 1, text.dropLast().allSatisfy({ ("0"..."9").contains($0) }),
+              let percent = Double(text.dropLast()) else { return fallback }
+        let exact = Double(clampedCount(total)) * percent / 100
+        return Int(min(Double(Int32.max), roundUp ? exact.rounded(.up) : exact.rounded(.down)))
     }
+
+    /// A user-given count (replicas, surge) held to 0...Int32.max, the range Kubernetes' int32 fields allow.
+    static func clampedCount(_ number: Int) -> Int { min(Int(Int32.max), max(0, number)) }
 }

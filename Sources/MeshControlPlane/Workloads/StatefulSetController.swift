@@ -26,7 +26,7 @@ final class StatefulSetController: Reconciler {
 
     private func reconcile(_ set: JSONValue, _ view: ClusterView) throws -> Bool {
         let spec = set["spec"] ?? .object([])
-        let replicas = max(0, spec["replicas"]?.int ?? 1)
+        let replicas = PodTemplates.clampedCount(spec["replicas"]?.int ?? 1)
         let template = spec["template"] ?? .object([])
         let revision = "\(set.name)-\(PodTemplates.hash(template))"
         let ordered = spec["podManagementPolicy"]?.string != "Parallel"
@@ -44,7 +44,8 @@ final class StatefulSetController: Reconciler {
             pods[index] = nil
             wrote = true
         }
-        // Create the missing ordinals below `replicas`.
+        // Create the missing ordinals below `replicas` (Parallel: at most a burst per pass, as ReplicaSets do).
+        var created = 0
         for index in 0..<replicas {
             if let pod = pods[index] {
                 if ordered && !healthy(pod) { break }
@@ -52,7 +53,8 @@ final class StatefulSetController: Reconciler {
             }
             try createPod(set, index: index, template: template, revision: revision)
             wrote = true
-            if ordered { break }
+            created += 1
+            if ordered || created >= ReplicaSetController.burst { break }
         }
         // Remove ordinals at or above `replicas`, highest first, one at a time when ordered.
         let surplus = pods.keys.filter { $0 >= replicas }.sorted(by: >)

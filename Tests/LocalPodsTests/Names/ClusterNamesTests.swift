@@ -37,6 +37,18 @@ final class ClusterNamesTests: XCTestCase {
         XCTAssertEqual(try known.resolve("cart-api", namespace: "shop"), ["127.96.3.3"], "from the service links alone")
         XCTAssertEqual(ClusterNames.known(environment: [ServiceLinks.namesFileVariable: "/nonexistent"], namespace: "shop").table, [:])
     }
+
+    /// A pod's own env can set `X_SERVICE_HOST` to any address; a name used to resolve to it, and `/call` (or
+    /// `local curl`) sent traffic off this machine. Only loopback addresses resolve now.
+    func testServiceVariablesOutsideLoopbackNeverResolve() throws {
+        let known = ClusterNames.known(environment: ["BILLING_SERVICE_HOST": "10.1.2.3", "CART_SERVICE_HOST": "127.96.3.3"], namespace: "shop")
+        XCTAssertThrowsError(try known.resolve("billing", namespace: "shop")) { error in
+            XCTAssertTrue("\(error)".contains("outside 127.0.0.0/8"), "\(error)")
+        }
+        XCTAssertEqual(try known.resolve("cart", namespace: "shop"), ["127.96.3.3"])
+        let mixed = ClusterNames(table: ["web.shop.svc.cluster.local": ["192.168.1.1", "127.10.0.4"]])
+        XCTAssertEqual(try mixed.resolve("web", namespace: "shop"), ["127.10.0.4"])
+    }
 }
 
 final class ServiceLinksTests: XCTestCase {

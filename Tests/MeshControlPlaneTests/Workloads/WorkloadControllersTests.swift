@@ -107,22 +107,26 @@ final class WorkloadControllersTests: XCTestCase {
         XCTAssertTrue(node.output.hasPrefix("meshctl-local"), node.output)
     }
 
-    func testCronJobRunsAJobWhenTheScheduleComes() throws {
-        let cron = """
-            apiVersion: batch/v1
-            kind: CronJob
-            metadata: {name: tick}
+    /// A CronJob every 5 minutes whose Job echoes once; `extra` lines go into its spec.
+    static func cronJob(_ name: String, extra: [String] = []) -> String {
+        """
+        apiVersion: batch/v1
+        kind: CronJob
+        metadata: {name: \(name)}
+        spec:
+          schedule: "*/5 * * * *"
+        \(extra.map { "  \($0)\n" }.joined())  jobTemplate:
             spec:
-              schedule: "*/5 * * * *"
-              jobTemplate:
+              template:
                 spec:
-                  template:
-                    spec:
-                      restartPolicy: OnFailure
-                      containers: [{name: tick, image: meshctl/exec, command: [sh, -c, "echo tick"]}]
+                  restartPolicy: OnFailure
+                  containers: [{name: tick, image: meshctl/exec, command: [sh, -c, "echo tick"]}]
 
-            """
-        XCTAssertEqual(try kubectl(["apply", "-f", "-"], input: cron).status, 0)
+        """
+    }
+
+    func testCronJobRunsAJobWhenTheScheduleComes() throws {
+        XCTAssertEqual(try kubectl(["apply", "-f", "-"], input: Self.cronJob("tick")).status, 0)
         plane!.workloads!.runtime.reconcileNow()
         XCTAssertTrue(names("jobs.batch").isEmpty)
         clock.advance(by: 5 * 60)
@@ -133,6 +137,44 @@ final class WorkloadControllersTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         let stored = try plane!.api.store.get("cronjobs.batch", namespace: "default", name: "tick")
         XCTAssertNotNil(stored?["status"]?["lastScheduleTime"]?.string)
+    }
+
+    /// A negative history limit (kube-apiserver refuses one; this API stores it) used to trap the control plane in
+    /// `dropLast` on the CronJob controller's first pass; it now counts as 0.
+    func testCronJobWithANegativeHistoryLimitKeepsTheControlPlaneUp() throws {
+        let cron = Self.cronJob("negative", extra: ["successfulJobsHistoryLimit: -1", "failedJobsHistoryLimit: -3"])
+        XCTAssertEqual(try kubectl(["apply", "-f", "-"], input: cron).status, 0)
+        plane!.workloads!.runtime.reconcileNow()
+        clock.advance(by: 5 * 60)
+        XCTAssertTrue(eventually(timeout: 10) {
+            (try? self.plane!.api.store.get("cronjobs.batch", namespace: "default", name: "negative"))??["status"]?["lastScheduleTime"]?.string != nil
+        })
+        XCTAssertEqual(try kubectl(["get", "cronjob", "negative"]).status, 0)
+    }
+
+    /// Huge user numbers: replicas and maxSurge near Int.max used to trap the control plane in `replicas + surge`
+    /// on the Deployment controller's first pass; counts now stop at Int32.max, the int32 range of the fields.
+    /// (An image local mode does not run: no process starts.)
+    func testHugeReplicaCountsDoNotTrapTheDeploymentController() throws {
+        let deployment = """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: huge}
+            spec:
+              replicas: 9223372036854775807
+              strategy: {rollingUpdate: {maxSurge: 9223372036854775807, maxUnavailable: "nan%"}}
+              selector: {matchLabels: {app: huge}}
+              template:
+                metadata: {labels: {app: huge}}
+                spec: {containers: [{name: c, image: example.invalid/none}]}
+
+            """
+        let applied = try kubectl(["apply", "--validate=false", "-f", "-"], input: deployment)
+        XCTAssertEqual(applied.status, 0, applied.output)
+        plane!.workloads!.runtime.reconcileNow()
+        let sets = try plane!.api.store.list("replicasets.apps", namespace: "default").items
+        XCTAssertEqual(sets.first?["metadata"]?["annotations"]?["deployment.kubernetes.io/desired-replicas"]?.string, String(Int32.max))
+        XCTAssertEqual(try kubectl(["delete", "deployment/huge", "--wait=false"]).status, 0)
     }
 
     func testLivenessFailureRestartsTheContainer() throws {

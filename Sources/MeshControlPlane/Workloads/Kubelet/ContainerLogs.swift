@@ -24,6 +24,16 @@ struct ContainerLogFiles: Sendable {
             return (number, directory.appendingPathComponent(name))
         }.sorted { $0.0 < $1.0 }.map(\.1)
     }
+
+    /// At most `limit` bytes of `file` from `offset` on: a follow reads what is new, not the whole file again each time.
+    static func bytes(of file: URL, from offset: Int, limit: Int = 1 << 20) -> [UInt8] {
+        guard let handle = try? FileHandle(forReadingFrom: file) else { return [] }
+        defer { try? handle.close() }
+        do {
+            try handle.seek(toOffset: UInt64(max(0, offset)))
+            return Array(try handle.read(upToCount: limit) ?? Data())
+        } catch { return [] }
+    }
 }
 
 /// Copies a process's stdout and stderr into its log file, a line at a time with the time it arrived.

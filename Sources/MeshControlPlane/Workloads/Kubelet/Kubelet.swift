@@ -38,10 +38,12 @@ final class Kubelet: Reconciler, @unchecked Sendable {
         self.timer = timer
     }
 
-    /// SIGKILLs every process carrying `marker` (and its group).
+    /// SIGKILLs every process carrying `marker`, and its group when that is a group of its own: getpgid fails (-1)
+    /// for a process that just ended, and kill(-(-1)) would signal pid 1; this process's own group is never signalled.
     static func endLeftovers(marker: (String, String)) {
         for pid in ChildProcess.processes(carrying: "\(marker.0)=\(marker.1)") {
-            kill(-getpgid(pid), SIGKILL)
+            let group = getpgid(pid)
+            if group > 1 && group != getpgrp() { kill(-group, SIGKILL) }
             kill(pid, SIGKILL)
         }
     }

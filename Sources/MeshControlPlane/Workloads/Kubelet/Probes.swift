@@ -80,12 +80,18 @@ struct Probe {
             return .failure(ProbeFailure("dial tcp \(host):\(port): connect: \(reason.lowercased())"))
         }
         var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-        guard poll(&poller, 1, Int32(timeout * 1000)) == 1 else { close(fd); return .failure(ProbeFailure("dial tcp \(host):\(port): i/o timeout")) }
+        guard poll(&poller, 1, Self.pollMilliseconds(timeout)) == 1 else { close(fd); return .failure(ProbeFailure("dial tcp \(host):\(port): i/o timeout")) }
         var error: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
         guard error == 0 else { close(fd); return .failure(ProbeFailure("dial tcp \(host):\(port): connect: \(String(cString: strerror(error)).lowercased())")) }
         return .success(fd)
+    }
+
+    /// `seconds` as poll(2)'s timeout in milliseconds, held below Int32.max: timeoutSeconds is the user's number and
+    /// a large one (a month or more) would not fit.
+    static func pollMilliseconds(_ seconds: Double) -> Int32 {
+        Int32(max(0, min(seconds * 1000, Double(Int32.max))).rounded(.up))
     }
 
     struct ProbeFailure: Error, CustomStringConvertible {
@@ -114,7 +120,7 @@ struct Probe {
             let left = deadline.timeIntervalSinceNow
             guard left > 0 else { return "Get \"http://\(host):\(port)\(path)\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)" }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, Int32(left * 1000) + 1) == 1 else { continue }
+            guard poll(&poller, 1, Self.pollMilliseconds(left + 0.001)) == 1 else { continue }
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if count <= 0 { return "Get \"http://\(host):\(port)\(path)\": EOF" }
             received += buffer[0..<count]
