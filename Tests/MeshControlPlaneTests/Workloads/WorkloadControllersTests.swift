@@ -228,6 +228,8 @@ final class WorkloadControllersTests: XCTestCase {
         XCTAssertTrue(eventually(timeout: 10) { self.names("pods").filter { $0.hasPrefix("gone-") }.count == 2 })
         result = try kubectl(["delete", "replicaset", "gone", "--cascade=foreground"])
         XCTAssertEqual(result.status, 0, result.output)
-        XCTAssertEqual(names("pods").filter { $0.hasPrefix("gone-") }, [])
+        // A ReplicaSet pass that read the set just before the delete may still create a pod for it; the garbage
+        // collector removes such a pod on a later pass, as Kubernetes' does.
+        XCTAssertTrue(eventually(timeout: 10) { self.names("pods").filter { $0.hasPrefix("gone-") }.isEmpty }, "\(names("pods"))")
     }
 }
