@@ -45,3 +45,34 @@ func runProcess(_ executable: URL, _ arguments: [String], environment: [String: 
     return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
 }
 
+
+/// A home folder of its own (kubeconfig, kubectl cache) and a local-mode state folder for a test that runs the real
+/// meshctl and kubectl binaries; `finish` stops local mode and removes the folder.
+final class LocalModeHome {
+    let folder: URL
+    let environment: [String: String]
+    let state: String
+
+    init(_ name: String) throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        environment = ["HOME": folder.path, "KUBECONFIG": folder.appendingPathComponent("config").path, "PATH": "/usr/bin:/bin"]
+        state = folder.appendingPathComponent("state").path
+    }
+
+    /// meshctl with this home's environment.
+    func meshctl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runProcess(TestPaths.meshctlBinary, arguments, environment: environment)
+    }
+
+    /// The real kubectl with this home's kubeconfig and cache.
+    func kubectl(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runProcess(URL(fileURLWithPath: "/usr/bin/kubectl"), arguments + ["--cache-dir", folder.appendingPathComponent("cache").path],
+                       environment: environment, stdin: stdin)
+    }
+
+    func finish() {
+        _ = try? meshctl(["local", "down", "--state-dir", state])
+        try? FileManager.default.removeItem(at: folder)
+    }
+}

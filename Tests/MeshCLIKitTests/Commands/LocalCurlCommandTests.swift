@@ -12,13 +12,10 @@ final class LocalCurlCommandTests: XCTestCase {
         let binary = TestPaths.meshctlBinary
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("meshctl was not built at \(binary.path)") }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") else { throw XCTSkip("no kubectl at /usr/bin/kubectl on this machine") }
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-curl-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
-        let environment = ["HOME": home.path, "KUBECONFIG": home.appendingPathComponent("config").path, "PATH": "/usr/bin:/bin"]
-        let state = home.appendingPathComponent("state").path
-        defer { _ = try? runProcess(binary, ["local", "down", "--state-dir", state], environment: environment) }
-        let up = try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment)
+        let home = try LocalModeHome("curl")
+        defer { home.finish() }
+        let state = home.state
+        let up = try home.meshctl(["local", "up", "--state-dir", state])
         XCTAssertEqual(up.status, 0, up.stderr)
 
         let base = freshLoopbackAddress().split(separator: ".").prefix(3).joined(separator: ".")
@@ -44,12 +41,11 @@ final class LocalCurlCommandTests: XCTestCase {
             spec: {ports: [{port: 8081}]}
 
             """
-        let applied = try runProcess(URL(fileURLWithPath: "/usr/bin/kubectl"), ["apply", "-f", "-", "--cache-dir", home.appendingPathComponent("cache").path],
-                                     environment: environment, stdin: manifest)
+        let applied = try home.kubectl(["apply", "-f", "-"], stdin: manifest)
         XCTAssertEqual(applied.status, 0, applied.stderr)
 
         func curl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-            try runProcess(binary, ["local", "curl", "--state-dir", state] + arguments, environment: environment)
+            try home.meshctl(["local", "curl", "--state-dir", state] + arguments)
         }
         XCTAssertTrue(try eventually(timeout: 15) { try curl(["http://echo:8080/"]).status == 0 }, "the Service answers once forwarded")
         var answered: [String] = []

@@ -9,22 +9,16 @@ final class LocalEchoDeploymentTests: XCTestCase {
     func testAnEchoDeploymentRunsAndItsServiceAnswersByName() throws {
         let binary = TestPaths.meshctlBinary
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("meshctl was not built at \(binary.path)") }
-        let kubectl = URL(fileURLWithPath: "/usr/bin/kubectl")
-        guard FileManager.default.isExecutableFile(atPath: kubectl.path) else { throw XCTSkip("no kubectl at /usr/bin/kubectl on this machine") }
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-echo-deploy-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: home) }
-        let environment = ["HOME": home.path, "KUBECONFIG": home.appendingPathComponent("config").path, "PATH": "/usr/bin:/bin"]
-        let state = home.appendingPathComponent("state").path
-        defer { _ = try? runProcess(binary, ["local", "down", "--state-dir", state], environment: environment) }
-        let up = try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment)
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") else { throw XCTSkip("no kubectl at /usr/bin/kubectl on this machine") }
+        let home = try LocalModeHome("echo-deploy")
+        defer { home.finish() }
+        let up = try home.meshctl(["local", "up", "--state-dir", home.state])
         XCTAssertEqual(up.status, 0, up.stderr)
-
         func kubectlRun(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-            try runProcess(kubectl, arguments + ["--cache-dir", home.appendingPathComponent("cache").path], environment: environment, stdin: stdin)
+            try home.kubectl(arguments, stdin: stdin)
         }
         func curl(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-            try runProcess(binary, ["local", "curl", "--state-dir", state] + arguments, environment: environment)
+            try home.meshctl(["local", "curl", "--state-dir", home.state] + arguments)
         }
         let manifest = """
             apiVersion: apps/v1
