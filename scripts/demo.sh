@@ -66,6 +66,15 @@ if command -v kubectl >/dev/null; then
   printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop}\nspec:\n  containers: [{name: web, image: nginx}]\n' \
     | kubectl --cache-dir "$demo_home/cache" apply -f -
   kubectl --cache-dir "$demo_home/cache" get pod web -n shop -o jsonpath='{range .spec.initContainers[*]}{.name}{" (init)\n"}{end}{range .spec.containers[*]}{.name}{"\n"}{end}'
+  echo "Workloads run: pods of the built-in echo app (image meshctl/echo) are local processes on their own"
+  echo "127.x addresses, and Services get cluster IPs that forward to the ready pods:"
+  step "kubectl apply -f - <<< 'namespace demo, a Deployment of meshctl/echo with 2 replicas, a Service'"
+  printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: hello, namespace: demo}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: hello}}\n  template:\n    metadata: {labels: {app: hello, version: v1}}\n    spec:\n      containers: [{name: echo, image: meshctl/echo, ports: [{name: http, containerPort: 8080}]}]\n---\napiVersion: v1\nkind: Service\nmetadata: {name: hello, namespace: demo}\nspec:\n  selector: {app: hello}\n  ports: [{name: http, port: 80, targetPort: http}]\n' \
+    | kubectl --cache-dir "$demo_home/cache" apply -f -
+  kc rollout status deployment/hello -n demo --timeout=60s
+  kc get pods -n demo -o wide
+  run local curl "${state[@]}" http://hello.demo/
+  run local curl "${state[@]}" --fail http://hello.demo/status/503
 else
   echo "(no kubectl on this machine: the kubectl steps are skipped)"
 fi
@@ -77,5 +86,12 @@ run inject disable shop --dry-run
 run analyze -n shop
 run local status "${state[@]}"
 run local down --purge "${state[@]}"
+faults="$here/../shared/conformance/envoy-faults/target-port-mismatch"
+if [ -d "$faults" ]; then
+  echo
+  echo "The 503 doctor, on a capture of a real Envoy 1.40 sidecar whose requests fail with"
+  echo "'upstream connect error or disconnect/reset before headers':"
+  run x diagnose --capture "$faults"
+fi
 rm -rf "$demo_home"
 exit 0
