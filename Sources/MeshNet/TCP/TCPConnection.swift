@@ -11,7 +11,6 @@ public final class TCPConnection: @unchecked Sendable {
     private var pending = PendingWrites()
     private var closed = false
     private var closeAfterFlush = false
-    private var shutDownWriteAfterFlush = false
     private var readPaused = false
     /// Reads per readiness report, so one busy peer cannot hold the loop from the others (the level-triggered
     /// report comes again next turn).
@@ -186,22 +185,15 @@ public final class TCPConnection: @unchecked Sendable {
         if pendingOutput == 0 { close(because: closeReasonWhenDrained) }
     }
 
-    /// Sends FIN once queued bytes are written and keeps reading until the peer closes: the peer gets the last
-    /// answer and then the end, where closing with its unread bytes still buffered would reset the connection (and
-    /// a reset can discard the answer before the peer reads it).
-    public func shutDownWriteWhenDrained() {
-        guard !closed else { return }
-        shutDownWriteAfterFlush = true
-        flush()
-    }
-
     public func close() { close(because: nil) }
 
-    /// Sends FIN (shuts down the sending side) once queued bytes are written; the peer may go on sending.
+    /// Sends FIN (shuts down the sending side) once queued bytes are written; the peer may go on sending, and the
+    /// connection closes when it ends too. The peer gets the last answer and then the end, where closing with its
+    /// unread bytes still buffered would reset the connection (and a reset can discard the answer unread).
     public func finishWhenDrained() {
         guard !closed, !finishedWriting else { return }
         finishAfterFlush = true
-        if pendingOutput == 0 { finishWriting() }
+        flush()
     }
 
     private func finishWriting() {
@@ -297,10 +289,6 @@ public final class TCPConnection: @unchecked Sendable {
         guard !closed else { return }
         updateInterest()
         if closeAfterFlush { close(because: closeReasonWhenDrained); return }
-        if shutDownWriteAfterFlush {
-            shutDownWriteAfterFlush = false
-            Glibc.shutdown(fd, Int32(SHUT_WR))
-        }
         if finishAfterFlush { finishWriting(); if closed { return } }
         updateWritability()
         onDrained()

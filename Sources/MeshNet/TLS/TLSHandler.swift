@@ -73,7 +73,7 @@ public final class TLSHandler: ChannelHandler {
         // the end of it (reads are dropped from here; the connection closes when the client does).
         if layer.receivedPlainHTTP {
             context.write(TLSLayer.plainHTTPAnswer)
-            context.channel.connection.shutDownWriteWhenDrained()
+            context.channel.connection.finishWhenDrained()
             return
         }
         context.flush()
