@@ -44,7 +44,9 @@ let package = Package(
         // What runs in local mode's pods and what they see of the cluster: the echo app, Service names and service
         // links, the HTTP client of /call and `local curl`. Pods know no store: only their env and the names file.
         .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet", "MeshHTTP2"]),
-        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "LocalPods", "CSQLite", "CLinux"]),
+        // The pilot: Istio resources -> each proxy's Envoy configuration (listeners, clusters, routes, endpoints, secrets).
+        .target(name: "MeshPilot", dependencies: ["Manifests", "ConfigValues", "MeshNet"]),
+        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "LocalPods", "MeshPilot", "CSQLite", "CLinux"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
         // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.
@@ -74,6 +76,7 @@ let package = Package(
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
         .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "ConfigValues", "EnvoyConfig", "MeshTestSupport"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
+        .testTarget(name: "MeshPilotTests", dependencies: ["MeshPilot", "ConfigValues", "Manifests", "MeshNet", "MeshTestSupport"]),
         .testTarget(name: "MeshDoctorTests", dependencies: ["MeshDoctor", "EnvoyConfig", "Manifests", "MeshTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
