@@ -4,9 +4,10 @@ import MeshNet
 /// each served by a `ProxyStream`. Loop thread only.
 final class DownstreamHTTPConnection {
     let tcp: TCPConnection
-    let localAddress: String
-    let remoteAddress: String
-    var remoteHost: String { String(remoteAddress[..<(remoteAddress.lastIndex(of: ":") ?? remoteAddress.endIndex)]) }
+    let info: DownstreamConnectionInfo
+    var localAddress: String { info.localAddress }
+    var remoteAddress: String { info.remoteAddress }
+    var remoteHost: String { info.remoteHost }
     private let runtime: ProxyRuntime
     private let loopContext: LoopContext
     private let manager: HTTPConnectionManagerConfig
@@ -18,11 +19,10 @@ final class DownstreamHTTPConnection {
     /// connection manager's `stream_idle_timeout`, as Envoy answers a stream that went idle.
     private var idleTimer: EventLoop.TimerID?
 
-    init(tcp: TCPConnection, localAddress: String, remoteAddress: String, runtime: ProxyRuntime, loopContext: LoopContext,
+    init(tcp: TCPConnection, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
          manager: HTTPConnectionManagerConfig, listenerStatPrefix: String) {
         self.tcp = tcp
-        self.localAddress = localAddress
-        self.remoteAddress = remoteAddress
+        self.info = info
         self.runtime = runtime
         self.loopContext = loopContext
         self.manager = manager

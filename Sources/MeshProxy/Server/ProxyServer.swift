@@ -141,7 +141,8 @@ public final class ProxyServer: @unchecked Sendable {
         let started = initial != nil
         switch chain.filter {
         case .httpConnectionManager(let manager):
-            let connection = DownstreamHTTPConnection(tcp: accepted.tcp, localAddress: accepted.local, remoteAddress: accepted.remote, runtime: runtime,
+            let connection = DownstreamHTTPConnection(tcp: accepted.tcp, info: DownstreamConnectionInfo(localAddress: accepted.local, remoteAddress: accepted.remote),
+                                                      runtime: runtime,
                                                       loopContext: context, manager: manager, listenerStatPrefix: accepted.prefix)
             connection.begin(initial: initial.map { $0 })
         case .tcpProxy(let proxy):
