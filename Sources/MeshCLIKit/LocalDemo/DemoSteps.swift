@@ -26,6 +26,7 @@ struct DemoSteps {
             return step.couldNotMeasure("frontend's requests to reach cart within 20 s", "\(last)")
         }
         step.actions.append(String(format: "frontend's first request reached cart after %.1f s", took))
+        if let path = run.path(from: frontend, namespace: shop) { step.actions.append("local curl -v: " + path) }
         let versions = Dictionary(grouping: try cluster.readyPods(app: "cart", namespace: shop)) { $0.labelMap["version"] ?? "unknown" }.mapValues(\.count)
         let endpoints = versions.values.reduce(0, +)
         step.rule = "no VirtualService for cart: frontend's sidecar balances over cart's ready endpoints ("

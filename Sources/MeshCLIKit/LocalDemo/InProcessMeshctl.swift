@@ -34,19 +34,36 @@ struct DemoTraffic: Sendable {
 
     /// One request from `pod` in `namespace` to `url`.
     func send(from pod: String, namespace: String, url: String) -> TrafficOutcome {
-        let result = meshctl.run(["local", "curl", "--state-dir", stateDirectory, "--from", pod, "-n", namespace, "-v", "--max-time", "10", url])
+        let result = curl(from: pod, namespace: namespace, url: url)
         return TrafficOutcome(exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr)
+    }
+
+    /// How `local curl -v` says one request from `pod` leaves (its `* ...` line: the address, and the sidecar it
+    /// goes through when the pod has one).
+    func path(from pod: String, namespace: String, url: String) -> String? {
+        curl(from: pod, namespace: namespace, url: url).stderr.split(separator: "\n").first { $0.hasPrefix("* ") }.map { String($0.dropFirst(2)) }
+    }
+
+    private func curl(from pod: String, namespace: String, url: String) -> InProcessMeshctl.Result {
+        meshctl.run(["local", "curl", "--state-dir", stateDirectory, "--from", pod, "-n", namespace, "-v", "--max-time", "10", url])
     }
 
     /// `count` requests, `parallel` at a time, counted.
     func send(_ count: Int, from pod: String, namespace: String, url: String, parallel: Int = 4) -> TrafficTally {
         let outcomes = OutcomeList(count)
         let lanes = max(1, min(parallel, count))
-        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-            for index in stride(from: lane, to: count, by: lanes) {
-                outcomes.set(index, send(from: pod, namespace: namespace, url: url))
+        // A thread per lane: each request waits on its own network loop, so the lanes run at once on any core count.
+        let group = DispatchGroup()
+        for lane in 0..<lanes {
+            group.enter()
+            Thread.detachNewThread {
+                for index in stride(from: lane, to: count, by: lanes) {
+                    outcomes.set(index, send(from: pod, namespace: namespace, url: url))
+                }
+                group.leave()
             }
         }
+        group.wait()
         return TrafficTally(outcomes.all)
     }
 

@@ -204,6 +204,10 @@ final class LocalDemoRun {
         traffic.send(from: pod, namespace: namespace, url: DemoManifests.cartURL)
     }
 
+    func path(from pod: String, namespace: String) -> String? {
+        traffic.path(from: pod, namespace: namespace, url: DemoManifests.cartURL)
+    }
+
     var requests: Int { options.requests }
 
     func proxyConfigRoutes(_ pod: String) -> InProcessMeshctl.Result {
