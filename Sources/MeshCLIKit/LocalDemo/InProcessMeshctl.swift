@@ -48,8 +48,9 @@ struct DemoTraffic: Sendable {
         meshctl.run(["local", "curl", "--state-dir", stateDirectory, "--from", pod, "-n", namespace, "-v", "--max-time", "10", url])
     }
 
-    /// `count` requests, `parallel` at a time, counted.
-    func send(_ count: Int, from pod: String, namespace: String, url: String, parallel: Int = 4) -> TrafficTally {
+    /// `count` requests, `parallel` at a time, counted; `stop` ends the batch early (Ctrl-C).
+    func send(_ count: Int, from pod: String, namespace: String, url: String, parallel: Int = 4,
+              stop: @escaping @Sendable () -> Bool = { false }) -> TrafficTally {
         let outcomes = OutcomeList(count)
         let lanes = max(1, min(parallel, count))
         // A thread per lane: each request waits on its own network loop, so the lanes run at once on any core count.
@@ -57,7 +58,7 @@ struct DemoTraffic: Sendable {
         for lane in 0..<lanes {
             group.enter()
             Thread.detachNewThread {
-                for index in stride(from: lane, to: count, by: lanes) {
+                for index in stride(from: lane, to: count, by: lanes) where !stop() {
                     outcomes.set(index, send(from: pod, namespace: namespace, url: url))
                 }
                 group.leave()

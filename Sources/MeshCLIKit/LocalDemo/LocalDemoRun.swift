@@ -23,6 +23,8 @@ final class LocalDemoRun {
     private let ruleTimeout = 15.0
     /// Whether the rules of an earlier run (with --keep) were deleted, so step 1 first waits until they are gone.
     private(set) var removedLeftoverRules = false
+    /// Ctrl-C during the run (taken only while `run` runs).
+    private var interruption: DemoInterruption?
 
     init(mode: LocalMode, context: CommandContext, options: Options) {
         self.mode = mode
@@ -38,6 +40,7 @@ final class LocalDemoRun {
 
     /// Runs the demo; a step that measured something its rule does not allow ends it with exit 1.
     func run() throws {
+        interruption = DemoInterruption()
         let wasUp = mode.runningProcess != nil && mode.endpoint.map { mode.isReady($0.url) } == true
         let stateExisted = FileManager.default.fileExists(atPath: mode.paths.directory.path)
         say("meshctl local demo: a service mesh on this machine, the shop (examples/mesh-demo.yaml) and Istio's rules on real traffic")
@@ -126,6 +129,7 @@ final class LocalDemoRun {
         while true {
             let rollout = try cluster.rollout()
             if rollout.summary != last { say("rollout: " + rollout.summary); last = rollout.summary }
+            try interruption?.check(step: "rollout")
             if rollout.complete {
                 say("rollout: done, every shop pod runs its istio-proxy sidecar")
                 return
@@ -149,6 +153,7 @@ final class LocalDemoRun {
     // MARK: - Steps
 
     private func runStep(_ number: Int, _ name: String, _ title: String, _ body: (inout DemoStep) throws -> Void) throws {
+        try interruption?.check(step: "\(number) (\(name))")
         let start = Date()
         var step = DemoStep(name: name, title: title)
         say("")
@@ -162,6 +167,7 @@ final class LocalDemoRun {
         }
         step.seconds = Date().timeIntervalSince(start)
         report.steps.append(step)
+        try interruption?.check(step: "\(number) (\(name))")
         if !options.json { context.stdout.write(DemoReport.text(step, number: number)) }
         if let disagreement = step.disagreements.first {
             let parts = disagreement.components(separatedBy: "; measured ")
@@ -175,7 +181,7 @@ final class LocalDemoRun {
         let start = Date()
         while true {
             if (try? test()) == true { return Date().timeIntervalSince(start) }
-            if Date().timeIntervalSince(start) >= timeout { return nil }
+            if Date().timeIntervalSince(start) >= timeout || interruption?.signal != nil { return nil }
             Thread.sleep(forTimeInterval: interval)
         }
     }
@@ -197,7 +203,8 @@ final class LocalDemoRun {
     }
 
     func send(_ count: Int, from pod: String, namespace: String) -> TrafficTally {
-        traffic.send(count, from: pod, namespace: namespace, url: DemoManifests.cartURL)
+        let interruption = interruption
+        return traffic.send(count, from: pod, namespace: namespace, url: DemoManifests.cartURL) { interruption?.signal != nil }
     }
 
     func sendOne(from pod: String, namespace: String) -> TrafficOutcome {
