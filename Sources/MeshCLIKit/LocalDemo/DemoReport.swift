@@ -13,8 +13,14 @@ struct DemoStep: Sendable {
     var rule = ""
     var expected: [String] = []
     var measured: [String] = []
-    /// Checks that did not hold, as `expected ...; measured ...`.
-    private(set) var disagreements: [String] = []
+    /// A check that did not hold.
+    struct Disagreement: Equatable, Sendable {
+        let expected: String
+        let measured: String
+    }
+
+    /// The checks that did not hold, in order.
+    private(set) var disagreements: [Disagreement] = []
     private var checked = false
     /// A command's own output the step shows (`proxy-config routes`).
     var output: String?
@@ -33,7 +39,7 @@ struct DemoStep: Sendable {
         checked = true
         self.expected.append(expected)
         self.measured.append(measured)
-        if !holds { disagreements.append("expected \(expected); measured \(measured)") }
+        if !holds { disagreements.append(Disagreement(expected: expected, measured: measured)) }
     }
 
     /// Records that the step could not measure: why.

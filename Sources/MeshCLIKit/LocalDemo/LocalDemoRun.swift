@@ -56,10 +56,15 @@ final class LocalDemoRun {
             let cluster = DemoCluster(client: try ClusterConnection.client(CommandContext(environment: context.environment, global: localGlobal)))
             try applyShop(cluster)
             try waitForRollout(cluster)
-            frontend = try cluster.readyPod(app: "frontend", namespace: DemoManifests.shopNamespace)
-            guard let frontend, let client = try cluster.readyPod(app: "client", namespace: DemoManifests.legacyNamespace) else {
+            var client: String?
+            _ = waitUntil(timeout: 10) {
+                frontend = try cluster.readyPod(app: "frontend", namespace: DemoManifests.shopNamespace)
+                client = try cluster.readyPod(app: "client", namespace: DemoManifests.legacyNamespace)
+                return frontend != nil && client != nil
+            }
+            guard let frontend, let client else {
                 throw DemoFailure(step: "rollout", kind: .error, expected: "a ready frontend pod in shop and a ready client pod in legacy",
-                                  measured: "none ready after the rollout")
+                                  measured: "frontend: \(frontend ?? "none ready"), client: \(client ?? "none ready"), 10 s after the rollout")
             }
             let steps = DemoSteps(run: self, cluster: cluster, frontend: frontend, legacyClient: client)
             try runStep(1, "traffic", "Traffic: frontend -> cart, through frontend's sidecar", steps.traffic)
@@ -170,9 +175,7 @@ final class LocalDemoRun {
         try interruption?.check(step: "\(number) (\(name))")
         if !options.json { context.stdout.write(DemoReport.text(step, number: number)) }
         if let disagreement = step.disagreements.first {
-            let parts = disagreement.components(separatedBy: "; measured ")
-            throw DemoFailure(step: "\(number) (\(name))", kind: .measurement,
-                              expected: String(parts[0].dropFirst("expected ".count)), measured: parts.dropFirst().joined(separator: "; measured "))
+            throw DemoFailure(step: "\(number) (\(name))", kind: .measurement, expected: disagreement.expected, measured: disagreement.measured)
         }
     }
 

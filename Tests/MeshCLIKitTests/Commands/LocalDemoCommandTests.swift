@@ -78,11 +78,18 @@ final class LocalDemoCommandTests: XCTestCase {
         let context = CommandContext(environment: environment, global: global)
         let run = LocalDemoRun(mode: mode, context: context, options: LocalDemoRun.Options(requests: 40))
         let cluster = DemoCluster(client: try ClusterConnection.client(context))
-        let frontend = try XCTUnwrap(try cluster.readyPod(app: "frontend", namespace: "shop"))
-        let client = try XCTUnwrap(try cluster.readyPod(app: "client", namespace: "legacy"))
+        // A pod can restart meanwhile (pod addresses are per control plane, and other local modes on this machine
+        // may bind the same one): wait until both are ready again.
+        var frontend: String?, client: String?
+        XCTAssertTrue(eventually(timeout: 30) {
+            frontend = try? cluster.readyPod(app: "frontend", namespace: "shop")
+            client = try? cluster.readyPod(app: "client", namespace: "legacy")
+            return frontend != nil && client != nil
+        }, (try? home.kubectl(["get", "pods", "-A", "-o", "wide"]).stdout) ?? "")
+        guard let frontend, let client else { return }
         var step = DemoStep(name: "traffic", title: "Traffic")
         try DemoSteps(run: run, cluster: cluster, frontend: frontend, legacyClient: client).traffic(&step)
-        XCTAssertTrue(step.passed, step.disagreements.joined(separator: "\n"))
+        XCTAssertTrue(step.passed, "\(step.disagreements)")
         XCTAssertEqual(step.measured.count, 3, "\(step.measured)")
         XCTAssertTrue(step.measured[0].hasPrefix("40 of 40 answered 2xx: v1 "), step.measured[0])
         XCTAssertTrue(step.rule.contains("(v1: 1 pod, v2: 1 pod)"), step.rule)

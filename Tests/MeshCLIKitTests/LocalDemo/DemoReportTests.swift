@@ -28,7 +28,8 @@ final class DemoReportTests: XCTestCase {
         let failing = canaryStep(v2: 60)
         XCTAssertFalse(failing.passed)
         XCTAssertTrue(DemoReport.text(failing, number: 2).contains("result:   NOT as the rule says"))
-        XCTAssertEqual(failing.disagreements, ["expected v2 share 10.0% ± 6.4% (3 sigma of 200 requests); measured v2 share 60 of 200 (30.0%), 9.4 sigma off"])
+        XCTAssertEqual(failing.disagreements, [DemoStep.Disagreement(expected: "v2 share 10.0% ± 6.4% (3 sigma of 200 requests)",
+                                                                     measured: "v2 share 60 of 200 (30.0%), 9.4 sigma off")])
         XCTAssertFalse(DemoStep(name: "empty", title: "nothing checked").passed, "a step that checked nothing never passes")
     }
 
