@@ -10,19 +10,27 @@ struct DemoCluster {
     /// The sidecar's container and the init containers Istio's injector adds beside it.
     static let istioContainers: Set<String> = ["istio-proxy", "istio-init", "istio-validation"]
 
+    /// A shop pod whose sidecar is not ready, and why.
+    struct SidecarProblem: Equatable {
+        var namespace: String
+        var pod: String
+        var problem: String
+        var text: String { "\(namespace)/\(pod): \(problem)" }
+    }
+
     /// Where the rollout stands.
     struct Rollout: Equatable {
         /// `frontend 1/1, cart-v1 0/1 (istio-proxy: ContainerCreating)`.
         var summary: String
         var complete: Bool
         /// Shop pods whose sidecar is not ready, with the container's state.
-        var sidecarsNotReady: [String]
+        var sidecarsNotReady: [SidecarProblem]
         /// A sidecar that cannot start at all (the kubelet cannot run its image): no point in waiting.
         var sidecarCannotRun: String?
     }
 
     func rollout() throws -> Rollout {
-        var parts: [String] = [], complete = true, notReady: [String] = [], cannotRun: String?
+        var parts: [String] = [], complete = true, notReady: [SidecarProblem] = [], cannotRun: String?
         var podsByNamespace: [String: [JSONValue]] = [:]
         for namespace in Set(DemoManifests.deployments.map(\.namespace)) {
             podsByNamespace[namespace] = try client.list("/api/v1/namespaces/\(namespace)/pods").filter { $0["metadata"]?["deletionTimestamp"] == nil }
@@ -39,7 +47,7 @@ struct DemoCluster {
                 let podName = pod["metadata"]?["name"]?.string ?? "?"
                 let sidecar = Self.sidecarState(pod)
                 if namespace == DemoManifests.shopNamespace, let problem = sidecar.problem {
-                    notReady.append("\(namespace)/\(podName): \(problem)")
+                    notReady.append(SidecarProblem(namespace: namespace, pod: podName, problem: problem))
                     if sidecar.cannotRun { cannotRun = cannotRun ?? "\(namespace)/\(podName): \(problem)" }
                 }
                 waitingFor += Self.waitingContainers(pod)
@@ -67,6 +75,13 @@ struct DemoCluster {
         if proxy?["ready"]?.bool == true { return (nil, false) }
         let state = proxy?["state"]?.object?.first.map { $0.key + (($0.value["reason"]?.string).map { " (\($0))" } ?? "") } ?? "no status yet"
         return ("istio-proxy is not ready: \(state)", false)
+    }
+
+    /// The last lines the pod's `istio-proxy` container logged (`kubectl logs POD -c istio-proxy --tail N`), or nil.
+    func sidecarLogTail(_ pod: String, namespace: String, lines: Int = 3) -> String? {
+        guard let bytes = try? client.raw("GET", "/api/v1/namespaces/\(namespace)/pods/\(pod)/log?container=istio-proxy&tailLines=\(lines)") else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
     }
 
     /// `istio-proxy: ContainerCreating`: the pod's containers that wait, and why.

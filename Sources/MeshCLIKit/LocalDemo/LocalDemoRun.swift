@@ -143,7 +143,10 @@ final class LocalDemoRun {
                 throw Self.sidecarsNotRunning(problem)
             }
             if Date() >= deadline {
-                if let problem = rollout.sidecarsNotReady.first { throw Self.sidecarsNotRunning(problem) }
+                if let problem = rollout.sidecarsNotReady.first {
+                    let tail = cluster.sidecarLogTail(problem.pod, namespace: problem.namespace)
+                    throw Self.sidecarsNotRunning(problem.text + " after \(Int(rolloutTimeout)) s" + (tail.map { "; its last log lines: " + $0.replacingOccurrences(of: "\n", with: " | ") } ?? ""))
+                }
                 throw DemoFailure(step: "rollout", kind: .error, expected: "every Deployment ready within \(Int(rolloutTimeout)) s", measured: rollout.summary)
             }
             Thread.sleep(forTimeInterval: 0.25)
