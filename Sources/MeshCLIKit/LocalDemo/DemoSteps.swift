@@ -75,11 +75,18 @@ struct DemoSteps {
         step.check(before.ok == before.total, expected: "before STRICT (PERMISSIVE): legacy's plaintext requests answered 2xx",
                    measured: "\(before.ok) of \(before.total) answered 2xx" + (before.ok == before.total ? "" : " (\(before.outcomesText))"))
         try applyRule(&step, DemoManifests.strictMTLS, "PeerAuthentication shop/default: mtls STRICT")
+        // Each cart pod's sidecar takes the policy in its own time: wait until every one refuses, asked at its own address.
+        let cartAddresses = try cluster.readyPods(app: "cart", namespace: shop).compactMap { $0["status"]?["podIP"]?.string }
+        var accepting = Set(cartAddresses)
         let took = run.waitUntil(timeout: 15) {
-            if case .answered(200..<300, _, _) = run.sendOne(from: legacyClient, namespace: legacy) { false } else { true }
+            for address in accepting {
+                if case .answered(200..<300, _, _) = run.sendOne(from: legacyClient, namespace: legacy, url: "http://\(address):8080/") { continue }
+                accepting.remove(address)
+            }
+            return accepting.isEmpty
         }
-        step.actions.append(took.map { String(format: "cart's sidecar refused legacy's first plaintext request %.1f s after the apply", $0) }
-                            ?? "cart's sidecar still answered legacy's plaintext 15 s after the apply")
+        step.actions.append(took.map { String(format: "every cart pod's sidecar (%d) refused legacy's plaintext %.1f s after the apply", cartAddresses.count, $0) }
+                            ?? "cart's sidecars at \(accepting.sorted().joined(separator: ", ")) still answered legacy's plaintext 15 s after the apply")
         let legacyTally = TrafficTally((0..<strictSample).map { _ in run.sendOne(from: legacyClient, namespace: legacy) })
         let frontendTally = run.send(strictSample, from: frontend, namespace: shop)
         step.actions.append("sent \(strictSample) requests from legacy/\(legacyClient) and \(strictSample) from shop/\(frontend)")
@@ -115,8 +122,8 @@ struct DemoSteps {
     private func measure(_ step: inout DemoStep, from pod: String, namespace: String) -> TrafficTally {
         let start = Date()
         let tally = run.send(run.requests, from: pod, namespace: namespace)
-        step.actions.append(String(format: "sent %d GET %@ from %@/%@ (meshctl local curl --from, 4 at a time) in %.1f s",
-                                   run.requests, DemoManifests.cartURL, namespace, pod, Date().timeIntervalSince(start)))
+        step.actions.append(String(format: "sent %d GET %@ from %@/%@ (meshctl local curl --from, %d at a time) in %.1f s",
+                                   run.requests, DemoManifests.cartURL, namespace, pod, DemoTraffic.lanes, Date().timeIntervalSince(start)))
         return tally
     }
 

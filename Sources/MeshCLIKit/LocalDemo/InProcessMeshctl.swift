@@ -29,6 +29,8 @@ struct InProcessMeshctl: @unchecked Sendable {
 /// The demo's requests: GETs sent from a pod with `meshctl local curl --from POD`, so they leave as that pod's own
 /// calls do (through its sidecar when it has one), a few at a time.
 struct DemoTraffic: Sendable {
+    /// Requests in flight at once: each mostly waits on the sidecars and the app, so more lanes than cores help.
+    static let lanes = 8
     let meshctl: InProcessMeshctl
     let stateDirectory: String
 
@@ -49,7 +51,7 @@ struct DemoTraffic: Sendable {
     }
 
     /// `count` requests, `parallel` at a time, counted; `stop` ends the batch early (Ctrl-C).
-    func send(_ count: Int, from pod: String, namespace: String, url: String, parallel: Int = 4,
+    func send(_ count: Int, from pod: String, namespace: String, url: String, parallel: Int = DemoTraffic.lanes,
               stop: @escaping @Sendable () -> Bool = { false }) -> TrafficTally {
         let outcomes = OutcomeList(count)
         let lanes = max(1, min(parallel, count))

@@ -213,8 +213,8 @@ final class LocalDemoRun {
         return traffic.send(count, from: pod, namespace: namespace, url: DemoManifests.cartURL) { interruption?.signal != nil }
     }
 
-    func sendOne(from pod: String, namespace: String) -> TrafficOutcome {
-        traffic.send(from: pod, namespace: namespace, url: DemoManifests.cartURL)
+    func sendOne(from pod: String, namespace: String, url: String = DemoManifests.cartURL) -> TrafficOutcome {
+        traffic.send(from: pod, namespace: namespace, url: url)
     }
 
     func path(from pod: String, namespace: String) -> String? {
@@ -232,13 +232,15 @@ final class LocalDemoRun {
     private func lookFurther(frontend: String?) -> [String] {
         let pod = frontend.map { "\($0).shop" } ?? "FRONTEND-POD.shop"
         let stateFlag = mode.isDefault ? "" : " --state-dir \(mode.paths.directory.path)"
-        return [
-            "meshctl proxy-status                                   # every sidecar and whether it took its configuration",
-            "meshctl proxy-config clusters \(pod)   # also listeners, routes, endpoints, secrets",
-            "kubectl logs -n shop deploy/frontend -c istio-proxy    # the sidecar's access log",
-            "meshctl x diagnose deploy/frontend -n shop --to cart.shop:80   # why calls fail, if they do",
-            "meshctl local curl\(stateFlag) --from deploy/frontend -n shop -v http://cart.shop/",
+        let commands: [(String, String)] = [
+            ("meshctl proxy-status", "every sidecar and whether it took its configuration"),
+            ("meshctl proxy-config clusters \(pod)", "also listeners, routes, endpoints, secrets"),
+            ("kubectl logs -n shop deploy/frontend -c istio-proxy", "the sidecar's access log"),
+            ("meshctl x diagnose deploy/frontend -n shop --to cart.shop:80", "why calls fail, if they do"),
+            ("meshctl local curl\(stateFlag) --from deploy/frontend -n shop -v http://cart.shop/", "one request, through frontend's sidecar"),
         ]
+        let width = commands.map(\.0.count).max() ?? 0
+        return commands.map { $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "   # " + $0.1 }
     }
 
     private func tearDown(wasUp: Bool, startedHere: Bool, purge: Bool) -> String {

@@ -10,7 +10,8 @@ enum TrafficOutcome: Equatable, Sendable {
     init(exitCode: ExitCode, stdout: String, stderr: String) {
         let statusLine = stderr.split(separator: "\n").first { $0.hasPrefix("< HTTP/") }
         guard let statusLine, let status = statusLine.split(separator: " ").dropFirst(2).first.flatMap({ Int($0) }) else {
-            let reason = stderr.split(separator: "\n").last { !$0.hasPrefix("*") && !$0.hasPrefix(">") }.map(String.init)
+            let reason = stderr.split(separator: "\n").last { !$0.hasPrefix("*") && !$0.hasPrefix(">") }
+                .map { $0.hasPrefix("error: ") ? String($0.dropFirst("error: ".count)) : String($0) }
             self = .noAnswer(reason: reason ?? "no answer (exit \(exitCode.rawValue))")
             return
         }

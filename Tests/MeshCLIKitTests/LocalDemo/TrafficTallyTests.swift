@@ -11,7 +11,7 @@ final class TrafficTallyTests: XCTestCase {
         XCTAssertEqual(fault, .answered(status: 503, version: nil, faultInjected: true))
         let refused = TrafficOutcome(exitCode: .failure, stdout: "",
                                      stderr: "* cart.shop is 127.96.0.9\n> GET / HTTP/1.1\n>\nerror: the connection to 127.96.0.9:80 closed without an answer (empty reply)\n")
-        XCTAssertEqual(refused, .noAnswer(reason: "error: the connection to 127.96.0.9:80 closed without an answer (empty reply)"))
+        XCTAssertEqual(refused, .noAnswer(reason: "the connection to 127.96.0.9:80 closed without an answer (empty reply)"))
         XCTAssertEqual(TrafficOutcome(exitCode: .failure, stdout: "", stderr: ""), .noAnswer(reason: "no answer (exit 1)"))
     }
 
