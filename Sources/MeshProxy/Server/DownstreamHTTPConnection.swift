@@ -3,7 +3,7 @@ import MeshNet
 /// A client connection to an HTTP connection manager: HTTP/1.1 requests read one at a time (pipelined ones wait),
 /// each served by a `ProxyStream`. Loop thread only.
 final class DownstreamHTTPConnection {
-    let tcp: TCPConnection
+    let tcp: ProxyTransport
     let info: DownstreamConnectionInfo
     var localAddress: String { info.localAddress }
     var remoteAddress: String { info.remoteAddress }
@@ -19,7 +19,7 @@ final class DownstreamHTTPConnection {
     /// connection manager's `stream_idle_timeout`, as Envoy answers a stream that went idle.
     private var idleTimer: EventLoop.TimerID?
 
-    init(tcp: TCPConnection, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
+    init(tcp: ProxyTransport, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
          manager: HTTPConnectionManagerConfig, listenerStatPrefix: String) {
         self.tcp = tcp
         self.info = info

@@ -10,13 +10,17 @@ final class ProxyRuntime: @unchecked Sendable {
     let accessLogs = AccessLogWriter()
     let log: ProxyLog
     let startedAt = Date()
+    /// TLS contexts of chains and clusters, from the store's secrets.
+    let tlsContexts: TLSContexts
 
     init(store: ProxyConfigStore, stats: ProxyStats, log: ProxyLog) {
         self.store = store
         self.stats = stats
         self.log = log
+        let tlsContexts = TLSContexts(store: store)
+        self.tlsContexts = tlsContexts
         var clusters: [String: UpstreamCluster] = [:]
-        for cluster in store.current.clusters { clusters[cluster.name] = UpstreamCluster(cluster, stats: stats) }
+        for cluster in store.current.clusters { clusters[cluster.name] = UpstreamCluster(cluster, stats: stats, tlsContexts: tlsContexts) }
         self.clusters = clusters
     }
 

@@ -13,7 +13,10 @@ public final class ProxyServer: @unchecked Sendable {
     let runtime: ProxyRuntime
     let loops: [EventLoop]
     private let contexts: [LoopContext]
+    /// Bound sockets: each listener's address and its additional addresses (`bind_to_port: false` listeners have none).
     private var listeners: [(config: Listener, socket: TCPListener)] = []
+    /// Listeners that take connections handed off by original destination (`bind_to_port: false`), by address.
+    private var handOffListeners: [String: Listener] = [:]
     private var admin: AdminServer?
     private var nextLoop = 0
     private let lock = NSLock()
@@ -31,7 +34,13 @@ public final class ProxyServer: @unchecked Sendable {
         self.loops = loops
         contexts = loops.map(LoopContext.init)
         for listener in configuration.listeners {
-            listeners.append((listener, try TCPListener(host: listener.address.host, port: listener.address.port, loop: loops[0])))
+            guard listener.bindToPort else {
+                handOffListeners[listener.address.description] = handOffListeners[listener.address.description] ?? listener
+                continue
+            }
+            for address in [listener.address] + listener.additionalAddresses {
+                listeners.append((listener, try TCPListener(host: address.host, port: address.port, loop: loops[0])))
+            }
         }
         if let address = configuration.admin?.address {
             admin = try AdminServer(address: address, proxy: self, loop: loops[0])
@@ -40,6 +49,7 @@ public final class ProxyServer: @unchecked Sendable {
             let prefix = Self.listenerStatPrefix(listener)
             stats.declare(prefix + "downstream_cx_total")
             stats.declare(prefix + "downstream_cx_active", .gauge)
+            stats.declare(prefix + "no_filter_chain_match")
         }
         stats.set("server.live", to: 1)
         stats.set("server.concurrency", to: self.concurrency)
@@ -97,76 +107,16 @@ public final class ProxyServer: @unchecked Sendable {
         context.loop.execute { [self] in
             let local = Self.address(of: fd, peer: false), remote = Self.address(of: fd, peer: true)
             let tcp = TCPConnection(fd: fd, loop: context.loop)
-            let prefix = Self.listenerStatPrefix(listener)
-            stats.increment(prefix + "downstream_cx_total")
-            stats.adjust(prefix + "downstream_cx_active", by: 1)
-            let candidates = listener.filterChains.filter { chain in
-                chain.tls == nil && (chain.match.transportProtocol ?? "raw_buffer") == "raw_buffer"
-                    && (chain.match.destinationPort == nil || chain.match.destinationPort == listener.address.port)
-            }
-            guard !candidates.isEmpty else {
-                log.debug("\(listener.name ?? listener.address.description): no plaintext filter chain for \(remote) (TLS chains are not served yet)")
-                tcp.close()
-                stats.adjust(prefix + "downstream_cx_active", by: -1)
-                return
-            }
-            let connection = AcceptedConnection(tcp: tcp, local: local, remote: remote, listener: listener, prefix: prefix)
-            if candidates.count == 1 || !listener.listenerFilters.contains(where: { $0.hasSuffix("http_inspector") }) {
-                return serve(connection, chain: candidates[0], initial: nil)
-            }
-            // http_inspector: the first bytes say whether the client speaks HTTP/1.1.
-            tcp.onData = { [self] bytes in
-                tcp.onData = { _ in }
-                let http = Self.looksLikeHTTP1(bytes)
-                let chain = candidates.first { http ? ($0.match.applicationProtocols.isEmpty || $0.match.applicationProtocols.contains("http/1.1"))
-                                                    : $0.match.applicationProtocols.isEmpty }
-                guard let chain else { tcp.close(); return }
-                serve(connection, chain: chain, initial: bytes)
-            }
-            tcp.onClose = { [self] in stats.adjust(prefix + "downstream_cx_active", by: -1) }
-            do { try tcp.start() } catch { tcp.close() }
+            ConnectionSetup(tcp: tcp, local: local, remote: remote, listener: listener, server: self, context: context).begin()
         }
     }
 
-    struct AcceptedConnection {
-        let tcp: TCPConnection
-        let local: String
-        let remote: String
-        let listener: Listener
-        let prefix: String
-    }
-
-    private func serve(_ accepted: AcceptedConnection, chain: FilterChain, initial: ByteBuffer?) {
-        let context = contexts.first { $0.loop === accepted.tcp.loop }!
-        let started = initial != nil
-        switch chain.filter {
-        case .httpConnectionManager(let manager):
-            let connection = DownstreamHTTPConnection(tcp: accepted.tcp, info: DownstreamConnectionInfo(localAddress: accepted.local, remoteAddress: accepted.remote),
-                                                      runtime: runtime,
-                                                      loopContext: context, manager: manager, listenerStatPrefix: accepted.prefix)
-            connection.begin(initial: initial.map { $0 })
-        case .tcpProxy(let proxy):
-            let session = TCPProxySession(downstream: accepted.tcp, local: accepted.local, remote: accepted.remote, config: proxy, runtime: runtime,
-                                          loop: context.loop, listenerStatPrefix: accepted.prefix)
-            session.begin(initial: initial)
-        }
-        if !started {
-            do { try accepted.tcp.start() } catch { accepted.tcp.close() }
-        }
-    }
-
-    /// Whether bytes start like an HTTP/1.x request line (`METHOD SP`).
-    static func looksLikeHTTP1(_ bytes: ByteBuffer) -> Bool {
-        bytes.withUnsafeReadableBytes { raw in
-            var index = 0
-            while index < raw.count && index < 16 {
-                let byte = raw[index]
-                if byte == UInt8(ascii: " ") { return index > 0 }
-                guard (65...90).contains(byte) || byte == UInt8(ascii: "-") else { return false }
-                index += 1
-            }
-            return index == raw.count && index > 0
-        }
+    /// The listener a connection to `destination` (`ip:port`, its original destination) is handed off to: the
+    /// `bind_to_port: false` listener with that address, else the one on 0.0.0.0 with its port; nil for none.
+    func handOffTarget(for destination: String) -> Listener? {
+        if let exact = handOffListeners[destination] { return exact }
+        let port = ConnectionFacts.port(of: destination)
+        return handOffListeners["0.0.0.0:\(port)"] ?? handOffListeners["[::]:\(port)"]
     }
 
     /// `ip:port` of a socket's own end or its peer's.

@@ -52,6 +52,8 @@ final class ProxyStream {
         log.bytesReceived = request.body.count
         log.downstreamLocalAddress = downstream.localAddress
         log.downstreamRemoteAddress = downstream.remoteAddress
+        log.requestedServerName = downstream.info.tls?.serverName
+        log.downstreamPeerURISAN = downstream.info.tls?.peerURISANs.first
         if request.header("x-request-id") == nil { log.requestHeaders.append(("x-request-id", requestID)) }
     }
 
