@@ -31,7 +31,7 @@ public struct MeshModel: Sendable {
             .filter { !$0.ip.isEmpty }
         let kubeServices = snapshot.items("services").compactMap { MeshService.kubernetes($0, domain: "cluster.local") }
         let entries = snapshot.items("serviceentries.networking.istio.io")
-        services = kubeServices + entries.flatMap(MeshService.fromServiceEntry)
+        services = (kubeServices + entries.flatMap(MeshService.fromServiceEntry)).sorted { ($0.hostname, $0.namespace) < ($1.hostname, $1.namespace) }
         virtualServices = snapshot.items("virtualservices.networking.istio.io").map { IstioConfig($0, kind: "VirtualService") }
         destinationRules = snapshot.items("destinationrules.networking.istio.io").map { IstioConfig($0, kind: "DestinationRule") }
         peerAuthentications = snapshot.items("peerauthentications.security.istio.io").map { IstioConfig($0, kind: "PeerAuthentication") }
