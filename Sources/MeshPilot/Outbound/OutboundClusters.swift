@@ -163,6 +163,8 @@ enum ConnectionPool {
         if common.object?.isEmpty == false { options.set("common_http_protocol_options", common) }
         if http2 { options.set("explicit_http_config", EnvoyJSON.object(["http2_protocol_options": EnvoyJSON.object([:])])) }
         if options.object?.isEmpty == false {
+            // Envoy requires the upstream protocol once the options exist.
+            if !http2 { options.set("explicit_http_config", EnvoyJSON.object(["http_protocol_options": EnvoyJSON.object([:])])) }
             var typed = EnvoyJSON.typed("envoy.extensions.upstreams.http.v3.HttpProtocolOptions")
             for pair in options.object ?? [] { typed.set(pair.key, pair.value) }
             cluster.set("typed_extension_protocol_options", EnvoyJSON.object(["envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed]))
