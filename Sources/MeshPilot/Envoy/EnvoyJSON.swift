@@ -12,12 +12,16 @@ enum EnvoyJSON {
     static func strings(_ texts: [String]) -> JSONValue { .array(texts.map(JSONValue.string)) }
     static func bool(_ value: Bool) -> JSONValue { .bool(value) }
 
-    /// A protobuf Duration in its JSON form (`"10s"`, `"0.5s"`).
+    /// A protobuf Duration in its canonical JSON form: whole seconds, or 3, 6 or 9 fractional digits
+    /// (`"10s"`, `"0.500s"`), as Envoy's config_dump writes it.
     static func duration(_ seconds: Double) -> JSONValue {
-        if seconds == seconds.rounded() { return .string("\(Int(seconds))s") }
-        var text = String(format: "%.9f", seconds)
-        while text.hasSuffix("0") { text.removeLast() }
-        return .string(text + "s")
+        let nanos = Int64((seconds * 1_000_000_000).rounded())
+        let whole = nanos / 1_000_000_000, fraction = nanos % 1_000_000_000
+        if fraction == 0 { return .string("\(whole)s") }
+        let digits = fraction % 1_000_000 == 0 ? 3 : fraction % 1_000 == 0 ? 6 : 9
+        let scaled = fraction / [3: 1_000_000, 6: 1_000, 9: 1][digits]!
+        let padded = String(repeating: "0", count: max(0, digits - String(scaled).count)) + String(scaled)
+        return .string("\(whole).\(padded)s")
     }
 
     /// A `typed_config` value: `@type` first, then the message's fields.

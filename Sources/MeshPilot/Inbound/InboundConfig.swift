@@ -94,22 +94,22 @@ struct InboundConfig {
         return (listener, inbound.map(cluster))
     }
 
-    /// The chains for one port: an mTLS chain (Istio's ALPNs, client certificate required) unless DISABLE, and a
-    /// plaintext chain unless STRICT.
+    /// The chains for one port: a plaintext chain unless STRICT, and an mTLS chain (Istio's ALPNs, client
+    /// certificate required) unless DISABLE.
     func filterChains(_ port: InboundPort) -> [JSONValue] {
         let mode = MutualTLSMode.resolve(model: model, workload: proxy, port: port.port)
         let name = "0.0.0.0_\(port.port)"
         var chains: [JSONValue] = []
+        if mode != .strict {
+            var match = J.object(["destination_port": .int(port.port), "transport_protocol": .string("raw_buffer")])
+            if port.proto.isHTTP { match.set("application_protocols", J.strings(Self.plaintextHTTPALPN)) }
+            chains.append(J.object(["name": .string(name), "filter_chain_match": match, "filters": .array(filters(port))]))
+        }
         if mode != .disable {
             var match = J.object(["destination_port": .int(port.port), "transport_protocol": .string("tls")])
             if mode == .permissive { match.set("application_protocols", J.strings(Self.mutualTLSALPN)) }
             chains.append(J.object(["name": .string(name), "filter_chain_match": match, "transport_socket": downstreamTLS(port),
                                     "filters": .array(filters(port))]))
-        }
-        if mode != .strict {
-            var match = J.object(["destination_port": .int(port.port), "transport_protocol": .string("raw_buffer")])
-            if port.proto.isHTTP { match.set("application_protocols", J.strings(Self.plaintextHTTPALPN)) }
-            chains.append(J.object(["name": .string(name), "filter_chain_match": match, "filters": .array(filters(port))]))
         }
         return chains
     }

@@ -191,6 +191,7 @@ enum OutlierDetection {
             out.set("split_external_local_origin_errors", .bool(split))
             if let failures = settings["consecutiveLocalOriginFailures"]?.int {
                 out.set("consecutive_local_origin_failure", .int(failures))
+                out.set("enforcing_local_origin_success_rate", .int(0))
                 out.set("enforcing_consecutive_local_origin_failure", .int(100))
             }
         }

@@ -25,7 +25,7 @@ final class InboundConfigTests: XCTestCase {
         XCTAssertEqual(listener["traffic_direction"], .string("INBOUND"))
         XCTAssertEqual(listener["listener_filters"]?.array?.names, ["envoy.filters.listener.tls_inspector", "envoy.filters.listener.http_inspector"])
         XCTAssertEqual(listener["filter_chains"]?.array?.names, ["virtualInbound-blackhole", "0.0.0.0_9080", "0.0.0.0_9080", "virtualInbound-catchall-tcp"])
-        let tls = try XCTUnwrap(listener[path: "filter_chains", 1])
+        let tls = try XCTUnwrap(listener[path: "filter_chains", 2])
         XCTAssertEqual(tls[path: "transport_socket", "typed_config", "require_client_certificate"], .bool(true))
         XCTAssertEqual(tls[path: "transport_socket", "typed_config", "common_tls_context", "combined_validation_context", "default_validation_context",
                            "match_typed_subject_alt_names", 0, "matcher", "prefix"], .string("spiffe://cluster.local/"))
@@ -42,7 +42,7 @@ final class InboundConfigTests: XCTestCase {
     }
 
     func testPeerAuthenticationModesAndPrecedence() throws {
-        XCTAssertEqual(try chains9080(try inbound()), ["tls istio-peer-exchange,istio,istio-http/1.0,istio-http/1.1,istio-h2", "raw_buffer http/1.1,h2c"])
+        XCTAssertEqual(try chains9080(try inbound()), ["raw_buffer http/1.1,h2c", "tls istio-peer-exchange,istio,istio-http/1.0,istio-http/1.1,istio-h2"])
         let meshStrict = """
         apiVersion: security.istio.io/v1
         kind: PeerAuthentication
@@ -99,8 +99,9 @@ final class InboundConfigTests: XCTestCase {
         spec: {clusterIP: 10.96.9.9, selector: {app: productpage}, ports: [{name: tcp-admin, port: 7000}]}
         """
         let listener = try XCTUnwrap(try inbound(adding: tcpOnly).listeners.named("virtualInbound"))
-        let chain = try XCTUnwrap(listener["filter_chains"]?.array?.first { $0[path: "filter_chain_match", "destination_port"] == .int(7000) })
-        XCTAssertEqual(chain[path: "filters", 0, "typed_config", "cluster"], .string("inbound|7000||"))
-        XCTAssertEqual(chain[path: "transport_socket", "typed_config", "common_tls_context", "alpn_protocols"], .array([.string("istio-peer-exchange"), .string("istio")]))
+        let chains = try XCTUnwrap(listener["filter_chains"]?.array?.filter { $0[path: "filter_chain_match", "destination_port"] == .int(7000) })
+        XCTAssertEqual(chains.count, 2)
+        XCTAssertEqual(chains[0][path: "filters", 0, "typed_config", "cluster"], .string("inbound|7000||"))
+        XCTAssertEqual(chains[1][path: "transport_socket", "typed_config", "common_tls_context", "alpn_protocols"], .array([.string("istio-peer-exchange"), .string("istio")]))
     }
 }
