@@ -139,9 +139,18 @@ public final class ProxyServer: @unchecked Sendable {
     private func serve(_ accepted: AcceptedConnection, chain: FilterChain, initial: ByteBuffer?) {
         let context = contexts.first { $0.loop === accepted.tcp.loop }!
         let started = initial != nil
+        let info = DownstreamConnectionInfo(localAddress: accepted.local, remoteAddress: accepted.remote)
+        for rbac in chain.rbac {
+            guard let denial = RBACFilterRun.check(rbac, subject: RBACEngine.Subject(connection: info), statPrefix: rbac.statPrefix, stats: stats) else { continue }
+            log.debug("\(accepted.listener.name ?? accepted.listener.address.description): \(denial) for \(accepted.remote); closing")
+            accepted.tcp.onClose = {}
+            accepted.tcp.close()
+            stats.adjust(accepted.prefix + "downstream_cx_active", by: -1)
+            return
+        }
         switch chain.filter {
         case .httpConnectionManager(let manager):
-            let connection = DownstreamHTTPConnection(tcp: accepted.tcp, info: DownstreamConnectionInfo(localAddress: accepted.local, remoteAddress: accepted.remote),
+            let connection = DownstreamHTTPConnection(tcp: accepted.tcp, info: info,
                                                       runtime: runtime,
                                                       loopContext: context, manager: manager, listenerStatPrefix: accepted.prefix)
             connection.begin(initial: initial.map { $0 })
