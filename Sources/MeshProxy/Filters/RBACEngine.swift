@@ -69,22 +69,23 @@ struct RBACEngine {
 }
 
 /// An RBAC filter's work on one request or connection: shadow rules counted, enforced rules decide; the stats are
-/// Envoy's (`PREFIX.rbac.allowed|denied`, `PREFIX.rbac.SHADOWshadow_allowed|shadow_denied`).
+/// Envoy's (`PREFIX.rbac.allowed|denied`, `PREFIX.rbac.SHADOW.shadow_allowed|shadow_denied`).
 enum RBACFilterRun {
     /// nil when the request may go on; else the details Envoy writes (`rbac_access_denied_matched_policy[NAME]`).
     static func check(_ config: RBACConfig, subject: RBACEngine.Subject, statPrefix: String, stats: ProxyStats) -> String? {
-        let prefix = statPrefix + "rbac."
+        // Envoy puts a dot after a rules or shadow rules stat prefix: `rbac.istio_dry_run_allow_.shadow_denied`.
+        func name(_ custom: String, _ stat: String) -> String { statPrefix + "rbac." + (custom.isEmpty ? "" : custom + ".") + stat }
         if let shadow = config.shadowRules {
             let decision = RBACEngine.evaluate(shadow, subject)
-            stats.increment(prefix + config.shadowRulesStatPrefix + (decision.allowed ? "shadow_allowed" : "shadow_denied"))
+            stats.increment(name(config.shadowRulesStatPrefix, decision.allowed ? "shadow_allowed" : "shadow_denied"))
         }
         guard let rules = config.rules else { return nil }
         let decision = RBACEngine.evaluate(rules, subject)
         if rules.action == .log {
-            if decision.policy != nil { stats.increment(prefix + config.rulesStatPrefix + "logged") }
+            stats.increment(name(config.rulesStatPrefix, decision.policy != nil ? "logged" : "not_logged"))
             return nil
         }
-        stats.increment(prefix + config.rulesStatPrefix + (decision.allowed ? "allowed" : "denied"))
+        stats.increment(name(config.rulesStatPrefix, decision.allowed ? "allowed" : "denied"))
         return decision.allowed ? nil : "rbac_access_denied_matched_policy[\(decision.policy ?? "none")]"
     }
 }

@@ -156,7 +156,7 @@ final class RBACFilterTests: XCTestCase {
         XCTAssertEqual(bootstrap.accessLogLines(count: 3)[0], "/admin/users 403 - rbac_access_denied_matched_policy[deny-admin]")
         XCTAssertEqual(proxy.stats.value("http.inbound.rbac.denied"), 1)
         XCTAssertEqual(proxy.stats.value("http.inbound.rbac.allowed"), 1)
-        XCTAssertEqual(proxy.stats.value("http.inbound.rbac.istio_dry_run_allow_shadow_denied"), 2)
+        XCTAssertEqual(proxy.stats.value("http.inbound.rbac.istio_dry_run_allow_.shadow_denied"), 2)
     }
 
     func testTheNetworkFilterClosesADeniedConnectionBeforeAnyByteReachesTheUpstream() throws {
