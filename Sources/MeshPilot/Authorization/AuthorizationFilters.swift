@@ -73,13 +73,20 @@ public enum AuthorizationFilters {
             }
             let hasEnforced = chosen.contains { !isDryRun($0) }, hasShadow = chosen.contains(where: isDryRun)
             func rbac(_ policies: [(key: String, value: JSONValue)]) -> JSONValue {
-                RBACJSON.object([("action", .string(envoyAction)), ("policies", .object(policies.sorted { $0.key < $1.key }))])
+                // ALLOW is the default, which proto JSON leaves out (as istiod's config dumps show it).
+                // So is an empty map: an ALLOW filter whose every rule was left out is `rules: {}` and allows nothing.
+                var fields: [(String, JSONValue)] = envoyAction == "ALLOW" ? [] : [("action", .string(envoyAction))]
+                if !policies.isEmpty { fields.append(("policies", .object(policies.sorted { $0.key < $1.key }))) }
+                return RBACJSON.object(fields)
             }
             var config: [(String, JSONValue)] = [("@type", .string(forTCP ? networkType : httpType))]
             if hasEnforced { config.append(("rules", rbac(enforced))) }
-            if hasShadow {
-                config.append(("shadow_rules", rbac(shadow)))
-                if envoyAction != "LOG" { config.append(("shadow_rules_stat_prefix", .string(envoyAction == "ALLOW" ? "istio_dry_run_allow_" : "istio_dry_run_deny_"))) }
+            if hasShadow { config.append(("shadow_rules", rbac(shadow))) }
+            // istiod names the prefix after the shadow rules' action, and reads a missing set as ALLOW's.
+            switch hasShadow ? envoyAction : "ALLOW" {
+            case "ALLOW": config.append(("shadow_rules_stat_prefix", .string("istio_dry_run_allow_")))
+            case "DENY": config.append(("shadow_rules_stat_prefix", .string("istio_dry_run_deny_")))
+            default: break
             }
             if forTCP { config.append(("stat_prefix", .string("tcp."))) }
             filters.append(RBACJSON.object([("name", .string(forTCP ? networkFilterName : httpFilterName)), ("typed_config", RBACJSON.object(config))]))

@@ -189,6 +189,22 @@ struct RBACPolicyTranslation {
                 if forTCP { throw Skipped(description: "\"\(key)\" is HTTP only") }
                 return RBACJSON.object([("header", RBACJSON.header(header, value))])
             }
+        case _ where key.hasPrefix("experimental.envoy.filters."):
+            // `experimental.envoy.filters.FILTER[KEY]`: the filter's dynamic metadata; `[v]` values match in a list.
+            let parts = key.dropFirst("experimental.".count).split(separator: "[", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[1].hasSuffix("]"), parts[1].count > 1 else { throw Skipped(description: "invalid key: \(key)") }
+            let filter = parts[0], field = String(parts[1].dropLast())
+            attribute.side = .permission
+            attribute.whole = { values in
+                let matchers = values.map { value -> JSONValue in
+                    guard value.hasPrefix("["), value.hasSuffix("]") else { return RBACJSON.object([("string_match", RBACJSON.wildcard(value))]) }
+                    let inner = String(value.dropFirst().dropLast())
+                    return RBACJSON.object([("list_match", RBACJSON.object([("one_of", RBACJSON.object([("string_match", RBACJSON.wildcard(inner))]))]))])
+                }
+                let value = matchers.count == 1 ? matchers[0] : RBACJSON.object([("or_match", RBACJSON.object([("value_matchers", .array(matchers))]))])
+                return RBACJSON.object([("metadata", RBACJSON.object([("filter", .string(filter)), ("path", .array([RBACJSON.object([("key", .string(field))])])),
+                                                                      ("value", value)]))])
+            }
         default:
             throw Skipped(description: "unknown attribute \(key)")
         }
@@ -217,9 +233,11 @@ struct RBACPolicyTranslation {
                                       RBACJSON.jwtClaim(["sub"], RBACJSON.object([("string_match", matchSubject)]))])
     }
 
+    /// A claim that is a list with one of the values, or a string equal to one of them.
     private static func listOneOf(_ values: [String]) -> JSONValue {
         let matchers = values.map { RBACJSON.object([("string_match", RBACJSON.wildcard($0))]) }
         let value = matchers.count == 1 ? matchers[0] : RBACJSON.object([("or_match", RBACJSON.object([("value_matchers", .array(matchers))]))])
-        return RBACJSON.object([("list_match", RBACJSON.object([("one_of", value)]))])
+        let list = RBACJSON.object([("list_match", RBACJSON.object([("one_of", value)]))])
+        return RBACJSON.object([("or_match", RBACJSON.object([("value_matchers", .array([list, value]))]))])
     }
 }
