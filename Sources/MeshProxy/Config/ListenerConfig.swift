@@ -79,6 +79,8 @@ public struct FilterChain: Sendable {
     /// Set when the chain terminates TLS (`envoy.transport_sockets.tls`).
     public var tls: TLSContextConfig?
     public var filter: NetworkFilter
+    /// `envoy.filters.network.rbac` filters in front of `filter`, in order.
+    public var rbac: [RBACConfig] = []
 }
 
 public enum NetworkFilter: Sendable {
@@ -120,6 +122,8 @@ public struct HTTPConnectionManagerConfig: Sendable {
 
 public enum HTTPFilter: Sendable {
     case fault(FaultConfig)
+    case rbac(RBACConfig)
+    case localRateLimit(LocalRateLimitConfig)
     case cors
     case router
 }
@@ -219,14 +223,22 @@ extension FilterChain {
             return result
         } ?? FilterChainMatch()
         let tls = try reader.object("transport_socket") { socket throws(ProxyConfigError) in try TLSContextConfig.readTransportSocket(socket, downstream: true) } ?? nil
-        let filters = try reader.list("filters") { filter throws(ProxyConfigError) in try NetworkFilter.read(filter) }
-        guard filters.count == 1 else {
-            throw reader.error(filters.isEmpty ? "needs a network filter" : "only one network filter per chain is supported (http_connection_manager or tcp_proxy)",
+        let filters = try reader.list("filters") { filter throws(ProxyConfigError) -> Either in
+            if let rbac = try NetworkFilter.readRBAC(filter) { return .rbac(rbac) }
+            return .terminal(try NetworkFilter.read(filter))
+        }
+        let rbac = filters.dropLast().compactMap { if case .rbac(let config) = $0 { config } else { nil } }
+        guard case .terminal(let terminal)? = filters.last, rbac.count == filters.count - 1 else {
+            throw reader.error(filters.isEmpty ? "needs a network filter"
+                               : "must be envoy.filters.network.rbac filters (if any) followed by one http_connection_manager or tcp_proxy",
                                path: [.key("filters")])
         }
-        return FilterChain(name: name, match: match, tls: tls, filter: filters[0])
+        return FilterChain(name: name, match: match, tls: tls, filter: terminal, rbac: rbac)
     }
 }
+
+/// A chain's network filter as read: an RBAC filter, or the one that ends the chain.
+private enum Either { case rbac(RBACConfig), terminal(NetworkFilter) }
 
 extension TLSContextConfig {
     /// A `transport_socket`: raw_buffer (nil) or tls.
@@ -341,6 +353,16 @@ extension NetworkFilter {
     static let hcmType = "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
     static let tcpProxyType = "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
 
+    /// The filter when it is `envoy.filters.network.rbac`; nil for another type (nothing read).
+    static func readRBAC(_ reader: ConfigReader) throws(ProxyConfigError) -> RBACConfig? {
+        guard let type = reader.node["typed_config"]?["@type"]?.scalarText, type.hasSuffix("/" + RBACConfig.networkType) || type == RBACConfig.networkType else { return nil }
+        _ = try reader.requiredString("name")
+        return try reader.object("typed_config") { typed throws(ProxyConfigError) in
+            _ = try typed.typeName()
+            return try RBACConfig.read(typed, network: true)
+        }
+    }
+
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> NetworkFilter {
         let name = try reader.requiredString("name")
         guard let filter = try reader.object("typed_config", { typed throws(ProxyConfigError) -> NetworkFilter in
@@ -402,6 +424,8 @@ extension HTTPFilter {
         guard let filter = try reader.object("typed_config", { typed throws(ProxyConfigError) -> HTTPFilter in
             switch try typed.typeName() {
             case "envoy.extensions.filters.http.fault.v3.HTTPFault": return .fault(try FaultConfig.read(typed))
+            case RBACConfig.httpType: return .rbac(try RBACConfig.read(typed, network: false))
+            case LocalRateLimitConfig.type: return .localRateLimit(try LocalRateLimitConfig.read(typed))
             case "envoy.extensions.filters.http.cors.v3.Cors": return .cors
             case "envoy.extensions.filters.http.router.v3.Router":
                 typed.ignore("suppress_envoy_headers", "start_child_span", "dynamic_stats")

@@ -8,6 +8,7 @@ final class ProxyRuntime: @unchecked Sendable {
     let clusters: [String: UpstreamCluster]
     let stats: ProxyStats
     let accessLogs = AccessLogWriter()
+    let rateLimiters = LocalRateLimiters()
     let log: ProxyLog
     let startedAt = Date()
     /// TLS contexts of chains and clusters, from the store's secrets.
