@@ -67,24 +67,34 @@ struct SubscriptionAnswer: Equatable {
 
 extension Subscription {
     /// Records what a request says of the last response: an acceptance (ACK) or a rejection (NACK, `error_detail`).
-    /// A request naming an older nonce says nothing about the latest response.
+    /// A request naming an older nonce says nothing about the latest response. Envoy's REST transport sends no
+    /// nonce: its request then answers the latest response, accepted when it holds that response's version.
     mutating func record(_ request: DiscoveryRequest, at now: Date) {
-        guard !request.responseNonce.isEmpty, request.responseNonce == nonceSent else { return }
+        guard !nonceSent.isEmpty, answersLatest(request) else { return }
         if let error = request.errorDetail {
             lastError = error.message
             lastErrorAt = now
-        } else {
-            nonceAcked = request.responseNonce
+        } else if request.versionInfo == versionSent {
+            nonceAcked = nonceSent
             versionAcked = request.versionInfo
             lastError = ""
             lastErrorAt = nil
+        } else if request.responseNonce.isEmpty {
+            // Envoy's REST transport reports no rejection: a proxy that asks again still holding an older
+            // version did not take the last response.
+            lastError = "the proxy still holds version \"\(request.versionInfo)\" after \"\(versionSent)\" was sent: it rejected that response (see its log and update_rejected stats)"
+            lastErrorAt = now
         }
+    }
+
+    private func answersLatest(_ request: DiscoveryRequest) -> Bool {
+        request.responseNonce.isEmpty ? true : request.responseNonce == nonceSent
     }
 
     /// Whether the request is up to date with `answer`: it holds that version, or it rejected exactly that version
     /// (sending the same resources again would only be rejected again).
     func isCurrent(_ request: DiscoveryRequest, answer: SubscriptionAnswer) -> Bool {
         if request.versionInfo == answer.version && !request.versionInfo.isEmpty { return true }
-        return request.errorDetail != nil && request.responseNonce == nonceSent && versionSent == answer.version
+        return request.errorDetail != nil && answersLatest(request) && versionSent == answer.version
     }
 }
