@@ -171,8 +171,9 @@ extension ProxyServer {
         for cluster in runtime.updateClusters(to: configuration) { startOutlierTicks(cluster) }
         for listener in configuration.listeners { declareStats(of: listener) }
         store.replace(with: configuration)
-        let log = self.log
+        let log = self.log, drains = runtime.drains
         listenerSet.update(to: configuration.listeners) { changes in
+            for listener in changes.removedListeners { drains.drain(listener: Self.listenerStatPrefix(listener)) }
             if !changes.added.isEmpty || !changes.removed.isEmpty {
                 log.info("listeners added: \(changes.added.joined(separator: ", ")); stopped: \(changes.removed.joined(separator: ", "))")
             }

@@ -76,6 +76,8 @@ final class ListenerSet: @unchecked Sendable {
     struct Changes {
         var added: [String] = []
         var removed: [String] = []
+        /// The removed or changed listeners as they were (their connections drain).
+        var removedListeners: [Listener] = []
         var failed: [(name: String, error: NetworkError)] = []
     }
 
@@ -96,6 +98,7 @@ final class ListenerSet: @unchecked Sendable {
             } else {
                 entry.socket.close()
                 changes.removed.append(key)
+                changes.removedListeners.append(entry.config)
             }
         }
         for listener in listeners where !kept.contains(where: { Self.key($0.config) == Self.key(listener) }) {

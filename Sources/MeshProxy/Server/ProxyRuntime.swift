@@ -14,6 +14,8 @@ final class ProxyRuntime: @unchecked Sendable {
     }
     let stats: ProxyStats
     let accessLogs = AccessLogWriter()
+    /// Downstream connections by listener, for draining a listener an update removed or changed.
+    let drains = ConnectionDrains()
     let log: ProxyLog
     let startedAt = Date()
 

@@ -123,6 +123,34 @@ final class DynamicConfigurationTests: XCTestCase {
         XCTAssertTrue(eventually { fixture.sync(ProxyResources.listenerType)?.status == "SYNCED" })
         XCTAssertTrue(proxy.listenerPorts.isEmpty)
     }
+
+    func testRemovedListenerDrainsItsConnections() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        let (proxy, _) = try startProxy(fixture)
+        defer { proxy.stop() }
+        XCTAssertTrue(eventually { fixture.get()?.status == 200 })
+        // An idle keep-alive connection, and one whose request is under way.
+        let idle = try LoopbackClient(address: "127.0.0.1", port: fixture.listenerPort)
+        try idle.send("GET /first HTTP/1.1\r\nhost: app\r\n\r\n")
+        XCTAssertTrue(eventually { idle.readAvailable().contains("backend-a GET /first") })
+        let busy = try LoopbackClient(address: "127.0.0.1", port: fixture.listenerPort)
+        try busy.send("GET /slow HTTP/1.1\r\nhost: app\r\n\r\n")
+        XCTAssertTrue(eventually { fixture.upstreamA.requests.contains("/slow") })
+
+        var resources = fixture.resources
+        resources.listeners = []
+        fixture.resources = resources
+        fixture.server.push()
+
+        _ = idle.readUntilClosed(timeout: 10)
+        XCTAssertNotNil(idle.closedAfter, "the idle connection was not closed by the drain")
+        let answer = busy.readUntilClosed(timeout: 10)
+        XCTAssertNotNil(busy.closedAfter, "the busy connection did not close after its answer")
+        XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200"), answer)
+        XCTAssertTrue(answer.lowercased().contains("connection: close"), answer)
+        XCTAssertTrue(answer.hasSuffix("backend-a GET /slow\n"), answer)
+    }
 }
 
 /// A `GET /slow` on its own thread (the upstream answers after 1 s).
