@@ -237,7 +237,7 @@ final class ProxyStream {
             if chunkedResponse { downstream.send(Array("0\r\n\r\n".utf8)) }
             if let cluster, let host { cluster.updateHost(host) { $0.successes += 1 } }
             releaseAttempt(reuse: true)
-            finish(keepAlive: request.keepAlive)
+            finish(keepAlive: keepsAlive)
         }
     }
 
@@ -281,7 +281,7 @@ final class ProxyStream {
         let bodyless = request.method == "HEAD" || head.status == 204 || head.status == 304
         chunkedResponse = !bodyless && head.header("content-length") == nil
         if chunkedResponse { headers.append(("transfer-encoding", "chunked")) }
-        if !request.keepAlive { headers.append(("connection", "close")) }
+        if !keepsAlive { headers.append(("connection", "close")) }
         log.responseHeaders = headers
         responseStarted = true
         // The route timeout runs on until the response is complete, as Envoy's does: a body that stalls is cut.
@@ -411,10 +411,10 @@ final class ProxyStream {
         log.details = reply.details
         log.responseCode = reply.status
         log.bytesSent = reply.body.utf8.count
-        let bytes = reply.encode(serverName: serverName, keepAlive: request.keepAlive)
+        let bytes = reply.encode(serverName: serverName, keepAlive: keepsAlive)
         log.responseHeaders = reply.extraHeaders
         downstream.send(bytes)
-        finish(keepAlive: request.keepAlive)
+        finish(keepAlive: keepsAlive)
     }
 
     /// An answer cut short: log and end the stream, then reset the client. Closing first would log the close as the
@@ -424,6 +424,9 @@ final class ProxyStream {
         finish(keepAlive: false)
         client.abort()
     }
+
+    /// Whether the connection stays open after this answer: the client asked for it and its listener is not draining.
+    private var keepsAlive: Bool { request.keepAlive && !downstream.isDraining }
 
     private func finish(keepAlive: Bool) {
         guard !done else { return }
