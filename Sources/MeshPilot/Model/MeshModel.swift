@@ -17,6 +17,8 @@ public struct MeshModel: Sendable {
     public var sidecars: [IstioConfig]
     public var gateways: [IstioConfig]
     public var meshConfig: JSONValue
+    /// Per-push results shared between proxies.
+    let cache = PushCache()
 
     public init(_ snapshot: MeshSnapshot) {
         meshConfig = snapshot.meshConfig

@@ -9,11 +9,16 @@ struct HTTPRoutes {
     let model: MeshModel
     let proxy: MeshWorkload
     let virtualServices: [IstioConfig]
+    /// Each VirtualService's hosts, qualified from its namespace.
+    private let qualifiedHosts: [[String]]
 
     init(model: MeshModel, proxy: MeshWorkload) {
         self.model = model
         self.proxy = proxy
         virtualServices = model.virtualServices(visibleFrom: proxy.namespace)
+        qualifiedHosts = virtualServices.map { rule in
+            (rule.spec["hosts"]?.array ?? []).compactMap(\.string).map { HostMatch.qualify($0, namespace: rule.namespace, domain: model.domain) }
+        }
     }
 
     /// Istio's default outbound retry policy (`hashPolicy`: the destination uses consistent hashing, so no
@@ -64,11 +69,9 @@ struct HTTPRoutes {
 
     /// The first VirtualService (oldest-first stand-in: namespace, name) whose hosts name the service.
     func virtualService(for service: MeshService) -> IstioConfig? {
-        virtualServices.first { rule in
-            (rule.spec["hosts"]?.array ?? []).compactMap(\.string).contains { host in
-                HostMatch.matches(pattern: HostMatch.qualify(host, namespace: rule.namespace, domain: model.domain), host: service.hostname)
-            }
-        }
+        zip(virtualServices, qualifiedHosts).first { _, hosts in
+            hosts.contains { HostMatch.matches(pattern: $0, host: service.hostname) }
+        }?.0
     }
 
     func virtualHost(service: MeshService, port: Int, routes: [JSONValue]) -> JSONValue {
