@@ -23,8 +23,14 @@ public struct Pilot: Sendable {
 
     /// The same from a model already read (one model serves every proxy of a push).
     public func resources(for node: ProxyNode, in model: MeshModel) -> ProxyResources {
-        guard node.kind == .sidecar, let workload = model.workload(for: node) else { return ProxyResources() }
+        guard let workload = model.workload(for: node) else { return ProxyResources() }
         let outbound = OutboundClusters(model: model, proxy: workload).build()
+        if node.kind == .router {
+            let gateway = GatewayConfig(model: model, proxy: workload).build()
+            return ProxyResources(listeners: gateway.listeners, clusters: outbound.clusters + [FixedClusters.blackHole], routes: gateway.routes,
+                                  endpoints: outbound.assignments,
+                                  secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
+        }
         let listeners = OutboundListeners(model: model, proxy: workload).build()
         let inbound = InboundConfig(model: model, proxy: workload).build()
         return ProxyResources(

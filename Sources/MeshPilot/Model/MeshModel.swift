@@ -147,7 +147,8 @@ public struct MeshModel: Sendable {
             ?? sidecars.first { $0.namespace == Self.rootNamespace && $0.selector == nil }
     }
 
-    /// VirtualServices a sidecar in `namespace` applies (bound to `mesh`), in a stable order (namespace, then name).
+    /// VirtualServices a proxy in `namespace` applies, bound to `gateway` (`mesh` for sidecars, else `ns/name` of a
+    /// Gateway), in a stable order (namespace, then name).
     public func virtualServices(visibleFrom namespace: String, gateway: String = "mesh") -> [IstioConfig] {
         virtualServices.filter { config in
             let bound = (config.spec["gateways"]?.array ?? []).compactMap(\.string)

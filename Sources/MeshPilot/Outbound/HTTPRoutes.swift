@@ -8,14 +8,17 @@ struct HTTPRoutes {
     typealias J = EnvoyJSON
     let model: MeshModel
     let proxy: MeshWorkload
+    /// `namespace/name` of the Gateway whose routes these are; nil for a sidecar (the `mesh` gateway).
+    let gateway: String?
     let virtualServices: [IstioConfig]
     /// Each VirtualService's hosts, qualified from its namespace.
     private let qualifiedHosts: [[String]]
 
-    init(model: MeshModel, proxy: MeshWorkload) {
+    init(model: MeshModel, proxy: MeshWorkload, gateway: String? = nil) {
         self.model = model
         self.proxy = proxy
-        virtualServices = model.virtualServices(visibleFrom: proxy.namespace)
+        self.gateway = gateway
+        virtualServices = model.virtualServices(visibleFrom: proxy.namespace, gateway: gateway ?? "mesh")
         qualifiedHosts = virtualServices.map { rule in
             (rule.spec["hosts"]?.array ?? []).compactMap(\.string).map { HostMatch.qualify($0, namespace: rule.namespace, domain: model.domain) }
         }
@@ -41,7 +44,7 @@ struct HTTPRoutes {
             if let rule = virtualService(for: service) { withRules.append((rule, service)) } else { plain.append(service) }
         }
         var hosts = withRules.map { rule, service in
-            virtualHost(service: service, port: port, routes: routes(of: rule, port: port, service: service))
+            virtualHost(service: service, port: port, routes: routes(of: rule, port: port))
         }
         hosts += plain.sorted { $0.hostname < $1.hostname }.map { service in
             virtualHost(service: service, port: port, routes: [defaultRoute(cluster: OutboundClusters.name(port: port, host: service.hostname),
@@ -110,7 +113,7 @@ struct HTTPRoutes {
 
     // MARK: - VirtualService http routes
 
-    func routes(of rule: IstioConfig, port: Int, service: MeshService) -> [JSONValue] {
+    func routes(of rule: IstioConfig, port: Int) -> [JSONValue] {
         var out: [JSONValue] = []
         for http in rule.spec["http"]?.array ?? [] {
             let matches = http["match"]?.array ?? []
@@ -126,17 +129,21 @@ struct HTTPRoutes {
         return out
     }
 
-    private func sourceMatches(_ match: JSONValue?) -> Bool {
+    private func sourceMatches(_ match: JSONValue?, rule: IstioConfig) -> Bool {
         guard let match else { return true }
+        // Source labels and namespaces select sidecars; a gateway is its own source.
         if let labels = match["sourceLabels"]?.stringMap, !labels.allSatisfy({ proxy.labels[$0.key] == $0.value }) { return false }
         if let namespace = match["sourceNamespace"]?.string, namespace != proxy.namespace { return false }
-        if let gateways = match["gateways"]?.array?.compactMap(\.string), !gateways.isEmpty, !gateways.contains("mesh") { return false }
+        if let gateways = match["gateways"]?.array?.compactMap(\.string), !gateways.isEmpty {
+            guard let gateway else { return gateways.contains("mesh") }
+            return gateways.contains { ($0.contains("/") ? $0 : "\(rule.namespace)/\($0)") == gateway }
+        }
         return true
     }
 
     func translate(_ http: JSONValue, match: JSONValue?, rule: IstioConfig, port: Int) -> JSONValue? {
         if let matchPort = match?["port"]?.int, matchPort != port { return nil }
-        guard sourceMatches(match) else { return nil }
+        guard sourceMatches(match, rule: rule) else { return nil }
         var name = http["name"]?.string ?? ""
         if let matchName = match?["name"]?.string, !matchName.isEmpty { name = name.isEmpty ? ".\(matchName)" : "\(name).\(matchName)" }
         var route = J.object(["name": name.isEmpty ? nil : .string(name), "match": RouteMatch.envoy(match)])
