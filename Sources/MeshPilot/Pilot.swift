@@ -32,7 +32,11 @@ public struct Pilot: Sendable {
                                   secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
         }
         let listeners = OutboundListeners(model: model, proxy: workload).build()
-        let inbound = InboundConfig(model: model, proxy: workload).build()
+        let inboundConfig = InboundConfig(model: model, proxy: workload)
+        // AuthorizationPolicy goes here (h/policy's AuthorizationFilters): set inboundConfig.extraHTTPFilters (RBAC
+        // before the router on inbound HCMs) and extraNetworkFilters (network RBAC before tcp_proxy).
+        let inbound = inboundConfig.build()
+        // EnvoyFilter patches (h/policy's EnvoyFilterPatches) apply to the finished resources, last, here.
         return ProxyResources(
             listeners: [inbound.listener] + listeners.listeners,
             clusters: outbound.clusters + inbound.clusters + FixedClusters.all,

@@ -138,4 +138,21 @@ final class OutboundTests: XCTestCase {
         XCTAssertEqual(db[path: "filter_chains", 0, "filters", 0, "typed_config", "weighted_clusters", "clusters", 1, "name"], .string("outbound|5432||db2.default.svc.cluster.local"))
         XCTAssertEqual(out.listeners.named("10.96.5.6_5432")?[path: "filter_chains", 0, "filters", 0, "typed_config", "cluster"], .string("outbound|5432||db2.default.svc.cluster.local"))
     }
+
+    func testServiceEntriesForExternalHosts() throws {
+        let extras = try String(contentsOf: PilotFixtures.testsFolder.appendingPathComponent("Fixtures/extras.yaml"), encoding: .utf8)
+        let out = try productpage(adding: extras)
+        let http = try XCTUnwrap(out.clusters.named("outbound|80||httpbin.org"))
+        XCTAssertEqual(http["type"], .string("STRICT_DNS"))
+        XCTAssertEqual(http[path: "load_assignment", "endpoints", 0, "lb_endpoints", 0, "endpoint", "address", "socket_address", "address"], .string("httpbin.org"))
+        XCTAssertNil(http["transport_socket_matches"], "MESH_EXTERNAL: no auto mTLS")
+        XCTAssertEqual(http[path: "metadata", "filter_metadata", "istio", "services", 0, "host"], .string("httpbin.org"))
+        let tls = try XCTUnwrap(out.clusters.named("outbound|443||httpbin.org"))
+        XCTAssertEqual(tls[path: "transport_socket", "typed_config", "sni"], .string("httpbin.org"))
+        XCTAssertEqual(tls[path: "transport_socket", "typed_config", "common_tls_context", "validation_context", "trusted_ca", "filename"],
+                       .string("/etc/ssl/certs/ca-certificates.crt"))
+        XCTAssertEqual(out.routes.named("80")?[path: "virtual_hosts", 0, "domains"], .array([.string("httpbin.org"), .string("httpbin.org:80")]))
+        XCTAssertTrue(out.listeners.names.contains("0.0.0.0_443"), "a TLS ServiceEntry port without an address listens on 0.0.0.0")
+        XCTAssertNil(out.endpoints.named("outbound|80||httpbin.org"), "DNS clusters carry their endpoints inline, not over EDS")
+    }
 }
