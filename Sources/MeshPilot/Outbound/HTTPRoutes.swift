@@ -157,6 +157,8 @@ struct HTTPRoutes {
             if let body = direct["body"]?["string"]?.string { response.set("body", J.object(["inline_string": .string(body)])) }
             route.set("direct_response", response)
         } else {
+            // A route with no destination (or only zero weights) would be a configuration Envoy refuses.
+            guard (http["route"]?.array ?? []).contains(where: { ($0["weight"]?.int ?? 1) > 0 || http["route"]?.array?.count == 1 }) else { return nil }
             let routeAction = action(http, rule: rule, port: port, route: &route, authority: headers.authority)
             route.set("route", routeAction)
         }

@@ -58,7 +58,7 @@ struct OutboundClusters {
             cluster.set("type", .string("STRICT_DNS"))
             cluster.set("dns_lookup_family", .string("V4_ONLY"))
             cluster.set("load_assignment", Self.loadAssignment(name: name, endpoints: endpoints))
-        case .passthrough, .none:
+        case .passthrough:
             cluster.set("type", .string("ORIGINAL_DST"))
         }
         let connectTimeout = TrafficPolicy.seconds(policy.connectionPool?.value(atPath: "tcp.connectTimeout"))
