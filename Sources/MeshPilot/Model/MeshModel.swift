@@ -16,6 +16,7 @@ public struct MeshModel: Sendable {
     public var peerAuthentications: [IstioConfig]
     public var sidecars: [IstioConfig]
     public var gateways: [IstioConfig]
+    public var telemetries: [IstioConfig]
     public var meshConfig: JSONValue
     /// Per-push results shared between proxies.
     let cache = PushCache()
@@ -39,6 +40,7 @@ public struct MeshModel: Sendable {
         peerAuthentications = snapshot.items("peerauthentications.security.istio.io").map { IstioConfig($0, kind: "PeerAuthentication") }
         sidecars = snapshot.items("sidecars.networking.istio.io").map { IstioConfig($0, kind: "Sidecar") }
         gateways = snapshot.items("gateways.networking.istio.io").map { IstioConfig($0, kind: "Gateway") }
+        telemetries = snapshot.items("telemetries.telemetry.istio.io").map { IstioConfig($0, kind: "Telemetry") }
         endpoints = [:]
         let podsByKey = Dictionary(workloads.map { ("\($0.namespace)/\($0.name)", $0) }, uniquingKeysWith: { first, _ in first })
         let podsByIP = Dictionary(workloads.map { ($0.ip, $0) }, uniquingKeysWith: { first, _ in first })
@@ -185,6 +187,23 @@ public struct MeshModel: Sendable {
             service.serviceEntry == nil && service.namespace == workload.namespace && !service.selector.isEmpty
                 && service.selector.allSatisfy { workload.labels[$0.key] == $0.value }
         }
+    }
+
+    /// The model as one proxy sees it: the mesh config with the Telemetry resource that applies to the workload
+    /// (workload selector > its namespace > root namespace) turning access logging on (to /dev/stdout when the mesh
+    /// config names no file) or off.
+    func applyingTelemetry(to workload: MeshWorkload) -> MeshModel {
+        let local = telemetries.filter { $0.namespace == workload.namespace }
+        let chosen = local.first { $0.selector != nil && $0.selects(workload) } ?? local.first { $0.selector == nil }
+            ?? telemetries.first { $0.namespace == Self.rootNamespace && $0.selector == nil }
+        guard let logging = chosen?.spec["accessLogging"]?.array?.first else { return self }
+        var copy = self
+        if logging["disabled"]?.bool == true {
+            copy.meshConfig["accessLogFile"] = .string("")
+        } else if (meshConfig["accessLogFile"]?.string ?? "").isEmpty {
+            copy.meshConfig["accessLogFile"] = .string("/dev/stdout")
+        }
+        return copy
     }
 
     /// `meshConfig.outboundTrafficPolicy.mode` is REGISTRY_ONLY (unknown destinations go to BlackHoleCluster).

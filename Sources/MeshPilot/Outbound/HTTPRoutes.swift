@@ -262,7 +262,6 @@ struct HTTPRoutes {
         }
         if let perTry = TrafficPolicy.seconds(retries["perTryTimeout"]) { policy.set("per_try_timeout", J.duration(perTry)) }
         if retries["retryIgnorePreviousHosts"]?.bool == false { policy.set("retry_host_predicate", nil) }
-        // Keep Istio's field order: host_selection_retry_max_attempts stays where the default put it.
         return policy
     }
 

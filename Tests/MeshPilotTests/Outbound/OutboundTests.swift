@@ -155,4 +155,28 @@ final class OutboundTests: XCTestCase {
         XCTAssertTrue(out.listeners.names.contains("0.0.0.0_443"), "a TLS ServiceEntry port without an address listens on 0.0.0.0")
         XCTAssertNil(out.endpoints.named("outbound|80||httpbin.org"), "DNS clusters carry their endpoints inline, not over EDS")
     }
+
+    func testTelemetryTurnsAccessLoggingOffAndOn() throws {
+        func logPath(_ out: ProxyResources) -> JSONValue? {
+            out.listeners.named("0.0.0.0_9080")?[path: "filter_chains", 0, "filters", 0, "typed_config", "access_log", 0, "typed_config", "path"]
+        }
+        let off = """
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata: {name: mesh-default, namespace: istio-system}
+        spec: {accessLogging: [{providers: [{name: envoy}], disabled: true}]}
+        """
+        XCTAssertNil(logPath(try productpage(adding: off)))
+        let onForProductpage = off + """
+
+        ---
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata: {name: productpage, namespace: default}
+        spec: {selector: {matchLabels: {app: productpage}}, accessLogging: [{providers: [{name: envoy}]}]}
+        """
+        let meshWithoutLogs = JSONValue.object([("accessLogFile", .string(""))])
+        XCTAssertEqual(logPath(try productpage(adding: onForProductpage, meshConfig: meshWithoutLogs)), .string("/dev/stdout"))
+        XCTAssertNil(logPath(try productpage(meshConfig: meshWithoutLogs)), "an empty accessLogFile turns logging off, as in Istio")
+    }
 }
