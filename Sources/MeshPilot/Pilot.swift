@@ -24,7 +24,7 @@ public struct Pilot: Sendable {
     /// The same from a model already read (one model serves every proxy of a push).
     public func resources(for node: ProxyNode, in push: MeshModel) -> ProxyResources {
         guard let workload = push.workload(for: node) else { return ProxyResources() }
-        let model = push.applyingTelemetry(to: workload)
+        let model = push.applyingProxySettings(to: workload)
         let outbound = OutboundClusters(model: model, proxy: workload).build()
         if node.kind == .router {
             let gateway = GatewayConfig(model: model, proxy: workload).build()

@@ -189,15 +189,20 @@ public struct MeshModel: Sendable {
         }
     }
 
-    /// The model as one proxy sees it: the mesh config with the Telemetry resource that applies to the workload
+    /// The model as one proxy sees it: the mesh config with its Sidecar's outbound traffic policy and with the
+    /// Telemetry resource that applies to the workload
     /// (workload selector > its namespace > root namespace) turning access logging on (to /dev/stdout when the mesh
     /// config names no file) or off.
-    func applyingTelemetry(to workload: MeshWorkload) -> MeshModel {
+    /// A Sidecar's `outboundTrafficPolicy.mode` replaces the mesh's for the workloads it applies to.
+    func applyingProxySettings(to workload: MeshWorkload) -> MeshModel {
+        var copy = self
+        if let mode = sidecar(for: workload)?.spec.value(atPath: "outboundTrafficPolicy.mode") {
+            copy.meshConfig["outboundTrafficPolicy"] = .object([("mode", mode)])
+        }
         let local = telemetries.filter { $0.namespace == workload.namespace }
         let chosen = local.first { $0.selector != nil && $0.selects(workload) } ?? local.first { $0.selector == nil }
             ?? telemetries.first { $0.namespace == Self.rootNamespace && $0.selector == nil }
-        guard let logging = chosen?.spec["accessLogging"]?.array?.first else { return self }
-        var copy = self
+        guard let logging = chosen?.spec["accessLogging"]?.array?.first else { return copy }
         if logging["disabled"]?.bool == true {
             copy.meshConfig["accessLogFile"] = .string("")
         } else if (meshConfig["accessLogFile"]?.string ?? "").isEmpty {

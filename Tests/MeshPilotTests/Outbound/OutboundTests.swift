@@ -113,6 +113,14 @@ final class OutboundTests: XCTestCase {
         let registryOnly = try productpage(meshConfig: .object([("outboundTrafficPolicy", .object([("mode", .string("REGISTRY_ONLY"))]))]))
         XCTAssertEqual(registryOnly.listeners.named("virtualOutbound")?[path: "filter_chains", 0, "filters", 0, "typed_config", "cluster"], .string("BlackHoleCluster"))
         XCTAssertEqual(registryOnly.routes.named("9080")?["virtual_hosts"]?.array?.last?["name"], .string("block_all"))
+        let sidecarRegistryOnly = """
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: default, namespace: default}
+        spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}
+        """
+        XCTAssertEqual(try productpage(adding: sidecarRegistryOnly).listeners.named("virtualOutbound")?[path: "filter_chains", 0, "filters", 0, "typed_config", "cluster"],
+                       .string("BlackHoleCluster"))
     }
 
     func testTCPServicesGetClusterIPListeners() throws {
