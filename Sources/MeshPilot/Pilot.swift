@@ -22,11 +22,22 @@ public struct Pilot: Sendable {
     }
 
     /// The same from a model already read (one model serves every proxy of a push).
-    public func resources(for node: ProxyNode, in model: MeshModel) -> ProxyResources {
-        guard node.kind == .sidecar, let workload = model.workload(for: node) else { return ProxyResources() }
+    public func resources(for node: ProxyNode, in push: MeshModel) -> ProxyResources {
+        guard let workload = push.workload(for: node) else { return ProxyResources() }
+        let model = push.applyingProxySettings(to: workload)
         let outbound = OutboundClusters(model: model, proxy: workload).build()
+        if node.kind == .router {
+            let gateway = GatewayConfig(model: model, proxy: workload).build()
+            return ProxyResources(listeners: gateway.listeners, clusters: outbound.clusters + [FixedClusters.blackHole], routes: gateway.routes,
+                                  endpoints: outbound.assignments,
+                                  secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
+        }
         let listeners = OutboundListeners(model: model, proxy: workload).build()
-        let inbound = InboundConfig(model: model, proxy: workload).build()
+        let inboundConfig = InboundConfig(model: model, proxy: workload)
+        // AuthorizationPolicy goes here (h/policy's AuthorizationFilters): set inboundConfig.extraHTTPFilters (RBAC
+        // before the router on inbound HCMs) and extraNetworkFilters (network RBAC before tcp_proxy).
+        let inbound = inboundConfig.build()
+        // EnvoyFilter patches (h/policy's EnvoyFilterPatches) apply to the finished resources, last, here.
         return ProxyResources(
             listeners: [inbound.listener] + listeners.listeners,
             clusters: outbound.clusters + inbound.clusters + FixedClusters.all,

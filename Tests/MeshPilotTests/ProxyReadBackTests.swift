@@ -78,6 +78,10 @@ final class ProxyReadBackTests: XCTestCase {
     func testEnvoyValidatesThePilotsOutput() throws {
         try validateWithEnvoy(try bookinfo())
         try validateWithEnvoy(try bookinfo(extras: true))
+        let gateway = Pilot(authority: try CertificateAuthority()).resources(
+            for: GatewayConfigTests.node, in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: GatewayConfigTests.ingress))
+        XCTAssertFalse(gateway.listeners.isEmpty)
+        try validateWithEnvoy(gateway)
     }
 
     private func validateWithEnvoy(_ out: ProxyResources, line: UInt = #line) throws {

@@ -16,7 +16,10 @@ public struct MeshModel: Sendable {
     public var peerAuthentications: [IstioConfig]
     public var sidecars: [IstioConfig]
     public var gateways: [IstioConfig]
+    public var telemetries: [IstioConfig]
     public var meshConfig: JSONValue
+    /// Per-push results shared between proxies.
+    let cache = PushCache()
 
     public init(_ snapshot: MeshSnapshot) {
         meshConfig = snapshot.meshConfig
@@ -37,6 +40,7 @@ public struct MeshModel: Sendable {
         peerAuthentications = snapshot.items("peerauthentications.security.istio.io").map { IstioConfig($0, kind: "PeerAuthentication") }
         sidecars = snapshot.items("sidecars.networking.istio.io").map { IstioConfig($0, kind: "Sidecar") }
         gateways = snapshot.items("gateways.networking.istio.io").map { IstioConfig($0, kind: "Gateway") }
+        telemetries = snapshot.items("telemetries.telemetry.istio.io").map { IstioConfig($0, kind: "Telemetry") }
         endpoints = [:]
         let podsByKey = Dictionary(workloads.map { ("\($0.namespace)/\($0.name)", $0) }, uniquingKeysWith: { first, _ in first })
         let podsByIP = Dictionary(workloads.map { ($0.ip, $0) }, uniquingKeysWith: { first, _ in first })
@@ -145,7 +149,8 @@ public struct MeshModel: Sendable {
             ?? sidecars.first { $0.namespace == Self.rootNamespace && $0.selector == nil }
     }
 
-    /// VirtualServices a sidecar in `namespace` applies (bound to `mesh`), in a stable order (namespace, then name).
+    /// VirtualServices a proxy in `namespace` applies, bound to `gateway` (`mesh` for sidecars, else `ns/name` of a
+    /// Gateway), in a stable order (namespace, then name).
     public func virtualServices(visibleFrom namespace: String, gateway: String = "mesh") -> [IstioConfig] {
         virtualServices.filter { config in
             let bound = (config.spec["gateways"]?.array ?? []).compactMap(\.string)
@@ -182,6 +187,28 @@ public struct MeshModel: Sendable {
             service.serviceEntry == nil && service.namespace == workload.namespace && !service.selector.isEmpty
                 && service.selector.allSatisfy { workload.labels[$0.key] == $0.value }
         }
+    }
+
+    /// The model as one proxy sees it: the mesh config with its Sidecar's outbound traffic policy and with the
+    /// Telemetry resource that applies to the workload
+    /// (workload selector > its namespace > root namespace) turning access logging on (to /dev/stdout when the mesh
+    /// config names no file) or off.
+    /// A Sidecar's `outboundTrafficPolicy.mode` replaces the mesh's for the workloads it applies to.
+    func applyingProxySettings(to workload: MeshWorkload) -> MeshModel {
+        var copy = self
+        if let mode = sidecar(for: workload)?.spec.value(atPath: "outboundTrafficPolicy.mode") {
+            copy.meshConfig["outboundTrafficPolicy"] = .object([("mode", mode)])
+        }
+        let local = telemetries.filter { $0.namespace == workload.namespace }
+        let chosen = local.first { $0.selector != nil && $0.selects(workload) } ?? local.first { $0.selector == nil }
+            ?? telemetries.first { $0.namespace == Self.rootNamespace && $0.selector == nil }
+        guard let logging = chosen?.spec["accessLogging"]?.array?.first else { return copy }
+        if logging["disabled"]?.bool == true {
+            copy.meshConfig["accessLogFile"] = .string("")
+        } else if (meshConfig["accessLogFile"]?.string ?? "").isEmpty {
+            copy.meshConfig["accessLogFile"] = .string("/dev/stdout")
+        }
+        return copy
     }
 
     /// `meshConfig.outboundTrafficPolicy.mode` is REGISTRY_ONLY (unknown destinations go to BlackHoleCluster).

@@ -12,7 +12,9 @@ public struct ServicePort: Sendable, Equatable {
 
 /// A service the mesh knows: a Kubernetes Service or one host of a ServiceEntry.
 public struct MeshService: Sendable {
-    public enum Resolution: String, Sendable { case endpoints = "EDS", dns = "STRICT_DNS", passthrough = "ORIGINAL_DST", none = "NONE" }
+    /// How the proxy finds the service's addresses: EDS, DNS, or the connection's original destination (headless
+    /// Services, ServiceEntries with resolution NONE).
+    public enum Resolution: String, Sendable { case endpoints = "EDS", dns = "STRICT_DNS", passthrough = "ORIGINAL_DST" }
 
     public var name: String
     public var namespace: String
@@ -51,7 +53,7 @@ public struct MeshService: Sendable {
         let exportTo = exported.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) } ?? ["*"]
         return MeshService(name: name, namespace: namespace, hostname: "\(name).\(namespace).svc.\(domain)", clusterIP: clusterIP, ports: ports,
                            selector: spec["selector"]?.stringMap ?? [:], exportTo: exportTo,
-                           resolution: clusterIP == nil && spec["type"]?.string != "ExternalName" ? .passthrough : .endpoints,
+                           resolution: spec["clusterIP"]?.string == "None" ? .passthrough : .endpoints,
                            isExternal: false, serviceEntry: nil)
     }
 

@@ -8,12 +8,20 @@ struct HTTPRoutes {
     typealias J = EnvoyJSON
     let model: MeshModel
     let proxy: MeshWorkload
+    /// `namespace/name` of the Gateway whose routes these are; nil for a sidecar (the `mesh` gateway).
+    let gateway: String?
     let virtualServices: [IstioConfig]
+    /// Each VirtualService's hosts, qualified from its namespace.
+    private let qualifiedHosts: [[String]]
 
-    init(model: MeshModel, proxy: MeshWorkload) {
+    init(model: MeshModel, proxy: MeshWorkload, gateway: String? = nil) {
         self.model = model
         self.proxy = proxy
-        virtualServices = model.virtualServices(visibleFrom: proxy.namespace)
+        self.gateway = gateway
+        virtualServices = model.virtualServices(visibleFrom: proxy.namespace, gateway: gateway ?? "mesh")
+        qualifiedHosts = virtualServices.map { rule in
+            (rule.spec["hosts"]?.array ?? []).compactMap(\.string).map { HostMatch.qualify($0, namespace: rule.namespace, domain: model.domain) }
+        }
     }
 
     /// Istio's default outbound retry policy (`hashPolicy`: the destination uses consistent hashing, so no
@@ -36,7 +44,7 @@ struct HTTPRoutes {
             if let rule = virtualService(for: service) { withRules.append((rule, service)) } else { plain.append(service) }
         }
         var hosts = withRules.map { rule, service in
-            virtualHost(service: service, port: port, routes: routes(of: rule, port: port, service: service))
+            virtualHost(service: service, port: port, routes: routes(of: rule, port: port))
         }
         hosts += plain.sorted { $0.hostname < $1.hostname }.map { service in
             virtualHost(service: service, port: port, routes: [defaultRoute(cluster: OutboundClusters.name(port: port, host: service.hostname),
@@ -64,11 +72,9 @@ struct HTTPRoutes {
 
     /// The first VirtualService (oldest-first stand-in: namespace, name) whose hosts name the service.
     func virtualService(for service: MeshService) -> IstioConfig? {
-        virtualServices.first { rule in
-            (rule.spec["hosts"]?.array ?? []).compactMap(\.string).contains { host in
-                HostMatch.matches(pattern: HostMatch.qualify(host, namespace: rule.namespace, domain: model.domain), host: service.hostname)
-            }
-        }
+        zip(virtualServices, qualifiedHosts).first { _, hosts in
+            hosts.contains { HostMatch.matches(pattern: $0, host: service.hostname) }
+        }?.0
     }
 
     func virtualHost(service: MeshService, port: Int, routes: [JSONValue]) -> JSONValue {
@@ -107,7 +113,7 @@ struct HTTPRoutes {
 
     // MARK: - VirtualService http routes
 
-    func routes(of rule: IstioConfig, port: Int, service: MeshService) -> [JSONValue] {
+    func routes(of rule: IstioConfig, port: Int) -> [JSONValue] {
         var out: [JSONValue] = []
         for http in rule.spec["http"]?.array ?? [] {
             let matches = http["match"]?.array ?? []
@@ -123,17 +129,21 @@ struct HTTPRoutes {
         return out
     }
 
-    private func sourceMatches(_ match: JSONValue?) -> Bool {
+    private func sourceMatches(_ match: JSONValue?, rule: IstioConfig) -> Bool {
         guard let match else { return true }
+        // Source labels and namespaces select sidecars; a gateway is its own source.
         if let labels = match["sourceLabels"]?.stringMap, !labels.allSatisfy({ proxy.labels[$0.key] == $0.value }) { return false }
         if let namespace = match["sourceNamespace"]?.string, namespace != proxy.namespace { return false }
-        if let gateways = match["gateways"]?.array?.compactMap(\.string), !gateways.isEmpty, !gateways.contains("mesh") { return false }
+        if let gateways = match["gateways"]?.array?.compactMap(\.string), !gateways.isEmpty {
+            guard let gateway else { return gateways.contains("mesh") }
+            return gateways.contains { ($0.contains("/") ? $0 : "\(rule.namespace)/\($0)") == gateway }
+        }
         return true
     }
 
     func translate(_ http: JSONValue, match: JSONValue?, rule: IstioConfig, port: Int) -> JSONValue? {
         if let matchPort = match?["port"]?.int, matchPort != port { return nil }
-        guard sourceMatches(match) else { return nil }
+        guard sourceMatches(match, rule: rule) else { return nil }
         var name = http["name"]?.string ?? ""
         if let matchName = match?["name"]?.string, !matchName.isEmpty { name = name.isEmpty ? ".\(matchName)" : "\(name).\(matchName)" }
         var route = J.object(["name": name.isEmpty ? nil : .string(name), "match": RouteMatch.envoy(match)])
@@ -147,6 +157,8 @@ struct HTTPRoutes {
             if let body = direct["body"]?["string"]?.string { response.set("body", J.object(["inline_string": .string(body)])) }
             route.set("direct_response", response)
         } else {
+            // A route with no destination (or only zero weights) would be a configuration Envoy refuses.
+            guard (http["route"]?.array ?? []).contains(where: { ($0["weight"]?.int ?? 1) > 0 || http["route"]?.array?.count == 1 }) else { return nil }
             let routeAction = action(http, rule: rule, port: port, route: &route, authority: headers.authority)
             route.set("route", routeAction)
         }
@@ -250,7 +262,6 @@ struct HTTPRoutes {
         }
         if let perTry = TrafficPolicy.seconds(retries["perTryTimeout"]) { policy.set("per_try_timeout", J.duration(perTry)) }
         if retries["retryIgnorePreviousHosts"]?.bool == false { policy.set("retry_host_predicate", nil) }
-        // Keep Istio's field order: host_selection_retry_max_attempts stays where the default put it.
         return policy
     }
 

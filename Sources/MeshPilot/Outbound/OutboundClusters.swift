@@ -13,21 +13,35 @@ struct OutboundClusters {
     func build() -> (clusters: [JSONValue], assignments: [JSONValue]) {
         var clusters: [JSONValue] = [], assignments: [JSONValue] = []
         for service in model.visibleServices(for: proxy) {
-            let rule = model.destinationRule(for: service.hostname, serviceNamespace: service.namespace, proxyNamespace: proxy.namespace)
-            for port in service.ports where port.proto != .udp {
-                let all = model.endpoints(of: service, port: port.port)
-                var subsets: [(name: String?, labels: [String: String])] = [(nil, [:])]
-                for subset in rule?.spec["subsets"]?.array ?? [] {
-                    guard let name = subset["name"]?.string else { continue }
-                    subsets.append((name, subset["labels"]?.stringMap ?? [:]))
-                }
-                for subset in subsets {
-                    let chosen = all.filter { endpoint in subset.labels.allSatisfy { endpoint.labels[$0.key] == $0.value } }
-                    let name = Self.name(port: port.port, subset: subset.name, host: service.hostname)
-                    let policy = TrafficPolicy(rule: rule, subset: subset.name, port: port.port)
-                    clusters.append(cluster(name: name, service: service, port: port, subset: subset.name, rule: rule, policy: policy, endpoints: chosen))
-                    if service.resolution == .endpoints { assignments.append(Self.loadAssignment(name: name, endpoints: chosen)) }
-                }
+            // A service's clusters depend on the proxy only through its namespace (which DestinationRule applies).
+            let built = model.cache.value(for: "clusters|\(proxy.namespace)|\(service.namespace)|\(service.hostname)") { () -> PushCache.Entry in
+                let result = build(service)
+                return .clusters(result.clusters, result.assignments)
+            }
+            if case .clusters(let serviceClusters, let serviceAssignments) = built {
+                clusters += serviceClusters
+                assignments += serviceAssignments
+            }
+        }
+        return (clusters, assignments)
+    }
+
+    private func build(_ service: MeshService) -> (clusters: [JSONValue], assignments: [JSONValue]) {
+        var clusters: [JSONValue] = [], assignments: [JSONValue] = []
+        let rule = model.destinationRule(for: service.hostname, serviceNamespace: service.namespace, proxyNamespace: proxy.namespace)
+        for port in service.ports where port.proto != .udp {
+            let all = model.endpoints(of: service, port: port.port)
+            var subsets: [(name: String?, labels: [String: String])] = [(nil, [:])]
+            for subset in rule?.spec["subsets"]?.array ?? [] {
+                guard let name = subset["name"]?.string else { continue }
+                subsets.append((name, subset["labels"]?.stringMap ?? [:]))
+            }
+            for subset in subsets {
+                let chosen = all.filter { endpoint in subset.labels.allSatisfy { endpoint.labels[$0.key] == $0.value } }
+                let name = Self.name(port: port.port, subset: subset.name, host: service.hostname)
+                let policy = TrafficPolicy(rule: rule, subset: subset.name, port: port.port)
+                clusters.append(cluster(name: name, service: service, port: port, subset: subset.name, rule: rule, policy: policy, endpoints: chosen))
+                if service.resolution == .endpoints { assignments.append(Self.loadAssignment(name: name, endpoints: chosen)) }
             }
         }
         return (clusters, assignments)
@@ -44,7 +58,7 @@ struct OutboundClusters {
             cluster.set("type", .string("STRICT_DNS"))
             cluster.set("dns_lookup_family", .string("V4_ONLY"))
             cluster.set("load_assignment", Self.loadAssignment(name: name, endpoints: endpoints))
-        case .passthrough, .none:
+        case .passthrough:
             cluster.set("type", .string("ORIGINAL_DST"))
         }
         let connectTimeout = TrafficPolicy.seconds(policy.connectionPool?.value(atPath: "tcp.connectTimeout"))

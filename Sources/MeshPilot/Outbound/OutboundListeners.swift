@@ -21,7 +21,7 @@ struct OutboundListeners {
                 } else if let ip = service.clusterIP ?? (service.serviceEntry != nil ? "0.0.0.0" : nil) {
                     let name = "\(ip)_\(port.port)"
                     guard tcpListeners[name] == nil else { continue }
-                    tcpListeners[name] = tcpListener(name: name, ip: ip, service: service, port: port, virtualService: routes.virtualService(for: service))
+                    tcpListeners[name] = tcpListener(name: name, ip: ip, service: service, port: port, routes: routes)
                 }
             }
         }
@@ -68,11 +68,10 @@ struct OutboundListeners {
     }
 
     /// A TCP service port: tcp_proxy to the service's cluster, or to the destinations of a VirtualService `tcp` route.
-    func tcpListener(name: String, ip: String, service: MeshService, port: ServicePort, virtualService: IstioConfig?) -> JSONValue {
+    func tcpListener(name: String, ip: String, service: MeshService, port: ServicePort, routes: HTTPRoutes) -> JSONValue {
         let cluster = OutboundClusters.name(port: port.port, host: service.hostname)
         var filter = NetworkFilters.tcpProxy(statPrefix: cluster, cluster: cluster, meshConfig: model.meshConfig)
-        if let rule = virtualService, let route = tcpRoute(rule, port: port.port) {
-            let routes = HTTPRoutes(model: model, proxy: proxy)
+        if let rule = routes.virtualService(for: service), let route = tcpRoute(rule, port: port.port) {
             let destinations = (route["route"]?.array ?? []).map { (cluster: routes.cluster(for: $0["destination"], rule: rule, port: port.port), weight: $0["weight"]?.int ?? 0) }
             if destinations.count == 1 {
                 filter = NetworkFilters.tcpProxy(statPrefix: destinations[0].cluster, cluster: destinations[0].cluster, meshConfig: model.meshConfig)

@@ -41,44 +41,22 @@ final class InboundConfigTests: XCTestCase {
         XCTAssertEqual(cluster[path: "metadata", "filter_metadata", "istio", "services", 0, "host"], .string("productpage.default.svc.cluster.local"))
     }
 
+    /// A PeerAuthentication document.
+    private func peerAuthentication(_ name: String, _ namespace: String, _ spec: String) -> String {
+        "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: \(name), namespace: \(namespace)}\nspec: \(spec)\n---\n"
+    }
+
     func testPeerAuthenticationModesAndPrecedence() throws {
         XCTAssertEqual(try chains9080(try inbound()), ["raw_buffer http/1.1,h2c", "tls istio-peer-exchange,istio,istio-http/1.0,istio-http/1.1,istio-h2"])
-        let meshStrict = """
-        apiVersion: security.istio.io/v1
-        kind: PeerAuthentication
-        metadata: {name: default, namespace: istio-system}
-        spec: {mtls: {mode: STRICT}}
-        """
+        let meshStrict = peerAuthentication("default", "istio-system", "{mtls: {mode: STRICT}}")
         XCTAssertEqual(try chains9080(try inbound(adding: meshStrict)), ["tls "])
-        let namespaceDisable = meshStrict + """
-
-        ---
-        apiVersion: security.istio.io/v1
-        kind: PeerAuthentication
-        metadata: {name: default, namespace: default}
-        spec: {mtls: {mode: DISABLE}}
-        """
+        let namespaceDisable = meshStrict + peerAuthentication("default", "default", "{mtls: {mode: DISABLE}}")
         XCTAssertEqual(try chains9080(try inbound(adding: namespaceDisable)), ["raw_buffer http/1.1,h2c"])
-        let workloadUnsetPortStrict = namespaceDisable + """
-
-        ---
-        apiVersion: security.istio.io/v1
-        kind: PeerAuthentication
-        metadata: {name: productpage, namespace: default}
-        spec:
-          selector: {matchLabels: {app: productpage}}
-          mtls: {mode: UNSET}
-          portLevelMtls: {"9080": {mode: STRICT}}
-        """
+        let workloadUnsetPortStrict = namespaceDisable + peerAuthentication(
+            "productpage", "default", "{selector: {matchLabels: {app: productpage}}, mtls: {mode: UNSET}, portLevelMtls: {\"9080\": {mode: STRICT}}}")
         XCTAssertEqual(try chains9080(try inbound(adding: workloadUnsetPortStrict)), ["tls "])
-        let workloadPermissive = namespaceDisable + """
-
-        ---
-        apiVersion: security.istio.io/v1
-        kind: PeerAuthentication
-        metadata: {name: productpage, namespace: default}
-        spec: {selector: {matchLabels: {app: productpage}}, mtls: {mode: PERMISSIVE}}
-        """
+        let workloadPermissive = namespaceDisable + peerAuthentication(
+            "productpage", "default", "{selector: {matchLabels: {app: productpage}}, mtls: {mode: PERMISSIVE}}")
         XCTAssertEqual(try chains9080(try inbound(adding: workloadPermissive)).count, 2)
     }
 

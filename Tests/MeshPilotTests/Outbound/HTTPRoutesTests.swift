@@ -3,7 +3,7 @@ import ConfigValues
 import XCTest
 
 final class HTTPRoutesTests: XCTestCase {
-    private func routes(adding extra: String = "", proxy: ProxyNode = PilotFixtures.productpage) throws -> JSONValue {
+    func routes(adding extra: String = "", proxy: ProxyNode = PilotFixtures.productpage) throws -> JSONValue {
         let out = Pilot(authority: nil).resources(for: proxy, in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: extra))
         return try XCTUnwrap(out.routes.named("9080"))
     }
@@ -131,5 +131,23 @@ final class HTTPRoutesTests: XCTestCase {
         XCTAssertEqual(fromProductpage[path: "routes", 1, "redirect"], .object([("path_redirect", .string("/new")), ("response_code", .string("FOUND"))]))
         XCTAssertEqual(fromProductpage[path: "routes", 2, "direct_response", "status"], .int(418))
         XCTAssertEqual(fromProductpage[path: "routes", 2, "direct_response", "body", "inline_string"], .string("teapot"))
+    }
+}
+
+extension HTTPRoutesTests {
+    func testRoutesWithoutADestinationAreLeftOut() throws {
+        let rule = """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: ratings, namespace: default}
+        spec:
+          hosts: [ratings]
+          http:
+          - {name: nothing, match: [{uri: {prefix: /x}}], fault: {abort: {httpStatus: 500}}}
+          - {name: zero, match: [{uri: {prefix: /y}}], route: [{destination: {host: ratings, subset: a}, weight: 0}, {destination: {host: ratings, subset: b}, weight: 0}]}
+          - {name: fine, route: [{destination: {host: ratings}}]}
+        """
+        let config = try routes(adding: rule)
+        XCTAssertEqual(config["virtual_hosts"]?.array?.named("ratings.default.svc.cluster.local:9080")?["routes"]?.array?.names, ["fine"])
     }
 }

@@ -113,6 +113,14 @@ final class OutboundTests: XCTestCase {
         let registryOnly = try productpage(meshConfig: .object([("outboundTrafficPolicy", .object([("mode", .string("REGISTRY_ONLY"))]))]))
         XCTAssertEqual(registryOnly.listeners.named("virtualOutbound")?[path: "filter_chains", 0, "filters", 0, "typed_config", "cluster"], .string("BlackHoleCluster"))
         XCTAssertEqual(registryOnly.routes.named("9080")?["virtual_hosts"]?.array?.last?["name"], .string("block_all"))
+        let sidecarRegistryOnly = """
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: default, namespace: default}
+        spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}
+        """
+        XCTAssertEqual(try productpage(adding: sidecarRegistryOnly).listeners.named("virtualOutbound")?[path: "filter_chains", 0, "filters", 0, "typed_config", "cluster"],
+                       .string("BlackHoleCluster"))
     }
 
     func testTCPServicesGetClusterIPListeners() throws {
@@ -137,5 +145,46 @@ final class OutboundTests: XCTestCase {
         XCTAssertEqual(db["bind_to_port"], .bool(false))
         XCTAssertEqual(db[path: "filter_chains", 0, "filters", 0, "typed_config", "weighted_clusters", "clusters", 1, "name"], .string("outbound|5432||db2.default.svc.cluster.local"))
         XCTAssertEqual(out.listeners.named("10.96.5.6_5432")?[path: "filter_chains", 0, "filters", 0, "typed_config", "cluster"], .string("outbound|5432||db2.default.svc.cluster.local"))
+    }
+
+    func testServiceEntriesForExternalHosts() throws {
+        let extras = try String(contentsOf: PilotFixtures.testsFolder.appendingPathComponent("Fixtures/extras.yaml"), encoding: .utf8)
+        let out = try productpage(adding: extras)
+        let http = try XCTUnwrap(out.clusters.named("outbound|80||httpbin.org"))
+        XCTAssertEqual(http["type"], .string("STRICT_DNS"))
+        XCTAssertEqual(http[path: "load_assignment", "endpoints", 0, "lb_endpoints", 0, "endpoint", "address", "socket_address", "address"], .string("httpbin.org"))
+        XCTAssertNil(http["transport_socket_matches"], "MESH_EXTERNAL: no auto mTLS")
+        XCTAssertEqual(http[path: "metadata", "filter_metadata", "istio", "services", 0, "host"], .string("httpbin.org"))
+        let tls = try XCTUnwrap(out.clusters.named("outbound|443||httpbin.org"))
+        XCTAssertEqual(tls[path: "transport_socket", "typed_config", "sni"], .string("httpbin.org"))
+        XCTAssertEqual(tls[path: "transport_socket", "typed_config", "common_tls_context", "validation_context", "trusted_ca", "filename"],
+                       .string("/etc/ssl/certs/ca-certificates.crt"))
+        XCTAssertEqual(out.routes.named("80")?[path: "virtual_hosts", 0, "domains"], .array([.string("httpbin.org"), .string("httpbin.org:80")]))
+        XCTAssertTrue(out.listeners.names.contains("0.0.0.0_443"), "a TLS ServiceEntry port without an address listens on 0.0.0.0")
+        XCTAssertNil(out.endpoints.named("outbound|80||httpbin.org"), "DNS clusters carry their endpoints inline, not over EDS")
+    }
+
+    func testTelemetryTurnsAccessLoggingOffAndOn() throws {
+        func logPath(_ out: ProxyResources) -> JSONValue? {
+            out.listeners.named("0.0.0.0_9080")?[path: "filter_chains", 0, "filters", 0, "typed_config", "access_log", 0, "typed_config", "path"]
+        }
+        let off = """
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata: {name: mesh-default, namespace: istio-system}
+        spec: {accessLogging: [{providers: [{name: envoy}], disabled: true}]}
+        """
+        XCTAssertNil(logPath(try productpage(adding: off)))
+        let onForProductpage = off + """
+
+        ---
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata: {name: productpage, namespace: default}
+        spec: {selector: {matchLabels: {app: productpage}}, accessLogging: [{providers: [{name: envoy}]}]}
+        """
+        let meshWithoutLogs = JSONValue.object([("accessLogFile", .string(""))])
+        XCTAssertEqual(logPath(try productpage(adding: onForProductpage, meshConfig: meshWithoutLogs)), .string("/dev/stdout"))
+        XCTAssertNil(logPath(try productpage(meshConfig: meshWithoutLogs)), "an empty accessLogFile turns logging off, as in Istio")
     }
 }
