@@ -57,6 +57,8 @@ final class DiscoveryClient {
         let subscription = TypeSubscription(type: type, source: source, server: server, node: node, names: names, loop: loop, log: proxy.log) {
             [unowned self] response in apply(response, type: type)
         }
+        let stats = proxy.stats, prefix = Self.statPrefix(type)
+        subscription.onFailure = { stats.increment(prefix + "update_failure") }
         subscriptions[type] = subscription
         subscription.start()
     }

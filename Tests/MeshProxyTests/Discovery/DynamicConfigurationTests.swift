@@ -124,6 +124,55 @@ final class DynamicConfigurationTests: XCTestCase {
         XCTAssertTrue(proxy.listenerPorts.isEmpty)
     }
 
+    func testNewListenerWarmsUntilItsRoutesArrive() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        var resources = fixture.resources
+        let routes = resources.routes
+        resources.routes = []
+        fixture.resources = resources
+        let (proxy, adminPort) = try startProxy(fixture)
+        defer { proxy.stop() }
+        XCTAssertTrue(eventually { fixture.sync(ProxyResources.routeType)?.status == "SYNCED" })
+        XCTAssertNil(fixture.get(), "a listener without its route configuration should not accept yet")
+        let dump = try JSONValue.parse(try TestClient.get(port: adminPort, path: "/config_dump?resource=dynamic_listeners", host: "admin").body)
+        XCTAssertNotNil(dump["configs"]?.array?.first?["warming_state"], dump.serialized)
+
+        resources.routes = routes
+        fixture.resources = resources
+        fixture.server.push()
+        XCTAssertTrue(eventually { fixture.get()?.status == 200 }, "the listener never left warming")
+    }
+
+    func testSecretsArriveOverSDSAndTheirKeysAreRedacted() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        var resources = fixture.resources
+        resources.clusters.append(XDSFixture.json(#"""
+            {"name": "backend-tls", "type": "EDS", "connect_timeout": "1s", "eds_cluster_config": {"eds_config": \#(XDSFixture.restSource)},
+             "transport_socket": {"name": "envoy.transport_sockets.tls", "typed_config": {
+               "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+               "common_tls_context": {"tls_certificate_sds_secret_configs": [{"name": "default", "sds_config": \#(XDSFixture.restSource)}],
+                 "combined_validation_context": {"default_validation_context": {},
+                   "validation_context_sds_secret_config": {"name": "ROOTCA", "sds_config": \#(XDSFixture.restSource)}}}}}}
+            """#))
+        resources.endpoints.append(XDSFixture.assignment("backend-tls", port: fixture.upstreamA.port))
+        resources.secrets = [
+            XDSFixture.json(#"{"name": "default", "tls_certificate": {"certificate_chain": {"inline_string": "CERT"}, "private_key": {"inline_string": "THE-PRIVATE-KEY"}}}"#),
+            XDSFixture.json(#"{"name": "ROOTCA", "validation_context": {"trusted_ca": {"inline_string": "ROOT"}}}"#),
+        ]
+        fixture.resources = resources
+        let (proxy, adminPort) = try startProxy(fixture)
+        defer { proxy.stop() }
+        XCTAssertTrue(eventually { fixture.sync(ProxyResources.secretType)?.status == "SYNCED" })
+        let body = try TestClient.get(port: adminPort, path: "/config_dump?resource=dynamic_active_secrets", host: "admin").body
+        let secrets = try JSONValue.parse(body)["configs"]?.array ?? []
+        XCTAssertEqual(Set(secrets.compactMap { $0["name"]?.string }), ["default", "ROOTCA"])
+        XCTAssertEqual(secrets.first?["version_info"]?.string, fixture.sync(ProxyResources.secretType)?.versionAcked)
+        XCTAssertFalse(body.contains("THE-PRIVATE-KEY"))
+        XCTAssertTrue(body.contains("[redacted]"))
+    }
+
     func testRemovedListenerDrainsItsConnections() throws {
         let fixture = try XDSFixture()
         defer { fixture.stop() }
