@@ -53,8 +53,11 @@ final class DynamicConfigurationTests: XCTestCase {
         XCTAssertEqual(statuses.map(\.proxyID), ["app-1.default"])
         XCTAssertEqual(statuses.first?.statuses, ["CDS": "SYNCED", "LDS": "SYNCED", "RDS": "SYNCED", "EDS": "SYNCED"])
         XCTAssertEqual(statuses.first?.istioVersion, "1.28.0")
-        let pilotDump = try JSONValue.parse(try TestClient.get(port: fixture.server.port, path: "/debug/config_dump?proxyID=app-1.default", host: "pilot").body)
-        XCTAssertNotNil(pilotDump["configs"]?.array?.first { $0["dynamic_listeners"] != nil })
+        // proxy-status POD: what the pilot sent against what the proxy holds.
+        let pilotText = try TestClient.get(port: fixture.server.port, path: "/debug/config_dump?proxyID=app-1.default", host: "pilot").body
+        let proxyText = try TestClient.get(port: adminPort, path: "/config_dump", host: "admin").body
+        let report = ConfigComparison(istiod: try ConfigDump(text: pilotText, source: "pilot"), envoy: try ConfigDump(text: proxyText, source: "proxy")).report()
+        XCTAssertTrue(report.hasPrefix("Clusters Match\nListeners Match\nRoutes Match"), report)
     }
 
     func testRouteChangeAppliesToNewRequestsWhileASlowOneFinishesOnTheOld() throws {
