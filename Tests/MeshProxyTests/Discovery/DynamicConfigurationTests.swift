@@ -131,8 +131,9 @@ final class DynamicConfigurationTests: XCTestCase {
         let fixture = try XDSFixture()
         defer { fixture.stop() }
         var resources = fixture.resources
-        let routes = resources.routes
+        let routes = resources.routes, endpoints = resources.endpoints
         resources.routes = []
+        resources.endpoints = [endpoints[0]]
         fixture.resources = resources
         let (proxy, adminPort) = try startProxy(fixture)
         defer { proxy.stop() }
@@ -140,11 +141,33 @@ final class DynamicConfigurationTests: XCTestCase {
         XCTAssertNil(fixture.get(), "a listener without its route configuration should not accept yet")
         let dump = try JSONValue.parse(try TestClient.get(port: adminPort, path: "/config_dump?resource=dynamic_listeners", host: "admin").body)
         XCTAssertNotNil(dump["configs"]?.array?.first?["warming_state"], dump.serialized)
+        // An EDS cluster waits for its endpoints the same way.
+        let clusters = try JSONValue.parse(try TestClient.get(port: adminPort, path: "/config_dump?resource=dynamic_warming_clusters", host: "admin").body)
+        XCTAssertEqual(clusters["configs"]?.array?.compactMap { $0["cluster"]?["name"]?.string }, ["backend-b"])
+        XCTAssertNil(proxy.runtime.clusters["backend-b"])
 
         resources.routes = routes
+        resources.endpoints = endpoints
         fixture.resources = resources
         fixture.server.push()
         XCTAssertTrue(eventually { fixture.get()?.status == 200 }, "the listener never left warming")
+        XCTAssertTrue(eventually { proxy.runtime.clusters["backend-b"] != nil }, "backend-b never left warming")
+    }
+
+    func testEndpointUpdateMovesTrafficAndUnchangedClustersKeepTheirState() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        let (proxy, _) = try startProxy(fixture)
+        defer { proxy.stop() }
+        XCTAssertTrue(eventually { fixture.get()?.header("x-upstream") == "backend-a" })
+        let untouched = try XCTUnwrap(proxy.runtime.clusters["backend-b"])
+        var resources = fixture.resources
+        resources.endpoints[0] = XDSFixture.assignment("backend-a", port: fixture.upstreamB.port)
+        fixture.resources = resources
+        fixture.server.push()
+        XCTAssertTrue(eventually { fixture.get()?.header("x-upstream") == "backend-b" }, "the new endpoints of backend-a were never used")
+        XCTAssertTrue(proxy.runtime.clusters["backend-b"] === untouched, "an unchanged cluster should keep its state")
+        XCTAssertTrue(eventually { fixture.sync(ProxyResources.endpointType)?.status == "SYNCED" })
     }
 
     func testSecretsArriveOverSDSAndTheirKeysAreRedacted() throws {
