@@ -33,6 +33,9 @@ final class DynamicConfigurationTests: XCTestCase {
         }
         XCTAssertEqual(proxy.stats.value("listener_manager.lds.update_success"), 1)
         XCTAssertEqual(proxy.stats.value("cluster_manager.cds.update_success"), 1)
+        XCTAssertEqual(proxy.stats.value("http.listener_http.rds.http-routes.update_success"), 1)
+        XCTAssertEqual(proxy.stats.value("cluster.backend-a.update_success"), 1)
+        XCTAssertNotEqual(proxy.stats.value("listener_manager.lds.version"), 0)
 
         // The admin's config_dump shows the dynamic resources with their versions.
         let dump = try JSONValue.parse(try TestClient.get(port: adminPort, path: "/config_dump", host: "admin").body)
