@@ -195,7 +195,9 @@ extension ProxyServer {
     /// Puts a new configuration in service: clusters first (unchanged ones keep their state), then the store's
     /// value (new streams take it; streams under way keep theirs), then the listening sockets.
     func install(_ configuration: ProxyConfiguration) {
-        for cluster in runtime.updateClusters(to: configuration) { startOutlierTicks(cluster) }
+        let fresh = runtime.updateClusters(to: configuration)
+        for cluster in fresh { startOutlierTicks(cluster) }
+        retireReplacedPools()
         for listener in configuration.listeners { declareStats(of: listener) }
         store.replace(with: configuration)
         let log = self.log, drains = runtime.drains

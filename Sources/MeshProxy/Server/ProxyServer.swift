@@ -80,6 +80,13 @@ public final class ProxyServer: @unchecked Sendable {
         stats.declare(prefix + "downstream_cx_active", .gauge)
     }
 
+    /// Has every loop close its idle connections to clusters an update replaced or removed.
+    func retireReplacedPools() {
+        for context in contexts {
+            context.loop.execute { [runtime] in context.retirePools(keeping: runtime.clusters) }
+        }
+    }
+
     private func scheduleOutlierTick(_ cluster: UpstreamCluster, every interval: Double) {
         loops[0].schedule(after: interval) { [weak self, weak cluster] in
             // A cluster that a configuration update replaced or removed stops ticking.

@@ -11,10 +11,10 @@ import XCTest
 /// real sockets: resources arrive, updates swap in while requests under way finish on their configuration, a bad
 /// resource is rejected and the last good configuration keeps serving, a removed listener stops accepting.
 final class DynamicConfigurationTests: XCTestCase {
-    private func startProxy(_ fixture: XDSFixture) throws -> (ProxyServer, adminPort: Int) {
+    private func startProxy(_ fixture: XDSFixture, concurrency: Int = 2) throws -> (ProxyServer, adminPort: Int) {
         let adminPort = freeLocalPort()
         let configuration = try ProxyConfiguration.load(file: try fixture.writeBootstrap(adminPort: adminPort))
-        let proxy = try ProxyServer(configuration: configuration, concurrency: 2, log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+        let proxy = try ProxyServer(configuration: configuration, concurrency: concurrency, log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
         proxy.start()
         return (proxy, adminPort)
     }
@@ -160,7 +160,8 @@ final class DynamicConfigurationTests: XCTestCase {
     func testEndpointUpdateMovesTrafficAndUnchangedClustersKeepTheirState() throws {
         let fixture = try XDSFixture()
         defer { fixture.stop() }
-        let (proxy, _) = try startProxy(fixture)
+        // One worker, so one pool holds the cluster's keep-alive connection.
+        let (proxy, _) = try startProxy(fixture, concurrency: 1)
         defer { proxy.stop() }
         XCTAssertTrue(eventually { fixture.get()?.header("x-upstream") == "backend-a" })
         let untouched = try XCTUnwrap(proxy.runtime.clusters["backend-b"])
@@ -170,6 +171,9 @@ final class DynamicConfigurationTests: XCTestCase {
         fixture.server.push()
         XCTAssertTrue(eventually { fixture.get()?.header("x-upstream") == "backend-b" }, "the new endpoints of backend-a were never used")
         XCTAssertTrue(proxy.runtime.clusters["backend-b"] === untouched, "an unchanged cluster should keep its state")
+        // The replaced cluster's idle keep-alive connection to the old endpoint was closed; the new one stays.
+        XCTAssertTrue(eventually { proxy.stats.value("cluster.backend-a.upstream_cx_active") == 1 },
+                      "upstream_cx_active is \(proxy.stats.value("cluster.backend-a.upstream_cx_active"))")
         XCTAssertTrue(eventually { fixture.sync(ProxyResources.endpointType)?.status == "SYNCED" })
     }
 
