@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
         .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "ConfigValues", "EnvoyConfig", "MeshPilot", "MeshTestSupport"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
-        .testTarget(name: "MeshPilotTests", dependencies: ["MeshPilot", "ConfigValues", "Manifests", "MeshNet", "MeshTestSupport"]),
+        .testTarget(name: "MeshPilotTests", dependencies: ["MeshPilot", "ConfigValues", "Manifests", "MeshNet", "MeshProxy", "EnvoyConfig", "MeshTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MeshDoctorTests", dependencies: ["MeshDoctor", "EnvoyConfig", "Manifests", "MeshTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

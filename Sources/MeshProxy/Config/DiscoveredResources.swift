@@ -72,7 +72,7 @@ struct DiscoveredResources {
     var clusters = Received<Cluster>()
     var routes = Received<RouteConfiguration>()
     var endpoints = Received<(name: String, endpoints: [ClusterEndpoint], source: JSONValue)>()
-    var secrets = Received<SecretInfo>()
+    var secrets = Received<(info: SecretInfo, material: TLSSecret)>()
 
     /// Reads a response of `type` and, when every resource reads, takes it as the new set; the error names the
     /// resource and field otherwise.
@@ -107,9 +107,9 @@ struct DiscoveredResources {
             }
             endpoints = Self.received(items, previous: endpoints, version: response.versionInfo, now: now)
         case .secrets:
-            let items = try Self.read(response, type: type, label: label) { reader throws(ProxyConfigError) -> (String, SecretInfo) in
-                let secret = try ProxyConfiguration.readSecret(reader, version: response.versionInfo)
-                return (secret.name, secret)
+            let items = try Self.read(response, type: type, label: label) { reader throws(ProxyConfigError) -> (String, (info: SecretInfo, material: TLSSecret)) in
+                let (info, material) = try ProxyConfiguration.readSecret(reader, version: response.versionInfo)
+                return (info.name, (info, material))
             }
             secrets = Self.received(items, previous: secrets, version: response.versionInfo, now: now)
         }
@@ -197,8 +197,9 @@ struct DiscoveredResources {
         }
 
         var secretList = bootstrap.secrets
-        for secret in secrets.items where !secretList.contains(where: { $0.name == secret.name }) {
+        for (secret, material) in secrets.items where !secretList.contains(where: { $0.name == secret.name }) {
             secretList.append(secret)
+            configuration.tlsSecrets[secret.name] = material
             state.secrets[secret.name] = DiscoveredVersion(version: secrets.version, lastUpdated: secrets.updated[secret.name] ?? now)
         }
         configuration.secrets = secretList
@@ -244,10 +245,15 @@ struct DiscoveredResources {
     /// Secret names the TLS contexts of the discovered listeners and clusters name.
     func secretNames(bootstrap: ProxyConfiguration) -> [String] {
         var names = Set<String>()
-        for listener in listeners.items {
-            for chain in listener.filterChains { if let tls = chain.tls { names.formUnion(tls.certificateSecrets + [tls.validationSecret].compactMap { $0 }) } }
+        func add(_ tls: TLSContextConfig?) {
+            guard let tls else { return }
+            names.formUnion(tls.certificateSecrets.filter { tls.inlineSecrets[$0] == nil })
+            if let validation = tls.validationSecret, tls.inlineSecrets[validation] == nil { names.insert(validation) }
         }
-        for cluster in clusters.items { if let tls = cluster.tls { names.formUnion(tls.certificateSecrets + [tls.validationSecret].compactMap { $0 }) } }
+        for listener in listeners.items {
+            for chain in listener.filterChains + [listener.defaultFilterChain].compactMap({ $0 }) { add(chain.tls) }
+        }
+        for cluster in clusters.items { add(cluster.tls); cluster.transportSocketMatches.forEach { add($0.tls) } }
         return names.sorted()
     }
 }

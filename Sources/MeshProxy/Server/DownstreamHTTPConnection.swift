@@ -3,7 +3,7 @@ import MeshNet
 /// A client connection to an HTTP connection manager: HTTP/1.1 requests read one at a time (pipelined ones wait),
 /// each served by a `ProxyStream`. Loop thread only.
 final class DownstreamHTTPConnection {
-    let tcp: TCPConnection
+    let tcp: ProxyTransport
     let info: DownstreamConnectionInfo
     var localAddress: String { info.localAddress }
     var remoteAddress: String { info.remoteAddress }
@@ -22,7 +22,7 @@ final class DownstreamHTTPConnection {
     /// `Connection: close` and the connection closes after it.
     private(set) var isDraining = false
 
-    init(tcp: TCPConnection, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
+    init(tcp: ProxyTransport, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
          manager: HTTPConnectionManagerConfig, listenerStatPrefix: String) {
         self.tcp = tcp
         self.info = info

@@ -4,13 +4,16 @@ import MeshNet
 import Glibc
 #endif
 
-/// The proxy's listening sockets, one per listener, kept in step with the configuration: a listener added is
-/// bound, a removed one stops accepting (its open connections finish on the configuration they took), a changed
-/// one stops accepting and its new version is bound in its place; an unchanged one keeps its socket.
+/// The proxy's listening sockets, kept in step with the configuration: a listener added is bound (its address
+/// and its `additional_addresses`), a removed one stops accepting (its open connections finish on the
+/// configuration they took), a changed one stops accepting and its new version is bound in its place; an unchanged
+/// one keeps its sockets. Listeners with `bind_to_port: false` get no socket: they take connections handed off by
+/// original destination (`handOffTarget`).
 final class ListenerSet: @unchecked Sendable {
     private struct Bound {
         let config: Listener
-        let socket: TCPListener
+        /// Empty for a `bind_to_port: false` listener.
+        let sockets: [TCPListener]
     }
 
     private let loop: EventLoop
@@ -23,9 +26,31 @@ final class ListenerSet: @unchecked Sendable {
     init(_ listeners: [Listener], loop: EventLoop, log: ProxyLog) throws(NetworkError) {
         self.loop = loop
         self.log = log
-        for listener in listeners {
-            bound.append(Bound(config: listener, socket: try TCPListener(host: listener.address.host, port: listener.address.port, loop: loop)))
+        for listener in listeners { bound.append(try Self.bind(listener, loop: loop)) }
+    }
+
+    private static func bind(_ listener: Listener, loop: EventLoop) throws(NetworkError) -> Bound {
+        guard listener.bindToPort else { return Bound(config: listener, sockets: []) }
+        var sockets: [TCPListener] = []
+        do throws(NetworkError) {
+            for address in [listener.address] + listener.additionalAddresses {
+                sockets.append(try TCPListener(host: address.host, port: address.port, loop: loop))
+            }
+        } catch {
+            for socket in sockets { socket.close() }
+            throw error
         }
+        return Bound(config: listener, sockets: sockets)
+    }
+
+    /// The listener a connection to `destination` (`ip:port`, its original destination) is handed off to: the
+    /// `bind_to_port: false` listener with that address, else the one on 0.0.0.0 (or ::) with its port; nil for none.
+    func handOffTarget(for destination: String) -> Listener? {
+        lock.lock(); defer { lock.unlock() }
+        let candidates = bound.filter { !$0.config.bindToPort }.map(\.config)
+        if let exact = candidates.first(where: { $0.address.description == destination }) { return exact }
+        let port = ConnectionFacts.port(of: destination)
+        return candidates.first { ($0.address.host == "0.0.0.0" || $0.address.host == "::") && $0.address.port == port }
     }
 
     static func key(_ listener: Listener) -> String { listener.name ?? listener.address.description }
@@ -41,9 +66,11 @@ final class ListenerSet: @unchecked Sendable {
 
     private func begin(_ entry: Bound) {
         let config = entry.config
-        entry.socket.start { [weak self] fd in
-            guard let accept = self?.currentAccept else { Glibc.close(fd); return }
-            accept(fd, config)
+        for socket in entry.sockets {
+            socket.start { [weak self] fd in
+                guard let accept = self?.currentAccept else { Glibc.close(fd); return }
+                accept(fd, config)
+            }
         }
     }
 
@@ -58,7 +85,7 @@ final class ListenerSet: @unchecked Sendable {
         bound = []
         accept = nil
         lock.unlock()
-        for entry in all { entry.socket.close() }
+        for entry in all { for socket in entry.sockets { socket.close() } }
     }
 
     var count: Int {
@@ -66,10 +93,10 @@ final class ListenerSet: @unchecked Sendable {
         return bound.count
     }
 
-    /// The port each listener is bound to, by name (or address when it has none).
+    /// The port each bound listener's own address is bound to, by name (or address when it has none).
     var ports: [String: Int] {
         lock.lock(); defer { lock.unlock() }
-        return Dictionary(bound.map { (Self.key($0.config), $0.socket.port) }, uniquingKeysWith: { first, _ in first })
+        return Dictionary(bound.compactMap { entry in entry.sockets.first.map { (Self.key(entry.config), $0.port) } }, uniquingKeysWith: { first, _ in first })
     }
 
     /// What an update did, by listener key.
@@ -96,7 +123,7 @@ final class ListenerSet: @unchecked Sendable {
             if let next = wanted[key], next.source == entry.config.source, next.address == entry.config.address {
                 kept.append(entry)
             } else {
-                entry.socket.close()
+                for socket in entry.sockets { socket.close() }
                 changes.removed.append(key)
                 changes.removedListeners.append(entry.config)
             }
@@ -112,8 +139,7 @@ final class ListenerSet: @unchecked Sendable {
             var changes = changes
             for listener in toBind {
                 do throws(NetworkError) {
-                    let socket = try TCPListener(host: listener.address.host, port: listener.address.port, loop: loop)
-                    let entry = Bound(config: listener, socket: socket)
+                    let entry = try Self.bind(listener, loop: loop)
                     lock.lock()
                     bound.append(entry)
                     let started = accept != nil

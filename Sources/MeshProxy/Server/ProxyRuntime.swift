@@ -14,17 +14,22 @@ final class ProxyRuntime: @unchecked Sendable {
     }
     let stats: ProxyStats
     let accessLogs = AccessLogWriter()
+    let rateLimiters = LocalRateLimiters()
     /// Downstream connections by listener, for draining a listener an update removed or changed.
     let drains = ConnectionDrains()
     let log: ProxyLog
     let startedAt = Date()
+    /// TLS contexts of chains and clusters, from the store's secrets.
+    let tlsContexts: TLSContexts
 
     init(store: ProxyConfigStore, stats: ProxyStats, log: ProxyLog) {
         self.store = store
         self.stats = stats
         self.log = log
+        let tlsContexts = TLSContexts(store: store)
+        self.tlsContexts = tlsContexts
         var clusters: [String: UpstreamCluster] = [:]
-        for cluster in store.current.clusters { clusters[cluster.name] = UpstreamCluster(cluster, stats: stats) }
+        for cluster in store.current.clusters { clusters[cluster.name] = UpstreamCluster(cluster, stats: stats, tlsContexts: tlsContexts) }
         clusterState = clusters
     }
 
@@ -40,7 +45,7 @@ final class ProxyRuntime: @unchecked Sendable {
             if let existing = clusterState[cluster.name], existing.config.source == cluster.source, existing.config.endpoints == cluster.endpoints {
                 next[cluster.name] = existing
             } else {
-                let created = UpstreamCluster(cluster, stats: stats)
+                let created = UpstreamCluster(cluster, stats: stats, tlsContexts: tlsContexts)
                 next[cluster.name] = created
                 fresh.append(created)
             }

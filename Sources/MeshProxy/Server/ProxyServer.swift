@@ -78,6 +78,7 @@ public final class ProxyServer: @unchecked Sendable {
         let prefix = Self.listenerStatPrefix(listener)
         stats.declare(prefix + "downstream_cx_total")
         stats.declare(prefix + "downstream_cx_active", .gauge)
+        stats.declare(prefix + "no_filter_chain_match")
     }
 
     /// Has every loop close its idle connections to clusters an update replaced or removed.
@@ -114,77 +115,13 @@ public final class ProxyServer: @unchecked Sendable {
         context.loop.execute { [self] in
             let local = Self.address(of: fd, peer: false), remote = Self.address(of: fd, peer: true)
             let tcp = TCPConnection(fd: fd, loop: context.loop)
-            let prefix = Self.listenerStatPrefix(listener)
-            stats.increment(prefix + "downstream_cx_total")
-            stats.adjust(prefix + "downstream_cx_active", by: 1)
-            let candidates = listener.filterChains.filter { chain in
-                chain.tls == nil && (chain.match.transportProtocol ?? "raw_buffer") == "raw_buffer"
-                    && (chain.match.destinationPort == nil || chain.match.destinationPort == listener.address.port)
-            }
-            guard !candidates.isEmpty else {
-                log.debug("\(listener.name ?? listener.address.description): no plaintext filter chain for \(remote) (TLS chains are not served yet)")
-                tcp.close()
-                stats.adjust(prefix + "downstream_cx_active", by: -1)
-                return
-            }
-            let connection = AcceptedConnection(tcp: tcp, local: local, remote: remote, listener: listener, prefix: prefix)
-            if candidates.count == 1 || !listener.listenerFilters.contains(where: { $0.hasSuffix("http_inspector") }) {
-                return serve(connection, chain: candidates[0], initial: nil)
-            }
-            // http_inspector: the first bytes say whether the client speaks HTTP/1.1.
-            tcp.onData = { [self] bytes in
-                tcp.onData = { _ in }
-                let http = Self.looksLikeHTTP1(bytes)
-                let chain = candidates.first { http ? ($0.match.applicationProtocols.isEmpty || $0.match.applicationProtocols.contains("http/1.1"))
-                                                    : $0.match.applicationProtocols.isEmpty }
-                guard let chain else { tcp.close(); return }
-                serve(connection, chain: chain, initial: bytes)
-            }
-            tcp.onClose = { [self] in stats.adjust(prefix + "downstream_cx_active", by: -1) }
-            do { try tcp.start() } catch { tcp.close() }
+            ConnectionSetup(tcp: tcp, local: local, remote: remote, listener: listener, server: self, context: context).begin()
         }
     }
 
-    struct AcceptedConnection {
-        let tcp: TCPConnection
-        let local: String
-        let remote: String
-        let listener: Listener
-        let prefix: String
-    }
-
-    private func serve(_ accepted: AcceptedConnection, chain: FilterChain, initial: ByteBuffer?) {
-        let context = contexts.first { $0.loop === accepted.tcp.loop }!
-        let started = initial != nil
-        switch chain.filter {
-        case .httpConnectionManager(let manager):
-            let connection = DownstreamHTTPConnection(tcp: accepted.tcp, info: DownstreamConnectionInfo(localAddress: accepted.local, remoteAddress: accepted.remote),
-                                                      runtime: runtime,
-                                                      loopContext: context, manager: manager, listenerStatPrefix: accepted.prefix)
-            connection.begin(initial: initial.map { $0 })
-        case .tcpProxy(let proxy):
-            let session = TCPProxySession(downstream: accepted.tcp, local: accepted.local, remote: accepted.remote, config: proxy, runtime: runtime,
-                                          loop: context.loop, listenerStatPrefix: accepted.prefix)
-            session.begin(initial: initial)
-        }
-        if !started {
-            do { try accepted.tcp.start() } catch { accepted.tcp.close() }
-        }
-    }
-
-    /// Whether bytes start like an HTTP/1.x request line (`METHOD SP`).
-    static func looksLikeHTTP1(_ bytes: ByteBuffer) -> Bool {
-        bytes.withUnsafeReadableBytes { raw in
-            var index = 0
-            while index < raw.count && index < 16 {
-                let byte = raw[index]
-                if byte == UInt8(ascii: " ") { return index > 0 }
-                guard (65...90).contains(byte) || byte == UInt8(ascii: "-") else { return false }
-                index += 1
-            }
-            return index == raw.count && index > 0
-        }
-    }
+    /// The listener a connection to `destination` (`ip:port`, its original destination) is handed off to: the
+    /// `bind_to_port: false` listener with that address, else the one on 0.0.0.0 with its port; nil for none.
+    func handOffTarget(for destination: String) -> Listener? { listenerSet.handOffTarget(for: destination) }
 
     /// `ip:port` of a socket's own end or its peer's.
     static func address(of fd: Int32, peer: Bool) -> String {

@@ -35,6 +35,9 @@ final class ProxyStream {
     private var chunkedResponse = false
     private var done = false
     private var random = SystemRandomNumberGenerator()
+    /// Added by the policy filters: `x-ratelimit-*` on the response, a rate limit's not-enforced request headers.
+    private var extraResponseHeaders: [(name: String, value: String)] = []
+    private var extraRequestHeaders: [HeaderValueOption] = []
 
     init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: DownstreamHTTPConnection, manager: HTTPConnectionManagerConfig, request: HTTPRequest) {
         self.runtime = runtime
@@ -52,6 +55,8 @@ final class ProxyStream {
         log.bytesReceived = request.body.count
         log.downstreamLocalAddress = downstream.localAddress
         log.downstreamRemoteAddress = downstream.remoteAddress
+        log.requestedServerName = downstream.info.tls?.serverName
+        log.downstreamPeerURISAN = downstream.info.tls?.peerURISANs.first
         if request.header("x-request-id") == nil { log.requestHeaders.append(("x-request-id", requestID)) }
     }
 
@@ -61,9 +66,15 @@ final class ProxyStream {
     func begin() {
         runtime.stats.increment(statPrefix + "downstream_rq_total")
         runtime.stats.adjust(statPrefix + "downstream_rq_active", by: 1)
-        guard let routes = configuration.routes(for: manager),
-              let host = RouteSelection.virtualHost(in: routes, authority: request.header("host") ?? ""),
-              let route = RouteSelection.route(in: host, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) else {
+        let host = configuration.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
+        let route = host.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
+        // The policy filters run before the router, so they answer even a request with no route.
+        let policy = HTTPPolicyFilters.run(manager.httpFilters, manager: manager, virtualHost: host, route: route, request: request,
+                                           connection: downstream.info, runtime: runtime)
+        if let denial = policy.reply { return reply(denial) }
+        extraResponseHeaders = policy.responseHeaders
+        extraRequestHeaders = policy.requestHeaders
+        guard let host, let route else {
             runtime.stats.increment(statPrefix + "no_route")
             return reply(.noRoute)
         }
@@ -189,6 +200,7 @@ final class ProxyStream {
         if target != request.target { headers.append(("x-envoy-original-path", request.target)) }
         if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.requestAdd, remove: virtualHost.headers.requestRemove, to: &headers) }
         RequestRewrite.apply(add: route.headers.requestAdd, remove: route.headers.requestRemove, to: &headers)
+        RequestRewrite.apply(add: extraRequestHeaders, remove: [], to: &headers)
         connection.onPart = { [weak self] result in self?.upstreamPart(result) }
         attemptSentAt = MonotonicClock.now()
         connection.send(HTTPRequestHead(method: request.method, target: target, version: 11, headers: headers), body: request.body)
@@ -265,6 +277,7 @@ final class ProxyStream {
         headers.append(("x-envoy-upstream-service-time", String(serviceTime)))
         if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.responseAdd, remove: virtualHost.headers.responseRemove, to: &headers) }
         if let route { RequestRewrite.apply(add: route.headers.responseAdd, remove: route.headers.responseRemove, to: &headers) }
+        headers += extraResponseHeaders
         let bodyless = request.method == "HEAD" || head.status == 204 || head.status == 304
         chunkedResponse = !bodyless && head.header("content-length") == nil
         if chunkedResponse { headers.append(("transfer-encoding", "chunked")) }
