@@ -9,7 +9,8 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
     private struct Outcome: Equatable {
         var status: Int
         var body: String
-        var rateLimitHeader: String?
+        /// The headers the filters may add: x-local-rate-limit, x-envoy-ratelimited, content-type.
+        var headers: [String?]
     }
 
     private static let requests: [(path: String, method: String, headers: [(String, String)])] = [
@@ -51,7 +52,7 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
         let outcomes = try Self.requests.map { request in
             let response = try TestClient.get(port: bootstrap.httpPort, path: request.path, host: "app", headers: request.headers, method: request.method)
             return Outcome(status: response.status, body: response.header("x-upstream") == nil ? response.body : "(upstream)",
-                           rateLimitHeader: response.header("x-local-rate-limit"))
+                           headers: ["x-local-rate-limit", "x-envoy-ratelimited", "content-type"].map { response.header($0) })
         }
         let tcpAnswer = (try? TestClient.exchange(port: bootstrap.tcpPort, bytes: Array("GET / HTTP/1.1\r\nhost: app\r\n\r\n".utf8))) ?? []
         let log = bootstrap.accessLogLines(count: Self.requests.count)
