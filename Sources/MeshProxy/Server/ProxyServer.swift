@@ -140,16 +140,23 @@ public final class ProxyServer: @unchecked Sendable {
         let context = contexts.first { $0.loop === accepted.tcp.loop }!
         let started = initial != nil
         let info = DownstreamConnectionInfo(localAddress: accepted.local, remoteAddress: accepted.remote)
-        for rbac in chain.rbac {
-            guard let denial = RBACFilterRun.check(rbac, subject: RBACEngine.Subject(connection: info), statPrefix: rbac.statPrefix, stats: stats) else { continue }
-            log.debug("\(accepted.listener.name ?? accepted.listener.address.description): \(denial) for \(accepted.remote); closing")
-            accepted.tcp.onClose = {}
-            accepted.tcp.close()
-            stats.adjust(accepted.prefix + "downstream_cx_active", by: -1)
-            return
+        // The network RBAC filters decide on the connection (Envoy: on its first bytes, which tcp_proxy logs).
+        let rbacDenial: () -> String? = { [stats, log] in
+            for rbac in chain.rbac {
+                guard let denial = RBACFilterRun.check(rbac, subject: RBACEngine.Subject(connection: info), statPrefix: rbac.statPrefix, stats: stats) else { continue }
+                log.debug("\(accepted.listener.name ?? accepted.listener.address.description): \(denial) for \(accepted.remote); closing")
+                return denial
+            }
+            return nil
         }
         switch chain.filter {
         case .httpConnectionManager(let manager):
+            if !chain.rbac.isEmpty, rbacDenial() != nil {
+                accepted.tcp.onClose = {}
+                accepted.tcp.close()
+                stats.adjust(accepted.prefix + "downstream_cx_active", by: -1)
+                return
+            }
             let connection = DownstreamHTTPConnection(tcp: accepted.tcp, info: info,
                                                       runtime: runtime,
                                                       loopContext: context, manager: manager, listenerStatPrefix: accepted.prefix)
@@ -157,7 +164,7 @@ public final class ProxyServer: @unchecked Sendable {
         case .tcpProxy(let proxy):
             let session = TCPProxySession(downstream: accepted.tcp, local: accepted.local, remote: accepted.remote, config: proxy, runtime: runtime,
                                           loop: context.loop, listenerStatPrefix: accepted.prefix)
-            session.begin(initial: initial)
+            session.begin(initial: initial, firstBytesCheck: chain.rbac.isEmpty ? nil : rbacDenial)
         }
         if !started {
             do { try accepted.tcp.start() } catch { accepted.tcp.close() }

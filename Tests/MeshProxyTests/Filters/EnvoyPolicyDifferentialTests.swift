@@ -48,7 +48,7 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
         return bootstrap
     }
 
-    private func run(_ bootstrap: PolicyBootstrap, stats: () throws -> [String: Int]) throws -> (outcomes: [Outcome], tcpAnswer: [UInt8], log: [String], stats: [String: Int]) {
+    private func run(_ bootstrap: PolicyBootstrap, stats: () throws -> [String: Int]) throws -> (outcomes: [Outcome], tcpAnswer: [UInt8], log: [String], tcpLog: String, stats: [String: Int]) {
         let outcomes = try Self.requests.map { request in
             let response = try TestClient.get(port: bootstrap.httpPort, path: request.path, host: "app", headers: request.headers, method: request.method)
             return Outcome(status: response.status, body: response.header("x-upstream") == nil ? response.body : "(upstream)",
@@ -56,9 +56,11 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
         }
         let tcpAnswer = (try? TestClient.exchange(port: bootstrap.tcpPort, bytes: Array("GET / HTTP/1.1\r\nhost: app\r\n\r\n".utf8))) ?? []
         let log = bootstrap.accessLogLines(count: Self.requests.count)
+        var tcpLog = ""
+        XCTAssertTrue(eventually { tcpLog = (try? String(contentsOf: bootstrap.tcpAccessLog, encoding: .utf8)) ?? ""; return tcpLog.hasSuffix("\n") })
         var values: [String: Int] = [:]
         XCTAssertTrue(eventually { values = (try? stats()) ?? [:]; return values["tcp.rbac.denied"] == 1 }, "tcp.rbac.denied never reached 1: \(values)")
-        return (outcomes, tcpAnswer, log, values)
+        return (outcomes, tcpAnswer, log, tcpLog, values)
     }
 
     func testMeshctlProxyEnforcesRBACAndRateLimitsAsEnvoyDoes() throws {
@@ -109,6 +111,7 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
         }
         XCTAssertEqual(proxyRun.log, envoyRun.log, "access log lines")
         XCTAssertEqual(proxyRun.tcpAnswer, envoyRun.tcpAnswer, "the network RBAC filter's answer (none: the connection is closed)")
+        XCTAssertEqual(proxyRun.tcpLog, envoyRun.tcpLog, "tcp_proxy's access log line: the denial as the connection's termination details")
         XCTAssertEqual(proxyRun.stats, envoyRun.stats.filter { $0.value > 0 }, "RBAC and rate limit stats")
         print("envoy policy differential: \(Self.requests.count) HTTP requests and 1 TCP connection, compared with Envoy 1.40")
     }

@@ -20,6 +20,7 @@ struct PolicyBootstrap {
     var tcpFilters: [String]?
 
     var accessLog: URL { directory.appendingPathComponent("access.log") }
+    var tcpAccessLog: URL { directory.appendingPathComponent("tcp.log") }
 
     var text: String {
         var yaml = """
@@ -54,7 +55,7 @@ struct PolicyBootstrap {
                 address: {socket_address: {address: 127.0.0.1, port_value: \(tcpPort)}}
                 filter_chains:
                 - filters:
-            \((tcpFilters + ["{name: envoy.filters.network.tcp_proxy, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: tcp, cluster: app}}"]).map { "      - " + $0 }.joined(separator: "\n"))
+            \((tcpFilters + ["{name: envoy.filters.network.tcp_proxy, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: tcp, cluster: app, access_log: [{name: envoy.access_loggers.file, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(tcpAccessLog.path), log_format: {text_format_source: {inline_string: \"%RESPONSE_FLAGS% %CONNECTION_TERMINATION_DETAILS% %UPSTREAM_HOST% %BYTES_RECEIVED%\\n\"}}}}]}}"]).map { "      - " + $0 }.joined(separator: "\n"))
 
             """
         }

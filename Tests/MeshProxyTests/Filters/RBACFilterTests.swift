@@ -146,6 +146,9 @@ final class RBACFilterTests: PolicyFilterTestCase {
         XCTAssertEqual((try? TestClient.exchange(port: bootstrap.tcpPort, bytes: request)) ?? [], [])
         XCTAssertEqual(proxy.stats.value("tcp.rbac.denied"), 1)
         XCTAssertEqual(upstream.requests, [])
+        var log = ""
+        XCTAssertTrue(eventually { log = (try? String(contentsOf: bootstrap.tcpAccessLog, encoding: .utf8)) ?? ""; return log.hasSuffix("\n") })
+        XCTAssertEqual(log, "- rbac_access_denied_matched_policy[local] 127.0.0.1:\(upstream.port) \(request.count)\n", "as Envoy logs it")
         proxy.stop()
 
         bootstrap.tcpFilters = [filter("ALLOW")]
