@@ -55,7 +55,7 @@ struct RBACEngine {
             guard let path = subject.path else { return false }
             return pattern.matchesWhole(path)
         case .destinationPort(let port):
-            return Int(subject.connection.localAddress[subject.connection.localAddress.index(after: subject.connection.localAddress.lastIndex(of: ":") ?? subject.connection.localAddress.startIndex)...]) == port
+            return Int(subject.connection.localAddress.split(separator: ":").last ?? "") == port
         case .destinationIP(let range): return range.contains(subject.connection.localHost)
         case .requestedServerName(let matcher): return matcher.matches(subject.connection.tls?.serverName ?? "")
         case .authenticated(let name):

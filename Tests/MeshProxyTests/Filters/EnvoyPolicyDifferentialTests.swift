@@ -9,7 +9,7 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
     private struct Outcome: Equatable {
         var status: Int
         var body: String
-        /// The headers the filters may add: x-local-rate-limit, x-envoy-ratelimited, content-type.
+        /// The headers the filters may add: x-local-rate-limit, x-envoy-ratelimited, content-type, x-ratelimit-limit and -remaining.
         var headers: [String?]
     }
 
@@ -17,7 +17,7 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
         ("/public/a", "GET", []), ("/public/a", "POST", []), ("/private", "GET", []),
         ("/admin/users", "GET", []), ("/admin/users", "GET", [("x-debug", "1")]), ("/open/admin", "GET", []),
         ("/limited", "GET", []), ("/limited", "GET", []), ("/limited", "GET", []), ("/limited", "GET", []),
-        ("/public/b", "GET", [("user-agent", "curl/8")]),
+        ("/public/b", "GET", [("user-agent", "curl/8")]), ("/limited/draft", "GET", []), ("/limited/draft", "GET", []),
     ]
 
     private static let statNames = [
@@ -41,6 +41,7 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
             "{name: envoy.filters.http.local_ratelimit, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit, stat_prefix: limiter}}",
         ]
         bootstrap.routes = [
+            "{name: draft, match: {prefix: /limited/draft}, route: {cluster: app}, typed_per_filter_config: {envoy.filters.http.local_ratelimit: \(LocalRateLimitTests.limit("limiter", maxTokens: 1, extra: ", enable_x_ratelimit_headers: DRAFT_VERSION_03"))}}",
             "{name: limited, match: {prefix: /limited}, route: {cluster: app}, typed_per_filter_config: {envoy.filters.http.local_ratelimit: \(LocalRateLimitTests.limit("limiter", maxTokens: 2))}}",
             "{name: all, match: {prefix: /}, route: {cluster: app}}",
         ]
@@ -52,7 +53,7 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
         let outcomes = try Self.requests.map { request in
             let response = try TestClient.get(port: bootstrap.httpPort, path: request.path, host: "app", headers: request.headers, method: request.method)
             return Outcome(status: response.status, body: response.header("x-upstream") == nil ? response.body : "(upstream)",
-                           headers: ["x-local-rate-limit", "x-envoy-ratelimited", "content-type"].map { response.header($0) })
+                           headers: ["x-local-rate-limit", "x-envoy-ratelimited", "content-type", "x-ratelimit-limit", "x-ratelimit-remaining"].map { response.header($0) })
         }
         let tcpAnswer = (try? TestClient.exchange(port: bootstrap.tcpPort, bytes: Array("GET / HTTP/1.1\r\nhost: app\r\n\r\n".utf8))) ?? []
         let log = bootstrap.accessLogLines(count: Self.requests.count)
