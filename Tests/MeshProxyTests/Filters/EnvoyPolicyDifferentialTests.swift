@@ -30,6 +30,7 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
     private func bootstrap(directory: URL, upstreamPort: Int) -> PolicyBootstrap {
         var bootstrap = PolicyBootstrap(directory: directory, upstreamPort: upstreamPort)
         bootstrap.httpFilters = [
+            PolicyBootstrap.rbacFilter("rules: {action: LOG, policies: {audit-public: {permissions: [{url_path: {path: {prefix: /public}}}], principals: [{any: true}]}}}"),
             PolicyBootstrap.rbacFilter("""
             rules: {action: DENY, policies: {"ns[shop]-policy[no-admin]-rule[0]": {permissions: [{and_rules: {rules: [{url_path: {path: {prefix: /admin}}}, {header: {name: x-debug, present_match: true, invert_match: true}}]}}], principals: [{direct_remote_ip: {address_prefix: 127.0.0.0, prefix_len: 8}}]}}},
             shadow_rules: {action: DENY, policies: {"ns[shop]-policy[dry]-rule[0]": {permissions: [{header: {name: user-agent, string_match: {prefix: curl}}}], principals: [{any: true}]}}},
