@@ -4,8 +4,8 @@ import ConfigValues
 /// root namespace and of the proxy's namespace whose `workloadSelector` matches, ordered by priority (then root
 /// namespace first, creation time, name); each patch in its context (SIDECAR_INBOUND, SIDECAR_OUTBOUND, GATEWAY or
 /// ANY) on listeners, filter chains, network and HTTP filters, route configurations, virtual hosts, routes and
-/// clusters. Patches with `targetRefs` (gateways and waypoints) and `proxy.proxyVersion` conditions other than the
-/// local proxy's are not applied in local mode; `proxy.proxyVersion` is taken to match.
+/// clusters. EnvoyFilters with `targetRefs` (gateways and waypoints) apply to no sidecar; `match.proxy` conditions
+/// (`proxyVersion`, `metadata`) are taken to hold, since local mode's proxies report no Istio version.
 public enum EnvoyFilterPatches {
     public static let storageKey = "envoyfilters.networking.istio.io"
 
@@ -16,6 +16,25 @@ public enum EnvoyFilterPatches {
         resources.listeners = applier.listeners(resources.listeners)
         resources.routes = resources.routes.map { applier.routeConfiguration($0) }
         resources.clusters = applier.clusters(resources.clusters)
+    }
+
+    /// What local mode leaves out of the EnvoyFilters that select the proxy, one line each: patches to kinds the
+    /// pilot does not generate (`EXTENSION_CONFIG`, `BOOTSTRAP`) and filters with `targetRefs`.
+    public static func notes(_ snapshot: MeshSnapshot, proxyLabels: [String: String], namespace: String) -> [String] {
+        let root = snapshot.meshConfig["rootNamespace"]?.string ?? "istio-system"
+        return snapshot.items(storageKey).flatMap { filter -> [String] in
+            let filterNamespace = filter["metadata"]?["namespace"]?.string ?? "default"
+            guard filterNamespace == root || filterNamespace == namespace else { return [] }
+            let name = "EnvoyFilter \(filterNamespace)/\(filter["metadata"]?["name"]?.string ?? "")"
+            let spec = filter["spec"] ?? .object([])
+            if !(spec["targetRefs"]?.array ?? []).isEmpty { return ["\(name): targetRefs select gateways and waypoints; local mode applies it to no sidecar"] }
+            guard (spec["workloadSelector"]?["labels"]?.stringMap ?? [:]).allSatisfy({ proxyLabels[$0.key] == $0.value }) else { return [] }
+            return (spec["configPatches"]?.array ?? []).enumerated().compactMap { index, patch in
+                let applyTo = patch["applyTo"]?.string ?? ""
+                guard ["EXTENSION_CONFIG", "BOOTSTRAP"].contains(applyTo) else { return nil }
+                return "\(name): configPatches[\(index)] applies to \(applyTo), which local mode does not generate; it has no effect"
+            }
+        }
     }
 
     /// The patches that apply to a proxy, in the order istiod applies them.

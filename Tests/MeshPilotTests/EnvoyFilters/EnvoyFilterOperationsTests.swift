@@ -149,4 +149,16 @@ final class EnvoyFilterOperationsTests: XCTestCase {
         XCTAssertEqual(ProtoJSONMerge.snakeCase(Fixture.json(#"{"typedConfig": {"@type": "T", "statPrefix": "s"}, "metadata": {"filterMetadata": {"istio": {"keepCase": 1}}}}"#)),
                        Fixture.json(#"{"typed_config": {"@type": "T", "stat_prefix": "s"}, "metadata": {"filter_metadata": {"istio": {"keepCase": 1}}}}"#))
     }
+
+    func testNotesNameWhatLocalModeLeavesOut() {
+        let filters = [
+            Fixture.envoyFilter("wasm", patches: #"[{"applyTo": "EXTENSION_CONFIG", "patch": {"operation": "ADD", "value": {"name": "x"}}}, {"applyTo": "CLUSTER", "patch": {"operation": "ADD", "value": {"name": "y"}}}]"#),
+            Fixture.json(#"{"metadata": {"name": "gw", "namespace": "shop"}, "spec": {"targetRefs": [{"kind": "Gateway", "name": "g"}], "configPatches": []}}"#),
+            Fixture.envoyFilter("other", namespace: "elsewhere", patches: #"[{"applyTo": "BOOTSTRAP", "patch": {"operation": "MERGE", "value": {}}}]"#),
+        ]
+        XCTAssertEqual(EnvoyFilterPatches.notes(MeshSnapshot(objects: [EnvoyFilterPatches.storageKey: filters]), proxyLabels: [:], namespace: "shop"), [
+            "EnvoyFilter shop/wasm: configPatches[0] applies to EXTENSION_CONFIG, which local mode does not generate; it has no effect",
+            "EnvoyFilter shop/gw: targetRefs select gateways and waypoints; local mode applies it to no sidecar",
+        ])
+    }
 }
