@@ -84,7 +84,7 @@ public struct AccessLogFormat: Sendable {
         case .responseCode: return String(entry.responseCode)
         case .responseFlags: return entry.flags.isEmpty ? "-" : entry.flags.map(\.rawValue).joined(separator: ",")
         case .responseCodeDetails: return dash(entry.details?.replacingOccurrences(of: " ", with: "_"))
-        case .connectionTerminationDetails: return "-"
+        case .connectionTerminationDetails: return dash(entry.connectionTerminationDetails)
         case .upstreamTransportFailureReason: return dash(entry.transportFailureReason?.replacingOccurrences(of: " ", with: "_"))
         case .bytesReceived: return String(entry.bytesReceived)
         case .bytesSent: return String(entry.bytesSent)
@@ -145,6 +145,8 @@ public struct AccessLogEntry: Sendable {
     public var responseHeaders: [(name: String, value: String)] = []
     public var flags: [ResponseFlag] = []
     public var details: String?
+    /// Why the proxy closed the connection (`rbac_access_denied_matched_policy[...]` from the network RBAC filter).
+    public var connectionTerminationDetails: String?
     public var transportFailureReason: String?
     public var bytesReceived = 0
     public var bytesSent = 0
