@@ -117,6 +117,7 @@ final class TLSTransport: ProxyTransport {
         guard !failed, !sentClose else { return }
         sentClose = true
         layer.close(down: tcp.enqueue)
+        tcp.flush()
     }
 
     private func fail(_ error: TLSError) {
