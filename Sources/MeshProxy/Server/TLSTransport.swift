@@ -124,6 +124,7 @@ final class TLSTransport: ProxyTransport {
         guard !failed else { return }
         failed = true
         onFailure(error)
+        tcp.flush()  // the alert that tells the peer why
         tcp.closeWhenDrained(because: .tls(error.description))
     }
 
