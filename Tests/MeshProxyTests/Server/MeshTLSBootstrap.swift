@@ -209,6 +209,7 @@ struct MeshTLSBootstrap {
             """,
         ]
         return """
+        node: {id: "sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local", cluster: productpage.default}
         admin:
           address: {socket_address: {address: 127.0.0.1, port_value: \(adminPort)}}
         static_resources:
@@ -217,5 +218,28 @@ struct MeshTLSBootstrap {
           clusters:
         \(indent(clusters.joined(separator: "\n"), 2))
         """
+    }
+}
+
+extension MeshTLSBootstrap {
+    /// A TLS client of the inbound listener with `identity` (none: no client certificate) trusting `roots`: the whole
+    /// answer to one GET /direct, or the error that ended it.
+    func inboundRequest(identity: TLSIdentity?, roots: [Certificate], alpn: [String] = ["istio-peer-exchange", "istio"]) throws -> String {
+        var settings = TLSClientConfiguration(trusting: roots, identity: identity)
+        settings.applicationProtocols = alpn
+        let engine = try TLSEngine(client: try TLSClientContext(settings), serverName: nil, peerNames: [.spiffe(Self.identity)])
+        let stream = BlockingTLSStream(fd: try LoopbackSocket.connect(port: inboundPort), engine: engine, receiveTimeout: 5)
+        defer { stream.close() }
+        try stream.handshake()
+        try stream.write(Array("GET /direct HTTP/1.1\r\nhost: app\r\nconnection: close\r\n\r\n".utf8))
+        var answer: [UInt8] = []
+        while let bytes = try stream.read() { answer += bytes }
+        return String(decoding: answer, as: UTF8.self)
+    }
+
+    /// One GET /captured through `virtualOutbound` with a PROXY v1 line naming `destination:port`: the whole answer.
+    func viaCapture(_ destination: String, _ port: Int) throws -> String {
+        let request = "PROXY TCP4 127.0.0.1 \(destination) 40000 \(port)\r\nGET /captured HTTP/1.1\r\nhost: svc\r\nconnection: close\r\n\r\n"
+        return String(decoding: try TestClient.exchange(port: virtualOutboundPort, bytes: Array(request.utf8)), as: UTF8.self)
     }
 }

@@ -52,31 +52,17 @@ final class TLSDataPathTests: XCTestCase {
         XCTAssertEqual(proxy.stats.value("cluster.mtls-wrong-san.ssl.fail_verify_san"), 1)
     }
 
-    /// A TLS client of the inbound listener with `identity` (none: no client certificate) trusting `roots`.
-    private func inboundRequest(identity: TLSIdentity?, roots: [Certificate], alpn: [String] = ["istio-peer-exchange", "istio"]) throws -> String {
-        var settings = TLSClientConfiguration(trusting: roots, identity: identity)
-        settings.applicationProtocols = alpn
-        let engine = try TLSEngine(client: try TLSClientContext(settings), serverName: nil, peerNames: [.spiffe(MeshTLSBootstrap.identity)])
-        let stream = BlockingTLSStream(fd: try LoopbackSocket.connect(port: setup.inboundPort), engine: engine, receiveTimeout: 5)
-        defer { stream.close() }
-        try stream.handshake()
-        try stream.write(Array("GET /direct HTTP/1.1\r\nhost: app\r\nconnection: close\r\n\r\n".utf8))
-        var answer: [UInt8] = []
-        while let bytes = try stream.read() { answer += bytes }
-        return String(decoding: answer, as: UTF8.self)
-    }
-
     func testInboundAcceptsOnlyClientsWithAMeshCertificate() throws {
         let good = try setup.authority.issueWorkload(namespace: "default", serviceAccount: "reviews")
-        XCTAssertTrue(try inboundRequest(identity: good, roots: [setup.authority.certificate]).hasPrefix("HTTP/1.1 200 OK"))
+        XCTAssertTrue(try setup.inboundRequest(identity: good, roots: [setup.authority.certificate]).hasPrefix("HTTP/1.1 200 OK"))
         XCTAssertTrue(eventually { accessLog().contains("inbound 200 - \"-\" peer=spiffe://cluster.local/ns/default/sa/reviews sni=-") }, accessLog())
 
         // No client certificate, or one from another authority: the handshake (or the first read, in TLS 1.3) fails.
-        XCTAssertFalse(((try? inboundRequest(identity: nil, roots: [setup.authority.certificate])) ?? "").contains("200"))
+        XCTAssertFalse(((try? setup.inboundRequest(identity: nil, roots: [setup.authority.certificate])) ?? "").contains("200"))
         let stranger = try CertificateAuthority(trustDomain: "cluster.local").issueWorkload(namespace: "default", serviceAccount: "reviews")
-        XCTAssertFalse(((try? inboundRequest(identity: stranger, roots: [setup.authority.certificate])) ?? "").contains("200"))
+        XCTAssertFalse(((try? setup.inboundRequest(identity: stranger, roots: [setup.authority.certificate])) ?? "").contains("200"))
         // Without Istio's ALPN no chain matches.
-        XCTAssertFalse(((try? inboundRequest(identity: good, roots: [setup.authority.certificate], alpn: ["http/1.1"])) ?? "").contains("200"))
+        XCTAssertFalse(((try? setup.inboundRequest(identity: good, roots: [setup.authority.certificate], alpn: ["http/1.1"])) ?? "").contains("200"))
         XCTAssertTrue(eventually { proxy.stats.value("listener.127.0.0.1_\(setup.inboundPort).no_filter_chain_match") == 1 })
         XCTAssertGreaterThanOrEqual(proxy.stats.value("listener.127.0.0.1_\(setup.inboundPort).ssl.connection_error"), 1)
     }
@@ -88,15 +74,11 @@ final class TLSDataPathTests: XCTestCase {
     }
 
     func testProxyProtocolHandsOffByOriginalDestinationOrPassesThrough() throws {
-        func viaCapture(_ destination: String, _ port: Int) throws -> String {
-            let request = "PROXY TCP4 127.0.0.1 \(destination) 40000 \(port)\r\nGET /captured HTTP/1.1\r\nhost: svc\r\nconnection: close\r\n\r\n"
-            return String(decoding: try TestClient.exchange(port: setup.virtualOutboundPort, bytes: Array(request.utf8)), as: UTF8.self)
-        }
         // 127.0.0.1:HANDOFF has no listener of its own: the bind_to_port:false listener on 0.0.0.0:HANDOFF takes it.
-        let handedOff = try viaCapture("127.0.0.1", setup.handOffPort)
+        let handedOff = try setup.viaCapture("127.0.0.1", setup.handOffPort)
         XCTAssertTrue(handedOff.hasPrefix("HTTP/1.1 200 OK") && handedOff.hasSuffix("handoff GET /captured\n"), handedOff)
         // No listener for the app's port: virtualOutbound's own chain passes the bytes through to it.
-        let passedThrough = try viaCapture("127.0.0.1", app.port)
+        let passedThrough = try setup.viaCapture("127.0.0.1", app.port)
         XCTAssertTrue(passedThrough.hasPrefix("HTTP/1.1 200 OK") && passedThrough.hasSuffix("app GET /captured\n"), passedThrough)
         // Without a PROXY header the connection is refused.
         XCTAssertEqual(try TestClient.exchange(port: setup.virtualOutboundPort, bytes: Array("GET / HTTP/1.1\r\n\r\n".utf8)), [])
