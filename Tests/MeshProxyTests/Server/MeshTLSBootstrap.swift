@@ -30,24 +30,8 @@ struct MeshTLSBootstrap {
         let chain = try workload.chain.map { String(decoding: try $0.pem(), as: UTF8.self) }.joined()
         try Data(try workload.key.pem()).write(to: directory.appendingPathComponent("key.pem"))
         let root = String(decoding: try authority.certificate.pem(), as: UTF8.self)
-        let type = "\"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
-        try """
-        version_info: "1"
-        resources:
-        - \(type)
-          name: default
-          tls_certificate:
-            certificate_chain: {inline_bytes: \(Data(chain.utf8).base64EncodedString())}
-            private_key: {filename: \(directory.path)/key.pem}
-        """.write(to: directory.appendingPathComponent("sds-default.yaml"), atomically: true, encoding: .utf8)
-        try """
-        version_info: "1"
-        resources:
-        - \(type)
-          name: ROOTCA
-          validation_context:
-            trusted_ca: {inline_bytes: \(Data(root.utf8).base64EncodedString())}
-        """.write(to: directory.appendingPathComponent("sds-rootca.yaml"), atomically: true, encoding: .utf8)
+        try EnvoyAdminSample.writeSDSFiles(in: directory, chain: Data(chain.utf8), keyFile: directory.appendingPathComponent("key.pem").path,
+                                           root: Data(root.utf8))
         try text.write(to: file, atomically: true, encoding: .utf8)
     }
 
