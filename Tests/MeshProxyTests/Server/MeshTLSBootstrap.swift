@@ -54,15 +54,22 @@ struct MeshTLSBootstrap {
           typed_config:
             "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
             sni: outbound_.9080_._.app.default.svc.cluster.local
-            common_tls_context:
-              alpn_protocols: [istio-peer-exchange, istio]
-              tls_certificate_sds_secret_configs:
-              - \(sds("default", "sds-default.yaml"))
-              combined_validation_context:
-                default_validation_context:
-                  match_typed_subject_alt_names:
-                  - {san_type: URI, matcher: {exact: "\(san)"}}
-                validation_context_sds_secret_config: \(sds("ROOTCA", "sds-rootca.yaml"))
+        \(indent(commonTLSContext(alpn: "istio-peer-exchange, istio", san: "{exact: \"\(san)\"}"), 4))
+        """
+    }
+
+    /// A `common_tls_context` with the `default` certificate, `ROOTCA` and one URI SAN matcher.
+    private func commonTLSContext(alpn: String, san: String) -> String {
+        """
+        common_tls_context:
+          alpn_protocols: [\(alpn)]
+          tls_certificate_sds_secret_configs:
+          - \(sds("default", "sds-default.yaml"))
+          combined_validation_context:
+            default_validation_context:
+              match_typed_subject_alt_names:
+              - {san_type: URI, matcher: \(san)}
+            validation_context_sds_secret_config: \(sds("ROOTCA", "sds-rootca.yaml"))
         """
     }
 
@@ -127,15 +134,7 @@ struct MeshTLSBootstrap {
               typed_config:
                 "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext
                 require_client_certificate: true
-                common_tls_context:
-                  alpn_protocols: [h2, http/1.1]
-                  tls_certificate_sds_secret_configs:
-                  - \(sds("default", "sds-default.yaml"))
-                  combined_validation_context:
-                    default_validation_context:
-                      match_typed_subject_alt_names:
-                      - {san_type: URI, matcher: {prefix: "spiffe://cluster.local/"}}
-                    validation_context_sds_secret_config: \(sds("ROOTCA", "sds-rootca.yaml"))
+        \(indent(commonTLSContext(alpn: "h2, http/1.1", san: "{prefix: \"spiffe://cluster.local/\"}"), 8))
         \(indent(hcm("inbound", routes: ["{match: {prefix: /}, route: {cluster: app}}"]), 4))
         """
         let outbound = """
