@@ -9,7 +9,7 @@ final class ConnectionSetupTests: XCTestCase {
     private var app: SampleUpstream!
     private var proxy: ProxyServer!
     private var directory: URL!
-    private let continuing = freeLocalPort(), closing = freeLocalPort()
+    private let continuing = freeLocalPort(), closing = freeLocalPort(), main = freeLocalPort(), additional = freeLocalPort()
 
     override func setUpWithError() throws {
         app = try SampleUpstream(name: "app")
@@ -38,11 +38,25 @@ final class ConnectionSetupTests: XCTestCase {
                   - {name: tcp, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: tcp, cluster: app}}
             """
         }
+        func direct(_ body: String) -> String {
+            """
+            [{name: hcm, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager, stat_prefix: m, \
+            route_config: {virtual_hosts: [{name: v, domains: ["*"], routes: [{match: {prefix: /}, direct_response: {status: 200, body: {inline_string: "\(body)"}}}]}]}, \
+            http_filters: [{name: router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]}}]
+            """
+        }
         let text = """
         static_resources:
           listeners:
         \(listener("continuing", port: continuing, continueOnTimeout: true))
         \(listener("closing", port: closing, continueOnTimeout: false))
+          - name: multi
+            address: {socket_address: {address: 127.0.0.1, port_value: \(main)}}
+            additional_addresses:
+            - address: {socket_address: {address: 127.0.0.1, port_value: \(additional)}}
+            filter_chains:
+            - {filter_chain_match: {destination_port: \(additional)}, filters: \(direct("additional port"))}
+            - {filters: \(direct("main port"))}
           clusters:
           - name: app
             load_assignment: {endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(app.port)}}}}]}]}
@@ -74,5 +88,10 @@ final class ConnectionSetupTests: XCTestCase {
         let closed = try LoopbackClient(address: "127.0.0.1", port: closing)
         XCTAssertTrue(eventually { _ = closed.readAvailable(); return closed.closedAfter != nil })
         XCTAssertEqual(proxy.stats.value("listener.127.0.0.1_\(closing).downstream_cx_total"), 0)
+    }
+
+    func testAdditionalAddressesAreServedWithTheirOwnDestinationPort() throws {
+        XCTAssertEqual(try TestClient.get(port: main, path: "/", host: "x").body, "main port")
+        XCTAssertEqual(try TestClient.get(port: additional, path: "/", host: "x").body, "additional port")
     }
 }
