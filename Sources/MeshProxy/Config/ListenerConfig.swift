@@ -79,6 +79,8 @@ public struct FilterChain: Sendable {
     /// Set when the chain terminates TLS (`envoy.transport_sockets.tls`).
     public var tls: TLSContextConfig?
     public var filter: NetworkFilter
+    /// `envoy.filters.network.rbac` filters in front of `filter`, in order.
+    public var rbac: [RBACConfig] = []
 }
 
 public enum NetworkFilter: Sendable {
@@ -107,7 +109,7 @@ public struct TLSContextConfig: Sendable, Equatable {
 }
 
 public struct HTTPConnectionManagerConfig: Sendable {
-    public enum Routes: Sendable { case inline(RouteConfiguration), rds(name: String, path: String) }
+    public enum Routes: Sendable { case inline(RouteConfiguration), rds(name: String, source: ConfigSource) }
     public var statPrefix: String
     public var serverName: String?
     public var routes: Routes
@@ -120,6 +122,8 @@ public struct HTTPConnectionManagerConfig: Sendable {
 
 public enum HTTPFilter: Sendable {
     case fault(FaultConfig)
+    case rbac(RBACConfig)
+    case localRateLimit(LocalRateLimitConfig)
     case cors
     case router
 }
@@ -219,14 +223,22 @@ extension FilterChain {
             return result
         } ?? FilterChainMatch()
         let tls = try reader.object("transport_socket") { socket throws(ProxyConfigError) in try TLSContextConfig.readTransportSocket(socket, downstream: true) } ?? nil
-        let filters = try reader.list("filters") { filter throws(ProxyConfigError) in try NetworkFilter.read(filter) }
-        guard filters.count == 1 else {
-            throw reader.error(filters.isEmpty ? "needs a network filter" : "only one network filter per chain is supported (http_connection_manager or tcp_proxy)",
+        let filters = try reader.list("filters") { filter throws(ProxyConfigError) -> Either in
+            if let rbac = try NetworkFilter.readRBAC(filter) { return .rbac(rbac) }
+            return .terminal(try NetworkFilter.read(filter))
+        }
+        let rbac = filters.dropLast().compactMap { if case .rbac(let config) = $0 { config } else { nil } }
+        guard case .terminal(let terminal)? = filters.last, rbac.count == filters.count - 1 else {
+            throw reader.error(filters.isEmpty ? "needs a network filter"
+                               : "must be envoy.filters.network.rbac filters (if any) followed by one http_connection_manager or tcp_proxy",
                                path: [.key("filters")])
         }
-        return FilterChain(name: name, match: match, tls: tls, filter: filters[0])
+        return FilterChain(name: name, match: match, tls: tls, filter: terminal, rbac: rbac)
     }
 }
+
+/// A chain's network filter as read: an RBAC filter, or the one that ends the chain.
+private enum Either { case rbac(RBACConfig), terminal(NetworkFilter) }
 
 extension TLSContextConfig {
     /// A `transport_socket`: raw_buffer (nil) or tls.
@@ -310,36 +322,29 @@ extension TLSContextConfig {
         }
     }
 
-    /// An `SdsSecretConfig` with a file-based config source: its secret name.
+    /// An `SdsSecretConfig` with a file or REST config source: its secret name.
     static func readSDSName(_ reader: ConfigReader) throws(ProxyConfigError) -> String {
         let name = try reader.requiredString("name")
-        guard try reader.object("sds_config", { source throws(ProxyConfigError) in try ConfigSourcePath.read(source) }) != nil else {
-            throw reader.error("needs an sds_config with a path_config_source (only file-based SDS is supported)", path: [.key("sds_config")])
+        guard try reader.object("sds_config", { source throws(ProxyConfigError) in try ConfigSource.read(source) }) != nil else {
+            throw reader.error("needs an sds_config (a path_config_source, or an api_config_source with api_type REST)", path: [.key("sds_config")])
         }
         return name
-    }
-}
-
-/// A `ConfigSource` that names a file (`path_config_source.path`); ADS and API sources are not supported yet.
-enum ConfigSourcePath {
-    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> String {
-        _ = try reader.enumeration("resource_api_version", allowed: ["V3"])
-        reader.ignore("initial_fetch_timeout")
-        if reader.has("ads") || reader.has("api_config_source") {
-            throw reader.error("only path_config_source (a file) is supported as a config source; xDS over the network comes later")
-        }
-        let legacyPath = try reader.string("path")
-        guard let path = try reader.object("path_config_source", { source throws(ProxyConfigError) -> String in
-            source.ignore("watched_directory")
-            return try source.requiredString("path")
-        }) ?? legacyPath else { throw reader.error("needs a path_config_source", path: [.key("path_config_source")]) }
-        return path
     }
 }
 
 extension NetworkFilter {
     static let hcmType = "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
     static let tcpProxyType = "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
+
+    /// The filter when it is `envoy.filters.network.rbac`; nil for another type (nothing read).
+    static func readRBAC(_ reader: ConfigReader) throws(ProxyConfigError) -> RBACConfig? {
+        guard let type = reader.node["typed_config"]?["@type"]?.scalarText, type.hasSuffix("/" + RBACConfig.networkType) || type == RBACConfig.networkType else { return nil }
+        _ = try reader.requiredString("name")
+        return try reader.object("typed_config") { typed throws(ProxyConfigError) in
+            _ = try typed.typeName()
+            return try RBACConfig.read(typed, network: true)
+        }
+    }
 
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> NetworkFilter {
         let name = try reader.requiredString("name")
@@ -380,10 +385,10 @@ extension HTTPConnectionManagerConfig {
         case (false, true):
             routes = try reader.object("rds") { rds throws(ProxyConfigError) -> Routes in
                 let name = try rds.requiredString("route_config_name")
-                guard let path = try rds.object("config_source", { source throws(ProxyConfigError) in try ConfigSourcePath.read(source) }) else {
+                guard let source = try rds.object("config_source", { source throws(ProxyConfigError) in try ConfigSource.read(source) }) else {
                     throw rds.error("needs a config_source", path: [.key("config_source")])
                 }
-                return .rds(name: name, path: path)
+                return .rds(name: name, source: source)
             }!
         default:
             throw reader.error("needs exactly one of route_config, rds (scoped routes are not supported)")
@@ -402,6 +407,8 @@ extension HTTPFilter {
         guard let filter = try reader.object("typed_config", { typed throws(ProxyConfigError) -> HTTPFilter in
             switch try typed.typeName() {
             case "envoy.extensions.filters.http.fault.v3.HTTPFault": return .fault(try FaultConfig.read(typed))
+            case RBACConfig.httpType: return .rbac(try RBACConfig.read(typed, network: false))
+            case LocalRateLimitConfig.type: return .localRateLimit(try LocalRateLimitConfig.read(typed))
             case "envoy.extensions.filters.http.cors.v3.Cors": return .cors
             case "envoy.extensions.filters.http.router.v3.Router":
                 typed.ignore("suppress_envoy_headers", "start_child_span", "dynamic_stats")

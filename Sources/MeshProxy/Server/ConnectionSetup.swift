@@ -146,7 +146,11 @@ final class ConnectionSetup {
         guard let tls = chain.tls else {
             tcp.onData = { _ in }
             tcp.onClose = {}
-            startSession(chain, transport: tcp, info: info, initial: initial, prefix: prefix)
+            guard startSession(chain, transport: tcp, info: info, initial: initial, prefix: prefix) else {
+                runtime.stats.adjust(prefix + "downstream_cx_active", by: -1)
+                tcp.close()
+                return
+            }
             do { try tcp.start() } catch { tcp.close() }
             return
         }
@@ -172,13 +176,19 @@ final class ConnectionSetup {
             var withTLS = info
             withTLS.tls = DownstreamConnectionInfo.TLS(serverName: engine.serverName, applicationProtocol: engine.negotiatedProtocol,
                                                        peerURISANs: engine.peerSubjectAltNames.uris)
-            startSession(chain, transport: transport, info: withTLS, initial: nil, prefix: prefix)
+            if !startSession(chain, transport: transport, info: withTLS, initial: nil, prefix: prefix) { transport.close() }
         }
         do { try transport.start() } catch { transport.close() }
     }
 
-    /// The chain's network filter takes over the connection.
-    private func startSession(_ chain: FilterChain, transport: ProxyTransport, info: DownstreamConnectionInfo, initial: ByteBuffer?, prefix: String) {
+    /// The chain's network filters run: RBAC may refuse the connection (false: the caller closes it), else the
+    /// chain's terminal filter takes it over.
+    private func startSession(_ chain: FilterChain, transport: ProxyTransport, info: DownstreamConnectionInfo, initial: ByteBuffer?, prefix: String) -> Bool {
+        for rbac in chain.rbac {
+            guard let denial = RBACFilterRun.check(rbac, subject: RBACEngine.Subject(connection: info), statPrefix: rbac.statPrefix, stats: runtime.stats) else { continue }
+            runtime.log.debug("\(listenerName): \(denial) for \(remote); closing")
+            return false
+        }
         switch chain.filter {
         case .httpConnectionManager(let manager):
             let connection = DownstreamHTTPConnection(tcp: transport, info: info, runtime: runtime, loopContext: context, manager: manager,
@@ -188,5 +198,6 @@ final class ConnectionSetup {
             let session = TCPProxySession(downstream: transport, info: info, config: proxy, runtime: runtime, loop: context.loop, listenerStatPrefix: prefix)
             session.begin(initial: initial)
         }
+        return true
     }
 }
