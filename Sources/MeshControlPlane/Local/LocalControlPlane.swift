@@ -19,6 +19,11 @@ public struct LocalStatePaths: Sendable {
     public var names: URL { directory.appendingPathComponent("names") }
     /// Written once the server answers: `https://127.0.0.1:PORT` and the start time.
     public var endpoint: URL { directory.appendingPathComponent("endpoint") }
+    /// The pilot's xDS and debug address, `127.0.0.1:PORT`, while it runs.
+    public var pilot: URL { directory.appendingPathComponent("pilot") }
+    /// The mesh's certificate authority (the sidecars' SPIFFE certificates), apart from the API server's.
+    public var meshAuthorityCertificate: URL { directory.appendingPathComponent("mesh-ca.crt") }
+    public var meshAuthorityKey: URL { directory.appendingPathComponent("mesh-ca.key") }
 }
 
 /// Files written whole (temporary file, then rename) and, for secrets, readable by the owner only.

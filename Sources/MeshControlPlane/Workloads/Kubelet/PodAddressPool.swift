@@ -7,7 +7,8 @@ struct PodAddressPool {
     /// Addresses handed out go round the range before one is used again.
     private var cursor: UInt32 = 0
     static let first: UInt32 = (127 << 24) | (10 << 16) | 2
-    static let count: UInt32 = (1 << 22) - 4
+    /// 127.10.0.0/16 only: each pod with a sidecar also takes the same X.Y in 127.11.0.0/16 for its application.
+    static let count: UInt32 = (1 << 16) - 2
 
     /// The next address not in `taken`.
     mutating func allocate(taken: Set<String>) -> String? {
