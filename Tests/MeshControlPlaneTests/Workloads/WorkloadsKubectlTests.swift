@@ -358,7 +358,7 @@ final class WorkloadsKubectlTests: XCTestCase {
         for line in ["args: x echo", "POD_IP=\(application)", "MY_IP=\(application)", "MESHCTL_OUTBOUND_PROXY=\(address):15001"] {
             XCTAssertTrue(appLines.contains(line), "\(line) in:\n\(app)")
         }
-        for line in ["args: x sidecar proxy sidecar --domain default.svc.cluster.local", "POD_IP=\(address)", "INSTANCE_IP=\(address)",
+        for line in ["args: x sidecar -- proxy sidecar --domain default.svc.cluster.local", "POD_IP=\(address)", "INSTANCE_IP=\(address)",
                      #"ISTIO_METAJSON_LABELS={"app":"shop","version":"v1"}"#, "MESHCTL_SIDECAR_PROXY=meshctl"] {
             XCTAssertTrue(sidecarLines.contains(line), "\(line) in:\n\(sidecar)")
         }

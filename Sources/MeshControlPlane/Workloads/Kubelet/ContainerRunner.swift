@@ -101,7 +101,7 @@ final class ContainerRunner {
             return .success([executable, "x", "echo"])
         case .istioProxy:
             let args = (spec["args"]?.array ?? []).compactMap(\.string).map { PodEnvironment.expand($0, environment) }
-            return .success([executable, "x", "sidecar"] + args)
+            return .success([executable, "x", "sidecar", "--"] + args)
         case .exec:
             let command = (spec["command"]?.array ?? []).compactMap(\.string)
             let args = (spec["args"]?.array ?? []).compactMap(\.string)
