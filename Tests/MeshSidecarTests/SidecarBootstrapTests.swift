@@ -13,6 +13,7 @@ final class SidecarBootstrapTests: XCTestCase {
         "ISTIO_METAJSON_LABELS": #"{"app":"reviews","version":"v1"}"#, "ISTIO_META_APP_CONTAINERS": "reviews",
         "ISTIO_KUBE_APP_PROBERS": #"{"/app-health/reviews/readyz":{"httpGet":{"path":"/ready","port":9080}}}"#,
     ]
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let arguments = ["proxy", "sidecar", "--domain", "shop.svc.cluster.local", "--proxyLogLevel=warning"]
 
     func testSettingsComeFromTheInjectedContainer() throws {
@@ -66,7 +67,7 @@ final class SidecarBootstrapTests: XCTestCase {
 
     /// Envoy itself accepts the bootstrap (`--mode validate`), when an envoy binary is installed.
     func testEnvoyValidatesTheBootstrap() throws {
-        guard let envoy = envoyBinaryPath() else { throw XCTSkip("no envoy binary (set ENVOY, or `make test` installs one): the bootstrap was not checked by Envoy") }
+        guard let envoy = EnvoyBinary.find(packageRoot: Self.packageRoot) else { throw XCTSkip("no envoy binary (set ENVOY, or `make test` installs one): the bootstrap was not checked by Envoy") }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sidecar-bootstrap-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: file) }
         let document = SidecarBootstrap.document(try SidecarSettings(arguments: Self.arguments, environment: Self.environment))

@@ -7,7 +7,16 @@ import XCTest
 /// Envoy 1.40 and meshctl's proxy: status codes, local-reply bodies and key headers, and the access log's
 /// response flags and details, phase by phase.
 final class EnvoyDifferentialTests: XCTestCase {
-    static var envoyBinary: String? { envoyBinaryPath() }
+    static var envoyBinary: String? {
+        // `make test` sets ENVOY from scripts/envoy.sh, which installs Envoy 1.40 into .build/tools when it can.
+        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let environment = ProcessInfo.processInfo.environment
+        var candidates: [String] = environment["ENVOY"].map { [$0] } ?? []
+        candidates.append(packageRoot.appendingPathComponent(".build/tools/envoy/envoy/_bin/envoy").path)
+        candidates += (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/envoy" }
+        return candidates.first { !$0.isEmpty && FileManager.default.isExecutableFile(atPath: $0) }
+    }
 
     func testMeshctlProxyAnswersTheSampleRequestsAsEnvoyDoes() throws {
         guard let envoy = Self.envoyBinary else {
