@@ -284,7 +284,8 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         if !configuration.trustedClientAuthorities.isEmpty {
             try OpenSSL.trust(configuration.trustedClientAuthorities, in: context)
-            SSL_CTX_set_verify(context, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, OpenSSL.checkPeerNames)
+            SSL_CTX_set_verify(context, SSL_VERIFY_PEER | (configuration.requiresClientCertificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+                               OpenSSL.checkPeerNames)
         }
         let this = Unmanaged.passUnretained(self).toOpaque()
         SSL_CTX_set_alpn_select_cb(context, { _, selected, selectedLength, offered, offeredLength, this in
@@ -333,7 +334,7 @@ public final class TLSClientContext: @unchecked Sendable {
         self.configuration = configuration
         try OpenSSL.configure(context, versions: configuration.versions)
         try OpenSSL.trust(configuration.trustedAuthorities, in: context)
-        SSL_CTX_set_verify(context, SSL_VERIFY_PEER, OpenSSL.checkPeerNames)
+        SSL_CTX_set_verify(context, configuration.verifiesServer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, OpenSSL.checkPeerNames)
         if let identity = configuration.identity {
             try OpenSSL.check(identity)
             try OpenSSL.install(identity, in: context)

@@ -69,6 +69,10 @@ public struct TLSServerConfiguration: Sendable {
     public var trustedClientAuthorities: [Certificate] = []
     /// SANs a client certificate must match one of (empty: any the authorities issued).
     public var clientNames: [SubjectAltNameMatcher] = []
+    /// With `trustedClientAuthorities`: whether a client without a certificate is refused (true), or only a client
+    /// whose certificate fails the checks (false: the certificate is asked for, as Envoy does without
+    /// `require_client_certificate`).
+    public var requiresClientCertificate = true
     /// Stateless tickets for resumption (TLS 1.2 and 1.3); without them sessions resume from the server's cache by id.
     public var sessionTickets = true
 
@@ -86,6 +90,9 @@ public struct TLSClientConfiguration: Sendable {
     /// ALPN names offered, most preferred first (empty: no ALPN).
     public var applicationProtocols: [String] = ApplicationProtocols.http1
     public var versions: ClosedRange<TLSVersion> = .v1_2 ... .v1_3
+    /// Whether the server's certificate is checked against `trustedAuthorities` (Envoy skips the check when an
+    /// upstream TLS context has no validation context).
+    public var verifiesServer = true
     /// Keep each server's latest session and offer it on the next connection with the same name.
     public var resumesSessions = true
 

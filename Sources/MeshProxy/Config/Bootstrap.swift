@@ -12,10 +12,17 @@ public struct ProxyConfiguration: Sendable {
     /// Route configurations from RDS files, by name.
     public var dynamicRoutes: [String: RouteConfiguration]
     public var secrets: [SecretInfo]
+    /// The secrets' material by name (static, file-based SDS, and later SDS over xDS): TLS connections look their
+    /// secrets up here by name when they start, so a new certificate applies to the next connection.
+    public var tlsSecrets: [String: TLSSecret] = [:]
     /// The bootstrap as written, for `/config_dump`.
     public var bootstrapSource: JSONValue
     /// Where the bootstrap came from.
     public var file: String
+    /// The bootstrap's `dynamic_resources` (none for a static bootstrap).
+    public var dynamicSources = DynamicResourceSources()
+    /// What came over xDS: each dynamic resource's version and time, the warming ones, the endpoint assignments.
+    public var discovered = DiscoveredState()
 
     public func cluster(named name: String) -> Cluster? { clusters.first { $0.name == name } }
 
@@ -101,12 +108,13 @@ extension ProxyConfiguration {
             admin.ignore("profile_path", "access_log_path", "access_log")
             return AdminConfig(address: try SocketAddress.read(admin))
         }
-        var listeners: [Listener] = [], clusters: [Cluster] = []
+        var listeners: [Listener] = [], clusters: [Cluster] = [], staticSecrets: [TLSSecret] = []
         _ = try reader.object("static_resources") { resources throws(ProxyConfigError) in
             listeners = try resources.list("listeners") { listener throws(ProxyConfigError) in try Listener.read(listener) }
             clusters = try resources.list("clusters") { cluster throws(ProxyConfigError) in try Cluster.read(cluster) }
-            if resources.has("secrets") { throw resources.error("static secrets are not supported (use a file-based SDS source)", path: [.key("secrets")]) }
+            staticSecrets = try resources.list("secrets") { secret throws(ProxyConfigError) in try TLSSecret.read(secret) }
         }
+        let sources = try reader.object("dynamic_resources") { dynamic throws(ProxyConfigError) in try DynamicResourceSources.read(dynamic) }
         // Istio's bootstrap sets these for Envoy's own workings; the proxy has no runtime layers or stats sinks.
         reader.ignore("layered_runtime", "stats_config", "stats_flush_interval", "cluster_manager")
         try reader.finish()
@@ -117,10 +125,15 @@ extension ProxyConfiguration {
         }
         var routes: [String: RouteConfiguration] = [:]
         var secrets: [SecretInfo] = []
+        var material: [String: TLSSecret] = [:]
+        for secret in staticSecrets where material[secret.name] == nil {
+            material[secret.name] = secret
+            secrets.append(SecretInfo(name: secret.name, version: nil, hasCertificate: secret.identity != nil, hasValidationContext: !secret.trustedAuthorities.isEmpty))
+        }
         var secretFiles: [String] = []
         for listener in listeners {
             for chain in listener.filterChains {
-                if case .httpConnectionManager(let manager) = chain.filter, case .rds(let name, let path) = manager.routes, routes[name] == nil {
+                if case .httpConnectionManager(let manager) = chain.filter, case .rds(let name, .file(let path)) = manager.routes, routes[name] == nil {
                     let config = try readRouteFile(path, name: name)
                     routes[name] = config
                 }
@@ -128,10 +141,40 @@ extension ProxyConfiguration {
         }
         for path in sdsPaths(root) where !secretFiles.contains(path) { secretFiles.append(path) }
         for path in secretFiles {
-            for secret in try readSecretFile(path) where !secrets.contains(where: { $0.name == secret.name }) { secrets.append(secret) }
+            for (secret, value) in try readSecretFile(path) where !secrets.contains(where: { $0.name == secret.name }) {
+                secrets.append(secret)
+                material[secret.name] = value
+            }
         }
-        return ProxyConfiguration(node: node, admin: admin, listeners: listeners, clusters: clusters, dynamicRoutes: routes,
-                                  secrets: secrets, bootstrapSource: JSONValue(yaml: root), file: file)
+        for listener in listeners {
+            for chain in listener.filterChains + [listener.defaultFilterChain].compactMap({ $0 }) {
+                chain.tls?.inlineSecrets.forEach { material[$0.key] = $0.value }
+            }
+        }
+        for cluster in clusters {
+            for tls in [cluster.tls] + cluster.transportSocketMatches.map(\.tls) { tls?.inlineSecrets.forEach { material[$0.key] = $0.value } }
+        }
+        var configuration = ProxyConfiguration(node: node, admin: admin, listeners: listeners, clusters: clusters, dynamicRoutes: routes,
+                                               secrets: secrets, bootstrapSource: JSONValue(yaml: root), file: file)
+        configuration.tlsSecrets = material
+        configuration.dynamicSources = sources ?? DynamicResourceSources()
+        try configuration.checkManagementClusters()
+        return configuration
+    }
+
+    /// Every REST source must name a static cluster: the management server is reached before any CDS answer.
+    func checkManagementClusters() throws(ProxyConfigError) {
+        var sources = [dynamicSources.listeners, dynamicSources.clusters].compactMap { $0 }
+        for listener in listeners {
+            for chain in listener.filterChains {
+                if case .httpConnectionManager(let manager) = chain.filter, case .rds(_, .api(let api)) = manager.routes { sources.append(api) }
+            }
+        }
+        for cluster in clusters { if case .api(let api)? = cluster.eds?.source { sources.append(api) } }
+        for source in sources where cluster(named: source.clusterName)?.eds != nil || cluster(named: source.clusterName) == nil {
+            throw ProxyConfigError(file: source.file, location: source.location, path: source.path + ".cluster_names[0]",
+                                   problem: "\(source.clusterName) is not a static cluster of this bootstrap (name the STATIC cluster that reaches the management server)")
+        }
     }
 
     /// Every `path_config_source.path` under an `sds_config` in the document.
@@ -162,19 +205,18 @@ extension ProxyConfiguration {
         return config
     }
 
-    /// Reads an SDS DiscoveryResponse file: the secrets' names and kinds (the key stays where it is).
-    static func readSecretFile(_ path: String) throws(ProxyConfigError) -> [SecretInfo] {
+    /// Reads an SDS DiscoveryResponse file: the secrets' names and kinds, and their material.
+    static func readSecretFile(_ path: String) throws(ProxyConfigError) -> [(SecretInfo, TLSSecret)] {
         try readDiscoveryResponse(path, type: "envoy.extensions.transport_sockets.tls.v3.Secret", what: "a secret") {
-            resource, version throws(ProxyConfigError) -> SecretInfo in
-            let name = try resource.requiredString("name")
-            let certificate = try resource.object("tls_certificate") { certificate throws(ProxyConfigError) in
-                certificate.ignore("certificate_chain", "private_key")
-            } != nil
-            let validation = try resource.object("validation_context") { validation throws(ProxyConfigError) in
-                validation.ignore("trusted_ca")
-            } != nil
-            return SecretInfo(name: name, version: version, hasCertificate: certificate, hasValidationContext: validation)
+            resource, version throws(ProxyConfigError) -> (SecretInfo, TLSSecret) in try readSecret(resource, version: version)
         }.resources
+    }
+
+    /// One `Secret` resource: its name and kinds, and its material.
+    static func readSecret(_ resource: ConfigReader, version: String?) throws(ProxyConfigError) -> (SecretInfo, TLSSecret) {
+        let hasCertificate = resource.has("tls_certificate"), hasValidation = resource.has("validation_context")
+        let secret = try TLSSecret.read(resource)
+        return (SecretInfo(name: secret.name, version: version, hasCertificate: hasCertificate, hasValidationContext: hasValidation), secret)
     }
 
     /// Reads a DiscoveryResponse file (`version_info`, `resources` of one `@type`), each resource by `body`.

@@ -1,7 +1,11 @@
 import ConfigValues
 
-/// An upstream cluster (`envoy.config.cluster.v3.Cluster`), STATIC with a `load_assignment`.
+/// An upstream cluster (`envoy.config.cluster.v3.Cluster`): STATIC with a `load_assignment`, EDS (its endpoints come
+/// from a ClusterLoadAssignment the management server sends), or ORIGINAL_DST (Istio's PassthroughCluster: each
+/// connection goes where the client meant it to).
 public struct Cluster: Sendable {
+    public enum Kind: String, Sendable { case `static` = "STATIC", eds = "EDS", originalDestination = "ORIGINAL_DST" }
+
     public enum LoadBalancing: String, Sendable, CaseIterable {
         case roundRobin = "ROUND_ROBIN", leastRequest = "LEAST_REQUEST", random = "RANDOM", ringHash = "RING_HASH", maglev = "MAGLEV"
     }
@@ -15,13 +19,37 @@ public struct Cluster: Sendable {
     public var healthyPanicThreshold: Double
     public var endpoints: [ClusterEndpoint]
     public var tls: TLSContextConfig?
+    /// `transport_socket_matches`: the first whose `match` the endpoint's `envoy.transport_socket_match` metadata
+    /// holds picks its transport socket (Istio's auto mTLS: `tlsMode: istio`); none: `tls`.
+    public var transportSocketMatches: [TransportSocketMatch] = []
+    public var kind: Kind = .static
     public var maxRequestsPerConnection: Int?
     public var ringSize: (minimum: Int, maximum: Int)
     public var maglevTableSize: Int
     public var source: JSONValue
+    /// Set for `type: EDS`: the assignment's name and where it comes from.
+    public var eds: EDSClusterConfig? = nil
+}
+
+/// `eds_cluster_config`: the ClusterLoadAssignment a cluster takes its endpoints from.
+public struct EDSClusterConfig: Sendable, Equatable {
+    /// `service_name`, else the cluster's name.
+    public var serviceName: String
+    public var source: ConfigSource
+}
+
+/// One of a cluster's `transport_socket_matches`.
+public struct TransportSocketMatch: Sendable, Equatable {
+    public var name: String
+    /// Metadata keys and values an endpoint must carry (empty: every endpoint).
+    public var criteria: [String: String]
+    /// nil: plaintext (`raw_buffer`).
+    public var tls: TLSContextConfig?
 }
 
 public struct ClusterEndpoint: Sendable, Equatable {
+    /// The endpoint's `filter_metadata["envoy.transport_socket_match"]` (string values).
+    public var transportSocketMetadata: [String: String] = [:]
     public var address: SocketAddress
     public var weight: Int
     public var region: String
@@ -55,10 +83,26 @@ public struct OutlierDetectionConfig: Sendable, Equatable {
 extension Cluster {
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> Cluster {
         let name = try reader.requiredString("name")
-        _ = try reader.enumeration("type", allowed: ["STATIC"])
-        reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "dns_lookup_family", "filters", "upstream_connection_options")
+        let kind = try reader.enumeration("type", allowed: ["STATIC", "EDS", "ORIGINAL_DST"]).flatMap(Kind.init(rawValue:)) ?? .static
+        var eds: EDSClusterConfig?
+        if kind == .eds {
+            eds = try reader.object("eds_cluster_config") { config throws(ProxyConfigError) -> EDSClusterConfig in
+                let serviceName = try config.string("service_name")
+                guard let source = try config.object("eds_config", { source throws(ProxyConfigError) in try ConfigSource.read(source) }) else {
+                    throw config.error("needs an eds_config", path: [.key("eds_config")])
+                }
+                return EDSClusterConfig(serviceName: serviceName.flatMap { $0.isEmpty ? nil : $0 } ?? name, source: source)
+            }
+            guard eds != nil else { throw reader.error("type EDS needs an eds_cluster_config", path: [.key("eds_cluster_config")]) }
+            if reader.has("load_assignment") { throw reader.error("an EDS cluster takes its endpoints from EDS, not a load_assignment", path: [.key("load_assignment")]) }
+        } else if reader.has("eds_cluster_config") {
+            throw reader.error("eds_cluster_config needs type: EDS", path: [.key("eds_cluster_config")])
+        }
+        reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "dns_lookup_family", "filters", "upstream_connection_options",
+                      "original_dst_lb_config", "cleanup_interval")
         let connectTimeout = try reader.duration("connect_timeout") ?? 5
-        let policy = try reader.enumeration("lb_policy", allowed: LoadBalancing.allCases.map(\.rawValue)).flatMap(LoadBalancing.init(rawValue:)) ?? .roundRobin
+        let policyNames = LoadBalancing.allCases.map(\.rawValue) + (kind == .originalDestination ? ["CLUSTER_PROVIDED"] : [])
+        let policy = try reader.enumeration("lb_policy", allowed: policyNames).flatMap(LoadBalancing.init(rawValue:)) ?? .roundRobin
         var thresholds = CircuitBreakerThresholds()
         _ = try reader.object("circuit_breakers") { breakers throws(ProxyConfigError) in
             let all = try breakers.list("thresholds") { threshold throws(ProxyConfigError) -> (String, CircuitBreakerThresholds) in
@@ -103,8 +147,19 @@ extension Cluster {
             if common.has("locality_weighted_lb_config") { throw common.error("locality weighting is not supported yet", path: [.key("locality_weighted_lb_config")]) }
         }
         let tls = try reader.object("transport_socket") { socket throws(ProxyConfigError) in try TLSContextConfig.readTransportSocket(socket, downstream: false) } ?? nil
-        _ = try reader.list("transport_socket_matches") { match throws(ProxyConfigError) in
-            throw match.error("transport_socket_matches are not supported yet")
+        let socketMatches = try reader.list("transport_socket_matches") { match throws(ProxyConfigError) -> TransportSocketMatch in
+            let name = try match.requiredString("name")
+            var criteria: [String: String] = [:]
+            for pair in match.field("match")?.pairs ?? [] {
+                guard let key = pair.key.scalarText, let value = pair.value.scalarText else {
+                    throw match.error("must map metadata keys to string values", path: [.key("match")])
+                }
+                criteria[key] = value
+            }
+            match.ignore("match")
+            guard match.has("transport_socket") else { throw match.error("needs a transport_socket", path: [.key("transport_socket")]) }
+            let tls = try match.object("transport_socket") { socket throws(ProxyConfigError) in try TLSContextConfig.readTransportSocket(socket, downstream: false) } ?? nil
+            return TransportSocketMatch(name: name, criteria: criteria, tls: tls)
         }
         var maxRequests = try reader.integer("max_requests_per_connection")
         _ = try reader.object("typed_extension_protocol_options") { options throws(ProxyConfigError) in
@@ -137,34 +192,57 @@ extension Cluster {
                 throw config.error("must be a prime number such as 65537 (Envoy's default)", at: config.field("table_size"), path: [.key("table_size")])
             }
         }
-        let endpoints = try reader.object("load_assignment") { assignment throws(ProxyConfigError) -> [ClusterEndpoint] in
-            _ = try assignment.string("cluster_name")
-            assignment.ignore("policy")
-            var all: [ClusterEndpoint] = []
-            _ = try assignment.list("endpoints") { locality throws(ProxyConfigError) in
-                var region = "", zone = "", subZone = ""
-                _ = try locality.object("locality") { place throws(ProxyConfigError) in
-                    region = try place.string("region") ?? ""
-                    zone = try place.string("zone") ?? ""
-                    subZone = try place.string("sub_zone") ?? ""
-                }
-                let priority = try locality.integer("priority") ?? 0
-                locality.ignore("load_balancing_weight")
-                _ = try locality.list("lb_endpoints") { lbEndpoint throws(ProxyConfigError) in
-                    lbEndpoint.ignore("metadata")
-                    _ = try lbEndpoint.enumeration("health_status", allowed: ["UNKNOWN", "HEALTHY"])
-                    let weight = try lbEndpoint.integer("load_balancing_weight") ?? 1
-                    guard let address = try lbEndpoint.object("endpoint", { endpoint throws(ProxyConfigError) -> SocketAddress in
-                        endpoint.ignore("hostname", "health_check_config")
-                        return try SocketAddress.read(endpoint)
-                    }) else { throw lbEndpoint.error("needs an endpoint", path: [.key("endpoint")]) }
-                    all.append(ClusterEndpoint(address: address, weight: max(1, weight), region: region, zone: zone, subZone: subZone, priority: priority))
-                }
-            }
-            return all
-        } ?? []
+        let endpoints = try reader.object("load_assignment") { assignment throws(ProxyConfigError) in try readEndpoints(assignment) } ?? []
+        if kind == .originalDestination && !endpoints.isEmpty {
+            throw reader.error("an ORIGINAL_DST cluster takes no load_assignment endpoints", path: [.key("load_assignment")])
+        }
         return Cluster(name: name, connectTimeout: connectTimeout, loadBalancing: policy, thresholds: thresholds, outlierDetection: outlier,
-                       healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, maxRequestsPerConnection: maxRequests,
-                       ringSize: ring, maglevTableSize: maglevSize, source: JSONValue(yaml: reader.node))
+                       healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, transportSocketMatches: socketMatches, kind: kind,
+                       maxRequestsPerConnection: maxRequests, ringSize: ring, maglevTableSize: maglevSize, source: JSONValue(yaml: reader.node), eds: eds)
+    }
+
+    /// A `ClusterLoadAssignment`'s endpoints (the `cluster_name` is read but not checked here), with each endpoint's
+    /// `envoy.transport_socket_match` metadata.
+    static func readEndpoints(_ assignment: ConfigReader) throws(ProxyConfigError) -> [ClusterEndpoint] {
+        _ = try assignment.string("cluster_name")
+        assignment.ignore("policy")
+        var all: [ClusterEndpoint] = []
+        _ = try assignment.list("endpoints") { locality throws(ProxyConfigError) in
+            var region = "", zone = "", subZone = ""
+            _ = try locality.object("locality") { place throws(ProxyConfigError) in
+                region = try place.string("region") ?? ""
+                zone = try place.string("zone") ?? ""
+                subZone = try place.string("sub_zone") ?? ""
+            }
+            let priority = try locality.integer("priority") ?? 0
+            locality.ignore("load_balancing_weight")
+            _ = try locality.list("lb_endpoints") { lbEndpoint throws(ProxyConfigError) in
+                var socketMetadata: [String: String] = [:]
+                for pair in lbEndpoint.field("metadata")?["filter_metadata"]?["envoy.transport_socket_match"]?.pairs ?? [] {
+                    if let key = pair.key.scalarText, let value = pair.value.scalarText { socketMetadata[key] = value }
+                }
+                lbEndpoint.ignore("metadata")
+                _ = try lbEndpoint.enumeration("health_status", allowed: ["UNKNOWN", "HEALTHY"])
+                let weight = try lbEndpoint.integer("load_balancing_weight") ?? 1
+                guard let address = try lbEndpoint.object("endpoint", { endpoint throws(ProxyConfigError) -> SocketAddress in
+                    endpoint.ignore("hostname", "health_check_config")
+                    return try SocketAddress.read(endpoint)
+                }) else { throw lbEndpoint.error("needs an endpoint", path: [.key("endpoint")]) }
+                all.append(ClusterEndpoint(transportSocketMetadata: socketMetadata, address: address, weight: max(1, weight), region: region, zone: zone,
+                                           subZone: subZone, priority: priority))
+            }
+        }
+        return all
+    }
+}
+
+extension Cluster {
+    /// The TLS settings for the endpoint at `index`: the first transport socket match its metadata satisfies, else
+    /// the cluster's own transport socket.
+    public func tls(forEndpoint index: Int) -> TLSContextConfig? {
+        guard !transportSocketMatches.isEmpty, endpoints.indices.contains(index) else { return tls }
+        let metadata = endpoints[index].transportSocketMetadata
+        for match in transportSocketMatches where match.criteria.allSatisfy({ metadata[$0.key] == $0.value }) { return match.tls }
+        return tls
     }
 }

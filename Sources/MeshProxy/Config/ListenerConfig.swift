@@ -1,4 +1,5 @@
 import ConfigValues
+import MeshNet
 
 /// `address.socket_address`: an IP literal and a port.
 public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
@@ -27,9 +28,36 @@ public struct Listener: Sendable {
     public var address: SocketAddress
     public var trafficDirection: String?
     public var filterChains: [FilterChain]
-    /// `tls_inspector`, `http_inspector` (their short names).
+    /// The listener filters' names as configured.
     public var listenerFilters: [String]
     public var source: JSONValue
+    /// The listener filters the proxy runs, by kind.
+    public var inspection = ListenerInspection()
+    /// The chain for connections no chain matches (`default_filter_chain`).
+    public var defaultFilterChain: FilterChain?
+    /// `use_original_dst`: connections go to the listener bound to their original destination, when there is one.
+    public var useOriginalDestination = false
+    /// `bind_to_port: false`: the listener is not bound; it serves connections handed off by original destination.
+    public var bindToPort = true
+    /// `additional_addresses`: more addresses served by this listener (bound too).
+    public var additionalAddresses: [SocketAddress] = []
+    /// `listener_filters_timeout` in seconds (0: none); Envoy's default is 15 s.
+    public var filtersTimeout: Double = 15
+    /// `continue_on_listener_filters_timeout`: on timeout, choose a chain with what is known instead of closing.
+    public var continueOnFiltersTimeout = false
+}
+
+/// The listener filters a listener runs (`envoy.filters.listener.*`).
+public struct ListenerInspection: Sendable, Equatable {
+    /// `tls_inspector`: reads the ClientHello (SNI, ALPN) to set the transport protocol `tls`.
+    public var tls = false
+    /// `http_inspector`: reads the first bytes of a plaintext connection for `http/1.1`, `http/1.0` or `h2c`.
+    public var http = false
+    /// `proxy_protocol`: a PROXY protocol v1 or v2 header names the connection's addresses.
+    public var proxyProtocol = false
+    /// `original_dst`: the socket's own address is the original destination (no iptables in local mode).
+    public var originalDestination = false
+    public init() {}
 }
 
 public struct FilterChainMatch: Sendable, Equatable {
@@ -37,14 +65,22 @@ public struct FilterChainMatch: Sendable, Equatable {
     public var applicationProtocols: [String] = []
     public var destinationPort: Int?
     public var serverNames: [String] = []
+    /// `prefix_ranges`: the destination IP.
+    public var prefixRanges: [CIDRRange] = []
+    /// `source_prefix_ranges`: the client's IP.
+    public var sourcePrefixRanges: [CIDRRange] = []
+    /// `source_ports`.
+    public var sourcePorts: [Int] = []
 }
 
 public struct FilterChain: Sendable {
     public var name: String?
     public var match: FilterChainMatch
-    /// Set when the chain terminates TLS; the proxy reads the settings but does not serve TLS yet.
+    /// Set when the chain terminates TLS (`envoy.transport_sockets.tls`).
     public var tls: TLSContextConfig?
     public var filter: NetworkFilter
+    /// `envoy.filters.network.rbac` filters in front of `filter`, in order.
+    public var rbac: [RBACConfig] = []
 }
 
 public enum NetworkFilter: Sendable {
@@ -52,18 +88,28 @@ public enum NetworkFilter: Sendable {
     case tcpProxy(TCPProxyConfig)
 }
 
-/// A `DownstreamTlsContext` or `UpstreamTlsContext`: the certificates and checks, by SDS secret name.
+/// A `DownstreamTlsContext` or `UpstreamTlsContext`: the certificates and checks, by SDS secret name (inline
+/// certificates and authorities are kept as secrets with made-up names, `inline:PATH`).
 public struct TLSContextConfig: Sendable, Equatable {
     public var certificateSecrets: [String]
     public var validationSecret: String?
     public var alpn: [String]
     public var sni: String?
     public var requireClientCertificate: Bool
-    public var subjectAltNames: [String]
+    /// `match_typed_subject_alt_names` / `match_subject_alt_names`: the peer certificate must match one.
+    public var subjectAltNames: [SubjectAltNameMatcher]
+    /// Material given inline in the context (`tls_certificates`, `validation_context.trusted_ca`), by the made-up name.
+    public var inlineSecrets: [String: TLSSecret] = [:]
+
+    public static func == (a: TLSContextConfig, b: TLSContextConfig) -> Bool {
+        a.certificateSecrets == b.certificateSecrets && a.validationSecret == b.validationSecret && a.alpn == b.alpn && a.sni == b.sni
+            && a.requireClientCertificate == b.requireClientCertificate && a.subjectAltNames == b.subjectAltNames
+            && a.inlineSecrets.keys.sorted() == b.inlineSecrets.keys.sorted()
+    }
 }
 
 public struct HTTPConnectionManagerConfig: Sendable {
-    public enum Routes: Sendable { case inline(RouteConfiguration), rds(name: String, path: String) }
+    public enum Routes: Sendable { case inline(RouteConfiguration), rds(name: String, source: ConfigSource) }
     public var statPrefix: String
     public var serverName: String?
     public var routes: Routes
@@ -76,6 +122,8 @@ public struct HTTPConnectionManagerConfig: Sendable {
 
 public enum HTTPFilter: Sendable {
     case fault(FaultConfig)
+    case rbac(RBACConfig)
+    case localRateLimit(LocalRateLimitConfig)
     case cors
     case router
 }
@@ -93,28 +141,64 @@ public struct AccessLogConfig: Sendable {
 }
 
 extension Listener {
+    static let tlsInspectorType = "envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"
+    static let httpInspectorType = "envoy.extensions.filters.listener.http_inspector.v3.HttpInspector"
+    static let proxyProtocolType = "envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol"
+    static let originalDestinationType = "envoy.extensions.filters.listener.original_dst.v3.OriginalDst"
+
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> Listener {
         let name = try reader.string("name")
         let address = try SocketAddress.read(reader)
         let direction = try reader.enumeration("traffic_direction", allowed: ["INBOUND", "OUTBOUND", "UNSPECIFIED"])
-        _ = try reader.bool("continue_on_listener_filters_timeout")
-        _ = try reader.duration("listener_filters_timeout")
-        reader.ignore("metadata", "per_connection_buffer_limit_bytes")
+        let continueOnTimeout = try reader.bool("continue_on_listener_filters_timeout") ?? false
+        let filtersTimeout = try reader.duration("listener_filters_timeout") ?? 15
+        let useOriginalDestination = try reader.bool("use_original_dst") ?? false
+        let bindToPort = try reader.bool("bind_to_port") ?? true
+        reader.ignore("metadata", "per_connection_buffer_limit_bytes", "access_log")
+        var inspection = ListenerInspection()
         let filters = try reader.list("listener_filters") { filter throws(ProxyConfigError) -> String in
             let name = try filter.requiredString("name")
+            if filter.has("filter_disabled") { throw filter.error("filter_disabled is not supported", path: [.key("filter_disabled")]) }
             _ = try filter.object("typed_config") { typed throws(ProxyConfigError) in
-                let type = try typed.typeName()
-                let known = ["envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector",
-                             "envoy.extensions.filters.listener.http_inspector.v3.HttpInspector"]
-                guard known.contains(type) else { throw filter.error("\(name) is not supported") }
+                switch try typed.typeName() {
+                case tlsInspectorType: inspection.tls = true; typed.ignore("enable_ja3_fingerprinting", "enable_ja4_fingerprinting")
+                case httpInspectorType: inspection.http = true
+                case originalDestinationType: inspection.originalDestination = true
+                case proxyProtocolType:
+                    inspection.proxyProtocol = true
+                    if try typed.bool("allow_requests_without_proxy_protocol") == true {
+                        throw typed.error("allow_requests_without_proxy_protocol is not supported (clients of this listener must send a PROXY header)",
+                                          path: [.key("allow_requests_without_proxy_protocol")])
+                    }
+                    if !(try typed.list("rules") { _ throws(ProxyConfigError) in () }).isEmpty {
+                        throw typed.error("rules (TLVs to metadata) are not supported", path: [.key("rules")])
+                    }
+                    typed.ignore("stat_prefix", "pass_through_tlvs", "disallowed_versions")
+                default: throw filter.error("\(name) is not supported")
+                }
             }
             return name
         }
+        let additional = try reader.list("additional_addresses") { extra throws(ProxyConfigError) in try SocketAddress.read(extra) }
         let chains = try reader.list("filter_chains") { chain throws(ProxyConfigError) in try FilterChain.read(chain) }
-        guard !chains.isEmpty else { throw reader.error("needs at least one filter chain", path: [.key("filter_chains")]) }
-        if reader.has("default_filter_chain") { throw reader.error("is not supported", path: [.key("default_filter_chain")]) }
-        return Listener(name: name, address: address, trafficDirection: direction, filterChains: chains, listenerFilters: filters,
-                        source: JSONValue(yaml: reader.node))
+        let defaultChain = try reader.object("default_filter_chain") { chain throws(ProxyConfigError) in try FilterChain.read(chain) }
+        guard !chains.isEmpty || defaultChain != nil else { throw reader.error("needs at least one filter chain", path: [.key("filter_chains")]) }
+        for (index, chain) in chains.enumerated() {
+            if let earlier = chains[..<index].firstIndex(where: { $0.match == chain.match }) {
+                throw reader.error("filter chains \(earlier) and \(index) have the same filter_chain_match: make each match different",
+                                   path: [.key("filter_chains"), .index(index), .key("filter_chain_match")])
+            }
+        }
+        var listener = Listener(name: name, address: address, trafficDirection: direction, filterChains: chains, listenerFilters: filters,
+                                source: JSONValue(yaml: reader.node))
+        listener.inspection = inspection
+        listener.defaultFilterChain = defaultChain
+        listener.useOriginalDestination = useOriginalDestination
+        listener.bindToPort = bindToPort
+        listener.additionalAddresses = additional
+        listener.filtersTimeout = filtersTimeout
+        listener.continueOnFiltersTimeout = continueOnTimeout
+        return listener
     }
 }
 
@@ -123,18 +207,38 @@ extension FilterChain {
         let name = try reader.string("name")
         reader.ignore("metadata")
         let match = try reader.object("filter_chain_match") { match throws(ProxyConfigError) -> FilterChainMatch in
-            FilterChainMatch(transportProtocol: try match.string("transport_protocol"), applicationProtocols: try match.strings("application_protocols"),
-                             destinationPort: try match.integer("destination_port", maximum: 65535), serverNames: try match.strings("server_names"))
+            var result = FilterChainMatch(transportProtocol: try match.enumeration("transport_protocol", allowed: ["raw_buffer", "tls"]),
+                                          applicationProtocols: try match.strings("application_protocols"),
+                                          destinationPort: try match.integer("destination_port", maximum: 65535), serverNames: try match.strings("server_names"))
+            result.prefixRanges = try match.list("prefix_ranges") { range throws(ProxyConfigError) in try CIDRRange.read(range) }
+            result.sourcePrefixRanges = try match.list("source_prefix_ranges") { range throws(ProxyConfigError) in try CIDRRange.read(range) }
+            for (index, text) in try match.strings("source_ports").enumerated() {
+                guard let port = Int(text), (1...65535).contains(port) else {
+                    throw match.error("must be a port number (1-65535)", path: [.key("source_ports"), .index(index)])
+                }
+                result.sourcePorts.append(port)
+            }
+            _ = try match.enumeration("source_type", allowed: ["ANY"])
+            if match.has("direct_source_prefix_ranges") { throw match.error("is not supported", path: [.key("direct_source_prefix_ranges")]) }
+            return result
         } ?? FilterChainMatch()
         let tls = try reader.object("transport_socket") { socket throws(ProxyConfigError) in try TLSContextConfig.readTransportSocket(socket, downstream: true) } ?? nil
-        let filters = try reader.list("filters") { filter throws(ProxyConfigError) in try NetworkFilter.read(filter) }
-        guard filters.count == 1 else {
-            throw reader.error(filters.isEmpty ? "needs a network filter" : "only one network filter per chain is supported (http_connection_manager or tcp_proxy)",
+        let filters = try reader.list("filters") { filter throws(ProxyConfigError) -> Either in
+            if let rbac = try NetworkFilter.readRBAC(filter) { return .rbac(rbac) }
+            return .terminal(try NetworkFilter.read(filter))
+        }
+        let rbac = filters.dropLast().compactMap { if case .rbac(let config) = $0 { config } else { nil } }
+        guard case .terminal(let terminal)? = filters.last, rbac.count == filters.count - 1 else {
+            throw reader.error(filters.isEmpty ? "needs a network filter"
+                               : "must be envoy.filters.network.rbac filters (if any) followed by one http_connection_manager or tcp_proxy",
                                path: [.key("filters")])
         }
-        return FilterChain(name: name, match: match, tls: tls, filter: filters[0])
+        return FilterChain(name: name, match: match, tls: tls, filter: terminal, rbac: rbac)
     }
 }
+
+/// A chain's network filter as read: an RBAC filter, or the one that ends the chain.
+private enum Either { case rbac(RBACConfig), terminal(NetworkFilter) }
 
 extension TLSContextConfig {
     /// A `transport_socket`: raw_buffer (nil) or tls.
@@ -156,6 +260,7 @@ extension TLSContextConfig {
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> TLSContextConfig {
         let requireClient = try reader.bool("require_client_certificate") ?? false
         let sni = try reader.string("sni")
+        reader.ignore("allow_renegotiation", "max_session_keys", "session_timeout", "disable_stateless_session_resumption")
         var config = TLSContextConfig(certificateSecrets: [], validationSecret: nil, alpn: [], sni: sni, requireClientCertificate: requireClient, subjectAltNames: [])
         _ = try reader.object("common_tls_context") { common throws(ProxyConfigError) in
             config.alpn = try common.strings("alpn_protocols")
@@ -167,53 +272,79 @@ extension TLSContextConfig {
                 _ = try params.strings("ecdh_curves")
             }
             config.certificateSecrets = try common.list("tls_certificate_sds_secret_configs") { secret throws(ProxyConfigError) in try readSDSName(secret) }
-            _ = try common.object("combined_validation_context") { combined throws(ProxyConfigError) in
-                _ = try combined.object("default_validation_context") { validation throws(ProxyConfigError) in
-                    config.subjectAltNames = try validation.list("match_typed_subject_alt_names") { san throws(ProxyConfigError) -> String in
-                        _ = try san.enumeration("san_type", allowed: ["URI", "DNS", "EMAIL", "IP_ADDRESS"])
-                        let matcher = try san.object("matcher") { matcher throws(ProxyConfigError) in try StringMatcher.read(matcher) }
-                        switch matcher?.rule {
-                        case .exact(let text)?, .prefix(let text)?: return text
-                        default: return ""
-                        }
+            let inline = try common.list("tls_certificates") { certificate throws(ProxyConfigError) -> String in
+                let name = "inline:\(certificate.pathText)"
+                config.inlineSecrets[name] = try TLSSecret.readCertificate(certificate, name: name)
+                return name
+            }
+            config.certificateSecrets += inline
+            /// A `CertificateValidationContext`: its SAN matchers, and its `trusted_ca` kept as an inline secret.
+            func readValidation(_ validation: ConfigReader) throws(ProxyConfigError) {
+                config.subjectAltNames += try validation.list("match_typed_subject_alt_names") { san throws(ProxyConfigError) -> SubjectAltNameMatcher in
+                    let type = try san.enumeration("san_type", allowed: ["URI", "DNS", "IP_ADDRESS"]) ?? "URI"
+                    guard let match = try san.object("matcher", { matcher throws(ProxyConfigError) in try sanMatch(matcher) }) else {
+                        throw san.error("needs a matcher", path: [.key("matcher")])
                     }
+                    return SubjectAltNameMatcher(type == "DNS" ? .dns : type == "IP_ADDRESS" ? .ipAddress : .uri, match)
                 }
-                config.validationSecret = try combined.object("validation_context_sds_secret_config") { secret throws(ProxyConfigError) in try readSDSName(secret) }
+                // The untyped form matches every SAN type.
+                for match in try validation.list("match_subject_alt_names", { matcher throws(ProxyConfigError) in try sanMatch(matcher) }) {
+                    config.subjectAltNames += [SubjectAltNameMatcher(.uri, match), SubjectAltNameMatcher(.dns, match), SubjectAltNameMatcher(.ipAddress, match)]
+                }
+                validation.ignore("trust_chain_verification", "allow_expired_certificate")
+                if validation.has("trusted_ca") {
+                    let name = "inline:\(validation.pathText).trusted_ca"
+                    config.inlineSecrets[name] = try TLSSecret.readValidation(validation, name: name)
+                    config.validationSecret = name
+                }
+            }
+            _ = try common.object("validation_context") { validation throws(ProxyConfigError) in try readValidation(validation) }
+            if let name = try common.object("validation_context_sds_secret_config", { secret throws(ProxyConfigError) in try readSDSName(secret) }) {
+                config.validationSecret = name
+            }
+            _ = try common.object("combined_validation_context") { combined throws(ProxyConfigError) in
+                _ = try combined.object("default_validation_context") { validation throws(ProxyConfigError) in try readValidation(validation) }
+                if let name = try combined.object("validation_context_sds_secret_config", { secret throws(ProxyConfigError) in try readSDSName(secret) }) {
+                    config.validationSecret = name
+                }
             }
         }
         return config
     }
 
-    /// An `SdsSecretConfig` with a file-based config source: its secret name.
+    /// A SAN `StringMatcher`: exact, prefix or suffix.
+    static func sanMatch(_ reader: ConfigReader) throws(ProxyConfigError) -> SubjectAltNameMatcher.Match {
+        switch try StringMatcher.read(reader).rule {
+        case .exact(let text): return .exact(text)
+        case .prefix(let text): return .prefix(text)
+        case .suffix(let text): return .suffix(text)
+        default: throw reader.error("only exact, prefix and suffix matchers are supported for subject alt names")
+        }
+    }
+
+    /// An `SdsSecretConfig` with a file or REST config source: its secret name.
     static func readSDSName(_ reader: ConfigReader) throws(ProxyConfigError) -> String {
         let name = try reader.requiredString("name")
-        guard try reader.object("sds_config", { source throws(ProxyConfigError) in try ConfigSourcePath.read(source) }) != nil else {
-            throw reader.error("needs an sds_config with a path_config_source (only file-based SDS is supported)", path: [.key("sds_config")])
+        guard try reader.object("sds_config", { source throws(ProxyConfigError) in try ConfigSource.read(source) }) != nil else {
+            throw reader.error("needs an sds_config (a path_config_source, or an api_config_source with api_type REST)", path: [.key("sds_config")])
         }
         return name
-    }
-}
-
-/// A `ConfigSource` that names a file (`path_config_source.path`); ADS and API sources are not supported yet.
-enum ConfigSourcePath {
-    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> String {
-        _ = try reader.enumeration("resource_api_version", allowed: ["V3"])
-        reader.ignore("initial_fetch_timeout")
-        if reader.has("ads") || reader.has("api_config_source") {
-            throw reader.error("only path_config_source (a file) is supported as a config source; xDS over the network comes later")
-        }
-        let legacyPath = try reader.string("path")
-        guard let path = try reader.object("path_config_source", { source throws(ProxyConfigError) -> String in
-            source.ignore("watched_directory")
-            return try source.requiredString("path")
-        }) ?? legacyPath else { throw reader.error("needs a path_config_source", path: [.key("path_config_source")]) }
-        return path
     }
 }
 
 extension NetworkFilter {
     static let hcmType = "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
     static let tcpProxyType = "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
+
+    /// The filter when it is `envoy.filters.network.rbac`; nil for another type (nothing read).
+    static func readRBAC(_ reader: ConfigReader) throws(ProxyConfigError) -> RBACConfig? {
+        guard let type = reader.node["typed_config"]?["@type"]?.scalarText, type.hasSuffix("/" + RBACConfig.networkType) || type == RBACConfig.networkType else { return nil }
+        _ = try reader.requiredString("name")
+        return try reader.object("typed_config") { typed throws(ProxyConfigError) in
+            _ = try typed.typeName()
+            return try RBACConfig.read(typed, network: true)
+        }
+    }
 
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> NetworkFilter {
         let name = try reader.requiredString("name")
@@ -254,10 +385,10 @@ extension HTTPConnectionManagerConfig {
         case (false, true):
             routes = try reader.object("rds") { rds throws(ProxyConfigError) -> Routes in
                 let name = try rds.requiredString("route_config_name")
-                guard let path = try rds.object("config_source", { source throws(ProxyConfigError) in try ConfigSourcePath.read(source) }) else {
+                guard let source = try rds.object("config_source", { source throws(ProxyConfigError) in try ConfigSource.read(source) }) else {
                     throw rds.error("needs a config_source", path: [.key("config_source")])
                 }
-                return .rds(name: name, path: path)
+                return .rds(name: name, source: source)
             }!
         default:
             throw reader.error("needs exactly one of route_config, rds (scoped routes are not supported)")
@@ -276,6 +407,8 @@ extension HTTPFilter {
         guard let filter = try reader.object("typed_config", { typed throws(ProxyConfigError) -> HTTPFilter in
             switch try typed.typeName() {
             case "envoy.extensions.filters.http.fault.v3.HTTPFault": return .fault(try FaultConfig.read(typed))
+            case RBACConfig.httpType: return .rbac(try RBACConfig.read(typed, network: false))
+            case LocalRateLimitConfig.type: return .localRateLimit(try LocalRateLimitConfig.read(typed))
             case "envoy.extensions.filters.http.cors.v3.Cors": return .cors
             case "envoy.extensions.filters.http.router.v3.Router":
                 typed.ignore("suppress_envoy_headers", "start_child_span", "dynamic_stats")

@@ -40,8 +40,10 @@ public struct Route: Sendable {
     public var name: String?
     public var match: RouteMatch
     public var action: RouteAction
-    public var fault: FaultConfig?
     public var headers: HeaderMutations
+    /// `typed_per_filter_config`: the route's overrides of the fault, RBAC and local rate limit filters.
+    public var filterConfigs = PerRouteFilterConfigs()
+    public var fault: FaultConfig? { filterConfigs.fault }
 }
 
 /// A string comparison (`envoy.type.matcher.v3.StringMatcher`).
@@ -250,22 +252,7 @@ extension Route {
             throw reader.error("needs a match", path: [.key("match")])
         }
         reader.ignore("metadata", "decorator")
-        var fault: FaultConfig?
-        if let perFilter = reader.field("typed_per_filter_config") {
-            let filters = try ConfigReader.mapping(perFilter, file: reader.file, path: reader.path + [.key("typed_per_filter_config")])
-            for pair in perFilter.pairs ?? [] {
-                let key = pair.key.scalarText ?? ""
-                guard let config = try filters.object(key, { config throws(ProxyConfigError) in
-                    let type = try config.typeName()
-                    guard type == "envoy.extensions.filters.http.fault.v3.HTTPFault" else {
-                        throw config.error("\(type) is not supported as a per-route filter config (only the fault filter's is)")
-                    }
-                    return try FaultConfig.read(config)
-                }) else { continue }
-                fault = config
-            }
-            try filters.finish()
-        }
+        let perFilter = try PerRouteFilterConfigs.read(reader)
         let action: RouteAction
         let actions = ["route", "redirect", "direct_response"].filter { reader.has($0) }
         guard actions.count == 1 else { throw reader.error("needs exactly one of route, redirect, direct_response") }
@@ -283,7 +270,7 @@ extension Route {
                 return .directResponse(status: status, body: body ?? nil)
             }!
         }
-        return Route(name: name, match: match, action: action, fault: fault, headers: try HeaderMutations.read(reader))
+        return Route(name: name, match: match, action: action, headers: try HeaderMutations.read(reader), filterConfigs: perFilter)
     }
 }
 
@@ -319,33 +306,7 @@ extension RouteMatch {
         if let regex = try reader.object("safe_regex", { regex throws(ProxyConfigError) in try RegexPattern.read(regex) }) { paths.append(.regex(regex)) }
         guard paths.count == 1 else { throw reader.error("needs exactly one of prefix, path, path_separated_prefix, safe_regex") }
         let caseSensitive = try reader.bool("case_sensitive") ?? true
-        let headers = try reader.list("headers") { header throws(ProxyConfigError) -> HeaderMatcher in
-            let name = try header.requiredString("name").lowercased()
-            let invert = try header.bool("invert_match") ?? false
-            let missingAsEmpty = try header.bool("treat_missing_header_as_empty") ?? false
-            var rules: [HeaderMatcher.Rule] = []
-            if let present = try header.bool("present_match") { rules.append(.present(present)) }
-            if let matcher = try header.object("string_match", { string throws(ProxyConfigError) in try StringMatcher.read(string) }) { rules.append(.string(matcher)) }
-            if let text = try header.string("exact_match") { rules.append(.string(StringMatcher(rule: .exact(text), ignoreCase: false))) }
-            if let text = try header.string("prefix_match") { rules.append(.string(StringMatcher(rule: .prefix(text), ignoreCase: false))) }
-            if let text = try header.string("suffix_match") { rules.append(.string(StringMatcher(rule: .suffix(text), ignoreCase: false))) }
-            if let regex = try header.object("safe_regex_match", { regex throws(ProxyConfigError) in try RegexPattern.read(regex) }) {
-                rules.append(.string(StringMatcher(rule: .regex(regex), ignoreCase: false)))
-            }
-            if let range = try header.object("range_match", { range throws(ProxyConfigError) -> (Int, Int) in
-                // int64 bounds: a fraction or a number past Int64 is an error, not a truncation or a trap.
-                func bound(_ key: String) throws(ProxyConfigError) -> Int {
-                    guard let number = try range.number(key) else { return 0 }
-                    guard let whole = Int64(exactly: number) else {
-                        throw range.error("must be a whole number from \(Int64.min) to \(Int64.max)", at: range.field(key), path: [.key(key)])
-                    }
-                    return Int(whole)
-                }
-                return (try bound("start"), try bound("end"))
-            }) { rules.append(.range(range.0, range.1)) }
-            guard rules.count <= 1 else { throw header.error("needs at most one way to match the header") }
-            return HeaderMatcher(name: name, rule: rules.first ?? .present(true), invert: invert, missingAsEmpty: missingAsEmpty)
-        }
+        let headers = try reader.list("headers") { header throws(ProxyConfigError) in try HeaderMatcher.read(header) }
         let queries = try reader.list("query_parameters") { query throws(ProxyConfigError) -> QueryParameterMatcher in
             let name = try query.requiredString("name")
             let matcher = try query.object("string_match") { string throws(ProxyConfigError) in try StringMatcher.read(string) }
@@ -485,5 +446,36 @@ extension FaultConfig {
             fault.delayFraction = try delay.fractionalPercent("percentage") ?? 0
         }
         return fault
+    }
+}
+
+extension HeaderMatcher {
+    /// A `HeaderMatcher` (route matches, RBAC rules): at most one way to match, absent meaning present.
+    static func read(_ header: ConfigReader) throws(ProxyConfigError) -> HeaderMatcher {
+        let name = try header.requiredString("name").lowercased()
+        let invert = try header.bool("invert_match") ?? false
+        let missingAsEmpty = try header.bool("treat_missing_header_as_empty") ?? false
+        var rules: [HeaderMatcher.Rule] = []
+        if let present = try header.bool("present_match") { rules.append(.present(present)) }
+        if let matcher = try header.object("string_match", { string throws(ProxyConfigError) in try StringMatcher.read(string) }) { rules.append(.string(matcher)) }
+        if let text = try header.string("exact_match") { rules.append(.string(StringMatcher(rule: .exact(text), ignoreCase: false))) }
+        if let text = try header.string("prefix_match") { rules.append(.string(StringMatcher(rule: .prefix(text), ignoreCase: false))) }
+        if let text = try header.string("suffix_match") { rules.append(.string(StringMatcher(rule: .suffix(text), ignoreCase: false))) }
+        if let regex = try header.object("safe_regex_match", { regex throws(ProxyConfigError) in try RegexPattern.read(regex) }) {
+            rules.append(.string(StringMatcher(rule: .regex(regex), ignoreCase: false)))
+        }
+        if let range = try header.object("range_match", { range throws(ProxyConfigError) -> (Int, Int) in
+            // int64 bounds: a fraction or a number past Int64 is an error, not a truncation or a trap.
+            func bound(_ key: String) throws(ProxyConfigError) -> Int {
+                guard let number = try range.number(key) else { return 0 }
+                guard let whole = Int64(exactly: number) else {
+                    throw range.error("must be a whole number from \(Int64.min) to \(Int64.max)", at: range.field(key), path: [.key(key)])
+                }
+                return Int(whole)
+            }
+            return (try bound("start"), try bound("end"))
+        }) { rules.append(.range(range.0, range.1)) }
+        guard rules.count <= 1 else { throw header.error("needs at most one way to match the header") }
+        return HeaderMatcher(name: name, rule: rules.first ?? .present(true), invert: invert, missingAsEmpty: missingAsEmpty)
     }
 }

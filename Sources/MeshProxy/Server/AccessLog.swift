@@ -17,6 +17,7 @@ public struct AccessLogFormat: Sendable {
         case duration = "DURATION", upstreamHost = "UPSTREAM_HOST", upstreamCluster = "UPSTREAM_CLUSTER", upstreamClusterRaw = "UPSTREAM_CLUSTER_RAW"
         case upstreamLocalAddress = "UPSTREAM_LOCAL_ADDRESS", downstreamLocalAddress = "DOWNSTREAM_LOCAL_ADDRESS"
         case downstreamRemoteAddress = "DOWNSTREAM_REMOTE_ADDRESS", requestedServerName = "REQUESTED_SERVER_NAME", routeName = "ROUTE_NAME"
+        case downstreamPeerURISAN = "DOWNSTREAM_PEER_URI_SAN"
     }
 
     let pieces: [Piece]
@@ -93,7 +94,8 @@ public struct AccessLogFormat: Sendable {
         case .upstreamLocalAddress: return dash(entry.upstreamLocalAddress)
         case .downstreamLocalAddress: return dash(entry.downstreamLocalAddress)
         case .downstreamRemoteAddress: return dash(entry.downstreamRemoteAddress)
-        case .requestedServerName: return "-"
+        case .requestedServerName: return dash(entry.requestedServerName)
+        case .downstreamPeerURISAN: return dash(entry.downstreamPeerURISAN)
         case .routeName: return dash(entry.routeName)
         }
     }
@@ -152,6 +154,10 @@ public struct AccessLogEntry: Sendable {
     public var upstreamLocalAddress: String?
     public var downstreamLocalAddress: String?
     public var downstreamRemoteAddress: String?
+    /// The SNI a TLS client asked for.
+    public var requestedServerName: String?
+    /// The client certificate's first URI SAN (its SPIFFE identity).
+    public var downstreamPeerURISAN: String?
     public var routeName: String?
 
     public init() {}

@@ -3,7 +3,7 @@ import MeshNet
 /// A client connection to an HTTP connection manager: HTTP/1.1 requests read one at a time (pipelined ones wait),
 /// each served by a `ProxyStream`. Loop thread only.
 final class DownstreamHTTPConnection {
-    let tcp: TCPConnection
+    let tcp: ProxyTransport
     let info: DownstreamConnectionInfo
     var localAddress: String { info.localAddress }
     var remoteAddress: String { info.remoteAddress }
@@ -18,8 +18,11 @@ final class DownstreamHTTPConnection {
     /// Runs while a request head is partly read: a client that stalls there (slowloris) gets 408 after the
     /// connection manager's `stream_idle_timeout`, as Envoy answers a stream that went idle.
     private var idleTimer: EventLoop.TimerID?
+    /// Set when the listener that accepted the connection was removed or changed: the current answer says
+    /// `Connection: close` and the connection closes after it.
+    private(set) var isDraining = false
 
-    init(tcp: TCPConnection, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
+    init(tcp: ProxyTransport, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
          manager: HTTPConnectionManagerConfig, listenerStatPrefix: String) {
         self.tcp = tcp
         self.info = info
@@ -32,6 +35,7 @@ final class DownstreamHTTPConnection {
     /// Starts reading; `initial` holds bytes already read while choosing the filter chain.
     func begin(initial: ByteBuffer?) {
         retainSelf = self
+        runtime.drains.register(self, listener: listenerStatPrefix)
         let http = "http.\(manager.statPrefix)."
         runtime.stats.increment(http + "downstream_cx_total")
         runtime.stats.adjust(http + "downstream_cx_active", by: 1)
@@ -112,9 +116,20 @@ final class DownstreamHTTPConnection {
         withExtendedLifetime(self) { finishStream(keepAlive: keepAlive) }
     }
 
+    /// Starts draining (loop thread): an idle connection closes now, a busy one after its answer or at `deadline`.
+    func drain(deadline: Double) {
+        guard !isDraining, !tcp.isClosed else { return }
+        isDraining = true
+        if stream == nil && parser.buffered == 0 { tcp.close(); return }
+        tcp.loop.schedule(after: deadline) { [weak self] in
+            guard let self, !tcp.isClosed else { return }
+            tcp.close()
+        }
+    }
+
     private func finishStream(keepAlive: Bool) {
         stream = nil
-        guard keepAlive, !tcp.isClosed else { tcp.closeWhenDrained(); return }
+        guard keepAlive, !isDraining, !tcp.isClosed else { tcp.closeWhenDrained(); return }
         tcp.resumeReading()
         process()
     }

@@ -13,11 +13,20 @@ public final class ProxyServer: @unchecked Sendable {
     let runtime: ProxyRuntime
     let loops: [EventLoop]
     private let contexts: [LoopContext]
-    private var listeners: [(config: Listener, socket: TCPListener)] = []
+    let listenerSet: ListenerSet
     private var admin: AdminServer?
     private var nextLoop = 0
     private let lock = NSLock()
     let concurrency: Int
+    private var discoveryClient: DiscoveryClient?
+    /// The xDS client, when the bootstrap takes resources from a REST management server.
+    var discovery: DiscoveryClient? {
+        lock.lock(); defer { lock.unlock() }
+        return discoveryClient
+    }
+    func setDiscovery(_ client: DiscoveryClient?) {
+        lock.lock(); discoveryClient = client; lock.unlock()
+    }
     /// Called when `/quitquitquit` asks the proxy to stop (from a loop thread).
     public var onQuit: @Sendable () -> Void = {}
 
@@ -30,26 +39,18 @@ public final class ProxyServer: @unchecked Sendable {
         for index in 0..<self.concurrency { loops.append(try EventLoop(name: "proxy-worker-\(index)")) }
         self.loops = loops
         contexts = loops.map(LoopContext.init)
-        for listener in configuration.listeners {
-            listeners.append((listener, try TCPListener(host: listener.address.host, port: listener.address.port, loop: loops[0])))
-        }
+        listenerSet = try ListenerSet(configuration.listeners, loop: loops[0], log: log)
         if let address = configuration.admin?.address {
             admin = try AdminServer(address: address, proxy: self, loop: loops[0])
         }
-        for listener in configuration.listeners {
-            let prefix = Self.listenerStatPrefix(listener)
-            stats.declare(prefix + "downstream_cx_total")
-            stats.declare(prefix + "downstream_cx_active", .gauge)
-        }
+        for listener in configuration.listeners { declareStats(of: listener) }
         stats.set("server.live", to: 1)
         stats.set("server.concurrency", to: self.concurrency)
         stats.set("server.state", to: 0)
     }
 
     /// The port each listener is bound to, by listener name (or address when it has none).
-    public var listenerPorts: [String: Int] {
-        Dictionary(listeners.map { ($0.config.name ?? $0.config.address.description, $0.socket.port) }, uniquingKeysWith: { first, _ in first })
-    }
+    public var listenerPorts: [String: Int] { listenerSet.ports }
 
     public var adminPort: Int? { admin?.port }
 
@@ -59,22 +60,31 @@ public final class ProxyServer: @unchecked Sendable {
 
     public func start() {
         for loop in loops { loop.start() }
-        for (config, socket) in listeners {
-            socket.start { [self] fd in accepted(fd, listener: config) }
-        }
+        listenerSet.start { [self] fd, config in accepted(fd, listener: config) }
         admin?.start()
         // What istio-agent's readiness probe asks for (`/stats?usedonly&filter=^(server.state|listener_manager.workers_started)`).
         stats.set("listener_manager.workers_started", to: 1)
-        for cluster in runtime.clusters.values {
-            guard let interval = cluster.config.outlierDetection?.interval, interval > 0 else { continue }
-            loops[0].execute { [self] in scheduleOutlierTick(cluster, every: interval) }
-        }
-        log.info("meshctl proxy started: \(listeners.count) listeners, \(runtime.clusters.count) clusters, \(concurrency) worker(s)")
+        for cluster in runtime.clusters.values { startOutlierTicks(cluster) }
+        startDiscovery()
+        log.info("meshctl proxy started: \(listenerSet.count) listeners, \(runtime.clusters.count) clusters, \(concurrency) worker(s)")
+    }
+
+    func startOutlierTicks(_ cluster: UpstreamCluster) {
+        guard let interval = cluster.config.outlierDetection?.interval, interval > 0 else { return }
+        loops[0].execute { [self] in scheduleOutlierTick(cluster, every: interval) }
+    }
+
+    func declareStats(of listener: Listener) {
+        let prefix = Self.listenerStatPrefix(listener)
+        stats.declare(prefix + "downstream_cx_total")
+        stats.declare(prefix + "downstream_cx_active", .gauge)
+        stats.declare(prefix + "no_filter_chain_match")
     }
 
     private func scheduleOutlierTick(_ cluster: UpstreamCluster, every interval: Double) {
         loops[0].schedule(after: interval) { [weak self, weak cluster] in
-            guard let self, let cluster else { return }
+            // A cluster that a configuration update replaced or removed stops ticking.
+            guard let self, let cluster, runtime.clusters[cluster.config.name] === cluster else { return }
             cluster.tick(now: MonotonicClock.now())
             scheduleOutlierTick(cluster, every: interval)
         }
@@ -82,7 +92,8 @@ public final class ProxyServer: @unchecked Sendable {
 
     /// Stops accepting and stops the loops (open connections close with them).
     public func stop() {
-        for (_, socket) in listeners { socket.close() }
+        stopDiscovery()
+        listenerSet.close()
         admin?.stop()
         for loop in loops { loop.stop() }
         runtime.accessLogs.close()
@@ -97,77 +108,13 @@ public final class ProxyServer: @unchecked Sendable {
         context.loop.execute { [self] in
             let local = Self.address(of: fd, peer: false), remote = Self.address(of: fd, peer: true)
             let tcp = TCPConnection(fd: fd, loop: context.loop)
-            let prefix = Self.listenerStatPrefix(listener)
-            stats.increment(prefix + "downstream_cx_total")
-            stats.adjust(prefix + "downstream_cx_active", by: 1)
-            let candidates = listener.filterChains.filter { chain in
-                chain.tls == nil && (chain.match.transportProtocol ?? "raw_buffer") == "raw_buffer"
-                    && (chain.match.destinationPort == nil || chain.match.destinationPort == listener.address.port)
-            }
-            guard !candidates.isEmpty else {
-                log.debug("\(listener.name ?? listener.address.description): no plaintext filter chain for \(remote) (TLS chains are not served yet)")
-                tcp.close()
-                stats.adjust(prefix + "downstream_cx_active", by: -1)
-                return
-            }
-            let connection = AcceptedConnection(tcp: tcp, local: local, remote: remote, listener: listener, prefix: prefix)
-            if candidates.count == 1 || !listener.listenerFilters.contains(where: { $0.hasSuffix("http_inspector") }) {
-                return serve(connection, chain: candidates[0], initial: nil)
-            }
-            // http_inspector: the first bytes say whether the client speaks HTTP/1.1.
-            tcp.onData = { [self] bytes in
-                tcp.onData = { _ in }
-                let http = Self.looksLikeHTTP1(bytes)
-                let chain = candidates.first { http ? ($0.match.applicationProtocols.isEmpty || $0.match.applicationProtocols.contains("http/1.1"))
-                                                    : $0.match.applicationProtocols.isEmpty }
-                guard let chain else { tcp.close(); return }
-                serve(connection, chain: chain, initial: bytes)
-            }
-            tcp.onClose = { [self] in stats.adjust(prefix + "downstream_cx_active", by: -1) }
-            do { try tcp.start() } catch { tcp.close() }
+            ConnectionSetup(tcp: tcp, local: local, remote: remote, listener: listener, server: self, context: context).begin()
         }
     }
 
-    struct AcceptedConnection {
-        let tcp: TCPConnection
-        let local: String
-        let remote: String
-        let listener: Listener
-        let prefix: String
-    }
-
-    private func serve(_ accepted: AcceptedConnection, chain: FilterChain, initial: ByteBuffer?) {
-        let context = contexts.first { $0.loop === accepted.tcp.loop }!
-        let started = initial != nil
-        switch chain.filter {
-        case .httpConnectionManager(let manager):
-            let connection = DownstreamHTTPConnection(tcp: accepted.tcp, info: DownstreamConnectionInfo(localAddress: accepted.local, remoteAddress: accepted.remote),
-                                                      runtime: runtime,
-                                                      loopContext: context, manager: manager, listenerStatPrefix: accepted.prefix)
-            connection.begin(initial: initial.map { $0 })
-        case .tcpProxy(let proxy):
-            let session = TCPProxySession(downstream: accepted.tcp, local: accepted.local, remote: accepted.remote, config: proxy, runtime: runtime,
-                                          loop: context.loop, listenerStatPrefix: accepted.prefix)
-            session.begin(initial: initial)
-        }
-        if !started {
-            do { try accepted.tcp.start() } catch { accepted.tcp.close() }
-        }
-    }
-
-    /// Whether bytes start like an HTTP/1.x request line (`METHOD SP`).
-    static func looksLikeHTTP1(_ bytes: ByteBuffer) -> Bool {
-        bytes.withUnsafeReadableBytes { raw in
-            var index = 0
-            while index < raw.count && index < 16 {
-                let byte = raw[index]
-                if byte == UInt8(ascii: " ") { return index > 0 }
-                guard (65...90).contains(byte) || byte == UInt8(ascii: "-") else { return false }
-                index += 1
-            }
-            return index == raw.count && index > 0
-        }
-    }
+    /// The listener a connection to `destination` (`ip:port`, its original destination) is handed off to: the
+    /// `bind_to_port: false` listener with that address, else the one on 0.0.0.0 with its port; nil for none.
+    func handOffTarget(for destination: String) -> Listener? { listenerSet.handOffTarget(for: destination) }
 
     /// `ip:port` of a socket's own end or its peer's.
     static func address(of fd: Int32, peer: Bool) -> String {

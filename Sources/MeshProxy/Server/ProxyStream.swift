@@ -35,6 +35,9 @@ final class ProxyStream {
     private var chunkedResponse = false
     private var done = false
     private var random = SystemRandomNumberGenerator()
+    /// Added by the policy filters: `x-ratelimit-*` on the response, a rate limit's not-enforced request headers.
+    private var extraResponseHeaders: [(name: String, value: String)] = []
+    private var extraRequestHeaders: [HeaderValueOption] = []
 
     init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: DownstreamHTTPConnection, manager: HTTPConnectionManagerConfig, request: HTTPRequest) {
         self.runtime = runtime
@@ -52,6 +55,8 @@ final class ProxyStream {
         log.bytesReceived = request.body.count
         log.downstreamLocalAddress = downstream.localAddress
         log.downstreamRemoteAddress = downstream.remoteAddress
+        log.requestedServerName = downstream.info.tls?.serverName
+        log.downstreamPeerURISAN = downstream.info.tls?.peerURISANs.first
         if request.header("x-request-id") == nil { log.requestHeaders.append(("x-request-id", requestID)) }
     }
 
@@ -61,9 +66,15 @@ final class ProxyStream {
     func begin() {
         runtime.stats.increment(statPrefix + "downstream_rq_total")
         runtime.stats.adjust(statPrefix + "downstream_rq_active", by: 1)
-        guard let routes = configuration.routes(for: manager),
-              let host = RouteSelection.virtualHost(in: routes, authority: request.header("host") ?? ""),
-              let route = RouteSelection.route(in: host, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) else {
+        let host = configuration.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
+        let route = host.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
+        // The policy filters run before the router, so they answer even a request with no route.
+        let policy = HTTPPolicyFilters.run(manager.httpFilters, manager: manager, virtualHost: host, route: route, request: request,
+                                           connection: downstream.info, runtime: runtime)
+        if let denial = policy.reply { return reply(denial) }
+        extraResponseHeaders = policy.responseHeaders
+        extraRequestHeaders = policy.requestHeaders
+        guard let host, let route else {
             runtime.stats.increment(statPrefix + "no_route")
             return reply(.noRoute)
         }
@@ -189,6 +200,7 @@ final class ProxyStream {
         if target != request.target { headers.append(("x-envoy-original-path", request.target)) }
         if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.requestAdd, remove: virtualHost.headers.requestRemove, to: &headers) }
         RequestRewrite.apply(add: route.headers.requestAdd, remove: route.headers.requestRemove, to: &headers)
+        RequestRewrite.apply(add: extraRequestHeaders, remove: [], to: &headers)
         connection.onPart = { [weak self] result in self?.upstreamPart(result) }
         attemptSentAt = MonotonicClock.now()
         connection.send(HTTPRequestHead(method: request.method, target: target, version: 11, headers: headers), body: request.body)
@@ -225,7 +237,7 @@ final class ProxyStream {
             if chunkedResponse { downstream.send(Array("0\r\n\r\n".utf8)) }
             if let cluster, let host { cluster.updateHost(host) { $0.successes += 1 } }
             releaseAttempt(reuse: true)
-            finish(keepAlive: request.keepAlive)
+            finish(keepAlive: keepsAlive)
         }
     }
 
@@ -265,10 +277,11 @@ final class ProxyStream {
         headers.append(("x-envoy-upstream-service-time", String(serviceTime)))
         if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.responseAdd, remove: virtualHost.headers.responseRemove, to: &headers) }
         if let route { RequestRewrite.apply(add: route.headers.responseAdd, remove: route.headers.responseRemove, to: &headers) }
+        headers += extraResponseHeaders
         let bodyless = request.method == "HEAD" || head.status == 204 || head.status == 304
         chunkedResponse = !bodyless && head.header("content-length") == nil
         if chunkedResponse { headers.append(("transfer-encoding", "chunked")) }
-        if !request.keepAlive { headers.append(("connection", "close")) }
+        if !keepsAlive { headers.append(("connection", "close")) }
         log.responseHeaders = headers
         responseStarted = true
         // The route timeout runs on until the response is complete, as Envoy's does: a body that stalls is cut.
@@ -398,10 +411,10 @@ final class ProxyStream {
         log.details = reply.details
         log.responseCode = reply.status
         log.bytesSent = reply.body.utf8.count
-        let bytes = reply.encode(serverName: serverName, keepAlive: request.keepAlive)
+        let bytes = reply.encode(serverName: serverName, keepAlive: keepsAlive)
         log.responseHeaders = reply.extraHeaders
         downstream.send(bytes)
-        finish(keepAlive: request.keepAlive)
+        finish(keepAlive: keepsAlive)
     }
 
     /// An answer cut short: log and end the stream, then reset the client. Closing first would log the close as the
@@ -411,6 +424,9 @@ final class ProxyStream {
         finish(keepAlive: false)
         client.abort()
     }
+
+    /// Whether the connection stays open after this answer: the client asked for it and its listener is not draining.
+    private var keepsAlive: Bool { request.keepAlive && !downstream.isDraining }
 
     private func finish(keepAlive: Bool) {
         guard !done else { return }

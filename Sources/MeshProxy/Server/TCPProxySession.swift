@@ -1,14 +1,16 @@
 import Foundation
 import MeshNet
 
-/// `tcp_proxy`: bytes relayed both ways between the client and one host of the cluster; a cluster with no
-/// healthy host closes the connection with `UH`, as Istio's BlackHoleCluster does. Loop thread only.
+/// `tcp_proxy`: bytes relayed both ways between the client and one host of the cluster (over TLS when the host's
+/// transport socket says so), or the connection's original destination for an ORIGINAL_DST cluster (Istio's
+/// PassthroughCluster); a cluster with no healthy host closes the connection with `UH`, as Istio's BlackHoleCluster
+/// does. Loop thread only.
 final class TCPProxySession {
-    private let downstream: TCPConnection
+    private let downstream: ProxyTransport
     private let config: TCPProxyConfig
     private let runtime: ProxyRuntime
     private let loop: EventLoop
-    private var upstream: TCPConnection?
+    private var upstream: ProxyTransport?
     private var waiting: [ByteBuffer] = []
     private var log = AccessLogEntry()
     private let startedAt = MonotonicClock.now()
@@ -16,14 +18,17 @@ final class TCPProxySession {
     private var finished = false
     private let listenerStatPrefix: String
 
-    init(downstream: TCPConnection, local: String, remote: String, config: TCPProxyConfig, runtime: ProxyRuntime, loop: EventLoop, listenerStatPrefix: String) {
+    init(downstream: ProxyTransport, info: DownstreamConnectionInfo, config: TCPProxyConfig, runtime: ProxyRuntime, loop: EventLoop,
+         listenerStatPrefix: String) {
         self.downstream = downstream
         self.config = config
         self.runtime = runtime
         self.loop = loop
         self.listenerStatPrefix = listenerStatPrefix
-        log.downstreamLocalAddress = local
-        log.downstreamRemoteAddress = remote
+        log.downstreamLocalAddress = info.localAddress
+        log.downstreamRemoteAddress = info.remoteAddress
+        log.requestedServerName = info.tls?.serverName
+        log.downstreamPeerURISAN = info.tls?.peerURISANs.first
         log.upstreamCluster = config.cluster
     }
 
@@ -39,16 +44,15 @@ final class TCPProxySession {
             upstream?.closeWhenDrained()
             finish()
         }
-        guard let cluster = runtime.clusters[config.cluster], let host = cluster.chooseHost(hash: nil, avoid: [], attempts: 1) else {
+        guard let cluster = runtime.clusters[config.cluster], let (address, tls) = destination(in: cluster) else {
             log.add(.noHealthyUpstream)
             if let cluster = runtime.clusters[config.cluster] { runtime.stats.increment(cluster.statPrefix + "upstream_cx_none_healthy") }
             // Envoy reads what the client sent before closing.
             loop.execute { [self] in downstream.close() }
             return
         }
-        let address = cluster.config.endpoints[host].address
         log.upstreamHost = address.description
-        TCPConnection.connect(host: address.host, port: address.port, loop: loop) { [self] result in
+        UpstreamConnector.connect(to: address, tls: tls, cluster: cluster, loop: loop) { [self] result in
             switch result {
             case .success(let tcp):
                 guard !finished else { tcp.close(); return }
@@ -60,12 +64,24 @@ final class TCPProxySession {
                 tcp.onClose = { [unowned self] in downstream.closeWhenDrained() }
                 for buffer in waiting { tcp.send(buffer) }
                 waiting.removeAll()
-            case .failure(let error):
+            case .failure(let failure):
                 log.add(.upstreamConnectionFailure)
-                log.transportFailureReason = UpstreamPool.transportFailureReason(error)
+                if case .connectFailure(let reason) = failure { log.transportFailureReason = reason }
                 downstream.close()
             }
         }
+    }
+
+    /// Where to connect: a host the cluster's balancer picks (and its transport socket), or for an ORIGINAL_DST
+    /// cluster the address the client meant to reach (this connection's local address), in plaintext.
+    private func destination(in cluster: UpstreamCluster) -> (SocketAddress, TLSContextConfig?)? {
+        if cluster.config.kind == .originalDestination {
+            let host = DownstreamConnectionInfo.host(of: log.downstreamLocalAddress ?? "")
+            guard let port = log.downstreamLocalAddress?.split(separator: ":").last.flatMap({ Int($0) }), !host.isEmpty else { return nil }
+            return (SocketAddress(host: host, port: port), cluster.config.tls)
+        }
+        guard let host = cluster.chooseHost(hash: nil, avoid: [], attempts: 1) else { return nil }
+        return (cluster.config.endpoints[host].address, cluster.config.tls(forEndpoint: host))
     }
 
     private func finish() {

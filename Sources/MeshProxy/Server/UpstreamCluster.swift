@@ -18,9 +18,13 @@ public final class UpstreamCluster: @unchecked Sendable {
         public var totalRequests = 0, successes = 0, errors = 0, timeouts = 0
     }
 
-    init(_ config: Cluster, stats: ProxyStats) {
+    /// Where TLS connections to the cluster's hosts get their contexts (nil: a cluster outside a running proxy).
+    let tlsContexts: TLSContexts?
+
+    init(_ config: Cluster, stats: ProxyStats, tlsContexts: TLSContexts? = nil) {
         self.config = config
         self.stats = stats
+        self.tlsContexts = tlsContexts
         balancer = LoadBalancer(config)
         breaker = CircuitBreaker(config.thresholds)
         detector = config.outlierDetection.map { OutlierDetector(config: $0, hostCount: config.endpoints.count) }

@@ -12,9 +12,9 @@ enum UpstreamFailure: Error, Equatable {
     case protocolError(String)
 }
 
-/// One HTTP/1.1 connection to an upstream host, used for one request at a time (keep-alive between them).
+/// One HTTP/1.1 connection to an upstream host (plain or TLS), used for one request at a time (keep-alive between them).
 final class UpstreamConnection {
-    let tcp: TCPConnection
+    let tcp: ProxyTransport
     let host: Int
     private var decoder = HTTP1ResponseDecoder()
     private var encoder = HTTP1RequestEncoder()
@@ -25,7 +25,7 @@ final class UpstreamConnection {
     /// Whether the last answer allows another request on this connection.
     private(set) var reusable = true
 
-    init(tcp: TCPConnection, host: Int) {
+    init(tcp: ProxyTransport, host: Int) {
         self.tcp = tcp
         self.host = host
         // Delivering a part may let go of this connection (closed after its last answer): keep it to the end of each call.
@@ -173,7 +173,7 @@ final class UpstreamPool {
             cluster.close(.connection)
             completion(.failure(.connectTimeout))
         }
-        TCPConnection.connect(host: endpoint.address.host, port: endpoint.address.port, loop: loop) { [self] result in
+        UpstreamConnector.connect(to: endpoint.address, tls: cluster.config.tls(forEndpoint: host), cluster: cluster, loop: loop) { [self] result in
             switch result {
             case .success(let tcp):
                 guard !finished else { tcp.close(); return }
@@ -193,7 +193,7 @@ final class UpstreamPool {
                     startWaiting()
                 }
                 completion(.success(connection))
-            case .failure(let error):
+            case .failure(let failure):
                 guard !finished else { return }
                 finished = true
                 loop.cancel(timer)
@@ -201,7 +201,7 @@ final class UpstreamPool {
                 cluster.stats.increment(prefix + "upstream_cx_connect_fail")
                 cluster.updateHost(host) { $0.connectFailures += 1 }
                 cluster.close(.connection)
-                completion(.failure(.connectFailure(Self.transportFailureReason(error))))
+                completion(.failure(failure))
             }
         }
     }

@@ -34,8 +34,8 @@ final class AccessLogTests: XCTestCase {
     }
 
     func testUnknownOperatorsAreRefused() {
-        XCTAssertThrowsError(try AccessLogFormat("%DOWNSTREAM_PEER_URI_SAN%")) { error in
-            XCTAssertEqual("\(error)", "%DOWNSTREAM_PEER_URI_SAN% is not an access log operator meshctl's proxy supports")
+        XCTAssertThrowsError(try AccessLogFormat("%UPSTREAM_PEER_SUBJECT%")) { error in
+            XCTAssertEqual("\(error)", "%UPSTREAM_PEER_SUBJECT% is not an access log operator meshctl's proxy supports")
         }
         XCTAssertThrowsError(try AccessLogFormat("100% done"))
         XCTAssertEqual(try AccessLogFormat("%% %PROTOCOL%").render(AccessLogEntry()), "% -")

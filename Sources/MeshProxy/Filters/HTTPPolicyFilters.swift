@@ -1,0 +1,45 @@
+import MeshNet
+
+/// The connection manager's RBAC and local rate limit filters, in their `http_filters` order, each with the route's
+/// `typed_per_filter_config` in place of its own when the route has one.
+enum HTTPPolicyFilters {
+    struct Outcome {
+        var reply: LocalReply?
+        var responseHeaders: [(name: String, value: String)] = []
+        var requestHeaders: [HeaderValueOption] = []
+    }
+
+    static func run(_ filters: [HTTPFilter], manager: HTTPConnectionManagerConfig, virtualHost: VirtualHost?, route: Route?,
+                    request: HTTPRequest, connection: DownstreamConnectionInfo, runtime: ProxyRuntime) -> Outcome {
+        var outcome = Outcome()
+        var subject: RBACEngine.Subject?
+        for (index, filter) in filters.enumerated() {
+            switch filter {
+            case .rbac(let listenerConfig):
+                let config: RBACConfig?
+                if let override = route?.filterConfigs.rbac { config = override } else { config = listenerConfig }
+                guard let config else { continue }
+                if subject == nil { subject = RBACEngine.Subject(connection: connection, request: request) }
+                if let details = RBACFilterRun.check(config, subject: subject!, statPrefix: "http.\(manager.statPrefix).", stats: runtime.stats) {
+                    outcome.reply = LocalReply(status: 403, body: "RBAC: access denied", flags: [], details: details)
+                    return outcome
+                }
+            case .localRateLimit(let listenerConfig):
+                let config = route?.filterConfigs.localRateLimit ?? listenerConfig
+                let key = route?.filterConfigs.localRateLimit != nil
+                    ? "\(manager.statPrefix)|route|\(virtualHost?.name ?? "")|\(route?.name ?? "")"
+                    : "\(manager.statPrefix)|filter|\(index)"
+                let result = LocalRateLimitRun.check(config, bucketKey: key, limiters: runtime.rateLimiters, stats: runtime.stats)
+                if let reply = result.reply {
+                    outcome.reply = reply
+                    return outcome
+                }
+                outcome.responseHeaders += result.responseHeaders
+                outcome.requestHeaders += result.requestHeaders
+            case .fault, .cors, .router:
+                continue
+            }
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,203 @@
+import MeshNet
+
+/// A new downstream connection from accept to its filter chain: its PROXY header (`proxy_protocol`), the hand-off to
+/// the listener of its original destination (`use_original_dst`), the look at its first bytes (`tls_inspector`,
+/// `http_inspector`), the chain's choice, and TLS when the chain terminates it. A listener without listener filters
+/// or hand-off picks its chain at once, without reading. Loop thread only.
+final class ConnectionSetup {
+    private let tcp: TCPConnection
+    private var listener: Listener
+    private let server: ProxyServer
+    private let context: LoopContext
+    private var runtime: ProxyRuntime { server.runtime }
+    /// The connection's addresses: the socket's, or the ones a PROXY header named.
+    private var local: String
+    private var remote: String
+    /// Bytes read while looking, handed on to the chain.
+    private var buffered: [UInt8] = []
+    private var proxyHeaderRead = false
+    private var handedOff = false
+    private var timer: EventLoop.TimerID?
+    private var retainSelf: ConnectionSetup?
+
+    /// `local` is the address the connection reached (an additional address's, for one accepted there): its port is
+    /// the destination port chains match.
+    init(tcp: TCPConnection, local: String, remote: String, listener: Listener, server: ProxyServer, context: LoopContext) {
+        self.tcp = tcp
+        self.local = local
+        self.remote = remote
+        self.listener = listener
+        self.server = server
+        self.context = context
+    }
+
+    func begin() {
+        proxyHeaderRead = !listener.inspection.proxyProtocol
+        guard needsBytes() else { return choose(timedOut: false) }
+        retainSelf = self
+        tcp.onData = { [self] bytes in
+            bytes.withUnsafeReadableBytes { buffered += $0 }
+            advance()
+        }
+        tcp.onClose = { [self] in finish() }
+        if listener.filtersTimeout > 0 {
+            timer = tcp.loop.schedule(after: listener.filtersTimeout) { [weak self] in
+                guard let self else { return }
+                timer = nil
+                guard listener.continueOnFiltersTimeout else {
+                    runtime.log.debug("\(listenerName): listener filters timed out for \(remote)")
+                    tcp.close()
+                    return
+                }
+                choose(timedOut: true)
+            }
+        }
+        do { try tcp.start() } catch { tcp.close() }
+    }
+
+    private var listenerName: String { listener.name ?? listener.address.description }
+
+    /// Whether the listener filters still need to see bytes before a chain can be chosen.
+    private func needsBytes() -> Bool {
+        if !proxyHeaderRead { return true }
+        if !handedOff && listener.useOriginalDestination { handOff() }
+        return listener.inspection.tls || listener.inspection.http
+    }
+
+    /// Runs the filters on what has arrived; chooses the chain once they are done.
+    private func advance() {
+        if !proxyHeaderRead {
+            switch ProxyProtocolHeader.parse(buffered) {
+            case .needMore: return
+            case .invalid(let problem):
+                runtime.stats.increment(ProxyServer.listenerStatPrefix(listener) + "downstream_cx_proxy_proto_error")
+                runtime.log.debug("\(listenerName): \(problem) from \(remote)")
+                tcp.close()
+                return
+            case .local(let length):
+                buffered.removeFirst(length)
+            case .addresses(let source, let destination, let length):
+                buffered.removeFirst(length)
+                (remote, local) = (source, destination)
+            }
+            proxyHeaderRead = true
+            if !needsBytes() { return choose(timedOut: false) }
+        }
+        if inspect(final: false) != nil { choose(timedOut: false) }
+    }
+
+    /// `use_original_dst`: the listener not bound to a port whose address is the original destination (exact, then
+    /// 0.0.0.0 with the port) takes the connection; none: this listener keeps it.
+    private func handOff() {
+        handedOff = true
+        guard let target = server.handOffTarget(for: local), target.address != listener.address || target.name != listener.name else { return }
+        listener = target
+    }
+
+    /// What the inspectors know; nil while they wait for more bytes (unless `final`).
+    private func inspect(final: Bool) -> ConnectionFacts? {
+        var facts = ConnectionFacts(destination: local, source: remote)
+        if listener.inspection.tls {
+            switch ClientHelloInspection.inspect(buffered) {
+            case .needMore: if !final { return nil }
+            case .notTLS: break
+            case .hello(let serverName, let protocols):
+                facts.transportProtocol = "tls"
+                facts.serverName = serverName
+                facts.applicationProtocols = protocols
+            }
+        }
+        if listener.inspection.http && facts.transportProtocol == "raw_buffer" {
+            switch HTTPInspection.inspect(buffered) {
+            case .needMore: if !final { return nil }
+            case .unknown: break
+            case .detected(let name): facts.applicationProtocols = [name]
+            }
+        }
+        return facts
+    }
+
+    private func choose(timedOut: Bool) {
+        if let timer { tcp.loop.cancel(timer); self.timer = nil }
+        guard !tcp.isClosed, let facts = inspect(final: true) else { return finish() }
+        let prefix = ProxyServer.listenerStatPrefix(listener)
+        guard let chain = FilterChainSelector(listener).select(facts) else {
+            runtime.stats.increment(prefix + "no_filter_chain_match")
+            runtime.log.debug("\(listenerName): no filter chain matches the connection from \(remote) (\(facts.transportProtocol), "
+                              + "SNI \(facts.serverName ?? "none"), ALPN \(facts.applicationProtocols))")
+            tcp.close()
+            return finish()
+        }
+        let initial = buffered.isEmpty ? nil : ByteBuffer(bytes: buffered)
+        buffered = []
+        serve(chain, initial: initial, prefix: prefix)
+        finish()
+    }
+
+    private func finish() {
+        if let timer { tcp.loop.cancel(timer); self.timer = nil }
+        retainSelf = nil
+    }
+
+    private func serve(_ chain: FilterChain, initial: ByteBuffer?, prefix: String) {
+        runtime.stats.increment(prefix + "downstream_cx_total")
+        runtime.stats.adjust(prefix + "downstream_cx_active", by: 1)
+        let info = DownstreamConnectionInfo(localAddress: local, remoteAddress: remote)
+        guard let tls = chain.tls else {
+            tcp.onData = { _ in }
+            tcp.onClose = {}
+            guard startSession(chain, transport: tcp, info: info, initial: initial, prefix: prefix) else {
+                runtime.stats.adjust(prefix + "downstream_cx_active", by: -1)
+                tcp.close()
+                return
+            }
+            do { try tcp.start() } catch { tcp.close() }
+            return
+        }
+        let transport: TLSTransport
+        do {
+            let serverContext = try runtime.tlsContexts.server(for: tls)
+            transport = TLSTransport(tcp: tcp, engine: try TLSEngine(server: serverContext), initial: initial)
+        } catch {
+            runtime.log.warning("\(listenerName): cannot serve TLS to \(remote): \(error)")
+            runtime.stats.increment(prefix + "ssl.connection_error")
+            runtime.stats.adjust(prefix + "downstream_cx_active", by: -1)
+            tcp.close()
+            return
+        }
+        let stats = runtime.stats, log = runtime.log, name = listenerName, remote = remote
+        transport.onClose = { stats.adjust(prefix + "downstream_cx_active", by: -1) }
+        transport.onFailure = { error in
+            SSLStats.countFailure(error, prefix: prefix + "ssl.", stats: stats)
+            log.debug("\(name): TLS handshake with \(remote) failed: \(error)")
+        }
+        transport.onHandshake = { [self] engine in
+            stats.increment(prefix + "ssl.handshake")
+            var withTLS = info
+            withTLS.tls = DownstreamConnectionInfo.TLS(serverName: engine.serverName, applicationProtocol: engine.negotiatedProtocol,
+                                                       peerURISANs: engine.peerSubjectAltNames.uris)
+            if !startSession(chain, transport: transport, info: withTLS, initial: nil, prefix: prefix) { transport.close() }
+        }
+        do { try transport.start() } catch { transport.close() }
+    }
+
+    /// The chain's network filters run: RBAC may refuse the connection (false: the caller closes it), else the
+    /// chain's terminal filter takes it over.
+    private func startSession(_ chain: FilterChain, transport: ProxyTransport, info: DownstreamConnectionInfo, initial: ByteBuffer?, prefix: String) -> Bool {
+        for rbac in chain.rbac {
+            guard let denial = RBACFilterRun.check(rbac, subject: RBACEngine.Subject(connection: info), statPrefix: rbac.statPrefix, stats: runtime.stats) else { continue }
+            runtime.log.debug("\(listenerName): \(denial) for \(remote); closing")
+            return false
+        }
+        switch chain.filter {
+        case .httpConnectionManager(let manager):
+            let connection = DownstreamHTTPConnection(tcp: transport, info: info, runtime: runtime, loopContext: context, manager: manager,
+                                                      listenerStatPrefix: prefix)
+            connection.begin(initial: initial)
+        case .tcpProxy(let proxy):
+            let session = TCPProxySession(downstream: transport, info: info, config: proxy, runtime: runtime, loop: context.loop, listenerStatPrefix: prefix)
+            session.begin(initial: initial)
+        }
+        return true
+    }
+}

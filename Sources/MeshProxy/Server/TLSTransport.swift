@@ -1,0 +1,285 @@
+import Foundation
+import MeshNet
+
+/// A connection's byte stream as the proxy's sessions use it: plain TCP (`TCPConnection` itself) or TLS over TCP
+/// (`TLSTransport`). Loop thread only.
+protocol ProxyTransport: AnyObject {
+    var loop: EventLoop { get }
+    var onData: (ByteBuffer) -> Void { get set }
+    var onClose: () -> Void { get set }
+    var onPeerClosedWrite: () -> Void { get set }
+    var isClosed: Bool { get }
+    func start() throws(NetworkError)
+    func send(_ buffer: ByteBuffer)
+    func pauseReading()
+    func resumeReading()
+    func close()
+    func closeWhenDrained(because reason: NetworkError?)
+}
+
+extension ProxyTransport {
+    func send(_ bytes: [UInt8]) { send(ByteBuffer(bytes: bytes)) }
+    func closeWhenDrained() { closeWhenDrained(because: nil) }
+}
+
+extension TCPConnection: ProxyTransport {}
+
+/// TLS over a TCP connection (`TLSLayer` driven by the connection's callbacks): ciphertext from the socket becomes
+/// the plaintext `onData` sees, `send` encrypts. A failed handshake sends its alert, tells `onFailure`, and closes.
+/// The transport and its connection hold each other until the connection closes. Loop thread only.
+final class TLSTransport: ProxyTransport {
+    let tcp: TCPConnection
+    let layer: TLSLayer
+    var loop: EventLoop { tcp.loop }
+    var onData: (ByteBuffer) -> Void = { _ in }
+    var onClose: () -> Void = {}
+    var onPeerClosedWrite: () -> Void = {}
+    /// The handshake completed: ALPN's choice and the peer's certificate are known.
+    var onHandshake: (TLSEngine) -> Void = { _ in }
+    /// The handshake or a record failed (called before the connection closes).
+    var onFailure: (TLSError) -> Void = { _ in }
+    private var failed = false
+    private var sentClose = false
+    private var paused = false
+    /// Plaintext decrypted while reading was paused, passed on when it resumes.
+    private var held: [ByteBuffer] = []
+    private var initial: ByteBuffer?
+
+    /// `initial`: ciphertext already read from `tcp` (by the listener filters).
+    init(tcp: TCPConnection, engine: TLSEngine, initial: ByteBuffer? = nil) {
+        self.tcp = tcp
+        layer = TLSLayer(engine: engine)
+        self.initial = initial
+    }
+
+    var isClosed: Bool { tcp.isClosed }
+    var engine: TLSEngine { layer.engine }
+
+    func start() throws(NetworkError) {
+        layer.onHandshake = { [unowned self] engine in onHandshake(engine) }
+        tcp.onData = { [self] bytes in receive(bytes) }
+        tcp.onPeerClosedWrite = { [self] in onPeerClosedWrite() }
+        tcp.onClosingWhenDrained = { [self] in sendCloseNotify() }
+        tcp.onClose = { [self] in
+            let closed = onClose
+            onData = { _ in }; onClose = {}; onPeerClosedWrite = {}; onHandshake = { _ in }; onFailure = { _ in }
+            held = []
+            closed()
+        }
+        do throws(TLSError) { try layer.start(down: tcp.enqueue) } catch { return fail(error) }
+        tcp.flush()
+        if let initial {
+            self.initial = nil
+            receive(initial)
+        }
+        try tcp.start()
+    }
+
+    private func receive(_ ciphertext: ByteBuffer) {
+        guard !failed, !tcp.isClosed else { return }
+        do throws(TLSError) {
+            let open = try layer.receive(ciphertext, up: { [self] plaintext in deliver(plaintext) }, down: tcp.enqueue)
+            tcp.flush()
+            if !open { tcp.closeWhenDrained() }
+        } catch { fail(error) }
+    }
+
+    private func deliver(_ plaintext: ByteBuffer) {
+        guard !tcp.isClosed else { return }
+        if paused { held.append(plaintext) } else { onData(plaintext) }
+    }
+
+    func send(_ buffer: ByteBuffer) {
+        guard !failed, !tcp.isClosed else { return }
+        do throws(TLSError) {
+            try layer.send(buffer, down: tcp.enqueue)
+            tcp.flush()
+        } catch { fail(error) }
+    }
+
+    func pauseReading() {
+        paused = true
+        // The handshake must go on whatever the application wants.
+        if engine.isHandshakeComplete { tcp.pauseReading() }
+    }
+
+    func resumeReading() {
+        paused = false
+        while !paused, !held.isEmpty, !tcp.isClosed { onData(held.removeFirst()) }
+        if !paused { tcp.resumeReading() }
+    }
+
+    func close() { tcp.close() }
+
+    func closeWhenDrained(because reason: NetworkError?) { tcp.closeWhenDrained(because: reason) }
+
+    private func sendCloseNotify() {
+        guard !failed, !sentClose else { return }
+        sentClose = true
+        layer.close(down: tcp.enqueue)
+    }
+
+    private func fail(_ error: TLSError) {
+        guard !failed else { return }
+        failed = true
+        onFailure(error)
+        tcp.closeWhenDrained(because: .tls(error.description))
+    }
+
+    /// Envoy's words for a TLS failure (`TLS_error:|...:CERTIFICATE_VERIFY_FAILED:TLS_error_end`), from OpenSSL's reasons.
+    static func envoyReason(_ error: TLSError) -> String {
+        var reasons = error.reasons.map { "SSL routines:OPENSSL_internal:" + $0.uppercased().replacingOccurrences(of: " ", with: "_") }
+        if error.peerNameProblem != nil, let index = reasons.indices.first { reasons[index] += ":verify cert failed: verify SAN list" }
+        if reasons.isEmpty { reasons = ["SSL routines:OPENSSL_internal:HANDSHAKE_FAILURE"] }
+        return "TLS_error:" + reasons.map { "|" + $0 }.joined() + ":TLS_error_end"
+    }
+}
+
+/// The OpenSSL contexts of TLS filter chains and clusters, built from the secrets the configuration store holds
+/// when a connection starts. A context is kept while its secrets are the same objects, so a rotated certificate
+/// (a new secret in the store) applies to the next connection. Safe from any thread.
+final class TLSContexts: @unchecked Sendable {
+    private let store: ProxyConfigStore
+    private let lock = NSLock()
+    private var servers: [String: (secrets: [TLSSecret], context: TLSServerContext)] = [:]
+    private var clients: [String: (secrets: [TLSSecret], context: TLSClientContext)] = [:]
+    /// Past this many contexts of a side the cache starts over (old secrets are let go).
+    private static let limit = 256
+
+    init(store: ProxyConfigStore) { self.store = store }
+
+    /// Why a TLS context cannot be made now (a secret not there yet or unreadable).
+    struct Unavailable: Error, CustomStringConvertible { let description: String }
+
+    func server(for config: TLSContextConfig) throws(Unavailable) -> TLSServerContext {
+        let (identity, authorities, secrets) = try material(config)
+        guard let identity else { throw Unavailable(description: "the TLS context names no certificate") }
+        let key = Self.key(config, secrets)
+        lock.lock(); defer { lock.unlock() }
+        if let cached = servers[key], cached.secrets.elementsEqual(secrets, by: ===) { return cached.context }
+        var settings = TLSServerConfiguration(identity: identity)
+        settings.applicationProtocols = config.alpn
+        if let authorities {
+            settings.trustedClientAuthorities = authorities
+            settings.requiresClientCertificate = config.requireClientCertificate
+            settings.clientNames = config.subjectAltNames
+        }
+        let context: TLSServerContext
+        do { context = try TLSServerContext(settings) } catch { throw Unavailable(description: "\(error)") }
+        if servers.count >= Self.limit { servers = [:] }
+        servers[key] = (secrets, context)
+        return context
+    }
+
+    func client(for config: TLSContextConfig) throws(Unavailable) -> TLSClientContext {
+        let (identity, authorities, secrets) = try material(config)
+        let key = Self.key(config, secrets)
+        lock.lock(); defer { lock.unlock() }
+        if let cached = clients[key], cached.secrets.elementsEqual(secrets, by: ===) { return cached.context }
+        var settings = TLSClientConfiguration(trusting: authorities ?? [], identity: identity)
+        settings.applicationProtocols = config.alpn
+        settings.verifiesServer = authorities != nil
+        let context: TLSClientContext
+        do { context = try TLSClientContext(settings) } catch { throw Unavailable(description: "\(error)") }
+        if clients.count >= Self.limit { clients = [:] }
+        clients[key] = (secrets, context)
+        return context
+    }
+
+    /// The context's certificate and trusted authorities, looked up by secret name now.
+    private func material(_ config: TLSContextConfig) throws(Unavailable) -> (TLSIdentity?, [Certificate]?, [TLSSecret]) {
+        let available = store.current.tlsSecrets
+        var used: [TLSSecret] = []
+        func secret(_ name: String) throws(Unavailable) -> TLSSecret {
+            guard let secret = config.inlineSecrets[name] ?? available[name] else { throw Unavailable(description: "secret \(name) is not available") }
+            if let problem = secret.problem { throw Unavailable(description: problem) }
+            used.append(secret)
+            return secret
+        }
+        var identity: TLSIdentity?
+        if let name = config.certificateSecrets.first {
+            identity = try secret(name).identity
+            if identity == nil { throw Unavailable(description: "secret \(name) holds no certificate") }
+        }
+        var authorities: [Certificate]?
+        if let name = config.validationSecret {
+            authorities = try secret(name).trustedAuthorities
+            if authorities?.isEmpty == true { throw Unavailable(description: "secret \(name) holds no trusted authority") }
+        }
+        return (identity, authorities, used)
+    }
+
+    private static func key(_ config: TLSContextConfig, _ secrets: [TLSSecret]) -> String {
+        ([config.certificateSecrets.joined(separator: ","), config.validationSecret ?? "", config.alpn.joined(separator: ","),
+          config.requireClientCertificate ? "require" : "", config.subjectAltNames.map(\.description).joined(separator: ",")]
+            + secrets.map(\.name)).joined(separator: "|")
+    }
+}
+
+/// Opens a connection to an upstream host: TCP, then TLS when the host's transport socket says so. It completes once
+/// the connection can carry bytes (after the handshake), as Envoy's pools count a connection connected.
+enum UpstreamConnector {
+    static func connect(to address: SocketAddress, tls: TLSContextConfig?, cluster: UpstreamCluster, loop: EventLoop,
+                        completion: @escaping (Result<ProxyTransport, UpstreamFailure>) -> Void) {
+        TCPConnection.connect(host: address.host, port: address.port, loop: loop) { result in
+            switch result {
+            case .failure(let error):
+                completion(.failure(.connectFailure(UpstreamPool.transportFailureReason(error))))
+            case .success(let tcp):
+                guard let tls else { return completion(.success(tcp)) }
+                startTLS(on: tcp, tls: tls, cluster: cluster, completion: completion)
+            }
+        }
+    }
+
+    private static func startTLS(on tcp: TCPConnection, tls: TLSContextConfig, cluster: UpstreamCluster,
+                                 completion: @escaping (Result<ProxyTransport, UpstreamFailure>) -> Void) {
+        let prefix = cluster.statPrefix + "ssl."
+        let transport: TLSTransport
+        do {
+            guard let contexts = cluster.tlsContexts else { throw TLSContexts.Unavailable(description: "no TLS contexts for cluster \(cluster.config.name)") }
+            let context = try contexts.client(for: tls)
+            transport = TLSTransport(tcp: tcp, engine: try TLSEngine(client: context, serverName: tls.sni, peerNames: tls.subjectAltNames))
+        } catch {
+            tcp.close()
+            cluster.stats.increment(prefix + "connection_error")
+            return completion(.failure(.connectFailure("TLS_error:|\(error):TLS_error_end")))
+        }
+        var finished = false
+        transport.onHandshake = { _ in
+            guard !finished else { return }
+            finished = true
+            cluster.stats.increment(prefix + "handshake")
+            completion(.success(transport))
+        }
+        transport.onFailure = { error in
+            SSLStats.countFailure(error, prefix: prefix, stats: cluster.stats)
+            guard !finished else { return }
+            finished = true
+            completion(.failure(.connectFailure(TLSTransport.envoyReason(error))))
+        }
+        transport.onClose = {
+            guard !finished else { return }
+            finished = true
+            cluster.stats.increment(prefix + "connection_error")
+            completion(.failure(.connectFailure("TLS_error:|SSL routines:OPENSSL_internal:CONNECTION_CLOSED_BEFORE_HANDSHAKE:TLS_error_end")))
+        }
+        do throws(NetworkError) { try transport.start() } catch {
+            transport.close()
+        }
+    }
+}
+
+/// Envoy's `ssl.*` counters for a failed handshake.
+enum SSLStats {
+    static func countFailure(_ error: TLSError, prefix: String, stats: ProxyStats) {
+        stats.increment(prefix + "connection_error")
+        if error.peerNameProblem != nil {
+            stats.increment(prefix + "fail_verify_san")
+        } else if error.reasons.contains(where: { $0.contains("peer did not return a certificate") }) {
+            stats.increment(prefix + "fail_verify_no_cert")
+        } else if error.verifyResult != nil {
+            stats.increment(prefix + "fail_verify_error")
+        }
+    }
+}

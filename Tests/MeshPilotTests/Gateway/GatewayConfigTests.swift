@@ -1,0 +1,54 @@
+import ConfigValues
+@testable import MeshPilot
+import XCTest
+
+final class GatewayConfigTests: XCTestCase {
+    static let ingress = """
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: istio-ingressgateway-6d9f7c-abcde, namespace: istio-system, labels: {istio: ingressgateway}}
+    spec: {serviceAccountName: istio-ingressgateway-service-account, containers: [{name: istio-proxy}]}
+    status: {podIP: 127.10.9.1}
+    ---
+    apiVersion: networking.istio.io/v1
+    kind: Gateway
+    metadata: {name: bookinfo-gateway, namespace: default}
+    spec:
+      selector: {istio: ingressgateway}
+      servers:
+      - {port: {number: 8080, name: http, protocol: HTTP}, hosts: ["*"]}
+      - {port: {number: 8443, name: https, protocol: HTTPS}, hosts: [bookinfo.example.com], tls: {mode: SIMPLE, credentialName: bookinfo-cert}}
+    ---
+    apiVersion: networking.istio.io/v1
+    kind: VirtualService
+    metadata: {name: bookinfo, namespace: default}
+    spec:
+      hosts: ["*"]
+      gateways: [bookinfo-gateway]
+      http:
+      - name: productpage
+        match: [{uri: {exact: /productpage}}, {uri: {prefix: /static}}]
+        route: [{destination: {host: productpage, port: {number: 9080}}}]
+    """
+    static let node = ProxyNode(kind: .router, ip: "127.10.9.1", podName: "istio-ingressgateway-6d9f7c-abcde", namespace: "istio-system")
+
+    func testGatewayServersBecomeListenersWithRoutesFromBoundVirtualServices() throws {
+        let out = Pilot(authority: nil).resources(for: Self.node, in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: Self.ingress))
+        XCTAssertEqual(out.listeners.names, ["0.0.0.0_8080", "0.0.0.0_8443"])
+        XCTAssertEqual(out.routes.names, ["http.8080", "https.8443.https.bookinfo-gateway.default"])
+        let http = try XCTUnwrap(out.routes.named("http.8080"))
+        XCTAssertEqual(http[path: "virtual_hosts", 0, "domains"], .array([.string("*")]))
+        XCTAssertEqual(http[path: "virtual_hosts", 0, "routes"]?.array?.names, ["productpage", "productpage"])
+        XCTAssertEqual(http[path: "virtual_hosts", 0, "routes", 0, "route", "cluster"], .string("outbound|9080||productpage.default.svc.cluster.local"))
+        // The mesh's sidecars do not get the gateway's routes.
+        let sidecar = Pilot(authority: nil).resources(for: PilotFixtures.productpage, in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: Self.ingress))
+        let productpage = sidecar.routes.named("9080")?["virtual_hosts"]?.array?.named("productpage.default.svc.cluster.local:9080")
+        XCTAssertEqual(productpage?[path: "routes", 0, "name"], .string("default"))
+        let https = try XCTUnwrap(out.listeners.named("0.0.0.0_8443"))
+        XCTAssertEqual(https[path: "filter_chains", 0, "filter_chain_match", "server_names"], .array([.string("bookinfo.example.com")]))
+        XCTAssertEqual(https[path: "filter_chains", 0, "transport_socket", "typed_config", "common_tls_context", "tls_certificate_sds_secret_configs", 0, "name"],
+                       .string("kubernetes://bookinfo-cert"))
+        XCTAssertTrue(out.clusters.names.contains("outbound|9080||productpage.default.svc.cluster.local"))
+        XCTAssertFalse(out.listeners.names.contains("virtualInbound"))
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+@testable import MeshProxy
+import MeshTestSupport
+
+/// A bootstrap for the policy filters' tests that Envoy runs too: an admin port, one HTTP listener whose
+/// `http_filters` come before the router, routes to the test upstream `app`, and an access log of status, flags
+/// and details; optionally a tcp_proxy listener with network filters in front.
+struct PolicyBootstrap {
+    let directory: URL
+    let upstreamPort: Int
+    var adminPort = freeLocalPort()
+    var httpPort = freeLocalPort()
+    var tcpPort = freeLocalPort()
+    /// YAML flow items of `http_filters`, before the router.
+    var httpFilters: [String] = []
+    /// YAML flow items of the routes (default: everything to `app`).
+    var routes = ["{name: all, match: {prefix: /}, route: {cluster: app}}"]
+    /// YAML flow items of the tcp_proxy chain's filters before tcp_proxy; nil: no TCP listener.
+    var tcpFilters: [String]?
+
+    var accessLog: URL { directory.appendingPathComponent("access.log") }
+
+    var text: String {
+        var yaml = """
+        admin: {address: {socket_address: {address: 127.0.0.1, port_value: \(adminPort)}}}
+        static_resources:
+          listeners:
+          - name: http
+            address: {socket_address: {address: 127.0.0.1, port_value: \(httpPort)}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.http_connection_manager
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                  stat_prefix: inbound
+                  route_config:
+                    name: local
+                    virtual_hosts:
+                    - name: app
+                      domains: ["*"]
+                      routes:
+        \(routes.map { "              - " + $0 }.joined(separator: "\n"))
+                  http_filters:
+        \((httpFilters + ["{name: envoy.filters.http.router, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}"]).map { "          - " + $0 }.joined(separator: "\n"))
+                  access_log:
+                  - name: envoy.access_loggers.file
+                    typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(accessLog.path), log_format: {text_format_source: {inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\\n"}}}
+
+        """
+        if let tcpFilters {
+            yaml += """
+              - name: tcp
+                address: {socket_address: {address: 127.0.0.1, port_value: \(tcpPort)}}
+                filter_chains:
+                - filters:
+            \((tcpFilters + ["{name: envoy.filters.network.tcp_proxy, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: tcp, cluster: app}}"]).map { "      - " + $0 }.joined(separator: "\n"))
+
+            """
+        }
+        yaml += """
+          clusters:
+          - name: app
+            connect_timeout: 1s
+            load_assignment: {cluster_name: app, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstreamPort)}}}}]}]}
+
+        """
+        return yaml
+    }
+
+    /// Writes the bootstrap and returns its path.
+    func write() throws -> String {
+        let file = directory.appendingPathComponent("bootstrap-\(UUID().uuidString).yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        return file.path
+    }
+
+    /// The access log's lines once it has `count` of them (the proxy writes after answering).
+    func accessLogLines(count: Int) -> [String] {
+        var lines: [String] = []
+        _ = eventually { lines = ((try? String(contentsOf: accessLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init); return lines.count >= count }
+        return lines
+    }
+
+    static func rbacFilter(_ rules: String) -> String {
+        "{name: envoy.filters.http.rbac, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC, \(rules)}}"
+    }
+}
