@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
-        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "ConfigValues", "EnvoyConfig", "MeshTestSupport"]),
+        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "ConfigValues", "EnvoyConfig", "MeshPilot", "MeshTestSupport"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
         .testTarget(name: "MeshSidecarTests", dependencies: ["MeshSidecar", "MeshProxy", "MeshNet", "LocalPods", "ConfigValues", "MeshTestSupport"]),
         .testTarget(name: "MeshPilotTests", dependencies: ["MeshPilot", "ConfigValues", "Manifests", "MeshNet", "MeshTestSupport"]),

@@ -12,7 +12,6 @@ struct ConfigDumpWriter {
         let configuration = proxy.store.current
         let updated = JSONValue.string(AccessLogFormat.timestamp(proxy.runtime.startedAt))
         var bootstrap = configuration.bootstrapSource
-        bootstrap["dynamic_resources"] = nil
         var inline: [JSONValue] = []
         for listener in configuration.listeners {
             for chain in listener.filterChains {
@@ -22,33 +21,71 @@ struct ConfigDumpWriter {
                 }
             }
         }
+        let discovered = configuration.discovered
+        func stamp(_ version: DiscoveredVersion?) -> JSONValue { version.map { .string(AccessLogFormat.timestamp($0.lastUpdated)) } ?? updated }
         let dynamicRoutes = configuration.dynamicRoutes.keys.sorted().map { name -> JSONValue in
             let routes = configuration.dynamicRoutes[name]!
-            return .object([("version_info", .string(routes.version ?? "")), ("route_config", typed(routes.source, "envoy.config.route.v3.RouteConfiguration")),
-                            ("last_updated", updated)])
+            return .object([("version_info", .string(discovered.routes[name]?.version ?? routes.version ?? "")),
+                            ("route_config", typed(routes.source, "envoy.config.route.v3.RouteConfiguration")), ("last_updated", stamp(discovered.routes[name]))])
         }
         let secrets = configuration.secrets.map { secret -> JSONValue in
             var body: [(key: String, value: JSONValue)] = [("@type", .string("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret")), ("name", .string(secret.name))]
             if secret.hasCertificate { body.append(("tls_certificate", .object([("private_key", .object([("inline_string", .string("[redacted]"))]))]))) }
             if secret.hasValidationContext { body.append(("validation_context", .object([]))) }
-            return .object([("name", .string(secret.name)), ("version_info", .string(secret.version ?? "")), ("last_updated", updated), ("secret", .object(body))])
+            return .object([("name", .string(secret.name)), ("version_info", .string(discovered.secrets[secret.name]?.version ?? secret.version ?? "")),
+                            ("last_updated", stamp(discovered.secrets[secret.name])), ("secret", .object(body))])
         }
+        var clusterDump: [(key: String, value: JSONValue)] = [("static_clusters", .array(configuration.clusters.filter { discovered.clusters[$0.name] == nil }.map {
+            .object([("cluster", typed($0.source, "envoy.config.cluster.v3.Cluster")), ("last_updated", updated)])
+        }))]
+        let activeClusters = configuration.clusters.compactMap { cluster in discovered.clusters[cluster.name].map { (cluster, $0) } }
+        if !activeClusters.isEmpty {
+            clusterDump.insert(("version_info", .string(activeClusters[0].1.version)), at: 0)
+            clusterDump.append(("dynamic_active_clusters", .array(activeClusters.map { cluster, version in
+                .object([("version_info", .string(version.version)), ("cluster", typed(cluster.source, "envoy.config.cluster.v3.Cluster")), ("last_updated", stamp(version))])
+            })))
+        }
+        if !discovered.warmingClusters.isEmpty {
+            clusterDump.append(("dynamic_warming_clusters", .array(discovered.warmingClusters.map {
+                .object([("cluster", typed($0.source, "envoy.config.cluster.v3.Cluster")), ("last_updated", updated)])
+            })))
+        }
+        var listenerDump: [(key: String, value: JSONValue)] = [("static_listeners", .array(configuration.listeners.filter { discovered.listeners[$0.name ?? ""] == nil }.map {
+            .object([("listener", typed($0.source, "envoy.config.listener.v3.Listener")), ("last_updated", updated)])
+        }))]
+        var dynamicListeners: [JSONValue] = configuration.listeners.compactMap { listener in
+            guard let name = listener.name, let version = discovered.listeners[name] else { return nil }
+            return .object([("name", .string(name)), ("active_state", .object([("version_info", .string(version.version)),
+                                                                                ("listener", typed(listener.source, "envoy.config.listener.v3.Listener")),
+                                                                                ("last_updated", stamp(version))]))])
+        }
+        for listener in discovered.warmingListeners {
+            dynamicListeners.append(.object([("name", .string(listener.name ?? "")), ("warming_state", .object([
+                ("listener", typed(listener.source, "envoy.config.listener.v3.Listener")), ("last_updated", updated)]))]))
+        }
+        if let first = discovered.listeners.values.first { listenerDump.insert(("version_info", .string(first.version)), at: 0) }
+        if !dynamicListeners.isEmpty { listenerDump.append(("dynamic_listeners", .array(dynamicListeners))) }
         var configs: [(type: String, value: JSONValue)] = [
             ("envoy.admin.v3.BootstrapConfigDump", .object([("bootstrap", bootstrap), ("last_updated", updated)])),
-            ("envoy.admin.v3.ClustersConfigDump", .object([("static_clusters", .array(configuration.clusters.map {
-                .object([("cluster", typed($0.source, "envoy.config.cluster.v3.Cluster")), ("last_updated", updated)])
-            }))])),
-            ("envoy.admin.v3.ListenersConfigDump", .object([("static_listeners", .array(configuration.listeners.map {
-                .object([("listener", typed($0.source, "envoy.config.listener.v3.Listener")), ("last_updated", updated)])
-            }))])),
+            ("envoy.admin.v3.ClustersConfigDump", .object(clusterDump)),
+            ("envoy.admin.v3.ListenersConfigDump", .object(listenerDump)),
             ("envoy.admin.v3.ScopedRoutesConfigDump", .object([])),
             ("envoy.admin.v3.RoutesConfigDump", .object([("static_route_configs", .array(inline)), ("dynamic_route_configs", .array(dynamicRoutes))])),
             ("envoy.admin.v3.SecretsConfigDump", .object([("dynamic_active_secrets", .array(secrets))])),
         ]
         if query["include_eds"] != nil {
-            configs.append(("envoy.admin.v3.EndpointsConfigDump", .object([("static_endpoint_configs", .array(configuration.clusters.compactMap { cluster in
+            var endpoints: [(key: String, value: JSONValue)] = [("static_endpoint_configs", .array(configuration.clusters.compactMap { cluster in
                 cluster.source["load_assignment"].map { .object([("endpoint_config", typed($0, "envoy.config.endpoint.v3.ClusterLoadAssignment")), ("last_updated", updated)]) }
-            }))])))
+            }))]
+            if !discovered.endpointAssignments.isEmpty {
+                endpoints.append(("dynamic_endpoint_configs", .array(discovered.endpointAssignments.keys.sorted().map { name in
+                    let assignment = discovered.endpointAssignments[name]!
+                    return .object([("version_info", .string(assignment.version.version)),
+                                    ("endpoint_config", typed(assignment.source, "envoy.config.endpoint.v3.ClusterLoadAssignment")),
+                                    ("last_updated", stamp(assignment.version))])
+                })))
+            }
+            configs.append(("envoy.admin.v3.EndpointsConfigDump", .object(endpoints)))
         }
         if let resource = query["resource"], !resource.isEmpty {
             var found: [JSONValue] = []

@@ -16,6 +16,10 @@ public struct ProxyConfiguration: Sendable {
     public var bootstrapSource: JSONValue
     /// Where the bootstrap came from.
     public var file: String
+    /// The bootstrap's `dynamic_resources` (none for a static bootstrap).
+    public var dynamicSources = DynamicResourceSources()
+    /// What came over xDS: each dynamic resource's version and time, the warming ones, the endpoint assignments.
+    public var discovered = DiscoveredState()
 
     public func cluster(named name: String) -> Cluster? { clusters.first { $0.name == name } }
 
@@ -107,6 +111,7 @@ extension ProxyConfiguration {
             clusters = try resources.list("clusters") { cluster throws(ProxyConfigError) in try Cluster.read(cluster) }
             if resources.has("secrets") { throw resources.error("static secrets are not supported (use a file-based SDS source)", path: [.key("secrets")]) }
         }
+        let sources = try reader.object("dynamic_resources") { dynamic throws(ProxyConfigError) in try DynamicResourceSources.read(dynamic) }
         // Istio's bootstrap sets these for Envoy's own workings; the proxy has no runtime layers or stats sinks.
         reader.ignore("layered_runtime", "stats_config", "stats_flush_interval", "cluster_manager")
         try reader.finish()
@@ -120,7 +125,7 @@ extension ProxyConfiguration {
         var secretFiles: [String] = []
         for listener in listeners {
             for chain in listener.filterChains {
-                if case .httpConnectionManager(let manager) = chain.filter, case .rds(let name, let path) = manager.routes, routes[name] == nil {
+                if case .httpConnectionManager(let manager) = chain.filter, case .rds(let name, .file(let path)) = manager.routes, routes[name] == nil {
                     let config = try readRouteFile(path, name: name)
                     routes[name] = config
                 }
@@ -130,8 +135,26 @@ extension ProxyConfiguration {
         for path in secretFiles {
             for secret in try readSecretFile(path) where !secrets.contains(where: { $0.name == secret.name }) { secrets.append(secret) }
         }
-        return ProxyConfiguration(node: node, admin: admin, listeners: listeners, clusters: clusters, dynamicRoutes: routes,
-                                  secrets: secrets, bootstrapSource: JSONValue(yaml: root), file: file)
+        var configuration = ProxyConfiguration(node: node, admin: admin, listeners: listeners, clusters: clusters, dynamicRoutes: routes,
+                                               secrets: secrets, bootstrapSource: JSONValue(yaml: root), file: file)
+        configuration.dynamicSources = sources ?? DynamicResourceSources()
+        try configuration.checkManagementClusters()
+        return configuration
+    }
+
+    /// Every REST source must name a static cluster: the management server is reached before any CDS answer.
+    func checkManagementClusters() throws(ProxyConfigError) {
+        var sources = [dynamicSources.listeners, dynamicSources.clusters].compactMap { $0 }
+        for listener in listeners {
+            for chain in listener.filterChains {
+                if case .httpConnectionManager(let manager) = chain.filter, case .rds(_, .api(let api)) = manager.routes { sources.append(api) }
+            }
+        }
+        for cluster in clusters { if case .api(let api)? = cluster.eds?.source { sources.append(api) } }
+        for source in sources where cluster(named: source.clusterName)?.eds != nil || cluster(named: source.clusterName) == nil {
+            throw ProxyConfigError(file: source.file, location: source.location, path: source.path + ".cluster_names[0]",
+                                   problem: "\(source.clusterName) is not a static cluster of this bootstrap (name the STATIC cluster that reaches the management server)")
+        }
     }
 
     /// Every `path_config_source.path` under an `sds_config` in the document.
@@ -165,16 +188,20 @@ extension ProxyConfiguration {
     /// Reads an SDS DiscoveryResponse file: the secrets' names and kinds (the key stays where it is).
     static func readSecretFile(_ path: String) throws(ProxyConfigError) -> [SecretInfo] {
         try readDiscoveryResponse(path, type: "envoy.extensions.transport_sockets.tls.v3.Secret", what: "a secret") {
-            resource, version throws(ProxyConfigError) -> SecretInfo in
-            let name = try resource.requiredString("name")
-            let certificate = try resource.object("tls_certificate") { certificate throws(ProxyConfigError) in
-                certificate.ignore("certificate_chain", "private_key")
-            } != nil
-            let validation = try resource.object("validation_context") { validation throws(ProxyConfigError) in
-                validation.ignore("trusted_ca")
-            } != nil
-            return SecretInfo(name: name, version: version, hasCertificate: certificate, hasValidationContext: validation)
+            resource, version throws(ProxyConfigError) -> SecretInfo in try readSecret(resource, version: version)
         }.resources
+    }
+
+    /// One `Secret` resource: its name and kinds.
+    static func readSecret(_ resource: ConfigReader, version: String?) throws(ProxyConfigError) -> SecretInfo {
+        let name = try resource.requiredString("name")
+        let certificate = try resource.object("tls_certificate") { certificate throws(ProxyConfigError) in
+            certificate.ignore("certificate_chain", "private_key")
+        } != nil
+        let validation = try resource.object("validation_context") { validation throws(ProxyConfigError) in
+            validation.ignore("trusted_ca")
+        } != nil
+        return SecretInfo(name: name, version: version, hasCertificate: certificate, hasValidationContext: validation)
     }
 
     /// Reads a DiscoveryResponse file (`version_info`, `resources` of one `@type`), each resource by `body`.

@@ -1,6 +1,7 @@
 import ConfigValues
 
-/// An upstream cluster (`envoy.config.cluster.v3.Cluster`), STATIC with a `load_assignment`.
+/// An upstream cluster (`envoy.config.cluster.v3.Cluster`): STATIC with a `load_assignment`, or EDS (its endpoints
+/// come from a ClusterLoadAssignment the management server sends).
 public struct Cluster: Sendable {
     public enum LoadBalancing: String, Sendable, CaseIterable {
         case roundRobin = "ROUND_ROBIN", leastRequest = "LEAST_REQUEST", random = "RANDOM", ringHash = "RING_HASH", maglev = "MAGLEV"
@@ -19,6 +20,15 @@ public struct Cluster: Sendable {
     public var ringSize: (minimum: Int, maximum: Int)
     public var maglevTableSize: Int
     public var source: JSONValue
+    /// Set for `type: EDS`: the assignment's name and where it comes from.
+    public var eds: EDSClusterConfig? = nil
+}
+
+/// `eds_cluster_config`: the ClusterLoadAssignment a cluster takes its endpoints from.
+public struct EDSClusterConfig: Sendable, Equatable {
+    /// `service_name`, else the cluster's name.
+    public var serviceName: String
+    public var source: ConfigSource
 }
 
 public struct ClusterEndpoint: Sendable, Equatable {
@@ -55,7 +65,21 @@ public struct OutlierDetectionConfig: Sendable, Equatable {
 extension Cluster {
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> Cluster {
         let name = try reader.requiredString("name")
-        _ = try reader.enumeration("type", allowed: ["STATIC"])
+        let type = try reader.enumeration("type", allowed: ["STATIC", "EDS"]) ?? "STATIC"
+        var eds: EDSClusterConfig?
+        if type == "EDS" {
+            eds = try reader.object("eds_cluster_config") { config throws(ProxyConfigError) -> EDSClusterConfig in
+                let serviceName = try config.string("service_name")
+                guard let source = try config.object("eds_config", { source throws(ProxyConfigError) in try ConfigSource.read(source) }) else {
+                    throw config.error("needs an eds_config", path: [.key("eds_config")])
+                }
+                return EDSClusterConfig(serviceName: serviceName.flatMap { $0.isEmpty ? nil : $0 } ?? name, source: source)
+            }
+            guard eds != nil else { throw reader.error("type EDS needs an eds_cluster_config", path: [.key("eds_cluster_config")]) }
+            if reader.has("load_assignment") { throw reader.error("an EDS cluster takes its endpoints from EDS, not a load_assignment", path: [.key("load_assignment")]) }
+        } else if reader.has("eds_cluster_config") {
+            throw reader.error("eds_cluster_config needs type: EDS", path: [.key("eds_cluster_config")])
+        }
         reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "dns_lookup_family", "filters", "upstream_connection_options")
         let connectTimeout = try reader.duration("connect_timeout") ?? 5
         let policy = try reader.enumeration("lb_policy", allowed: LoadBalancing.allCases.map(\.rawValue)).flatMap(LoadBalancing.init(rawValue:)) ?? .roundRobin
@@ -137,34 +161,37 @@ extension Cluster {
                 throw config.error("must be a prime number such as 65537 (Envoy's default)", at: config.field("table_size"), path: [.key("table_size")])
             }
         }
-        let endpoints = try reader.object("load_assignment") { assignment throws(ProxyConfigError) -> [ClusterEndpoint] in
-            _ = try assignment.string("cluster_name")
-            assignment.ignore("policy")
-            var all: [ClusterEndpoint] = []
-            _ = try assignment.list("endpoints") { locality throws(ProxyConfigError) in
-                var region = "", zone = "", subZone = ""
-                _ = try locality.object("locality") { place throws(ProxyConfigError) in
-                    region = try place.string("region") ?? ""
-                    zone = try place.string("zone") ?? ""
-                    subZone = try place.string("sub_zone") ?? ""
-                }
-                let priority = try locality.integer("priority") ?? 0
-                locality.ignore("load_balancing_weight")
-                _ = try locality.list("lb_endpoints") { lbEndpoint throws(ProxyConfigError) in
-                    lbEndpoint.ignore("metadata")
-                    _ = try lbEndpoint.enumeration("health_status", allowed: ["UNKNOWN", "HEALTHY"])
-                    let weight = try lbEndpoint.integer("load_balancing_weight") ?? 1
-                    guard let address = try lbEndpoint.object("endpoint", { endpoint throws(ProxyConfigError) -> SocketAddress in
-                        endpoint.ignore("hostname", "health_check_config")
-                        return try SocketAddress.read(endpoint)
-                    }) else { throw lbEndpoint.error("needs an endpoint", path: [.key("endpoint")]) }
-                    all.append(ClusterEndpoint(address: address, weight: max(1, weight), region: region, zone: zone, subZone: subZone, priority: priority))
-                }
-            }
-            return all
-        } ?? []
+        let endpoints = try reader.object("load_assignment") { assignment throws(ProxyConfigError) in try readEndpoints(assignment) } ?? []
         return Cluster(name: name, connectTimeout: connectTimeout, loadBalancing: policy, thresholds: thresholds, outlierDetection: outlier,
                        healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, maxRequestsPerConnection: maxRequests,
-                       ringSize: ring, maglevTableSize: maglevSize, source: JSONValue(yaml: reader.node))
+                       ringSize: ring, maglevTableSize: maglevSize, source: JSONValue(yaml: reader.node), eds: eds)
+    }
+
+    /// A `ClusterLoadAssignment`'s endpoints (the `cluster_name` is read but not checked here).
+    static func readEndpoints(_ assignment: ConfigReader) throws(ProxyConfigError) -> [ClusterEndpoint] {
+        _ = try assignment.string("cluster_name")
+        assignment.ignore("policy")
+        var all: [ClusterEndpoint] = []
+        _ = try assignment.list("endpoints") { locality throws(ProxyConfigError) in
+            var region = "", zone = "", subZone = ""
+            _ = try locality.object("locality") { place throws(ProxyConfigError) in
+                region = try place.string("region") ?? ""
+                zone = try place.string("zone") ?? ""
+                subZone = try place.string("sub_zone") ?? ""
+            }
+            let priority = try locality.integer("priority") ?? 0
+            locality.ignore("load_balancing_weight")
+            _ = try locality.list("lb_endpoints") { lbEndpoint throws(ProxyConfigError) in
+                lbEndpoint.ignore("metadata")
+                _ = try lbEndpoint.enumeration("health_status", allowed: ["UNKNOWN", "HEALTHY"])
+                let weight = try lbEndpoint.integer("load_balancing_weight") ?? 1
+                guard let address = try lbEndpoint.object("endpoint", { endpoint throws(ProxyConfigError) -> SocketAddress in
+                    endpoint.ignore("hostname", "health_check_config")
+                    return try SocketAddress.read(endpoint)
+                }) else { throw lbEndpoint.error("needs an endpoint", path: [.key("endpoint")]) }
+                all.append(ClusterEndpoint(address: address, weight: max(1, weight), region: region, zone: zone, subZone: subZone, priority: priority))
+            }
+        }
+        return all
     }
 }

@@ -63,7 +63,7 @@ public struct TLSContextConfig: Sendable, Equatable {
 }
 
 public struct HTTPConnectionManagerConfig: Sendable {
-    public enum Routes: Sendable { case inline(RouteConfiguration), rds(name: String, path: String) }
+    public enum Routes: Sendable { case inline(RouteConfiguration), rds(name: String, source: ConfigSource) }
     public var statPrefix: String
     public var serverName: String?
     public var routes: Routes
@@ -184,30 +184,13 @@ extension TLSContextConfig {
         return config
     }
 
-    /// An `SdsSecretConfig` with a file-based config source: its secret name.
+    /// An `SdsSecretConfig` with a file or REST config source: its secret name.
     static func readSDSName(_ reader: ConfigReader) throws(ProxyConfigError) -> String {
         let name = try reader.requiredString("name")
-        guard try reader.object("sds_config", { source throws(ProxyConfigError) in try ConfigSourcePath.read(source) }) != nil else {
-            throw reader.error("needs an sds_config with a path_config_source (only file-based SDS is supported)", path: [.key("sds_config")])
+        guard try reader.object("sds_config", { source throws(ProxyConfigError) in try ConfigSource.read(source) }) != nil else {
+            throw reader.error("needs an sds_config (a path_config_source, or an api_config_source with api_type REST)", path: [.key("sds_config")])
         }
         return name
-    }
-}
-
-/// A `ConfigSource` that names a file (`path_config_source.path`); ADS and API sources are not supported yet.
-enum ConfigSourcePath {
-    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> String {
-        _ = try reader.enumeration("resource_api_version", allowed: ["V3"])
-        reader.ignore("initial_fetch_timeout")
-        if reader.has("ads") || reader.has("api_config_source") {
-            throw reader.error("only path_config_source (a file) is supported as a config source; xDS over the network comes later")
-        }
-        let legacyPath = try reader.string("path")
-        guard let path = try reader.object("path_config_source", { source throws(ProxyConfigError) -> String in
-            source.ignore("watched_directory")
-            return try source.requiredString("path")
-        }) ?? legacyPath else { throw reader.error("needs a path_config_source", path: [.key("path_config_source")]) }
-        return path
     }
 }
 
@@ -254,10 +237,10 @@ extension HTTPConnectionManagerConfig {
         case (false, true):
             routes = try reader.object("rds") { rds throws(ProxyConfigError) -> Routes in
                 let name = try rds.requiredString("route_config_name")
-                guard let path = try rds.object("config_source", { source throws(ProxyConfigError) in try ConfigSourcePath.read(source) }) else {
+                guard let source = try rds.object("config_source", { source throws(ProxyConfigError) in try ConfigSource.read(source) }) else {
                     throw rds.error("needs a config_source", path: [.key("config_source")])
                 }
-                return .rds(name: name, path: path)
+                return .rds(name: name, source: source)
             }!
         default:
             throw reader.error("needs exactly one of route_config, rds (scoped routes are not supported)")

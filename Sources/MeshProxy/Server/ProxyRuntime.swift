@@ -5,7 +5,13 @@ import MeshNet
 /// and the proxy's own log.
 final class ProxyRuntime: @unchecked Sendable {
     let store: ProxyConfigStore
-    let clusters: [String: UpstreamCluster]
+    private let clusterLock = NSLock()
+    private var clusterState: [String: UpstreamCluster]
+    /// The clusters' run-time state by name; a request keeps the one it took for its whole life.
+    var clusters: [String: UpstreamCluster] {
+        clusterLock.lock(); defer { clusterLock.unlock() }
+        return clusterState
+    }
     let stats: ProxyStats
     let accessLogs = AccessLogWriter()
     let log: ProxyLog
@@ -17,7 +23,28 @@ final class ProxyRuntime: @unchecked Sendable {
         self.log = log
         var clusters: [String: UpstreamCluster] = [:]
         for cluster in store.current.clusters { clusters[cluster.name] = UpstreamCluster(cluster, stats: stats) }
-        self.clusters = clusters
+        clusterState = clusters
+    }
+
+    /// Makes the clusters match `configuration`'s: an unchanged cluster keeps its state (pools, outlier detection,
+    /// circuit breakers); a changed one (new settings, or new endpoints from EDS) starts afresh, while requests
+    /// under way finish on the state they took; a removed one goes. Returns the clusters that are new or changed.
+    @discardableResult
+    func updateClusters(to configuration: ProxyConfiguration) -> [UpstreamCluster] {
+        clusterLock.lock(); defer { clusterLock.unlock() }
+        var next: [String: UpstreamCluster] = [:]
+        var fresh: [UpstreamCluster] = []
+        for cluster in configuration.clusters {
+            if let existing = clusterState[cluster.name], existing.config.source == cluster.source, existing.config.endpoints == cluster.endpoints {
+                next[cluster.name] = existing
+            } else {
+                let created = UpstreamCluster(cluster, stats: stats)
+                next[cluster.name] = created
+                fresh.append(created)
+            }
+        }
+        clusterState = next
+        return fresh
     }
 
     private let formatLock = NSLock()
@@ -48,7 +75,8 @@ final class LoopContext {
     init(loop: EventLoop) { self.loop = loop }
 
     func pool(for cluster: UpstreamCluster) -> UpstreamPool {
-        if let pool = pools[cluster.config.name] { return pool }
+        // A cluster replaced by a configuration update gets a pool of its own; the old pool's requests finish on it.
+        if let pool = pools[cluster.config.name], pool.cluster === cluster { return pool }
         let pool = UpstreamPool(cluster: cluster, loop: loop)
         pools[cluster.config.name] = pool
         return pool

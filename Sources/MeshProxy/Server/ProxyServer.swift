@@ -13,11 +13,20 @@ public final class ProxyServer: @unchecked Sendable {
     let runtime: ProxyRuntime
     let loops: [EventLoop]
     private let contexts: [LoopContext]
-    private var listeners: [(config: Listener, socket: TCPListener)] = []
+    let listenerSet: ListenerSet
     private var admin: AdminServer?
     private var nextLoop = 0
     private let lock = NSLock()
     let concurrency: Int
+    private var discoveryClient: DiscoveryClient?
+    /// The xDS client, when the bootstrap takes resources from a REST management server.
+    var discovery: DiscoveryClient? {
+        lock.lock(); defer { lock.unlock() }
+        return discoveryClient
+    }
+    func setDiscovery(_ client: DiscoveryClient?) {
+        lock.lock(); discoveryClient = client; lock.unlock()
+    }
     /// Called when `/quitquitquit` asks the proxy to stop (from a loop thread).
     public var onQuit: @Sendable () -> Void = {}
 
@@ -30,26 +39,18 @@ public final class ProxyServer: @unchecked Sendable {
         for index in 0..<self.concurrency { loops.append(try EventLoop(name: "proxy-worker-\(index)")) }
         self.loops = loops
         contexts = loops.map(LoopContext.init)
-        for listener in configuration.listeners {
-            listeners.append((listener, try TCPListener(host: listener.address.host, port: listener.address.port, loop: loops[0])))
-        }
+        listenerSet = try ListenerSet(configuration.listeners, loop: loops[0], log: log)
         if let address = configuration.admin?.address {
             admin = try AdminServer(address: address, proxy: self, loop: loops[0])
         }
-        for listener in configuration.listeners {
-            let prefix = Self.listenerStatPrefix(listener)
-            stats.declare(prefix + "downstream_cx_total")
-            stats.declare(prefix + "downstream_cx_active", .gauge)
-        }
+        for listener in configuration.listeners { declareStats(of: listener) }
         stats.set("server.live", to: 1)
         stats.set("server.concurrency", to: self.concurrency)
         stats.set("server.state", to: 0)
     }
 
     /// The port each listener is bound to, by listener name (or address when it has none).
-    public var listenerPorts: [String: Int] {
-        Dictionary(listeners.map { ($0.config.name ?? $0.config.address.description, $0.socket.port) }, uniquingKeysWith: { first, _ in first })
-    }
+    public var listenerPorts: [String: Int] { listenerSet.ports }
 
     public var adminPort: Int? { admin?.port }
 
@@ -59,22 +60,30 @@ public final class ProxyServer: @unchecked Sendable {
 
     public func start() {
         for loop in loops { loop.start() }
-        for (config, socket) in listeners {
-            socket.start { [self] fd in accepted(fd, listener: config) }
-        }
+        listenerSet.start { [self] fd, config in accepted(fd, listener: config) }
         admin?.start()
         // What istio-agent's readiness probe asks for (`/stats?usedonly&filter=^(server.state|listener_manager.workers_started)`).
         stats.set("listener_manager.workers_started", to: 1)
-        for cluster in runtime.clusters.values {
-            guard let interval = cluster.config.outlierDetection?.interval, interval > 0 else { continue }
-            loops[0].execute { [self] in scheduleOutlierTick(cluster, every: interval) }
-        }
-        log.info("meshctl proxy started: \(listeners.count) listeners, \(runtime.clusters.count) clusters, \(concurrency) worker(s)")
+        for cluster in runtime.clusters.values { startOutlierTicks(cluster) }
+        startDiscovery()
+        log.info("meshctl proxy started: \(listenerSet.count) listeners, \(runtime.clusters.count) clusters, \(concurrency) worker(s)")
+    }
+
+    func startOutlierTicks(_ cluster: UpstreamCluster) {
+        guard let interval = cluster.config.outlierDetection?.interval, interval > 0 else { return }
+        loops[0].execute { [self] in scheduleOutlierTick(cluster, every: interval) }
+    }
+
+    func declareStats(of listener: Listener) {
+        let prefix = Self.listenerStatPrefix(listener)
+        stats.declare(prefix + "downstream_cx_total")
+        stats.declare(prefix + "downstream_cx_active", .gauge)
     }
 
     private func scheduleOutlierTick(_ cluster: UpstreamCluster, every interval: Double) {
         loops[0].schedule(after: interval) { [weak self, weak cluster] in
-            guard let self, let cluster else { return }
+            // A cluster that a configuration update replaced or removed stops ticking.
+            guard let self, let cluster, runtime.clusters[cluster.config.name] === cluster else { return }
             cluster.tick(now: MonotonicClock.now())
             scheduleOutlierTick(cluster, every: interval)
         }
@@ -82,7 +91,8 @@ public final class ProxyServer: @unchecked Sendable {
 
     /// Stops accepting and stops the loops (open connections close with them).
     public func stop() {
-        for (_, socket) in listeners { socket.close() }
+        stopDiscovery()
+        listenerSet.close()
         admin?.stop()
         for loop in loops { loop.stop() }
         runtime.accessLogs.close()

@@ -1,0 +1,144 @@
+import ConfigValues
+import EnvoyConfig
+import Foundation
+import MeshNet
+import MeshPilot
+@testable import MeshProxy
+import MeshTestSupport
+import XCTest
+
+/// meshctl's proxy started from a bootstrap with only `dynamic_resources`, against the pilot's discovery server on
+/// real sockets: resources arrive, updates swap in while requests under way finish on their configuration, a bad
+/// resource is rejected and the last good configuration keeps serving, a removed listener stops accepting.
+final class DynamicConfigurationTests: XCTestCase {
+    private func startProxy(_ fixture: XDSFixture) throws -> (ProxyServer, adminPort: Int) {
+        let adminPort = freeLocalPort()
+        let configuration = try ProxyConfiguration.load(file: try fixture.writeBootstrap(adminPort: adminPort))
+        let proxy = try ProxyServer(configuration: configuration, concurrency: 2, log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+        proxy.start()
+        return (proxy, adminPort)
+    }
+
+    func testListenerAndClustersArriveAndServe() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        let (proxy, adminPort) = try startProxy(fixture)
+        defer { proxy.stop() }
+
+        XCTAssertTrue(eventually { fixture.get()?.status == 200 }, "the listener from LDS never answered 200")
+        XCTAssertEqual(fixture.get()?.header("x-upstream"), "backend-a")
+        for type in [ProxyResources.listenerType, ProxyResources.clusterType, ProxyResources.routeType, ProxyResources.endpointType] {
+            XCTAssertTrue(eventually { fixture.sync(type)?.status == "SYNCED" }, "\(type) is \(fixture.sync(type)?.status ?? "absent")")
+            XCTAssertFalse(fixture.sync(type)?.versionAcked.isEmpty ?? true)
+        }
+        XCTAssertEqual(proxy.stats.value("listener_manager.lds.update_success"), 1)
+        XCTAssertEqual(proxy.stats.value("cluster_manager.cds.update_success"), 1)
+
+        // The admin's config_dump shows the dynamic resources with their versions.
+        let dump = try JSONValue.parse(try TestClient.get(port: adminPort, path: "/config_dump", host: "admin").body)
+        let configs = dump["configs"]?.array ?? []
+        let listeners = configs.first { $0["@type"]?.string?.hasSuffix("ListenersConfigDump") == true }
+        let active = listeners?["dynamic_listeners"]?.array?.first
+        XCTAssertEqual(active?["name"]?.string, "listener_http")
+        XCTAssertEqual(active?["active_state"]?["version_info"]?.string, fixture.sync(ProxyResources.listenerType)?.versionAcked)
+        let clusters = configs.first { $0["@type"]?.string?.hasSuffix("ClustersConfigDump") == true }
+        XCTAssertEqual(Set(clusters?["dynamic_active_clusters"]?.array?.compactMap { $0["cluster"]?["name"]?.string } ?? []), ["backend-a", "backend-b"])
+        XCTAssertEqual(clusters?["static_clusters"]?.array?.count, 1)
+        let routes = configs.first { $0["@type"]?.string?.hasSuffix("v3.RoutesConfigDump") == true }
+        XCTAssertEqual(routes?["dynamic_route_configs"]?.array?.first?["route_config"]?["name"]?.string, "http-routes")
+
+        // syncz as proxy-status reads it.
+        let syncz = try TestClient.get(port: fixture.server.port, path: "/debug/syncz", host: "pilot").body
+        let statuses = try ProxySyncStatus.read(syncz, istiod: "pilot")
+        XCTAssertEqual(statuses.map(\.proxyID), ["app-1.default"])
+        XCTAssertEqual(statuses.first?.statuses, ["CDS": "SYNCED", "LDS": "SYNCED", "RDS": "SYNCED", "EDS": "SYNCED"])
+        XCTAssertEqual(statuses.first?.istioVersion, "1.28.0")
+        let pilotDump = try JSONValue.parse(try TestClient.get(port: fixture.server.port, path: "/debug/config_dump?proxyID=app-1.default", host: "pilot").body)
+        XCTAssertNotNil(pilotDump["configs"]?.array?.first { $0["dynamic_listeners"] != nil })
+    }
+
+    func testRouteChangeAppliesToNewRequestsWhileASlowOneFinishesOnTheOld() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        let (proxy, _) = try startProxy(fixture)
+        defer { proxy.stop() }
+        XCTAssertTrue(eventually { fixture.get()?.status == 200 })
+        let routesSent = fixture.sync(ProxyResources.routeType)?.nonceSent
+        let clustersVersion = fixture.sync(ProxyResources.clusterType)?.versionSent
+
+        let slow = SlowRequest(port: fixture.listenerPort)
+        XCTAssertTrue(eventually { fixture.upstreamA.requests.contains("/slow") }, "the slow request never reached backend-a")
+        var resources = fixture.resources
+        resources.routes = [XDSFixture.routes(to: "backend-b")]
+        fixture.resources = resources
+        fixture.server.push()
+
+        XCTAssertTrue(eventually { fixture.get()?.header("x-upstream") == "backend-b" }, "new requests never followed the new route")
+        let finished = try XCTUnwrap(slow.wait(), "the slow request got no answer")
+        XCTAssertEqual(finished.status, 200)
+        XCTAssertEqual(finished.header("x-upstream"), "backend-a", "the request under way should finish on the configuration it started with")
+        XCTAssertNotEqual(fixture.sync(ProxyResources.routeType)?.nonceSent, routesSent)
+        XCTAssertTrue(eventually { fixture.sync(ProxyResources.routeType)?.status == "SYNCED" })
+        // A push that changes nothing for CDS wakes no CDS request: its version stays.
+        XCTAssertEqual(fixture.sync(ProxyResources.clusterType)?.versionSent, clustersVersion)
+    }
+
+    func testBadListenerIsRejectedAndTheLastGoodConfigurationServes() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        let (proxy, _) = try startProxy(fixture)
+        defer { proxy.stop() }
+        XCTAssertTrue(eventually { fixture.get()?.status == 200 })
+        let good = fixture.sync(ProxyResources.listenerType)?.versionAcked
+
+        var resources = fixture.resources
+        var bad = XDSFixture.listener(name: "listener_http", port: fixture.listenerPort)
+        bad["per_listener_magic"] = .bool(true)
+        resources.listeners = [bad]
+        fixture.resources = resources
+        fixture.server.push()
+
+        XCTAssertTrue(eventually { !(fixture.sync(ProxyResources.listenerType)?.lastError.isEmpty ?? true) }, "the server never saw a NACK")
+        let state = try XCTUnwrap(fixture.sync(ProxyResources.listenerType))
+        XCTAssertEqual(state.status, "STALE")
+        XCTAssertEqual(state.versionAcked, good)
+        XCTAssertTrue(state.lastError.contains("resources[0].per_listener_magic"), state.lastError)
+        XCTAssertEqual(proxy.stats.value("listener_manager.lds.update_rejected"), 1)
+        XCTAssertEqual(fixture.get()?.status, 200, "the last good listener should keep serving")
+        let syncz = try JSONValue.parse(try TestClient.get(port: fixture.server.port, path: "/debug/syncz", host: "pilot").body)
+        XCTAssertTrue(syncz.array?.first?["resources"]?[ProxyResources.listenerType]?["lastError"]?.string?.contains("per_listener_magic") ?? false)
+    }
+
+    func testRemovedListenerStopsAccepting() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        let (proxy, _) = try startProxy(fixture)
+        defer { proxy.stop() }
+        XCTAssertTrue(eventually { fixture.get()?.status == 200 })
+        var resources = fixture.resources
+        resources.listeners = []
+        fixture.resources = resources
+        fixture.server.push()
+        XCTAssertTrue(eventually { fixture.get() == nil }, "the removed listener still accepts")
+        XCTAssertTrue(eventually { fixture.sync(ProxyResources.listenerType)?.status == "SYNCED" })
+        XCTAssertTrue(proxy.listenerPorts.isEmpty)
+    }
+}
+
+/// A `GET /slow` on its own thread (the upstream answers after 1 s).
+final class SlowRequest: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var response: TestResponse?
+
+    init(port: Int) {
+        Thread.detachNewThread { [self] in
+            response = try? TestClient.get(port: port, path: "/slow", host: "app")
+            done.signal()
+        }
+    }
+
+    func wait() -> TestResponse? {
+        _ = done.wait(timeout: .now() + 15)
+        return response
+    }
+}
