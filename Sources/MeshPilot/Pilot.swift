@@ -1,18 +1,37 @@
 import ConfigValues
+import Foundation
 import MeshNet
 
 /// Turns Istio resources into each proxy's Envoy configuration, as istiod computes it, with Istio's names
-/// (`outbound|9080|v1|reviews.default.svc.cluster.local`, `virtualInbound`, `0.0.0.0_9080`).
+/// (`outbound|9080|v1|reviews.default.svc.cluster.local`, `virtualInbound`, `0.0.0.0_9080`). Generation is pure:
+/// a snapshot in, JSON out; only the secrets depend on the (injected) clock.
 public struct Pilot: Sendable {
     /// Issues the workloads' SPIFFE certificates (nil: no mTLS secrets are served).
     public let authority: CertificateAuthority?
+    /// The certificate cache behind the `default`/`ROOTCA` secrets (nil without an authority).
+    public let secrets: WorkloadSecrets?
 
-    public init(authority: CertificateAuthority?) {
+    public init(authority: CertificateAuthority?, now: @escaping @Sendable () -> Date = Date.init) {
         self.authority = authority
+        secrets = authority.map { WorkloadSecrets(authority: $0, now: now) }
     }
 
     /// The configuration of one proxy; empty while the pilot does not know the proxy's pod.
     public func resources(for node: ProxyNode, in snapshot: MeshSnapshot) -> ProxyResources {
-        ProxyResources()
+        resources(for: node, in: MeshModel(snapshot))
+    }
+
+    /// The same from a model already read (one model serves every proxy of a push).
+    public func resources(for node: ProxyNode, in model: MeshModel) -> ProxyResources {
+        guard node.kind == .sidecar, let workload = model.workload(for: node) else { return ProxyResources() }
+        let outbound = OutboundClusters(model: model, proxy: workload).build()
+        let listeners = OutboundListeners(model: model, proxy: workload).build()
+        let inbound = InboundConfig(model: model, proxy: workload).build()
+        return ProxyResources(
+            listeners: [inbound.listener] + listeners.listeners,
+            clusters: outbound.clusters + inbound.clusters + FixedClusters.all,
+            routes: listeners.routes,
+            endpoints: outbound.assignments,
+            secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
     }
 }
