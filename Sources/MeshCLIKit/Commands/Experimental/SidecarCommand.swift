@@ -40,10 +40,7 @@ struct SidecarCommand: MeshCommand {
         }
         let proxy: LocalSidecar.Proxy
         if environment["MESHCTL_SIDECAR_PROXY"] == "envoy" {
-            guard let path = Self.envoyPath(environment) else {
-                throw CommandFailure("sidecar: MESHCTL_SIDECAR_PROXY=envoy but no envoy binary was found: set ENVOY or put envoy on PATH")
-            }
-            proxy = .envoy(path)
+            proxy = .envoy(try LocalMode.envoyPath(context.environment))
         } else {
             proxy = .meshctl
         }
@@ -60,11 +57,6 @@ struct SidecarCommand: MeshCommand {
         let received = signals.wait()
         sidecar.stop()
         output.write("\(Self.timestamp()) info sidecar: stopped (signal \(received))")
-    }
-
-    static func envoyPath(_ environment: [String: String]) -> String? {
-        if let path = environment["ENVOY"], FileManager.default.isExecutableFile(atPath: path) { return path }
-        return (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/envoy" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     static func timestamp() -> String {
