@@ -4,18 +4,25 @@ import MeshTestSupport
 import XCTest
 
 /// Issue 17's end to end: local mode as a mesh. One local control plane (real meshctl, real kubectl) runs echo
-/// workloads with meshctl sidecars in namespace `mesh` and one without in namespace `plain`; each test applies
-/// Istio resources, measures what clients see through the sidecars, and removes what it applied.
-final class LocalMeshTests: XCTestCase {
-    /// The running mesh, started by the first test that needs it and shared by the class (nil: it could not start,
-    /// and `skipReason` says why).
-    nonisolated(unsafe) static var mesh: LocalMesh?
-    nonisolated(unsafe) static var skipReason: String?
+/// workloads with sidecars in namespace `mesh` and one without in namespace `plain`; each test applies Istio
+/// resources, measures what clients see through the sidecars, and removes what it applied. The sidecars run
+/// meshctl's proxy here, and a real Envoy in `LocalMeshEnvoyTests` (the same tests, the same expectations).
+class LocalMeshScenarios: XCTestCase {
+    /// The running mesh of each test class, started by its first test and shared by the class (none: it could not
+    /// start, and `skipReasons` says why).
+    nonisolated(unsafe) static var meshes: [ObjectIdentifier: LocalMesh] = [:]
+    nonisolated(unsafe) static var skipReasons: [ObjectIdentifier: String] = [:]
+
+    /// What runs in the sidecars: `local up --proxy`.
+    class var proxy: String { "meshctl" }
 
     override class func tearDown() {
-        mesh?.finish()
-        mesh = nil
+        meshes[ObjectIdentifier(self)]?.finish()
+        meshes[ObjectIdentifier(self)] = nil
     }
+
+    /// Why this class cannot run at all (nil: it can).
+    class func unavailable() -> String? { nil }
 
     /// The shared mesh with every sidecar ready, or a skip naming the part that stopped it.
     func running() throws -> LocalMesh {
@@ -26,24 +33,26 @@ final class LocalMeshTests: XCTestCase {
 
     /// The shared mesh, its sidecars ready or not.
     func started() throws -> LocalMesh {
-        if let mesh = Self.mesh { return mesh }
-        if let reason = Self.skipReason { throw XCTSkip(reason) }
+        let key = ObjectIdentifier(type(of: self))
+        if let mesh = Self.meshes[key] { return mesh }
+        if let reason = Self.skipReasons[key] { throw XCTSkip(reason) }
         guard FileManager.default.isExecutableFile(atPath: TestPaths.meshctlBinary.path) else {
             XCTFail("meshctl was not built at \(TestPaths.meshctlBinary.path)")
             throw XCTSkip("no meshctl binary")
         }
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") else {
-            Self.skipReason = "no kubectl at /usr/bin/kubectl on this machine"
-            throw XCTSkip(Self.skipReason!)
+        let unavailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") ? type(of: self).unavailable() : "no kubectl at /usr/bin/kubectl on this machine"
+        if let unavailable {
+            Self.skipReasons[key] = unavailable
+            throw XCTSkip(unavailable)
         }
-        let mesh = try LocalMesh.start()
-        Self.mesh = mesh
+        let mesh = try LocalMesh.start(proxy: type(of: self).proxy)
+        Self.meshes[key] = mesh
         return mesh
     }
 
     /// Every sidecar asks the pilot (REST-JSON xDS) as its pod starts, and proxy-status lists it through the istiod
     /// pod; `local status` prints the pilot's address.
-    func testSidecarsAskThePilotAndProxyStatusListsThem() throws {
+    func checkSidecarsAskThePilotAndProxyStatusListsThem() throws {
         let mesh = try started()
         var status = (status: Int32(0), stdout: "", stderr: "")
         XCTAssertTrue(try mesh.eventually {
@@ -61,7 +70,7 @@ final class LocalMeshTests: XCTestCase {
 
     // MARK: Traffic with and without sidecars
 
-    func testCurlBetweenWorkloadsWithAndWithoutSidecars() throws {
+    func checkCurlBetweenWorkloadsWithAndWithoutSidecars() throws {
         let mesh = try running()
         // Sidecar to sidecar, by Service name, through the client's sidecar (-v says so).
         let fromSidecar = try mesh.meshctl(["local", "curl", "--state-dir", mesh.home.state, "-n", "mesh", "--from", "deploy/client", "-v", "http://server/hello"])
@@ -87,7 +96,7 @@ final class LocalMeshTests: XCTestCase {
 
     // MARK: Routing
 
-    func testWeightedSplitFollowsTheVirtualServiceWithinThreePercent() throws {
+    func checkWeightedSplitFollowsTheVirtualServiceWithinThreePercent() throws {
         let mesh = try running()
         try mesh.apply(LocalMesh.subsets + """
             ---
@@ -103,15 +112,15 @@ final class LocalMeshTests: XCTestCase {
 
             """)
         defer { mesh.delete("virtualservice/server", "destinationrule/server") }
-        // Wait until both versions answer (the split is in force), then count.
-        XCTAssertTrue(try mesh.eventually { Set(try (0..<40).map { _ in try mesh.version(of: mesh.call(from: "client", "http://server/")) }) == ["v1", "v2"] })
+        // Wait until the client's sidecar routes by subset and holds both subsets' endpoints, then count.
+        try mesh.waitForRoutes(from: "client", to: ["outbound|80|v1|server.mesh.svc.cluster.local", "outbound|80|v2|server.mesh.svc.cluster.local"])
         let versions = try (0..<1000).map { _ in try mesh.version(of: mesh.call(from: "client", "http://server/")) }
         let v2 = Double(versions.filter { $0 == "v2" }.count) / 1000
         XCTAssertEqual(versions.filter { $0.isEmpty }.count, 0, "every request answered")
         XCTAssertEqual(v2, 0.10, accuracy: 0.03, "v2 got \(Int(v2 * 1000)) of 1000")
     }
 
-    func testHeaderMatchRoutesToTheMatchedVersion() throws {
+    func checkHeaderMatchRoutesToTheMatchedVersion() throws {
         let mesh = try running()
         try mesh.apply(LocalMesh.subsets + """
             ---
@@ -127,14 +136,14 @@ final class LocalMeshTests: XCTestCase {
 
             """)
         defer { mesh.delete("virtualservice/server", "destinationrule/server") }
-        XCTAssertTrue(try mesh.eventually { try mesh.version(of: mesh.call(from: "client", "http://server/", headers: [("end-user", "jason")])) == "v2" })
+        try mesh.waitForRoutes(from: "client", to: ["outbound|80|v1|server.mesh.svc.cluster.local", "outbound|80|v2|server.mesh.svc.cluster.local"])
         for _ in 0..<20 {
             XCTAssertEqual(try mesh.version(of: mesh.call(from: "client", "http://server/", headers: [("end-user", "jason")])), "v2")
             XCTAssertEqual(try mesh.version(of: mesh.call(from: "client", "http://server/")), "v1")
         }
     }
 
-    func testRetriesAndARouteTimeout() throws {
+    func checkRetriesAndARouteTimeout() throws {
         let mesh = try running()
         // flaky answers half its requests with 503; without retries on 5xx about half fail.
         let before = try (0..<40).map { _ in try mesh.call(from: "client", "http://flaky/").head.status }
@@ -172,7 +181,7 @@ final class LocalMeshTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 1.8)
     }
 
-    func testAFaultAbortAnswersForTheServer() throws {
+    func checkAFaultAbortAnswersForTheServer() throws {
         let mesh = try running()
         try mesh.apply("""
             apiVersion: networking.istio.io/v1
@@ -193,7 +202,7 @@ final class LocalMeshTests: XCTestCase {
 
     // MARK: Resilience
 
-    func testACircuitBreakerShedsLoadAndOutlierDetectionEjectsTheFailingPod() throws {
+    func checkACircuitBreakerShedsLoadAndOutlierDetectionEjectsTheFailingPod() throws {
         let mesh = try running()
         try mesh.apply("""
             apiVersion: networking.istio.io/v1
@@ -227,7 +236,7 @@ final class LocalMeshTests: XCTestCase {
 
     // MARK: Security
 
-    func testStrictPeerAuthenticationRefusesAPodWithoutSidecar() throws {
+    func checkStrictPeerAuthenticationRefusesAPodWithoutSidecar() throws {
         let mesh = try running()
         try mesh.apply("""
             apiVersion: security.istio.io/v1
@@ -248,7 +257,7 @@ final class LocalMeshTests: XCTestCase {
         XCTAssertTrue(secrets.stdout.contains("default") && secrets.stdout.contains("ROOTCA"), secrets.stdout)
     }
 
-    func testAnAuthorizationPolicyDeniesWith403() throws {
+    func checkAnAuthorizationPolicyDeniesWith403() throws {
         let mesh = try running()
         try mesh.apply("""
             apiVersion: security.istio.io/v1
@@ -269,7 +278,7 @@ final class LocalMeshTests: XCTestCase {
 
     // MARK: Looking at the proxies
 
-    func testProxyStatusConfigAndLogsOnALocalPod() throws {
+    func checkProxyStatusConfigAndLogsOnALocalPod() throws {
         let mesh = try running()
         _ = try mesh.call(from: "client", "http://server/logged")
         let status = try mesh.meshctl(["proxy-status"])
@@ -289,10 +298,47 @@ final class LocalMeshTests: XCTestCase {
         let compared = try mesh.meshctl(["proxy-status", "\(client).mesh"])
         XCTAssertEqual(compared.status, 0, compared.stderr)
         // Istio's access log format, on the sidecar's standard output.
-        let logs = try mesh.home.kubectl(["logs", "-n", "mesh", client, "-c", "istio-proxy"])
-        XCTAssertTrue(logs.stdout.contains("\"GET /logged HTTP/1.1\" 200"), logs.stdout)
+        var logs = (status: Int32(0), stdout: "", stderr: "")
+        XCTAssertTrue(try mesh.eventually {
+            logs = try mesh.home.kubectl(["logs", "-n", "mesh", client, "-c", "istio-proxy"])
+            return logs.stdout.contains("\"GET /logged HTTP/1.1\" 200")
+        }, logs.stdout)
         XCTAssertTrue(logs.stdout.contains("outbound|80||server.mesh.svc.cluster.local"), logs.stdout)
     }
+}
+
+/// The end-to-end tests with meshctl's proxy in every sidecar.
+final class LocalMeshTests: LocalMeshScenarios {
+    func testSidecarsAskThePilotAndProxyStatusListsThem() throws { try checkSidecarsAskThePilotAndProxyStatusListsThem() }
+    func testCurlBetweenWorkloadsWithAndWithoutSidecars() throws { try checkCurlBetweenWorkloadsWithAndWithoutSidecars() }
+    func testWeightedSplitFollowsTheVirtualServiceWithinThreePercent() throws { try checkWeightedSplitFollowsTheVirtualServiceWithinThreePercent() }
+    func testHeaderMatchRoutesToTheMatchedVersion() throws { try checkHeaderMatchRoutesToTheMatchedVersion() }
+    func testRetriesAndARouteTimeout() throws { try checkRetriesAndARouteTimeout() }
+    func testAFaultAbortAnswersForTheServer() throws { try checkAFaultAbortAnswersForTheServer() }
+    func testACircuitBreakerShedsLoadAndOutlierDetectionEjectsTheFailingPod() throws { try checkACircuitBreakerShedsLoadAndOutlierDetectionEjectsTheFailingPod() }
+    func testStrictPeerAuthenticationRefusesAPodWithoutSidecar() throws { try checkStrictPeerAuthenticationRefusesAPodWithoutSidecar() }
+    func testAnAuthorizationPolicyDeniesWith403() throws { try checkAnAuthorizationPolicyDeniesWith403() }
+    func testProxyStatusConfigAndLogsOnALocalPod() throws { try checkProxyStatusConfigAndLogsOnALocalPod() }
+}
+
+/// The same end-to-end tests with a real Envoy in every sidecar (`local up --proxy envoy`), where one is installed.
+final class LocalMeshEnvoyTests: LocalMeshScenarios {
+    static let envoy = EnvoyBinary.find(packageRoot: TestPaths.packageRoot)
+    override class var proxy: String { "envoy" }
+    override class func unavailable() -> String? {
+        envoy == nil ? "no envoy binary (set ENVOY, or `make test` installs Envoy 1.40): the local mesh with real Envoy sidecars did not run" : nil
+    }
+
+    func testSidecarsAskThePilotAndProxyStatusListsThem() throws { try checkSidecarsAskThePilotAndProxyStatusListsThem() }
+    func testCurlBetweenWorkloadsWithAndWithoutSidecars() throws { try checkCurlBetweenWorkloadsWithAndWithoutSidecars() }
+    func testWeightedSplitFollowsTheVirtualServiceWithinThreePercent() throws { try checkWeightedSplitFollowsTheVirtualServiceWithinThreePercent() }
+    func testHeaderMatchRoutesToTheMatchedVersion() throws { try checkHeaderMatchRoutesToTheMatchedVersion() }
+    func testRetriesAndARouteTimeout() throws { try checkRetriesAndARouteTimeout() }
+    func testAFaultAbortAnswersForTheServer() throws { try checkAFaultAbortAnswersForTheServer() }
+    func testACircuitBreakerShedsLoadAndOutlierDetectionEjectsTheFailingPod() throws { try checkACircuitBreakerShedsLoadAndOutlierDetectionEjectsTheFailingPod() }
+    func testStrictPeerAuthenticationRefusesAPodWithoutSidecar() throws { try checkStrictPeerAuthenticationRefusesAPodWithoutSidecar() }
+    func testAnAuthorizationPolicyDeniesWith403() throws { try checkAnAuthorizationPolicyDeniesWith403() }
+    func testProxyStatusConfigAndLogsOnALocalPod() throws { try checkProxyStatusConfigAndLogsOnALocalPod() }
 }
 
 /// A local control plane running the test workloads, and ways to call them as a pod would.
@@ -305,8 +351,10 @@ final class LocalMesh: @unchecked Sendable {
 
     private init(home: LocalModeHome) { self.home = home }
 
+    /// An echo Deployment; one with ECHO_ settings (errors, delays) gets no readiness probe (it would fail it too).
     static func echo(_ name: String, namespace: String, app: String, version: String = "v1", environment: [(String, String)] = []) -> String {
-        let env = environment.isEmpty ? "" : "\n        env: [" + environment.map { "{name: \($0.0), value: \"\($0.1)\"}" }.joined(separator: ", ") + "]"
+        var env = environment.isEmpty ? "" : "\n        env: [" + environment.map { "{name: \($0.0), value: \"\($0.1)\"}" }.joined(separator: ", ") + "]"
+        if environment.isEmpty { env += "\n        readinessProbe: {httpGet: {path: /status/200, port: http}, periodSeconds: 1}" }
         return """
             apiVersion: apps/v1
             kind: Deployment
@@ -322,7 +370,6 @@ final class LocalMesh: @unchecked Sendable {
                   - name: echo
                     image: meshctl/echo:latest
                     ports: [{name: http, containerPort: 8080}]\(env)
-                    readinessProbe: {httpGet: {path: /status/200, port: http}, periodSeconds: 1}
             ---
 
             """
@@ -383,18 +430,20 @@ final class LocalMesh: @unchecked Sendable {
 
     /// Starts local mode, applies the workloads and waits for every Deployment; when a sidecar rejects the pilot's
     /// configuration (its pod then never becomes ready) `notReady` names what its log says it rejected.
-    static func start() throws -> LocalMesh {
-        let home = try LocalModeHome("mesh")
+    static func start(proxy: String) throws -> LocalMesh {
+        let home = try LocalModeHome("mesh-\(proxy)", variables: proxy == "envoy" ? ["ENVOY": LocalMeshEnvoyTests.envoy ?? ""] : [:])
         let mesh = LocalMesh(home: home)
         do {
-            let up = try home.meshctl(["local", "up", "--state-dir", home.state])
+            let up = try home.meshctl(["local", "up", "--state-dir", home.state, "--proxy", proxy])
             guard up.status == 0 else { throw NotReady(description: "local up failed: \(up.stderr)") }
             try mesh.apply(workloads)
             let deadline = Date().addingTimeInterval(90)
+            var waiting: Set<String> = []
             while Date() < deadline {
                 let ready = try home.kubectl(["get", "deployments", "-A", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.readyReplicas} {end}"]).stdout
                 let readyNames = Set(ready.split(separator: " ").filter { $0.hasSuffix("=1") }.map { String($0.dropLast(2)) })
-                if Set(deployments.map(\.0) + ["legacy"]).isSubset(of: readyNames) { return mesh }
+                waiting = Set(deployments.map(\.0) + ["legacy"]).subtracting(readyNames)
+                if waiting.isEmpty { return mesh }
                 // A sidecar that rejected what the pilot sent does not become ready by waiting.
                 if Date() > deadline.addingTimeInterval(-75), let reason = mesh.rejection("client") {
                     mesh.notReady = reason
@@ -402,7 +451,7 @@ final class LocalMesh: @unchecked Sendable {
                 }
                 Thread.sleep(forTimeInterval: 0.5)
             }
-            mesh.notReady = mesh.rejection("client") ?? "the deployments did not become ready within 90 s"
+            mesh.notReady = mesh.rejection("client") ?? "deployments \(waiting.sorted().joined(separator: ", ")) did not become ready within 90 s"
         } catch {
             mesh.finish()
             throw error
@@ -446,6 +495,23 @@ final class LocalMesh: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.1)
         } while Date() < deadline
         return try condition()
+    }
+
+    /// Waits until the sidecar of `deployment` routes to each of `clusters` and holds a healthy endpoint of each (what
+    /// a VirtualService with subsets needs before its effect can be measured).
+    func waitForRoutes(from deployment: String, to clusters: [String], timeout: Double = 20) throws {
+        let pod = try podName(deployment)
+        var last = ""
+        let inForce = try eventually(timeout: timeout) {
+            let routes = try meshctl(["proxy-config", "routes", "-n", "mesh", pod, "-o", "json"]).stdout
+            guard clusters.allSatisfy({ routes.contains("\"\($0)\"") }) else { last = "routes: \(routes.prefix(2000))"; return false }
+            for cluster in clusters {
+                last = try meshctl(["proxy-config", "endpoints", "-n", "mesh", pod, "--cluster", cluster]).stdout
+                guard last.contains("HEALTHY") else { return false }
+            }
+            return true
+        }
+        guard inForce else { throw NotReady(description: "the sidecar of \(pod) did not route to \(clusters) within \(Int(timeout)) s; \(last)") }
     }
 
     /// The first pod of a Deployment, by name.
