@@ -50,16 +50,19 @@ public final class LocalSidecar: @unchecked Sendable {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: path)
             // Several Envoys run side by side on one host: no hot restart (its shared memory is per base id).
-            process.arguments = ["-c", bootstrapFile, "--disable-hot-restart", "--log-level", logLevel.name == "off" ? "off" : logLevel.name,
+            // Access log lines reach `kubectl logs` within a second (Envoy flushes files every 10 s by default).
+            process.arguments = ["-c", bootstrapFile, "--disable-hot-restart", "--file-flush-interval-msec", "1000", "--log-level", logLevel.name,
                                  "--service-node", settings.nodeID, "--service-cluster", "\(settings.podName).\(settings.namespace)"]
             envoy = process
         }
     }
 
-    public func start() throws {
+    /// Starts the agent and the proxy; `proxyEnded` runs (once, on another thread) if a real Envoy ends by itself.
+    public func start(proxyEnded: @escaping @Sendable (Int32) -> Void = { _ in }) throws {
         agent.start()
         proxy?.start()
         if let envoy {
+            envoy.terminationHandler = { process in proxyEnded(process.terminationStatus) }
             do { try envoy.run() } catch { throw StartError(description: "cannot start envoy at \(envoy.executableURL?.path ?? ""): \(error.localizedDescription)") }
         }
     }
@@ -71,6 +74,7 @@ public final class LocalSidecar: @unchecked Sendable {
     }
 
     public func stop() {
+        envoy?.terminationHandler = nil
         if let envoy, envoy.isRunning {
             envoy.terminate()
             envoy.waitUntilExit()

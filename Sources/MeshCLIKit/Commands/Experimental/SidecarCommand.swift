@@ -40,10 +40,7 @@ struct SidecarCommand: MeshCommand {
         }
         let proxy: LocalSidecar.Proxy
         if environment["MESHCTL_SIDECAR_PROXY"] == "envoy" {
-            guard let path = Self.envoyPath(environment) else {
-                throw CommandFailure("sidecar: MESHCTL_SIDECAR_PROXY=envoy but no envoy binary was found: set ENVOY or put envoy on PATH")
-            }
-            proxy = .envoy(path)
+            proxy = .envoy(try LocalMode.envoyPath(context.environment))
         } else {
             proxy = .meshctl
         }
@@ -51,20 +48,21 @@ struct SidecarCommand: MeshCommand {
         let sidecar: LocalSidecar
         do {
             sidecar = try LocalSidecar(settings: settings, proxy: proxy) { line in output.write(line.hasSuffix("\n") ? String(line.dropLast()) : line) }
-            try sidecar.start()
+            // A real Envoy that ends ends the sidecar, so the kubelet restarts the container.
+            try sidecar.start { status in
+                output.write("\(Self.timestamp()) error sidecar: envoy exited with status \(status)")
+                kill(getpid(), SIGTERM)
+            }
         } catch let error as LocalSidecar.StartError {
             throw CommandFailure("sidecar: \(error.description)")
         }
         output.write("\(Self.timestamp()) info sidecar: \(settings.nodeID) started (\(proxy == .meshctl ? "meshctl proxy" : "envoy")), "
                      + "admin \(settings.podIP):\(SidecarSettings.adminPort), pilot \(settings.pilot), bootstrap \(sidecar.bootstrapFile)")
         let received = signals.wait()
+        let envoyExit = sidecar.envoyExit
         sidecar.stop()
+        if let envoyExit { throw CommandFailure("sidecar: envoy exited with status \(envoyExit)") }
         output.write("\(Self.timestamp()) info sidecar: stopped (signal \(received))")
-    }
-
-    static func envoyPath(_ environment: [String: String]) -> String? {
-        if let path = environment["ENVOY"], FileManager.default.isExecutableFile(atPath: path) { return path }
-        return (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/envoy" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     static func timestamp() -> String {

@@ -50,7 +50,8 @@ final class Kubelet: Reconciler, @unchecked Sendable {
     }
 
     func reconcile(_ view: ClusterView) throws {
-        let pods = try view.all("pods").filter { $0["spec"]?["nodeName"]?.string == LocalNode.name }
+        // Mirror pods stand for what the control plane runs itself (the pilot's istiod pod): no process of theirs runs here.
+        let pods = try view.all("pods").filter { $0["spec"]?["nodeName"]?.string == LocalNode.name && !IstiodPod.isMirror($0) }
         queue.async { self.sync(pods) }
     }
 
