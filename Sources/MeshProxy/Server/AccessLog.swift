@@ -193,13 +193,16 @@ public final class AccessLogWriter: @unchecked Sendable {
         if let open = handles[path] {
             handle = open
         } else {
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-            guard let opened = FileHandle(forWritingAtPath: path) else { return }
-            opened.seekToEndOfFile()
+            // O_APPEND instead of a seek: the path may be a pipe (`/dev/stdout` of a sidecar whose output the
+            // kubelet reads), where a seek fails.
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { return }
+            let opened = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             handles[path] = opened
             handle = opened
         }
-        handle.write(Data(line.utf8))
+        // A reader that went away (a closed pipe) loses the line; it never stops the proxy.
+        try? handle.write(contentsOf: Data(line.utf8))
     }
 
     public func close() {
