@@ -24,6 +24,10 @@ public struct Cluster: Sendable {
     public var transportSocketMatches: [TransportSocketMatch] = []
     public var kind: Kind = .static
     public var maxRequestsPerConnection: Int?
+    /// Set when the cluster asks for HTTP/2 to its hosts (`http2_protocol_options`, Istio's grpc/http2 ports).
+    /// meshctl's proxy does not speak HTTP/2 upstream yet: HTTP requests routed here answer 503
+    /// (`LocalReply.http2UpstreamUnsupported`) and a warning names the cluster when it arrives; tcp_proxy works.
+    public var wantsHTTP2Upstream = false
     public var ringSize: (minimum: Int, maximum: Int)
     public var maglevTableSize: Int
     public var source: JSONValue
@@ -162,6 +166,7 @@ extension Cluster {
             return TransportSocketMatch(name: name, criteria: criteria, tls: tls)
         }
         var maxRequests = try reader.integer("max_requests_per_connection")
+        var wantsHTTP2 = false
         _ = try reader.object("typed_extension_protocol_options") { options throws(ProxyConfigError) in
             for pair in options.node.pairs ?? [] {
                 let key = pair.key.scalarText ?? ""
@@ -172,8 +177,10 @@ extension Cluster {
                         common.ignore("idle_timeout")
                     }
                     _ = try typed.object("explicit_http_config") { explicit throws(ProxyConfigError) in
-                        if explicit.has("http2_protocol_options") { throw explicit.error("HTTP/2 upstreams are not supported yet", path: [.key("http2_protocol_options")]) }
-                        explicit.ignore("http_protocol_options")
+                        // Accepted so that one grpc/http2 port does not make a whole CDS update fail; the
+                        // cluster is marked and its HTTP requests refused with a reply that says why.
+                        if explicit.has("http2_protocol_options") { wantsHTTP2 = true }
+                        explicit.ignore("http_protocol_options", "http2_protocol_options")
                     }
                 }
             }
@@ -198,7 +205,8 @@ extension Cluster {
         }
         return Cluster(name: name, connectTimeout: connectTimeout, loadBalancing: policy, thresholds: thresholds, outlierDetection: outlier,
                        healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, transportSocketMatches: socketMatches, kind: kind,
-                       maxRequestsPerConnection: maxRequests, ringSize: ring, maglevTableSize: maglevSize, source: JSONValue(yaml: reader.node), eds: eds)
+                       maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, ringSize: ring, maglevTableSize: maglevSize,
+                       source: JSONValue(yaml: reader.node), eds: eds)
     }
 
     /// A `ClusterLoadAssignment`'s endpoints (the `cluster_name` is read but not checked here), with each endpoint's

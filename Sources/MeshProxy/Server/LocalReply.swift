@@ -11,6 +11,9 @@ struct LocalReply {
     static let noRoute = LocalReply(status: 404, body: "", flags: [.noRouteFound], details: "route_not_found")
     static let noHealthyUpstream = LocalReply(status: 503, body: "no healthy upstream", flags: [.noHealthyUpstream], details: "no_healthy_upstream")
     static let clusterNotFound = LocalReply(status: 503, body: "", flags: [.noClusterFound], details: "cluster_not_found")
+    /// A request routed to a cluster that wants HTTP/2 upstream, which meshctl's proxy does not speak yet.
+    static let http2UpstreamUnsupported = LocalReply(status: 503, body: "meshctl's proxy does not speak HTTP/2 to upstreams yet (grpc and http2 ports); run local mode with --proxy envoy for them",
+                                                     flags: [], details: "meshctl_http2_upstream_not_supported")
     static let timeout = LocalReply(status: 504, body: "upstream request timeout", flags: [.upstreamRequestTimeout], details: "response_timeout")
     static let perTryTimeout = LocalReply(status: 504, body: "upstream request timeout", flags: [.upstreamRequestTimeout], details: "upstream_per_try_timeout")
     static let overflow = LocalReply(status: 503, body: resetText("overflow", retried: false), flags: [.upstreamOverflow],

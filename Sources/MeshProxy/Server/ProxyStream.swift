@@ -96,6 +96,7 @@ final class ProxyStream {
                 runtime.stats.increment(statPrefix + "no_cluster")
                 return reply(.clusterNotFound)
             }
+            if cluster.config.wantsHTTP2Upstream { return reply(.http2UpstreamUnsupported) }
             self.cluster = cluster
             pool = loopContext.pool(for: cluster)
             retry = RetryState(policy: action.retryPolicy ?? host.retryPolicy)
