@@ -129,6 +129,15 @@ public final class DiscoveryServer: @unchecked Sendable {
         lock.lock()
         if !known { proxies[node.proxyID] = ProxyRecord(node: node, metadata: request.node.metadata, resources: resources) }
         proxies[node.proxyID]!.metadata = request.node.metadata
+        // A subscription whose names overlap this one's was the same watch before its names changed (meshctl's
+        // proxy keeps one subscription per type and asks with a new name list when its clusters change); it
+        // would otherwise show STALE for ever. Envoy's per-resource subscriptions never overlap.
+        if !key.names.isEmpty, proxies[node.proxyID]!.subscriptions[key] == nil {
+            let names = Set(key.names)
+            for other in proxies[node.proxyID]!.subscriptions.keys where other.typeURL == typeURL && !other.names.isEmpty && !names.isDisjoint(with: other.names) {
+                proxies[node.proxyID]!.subscriptions[other] = nil
+            }
+        }
         proxies[node.proxyID]!.subscriptions[key, default: Subscription()].record(request, at: Date())
         let answer = answerIfChanged(proxyID: node.proxyID, key: key, request: request)
         if answer == nil {

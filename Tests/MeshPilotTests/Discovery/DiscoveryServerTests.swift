@@ -138,6 +138,25 @@ final class DiscoveryServerTests: XCTestCase {
         XCTAssertEqual(try Self.exchange(server.port, method: "GET", path: "/debug/config_dump?proxyID=nobody.shop").status, 404)
     }
 
+    /// meshctl's proxy keeps one subscription per type and asks with a new name list when its clusters change,
+    /// dropping the request it had out: the old list's subscription is superseded, not left STALE for ever.
+    func testASubscriptionWhoseNamesChangedReplacesTheOldOne() throws {
+        let (server, source) = try start()
+        defer { server.stop() }
+        source.resources.secrets.append(.object([("name", .string("ROOTCA"))]))
+        let first = try XCTUnwrap(try Self.ask(server.port, type: "secrets", names: ["default"]).response)
+        XCTAssertEqual(server.syncState(proxyID: "web-1.shop")?[ProxyResources.secretType]?.status, "STALE")
+        // Asked again with one more name and without acknowledging the first answer.
+        let second = try XCTUnwrap(try Self.ask(server.port, type: "secrets", names: ["ROOTCA", "default"]).response)
+        _ = first
+        let acknowledged = Pending { try Self.ask(server.port, type: "secrets", version: second.versionInfo, nonce: second.nonce, names: ["ROOTCA", "default"]) }
+        XCTAssertTrue(eventually { server.syncState(proxyID: "web-1.shop")?[ProxyResources.secretType]?.status == "SYNCED" })
+        // An unrelated name list (Envoy's per-resource subscriptions) stays a subscription of its own.
+        _ = try Self.ask(server.port, type: "secrets", names: ["other"])
+        server.stop()
+        _ = acknowledged.wait()
+    }
+
     func testBadRequestsAreRefusedWithTheReason() throws {
         let (server, _) = try start()
         defer { server.stop() }
