@@ -25,12 +25,14 @@ public struct Pilot: Sendable {
     public func resources(for node: ProxyNode, in push: MeshModel) -> ProxyResources {
         guard let workload = push.workload(for: node) else { return ProxyResources() }
         let model = push.applyingProxySettings(to: workload)
+        // A node id naming a pod at another address is not that pod's sidecar: it gets no certificate.
+        let secrets = workload.ip == node.ip ? secrets : nil
         let outbound = OutboundClusters(model: model, proxy: workload).build()
         if node.kind == .router {
             let gateway = GatewayConfig(model: model, proxy: workload).build()
             return ProxyResources(listeners: gateway.listeners, clusters: outbound.clusters + [FixedClusters.blackHole], routes: gateway.routes,
                                   endpoints: outbound.assignments,
-                                  secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
+                                  secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? []).withUniqueNames()
         }
         let listeners = OutboundListeners(model: model, proxy: workload).build()
         let inboundConfig = InboundConfig(model: model, proxy: workload)
@@ -43,6 +45,6 @@ public struct Pilot: Sendable {
             clusters: outbound.clusters + inbound.clusters + FixedClusters.all,
             routes: listeners.routes,
             endpoints: outbound.assignments,
-            secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
+            secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? []).withUniqueNames()
     }
 }

@@ -36,3 +36,15 @@ public struct ProxyResources: Sendable {
         }
     }
 }
+
+extension ProxyResources {
+    /// The same with one resource per name in each type, the first kept: objects that clash (a Service listing a
+    /// port twice, two subsets with one name, two services on one port) must not make a proxy refuse the whole set.
+    func withUniqueNames() -> ProxyResources {
+        func unique(_ resources: [JSONValue]) -> [JSONValue] {
+            var seen = Set<String>()
+            return resources.filter { seen.insert(($0["name"] ?? $0["cluster_name"])?.string ?? "").inserted }
+        }
+        return ProxyResources(listeners: unique(listeners), clusters: unique(clusters), routes: unique(routes), endpoints: unique(endpoints), secrets: unique(secrets))
+    }
+}

@@ -52,7 +52,7 @@ struct InboundConfig {
         var found: [Int: InboundPort] = [:]
         for service in model.services(selecting: proxy) {
             for servicePort in service.ports where servicePort.proto != .udp {
-                guard let port = proxy.port(named: servicePort.targetPort) ?? Optional(servicePort.port) else { continue }
+                guard let port = proxy.port(named: servicePort.targetPort) ?? Optional(servicePort.port), MeshService.validPorts.contains(port) else { continue }
                 if found[port] == nil { found[port] = InboundPort(port: port, proto: servicePort.proto, services: []) }
                 found[port]?.services.append(service)
             }

@@ -86,6 +86,7 @@ public struct MeshModel: Sendable {
     }
 
     private mutating func add(service: MeshService, port: Int, address: String, targetPort: Int, pod: MeshWorkload?) {
+        guard MeshService.validPorts.contains(targetPort) else { return }
         let endpoint = ServiceEndpoint(address: address, port: targetPort, workload: pod, labels: pod?.labels ?? [:],
                                        serviceAccount: pod?.serviceAccount, tlsMode: pod?.tlsMode ?? "disabled", locality: pod?.locality ?? Locality())
         endpoints[service.hostname, default: [:]][port, default: []].append(endpoint)
@@ -101,6 +102,7 @@ public struct MeshModel: Sendable {
                     for item in spec["endpoints"]?.array ?? [] {
                         guard let address = item["address"]?.string else { continue }
                         let target = item["ports"]?[port.name]?.int ?? port.targetPort?.int ?? port.port
+                        guard MeshService.validPorts.contains(target) else { continue }
                         found.append(ServiceEndpoint(address: address, port: target, workload: nil, labels: item["labels"]?.stringMap ?? [:],
                                                      serviceAccount: item["serviceAccount"]?.string, tlsMode: item["labels"]?["security.istio.io/tlsMode"]?.string ?? "disabled",
                                                      locality: item["locality"]?.string.map { Locality(label: $0.replacingOccurrences(of: "/", with: ".")) } ?? Locality(),

@@ -31,6 +31,9 @@ public struct MeshService: Sendable {
     /// `/apis/...` path of the ServiceEntry it came from, nil for Kubernetes Services.
     public var serviceEntry: String?
 
+    /// The port numbers a listener or endpoint can have; a port outside them is left out (Envoy would refuse it).
+    static let validPorts = 1...65535
+
     public func port(_ number: Int) -> ServicePort? { ports.first { $0.port == number } }
 
     public func isVisible(from namespace: String) -> Bool {
@@ -43,7 +46,7 @@ public struct MeshService: Sendable {
         let namespace = object.value(atPath: "metadata.namespace")?.string ?? "default"
         let spec = object["spec"] ?? .object([])
         let ports = (spec["ports"]?.array ?? []).compactMap { port -> ServicePort? in
-            guard let number = port["port"]?.int else { return nil }
+            guard let number = port["port"]?.int, Self.validPorts.contains(number) else { return nil }
             let portName = port["name"]?.string ?? ""
             return ServicePort(name: portName, port: number, targetPort: port["targetPort"] ?? .int(number),
                                proto: PortProtocol(portName: portName, appProtocol: port["appProtocol"]?.string, transport: port["protocol"]?.string))
@@ -62,7 +65,7 @@ public struct MeshService: Sendable {
         guard let name = object.value(atPath: "metadata.name")?.string, let spec = object["spec"] else { return [] }
         let namespace = object.value(atPath: "metadata.namespace")?.string ?? "default"
         let ports = (spec["ports"]?.array ?? []).compactMap { port -> ServicePort? in
-            guard let number = port["number"]?.int else { return nil }
+            guard let number = port["number"]?.int, Self.validPorts.contains(number) else { return nil }
             let portName = port["name"]?.string ?? ""
             let proto = port["protocol"]?.string.map(PortProtocol.init(name:)) ?? PortProtocol(portName: portName, appProtocol: nil, transport: nil)
             return ServicePort(name: portName, port: number, targetPort: port["targetPort"] ?? .int(number), proto: proto)

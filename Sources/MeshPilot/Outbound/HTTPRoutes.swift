@@ -203,9 +203,10 @@ struct HTTPRoutes {
             HeaderOperations(destination["headers"]).apply(to: &route)
             hash = hashPolicy(for: destination["destination"], rule: rule, port: port)
         } else {
-            let weighted = destinations.filter { ($0["weight"]?.int ?? 0) > 0 }.map { destination -> JSONValue in
+            let weights = EnvoyJSON.boundedWeights(destinations.map { $0["weight"]?.int ?? 0 })
+            let weighted = zip(destinations, weights).filter { $0.1 > 0 }.map { destination, weight -> JSONValue in
                 var entry = J.object(["name": .string(cluster(for: destination["destination"], rule: rule, port: port)),
-                                      "weight": .int(destination["weight"]?.int ?? 0)])
+                                      "weight": .int(weight)])
                 HeaderOperations(destination["headers"]).apply(to: &entry)
                 return entry
             }

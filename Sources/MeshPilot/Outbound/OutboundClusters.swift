@@ -70,7 +70,7 @@ struct OutboundClusters {
         if let outlier = policy.outlierDetection {
             cluster.set("outlier_detection", OutlierDetection.envoy(outlier))
             let minimum = outlier["minHealthPercent"]?.int ?? 0
-            if minimum >= 0 { common.set("healthy_panic_threshold", minimum == 0 ? J.object([:]) : J.object(["value": .int(minimum)])) }
+            if (0...100).contains(minimum) { common.set("healthy_panic_threshold", minimum == 0 ? J.object([:]) : J.object(["value": .int(minimum)])) }
         }
         if service.resolution != .passthrough { cluster.set("common_lb_config", common) }
         var istio = J.object([:])
@@ -100,15 +100,16 @@ struct OutboundClusters {
                                                 "zone": group.locality.zone.isEmpty ? nil : .string(group.locality.zone),
                                                 "sub_zone": group.locality.subZone.isEmpty ? nil : .string(group.locality.subZone)]))
             }
-            entry.set("lb_endpoints", .array(group.endpoints.map { endpoint in
+            let weights = EnvoyJSON.boundedWeights(group.endpoints.map { min(max($0.weight, 1), EnvoyJSON.unlimited) })
+            entry.set("lb_endpoints", .array(zip(group.endpoints, weights).map { endpoint, weight in
                 var metadata = J.object([:])
                 if endpoint.tlsMode == "istio" { metadata.set("envoy.transport_socket_match", J.object(["tlsMode": .string("istio")])) }
                 if let workload = endpoint.workload { metadata.set("istio", J.object(["workload": .string(workload.workloadMetadata)])) }
                 return J.object(["endpoint": J.object(["address": J.socketAddress(endpoint.address, endpoint.port)]),
                                  "metadata": J.object(["filter_metadata": metadata]),
-                                 "load_balancing_weight": .int(endpoint.weight)])
+                                 "load_balancing_weight": .int(weight)])
             }))
-            entry.set("load_balancing_weight", .int(group.endpoints.reduce(0) { $0 + $1.weight }))
+            entry.set("load_balancing_weight", .int(min(weights.reduce(0, +), EnvoyJSON.unlimited)))
             return entry
         }
         return J.object(["cluster_name": .string(name), "endpoints": .array(localities)])
@@ -122,10 +123,10 @@ enum LoadBalancing {
         if let hash = settings?["consistentHash"] {
             if let maglev = hash["maglev"] {
                 cluster.set("lb_policy", .string("MAGLEV"))
-                if let size = maglev["tableSize"]?.int { cluster.set("maglev_lb_config", EnvoyJSON.object(["table_size": .int(size)])) }
+                if let size = EnvoyJSON.uint32(maglev["tableSize"]?.int) { cluster.set("maglev_lb_config", EnvoyJSON.object(["table_size": .int(size)])) }
             } else {
                 cluster.set("lb_policy", .string("RING_HASH"))
-                let minimum = hash.value(atPath: "ringHash.minimumRingSize")?.int ?? hash["minimumRingSize"]?.int ?? 1024
+                let minimum = EnvoyJSON.uint32(hash.value(atPath: "ringHash.minimumRingSize")?.int ?? hash["minimumRingSize"]?.int) ?? 1024
                 cluster.set("ring_hash_lb_config", EnvoyJSON.object(["minimum_ring_size": .int(minimum)]))
             }
             return
@@ -158,7 +159,8 @@ enum ConnectionPool {
     static var unlimitedBreakers: JSONValue { breakers(nil) }
 
     static func breakers(_ pool: JSONValue?) -> JSONValue {
-        let limit = { (path: String) -> JSONValue in .int(pool?.value(atPath: path)?.int ?? EnvoyJSON.unlimited) }
+        // A limit Envoy cannot take (negative, over UINT32_MAX) is left at Istio's default rather than sent to be refused.
+        let limit = { (path: String) -> JSONValue in .int(EnvoyJSON.uint32(pool?.value(atPath: path)?.int) ?? EnvoyJSON.unlimited) }
         return EnvoyJSON.object(["thresholds": .array([EnvoyJSON.object([
             "max_connections": limit("tcp.maxConnections"), "max_pending_requests": limit("http.http1MaxPendingRequests"),
             "max_requests": limit("http.http2MaxRequests"), "max_retries": limit("http.maxRetries"), "track_remaining": .bool(true),
@@ -169,7 +171,7 @@ enum ConnectionPool {
         cluster.set("circuit_breakers", breakers(pool))
         var common = EnvoyJSON.object([:])
         if let idle = TrafficPolicy.seconds(pool?.value(atPath: "http.idleTimeout")) { common.set("idle_timeout", EnvoyJSON.duration(idle)) }
-        if let perConnection = pool?.value(atPath: "http.maxRequestsPerConnection")?.int, perConnection > 0 {
+        if let perConnection = EnvoyJSON.uint32(pool?.value(atPath: "http.maxRequestsPerConnection")?.int), perConnection > 0 {
             common.set("max_requests_per_connection", .int(perConnection))
         }
         if let duration = TrafficPolicy.seconds(pool?.value(atPath: "tcp.maxConnectionDuration")) { common.set("max_connection_duration", EnvoyJSON.duration(duration)) }
@@ -190,20 +192,20 @@ enum ConnectionPool {
 enum OutlierDetection {
     static func envoy(_ settings: JSONValue) -> JSONValue {
         var out = EnvoyJSON.object([:])
-        if let value = settings["consecutive5xxErrors"]?.int {
+        if let value = EnvoyJSON.uint32(settings["consecutive5xxErrors"]?.int) {
             out.set("consecutive_5xx", .int(value))
             out.set("enforcing_consecutive_5xx", .int(value > 0 ? 100 : 0))
         }
-        if let value = settings["consecutiveGatewayErrors"]?.int ?? settings["consecutiveErrors"]?.int {
+        if let value = EnvoyJSON.uint32(settings["consecutiveGatewayErrors"]?.int ?? settings["consecutiveErrors"]?.int) {
             out.set("consecutive_gateway_failure", .int(value))
             out.set("enforcing_consecutive_gateway_failure", .int(value > 0 ? 100 : 0))
         }
         if let interval = TrafficPolicy.seconds(settings["interval"]) { out.set("interval", EnvoyJSON.duration(interval)) }
         if let base = TrafficPolicy.seconds(settings["baseEjectionTime"]) { out.set("base_ejection_time", EnvoyJSON.duration(base)) }
-        if let percent = settings["maxEjectionPercent"]?.int { out.set("max_ejection_percent", .int(percent)) }
+        if let percent = settings["maxEjectionPercent"]?.int, (0...100).contains(percent) { out.set("max_ejection_percent", .int(percent)) }
         if let split = settings["splitExternalLocalOriginErrors"]?.bool {
             out.set("split_external_local_origin_errors", .bool(split))
-            if let failures = settings["consecutiveLocalOriginFailures"]?.int {
+            if let failures = EnvoyJSON.uint32(settings["consecutiveLocalOriginFailures"]?.int) {
                 out.set("consecutive_local_origin_failure", .int(failures))
                 out.set("enforcing_local_origin_success_rate", .int(0))
                 out.set("enforcing_consecutive_local_origin_failure", .int(100))

@@ -76,7 +76,10 @@ struct OutboundListeners {
             if destinations.count == 1 {
                 filter = NetworkFilters.tcpProxy(statPrefix: destinations[0].cluster, cluster: destinations[0].cluster, meshConfig: model.meshConfig)
             } else if destinations.count > 1 {
-                filter = NetworkFilters.tcpProxy(statPrefix: cluster, weighted: destinations.filter { $0.weight > 0 }, meshConfig: model.meshConfig)
+                // Weights Envoy takes; with none left (all zero) the service's own cluster stays, as Envoy refuses an empty list.
+                let weights = EnvoyJSON.boundedWeights(destinations.map(\.weight))
+                let weighted = zip(destinations, weights).filter { $0.1 > 0 }.map { (cluster: $0.0.cluster, weight: $0.1) }
+                if !weighted.isEmpty { filter = NetworkFilters.tcpProxy(statPrefix: cluster, weighted: weighted, meshConfig: model.meshConfig) }
             }
         }
         return J.object([

@@ -81,6 +81,10 @@ public struct FilterChain: Sendable {
     public var filter: NetworkFilter
     /// `envoy.filters.network.rbac` filters in front of `filter`, in order.
     public var rbac: [RBACConfig] = []
+    /// `transport_socket_connect_timeout`: a TLS handshake not done by then closes the connection. Envoy has no
+    /// limit when it is unset; meshctl uses 10 s, so a client that stalls mid-handshake cannot hold a socket forever.
+    public var handshakeTimeout: Double = FilterChain.defaultHandshakeTimeout
+    public static let defaultHandshakeTimeout = 10.0
 }
 
 public enum NetworkFilter: Sendable {
@@ -233,7 +237,9 @@ extension FilterChain {
                                : "must be envoy.filters.network.rbac filters (if any) followed by one http_connection_manager or tcp_proxy",
                                path: [.key("filters")])
         }
-        return FilterChain(name: name, match: match, tls: tls, filter: terminal, rbac: rbac)
+        var chain = FilterChain(name: name, match: match, tls: tls, filter: terminal, rbac: rbac)
+        if let timeout = try reader.duration("transport_socket_connect_timeout"), timeout > 0 { chain.handshakeTimeout = timeout }
+        return chain
     }
 }
 

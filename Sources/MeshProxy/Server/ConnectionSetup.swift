@@ -171,6 +171,11 @@ final class ConnectionSetup {
             SSLStats.countFailure(error, prefix: prefix + "ssl.", stats: stats)
             log.debug("\(name): TLS handshake with \(remote) failed: \(error)")
         }
+        transport.handshakeTimeout = chain.handshakeTimeout
+        transport.onHandshakeTimeout = {
+            stats.increment(prefix + "ssl.handshake_timeout")
+            log.debug("\(name): TLS handshake with \(remote) did not finish in \(chain.handshakeTimeout) s; closing")
+        }
         transport.onHandshake = { [self] engine in
             stats.increment(prefix + "ssl.handshake")
             var withTLS = info

@@ -27,8 +27,11 @@ enum ProxyProtocolHeader: Equatable {
         guard end > 0, bytes[end - 1] == 0x0D else { return .invalid("PROXY v1 line does not end with CRLF") }
         let words = String(decoding: bytes[..<(end - 1)], as: UTF8.self).split(separator: " ").map(String.init)
         if words.count >= 2, words[1] == "UNKNOWN" { return .local(length: end + 1) }
+        // The addresses must be of the family the line names, the ports plain decimal numbers.
+        let addressLength = words.count > 1 && words[1] == "TCP6" ? 16 : 4
         guard words.count == 6, words[1] == "TCP4" || words[1] == "TCP6",
-              CIDRRange.bytes(words[2]) != nil, CIDRRange.bytes(words[3]) != nil,
+              CIDRRange.bytes(words[2])?.count == addressLength, CIDRRange.bytes(words[3])?.count == addressLength,
+              words[4].allSatisfy(\.isASCIIDigit), words[5].allSatisfy(\.isASCIIDigit),
               let sourcePort = Int(words[4]), let destinationPort = Int(words[5]),
               (0...65535).contains(sourcePort), (0...65535).contains(destinationPort) else {
             return .invalid("malformed PROXY v1 line")
@@ -181,4 +184,8 @@ private struct ByteReader {
     }
 
     mutating func skip(_ count: Int) -> Bool { take(count) != nil }
+}
+
+private extension Character {
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

@@ -44,6 +44,11 @@ final class TLSTransport: ProxyTransport {
     /// Plaintext decrypted while reading was paused, passed on when it resumes.
     private var held: [ByteBuffer] = []
     private var initial: ByteBuffer?
+    /// Seconds the handshake may take before the connection closes (0: no limit).
+    var handshakeTimeout: Double = 0
+    /// The handshake did not finish in `handshakeTimeout` (called before the connection closes).
+    var onHandshakeTimeout: () -> Void = {}
+    private var handshakeTimer: EventLoop.TimerID?
 
     /// `initial`: ciphertext already read from `tcp` (by the listener filters).
     init(tcp: TCPConnection, engine: TLSEngine, initial: ByteBuffer? = nil) {
@@ -56,11 +61,24 @@ final class TLSTransport: ProxyTransport {
     var engine: TLSEngine { layer.engine }
 
     func start() throws(NetworkError) {
-        layer.onHandshake = { [unowned self] engine in onHandshake(engine) }
+        layer.onHandshake = { [unowned self] engine in
+            cancelHandshakeTimer()
+            onHandshake(engine)
+        }
+        if handshakeTimeout > 0 {
+            handshakeTimer = tcp.loop.schedule(after: handshakeTimeout) { [weak self] in
+                guard let self else { return }
+                handshakeTimer = nil
+                guard !engine.isHandshakeComplete, !tcp.isClosed else { return }
+                onHandshakeTimeout()
+                tcp.close()
+            }
+        }
         tcp.onData = { [self] bytes in receive(bytes) }
         tcp.onPeerClosedWrite = { [self] in onPeerClosedWrite() }
         tcp.onClosingWhenDrained = { [self] in sendCloseNotify() }
         tcp.onClose = { [self] in
+            cancelHandshakeTimer()
             let closed = onClose
             onData = { _ in }; onClose = {}; onPeerClosedWrite = {}; onHandshake = { _ in }; onFailure = { _ in }
             held = []
@@ -110,6 +128,10 @@ final class TLSTransport: ProxyTransport {
     }
 
     func close() { tcp.close() }
+
+    private func cancelHandshakeTimer() {
+        if let handshakeTimer { tcp.loop.cancel(handshakeTimer); self.handshakeTimer = nil }
+    }
 
     func closeWhenDrained(because reason: NetworkError?) { tcp.closeWhenDrained(because: reason) }
 

@@ -1,5 +1,6 @@
 import ConfigValues
 import Foundation
+import MeshNet
 import MeshPilot
 import MeshTestSupport
 import XCTest
@@ -174,5 +175,41 @@ final class DiscoveryServerTests: XCTestCase {
         // A proxy the source does not know waits (here until the hold limit).
         let unknown = try Self.ask(server.port, node: DiscoveryRequest.Node(id: "sidecar~127.10.0.9~other-1.shop~shop.svc.cluster.local"))
         XCTAssertEqual(unknown.status, 304)
+    }
+
+    func testHostileBodiesAreRefusedAndTheServerKeepsServing() throws {
+        let (server, _) = try start()
+        defer { server.stop() }
+        for body in [#"{"node": "sidecar~1~a.b~b"}"#, #"{"resource_names": "virtualInbound"}"#, #"{"version_info": 7}"#, "[]", "null",
+                     String(repeating: "[", count: 100_000), "\u{0}\u{ff}"] {
+            XCTAssertEqual(try Self.exchange(server.port, path: "/v3/discovery:listeners", body: body).status, 400, String(body.prefix(40)))
+        }
+        let huge = #"{"version_info": ""# + String(repeating: "x", count: 2 << 20) + #""}"#
+        let refused = try? Self.exchange(server.port, path: "/v3/discovery:listeners", body: huge)
+        XCTAssertNotEqual(refused?.status, 200, "a 2 MiB body is over the 1 MiB limit")
+        XCTAssertEqual(try Self.exchange(server.port, path: "/v3/discovery:nonsense", body: "{}").status, 405)
+        XCTAssertEqual(try Self.exchange(server.port, method: "GET", path: "/v3/discovery:nonsense").status, 404)
+        for id in ["", "~~~", "sidecar~127.10.0.5~nodot~x", String(repeating: "~", count: 10_000)] {
+            XCTAssertEqual(try Self.ask(server.port, node: DiscoveryRequest.Node(id: id)).status, 400, id)
+        }
+        // Istio-shaped but odd: refused, or held like any proxy the source does not know; never a crash.
+        for id in ["sidecar~127.10.0.5~.~x", "router~~☃.ns~ns", "sidecar~::1~a.b~b.svc.cluster.local"] {
+            XCTAssertTrue([304, 400].contains(try Self.ask(server.port, node: DiscoveryRequest.Node(id: id)).status), id)
+        }
+        XCTAssertEqual(try Self.ask(server.port).status, 200)
+    }
+
+    func testANodeIdClaimingAnotherPodsNameAtAnotherAddressGetsNoSecrets() throws {
+        let pilot = Pilot(authority: try CertificateAuthority())
+        let snapshot = try PilotFixtures.snapshot(fixture: "bookinfo.yaml")
+        let server = try DiscoveryServer(holdLimit: 0.5) { node in pilot.resources(for: node, in: snapshot) }
+        server.start()
+        defer { server.stop() }
+        let owner = PilotFixtures.productpage
+        let genuine = try Self.ask(server.port, type: "secrets", node: DiscoveryRequest.Node(id: owner.id)).response
+        XCTAssertEqual(genuine?.resources.compactMap { $0["name"]?.string }, ["default", "ROOTCA"])
+        let impostor = ProxyNode(kind: .sidecar, ip: "127.10.0.77", podName: owner.podName, namespace: owner.namespace)
+        let answer = try Self.ask(server.port, type: "secrets", node: DiscoveryRequest.Node(id: impostor.id))
+        XCTAssertEqual(answer.response?.resources ?? [], [], "the pod's certificate went to a node id at another address")
     }
 }
