@@ -16,8 +16,12 @@ enum DiscoveryDebug {
     /// DestinationRule's deletion removed) is left out: the proxy stopped asking, it will never acknowledge it.
     static func typeStates(_ record: ProxyRecord) -> [String: TypeSyncState] {
         var states: [String: TypeSyncState] = [:]
-        let current = record.subscriptions.filter { key, _ in
+        // A subscription not up to date whose resources are gone is one the proxy stopped polling (Envoy drops a
+        // removed cluster's EDS watch without acknowledging its last answer): it does not make the type STALE.
+        // An up-to-date one counts even when its resources do not exist (a listener warming for its routes).
+        let current = record.subscriptions.filter { key, subscription in
             guard !key.names.isEmpty, let resources = record.resources else { return true }
+            if subscription.nonceSent.isEmpty || subscription.nonceSent == subscription.nonceAcked { return true }
             let names = Set(resources.resources(ofType: key.typeURL).compactMap { $0["name"]?.string ?? $0["cluster_name"]?.string })
             return key.names.allSatisfy(names.contains)
         }
