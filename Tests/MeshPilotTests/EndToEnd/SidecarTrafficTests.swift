@@ -1,0 +1,334 @@
+import ConfigValues
+import Foundation
+import MeshPilot
+import MeshProxy
+import MeshTestSupport
+import XCTest
+
+/// Local mode's mesh at the proxy level, on real sockets: the pilot computes each sidecar's configuration from a
+/// snapshot, the discovery server serves it over REST xDS, one meshctl proxy per sidecar pod runs it unchanged, and
+/// a client in the `web` pod reaches the `reviews` Service through its sidecar (PROXY v1 line naming the ClusterIP)
+/// and the server's sidecar, with mTLS between them. Then Istio resources are applied and pushed, and each
+/// scenario checks what the client saw and the access log's response flags.
+final class SidecarTrafficTests: XCTestCase {
+    static let block = 203
+    static let web = ProxyNode(kind: .sidecar, ip: "127.10.\(block).2", podName: "web-1", namespace: "default")
+    static let reviewsV1 = ProxyNode(kind: .sidecar, ip: "127.10.\(block).3", podName: "reviews-v1-1", namespace: "default")
+    static let reviewsV2 = ProxyNode(kind: .sidecar, ip: "127.10.\(block).4", podName: "reviews-v2-1", namespace: "default")
+    static let plainIP = "127.10.\(block).5"
+    static let clusterIP = "127.96.\(block).10"
+    static let host = "reviews.default.svc.cluster.local"
+
+    static func pod(_ name: String, app: String, version: String, ip: String, sidecar: Bool) -> String {
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: \(name)
+          namespace: default
+          labels: {app: \(app), version: \(version)\(sidecar ? ", security.istio.io/tlsMode: istio" : "")}
+        spec:
+          serviceAccountName: \(app)
+          containers:
+          - name: \(app)
+            image: meshctl/echo
+            ports: [{name: http, containerPort: 9080}]
+        \(sidecar ? "  - name: istio-proxy\n    image: meshctl/proxy\n" : "")status:
+          podIP: \(ip)
+        """
+    }
+
+    static var baseYAML: String {
+        [pod(web.podName, app: "web", version: "v1", ip: web.ip, sidecar: true),
+         pod(reviewsV1.podName, app: "reviews", version: "v1", ip: reviewsV1.ip, sidecar: true),
+         pod(reviewsV2.podName, app: "reviews", version: "v2", ip: reviewsV2.ip, sidecar: true),
+         pod("plain-1", app: "plain", version: "v1", ip: plainIP, sidecar: false),
+         """
+         apiVersion: v1
+         kind: Service
+         metadata: {name: reviews, namespace: default, labels: {app: reviews}}
+         spec:
+           clusterIP: \(clusterIP)
+           selector: {app: reviews}
+           ports:
+           - {name: http, port: 9080, targetPort: 9080, protocol: TCP}
+         """,
+         """
+         apiVersion: discovery.k8s.io/v1
+         kind: EndpointSlice
+         metadata: {name: reviews-1, namespace: default, labels: {kubernetes.io/service-name: reviews}}
+         addressType: IPv4
+         ports:
+         - {name: http, port: 9080, protocol: TCP}
+         endpoints:
+         - addresses: [\(reviewsV1.ip)]
+           conditions: {ready: true}
+           targetRef: {kind: Pod, name: \(reviewsV1.podName), namespace: default}
+         - addresses: [\(reviewsV2.ip)]
+           conditions: {ready: true}
+           targetRef: {kind: Pod, name: \(reviewsV2.podName), namespace: default}
+         """,
+         """
+         apiVersion: networking.istio.io/v1
+         kind: DestinationRule
+         metadata: {name: reviews-subsets, namespace: default}
+         spec:
+           host: \(host)
+           subsets:
+           - {name: v1, labels: {version: v1}}
+           - {name: v2, labels: {version: v2}}
+         """].joined(separator: "\n---\n")
+    }
+
+    /// Istio's text access log reduced to what the scenarios read: path, code, flags, cluster, peer principal.
+    static let logFormat = "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_CLUSTER% %DOWNSTREAM_PEER_URI_SAN%\n"
+
+    private var mesh: SidecarMesh!
+    private var apps: [String: MeshApp] = [:]
+    private var accessLog: URL!
+    private var counter = 0
+
+    override func setUpWithError() throws {
+        accessLog = FileManager.default.temporaryDirectory.appendingPathComponent("mesh-access-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: accessLog.path, contents: nil)
+        mesh = try SidecarMesh(snapshot: try snapshot(adding: ""))
+        apps["v1"] = try MeshApp(name: "reviews-v1", host: "127.11.\(Self.block).3", port: 9080)
+        apps["v2"] = try MeshApp(name: "reviews-v2", host: "127.11.\(Self.block).4", port: 9080)
+        apps["plain"] = try MeshApp(name: "plain", host: Self.plainIP, port: 9080)
+        for node in [Self.web, Self.reviewsV1, Self.reviewsV2] { try mesh.startSidecar(node) }
+        let nodes = [Self.web, Self.reviewsV1, Self.reviewsV2]
+        XCTAssertTrue(eventually(timeout: 20) { nodes.allSatisfy { mesh.synced($0) } },
+                      "sidecars never synced: \(nodes.map { node in ProxySyncTypes.all.map { "\(node.podName) \($0.split(separator: ".").last ?? ""): \(mesh.sync(node, $0)?.status ?? "absent") \(mesh.sync(node, $0)?.lastError ?? "")" } })")
+    }
+
+    override func tearDown() {
+        mesh?.stop()
+        for app in apps.values { app.stop() }
+        apps = [:]
+        try? FileManager.default.removeItem(at: accessLog)
+    }
+
+    private func snapshot(adding yaml: String) throws -> MeshSnapshot {
+        try PilotFixtures.snapshot(yaml: yaml.isEmpty ? Self.baseYAML : Self.baseYAML + "\n---\n" + yaml,
+                                   meshConfig: .object([("accessLogFile", .string(accessLog.path)), ("accessLogFormat", .string(Self.logFormat))]))
+    }
+
+    /// Applies Istio resources on top of the base and waits until every sidecar acknowledged what changed for it.
+    private func apply(_ yaml: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let nodes = [Self.web, Self.reviewsV1, Self.reviewsV2]
+        let before = mesh.snapshot
+        let next = try snapshot(adding: yaml)
+        var waits: [(ProxyNode, String, String)] = []
+        for node in nodes {
+            let old = mesh.pilot.resources(for: node, in: before), new = mesh.pilot.resources(for: node, in: next)
+            for type in ProxySyncTypes.all where JSONValue.array(old.resources(ofType: type)).serialized != JSONValue.array(new.resources(ofType: type)).serialized {
+                waits.append((node, type, mesh.sync(node, type)?.versionAcked ?? ""))
+            }
+        }
+        mesh.snapshot = next
+        XCTAssertTrue(eventually(timeout: 15) {
+            waits.allSatisfy { node, type, old in
+                let state = mesh.sync(node, type)
+                return state?.status == "SYNCED" && state?.versionAcked != old
+            }
+        }, "the change was not acknowledged: \(waits.map { "\($0.0.podName) \($0.1): \(mesh.sync($0.0, $0.1)?.lastError ?? "")" })", file: file, line: line)
+    }
+
+    /// A request from the web pod's app through its sidecar to the reviews Service.
+    private func call(_ path: String, headers: [(String, String)] = []) -> MeshReply {
+        MeshReply.send(to: Self.web.ip, port: 15001, proxyLine: "PROXY TCP4 127.11.\(Self.block).2 \(Self.clusterIP) 40000 9080\r\n",
+                       path: path, host: Self.host, headers: headers)
+    }
+
+    private func unique(_ prefix: String) -> String {
+        counter += 1
+        return "\(prefix)/\(counter)"
+    }
+
+    /// The access log's lines for `path`: [path, code, flags, cluster, peer].
+    private func logLines(_ path: String) -> [[String]] {
+        let text = (try? String(contentsOf: accessLog, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.filter { $0.first == path }
+    }
+
+    /// The client sidecar's line (outbound cluster) for `path`, once written.
+    private func outboundLine(_ path: String) -> [String]? {
+        _ = eventually(timeout: 5) { logLines(path).contains { $0.count > 3 && $0[3].hasPrefix("outbound|") } }
+        return logLines(path).first { $0.count > 3 && $0[3].hasPrefix("outbound|") }
+    }
+
+    func testTrafficThroughBothSidecarsFollowsTheAppliedRules() throws {
+        // 1. Through both sidecars with mTLS: the server's sidecar sees the client's SPIFFE principal.
+        let base = unique("/base")
+        let first = call(base)
+        XCTAssertEqual(first.status, 200, first.body)
+        XCTAssertTrue(["reviews-v1", "reviews-v2"].contains(first.header("x-app") ?? ""), first.body)
+        XCTAssertTrue(eventually(timeout: 5) { logLines(base).contains { $0.count > 4 && $0[3] == "inbound|9080||" } })
+        let inbound = logLines(base).first { $0.count > 4 && $0[3] == "inbound|9080||" }
+        XCTAssertEqual(inbound?[4], "spiffe://cluster.local/ns/default/sa/web", "the server sidecar's access log: \(inbound ?? [])")
+        XCTAssertEqual(outboundLine(base)?[2], "-")
+
+        // 2. A 90/10 split over 1,000 requests, within ±3%.
+        try apply("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: default}
+            spec:
+              hosts: [reviews]
+              http:
+              - route:
+                - {destination: {host: reviews, subset: v1}, weight: 90}
+                - {destination: {host: reviews, subset: v2}, weight: 10}
+            """)
+        var v1 = 0, failures = 0
+        for index in 0..<1000 {
+            let reply = call("/split/\(index)")
+            if reply.status != 200 { failures += 1 } else if reply.header("x-app") == "reviews-v1" { v1 += 1 }
+        }
+        XCTAssertEqual(failures, 0)
+        XCTAssertEqual(Double(v1) / 1000, 0.9, accuracy: 0.03, "v1 got \(v1) of 1000")
+        print("90/10 split through meshctl sidecars: v1 \(v1), v2 \(1000 - v1 - failures), failures \(failures)")
+
+        // 3. A header match.
+        try apply("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: default}
+            spec:
+              hosts: [reviews]
+              http:
+              - match: [{headers: {end-user: {exact: jason}}}]
+                route: [{destination: {host: reviews, subset: v2}}]
+              - route: [{destination: {host: reviews, subset: v1}}]
+            """)
+        XCTAssertEqual(call(unique("/match"), headers: [("end-user", "jason")]).header("x-app"), "reviews-v2")
+        XCTAssertEqual(call(unique("/match")).header("x-app"), "reviews-v1")
+
+        // 4. A fault abort: FI.
+        try apply("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: default}
+            spec:
+              hosts: [reviews]
+              http:
+              - fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+                route: [{destination: {host: reviews, subset: v1}}]
+            """)
+        let abort = unique("/abort")
+        XCTAssertEqual(call(abort).status, 418)
+        XCTAssertEqual(outboundLine(abort)?[2], "FI")
+
+        // 5. A route timeout with a slow app: 504, UT.
+        try apply("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: default}
+            spec:
+              hosts: [reviews]
+              http:
+              - timeout: 0.5s
+                route: [{destination: {host: reviews, subset: v1}}]
+            """)
+        let slow = unique("/slow")
+        XCTAssertEqual(call(slow).status, 504)
+        XCTAssertEqual(outboundLine(slow)?[2], "UT")
+
+        // 6. Retries on a failing app: 3 attempts reach it, then 503 with URX.
+        try apply("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: default}
+            spec:
+              hosts: [reviews]
+              http:
+              - retries: {attempts: 2, retryOn: 5xx, perTryTimeout: 1s}
+                route: [{destination: {host: reviews, subset: v1}}]
+            """)
+        apps["v1"]?.failing = true
+        let retried = unique("/retry")
+        XCTAssertEqual(call(retried).status, 503)
+        XCTAssertEqual(apps["v1"]?.requests.filter { $0 == retried }.count, 3)
+        XCTAssertEqual(outboundLine(retried)?[2], "URX")
+        apps["v1"]?.failing = false
+
+        // 7. A DestinationRule circuit breaker: one connection, one pending request; the rest 503 UO, overloaded.
+        try apply("""
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: default}
+            spec:
+              hosts: [reviews]
+              http:
+              - route: [{destination: {host: reviews, subset: v1}}]
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews-subsets, namespace: default}
+            spec:
+              host: \(Self.host)
+              trafficPolicy:
+                connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}
+              subsets:
+              - {name: v1, labels: {version: v1}}
+              - {name: v2, labels: {version: v2}}
+            """)
+        let group = DispatchGroup()
+        let replies = Replies()
+        for index in 0..<6 {
+            let path = "/hold/cb-\(index)"
+            DispatchQueue.global().async(group: group) { [self] in replies.add(path, call(path)) }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 15), .success)
+        let overloaded = replies.all.filter { $0.1.status == 503 && $0.1.header("x-envoy-overloaded") == "true" }
+        XCTAssertFalse(overloaded.isEmpty, "no request was refused by the circuit breaker: \(replies.all.map { $0.1.status })")
+        XCTAssertTrue(replies.all.contains { $0.1.status == 200 })
+        if let refused = overloaded.first { XCTAssertEqual(outboundLine(refused.0)?[2], "UO") }
+
+        // 8. Outlier ejection: one 5xx ejects v1, then every request goes to v2.
+        try apply("""
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews-subsets, namespace: default}
+            spec:
+              host: \(Self.host)
+              trafficPolicy:
+                outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}
+              subsets:
+              - {name: v1, labels: {version: v1}}
+              - {name: v2, labels: {version: v2}}
+            """)
+        // Istio's default retry policy (503 retriable, another host) hides v1's failures from the client; the
+        // ejection shows in v1 getting no more requests.
+        apps["v1"]?.failing = true
+        let outlierReplies = (0..<10).map { _ in call(unique("/outlier")) }
+        XCTAssertEqual(outlierReplies.map(\.status), Array(repeating: 200, count: 10))
+        let v1Seen = apps["v1"]?.requests.count ?? 0
+        XCTAssertTrue(apps["v1"]?.requests.contains { $0.hasPrefix("/outlier") } ?? false, "v1 never got a request to fail")
+        let after = (0..<10).map { _ in call(unique("/ejected")) }
+        XCTAssertEqual(after.map(\.status), Array(repeating: 200, count: 10))
+        XCTAssertEqual(Set(after.compactMap { $0.header("x-app") }), ["reviews-v2"])
+        XCTAssertEqual(apps["v1"]?.requests.count, v1Seen, "an ejected host still got requests")
+        apps["v1"]?.failing = false
+
+        // 9. STRICT PeerAuthentication: plaintext from the pod without a sidecar is refused, sidecar clients pass.
+        let plaintextBefore = MeshReply.send(to: Self.reviewsV1.ip, port: 9080, path: unique("/plain"), host: Self.host)
+        XCTAssertEqual(plaintextBefore.status, 200, "PERMISSIVE should accept plaintext: \(plaintextBefore.body)")
+        try apply("""
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: default, namespace: default}
+            spec: {mtls: {mode: STRICT}}
+            """)
+        let plaintext = MeshReply.send(to: Self.reviewsV1.ip, port: 9080, path: unique("/plain"), host: Self.host)
+        XCTAssertEqual(plaintext.status, 0, "STRICT should refuse plaintext: \(plaintext.status) \(plaintext.body)")
+        XCTAssertEqual(call(unique("/strict")).status, 200)
+    }
+
+    final class Replies: @unchecked Sendable {
+        private let lock = NSLock()
+        private var list: [(String, MeshReply)] = []
+        func add(_ path: String, _ reply: MeshReply) { lock.lock(); list.append((path, reply)); lock.unlock() }
+        var all: [(String, MeshReply)] { lock.lock(); defer { lock.unlock() }; return list }
+    }
+}
