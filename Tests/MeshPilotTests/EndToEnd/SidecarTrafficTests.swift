@@ -67,17 +67,21 @@ final class SidecarTrafficTests: XCTestCase {
          - addresses: [\(reviewsV2.ip)]
            conditions: {ready: true}
            targetRef: {kind: Pod, name: \(reviewsV2.podName), namespace: default}
-         """,
-         """
-         apiVersion: networking.istio.io/v1
-         kind: DestinationRule
-         metadata: {name: reviews-subsets, namespace: default}
-         spec:
-           host: \(host)
-           subsets:
-           - {name: v1, labels: {version: v1}}
-           - {name: v2, labels: {version: v2}}
          """].joined(separator: "\n---\n")
+    }
+
+    /// The reviews DestinationRule: subsets v1 and v2, with `trafficPolicy` (YAML flow text) when given.
+    static func subsetsRule(trafficPolicy: String? = nil) -> String {
+        """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: reviews-subsets, namespace: default}
+        spec:
+          host: \(host)
+        \(trafficPolicy.map { "  trafficPolicy: \($0)\n" } ?? "")  subsets:
+          - {name: v1, labels: {version: v1}}
+          - {name: v2, labels: {version: v2}}
+        """
     }
 
     /// Istio's text access log reduced to what the scenarios read: path, code, flags, cluster, peer principal.
@@ -109,7 +113,7 @@ final class SidecarTrafficTests: XCTestCase {
     }
 
     private func snapshot(adding yaml: String) throws -> MeshSnapshot {
-        try PilotFixtures.snapshot(yaml: yaml.isEmpty ? Self.baseYAML : Self.baseYAML + "\n---\n" + yaml,
+        try PilotFixtures.snapshot(yaml: Self.baseYAML + "\n---\n" + (yaml.contains("kind: DestinationRule") ? yaml : Self.subsetsRule() + (yaml.isEmpty ? "" : "\n---\n" + yaml)),
                                    meshConfig: .object([("accessLogFile", .string(accessLog.path)), ("accessLogFormat", .string(Self.logFormat))]))
     }
 
@@ -135,7 +139,9 @@ final class SidecarTrafficTests: XCTestCase {
     }
 
     /// A request from the web pod's app through its sidecar to the reviews Service.
-    private func call(_ path: String, headers: [(String, String)] = []) -> MeshReply {
+    private func call(_ path: String, headers: [(String, String)] = []) -> MeshReply { Self.call(path, headers: headers) }
+
+    private static func call(_ path: String, headers: [(String, String)] = []) -> MeshReply {
         MeshReply.send(to: Self.web.ip, port: 15001, proxyLine: "PROXY TCP4 127.11.\(Self.block).2 \(Self.clusterIP) 40000 9080\r\n",
                        path: path, host: Self.host, headers: headers)
     }
@@ -262,22 +268,13 @@ final class SidecarTrafficTests: XCTestCase {
               http:
               - route: [{destination: {host: reviews, subset: v1}}]
             ---
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: reviews-subsets, namespace: default}
-            spec:
-              host: \(Self.host)
-              trafficPolicy:
-                connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}
-              subsets:
-              - {name: v1, labels: {version: v1}}
-              - {name: v2, labels: {version: v2}}
+            \(Self.subsetsRule(trafficPolicy: "{connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}}"))
             """)
         let group = DispatchGroup()
         let replies = Replies()
         for index in 0..<6 {
             let path = "/hold/cb-\(index)"
-            DispatchQueue.global().async(group: group) { [self] in replies.add(path, call(path)) }
+            DispatchQueue.global().async(group: group) { replies.add(path, Self.call(path)) }
         }
         XCTAssertEqual(group.wait(timeout: .now() + 15), .success)
         let overloaded = replies.all.filter { $0.1.status == 503 && $0.1.header("x-envoy-overloaded") == "true" }
@@ -286,23 +283,13 @@ final class SidecarTrafficTests: XCTestCase {
         if let refused = overloaded.first { XCTAssertEqual(outboundLine(refused.0)?[2], "UO") }
 
         // 8. Outlier ejection: one 5xx ejects v1, then every request goes to v2.
-        try apply("""
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: reviews-subsets, namespace: default}
-            spec:
-              host: \(Self.host)
-              trafficPolicy:
-                outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}
-              subsets:
-              - {name: v1, labels: {version: v1}}
-              - {name: v2, labels: {version: v2}}
-            """)
-        // Istio's default retry policy (503 retriable, another host) hides v1's failures from the client; the
-        // ejection shows in v1 getting no more requests.
+        try apply(Self.subsetsRule(trafficPolicy: "{outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}}"))
+        // Istio's default retries (`retriable-status-codes` with no codes) do not retry a 503, so v1's one failure
+        // reaches the client; after it v1 is ejected and gets no more requests.
         apps["v1"]?.failing = true
         let outlierReplies = (0..<10).map { _ in call(unique("/outlier")) }
-        XCTAssertEqual(outlierReplies.map(\.status), Array(repeating: 200, count: 10))
+        XCTAssertEqual(outlierReplies.filter { $0.status == 503 }.count, 1, "\(outlierReplies.map(\.status))")
+        XCTAssertEqual(outlierReplies.filter { $0.status == 200 }.count, 9)
         let v1Seen = apps["v1"]?.requests.count ?? 0
         XCTAssertTrue(apps["v1"]?.requests.contains { $0.hasPrefix("/outlier") } ?? false, "v1 never got a request to fail")
         let after = (0..<10).map { _ in call(unique("/ejected")) }
