@@ -191,9 +191,11 @@ public final class AccessLogWriter: @unchecked Sendable {
         if let open = handles[path] {
             handle = open
         } else {
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-            guard let opened = FileHandle(forWritingAtPath: path) else { return }
-            opened.seekToEndOfFile()
+            // O_APPEND, as Envoy opens its files: every write lands at the end even when other proxies (or
+            // other processes, such as Envoy standing in for a sidecar) append to the same file.
+            let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { return }
+            let opened = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             handles[path] = opened
             handle = opened
         }

