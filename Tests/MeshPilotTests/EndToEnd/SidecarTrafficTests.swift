@@ -100,6 +100,7 @@ final class SidecarTrafficTests: XCTestCase {
         "base: 200 through both sidecars, peer spiffe://cluster.local/ns/default/sa/web", "split: 90/10 within 3%, no failures",
         "match: jason -> reviews-v2, others -> reviews-v1", "fault: 418 FI", "timeout: 504 UT", "retries: 503 URX after 3 attempts",
         "circuit breaker: some 503 UO overloaded, some 200", "outlier: one 503, then v2 only", "strict: plaintext refused, sidecar client 200",
+        "authorization: 403 RBAC: access denied",
     ]
 
     override func setUpWithError() throws {
@@ -373,6 +374,33 @@ final class SidecarTrafficTests: XCTestCase {
         let sidecarClient = call(unique("/strict")).status
         XCTAssertEqual(sidecarClient, 200)
         record("strict: plaintext refused, sidecar client \(sidecarClient)", plaintextBefore.status == 200 && plaintext.status == 0)
+
+        // 10. An AuthorizationPolicy on reviews that allows only another principal: 403 `RBAC: access denied`
+        // from the server's sidecar.
+        try apply("""
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: default, namespace: default}
+            spec: {mtls: {mode: STRICT}}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: reviews-only-admin, namespace: default}
+            spec:
+              selector: {matchLabels: {app: reviews}}
+              action: ALLOW
+              rules:
+              - from: [{source: {principals: [cluster.local/ns/default/sa/admin]}}]
+            """)
+        let denied = unique("/denied")
+        let refusal = call(denied)
+        XCTAssertEqual(refusal.status, 403)
+        XCTAssertEqual(refusal.body, "RBAC: access denied")
+        // The server sidecar's line (the one not naming an outbound cluster).
+        _ = eventually(timeout: 5) { logLines(denied).contains { $0.count > 3 && !$0[3].hasPrefix("outbound|") } }
+        let deniedInbound = logLines(denied).first { $0.count > 3 && !$0[3].hasPrefix("outbound|") }
+        XCTAssertEqual(deniedInbound?[1], "403", "the access log: \(logLines(denied))")
+        record("authorization: \(refusal.status) \(refusal.body)", true)
     }
 
     final class Replies: @unchecked Sendable {
