@@ -175,7 +175,10 @@ extension Cluster {
                         common.ignore("idle_timeout")
                     }
                     _ = try typed.object("explicit_http_config") { explicit throws(ProxyConfigError) in
-                        if explicit.has("http2_protocol_options") { throw explicit.error("HTTP/2 upstreams are not supported yet", path: [.key("http2_protocol_options")]) }
+                        if explicit.has("http2_protocol_options") {
+                            throw explicit.error("cluster \(name): HTTP/2 upstreams are not supported yet (meshctl's proxy speaks HTTP/1.1 to upstreams; a grpc or http2 port needs Envoy as the sidecar for now)",
+                                                 path: [.key("http2_protocol_options")])
+                        }
                         explicit.ignore("http_protocol_options")
                     }
                 }
