@@ -7,55 +7,22 @@ import XCTest
 /// configuration: preflights from allowed origins answered by the proxy, simple requests given the allow headers,
 /// other origins passed to the upstream untouched.
 final class CORSPolicyTests: XCTestCase {
-    private func start(_ upstream: SampleUpstream) throws -> (ProxyServer, Int) {
-        let port = freeLocalPort()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cors-\(UUID().uuidString).yaml").path
-        try """
-            static_resources:
-              listeners:
-              - name: cors_test
-                address: {socket_address: {address: 127.0.0.1, port_value: \(port)}}
-                filter_chains:
-                - filters:
-                  - name: envoy.filters.network.http_connection_manager
-                    typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-                      stat_prefix: cors_test
-                      route_config:
-                        virtual_hosts:
-                        - name: all
-                          domains: ["*"]
-                          routes:
-                          - match: {prefix: /}
-                            route: {cluster: c}
-                            typed_per_filter_config:
-                              envoy.filters.http.cors:
-                                "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy
-                                allow_origin_string_match: [{exact: "https://a.example"}, {safe_regex: {regex: "https://.*[.]b[.]example"}}]
-                                allow_methods: GET,POST
-                                allow_headers: x-token
-                                expose_headers: x-trace
-                                max_age: "86400"
-                                allow_credentials: true
-                                filter_enabled: {default_value: {numerator: 100}}
-                      http_filters:
-                      - {name: envoy.filters.http.cors, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors}}
-                      - {name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
-              clusters:
-              - name: c
-                type: STATIC
-                load_assignment: {cluster_name: c, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstream.port)}}}}]}]}
-
-            """.write(toFile: path, atomically: true, encoding: .utf8)
-        let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: path), log: ProxyLog(level: .error) { _ in })
-        proxy.start()
-        return (proxy, port)
-    }
+    static let policy = """
+        envoy.filters.http.cors:
+          "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy
+          allow_origin_string_match: [{exact: "https://a.example"}, {safe_regex: {regex: "https://.*[.]b[.]example"}}]
+          allow_methods: GET,POST
+          allow_headers: x-token
+          expose_headers: x-trace
+          max_age: "86400"
+          allow_credentials: true
+          filter_enabled: {default_value: {numerator: 100}}
+        """
 
     func testPreflightsSimpleRequestsAndOtherOrigins() throws {
         let upstream = try SampleUpstream(name: "app")
         defer { upstream.stop() }
-        let (proxy, port) = try start(upstream)
+        let (proxy, port) = try OneRouteProxy.start(to: upstream, filter: "cors", config: "envoy.extensions.filters.http.cors.v3.Cors", perRoute: Self.policy)
         defer { proxy.stop() }
 
         let preflight = try TestClient.get(port: port, path: "/pre", host: "app", headers: [("origin", "https://x.b.example"), ("access-control-request-method", "POST")], method: "OPTIONS")
