@@ -32,6 +32,7 @@ __meshctl_subcommand() {
         "meshctl local|status") echo status ;;
         "meshctl local|down") echo down ;;
         "meshctl local|curl") echo curl ;;
+        "meshctl local|demo") echo demo ;;
         "meshctl proxy-config|all") echo all ;;
         "meshctl proxy-config|a") echo all ;;
         "meshctl proxy-config|bootstrap") echo bootstrap ;;
@@ -73,7 +74,7 @@ __meshctl_subcommands() {
     case "$1" in
         "meshctl") echo "analyze apply check-inject completion delete help inject kube-inject local proxy proxy-config proxy-status remote-clusters validate version x" ;;
         "meshctl inject") echo "enable disable" ;;
-        "meshctl local") echo "up status down curl" ;;
+        "meshctl local") echo "up status down curl demo" ;;
         "meshctl proxy-config") echo "all bootstrap cluster ecds endpoint listener log rootca-compare route secret" ;;
         "meshctl x") echo "authz capture describe diagnose envoy-stats" ;;
         "meshctl x authz") echo "check" ;;
@@ -98,6 +99,7 @@ __meshctl_flags() {
         "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local curl") echo "--from --header --request --data --verbose --fail --max-time --state-dir --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl local demo") echo "--keep --requests --output --manifests --state-dir --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy") echo "--config-path --concurrency --log-level --mode --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config all") echo "--file --proxy-admin-port --with-headers --fqdn --direction --subset --port --address --type --name --verbose --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
@@ -142,6 +144,7 @@ __meshctl_value_flags() {
         "meshctl local status") echo "--state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local down") echo "--state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local curl") echo "--from -H --header -X --request -d --data -m --max-time --state-dir --kubeconfig --context -n --namespace -i --istioNamespace --verbosity --request-timeout" ;;
+        "meshctl local demo") echo "--requests -o --output --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy") echo "-c --config-path --concurrency --log-level --mode --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl proxy-config all") echo "-f --file --proxy-admin-port --fqdn --direction --subset --port --address --type --name -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
@@ -236,6 +239,11 @@ __meshctl_flag_values() {
         "meshctl local curl|--kubeconfig") echo "files" ;;
         "meshctl local curl|--context") echo "dynamic contexts" ;;
         "meshctl local curl|-n"|"meshctl local curl|--namespace") echo "dynamic namespaces" ;;
+        "meshctl local demo|-o"|"meshctl local demo|--output") echo "values text json" ;;
+        "meshctl local demo|--state-dir") echo "directories" ;;
+        "meshctl local demo|--kubeconfig") echo "files" ;;
+        "meshctl local demo|--context") echo "dynamic contexts" ;;
+        "meshctl local demo|-n"|"meshctl local demo|--namespace") echo "dynamic namespaces" ;;
         "meshctl proxy|-c"|"meshctl proxy|--config-path") echo "files" ;;
         "meshctl proxy|--log-level") echo "values trace debug info warning error critical off" ;;
         "meshctl proxy|--mode") echo "values serve validate" ;;

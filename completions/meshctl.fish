@@ -59,6 +59,8 @@ function __meshctl_subcommand
             echo down
         case 'meshctl local|curl'
             echo curl
+        case 'meshctl local|demo'
+            echo demo
         case 'meshctl proxy-config|all'
             echo all
         case 'meshctl proxy-config|a'
@@ -164,6 +166,8 @@ function __meshctl_value_flags
             printf '%s\n' --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local curl'
             printf '%s\n' --from -H --header -X --request -d --data -m --max-time --state-dir --kubeconfig --context -n --namespace -i --istioNamespace --verbosity --request-timeout
+        case 'meshctl local demo'
+            printf '%s\n' --requests -o --output --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy'
             printf '%s\n' -c --config-path --concurrency --log-level --mode --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl proxy-config'
@@ -372,6 +376,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a up -d 'Start
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a status -d 'Show whether the local control plane runs, where, for how long, and how many objects it holds'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a down -d 'Stop the local control plane (and with --purge, delete its state and kubeconfig context)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a curl -d 'Make an HTTP request from inside local mode: Service names resolve, and --from sends it from a pod\'s address'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -a demo -d 'Show a service mesh on this machine: the shop, a canary, a fault, STRICT mTLS, measured on real traffic'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
@@ -422,6 +427,18 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s i -l is
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s h -l help -d 'Help for this command'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -l keep -d 'Leave local mode and the shop running at the end'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -l requests -x -d 'Requests per measuring step (20 to 100000)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -s o -l output -x -a 'text json' -d 'Output format: one of text|json'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -l manifests -d 'Print the shop\'s manifests (examples/mesh-demo.yaml) and exit'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -s i -l istioNamespace -x -d 'Istio system namespace'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -s v -l verbosity -x -d 'Log level: 6 logs requests, 8 adds headers and bodies (secrets always masked)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -l request-timeout -x -d 'How long a request to the cluster may take (30s, 1m; 0 for the default)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local demo"' -s h -l help -d 'Help for this command'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -s c -l config-path -r -F -d 'The bootstrap file (YAML or JSON)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -l concurrency -x -d 'Worker event loops'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl proxy"' -l log-level -x -a 'trace debug info warning error critical off' -d 'The proxy\'s own log level'

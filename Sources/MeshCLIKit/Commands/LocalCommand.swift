@@ -20,9 +20,10 @@ struct LocalCommand: MeshCommand {
                 Example("Start it and point kubectl at it", "meshctl local up && kubectl get namespaces -L istio-injection"),
                 Example("See whether it runs", "meshctl local status"),
                 Example("Call a Service from inside local mode", "meshctl local curl http://echo.default:8080/"),
+                Example("See a service mesh at work on the shop (canary, fault, STRICT mTLS)", "meshctl local demo"),
                 Example("Stop it and delete its state and context", "meshctl local down --purge"),
             ],
-            subcommands: [LocalUpCommand.self, LocalStatusCommand.self, LocalDownCommand.self, LocalCurlCommand.self, LocalServeCommand.self])
+            subcommands: [LocalUpCommand.self, LocalStatusCommand.self, LocalDownCommand.self, LocalCurlCommand.self, LocalDemoCommand.self, LocalServeCommand.self])
     }
 
     init(_ invocation: Invocation) throws {}

@@ -11,7 +11,9 @@ struct ProxyCommand: MeshCommand {
             discussion: """
             Runs the subset of Envoy's configuration language that Istio's sidecars use, in Envoy's field names, so
             one bootstrap file runs in Envoy and in meshctl: static listeners and clusters, route configurations
-            inline or from a file-based RDS source, secrets from file-based SDS. Plain HTTP/1.1 traffic is proxied
+            inline or from a file-based RDS source, secrets from file-based SDS, and dynamic_resources polled from a
+            management server over xDS REST-JSON (LDS, CDS, RDS, EDS, SDS; updates swap in while requests under way
+            finish on their configuration, a bad resource is NACKed and the last good one serves). Plain HTTP/1.1 traffic is proxied
             with Envoy's routing, retries, timeouts, fault injection, circuit breakers and outlier detection; the
             access log, stats and admin port (/config_dump, /clusters, /stats, /ready, ...) answer like Envoy's.
             A field the proxy does not implement stops it at start with the field's path and position (exit 65),

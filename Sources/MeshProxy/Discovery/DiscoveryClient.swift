@@ -57,6 +57,10 @@ final class DiscoveryClient {
         let subscription = TypeSubscription(type: type, source: source, server: server, node: node, names: names, loop: loop, log: proxy.log) {
             [unowned self] response in apply(response, type: type)
         }
+        if let prefix = Self.statPrefix(type) {
+            let stats = proxy.stats
+            subscription.onFailure = { stats.increment(prefix + "update_failure") }
+        }
         subscriptions[type] = subscription
         subscription.start()
     }
@@ -94,19 +98,45 @@ final class DiscoveryClient {
 
     /// Takes a response: nil when it was applied, else the rejection's message (the running configuration stays).
     private func apply(_ response: DiscoveryResponse, type: DiscoveryType) -> String? {
-        let stats = proxy.stats, prefix = Self.statPrefix(type)
-        stats.increment(prefix + "update_attempt")
+        let stats = proxy.stats, prefixes = statPrefixes(type, response: response)
+        for prefix in prefixes { stats.increment(prefix + "update_attempt") }
         var next = resources
         do { try next.accept(response, type: type, now: Date()) } catch {
-            stats.increment(prefix + "update_rejected")
+            for prefix in prefixes { stats.increment(prefix + "update_rejected") }
             return error.description
         }
         resources = next
         recompose()
-        stats.increment(prefix + "update_success")
-        stats.set(prefix + "version", to: Self.versionHash(response.versionInfo))
+        for prefix in prefixes {
+            stats.increment(prefix + "update_success")
+            stats.set(prefix + "version", to: Self.versionHash(response.versionInfo))
+        }
         followNames()
         return nil
+    }
+
+    /// Where Envoy counts a response's updates: LDS and CDS once (`listener_manager.lds.`, `cluster_manager.cds.`);
+    /// RDS per connection manager and route configuration (`http.PREFIX.rds.NAME.`), EDS per cluster
+    /// (`cluster.NAME.`), SDS per secret (`sds.NAME.`).
+    private func statPrefixes(_ type: DiscoveryType, response: DiscoveryResponse) -> [String] {
+        let names = response.resources.compactMap { $0["name"]?.string ?? $0["cluster_name"]?.string }
+        switch type {
+        case .listeners, .clusters: return [Self.statPrefix(type)].compactMap { $0 }
+        case .routes:
+            var prefixes: [String] = []
+            for listener in proxy.store.current.listeners + resources.listeners.items {
+                for chain in listener.filterChains {
+                    guard case .httpConnectionManager(let manager) = chain.filter, case .rds(let name, .api) = manager.routes, names.contains(name) else { continue }
+                    let prefix = "http.\(manager.statPrefix).rds.\(name)."
+                    if !prefixes.contains(prefix) { prefixes.append(prefix) }
+                }
+            }
+            return prefixes
+        case .endpoints:
+            return (proxy.store.current.clusters + resources.clusters.items).filter { cluster in cluster.eds.map { names.contains($0.serviceName) } ?? false }
+                .map { "cluster.\($0.name)." }
+        case .secrets: return names.map { "sds.\($0)." }
+        }
     }
 
     /// Builds the running configuration from the bootstrap and what has been accepted, and installs it.
@@ -124,20 +154,17 @@ final class DiscoveryClient {
     }
 
     private func declareStats(_ type: DiscoveryType) {
-        let prefix = Self.statPrefix(type)
+        guard let prefix = Self.statPrefix(type) else { return }
         for name in ["update_attempt", "update_success", "update_rejected", "update_failure"] { proxy.stats.declare(prefix + name) }
         proxy.stats.declare(prefix + "version", .gauge)
     }
 
-    /// Envoy's names: `listener_manager.lds.`, `cluster_manager.cds.`; RDS, EDS and SDS count per type here
-    /// (`rds.`, `eds.`, `sds.`) as the proxy subscribes once per type.
-    static func statPrefix(_ type: DiscoveryType) -> String {
+    /// The one place LDS and CDS count their updates (Envoy's names); nil for the types counted per resource.
+    static func statPrefix(_ type: DiscoveryType) -> String? {
         switch type {
         case .listeners: return "listener_manager.lds."
         case .clusters: return "cluster_manager.cds."
-        case .routes: return "rds."
-        case .endpoints: return "eds."
-        case .secrets: return "sds."
+        default: return nil
         }
     }
 
@@ -168,7 +195,9 @@ extension ProxyServer {
     /// Puts a new configuration in service: clusters first (unchanged ones keep their state), then the store's
     /// value (new streams take it; streams under way keep theirs), then the listening sockets.
     func install(_ configuration: ProxyConfiguration) {
-        for cluster in runtime.updateClusters(to: configuration) { startOutlierTicks(cluster) }
+        let fresh = runtime.updateClusters(to: configuration)
+        for cluster in fresh { startOutlierTicks(cluster) }
+        retireReplacedPools()
         for listener in configuration.listeners { declareStats(of: listener) }
         store.replace(with: configuration)
         let log = self.log, drains = runtime.drains

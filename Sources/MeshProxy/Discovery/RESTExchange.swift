@@ -29,7 +29,7 @@ final class RESTExchange {
         let exchange = RESTExchange(loop: loop, completion: completion)
         let where_ = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         exchange.timer = loop.schedule(after: timeout) { [weak exchange] in
-            exchange?.finish(.failure(RESTExchangeFailure(message: "no answer from \(where_) within \(timeout) s (request_timeout)")))
+            exchange?.finish(.failure(RESTExchangeFailure(message: "no answer from \(where_) within \(timeout) s (request_timeout)", timedOut: true)))
         }
         TCPConnection.connect(host: host, port: port, loop: loop) { [weak exchange] result in
             guard let exchange else { if case .success(let connection) = result { connection.close() }; return }
@@ -102,5 +102,7 @@ final class RESTExchange {
 
 struct RESTExchangeFailure: Error, CustomStringConvertible {
     let message: String
+    /// The server did not answer within the request timeout (it may be holding an up-to-date request).
+    var timedOut = false
     var description: String { message }
 }

@@ -25,6 +25,8 @@ final class TypeSubscription {
     private var retryTimer: EventLoop.TimerID?
     private var failures = 0
     private var stopped = false
+    /// Called for each failed exchange (no answer, an error status, an unreadable answer).
+    var onFailure: () -> Void = {}
     static let longestBackOff = 30.0
 
     init(type: DiscoveryType, source: APIConfigSource, server: (host: String, port: Int), node: DiscoveryRequest.Node, names: [String],
@@ -77,6 +79,9 @@ final class TypeSubscription {
     private func handle(_ result: Result<RESTExchange.Answer, RESTExchangeFailure>) {
         guard !stopped else { return }
         switch result {
+        case .failure(let failure) where failure.timedOut && !version.isEmpty && rejection == nil:
+            // A server that holds up-to-date requests longer than request_timeout: ask again, no back-off.
+            poll()
         case .failure(let failure):
             backOff("\(type.shortName): \(failure)")
         case .success(let answer) where answer.status == 304:
@@ -109,6 +114,7 @@ final class TypeSubscription {
 
     private func backOff(_ problem: String) {
         failures += 1
+        onFailure()
         let delay = min(Self.longestBackOff, max(0.05, source.refreshDelay) * pow(2, Double(min(failures - 1, 10))))
         log.debug("\(problem); asking again in \(delay) s")
         wait(delay)

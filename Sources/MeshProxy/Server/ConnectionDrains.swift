@@ -6,8 +6,14 @@ import Foundation
 /// at the drain deadline. Safe from any thread; each connection drains on its own loop.
 final class ConnectionDrains: @unchecked Sendable {
     private struct Entry { weak var connection: DownstreamHTTPConnection? }
+    /// A listener's connections; closed ones are swept out when the list has doubled since the last sweep, so
+    /// registering stays cheap with many connections.
+    private struct Group {
+        var entries: [Entry] = []
+        var sweepAt = 64
+    }
     private let lock = NSLock()
-    private var byListener: [String: [Entry]] = [:]
+    private var byListener: [String: Group] = [:]
     /// Seconds a draining connection may take before it is closed (Istio's drain duration).
     let deadline: Double
 
@@ -16,15 +22,19 @@ final class ConnectionDrains: @unchecked Sendable {
     /// Registers a connection accepted by the listener whose stat prefix is `listener`.
     func register(_ connection: DownstreamHTTPConnection, listener: String) {
         lock.lock(); defer { lock.unlock() }
-        var entries = byListener[listener, default: []].filter { $0.connection != nil }
-        entries.append(Entry(connection: connection))
-        byListener[listener] = entries
+        var group = byListener.removeValue(forKey: listener) ?? Group()
+        if group.entries.count >= group.sweepAt {
+            group.entries.removeAll { $0.connection == nil }
+            group.sweepAt = max(64, group.entries.count * 2)
+        }
+        group.entries.append(Entry(connection: connection))
+        byListener[listener] = group
     }
 
     /// Drains every connection the listener accepted so far; connections accepted later are not affected.
     func drain(listener: String) {
         lock.lock()
-        let entries = byListener.removeValue(forKey: listener) ?? []
+        let entries = byListener.removeValue(forKey: listener)?.entries ?? []
         lock.unlock()
         for entry in entries {
             guard let connection = entry.connection else { continue }

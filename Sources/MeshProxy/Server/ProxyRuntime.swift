@@ -83,10 +83,21 @@ final class LoopContext {
 
     func pool(for cluster: UpstreamCluster) -> UpstreamPool {
         // A cluster replaced by a configuration update gets a pool of its own; the old pool's requests finish on it.
-        if let pool = pools[cluster.config.name], pool.cluster === cluster { return pool }
+        if let pool = pools[cluster.config.name] {
+            if pool.cluster === cluster { return pool }
+            pool.retire()
+        }
         let pool = UpstreamPool(cluster: cluster, loop: loop)
         pools[cluster.config.name] = pool
         return pool
+    }
+
+    /// Retires the pools of clusters that are no longer `current` (replaced or removed by an update).
+    func retirePools(keeping current: [String: UpstreamCluster]) {
+        for (name, pool) in pools where current[name] !== pool.cluster {
+            pool.retire()
+            pools[name] = nil
+        }
     }
 }
 

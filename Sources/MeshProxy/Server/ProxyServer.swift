@@ -81,6 +81,13 @@ public final class ProxyServer: @unchecked Sendable {
         stats.declare(prefix + "no_filter_chain_match")
     }
 
+    /// Has every loop close its idle connections to clusters an update replaced or removed.
+    func retireReplacedPools() {
+        for context in contexts {
+            context.loop.execute { [runtime] in context.retirePools(keeping: runtime.clusters) }
+        }
+    }
+
     private func scheduleOutlierTick(_ cluster: UpstreamCluster, every interval: Double) {
         loops[0].schedule(after: interval) { [weak self, weak cluster] in
             // A cluster that a configuration update replaced or removed stops ticking.

@@ -86,6 +86,8 @@ final class UpstreamPool {
     private var waiting: [(host: Int, ready: (Result<UpstreamConnection, UpstreamFailure>) -> Void)] = []
     /// Connections of this pool, open or being made, by host.
     private var ownConnections: [Int: Int] = [:]
+    /// Set when a configuration update replaced or removed the cluster: connections close instead of idling.
+    private(set) var retired = false
 
     init(cluster: UpstreamCluster, loop: EventLoop) {
         self.cluster = cluster
@@ -126,10 +128,18 @@ final class UpstreamPool {
         return .pending
     }
 
+    /// The cluster was replaced or removed: idle connections close now, busy ones when their answer is done.
+    func retire() {
+        retired = true
+        let lists = idle
+        idle = [:]
+        for connection in lists.values.joined() { connection.tcp.close() }
+    }
+
     /// Takes back a connection after a complete answer: to a waiting request, to the idle list, or closed.
     func release(_ connection: UpstreamConnection) {
         let limit = cluster.config.maxRequestsPerConnection ?? Int.max
-        guard connection.reusable, !connection.tcp.isClosed, connection.requestsSent < limit else {
+        guard !retired, connection.reusable, !connection.tcp.isClosed, connection.requestsSent < limit else {
             connection.tcp.close()
             startWaiting()
             return

@@ -106,6 +106,9 @@ final class LocalCurlCommandTests: XCTestCase {
         try put("pods", "pending", #"{"metadata":{"name":"pending","namespace":"default"},"status":{"phase":"Pending"}}"#)
         try put("deployments.apps", "sleep", #"{"metadata":{"name":"sleep","namespace":"default"},"spec":{"selector":{"matchLabels":{"app":"sleep"}}}}"#)
         XCTAssertTrue(eventually { (try? String(contentsOf: plane.paths.names, encoding: .utf8))?.contains("web.default.svc.cluster.local") == true })
+        // The names file can list the Service before its endpoints are read and its cluster IP forwards.
+        XCTAssertTrue(eventually { runMeshctl(["local", "curl", "--state-dir", directory.path, "http://web:\(port)/"]).exitCode == .success },
+                      "the Service's cluster IP forwards to the pod")
 
         for from in ["sleep-1", "pod/sleep-1", "deploy/sleep"] {
             let run = runMeshctl(["local", "curl", "--state-dir", directory.path, "--from", from, "http://web:\(port)/"])

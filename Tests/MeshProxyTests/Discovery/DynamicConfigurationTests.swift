@@ -11,10 +11,10 @@ import XCTest
 /// real sockets: resources arrive, updates swap in while requests under way finish on their configuration, a bad
 /// resource is rejected and the last good configuration keeps serving, a removed listener stops accepting.
 final class DynamicConfigurationTests: XCTestCase {
-    private func startProxy(_ fixture: XDSFixture) throws -> (ProxyServer, adminPort: Int) {
+    private func startProxy(_ fixture: XDSFixture, concurrency: Int = 2) throws -> (ProxyServer, adminPort: Int) {
         let adminPort = freeLocalPort()
         let configuration = try ProxyConfiguration.load(file: try fixture.writeBootstrap(adminPort: adminPort))
-        let proxy = try ProxyServer(configuration: configuration, concurrency: 2, log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+        let proxy = try ProxyServer(configuration: configuration, concurrency: concurrency, log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
         proxy.start()
         return (proxy, adminPort)
     }
@@ -33,6 +33,9 @@ final class DynamicConfigurationTests: XCTestCase {
         }
         XCTAssertEqual(proxy.stats.value("listener_manager.lds.update_success"), 1)
         XCTAssertEqual(proxy.stats.value("cluster_manager.cds.update_success"), 1)
+        XCTAssertEqual(proxy.stats.value("http.listener_http.rds.http-routes.update_success"), 1)
+        XCTAssertEqual(proxy.stats.value("cluster.backend-a.update_success"), 1)
+        XCTAssertNotEqual(proxy.stats.value("listener_manager.lds.version"), 0)
 
         // The admin's config_dump shows the dynamic resources with their versions.
         let dump = try JSONValue.parse(try TestClient.get(port: adminPort, path: "/config_dump", host: "admin").body)
@@ -53,8 +56,11 @@ final class DynamicConfigurationTests: XCTestCase {
         XCTAssertEqual(statuses.map(\.proxyID), ["app-1.default"])
         XCTAssertEqual(statuses.first?.statuses, ["CDS": "SYNCED", "LDS": "SYNCED", "RDS": "SYNCED", "EDS": "SYNCED"])
         XCTAssertEqual(statuses.first?.istioVersion, "1.28.0")
-        let pilotDump = try JSONValue.parse(try TestClient.get(port: fixture.server.port, path: "/debug/config_dump?proxyID=app-1.default", host: "pilot").body)
-        XCTAssertNotNil(pilotDump["configs"]?.array?.first { $0["dynamic_listeners"] != nil })
+        // proxy-status POD: what the pilot sent against what the proxy holds.
+        let pilotText = try TestClient.get(port: fixture.server.port, path: "/debug/config_dump?proxyID=app-1.default", host: "pilot").body
+        let proxyText = try TestClient.get(port: adminPort, path: "/config_dump", host: "admin").body
+        let report = ConfigComparison(istiod: try ConfigDump(text: pilotText, source: "pilot"), envoy: try ConfigDump(text: proxyText, source: "proxy")).report()
+        XCTAssertTrue(report.hasPrefix("Clusters Match\nListeners Match\nRoutes Match"), report)
     }
 
     func testRouteChangeAppliesToNewRequestsWhileASlowOneFinishesOnTheOld() throws {
@@ -122,6 +128,82 @@ final class DynamicConfigurationTests: XCTestCase {
         XCTAssertTrue(eventually { fixture.get() == nil }, "the removed listener still accepts")
         XCTAssertTrue(eventually { fixture.sync(ProxyResources.listenerType)?.status == "SYNCED" })
         XCTAssertTrue(proxy.listenerPorts.isEmpty)
+    }
+
+    func testNewListenerWarmsUntilItsRoutesArrive() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        var resources = fixture.resources
+        let routes = resources.routes, endpoints = resources.endpoints
+        resources.routes = []
+        resources.endpoints = [endpoints[0]]
+        fixture.resources = resources
+        let (proxy, adminPort) = try startProxy(fixture)
+        defer { proxy.stop() }
+        XCTAssertTrue(eventually { fixture.sync(ProxyResources.routeType)?.status == "SYNCED" })
+        XCTAssertNil(fixture.get(), "a listener without its route configuration should not accept yet")
+        let dump = try JSONValue.parse(try TestClient.get(port: adminPort, path: "/config_dump?resource=dynamic_listeners", host: "admin").body)
+        XCTAssertNotNil(dump["configs"]?.array?.first?["warming_state"], dump.serialized)
+        // An EDS cluster waits for its endpoints the same way.
+        let clusters = try JSONValue.parse(try TestClient.get(port: adminPort, path: "/config_dump?resource=dynamic_warming_clusters", host: "admin").body)
+        XCTAssertEqual(clusters["configs"]?.array?.compactMap { $0["cluster"]?["name"]?.string }, ["backend-b"])
+        XCTAssertNil(proxy.runtime.clusters["backend-b"])
+
+        resources.routes = routes
+        resources.endpoints = endpoints
+        fixture.resources = resources
+        fixture.server.push()
+        XCTAssertTrue(eventually { fixture.get()?.status == 200 }, "the listener never left warming")
+        XCTAssertTrue(eventually { proxy.runtime.clusters["backend-b"] != nil }, "backend-b never left warming")
+    }
+
+    func testEndpointUpdateMovesTrafficAndUnchangedClustersKeepTheirState() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        // One worker, so one pool holds the cluster's keep-alive connection.
+        let (proxy, _) = try startProxy(fixture, concurrency: 1)
+        defer { proxy.stop() }
+        XCTAssertTrue(eventually { fixture.get()?.header("x-upstream") == "backend-a" })
+        let untouched = try XCTUnwrap(proxy.runtime.clusters["backend-b"])
+        var resources = fixture.resources
+        resources.endpoints[0] = XDSFixture.assignment("backend-a", port: fixture.upstreamB.port)
+        fixture.resources = resources
+        fixture.server.push()
+        XCTAssertTrue(eventually { fixture.get()?.header("x-upstream") == "backend-b" }, "the new endpoints of backend-a were never used")
+        XCTAssertTrue(proxy.runtime.clusters["backend-b"] === untouched, "an unchanged cluster should keep its state")
+        // The replaced cluster's idle keep-alive connection to the old endpoint was closed; the new one stays.
+        XCTAssertTrue(eventually { proxy.stats.value("cluster.backend-a.upstream_cx_active") == 1 },
+                      "upstream_cx_active is \(proxy.stats.value("cluster.backend-a.upstream_cx_active"))")
+        XCTAssertTrue(eventually { fixture.sync(ProxyResources.endpointType)?.status == "SYNCED" })
+    }
+
+    func testSecretsArriveOverSDSAndTheirKeysAreRedacted() throws {
+        let fixture = try XDSFixture()
+        defer { fixture.stop() }
+        var resources = fixture.resources
+        resources.clusters.append(XDSFixture.json(#"""
+            {"name": "backend-tls", "type": "EDS", "connect_timeout": "1s", "eds_cluster_config": {"eds_config": \#(XDSFixture.restSource)},
+             "transport_socket": {"name": "envoy.transport_sockets.tls", "typed_config": {
+               "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+               "common_tls_context": {"tls_certificate_sds_secret_configs": [{"name": "default", "sds_config": \#(XDSFixture.restSource)}],
+                 "combined_validation_context": {"default_validation_context": {},
+                   "validation_context_sds_secret_config": {"name": "ROOTCA", "sds_config": \#(XDSFixture.restSource)}}}}}}
+            """#))
+        resources.endpoints.append(XDSFixture.assignment("backend-tls", port: fixture.upstreamA.port))
+        resources.secrets = [
+            XDSFixture.json(#"{"name": "default", "tls_certificate": {"certificate_chain": {"inline_string": "CERT"}, "private_key": {"inline_string": "THE-PRIVATE-KEY"}}}"#),
+            XDSFixture.json(#"{"name": "ROOTCA", "validation_context": {"trusted_ca": {"inline_string": "ROOT"}}}"#),
+        ]
+        fixture.resources = resources
+        let (proxy, adminPort) = try startProxy(fixture)
+        defer { proxy.stop() }
+        XCTAssertTrue(eventually { fixture.sync(ProxyResources.secretType)?.status == "SYNCED" })
+        let body = try TestClient.get(port: adminPort, path: "/config_dump?resource=dynamic_active_secrets", host: "admin").body
+        let secrets = try JSONValue.parse(body)["configs"]?.array ?? []
+        XCTAssertEqual(Set(secrets.compactMap { $0["name"]?.string }), ["default", "ROOTCA"])
+        XCTAssertEqual(secrets.first?["version_info"]?.string, fixture.sync(ProxyResources.secretType)?.versionAcked)
+        XCTAssertFalse(body.contains("THE-PRIVATE-KEY"))
+        XCTAssertTrue(body.contains("[redacted]"))
     }
 
     func testRemovedListenerDrainsItsConnections() throws {
