@@ -70,6 +70,12 @@ final class SidecarTrafficTests: XCTestCase {
          """].joined(separator: "\n---\n")
     }
 
+    /// The reviews VirtualService with `http` (YAML list items at column 0).
+    static func virtualService(_ http: String) -> String {
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\nspec:\n  hosts: [reviews]\n  http:\n"
+            + http.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
+    }
+
     /// The reviews DestinationRule: subsets v1 and v2, with `trafficPolicy` (YAML flow text) when given.
     static func subsetsRule(trafficPolicy: String? = nil) -> String {
         """
@@ -223,17 +229,11 @@ final class SidecarTrafficTests: XCTestCase {
         record("base: 200 through both sidecars, peer \(inbound?[4] ?? "none")", first.status == 200)
 
         // 2. A 90/10 split over 1,000 requests, within ±3%.
-        try apply("""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: reviews, namespace: default}
-            spec:
-              hosts: [reviews]
-              http:
-              - route:
-                - {destination: {host: reviews, subset: v1}, weight: 90}
-                - {destination: {host: reviews, subset: v2}, weight: 10}
-            """)
+        try apply(Self.virtualService("""
+            - route:
+              - {destination: {host: reviews, subset: v1}, weight: 90}
+              - {destination: {host: reviews, subset: v2}, weight: 10}
+            """))
         var v1 = 0, failures = 0
         for index in 0..<1000 {
             let reply = call("/split/\(index)")
@@ -245,33 +245,21 @@ final class SidecarTrafficTests: XCTestCase {
         print("90/10 split through meshctl sidecars: v1 \(v1), v2 \(1000 - v1 - failures), failures \(failures)")
 
         // 3. A header match.
-        try apply("""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: reviews, namespace: default}
-            spec:
-              hosts: [reviews]
-              http:
-              - match: [{headers: {end-user: {exact: jason}}}]
-                route: [{destination: {host: reviews, subset: v2}}]
-              - route: [{destination: {host: reviews, subset: v1}}]
-            """)
+        try apply(Self.virtualService("""
+            - match: [{headers: {end-user: {exact: jason}}}]
+              route: [{destination: {host: reviews, subset: v2}}]
+            - route: [{destination: {host: reviews, subset: v1}}]
+            """))
         let jason = call(unique("/match"), headers: [("end-user", "jason")]).header("x-app") ?? "none"
         let other = call(unique("/match")).header("x-app") ?? "none"
         XCTAssertEqual([jason, other], ["reviews-v2", "reviews-v1"])
         record("match: jason -> \(jason), others -> \(other)", true)
 
         // 4. A fault abort: FI.
-        try apply("""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: reviews, namespace: default}
-            spec:
-              hosts: [reviews]
-              http:
-              - fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
-                route: [{destination: {host: reviews, subset: v1}}]
-            """)
+        try apply(Self.virtualService("""
+            - fault: {abort: {httpStatus: 418, percentage: {value: 100}}}
+              route: [{destination: {host: reviews, subset: v1}}]
+            """))
         let abort = unique("/abort")
         let aborted = call(abort).status, abortFlags = outboundLine(abort)?[2] ?? "none"
         XCTAssertEqual(aborted, 418)
@@ -279,16 +267,10 @@ final class SidecarTrafficTests: XCTestCase {
         record("fault: \(aborted) \(abortFlags)", true)
 
         // 5. A route timeout with a slow app: 504, UT.
-        try apply("""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: reviews, namespace: default}
-            spec:
-              hosts: [reviews]
-              http:
-              - timeout: 0.5s
-                route: [{destination: {host: reviews, subset: v1}}]
-            """)
+        try apply(Self.virtualService("""
+            - timeout: 0.5s
+              route: [{destination: {host: reviews, subset: v1}}]
+            """))
         let slow = unique("/slow")
         let timedOut = call(slow).status, timeoutFlags = outboundLine(slow)?[2] ?? "none"
         XCTAssertEqual(timedOut, 504)
@@ -296,16 +278,10 @@ final class SidecarTrafficTests: XCTestCase {
         record("timeout: \(timedOut) \(timeoutFlags)", true)
 
         // 6. Retries on a failing app: 3 attempts reach it, then 503 with URX.
-        try apply("""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: reviews, namespace: default}
-            spec:
-              hosts: [reviews]
-              http:
-              - retries: {attempts: 2, retryOn: 5xx, perTryTimeout: 1s}
-                route: [{destination: {host: reviews, subset: v1}}]
-            """)
+        try apply(Self.virtualService("""
+            - retries: {attempts: 2, retryOn: 5xx, perTryTimeout: 1s}
+              route: [{destination: {host: reviews, subset: v1}}]
+            """))
         apps["v1"]?.failing = true
         let retried = unique("/retry")
         let retriedStatus = call(retried).status
@@ -317,17 +293,8 @@ final class SidecarTrafficTests: XCTestCase {
         apps["v1"]?.failing = false
 
         // 7. A DestinationRule circuit breaker: one connection, one pending request; the rest 503 UO, overloaded.
-        try apply("""
-            apiVersion: networking.istio.io/v1
-            kind: VirtualService
-            metadata: {name: reviews, namespace: default}
-            spec:
-              hosts: [reviews]
-              http:
-              - route: [{destination: {host: reviews, subset: v1}}]
-            ---
-            \(Self.subsetsRule(trafficPolicy: "{connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}}"))
-            """)
+        try apply(Self.virtualService("- route: [{destination: {host: reviews, subset: v1}}]") + "\n---\n"
+                  + Self.subsetsRule(trafficPolicy: "{connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}}"))
         let group = DispatchGroup()
         let replies = Replies()
         for index in 0..<6 {
