@@ -53,7 +53,10 @@ let package = Package(
         .target(name: "MeshDoctor", dependencies: ["Manifests", "EnvoyConfig"]),
         // The sidecar data plane: runs Envoy's v3 configuration language (static bootstrap, file-based RDS/SDS) on MeshNet.
         .target(name: "MeshProxy", dependencies: ["ConfigValues", "MeshNet"]),
-        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshProxy", "KubeClient", "MeshNet", "MeshControlPlane", "LocalPods", "CBuildInfo"]),
+        // A local pod's sidecar: the bootstrap pilot-agent would write, the agent's 15020, the proxy (or a real Envoy).
+        .target(name: "MeshSidecar", dependencies: ["ConfigValues", "MeshNet", "LocalPods", "MeshProxy"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshProxy", "KubeClient", "MeshNet", "MeshControlPlane", "LocalPods",
+                                                   "MeshSidecar", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
@@ -72,10 +75,12 @@ let package = Package(
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
         .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshNet", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
-        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "MeshTestSupport"]),
+        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "LocalPods",
+                                                          "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
         .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "ConfigValues", "EnvoyConfig", "MeshPilot", "MeshTestSupport"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
+        .testTarget(name: "MeshSidecarTests", dependencies: ["MeshSidecar", "MeshProxy", "MeshNet", "LocalPods", "ConfigValues", "MeshTestSupport"]),
         .testTarget(name: "MeshPilotTests", dependencies: ["MeshPilot", "ConfigValues", "Manifests", "MeshNet", "MeshProxy", "EnvoyConfig", "MeshTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MeshDoctorTests", dependencies: ["MeshDoctor", "EnvoyConfig", "Manifests", "MeshTestSupport"]),
     ],

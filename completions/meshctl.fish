@@ -159,7 +159,7 @@ function __meshctl_value_flags
         case 'meshctl local'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local up'
-            printf '%s\n' --port --state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+            printf '%s\n' --port --state-dir --proxy --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local status'
             printf '%s\n' --state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local down'
@@ -387,6 +387,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local"' -s h -l help -d
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l port -x -d 'Port on 127.0.0.1 (default: the last one used, else a free one)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l foreground -d 'Run in this process instead of in the background'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l proxy -x -a 'meshctl envoy' -d 'What runs in the sidecars: meshctl\'s proxy, or a real Envoy (from $ENVOY or PATH)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'

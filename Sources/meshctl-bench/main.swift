@@ -154,6 +154,13 @@ if ProcessInfo.processInfo.environment["MESHCTL_BENCH_ONLY"] == "local-pods" {
     exit(0)
 }
 
+// MESHCTL_BENCH_ONLY=local-mesh runs only the local mesh's push benchmark.
+if ProcessInfo.processInfo.environment["MESHCTL_BENCH_ONLY"] == "local-mesh" {
+    try? FileManager.default.createDirectory(atPath: workdir, withIntermediateDirectories: true)
+    printTable(try LocalMeshLoad.run(meshctl: meshctl, workdir: workdir))
+    exit(0)
+}
+
 // 1. Start-up: `meshctl version`, median of 50 runs after 3 warm-up runs.
 for _ in 0..<3 { _ = timeProcess(meshctl, ["version", "--remote=false"]) }
 let startup = median((0..<50).map { _ in timeProcess(meshctl, ["version", "--remote=false"]) }) * 1000
@@ -364,6 +371,13 @@ do {
     rows += try LocalWorkloadsLoad.run(meshctl: meshctl, workdir: workdir)
 } catch {
     rows.append(Row(benchmark: "local mode pods", result: "failed", reference: "", note: "\(error)"))
+}
+
+// 9. Local mode as a mesh: a VirtualService's way to 100 sidecars.
+do {
+    rows += try LocalMeshLoad.run(meshctl: meshctl, workdir: workdir)
+} catch {
+    rows.append(Row(benchmark: "local mesh push", result: "failed", reference: "", note: "\(error)"))
 }
 
 printTable(rows)

@@ -53,10 +53,10 @@ final class LocalModeHome {
     let environment: [String: String]
     let state: String
 
-    init(_ name: String) throws {
+    init(_ name: String, variables: [String: String] = [:]) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("meshctl-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        environment = ["HOME": folder.path, "KUBECONFIG": folder.appendingPathComponent("config").path, "PATH": "/usr/bin:/bin"]
+        environment = ["HOME": folder.path, "KUBECONFIG": folder.appendingPathComponent("config").path, "PATH": "/usr/bin:/bin"].merging(variables) { $1 }
         state = folder.appendingPathComponent("state").path
     }
 

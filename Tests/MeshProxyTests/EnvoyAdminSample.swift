@@ -48,8 +48,14 @@ extension EnvoyAdminSample {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw TestClientError(message: "gen-certs.sh failed (is openssl installed?)") }
-        let chain = try Data(contentsOf: certs.appendingPathComponent("cert-chain.pem")).base64EncodedString()
-        let root = try Data(contentsOf: certs.appendingPathComponent("root-cert.pem")).base64EncodedString()
+        try Self.writeSDSFiles(in: directory, chain: try Data(contentsOf: certs.appendingPathComponent("cert-chain.pem")),
+                               keyFile: certs.appendingPathComponent("key.pem").path,
+                               root: try Data(contentsOf: certs.appendingPathComponent("root-cert.pem")))
+    }
+
+    /// Writes `sds-default.yaml` (the secret `default`: `chain` inline, the key by file name) and `sds-rootca.yaml`
+    /// (the secret `ROOTCA`: `root` inline) into `directory`, as istiod's SDS server sends them.
+    static func writeSDSFiles(in directory: URL, chain: Data, keyFile: String, root: Data) throws {
         let type = "\"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
         try """
         version_info: "1"
@@ -57,8 +63,8 @@ extension EnvoyAdminSample {
         - \(type)
           name: default
           tls_certificate:
-            certificate_chain: {inline_bytes: \(chain)}
-            private_key: {filename: \(certs.path)/key.pem}
+            certificate_chain: {inline_bytes: \(chain.base64EncodedString())}
+            private_key: {filename: \(keyFile)}
         """.write(to: directory.appendingPathComponent("sds-default.yaml"), atomically: true, encoding: .utf8)
         try """
         version_info: "1"
@@ -66,7 +72,7 @@ extension EnvoyAdminSample {
         - \(type)
           name: ROOTCA
           validation_context:
-            trusted_ca: {inline_bytes: \(root)}
+            trusted_ca: {inline_bytes: \(root.base64EncodedString())}
         """.write(to: directory.appendingPathComponent("sds-rootca.yaml"), atomically: true, encoding: .utf8)
     }
 }

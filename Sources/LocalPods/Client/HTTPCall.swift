@@ -34,17 +34,23 @@ public enum HTTPCall {
     /// The largest answer read (an endless stream is not an answer).
     public static let maximumBodyBytes = 64 << 20
 
-    /// Sends `request` to `address:url.port` on `loop` (any thread); `completion` runs once, on the loop.
-    public static func perform(_ request: Request, address: String, source: String? = nil, timeout: Double = 30, loop: EventLoop,
-                               completion: @escaping @Sendable (Result<Response, Failure>) -> Void) {
+    /// Sends `request` to `address:url.port` on `loop` (any thread); `completion` runs once, on the loop. With `proxy`
+    /// (the caller's pod has a sidecar) the connection goes to the sidecar, naming `address:url.port` in a PROXY
+    /// protocol line, unless `address` is the pod's own.
+    public static func perform(_ request: Request, address: String, source: String? = nil, through proxy: OutboundProxy? = nil, timeout: Double = 30,
+                               loop: EventLoop, completion: @escaping @Sendable (Result<Response, Failure>) -> Void) {
         let exchange = Exchange(request: request, address: address, loop: loop, completion: completion)
+        let proxy = proxy.flatMap { $0.captures(address) ? $0 : nil }
+        exchange.proxy = proxy
         loop.execute {
             exchange.timer = loop.schedule(after: timeout) {
                 exchange.finish(.failure(Failure("no answer from \(exchange.destination) within \(Int(timeout)) s")))
             }
-            TCPConnection.connect(host: address, port: request.url.port, loop: loop, sourceHost: source) { result in
+            TCPConnection.connect(host: proxy?.host ?? address, port: proxy?.port ?? request.url.port, loop: loop, sourceHost: source) { result in
                 switch result {
-                case .failure(let error): exchange.finish(.failure(Failure(describe(error, exchange.destination))))
+                case .failure(let error):
+                    let target = proxy.map { "the sidecar at \($0.host):\($0.port) (on the way to \(exchange.destination))" } ?? exchange.destination
+                    exchange.finish(.failure(Failure(describe(error, target))))
                 case .success(let connection): exchange.start(connection)
                 }
             }
@@ -52,13 +58,14 @@ public enum HTTPCall {
     }
 
     /// `perform` for a caller that waits: runs its own loop for the exchange.
-    public static func performWaiting(_ request: Request, address: String, source: String? = nil, timeout: Double = 30) -> Result<Response, Failure> {
+    public static func performWaiting(_ request: Request, address: String, source: String? = nil, through proxy: OutboundProxy? = nil,
+                                      timeout: Double = 30) -> Result<Response, Failure> {
         let loop: EventLoop
         do { loop = try EventLoop(name: "meshctl-call") } catch { return .failure(Failure("cannot start the network loop: \(error)")) }
         loop.start()
         defer { loop.stop() }
         let outcome = Outcome()
-        perform(request, address: address, source: source, timeout: timeout, loop: loop) { outcome.set($0) }
+        perform(request, address: address, source: source, through: proxy, timeout: timeout, loop: loop) { outcome.set($0) }
         return outcome.wait()
     }
 
@@ -73,6 +80,8 @@ public enum HTTPCall {
     private final class Exchange: @unchecked Sendable {
         let request: Request
         let destination: String
+        let address: String
+        var proxy: OutboundProxy?
         let loop: EventLoop
         private var completion: (@Sendable (Result<Response, Failure>) -> Void)?
         var timer: EventLoop.TimerID?
@@ -84,6 +93,7 @@ public enum HTTPCall {
         init(request: Request, address: String, loop: EventLoop, completion: @escaping @Sendable (Result<Response, Failure>) -> Void) {
             self.request = request
             self.loop = loop
+            self.address = address
             destination = address.contains(":") ? "[\(address)]:\(request.url.port)" : "\(address):\(request.url.port)"
             self.completion = completion
         }
@@ -100,6 +110,9 @@ public enum HTTPCall {
             decoder.requestSent(method: request.method)
             connection.onData = { [self] bytes in received(bytes) }
             connection.onClose = { [self] in closed() }
+            if proxy != nil {
+                connection.send(OutboundProxy.header(source: connection.localAddress ?? "", destination: address, port: request.url.port))
+            }
             connection.send(encoder.head(HTTPRequestHead(method: request.method, target: request.url.target, headers: headers), hasBody: false))
             if !request.body.isEmpty { connection.send(request.body) }
             _ = encoder.end()

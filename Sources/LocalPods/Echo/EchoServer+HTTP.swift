@@ -121,7 +121,8 @@ extension EchoServer {
             return finish(view.callResponse(url: text, address: nil, result: .failure(HTTPCall.Failure(error.description))))
         }
         let podAddress = settings.environment["POD_IP"].flatMap { IPAddress.isLoopback($0) ? $0 : nil }
-        HTTPCall.perform(HTTPCall.Request(url: target), address: address, source: podAddress, loop: loop) { result in
+        HTTPCall.perform(HTTPCall.Request(url: target), address: address, source: podAddress, through: OutboundProxy(environment: settings.environment),
+                         loop: loop) { result in
             finish(view.callResponse(url: text, address: "\(address):\(target.port)", result: result))
         }
     }

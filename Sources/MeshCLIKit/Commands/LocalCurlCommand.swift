@@ -87,7 +87,8 @@ struct LocalCurlCommand: MeshCommand {
             throw CommandFailure("local mode has no names file in \(mode.paths.directory.path): start it with `meshctl local up`"
                                  + (mode.isDefault ? "" : " --state-dir \(mode.paths.directory.path)"))
         }
-        let source = try from.map { try LocalPodAddress.find($0, namespace: namespace, mode: mode) }
+        let origin = try from.map { try LocalPodAddress.find($0, namespace: namespace, mode: mode) }
+        let source = origin?.address
         let address: String
         do { address = try ClusterNames(fileText: String(decoding: text, as: UTF8.self)).resolve(target.host, namespace: namespace)[0] } catch {
             throw CommandFailure(error.description)
@@ -108,12 +109,13 @@ struct LocalCurlCommand: MeshCommand {
         }
         let request = HTTPCall.Request(method: method ?? (data == nil ? "GET" : "POST"), url: target, headers: sent, body: body)
         if verbose {
-            context.stderr.write("* \(target.host) is \(address); connecting to \(address):\(target.port)" + (source.map { " from \($0)" } ?? "") + "\n")
+            context.stderr.write("* \(target.host) is \(address); connecting to \(address):\(target.port)" + (source.map { " from \($0)" } ?? "")
+                                 + (origin?.sidecar.map { " through its sidecar at \($0.host):\($0.port)" } ?? "") + "\n")
             context.stderr.write("> \(request.method) \(target.target) HTTP/1.1\n> Host: \(target.hostHeader)\n")
             for (name, value) in sent { context.stderr.write("> \(name): \(value)\n") }
             context.stderr.write(">\n")
         }
-        switch HTTPCall.performWaiting(request, address: address, source: source, timeout: maxTime) {
+        switch HTTPCall.performWaiting(request, address: address, source: source, through: origin?.sidecar, timeout: maxTime) {
         case .failure(let failure):
             let down = mode.runningProcess == nil ? " (local mode is not running: `meshctl local up`" + (mode.isDefault ? "" : " --state-dir \(mode.paths.directory.path)") + ")" : ""
             throw CommandFailure(failure.description + down)
@@ -136,11 +138,26 @@ struct HTTPErrorStatus: MeshError {
     var message: String { "the requested URL returned error: \(status)" }
 }
 
-/// The address of a pod local mode runs, read from its store.
-enum LocalPodAddress {
-    /// `POD`, `pod/POD`, or `deploy/NAME` (`deployment/`, `deployments/`): the pod's IP, or the first ready pod's
-    /// of the Deployment (by name, as kubectl exec picks one).
-    static func find(_ reference: String, namespace: String, mode: LocalMode) throws -> String {
+/// The address of a pod local mode runs, read from its store: the pod IP, or for a pod with a sidecar its
+/// application address and the sidecar its connections go through.
+struct LocalPodAddress {
+    let address: String
+    let sidecar: OutboundProxy?
+
+    init(pod: JSONValue, podIP: String) {
+        let containers = (pod["spec"]?["containers"]?.array ?? []) + (pod["spec"]?["initContainers"]?.array ?? [])
+        if containers.contains(where: { $0["name"]?.string == "istio-proxy" }), let application = SidecarAddresses.application(podIP: podIP) {
+            address = application
+            sidecar = SidecarAddresses.outboundProxy(podIP: podIP)
+        } else {
+            address = podIP
+            sidecar = nil
+        }
+    }
+
+    /// `POD`, `pod/POD`, or `deploy/NAME` (`deployment/`, `deployments/`): the pod, or the first ready pod of the
+    /// Deployment (by name, as kubectl exec picks one).
+    static func find(_ reference: String, namespace: String, mode: LocalMode) throws -> LocalPodAddress {
         guard FileManager.default.fileExists(atPath: mode.paths.database.path) else {
             throw CommandFailure("local mode has no store in \(mode.paths.directory.path): start it with `meshctl local up`")
         }
@@ -160,7 +177,7 @@ enum LocalPodAddress {
                 let phase = pod["status"]?["phase"]?.string ?? "Pending"
                 throw CommandFailure("pod \(namespace)/\(name) has no IP address yet (phase \(phase)); wait until it runs: kubectl get pod \(name) -n \(namespace) -w")
             }
-            return address
+            return LocalPodAddress(pod: pod, podIP: address)
         case "deploy", "deployment", "deployments":
             guard let deployment = try store.get("deployments.apps", namespace: namespace, name: name) else {
                 throw CommandFailure("deployment \(name) not found in namespace \(namespace) (list them with `kubectl get deploy -n \(namespace)`)")
@@ -173,11 +190,11 @@ enum LocalPodAddress {
             let ready = pods.filter { pod in
                 (pod["status"]?["conditions"]?.array ?? []).contains { $0["type"]?.string == "Ready" && $0["status"]?.string == "True" }
             }
-            guard let address = (ready + pods).lazy.compactMap({ $0["status"]?["podIP"]?.string }).first(where: { !$0.isEmpty }) else {
+            guard let pod = (ready + pods).first(where: { !($0["status"]?["podIP"]?.string ?? "").isEmpty }), let address = pod["status"]?["podIP"]?.string else {
                 throw CommandFailure("deployment \(namespace)/\(name) has no pod with an IP address yet (\(pods.count) pod(s)); "
                                      + "wait for it: kubectl rollout status deploy/\(name) -n \(namespace)")
             }
-            return address
+            return LocalPodAddress(pod: pod, podIP: address)
         default:
             throw CommandFailure("--from \(reference): give a pod name, pod/NAME or deploy/NAME")
         }

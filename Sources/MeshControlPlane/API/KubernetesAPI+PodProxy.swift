@@ -81,7 +81,8 @@ extension KubernetesAPI {
         let dropped: Set<String> = ["host", "authorization", "connection", "content-length", "accept-encoding", "transfer-encoding", "te",
                                     "trailer", "upgrade", "keep-alive", "proxy-connection", "proxy-authorization", "expect"]
         let headers = request.headers.filter { !dropped.contains($0.name.lowercased()) && !listedInConnection.contains($0.name.lowercased()) }
-        PodHTTPForwarder.forward(method: request.method, host: address, port: port, path: path, headers: headers, body: request.body,
+        let destination = podPortOverride?(pod, port) ?? (address, port)
+        PodHTTPForwarder.forward(method: request.method, host: destination.host, port: destination.port, path: path, headers: headers, body: request.body,
                                  loop: responder.loop) { result in
             switch result {
             case .success(let response):

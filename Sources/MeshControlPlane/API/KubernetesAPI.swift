@@ -23,6 +23,8 @@ public final class KubernetesAPI: @unchecked Sendable {
     let customKinds = CustomResourceKinds()
     /// Set when controllers run: workload status is theirs then, and pods/log reads these files.
     var runsWorkloads = false
+    /// Where a pod proxy request goes instead of `podIP:port` (the istiod pod's 15014 reaches the pilot).
+    var podPortOverride: (@Sendable (_ pod: JSONValue, _ port: Int) -> (host: String, port: Int)?)?
     var containerLogs: ContainerLogFiles?
 
     public init(store: ObjectStore, token: String, serverVersion: String = "v1.32.0") {

@@ -19,6 +19,11 @@ public struct LocalStatePaths: Sendable {
     public var names: URL { directory.appendingPathComponent("names") }
     /// Written once the server answers: `https://127.0.0.1:PORT` and the start time.
     public var endpoint: URL { directory.appendingPathComponent("endpoint") }
+    /// The pilot's xDS and debug address, `127.0.0.1:PORT`, while it runs.
+    public var pilot: URL { directory.appendingPathComponent("pilot") }
+    /// The mesh's certificate authority (the sidecars' SPIFFE certificates), apart from the API server's.
+    public var meshAuthorityCertificate: URL { directory.appendingPathComponent("mesh-ca.crt") }
+    public var meshAuthorityKey: URL { directory.appendingPathComponent("mesh-ca.key") }
 }
 
 /// Files written whole (temporary file, then rename) and, for secrets, readable by the owner only.
@@ -56,6 +61,8 @@ public final class LocalControlPlane: @unchecked Sendable {
     public let serviceProxy: ServiceProxy
     /// The controllers and the kubelet, when this control plane runs workloads.
     let workloads: LocalWorkloads?
+    /// The pilot that configures the sidecars, when this control plane runs workloads.
+    public let pilot: LocalPilot?
 
     /// Prepares the state directory (credentials made if missing) and binds the port (0: any free one). With
     /// `workloads`, it also runs what is applied: controllers, and pods as local processes.
@@ -80,6 +87,8 @@ public final class LocalControlPlane: @unchecked Sendable {
         api.serverAddress = "127.0.0.1:\(server.port)"
         let api = self.api
         workloads = settings.map { LocalWorkloads(api: api, settings: $0, stateDirectory: stateDirectory) }
+        let statePaths = paths
+        pilot = try settings.map { _ in try LocalPilot(store: store, paths: statePaths, log: { line in api.log(line) }) }
         try Bootstrap.seed(api)
         serviceProxy = try ServiceProxy(store: store, namesFile: paths.names) { [api] line in api.log(line) }
     }
@@ -103,6 +112,12 @@ public final class LocalControlPlane: @unchecked Sendable {
         for loop in loops { loop.start() }
         server.start()
         try serviceProxy.start()
+        if let pilot {
+            try pilot.start()
+            api.podPortOverride = IstiodPod.override(pilotAddress: pilot.address)
+            try IstiodPod.ensure(api)
+            try StateFiles.write(Array("\(pilot.address)\n".utf8), to: paths.pilot, secret: false)
+        }
         try workloads?.start()
         try StateFiles.write(Array("\(url)\n\(Int(Date().timeIntervalSince1970))\n".utf8), to: paths.endpoint, secret: false)
     }
@@ -110,6 +125,11 @@ public final class LocalControlPlane: @unchecked Sendable {
     /// Stops the pods (when it runs them; none is left running), then the server.
     public func stop() {
         workloads?.stop()
+        if let pilot {
+            pilot.stop()
+            IstiodPod.remove(api)
+            try? FileManager.default.removeItem(at: paths.pilot)
+        }
         serviceProxy.stop()
         server.stop()
         for loop in loops { loop.stop() }

@@ -36,6 +36,10 @@ public struct WorkloadSettings: Sendable {
     public var backoffMaximum: Double = 300
     /// The longest a stopping pod is given before SIGKILL when local mode itself shuts down.
     public var shutdownGraceLimit: Double = 8
+    /// What runs in a pod's `istio-proxy` container: `meshctl` (the embedded proxy) or `envoy` (a real Envoy, at
+    /// `envoyPath`), both on the bootstrap meshctl's sidecar agent writes.
+    public var sidecarProxy = "meshctl"
+    public var envoyPath: String?
 
     public init(executable: String) { self.executable = executable }
 }

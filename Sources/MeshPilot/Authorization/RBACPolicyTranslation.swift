@@ -68,21 +68,17 @@ struct RBACPolicyTranslation {
 
     private func strings(_ value: JSONValue?) -> [String] { (value?.array ?? []).compactMap(\.string) }
 
-    private func permission(_ attributes: [Attribute]) throws(Skipped) -> JSONValue {
-        var and: [JSONValue] = []
-        for attribute in attributes {
-            if let match = try matchers(attribute, attribute.values) { and.append(match) }
-            if let match = try matchers(attribute, attribute.notValues) { and.append(RBACJSON.permissionNot(match)) }
-        }
-        return RBACJSON.permissionAnd(and.isEmpty ? [RBACJSON.permissionAny] : and)
-    }
+    private func permission(_ attributes: [Attribute]) throws(Skipped) -> JSONValue { try combined(attributes, side: .permission) }
+    private func principal(_ attributes: [Attribute]) throws(Skipped) -> JSONValue { try combined(attributes, side: .principal) }
 
-    private func principal(_ attributes: [Attribute]) throws(Skipped) -> JSONValue {
+    /// The AND of the attributes' matchers (values ORed, notValues negated); `any` when there are none.
+    private func combined(_ attributes: [Attribute], side: Side) throws(Skipped) -> JSONValue {
         var and: [JSONValue] = []
         for attribute in attributes {
             if let match = try matchers(attribute, attribute.values) { and.append(match) }
-            if let match = try matchers(attribute, attribute.notValues) { and.append(RBACJSON.principalNot(match)) }
+            if let match = try matchers(attribute, attribute.notValues) { and.append(side == .permission ? RBACJSON.permissionNot(match) : RBACJSON.principalNot(match)) }
         }
+        if side == .permission { return RBACJSON.permissionAnd(and.isEmpty ? [RBACJSON.permissionAny] : and) }
         return RBACJSON.principalAnd(and.isEmpty ? [RBACJSON.principalAny] : and)
     }
 

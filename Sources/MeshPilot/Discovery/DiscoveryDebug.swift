@@ -12,9 +12,16 @@ enum DiscoveryDebug {
 
     /// Per type, the subscription sent to last stands for the type (Envoy's REST transport has one per RDS
     /// configuration, EDS cluster and secret); the type counts as acknowledged only when every subscription is.
+    /// A subscription to resources the proxy's configuration no longer has (the EDS poll of a cluster a
+    /// DestinationRule's deletion removed) is left out: the proxy stopped asking, it will never acknowledge it.
     static func typeStates(_ record: ProxyRecord) -> [String: TypeSyncState] {
         var states: [String: TypeSyncState] = [:]
-        let byType = Dictionary(grouping: record.subscriptions, by: { $0.key.typeURL })
+        let current = record.subscriptions.filter { key, _ in
+            guard !key.names.isEmpty, let resources = record.resources else { return true }
+            let names = Set(resources.resources(ofType: key.typeURL).compactMap { $0["name"]?.string ?? $0["cluster_name"]?.string })
+            return key.names.allSatisfy(names.contains)
+        }
+        let byType = Dictionary(grouping: current, by: { $0.key.typeURL })
         for (typeURL, subscriptions) in byType {
             let values = subscriptions.map(\.value)
             guard let latest = values.max(by: { ($0.sentAt ?? .distantPast) < ($1.sentAt ?? .distantPast) }) else { continue }

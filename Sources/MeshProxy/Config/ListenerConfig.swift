@@ -167,7 +167,7 @@ extension Listener {
                 case proxyProtocolType:
                     inspection.proxyProtocol = true
                     if try typed.bool("allow_requests_without_proxy_protocol") == true {
-                        throw typed.error("allow_requests_without_proxy_protocol is not supported (clients of this listener must send a PROXY header)",
+                        throw typed.error("is not supported (clients of this listener must send a PROXY header)",
                                           path: [.key("allow_requests_without_proxy_protocol")])
                     }
                     if !(try typed.list("rules") { _ throws(ProxyConfigError) in () }).isEmpty {

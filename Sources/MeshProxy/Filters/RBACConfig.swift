@@ -136,7 +136,6 @@ extension RBACMatcher {
                 found.append(.requestedServerName(name))
             }
             if let template = try reader.object("uri_template", { template throws(ProxyConfigError) -> RegexPattern in
-                reader.ignore("name")
                 template.ignore("name")
                 guard let pattern = try template.object("typed_config", { typed throws(ProxyConfigError) -> RegexPattern in
                     guard try typed.typeName() == "envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig" else {

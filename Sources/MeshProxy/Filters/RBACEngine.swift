@@ -55,7 +55,7 @@ struct RBACEngine {
             guard let path = subject.path else { return false }
             return pattern.matchesWhole(path)
         case .destinationPort(let port):
-            return Int(subject.connection.localAddress[subject.connection.localAddress.index(after: subject.connection.localAddress.lastIndex(of: ":") ?? subject.connection.localAddress.startIndex)...]) == port
+            return Int(subject.connection.localAddress.split(separator: ":").last ?? "") == port
         case .destinationIP(let range): return range.contains(subject.connection.localHost)
         case .requestedServerName(let matcher): return matcher.matches(subject.connection.tls?.serverName ?? "")
         case .authenticated(let name):
@@ -68,7 +68,8 @@ struct RBACEngine {
     }
 }
 
-/// An RBAC filter's work on one request or connection: shadow rules counted, enforced rules decide; the stats are
+/// An RBAC filter's work on one request or connection: shadow rules counted, enforced rules decide (LOG rules only
+/// mark the request, and it goes on); the stats are
 /// Envoy's (`PREFIX.rbac.allowed|denied`, `PREFIX.rbac.SHADOW.shadow_allowed|shadow_denied`).
 enum RBACFilterRun {
     /// nil when the request may go on; else the details Envoy writes (`rbac_access_denied_matched_policy[NAME]`).
@@ -81,10 +82,7 @@ enum RBACFilterRun {
         }
         guard let rules = config.rules else { return nil }
         let decision = RBACEngine.evaluate(rules, subject)
-        if rules.action == .log {
-            stats.increment(name(config.rulesStatPrefix, decision.policy != nil ? "logged" : "not_logged"))
-            return nil
-        }
+        // LOG never denies: Envoy counts its requests as allowed.
         stats.increment(name(config.rulesStatPrefix, decision.allowed ? "allowed" : "denied"))
         return decision.allowed ? nil : "rbac_access_denied_matched_policy[\(decision.policy ?? "none")]"
     }

@@ -84,7 +84,7 @@ public struct AccessLogFormat: Sendable {
         case .responseCode: return String(entry.responseCode)
         case .responseFlags: return entry.flags.isEmpty ? "-" : entry.flags.map(\.rawValue).joined(separator: ",")
         case .responseCodeDetails: return dash(entry.details?.replacingOccurrences(of: " ", with: "_"))
-        case .connectionTerminationDetails: return "-"
+        case .connectionTerminationDetails: return dash(entry.connectionTerminationDetails)
         case .upstreamTransportFailureReason: return dash(entry.transportFailureReason?.replacingOccurrences(of: " ", with: "_"))
         case .bytesReceived: return String(entry.bytesReceived)
         case .bytesSent: return String(entry.bytesSent)
@@ -145,6 +145,8 @@ public struct AccessLogEntry: Sendable {
     public var responseHeaders: [(name: String, value: String)] = []
     public var flags: [ResponseFlag] = []
     public var details: String?
+    /// Why the proxy closed the connection (`rbac_access_denied_matched_policy[...]` from the network RBAC filter).
+    public var connectionTerminationDetails: String?
     public var transportFailureReason: String?
     public var bytesReceived = 0
     public var bytesSent = 0
@@ -191,15 +193,17 @@ public final class AccessLogWriter: @unchecked Sendable {
         if let open = handles[path] {
             handle = open
         } else {
-            // O_APPEND, as Envoy opens its files: every write lands at the end even when other proxies (or
-            // other processes, such as Envoy standing in for a sidecar) append to the same file.
+            // O_APPEND instead of a seek: the path may be a pipe (`/dev/stdout` of a sidecar whose output the
+            // kubelet reads), where a seek fails, and every write lands at the end even when other proxies (or
+            // Envoy standing in for a sidecar) append to the same file.
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { return }
             let opened = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
             handles[path] = opened
             handle = opened
         }
-        handle.write(Data(line.utf8))
+        // A reader that went away (a closed pipe) loses the line; it never stops the proxy.
+        try? handle.write(contentsOf: Data(line.utf8))
     }
 
     public func close() {

@@ -181,22 +181,27 @@ final class ConnectionSetup {
         do { try transport.start() } catch { transport.close() }
     }
 
-    /// The chain's network filters run: RBAC may refuse the connection (false: the caller closes it), else the
-    /// chain's terminal filter takes it over.
+    /// The chain's network filters run: RBAC may refuse the connection (false: the caller closes it; in front of
+    /// tcp_proxy it decides on the client's first bytes, as Envoy's does), else the chain's terminal filter takes it over.
     private func startSession(_ chain: FilterChain, transport: ProxyTransport, info: DownstreamConnectionInfo, initial: ByteBuffer?, prefix: String) -> Bool {
-        for rbac in chain.rbac {
-            guard let denial = RBACFilterRun.check(rbac, subject: RBACEngine.Subject(connection: info), statPrefix: rbac.statPrefix, stats: runtime.stats) else { continue }
-            runtime.log.debug("\(listenerName): \(denial) for \(remote); closing")
-            return false
+        let stats = runtime.stats, log = runtime.log, name = listenerName, remote = remote
+        let rbacDenial: () -> String? = {
+            for rbac in chain.rbac {
+                guard let denial = RBACFilterRun.check(rbac, subject: RBACEngine.Subject(connection: info), statPrefix: rbac.statPrefix, stats: stats) else { continue }
+                log.debug("\(name): \(denial) for \(remote); closing")
+                return denial
+            }
+            return nil
         }
         switch chain.filter {
         case .httpConnectionManager(let manager):
+            if !chain.rbac.isEmpty, rbacDenial() != nil { return false }
             let connection = DownstreamHTTPConnection(tcp: transport, info: info, runtime: runtime, loopContext: context, manager: manager,
                                                       listenerStatPrefix: prefix)
             connection.begin(initial: initial)
         case .tcpProxy(let proxy):
             let session = TCPProxySession(downstream: transport, info: info, config: proxy, runtime: runtime, loop: context.loop, listenerStatPrefix: prefix)
-            session.begin(initial: initial)
+            session.begin(initial: initial, firstBytesCheck: chain.rbac.isEmpty ? nil : rbacDenial)
         }
         return true
     }

@@ -43,6 +43,8 @@ struct FilterChainSelector {
     }
 
     func select(_ facts: ConnectionFacts) -> FilterChain? {
+        // The common plain listener: one chain that matches everything.
+        if chains.count == 1, chains[0].match == FilterChainMatch() { return chains[0] }
         var candidates = Array(chains.indices)
         // Each step scores a chain: nil = it names values and the connection's is not among them, 0 = the
         // criterion is empty, higher = more specific.

@@ -32,18 +32,27 @@ final class TCPProxySession {
         log.upstreamCluster = config.cluster
     }
 
-    func begin(initial: ByteBuffer?) {
+    /// Starts relaying. `firstBytesCheck` runs when the client's first bytes arrive (the network RBAC filters'
+    /// ONE_TIME_ON_FIRST_BYTE): a denial closes both sides and is logged as the connection's termination details.
+    func begin(initial: ByteBuffer?, firstBytesCheck: (() -> String?)? = nil) {
         retainSelf = self
-        if let initial { log.bytesReceived += initial.readableBytes; waiting.append(initial) }
-        downstream.onData = { [unowned self] bytes in
+        var check = firstBytesCheck
+        let receive: (ByteBuffer) -> Void = { [unowned self] bytes in
             log.bytesReceived += bytes.readableBytes
+            if let pending = check {
+                check = nil
+                if let denial = pending() { return deny(denial) }
+            }
             if let upstream { upstream.send(bytes) } else { waiting.append(bytes) }
         }
+        downstream.onData = receive
         downstream.onClose = { [unowned self] in
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
             upstream?.closeWhenDrained()
             finish()
         }
+        if let initial { receive(initial) }
+        guard !finished else { return }
         guard let cluster = runtime.clusters[config.cluster], let (address, tls) = destination(in: cluster) else {
             log.add(.noHealthyUpstream)
             if let cluster = runtime.clusters[config.cluster] { runtime.stats.increment(cluster.statPrefix + "upstream_cx_none_healthy") }
@@ -82,6 +91,13 @@ final class TCPProxySession {
         }
         guard let host = cluster.chooseHost(hash: nil, avoid: [], attempts: 1) else { return nil }
         return (cluster.config.endpoints[host].address, cluster.config.tls(forEndpoint: host))
+    }
+
+    private func deny(_ details: String) {
+        log.connectionTerminationDetails = details
+        waiting.removeAll()
+        upstream?.close()
+        downstream.close()
     }
 
     private func finish() {

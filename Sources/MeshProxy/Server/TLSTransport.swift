@@ -117,21 +117,40 @@ final class TLSTransport: ProxyTransport {
         guard !failed, !sentClose else { return }
         sentClose = true
         layer.close(down: tcp.enqueue)
+        tcp.flush()
     }
 
     private func fail(_ error: TLSError) {
         guard !failed else { return }
         failed = true
         onFailure(error)
+        tcp.flush()  // the alert that tells the peer why
         tcp.closeWhenDrained(because: .tls(error.description))
     }
 
-    /// Envoy's words for a TLS failure (`TLS_error:|...:CERTIFICATE_VERIFY_FAILED:TLS_error_end`), from OpenSSL's reasons.
+    /// Envoy's words for a TLS failure, as its access log shows them (BoringSSL's packed error code and names):
+    /// `TLS_error:|268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:verify cert failed: SAN
+    /// matcher, certificate SANs are [spiffe://...]:TLS_error_end`.
     static func envoyReason(_ error: TLSError) -> String {
-        var reasons = error.reasons.map { "SSL routines:OPENSSL_internal:" + $0.uppercased().replacingOccurrences(of: " ", with: "_") }
-        if error.peerNameProblem != nil, let index = reasons.indices.first { reasons[index] += ":verify cert failed: verify SAN list" }
-        if reasons.isEmpty { reasons = ["SSL routines:OPENSSL_internal:HANDSHAKE_FAILURE"] }
-        return "TLS_error:" + reasons.map { "|" + $0 }.joined() + ":TLS_error_end"
+        let verifyFailed = "268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:verify cert failed: "
+        let detail: String
+        if let problem = error.peerNameProblem {
+            // MeshNet says "the peer certificate's SANs [URI:a, DNS:b] match none of [...]"; Envoy lists the names bare.
+            let listed = problem.range(of: "SANs [").flatMap { start in problem[start.upperBound...].range(of: "]").map { problem[start.upperBound..<$0.lowerBound] } }
+            let names = (listed ?? "").split(separator: ",").map { name -> String in
+                let trimmed = name.trimmingCharacters(in: .whitespaces)
+                return trimmed.firstIndex(of: ":").map { index in
+                    ["URI", "DNS", "IP"].contains(String(trimmed[..<index])) ? String(trimmed[trimmed.index(after: index)...]) : trimmed
+                } ?? trimmed
+            }
+            detail = verifyFailed + "SAN matcher, certificate SANs are [\(names.joined(separator: ", "))]"
+        } else if let result = error.verifyResult {
+            detail = verifyFailed + "X509_verify_cert: certificate verification error at depth 0: \(result)"
+        } else {
+            let reason = error.reasons.first ?? "handshake failure"
+            detail = "0:SSL routines:OPENSSL_internal:" + reason.uppercased().replacingOccurrences(of: " ", with: "_")
+        }
+        return "TLS_error:|\(detail):TLS_error_end"
     }
 }
 

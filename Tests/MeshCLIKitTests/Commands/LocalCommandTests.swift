@@ -58,7 +58,9 @@ final class LocalCommandTests: XCTestCase {
         XCTAssertEqual(status.status, 0, status.stderr)
         let document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         XCTAssertEqual(document["state"] as? String, "up")
-        XCTAssertEqual(document["objects"] as? Int, 11, "4 namespaces, 2 ConfigMaps, the istiod Service with its Endpoints and EndpointSlice, the injector webhook and the node")
+        XCTAssertEqual(document["objects"] as? Int, 12, "4 namespaces, 2 ConfigMaps, the istiod Service with its Endpoints and EndpointSlice, the injector webhook, the node "
+                       + "and the istiod pod that stands for the pilot")
+        XCTAssertTrue((document["pilot"] as? String)?.hasPrefix("127.0.0.1:") == true, "\(document)")
 
         // What the API acknowledged survives kill -9.
         let kubectl = URL(fileURLWithPath: "/usr/bin/kubectl")

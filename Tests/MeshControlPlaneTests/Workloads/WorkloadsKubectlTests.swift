@@ -316,4 +316,55 @@ final class WorkloadsKubectlTests: XCTestCase {
             XCTAssertTrue(output.split(separator: "\n").contains(Substring(line)), "\(line) in:\n\(output)")
         }
     }
+
+    /// A pod with Istio's sidecar (as kube-inject writes it): istio-init completes at once, istio-proxy runs
+    /// `meshctl x sidecar` with the injected args on the pod IP, and the application gets its own address and the
+    /// sidecar to send through.
+    func testIstioProxyContainersRunMeshctlsSidecarAndTheAppMovesToItsOwnAddress() throws {
+        let pod = """
+            apiVersion: v1
+            kind: Pod
+            metadata: {name: shop, labels: {app: shop, version: v1}}
+            spec:
+              initContainers:
+              - name: istio-init
+                image: docker.io/istio/proxyv2:1.24.0
+                args: [istio-iptables, -p, "15001", -z, "15006", -u, "1337", -m, REDIRECT]
+              containers:
+              - name: shop
+                image: meshctl/echo:1.0
+                env: [{name: MY_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}]
+                ports: [{containerPort: 8080}]
+              - name: istio-proxy
+                image: docker.io/istio/proxyv2:1.24.0
+                args: [proxy, sidecar, --domain, $(POD_NAMESPACE).svc.cluster.local]
+                env:
+                - {name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}
+                - {name: INSTANCE_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+
+            """
+        XCTAssertEqual(try kubectl(["apply", "-f", "-"], input: pod).status, 0)
+        var app = "", sidecar = ""
+        XCTAssertTrue(eventually(timeout: 20) {
+            app = (try? self.kubectl(["logs", "shop", "-c", "shop"]).output) ?? ""
+            sidecar = (try? self.kubectl(["logs", "shop", "-c", "istio-proxy"]).output) ?? ""
+            return app.contains("POD_VERSION=") && sidecar.contains("POD_VERSION=")
+        }, app + sidecar)
+        let stored = try XCTUnwrap(plane!.api.store.get("pods", namespace: "default", name: "shop"))
+        let address = try XCTUnwrap(stored["status"]?["podIP"]?.string)
+        XCTAssertTrue(address.hasPrefix("127.10."), address)
+        let application = "127.11." + address.split(separator: ".").suffix(2).joined(separator: ".")
+        let appLines = app.split(separator: "\n").map(String.init), sidecarLines = sidecar.split(separator: "\n").map(String.init)
+        for line in ["args: x echo", "POD_IP=\(application)", "MY_IP=\(application)", "MESHCTL_OUTBOUND_PROXY=\(address):15001"] {
+            XCTAssertTrue(appLines.contains(line), "\(line) in:\n\(app)")
+        }
+        for line in ["args: x sidecar -- proxy sidecar --domain default.svc.cluster.local", "POD_IP=\(address)", "INSTANCE_IP=\(address)",
+                     #"ISTIO_METAJSON_LABELS={"app":"shop","version":"v1"}"#, "MESHCTL_SIDECAR_PROXY=meshctl"] {
+            XCTAssertTrue(sidecarLines.contains(line), "\(line) in:\n\(sidecar)")
+        }
+        XCTAssertFalse(sidecarLines.contains { $0.hasPrefix("MESHCTL_OUTBOUND_PROXY=") }, sidecar)
+        let initStatus = stored["status"]?["initContainerStatuses"]?.array?.first
+        XCTAssertEqual(initStatus?["state"]?["terminated"]?["exitCode"]?.int, 0, "\(initStatus ?? .null)")
+        XCTAssertTrue(try kubectl(["logs", "shop", "-c", "istio-init"]).output.contains("traffic capture is emulated"))
+    }
 }

@@ -1,6 +1,7 @@
 import ConfigValues
 import Foundation
 @testable import MeshPilot
+@testable import MeshProxy
 import XCTest
 
 /// Istio's own AuthorizationPolicy translation cases (pilot/pkg/security/authz/builder/testdata in Istio's source
@@ -72,6 +73,17 @@ final class IstioAuthorizationCasesTests: XCTestCase {
             XCTAssertEqual(got.count, want.count, "\(folder)/\(input): number of filters")
             for (index, (filter, expected)) in zip(got, want).enumerated() where filter != expected {
                 XCTFail("\(folder)/\(input) filter \(index) differs from Istio's \(outputs[index]).yaml:\nwant \(expected.serialized)\ngot  \(filter.serialized)")
+            }
+            // meshctl's proxy runs every filter the pilot makes.
+            for filter in got {
+                do {
+                    let typed = try ConfigReader.mapping(try XCTUnwrap(filter["typed_config"]).yamlNode, file: input, path: [])
+                    _ = try typed.typeName()
+                    _ = try RBACConfig.read(typed, network: forTCP)
+                    try typed.finish()
+                } catch {
+                    XCTFail("\(folder)/\(input): meshctl's proxy cannot read the filter: \(error)")
+                }
             }
         }
     }

@@ -127,6 +127,23 @@ final class BootstrapTests: XCTestCase {
             ("static_resources: {listeners: [{name: l, address: {socket_address: {address: 127.0.0.1, port_value: 70000}}, filter_chains: []}]}",
              "static_resources.listeners[0].address.socket_address.port_value", "must be a whole number from 0 to 65535"),
             ("[1, 2]", "", "must be a mapping"),
+            (listener().replacingOccurrences(of: "    filter_chains:\n", with: "    listener_filters:\n    - {name: pp, typed_config: "
+                + "{\"@type\": type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol, allow_requests_without_proxy_protocol: true}}\n"
+                + "    filter_chains:\n"),
+             "static_resources.listeners[0].listener_filters[0].typed_config.allow_requests_without_proxy_protocol", "is not supported"),
+            ("""
+            static_resources:
+              listeners:
+              - address: {socket_address: {address: 127.0.0.1, port_value: 1}}
+                filter_chains:
+                - {filter_chain_match: {destination_port: 80}, filters: [{name: t, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: a, cluster: a}}]}
+                - {filter_chain_match: {destination_port: 80}, filters: [{name: t, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: b, cluster: b}}]}
+            """, "static_resources.listeners[0].filter_chains[1].filter_chain_match", "filter chains 0 and 1 have the same filter_chain_match"),
+            ("static_resources: {clusters: [{name: c, type: ORIGINAL_DST, lb_policy: CLUSTER_PROVIDED, load_assignment: {endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 1}}}}]}]}}]}",
+             "static_resources.clusters[0].load_assignment", "an ORIGINAL_DST cluster takes no load_assignment endpoints"),
+            ("static_resources: {clusters: [{name: c, transport_socket: {name: tls, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext, common_tls_context: {validation_context: {match_typed_subject_alt_names: [{san_type: URI, matcher: {safe_regex: {regex: \"x.*\"}}}]}}}}}]}",
+             "static_resources.clusters[0].transport_socket.typed_config.common_tls_context.validation_context.match_typed_subject_alt_names[0].matcher",
+             "only exact, prefix and suffix matchers are supported"),
         ]
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-bad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -5,31 +5,7 @@ import XCTest
 
 /// `envoy.filters.http.local_ratelimit`: the token bucket, and the filter in the data path in the shape Istio's
 /// docs apply with an EnvoyFilter (a listener-level entry without a bucket, the bucket per route).
-final class LocalRateLimitTests: XCTestCase {
-    private var upstream: SampleUpstream!
-    private var proxy: ProxyServer?
-    private var directory: URL!
-
-    override func setUpWithError() throws {
-        upstream = try SampleUpstream(name: "app")
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-ratelimit-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        proxy?.stop()
-        upstream?.stop()
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    private func start(_ bootstrap: PolicyBootstrap) throws -> ProxyServer {
-        let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: try bootstrap.write()), concurrency: 2,
-                                    log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
-        proxy.start()
-        self.proxy = proxy
-        return proxy
-    }
-
+final class LocalRateLimitTests: PolicyFilterTestCase {
     static func limit(_ prefix: String, maxTokens: Int, enforced: Int = 100, extra: String = "") -> String {
         """
         {"@type": type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit, stat_prefix: \(prefix), token_bucket: {max_tokens: \(maxTokens), tokens_per_fill: \(maxTokens), fill_interval: 60s}, filter_enabled: {runtime_key: local_rate_limit_enabled, default_value: {numerator: 100, denominator: HUNDRED}}, filter_enforced: {runtime_key: local_rate_limit_enforced, default_value: {numerator: \(enforced), denominator: HUNDRED}}, response_headers_to_add: [{append_action: OVERWRITE_IF_EXISTS_OR_ADD, header: {key: x-local-rate-limit, value: "true"}}]\(extra)}
@@ -52,7 +28,7 @@ final class LocalRateLimitTests: XCTestCase {
             "{name: limited, match: {prefix: /limited}, route: {cluster: app}, typed_per_filter_config: {envoy.filters.http.local_ratelimit: \(Self.limit("http_local_rate_limiter", maxTokens: 3))}}",
             "{name: all, match: {prefix: /}, route: {cluster: app}}",
         ]
-        let proxy = try start(bootstrap)
+        let proxy = try start(bootstrap, concurrency: 2)
         let statuses = try (0..<5).map { _ in try TestClient.get(port: bootstrap.httpPort, path: "/limited", host: "app").status }
         XCTAssertEqual(statuses, [200, 200, 200, 429, 429])
         let limited = try TestClient.get(port: bootstrap.httpPort, path: "/limited", host: "app")
@@ -70,7 +46,7 @@ final class LocalRateLimitTests: XCTestCase {
     func testNotEnforcedCountsOnlyAndDraftHeadersTellTheClient() throws {
         var bootstrap = PolicyBootstrap(directory: directory, upstreamPort: upstream.port)
         bootstrap.httpFilters = ["{name: envoy.filters.http.local_ratelimit, typed_config: \(Self.limit("shadow", maxTokens: 1, enforced: 0, extra: ", enable_x_ratelimit_headers: DRAFT_VERSION_03"))}"]
-        let proxy = try start(bootstrap)
+        let proxy = try start(bootstrap, concurrency: 2)
         let first = try TestClient.get(port: bootstrap.httpPort, path: "/a", host: "app")
         XCTAssertEqual(first.header("x-ratelimit-limit"), "1")
         XCTAssertEqual(first.header("x-ratelimit-remaining"), "0")

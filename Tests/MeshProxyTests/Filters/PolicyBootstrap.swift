@@ -1,6 +1,7 @@
 import Foundation
 @testable import MeshProxy
 import MeshTestSupport
+import XCTest
 
 /// A bootstrap for the policy filters' tests that Envoy runs too: an admin port, one HTTP listener whose
 /// `http_filters` come before the router, routes to the test upstream `app`, and an access log of status, flags
@@ -19,6 +20,7 @@ struct PolicyBootstrap {
     var tcpFilters: [String]?
 
     var accessLog: URL { directory.appendingPathComponent("access.log") }
+    var tcpAccessLog: URL { directory.appendingPathComponent("tcp.log") }
 
     var text: String {
         var yaml = """
@@ -53,7 +55,7 @@ struct PolicyBootstrap {
                 address: {socket_address: {address: 127.0.0.1, port_value: \(tcpPort)}}
                 filter_chains:
                 - filters:
-            \((tcpFilters + ["{name: envoy.filters.network.tcp_proxy, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: tcp, cluster: app}}"]).map { "      - " + $0 }.joined(separator: "\n"))
+            \((tcpFilters + ["{name: envoy.filters.network.tcp_proxy, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: tcp, cluster: app, access_log: [{name: envoy.access_loggers.file, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(tcpAccessLog.path), log_format: {text_format_source: {inline_string: \"%RESPONSE_FLAGS% %CONNECTION_TERMINATION_DETAILS% %UPSTREAM_HOST% %BYTES_RECEIVED%\\n\"}}}}]}}"]).map { "      - " + $0 }.joined(separator: "\n"))
 
             """
         }
@@ -83,5 +85,33 @@ struct PolicyBootstrap {
 
     static func rbacFilter(_ rules: String) -> String {
         "{name: envoy.filters.http.rbac, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC, \(rules)}}"
+    }
+}
+
+/// The policy filters' test cases: an upstream `app`, a scratch folder, and the proxy a test starts.
+class PolicyFilterTestCase: XCTestCase {
+    var upstream: SampleUpstream!
+    var proxy: ProxyServer?
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        upstream = try SampleUpstream(name: "app")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-policy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        proxy?.stop()
+        upstream?.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Runs the bootstrap in meshctl's proxy (stopped at tear-down).
+    func start(_ bootstrap: PolicyBootstrap, concurrency: Int = 1) throws -> ProxyServer {
+        let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: try bootstrap.write()), concurrency: concurrency,
+                                    log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+        proxy.start()
+        self.proxy = proxy
+        return proxy
     }
 }

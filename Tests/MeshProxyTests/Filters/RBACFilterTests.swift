@@ -7,31 +7,7 @@ import XCTest
 
 /// `envoy.filters.http.rbac` and `envoy.filters.network.rbac`: rules read strictly, evaluated as Envoy's engine
 /// does, and enforced in the data path with Envoy's answer, details and stats.
-final class RBACFilterTests: XCTestCase {
-    private var upstream: SampleUpstream!
-    private var proxy: ProxyServer?
-    private var directory: URL!
-
-    override func setUpWithError() throws {
-        upstream = try SampleUpstream(name: "app")
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-rbac-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDown() {
-        proxy?.stop()
-        upstream?.stop()
-        try? FileManager.default.removeItem(at: directory)
-    }
-
-    private func start(_ bootstrap: PolicyBootstrap) throws -> ProxyServer {
-        let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: try bootstrap.write()), concurrency: 1,
-                                    log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
-        proxy.start()
-        self.proxy = proxy
-        return proxy
-    }
-
+final class RBACFilterTests: PolicyFilterTestCase {
     private func rules(_ yaml: String, network: Bool = false) throws -> RBACConfig {
         let root = try YAMLParser.parse(yaml)[0].root
         let reader = try ConfigReader.mapping(root, file: "rbac.yaml", path: [])
@@ -170,6 +146,9 @@ final class RBACFilterTests: XCTestCase {
         XCTAssertEqual((try? TestClient.exchange(port: bootstrap.tcpPort, bytes: request)) ?? [], [])
         XCTAssertEqual(proxy.stats.value("tcp.rbac.denied"), 1)
         XCTAssertEqual(upstream.requests, [])
+        var log = ""
+        XCTAssertTrue(eventually { log = (try? String(contentsOf: bootstrap.tcpAccessLog, encoding: .utf8)) ?? ""; return log.hasSuffix("\n") })
+        XCTAssertEqual(log, "- rbac_access_denied_matched_policy[local] 127.0.0.1:\(upstream.port) \(request.count)\n", "as Envoy logs it")
         proxy.stop()
 
         bootstrap.tcpFilters = [filter("ALLOW")]

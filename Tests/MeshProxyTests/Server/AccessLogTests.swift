@@ -40,4 +40,29 @@ final class AccessLogTests: XCTestCase {
         XCTAssertThrowsError(try AccessLogFormat("100% done"))
         XCTAssertEqual(try AccessLogFormat("%% %PROTOCOL%").render(AccessLogEntry()), "% -")
     }
+
+    /// A sidecar's access log goes to `/dev/stdout`, a pipe the kubelet reads: lines reach it (no seek, which a pipe
+    /// refuses), and a file keeps what it had, the new lines after it.
+    func testTheWriterAppendsToPipesAndFiles() throws {
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("access-\(UUID().uuidString).fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        defer { unlink(fifo) }
+        let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+        XCTAssertGreaterThanOrEqual(reader, 0)
+        defer { close(reader) }
+        let writer = AccessLogWriter()
+        defer { writer.close() }
+        writer.write("first line\n", to: fifo)
+        writer.write("second line\n", to: fifo)
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = read(reader, &buffer, buffer.count)
+        XCTAssertEqual(String(decoding: buffer.prefix(max(0, count)), as: UTF8.self), "first line\nsecond line\n")
+
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("access-\(UUID().uuidString).log")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try "earlier\n".write(to: file, atomically: true, encoding: .utf8)
+        writer.write("appended\n", to: file.path)
+        writer.close()
+        XCTAssertEqual(try String(contentsOf: file, encoding: .utf8), "earlier\nappended\n")
+    }
 }

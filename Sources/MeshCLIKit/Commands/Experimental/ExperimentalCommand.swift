@@ -9,7 +9,7 @@ struct ExperimentalCommand: MeshCommand {
                 Example("Everything about a pod's proxy in one folder", "meshctl x capture productpage-v1-6b746f74dc-9stvs -n default -d capture/"),
             ],
             aliases: ["experimental", "exp"],
-            subcommands: [AuthzCommand.self, CaptureCommand.self, DescribeCommand.self, DiagnoseCommand.self, EchoCommand.self, EnvoyStatsCommand.self])
+            subcommands: [AuthzCommand.self, CaptureCommand.self, DescribeCommand.self, DiagnoseCommand.self, EchoCommand.self, EnvoyStatsCommand.self, SidecarCommand.self])
     }
 
     init(_ invocation: Invocation) throws {}

@@ -7,6 +7,9 @@ final class ContainerRunner {
     enum Image {
         case exec
         case echo
+        /// Istio's proxy image (`.../proxyv2:TAG`): `proxy sidecar|router` runs meshctl's sidecar; `istio-iptables`
+        /// (istio-init, istio-validation) succeeds at once, since local mode emulates the traffic capture.
+        case istioProxy
         case unsupported(String)
 
         init(_ image: String) {
@@ -17,6 +20,7 @@ final class ContainerRunner {
             switch repository {
             case "meshctl/exec": self = .exec
             case "meshctl/echo": self = .echo
+            case _ where repository == "proxyv2" || repository.hasSuffix("/proxyv2"): self = .istioProxy
             default: self = .unsupported(image)
             }
         }
@@ -78,11 +82,26 @@ final class ContainerRunner {
 
     var exitCode: Int? { if case .terminated(let code, _, _, _, _, _) = state { return code } else { return nil } }
 
+    /// Istio's proxy image running `pilot-agent proxy ...`: the pod's sidecar.
+    var isSidecar: Bool {
+        guard case .istioProxy = image else { return false }
+        return (spec["args"]?.array?.first?.string ?? "proxy") == "proxy"
+    }
+
+    /// Istio's proxy image setting up the traffic capture (`istio-iptables`): nothing to do in local mode.
+    var isCaptureSetup: Bool {
+        guard case .istioProxy = image else { return false }
+        return !isSidecar
+    }
+
     /// The command line this container runs, or why it cannot run.
     func commandLine(executable: String, environment: [String: String]) -> Result<[String], ChildProcess.SpawnError> {
         switch image {
         case .echo:
             return .success([executable, "x", "echo"])
+        case .istioProxy:
+            let args = (spec["args"]?.array ?? []).compactMap(\.string).map { PodEnvironment.expand($0, environment) }
+            return .success([executable, "x", "sidecar", "--"] + args)
         case .exec:
             let command = (spec["command"]?.array ?? []).compactMap(\.string)
             let args = (spec["args"]?.array ?? []).compactMap(\.string)

@@ -22,7 +22,8 @@ final class Kubelet: Reconciler, @unchecked Sendable {
         for key in ["PATH", "HOME", "LANG", "TZ"] { if let value = own[key] { base[key] = value } }
         context = KubeletContext(settings: settings, logs: ContainerLogFiles(root: stateDirectory.appendingPathComponent("pods")), writer: writer,
                                  marker: ("MESHCTL_LOCAL_STATE", stateDirectory.standardizedFileURL.path), queue: queue,
-                                 logQueue: DispatchQueue(label: "meshctl.kubelet.logs"), baseEnvironment: base)
+                                 logQueue: DispatchQueue(label: "meshctl.kubelet.logs"), baseEnvironment: base,
+                                 pilotAddress: { StateFiles.read(LocalStatePaths(directory: stateDirectory).pilot).map { String(decoding: $0, as: UTF8.self).trimmed } })
         self.log = log
     }
 
@@ -49,7 +50,8 @@ final class Kubelet: Reconciler, @unchecked Sendable {
     }
 
     func reconcile(_ view: ClusterView) throws {
-        let pods = try view.all("pods").filter { $0["spec"]?["nodeName"]?.string == LocalNode.name }
+        // Mirror pods stand for what the control plane runs itself (the pilot's istiod pod): no process of theirs runs here.
+        let pods = try view.all("pods").filter { $0["spec"]?["nodeName"]?.string == LocalNode.name && !IstiodPod.isMirror($0) }
         queue.async { self.sync(pods) }
     }
 

@@ -4,10 +4,12 @@ import Foundation
 /// them). An address is taken while a pod holds it in its status or a process of a deleted pod still stops;
 /// what pods hold is read back from the store, so addresses persist across restarts.
 struct PodAddressPool {
-    /// Addresses handed out go round the range before one is used again.
-    private var cursor: UInt32 = 0
+    /// Addresses handed out go round the range before one is used again. Each control plane starts at a random
+    /// place, so two running at once (tests, several state directories) rarely hand out the same address.
+    private var cursor = UInt32.random(in: 0..<PodAddressPool.count)
     static let first: UInt32 = (127 << 24) | (10 << 16) | 2
-    static let count: UInt32 = (1 << 22) - 4
+    /// 127.10.0.0/16 only: each pod with a sidecar also takes the same X.Y in 127.11.0.0/16 for its application.
+    static let count: UInt32 = (1 << 16) - 2
 
     /// The next address not in `taken`.
     mutating func allocate(taken: Set<String>) -> String? {

@@ -1,4 +1,5 @@
 import Foundation
+import LocalPods
 import Manifests
 
 /// A value used only on the kubelet's queue, carried through a closure that hops back to it.
@@ -18,6 +19,8 @@ struct KubeletContext {
     let logQueue: DispatchQueue
     /// The environment every container starts from (PATH and HOME of local mode).
     let baseEnvironment: [String: String]
+    /// The pilot's `HOST:PORT`, for the sidecars (nil while it does not run).
+    let pilotAddress: @Sendable () -> String?
 }
 
 /// One pod on the node: runs its init containers in order, then its containers, restarts them by the pod's
@@ -108,8 +111,9 @@ final class PodWorker {
     }
 
     private func reportUnsupported(_ images: [String]) {
-        let message = "local mode runs only the images meshctl/echo[:TAG] (the built-in echo app) and meshctl/exec[:TAG] (the container's "
-            + "command and args as a local process); \(images.joined(separator: ", ")) \(images.count == 1 ? "is" : "are") neither"
+        let message = "local mode runs only the images meshctl/echo[:TAG] (the built-in echo app), meshctl/exec[:TAG] (the container's "
+            + "command and args as a local process) and Istio's proxyv2 (meshctl's sidecar); \(images.joined(separator: ", ")) "
+            + "\(images.count == 1 ? "is" : "are") none of these"
         for container in all {
             if case .unsupported = container.image { container.state = .waiting(reason: "ErrImageNeverPull", message: message) }
             else { container.state = .waiting(reason: "PodInitializing", message: nil) }
@@ -148,10 +152,41 @@ final class PodWorker {
         return whole >= 60 ? "\(whole / 60)m\(whole % 60 == 0 ? "" : "\(whole % 60)s")" : "\(whole)s"
     }
 
+    /// Whether the pod runs meshctl's sidecar (Istio's `istio-proxy` container): its application containers then
+    /// get an address of their own and send through the sidecar.
+    var hasSidecar: Bool { all.contains { $0.isSidecar } }
+
+    /// The address a container sees as its pod IP: the pod IP for the sidecar and in pods without one, else the
+    /// application address (see `SidecarAddresses`).
+    func podIP(for container: ContainerRunner) -> String {
+        guard hasSidecar, !container.isSidecar, let application = SidecarAddresses.application(podIP: address) else { return address }
+        return application
+    }
+
+    /// What local mode adds to a container's environment in a pod with a sidecar: the sidecar learns where the pilot
+    /// is and the pod's labels and annotations (Istio's agent reads them from the downward API); the application
+    /// containers learn where their sidecar listens.
+    func sidecarEnvironment(for container: ContainerRunner) -> [String: String] {
+        guard hasSidecar else { return [:] }
+        guard container.isSidecar else { return [OutboundProxy.environmentVariable: "\(address):\(OutboundProxy.outboundPort)"] }
+        var values = ["ISTIO_METAJSON_LABELS": pod["metadata"]?["labels"]?.serialized ?? "{}",
+                      "ISTIO_METAJSON_ANNOTATIONS": pod["metadata"]?["annotations"]?.serialized ?? "{}",
+                      "MESHCTL_POD_DIRECTORY": context.logs.podDirectory(namespace: namespace, name: name, uid: uid).path,
+                      "MESHCTL_SIDECAR_PROXY": context.settings.sidecarProxy]
+        if let pilot = context.pilotAddress() { values["MESHCTL_PILOT"] = pilot }
+        if let envoy = context.settings.envoyPath { values["ENVOY"] = envoy }
+        return values
+    }
+
+    private func environment(for container: ContainerRunner) -> [String] {
+        PodEnvironment(pod: pod, container: container.spec, podIP: podIP(for: container), store: context.writer.store)
+            .entries(base: context.baseEnvironment.merging(sidecarEnvironment(for: container)) { $1 }, marker: context.marker)
+    }
+
     private func start(_ container: ContainerRunner, now: Date) {
         changed = true
-        let environment = PodEnvironment(pod: pod, container: container.spec, podIP: address, store: context.writer.store)
-            .entries(base: context.baseEnvironment, marker: context.marker)
+        if container.isCaptureSetup { return finishCaptureSetup(container, now: now) }
+        let environment = environment(for: container)
         let values = Dictionary(environment.map { entry -> (String, String) in
             let parts = entry.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
@@ -184,6 +219,18 @@ final class PodWorker {
         }
     }
 
+    /// istio-init and istio-validation: local mode has no iptables rules to write (the sidecar's listeners on the
+    /// pod IP stand in for them), so they complete at once, saying so in their log.
+    private func finishCaptureSetup(_ container: ContainerRunner, now: Date) {
+        let file = context.logs.file(namespace: namespace, name: name, uid: uid, container: container.name, restart: container.restartCount)
+        let line = "\(LogLine.timestamp(now)) stdout F meshctl local mode: traffic capture is emulated (the sidecar listens on the pod IP; "
+            + "applications send through it with the PROXY protocol), so \(container.name) has nothing to set up\n"
+        try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? StateFiles.write(Array(line.utf8), to: file, secret: false)
+        container.state = .terminated(exitCode: 0, signal: nil, reason: "Completed", message: nil, startedAt: now, finishedAt: now)
+        if startTime == nil { startTime = now }
+    }
+
     private func reap(_ container: ContainerRunner, now: Date) {
         guard let process = container.process, let exit = process.exitStatus() else { return }
         changed = true
@@ -214,7 +261,6 @@ final class PodWorker {
     }
 
     private func probe(_ container: ContainerRunner, now: Date) {
-        let environment = PodEnvironment(pod: pod, container: container.spec, podIP: address, store: context.writer.store)
         for key in [\ContainerRunner.startup, \ContainerRunner.readiness, \ContainerRunner.liveness] {
             guard var state = container[keyPath: key], !state.inFlight, now >= state.nextDue else { continue }
             // Readiness and liveness wait for the startup probe.
@@ -223,7 +269,7 @@ final class PodWorker {
             state.inFlight = true
             state.nextDue = now.addingTimeInterval(state.probe.period)
             container[keyPath: key] = state
-            let entries = environment.entries(base: context.baseEnvironment, marker: context.marker)
+            let entries = environment(for: container)
             let queue = context.queue
             let target = QueueBound((worker: self, container: container, process: container.process))
             state.probe.run(address: address, environment: entries) { failure in
