@@ -30,21 +30,28 @@ public struct Pilot: Sendable {
         let outbound = OutboundClusters(model: model, proxy: workload).build()
         if node.kind == .router {
             let gateway = GatewayConfig(model: model, proxy: workload).build()
-            return ProxyResources(listeners: gateway.listeners, clusters: outbound.clusters + [FixedClusters.blackHole], routes: gateway.routes,
-                                  endpoints: outbound.assignments,
-                                  secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? []).withUniqueNames()
+            var resources = ProxyResources(listeners: gateway.listeners, clusters: outbound.clusters + [FixedClusters.blackHole], routes: gateway.routes,
+                                           endpoints: outbound.assignments,
+                                           secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
+            EnvoyFilterPatches.apply(push.snapshot, to: &resources, proxyLabels: workload.labels, namespace: workload.namespace, kind: node.kind)
+            return resources.withUniqueNames()
         }
         let listeners = OutboundListeners(model: model, proxy: workload).build()
-        let inboundConfig = InboundConfig(model: model, proxy: workload)
-        // AuthorizationPolicy goes here (h/policy's AuthorizationFilters): set inboundConfig.extraHTTPFilters (RBAC
-        // before the router on inbound HCMs) and extraNetworkFilters (network RBAC before tcp_proxy).
+        var inboundConfig = InboundConfig(model: model, proxy: workload)
+        // AuthorizationPolicy: RBAC before the router on inbound HCMs, network RBAC before tcp_proxy.
+        let rbacHTTP = AuthorizationFilters.http(forWorkload: workload.labels, namespace: workload.namespace, in: push.snapshot)
+        let rbacNetwork = AuthorizationFilters.network(forWorkload: workload.labels, namespace: workload.namespace, in: push.snapshot)
+        inboundConfig.extraHTTPFilters = { _ in rbacHTTP }
+        inboundConfig.extraNetworkFilters = { _ in rbacNetwork }
         let inbound = inboundConfig.build()
-        // EnvoyFilter patches (h/policy's EnvoyFilterPatches) apply to the finished resources, last, here.
-        return ProxyResources(
+        var resources = ProxyResources(
             listeners: [inbound.listener] + listeners.listeners,
             clusters: outbound.clusters + inbound.clusters + FixedClusters.all,
             routes: listeners.routes,
             endpoints: outbound.assignments,
-            secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? []).withUniqueNames()
+            secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
+        // EnvoyFilter patches apply to the finished resources, last.
+        EnvoyFilterPatches.apply(push.snapshot, to: &resources, proxyLabels: workload.labels, namespace: workload.namespace, kind: node.kind)
+        return resources.withUniqueNames()
     }
 }

@@ -15,7 +15,8 @@ enum PilotFixtures {
         "VirtualService": "virtualservices.networking.istio.io", "DestinationRule": "destinationrules.networking.istio.io",
         "ServiceEntry": "serviceentries.networking.istio.io", "Sidecar": "sidecars.networking.istio.io",
         "Gateway": "gateways.networking.istio.io", "PeerAuthentication": "peerauthentications.security.istio.io",
-        "Telemetry": "telemetries.telemetry.istio.io",
+        "Telemetry": "telemetries.telemetry.istio.io", "AuthorizationPolicy": "authorizationpolicies.security.istio.io",
+        "EnvoyFilter": "envoyfilters.networking.istio.io",
     ]
 
     /// A snapshot of the objects in YAML text (several documents), plus `extra` YAML appended.

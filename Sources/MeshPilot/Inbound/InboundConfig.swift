@@ -80,7 +80,6 @@ struct InboundConfig {
             "address": J.socketAddress(proxy.ip, 15006),
         ])
         if !inbound.isEmpty { listener.set("additional_addresses", .array(inbound.map { J.object(["address": J.socketAddress(proxy.ip, $0.port)]) })) }
-        listener.set("use_original_dst", .bool(true))
         listener.set("traffic_direction", .string("INBOUND"))
         listener.set("continue_on_listener_filters_timeout", .bool(true))
         listener.set("listener_filters_timeout", .string("0s"))

@@ -20,8 +20,11 @@ public struct MeshModel: Sendable {
     public var meshConfig: JSONValue
     /// Per-push results shared between proxies.
     let cache = PushCache()
+    /// The store objects the model was read from (AuthorizationPolicies and EnvoyFilters are read from it directly).
+    let snapshot: MeshSnapshot
 
     public init(_ snapshot: MeshSnapshot) {
+        self.snapshot = snapshot
         meshConfig = snapshot.meshConfig
         domain = "cluster.local"
         let nodes = Dictionary(snapshot.items("nodes").compactMap { node -> (String, Locality)? in

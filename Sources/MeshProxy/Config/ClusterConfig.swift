@@ -1,10 +1,13 @@
 import ConfigValues
 
 /// An upstream cluster (`envoy.config.cluster.v3.Cluster`): STATIC with a `load_assignment`, EDS (its endpoints come
-/// from a ClusterLoadAssignment the management server sends), or ORIGINAL_DST (Istio's PassthroughCluster: each
-/// connection goes where the client meant it to).
+/// from a ClusterLoadAssignment the management server sends), ORIGINAL_DST (Istio's PassthroughCluster: each
+/// connection goes where the client meant it to), or STRICT_DNS/LOGICAL_DNS (endpoints name hosts looked up when
+/// connecting: a ServiceEntry with `resolution: DNS`).
 public struct Cluster: Sendable {
-    public enum Kind: String, Sendable { case `static` = "STATIC", eds = "EDS", originalDestination = "ORIGINAL_DST" }
+    public enum Kind: String, Sendable {
+        case `static` = "STATIC", eds = "EDS", originalDestination = "ORIGINAL_DST", strictDNS = "STRICT_DNS", logicalDNS = "LOGICAL_DNS"
+    }
 
     public enum LoadBalancing: String, Sendable, CaseIterable {
         case roundRobin = "ROUND_ROBIN", leastRequest = "LEAST_REQUEST", random = "RANDOM", ringHash = "RING_HASH", maglev = "MAGLEV"
@@ -87,7 +90,7 @@ public struct OutlierDetectionConfig: Sendable, Equatable {
 extension Cluster {
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> Cluster {
         let name = try reader.requiredString("name")
-        let kind = try reader.enumeration("type", allowed: ["STATIC", "EDS", "ORIGINAL_DST"]).flatMap(Kind.init(rawValue:)) ?? .static
+        let kind = try reader.enumeration("type", allowed: ["STATIC", "EDS", "ORIGINAL_DST", "STRICT_DNS", "LOGICAL_DNS"]).flatMap(Kind.init(rawValue:)) ?? .static
         var eds: EDSClusterConfig?
         if kind == .eds {
             eds = try reader.object("eds_cluster_config") { config throws(ProxyConfigError) -> EDSClusterConfig in
@@ -103,7 +106,7 @@ extension Cluster {
             throw reader.error("eds_cluster_config needs type: EDS", path: [.key("eds_cluster_config")])
         }
         reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "dns_lookup_family", "filters", "upstream_connection_options",
-                      "original_dst_lb_config", "cleanup_interval")
+                      "original_dst_lb_config", "cleanup_interval", "dns_refresh_rate", "respect_dns_ttl", "dns_jitter")
         let connectTimeout = try reader.duration("connect_timeout") ?? 5
         let policyNames = LoadBalancing.allCases.map(\.rawValue) + (kind == .originalDestination ? ["CLUSTER_PROVIDED"] : [])
         let policy = try reader.enumeration("lb_policy", allowed: policyNames).flatMap(LoadBalancing.init(rawValue:)) ?? .roundRobin
@@ -200,6 +203,10 @@ extension Cluster {
             }
         }
         let endpoints = try reader.object("load_assignment") { assignment throws(ProxyConfigError) in try readEndpoints(assignment) } ?? []
+        if kind == .static || kind == .eds, let named = endpoints.first(where: { !HostResolver.isAddressLiteral($0.address.host) }) {
+            throw reader.error("endpoint \(named.address) names a host; a \(kind.rawValue) cluster takes IP addresses (use type STRICT_DNS or LOGICAL_DNS to look names up)",
+                               path: [.key("load_assignment")])
+        }
         if kind == .originalDestination && !endpoints.isEmpty {
             throw reader.error("an ORIGINAL_DST cluster takes no load_assignment endpoints", path: [.key("load_assignment")])
         }

@@ -181,13 +181,15 @@ public struct RetryPolicy: Sendable, Equatable {
 /// or a route's `typed_per_filter_config`.
 public struct FaultConfig: Sendable, Equatable {
     public var abortStatus: Int?
+    /// `grpc_status`: the abort answers 200 with this gRPC status (trailers-only for gRPC requests), as Envoy does.
+    public var abortGRPCStatus: Int? = nil
     /// Abort status taken from the `x-envoy-fault-abort-request` header.
     public var abortFromHeader: Bool
     public var abortFraction: Double
     public var delaySeconds: Double?
     public var delayFromHeader: Bool
     public var delayFraction: Double
-    public var isEmpty: Bool { abortStatus == nil && !abortFromHeader && delaySeconds == nil && !delayFromHeader }
+    public var isEmpty: Bool { abortStatus == nil && abortGRPCStatus == nil && !abortFromHeader && delaySeconds == nil && !delayFromHeader }
 
     static let none = FaultConfig(abortStatus: nil, abortFromHeader: false, abortFraction: 0, delaySeconds: nil, delayFromHeader: false, delayFraction: 0)
 }
@@ -437,7 +439,7 @@ extension FaultConfig {
             fault.abortStatus = try abort.integer("http_status")
             if let status = fault.abortStatus, !(200..<600).contains(status) { throw abort.error("must be from 200 to 599", path: [.key("http_status")]) }
             fault.abortFromHeader = try abort.object("header_abort") { _ throws(ProxyConfigError) in true } ?? false
-            if abort.has("grpc_status") { throw abort.error("gRPC aborts are not supported yet", path: [.key("grpc_status")]) }
+            fault.abortGRPCStatus = try abort.integer("grpc_status")
             fault.abortFraction = try abort.fractionalPercent("percentage") ?? 0
         }
         _ = try reader.object("delay") { delay throws(ProxyConfigError) in

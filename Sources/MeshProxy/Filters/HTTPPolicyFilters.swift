@@ -1,6 +1,6 @@
 import MeshNet
 
-/// The connection manager's RBAC and local rate limit filters, in their `http_filters` order, each with the route's
+/// The connection manager's RBAC, local rate limit and CORS filters, in their `http_filters` order, each with the route's
 /// `typed_per_filter_config` in place of its own when the route has one.
 enum HTTPPolicyFilters {
     struct Outcome {
@@ -36,7 +36,18 @@ enum HTTPPolicyFilters {
                 }
                 outcome.responseHeaders += result.responseHeaders
                 outcome.requestHeaders += result.requestHeaders
-            case .fault, .cors, .router:
+            case .cors:
+                guard let policy = route?.filterConfigs.cors,
+                      let action = policy.action(method: request.method, origin: request.header("origin"),
+                                                 requestMethod: request.header("access-control-request-method")) else { continue }
+                switch action {
+                case .answerPreflight(let headers):
+                    outcome.reply = LocalReply(status: 200, body: "", flags: [], details: "cors_response", extraHeaders: headers)
+                    return outcome
+                case .addToResponse(let headers):
+                    outcome.responseHeaders += headers
+                }
+            case .fault, .router:
                 continue
             }
         }

@@ -5,6 +5,7 @@ public struct PerRouteFilterConfigs: Sendable {
     /// `RBACPerRoute`: `.some(nil)` turns RBAC off for the route (an `RBACPerRoute` without `rbac`).
     public var rbac: RBACConfig??
     public var localRateLimit: LocalRateLimitConfig?
+    public var cors: CORSPolicy?
 
     public init() {}
 
@@ -20,8 +21,9 @@ public struct PerRouteFilterConfigs: Sendable {
                 case RBACConfig.httpPerRouteType:
                     configs.rbac = .some(try config.object("rbac") { rbac throws(ProxyConfigError) in try RBACConfig.read(rbac, network: false) })
                 case LocalRateLimitConfig.type: configs.localRateLimit = try LocalRateLimitConfig.read(config)
+                case CORSPolicy.type: configs.cors = try CORSPolicy.read(config)
                 case let type:
-                    throw config.error("\(type) is not supported as a per-route filter config (the fault, RBAC and local rate limit filters' are)")
+                    throw config.error("\(type) is not supported as a per-route filter config (the fault, RBAC, local rate limit and CORS filters' are)")
                 }
             }
         }

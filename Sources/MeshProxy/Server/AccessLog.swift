@@ -194,7 +194,8 @@ public final class AccessLogWriter: @unchecked Sendable {
             handle = open
         } else {
             // O_APPEND instead of a seek: the path may be a pipe (`/dev/stdout` of a sidecar whose output the
-            // kubelet reads), where a seek fails.
+            // kubelet reads), where a seek fails, and every write lands at the end even when other proxies (or
+            // Envoy standing in for a sidecar) append to the same file.
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { return }
             let opened = FileHandle(fileDescriptor: fd, closeOnDealloc: true)

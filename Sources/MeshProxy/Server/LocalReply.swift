@@ -23,6 +23,14 @@ struct LocalReply {
         LocalReply(status: status, body: "fault filter abort", flags: [.faultInjected], details: "fault_filter_abort")
     }
 
+    /// A gRPC fault abort: 200 either way; a gRPC request gets a trailers-only answer (content-type, grpc-status,
+    /// grpc-message, no body), any other request the plain text body.
+    static func faultAbort(grpcStatus: Int, grpcRequest: Bool) -> LocalReply {
+        guard grpcRequest else { return faultAbort(status: 200) }
+        return LocalReply(status: 200, body: "", flags: [.faultInjected], details: "fault_filter_abort",
+                          extraHeaders: [("content-type", "application/grpc"), ("grpc-status", String(grpcStatus)), ("grpc-message", "fault filter abort")])
+    }
+
     /// `upstream connect error or disconnect/reset before headers. reset reason: ...`.
     static func resetText(_ reason: String, retried: Bool) -> String {
         "upstream connect error or disconnect/reset before headers. " + (retried ? "retried and the latest reset reason: " : "reset reason: ") + reason

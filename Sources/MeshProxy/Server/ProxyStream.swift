@@ -124,6 +124,10 @@ final class ProxyStream {
                 runtime.stats.increment(statPrefix + "fault.aborts_injected")
                 return reply(.faultAbort(status: status))
             }
+            if let code = config.abortGRPCStatus, Double.random(in: 0..<1) < config.abortFraction {
+                runtime.stats.increment(statPrefix + "fault.aborts_injected")
+                return reply(.faultAbort(grpcStatus: code, grpcRequest: request.header("content-type")?.lowercased().hasPrefix("application/grpc") ?? false))
+            }
             startRouter()
         }
         guard let delay else { return abort() }

@@ -262,6 +262,17 @@ final class TLSContexts: @unchecked Sendable {
 enum UpstreamConnector {
     static func connect(to address: SocketAddress, tls: TLSContextConfig?, cluster: UpstreamCluster, loop: EventLoop,
                         completion: @escaping (Result<ProxyTransport, UpstreamFailure>) -> Void) {
+        // A DNS cluster's endpoint names a host: it is looked up for each connection (off the loop), as
+        // LOGICAL_DNS does; STRICT_DNS's per-address balancing is approximated by the resolver's first answer.
+        guard HostResolver.isAddressLiteral(address.host) else {
+            return HostResolver.resolve(address.host, loop: loop) { resolved in
+                switch resolved {
+                case .failure(let error): completion(.failure(.connectFailure(UpstreamPool.transportFailureReason(error))))
+                case .success(let hosts):
+                    connect(to: SocketAddress(host: hosts[0], port: address.port), tls: tls, cluster: cluster, loop: loop, completion: completion)
+                }
+            }
+        }
         TCPConnection.connect(host: address.host, port: address.port, loop: loop) { result in
             switch result {
             case .failure(let error):

@@ -12,10 +12,10 @@ final class ProxyCommandTests: XCTestCase {
     }
 
     func testABadBootstrapExits65WithPositionAndFieldPath() throws {
-        let path = try write("static_resources:\n  clusters:\n  - name: c\n    dns_refresh_rate: 5s\n")
+        let path = try write("static_resources:\n  clusters:\n  - name: c\n    wait_for_warm_on_init: true\n")
         let run = runMeshctl(["proxy", "-c", path])
         XCTAssertEqual(run.exitCode, .dataError)
-        XCTAssertEqual(run.stderr, "\(path):4:5: error: static_resources.clusters[0].dns_refresh_rate: field is not supported by meshctl's proxy (remove it, or run this configuration in Envoy)\n")
+        XCTAssertEqual(run.stderr, "\(path):4:5: error: static_resources.clusters[0].wait_for_warm_on_init: field is not supported by meshctl's proxy (remove it, or run this configuration in Envoy)\n")
         let missing = runMeshctl(["proxy", "-c", "/nonexistent/envoy.yaml"])
         XCTAssertEqual(missing.exitCode, .dataError)
         XCTAssertTrue(missing.stderr.contains("cannot read the file"), missing.stderr)

@@ -106,7 +106,9 @@ final class BootstrapTests: XCTestCase {
              "\(prefix).route_config.virtual_hosts[0].routes[0].match.headers[0].range_match.end", "must be a whole number"),
             (listener(route: "{match: {prefix: /, headers: [{name: x, range_match: {start: 1.5, end: 3}}]}, route: {cluster: c}}"),
              "\(prefix).route_config.virtual_hosts[0].routes[0].match.headers[0].range_match.start", "must be a whole number"),
-            ("static_resources: {clusters: [{name: c, type: STRICT_DNS}]}", "static_resources.clusters[0].type", "STRICT_DNS is not supported: use STATIC"),
+            ("static_resources: {clusters: [{name: c, type: STRICT_DNS_V2}]}", "static_resources.clusters[0].type", "STRICT_DNS_V2 is not supported: use STATIC"),
+            ("static_resources: {clusters: [{name: c, load_assignment: {endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: db.example, port_value: 5432}}}}]}]}}]}",
+             "static_resources.clusters[0].load_assignment", "endpoint db.example:5432 names a host; a STATIC cluster takes IP addresses"),
             ("static_resources: {clusters: [{name: c, lb_policy: CLUSTER_PROVIDED}]}", "static_resources.clusters[0].lb_policy", "CLUSTER_PROVIDED is not supported"),
             ("static_resources: {clusters: [{name: c, circuit_breakers: {thresholds: [{max_connections: -1}]}}]}",
              "static_resources.clusters[0].circuit_breakers.thresholds[0].max_connections", "must be a whole number from 0 to 4294967295"),
@@ -183,9 +185,9 @@ final class BootstrapTests: XCTestCase {
     func testTheFirstErrorNamesLineAndColumn() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-pos-\(UUID().uuidString).yaml").path
         defer { try? FileManager.default.removeItem(atPath: file) }
-        try "static_resources:\n  clusters:\n  - name: c\n    dns_refresh_rate: 5s\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "static_resources:\n  clusters:\n  - name: c\n    wait_for_warm_on_init: true\n".write(toFile: file, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try ProxyConfiguration.load(file: file)) { error in
-            XCTAssertEqual("\(error)", "\(file):4:5: static_resources.clusters[0].dns_refresh_rate: field is not supported by meshctl's proxy (remove it, or run this configuration in Envoy)")
+            XCTAssertEqual("\(error)", "\(file):4:5: static_resources.clusters[0].wait_for_warm_on_init: field is not supported by meshctl's proxy (remove it, or run this configuration in Envoy)")
         }
     }
 

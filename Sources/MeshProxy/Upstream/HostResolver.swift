@@ -1,0 +1,61 @@
+import Foundation
+import MeshNet
+
+/// Looks up the host names of STRICT_DNS and LOGICAL_DNS clusters' endpoints (a ServiceEntry with `resolution: DNS`)
+/// with the system resolver, off the event loop: `getaddrinfo` blocks, so it runs on a dispatch queue and the answer
+/// comes back on the loop. IP literals are answered at once.
+enum HostResolver {
+    private static let queue = DispatchQueue(label: "meshctl.proxy.dns", attributes: .concurrent)
+
+    /// True for an IPv4 or IPv6 literal, which needs no lookup.
+    static func isAddressLiteral(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    /// The addresses `host` resolves to (IPv4 first, as Envoy's default `V4_ONLY`/`AUTO` lookups prefer), or the
+    /// resolver's reason on failure; `completion` runs on `loop`.
+    static func resolve(_ host: String, loop: EventLoop, completion: @escaping (Result<[String], NetworkError>) -> Void) {
+        if isAddressLiteral(host) { return completion(.success([host])) }
+        let handoff = Handoff(loop: loop, completion: completion)
+        queue.async {
+            let result = lookUp(host)
+            handoff.loop.execute { handoff.completion(result) }
+        }
+    }
+
+    /// Carries the loop and the completion to the resolver's queue; the completion only ever runs on the loop.
+    private final class Handoff: @unchecked Sendable {
+        let loop: EventLoop
+        let completion: (Result<[String], NetworkError>) -> Void
+        init(loop: EventLoop, completion: @escaping (Result<[String], NetworkError>) -> Void) {
+            self.loop = loop
+            self.completion = completion
+        }
+    }
+
+    private static func lookUp(_ host: String) -> Result<[String], NetworkError> {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let code = getaddrinfo(host, nil, &hints, &list)
+        guard code == 0, let first = list else { return .failure(.address(host)) }
+        defer { freeaddrinfo(first) }
+        var v4: [String] = [], v6: [String] = []
+        var node: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = node {
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            if entry.pointee.ai_family == AF_INET, let address = entry.pointee.ai_addr {
+                var ip = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                if inet_ntop(AF_INET, &ip, &buffer, socklen_t(buffer.count)) != nil { v4.append(String(cString: buffer)) }
+            } else if entry.pointee.ai_family == AF_INET6, let address = entry.pointee.ai_addr {
+                var ip = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                if inet_ntop(AF_INET6, &ip, &buffer, socklen_t(buffer.count)) != nil { v6.append(String(cString: buffer)) }
+            }
+            node = entry.pointee.ai_next
+        }
+        var seen = Set<String>()
+        let all = (v4 + v6).filter { seen.insert($0).inserted }
+        return all.isEmpty ? .failure(.address(host)) : .success(all)
+    }
+}
