@@ -271,9 +271,12 @@ class LocalMeshScenarios: XCTestCase {
             """)
         defer { mesh.delete("authorizationpolicy/no-admin") }
         let server = try mesh.podName("server-v1")
+        var listing = (status: Int32(0), stdout: "", stderr: "")
         let hasRBAC = try mesh.eventually {
-            try mesh.meshctl(["proxy-config", "listeners", "-n", "mesh", server, "--name", "virtualInbound", "-o", "json"]).stdout.contains("envoy.filters.http.rbac")
+            listing = try mesh.meshctl(["proxy-config", "listeners", "-n", "mesh", server, "--port", "15006", "-o", "json"])
+            return listing.stdout.contains("envoy.filters.http.rbac")
         }
+        XCTAssertEqual(listing.status, 0, listing.stderr)
         if !hasRBAC {
             throw XCTSkip("the pilot puts no RBAC filter in the inbound chains: Pilot.resources does not call AuthorizationFilters yet "
                           + "(Sources/MeshPilot/Pilot.swift: set inboundConfig.extraHTTPFilters and extraNetworkFilters)")
