@@ -38,12 +38,17 @@ public struct ProxyResources: Sendable {
 }
 
 extension ProxyResources {
+    /// An xDS resource's name: `name`, or `cluster_name` for a ClusterLoadAssignment ("" when it has neither).
+    static func name(of resource: JSONValue) -> String {
+        resource["name"]?.string ?? resource["cluster_name"]?.string ?? ""
+    }
+
     /// The same with one resource per name in each type, the first kept: objects that clash (a Service listing a
     /// port twice, two subsets with one name, two services on one port) must not make a proxy refuse the whole set.
     func withUniqueNames() -> ProxyResources {
         func unique(_ resources: [JSONValue]) -> [JSONValue] {
             var seen = Set<String>()
-            return resources.filter { seen.insert(($0["name"] ?? $0["cluster_name"])?.string ?? "").inserted }
+            return resources.filter { seen.insert(Self.name(of: $0)).inserted }
         }
         return ProxyResources(listeners: unique(listeners), clusters: unique(clusters), routes: unique(routes), endpoints: unique(endpoints), secrets: unique(secrets))
     }

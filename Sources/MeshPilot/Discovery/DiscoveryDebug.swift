@@ -22,7 +22,7 @@ enum DiscoveryDebug {
         let current = record.subscriptions.filter { key, subscription in
             guard !key.names.isEmpty, let resources = record.resources else { return true }
             if subscription.nonceSent.isEmpty || subscription.nonceSent == subscription.nonceAcked { return true }
-            let names = Set(resources.resources(ofType: key.typeURL).compactMap { $0["name"]?.string ?? $0["cluster_name"]?.string })
+            let names = Set(resources.resources(ofType: key.typeURL).map(ProxyResources.name(of:)))
             return key.names.allSatisfy(names.contains)
         }
         let byType = Dictionary(grouping: current, by: { $0.key.typeURL })
@@ -72,8 +72,7 @@ enum DiscoveryDebug {
             var seen = Set<String>(), result: [(String, JSONValue)] = []
             for (key, subscription) in record.subscriptions.sorted(by: { $0.key.names.joined() < $1.key.names.joined() }) where key.typeURL == typeURL {
                 for resource in subscription.sentResources {
-                    let name = resource["name"]?.string ?? resource["cluster_name"]?.string ?? ""
-                    if seen.insert(name).inserted { result.append((subscription.versionSent, typed(resource, typeURL))) }
+                    if seen.insert(ProxyResources.name(of: resource)).inserted { result.append((subscription.versionSent, typed(resource, typeURL))) }
                 }
             }
             return result

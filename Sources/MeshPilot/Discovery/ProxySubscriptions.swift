@@ -42,10 +42,7 @@ struct SubscriptionAnswer: Equatable {
     init(resources all: [JSONValue], key: SubscriptionKey) {
         let wildcard = key.names.isEmpty
         let wanted = Set(key.names)
-        resources = wildcard ? all : all.filter { resource in
-            let name = resource["name"]?.string ?? resource["cluster_name"]?.string ?? ""
-            return wanted.contains(name)
-        }
+        resources = wildcard ? all : all.filter { wanted.contains(ProxyResources.name(of: $0)) }
         version = Self.digest(resources)
     }
 

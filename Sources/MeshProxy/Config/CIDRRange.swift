@@ -33,6 +33,12 @@ public struct CIDRRange: Sendable, Equatable {
         return true
     }
 
+    /// Whether `text` is an IPv4 or IPv6 literal (no allocation: it runs for each upstream connection).
+    static func isAddress(_ text: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
     /// The address's bytes (4 for IPv4, 16 for IPv6), nil when it is not an IP literal.
     static func bytes(_ address: String) -> [UInt8]? {
         var v4 = in_addr()

@@ -203,7 +203,7 @@ extension Cluster {
             }
         }
         let endpoints = try reader.object("load_assignment") { assignment throws(ProxyConfigError) in try readEndpoints(assignment) } ?? []
-        if kind == .static || kind == .eds, let named = endpoints.first(where: { !HostResolver.isAddressLiteral($0.address.host) }) {
+        if kind == .static || kind == .eds, let named = endpoints.first(where: { !CIDRRange.isAddress($0.address.host) }) {
             throw reader.error("endpoint \(named.address) names a host; a \(kind.rawValue) cluster takes IP addresses (use type STRICT_DNS or LOGICAL_DNS to look names up)",
                                path: [.key("load_assignment")])
         }

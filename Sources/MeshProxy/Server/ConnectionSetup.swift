@@ -190,7 +190,8 @@ final class ConnectionSetup {
     /// tcp_proxy it decides on the client's first bytes, as Envoy's does), else the chain's terminal filter takes it over.
     private func startSession(_ chain: FilterChain, transport: ProxyTransport, info: DownstreamConnectionInfo, initial: ByteBuffer?, prefix: String) -> Bool {
         let stats = runtime.stats, log = runtime.log, name = listenerName, remote = remote
-        let rbacDenial: () -> String? = {
+        // Made only for a chain with network RBAC filters (a closure costs an allocation per connection).
+        let rbacDenial: (() -> String?)? = chain.rbac.isEmpty ? nil : {
             for rbac in chain.rbac {
                 guard let denial = RBACFilterRun.check(rbac, subject: RBACEngine.Subject(connection: info), statPrefix: rbac.statPrefix, stats: stats) else { continue }
                 log.debug("\(name): \(denial) for \(remote); closing")
@@ -200,13 +201,13 @@ final class ConnectionSetup {
         }
         switch chain.filter {
         case .httpConnectionManager(let manager):
-            if !chain.rbac.isEmpty, rbacDenial() != nil { return false }
+            if let rbacDenial, rbacDenial() != nil { return false }
             let connection = DownstreamHTTPConnection(tcp: transport, info: info, runtime: runtime, loopContext: context, manager: manager,
                                                       listenerStatPrefix: prefix)
             connection.begin(initial: initial)
         case .tcpProxy(let proxy):
             let session = TCPProxySession(downstream: transport, info: info, config: proxy, runtime: runtime, loop: context.loop, listenerStatPrefix: prefix)
-            session.begin(initial: initial, firstBytesCheck: chain.rbac.isEmpty ? nil : rbacDenial)
+            session.begin(initial: initial, firstBytesCheck: rbacDenial)
         }
         return true
     }

@@ -46,7 +46,7 @@ final class ProxyRuntime: @unchecked Sendable {
     /// under way finish on the state they took; a removed one goes. Returns the clusters that are new or changed.
     @discardableResult
     func updateClusters(to configuration: ProxyConfiguration) -> [UpstreamCluster] {
-        clusterLock.lock(); defer { clusterLock.unlock() }
+        clusterLock.lock()
         var next: [String: UpstreamCluster] = [:]
         var fresh: [UpstreamCluster] = []
         for cluster in configuration.clusters {
@@ -59,6 +59,7 @@ final class ProxyRuntime: @unchecked Sendable {
             }
         }
         clusterState = next
+        clusterLock.unlock()
         Self.warnAboutHTTP2(fresh.map(\.config).filter(\.wantsHTTP2Upstream), log: log)
         return fresh
     }

@@ -264,7 +264,7 @@ enum UpstreamConnector {
                         completion: @escaping (Result<ProxyTransport, UpstreamFailure>) -> Void) {
         // A DNS cluster's endpoint names a host: it is looked up for each connection (off the loop), as
         // LOGICAL_DNS does; STRICT_DNS's per-address balancing is approximated by the resolver's first answer.
-        guard HostResolver.isAddressLiteral(address.host) else {
+        guard CIDRRange.isAddress(address.host) else {
             return HostResolver.resolve(address.host, loop: loop) { resolved in
                 switch resolved {
                 case .failure(let error): completion(.failure(.connectFailure(UpstreamPool.transportFailureReason(error))))

@@ -7,16 +7,10 @@ import MeshNet
 enum HostResolver {
     private static let queue = DispatchQueue(label: "meshctl.proxy.dns", attributes: .concurrent)
 
-    /// True for an IPv4 or IPv6 literal, which needs no lookup.
-    static func isAddressLiteral(_ host: String) -> Bool {
-        var v4 = in_addr(), v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
-    }
-
     /// The addresses `host` resolves to (IPv4 first, as Envoy's default `V4_ONLY`/`AUTO` lookups prefer), or the
     /// resolver's reason on failure; `completion` runs on `loop`.
     static func resolve(_ host: String, loop: EventLoop, completion: @escaping (Result<[String], NetworkError>) -> Void) {
-        if isAddressLiteral(host) { return completion(.success([host])) }
+        if CIDRRange.isAddress(host) { return completion(.success([host])) }
         let handoff = Handoff(loop: loop, completion: completion)
         queue.async {
             let result = lookUp(host)
