@@ -51,7 +51,9 @@ public final class LocalSidecar: @unchecked Sendable {
             process.executableURL = URL(fileURLWithPath: path)
             // Several Envoys run side by side on one host: no hot restart (its shared memory is per base id).
             // Access log lines reach `kubectl logs` within a second (Envoy flushes files every 10 s by default).
+            // Draining as pilot-agent asks for it: 45 s, clients told at once (a listener update closes old connections).
             process.arguments = ["-c", bootstrapFile, "--disable-hot-restart", "--file-flush-interval-msec", "1000", "--log-level", logLevel.name,
+                                 "--drain-time-s", "45", "--drain-strategy", "immediate",
                                  "--service-node", settings.nodeID, "--service-cluster", "\(settings.podName).\(settings.namespace)"]
             envoy = process
         }
