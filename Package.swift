@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "LocalPodsTests", dependencies: ["LocalPods", "MeshNet", "MeshHTTP2", "ConfigValues", "MeshTestSupport"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
         .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshNet", "KubeClient", "MeshTestSupport"]),
-        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
+        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "MeshPilot", "Manifests", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "LocalPods",
                                                           "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
