@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshTLS
 import MeshPilot
 
 /// Local mode's pilot: the mesh's certificate authority (kept in the state directory, apart from the API server's),

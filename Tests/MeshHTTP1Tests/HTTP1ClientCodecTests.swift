@@ -1,5 +1,6 @@
 import XCTest
 @testable import MeshNet
+@testable import MeshHTTP1
 
 /// The client side of the streaming HTTP/1.1 codec: responses read part by part, requests framed for sending.
 final class HTTP1ClientCodecTests: XCTestCase {

@@ -2,6 +2,7 @@ import Foundation
 import MeshTestSupport
 import XCTest
 @testable import MeshNet
+@testable import MeshTLS
 
 /// The engine over real loopback sockets against the real `openssl s_server` and `openssl s_client`: ALPN, SNI,
 /// mTLS (`-Verify`), and resumption (the server's cache; `-sess_out`/`-sess_in`).

@@ -1,3 +1,5 @@
+import MeshNet
+
 /// An HTTP request as the server read it.
 public struct HTTPRequest: Sendable {
     public var method: String

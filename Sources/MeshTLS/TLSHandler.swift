@@ -1,3 +1,5 @@
+import MeshNet
+
 /// TLS as the bottom handler of a channel (`TLSLayer` with its callbacks pointed at the context): ciphertext from
 /// the socket goes up as plaintext, writes from above go down as records. Put it first in the handler list. A
 /// failed handshake or record sends its alert and closes the connection with the TLS error as its `closeReason`; a

@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import MeshNet
 
 /// What went wrong in an OpenSSL call, with OpenSSL's own reason when it gave one.
 public struct CryptoError: Error, CustomStringConvertible, Sendable {

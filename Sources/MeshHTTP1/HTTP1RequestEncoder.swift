@@ -1,3 +1,5 @@
+import MeshNet
+
 /// The client side of the streaming HTTP/1.1 codec, outbound: a request head, then body parts as they come, then
 /// the end. A body without a Content-Length goes chunked; the parts themselves are passed on, not copied, so a
 /// connection can gather framing and data into one `writev`.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import MeshNet
+@testable import MeshTLS
 
 /// The top of a test client's stack: hands plaintext and the close to closures.
 final class CallbackHandler: ChannelHandler {

@@ -1,3 +1,5 @@
+import MeshNet
+
 /// The client side of the streaming HTTP/1.1 codec: reads responses from a connection's bytes as they arrive, as
 /// a head, body parts (slices of what was read: no whole-body buffering) and an end. Heads with a bare LF, a bare
 /// CR, a NUL or an obs-fold line are refused (RFC 9112 sections 2.2 and 5.2), and the search for a head's end

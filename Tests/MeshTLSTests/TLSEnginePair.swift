@@ -1,5 +1,6 @@
 import XCTest
 @testable import MeshNet
+@testable import MeshTLS
 
 /// A client engine and a server engine wired back to back in memory: what one sends, the other receives.
 struct TLSEnginePair {

@@ -1,3 +1,5 @@
+import MeshNet
+
 /// How an HTTP/1.1 message body is delimited, and the reading of it from a byte buffer, part by part: the parts are
 /// slices of what was read (no copy, no whole-body buffer).
 struct HTTP1BodyDecoder {

@@ -1,5 +1,6 @@
 import XCTest
 @testable import MeshNet
+@testable import MeshHTTP1
 
 /// The server side of the streaming codec: heads, body parts and ends; the refusals and their statuses.
 final class HTTP1RequestDecoderTests: XCTestCase {

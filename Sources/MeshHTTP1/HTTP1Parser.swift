@@ -1,3 +1,5 @@
+import MeshNet
+
 /// Reads HTTP/1.1 requests from a byte stream, one at a time: heads up to a size limit, bodies framed by
 /// Content-Length or chunked transfer coding, and nothing ambiguous (RFC 9112 section 6.3).
 /// Whole requests, body included; `HTTPServer` reads with the streaming `HTTP1RequestDecoder` instead, and new

@@ -2,6 +2,7 @@ import Foundation
 import MeshTestSupport
 import XCTest
 @testable import MeshNet
+@testable import MeshTLS
 
 /// TLS as a layer over plain TCP connections on real event loops and sockets: the way it sits in a connection's
 /// stack, with the transport knowing nothing of TLS.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MeshNet
 
 /// A TLS engine over a blocking socket, for clients in tests and benchmarks: each call blocks until it is done, and a
 /// read gives up after the socket's receive timeout, so no caller can hang.

@@ -1,3 +1,5 @@
+import MeshNet
+
 /// The server side of the streaming HTTP/1.1 codec: reads requests from a connection's bytes as they arrive, as a
 /// head, body parts (slices of what was read: no whole-body buffering) and an end; pipelined requests follow one
 /// another. The search for a head's end resumes where the last read left it. Refused, with the status to answer

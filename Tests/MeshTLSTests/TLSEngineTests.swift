@@ -1,5 +1,6 @@
 import XCTest
 @testable import MeshNet
+@testable import MeshTLS
 
 /// Two engines handshaking in memory, through real OpenSSL: ALPN, SNI, mTLS with SPIFFE names, resumption,
 /// a long transfer to a slow reader, close_notify.

@@ -2,6 +2,8 @@ import Foundation
 import MeshTestSupport
 import XCTest
 @testable import MeshNet
+@testable import MeshTLS
+@testable import MeshHTTP1
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import XCTest
 @testable import MeshNet
+@testable import MeshTLS
 
 final class OpenSSLTests: XCTestCase {
     func testIssuesAuthorityAndLeafAndReadsThemBack() throws {

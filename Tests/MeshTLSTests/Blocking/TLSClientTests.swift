@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import MeshNet
+@testable import MeshTLS
+@testable import MeshHTTP1
 
 /// MeshNet's TLS client against MeshNet's TLS server, both on event loops as `TLSHandler`s at the bottom of their
 /// channels: verification of the authority and of the name, ALPN, and a slow reader.

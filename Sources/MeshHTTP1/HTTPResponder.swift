@@ -1,3 +1,6 @@
+import MeshNet
+import MeshTLS
+
 /// Answers one request: once with `respond`, or with a stream (`startStream`) for long or open-ended responses
 /// such as watches. Safe to use from any thread; the work happens on the connection's loop.
 public final class HTTPResponder: @unchecked Sendable {

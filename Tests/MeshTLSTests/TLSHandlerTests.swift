@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import MeshNet
+@testable import MeshTLS
+@testable import MeshHTTP1
 
 /// `TLSHandler` at the bottom of real channels: an HTTP server that requires SPIFFE client certificates, and
 /// clients that connect with `Channel.connect`; both sides see ALPN's choice and the other's identity.

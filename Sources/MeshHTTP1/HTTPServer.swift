@@ -1,4 +1,6 @@
 import Foundation
+import MeshNet
+import MeshTLS
 
 /// A request handler: called on a loop thread with the whole request (its body collected up to the server's
 /// `maxBodyBytes`); it must answer through the responder, now or later.

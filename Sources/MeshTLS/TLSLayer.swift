@@ -1,3 +1,5 @@
+import MeshNet
+
 /// TLS as one layer of a connection's stack, whatever wires the stack: ciphertext from below becomes plaintext passed
 /// up, plaintext from above becomes ciphertext passed down. It keeps plaintext written before the handshake has
 /// completed and sends it once it has, and hands the engine's output down after every step, so the engine holds no

@@ -1,5 +1,6 @@
 import XCTest
 @testable import MeshNet
+@testable import MeshHTTP1
 
 final class HTTP1ParserTests: XCTestCase {
     private func events(_ chunks: [String], maxBody: Int = 1024) -> [String] {

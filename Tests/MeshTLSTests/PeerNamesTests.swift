@@ -1,5 +1,6 @@
 import XCTest
 @testable import MeshNet
+@testable import MeshTLS
 
 /// The plain-Swift parts of TLS: SAN matchers, SPIFFE identities, the server-name map, ALPN lists.
 final class PeerNamesTests: XCTestCase {
