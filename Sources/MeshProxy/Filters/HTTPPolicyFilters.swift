@@ -1,3 +1,4 @@
+import ConfigValues
 import MeshNet
 
 /// The connection manager's RBAC, local rate limit and CORS filters, in their `http_filters` order, each with the route's
@@ -7,19 +8,22 @@ enum HTTPPolicyFilters {
         var reply: LocalReply?
         var responseHeaders: [(name: String, value: String)] = []
         var requestHeaders: [HeaderValueOption] = []
+        /// Request headers taken out before the request goes upstream (a JWT not forwarded).
+        var removedRequestHeaders: [String] = []
     }
 
     static func run(_ filters: [HTTPFilter], manager: HTTPConnectionManagerConfig, virtualHost: VirtualHost?, route: Route?,
                     request: HTTPRequest, connection: DownstreamConnectionInfo, runtime: ProxyRuntime) -> Outcome {
         var outcome = Outcome()
         var subject: RBACEngine.Subject?
+        var metadata: [String: JSONValue] = [:]
         for (index, filter) in filters.enumerated() {
             switch filter {
             case .rbac(let listenerConfig):
                 let config: RBACConfig?
                 if let override = route?.filterConfigs.rbac { config = override } else { config = listenerConfig }
                 guard let config else { continue }
-                if subject == nil { subject = RBACEngine.Subject(connection: connection, request: request) }
+                if subject == nil { subject = RBACEngine.Subject(connection: connection, request: request); subject!.metadata = metadata }
                 if let details = RBACFilterRun.check(config, subject: subject!, statPrefix: "http.\(manager.statPrefix).", stats: runtime.stats) {
                     outcome.reply = LocalReply(status: 403, body: "RBAC: access denied", flags: [], details: details)
                     return outcome
@@ -47,6 +51,15 @@ enum HTTPPolicyFilters {
                 case .addToResponse(let headers):
                     outcome.responseHeaders += headers
                 }
+            case .jwtAuthn(let config):
+                let result = JWTAuthnFilter.run(config, request: request, secure: connection.tls != nil, statPrefix: "http.\(manager.statPrefix).", stats: runtime.stats)
+                if let reply = result.reply {
+                    outcome.reply = reply
+                    return outcome
+                }
+                if !result.metadata.isEmpty { metadata[JWTAuthnFilter.name] = .object(result.metadata) }
+                outcome.removedRequestHeaders += result.removedHeaders
+                outcome.requestHeaders += result.addedHeaders
             case .fault, .router:
                 continue
             }
