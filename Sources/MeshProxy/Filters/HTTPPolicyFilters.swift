@@ -8,8 +8,9 @@ enum HTTPPolicyFilters {
         var reply: LocalReply?
         var responseHeaders: [(name: String, value: String)] = []
         var requestHeaders: [HeaderValueOption] = []
-        /// Request headers taken out before the request goes upstream (a JWT not forwarded).
+        /// Request headers taken out, and the target without a query parameter, for a JWT that is not forwarded.
         var removedRequestHeaders: [String] = []
+        var rewrittenTarget: String?
     }
 
     static func run(_ filters: [HTTPFilter], manager: HTTPConnectionManagerConfig, virtualHost: VirtualHost?, route: Route?,
@@ -59,6 +60,7 @@ enum HTTPPolicyFilters {
                 }
                 if !result.metadata.isEmpty { metadata[JWTAuthnFilter.name] = .object(result.metadata) }
                 outcome.removedRequestHeaders += result.removedHeaders
+                if let target = result.rewrittenTarget { outcome.rewrittenTarget = target }
                 outcome.requestHeaders += result.addedHeaders
             case .fault, .router:
                 continue

@@ -37,7 +37,7 @@ public struct JWTProvider: Sendable {
     public var requireExpiration: Bool
 
     /// Where a token was found, so that it can be removed from the request.
-    enum Location { case header(String), parameter, cookie }
+    enum Location { case header(String), parameter(String), cookie }
 
     /// The provider's token in the request and where it was, nil when there is none.
     func token(in request: HTTPRequestView) -> (token: String, location: Location)? {
@@ -52,7 +52,7 @@ public struct JWTProvider: Sendable {
         }
         let parameters = self.headers.isEmpty && self.parameters.isEmpty && cookies.isEmpty ? ["access_token"] : self.parameters
         for name in parameters {
-            if let value = request.queryParameters.first(where: { $0.name == name })?.value { return (value, .parameter) }
+            if let value = request.queryParameters.first(where: { $0.name == name })?.value { return (value, .parameter(name)) }
         }
         for name in cookies {
             if let value = request.cookies.first(where: { $0.name == name })?.value { return (value, .cookie) }

@@ -29,6 +29,8 @@ enum JWTAuthnFilter {
         /// Metadata under `envoy.filters.http.jwt_authn` (the payload by `payload_in_metadata`).
         var metadata: [(key: String, value: JSONValue)] = []
         var removedHeaders: [String] = []
+        /// The request's target without the query parameters tokens came in (nil: unchanged).
+        var rewrittenTarget: String?
         var addedHeaders: [HeaderValueOption] = []
     }
 
@@ -47,6 +49,7 @@ enum JWTAuthnFilter {
               let requirement = rule.requirement else { return Outcome() }
         if config.bypassCORSPreflight, request.method == "OPTIONS", request.header("origin") != nil, request.header("access-control-request-method") != nil {
             stats.increment(statPrefix + "jwt_authn.cors_preflight_bypassed")
+            stats.increment(statPrefix + "jwt_authn.allowed")
             return Outcome()
         }
         let view = HTTPRequestView(request: request)
@@ -74,7 +77,7 @@ enum JWTAuthnFilter {
         // Every valid token has its effects, in the providers' name order.
         for name in verdicts.keys.sorted() {
             guard case .valid(let token, let location)? = verdicts[name], let provider = config.providers[name] else { continue }
-            apply(provider, token: token, location: location, to: &outcome)
+            apply(provider, token: token, location: location, target: request.target, to: &outcome)
         }
         return outcome
     }
@@ -143,8 +146,14 @@ enum JWTAuthnFilter {
         return tokenAudiences.contains { wanted.contains(normalized($0)) }
     }
 
-    private static func apply(_ provider: JWTProvider, token: JSONWebToken, location: JWTProvider.Location, to outcome: inout Outcome) {
-        if !provider.forward, case .header(let name) = location { outcome.removedHeaders.append(name) }
+    private static func apply(_ provider: JWTProvider, token: JSONWebToken, location: JWTProvider.Location, target: String, to outcome: inout Outcome) {
+        if !provider.forward {
+            switch location {
+            case .header(let name): outcome.removedHeaders.append(name)
+            case .parameter(let name): outcome.rewrittenTarget = withoutParameter(name, in: outcome.rewrittenTarget ?? target)
+            case .cookie: break
+            }
+        }
         if let header = provider.forwardPayloadHeader {
             var payload = token.encodedPayload
             if provider.padForwardPayloadHeader { payload += String(repeating: "=", count: (4 - payload.count % 4) % 4) }
@@ -156,6 +165,16 @@ enum JWTAuthnFilter {
         }
         if let key = provider.payloadInMetadata { outcome.metadata.append((key, normalized(token.claims, spaceDelimited: provider.spaceDelimitedClaims))) }
         if let key = provider.headerInMetadata { outcome.metadata.append((key, token.header)) }
+    }
+
+    /// The target without the query parameter `name` (and without `?` when nothing is left).
+    static func withoutParameter(_ name: String, in target: String) -> String {
+        let (path, query) = RouteSelection.splitTarget(target)
+        guard let query else { return target }
+        let kept = query.split(separator: "&", omittingEmptySubsequences: false).filter { pair in
+            PercentEncoding.decode(String(pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0])) != name
+        }
+        return kept.isEmpty ? path : path + "?" + kept.joined(separator: "&")
     }
 
     /// A claim as a header value: strings as they are, numbers and booleans as text; nil for other values.

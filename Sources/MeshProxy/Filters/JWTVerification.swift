@@ -52,7 +52,11 @@ struct JSONWebToken {
 
     static let algorithms: Set<String> = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 
+    /// The characters a compact JWS may hold (base64url and the dots).
+    private static let tokenCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=")
+
     init(_ text: String) throws(JWTStatus) {
+        guard text.allSatisfy(Self.tokenCharacters.contains) else { throw .badFormat }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 3 else { throw .badFormat }
         guard let headerBytes = Self.base64URL(parts[0]) else { throw .headerBadBase64 }

@@ -8,7 +8,7 @@ final class ProxyStream {
     private let loopContext: LoopContext
     private unowned let downstream: DownstreamHTTPConnection
     private let manager: HTTPConnectionManagerConfig
-    private let request: HTTPRequest
+    private var request: HTTPRequest
     private let configuration: ProxyConfiguration
     private var log = AccessLogEntry()
     private let startedAt = MonotonicClock.now()
@@ -38,7 +38,6 @@ final class ProxyStream {
     /// Added by the policy filters: `x-ratelimit-*` on the response, a rate limit's not-enforced request headers.
     private var extraResponseHeaders: [(name: String, value: String)] = []
     private var extraRequestHeaders: [HeaderValueOption] = []
-    private var removedRequestHeaders: [String] = []
 
     init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: DownstreamHTTPConnection, manager: HTTPConnectionManagerConfig, request: HTTPRequest) {
         self.runtime = runtime
@@ -75,7 +74,12 @@ final class ProxyStream {
         if let denial = policy.reply { return reply(denial) }
         extraResponseHeaders = policy.responseHeaders
         extraRequestHeaders = policy.requestHeaders
-        removedRequestHeaders = policy.removedRequestHeaders
+        // A JWT the filter does not forward leaves the request (its header, or its query parameter).
+        if let target = policy.rewrittenTarget { request.target = target; log.path = target }
+        if !policy.removedRequestHeaders.isEmpty {
+            request.headers.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
+            log.requestHeaders.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
+        }
         guard let host, let route else {
             runtime.stats.increment(statPrefix + "no_route")
             return reply(.noRoute)
@@ -207,7 +211,7 @@ final class ProxyStream {
         if target != request.target { headers.append(("x-envoy-original-path", request.target)) }
         if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.requestAdd, remove: virtualHost.headers.requestRemove, to: &headers) }
         RequestRewrite.apply(add: route.headers.requestAdd, remove: route.headers.requestRemove, to: &headers)
-        RequestRewrite.apply(add: extraRequestHeaders, remove: removedRequestHeaders, to: &headers)
+        RequestRewrite.apply(add: extraRequestHeaders, remove: [], to: &headers)
         connection.onPart = { [weak self] result in self?.upstreamPart(result) }
         attemptSentAt = MonotonicClock.now()
         connection.send(HTTPRequestHead(method: request.method, target: target, version: 11, headers: headers), body: request.body)

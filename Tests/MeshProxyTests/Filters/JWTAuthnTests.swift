@@ -117,6 +117,8 @@ final class JWTAuthnTests: PolicyFilterTestCase {
             XCTAssertEqual(outcome.removedHeaders, [])
             XCTAssertFalse(outcome.metadata.isEmpty)
         }
+        XCTAssertEqual(JWTAuthnFilter.withoutParameter("jwt", in: "/a?x=1&jwt=T&y=2"), "/a?x=1&y=2")
+        XCTAssertEqual(JWTAuthnFilter.withoutParameter("access_token", in: "/a?access_token=T"), "/a")
         // With its own places, the default Authorization header is not read: no token, and allow_missing passes.
         let ignored = JWTAuthnFilter.run(places, request: request, secure: false, statPrefix: "http.t.", stats: ProxyStats())
         XCTAssertNil(ignored.reply)
