@@ -66,7 +66,9 @@ enum JWTAuthnFilter {
         case .failure(let status):
             stats.increment(statPrefix + "jwt_authn.denied")
             let host = request.header("host") ?? ""
-            var challenge = "Bearer realm=\"\(secure ? "https" : "http")://\(host)\(request.target)\""
+            // The scheme a proxy in front says (x-forwarded-proto, as Envoy reads it), else the connection's.
+            let scheme = request.header("x-forwarded-proto") ?? (secure ? "https" : "http")
+            var challenge = "Bearer realm=\"\(scheme)://\(host)\(request.target)\""
             if status != .missing { challenge += ", error=\"invalid_token\"" }
             outcome.reply = LocalReply(status: status.httpStatus, body: status.rawValue, flags: [], details: status.details,
                                        extraHeaders: [("www-authenticate", challenge)])
