@@ -5,8 +5,9 @@ import Foundation
 /// discovery: `ISSUER/.well-known/openid-configuration`'s `jwks_uri`), as istiod does by default, so the sidecars get
 /// them inline and need no network access of their own. Generation never waits: a key set not fetched yet is
 /// replaced by `unsignableKeys` (every token fails, as with istiod when a fetch fails), the fetch runs in the
-/// background, and `onChange` asks for a new push when keys arrive or change. Fetched keys are fetched again after
-/// `refreshInterval`; a body that is not a JWKS (a JSON object with a `keys` list) is refused.
+/// background, and `onChange` asks for a new push when keys arrive or change. Keys are fetched again every
+/// `refreshInterval` (a failed fetch after `retryInterval`) while a rule used them within the last day; a body that
+/// is not a JWKS (a JSON object with a `keys` list) is refused.
 public final class JWKSResolver: @unchecked Sendable {
     /// GETs a URL within a timeout (seconds): the body of a 2xx answer, or why not.
     public typealias Fetch = @Sendable (_ url: String, _ timeout: Double) -> Result<[UInt8], FetchFailure>
@@ -26,20 +27,26 @@ public final class JWKSResolver: @unchecked Sendable {
         var fetchedAt: Date?
         var fetching = false
         var lastError: String?
+        var lastUsed = Date.distantPast
     }
 
     private let fetch: Fetch
     private let refreshInterval: TimeInterval
+    private let retryInterval: TimeInterval
+    /// Key sets no rule asked for within this long are no longer refreshed.
+    static let unusedAfter: TimeInterval = 24 * 3600
     private let now: @Sendable () -> Date
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
     /// Called (on a background thread) when a key set arrived or changed.
     public var onChange: @Sendable () -> Void = {}
 
-    /// `refreshInterval` is istiod's default, 20 minutes.
-    public init(refreshInterval: TimeInterval = 20 * 60, now: @escaping @Sendable () -> Date = Date.init, fetch: @escaping Fetch) {
+    /// The intervals are istiod's defaults: 20 minutes, and a minute after a failure.
+    public init(refreshInterval: TimeInterval = 20 * 60, retryInterval: TimeInterval = 60, now: @escaping @Sendable () -> Date = Date.init,
+                fetch: @escaping Fetch) {
         self.fetch = fetch
         self.refreshInterval = refreshInterval
+        self.retryInterval = retryInterval
         self.now = now
     }
 
@@ -49,8 +56,8 @@ public final class JWKSResolver: @unchecked Sendable {
         guard !uri.isEmpty || !issuer.isEmpty else { return nil }
         lock.lock()
         var entry = entries[key] ?? Entry()
-        let due = entry.fetchedAt.map { now().timeIntervalSince($0) >= refreshInterval } ?? true
-        let start = due && !entry.fetching
+        entry.lastUsed = now()
+        let start = entry.fetchedAt == nil && !entry.fetching
         if start { entry.fetching = true }
         entries[key] = entry
         lock.unlock()
@@ -85,6 +92,18 @@ public final class JWKSResolver: @unchecked Sendable {
         entries[key] = entry
         lock.unlock()
         if changed { onChange() }
+        // The next fetch, while a rule still uses the keys (they rotate; a server that failed may come back).
+        let wait = entry.lastError == nil ? refreshInterval : retryInterval
+        DispatchQueue.global().asyncAfter(deadline: .now() + wait) { [weak self] in
+            guard let self else { return }
+            self.lock.lock()
+            var entry = self.entries[key] ?? Entry()
+            let used = self.now().timeIntervalSince(entry.lastUsed) < Self.unusedAfter
+            let start = used && !entry.fetching
+            if start { entry.fetching = true; self.entries[key] = entry } else if !used { self.entries[key] = nil }
+            self.lock.unlock()
+            if start { self.refresh(key: key, uri: uri, issuer: issuer, timeout: timeout) }
+        }
     }
 
     static func resolve(uri: String, issuer: String, timeout: Double, fetch: Fetch) -> Result<String, FetchFailure> {

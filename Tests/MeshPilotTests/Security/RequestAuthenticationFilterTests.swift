@@ -100,6 +100,22 @@ final class RequestAuthenticationFilterTests: XCTestCase {
         XCTAssertEqual(resolver.failures, ["https://gone.example/keys: https://gone.example/keys: status 404"])
     }
 
+    func testKeysAreFetchedAgainWhenTheyRotateAndAfterAFailure() throws {
+        let server = FakeJWKSServer([:])
+        let resolver = JWKSResolver(refreshInterval: 0.2, retryInterval: 0.1) { server.fetch($0, $1) }
+        let changes = Counter()
+        resolver.onChange = { changes.add() }
+        let uri = "http://keys.example/jwks"
+        XCTAssertNil(resolver.keys(uri: uri, issuer: "", timeout: 5))
+        XCTAssertTrue(eventually { !resolver.failures.isEmpty }, "the first fetch fails")
+        server.lock.lock(); server.bodies[uri] = #"{"keys": [1]}"#; server.lock.unlock()
+        XCTAssertTrue(eventually { resolver.keys(uri: uri, issuer: "", timeout: 5) == #"{"keys": [1]}"# }, "retried after the failure")
+        server.lock.lock(); server.bodies[uri] = #"{"keys": [2]}"#; server.lock.unlock()
+        XCTAssertTrue(eventually { resolver.keys(uri: uri, issuer: "", timeout: 5) == #"{"keys": [2]}"# }, "the rotated keys are fetched")
+        XCTAssertTrue(eventually { changes.value == 2 }, "a push for the keys that arrived and one for the rotation: \(changes.value)")
+        XCTAssertTrue(resolver.failures.isEmpty)
+    }
+
     func testTheJWTFilterGoesBeforeRBACOnInboundChains() throws {
         let snapshot = try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: """
             apiVersion: security.istio.io/v1
