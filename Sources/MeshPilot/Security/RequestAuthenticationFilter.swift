@@ -98,12 +98,30 @@ public enum RequestAuthenticationFilter {
         return R.object(fields)
     }
 
-    /// The rule's inline `jwks`, else what the resolver has for its `jwksUri` (or issuer), else keys nobody can sign for.
+    /// The rule's inline `jwks` (without private key members), else what the resolver has for its `jwksUri` (or
+    /// issuer), else keys nobody can sign for.
     private static func jwks(_ rule: JSONValue, keys: JWKSResolver?) -> String {
-        if let inline = rule["jwks"]?.string, !inline.isEmpty { return inline }
+        if let inline = rule["jwks"]?.string, !inline.isEmpty { return publicOnly(inline) }
         let uri = rule["jwksUri"]?.string ?? "", issuer = rule["issuer"]?.string ?? ""
         let timeout = rule["timeout"]?.string.flatMap(JWKSResolver.seconds) ?? defaultTimeoutSeconds
         return keys?.keys(uri: uri, issuer: issuer, timeout: timeout) ?? JWKSResolver.unsignableKeys
+    }
+
+    /// RSA and EC private members (`d`, `p`, `q`, `dp`, `dq`, `qi`, `oth`): verification needs none of them, and a key
+    /// pasted whole must not reach config_dump. Text that is not a JWKS is kept as it is (the proxy says what is wrong).
+    static func publicOnly(_ jwks: String) -> String {
+        let privateMembers: Set<String> = ["d", "p", "q", "dp", "dq", "qi", "oth"]
+        guard let document = try? JSONValue.parse(jwks), let list = document["keys"]?.array else { return jwks }
+        let hasPrivate = list.contains { key in
+            key["kty"]?.string != "oct" && (key.object ?? []).contains { privateMembers.contains($0.key) }
+        }
+        guard hasPrivate else { return jwks }
+        var stripped = document
+        stripped["keys"] = .array(list.map { key in
+            guard key["kty"]?.string != "oct", let pairs = key.object else { return key }
+            return .object(pairs.filter { !privateMembers.contains($0.key) })
+        })
+        return String(decoding: stripped.serializedBytes, as: UTF8.self)
     }
 
     private static func strings(_ value: JSONValue?) -> [String] { (value?.array ?? []).compactMap(\.string) }

@@ -100,6 +100,15 @@ final class RequestAuthenticationFilterTests: XCTestCase {
         XCTAssertEqual(resolver.failures, ["https://gone.example/keys: https://gone.example/keys: status 404"])
     }
 
+    func testPrivateKeyMembersOfAnInlineJWKSNeverReachTheProxy() throws {
+        let pasted = #"{"keys":[{"kty":"RSA","kid":"k","n":"AQAB","e":"AQAB","d":"SECRET","p":"P","q":"Q","dp":"1","dq":"2","qi":"3"},{"kty":"EC","crv":"P-256","x":"X","y":"Y","d":"ECSECRET"}]}"#
+        let snapshot = Self.snapshot([try Self.requestAuthentication("pasted", "shop", #"{"jwtRules": [{"issuer": "i", "jwks": "\#(pasted.replacingOccurrences(of: "\"", with: "\\\""))"}]}"#)])
+        let filter = try XCTUnwrap(RequestAuthenticationFilter.http(forWorkload: [:], namespace: "shop", in: snapshot, keys: nil, clearRouteCache: false))
+        let inline = try XCTUnwrap(filter[path: "typed_config", "providers", "origins-0", "local_jwks", "inline_string"]?.string)
+        XCTAssertEqual(inline, #"{"keys":[{"kty":"RSA","kid":"k","n":"AQAB","e":"AQAB"},{"kty":"EC","crv":"P-256","x":"X","y":"Y"}]}"#)
+        XCTAssertEqual(RequestAuthenticationFilter.publicOnly(#"{"keys":[{"kty":"RSA","n":"N","e":"E"}]}"#), #"{"keys":[{"kty":"RSA","n":"N","e":"E"}]}"#, "untouched without private members")
+    }
+
     func testKeysAreFetchedAgainWhenTheyRotateAndAfterAFailure() throws {
         let server = FakeJWKSServer([:])
         let resolver = JWKSResolver(refreshInterval: 0.2, retryInterval: 0.1) { server.fetch($0, $1) }
@@ -137,6 +146,28 @@ final class RequestAuthenticationFilterTests: XCTestCase {
         let http = try XCTUnwrap(chains.first { $0[path: "filter_chain_match", "destination_port"]?.int == 9080 })
         let filters = (http[path: "filters", 0, "typed_config", "http_filters"]?.array ?? []).compactMap { $0["name"]?.string }
         XCTAssertEqual(filters, ["envoy.filters.http.jwt_authn", "envoy.filters.http.rbac", "envoy.filters.http.fault", "envoy.filters.http.router"])
+    }
+
+    func testGatewaysGetTheJWTFilterFirstWithTheRouteCacheCleared() throws {
+        let snapshot = try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: GatewayConfigTests.ingress + """
+
+            ---
+            apiVersion: security.istio.io/v1
+            kind: RequestAuthentication
+            metadata: {name: ingress-jwt, namespace: istio-system}
+            spec:
+              selector: {matchLabels: {istio: ingressgateway}}
+              jwtRules: [{issuer: "testing@secure.istio.io", jwks: "{\\"keys\\": []}"}]
+            """)
+        let out = Pilot(authority: nil).resources(for: GatewayConfigTests.node, in: snapshot)
+        for listener in out.listeners {
+            for chain in listener["filter_chains"]?.array ?? [] {
+                let filters = chain[path: "filters", 0, "typed_config", "http_filters"]?.array ?? []
+                XCTAssertEqual(filters.first?["name"]?.string, "envoy.filters.http.jwt_authn", listener["name"]?.string ?? "")
+                XCTAssertEqual(filters.first?[path: "typed_config", "providers", "origins-0", "clear_route_cache"], .bool(true))
+            }
+        }
+        XCTAssertEqual(out.listeners.count, 2)
     }
 }
 
