@@ -87,42 +87,12 @@ final class EnvoyJWTDifferentialTests: XCTestCase {
         let requests = try requests(tokens)
         let upstream = try SampleUpstream(name: "app")
         defer { upstream.stop() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-jwt-diff-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("envoy"), withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("meshctl"), withIntermediateDirectories: true)
+        let directory = try DifferentialRun.scratch("meshproxy-jwt-diff")
         defer { try? FileManager.default.removeItem(at: directory) }
-
         let envoyBootstrap = bootstrap(directory: directory.appendingPathComponent("envoy"), upstreamPort: upstream.port, jwks: tokens.jwks)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: envoy)
-        process.arguments = ["-c", try envoyBootstrap.write(), "--disable-hot-restart", "--concurrency", "1", "--log-level", "error",
-                             "--file-flush-interval-msec", "50", "--base-id", String(Int.random(in: 1000..<60000))]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
-        XCTAssertTrue(eventually(timeout: 30) { (try? TestClient.get(port: envoyBootstrap.adminPort, path: "/ready", host: "admin").body) == "LIVE\n" },
-                      "Envoy did not become ready")
-        let envoyRun = try run(envoyBootstrap, requests) {
-            let text = try TestClient.get(port: envoyBootstrap.adminPort, path: "/stats", host: "admin").body
-            var values: [String: Int] = [:]
-            for line in text.split(separator: "\n") {
-                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if parts.count == 2, Self.statNames.contains(parts[0]), let value = Int(parts[1]), value > 0 { values[parts[0]] = value }
-            }
-            return values
-        }
-        process.terminate()
-        process.waitUntilExit()
-
+        let envoyRun = try DifferentialRun.inEnvoy(envoy, envoyBootstrap, statNames: Self.statNames) { stats in try run(envoyBootstrap, requests, stats: stats) }
         let proxyBootstrap = bootstrap(directory: directory.appendingPathComponent("meshctl"), upstreamPort: upstream.port, jwks: tokens.jwks)
-        let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: try proxyBootstrap.write()), concurrency: 1,
-                                    log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
-        proxy.start()
-        defer { proxy.stop() }
-        let proxyRun = try run(proxyBootstrap, requests) {
-            Dictionary(uniqueKeysWithValues: Self.statNames.compactMap { name in proxy.stats.value(name) > 0 ? (name, proxy.stats.value(name)) : nil })
-        }
+        let proxyRun = try DifferentialRun.inMeshctl(proxyBootstrap, statNames: Self.statNames) { stats in try run(proxyBootstrap, requests, stats: stats) }
 
         for (index, (expected, actual)) in zip(envoyRun.outcomes, proxyRun.outcomes).enumerated() {
             XCTAssertEqual(actual, expected, "request \(index): \(requests[index].name)")
