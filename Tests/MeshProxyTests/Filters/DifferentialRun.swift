@@ -6,6 +6,19 @@ import XCTest
 /// What the policy differential tests share: one bootstrap run by real Envoy, then by meshctl's proxy, each handing
 /// the test a reader of the named counters (those above 0).
 enum DifferentialRun {
+    /// What a client saw: the status, the body (`(upstream)` for the upstream's own answer), and chosen headers.
+    struct Outcome: Equatable {
+        var status: Int
+        var body: String
+        var headers: [String?]
+
+        init(_ response: TestResponse, headers names: [String]) {
+            status = response.status
+            body = response.header("x-upstream") == nil ? response.body : "(upstream)"
+            headers = names.map { response.header($0) }
+        }
+    }
+
     /// A scratch folder with `envoy` and `meshctl` folders inside (the caller removes it).
     static func scratch(_ name: String) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")

@@ -7,11 +7,7 @@ import XCTest
 /// token is required, and RBAC requiring a request principal, run by real Envoy 1.40 and by meshctl's proxy with
 /// tokens signed in the test: the same statuses, bodies, `www-authenticate`, access log lines and jwt_authn stats.
 final class EnvoyJWTDifferentialTests: XCTestCase {
-    private struct Outcome: Equatable {
-        var status: Int
-        var body: String
-        var headers: [String?]
-    }
+    private typealias Outcome = DifferentialRun.Outcome
 
     private static let statNames = ["http.inbound.jwt_authn.allowed", "http.inbound.jwt_authn.denied", "http.inbound.jwt_authn.cors_preflight_bypassed",
                                     "http.inbound.rbac.allowed", "http.inbound.rbac.denied"]
@@ -70,8 +66,7 @@ final class EnvoyJWTDifferentialTests: XCTestCase {
                      stats: () throws -> [String: Int]) throws -> (outcomes: [Outcome], log: [String], stats: [String: Int]) {
         let outcomes = try requests.map { request in
             let response = try TestClient.get(port: bootstrap.httpPort, path: request.path, host: "app", headers: request.headers, method: request.method)
-            return Outcome(status: response.status, body: response.header("x-upstream") == nil ? response.body : "(upstream)",
-                           headers: ["www-authenticate", "content-type"].map { response.header($0) })
+            return Outcome(response, headers: ["www-authenticate", "content-type"])
         }
         let log = bootstrap.accessLogLines(count: requests.count)
         var values: [String: Int] = [:]

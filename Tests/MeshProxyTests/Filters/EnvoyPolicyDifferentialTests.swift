@@ -6,12 +6,9 @@ import XCTest
 /// One bootstrap with RBAC (HTTP and network) and local rate limit filters, run by real Envoy 1.40 and by
 /// meshctl's proxy; the same requests must get the same statuses, bodies, headers, access log lines and stats.
 final class EnvoyPolicyDifferentialTests: XCTestCase {
-    private struct Outcome: Equatable {
-        var status: Int
-        var body: String
-        /// The headers the filters may add: x-local-rate-limit, x-envoy-ratelimited, content-type, x-ratelimit-limit and -remaining.
-        var headers: [String?]
-    }
+    private typealias Outcome = DifferentialRun.Outcome
+    /// The headers the filters may add.
+    private static let headerNames = ["x-local-rate-limit", "x-envoy-ratelimited", "content-type", "x-ratelimit-limit", "x-ratelimit-remaining"]
 
     private static let requests: [(path: String, method: String, headers: [(String, String)])] = [
         ("/public/a", "GET", []), ("/public/a", "POST", []), ("/private", "GET", []),
@@ -53,8 +50,7 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
     private func run(_ bootstrap: PolicyBootstrap, stats: () throws -> [String: Int]) throws -> (outcomes: [Outcome], tcpAnswer: [UInt8], log: [String], tcpLog: String, stats: [String: Int]) {
         let outcomes = try Self.requests.map { request in
             let response = try TestClient.get(port: bootstrap.httpPort, path: request.path, host: "app", headers: request.headers, method: request.method)
-            return Outcome(status: response.status, body: response.header("x-upstream") == nil ? response.body : "(upstream)",
-                           headers: ["x-local-rate-limit", "x-envoy-ratelimited", "content-type", "x-ratelimit-limit", "x-ratelimit-remaining"].map { response.header($0) })
+            return Outcome(response, headers: Self.headerNames)
         }
         let tcpAnswer = (try? TestClient.exchange(port: bootstrap.tcpPort, bytes: Array("GET / HTTP/1.1\r\nhost: app\r\n\r\n".utf8))) ?? []
         let log = bootstrap.accessLogLines(count: Self.requests.count)
