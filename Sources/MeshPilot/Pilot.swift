@@ -11,6 +11,8 @@ public struct Pilot: Sendable {
     public let authority: CertificateAuthority?
     /// The certificate cache behind the `default`/`ROOTCA` secrets (nil without an authority).
     public let secrets: WorkloadSecrets?
+    /// Fetches RequestAuthentication `jwksUri` keys (nil: not fetched; such rules get keys no token verifies with).
+    public var jwksResolver: JWKSResolver?
 
     public init(authority: CertificateAuthority?, now: @escaping @Sendable () -> Date = Date.init) {
         self.authority = authority
@@ -31,7 +33,12 @@ public struct Pilot: Sendable {
         let outbound = OutboundClusters(model: model, proxy: workload).build()
         if node.kind == .router {
             let gateway = GatewayConfig(model: model, proxy: workload).build()
-            var resources = ProxyResources(listeners: gateway.listeners, clusters: outbound.clusters + [FixedClusters.blackHole], routes: gateway.routes,
+            var gatewayListeners = gateway.listeners
+            if let jwt = RequestAuthenticationFilter.http(forWorkload: workload.labels, namespace: workload.namespace, in: push.snapshot,
+                                                          keys: jwksResolver, clearRouteCache: true) {
+                RequestAuthenticationFilter.insert(jwt, intoManagersOf: &gatewayListeners)
+            }
+            var resources = ProxyResources(listeners: gatewayListeners, clusters: outbound.clusters + [FixedClusters.blackHole], routes: gateway.routes,
                                            endpoints: outbound.assignments,
                                            secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
             EnvoyFilterPatches.apply(push.snapshot, to: &resources, proxyLabels: workload.labels, namespace: workload.namespace, kind: node.kind)
@@ -42,7 +49,10 @@ public struct Pilot: Sendable {
         // AuthorizationPolicy: RBAC before the router on inbound HCMs, network RBAC before tcp_proxy.
         let rbacHTTP = AuthorizationFilters.http(forWorkload: workload.labels, namespace: workload.namespace, in: push.snapshot)
         let rbacNetwork = AuthorizationFilters.network(forWorkload: workload.labels, namespace: workload.namespace, in: push.snapshot)
-        inboundConfig.extraHTTPFilters = { _ in rbacHTTP }
+        // RequestAuthentication: the JWT filter goes before RBAC, which reads the payload it writes.
+        let jwt = RequestAuthenticationFilter.http(forWorkload: workload.labels, namespace: workload.namespace, in: push.snapshot,
+                                                   keys: jwksResolver, clearRouteCache: false)
+        inboundConfig.extraHTTPFilters = { _ in (jwt.map { [$0] } ?? []) + rbacHTTP }
         inboundConfig.extraNetworkFilters = { _ in rbacNetwork }
         let inbound = inboundConfig.build()
         var resources = ProxyResources(

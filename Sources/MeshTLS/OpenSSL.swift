@@ -33,6 +33,7 @@ public final class PrivateKey: @unchecked Sendable {
     let pointer: OpaquePointer
 
     private init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    fileprivate convenience init(owning pointer: OpaquePointer) { self.init(pointer) }
     deinit { EVP_PKEY_free(pointer) }
 
     /// A new ECDSA P-256 key.
@@ -729,5 +730,97 @@ extension OpenSSL {
     static func isIPAddress(_ host: String) -> Bool {
         var address = in6_addr()
         return inet_pton(AF_INET, host, &address) == 1 || inet_pton(AF_INET6, host, &address) == 1
+    }
+}
+
+// MARK: - Signatures (JWT verification)
+
+/// The hash a signature is made over.
+public enum SignatureDigest: Sendable {
+    case sha256, sha384, sha512
+
+    fileprivate var algorithm: OpaquePointer? {
+        switch self {
+        case .sha256: return EVP_sha256()
+        case .sha384: return EVP_sha384()
+        case .sha512: return EVP_sha512()
+        }
+    }
+}
+
+/// A public key (RSA or EC), read from its DER `SubjectPublicKeyInfo`.
+public final class PublicKey: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    public init(subjectPublicKeyInfo der: [UInt8]) throws(CryptoError) {
+        let key: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            var start: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_PUBKEY(nil, &start, buffer.count)
+        }
+        guard let key else { throw CryptoError("not a DER public key") }
+        pointer = key
+    }
+
+    deinit { EVP_PKEY_free(pointer) }
+
+    /// Whether `signature` signs `message` with this key: RSA PKCS#1 v1.5, or RSA-PSS with a salt as long as the
+    /// digest (`pss`), or ECDSA with a DER signature.
+    public func verifies(_ signature: [UInt8], of message: [UInt8], digest: SignatureDigest, pss: Bool = false) -> Bool {
+        guard let context = EVP_MD_CTX_new() else { return false }
+        defer { EVP_MD_CTX_free(context); ERR_clear_error() }
+        var keyContext: OpaquePointer?
+        guard EVP_DigestVerifyInit(context, &keyContext, digest.algorithm, nil, pointer) == 1 else { return false }
+        if pss {
+            guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
+                  EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, RSA_PSS_SALTLEN_DIGEST) == 1 else { return false }
+        }
+        return EVP_DigestVerify(context, signature, signature.count, message, message.count) == 1
+    }
+}
+
+extension PrivateKey {
+    /// A new RSA key of `bits` bits (exponent 65537).
+    public static func generateRSA(bits: Int = 2048) throws(CryptoError) -> PrivateKey {
+        guard let context = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, nil) else { throw CryptoError("cannot start key generation") }
+        defer { EVP_PKEY_CTX_free(context) }
+        var key: OpaquePointer?
+        guard EVP_PKEY_keygen_init(context) == 1, EVP_PKEY_CTX_set_rsa_keygen_bits(context, Int32(bits)) == 1,
+              EVP_PKEY_keygen(context, &key) == 1, let key else { throw CryptoError("cannot generate an RSA key") }
+        return PrivateKey(owning: key)
+    }
+
+    /// Signs `message`: RSA PKCS#1 v1.5 (or PSS with a digest-long salt), or ECDSA (a DER signature).
+    public func sign(_ message: [UInt8], digest: SignatureDigest, pss: Bool = false) throws(CryptoError) -> [UInt8] {
+        guard let context = EVP_MD_CTX_new() else { throw CryptoError("cannot allocate a digest context") }
+        defer { EVP_MD_CTX_free(context) }
+        var keyContext: OpaquePointer?
+        guard EVP_DigestSignInit(context, &keyContext, digest.algorithm, nil, pointer) == 1 else { throw CryptoError("cannot start signing") }
+        if pss {
+            guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) == 1,
+                  EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, RSA_PSS_SALTLEN_DIGEST) == 1 else { throw CryptoError("cannot use PSS padding") }
+        }
+        var length = 0
+        guard EVP_DigestSign(context, nil, &length, message, message.count) == 1 else { throw CryptoError("cannot size the signature") }
+        var signature = [UInt8](repeating: 0, count: length)
+        guard EVP_DigestSign(context, &signature, &length, message, message.count) == 1 else { throw CryptoError("cannot sign") }
+        return Array(signature.prefix(length))
+    }
+
+    /// The public half's numbers, big-endian without leading zeros (EC coordinates padded to the curve's size):
+    /// `n` and `e` for RSA, `x` and `y` for EC (as a JWK names them).
+    public func publicNumbers() throws(CryptoError) -> [String: [UInt8]] {
+        func number(_ name: String, padded: Int? = nil) -> [UInt8]? {
+            var value: OpaquePointer?
+            guard EVP_PKEY_get_bn_param(pointer, name, &value) == 1, let value else { return nil }
+            defer { BN_free(value) }
+            let length = padded ?? (Int(BN_num_bits(value)) + 7) / 8
+            var bytes = [UInt8](repeating: 0, count: length)
+            guard BN_bn2binpad(value, &bytes, Int32(length)) == Int32(length) else { return nil }
+            return bytes
+        }
+        if let n = number("n"), let e = number("e") { return ["n": n, "e": e] }
+        let size = (Int(EVP_PKEY_get_bits(pointer)) + 7) / 8
+        if let x = number("qx", padded: size), let y = number("qy", padded: size) { return ["x": x, "y": y] }
+        throw CryptoError("the key is neither RSA nor EC")
     }
 }

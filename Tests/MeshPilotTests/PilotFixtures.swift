@@ -15,7 +15,7 @@ enum PilotFixtures {
         "VirtualService": "virtualservices.networking.istio.io", "DestinationRule": "destinationrules.networking.istio.io",
         "ServiceEntry": "serviceentries.networking.istio.io", "Sidecar": "sidecars.networking.istio.io",
         "Gateway": "gateways.networking.istio.io", "PeerAuthentication": "peerauthentications.security.istio.io",
-        "Telemetry": "telemetries.telemetry.istio.io", "AuthorizationPolicy": "authorizationpolicies.security.istio.io",
+        "Telemetry": "telemetries.telemetry.istio.io", "AuthorizationPolicy": "authorizationpolicies.security.istio.io", "RequestAuthentication": "requestauthentications.security.istio.io",
         "EnvoyFilter": "envoyfilters.networking.istio.io",
     ]
 

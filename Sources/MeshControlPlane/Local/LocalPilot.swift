@@ -36,12 +36,17 @@ public final class LocalPilot: @unchecked Sendable {
         self.refreshInterval = refreshInterval
         self.log = log
         authority = try Self.meshAuthority(paths)
-        pilot = Pilot(authority: authority, now: now)
+        var pilot = Pilot(authority: authority, now: now)
+        // RequestAuthentication jwksUris: fetched by the pilot, as istiod does; keys that arrive cause a push.
+        let keys = JWKSResolver(fetch: LocalJWKSFetch.fetcher(namesFile: paths.names))
+        pilot.jwksResolver = keys
+        self.pilot = pilot
         let snapshot = Self.snapshot(of: store)
         current = (snapshot, MeshModel(snapshot))
         let box = WeakBox()
         server = try DiscoveryServer(port: 0) { node in box.pilot?.resources(for: node) }
         box.pilot = self
+        keys.onChange = { [weak box] in box?.pilot?.changed() }
     }
 
     private final class WeakBox: @unchecked Sendable { weak var pilot: LocalPilot? }

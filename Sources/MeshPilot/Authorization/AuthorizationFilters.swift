@@ -32,8 +32,9 @@ public enum AuthorizationFilters {
 
     /// The policies that apply to a workload: in the root namespace without a selector (mesh-wide), in the
     /// workload's namespace without a selector, or with a `selector.matchLabels` the workload's labels contain.
-    /// Policies with `targetRef(s)` apply to gateways and waypoints, not sidecars.
-    static func selected(labels: [String: String], namespace: String, snapshot: MeshSnapshot) -> [JSONValue] {
+    /// Policies with `targetRef(s)` apply to gateways and waypoints, not sidecars. RequestAuthentications are selected
+    /// the same way (`storageKey` names their kind).
+    static func selected(labels: [String: String], namespace: String, snapshot: MeshSnapshot, storageKey: String = storageKey) -> [JSONValue] {
         let root = snapshot.meshConfig["rootNamespace"]?.string ?? "istio-system"
         return snapshot.items(storageKey).filter { policy in
             let policyNamespace = Self.namespace(of: policy)

@@ -130,6 +130,7 @@ public enum HTTPFilter: Sendable {
     case rbac(RBACConfig)
     case localRateLimit(LocalRateLimitConfig)
     case cors
+    case jwtAuthn(JWTAuthnConfig)
     case router
 }
 
@@ -417,6 +418,7 @@ extension HTTPFilter {
             case RBACConfig.httpType: return .rbac(try RBACConfig.read(typed, network: false))
             case LocalRateLimitConfig.type: return .localRateLimit(try LocalRateLimitConfig.read(typed))
             case "envoy.extensions.filters.http.cors.v3.Cors": return .cors
+            case JWTAuthnConfig.type: return .jwtAuthn(try JWTAuthnConfig.read(typed))
             case "envoy.extensions.filters.http.router.v3.Router":
                 typed.ignore("suppress_envoy_headers", "start_child_span", "dynamic_stats")
                 return .router

@@ -1,3 +1,4 @@
+import ConfigValues
 import MeshNet
 import MeshHTTP1
 
@@ -8,19 +9,23 @@ enum HTTPPolicyFilters {
         var reply: LocalReply?
         var responseHeaders: [(name: String, value: String)] = []
         var requestHeaders: [HeaderValueOption] = []
+        /// Request headers taken out, and the target without a query parameter, for a JWT that is not forwarded.
+        var removedRequestHeaders: [String] = []
+        var rewrittenTarget: String?
     }
 
     static func run(_ filters: [HTTPFilter], manager: HTTPConnectionManagerConfig, virtualHost: VirtualHost?, route: Route?,
                     request: HTTPRequest, connection: DownstreamConnectionInfo, runtime: ProxyRuntime) -> Outcome {
         var outcome = Outcome()
         var subject: RBACEngine.Subject?
+        var metadata: [String: JSONValue] = [:]
         for (index, filter) in filters.enumerated() {
             switch filter {
             case .rbac(let listenerConfig):
                 let config: RBACConfig?
                 if let override = route?.filterConfigs.rbac { config = override } else { config = listenerConfig }
                 guard let config else { continue }
-                if subject == nil { subject = RBACEngine.Subject(connection: connection, request: request) }
+                if subject == nil { subject = RBACEngine.Subject(connection: connection, request: request); subject!.metadata = metadata }
                 if let details = RBACFilterRun.check(config, subject: subject!, statPrefix: "http.\(manager.statPrefix).", stats: runtime.stats) {
                     outcome.reply = LocalReply(status: 403, body: "RBAC: access denied", flags: [], details: details)
                     return outcome
@@ -48,6 +53,16 @@ enum HTTPPolicyFilters {
                 case .addToResponse(let headers):
                     outcome.responseHeaders += headers
                 }
+            case .jwtAuthn(let config):
+                let result = JWTAuthnFilter.run(config, request: request, secure: connection.tls != nil, statPrefix: "http.\(manager.statPrefix).", stats: runtime.stats)
+                if let reply = result.reply {
+                    outcome.reply = reply
+                    return outcome
+                }
+                if !result.metadata.isEmpty { metadata[JWTAuthnFilter.name] = .object(result.metadata) }
+                outcome.removedRequestHeaders += result.removedHeaders
+                if let target = result.rewrittenTarget { outcome.rewrittenTarget = target }
+                outcome.requestHeaders += result.addedHeaders
             case .fault, .router:
                 continue
             }

@@ -40,8 +40,8 @@ public indirect enum RBACMatcher: Sendable {
     case authenticated(StringMatcher?)
     case directRemoteIP(CIDRRange)
     case remoteIP(CIDRRange)
-    /// Dynamic metadata (JWT claims and the like); the proxy sets none, so it matches only when inverted.
-    case metadata(invert: Bool)
+    /// Dynamic metadata (the JWT filter's payload).
+    case metadata(MetadataMatcher)
 }
 
 extension RBACConfig {
@@ -125,10 +125,9 @@ extension RBACMatcher {
             }
             return matcher
         }) { found.append(.urlPath(path)) }
-        if let metadata = try reader.object("metadata", { metadata throws(ProxyConfigError) -> Bool in
-            metadata.ignore("filter", "path", "value")
-            return try metadata.bool("invert") ?? false
-        }) { found.append(.metadata(invert: metadata)) }
+        if let metadata = try reader.object("metadata", { metadata throws(ProxyConfigError) in try MetadataMatcher.read(metadata) }) {
+            found.append(.metadata(metadata))
+        }
         if permission {
             if let port = try reader.integer("destination_port", maximum: 65535) { found.append(.destinationPort(port)) }
             if let range = try cidr("destination_ip") { found.append(.destinationIP(range)) }

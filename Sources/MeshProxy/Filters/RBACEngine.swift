@@ -1,3 +1,4 @@
+import ConfigValues
 import Foundation
 import MeshNet
 import MeshTLS
@@ -11,6 +12,8 @@ struct RBACEngine {
         /// Headers with the pseudo-headers (`:method`, `:path`, `:authority`, `:scheme`) added; nil for a connection.
         var request: HTTPRequestHead?
         var path: String?
+        /// Dynamic metadata by filter name (the JWT filter's payload), set by the filters before RBAC.
+        var metadata: [String: JSONValue] = [:]
 
         init(connection: DownstreamConnectionInfo, request: HTTPRequest? = nil) {
             self.connection = connection
@@ -65,7 +68,7 @@ struct RBACEngine {
             guard let name else { return true }
             return tls.peerURISANs.contains { name.matches($0) }
         case .directRemoteIP(let range), .remoteIP(let range): return range.contains(subject.connection.remoteHost)
-        case .metadata(let invert): return invert
+        case .metadata(let matcher): return matcher.matches(subject.metadata)
         }
     }
 }

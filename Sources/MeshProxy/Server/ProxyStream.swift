@@ -10,7 +10,7 @@ final class ProxyStream {
     private let loopContext: LoopContext
     private unowned let downstream: DownstreamHTTPConnection
     private let manager: HTTPConnectionManagerConfig
-    private let request: HTTPRequest
+    private var request: HTTPRequest
     private let configuration: ProxyConfiguration
     private var log = AccessLogEntry()
     private let startedAt = MonotonicClock.now()
@@ -76,6 +76,12 @@ final class ProxyStream {
         if let denial = policy.reply { return reply(denial) }
         extraResponseHeaders = policy.responseHeaders
         extraRequestHeaders = policy.requestHeaders
+        // A JWT the filter does not forward leaves the request (its header, or its query parameter).
+        if let target = policy.rewrittenTarget { request.target = target; log.path = target }
+        if !policy.removedRequestHeaders.isEmpty {
+            request.headers.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
+            log.requestHeaders.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
+        }
         guard let host, let route else {
             runtime.stats.increment(statPrefix + "no_route")
             return reply(.noRoute)
