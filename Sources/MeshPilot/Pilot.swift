@@ -37,6 +37,8 @@ public struct Pilot: Sendable {
             return resources.withUniqueNames()
         }
         let listeners = OutboundListeners(model: model, proxy: workload).build()
+        // The HTTP proxy port (mesh config `proxyHttpPort`) for clients that send through `HTTP_PROXY`.
+        let httpProxy = HTTPProxyListener(model: model, proxy: workload).build()
         var inboundConfig = InboundConfig(model: model, proxy: workload)
         // AuthorizationPolicy: RBAC before the router on inbound HCMs, network RBAC before tcp_proxy.
         let rbacHTTP = AuthorizationFilters.http(forWorkload: workload.labels, namespace: workload.namespace, in: push.snapshot)
@@ -45,9 +47,9 @@ public struct Pilot: Sendable {
         inboundConfig.extraNetworkFilters = { _ in rbacNetwork }
         let inbound = inboundConfig.build()
         var resources = ProxyResources(
-            listeners: [inbound.listener] + listeners.listeners,
+            listeners: [inbound.listener] + listeners.listeners + (httpProxy.map { [$0.listener] } ?? []),
             clusters: outbound.clusters + inbound.clusters + FixedClusters.all,
-            routes: listeners.routes,
+            routes: listeners.routes + (httpProxy.map { [$0.routes] } ?? []),
             endpoints: outbound.assignments,
             secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
         // EnvoyFilter patches apply to the finished resources, last.

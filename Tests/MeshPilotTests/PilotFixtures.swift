@@ -16,7 +16,7 @@ enum PilotFixtures {
         "ServiceEntry": "serviceentries.networking.istio.io", "Sidecar": "sidecars.networking.istio.io",
         "Gateway": "gateways.networking.istio.io", "PeerAuthentication": "peerauthentications.security.istio.io",
         "Telemetry": "telemetries.telemetry.istio.io", "AuthorizationPolicy": "authorizationpolicies.security.istio.io",
-        "EnvoyFilter": "envoyfilters.networking.istio.io",
+        "EnvoyFilter": "envoyfilters.networking.istio.io", "WorkloadEntry": "workloadentries.networking.istio.io",
     ]
 
     /// A snapshot of the objects in YAML text (several documents), plus `extra` YAML appended.

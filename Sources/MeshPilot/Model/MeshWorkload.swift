@@ -94,4 +94,8 @@ public struct ServiceEndpoint: Sendable {
     public var tlsMode: String
     public var locality: Locality
     public var weight: Int = 1
+    /// The network the endpoint is on (a WorkloadEntry's `network`; empty: the proxy's own).
+    public var network = ""
+    /// Istio's telemetry metadata for an endpoint without a pod (a WorkloadEntry's); pods' comes from `workload`.
+    public var workloadMetadata: String?
 }

@@ -1,0 +1,271 @@
+import Foundation
+import MeshTestSupport
+import XCTest
+
+/// Issue 17's ingress and HTTP_PROXY, end to end: `local up` runs `istio-ingressgateway` in istio-system (a router
+/// proxy the pilot configures) reached from this machine at the host port it prints; real kubectl applies a Gateway
+/// and VirtualService; real curl calls the host port, and a `meshctl/exec` pod runs curl through its sidecar's HTTP
+/// proxy port. One local control plane serves the class.
+final class LocalIngressTests: XCTestCase {
+    nonisolated(unsafe) static var shared: IngressMesh?
+    nonisolated(unsafe) static var skipReason: String?
+
+    override class func tearDown() {
+        shared?.home.finish()
+        shared = nil
+    }
+
+    static let curl = ["/usr/bin/curl", "/bin/curl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// The running control plane with `web` (echo, with a sidecar) and `curler` (curl in a loop, with a sidecar)
+    /// ready, and the gateway ready; or a skip saying what is missing.
+    func mesh() throws -> IngressMesh {
+        if let shared = Self.shared { return shared }
+        if let reason = Self.skipReason { throw XCTSkip(reason) }
+        guard FileManager.default.isExecutableFile(atPath: TestPaths.meshctlBinary.path) else {
+            XCTFail("meshctl was not built at \(TestPaths.meshctlBinary.path)")
+            throw XCTSkip("no meshctl binary")
+        }
+        var missing: String?
+        if !FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") { missing = "no kubectl at /usr/bin/kubectl on this machine" }
+        if Self.curl == nil { missing = "no curl at /usr/bin/curl or /bin/curl on this machine" }
+        if let missing {
+            Self.skipReason = missing
+            throw XCTSkip(missing)
+        }
+        let mesh = try IngressMesh.start()
+        Self.shared = mesh
+        return mesh
+    }
+
+    func testTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() throws {
+        let mesh = try mesh()
+        // `local status` prints the port `local up` printed.
+        let status = try mesh.home.meshctl(["local", "status", "--state-dir", mesh.home.state])
+        XCTAssertTrue(status.stdout.contains("ingress:   http://127.0.0.1:\(mesh.httpPort) -> istio-system/istio-ingressgateway:80"), status.stdout)
+        // kubectl shows the gateway's Service as a LoadBalancer on 127.0.0.1, as on kind or minikube with a tunnel.
+        let service = try mesh.home.kubectl(["get", "svc", "-n", "istio-system", "istio-ingressgateway"])
+        XCTAssertTrue(service.stdout.contains("LoadBalancer") && service.stdout.contains("127.0.0.1"), service.stdout + service.stderr)
+        try mesh.apply(IngressMesh.gatewayRules)
+        var answer = (status: 0, body: "")
+        XCTAssertTrue(try mesh.eventually(timeout: 40) {
+            answer = try mesh.curl(host: "web.example.com", path: "/hello")
+            return answer.status == 200
+        }, "the gateway never answered 200 for web.example.com: \(answer)")
+        XCTAssertTrue(answer.body.contains("pod=web-"), answer.body)
+        XCTAssertTrue(answer.body.contains("GET /hello HTTP/1.1"), answer.body)
+        // A host no Gateway server admits: Envoy's 404 (no route).
+        XCTAssertTrue(try mesh.eventually { try mesh.curl(host: "other.example.com", path: "/").status == 404 })
+        // The gateway reached the workload's sidecar over mTLS: its access log names the gateway's identity.
+        var logs = ""
+        XCTAssertTrue(try mesh.eventually {
+            logs = try mesh.home.kubectl(["logs", "-n", "web", "deploy/web", "-c", "istio-proxy"]).stdout
+            return logs.contains("spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account")
+        }, logs)
+        // proxy-status lists the gateway; proxy-config shows its route.
+        let gatewayPod = try mesh.podName("istio-ingressgateway", namespace: "istio-system")
+        var listed = ""
+        XCTAssertTrue(try mesh.eventually {
+            listed = try mesh.home.meshctl(["proxy-status"]).stdout
+            return listed.contains("\(gatewayPod).istio-system")
+        }, listed)
+        let routes = try mesh.home.meshctl(["proxy-config", "routes", "-n", "istio-system", gatewayPod])
+        XCTAssertEqual(routes.status, 0, routes.stderr)
+        XCTAssertTrue(routes.stdout.contains("http.8080") && routes.stdout.contains("web.example.com"), routes.stdout)
+    }
+
+    /// A ServiceEntry whose workloadSelector picks a WorkloadEntry at the `web` pod's address: the gateway routes to it
+    /// over the entry's endpoint (mTLS, since the entry names a service account).
+    func testAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() throws {
+        let mesh = try mesh()
+        try mesh.apply(IngressMesh.gatewayRules)
+        let podIP = try mesh.home.kubectl(["get", "pods", "-n", "web", "-l", "app=web", "-o", "jsonpath={.items[0].status.podIP}"]).stdout
+        XCTAssertTrue(podIP.hasPrefix("127.10."), podIP)
+        try mesh.apply("""
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: vm, namespace: web}
+            spec:
+              hosts: [vm.example.com]
+              location: MESH_INTERNAL
+              resolution: STATIC
+              ports: [{number: 80, name: http, protocol: HTTP}]
+              workloadSelector: {labels: {app: vm}}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: WorkloadEntry
+            metadata: {name: vm-1, namespace: web}
+            spec: {address: \(podIP), ports: {http: 8080}, labels: {app: vm}, serviceAccount: default}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: vm, namespace: web}
+            spec:
+              hosts: [vm.example.com]
+              gateways: [web-gateway]
+              http: [{route: [{destination: {host: vm.example.com, port: {number: 80}}}]}]
+
+            """)
+        var answer = (status: 0, body: "")
+        XCTAssertTrue(try mesh.eventually(timeout: 40) {
+            answer = try mesh.curl(host: "vm.example.com", path: "/from-vm-entry")
+            return answer.status == 200
+        }, "\(answer)")
+        XCTAssertTrue(answer.body.contains("pod=web-") && answer.body.contains("GET /from-vm-entry"), answer.body)
+        let gatewayPod = try mesh.podName("istio-ingressgateway", namespace: "istio-system")
+        let endpoints = try mesh.home.meshctl(["proxy-config", "endpoints", "-n", "istio-system", gatewayPod, "--cluster", "outbound|80||vm.example.com"])
+        XCTAssertTrue(endpoints.stdout.contains("\(podIP):8080"), endpoints.stdout)
+    }
+
+    /// curl in a `meshctl/exec` container of a pod with a sidecar gets HTTP_PROXY and reaches a Service through the
+    /// sidecar's HTTP proxy port (the answer carries the sidecar's headers).
+    func testCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() throws {
+        let mesh = try mesh()
+        var logs = ""
+        XCTAssertTrue(try mesh.eventually(timeout: 40) {
+            logs = try mesh.home.kubectl(["logs", "-n", "web", "deploy/curler", "-c", "curl", "--tail", "40"]).stdout
+            return logs.contains("pod=web-") && logs.lowercased().contains("x-envoy-attempt-count")
+        }, logs)
+        XCTAssertTrue(logs.contains("proxy=http://127.10."), "the container was given HTTP_PROXY: \(logs)")
+        XCTAssertTrue(logs.contains("GET /through-proxy HTTP/1.1"), "the sidecar sent the request in origin form: \(logs)")
+    }
+}
+
+/// A local control plane for the ingress tests: the gateway on host ports chosen by the system, `web` and `curler`.
+final class IngressMesh: @unchecked Sendable {
+    let home: LocalModeHome
+    let httpPort: Int
+
+    private init(home: LocalModeHome, httpPort: Int) {
+        self.home = home
+        self.httpPort = httpPort
+    }
+
+    static let workloads = """
+        apiVersion: v1
+        kind: Namespace
+        metadata: {name: web, labels: {istio-injection: enabled}}
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web, namespace: web}
+        spec:
+          replicas: 1
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web, version: v1}}
+            spec:
+              terminationGracePeriodSeconds: 2
+              containers:
+              - name: echo
+                image: meshctl/echo:latest
+                ports: [{name: http, containerPort: 8080}]
+                readinessProbe: {httpGet: {path: /status/200, port: http}, periodSeconds: 1}
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: web, namespace: web}
+        spec:
+          selector: {app: web}
+          ports: [{name: http, port: 80, targetPort: http}]
+        ---
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: curler, namespace: web}
+        spec:
+          replicas: 1
+          selector: {matchLabels: {app: curler}}
+          template:
+            metadata: {labels: {app: curler}}
+            spec:
+              terminationGracePeriodSeconds: 1
+              containers:
+              - name: curl
+                image: meshctl/exec
+                command: [/bin/sh, -c, 'echo "proxy=$http_proxy"; while true; do curl -s -m 5 http://web.web/through-proxy; sleep 1; done']
+
+        """
+
+    static let gatewayRules = """
+        apiVersion: networking.istio.io/v1
+        kind: Gateway
+        metadata: {name: web-gateway, namespace: web}
+        spec:
+          selector: {istio: ingressgateway}
+          servers:
+          - port: {number: 80, name: http, protocol: HTTP}
+            hosts: [web.example.com, vm.example.com]
+        ---
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: web, namespace: web}
+        spec:
+          hosts: [web.example.com]
+          gateways: [web-gateway]
+          http: [{route: [{destination: {host: web, port: {number: 80}}}]}]
+
+        """
+
+    /// `local up` with system-chosen ingress ports (tests run side by side), the workloads applied, every Deployment
+    /// ready (the gateway's too) within 90 s.
+    static func start() throws -> IngressMesh {
+        let home = try LocalModeHome("ingress")
+        do {
+            let up = try home.meshctl(["local", "up", "--state-dir", home.state, "--ingress-port", "0", "--ingress-https-port", "0"])
+            guard up.status == 0 else { throw LocalMesh.NotReady(description: "local up failed: \(up.stdout) \(up.stderr)") }
+            guard let range = up.stdout.range(of: #"ingress: http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
+                  let port = Int(up.stdout[range].split(separator: ":").last ?? "") else {
+                throw LocalMesh.NotReady(description: "local up did not print the ingress port: \(up.stdout)")
+            }
+            let mesh = IngressMesh(home: home, httpPort: port)
+            try mesh.apply(workloads)
+            var waiting: Set<String> = []
+            let ready = try mesh.eventually(timeout: 90) {
+                let text = try home.kubectl(["get", "deployments", "-A", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.readyReplicas} {end}"]).stdout
+                let readyNames = Set(text.split(separator: " ").filter { $0.hasSuffix("=1") }.map { String($0.dropLast(2)) })
+                waiting = Set(["web", "curler", "istio-ingressgateway"]).subtracting(readyNames)
+                return waiting.isEmpty
+            }
+            guard ready else {
+                let gateway = (try? home.kubectl(["logs", "-n", "istio-system", "deploy/istio-ingressgateway", "--tail", "20"]).stdout) ?? ""
+                throw LocalMesh.NotReady(description: "deployments \(waiting.sorted()) did not become ready within 90 s; gateway log: \(gateway)")
+            }
+            return mesh
+        } catch {
+            home.finish()
+            throw error
+        }
+    }
+
+    func apply(_ yaml: String) throws {
+        let applied = try home.kubectl(["apply", "-f", "-"], stdin: yaml)
+        guard applied.status == 0 else { throw LocalMesh.NotReady(description: "kubectl apply failed: \(applied.stderr)") }
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes.
+    func eventually(timeout: Double = 20, _ condition: () throws -> Bool) throws -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            if (try? condition()) == true { return true }
+            Thread.sleep(forTimeInterval: 0.2)
+        } while Date() < deadline
+        return try condition()
+    }
+
+    /// Real curl from this machine to the gateway's host port, with `host` as the Host header.
+    func curl(host: String, path: String) throws -> (status: Int, body: String) {
+        let result = try runProcess(URL(fileURLWithPath: LocalIngressTests.curl ?? "/usr/bin/curl"),
+                                    ["-s", "-m", "5", "-H", "Host: \(host)", "-w", "\n%{http_code}", "http://127.0.0.1:\(httpPort)\(path)"],
+                                    environment: ["PATH": "/usr/bin:/bin"])
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    func podName(_ deployment: String, namespace: String) throws -> String {
+        let pods = try home.kubectl(["get", "pods", "-n", namespace, "-o", "jsonpath={.items[*].metadata.name}"]).stdout.split(separator: " ").map(String.init)
+        guard let pod = pods.first(where: { $0.hasPrefix(deployment + "-") }) else {
+            throw LocalMesh.NotReady(description: "no pod of deployment \(deployment) among \(pods)")
+        }
+        return pod
+    }
+}
