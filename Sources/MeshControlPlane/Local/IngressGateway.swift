@@ -107,7 +107,7 @@ enum IngressGateway {
         }
         let ingress: JSONValue = .object([("loadBalancer", .object([("ingress", .array([.object([("ip", .string("127.0.0.1")), ("ipMode", .string("VIP"))])]))]))])
         _ = try api.store.update("services", namespace: namespace, name: name) { existing, _ in
-            guard existing["spec"]?["type"]?.string == "LoadBalancer", existing["status"] != ingress else { return existing }
+            guard existing["spec"]?["type"]?.string == "LoadBalancer", existing["status"] != ingress else { return nil }
             var updated = existing
             updated["status"] = ingress
             return updated

@@ -5,14 +5,20 @@ import XCTest
 /// Issue 17's ingress and HTTP_PROXY, end to end: `local up` runs `istio-ingressgateway` in istio-system (a router
 /// proxy the pilot configures) reached from this machine at the host port it prints; real kubectl applies a Gateway
 /// and VirtualService; real curl calls the host port, and a `meshctl/exec` pod runs curl through its sidecar's HTTP
-/// proxy port. One local control plane serves the class.
-final class LocalIngressTests: XCTestCase {
-    nonisolated(unsafe) static var shared: IngressMesh?
-    nonisolated(unsafe) static var skipReason: String?
+/// proxy port. One local control plane serves each class: meshctl's proxy in `LocalIngressTests`, Envoy in
+/// `LocalIngressEnvoyTests` (the same checks).
+class LocalIngressScenarios: XCTestCase {
+    nonisolated(unsafe) static var meshes: [ObjectIdentifier: IngressMesh] = [:]
+    nonisolated(unsafe) static var skipReasons: [ObjectIdentifier: String] = [:]
+
+    /// What runs in the gateway and the sidecars: `local up --proxy`.
+    class var proxy: String { "meshctl" }
+    /// Why this class cannot run at all (nil: it can).
+    class func unavailable() -> String? { nil }
 
     override class func tearDown() {
-        shared?.home.finish()
-        shared = nil
+        meshes[ObjectIdentifier(self)]?.home.finish()
+        meshes[ObjectIdentifier(self)] = nil
     }
 
     static let curl = ["/usr/bin/curl", "/bin/curl"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -20,8 +26,9 @@ final class LocalIngressTests: XCTestCase {
     /// The running control plane with `web` (echo, with a sidecar) and `curler` (curl in a loop, with a sidecar)
     /// ready, and the gateway ready; or a skip saying what is missing.
     func mesh() throws -> IngressMesh {
-        if let shared = Self.shared { return shared }
-        if let reason = Self.skipReason { throw XCTSkip(reason) }
+        let key = ObjectIdentifier(type(of: self))
+        if let mesh = Self.meshes[key] { return mesh }
+        if let reason = Self.skipReasons[key] { throw XCTSkip(reason) }
         guard FileManager.default.isExecutableFile(atPath: TestPaths.meshctlBinary.path) else {
             XCTFail("meshctl was not built at \(TestPaths.meshctlBinary.path)")
             throw XCTSkip("no meshctl binary")
@@ -29,16 +36,16 @@ final class LocalIngressTests: XCTestCase {
         var missing: String?
         if !FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") { missing = "no kubectl at /usr/bin/kubectl on this machine" }
         if Self.curl == nil { missing = "no curl at /usr/bin/curl or /bin/curl on this machine" }
-        if let missing {
-            Self.skipReason = missing
+        if let missing = missing ?? type(of: self).unavailable() {
+            Self.skipReasons[key] = missing
             throw XCTSkip(missing)
         }
-        let mesh = try IngressMesh.start()
-        Self.shared = mesh
+        let mesh = try IngressMesh.start(proxy: type(of: self).proxy)
+        Self.meshes[key] = mesh
         return mesh
     }
 
-    func testTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() throws {
+    func checkTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() throws {
         let mesh = try mesh()
         // `local status` prints the port `local up` printed.
         let status = try mesh.home.meshctl(["local", "status", "--state-dir", mesh.home.state])
@@ -56,11 +63,15 @@ final class LocalIngressTests: XCTestCase {
         XCTAssertTrue(answer.body.contains("GET /hello HTTP/1.1"), answer.body)
         // A host no Gateway server admits: Envoy's 404 (no route).
         XCTAssertTrue(try mesh.eventually { try mesh.curl(host: "other.example.com", path: "/").status == 404 })
-        // The gateway reached the workload's sidecar over mTLS: its access log names the gateway's identity.
+        // The gateway reached the workload's sidecar over mTLS: the sidecar's inbound log line for the request shows
+        // the SNI the gateway's auto-mTLS cluster sends.
         var logs = ""
         XCTAssertTrue(try mesh.eventually {
             logs = try mesh.home.kubectl(["logs", "-n", "web", "deploy/web", "-c", "istio-proxy"]).stdout
-            return logs.contains("spiffe://cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account")
+            return logs.split(separator: "\n").contains { line in
+                line.contains("\"GET /hello HTTP/1.1\" 200") && line.contains("\"web.example.com\"") && line.contains("inbound|8080||")
+                    && line.contains("outbound_.80_._.web.web.svc.cluster.local")
+            }
         }, logs)
         // proxy-status lists the gateway; proxy-config shows its route.
         let gatewayPod = try mesh.podName("istio-ingressgateway", namespace: "istio-system")
@@ -76,7 +87,7 @@ final class LocalIngressTests: XCTestCase {
 
     /// A ServiceEntry whose workloadSelector picks a WorkloadEntry at the `web` pod's address: the gateway routes to it
     /// over the entry's endpoint (mTLS, since the entry names a service account).
-    func testAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() throws {
+    func checkAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() throws {
         let mesh = try mesh()
         try mesh.apply(IngressMesh.gatewayRules)
         let podIP = try mesh.home.kubectl(["get", "pods", "-n", "web", "-l", "app=web", "-o", "jsonpath={.items[0].status.podIP}"]).stdout
@@ -119,7 +130,7 @@ final class LocalIngressTests: XCTestCase {
 
     /// curl in a `meshctl/exec` container of a pod with a sidecar gets HTTP_PROXY and reaches a Service through the
     /// sidecar's HTTP proxy port (the answer carries the sidecar's headers).
-    func testCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() throws {
+    func checkCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() throws {
         let mesh = try mesh()
         var logs = ""
         XCTAssertTrue(try mesh.eventually(timeout: 40) {
@@ -129,6 +140,25 @@ final class LocalIngressTests: XCTestCase {
         XCTAssertTrue(logs.contains("proxy=http://127.10."), "the container was given HTTP_PROXY: \(logs)")
         XCTAssertTrue(logs.contains("GET /through-proxy HTTP/1.1"), "the sidecar sent the request in origin form: \(logs)")
     }
+}
+
+/// The ingress checks with meshctl's proxy in the gateway and the sidecars.
+final class LocalIngressTests: LocalIngressScenarios {
+    func testTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() throws { try checkTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() }
+    func testAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() throws { try checkAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() }
+    func testCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() throws { try checkCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() }
+}
+
+/// The same checks with a real Envoy in the gateway and the sidecars (`local up --proxy envoy`), where one is installed.
+final class LocalIngressEnvoyTests: LocalIngressScenarios {
+    override class var proxy: String { "envoy" }
+    override class func unavailable() -> String? {
+        LocalMeshEnvoyTests.envoy == nil ? "no envoy binary (set ENVOY, or `make test` installs Envoy 1.40): the ingress gateway with real Envoy did not run" : nil
+    }
+
+    func testTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() throws { try checkTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() }
+    func testAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() throws { try checkAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() }
+    func testCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() throws { try checkCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() }
 }
 
 /// A local control plane for the ingress tests: the gateway on host ports chosen by the system, `web` and `curler`.
@@ -208,10 +238,10 @@ final class IngressMesh: @unchecked Sendable {
 
     /// `local up` with system-chosen ingress ports (tests run side by side), the workloads applied, every Deployment
     /// ready (the gateway's too) within 90 s.
-    static func start() throws -> IngressMesh {
-        let home = try LocalModeHome("ingress")
+    static func start(proxy: String) throws -> IngressMesh {
+        let home = try LocalModeHome("ingress-\(proxy)", variables: proxy == "envoy" ? ["ENVOY": LocalMeshEnvoyTests.envoy ?? ""] : [:])
         do {
-            let up = try home.meshctl(["local", "up", "--state-dir", home.state, "--ingress-port", "0", "--ingress-https-port", "0"])
+            let up = try home.meshctl(["local", "up", "--state-dir", home.state, "--proxy", proxy, "--ingress-port", "0", "--ingress-https-port", "0"])
             guard up.status == 0 else { throw LocalMesh.NotReady(description: "local up failed: \(up.stdout) \(up.stderr)") }
             guard let range = up.stdout.range(of: #"ingress: http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
                   let port = Int(up.stdout[range].split(separator: ":").last ?? "") else {
@@ -254,7 +284,7 @@ final class IngressMesh: @unchecked Sendable {
 
     /// Real curl from this machine to the gateway's host port, with `host` as the Host header.
     func curl(host: String, path: String) throws -> (status: Int, body: String) {
-        let result = try runProcess(URL(fileURLWithPath: LocalIngressTests.curl ?? "/usr/bin/curl"),
+        let result = try runProcess(URL(fileURLWithPath: LocalIngressScenarios.curl ?? "/usr/bin/curl"),
                                     ["-s", "-m", "5", "-H", "Host: \(host)", "-w", "\n%{http_code}", "http://127.0.0.1:\(httpPort)\(path)"],
                                     environment: ["PATH": "/usr/bin:/bin"])
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
