@@ -212,7 +212,7 @@ final class IngressMesh: @unchecked Sendable {
               containers:
               - name: curl
                 image: meshctl/exec
-                command: [/bin/sh, -c, 'echo "proxy=$http_proxy"; while true; do curl -s -m 5 http://web.web/through-proxy; sleep 1; done']
+                command: [/bin/sh, -c, 'while true; do echo "proxy=$http_proxy"; curl -s -m 5 http://web.web/through-proxy; sleep 1; done']
 
         """
 
