@@ -29,10 +29,13 @@ public struct Pilot: Sendable {
         let secrets = workload.ip == node.ip ? secrets : nil
         let outbound = OutboundClusters(model: model, proxy: workload).build()
         if node.kind == .router {
-            let gateway = GatewayConfig(model: model, proxy: workload).build()
+            let config = GatewayConfig(model: model, proxy: workload)
+            let gateway = config.build()
+            // The servers' credentialName Secrets, for the gateway pod itself only (as its certificate is).
+            let credentials = workload.ip != node.ip ? [] : GatewayCredentials(model: model, proxy: workload).secrets(for: config.gateways)
             var resources = ProxyResources(listeners: gateway.listeners, clusters: outbound.clusters + [FixedClusters.blackHole], routes: gateway.routes,
                                            endpoints: outbound.assignments,
-                                           secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
+                                           secrets: (secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? []) + credentials)
             EnvoyFilterPatches.apply(push.snapshot, to: &resources, proxyLabels: workload.labels, namespace: workload.namespace, kind: node.kind)
             return resources.withUniqueNames()
         }

@@ -10,7 +10,7 @@ enum PilotFixtures {
 
     /// The store's key for each kind the fixtures use.
     static let storageKeys = [
-        "Node": "nodes", "Pod": "pods", "Service": "services", "Endpoints": "endpoints",
+        "Node": "nodes", "Pod": "pods", "Service": "services", "Endpoints": "endpoints", "Secret": "secrets",
         "EndpointSlice": "endpointslices.discovery.k8s.io",
         "VirtualService": "virtualservices.networking.istio.io", "DestinationRule": "destinationrules.networking.istio.io",
         "ServiceEntry": "serviceentries.networking.istio.io", "Sidecar": "sidecars.networking.istio.io",

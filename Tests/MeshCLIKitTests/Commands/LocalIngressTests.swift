@@ -1,4 +1,5 @@
 import Foundation
+import MeshNet
 import MeshTestSupport
 import XCTest
 
@@ -61,6 +62,8 @@ class LocalIngressScenarios: XCTestCase {
         }, "the gateway never answered 200 for web.example.com: \(answer)")
         XCTAssertTrue(answer.body.contains("pod=web-"), answer.body)
         XCTAssertTrue(answer.body.contains("GET /hello HTTP/1.1"), answer.body)
+        // The host port in the Host header, as a browser sends it: the gateway ignores the port when matching hosts.
+        XCTAssertEqual(try mesh.curl(host: "web.example.com:\(mesh.httpPort)", path: "/with-port").status, 200)
         // A host no Gateway server admits: Envoy's 404 (no route).
         XCTAssertTrue(try mesh.eventually { try mesh.curl(host: "other.example.com", path: "/").status == 404 })
         // The gateway reached the workload's sidecar over mTLS: the sidecar's inbound log line for the request shows
@@ -140,6 +143,56 @@ class LocalIngressScenarios: XCTestCase {
         XCTAssertTrue(logs.contains("proxy=http://127.10."), "the container was given HTTP_PROXY: \(logs)")
         XCTAssertTrue(logs.contains("GET /through-proxy HTTP/1.1"), "the sidecar sent the request in origin form: \(logs)")
     }
+
+    /// A TLS SIMPLE server whose certificate comes from a `kubernetes.io/tls` Secret in istio-system (credentialName):
+    /// curl on the HTTPS host port, trusting only the Secret's CA, gets the workload's answer.
+    func checkTLSSimpleWithACredentialNameSecret() throws {
+        let mesh = try mesh()
+        let authorityKey = try PrivateKey.generateP256()
+        let authority = try Certificate.issue(CertificateRequest(commonName: "ingress test CA", isAuthority: true, lifetimeSeconds: 3600), for: authorityKey)
+        let serverKey = try PrivateKey.generateP256()
+        let server = try Certificate.issue(CertificateRequest(commonName: "web.example.com", dnsNames: ["web.example.com"], lifetimeSeconds: 3600),
+                                           for: serverKey, signedBy: (authority, authorityKey))
+        let caFile = mesh.home.folder.appendingPathComponent("ingress-ca.pem")
+        try Data(try authority.pem()).write(to: caFile)
+        try mesh.apply(IngressMesh.gatewayRules + """
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: web-cert, namespace: istio-system}
+            type: kubernetes.io/tls
+            data: {tls.crt: \(Data(try server.pem()).base64EncodedString()), tls.key: \(Data(try serverKey.pem()).base64EncodedString())}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: web-tls, namespace: web}
+            spec:
+              selector: {istio: ingressgateway}
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: [web.example.com]
+                tls: {mode: SIMPLE, credentialName: web-cert}
+            ---
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: web-tls, namespace: web}
+            spec:
+              hosts: [web.example.com]
+              gateways: [web-tls]
+              http: [{route: [{destination: {host: web, port: {number: 80}}}]}]
+
+            """)
+        var answer = (status: 0, body: "")
+        XCTAssertTrue(try mesh.eventually(timeout: 40) {
+            answer = try mesh.curlTLS(host: "web.example.com", path: "/secure", caFile: caFile.path)
+            return answer.status == 200
+        }, "\(answer)")
+        XCTAssertTrue(answer.body.contains("pod=web-") && answer.body.contains("GET /secure HTTP/1.1"), answer.body)
+        // The certificate never shows: the gateway's config dump redacts its key.
+        let gatewayPod = try mesh.podName("istio-ingressgateway", namespace: "istio-system")
+        let secrets = try mesh.home.meshctl(["proxy-config", "secret", "-n", "istio-system", gatewayPod, "-o", "json"])
+        XCTAssertFalse(secrets.stdout.contains("PRIVATE KEY"), "the key reached proxy-config's output")
+    }
 }
 
 /// The ingress checks with meshctl's proxy in the gateway and the sidecars.
@@ -147,6 +200,7 @@ final class LocalIngressTests: LocalIngressScenarios {
     func testTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() throws { try checkTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() }
     func testAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() throws { try checkAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() }
     func testCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() throws { try checkCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() }
+    func testTLSSimpleWithACredentialNameSecret() throws { try checkTLSSimpleWithACredentialNameSecret() }
 }
 
 /// The same checks with a real Envoy in the gateway and the sidecars (`local up --proxy envoy`), where one is installed.
@@ -159,16 +213,19 @@ final class LocalIngressEnvoyTests: LocalIngressScenarios {
     func testTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() throws { try checkTheGatewayRoutesFromTheHostPortToAWorkloadWithASidecar() }
     func testAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() throws { try checkAWorkloadEntrySelectedByAServiceEntryServesThroughTheGateway() }
     func testCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() throws { try checkCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() }
+    func testTLSSimpleWithACredentialNameSecret() throws { try checkTLSSimpleWithACredentialNameSecret() }
 }
 
 /// A local control plane for the ingress tests: the gateway on host ports chosen by the system, `web` and `curler`.
 final class IngressMesh: @unchecked Sendable {
     let home: LocalModeHome
     let httpPort: Int
+    let httpsPort: Int
 
-    private init(home: LocalModeHome, httpPort: Int) {
+    private init(home: LocalModeHome, httpPort: Int, httpsPort: Int) {
         self.home = home
         self.httpPort = httpPort
+        self.httpsPort = httpsPort
     }
 
     static let workloads = """
@@ -243,11 +300,11 @@ final class IngressMesh: @unchecked Sendable {
         do {
             let up = try home.meshctl(["local", "up", "--state-dir", home.state, "--proxy", proxy, "--ingress-port", "0", "--ingress-https-port", "0"])
             guard up.status == 0 else { throw LocalMesh.NotReady(description: "local up failed: \(up.stdout) \(up.stderr)") }
-            guard let range = up.stdout.range(of: #"ingress: http://127\.0\.0\.1:[0-9]+"#, options: .regularExpression),
-                  let port = Int(up.stdout[range].split(separator: ":").last ?? "") else {
-                throw LocalMesh.NotReady(description: "local up did not print the ingress port: \(up.stdout)")
-            }
-            let mesh = IngressMesh(home: home, httpPort: port)
+            guard let range = up.stdout.range(of: #"ingress: http://127\.0\.0\.1:[0-9]+ and https://127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
+            else { throw LocalMesh.NotReady(description: "local up did not print the ingress ports: \(up.stdout)") }
+            let ports = up.stdout[range].split(separator: " ").compactMap { $0.split(separator: ":").last.flatMap { Int($0) } }
+            guard ports.count == 2 else { throw LocalMesh.NotReady(description: "local up's ingress line: \(up.stdout[range])") }
+            let mesh = IngressMesh(home: home, httpPort: ports[0], httpsPort: ports[1])
             try mesh.apply(workloads)
             var waiting: Set<String> = []
             let ready = try mesh.eventually(timeout: 90) {
@@ -286,6 +343,16 @@ final class IngressMesh: @unchecked Sendable {
     func curl(host: String, path: String) throws -> (status: Int, body: String) {
         let result = try runProcess(URL(fileURLWithPath: LocalIngressScenarios.curl ?? "/usr/bin/curl"),
                                     ["-s", "-m", "5", "-H", "Host: \(host)", "-w", "\n%{http_code}", "http://127.0.0.1:\(httpPort)\(path)"],
+                                    environment: ["PATH": "/usr/bin:/bin"])
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
+
+    /// Real curl over TLS to the gateway's HTTPS host port, as `host` (SNI and Host), trusting only `caFile`.
+    func curlTLS(host: String, path: String, caFile: String) throws -> (status: Int, body: String) {
+        let result = try runProcess(URL(fileURLWithPath: LocalIngressScenarios.curl ?? "/usr/bin/curl"),
+                                    ["-s", "-m", "5", "--http1.1", "--cacert", caFile, "--resolve", "\(host):\(httpsPort):127.0.0.1", "-w", "\n%{http_code}",
+                                     "https://\(host):\(httpsPort)\(path)"],
                                     environment: ["PATH": "/usr/bin:/bin"])
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))

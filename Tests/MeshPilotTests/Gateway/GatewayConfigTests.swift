@@ -99,4 +99,32 @@ final class GatewayConfigTests: XCTestCase {
         XCTAssertEqual(out.routes.named("http.8080")?[path: "virtual_hosts", 0, "routes", 0, "route", "cluster"],
                        .string("outbound|9080||productpage.default.svc.cluster.local"))
     }
+
+    /// A TLS server's credentialName: the Secret of that name in the gateway pod's namespace, served over SDS as
+    /// `kubernetes://NAME` to the gateway pod alone.
+    func testCredentialNameSecretsAreServedToTheGatewayPod() throws {
+        let secrets = """
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: bookinfo-cert, namespace: istio-system}
+        type: kubernetes.io/tls
+        data: {tls.crt: \(Base64.encode(Array("CERTIFICATE".utf8))), tls.key: \(Base64.encode(Array("KEY".utf8)))}
+        ---
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: bookinfo-cert, namespace: default}
+        type: kubernetes.io/tls
+        data: {tls.crt: \(Base64.encode(Array("OTHER".utf8))), tls.key: \(Base64.encode(Array("OTHER".utf8)))}
+        """
+        let snapshot = try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: Self.ingress + "\n---\n" + secrets)
+        let out = Pilot(authority: nil).resources(for: Self.node, in: snapshot)
+        let secret = try XCTUnwrap(out.secrets.named("kubernetes://bookinfo-cert"))
+        XCTAssertEqual(secret[path: "tls_certificate", "certificate_chain", "inline_string"], .string("CERTIFICATE"))
+        XCTAssertEqual(secret[path: "tls_certificate", "private_key", "inline_string"], .string("KEY"))
+        XCTAssertEqual(out.secrets.count, 1)
+        // A node id naming the pod at another address gets no key.
+        var impostor = Self.node
+        impostor.ip = "127.10.9.99"
+        XCTAssertNil(Pilot(authority: nil).resources(for: impostor, in: snapshot).secrets.named("kubernetes://bookinfo-cert"))
+    }
 }
