@@ -127,4 +127,14 @@ final class GatewayConfigTests: XCTestCase {
         impostor.ip = "127.10.9.99"
         XCTAssertNil(Pilot(authority: nil).resources(for: impostor, in: snapshot).secrets.named("kubernetes://bookinfo-cert"))
     }
+
+    /// A gateway pod (`proxy router`) is no sidecar: its endpoints are plaintext (no auto mTLS from sidecars).
+    func testAGatewayPodsEndpointsGetNoAutoMTLS() throws {
+        let pod = try JSONValue.parse(#"{"metadata":{"name":"gw","namespace":"istio-system"},"spec":{"containers":[{"name":"istio-proxy","args":["proxy","router"]}]},"status":{"podIP":"127.10.9.2"}}"#)
+        let gateway = try XCTUnwrap(MeshWorkload.read(pod, nodes: [:]))
+        XCTAssertFalse(gateway.hasSidecar)
+        XCTAssertEqual(gateway.tlsMode, "disabled")
+        let sidecarPod = try JSONValue.parse(#"{"metadata":{"name":"app","namespace":"default"},"spec":{"containers":[{"name":"app"},{"name":"istio-proxy","args":["proxy","sidecar"]}]},"status":{"podIP":"127.10.9.3"}}"#)
+        XCTAssertEqual(try XCTUnwrap(MeshWorkload.read(sidecarPod, nodes: [:])).tlsMode, "istio")
+    }
 }
