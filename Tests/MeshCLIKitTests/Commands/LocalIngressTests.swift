@@ -56,7 +56,7 @@ class LocalIngressScenarios: XCTestCase {
         XCTAssertTrue(service.stdout.contains("LoadBalancer") && service.stdout.contains("127.0.0.1"), service.stdout + service.stderr)
         try mesh.apply(IngressMesh.gatewayRules)
         var answer = (status: 0, body: "")
-        XCTAssertTrue(try mesh.eventually(timeout: 40) {
+        XCTAssertTrue(mesh.eventually(timeout: 40) {
             answer = try mesh.curl(host: "web.example.com", path: "/hello")
             return answer.status == 200
         }, "the gateway never answered 200 for web.example.com: \(answer)")
@@ -65,11 +65,11 @@ class LocalIngressScenarios: XCTestCase {
         // The host port in the Host header, as a browser sends it: the gateway ignores the port when matching hosts.
         XCTAssertEqual(try mesh.curl(host: "web.example.com:\(mesh.httpPort)", path: "/with-port").status, 200)
         // A host no Gateway server admits: Envoy's 404 (no route).
-        XCTAssertTrue(try mesh.eventually { try mesh.curl(host: "other.example.com", path: "/").status == 404 })
+        XCTAssertTrue(mesh.eventually { try mesh.curl(host: "other.example.com", path: "/").status == 404 })
         // The gateway reached the workload's sidecar over mTLS: the sidecar's inbound log line for the request shows
         // the SNI the gateway's auto-mTLS cluster sends.
         var logs = ""
-        XCTAssertTrue(try mesh.eventually {
+        XCTAssertTrue(mesh.eventually {
             logs = try mesh.home.kubectl(["logs", "-n", "web", "deploy/web", "-c", "istio-proxy"]).stdout
             return logs.split(separator: "\n").contains { line in
                 line.contains("\"GET /hello HTTP/1.1\" 200") && line.contains("\"web.example.com\"") && line.contains("inbound|8080||")
@@ -79,7 +79,7 @@ class LocalIngressScenarios: XCTestCase {
         // proxy-status lists the gateway; proxy-config shows its route.
         let gatewayPod = try mesh.podName("istio-ingressgateway", namespace: "istio-system")
         var listed = ""
-        XCTAssertTrue(try mesh.eventually {
+        XCTAssertTrue(mesh.eventually {
             listed = try mesh.home.meshctl(["proxy-status"]).stdout
             return listed.contains("\(gatewayPod).istio-system")
         }, listed)
@@ -121,7 +121,7 @@ class LocalIngressScenarios: XCTestCase {
 
             """)
         var answer = (status: 0, body: "")
-        XCTAssertTrue(try mesh.eventually(timeout: 40) {
+        XCTAssertTrue(mesh.eventually(timeout: 40) {
             answer = try mesh.curl(host: "vm.example.com", path: "/from-vm-entry")
             return answer.status == 200
         }, "\(answer)")
@@ -136,7 +136,7 @@ class LocalIngressScenarios: XCTestCase {
     func checkCurlInAnExecPodGoesThroughTheSidecarsHTTPProxyPort() throws {
         let mesh = try mesh()
         var logs = ""
-        XCTAssertTrue(try mesh.eventually(timeout: 40) {
+        XCTAssertTrue(mesh.eventually(timeout: 40) {
             logs = try mesh.home.kubectl(["logs", "-n", "web", "deploy/curler", "-c", "curl", "--tail", "40"]).stdout
             return logs.contains("pod=web-") && logs.lowercased().contains("x-envoy-attempt-count")
         }, logs)
@@ -183,7 +183,7 @@ class LocalIngressScenarios: XCTestCase {
 
             """)
         var answer = (status: 0, body: "")
-        XCTAssertTrue(try mesh.eventually(timeout: 40) {
+        XCTAssertTrue(mesh.eventually(timeout: 40) {
             answer = try mesh.curlTLS(host: "web.example.com", path: "/secure", caFile: caFile.path)
             return answer.status == 200
         }, "\(answer)")
@@ -307,7 +307,7 @@ final class IngressMesh: @unchecked Sendable {
             let mesh = IngressMesh(home: home, httpPort: ports[0], httpsPort: ports[1])
             try mesh.apply(workloads)
             var waiting: Set<String> = []
-            let ready = try mesh.eventually(timeout: 90) {
+            let ready = mesh.eventually(timeout: 90) {
                 let text = try home.kubectl(["get", "deployments", "-A", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.readyReplicas} {end}"]).stdout
                 let readyNames = Set(text.split(separator: " ").filter { $0.hasSuffix("=1") }.map { String($0.dropLast(2)) })
                 waiting = Set(["web", "curler", "istio-ingressgateway"]).subtracting(readyNames)
@@ -329,30 +329,29 @@ final class IngressMesh: @unchecked Sendable {
         guard applied.status == 0 else { throw LocalMesh.NotReady(description: "kubectl apply failed: \(applied.stderr)") }
     }
 
-    /// Polls `condition` until it holds or `timeout` passes.
-    func eventually(timeout: Double = 20, _ condition: () throws -> Bool) throws -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        repeat {
+    /// Polls `condition` until it holds or `timeout` passes (a throw counts as not yet), every 0.2 s at most, as each
+    /// round starts a process (curl, kubectl).
+    func eventually(timeout: Double = 20, _ condition: () throws -> Bool) -> Bool {
+        MeshTestSupport.eventually(timeout: timeout) {
             if (try? condition()) == true { return true }
             Thread.sleep(forTimeInterval: 0.2)
-        } while Date() < deadline
-        return try condition()
+            return false
+        }
     }
 
-    /// Real curl from this machine to the gateway's host port, with `host` as the Host header.
+    /// Real curl from this machine to the gateway's HTTP host port, with `host` as the Host header.
     func curl(host: String, path: String) throws -> (status: Int, body: String) {
-        let result = try runProcess(URL(fileURLWithPath: LocalIngressScenarios.curl ?? "/usr/bin/curl"),
-                                    ["-s", "-m", "5", "-H", "Host: \(host)", "-w", "\n%{http_code}", "http://127.0.0.1:\(httpPort)\(path)"],
-                                    environment: ["PATH": "/usr/bin:/bin"])
-        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+        try curl(["-H", "Host: \(host)", "http://127.0.0.1:\(httpPort)\(path)"])
     }
 
-    /// Real curl over TLS to the gateway's HTTPS host port, as `host` (SNI and Host), trusting only `caFile`.
+    /// Real curl over TLS (HTTP/1.1) to the gateway's HTTPS host port, as `host` (SNI and Host), trusting only `caFile`.
     func curlTLS(host: String, path: String, caFile: String) throws -> (status: Int, body: String) {
-        let result = try runProcess(URL(fileURLWithPath: LocalIngressScenarios.curl ?? "/usr/bin/curl"),
-                                    ["-s", "-m", "5", "--http1.1", "--cacert", caFile, "--resolve", "\(host):\(httpsPort):127.0.0.1", "-w", "\n%{http_code}",
-                                     "https://\(host):\(httpsPort)\(path)"],
+        try curl(["--http1.1", "--cacert", caFile, "--resolve", "\(host):\(httpsPort):127.0.0.1", "https://\(host):\(httpsPort)\(path)"])
+    }
+
+    /// The status (0: no answer) and body of one curl call with `arguments`.
+    private func curl(_ arguments: [String]) throws -> (status: Int, body: String) {
+        let result = try runProcess(URL(fileURLWithPath: LocalIngressScenarios.curl ?? "/usr/bin/curl"), ["-s", "-m", "5", "-w", "\n%{http_code}"] + arguments,
                                     environment: ["PATH": "/usr/bin:/bin"])
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
