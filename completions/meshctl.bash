@@ -95,7 +95,7 @@ __meshctl_flags() {
         "meshctl inject disable") echo "--dry-run --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl kube-inject") echo "--filename --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
-        "meshctl local up") echo "--port --state-dir --foreground --proxy --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl local up") echo "--port --state-dir --foreground --proxy --ingress --ingress-port --ingress-https-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local curl") echo "--from --header --request --data --verbose --fail --max-time --state-dir --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
@@ -140,7 +140,7 @@ __meshctl_value_flags() {
         "meshctl inject disable") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl kube-inject") echo "-f --filename -o --output --meshConfigFile --injectConfigFile --valuesFile --operatorFileName -r --revision --meshConfigMapName --injectConfigMapName --set --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local") echo "--kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
-        "meshctl local up") echo "--port --state-dir --proxy --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
+        "meshctl local up") echo "--port --state-dir --proxy --ingress-port --ingress-https-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local status") echo "--state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local down") echo "--state-dir --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout" ;;
         "meshctl local curl") echo "--from -H --header -X --request -d --data -m --max-time --state-dir --kubeconfig --context -n --namespace -i --istioNamespace --verbosity --request-timeout" ;;

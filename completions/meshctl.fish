@@ -159,7 +159,7 @@ function __meshctl_value_flags
         case 'meshctl local'
             printf '%s\n' --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local up'
-            printf '%s\n' --port --state-dir --proxy --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
+            printf '%s\n' --port --state-dir --proxy --ingress-port --ingress-https-port --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local status'
             printf '%s\n' --state-dir -o --output --kubeconfig --context -n --namespace -i --istioNamespace -v --verbosity --request-timeout
         case 'meshctl local down'
@@ -388,6 +388,9 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l port -x -
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l foreground -d 'Run in this process instead of in the background'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l proxy -x -a 'meshctl envoy' -d 'What runs in the sidecars: meshctl\'s proxy, or a real Envoy (from $ENVOY or PATH)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l ingress -d 'Run istio-ingressgateway in istio-system, reached from this machine on host ports (--ingress=false: none)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l ingress-port -x -d 'Host port on 127.0.0.1 for the gateway\'s port 80 (default: the last one used, else 8080 or the next free one; 0: any)'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l ingress-https-port -x -d 'Host port on 127.0.0.1 for the gateway\'s port 443 (default: the last one used, else 8443 or the next free one; 0: any)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l kubeconfig -r -F -d 'Kubernetes configuration file (default: $KUBECONFIG or ~/.kube/config)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -l context -x -a '(meshctl __complete contexts 2>/dev/null)' -d 'Name of the kubeconfig context to use'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local up"' -s n -l namespace -x -a '(meshctl __complete namespaces 2>/dev/null)' -d 'Kubernetes namespace (default: the context\'s namespace)'

@@ -32,19 +32,24 @@ public struct Pilot: Sendable {
         let secrets = workload.ip == node.ip ? secrets : nil
         let outbound = OutboundClusters(model: model, proxy: workload).build()
         if node.kind == .router {
-            let gateway = GatewayConfig(model: model, proxy: workload).build()
+            let config = GatewayConfig(model: model, proxy: workload)
+            let gateway = config.build()
             var gatewayListeners = gateway.listeners
             if let jwt = RequestAuthenticationFilter.http(forWorkload: workload.labels, namespace: workload.namespace, in: push.snapshot,
                                                           keys: jwksResolver, clearRouteCache: true) {
                 RequestAuthenticationFilter.insert(jwt, intoManagersOf: &gatewayListeners)
             }
+            // The servers' credentialName Secrets, for the gateway pod itself only (as its certificate is).
+            let credentials = workload.ip != node.ip ? [] : GatewayCredentials(model: model, proxy: workload).secrets(for: config.gateways)
             var resources = ProxyResources(listeners: gatewayListeners, clusters: outbound.clusters + [FixedClusters.blackHole], routes: gateway.routes,
                                            endpoints: outbound.assignments,
-                                           secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
+                                           secrets: (secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? []) + credentials)
             EnvoyFilterPatches.apply(push.snapshot, to: &resources, proxyLabels: workload.labels, namespace: workload.namespace, kind: node.kind)
             return resources.withUniqueNames()
         }
         let listeners = OutboundListeners(model: model, proxy: workload).build()
+        // The HTTP proxy port (mesh config `proxyHttpPort`) for clients that send through `HTTP_PROXY`.
+        let httpProxy = HTTPProxyListener(model: model, proxy: workload).build()
         var inboundConfig = InboundConfig(model: model, proxy: workload)
         // AuthorizationPolicy: RBAC before the router on inbound HCMs, network RBAC before tcp_proxy.
         let rbacHTTP = AuthorizationFilters.http(forWorkload: workload.labels, namespace: workload.namespace, in: push.snapshot)
@@ -56,9 +61,9 @@ public struct Pilot: Sendable {
         inboundConfig.extraNetworkFilters = { _ in rbacNetwork }
         let inbound = inboundConfig.build()
         var resources = ProxyResources(
-            listeners: [inbound.listener] + listeners.listeners,
+            listeners: [inbound.listener] + listeners.listeners + (httpProxy.map { [$0.listener] } ?? []),
             clusters: outbound.clusters + inbound.clusters + FixedClusters.all,
-            routes: listeners.routes,
+            routes: listeners.routes + (httpProxy.map { [$0.routes] } ?? []),
             endpoints: outbound.assignments,
             secrets: secrets?.secrets(namespace: workload.namespace, serviceAccount: workload.serviceAccount) ?? [])
         // EnvoyFilter patches apply to the finished resources, last.

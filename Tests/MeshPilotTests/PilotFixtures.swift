@@ -10,13 +10,13 @@ enum PilotFixtures {
 
     /// The store's key for each kind the fixtures use.
     static let storageKeys = [
-        "Node": "nodes", "Pod": "pods", "Service": "services", "Endpoints": "endpoints",
+        "Node": "nodes", "Pod": "pods", "Service": "services", "Endpoints": "endpoints", "Secret": "secrets",
         "EndpointSlice": "endpointslices.discovery.k8s.io",
         "VirtualService": "virtualservices.networking.istio.io", "DestinationRule": "destinationrules.networking.istio.io",
         "ServiceEntry": "serviceentries.networking.istio.io", "Sidecar": "sidecars.networking.istio.io",
         "Gateway": "gateways.networking.istio.io", "PeerAuthentication": "peerauthentications.security.istio.io",
         "Telemetry": "telemetries.telemetry.istio.io", "AuthorizationPolicy": "authorizationpolicies.security.istio.io", "RequestAuthentication": "requestauthentications.security.istio.io",
-        "EnvoyFilter": "envoyfilters.networking.istio.io",
+        "EnvoyFilter": "envoyfilters.networking.istio.io", "WorkloadEntry": "workloadentries.networking.istio.io",
     ]
 
     /// A snapshot of the objects in YAML text (several documents), plus `extra` YAML appended.

@@ -24,7 +24,10 @@ final class ProxyReadBackTests: XCTestCase {
     private func bookinfo(extras: Bool = false) throws -> ProxyResources {
         let authority = try CertificateAuthority()
         let extra = extras ? try String(contentsOf: PilotFixtures.testsFolder.appendingPathComponent("Fixtures/extras.yaml"), encoding: .utf8) : ""
-        return Pilot(authority: authority).resources(for: PilotFixtures.productpage, in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: extra))
+        // The fuller run also has local mode's HTTP proxy port (`proxyHttpPort`, absolute-form requests).
+        let mesh: JSONValue = extras ? .object([("proxyHttpPort", .int(15080))]) : .object([])
+        return Pilot(authority: authority).resources(for: PilotFixtures.productpage,
+                                                     in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: extra, meshConfig: mesh))
     }
 
     /// The fixtures' pod addresses moved to a block of their own (127.10.X.y, 127.11.X.y), so the listeners the
@@ -43,7 +46,8 @@ final class ProxyReadBackTests: XCTestCase {
         for (block, extras) in [(201, false), (202, true)] {
             var text = try String(contentsOf: PilotFixtures.testsFolder.appendingPathComponent("Fixtures/bookinfo.yaml"), encoding: .utf8)
             if extras { text += "\n---\n" + (try String(contentsOf: PilotFixtures.testsFolder.appendingPathComponent("Fixtures/extras.yaml"), encoding: .utf8)) }
-            let mesh = try SidecarMesh(snapshot: try PilotFixtures.snapshot(yaml: Self.relocated(text, block: block)))
+            let mesh = try SidecarMesh(snapshot: try PilotFixtures.snapshot(yaml: Self.relocated(text, block: block),
+                                                                            meshConfig: extras ? .object([("proxyHttpPort", .int(15080))]) : .object([])))
             defer { mesh.stop() }
             let node = ProxyNode(kind: .sidecar, ip: "127.10.\(block).2", podName: PilotFixtures.productpage.podName, namespace: "default")
             let proxy = try mesh.startSidecar(node)

@@ -40,6 +40,50 @@ struct LocalMode {
     static let proxyFlag = FlagSpec("proxy", valueName: "meshctl|envoy", help: "What runs in the sidecars: meshctl's proxy, or a real Envoy (from $ENVOY or PATH)",
                                     default: "meshctl", completion: .values(["meshctl", "envoy"]))
 
+    static let ingressFlag = FlagSpec("ingress", kind: .bool, help: "Run istio-ingressgateway in istio-system, reached from this machine on host ports (--ingress=false: none)",
+                                      default: "true")
+    static let ingressPortFlag = FlagSpec("ingress-port", valueName: "N",
+                                          help: "Host port on 127.0.0.1 for the gateway's port 80 (default: the last one used, else 8080 or the next free one; 0: any)")
+    static let ingressHTTPSPortFlag = FlagSpec("ingress-https-port", valueName: "N",
+                                               help: "Host port on 127.0.0.1 for the gateway's port 443 (default: the last one used, else 8443 or the next free one; 0: any)")
+
+    /// What `local up` and `local serve` were asked about the ingress gateway.
+    struct IngressRequest {
+        var enabled: Bool
+        var httpPort: Int?
+        var httpsPort: Int?
+
+        init(_ invocation: Invocation, commandPath: String) throws {
+            enabled = invocation.bool("ingress")
+            httpPort = try invocation.int("ingress-port")
+            httpsPort = try invocation.int("ingress-https-port")
+            for (flag, port) in [("ingress-port", httpPort), ("ingress-https-port", httpsPort)] {
+                if let port, !(0...65535).contains(port) { throw UsageError(problem: "--\(flag) must be from 0 to 65535, not \(port)", commandPath: commandPath) }
+            }
+            if let httpPort, httpPort != 0, httpPort == httpsPort {
+                throw UsageError(problem: "--ingress-port and --ingress-https-port are both \(httpPort): give them different ports", commandPath: commandPath)
+            }
+        }
+
+        /// The flags that pass this on to `local serve`.
+        var arguments: [String] {
+            guard enabled else { return ["--ingress=false"] }
+            return (httpPort.map { ["--ingress-port", String($0)] } ?? []) + (httpsPort.map { ["--ingress-https-port", String($0)] } ?? [])
+        }
+    }
+
+    /// The ingress gateway's host ports while the control plane runs with one.
+    var ingress: IngressSettings? {
+        StateFiles.read(paths.ingress).flatMap { IngressSettings(fileText: String(decoding: $0, as: UTF8.self)) }
+    }
+
+    /// The lines `local up` prints about the ingress gateway (none without one).
+    var ingressLines: String {
+        guard let ingress else { return "" }
+        return "ingress: http://127.0.0.1:\(ingress.httpPort) and https://127.0.0.1:\(ingress.httpsPort) reach istio-system/istio-ingressgateway "
+            + "(ports 80 and 443; Gateways selecting istio: ingressgateway)\n"
+    }
+
     static func validateProxy(_ proxy: String, commandPath: String) throws {
         guard proxy == "meshctl" || proxy == "envoy" else {
             throw UsageError(problem: "--proxy \(proxy): the sidecars run meshctl (the embedded proxy) or envoy", commandPath: commandPath)
@@ -185,12 +229,14 @@ struct LocalUpCommand: MeshCommand {
                 Example("Start on a free port", "meshctl local up"),
                 Example("Start on a fixed port with its own state", "meshctl local up --port 16443 --state-dir /tmp/mesh-state"),
                 Example("Run in this terminal (Ctrl-C stops it)", "meshctl local up --foreground"),
+                Example("Reach the ingress gateway on port 9080 of this machine", "meshctl local up --ingress-port 9080"),
             ],
             flags: [
                 FlagSpec("port", valueName: "N", help: "Port on 127.0.0.1 (default: the last one used, else a free one)"),
                 LocalMode.stateDirectoryFlag,
                 FlagSpec("foreground", kind: .bool, help: "Run in this process instead of in the background"),
                 LocalMode.proxyFlag,
+                LocalMode.ingressFlag, LocalMode.ingressPortFlag, LocalMode.ingressHTTPSPortFlag,
             ])
     }
 
@@ -198,12 +244,14 @@ struct LocalUpCommand: MeshCommand {
     let port: Int?
     let foreground: Bool
     let proxy: String
+    let ingress: LocalMode.IngressRequest
 
     init(_ invocation: Invocation) throws {
         self.invocation = invocation
         port = try invocation.int("port")
         foreground = invocation.bool("foreground")
         proxy = invocation.string("proxy") ?? "meshctl"
+        ingress = try LocalMode.IngressRequest(invocation, commandPath: "meshctl local up")
     }
 
     func validate() throws {
@@ -218,13 +266,14 @@ struct LocalUpCommand: MeshCommand {
         if let pid = mode.runningProcess, let endpoint = mode.endpoint, mode.isReady(endpoint.url) {
             let file = try mode.mergeKubeconfig(url: endpoint.url, explicitPath: context.global.kubeconfig)
             context.stdout.write("local control plane already up at \(endpoint.url) (pid \(pid))\n")
-            context.stdout.write("kubeconfig: context \"\(mode.contextName)\" is current in \(file)\n")
+            context.stdout.write("kubeconfig: context \"\(mode.contextName)\" is current in \(file)\n" + mode.ingressLines)
             return
         }
         if foreground {
-            try LocalServeCommand.serve(mode: mode, port: port, proxy: proxy, context: context) { url in
+            try LocalServeCommand.serve(mode: mode, port: port, proxy: proxy, ingress: ingress, context: context) { url in
                 let file = try mode.mergeKubeconfig(url: url, explicitPath: context.global.kubeconfig)
-                context.stdout.write("local control plane up at \(url) (Ctrl-C stops it)\nkubeconfig: context \"\(mode.contextName)\" is current in \(file)\n")
+                context.stdout.write("local control plane up at \(url) (Ctrl-C stops it)\nkubeconfig: context \"\(mode.contextName)\" is current in \(file)\n"
+                                     + mode.ingressLines)
             }
             return
         }
@@ -239,6 +288,7 @@ struct LocalUpCommand: MeshCommand {
             _ = try LocalMode.envoyPath(context.environment)
             arguments += ["--proxy", proxy]
         }
+        arguments += ingress.arguments
         process.arguments = arguments
         // The log of earlier runs is kept: this run's lines go after them.
         if !FileManager.default.fileExists(atPath: mode.paths.log.path) {
@@ -258,7 +308,7 @@ struct LocalUpCommand: MeshCommand {
                 context.stdout.write("""
                     local control plane up at \(endpoint.url) (pid \(process.processIdentifier))
                     kubeconfig: context "\(mode.contextName)" is current in \(file)
-                    try: kubectl get namespaces -L istio-injection
+                    \(mode.ingressLines)try: kubectl get namespaces -L istio-injection
 
                     """)
                 return
@@ -277,29 +327,33 @@ struct LocalUpCommand: MeshCommand {
 struct LocalServeCommand: MeshCommand {
     static var spec: CommandSpec {
         CommandSpec(name: "serve", abstract: "Run the local control plane in this process (used by local up)",
-                    flags: [FlagSpec("port", valueName: "N", help: "Port on 127.0.0.1"), LocalMode.stateDirectoryFlag, LocalMode.proxyFlag], hidden: true)
+                    flags: [FlagSpec("port", valueName: "N", help: "Port on 127.0.0.1"), LocalMode.stateDirectoryFlag, LocalMode.proxyFlag,
+                            LocalMode.ingressFlag, LocalMode.ingressPortFlag, LocalMode.ingressHTTPSPortFlag], hidden: true)
     }
 
     let invocation: Invocation
     let port: Int?
     let proxy: String
+    let ingress: LocalMode.IngressRequest
 
     init(_ invocation: Invocation) throws {
         self.invocation = invocation
         port = try invocation.int("port")
         proxy = invocation.string("proxy") ?? "meshctl"
+        ingress = try LocalMode.IngressRequest(invocation, commandPath: "meshctl local serve")
     }
 
     func validate() throws { try LocalMode.validateProxy(proxy, commandPath: "meshctl local serve") }
 
     func run(_ context: CommandContext) throws {
-        try Self.serve(mode: LocalMode(invocation, context.environment), port: port, proxy: proxy, context: context) { url in
+        try Self.serve(mode: LocalMode(invocation, context.environment), port: port, proxy: proxy, ingress: ingress, context: context) { url in
             context.stdout.write("\(Timestamps.now()) serving the Kubernetes API at \(url)\n")
         }
     }
 
     /// Starts the control plane, reports it, then serves until SIGINT or SIGTERM.
-    static func serve(mode: LocalMode, port: Int?, proxy: String = "meshctl", context: CommandContext, started: (String) throws -> Void) throws {
+    static func serve(mode: LocalMode, port: Int?, proxy: String = "meshctl", ingress: LocalMode.IngressRequest? = nil, context: CommandContext,
+                      started: (String) throws -> Void) throws {
         let signals = StopSignals()
 
         try mode.createStateDirectory()
@@ -309,14 +363,21 @@ struct LocalServeCommand: MeshCommand {
             workloads.sidecarProxy = "envoy"
             workloads.envoyPath = try LocalMode.envoyPath(context.environment)
         }
+        // The gateway's host ports: as asked, else the ones used last time while they are free.
+        var ingressSettings: IngressSettings?
+        if ingress?.enabled ?? false {
+            ingressSettings = IngressSettings.choose(http: ingress?.httpPort, https: ingress?.httpsPort, last: mode.ingress)
+        } else {
+            try? FileManager.default.removeItem(at: mode.paths.ingress)
+        }
         let lastPort = StateFiles.read(mode.paths.directory.appendingPathComponent("port")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
         let plane: LocalControlPlane
         do {
             do {
-                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0, workloads: workloads)
+                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: port ?? lastPort ?? 0, workloads: workloads, ingress: ingressSettings)
             } catch where port == nil && lastPort != nil {
                 // The last port is taken by now: any free one will do, as `local up` rewrites the kubeconfig.
-                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0, workloads: workloads)
+                plane = try LocalControlPlane(stateDirectory: mode.paths.directory, port: 0, workloads: workloads, ingress: ingressSettings)
             }
         } catch let error as SQLiteError {
             throw CommandFailure("cannot open the local store \(mode.paths.database.path): \(error)\n"
@@ -368,6 +429,11 @@ struct LocalStatusCommand: MeshCommand {
         }
         let uptime = endpoint.map { Int(Date().timeIntervalSince($0.started)) }
         let pilot = up ? StateFiles.read(mode.paths.pilot).map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) } : nil
+        let ingress = up ? mode.ingress : nil
+        let ingressNode: YAMLNode = ingress.map { ingress -> YAMLNode in
+            .mapping([("http", .string("127.0.0.1:\(ingress.httpPort)")), ("https", .string("127.0.0.1:\(ingress.httpsPort)")),
+                      ("service", .string("istio-system/istio-ingressgateway"))])
+        } ?? .null
         let others = mode.othersRunning()
         let document: YAMLNode = .mapping([
             ("state", .string(up ? "up" : "down")),
@@ -375,6 +441,7 @@ struct LocalStatusCommand: MeshCommand {
             ("address", up ? .string(endpoint!.url) : .null),
             ("uptimeSeconds", up ? .int(uptime ?? 0) : .null),
             ("pilot", pilot.map { .string($0) } ?? .null),
+            ("ingress", ingressNode),
             ("objects", objects.map { .int($0) } ?? .null),
             ("storeProblem", storeProblem.map { .string($0) } ?? .null),
             ("stateDirectory", .string(mode.paths.directory.path)),
@@ -391,6 +458,10 @@ struct LocalStatusCommand: MeshCommand {
             var lines = ["local control plane: " + (up ? "up (pid \(pid!))" : "down")]
             if up { lines.append("address:   \(endpoint!.url)"); lines.append("uptime:    \(Self.duration(uptime ?? 0))") }
             if let pilot { lines.append("pilot:     \(pilot) (xDS over REST-JSON, /debug/syncz; meshctl proxy-status)") }
+            if let ingress {
+                lines.append("ingress:   http://127.0.0.1:\(ingress.httpPort) -> istio-system/istio-ingressgateway:80, "
+                             + "https://127.0.0.1:\(ingress.httpsPort) -> :443")
+            }
             lines.append("objects:   \(objects.map(String.init) ?? storeProblem ?? "none stored")")
             lines.append("state dir: \(mode.paths.directory.path)")
             lines.append("context:   \(mode.contextName)")

@@ -26,6 +26,8 @@ public struct LocalStatePaths: Sendable {
     /// The mesh's certificate authority (the sidecars' SPIFFE certificates), apart from the API server's.
     public var meshAuthorityCertificate: URL { directory.appendingPathComponent("mesh-ca.crt") }
     public var meshAuthorityKey: URL { directory.appendingPathComponent("mesh-ca.key") }
+    /// The ingress gateway's host ports (`http=PORT`, `https=PORT`): kept, so the next start uses them again.
+    public var ingress: URL { directory.appendingPathComponent("ingress") }
 }
 
 /// Files written whole (temporary file, then rename) and, for secrets, readable by the owner only.
@@ -65,10 +67,13 @@ public final class LocalControlPlane: @unchecked Sendable {
     let workloads: LocalWorkloads?
     /// The pilot that configures the sidecars, when this control plane runs workloads.
     public let pilot: LocalPilot?
+    /// The ingress gateway's host ports, when this control plane runs one.
+    public let ingress: IngressSettings?
 
     /// Prepares the state directory (credentials made if missing) and binds the port (0: any free one). With
-    /// `workloads`, it also runs what is applied: controllers, and pods as local processes.
-    public init(stateDirectory: URL, port: Int, loops loopCount: Int = 2, workloads settings: WorkloadSettings? = nil) throws {
+    /// `workloads`, it also runs what is applied: controllers, and pods as local processes; with `ingress` too, the
+    /// `istio-ingressgateway` of `istio-system`, reached from this machine at the host ports.
+    public init(stateDirectory: URL, port: Int, loops loopCount: Int = 2, workloads settings: WorkloadSettings? = nil, ingress: IngressSettings? = nil) throws {
         paths = LocalStatePaths(directory: stateDirectory)
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let credentials = try Self.credentials(paths)
@@ -92,7 +97,10 @@ public final class LocalControlPlane: @unchecked Sendable {
         let statePaths = paths
         pilot = try settings.map { _ in try LocalPilot(store: store, paths: statePaths, log: { line in api.log(line) }) }
         try Bootstrap.seed(api)
-        serviceProxy = try ServiceProxy(store: store, namesFile: paths.names) { [api] line in api.log(line) }
+        self.ingress = settings == nil ? nil : ingress
+        serviceProxy = try ServiceProxy(store: store, namesFile: paths.names, hostPorts: self.ingress.map(IngressGateway.hostPorts) ?? []) { [api] line in
+            api.log(line)
+        }
     }
 
     public var url: String { "https://127.0.0.1:\(port)" }
@@ -119,6 +127,10 @@ public final class LocalControlPlane: @unchecked Sendable {
             api.podPortOverride = IstiodPod.override(pilotAddress: pilot.address)
             try IstiodPod.ensure(api)
             try StateFiles.write(Array("\(pilot.address)\n".utf8), to: paths.pilot, secret: false)
+        }
+        if let ingress {
+            try IngressGateway.ensure(api)
+            try StateFiles.write(Array(ingress.fileText.utf8), to: paths.ingress, secret: false)
         }
         try workloads?.start()
         try StateFiles.write(Array("\(url)\n\(Int(Date().timeIntervalSince1970))\n".utf8), to: paths.endpoint, secret: false)
@@ -185,6 +197,12 @@ public final class LocalControlPlane: @unchecked Sendable {
     }
 }
 
+/// What local mode's mesh config sets beyond Istio's defaults.
+public enum LocalMeshDefaults {
+    /// `proxyHttpPort`: each sidecar's HTTP proxy listener (absolute-form requests), HTTP_PROXY of exec apps.
+    public static let proxyHTTPPort = 15080
+}
+
 /// The objects a fresh control plane starts with, as an Istio install has them.
 enum Bootstrap {
     /// Creates what is missing (a deleted istio-system comes back with its ConfigMaps), after finishing any namespace
@@ -194,7 +212,11 @@ enum Bootstrap {
         for name in ["default", "kube-system", "kube-public", "istio-system"] {
             try api.ensure(.object([("apiVersion", .string("v1")), ("kind", .string("Namespace")), ("metadata", .object([("name", .string(name))]))]))
         }
-        let mesh = YAMLEmitter().emit(MeshConfiguration.defaultMesh)
+        // Istio's defaults, plus the sidecars' HTTP proxy port: `meshctl/exec` processes in a pod with a sidecar get
+        // HTTP_PROXY pointing at it, since local mode has no iptables to capture their traffic.
+        var meshNode = MeshConfiguration.defaultMesh
+        meshNode["proxyHttpPort"] = .int(LocalMeshDefaults.proxyHTTPPort)
+        let mesh = YAMLEmitter().emit(meshNode)
         try api.ensure(.object([("apiVersion", .string("v1")), ("kind", .string("ConfigMap")),
                                 ("metadata", .object([("name", .string("istio")), ("namespace", .string("istio-system")),
                                                       ("labels", .object([("app", .string("istiod")), ("istio.io/rev", .string("default"))]))])),

@@ -75,7 +75,9 @@ public final class LocalPilot: @unchecked Sendable {
         return resource == "configmaps" && namespace == "istio-system" && name == "istio"
     }
 
-    static let watchedKeys: Set<String> = ["services", "endpoints", "endpointslices.discovery.k8s.io", "pods", "namespaces", "serviceaccounts", "nodes"]
+    /// (Secrets: the gateways' `credentialName` certificates.)
+    static let watchedKeys: Set<String> = ["services", "endpoints", "endpointslices.discovery.k8s.io", "pods", "namespaces", "serviceaccounts", "nodes",
+                                           "secrets"]
 
     public func start() throws {
         server.start()

@@ -6,11 +6,14 @@ import MeshNet
 /// Local mode's kube-proxy: listens on each Service's cluster IP and port (in 127.96.0.0/12) while the Service has
 /// ready endpoints, and forwards every connection to the next of them in turn; with none ready, nothing listens, so
 /// connections are refused. Follows the store's Services, Endpoints and EndpointSlices as they change, and keeps the
-/// names file (`ClusterNames`) that local mode's processes resolve Services with.
+/// names file (`ClusterNames`) that local mode's processes resolve Services with. Host ports (the ingress gateway's)
+/// forward from 127.0.0.1 to a Service port the same way.
 public final class ServiceProxy: @unchecked Sendable {
     private let store: ObjectStore
     private let loop: EventLoop
     private let namesFile: URL?
+    /// Host ports forwarded to Service ports (the ingress gateway's).
+    let hostPorts: [ServiceRouting.HostPort]
     private let log: @Sendable (String) -> Void
     private var watchToken: Int?
     // Loop thread only from here on.
@@ -22,10 +25,12 @@ public final class ServiceProxy: @unchecked Sendable {
     /// Bytes one side may have queued for a peer that does not read before reading from the other side pauses.
     static let pendingLimit = 1 << 20
 
-    /// `namesFile`: where to keep the names of the Services (nil: nowhere).
-    public init(store: ObjectStore, namesFile: URL?, log: @escaping @Sendable (String) -> Void) throws {
+    /// `namesFile`: where to keep the names of the Services (nil: nowhere); `hostPorts`: ports on 127.0.0.1 that
+    /// forward to a Service port while it has ready endpoints.
+    init(store: ObjectStore, namesFile: URL?, hostPorts: [ServiceRouting.HostPort] = [], log: @escaping @Sendable (String) -> Void) throws {
         self.store = store
         self.namesFile = namesFile
+        self.hostPorts = hostPorts
         self.log = log
         loop = try EventLoop(name: "meshctl-service-proxy")
     }
@@ -64,7 +69,7 @@ public final class ServiceProxy: @unchecked Sendable {
         do {
             routing = ServiceRouting(services: try store.list("services", namespace: nil).items,
                                      endpoints: try store.list("endpoints", namespace: nil).items,
-                                     slices: try store.list(ServiceRouting.endpointSlicesKey, namespace: nil).items)
+                                     slices: try store.list(ServiceRouting.endpointSlicesKey, namespace: nil).items, hostPorts: hostPorts)
         } catch {
             return log("\(Timestamps.now()) service proxy: cannot read Services and endpoints from the store: \(error)")
         }

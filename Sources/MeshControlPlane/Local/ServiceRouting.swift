@@ -17,19 +17,28 @@ struct ServiceRouting: Equatable {
         let port: Int
     }
 
+    /// A port on 127.0.0.1 that forwards to one Service port's ready endpoints (local mode's ingress gateway).
+    struct HostPort: Hashable, Sendable {
+        let hostPort: Int
+        let namespace: String
+        let service: String
+        let servicePort: Int
+    }
+
     static let endpointSlicesKey = "endpointslices.discovery.k8s.io"
     static let serviceNameLabel = "kubernetes.io/service-name"
 
     /// Ready backends of each Service port that has some; Service ports without any are left out (connections to
-    /// them are refused).
+    /// them are refused). Host ports are always in, with no backends while their Service port has none.
     var frontends: [Frontend: [Backend]] = [:]
     /// Which Service each frontend belongs to, for log lines.
     var owners: [Frontend: String] = [:]
     var names = ClusterNames()
 
     /// The routing for the stored Services, Endpoints and EndpointSlices. EndpointSlices are read when a Service has
-    /// any (as kube-proxy reads them), else its Endpoints object.
-    init(services: [JSONValue], endpoints: [JSONValue], slices: [JSONValue]) {
+    /// any (as kube-proxy reads them), else its Endpoints object. Each of `hostPorts` listens on 127.0.0.1 all the
+    /// time (the port stays this control plane's), and resets connections while its Service port has no ready endpoints.
+    init(services: [JSONValue], endpoints: [JSONValue], slices: [JSONValue], hostPorts: [HostPort] = []) {
         var endpointsByService: [String: JSONValue] = [:]
         for item in endpoints { endpointsByService[Self.key(item)] = item }
         var slicesByService: [String: [JSONValue]] = [:]
@@ -57,9 +66,21 @@ struct ServiceRouting: Equatable {
             names.set(fullName, [clusterIP])
             for (port, ready) in zip(ports, backends) where !ready.isEmpty {
                 guard let number = port["port"]?.int, (1...65535).contains(number) else { continue }
-                let frontend = Frontend(address: clusterIP, port: number)
-                frontends[frontend] = ready
-                owners[frontend] = key
+                var addresses = [Frontend(address: clusterIP, port: number)]
+                for host in hostPorts where host.namespace == namespace && host.service == name && host.servicePort == number {
+                    addresses.append(Frontend(address: "127.0.0.1", port: host.hostPort))
+                }
+                for frontend in addresses {
+                    frontends[frontend] = ready
+                    owners[frontend] = key
+                }
+            }
+        }
+        for host in hostPorts {
+            let frontend = Frontend(address: "127.0.0.1", port: host.hostPort)
+            if frontends[frontend] == nil {
+                frontends[frontend] = []
+                owners[frontend] = "\(host.namespace)/\(host.service)"
             }
         }
     }

@@ -3,6 +3,8 @@ import ConfigValues
 /// A router proxy (an ingress gateway pod): one listener per Gateway server port, HTTP routes from the
 /// VirtualServices bound to its Gateways (route configurations `http.PORT`, `https.PORT.SERVER.GATEWAY.NAMESPACE`),
 /// TLS termination with the server's `credentialName` over SDS, and the same outbound clusters a sidecar has.
+/// A server port that is a port of a Service selecting the gateway pod is listened on at that port's target port,
+/// as istiod translates it (Gateway port 80 on `istio-ingressgateway`, whose port 80 targets 8080, listens on 8080).
 struct GatewayConfig {
     typealias J = EnvoyJSON
     let model: MeshModel
@@ -20,21 +22,35 @@ struct GatewayConfig {
         var gateway: IstioConfig
         var index: Int
         var spec: JSONValue
+        /// The port the proxy listens on: the server's port, or the target port it resolves to.
+        var listenPort: Int
         var port: Int { spec.value(atPath: "port.number")?.int ?? 0 }
         var proto: PortProtocol { PortProtocol(name: spec.value(atPath: "port.protocol")?.string ?? "HTTP") }
         var hosts: [String] { (spec["hosts"]?.array ?? []).compactMap(\.string) }
         var isTLS: Bool { spec["tls"] != nil && proto != .http }
         var name: String { spec.value(atPath: "port.name")?.string ?? "\(index)" }
-        var routeName: String { isTLS ? "https.\(port).\(name).\(gateway.name).\(gateway.namespace)" : "http.\(port)" }
+        var routeName: String { isTLS ? "https.\(port).\(name).\(gateway.name).\(gateway.namespace)" : "http.\(listenPort)" }
+    }
+
+    /// istiod's port translation for gateways selected by labels: the target port of the first Service port (of the
+    /// Services selecting the pod) numbered like the server's, else the server's own port.
+    func listenPort(for serverPort: Int) -> Int {
+        for service in model.services(selecting: proxy) {
+            guard let port = service.port(serverPort) else { continue }
+            if let target = proxy.port(named: port.targetPort), MeshService.validPorts.contains(target) { return target }
+        }
+        return serverPort
     }
 
     func build() -> (listeners: [JSONValue], routes: [JSONValue]) {
         let servers = gateways.flatMap { gateway in
-            (gateway.spec["servers"]?.array ?? []).enumerated().map { Server(gateway: gateway, index: $0.offset, spec: $0.element) }
+            (gateway.spec["servers"]?.array ?? []).enumerated().map { index, spec in
+                Server(gateway: gateway, index: index, spec: spec, listenPort: listenPort(for: spec.value(atPath: "port.number")?.int ?? 0))
+            }
         }
         var listeners: [JSONValue] = [], routes: [JSONValue] = [], seenRoutes = Set<String>()
-        for port in Set(servers.map(\.port)).sorted() where port > 0 {
-            let here = servers.filter { $0.port == port }
+        for port in Set(servers.map(\.listenPort)).sorted() where port > 0 {
+            let here = servers.filter { $0.listenPort == port }
             var chains: [JSONValue] = []
             for server in here where server.proto.isHTTP || server.isTLS && server.spec.value(atPath: "tls.mode")?.string != "PASSTHROUGH" {
                 if seenRoutes.insert(server.routeName).inserted { routes.append(routeConfiguration(server, all: here)) }
@@ -55,7 +71,7 @@ struct GatewayConfig {
 
     private func chain(_ server: Server) -> JSONValue {
         let manager = NetworkFilters.httpConnectionManager(
-            statPrefix: "outbound_0.0.0.0_\(server.port)",
+            statPrefix: "outbound_0.0.0.0_\(server.listenPort)",
             routes: ("rds", J.object(["config_source": J.configSource, "route_config_name": .string(server.routeName)])),
             httpFilters: [NetworkFilters.fault, NetworkFilters.cors, NetworkFilters.router], inbound: false, meshConfig: model.meshConfig)
         var chain = J.object([:])

@@ -48,7 +48,9 @@ public struct MeshModel: Sendable {
         let podsByKey = Dictionary(workloads.map { ("\($0.namespace)/\($0.name)", $0) }, uniquingKeysWith: { first, _ in first })
         let podsByIP = Dictionary(workloads.map { ($0.ip, $0) }, uniquingKeysWith: { first, _ in first })
         readEndpointSlices(snapshot, pods: podsByKey, podsByIP: podsByIP)
-        readServiceEntryEndpoints(entries)
+        let workloadEntries = WorkloadEntryEndpoint.all(in: snapshot)
+        readServiceEntryEndpoints(entries, workloadEntries: workloadEntries)
+        readWorkloadEntriesOfServices(workloadEntries)
     }
 
     private mutating func readEndpointSlices(_ snapshot: MeshSnapshot, pods: [String: MeshWorkload], podsByIP: [String: MeshWorkload]) {
@@ -95,27 +97,57 @@ public struct MeshModel: Sendable {
         endpoints[service.hostname, default: [:]][port, default: []].append(endpoint)
     }
 
-    private mutating func readServiceEntryEndpoints(_ entries: [JSONValue]) {
+    /// A ServiceEntry's endpoints for each of its hosts and ports: its inline `endpoints`, or with a
+    /// `workloadSelector` the WorkloadEntries and pods of its namespace whose labels match; a DNS entry with neither
+    /// resolves its own host.
+    private mutating func readServiceEntryEndpoints(_ entries: [JSONValue], workloadEntries: [WorkloadEntryEndpoint]) {
         for entry in entries {
             guard let spec = entry["spec"] else { continue }
+            let name = entry.value(atPath: "metadata.name")?.string ?? ""
+            let namespace = entry.value(atPath: "metadata.namespace")?.string ?? "default"
             let hosts = (spec["hosts"]?.array ?? []).compactMap(\.string)
-            for service in services where service.serviceEntry != nil && hosts.contains(service.hostname) {
+            let selector = spec.value(atPath: "workloadSelector.labels")?.stringMap
+            let members: [WorkloadEntryEndpoint]
+            var pods: [MeshWorkload] = []
+            if let selector {
+                members = workloadEntries.filter { $0.isSelected(by: selector, in: namespace) }
+                pods = workloads.filter { pod in
+                    !selector.isEmpty && pod.namespace == namespace && selector.allSatisfy { pod.labels[$0.key] == $0.value }
+                }
+            } else {
+                members = (spec["endpoints"]?.array ?? []).enumerated().map { index, item in
+                    WorkloadEntryEndpoint(name: "\(name)-\(index)", namespace: namespace, spec: item)
+                }
+            }
+            for service in services where service.serviceEntry != nil && service.namespace == namespace && hosts.contains(service.hostname) {
                 for port in service.ports {
-                    var found: [ServiceEndpoint] = []
-                    for item in spec["endpoints"]?.array ?? [] {
-                        guard let address = item["address"]?.string else { continue }
-                        let target = item["ports"]?[port.name]?.int ?? port.targetPort?.int ?? port.port
+                    var found = members.compactMap { $0.endpoint(for: port) }
+                    for pod in pods {
+                        let target = pod.namedPorts[port.name] ?? port.targetPort?.int ?? port.port
                         guard MeshService.validPorts.contains(target) else { continue }
-                        found.append(ServiceEndpoint(address: address, port: target, workload: nil, labels: item["labels"]?.stringMap ?? [:],
-                                                     serviceAccount: item["serviceAccount"]?.string, tlsMode: item["labels"]?["security.istio.io/tlsMode"]?.string ?? "disabled",
-                                                     locality: item["locality"]?.string.map { Locality(label: $0.replacingOccurrences(of: "/", with: ".")) } ?? Locality(),
-                                                     weight: item["weight"]?.int ?? 1))
+                        found.append(ServiceEndpoint(address: pod.ip, port: target, workload: pod, labels: pod.labels, serviceAccount: pod.serviceAccount,
+                                                     tlsMode: pod.tlsMode, locality: pod.locality))
                     }
-                    if found.isEmpty, service.resolution == .dns {
+                    if found.isEmpty, selector == nil, service.resolution == .dns {
                         found.append(ServiceEndpoint(address: service.hostname, port: port.port, workload: nil, labels: [:], serviceAccount: nil,
                                                      tlsMode: "disabled", locality: Locality()))
                     }
                     endpoints[service.hostname, default: [:]][port.port] = found
+                }
+            }
+        }
+    }
+
+    /// WorkloadEntries whose labels a Kubernetes Service's selector matches (same namespace) serve its ports too, as
+    /// the Service's pods do.
+    private mutating func readWorkloadEntriesOfServices(_ workloadEntries: [WorkloadEntryEndpoint]) {
+        guard !workloadEntries.isEmpty else { return }
+        for service in services where service.serviceEntry == nil {
+            let selected = workloadEntries.filter { $0.isSelected(by: service.selector, in: service.namespace) }
+            for member in selected {
+                for port in service.ports {
+                    guard let endpoint = member.endpoint(for: port) else { continue }
+                    endpoints[service.hostname, default: [:]][port.port, default: []].append(endpoint)
                 }
             }
         }

@@ -43,6 +43,12 @@ public struct MeshWorkload: Sendable {
         return nil
     }
 
+    /// An `istio-proxy` container that is a sidecar: not a gateway's (`proxy router`), whose pod serves plaintext
+    /// on its ports, so its endpoints get no auto mTLS (istiod reads the injector's tlsMode label, which gateways lack).
+    static func isSidecar(_ container: JSONValue) -> Bool {
+        container["name"]?.string == "istio-proxy" && container["args"]?.array?.dropFirst().first?.string != "router"
+    }
+
     static func read(_ pod: JSONValue, nodes: [String: Locality]) -> MeshWorkload? {
         guard let name = pod.value(atPath: "metadata.name")?.string else { return nil }
         let containers = pod.value(atPath: "spec.containers")?.array ?? []
@@ -58,7 +64,7 @@ public struct MeshWorkload: Sendable {
         return MeshWorkload(name: name, namespace: pod.value(atPath: "metadata.namespace")?.string ?? "default",
                             ip: pod.value(atPath: "status.podIP")?.string ?? "", labels: labels,
                             serviceAccount: pod.value(atPath: "spec.serviceAccountName")?.string ?? "default",
-                            hasSidecar: containers.contains { $0["name"]?.string == "istio-proxy" }, namedPorts: ports, locality: locality)
+                            hasSidecar: containers.contains(where: isSidecar), namedPorts: ports, locality: locality)
     }
 }
 
@@ -94,4 +100,8 @@ public struct ServiceEndpoint: Sendable {
     public var tlsMode: String
     public var locality: Locality
     public var weight: Int = 1
+    /// The network the endpoint is on (a WorkloadEntry's `network`; empty: the proxy's own).
+    public var network = ""
+    /// Istio's telemetry metadata for an endpoint without a pod (a WorkloadEntry's); pods' comes from `workload`.
+    public var workloadMetadata: String?
 }

@@ -55,7 +55,7 @@ struct HTTPRoutes {
                          "ignore_port_in_host_matching": .bool(true)])
     }
 
-    private var allowAny: JSONValue {
+    var allowAny: JSONValue {
         J.object(["name": .string("allow_any"), "domains": J.strings(["*"]),
                   "routes": .array([J.object(["name": .string("allow_any"), "match": J.object(["prefix": .string("/")]),
                                               "route": J.object(["cluster": .string("PassthroughCluster"), "timeout": .string("0s"),
@@ -63,7 +63,7 @@ struct HTTPRoutes {
                   "include_request_attempt_count": .bool(true)])
     }
 
-    private var blockAll: JSONValue {
+    var blockAll: JSONValue {
         J.object(["name": .string("block_all"), "domains": J.strings(["*"]),
                   "routes": .array([J.object(["name": .string("block_all"), "match": J.object(["prefix": .string("/")]),
                                               "direct_response": J.object(["status": .int(502)])])]),

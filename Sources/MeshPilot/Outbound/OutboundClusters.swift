@@ -104,7 +104,9 @@ struct OutboundClusters {
             entry.set("lb_endpoints", .array(zip(group.endpoints, weights).map { endpoint, weight in
                 var metadata = J.object([:])
                 if endpoint.tlsMode == "istio" { metadata.set("envoy.transport_socket_match", J.object(["tlsMode": .string("istio")])) }
-                if let workload = endpoint.workload { metadata.set("istio", J.object(["workload": .string(workload.workloadMetadata)])) }
+                if let workload = endpoint.workloadMetadata ?? endpoint.workload?.workloadMetadata {
+                    metadata.set("istio", J.object(["workload": .string(workload)]))
+                }
                 return J.object(["endpoint": J.object(["address": J.socketAddress(endpoint.address, endpoint.port)]),
                                  "metadata": J.object(["filter_metadata": metadata]),
                                  "load_balancing_weight": .int(weight)])

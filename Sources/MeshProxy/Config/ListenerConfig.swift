@@ -123,6 +123,9 @@ public struct HTTPConnectionManagerConfig: Sendable {
     /// Seconds; 0 disables (default 5 minutes).
     public var streamIdleTimeout: Double
     public var requestTimeout: Double
+    /// `http_protocol_options.allow_absolute_url` (Envoy's default: true): absolute-form requests are taken, as a
+    /// forward proxy takes them.
+    public var allowAbsoluteURL = true
 }
 
 public enum HTTPFilter: Sendable {
@@ -404,8 +407,10 @@ extension HTTPConnectionManagerConfig {
         let filters = try reader.list("http_filters") { filter throws(ProxyConfigError) in try HTTPFilter.read(filter) }
         guard case .router? = filters.last else { throw reader.error("must end with envoy.filters.http.router", path: [.key("http_filters")]) }
         let logs = try reader.list("access_log") { log throws(ProxyConfigError) in try AccessLogConfig.read(log) }
-        return HTTPConnectionManagerConfig(statPrefix: prefix, serverName: serverName, routes: routes, httpFilters: filters, accessLogs: logs,
-                                           streamIdleTimeout: idle, requestTimeout: requestTimeout)
+        var config = HTTPConnectionManagerConfig(statPrefix: prefix, serverName: serverName, routes: routes, httpFilters: filters, accessLogs: logs,
+                                                 streamIdleTimeout: idle, requestTimeout: requestTimeout)
+        if reader.json("http_protocol_options")?["allow_absolute_url"]?.bool == false { config.allowAbsoluteURL = false }
+        return config
     }
 }
 

@@ -9,6 +9,9 @@ public struct RouteConfiguration: Sendable {
     public var version: String?
     /// The source as written, for `/config_dump`.
     public var source: JSONValue
+    /// `ignore_port_in_host_matching`: a port in the authority is dropped before virtual hosts are matched (a gateway
+    /// reached through another port, such as local mode's host port, still finds `host`).
+    public var ignorePortInHostMatching = false
 }
 
 public struct VirtualHost: Sendable {
@@ -200,9 +203,10 @@ extension RouteConfiguration {
     static func read(_ reader: ConfigReader, version: String?) throws(ProxyConfigError) -> RouteConfiguration {
         let name = try reader.string("name") ?? ""
         _ = try reader.bool("validate_clusters")
-        reader.ignore("ignore_port_in_host_matching")
+        let ignorePort = try reader.bool("ignore_port_in_host_matching") ?? false
         let hosts = try reader.list("virtual_hosts") { hostReader throws(ProxyConfigError) in try VirtualHost.read(hostReader) }
         var config = RouteConfiguration(name: name, virtualHosts: hosts, version: version, source: JSONValue(yaml: reader.node))
+        config.ignorePortInHostMatching = ignorePort
         if config.source["@type"] != nil { config.source["@type"] = nil }
         return config
     }

@@ -7,7 +7,7 @@ import MeshHTTP1
 public enum RouteSelection {
     /// The virtual host whose domains match `authority` (the Host header, port included when sent), or nil.
     public static func virtualHost(in config: RouteConfiguration, authority: String) -> VirtualHost? {
-        let host = authority.lowercased()
+        let host = config.ignorePortInHostMatching ? withoutPort(authority.lowercased()) : authority.lowercased()
         var bestSuffix: (length: Int, host: VirtualHost)?
         var bestPrefix: (length: Int, host: VirtualHost)?
         var fallback: VirtualHost?
@@ -27,6 +27,14 @@ public enum RouteSelection {
             }
         }
         return bestSuffix?.host ?? bestPrefix?.host ?? fallback
+    }
+
+    /// `host:port` -> `host` (`[::1]:80` -> `[::1]`); an authority without a port is returned as it is.
+    static func withoutPort(_ authority: String) -> String {
+        guard let colon = authority.lastIndex(of: ":") else { return authority }
+        let host = authority[..<colon], port = authority[authority.index(after: colon)...]
+        guard !port.isEmpty, port.allSatisfy({ ("0"..."9").contains($0) }), !host.contains(":") || host.hasSuffix("]") else { return authority }
+        return String(host)
     }
 
     /// The first route of `host` that matches the request.

@@ -84,7 +84,8 @@ final class DownstreamHTTPConnection {
             case .request(let box):
                 if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
                 tcp.pauseReading()
-                let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, request: box.request)
+                let request = manager.allowAbsoluteURL ? AbsoluteFormRequest.originForm(of: box.request) ?? box.request : box.request
+                let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, request: request)
                 self.stream = stream
                 stream.begin()
             }

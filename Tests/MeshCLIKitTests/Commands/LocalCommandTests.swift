@@ -27,8 +27,10 @@ final class LocalCommandTests: XCTestCase {
         let state = home.appendingPathComponent("state").path
         defer { _ = try? runProcess(binary, ["local", "down", "--state-dir", state], environment: environment) }
 
-        let up = try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment)
+        // Without the ingress gateway, so the objects counted below are the start-up ones alone.
+        let up = try runProcess(binary, ["local", "up", "--state-dir", state, "--ingress=false"], environment: environment)
         XCTAssertEqual(up.status, 0, up.stderr)
+        XCTAssertFalse(up.stdout.contains("ingress:"), up.stdout)
         XCTAssertTrue(up.stdout.hasPrefix("local control plane up at https://127.0.0.1:"), up.stdout)
         let config = try String(contentsOf: kubeconfig, encoding: .utf8)
         XCTAssertTrue(config.contains("current-context: meshctl-local") && config.contains("keep-me"), config)
@@ -61,6 +63,7 @@ final class LocalCommandTests: XCTestCase {
         XCTAssertEqual(document["objects"] as? Int, 12, "4 namespaces, 2 ConfigMaps, the istiod Service with its Endpoints and EndpointSlice, the injector webhook, the node "
                        + "and the istiod pod that stands for the pilot")
         XCTAssertTrue((document["pilot"] as? String)?.hasPrefix("127.0.0.1:") == true, "\(document)")
+        XCTAssertTrue(document["ingress"] is NSNull, "no gateway with --ingress=false: \(document)")
 
         // What the API acknowledged survives kill -9.
         let kubectl = URL(fileURLWithPath: "/usr/bin/kubectl")
@@ -71,7 +74,7 @@ final class LocalCommandTests: XCTestCase {
         let pid = server
         kill(pid, SIGKILL)
         XCTAssertTrue(eventually { kill(pid, 0) != 0 }, "the killed server is gone")
-        let restarted = try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment)
+        let restarted = try runProcess(binary, ["local", "up", "--state-dir", state, "--ingress=false"], environment: environment)
         XCTAssertEqual(restarted.status, 0, restarted.stderr)
         XCTAssertTrue(restarted.stdout.hasPrefix("local control plane up at"), restarted.stdout)
         let kept = try runProcess(kubectl, ["get", "configmap", "durable", "-o", "jsonpath={.data.a}"] + cache, environment: environment)

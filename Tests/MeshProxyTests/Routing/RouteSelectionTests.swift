@@ -36,6 +36,24 @@ final class RouteSelectionTests: XCTestCase {
         XCTAssertNil(RouteSelection.virtualHost(in: noFallback, authority: "reviews:80"))
     }
 
+    /// `ignore_port_in_host_matching`: the authority's port is dropped before matching (Envoy's option, which Istio
+    /// sets on gateways), so a gateway reached through another port still finds its host.
+    func testIgnorePortInHostMatchingDropsTheAuthoritysPort() throws {
+        let config = try Self.routes("""
+        ignore_port_in_host_matching: true
+        virtual_hosts:
+        - {name: web, domains: ["web.example.com"], routes: []}
+        - {name: v6, domains: ["[::1]"], routes: []}
+        - {name: any, domains: ["*"], routes: []}
+        """)
+        XCTAssertTrue(config.ignorePortInHostMatching)
+        for (authority, expected) in [("web.example.com:31380", "web"), ("web.example.com", "web"), ("[::1]:8080", "v6"), ("other:80", "any")] {
+            XCTAssertEqual(RouteSelection.virtualHost(in: config, authority: authority)?.name, expected, authority)
+        }
+        let strict = try Self.routes("virtual_hosts: [{name: web, domains: [web.example.com], routes: []}]")
+        XCTAssertNil(RouteSelection.virtualHost(in: strict, authority: "web.example.com:31380"), "the port counts by default")
+    }
+
     func testRouteMatchingTable() throws {
         let config = try Self.routes("""
         virtual_hosts:

@@ -168,7 +168,17 @@ final class PodWorker {
     /// containers learn where their sidecar listens.
     func sidecarEnvironment(for container: ContainerRunner) -> [String: String] {
         guard hasSidecar else { return [:] }
-        guard container.isSidecar else { return [OutboundProxy.environmentVariable: "\(address):\(OutboundProxy.outboundPort)"] }
+        guard container.isSidecar else {
+            var values = [OutboundProxy.environmentVariable: "\(address):\(OutboundProxy.outboundPort)"]
+            // meshctl/exec processes (curl, scripts) send HTTP through the sidecar's HTTP proxy port, when the mesh
+            // config has one; the pod's own addresses and localhost go direct.
+            if case .exec = container.image, let port = Self.httpProxyPort(context.writer.store) {
+                let proxy = "http://\(address):\(port)"
+                let direct = (["localhost", "127.0.0.1", "::1"] + [podIP(for: container)]).joined(separator: ",")
+                for (name, value) in [("HTTP_PROXY", proxy), ("http_proxy", proxy), ("NO_PROXY", direct), ("no_proxy", direct)] { values[name] = value }
+            }
+            return values
+        }
         var values = ["ISTIO_METAJSON_LABELS": pod["metadata"]?["labels"]?.serialized ?? "{}",
                       "ISTIO_METAJSON_ANNOTATIONS": pod["metadata"]?["annotations"]?.serialized ?? "{}",
                       "MESHCTL_POD_DIRECTORY": context.logs.podDirectory(namespace: namespace, name: name, uid: uid).path,
@@ -176,6 +186,14 @@ final class PodWorker {
         if let pilot = context.pilotAddress() { values["MESHCTL_PILOT"] = pilot }
         if let envoy = context.settings.envoyPath { values["ENVOY"] = envoy }
         return values
+    }
+
+    /// `proxyHttpPort` of the mesh config (istio-system's `istio` ConfigMap), nil when it is not set.
+    static func httpProxyPort(_ store: ObjectStore) -> Int? {
+        guard let text = (try? store.get("configmaps", namespace: "istio-system", name: "istio"))??["data"]?["mesh"]?.string,
+              let root = (try? YAMLParser.parse(text, file: "istio ConfigMap"))?.first?.root,
+              let port = root["proxyHttpPort"]?.int, (1...65535).contains(port) else { return nil }
+        return port
     }
 
     private func environment(for container: ContainerRunner) -> [String] {
