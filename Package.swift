@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(name: "meshnet-bench", dependencies: ["MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2"]),
 
         // What several test targets share: waiting on a condition with a deadline.
-        .target(name: "MeshTestSupport", dependencies: ["MeshNet"], path: "Tests/MeshTestSupport"),
+        .target(name: "MeshTestSupport", dependencies: ["MeshTLS"], path: "Tests/MeshTestSupport"),
         .testTarget(name: "ConfigValuesTests", dependencies: ["ConfigValues", "MeshTestSupport"], exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "MeshTestSupport"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),

@@ -1,3 +1,4 @@
+import MeshHTTP1
 import MeshNet
 
 /// Absolute-form requests (`GET http://host:port/path HTTP/1.1`), what a client sends to the HTTP proxy it was given

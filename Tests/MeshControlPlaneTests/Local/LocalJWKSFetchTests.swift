@@ -1,5 +1,6 @@
 import Foundation
 @testable import MeshControlPlane
+import MeshHTTP1
 import MeshNet
 import MeshPilot
 import MeshTestSupport

@@ -1,7 +1,8 @@
 import ConfigValues
 import Foundation
-@testable import MeshProxy
+import MeshHTTP1
 import MeshNet
+@testable import MeshProxy
 import MeshTestSupport
 import XCTest
 

@@ -1,5 +1,6 @@
-@testable import MeshProxy
+import MeshHTTP1
 import MeshNet
+@testable import MeshProxy
 import XCTest
 
 /// Absolute-form requests (a client using the proxy as its HTTP proxy) become origin-form with the URL's authority.
