@@ -17,7 +17,7 @@ extension CauseRules {
     }
 
     func faultInjected() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         let found = path.virtualServices.lazy.compactMap { vs -> (MeshObject, Int)? in
             (vs.spec["http"]?.array ?? []).firstIndex { $0["fault"] != nil }.map { (vs, $0) }
         }.first
@@ -37,7 +37,7 @@ extension CauseRules {
     }
 
     func rateLimited() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         for stat in path.evidence.stats?.entries ?? [] where stat.name.contains("rate_limit") && stat.name.hasSuffix("rate_limited") {
             if case .number(let value) = stat.value { evidence.append("stats.txt: \(stat.name): \(value)") }
         }
@@ -62,7 +62,7 @@ extension CauseRules {
     }
 
     func missingSubset() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         let known = Set(((try? path.evidence.configDump?.clusters()) ?? []).map(\.name))
         let weighted = (path.route?.json.field("route")?.field("weighted_clusters")?.field("clusters")?.array ?? []).compactMap { $0["name"]?.string }
         let target = path.route?.cluster ?? weighted.first { !known.contains($0) } ?? (entry.upstreamCluster.isEmpty ? "" : entry.upstreamCluster)
@@ -102,7 +102,7 @@ extension CauseRules {
     }
 
     func noRoute() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         if let virtualHost = path.virtualHost {
             evidence.append("config_dump.json: route configuration \(path.routeConfiguration?.name ?? "") virtual host \(virtualHost.name) has routes for \(virtualHost.routes.map { $0.matchDescription.orNone }.joined(separator: ", ")); none matches \(entry.path)")
         }
@@ -132,7 +132,7 @@ extension CauseRules {
     }
 
     func egressBlocked() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         let mode = objects.outboundTrafficMode(namespace: path.proxyNamespace)
         evidence.append("\(mode.source): \(mode.mode)")
         if path.entry.routeName == "block_all" || path.virtualHost?.name == "block_all" {
@@ -161,7 +161,7 @@ extension CauseRules {
 
     func routeTimeout() -> [Cause] {
         if flags.contains("DI") { return faultInjected() }
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         let durations = group.lines.compactMap { $0.entry.duration }
         if let low = durations.min(), let high = durations.max() { evidence.append("access.log: the failing requests lasted \(low == high ? "\(low)" : "\(low)-\(high)") ms") }
         if let timeout = path.route?.json.field("route")?.field("timeout")?.string {

@@ -5,7 +5,7 @@ import Manifests
 /// Failures at the upstream cluster (limits, host health) and at the destination's policy.
 extension CauseRules {
     func circuitBreaker() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         for name in ["upstream_rq_pending_overflow", "upstream_cx_overflow", "upstream_rq_retry_overflow", "upstream_cx_pool_overflow",
                      "circuit_breakers.default.remaining_cx", "circuit_breakers.default.remaining_pending"] {
             if let value = path.stat(name), value > 0 || name.contains("remaining") { evidence.append("stats.txt: cluster.\(path.clusterName);.\(name): \(value)") }
@@ -30,7 +30,7 @@ extension CauseRules {
 
     /// UH: no host to send to. No endpoints at all, or hosts that outlier detection ejected.
     func noHealthyUpstream() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         let hosts = path.hosts ?? []
         let ejected = hosts.filter(\.failedOutlierCheck)
         let total = path.stat("membership_total")
@@ -118,7 +118,7 @@ extension CauseRules {
     /// 403 from the RBAC filter: an AuthorizationPolicy denied the caller, or the caller has no identity because it
     /// runs without a sidecar while the policy matches on identities.
     func authorizationDenied() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         if let denied = path.evidence.stats?.entries.first(where: { $0.name.hasSuffix("rbac.denied") }), case .number(let value) = denied.value {
             evidence.append("stats.txt: \(denied.name): \(value)")
         }

@@ -19,7 +19,9 @@ public struct Doctor {
 
     public func diagnose() -> Diagnosis {
         var checked: [String] = []
-        let failures = evidence.accessLog.filter { Self.isFailure($0.entry, symptom: evidence.symptom) }
+        let failures = evidence.accessLog.filter {
+            Self.isFailure($0.entry, symptom: evidence.symptom) || evidence.destinationAnswer(for: $0.entry) != nil
+        }
         var summary = "access log: \(evidence.accessLog.count) line(s), \(failures.count) failing"
         if let symptom = evidence.symptom {
             summary += "; the caller saw \(symptom.status == 0 ? "no HTTP response" : "HTTP \(symptom.status)")"
@@ -79,7 +81,7 @@ public struct Doctor {
         func score(_ group: FailureGroup) -> Int {
             let entry = group.first.entry
             var score = group.count
-            if !entry.responseFlags.isEmpty || entry.responseCodeDetails != "via_upstream" { score += 100 }
+            if !entry.responseFlags.isEmpty || entry.responseCodeDetails != "via_upstream" || evidence.destinationAnswer(for: entry) != nil { score += 100 }
             if let symptom = evidence.symptom {
                 if entry.responseCode == symptom.status { score += 1000 }
                 if group.lines.contains(where: { $0.entry.bytesSent == symptom.body.utf8.count }) { score += 500 }
