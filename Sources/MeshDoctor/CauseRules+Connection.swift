@@ -289,7 +289,7 @@ extension CauseRules {
             or make the app serve plaintext HTTP and leave encryption to Istio's mTLS:
             kubectl -n \(service.namespace) patch service \(service.name) --type json -p '[{"op":"replace","path":"/spec/ports/\(index)/name","value":"https"}]'
             """
-            return [Cause(.protocolMismatch, summary: "Service \(service.namespace)/\(service.name) names port \(path.port) for plaintext HTTP, but the app behind it serves TLS there: its sidecar sends HTTP, the app's TLS stack cannot read it and drops the connection (\(flags.sorted().joined(separator: ",").orNone) \(details.orNone))",
+            return [Cause(.protocolMismatch, summary: "Service \(service.namespace)/\(service.name) names port \(path.port) for plaintext HTTP, but the app behind it serves TLS there: its sidecar sends plaintext HTTP, which the app's TLS server cannot read (\(entry.responseCode) \(flags.sorted().joined(separator: ",").orNone) \(details.orNone))",
                           evidence: evidence, fix: fix)]
         }
         if let service = path.service, let index = service.spec["ports"]?.array?.firstIndex(where: { $0["port"]?.int == path.port }) {

@@ -74,6 +74,9 @@ struct CauseRules {
         if flags.contains("UT") || details == "response_timeout" || details == "upstream_per_try_timeout" { return routeTimeout() }
         if details.hasPrefix("rbac_access_denied") || body.contains("RBAC: access denied") { return authorizationDenied() }
         if flags.contains("UPE") || resetReason == "protocol_error" { return protocolMismatch() }
+        if Doctor.isUnreadableRequest(entry), destinationAnswer == nil {
+            return declaredProtocolConflict().map { protocolMismatch($0) } ?? []
+        }
         if flags.contains("UF") || ["connection_failure", "remote_connection_failure", "local_connection_failure", "connection_timeout"].contains(resetReason) {
             return connectionFailure()
         }
