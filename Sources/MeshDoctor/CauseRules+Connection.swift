@@ -7,11 +7,12 @@ extension CauseRules {
     func connectionFailure() -> [Cause] {
         let failure = transportFailure
         var evidence = logEvidenceLines
-        if !failure.isEmpty { evidence.append("\(group.first.place): upstream transport failure reason \(failure)") }
+        let failurePlace = entry.upstreamTransportFailureReason.isEmpty ? (destinationAnswer?.place ?? group.first.place) : group.first.place
+        if !failure.isEmpty { evidence.append("\(failurePlace): upstream transport failure reason \(failure)") }
         if answeredByDestinationProxy, let symptom {
             evidence.append("symptom.txt: the destination's sidecar answered \(symptom.status): \(symptom.body.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        if let line = path.statLine("upstream_cx_connect_fail") { evidence.append(line) }
+        if let failed = path.stat("upstream_cx_connect_fail"), failed > 0, let line = path.statLine("upstream_cx_connect_fail") { evidence.append(line) }
         if let strict = plaintextToStrictOutbound(evidence: evidence) { return [strict] }
         switch TransportFailure.kind(failure) {
         case .tlsHandshake(let reason): return tlsFailure(reason: reason, evidence: evidence)
@@ -24,7 +25,9 @@ extension CauseRules {
         var evidence = base
         let workloads = path.isInbound ? path.backends : path.backends
         let port = path.isInbound ? String(path.port) : path.targetPort
-        let declared = workloads.flatMap(\.containerPorts)
+        // A Pod and its Deployment declare the same ports: each number once.
+        var numbers = Set<Int>()
+        let declared = workloads.flatMap(\.containerPorts).filter { numbers.insert($0.number).inserted }
         let numeric = Int(port)
         let opened = declared.contains { numeric != nil ? $0.number == numeric : $0.name == port }
         if !path.isInbound, let service = path.service {
@@ -52,7 +55,7 @@ extension CauseRules {
             let ports = service.spec["ports"]?.array ?? []
             let portName = ports.indices.contains(index) ? ports[index]["name"]?.string ?? "" : ""
             return [Cause(.targetPortMismatch,
-                          summary: "Service \(service.namespace)/\(service.name) sends port \(servicePort) to targetPort \(port), but its pods open \(declared.map { "\($0.number)" }.joined(separator: ", ")): the connection is refused (\(entry.responseFlags.joined(separator: ",").orNone))",
+                          summary: "Service \(service.namespace)/\(service.name) sends port \(servicePort) to targetPort \(port), but its pods open \(declared.map { "\($0.number)" }.joined(separator: ", ")): the connection is refused (\(flagText.orNone))",
                           evidence: evidence,
                           fix: """
                           Point the Service's targetPort at the port the container listens on:

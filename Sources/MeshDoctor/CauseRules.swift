@@ -17,6 +17,12 @@ struct CauseRules {
     /// The response code details of the failure: this proxy's, or the destination sidecar's when it answered.
     var details: String { destinationAnswer?.entry.responseCodeDetails ?? entry.responseCodeDetails }
 
+    /// The failure's response flags as the log writes them (`URX,UF`), this proxy's then the destination sidecar's.
+    var flagText: String {
+        var seen = Set<String>()
+        return (entry.responseFlags + (destinationAnswer?.entry.responseFlags ?? [])).filter { seen.insert($0).inserted }.joined(separator: ",")
+    }
+
     /// The access-log evidence line of the group.
     var logEvidence: String {
         "\(group.first.place): \(Doctor.describe(entry))" + (group.count > 1 ? " (\(group.count) such requests)" : "")

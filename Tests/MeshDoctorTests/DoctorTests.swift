@@ -98,6 +98,19 @@ final class DoctorTests: XCTestCase {
         XCTAssertTrue(diagnosis.causes.first?.fix.contains("destinationrule recommendations") == true, diagnosis.text)
     }
 
+    /// Six UO overflows, then the Service changed and a later request found a route to a subset that does not
+    /// exist: the latest failure the proxy made is what fails now, so it comes first; the overflows follow.
+    func testTheLatestProxyMadeFailureComesFirst() throws {
+        var capture = try EditableCapture("circuit-breaker")
+        capture.files["symptom.txt"] = nil
+        XCTAssertEqual(try capture.diagnose().causes.first?.id, .circuitBreaker)
+        capture.files["access.log"]! += #"[2026-11-30T19:44:44.001Z] "GET /v1/stock/reserve HTTP/1.1" 503 NC cluster_not_found - "-" 0 0 0 - "-" "checkout/1.9 okhttp/4.12.0" "7d0c1a2e-0000-4000-8000-00000000a001" "inventory:7070" "-" outbound|7070|v3|inventory.shop.svc.cluster.local - 127.0.0.1:21131 127.0.0.1:37600 - default"# + "\n"
+        // An app's own 503 after it changes nothing: the app answered, the proxy did not fail.
+        capture.files["access.log"]! += #"[2026-11-30T19:44:44.101Z] "GET /v1/prices/sku-9001 HTTP/1.1" 503 - via_upstream - "-" 0 19 1 1 "-" "checkout/1.9 okhttp/4.12.0" "7d0c1a2e-0000-4000-8000-00000000a002" "pricing:7070" "127.0.0.1:21134" outbound|7070||pricing.shop.svc.cluster.local 127.0.0.1:52150 127.0.0.1:21131 127.0.0.1:37578 - default"# + "\n"
+        let diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.map(\.id), [.missingSubset, .circuitBreaker], diagnosis.text)
+    }
+
     /// UC: the upstream closed the connection before answering.
     func testConnectionTerminationIsUpstreamConnectionClosed() throws {
         var capture = try EditableCapture("circuit-breaker")

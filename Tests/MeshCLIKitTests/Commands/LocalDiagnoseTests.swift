@@ -112,14 +112,21 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
          "fault-injected", "authz-denied", "egress-blocked", "rate-limited"]
     }
 
-    /// A good call gives no cause.
+    /// A good call gives no cause. The Service is called only once the client's sidecar holds its endpoint, so the
+    /// log holds no failure from before (a call made earlier gets a true 503 UH, which the doctor would name).
     func testAHealthyCallGivesNoCause() throws {
         let mesh = try running()
-        XCTAssertTrue(try mesh.eventually { try mesh.curl("http://web/healthy").status == 200 })
+        let client = try mesh.podName("client")
+        var endpoints = ""
+        XCTAssertTrue(try mesh.eventually(timeout: 30) {
+            endpoints = try mesh.home.meshctl(["proxy-config", "endpoints", "-n", "diag", client, "--cluster", "outbound|80||good.diag.svc.cluster.local"]).stdout
+            return endpoints.contains("HEALTHY")
+        }, endpoints)
+        XCTAssertEqual(try mesh.curl("http://good/healthy").status, 200)
         var diagnosis: (first: String, json: String) = ("", "")
         // Until the call reaches the sidecar's log, the doctor sees no request at all.
         XCTAssertTrue(try mesh.eventually(timeout: 30) {
-            diagnosis = try mesh.diagnose(to: "http://web/")
+            diagnosis = try mesh.diagnose(to: "http://good/")
             return diagnosis.json.contains("\"access log: ") && !diagnosis.json.contains("\"access log: 0 line(s)")
         }, diagnosis.json)
         XCTAssertEqual(try JSONValue.parse(diagnosis.json)["causes"]?.array?.count, 0, diagnosis.json)
@@ -389,7 +396,8 @@ final class DiagnoseMesh: @unchecked Sendable {
 
         """
             + echo("client") + service("client")
-            + echo("web", probe: true) + service("web") + service("web-port", app: "web", targetPort: "8081") + service("web-subset", app: "web")
+            + echo("web", probe: true) + service("web") + service("good", app: "web")
+            + service("web-port", app: "web", targetPort: "8081") + service("web-subset", app: "web")
             + service("web-route", app: "web") + service("web-fault", app: "web")
             // The app speaks TLS (its container port says https) where the Service says http.
             + echo("tls", portName: "https", environment: [("ECHO_TLS", "true")]) + service("tls", targetPort: "https")
@@ -428,6 +436,13 @@ final class DiagnoseMesh: @unchecked Sendable {
     }
 
     func finish() { home.finish() }
+
+    /// The first pod of a Deployment in `diag`, by name.
+    func podName(_ deployment: String) throws -> String {
+        let pods = try home.kubectl(["get", "pods", "-n", "diag", "-l", "app=\(deployment)", "-o", "jsonpath={.items[*].metadata.name}"]).stdout
+        guard let pod = pods.split(separator: " ").first else { throw NotReady(description: "no pod of deployment \(deployment)") }
+        return String(pod)
+    }
 
     func apply(_ yaml: String) throws {
         let applied = try home.kubectl(["apply", "-f", "-"], stdin: yaml)

@@ -71,7 +71,7 @@ enum LiveEvidence {
         for address in addresses where found.count < destinationLogLimit {
             let matching = pods.filter { pod in
                 pod["status"]?["podIP"]?.string == address
-                    && (pod["spec"]?["containers"]?.array ?? []).contains { $0["name"]?.string == "istio-proxy" }
+                    && ((pod["spec"]?["containers"]?.array ?? []) + (pod["spec"]?["initContainers"]?.array ?? [])).contains { $0["name"]?.string == "istio-proxy" }
             }
             for pod in matching {
                 guard let name = pod["metadata"]?["name"]?.string, let ns = pod["metadata"]?["namespace"]?.string,
