@@ -8,7 +8,7 @@ import XCTest
 /// Istio YAML and the echo app's settings, a failing `meshctl local curl --from`, then `meshctl x diagnose` of the
 /// caller, whose first cause must be the planted one, with evidence. One local mode serves every scenario: the
 /// workloads start once, each scenario has its own Service (so `--to` keeps its requests apart from the others')
-/// and removes the Istio objects it applied. The class prints `local diagnose: N/16 causes named`.
+/// and removes the Istio objects it applied. Each class prints `local diagnose (meshctl sidecars): N/16 causes named`.
 class LocalDiagnoseScenarios: XCTestCase {
     nonisolated(unsafe) static var meshes: [ObjectIdentifier: DiagnoseMesh] = [:]
     nonisolated(unsafe) static var skipReasons: [ObjectIdentifier: String] = [:]
@@ -19,6 +19,9 @@ class LocalDiagnoseScenarios: XCTestCase {
     class var proxy: String { "meshctl" }
     /// The causes this class plants.
     class var causes: [String] { [] }
+    static let allCauses = ["mtls-mismatch", "protocol-mismatch", "no-endpoints", "app-not-listening", "target-port-mismatch", "no-sidecar",
+                            "upstream-connection-closed", "circuit-breaker", "outlier-ejected", "missing-subset", "no-route", "route-timeout",
+                            "fault-injected", "authz-denied", "egress-blocked", "rate-limited"]
     class func unavailable() -> String? { nil }
 
     override class func tearDown() {
@@ -29,6 +32,10 @@ class LocalDiagnoseScenarios: XCTestCase {
         let results = results[key] ?? [:]
         let named = causes.filter { results[$0]?.named == true }
         print("local diagnose (\(proxy) sidecars): \(named.count)/\(causes.count) causes named")
+        if let reason = skipReasons[key] {
+            // Not one scenario ran: one line says why.
+            return print("  not run: \(reason)")
+        }
         for cause in causes where results[cause]?.named != true {
             print("  not named: \(cause): \(results[cause]?.note ?? "did not run")")
         }
@@ -64,8 +71,9 @@ class LocalDiagnoseScenarios: XCTestCase {
     /// Plants a cause and checks that the doctor names it: applies `yaml`, calls `url` from the client until it gets
     /// `status` with `body` in the answer, then diagnoses the client's requests to `url` and expects `cause` first,
     /// with evidence. `removing` lists the applied objects (`kind/name`, in namespace diag) to delete afterwards.
+    @discardableResult
     func plant(_ cause: String, _ yaml: String? = nil, removing: [String] = [], url: String, status: Int, body: String,
-               before: ((DiagnoseMesh) throws -> Void)? = nil, timeout: Double = 60, printingText: Bool = false) throws {
+               before: ((DiagnoseMesh) throws -> Void)? = nil, timeout: Double = 60, printingText: Bool = false) throws -> [String] {
         let mesh: DiagnoseMesh
         do { mesh = try running() } catch let skip as XCTSkip {
             record(cause, named: false, note: "skipped: \(skip.message ?? "")")
@@ -81,7 +89,8 @@ class LocalDiagnoseScenarios: XCTestCase {
         }
         guard failed else {
             record(cause, named: false, note: "the planted fault did not show: the last call got \(answer.status) \(answer.body.prefix(200)) \(answer.stderr.suffix(300))")
-            return XCTFail("\(cause): expected \(status) with \"\(body)\" from \(url); got \(answer.status) \"\(answer.body)\" \(answer.stderr)")
+            XCTFail("\(cause): expected \(status) with \"\(body)\" from \(url); got \(answer.status) \"\(answer.body)\" \(answer.stderr)")
+            return []
         }
         var diagnosis: (first: String, json: String) = ("", "")
         // The access log reaches the pod's log a moment after the answer: diagnose until the request is seen.
@@ -91,8 +100,8 @@ class LocalDiagnoseScenarios: XCTestCase {
         }
         record(cause, named: named, note: named ? "" : "the doctor named \(diagnosis.first.isEmpty ? "nothing" : diagnosis.first): \(diagnosis.json.prefix(3000))")
         XCTAssertTrue(named, "\(cause): x diagnose named \(diagnosis.first.isEmpty ? "no cause" : diagnosis.first):\n\(diagnosis.json)")
+        let causes = named ? (try JSONValue.parse(diagnosis.json)["causes"]?.array ?? []) : []
         if named {
-            let causes = try JSONValue.parse(diagnosis.json)["causes"]?.array ?? []
             XCTAssertFalse(causes.first?["evidence"]?.array?.isEmpty ?? true, "\(cause) comes with evidence: \(diagnosis.json)")
             XCTAssertFalse(causes.first?["fix"]?.string?.isEmpty ?? true, "\(cause) comes with a fix: \(diagnosis.json)")
         }
@@ -101,20 +110,14 @@ class LocalDiagnoseScenarios: XCTestCase {
             print("$ meshctl local curl --from deploy/client -n diag \(url)\n\(answer.status) \(answer.body)")
             print("$ meshctl x diagnose deploy/client -n diag --to \(url)\n" + (try mesh.home.meshctl(["x", "diagnose", "deploy/client", "-n", "diag", "--to", url]).stdout))
         }
+        return causes.compactMap { $0["fix"]?.string }
     }
-}
 
-/// Every cause with meshctl's proxy in the sidecars.
-final class LocalDiagnoseTests: LocalDiagnoseScenarios {
-    override class var causes: [String] {
-        ["mtls-mismatch", "protocol-mismatch", "no-endpoints", "app-not-listening", "target-port-mismatch", "no-sidecar",
-         "upstream-connection-closed", "circuit-breaker", "outlier-ejected", "missing-subset", "no-route", "route-timeout",
-         "fault-injected", "authz-denied", "egress-blocked", "rate-limited"]
-    }
+    // MARK: Scenarios
 
     /// A good call gives no cause. The Service is called only once the client's sidecar holds its endpoint, so the
     /// log holds no failure from before (a call made earlier gets a true 503 UH, which the doctor would name).
-    func testAHealthyCallGivesNoCause() throws {
+    func checkAHealthyCallGivesNoCause() throws {
         let mesh = try running()
         let client = try mesh.podName("client")
         var endpoints = ""
@@ -133,7 +136,7 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     }
 
     /// ISTIO_MUTUAL to a namespace without injection: the handshake meets a plaintext app.
-    func testMTLSMismatch() throws {
+    func checkMTLSMismatch() throws {
         try plant("mtls-mismatch", """
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
@@ -147,27 +150,40 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
 
     /// The app serves TLS on a port the Service names http: its sidecar sends it plaintext HTTP, and the app's TLS
     /// server answers 400, as Go's and the echo app's do.
-    func testProtocolMismatch() throws {
+    func checkProtocolMismatch() throws {
         try plant("protocol-mismatch", url: "http://tls/", status: 400, body: "Client sent an HTTP request to an HTTPS server")
     }
 
     /// The Service selects no pod.
-    func testNoEndpoints() throws {
+    func checkNoEndpoints() throws {
         try plant("no-endpoints", url: "http://nobody/", status: 503, body: "no healthy upstream")
     }
 
     /// The app binds 127.0.0.1, which its sidecar cannot reach.
-    func testAppNotListening() throws {
+    func checkAppNotListening() throws {
         try plant("app-not-listening", url: "http://loopback/", status: 503, body: "upstream connect error")
     }
 
     /// The Service's targetPort is not a port the pods open.
-    func testTargetPortMismatch() throws {
-        try plant("target-port-mismatch", url: "http://web-port/", status: 503, body: "upstream connect error", printingText: true)
+    /// README's worked example: plant, curl, diagnose, then the fix the doctor gives, and the call answers.
+    func checkTargetPortMismatch() throws {
+        let fixes = try plant("target-port-mismatch", url: "http://web-port/", status: 503, body: "upstream connect error", printingText: true)
+        let patch = #"[{"op":"replace","path":"/spec/ports/0/targetPort","value":8080}]"#
+        guard fixes.first?.contains("kubectl -n diag patch service web-port --type json -p '\(patch)'") == true else {
+            return XCTFail("the fix is not the patch README shows: \(fixes)")
+        }
+        let mesh = try running()
+        let patched = try mesh.home.kubectl(["-n", "diag", "patch", "service", "web-port", "--type", "json", "-p", patch])
+        XCTAssertEqual(patched.status, 0, patched.stderr)
+        var answer = (status: 0, body: "", stderr: "")
+        XCTAssertTrue(try mesh.eventually(timeout: 30) {
+            answer = try mesh.curl("http://web-port/")
+            return answer.status == 200
+        }, "after the fix: \(answer)")
     }
 
     /// A pod opted out of injection in an injected namespace, sent Istio mTLS.
-    func testNoSidecar() throws {
+    func checkNoSidecar() throws {
         try plant("no-sidecar", """
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
@@ -180,12 +196,12 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     }
 
     /// The app drops the kept-alive connection its sidecar reuses.
-    func testUpstreamConnectionClosed() throws {
+    func checkUpstreamConnectionClosed() throws {
         try plant("upstream-connection-closed", url: "http://closer/", status: 503, body: "upstream connect error")
     }
 
     /// One connection and one pending request allowed; more at once overflow.
-    func testCircuitBreaker() throws {
+    func checkCircuitBreaker() throws {
         try plant("circuit-breaker", """
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
@@ -200,7 +216,7 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     }
 
     /// The only pod always fails and outlier detection ejects it.
-    func testOutlierEjected() throws {
+    func checkOutlierEjected() throws {
         try plant("outlier-ejected", """
             apiVersion: networking.istio.io/v1
             kind: DestinationRule
@@ -214,7 +230,7 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     }
 
     /// A route to a subset no DestinationRule defines.
-    func testMissingSubset() throws {
+    func checkMissingSubset() throws {
         try plant("missing-subset", """
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -228,7 +244,7 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     }
 
     /// No route of the VirtualService matches the path.
-    func testNoRoute() throws {
+    func checkNoRoute() throws {
         try plant("no-route", """
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -243,7 +259,7 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     }
 
     /// A route timeout shorter than the app takes.
-    func testRouteTimeout() throws {
+    func checkRouteTimeout() throws {
         try plant("route-timeout", """
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -258,7 +274,7 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     }
 
     /// A VirtualService fault aborts every request.
-    func testFaultInjected() throws {
+    func checkFaultInjected() throws {
         try plant("fault-injected", """
             apiVersion: networking.istio.io/v1
             kind: VirtualService
@@ -273,7 +289,7 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     }
 
     /// An AuthorizationPolicy denies the path at the destination's sidecar.
-    func testAuthzDenied() throws {
+    func checkAuthzDenied() throws {
         try plant("authz-denied", """
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy
@@ -287,7 +303,7 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     }
 
     /// REGISTRY_ONLY for the client, and a host no Service or ServiceEntry declares.
-    func testEgressBlocked() throws {
+    func checkEgressBlocked() throws {
         try plant("egress-blocked", """
             apiVersion: networking.istio.io/v1
             kind: Sidecar
@@ -300,7 +316,7 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     }
 
     /// A local rate limit of one request a minute on the destination's sidecar.
-    func testRateLimited() throws {
+    func checkRateLimited() throws {
         try plant("rate-limited", """
             apiVersion: networking.istio.io/v1alpha3
             kind: EnvoyFilter
@@ -325,6 +341,61 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
 
             """, removing: ["envoyfilter/limited-ratelimit"], url: "http://limited/", status: 429, body: "local_rate_limited")
     }
+}
+
+/// Every cause with meshctl's proxy in the sidecars.
+final class LocalDiagnoseTests: LocalDiagnoseScenarios {
+    override class var causes: [String] { LocalDiagnoseScenarios.allCauses }
+
+    func testAHealthyCallGivesNoCause() throws { try checkAHealthyCallGivesNoCause() }
+    func testMTLSMismatch() throws { try checkMTLSMismatch() }
+    func testProtocolMismatch() throws { try checkProtocolMismatch() }
+    func testNoEndpoints() throws { try checkNoEndpoints() }
+    func testAppNotListening() throws { try checkAppNotListening() }
+    func testTargetPortMismatch() throws { try checkTargetPortMismatch() }
+    func testNoSidecar() throws { try checkNoSidecar() }
+    func testUpstreamConnectionClosed() throws { try checkUpstreamConnectionClosed() }
+    func testCircuitBreaker() throws { try checkCircuitBreaker() }
+    func testOutlierEjected() throws { try checkOutlierEjected() }
+    func testMissingSubset() throws { try checkMissingSubset() }
+    func testNoRoute() throws { try checkNoRoute() }
+    func testRouteTimeout() throws { try checkRouteTimeout() }
+    func testFaultInjected() throws { try checkFaultInjected() }
+    func testAuthzDenied() throws { try checkAuthzDenied() }
+    func testEgressBlocked() throws { try checkEgressBlocked() }
+    func testRateLimited() throws { try checkRateLimited() }
+}
+
+/// The same scenarios with real Envoy in the sidecars (`local up --proxy envoy`). Opt-in with
+/// MESHCTL_DIAGNOSE_ENVOY=1 (it doubles the file's time, and meshctl's proxy already reproduces every cause);
+/// skipped with the reason otherwise, or when no Envoy is installed.
+final class LocalDiagnoseEnvoyTests: LocalDiagnoseScenarios {
+    override class var proxy: String { "envoy" }
+    override class var causes: [String] { LocalDiagnoseScenarios.allCauses }
+    override class func unavailable() -> String? {
+        if ProcessInfo.processInfo.environment["MESHCTL_DIAGNOSE_ENVOY"] != "1" {
+            return "the diagnose scenarios with Envoy sidecars run with MESHCTL_DIAGNOSE_ENVOY=1 (meshctl's proxy runs them in LocalDiagnoseTests)"
+        }
+        return LocalMeshEnvoyTests.envoy == nil ? "no envoy binary (set ENVOY, or `make test` installs Envoy 1.40)" : nil
+    }
+
+    func testAHealthyCallGivesNoCause() throws { try checkAHealthyCallGivesNoCause() }
+    func testMTLSMismatch() throws { try checkMTLSMismatch() }
+    func testProtocolMismatch() throws { try checkProtocolMismatch() }
+    func testNoEndpoints() throws { try checkNoEndpoints() }
+    func testAppNotListening() throws { try checkAppNotListening() }
+    func testTargetPortMismatch() throws { try checkTargetPortMismatch() }
+    func testNoSidecar() throws { try checkNoSidecar() }
+    func testUpstreamConnectionClosed() throws { try checkUpstreamConnectionClosed() }
+    func testCircuitBreaker() throws { try checkCircuitBreaker() }
+    func testOutlierEjected() throws { try checkOutlierEjected() }
+    func testMissingSubset() throws { try checkMissingSubset() }
+    func testNoRoute() throws { try checkNoRoute() }
+    func testRouteTimeout() throws { try checkRouteTimeout() }
+    func testFaultInjected() throws { try checkFaultInjected() }
+    func testAuthzDenied() throws { try checkAuthzDenied() }
+    func testEgressBlocked() throws { try checkEgressBlocked() }
+    func testRateLimited() throws { try checkRateLimited() }
 }
 
 /// A local control plane with the diagnose scenarios' workloads: namespace `diag` (injection on) with a client and
