@@ -48,8 +48,27 @@ extension CauseRules {
         if hosts.isEmpty || total == 0 || (path.hosts == nil && total == nil) {
             return noEndpoints(evidence: evidence)
         }
+        let healthyNow = hosts.filter { $0.healthStatus == "HEALTHY" && !$0.failedOutlierCheck }.count
+        if healthyNow > 0, (healthy ?? healthyNow) > 0 { return endpointsArrivedLate(evidence: evidence, healthyNow: healthyNow) }
         // Hosts are there but none is healthy by EDS (not ready).
         return noEndpoints(evidence: evidence + ["no host of \(path.clusterName) is healthy (membership_healthy \(healthy.map(String.init) ?? "?")): the pods are not ready"])
+    }
+
+    /// UH, but the cluster has healthy hosts now: when these requests were made the proxy had no endpoint yet (the
+    /// caller started before its sidecar had its configuration, or the pods became ready later).
+    func endpointsArrivedLate(evidence base: [String], healthyNow: Int) -> [Cause] {
+        var evidence = base
+        let last = group.lines.last!
+        let later = path.evidence.accessLog.filter { $0.line > last.line && $0.source == last.source && $0.entry.upstreamCluster == path.clusterName && (200..<400).contains($0.entry.responseCode) }
+        evidence.append("clusters.json: \(healthyNow) host(s) of \(path.clusterName) are HEALTHY now\(later.isEmpty ? "" : ", and \(later.count) later request(s) to it succeeded (first at \(later[0].place))")")
+        let name = path.service.map { "Service \($0.namespace)/\($0.name)" } ?? path.clusterName
+        return [Cause(.noEndpoints,
+                      summary: "\(name) had no ready endpoint in this proxy when these requests were made (UH), but has \(healthyNow) now: the endpoints arrived after the calls (a caller that starts before its sidecar has its configuration, or pods that became ready later)",
+                      evidence: evidence,
+                      fix: """
+                      If the calls succeed now, nothing is broken any more. To keep an app from calling before its sidecar has its configuration, hold it until the proxy is ready:
+                      kubectl -n \(path.proxyNamespace.isEmpty ? "NAMESPACE" : path.proxyNamespace) patch deployment CALLER --type merge -p '{"spec":{"template":{"metadata":{"annotations":{"proxy.istio.io/config":"holdApplicationUntilProxyStarts: true"}}}}}'
+                      """)]
     }
 
     func outlierEjected(evidence base: [String], ejected: Int, hosts: Int) -> [Cause] {

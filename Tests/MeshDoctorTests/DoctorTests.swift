@@ -111,6 +111,19 @@ final class DoctorTests: XCTestCase {
         XCTAssertEqual(diagnosis.causes.map(\.id), [.missingSubset, .circuitBreaker], diagnosis.text)
     }
 
+    /// UH while the cluster has a healthy host now and later requests succeeded: the endpoints arrived after those
+    /// calls (a caller that started before its sidecar had its configuration). Still no-endpoints, said as such.
+    func testNoHealthyUpstreamWithHealthyHostsNowSaysTheEndpointsArrivedLate() throws {
+        var capture = try EditableCapture("circuit-breaker")
+        capture.replaceInFailingLines("503 UO upstream_reset_before_response_started{overflow}", with: "503 UH no_healthy_upstream")
+        capture.files["symptom.txt"] = nil
+        let diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .noEndpoints, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.summary.contains("when these requests were made") == true, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.evidence.contains { $0.contains("HEALTHY now") } == true, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.fix.contains("holdApplicationUntilProxyStarts") == true, diagnosis.text)
+    }
+
     /// UC: the upstream closed the connection before answering.
     func testConnectionTerminationIsUpstreamConnectionClosed() throws {
         var capture = try EditableCapture("circuit-breaker")

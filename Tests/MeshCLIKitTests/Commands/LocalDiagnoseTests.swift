@@ -121,7 +121,8 @@ class LocalDiagnoseScenarios: XCTestCase {
         let mesh = try running()
         let client = try mesh.podName("client")
         var endpoints = ""
-        XCTAssertTrue(try mesh.eventually(timeout: 30) {
+        // Envoy's sidecars poll the pilot every second; on a loaded machine the first answers take a while.
+        XCTAssertTrue(try mesh.eventually(timeout: 90) {
             endpoints = try mesh.home.meshctl(["proxy-config", "endpoints", "-n", "diag", client, "--cluster", "outbound|80||good.diag.svc.cluster.local"]).stdout
             return endpoints.contains("HEALTHY")
         }, endpoints)
