@@ -6,12 +6,13 @@ import Manifests
 extension CauseRules {
     func connectionFailure() -> [Cause] {
         let failure = transportFailure
-        var evidence = [logEvidence]
-        if !failure.isEmpty { evidence.append("\(group.first.place): upstream transport failure reason \(failure)") }
+        var evidence = logEvidenceLines
+        let failurePlace = entry.upstreamTransportFailureReason.isEmpty ? (destinationAnswer?.place ?? group.first.place) : group.first.place
+        if !failure.isEmpty { evidence.append("\(failurePlace): upstream transport failure reason \(failure)") }
         if answeredByDestinationProxy, let symptom {
             evidence.append("symptom.txt: the destination's sidecar answered \(symptom.status): \(symptom.body.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        if let line = path.statLine("upstream_cx_connect_fail") { evidence.append(line) }
+        if let failed = path.stat("upstream_cx_connect_fail"), failed > 0, let line = path.statLine("upstream_cx_connect_fail") { evidence.append(line) }
         if let strict = plaintextToStrictOutbound(evidence: evidence) { return [strict] }
         switch TransportFailure.kind(failure) {
         case .tlsHandshake(let reason): return tlsFailure(reason: reason, evidence: evidence)
@@ -24,7 +25,9 @@ extension CauseRules {
         var evidence = base
         let workloads = path.isInbound ? path.backends : path.backends
         let port = path.isInbound ? String(path.port) : path.targetPort
-        let declared = workloads.flatMap(\.containerPorts)
+        // A Pod and its Deployment declare the same ports: each number once.
+        var numbers = Set<Int>()
+        let declared = workloads.flatMap(\.containerPorts).filter { numbers.insert($0.number).inserted }
         let numeric = Int(port)
         let opened = declared.contains { numeric != nil ? $0.number == numeric : $0.name == port }
         if !path.isInbound, let service = path.service {
@@ -52,7 +55,7 @@ extension CauseRules {
             let ports = service.spec["ports"]?.array ?? []
             let portName = ports.indices.contains(index) ? ports[index]["name"]?.string ?? "" : ""
             return [Cause(.targetPortMismatch,
-                          summary: "Service \(service.namespace)/\(service.name) sends port \(servicePort) to targetPort \(port), but its pods open \(declared.map { "\($0.number)" }.joined(separator: ", ")): the connection is refused (\(entry.responseFlags.joined(separator: ",").orNone))",
+                          summary: "Service \(service.namespace)/\(service.name) sends port \(servicePort) to targetPort \(port), but its pods open \(declared.map { "\($0.number)" }.joined(separator: ", ")): the connection is refused (\(flagText.orNone))",
                           evidence: evidence,
                           fix: """
                           Point the Service's targetPort at the port the container listens on:
@@ -147,7 +150,7 @@ extension CauseRules {
     /// A connection that arrived in plaintext where only mTLS is accepted (no filter chain matched), or a
     /// plaintext client whose server closed the connection.
     func plaintextToStrict() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         guard let workload = path.proxyWorkload ?? path.backends.first else {
             return [Cause(.mtlsMismatch, summary: "a connection matched no filter chain of the listener (\(details.orNone)): it did not speak what the port requires (plaintext to an mTLS-only port)",
                           evidence: evidence, fix: "Check the PeerAuthentication of the destination and whether the caller runs a sidecar: meshctl x describe pod POD")]
@@ -188,11 +191,12 @@ extension CauseRules {
     /// The upstream closed the connection before answering: a plaintext client against STRICT mTLS, or an app that
     /// drops kept-alive connections.
     func connectionClosed() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         for name in ["upstream_cx_destroy_remote_with_active_rq", "upstream_cx_destroy_remote", "upstream_rq_retry"] {
             if let line = path.statLine(name) { evidence.append(line) }
         }
         if let strict = plaintextToStrictOutbound(evidence: evidence) { return [strict] }
+        if let conflict = declaredProtocolConflict() { return protocolMismatch(conflict) }
         let rule = path.destinationRule
         if let rule, rule.spec["trafficPolicy"]?["connectionPool"]?["http"] != nil { evidence.append(rule.field("spec.trafficPolicy.connectionPool.http")) }
         let reused = group.lines.count
@@ -221,18 +225,79 @@ extension CauseRules {
                       evidence: evidence, fix: fix)]
     }
 
-    /// The upstream answered in another protocol than the cluster speaks.
-    func protocolMismatch() -> [Cause] {
-        var evidence = [logEvidence]
+    /// What a port's name (or appProtocol) says the app speaks, in Istio's `<protocol>[-<suffix>]` convention:
+    /// `tls` (https, tls), `h2` (http2, grpc, grpc-web), `http` (HTTP/1.1), nil when it says nothing of the kind.
+    static func declaredWire(name: String, appProtocol: String? = nil) -> String? {
+        let word = (appProtocol?.isEmpty == false ? appProtocol! : name).lowercased()
+        switch word.split(separator: "-", maxSplits: 1).first.map(String.init) ?? word {
+        case "https", "tls": return "tls"
+        case "http2", "grpc", "kubernetes.io/h2c": return "h2"
+        case "http": return word.hasPrefix("grpc-web") ? "h2" : "http"
+        default: return nil
+        }
+    }
+
+    /// The Service port says one protocol and the pods' port it targets says another (an app serving TLS on a port
+    /// the Service names `http`, or HTTP/1.1 where the Service says `http2`/`grpc`): what Istio's sidecar speaks to
+    /// the app follows the Service, so the app cannot understand it. The evidence lines, or nil when they agree.
+    func declaredProtocolConflict() -> [String]? {
+        guard !path.isInbound, let service = path.service,
+              let index = service.spec["ports"]?.array?.firstIndex(where: { $0["port"]?.int == path.port }) else { return nil }
+        let port = service.spec["ports"]!.array![index]
+        guard let spoken = Self.declaredWire(name: port["name"]?.string ?? "", appProtocol: port["appProtocol"]?.string) else { return nil }
+        let target = path.targetPort
+        for workload in path.backends {
+            for container in workload.appContainers {
+                for declared in container["ports"]?.array ?? [] {
+                    let number = declared["containerPort"]?.int
+                    guard Int(target) == number || declared["name"]?.string == target,
+                          let served = Self.declaredWire(name: declared["name"]?.string ?? ""), served != spoken,
+                          served == "tls" || spoken == "tls" || (served == "http" && spoken == "h2") else { continue }
+                    let portIndex = container["ports"]?.array?.firstIndex { $0["containerPort"]?.int == number } ?? 0
+                    let containerIndex = workload.appContainers.firstIndex { $0["name"]?.string == container["name"]?.string } ?? 0
+                    return [service.field("spec.ports[\(index)].name"),
+                            "\(workload.object.file):\(workload.object.line): \(workload.object.kind) \(workload.object.namespace)/\(workload.object.name) "
+                                + "containers[\(containerIndex)].ports[\(portIndex)]: \(number.map(String.init) ?? "?") named \(declared["name"]?.string ?? ""): the app declares \(Self.wireName(served)) "
+                                + "where the Service declares \(Self.wireName(spoken))"]
+                }
+            }
+        }
+        return nil
+    }
+
+    static func wireName(_ wire: String) -> String {
+        switch wire {
+        case "tls": return "TLS"
+        case "h2": return "HTTP/2"
+        default: return "HTTP/1.1"
+        }
+    }
+
+    /// The upstream answered in another protocol than the cluster speaks (`conflict`: the port declarations that
+    /// disagree, when the objects show them).
+    func protocolMismatch(_ conflict: [String]? = nil) -> [Cause] {
+        var evidence = logEvidenceLines
         let h2 = path.cluster.map { cluster in
             cluster.json.field("typed_extension_protocol_options")?.object?.contains { $0.value.field("explicit_http_config")?.field("http2_protocol_options") != nil } ?? false
                 || cluster.json.field("http2_protocol_options") != nil
         } ?? false
         evidence.append("config_dump.json: cluster \(path.clusterName) speaks \(h2 ? "HTTP/2 (http2_protocol_options)" : "HTTP/1.1") to the app")
         var fix = "Name the Service port after the protocol the app speaks (http for HTTP/1.1, http2/grpc only for HTTP/2, tls/https for TLS) or set appProtocol"
+        let conflict = conflict ?? declaredProtocolConflict()
+        evidence += conflict ?? []
+        let appSpeaksTLS = conflict?.last?.contains("declares TLS where") == true
+        if appSpeaksTLS, let service = path.service, let index = service.spec["ports"]?.array?.firstIndex(where: { $0["port"]?.int == path.port }) {
+            fix = """
+            The app serves TLS on this port: name the Service port https (or tls) so the sidecars pass its TLS through, and call it with https://;
+            or make the app serve plaintext HTTP and leave encryption to Istio's mTLS:
+            kubectl -n \(service.namespace) patch service \(service.name) --type json -p '[{"op":"replace","path":"/spec/ports/\(index)/name","value":"https"}]'
+            """
+            return [Cause(.protocolMismatch, summary: "Service \(service.namespace)/\(service.name) names port \(path.port) for plaintext HTTP, but the app behind it serves TLS there: its sidecar sends plaintext HTTP, which the app's TLS server cannot read (\(entry.responseCode) \(flags.sorted().joined(separator: ",").orNone) \(details.orNone))",
+                          evidence: evidence, fix: fix)]
+        }
         if let service = path.service, let index = service.spec["ports"]?.array?.firstIndex(where: { $0["port"]?.int == path.port }) {
             let port = service.spec["ports"]!.array![index]
-            evidence.append(service.field("spec.ports[\(index)].name"))
+            if conflict == nil { evidence.append(service.field("spec.ports[\(index)].name")) }
             if port["appProtocol"] != nil { evidence.append(service.field("spec.ports[\(index)].appProtocol")) }
             fix = """
             The app speaks HTTP/1.1 on this port: say so in the Service (Istio reads the protocol from the port name or appProtocol):

@@ -17,7 +17,7 @@ extension CauseRules {
     }
 
     func faultInjected() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         let found = path.virtualServices.lazy.compactMap { vs -> (MeshObject, Int)? in
             (vs.spec["http"]?.array ?? []).firstIndex { $0["fault"] != nil }.map { (vs, $0) }
         }.first
@@ -26,18 +26,18 @@ extension CauseRules {
         }
         let delay = flags.contains("DI")
         guard let (vs, index) = found else {
-            return [Cause(.faultInjected, summary: "Envoy's fault filter \(delay ? "delayed" : "aborted") the request (\(entry.responseFlags.joined(separator: ","))); the app was not at fault",
+            return [Cause(.faultInjected, summary: "Envoy's fault filter \(delay ? "delayed" : "aborted") the request (\(flagText)); the app was not at fault",
                           evidence: evidence, fix: "Remove the fault from the VirtualService that routes \(entry.authority): kubectl get virtualservice -A -o yaml | grep -n fault")]
         }
         evidence.append(vs.field("spec.http[\(index)].fault"))
         return [Cause(.faultInjected,
-                      summary: "VirtualService \(vs.namespace)/\(vs.name) injects a fault: the \(delay ? "delay" : "abort") in spec.http[\(index)].fault answered \(entry.responseCode) for \(destinationName) (\(entry.responseFlags.joined(separator: ",").orNone) \(details.orNone)); the backend was never called",
+                      summary: "VirtualService \(vs.namespace)/\(vs.name) injects a fault: the \(delay ? "delay" : "abort") in spec.http[\(index)].fault answered \(entry.responseCode) for \(destinationName) (\(flagText.orNone) \(details.orNone)); the backend was never called",
                       evidence: evidence,
                       fix: "Remove the fault injection (it is for tests):\nkubectl -n \(vs.namespace) patch virtualservice \(vs.name) --type json -p '[{\"op\":\"remove\",\"path\":\"/spec/http/\(index)/fault\"}]'")]
     }
 
     func rateLimited() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         for stat in path.evidence.stats?.entries ?? [] where stat.name.contains("rate_limit") && stat.name.hasSuffix("rate_limited") {
             if case .number(let value) = stat.value { evidence.append("stats.txt: \(stat.name): \(value)") }
         }
@@ -57,12 +57,12 @@ extension CauseRules {
         let fix = filters.first.map { filter in
             "Raise the token bucket (max_tokens, tokens_per_fill, fill_interval) of the rate limit to the traffic the workload must take:\nkubectl -n \(filter.namespace) edit envoyfilter \(filter.name)   # spec.configPatches[].patch.value.typed_config.token_bucket"
         } ?? "Raise the rate limit's token bucket, or slow the caller down (it must back off on 429)"
-        return [Cause(.rateLimited, summary: "a rate limit refused the requests to \(destinationName) with \(entry.responseCode) (\(entry.responseFlags.joined(separator: ",").orNone) \(details.orNone))\(filters.first.map { ": EnvoyFilter \($0.namespace)/\($0.name)" } ?? "")",
+        return [Cause(.rateLimited, summary: "a rate limit refused the requests to \(destinationName) with \(entry.responseCode) (\(flagText.orNone) \(details.orNone))\(filters.first.map { ": EnvoyFilter \($0.namespace)/\($0.name)" } ?? "")",
                       evidence: evidence, fix: fix)]
     }
 
     func missingSubset() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         let known = Set(((try? path.evidence.configDump?.clusters()) ?? []).map(\.name))
         let weighted = (path.route?.json.field("route")?.field("weighted_clusters")?.field("clusters")?.array ?? []).compactMap { $0["name"]?.string }
         let target = path.route?.cluster ?? weighted.first { !known.contains($0) } ?? (entry.upstreamCluster.isEmpty ? "" : entry.upstreamCluster)
@@ -102,7 +102,7 @@ extension CauseRules {
     }
 
     func noRoute() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         if let virtualHost = path.virtualHost {
             evidence.append("config_dump.json: route configuration \(path.routeConfiguration?.name ?? "") virtual host \(virtualHost.name) has routes for \(virtualHost.routes.map { $0.matchDescription.orNone }.joined(separator: ", ")); none matches \(entry.path)")
         }
@@ -132,7 +132,7 @@ extension CauseRules {
     }
 
     func egressBlocked() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         let mode = objects.outboundTrafficMode(namespace: path.proxyNamespace)
         evidence.append("\(mode.source): \(mode.mode)")
         if path.entry.routeName == "block_all" || path.virtualHost?.name == "block_all" {
@@ -161,7 +161,7 @@ extension CauseRules {
 
     func routeTimeout() -> [Cause] {
         if flags.contains("DI") { return faultInjected() }
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         let durations = group.lines.compactMap { $0.entry.duration }
         if let low = durations.min(), let high = durations.max() { evidence.append("access.log: the failing requests lasted \(low == high ? "\(low)" : "\(low)-\(high)") ms") }
         if let timeout = path.route?.json.field("route")?.field("timeout")?.string {
@@ -181,7 +181,7 @@ extension CauseRules {
         if details == "upstream_per_try_timeout", let (vs, index) = virtualServiceRoute() {
             evidence.append(vs.field("spec.http[\(index)].retries"))
         }
-        return [Cause(.routeTimeout, summary: "the route timeout to \(destinationName) fired before the backend answered (\(entry.responseFlags.joined(separator: ",").orNone) \(details.orNone))",
+        return [Cause(.routeTimeout, summary: "the route timeout to \(destinationName) fired before the backend answered (\(flagText.orNone) \(details.orNone))",
                       evidence: evidence, fix: "Raise http[].timeout (and retries.perTryTimeout) in the VirtualService for \(path.destinationHost.orNone), or make the backend answer faster")]
     }
 }

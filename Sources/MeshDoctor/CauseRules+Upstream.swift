@@ -5,7 +5,7 @@ import Manifests
 /// Failures at the upstream cluster (limits, host health) and at the destination's policy.
 extension CauseRules {
     func circuitBreaker() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         for name in ["upstream_rq_pending_overflow", "upstream_cx_overflow", "upstream_rq_retry_overflow", "upstream_cx_pool_overflow",
                      "circuit_breakers.default.remaining_cx", "circuit_breakers.default.remaining_pending"] {
             if let value = path.stat(name), value > 0 || name.contains("remaining") { evidence.append("stats.txt: cluster.\(path.clusterName);.\(name): \(value)") }
@@ -30,7 +30,7 @@ extension CauseRules {
 
     /// UH: no host to send to. No endpoints at all, or hosts that outlier detection ejected.
     func noHealthyUpstream() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         let hosts = path.hosts ?? []
         let ejected = hosts.filter(\.failedOutlierCheck)
         let total = path.stat("membership_total")
@@ -48,8 +48,27 @@ extension CauseRules {
         if hosts.isEmpty || total == 0 || (path.hosts == nil && total == nil) {
             return noEndpoints(evidence: evidence)
         }
+        let healthyNow = hosts.filter { $0.healthStatus == "HEALTHY" && !$0.failedOutlierCheck }.count
+        if healthyNow > 0, (healthy ?? healthyNow) > 0 { return endpointsArrivedLate(evidence: evidence, healthyNow: healthyNow) }
         // Hosts are there but none is healthy by EDS (not ready).
         return noEndpoints(evidence: evidence + ["no host of \(path.clusterName) is healthy (membership_healthy \(healthy.map(String.init) ?? "?")): the pods are not ready"])
+    }
+
+    /// UH, but the cluster has healthy hosts now: when these requests were made the proxy had no endpoint yet (the
+    /// caller started before its sidecar had its configuration, or the pods became ready later).
+    func endpointsArrivedLate(evidence base: [String], healthyNow: Int) -> [Cause] {
+        var evidence = base
+        let last = group.lines.last!
+        let later = path.evidence.accessLog.filter { $0.line > last.line && $0.source == last.source && $0.entry.upstreamCluster == path.clusterName && (200..<400).contains($0.entry.responseCode) }
+        evidence.append("clusters.json: \(healthyNow) host(s) of \(path.clusterName) are HEALTHY now\(later.isEmpty ? "" : ", and \(later.count) later request(s) to it succeeded (first at \(later[0].place))")")
+        let name = path.service.map { "Service \($0.namespace)/\($0.name)" } ?? path.clusterName
+        return [Cause(.noEndpoints,
+                      summary: "\(name) had no ready endpoint in this proxy when these requests were made (UH), but has \(healthyNow) now: the endpoints arrived after the calls (a caller that starts before its sidecar has its configuration, or pods that became ready later)",
+                      evidence: evidence,
+                      fix: """
+                      If the calls succeed now, nothing is broken any more. To keep an app from calling before its sidecar has its configuration, hold it until the proxy is ready:
+                      kubectl -n \(path.proxyNamespace.isEmpty ? "NAMESPACE" : path.proxyNamespace) patch deployment CALLER --type merge -p '{"spec":{"template":{"metadata":{"annotations":{"proxy.istio.io/config":"holdApplicationUntilProxyStarts: true"}}}}}'
+                      """)]
     }
 
     func outlierEjected(evidence base: [String], ejected: Int, hosts: Int) -> [Cause] {
@@ -118,7 +137,7 @@ extension CauseRules {
     /// 403 from the RBAC filter: an AuthorizationPolicy denied the caller, or the caller has no identity because it
     /// runs without a sidecar while the policy matches on identities.
     func authorizationDenied() -> [Cause] {
-        var evidence = [logEvidence]
+        var evidence = logEvidenceLines
         if let denied = path.evidence.stats?.entries.first(where: { $0.name.hasSuffix("rbac.denied") }), case .number(let value) = denied.value {
             evidence.append("stats.txt: \(denied.name): \(value)")
         }

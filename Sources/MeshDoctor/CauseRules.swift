@@ -10,12 +10,28 @@ struct CauseRules {
     var entry: AccessLogEntry { path.entry }
     var objects: MeshObjects { path.evidence.objects }
     var symptom: Symptom? { path.evidence.symptom }
-    var flags: Set<String> { Set(entry.responseFlags) }
-    var details: String { entry.responseCodeDetails }
+    /// The destination sidecar's own line for the request, when that sidecar answered for the app.
+    var destinationAnswer: Evidence.LogLine? { path.evidence.destinationAnswer(for: entry) }
+    /// The response flags of the failure: this proxy's, or the destination sidecar's when it answered.
+    var flags: Set<String> { Set(entry.responseFlags + (destinationAnswer?.entry.responseFlags ?? [])) }
+    /// The response code details of the failure: this proxy's, or the destination sidecar's when it answered.
+    var details: String { destinationAnswer?.entry.responseCodeDetails ?? entry.responseCodeDetails }
+
+    /// The failure's response flags as the log writes them (`URX,UF`), this proxy's then the destination sidecar's.
+    var flagText: String {
+        var seen = Set<String>()
+        return (entry.responseFlags + (destinationAnswer?.entry.responseFlags ?? [])).filter { seen.insert($0).inserted }.joined(separator: ",")
+    }
 
     /// The access-log evidence line of the group.
     var logEvidence: String {
         "\(group.first.place): \(Doctor.describe(entry))" + (group.count > 1 ? " (\(group.count) such requests)" : "")
+    }
+
+    /// The access-log evidence: the group's line, and the destination sidecar's line for the same request when it
+    /// answered for the app.
+    var logEvidenceLines: [String] {
+        [logEvidence] + (destinationAnswer.map { ["\($0.place): the destination's sidecar answered it: \(Doctor.describe($0.entry)) (x-request-id \($0.entry.requestID))"] } ?? [])
     }
 
     /// The reset reason inside `upstream_reset_before_response_started{reason|...}`, or from the caller's body.
@@ -33,6 +49,7 @@ struct CauseRules {
     /// The transport failure: the log field, the part after `|` in the details, or the caller's body.
     var transportFailure: String {
         if !entry.upstreamTransportFailureReason.isEmpty { return entry.upstreamTransportFailureReason }
+        if let reason = destinationAnswer?.entry.upstreamTransportFailureReason, !reason.isEmpty { return reason }
         if let bar = details.firstIndex(of: "|") { return String(details[details.index(after: bar)...].dropLast()) }
         if let body = symptom?.body, let range = body.range(of: "transport failure reason: ") {
             return String(body[range.upperBound...].prefix { $0 != "\n" })
@@ -42,7 +59,8 @@ struct CauseRules {
 
     /// Whether the answer was made by the destination's sidecar (the app was not reached), seen from the source.
     var answeredByDestinationProxy: Bool {
-        details == "via_upstream" && entry.responseFlags.isEmpty && symptom?.status == entry.responseCode && symptom?.bodyIsFromProxy == true
+        if destinationAnswer != nil { return true }
+        return details == "via_upstream" && entry.responseFlags.isEmpty && symptom?.status == entry.responseCode && symptom?.bodyIsFromProxy == true
             && group.lines.contains { $0.entry.bytesSent == symptom?.body.utf8.count }
     }
 
@@ -62,6 +80,9 @@ struct CauseRules {
         if flags.contains("UT") || details == "response_timeout" || details == "upstream_per_try_timeout" { return routeTimeout() }
         if details.hasPrefix("rbac_access_denied") || body.contains("RBAC: access denied") { return authorizationDenied() }
         if flags.contains("UPE") || resetReason == "protocol_error" { return protocolMismatch() }
+        if Doctor.isUnreadableRequest(entry), destinationAnswer == nil {
+            return declaredProtocolConflict().map { protocolMismatch($0) } ?? []
+        }
         if flags.contains("UF") || ["connection_failure", "remote_connection_failure", "local_connection_failure", "connection_timeout"].contains(resetReason) {
             return connectionFailure()
         }

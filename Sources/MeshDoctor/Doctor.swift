@@ -19,7 +19,9 @@ public struct Doctor {
 
     public func diagnose() -> Diagnosis {
         var checked: [String] = []
-        let failures = evidence.accessLog.filter { Self.isFailure($0.entry, symptom: evidence.symptom) }
+        let failures = evidence.accessLog.filter {
+            Self.isFailure($0.entry, symptom: evidence.symptom) || evidence.destinationAnswer(for: $0.entry) != nil || Self.isUnreadableRequest($0.entry)
+        }
         var summary = "access log: \(evidence.accessLog.count) line(s), \(failures.count) failing"
         if let symptom = evidence.symptom {
             summary += "; the caller saw \(symptom.status == 0 ? "no HTTP response" : "HTTP \(symptom.status)")"
@@ -63,8 +65,16 @@ public struct Doctor {
         }
     }
 
+    /// A 400 the app itself answered: how a server says it could not parse the request, as a TLS server does when
+    /// plaintext HTTP arrives (`Client sent an HTTP request to an HTTPS server`). Only a protocol conflict in the
+    /// objects makes it a cause; an app's own 400s are otherwise its business.
+    static func isUnreadableRequest(_ entry: AccessLogEntry) -> Bool {
+        entry.responseCode == 400 && entry.responseFlags.isEmpty && entry.responseCodeDetails == "via_upstream"
+    }
+
     /// Failures grouped by status, flags, details and cluster; the group the caller's symptom matches first, then
-    /// the larger groups, the proxy's own answers before the app's.
+    /// the group of the latest failure (what fails now, after earlier changes), then the larger groups, the proxy's
+    /// own answers before the app's.
     func groups(_ failures: [Evidence.LogLine]) -> [FailureGroup] {
         var groups: [FailureGroup] = []
         var index: [String: Int] = [:]
@@ -76,10 +86,15 @@ public struct Doctor {
                 groups.append(FailureGroup(lines: [line]))
             }
         }
+        func proxyMade(_ entry: AccessLogEntry) -> Bool {
+            !entry.responseFlags.isEmpty || entry.responseCodeDetails != "via_upstream" || evidence.destinationAnswer(for: entry) != nil
+        }
+        let latest = failures.last { proxyMade($0.entry) }.map(\.place)
         func score(_ group: FailureGroup) -> Int {
             let entry = group.first.entry
-            var score = group.count
-            if !entry.responseFlags.isEmpty || entry.responseCodeDetails != "via_upstream" { score += 100 }
+            var score = min(group.count, 99)
+            if proxyMade(entry) { score += 100 }
+            if group.lines.contains(where: { $0.place == latest }) { score += 300 }
             if let symptom = evidence.symptom {
                 if entry.responseCode == symptom.status { score += 1000 }
                 if group.lines.contains(where: { $0.entry.bytesSent == symptom.body.utf8.count }) { score += 500 }

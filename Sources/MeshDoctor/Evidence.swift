@@ -14,6 +14,10 @@ public struct Evidence: Sendable {
     }
 
     public var accessLog: [LogLine] = []
+    /// Access-log lines of the destinations' sidecars (the live form reads them): when the destination's proxy
+    /// answered for the app (a refused connection, a 403 from RBAC, a 429), its line says why, and the caller's
+    /// line, found by its x-request-id, only shows a 503 or 403 `via_upstream`.
+    public var destinationLog: [LogLine] = []
     public var stats: EnvoyStats?
     public var clusterStatuses: ClusterStatuses?
     public var configDump: ConfigDump?
@@ -43,6 +47,24 @@ public struct Evidence: Sendable {
             return matches(authorityHost) || key.map { matches($0.host) } ?? false
         }
         gaps.append("only the requests to \(destination) were considered (--to)")
+    }
+
+    /// The destination sidecar's line for a request this proxy passed on (`via_upstream`, no flags) when that
+    /// sidecar made the answer itself (flags, or details other than `via_upstream`); nil otherwise.
+    public func destinationAnswer(for entry: AccessLogEntry) -> LogLine? {
+        guard !entry.requestID.isEmpty, entry.responseFlags.isEmpty, entry.responseCodeDetails == "via_upstream" else { return nil }
+        return destinationLog.first { line in
+            line.entry.requestID == entry.requestID && line.entry.responseCode == entry.responseCode
+                && (!line.entry.responseFlags.isEmpty || line.entry.responseCodeDetails != "via_upstream")
+        }
+    }
+
+    /// Adds the access log of a destination's sidecar (`source` names it in the evidence).
+    public mutating func addDestinationLog(_ text: String, source: String) {
+        var other = Evidence()
+        other.addAccessLog(text, source: source)
+        destinationLog += other.accessLog
+        gaps += other.gaps
     }
 
     /// Reads the access-log lines of a text; lines that are not access-log lines (Envoy's own log) are skipped,

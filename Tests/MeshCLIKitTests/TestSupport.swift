@@ -46,6 +46,17 @@ func runProcess(_ executable: URL, _ arguments: [String], environment: [String: 
 }
 
 
+/// Why a test class that runs real local mode with the real kubectl cannot run here (nil: it can): no kubectl, or
+/// the class's own reason (`classReason`, asked only when the tools are there). A meshctl binary the build did not
+/// make fails the test, and skips it.
+func localModeSkipReason(_ classReason: () -> String?) throws -> String? {
+    guard FileManager.default.isExecutableFile(atPath: TestPaths.meshctlBinary.path) else {
+        XCTFail("meshctl was not built at \(TestPaths.meshctlBinary.path)")
+        throw XCTSkip("no meshctl binary")
+    }
+    return FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") ? classReason() : "no kubectl at /usr/bin/kubectl on this machine"
+}
+
 /// A home folder of its own (kubeconfig, kubectl cache) and a local-mode state folder for a test that runs the real
 /// meshctl and kubectl binaries; `finish` stops local mode and removes the folder.
 final class LocalModeHome {

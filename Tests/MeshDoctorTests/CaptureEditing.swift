@@ -79,7 +79,11 @@ struct EditableCapture {
         files["config_dump.json"] = String(decoding: try JSONSerialization.data(withJSONObject: root), as: UTF8.self)
     }
 
+    func evidence() throws -> Evidence {
+        try CaptureFolder.evidence(files: files, folder: "edited-\(name)")
+    }
+
     func diagnose() throws -> Diagnosis {
-        Doctor(try CaptureFolder.evidence(files: files, folder: "edited-\(name)")).diagnose()
+        Doctor(try evidence()).diagnose()
     }
 }

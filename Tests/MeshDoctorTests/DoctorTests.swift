@@ -98,6 +98,32 @@ final class DoctorTests: XCTestCase {
         XCTAssertTrue(diagnosis.causes.first?.fix.contains("destinationrule recommendations") == true, diagnosis.text)
     }
 
+    /// Six UO overflows, then the Service changed and a later request found a route to a subset that does not
+    /// exist: the latest failure the proxy made is what fails now, so it comes first; the overflows follow.
+    func testTheLatestProxyMadeFailureComesFirst() throws {
+        var capture = try EditableCapture("circuit-breaker")
+        capture.files["symptom.txt"] = nil
+        XCTAssertEqual(try capture.diagnose().causes.first?.id, .circuitBreaker)
+        capture.files["access.log"]! += #"[2026-11-30T19:44:44.001Z] "GET /v1/stock/reserve HTTP/1.1" 503 NC cluster_not_found - "-" 0 0 0 - "-" "checkout/1.9 okhttp/4.12.0" "7d0c1a2e-0000-4000-8000-00000000a001" "inventory:7070" "-" outbound|7070|v3|inventory.shop.svc.cluster.local - 127.0.0.1:21131 127.0.0.1:37600 - default"# + "\n"
+        // An app's own 503 after it changes nothing: the app answered, the proxy did not fail.
+        capture.files["access.log"]! += #"[2026-11-30T19:44:44.101Z] "GET /v1/prices/sku-9001 HTTP/1.1" 503 - via_upstream - "-" 0 19 1 1 "-" "checkout/1.9 okhttp/4.12.0" "7d0c1a2e-0000-4000-8000-00000000a002" "pricing:7070" "127.0.0.1:21134" outbound|7070||pricing.shop.svc.cluster.local 127.0.0.1:52150 127.0.0.1:21131 127.0.0.1:37578 - default"# + "\n"
+        let diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.map(\.id), [.missingSubset, .circuitBreaker], diagnosis.text)
+    }
+
+    /// UH while the cluster has a healthy host now and later requests succeeded: the endpoints arrived after those
+    /// calls (a caller that started before its sidecar had its configuration). Still no-endpoints, said as such.
+    func testNoHealthyUpstreamWithHealthyHostsNowSaysTheEndpointsArrivedLate() throws {
+        var capture = try EditableCapture("circuit-breaker")
+        capture.replaceInFailingLines("503 UO upstream_reset_before_response_started{overflow}", with: "503 UH no_healthy_upstream")
+        capture.files["symptom.txt"] = nil
+        let diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .noEndpoints, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.summary.contains("when these requests were made") == true, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.evidence.contains { $0.contains("HEALTHY now") } == true, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.fix.contains("holdApplicationUntilProxyStarts") == true, diagnosis.text)
+    }
+
     /// UC: the upstream closed the connection before answering.
     func testConnectionTerminationIsUpstreamConnectionClosed() throws {
         var capture = try EditableCapture("circuit-breaker")
@@ -240,6 +266,55 @@ final class DoctorTests: XCTestCase {
         capture.bindPaymentsToLoopbackBehindTheRightTargetPort()
         diagnosis = try capture.diagnose()
         XCTAssertEqual(diagnosis.causes.first?.id, .appNotListening, diagnosis.text)
+    }
+
+    /// Live, the caller's sidecar only passes on a 503 or 403 (`via_upstream`); the destination sidecar's own line
+    /// for the same x-request-id says what it answered for the app: a refused connection, an RBAC denial.
+    func testTheDestinationSidecarsLineExplainsWhatTheCallerPassedOn() throws {
+        var capture = try EditableCapture("target-port-mismatch")
+        let refused = #"503 URX,UF upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused} - "delayed_connect_error:_Connection_refused" 0 121"#
+        capture.replaceInFailingLines(refused, with: #"503 - via_upstream - "-" 0 121"#)
+        capture.files["symptom.txt"] = nil
+        XCTAssertEqual(try capture.diagnose().causes.count, 0, "a bare 503 via_upstream names nothing")
+        func destinationLine(_ outcome: String) -> String {
+            #"[2026-11-30T19:44:32.803Z] "GET /api/v1/charges/ch_3PqL1042 HTTP/1.1" \#(outcome) 0 121 1 - "-" "storefront/3.2" "e4fdf68a-ca8a-42a6-b546-f8ff915c5f18" "payments.billing:8080" "10.0.0.9:8081" inbound|8081|| - 10.0.0.9:8081 10.0.0.5:41474 outbound_.8080_._.payments.billing.svc.cluster.local default"#
+        }
+        var evidence = try capture.evidence()
+        evidence.addDestinationLog(destinationLine(#"503 UF upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused} - "delayed_connect_error:_Connection_refused""#),
+                                   source: "pod payments-v1-abc.billing istio-proxy log")
+        var diagnosis = Doctor(evidence).diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .targetPortMismatch, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.evidence.contains { $0.contains("the destination's sidecar answered it") && $0.contains("e4fdf68a") } == true, diagnosis.text)
+
+        // A 403 the destination's RBAC filter made: authz-denied; the same 403 without its line is the app's business.
+        capture.replaceInFailingLines(#"503 - via_upstream - "-" 0 121"#, with: #"403 - via_upstream - "-" 0 19"#)
+        XCTAssertEqual(try capture.diagnose().causes.count, 0, (try? capture.diagnose().text) ?? "")
+        evidence = try capture.evidence()
+        evidence.addDestinationLog(destinationLine(#"403 - rbac_access_denied_matched_policy[none] - "-""#), source: "pod payments-v1-abc.billing istio-proxy log")
+        diagnosis = Doctor(evidence).diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .authzDenied, diagnosis.text)
+    }
+
+    /// A TLS app behind a Service port named http: its sidecar sends plaintext and the app answers 400 (or closes,
+    /// or answers bytes that are not HTTP). The container port's name says https: protocol-mismatch. Without that
+    /// conflict in the objects, an app's 400 is no cause.
+    func testATLSAppBehindAnHTTPPortIsProtocolMismatch() throws {
+        var capture = try EditableCapture("target-port-mismatch")
+        capture.replace("istio.yaml", "  - name: http\n    port: 8080\n    targetPort: 8081\n", with: "  - name: http\n    port: 8080\n    targetPort: 8080\n")
+        let refused = #"503 URX,UF upstream_reset_before_response_started{remote_connection_failure|delayed_connect_error:_Connection_refused} - "delayed_connect_error:_Connection_refused" 0 121"#
+        capture.replaceInFailingLines(refused, with: #"400 - via_upstream - "-" 0 48"#)
+        capture.files["symptom.txt"] = nil
+        XCTAssertEqual(try capture.diagnose().causes.count, 0, (try? capture.diagnose().text) ?? "")
+        let declared = "(the Service's targetPort says 8081)\n        ports:\n        - name: http\n"
+        capture.replace("istio.yaml", declared, with: declared.replacingOccurrences(of: "name: http", with: "name: https"))
+        var diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .protocolMismatch, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.evidence.contains { $0.contains("named https") } == true, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.first?.fix.contains("\"value\":\"https\"") == true, diagnosis.text)
+        // The same app closing the connection on the plaintext it cannot read (UC) is the same conflict.
+        capture.replaceInFailingLines(#"400 - via_upstream - "-" 0 48"#, with: #"503 UC upstream_reset_before_response_started{connection_termination} - "-" 0 95"#)
+        diagnosis = try capture.diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .protocolMismatch, diagnosis.text)
     }
 
     /// Istio mTLS to pods that opted out of injection in a namespace that has it: the pod lacks the sidecar the

@@ -93,6 +93,7 @@ extension EchoServer {
         var wait = settings.delay
         if case .delay(let seconds) = route { wait += seconds }
         let injectFailure = settings.errorRate > 0 && Double.random(in: 0..<1) < settings.errorRate
+        if dropsNextRequest(from: client) { return finish(nil) }
         let answer = { [self] in
             if injectFailure {
                 return finish(HTTPResponse(status: 503, contentType: "text/plain",

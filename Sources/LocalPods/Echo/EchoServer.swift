@@ -23,6 +23,8 @@ public final class EchoServer: @unchecked Sendable {
     let log: @Sendable (String) -> Void
     private let counter = NSLock()
     private var inFlight = 0
+    /// Requests answered per connection (by the client's address), for ECHO_CLOSE_AFTER.
+    private var answeredOnConnection: [String: Int] = [:]
 
     /// Binds every port; `log` gets one line per request (the container's output).
     public init(settings: EchoSettings, log: @escaping @Sendable (String) -> Void) throws {
@@ -89,6 +91,22 @@ public final class EchoServer: @unchecked Sendable {
     }
 
     func began() { counter.lock(); inFlight += 1; counter.unlock() }
+
+    /// Whether ECHO_CLOSE_AFTER drops this request: the connection from `client` already had its share. A dropped
+    /// connection starts again from zero (the client's next connection has another address).
+    func dropsNextRequest(from client: String) -> Bool {
+        guard let limit = settings.closeAfter else { return false }
+        counter.lock(); defer { counter.unlock() }
+        let answered = answeredOnConnection[client, default: 0]
+        if answered >= limit {
+            answeredOnConnection[client] = nil
+            return true
+        }
+        // Connections the client closed leave their count behind; forget them all now and then.
+        if answeredOnConnection.count > 4096 { answeredOnConnection.removeAll() }
+        answeredOnConnection[client] = answered + 1
+        return false
+    }
     func ended() { counter.lock(); inFlight -= 1; counter.unlock() }
 
     /// ECHO_TLS_CERT/ECHO_TLS_KEY when given, else a self-signed certificate for the pod's name and address.

@@ -34,6 +34,9 @@ public struct EchoSettings: Sendable {
     public var errorRate: Double
     /// Seconds every answer waits.
     public var delay: Double
+    /// ECHO_CLOSE_AFTER: requests answered on one connection before the next one is dropped unanswered (the
+    /// connection closed under it, as an app whose keep-alive ends before its client expects); nil: never.
+    public var closeAfter: Int?
     /// The whole environment, for the service links and the names file `/call` resolves with.
     public var environment: [String: String]
 
@@ -97,6 +100,12 @@ public struct EchoSettings: Sendable {
         keepAliveTimeout = try Self.duration("ECHO_KEEPALIVE_TIMEOUT", value("ECHO_KEEPALIVE_TIMEOUT")) ?? 60
         guard keepAliveTimeout > 0 else { throw EchoSettingError("ECHO_KEEPALIVE_TIMEOUT", value("ECHO_KEEPALIVE_TIMEOUT")!, "must be longer than 0") }
         delay = try Self.duration("ECHO_DELAY", value("ECHO_DELAY")) ?? 0
+        if let text = value("ECHO_CLOSE_AFTER") {
+            guard let count = Int(text), count >= 0 else {
+                throw EchoSettingError("ECHO_CLOSE_AFTER", text, "not a count of requests (0 or more: 1 answers one request per connection and drops the next)")
+            }
+            closeAfter = count
+        }
         if let text = value("ECHO_ERROR_RATE") {
             guard let rate = Double(text), rate >= 0, rate <= 1 else {
                 throw EchoSettingError("ECHO_ERROR_RATE", text, "not a fraction from 0 to 1 (0.25 answers a quarter of the requests with 503)")

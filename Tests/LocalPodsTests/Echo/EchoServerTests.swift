@@ -116,6 +116,19 @@ final class EchoServerTests: XCTestCase {
         XCTAssertNotNil(socket.closedAfter, "closed by the server")
     }
 
+    /// ECHO_CLOSE_AFTER=1 answers the first request of a keep-alive connection and closes it when the second comes.
+    func testCloseAfterDropsTheNextRequestOfAKeptAliveConnection() throws {
+        let echo = try start(["ECHO_CLOSE_AFTER": "1"])
+        let socket = try LoopbackClient(address: echo.address, port: echo.server.ports[0])
+        try socket.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+        let received = socket.readUntilClosed(timeout: 10)
+        XCTAssertEqual(received.components(separatedBy: "HTTP/1.1 200 OK").count, 2, "one answer, then the connection closed: \(received)")
+        XCTAssertNotNil(socket.closedAfter, "closed by the server")
+        // A new connection gets its one answer again.
+        XCTAssertEqual(try text(get(echo, "/third")).status, 200)
+        XCTAssertThrowsError(try EchoSettings(environment: ["ECHO_CLOSE_AFTER": "-1"])) { XCTAssertTrue("\($0)".contains("ECHO_CLOSE_AFTER=-1"), "\($0)") }
+    }
+
     func testTCPEchoesBytes() throws {
         let echo = try start(["ECHO_PROTOCOL": "tcp"])
         let socket = try LoopbackClient(address: echo.address, port: echo.server.ports[0])

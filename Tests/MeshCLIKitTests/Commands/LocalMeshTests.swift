@@ -36,12 +36,7 @@ class LocalMeshScenarios: XCTestCase {
         let key = ObjectIdentifier(type(of: self))
         if let mesh = Self.meshes[key] { return mesh }
         if let reason = Self.skipReasons[key] { throw XCTSkip(reason) }
-        guard FileManager.default.isExecutableFile(atPath: TestPaths.meshctlBinary.path) else {
-            XCTFail("meshctl was not built at \(TestPaths.meshctlBinary.path)")
-            throw XCTSkip("no meshctl binary")
-        }
-        let unavailable = FileManager.default.isExecutableFile(atPath: "/usr/bin/kubectl") ? type(of: self).unavailable() : "no kubectl at /usr/bin/kubectl on this machine"
-        if let unavailable {
+        if let unavailable = try localModeSkipReason({ type(of: self).unavailable() }) {
             Self.skipReasons[key] = unavailable
             throw XCTSkip(unavailable)
         }

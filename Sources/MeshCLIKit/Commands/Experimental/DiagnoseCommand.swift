@@ -22,8 +22,9 @@ struct DiagnoseCommand: MeshCommand {
             --log LINE explains one access-log line of Istio's default format: each field, every response flag
             and the response code details.
             x diagnose POD (or deploy/NAME) gathers the same evidence live, through the API server: the sidecar's
-            admin answers and istio-proxy log, and the mesh's objects. --to HOST[:PORT] (or a URL) keeps only the
-            requests to that destination.
+            admin answers and istio-proxy log, and the mesh's objects; when its sidecar only passed on a 4xx or 5xx,
+            the istio-proxy log of the destination pod that answered, whose line for the same x-request-id says what
+            that sidecar made of it. --to HOST[:PORT] (or a URL) keeps only the requests to that destination.
             """,
             usage: "meshctl x diagnose (POD | deploy/NAME | --capture DIR | --log LINE) [--to HOST[:PORT]] [-n NS] [-o text|json|yaml]",
             examples: [

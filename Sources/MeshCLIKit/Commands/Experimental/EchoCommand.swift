@@ -15,7 +15,8 @@ struct EchoCommand: MeshCommand {
             name from this pod's address). Settings: ECHO_PROTOCOL (http1; h2c: HTTP/2 cleartext, prior knowledge or
             Upgrade; grpc: h2c plus a gRPC echo of any application/grpc POST, `x-echo-grpc-status: N` for status N,
             grpc-timeout honoured; tcp), ECHO_TLS=true, ECHO_TLS_CERT and
-            ECHO_TLS_KEY, ECHO_KEEPALIVE_TIMEOUT, ECHO_ERROR_RATE (fraction of 503s), ECHO_DELAY. One log line per
+            ECHO_TLS_KEY, ECHO_KEEPALIVE_TIMEOUT, ECHO_ERROR_RATE (fraction of 503s), ECHO_DELAY, ECHO_CLOSE_AFTER=N (answers N
+            requests per connection, then drops the next one unanswered). One log line per
             request on standard output; SIGTERM stops accepting, finishes what is under way, and exits 0.
             """,
             examples: [Example("Serve two ports on a pod address", "PORTS=8080,9090 POD_IP=127.10.0.7 POD_NAME=echo-0 meshctl x echo")],

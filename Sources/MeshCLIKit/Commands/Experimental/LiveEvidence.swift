@@ -41,11 +41,45 @@ enum LiveEvidence {
             }
         }
         files["istio.yaml"] = objects.map { "---\n" + YAMLEmitter().emit(CaptureCommand.cleaned($0).yamlNode) }.joined()
+        var evidence: Evidence
         do {
-            return try CaptureFolder.evidence(files: files, folder: "pod \(pod).\(namespace)")
+            evidence = try CaptureFolder.evidence(files: files, folder: "pod \(pod).\(namespace)")
         } catch let error as CaptureFolder.MalformedFile {
             throw CommandFailure("pod \(pod).\(namespace) answered with data meshctl cannot read: \(error.description)")
         }
+        for peer in destinationPods(of: evidence, pods: objects.filter { $0["kind"]?.string == "Pod" }, source: (pod, namespace)) {
+            let path = "/api/v1/namespaces/\(KubernetesClient.percentEncoded(peer.namespace))/pods/\(KubernetesClient.percentEncoded(peer.name))/log?container=istio-proxy"
+            guard let log = try? ClusterConnection.call({ try client.raw("GET", path) }) else {
+                evidence.gaps.append("pod \(peer.name).\(peer.namespace): its istio-proxy log could not be read, so what its sidecar answered was not checked")
+                continue
+            }
+            let lines = String(decoding: log, as: UTF8.self).split(separator: "\n").filter(CaptureCommand.isAccessLogLine).map { $0 + "\n" }.joined()
+            evidence.addDestinationLog(lines, source: "pod \(peer.name).\(peer.namespace) istio-proxy log")
+        }
+        return evidence
+    }
+
+    /// The most destination pods whose sidecar logs are read.
+    static let destinationLogLimit = 8
+
+    /// The pods with a sidecar that answered this proxy's failing requests (4xx/5xx passed on from upstream): their
+    /// own access logs say whether their sidecar, not the app, made the answer.
+    static func destinationPods(of evidence: Evidence, pods: [JSONValue], source: (pod: String, namespace: String)) -> [(name: String, namespace: String)] {
+        let addresses = evidence.accessLog.map(\.entry).filter { $0.responseCode >= 400 && $0.responseCodeDetails == "via_upstream" && $0.upstreamCluster.hasPrefix("outbound|") }
+            .compactMap { $0.upstreamHost.split(separator: ":").first.map(String.init) }
+        var found: [(name: String, namespace: String)] = []
+        for address in addresses where found.count < destinationLogLimit {
+            let matching = pods.filter { pod in
+                pod["status"]?["podIP"]?.string == address
+                    && ((pod["spec"]?["containers"]?.array ?? []) + (pod["spec"]?["initContainers"]?.array ?? [])).contains { $0["name"]?.string == "istio-proxy" }
+            }
+            for pod in matching {
+                guard let name = pod["metadata"]?["name"]?.string, let ns = pod["metadata"]?["namespace"]?.string,
+                      !(name == source.pod && ns == source.namespace), !found.contains(where: { $0.name == name && $0.namespace == ns }) else { continue }
+                found.append((name, ns))
+            }
+        }
+        return found
     }
 
     /// `POD`, `POD.NS`, `pod/POD` or `deploy/NAME` (a running pod of the Deployment) → pod and namespace.
