@@ -124,7 +124,8 @@ final class LocalWorkloadProcessTests: XCTestCase {
         let kubectl = URL(fileURLWithPath: "/usr/bin/kubectl")
         let cache = ["--cache-dir", home.appendingPathComponent("cache").path]
 
-        XCTAssertEqual(try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment).status, 0)
+        // No ingress gateway: the pod processes counted below are the sleepers' alone.
+        XCTAssertEqual(try runProcess(binary, ["local", "up", "--state-dir", state, "--ingress=false"], environment: environment).status, 0)
         let deployment = """
             apiVersion: apps/v1
             kind: Deployment
@@ -148,7 +149,7 @@ final class LocalWorkloadProcessTests: XCTestCase {
         XCTAssertEqual(down.status, 0, down.stderr)
         XCTAssertEqual(podProcesses(state), [], "no pod process outlives local down")
 
-        XCTAssertEqual(try runProcess(binary, ["local", "up", "--state-dir", state], environment: environment).status, 0)
+        XCTAssertEqual(try runProcess(binary, ["local", "up", "--state-dir", state, "--ingress=false"], environment: environment).status, 0)
         let again = try runProcess(kubectl, ["rollout", "status", "deployment/sleeper", "--timeout=60s"] + cache, environment: environment)
         XCTAssertEqual(again.status, 0, again.stdout + again.stderr)
         XCTAssertTrue(eventually(timeout: 10) { self.podProcesses(state).count == 4 }, "the pods run again after local up")
