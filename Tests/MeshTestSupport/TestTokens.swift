@@ -1,5 +1,5 @@
 import Foundation
-import MeshNet
+import MeshTLS
 
 /// JWTs signed in the test with keys made for it (OpenSSL through MeshNet): an RSA key (`kid: rsa-1`, RS256 and
 /// RS384), an RSA key for PS256 (`kid: pss-1`), an EC P-256 key (`kid: ec-1`, ES256), and the JWKS of their public halves.

@@ -1,6 +1,6 @@
 import ConfigValues
 import Foundation
-import MeshNet
+import MeshHTTP1
 
 /// What the JWT filter reads of a request: its headers, query parameters and cookies.
 struct HTTPRequestView {

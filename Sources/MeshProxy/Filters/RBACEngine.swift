@@ -1,6 +1,8 @@
 import ConfigValues
 import Foundation
 import MeshNet
+import MeshTLS
+import MeshHTTP1
 
 /// Evaluates RBAC rules against one request (or, for the network filter, one connection), as Envoy's engine does.
 struct RBACEngine {

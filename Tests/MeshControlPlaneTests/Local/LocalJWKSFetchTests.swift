@@ -1,6 +1,7 @@
 import Foundation
 @testable import MeshControlPlane
 import MeshNet
+import MeshHTTP1
 import MeshPilot
 import MeshTestSupport
 import XCTest
