@@ -1,7 +1,6 @@
 import ConfigValues
 import Foundation
 import MeshHTTP1
-import MeshNet
 
 /// What the JWT filter reads of a request: its headers, query parameters and cookies.
 struct HTTPRequestView {

@@ -1,6 +1,5 @@
 import ConfigValues
 import Foundation
-import MeshNet
 import MeshTLS
 
 /// Why a token is refused, with the text Envoy answers (its jwt_verify_lib's status messages).

@@ -2,6 +2,7 @@ import Foundation
 @testable import MeshControlPlane
 import MeshHTTP1
 import MeshNet
+import MeshHTTP1
 import MeshPilot
 import MeshTestSupport
 import XCTest

@@ -1,8 +1,8 @@
 import ConfigValues
 import Foundation
-import MeshHTTP1
-import MeshNet
 @testable import MeshProxy
+import MeshNet
+import MeshHTTP1
 import MeshTestSupport
 import XCTest
 
