@@ -251,6 +251,8 @@ for kind in $KINDS; do
   w=$(worker "$pid")
   rss0=$(rss_kib "$w"); fd0=$(fds "$w")
   out=$(wrk -t1 -c32 -d"${SOAK}s" "http://127.0.0.1:$p/")
+  # The clients' connections close as wrk exits: give the proxy up to 3 s to see them go before counting.
+  for _ in $(seq 30); do [ "$(fds "$w")" -le "$fd0" ] && break; sleep 0.1; done
   rss1=$(rss_kib "$w"); fd1=$(fds "$w")
   record soak_rps "$kind" "$(echo "$out" | rps)"
   record soak_errors "$kind" "$(echo "$out" | errors)"
