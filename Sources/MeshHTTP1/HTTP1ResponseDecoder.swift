@@ -25,6 +25,9 @@ public struct HTTP1ResponseDecoder {
         self.maxHeadBytes = maxHeadBytes
     }
 
+    /// Bytes read and not yet returned as parts.
+    public var bufferedBytes: Int { buffer.readableBytes }
+
     /// Tells the decoder a request went out, so it knows which answers have no body (those to HEAD).
     public mutating func requestSent(method: String) {
         headRequests.append(method == "HEAD")
@@ -47,8 +50,11 @@ public struct HTTP1ResponseDecoder {
             }
         }
         guard let headLength = try findHeadEnd() else { return nil }
-        let head = try parseHead(buffer.readBytes(length: headLength)![...])
-        buffer.moveReaderIndex(forwardBy: 4)
+        let parsed = buffer.withUnsafeReadableBytes { bytes in
+            Result { () throws(HTTP1CodecError) in try Self.parseHead(UnsafeRawBufferPointer(rebasing: bytes[..<headLength])) }
+        }
+        let head = try parsed.get()
+        buffer.moveReaderIndex(forwardBy: headLength + 4)
         scanned = 0
         if (100..<200).contains(head.status) && head.status != 101 {
             return .head(head)  // interim: the final response follows, for the same request
@@ -85,7 +91,7 @@ public struct HTTP1ResponseDecoder {
         }
     }
 
-    private func parseHead(_ bytes: ArraySlice<UInt8>) throws(HTTP1CodecError) -> HTTPResponseHead {
+    private static func parseHead(_ bytes: UnsafeRawBufferPointer) throws(HTTP1CodecError) -> HTTPResponseHead {
         var lines = HeadSyntax.Lines(bytes)
         guard let statusLine = lines.next() else { throw HTTP1CodecError("empty response head") }
         // HTTP-version SP 3DIGIT SP [reason]
@@ -114,10 +120,31 @@ public struct HTTP1ResponseDecoder {
         return HTTPResponseHead(status: status, reason: String(decoding: statusLine.dropFirst(13), as: UTF8.self), version: version, headers: headers)
     }
 
+    /// The common answer's framing read without building anything: exactly one `Content-Length` of plain digits
+    /// and no `Transfer-Encoding`. Nil sends every other case through the full reading below.
+    private static func singleContentLength(_ head: HTTPResponseHead) -> Int? {
+        var length: Int?
+        for header in head.headers {
+            if header.name.caseInsensitiveEquals("Transfer-Encoding") { return nil }
+            guard header.name.caseInsensitiveEquals("Content-Length") else { continue }
+            guard length == nil else { return nil }
+            var value = 0, digits = 0
+            for byte in header.value.utf8 {
+                guard byte >= 48 && byte <= 57, digits < 18 else { return nil }
+                value = value * 10 + Int(byte - 48)
+                digits += 1
+            }
+            guard digits > 0 else { return nil }
+            length = value
+        }
+        return length
+    }
+
     /// RFC 9112 section 6.3, in its order: no body for HEAD, 1xx, 204 and 304; chunked when the last coding is;
     /// otherwise Content-Length (one value, even if repeated); otherwise until the connection closes.
     private static func framing(of head: HTTPResponseHead, answersHEAD: Bool) throws(HTTP1CodecError) -> HTTP1BodyDecoder.Framing {
         if answersHEAD || head.status == 204 || head.status == 304 || (100..<200).contains(head.status) { return .none }
+        if let length = singleContentLength(head) { return .length(length) }
         let codings = head.headers.filter { $0.name.caseInsensitiveEquals("Transfer-Encoding") }
             .flatMap { $0.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") } }
         if !codings.isEmpty { return codings.last == "chunked" ? .chunked : .untilClose }

@@ -109,7 +109,8 @@ enum HeadSyntax {
 
     /// A `name: value` line's name and value (without the optional whitespace around it); nil when the line has
     /// no colon, an empty name, or whitespace in the name (which also refuses obs-fold continuation lines).
-    static func field(_ line: ArraySlice<UInt8>) -> (name: ArraySlice<UInt8>, value: ArraySlice<UInt8>)? {
+    static func field<Line: BidirectionalCollection>(_ line: Line) -> (name: Line, value: Line)?
+    where Line.Element == UInt8, Line.SubSequence == Line, Line.Index == Int {
         guard let colon = line.firstIndex(of: colon), colon != line.startIndex,
               !line[..<colon].contains(where: { $0 == space || $0 == tab }) else { return nil }
         var value = line[(colon + 1)...]

@@ -154,7 +154,15 @@ public enum PercentEncoding {
 }
 
 extension String {
+    /// Equal when lowercased; ASCII text (every header name) is compared byte by byte, with no lowercased copies.
     func caseInsensitiveEquals(_ other: String) -> Bool {
-        utf8.count == other.utf8.count && lowercased() == other.lowercased()
+        guard utf8.count == other.utf8.count else { return false }
+        var mine = utf8.makeIterator(), theirs = other.utf8.makeIterator()
+        while let a = mine.next(), let b = theirs.next() {
+            guard a < 0x80 && b < 0x80 else { return lowercased() == other.lowercased() }
+            if a == b { continue }
+            guard (a | 0x20) == (b | 0x20), (a | 0x20) >= 97, (a | 0x20) <= 122 else { return false }
+        }
+        return true
     }
 }

@@ -12,6 +12,9 @@ public final class TCPConnection: @unchecked Sendable {
     private var closed = false
     private var closeAfterFlush = false
     private var readPaused = false
+    /// Pausing leaves the socket watched for reading (a request answered between two reads then costs no
+    /// `epoll_ctl` at all) until bytes actually arrive while paused; only then is the interest dropped.
+    private var readableWhilePaused = false
     /// Reads per readiness report, so one busy peer cannot hold the loop from the others (the level-triggered
     /// report comes again next turn).
     private static let readsPerTurn = 4
@@ -168,6 +171,7 @@ public final class TCPConnection: @unchecked Sendable {
     public func pauseReading() { readPaused = true; updateInterest() }
     public func resumeReading() {
         readPaused = false
+        readableWhilePaused = false
         updateInterest()
     }
 
@@ -230,6 +234,10 @@ public final class TCPConnection: @unchecked Sendable {
         }
         if readiness.contains(.writable) { flush() }
         guard !closed else { return }
+        if readPaused && readiness.contains(.readable) && !readableWhilePaused {
+            readableWhilePaused = true
+            updateInterest()  // applied when this event is handled
+        }
         if !readiness.isDisjoint(with: .failed) && (readPaused || !readiness.contains(.readable)) {
             close()
         } else if !readPaused && (readiness.contains(.readable) || readiness.contains(.peerClosedWrite)) {
@@ -305,7 +313,7 @@ public final class TCPConnection: @unchecked Sendable {
         guard !closed else { return }
         if handlingReadiness { interestChanged = true; return }
         var interest: EventLoop.Readiness = []
-        if !readPaused && !peerFinished { interest.insert(.readable) }
+        if (!readPaused || !readableWhilePaused) && !peerFinished { interest.insert(.readable) }
         if !pending.isEmpty { interest.insert(.writable) }
         watch(interest, halfClose: !peerClosedWrite)
     }

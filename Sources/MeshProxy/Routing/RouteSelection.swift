@@ -7,12 +7,15 @@ import MeshHTTP1
 public enum RouteSelection {
     /// The virtual host whose domains match `authority` (the Host header, port included when sent), or nil.
     public static func virtualHost(in config: RouteConfiguration, authority: String) -> VirtualHost? {
-        let host = config.ignorePortInHostMatching ? withoutPort(authority.lowercased()) : authority.lowercased()
+        let lowered = authority.utf8.contains(where: { ($0 >= 65 && $0 <= 90) || $0 >= 0x80 }) ? authority.lowercased() : authority
+        let host = config.ignorePortInHostMatching ? withoutPort(lowered) : lowered
         var bestSuffix: (length: Int, host: VirtualHost)?
         var bestPrefix: (length: Int, host: VirtualHost)?
         var fallback: VirtualHost?
         for virtualHost in config.virtualHosts {
-            for domain in virtualHost.domains.map({ $0.lowercased() }) {
+            for domain in virtualHost.domains {
+                // Lowercased only when it has to be: no copy (and no array of them) per request for the usual lowercase names.
+                let domain = domain.utf8.contains(where: { ($0 >= 65 && $0 <= 90) || $0 >= 0x80 }) ? domain.lowercased() : domain
                 if domain == "*" {
                     if fallback == nil { fallback = virtualHost }
                 } else if domain.hasPrefix("*") {

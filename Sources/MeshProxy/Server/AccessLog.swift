@@ -137,6 +137,8 @@ public enum ResponseFlag: String, Sendable, CaseIterable, Comparable {
 public struct AccessLogEntry: Sendable {
     public var startTime = Date()
     public var requestHeaders: [(name: String, value: String)] = []
+    /// The `x-request-id` the proxy made for a request that came without one (read as if it were among `requestHeaders`).
+    public var madeRequestID: String?
     public var method: String?
     public var path: String?
     public var authority: String?
@@ -169,7 +171,9 @@ public struct AccessLogEntry: Sendable {
         case ":method": return method
         case ":path": return path
         case ":authority": return authority
-        default: return requestHeaders.first { $0.name.lowercased() == name }?.value
+        default:
+            if let value = requestHeaders.first(where: { $0.name.lowercased() == name })?.value { return value }
+            return name == "x-request-id" ? madeRequestID : nil
         }
     }
 

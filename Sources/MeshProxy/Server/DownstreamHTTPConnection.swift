@@ -16,9 +16,15 @@ final class DownstreamHTTPConnection {
     private var stream: ProxyStream?
     private var retainSelf: DownstreamHTTPConnection?
     private let listenerStatPrefix: String
+    private let managerStats: ConnectionManagerStats
     /// Runs while a request head is partly read: a client that stalls there (slowloris) gets 408 after the
     /// connection manager's `stream_idle_timeout`, as Envoy answers a stream that went idle.
     private var idleTimer: EventLoop.TimerID?
+    /// The route timeout's callback for this connection's streams, made once: scheduling it per request then makes
+    /// no closure (the current stream cancels its timer when it finishes, so a firing always belongs to it).
+    private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.stream?.routeTimeoutFired() }
+    /// The last response head's buffer, reused for the next one once the socket has written it.
+    var spareHeadBuffer = ByteBuffer()
     /// Set when the listener that accepted the connection was removed or changed: the current answer says
     /// `Connection: close` and the connection closes after it.
     private(set) var isDraining = false
@@ -31,6 +37,7 @@ final class DownstreamHTTPConnection {
         self.loopContext = loopContext
         self.manager = manager
         self.listenerStatPrefix = listenerStatPrefix
+        managerStats = runtime.connectionManagerStats(manager.statPrefix)
     }
 
     /// Starts reading; `initial` holds bytes already read while choosing the filter chain.
@@ -85,7 +92,8 @@ final class DownstreamHTTPConnection {
                 if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
                 tcp.pauseReading()
                 let request = manager.allowAbsoluteURL ? AbsoluteFormRequest.originForm(of: box.request) ?? box.request : box.request
-                let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, request: request)
+                let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, managerStats: managerStats,
+                                         request: request)
                 self.stream = stream
                 stream.begin()
             }
@@ -109,6 +117,9 @@ final class DownstreamHTTPConnection {
 
     func send(_ bytes: [UInt8]) { tcp.send(bytes) }
     func send(_ buffer: ByteBuffer) { tcp.send(buffer) }
+    /// Queues without writing, so what follows soon leaves in the same write (`flush`).
+    func enqueue(_ buffer: ByteBuffer) { tcp.enqueue(buffer) }
+    func flush() { tcp.flush() }
 
     /// Closes at once (an answer cannot be completed).
     func abort() { tcp.close() }

@@ -1,4 +1,5 @@
 import Foundation
+import MeshNet
 
 /// An answer the proxy makes itself, with Envoy's status, body text, response flag and code details.
 struct LocalReply {
@@ -57,34 +58,88 @@ enum ResponseHead {
         return text + "\r\n"
     }
 
+    /// The same bytes as `encode`, written straight into `out` (emptied first; its storage is kept when it is free
+    /// and large enough, so a connection's heads can reuse one buffer).
+    static func encode(status: Int, headers: [(name: String, value: String)], into out: inout ByteBuffer) {
+        let reason = reason(status)
+        var size = 9 + 4 + 1 + reason.utf8.count + 2 + 2
+        for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
+        out.reuse(minimumCapacity: max(size, 512))
+        out.writeString("HTTP/1.1 ")
+        out.writeString(String(status))  // a small string: no allocation
+        out.writeString(" ")
+        out.writeString(reason)
+        out.writeString("\r\n")
+        for (name, value) in headers {
+            out.writeString(name)
+            out.writeString(": ")
+            out.writeString(value)
+            out.writeString("\r\n")
+        }
+        out.writeString("\r\n")
+    }
+
     static func reason(_ status: Int) -> String {
-        let reasons: [Int: String] = [
-            100: "Continue", 101: "Switching Protocols", 200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
-            301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
-            400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
-            409: "Conflict", 413: "Payload Too Large", 418: "I'm a teapot", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
-            500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-            505: "HTTP Version Not Supported",
-        ]
-        return reasons[status] ?? "Unknown"
+        switch status {
+        case 100: return "Continue"
+        case 101: return "Switching Protocols"
+        case 200: return "OK"
+        case 201: return "Created"
+        case 202: return "Accepted"
+        case 204: return "No Content"
+        case 206: return "Partial Content"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 303: return "See Other"
+        case 304: return "Not Modified"
+        case 307: return "Temporary Redirect"
+        case 308: return "Permanent Redirect"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 409: return "Conflict"
+        case 413: return "Payload Too Large"
+        case 418: return "I'm a teapot"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return "Unknown"
+        }
     }
 }
 
-/// The `date` header's format (RFC 9110 IMF-fixdate), made once a second.
+/// The `date` header's format (RFC 9110 IMF-fixdate), made once a second, without Foundation's formatters.
 enum HTTPDate {
     nonisolated(unsafe) private static var cached: (second: Int, text: String) = (0, "")
     private static let lock = NSLock()
 
     static func now() -> String {
-        let time = Date()
-        let second = Int(time.timeIntervalSince1970)
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        let second = Int(time.tv_sec)
         lock.lock(); defer { lock.unlock() }
         if cached.second == second { return cached.text }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        cached = (second, formatter.string(from: time))
+        cached = (second, format(second))
         return cached.text
+    }
+
+    /// `Sun, 06 Nov 1994 08:49:37 GMT` for seconds since 1970.
+    static func format(_ secondsSince1970: Int) -> String {
+        var seconds = time_t(secondsSince1970)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 }

@@ -66,6 +66,17 @@ final class ProxyRuntime: @unchecked Sendable {
 
     private let formatLock = NSLock()
     private var formats: [String: AccessLogFormat] = [:]
+    private let managerStatsLock = NSLock()
+    private var managerStats: [String: ConnectionManagerStats] = [:]
+
+    /// The stats every request of a connection manager touches (`http.PREFIX.downstream_rq_*`), made once.
+    func connectionManagerStats(_ statPrefix: String) -> ConnectionManagerStats {
+        managerStatsLock.lock(); defer { managerStatsLock.unlock() }
+        if let known = managerStats[statPrefix] { return known }
+        let made = ConnectionManagerStats(prefix: "http.\(statPrefix).", stats: stats)
+        managerStats[statPrefix] = made
+        return made
+    }
 
     func writeAccessLogs(_ logs: [AccessLogConfig], entry: AccessLogEntry) {
         for config in logs {
@@ -88,6 +99,8 @@ final class ProxyRuntime: @unchecked Sendable {
 final class LoopContext {
     let loop: EventLoop
     private var pools: [String: UpstreamPool] = [:]
+    /// Makes the `x-request-id` of requests that come without one.
+    var requestIDs = RequestIDGenerator()
 
     init(loop: EventLoop) { self.loop = loop }
 

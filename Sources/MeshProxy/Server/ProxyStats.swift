@@ -1,47 +1,156 @@
 import Foundation
+import Synchronization
 
 /// Counters and gauges by Envoy's names (`cluster.NAME.upstream_rq_total`, `http.PREFIX.downstream_rq_2xx`,
-/// `listener.ADDRESS.downstream_cx_total`, `server.live`). Safe from any thread.
+/// `listener.ADDRESS.downstream_cx_total`, `server.live`). Safe from any thread. The data path holds `Slot`s it
+/// looked up once (per cluster, per connection manager) and updates them without a lock or a name.
 public final class ProxyStats: @unchecked Sendable {
     public enum Kind: Sendable { case counter, gauge }
 
+    /// One stat's value, updated atomically from any loop.
+    public final class Slot: Sendable {
+        private let value = Atomic<Int>(0)
+        private let usedFlag = Atomic<Bool>(false)
+        private let gaugeFlag: Atomic<Bool>
+        /// Declared stats are listed from the start; others once they are first used.
+        private let declaredFlag = Atomic<Bool>(false)
+
+        init(_ kind: Kind) { gaugeFlag = Atomic(kind == .gauge) }
+
+        public var current: Int { value.load(ordering: .relaxed) }
+        var used: Bool { usedFlag.load(ordering: .relaxed) }
+        var kind: Kind { gaugeFlag.load(ordering: .relaxed) ? .gauge : .counter }
+        var isListed: Bool { usedFlag.load(ordering: .relaxed) || declaredFlag.load(ordering: .relaxed) }
+        func declare() { declaredFlag.store(true, ordering: .relaxed) }
+
+        /// Adds to a counter (or a gauge, keeping its kind).
+        public func increment(by amount: Int = 1) {
+            value.wrappingAdd(amount, ordering: .relaxed)
+            if !usedFlag.load(ordering: .relaxed) { usedFlag.store(true, ordering: .relaxed) }
+        }
+
+        /// Moves a gauge up or down, never below 0.
+        public func adjust(by amount: Int) {
+            if !gaugeFlag.load(ordering: .relaxed) { gaugeFlag.store(true, ordering: .relaxed) }
+            var old = value.load(ordering: .relaxed)
+            while true {
+                let (exchanged, seen) = value.compareExchange(expected: old, desired: max(0, old + amount), ordering: .relaxed)
+                if exchanged { break }
+                old = seen
+            }
+            if !usedFlag.load(ordering: .relaxed) { usedFlag.store(true, ordering: .relaxed) }
+        }
+
+        func set(_ newValue: Int) {
+            gaugeFlag.store(true, ordering: .relaxed)
+            value.store(newValue, ordering: .relaxed)
+            usedFlag.store(true, ordering: .relaxed)
+        }
+    }
+
     private let lock = NSLock()
-    private var values: [String: (kind: Kind, value: Int, used: Bool)] = [:]
+    private var slots: [String: Slot] = [:]
 
     public init() {}
 
+    /// The slot of `name`, made (as `kind`) when it is new; a stat is listed once it is used or declared.
+    public func slot(_ name: String, _ kind: Kind = .counter) -> Slot {
+        lock.lock(); defer { lock.unlock() }
+        if let slot = slots[name] { return slot }
+        let slot = Slot(kind)
+        slots[name] = slot
+        return slot
+    }
+
     /// Makes a stat known (value 0, not yet used), as Envoy lists every stat of a cluster or listener from the start.
     public func declare(_ name: String, _ kind: Kind = .counter) {
-        lock.lock(); defer { lock.unlock() }
-        if values[name] == nil { values[name] = (kind, 0, false) }
+        slot(name, kind).declare()
     }
 
     public func increment(_ name: String, by amount: Int = 1) {
-        lock.lock(); defer { lock.unlock() }
-        let old = values[name] ?? (.counter, 0, false)
-        values[name] = (old.kind, old.value + amount, true)
+        slot(name).increment(by: amount)
     }
 
     /// Moves a gauge up or down.
     public func adjust(_ name: String, by amount: Int) {
-        lock.lock(); defer { lock.unlock() }
-        let old = values[name] ?? (.gauge, 0, false)
-        values[name] = (.gauge, max(0, old.value + amount), true)
+        slot(name, .gauge).adjust(by: amount)
     }
 
     public func set(_ name: String, to value: Int) {
-        lock.lock(); defer { lock.unlock() }
-        values[name] = (.gauge, value, true)
+        slot(name, .gauge).set(value)
     }
 
     public func value(_ name: String) -> Int {
         lock.lock(); defer { lock.unlock() }
-        return values[name]?.value ?? 0
+        return slots[name]?.current ?? 0
     }
 
     /// Every stat, sorted by name.
     public func snapshot() -> [(name: String, kind: Kind, value: Int, used: Bool)] {
-        lock.lock(); defer { lock.unlock() }
-        return values.map { ($0.key, $0.value.kind, $0.value.value, $0.value.used) }.sorted { $0.name < $1.name }
+        lock.lock()
+        let all = slots
+        lock.unlock()
+        return all.filter { $0.value.isListed }.map { ($0.key, $0.value.kind, $0.value.current, $0.value.used) }.sorted { $0.name < $1.name }
+    }
+}
+
+/// A connection manager's `http.PREFIX.` stats that every request touches, looked up once per connection manager.
+final class ConnectionManagerStats: Sendable {
+    let requestsTotal, requestsActive, requestsCompleted: ProxyStats.Slot
+    /// `downstream_rq_1xx` ... `downstream_rq_5xx`, at index class - 1.
+    let responseClasses: [ProxyStats.Slot]
+
+    init(prefix: String, stats: ProxyStats) {
+        requestsTotal = stats.slot(prefix + "downstream_rq_total")
+        requestsActive = stats.slot(prefix + "downstream_rq_active", .gauge)
+        requestsCompleted = stats.slot(prefix + "downstream_rq_completed")
+        responseClasses = (1...5).map { stats.slot(prefix + "downstream_rq_\($0)xx") }
+    }
+
+    /// Counts a finished request's status class.
+    func countResponse(_ status: Int) {
+        let statusClass = status / 100
+        if (1...5).contains(statusClass) { responseClasses[statusClass - 1].increment() }
+    }
+}
+
+/// A cluster's `cluster.NAME.` stats that every request touches, looked up when the cluster is made; per-status
+/// counters (`upstream_rq_200`) are looked up once per status.
+final class ClusterRequestStats: @unchecked Sendable {
+    let requestsTotal, requestsActive, requestsCompleted: ProxyStats.Slot
+    /// `upstream_rq_1xx` ... `upstream_rq_5xx`, at index class - 1.
+    private let responseClasses: [ProxyStats.Slot]
+    private let prefix: String
+    private let stats: ProxyStats
+    private let lock = NSLock()
+    private var byStatus: [Int: ProxyStats.Slot] = [:]
+
+    init(prefix: String, stats: ProxyStats) {
+        self.prefix = prefix
+        self.stats = stats
+        requestsTotal = stats.slot(prefix + "upstream_rq_total")
+        requestsActive = stats.slot(prefix + "upstream_rq_active", .gauge)
+        requestsCompleted = stats.slot(prefix + "upstream_rq_completed")
+        responseClasses = (1...5).map { stats.slot(prefix + "upstream_rq_\($0)xx") }
+    }
+
+    /// Counts an upstream answer: `upstream_rq_STATUS` and `upstream_rq_Nxx`.
+    func countResponse(_ status: Int) {
+        lock.lock()
+        let slot: ProxyStats.Slot
+        if let known = byStatus[status] {
+            slot = known
+        } else {
+            slot = stats.slot(prefix + "upstream_rq_\(status)")
+            byStatus[status] = slot
+        }
+        lock.unlock()
+        slot.increment()
+        let statusClass = status / 100
+        if (1...5).contains(statusClass) {
+            responseClasses[statusClass - 1].increment()
+        } else {
+            stats.increment(prefix + "upstream_rq_\(statusClass)xx")
+        }
     }
 }

@@ -16,6 +16,7 @@ final class ProxyStream {
     private let startedAt = MonotonicClock.now()
     private var serverName: String { manager.serverName ?? "envoy" }
     private let requestID: String
+    private let managerStats: ConnectionManagerStats
 
     private var virtualHost: VirtualHost?
     private var route: Route?
@@ -41,14 +42,17 @@ final class ProxyStream {
     private var extraResponseHeaders: [(name: String, value: String)] = []
     private var extraRequestHeaders: [HeaderValueOption] = []
 
-    init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: DownstreamHTTPConnection, manager: HTTPConnectionManagerConfig, request: HTTPRequest) {
+    init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: DownstreamHTTPConnection, manager: HTTPConnectionManagerConfig,
+         managerStats: ConnectionManagerStats, request: HTTPRequest) {
         self.runtime = runtime
         self.loopContext = loopContext
         self.downstream = downstream
         self.manager = manager
+        self.managerStats = managerStats
         self.request = request
         configuration = runtime.store.current
-        requestID = request.header("x-request-id") ?? UUID().uuidString.lowercased()
+        let givenID = request.header("x-request-id")
+        requestID = givenID ?? loopContext.requestIDs.make()
         log.requestHeaders = request.headers
         log.method = request.method
         log.path = request.target
@@ -59,15 +63,16 @@ final class ProxyStream {
         log.downstreamRemoteAddress = downstream.remoteAddress
         log.requestedServerName = downstream.info.tls?.serverName
         log.downstreamPeerURISAN = downstream.info.tls?.peerURISANs.first
-        if request.header("x-request-id") == nil { log.requestHeaders.append(("x-request-id", requestID)) }
+        // The access log reads the made-up id beside the request's headers (appending it would copy them).
+        if givenID == nil { log.madeRequestID = requestID }
     }
 
     private var loop: EventLoop { loopContext.loop }
     private var statPrefix: String { "http.\(manager.statPrefix)." }
 
     func begin() {
-        runtime.stats.increment(statPrefix + "downstream_rq_total")
-        runtime.stats.adjust(statPrefix + "downstream_rq_active", by: 1)
+        managerStats.requestsTotal.increment()
+        managerStats.requestsActive.adjust(by: 1)
         let host = configuration.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
         let route = host.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
         // The policy filters run before the router, so they answer even a request with no route.
@@ -153,7 +158,7 @@ final class ProxyStream {
     private func startRouter() {
         guard let action else { return }
         if action.timeout > 0 {
-            globalTimer = loop.schedule(after: action.timeout) { [weak self] in self?.globalTimeout() }
+            globalTimer = loop.schedule(after: action.timeout, downstream.routeTimeoutFired)
         }
         startAttempt()
     }
@@ -163,8 +168,10 @@ final class ProxyStream {
         if holdsRetry { cluster.close(.retry); holdsRetry = false }
         attempts += 1
         let policy = retry.policy
-        let hash = RequestHash.compute(action?.hashPolicies ?? [], headers: request.headers,
-                                       query: RouteSelection.queryParameters(RouteSelection.splitTarget(request.target).query), sourceIP: downstream.remoteHost)
+        let policies = action?.hashPolicies ?? []
+        let hash = policies.isEmpty ? nil : RequestHash.compute(policies, headers: request.headers,
+                                                                query: RouteSelection.queryParameters(RouteSelection.splitTarget(request.target).query),
+                                                                sourceIP: downstream.remoteHost)
         guard let chosen = cluster.chooseHost(hash: hash, avoid: policy?.previousHosts == true ? attemptedHosts : [],
                                               attempts: policy?.hostSelectionMaxAttempts ?? 1) else {
             runtime.stats.increment(cluster.statPrefix + "upstream_cx_none_healthy")
@@ -172,8 +179,10 @@ final class ProxyStream {
             return reply(.noHealthyUpstream)
         }
         host = chosen
-        attemptedHosts.insert(chosen)
-        log.upstreamHost = cluster.config.endpoints[chosen].address.description
+        if policy?.previousHosts == true { attemptedHosts.insert(chosen) }
+        log.upstreamHost = cluster.hostAddresses[chosen]
+        // An idle connection first: the callback below (an allocation) is only made when the request must wait.
+        if let idle = pool.takeIdle(host: chosen) { return send(on: idle) }
         switch pool.acquire(host: chosen, ready: { [weak self] result in
             guard let self else { if case .success(let connection) = result { pool.release(connection) }; return }
             guard !done else { if case .success(let connection) = result { pool.release(connection) }; return }
@@ -201,10 +210,14 @@ final class ProxyStream {
         self.connection = connection
         let host = connection.host
         cluster.updateHost(host) { $0.activeRequests += 1; $0.totalRequests += 1 }
-        runtime.stats.increment(cluster.statPrefix + "upstream_rq_total")
-        runtime.stats.adjust(cluster.statPrefix + "upstream_rq_active", by: 1)
-        var headers = request.headers.filter { !Self.hopByHop.contains($0.name.lowercased()) && $0.name.lowercased() != "x-request-id" }
-        if let rewrite = action.hostRewrite, let index = headers.firstIndex(where: { $0.name.lowercased() == "host" }) { headers[index].value = rewrite }
+        cluster.requestStats.requestsTotal.increment()
+        cluster.requestStats.requestsActive.adjust(by: 1)
+        var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(request.headers.count + 6)
+        for header in request.headers where !HeaderName.isHopByHopRequest(header.name) && !HeaderName.equals(header.name, "x-request-id") {
+            headers.append(header)
+        }
+        if let rewrite = action.hostRewrite, let index = headers.firstIndex(where: { HeaderName.equals($0.name, "host") }) { headers[index].value = rewrite }
         headers.append(("x-forwarded-proto", "http"))
         headers.append(("x-request-id", requestID))
         if action.timeout > 0 { headers.append(("x-envoy-expected-rq-timeout-ms", String(Int(action.timeout * 1000)))) }
@@ -214,15 +227,15 @@ final class ProxyStream {
         if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.requestAdd, remove: virtualHost.headers.requestRemove, to: &headers) }
         RequestRewrite.apply(add: route.headers.requestAdd, remove: route.headers.requestRemove, to: &headers)
         RequestRewrite.apply(add: extraRequestHeaders, remove: [], to: &headers)
-        connection.onPart = { [weak self] result in self?.upstreamPart(result) }
+        // Strong: the connection holds the stream only while the attempt lasts (`releaseAttempt` lets go, and
+        // `finish` releases any attempt left), with no weak reference's side table per stream.
+        connection.onPart = { [self] result in upstreamPart(result) }
         attemptSentAt = MonotonicClock.now()
         connection.send(HTTPRequestHead(method: request.method, target: target, version: 11, headers: headers), body: request.body)
         if let perTry = retry.policy?.perTryTimeout, perTry > 0 {
             attemptTimer = loop.schedule(after: perTry) { [weak self] in self?.perTryTimeout() }
         }
     }
-
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "content-length", "expect"]
 
     private func upstreamPart(_ result: Result<HTTP1ResponseDecoder.Part, UpstreamFailure>) {
         guard !done else { return }
@@ -237,17 +250,24 @@ final class ProxyStream {
             attemptFailed(failure)
         case .success(.head(let head)):
             responseHead(head)
+            // The head waits for the body when its first bytes are already here: both leave in one write.
+            if connection?.hasBufferedResponseBytes != true { downstream.flush() }
         case .success(.body(let part)):
             log.bytesSent += part.readableBytes
             if chunkedResponse {
-                downstream.send(Array(String(part.readableBytes, radix: 16).utf8) + [13, 10])
-                downstream.send(part)
-                downstream.send([13, 10])
+                var size = ByteBuffer(capacity: 20)
+                size.writeString(String(part.readableBytes, radix: 16))
+                size.writeString("\r\n")
+                downstream.enqueue(size)
+                downstream.enqueue(part)
+                downstream.enqueue(ByteBuffer(string: "\r\n"))
             } else {
-                downstream.send(part)
+                downstream.enqueue(part)
             }
+            downstream.flush()
         case .success(.end):
-            if chunkedResponse { downstream.send(Array("0\r\n\r\n".utf8)) }
+            if chunkedResponse { downstream.enqueue(ByteBuffer(string: "0\r\n\r\n")) }
+            downstream.flush()
             if let cluster, let host { cluster.updateHost(host) { $0.successes += 1 } }
             releaseAttempt(reuse: true)
             finish(keepAlive: keepsAlive)
@@ -259,8 +279,7 @@ final class ProxyStream {
         cancelAttemptTimer()
         let serviceTime = Int((MonotonicClock.now() - attemptSentAt) * 1000)
         cluster.record(.status(head.status), host: host, now: MonotonicClock.now())
-        runtime.stats.increment(cluster.statPrefix + "upstream_rq_\(head.status)")
-        runtime.stats.increment(cluster.statPrefix + "upstream_rq_\(head.status / 100)xx")
+        cluster.requestStats.countResponse(head.status)
         let outcome = RetryState.Outcome.response(status: head.status, grpcStatus: head.header("grpc-status").flatMap(Int.init))
         switch retry.decide(outcome) {
         case .retry:
@@ -281,8 +300,10 @@ final class ProxyStream {
         }
         log.details = "via_upstream"
         log.responseCode = head.status
-        var headers = head.headers.filter { !["connection", "keep-alive", "transfer-encoding", "proxy-connection"].contains($0.name.lowercased()) }
-        if let index = headers.firstIndex(where: { $0.name.lowercased() == "server" }) {
+        var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(head.headers.count + 4)
+        for header in head.headers where !HeaderName.isHopByHopResponse(header.name) { headers.append(header) }
+        if let index = headers.firstIndex(where: { HeaderName.equals($0.name, "server") }) {
             headers[index] = ("server", serverName)
         } else {
             headers.insert(("server", serverName), at: 0)
@@ -298,7 +319,8 @@ final class ProxyStream {
         log.responseHeaders = headers
         responseStarted = true
         // The route timeout runs on until the response is complete, as Envoy's does: a body that stalls is cut.
-        downstream.send(Array(ResponseHead.encode(status: head.status, headers: headers).utf8))
+        ResponseHead.encode(status: head.status, headers: headers, into: &downstream.spareHeadBuffer)
+        downstream.enqueue(downstream.spareHeadBuffer)
     }
 
     private func attemptFailed(_ failure: UpstreamFailure) {
@@ -371,7 +393,8 @@ final class ProxyStream {
         reply(.perTryTimeout)
     }
 
-    private func globalTimeout() {
+    /// The route timeout fired (through the connection's callback).
+    func routeTimeoutFired() {
         globalTimer = nil
         guard !done, let cluster else { return }
         runtime.stats.increment(cluster.statPrefix + "upstream_rq_timeout")
@@ -396,8 +419,8 @@ final class ProxyStream {
         if holdsRequest, let cluster {
             holdsRequest = false
             cluster.close(.request)
-            runtime.stats.adjust(cluster.statPrefix + "upstream_rq_active", by: -1)
-            runtime.stats.increment(cluster.statPrefix + "upstream_rq_completed")
+            cluster.requestStats.requestsActive.adjust(by: -1)
+            cluster.requestStats.requestsCompleted.increment()
             cluster.updateHost(connection.host) { $0.activeRequests -= 1 }
         }
         if reuse { pool?.release(connection) } else { connection.tcp.close() }
@@ -435,6 +458,7 @@ final class ProxyStream {
     private func finishAndResetClient() {
         let client = downstream  // finishing may let go of the connection
         finish(keepAlive: false)
+        client.flush()  // a head already queued goes first, as it did when heads were written at once
         client.abort()
     }
 
@@ -444,14 +468,20 @@ final class ProxyStream {
     private func finish(keepAlive: Bool) {
         guard !done else { return }
         done = true
-        for timer in [globalTimer, attemptTimer, backoffTimer].compactMap({ $0 }) { loop.cancel(timer) }
+        if let globalTimer { loop.cancel(globalTimer) }
+        if let attemptTimer { loop.cancel(attemptTimer) }
+        if let backoffTimer { loop.cancel(backoffTimer) }
+        // An attempt still held (none is, on every path today) must not keep the stream through its callback.
+        if connection != nil { releaseAttempt(reuse: false) }
         if holdsRetry, let cluster { cluster.close(.retry); holdsRetry = false }
         log.duration = MonotonicClock.now() - startedAt
-        log.startTime = Date(timeIntervalSinceNow: -log.duration)
-        runtime.stats.adjust(statPrefix + "downstream_rq_active", by: -1)
-        runtime.stats.increment(statPrefix + "downstream_rq_completed")
-        if log.responseCode > 0 { runtime.stats.increment(statPrefix + "downstream_rq_\(log.responseCode / 100)xx") }
-        runtime.writeAccessLogs(manager.accessLogs, entry: log)
+        managerStats.requestsActive.adjust(by: -1)
+        managerStats.requestsCompleted.increment()
+        if log.responseCode > 0 { managerStats.countResponse(log.responseCode) }
+        if !manager.accessLogs.isEmpty {
+            log.startTime = Date(timeIntervalSinceNow: -log.duration)
+            runtime.writeAccessLogs(manager.accessLogs, entry: log)
+        }
         downstream.streamFinished(keepAlive: keepAlive)
     }
 }

@@ -12,6 +12,9 @@ protocol ProxyTransport: AnyObject {
     var isClosed: Bool { get }
     func start() throws(NetworkError)
     func send(_ buffer: ByteBuffer)
+    /// Queues `buffer` without writing yet; `flush` writes what is queued.
+    func enqueue(_ buffer: ByteBuffer)
+    func flush()
     func pauseReading()
     func resumeReading()
     func close()
@@ -109,11 +112,18 @@ final class TLSTransport: ProxyTransport {
     }
 
     func send(_ buffer: ByteBuffer) {
+        enqueue(buffer)
+        flush()
+    }
+
+    func enqueue(_ buffer: ByteBuffer) {
         guard !failed, !tcp.isClosed else { return }
-        do throws(TLSError) {
-            try layer.send(buffer, down: tcp.enqueue)
-            tcp.flush()
-        } catch { fail(error) }
+        do throws(TLSError) { try layer.send(buffer, down: tcp.enqueue) } catch { fail(error) }
+    }
+
+    func flush() {
+        guard !failed, !tcp.isClosed else { return }
+        tcp.flush()
     }
 
     func pauseReading() {

@@ -20,6 +20,11 @@ public final class UpstreamCluster: @unchecked Sendable {
 
     /// Where TLS connections to the cluster's hosts get their contexts (nil: a cluster outside a running proxy).
     let tlsContexts: TLSContexts?
+    /// The stats every request touches, looked up once.
+    let requestStats: ClusterRequestStats
+    /// Each host's `IP:PORT`, as the access log's `%UPSTREAM_HOST%` prints it.
+    let hostAddresses: [String]
+    let statPrefix: String
 
     init(_ config: Cluster, stats: ProxyStats, tlsContexts: TLSContexts? = nil) {
         self.config = config
@@ -30,6 +35,8 @@ public final class UpstreamCluster: @unchecked Sendable {
         detector = config.outlierDetection.map { OutlierDetector(config: $0, hostCount: config.endpoints.count) }
         hostCounters = Array(repeating: HostCounters(), count: config.endpoints.count)
         let prefix = "cluster.\(config.name)."
+        statPrefix = prefix
+        hostAddresses = config.endpoints.map { $0.address.description }
         for name in ["upstream_rq_total", "upstream_rq_completed", "upstream_cx_total", "upstream_cx_connect_fail", "upstream_cx_connect_timeout",
                      "upstream_rq_pending_overflow", "upstream_rq_retry", "upstream_rq_retry_overflow", "upstream_rq_retry_limit_exceeded",
                      "upstream_rq_retry_success", "upstream_rq_timeout", "upstream_rq_per_try_timeout", "upstream_cx_none_healthy",
@@ -43,15 +50,20 @@ public final class UpstreamCluster: @unchecked Sendable {
         }
         stats.set(prefix + "membership_total", to: config.endpoints.count)
         stats.set(prefix + "membership_healthy", to: config.endpoints.count)
+        requestStats = ClusterRequestStats(prefix: prefix, stats: stats)
     }
-
-    var statPrefix: String { "cluster.\(config.name)." }
 
     /// Picks a host for a request, avoiding `avoid` (previous attempts) for up to `attempts` tries; nil when no host is
     /// healthy (all ejected with panic mode off, or no hosts at all).
     func chooseHost(hash: UInt64?, avoid: Set<Int>, attempts: Int) -> Int? {
         lock.lock(); defer { lock.unlock() }
         guard !config.endpoints.isEmpty else { return nil }
+        if config.endpoints.count == 1 {
+            // One host (the usual sidecar cluster): the general path's answer without its arrays. Ejected, it is
+            // used anyway in panic mode, which a threshold above 0 always reaches with no healthy host.
+            let ejected = detector?.isEjected(0) ?? false
+            return ejected && !(0 < config.healthyPanicThreshold) ? nil : 0
+        }
         var eligible = config.endpoints.indices.map { !(detector?.isEjected($0) ?? false) }
         let healthy = eligible.filter { $0 }.count
         if Double(healthy) / Double(eligible.count) < config.healthyPanicThreshold {

@@ -26,6 +26,8 @@ final class UpstreamConnection {
     private(set) var requestsSent = 0
     /// Whether the last answer allows another request on this connection.
     private(set) var reusable = true
+    /// Whether bytes of the answer are read and not yet delivered (a body part follows the head at once).
+    var hasBufferedResponseBytes: Bool { decoder.bufferedBytes > 0 }
 
     init(tcp: ProxyTransport, host: Int) {
         self.tcp = tcp
@@ -60,7 +62,7 @@ final class UpstreamConnection {
             guard let part else { return }
             if case .head(let head) = part {
                 if (100..<200).contains(head.status) && head.status != 101 { continue }
-                if head.version < 11 || head.header("connection")?.lowercased().contains("close") == true { reusable = false }
+                if head.version < 11 || head.header("connection").map(HeaderName.listsClose) == true { reusable = false }
             }
             if case .end = part { onPart = nil }
             deliver(.success(part))
@@ -71,7 +73,7 @@ final class UpstreamConnection {
         requestsSent += 1
         decoder.requestSent(method: head.method)
         var head = head
-        if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(head.method) { head.headers.append(("content-length", String(body.count))) }
+        if !body.isEmpty || head.method == "POST" || head.method == "PUT" || head.method == "PATCH" { head.headers.append(("content-length", String(body.count))) }
         var out = encoder.head(head, hasBody: false)
         out.writeBytes(body)
         _ = encoder.end()
@@ -84,7 +86,8 @@ final class UpstreamConnection {
 final class UpstreamPool {
     let cluster: UpstreamCluster
     let loop: EventLoop
-    private var idle: [Int: [UpstreamConnection]] = [:]
+    /// Idle connections by host index (an array: a dictionary's in-place update allocated on every request).
+    private var idle: [[UpstreamConnection]] = []
     private var waiting: [(host: Int, ready: (Result<UpstreamConnection, UpstreamFailure>) -> Void)] = []
     /// Connections of this pool, open or being made, by host.
     private var ownConnections: [Int: Int] = [:]
@@ -103,12 +106,18 @@ final class UpstreamPool {
         case overflow
     }
 
+    /// An idle connection to `host`, if one is open.
+    func takeIdle(host: Int) -> UpstreamConnection? {
+        guard host < idle.count else { return nil }
+        while let connection = idle[host].popLast() {
+            if !connection.tcp.isClosed { return connection }
+        }
+        return nil
+    }
+
     /// A connection to `host`: an idle one now, a new one later, or overflow when the circuit breakers say no.
     func acquire(host: Int, ready: @escaping (Result<UpstreamConnection, UpstreamFailure>) -> Void) -> Acquired {
-        while var list = idle[host], let connection = list.popLast() {
-            idle[host] = list
-            if !connection.tcp.isClosed { return .connection(connection) }
-        }
+        if let connection = takeIdle(host: host) { return .connection(connection) }
         // Past the cluster's connection limit (other loops hold the connections) a pool with none to the host still
         // makes one, as Envoy does, so its requests cannot wait for a connection that never comes.
         if cluster.canOpen(.connection) || ownConnections[host, default: 0] == 0 {
@@ -134,8 +143,8 @@ final class UpstreamPool {
     func retire() {
         retired = true
         let lists = idle
-        idle = [:]
-        for connection in lists.values.joined() { connection.tcp.close() }
+        idle = []
+        for connection in lists.joined() { connection.tcp.close() }
     }
 
     /// Takes back a connection after a complete answer: to a waiting request, to the idle list, or closed.
@@ -151,11 +160,8 @@ final class UpstreamPool {
             waiter.ready(.success(connection))
             return
         }
-        idle[connection.host, default: []].append(connection)
-        connection.onIdleClose = { [weak self, weak connection] in
-            guard let self, let connection else { return }
-            idle[connection.host]?.removeAll { $0 === connection }
-        }
+        if idle.count <= connection.host { idle += Array(repeating: [], count: connection.host + 1 - idle.count) }
+        idle[connection.host].append(connection)
     }
 
     /// A connection closed: a waiting request may now make its own.
@@ -192,6 +198,11 @@ final class UpstreamPool {
                 finished = true
                 loop.cancel(timer)
                 let connection = UpstreamConnection(tcp: tcp, host: host)
+                // Set once: a connection that closes while idle leaves the idle list.
+                connection.onIdleClose = { [weak self, unowned connection] in
+                    guard let self else { return }
+                    if connection.host < idle.count { idle[connection.host].removeAll { $0 === connection } }
+                }
                 cluster.stats.adjust(prefix + "upstream_cx_active", by: 1)
                 cluster.updateHost(host) { $0.activeConnections += 1 }
                 let previousClose = tcp.onClose
