@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2"]),
         // The pilot: Istio resources -> each proxy's Envoy configuration (listeners, clusters, routes, endpoints, secrets).
         .target(name: "MeshPilot", dependencies: ["Manifests", "ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1"]),
-        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "LocalPods", "MeshPilot", "CSQLite", "CLinux"]),
+        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2", "LocalPods", "MeshPilot", "CSQLite", "CLinux"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
         // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.

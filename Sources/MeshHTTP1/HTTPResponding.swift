@@ -1,0 +1,35 @@
+import MeshNet
+
+/// What a handler answers one request through, whichever protocol carried it: HTTP/1.1 (`HTTPResponder`) or an
+/// HTTP/2 stream (MeshHTTP2's `HTTP2Responder`), so one handler serves both. Any thread.
+public protocol HTTPResponding: AnyObject, Sendable {
+    associatedtype BodyStream: HTTPResponseStream
+    /// The loop the connection runs on.
+    var loop: EventLoop { get }
+    /// Answers with a whole response.
+    func respond(_ response: HTTPResponse)
+    /// Sends the head now; the body follows through the stream (an open-ended one for a watch or a log follow).
+    func respondStreaming(status: Int, headers: [(name: String, value: String)], contentLength: Int?) -> BodyStream
+}
+
+/// The body of a streamed response, sent as it comes; each part goes out at once. Any thread unless noted.
+public protocol HTTPResponseStream: AnyObject {
+    var loop: EventLoop { get }
+    func send(_ bytes: [UInt8])
+    func send(_ part: ByteBuffer)
+    /// Ends the response.
+    func finish()
+    /// Called once, on the loop, when the stream ends for any reason (finish, the client gone or cancelling).
+    /// Set it on the loop; set after the end, it runs at once.
+    var onEnd: () -> Void { get set }
+    /// Bytes queued for a slow client; callers may drop the stream when it grows too much. Loop only.
+    var pendingOutput: Int { get }
+}
+
+extension HTTPResponder: HTTPResponding {
+    public func respondStreaming(status: Int, headers: [(name: String, value: String)], contentLength: Int?) -> HTTPStream {
+        startStream(status: status, headers: headers, contentLength: contentLength)
+    }
+}
+
+extension HTTPStream: HTTPResponseStream {}
