@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshNet", "MeshHTTP1", "MeshTestSupport"]),
         .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1", "MeshTLS", "MeshNet", "MeshTestSupport"]),
         .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshHTTP1", "MeshTLS", "MeshNet", "KubeClient", "MeshTestSupport"]),
-        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "MeshTLS", "MeshHTTP1", "Manifests", "KubeClient", "MeshTestSupport"]),
+        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshPilot", "Manifests", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "MeshTLS", "KubeClient", "MeshControlPlane", "MeshConformance", "LocalPods",
                                                           "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),

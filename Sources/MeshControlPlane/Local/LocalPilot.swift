@@ -21,15 +21,22 @@ public final class LocalPilot: @unchecked Sendable {
     private let log: @Sendable (String) -> Void
     /// How long after a change the snapshot is rebuilt (changes within it are taken together).
     let debounce: Double
+    /// How often every proxy's configuration is computed again with no change in the store, so workload
+    /// certificates are issued again before they expire (they are renewed once two thirds of their life is gone).
+    let refreshInterval: Double
+    private var refreshTimer: DispatchSourceTimer?
 
     /// Loads or makes the mesh CA (`mesh-ca.crt`, `mesh-ca.key` 0600), reads the first snapshot and binds the
     /// discovery server's port.
-    public init(store: ObjectStore, paths: LocalStatePaths, debounce: Double = 0.05, log: @escaping @Sendable (String) -> Void) throws {
+    /// `now` is the clock certificates are issued by (tests move it).
+    public init(store: ObjectStore, paths: LocalStatePaths, debounce: Double = 0.05, refreshInterval: Double = 3_600,
+                now: @escaping @Sendable () -> Date = Date.init, log: @escaping @Sendable (String) -> Void) throws {
         self.store = store
         self.debounce = debounce
+        self.refreshInterval = refreshInterval
         self.log = log
         authority = try Self.meshAuthority(paths)
-        pilot = Pilot(authority: authority)
+        pilot = Pilot(authority: authority, now: now)
         let snapshot = Self.snapshot(of: store)
         current = (snapshot, MeshModel(snapshot))
         let box = WeakBox()
@@ -72,12 +79,19 @@ public final class LocalPilot: @unchecked Sendable {
         }
         // What changed between reading the first snapshot and watching.
         changed()
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + refreshInterval, repeating: refreshInterval)
+        timer.setEventHandler { [weak self] in self?.server.push() }
+        timer.resume()
+        refreshTimer = timer
         log("\(Timestamps.now()) pilot: serving xDS (REST-JSON) and /debug on \(address)")
     }
 
     public func stop() {
         if let watchToken { store.stopWatching(watchToken) }
         watchToken = nil
+        refreshTimer?.cancel()
+        refreshTimer = nil
         queue.sync {}
         server.stop()
     }
