@@ -26,6 +26,31 @@ public protocol HTTPResponseStream: AnyObject {
     var pendingOutput: Int { get }
 }
 
+/// A streamed response's end as its producer hears of it: `onEnd` runs once, when the stream ends, or at once when
+/// it is set after the end. Loop thread only.
+public final class StreamEnd {
+    private var callback: () -> Void = {}
+    public private(set) var hasEnded = false
+
+    public init() {}
+
+    public var onEnd: () -> Void {
+        get { callback }
+        set { if hasEnded { newValue() } else { callback = newValue } }
+    }
+
+    /// Marks the end and runs `onEnd`; false when the stream had ended already.
+    @discardableResult
+    public func end() -> Bool {
+        guard !hasEnded else { return false }
+        hasEnded = true
+        let run = callback
+        callback = {}
+        run()
+        return true
+    }
+}
+
 extension HTTPResponder: HTTPResponding {
     public func respondStreaming(status: Int, headers: [(name: String, value: String)], contentLength: Int?) -> HTTPStream {
         startStream(status: status, headers: headers, contentLength: contentLength)

@@ -6,15 +6,11 @@ import MeshHTTP1
 /// the stream (or closes the connection) ends it too, so `onEnd` always runs once.
 public final class HTTP2ResponseStream: HTTPResponseStream, @unchecked Sendable {
     private let responder: HTTP2Responder
-    private var isOver = false
+    private let end = StreamEnd()
     /// Runs once on the loop when the stream ends; set after the end, it runs at once.
-    public var onEnd: () -> Void = {} {
-        didSet {
-            guard isOver else { return }
-            let end = onEnd
-            onEnd = {}
-            end()
-        }
+    public var onEnd: () -> Void {
+        get { end.onEnd }
+        set { end.onEnd = newValue }
     }
     /// The connection's queued output crossed a watermark. Loop only.
     public var onWritabilityChanged: (Bool) -> Void = { _ in }
@@ -31,7 +27,7 @@ public final class HTTP2ResponseStream: HTTPResponseStream, @unchecked Sendable 
     public func send(_ part: ByteBuffer) {
         guard part.readableBytes > 0 else { return }
         responder.onLoop { [self] in
-            guard !isOver else { return }
+            guard !end.hasEnded else { return }
             responder.sendBody(part)
         }
     }
@@ -41,7 +37,7 @@ public final class HTTP2ResponseStream: HTTPResponseStream, @unchecked Sendable 
 
     public func finish() {
         responder.onLoop { [self] in
-            guard !isOver else { return }
+            guard !end.hasEnded else { return }
             responder.finish()
             responder.forget()
             ended()
@@ -50,12 +46,8 @@ public final class HTTP2ResponseStream: HTTPResponseStream, @unchecked Sendable 
 
     /// The stream is over (finished, reset, or the connection gone). Loop thread.
     func ended() {
-        guard !isOver else { return }
-        isOver = true
-        let end = onEnd
-        onEnd = {}
         onWritabilityChanged = { _ in }
-        end()
+        end.end()
     }
 }
 

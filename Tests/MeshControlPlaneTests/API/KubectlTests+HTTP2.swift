@@ -16,14 +16,7 @@ extension KubectlTests {
 
         // A watch streams over its HTTP/2 stream, and ends on the server once kubectl is gone.
         let watchersBefore = store.watcherCount
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.kubectl)
-        process.arguments = ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path, "--cache-dir", directory.appendingPathComponent("cache").path,
-                             "get", "configmaps", "-n", "default", "-w", "--request-timeout", "0"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let collected = PipeCollector(output)
+        let (process, collected) = configMapWatch()
         try process.run()
         defer { if process.isRunning { process.terminate() } }
         XCTAssertTrue(eventually(timeout: 20) { store.watcherCount == watchersBefore + 1 }, "kubectl's watch reached the store: \(collected.text)")
