@@ -106,12 +106,6 @@ public final class HTTPStream: @unchecked Sendable {
 
     public var loop: EventLoop { responder.loop }
 
-    /// Sends one part (nothing when empty). Any thread.
-    public func send(_ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
-        send(ByteBuffer(bytes: bytes))
-    }
-
     /// Sends one part without copying it. Any thread.
     public func send(_ part: ByteBuffer) {
         guard part.readableBytes > 0 else { return }

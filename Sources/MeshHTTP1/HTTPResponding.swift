@@ -15,7 +15,7 @@ public protocol HTTPResponding: AnyObject, Sendable {
 /// The body of a streamed response, sent as it comes; each part goes out at once. Any thread unless noted.
 public protocol HTTPResponseStream: AnyObject {
     var loop: EventLoop { get }
-    func send(_ bytes: [UInt8])
+    /// Sends one part without copying it (nothing when empty).
     func send(_ part: ByteBuffer)
     /// Ends the response.
     func finish()
@@ -24,6 +24,14 @@ public protocol HTTPResponseStream: AnyObject {
     var onEnd: () -> Void { get set }
     /// Bytes queued for a slow client; callers may drop the stream when it grows too much. Loop only.
     var pendingOutput: Int { get }
+}
+
+extension HTTPResponseStream {
+    /// Sends one part (nothing when empty). Any thread.
+    public func send(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        send(ByteBuffer(bytes: bytes))
+    }
 }
 
 /// A streamed response's end as its producer hears of it: `onEnd` runs once, when the stream ends, or at once when

@@ -19,11 +19,6 @@ public final class HTTP2ResponseStream: HTTPResponseStream, @unchecked Sendable 
 
     public var loop: EventLoop { responder.loop }
 
-    public func send(_ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
-        send(ByteBuffer(bytes: bytes))
-    }
-
     public func send(_ part: ByteBuffer) {
         guard part.readableBytes > 0 else { return }
         responder.onLoop { [self] in
