@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2"]),
         // The pilot: Istio resources -> each proxy's Envoy configuration (listeners, clusters, routes, endpoints, secrets).
         .target(name: "MeshPilot", dependencies: ["Manifests", "ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1"]),
-        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "LocalPods", "MeshPilot", "CSQLite", "CLinux"]),
+        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2", "LocalPods", "MeshPilot", "CSQLite", "CLinux"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
         // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.
@@ -81,7 +81,7 @@ let package = Package(
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
         .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshNet", "MeshHTTP1", "MeshTestSupport"]),
         .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1", "MeshTLS", "MeshNet", "MeshTestSupport"]),
-        .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshHTTP1", "MeshNet", "KubeClient", "MeshTestSupport"]),
+        .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshHTTP1", "MeshTLS", "MeshNet", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshPilot", "Manifests", "KubeClient", "MeshTestSupport"]),
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "MeshTLS", "KubeClient", "MeshControlPlane", "MeshConformance", "LocalPods",
                                                           "MeshTestSupport"]),

@@ -86,16 +86,12 @@ public final class HTTPStream: @unchecked Sendable {
     private let responder: HTTPResponder
     private let contentLength: Int?
     private var sent = 0
-    private var ended = false
+    private let end = StreamEnd()
     /// Called once, on the loop, when the stream ends for any reason (finish, client gone, server stopping). Set it on the
     /// loop; set after the stream has already ended (a first write that failed), it runs at once.
-    public var onEnd: () -> Void = {} {
-        didSet {
-            guard ended else { return }
-            let end = onEnd
-            onEnd = {}
-            end()
-        }
+    public var onEnd: () -> Void {
+        get { end.onEnd }
+        set { end.onEnd = newValue }
     }
     /// The connection's queued output crossed a watermark: stop producing while false (see `WriteWatermarks`). Loop only.
     public var onWritabilityChanged: (Bool) -> Void = { _ in }
@@ -110,17 +106,11 @@ public final class HTTPStream: @unchecked Sendable {
 
     public var loop: EventLoop { responder.loop }
 
-    /// Sends one part (nothing when empty). Any thread.
-    public func send(_ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
-        send(ByteBuffer(bytes: bytes))
-    }
-
     /// Sends one part without copying it. Any thread.
     public func send(_ part: ByteBuffer) {
         guard part.readableBytes > 0 else { return }
         responder.onLoop { [self] in
-            guard !ended, let channel = responder.connection.channel else { return }
+            guard !end.hasEnded, let channel = responder.connection.channel else { return }
             sent += part.readableBytes
             if contentLength == nil {
                 channel.write(ByteBuffer(string: String(part.readableBytes, radix: 16) + "\r\n"))
@@ -143,7 +133,7 @@ public final class HTTPStream: @unchecked Sendable {
     /// connection instead (the client would otherwise wait for the rest).
     public func finish() {
         responder.onLoop { [self] in
-            guard !ended else { return }
+            guard !end.hasEnded else { return }
             if let contentLength, sent != contentLength {
                 responder.connection.tcp.close()
                 return
@@ -156,11 +146,7 @@ public final class HTTPStream: @unchecked Sendable {
     func writabilityChanged(_ isWritable: Bool) { onWritabilityChanged(isWritable) }
 
     func ended(clientGone: Bool) {
-        guard !ended else { return }
-        ended = true
-        let end = onEnd
-        onEnd = {}
-        end()
+        guard end.end() else { return }
         onWritabilityChanged = { _ in }
         if !clientGone { responder.connection.finished(keepAlive: responder.keepAlive) }
     }

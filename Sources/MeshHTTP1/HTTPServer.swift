@@ -16,17 +16,17 @@ public typealias HTTPStreamingHandler = @Sendable (HTTPRequestHead, HTTPRequestB
 /// dribble a head (408). Each connection is a `Channel` whose top handler is the connection's HTTP state.
 public final class HTTPServer: @unchecked Sendable {
     /// How connections are accepted.
-    public enum Acceptance: Sendable {
-        /// One listening socket on the first loop, connections handed to the loops in turn.
-        case oneListener
-        /// One `SO_REUSEPORT` listening socket per loop, each loop accepting its own connections (the kernel spreads them).
-        case listenerPerLoop
-    }
+    public typealias Acceptance = ConnectionAcceptor.Acceptance
+
+    /// Makes the top handler of a connection whose TLS handshake settled on another protocol than HTTP/1.1 (ALPN
+    /// `h2`): it takes over the connection from its first bytes. Called on the connection's loop.
+    public typealias ProtocolHandoff = @Sendable () -> ChannelHandler
 
     public let port: Int
-    let loops: [EventLoop]
-    private let listeners: [TCPListener]
+    private let acceptor: ConnectionAcceptor
     private let tls: TLSServerContext?
+    /// The other protocols this server speaks, by ALPN name (the TLS context must offer them).
+    let handoffs: [String: ProtocolHandoff]
     /// What the server hands requests to.
     enum Handling {
         /// Whole requests: the connection collects each body (up to `maxBodyBytes`) before calling.
@@ -39,18 +39,19 @@ public final class HTTPServer: @unchecked Sendable {
     /// Seconds a connection may take to send a complete request head before it is answered 408 (or closed, if it sent nothing).
     let headTimeout: Double
     private let counter = NSLock()
-    private var nextLoop = 0
     private var closedSinceTrim = 0
-    /// Connections set up on each loop so far, for tests of how they spread.
-    private var accepted: [Int]
+    /// Connections by the protocol ALPN chose (`http/1.1`, `h2`; `none` without ALPN or TLS), counted at the first request.
+    private var protocolCounts: [String: Int] = [:]
 
     /// A server whose handler gets whole requests, bodies collected up to `maxBodyBytes` (more is answered 413).
     /// With `tls`, each connection's channel has a `TLSHandler` at its bottom: certificates chosen by SNI, the
-    /// context's ALPN list (offer `http/1.1` only until this server speaks h2) and its client-certificate rules.
+    /// context's ALPN list and its client-certificate rules. A connection whose ALPN choice is a key of `handoffs`
+    /// (offered by the context too, e.g. `h2` before `http/1.1`) is served by the handler that handoff makes.
     public convenience init(host: String, port: Int, loops: [EventLoop], tls: TLSServerContext?, maxBodyBytes: Int = 3 * 1024 * 1024,
-                            headTimeout: Double = 30, acceptance: Acceptance = .oneListener, handler: @escaping HTTPHandler) throws(NetworkError) {
+                            headTimeout: Double = 30, acceptance: Acceptance = .oneListener, handoffs: [String: ProtocolHandoff] = [:],
+                            handler: @escaping HTTPHandler) throws(NetworkError) {
         try self.init(host: host, port: port, loops: loops, tls: tls, maxBodyBytes: maxBodyBytes, maxHeadBytes: 64 * 1024, headTimeout: headTimeout,
-                      acceptance: acceptance, handling: .whole(handler))
+                      acceptance: acceptance, handoffs: handoffs, handling: .whole(handler))
     }
 
     /// A server whose handler gets each request's head at once and its body as it arrives; `maxBodyBytes` bounds
@@ -59,60 +60,24 @@ public final class HTTPServer: @unchecked Sendable {
                             maxHeadBytes: Int = 64 * 1024, headTimeout: Double = 30, acceptance: Acceptance = .oneListener,
                             streamingHandler: @escaping HTTPStreamingHandler) throws(NetworkError) {
         try self.init(host: host, port: port, loops: loops, tls: tls, maxBodyBytes: maxBodyBytes, maxHeadBytes: maxHeadBytes, headTimeout: headTimeout,
-                      acceptance: acceptance, handling: .streaming(streamingHandler))
+                      acceptance: acceptance, handoffs: [:], handling: .streaming(streamingHandler))
     }
 
     init(host: String, port: Int, loops: [EventLoop], tls: TLSServerContext?, maxBodyBytes: Int, maxHeadBytes: Int,
-         headTimeout: Double, acceptance: Acceptance, handling: Handling) throws(NetworkError) {
-        precondition(!loops.isEmpty, "an HTTP server needs at least one loop")
-        self.loops = loops
+         headTimeout: Double, acceptance: Acceptance, handoffs: [String: ProtocolHandoff], handling: Handling) throws(NetworkError) {
+        acceptor = try ConnectionAcceptor(host: host, port: port, loops: loops, acceptance: acceptance)
         self.tls = tls
+        self.handoffs = handoffs
         self.handling = handling
         self.maxBodyBytes = maxBodyBytes
         self.maxHeadBytes = maxHeadBytes
         self.headTimeout = headTimeout
-        accepted = Array(repeating: 0, count: loops.count)
-        switch acceptance {
-        case .oneListener:
-            listeners = [try TCPListener(host: host, port: port, loop: loops[0])]
-        case .listenerPerLoop:
-            // The first binds (port 0 picks one); the others join it on the port it got.
-            let first = try TCPListener(host: host, port: port, loop: loops[0], reusePort: true)
-            var all = [first]
-            for loop in loops.dropFirst() { all.append(try TCPListener(host: host, port: first.port, loop: loop, reusePort: true)) }
-            listeners = all
-        }
-        self.port = listeners[0].port
+        self.port = acceptor.port
     }
 
     /// Starts accepting connections (the loops must be started).
     public func start() {
-        if listeners.count > 1 {
-            for (index, listener) in listeners.enumerated() {
-                listener.start { [self] fd in setUp(fd, on: index) }
-            }
-        } else {
-            listeners[0].start { [self] fd in
-                counter.lock()
-                let index = nextLoop % loops.count
-                nextLoop += 1
-                counter.unlock()
-                setUp(fd, on: index)
-            }
-        }
-    }
-
-    /// Stops accepting; open connections end when their loops stop.
-    public func stop() { for listener in listeners { listener.close() } }
-
-    /// Makes the connection on loop `index`: at once when the listener runs on that loop, else handed over.
-    private func setUp(_ fd: Int32, on index: Int) {
-        let loop = loops[index]
-        counter.lock()
-        accepted[index] += 1
-        counter.unlock()
-        let work = { [self] in
-            let tcp = TCPConnection(fd: fd, loop: loop)
+        acceptor.start { [self] tcp in
             var bottom: [ChannelHandler] = []
             if let tls {
                 // Only when OpenSSL cannot allocate a session.
@@ -121,13 +86,25 @@ public final class HTTPServer: @unchecked Sendable {
             }
             HTTPServerConnection(tcp: tcp, server: self).begin(under: bottom)
         }
-        if loop.inLoop { work() } else { loop.execute(work) }
     }
 
+    /// Stops accepting; open connections end when their loops stop.
+    public func stop() { acceptor.stop() }
+
     /// Connections set up per loop so far.
-    var connectionsPerLoop: [Int] {
+    var connectionsPerLoop: [Int] { acceptor.connectionsPerLoop }
+
+    /// Connections served so far by the protocol ALPN chose (`http/1.1`, `h2`, `none` without ALPN), counted at
+    /// their first bytes.
+    public var connectionsByProtocol: [String: Int] {
         counter.lock(); defer { counter.unlock() }
-        return accepted
+        return protocolCounts
+    }
+
+    func countProtocol(_ name: String) {
+        counter.lock()
+        protocolCounts[name, default: 0] += 1
+        counter.unlock()
     }
 
     /// After many connections have gone, hands the heap they freed back to the system (glibc keeps freed small
@@ -171,6 +148,11 @@ final class HTTPServerConnection: ChannelHandler {
     /// The last request's responder, reused when the handler has let go of it (no one can tell it is the same).
     private var spareResponder: HTTPResponder?
     private static let largestSpareOutput = 16 * 1024
+    /// Whether the connection's first bytes have arrived (the moment a protocol handoff is decided).
+    private var sawBytes = false
+    /// The handler of the protocol that took the connection over (see `HTTPServer.ProtocolHandoff`): every event
+    /// goes to it, with this handler's context.
+    private var successor: ChannelHandler?
 
     init(tcp: TCPConnection, server: HTTPServer) {
         self.tcp = tcp
@@ -212,11 +194,34 @@ final class HTTPServerConnection: ChannelHandler {
     // MARK: Channel events
 
     func channelRead(context: ChannelContext, data: ByteBuffer) {
+        if let successor { return successor.channelRead(context: context, data: data) }
+        if !sawBytes, handOff(context) { return successor!.channelRead(context: context, data: data) }
         decoder.feed(data)
         process()
     }
 
+    /// At the first bytes (the TLS handshake is complete by then): counts the protocol ALPN chose and, when the
+    /// server has a handoff for it, lets that protocol's handler take the connection over.
+    private func handOff(_ context: ChannelContext) -> Bool {
+        sawBytes = true
+        let chosen = channel.tls?.negotiatedProtocol
+        server.countProtocol(chosen ?? "none")
+        guard let chosen, let handoff = server.handoffs[chosen] else { return false }
+        if let headTimer { tcp.loop.cancel(headTimer) }
+        headTimer = nil
+        let handler = handoff()
+        successor = handler
+        handler.channelActive(context: context)
+        return true
+    }
+
     func channelInactive(context: ChannelContext) {
+        if let successor {
+            self.successor = nil
+            server.connectionClosed()
+            channel = nil
+            return successor.channelInactive(context: context)
+        }
         server.connectionClosed()
         if let headTimer { tcp.loop.cancel(headTimer) }
         headTimer = nil
@@ -230,10 +235,12 @@ final class HTTPServerConnection: ChannelHandler {
 
     /// A client that stops sending during a streamed response has gone away (watch clients never send more).
     func channelPeerClosedWrite(context: ChannelContext) {
+        if let successor { return successor.channelPeerClosedWrite(context: context) }
         if stream != nil { tcp.close() }
     }
 
     func channelWritabilityChanged(context: ChannelContext, isWritable: Bool) {
+        if let successor { return successor.channelWritabilityChanged(context: context, isWritable: isWritable) }
         stream?.writabilityChanged(isWritable)
     }
 

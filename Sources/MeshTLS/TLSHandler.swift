@@ -31,6 +31,9 @@ public final class TLSHandler: ChannelHandler {
     public func channelActive(context: ChannelContext) {
         // An orderly close (`closeWhenDrained`) first queues close_notify.
         context.channel.connection.onClosingWhenDrained = { [self] in sendCloseNotify(context) }
+        // The peer's FIN goes to the engine, which tells a clean end (after close_notify) from a truncation.
+        context.channel.connection.onPeerFinished = { [self] in peerFinished(context) }
+        layer.loop = context.loop
         run(context) { () throws(TLSError) in try layer.start(down: context.write) }
         context.fireChannelActive()
     }
@@ -53,6 +56,18 @@ public final class TLSHandler: ChannelHandler {
     /// Passed up as is: reading is paused, so records may still wait in the socket; the end of input reaches the
     /// engine when they are read (a FIN without close_notify then closes the connection as a truncation).
     public func channelPeerClosedWrite(context: ChannelContext) { context.firePeerClosedWrite() }
+
+    /// The peer sent its FIN. Without a close_notify before it, the stream was cut off (an attacker or a crash can
+    /// end a body early that way): the connection closes with OpenSSL's "unexpected eof while reading" as its
+    /// `closeReason`, as a failure; after one, it closes in order.
+    private func peerFinished(_ context: ChannelContext) {
+        guard !failed else { return context.channel.close() }
+        run(context) { () throws(TLSError) in
+            try layer.receiveEndOfInput(up: context.fireChannelRead, down: context.write)
+            sendCloseNotify(context)
+            context.channel.closeWhenDrained()
+        }
+    }
 
     private func sendCloseNotify(_ context: ChannelContext) {
         guard !failed, !closing else { return }

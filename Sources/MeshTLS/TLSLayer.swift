@@ -13,8 +13,11 @@ public final class TLSLayer {
     private var announced = false
     /// Called once, when the handshake completes (ALPN's choice, the peer's identity and resumption are known then).
     public var onHandshake: (TLSEngine) -> Void = { _ in }
-    /// Plaintext bytes a read produces at most per buffer passed up.
+    /// Plaintext bytes a read produces at most per buffer passed up, without a loop.
     private let readSize = 16 * 1024
+    /// The loop the layer runs on (set before the first `receive`): plaintext is then decrypted into the loop's shared
+    /// block and passed up as slices of it, so a read allocates nothing. Without one, each read takes a new buffer.
+    public var loop: EventLoop?
     private var sawFirstByte = false
     /// A server's first bytes were a plain HTTP request, not a TLS record. The stack should then send
     /// `plainHTTPAnswer` as it is (unencrypted) and close, as Go's servers (kube-apiserver) answer, rather than a
@@ -71,18 +74,17 @@ public final class TLSLayer {
         try advance(down: down)
         guard engine.isHandshakeComplete else { return true }
         while true {
-            var buffer = ByteBuffer(capacity: readSize)
             let result: TLSEngine.ReadResult
+            let plaintext: ByteBuffer?
             do throws(TLSError) {
-                result = try buffer.withUnsafeMutableWritableBytes { space in Result { () throws(TLSError) in try engine.read(into: space) } }.get()
+                (result, plaintext) = try read()
             } catch {
                 passOutput(down)  // the alert that tells the peer why
                 throw error
             }
             switch result {
-            case .bytes(let count):
-                buffer.moveWriterIndex(forwardBy: count)
-                up(buffer)
+            case .bytes:
+                if let plaintext { up(plaintext) }
             case .needsInput:
                 passOutput(down)  // TLS 1.3 key updates and the like
                 return true
@@ -91,6 +93,24 @@ public final class TLSLayer {
                 return false
             }
         }
+    }
+
+    /// One read from the engine: into the loop's shared block when there is a loop, else into a new buffer.
+    private func read() throws(TLSError) -> (TLSEngine.ReadResult, ByteBuffer?) {
+        guard let loop else {
+            var buffer = ByteBuffer(capacity: readSize)
+            let result = try buffer.withUnsafeMutableWritableBytes { space in Result { () throws(TLSError) in try engine.read(into: space) } }.get()
+            guard case .bytes(let count) = result else { return (result, nil) }
+            buffer.moveWriterIndex(forwardBy: count)
+            return (result, buffer)
+        }
+        var outcome = Result<TLSEngine.ReadResult, TLSError>.success(.needsInput)
+        let plaintext = loop.plaintextBuffer.receive { space in
+            outcome = Result { () throws(TLSError) in try engine.read(into: space) }
+            guard case .success(.bytes(let count)) = outcome else { return 0 }
+            return count
+        }
+        return (try outcome.get(), plaintext)
     }
 
     /// The handshake as far as it goes; once complete, what was held goes out.

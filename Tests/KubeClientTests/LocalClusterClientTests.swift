@@ -6,7 +6,7 @@ import MeshControlPlane
 
 /// The client against meshctl's local control plane over real HTTPS: watches that resume, tls-server-name.
 final class LocalClusterClientTests: XCTestCase {
-    private var plane: LocalControlPlane!
+    var plane: LocalControlPlane!
     private var directory: URL!
 
     override func setUpWithError() throws {
@@ -20,12 +20,12 @@ final class LocalClusterClientTests: XCTestCase {
         if let directory { try? FileManager.default.removeItem(at: directory) }
     }
 
-    private func access(tlsServerName: String? = nil) -> ClusterAccess {
+    func access(tlsServerName: String? = nil) -> ClusterAccess {
         ClusterAccess(contextName: "local", server: plane.url, namespace: "default", certificateAuthority: plane.authorityPEM,
                       insecureSkipTLSVerify: false, tlsServerName: tlsServerName, proxyURL: nil, credentials: .token(plane.token), source: "test")
     }
 
-    private func configMap(_ name: String) -> JSONValue {
+    func configMap(_ name: String) -> JSONValue {
         .object([("metadata", .object([("name", .string(name))])), ("data", .object([("k", .string("v"))]))])
     }
 

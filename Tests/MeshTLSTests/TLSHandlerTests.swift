@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import MeshTestSupport
 @testable import MeshNet
 @testable import MeshTLS
 @testable import MeshHTTP1
@@ -75,4 +76,75 @@ final class TLSHandlerTests: XCTestCase {
         XCTAssertTrue(String(decoding: received, as: UTF8.self).hasSuffix("bye"))
         XCTAssertTrue(stream.engine.receivedCloseNotify)
     }
+
+    /// A peer that stops (TCP FIN) without close_notify mid-body is reported as a truncation: the connection's
+    /// `closeReason` carries OpenSSL's "unexpected eof while reading"; with close_notify first, the end is clean.
+    func testAPeerThatStopsWithoutCloseNotifyIsATruncation() throws {
+        let authority = try CertificateAuthority()
+        loops = try (0..<2).map { try EventLoop(name: "tls-truncation-\($0)") }
+        for loop in loops { loop.start() }
+        let context = try TLSServerContext(TLSServerConfiguration(identity: try authority.issueServer(dnsNames: ["api.mesh.local"])))
+        let trust = try TLSClientContext(trusting: [authority.certificate])
+
+        func exchange(orderly: Bool) throws -> (received: String, reason: NetworkError?) {
+            let listener = try TCPListener(host: "127.0.0.1", port: 0, loop: loops[1])
+            defer { listener.close() }
+            listener.start { [loops] fd in
+                let tcp = TCPConnection(fd: fd, loop: loops[1])
+                // Half a body, then the end: closeWhenDrained sends close_notify first; close is a bare FIN.
+                let server = Channel(connection: tcp, handlers: [try! TLSHandler(server: context), OnFirstRead { context in
+                    context.writeAndFlush(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf"))
+                    if orderly { context.channel.closeWhenDrained() } else { context.channel.close() }
+                }])
+                try? server.start()
+            }
+            let outcome = ClientOutcome()
+            Channel.connect(host: "127.0.0.1", port: listener.port, loop: loops[0], tls: trust, serverName: "api.mesh.local",
+                            handlers: { [outcome.recorder] }) { result in
+                guard case .success(let channel) = result else { return outcome.finish(reason: .tls("connect failed")) }
+                channel.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: api.mesh.local\r\n\r\n"))
+            }
+            XCTAssertTrue(eventually(timeout: 20) { outcome.isDone }, "the client's connection closed")
+            return outcome.result
+        }
+
+        let cut = try exchange(orderly: false)
+        XCTAssertTrue(cut.received.hasSuffix("half"), cut.received)
+        XCTAssertTrue("\(cut.reason.map { "\($0)" } ?? "none")".contains("unexpected eof"), "a truncation, not a clean end: \(cut.reason.map { "\($0)" } ?? "none")")
+        let clean = try exchange(orderly: true)
+        XCTAssertTrue(clean.received.hasSuffix("half"), clean.received)
+        XCTAssertNil(clean.reason, "close_notify then FIN is an orderly end")
+    }
+}
+
+/// Runs `action` on the first plaintext a channel reads.
+private final class OnFirstRead: ChannelHandler {
+    private var action: ((ChannelContext) -> Void)?
+    init(_ action: @escaping (ChannelContext) -> Void) { self.action = action }
+    func channelRead(context: ChannelContext, data: ByteBuffer) {
+        let run = action
+        action = nil
+        run?(context)
+    }
+}
+
+/// What a client channel read and why it closed, for the test thread.
+private final class ClientOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var received = ""
+    private var reason: NetworkError?
+    private var done = false
+
+    final class Recorder: ChannelHandler {
+        unowned let outcome: ClientOutcome
+        init(_ outcome: ClientOutcome) { self.outcome = outcome }
+        func channelRead(context: ChannelContext, data: ByteBuffer) { outcome.append(String(decoding: data.readableArray, as: UTF8.self)) }
+        func channelInactive(context: ChannelContext) { outcome.finish(reason: context.channel.connection.closeReason) }
+    }
+    lazy var recorder = Recorder(self)
+
+    func append(_ text: String) { lock.lock(); received += text; lock.unlock() }
+    func finish(reason: NetworkError?) { lock.lock(); self.reason = reason; done = true; lock.unlock() }
+    var isDone: Bool { lock.lock(); defer { lock.unlock() }; return done }
+    var result: (received: String, reason: NetworkError?) { lock.lock(); defer { lock.unlock() }; return (received, reason) }
 }

@@ -101,6 +101,45 @@ final class TLSLayerTests: XCTestCase {
         _ = connection
     }
 
+    /// With its loop known, a layer decrypts into the loop's shared block: records read one after another come up
+    /// as neighbouring slices of one block (no 16 KiB buffer per read), and the block is reused once let go.
+    func testPlaintextIsReadIntoTheLoopsSharedBlock() throws {
+        let authority = try CertificateAuthority()
+        let server = TLSLayer(engine: try TLSEngine(server: TLSServerContext(TLSServerConfiguration(identity: try authority.issueServer(dnsNames: ["api.mesh.local"])))))
+        let loop = try EventLoop(name: "tls-plaintext-block")
+        server.loop = loop
+        let client = TLSLayer(engine: try TLSEngine(client: TLSClientContext(trusting: [authority.certificate]), serverName: "api.mesh.local"))
+        var toServer: [ByteBuffer] = [], toClient: [ByteBuffer] = []
+        try client.start { toServer.append($0) }
+        while !toServer.isEmpty || !toClient.isEmpty {
+            for bytes in toServer { try server.receive(bytes, up: { _ in }, down: { toClient.append($0) }) }
+            toServer = []
+            for bytes in toClient { try client.receive(bytes, up: { _ in }, down: { toServer.append($0) }) }
+            toClient = []
+        }
+        XCTAssertTrue(server.engine.isHandshakeComplete && client.engine.isHandshakeComplete)
+
+        func records(_ count: Int) throws -> [ByteBuffer] {
+            var sent: [ByteBuffer] = []
+            for index in 0..<count { try client.send(ByteBuffer(bytes: [UInt8](repeating: UInt8(index), count: 1000)), down: { sent.append($0) }) }
+            return sent
+        }
+        var kept: [ByteBuffer] = []
+        for record in try records(10) { try server.receive(record, up: { kept.append($0) }, down: { _ in }) }
+        let starts = kept.map { $0.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) } }
+        XCTAssertEqual(kept.map(\.readableBytes), Array(repeating: 1000, count: 10))
+        XCTAssertEqual(zip(starts.dropFirst(), starts).map { $0 - $1 }, Array(repeating: 1000, count: 9), "one block, slice after slice")
+        XCTAssertEqual(kept[3].readableArray, [UInt8](repeating: 3, count: 1000))
+
+        // Let go of, the block is read into from its start again.
+        kept = []
+        var again: [UInt] = []
+        for record in try records(3) {
+            try server.receive(record, up: { plaintext in again.append(plaintext.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }) }, down: { _ in })
+        }
+        XCTAssertEqual(again, Array(repeating: starts[0], count: 3))
+    }
+
     func testAFailedHandshakeSendsItsAlertDown() throws {
         let authority = try CertificateAuthority()
         var serverConfiguration = TLSServerConfiguration(identity: try authority.issueServer(dnsNames: ["api.mesh.local"]))

@@ -13,7 +13,7 @@ extension KubernetesAPI {
                         ("platform", .string("linux/amd64"))])
     }
 
-    func openAPI(_ request: HTTPRequest, _ responder: HTTPResponder, segments: [String]) throws {
+    func openAPI(_ request: HTTPRequest, _ responder: any HTTPResponding, segments: [String]) throws {
         guard segments.first == "v3" else { throw notFoundPath() }
         if segments.count == 1 {
             send(responder, 200, Discovery.openAPIRoot(serverVersion: serverVersion, servedTypes, definitions: customKinds.signature))

@@ -12,7 +12,7 @@ extension KubernetesAPI {
     }
 
     /// `pods/NAME[:PORT]/proxy/PATH` and `pods/NAME/log`, as kube-apiserver serves them.
-    func podSubresource(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {
+    func podSubresource(_ request: HTTPRequest, _ responder: any HTTPResponding, _ target: Target) throws {
         switch target.subresource {
         case "log": try podLog(request, responder, target)
         case "proxy": try podProxy(request, responder, target)
@@ -40,7 +40,7 @@ extension KubernetesAPI {
     /// Forwards the request to `status.podIP:PORT` over plain HTTP (`NAME`, `NAME:PORT`, `http:NAME:PORT`) and
     /// answers with the pod's answer; a pod that cannot be reached is a 503 naming the address, as kube-apiserver
     /// says it.
-    func podProxy(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {
+    func podProxy(_ request: HTTPRequest, _ responder: any HTTPResponding, _ target: Target) throws {
         var parts = (target.name ?? "").split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         if parts.count == 3, parts[0] == "http" { parts.removeFirst() }
         guard parts.count <= 2, let name = parts.first, !name.isEmpty else {
@@ -97,7 +97,7 @@ extension KubernetesAPI {
     /// A pod's container log: what the container's process wrote, read from the kubelet's log files, with
     /// kubectl's options (`follow`, `tailLines`, `sinceSeconds`, `sinceTime`, `timestamps`, `previous`,
     /// `limitBytes`, `container`). A container that has not started is answered as kube-apiserver does (400).
-    func podLog(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {
+    func podLog(_ request: HTTPRequest, _ responder: any HTTPResponding, _ target: Target) throws {
         guard request.method == "GET" else { throw APIError.methodNotAllowed }
         let name = target.name ?? ""
         guard let pod = try store.get(target.type.key, namespace: target.storageNamespace, name: name) else { throw APIError.notFound(target.type, name) }
@@ -136,7 +136,7 @@ extension KubernetesAPI {
             responder.respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain")], body: body))
             return
         }
-        let stream = responder.startStream(status: 200, headers: [("Content-Type", "text/plain"), ("Cache-Control", "no-cache")])
+        let stream = responder.respondStreaming(status: 200, headers: [("Content-Type", "text/plain"), ("Cache-Control", "no-cache")], contentLength: nil)
         stream.send(body)
         let loop = stream.loop
         let store = self.store, key = target.type.key, namespace = target.storageNamespace, uid = pod["metadata"]?["uid"]?.string ?? ""

@@ -15,7 +15,7 @@ extension KubernetesAPI {
         }
     }
 
-    func list(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {
+    func list(_ request: HTTPRequest, _ responder: any HTTPResponding, _ target: Target) throws {
         let matches = try selected(request, target)
         let query = request.query
         let limit = query["limit"].flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? Int.max

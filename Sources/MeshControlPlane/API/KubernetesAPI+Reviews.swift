@@ -12,7 +12,7 @@ extension KubernetesAPI {
 
     /// Answers a POST to a review resource; false when the request is for something else. kubectl sends these
     /// bodies as protobuf, which the answers do not need: they depend on nothing the client asks.
-    func answerReview(_ request: HTTPRequest, _ responder: HTTPResponder, group: String, version: String, rest: [String]) throws -> Bool {
+    func answerReview(_ request: HTTPRequest, _ responder: any HTTPResponding, group: String, version: String, rest: [String]) throws -> Bool {
         guard rest.count == 1, ["authorization.k8s.io", "authentication.k8s.io"].contains(group) else { return false }
         let apiVersion = "\(group)/\(version)"
         let status: JSONValue

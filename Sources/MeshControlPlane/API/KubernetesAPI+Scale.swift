@@ -5,7 +5,7 @@ import MeshHTTP1
 
 extension KubernetesAPI {
     /// The `scale` subresource (`kubectl scale`): an autoscaling/v1 Scale over the workload's spec.replicas.
-    func scale(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target, name: String) throws {
+    func scale(_ request: HTTPRequest, _ responder: any HTTPResponding, _ target: Target, name: String) throws {
         func scaleObject(_ workload: JSONValue) -> JSONValue {
             let metadata = workload["metadata"] ?? .object([])
             return .object([("kind", .string("Scale")), ("apiVersion", .string("autoscaling/v1")),

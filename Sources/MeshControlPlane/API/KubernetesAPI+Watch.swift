@@ -4,13 +4,13 @@ import MeshNet
 import MeshHTTP1
 
 extension KubernetesAPI {
-    func watch(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {
+    func watch(_ request: HTTPRequest, _ responder: any HTTPResponding, _ target: Target) throws {
         let matches = try selected(request, target)
         let query = request.query
         let asTable = Tables.wanted(request.header("Accept"))
         let namespace = target.type.namespaced ? target.namespace : nil
         let key = target.type.key
-        let stream = responder.startStream(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-cache")])
+        let stream = responder.respondStreaming(status: 200, headers: [("Content-Type", "application/json"), ("Cache-Control", "no-cache")], contentLength: nil)
         let sentColumns = Mutex(false)
         func line(_ type: String, _ object: JSONValue) -> [UInt8] {
             var shown = object

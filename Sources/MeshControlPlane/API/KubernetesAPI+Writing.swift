@@ -181,7 +181,7 @@ extension KubernetesAPI {
         }
     }
 
-    func deleteCollection(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target, dryRun: Bool) throws {
+    func deleteCollection(_ request: HTTPRequest, _ responder: any HTTPResponding, _ target: Target, dryRun: Bool) throws {
         // As kube-apiserver: namespaces have no deletecollection (one request must not end every namespace, istio-system included).
         guard target.type.plural != "namespaces" else { throw APIError.methodNotAllowed }
         let matches = try selected(request, target)

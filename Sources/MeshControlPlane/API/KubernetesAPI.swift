@@ -41,7 +41,7 @@ public final class KubernetesAPI: @unchecked Sendable {
     /// Where the server reports its own failures (local mode sends standard error to its log file).
     public var log: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
-    public func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+    public func handle(_ request: HTTPRequest, _ responder: any HTTPResponding) {
         do {
             try route(request, responder)
         } catch let error as APIError {
@@ -55,7 +55,7 @@ public final class KubernetesAPI: @unchecked Sendable {
         }
     }
 
-    func route(_ request: HTTPRequest, _ responder: HTTPResponder) throws {
+    func route(_ request: HTTPRequest, _ responder: any HTTPResponding) throws {
         let segments = request.pathSegments
         let path = "/" + segments.joined(separator: "/")
         // Health and version are public, as on a real API server.
@@ -114,7 +114,7 @@ public final class KubernetesAPI: @unchecked Sendable {
         var storageNamespace: String { type.namespaced ? (namespace ?? "") : "" }
     }
 
-    func resourceRequest(_ request: HTTPRequest, _ responder: HTTPResponder, group: String, version: String, rest: [String]) throws {
+    func resourceRequest(_ request: HTTPRequest, _ responder: any HTTPResponding, group: String, version: String, rest: [String]) throws {
         if rest.isEmpty {
             guard let list = Discovery.resourceList(group: group, version: version, servedTypes) else { throw notFoundPath() }
             send(responder, 200, list)
@@ -220,7 +220,7 @@ public final class KubernetesAPI: @unchecked Sendable {
         }
     }
 
-    func send(_ responder: HTTPResponder, _ status: Int, _ value: JSONValue, contentType: String = "application/json",
+    func send(_ responder: any HTTPResponding, _ status: Int, _ value: JSONValue, contentType: String = "application/json",
               headers: [(name: String, value: String)] = []) {
         responder.respond(HTTPResponse(status: status, headers: [("Content-Type", contentType)] + headers, body: value.serializedBytes))
     }

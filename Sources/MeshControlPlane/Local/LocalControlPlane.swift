@@ -3,6 +3,7 @@ import Manifests
 import MeshNet
 import MeshTLS
 import MeshHTTP1
+import MeshHTTP2
 
 /// The files of a local control plane's state directory.
 public struct LocalStatePaths: Sendable {
@@ -86,8 +87,13 @@ public final class LocalControlPlane: @unchecked Sendable {
         let store = try ObjectStore(path: paths.database.path)
         api = KubernetesAPI(store: store, token: token)
         loops = try (0..<max(1, loopCount)).map { try EventLoop(name: "meshctl-api-\($0)") }
-        let tls = try TLSServerContext(certificateChain: [credentials.serverCertificate], key: credentials.serverKey)
-        server = try HTTPServer(host: "127.0.0.1", port: port, loops: loops, tls: tls) { [api] request, responder in
+        // HTTP/2 where the client offers it (kubectl's Go client and libcurl do), HTTP/1.1 otherwise, as a real API server.
+        var configuration = TLSServerConfiguration(identity: TLSIdentity(chain: [credentials.serverCertificate], key: credentials.serverKey))
+        configuration.applicationProtocols = ["h2", "http/1.1"]
+        let tls = try TLSServerContext(configuration)
+        let h2 = HTTP2Service(maxBodyBytes: Self.maxBodyBytes, idleTimeout: nil) { [api] request, responder in api.handle(request, responder) }
+        server = try HTTPServer(host: "127.0.0.1", port: port, loops: loops, tls: tls, maxBodyBytes: Self.maxBodyBytes,
+                                handoffs: ["h2": { h2.connectionHandler() }]) { [api] request, responder in
             api.handle(request, responder)
         }
         self.port = server.port
@@ -104,6 +110,12 @@ public final class LocalControlPlane: @unchecked Sendable {
     }
 
     public var url: String { "https://127.0.0.1:\(port)" }
+
+    /// The largest request body the API reads (3 MiB, as a real API server's limit on most writes).
+    static let maxBodyBytes = 3 * 1024 * 1024
+
+    /// Connections served so far by the protocol ALPN chose (`h2`, `http/1.1`).
+    public var connectionsByProtocol: [String: Int] { server.connectionsByProtocol }
 
     /// Ends the pod processes a control plane on `stateDirectory` left running (one killed before it could stop
     /// them); returns how many there were.

@@ -83,6 +83,9 @@ public final class HTTP2Connection {
     /// Bytes queued on a stream, waiting for the peer's window.
     public func pendingBytes(on streamID: UInt32) -> Int { streams[streamID]?.pendingBytes ?? 0 }
 
+    /// Whether stream `streamID` is open (not closed or reset, nor unknown).
+    public func isStreamOpen(_ streamID: UInt32) -> Bool { streams[streamID] != nil }
+
     /// What the peer's windows let this side send now on a stream (nil for a stream not kept).
     public func sendWindow(on streamID: UInt32) -> (stream: Int, connection: Int)? {
         streams[streamID].map { ($0.sendWindow, connectionSendWindow) }

@@ -5,7 +5,7 @@ import MeshHTTP1
 /// Answers one HTTP/2 request, once: with a whole response, or a head then body parts (`startStream`). Safe from
 /// any thread; the work happens on the connection's loop.
 public final class HTTP2Responder: @unchecked Sendable {
-    private let connection: HTTP2ServerConnection
+    let connection: HTTP2ServerConnection
     let streamID: UInt32
 
     init(connection: HTTP2ServerConnection, streamID: UInt32) {
@@ -46,7 +46,7 @@ public final class HTTP2Responder: @unchecked Sendable {
         onLoop { [self] in connection.consumed(streamID, count) }
     }
 
-    fileprivate func onLoop(_ work: @escaping () -> Void) {
+    func onLoop(_ work: @escaping () -> Void) {
         if loop.inLoop { work() } else { loop.execute(work) }
     }
 }
@@ -99,13 +99,10 @@ public final class HTTP2ServerStream: @unchecked Sendable {
 /// A streaming request handler: called on a loop thread when a request head arrives.
 public typealias HTTP2StreamHandler = @Sendable (HTTP2ServerStream) -> Void
 
-/// HTTP/2 over cleartext TCP on a few event loops: h2c with prior knowledge (RFC 9113 section 3.3), or an
-/// HTTP/1.1 request that asks to upgrade to h2c (RFC 7540 section 3.2); other HTTP/1.1 requests get 426. Requests
-/// reach the handler as MeshNet's `HTTPRequest` (version 20, `:authority` as a `host` header).
-public final class HTTP2Server: @unchecked Sendable {
-    public let port: Int
-    let loops: [EventLoop]
-    private let listener: TCPListener
+/// What an HTTP/2 connection serves, whatever carries it: the settings, limits and the handler. `HTTP2Server` runs
+/// one over cleartext TCP; `connectionHandler()` makes the top handler of a channel for another carrier, such as
+/// an HTTP/1.1 server's TLS connections on which ALPN chose `h2` (`HTTPServer`'s handoffs).
+public final class HTTP2Service: @unchecked Sendable {
     let settings: HTTP2LocalSettings
     let maxBodyBytes: Int
     /// Seconds a connection may go without a stream or a read (between one and two of them) before a GOAWAY
@@ -113,60 +110,81 @@ public final class HTTP2Server: @unchecked Sendable {
     let idleTimeout: Double?
     private let handler: HTTP2Handler?
     let streamHandler: HTTP2StreamHandler?
-    private let counter = NSLock()
-    private var nextLoop = 0
+
+    /// A service whose handler gets each request whole, body included (up to `maxBodyBytes`, else 413).
+    public convenience init(settings: HTTP2LocalSettings = HTTP2LocalSettings(), maxBodyBytes: Int = 16 * 1024 * 1024, idleTimeout: Double? = 60,
+                            handler: @escaping HTTP2Handler) {
+        self.init(settings: settings, maxBodyBytes: maxBodyBytes, idleTimeout: idleTimeout, handler: handler, streamHandler: nil)
+    }
+
+    /// A service whose handler sees each request as it arrives (head, body parts, end) instead of whole.
+    public convenience init(settings: HTTP2LocalSettings = HTTP2LocalSettings(), idleTimeout: Double? = 60, streamHandler: @escaping HTTP2StreamHandler) {
+        self.init(settings: settings, maxBodyBytes: 0, idleTimeout: idleTimeout, handler: nil, streamHandler: streamHandler)
+    }
+
+    private init(settings: HTTP2LocalSettings, maxBodyBytes: Int, idleTimeout: Double?, handler: HTTP2Handler?, streamHandler: HTTP2StreamHandler?) {
+        self.settings = settings
+        self.maxBodyBytes = maxBodyBytes
+        self.idleTimeout = idleTimeout
+        self.handler = handler
+        self.streamHandler = streamHandler
+    }
+
+    /// The top handler of a new connection's channel (on its loop), which speaks HTTP/2 from the first bytes it
+    /// reads: the client preface, or an HTTP/1.1 request asking to upgrade to h2c.
+    public func connectionHandler() -> ChannelHandler { HTTP2ServerConnection(service: self) }
+
+    func handle(_ request: HTTPRequest, _ responder: HTTP2Responder) { handler?(request, responder) }
+}
+
+/// HTTP/2 over cleartext TCP on a few event loops: h2c with prior knowledge (RFC 9113 section 3.3), or an
+/// HTTP/1.1 request that asks to upgrade to h2c (RFC 7540 section 3.2); other HTTP/1.1 requests get 426. Requests
+/// reach the handler as MeshHTTP1's `HTTPRequest` (version 20, `:authority` as a `host` header).
+public final class HTTP2Server: @unchecked Sendable {
+    public let port: Int
+    private let acceptor: ConnectionAcceptor
+    let service: HTTP2Service
 
     /// A server whose handler gets each request whole, body included (up to `maxBodyBytes`, else 413).
     public convenience init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings = HTTP2LocalSettings(),
                             maxBodyBytes: Int = 16 * 1024 * 1024, idleTimeout: Double? = 60, handler: @escaping HTTP2Handler) throws(NetworkError) {
-        try self.init(host: host, port: port, loops: loops, settings: settings, maxBodyBytes: maxBodyBytes, idleTimeout: idleTimeout,
-                      handler: handler, streamHandler: nil)
+        try self.init(host: host, port: port, loops: loops,
+                      service: HTTP2Service(settings: settings, maxBodyBytes: maxBodyBytes, idleTimeout: idleTimeout, handler: handler))
     }
 
     /// A server whose handler sees each request as it arrives (head, body parts, end) instead of whole.
     public convenience init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings = HTTP2LocalSettings(),
                             idleTimeout: Double? = 60, streamHandler: @escaping HTTP2StreamHandler) throws(NetworkError) {
-        try self.init(host: host, port: port, loops: loops, settings: settings, maxBodyBytes: 0, idleTimeout: idleTimeout,
-                      handler: nil, streamHandler: streamHandler)
+        try self.init(host: host, port: port, loops: loops, service: HTTP2Service(settings: settings, idleTimeout: idleTimeout, streamHandler: streamHandler))
     }
 
-    private init(host: String, port: Int, loops: [EventLoop], settings: HTTP2LocalSettings, maxBodyBytes: Int, idleTimeout: Double?,
-                 handler: HTTP2Handler?, streamHandler: HTTP2StreamHandler?) throws(NetworkError) {
-        precondition(!loops.isEmpty, "an HTTP/2 server needs at least one loop")
-        self.loops = loops
-        self.settings = settings
-        self.idleTimeout = idleTimeout
-        self.maxBodyBytes = maxBodyBytes
-        self.handler = handler
-        self.streamHandler = streamHandler
-        listener = try TCPListener(host: host, port: port, loop: loops[0])
-        self.port = listener.port
+    /// A server of `service` on `host:port` (0: any free port).
+    public init(host: String, port: Int, loops: [EventLoop], service: HTTP2Service) throws(NetworkError) {
+        acceptor = try ConnectionAcceptor(host: host, port: port, loops: loops)
+        self.service = service
+        self.port = acceptor.port
     }
 
     /// Starts accepting connections (the loops must be started).
     public func start() {
-        listener.start { [self] fd in
-            counter.lock()
-            let loop = loops[nextLoop % loops.count]
-            nextLoop += 1
-            counter.unlock()
-            loop.execute { [self] in
-                let tcp = TCPConnection(fd: fd, loop: loop)
-                HTTP2ServerConnection(tcp: tcp, server: self).begin()
-            }
+        acceptor.start { [service] tcp in
+            let channel = Channel(connection: tcp, handlers: [service.connectionHandler()])
+            try? channel.start()
         }
     }
 
     /// Stops accepting; open connections end when their loops stop.
-    public func stop() { listener.close() }
-
-    func handle(_ request: HTTPRequest, _ responder: HTTP2Responder) { handler?(request, responder) }
+    public func stop() { acceptor.stop() }
 }
 
-/// One client connection: bytes between the socket and the HTTP/2 state machine, requests gathered per stream.
-final class HTTP2ServerConnection {
-    let tcp: TCPConnection
-    private unowned let server: HTTP2Server
+/// One client connection, the top handler of its channel: bytes between the channel and the HTTP/2 state machine,
+/// requests gathered per stream.
+final class HTTP2ServerConnection: ChannelHandler {
+    private let server: HTTP2Service
+    /// The handler's place in its channel, from `channelActive` until the connection closes.
+    private var context: ChannelContext?
+    /// The connection under the channel (its loop, addresses, output queue), from `channelActive` on.
+    private(set) var tcp: TCPConnection!
     private let connection: HTTP2Connection
     /// Requests whose body is still arriving.
     private var requests: [UInt32: HTTPRequest] = [:]
@@ -174,32 +192,65 @@ final class HTTP2ServerConnection {
     private var liveStreams: [UInt32: HTTP2ServerStream] = [:]
     /// Streams answering a HEAD request: their response keeps its content-length and sends no body.
     private var headStreams: Set<UInt32> = []
-    /// Kept alive by the loop's handler table through `tcp`'s callbacks.
-    private var retainSelf: HTTP2ServerConnection?
+    /// Streamed answers to whole-request handlers, told when their stream is reset or the connection goes.
+    private var answerStreams: [UInt32: HTTP2ResponseStream] = [:]
     /// Set while a read is handled: answers given meanwhile go out in one write at its end.
     private var reading = false
 
-    init(tcp: TCPConnection, server: HTTP2Server) {
-        self.tcp = tcp
-        self.server = server
-        connection = HTTP2Connection(role: .server, settings: server.settings)
+    init(service: HTTP2Service) {
+        server = service
+        connection = HTTP2Connection(role: .server, settings: service.settings)
     }
 
-    func begin() {
-        retainSelf = self
-        // Held for the whole read: answering may close the connection, which lets go of `retainSelf`.
-        tcp.onData = { [unowned self] bytes in withExtendedLifetime(self) { read(bytes) } }
-        tcp.onClose = { [unowned self] in
-            if let idleTimer { tcp.loop.cancel(idleTimer) }
-            requests.removeAll()
-            let live = liveStreams.values
-            liveStreams.removeAll()
-            for stream in live { stream.wasReset(.cancel) }
-            retainSelf = nil
-        }
+    // MARK: Channel events
+
+    func channelActive(context: ChannelContext) {
+        self.context = context
+        tcp = context.channel.connection
         // The server's SETTINGS wait for the first bytes: after a 101, they must follow it.
-        do { try tcp.start() } catch { tcp.close(); return }
         armIdleTimer()
+    }
+
+    func channelRead(context: ChannelContext, data: ByteBuffer) {
+        // Held for the whole read: answering may close the connection, which lets go of the channel's handlers.
+        withExtendedLifetime(self) { read(data) }
+    }
+
+    func channelInactive(context: ChannelContext) {
+        if let idleTimer { tcp.loop.cancel(idleTimer) }
+        idleTimer = nil
+        requests.removeAll()
+        let live = liveStreams.values
+        liveStreams.removeAll()
+        for stream in live { stream.wasReset(.cancel) }
+        let answers = answerStreams.values
+        answerStreams.removeAll()
+        for stream in answers { stream.ended() }
+        self.context = nil
+    }
+
+    func channelWritabilityChanged(context: ChannelContext, isWritable: Bool) {
+        for stream in answerStreams.values { stream.onWritabilityChanged(isWritable) }
+    }
+
+    /// Tells `stream` when stream `id` is reset or the connection goes; false when either has happened already.
+    func watch(_ stream: HTTP2ResponseStream, on id: UInt32) -> Bool {
+        guard context != nil, connection.isStreamOpen(id) else { return false }
+        answerStreams[id] = stream
+        return true
+    }
+
+    func unwatch(_ id: UInt32) { answerStreams[id] = nil }
+
+    /// Bytes of stream `id`'s answer not yet written to the socket, and all the connection's queued output.
+    func pendingOutput(on id: UInt32) -> Int { (tcp?.pendingOutput ?? 0) + connection.pendingBytes(on: id) }
+
+    /// Sends `bytes` now (the bottom handler, TLS say, turns them into records).
+    private func send(_ bytes: ByteBuffer) { context?.writeAndFlush(bytes) }
+
+    /// Closes once what is queued is written (after TLS's close_notify, when TLS is below).
+    private func closeWhenDrained() {
+        if let context { context.channel.closeWhenDrained() } else { tcp?.closeWhenDrained() }
     }
 
     private var idleTimer: EventLoop.TimerID?
@@ -263,11 +314,11 @@ final class HTTP2ServerConnection {
             var answer = "HTTP/1.1 \(status) \(status == 426 ? "Upgrade Required" : "Bad Request")\r\nContent-Type: text/plain\r\n"
             if status == 426 { answer += "Upgrade: h2c\r\n" }
             answer += "Connection: close\r\nContent-Length: \(reason.utf8.count + 1)\r\n\r\n\(reason)\n"
-            tcp.send(Array(answer.utf8))
-            tcp.closeWhenDrained()
+            send(ByteBuffer(string: answer))
+            closeWhenDrained()
             return false
         case .upgrade(let request, let fields, let settings, let rest):
-            tcp.send(Array("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n".utf8))
+            send(ByteBuffer(string: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"))
             do {
                 try connection.acceptUpgrade(request: fields, peerSettings: settings)
             } catch {
@@ -336,12 +387,16 @@ final class HTTP2ServerConnection {
                 requests[id] = nil
                 headStreams.remove(id)
                 liveStreams.removeValue(forKey: id)?.wasReset(code)
+                answerStreams.removeValue(forKey: id)?.ended()
             case .connectionError(let error):
                 requests.removeAll()
                 headStreams.removeAll()
                 let live = liveStreams.values
                 liveStreams.removeAll()
                 for stream in live { stream.wasReset(error.code) }
+                let answers = answerStreams.values
+                answerStreams.removeAll()
+                for stream in answers { stream.ended() }
             case .streamClosed, .pingAcknowledged, .goAway:
                 break
             }
@@ -367,8 +422,8 @@ final class HTTP2ServerConnection {
     private func flush() {
         guard !reading else { return }
         handle(connection.takeEvents())
-        if let bytes = connection.takeOutput() { tcp.send(bytes) }
-        if connection.isFinished { tcp.closeWhenDrained() }
+        if let bytes = connection.takeOutput() { send(bytes) }
+        if connection.isFinished { closeWhenDrained() }
     }
 
     // MARK: Answers (loop thread)

@@ -2,7 +2,7 @@
 /// as a `ByteBuffer` slice of it, with no copy; when nobody kept a slice the next read reuses the block from its
 /// start, and when somebody did (a parser holding a partial message) reads continue after it, or in a new block.
 /// So an idle connection holds no read buffer at all, instead of 64 KiB each.
-struct ReceiveBuffer {
+package struct ReceiveBuffer {
     static let blockSize = 64 * 1024
     /// Below this much room a read takes a new block rather than read a dribble.
     static let minimumRoom = 4 * 1024
@@ -10,9 +10,11 @@ struct ReceiveBuffer {
     private var block = ByteStorage.make(capacity: ReceiveBuffer.blockSize)
     private var used = 0
 
+    package init() {}
+
     /// Lets `fill` write into free bytes (it returns how many it wrote, or 0 or less for none) and returns those
     /// bytes, or nil when it wrote none.
-    mutating func receive(_ fill: (UnsafeMutableRawBufferPointer) -> Int) -> ByteBuffer? {
+    package mutating func receive(_ fill: (UnsafeMutableRawBufferPointer) -> Int) -> ByteBuffer? {
         if isKnownUniquelyReferenced(&block) {
             used = 0
         } else if block.size - used < Self.minimumRoom {

@@ -119,6 +119,8 @@ public final class EventLoop: @unchecked Sendable {
     private(set) var turns = 0
     /// Where connections on this loop read into: one block shared in turn instead of a buffer per connection.
     var receiveBuffer = ReceiveBuffer()
+    /// Where TLS layers on this loop decrypt into, the same way (MeshTLS's `TLSLayer.loop`).
+    package var plaintextBuffer = ReceiveBuffer()
 
     public let name: String
 

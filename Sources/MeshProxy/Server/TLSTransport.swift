@@ -58,6 +58,7 @@ final class TLSTransport: ProxyTransport {
     init(tcp: TCPConnection, engine: TLSEngine, initial: ByteBuffer? = nil) {
         self.tcp = tcp
         layer = TLSLayer(engine: engine)
+        layer.loop = tcp.loop
         self.initial = initial
     }
 

@@ -164,7 +164,8 @@ final class KubectlTests: XCTestCase {
         XCTAssertTrue(result.output.split(separator: "\n").contains { $0.hasPrefix("virtualservices") && $0.contains(" vs ") }, result.output)
     }
 
-    func testWatchSeesChanges() throws {
+    /// `kubectl get configmaps -w` in the default namespace, not started yet, and what it prints.
+    func configMapWatch() -> (process: Process, output: PipeCollector) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.kubectl)
         process.arguments = ["--kubeconfig", directory.appendingPathComponent("kubeconfig").path, "--cache-dir", directory.appendingPathComponent("cache").path,
@@ -172,7 +173,11 @@ final class KubectlTests: XCTestCase {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
-        let collected = PipeCollector(output)
+        return (process, PipeCollector(output))
+    }
+
+    func testWatchSeesChanges() throws {
+        let (process, collected) = configMapWatch()
         // kubectl prints the list before it watches from the list's version, so every change made after the
         // listed ConfigMap shows reaches the watch (an empty list prints nothing to wait for).
         try kubectl(["create", "-f", "-"], input: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: listed, namespace: default}\n")
