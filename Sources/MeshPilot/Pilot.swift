@@ -10,6 +10,9 @@ public struct Pilot: Sendable {
     public let authority: CertificateAuthority?
     /// The certificate cache behind the `default`/`ROOTCA` secrets (nil without an authority).
     public let secrets: WorkloadSecrets?
+    /// Whether sidecars get Istio's `istio.stats` filters (istiod's default). Off for Envoy sidecars in local mode:
+    /// upstream Envoy has no such filter and would reject the listeners.
+    public var emitsIstioStats = true
 
     public init(authority: CertificateAuthority?, now: @escaping @Sendable () -> Date = Date.init) {
         self.authority = authority
@@ -45,7 +48,7 @@ public struct Pilot: Sendable {
         inboundConfig.extraNetworkFilters = { _ in rbacNetwork }
         let inbound = inboundConfig.build()
         var resources = ProxyResources(
-            listeners: [inbound.listener] + listeners.listeners,
+            listeners: emitsIstioStats ? IstioStatsFilters.add(to: [inbound.listener] + listeners.listeners) : [inbound.listener] + listeners.listeners,
             clusters: outbound.clusters + inbound.clusters + FixedClusters.all,
             routes: listeners.routes,
             endpoints: outbound.assignments,

@@ -23,12 +23,16 @@ public final class LocalPilot: @unchecked Sendable {
 
     /// Loads or makes the mesh CA (`mesh-ca.crt`, `mesh-ca.key` 0600), reads the first snapshot and binds the
     /// discovery server's port.
-    public init(store: ObjectStore, paths: LocalStatePaths, debounce: Double = 0.05, log: @escaping @Sendable (String) -> Void) throws {
+    /// `istioStats`: whether sidecars get Istio's stats filters (meshctl's sidecars; not Envoy's, which lacks them).
+    public init(store: ObjectStore, paths: LocalStatePaths, debounce: Double = 0.05, istioStats: Bool = true,
+                log: @escaping @Sendable (String) -> Void) throws {
         self.store = store
         self.debounce = debounce
         self.log = log
         authority = try Self.meshAuthority(paths)
-        pilot = Pilot(authority: authority)
+        var pilot = Pilot(authority: authority)
+        pilot.emitsIstioStats = istioStats
+        self.pilot = pilot
         let snapshot = Self.snapshot(of: store)
         current = (snapshot, MeshModel(snapshot))
         let box = WeakBox()

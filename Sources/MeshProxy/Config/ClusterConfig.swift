@@ -36,6 +36,16 @@ public struct Cluster: Sendable {
     public var source: JSONValue
     /// Set for `type: EDS`: the assignment's name and where it comes from.
     public var eds: EDSClusterConfig? = nil
+    /// `metadata.filter_metadata.istio.services[0]`: the Istio service behind the cluster (Istio's stats label
+    /// `destination_service` with it).
+    public var istioService: IstioService? = nil
+}
+
+/// A Kubernetes or ServiceEntry service as istiod names it in cluster metadata.
+public struct IstioService: Sendable, Equatable {
+    public var host: String
+    public var name: String
+    public var namespace: String
 }
 
 /// `eds_cluster_config`: the ClusterLoadAssignment a cluster takes its endpoints from.
@@ -104,6 +114,11 @@ extension Cluster {
             if reader.has("load_assignment") { throw reader.error("an EDS cluster takes its endpoints from EDS, not a load_assignment", path: [.key("load_assignment")]) }
         } else if reader.has("eds_cluster_config") {
             throw reader.error("eds_cluster_config needs type: EDS", path: [.key("eds_cluster_config")])
+        }
+        // Other metadata is for other filters; only Istio's service is used.
+        let service = reader.field("metadata")?["filter_metadata"]?["istio"]?["services"]?[0].flatMap { service -> IstioService? in
+            guard let host = service["host"]?.string else { return nil }
+            return IstioService(host: host, name: service["name"]?.string ?? String(host.prefix { $0 != "." }), namespace: service["namespace"]?.string ?? "unknown")
         }
         reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "dns_lookup_family", "filters", "upstream_connection_options",
                       "original_dst_lb_config", "cleanup_interval", "dns_refresh_rate", "respect_dns_ttl", "dns_jitter")
@@ -213,7 +228,7 @@ extension Cluster {
         return Cluster(name: name, connectTimeout: connectTimeout, loadBalancing: policy, thresholds: thresholds, outlierDetection: outlier,
                        healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, transportSocketMatches: socketMatches, kind: kind,
                        maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, ringSize: ring, maglevTableSize: maglevSize,
-                       source: JSONValue(yaml: reader.node), eds: eds)
+                       source: JSONValue(yaml: reader.node), eds: eds, istioService: service)
     }
 
     /// A `ClusterLoadAssignment`'s endpoints (the `cluster_name` is read but not checked here), with each endpoint's

@@ -47,7 +47,7 @@ enum HTTPPolicyFilters {
                 case .addToResponse(let headers):
                     outcome.responseHeaders += headers
                 }
-            case .fault, .router:
+            case .fault, .istioStats, .router:
                 continue
             }
         }

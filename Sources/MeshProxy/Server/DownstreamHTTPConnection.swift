@@ -105,6 +105,19 @@ final class DownstreamHTTPConnection {
         }
     }
 
+    /// An upgraded stream (101): what the client sends from now on, bytes read past the request included, goes to
+    /// `upstream` as it is; `received` counts it.
+    func tunnel(to upstream: ProxyTransport, received: @escaping (Int) -> Void) {
+        if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
+        let early = parser.takeBuffered()
+        if !early.isEmpty { received(early.count); upstream.send(early) }
+        tcp.onData = { bytes in
+            received(bytes.readableBytes)
+            upstream.send(bytes)
+        }
+        tcp.resumeReading()
+    }
+
     func send(_ bytes: [UInt8]) { tcp.send(bytes) }
     func send(_ buffer: ByteBuffer) { tcp.send(buffer) }
 

