@@ -22,6 +22,9 @@ final class UpstreamConnection {
     var onPart: ((Result<HTTP1ResponseDecoder.Part, UpstreamFailure>) -> Void)?
     var onIdleClose: () -> Void = {}
     private(set) var requestsSent = 0
+    let openedAt = MonotonicClock.now()
+    /// While idle in the pool: closes the connection at the cluster's idle timeout or maximum duration.
+    var idleTimer: EventLoop.TimerID?
     /// Whether the last answer allows another request on this connection.
     private(set) var reusable = true
 
@@ -116,6 +119,7 @@ final class UpstreamPool {
     func acquire(host: Int, ready: @escaping (Result<UpstreamConnection, UpstreamFailure>) -> Void) -> Acquired {
         while var list = idle[host], let connection = list.popLast() {
             idle[host] = list
+            if let timer = connection.idleTimer { loop.cancel(timer); connection.idleTimer = nil }
             if !connection.tcp.isClosed { return .connection(connection) }
         }
         // Past the cluster's connection limit (other loops hold the connections) a pool with none to the host still
@@ -150,7 +154,9 @@ final class UpstreamPool {
     /// Takes back a connection after a complete answer: to a waiting request, to the idle list, or closed.
     func release(_ connection: UpstreamConnection) {
         let limit = cluster.config.maxRequestsPerConnection ?? Int.max
-        guard !retired, connection.reusable, !connection.tcp.isClosed, connection.requestsSent < limit else {
+        let tooOld = cluster.config.maxConnectionDuration.map { MonotonicClock.now() - connection.openedAt >= $0 } ?? false
+        if tooOld { cluster.stats.increment(cluster.statPrefix + "upstream_cx_max_duration_reached") }
+        guard !retired, connection.reusable, !connection.tcp.isClosed, connection.requestsSent < limit, !tooOld else {
             connection.tcp.close()
             startWaiting()
             return
@@ -163,8 +169,10 @@ final class UpstreamPool {
         idle[connection.host, default: []].append(connection)
         connection.onIdleClose = { [weak self, weak connection] in
             guard let self, let connection else { return }
+            if let timer = connection.idleTimer { loop.cancel(timer); connection.idleTimer = nil }
             idle[connection.host]?.removeAll { $0 === connection }
         }
+        ConnectionLifetime.watchIdle(connection, cluster: cluster, loop: loop)
     }
 
     /// A connection closed: a waiting request may now make its own.
