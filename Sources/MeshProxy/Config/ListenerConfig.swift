@@ -125,6 +125,11 @@ public struct HTTPConnectionManagerConfig: Sendable {
     /// `upgrade_configs`: the `Upgrade` protocols (lowercased, e.g. `websocket`) that are passed through to the
     /// upstream; other upgrade requests are refused with 403 as Envoy refuses them.
     public var upgradeTypes: Set<String> = []
+    /// `common_http_protocol_options.idle_timeout`: a connection with no request under way closes after this many
+    /// seconds (0: never; Envoy's default is 1 hour).
+    public var connectionIdleTimeout: Double = 3600
+    /// `request_headers_timeout`: a request head begun must be complete by then (0: no limit, the default).
+    public var requestHeadersTimeout: Double = 0
 }
 
 public enum HTTPFilter: Sendable {
@@ -417,7 +422,15 @@ extension HTTPConnectionManagerConfig {
             }
             return try upgrade.bool("enabled") ?? true ? type : nil
         }
-        reader.ignore("tracing", "http_protocol_options", "http2_protocol_options", "common_http_protocol_options",
+        var connectionIdle = 3600.0
+        _ = try reader.object("common_http_protocol_options") { common throws(ProxyConfigError) in
+            connectionIdle = try common.duration("idle_timeout") ?? 3600
+            // Limits that change nothing for HTTP/1.1 as the proxy serves it today.
+            common.ignore("headers_with_underscores_action", "max_headers_count", "max_requests_per_connection", "max_connection_duration",
+                          "max_stream_duration")
+        }
+        let headersTimeout = try reader.duration("request_headers_timeout") ?? 0
+        reader.ignore("tracing", "http_protocol_options", "http2_protocol_options",
                       "generate_request_id", "preserve_external_request_id", "xff_num_trusted_hops", "internal_address_config",
                       "request_id_extension", "delayed_close_timeout", "drain_timeout")
         let idle = try reader.duration("stream_idle_timeout") ?? 300
@@ -441,7 +454,8 @@ extension HTTPConnectionManagerConfig {
         guard case .router? = filters.last else { throw reader.error("must end with envoy.filters.http.router", path: [.key("http_filters")]) }
         let logs = try reader.list("access_log") { log throws(ProxyConfigError) in try AccessLogConfig.read(log) }
         return HTTPConnectionManagerConfig(statPrefix: prefix, serverName: serverName, routes: routes, httpFilters: filters, accessLogs: logs,
-                                           streamIdleTimeout: idle, requestTimeout: requestTimeout, upgradeTypes: Set(upgrades.compactMap { $0 }))
+                                           streamIdleTimeout: idle, requestTimeout: requestTimeout, upgradeTypes: Set(upgrades.compactMap { $0 }),
+                                           connectionIdleTimeout: connectionIdle, requestHeadersTimeout: headersTimeout)
     }
 }
 

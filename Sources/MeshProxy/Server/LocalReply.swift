@@ -16,6 +16,9 @@ struct LocalReply {
                                                      flags: [], details: "meshctl_http2_upstream_not_supported")
     /// An `Upgrade` request for a protocol the connection manager's `upgrade_configs` do not list.
     static let upgradeRefused = LocalReply(status: 403, body: "", flags: [], details: "upgrade_failed")
+    /// The connection manager's `stream_idle_timeout` before the answer began (a route's `idle_timeout` answers 504).
+    static let streamIdleTimeout = LocalReply(status: 408, body: "stream timeout", flags: [.streamIdleTimeout], details: "stream_idle_timeout")
+    static let routeIdleTimeout = LocalReply(status: 504, body: "stream timeout", flags: [.streamIdleTimeout], details: "stream_idle_timeout")
     static let timeout = LocalReply(status: 504, body: "upstream request timeout", flags: [.upstreamRequestTimeout], details: "response_timeout")
     static let perTryTimeout = LocalReply(status: 504, body: "upstream request timeout", flags: [.upstreamRequestTimeout], details: "upstream_per_try_timeout")
     static let overflow = LocalReply(status: 503, body: resetText("overflow", retried: false), flags: [.upstreamOverflow],

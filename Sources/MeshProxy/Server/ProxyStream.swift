@@ -31,6 +31,9 @@ final class ProxyStream {
     private var globalTimer: EventLoop.TimerID?
     private var attemptTimer: EventLoop.TimerID?
     private var backoffTimer: EventLoop.TimerID?
+    /// The route's `idle_timeout`, else the connection manager's `stream_idle_timeout`: restarted by every part
+    /// of the answer.
+    private var streamIdleTimer: EventLoop.TimerID?
     private var responseStarted = false
     private var chunkedResponse = false
     private var done = false
@@ -166,6 +169,7 @@ final class ProxyStream {
         if action.timeout > 0 {
             globalTimer = loop.schedule(after: action.timeout) { [weak self] in self?.globalTimeout() }
         }
+        touchStreamIdle()
         if !action.mirrorPolicies.isEmpty, let route {
             RequestMirror.start(action.mirrorPolicies, head: upstreamHead(route: route, action: action), body: request.body,
                                 timeout: action.timeout, runtime: runtime, loopContext: loopContext)
@@ -260,6 +264,7 @@ final class ProxyStream {
 
     private func upstreamPart(_ result: Result<HTTP1ResponseDecoder.Part, UpstreamFailure>) {
         guard !done else { return }
+        touchStreamIdle()
         switch result {
         case .failure(let failure):
             if responseStarted {
@@ -344,7 +349,8 @@ final class ProxyStream {
     /// After a 101: the route timeout stops (the request has no end) and bytes go both ways as they come. A FIN from
     /// either side ends the tunnel as Envoy's does: the other side gets what was already sent, then the close.
     private func startTunnel(to connection: UpstreamConnection) {
-        if let globalTimer { loop.cancel(globalTimer); self.globalTimer = nil }
+        for timer in [globalTimer, streamIdleTimer].compactMap({ $0 }) { loop.cancel(timer) }
+        (globalTimer, streamIdleTimer) = (nil, nil)
         connection.switchProtocols(raw: { [weak self] bytes in
             guard let self else { return }
             log.bytesSent += bytes.readableBytes
@@ -430,6 +436,28 @@ final class ProxyStream {
         reply(.perTryTimeout)
     }
 
+    private func touchStreamIdle() {
+        let limit = action?.idleTimeout ?? manager.streamIdleTimeout
+        guard limit > 0, !done, !tunneling else { return }
+        if let streamIdleTimer { loop.cancel(streamIdleTimer) }
+        streamIdleTimer = loop.schedule(after: limit) { [weak self] in self?.streamIdleTimeout() }
+    }
+
+    /// Nothing from the upstream for the idle timeout: before the answer began 408 (the connection manager's) or
+    /// 504 (the route's), as Envoy answers; a reset after.
+    private func streamIdleTimeout() {
+        streamIdleTimer = nil
+        guard !done else { return }
+        runtime.stats.increment(statPrefix + "downstream_rq_idle_timeout")
+        releaseAttempt(reuse: false)
+        guard !responseStarted else {
+            log.add(.streamIdleTimeout)
+            log.details = LocalReply.streamIdleTimeout.details
+            return finishAndResetClient()
+        }
+        reply(action?.idleTimeout != nil ? .routeIdleTimeout : .streamIdleTimeout)
+    }
+
     private func globalTimeout() {
         globalTimer = nil
         guard !done, let cluster else { return }
@@ -510,7 +538,7 @@ final class ProxyStream {
     private func finish(keepAlive: Bool) {
         guard !done else { return }
         done = true
-        for timer in [globalTimer, attemptTimer, backoffTimer].compactMap({ $0 }) { loop.cancel(timer) }
+        for timer in [globalTimer, attemptTimer, backoffTimer, streamIdleTimer].compactMap({ $0 }) { loop.cancel(timer) }
         if holdsRetry, let cluster { cluster.close(.retry); holdsRetry = false }
         log.duration = MonotonicClock.now() - startedAt
         log.startTime = Date(timeIntervalSinceNow: -log.duration)

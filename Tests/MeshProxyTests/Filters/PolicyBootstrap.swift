@@ -22,6 +22,8 @@ struct PolicyBootstrap {
     var extraClusters: [String] = []
     /// The connection manager's `upgrade_configs` types.
     var upgradeTypes: [String] = []
+    /// More fields of the connection manager, YAML lines (`request_headers_timeout: 1s`).
+    var managerFields: [String] = []
     /// The access log's text format.
     var logFormat = "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%"
 
@@ -42,6 +44,7 @@ struct PolicyBootstrap {
                   "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
                   stat_prefix: inbound
                   upgrade_configs: [\(upgradeTypes.map { "{upgrade_type: \($0)}" }.joined(separator: ", "))]
+        \(managerFields.map { "          " + $0 + "\n" }.joined())
                   route_config:
                     name: local
                     virtual_hosts:
