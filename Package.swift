@@ -37,51 +37,59 @@ let package = Package(
         .target(name: "KubeClient", dependencies: ["Manifests", "CCurl", "CCurlShims"]),
         // Release builds of MeshNet skip the run-time exclusivity checks: measured at about 7% of the hello-world
         // server's own CPU time (a lookup per class property access); debug builds and tests keep them.
-        .target(name: "MeshNet", dependencies: ["COpenSSL", "COpenSSLShims", "CEpoll", "CLinux"],
+        // MeshNet is the loop, buffers, channels and TCP (no C library types: only the epoll and Linux shims);
+        // MeshTLS is OpenSSL's engine, layer and handler on its channels; MeshHTTP1 the HTTP/1.1 codecs and server.
+        .target(name: "MeshNet", dependencies: ["CEpoll", "CLinux"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
+        .target(name: "MeshTLS", dependencies: ["MeshNet", "COpenSSL", "COpenSSLShims"],
+                swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
+        .target(name: "MeshHTTP1", dependencies: ["MeshNet", "MeshTLS"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // HTTP/2 (RFC 9113) and HPACK (RFC 7541): frames, a sans-IO connection, and a server and client on MeshNet's loop.
-        .target(name: "MeshHTTP2", dependencies: ["MeshNet"]),
+        .target(name: "MeshHTTP2", dependencies: ["MeshNet", "MeshHTTP1"]),
         // What runs in local mode's pods and what they see of the cluster: the echo app, Service names and service
         // links, the HTTP client of /call and `local curl`. Pods know no store: only their env and the names file.
-        .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet", "MeshHTTP2"]),
+        .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2"]),
         // The pilot: Istio resources -> each proxy's Envoy configuration (listeners, clusters, routes, endpoints, secrets).
-        .target(name: "MeshPilot", dependencies: ["Manifests", "ConfigValues", "MeshNet"]),
-        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "LocalPods", "MeshPilot", "CSQLite", "CLinux"]),
+        .target(name: "MeshPilot", dependencies: ["Manifests", "ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1"]),
+        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "LocalPods", "MeshPilot", "CSQLite", "CLinux"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
         // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.
         .target(name: "MeshDoctor", dependencies: ["Manifests", "EnvoyConfig"]),
         // The sidecar data plane: runs Envoy's v3 configuration language (static bootstrap, file-based RDS/SDS) on MeshNet.
-        .target(name: "MeshProxy", dependencies: ["ConfigValues", "MeshNet"]),
+        .target(name: "MeshProxy", dependencies: ["ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1"]),
         // A local pod's sidecar: the bootstrap pilot-agent would write, the agent's 15020, the proxy (or a real Envoy).
-        .target(name: "MeshSidecar", dependencies: ["ConfigValues", "MeshNet", "LocalPods", "MeshProxy"]),
-        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshProxy", "KubeClient", "MeshNet", "MeshControlPlane", "LocalPods",
+        .target(name: "MeshSidecar", dependencies: ["ConfigValues", "MeshNet", "MeshHTTP1", "LocalPods", "MeshProxy"]),
+        .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshProxy", "KubeClient", "MeshNet", "MeshTLS", "MeshControlPlane", "LocalPods",
                                                    "MeshSidecar", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
-        .target(name: "MeshConformance", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshNet", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),
+        .target(name: "MeshConformance", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshNet", "MeshHTTP1", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),
         .executableTarget(name: "meshctl-conformance", dependencies: ["MeshConformance"]),
-        .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance", "MeshControlPlane", "KubeClient"]),
-        // MeshNet's own benchmark (HTTP server against nginx): needs a release build of MeshNet only.
-        .executableTarget(name: "meshnet-bench", dependencies: ["MeshNet", "MeshHTTP2"]),
+        .executableTarget(name: "meshctl-bench", dependencies: ["Manifests", "MeshConformance", "MeshControlPlane", "KubeClient", "MeshNet", "MeshTLS"]),
+        // The network core's own benchmark (HTTP server against nginx): needs a release build of MeshNet..MeshHTTP2 only.
+        .executableTarget(name: "meshnet-bench", dependencies: ["MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2"]),
 
         // What several test targets share: waiting on a condition with a deadline.
         .target(name: "MeshTestSupport", path: "Tests/MeshTestSupport"),
         .testTarget(name: "ConfigValuesTests", dependencies: ["ConfigValues", "MeshTestSupport"], exclude: ["Fixtures", "Golden"]),
         .testTarget(name: "ManifestsTests", dependencies: ["Manifests", "MeshTestSupport"]),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "MeshControlPlane", "Manifests"]),
-        .testTarget(name: "LocalPodsTests", dependencies: ["LocalPods", "MeshNet", "MeshHTTP2", "ConfigValues", "MeshTestSupport"]),
+        .testTarget(name: "LocalPodsTests", dependencies: ["LocalPods", "MeshNet", "MeshHTTP1", "MeshHTTP2", "ConfigValues", "MeshTestSupport"]),
         .testTarget(name: "MeshNetTests", dependencies: ["MeshNet", "MeshTestSupport"]),
-        .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshNet", "KubeClient", "MeshTestSupport"]),
-        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "Manifests", "KubeClient", "MeshTestSupport"]),
-        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "KubeClient", "MeshControlPlane", "MeshConformance", "LocalPods",
+        .testTarget(name: "MeshTLSTests", dependencies: ["MeshTLS", "MeshNet", "MeshHTTP1", "MeshTestSupport"]),
+        .testTarget(name: "MeshHTTP1Tests", dependencies: ["MeshHTTP1", "MeshTLS", "MeshNet", "MeshTestSupport"]),
+        .testTarget(name: "MeshHTTP2Tests", dependencies: ["MeshHTTP2", "MeshHTTP1", "MeshNet", "KubeClient", "MeshTestSupport"]),
+        .testTarget(name: "MeshControlPlaneTests", dependencies: ["MeshControlPlane", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshPilot", "Manifests", "KubeClient", "MeshTestSupport"]),
+        .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "MeshTLS", "KubeClient", "MeshControlPlane", "MeshConformance", "LocalPods",
                                                           "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
-        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "ConfigValues", "EnvoyConfig", "MeshPilot", "MeshTestSupport"]),
+        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "MeshTLS", "MeshHTTP1", "ConfigValues", "EnvoyConfig", "MeshPilot", "MeshTestSupport"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
-        .testTarget(name: "MeshSidecarTests", dependencies: ["MeshSidecar", "MeshProxy", "MeshNet", "LocalPods", "ConfigValues", "MeshTestSupport"]),
-        .testTarget(name: "MeshPilotTests", dependencies: ["MeshPilot", "ConfigValues", "Manifests", "MeshNet", "MeshProxy", "EnvoyConfig", "MeshTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "MeshSidecarTests", dependencies: ["MeshSidecar", "MeshProxy", "MeshNet", "MeshHTTP1", "LocalPods", "ConfigValues", "MeshTestSupport"]),
+        .testTarget(name: "MeshPilotTests", dependencies: ["MeshPilot", "ConfigValues", "Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshProxy", "EnvoyConfig", "MeshTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MeshDoctorTests", dependencies: ["MeshDoctor", "EnvoyConfig", "Manifests", "MeshTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

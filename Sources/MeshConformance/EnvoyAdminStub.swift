@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 
 /// A stand-in for a sidecar's Envoy admin port on 127.0.0.1: answers each request with the body `answer` gives for
 /// its method and path (path and query, e.g. `config_dump?include_eds=true`), or 404. Used by the conformance cases

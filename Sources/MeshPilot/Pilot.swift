@@ -1,6 +1,7 @@
 import ConfigValues
 import Foundation
 import MeshNet
+import MeshTLS
 
 /// Turns Istio resources into each proxy's Envoy configuration, as istiod computes it, with Istio's names
 /// (`outbound|9080|v1|reviews.default.svc.cluster.local`, `virtualInbound`, `0.0.0.0_9080`). Generation is pure:

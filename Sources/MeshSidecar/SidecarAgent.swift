@@ -2,6 +2,7 @@ import ConfigValues
 import Foundation
 import LocalPods
 import MeshNet
+import MeshHTTP1
 
 /// The part of istio-agent a local sidecar needs, on `POD_IP:15020`: `/healthz/ready` (the proxy has started and
 /// holds its first listeners and clusters from the pilot; the static listener on 15021 routes here), the

@@ -1,6 +1,7 @@
 import Foundation
 import KubeClient
 import MeshNet
+import MeshTLS
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 import MeshHTTP2
 #if canImport(Glibc)
 import Glibc

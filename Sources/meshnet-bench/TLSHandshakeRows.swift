@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshTLS
 
 // TLS handshakes a second, `openssl speed`-style: a client engine and a server engine in this process on one thread,
 // their ciphertext moved between memory buffers (no sockets, no loop), so the numbers are the engine's and OpenSSL's

@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 import ConfigValues
 import Foundation
 import MeshNet
+import MeshTLS
 @testable import MeshPilot
 import MeshProxy
 import MeshTestSupport

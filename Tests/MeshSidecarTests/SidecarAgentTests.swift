@@ -2,6 +2,7 @@ import ConfigValues
 import Foundation
 import LocalPods
 import MeshNet
+import MeshHTTP1
 import MeshTestSupport
 import XCTest
 @testable import MeshSidecar

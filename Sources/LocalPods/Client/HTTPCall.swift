@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 
 /// One HTTP/1.1 exchange made from inside local mode (the echo app's `/call`, `meshctl local curl`): connect, from a
 /// given source address when asked, send the request with `Connection: close`, read the answer whole.

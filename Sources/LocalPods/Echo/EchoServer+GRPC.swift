@@ -1,6 +1,7 @@
 import Foundation
 import MeshHTTP2
 import MeshNet
+import MeshHTTP1
 
 /// The gRPC status codes the echo app answers with.
 enum GRPCStatus {

@@ -2,6 +2,7 @@ import ConfigValues
 import Foundation
 import MeshHTTP2
 import MeshNet
+import MeshHTTP1
 
 /// What a request path asks of the echo app.
 enum EchoRoute: Equatable {

@@ -1,6 +1,8 @@
 import Foundation
 import MeshHTTP2
 import MeshNet
+import MeshTLS
+import MeshHTTP1
 
 /// Why the echo app could not start serving.
 public struct EchoStartError: Error, CustomStringConvertible, Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import Manifests
 import MeshControlPlane
 import MeshNet
+import MeshTLS
 
 /// The analyzers' certificate checks, done with OpenSSL: the certificate must be readable and valid now, and the
 /// private key readable.

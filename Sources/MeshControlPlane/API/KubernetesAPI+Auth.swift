@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 // Who may call the API: the bearer token local mode hands out.
 extension KubernetesAPI {

@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 /// What a write asks of the server beyond its body: how to treat unknown fields and who is writing; it collects
 /// the warnings the response carries in `Warning` headers.

@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 // Deleting an object with dependents: DeleteOptions' propagationPolicy (kubectl delete --cascade).
 extension KubernetesAPI {

@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 // The version document and OpenAPI v3 (the discovery documents themselves are built by `Discovery`).
 extension KubernetesAPI {

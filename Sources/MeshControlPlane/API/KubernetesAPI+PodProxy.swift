@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 extension KubernetesAPI {
     /// The pod subresources this file serves: `proxy` (any port and path), `log`, and answers for `exec`,

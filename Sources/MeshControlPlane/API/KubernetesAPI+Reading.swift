@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 // Reading: selectors, lists and their pages.
 extension KubernetesAPI {

@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 // The review endpoints `kubectl auth can-i` and `kubectl auth whoami` call. Local mode has one user, the holder of
 // its token, who may do everything: every access review is allowed.

@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 extension KubernetesAPI {
     /// The `scale` subresource (`kubectl scale`): an autoscaling/v1 Scale over the workload's spec.replicas.

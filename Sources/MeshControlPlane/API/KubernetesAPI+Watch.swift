@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 extension KubernetesAPI {
     func watch(_ request: HTTPRequest, _ responder: HTTPResponder, _ target: Target) throws {

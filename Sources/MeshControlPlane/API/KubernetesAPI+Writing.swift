@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 // Writing: create, replace (PUT and every patch), delete and delete-collection, and the start-up objects.
 extension KubernetesAPI {

@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 /// The Kubernetes API over the object store: discovery, OpenAPI, and get, list, watch, create, update, patch and
 /// delete for the kinds of `ResourceCatalog`, as kubectl and client libraries call them.

@@ -1,6 +1,8 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshTLS
+import MeshHTTP1
 
 /// The files of a local control plane's state directory.
 public struct LocalStatePaths: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import Manifests
 import MeshNet
+import MeshTLS
 import MeshPilot
 
 /// Local mode's pilot: the mesh's certificate authority (kept in the state directory, apart from the API server's),
@@ -20,17 +21,24 @@ public final class LocalPilot: @unchecked Sendable {
     private let log: @Sendable (String) -> Void
     /// How long after a change the snapshot is rebuilt (changes within it are taken together).
     let debounce: Double
+    /// How often every proxy's configuration is computed again with no change in the store, so workload
+    /// certificates are issued again before they expire (they are renewed once two thirds of their life is gone).
+    let refreshInterval: Double
+    private var refreshTimer: DispatchSourceTimer?
 
     /// Loads or makes the mesh CA (`mesh-ca.crt`, `mesh-ca.key` 0600), reads the first snapshot and binds the
     /// discovery server's port.
-    /// `istioStats`: whether sidecars get Istio's stats filters (meshctl's sidecars; not Envoy's, which lacks them).
-    public init(store: ObjectStore, paths: LocalStatePaths, debounce: Double = 0.05, istioStats: Bool = true,
+    /// `now` is the clock certificates are issued by (tests move it). `istioStats`: whether sidecars get Istio's
+    /// stats filters (meshctl's sidecars; not Envoy's, which lacks them).
+    public init(store: ObjectStore, paths: LocalStatePaths, debounce: Double = 0.05, refreshInterval: Double = 3_600,
+                istioStats: Bool = true, now: @escaping @Sendable () -> Date = Date.init,
                 log: @escaping @Sendable (String) -> Void) throws {
         self.store = store
         self.debounce = debounce
+        self.refreshInterval = refreshInterval
         self.log = log
         authority = try Self.meshAuthority(paths)
-        var pilot = Pilot(authority: authority)
+        var pilot = Pilot(authority: authority, now: now)
         pilot.emitsIstioStats = istioStats
         self.pilot = pilot
         let snapshot = Self.snapshot(of: store)
@@ -75,12 +83,19 @@ public final class LocalPilot: @unchecked Sendable {
         }
         // What changed between reading the first snapshot and watching.
         changed()
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + refreshInterval, repeating: refreshInterval)
+        timer.setEventHandler { [weak self] in self?.server.push() }
+        timer.resume()
+        refreshTimer = timer
         log("\(Timestamps.now()) pilot: serving xDS (REST-JSON) and /debug on \(address)")
     }
 
     public func stop() {
         if let watchToken { store.stopWatching(watchToken) }
         watchToken = nil
+        refreshTimer?.cancel()
+        refreshTimer = nil
         queue.sync {}
         server.stop()
     }

@@ -1,4 +1,5 @@
 import MeshNet
+import MeshHTTP1
 
 /// An HTTP/2 client over cleartext TCP (h2c with prior knowledge): requests share one connection as concurrent
 /// streams, and wait their turn when the server's stream limit is reached. Calls from any thread; completions run

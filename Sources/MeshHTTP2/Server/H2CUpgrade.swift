@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 
 /// Reads the HTTP/1.1 request that opens an h2c upgrade (RFC 7540 section 3.2): `Upgrade: h2c`, `Connection:
 /// Upgrade, HTTP2-Settings` and one `HTTP2-Settings` header (the client's SETTINGS payload, base64url).

@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 
 /// Answers one HTTP/2 request, once: with a whole response, or a head then body parts (`startStream`). Safe from
 /// any thread; the work happens on the connection's loop.

@@ -133,7 +133,7 @@ public struct ByteBuffer: @unchecked Sendable {
 
     /// The first readable byte, for I/O code that gathers several buffers into one call. Valid while this buffer
     /// (or a copy of it) is alive and not written to.
-    var readablePointer: UnsafeRawPointer { UnsafeRawPointer(storage.base + offset + readerIndex) }
+    package var readablePointer: UnsafeRawPointer { UnsafeRawPointer(storage.base + offset + readerIndex) }
 
     public mutating func moveReaderIndex(forwardBy count: Int) {
         precondition(count >= 0 && count <= readableBytes, "moved the reader index past the readable bytes")

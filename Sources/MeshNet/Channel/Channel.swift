@@ -16,7 +16,7 @@ public final class Channel {
 
     public var loop: EventLoop { connection.loop }
 
-    func context(at index: Int) -> ChannelContext? { contexts.indices.contains(index) ? contexts[index] : nil }
+    package func context(at index: Int) -> ChannelContext? { contexts.indices.contains(index) ? contexts[index] : nil }
 
     /// Wires the connection's events to the stack, tells the handlers the channel is active, and starts reading.
     public func start() throws(NetworkError) {

@@ -256,7 +256,7 @@ public final class EventLoop: @unchecked Sendable {
     var scheduledTimers: Int { timers.count }
 
     /// Nanoseconds on this loop's clock.
-    func now() -> UInt64 {
+    package func now() -> UInt64 {
         if let clock { return clock.now }
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
@@ -362,7 +362,7 @@ public enum NetworkError: Error, CustomStringConvertible, Sendable {
     case address(String)
     case tls(String)
 
-    static func system(_ call: String) -> NetworkError { .system(call, errno) }
+    package static func system(_ call: String) -> NetworkError { .system(call, errno) }
 
     public var description: String {
         switch self {

@@ -5,7 +5,7 @@ import Glibc
 
 /// The socket calls MeshNet's connections make: errno becomes a typed outcome here, and EINTR is retried here.
 /// This file is the one that imports CLinux.
-enum Socket {
+package enum Socket {
     /// What one attempt to take a connection from a listener came to.
     enum Accepted {
         case connection(Int32)
@@ -54,7 +54,7 @@ enum Socket {
     }
 
     /// What a read or write came to.
-    enum Transfer: Equatable {
+    package enum Transfer: Equatable {
         case done(Int)
         /// The peer closed (a read of 0).
         case end
@@ -63,7 +63,7 @@ enum Socket {
         case failed(Int32)
     }
 
-    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Transfer {
+    package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Transfer {
         while true {
             let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if count > 0 { return .done(count) }
@@ -95,10 +95,10 @@ enum Socket {
 }
 
 /// The process heap.
-enum Heap {
+package enum Heap {
     /// Hands memory glibc's malloc keeps after frees back to the system (it holds freed small blocks otherwise, so
     /// RSS stays at its peak after a burst of clients).
-    static func giveBackFreedMemory() {
+    package static func giveBackFreedMemory() {
         _ = malloc_trim(0)
     }
 }

@@ -1,6 +1,7 @@
 import ConfigValues
 import Foundation
 import MeshNet
+import MeshHTTP1
 
 /// The pilot's xDS v3 server over REST-JSON: `POST /v3/discovery:listeners|clusters|routes|endpoints|secrets` with a
 /// DiscoveryRequest, answered with a DiscoveryResponse from `source`. A request that already holds the current

@@ -1,6 +1,7 @@
 import ConfigValues
 import Foundation
 import MeshNet
+import MeshTLS
 
 /// The SDS secrets of each workload identity: `default` (a certificate for `spiffe://DOMAIN/ns/NS/sa/SA` and its key)
 /// and `ROOTCA` (the authority's certificate). Certificates are cached per identity and issued again once a third

@@ -1,6 +1,8 @@
 import ConfigValues
 import Foundation
 import MeshNet
+import MeshTLS
+import MeshHTTP1
 
 /// The admin port, answering like Envoy's: `/ready`, `/server_info`, `/config_dump`, `/clusters`, `/listeners`,
 /// `/stats`, `/stats/prometheus`, `/logging`, `/quitquitquit`.

@@ -1,5 +1,6 @@
 import ConfigValues
 import MeshNet
+import MeshTLS
 
 /// `address.socket_address`: an IP literal and a port.
 public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {

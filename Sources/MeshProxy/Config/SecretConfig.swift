@@ -1,6 +1,7 @@
 import ConfigValues
 import Foundation
 import MeshNet
+import MeshTLS
 
 /// An SDS secret's material (`envoy.extensions.transport_sockets.tls.v3.Secret`): a certificate chain and its key
 /// (`tls_certificate`), or the authorities that vouch for peers (`validation_context.trusted_ca`). Read when the

@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 
 /// One `POST /v3/discovery:TYPE` to the management server on MeshNet's loop: connect, send the JSON body with
 /// `Connection: close`, read the whole answer. Loop thread only; `completion` runs once, unless `cancel` came first.

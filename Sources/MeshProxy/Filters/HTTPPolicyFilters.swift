@@ -1,4 +1,5 @@
 import MeshNet
+import MeshHTTP1
 
 /// The connection manager's RBAC, local rate limit and CORS filters, in their `http_filters` order, each with the route's
 /// `typed_per_filter_config` in place of its own when the route has one.

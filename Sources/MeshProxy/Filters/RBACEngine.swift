@@ -1,5 +1,7 @@
 import Foundation
 import MeshNet
+import MeshTLS
+import MeshHTTP1
 
 /// Evaluates RBAC rules against one request (or, for the network filter, one connection), as Envoy's engine does.
 struct RBACEngine {

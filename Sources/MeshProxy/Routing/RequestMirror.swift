@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 
 /// One shadow request (`request_mirror_policies`): a copy of a routed request sent to the shadow cluster, fire and
 /// forget. Its answer is read and dropped, its failures change nothing for the client; only the shadow cluster's

@@ -1,4 +1,5 @@
 import MeshNet
+import MeshHTTP1
 
 /// Picks the virtual host and route for a request, as Envoy does: a virtual host by its domains (exact names
 /// first, then the longest `*.suffix` wildcard, then the longest `prefix.*` wildcard, then `*`), then the first

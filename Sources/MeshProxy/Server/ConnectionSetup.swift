@@ -1,4 +1,5 @@
 import MeshNet
+import MeshTLS
 
 /// A new downstream connection from accept to its filter chain: its PROXY header (`proxy_protocol`), the hand-off to
 /// the listener of its original destination (`use_original_dst`), the look at its first bytes (`tls_inspector`,

@@ -1,4 +1,5 @@
 import MeshNet
+import MeshHTTP1
 
 /// A client connection to an HTTP connection manager: HTTP/1.1 requests read one at a time (pipelined ones wait),
 /// each served by a `ProxyStream`. Loop thread only.

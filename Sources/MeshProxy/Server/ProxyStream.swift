@@ -1,5 +1,7 @@
 import Foundation
 import MeshNet
+import MeshTLS
+import MeshHTTP1
 
 /// One request through a connection manager: route, fault filter, then the router's attempts against a cluster
 /// (retries, timeouts, circuit breakers), and the answer back with its access log line. Loop thread only.

@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshTLS
 
 /// `tcp_proxy`: bytes relayed both ways between the client and one host of the cluster (over TLS when the host's
 /// transport socket says so), or the connection's original destination for an ORIGINAL_DST cluster (Istio's

@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshTLS
 
 /// A connection's byte stream as the proxy's sessions use it: plain TCP (`TCPConnection` itself) or TLS over TCP
 /// (`TLSTransport`). Loop thread only.

@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 
 /// HTTP Upgrade (`upgrade_configs`, Istio's websocket): which requests ask for it.
 enum UpgradeTunnel {

@@ -1,5 +1,7 @@
 import Foundation
 import MeshNet
+import MeshTLS
+import MeshHTTP1
 
 /// Why an upstream attempt ended without a complete answer.
 enum UpstreamFailure: Error, Equatable {

@@ -1,6 +1,7 @@
 import Foundation
 import MeshHTTP2
 import MeshNet
+import MeshHTTP1
 import MeshTestSupport
 import XCTest
 @testable import LocalPods

@@ -1,6 +1,7 @@
 import XCTest
 import Manifests
 import MeshNet
+import MeshTLS
 @testable import MeshCLIKit
 
 final class TLSCredentialInspectorTests: XCTestCase {

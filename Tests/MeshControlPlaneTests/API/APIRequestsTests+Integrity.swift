@@ -3,6 +3,7 @@ import XCTest
 import KubeClient
 import Manifests
 import MeshNet
+import MeshTLS
 @testable import MeshControlPlane
 
 /// What kube-apiserver refuses, and how it says so, over real HTTPS.

@@ -3,6 +3,7 @@ import XCTest
 @testable import MeshControlPlane
 import Manifests
 import MeshNet
+import MeshHTTP1
 
 /// pods/proxy and pods/log with the real kubectl: the request reaches a server at the pod's status.podIP.
 extension KubectlTests {

@@ -1,5 +1,6 @@
 import XCTest
 import MeshNet
+import MeshHTTP1
 @testable import MeshHTTP2
 #if canImport(Glibc)
 import Glibc

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 #endif
 import MeshNet
+import MeshHTTP1
 import MeshTestSupport
 import KubeClient
 @testable import MeshHTTP2

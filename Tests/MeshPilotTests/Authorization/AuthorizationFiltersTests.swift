@@ -4,6 +4,7 @@ import Foundation
 @testable import MeshPilot
 @testable import MeshProxy
 import MeshNet
+import MeshHTTP1
 import MeshTestSupport
 import XCTest
 

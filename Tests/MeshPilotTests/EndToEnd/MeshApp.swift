@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 import MeshTestSupport
 
 /// A workload's app on MeshNet's HTTP server, bound where local mode puts it (127.11.x.y for a pod with a sidecar,

@@ -1,6 +1,7 @@
 import ConfigValues
 import Foundation
 import MeshNet
+import MeshTLS
 import MeshPilot
 import MeshProxy
 import MeshTestSupport

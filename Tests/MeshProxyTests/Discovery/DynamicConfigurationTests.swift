@@ -2,6 +2,7 @@ import ConfigValues
 import EnvoyConfig
 import Foundation
 import MeshNet
+import MeshTLS
 import MeshPilot
 @testable import MeshProxy
 import MeshTestSupport

@@ -2,6 +2,7 @@ import ConfigValues
 import Foundation
 @testable import MeshProxy
 import MeshNet
+import MeshHTTP1
 import MeshTestSupport
 import XCTest
 

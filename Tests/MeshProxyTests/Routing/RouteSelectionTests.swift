@@ -1,5 +1,6 @@
 import ConfigValues
 import MeshNet
+import MeshHTTP1
 @testable import MeshProxy
 import XCTest
 

@@ -54,6 +54,7 @@ final class EnvoyDifferentialTests: XCTestCase {
         let proxyPorts = ports()
         let proxySample = try EnvoyAdminSample(ports: proxyPorts)
         defer { proxySample.remove() }
+        try proxySample.writeFreshCertificates()
         let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: proxySample.bootstrap.path), concurrency: 2,
                                     log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
         proxy.start()

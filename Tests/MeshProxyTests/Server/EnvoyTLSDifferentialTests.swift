@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshTLS
 @testable import MeshProxy
 import MeshTestSupport
 import XCTest

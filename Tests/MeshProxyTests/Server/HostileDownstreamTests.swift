@@ -2,6 +2,7 @@ import ConfigValues
 import Foundation
 @testable import MeshProxy
 import MeshNet
+import MeshTLS
 import MeshTestSupport
 import XCTest
 

@@ -1,4 +1,5 @@
 import MeshNet
+import MeshTLS
 @testable import MeshProxy
 import XCTest
 

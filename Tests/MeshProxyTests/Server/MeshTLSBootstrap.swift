@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshTLS
 import MeshTestSupport
 
 /// A sidecar-shaped bootstrap for the TLS and capture tests, run by meshctl's proxy and by Envoy alike: an mTLS

@@ -24,6 +24,7 @@ final class ProxyServerTests: XCTestCase {
         var ports = [19080: productpage.port, 19081: v1.port, 19082: v2.port]
         for port in [15000, 15006, 9080, 15090, 19089, 15020] { ports[port] = EnvoyAdminSample.freePort() }
         let sample = try EnvoyAdminSample(ports: ports)
+        try sample.writeFreshCertificates()
         let configuration = try ProxyConfiguration.load(file: sample.bootstrap.path)
         let proxy = try ProxyServer(configuration: configuration, concurrency: 2, log: ProxyLog(level: .warning) { FileHandle.standardError.write(Data($0.utf8)) })
         proxy.start()
@@ -75,6 +76,9 @@ final class ProxyServerTests: XCTestCase {
         XCTAssertEqual(statuses("no-route"), [404, 404])
         XCTAssertEqual(try first("no-route").body, "")
         XCTAssertEqual(try first("no-route").header("content-length"), "0")
+        // Out over ISTIO_MUTUAL (SNI, Istio's ALPNs, the SAN checked) into the proxy's own virtualInbound, and on to the app.
+        XCTAssertEqual(statuses("ratings-mtls"), [200, 200, 200])
+        XCTAssertEqual(try first("ratings-mtls").body, "productpage GET /ratings/0\n")
         XCTAssertEqual(try first("inbound-plaintext").body, "productpage GET /productpage\n")
         XCTAssertEqual(statuses("tcp-catchall"), [0], "the catch-all closes without an answer")
 
@@ -95,6 +99,9 @@ final class ProxyServerTests: XCTestCase {
         XCTAssertEqual(Set(flags["no-route"] ?? []), ["NR route_not_found"])
         XCTAssertEqual(Set(flags["blackhole"] ?? []), ["UH no_healthy_upstream"])
         XCTAssertEqual(flags["tcp-catchall"], ["UH -"])
+        XCTAssertEqual(Set(flags["ratings-mtls"] ?? []), ["- via_upstream"])
+        let inboundHop = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("meshctl-sample/ratings-mtls") && $0.contains(" inbound|9080|| ") })
+        XCTAssertTrue(inboundHop.hasSuffix(" outbound_.9080_._.ratings.default.svc.cluster.local default"), "the inbound hop logs the SNI it was asked for: \(inboundHop)")
         let line = try XCTUnwrap(text.split(separator: "\n").first { $0.contains("meshctl-sample/dead-noretry") })
         XCTAssertTrue(line.contains("\"GET /noretry/v3 HTTP/1.1\" 503 UF "), String(line))
         XCTAssertTrue(line.contains(" - \"delayed_connect_error:_Connection_refused\" 0 98 "), String(line))

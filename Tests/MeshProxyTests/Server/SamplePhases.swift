@@ -14,7 +14,8 @@ struct SamplePhases {
     let inboundPort: Int
     static let reviews = "reviews.default.svc.cluster.local:9080"
 
-    /// The phases run.sh sends over plain HTTP/1.1, in its order (h2c and mTLS phases are left out).
+    /// The phases run.sh sends over HTTP/1.1, in its order (the h2c phase is left out). `ratings-mtls` goes out over
+    /// ISTIO_MUTUAL to the proxy's own virtualInbound, so the sample needs fresh certificates (`writeFreshCertificates`).
     func run() throws -> [Result] {
         var results: [Result] = []
         func phase(_ name: String, _ count: Int, path: String, host: String = Self.reviews, headers: [(String, String)] = [], port: Int? = nil,
@@ -53,17 +54,26 @@ struct SamplePhases {
         }
         let collected = Answers()
         let port = outboundPort
-        DispatchQueue.concurrentPerform(iterations: 6) { _ in
-            if let response = try? TestClient.get(port: port, path: "/cb/slow", host: Self.reviews, headers: [("user-agent", "meshctl-sample/circuit-breaker")]) {
-                collected.lock.lock(); collected.list.append(response); collected.lock.unlock()
+        // One thread per request (concurrentPerform runs only as many at once as there are cores: two here, which
+        // never overflows one connection plus one pending request).
+        let done = DispatchGroup()
+        for _ in 0..<6 {
+            done.enter()
+            Thread.detachNewThread {
+                if let response = try? TestClient.get(port: port, path: "/cb/slow", host: Self.reviews, headers: [("user-agent", "meshctl-sample/circuit-breaker")]) {
+                    collected.lock.lock(); collected.list.append(response); collected.lock.unlock()
+                }
+                done.leave()
             }
         }
+        done.wait()
         let answers = collected.list
         breaker.statuses = answers.map(\.status).sorted()
         breaker.first = answers.first { $0.status == 503 }
         results.append(breaker)
         try phase("blackhole", 2, path: "/blackhole")
         try phase("no-route", 2, path: "/", host: "unknown.example.com")
+        try phase("ratings-mtls", 3, path: "/ratings/0", host: "ratings.default.svc.cluster.local:9080")
         try phase("inbound-plaintext", 3, path: "/productpage", host: "productpage.default.svc.cluster.local:9080", port: inboundPort)
         // Raw bytes that are not HTTP: the TCP catch-all chain sends them to BlackHoleCluster, which closes.
         let raw = try TestClient.exchange(port: inboundPort, bytes: Array("hello, not http\r\n".utf8))

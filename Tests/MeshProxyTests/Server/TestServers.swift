@@ -1,5 +1,6 @@
 import Foundation
 import MeshNet
+import MeshHTTP1
 
 /// `upstream.py` of the envoy-admin samples on MeshNet's HTTP server: every request answers 200 with
 /// `NAME METHOD PATH\n` and `x-upstream: NAME`, except `/status/NNN` (that status) and `/slow` (after 1 s).

@@ -1,0 +1,177 @@
+import MeshNet
+
+/// The server side of the streaming HTTP/1.1 codec: reads requests from a connection's bytes as they arrive, as a
+/// head, body parts (slices of what was read: no whole-body buffering) and an end; pipelined requests follow one
+/// another. The search for a head's end resumes where the last read left it. Refused, with the status to answer
+/// and why: a bare LF, a bare CR or a NUL in the head, an obs-fold line, Transfer-Encoding with Content-Length, two
+/// Content-Lengths (400); a head over `maxHeadBytes` (431); a transfer coding other than chunked (501); a version
+/// other than HTTP/1.0 and 1.1 (505). After a refusal the connection cannot be read further.
+public struct HTTP1RequestDecoder {
+    /// One piece of a request.
+    public enum Part {
+        case head(HTTPRequestHead)
+        case body(ByteBuffer)
+        /// The request is complete; the next bytes belong to the next one.
+        case end
+    }
+
+    /// Why a request cannot be served: the status to answer (the connection closes after it) and the reason.
+    public struct Rejection: Error, Equatable, CustomStringConvertible, Sendable {
+        public let status: Int
+        public let reason: String
+        public var description: String { "\(status) \(reason)" }
+        init(_ status: Int, _ reason: String) {
+            self.status = status
+            self.reason = reason
+        }
+    }
+
+    public let maxHeadBytes: Int
+    private var buffer = ByteBuffer()
+    /// Bytes after the reader index already searched for the head's end.
+    private var scanned = 0
+    private var body: HTTP1BodyDecoder?
+    /// The last head's field list, whose storage the next head reuses once nobody else holds it (the request
+    /// handed to a handler is usually gone by then), so a keep-alive request allocates no new list.
+    private var spareHeaders: [(name: String, value: String)] = []
+
+    public init(maxHeadBytes: Int = 64 * 1024) {
+        self.maxHeadBytes = maxHeadBytes
+    }
+
+    /// Bytes held that no part returned yet (a partial head, or the start of a pipelined request).
+    public var buffered: Int { buffer.readableBytes }
+
+    /// How far the search for the current head's end got (bytes from the reader index), for tests.
+    var searchedTo: Int { scanned }
+
+    /// Whether a request's body is being read (its head was returned, its end not yet).
+    public var inBody: Bool { body != nil }
+
+    /// Whether the request whose head was just returned has body bytes still to arrive.
+    public var hasBodyToCome: Bool { body.map { !$0.isDone } ?? false }
+
+    /// Bytes from the connection. A buffer that arrives while nothing is held is kept as it is (no copy).
+    public mutating func feed(_ bytes: ByteBuffer) {
+        if buffer.readableBytes == 0 { buffer = bytes } else { buffer.writeBuffer(bytes) }
+    }
+
+    /// The next part, or nil until more bytes arrive.
+    public mutating func next() throws(Rejection) -> Part? {
+        defer { releaseIfEmpty() }
+        if body != nil {
+            let step: HTTP1BodyDecoder.Step
+            do { step = try body!.next(from: &buffer) } catch { throw Rejection(400, error.description) }
+            switch step {
+            case .needMore: return nil
+            case .body(let part): return .body(part)
+            case .end:
+                body = nil
+                return .end
+            }
+        }
+        let scan = buffer.withUnsafeReadableBytes { HeadSyntax.scanHead($0, from: scanned, of: "request") }
+        switch scan {
+        case .invalid(let reason):
+            throw Rejection(400, reason)
+        case .incomplete(let resumeAt):
+            scanned = resumeAt
+            if buffer.readableBytes > maxHeadBytes { throw Rejection(431, "the request head is larger than \(maxHeadBytes) bytes") }
+            return nil
+        case .end(let length):
+            if length > maxHeadBytes { throw Rejection(431, "the request head is larger than \(maxHeadBytes) bytes") }
+            var fields: [(name: String, value: String)] = []
+            swap(&fields, &spareHeaders)
+            fields.removeAll(keepingCapacity: true)
+            // The buffer is not touched while the head is parsed, so its bytes stay where they are.
+            let (head, framing) = try Self.parseHead(UnsafeRawBufferPointer(start: buffer.readablePointer, count: length), fields: &fields)
+            spareHeaders = fields
+            buffer.moveReaderIndex(forwardBy: length + 4)
+            scanned = 0
+            body = HTTP1BodyDecoder(framing)
+            return .head(head)
+        }
+    }
+
+    /// Lets go of the last read's storage once everything in it was handed out, so an idle connection pins no
+    /// read block (the loop's shared block is then reused from its start).
+    private mutating func releaseIfEmpty() {
+        if buffer.readableBytes == 0 && buffer.capacity > 0 { buffer = ByteBuffer() }
+    }
+
+    /// The request line and fields, read straight from the bytes, and how the body is framed (RFC 9112 section 6).
+    /// The head's fields are gathered in `fields` (an empty list whose storage they may use).
+    static func parseHead(_ bytes: UnsafeRawBufferPointer, fields headers: inout [(name: String, value: String)]) throws(Rejection)
+        -> (HTTPRequestHead, HTTP1BodyDecoder.Framing) {
+        var lines = HeadSyntax.Lines(bytes)
+        // Empty lines before the request line are tolerated (RFC 9112 section 2.2).
+        var first = lines.next()
+        while first?.isEmpty == true { first = lines.next() }
+        guard let requestLine = first else { throw Rejection(400, "an empty request head") }
+        let space = HeadSyntax.space
+        guard let firstSpace = requestLine.firstIndex(of: space), firstSpace > requestLine.startIndex,
+              let secondSpace = requestLine[(firstSpace + 1)...].firstIndex(of: space), secondSpace > firstSpace + 1,
+              !requestLine[(secondSpace + 1)...].contains(space),
+              requestLine[..<firstSpace].allSatisfy(HeadSyntax.isTokenByte) else {
+            throw Rejection(400, "a malformed request line: it must be METHOD SP TARGET SP HTTP/1.1")
+        }
+        let versionBytes = requestLine[(secondSpace + 1)...]
+        let version: Int
+        // "HTTP/1." then the minor digit, compared byte by byte (a generic comparison costs more than the parse).
+        let at = versionBytes.startIndex
+        let isHTTP1 = versionBytes.count == 8 && versionBytes[at] == 72 && versionBytes[at + 1] == 84 && versionBytes[at + 2] == 84
+            && versionBytes[at + 3] == 80 && versionBytes[at + 4] == 47 && versionBytes[at + 5] == 49 && versionBytes[at + 6] == 46
+        let minor = isHTTP1 ? versionBytes[at + 7] : nil
+        if minor == UInt8(ascii: "1") {
+            version = 11
+        } else if minor == UInt8(ascii: "0") {
+            version = 10
+        } else {
+            throw Rejection(505, "unsupported protocol version \(String(decoding: versionBytes.prefix(20), as: UTF8.self))")
+        }
+        var contentLength: Int?
+        var codings: [Substring] = []
+        var lengthFields = 0
+        while let line = lines.next() {
+            if let first = line.first, first == space || first == HeadSyntax.tab {
+                throw Rejection(400, "a header line starts with whitespace (obs-fold): send each field on one line")
+            }
+            guard let colon = line.firstIndex(of: HeadSyntax.colon), colon > line.startIndex,
+                  line[..<colon].allSatisfy(HeadSyntax.isTokenByte) else {
+                throw Rejection(400, "a malformed header line: it must be NAME: VALUE, the name without spaces")
+            }
+            let name = line[..<colon]
+            var value = line[(colon + 1)...]
+            while let byte = value.first, byte == space || byte == HeadSyntax.tab { value = value.dropFirst() }
+            while let byte = value.last, byte == space || byte == HeadSyntax.tab { value = value.dropLast() }
+            if headers.capacity == 0 { headers.reserveCapacity(8) }
+            headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            if HeadSyntax.equalsIgnoringCase(name, "content-length") {
+                lengthFields += 1
+                guard lengthFields == 1 else { throw Rejection(400, "two Content-Length fields: send one") }
+                guard !value.isEmpty, value.count <= 18, value.allSatisfy({ (48...57).contains($0) }) else {
+                    throw Rejection(400, "a bad Content-Length \(String(decoding: value.prefix(40), as: UTF8.self)): it must be one decimal number")
+                }
+                contentLength = value.reduce(0) { $0 * 10 + Int($1 - 48) }
+            } else if HeadSyntax.equalsIgnoringCase(name, "transfer-encoding") {
+                codings += headers[headers.count - 1].value.lowercased().split(separator: ",").map { Substring($0.trimmingCharacters(in: " \t")) }
+            }
+        }
+        let head = HTTPRequestHead(method: String(decoding: requestLine[..<firstSpace], as: UTF8.self),
+                                   target: String(decoding: requestLine[(firstSpace + 1)..<secondSpace], as: UTF8.self),
+                                   version: version, headers: headers)
+        if !codings.isEmpty {
+            guard contentLength == nil else { throw Rejection(400, "both Transfer-Encoding and Content-Length: send one of them") }
+            guard codings.last == "chunked", codings.count == 1 else {
+                throw Rejection(501, "unsupported Transfer-Encoding \(codings.joined(separator: ", ")): only chunked is understood")
+            }
+            return (head, .chunked)
+        }
+        return (head, contentLength.map { .length($0) } ?? .none)
+    }
+}
+
+extension HTTPRequestHead {
+    /// Whether the client wants the connection kept after this exchange.
+    public var keepAlive: Bool { HeadSyntax.keepsAlive(version: version, connection: header("Connection")) }
+}

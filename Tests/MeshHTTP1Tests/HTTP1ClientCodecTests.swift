@@ -1,0 +1,113 @@
+import XCTest
+@testable import MeshNet
+@testable import MeshHTTP1
+
+/// The client side of the streaming HTTP/1.1 codec: responses read part by part, requests framed for sending.
+final class HTTP1ClientCodecTests: XCTestCase {
+    /// Feeds `chunks` one by one and describes every part: `head 200 OK`, `body hello`, `end`, or `error ...`.
+    private func parts(_ chunks: [String], requests: [String] = ["GET"], closeAtEnd: Bool = false) -> [String] {
+        var decoder = HTTP1ResponseDecoder(maxHeadBytes: 512)
+        for method in requests { decoder.requestSent(method: method) }
+        var seen: [String] = []
+        func describe(_ part: HTTP1ResponseDecoder.Part) -> String {
+            switch part {
+            case .head(let head): return "head \(head.status) \(head.reason)"
+            case .body(let bytes): return "body " + String(decoding: bytes.readableArray, as: UTF8.self)
+            case .end: return "end"
+            }
+        }
+        do {
+            for chunk in chunks {
+                decoder.feed(ByteBuffer(string: chunk))
+                while let part = try decoder.next() { seen.append(describe(part)) }
+            }
+            if closeAtEnd, let part = try decoder.finishAtClose() { seen.append(describe(part)) }
+        } catch {
+            seen.append("error \(error)")
+        }
+        return seen
+    }
+
+    /// Adjacent body parts joined, so tests do not depend on where reads split.
+    private func joined(_ parts: [String]) -> [String] {
+        var result: [String] = []
+        for part in parts {
+            if part.hasPrefix("body "), let last = result.last, last.hasPrefix("body ") {
+                result[result.count - 1] = last + part.dropFirst(5)
+            } else {
+                result.append(part)
+            }
+        }
+        return result
+    }
+
+    func testALengthFramedResponseSplitAtEveryByteComesOutTheSame() {
+        let response = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\nContent-Type: text/plain\r\n\r\nhello world"
+        let whole = parts([response])
+        XCTAssertEqual(whole, ["head 200 OK", "body hello world", "end"])
+        for split in 1..<response.utf8.count {
+            let bytes = Array(response.utf8)
+            let pieces = [String(decoding: bytes[..<split], as: UTF8.self), String(decoding: bytes[split...], as: UTF8.self)]
+            XCTAssertEqual(joined(parts(pieces)), whole, "split at \(split)")
+        }
+        XCTAssertEqual(joined(parts(response.map { String($0) })), whole, "a byte at a time")
+    }
+
+    func testBodyPartsAreSlicesOfWhatWasRead() throws {
+        var decoder = HTTP1ResponseDecoder()
+        decoder.requestSent(method: "GET")
+        let read = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        decoder.feed(read)
+        _ = try decoder.next()
+        guard case .body(let body) = try decoder.next() else { return XCTFail("no body part") }
+        XCTAssertTrue(body.sharesStorage(with: read), "no copy of the body")
+    }
+
+    func testChunkedWithExtensionsAndTrailersThenAPipelinedResponse() {
+        XCTAssertEqual(joined(parts(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhel", "lo\r\n6\r\n world\r\n0\r\nX-T: 1\r\n\r\n",
+                                     "HTTP/1.1 204 No Content\r\n\r\n"], requests: ["GET", "DELETE"])),
+                       ["head 200 OK", "body hello world", "end", "head 204 No Content", "end"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]), ["head 200 OK", "error bad chunk size zz"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabX"]), ["head 200 OK", "body ab", "error a chunk's data does not end with CRLF"])
+    }
+
+    func testResponsesWithoutABody() {
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n"], requests: ["HEAD"]), ["head 200 OK", "end"], "the answer to HEAD")
+        XCTAssertEqual(parts(["HTTP/1.1 304 Not Modified\r\nContent-Length: 42\r\n\r\n"]), ["head 304 Not Modified", "end"])
+        XCTAssertEqual(parts(["HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok"]),
+                       ["head 100 Continue", "head 201 Created", "body ok", "end"], "an interim response, then the final one")
+    }
+
+    func testABodyThatRunsUntilTheConnectionCloses() {
+        XCTAssertEqual(joined(parts(["HTTP/1.0 200 OK\r\n\r\nall of ", "this"], closeAtEnd: true)), ["head 200 OK", "body all of this", "end"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"], closeAtEnd: true),
+                       ["head 200 OK", "body short", "error the connection closed in the middle of a message body"])
+    }
+
+    func testMalformedHeadsAreRefused() {
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\nContent-Length: 0\n\n"]), ["error a line of the response head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n"]), ["error a CR without its LF in the response head: HTTP/1.1 lines end with CRLF (\\r\\n)"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: a\u{0}b\r\n\r\n"]), ["error a NUL byte in the response head"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: a\r\n  folded\r\n\r\n"]), ["error malformed header line   folded"], "obs-fold")
+        XCTAssertEqual(parts(["HTTP/1.1 2x0 OK\r\n\r\n"]), ["error bad status code in HTTP/1.1 2x0 OK"])
+        XCTAssertEqual(parts(["SPDY/3 200 OK\r\n\r\n"]), ["error not an HTTP/1.x status line: SPDY/3 200 OK"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"]), ["error bad Content-Length 1, 2"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: " + String(repeating: "a", count: 600)]), ["error response head is larger than 512 bytes"])
+    }
+
+    func testRequestsAreFramedByLengthOrChunked() {
+        var encoder = HTTP1RequestEncoder()
+        let head = encoder.head(HTTPRequestHead(method: "POST", target: "/upload", headers: [("Host", "mesh")]), hasBody: true)
+        XCTAssertEqual(String(decoding: head.readableArray, as: UTF8.self), "POST /upload HTTP/1.1\r\nHost: mesh\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let part = ByteBuffer(string: "hello, mesh")
+        let framed = encoder.body(part)
+        XCTAssertEqual(framed.map { String(decoding: $0.readableArray, as: UTF8.self) }, ["b\r\n", "hello, mesh", "\r\n"])
+        XCTAssertTrue(framed[1].sharesStorage(with: part), "the part itself is sent, not a copy")
+        XCTAssertEqual(encoder.end().map { String(decoding: $0.readableArray, as: UTF8.self) }, "0\r\n\r\n")
+
+        let fixed = encoder.head(HTTPRequestHead(method: "PUT", target: "/x", headers: [("Content-Length", "2")]), hasBody: true)
+        XCTAssertEqual(String(decoding: fixed.readableArray, as: UTF8.self), "PUT /x HTTP/1.1\r\nContent-Length: 2\r\n\r\n")
+        XCTAssertEqual(encoder.body(ByteBuffer(string: "ok")).map(\.readableBytes), [2])
+        XCTAssertNil(encoder.end())
+    }
+}

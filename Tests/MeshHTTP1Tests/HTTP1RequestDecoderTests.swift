@@ -1,0 +1,103 @@
+import XCTest
+@testable import MeshNet
+@testable import MeshHTTP1
+
+/// The server side of the streaming codec: heads, body parts and ends; the refusals and their statuses.
+final class HTTP1RequestDecoderTests: XCTestCase {
+    /// The parts the decoder makes of `chunks` fed one after another, as text; a refusal ends the list.
+    private func parts(_ chunks: [String], maxHead: Int = 256) -> [String] {
+        var decoder = HTTP1RequestDecoder(maxHeadBytes: maxHead)
+        var seen: [String] = []
+        for chunk in chunks {
+            decoder.feed(ByteBuffer(string: chunk))
+            do {
+                while let part = try decoder.next() {
+                    switch part {
+                    case .head(let head): seen.append("head \(head.method) \(head.target) \(head.version)")
+                    case .body(let bytes): seen.append("body \(String(decoding: bytes.readableArray, as: UTF8.self))")
+                    case .end: seen.append("end")
+                    }
+                }
+            } catch {
+                seen.append("\(error.status) \(error.reason)")
+                return seen
+            }
+        }
+        return seen
+    }
+
+    func testPipelinedRequestsWithBodiesInParts() {
+        XCTAssertEqual(parts(["GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.0\r\n\r\n"]), ["head GET /a 11", "end", "head GET /b 10", "end"])
+        XCTAssertEqual(parts(["POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhe", "llo", "GET / HTTP/1.1\r\n\r\n"]),
+                       ["head POST /p 11", "body he", "body llo", "end", "head GET / 11", "end"])
+        XCTAssertEqual(parts(["POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: v\r\n\r\n"]),
+                       ["head POST /c 11", "body abc", "body de", "end"])
+        XCTAssertEqual(parts(["\r\nGET /after-blank HTTP/1.1\r\n\r\n"]), ["head GET /after-blank 11", "end"], "an empty line before the request line")
+    }
+
+    func testBodyPartsAreSlicesOfWhatWasRead() throws {
+        var decoder = HTTP1RequestDecoder()
+        let read = ByteBuffer(string: "PUT /x HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody")
+        decoder.feed(read)
+        guard case .head = try decoder.next(), case .body(let part) = try decoder.next() else { return XCTFail("head then body") }
+        XCTAssertTrue(part.sharesStorage(with: read), "the part is a slice of the read, not a copy")
+        guard case .end = try decoder.next() else { return XCTFail("end") }
+        XCTAssertEqual(decoder.buffered, 0)
+    }
+
+    func testTheHeadSearchResumesWhereItStopped() throws {
+        var decoder = HTTP1RequestDecoder(maxHeadBytes: 64 * 1024)
+        let head = "GET / HTTP/1.1\r\n" + (0..<200).map { "X-Field-\($0): \(String(repeating: "v", count: 40))\r\n" }.joined() + "\r\n"
+        var fed = 0
+        for byte in head.utf8.dropLast() {
+            decoder.feed(ByteBuffer(bytes: [byte]))
+            fed += 1
+            XCTAssertNil(try decoder.next())
+            // Everything fed was searched, but for a CR whose LF has not come: no byte is looked at twice over.
+            XCTAssertGreaterThanOrEqual(decoder.searchedTo, fed - 1)
+        }
+        decoder.feed(ByteBuffer(string: "\n"))
+        guard case .head(let parsed) = try decoder.next() else { return XCTFail("the head") }
+        XCTAssertEqual(parsed.headers.count, 200)
+    }
+
+    func testMalformedHeadsAreRefusedWithTheirStatus() {
+        XCTAssertEqual(parts(["GET / HTTP/1.1\nHost: x\n\n"]).last, "400 a line of the request head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)")
+        XCTAssertEqual(parts(["GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"]).last?.hasPrefix("400 a CR without its LF"), true)
+        XCTAssertEqual(parts(["GET / HTTP/1.1\r\nX: a\u{0}b\r\n\r\n"]).last, "400 a NUL byte in the request head")
+        XCTAssertEqual(parts(["GET / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n"]).last,
+                       "400 a header line starts with whitespace (obs-fold): send each field on one line")
+        XCTAssertEqual(parts(["POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"]).last,
+                       "400 both Transfer-Encoding and Content-Length: send one of them")
+        XCTAssertEqual(parts(["POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc"]).last, "400 two Content-Length fields: send one")
+        XCTAssertEqual(parts(["POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc"]).last?.hasPrefix("400 a bad Content-Length 3, 3"), true)
+        XCTAssertEqual(parts(["POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"]).last?.hasPrefix("400 a bad Content-Length -1"), true)
+        XCTAssertEqual(parts(["POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"]).last?.hasPrefix("501 unsupported Transfer-Encoding gzip"), true)
+        XCTAssertEqual(parts(["GET / HTTP/2.0\r\n\r\n"]).last, "505 unsupported protocol version HTTP/2.0")
+        XCTAssertEqual(parts(["GET  / HTTP/1.1\r\n\r\n"]).last?.hasPrefix("400 a malformed request line"), true)
+        XCTAssertEqual(parts(["GET / HTTP/1.1\r\nBad Name: v\r\n\r\n"]).last?.hasPrefix("400 a malformed header line"), true)
+        XCTAssertEqual(parts(["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]).last?.hasPrefix("400 bad chunk size zz"), true)
+    }
+
+    func testAnOversizeHeadIs431EvenBeforeItEnds() {
+        XCTAssertEqual(parts(["GET /" + String(repeating: "a", count: 300)]).last, "431 the request head is larger than 256 bytes")
+        XCTAssertEqual(parts(["GET / HTTP/1.1\r\nX: " + String(repeating: "b", count: 300) + "\r\n\r\n"]).last,
+                       "431 the request head is larger than 256 bytes")
+    }
+
+    func testKeepAliveFollowsTheVersionAndConnectionHeader() {
+        XCTAssertTrue(HTTPRequestHead(method: "GET", target: "/").keepAlive)
+        XCTAssertFalse(HTTPRequestHead(method: "GET", target: "/", headers: [("Connection", "close")]).keepAlive)
+        XCTAssertFalse(HTTPRequestHead(method: "GET", target: "/", version: 10).keepAlive)
+        XCTAssertTrue(HTTPRequestHead(method: "GET", target: "/", version: 10, headers: [("Connection", "Keep-Alive")]).keepAlive)
+    }
+}
+
+extension HTTP1RequestDecoderTests {
+    func testConnectionOptionsAreTokensInAnyCase() {
+        XCTAssertFalse(HTTPRequestHead(method: "GET", target: "/", headers: [("Connection", "Upgrade, CLOSE")]).keepAlive)
+        XCTAssertTrue(HTTPRequestHead(method: "GET", target: "/", headers: [("Connection", "closed-captions")]).keepAlive, "a token, not a substring")
+        XCTAssertTrue(HTTPRequestHead(method: "GET", target: "/", version: 10, headers: [("Connection", " keep-alive ,x")]).keepAlive)
+        XCTAssertFalse(HTTPRequest(method: "GET", target: "/", headers: [("connection", "close")]).keepAlive)
+    }
+}
