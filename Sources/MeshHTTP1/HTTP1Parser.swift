@@ -42,6 +42,15 @@ public struct HTTP1Parser {
     /// Bytes buffered but not yet part of a returned request (the start of the next one).
     public var buffered: Int { buffer.count - start }
 
+    /// Takes the bytes buffered past the last request (a connection that stops speaking HTTP after an upgrade).
+    public mutating func takeBuffered() -> [UInt8] {
+        let rest = Array(buffer[start...])
+        buffer.removeAll(keepingCapacity: false)
+        start = 0
+        scannedTo = 0
+        return rest
+    }
+
     public mutating func feed(_ bytes: ArraySlice<UInt8>) {
         dropConsumed()
         buffer.append(contentsOf: bytes)

@@ -38,6 +38,15 @@ public struct HTTP1ResponseDecoder {
         if buffer.readableBytes == 0 { buffer = bytes } else { buffer.writeBuffer(bytes) }
     }
 
+    /// Takes the bytes read past the last part (a connection that stops speaking HTTP after a 101).
+    public mutating func takeBuffered() -> ByteBuffer {
+        let rest = buffer
+        buffer = ByteBuffer()
+        body = nil
+        scanned = 0
+        return rest
+    }
+
     /// The next part, or nil until more bytes arrive.
     public mutating func next() throws(HTTP1CodecError) -> Part? {
         if body != nil {

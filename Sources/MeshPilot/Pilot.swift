@@ -13,6 +13,9 @@ public struct Pilot: Sendable {
     public let secrets: WorkloadSecrets?
     /// Fetches RequestAuthentication `jwksUri` keys (nil: not fetched; such rules get keys no token verifies with).
     public var jwksResolver: JWKSResolver?
+    /// Whether sidecars get Istio's `istio.stats` filters (istiod's default). Off for Envoy sidecars in local mode:
+    /// upstream Envoy has no such filter and would reject the listeners.
+    public var emitsIstioStats = true
 
     public init(authority: CertificateAuthority?, now: @escaping @Sendable () -> Date = Date.init) {
         self.authority = authority
@@ -60,8 +63,9 @@ public struct Pilot: Sendable {
         inboundConfig.extraHTTPFilters = { _ in (jwt.map { [$0] } ?? []) + rbacHTTP }
         inboundConfig.extraNetworkFilters = { _ in rbacNetwork }
         let inbound = inboundConfig.build()
+        let sidecarListeners = [inbound.listener] + listeners.listeners + (httpProxy.map { [$0.listener] } ?? [])
         var resources = ProxyResources(
-            listeners: [inbound.listener] + listeners.listeners + (httpProxy.map { [$0.listener] } ?? []),
+            listeners: emitsIstioStats ? IstioStatsFilters.add(to: sidecarListeners) : sidecarListeners,
             clusters: outbound.clusters + inbound.clusters + FixedClusters.all,
             routes: listeners.routes + (httpProxy.map { [$0.routes] } ?? []),
             endpoints: outbound.assignments,

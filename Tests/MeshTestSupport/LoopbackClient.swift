@@ -24,10 +24,19 @@ public final class LoopbackClient {
 
     deinit { close() }
 
-    public func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
+    public func send(_ text: String) throws { try send(bytes: Array(text.utf8)) }
+
+    public func send(bytes: [UInt8]) throws {
         guard Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { throw LoopbackClientError(description: "send failed") }
     }
+
+    /// Sends FIN (shuts down the sending side); the server's answer can still be read.
+    public func finishSending() {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// The bytes that have arrived so far.
+    public var receivedBytes: [UInt8] { received }
 
     private var received: [UInt8] = []
 

@@ -101,7 +101,9 @@ public final class LocalControlPlane: @unchecked Sendable {
         let api = self.api
         workloads = settings.map { LocalWorkloads(api: api, settings: $0, stateDirectory: stateDirectory) }
         let statePaths = paths
-        pilot = try settings.map { _ in try LocalPilot(store: store, paths: statePaths, log: { line in api.log(line) }) }
+        pilot = try settings.map { settings in
+            try LocalPilot(store: store, paths: statePaths, istioStats: settings.sidecarProxy != "envoy", log: { line in api.log(line) })
+        }
         try Bootstrap.seed(api)
         self.ingress = settings == nil ? nil : ingress
         serviceProxy = try ServiceProxy(store: store, namesFile: paths.names, hostPorts: self.ingress.map(IngressGateway.hostPorts) ?? []) { [api] line in

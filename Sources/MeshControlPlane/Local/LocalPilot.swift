@@ -28,9 +28,11 @@ public final class LocalPilot: @unchecked Sendable {
 
     /// Loads or makes the mesh CA (`mesh-ca.crt`, `mesh-ca.key` 0600), reads the first snapshot and binds the
     /// discovery server's port.
-    /// `now` is the clock certificates are issued by (tests move it).
+    /// `now` is the clock certificates are issued by (tests move it). `istioStats`: whether sidecars get Istio's
+    /// stats filters (meshctl's sidecars; not Envoy's, which lacks them).
     public init(store: ObjectStore, paths: LocalStatePaths, debounce: Double = 0.05, refreshInterval: Double = 3_600,
-                now: @escaping @Sendable () -> Date = Date.init, log: @escaping @Sendable (String) -> Void) throws {
+                istioStats: Bool = true, now: @escaping @Sendable () -> Date = Date.init,
+                log: @escaping @Sendable (String) -> Void) throws {
         self.store = store
         self.debounce = debounce
         self.refreshInterval = refreshInterval
@@ -40,6 +42,7 @@ public final class LocalPilot: @unchecked Sendable {
         // RequestAuthentication jwksUris: fetched by the pilot, as istiod does; keys that arrive cause a push.
         let keys = JWKSResolver(fetch: LocalJWKSFetch.fetcher(namesFile: paths.names))
         pilot.jwksResolver = keys
+        pilot.emitsIstioStats = istioStats
         self.pilot = pilot
         let snapshot = Self.snapshot(of: store)
         current = (snapshot, MeshModel(snapshot))

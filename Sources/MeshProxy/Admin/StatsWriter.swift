@@ -18,8 +18,13 @@ struct StatsFilter {
 
     func keeps(_ stat: (name: String, kind: ProxyStats.Kind, value: Int, used: Bool)) -> Bool {
         if usedOnly && !stat.used { return false }
+        return keeps(name: stat.name)
+    }
+
+    /// Histograms and labeled metrics exist once used, so only the name counts.
+    func keeps(name: String) -> Bool {
         guard let pattern else { return true }
-        return pattern.contains(stat.name)
+        return pattern.contains(name)
     }
 }
 
@@ -29,8 +34,29 @@ struct StatsWriter {
     let stats: ProxyStats
 
     func text(_ filter: StatsFilter) -> String {
-        stats.snapshot().filter(filter.keeps).map { "\($0.name): \($0.value)\n" }.joined()
+        var out = stats.snapshot().filter(filter.keeps).map { "\($0.name): \($0.value)\n" }.joined()
+        // Envoy's own histograms as quantiles (`P50(interval,cumulative)`; no interval values are kept: nan).
+        // Istio's labeled metrics are for Prometheus: `/stats/prometheus` has them.
+        let histograms = stats.labeled.histogramSnapshot().filter { $0.series.labels.isEmpty && filter.keeps(name: $0.series.name) }
+        for (series, histogram) in histograms.sorted(by: { $0.series.name < $1.series.name }) {
+            let quantiles = [0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 100].map { percent in
+                "P\(Self.number(percent))(nan,\(Self.number(Self.quantile(histogram, percent / 100))))"
+            }
+            out += "\(series.name): \(quantiles.joined(separator: " "))\n"
+        }
+        return out
     }
+
+    /// An estimate of a quantile from the buckets: the upper bound of the bucket it falls in.
+    static func quantile(_ histogram: LabeledMetrics.Histogram, _ fraction: Double) -> Double {
+        guard histogram.count > 0 else { return 0 }
+        let rank = max(1, Int((fraction * Double(histogram.count)).rounded(.up)))
+        let index = histogram.cumulative.firstIndex { $0 >= rank }
+        return index.map { LabeledMetrics.buckets[$0] } ?? histogram.sum / Double(histogram.count)
+    }
+
+    /// A number as Envoy's Prometheus output writes it (`%g`: `0.5`, `300000`, `1.8e+06`).
+    static func number(_ value: Double) -> String { String(format: "%g", value) }
 
     func json(_ filter: StatsFilter) -> JSONValue {
         .object([("stats", .array(stats.snapshot().filter(filter.keeps).map {
@@ -40,20 +66,43 @@ struct StatsWriter {
 
     func prometheus(_ filter: StatsFilter) -> String {
         var families: [String: (kind: ProxyStats.Kind, lines: [String])] = [:]
-        var order: [String] = []
         for stat in stats.snapshot().filter(filter.keeps) {
             let (family, labels) = Self.prometheusName(stat.name)
-            if families[family] == nil { order.append(family); families[family] = (stat.kind, []) }
+            if families[family] == nil { families[family] = (stat.kind, []) }
             let labelText = labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\($0.1)\"" }.joined(separator: ",") + "}"
             families[family]!.lines.append("\(family)\(labelText) \(stat.value)")
         }
+        var typed: [String: (type: String, lines: [String])] = families.mapValues { ($0.kind == .counter ? "counter" : "gauge", $0.lines) }
+        func labelText(_ labels: [(String, String)]) -> String {
+            labels.isEmpty ? "" : "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
+        }
+        let bySeries = { (a: LabeledMetrics.Series, b: LabeledMetrics.Series) in (a.name, a.labels.joined(separator: "\u{1}")) < (b.name, b.labels.joined(separator: "\u{1}")) }
+        for (series, value) in stats.labeled.counterSnapshot().sorted(by: { bySeries($0.series, $1.series) }) where filter.keeps(name: series.name) {
+            typed[series.name, default: ("counter", [])].lines.append("\(series.name)\(labelText(series.labelPairs)) \(value)")
+        }
+        for (series, histogram) in stats.labeled.histogramSnapshot().sorted(by: { bySeries($0.series, $1.series) }) where filter.keeps(name: series.name) {
+            // Envoy's own histograms get its tag extraction; Istio's carry their labels.
+            let (family, labels) = series.labels.isEmpty ? Self.prometheusName(series.name) : (series.name, series.labelPairs)
+            var lines = zip(LabeledMetrics.buckets, histogram.cumulative).map { bound, count in
+                "\(family)_bucket\(labelText(labels + [("le", Self.number(bound))])) \(count)"
+            }
+            lines.append("\(family)_bucket\(labelText(labels + [("le", "+Inf")])) \(histogram.count)")
+            lines.append("\(family)_sum\(labelText(labels)) \(Self.number(histogram.sum))")
+            lines.append("\(family)_count\(labelText(labels)) \(histogram.count)")
+            typed[family, default: ("histogram", [])].lines += lines
+        }
         var out = ""
-        for family in order.sorted() {
-            let entry = families[family]!
-            out += "# TYPE \(family) \(entry.kind == .counter ? "counter" : "gauge")\n"
+        for family in typed.keys.sorted() {
+            let entry = typed[family]!
+            out += "# TYPE \(family) \(entry.type)\n"
             out += entry.lines.joined(separator: "\n") + "\n"
         }
         return out
+    }
+
+    /// A label value with `\`, `"` and newlines escaped, as Prometheus' text format wants.
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 
     /// `cluster.NAME.upstream_rq_503` -> `envoy_cluster_upstream_rq{envoy_response_code="503",envoy_cluster_name="NAME"}`.

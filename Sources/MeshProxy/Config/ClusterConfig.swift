@@ -36,6 +36,21 @@ public struct Cluster: Sendable {
     public var source: JSONValue
     /// Set for `type: EDS`: the assignment's name and where it comes from.
     public var eds: EDSClusterConfig? = nil
+    /// `metadata.filter_metadata.istio.services[0]`: the Istio service behind the cluster (Istio's stats label
+    /// `destination_service` with it).
+    public var istioService: IstioService? = nil
+    /// `common_http_protocol_options.idle_timeout`: an upstream connection with no request this long closes (0: never;
+    /// Envoy's default is 1 hour).
+    public var connectionIdleTimeout: Double = 3600
+    /// `common_http_protocol_options.max_connection_duration`: a connection this old closes once its request is done.
+    public var maxConnectionDuration: Double? = nil
+}
+
+/// A Kubernetes or ServiceEntry service as istiod names it in cluster metadata.
+public struct IstioService: Sendable, Equatable {
+    public var host: String
+    public var name: String
+    public var namespace: String
 }
 
 /// `eds_cluster_config`: the ClusterLoadAssignment a cluster takes its endpoints from.
@@ -105,6 +120,11 @@ extension Cluster {
         } else if reader.has("eds_cluster_config") {
             throw reader.error("eds_cluster_config needs type: EDS", path: [.key("eds_cluster_config")])
         }
+        // Other metadata is for other filters; only Istio's service is used.
+        let service = reader.field("metadata")?["filter_metadata"]?["istio"]?["services"]?[0].flatMap { service -> IstioService? in
+            guard let host = service["host"]?.string else { return nil }
+            return IstioService(host: host, name: service["name"]?.string ?? String(host.prefix { $0 != "." }), namespace: service["namespace"]?.string ?? "unknown")
+        }
         reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "dns_lookup_family", "filters", "upstream_connection_options",
                       "original_dst_lb_config", "cleanup_interval", "dns_refresh_rate", "respect_dns_ttl", "dns_jitter")
         let connectTimeout = try reader.duration("connect_timeout") ?? 5
@@ -169,6 +189,7 @@ extension Cluster {
             return TransportSocketMatch(name: name, criteria: criteria, tls: tls)
         }
         var maxRequests = try reader.integer("max_requests_per_connection")
+        var idleTimeout = 3600.0, maxDuration: Double?
         var wantsHTTP2 = false
         _ = try reader.object("typed_extension_protocol_options") { options throws(ProxyConfigError) in
             for pair in options.node.pairs ?? [] {
@@ -177,7 +198,8 @@ extension Cluster {
                     guard try typed.typeName() == "envoy.extensions.upstreams.http.v3.HttpProtocolOptions" else { throw typed.error("\(key) is not supported") }
                     _ = try typed.object("common_http_protocol_options") { common throws(ProxyConfigError) in
                         if let value = try common.integer("max_requests_per_connection") { maxRequests = value }
-                        common.ignore("idle_timeout")
+                        if let value = try common.duration("idle_timeout") { idleTimeout = value }
+                        maxDuration = try common.duration("max_connection_duration")
                     }
                     _ = try typed.object("explicit_http_config") { explicit throws(ProxyConfigError) in
                         // Accepted so that one grpc/http2 port does not make a whole CDS update fail; the
@@ -213,7 +235,8 @@ extension Cluster {
         return Cluster(name: name, connectTimeout: connectTimeout, loadBalancing: policy, thresholds: thresholds, outlierDetection: outlier,
                        healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, transportSocketMatches: socketMatches, kind: kind,
                        maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, ringSize: ring, maglevTableSize: maglevSize,
-                       source: JSONValue(yaml: reader.node), eds: eds)
+                       source: JSONValue(yaml: reader.node), eds: eds, istioService: service,
+                       connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil })
     }
 
     /// A `ClusterLoadAssignment`'s endpoints (the `cluster_name` is read but not checked here), with each endpoint's

@@ -126,6 +126,14 @@ public struct HTTPConnectionManagerConfig: Sendable {
     /// `http_protocol_options.allow_absolute_url` (Envoy's default: true): absolute-form requests are taken, as a
     /// forward proxy takes them.
     public var allowAbsoluteURL = true
+    /// `upgrade_configs`: the `Upgrade` protocols (lowercased, e.g. `websocket`) that are passed through to the
+    /// upstream; other upgrade requests are refused with 403 as Envoy refuses them.
+    public var upgradeTypes: Set<String> = []
+    /// `common_http_protocol_options.idle_timeout`: a connection with no request under way closes after this many
+    /// seconds (0: never; Envoy's default is 1 hour).
+    public var connectionIdleTimeout: Double = 3600
+    /// `request_headers_timeout`: a request head begun must be complete by then (0: no limit, the default).
+    public var requestHeadersTimeout: Double = 0
 }
 
 public enum HTTPFilter: Sendable {
@@ -133,7 +141,11 @@ public enum HTTPFilter: Sendable {
     case rbac(RBACConfig)
     case localRateLimit(LocalRateLimitConfig)
     case cors
-    case jwtAuthn(JWTAuthnConfig)
+        var config = HTTPConnectionManagerConfig(statPrefix: prefix, serverName: serverName, routes: routes, httpFilters: filters, accessLogs: logs,
+                                                 streamIdleTimeout: idle, requestTimeout: requestTimeout, upgradeTypes: Set(upgrades.compactMap { $0 }),
+                                                 connectionIdleTimeout: connectionIdle, requestHeadersTimeout: headersTimeout)
+        if reader.json("http_protocol_options")?["allow_absolute_url"]?.bool == false { config.allowAbsoluteURL = false }
+        return config
     case router
 }
 
@@ -141,6 +153,8 @@ public struct TCPProxyConfig: Sendable {
     public var statPrefix: String
     public var cluster: String
     public var accessLogs: [AccessLogConfig]
+    /// A network `istio.stats` filter in front: the connection's `istio_tcp_*` metrics.
+    public var istioStats: IstioStatsConfig? = nil
 }
 
 /// A file access log with a text format (`%START_TIME%` ... command operators).
@@ -198,10 +212,11 @@ extension Listener {
                                    path: [.key("filter_chains"), .index(index), .key("filter_chain_match")])
             }
         }
-        var listener = Listener(name: name, address: address, trafficDirection: direction, filterChains: chains, listenerFilters: filters,
+        let reporter: IstioStatsConfig.Reporter = direction == "INBOUND" ? .destination : .source
+        var listener = Listener(name: name, address: address, trafficDirection: direction, filterChains: chains.map { $0.reporting(as: reporter) }, listenerFilters: filters,
                                 source: JSONValue(yaml: reader.node))
         listener.inspection = inspection
-        listener.defaultFilterChain = defaultChain
+        listener.defaultFilterChain = defaultChain?.reporting(as: reporter)
         listener.useOriginalDestination = useOriginalDestination
         listener.bindToPort = bindToPort
         listener.additionalAddresses = additional
@@ -212,6 +227,25 @@ extension Listener {
 }
 
 extension FilterChain {
+    /// The chain with its `istio.stats` filters reporting as the listener's direction says (inbound: destination),
+    /// unless a filter names its reporter.
+    func reporting(as reporter: IstioStatsConfig.Reporter) -> FilterChain {
+        var chain = self
+        switch filter {
+        case .tcpProxy(var proxy):
+            if proxy.istioStats?.reporterSet == false { proxy.istioStats?.reporter = reporter }
+            chain.filter = .tcpProxy(proxy)
+        case .httpConnectionManager(var manager):
+            manager.httpFilters = manager.httpFilters.map { filter in
+                guard case .istioStats(var config) = filter, !config.reporterSet else { return filter }
+                config.reporter = reporter
+                return .istioStats(config)
+            }
+            chain.filter = .httpConnectionManager(manager)
+        }
+        return chain
+    }
+
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> FilterChain {
         let name = try reader.string("name")
         reader.ignore("metadata")
@@ -234,14 +268,18 @@ extension FilterChain {
         let tls = try reader.object("transport_socket") { socket throws(ProxyConfigError) in try TLSContextConfig.readTransportSocket(socket, downstream: true) } ?? nil
         let filters = try reader.list("filters") { filter throws(ProxyConfigError) -> Either in
             if let rbac = try NetworkFilter.readRBAC(filter) { return .rbac(rbac) }
+            if let stats = try IstioStatsConfig.readNetwork(filter) { return .stats(stats) }
             return .terminal(try NetworkFilter.read(filter))
         }
         let rbac = filters.dropLast().compactMap { if case .rbac(let config) = $0 { config } else { nil } }
-        guard case .terminal(let terminal)? = filters.last, rbac.count == filters.count - 1 else {
+        let stats = filters.dropLast().compactMap { if case .stats(let config) = $0 { config } else { nil } }
+        guard case .terminal(var terminal)? = filters.last, rbac.count + stats.count == filters.count - 1, stats.count <= 1 else {
             throw reader.error(filters.isEmpty ? "needs a network filter"
-                               : "must be envoy.filters.network.rbac filters (if any) followed by one http_connection_manager or tcp_proxy",
+                               : "must be envoy.filters.network.rbac filters and at most one istio.stats (if any) followed by one http_connection_manager or tcp_proxy",
                                path: [.key("filters")])
         }
+        // On an HTTP chain the HTTP istio.stats filter counts requests; the network one counts TCP connections.
+        if case .tcpProxy(var proxy) = terminal, let stats = stats.first { proxy.istioStats = stats; terminal = .tcpProxy(proxy) }
         var chain = FilterChain(name: name, match: match, tls: tls, filter: terminal, rbac: rbac)
         if let timeout = try reader.duration("transport_socket_connect_timeout"), timeout > 0 { chain.handshakeTimeout = timeout }
         return chain
@@ -249,7 +287,7 @@ extension FilterChain {
 }
 
 /// A chain's network filter as read: an RBAC filter, or the one that ends the chain.
-private enum Either { case rbac(RBACConfig), terminal(NetworkFilter) }
+private enum Either { case rbac(RBACConfig), stats(IstioStatsConfig), terminal(NetworkFilter) }
 
 extension TLSContextConfig {
     /// A `transport_socket`: raw_buffer (nil) or tls.
@@ -384,7 +422,22 @@ extension HTTPConnectionManagerConfig {
         _ = try reader.object("set_current_client_cert_details") { details throws(ProxyConfigError) in
             for key in ["subject", "dns", "uri", "chain", "cert"] { _ = try details.bool(key) }
         }
-        reader.ignore("tracing", "upgrade_configs", "http_protocol_options", "http2_protocol_options", "common_http_protocol_options",
+        let upgrades = try reader.list("upgrade_configs") { upgrade throws(ProxyConfigError) -> String? in
+            let type = try upgrade.requiredString("upgrade_type").lowercased()
+            if !(try upgrade.list("filters") { _ throws(ProxyConfigError) in () }).isEmpty {
+                throw upgrade.error("upgrade filter chains are not supported", path: [.key("filters")])
+            }
+            return try upgrade.bool("enabled") ?? true ? type : nil
+        }
+        var connectionIdle = 3600.0
+        _ = try reader.object("common_http_protocol_options") { common throws(ProxyConfigError) in
+            connectionIdle = try common.duration("idle_timeout") ?? 3600
+            // Limits that change nothing for HTTP/1.1 as the proxy serves it today.
+            common.ignore("headers_with_underscores_action", "max_headers_count", "max_requests_per_connection", "max_connection_duration",
+                          "max_stream_duration")
+        }
+        let headersTimeout = try reader.duration("request_headers_timeout") ?? 0
+        reader.ignore("tracing", "http_protocol_options", "http2_protocol_options",
                       "generate_request_id", "preserve_external_request_id", "xff_num_trusted_hops", "internal_address_config",
                       "request_id_extension", "delayed_close_timeout", "drain_timeout")
         let idle = try reader.duration("stream_idle_timeout") ?? 300
@@ -411,6 +464,9 @@ extension HTTPConnectionManagerConfig {
                                                  streamIdleTimeout: idle, requestTimeout: requestTimeout)
         if reader.json("http_protocol_options")?["allow_absolute_url"]?.bool == false { config.allowAbsoluteURL = false }
         return config
+        return HTTPConnectionManagerConfig(statPrefix: prefix, serverName: serverName, routes: routes, httpFilters: filters, accessLogs: logs,
+                                           streamIdleTimeout: idle, requestTimeout: requestTimeout, upgradeTypes: Set(upgrades.compactMap { $0 }),
+                                           connectionIdleTimeout: connectionIdle, requestHeadersTimeout: headersTimeout)
     }
 }
 
@@ -424,6 +480,7 @@ extension HTTPFilter {
             case LocalRateLimitConfig.type: return .localRateLimit(try LocalRateLimitConfig.read(typed))
             case "envoy.extensions.filters.http.cors.v3.Cors": return .cors
             case JWTAuthnConfig.type: return .jwtAuthn(try JWTAuthnConfig.read(typed))
+            case IstioStatsConfig.type: return .istioStats(try IstioStatsConfig.read(typed))
             case "envoy.extensions.filters.http.router.v3.Router":
                 typed.ignore("suppress_envoy_headers", "start_child_span", "dynamic_stats")
                 return .router

@@ -126,6 +126,8 @@ public enum RouteAction: Sendable {
 public struct WeightedCluster: Sendable, Equatable {
     public var name: String
     public var weight: Int
+    /// Headers added or removed when this cluster is the one picked (Istio's per-destination `headers`).
+    public var headers = HeaderMutations()
 }
 
 /// What `route:` says: where to send the request and how.
@@ -141,6 +143,17 @@ public struct ForwardAction: Sendable {
     public var hostRewrite: String?
     public var autoHostRewrite: Bool
     public var hashPolicies: [HashPolicy]
+    /// `request_mirror_policies`: clusters that get a copy of each request (shadow traffic).
+    public var mirrorPolicies: [MirrorPolicy] = []
+}
+
+/// A `request_mirror_policies` entry: a copy of a share of the route's requests goes to `cluster`.
+public struct MirrorPolicy: Sendable, Equatable {
+    public var cluster: String
+    /// `runtime_fraction.default_value` as a fraction of 1 (absent: every request).
+    public var fraction: Double
+    /// `disable_shadow_host_suffix_append`: keep the Host as it is instead of adding `-shadow`.
+    public var keepsHost: Bool
 }
 
 public struct Redirect: Sendable {
@@ -156,9 +169,33 @@ public struct Redirect: Sendable {
 
 /// How RING_HASH and MAGLEV pick a host for a request.
 public struct HashPolicy: Sendable {
-    public enum Source: Sendable { case header(String), cookie(String), sourceIP, queryParameter(String) }
+    public enum Source: Sendable { case header(String), cookie(String), generatedCookie(GeneratedCookie), sourceIP, queryParameter(String) }
     public var source: Source
     public var terminal: Bool
+}
+
+/// A hash cookie with a `ttl`: when a request lacks it the proxy makes a value, hashes that, and sets the cookie on
+/// the answer (`Set-Cookie`), so the client's next requests go to the same host.
+public struct GeneratedCookie: Sendable, Equatable {
+    public var name: String
+    public var path: String?
+    /// Seconds; 0 makes a session cookie (no Max-Age).
+    public var ttl: Int
+    public var attributes: [(name: String, value: String)]
+
+    public static func == (a: GeneratedCookie, b: GeneratedCookie) -> Bool {
+        a.name == b.name && a.path == b.path && a.ttl == b.ttl && a.attributes.map(\.name) == b.attributes.map(\.name)
+            && a.attributes.map(\.value) == b.attributes.map(\.value)
+    }
+
+    /// The `Set-Cookie` value, as Envoy writes it: `name="value"; Max-Age=N; Path=P; attributes; HttpOnly`.
+    public func setCookie(value: String) -> String {
+        var text = "\(name)=\"\(value)\""
+        if ttl > 0 { text += "; Max-Age=\(ttl)" }
+        if let path, !path.isEmpty { text += "; Path=\(path)" }
+        for attribute in attributes { text += attribute.value.isEmpty ? "; \(attribute.name)" : "; \(attribute.name)=\(attribute.value)" }
+        return text + "; HttpOnly"
+    }
 }
 
 /// `retry_policy`: when and how often a request is tried again.
@@ -331,7 +368,7 @@ extension ForwardAction {
         if let weighted = try reader.object("weighted_clusters", { weighted throws(ProxyConfigError) -> [WeightedCluster] in
             weighted.ignore("total_weight")
             let clusters = try weighted.list("clusters") { cluster throws(ProxyConfigError) -> WeightedCluster in
-                WeightedCluster(name: try cluster.requiredString("name"), weight: try cluster.integer("weight") ?? 0)
+                WeightedCluster(name: try cluster.requiredString("name"), weight: try cluster.integer("weight") ?? 0, headers: try HeaderMutations.read(cluster))
             }
             guard clusters.contains(where: { $0.weight > 0 }) else { throw weighted.error("needs a cluster with a weight above 0", path: [.key("clusters")]) }
             return clusters
@@ -362,9 +399,10 @@ extension ForwardAction {
                 if let value = try duration.duration(key), value != 0 { throw duration.error("a non-zero value is not supported", path: [.key(key)]) }
             }
         }
+        let mirrors = try reader.list("request_mirror_policies") { policy throws(ProxyConfigError) in try MirrorPolicy.read(policy) }
         return ForwardAction(target: targets[0], timeout: timeout, idleTimeout: idle, retryPolicy: retry, prefixRewrite: prefixRewrite,
                              regexRewrite: regexRewrite.map { (pattern: $0.0, substitution: $0.1) }, hostRewrite: hostRewrite,
-                             autoHostRewrite: autoHost, hashPolicies: hashPolicies)
+                             autoHostRewrite: autoHost, hashPolicies: hashPolicies, mirrorPolicies: mirrors)
     }
 }
 
@@ -383,15 +421,34 @@ extension Redirect {
     }
 }
 
+extension MirrorPolicy {
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> MirrorPolicy {
+        if reader.has("cluster_header") { throw reader.error("cluster_header is not supported: name the shadow cluster in cluster", path: [.key("cluster_header")]) }
+        let cluster = try reader.requiredString("cluster")
+        var fraction = 1.0
+        _ = try reader.object("runtime_fraction") { runtime throws(ProxyConfigError) in
+            runtime.ignore("runtime_key")  // no runtime layer: the default value applies
+            fraction = try runtime.fractionalPercent("default_value") ?? 0
+        }
+        _ = try reader.bool("trace_sampled")  // no tracer: nothing to sample
+        let keepsHost = try reader.bool("disable_shadow_host_suffix_append") ?? false
+        return MirrorPolicy(cluster: cluster, fraction: fraction, keepsHost: keepsHost)
+    }
+}
+
 extension HashPolicy {
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> HashPolicy {
         var sources: [Source] = []
         if let name = try reader.object("header", { header throws(ProxyConfigError) in try header.requiredString("header_name").lowercased() }) { sources.append(.header(name)) }
-        if let name = try reader.object("cookie", { cookie throws(ProxyConfigError) -> String in
-            if cookie.has("ttl") { throw cookie.error("a cookie ttl (generated cookies) is not supported", path: [.key("ttl")]) }
-            cookie.ignore("path")
-            return try cookie.requiredString("name")
-        }) { sources.append(.cookie(name)) }
+        if let cookie = try reader.object("cookie", { cookie throws(ProxyConfigError) -> Source in
+            let name = try cookie.requiredString("name")
+            let path = try cookie.string("path")
+            let attributes = try cookie.list("attributes") { attribute throws(ProxyConfigError) in
+                (name: try attribute.requiredString("name"), value: try attribute.string("value") ?? "")
+            }
+            guard let ttl = try cookie.duration("ttl") else { return .cookie(name) }
+            return .generatedCookie(GeneratedCookie(name: name, path: path, ttl: Int(ttl), attributes: attributes))
+        }) { sources.append(cookie) }
         if let on = try reader.object("connection_properties", { properties throws(ProxyConfigError) in try properties.bool("source_ip") ?? false }), on { sources.append(.sourceIP) }
         if let name = try reader.object("query_parameter", { query throws(ProxyConfigError) in try query.requiredString("name") }) { sources.append(.queryParameter(name)) }
         guard sources.count == 1 else { throw reader.error("needs exactly one of header, cookie, connection_properties, query_parameter") }

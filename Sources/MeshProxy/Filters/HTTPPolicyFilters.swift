@@ -63,7 +63,7 @@ enum HTTPPolicyFilters {
                 outcome.removedRequestHeaders += result.removedHeaders
                 if let target = result.rewrittenTarget { outcome.rewrittenTarget = target }
                 outcome.requestHeaders += result.addedHeaders
-            case .fault, .router:
+            case .fault, .istioStats, .router:
                 continue
             }
         }

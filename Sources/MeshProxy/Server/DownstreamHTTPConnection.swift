@@ -25,6 +25,12 @@ final class DownstreamHTTPConnection {
     private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.stream?.routeTimeoutFired() }
     /// The last response head's buffer, reused for the next one once the socket has written it.
     var spareHeadBuffer = ByteBuffer()
+    /// The connection manager's `idle_timeout` (`DownstreamTimeouts.watchIdle`), and when bytes last came or an
+    /// answer was last finished.
+    var connectionIdleTimer: EventLoop.TimerID?
+    private(set) var lastActivity = MonotonicClock.now()
+    /// A request head begun: `request_headers_timeout` answers 408 unless it is complete by then.
+    private var headersTimer: EventLoop.TimerID?
     /// Set when the listener that accepted the connection was removed or changed: the current answer says
     /// `Connection: close` and the connection closes after it.
     private(set) var isDraining = false
@@ -50,13 +56,16 @@ final class DownstreamHTTPConnection {
         tcp.onData = { [unowned self] bytes in
             // Serving a request may close the connection, which lets go of this object: keep it to the end.
             withExtendedLifetime(self) {
+                lastActivity = MonotonicClock.now()
                 parser.feed(bytes)
                 process()
                 armIdleTimer()
             }
         }
+        DownstreamTimeouts.watchIdle(self, manager: manager, runtime: runtime)
         tcp.onClose = { [unowned self] in
-            if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
+            for timer in [idleTimer, connectionIdleTimer, headersTimer].compactMap({ $0 }) { tcp.loop.cancel(timer) }
+            (idleTimer, connectionIdleTimer, headersTimer) = (nil, nil, nil)
             runtime.stats.adjust(http + "downstream_cx_active", by: -1)
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
             stream?.downstreamClosed()
@@ -89,7 +98,8 @@ final class DownstreamHTTPConnection {
                 tcp.closeWhenDrained()
                 return
             case .request(let box):
-                if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
+                for timer in [idleTimer, headersTimer].compactMap({ $0 }) { tcp.loop.cancel(timer) }
+                (idleTimer, headersTimer) = (nil, nil)
                 tcp.pauseReading()
                 let request = manager.allowAbsoluteURL ? AbsoluteFormRequest.originForm(of: box.request) ?? box.request : box.request
                 let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, managerStats: managerStats,
@@ -101,18 +111,41 @@ final class DownstreamHTTPConnection {
     }
 
     private func armIdleTimer() {
+        DownstreamTimeouts.watchHead(&headersTimer, for: self, manager: manager, runtime: runtime, readingHead: isReadingHead && !tcp.isClosed)
         guard idleTimer == nil, stream == nil, parser.buffered > 0, manager.streamIdleTimeout > 0, !tcp.isClosed else { return }
         idleTimer = tcp.loop.schedule(after: manager.streamIdleTimeout) { [weak self] in
             guard let self else { return }
             idleTimer = nil
             guard stream == nil, parser.buffered > 0, !tcp.isClosed else { return }
             runtime.stats.increment("http.\(manager.statPrefix).downstream_rq_idle_timeout")
-            let body = "stream timeout"
-            tcp.send(Array(ResponseHead.encode(status: 408, headers: [("content-length", String(body.utf8.count)), ("content-type", "text/plain"),
-                                                                      ("date", HTTPDate.now()), ("server", manager.serverName ?? "envoy"),
-                                                                      ("connection", "close")]).utf8) + Array(body.utf8))
-            tcp.closeWhenDrained()
+            refuse(status: 408, body: "stream timeout")
         }
+    }
+
+    /// No request under way and none begun.
+    var isIdle: Bool { stream == nil && parser.buffered == 0 }
+    /// A request head has begun and is not complete.
+    var isReadingHead: Bool { stream == nil && parser.buffered > 0 }
+
+    /// Answers a request that cannot be read (a timeout) and closes.
+    func refuse(status: Int, body: String) {
+        tcp.send(Array(ResponseHead.encode(status: status, headers: [("content-length", String(body.utf8.count)), ("content-type", "text/plain"),
+                                                                     ("date", HTTPDate.now()), ("server", manager.serverName ?? "envoy"),
+                                                                     ("connection", "close")]).utf8) + Array(body.utf8))
+        tcp.closeWhenDrained()
+    }
+
+    /// An upgraded stream (101): what the client sends from now on, bytes read past the request included, goes to
+    /// `upstream` as it is; `received` counts it.
+    func tunnel(to upstream: ProxyTransport, received: @escaping (Int) -> Void) {
+        if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
+        let early = parser.takeBuffered()
+        if !early.isEmpty { received(early.count); upstream.send(early) }
+        tcp.onData = { bytes in
+            received(bytes.readableBytes)
+            upstream.send(bytes)
+        }
+        tcp.resumeReading()
     }
 
     func send(_ bytes: [UInt8]) { tcp.send(bytes) }
@@ -143,7 +176,9 @@ final class DownstreamHTTPConnection {
     private func finishStream(keepAlive: Bool) {
         stream = nil
         guard keepAlive, !isDraining, !tcp.isClosed else { tcp.closeWhenDrained(); return }
+        lastActivity = MonotonicClock.now()
         tcp.resumeReading()
         process()
+        armIdleTimer()
     }
 }

@@ -15,6 +15,11 @@ struct LocalReply {
     /// A request routed to a cluster that wants HTTP/2 upstream, which meshctl's proxy does not speak yet.
     static let http2UpstreamUnsupported = LocalReply(status: 503, body: "meshctl's proxy does not speak HTTP/2 to upstreams yet (grpc and http2 ports); run local mode with --proxy envoy for them",
                                                      flags: [], details: "meshctl_http2_upstream_not_supported")
+    /// An `Upgrade` request for a protocol the connection manager's `upgrade_configs` do not list.
+    static let upgradeRefused = LocalReply(status: 403, body: "", flags: [], details: "upgrade_failed")
+    /// The connection manager's `stream_idle_timeout` before the answer began (a route's `idle_timeout` answers 504).
+    static let streamIdleTimeout = LocalReply(status: 408, body: "stream timeout", flags: [.streamIdleTimeout], details: "stream_idle_timeout")
+    static let routeIdleTimeout = LocalReply(status: 504, body: "stream timeout", flags: [.streamIdleTimeout], details: "stream_idle_timeout")
     static let timeout = LocalReply(status: 504, body: "upstream request timeout", flags: [.upstreamRequestTimeout], details: "response_timeout")
     static let perTryTimeout = LocalReply(status: 504, body: "upstream request timeout", flags: [.upstreamRequestTimeout], details: "upstream_per_try_timeout")
     static let overflow = LocalReply(status: 503, body: resetText("overflow", retried: false), flags: [.upstreamOverflow],

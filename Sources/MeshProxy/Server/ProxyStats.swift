@@ -50,6 +50,8 @@ public final class ProxyStats: @unchecked Sendable {
 
     private let lock = NSLock()
     private var slots: [String: Slot] = [:]
+    /// Histograms and Istio's labeled metrics.
+    public let labeled = LabeledMetrics()
 
     public init() {}
 
@@ -152,5 +154,71 @@ final class ClusterRequestStats: @unchecked Sendable {
         } else {
             stats.increment(prefix + "upstream_rq_\(statusClass)xx")
         }
+    }
+}
+
+/// Counters and histograms with labels (Istio's standard metrics) and Envoy's own histograms
+/// (`cluster.NAME.upstream_rq_time`), with Envoy's default buckets, which Istio's metrics use too. Safe from any thread.
+public final class LabeledMetrics: @unchecked Sendable {
+    /// Envoy's default histogram bucket bounds (milliseconds for times, bytes for sizes).
+    public static let buckets: [Double] = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
+                                           600000, 1800000, 3600000]
+
+    public struct Histogram: Sendable {
+        /// Values at or below each bound (cumulative, as Prometheus writes them).
+        public var cumulative = [Int](repeating: 0, count: LabeledMetrics.buckets.count)
+        public var count = 0
+        public var sum = 0.0
+
+        mutating func observe(_ value: Double) {
+            count += 1
+            sum += value
+            for (index, bound) in LabeledMetrics.buckets.enumerated() where value <= bound { cumulative[index] += 1 }
+        }
+    }
+
+    public struct Series: Hashable, Sendable {
+        public var name: String
+        /// Label names and values, in the order they are written.
+        public var labels: [String]
+
+        init(_ name: String, _ labels: [(String, String)]) {
+            self.name = name
+            self.labels = labels.flatMap { [$0.0, $0.1] }
+        }
+
+        public var labelPairs: [(String, String)] { stride(from: 0, to: labels.count, by: 2).map { (labels[$0], labels[$0 + 1]) } }
+    }
+
+    private let lock = NSLock()
+    private var counters: [Series: Int] = [:]
+    private var histograms: [Series: Histogram] = [:]
+
+    public func add(_ name: String, labels: [(String, String)], by amount: Int = 1) {
+        let series = Series(name, labels)
+        lock.lock(); defer { lock.unlock() }
+        counters[series, default: 0] += amount
+    }
+
+    public func observe(_ name: String, labels: [(String, String)] = [], value: Double) {
+        let series = Series(name, labels)
+        lock.lock(); defer { lock.unlock() }
+        histograms[series, default: Histogram()].observe(value)
+    }
+
+    public func counterSnapshot() -> [(series: Series, value: Int)] {
+        lock.lock(); defer { lock.unlock() }
+        return counters.map { ($0.key, $0.value) }
+    }
+
+    public func histogramSnapshot() -> [(series: Series, histogram: Histogram)] {
+        lock.lock(); defer { lock.unlock() }
+        return histograms.map { ($0.key, $0.value) }
+    }
+
+    /// The value of the counter with exactly these labels (0 when none).
+    public func counter(_ name: String, labels: [(String, String)]) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return counters[Series(name, labels)] ?? 0
     }
 }

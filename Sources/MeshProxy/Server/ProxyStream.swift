@@ -34,6 +34,9 @@ final class ProxyStream {
     private var globalTimer: EventLoop.TimerID?
     private var attemptTimer: EventLoop.TimerID?
     private var backoffTimer: EventLoop.TimerID?
+    /// The route's `idle_timeout`, else the connection manager's `stream_idle_timeout`: restarted by every part
+    /// of the answer.
+    private var streamIdleTimer: EventLoop.TimerID?
     private var responseStarted = false
     private var chunkedResponse = false
     private var done = false
@@ -41,6 +44,17 @@ final class ProxyStream {
     /// Added by the policy filters: `x-ratelimit-*` on the response, a rate limit's not-enforced request headers.
     private var extraResponseHeaders: [(name: String, value: String)] = []
     private var extraRequestHeaders: [HeaderValueOption] = []
+    /// The `weighted_clusters` entry the route picked, whose header changes apply after the route's.
+    private var weightedCluster: WeightedCluster? {
+        guard case .weighted(let clusters)? = action?.target, let name = log.upstreamCluster else { return nil }
+        return clusters.first { $0.name == name }
+    }
+    /// The `Upgrade` protocol the client asks for (`Connection: upgrade`), e.g. `websocket`.
+    private let upgrade: String?
+    /// Set once the upstream said 101: bytes now go both ways until a side closes.
+    private var tunneling = false
+    /// Istio's stats filter's part, when the connection manager has one.
+    private let istioStats: IstioStreamStats?
 
     init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: DownstreamHTTPConnection, manager: HTTPConnectionManagerConfig,
          managerStats: ConnectionManagerStats, request: HTTPRequest) {
@@ -65,6 +79,9 @@ final class ProxyStream {
         log.downstreamPeerURISAN = downstream.info.tls?.peerURISANs.first
         // The access log reads the made-up id beside the request's headers (appending it would copy them).
         if givenID == nil { log.madeRequestID = requestID }
+        upgrade = UpgradeTunnel.requestedProtocol(request)
+        istioStats = IstioStreamStats(manager: manager, node: configuration.node)
+        istioStats?.requestArrived(request.headers)
     }
 
     private var loop: EventLoop { loopContext.loop }
@@ -75,6 +92,11 @@ final class ProxyStream {
         managerStats.requestsActive.adjust(by: 1)
         let host = configuration.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
         let route = host.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
+        // Envoy refuses an upgrade its connection manager does not list before the filters run, with the route known.
+        if let upgrade, !manager.upgradeTypes.contains(upgrade.lowercased()) {
+            if case .forward(let action)? = route?.action { log.upstreamCluster = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) } }
+            return reply(.upgradeRefused)
+        }
         // The policy filters run before the router, so they answer even a request with no route.
         let policy = HTTPPolicyFilters.run(manager.httpFilters, manager: manager, virtualHost: host, route: route, request: request,
                                            connection: downstream.info, runtime: runtime)
@@ -160,6 +182,11 @@ final class ProxyStream {
         if action.timeout > 0 {
             globalTimer = loop.schedule(after: action.timeout, downstream.routeTimeoutFired)
         }
+        touchStreamIdle()
+        if !action.mirrorPolicies.isEmpty, let route {
+            RequestMirror.start(action.mirrorPolicies, head: upstreamHead(route: route, action: action), body: request.body,
+                                timeout: action.timeout, runtime: runtime, loopContext: loopContext)
+        }
         startAttempt()
     }
 
@@ -171,7 +198,7 @@ final class ProxyStream {
         let policies = action?.hashPolicies ?? []
         let hash = policies.isEmpty ? nil : RequestHash.compute(policies, headers: request.headers,
                                                                 query: RouteSelection.queryParameters(RouteSelection.splitTarget(request.target).query),
-                                                                sourceIP: downstream.remoteHost)
+                                                                sourceIP: downstream.remoteHost, generate: { [self] cookie in generateCookie(cookie) })
         guard let chosen = cluster.chooseHost(hash: hash, avoid: policy?.previousHosts == true ? attemptedHosts : [],
                                               attempts: policy?.hostSelectionMaxAttempts ?? 1) else {
             runtime.stats.increment(cluster.statPrefix + "upstream_cx_none_healthy")
@@ -199,6 +226,16 @@ final class ProxyStream {
         }
     }
 
+    /// A value for a ttl hash cookie the request lacks, set on the answer; the same for every request of a
+    /// connection (its two addresses hashed), as Envoy makes it.
+    private func generateCookie(_ cookie: GeneratedCookie) -> String {
+        let value = String(LoadBalancer.hash(downstream.remoteAddress + downstream.localAddress), radix: 16)
+        let padded = String(repeating: "0", count: max(0, 16 - value.count)) + value
+        let header = cookie.setCookie(value: padded)
+        if !extraResponseHeaders.contains(where: { $0.name == "set-cookie" && $0.value == header }) { extraResponseHeaders.append(("set-cookie", header)) }
+        return padded
+    }
+
     private func send(on connection: UpstreamConnection) {
         guard let cluster, let pool, let action, let route else { return }
         guard cluster.open(.request) else {
@@ -212,6 +249,18 @@ final class ProxyStream {
         cluster.updateHost(host) { $0.activeRequests += 1; $0.totalRequests += 1 }
         cluster.requestStats.requestsTotal.increment()
         cluster.requestStats.requestsActive.adjust(by: 1)
+        // Strong: the connection holds the stream only while the attempt lasts (`releaseAttempt` lets go, and
+        // `finish` releases any attempt left), with no weak reference's side table per stream.
+        connection.onPart = { [self] result in upstreamPart(result) }
+        attemptSentAt = MonotonicClock.now()
+        connection.send(upstreamHead(route: route, action: action), body: request.body)
+        if let perTry = retry.policy?.perTryTimeout, perTry > 0 {
+            attemptTimer = loop.schedule(after: perTry) { [weak self] in self?.perTryTimeout() }
+        }
+    }
+
+    /// The request as the upstream gets it: hop-by-hop headers dropped, rewrites and the router's headers applied.
+    private func upstreamHead(route: Route, action: ForwardAction) -> HTTPRequestHead {
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(request.headers.count + 6)
         for header in request.headers where !HeaderName.isHopByHopRequest(header.name) && !HeaderName.equals(header.name, "x-request-id") {
@@ -221,24 +270,21 @@ final class ProxyStream {
         headers.append(("x-forwarded-proto", "http"))
         headers.append(("x-request-id", requestID))
         if action.timeout > 0 { headers.append(("x-envoy-expected-rq-timeout-ms", String(Int(action.timeout * 1000)))) }
-        if virtualHost?.includeRequestAttemptCount == true { headers.append(("x-envoy-attempt-count", String(attempts))) }
+        if virtualHost?.includeRequestAttemptCount == true { headers.append(("x-envoy-attempt-count", String(max(attempts, 1)))) }
         let target = RequestRewrite.target(request.target, route: route, action: action)
         if target != request.target { headers.append(("x-envoy-original-path", request.target)) }
         if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.requestAdd, remove: virtualHost.headers.requestRemove, to: &headers) }
         RequestRewrite.apply(add: route.headers.requestAdd, remove: route.headers.requestRemove, to: &headers)
+        if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.requestAdd, remove: picked.headers.requestRemove, to: &headers) }
         RequestRewrite.apply(add: extraRequestHeaders, remove: [], to: &headers)
-        // Strong: the connection holds the stream only while the attempt lasts (`releaseAttempt` lets go, and
-        // `finish` releases any attempt left), with no weak reference's side table per stream.
-        connection.onPart = { [self] result in upstreamPart(result) }
-        attemptSentAt = MonotonicClock.now()
-        connection.send(HTTPRequestHead(method: request.method, target: target, version: 11, headers: headers), body: request.body)
-        if let perTry = retry.policy?.perTryTimeout, perTry > 0 {
-            attemptTimer = loop.schedule(after: perTry) { [weak self] in self?.perTryTimeout() }
-        }
+        if let upgrade { headers += [("connection", "upgrade"), ("upgrade", upgrade)] }
+        istioStats?.prepareUpstreamRequest(&headers)
+        return HTTPRequestHead(method: request.method, target: target, version: 11, headers: headers)
     }
 
     private func upstreamPart(_ result: Result<HTTP1ResponseDecoder.Part, UpstreamFailure>) {
         guard !done else { return }
+        touchStreamIdle()
         switch result {
         case .failure(let failure):
             if responseStarted {
@@ -278,6 +324,7 @@ final class ProxyStream {
         guard let cluster, let host else { return }
         cancelAttemptTimer()
         let serviceTime = Int((MonotonicClock.now() - attemptSentAt) * 1000)
+        runtime.stats.labeled.observe(cluster.statPrefix + "upstream_rq_time", value: (MonotonicClock.now() - attemptSentAt) * 1000)
         cluster.record(.status(head.status), host: host, now: MonotonicClock.now())
         cluster.requestStats.countResponse(head.status)
         let outcome = RetryState.Outcome.response(status: head.status, grpcStatus: head.header("grpc-status").flatMap(Int.init))
@@ -300,9 +347,12 @@ final class ProxyStream {
         }
         log.details = "via_upstream"
         log.responseCode = head.status
+        tunneling = upgrade != nil && head.status == 101
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(head.headers.count + 4)
         for header in head.headers where !HeaderName.isHopByHopResponse(header.name) { headers.append(header) }
+        if tunneling { headers.append(("connection", "upgrade")) }
+        istioStats?.prepareResponse(&headers)
         if let index = headers.firstIndex(where: { HeaderName.equals($0.name, "server") }) {
             headers[index] = ("server", serverName)
         } else {
@@ -311,16 +361,41 @@ final class ProxyStream {
         headers.append(("x-envoy-upstream-service-time", String(serviceTime)))
         if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.responseAdd, remove: virtualHost.headers.responseRemove, to: &headers) }
         if let route { RequestRewrite.apply(add: route.headers.responseAdd, remove: route.headers.responseRemove, to: &headers) }
+        if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.responseAdd, remove: picked.headers.responseRemove, to: &headers) }
         headers += extraResponseHeaders
         let bodyless = request.method == "HEAD" || head.status == 204 || head.status == 304
-        chunkedResponse = !bodyless && head.header("content-length") == nil
+        chunkedResponse = !bodyless && !tunneling && head.header("content-length") == nil
         if chunkedResponse { headers.append(("transfer-encoding", "chunked")) }
-        if !keepsAlive { headers.append(("connection", "close")) }
+        if !keepsAlive && !tunneling { headers.append(("connection", "close")) }
         log.responseHeaders = headers
         responseStarted = true
         // The route timeout runs on until the response is complete, as Envoy's does: a body that stalls is cut.
         ResponseHead.encode(status: head.status, headers: headers, into: &downstream.spareHeadBuffer)
         downstream.enqueue(downstream.spareHeadBuffer)
+        if tunneling, let connection {
+            downstream.flush()
+            startTunnel(to: connection)
+        }
+    }
+
+    /// After a 101: the route timeout stops (the request has no end) and bytes go both ways as they come. A FIN from
+    /// either side ends the tunnel as Envoy's does: the other side gets what was already sent, then the close.
+    private func startTunnel(to connection: UpstreamConnection) {
+        for timer in [globalTimer, streamIdleTimer].compactMap({ $0 }) { loop.cancel(timer) }
+        (globalTimer, streamIdleTimer) = (nil, nil)
+        connection.switchProtocols(raw: { [weak self] bytes in
+            guard let self else { return }
+            log.bytesSent += bytes.readableBytes
+            downstream.send(bytes)
+        }, closed: { [weak self] in
+            guard let self, !done else { return }
+            // Envoy logs a tunnel the server ended as an upstream reset.
+            log.add(.upstreamConnectionTermination)
+            log.details = "upstream_reset_after_response_started{connection_termination}"
+            releaseAttempt(reuse: false)
+            finish(keepAlive: false)
+        })
+        downstream.tunnel(to: connection.tcp) { [weak self] count in self?.log.bytesReceived += count }
     }
 
     private func attemptFailed(_ failure: UpstreamFailure) {
@@ -393,6 +468,28 @@ final class ProxyStream {
         reply(.perTryTimeout)
     }
 
+    private func touchStreamIdle() {
+        let limit = action?.idleTimeout ?? manager.streamIdleTimeout
+        guard limit > 0, !done, !tunneling else { return }
+        if let streamIdleTimer { loop.cancel(streamIdleTimer) }
+        streamIdleTimer = loop.schedule(after: limit) { [weak self] in self?.streamIdleTimeout() }
+    }
+
+    /// Nothing from the upstream for the idle timeout: before the answer began 408 (the connection manager's) or
+    /// 504 (the route's), as Envoy answers; a reset after.
+    private func streamIdleTimeout() {
+        streamIdleTimer = nil
+        guard !done else { return }
+        runtime.stats.increment(statPrefix + "downstream_rq_idle_timeout")
+        releaseAttempt(reuse: false)
+        guard !responseStarted else {
+            log.add(.streamIdleTimeout)
+            log.details = LocalReply.streamIdleTimeout.details
+            return finishAndResetClient()
+        }
+        reply(action?.idleTimeout != nil ? .routeIdleTimeout : .streamIdleTimeout)
+    }
+
     /// The route timeout fired (through the connection's callback).
     func routeTimeoutFired() {
         globalTimer = nil
@@ -433,6 +530,13 @@ final class ProxyStream {
     /// The client went away before the answer was complete.
     func downstreamClosed() {
         guard !done else { return }
+        if tunneling {
+            // As in Envoy, the client's FIN ends the tunnel (no half-close through it).
+            log.add(.downstreamConnectionTermination)
+            log.details = "downstream_remote_disconnect"
+            finish(keepAlive: false)  // first: closing the upstream below must not read as the server's close
+            return releaseAttempt(reuse: false)
+        }
         log.add(.downstreamConnectionTermination)
         if !responseStarted { log.responseCode = 0 }
         releaseAttempt(reuse: false)
@@ -463,7 +567,7 @@ final class ProxyStream {
     }
 
     /// Whether the connection stays open after this answer: the client asked for it and its listener is not draining.
-    private var keepsAlive: Bool { request.keepAlive && !downstream.isDraining }
+    private var keepsAlive: Bool { request.keepAlive && !downstream.isDraining && !tunneling }
 
     private func finish(keepAlive: Bool) {
         guard !done else { return }
@@ -471,6 +575,7 @@ final class ProxyStream {
         if let globalTimer { loop.cancel(globalTimer) }
         if let attemptTimer { loop.cancel(attemptTimer) }
         if let backoffTimer { loop.cancel(backoffTimer) }
+        if let streamIdleTimer { loop.cancel(streamIdleTimer) }
         // An attempt still held (none is, on every path today) must not keep the stream through its callback.
         if connection != nil { releaseAttempt(reuse: false) }
         if holdsRetry, let cluster { cluster.close(.retry); holdsRetry = false }
@@ -478,6 +583,9 @@ final class ProxyStream {
         managerStats.requestsActive.adjust(by: -1)
         managerStats.requestsCompleted.increment()
         if log.responseCode > 0 { managerStats.countResponse(log.responseCode) }
+        runtime.stats.labeled.observe(statPrefix + "downstream_rq_time", value: log.duration * 1000)
+        istioStats?.record(log, cluster: cluster?.config, upstreamTLS: cluster.flatMap { cluster in host.map { cluster.config.tls(forEndpoint: $0) != nil } } ?? false,
+                           metrics: runtime.stats.labeled)
         if !manager.accessLogs.isEmpty {
             log.startTime = Date(timeIntervalSinceNow: -log.duration)
             runtime.writeAccessLogs(manager.accessLogs, entry: log)

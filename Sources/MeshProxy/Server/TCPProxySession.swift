@@ -18,6 +18,8 @@ final class TCPProxySession {
     private var retainSelf: TCPProxySession?
     private var finished = false
     private let listenerStatPrefix: String
+    /// The connection's `istio_tcp_*` labels, once it reached its upstream (with a network `istio.stats` filter).
+    private var istioExchange: IstioExchange?
 
     init(downstream: ProxyTransport, info: DownstreamConnectionInfo, config: TCPProxyConfig, runtime: ProxyRuntime, loop: EventLoop,
          listenerStatPrefix: String) {
@@ -67,6 +69,7 @@ final class TCPProxySession {
             case .success(let tcp):
                 guard !finished else { tcp.close(); return }
                 upstream = tcp
+                reportOpened(cluster: cluster, upstreamTLS: tls != nil)
                 tcp.onData = { [unowned self] bytes in
                     log.bytesSent += bytes.readableBytes
                     downstream.send(bytes)
@@ -101,9 +104,23 @@ final class TCPProxySession {
         downstream.close()
     }
 
+    /// A network `istio.stats` filter counts the connection as opened, and as closed with its bytes at the end.
+    private func reportOpened(cluster: UpstreamCluster, upstreamTLS: Bool) {
+        guard let stats = config.istioStats else { return }
+        let exchange = IstioExchange(protocolName: "tcp", responseCode: nil, grpcStatus: nil, flags: [], downstreamPeerPrincipal: log.downstreamPeerURISAN,
+                                     upstreamTLS: upstreamTLS, peer: nil, service: cluster.config.istioService, authority: nil)
+        istioExchange = exchange
+        IstioMetrics.recordConnection(stats, own: WorkloadIdentity(metadata: runtime.store.current.node.metadata), exchange: exchange,
+                                      opened: true, sent: 0, received: 0, into: runtime.stats.labeled)
+    }
+
     private func finish() {
         guard !finished else { return }
         finished = true
+        if let stats = config.istioStats, let exchange = istioExchange {
+            IstioMetrics.recordConnection(stats, own: WorkloadIdentity(metadata: runtime.store.current.node.metadata), exchange: exchange,
+                                          opened: false, sent: log.bytesSent, received: log.bytesReceived, into: runtime.stats.labeled)
+        }
         log.duration = MonotonicClock.now() - startedAt
         log.startTime = Date(timeIntervalSinceNow: -log.duration)
         runtime.writeAccessLogs(config.accessLogs, entry: log)

@@ -24,6 +24,9 @@ final class UpstreamConnection {
     var onPart: ((Result<HTTP1ResponseDecoder.Part, UpstreamFailure>) -> Void)?
     var onIdleClose: () -> Void = {}
     private(set) var requestsSent = 0
+    let openedAt = MonotonicClock.now()
+    /// While idle in the pool: closes the connection at the cluster's idle timeout or maximum duration.
+    var idleTimer: EventLoop.TimerID?
     /// Whether the last answer allows another request on this connection.
     private(set) var reusable = true
     /// Whether bytes of the answer are read and not yet delivered (a body part follows the head at once).
@@ -69,6 +72,17 @@ final class UpstreamConnection {
         }
     }
 
+    /// Stops reading HTTP after a 101: bytes already read past its head, then every later read, go to `raw`;
+    /// `closed` runs when the connection ends. The connection is not reused.
+    func switchProtocols(raw: @escaping (ByteBuffer) -> Void, closed: @escaping () -> Void) {
+        onPart = nil
+        reusable = false
+        onIdleClose = closed
+        tcp.onData = raw
+        let early = decoder.takeBuffered()
+        if early.readableBytes > 0 { raw(early) }
+    }
+
     func send(_ head: HTTPRequestHead, body: [UInt8]) {
         requestsSent += 1
         decoder.requestSent(method: head.method)
@@ -110,6 +124,7 @@ final class UpstreamPool {
     func takeIdle(host: Int) -> UpstreamConnection? {
         guard host < idle.count else { return nil }
         while let connection = idle[host].popLast() {
+            if let timer = connection.idleTimer { loop.cancel(timer); connection.idleTimer = nil }
             if !connection.tcp.isClosed { return connection }
         }
         return nil
@@ -150,7 +165,9 @@ final class UpstreamPool {
     /// Takes back a connection after a complete answer: to a waiting request, to the idle list, or closed.
     func release(_ connection: UpstreamConnection) {
         let limit = cluster.config.maxRequestsPerConnection ?? Int.max
-        guard !retired, connection.reusable, !connection.tcp.isClosed, connection.requestsSent < limit else {
+        let tooOld = cluster.config.maxConnectionDuration.map { MonotonicClock.now() - connection.openedAt >= $0 } ?? false
+        if tooOld { cluster.stats.increment(cluster.statPrefix + "upstream_cx_max_duration_reached") }
+        guard !retired, connection.reusable, !connection.tcp.isClosed, connection.requestsSent < limit, !tooOld else {
             connection.tcp.close()
             startWaiting()
             return
@@ -162,6 +179,7 @@ final class UpstreamPool {
         }
         if idle.count <= connection.host { idle += Array(repeating: [], count: connection.host + 1 - idle.count) }
         idle[connection.host].append(connection)
+        ConnectionLifetime.watchIdle(connection, cluster: cluster, loop: loop)
     }
 
     /// A connection closed: a waiting request may now make its own.
@@ -201,6 +219,7 @@ final class UpstreamPool {
                 // Set once: a connection that closes while idle leaves the idle list.
                 connection.onIdleClose = { [weak self, unowned connection] in
                     guard let self else { return }
+                    if let timer = connection.idleTimer { loop.cancel(timer); connection.idleTimer = nil }
                     if connection.host < idle.count { idle[connection.host].removeAll { $0 === connection } }
                 }
                 cluster.stats.adjust(prefix + "upstream_cx_active", by: 1)

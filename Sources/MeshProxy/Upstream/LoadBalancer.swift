@@ -138,7 +138,9 @@ extension Array {
 /// The hash a route's hash policies give a request: the first policy with a value (cookies, headers, query
 /// parameters, the client's address); nil when none has one.
 public enum RequestHash {
-    public static func compute(_ policies: [HashPolicy], headers: [(name: String, value: String)], query: [(name: String, value: String)], sourceIP: String?) -> UInt64? {
+    /// `generate` makes the value of a ttl cookie the request lacks (and sets it on the answer); nil: none is made.
+    public static func compute(_ policies: [HashPolicy], headers: [(name: String, value: String)], query: [(name: String, value: String)], sourceIP: String?,
+                               generate: ((GeneratedCookie) -> String)? = nil) -> UInt64? {
         var combined: UInt64?
         for policy in policies {
             var text: String?
@@ -146,13 +148,8 @@ public enum RequestHash {
             case .header(let name): text = headers.first { $0.name.lowercased() == name }?.value
             case .queryParameter(let name): text = query.first { $0.name == name }?.value
             case .sourceIP: text = sourceIP
-            case .cookie(let name):
-                for header in headers where header.name.lowercased() == "cookie" {
-                    for part in header.value.split(separator: ";") {
-                        let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                        if pair.count == 2 && pair[0] == name { text = pair[1] }
-                    }
-                }
+            case .cookie(let name): text = cookie(name, in: headers)
+            case .generatedCookie(let cookie): text = Self.cookie(cookie.name, in: headers) ?? generate?(cookie)
             }
             guard let text else { continue }
             let value = LoadBalancer.hash(text)
@@ -160,5 +157,19 @@ public enum RequestHash {
             if policy.terminal { break }
         }
         return combined
+    }
+
+    /// A cookie's first value in the `cookie` headers, without the double quotes it may be sent in.
+    static func cookie(_ name: String, in headers: [(name: String, value: String)]) -> String? {
+        var value: String?
+        for header in headers where header.name.lowercased() == "cookie" {
+            for part in header.value.split(separator: ";") {
+                let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard value == nil, pair.count == 2, pair[0] == name else { continue }
+                let text = pair[1]
+                value = text.count >= 2 && text.hasPrefix("\"") && text.hasSuffix("\"") ? String(text.dropFirst().dropLast()) : text
+            }
+        }
+        return value
     }
 }

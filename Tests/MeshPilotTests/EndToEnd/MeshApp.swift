@@ -12,6 +12,7 @@ final class MeshApp: @unchecked Sendable {
     private let server: HTTPServer
     private let lock = NSLock()
     private var seen: [String] = []
+    private var hosts: [String: String] = [:]
     private var failingNow = false
 
     init(name: String, host: String, port: Int) throws {
@@ -38,12 +39,18 @@ final class MeshApp: @unchecked Sendable {
     }
 
     private func answer(_ request: HTTPRequest, _ responder: HTTPResponder) {
-        lock.lock(); seen.append(request.target); let failing = failingNow; lock.unlock()
+        lock.lock(); seen.append(request.target); hosts[request.target] = request.header("host"); let failing = failingNow; lock.unlock()
         var status = failing ? 503 : 200
         if let range = request.target.range(of: #"/status/\d{3}"#, options: .regularExpression) { status = Int(request.target[range].suffix(3)) ?? 200 }
         let response = HTTPResponse(status: status, headers: [("content-type", "text/plain"), ("x-app", name)], body: Array("\(name) \(request.target)\n".utf8))
         let delay = request.target.hasPrefix("/slow") ? 2.0 : request.target.hasPrefix("/hold") ? 0.5 : 0
         if delay > 0 { _ = responder.loop.schedule(after: delay) { responder.respond(response) } } else { responder.respond(response) }
+    }
+
+    /// The Host header of the last request for `target`.
+    func host(of target: String) -> String? {
+        lock.lock(); defer { lock.unlock() }
+        return hosts[target]
     }
 
     func stop() {

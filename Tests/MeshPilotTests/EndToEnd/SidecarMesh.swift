@@ -16,6 +16,8 @@ final class SidecarMesh: @unchecked Sendable {
     private let lock = NSLock()
     private var current: MeshSnapshot
     private var nodes: [String: ProxyNode] = [:]
+    /// Proxies that are real Envoy: they get no `istio.stats` filters (upstream Envoy has none).
+    private var envoyNodes: Set<String> = []
     private(set) var proxies: [String: ProxyServer] = [:]
 
     init(snapshot: MeshSnapshot, holdLimit: Double = 5) throws {
@@ -32,7 +34,9 @@ final class SidecarMesh: @unchecked Sendable {
     private final class Box: @unchecked Sendable { weak var mesh: SidecarMesh? }
 
     private func resources(for node: ProxyNode) -> ProxyResources? {
-        let (known, snapshot) = { lock.lock(); defer { lock.unlock() }; return (nodes[node.proxyID] != nil, current) }()
+        let (known, envoy, snapshot) = { lock.lock(); defer { lock.unlock() }; return (nodes[node.proxyID] != nil, envoyNodes.contains(node.proxyID), current) }()
+        var pilot = pilot
+        pilot.emitsIstioStats = !envoy
         return known ? pilot.resources(for: node, in: snapshot) : nil
     }
 
@@ -56,9 +60,10 @@ final class SidecarMesh: @unchecked Sendable {
         """#
     }
 
-    /// Lets the server answer for `node` (a proxy started elsewhere, e.g. Envoy) and returns its bootstrap's path.
-    func admit(_ node: ProxyNode) throws -> String {
-        lock.lock(); nodes[node.proxyID] = node; lock.unlock()
+    /// Lets the server answer for `node` (a proxy started elsewhere, e.g. real Envoy with `envoy`) and returns its
+    /// bootstrap's path.
+    func admit(_ node: ProxyNode, envoy: Bool = false) throws -> String {
+        lock.lock(); nodes[node.proxyID] = node; if envoy { envoyNodes.insert(node.proxyID) }; lock.unlock()
         let path = directory.appendingPathComponent("\(node.podName).json").path
         try bootstrap(for: node).write(toFile: path, atomically: true, encoding: .utf8)
         return path

@@ -104,7 +104,7 @@ final class SidecarTrafficTests: XCTestCase {
     /// The outcomes both meshctl's sidecars and real Envoy as the client's sidecar give.
     static let expectedOutcomes = [
         "base: 200 through both sidecars, peer spiffe://cluster.local/ns/default/sa/web", "split: 90/10 within 3%, no failures",
-        "match: jason -> reviews-v2, others -> reviews-v1", "fault: 418 FI", "timeout: 504 UT", "retries: 503 URX after 3 attempts",
+        "match: jason -> reviews-v2, others -> reviews-v1", "mirror: v1 answers, v2 gets a -shadow copy of each", "fault: 418 FI", "timeout: 504 UT", "retries: 503 URX after 3 attempts",
         "circuit breaker: some 503 UO overloaded, some 200", "outlier: one 503, then v2 only", "strict: plaintext refused, sidecar client 200",
         "authorization: 403 RBAC: access denied",
     ]
@@ -125,7 +125,7 @@ final class SidecarTrafficTests: XCTestCase {
         if let envoyFor, let binary = EnvoyBinary.find(packageRoot: PilotFixtures.packageRoot) {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = ["-c", try mesh.admit(envoyFor), "--disable-hot-restart", "--concurrency", "1", "--log-level", "error",
+            process.arguments = ["-c", try mesh.admit(envoyFor, envoy: true), "--disable-hot-restart", "--concurrency", "1", "--log-level", "error",
                                  "--file-flush-interval-msec", "100"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -199,6 +199,15 @@ final class SidecarTrafficTests: XCTestCase {
         try startSidecars()
         try runScenarios()
         XCTAssertEqual(outcomes, Self.expectedOutcomes)
+        // Istio's standard metrics: the servers' sidecars report the client over mTLS, its namespace from the
+        // peer metadata the client's sidecar sent.
+        let reports = [Self.reviewsV1, Self.reviewsV2].flatMap { node in
+            mesh.proxies[node.proxyID]?.stats.labeled.counterSnapshot().filter { $0.series.name == "istio_requests_total" } ?? []
+        }.map { Dictionary(uniqueKeysWithValues: $0.series.labelPairs) }
+        XCTAssertTrue(reports.contains {
+            $0["reporter"] == "destination" && $0["source_principal"] == "spiffe://cluster.local/ns/default/sa/web"
+                && $0["source_workload_namespace"] == "default" && $0["connection_security_policy"] == "mutual_tls" && $0["response_code"] == "200"
+        }, "\(reports.prefix(3))")
     }
 
     /// The same scenarios with real Envoy 1.40 as the client's sidecar (the servers' stay meshctl's).
@@ -254,6 +263,21 @@ final class SidecarTrafficTests: XCTestCase {
         let other = call(unique("/match")).header("x-app") ?? "none"
         XCTAssertEqual([jason, other], ["reviews-v2", "reviews-v1"])
         record("match: jason -> \(jason), others -> \(other)", true)
+
+        // 3b. Mirroring: v1 answers, v2 gets a copy of each request with the `-shadow` host.
+        try apply(Self.virtualService("""
+            - route: [{destination: {host: reviews, subset: v1}}]
+              mirror: {host: reviews, subset: v2}
+              mirrorPercentage: {value: 100}
+            """))
+        let mirrored = (0..<3).map { _ in unique("/mirror") }
+        let mirrorAnswers = mirrored.map { call($0).header("x-app") ?? "none" }
+        XCTAssertEqual(mirrorAnswers, ["reviews-v1", "reviews-v1", "reviews-v1"])
+        let copied = eventually(timeout: 10) { mirrored.allSatisfy { apps["v2"]?.requests.contains($0) ?? false } }
+        XCTAssertTrue(copied, "v2 saw \(apps["v2"]?.requests.filter { $0.hasPrefix("/mirror") } ?? [])")
+        let shadowHosts = Set(mirrored.compactMap { apps["v2"]?.host(of: $0) })
+        XCTAssertEqual(shadowHosts, ["\(Self.host)-shadow"])
+        record("mirror: v1 answers, v2 gets a -shadow copy of each", copied && mirrorAnswers.allSatisfy { $0 == "reviews-v1" } && shadowHosts == ["\(Self.host)-shadow"])
 
         // 4. A fault abort: FI.
         try apply(Self.virtualService("""

@@ -79,7 +79,7 @@ final class InboundConfigTests: XCTestCase {
         let listener = try XCTUnwrap(try inbound(adding: tcpOnly).listeners.named("virtualInbound"))
         let chains = try XCTUnwrap(listener["filter_chains"]?.array?.filter { $0[path: "filter_chain_match", "destination_port"] == .int(7000) })
         XCTAssertEqual(chains.count, 2)
-        XCTAssertEqual(chains[0][path: "filters", 0, "typed_config", "cluster"], .string("inbound|7000||"))
+        XCTAssertEqual(chains[0][path: "filters", 1, "typed_config", "cluster"], .string("inbound|7000||"))
         XCTAssertEqual(chains[1][path: "transport_socket", "typed_config", "common_tls_context", "alpn_protocols"], .array([.string("istio-peer-exchange"), .string("istio")]))
     }
 }

@@ -101,17 +101,17 @@ final class OutboundTests: XCTestCase {
         XCTAssertEqual(outbound[path: "address", "socket_address", "port_value"], .int(15001))
         XCTAssertEqual(outbound["use_original_dst"], .bool(true))
         XCTAssertEqual(outbound[path: "listener_filters", 0, "name"], .string("envoy.filters.listener.proxy_protocol"))
-        XCTAssertEqual(outbound[path: "filter_chains", 0, "filters", 0, "typed_config", "cluster"], .string("PassthroughCluster"))
+        XCTAssertEqual(outbound[path: "filter_chains", 0, "filters", 1, "typed_config", "cluster"], .string("PassthroughCluster"))
         let http = try XCTUnwrap(out.listeners.named("0.0.0.0_9080"))
         XCTAssertEqual(http["bind_to_port"], .bool(false))
         let hcm = try XCTUnwrap(http[path: "filter_chains", 0, "filters", 0, "typed_config"])
         XCTAssertEqual(hcm[path: "rds", "route_config_name"], .string("9080"))
-        XCTAssertEqual(hcm["http_filters"]?.array?.compactMap { $0["name"]?.string }, ["envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router"])
+        XCTAssertEqual(hcm["http_filters"]?.array?.compactMap { $0["name"]?.string }, ["envoy.filters.http.fault", "envoy.filters.http.cors", "istio.stats", "envoy.filters.http.router"])
         XCTAssertEqual(hcm[path: "access_log", 0, "typed_config", "path"], .string("/dev/stdout"))
         XCTAssertEqual(hcm[path: "access_log", 0, "typed_config", "log_format", "text_format_source", "inline_string"], .string(NetworkFilters.accessLogFormat))
 
         let registryOnly = try productpage(meshConfig: .object([("outboundTrafficPolicy", .object([("mode", .string("REGISTRY_ONLY"))]))]))
-        XCTAssertEqual(registryOnly.listeners.named("virtualOutbound")?[path: "filter_chains", 0, "filters", 0, "typed_config", "cluster"], .string("BlackHoleCluster"))
+        XCTAssertEqual(registryOnly.listeners.named("virtualOutbound")?[path: "filter_chains", 0, "filters", 1, "typed_config", "cluster"], .string("BlackHoleCluster"))
         XCTAssertEqual(registryOnly.routes.named("9080")?["virtual_hosts"]?.array?.last?["name"], .string("block_all"))
         let sidecarRegistryOnly = """
         apiVersion: networking.istio.io/v1
@@ -119,7 +119,7 @@ final class OutboundTests: XCTestCase {
         metadata: {name: default, namespace: default}
         spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}
         """
-        XCTAssertEqual(try productpage(adding: sidecarRegistryOnly).listeners.named("virtualOutbound")?[path: "filter_chains", 0, "filters", 0, "typed_config", "cluster"],
+        XCTAssertEqual(try productpage(adding: sidecarRegistryOnly).listeners.named("virtualOutbound")?[path: "filter_chains", 0, "filters", 1, "typed_config", "cluster"],
                        .string("BlackHoleCluster"))
     }
 
@@ -143,8 +143,8 @@ final class OutboundTests: XCTestCase {
         let out = try productpage(adding: extra)
         let db = try XCTUnwrap(out.listeners.named("10.96.5.5_5432"))
         XCTAssertEqual(db["bind_to_port"], .bool(false))
-        XCTAssertEqual(db[path: "filter_chains", 0, "filters", 0, "typed_config", "weighted_clusters", "clusters", 1, "name"], .string("outbound|5432||db2.default.svc.cluster.local"))
-        XCTAssertEqual(out.listeners.named("10.96.5.6_5432")?[path: "filter_chains", 0, "filters", 0, "typed_config", "cluster"], .string("outbound|5432||db2.default.svc.cluster.local"))
+        XCTAssertEqual(db[path: "filter_chains", 0, "filters", 1, "typed_config", "weighted_clusters", "clusters", 1, "name"], .string("outbound|5432||db2.default.svc.cluster.local"))
+        XCTAssertEqual(out.listeners.named("10.96.5.6_5432")?[path: "filter_chains", 0, "filters", 1, "typed_config", "cluster"], .string("outbound|5432||db2.default.svc.cluster.local"))
     }
 
     func testServiceEntriesForExternalHosts() throws {

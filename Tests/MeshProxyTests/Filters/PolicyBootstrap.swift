@@ -18,6 +18,14 @@ struct PolicyBootstrap {
     var routes = ["{name: all, match: {prefix: /}, route: {cluster: app}}"]
     /// YAML flow items of the tcp_proxy chain's filters before tcp_proxy; nil: no TCP listener.
     var tcpFilters: [String]?
+    /// YAML flow items of more clusters (`PolicyBootstrap.cluster(name:port:)`).
+    var extraClusters: [String] = []
+    /// The connection manager's `upgrade_configs` types.
+    var upgradeTypes: [String] = []
+    /// More fields of the connection manager, YAML lines (`request_headers_timeout: 1s`).
+    var managerFields: [String] = []
+    /// The access log's text format.
+    var logFormat = "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%"
 
     var accessLog: URL { directory.appendingPathComponent("access.log") }
     var tcpAccessLog: URL { directory.appendingPathComponent("tcp.log") }
@@ -35,6 +43,8 @@ struct PolicyBootstrap {
                 typed_config:
                   "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
                   stat_prefix: inbound
+                  upgrade_configs: [\(upgradeTypes.map { "{upgrade_type: \($0)}" }.joined(separator: ", "))]
+        \(managerFields.map { "          " + $0 + "\n" }.joined())
                   route_config:
                     name: local
                     virtual_hosts:
@@ -46,7 +56,7 @@ struct PolicyBootstrap {
         \((httpFilters + ["{name: envoy.filters.http.router, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}"]).map { "          - " + $0 }.joined(separator: "\n"))
                   access_log:
                   - name: envoy.access_loggers.file
-                    typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(accessLog.path), log_format: {text_format_source: {inline_string: "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%\\n"}}}
+                    typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(accessLog.path), log_format: {text_format_source: {inline_string: "\(logFormat)\\n"}}}
 
         """
         if let tcpFilters {
@@ -64,7 +74,7 @@ struct PolicyBootstrap {
           - name: app
             connect_timeout: 1s
             load_assignment: {cluster_name: app, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstreamPort)}}}}]}]}
-
+        \(extraClusters.map { "  - " + $0 + "\n" }.joined())
         """
         return yaml
     }
@@ -81,6 +91,11 @@ struct PolicyBootstrap {
         var lines: [String] = []
         _ = eventually { lines = ((try? String(contentsOf: accessLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init); return lines.count >= count }
         return lines
+    }
+
+    /// A STATIC cluster to one local port, as a YAML flow item.
+    static func cluster(name: String, port: Int) -> String {
+        "{name: \(name), connect_timeout: 1s, load_assignment: {cluster_name: \(name), endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(port)}}}}]}]}}"
     }
 
     static func rbacFilter(_ rules: String) -> String {

@@ -10,6 +10,9 @@ final class SampleUpstream: @unchecked Sendable {
     let server: HTTPServer
     private let lock = NSLock()
     private var seen: [String] = []
+    private var seenRequests: [HTTPRequest] = []
+    /// Seconds every answer waits (a slow upstream).
+    var delay: Double = 0
 
     init(name: String) throws {
         self.name = name
@@ -35,16 +38,22 @@ final class SampleUpstream: @unchecked Sendable {
         return seen
     }
 
+    /// The requests this upstream has seen (heads and bodies), oldest first.
+    var received: [HTTPRequest] {
+        lock.lock(); defer { lock.unlock() }
+        return seenRequests
+    }
+
     private func answer(_ request: HTTPRequest, _ responder: HTTPResponder) {
-        lock.lock(); seen.append(request.target); lock.unlock()
+        lock.lock(); seen.append(request.target); seenRequests.append(request); lock.unlock()
         var status = 200
         if let range = request.target.range(of: #"/status/\d{3}"#, options: .regularExpression) {
             status = Int(request.target[range].suffix(3)) ?? 200
         }
         let response = HTTPResponse(status: status, headers: [("content-type", "text/plain"), ("x-upstream", name)],
                                     body: Array("\(name) \(request.method) \(request.target)\n".utf8))
-        if request.target.contains("/slow") {
-            responder.loop.schedule(after: 1) { responder.respond(response) }
+        if request.target.contains("/slow") || delay > 0 {
+            responder.loop.schedule(after: max(delay, request.target.contains("/slow") ? 1 : 0)) { responder.respond(response) }
         } else {
             responder.respond(response)
         }
