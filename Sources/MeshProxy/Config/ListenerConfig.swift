@@ -141,11 +141,9 @@ public enum HTTPFilter: Sendable {
     case rbac(RBACConfig)
     case localRateLimit(LocalRateLimitConfig)
     case cors
-        var config = HTTPConnectionManagerConfig(statPrefix: prefix, serverName: serverName, routes: routes, httpFilters: filters, accessLogs: logs,
-                                                 streamIdleTimeout: idle, requestTimeout: requestTimeout, upgradeTypes: Set(upgrades.compactMap { $0 }),
-                                                 connectionIdleTimeout: connectionIdle, requestHeadersTimeout: headersTimeout)
-        if reader.json("http_protocol_options")?["allow_absolute_url"]?.bool == false { config.allowAbsoluteURL = false }
-        return config
+    case jwtAuthn(JWTAuthnConfig)
+    /// Istio's `istio.stats`: the request's standard metrics when it ends.
+    case istioStats(IstioStatsConfig)
     case router
 }
 
@@ -461,12 +459,10 @@ extension HTTPConnectionManagerConfig {
         guard case .router? = filters.last else { throw reader.error("must end with envoy.filters.http.router", path: [.key("http_filters")]) }
         let logs = try reader.list("access_log") { log throws(ProxyConfigError) in try AccessLogConfig.read(log) }
         var config = HTTPConnectionManagerConfig(statPrefix: prefix, serverName: serverName, routes: routes, httpFilters: filters, accessLogs: logs,
-                                                 streamIdleTimeout: idle, requestTimeout: requestTimeout)
+                                                 streamIdleTimeout: idle, requestTimeout: requestTimeout, upgradeTypes: Set(upgrades.compactMap { $0 }),
+                                                 connectionIdleTimeout: connectionIdle, requestHeadersTimeout: headersTimeout)
         if reader.json("http_protocol_options")?["allow_absolute_url"]?.bool == false { config.allowAbsoluteURL = false }
         return config
-        return HTTPConnectionManagerConfig(statPrefix: prefix, serverName: serverName, routes: routes, httpFilters: filters, accessLogs: logs,
-                                           streamIdleTimeout: idle, requestTimeout: requestTimeout, upgradeTypes: Set(upgrades.compactMap { $0 }),
-                                           connectionIdleTimeout: connectionIdle, requestHeadersTimeout: headersTimeout)
     }
 }
 

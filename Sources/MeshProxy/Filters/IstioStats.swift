@@ -211,8 +211,11 @@ final class IstioStreamStats {
 
     /// nil when the connection manager has no `istio.stats` filter.
     init?(manager: HTTPConnectionManagerConfig, node: NodeInfo) {
-        guard let config = manager.httpFilters.lazy.compactMap({ if case .istioStats(let config) = $0 { config } else { nil } }).first else { return nil }
-        self.config = config
+        // A plain loop: this runs for every request, with or without the filter.
+        var found: IstioStatsConfig?
+        for filter in manager.httpFilters { if case .istioStats(let config) = filter { found = config; break } }
+        guard let found else { return nil }
+        self.config = found
         self.node = node
         own = WorkloadIdentity(metadata: node.metadata)
     }

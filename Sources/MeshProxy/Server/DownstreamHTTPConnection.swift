@@ -23,6 +23,8 @@ final class DownstreamHTTPConnection {
     /// The route timeout's callback for this connection's streams, made once: scheduling it per request then makes
     /// no closure (the current stream cancels its timer when it finishes, so a firing always belongs to it).
     private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.stream?.routeTimeoutFired() }
+    /// The same for the stream idle timeout.
+    private(set) lazy var streamIdleFired: () -> Void = { [weak self] in self?.stream?.streamIdleFired() }
     /// The last response head's buffer, reused for the next one once the socket has written it.
     var spareHeadBuffer = ByteBuffer()
     /// The connection manager's `idle_timeout` (`DownstreamTimeouts.watchIdle`), and when bytes last came or an
@@ -98,8 +100,9 @@ final class DownstreamHTTPConnection {
                 tcp.closeWhenDrained()
                 return
             case .request(let box):
-                for timer in [idleTimer, headersTimer].compactMap({ $0 }) { tcp.loop.cancel(timer) }
-                (idleTimer, headersTimer) = (nil, nil)
+                // Each timer on its own (an array of them would be allocated per request).
+                if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
+                if let headersTimer { tcp.loop.cancel(headersTimer); self.headersTimer = nil }
                 tcp.pauseReading()
                 let request = manager.allowAbsoluteURL ? AbsoluteFormRequest.originForm(of: box.request) ?? box.request : box.request
                 let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, managerStats: managerStats,

@@ -101,8 +101,11 @@ final class ConnectionManagerStats: Sendable {
     let requestsTotal, requestsActive, requestsCompleted: ProxyStats.Slot
     /// `downstream_rq_1xx` ... `downstream_rq_5xx`, at index class - 1.
     let responseClasses: [ProxyStats.Slot]
+    /// `downstream_rq_time` (milliseconds).
+    let requestTime: LabeledMetrics.HistogramSlot
 
     init(prefix: String, stats: ProxyStats) {
+        requestTime = stats.labeled.histogram(prefix + "downstream_rq_time")
         requestsTotal = stats.slot(prefix + "downstream_rq_total")
         requestsActive = stats.slot(prefix + "downstream_rq_active", .gauge)
         requestsCompleted = stats.slot(prefix + "downstream_rq_completed")
@@ -127,9 +130,13 @@ final class ClusterRequestStats: @unchecked Sendable {
     private let lock = NSLock()
     private var byStatus: [Int: ProxyStats.Slot] = [:]
 
+    /// `upstream_rq_time` (milliseconds).
+    let requestTime: LabeledMetrics.HistogramSlot
+
     init(prefix: String, stats: ProxyStats) {
         self.prefix = prefix
         self.stats = stats
+        requestTime = stats.labeled.histogram(prefix + "upstream_rq_time")
         requestsTotal = stats.slot(prefix + "upstream_rq_total")
         requestsActive = stats.slot(prefix + "upstream_rq_active", .gauge)
         requestsCompleted = stats.slot(prefix + "upstream_rq_completed")
@@ -190,9 +197,28 @@ public final class LabeledMetrics: @unchecked Sendable {
         public var labelPairs: [(String, String)] { stride(from: 0, to: labels.count, by: 2).map { (labels[$0], labels[$0 + 1]) } }
     }
 
+    /// One histogram, looked up once by whoever observes it often (a request's time), then observed without a lookup.
+    public final class HistogramSlot: @unchecked Sendable {
+        private let lock = NSLock()
+        private var histogram = Histogram()
+        public func observe(_ value: Double) { lock.lock(); histogram.observe(value); lock.unlock() }
+        var value: Histogram { lock.lock(); defer { lock.unlock() }; return histogram }
+    }
+
     private let lock = NSLock()
     private var counters: [Series: Int] = [:]
-    private var histograms: [Series: Histogram] = [:]
+    private var histograms: [Series: HistogramSlot] = [:]
+
+    /// The histogram `name` (no labels), made on first use.
+    public func histogram(_ name: String) -> HistogramSlot { histogram(Series(name, [])) }
+
+    private func histogram(_ series: Series) -> HistogramSlot {
+        lock.lock(); defer { lock.unlock() }
+        if let slot = histograms[series] { return slot }
+        let slot = HistogramSlot()
+        histograms[series] = slot
+        return slot
+    }
 
     public func add(_ name: String, labels: [(String, String)], by amount: Int = 1) {
         let series = Series(name, labels)
@@ -201,9 +227,7 @@ public final class LabeledMetrics: @unchecked Sendable {
     }
 
     public func observe(_ name: String, labels: [(String, String)] = [], value: Double) {
-        let series = Series(name, labels)
-        lock.lock(); defer { lock.unlock() }
-        histograms[series, default: Histogram()].observe(value)
+        histogram(Series(name, labels)).observe(value)
     }
 
     public func counterSnapshot() -> [(series: Series, value: Int)] {
@@ -212,8 +236,10 @@ public final class LabeledMetrics: @unchecked Sendable {
     }
 
     public func histogramSnapshot() -> [(series: Series, histogram: Histogram)] {
-        lock.lock(); defer { lock.unlock() }
-        return histograms.map { ($0.key, $0.value) }
+        lock.lock()
+        let all = histograms
+        lock.unlock()
+        return all.map { ($0.key, $0.value.value) }
     }
 
     /// The value of the counter with exactly these labels (0 when none).

@@ -37,6 +37,7 @@ final class ProxyStream {
     /// The route's `idle_timeout`, else the connection manager's `stream_idle_timeout`: restarted by every part
     /// of the answer.
     private var streamIdleTimer: EventLoop.TimerID?
+    private var streamIdleDeadline = 0.0
     private var responseStarted = false
     private var chunkedResponse = false
     private var done = false
@@ -324,7 +325,7 @@ final class ProxyStream {
         guard let cluster, let host else { return }
         cancelAttemptTimer()
         let serviceTime = Int((MonotonicClock.now() - attemptSentAt) * 1000)
-        runtime.stats.labeled.observe(cluster.statPrefix + "upstream_rq_time", value: (MonotonicClock.now() - attemptSentAt) * 1000)
+        cluster.requestStats.requestTime.observe((MonotonicClock.now() - attemptSentAt) * 1000)
         cluster.record(.status(head.status), host: host, now: MonotonicClock.now())
         cluster.requestStats.countResponse(head.status)
         let outcome = RetryState.Outcome.response(status: head.status, grpcStatus: head.header("grpc-status").flatMap(Int.init))
@@ -468,11 +469,24 @@ final class ProxyStream {
         reply(.perTryTimeout)
     }
 
+    /// Moves the idle deadline on; the timer is scheduled once and, when it fires early, again for what is left
+    /// (rescheduling on every body part would cost a timer operation each).
     private func touchStreamIdle() {
         let limit = action?.idleTimeout ?? manager.streamIdleTimeout
         guard limit > 0, !done, !tunneling else { return }
-        if let streamIdleTimer { loop.cancel(streamIdleTimer) }
-        streamIdleTimer = loop.schedule(after: limit) { [weak self] in self?.streamIdleTimeout() }
+        streamIdleDeadline = MonotonicClock.now() + limit
+        if streamIdleTimer == nil { streamIdleTimer = loop.schedule(after: limit, downstream.streamIdleFired) }
+    }
+
+    /// The idle timer fired (through the connection's callback): a timeout, unless activity moved the deadline.
+    func streamIdleFired() {
+        streamIdleTimer = nil
+        let left = streamIdleDeadline - MonotonicClock.now()
+        if left > 0, !done, !tunneling {
+            streamIdleTimer = loop.schedule(after: left, downstream.streamIdleFired)
+            return
+        }
+        streamIdleTimeout()
     }
 
     /// Nothing from the upstream for the idle timeout: before the answer began 408 (the connection manager's) or
@@ -583,7 +597,7 @@ final class ProxyStream {
         managerStats.requestsActive.adjust(by: -1)
         managerStats.requestsCompleted.increment()
         if log.responseCode > 0 { managerStats.countResponse(log.responseCode) }
-        runtime.stats.labeled.observe(statPrefix + "downstream_rq_time", value: log.duration * 1000)
+        managerStats.requestTime.observe(log.duration * 1000)
         istioStats?.record(log, cluster: cluster?.config, upstreamTLS: cluster.flatMap { cluster in host.map { cluster.config.tls(forEndpoint: $0) != nil } } ?? false,
                            metrics: runtime.stats.labeled)
         if !manager.accessLogs.isEmpty {

@@ -25,8 +25,10 @@ final class UpstreamConnection {
     var onIdleClose: () -> Void = {}
     private(set) var requestsSent = 0
     let openedAt = MonotonicClock.now()
-    /// While idle in the pool: closes the connection at the cluster's idle timeout or maximum duration.
+    /// Closes the connection at the cluster's idle timeout or maximum duration while it is idle (`ConnectionLifetime`).
     var idleTimer: EventLoop.TimerID?
+    /// When it last went back to the pool; nil while it carries a request.
+    var idleSince: Double?
     /// Whether the last answer allows another request on this connection.
     private(set) var reusable = true
     /// Whether bytes of the answer are read and not yet delivered (a body part follows the head at once).
@@ -124,7 +126,7 @@ final class UpstreamPool {
     func takeIdle(host: Int) -> UpstreamConnection? {
         guard host < idle.count else { return nil }
         while let connection = idle[host].popLast() {
-            if let timer = connection.idleTimer { loop.cancel(timer); connection.idleTimer = nil }
+            ConnectionLifetime.inUse(connection)
             if !connection.tcp.isClosed { return connection }
         }
         return nil
