@@ -145,7 +145,7 @@ final class RequestAuthenticationFilterTests: XCTestCase {
         let chains = inbound["filter_chains"]?.array ?? []
         let http = try XCTUnwrap(chains.first { $0[path: "filter_chain_match", "destination_port"]?.int == 9080 })
         let filters = (http[path: "filters", 0, "typed_config", "http_filters"]?.array ?? []).compactMap { $0["name"]?.string }
-        XCTAssertEqual(filters, ["envoy.filters.http.jwt_authn", "envoy.filters.http.rbac", "envoy.filters.http.fault", "envoy.filters.http.router"])
+        XCTAssertEqual(filters, ["envoy.filters.http.jwt_authn", "envoy.filters.http.rbac", "envoy.filters.http.fault", "istio.stats", "envoy.filters.http.router"])
     }
 
     func testGatewaysGetTheJWTFilterFirstWithTheRouteCacheCleared() throws {
