@@ -365,8 +365,15 @@ struct LocalServeCommand: MeshCommand {
         }
         // The gateway's host ports: as asked, else the ones used last time while they are free.
         var ingressSettings: IngressSettings?
-        if ingress?.enabled ?? false {
-            ingressSettings = IngressSettings.choose(http: ingress?.httpPort, https: ingress?.httpsPort, last: mode.ingress)
+        if let ingress, ingress.enabled {
+            // A port asked for by flag must be ours: starting without it would leave the gateway unreachable there.
+            for (flag, requested) in [("--ingress-port", ingress.httpPort), ("--ingress-https-port", ingress.httpsPort)] {
+                if let requested, requested != 0, !IngressSettings.isFree(requested) {
+                    throw CommandFailure("\(flag) \(requested): 127.0.0.1:\(requested) is in use on this machine; "
+                                         + "give a free port, or 0 for any free one")
+                }
+            }
+            ingressSettings = IngressSettings.choose(http: ingress.httpPort, https: ingress.httpsPort, last: mode.ingress)
         } else {
             try? FileManager.default.removeItem(at: mode.paths.ingress)
         }

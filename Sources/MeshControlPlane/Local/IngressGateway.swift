@@ -49,7 +49,7 @@ public struct IngressSettings: Sendable, Equatable {
     }
 
     /// Whether a listener can bind 127.0.0.1:port now.
-    static func isFree(_ port: Int) -> Bool { bindLoopback(port) != nil }
+    public static func isFree(_ port: Int) -> Bool { bindLoopback(port) != nil }
 
     /// A port the system hands out as free (the preferred one if even that fails, so the forwarder's log says why).
     static func anyFreePort(avoiding: Set<Int>) -> Int {

@@ -242,6 +242,29 @@ final class LocalStateDirectoryTests: XCTestCase {
         XCTAssertTrue(try String(contentsOf: kubeconfig, encoding: .utf8).contains("name: \(contextName)\n"))
     }
 
+    func testAnIngressPortInUseFailsTheStart() throws {
+        let binary = TestPaths.meshctlBinary
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("meshctl was not built at \(binary.path)") }
+        let home = try LocalModeHome("ingress-taken")
+        defer { home.finish() }
+        // Something else listens on the port asked for.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = in_addr_t(UInt32(0x7F00_0001).bigEndian)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        XCTAssertEqual(withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }, 0)
+        XCTAssertEqual(listen(fd, 1), 0)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let taken = Int(UInt16(bigEndian: address.sin_port))
+
+        let up = try home.meshctl(["local", "up", "--state-dir", home.state, "--ingress-port", String(taken)])
+        XCTAssertEqual(up.status, 1, up.stdout)
+        XCTAssertTrue(up.stderr.contains("--ingress-port \(taken): 127.0.0.1:\(taken) is in use on this machine; give a free port, or 0 for any free one"),
+                      up.stderr)
+    }
+
     func testStateDirectoryProblemsAreNamed() throws {
         let binary = TestPaths.meshctlBinary
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { return XCTFail("meshctl was not built at \(binary.path)") }
