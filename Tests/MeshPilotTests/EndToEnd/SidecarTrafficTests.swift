@@ -11,7 +11,9 @@ import XCTest
 /// and the server's sidecar, with mTLS between them. Then Istio resources are applied and pushed, and each
 /// scenario checks what the client saw and the access log's response flags.
 final class SidecarTrafficTests: XCTestCase {
-    static let block = 203
+    /// The third octet of every address this class binds: chosen per run among 100...250 (no other test uses
+    /// them), so two suites running at once on one machine (two checkouts) rarely pick the same addresses.
+    static let block = Int.random(in: 100...250)
     static let web = ProxyNode(kind: .sidecar, ip: "127.10.\(block).2", podName: "web-1", namespace: "default")
     static let reviewsV1 = ProxyNode(kind: .sidecar, ip: "127.10.\(block).3", podName: "reviews-v1-1", namespace: "default")
     static let reviewsV2 = ProxyNode(kind: .sidecar, ip: "127.10.\(block).4", podName: "reviews-v2-1", namespace: "default")
