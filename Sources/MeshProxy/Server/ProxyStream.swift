@@ -269,8 +269,10 @@ final class ProxyStream {
     private func upstreamHead(route: Route, action: ForwardAction) -> HTTPRequestHead {
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(request.headers.count + 6)
-        for header in request.headers where !HeaderName.isHopByHopRequest(header.name) && !HeaderName.equals(header.name, "x-request-id") {
-            headers.append(header)
+        for header in request.headers where !HeaderName.equals(header.name, "x-request-id") {
+            guard HeaderName.isHopByHopRequest(header.name) else { headers.append(header); continue }
+            // `te: trailers` goes on, as Envoy keeps it (gRPC needs it); other TE values are dropped.
+            if HeaderName.equals(header.name, "te") && header.value.lowercased().contains("trailers") { headers.append(("te", "trailers")) }
         }
         if let rewrite = action.hostRewrite, let index = headers.firstIndex(where: { HeaderName.equals($0.name, "host") }) { headers[index].value = rewrite }
         headers.append(("x-forwarded-proto", "http"))

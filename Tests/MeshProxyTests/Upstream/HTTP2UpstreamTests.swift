@@ -64,7 +64,7 @@ final class HTTP2UpstreamTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil) throws {
+    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil, upstreamPort: Int? = nil) throws {
         listenerPort = freeLocalPort()
         let options = maxConcurrentStreams.map { "{max_concurrent_streams: \($0)}" } ?? "{}"
         let retry = retryOn.map { ", retry_policy: {retry_on: \"\($0)\", num_retries: 1}" } ?? ""
@@ -94,7 +94,7 @@ final class HTTP2UpstreamTests: XCTestCase {
               envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
                 "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
                 explicit_http_config: {http2_protocol_options: \(options)}
-            load_assignment: {cluster_name: grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(server.port)}}}}]}]}
+            load_assignment: {cluster_name: grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstreamPort ?? server.port)}}}}]}]}
         """
         let file = directory.appendingPathComponent("envoy.yaml")
         try text.write(to: file, atomically: true, encoding: .utf8)
@@ -174,6 +174,20 @@ final class HTTP2UpstreamTests: XCTestCase {
         XCTAssertEqual(answer.status, 200)
         XCTAssertEqual(answer.body, "second try\n")
         XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_rq_retry"), 1)
+    }
+
+    func testAConnectionTheHostEndsWithGOAWAYIsLeftAndTheNextRequestOpensAnother() throws {
+        // This host says GOAWAY once its connection has been idle for 0.2 s.
+        let idle = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop], idleTimeout: 0.2) { _, responder in
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "idle host\n"))
+        }
+        idle.start()
+        defer { idle.stop() }
+        try start(upstreamPort: idle.port)
+        XCTAssertEqual(try get("/one").body, "idle host\n")
+        XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("cluster.grpc.upstream_cx_destroy") == 1 }, "the connection was not closed after GOAWAY")
+        XCTAssertEqual(try get("/two").body, "idle host\n")
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 2)
     }
 
     func testMaxConcurrentStreamsOpensAnotherConnectionForTheRequestThatDoesNotFit() throws {
