@@ -545,6 +545,12 @@ final class ProxyStream {
         reply(.maxDurationTimeout)
     }
 
+    /// The client reads slowly (`paused`), or caught up: the answer's host is slowed down, or let go on.
+    func downstreamBackpressure(paused: Bool) {
+        guard let connection else { return }
+        if paused { connection.pauseReading() } else { connection.resumeReading() }
+    }
+
     /// Ends the current attempt's hold on the connection and the circuit breakers.
     private func releaseAttempt(reuse: Bool) {
         guard let connection else { return }

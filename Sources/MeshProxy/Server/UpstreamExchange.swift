@@ -26,4 +26,7 @@ protocol UpstreamExchange: AnyObject {
     /// The attempt is over. `reuse`: the answer was read whole and the carrier may serve another request; else
     /// it is abandoned (an HTTP/1 connection closes, an HTTP/2 stream is reset).
     func endAttempt(reuse: Bool, pool: UpstreamPool)
+    /// Stops taking the answer's bytes (the client reads slowly), and starts again: backpressure to the host.
+    func pauseReading()
+    func resumeReading()
 }
