@@ -22,7 +22,9 @@ final class DownstreamHTTP2Connection {
     private(set) var isDraining = false
     /// Set while a read is handled: what answers write goes out in one write at its end.
     private var reading = false
-    var connectionIdleTimer: EventLoop.TimerID?
+    /// The connection manager's `idle_timeout`: no stream for that long says GOAWAY and closes.
+    private var idleTimer: EventLoop.TimerID?
+    private var lastActivity = MonotonicClock.now()
 
     init(tcp: ProxyTransport, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
          manager: HTTPConnectionManagerConfig, listenerStatPrefix: String) {
@@ -54,7 +56,9 @@ final class DownstreamHTTP2Connection {
         tcp.onData = { [unowned self] bytes in
             withExtendedLifetime(self) { read(bytes) }
         }
+        watchIdle(after: manager.connectionIdleTimeout)
         tcp.onClose = { [unowned self] in
+            if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
             runtime.stats.adjust(http + "downstream_cx_active", by: -1)
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
             gathering.removeAll()
@@ -67,7 +71,24 @@ final class DownstreamHTTP2Connection {
         if let initial { withExtendedLifetime(self) { read(initial) } } else { flush() }
     }
 
+    /// One timer for the idle timeout, set again for what is left when the connection was busy or active since.
+    private func watchIdle(after delay: Double) {
+        let limit = manager.connectionIdleTimeout
+        guard limit > 0, !tcp.isClosed else { return }
+        idleTimer = tcp.loop.schedule(after: delay) { [weak self] in
+            guard let self, !tcp.isClosed else { return }
+            idleTimer = nil
+            let quiet = MonotonicClock.now() - lastActivity
+            guard isIdle, quiet >= limit else { return watchIdle(after: isIdle ? limit - quiet : limit) }
+            runtime.stats.increment("http.\(manager.statPrefix).downstream_cx_idle_timeout")
+            isDraining = true
+            codec.goAway()
+            flush()
+        }
+    }
+
     private func read(_ bytes: ByteBuffer) {
+        lastActivity = MonotonicClock.now()
         reading = true
         handle(codec.receive(bytes))
         resumeDrainedStreams()
@@ -98,11 +119,27 @@ final class DownstreamHTTP2Connection {
                     headers.insert(("host", authority), at: 0)
                 }
                 request.headers = headers
-                if endStream { start(id, request) } else { gathering[id] = request }
+                if endStream {
+                    start(id, request)
+                } else if Self.streamsBody(request) {
+                    start(id, request, bodyComplete: false)
+                } else {
+                    gathering[id] = request
+                }
             case .data(let id, let data, let endStream):
+                if let stream = streams[id], stream.bodyStreaming {
+                    if endStream { stream.bodyStreaming = false }
+                    stream.proxy?.requestBodyPart(data, end: endStream)
+                    continue
+                }
                 data.withUnsafeReadableBytes { gathering[id]?.body.append(contentsOf: $0) }
                 if endStream, let request = gathering.removeValue(forKey: id) { start(id, request) }
             case .trailers(let id, _):
+                if let stream = streams[id], stream.bodyStreaming {
+                    stream.bodyStreaming = false
+                    stream.proxy?.requestBodyPart(ByteBuffer(), end: true)
+                    continue
+                }
                 if let request = gathering.removeValue(forKey: id) { start(id, request) }
             case .streamReset(let id, _, _):
                 gathering[id] = nil
@@ -114,10 +151,17 @@ final class DownstreamHTTP2Connection {
         if codec.failed != nil { flush(); tcp.closeWhenDrained() }
     }
 
-    private func start(_ id: UInt32, _ request: HTTPRequest) {
+    /// gRPC requests are served as their body arrives (client and bidi streaming calls); others once it is whole.
+    static func streamsBody(_ request: HTTPRequest) -> Bool {
+        request.header("content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+    }
+
+    private func start(_ id: UInt32, _ request: HTTPRequest, bodyComplete: Bool = true) {
         let stream = DownstreamHTTP2Stream(connection: self, id: id)
+        stream.bodyStreaming = !bodyComplete
         streams[id] = stream
-        let proxy = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: stream, manager: manager, managerStats: managerStats, request: request)
+        let proxy = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: stream, manager: manager, managerStats: managerStats,
+                                request: request, bodyComplete: bodyComplete)
         stream.proxy = proxy
         proxy.begin()
     }
@@ -174,6 +218,7 @@ final class DownstreamHTTP2Connection {
 
     func streamFinished(_ id: UInt32) {
         streams[id] = nil
+        lastActivity = MonotonicClock.now()
         // The stream's answer is done; a request body still arriving is not wanted any more.
         if codec.isStreamOpen(id) && gathering[id] == nil { codec.resetStream(id, code: .noError) }
         flush()
@@ -202,6 +247,8 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     private var finished = false
     /// Its answer's upstream was paused: the client's window is full.
     var pausedUpstream = false
+    /// Its request body is still arriving, part by part, to the proxy stream.
+    var bodyStreaming = false
 
     init(connection: DownstreamHTTP2Connection, id: UInt32) {
         self.connection = connection

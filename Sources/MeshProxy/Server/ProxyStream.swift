@@ -57,11 +57,18 @@ final class ProxyStream {
     private let upgrade: String?
     /// Set once the upstream said 101: bytes now go both ways until a side closes.
     private var tunneling = false
+    /// The request body is still arriving (an HTTP/2 gRPC client streaming it): parts come to `requestBodyPart`.
+    private var bodyComplete: Bool
+    /// The current attempt's head went with the body so far, and parts follow as they come.
+    private var streamingAttempt = false
+    /// The current attempt waits for the body's end (its carrier takes whole bodies only).
+    private var attemptWaitsForBody = false
     /// Istio's stats filter's part, when the connection manager has one.
     private let istioStats: IstioStreamStats?
 
     init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: any DownstreamClient, manager: HTTPConnectionManagerConfig,
-         managerStats: ConnectionManagerStats, request: HTTPRequest) {
+         managerStats: ConnectionManagerStats, request: HTTPRequest, bodyComplete: Bool = true) {
+        self.bodyComplete = bodyComplete
         self.runtime = runtime
         self.loopContext = loopContext
         self.downstream = downstream
@@ -259,7 +266,14 @@ final class ProxyStream {
         // `finish` releases any attempt left), with no weak reference's side table per stream.
         connection.onPart = { [self] result in upstreamPart(result) }
         attemptSentAt = MonotonicClock.now()
-        connection.send(upstreamHead(route: route, action: action), body: request.body)
+        if bodyComplete {
+            connection.send(upstreamHead(route: route, action: action), body: request.body)
+        } else if connection.streamsRequestBodies {
+            streamingAttempt = true
+            connection.sendHead(upstreamHead(route: route, action: action), bodySoFar: request.body)
+        } else {
+            attemptWaitsForBody = true
+        }
         if let perTry = retry.policy?.perTryTimeout, perTry > 0 {
             attemptTimer = loop.schedule(after: perTry) { [weak self] in self?.perTryTimeout() }
         }
@@ -545,6 +559,20 @@ final class ProxyStream {
         reply(.maxDurationTimeout)
     }
 
+    /// More of a request body that is still arriving: on to a streaming attempt, kept for a retry.
+    func requestBodyPart(_ part: ByteBuffer, end: Bool) {
+        guard !done, !bodyComplete else { return }
+        part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+        log.bytesReceived += part.readableBytes
+        if end { bodyComplete = true }
+        if streamingAttempt, let connection {
+            connection.sendBody(part, end: end)
+        } else if attemptWaitsForBody, end, let connection, let route, let action {
+            attemptWaitsForBody = false
+            connection.send(upstreamHead(route: route, action: action), body: request.body)
+        }
+    }
+
     /// The client reads slowly (`paused`), or caught up: the answer's host is slowed down, or let go on.
     func downstreamBackpressure(paused: Bool) {
         guard let connection else { return }
@@ -556,6 +584,7 @@ final class ProxyStream {
         guard let connection else { return }
         self.connection = nil
         connection.onPart = nil
+        (streamingAttempt, attemptWaitsForBody) = (false, false)
         if holdsRequest, let cluster {
             holdsRequest = false
             cluster.close(.request)

@@ -159,7 +159,8 @@ final class HTTP2UpstreamConnection {
     }
 
     /// Opens the stream for a reserved slot and sends the request.
-    func open(_ stream: HTTP2UpstreamStream, fields: [HeaderField], body: [UInt8]) {
+    /// `endStream` false: more of the body follows (`sendBody`).
+    func open(_ stream: HTTP2UpstreamStream, fields: [HeaderField], body: [UInt8], endStream: Bool = true) {
         reserved -= 1
         stream.opened = true
         // A stream that cannot open fails on the next turn of the loop, as a failure read from the socket would:
@@ -168,10 +169,10 @@ final class HTTP2UpstreamConnection {
             return tcp.loop.execute { stream.failed(.reset) }
         }
         do {
-            let id = try codec.openStream(headers: fields, endStream: body.isEmpty)
+            let id = try codec.openStream(headers: fields, endStream: body.isEmpty && endStream)
             stream.id = id
             streams[id] = stream
-            if !body.isEmpty { try codec.sendData(streamID: id, ByteBuffer(bytes: body), endStream: true) }
+            if !body.isEmpty { try codec.sendData(streamID: id, ByteBuffer(bytes: body), endStream: endStream) }
         } catch {
             // Refused before it went: the host's stream limit or a GOAWAY came first.
             tcp.loop.execute { stream.failed(.remoteReset(refused: true)) }
@@ -247,6 +248,13 @@ final class HTTP2UpstreamConnection {
         if let bytes = codec.takeOutput() { tcp.send(bytes) }
     }
 
+    /// More of a streamed request body.
+    func sendBody(_ part: ByteBuffer, end: Bool, on stream: HTTP2UpstreamStream) {
+        guard let id = stream.id, codec.isStreamOpen(id) else { return }
+        try? codec.sendData(streamID: id, part, endStream: end)
+        flush()
+    }
+
     /// The client side took `count` bytes of stream `id`'s answer: the host may send that much more.
     func consumed(_ count: Int, on id: UInt32) {
         codec.dataConsumed(count, on: id)
@@ -272,6 +280,19 @@ final class HTTP2UpstreamStream: UpstreamExchange {
     init(connection: HTTP2UpstreamConnection) { self.connection = connection }
 
     func send(_ head: HTTPRequestHead, body: [UInt8]) {
+        connection.open(self, fields: fields(head, contentLength: body.isEmpty ? nil : body.count), body: body)
+    }
+
+    var streamsRequestBodies: Bool { true }
+
+    func sendHead(_ head: HTTPRequestHead, bodySoFar: [UInt8]) {
+        connection.open(self, fields: fields(head, contentLength: nil), body: bodySoFar, endStream: false)
+    }
+
+    func sendBody(_ part: ByteBuffer, end: Bool) { connection.sendBody(part, end: end, on: self) }
+
+    /// The request head as HTTP/2 fields: pseudo-headers first, names lowercased, connection-specific ones left out.
+    private func fields(_ head: HTTPRequestHead, contentLength: Int?) -> [HeaderField] {
         var fields: [HeaderField] = []
         fields.reserveCapacity(head.headers.count + 4)
         fields.append(HeaderField(name: ":method", value: head.method))
@@ -284,10 +305,10 @@ final class HTTP2UpstreamStream: UpstreamExchange {
             if lowered == "te" && value.lowercased() != "trailers" { continue }
             fields.append(HeaderField(name: lowered, value: value))
         }
-        if !body.isEmpty && !fields.contains(where: { $0.name == "content-length" }) {
-            fields.append(HeaderField(name: "content-length", value: String(body.count)))
+        if let contentLength, !fields.contains(where: { $0.name == "content-length" }) {
+            fields.append(HeaderField(name: "content-length", value: String(contentLength)))
         }
-        connection.open(self, fields: fields, body: body)
+        return fields
     }
 
     /// Headers HTTP/2 forbids (RFC 9113 section 8.2.2).

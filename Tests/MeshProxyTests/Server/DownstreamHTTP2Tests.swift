@@ -30,7 +30,7 @@ final class DownstreamHTTP2Tests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func start(codec: String = "AUTO") throws {
+    private func start(codec: String = "AUTO", managerFields: String = "") throws {
         listenerPort = freeLocalPort()
         let text = """
         static_resources:
@@ -45,6 +45,7 @@ final class DownstreamHTTP2Tests: XCTestCase {
                   stat_prefix: l
                   codec_type: \(codec)
                   http2_protocol_options: {max_concurrent_streams: 50}
+                  \(managerFields)
                   route_config:
                     virtual_hosts:
                     - name: v
@@ -108,6 +109,15 @@ final class DownstreamHTTP2Tests: XCTestCase {
         for (index, answer) in answers.enumerated() {
             XCTAssertEqual(String(decoding: answer.body, as: UTF8.self), "app GET /\(index % 2 == 0 ? "n" : "slow")/\(index)\n")
         }
+    }
+
+    func testAnHTTP2ConnectionWithNoStreamForTheIdleTimeoutGetsGOAWAYAndCloses() throws {
+        try start(managerFields: "common_http_protocol_options: {idle_timeout: 0.3s}")
+        let client = try H2Client(port: listenerPort, loop: clientLoop)
+        defer { client.close() }
+        XCTAssertEqual(try client.send(HTTPRequest(method: "GET", target: "/before", headers: [("host", "app.local")])).status, 200)
+        XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("http.l.downstream_cx_idle_timeout") == 1 })
+        XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("http.l.downstream_cx_active") == 0 }, "the connection stayed open")
     }
 
     func testCurlWithHTTP2PriorKnowledgeGetsAnHTTP2Answer() throws {

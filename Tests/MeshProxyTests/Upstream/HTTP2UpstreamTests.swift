@@ -239,6 +239,50 @@ final class HTTP2UpstreamTests: XCTestCase {
         XCTAssertGreaterThan(large.pending() ?? 0, 4 << 20)
     }
 
+    /// A bidi-streaming gRPC call: the host answers each message as it comes, and the client gets the first
+    /// answer before it sends its second message, so neither side's body is gathered whole on the way.
+    func testABidiStreamingGRPCCallFlowsBothWaysThroughTheProxy() throws {
+        let echo = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop]) { stream in
+            stream.responder.startStream(status: 200, headers: [("content-type", "application/grpc")])
+            stream.onData = { part in stream.responder.sendBody(part) }
+            stream.onEnd = { _ in stream.responder.finish(trailers: [("grpc-status", "0")]) }
+        }
+        echo.start()
+        defer { echo.stop() }
+        try start(upstreamPort: echo.port)
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        defer { client.close() }
+        let codec = HTTP2Connection(role: .client)
+        let id = try codec.openStream(headers: [HeaderField(name: ":method", value: "POST"), HeaderField(name: ":scheme", value: "http"),
+                                                HeaderField(name: ":authority", value: "app.local"), HeaderField(name: ":path", value: "/echo.Echo/Chat"),
+                                                HeaderField(name: "content-type", value: "application/grpc"), HeaderField(name: "te", value: "trailers")],
+                                      endStream: false)
+        let first: [UInt8] = [0, 0, 0, 0, 3] + Array("one".utf8)
+        let second: [UInt8] = [0, 0, 0, 0, 3] + Array("two".utf8)
+        try codec.sendData(streamID: id, ByteBuffer(bytes: first), endStream: false)
+        var body: [UInt8] = [], trailers: [HeaderField] = [], offset = 0
+        func pump() {
+            if let out = codec.takeOutput() { try? client.send(bytes: out.readableArray) }
+            _ = client.readAvailable()
+            let bytes = client.receivedBytes
+            guard bytes.count > offset else { return }
+            for event in codec.receive(ByteBuffer(bytes: Array(bytes[offset...]))) {
+                switch event {
+                case .data(id, let data, _): body += data.readableArray
+                case .trailers(id, let fields): trailers = fields
+                default: break
+                }
+            }
+            offset = bytes.count
+        }
+        XCTAssertTrue(eventually(timeout: 20) { pump(); return body == first }, "the first message's echo did not come before the call ended: \(body)")
+        try codec.sendData(streamID: id, ByteBuffer(bytes: second), endStream: true)
+        XCTAssertTrue(eventually(timeout: 20) { pump(); return !trailers.isEmpty }, "no trailers")
+        XCTAssertEqual(body, first + second)
+        XCTAssertEqual(trailers.first { $0.name == "grpc-status" }?.value, "0")
+        XCTAssertTrue(accessLog(lines: 1).contains("\"POST /echo.Echo/Chat HTTP/2\" 200 - 16 16 "), accessLog(lines: 1))
+    }
+
     func testMaxConcurrentStreamsOpensAnotherConnectionForTheRequestThatDoesNotFit() throws {
         try start(maxConcurrentStreams: 1)
         let port = listenerPort
