@@ -216,11 +216,13 @@ final class DownstreamHTTP2Connection {
         if isDraining && streams.isEmpty && gathering.isEmpty { tcp.closeWhenDrained() }
     }
 
-    func streamFinished(_ id: UInt32) {
+    /// `answered`: the answer went out whole. A stream left open is reset: NO_ERROR after a whole answer (a request
+    /// body still arriving is not wanted any more), INTERNAL_ERROR for an answer cut short, as Envoy resets it.
+    func streamFinished(_ id: UInt32, answered: Bool) {
         streams[id] = nil
         lastActivity = MonotonicClock.now()
-        // The stream's answer is done; a request body still arriving is not wanted any more.
-        if codec.isStreamOpen(id) && gathering[id] == nil { codec.resetStream(id, code: .noError) }
+        gathering[id] = nil
+        if codec.isStreamOpen(id) { codec.resetStream(id, code: answered ? .noError : .internalError) }
         flush()
     }
 
@@ -261,23 +263,25 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.proxy?.routeTimeoutFired() }
     private(set) lazy var streamIdleFired: () -> Void = { [weak self] in self?.proxy?.streamIdleFired() }
     private(set) lazy var maxDurationFired: () -> Void = { [weak self] in self?.proxy?.maxDurationFired() }
-    /// Whether the head went: an answer without body or trailers ends with an empty DATA frame.
-    private var headSent = false
+
+    /// The answer's end went out (its last DATA, trailers, or a local reply).
+    private var answered = false
 
     func writeResponseHead(status: Int, headers: [(name: String, value: String)], chunked: Bool) {
-        headSent = true
         connection.writeHead(id, status: status, headers: headers, endStream: false)
     }
 
     func writeResponseBody(_ part: ByteBuffer) { connection.writeBody(id, part, endStream: false) }
 
     func endResponse(trailers: [(name: String, value: String)]) {
+        answered = true
         if trailers.isEmpty { connection.writeBody(id, ByteBuffer(), endStream: true) } else { connection.writeTrailers(id, trailers) }
     }
 
     func flush() { connection.flush() }
 
     func sendLocalReply(_ reply: LocalReply, serverName: String, keepAlive: Bool) {
+        answered = true
         var headers = reply.extraHeaders
         if reply.body.isEmpty {
             // An empty answer is a HEADERS frame that ends the stream, with no content-length (as from Envoy).
@@ -296,6 +300,6 @@ final class DownstreamHTTP2Stream: DownstreamClient {
         guard !finished else { return }
         finished = true
         proxy = nil
-        connection.streamFinished(id)
+        connection.streamFinished(id, answered: answered)
     }
 }

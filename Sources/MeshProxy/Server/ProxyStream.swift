@@ -310,8 +310,13 @@ final class ProxyStream {
         switch result {
         case .failure(let failure):
             if responseStarted {
-                log.add(.upstreamConnectionTermination)
-                log.details = "upstream_reset_after_response_started{connection_termination}"
+                if case .remoteReset = failure {
+                    log.add(.upstreamRemoteReset)
+                    log.details = "upstream_reset_after_response_started{remote_reset}"
+                } else {
+                    log.add(.upstreamConnectionTermination)
+                    log.details = "upstream_reset_after_response_started{connection_termination}"
+                }
                 releaseAttempt(reuse: false)
                 return finishAndResetClient()
             }
