@@ -42,7 +42,14 @@ final class HTTP2UpstreamHosts {
         cluster.openPastLimit(.connection)
         let settings = Self.settings
         let limit = cluster.config.http2MaxConcurrentStreams
-        pool.connect(host: host, opened: { tcp in HTTP2UpstreamConnection(tcp: tcp, host: host, settings: settings, streamLimit: limit) }) { [self] result in
+        let lifetime = HTTP2UpstreamConnection.Lifetime(idleTimeout: cluster.config.connectionIdleTimeout, maxDuration: cluster.config.maxConnectionDuration,
+                                                        maxRequests: cluster.config.maxRequestsPerConnection ?? Int.max)
+        let stats = cluster.stats, prefix = cluster.statPrefix
+        pool.connect(host: host, opened: { tcp in
+            let connection = HTTP2UpstreamConnection(tcp: tcp, host: host, settings: settings, streamLimit: limit, lifetime: lifetime)
+            connection.onLifetimeEnd = { stat in stats.increment(prefix + stat) }
+            return connection
+        }) { [self] result in
             connecting[host, default: 1] -= 1
             switch result {
             case .success(let connection):
@@ -118,14 +125,30 @@ final class HTTP2UpstreamConnection {
     private var streams: [UInt32: HTTP2UpstreamStream] = [:]
     /// Streams handed out whose request has not gone yet.
     private var reserved = 0
+    /// The cluster's limits on a connection's life: `idle_timeout`, `max_connection_duration`,
+    /// `max_requests_per_connection` (past any of them the connection says GOAWAY and closes once its streams end).
+    struct Lifetime {
+        var idleTimeout: Double
+        var maxDuration: Double?
+        var maxRequests: Int
+    }
+    private let lifetime: Lifetime
+    private let openedAt = MonotonicClock.now()
+    private var lastActive = MonotonicClock.now()
+    private var lifetimeTimer: EventLoop.TimerID?
+    /// Streams handed out so far.
+    private var handedOut = 0
+    /// Counts the stat that ended the connection's life (`upstream_cx_idle_timeout`, `upstream_cx_max_duration_reached`).
+    var onLifetimeEnd: (String) -> Void = { _ in }
     /// A stream ended or SETTINGS arrived: waiting requests may fit now.
     var onRoom: () -> Void = {}
     var onClosed: () -> Void = {}
 
-    init(tcp: ProxyTransport, host: Int, settings: HTTP2LocalSettings, streamLimit: Int) {
+    init(tcp: ProxyTransport, host: Int, settings: HTTP2LocalSettings, streamLimit: Int, lifetime: Lifetime) {
         self.tcp = tcp
         self.host = host
         self.streamLimit = streamLimit
+        self.lifetime = lifetime
         codec = HTTP2Connection(role: .client, settings: settings)
         tcp.onData = { [unowned self] bytes in
             withExtendedLifetime(self) {
@@ -135,6 +158,7 @@ final class HTTP2UpstreamConnection {
         }
         tcp.onClose = { [unowned self] in
             withExtendedLifetime(self) {
+                if let lifetimeTimer { tcp.loop.cancel(lifetimeTimer); self.lifetimeTimer = nil }
                 let open = streams.values
                 streams.removeAll()
                 for stream in open { stream.failed(.reset) }
@@ -143,17 +167,50 @@ final class HTTP2UpstreamConnection {
         }
     }
 
-    func start() { flush() }
-
-    /// Whether another stream fits: open, no GOAWAY, under both limits.
-    var hasRoom: Bool {
-        !tcp.isClosed && codec.canOpenStream && streams.count + reserved < streamLimit
+    func start() {
+        flush()
+        watchLifetime()
     }
 
-    /// After a GOAWAY (either way) with no stream left.
-    var isFinished: Bool { codec.isFinished && reserved == 0 }
+    /// Whether another stream fits: open, no GOAWAY, under both limits and the requests per connection.
+    var hasRoom: Bool {
+        !tcp.isClosed && codec.canOpenStream && streams.count + reserved < streamLimit && handedOut < lifetime.maxRequests
+    }
+
+    /// After a GOAWAY (either way), or its last allowed request, with no stream left.
+    var isFinished: Bool {
+        reserved == 0 && (codec.isFinished || (handedOut >= lifetime.maxRequests && streams.isEmpty))
+    }
+
+    private var isIdle: Bool { streams.isEmpty && reserved == 0 }
+
+    /// One timer for the idle timeout and the maximum duration, set again for what is left when it fires early.
+    private func watchLifetime() {
+        guard !tcp.isClosed, lifetimeTimer == nil else { return }
+        let now = MonotonicClock.now()
+        var due = Double.infinity
+        if lifetime.idleTimeout > 0 { due = (isIdle ? lastActive : now) + lifetime.idleTimeout }
+        if let maximum = lifetime.maxDuration { due = min(due, openedAt + maximum) }
+        guard due.isFinite else { return }
+        lifetimeTimer = tcp.loop.schedule(after: max(0, due - now)) { [weak self] in
+            guard let self else { return }
+            lifetimeTimer = nil
+            let now = MonotonicClock.now()
+            if let maximum = lifetime.maxDuration, now >= openedAt + maximum {
+                onLifetimeEnd("upstream_cx_max_duration_reached")
+                return drain()
+            }
+            if lifetime.idleTimeout > 0, isIdle, now - lastActive >= lifetime.idleTimeout {
+                onLifetimeEnd("upstream_cx_idle_timeout")
+                return drain()
+            }
+            watchLifetime()
+        }
+    }
 
     func reserveStream() -> HTTP2UpstreamStream {
+        handedOut += 1
+        if handedOut == lifetime.maxRequests { onLifetimeEnd("upstream_cx_max_requests") }
         reserved += 1
         return HTTP2UpstreamStream(connection: self)
     }
@@ -194,6 +251,7 @@ final class HTTP2UpstreamConnection {
     }
 
     private func afterStreamEnded() {
+        lastActive = MonotonicClock.now()
         flush()
         if isFinished { return close() }
         onRoom()

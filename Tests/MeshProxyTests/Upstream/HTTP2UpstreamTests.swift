@@ -85,7 +85,7 @@ final class HTTP2UpstreamTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil, upstreamPort: Int? = nil) throws {
+    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil, upstreamPort: Int? = nil, common: String? = nil, maxRequests: Int? = nil) throws {
         listenerPort = freeLocalPort()
         let options = maxConcurrentStreams.map { "{max_concurrent_streams: \($0)}" } ?? "{}"
         let retry = retryOn.map { ", retry_policy: {retry_on: \"\($0)\", num_retries: 1}" } ?? ""
@@ -110,11 +110,11 @@ final class HTTP2UpstreamTests: XCTestCase {
                     typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(directory.path)/access.log}
           clusters:
           - name: grpc
-            connect_timeout: 1s
+            connect_timeout: 1s\(maxRequests.map { "\n    circuit_breakers: {thresholds: [{max_requests: \($0)}]}" } ?? "")
             typed_extension_protocol_options:
               envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
                 "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-                explicit_http_config: {http2_protocol_options: \(options)}
+                explicit_http_config: {http2_protocol_options: \(options)}\(common.map { "\n        common_http_protocol_options: \($0)" } ?? "")
             load_assignment: {cluster_name: grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstreamPort ?? server.port)}}}}]}]}
         """
         let file = directory.appendingPathComponent("envoy.yaml")
@@ -281,6 +281,35 @@ final class HTTP2UpstreamTests: XCTestCase {
         XCTAssertEqual(body, first + second)
         XCTAssertEqual(trailers.first { $0.name == "grpc-status" }?.value, "0")
         XCTAssertTrue(accessLog(lines: 1).contains("\"POST /echo.Echo/Chat HTTP/2\" 200 - 16 16 "), accessLog(lines: 1))
+    }
+
+    func testTheClustersIdleTimeoutAndRequestsPerConnectionEndAnHTTP2Connection() throws {
+        try start(common: "{idle_timeout: 0.2s, max_requests_per_connection: 2}")
+        for index in 0..<3 { XCTAssertEqual(try get("/r/\(index)").status, 200) }
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 2, "two requests per connection")
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_max_requests"), 1)
+        XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("cluster.grpc.upstream_cx_idle_timeout") == 1 }, "the idle connection stayed")
+        XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("cluster.grpc.upstream_cx_active") == 0 })
+        XCTAssertEqual(try get("/after-idle").status, 200)
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 3)
+    }
+
+    /// HTTP/2 requests share a connection, so `max_requests` is what bounds them (as in Envoy): the second of two
+    /// concurrent requests overflows.
+    func testMaxRequestsBoundsConcurrentStreams() throws {
+        try start(maxRequests: 1)
+        let port = listenerPort
+        let group = DispatchGroup()
+        let statuses = LockedStatuses()
+        for _ in 0..<2 {
+            DispatchQueue.global().async(group: group) {
+                statuses.add((try? TestClient.get(port: port, path: "/slow", host: "app.local").status) ?? 0)
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 20), .success)
+        XCTAssertEqual(statuses.values.sorted(), [200, 503])
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 1)
+        XCTAssertTrue(accessLog(lines: 2).contains(" 503 UO "), accessLog(lines: 2))
     }
 
     func testMaxConcurrentStreamsOpensAnotherConnectionForTheRequestThatDoesNotFit() throws {
