@@ -49,7 +49,9 @@ final class UpstreamConnection {
                 reusable = false
                 guard let deliver = onPart else { onIdleClose(); return }
                 onPart = nil
-                if let part = try? decoder.finishAtClose(), part == .end { deliver(.success(.end)) } else { deliver(.failure(.reset)) }
+                // A body that runs to the close is whole only if the close was orderly (a TLS stream cut off without
+                // close_notify, or a reset, is not).
+                if tcp.closeReason == nil, let part = try? decoder.finishAtClose(), part == .end { deliver(.success(.end)) } else { deliver(.failure(.reset)) }
             }
         }
     }
