@@ -20,6 +20,11 @@ final class TCPProxySession {
     private let listenerStatPrefix: String
     /// The connection's `istio_tcp_*` labels, once it reached its upstream (with a network `istio.stats` filter).
     private var istioExchange: IstioExchange?
+    /// Flow control: a side stops being read while the other holds more queued output than its high watermark,
+    /// so a slow reader holds the relay to a bounded buffer instead of everything the fast side sends.
+    private var downstreamPaused = false
+    private var upstreamPaused = false
+    private var tcpStatPrefix: String { "tcp.\(config.statPrefix)." }
 
     init(downstream: ProxyTransport, info: DownstreamConnectionInfo, config: TCPProxyConfig, runtime: ProxyRuntime, loop: EventLoop,
          listenerStatPrefix: String) {
@@ -46,9 +51,22 @@ final class TCPProxySession {
                 check = nil
                 if let denial = pending() { return deny(denial) }
             }
-            if let upstream { upstream.send(bytes) } else { waiting.append(bytes) }
+            if let upstream {
+                upstream.send(bytes)
+                if !upstream.isWritable { pauseDownstream() }
+            } else {
+                waiting.append(bytes)
+            }
         }
         downstream.onData = receive
+        downstream.onWritabilityChanged = { [unowned self] writable in
+            guard let cluster = runtime.clusters[config.cluster] else { return }
+            if writable, upstreamPaused {
+                upstreamPaused = false
+                runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_resumed_reading_total")
+                upstream?.resumeReading()
+            }
+        }
         downstream.onClose = { [unowned self] in
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
             upstream?.closeWhenDrained()
@@ -73,10 +91,20 @@ final class TCPProxySession {
                 tcp.onData = { [unowned self] bytes in
                     log.bytesSent += bytes.readableBytes
                     downstream.send(bytes)
+                    if !downstream.isWritable, !upstreamPaused, let upstream {
+                        upstreamPaused = true
+                        runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_paused_reading_total")
+                        upstream.pauseReading()
+                    }
+                }
+                tcp.onWritabilityChanged = { [unowned self] writable in
+                    runtime.stats.increment(cluster.statPrefix + (writable ? "upstream_flow_control_drained_total" : "upstream_flow_control_backed_up_total"))
+                    if writable { resumeDownstream() }
                 }
                 tcp.onClose = { [unowned self] in downstream.closeWhenDrained() }
                 for buffer in waiting { tcp.send(buffer) }
                 waiting.removeAll()
+                if !tcp.isWritable { pauseDownstream() }
             case .failure(let failure):
                 log.add(.upstreamConnectionFailure)
                 if case .connectFailure(let reason) = failure { log.transportFailureReason = reason }
@@ -95,6 +123,20 @@ final class TCPProxySession {
         }
         guard let host = cluster.chooseHost(hash: nil, avoid: [], attempts: 1) else { return nil }
         return (cluster.config.endpoints[host].address, cluster.config.tls(forEndpoint: host))
+    }
+
+    private func pauseDownstream() {
+        guard !downstreamPaused else { return }
+        downstreamPaused = true
+        runtime.stats.increment(tcpStatPrefix + "downstream_flow_control_paused_reading_total")
+        downstream.pauseReading()
+    }
+
+    private func resumeDownstream() {
+        guard downstreamPaused else { return }
+        downstreamPaused = false
+        runtime.stats.increment(tcpStatPrefix + "downstream_flow_control_resumed_reading_total")
+        downstream.resumeReading()
     }
 
     private func deny(_ details: String) {

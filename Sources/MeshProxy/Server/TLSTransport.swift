@@ -9,6 +9,10 @@ protocol ProxyTransport: AnyObject {
     var onData: (ByteBuffer) -> Void { get set }
     var onClose: () -> Void { get set }
     var onPeerClosedWrite: () -> Void { get set }
+    /// Whether queued output is below the connection's high watermark (see `TCPConnection.watermarks`).
+    var isWritable: Bool { get }
+    /// `isWritable` changed: a relay pauses reading its other side while this one is not writable.
+    var onWritabilityChanged: (Bool) -> Void { get set }
     var isClosed: Bool { get }
     /// Why the connection closed, when it failed (a reset, a TLS error, a TLS stream cut off without close_notify);
     /// nil for an orderly close.
@@ -66,6 +70,12 @@ final class TLSTransport: ProxyTransport {
     }
 
     var isClosed: Bool { tcp.isClosed }
+    /// Ciphertext is queued on the TCP connection as it is made, so its watermarks are the transport's.
+    var isWritable: Bool { tcp.isWritable }
+    var onWritabilityChanged: (Bool) -> Void {
+        get { tcp.onWritabilityChanged }
+        set { tcp.onWritabilityChanged = newValue }
+    }
     var closeReason: NetworkError? { tcp.closeReason }
     var engine: TLSEngine { layer.engine }
 
