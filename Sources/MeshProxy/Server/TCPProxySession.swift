@@ -20,6 +20,9 @@ final class TCPProxySession {
     private let listenerStatPrefix: String
     /// The connection's `istio_tcp_*` labels, once it reached its upstream (with a network `istio.stats` filter).
     private var istioExchange: IstioExchange?
+    /// Bytes already in `istio_tcp_*_bytes_total` (periodic reports add what came since).
+    private var reportedSent = 0, reportedReceived = 0
+    private var reportTimer: EventLoop.TimerID?
     /// Flow control: a side stops being read while the other holds more queued output than its high watermark,
     /// so a slow reader holds the relay to a bounded buffer instead of everything the fast side sends.
     private var downstreamPaused = false
@@ -152,17 +155,35 @@ final class TCPProxySession {
         let exchange = IstioExchange(protocolName: "tcp", responseCode: nil, grpcStatus: nil, flags: [], downstreamPeerPrincipal: log.downstreamPeerURISAN,
                                      upstreamTLS: upstreamTLS, peer: nil, service: cluster.config.istioService, authority: nil)
         istioExchange = exchange
+        recordIstio(.opened)
+        scheduleReport(every: stats.tcpReportingInterval)
+    }
+
+    private func scheduleReport(every interval: Double) {
+        reportTimer = loop.schedule(after: interval) { [weak self] in
+            guard let self, !finished else { return }
+            recordIstio(.report)
+            scheduleReport(every: interval)
+        }
+    }
+
+    /// Writes an `istio_tcp_*` event with the bytes since the last one.
+    private func recordIstio(_ event: IstioMetrics.ConnectionEvent) {
+        guard let stats = config.istioStats, let exchange = istioExchange else { return }
+        var (sent, received) = (0, 0)
+        if event != .opened {  // bytes that came before the upstream connected go in the first report
+            (sent, received) = (log.bytesSent - reportedSent, log.bytesReceived - reportedReceived)
+            (reportedSent, reportedReceived) = (log.bytesSent, log.bytesReceived)
+        }
         IstioMetrics.recordConnection(stats, own: WorkloadIdentity(metadata: runtime.store.current.node.metadata), exchange: exchange,
-                                      opened: true, sent: 0, received: 0, into: runtime.stats.labeled)
+                                      event: event, sent: sent, received: received, into: runtime.stats.labeled)
     }
 
     private func finish() {
         guard !finished else { return }
         finished = true
-        if let stats = config.istioStats, let exchange = istioExchange {
-            IstioMetrics.recordConnection(stats, own: WorkloadIdentity(metadata: runtime.store.current.node.metadata), exchange: exchange,
-                                          opened: false, sent: log.bytesSent, received: log.bytesReceived, into: runtime.stats.labeled)
-        }
+        if let reportTimer { loop.cancel(reportTimer); self.reportTimer = nil }
+        recordIstio(.closed)
         log.duration = MonotonicClock.now() - startedAt
         log.startTime = Date(timeIntervalSinceNow: -log.duration)
         runtime.writeAccessLogs(config.accessLogs, entry: log)
