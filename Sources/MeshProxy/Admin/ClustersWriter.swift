@@ -27,13 +27,13 @@ struct ClustersWriter {
             out += "\(name)::high_priority::max_requests::1024\n\(name)::high_priority::max_retries::3\n"
             out += "\(name)::added_via_api::false\n"
             let counters = cluster.counters
-            for (index, endpoint) in cluster.config.endpoints.enumerated() {
+            for (index, endpoint) in cluster.presentHosts {
                 let host = "\(name)::\(endpoint.address)::"
                 let c = counters[index]
                 let values: [(String, String)] = [
                     ("cx_active", "\(c.activeConnections)"), ("cx_connect_fail", "\(c.connectFailures)"), ("cx_total", "\(c.totalConnections)"),
                     ("rq_active", "\(c.activeRequests)"), ("rq_error", "\(c.totalRequests - c.successes - c.activeRequests)"), ("rq_pending_active", "0"),
-                    ("rq_success", "\(c.successes)"), ("rq_timeout", "\(c.timeouts)"), ("rq_total", "\(c.totalRequests)"), ("hostname", ""),
+                    ("rq_success", "\(c.successes)"), ("rq_timeout", "\(c.timeouts)"), ("rq_total", "\(c.totalRequests)"), ("hostname", endpoint.hostname),
                     ("health_flags", cluster.isEjected(index) ? "/failed_outlier_check" : "healthy"), ("weight", "\(endpoint.weight)"),
                     ("region", endpoint.region), ("zone", endpoint.zone), ("sub_zone", endpoint.subZone), ("canary", "false"),
                     ("priority", "\(endpoint.priority)"), ("success_rate", "-1"), ("local_origin_success_rate", "-1"),
@@ -49,7 +49,7 @@ struct ClustersWriter {
             let thresholds = cluster.config.thresholds
             let counters = cluster.counters
             var status: [(key: String, value: JSONValue)] = [("name", .string(cluster.config.name))]
-            let hosts = cluster.config.endpoints.enumerated().map { index, endpoint -> JSONValue in
+            let hosts = cluster.presentHosts.map { index, endpoint -> JSONValue in
                 let c = counters[index]
                 func stat(_ name: String, _ value: Int, gauge: Bool = false) -> JSONValue {
                     var pairs: [(key: String, value: JSONValue)] = []
@@ -65,14 +65,18 @@ struct ClustersWriter {
                 if !endpoint.region.isEmpty { locality.append(("region", .string(endpoint.region))) }
                 if !endpoint.zone.isEmpty { locality.append(("zone", .string(endpoint.zone))) }
                 if !endpoint.subZone.isEmpty { locality.append(("sub_zone", .string(endpoint.subZone))) }
-                return .object([
+                var fields: [(key: String, value: JSONValue)] = [
                     ("address", ConfigDumpWriter.socketAddress(endpoint.address)),
                     ("stats", .array([stat("cx_connect_fail", c.connectFailures), stat("cx_total", c.totalConnections),
                                       stat("rq_error", max(0, c.totalRequests - c.successes - c.activeRequests)), stat("rq_success", c.successes),
                                       stat("rq_timeout", c.timeouts), stat("rq_total", c.totalRequests), stat("cx_active", c.activeConnections, gauge: true),
                                       stat("rq_active", c.activeRequests, gauge: true), stat("rq_pending_active", 0, gauge: true)])),
-                    ("health_status", .object(health)), ("weight", .int(endpoint.weight)), ("locality", .object(locality)),
-                ])
+                    ("health_status", .object(health)), ("weight", .int(endpoint.weight)),
+                ]
+                if !endpoint.hostname.isEmpty { fields.append(("hostname", .string(endpoint.hostname))) }
+                if endpoint.priority > 0 { fields.append(("priority", .int(endpoint.priority))) }
+                fields.append(("locality", .object(locality)))
+                return .object(fields)
             }
             if !hosts.isEmpty { status.append(("host_statuses", .array(hosts))) }
             status.append(("circuit_breakers", .object([("thresholds", .array([

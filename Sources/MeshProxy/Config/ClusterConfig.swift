@@ -44,6 +44,18 @@ public struct Cluster: Sendable {
     public var connectionIdleTimeout: Double = 3600
     /// `common_http_protocol_options.max_connection_duration`: a connection this old closes once its request is done.
     public var maxConnectionDuration: Double? = nil
+    /// STRICT_DNS/LOGICAL_DNS: how the endpoints' names are looked up and re-looked up.
+    public var dns = DNSSettings()
+}
+
+/// A DNS cluster's `dns_refresh_rate`, `dns_failure_refresh_rate` and `dns_lookup_family`.
+public struct DNSSettings: Sendable, Equatable {
+    /// Seconds between lookups (Envoy's default 5s).
+    public var refreshRate = 5.0
+    /// Seconds before the next lookup after a failed one (`dns_failure_refresh_rate.base_interval`; default: `refreshRate`).
+    public var failureRefreshRate: Double? = nil
+    public var lookupFamily = DNSLookupFamily.auto
+    public init() {}
 }
 
 /// A Kubernetes or ServiceEntry service as istiod names it in cluster metadata.
@@ -70,6 +82,8 @@ public struct TransportSocketMatch: Sendable, Equatable {
 }
 
 public struct ClusterEndpoint: Sendable, Equatable {
+    /// The name a DNS cluster looked up to find this host (`/clusters`' `hostname`); empty otherwise.
+    public var hostname = ""
     /// The endpoint's `filter_metadata["envoy.transport_socket_match"]` (string values).
     public var transportSocketMetadata: [String: String] = [:]
     public var address: SocketAddress
@@ -125,8 +139,9 @@ extension Cluster {
             guard let host = service["host"]?.string else { return nil }
             return IstioService(host: host, name: service["name"]?.string ?? String(host.prefix { $0 != "." }), namespace: service["namespace"]?.string ?? "unknown")
         }
-        reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "dns_lookup_family", "filters", "upstream_connection_options",
-                      "original_dst_lb_config", "cleanup_interval", "dns_refresh_rate", "respect_dns_ttl", "dns_jitter")
+        reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "filters", "upstream_connection_options",
+                      "original_dst_lb_config", "cleanup_interval", "dns_jitter")
+        let dns = try readDNSSettings(reader)
         let connectTimeout = try reader.duration("connect_timeout") ?? 5
         let policyNames = LoadBalancing.allCases.map(\.rawValue) + (kind == .originalDestination ? ["CLUSTER_PROVIDED"] : [])
         let policy = try reader.enumeration("lb_policy", allowed: policyNames).flatMap(LoadBalancing.init(rawValue:)) ?? .roundRobin
@@ -229,6 +244,9 @@ extension Cluster {
             throw reader.error("endpoint \(named.address) names a host; a \(kind.rawValue) cluster takes IP addresses (use type STRICT_DNS or LOGICAL_DNS to look names up)",
                                path: [.key("load_assignment")])
         }
+        if kind == .logicalDNS && endpoints.count != 1 {
+            throw reader.error("a LOGICAL_DNS cluster takes exactly one endpoint (it has \(endpoints.count))", path: [.key("load_assignment")])
+        }
         if kind == .originalDestination && !endpoints.isEmpty {
             throw reader.error("an ORIGINAL_DST cluster takes no load_assignment endpoints", path: [.key("load_assignment")])
         }
@@ -236,7 +254,25 @@ extension Cluster {
                        healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, transportSocketMatches: socketMatches, kind: kind,
                        maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, ringSize: ring, maglevTableSize: maglevSize,
                        source: JSONValue(yaml: reader.node), eds: eds, istioService: service,
-                       connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil })
+                       connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil }, dns: dns)
+    }
+
+    /// `dns_refresh_rate` (at least 1ms, as Envoy requires), `dns_failure_refresh_rate`, `dns_lookup_family`;
+    /// `respect_dns_ttl` is accepted but the system resolver gives no TTLs, so the refresh rate always applies.
+    static func readDNSSettings(_ reader: ConfigReader) throws(ProxyConfigError) -> DNSSettings {
+        var dns = DNSSettings()
+        if let rate = try reader.duration("dns_refresh_rate") {
+            guard rate >= 0.001 else { throw reader.error("must be at least 1ms", at: reader.field("dns_refresh_rate"), path: [.key("dns_refresh_rate")]) }
+            dns.refreshRate = rate
+        }
+        dns.failureRefreshRate = try reader.object("dns_failure_refresh_rate") { rate throws(ProxyConfigError) -> Double? in
+            _ = try rate.duration("max_interval")
+            return try rate.duration("base_interval")
+        } ?? nil
+        _ = try reader.bool("respect_dns_ttl")
+        dns.lookupFamily = try reader.enumeration("dns_lookup_family", allowed: ["AUTO", "V4_ONLY", "V6_ONLY", "V4_PREFERRED", "ALL"])
+            .flatMap(DNSLookupFamily.init(rawValue:)) ?? .auto
+        return dns
     }
 
     /// A `ClusterLoadAssignment`'s endpoints (the `cluster_name` is read but not checked here), with each endpoint's
@@ -278,8 +314,14 @@ extension Cluster {
     /// The TLS settings for the endpoint at `index`: the first transport socket match its metadata satisfies, else
     /// the cluster's own transport socket.
     public func tls(forEndpoint index: Int) -> TLSContextConfig? {
-        guard !transportSocketMatches.isEmpty, endpoints.indices.contains(index) else { return tls }
-        let metadata = endpoints[index].transportSocketMetadata
+        guard endpoints.indices.contains(index) else { return tls }
+        return tls(for: endpoints[index])
+    }
+
+    /// The TLS settings for `endpoint`: the first transport socket match its metadata satisfies, else the cluster's.
+    public func tls(for endpoint: ClusterEndpoint) -> TLSContextConfig? {
+        guard !transportSocketMatches.isEmpty else { return tls }
+        let metadata = endpoint.transportSocketMetadata
         for match in transportSocketMatches where match.criteria.allSatisfy({ metadata[$0.key] == $0.value }) { return match.tls }
         return tls
     }

@@ -208,7 +208,7 @@ final class ProxyStream {
         }
         host = chosen
         if policy?.previousHosts == true { attemptedHosts.insert(chosen) }
-        log.upstreamHost = cluster.hostAddresses[chosen]
+        log.upstreamHost = cluster.hostAddress(chosen)
         // An idle connection first: the callback below (an allocation) is only made when the request must wait.
         if let idle = pool.takeIdle(host: chosen) { return send(on: idle) }
         switch pool.acquire(host: chosen, ready: { [weak self] result in
@@ -598,7 +598,7 @@ final class ProxyStream {
         managerStats.requestsCompleted.increment()
         if log.responseCode > 0 { managerStats.countResponse(log.responseCode) }
         managerStats.requestTime.observe(log.duration * 1000)
-        istioStats?.record(log, cluster: cluster?.config, upstreamTLS: cluster.flatMap { cluster in host.map { cluster.config.tls(forEndpoint: $0) != nil } } ?? false,
+        istioStats?.record(log, cluster: cluster?.config, upstreamTLS: cluster.flatMap { cluster in host.map { cluster.tls(forHost: $0) != nil } } ?? false,
                            metrics: runtime.stats.labeled)
         if !manager.accessLogs.isEmpty {
             log.startTime = Date(timeIntervalSinceNow: -log.duration)

@@ -125,7 +125,8 @@ final class TCPProxySession {
             return (SocketAddress(host: host, port: port), cluster.config.tls)
         }
         guard let host = cluster.chooseHost(hash: nil, avoid: [], attempts: 1) else { return nil }
-        return (cluster.config.endpoints[host].address, cluster.config.tls(forEndpoint: host))
+        let endpoint = cluster.endpoint(host)
+        return (endpoint.address, cluster.config.tls(for: endpoint))
     }
 
     private func pauseDownstream() {

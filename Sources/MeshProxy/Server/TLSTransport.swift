@@ -302,10 +302,9 @@ final class TLSContexts: @unchecked Sendable {
 enum UpstreamConnector {
     static func connect(to address: SocketAddress, tls: TLSContextConfig?, cluster: UpstreamCluster, loop: EventLoop,
                         completion: @escaping (Result<ProxyTransport, UpstreamFailure>) -> Void) {
-        // A DNS cluster's endpoint names a host: it is looked up for each connection (off the loop), as
-        // LOGICAL_DNS does; STRICT_DNS's per-address balancing is approximated by the resolver's first answer.
+        // A LOGICAL_DNS host not yet resolved names a host: it is looked up for this connection (off the loop).
         guard CIDRRange.isAddress(address.host) else {
-            return HostResolver.resolve(address.host, loop: loop) { resolved in
+            return HostResolver.resolve(address.host, family: cluster.config.dns.lookupFamily, loop: loop) { resolved in
                 switch resolved {
                 case .failure(let error): completion(.failure(.connectFailure(UpstreamPool.transportFailureReason(error))))
                 case .success(let hosts):

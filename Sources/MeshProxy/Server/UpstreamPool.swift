@@ -198,7 +198,7 @@ final class UpstreamPool {
     func cancelWaiting() {}
 
     private func connect(host: Int, completion: @escaping (Result<UpstreamConnection, UpstreamFailure>) -> Void) {
-        let endpoint = cluster.config.endpoints[host]
+        let endpoint = cluster.endpoint(host)
         let prefix = cluster.statPrefix
         cluster.stats.increment(prefix + "upstream_cx_total")
         cluster.updateHost(host) { $0.totalConnections += 1 }
@@ -213,7 +213,7 @@ final class UpstreamPool {
             cluster.close(.connection)
             completion(.failure(.connectTimeout))
         }
-        UpstreamConnector.connect(to: endpoint.address, tls: cluster.config.tls(forEndpoint: host), cluster: cluster, loop: loop) { [self] result in
+        UpstreamConnector.connect(to: endpoint.address, tls: cluster.config.tls(for: endpoint), cluster: cluster, loop: loop) { [self] result in
             switch result {
             case .success(let tcp):
                 guard !finished else { tcp.close(); return }

@@ -29,7 +29,22 @@ public struct OutlierDetector: Sendable {
         hosts = Array(repeating: HostState(), count: hostCount)
     }
 
+    /// Hosts a DNS answer removed: they count toward no percentage and are never ejected.
+    public private(set) var forgotten: Set<Int> = []
+
     public func isEjected(_ host: Int) -> Bool { hosts[host].ejectedAt != nil }
+
+    /// A host joined the cluster (a DNS answer grew).
+    public mutating func addHost() { hosts.append(HostState()) }
+
+    /// A host left the cluster: its counts and ejection go with it (taken again, it starts afresh).
+    public mutating func forget(_ host: Int) {
+        hosts[host] = HostState()
+        forgotten.insert(host)
+    }
+
+    /// A forgotten host's slot is in the cluster again.
+    public mutating func rejoin(_ host: Int) { forgotten.remove(host) }
     public var ejectedCount: Int { hosts.filter { $0.ejectedAt != nil }.count }
 
     /// Records one result for `host`; true when it got the host ejected.
@@ -59,7 +74,8 @@ public struct OutlierDetector: Sendable {
     }
 
     private mutating func eject(_ host: Int, now: Double, gateway: Bool) -> Bool {
-        let percent = hosts.isEmpty ? 100 : ejectedCount * 100 / hosts.count
+        let present = hosts.count - forgotten.count
+        let percent = present <= 0 ? 100 : ejectedCount * 100 / present
         guard percent < config.maxEjectionPercent else { ejectionsOverflow += 1; return false }
         hosts[host].ejectedAt = now
         hosts[host].ejectionCount += 1
