@@ -42,6 +42,8 @@ final class ProxyStream {
     private var durationTimer: EventLoop.TimerID?
     private var streamIdleDeadline = 0.0
     private var responseStarted = false
+    /// The upstream is not read while the client is slow (see `pauseUpstream`).
+    private var upstreamPaused = false
     private var responseTrailers: [(name: String, value: String)] = []
     private var done = false
     private var random = SystemRandomNumberGenerator()
@@ -308,6 +310,7 @@ final class ProxyStream {
             log.bytesSent += part.readableBytes
             downstream.writeResponseBody(part)
             downstream.flush()
+            if !downstream.isWritable { pauseUpstream() }
         case .success(.trailers(let trailers)):
             // Kept for the end; an HTTP/1.1 client gets none, as Envoy's codec sends none by default.
             responseTrailers = trailers
@@ -544,10 +547,27 @@ final class ProxyStream {
     }
 
     /// Ends the current attempt's hold on the connection and the circuit breakers.
+    /// Flow control: the client holds more of the answer than the high watermark, so the upstream is not read until
+    /// it takes it (the proxy buffers a bounded amount per stream, not the whole body).
+    private func pauseUpstream() {
+        guard !upstreamPaused, let connection, let cluster else { return }
+        upstreamPaused = true
+        runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_paused_reading_total")
+        connection.pauseReading()
+        downstream.whenWritable { [weak self] in
+            guard let self, upstreamPaused, !done, let connection = self.connection else { return }
+            upstreamPaused = false
+            runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_resumed_reading_total")
+            connection.resumeReading()
+        }
+    }
+
     private func releaseAttempt(reuse: Bool) {
         guard let connection else { return }
         self.connection = nil
         connection.onPart = nil
+        // Parts read before the pause may have ended the answer: a connection going back to the pool reads again.
+        if upstreamPaused { upstreamPaused = false; connection.resumeReading() }
         if holdsRequest, let cluster {
             holdsRequest = false
             cluster.close(.request)

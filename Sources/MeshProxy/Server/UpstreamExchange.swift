@@ -26,4 +26,13 @@ protocol UpstreamExchange: AnyObject {
     /// The attempt is over. `reuse`: the answer was read whole and the carrier may serve another request; else
     /// it is abandoned (an HTTP/1 connection closes, an HTTP/2 stream is reset).
     func endAttempt(reuse: Bool, pool: UpstreamPool)
+    /// Stops reading the answer while the client is slow (flow control), and reads on.
+    func pauseReading()
+    func resumeReading()
+}
+
+extension UpstreamExchange {
+    /// An exchange without read flow control (an HTTP/2 stream, for now) reads on.
+    func pauseReading() {}
+    func resumeReading() {}
 }

@@ -106,6 +106,9 @@ final class UpstreamConnection: UpstreamExchange {
         tcp.send(out)
     }
 
+    func pauseReading() { tcp.pauseReading() }
+    func resumeReading() { tcp.resumeReading() }
+
     func endAttempt(reuse: Bool, pool: UpstreamPool) {
         if reuse { pool.release(self) } else { tcp.close() }
     }

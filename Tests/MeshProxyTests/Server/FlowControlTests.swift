@@ -27,6 +27,8 @@ final class FlowControlTests: XCTestCase {
     private final class FloodingUpstream: @unchecked Sendable {
         let port: Int
         let total: Int
+        /// Sent before the `total` bytes (an HTTP response head, say).
+        var head = ""
         private let fd: Int32
         /// The listening socket, for a test that accepts on it itself (then do not `start`).
         var listeningSocket: Int32 { fd }
@@ -56,8 +58,9 @@ final class FlowControlTests: XCTestCase {
             let connection = accept(fd, nil, nil)
             guard connection >= 0 else { return }
             defer { close(connection) }
-            var first = [UInt8](repeating: 0, count: 64)
+            var first = [UInt8](repeating: 0, count: 64 * 1024)  // the whole request: unread bytes would make the close a reset
             guard read(connection, &first, first.count) > 0 else { return }
+            if !head.isEmpty { _ = head.withCString { send(connection, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
             let chunk = [UInt8](repeating: 0x61, count: 64 * 1024)
             var left = total
             while left > 0 {
@@ -146,6 +149,77 @@ final class FlowControlTests: XCTestCase {
         }
         XCTAssertEqual(received, total)
         XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.flood.upstream_flow_control_resumed_reading_total"), 1)
+    }
+
+    func testAnHTTPAnswerToASlowClientStopsTheUpstreamsReads() throws {
+        let total = 96 * 1024 * 1024
+        let upstream = try FloodingUpstream(total: total)
+        upstream.head = "HTTP/1.1 200 OK\r\ncontent-length: \(total)\r\n\r\n"
+        upstream.start()
+        defer { upstream.stop() }
+        let listenerPort = freeLocalPort()
+        let file = directory.appendingPathComponent("envoy-http.yaml")
+        try """
+        static_resources:
+          listeners:
+          - name: http
+            address: {socket_address: {address: 127.0.0.1, port_value: \(listenerPort)}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.http_connection_manager
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                  stat_prefix: h
+                  route_config: {virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: flood, timeout: 0s}}]}]}
+                  http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
+          clusters:
+          - name: flood
+            connect_timeout: 1s
+            load_assignment: {cluster_name: flood, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstream.port)}}}}]}]}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: file.path), concurrency: 1,
+                                    log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+        self.proxy = proxy
+        proxy.start()
+        let client = try connectClient(port: listenerPort)
+        defer { close(client) }
+        let request = "GET /big HTTP/1.1\r\nhost: flood\r\n\r\n"
+        XCTAssertEqual(send(client, request, request.utf8.count, Int32(MSG_NOSIGNAL)), request.utf8.count)
+
+        let stalledAt = settled { upstream.sent }
+        XCTAssertLessThan(stalledAt, total / 2, "the proxy went on reading the upstream's answer for a client that reads nothing")
+        XCTAssertEqual(proxy.stats.value("cluster.flood.upstream_flow_control_paused_reading_total"), 1)
+
+        var received = 0
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var text = ""
+        while received < total {
+            let count = read(client, &buffer, buffer.count)
+            guard count > 0 else { break }
+            if text.isEmpty { text = String(decoding: buffer[0..<min(count, 200)], as: UTF8.self) }
+            received += count
+        }
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n"), text)
+        let headLength = (text.range(of: "\r\n\r\n").map { text.utf8.distance(from: text.startIndex, to: $0.upperBound) }) ?? 0
+        while received - headLength < total {
+            let count = read(client, &buffer, buffer.count)
+            guard count > 0 else { break }
+            received += count
+        }
+        XCTAssertEqual(received - headLength, total)
+        XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.flood.upstream_flow_control_resumed_reading_total"), 1)
+        XCTAssertEqual(proxy.stats.value("cluster.flood.upstream_rq_200"), 1)
+    }
+
+    private func connectClient(port: Int) throws -> Int32 {
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(connected, 0)
+        return client
     }
 
     func testTCPProxyStopsReadingAFastClientWhileTheUpstreamDoesNotRead() throws {
