@@ -44,6 +44,8 @@ public struct Cluster: Sendable {
     public var connectionIdleTimeout: Double = 3600
     /// `common_http_protocol_options.max_connection_duration`: a connection this old closes once its request is done.
     public var maxConnectionDuration: Double? = nil
+    /// `common_lb_config.locality_weighted_lb_config`: requests go to localities by their `load_balancing_weight`.
+    public var localityWeighted = false
     /// STRICT_DNS/LOGICAL_DNS: how the endpoints' names are looked up and re-looked up.
     public var dns = DNSSettings()
 }
@@ -92,6 +94,9 @@ public struct ClusterEndpoint: Sendable, Equatable {
     public var zone: String
     public var subZone: String
     public var priority: Int
+    /// The `load_balancing_weight` of the endpoint's locality (its `locality_lb_endpoints`); 0 when unset, which
+    /// under `locality_weighted_lb_config` means the locality takes no traffic.
+    public var localityWeight = 0
 }
 
 /// The default-priority limits; Envoy's defaults are 1024 connections, pending and requests, and 3 retries.
@@ -183,10 +188,10 @@ extension Cluster {
                              "consecutive_local_origin_failure", "max_ejection_time_jitter")
             return config
         }
-        var panic = 0.5
+        var panic = 0.5, localityWeighted = false
         _ = try reader.object("common_lb_config") { common throws(ProxyConfigError) in
             if let threshold = try common.percent("healthy_panic_threshold") { panic = threshold }
-            if common.has("locality_weighted_lb_config") { throw common.error("locality weighting is not supported yet", path: [.key("locality_weighted_lb_config")]) }
+            localityWeighted = try common.object("locality_weighted_lb_config") { _ throws(ProxyConfigError) in true } ?? false
         }
         let tls = try reader.object("transport_socket") { socket throws(ProxyConfigError) in try TLSContextConfig.readTransportSocket(socket, downstream: false) } ?? nil
         let socketMatches = try reader.list("transport_socket_matches") { match throws(ProxyConfigError) -> TransportSocketMatch in
@@ -254,7 +259,8 @@ extension Cluster {
                        healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, transportSocketMatches: socketMatches, kind: kind,
                        maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, ringSize: ring, maglevTableSize: maglevSize,
                        source: JSONValue(yaml: reader.node), eds: eds, istioService: service,
-                       connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil }, dns: dns)
+                       connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil },
+                       localityWeighted: localityWeighted, dns: dns)
     }
 
     /// `dns_refresh_rate` (at least 1ms, as Envoy requires), `dns_failure_refresh_rate`, `dns_lookup_family`;
@@ -288,8 +294,8 @@ extension Cluster {
                 zone = try place.string("zone") ?? ""
                 subZone = try place.string("sub_zone") ?? ""
             }
-            let priority = try locality.integer("priority") ?? 0
-            locality.ignore("load_balancing_weight")
+            let priority = try locality.integer("priority", maximum: 127) ?? 0
+            let localityWeight = try locality.integer("load_balancing_weight") ?? 0
             _ = try locality.list("lb_endpoints") { lbEndpoint throws(ProxyConfigError) in
                 var socketMetadata: [String: String] = [:]
                 for pair in lbEndpoint.field("metadata")?["filter_metadata"]?["envoy.transport_socket_match"]?.pairs ?? [] {
@@ -303,7 +309,7 @@ extension Cluster {
                     return try SocketAddress.read(endpoint)
                 }) else { throw lbEndpoint.error("needs an endpoint", path: [.key("endpoint")]) }
                 all.append(ClusterEndpoint(transportSocketMetadata: socketMetadata, address: address, weight: max(1, weight), region: region, zone: zone,
-                                           subZone: subZone, priority: priority))
+                                           subZone: subZone, priority: priority, localityWeight: localityWeight))
             }
         }
         return all

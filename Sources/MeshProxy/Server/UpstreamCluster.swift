@@ -25,6 +25,10 @@ public final class UpstreamCluster: @unchecked Sendable {
     private var addresses: [String]
     /// STRICT_DNS/LOGICAL_DNS: each endpoint's latest good answer, and how names are looked up.
     private var dnsAnswers: [[String]?]
+    /// The present hosts' priority levels, ascending (P=0 first).
+    private var hostPriorities: [Int]
+    /// Per priority level, the locality round robin of `locality_weighted_lb_config`.
+    private var localityPickers: [Int: LocalityPicker] = [:]
     let lookup: DNSLookup
 
     public struct HostCounters: Sendable {
@@ -50,6 +54,7 @@ public final class UpstreamCluster: @unchecked Sendable {
         }
         dnsAnswers = Array(repeating: nil, count: config.endpoints.count)
         addresses = hosts.map { $0.address.description }
+        hostPriorities = Array(Set(hosts.map(\.priority))).sorted()
         balancer = LoadBalancer(config, hosts: hosts)
         breaker = CircuitBreaker(config.thresholds)
         detector = config.outlierDetection.map { [hosts] in OutlierDetector(config: $0, hostCount: hosts.count) }
@@ -87,12 +92,16 @@ public final class UpstreamCluster: @unchecked Sendable {
             return ejected && !(0 < config.healthyPanicThreshold) ? nil : 0
         }
         let present = hosts.indices.map { !removedHosts.contains($0) }
+        guard present.contains(true) else { return nil }
         var eligible = hosts.indices.map { present[$0] && !(detector?.isEjected($0) ?? false) }
-        let healthy = eligible.filter { $0 }.count
-        let total = hosts.count - removedHosts.count
-        guard total > 0 else { return nil }
-        if Double(healthy) / Double(total) < config.healthyPanicThreshold {
-            eligible = present  // panic: use every host
+        if hasLevels || config.localityWeighted {
+            eligible = eligibleByPriorityAndLocality(present: present, healthy: eligible, hash: hash)
+        } else {
+            let healthy = eligible.filter { $0 }.count
+            let total = hosts.count - removedHosts.count
+            if Double(healthy) / Double(total) < config.healthyPanicThreshold {
+                eligible = present  // panic: use every host
+            }
         }
         let active = hostCounters.map(\.activeRequests)
         var choice = balancer.choose(eligible: eligible, active: active, hash: hash, using: &random)
@@ -104,6 +113,47 @@ public final class UpstreamCluster: @unchecked Sendable {
             tries += 1
         }
         return choice
+    }
+
+    /// Whether the hosts have more than one priority level (kept with the hosts).
+    private var hasLevels: Bool { hostPriorities.count > 1 }
+
+    /// The hosts a request may go to when the cluster has priority levels or weighs localities: a level by
+    /// Envoy's priority load (`PriorityLoad`, the point from the request's hash or at random), its healthy hosts
+    /// (all of them when the level is in panic), then under `locality_weighted_lb_config` one locality's. Under
+    /// the lock.
+    private func eligibleByPriorityAndLocality(present: [Bool], healthy: [Bool], hash: UInt64?) -> [Bool] {
+        let levels = hostPriorities
+        let counts = levels.map { level in
+            hosts.indices.reduce(into: (healthy: 0, total: 0)) { count, host in
+                guard present[host], hosts[host].priority == level else { return }
+                count.total += 1
+                if healthy[host] { count.healthy += 1 }
+            }
+        }
+        let load = PriorityLoad(levels: counts)
+        let point = hash.map { Int($0 % 100) } ?? Int.random(in: 0..<100, using: &random)
+        let index = load.level(at: point)
+        let level = levels[index]
+        let inLevel = hosts.indices.map { present[$0] && hosts[$0].priority == level }
+        let panic = load.normalizedTotalHealth < 100 && counts[index].total > 0
+            && Double(counts[index].healthy) / Double(counts[index].total) < config.healthyPanicThreshold
+        var eligible = hosts.indices.map { inLevel[$0] && (panic || healthy[$0]) }
+        guard config.localityWeighted, !panic else { return eligible }
+        var localities: [LocalityKey: (weight: Int, healthy: Int, total: Int)] = [:]
+        var order: [LocalityKey] = []
+        for host in hosts.indices where inLevel[host] {
+            let key = LocalityKey(hosts[host])
+            if localities[key] == nil { order.append(key) }
+            var entry = localities[key] ?? (hosts[host].localityWeight, 0, 0)
+            entry.total += 1
+            if healthy[host] { entry.healthy += 1 }
+            localities[key] = entry
+        }
+        let candidates = order.map { (key: $0, weight: localities[$0]!.weight, healthy: localities[$0]!.healthy, total: localities[$0]!.total) }
+        guard let chosen = localityPickers[level, default: LocalityPicker()].choose(candidates) else { return eligible }
+        for host in hosts.indices where eligible[host] && LocalityKey(hosts[host]) != chosen { eligible[host] = false }
+        return eligible
     }
 
     /// The endpoint host `host` stands for now.
@@ -274,7 +324,10 @@ extension UpstreamCluster {
             detector?.forget(slot)
             changed = true
         }
-        if changed { balancer = LoadBalancer(config, hosts: hosts, removed: removedHosts) }
+        if changed {
+            balancer = LoadBalancer(config, hosts: hosts, removed: removedHosts)
+            hostPriorities = Array(Set(hosts.indices.filter { !removedHosts.contains($0) }.map { hosts[$0].priority })).sorted()
+        }
         return changed
     }
 }
