@@ -118,6 +118,19 @@ public struct OutlierDetectionConfig: Sendable, Equatable {
     public var enforcingConsecutive5xx = 100
     public var enforcingConsecutiveGatewayFailure = 0
     public var splitExternalLocalOriginErrors = false
+    /// Success-rate ejection: hosts with this many requests in an interval are judged, when at least
+    /// `successRateMinimumHosts` of them are; below mean - stdevFactor/1000 x stdev is an outlier.
+    public var successRateMinimumHosts = 5
+    public var successRateRequestVolume = 100
+    public var successRateStdevFactor = 1900
+    public var enforcingSuccessRate = 100
+    /// Failure-percentage ejection: a judged host failing at least `failurePercentageThreshold` percent.
+    public var failurePercentageThreshold = 85
+    public var failurePercentageMinimumHosts = 5
+    public var failurePercentageRequestVolume = 50
+    public var enforcingFailurePercentage = 0
+    /// `always_eject_one_host`: one ejection is allowed whatever `max_ejection_percent` says.
+    public var alwaysEjectOneHost = false
     public init() {}
 }
 
@@ -176,16 +189,22 @@ extension Cluster {
             config.enforcingConsecutive5xx = try detection.integer("enforcing_consecutive_5xx", maximum: 100) ?? 100
             config.enforcingConsecutiveGatewayFailure = try detection.integer("enforcing_consecutive_gateway_failure", maximum: 100) ?? 0
             config.splitExternalLocalOriginErrors = try detection.bool("split_external_local_origin_errors") ?? false
-            // Success-rate and failure-percentage ejection are not implemented: only their "off" settings are accepted.
-            for key in ["enforcing_success_rate", "enforcing_failure_percentage", "enforcing_failure_percentage_local_origin",
-                        "enforcing_local_origin_success_rate", "enforcing_consecutive_local_origin_failure"] {
+            config.successRateMinimumHosts = try detection.integer("success_rate_minimum_hosts") ?? config.successRateMinimumHosts
+            config.successRateRequestVolume = try detection.integer("success_rate_request_volume") ?? config.successRateRequestVolume
+            config.successRateStdevFactor = try detection.integer("success_rate_stdev_factor") ?? config.successRateStdevFactor
+            config.enforcingSuccessRate = try detection.integer("enforcing_success_rate", maximum: 100) ?? config.enforcingSuccessRate
+            config.failurePercentageThreshold = try detection.integer("failure_percentage_threshold", maximum: 100) ?? config.failurePercentageThreshold
+            config.failurePercentageMinimumHosts = try detection.integer("failure_percentage_minimum_hosts") ?? config.failurePercentageMinimumHosts
+            config.failurePercentageRequestVolume = try detection.integer("failure_percentage_request_volume") ?? config.failurePercentageRequestVolume
+            config.enforcingFailurePercentage = try detection.integer("enforcing_failure_percentage", maximum: 100) ?? config.enforcingFailurePercentage
+            config.alwaysEjectOneHost = try detection.bool("always_eject_one_host") ?? false
+            // Local-origin ejection (with split_external_local_origin_errors) is not implemented: only "off" is accepted.
+            for key in ["enforcing_failure_percentage_local_origin", "enforcing_local_origin_success_rate", "enforcing_consecutive_local_origin_failure"] {
                 if let value = try detection.integer(key, maximum: 100), value != 0 {
-                    throw detection.error("\(key) above 0 is not supported yet (consecutive_5xx and consecutive_gateway_failure are)", path: [.key(key)])
+                    throw detection.error("\(key) above 0 is not supported yet (consecutive_5xx, consecutive_gateway_failure, success rate and failure percentage are)", path: [.key(key)])
                 }
             }
-            detection.ignore("success_rate_minimum_hosts", "success_rate_request_volume", "success_rate_stdev_factor",
-                             "failure_percentage_threshold", "failure_percentage_minimum_hosts", "failure_percentage_request_volume",
-                             "consecutive_local_origin_failure", "max_ejection_time_jitter")
+            detection.ignore("consecutive_local_origin_failure", "max_ejection_time_jitter")
             return config
         }
         var panic = 0.5, localityWeighted = false

@@ -65,7 +65,8 @@ public final class UpstreamCluster: @unchecked Sendable {
                      "upstream_rq_pending_overflow", "upstream_rq_retry", "upstream_rq_retry_overflow", "upstream_rq_retry_limit_exceeded",
                      "upstream_rq_retry_success", "upstream_rq_timeout", "upstream_rq_per_try_timeout", "upstream_cx_none_healthy",
                      "upstream_rq_pending_total", "upstream_cx_destroy", "upstream_rq_rx_reset", "outlier_detection.ejections_enforced_total",
-                     "outlier_detection.ejections_enforced_consecutive_5xx", "outlier_detection.ejections_overflow", "membership_change"] {
+                     "outlier_detection.ejections_overflow", "membership_change"]
+                        + OutlierDetector.EjectionType.allCases.flatMap { ["outlier_detection.ejections_enforced_\($0.rawValue)", "outlier_detection.ejections_detected_\($0.rawValue)"] } {
             stats.declare(prefix + name)
         }
         if config.kind == .strictDNS || config.kind == .logicalDNS {
@@ -222,29 +223,47 @@ public final class UpstreamCluster: @unchecked Sendable {
     /// Feeds outlier detection one result.
     func record(_ outcome: OutlierDetector.Outcome, host: Int, now: Double) {
         lock.lock()
-        let ejected = !removedHosts.contains(host) && (detector?.record(outcome, host: host, now: now) ?? false)
+        let found = removedHosts.contains(host) ? [] : (detector?.recordResult(outcome, host: host, now: now) ?? [])
         let active = detector?.ejectedCount ?? 0
         let total = hosts.count - removedHosts.count
         lock.unlock()
-        if ejected {
-            stats.increment(statPrefix + "outlier_detection.ejections_enforced_total")
-            stats.increment(statPrefix + "outlier_detection.ejections_enforced_consecutive_5xx")
-            stats.set(statPrefix + "outlier_detection.ejections_active", to: active)
-            stats.set(statPrefix + "membership_healthy", to: total - active)
-        }
+        if !found.isEmpty { count(found, active: active, total: total) }
     }
 
-    /// The outlier detector's interval tick.
+    /// The outlier detector's interval tick: hosts return, success rates and failure percentages are judged.
     func tick(now: Double) {
         lock.lock()
-        let returned = detector?.tick(now: now) ?? []
+        let (returned, found) = detector?.interval(now: now) ?? ([], [])
         let active = detector?.ejectedCount ?? 0
         let total = hosts.count - removedHosts.count
         lock.unlock()
-        if !returned.isEmpty {
-            stats.set(statPrefix + "outlier_detection.ejections_active", to: active)
-            stats.set(statPrefix + "membership_healthy", to: total - active)
+        if !returned.isEmpty || !found.isEmpty { count(found, active: active, total: total) }
+    }
+
+    /// Envoy's outlier stats for detected ejections: `ejections_detected_TYPE` for each, `ejections_enforced_TYPE`
+    /// and `_total` for those carried out, `ejections_overflow` for those `max_ejection_percent` stopped.
+    private func count(_ ejections: [OutlierDetector.Ejection], active: Int, total: Int) {
+        let prefix = statPrefix + "outlier_detection."
+        for ejection in ejections {
+            stats.increment(prefix + "ejections_detected_" + ejection.type.rawValue)
+            switch ejection.result {
+            case .enforced:
+                stats.increment(prefix + "ejections_enforced_total")
+                stats.increment(prefix + "ejections_enforced_" + ejection.type.rawValue)
+            case .overflow: stats.increment(prefix + "ejections_overflow")
+            case .notEnforced: break
+            }
         }
+        stats.set(prefix + "ejections_active", to: active)
+        stats.set(statPrefix + "membership_healthy", to: total - active)
+    }
+
+    /// The outlier detector's success-rate numbers for `/clusters`: the cluster's average and ejection threshold
+    /// from the last interval, and each host's rate (nil: not judged).
+    var successRates: (average: Double?, threshold: Double?, hosts: [Double?]) {
+        lock.lock(); defer { lock.unlock() }
+        guard let detector else { return (nil, nil, Array(repeating: nil, count: hosts.count)) }
+        return (detector.successRateAverage, detector.successRateEjectionThreshold, detector.hosts.map(\.successRate))
     }
 }
 
