@@ -225,7 +225,17 @@ public struct TCPProxyConfig: Sendable {
 /// A file access log with a text format (`%START_TIME%` ... command operators).
 public struct AccessLogConfig: Sendable {
     public var path: String
-    public var format: String?
+    public var format: String? {
+        didSet { usesUpstreamLocalAddress = format?.contains("%UPSTREAM_LOCAL_ADDRESS%") ?? false }
+    }
+    /// Whether the format prints `%UPSTREAM_LOCAL_ADDRESS%` (only then is the upstream socket asked for it).
+    public private(set) var usesUpstreamLocalAddress: Bool
+
+    public init(path: String, format: String?) {
+        self.path = path
+        self.format = format
+        usesUpstreamLocalAddress = format?.contains("%UPSTREAM_LOCAL_ADDRESS%") ?? false
+    }
 }
 
 extension Listener {
