@@ -46,6 +46,8 @@ public struct Cluster: Sendable {
     public var connectionIdleTimeout: Double = 3600
     /// `common_http_protocol_options.max_connection_duration`: a connection this old closes once its request is done.
     public var maxConnectionDuration: Double? = nil
+    /// `common_lb_config.locality_weighted_lb_config`: requests go to localities by their `load_balancing_weight`.
+    public var localityWeighted = false
     /// STRICT_DNS/LOGICAL_DNS: how the endpoints' names are looked up and re-looked up.
     public var dns = DNSSettings()
 }
@@ -94,6 +96,9 @@ public struct ClusterEndpoint: Sendable, Equatable {
     public var zone: String
     public var subZone: String
     public var priority: Int
+    /// The `load_balancing_weight` of the endpoint's locality (its `locality_lb_endpoints`); 0 when unset, which
+    /// under `locality_weighted_lb_config` means the locality takes no traffic.
+    public var localityWeight = 0
 }
 
 /// The default-priority limits; Envoy's defaults are 1024 connections, pending and requests, and 3 retries.
@@ -115,6 +120,19 @@ public struct OutlierDetectionConfig: Sendable, Equatable {
     public var enforcingConsecutive5xx = 100
     public var enforcingConsecutiveGatewayFailure = 0
     public var splitExternalLocalOriginErrors = false
+    /// Success-rate ejection: hosts with this many requests in an interval are judged, when at least
+    /// `successRateMinimumHosts` of them are; below mean - stdevFactor/1000 x stdev is an outlier.
+    public var successRateMinimumHosts = 5
+    public var successRateRequestVolume = 100
+    public var successRateStdevFactor = 1900
+    public var enforcingSuccessRate = 100
+    /// Failure-percentage ejection: a judged host failing at least `failurePercentageThreshold` percent.
+    public var failurePercentageThreshold = 85
+    public var failurePercentageMinimumHosts = 5
+    public var failurePercentageRequestVolume = 50
+    public var enforcingFailurePercentage = 0
+    /// `always_eject_one_host`: one ejection is allowed whatever `max_ejection_percent` says.
+    public var alwaysEjectOneHost = false
     public init() {}
 }
 
@@ -173,22 +191,28 @@ extension Cluster {
             config.enforcingConsecutive5xx = try detection.integer("enforcing_consecutive_5xx", maximum: 100) ?? 100
             config.enforcingConsecutiveGatewayFailure = try detection.integer("enforcing_consecutive_gateway_failure", maximum: 100) ?? 0
             config.splitExternalLocalOriginErrors = try detection.bool("split_external_local_origin_errors") ?? false
-            // Success-rate and failure-percentage ejection are not implemented: only their "off" settings are accepted.
-            for key in ["enforcing_success_rate", "enforcing_failure_percentage", "enforcing_failure_percentage_local_origin",
-                        "enforcing_local_origin_success_rate", "enforcing_consecutive_local_origin_failure"] {
+            config.successRateMinimumHosts = try detection.integer("success_rate_minimum_hosts") ?? config.successRateMinimumHosts
+            config.successRateRequestVolume = try detection.integer("success_rate_request_volume") ?? config.successRateRequestVolume
+            config.successRateStdevFactor = try detection.integer("success_rate_stdev_factor") ?? config.successRateStdevFactor
+            config.enforcingSuccessRate = try detection.integer("enforcing_success_rate", maximum: 100) ?? config.enforcingSuccessRate
+            config.failurePercentageThreshold = try detection.integer("failure_percentage_threshold", maximum: 100) ?? config.failurePercentageThreshold
+            config.failurePercentageMinimumHosts = try detection.integer("failure_percentage_minimum_hosts") ?? config.failurePercentageMinimumHosts
+            config.failurePercentageRequestVolume = try detection.integer("failure_percentage_request_volume") ?? config.failurePercentageRequestVolume
+            config.enforcingFailurePercentage = try detection.integer("enforcing_failure_percentage", maximum: 100) ?? config.enforcingFailurePercentage
+            config.alwaysEjectOneHost = try detection.bool("always_eject_one_host") ?? false
+            // Local-origin ejection (with split_external_local_origin_errors) is not implemented: only "off" is accepted.
+            for key in ["enforcing_failure_percentage_local_origin", "enforcing_local_origin_success_rate", "enforcing_consecutive_local_origin_failure"] {
                 if let value = try detection.integer(key, maximum: 100), value != 0 {
-                    throw detection.error("\(key) above 0 is not supported yet (consecutive_5xx and consecutive_gateway_failure are)", path: [.key(key)])
+                    throw detection.error("\(key) above 0 is not supported yet (consecutive_5xx, consecutive_gateway_failure, success rate and failure percentage are)", path: [.key(key)])
                 }
             }
-            detection.ignore("success_rate_minimum_hosts", "success_rate_request_volume", "success_rate_stdev_factor",
-                             "failure_percentage_threshold", "failure_percentage_minimum_hosts", "failure_percentage_request_volume",
-                             "consecutive_local_origin_failure", "max_ejection_time_jitter")
+            detection.ignore("consecutive_local_origin_failure", "max_ejection_time_jitter")
             return config
         }
-        var panic = 0.5
+        var panic = 0.5, localityWeighted = false
         _ = try reader.object("common_lb_config") { common throws(ProxyConfigError) in
             if let threshold = try common.percent("healthy_panic_threshold") { panic = threshold }
-            if common.has("locality_weighted_lb_config") { throw common.error("locality weighting is not supported yet", path: [.key("locality_weighted_lb_config")]) }
+            localityWeighted = try common.object("locality_weighted_lb_config") { _ throws(ProxyConfigError) in true } ?? false
         }
         let tls = try reader.object("transport_socket") { socket throws(ProxyConfigError) in try TLSContextConfig.readTransportSocket(socket, downstream: false) } ?? nil
         let socketMatches = try reader.list("transport_socket_matches") { match throws(ProxyConfigError) -> TransportSocketMatch in
@@ -264,7 +288,8 @@ extension Cluster {
                        healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, transportSocketMatches: socketMatches, kind: kind,
                        maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, http2MaxConcurrentStreams: maxStreams, ringSize: ring, maglevTableSize: maglevSize,
                        source: JSONValue(yaml: reader.node), eds: eds, istioService: service,
-                       connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil }, dns: dns)
+                       connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil },
+                       localityWeighted: localityWeighted, dns: dns)
     }
 
     /// `dns_refresh_rate` (at least 1ms, as Envoy requires), `dns_failure_refresh_rate`, `dns_lookup_family`;
@@ -298,8 +323,8 @@ extension Cluster {
                 zone = try place.string("zone") ?? ""
                 subZone = try place.string("sub_zone") ?? ""
             }
-            let priority = try locality.integer("priority") ?? 0
-            locality.ignore("load_balancing_weight")
+            let priority = try locality.integer("priority", maximum: 127) ?? 0
+            let localityWeight = try locality.integer("load_balancing_weight") ?? 0
             _ = try locality.list("lb_endpoints") { lbEndpoint throws(ProxyConfigError) in
                 var socketMetadata: [String: String] = [:]
                 for pair in lbEndpoint.field("metadata")?["filter_metadata"]?["envoy.transport_socket_match"]?.pairs ?? [] {
@@ -313,7 +338,7 @@ extension Cluster {
                     return try SocketAddress.read(endpoint)
                 }) else { throw lbEndpoint.error("needs an endpoint", path: [.key("endpoint")]) }
                 all.append(ClusterEndpoint(transportSocketMetadata: socketMetadata, address: address, weight: max(1, weight), region: region, zone: zone,
-                                           subZone: subZone, priority: priority))
+                                           subZone: subZone, priority: priority, localityWeight: localityWeight))
             }
         }
         return all

@@ -34,7 +34,7 @@ final class ConnectionSetup {
     }
 
     func begin() {
-        proxyHeaderRead = !listener.inspection.proxyProtocol
+        proxyHeaderRead = !listener.inspection.runs(.proxyProtocol, destination: local)
         guard needsBytes() else { return choose(timedOut: false) }
         retainSelf = self
         tcp.onData = { [self] bytes in
@@ -63,7 +63,7 @@ final class ConnectionSetup {
     private func needsBytes() -> Bool {
         if !proxyHeaderRead { return true }
         if !handedOff && listener.useOriginalDestination { handOff() }
-        return listener.inspection.tls || listener.inspection.http
+        return listener.inspection.runs(.tls, destination: local) || listener.inspection.runs(.http, destination: local)
     }
 
     /// Runs the filters on what has arrived; chooses the chain once they are done.
@@ -99,7 +99,7 @@ final class ConnectionSetup {
     /// What the inspectors know; nil while they wait for more bytes (unless `final`).
     private func inspect(final: Bool) -> ConnectionFacts? {
         var facts = ConnectionFacts(destination: local, source: remote)
-        if listener.inspection.tls {
+        if listener.inspection.runs(.tls, destination: local) {
             switch ClientHelloInspection.inspect(buffered) {
             case .needMore: if !final { return nil }
             case .notTLS: break
@@ -109,7 +109,7 @@ final class ConnectionSetup {
                 facts.applicationProtocols = protocols
             }
         }
-        if listener.inspection.http && facts.transportProtocol == "raw_buffer" {
+        if listener.inspection.runs(.http, destination: local) && facts.transportProtocol == "raw_buffer" {
             switch HTTPInspection.inspect(buffered) {
             case .needMore: if !final { return nil }
             case .unknown: break

@@ -246,6 +246,7 @@ final class ProxyStream {
 
     private func send(on connection: any UpstreamExchange) {
         guard let cluster, let pool, let action, let route else { return }
+        if manager.accessLogs.contains(where: { $0.usesUpstreamLocalAddress }) { log.upstreamLocalAddress = connection.localAddress }
         guard cluster.open(.request) else {
             connection.endAttempt(reuse: true, pool: pool)
             runtime.stats.increment(cluster.statPrefix + "upstream_rq_pending_overflow")

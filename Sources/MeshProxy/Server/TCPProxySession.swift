@@ -90,6 +90,7 @@ final class TCPProxySession {
             case .success(let tcp):
                 guard !finished else { tcp.close(); return }
                 upstream = tcp
+                log.upstreamLocalAddress = tcp.localAddress
                 reportOpened(cluster: cluster, upstreamTLS: tls != nil)
                 tcp.onData = { [unowned self] bytes in
                     log.bytesSent += bytes.readableBytes

@@ -26,6 +26,8 @@ protocol ProxyTransport: AnyObject {
     func resumeReading()
     func close()
     func closeWhenDrained(because reason: NetworkError?)
+    /// `ip:port` of this end of the connection (`%UPSTREAM_LOCAL_ADDRESS%` for an upstream one).
+    var localAddress: String? { get }
 }
 
 extension ProxyTransport {
@@ -42,6 +44,7 @@ final class TLSTransport: ProxyTransport {
     let tcp: TCPConnection
     let layer: TLSLayer
     var loop: EventLoop { tcp.loop }
+    var localAddress: String? { tcp.localAddress }
     var onData: (ByteBuffer) -> Void = { _ in }
     var onClose: () -> Void = {}
     var onPeerClosedWrite: () -> Void = {}

@@ -25,6 +25,10 @@ public final class UpstreamCluster: @unchecked Sendable {
     private var addresses: [String]
     /// STRICT_DNS/LOGICAL_DNS: each endpoint's latest good answer, and how names are looked up.
     private var dnsAnswers: [[String]?]
+    /// The present hosts' priority levels, ascending (P=0 first).
+    private var hostPriorities: [Int]
+    /// Per priority level, the locality round robin of `locality_weighted_lb_config`.
+    private var localityPickers: [Int: LocalityPicker] = [:]
     let lookup: DNSLookup
 
     public struct HostCounters: Sendable {
@@ -50,6 +54,7 @@ public final class UpstreamCluster: @unchecked Sendable {
         }
         dnsAnswers = Array(repeating: nil, count: config.endpoints.count)
         addresses = hosts.map { $0.address.description }
+        hostPriorities = Array(Set(hosts.map(\.priority))).sorted()
         balancer = LoadBalancer(config, hosts: hosts)
         breaker = CircuitBreaker(config.thresholds)
         detector = config.outlierDetection.map { [hosts] in OutlierDetector(config: $0, hostCount: hosts.count) }
@@ -60,7 +65,8 @@ public final class UpstreamCluster: @unchecked Sendable {
                      "upstream_rq_pending_overflow", "upstream_rq_retry", "upstream_rq_retry_overflow", "upstream_rq_retry_limit_exceeded",
                      "upstream_rq_retry_success", "upstream_rq_timeout", "upstream_rq_per_try_timeout", "upstream_cx_none_healthy",
                      "upstream_rq_pending_total", "upstream_cx_destroy", "upstream_rq_rx_reset", "outlier_detection.ejections_enforced_total",
-                     "outlier_detection.ejections_enforced_consecutive_5xx", "outlier_detection.ejections_overflow", "membership_change"] {
+                     "outlier_detection.ejections_overflow", "membership_change"]
+                        + OutlierDetector.EjectionType.allCases.flatMap { ["outlier_detection.ejections_enforced_\($0.rawValue)", "outlier_detection.ejections_detected_\($0.rawValue)"] } {
             stats.declare(prefix + name)
         }
         if config.kind == .strictDNS || config.kind == .logicalDNS {
@@ -87,12 +93,16 @@ public final class UpstreamCluster: @unchecked Sendable {
             return ejected && !(0 < config.healthyPanicThreshold) ? nil : 0
         }
         let present = hosts.indices.map { !removedHosts.contains($0) }
+        guard present.contains(true) else { return nil }
         var eligible = hosts.indices.map { present[$0] && !(detector?.isEjected($0) ?? false) }
-        let healthy = eligible.filter { $0 }.count
-        let total = hosts.count - removedHosts.count
-        guard total > 0 else { return nil }
-        if Double(healthy) / Double(total) < config.healthyPanicThreshold {
-            eligible = present  // panic: use every host
+        if hasLevels || config.localityWeighted {
+            eligible = eligibleByPriorityAndLocality(present: present, healthy: eligible, hash: hash)
+        } else {
+            let healthy = eligible.filter { $0 }.count
+            let total = hosts.count - removedHosts.count
+            if Double(healthy) / Double(total) < config.healthyPanicThreshold {
+                eligible = present  // panic: use every host
+            }
         }
         let active = hostCounters.map(\.activeRequests)
         var choice = balancer.choose(eligible: eligible, active: active, hash: hash, using: &random)
@@ -104,6 +114,47 @@ public final class UpstreamCluster: @unchecked Sendable {
             tries += 1
         }
         return choice
+    }
+
+    /// Whether the hosts have more than one priority level (kept with the hosts).
+    private var hasLevels: Bool { hostPriorities.count > 1 }
+
+    /// The hosts a request may go to when the cluster has priority levels or weighs localities: a level by
+    /// Envoy's priority load (`PriorityLoad`, the point from the request's hash or at random), its healthy hosts
+    /// (all of them when the level is in panic), then under `locality_weighted_lb_config` one locality's. Under
+    /// the lock.
+    private func eligibleByPriorityAndLocality(present: [Bool], healthy: [Bool], hash: UInt64?) -> [Bool] {
+        let levels = hostPriorities
+        let counts = levels.map { level in
+            hosts.indices.reduce(into: (healthy: 0, total: 0)) { count, host in
+                guard present[host], hosts[host].priority == level else { return }
+                count.total += 1
+                if healthy[host] { count.healthy += 1 }
+            }
+        }
+        let load = PriorityLoad(levels: counts)
+        let point = hash.map { Int($0 % 100) } ?? Int.random(in: 0..<100, using: &random)
+        let index = load.level(at: point)
+        let level = levels[index]
+        let inLevel = hosts.indices.map { present[$0] && hosts[$0].priority == level }
+        let panic = load.normalizedTotalHealth < 100 && counts[index].total > 0
+            && Double(counts[index].healthy) / Double(counts[index].total) < config.healthyPanicThreshold
+        var eligible = hosts.indices.map { inLevel[$0] && (panic || healthy[$0]) }
+        guard config.localityWeighted, !panic else { return eligible }
+        var localities: [LocalityKey: (weight: Int, healthy: Int, total: Int)] = [:]
+        var order: [LocalityKey] = []
+        for host in hosts.indices where inLevel[host] {
+            let key = LocalityKey(hosts[host])
+            if localities[key] == nil { order.append(key) }
+            var entry = localities[key] ?? (hosts[host].localityWeight, 0, 0)
+            entry.total += 1
+            if healthy[host] { entry.healthy += 1 }
+            localities[key] = entry
+        }
+        let candidates = order.map { (key: $0, weight: localities[$0]!.weight, healthy: localities[$0]!.healthy, total: localities[$0]!.total) }
+        guard let chosen = localityPickers[level, default: LocalityPicker()].choose(candidates) else { return eligible }
+        for host in hosts.indices where eligible[host] && LocalityKey(hosts[host]) != chosen { eligible[host] = false }
+        return eligible
     }
 
     /// The endpoint host `host` stands for now.
@@ -172,29 +223,47 @@ public final class UpstreamCluster: @unchecked Sendable {
     /// Feeds outlier detection one result.
     func record(_ outcome: OutlierDetector.Outcome, host: Int, now: Double) {
         lock.lock()
-        let ejected = !removedHosts.contains(host) && (detector?.record(outcome, host: host, now: now) ?? false)
+        let found = removedHosts.contains(host) ? [] : (detector?.recordResult(outcome, host: host, now: now) ?? [])
         let active = detector?.ejectedCount ?? 0
         let total = hosts.count - removedHosts.count
         lock.unlock()
-        if ejected {
-            stats.increment(statPrefix + "outlier_detection.ejections_enforced_total")
-            stats.increment(statPrefix + "outlier_detection.ejections_enforced_consecutive_5xx")
-            stats.set(statPrefix + "outlier_detection.ejections_active", to: active)
-            stats.set(statPrefix + "membership_healthy", to: total - active)
-        }
+        if !found.isEmpty { count(found, active: active, total: total) }
     }
 
-    /// The outlier detector's interval tick.
+    /// The outlier detector's interval tick: hosts return, success rates and failure percentages are judged.
     func tick(now: Double) {
         lock.lock()
-        let returned = detector?.tick(now: now) ?? []
+        let (returned, found) = detector?.interval(now: now) ?? ([], [])
         let active = detector?.ejectedCount ?? 0
         let total = hosts.count - removedHosts.count
         lock.unlock()
-        if !returned.isEmpty {
-            stats.set(statPrefix + "outlier_detection.ejections_active", to: active)
-            stats.set(statPrefix + "membership_healthy", to: total - active)
+        if !returned.isEmpty || !found.isEmpty { count(found, active: active, total: total) }
+    }
+
+    /// Envoy's outlier stats for detected ejections: `ejections_detected_TYPE` for each, `ejections_enforced_TYPE`
+    /// and `_total` for those carried out, `ejections_overflow` for those `max_ejection_percent` stopped.
+    private func count(_ ejections: [OutlierDetector.Ejection], active: Int, total: Int) {
+        let prefix = statPrefix + "outlier_detection."
+        for ejection in ejections {
+            stats.increment(prefix + "ejections_detected_" + ejection.type.rawValue)
+            switch ejection.result {
+            case .enforced:
+                stats.increment(prefix + "ejections_enforced_total")
+                stats.increment(prefix + "ejections_enforced_" + ejection.type.rawValue)
+            case .overflow: stats.increment(prefix + "ejections_overflow")
+            case .notEnforced: break
+            }
         }
+        stats.set(prefix + "ejections_active", to: active)
+        stats.set(statPrefix + "membership_healthy", to: total - active)
+    }
+
+    /// The outlier detector's success-rate numbers for `/clusters`: the cluster's average and ejection threshold
+    /// from the last interval, and each host's rate (nil: not judged).
+    var successRates: (average: Double?, threshold: Double?, hosts: [Double?]) {
+        lock.lock(); defer { lock.unlock() }
+        guard let detector else { return (nil, nil, Array(repeating: nil, count: hosts.count)) }
+        return (detector.successRateAverage, detector.successRateEjectionThreshold, detector.hosts.map(\.successRate))
     }
 }
 
@@ -274,7 +343,10 @@ extension UpstreamCluster {
             detector?.forget(slot)
             changed = true
         }
-        if changed { balancer = LoadBalancer(config, hosts: hosts, removed: removedHosts) }
+        if changed {
+            balancer = LoadBalancer(config, hosts: hosts, removed: removedHosts)
+            hostPriorities = Array(Set(hosts.indices.filter { !removedHosts.contains($0) }.map { hosts[$0].priority })).sorted()
+        }
         return changed
     }
 }

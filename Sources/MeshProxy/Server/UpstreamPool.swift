@@ -28,6 +28,8 @@ final class UpstreamConnection: UpstreamExchange {
     var onIdleClose: () -> Void = {}
     private(set) var requestsSent = 0
     let openedAt = MonotonicClock.now()
+    /// This end's `ip:port`, looked up once (`%UPSTREAM_LOCAL_ADDRESS%`).
+    private(set) lazy var localAddress: String? = tcp.localAddress
     /// Closes the connection at the cluster's idle timeout or maximum duration while it is idle (`ConnectionLifetime`).
     var idleTimer: EventLoop.TimerID?
     /// When it last went back to the pool; nil while it carries a request.
