@@ -58,7 +58,7 @@ let package = Package(
         // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.
         .target(name: "MeshDoctor", dependencies: ["Manifests", "EnvoyConfig"]),
         // The sidecar data plane: runs Envoy's v3 configuration language (static bootstrap, file-based RDS/SDS) on MeshNet.
-        .target(name: "MeshProxy", dependencies: ["ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1"]),
+        .target(name: "MeshProxy", dependencies: ["ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2"]),
         // A local pod's sidecar: the bootstrap pilot-agent would write, the agent's 15020, the proxy (or a real Envoy).
         .target(name: "MeshSidecar", dependencies: ["ConfigValues", "MeshNet", "MeshHTTP1", "LocalPods", "MeshProxy"]),
         .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshProxy", "KubeClient", "MeshNet", "MeshTLS", "MeshControlPlane", "LocalPods",
@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "MeshCLIKitTests", dependencies: ["MeshCLIKit", "Manifests", "MeshNet", "MeshTLS", "KubeClient", "MeshControlPlane", "MeshConformance", "LocalPods",
                                                           "MeshTestSupport"]),
         .testTarget(name: "EnvoyConfigTests", dependencies: ["EnvoyConfig", "ConfigValues"]),
-        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "MeshTLS", "MeshHTTP1", "ConfigValues", "EnvoyConfig", "MeshPilot", "MeshTestSupport"]),
+        .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2", "ConfigValues", "EnvoyConfig", "MeshPilot", "MeshTestSupport"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
         .testTarget(name: "MeshSidecarTests", dependencies: ["MeshSidecar", "MeshProxy", "MeshNet", "MeshHTTP1", "LocalPods", "ConfigValues", "MeshTestSupport"]),
         .testTarget(name: "MeshPilotTests", dependencies: ["MeshPilot", "ConfigValues", "Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshProxy", "EnvoyConfig", "MeshTestSupport"], exclude: ["Fixtures"]),

@@ -39,7 +39,7 @@ final class ProxyReadBackTests: XCTestCase {
     }
 
     /// What meshctl's proxy refuses in the extras fixture, by type URL: the reason its NACK carries.
-    /// (HTTP/2 upstream clusters are taken: their HTTP requests answer 503 until the proxy speaks HTTP/2 upstream.)
+    /// (HTTP/2 upstream clusters are taken and spoken to over HTTP/2.)
     /// Empty since the proxy takes ttl hash cookies, weighted clusters' headers and the clusters' connection lifetimes.
     static let knownGaps: [String: String] = [:]
 

@@ -27,10 +27,12 @@ public struct Cluster: Sendable {
     public var transportSocketMatches: [TransportSocketMatch] = []
     public var kind: Kind = .static
     public var maxRequestsPerConnection: Int?
-    /// Set when the cluster asks for HTTP/2 to its hosts (`http2_protocol_options`, Istio's grpc/http2 ports).
-    /// meshctl's proxy does not speak HTTP/2 upstream yet: HTTP requests routed here answer 503
-    /// (`LocalReply.http2UpstreamUnsupported`) and a warning names the cluster when it arrives; tcp_proxy works.
+    /// Set when the cluster asks for HTTP/2 to its hosts (`http2_protocol_options`, Istio's grpc/http2 ports):
+    /// h2c with prior knowledge, or HTTP/2 inside the cluster's TLS.
     public var wantsHTTP2Upstream = false
+    /// `http2_protocol_options.max_concurrent_streams`: streams one upstream connection carries at once (Envoy's
+    /// default 2147483647; the host's own SETTINGS limit applies too). More requests open another connection.
+    public var http2MaxConcurrentStreams = 2_147_483_647
     public var ringSize: (minimum: Int, maximum: Int)
     public var maglevTableSize: Int
     public var source: JSONValue
@@ -277,6 +279,16 @@ extension Cluster {
         var maxRequests = try reader.integer("max_requests_per_connection")
         var idleTimeout = 3600.0, maxDuration: Double?
         var wantsHTTP2 = false
+        var maxStreams = 2_147_483_647
+        func readHTTP2Options(_ options: ConfigReader) throws(ProxyConfigError) {
+            wantsHTTP2 = true
+            if let value = try options.integer("max_concurrent_streams", maximum: 2_147_483_647) { maxStreams = max(1, value) }
+            options.ignore("initial_stream_window_size", "initial_connection_window_size", "hpack_table_size", "allow_connect",
+                           "connection_keepalive", "max_outbound_frames", "max_inbound_priority_frames_per_stream",
+                           "override_stream_error_on_invalid_http_message", "stream_error_on_invalid_http_messaging")
+        }
+        // The deprecated field on the cluster itself, as older bootstraps write it.
+        _ = try reader.object("http2_protocol_options") { options throws(ProxyConfigError) in try readHTTP2Options(options) }
         _ = try reader.object("typed_extension_protocol_options") { options throws(ProxyConfigError) in
             for pair in options.node.pairs ?? [] {
                 let key = pair.key.scalarText ?? ""
@@ -288,10 +300,8 @@ extension Cluster {
                         maxDuration = try common.duration("max_connection_duration")
                     }
                     _ = try typed.object("explicit_http_config") { explicit throws(ProxyConfigError) in
-                        // Accepted so that one grpc/http2 port does not make a whole CDS update fail; the
-                        // cluster is marked and its HTTP requests refused with a reply that says why.
-                        if explicit.has("http2_protocol_options") { wantsHTTP2 = true }
-                        explicit.ignore("http_protocol_options", "http2_protocol_options")
+                        _ = try explicit.object("http2_protocol_options") { options throws(ProxyConfigError) in try readHTTP2Options(options) }
+                        explicit.ignore("http_protocol_options")
                     }
                 }
             }
@@ -323,7 +333,7 @@ extension Cluster {
         }
         return Cluster(name: name, connectTimeout: connectTimeout, loadBalancing: policy, thresholds: thresholds, outlierDetection: outlier,
                        healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, transportSocketMatches: socketMatches, kind: kind,
-                       maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, ringSize: ring, maglevTableSize: maglevSize,
+                       maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, http2MaxConcurrentStreams: maxStreams, ringSize: ring, maglevTableSize: maglevSize,
                        source: JSONValue(yaml: reader.node), eds: eds, istioService: service,
                        connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil },
                        localityWeighted: localityWeighted, dns: dns, originalDestination: originalDestination)

@@ -201,6 +201,15 @@ public struct HTTPConnectionManagerConfig: Sendable {
     public var connectionIdleTimeout: Double = 3600
     /// `request_headers_timeout`: a request head begun must be complete by then (0: no limit, the default).
     public var requestHeadersTimeout: Double = 0
+    /// `codec_type`: which HTTP the clients speak (AUTO: HTTP/2 on ALPN `h2` or the h2 client preface, else HTTP/1.1).
+    public var codecType: HTTPCodecType = .auto
+    /// `http2_protocol_options.max_concurrent_streams` for HTTP/2 clients (Envoy's default 2147483647).
+    public var http2MaxConcurrentStreams = 2_147_483_647
+}
+
+/// `codec_type` of an HTTP connection manager.
+public enum HTTPCodecType: String, Sendable {
+    case auto = "AUTO", http1 = "HTTP1", http2 = "HTTP2"
 }
 
 public enum HTTPFilter: Sendable {
@@ -490,7 +499,14 @@ extension HTTPConnectionManagerConfig {
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> HTTPConnectionManagerConfig {
         let prefix = try reader.requiredString("stat_prefix")
         let serverName = try reader.string("server_name")
-        _ = try reader.enumeration("codec_type", allowed: ["AUTO", "HTTP1"])
+        let codec = try reader.enumeration("codec_type", allowed: ["AUTO", "HTTP1", "HTTP2"]).flatMap(HTTPCodecType.init(rawValue:)) ?? .auto
+        var maxStreams = 2_147_483_647
+        _ = try reader.object("http2_protocol_options") { options throws(ProxyConfigError) in
+            if let value = try options.integer("max_concurrent_streams", maximum: 2_147_483_647) { maxStreams = max(1, value) }
+            options.ignore("initial_stream_window_size", "initial_connection_window_size", "hpack_table_size", "allow_connect",
+                           "connection_keepalive", "max_outbound_frames", "max_inbound_priority_frames_per_stream",
+                           "override_stream_error_on_invalid_http_message", "stream_error_on_invalid_http_messaging")
+        }
         // Settings that change nothing for plaintext HTTP/1.1 as the proxy serves it today.
         _ = try reader.bool("use_remote_address")
         _ = try reader.bool("normalize_path")
@@ -515,7 +531,7 @@ extension HTTPConnectionManagerConfig {
                           "max_stream_duration")
         }
         let headersTimeout = try reader.duration("request_headers_timeout") ?? 0
-        reader.ignore("tracing", "http_protocol_options", "http2_protocol_options",
+        reader.ignore("tracing", "http_protocol_options",
                       "generate_request_id", "preserve_external_request_id", "xff_num_trusted_hops", "internal_address_config",
                       "request_id_extension", "delayed_close_timeout", "drain_timeout")
         let idle = try reader.duration("stream_idle_timeout") ?? 300
@@ -542,6 +558,8 @@ extension HTTPConnectionManagerConfig {
                                                  streamIdleTimeout: idle, requestTimeout: requestTimeout, upgradeTypes: Set(upgrades.compactMap { $0 }),
                                                  connectionIdleTimeout: connectionIdle, requestHeadersTimeout: headersTimeout)
         if reader.json("http_protocol_options")?["allow_absolute_url"]?.bool == false { config.allowAbsoluteURL = false }
+        config.codecType = codec
+        config.http2MaxConcurrentStreams = maxStreams
         return config
     }
 }

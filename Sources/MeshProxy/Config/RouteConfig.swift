@@ -145,6 +145,42 @@ public struct ForwardAction: Sendable {
     public var hashPolicies: [HashPolicy]
     /// `request_mirror_policies`: clusters that get a copy of each request (shadow traffic).
     public var mirrorPolicies: [MirrorPolicy] = []
+    /// `max_stream_duration`: how long the stream may last, and the gRPC timeout header's part in it.
+    public var streamDuration = StreamDuration()
+}
+
+/// A route's `max_stream_duration`: the stream's longest life (0: none), and whether a request's `grpc-timeout` sets
+/// it (`grpc_timeout_header_max` present; 0 takes the header as it is, else caps it), less an offset. Past it, the
+/// connection manager answers 504 (with grpc-status 4 for gRPC) and logs `max_duration_timeout`.
+public struct StreamDuration: Sendable {
+    public var maximum: Double = 0
+    public var grpcTimeoutHeaderMax: Double?
+    public var grpcTimeoutHeaderOffset: Double = 0
+
+    /// The duration for a request with these headers; nil for none.
+    public func limit(grpcTimeout header: String?) -> Double? {
+        if let cap = grpcTimeoutHeaderMax, let header, let asked = Self.parseGRPCTimeout(header) {
+            var limit = cap > 0 ? min(asked, cap) : asked
+            if grpcTimeoutHeaderOffset > 0 && limit > grpcTimeoutHeaderOffset { limit -= grpcTimeoutHeaderOffset }
+            return limit > 0 ? limit : nil
+        }
+        return maximum > 0 ? maximum : nil
+    }
+
+    /// `grpc-timeout`'s value in seconds: up to 8 digits and a unit (H, M, S, m, u, n); nil when malformed.
+    public static func parseGRPCTimeout(_ value: String) -> Double? {
+        guard let unit = value.last, value.count >= 2, value.count <= 9, let amount = Int(value.dropLast()), amount >= 0,
+              value.dropLast().allSatisfy(\.isASCII) else { return nil }
+        switch unit {
+        case "H": return Double(amount) * 3600
+        case "M": return Double(amount) * 60
+        case "S": return Double(amount)
+        case "m": return Double(amount) / 1000
+        case "u": return Double(amount) / 1_000_000
+        case "n": return Double(amount) / 1_000_000_000
+        default: return nil
+        }
+    }
 }
 
 /// A `request_mirror_policies` entry: a copy of a share of the route's requests goes to `cluster`, or to the
@@ -398,15 +434,16 @@ extension ForwardAction {
                 throw reader.error("a non-zero \(key) that differs from timeout is not supported", path: [.key(key)])
             }
         }
+        var streamDuration = StreamDuration()
         _ = try reader.object("max_stream_duration") { duration throws(ProxyConfigError) in
-            for key in ["max_stream_duration", "grpc_timeout_header_max", "grpc_timeout_header_offset"] {
-                if let value = try duration.duration(key), value != 0 { throw duration.error("a non-zero value is not supported", path: [.key(key)]) }
-            }
+            streamDuration.maximum = try duration.duration("max_stream_duration") ?? 0
+            streamDuration.grpcTimeoutHeaderMax = try duration.duration("grpc_timeout_header_max")
+            streamDuration.grpcTimeoutHeaderOffset = try duration.duration("grpc_timeout_header_offset") ?? 0
         }
         let mirrors = try reader.list("request_mirror_policies") { policy throws(ProxyConfigError) in try MirrorPolicy.read(policy) }
         return ForwardAction(target: targets[0], timeout: timeout, idleTimeout: idle, retryPolicy: retry, prefixRewrite: prefixRewrite,
                              regexRewrite: regexRewrite.map { (pattern: $0.0, substitution: $0.1) }, hostRewrite: hostRewrite,
-                             autoHostRewrite: autoHost, hashPolicies: hashPolicies, mirrorPolicies: mirrors)
+                             autoHostRewrite: autoHost, hashPolicies: hashPolicies, mirrorPolicies: mirrors, streamDuration: streamDuration)
     }
 }
 

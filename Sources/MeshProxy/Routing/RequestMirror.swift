@@ -11,7 +11,7 @@ final class RequestMirror {
     private let head: HTTPRequestHead
     private let body: [UInt8]
     private let timeout: Double
-    private var connection: UpstreamConnection?
+    private var connection: (any UpstreamExchange)?
     private var timer: EventLoop.TimerID?
     private var retainSelf: RequestMirror?
 
@@ -68,7 +68,7 @@ final class RequestMirror {
             timer = pool.loop.schedule(after: timeout) { [weak self] in self?.timedOut() }
         }
         switch pool.acquire(host: host, ready: { [weak self, pool] result in
-            guard let self, retainSelf != nil else { if case .success(let connection) = result { pool.release(connection) }; return }
+            guard let self, retainSelf != nil else { if case .success(let connection) = result { connection.endAttempt(reuse: true, pool: pool) }; return }
             switch result {
             case .success(let connection): send(on: connection)
             case .failure: end()
@@ -82,9 +82,9 @@ final class RequestMirror {
         }
     }
 
-    private func send(on connection: UpstreamConnection) {
+    private func send(on connection: any UpstreamExchange) {
         guard cluster.open(.request) else {
-            pool.release(connection)
+            connection.endAttempt(reuse: true, pool: pool)
             cluster.stats.increment(cluster.statPrefix + "upstream_rq_pending_overflow")
             return end()
         }
@@ -98,7 +98,7 @@ final class RequestMirror {
             case .success(.head(let head)):
                 cluster.stats.increment(cluster.statPrefix + "upstream_rq_\(head.status)")
                 cluster.stats.increment(cluster.statPrefix + "upstream_rq_\(head.status / 100)xx")
-            case .success(.body): break
+            case .success(.body), .success(.trailers): break
             case .success(.end):
                 cluster.updateHost(connection.host) { $0.successes += 1 }
                 end(reuse: true)
@@ -127,7 +127,7 @@ final class RequestMirror {
             cluster.stats.adjust(cluster.statPrefix + "upstream_rq_active", by: -1)
             cluster.stats.increment(cluster.statPrefix + "upstream_rq_completed")
             cluster.updateHost(connection.host) { $0.activeRequests -= 1 }
-            if reuse { pool.release(connection) } else { connection.tcp.close() }
+            connection.endAttempt(reuse: reuse, pool: pool)
         }
         retainSelf = nil
     }

@@ -5,7 +5,7 @@ import Foundation
 /// busy ones answer their current request with `Connection: close` and then close, and whatever is left closes
 /// at the drain deadline. Safe from any thread; each connection drains on its own loop.
 final class ConnectionDrains: @unchecked Sendable {
-    private struct Entry { weak var connection: DownstreamHTTPConnection? }
+    private struct Entry { weak var connection: (any DrainableConnection)? }
     /// A listener's connections; closed ones are swept out when the list has doubled since the last sweep, so
     /// registering stays cheap with many connections.
     private struct Group {
@@ -20,7 +20,7 @@ final class ConnectionDrains: @unchecked Sendable {
     init(deadline: Double = 45) { self.deadline = deadline }
 
     /// Registers a connection accepted by the listener whose stat prefix is `listener`.
-    func register(_ connection: DownstreamHTTPConnection, listener: String) {
+    func register(_ connection: any DrainableConnection, listener: String) {
         lock.lock(); defer { lock.unlock() }
         var group = byListener.removeValue(forKey: listener) ?? Group()
         if group.entries.count >= group.sweepAt {
@@ -42,3 +42,13 @@ final class ConnectionDrains: @unchecked Sendable {
         }
     }
 }
+
+/// A downstream connection a listener drain can end: HTTP/1.1 or HTTP/2.
+protocol DrainableConnection: AnyObject {
+    var tcp: ProxyTransport { get }
+    /// Starts draining (loop thread): idle now, busy after its answers or at `deadline`.
+    func drain(deadline: Double)
+}
+
+extension DownstreamHTTPConnection: DrainableConnection {}
+extension DownstreamHTTP2Connection: DrainableConnection {}

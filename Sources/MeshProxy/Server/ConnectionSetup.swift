@@ -1,5 +1,6 @@
 import MeshNet
 import MeshTLS
+import MeshHTTP2
 
 /// A new downstream connection from accept to its filter chain: its PROXY header (`proxy_protocol`), the hand-off to
 /// the listener of its original destination (`use_original_dst`), the look at its first bytes (`tls_inspector`,
@@ -208,13 +209,45 @@ final class ConnectionSetup {
         switch chain.filter {
         case .httpConnectionManager(let manager):
             if let rbacDenial, rbacDenial() != nil { return false }
-            let connection = DownstreamHTTPConnection(tcp: transport, info: info, runtime: runtime, loopContext: context, manager: manager,
-                                                      listenerStatPrefix: prefix)
-            connection.begin(initial: initial)
+            if DownstreamCodec.speaksHTTP2(manager: manager, info: info) {
+                DownstreamHTTP2Connection(tcp: transport, info: info, runtime: runtime, loopContext: context, manager: manager,
+                                          listenerStatPrefix: prefix).begin(initial: initial)
+            } else {
+                // AUTO on plaintext: the HTTP/1.1 connection hands itself over when the first bytes are the h2 preface.
+                DownstreamHTTPConnection(tcp: transport, info: info, runtime: runtime, loopContext: context, manager: manager,
+                                         listenerStatPrefix: prefix).begin(initial: initial)
+            }
         case .tcpProxy(let proxy):
             let session = TCPProxySession(downstream: transport, info: info, config: proxy, runtime: runtime, loop: context.loop, listenerStatPrefix: prefix)
             session.begin(initial: initial, firstBytesCheck: rbacDenial)
         }
         return true
+    }
+}
+
+/// Which HTTP a connection manager's client speaks: `codec_type` HTTP1 or HTTP2 say; AUTO takes ALPN's choice under
+/// TLS (`h2`), and on plaintext looks at the first bytes for the HTTP/2 client preface, as Envoy's AUTO codec does
+/// (`DownstreamHTTPConnection` does the looking, so a silent client meets its timeouts).
+enum DownstreamCodec {
+    /// HTTP/2 from the start: `codec_type` HTTP2, or AUTO with ALPN `h2`.
+    static func speaksHTTP2(manager: HTTPConnectionManagerConfig, info: DownstreamConnectionInfo) -> Bool {
+        switch manager.codecType {
+        case .http1: return false
+        case .http2: return true
+        case .auto: return info.tls?.applicationProtocol == "h2"
+        }
+    }
+
+    /// Whether an HTTP/1.1 connection must look at its first bytes for the preface: AUTO on plaintext.
+    static func sniffs(manager: HTTPConnectionManagerConfig, info: DownstreamConnectionInfo) -> Bool {
+        manager.codecType == .auto && info.tls == nil
+    }
+
+    /// true: the bytes begin with the HTTP/2 preface; false: they cannot; nil: too few to tell.
+    static func verdict(_ bytes: UnsafeRawBufferPointer) -> Bool? {
+        let preface = HTTP2Preface.bytes
+        let count = min(bytes.count, preface.count)
+        for index in 0..<count where bytes[index] != preface[index] { return false }
+        return count == preface.count ? true : nil
     }
 }

@@ -3,7 +3,7 @@ import MeshHTTP1
 
 /// A client connection to an HTTP connection manager: HTTP/1.1 requests read one at a time (pipelined ones wait),
 /// each served by a `ProxyStream`. Loop thread only.
-final class DownstreamHTTPConnection {
+final class DownstreamHTTPConnection: DownstreamClient {
     let tcp: ProxyTransport
     let info: DownstreamConnectionInfo
     var localAddress: String { info.localAddress }
@@ -25,14 +25,23 @@ final class DownstreamHTTPConnection {
     private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.stream?.routeTimeoutFired() }
     /// The same for the stream idle timeout.
     private(set) lazy var streamIdleFired: () -> Void = { [weak self] in self?.stream?.streamIdleFired() }
+    /// The same for the route's `max_stream_duration`.
+    private(set) lazy var maxDurationFired: () -> Void = { [weak self] in self?.stream?.maxDurationFired() }
     /// The last response head's buffer, reused for the next one once the socket has written it.
-    var spareHeadBuffer = ByteBuffer()
+    private var spareHeadBuffer = ByteBuffer()
+    /// The current answer's body goes in chunks.
+    private var chunkedResponse = false
+    var isHTTP2: Bool { false }
     /// The connection manager's `idle_timeout` (`DownstreamTimeouts.watchIdle`), and when bytes last came or an
     /// answer was last finished.
     var connectionIdleTimer: EventLoop.TimerID?
     private(set) var lastActivity = MonotonicClock.now()
     /// A request head begun: `request_headers_timeout` answers 408 unless it is complete by then.
     private var headersTimer: EventLoop.TimerID?
+    /// AUTO on plaintext: the first bytes are looked at for the HTTP/2 preface until they tell (`DownstreamCodec`).
+    private var sniffing: Bool
+    /// The first bytes while they could still be the preface.
+    private var sniffed: [UInt8] = []
     /// Set when the listener that accepted the connection was removed or changed: the current answer says
     /// `Connection: close` and the connection closes after it.
     private(set) var isDraining = false
@@ -46,6 +55,7 @@ final class DownstreamHTTPConnection {
         self.manager = manager
         self.listenerStatPrefix = listenerStatPrefix
         managerStats = runtime.connectionManagerStats(manager.statPrefix)
+        sniffing = DownstreamCodec.sniffs(manager: manager, info: info)
     }
 
     /// Starts reading; `initial` holds bytes already read while choosing the filter chain.
@@ -59,6 +69,7 @@ final class DownstreamHTTPConnection {
             // Serving a request may close the connection, which lets go of this object: keep it to the end.
             withExtendedLifetime(self) {
                 lastActivity = MonotonicClock.now()
+                if sniffing, sniff(bytes) { return }
                 parser.feed(bytes)
                 process()
                 armIdleTimer()
@@ -79,10 +90,44 @@ final class DownstreamHTTPConnection {
         }
         if let initial {
             withExtendedLifetime(self) {
+                if sniffing, sniff(initial) { return }
                 parser.feed(initial)
                 process()
                 armIdleTimer()
             }
+        }
+    }
+
+    /// Looks at the first bytes for the HTTP/2 preface; true when they were taken (more needed, or the connection
+    /// went over to HTTP/2).
+    private func sniff(_ bytes: ByteBuffer) -> Bool {
+        let verdict: Bool?
+        if sniffed.isEmpty {
+            verdict = bytes.withUnsafeReadableBytes { DownstreamCodec.verdict($0) }
+        } else {
+            sniffed += bytes.readableArray
+            verdict = sniffed.withUnsafeBytes { DownstreamCodec.verdict($0) }
+        }
+        switch verdict {
+        case false?:
+            sniffing = false
+            if !sniffed.isEmpty { parser.feed(ByteBuffer(bytes: sniffed)); sniffed = [] }
+            return false
+        case nil:
+            if sniffed.isEmpty { sniffed = bytes.readableArray }
+            armIdleTimer()
+            return true
+        case true?:
+            sniffing = false
+            let initial = sniffed.isEmpty ? bytes : ByteBuffer(bytes: sniffed)
+            sniffed = []
+            for timer in [idleTimer, connectionIdleTimer, headersTimer].compactMap({ $0 }) { tcp.loop.cancel(timer) }
+            (idleTimer, connectionIdleTimer, headersTimer) = (nil, nil, nil)
+            let http2 = DownstreamHTTP2Connection(tcp: tcp, info: info, runtime: runtime, loopContext: loopContext, manager: manager,
+                                                  listenerStatPrefix: listenerStatPrefix)
+            http2.begin(initial: initial, counted: true)
+            retainSelf = nil
+            return true
         }
     }
 
@@ -149,6 +194,41 @@ final class DownstreamHTTPConnection {
             upstream.send(bytes)
         }
         tcp.resumeReading()
+    }
+
+    var isWritable: Bool { tcp.isWritable }
+
+    func whenWritable(_ resume: @escaping () -> Void) {
+        guard !tcp.isWritable else { return resume() }
+        tcp.onWritabilityChanged = { [unowned self] writable in
+            guard writable else { return }
+            tcp.onWritabilityChanged = { _ in }
+            resume()
+        }
+    }
+
+    func writeResponseHead(status: Int, headers: [(name: String, value: String)], chunked: Bool) {
+        chunkedResponse = chunked
+        ResponseHead.encode(status: status, headers: headers, into: &spareHeadBuffer)
+        tcp.enqueue(spareHeadBuffer)
+    }
+
+    func writeResponseBody(_ part: ByteBuffer) {
+        guard chunkedResponse else { return tcp.enqueue(part) }
+        var size = ByteBuffer(capacity: 20)
+        size.writeString(String(part.readableBytes, radix: 16))
+        size.writeString("\r\n")
+        tcp.enqueue(size)
+        tcp.enqueue(part)
+        tcp.enqueue(ByteBuffer(string: "\r\n"))
+    }
+
+    func endResponse(trailers: [(name: String, value: String)]) {
+        if chunkedResponse { tcp.enqueue(ByteBuffer(string: "0\r\n\r\n")) }
+    }
+
+    func sendLocalReply(_ reply: LocalReply, serverName: String, keepAlive: Bool) {
+        tcp.send(reply.encode(serverName: serverName, keepAlive: keepAlive))
     }
 
     func send(_ bytes: [UInt8]) { tcp.send(bytes) }

@@ -8,19 +8,22 @@ struct LocalReply {
     var flags: [ResponseFlag]
     var details: String
     var extraHeaders: [(name: String, value: String)] = []
+    /// The grpc-status a gRPC client gets; nil: mapped from the HTTP status.
+    var grpcStatus: Int?
 
     static let noRoute = LocalReply(status: 404, body: "", flags: [.noRouteFound], details: "route_not_found")
     static let noHealthyUpstream = LocalReply(status: 503, body: "no healthy upstream", flags: [.noHealthyUpstream], details: "no_healthy_upstream")
     static let clusterNotFound = LocalReply(status: 503, body: "", flags: [.noClusterFound], details: "cluster_not_found")
-    /// A request routed to a cluster that wants HTTP/2 upstream, which meshctl's proxy does not speak yet.
-    static let http2UpstreamUnsupported = LocalReply(status: 503, body: "meshctl's proxy does not speak HTTP/2 to upstreams yet (grpc and http2 ports); run local mode with --proxy envoy for them",
-                                                     flags: [], details: "meshctl_http2_upstream_not_supported")
     /// An `Upgrade` request for a protocol the connection manager's `upgrade_configs` do not list.
     static let upgradeRefused = LocalReply(status: 403, body: "", flags: [], details: "upgrade_failed")
     /// The connection manager's `stream_idle_timeout` before the answer began (a route's `idle_timeout` answers 504).
     static let streamIdleTimeout = LocalReply(status: 408, body: "stream timeout", flags: [.streamIdleTimeout], details: "stream_idle_timeout")
     static let routeIdleTimeout = LocalReply(status: 504, body: "stream timeout", flags: [.streamIdleTimeout], details: "stream_idle_timeout")
     static let timeout = LocalReply(status: 504, body: "upstream request timeout", flags: [.upstreamRequestTimeout], details: "response_timeout")
+    /// The route's `max_stream_duration` (or the request's `grpc-timeout` under it) passed. Envoy 1.40 logs no
+    /// response flag for it (its `DT` stays unset on this path), only the details.
+    static let maxDurationTimeout = LocalReply(status: 504, body: "downstream duration timeout", flags: [],
+                                               details: "max_duration_timeout", grpcStatus: 4)
     static let perTryTimeout = LocalReply(status: 504, body: "upstream request timeout", flags: [.upstreamRequestTimeout], details: "upstream_per_try_timeout")
     static let overflow = LocalReply(status: 503, body: resetText("overflow", retried: false), flags: [.upstreamOverflow],
                                      details: "upstream_reset_before_response_started{overflow}", extraHeaders: [("x-envoy-overloaded", "true")])
@@ -35,6 +38,37 @@ struct LocalReply {
         guard grpcRequest else { return faultAbort(status: 200) }
         return LocalReply(status: 200, body: "", flags: [.faultInjected], details: "fault_filter_abort",
                           extraHeaders: [("content-type", "application/grpc"), ("grpc-status", String(grpcStatus)), ("grpc-message", "fault filter abort")])
+    }
+
+    /// The reply as a gRPC client gets it (Envoy's local reply to a gRPC request): 200 with no body, the HTTP status
+    /// mapped to `grpc-status` and the body text as `grpc-message`, trailers-only. A reply already in that shape
+    /// (a gRPC fault abort) stays as it is.
+    func asGRPC() -> LocalReply {
+        guard !extraHeaders.contains(where: { $0.name == "grpc-status" }) else { return self }
+        var headers: [(name: String, value: String)] = [("content-type", "application/grpc"), ("grpc-status", String(grpcStatus ?? Self.grpcStatus(forHTTP: status)))]
+        if !body.isEmpty { headers.append(("grpc-message", Self.grpcMessage(body))) }
+        return LocalReply(status: 200, body: "", flags: flags, details: details, extraHeaders: headers + extraHeaders)
+    }
+
+    /// gRPC's status for an HTTP status (its HTTP-to-gRPC status mapping, as Envoy applies it).
+    static func grpcStatus(forHTTP status: Int) -> Int {
+        switch status {
+        case 400: return 13  // INTERNAL
+        case 401: return 16  // UNAUTHENTICATED
+        case 403: return 7  // PERMISSION_DENIED
+        case 404: return 12  // UNIMPLEMENTED
+        case 429, 502, 503, 504: return 14  // UNAVAILABLE
+        default: return 2  // UNKNOWN
+        }
+    }
+
+    /// `grpc-message`'s percent-encoding: bytes outside printable ASCII, and `%`, as %XX.
+    static func grpcMessage(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            if byte >= 0x20 && byte <= 0x7e && byte != 0x25 { out.unicodeScalars.append(Unicode.Scalar(byte)) } else { out += String(format: "%%%02X", byte) }
+        }
+        return out
     }
 
     /// `upstream connect error or disconnect/reset before headers. reset reason: ...`.

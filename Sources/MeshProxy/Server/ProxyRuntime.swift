@@ -32,14 +32,6 @@ final class ProxyRuntime: @unchecked Sendable {
         for cluster in store.current.clusters { clusters[cluster.name] = UpstreamCluster(cluster, stats: stats, tlsContexts: tlsContexts) }
         Self.resolveFirst(Array(clusters.values))
         clusterState = clusters
-        Self.warnAboutHTTP2(store.current.clusters.filter(\.wantsHTTP2Upstream), log: log)
-    }
-
-    /// A cluster that wants HTTP/2 upstream is served with 503s until meshctl's proxy speaks HTTP/2 to upstreams: say so once per arrival.
-    private static func warnAboutHTTP2(_ clusters: [Cluster], log: ProxyLog) {
-        for cluster in clusters {
-            log.warning("cluster \(cluster.name) asks for HTTP/2 to its hosts, which meshctl's proxy does not speak yet: HTTP requests routed to it answer 503 (tcp_proxy works); use Envoy as the sidecar for grpc and http2 ports")
-        }
     }
 
     /// Makes the clusters match `configuration`'s: an unchanged cluster keeps its state (pools, outlier detection,
@@ -64,7 +56,6 @@ final class ProxyRuntime: @unchecked Sendable {
         clusterLock.lock()
         clusterState = next
         clusterLock.unlock()
-        Self.warnAboutHTTP2(fresh.map(\.config).filter(\.wantsHTTP2Upstream), log: log)
         return fresh
     }
 

@@ -8,7 +8,7 @@ import MeshHTTP1
 final class ProxyStream {
     private let runtime: ProxyRuntime
     private let loopContext: LoopContext
-    private unowned let downstream: DownstreamHTTPConnection
+    private unowned let downstream: any DownstreamClient
     private let manager: HTTPConnectionManagerConfig
     private var request: HTTPRequest
     private let configuration: ProxyConfiguration
@@ -26,7 +26,8 @@ final class ProxyStream {
     private var retry = RetryState(policy: nil)
     private var attempts = 0
     private var attemptedHosts: Set<Int> = []
-    private var connection: UpstreamConnection?
+    /// The current attempt's carrier: an HTTP/1.1 connection or an HTTP/2 stream.
+    private var connection: (any UpstreamExchange)?
     private var host: Int?
     private var holdsRequest = false
     private var holdsRetry = false
@@ -37,9 +38,13 @@ final class ProxyStream {
     /// The route's `idle_timeout`, else the connection manager's `stream_idle_timeout`: restarted by every part
     /// of the answer.
     private var streamIdleTimer: EventLoop.TimerID?
+    /// The route's `max_stream_duration`, or the request's `grpc-timeout` under it.
+    private var durationTimer: EventLoop.TimerID?
     private var streamIdleDeadline = 0.0
     private var responseStarted = false
-    private var chunkedResponse = false
+    /// The upstream is not read while the client is slow (see `pauseUpstream`).
+    private var upstreamPaused = false
+    private var responseTrailers: [(name: String, value: String)] = []
     private var done = false
     private var random = SystemRandomNumberGenerator()
     /// Added by the policy filters: `x-ratelimit-*` on the response, a rate limit's not-enforced request headers.
@@ -57,7 +62,7 @@ final class ProxyStream {
     /// Istio's stats filter's part, when the connection manager has one.
     private let istioStats: IstioStreamStats?
 
-    init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: DownstreamHTTPConnection, manager: HTTPConnectionManagerConfig,
+    init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: any DownstreamClient, manager: HTTPConnectionManagerConfig,
          managerStats: ConnectionManagerStats, request: HTTPRequest) {
         self.runtime = runtime
         self.loopContext = loopContext
@@ -72,10 +77,10 @@ final class ProxyStream {
         log.method = request.method
         log.path = request.target
         log.authority = request.header("host")
-        log.protocolName = request.version == 10 ? "HTTP/1.0" : "HTTP/1.1"
+        log.protocolName = request.version == 20 ? "HTTP/2" : request.version == 10 ? "HTTP/1.0" : "HTTP/1.1"
         log.bytesReceived = request.body.count
-        log.downstreamLocalAddress = downstream.localAddress
-        log.downstreamRemoteAddress = downstream.remoteAddress
+        log.downstreamLocalAddress = downstream.info.localAddress
+        log.downstreamRemoteAddress = downstream.info.remoteAddress
         log.requestedServerName = downstream.info.tls?.serverName
         log.downstreamPeerURISAN = downstream.info.tls?.peerURISANs.first
         // The access log reads the made-up id beside the request's headers (appending it would copy them).
@@ -126,13 +131,15 @@ final class ProxyStream {
             return reply(LocalReply(status: redirect.status, body: "", flags: [], details: "direct_response", extraHeaders: [("location", location)]))
         case .forward(let action):
             self.action = action
+            if let limit = action.streamDuration.limit(grpcTimeout: request.header("grpc-timeout")) {
+                durationTimer = loop.schedule(after: limit, downstream.maxDurationFired)
+            }
             let name = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) }
             log.upstreamCluster = name
             guard let cluster = runtime.clusters[name] else {
                 runtime.stats.increment(statPrefix + "no_cluster")
                 return reply(.clusterNotFound)
             }
-            if cluster.config.wantsHTTP2Upstream { return reply(.http2UpstreamUnsupported) }
             self.cluster = cluster
             pool = loopContext.pool(for: cluster)
             retry = RetryState(policy: action.retryPolicy ?? host.retryPolicy)
@@ -199,10 +206,10 @@ final class ProxyStream {
         let policies = action?.hashPolicies ?? []
         let hash = policies.isEmpty ? nil : RequestHash.compute(policies, headers: request.headers,
                                                                 query: RouteSelection.queryParameters(RouteSelection.splitTarget(request.target).query),
-                                                                sourceIP: downstream.remoteHost, generate: { [self] cookie in generateCookie(cookie) })
+                                                                sourceIP: downstream.info.remoteHost, generate: { [self] cookie in generateCookie(cookie) })
         let picked = cluster.config.kind == .originalDestination
             ? cluster.originalDestinationHost(cluster.config.originalDestination.destination(headers: request.headers,
-                                                                                         downstreamLocal: downstream.info.localAddressRestored ? downstream.localAddress : nil))
+                                                                                         downstreamLocal: downstream.info.localAddressRestored ? downstream.info.localAddress : nil))
             : cluster.chooseHost(hash: hash, avoid: policy?.previousHosts == true ? attemptedHosts : [], attempts: policy?.hostSelectionMaxAttempts ?? 1)
         guard let chosen = picked else {
             runtime.stats.increment(cluster.statPrefix + "upstream_cx_none_healthy")
@@ -215,8 +222,8 @@ final class ProxyStream {
         // An idle connection first: the callback below (an allocation) is only made when the request must wait.
         if let idle = pool.takeIdle(host: chosen) { return send(on: idle) }
         switch pool.acquire(host: chosen, ready: { [weak self] result in
-            guard let self else { if case .success(let connection) = result { pool.release(connection) }; return }
-            guard !done else { if case .success(let connection) = result { pool.release(connection) }; return }
+            guard let self else { if case .success(let connection) = result { connection.endAttempt(reuse: true, pool: pool) }; return }
+            guard !done else { if case .success(let connection) = result { connection.endAttempt(reuse: true, pool: pool) }; return }
             switch result {
             case .success(let connection): send(on: connection)
             case .failure(let failure): attemptFailed(failure)
@@ -233,18 +240,18 @@ final class ProxyStream {
     /// A value for a ttl hash cookie the request lacks, set on the answer; the same for every request of a
     /// connection (its two addresses hashed), as Envoy makes it.
     private func generateCookie(_ cookie: GeneratedCookie) -> String {
-        let value = String(LoadBalancer.hash(downstream.remoteAddress + downstream.localAddress), radix: 16)
+        let value = String(LoadBalancer.hash(downstream.info.remoteAddress + downstream.info.localAddress), radix: 16)
         let padded = String(repeating: "0", count: max(0, 16 - value.count)) + value
         let header = cookie.setCookie(value: padded)
         if !extraResponseHeaders.contains(where: { $0.name == "set-cookie" && $0.value == header }) { extraResponseHeaders.append(("set-cookie", header)) }
         return padded
     }
 
-    private func send(on connection: UpstreamConnection) {
+    private func send(on connection: any UpstreamExchange) {
         guard let cluster, let pool, let action, let route else { return }
         if manager.accessLogs.contains(where: { $0.usesUpstreamLocalAddress }) { log.upstreamLocalAddress = connection.localAddress }
         guard cluster.open(.request) else {
-            pool.release(connection)
+            connection.endAttempt(reuse: true, pool: pool)
             runtime.stats.increment(cluster.statPrefix + "upstream_rq_pending_overflow")
             return reply(.overflow)
         }
@@ -287,7 +294,7 @@ final class ProxyStream {
         return HTTPRequestHead(method: request.method, target: target, version: 11, headers: headers)
     }
 
-    private func upstreamPart(_ result: Result<HTTP1ResponseDecoder.Part, UpstreamFailure>) {
+    private func upstreamPart(_ result: Result<UpstreamPart, UpstreamFailure>) {
         guard !done else { return }
         touchStreamIdle()
         switch result {
@@ -305,19 +312,14 @@ final class ProxyStream {
             if connection?.hasBufferedResponseBytes != true { downstream.flush() }
         case .success(.body(let part)):
             log.bytesSent += part.readableBytes
-            if chunkedResponse {
-                var size = ByteBuffer(capacity: 20)
-                size.writeString(String(part.readableBytes, radix: 16))
-                size.writeString("\r\n")
-                downstream.enqueue(size)
-                downstream.enqueue(part)
-                downstream.enqueue(ByteBuffer(string: "\r\n"))
-            } else {
-                downstream.enqueue(part)
-            }
+            downstream.writeResponseBody(part)
             downstream.flush()
+            if !downstream.isWritable { pauseUpstream() }
+        case .success(.trailers(let trailers)):
+            // Kept for the end; an HTTP/1.1 client gets none, as Envoy's codec sends none by default.
+            responseTrailers = trailers
         case .success(.end):
-            if chunkedResponse { downstream.enqueue(ByteBuffer(string: "0\r\n\r\n")) }
+            downstream.endResponse(trailers: responseTrailers)
             downstream.flush()
             if let cluster, let host { cluster.updateHost(host) { $0.successes += 1 } }
             releaseAttempt(reuse: true)
@@ -368,30 +370,32 @@ final class ProxyStream {
         if let route { RequestRewrite.apply(add: route.headers.responseAdd, remove: route.headers.responseRemove, to: &headers) }
         if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.responseAdd, remove: picked.headers.responseRemove, to: &headers) }
         headers += extraResponseHeaders
-        let bodyless = request.method == "HEAD" || head.status == 204 || head.status == 304
-        chunkedResponse = !bodyless && !tunneling && head.header("content-length") == nil
-        if chunkedResponse { headers.append(("transfer-encoding", "chunked")) }
-        if !keepsAlive && !tunneling { headers.append(("connection", "close")) }
+        var chunked = false
+        if !downstream.isHTTP2 {
+            let bodyless = request.method == "HEAD" || head.status == 204 || head.status == 304
+            chunked = !bodyless && !tunneling && head.header("content-length") == nil
+            if chunked { headers.append(("transfer-encoding", "chunked")) }
+            if !keepsAlive && !tunneling { headers.append(("connection", "close")) }
+        }
         log.responseHeaders = headers
         responseStarted = true
         // The route timeout runs on until the response is complete, as Envoy's does: a body that stalls is cut.
-        ResponseHead.encode(status: head.status, headers: headers, into: &downstream.spareHeadBuffer)
-        downstream.enqueue(downstream.spareHeadBuffer)
-        if tunneling, let connection {
+        downstream.writeResponseHead(status: head.status, headers: headers, chunked: chunked)
+        if tunneling, let connection = connection as? UpstreamConnection, let client = downstream as? DownstreamHTTPConnection {
             downstream.flush()
-            startTunnel(to: connection)
+            startTunnel(to: connection, client: client)
         }
     }
 
     /// After a 101: the route timeout stops (the request has no end) and bytes go both ways as they come. A FIN from
     /// either side ends the tunnel as Envoy's does: the other side gets what was already sent, then the close.
-    private func startTunnel(to connection: UpstreamConnection) {
+    private func startTunnel(to connection: UpstreamConnection, client: DownstreamHTTPConnection) {
         for timer in [globalTimer, streamIdleTimer].compactMap({ $0 }) { loop.cancel(timer) }
         (globalTimer, streamIdleTimer) = (nil, nil)
         connection.switchProtocols(raw: { [weak self] bytes in
             guard let self else { return }
             log.bytesSent += bytes.readableBytes
-            downstream.send(bytes)
+            client.send(bytes)
         }, closed: { [weak self] in
             guard let self, !done else { return }
             // Envoy logs a tunnel the server ended as an upstream reset.
@@ -400,7 +404,7 @@ final class ProxyStream {
             releaseAttempt(reuse: false)
             finish(keepAlive: false)
         })
-        downstream.tunnel(to: connection.tcp) { [weak self] count in self?.log.bytesReceived += count }
+        client.tunnel(to: connection.tcp) { [weak self] count in self?.log.bytesReceived += count }
     }
 
     private func attemptFailed(_ failure: UpstreamFailure) {
@@ -423,6 +427,12 @@ final class ProxyStream {
             reason = "connection timeout"
             flag = .upstreamConnectionFailure
             log.details = "upstream_reset_before_response_started{connection timeout}"
+        case .remoteReset(let refused):
+            outcome = refused ? .refusedStream : .reset
+            reason = refused ? "remote refused stream reset" : "remote reset"
+            flag = .upstreamRemoteReset
+            log.details = "upstream_reset_before_response_started{\(reason)}"
+            runtime.stats.increment(cluster.statPrefix + "upstream_rq_rx_reset")
         case .reset, .protocolError:
             outcome = .reset
             reason = "connection termination"
@@ -526,11 +536,42 @@ final class ProxyStream {
         reply(.timeout)
     }
 
+    /// The stream's maximum duration passed (through the connection's callback): before the answer began 504 with
+    /// grpc-status 4 for gRPC, as Envoy's connection manager answers; a reset after.
+    func maxDurationFired() {
+        durationTimer = nil
+        guard !done else { return }
+        runtime.stats.increment(statPrefix + "downstream_rq_max_duration_reached")
+        releaseAttempt(reuse: false)
+        guard !responseStarted else {
+            log.details = LocalReply.maxDurationTimeout.details
+            return finishAndResetClient()
+        }
+        reply(.maxDurationTimeout)
+    }
+
     /// Ends the current attempt's hold on the connection and the circuit breakers.
+    /// Flow control: the client holds more of the answer than the high watermark, so the upstream is not read until
+    /// it takes it (the proxy buffers a bounded amount per stream, not the whole body).
+    private func pauseUpstream() {
+        guard !upstreamPaused, let connection, let cluster else { return }
+        upstreamPaused = true
+        runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_paused_reading_total")
+        connection.pauseReading()
+        downstream.whenWritable { [weak self] in
+            guard let self, upstreamPaused, !done, let connection = self.connection else { return }
+            upstreamPaused = false
+            runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_resumed_reading_total")
+            connection.resumeReading()
+        }
+    }
+
     private func releaseAttempt(reuse: Bool) {
         guard let connection else { return }
         self.connection = nil
         connection.onPart = nil
+        // Parts read before the pause may have ended the answer: a connection going back to the pool reads again.
+        if upstreamPaused { upstreamPaused = false; connection.resumeReading() }
         if holdsRequest, let cluster {
             holdsRequest = false
             cluster.close(.request)
@@ -538,7 +579,7 @@ final class ProxyStream {
             cluster.requestStats.requestsCompleted.increment()
             cluster.updateHost(connection.host) { $0.activeRequests -= 1 }
         }
-        if reuse { pool?.release(connection) } else { connection.tcp.close() }
+        if let pool { connection.endAttempt(reuse: reuse, pool: pool) }
     }
 
     private func cancelAttemptTimer() {
@@ -565,13 +606,14 @@ final class ProxyStream {
 
     private func reply(_ reply: LocalReply) {
         guard !done else { return }
+        // A gRPC client gets its local reply as gRPC: 200, trailers-only, the status as grpc-status, as from Envoy.
+        let reply = isGRPCRequest ? reply.asGRPC() : reply
         for flag in reply.flags { log.add(flag) }
         log.details = reply.details
         log.responseCode = reply.status
         log.bytesSent = reply.body.utf8.count
-        let bytes = reply.encode(serverName: serverName, keepAlive: keepsAlive)
         log.responseHeaders = reply.extraHeaders
-        downstream.send(bytes)
+        downstream.sendLocalReply(reply, serverName: serverName, keepAlive: keepsAlive)
         finish(keepAlive: keepsAlive)
     }
 
@@ -584,6 +626,9 @@ final class ProxyStream {
         client.abort()
     }
 
+    /// `content-type: application/grpc...`.
+    private var isGRPCRequest: Bool { request.header("content-type")?.lowercased().hasPrefix("application/grpc") ?? false }
+
     /// Whether the connection stays open after this answer: the client asked for it and its listener is not draining.
     private var keepsAlive: Bool { request.keepAlive && !downstream.isDraining && !tunneling }
 
@@ -594,6 +639,7 @@ final class ProxyStream {
         if let attemptTimer { loop.cancel(attemptTimer) }
         if let backoffTimer { loop.cancel(backoffTimer) }
         if let streamIdleTimer { loop.cancel(streamIdleTimer) }
+        if let durationTimer { loop.cancel(durationTimer) }
         // An attempt still held (none is, on every path today) must not keep the stream through its callback.
         if connection != nil { releaseAttempt(reuse: false) }
         if holdsRetry, let cluster { cluster.close(.retry); holdsRetry = false }

@@ -10,18 +10,21 @@ enum UpstreamFailure: Error, Equatable {
     case connectTimeout
     /// The connection closed or broke before the answer was complete.
     case reset
-    /// The answer could not be read as HTTP/1.1.
+    /// The answer could not be read (HTTP/1.1), or broke HTTP/2's rules.
     case protocolError(String)
+    /// An HTTP/2 upstream reset the stream (`RST_STREAM`); `refused`: with REFUSED_STREAM, or above a GOAWAY's
+    /// last stream, so the request was not processed.
+    case remoteReset(refused: Bool)
 }
 
 /// One HTTP/1.1 connection to an upstream host (plain or TLS), used for one request at a time (keep-alive between them).
-final class UpstreamConnection {
+final class UpstreamConnection: UpstreamExchange {
     let tcp: ProxyTransport
     let host: Int
     private var decoder = HTTP1ResponseDecoder()
     private var encoder = HTTP1RequestEncoder()
     /// Receives the answer's parts, or the failure that cut it short; nil between requests.
-    var onPart: ((Result<HTTP1ResponseDecoder.Part, UpstreamFailure>) -> Void)?
+    var onPart: ((Result<UpstreamPart, UpstreamFailure>) -> Void)?
     var onIdleClose: () -> Void = {}
     private(set) var requestsSent = 0
     let openedAt = MonotonicClock.now()
@@ -51,7 +54,9 @@ final class UpstreamConnection {
                 reusable = false
                 guard let deliver = onPart else { onIdleClose(); return }
                 onPart = nil
-                if let part = try? decoder.finishAtClose(), part == .end { deliver(.success(.end)) } else { deliver(.failure(.reset)) }
+                // A body that runs to the close is whole only if the close was orderly (a TLS stream cut off without
+                // close_notify, or a reset, is not).
+                if tcp.closeReason == nil, let part = try? decoder.finishAtClose(), part == .end { deliver(.success(.end)) } else { deliver(.failure(.reset)) }
             }
         }
     }
@@ -71,8 +76,13 @@ final class UpstreamConnection {
                 if (100..<200).contains(head.status) && head.status != 101 { continue }
                 if head.version < 11 || head.header("connection").map(HeaderName.listsClose) == true { reusable = false }
             }
-            if case .end = part { onPart = nil }
-            deliver(.success(part))
+            switch part {
+            case .head(let head): deliver(.success(.head(head)))
+            case .body(let bytes): deliver(.success(.body(bytes)))
+            case .end:
+                onPart = nil
+                deliver(.success(.end))
+            }
         }
     }
 
@@ -97,6 +107,13 @@ final class UpstreamConnection {
         _ = encoder.end()
         tcp.send(out)
     }
+
+    func pauseReading() { tcp.pauseReading() }
+    func resumeReading() { tcp.resumeReading() }
+
+    func endAttempt(reuse: Bool, pool: UpstreamPool) {
+        if reuse { pool.release(self) } else { tcp.close() }
+    }
 }
 
 /// A loop's connections to one cluster's hosts: idle ones to reuse, and requests waiting for a connection when
@@ -106,7 +123,9 @@ final class UpstreamPool {
     let loop: EventLoop
     /// Idle connections by host index (an array: a dictionary's in-place update allocated on every request).
     private var idle: [[UpstreamConnection]] = []
-    private var waiting: [(host: Int, ready: (Result<UpstreamConnection, UpstreamFailure>) -> Void)] = []
+    private var waiting: [(host: Int, ready: (Result<any UpstreamExchange, UpstreamFailure>) -> Void)] = []
+    /// The HTTP/2 connections, for a cluster that wants HTTP/2 to its hosts.
+    private(set) lazy var http2 = HTTP2UpstreamHosts(pool: self)
     /// Connections of this pool, open or being made, by host.
     private var ownConnections: [Int: Int] = [:]
     /// Set when a configuration update replaced or removed the cluster: connections close instead of idling.
@@ -118,14 +137,20 @@ final class UpstreamPool {
     }
 
     enum Acquired {
-        case connection(UpstreamConnection)
+        case connection(any UpstreamExchange)
         /// A new connection is being made, or the request waits for one; `ready` runs later.
         case pending
         case overflow
     }
 
-    /// An idle connection to `host`, if one is open.
-    func takeIdle(host: Int) -> UpstreamConnection? {
+    /// What carries a request to `host` now, if anything: an idle HTTP/1.1 connection, or a stream on an HTTP/2
+    /// connection with room for one.
+    func takeIdle(host: Int) -> (any UpstreamExchange)? {
+        if cluster.config.wantsHTTP2Upstream { return http2.stream(host: host) }
+        return takeIdleConnection(host: host)
+    }
+
+    private func takeIdleConnection(host: Int) -> UpstreamConnection? {
         guard host < idle.count else { return nil }
         while let connection = idle[host].popLast() {
             ConnectionLifetime.inUse(connection)
@@ -135,8 +160,9 @@ final class UpstreamPool {
     }
 
     /// A connection to `host`: an idle one now, a new one later, or overflow when the circuit breakers say no.
-    func acquire(host: Int, ready: @escaping (Result<UpstreamConnection, UpstreamFailure>) -> Void) -> Acquired {
-        if let connection = takeIdle(host: host) { return .connection(connection) }
+    func acquire(host: Int, ready: @escaping (Result<any UpstreamExchange, UpstreamFailure>) -> Void) -> Acquired {
+        if cluster.config.wantsHTTP2Upstream { return http2.acquire(host: host, ready: ready) }
+        if let connection = takeIdleConnection(host: host) { return .connection(connection) }
         // Past the cluster's connection limit (other loops hold the connections) a pool with none to the host still
         // makes one, as Envoy does, so its requests cannot wait for a connection that never comes.
         if cluster.canOpen(.connection) || ownConnections[host, default: 0] == 0 {
@@ -144,7 +170,7 @@ final class UpstreamPool {
             cluster.openPastLimit(.connection)
             connect(host: host) { [self] result in
                 cluster.close(.pendingRequest)
-                ready(result)
+                ready(result.map { $0 })
             }
             return .pending
         }
@@ -164,6 +190,7 @@ final class UpstreamPool {
         let lists = idle
         idle = []
         for connection in lists.joined() { connection.tcp.close() }
+        if cluster.config.wantsHTTP2Upstream { http2.retire() }
     }
 
     /// Takes back a connection after a complete answer: to a waiting request, to the idle list, or closed.
@@ -191,16 +218,35 @@ final class UpstreamPool {
         guard let index = waiting.firstIndex(where: { cluster.canOpen(.connection) || ownConnections[$0.host, default: 0] == 0 }) else { return }
         let waiter = waiting.remove(at: index)
         cluster.openPastLimit(.connection)
-        connect(host: waiter.host) { result in waiter.ready(result) }
+        connect(host: waiter.host) { result in waiter.ready(result.map { $0 }) }
     }
 
     /// Forgets a waiting request (its client went away).
     func cancelWaiting() {}
 
+    /// Opens a connection to `host` for an HTTP/1.1 request: `completion` gets it once it can carry bytes.
     private func connect(host: Int, completion: @escaping (Result<UpstreamConnection, UpstreamFailure>) -> Void) {
+        connect(host: host, opened: { [self] tcp in
+            let connection = UpstreamConnection(tcp: tcp, host: host)
+            // Set once: a connection that closes while idle leaves the idle list.
+            connection.onIdleClose = { [weak self, unowned connection] in
+                guard let self else { return }
+                if let timer = connection.idleTimer { loop.cancel(timer); connection.idleTimer = nil }
+                if connection.host < idle.count { idle[connection.host].removeAll { $0 === connection } }
+            }
+            return connection
+        }, completion: completion)
+    }
+
+    /// Opens a connection to `host` under the cluster's connect timeout, counted in its stats and circuit breakers;
+    /// `opened` makes the protocol's connection over the transport (setting its handlers) before the pool's close
+    /// accounting wraps them.
+    func connect<Connection>(host: Int, opened: @escaping (ProxyTransport) -> Connection,
+                             completion: @escaping (Result<Connection, UpstreamFailure>) -> Void) {
         let endpoint = cluster.endpoint(host)
         let prefix = cluster.statPrefix
         cluster.stats.increment(prefix + "upstream_cx_total")
+        if cluster.config.wantsHTTP2Upstream { cluster.stats.increment(prefix + "upstream_cx_http2_total") }
         cluster.updateHost(host) { $0.totalConnections += 1 }
         ownConnections[host, default: 0] += 1
         var finished = false
@@ -219,13 +265,7 @@ final class UpstreamPool {
                 guard !finished else { tcp.close(); return }
                 finished = true
                 loop.cancel(timer)
-                let connection = UpstreamConnection(tcp: tcp, host: host)
-                // Set once: a connection that closes while idle leaves the idle list.
-                connection.onIdleClose = { [weak self, unowned connection] in
-                    guard let self else { return }
-                    if let timer = connection.idleTimer { loop.cancel(timer); connection.idleTimer = nil }
-                    if connection.host < idle.count { idle[connection.host].removeAll { $0 === connection } }
-                }
+                let connection = opened(tcp)
                 cluster.stats.adjust(prefix + "upstream_cx_active", by: 1)
                 cluster.updateHost(host) { $0.activeConnections += 1 }
                 let previousClose = tcp.onClose
@@ -251,6 +291,9 @@ final class UpstreamPool {
             }
         }
     }
+
+    /// Connections of this pool to `host`, open or being made.
+    func connectionCount(host: Int) -> Int { ownConnections[host, default: 0] }
 
     /// Envoy's words for a failed connect: `delayed_connect_error: Connection refused`.
     static func transportFailureReason(_ error: NetworkError) -> String {

@@ -5,6 +5,8 @@ public struct RetryState: Sendable {
         case connectFailure
         /// The connection closed or failed after the request was sent, before a complete answer.
         case reset
+        /// An HTTP/2 upstream refused the stream (REFUSED_STREAM, or above its GOAWAY's last stream).
+        case refusedStream
         case perTryTimeout
         /// An answer: its status and its `grpc-status` header, if any.
         case response(status: Int, grpcStatus: Int?)
@@ -32,6 +34,8 @@ public struct RetryState: Sendable {
             return !on.isDisjoint(with: ["5xx", "gateway-error", "connect-failure", "reset", "reset-before-request"])
         case .reset:
             return !on.isDisjoint(with: ["5xx", "gateway-error", "reset"])
+        case .refusedStream:
+            return !on.isDisjoint(with: ["5xx", "gateway-error", "reset", "refused-stream"])
         case .perTryTimeout:
             return !on.isDisjoint(with: ["5xx", "gateway-error", "reset"])
         case .response(let status, let grpcStatus):

@@ -112,29 +112,6 @@ final class DataPathTests: XCTestCase {
         XCTAssertTrue(log.contains("\"GET /health HTTP/1.1\" 200 - 0 2 "), log)
     }
 
-    /// Istio gives grpc and http2 ports clusters with HTTP/2 upstream options. meshctl's proxy does not speak
-    /// HTTP/2 upstream yet: such a cluster is accepted (so one grpc port does not make a whole CDS update fail), and
-    /// requests routed to it answer 503 saying why, while the other routes work.
-    func testAClusterAskingForHTTP2UpstreamIsAcceptedAndItsRequestsAnswer503SayingWhy() throws {
-        try start(bootstrap(routes: ["{match: {prefix: /grpc}, route: {cluster: grpc}}", "{match: {prefix: /}, route: {cluster: app}}"], extraClusters: """
-          - name: grpc
-            connect_timeout: 1s
-            typed_extension_protocol_options:
-              envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
-                "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-                explicit_http_config: {http2_protocol_options: {}}
-            load_assignment: {cluster_name: grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstream.port)}}}}]}]}
-        """))
-        XCTAssertEqual(proxy.store.current.cluster(named: "grpc")?.wantsHTTP2Upstream, true)
-        let refused = try get("/grpc/Echo")
-        XCTAssertEqual(refused.status, 503)
-        XCTAssertTrue(refused.body.contains("does not speak HTTP/2 to upstreams yet"), refused.body)
-        XCTAssertEqual(try get("/plain").status, 200)
-        var log = ""
-        XCTAssertTrue(eventually { log = (try? String(contentsOf: directory.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""; return log.split(separator: "\n").count >= 2 })
-        XCTAssertTrue(log.contains("\"GET /grpc/Echo HTTP/1.1\" 503 - 0 121 "), log)
-    }
-
     func testAClientStalledInItsRequestHeadGets408AfterTheStreamIdleTimeout() throws {
         try start(bootstrap(routes: ["{match: {prefix: /}, route: {cluster: app}}"])
             .replacingOccurrences(of: "stat_prefix: l\n", with: "stat_prefix: l\n          stream_idle_timeout: 0.2s\n"))

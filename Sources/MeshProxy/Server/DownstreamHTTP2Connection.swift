@@ -1,0 +1,235 @@
+import MeshNet
+import MeshHTTP1
+import MeshHTTP2
+
+/// A client connection to an HTTP connection manager that speaks HTTP/2 (h2c with prior knowledge, or ALPN `h2`
+/// under TLS): each stream's request, gathered whole, is served by its own `ProxyStream`. A drain says GOAWAY and
+/// closes once the streams are done. Loop thread only.
+final class DownstreamHTTP2Connection {
+    let tcp: ProxyTransport
+    let info: DownstreamConnectionInfo
+    private let runtime: ProxyRuntime
+    private let loopContext: LoopContext
+    let manager: HTTPConnectionManagerConfig
+    private let codec: HTTP2Connection
+    private let listenerStatPrefix: String
+    private let managerStats: ConnectionManagerStats
+    /// Requests whose body is still arriving.
+    private var gathering: [UInt32: HTTPRequest] = [:]
+    /// Streams being served.
+    private var streams: [UInt32: DownstreamHTTP2Stream] = [:]
+    private var retainSelf: DownstreamHTTP2Connection?
+    private(set) var isDraining = false
+    /// Set while a read is handled: what answers write goes out in one write at its end.
+    private var reading = false
+    var connectionIdleTimer: EventLoop.TimerID?
+
+    init(tcp: ProxyTransport, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
+         manager: HTTPConnectionManagerConfig, listenerStatPrefix: String) {
+        self.tcp = tcp
+        self.info = info
+        self.runtime = runtime
+        self.loopContext = loopContext
+        self.manager = manager
+        self.listenerStatPrefix = listenerStatPrefix
+        managerStats = runtime.connectionManagerStats(manager.statPrefix)
+        var settings = HTTP2LocalSettings()
+        settings.maxConcurrentStreams = manager.http2MaxConcurrentStreams
+        settings.initialWindowSize = 1 << 20
+        settings.connectionWindowSize = 1 << 20
+        codec = HTTP2Connection(role: .server, settings: settings)
+    }
+
+    /// Starts reading; `initial` holds bytes already read (the preface, while choosing the codec). `counted`: an
+    /// HTTP/1.1 connection that saw the preface counted the connection already.
+    func begin(initial: ByteBuffer?, counted: Bool = false) {
+        retainSelf = self
+        runtime.drains.register(self, listener: listenerStatPrefix)
+        let http = "http.\(manager.statPrefix)."
+        if !counted {
+            runtime.stats.increment(http + "downstream_cx_total")
+            runtime.stats.adjust(http + "downstream_cx_active", by: 1)
+        }
+        runtime.stats.increment(http + "downstream_cx_http2_total")
+        tcp.onData = { [unowned self] bytes in
+            withExtendedLifetime(self) { read(bytes) }
+        }
+        tcp.onClose = { [unowned self] in
+            runtime.stats.adjust(http + "downstream_cx_active", by: -1)
+            runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
+            gathering.removeAll()
+            let open = streams.values
+            streams.removeAll()
+            for stream in open { stream.proxy?.downstreamClosed() }
+            retainSelf = nil
+        }
+        tcp.onPeerClosedWrite = { [unowned self] in tcp.close() }
+        if let initial { withExtendedLifetime(self) { read(initial) } } else { flush() }
+    }
+
+    private func read(_ bytes: ByteBuffer) {
+        reading = true
+        handle(codec.receive(bytes))
+        reading = false
+        flush()
+    }
+
+    private func handle(_ events: [HTTP2Event]) {
+        for event in events {
+            switch event {
+            case .headers(let id, let fields, let endStream):
+                var request = HTTPRequest(method: "GET", target: "/", version: 20)
+                var headers: [(name: String, value: String)] = []
+                headers.reserveCapacity(fields.count)
+                var authority: String?
+                for field in fields {
+                    switch field.name {
+                    case ":method": request.method = field.value
+                    case ":path": request.target = field.value
+                    case ":authority": authority = field.value
+                    case ":scheme", ":protocol": break
+                    default: headers.append((field.name, field.value))
+                    }
+                }
+                // `host` first, as an HTTP/1.1 request carries it; an HTTP/2 client's own `host` yields to :authority.
+                if let authority {
+                    headers.removeAll { $0.name == "host" }
+                    headers.insert(("host", authority), at: 0)
+                }
+                request.headers = headers
+                if endStream { start(id, request) } else { gathering[id] = request }
+            case .data(let id, let data, let endStream):
+                data.withUnsafeReadableBytes { gathering[id]?.body.append(contentsOf: $0) }
+                if endStream, let request = gathering.removeValue(forKey: id) { start(id, request) }
+            case .trailers(let id, _):
+                if let request = gathering.removeValue(forKey: id) { start(id, request) }
+            case .streamReset(let id, _, _):
+                gathering[id] = nil
+                streams.removeValue(forKey: id)?.proxy?.downstreamClosed()
+            case .connectionError, .goAway, .streamClosed, .pingAcknowledged:
+                break
+            }
+        }
+        if codec.failed != nil { flush(); tcp.closeWhenDrained() }
+    }
+
+    private func start(_ id: UInt32, _ request: HTTPRequest) {
+        let stream = DownstreamHTTP2Stream(connection: self, id: id)
+        streams[id] = stream
+        let proxy = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: stream, manager: manager, managerStats: managerStats, request: request)
+        stream.proxy = proxy
+        proxy.begin()
+    }
+
+    // MARK: For the streams
+
+    func writeHead(_ id: UInt32, status: Int, headers: [(name: String, value: String)], endStream: Bool) {
+        var fields: [HeaderField] = []
+        fields.reserveCapacity(headers.count + 1)
+        fields.append(HeaderField(name: ":status", value: String(status)))
+        for (name, value) in headers {
+            let lowered = name.lowercased()
+            if HTTP2UpstreamStream.connectionSpecific.contains(lowered) { continue }
+            fields.append(HeaderField(name: lowered, value: value))
+        }
+        try? codec.sendHeaders(streamID: id, headers: fields, endStream: endStream)
+    }
+
+    func writeBody(_ id: UInt32, _ part: ByteBuffer, endStream: Bool) {
+        try? codec.sendData(streamID: id, part, endStream: endStream)
+    }
+
+    func writeTrailers(_ id: UInt32, _ trailers: [(name: String, value: String)]) {
+        try? codec.sendTrailers(streamID: id, trailers.map { HeaderField(name: $0.name.lowercased(), value: $0.value) })
+    }
+
+    func reset(_ id: UInt32) {
+        codec.resetStream(id, code: .internalError)
+        flush()
+    }
+
+    /// Writes what the codec queued, unless a read is being handled (its end writes once).
+    func flush() {
+        guard !reading else { return }
+        if let bytes = codec.takeOutput() { tcp.send(bytes) }
+        if isDraining && streams.isEmpty && gathering.isEmpty { tcp.closeWhenDrained() }
+    }
+
+    func streamFinished(_ id: UInt32) {
+        streams[id] = nil
+        // The stream's answer is done; a request body still arriving is not wanted any more.
+        if codec.isStreamOpen(id) && gathering[id] == nil { codec.resetStream(id, code: .noError) }
+        flush()
+    }
+
+    /// Starts draining (loop thread): GOAWAY now, close once the streams are done or at `deadline`.
+    func drain(deadline: Double) {
+        guard !isDraining, !tcp.isClosed else { return }
+        isDraining = true
+        codec.goAway()
+        flush()
+        tcp.loop.schedule(after: deadline) { [weak self] in
+            guard let self, !tcp.isClosed else { return }
+            tcp.close()
+        }
+    }
+
+    var isIdle: Bool { streams.isEmpty && gathering.isEmpty }
+}
+
+/// One stream of a `DownstreamHTTP2Connection`, the client side of its `ProxyStream`.
+final class DownstreamHTTP2Stream: DownstreamClient {
+    private unowned let connection: DownstreamHTTP2Connection
+    let id: UInt32
+    var proxy: ProxyStream?
+    private var finished = false
+
+    init(connection: DownstreamHTTP2Connection, id: UInt32) {
+        self.connection = connection
+        self.id = id
+    }
+
+    var info: DownstreamConnectionInfo { connection.info }
+    var isDraining: Bool { connection.isDraining }
+    var isHTTP2: Bool { true }
+    private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.proxy?.routeTimeoutFired() }
+    private(set) lazy var streamIdleFired: () -> Void = { [weak self] in self?.proxy?.streamIdleFired() }
+    private(set) lazy var maxDurationFired: () -> Void = { [weak self] in self?.proxy?.maxDurationFired() }
+    /// Whether the head went: an answer without body or trailers ends with an empty DATA frame.
+    private var headSent = false
+
+    func writeResponseHead(status: Int, headers: [(name: String, value: String)], chunked: Bool) {
+        headSent = true
+        connection.writeHead(id, status: status, headers: headers, endStream: false)
+    }
+
+    func writeResponseBody(_ part: ByteBuffer) { connection.writeBody(id, part, endStream: false) }
+
+    func endResponse(trailers: [(name: String, value: String)]) {
+        if trailers.isEmpty { connection.writeBody(id, ByteBuffer(), endStream: true) } else { connection.writeTrailers(id, trailers) }
+    }
+
+    func flush() { connection.flush() }
+
+    func sendLocalReply(_ reply: LocalReply, serverName: String, keepAlive: Bool) {
+        var headers = reply.extraHeaders
+        if reply.body.isEmpty {
+            // An empty answer is a HEADERS frame that ends the stream, with no content-length (as from Envoy).
+            headers += [("date", HTTPDate.now()), ("server", serverName)]
+        } else {
+            headers += [("content-length", String(reply.body.utf8.count)), ("content-type", "text/plain"), ("date", HTTPDate.now()), ("server", serverName)]
+        }
+        connection.writeHead(id, status: reply.status, headers: headers, endStream: reply.body.isEmpty)
+        if !reply.body.isEmpty { connection.writeBody(id, ByteBuffer(string: reply.body), endStream: true) }
+        connection.flush()
+    }
+
+    func abort() { connection.reset(id) }
+
+    func streamFinished(keepAlive: Bool) {
+        guard !finished else { return }
+        finished = true
+        proxy = nil
+        connection.streamFinished(id)
+    }
+}

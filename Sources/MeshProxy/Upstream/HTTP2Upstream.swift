@@ -1,0 +1,331 @@
+import MeshNet
+import MeshHTTP1
+import MeshHTTP2
+
+/// A pool's HTTP/2 connections, for a cluster that wants HTTP/2 to its hosts: requests share a connection per host
+/// as streams, up to `max_concurrent_streams` (the cluster's, and the host's SETTINGS); more open another connection
+/// when the circuit breakers allow. A request waits (a pending request) only while no connection has room. As in
+/// Envoy, the `max_requests` breaker, not `max_connections`, is what bounds the load. Loop thread only.
+final class HTTP2UpstreamHosts {
+    private unowned let pool: UpstreamPool
+    private var connections: [HTTP2UpstreamConnection] = []
+    /// Connections being made, by host.
+    private var connecting: [Int: Int] = [:]
+    private var waiting: [(host: Int, ready: (Result<any UpstreamExchange, UpstreamFailure>) -> Void)] = []
+    private var retired = false
+
+    init(pool: UpstreamPool) { self.pool = pool }
+
+    private var cluster: UpstreamCluster { pool.cluster }
+
+    /// A stream on an open connection to `host` with room for one, if there is one.
+    func stream(host: Int) -> HTTP2UpstreamStream? {
+        guard !retired, let connection = connections.first(where: { $0.host == host && $0.hasRoom }) else { return nil }
+        return connection.reserveStream()
+    }
+
+    /// A stream now, or later (`ready`) once a connection is made or has room again; overflow when the pending
+    /// requests breaker says no.
+    func acquire(host: Int, ready: @escaping (Result<any UpstreamExchange, UpstreamFailure>) -> Void) -> UpstreamPool.Acquired {
+        if let stream = stream(host: host) { return .connection(stream) }
+        guard cluster.open(.pendingRequest) else { return .overflow }
+        cluster.stats.adjust(cluster.statPrefix + "upstream_rq_pending_active", by: 1)
+        waiting.append((host, ready))
+        if connecting[host, default: 0] == 0 && (cluster.canOpen(.connection) || pool.connectionCount(host: host) == 0) {
+            open(host: host)
+        }
+        return .pending
+    }
+
+    private func open(host: Int) {
+        connecting[host, default: 0] += 1
+        cluster.openPastLimit(.connection)
+        let settings = Self.settings
+        let limit = cluster.config.http2MaxConcurrentStreams
+        pool.connect(host: host, opened: { tcp in HTTP2UpstreamConnection(tcp: tcp, host: host, settings: settings, streamLimit: limit) }) { [self] result in
+            connecting[host, default: 1] -= 1
+            switch result {
+            case .success(let connection):
+                connection.onRoom = { [weak self, unowned connection] in self?.serveWaiting(on: connection) }
+                connection.onClosed = { [weak self, unowned connection] in
+                    guard let self else { return }
+                    connections.removeAll { $0 === connection }
+                    openForWaiting()
+                }
+                connections.append(connection)
+                connection.start()
+                serveWaiting(on: connection)
+                openForWaiting()
+            case .failure(let failure):
+                // Envoy fails the requests waiting for the host's connection with its failure.
+                let failed = waiting.filter { $0.host == host }
+                waiting.removeAll { $0.host == host }
+                for waiter in failed { take(waiter).ready(.failure(failure)) }
+            }
+        }
+    }
+
+    /// Hands streams of `connection` to requests waiting for its host while it has room.
+    private func serveWaiting(on connection: HTTP2UpstreamConnection) {
+        while connection.hasRoom, let index = waiting.firstIndex(where: { $0.host == connection.host }) {
+            let waiter = take(waiting.remove(at: index))
+            waiter.ready(.success(connection.reserveStream()))
+        }
+        if connection.isFinished { connection.close() }
+    }
+
+    /// Requests still waiting with no connection being made for their host: make one.
+    private func openForWaiting() {
+        guard !retired else { return }
+        for host in Set(waiting.map(\.host)) where connecting[host, default: 0] == 0 {
+            if cluster.canOpen(.connection) || pool.connectionCount(host: host) == 0 { open(host: host) }
+        }
+    }
+
+    /// A waiter leaves the queue: its pending request counts no more.
+    private func take(_ waiter: (host: Int, ready: (Result<any UpstreamExchange, UpstreamFailure>) -> Void))
+        -> (host: Int, ready: (Result<any UpstreamExchange, UpstreamFailure>) -> Void) {
+        cluster.close(.pendingRequest)
+        cluster.stats.adjust(cluster.statPrefix + "upstream_rq_pending_active", by: -1)
+        return waiter
+    }
+
+    /// The cluster was replaced or removed: each connection says GOAWAY, and closes once its streams are done.
+    func retire() {
+        retired = true
+        for connection in connections { connection.drain() }
+    }
+
+    /// What this side announces: a wide window each way (Envoy opens 256 MiB; 1 MiB here), windows given back as
+    /// DATA arrives.
+    static let settings: HTTP2LocalSettings = {
+        var settings = HTTP2LocalSettings()
+        settings.initialWindowSize = 1 << 20
+        settings.connectionWindowSize = 1 << 20
+        settings.maxConcurrentStreams = 100
+        return settings
+    }()
+}
+
+/// One HTTP/2 connection to an upstream host: the sans-IO `HTTP2Connection` over the transport, its streams by id.
+final class HTTP2UpstreamConnection {
+    let tcp: ProxyTransport
+    let host: Int
+    /// This end's `ip:port`, looked up once (`%UPSTREAM_LOCAL_ADDRESS%`).
+    private(set) lazy var localAddress: String? = tcp.localAddress
+    private let codec: HTTP2Connection
+    private let streamLimit: Int
+    private var streams: [UInt32: HTTP2UpstreamStream] = [:]
+    /// Streams handed out whose request has not gone yet.
+    private var reserved = 0
+    /// A stream ended or SETTINGS arrived: waiting requests may fit now.
+    var onRoom: () -> Void = {}
+    var onClosed: () -> Void = {}
+
+    init(tcp: ProxyTransport, host: Int, settings: HTTP2LocalSettings, streamLimit: Int) {
+        self.tcp = tcp
+        self.host = host
+        self.streamLimit = streamLimit
+        codec = HTTP2Connection(role: .client, settings: settings)
+        tcp.onData = { [unowned self] bytes in
+            withExtendedLifetime(self) {
+                handle(codec.receive(bytes))
+                flush()
+            }
+        }
+        tcp.onClose = { [unowned self] in
+            withExtendedLifetime(self) {
+                let open = streams.values
+                streams.removeAll()
+                for stream in open { stream.failed(.reset) }
+                onClosed()
+            }
+        }
+    }
+
+    func start() { flush() }
+
+    /// Whether another stream fits: open, no GOAWAY, under both limits.
+    var hasRoom: Bool {
+        !tcp.isClosed && codec.canOpenStream && streams.count + reserved < streamLimit
+    }
+
+    /// After a GOAWAY (either way) with no stream left.
+    var isFinished: Bool { codec.isFinished && reserved == 0 }
+
+    func reserveStream() -> HTTP2UpstreamStream {
+        reserved += 1
+        return HTTP2UpstreamStream(connection: self)
+    }
+
+    /// Opens the stream for a reserved slot and sends the request.
+    func open(_ stream: HTTP2UpstreamStream, fields: [HeaderField], body: [UInt8]) {
+        reserved -= 1
+        stream.opened = true
+        // A stream that cannot open fails on the next turn of the loop, as a failure read from the socket would:
+        // the caller is still inside `send`.
+        guard !tcp.isClosed, codec.failed == nil else {
+            return tcp.loop.execute { stream.failed(.reset) }
+        }
+        do {
+            let id = try codec.openStream(headers: fields, endStream: body.isEmpty)
+            stream.id = id
+            streams[id] = stream
+            if !body.isEmpty { try codec.sendData(streamID: id, ByteBuffer(bytes: body), endStream: true) }
+        } catch {
+            // Refused before it went: the host's stream limit or a GOAWAY came first.
+            tcp.loop.execute { stream.failed(.remoteReset(refused: true)) }
+        }
+        flush()
+    }
+
+    /// The attempt on `stream` is over: an unfinished stream is reset (CANCEL), its slot freed.
+    func release(_ stream: HTTP2UpstreamStream) {
+        if !stream.opened {
+            reserved -= 1
+            return afterStreamEnded()
+        }
+        guard let id = stream.id else { return afterStreamEnded() }
+        stream.id = nil
+        if streams.removeValue(forKey: id) != nil, codec.isStreamOpen(id) { codec.resetStream(id, code: .cancel) }
+        afterStreamEnded()
+    }
+
+    private func afterStreamEnded() {
+        flush()
+        if isFinished { return close() }
+        onRoom()
+    }
+
+    /// Says GOAWAY: no new streams; the connection closes when its streams are done.
+    func drain() {
+        codec.goAway()
+        flush()
+        if isFinished { close() }
+    }
+
+    func close() { tcp.closeWhenDrained() }
+
+    private func handle(_ events: [HTTP2Event]) {
+        var roomChanged = false
+        for event in events {
+            switch event {
+            case .headers(let id, let fields, let endStream):
+                guard let stream = streams[id] else { continue }
+                stream.receivedHead(fields, endStream: endStream)
+            case .data(let id, let data, let endStream):
+                streams[id]?.receivedBody(data, endStream: endStream)
+            case .trailers(let id, let fields):
+                streams[id]?.receivedTrailers(fields)
+            case .streamReset(let id, let code, let byPeer):
+                guard let stream = streams.removeValue(forKey: id) else { continue }
+                stream.id = nil
+                roomChanged = true
+                if byPeer {
+                    stream.failed(.remoteReset(refused: code == .refusedStream))
+                } else {
+                    stream.failed(.protocolError("the upstream broke HTTP/2's rules on stream \(id): \(code)"))
+                }
+            case .streamClosed:
+                roomChanged = true
+            case .goAway:
+                roomChanged = true
+            case .connectionError(let error):
+                let open = streams.values
+                streams.removeAll()
+                for stream in open { stream.failed(.protocolError("\(error)")) }
+            case .pingAcknowledged:
+                break
+            }
+        }
+        if codec.failed != nil || isFinished { flush(); return close() }
+        if roomChanged { onRoom() }
+    }
+
+    private func flush() {
+        if let bytes = codec.takeOutput() { tcp.send(bytes) }
+    }
+
+    /// Whether the stream's answer was read whole (END_STREAM arrived).
+    func isComplete(_ id: UInt32) -> Bool { !codec.isStreamOpen(id) }
+}
+
+/// One request's stream on an `HTTP2UpstreamConnection`.
+final class HTTP2UpstreamStream: UpstreamExchange {
+    private let connection: HTTP2UpstreamConnection
+    /// The stream's id once its request went; nil before, and after it failed.
+    var id: UInt32?
+    /// Its request was sent (or tried): the connection's reserved slot is used.
+    var opened = false
+    private var released = false
+    var onPart: ((Result<UpstreamPart, UpstreamFailure>) -> Void)?
+    var host: Int { connection.host }
+    var hasBufferedResponseBytes: Bool { false }
+    var localAddress: String? { connection.localAddress }
+
+    init(connection: HTTP2UpstreamConnection) { self.connection = connection }
+
+    func send(_ head: HTTPRequestHead, body: [UInt8]) {
+        var fields: [HeaderField] = []
+        fields.reserveCapacity(head.headers.count + 4)
+        fields.append(HeaderField(name: ":method", value: head.method))
+        fields.append(HeaderField(name: ":scheme", value: "http"))
+        fields.append(HeaderField(name: ":authority", value: head.header("host") ?? ""))
+        fields.append(HeaderField(name: ":path", value: head.target))
+        for (name, value) in head.headers {
+            let lowered = name.lowercased()
+            if lowered == "host" || Self.connectionSpecific.contains(lowered) { continue }
+            if lowered == "te" && value.lowercased() != "trailers" { continue }
+            fields.append(HeaderField(name: lowered, value: value))
+        }
+        if !body.isEmpty && !fields.contains(where: { $0.name == "content-length" }) {
+            fields.append(HeaderField(name: "content-length", value: String(body.count)))
+        }
+        connection.open(self, fields: fields, body: body)
+    }
+
+    /// Headers HTTP/2 forbids (RFC 9113 section 8.2.2).
+    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
+
+    func endAttempt(reuse: Bool, pool: UpstreamPool) {
+        guard !released else { return }
+        released = true
+        onPart = nil
+        connection.release(self)
+    }
+
+    // MARK: From the connection
+
+    func receivedHead(_ fields: [HeaderField], endStream: Bool) {
+        let status = Int(fields.first { $0.name == ":status" }?.value ?? "") ?? 0
+        guard status >= 200 else { return }
+        var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(fields.count)
+        for field in fields where !field.name.hasPrefix(":") { headers.append((field.name, field.value)) }
+        onPart?(.success(.head(HTTPResponseHead(status: status, reason: "", version: 20, headers: headers))))
+        if endStream { ended() }
+    }
+
+    func receivedBody(_ data: ByteBuffer, endStream: Bool) {
+        if data.readableBytes > 0 { onPart?(.success(.body(data))) }
+        if endStream { ended() }
+    }
+
+    func receivedTrailers(_ fields: [HeaderField]) {
+        onPart?(.success(.trailers(fields.map { ($0.name, $0.value) })))
+        ended()
+    }
+
+    private func ended() {
+        guard let deliver = onPart else { return }
+        onPart = nil
+        deliver(.success(.end))
+    }
+
+    func failed(_ failure: UpstreamFailure) {
+        id = nil
+        guard let deliver = onPart else { return }
+        onPart = nil
+        deliver(.failure(failure))
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+@testable import MeshProxy
+import MeshHTTP1
+import MeshHTTP2
+import MeshNet
+import MeshTestSupport
+import XCTest
+
+/// A cluster that asks for HTTP/2 (`http2_protocol_options`, Istio's grpc/http2 ports): the proxy speaks h2c with
+/// prior knowledge to a real MeshHTTP2 server, requests sharing a connection as streams, and maps the server's
+/// stream resets to Envoy's reset reasons and flags.
+final class HTTP2UpstreamTests: XCTestCase {
+    private var loop: EventLoop!
+    private var server: HTTP2Server!
+    private var proxy: ProxyServer!
+    private var listenerPort = 0
+    private var directory: URL!
+    private let seen = SeenRequests()
+
+    final class SeenRequests: @unchecked Sendable {
+        private let lock = NSLock()
+        private var requests: [(peer: String, request: HTTPRequest)] = []
+        private var counts: [String: Int] = [:]
+        func add(_ request: HTTPRequest, peer: String) -> Int {
+            lock.lock(); defer { lock.unlock() }
+            requests.append((peer, request))
+            counts[request.path, default: 0] += 1
+            return counts[request.path]!
+        }
+        var all: [(peer: String, request: HTTPRequest)] { lock.lock(); defer { lock.unlock() }; return requests }
+    }
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-h2-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        loop = try EventLoop(name: "h2-upstream")
+        loop.start()
+        let seen = seen
+        server = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop]) { request, responder in
+            let count = seen.add(request, peer: responder.peerAddress ?? "")
+            switch request.path {
+            case "/reset":
+                responder.reset(code: .internalError)
+            case "/refused-once":
+                if count == 1 { responder.reset(code: .refusedStream) } else { responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "second try\n")) }
+            case "/slow":
+                responder.loop.schedule(after: 0.3) { responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "slow\n")) }
+            case "/trailers":
+                responder.startStream(status: 200, headers: [("content-type", "text/plain")])
+                responder.sendBody(ByteBuffer(string: "body"))
+                responder.finish(trailers: [("x-checksum", "ok")])
+            default:
+                responder.respond(HTTPResponse(status: 200, headers: [("content-type", "text/plain"), ("x-upstream", "h2")],
+                                               body: Array("h2 \(request.method) \(request.target) \(request.header("host") ?? "") \(request.body.count)\n".utf8)))
+            }
+        }
+        server.start()
+    }
+
+    override func tearDown() {
+        proxy?.stop()
+        server?.stop()
+        loop?.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil) throws {
+        listenerPort = freeLocalPort()
+        let options = maxConcurrentStreams.map { "{max_concurrent_streams: \($0)}" } ?? "{}"
+        let retry = retryOn.map { ", retry_policy: {retry_on: \"\($0)\", num_retries: 1}" } ?? ""
+        let text = """
+        static_resources:
+          listeners:
+          - name: l
+            address: {socket_address: {address: 127.0.0.1, port_value: \(listenerPort)}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.http_connection_manager
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                  stat_prefix: l
+                  route_config:
+                    virtual_hosts:
+                    - {name: v, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: grpc\(retry)}}]}
+                  http_filters:
+                  - {name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
+                  access_log:
+                  - name: envoy.access_loggers.file
+                    typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(directory.path)/access.log}
+          clusters:
+          - name: grpc
+            connect_timeout: 1s
+            typed_extension_protocol_options:
+              envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+                "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+                explicit_http_config: {http2_protocol_options: \(options)}
+            load_assignment: {cluster_name: grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(server.port)}}}}]}]}
+        """
+        let file = directory.appendingPathComponent("envoy.yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: file.path), concurrency: 1,
+                                log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+        proxy.start()
+    }
+
+    private func get(_ path: String, method: String = "GET", body: String = "") throws -> TestResponse {
+        try TestClient.get(port: listenerPort, path: path, host: "app.local", method: method, body: body)
+    }
+
+    private func accessLog(lines: Int) -> String {
+        var log = ""
+        _ = eventually { log = (try? String(contentsOf: directory.appendingPathComponent("access.log"), encoding: .utf8)) ?? ""; return log.split(separator: "\n").count >= lines }
+        return log
+    }
+
+    func testRequestsToAnHTTP2ClusterGoAsStreamsOfOneH2CConnection() throws {
+        try start()
+        XCTAssertEqual(proxy.store.current.cluster(named: "grpc")?.wantsHTTP2Upstream, true)
+        for index in 0..<3 {
+            let answer = try get("/items/\(index)?q=1")
+            XCTAssertEqual(answer.status, 200)
+            XCTAssertEqual(answer.body, "h2 GET /items/\(index)?q=1 app.local 0\n")
+            XCTAssertEqual(answer.header("x-upstream"), "h2")
+            XCTAssertNotNil(answer.header("x-envoy-upstream-service-time"))
+        }
+        let posted = try get("/upload", method: "POST", body: String(repeating: "x", count: 100_000))
+        XCTAssertEqual(posted.body, "h2 POST /upload app.local 100000\n")
+        let requests = seen.all
+        XCTAssertEqual(requests.count, 4)
+        XCTAssertEqual(Set(requests.map(\.peer)).count, 1, "one upstream connection carries every request")
+        XCTAssertEqual(requests[0].request.version, 20)
+        XCTAssertNotNil(requests[0].request.header("x-request-id"))
+        XCTAssertEqual(requests[0].request.header("x-forwarded-proto"), "http")
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 1)
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_http2_total"), 1)
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_rq_total"), 4)
+        XCTAssertTrue(accessLog(lines: 4).contains("\"GET /items/0?q=1 HTTP/1.1\" 200 - 0 "))
+    }
+
+    func testAnAnswerWithTrailersReachesAnHTTP1ClientWithoutThem() throws {
+        try start()
+        let answer = try get("/trailers")
+        XCTAssertEqual(answer.status, 200)
+        XCTAssertEqual(answer.body, "body")
+        XCTAssertNil(answer.header("x-checksum"))
+    }
+
+    func testTrailersPassFromAnHTTP2UpstreamToAnHTTP2Client() throws {
+        try start()
+        let client = try H2Client(port: listenerPort, loop: loop)
+        defer { client.close() }
+        let answer = try client.send(HTTPRequest(method: "GET", target: "/trailers", headers: [("host", "app.local")]))
+        XCTAssertEqual(answer.status, 200)
+        XCTAssertEqual(String(decoding: answer.body, as: UTF8.self), "body")
+        XCTAssertEqual(answer.header("x-checksum"), "ok", "the trailer arrives")
+    }
+
+    func testAStreamResetByTheUpstreamAnswers503WithTheUpstreamRemoteResetFlag() throws {
+        try start()
+        let answer = try get("/reset")
+        XCTAssertEqual(answer.status, 503)
+        XCTAssertEqual(answer.body, "upstream connect error or disconnect/reset before headers. reset reason: remote reset")
+        let log = accessLog(lines: 1)
+        XCTAssertTrue(log.contains("\"GET /reset HTTP/1.1\" 503 UR 0 85 "), log)
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_rq_rx_reset"), 1)
+        // The connection carries on for the next request.
+        XCTAssertEqual(try get("/after").status, 200)
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 1)
+    }
+
+    func testARefusedStreamIsRetriedUnderRefusedStream() throws {
+        try start(retryOn: "refused-stream")
+        let answer = try get("/refused-once")
+        XCTAssertEqual(answer.status, 200)
+        XCTAssertEqual(answer.body, "second try\n")
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_rq_retry"), 1)
+    }
+
+    func testMaxConcurrentStreamsOpensAnotherConnectionForTheRequestThatDoesNotFit() throws {
+        try start(maxConcurrentStreams: 1)
+        let port = listenerPort
+        let group = DispatchGroup()
+        let statuses = LockedStatuses()
+        for _ in 0..<2 {
+            DispatchQueue.global().async(group: group) {
+                statuses.add((try? TestClient.get(port: port, path: "/slow", host: "app.local").status) ?? 0)
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 20), .success)
+        XCTAssertEqual(statuses.values, [200, 200])
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 2)
+        XCTAssertEqual(Set(seen.all.map(\.peer)).count, 2)
+    }
+
+    final class LockedStatuses: @unchecked Sendable {
+        private let lock = NSLock()
+        private var list: [Int] = []
+        func add(_ value: Int) { lock.lock(); list.append(value); lock.unlock() }
+        var values: [Int] { lock.lock(); defer { lock.unlock() }; return list }
+    }
+}
