@@ -50,6 +50,36 @@ public struct Cluster: Sendable {
     public var localityWeighted = false
     /// STRICT_DNS/LOGICAL_DNS: how the endpoints' names are looked up and re-looked up.
     public var dns = DNSSettings()
+    /// ORIGINAL_DST: where a request's destination comes from, and how long an unused host stays.
+    public var originalDestination = OriginalDestinationSettings()
+}
+
+/// An ORIGINAL_DST cluster's `original_dst_lb_config` and `cleanup_interval`.
+public struct OriginalDestinationSettings: Sendable, Equatable {
+    /// `use_http_header`: an HTTP request's `httpHeaderName` header (`IP:PORT`) names its destination; without
+    /// the header the downstream connection's original destination is used.
+    public var useHTTPHeader = false
+    /// `http_header_name`, lowercased (Envoy's default `x-envoy-original-dst-host`).
+    public var httpHeaderName = "x-envoy-original-dst-host"
+    /// `upstream_port_override`: this port instead of the destination's.
+    public var portOverride: Int?
+    /// `cleanup_interval`: a host no request used for this long leaves the cluster (Envoy's default 5 s).
+    public var cleanupInterval = 5.0
+    public init() {}
+
+    /// Where a request goes: the header's `IP:PORT` when the header is used and present, else `downstreamLocal`
+    /// (`IP:PORT`, the connection's original destination); nil when the address is not an IP and port.
+    public func destination(headers: [(name: String, value: String)], downstreamLocal: String?) -> SocketAddress? {
+        var text = downstreamLocal
+        if useHTTPHeader, let value = headers.first(where: { $0.name.lowercased() == httpHeaderName })?.value {
+            text = value.trimmingCharacters(in: .whitespaces)
+        }
+        guard let text, let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        var host = Substring(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() } else if host.contains(":") { return nil }
+        guard CIDRRange.isAddress(String(host)) else { return nil }
+        return SocketAddress(host: String(host), port: portOverride ?? port)
+    }
 }
 
 /// A DNS cluster's `dns_refresh_rate`, `dns_failure_refresh_rate` and `dns_lookup_family`.
@@ -159,8 +189,25 @@ extension Cluster {
             guard let host = service["host"]?.string else { return nil }
             return IstioService(host: host, name: service["name"]?.string ?? String(host.prefix { $0 != "." }), namespace: service["namespace"]?.string ?? "unknown")
         }
-        reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "filters", "upstream_connection_options",
-                      "original_dst_lb_config", "cleanup_interval", "dns_jitter")
+        reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "filters", "upstream_connection_options", "dns_jitter")
+        var originalDestination = OriginalDestinationSettings()
+        if let cleanup = try reader.duration("cleanup_interval") {
+            guard cleanup > 0 else { throw reader.error("must be above 0", at: reader.field("cleanup_interval"), path: [.key("cleanup_interval")]) }
+            originalDestination.cleanupInterval = cleanup
+        }
+        _ = try reader.object("original_dst_lb_config") { config throws(ProxyConfigError) in
+            guard kind == .originalDestination else { throw config.error("needs type: ORIGINAL_DST") }
+            originalDestination.useHTTPHeader = try config.bool("use_http_header") ?? false
+            if let name = try config.string("http_header_name"), !name.isEmpty {
+                guard HeaderName.isValid(name) else { throw config.error("\(name) is not a valid header name", at: config.field("http_header_name"), path: [.key("http_header_name")]) }
+                originalDestination.httpHeaderName = name.lowercased()
+            }
+            if let port = try config.integer("upstream_port_override", maximum: 65535) {
+                guard port > 0 else { throw config.error("must be a port from 1 to 65535", at: config.field("upstream_port_override"), path: [.key("upstream_port_override")]) }
+                originalDestination.portOverride = port
+            }
+            if config.has("metadata_key") { throw config.error("metadata_key (the destination from metadata) is not supported", path: [.key("metadata_key")]) }
+        }
         let dns = try readDNSSettings(reader)
         let connectTimeout = try reader.duration("connect_timeout") ?? 5
         let policyNames = LoadBalancing.allCases.map(\.rawValue) + (kind == .originalDestination ? ["CLUSTER_PROVIDED"] : [])
@@ -289,7 +336,7 @@ extension Cluster {
                        maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, http2MaxConcurrentStreams: maxStreams, ringSize: ring, maglevTableSize: maglevSize,
                        source: JSONValue(yaml: reader.node), eds: eds, istioService: service,
                        connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil },
-                       localityWeighted: localityWeighted, dns: dns)
+                       localityWeighted: localityWeighted, dns: dns, originalDestination: originalDestination)
     }
 
     /// `dns_refresh_rate` (at least 1ms, as Envoy requires), `dns_failure_refresh_rate`, `dns_lookup_family`;

@@ -18,6 +18,8 @@ final class ConnectionSetup {
     /// Bytes read while looking, handed on to the chain.
     private var buffered: [UInt8] = []
     private var proxyHeaderRead = false
+    /// The original destination is known (`DownstreamConnectionInfo.localAddressRestored`).
+    private var localRestored = false
     private var handedOff = false
     private var timer: EventLoop.TimerID?
     private var retainSelf: ConnectionSetup?
@@ -35,6 +37,7 @@ final class ConnectionSetup {
 
     func begin() {
         proxyHeaderRead = !listener.inspection.runs(.proxyProtocol, destination: local)
+        localRestored = listener.useOriginalDestination || listener.inspection.runs(.originalDestination, destination: local)
         guard needsBytes() else { return choose(timedOut: false) }
         retainSelf = self
         tcp.onData = { [self] bytes in
@@ -81,6 +84,7 @@ final class ConnectionSetup {
             case .addresses(let source, let destination, let length):
                 buffered.removeFirst(length)
                 (remote, local) = (source, destination)
+                localRestored = true
             }
             proxyHeaderRead = true
             if !needsBytes() { return choose(timedOut: false) }
@@ -144,7 +148,8 @@ final class ConnectionSetup {
     private func serve(_ chain: FilterChain, initial: ByteBuffer?, prefix: String) {
         runtime.stats.increment(prefix + "downstream_cx_total")
         runtime.stats.adjust(prefix + "downstream_cx_active", by: 1)
-        let info = DownstreamConnectionInfo(localAddress: local, remoteAddress: remote)
+        var info = DownstreamConnectionInfo(localAddress: local, remoteAddress: remote)
+        info.localAddressRestored = localRestored
         guard let tls = chain.tls else {
             tcp.onData = { _ in }
             tcp.onClose = {}

@@ -74,8 +74,20 @@ public final class ProxyServer: @unchecked Sendable {
         if cluster.config.kind == .strictDNS || cluster.config.kind == .logicalDNS {
             loops[0].execute { [self] in scheduleDNSRefresh(cluster, after: cluster.config.dns.refreshRate) }
         }
+        if cluster.config.kind == .originalDestination {
+            loops[0].execute { [self] in scheduleCleanup(cluster, every: cluster.config.originalDestination.cleanupInterval) }
+        }
         guard let interval = cluster.config.outlierDetection?.interval, interval > 0 else { return }
         loops[0].execute { [self] in scheduleOutlierTick(cluster, every: interval) }
+    }
+
+    /// ORIGINAL_DST: unused hosts leave at every `cleanup_interval`.
+    private func scheduleCleanup(_ cluster: UpstreamCluster, every interval: Double) {
+        loops[0].schedule(after: interval) { [weak self, weak cluster] in
+            guard let self, let cluster, runtime.clusters[cluster.config.name] === cluster else { return }
+            cluster.sweepOriginalDestinations()
+            scheduleCleanup(cluster, every: interval)
+        }
     }
 
     /// The next lookup of a DNS cluster's names, off the loop; after a failure the failure refresh rate applies.

@@ -207,8 +207,11 @@ final class ProxyStream {
         let hash = policies.isEmpty ? nil : RequestHash.compute(policies, headers: request.headers,
                                                                 query: RouteSelection.queryParameters(RouteSelection.splitTarget(request.target).query),
                                                                 sourceIP: downstream.info.remoteHost, generate: { [self] cookie in generateCookie(cookie) })
-        guard let chosen = cluster.chooseHost(hash: hash, avoid: policy?.previousHosts == true ? attemptedHosts : [],
-                                              attempts: policy?.hostSelectionMaxAttempts ?? 1) else {
+        let picked = cluster.config.kind == .originalDestination
+            ? cluster.originalDestinationHost(cluster.config.originalDestination.destination(headers: request.headers,
+                                                                                         downstreamLocal: downstream.info.localAddressRestored ? downstream.info.localAddress : nil))
+            : cluster.chooseHost(hash: hash, avoid: policy?.previousHosts == true ? attemptedHosts : [], attempts: policy?.hostSelectionMaxAttempts ?? 1)
+        guard let chosen = picked else {
             runtime.stats.increment(cluster.statPrefix + "upstream_cx_none_healthy")
             log.flags.removeAll { $0 == .upstreamConnectionFailure || $0 == .upstreamRetryLimitExceeded }
             return reply(.noHealthyUpstream)

@@ -20,6 +20,8 @@ final class TCPProxySession {
     private let listenerStatPrefix: String
     /// The connection's `istio_tcp_*` labels, once it reached its upstream (with a network `istio.stats` filter).
     private var istioExchange: IstioExchange?
+    /// Whether the connection's original destination is known (for an ORIGINAL_DST cluster).
+    private let restored: Bool
     /// Bytes already in `istio_tcp_*_bytes_total` (periodic reports add what came since).
     private var reportedSent = 0, reportedReceived = 0
     private var reportTimer: EventLoop.TimerID?
@@ -36,6 +38,7 @@ final class TCPProxySession {
         self.runtime = runtime
         self.loop = loop
         self.listenerStatPrefix = listenerStatPrefix
+        restored = info.localAddressRestored
         log.downstreamLocalAddress = info.localAddress
         log.downstreamRemoteAddress = info.remoteAddress
         log.requestedServerName = info.tls?.serverName
@@ -121,9 +124,9 @@ final class TCPProxySession {
     /// cluster the address the client meant to reach (this connection's local address), in plaintext.
     private func destination(in cluster: UpstreamCluster) -> (SocketAddress, TLSContextConfig?)? {
         if cluster.config.kind == .originalDestination {
-            let host = DownstreamConnectionInfo.host(of: log.downstreamLocalAddress ?? "")
-            guard let port = log.downstreamLocalAddress?.split(separator: ":").last.flatMap({ Int($0) }), !host.isEmpty else { return nil }
-            return (SocketAddress(host: host, port: port), cluster.config.tls)
+            let destination = cluster.config.originalDestination.destination(headers: [], downstreamLocal: restored ? log.downstreamLocalAddress : nil)
+            guard let host = cluster.originalDestinationHost(destination) else { return nil }
+            return (cluster.endpoint(host).address, cluster.config.tls)
         }
         guard let host = cluster.chooseHost(hash: nil, avoid: [], attempts: 1) else { return nil }
         let endpoint = cluster.endpoint(host)

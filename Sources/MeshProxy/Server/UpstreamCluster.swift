@@ -27,6 +27,8 @@ public final class UpstreamCluster: @unchecked Sendable {
     private var dnsAnswers: [[String]?]
     /// The present hosts' priority levels, ascending (P=0 first).
     private var hostPriorities: [Int]
+    /// ORIGINAL_DST: hosts a request went to since the last cleanup sweep.
+    private var usedSinceSweep: Set<Int> = []
     /// Per priority level, the locality round robin of `locality_weighted_lb_config`.
     private var localityPickers: [Int: LocalityPicker] = [:]
     let lookup: DNSLookup
@@ -85,7 +87,8 @@ public final class UpstreamCluster: @unchecked Sendable {
     /// healthy (all ejected with panic mode off, or no hosts at all).
     func chooseHost(hash: UInt64?, avoid: Set<Int>, attempts: Int) -> Int? {
         lock.lock(); defer { lock.unlock() }
-        guard !hosts.isEmpty else { return nil }
+        // An ORIGINAL_DST cluster's hosts are its requests' destinations (`originalDestinationHost`), never balanced.
+        guard !hosts.isEmpty, config.kind != .originalDestination else { return nil }
         if hosts.count == 1 && removedHosts.isEmpty {
             // One host (the usual sidecar cluster): the general path's answer without its arrays. Ejected, it is
             // used anyway in panic mode, which a threshold above 0 always reaches with no healthy host.
@@ -348,6 +351,51 @@ extension UpstreamCluster {
             hostPriorities = Array(Set(hosts.indices.filter { !removedHosts.contains($0) }.map { hosts[$0].priority })).sorted()
         }
         return changed
+    }
+}
+
+extension UpstreamCluster {
+    /// ORIGINAL_DST: the host for a request to `destination`, added on first use (a removed one taken again); nil
+    /// when the request has no usable destination.
+    func originalDestinationHost(_ destination: SocketAddress?) -> Int? {
+        guard let destination, config.kind == .originalDestination else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        let key = destination.description
+        if let slot = addresses.firstIndex(of: key) {
+            usedSinceSweep.insert(slot)
+            guard removedHosts.remove(slot) != nil else { return slot }
+            detector?.rejoin(slot)
+        } else {
+            hosts.append(ClusterEndpoint(address: destination, weight: 1, region: "", zone: "", subZone: "", priority: 0))
+            addresses.append(key)
+            hostCounters.append(HostCounters())
+            detector?.addHost()
+            usedSinceSweep.insert(hosts.count - 1)
+        }
+        let total = hosts.count - removedHosts.count
+        stats.increment(statPrefix + "membership_change")
+        stats.set(statPrefix + "membership_total", to: total)
+        stats.set(statPrefix + "membership_healthy", to: total - (detector?.ejectedCount ?? 0))
+        return addresses.firstIndex(of: key)
+    }
+
+    /// ORIGINAL_DST's `cleanup_interval` sweep: hosts no request used since the last sweep, with none under way, leave.
+    func sweepOriginalDestinations() {
+        lock.lock()
+        var removed = 0
+        for slot in hosts.indices where !removedHosts.contains(slot) && !usedSinceSweep.contains(slot) && hostCounters[slot].activeRequests == 0 {
+            removedHosts.insert(slot)
+            detector?.forget(slot)
+            removed += 1
+        }
+        usedSinceSweep.removeAll()
+        let total = hosts.count - removedHosts.count
+        lock.unlock()
+        guard removed > 0 else { return }
+        stats.increment(statPrefix + "membership_change")
+        stats.set(statPrefix + "membership_total", to: total)
+        stats.set(statPrefix + "membership_healthy", to: total)
     }
 }
 
