@@ -46,6 +46,50 @@ public struct Cluster: Sendable {
     public var connectionIdleTimeout: Double = 3600
     /// `common_http_protocol_options.max_connection_duration`: a connection this old closes once its request is done.
     public var maxConnectionDuration: Double? = nil
+    /// `common_lb_config.locality_weighted_lb_config`: requests go to localities by their `load_balancing_weight`.
+    public var localityWeighted = false
+    /// STRICT_DNS/LOGICAL_DNS: how the endpoints' names are looked up and re-looked up.
+    public var dns = DNSSettings()
+    /// ORIGINAL_DST: where a request's destination comes from, and how long an unused host stays.
+    public var originalDestination = OriginalDestinationSettings()
+}
+
+/// An ORIGINAL_DST cluster's `original_dst_lb_config` and `cleanup_interval`.
+public struct OriginalDestinationSettings: Sendable, Equatable {
+    /// `use_http_header`: an HTTP request's `httpHeaderName` header (`IP:PORT`) names its destination; without
+    /// the header the downstream connection's original destination is used.
+    public var useHTTPHeader = false
+    /// `http_header_name`, lowercased (Envoy's default `x-envoy-original-dst-host`).
+    public var httpHeaderName = "x-envoy-original-dst-host"
+    /// `upstream_port_override`: this port instead of the destination's.
+    public var portOverride: Int?
+    /// `cleanup_interval`: a host no request used for this long leaves the cluster (Envoy's default 5 s).
+    public var cleanupInterval = 5.0
+    public init() {}
+
+    /// Where a request goes: the header's `IP:PORT` when the header is used and present, else `downstreamLocal`
+    /// (`IP:PORT`, the connection's original destination); nil when the address is not an IP and port.
+    public func destination(headers: [(name: String, value: String)], downstreamLocal: String?) -> SocketAddress? {
+        var text = downstreamLocal
+        if useHTTPHeader, let value = headers.first(where: { $0.name.lowercased() == httpHeaderName })?.value {
+            text = value.trimmingCharacters(in: .whitespaces)
+        }
+        guard let text, let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        var host = Substring(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() } else if host.contains(":") { return nil }
+        guard CIDRRange.isAddress(String(host)) else { return nil }
+        return SocketAddress(host: String(host), port: portOverride ?? port)
+    }
+}
+
+/// A DNS cluster's `dns_refresh_rate`, `dns_failure_refresh_rate` and `dns_lookup_family`.
+public struct DNSSettings: Sendable, Equatable {
+    /// Seconds between lookups (Envoy's default 5s).
+    public var refreshRate = 5.0
+    /// Seconds before the next lookup after a failed one (`dns_failure_refresh_rate.base_interval`; default: `refreshRate`).
+    public var failureRefreshRate: Double? = nil
+    public var lookupFamily = DNSLookupFamily.auto
+    public init() {}
 }
 
 /// A Kubernetes or ServiceEntry service as istiod names it in cluster metadata.
@@ -72,6 +116,8 @@ public struct TransportSocketMatch: Sendable, Equatable {
 }
 
 public struct ClusterEndpoint: Sendable, Equatable {
+    /// The name a DNS cluster looked up to find this host (`/clusters`' `hostname`); empty otherwise.
+    public var hostname = ""
     /// The endpoint's `filter_metadata["envoy.transport_socket_match"]` (string values).
     public var transportSocketMetadata: [String: String] = [:]
     public var address: SocketAddress
@@ -80,6 +126,9 @@ public struct ClusterEndpoint: Sendable, Equatable {
     public var zone: String
     public var subZone: String
     public var priority: Int
+    /// The `load_balancing_weight` of the endpoint's locality (its `locality_lb_endpoints`); 0 when unset, which
+    /// under `locality_weighted_lb_config` means the locality takes no traffic.
+    public var localityWeight = 0
 }
 
 /// The default-priority limits; Envoy's defaults are 1024 connections, pending and requests, and 3 retries.
@@ -101,6 +150,19 @@ public struct OutlierDetectionConfig: Sendable, Equatable {
     public var enforcingConsecutive5xx = 100
     public var enforcingConsecutiveGatewayFailure = 0
     public var splitExternalLocalOriginErrors = false
+    /// Success-rate ejection: hosts with this many requests in an interval are judged, when at least
+    /// `successRateMinimumHosts` of them are; below mean - stdevFactor/1000 x stdev is an outlier.
+    public var successRateMinimumHosts = 5
+    public var successRateRequestVolume = 100
+    public var successRateStdevFactor = 1900
+    public var enforcingSuccessRate = 100
+    /// Failure-percentage ejection: a judged host failing at least `failurePercentageThreshold` percent.
+    public var failurePercentageThreshold = 85
+    public var failurePercentageMinimumHosts = 5
+    public var failurePercentageRequestVolume = 50
+    public var enforcingFailurePercentage = 0
+    /// `always_eject_one_host`: one ejection is allowed whatever `max_ejection_percent` says.
+    public var alwaysEjectOneHost = false
     public init() {}
 }
 
@@ -127,8 +189,26 @@ extension Cluster {
             guard let host = service["host"]?.string else { return nil }
             return IstioService(host: host, name: service["name"]?.string ?? String(host.prefix { $0 != "." }), namespace: service["namespace"]?.string ?? "unknown")
         }
-        reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "dns_lookup_family", "filters", "upstream_connection_options",
-                      "original_dst_lb_config", "cleanup_interval", "dns_refresh_rate", "respect_dns_ttl", "dns_jitter")
+        reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "filters", "upstream_connection_options", "dns_jitter")
+        var originalDestination = OriginalDestinationSettings()
+        if let cleanup = try reader.duration("cleanup_interval") {
+            guard cleanup > 0 else { throw reader.error("must be above 0", at: reader.field("cleanup_interval"), path: [.key("cleanup_interval")]) }
+            originalDestination.cleanupInterval = cleanup
+        }
+        _ = try reader.object("original_dst_lb_config") { config throws(ProxyConfigError) in
+            guard kind == .originalDestination else { throw config.error("needs type: ORIGINAL_DST") }
+            originalDestination.useHTTPHeader = try config.bool("use_http_header") ?? false
+            if let name = try config.string("http_header_name"), !name.isEmpty {
+                guard HeaderName.isValid(name) else { throw config.error("\(name) is not a valid header name", at: config.field("http_header_name"), path: [.key("http_header_name")]) }
+                originalDestination.httpHeaderName = name.lowercased()
+            }
+            if let port = try config.integer("upstream_port_override", maximum: 65535) {
+                guard port > 0 else { throw config.error("must be a port from 1 to 65535", at: config.field("upstream_port_override"), path: [.key("upstream_port_override")]) }
+                originalDestination.portOverride = port
+            }
+            if config.has("metadata_key") { throw config.error("metadata_key (the destination from metadata) is not supported", path: [.key("metadata_key")]) }
+        }
+        let dns = try readDNSSettings(reader)
         let connectTimeout = try reader.duration("connect_timeout") ?? 5
         let policyNames = LoadBalancing.allCases.map(\.rawValue) + (kind == .originalDestination ? ["CLUSTER_PROVIDED"] : [])
         let policy = try reader.enumeration("lb_policy", allowed: policyNames).flatMap(LoadBalancing.init(rawValue:)) ?? .roundRobin
@@ -158,22 +238,28 @@ extension Cluster {
             config.enforcingConsecutive5xx = try detection.integer("enforcing_consecutive_5xx", maximum: 100) ?? 100
             config.enforcingConsecutiveGatewayFailure = try detection.integer("enforcing_consecutive_gateway_failure", maximum: 100) ?? 0
             config.splitExternalLocalOriginErrors = try detection.bool("split_external_local_origin_errors") ?? false
-            // Success-rate and failure-percentage ejection are not implemented: only their "off" settings are accepted.
-            for key in ["enforcing_success_rate", "enforcing_failure_percentage", "enforcing_failure_percentage_local_origin",
-                        "enforcing_local_origin_success_rate", "enforcing_consecutive_local_origin_failure"] {
+            config.successRateMinimumHosts = try detection.integer("success_rate_minimum_hosts") ?? config.successRateMinimumHosts
+            config.successRateRequestVolume = try detection.integer("success_rate_request_volume") ?? config.successRateRequestVolume
+            config.successRateStdevFactor = try detection.integer("success_rate_stdev_factor") ?? config.successRateStdevFactor
+            config.enforcingSuccessRate = try detection.integer("enforcing_success_rate", maximum: 100) ?? config.enforcingSuccessRate
+            config.failurePercentageThreshold = try detection.integer("failure_percentage_threshold", maximum: 100) ?? config.failurePercentageThreshold
+            config.failurePercentageMinimumHosts = try detection.integer("failure_percentage_minimum_hosts") ?? config.failurePercentageMinimumHosts
+            config.failurePercentageRequestVolume = try detection.integer("failure_percentage_request_volume") ?? config.failurePercentageRequestVolume
+            config.enforcingFailurePercentage = try detection.integer("enforcing_failure_percentage", maximum: 100) ?? config.enforcingFailurePercentage
+            config.alwaysEjectOneHost = try detection.bool("always_eject_one_host") ?? false
+            // Local-origin ejection (with split_external_local_origin_errors) is not implemented: only "off" is accepted.
+            for key in ["enforcing_failure_percentage_local_origin", "enforcing_local_origin_success_rate", "enforcing_consecutive_local_origin_failure"] {
                 if let value = try detection.integer(key, maximum: 100), value != 0 {
-                    throw detection.error("\(key) above 0 is not supported yet (consecutive_5xx and consecutive_gateway_failure are)", path: [.key(key)])
+                    throw detection.error("\(key) above 0 is not supported yet (consecutive_5xx, consecutive_gateway_failure, success rate and failure percentage are)", path: [.key(key)])
                 }
             }
-            detection.ignore("success_rate_minimum_hosts", "success_rate_request_volume", "success_rate_stdev_factor",
-                             "failure_percentage_threshold", "failure_percentage_minimum_hosts", "failure_percentage_request_volume",
-                             "consecutive_local_origin_failure", "max_ejection_time_jitter")
+            detection.ignore("consecutive_local_origin_failure", "max_ejection_time_jitter")
             return config
         }
-        var panic = 0.5
+        var panic = 0.5, localityWeighted = false
         _ = try reader.object("common_lb_config") { common throws(ProxyConfigError) in
             if let threshold = try common.percent("healthy_panic_threshold") { panic = threshold }
-            if common.has("locality_weighted_lb_config") { throw common.error("locality weighting is not supported yet", path: [.key("locality_weighted_lb_config")]) }
+            localityWeighted = try common.object("locality_weighted_lb_config") { _ throws(ProxyConfigError) in true } ?? false
         }
         let tls = try reader.object("transport_socket") { socket throws(ProxyConfigError) in try TLSContextConfig.readTransportSocket(socket, downstream: false) } ?? nil
         let socketMatches = try reader.list("transport_socket_matches") { match throws(ProxyConfigError) -> TransportSocketMatch in
@@ -239,6 +325,9 @@ extension Cluster {
             throw reader.error("endpoint \(named.address) names a host; a \(kind.rawValue) cluster takes IP addresses (use type STRICT_DNS or LOGICAL_DNS to look names up)",
                                path: [.key("load_assignment")])
         }
+        if kind == .logicalDNS && endpoints.count != 1 {
+            throw reader.error("a LOGICAL_DNS cluster takes exactly one endpoint (it has \(endpoints.count))", path: [.key("load_assignment")])
+        }
         if kind == .originalDestination && !endpoints.isEmpty {
             throw reader.error("an ORIGINAL_DST cluster takes no load_assignment endpoints", path: [.key("load_assignment")])
         }
@@ -246,7 +335,26 @@ extension Cluster {
                        healthyPanicThreshold: panic, endpoints: endpoints, tls: tls, transportSocketMatches: socketMatches, kind: kind,
                        maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, http2MaxConcurrentStreams: maxStreams, ringSize: ring, maglevTableSize: maglevSize,
                        source: JSONValue(yaml: reader.node), eds: eds, istioService: service,
-                       connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil })
+                       connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil },
+                       localityWeighted: localityWeighted, dns: dns, originalDestination: originalDestination)
+    }
+
+    /// `dns_refresh_rate` (at least 1ms, as Envoy requires), `dns_failure_refresh_rate`, `dns_lookup_family`;
+    /// `respect_dns_ttl` is accepted but the system resolver gives no TTLs, so the refresh rate always applies.
+    static func readDNSSettings(_ reader: ConfigReader) throws(ProxyConfigError) -> DNSSettings {
+        var dns = DNSSettings()
+        if let rate = try reader.duration("dns_refresh_rate") {
+            guard rate >= 0.001 else { throw reader.error("must be at least 1ms", at: reader.field("dns_refresh_rate"), path: [.key("dns_refresh_rate")]) }
+            dns.refreshRate = rate
+        }
+        dns.failureRefreshRate = try reader.object("dns_failure_refresh_rate") { rate throws(ProxyConfigError) -> Double? in
+            _ = try rate.duration("max_interval")
+            return try rate.duration("base_interval")
+        } ?? nil
+        _ = try reader.bool("respect_dns_ttl")
+        dns.lookupFamily = try reader.enumeration("dns_lookup_family", allowed: ["AUTO", "V4_ONLY", "V6_ONLY", "V4_PREFERRED", "ALL"])
+            .flatMap(DNSLookupFamily.init(rawValue:)) ?? .auto
+        return dns
     }
 
     /// A `ClusterLoadAssignment`'s endpoints (the `cluster_name` is read but not checked here), with each endpoint's
@@ -262,8 +370,8 @@ extension Cluster {
                 zone = try place.string("zone") ?? ""
                 subZone = try place.string("sub_zone") ?? ""
             }
-            let priority = try locality.integer("priority") ?? 0
-            locality.ignore("load_balancing_weight")
+            let priority = try locality.integer("priority", maximum: 127) ?? 0
+            let localityWeight = try locality.integer("load_balancing_weight") ?? 0
             _ = try locality.list("lb_endpoints") { lbEndpoint throws(ProxyConfigError) in
                 var socketMetadata: [String: String] = [:]
                 for pair in lbEndpoint.field("metadata")?["filter_metadata"]?["envoy.transport_socket_match"]?.pairs ?? [] {
@@ -277,7 +385,7 @@ extension Cluster {
                     return try SocketAddress.read(endpoint)
                 }) else { throw lbEndpoint.error("needs an endpoint", path: [.key("endpoint")]) }
                 all.append(ClusterEndpoint(transportSocketMetadata: socketMetadata, address: address, weight: max(1, weight), region: region, zone: zone,
-                                           subZone: subZone, priority: priority))
+                                           subZone: subZone, priority: priority, localityWeight: localityWeight))
             }
         }
         return all
@@ -288,8 +396,14 @@ extension Cluster {
     /// The TLS settings for the endpoint at `index`: the first transport socket match its metadata satisfies, else
     /// the cluster's own transport socket.
     public func tls(forEndpoint index: Int) -> TLSContextConfig? {
-        guard !transportSocketMatches.isEmpty, endpoints.indices.contains(index) else { return tls }
-        let metadata = endpoints[index].transportSocketMetadata
+        guard endpoints.indices.contains(index) else { return tls }
+        return tls(for: endpoints[index])
+    }
+
+    /// The TLS settings for `endpoint`: the first transport socket match its metadata satisfies, else the cluster's.
+    public func tls(for endpoint: ClusterEndpoint) -> TLSContextConfig? {
+        guard !transportSocketMatches.isEmpty else { return tls }
+        let metadata = endpoint.transportSocketMetadata
         for match in transportSocketMatches where match.criteria.allSatisfy({ metadata[$0.key] == $0.value }) { return match.tls }
         return tls
     }

@@ -58,7 +58,74 @@ public struct ListenerInspection: Sendable, Equatable {
     public var proxyProtocol = false
     /// `original_dst`: the socket's own address is the original destination (no iptables in local mode).
     public var originalDestination = false
+    /// Each listener filter's `filter_disabled`: connections it matches skip that filter.
+    public var disabled: [Filter: ListenerFilterPredicate] = [:]
     public init() {}
+
+    public enum Filter: Sendable, Hashable { case tls, http, proxyProtocol, originalDestination }
+
+    /// Whether `filter` is configured and not disabled for a connection to `destination` (`ip:port`).
+    public func runs(_ filter: Filter, destination: String) -> Bool {
+        let configured: Bool
+        switch filter {
+        case .tls: configured = tls
+        case .http: configured = http
+        case .proxyProtocol: configured = proxyProtocol
+        case .originalDestination: configured = originalDestination
+        }
+        guard configured else { return false }
+        guard let predicate = disabled[filter] else { return true }
+        let port = destination.split(separator: ":").last.flatMap { Int($0) } ?? -1
+        return !predicate.matches(destinationPort: port)
+    }
+}
+
+/// A listener filter's `filter_disabled` (`ListenerFilterChainMatchPredicate`): which connections skip the filter.
+public indirect enum ListenerFilterPredicate: Sendable, Equatable {
+    case any
+    /// `destination_port_range`: start included, end excluded.
+    case destinationPorts(Range<Int>)
+    case or([ListenerFilterPredicate])
+    case and([ListenerFilterPredicate])
+    case not(ListenerFilterPredicate)
+
+    public func matches(destinationPort port: Int) -> Bool {
+        switch self {
+        case .any: return true
+        case .destinationPorts(let range): return range.contains(port)
+        case .or(let rules): return rules.contains { $0.matches(destinationPort: port) }
+        case .and(let rules): return rules.allSatisfy { $0.matches(destinationPort: port) }
+        case .not(let rule): return !rule.matches(destinationPort: port)
+        }
+    }
+
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> ListenerFilterPredicate {
+        var found: [ListenerFilterPredicate] = []
+        if let any = try reader.bool("any_match") {
+            guard any else { throw reader.error("any_match must be true when set", path: [.key("any_match")]) }
+            found.append(.any)
+        }
+        if let range = try reader.object("destination_port_range", { range throws(ProxyConfigError) -> Range<Int> in
+            let start = try range.integer("start", maximum: 65536) ?? 0, end = try range.integer("end", maximum: 65536) ?? 0
+            guard start < end else { throw range.error("start (\(start)) must be below end (\(end)); end is not included") }
+            return start..<end
+        }) { found.append(.destinationPorts(range)) }
+        for (key, make) in [("or_match", ListenerFilterPredicate.or), ("and_match", ListenerFilterPredicate.and)] {
+            if let rules = try reader.object(key, { set throws(ProxyConfigError) in
+                try set.list("rules") { rule throws(ProxyConfigError) in try ListenerFilterPredicate.read(rule) }
+            }) {
+                guard !rules.isEmpty else { throw reader.error("needs at least one rule", path: [.key(key), .key("rules")]) }
+                found.append(make(rules))
+            }
+        }
+        if let inner = try reader.object("not_match", { rule throws(ProxyConfigError) in try ListenerFilterPredicate.read(rule) }) { found.append(.not(inner)) }
+        try reader.finish()  // an unknown rule is named before "needs one of"
+        guard found.count == 1 else {
+            throw reader.error(found.isEmpty ? "needs one of any_match, destination_port_range, or_match, and_match, not_match"
+                                             : "takes only one of any_match, destination_port_range, or_match, and_match, not_match")
+        }
+        return found[0]
+    }
 }
 
 public struct FilterChainMatch: Sendable, Equatable {
@@ -167,7 +234,17 @@ public struct TCPProxyConfig: Sendable {
 /// A file access log with a text format (`%START_TIME%` ... command operators).
 public struct AccessLogConfig: Sendable {
     public var path: String
-    public var format: String?
+    public var format: String? {
+        didSet { usesUpstreamLocalAddress = format?.contains("%UPSTREAM_LOCAL_ADDRESS%") ?? false }
+    }
+    /// Whether the format prints `%UPSTREAM_LOCAL_ADDRESS%` (only then is the upstream socket asked for it).
+    public private(set) var usesUpstreamLocalAddress: Bool
+
+    public init(path: String, format: String?) {
+        self.path = path
+        self.format = format
+        usesUpstreamLocalAddress = format?.contains("%UPSTREAM_LOCAL_ADDRESS%") ?? false
+    }
 }
 
 extension Listener {
@@ -188,14 +265,16 @@ extension Listener {
         var inspection = ListenerInspection()
         let filters = try reader.list("listener_filters") { filter throws(ProxyConfigError) -> String in
             let name = try filter.requiredString("name")
-            if filter.has("filter_disabled") { throw filter.error("filter_disabled is not supported", path: [.key("filter_disabled")]) }
+            let disabled = try filter.object("filter_disabled") { predicate throws(ProxyConfigError) in try ListenerFilterPredicate.read(predicate) }
+            var kind: ListenerInspection.Filter?
             _ = try filter.object("typed_config") { typed throws(ProxyConfigError) in
                 switch try typed.typeName() {
-                case tlsInspectorType: inspection.tls = true; typed.ignore("enable_ja3_fingerprinting", "enable_ja4_fingerprinting")
-                case httpInspectorType: inspection.http = true
-                case originalDestinationType: inspection.originalDestination = true
+                case tlsInspectorType: inspection.tls = true; kind = .tls; typed.ignore("enable_ja3_fingerprinting", "enable_ja4_fingerprinting")
+                case httpInspectorType: inspection.http = true; kind = .http
+                case originalDestinationType: inspection.originalDestination = true; kind = .originalDestination
                 case proxyProtocolType:
                     inspection.proxyProtocol = true
+                    kind = .proxyProtocol
                     if try typed.bool("allow_requests_without_proxy_protocol") == true {
                         throw typed.error("is not supported (clients of this listener must send a PROXY header)",
                                           path: [.key("allow_requests_without_proxy_protocol")])
@@ -207,6 +286,7 @@ extension Listener {
                 default: throw filter.error("\(name) is not supported")
                 }
             }
+            if let disabled, let kind { inspection.disabled[kind] = disabled }
             return name
         }
         let additional = try reader.list("additional_addresses") { extra throws(ProxyConfigError) in try SocketAddress.read(extra) }

@@ -184,9 +184,13 @@ public struct StreamDuration: Sendable {
     }
 }
 
-/// A `request_mirror_policies` entry: a copy of a share of the route's requests goes to `cluster`.
+/// A `request_mirror_policies` entry: a copy of a share of the route's requests goes to `cluster`, or to the
+/// cluster the request's `cluster_header` names (no header, or no such cluster: no copy).
 public struct MirrorPolicy: Sendable, Equatable {
+    /// Empty when `clusterHeader` names the shadow.
     public var cluster: String
+    /// `cluster_header`, lowercased.
+    public var clusterHeader: String? = nil
     /// `runtime_fraction.default_value` as a fraction of 1 (absent: every request).
     public var fraction: Double
     /// `disable_shadow_host_suffix_append`: keep the Host as it is instead of adding `-shadow`.
@@ -461,8 +465,13 @@ extension Redirect {
 
 extension MirrorPolicy {
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> MirrorPolicy {
-        if reader.has("cluster_header") { throw reader.error("cluster_header is not supported: name the shadow cluster in cluster", path: [.key("cluster_header")]) }
-        let cluster = try reader.requiredString("cluster")
+        let named = try reader.string("cluster"), header = try reader.string("cluster_header")
+        guard (named?.isEmpty ?? true) != (header?.isEmpty ?? true) else {
+            throw reader.error("needs exactly one of cluster (the shadow cluster's name) and cluster_header (the request header naming it)")
+        }
+        if let header, !HeaderName.isValid(header) {
+            throw reader.error("\(header) is not a valid header name", at: reader.field("cluster_header"), path: [.key("cluster_header")])
+        }
         var fraction = 1.0
         _ = try reader.object("runtime_fraction") { runtime throws(ProxyConfigError) in
             runtime.ignore("runtime_key")  // no runtime layer: the default value applies
@@ -470,7 +479,7 @@ extension MirrorPolicy {
         }
         _ = try reader.bool("trace_sampled")  // no tracer: nothing to sample
         let keepsHost = try reader.bool("disable_shadow_host_suffix_append") ?? false
-        return MirrorPolicy(cluster: cluster, fraction: fraction, keepsHost: keepsHost)
+        return MirrorPolicy(cluster: named ?? "", clusterHeader: header?.lowercased(), fraction: fraction, keepsHost: keepsHost)
     }
 }
 

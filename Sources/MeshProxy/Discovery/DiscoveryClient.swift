@@ -196,7 +196,7 @@ extension ProxyServer {
     /// value (new streams take it; streams under way keep theirs), then the listening sockets.
     func install(_ configuration: ProxyConfiguration) {
         let fresh = runtime.updateClusters(to: configuration)
-        for cluster in fresh { startOutlierTicks(cluster) }
+        for cluster in fresh { startClusterTimers(cluster) }
         retireReplacedPools()
         for listener in configuration.listeners { declareStats(of: listener) }
         store.replace(with: configuration)

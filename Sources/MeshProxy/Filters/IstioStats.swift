@@ -14,14 +14,18 @@ public struct IstioStatsConfig: Sendable, Equatable {
     /// `disable_host_header_fallback`: with no Istio service on the cluster, `destination_service` is `unknown`
     /// rather than the request's host (istiod sets it on inbound listeners).
     public var disableHostHeaderFallback = false
+    /// `tcp_reporting_duration` (Istio's default 5 s): how often an open TCP connection's byte counts are added to
+    /// `istio_tcp_sent_bytes_total` and `istio_tcp_received_bytes_total`, so a long connection shows its traffic
+    /// before it closes.
+    public var tcpReportingInterval = 5.0
 
     static let type = "stats.PluginConfig"
 
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> IstioStatsConfig {
         var config = IstioStatsConfig()
         config.disableHostHeaderFallback = try reader.bool("disable_host_header_fallback") ?? false
-        // The TCP metrics are written when a connection closes; periodic reports and stat rotation change nothing here.
-        _ = try reader.duration("tcp_reporting_duration")
+        if let interval = try reader.duration("tcp_reporting_duration"), interval > 0 { config.tcpReportingInterval = interval }
+        // Stat rotation changes nothing here: metrics are kept while the proxy runs.
         _ = try reader.duration("rotation_interval")
         _ = try reader.duration("graceful_deletion_interval")
         if let prefix = try reader.string("stat_prefix"), prefix != "istio" {
@@ -188,12 +192,18 @@ enum IstioMetrics {
         metrics.observe(Self.responseBytes, labels: labels, value: Double(responseBytes))
     }
 
-    /// A TCP connection opened (`opened`) or closed with its byte counts.
-    static func recordConnection(_ config: IstioStatsConfig, own: WorkloadIdentity, exchange: IstioExchange, opened: Bool,
+    /// A TCP connection's event: opened, a periodic report, or closed; `sent` and `received` are the bytes since
+    /// the last report.
+    enum ConnectionEvent { case opened, report, closed }
+
+    static func recordConnection(_ config: IstioStatsConfig, own: WorkloadIdentity, exchange: IstioExchange, event: ConnectionEvent,
                                  sent: Int, received: Int, into metrics: LabeledMetrics) {
         let labels = labels(config, own: own, exchange: exchange)
-        if opened { return metrics.add("istio_tcp_connections_opened_total", labels: labels) }
-        metrics.add("istio_tcp_connections_closed_total", labels: labels)
+        switch event {
+        case .opened: return metrics.add("istio_tcp_connections_opened_total", labels: labels)
+        case .closed: metrics.add("istio_tcp_connections_closed_total", labels: labels)
+        case .report: break
+        }
         metrics.add("istio_tcp_sent_bytes_total", labels: labels, by: sent)
         metrics.add("istio_tcp_received_bytes_total", labels: labels, by: received)
     }

@@ -26,8 +26,16 @@ final class RequestMirror {
     /// Starts the shadows `policies` pick for a request whose upstream head and body are `head` and `body`.
     static func start(_ policies: [MirrorPolicy], head: HTTPRequestHead, body: [UInt8], timeout: Double, runtime: ProxyRuntime, loopContext: LoopContext) {
         for policy in policies where policy.fraction >= 1 || Double.random(in: 0..<1) < policy.fraction {
-            guard let cluster = runtime.clusters[policy.cluster] else {
-                runtime.log.debug("request mirror: no cluster \(policy.cluster); the shadow request is not sent")
+            var name = policy.cluster
+            if let header = policy.clusterHeader {
+                guard let value = head.headers.first(where: { $0.name.lowercased() == header })?.value, !value.isEmpty else {
+                    runtime.log.debug("request mirror: the request has no \(header) header; the shadow request is not sent")
+                    continue
+                }
+                name = value
+            }
+            guard let cluster = runtime.clusters[name] else {
+                runtime.log.debug("request mirror: no cluster \(name); the shadow request is not sent")
                 continue
             }
             var shadow = head

@@ -18,6 +18,8 @@ final class ConnectionSetup {
     /// Bytes read while looking, handed on to the chain.
     private var buffered: [UInt8] = []
     private var proxyHeaderRead = false
+    /// The original destination is known (`DownstreamConnectionInfo.localAddressRestored`).
+    private var localRestored = false
     private var handedOff = false
     private var timer: EventLoop.TimerID?
     private var retainSelf: ConnectionSetup?
@@ -34,7 +36,8 @@ final class ConnectionSetup {
     }
 
     func begin() {
-        proxyHeaderRead = !listener.inspection.proxyProtocol
+        proxyHeaderRead = !listener.inspection.runs(.proxyProtocol, destination: local)
+        localRestored = listener.useOriginalDestination || listener.inspection.runs(.originalDestination, destination: local)
         guard needsBytes() else { return choose(timedOut: false) }
         retainSelf = self
         tcp.onData = { [self] bytes in
@@ -63,7 +66,7 @@ final class ConnectionSetup {
     private func needsBytes() -> Bool {
         if !proxyHeaderRead { return true }
         if !handedOff && listener.useOriginalDestination { handOff() }
-        return listener.inspection.tls || listener.inspection.http
+        return listener.inspection.runs(.tls, destination: local) || listener.inspection.runs(.http, destination: local)
     }
 
     /// Runs the filters on what has arrived; chooses the chain once they are done.
@@ -81,6 +84,7 @@ final class ConnectionSetup {
             case .addresses(let source, let destination, let length):
                 buffered.removeFirst(length)
                 (remote, local) = (source, destination)
+                localRestored = true
             }
             proxyHeaderRead = true
             if !needsBytes() { return choose(timedOut: false) }
@@ -99,7 +103,7 @@ final class ConnectionSetup {
     /// What the inspectors know; nil while they wait for more bytes (unless `final`).
     private func inspect(final: Bool) -> ConnectionFacts? {
         var facts = ConnectionFacts(destination: local, source: remote)
-        if listener.inspection.tls {
+        if listener.inspection.runs(.tls, destination: local) {
             switch ClientHelloInspection.inspect(buffered) {
             case .needMore: if !final { return nil }
             case .notTLS: break
@@ -109,7 +113,7 @@ final class ConnectionSetup {
                 facts.applicationProtocols = protocols
             }
         }
-        if listener.inspection.http && facts.transportProtocol == "raw_buffer" {
+        if listener.inspection.runs(.http, destination: local) && facts.transportProtocol == "raw_buffer" {
             switch HTTPInspection.inspect(buffered) {
             case .needMore: if !final { return nil }
             case .unknown: break
@@ -144,7 +148,8 @@ final class ConnectionSetup {
     private func serve(_ chain: FilterChain, initial: ByteBuffer?, prefix: String) {
         runtime.stats.increment(prefix + "downstream_cx_total")
         runtime.stats.adjust(prefix + "downstream_cx_active", by: 1)
-        let info = DownstreamConnectionInfo(localAddress: local, remoteAddress: remote)
+        var info = DownstreamConnectionInfo(localAddress: local, remoteAddress: remote)
+        info.localAddressRestored = localRestored
         guard let tls = chain.tls else {
             tcp.onData = { _ in }
             tcp.onClose = {}

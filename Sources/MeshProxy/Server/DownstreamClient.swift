@@ -25,4 +25,15 @@ protocol DownstreamClient: AnyObject {
     func abort()
     /// The stream is done (its log written): read the next request, or close.
     func streamFinished(keepAlive: Bool)
+    /// Whether the client takes the answer as fast as it comes: false while more than the high watermark of it
+    /// waits to be written, when the proxy stops reading the upstream.
+    var isWritable: Bool { get }
+    /// Runs `resume` once, when the client is writable again (below the low watermark).
+    func whenWritable(_ resume: @escaping () -> Void)
+}
+
+extension DownstreamClient {
+    /// A client without write flow control (an HTTP/2 stream, for now) is always writable.
+    var isWritable: Bool { true }
+    func whenWritable(_ resume: @escaping () -> Void) { resume() }
 }

@@ -8,6 +8,10 @@ struct DownstreamConnectionInfo: Sendable, Equatable {
     var remoteAddress: String
     /// Set when the connection is TLS.
     var tls: TLS?
+    /// Whether `localAddress` is the connection's original destination as Envoy counts it ("restored"): an
+    /// `original_dst` listener filter or `use_original_dst` saw it, or a PROXY header named it. Only then does
+    /// an ORIGINAL_DST cluster send the connection's requests there.
+    var localAddressRestored = false
 
     struct TLS: Sendable, Equatable {
         /// The SNI the client asked for.

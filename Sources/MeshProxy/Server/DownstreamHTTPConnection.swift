@@ -196,6 +196,17 @@ final class DownstreamHTTPConnection: DownstreamClient {
         tcp.resumeReading()
     }
 
+    var isWritable: Bool { tcp.isWritable }
+
+    func whenWritable(_ resume: @escaping () -> Void) {
+        guard !tcp.isWritable else { return resume() }
+        tcp.onWritabilityChanged = { [unowned self] writable in
+            guard writable else { return }
+            tcp.onWritabilityChanged = { _ in }
+            resume()
+        }
+    }
+
     func writeResponseHead(status: Int, headers: [(name: String, value: String)], chunked: Bool) {
         chunkedResponse = chunked
         ResponseHead.encode(status: status, headers: headers, into: &spareHeadBuffer)

@@ -1,6 +1,16 @@
 /// Header-name comparisons for the data path: ASCII case folding on the bytes, with no lowercased copy.
 enum HeaderName {
     /// Whether `name` is `lowercase` in any case.
+    /// Whether `name` is a header field name: one or more of RFC 9110's token characters.
+    static func isValid(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+            default: return Array("!#$%&'*+-.^_`|~".utf8).contains(byte)
+            }
+        }
+    }
+
     static func equals(_ name: String, _ lowercase: StaticString) -> Bool {
         let count = lowercase.utf8CodeUnitCount
         guard name.utf8.count == count else { return false }

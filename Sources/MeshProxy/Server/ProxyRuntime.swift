@@ -30,6 +30,7 @@ final class ProxyRuntime: @unchecked Sendable {
         self.tlsContexts = tlsContexts
         var clusters: [String: UpstreamCluster] = [:]
         for cluster in store.current.clusters { clusters[cluster.name] = UpstreamCluster(cluster, stats: stats, tlsContexts: tlsContexts) }
+        Self.resolveFirst(Array(clusters.values))
         clusterState = clusters
     }
 
@@ -38,11 +39,11 @@ final class ProxyRuntime: @unchecked Sendable {
     /// under way finish on the state they took; a removed one goes. Returns the clusters that are new or changed.
     @discardableResult
     func updateClusters(to configuration: ProxyConfiguration) -> [UpstreamCluster] {
-        clusterLock.lock()
+        let current = clusters
         var next: [String: UpstreamCluster] = [:]
         var fresh: [UpstreamCluster] = []
         for cluster in configuration.clusters {
-            if let existing = clusterState[cluster.name], existing.config.source == cluster.source, existing.config.endpoints == cluster.endpoints {
+            if let existing = current[cluster.name], existing.config.source == cluster.source, existing.config.endpoints == cluster.endpoints {
                 next[cluster.name] = existing
             } else {
                 let created = UpstreamCluster(cluster, stats: stats, tlsContexts: tlsContexts)
@@ -50,9 +51,28 @@ final class ProxyRuntime: @unchecked Sendable {
                 fresh.append(created)
             }
         }
+        // A new DNS cluster warms (its first lookup) before it takes requests, outside the lock requests take.
+        Self.resolveFirst(fresh)
+        clusterLock.lock()
         clusterState = next
         clusterLock.unlock()
         return fresh
+    }
+
+    /// The first lookup of new DNS clusters, all at once on the resolver's queue, waiting at most 5 seconds (Envoy
+    /// holds a DNS cluster warming until its first answer; a later answer still lands, and refreshes follow).
+    static func resolveFirst(_ clusters: [UpstreamCluster]) {
+        let dns = clusters.filter { $0.config.kind == .strictDNS || $0.config.kind == .logicalDNS }
+        guard !dns.isEmpty else { return }
+        let group = DispatchGroup()
+        for cluster in dns {
+            group.enter()
+            HostResolver.onResolverQueue {
+                cluster.resolveHosts()
+                group.leave()
+            }
+        }
+        _ = group.wait(timeout: .now() + 5)
     }
 
     private let formatLock = NSLock()

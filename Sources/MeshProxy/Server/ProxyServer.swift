@@ -64,14 +64,42 @@ public final class ProxyServer: @unchecked Sendable {
         admin?.start()
         // What istio-agent's readiness probe asks for (`/stats?usedonly&filter=^(server.state|listener_manager.workers_started)`).
         stats.set("listener_manager.workers_started", to: 1)
-        for cluster in runtime.clusters.values { startOutlierTicks(cluster) }
+        for cluster in runtime.clusters.values { startClusterTimers(cluster) }
         startDiscovery()
         log.info("meshctl proxy started: \(listenerSet.count) listeners, \(runtime.clusters.count) clusters, \(concurrency) worker(s)")
     }
 
-    func startOutlierTicks(_ cluster: UpstreamCluster) {
+    /// A cluster's timers: outlier detection's interval, and a DNS cluster's lookups at `dns_refresh_rate`.
+    func startClusterTimers(_ cluster: UpstreamCluster) {
+        if cluster.config.kind == .strictDNS || cluster.config.kind == .logicalDNS {
+            loops[0].execute { [self] in scheduleDNSRefresh(cluster, after: cluster.config.dns.refreshRate) }
+        }
+        if cluster.config.kind == .originalDestination {
+            loops[0].execute { [self] in scheduleCleanup(cluster, every: cluster.config.originalDestination.cleanupInterval) }
+        }
         guard let interval = cluster.config.outlierDetection?.interval, interval > 0 else { return }
         loops[0].execute { [self] in scheduleOutlierTick(cluster, every: interval) }
+    }
+
+    /// ORIGINAL_DST: unused hosts leave at every `cleanup_interval`.
+    private func scheduleCleanup(_ cluster: UpstreamCluster, every interval: Double) {
+        loops[0].schedule(after: interval) { [weak self, weak cluster] in
+            guard let self, let cluster, runtime.clusters[cluster.config.name] === cluster else { return }
+            cluster.sweepOriginalDestinations()
+            scheduleCleanup(cluster, every: interval)
+        }
+    }
+
+    /// The next lookup of a DNS cluster's names, off the loop; after a failure the failure refresh rate applies.
+    private func scheduleDNSRefresh(_ cluster: UpstreamCluster, after delay: Double) {
+        loops[0].schedule(after: delay) { [weak self, weak cluster] in
+            guard let self, let cluster, runtime.clusters[cluster.config.name] === cluster else { return }
+            HostResolver.onResolverQueue { [weak self] in
+                let succeeded = cluster.resolveHosts()
+                let dns = cluster.config.dns
+                self?.loops[0].execute { self?.scheduleDNSRefresh(cluster, after: succeeded ? dns.refreshRate : dns.failureRefreshRate ?? dns.refreshRate) }
+            }
+        }
     }
 
     func declareStats(of listener: Listener) {

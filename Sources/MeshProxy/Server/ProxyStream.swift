@@ -42,6 +42,8 @@ final class ProxyStream {
     private var durationTimer: EventLoop.TimerID?
     private var streamIdleDeadline = 0.0
     private var responseStarted = false
+    /// The upstream is not read while the client is slow (see `pauseUpstream`).
+    private var upstreamPaused = false
     private var responseTrailers: [(name: String, value: String)] = []
     private var done = false
     private var random = SystemRandomNumberGenerator()
@@ -212,15 +214,18 @@ final class ProxyStream {
         let hash = policies.isEmpty ? nil : RequestHash.compute(policies, headers: request.headers,
                                                                 query: RouteSelection.queryParameters(RouteSelection.splitTarget(request.target).query),
                                                                 sourceIP: downstream.info.remoteHost, generate: { [self] cookie in generateCookie(cookie) })
-        guard let chosen = cluster.chooseHost(hash: hash, avoid: policy?.previousHosts == true ? attemptedHosts : [],
-                                              attempts: policy?.hostSelectionMaxAttempts ?? 1) else {
+        let picked = cluster.config.kind == .originalDestination
+            ? cluster.originalDestinationHost(cluster.config.originalDestination.destination(headers: request.headers,
+                                                                                         downstreamLocal: downstream.info.localAddressRestored ? downstream.info.localAddress : nil))
+            : cluster.chooseHost(hash: hash, avoid: policy?.previousHosts == true ? attemptedHosts : [], attempts: policy?.hostSelectionMaxAttempts ?? 1)
+        guard let chosen = picked else {
             runtime.stats.increment(cluster.statPrefix + "upstream_cx_none_healthy")
             log.flags.removeAll { $0 == .upstreamConnectionFailure || $0 == .upstreamRetryLimitExceeded }
             return reply(.noHealthyUpstream)
         }
         host = chosen
         if policy?.previousHosts == true { attemptedHosts.insert(chosen) }
-        log.upstreamHost = cluster.hostAddresses[chosen]
+        log.upstreamHost = cluster.hostAddress(chosen)
         // An idle connection first: the callback below (an allocation) is only made when the request must wait.
         if let idle = pool.takeIdle(host: chosen) { return send(on: idle) }
         switch pool.acquire(host: chosen, ready: { [weak self] result in
@@ -251,6 +256,7 @@ final class ProxyStream {
 
     private func send(on connection: any UpstreamExchange) {
         guard let cluster, let pool, let action, let route else { return }
+        if manager.accessLogs.contains(where: { $0.usesUpstreamLocalAddress }) { log.upstreamLocalAddress = connection.localAddress }
         guard cluster.open(.request) else {
             connection.endAttempt(reuse: true, pool: pool)
             runtime.stats.increment(cluster.statPrefix + "upstream_rq_pending_overflow")
@@ -329,6 +335,7 @@ final class ProxyStream {
             log.bytesSent += part.readableBytes
             downstream.writeResponseBody(part)
             downstream.flush()
+            if !downstream.isWritable { pauseUpstream() }
         case .success(.trailers(let trailers)):
             // Kept for the end; an HTTP/1.1 client gets none, as Envoy's codec sends none by default.
             responseTrailers = trailers
@@ -578,18 +585,34 @@ final class ProxyStream {
         }
     }
 
-    /// The client reads slowly (`paused`), or caught up: the answer's host is slowed down, or let go on.
+    /// The client reads slowly (`paused`), or caught up: the answer's host is slowed down, or let go on. An HTTP/2
+    /// client's connection says so; an HTTP/1.1 client's writability is checked after each body part (`pauseUpstream`).
     func downstreamBackpressure(paused: Bool) {
-        guard let connection else { return }
+        guard let connection, let cluster, paused != upstreamPaused else { return }
+        upstreamPaused = paused
+        runtime.stats.increment(cluster.statPrefix + (paused ? "upstream_flow_control_paused_reading_total" : "upstream_flow_control_resumed_reading_total"))
         if paused { connection.pauseReading() } else { connection.resumeReading() }
     }
 
     /// Ends the current attempt's hold on the connection and the circuit breakers.
+    /// Flow control: the client holds more of the answer than the high watermark, so the upstream is not read until
+    /// it takes it (the proxy buffers a bounded amount per stream, not the whole body).
+    private func pauseUpstream() {
+        guard !upstreamPaused, connection != nil else { return }
+        downstreamBackpressure(paused: true)
+        downstream.whenWritable { [weak self] in
+            guard let self, !done else { return }
+            downstreamBackpressure(paused: false)
+        }
+    }
+
     private func releaseAttempt(reuse: Bool) {
         guard let connection else { return }
         self.connection = nil
         connection.onPart = nil
         (streamingAttempt, attemptWaitsForBody) = (false, false)
+        // Parts read before the pause may have ended the answer: a connection going back to the pool reads again.
+        if upstreamPaused { upstreamPaused = false; connection.resumeReading() }
         if holdsRequest, let cluster {
             holdsRequest = false
             cluster.close(.request)
@@ -666,7 +689,7 @@ final class ProxyStream {
         managerStats.requestsCompleted.increment()
         if log.responseCode > 0 { managerStats.countResponse(log.responseCode) }
         managerStats.requestTime.observe(log.duration * 1000)
-        istioStats?.record(log, cluster: cluster?.config, upstreamTLS: cluster.flatMap { cluster in host.map { cluster.config.tls(forEndpoint: $0) != nil } } ?? false,
+        istioStats?.record(log, cluster: cluster?.config, upstreamTLS: cluster.flatMap { cluster in host.map { cluster.tls(forHost: $0) != nil } } ?? false,
                            metrics: runtime.stats.labeled)
         if !manager.accessLogs.isEmpty {
             log.startTime = Date(timeIntervalSinceNow: -log.duration)

@@ -20,6 +20,16 @@ final class TCPProxySession {
     private let listenerStatPrefix: String
     /// The connection's `istio_tcp_*` labels, once it reached its upstream (with a network `istio.stats` filter).
     private var istioExchange: IstioExchange?
+    /// Whether the connection's original destination is known (for an ORIGINAL_DST cluster).
+    private let restored: Bool
+    /// Bytes already in `istio_tcp_*_bytes_total` (periodic reports add what came since).
+    private var reportedSent = 0, reportedReceived = 0
+    private var reportTimer: EventLoop.TimerID?
+    /// Flow control: a side stops being read while the other holds more queued output than its high watermark,
+    /// so a slow reader holds the relay to a bounded buffer instead of everything the fast side sends.
+    private var downstreamPaused = false
+    private var upstreamPaused = false
+    private var tcpStatPrefix: String { "tcp.\(config.statPrefix)." }
 
     init(downstream: ProxyTransport, info: DownstreamConnectionInfo, config: TCPProxyConfig, runtime: ProxyRuntime, loop: EventLoop,
          listenerStatPrefix: String) {
@@ -28,6 +38,7 @@ final class TCPProxySession {
         self.runtime = runtime
         self.loop = loop
         self.listenerStatPrefix = listenerStatPrefix
+        restored = info.localAddressRestored
         log.downstreamLocalAddress = info.localAddress
         log.downstreamRemoteAddress = info.remoteAddress
         log.requestedServerName = info.tls?.serverName
@@ -46,9 +57,22 @@ final class TCPProxySession {
                 check = nil
                 if let denial = pending() { return deny(denial) }
             }
-            if let upstream { upstream.send(bytes) } else { waiting.append(bytes) }
+            if let upstream {
+                upstream.send(bytes)
+                if !upstream.isWritable { pauseDownstream() }
+            } else {
+                waiting.append(bytes)
+            }
         }
         downstream.onData = receive
+        downstream.onWritabilityChanged = { [unowned self] writable in
+            guard let cluster = runtime.clusters[config.cluster] else { return }
+            if writable, upstreamPaused {
+                upstreamPaused = false
+                runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_resumed_reading_total")
+                upstream?.resumeReading()
+            }
+        }
         downstream.onClose = { [unowned self] in
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
             upstream?.closeWhenDrained()
@@ -69,14 +93,25 @@ final class TCPProxySession {
             case .success(let tcp):
                 guard !finished else { tcp.close(); return }
                 upstream = tcp
+                log.upstreamLocalAddress = tcp.localAddress
                 reportOpened(cluster: cluster, upstreamTLS: tls != nil)
                 tcp.onData = { [unowned self] bytes in
                     log.bytesSent += bytes.readableBytes
                     downstream.send(bytes)
+                    if !downstream.isWritable, !upstreamPaused, let upstream {
+                        upstreamPaused = true
+                        runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_paused_reading_total")
+                        upstream.pauseReading()
+                    }
+                }
+                tcp.onWritabilityChanged = { [unowned self] writable in
+                    runtime.stats.increment(cluster.statPrefix + (writable ? "upstream_flow_control_drained_total" : "upstream_flow_control_backed_up_total"))
+                    if writable { resumeDownstream() }
                 }
                 tcp.onClose = { [unowned self] in downstream.closeWhenDrained() }
                 for buffer in waiting { tcp.send(buffer) }
                 waiting.removeAll()
+                if !tcp.isWritable { pauseDownstream() }
             case .failure(let failure):
                 log.add(.upstreamConnectionFailure)
                 if case .connectFailure(let reason) = failure { log.transportFailureReason = reason }
@@ -89,12 +124,27 @@ final class TCPProxySession {
     /// cluster the address the client meant to reach (this connection's local address), in plaintext.
     private func destination(in cluster: UpstreamCluster) -> (SocketAddress, TLSContextConfig?)? {
         if cluster.config.kind == .originalDestination {
-            let host = DownstreamConnectionInfo.host(of: log.downstreamLocalAddress ?? "")
-            guard let port = log.downstreamLocalAddress?.split(separator: ":").last.flatMap({ Int($0) }), !host.isEmpty else { return nil }
-            return (SocketAddress(host: host, port: port), cluster.config.tls)
+            let destination = cluster.config.originalDestination.destination(headers: [], downstreamLocal: restored ? log.downstreamLocalAddress : nil)
+            guard let host = cluster.originalDestinationHost(destination) else { return nil }
+            return (cluster.endpoint(host).address, cluster.config.tls)
         }
         guard let host = cluster.chooseHost(hash: nil, avoid: [], attempts: 1) else { return nil }
-        return (cluster.config.endpoints[host].address, cluster.config.tls(forEndpoint: host))
+        let endpoint = cluster.endpoint(host)
+        return (endpoint.address, cluster.config.tls(for: endpoint))
+    }
+
+    private func pauseDownstream() {
+        guard !downstreamPaused else { return }
+        downstreamPaused = true
+        runtime.stats.increment(tcpStatPrefix + "downstream_flow_control_paused_reading_total")
+        downstream.pauseReading()
+    }
+
+    private func resumeDownstream() {
+        guard downstreamPaused else { return }
+        downstreamPaused = false
+        runtime.stats.increment(tcpStatPrefix + "downstream_flow_control_resumed_reading_total")
+        downstream.resumeReading()
     }
 
     private func deny(_ details: String) {
@@ -110,17 +160,35 @@ final class TCPProxySession {
         let exchange = IstioExchange(protocolName: "tcp", responseCode: nil, grpcStatus: nil, flags: [], downstreamPeerPrincipal: log.downstreamPeerURISAN,
                                      upstreamTLS: upstreamTLS, peer: nil, service: cluster.config.istioService, authority: nil)
         istioExchange = exchange
+        recordIstio(.opened)
+        scheduleReport(every: stats.tcpReportingInterval)
+    }
+
+    private func scheduleReport(every interval: Double) {
+        reportTimer = loop.schedule(after: interval) { [weak self] in
+            guard let self, !finished else { return }
+            recordIstio(.report)
+            scheduleReport(every: interval)
+        }
+    }
+
+    /// Writes an `istio_tcp_*` event with the bytes since the last one.
+    private func recordIstio(_ event: IstioMetrics.ConnectionEvent) {
+        guard let stats = config.istioStats, let exchange = istioExchange else { return }
+        var (sent, received) = (0, 0)
+        if event != .opened {  // bytes that came before the upstream connected go in the first report
+            (sent, received) = (log.bytesSent - reportedSent, log.bytesReceived - reportedReceived)
+            (reportedSent, reportedReceived) = (log.bytesSent, log.bytesReceived)
+        }
         IstioMetrics.recordConnection(stats, own: WorkloadIdentity(metadata: runtime.store.current.node.metadata), exchange: exchange,
-                                      opened: true, sent: 0, received: 0, into: runtime.stats.labeled)
+                                      event: event, sent: sent, received: received, into: runtime.stats.labeled)
     }
 
     private func finish() {
         guard !finished else { return }
         finished = true
-        if let stats = config.istioStats, let exchange = istioExchange {
-            IstioMetrics.recordConnection(stats, own: WorkloadIdentity(metadata: runtime.store.current.node.metadata), exchange: exchange,
-                                          opened: false, sent: log.bytesSent, received: log.bytesReceived, into: runtime.stats.labeled)
-        }
+        if let reportTimer { loop.cancel(reportTimer); self.reportTimer = nil }
+        recordIstio(.closed)
         log.duration = MonotonicClock.now() - startedAt
         log.startTime = Date(timeIntervalSinceNow: -log.duration)
         runtime.writeAccessLogs(config.accessLogs, entry: log)

@@ -9,7 +9,14 @@ protocol ProxyTransport: AnyObject {
     var onData: (ByteBuffer) -> Void { get set }
     var onClose: () -> Void { get set }
     var onPeerClosedWrite: () -> Void { get set }
+    /// Whether queued output is below the connection's high watermark (see `TCPConnection.watermarks`).
+    var isWritable: Bool { get }
+    /// `isWritable` changed: a relay pauses reading its other side while this one is not writable.
+    var onWritabilityChanged: (Bool) -> Void { get set }
     var isClosed: Bool { get }
+    /// Why the connection closed, when it failed (a reset, a TLS error, a TLS stream cut off without close_notify);
+    /// nil for an orderly close.
+    var closeReason: NetworkError? { get }
     func start() throws(NetworkError)
     func send(_ buffer: ByteBuffer)
     /// Queues `buffer` without writing yet; `flush` writes what is queued.
@@ -19,6 +26,8 @@ protocol ProxyTransport: AnyObject {
     func resumeReading()
     func close()
     func closeWhenDrained(because reason: NetworkError?)
+    /// `ip:port` of this end of the connection (`%UPSTREAM_LOCAL_ADDRESS%` for an upstream one).
+    var localAddress: String? { get }
 }
 
 extension ProxyTransport {
@@ -35,6 +44,7 @@ final class TLSTransport: ProxyTransport {
     let tcp: TCPConnection
     let layer: TLSLayer
     var loop: EventLoop { tcp.loop }
+    var localAddress: String? { tcp.localAddress }
     var onData: (ByteBuffer) -> Void = { _ in }
     var onClose: () -> Void = {}
     var onPeerClosedWrite: () -> Void = {}
@@ -63,6 +73,13 @@ final class TLSTransport: ProxyTransport {
     }
 
     var isClosed: Bool { tcp.isClosed }
+    /// Ciphertext is queued on the TCP connection as it is made, so its watermarks are the transport's.
+    var isWritable: Bool { tcp.isWritable }
+    var onWritabilityChanged: (Bool) -> Void {
+        get { tcp.onWritabilityChanged }
+        set { tcp.onWritabilityChanged = newValue }
+    }
+    var closeReason: NetworkError? { tcp.closeReason }
     var engine: TLSEngine { layer.engine }
 
     func start() throws(NetworkError) {
@@ -81,6 +98,7 @@ final class TLSTransport: ProxyTransport {
         }
         tcp.onData = { [self] bytes in receive(bytes) }
         tcp.onPeerClosedWrite = { [self] in onPeerClosedWrite() }
+        tcp.onPeerFinished = { [self] in peerFinished() }
         tcp.onClosingWhenDrained = { [self] in sendCloseNotify() }
         tcp.onClose = { [self] in
             cancelHandshakeTimer()
@@ -105,6 +123,19 @@ final class TLSTransport: ProxyTransport {
             tcp.flush()
             if !open { tcp.closeWhenDrained() }
         } catch { fail(error) }
+    }
+
+    /// The peer's FIN reaches the engine: after its close_notify the connection closes in order; without one the
+    /// stream was cut off (a crash, or an attacker ending a body early), and it closes as a failure whose
+    /// `closeReason` is OpenSSL's "unexpected eof while reading", so a body read to the close is not taken as whole.
+    private func peerFinished() {
+        guard !failed, !tcp.isClosed else { return tcp.closeWhenDrained() }
+        do throws(TLSError) {
+            try layer.receiveEndOfInput(up: { [self] plaintext in deliver(plaintext) }, down: tcp.enqueue)
+            tcp.closeWhenDrained()
+        } catch {
+            fail(error)  // closes once its alert is written, with the error as the reason
+        }
     }
 
     private func deliver(_ plaintext: ByteBuffer) {
@@ -274,10 +305,9 @@ final class TLSContexts: @unchecked Sendable {
 enum UpstreamConnector {
     static func connect(to address: SocketAddress, tls: TLSContextConfig?, cluster: UpstreamCluster, loop: EventLoop,
                         completion: @escaping (Result<ProxyTransport, UpstreamFailure>) -> Void) {
-        // A DNS cluster's endpoint names a host: it is looked up for each connection (off the loop), as
-        // LOGICAL_DNS does; STRICT_DNS's per-address balancing is approximated by the resolver's first answer.
+        // A LOGICAL_DNS host not yet resolved names a host: it is looked up for this connection (off the loop).
         guard CIDRRange.isAddress(address.host) else {
-            return HostResolver.resolve(address.host, loop: loop) { resolved in
+            return HostResolver.resolve(address.host, family: cluster.config.dns.lookupFamily, loop: loop) { resolved in
                 switch resolved {
                 case .failure(let error): completion(.failure(.connectFailure(UpstreamPool.transportFailureReason(error))))
                 case .success(let hosts):

@@ -41,4 +41,6 @@ protocol UpstreamExchange: AnyObject {
     /// Stops taking the answer's bytes (the client reads slowly), and starts again: backpressure to the host.
     func pauseReading()
     func resumeReading()
+    /// `ip:port` of the proxy's end of the connection (`%UPSTREAM_LOCAL_ADDRESS%`).
+    var localAddress: String? { get }
 }

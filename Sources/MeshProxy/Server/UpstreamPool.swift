@@ -28,6 +28,8 @@ final class UpstreamConnection: UpstreamExchange {
     var onIdleClose: () -> Void = {}
     private(set) var requestsSent = 0
     let openedAt = MonotonicClock.now()
+    /// This end's `ip:port`, looked up once (`%UPSTREAM_LOCAL_ADDRESS%`).
+    private(set) lazy var localAddress: String? = tcp.localAddress
     /// Closes the connection at the cluster's idle timeout or maximum duration while it is idle (`ConnectionLifetime`).
     var idleTimer: EventLoop.TimerID?
     /// When it last went back to the pool; nil while it carries a request.
@@ -52,7 +54,9 @@ final class UpstreamConnection: UpstreamExchange {
                 reusable = false
                 guard let deliver = onPart else { onIdleClose(); return }
                 onPart = nil
-                if let part = try? decoder.finishAtClose(), part == .end { deliver(.success(.end)) } else { deliver(.failure(.reset)) }
+                // A body that runs to the close is whole only if the close was orderly (a TLS stream cut off without
+                // close_notify, or a reset, is not).
+                if tcp.closeReason == nil, let part = try? decoder.finishAtClose(), part == .end { deliver(.success(.end)) } else { deliver(.failure(.reset)) }
             }
         }
     }
@@ -241,7 +245,7 @@ final class UpstreamPool {
     /// accounting wraps them.
     func connect<Connection>(host: Int, opened: @escaping (ProxyTransport) -> Connection,
                              completion: @escaping (Result<Connection, UpstreamFailure>) -> Void) {
-        let endpoint = cluster.config.endpoints[host]
+        let endpoint = cluster.endpoint(host)
         let prefix = cluster.statPrefix
         cluster.stats.increment(prefix + "upstream_cx_total")
         if cluster.config.wantsHTTP2Upstream { cluster.stats.increment(prefix + "upstream_cx_http2_total") }
@@ -257,7 +261,7 @@ final class UpstreamPool {
             cluster.close(.connection)
             completion(.failure(.connectTimeout))
         }
-        UpstreamConnector.connect(to: endpoint.address, tls: cluster.config.tls(forEndpoint: host), cluster: cluster, loop: loop) { [self] result in
+        UpstreamConnector.connect(to: endpoint.address, tls: cluster.config.tls(for: endpoint), cluster: cluster, loop: loop) { [self] result in
             switch result {
             case .success(let tcp):
                 guard !finished else { tcp.close(); return }

@@ -120,6 +120,8 @@ final class HTTP2UpstreamHosts {
 final class HTTP2UpstreamConnection {
     let tcp: ProxyTransport
     let host: Int
+    /// This end's `ip:port`, looked up once (`%UPSTREAM_LOCAL_ADDRESS%`).
+    private(set) lazy var localAddress: String? = tcp.localAddress
     private let codec: HTTP2Connection
     private let streamLimit: Int
     private var streams: [UInt32: HTTP2UpstreamStream] = [:]
@@ -334,6 +336,7 @@ final class HTTP2UpstreamStream: UpstreamExchange {
     /// While paused: bytes delivered and not given back to the host's window.
     private var paused = false
     var unconsumed = 0
+    var localAddress: String? { connection.localAddress }
 
     init(connection: HTTP2UpstreamConnection) { self.connection = connection }
 

@@ -7,15 +7,23 @@ import MeshNet
 enum HostResolver {
     private static let queue = DispatchQueue(label: "meshctl.proxy.dns", attributes: .concurrent)
 
-    /// The addresses `host` resolves to (IPv4 first, as Envoy's default `V4_ONLY`/`AUTO` lookups prefer), or the
-    /// resolver's reason on failure; `completion` runs on `loop`.
-    static func resolve(_ host: String, loop: EventLoop, completion: @escaping (Result<[String], NetworkError>) -> Void) {
+    /// The addresses `host` resolves to, in `family`'s choice and order, or the resolver's reason on failure;
+    /// `completion` runs on `loop`.
+    static func resolve(_ host: String, family: DNSLookupFamily = .v4Preferred, loop: EventLoop, completion: @escaping (Result<[String], NetworkError>) -> Void) {
         if CIDRRange.isAddress(host) { return completion(.success([host])) }
         let handoff = Handoff(loop: loop, completion: completion)
         queue.async {
-            let result = lookUp(host)
+            let result = lookUp(host, family: family)
             handoff.loop.execute { handoff.completion(result) }
         }
+    }
+
+    /// Runs `work` on the resolver's queue (where blocking lookups belong).
+    static func onResolverQueue(_ work: @escaping @Sendable () -> Void) { queue.async(execute: work) }
+
+    /// The system resolver as a `DNSLookup`: blocks, so call it off any event loop.
+    static let system: DNSLookup = { host, family in
+        CIDRRange.isAddress(host) ? .success([host]) : lookUp(host, family: family)
     }
 
     /// Carries the loop and the completion to the resolver's queue; the completion only ever runs on the loop.
@@ -28,7 +36,7 @@ enum HostResolver {
         }
     }
 
-    private static func lookUp(_ host: String) -> Result<[String], NetworkError> {
+    private static func lookUp(_ host: String, family: DNSLookupFamily) -> Result<[String], NetworkError> {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
@@ -49,7 +57,32 @@ enum HostResolver {
             node = entry.pointee.ai_next
         }
         var seen = Set<String>()
-        let all = (v4 + v6).filter { seen.insert($0).inserted }
+        let all = family.choose(v4: v4, v6: v6).filter { seen.insert($0).inserted }
         return all.isEmpty ? .failure(.address(host)) : .success(all)
+    }
+}
+
+/// A blocking name lookup: the addresses a host name has for a lookup family. The system resolver in a proxy; a
+/// table in tests.
+typealias DNSLookup = @Sendable (String, DNSLookupFamily) -> Result<[String], NetworkError>
+
+/// A cluster's `dns_lookup_family`: which address families a lookup keeps.
+public enum DNSLookupFamily: String, Sendable, Equatable {
+    /// Envoy's default: IPv6 addresses when the name has any, else IPv4.
+    case auto = "AUTO"
+    case v4Only = "V4_ONLY", v6Only = "V6_ONLY"
+    /// IPv4 addresses when the name has any, else IPv6.
+    case v4Preferred = "V4_PREFERRED"
+    /// Both families (IPv4 first).
+    case all = "ALL"
+
+    func choose(v4: [String], v6: [String]) -> [String] {
+        switch self {
+        case .auto: return v6.isEmpty ? v4 : v6
+        case .v4Only: return v4
+        case .v6Only: return v6
+        case .v4Preferred: return v4.isEmpty ? v6 : v4
+        case .all: return v4 + v6
+        }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Chooses a host of a cluster for each request by the cluster's `lb_policy`. Hosts are indexes into the
-/// cluster's endpoints; `eligible` says which may be chosen now (not ejected), `active` how many requests each has.
+/// cluster's hosts; `eligible` says which may be chosen now (present, not ejected), `active` how many requests each has.
 public struct LoadBalancer: Sendable {
     public let policy: Cluster.LoadBalancing
     private let weights: [Int]
@@ -13,11 +13,15 @@ public struct LoadBalancer: Sendable {
     /// MAGLEV: the lookup table.
     private let maglev: [Int]
 
-    public init(_ cluster: Cluster) {
+    /// A balancer over the cluster's configured endpoints.
+    public init(_ cluster: Cluster) { self.init(cluster, hosts: cluster.endpoints) }
+
+    /// A balancer over `hosts` (a DNS cluster's resolved hosts); `removed` hosts get no place on a hash ring or table.
+    init(_ cluster: Cluster, hosts: [ClusterEndpoint], removed: Set<Int> = []) {
         policy = cluster.loadBalancing
-        weights = cluster.endpoints.map(\.weight)
+        weights = hosts.indices.map { removed.contains($0) ? 0 : hosts[$0].weight }
         roundRobinScores = Array(repeating: 0, count: weights.count)
-        let names = cluster.endpoints.map { $0.address.description }
+        let names = hosts.map { $0.address.description }
         ring = policy == .ringHash ? Self.buildRing(names: names, weights: weights, minimumSize: cluster.ringSize.minimum, maximumSize: cluster.ringSize.maximum) : []
         maglev = policy == .maglev ? Self.buildMaglev(names: names, weights: weights, size: cluster.maglevTableSize) : []
     }
@@ -81,12 +85,12 @@ public struct LoadBalancer: Sendable {
     }
 
     static func buildRing(names: [String], weights: [Int], minimumSize: Int, maximumSize: Int) -> [(hash: UInt64, host: Int)] {
-        guard !names.isEmpty else { return [] }
+        guard !names.isEmpty, weights.contains(where: { $0 > 0 }) else { return [] }
         let total = Double(weights.reduce(0, +))
-        let minimumWeight = Double(weights.min() ?? 1) / total
+        let minimumWeight = Double(weights.filter { $0 > 0 }.min() ?? 1) / total
         let scale = min(ceil(minimumWeight * Double(minimumSize)) / minimumWeight, Double(maximumSize))
         var points: [(hash: UInt64, host: Int)] = []
-        for (host, name) in names.enumerated() {
+        for (host, name) in names.enumerated() where weights[host] > 0 {
             let count = Int(ceil(Double(weights[host]) / total * scale))
             for replica in 0..<max(1, count) { points.append((hash("\(name)_\(replica)"), host)) }
         }
@@ -94,7 +98,7 @@ public struct LoadBalancer: Sendable {
     }
 
     static func buildMaglev(names: [String], weights: [Int], size: Int) -> [Int] {
-        guard !names.isEmpty else { return [] }
+        guard !names.isEmpty, weights.contains(where: { $0 > 0 }) else { return [] }
         let size = UInt64(size)
         let offsets = names.map { hash($0) % size }
         let skips = names.map { hash($0 + "#skip") % (size - 1) + 1 }
@@ -104,7 +108,7 @@ public struct LoadBalancer: Sendable {
         let maxWeight = weights.max() ?? 1
         var credit = Array(repeating: 0, count: names.count)
         while filled < size {
-            for host in names.indices {
+            for host in names.indices where weights[host] > 0 {
                 credit[host] += weights[host]
                 guard credit[host] >= maxWeight else { continue }
                 credit[host] -= maxWeight

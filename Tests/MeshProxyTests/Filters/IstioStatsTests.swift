@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 @testable import MeshProxy
 import MeshTestSupport
 import XCTest
@@ -71,7 +72,7 @@ final class IstioStatsTests: XCTestCase {
             address: {socket_address: {address: 127.0.0.1, port_value: \(tcpPort)}}
             filter_chains:
             - filters:
-              - {name: istio.stats, typed_config: {"@type": type.googleapis.com/stats.PluginConfig}}
+              - {name: istio.stats, typed_config: {"@type": type.googleapis.com/stats.PluginConfig, tcp_reporting_duration: 0.2s}}
               - {name: envoy.filters.network.tcp_proxy, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy, stat_prefix: "inbound|9080||", cluster: "inbound|9080||"}}
           clusters:
           - \(Self.cluster("inbound|9080||", port: app.port, service: "reviews"))
@@ -163,6 +164,32 @@ final class IstioStatsTests: XCTestCase {
         XCTAssertTrue(text.contains("istio_tcp_connections_closed_total\(labels) 1"), text)
         XCTAssertTrue(text.contains("istio_tcp_received_bytes_total\(labels) \(request.count)"), text)
         XCTAssertTrue(text.contains("istio_tcp_sent_bytes_total\(labels) \(answer.count)"), text)
+    }
+
+    func testAnOpenTCPConnectionReportsItsBytesEveryReportingInterval() throws {
+        try startSidecars()
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(tcpPort).bigEndian
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(connected, 0)
+        let request = Array("GET /kept HTTP/1.1\r\nhost: reviews\r\n\r\n".utf8)  // keep-alive: the connection stays open
+        XCTAssertEqual(send(client, request, request.count, Int32(MSG_NOSIGNAL)), request.count)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        XCTAssertGreaterThan(read(client, &buffer, buffer.count), 0)
+        // Still open: the 0.2 s report has the request's bytes, and no close is counted.
+        var text = ""
+        XCTAssertTrue(eventually { text = (try? prometheus(serverAdmin)) ?? ""; return text.contains("istio_tcp_received_bytes_total{") && text.contains("\(request.count)\n") },
+                      text)
+        XCTAssertFalse(text.contains("istio_tcp_connections_closed_total{"), text)
+        XCTAssertTrue(text.split(separator: "\n").contains { $0.hasPrefix("istio_tcp_received_bytes_total{") && $0.hasSuffix(" \(request.count)") }, text)
+        // Closed: counted once, and the bytes are not counted twice.
+        close(client)
+        XCTAssertTrue(eventually { text = (try? prometheus(serverAdmin)) ?? ""; return text.contains("istio_tcp_connections_closed_total{") }, text)
+        XCTAssertTrue(text.split(separator: "\n").contains { $0.hasPrefix("istio_tcp_received_bytes_total{") && $0.hasSuffix(" \(request.count)") }, text)
     }
 
     func testMetricOverridesAreRefusedNotIgnored() throws {

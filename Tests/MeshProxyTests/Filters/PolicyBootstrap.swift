@@ -24,6 +24,8 @@ struct PolicyBootstrap {
     var upgradeTypes: [String] = []
     /// More fields of the connection manager, YAML lines (`request_headers_timeout: 1s`).
     var managerFields: [String] = []
+    /// YAML flow items of the HTTP listener's `listener_filters`.
+    var listenerFilters: [String] = []
     /// The access log's text format.
     var logFormat = "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%"
 
@@ -37,6 +39,7 @@ struct PolicyBootstrap {
           listeners:
           - name: http
             address: {socket_address: {address: 127.0.0.1, port_value: \(httpPort)}}
+            listener_filters: [\(listenerFilters.joined(separator: ", "))]
             filter_chains:
             - filters:
               - name: envoy.filters.network.http_connection_manager

@@ -25,25 +25,30 @@ final class RequestMirrorTests: XCTestCase {
         bootstrap.routes = [
             "{name: never, match: {prefix: /never}, route: {cluster: app, request_mirror_policies: [{cluster: shadow, runtime_fraction: {default_value: {numerator: 0}}}]}}",
             "{name: kept, match: {prefix: /kept}, route: {cluster: app, request_mirror_policies: [{cluster: shadow, disable_shadow_host_suffix_append: true}]}}",
+            "{name: byheader, match: {prefix: /byheader}, route: {cluster: app, request_mirror_policies: [{cluster_header: X-Shadow-Cluster}]}}",
             "{name: all, match: {prefix: /}, route: {cluster: app, timeout: 3s, request_mirror_policies: [{cluster: shadow, runtime_fraction: {default_value: {numerator: 100, denominator: HUNDRED}, runtime_key: mirror}, trace_sampled: false}]}}",
         ]
         bootstrap.extraClusters = [PolicyBootstrap.cluster(name: "shadow", port: shadow)]
         return bootstrap
     }
 
-    private static let requests: [(method: String, path: String, host: String, body: String)] = [
-        ("GET", "/a?x=1", "reviews.shop:9080", ""), ("POST", "/b", "reviews", "hello shadow"), ("GET", "/never", "reviews", ""),
-        ("GET", "/kept", "reviews:9080", ""), ("GET", "/status/503", "reviews", ""),
+    private static let requests: [(method: String, path: String, host: String, body: String, shadowHeader: String?)] = [
+        ("GET", "/a?x=1", "reviews.shop:9080", "", nil), ("POST", "/b", "reviews", "hello shadow", nil), ("GET", "/never", "reviews", "", nil),
+        ("GET", "/kept", "reviews:9080", "", nil), ("GET", "/status/503", "reviews", "", nil),
+        ("GET", "/byheader/named", "reviews", "", "shadow"), ("GET", "/byheader/absent", "reviews", "", nil), ("GET", "/byheader/unknown", "reviews", "", "nosuch"),
     ]
+    /// Requests the shadow gets: all but /never and the two by-header ones that name no cluster.
+    private static let mirrored = requests.count - 3
 
     /// Sends the requests; returns the main answers and, once it has them all, what the shadow saw.
     private func run(port: Int, shadow: SampleUpstream) throws -> (answers: [String], shadows: [Shadow]) {
         let answers = try Self.requests.map { request in
-            let response = try TestClient.get(port: port, path: request.path, host: request.host, headers: [("x-request-id", "id-\(request.path)")],
+            let response = try TestClient.get(port: port, path: request.path, host: request.host,
+                                              headers: [("x-request-id", "id-\(request.path)")] + (request.shadowHeader.map { [("x-shadow-cluster", $0)] } ?? []),
                                               method: request.method, body: request.body)
             return "\(response.status) \(response.body)"
         }
-        XCTAssertTrue(eventually { shadow.received.count >= Self.requests.count - 1 }, "the shadow saw \(shadow.received.count) requests")
+        XCTAssertTrue(eventually { shadow.received.count >= Self.mirrored }, "the shadow saw \(shadow.received.count) requests")
         let shadows = shadow.received.map { request in
             Shadow(method: request.method, target: request.target, host: request.headers.first { $0.name.lowercased() == "host" }?.value,
                    body: String(decoding: request.body, as: UTF8.self),
@@ -86,16 +91,19 @@ final class RequestMirrorTests: XCTestCase {
         XCTAssertEqual(RequestMirror.shadowHost("[::1]:80"), "[::1]-shadow:80")
     }
 
-    func testAMirrorByHeaderIsAnErrorNamingItsPath() throws {
+    func testAMirrorNeedsOneClusterOrClusterHeader() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-mirror-bad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        var bootstrap = PolicyBootstrap(directory: directory, upstreamPort: 1)
-        bootstrap.routes = ["{match: {prefix: /}, route: {cluster: app, request_mirror_policies: [{cluster_header: x-shadow}]}}"]
-        XCTAssertThrowsError(try ProxyConfiguration.load(file: try bootstrap.write())) { error in
-            guard let error = error as? ProxyConfigError else { return XCTFail("\(error)") }
-            XCTAssertTrue(error.path.hasSuffix("routes[0].route.request_mirror_policies[0].cluster_header"), error.path)
-            XCTAssertTrue(error.problem.hasPrefix("cluster_header is not supported"), error.problem)
+        for (policy, expected) in [("{cluster: shadow, cluster_header: x-shadow}", "needs exactly one of cluster"), ("{}", "needs exactly one of cluster"),
+                                   ("{cluster_header: \"bad header\"}", "is not a valid header name")] {
+            var bootstrap = PolicyBootstrap(directory: directory, upstreamPort: 1)
+            bootstrap.routes = ["{match: {prefix: /}, route: {cluster: app, request_mirror_policies: [\(policy)]}}"]
+            XCTAssertThrowsError(try ProxyConfiguration.load(file: try bootstrap.write())) { error in
+                guard let error = error as? ProxyConfigError else { return XCTFail("\(error)") }
+                XCTAssertTrue(error.path.contains("routes[0].route.request_mirror_policies[0]"), error.path)
+                XCTAssertTrue(error.problem.contains(expected), "\(policy): \(error.problem)")
+            }
         }
     }
 
@@ -112,7 +120,7 @@ final class RequestMirrorTests: XCTestCase {
         let envoy = try RunningEnvoy(bootstrap: try envoyBootstrap.write(), adminPort: envoyBootstrap.adminPort, test: "the request mirror differential test")
         let envoyRun = try run(port: envoyBootstrap.httpPort, shadow: envoyShadow)
         var envoyStats: [String: Int] = [:]
-        XCTAssertTrue(eventually { envoyStats = (try? envoy.stats(Self.statNames)) ?? [:]; return envoyStats["cluster.shadow.upstream_rq_completed"] == 4 })
+        XCTAssertTrue(eventually { envoyStats = (try? envoy.stats(Self.statNames)) ?? [:]; return envoyStats["cluster.shadow.upstream_rq_completed"] == Self.mirrored })
         envoy.stop()
 
         let proxyBootstrap = bootstrap(directory: directory.appendingPathComponent("meshctl"), app: app.port, shadow: proxyShadow.port)
@@ -121,7 +129,7 @@ final class RequestMirrorTests: XCTestCase {
         proxy.start()
         defer { proxy.stop() }
         let proxyRun = try run(port: proxyBootstrap.httpPort, shadow: proxyShadow)
-        XCTAssertTrue(eventually { proxy.stats.value("cluster.shadow.upstream_rq_completed") == 4 })
+        XCTAssertTrue(eventually { proxy.stats.value("cluster.shadow.upstream_rq_completed") == Self.mirrored })
         let proxyStats = Dictionary(uniqueKeysWithValues: Self.statNames.map { ($0, proxy.stats.value($0)) })
 
         XCTAssertEqual(proxyRun.answers, envoyRun.answers, "main answers")

@@ -1,0 +1,275 @@
+import Foundation
+import Glibc
+@testable import MeshProxy
+import MeshNet
+import MeshTestSupport
+import XCTest
+
+/// Flow control on real sockets: a relay whose reader is slow stops reading the fast side once its queued output
+/// passes the high watermark, so the proxy holds a bounded buffer instead of all the fast side sends, and goes on
+/// when the reader catches up. Counted with Envoy's `*_flow_control_*` stats.
+final class FlowControlTests: XCTestCase {
+    private var proxy: ProxyServer?
+    private var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-flow-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        proxy?.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// A blocking upstream on its own thread: accepts one connection, reads its first bytes, then sends `total`
+    /// bytes; `sent` counts what the kernel took (a writer that is not read from blocks).
+    private final class FloodingUpstream: @unchecked Sendable {
+        let port: Int
+        let total: Int
+        /// Sent before the `total` bytes (an HTTP response head, say).
+        var head = ""
+        private let fd: Int32
+        /// The listening socket, for a test that accepts on it itself (then do not `start`).
+        var listeningSocket: Int32 { fd }
+        private let lock = NSLock()
+        private var sentCount = 0
+        var sent: Int { lock.lock(); defer { lock.unlock() }; return sentCount }
+
+        init(total: Int) throws {
+            self.total = total
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            self.fd = fd
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard bound == 0, listen(fd, 4) == 0 else { close(fd); throw XCTSkip("cannot listen on loopback") }
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        func start() {
+            Thread.detachNewThread { [self] in serve() }
+        }
+
+        private func serve() {
+            let connection = accept(fd, nil, nil)
+            guard connection >= 0 else { return }
+            defer { close(connection) }
+            var first = [UInt8](repeating: 0, count: 64 * 1024)  // the whole request: unread bytes would make the close a reset
+            guard read(connection, &first, first.count) > 0 else { return }
+            if !head.isEmpty { _ = head.withCString { send(connection, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
+            let chunk = [UInt8](repeating: 0x61, count: 64 * 1024)
+            var left = total
+            while left > 0 {
+                let wrote = chunk.withUnsafeBytes { send(connection, $0.baseAddress, min(left, $0.count), Int32(MSG_NOSIGNAL)) }
+                guard wrote > 0 else { return }
+                left -= wrote
+                lock.lock(); sentCount += wrote; lock.unlock()
+            }
+        }
+
+        func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+    }
+
+    /// Waits until `value` stops changing (the same over three looks 0.3 s apart); returns it.
+    private func settled(_ value: () -> Int) -> Int {
+        var last = -1, same = 0
+        for _ in 0..<100 {
+            let now = value()
+            same = now == last ? same + 1 : 0
+            if same == 3 { return now }
+            last = now
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        return value()
+    }
+
+    /// Runs a proxy with one tcp_proxy listener to `upstreamPort`; returns the client's connected socket.
+    private func startTCPProxy(upstreamPort: Int) throws -> Int32 {
+        let listenerPort = freeLocalPort()
+        let file = directory.appendingPathComponent("envoy.yaml")
+        try """
+        static_resources:
+          listeners:
+          - name: tcp
+            address: {socket_address: {address: 127.0.0.1, port_value: \(listenerPort)}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.tcp_proxy
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+                  stat_prefix: flood
+                  cluster: flood
+          clusters:
+          - name: flood
+            connect_timeout: 1s
+            load_assignment: {cluster_name: flood, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstreamPort)}}}}]}]}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: file.path), concurrency: 1,
+                                    log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+        self.proxy = proxy
+        proxy.start()
+
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(listenerPort).bigEndian
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(connected, 0)
+        return client
+    }
+
+    func testTCPProxyStopsReadingAFastUpstreamWhileTheClientDoesNotRead() throws {
+        let total = 96 * 1024 * 1024
+        let upstream = try FloodingUpstream(total: total)
+        upstream.start()
+        defer { upstream.stop() }
+        let client = try startTCPProxy(upstreamPort: upstream.port)
+        defer { close(client) }
+        let proxy = try XCTUnwrap(proxy)
+        XCTAssertEqual(send(client, "go", 2, Int32(MSG_NOSIGNAL)), 2)
+
+        // The client reads nothing: the upstream's writes stall once the socket buffers and the proxy's high
+        // watermark are full, far short of the whole.
+        let stalledAt = settled { upstream.sent }
+        XCTAssertLessThan(stalledAt, total / 2, "the proxy went on reading the upstream for a client that reads nothing")
+        XCTAssertEqual(proxy.stats.value("cluster.flood.upstream_flow_control_paused_reading_total"), 1)
+
+        // The client reads it all: reading resumes and every byte arrives.
+        var received = 0
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        while received < total {
+            let count = read(client, &buffer, buffer.count)
+            guard count > 0 else { break }
+            received += count
+        }
+        XCTAssertEqual(received, total)
+        XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.flood.upstream_flow_control_resumed_reading_total"), 1)
+    }
+
+    func testAnHTTPAnswerToASlowClientStopsTheUpstreamsReads() throws {
+        let total = 96 * 1024 * 1024
+        let upstream = try FloodingUpstream(total: total)
+        upstream.head = "HTTP/1.1 200 OK\r\ncontent-length: \(total)\r\n\r\n"
+        upstream.start()
+        defer { upstream.stop() }
+        let listenerPort = freeLocalPort()
+        let file = directory.appendingPathComponent("envoy-http.yaml")
+        try """
+        static_resources:
+          listeners:
+          - name: http
+            address: {socket_address: {address: 127.0.0.1, port_value: \(listenerPort)}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.http_connection_manager
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                  stat_prefix: h
+                  route_config: {virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: flood, timeout: 0s}}]}]}
+                  http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
+          clusters:
+          - name: flood
+            connect_timeout: 1s
+            load_assignment: {cluster_name: flood, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstream.port)}}}}]}]}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: file.path), concurrency: 1,
+                                    log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+        self.proxy = proxy
+        proxy.start()
+        let client = try connectClient(port: listenerPort)
+        defer { close(client) }
+        let request = "GET /big HTTP/1.1\r\nhost: flood\r\n\r\n"
+        XCTAssertEqual(send(client, request, request.utf8.count, Int32(MSG_NOSIGNAL)), request.utf8.count)
+
+        let stalledAt = settled { upstream.sent }
+        XCTAssertLessThan(stalledAt, total / 2, "the proxy went on reading the upstream's answer for a client that reads nothing")
+        XCTAssertEqual(proxy.stats.value("cluster.flood.upstream_flow_control_paused_reading_total"), 1)
+
+        var received = 0
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var text = ""
+        while received < total {
+            let count = read(client, &buffer, buffer.count)
+            guard count > 0 else { break }
+            if text.isEmpty { text = String(decoding: buffer[0..<min(count, 200)], as: UTF8.self) }
+            received += count
+        }
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n"), text)
+        let headLength = (text.range(of: "\r\n\r\n").map { text.utf8.distance(from: text.startIndex, to: $0.upperBound) }) ?? 0
+        while received - headLength < total {
+            let count = read(client, &buffer, buffer.count)
+            guard count > 0 else { break }
+            received += count
+        }
+        XCTAssertEqual(received - headLength, total)
+        XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.flood.upstream_flow_control_resumed_reading_total"), 1)
+        XCTAssertEqual(proxy.stats.value("cluster.flood.upstream_rq_200"), 1)
+    }
+
+    private func connectClient(port: Int) throws -> Int32 {
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        XCTAssertEqual(connected, 0)
+        return client
+    }
+
+    func testTCPProxyStopsReadingAFastClientWhileTheUpstreamDoesNotRead() throws {
+        let total = 96 * 1024 * 1024
+        // An upstream that accepts and reads nothing until `reading` is signalled, then reads to the end.
+        let sink = try FloodingUpstream(total: 0)
+        let reading = DispatchSemaphore(value: 0)
+        let drained = ByteCounter()
+        Thread.detachNewThread {
+            let connection = accept(sink.listeningSocket, nil, nil)
+            guard connection >= 0 else { return }
+            defer { close(connection) }
+            reading.wait()
+            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+            while true {
+                let count = read(connection, &buffer, buffer.count)
+                guard count > 0 else { return }
+                drained.add(count)
+            }
+        }
+        defer { sink.stop() }
+        let client = try startTCPProxy(upstreamPort: sink.port)
+        let proxy = try XCTUnwrap(proxy)
+        let sent = ByteCounter()
+        Thread.detachNewThread {
+            let chunk = [UInt8](repeating: 0x62, count: 64 * 1024)
+            var left = total
+            while left > 0 {
+                let wrote = chunk.withUnsafeBytes { send(client, $0.baseAddress, min(left, $0.count), Int32(MSG_NOSIGNAL)) }
+                guard wrote > 0 else { break }
+                left -= wrote
+                sent.add(wrote)
+            }
+            shutdown(client, Int32(SHUT_WR))
+        }
+        let stalledAt = settled { sent.value }
+        XCTAssertLessThan(stalledAt, total / 2, "the proxy went on reading a client while its upstream read nothing")
+        XCTAssertEqual(proxy.stats.value("tcp.flood.downstream_flow_control_paused_reading_total"), 1)
+        reading.signal()
+        XCTAssertTrue(eventually(timeout: 60) { drained.value == total }, "\(drained.value) of \(total) bytes reached the upstream")
+        XCTAssertGreaterThanOrEqual(proxy.stats.value("tcp.flood.downstream_flow_control_resumed_reading_total"), 1)
+        XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.flood.upstream_flow_control_backed_up_total"), 1)
+        close(client)
+    }
+}
+
+/// A byte count two threads share.
+private final class ByteCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+    func add(_ bytes: Int) { lock.lock(); count += bytes; lock.unlock() }
+}
