@@ -133,6 +133,14 @@ final class DownstreamHTTP2Connection {
                     continue
                 }
                 data.withUnsafeReadableBytes { gathering[id]?.body.append(contentsOf: $0) }
+                if let size = gathering[id]?.body.count, size > Self.maxBodyBytes {
+                    // As the HTTP/1.1 side answers a body past its limit: 413, and the stream ends.
+                    gathering[id] = nil
+                    runtime.log.debug("refused a request from \(info.remoteAddress): body larger than \(Self.maxBodyBytes) bytes")
+                    writeHead(id, status: 413, headers: [("content-length", "0")], endStream: true)
+                    if codec.isStreamOpen(id) { codec.resetStream(id, code: .noError) }
+                    continue
+                }
                 if endStream, let request = gathering.removeValue(forKey: id) { start(id, request) }
             case .trailers(let id, _):
                 if let stream = streams[id], stream.bodyStreaming {
@@ -150,6 +158,9 @@ final class DownstreamHTTP2Connection {
         }
         if codec.failed != nil { flush(); tcp.closeWhenDrained() }
     }
+
+    /// The largest request body gathered whole (the HTTP/1.1 side's limit too).
+    static let maxBodyBytes = 3 * 1024 * 1024
 
     /// gRPC requests are served as their body arrives (client and bidi streaming calls); others once it is whole.
     static func streamsBody(_ request: HTTPRequest) -> Bool {

@@ -65,6 +65,9 @@ final class ProxyStream {
     private var streamingAttempt = false
     /// The current attempt waits for the body's end (its carrier takes whole bodies only).
     private var attemptWaitsForBody = false
+    /// A streamed body is kept for a retry up to `retryBufferLimit` bytes.
+    private var keepsBodyForRetry = true
+    static let retryBufferLimit = 3 * 1024 * 1024
     /// Istio's stats filter's part, when the connection manager has one.
     private let istioStats: IstioStreamStats?
 
@@ -574,8 +577,16 @@ final class ProxyStream {
     /// More of a request body that is still arriving: on to a streaming attempt, kept for a retry.
     func requestBodyPart(_ part: ByteBuffer, end: Bool) {
         guard !done, !bodyComplete else { return }
-        part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
         log.bytesReceived += part.readableBytes
+        if keepsBodyForRetry {
+            part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+            // Past the buffer limit the body is no longer kept, and the request is not retried (as in Envoy).
+            if request.body.count > Self.retryBufferLimit, streamingAttempt {
+                keepsBodyForRetry = false
+                request.body = []
+                retry = RetryState(policy: nil)
+            }
+        }
         if end { bodyComplete = true }
         if streamingAttempt, let connection {
             connection.sendBody(part, end: end)

@@ -120,6 +120,16 @@ final class DownstreamHTTP2Tests: XCTestCase {
         XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("http.l.downstream_cx_active") == 0 }, "the connection stayed open")
     }
 
+    func testABodyPastTheLimitIsRefusedWith413AsOnHTTP1() throws {
+        try start()
+        let client = try H2Client(port: listenerPort, loop: clientLoop)
+        defer { client.close() }
+        let answer = try client.send(HTTPRequest(method: "POST", target: "/big", headers: [("host", "app.local")], body: [UInt8](repeating: 1, count: 4 << 20)))
+        XCTAssertEqual(answer.status, 413)
+        XCTAssertFalse(upstream.requests.contains("/big"))
+        XCTAssertEqual(try client.send(HTTPRequest(method: "GET", target: "/after", headers: [("host", "app.local")])).status, 200, "the connection goes on")
+    }
+
     func testCurlWithHTTP2PriorKnowledgeGetsAnHTTP2Answer() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { throw XCTSkip("no curl") }
         try start()
