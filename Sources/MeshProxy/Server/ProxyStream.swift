@@ -342,6 +342,7 @@ final class ProxyStream {
         case .success(.trailers(let trailers)):
             // Kept for the end; an HTTP/1.1 client gets none, as Envoy's codec sends none by default.
             responseTrailers = trailers
+            log.responseTrailers = trailers
         case .success(.end):
             downstream.endResponse(trailers: responseTrailers)
             downstream.flush()
