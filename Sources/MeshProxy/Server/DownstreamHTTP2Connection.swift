@@ -41,7 +41,9 @@ final class DownstreamHTTP2Connection {
         var settings = HTTP2LocalSettings()
         settings.maxConcurrentStreams = manager.http2MaxConcurrentStreams
         settings.initialWindowSize = 1 << 20
-        settings.connectionWindowSize = 1 << 20
+        settings.connectionWindowSize = 16 << 20
+        // Windows reopen as request bytes are taken: a streamed body waits for its host (`requestBodyPart`).
+        settings.reopensWindowsOnReceipt = false
         codec = HTTP2Connection(role: .server, settings: settings)
     }
 
@@ -134,11 +136,20 @@ final class DownstreamHTTP2Connection {
                     watchGathering()
                 }
             case .data(let id, let data, let endStream):
-                if let stream = streams[id], stream.bodyStreaming {
+                let count = data.readableBytes
+                if let stream = streams[id], stream.bodyStreaming, let proxy = stream.proxy {
                     if endStream { stream.bodyStreaming = false }
-                    stream.proxy?.requestBodyPart(data, end: endStream)
+                    stream.withheld += count
+                    proxy.requestBodyPart(data, end: endStream) { [weak self, weak stream] in
+                        guard let self, let stream, stream.withheld > 0 else { return }
+                        codec.dataConsumed(stream.withheld, on: id)
+                        stream.withheld = 0
+                        flush()
+                    }
                     continue
                 }
+                // A gathered body (bounded by maxBodyBytes), or bytes nobody waits for: taken at once.
+                codec.dataConsumed(count, on: id)
                 data.withUnsafeReadableBytes { gathering[id]?.body.append(contentsOf: $0) }
                 if gathering[id] != nil { gatheringActivity[id] = MonotonicClock.now() }
                 if let size = gathering[id]?.body.count, size > Self.maxBodyBytes {
@@ -154,13 +165,14 @@ final class DownstreamHTTP2Connection {
             case .trailers(let id, _):
                 if let stream = streams[id], stream.bodyStreaming {
                     stream.bodyStreaming = false
-                    stream.proxy?.requestBodyPart(ByteBuffer(), end: true)
+                    stream.proxy?.requestBodyPart(ByteBuffer(), end: true) {}
                     continue
                 }
                 if let request = gathering.removeValue(forKey: id) { gatheringActivity[id] = nil; start(id, request) }
             case .streamReset(let id, _, _):
                 gathering[id] = nil
                 gatheringActivity[id] = nil
+                if let stream = streams[id], stream.withheld > 0 { codec.dataConsumed(stream.withheld, on: id); stream.withheld = 0 }
                 streams.removeValue(forKey: id)?.proxy?.downstreamClosed()
             case .connectionError, .goAway, .streamClosed, .pingAcknowledged:
                 break
@@ -265,6 +277,8 @@ final class DownstreamHTTP2Connection {
     /// `answered`: the answer went out whole. A stream left open is reset: NO_ERROR after a whole answer (a request
     /// body still arriving is not wanted any more), INTERNAL_ERROR for an answer cut short, as Envoy resets it.
     func streamFinished(_ id: UInt32, answered: Bool) {
+        // Bytes held back from the connection's window go back to it.
+        if let stream = streams[id], stream.withheld > 0 { codec.dataConsumed(stream.withheld, on: id); stream.withheld = 0 }
         streams[id] = nil
         lastActivity = MonotonicClock.now()
         gathering[id] = nil
@@ -298,6 +312,8 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     var pausedUpstream = false
     /// Its request body is still arriving, part by part, to the proxy stream.
     var bodyStreaming = false
+    /// Request bytes taken from the client and not yet given back to its window (the host is slow).
+    var withheld = 0
 
     init(connection: DownstreamHTTP2Connection, id: UInt32) {
         self.connection = connection

@@ -312,6 +312,37 @@ final class HTTP2UpstreamTests: XCTestCase {
         XCTAssertTrue(accessLog(lines: 2).contains(" 503 UO "), accessLog(lines: 2))
     }
 
+    /// A streamed gRPC body to a host that takes nothing: the proxy stops giving the client window once about a
+    /// MiB waits for the host, so most of the client's 8 MiB stays with the client.
+    func testAStreamedRequestBodyToASlowHostSlowsTheClient() throws {
+        var stalled = HTTP2LocalSettings()
+        stalled.reopensWindowsOnReceipt = false  // never gives its window back
+        let sink = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop], settings: stalled) { stream in
+            stream.responder.startStream(status: 200, headers: [("content-type", "application/grpc")])
+        }
+        sink.start()
+        defer { sink.stop() }
+        try start(upstreamPort: sink.port)
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        defer { client.close() }
+        let codec = HTTP2Connection(role: .client)
+        let id = try codec.openStream(headers: [HeaderField(name: ":method", value: "POST"), HeaderField(name: ":scheme", value: "http"),
+                                                HeaderField(name: ":authority", value: "app.local"), HeaderField(name: ":path", value: "/sink.Sink/Push"),
+                                                HeaderField(name: "content-type", value: "application/grpc")],
+                                      endStream: false)
+        try codec.sendData(streamID: id, ByteBuffer(bytes: [UInt8](repeating: 3, count: 8 << 20)), endStream: false)
+        var offset = 0
+        func pump() {
+            if let out = codec.takeOutput() { try? client.send(bytes: out.readableArray) }
+            _ = client.readAvailable()
+            let bytes = client.receivedBytes
+            if bytes.count > offset { _ = codec.receive(ByteBuffer(bytes: Array(bytes[offset...]))); offset = bytes.count }
+        }
+        // The client's queue stops going down: the proxy holds back its window.
+        XCTAssertFalse(eventually(timeout: 3) { pump(); return codec.pendingBytes(on: id) < 4 << 20 }, "the proxy took the whole body")
+        XCTAssertGreaterThan(codec.pendingBytes(on: id), 4 << 20)
+    }
+
     func testMaxConcurrentStreamsOpensAnotherConnectionForTheRequestThatDoesNotFit() throws {
         try start(maxConcurrentStreams: 1)
         let port = listenerPort
