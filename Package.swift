@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "MeshProxyTests", dependencies: ["MeshProxy", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2", "ConfigValues", "EnvoyConfig", "MeshPilot", "MeshTestSupport"]),
         .testTarget(name: "MeshConformanceTests", dependencies: ["MeshConformance"]),
         .testTarget(name: "MeshSidecarTests", dependencies: ["MeshSidecar", "MeshProxy", "MeshNet", "MeshHTTP1", "LocalPods", "ConfigValues", "MeshTestSupport"]),
-        .testTarget(name: "MeshPilotTests", dependencies: ["MeshPilot", "ConfigValues", "Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshProxy", "EnvoyConfig", "MeshTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "MeshPilotTests", dependencies: ["MeshPilot", "ConfigValues", "Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2", "MeshProxy", "EnvoyConfig", "MeshTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "MeshDoctorTests", dependencies: ["MeshDoctor", "EnvoyConfig", "Manifests", "MeshTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

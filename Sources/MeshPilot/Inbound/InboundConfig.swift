@@ -155,10 +155,11 @@ struct InboundConfig {
                                                      httpFilters: httpFilters, inbound: true, meshConfig: model.meshConfig)]
     }
 
-    /// `inbound|P||`: STATIC to the app's own address (127.11.x.y:P in local mode).
+    /// `inbound|P||`: STATIC to the app's own address (127.11.x.y:P in local mode); HTTP/2 to the app for a grpc or
+    /// http2 port, as Istio's inbound clusters speak it there.
     func cluster(_ port: InboundPort) -> JSONValue {
         let name = Self.clusterName(port.port)
-        return J.object([
+        var cluster = J.object([
             "name": .string(name), "type": .string("STATIC"), "connect_timeout": .string("10s"),
             "circuit_breakers": ConnectionPool.unlimitedBreakers,
             "common_lb_config": J.object([:]),
@@ -169,5 +170,11 @@ struct InboundConfig {
                 "lb_endpoints": .array([J.object(["endpoint": J.object(["address": J.socketAddress(proxy.applicationIP, port.port)])])]),
             ])])]),
         ])
+        if port.proto.isHTTP2 {
+            var typed = J.typed("envoy.extensions.upstreams.http.v3.HttpProtocolOptions")
+            typed.set("explicit_http_config", J.object(["http2_protocol_options": J.object([:])]))
+            cluster.set("typed_extension_protocol_options", J.object(["envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed]))
+        }
+        return cluster
     }
 }

@@ -158,8 +158,9 @@ public struct StreamDuration: Sendable {
     public var grpcTimeoutHeaderOffset: Double = 0
 
     /// The duration for a request with these headers; nil for none.
-    public func limit(grpcTimeout header: String?) -> Double? {
-        if let cap = grpcTimeoutHeaderMax, let header, let asked = Self.parseGRPCTimeout(header) {
+    /// The header is looked up only when the route reads it (a lookup costs the HTTP/1 path an allocation).
+    public func limit(grpcTimeout header: @autoclosure () -> String?) -> Double? {
+        if let cap = grpcTimeoutHeaderMax, let header = header(), let asked = Self.parseGRPCTimeout(header) {
             var limit = cap > 0 ? min(asked, cap) : asked
             if grpcTimeoutHeaderOffset > 0 && limit > grpcTimeoutHeaderOffset { limit -= grpcTimeoutHeaderOffset }
             return limit > 0 ? limit : nil

@@ -70,6 +70,7 @@ final class DownstreamHTTP2Connection {
     private func read(_ bytes: ByteBuffer) {
         reading = true
         handle(codec.receive(bytes))
+        resumeDrainedStreams()
         reading = false
         flush()
     }
@@ -137,6 +138,22 @@ final class DownstreamHTTP2Connection {
 
     func writeBody(_ id: UInt32, _ part: ByteBuffer, endStream: Bool) {
         try? codec.sendData(streamID: id, part, endStream: endStream)
+        guard !endStream, codec.pendingBytes(on: id) > Self.pauseAbove, let stream = streams[id], !stream.pausedUpstream else { return }
+        stream.pausedUpstream = true
+        stream.proxy?.downstreamBackpressure(paused: true)
+    }
+
+    /// Bytes of an answer waiting for the client's window above which its upstream is paused, and below which it
+    /// goes on.
+    static let pauseAbove = 512 * 1024
+    static let resumeBelow = 128 * 1024
+
+    /// After the client's WINDOW_UPDATEs: streams whose queue went down let their upstream go on.
+    private func resumeDrainedStreams() {
+        for (id, stream) in streams where stream.pausedUpstream && codec.pendingBytes(on: id) < Self.resumeBelow {
+            stream.pausedUpstream = false
+            stream.proxy?.downstreamBackpressure(paused: false)
+        }
     }
 
     func writeTrailers(_ id: UInt32, _ trailers: [(name: String, value: String)]) {
@@ -183,6 +200,8 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     let id: UInt32
     var proxy: ProxyStream?
     private var finished = false
+    /// Its answer's upstream was paused: the client's window is full.
+    var pausedUpstream = false
 
     init(connection: DownstreamHTTP2Connection, id: UInt32) {
         self.connection = connection

@@ -275,8 +275,10 @@ final class ProxyStream {
     private func upstreamHead(route: Route, action: ForwardAction) -> HTTPRequestHead {
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(request.headers.count + 6)
-        for header in request.headers where !HeaderName.isHopByHopRequest(header.name) && !HeaderName.equals(header.name, "x-request-id") {
-            headers.append(header)
+        for header in request.headers where !HeaderName.equals(header.name, "x-request-id") {
+            guard HeaderName.isHopByHopRequest(header.name) else { headers.append(header); continue }
+            // `te: trailers` goes on, as Envoy keeps it (gRPC needs it); other TE values are dropped.
+            if HeaderName.equals(header.name, "te") && header.value.lowercased().contains("trailers") { headers.append(("te", "trailers")) }
         }
         if let rewrite = action.hostRewrite, let index = headers.firstIndex(where: { HeaderName.equals($0.name, "host") }) { headers[index].value = rewrite }
         headers.append(("x-forwarded-proto", "http"))
@@ -550,19 +552,24 @@ final class ProxyStream {
         reply(.maxDurationTimeout)
     }
 
+    /// The client reads slowly (`paused`), or caught up: the answer's host is slowed down, or let go on. An HTTP/2
+    /// client's connection says so; an HTTP/1.1 client's writability is checked after each body part (`pauseUpstream`).
+    func downstreamBackpressure(paused: Bool) {
+        guard let connection, let cluster, paused != upstreamPaused else { return }
+        upstreamPaused = paused
+        runtime.stats.increment(cluster.statPrefix + (paused ? "upstream_flow_control_paused_reading_total" : "upstream_flow_control_resumed_reading_total"))
+        if paused { connection.pauseReading() } else { connection.resumeReading() }
+    }
+
     /// Ends the current attempt's hold on the connection and the circuit breakers.
     /// Flow control: the client holds more of the answer than the high watermark, so the upstream is not read until
     /// it takes it (the proxy buffers a bounded amount per stream, not the whole body).
     private func pauseUpstream() {
-        guard !upstreamPaused, let connection, let cluster else { return }
-        upstreamPaused = true
-        runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_paused_reading_total")
-        connection.pauseReading()
+        guard !upstreamPaused, connection != nil else { return }
+        downstreamBackpressure(paused: true)
         downstream.whenWritable { [weak self] in
-            guard let self, upstreamPaused, !done, let connection = self.connection else { return }
-            upstreamPaused = false
-            runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_resumed_reading_total")
-            connection.resumeReading()
+            guard let self, !done else { return }
+            downstreamBackpressure(paused: false)
         }
     }
 

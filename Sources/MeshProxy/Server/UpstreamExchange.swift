@@ -19,6 +19,8 @@ protocol UpstreamExchange: AnyObject {
     var host: Int { get }
     /// Receives the answer's parts, or the failure that cut it short; nil between attempts.
     var onPart: ((Result<UpstreamPart, UpstreamFailure>) -> Void)? { get set }
+    /// This side's address of the connection that carries it (`%UPSTREAM_LOCAL_ADDRESS%`).
+    var localAddress: String? { get }
     /// Whether more of the answer is already read and follows at once (the head waits to leave with the body).
     var hasBufferedResponseBytes: Bool { get }
     /// Sends the request: its head and its whole body.
@@ -26,15 +28,7 @@ protocol UpstreamExchange: AnyObject {
     /// The attempt is over. `reuse`: the answer was read whole and the carrier may serve another request; else
     /// it is abandoned (an HTTP/1 connection closes, an HTTP/2 stream is reset).
     func endAttempt(reuse: Bool, pool: UpstreamPool)
-    /// Stops reading the answer while the client is slow (flow control), and reads on.
+    /// Stops taking the answer's bytes (the client reads slowly), and starts again: backpressure to the host.
     func pauseReading()
     func resumeReading()
-    /// `ip:port` of the proxy's end of the connection (`%UPSTREAM_LOCAL_ADDRESS%`).
-    var localAddress: String? { get }
-}
-
-extension UpstreamExchange {
-    /// An exchange without read flow control (an HTTP/2 stream, for now) reads on.
-    func pauseReading() {}
-    func resumeReading() {}
 }

@@ -108,12 +108,14 @@ final class UpstreamConnection: UpstreamExchange {
         tcp.send(out)
     }
 
-    func pauseReading() { tcp.pauseReading() }
-    func resumeReading() { tcp.resumeReading() }
-
     func endAttempt(reuse: Bool, pool: UpstreamPool) {
+        if paused { resumeReading() }
         if reuse { pool.release(self) } else { tcp.close() }
     }
+
+    private var paused = false
+    func pauseReading() { paused = true; tcp.pauseReading() }
+    func resumeReading() { paused = false; tcp.resumeReading() }
 }
 
 /// A loop's connections to one cluster's hosts: idle ones to reuse, and requests waiting for a connection when

@@ -96,13 +96,15 @@ final class HTTP2UpstreamHosts {
         for connection in connections { connection.drain() }
     }
 
-    /// What this side announces: a wide window each way (Envoy opens 256 MiB; 1 MiB here), windows given back as
-    /// DATA arrives.
+    /// What this side announces: 1 MiB per stream, 16 MiB per connection (Envoy opens 256 MiB), given back as the
+    /// client side takes the bytes.
     static let settings: HTTP2LocalSettings = {
         var settings = HTTP2LocalSettings()
         settings.initialWindowSize = 1 << 20
-        settings.connectionWindowSize = 1 << 20
+        settings.connectionWindowSize = 16 << 20
         settings.maxConcurrentStreams = 100
+        // Windows reopen as the client side takes the bytes: a slow client slows its stream's host.
+        settings.reopensWindowsOnReceipt = false
         return settings
     }()
 }
@@ -111,8 +113,6 @@ final class HTTP2UpstreamHosts {
 final class HTTP2UpstreamConnection {
     let tcp: ProxyTransport
     let host: Int
-    /// This end's `ip:port`, looked up once (`%UPSTREAM_LOCAL_ADDRESS%`).
-    private(set) lazy var localAddress: String? = tcp.localAddress
     private let codec: HTTP2Connection
     private let streamLimit: Int
     private var streams: [UInt32: HTTP2UpstreamStream] = [:]
@@ -185,6 +185,7 @@ final class HTTP2UpstreamConnection {
             reserved -= 1
             return afterStreamEnded()
         }
+        if stream.unconsumed > 0 { codec.dataConsumed(stream.unconsumed, on: stream.id ?? 0); stream.unconsumed = 0 }
         guard let id = stream.id else { return afterStreamEnded() }
         stream.id = nil
         if streams.removeValue(forKey: id) != nil, codec.isStreamOpen(id) { codec.resetStream(id, code: .cancel) }
@@ -246,13 +247,17 @@ final class HTTP2UpstreamConnection {
         if let bytes = codec.takeOutput() { tcp.send(bytes) }
     }
 
-    /// Whether the stream's answer was read whole (END_STREAM arrived).
-    func isComplete(_ id: UInt32) -> Bool { !codec.isStreamOpen(id) }
+    /// The client side took `count` bytes of stream `id`'s answer: the host may send that much more.
+    func consumed(_ count: Int, on id: UInt32) {
+        codec.dataConsumed(count, on: id)
+        flush()
+    }
 }
 
 /// One request's stream on an `HTTP2UpstreamConnection`.
 final class HTTP2UpstreamStream: UpstreamExchange {
     private let connection: HTTP2UpstreamConnection
+    var localAddress: String? { connection.tcp.localAddress }
     /// The stream's id once its request went; nil before, and after it failed.
     var id: UInt32?
     /// Its request was sent (or tried): the connection's reserved slot is used.
@@ -261,7 +266,9 @@ final class HTTP2UpstreamStream: UpstreamExchange {
     var onPart: ((Result<UpstreamPart, UpstreamFailure>) -> Void)?
     var host: Int { connection.host }
     var hasBufferedResponseBytes: Bool { false }
-    var localAddress: String? { connection.localAddress }
+    /// While paused: bytes delivered and not given back to the host's window.
+    private var paused = false
+    var unconsumed = 0
 
     init(connection: HTTP2UpstreamConnection) { self.connection = connection }
 
@@ -307,8 +314,21 @@ final class HTTP2UpstreamStream: UpstreamExchange {
     }
 
     func receivedBody(_ data: ByteBuffer, endStream: Bool) {
-        if data.readableBytes > 0 { onPart?(.success(.body(data))) }
+        if data.readableBytes > 0 {
+            if paused { unconsumed += data.readableBytes } else if let id { connection.consumed(data.readableBytes, on: id) }
+            onPart?(.success(.body(data)))
+        }
         if endStream { ended() }
+    }
+
+    func pauseReading() { paused = true }
+
+    func resumeReading() {
+        paused = false
+        if unconsumed > 0, let id {
+            connection.consumed(unconsumed, on: id)
+            unconsumed = 0
+        }
     }
 
     func receivedTrailers(_ fields: [HeaderField]) {

@@ -16,6 +16,22 @@ final class HTTP2UpstreamTests: XCTestCase {
     private var listenerPort = 0
     private var directory: URL!
     private let seen = SeenRequests()
+    private let large = LargeAnswer()
+
+    /// The `/large` answer's responder, to see how much of it the proxy has not taken.
+    final class LargeAnswer: @unchecked Sendable {
+        private let lock = NSLock()
+        private var responder: HTTP2ResponseStream?
+        func set(_ value: HTTP2ResponseStream) { lock.lock(); responder = value; lock.unlock() }
+        /// Bytes of the answer the server still holds (its queue and the socket's), read on the server's loop.
+        func pending() -> Int? {
+            lock.lock(); let responder = responder; lock.unlock()
+            guard let responder else { return nil }
+            let box = ResultBox<Int>()
+            responder.loop.execute { box.set(.success(responder.pendingOutput)) }
+            return try? box.wait()
+        }
+    }
 
     final class SeenRequests: @unchecked Sendable {
         private let lock = NSLock()
@@ -35,7 +51,7 @@ final class HTTP2UpstreamTests: XCTestCase {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         loop = try EventLoop(name: "h2-upstream")
         loop.start()
-        let seen = seen
+        let seen = seen, large = large
         server = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop]) { request, responder in
             let count = seen.add(request, peer: responder.peerAddress ?? "")
             switch request.path {
@@ -45,6 +61,11 @@ final class HTTP2UpstreamTests: XCTestCase {
                 if count == 1 { responder.reset(code: .refusedStream) } else { responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "second try\n")) }
             case "/slow":
                 responder.loop.schedule(after: 0.3) { responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "slow\n")) }
+            case "/large":
+                let stream = responder.respondStreaming(status: 200, headers: [("content-type", "application/octet-stream")], contentLength: 8 << 20)
+                large.set(stream)
+                stream.send(ByteBuffer(bytes: [UInt8](repeating: 7, count: 8 << 20)))
+                stream.finish()
             case "/trailers":
                 responder.startStream(status: 200, headers: [("content-type", "text/plain")])
                 responder.sendBody(ByteBuffer(string: "body"))
@@ -64,7 +85,7 @@ final class HTTP2UpstreamTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil) throws {
+    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil, upstreamPort: Int? = nil) throws {
         listenerPort = freeLocalPort()
         let options = maxConcurrentStreams.map { "{max_concurrent_streams: \($0)}" } ?? "{}"
         let retry = retryOn.map { ", retry_policy: {retry_on: \"\($0)\", num_retries: 1}" } ?? ""
@@ -94,7 +115,7 @@ final class HTTP2UpstreamTests: XCTestCase {
               envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
                 "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
                 explicit_http_config: {http2_protocol_options: \(options)}
-            load_assignment: {cluster_name: grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(server.port)}}}}]}]}
+            load_assignment: {cluster_name: grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstreamPort ?? server.port)}}}}]}]}
         """
         let file = directory.appendingPathComponent("envoy.yaml")
         try text.write(to: file, atomically: true, encoding: .utf8)
@@ -174,6 +195,48 @@ final class HTTP2UpstreamTests: XCTestCase {
         XCTAssertEqual(answer.status, 200)
         XCTAssertEqual(answer.body, "second try\n")
         XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_rq_retry"), 1)
+    }
+
+    func testAConnectionTheHostEndsWithGOAWAYIsLeftAndTheNextRequestOpensAnother() throws {
+        // This host says GOAWAY once its connection has been idle for 0.2 s.
+        let idle = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop], idleTimeout: 0.2) { _, responder in
+            responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "idle host\n"))
+        }
+        idle.start()
+        defer { idle.stop() }
+        try start(upstreamPort: idle.port)
+        XCTAssertEqual(try get("/one").body, "idle host\n")
+        XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("cluster.grpc.upstream_cx_destroy") == 1 }, "the connection was not closed after GOAWAY")
+        XCTAssertEqual(try get("/two").body, "idle host\n")
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 2)
+    }
+
+    /// An HTTP/2 client that takes nothing more than its first window: the proxy stops giving the host window for
+    /// the stream, so most of an 8 MiB answer stays with the host instead of piling up in the proxy.
+    func testASlowHTTP2ClientPausesTheStreamOfItsHost() throws {
+        try start()
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        defer { client.close() }
+        var settings = HTTP2LocalSettings()
+        settings.reopensWindowsOnReceipt = false  // this client never reads: its 65,535-byte window stays used up
+        let codec = HTTP2Connection(role: .client, settings: settings)
+        let id = try codec.openStream(headers: [HeaderField(name: ":method", value: "GET"), HeaderField(name: ":scheme", value: "http"),
+                                                HeaderField(name: ":authority", value: "app.local"), HeaderField(name: ":path", value: "/large")],
+                                      endStream: true)
+        var received = 0, offset = 0
+        XCTAssertTrue(eventually(timeout: 20) {
+            if let out = codec.takeOutput() { try? client.send(bytes: out.readableArray) }
+            _ = client.readAvailable()
+            let bytes = client.receivedBytes
+            if bytes.count > offset {
+                for case .data(let stream, let data, _) in codec.receive(ByteBuffer(bytes: Array(bytes[offset...]))) where stream == id { received += data.readableBytes }
+                offset = bytes.count
+            }
+            return received == 65_535
+        }, "the client got \(received) bytes")
+        // The proxy holds at most its stream window (1 MiB) and its pause threshold; the rest waits at the host.
+        XCTAssertFalse(eventually(timeout: 2) { (self.large.pending() ?? 0) < 4 << 20 }, "the host's answer drained into the proxy")
+        XCTAssertGreaterThan(large.pending() ?? 0, 4 << 20)
     }
 
     func testMaxConcurrentStreamsOpensAnotherConnectionForTheRequestThatDoesNotFit() throws {
