@@ -19,8 +19,6 @@ protocol UpstreamExchange: AnyObject {
     var host: Int { get }
     /// Receives the answer's parts, or the failure that cut it short; nil between attempts.
     var onPart: ((Result<UpstreamPart, UpstreamFailure>) -> Void)? { get set }
-    /// This side's address of the connection that carries it (`%UPSTREAM_LOCAL_ADDRESS%`).
-    var localAddress: String? { get }
     /// Whether more of the answer is already read and follows at once (the head waits to leave with the body).
     var hasBufferedResponseBytes: Bool { get }
     /// Sends the request: its head and its whole body.
@@ -31,4 +29,6 @@ protocol UpstreamExchange: AnyObject {
     /// Stops taking the answer's bytes (the client reads slowly), and starts again: backpressure to the host.
     func pauseReading()
     func resumeReading()
+    /// `ip:port` of the proxy's end of the connection (`%UPSTREAM_LOCAL_ADDRESS%`).
+    var localAddress: String? { get }
 }

@@ -113,6 +113,8 @@ final class HTTP2UpstreamHosts {
 final class HTTP2UpstreamConnection {
     let tcp: ProxyTransport
     let host: Int
+    /// This end's `ip:port`, looked up once (`%UPSTREAM_LOCAL_ADDRESS%`).
+    private(set) lazy var localAddress: String? = tcp.localAddress
     private let codec: HTTP2Connection
     private let streamLimit: Int
     private var streams: [UInt32: HTTP2UpstreamStream] = [:]
@@ -257,7 +259,6 @@ final class HTTP2UpstreamConnection {
 /// One request's stream on an `HTTP2UpstreamConnection`.
 final class HTTP2UpstreamStream: UpstreamExchange {
     private let connection: HTTP2UpstreamConnection
-    var localAddress: String? { connection.tcp.localAddress }
     /// The stream's id once its request went; nil before, and after it failed.
     var id: UInt32?
     /// Its request was sent (or tried): the connection's reserved slot is used.
@@ -269,6 +270,7 @@ final class HTTP2UpstreamStream: UpstreamExchange {
     /// While paused: bytes delivered and not given back to the host's window.
     private var paused = false
     var unconsumed = 0
+    var localAddress: String? { connection.localAddress }
 
     init(connection: HTTP2UpstreamConnection) { self.connection = connection }
 
