@@ -150,6 +150,9 @@ public struct OutlierDetectionConfig: Sendable, Equatable {
     public var enforcingConsecutive5xx = 100
     public var enforcingConsecutiveGatewayFailure = 0
     public var splitExternalLocalOriginErrors = false
+    /// Split mode: local-origin failures in a row that eject, and the enforcing percent (Envoy's 5 and 100).
+    public var consecutiveLocalOriginFailure = 5
+    public var enforcingConsecutiveLocalOriginFailure = 100
     /// Success-rate ejection: hosts with this many requests in an interval are judged, when at least
     /// `successRateMinimumHosts` of them are; below mean - stdevFactor/1000 x stdev is an outlier.
     public var successRateMinimumHosts = 5
@@ -247,13 +250,16 @@ extension Cluster {
             config.failurePercentageRequestVolume = try detection.integer("failure_percentage_request_volume") ?? config.failurePercentageRequestVolume
             config.enforcingFailurePercentage = try detection.integer("enforcing_failure_percentage", maximum: 100) ?? config.enforcingFailurePercentage
             config.alwaysEjectOneHost = try detection.bool("always_eject_one_host") ?? false
-            // Local-origin ejection (with split_external_local_origin_errors) is not implemented: only "off" is accepted.
-            for key in ["enforcing_failure_percentage_local_origin", "enforcing_local_origin_success_rate", "enforcing_consecutive_local_origin_failure"] {
+            config.consecutiveLocalOriginFailure = try detection.integer("consecutive_local_origin_failure") ?? config.consecutiveLocalOriginFailure
+            config.enforcingConsecutiveLocalOriginFailure = try detection.integer("enforcing_consecutive_local_origin_failure", maximum: 100)
+                ?? config.enforcingConsecutiveLocalOriginFailure
+            // Local-origin success rate and failure percentage (split mode) are not implemented: only "off" is accepted.
+            for key in ["enforcing_failure_percentage_local_origin", "enforcing_local_origin_success_rate"] {
                 if let value = try detection.integer(key, maximum: 100), value != 0 {
-                    throw detection.error("\(key) above 0 is not supported yet (consecutive_5xx, consecutive_gateway_failure, success rate and failure percentage are)", path: [.key(key)])
+                    throw detection.error("\(key) above 0 is not supported yet (consecutive_local_origin_failure, consecutive_5xx, consecutive_gateway_failure, success rate and failure percentage are)", path: [.key(key)])
                 }
             }
-            detection.ignore("consecutive_local_origin_failure", "max_ejection_time_jitter")
+            detection.ignore("max_ejection_time_jitter")
             return config
         }
         var panic = 0.5, localityWeighted = false

@@ -20,6 +20,7 @@ public struct OutlierDetector: Sendable {
     /// Why a host was found an outlier; the raw value is the stat name's part (`ejections_enforced_success_rate`).
     public enum EjectionType: String, Sendable, CaseIterable {
         case consecutive5xx = "consecutive_5xx", consecutiveGatewayFailure = "consecutive_gateway_failure"
+        case consecutiveLocalOriginFailure = "consecutive_local_origin_failure"
         case successRate = "success_rate", failurePercentage = "failure_percentage"
     }
 
@@ -41,6 +42,8 @@ public struct OutlierDetector: Sendable {
     public struct HostState: Sendable, Equatable {
         public var consecutive5xx = 0
         public var consecutiveGatewayFailures = 0
+        /// With `split_external_local_origin_errors`: connect failures, resets and timeouts in a row.
+        public var consecutiveLocalOriginFailures = 0
         public var ejectedAt: Double?
         public var ejectionCount = 0
         /// This interval's answers so far, and how many of them failed (5xx, or no answer).
@@ -99,10 +102,15 @@ public struct OutlierDetector: Sendable {
         case .status(let code): status = code
         case .localFailure: status = 503
         }
-        // With the split on, a local failure is not the host's answer: it counts toward no success rate.
+        // With the split on, a local failure is not the host's answer: it counts toward neither the 5xx runs nor the
+        // success rate, only toward consecutive_local_origin_failure; any answer shows the host reachable again.
+        if config.splitExternalLocalOriginErrors {
+            guard case .status = outcome else { return recordLocalOriginFailure(host: host, now: now) }
+            hosts[host].consecutiveLocalOriginFailures = 0
+        }
         if case .status = outcome {
             countAnswer(host: host, failed: status >= 500)
-        } else if !config.splitExternalLocalOriginErrors {
+        } else {
             countAnswer(host: host, failed: true)
         }
         guard status >= 500 else {
@@ -125,6 +133,15 @@ public struct OutlierDetector: Sendable {
         return found
     }
 
+    /// Split mode: one more local-origin failure in a row; at `consecutive_local_origin_failure` the host is an outlier.
+    private mutating func recordLocalOriginFailure(host: Int, now: Double) -> [Ejection] {
+        hosts[host].consecutiveLocalOriginFailures += 1
+        guard hosts[host].ejectedAt == nil, config.consecutiveLocalOriginFailure > 0,
+              hosts[host].consecutiveLocalOriginFailures >= config.consecutiveLocalOriginFailure else { return [] }
+        hosts[host].consecutiveLocalOriginFailures = 0
+        return [eject(host, .consecutiveLocalOriginFailure, enforcing: config.enforcingConsecutiveLocalOriginFailure, now: now)]
+    }
+
     private mutating func countAnswer(host: Int, failed: Bool) {
         hosts[host].intervalRequests += 1
         if failed { hosts[host].intervalFailures += 1 }
@@ -145,6 +162,7 @@ public struct OutlierDetector: Sendable {
         hosts[host].ejectionCount += 1
         hosts[host].consecutive5xx = 0
         hosts[host].consecutiveGatewayFailures = 0
+        hosts[host].consecutiveLocalOriginFailures = 0
         enforced[type, default: 0] += 1
         return Ejection(host: host, type: type, result: .enforced)
     }
@@ -168,6 +186,7 @@ public struct OutlierDetector: Sendable {
                 hosts[host].ejectedAt = nil
                 hosts[host].consecutive5xx = 0
                 hosts[host].consecutiveGatewayFailures = 0
+                hosts[host].consecutiveLocalOriginFailures = 0
                 returned.append(host)
             }
             let requests = hosts[host].intervalRequests, failures = hosts[host].intervalFailures

