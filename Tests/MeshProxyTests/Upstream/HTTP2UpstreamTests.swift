@@ -343,6 +343,45 @@ final class HTTP2UpstreamTests: XCTestCase {
         XCTAssertGreaterThan(codec.pendingBytes(on: id), 4 << 20)
     }
 
+    /// A streamed body is kept for a retry only up to 3 MiB: a host that resets the stream after 4 MiB is not
+    /// asked again, and the gRPC client gets UNAVAILABLE.
+    func testAStreamedBodyPastTheRetryBufferIsNotRetried() throws {
+        let calls = SeenRequests()
+        let resetter = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop]) { stream in
+            _ = calls.add(stream.request, peer: "")
+            var received = 0
+            stream.onData = { part in
+                received += part.readableBytes
+                if received > 4 << 20 { stream.responder.reset(code: .internalError) }
+            }
+        }
+        resetter.start()
+        defer { resetter.stop() }
+        try start(retryOn: "reset", upstreamPort: resetter.port)
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        defer { client.close() }
+        let codec = HTTP2Connection(role: .client)
+        let id = try codec.openStream(headers: [HeaderField(name: ":method", value: "POST"), HeaderField(name: ":scheme", value: "http"),
+                                                HeaderField(name: ":authority", value: "app.local"), HeaderField(name: ":path", value: "/big.Big/Push"),
+                                                HeaderField(name: "content-type", value: "application/grpc")],
+                                      endStream: false)
+        try codec.sendData(streamID: id, ByteBuffer(bytes: [UInt8](repeating: 5, count: 5 << 20)), endStream: false)
+        var head: [HeaderField] = [], offset = 0
+        XCTAssertTrue(eventually(timeout: 20) {
+            if let out = codec.takeOutput() { try? client.send(bytes: out.readableArray) }
+            _ = client.readAvailable()
+            let bytes = client.receivedBytes
+            if bytes.count > offset {
+                for case .headers(id, let fields, _) in codec.receive(ByteBuffer(bytes: Array(bytes[offset...]))) { head = fields }
+                offset = bytes.count
+            }
+            return !head.isEmpty
+        }, "no answer")
+        XCTAssertEqual(head.first { $0.name == "grpc-status" }?.value, "14", "\(head)")
+        XCTAssertEqual(calls.all.count, 1, "not retried")
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_rq_retry"), 0)
+    }
+
     func testMaxConcurrentStreamsOpensAnotherConnectionForTheRequestThatDoesNotFit() throws {
         try start(maxConcurrentStreams: 1)
         let port = listenerPort
