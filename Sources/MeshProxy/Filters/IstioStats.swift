@@ -255,7 +255,7 @@ final class IstioStreamStats {
     func record(_ log: AccessLogEntry, cluster: Cluster?, upstreamTLS: Bool, metrics: LabeledMetrics) {
         let grpc = log.requestHeader("content-type")?.lowercased().hasPrefix("application/grpc") ?? false
         let exchange = IstioExchange(protocolName: grpc ? "grpc" : "http", responseCode: log.responseCode,
-                                     grpcStatus: grpc ? log.responseHeaders.first { $0.name.lowercased() == "grpc-status" }?.value : nil,
+                                     grpcStatus: grpc ? (log.responseTrailers + log.responseHeaders).first { $0.name.lowercased() == "grpc-status" }?.value : nil,
                                      flags: log.flags, downstreamPeerPrincipal: log.downstreamPeerURISAN, upstreamTLS: upstreamTLS,
                                      peer: peer, service: cluster?.istioService, authority: log.authority)
         let headBytes = { (headers: [(name: String, value: String)]) in headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } }

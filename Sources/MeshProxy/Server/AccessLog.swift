@@ -146,6 +146,8 @@ public struct AccessLogEntry: Sendable {
     public var protocolName: String?
     public var responseCode = 0
     public var responseHeaders: [(name: String, value: String)] = []
+    /// The answer's trailers (HTTP/2 hosts), where a gRPC answer's `grpc-status` usually is.
+    public var responseTrailers: [(name: String, value: String)] = []
     public var flags: [ResponseFlag] = []
     public var details: String?
     /// Why the proxy closed the connection (`rbac_access_denied_matched_policy[...]` from the network RBAC filter).

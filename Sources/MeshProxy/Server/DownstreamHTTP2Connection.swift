@@ -22,7 +22,9 @@ final class DownstreamHTTP2Connection {
     private(set) var isDraining = false
     /// Set while a read is handled: what answers write goes out in one write at its end.
     private var reading = false
-    var connectionIdleTimer: EventLoop.TimerID?
+    /// The connection manager's `idle_timeout`: no stream for that long says GOAWAY and closes.
+    private var idleTimer: EventLoop.TimerID?
+    private var lastActivity = MonotonicClock.now()
 
     init(tcp: ProxyTransport, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
          manager: HTTPConnectionManagerConfig, listenerStatPrefix: String) {
@@ -54,7 +56,9 @@ final class DownstreamHTTP2Connection {
         tcp.onData = { [unowned self] bytes in
             withExtendedLifetime(self) { read(bytes) }
         }
+        watchIdle(after: manager.connectionIdleTimeout)
         tcp.onClose = { [unowned self] in
+            if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
             runtime.stats.adjust(http + "downstream_cx_active", by: -1)
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
             gathering.removeAll()
@@ -67,7 +71,24 @@ final class DownstreamHTTP2Connection {
         if let initial { withExtendedLifetime(self) { read(initial) } } else { flush() }
     }
 
+    /// One timer for the idle timeout, set again for what is left when the connection was busy or active since.
+    private func watchIdle(after delay: Double) {
+        let limit = manager.connectionIdleTimeout
+        guard limit > 0, !tcp.isClosed else { return }
+        idleTimer = tcp.loop.schedule(after: delay) { [weak self] in
+            guard let self, !tcp.isClosed else { return }
+            idleTimer = nil
+            let quiet = MonotonicClock.now() - lastActivity
+            guard isIdle, quiet >= limit else { return watchIdle(after: isIdle ? limit - quiet : limit) }
+            runtime.stats.increment("http.\(manager.statPrefix).downstream_cx_idle_timeout")
+            isDraining = true
+            codec.goAway()
+            flush()
+        }
+    }
+
     private func read(_ bytes: ByteBuffer) {
+        lastActivity = MonotonicClock.now()
         reading = true
         handle(codec.receive(bytes))
         resumeDrainedStreams()
@@ -98,11 +119,35 @@ final class DownstreamHTTP2Connection {
                     headers.insert(("host", authority), at: 0)
                 }
                 request.headers = headers
-                if endStream { start(id, request) } else { gathering[id] = request }
+                if endStream {
+                    start(id, request)
+                } else if Self.streamsBody(request) {
+                    start(id, request, bodyComplete: false)
+                } else {
+                    gathering[id] = request
+                }
             case .data(let id, let data, let endStream):
+                if let stream = streams[id], stream.bodyStreaming {
+                    if endStream { stream.bodyStreaming = false }
+                    stream.proxy?.requestBodyPart(data, end: endStream)
+                    continue
+                }
                 data.withUnsafeReadableBytes { gathering[id]?.body.append(contentsOf: $0) }
+                if let size = gathering[id]?.body.count, size > Self.maxBodyBytes {
+                    // As the HTTP/1.1 side answers a body past its limit: 413, and the stream ends.
+                    gathering[id] = nil
+                    runtime.log.debug("refused a request from \(info.remoteAddress): body larger than \(Self.maxBodyBytes) bytes")
+                    writeHead(id, status: 413, headers: [("content-length", "0")], endStream: true)
+                    if codec.isStreamOpen(id) { codec.resetStream(id, code: .noError) }
+                    continue
+                }
                 if endStream, let request = gathering.removeValue(forKey: id) { start(id, request) }
             case .trailers(let id, _):
+                if let stream = streams[id], stream.bodyStreaming {
+                    stream.bodyStreaming = false
+                    stream.proxy?.requestBodyPart(ByteBuffer(), end: true)
+                    continue
+                }
                 if let request = gathering.removeValue(forKey: id) { start(id, request) }
             case .streamReset(let id, _, _):
                 gathering[id] = nil
@@ -114,10 +159,20 @@ final class DownstreamHTTP2Connection {
         if codec.failed != nil { flush(); tcp.closeWhenDrained() }
     }
 
-    private func start(_ id: UInt32, _ request: HTTPRequest) {
+    /// The largest request body gathered whole (the HTTP/1.1 side's limit too).
+    static let maxBodyBytes = 3 * 1024 * 1024
+
+    /// gRPC requests are served as their body arrives (client and bidi streaming calls); others once it is whole.
+    static func streamsBody(_ request: HTTPRequest) -> Bool {
+        request.header("content-type")?.lowercased().hasPrefix("application/grpc") ?? false
+    }
+
+    private func start(_ id: UInt32, _ request: HTTPRequest, bodyComplete: Bool = true) {
         let stream = DownstreamHTTP2Stream(connection: self, id: id)
+        stream.bodyStreaming = !bodyComplete
         streams[id] = stream
-        let proxy = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: stream, manager: manager, managerStats: managerStats, request: request)
+        let proxy = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: stream, manager: manager, managerStats: managerStats,
+                                request: request, bodyComplete: bodyComplete)
         stream.proxy = proxy
         proxy.begin()
     }
@@ -172,10 +227,13 @@ final class DownstreamHTTP2Connection {
         if isDraining && streams.isEmpty && gathering.isEmpty { tcp.closeWhenDrained() }
     }
 
-    func streamFinished(_ id: UInt32) {
+    /// `answered`: the answer went out whole. A stream left open is reset: NO_ERROR after a whole answer (a request
+    /// body still arriving is not wanted any more), INTERNAL_ERROR for an answer cut short, as Envoy resets it.
+    func streamFinished(_ id: UInt32, answered: Bool) {
         streams[id] = nil
-        // The stream's answer is done; a request body still arriving is not wanted any more.
-        if codec.isStreamOpen(id) && gathering[id] == nil { codec.resetStream(id, code: .noError) }
+        lastActivity = MonotonicClock.now()
+        gathering[id] = nil
+        if codec.isStreamOpen(id) { codec.resetStream(id, code: answered ? .noError : .internalError) }
         flush()
     }
 
@@ -202,6 +260,8 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     private var finished = false
     /// Its answer's upstream was paused: the client's window is full.
     var pausedUpstream = false
+    /// Its request body is still arriving, part by part, to the proxy stream.
+    var bodyStreaming = false
 
     init(connection: DownstreamHTTP2Connection, id: UInt32) {
         self.connection = connection
@@ -214,23 +274,25 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.proxy?.routeTimeoutFired() }
     private(set) lazy var streamIdleFired: () -> Void = { [weak self] in self?.proxy?.streamIdleFired() }
     private(set) lazy var maxDurationFired: () -> Void = { [weak self] in self?.proxy?.maxDurationFired() }
-    /// Whether the head went: an answer without body or trailers ends with an empty DATA frame.
-    private var headSent = false
+
+    /// The answer's end went out (its last DATA, trailers, or a local reply).
+    private var answered = false
 
     func writeResponseHead(status: Int, headers: [(name: String, value: String)], chunked: Bool) {
-        headSent = true
         connection.writeHead(id, status: status, headers: headers, endStream: false)
     }
 
     func writeResponseBody(_ part: ByteBuffer) { connection.writeBody(id, part, endStream: false) }
 
     func endResponse(trailers: [(name: String, value: String)]) {
+        answered = true
         if trailers.isEmpty { connection.writeBody(id, ByteBuffer(), endStream: true) } else { connection.writeTrailers(id, trailers) }
     }
 
     func flush() { connection.flush() }
 
     func sendLocalReply(_ reply: LocalReply, serverName: String, keepAlive: Bool) {
+        answered = true
         var headers = reply.extraHeaders
         if reply.body.isEmpty {
             // An empty answer is a HEADERS frame that ends the stream, with no content-length (as from Envoy).
@@ -249,6 +311,6 @@ final class DownstreamHTTP2Stream: DownstreamClient {
         guard !finished else { return }
         finished = true
         proxy = nil
-        connection.streamFinished(id)
+        connection.streamFinished(id, answered: answered)
     }
 }

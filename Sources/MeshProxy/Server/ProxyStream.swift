@@ -59,11 +59,21 @@ final class ProxyStream {
     private let upgrade: String?
     /// Set once the upstream said 101: bytes now go both ways until a side closes.
     private var tunneling = false
+    /// The request body is still arriving (an HTTP/2 gRPC client streaming it): parts come to `requestBodyPart`.
+    private var bodyComplete: Bool
+    /// The current attempt's head went with the body so far, and parts follow as they come.
+    private var streamingAttempt = false
+    /// The current attempt waits for the body's end (its carrier takes whole bodies only).
+    private var attemptWaitsForBody = false
+    /// A streamed body is kept for a retry up to `retryBufferLimit` bytes.
+    private var keepsBodyForRetry = true
+    static let retryBufferLimit = 3 * 1024 * 1024
     /// Istio's stats filter's part, when the connection manager has one.
     private let istioStats: IstioStreamStats?
 
     init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: any DownstreamClient, manager: HTTPConnectionManagerConfig,
-         managerStats: ConnectionManagerStats, request: HTTPRequest) {
+         managerStats: ConnectionManagerStats, request: HTTPRequest, bodyComplete: Bool = true) {
+        self.bodyComplete = bodyComplete
         self.runtime = runtime
         self.loopContext = loopContext
         self.downstream = downstream
@@ -265,7 +275,14 @@ final class ProxyStream {
         // `finish` releases any attempt left), with no weak reference's side table per stream.
         connection.onPart = { [self] result in upstreamPart(result) }
         attemptSentAt = MonotonicClock.now()
-        connection.send(upstreamHead(route: route, action: action), body: request.body)
+        if bodyComplete {
+            connection.send(upstreamHead(route: route, action: action), body: request.body)
+        } else if connection.streamsRequestBodies {
+            streamingAttempt = true
+            connection.sendHead(upstreamHead(route: route, action: action), bodySoFar: request.body)
+        } else {
+            attemptWaitsForBody = true
+        }
         if let perTry = retry.policy?.perTryTimeout, perTry > 0 {
             attemptTimer = loop.schedule(after: perTry) { [weak self] in self?.perTryTimeout() }
         }
@@ -302,8 +319,13 @@ final class ProxyStream {
         switch result {
         case .failure(let failure):
             if responseStarted {
-                log.add(.upstreamConnectionTermination)
-                log.details = "upstream_reset_after_response_started{connection_termination}"
+                if case .remoteReset = failure {
+                    log.add(.upstreamRemoteReset)
+                    log.details = "upstream_reset_after_response_started{remote_reset}"
+                } else {
+                    log.add(.upstreamConnectionTermination)
+                    log.details = "upstream_reset_after_response_started{connection_termination}"
+                }
                 releaseAttempt(reuse: false)
                 return finishAndResetClient()
             }
@@ -320,6 +342,7 @@ final class ProxyStream {
         case .success(.trailers(let trailers)):
             // Kept for the end; an HTTP/1.1 client gets none, as Envoy's codec sends none by default.
             responseTrailers = trailers
+            log.responseTrailers = trailers
         case .success(.end):
             downstream.endResponse(trailers: responseTrailers)
             downstream.flush()
@@ -552,6 +575,28 @@ final class ProxyStream {
         reply(.maxDurationTimeout)
     }
 
+    /// More of a request body that is still arriving: on to a streaming attempt, kept for a retry.
+    func requestBodyPart(_ part: ByteBuffer, end: Bool) {
+        guard !done, !bodyComplete else { return }
+        log.bytesReceived += part.readableBytes
+        if keepsBodyForRetry {
+            part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+            // Past the buffer limit the body is no longer kept, and the request is not retried (as in Envoy).
+            if request.body.count > Self.retryBufferLimit, streamingAttempt {
+                keepsBodyForRetry = false
+                request.body = []
+                retry = RetryState(policy: nil)
+            }
+        }
+        if end { bodyComplete = true }
+        if streamingAttempt, let connection {
+            connection.sendBody(part, end: end)
+        } else if attemptWaitsForBody, end, let connection, let route, let action {
+            attemptWaitsForBody = false
+            connection.send(upstreamHead(route: route, action: action), body: request.body)
+        }
+    }
+
     /// The client reads slowly (`paused`), or caught up: the answer's host is slowed down, or let go on. An HTTP/2
     /// client's connection says so; an HTTP/1.1 client's writability is checked after each body part (`pauseUpstream`).
     func downstreamBackpressure(paused: Bool) {
@@ -577,6 +622,7 @@ final class ProxyStream {
         guard let connection else { return }
         self.connection = nil
         connection.onPart = nil
+        (streamingAttempt, attemptWaitsForBody) = (false, false)
         // Parts read before the pause may have ended the answer: a connection going back to the pool reads again.
         if upstreamPaused { upstreamPaused = false; connection.resumeReading() }
         if holdsRequest, let cluster {

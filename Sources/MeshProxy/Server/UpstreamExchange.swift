@@ -11,6 +11,13 @@ enum UpstreamPart {
     case end
 }
 
+extension UpstreamExchange {
+    var streamsRequestBodies: Bool { false }
+    /// Carriers that take whole bodies only: the caller waits for the end and uses `send`.
+    func sendHead(_ head: HTTPRequestHead, bodySoFar: [UInt8]) {}
+    func sendBody(_ part: ByteBuffer, end: Bool) {}
+}
+
 /// What carries one attempt of a request to an upstream host: an HTTP/1.1 connection (`UpstreamConnection`, one
 /// request at a time) or a stream of an HTTP/2 connection (`HTTP2UpstreamStream`). The stream sends the request
 /// once and reads the answer's parts through `onPart`, then hands the exchange back with `endAttempt`.
@@ -26,6 +33,11 @@ protocol UpstreamExchange: AnyObject {
     /// The attempt is over. `reuse`: the answer was read whole and the carrier may serve another request; else
     /// it is abandoned (an HTTP/1 connection closes, an HTTP/2 stream is reset).
     func endAttempt(reuse: Bool, pool: UpstreamPool)
+    /// Whether the request body may go in parts as it arrives (`sendHead`, `sendBody`): HTTP/2 streams.
+    var streamsRequestBodies: Bool { get }
+    /// Sends the head and the body so far; more follows through `sendBody`.
+    func sendHead(_ head: HTTPRequestHead, bodySoFar: [UInt8])
+    func sendBody(_ part: ByteBuffer, end: Bool)
     /// Stops taking the answer's bytes (the client reads slowly), and starts again: backpressure to the host.
     func pauseReading()
     func resumeReading()

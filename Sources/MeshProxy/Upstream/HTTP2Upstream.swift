@@ -42,7 +42,14 @@ final class HTTP2UpstreamHosts {
         cluster.openPastLimit(.connection)
         let settings = Self.settings
         let limit = cluster.config.http2MaxConcurrentStreams
-        pool.connect(host: host, opened: { tcp in HTTP2UpstreamConnection(tcp: tcp, host: host, settings: settings, streamLimit: limit) }) { [self] result in
+        let lifetime = HTTP2UpstreamConnection.Lifetime(idleTimeout: cluster.config.connectionIdleTimeout, maxDuration: cluster.config.maxConnectionDuration,
+                                                        maxRequests: cluster.config.maxRequestsPerConnection ?? Int.max)
+        let stats = cluster.stats, prefix = cluster.statPrefix
+        pool.connect(host: host, opened: { tcp in
+            let connection = HTTP2UpstreamConnection(tcp: tcp, host: host, settings: settings, streamLimit: limit, lifetime: lifetime)
+            connection.onLifetimeEnd = { stat in stats.increment(prefix + stat) }
+            return connection
+        }) { [self] result in
             connecting[host, default: 1] -= 1
             switch result {
             case .success(let connection):
@@ -120,14 +127,30 @@ final class HTTP2UpstreamConnection {
     private var streams: [UInt32: HTTP2UpstreamStream] = [:]
     /// Streams handed out whose request has not gone yet.
     private var reserved = 0
+    /// The cluster's limits on a connection's life: `idle_timeout`, `max_connection_duration`,
+    /// `max_requests_per_connection` (past any of them the connection says GOAWAY and closes once its streams end).
+    struct Lifetime {
+        var idleTimeout: Double
+        var maxDuration: Double?
+        var maxRequests: Int
+    }
+    private let lifetime: Lifetime
+    private let openedAt = MonotonicClock.now()
+    private var lastActive = MonotonicClock.now()
+    private var lifetimeTimer: EventLoop.TimerID?
+    /// Streams handed out so far.
+    private var handedOut = 0
+    /// Counts the stat that ended the connection's life (`upstream_cx_idle_timeout`, `upstream_cx_max_duration_reached`).
+    var onLifetimeEnd: (String) -> Void = { _ in }
     /// A stream ended or SETTINGS arrived: waiting requests may fit now.
     var onRoom: () -> Void = {}
     var onClosed: () -> Void = {}
 
-    init(tcp: ProxyTransport, host: Int, settings: HTTP2LocalSettings, streamLimit: Int) {
+    init(tcp: ProxyTransport, host: Int, settings: HTTP2LocalSettings, streamLimit: Int, lifetime: Lifetime) {
         self.tcp = tcp
         self.host = host
         self.streamLimit = streamLimit
+        self.lifetime = lifetime
         codec = HTTP2Connection(role: .client, settings: settings)
         tcp.onData = { [unowned self] bytes in
             withExtendedLifetime(self) {
@@ -137,6 +160,7 @@ final class HTTP2UpstreamConnection {
         }
         tcp.onClose = { [unowned self] in
             withExtendedLifetime(self) {
+                if let lifetimeTimer { tcp.loop.cancel(lifetimeTimer); self.lifetimeTimer = nil }
                 let open = streams.values
                 streams.removeAll()
                 for stream in open { stream.failed(.reset) }
@@ -145,23 +169,57 @@ final class HTTP2UpstreamConnection {
         }
     }
 
-    func start() { flush() }
-
-    /// Whether another stream fits: open, no GOAWAY, under both limits.
-    var hasRoom: Bool {
-        !tcp.isClosed && codec.canOpenStream && streams.count + reserved < streamLimit
+    func start() {
+        flush()
+        watchLifetime()
     }
 
-    /// After a GOAWAY (either way) with no stream left.
-    var isFinished: Bool { codec.isFinished && reserved == 0 }
+    /// Whether another stream fits: open, no GOAWAY, under both limits and the requests per connection.
+    var hasRoom: Bool {
+        !tcp.isClosed && codec.canOpenStream && streams.count + reserved < streamLimit && handedOut < lifetime.maxRequests
+    }
+
+    /// After a GOAWAY (either way), or its last allowed request, with no stream left.
+    var isFinished: Bool {
+        reserved == 0 && (codec.isFinished || (handedOut >= lifetime.maxRequests && streams.isEmpty))
+    }
+
+    private var isIdle: Bool { streams.isEmpty && reserved == 0 }
+
+    /// One timer for the idle timeout and the maximum duration, set again for what is left when it fires early.
+    private func watchLifetime() {
+        guard !tcp.isClosed, lifetimeTimer == nil else { return }
+        let now = MonotonicClock.now()
+        var due = Double.infinity
+        if lifetime.idleTimeout > 0 { due = (isIdle ? lastActive : now) + lifetime.idleTimeout }
+        if let maximum = lifetime.maxDuration { due = min(due, openedAt + maximum) }
+        guard due.isFinite else { return }
+        lifetimeTimer = tcp.loop.schedule(after: max(0, due - now)) { [weak self] in
+            guard let self else { return }
+            lifetimeTimer = nil
+            let now = MonotonicClock.now()
+            if let maximum = lifetime.maxDuration, now >= openedAt + maximum {
+                onLifetimeEnd("upstream_cx_max_duration_reached")
+                return drain()
+            }
+            if lifetime.idleTimeout > 0, isIdle, now - lastActive >= lifetime.idleTimeout {
+                onLifetimeEnd("upstream_cx_idle_timeout")
+                return drain()
+            }
+            watchLifetime()
+        }
+    }
 
     func reserveStream() -> HTTP2UpstreamStream {
+        handedOut += 1
+        if handedOut == lifetime.maxRequests { onLifetimeEnd("upstream_cx_max_requests") }
         reserved += 1
         return HTTP2UpstreamStream(connection: self)
     }
 
     /// Opens the stream for a reserved slot and sends the request.
-    func open(_ stream: HTTP2UpstreamStream, fields: [HeaderField], body: [UInt8]) {
+    /// `endStream` false: more of the body follows (`sendBody`).
+    func open(_ stream: HTTP2UpstreamStream, fields: [HeaderField], body: [UInt8], endStream: Bool = true) {
         reserved -= 1
         stream.opened = true
         // A stream that cannot open fails on the next turn of the loop, as a failure read from the socket would:
@@ -170,10 +228,10 @@ final class HTTP2UpstreamConnection {
             return tcp.loop.execute { stream.failed(.reset) }
         }
         do {
-            let id = try codec.openStream(headers: fields, endStream: body.isEmpty)
+            let id = try codec.openStream(headers: fields, endStream: body.isEmpty && endStream)
             stream.id = id
             streams[id] = stream
-            if !body.isEmpty { try codec.sendData(streamID: id, ByteBuffer(bytes: body), endStream: true) }
+            if !body.isEmpty { try codec.sendData(streamID: id, ByteBuffer(bytes: body), endStream: endStream) }
         } catch {
             // Refused before it went: the host's stream limit or a GOAWAY came first.
             tcp.loop.execute { stream.failed(.remoteReset(refused: true)) }
@@ -195,6 +253,7 @@ final class HTTP2UpstreamConnection {
     }
 
     private func afterStreamEnded() {
+        lastActive = MonotonicClock.now()
         flush()
         if isFinished { return close() }
         onRoom()
@@ -249,6 +308,13 @@ final class HTTP2UpstreamConnection {
         if let bytes = codec.takeOutput() { tcp.send(bytes) }
     }
 
+    /// More of a streamed request body.
+    func sendBody(_ part: ByteBuffer, end: Bool, on stream: HTTP2UpstreamStream) {
+        guard let id = stream.id, codec.isStreamOpen(id) else { return }
+        try? codec.sendData(streamID: id, part, endStream: end)
+        flush()
+    }
+
     /// The client side took `count` bytes of stream `id`'s answer: the host may send that much more.
     func consumed(_ count: Int, on id: UInt32) {
         codec.dataConsumed(count, on: id)
@@ -275,6 +341,19 @@ final class HTTP2UpstreamStream: UpstreamExchange {
     init(connection: HTTP2UpstreamConnection) { self.connection = connection }
 
     func send(_ head: HTTPRequestHead, body: [UInt8]) {
+        connection.open(self, fields: fields(head, contentLength: body.isEmpty ? nil : body.count), body: body)
+    }
+
+    var streamsRequestBodies: Bool { true }
+
+    func sendHead(_ head: HTTPRequestHead, bodySoFar: [UInt8]) {
+        connection.open(self, fields: fields(head, contentLength: nil), body: bodySoFar, endStream: false)
+    }
+
+    func sendBody(_ part: ByteBuffer, end: Bool) { connection.sendBody(part, end: end, on: self) }
+
+    /// The request head as HTTP/2 fields: pseudo-headers first, names lowercased, connection-specific ones left out.
+    private func fields(_ head: HTTPRequestHead, contentLength: Int?) -> [HeaderField] {
         var fields: [HeaderField] = []
         fields.reserveCapacity(head.headers.count + 4)
         fields.append(HeaderField(name: ":method", value: head.method))
@@ -287,10 +366,10 @@ final class HTTP2UpstreamStream: UpstreamExchange {
             if lowered == "te" && value.lowercased() != "trailers" { continue }
             fields.append(HeaderField(name: lowered, value: value))
         }
-        if !body.isEmpty && !fields.contains(where: { $0.name == "content-length" }) {
-            fields.append(HeaderField(name: "content-length", value: String(body.count)))
+        if let contentLength, !fields.contains(where: { $0.name == "content-length" }) {
+            fields.append(HeaderField(name: "content-length", value: String(contentLength)))
         }
-        connection.open(self, fields: fields, body: body)
+        return fields
     }
 
     /// Headers HTTP/2 forbids (RFC 9113 section 8.2.2).

@@ -345,9 +345,10 @@ final class IngressMesh: @unchecked Sendable {
         try curl(["-H", "Host: \(host)", "http://127.0.0.1:\(httpPort)\(path)"])
     }
 
-    /// Real curl over TLS (HTTP/1.1) to the gateway's HTTPS host port, as `host` (SNI and Host), trusting only `caFile`.
+    /// Real curl over TLS to the gateway's HTTPS host port, as `host` (SNI and Host), trusting only `caFile`: ALPN
+    /// picks HTTP/2 (the gateway offers `h2` as Istio's does), as a browser's request would go.
     func curlTLS(host: String, path: String, caFile: String) throws -> (status: Int, body: String) {
-        try curl(["--http1.1", "--cacert", caFile, "--resolve", "\(host):\(httpsPort):127.0.0.1", "https://\(host):\(httpsPort)\(path)"])
+        try curl(["--http2", "--cacert", caFile, "--resolve", "\(host):\(httpsPort):127.0.0.1", "https://\(host):\(httpsPort)\(path)"])
     }
 
     /// The status (0: no answer) and body of one curl call with `arguments`.

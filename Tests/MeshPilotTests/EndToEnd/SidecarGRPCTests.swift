@@ -104,6 +104,11 @@ final class SidecarGRPCTests: XCTestCase {
         XCTAssertEqual(failing.headers.first { $0.name == "grpc-status" }?.value, "14", "trailers-only: the status in the head")
         // Istio's default retry policy retries `unavailable` twice: three attempts.
         XCTAssertEqual(seen.all.count, 4)
+        // Istio's metrics at the server's sidecar: gRPC, its status from the trailers (0) or the head (14).
+        let reports = mesh.proxies[Self.greeter.proxyID]?.stats.labeled.counterSnapshot().filter { $0.series.name == "istio_requests_total" }
+            .map { Dictionary(uniqueKeysWithValues: $0.series.labelPairs) } ?? []
+        XCTAssertTrue(reports.contains { $0["request_protocol"] == "grpc" && $0["grpc_response_status"] == "0" && $0["reporter"] == "destination" }, "\(reports)")
+        XCTAssertTrue(reports.contains { $0["grpc_response_status"] == "14" }, "\(reports)")
     }
 
     /// One gRPC call on its own connection to the web pod's sidecar (15001, PROXY line first), h2c with prior knowledge.

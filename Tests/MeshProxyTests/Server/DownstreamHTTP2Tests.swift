@@ -30,7 +30,7 @@ final class DownstreamHTTP2Tests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func start(codec: String = "AUTO") throws {
+    private func start(codec: String = "AUTO", managerFields: String = "") throws {
         listenerPort = freeLocalPort()
         let text = """
         static_resources:
@@ -45,6 +45,7 @@ final class DownstreamHTTP2Tests: XCTestCase {
                   stat_prefix: l
                   codec_type: \(codec)
                   http2_protocol_options: {max_concurrent_streams: 50}
+                  \(managerFields)
                   route_config:
                     virtual_hosts:
                     - name: v
@@ -108,6 +109,57 @@ final class DownstreamHTTP2Tests: XCTestCase {
         for (index, answer) in answers.enumerated() {
             XCTAssertEqual(String(decoding: answer.body, as: UTF8.self), "app GET /\(index % 2 == 0 ? "n" : "slow")/\(index)\n")
         }
+    }
+
+    func testAnHTTP2ConnectionWithNoStreamForTheIdleTimeoutGetsGOAWAYAndCloses() throws {
+        try start(managerFields: "common_http_protocol_options: {idle_timeout: 0.3s}")
+        let client = try H2Client(port: listenerPort, loop: clientLoop)
+        defer { client.close() }
+        XCTAssertEqual(try client.send(HTTPRequest(method: "GET", target: "/before", headers: [("host", "app.local")])).status, 200)
+        XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("http.l.downstream_cx_idle_timeout") == 1 })
+        XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("http.l.downstream_cx_active") == 0 }, "the connection stayed open")
+    }
+
+    func testABodyPastTheLimitIsRefusedWith413AsOnHTTP1() throws {
+        try start()
+        let client = try H2Client(port: listenerPort, loop: clientLoop)
+        defer { client.close() }
+        let answer = try client.send(HTTPRequest(method: "POST", target: "/big", headers: [("host", "app.local")], body: [UInt8](repeating: 1, count: 4 << 20)))
+        XCTAssertEqual(answer.status, 413)
+        XCTAssertFalse(upstream.requests.contains("/big"))
+        XCTAssertEqual(try client.send(HTTPRequest(method: "GET", target: "/after", headers: [("host", "app.local")])).status, 200, "the connection goes on")
+    }
+
+    /// Hostile HTTP/2 clients: the preface, then frames made of fixed-seed random bytes, or a valid request's frames
+    /// with bytes flipped. The proxy answers each with a GOAWAY or a reset, never crashes, and serves the next client.
+    func testGarbledHTTP2FramesNeverTakeTheProxyDown() throws {
+        try start()
+        var seed: UInt64 = 0x9e37_79b9_7f4a_7c15
+        func next() -> UInt8 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: seed >> 33)
+        }
+        for round in 0..<40 {
+            let codec = HTTP2Connection(role: .client)
+            _ = try codec.openStream(headers: [HeaderField(name: ":method", value: "POST"), HeaderField(name: ":scheme", value: "http"),
+                                               HeaderField(name: ":authority", value: "app.local"), HeaderField(name: ":path", value: "/r/\(round)")],
+                                     endStream: false)
+            var bytes = codec.takeOutput()?.readableArray ?? []
+            if round % 2 == 0 {
+                // Random frames after the preface and SETTINGS.
+                bytes += (0..<(64 + Int(next()) * 4)).map { _ in next() }
+            } else {
+                // The request's own frames with a few bytes past the preface flipped.
+                for _ in 0..<3 { let index = 24 + Int(next()) % max(1, bytes.count - 24); bytes[index] ^= next() | 1 }
+            }
+            let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+            try? client.send(bytes: bytes)
+            _ = client.readUntilClosed(timeout: 0.3)
+            client.close()
+        }
+        let client = try H2Client(port: listenerPort, loop: clientLoop)
+        defer { client.close() }
+        XCTAssertEqual(try client.send(HTTPRequest(method: "GET", target: "/still-here", headers: [("host", "app.local")])).status, 200)
     }
 
     func testCurlWithHTTP2PriorKnowledgeGetsAnHTTP2Answer() throws {

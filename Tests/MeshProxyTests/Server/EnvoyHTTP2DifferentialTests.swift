@@ -35,6 +35,7 @@ final class EnvoyHTTP2DifferentialTests: XCTestCase {
             make("grpc", "POST", "/grpc", grpc: true, body: message),
             make("grpc-status-in-head", "POST", "/grpc-unavailable", grpc: true, body: message),
             make("reset", "GET", "/reset"),
+            make("reset-after-head", "GET", "/reset-mid"),
             make("no-route", "GET", "/nomatch"),
             make("grpc-no-route", "POST", "/nomatch", grpc: true, body: message),
             make("direct", "GET", "/direct"),
@@ -68,6 +69,10 @@ final class EnvoyHTTP2DifferentialTests: XCTestCase {
                 responder.finish()
             case "/reset":
                 responder.reset(code: .internalError)
+            case "/reset-mid":
+                responder.startStream(status: 200, headers: [("content-type", "text/plain")])
+                responder.sendBody(ByteBuffer(string: "partial"))
+                responder.loop.schedule(after: 0.1) { responder.reset(code: .internalError) }
             case "/grpc-slow", "/slow-plain":
                 responder.loop.schedule(after: 1.5) { responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "late\n")) }
             default:
@@ -95,7 +100,12 @@ final class EnvoyHTTP2DifferentialTests: XCTestCase {
             defer { connected.close() }
             var outcomes: [Outcome] = []
             for (_, request) in Self.requests {
-                let answer = try connected.send(request)
+                let answer: HTTPResponse
+                do { answer = try connected.send(request) } catch {
+                    // A stream reset: what the client saw is the reset itself.
+                    outcomes.append(Outcome(status: -1, headers: [], body: "\(error)"))
+                    continue
+                }
                 var headers: [String] = []
                 for name in Self.compared { for header in answer.headers where header.name.lowercased() == name { headers.append("\(name): \(header.value)") } }
                 outcomes.append(Outcome(status: answer.status, headers: headers, body: String(decoding: answer.body, as: UTF8.self)))

@@ -85,7 +85,7 @@ final class HTTP2UpstreamTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil, upstreamPort: Int? = nil) throws {
+    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil, upstreamPort: Int? = nil, common: String? = nil, maxRequests: Int? = nil) throws {
         listenerPort = freeLocalPort()
         let options = maxConcurrentStreams.map { "{max_concurrent_streams: \($0)}" } ?? "{}"
         let retry = retryOn.map { ", retry_policy: {retry_on: \"\($0)\", num_retries: 1}" } ?? ""
@@ -110,11 +110,11 @@ final class HTTP2UpstreamTests: XCTestCase {
                     typed_config: {"@type": type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog, path: \(directory.path)/access.log}
           clusters:
           - name: grpc
-            connect_timeout: 1s
+            connect_timeout: 1s\(maxRequests.map { "\n    circuit_breakers: {thresholds: [{max_requests: \($0)}]}" } ?? "")
             typed_extension_protocol_options:
               envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
                 "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-                explicit_http_config: {http2_protocol_options: \(options)}
+                explicit_http_config: {http2_protocol_options: \(options)}\(common.map { "\n        common_http_protocol_options: \($0)" } ?? "")
             load_assignment: {cluster_name: grpc, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstreamPort ?? server.port)}}}}]}]}
         """
         let file = directory.appendingPathComponent("envoy.yaml")
@@ -237,6 +237,79 @@ final class HTTP2UpstreamTests: XCTestCase {
         // The proxy holds at most its stream window (1 MiB) and its pause threshold; the rest waits at the host.
         XCTAssertFalse(eventually(timeout: 2) { (self.large.pending() ?? 0) < 4 << 20 }, "the host's answer drained into the proxy")
         XCTAssertGreaterThan(large.pending() ?? 0, 4 << 20)
+    }
+
+    /// A bidi-streaming gRPC call: the host answers each message as it comes, and the client gets the first
+    /// answer before it sends its second message, so neither side's body is gathered whole on the way.
+    func testABidiStreamingGRPCCallFlowsBothWaysThroughTheProxy() throws {
+        let echo = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop]) { stream in
+            stream.responder.startStream(status: 200, headers: [("content-type", "application/grpc")])
+            stream.onData = { part in stream.responder.sendBody(part) }
+            stream.onEnd = { _ in stream.responder.finish(trailers: [("grpc-status", "0")]) }
+        }
+        echo.start()
+        defer { echo.stop() }
+        try start(upstreamPort: echo.port)
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        defer { client.close() }
+        let codec = HTTP2Connection(role: .client)
+        let id = try codec.openStream(headers: [HeaderField(name: ":method", value: "POST"), HeaderField(name: ":scheme", value: "http"),
+                                                HeaderField(name: ":authority", value: "app.local"), HeaderField(name: ":path", value: "/echo.Echo/Chat"),
+                                                HeaderField(name: "content-type", value: "application/grpc"), HeaderField(name: "te", value: "trailers")],
+                                      endStream: false)
+        let first: [UInt8] = [0, 0, 0, 0, 3] + Array("one".utf8)
+        let second: [UInt8] = [0, 0, 0, 0, 3] + Array("two".utf8)
+        try codec.sendData(streamID: id, ByteBuffer(bytes: first), endStream: false)
+        var body: [UInt8] = [], trailers: [HeaderField] = [], offset = 0
+        func pump() {
+            if let out = codec.takeOutput() { try? client.send(bytes: out.readableArray) }
+            _ = client.readAvailable()
+            let bytes = client.receivedBytes
+            guard bytes.count > offset else { return }
+            for event in codec.receive(ByteBuffer(bytes: Array(bytes[offset...]))) {
+                switch event {
+                case .data(id, let data, _): body += data.readableArray
+                case .trailers(id, let fields): trailers = fields
+                default: break
+                }
+            }
+            offset = bytes.count
+        }
+        XCTAssertTrue(eventually(timeout: 20) { pump(); return body == first }, "the first message's echo did not come before the call ended: \(body)")
+        try codec.sendData(streamID: id, ByteBuffer(bytes: second), endStream: true)
+        XCTAssertTrue(eventually(timeout: 20) { pump(); return !trailers.isEmpty }, "no trailers")
+        XCTAssertEqual(body, first + second)
+        XCTAssertEqual(trailers.first { $0.name == "grpc-status" }?.value, "0")
+        XCTAssertTrue(accessLog(lines: 1).contains("\"POST /echo.Echo/Chat HTTP/2\" 200 - 16 16 "), accessLog(lines: 1))
+    }
+
+    func testTheClustersIdleTimeoutAndRequestsPerConnectionEndAnHTTP2Connection() throws {
+        try start(common: "{idle_timeout: 0.2s, max_requests_per_connection: 2}")
+        for index in 0..<3 { XCTAssertEqual(try get("/r/\(index)").status, 200) }
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 2, "two requests per connection")
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_max_requests"), 1)
+        XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("cluster.grpc.upstream_cx_idle_timeout") == 1 }, "the idle connection stayed")
+        XCTAssertTrue(eventually(timeout: 10) { self.proxy.stats.value("cluster.grpc.upstream_cx_active") == 0 })
+        XCTAssertEqual(try get("/after-idle").status, 200)
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 3)
+    }
+
+    /// HTTP/2 requests share a connection, so `max_requests` is what bounds them (as in Envoy): the second of two
+    /// concurrent requests overflows.
+    func testMaxRequestsBoundsConcurrentStreams() throws {
+        try start(maxRequests: 1)
+        let port = listenerPort
+        let group = DispatchGroup()
+        let statuses = LockedStatuses()
+        for _ in 0..<2 {
+            DispatchQueue.global().async(group: group) {
+                statuses.add((try? TestClient.get(port: port, path: "/slow", host: "app.local").status) ?? 0)
+            }
+        }
+        XCTAssertEqual(group.wait(timeout: .now() + 20), .success)
+        XCTAssertEqual(statuses.values.sorted(), [200, 503])
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_cx_total"), 1)
+        XCTAssertTrue(accessLog(lines: 2).contains(" 503 UO "), accessLog(lines: 2))
     }
 
     func testMaxConcurrentStreamsOpensAnotherConnectionForTheRequestThatDoesNotFit() throws {
