@@ -7,6 +7,9 @@
 #   added p50 at -c1             wrk -t1 -c1 --latency: the proxy's p50 minus the upstream's own p50
 #   RSS after load               VmRSS after the runs (nginx: its worker process)
 #   start to first proxied 200   from exec to the first 200 through the proxy (a poller in one process, 1 ms steps)
+#   h2c requests/s               h2load -c32 -m10 -n PROXY_BENCH_H2_REQUESTS (default 50000) with prior knowledge to an
+#                                HTTP/2 listener (nginx `listen ... http2`, Envoy's and meshctl's codec_type AUTO),
+#                                HTTP/1.1 to the upstream
 #   mTLS requests/s              two proxies of a kind: a plain listener, then mTLS (SPIFFE URI SANs, P-256) to the
 #                                second proxy, which forwards to the upstream; wrk -t1 -c32 on the first
 #   soak                         wrk -t1 -c32 for PROXY_BENCH_SOAK_SECONDS (default 20): requests/s, errors (socket
@@ -18,6 +21,7 @@ set -euo pipefail
 MESHCTL=$1
 ENVOY=${2:-$("$(dirname "$0")/../scripts/envoy.sh" || true)}
 SECONDS_PER_RUN=${PROXY_BENCH_SECONDS:-5}
+H2_REQUESTS=${PROXY_BENCH_H2_REQUESTS:-50000}
 RUNS=${PROXY_BENCH_RUNS:-3}
 ONLY=${MESHCTL_BENCH_ONLY:-}
 if [ "$ONLY" = soak ]; then SOAK=${PROXY_BENCH_SOAK_SECONDS:-60}; else SOAK=${PROXY_BENCH_SOAK_SECONDS:-20}; fi
@@ -37,9 +41,10 @@ events { worker_connections 4096; }
 http { access_log off; server { listen 127.0.0.1:$UP; keepalive_requests 1000000; location / { return 200 "hello from upstream\n"; } } }
 CONF
 
-# nginx_proxy NAME PORT TARGET_PORT [tls-client|tls-server]
+# nginx_proxy NAME PORT TARGET_PORT [tls-client|tls-server|h2c]
 nginx_proxy() {
   local upstream_tls="" listen_tls="" scheme=http
+  if [ "${4:-}" = h2c ]; then listen_tls="http2"; fi
   if [ "${4:-}" = tls-client ]; then
     scheme=https
     upstream_tls="proxy_ssl_certificate $DIR/front.crt; proxy_ssl_certificate_key $DIR/front.key; proxy_ssl_trusted_certificate $DIR/ca.crt;
@@ -57,9 +62,11 @@ http { access_log off; upstream app { server 127.0.0.1:$3; keepalive 64; }
 CONF
 }
 
-# envoy_bootstrap PORT ADMIN TARGET_PORT [tls-client|tls-server]: the same file runs in Envoy and meshctl.
+# envoy_bootstrap PORT ADMIN TARGET_PORT [tls-client|tls-server|h2c]: the same file runs in Envoy and meshctl.
 envoy_bootstrap() {
-  local listener_tls="" cluster_tls=""
+  local listener_tls="" cluster_tls="" codec=""
+  if [ "${4:-}" = h2c ]; then codec="
+          codec_type: AUTO"; fi
   if [ "${4:-}" = tls-server ]; then
     listener_tls="
       transport_socket:
@@ -97,7 +104,7 @@ static_resources:
       - name: envoy.filters.network.http_connection_manager
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: l
+          stat_prefix: l$codec
           route_config: {virtual_hosts: [{name: v, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: app}}]}]}
           http_filters:
           - {name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}$listener_tls
@@ -223,6 +230,27 @@ if [ "$ONLY" != soak ]; then
   done
   for kind in $KINDS; do record start "$kind" "$(echo "${START[$kind]}" | tr ' ' '\n' | grep -v '^-$' | grep . | median)"; done
 
+  # --- h2c: HTTP/2 with prior knowledge to the proxy, HTTP/1.1 to the upstream ------------------------------------
+  declare -A H2PORT H2PID H2
+  for kind in $KINDS; do
+    H2PORT[$kind]=$(port)
+    H2PID[$kind]=$(start "$kind" "h2c-$kind" "${H2PORT[$kind]}" "$UP" h2c); PIDS+=("${H2PID[$kind]}")
+  done
+  for kind in $KINDS; do
+    for _ in $(seq 300); do curl -sf --http2-prior-knowledge -o /dev/null "127.0.0.1:${H2PORT[$kind]}/" && break; sleep 0.05; done
+    h2load -c32 -m10 -n 5000 "http://127.0.0.1:${H2PORT[$kind]}/" >/dev/null 2>&1 || true  # warm-up
+  done
+  for _ in $(seq "$RUNS"); do
+    for kind in $KINDS; do
+      H2[$kind]="${H2[$kind]:-} $(h2load -c32 -m10 -n "$H2_REQUESTS" "http://127.0.0.1:${H2PORT[$kind]}/" 2>/dev/null \
+        | awk '/^finished in/ {r=$4} /^requests:/ {failed=$(NF-5)+0; errored=$(NF-3)+0} END {if (r != "" && failed+errored == 0) print r; else print "-"}')"
+    done
+  done
+  for kind in $KINDS; do
+    record h2 "$kind" "$(echo "${H2[$kind]}" | tr ' ' '\n' | grep -v '^-$' | grep . | median)"
+    kill "${H2PID[$kind]}" 2>/dev/null || true; wait "${H2PID[$kind]}" 2>/dev/null || true
+  done
+
   # --- mTLS between two proxies of a kind ----------------------------------------------------------------------
   certificates
   declare -A FRONT BACKPID FRONTPID TLS
@@ -277,6 +305,7 @@ if [ "$ONLY" != soak ]; then
   row "added p50 at -c1, us (lower=better)" p50
   row "RSS after the runs, MiB (nginx: worker)" rss
   row "start to first proxied 200, ms" start
+  row "h2c requests/s (h2load -c32 -m10)" h2
   row "mTLS between two proxies, requests/s (-c32)" tls
 fi
 row "soak ${SOAK}s: requests/s (-c32)" soak_rps

@@ -189,12 +189,27 @@ final class DownstreamHTTPConnection: DownstreamClient {
         if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
         let early = parser.takeBuffered()
         if !early.isEmpty { received(early.count); upstream.send(early) }
-        tcp.onData = { bytes in
+        // A slow upstream stops the client's reads until its queued output falls below the low watermark.
+        let http = "http.\(manager.statPrefix)."
+        upstream.onWritabilityChanged = { [weak self] writable in
+            guard let self, writable, tunnelPaused else { return }
+            tunnelPaused = false
+            runtime.stats.increment(http + "downstream_flow_control_resumed_reading_total")
+            tcp.resumeReading()
+        }
+        tcp.onData = { [weak self] bytes in
             received(bytes.readableBytes)
             upstream.send(bytes)
+            guard let self, !upstream.isWritable, !tunnelPaused else { return }
+            tunnelPaused = true
+            runtime.stats.increment(http + "downstream_flow_control_paused_reading_total")
+            tcp.pauseReading()
         }
         tcp.resumeReading()
     }
+
+    /// The client's reads are paused because the tunnel's upstream is slow.
+    private var tunnelPaused = false
 
     var isWritable: Bool { tcp.isWritable }
 

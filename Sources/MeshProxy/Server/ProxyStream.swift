@@ -421,6 +421,8 @@ final class ProxyStream {
             guard let self else { return }
             log.bytesSent += bytes.readableBytes
             client.send(bytes)
+            // A client that reads slowly stops the upstream's reads until it catches up, as for an answer's body.
+            if !client.isWritable { pauseUpstream() }
         }, closed: { [weak self] in
             guard let self, !done else { return }
             // Envoy logs a tunnel the server ended as an upstream reset.

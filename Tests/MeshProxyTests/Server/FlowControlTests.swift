@@ -211,6 +211,121 @@ final class FlowControlTests: XCTestCase {
         XCTAssertEqual(proxy.stats.value("cluster.flood.upstream_rq_200"), 1)
     }
 
+    /// A proxy with one HTTP listener whose route takes WebSocket upgrades to `upstreamPort`; returns its port.
+    private func startWebSocketProxy(upstreamPort: Int) throws -> Int {
+        let listenerPort = freeLocalPort()
+        let file = directory.appendingPathComponent("envoy-ws-\(listenerPort).yaml")
+        try """
+        static_resources:
+          listeners:
+          - name: http
+            address: {socket_address: {address: 127.0.0.1, port_value: \(listenerPort)}}
+            filter_chains:
+            - filters:
+              - name: envoy.filters.network.http_connection_manager
+                typed_config:
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                  stat_prefix: h
+                  upgrade_configs: [{upgrade_type: websocket}]
+                  route_config: {virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: flood, timeout: 0s}}]}]}
+                  http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
+          clusters:
+          - name: flood
+            connect_timeout: 1s
+            load_assignment: {cluster_name: flood, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstreamPort)}}}}]}]}
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: file.path), concurrency: 1,
+                                    log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+        self.proxy = proxy
+        proxy.start()
+        return listenerPort
+    }
+
+    func testAWebSocketTunnelToASlowUpstreamStopsTheClientsReads() throws {
+        let total = 96 * 1024 * 1024
+        // An upstream that answers 101, then reads nothing until `reading` is signalled, then reads to the end.
+        let sink = try FloodingUpstream(total: 0)
+        let reading = DispatchSemaphore(value: 0)
+        let drained = ByteCounter()
+        Thread.detachNewThread {
+            let connection = accept(sink.listeningSocket, nil, nil)
+            guard connection >= 0 else { return }
+            defer { close(connection) }
+            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+            guard read(connection, &buffer, buffer.count) > 0 else { return }
+            let head = "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
+            _ = head.withCString { send(connection, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            reading.wait()
+            while true {
+                let count = read(connection, &buffer, buffer.count)
+                guard count > 0 else { return }
+                drained.add(count)
+            }
+        }
+        defer { sink.stop() }
+        let port = try startWebSocketProxy(upstreamPort: sink.port)
+        let proxy = try XCTUnwrap(proxy)
+        let client = try connectClient(port: port)
+        let request = "GET /socket HTTP/1.1\r\nhost: flood\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
+        XCTAssertEqual(send(client, request, request.utf8.count, Int32(MSG_NOSIGNAL)), request.utf8.count)
+        var answer = [UInt8](repeating: 0, count: 4096)
+        let count = read(client, &answer, answer.count)
+        XCTAssertTrue(String(decoding: answer[0..<max(count, 0)], as: UTF8.self).hasPrefix("HTTP/1.1 101"))
+        let sent = ByteCounter()
+        Thread.detachNewThread {
+            let chunk = [UInt8](repeating: 0x63, count: 64 * 1024)
+            var left = total
+            while left > 0 {
+                let wrote = chunk.withUnsafeBytes { send(client, $0.baseAddress, min(left, $0.count), Int32(MSG_NOSIGNAL)) }
+                guard wrote > 0 else { break }
+                left -= wrote
+                sent.add(wrote)
+            }
+        }
+        let stalledAt = settled { sent.value }
+        XCTAssertLessThan(stalledAt, total / 2, "the proxy went on reading a tunnel's client while its upstream read nothing")
+        XCTAssertEqual(proxy.stats.value("http.h.downstream_flow_control_paused_reading_total"), 1)
+        reading.signal()
+        XCTAssertTrue(eventually(timeout: 60) { drained.value == total }, "\(drained.value) of \(total) bytes reached the upstream")
+        XCTAssertGreaterThanOrEqual(proxy.stats.value("http.h.downstream_flow_control_resumed_reading_total"), 1)
+        close(client)
+    }
+
+    func testAWebSocketTunnelToASlowClientStopsTheUpstreamsReads() throws {
+        let total = 96 * 1024 * 1024
+        let upstream = try FloodingUpstream(total: total)
+        let head = "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
+        upstream.head = head
+        upstream.start()
+        defer { upstream.stop() }
+        let listenerPort = try startWebSocketProxy(upstreamPort: upstream.port)
+        let proxy = try XCTUnwrap(proxy)
+        let client = try connectClient(port: listenerPort)
+        defer { close(client) }
+        let request = "GET /socket HTTP/1.1\r\nhost: flood\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
+        XCTAssertEqual(send(client, request, request.utf8.count, Int32(MSG_NOSIGNAL)), request.utf8.count)
+
+        let stalledAt = settled { upstream.sent }
+        XCTAssertLessThan(stalledAt, total / 2, "the proxy went on reading the tunnel's upstream for a client that reads nothing")
+        XCTAssertEqual(proxy.stats.value("cluster.flood.upstream_flow_control_paused_reading_total"), 1)
+
+        var received = 0
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var first = ""
+        while true {
+            let count = read(client, &buffer, buffer.count)
+            guard count > 0 else { break }
+            if first.isEmpty { first = String(decoding: buffer[0..<min(count, 1024)], as: UTF8.self) }
+            received += count
+            if first.hasPrefix("HTTP/1.1 101"), let end = first.range(of: "\r\n\r\n"),
+               received - first.utf8.distance(from: first.startIndex, to: end.upperBound) >= total { break }
+        }
+        XCTAssertTrue(first.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), first)
+        let headLength = first.range(of: "\r\n\r\n").map { first.utf8.distance(from: first.startIndex, to: $0.upperBound) } ?? 0
+        XCTAssertEqual(received - headLength, total)
+        XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.flood.upstream_flow_control_resumed_reading_total"), 1)
+    }
+
     private func connectClient(port: Int) throws -> Int32 {
         let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
