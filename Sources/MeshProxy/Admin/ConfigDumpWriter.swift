@@ -74,8 +74,11 @@ struct ConfigDumpWriter {
             ("envoy.admin.v3.SecretsConfigDump", .object([("dynamic_active_secrets", .array(secrets))])),
         ]
         if query["include_eds"] != nil {
+            // Static clusters' assignments as Envoy shows them: from their hosts now (EDS ones are dynamic below).
+            let running = proxy.runtime.clusters
             var endpoints: [(key: String, value: JSONValue)] = [("static_endpoint_configs", .array(configuration.clusters.compactMap { cluster in
-                cluster.source["load_assignment"].map { .object([("endpoint_config", typed($0, "envoy.config.endpoint.v3.ClusterLoadAssignment")), ("last_updated", updated)]) }
+                guard cluster.eds == nil, cluster.kind != .originalDestination, let state = running[cluster.name] else { return nil }
+                return EndpointsDumpWriter.staticEndpointConfig(state)
             }))]
             if !discovered.endpointAssignments.isEmpty {
                 endpoints.append(("dynamic_endpoint_configs", .array(discovered.endpointAssignments.keys.sorted().map { name in
@@ -89,7 +92,15 @@ struct ConfigDumpWriter {
         }
         if let resource = query["resource"], !resource.isEmpty {
             var found: [JSONValue] = []
-            for (_, value) in configs { if let items = value[resource]?.array { found += items } }
+            for (type, value) in configs {
+                guard let items = value[resource]?.array else { continue }
+                // Envoy names each item's message type when it lists one resource (`EndpointsConfigDump.StaticEndpointConfig`).
+                let itemType = Self.resourceItemTypes[resource].map { "type.googleapis.com/\(type).\($0)" }
+                found += items.map { item in
+                    guard let itemType, case .object(let fields) = item, !fields.contains(where: { $0.key == "@type" }) else { return item }
+                    return .object([("@type", .string(itemType))] + fields)
+                }
+            }
             guard configs.contains(where: { $0.value[resource] != nil }) else { throw QueryError(message: "\(resource) not found in config dump") }
             return .object([("configs", .array(try filtered(found, query: query)))])
         }
@@ -126,6 +137,15 @@ struct ConfigDumpWriter {
         pairs.removeAll { $0.key == "@type" }
         return .object([("@type", .string("type.googleapis.com/\(type)"))] + pairs)
     }
+
+    /// The message type of one item of each config dump list, as `?resource=` answers name it.
+    static let resourceItemTypes = [
+        "static_clusters": "StaticCluster", "dynamic_active_clusters": "DynamicCluster", "dynamic_warming_clusters": "DynamicCluster",
+        "static_listeners": "StaticListener", "dynamic_listeners": "DynamicListener",
+        "static_route_configs": "StaticRouteConfig", "dynamic_route_configs": "DynamicRouteConfig",
+        "static_endpoint_configs": "StaticEndpointConfig", "dynamic_endpoint_configs": "DynamicEndpointConfig",
+        "dynamic_active_secrets": "DynamicSecret", "static_secrets": "StaticSecret",
+    ]
 
     static func socketAddress(_ address: SocketAddress) -> JSONValue {
         .object([("socket_address", .object([("address", .string(address.host)), ("port_value", .int(address.port))]))])

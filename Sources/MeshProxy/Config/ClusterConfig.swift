@@ -48,6 +48,8 @@ public struct Cluster: Sendable {
     public var maxConnectionDuration: Double? = nil
     /// `common_lb_config.locality_weighted_lb_config`: requests go to localities by their `load_balancing_weight`.
     public var localityWeighted = false
+    /// The load assignment's `policy` (from `load_assignment`, or EDS for an EDS cluster).
+    public var assignmentPolicy = LoadAssignmentPolicy()
     /// STRICT_DNS/LOGICAL_DNS: how the endpoints' names are looked up and re-looked up.
     public var dns = DNSSettings()
     /// ORIGINAL_DST: where a request's destination comes from, and how long an unused host stays.
@@ -79,6 +81,29 @@ public struct OriginalDestinationSettings: Sendable, Equatable {
         if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() } else if host.contains(":") { return nil }
         guard CIDRRange.isAddress(String(host)) else { return nil }
         return SocketAddress(host: String(host), port: portOverride ?? port)
+    }
+}
+
+/// A ClusterLoadAssignment's `policy`: how priority levels and localities count their health.
+public struct LoadAssignmentPolicy: Sendable, Equatable {
+    /// `overprovisioning_factor` in percent (Envoy's default 140: a level at 72% healthy still counts as whole).
+    public var overprovisioningFactor = 140
+    /// `weighted_priority_health`: a level's health is its healthy hosts' share of its weight, not of its count.
+    public var weightedPriorityHealth = false
+    public init() {}
+
+    static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> LoadAssignmentPolicy {
+        var policy = LoadAssignmentPolicy()
+        if let factor = try reader.integer("overprovisioning_factor") {
+            guard factor > 0 else { throw reader.error("must be above 0 (140 is Envoy's default)", at: reader.field("overprovisioning_factor"), path: [.key("overprovisioning_factor")]) }
+            policy.overprovisioningFactor = factor
+        }
+        policy.weightedPriorityHealth = try reader.bool("weighted_priority_health") ?? false
+        _ = try reader.duration("endpoint_stale_after")  // EDS staleness is not tracked: endpoints stay until replaced
+        if !(try reader.list("drop_overloads") { _ throws(ProxyConfigError) in () }).isEmpty {
+            throw reader.error("drop_overloads (dropping a share of requests) is not supported", path: [.key("drop_overloads")])
+        }
+        return policy
     }
 }
 
@@ -326,7 +351,8 @@ extension Cluster {
                 throw config.error("must be a prime number such as 65537 (Envoy's default)", at: config.field("table_size"), path: [.key("table_size")])
             }
         }
-        let endpoints = try reader.object("load_assignment") { assignment throws(ProxyConfigError) in try readEndpoints(assignment) } ?? []
+        let (endpoints, assignmentPolicy) = try reader.object("load_assignment") { assignment throws(ProxyConfigError) in try readAssignment(assignment) }
+            ?? ([], LoadAssignmentPolicy())
         if kind == .static || kind == .eds, let named = endpoints.first(where: { !CIDRRange.isAddress($0.address.host) }) {
             throw reader.error("endpoint \(named.address) names a host; a \(kind.rawValue) cluster takes IP addresses (use type STRICT_DNS or LOGICAL_DNS to look names up)",
                                path: [.key("load_assignment")])
@@ -342,7 +368,7 @@ extension Cluster {
                        maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, http2MaxConcurrentStreams: maxStreams, ringSize: ring, maglevTableSize: maglevSize,
                        source: JSONValue(yaml: reader.node), eds: eds, istioService: service,
                        connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil },
-                       localityWeighted: localityWeighted, dns: dns, originalDestination: originalDestination)
+                       localityWeighted: localityWeighted, assignmentPolicy: assignmentPolicy, dns: dns, originalDestination: originalDestination)
     }
 
     /// `dns_refresh_rate` (at least 1ms, as Envoy requires), `dns_failure_refresh_rate`, `dns_lookup_family`;
@@ -365,9 +391,14 @@ extension Cluster {
 
     /// A `ClusterLoadAssignment`'s endpoints (the `cluster_name` is read but not checked here), with each endpoint's
     /// `envoy.transport_socket_match` metadata.
-    static func readEndpoints(_ assignment: ConfigReader) throws(ProxyConfigError) -> [ClusterEndpoint] {
+    static func readAssignment(_ assignment: ConfigReader) throws(ProxyConfigError) -> (endpoints: [ClusterEndpoint], policy: LoadAssignmentPolicy) {
         _ = try assignment.string("cluster_name")
-        assignment.ignore("policy")
+        let policy = try assignment.object("policy") { policy throws(ProxyConfigError) in try LoadAssignmentPolicy.read(policy) } ?? LoadAssignmentPolicy()
+        return (try readEndpoints(assignment), policy)
+    }
+
+    /// The endpoints of a `ClusterLoadAssignment` whose other fields the caller reads.
+    private static func readEndpoints(_ assignment: ConfigReader) throws(ProxyConfigError) -> [ClusterEndpoint] {
         var all: [ClusterEndpoint] = []
         _ = try assignment.list("endpoints") { locality throws(ProxyConfigError) in
             var region = "", zone = "", subZone = ""

@@ -71,7 +71,7 @@ struct DiscoveredResources {
     var listeners = Received<Listener>()
     var clusters = Received<Cluster>()
     var routes = Received<RouteConfiguration>()
-    var endpoints = Received<(name: String, endpoints: [ClusterEndpoint], source: JSONValue)>()
+    var endpoints = Received<(name: String, endpoints: [ClusterEndpoint], policy: LoadAssignmentPolicy, source: JSONValue)>()
     var secrets = Received<(info: SecretInfo, material: TLSSecret)>()
 
     /// Reads a response of `type` and, when every resource reads, takes it as the new set; the error names the
@@ -103,7 +103,8 @@ struct DiscoveredResources {
                 guard let name = reader.node["cluster_name"]?.scalarText, !name.isEmpty else {
                     throw reader.error("is required", path: [.key("cluster_name")])
                 }
-                return (name, (name: name, endpoints: try Cluster.readEndpoints(reader), source: JSONValue(yaml: reader.node)))
+                let (endpoints, policy) = try Cluster.readAssignment(reader)
+                return (name, (name: name, endpoints: endpoints, policy: policy, source: JSONValue(yaml: reader.node)))
             }
             endpoints = Self.received(items, previous: endpoints, version: response.versionInfo, now: now)
         case .secrets:
@@ -167,6 +168,7 @@ struct DiscoveredResources {
             if let eds = cluster.eds, case .api(let api) = eds.source {
                 if let assignment = assignments[eds.serviceName] {
                     cluster.endpoints = assignment.endpoints
+                    cluster.assignmentPolicy = assignment.policy
                 } else if now.timeIntervalSince(clusters.firstSeen[cluster.name] ?? now) < api.initialFetchTimeout {
                     state.warmingClusters.append(cluster)
                     if let serving = previous.cluster(named: cluster.name), previous.discovered.clusters[cluster.name] != nil {

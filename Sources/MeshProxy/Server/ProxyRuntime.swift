@@ -43,7 +43,8 @@ final class ProxyRuntime: @unchecked Sendable {
         var next: [String: UpstreamCluster] = [:]
         var fresh: [UpstreamCluster] = []
         for cluster in configuration.clusters {
-            if let existing = current[cluster.name], existing.config.source == cluster.source, existing.config.endpoints == cluster.endpoints {
+            if let existing = current[cluster.name], existing.config.source == cluster.source, existing.config.endpoints == cluster.endpoints,
+               existing.config.assignmentPolicy == cluster.assignmentPolicy {
                 next[cluster.name] = existing
             } else {
                 let created = UpstreamCluster(cluster, stats: stats, tlsContexts: tlsContexts)

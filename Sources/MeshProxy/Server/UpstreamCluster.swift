@@ -128,14 +128,16 @@ public final class UpstreamCluster: @unchecked Sendable {
     /// the lock.
     private func eligibleByPriorityAndLocality(present: [Bool], healthy: [Bool], hash: UInt64?) -> [Bool] {
         let levels = hostPriorities
+        let policy = config.assignmentPolicy
         let counts = levels.map { level in
             hosts.indices.reduce(into: (healthy: 0, total: 0)) { count, host in
                 guard present[host], hosts[host].priority == level else { return }
-                count.total += 1
-                if healthy[host] { count.healthy += 1 }
+                let share = policy.weightedPriorityHealth ? hosts[host].weight : 1
+                count.total += share
+                if healthy[host] { count.healthy += share }
             }
         }
-        let load = PriorityLoad(levels: counts)
+        let load = PriorityLoad(levels: counts, factor: policy.overprovisioningFactor)
         let point = hash.map { Int($0 % 100) } ?? Int.random(in: 0..<100, using: &random)
         let index = load.level(at: point)
         let level = levels[index]
@@ -155,7 +157,7 @@ public final class UpstreamCluster: @unchecked Sendable {
             localities[key] = entry
         }
         let candidates = order.map { (key: $0, weight: localities[$0]!.weight, healthy: localities[$0]!.healthy, total: localities[$0]!.total) }
-        guard let chosen = localityPickers[level, default: LocalityPicker()].choose(candidates) else { return eligible }
+        guard let chosen = localityPickers[level, default: LocalityPicker()].choose(candidates, factor: policy.overprovisioningFactor) else { return eligible }
         for host in hosts.indices where eligible[host] && LocalityKey(hosts[host]) != chosen { eligible[host] = false }
         return eligible
     }

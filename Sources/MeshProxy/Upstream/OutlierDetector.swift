@@ -46,6 +46,11 @@ public struct OutlierDetector: Sendable {
         public var consecutiveLocalOriginFailures = 0
         public var ejectedAt: Double?
         public var ejectionCount = 0
+        /// Envoy's ejection time multiplier: up by one at each ejection (while base x it stays under max + base),
+        /// down by one at each interval tick the host has been back for a whole interval.
+        public var ejectionBackoff = 0
+        /// When the host last came back from an ejection.
+        public var returnedAt: Double?
         /// This interval's answers so far, and how many of them failed (5xx, or no answer).
         public var intervalRequests = 0
         public var intervalFailures = 0
@@ -160,6 +165,9 @@ public struct OutlierDetector: Sendable {
         }
         hosts[host].ejectedAt = now
         hosts[host].ejectionCount += 1
+        if Double(hosts[host].ejectionBackoff) * config.baseEjectionTime < maximumEjectionTime + config.baseEjectionTime {
+            hosts[host].ejectionBackoff += 1
+        }
         hosts[host].consecutive5xx = 0
         hosts[host].consecutiveGatewayFailures = 0
         hosts[host].consecutiveLocalOriginFailures = 0
@@ -169,8 +177,11 @@ public struct OutlierDetector: Sendable {
 
     /// How long `host`'s current ejection lasts.
     public func ejectionDuration(_ host: Int) -> Double {
-        min(config.baseEjectionTime * Double(max(1, hosts[host].ejectionCount)), max(config.baseEjectionTime, config.maxEjectionTime))
+        min(config.baseEjectionTime * Double(max(1, hosts[host].ejectionBackoff)), maximumEjectionTime)
     }
+
+    /// `max_ejection_time`, never below `base_ejection_time`.
+    private var maximumEjectionTime: Double { max(config.baseEjectionTime, config.maxEjectionTime) }
 
     /// The interval timer: brings back hosts whose ejection is over; returns them.
     @discardableResult
@@ -187,6 +198,7 @@ public struct OutlierDetector: Sendable {
                 hosts[host].consecutive5xx = 0
                 hosts[host].consecutiveGatewayFailures = 0
                 hosts[host].consecutiveLocalOriginFailures = 0
+                hosts[host].returnedAt = now
                 returned.append(host)
             }
             let requests = hosts[host].intervalRequests, failures = hosts[host].intervalFailures
@@ -199,7 +211,10 @@ public struct OutlierDetector: Sendable {
         successRateAverage = nil
         successRateEjectionThreshold = nil
         let present = hosts.count - forgotten.count
-        guard present >= config.successRateMinimumHosts || present >= config.failurePercentageMinimumHosts else { return (returned, []) }
+        guard present >= config.successRateMinimumHosts || present >= config.failurePercentageMinimumHosts else {
+            easeBackoffs(now: now)
+            return (returned, [])
+        }
         let shown = min(config.successRateRequestVolume, config.failurePercentageRequestVolume)
         for entry in volumes where entry.requests >= shown { hosts[entry.host].successRate = entry.successRate }
         var ejections: [Ejection] = []
@@ -220,6 +235,15 @@ public struct OutlierDetector: Sendable {
                 ejections.append(eject(entry.host, .failurePercentage, enforcing: config.enforcingFailurePercentage, now: now))
             }
         }
+        easeBackoffs(now: now)
         return (returned, ejections)
+    }
+
+    /// Hosts back for at least an interval (and not ejected again) have their ejection time multiplier lowered.
+    private mutating func easeBackoffs(now: Double) {
+        for host in hosts.indices where hosts[host].ejectedAt == nil && hosts[host].ejectionBackoff > 0 {
+            guard let returnedAt = hosts[host].returnedAt, now - returnedAt >= config.interval else { continue }
+            hosts[host].ejectionBackoff -= 1
+        }
     }
 }

@@ -64,10 +64,11 @@ struct LocalityPicker {
 
     /// The chosen locality among `localities` (its weight, healthy and total hosts); nil when every effective
     /// weight is 0 (the caller then balances over the whole level).
-    mutating func choose(_ localities: [(key: LocalityKey, weight: Int, healthy: Int, total: Int)]) -> LocalityKey? {
+    mutating func choose(_ localities: [(key: LocalityKey, weight: Int, healthy: Int, total: Int)],
+                         factor: Int = PriorityLoad.overprovisioningFactor) -> LocalityKey? {
         // Effective weights in hundredths, so the availability's fraction is kept.
         let effective = localities.map { locality -> (LocalityKey, Int) in
-            (locality.key, locality.weight * PriorityLoad.health(healthy: locality.healthy, total: locality.total))
+            (locality.key, locality.weight * PriorityLoad.health(healthy: locality.healthy, total: locality.total, factor: factor))
         }.filter { $0.1 > 0 }
         guard !effective.isEmpty else { return nil }
         let total = effective.reduce(0) { $0 + $1.1 }

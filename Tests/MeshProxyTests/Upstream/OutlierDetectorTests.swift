@@ -121,4 +121,28 @@ final class OutlierDetectorTests: XCTestCase {
         XCTAssertEqual(detector.recordResult(.status(500), host: 1, now: 0), [])
         XCTAssertEqual(detector.recordResult(.status(500), host: 1, now: 0), [.init(host: 1, type: .consecutive5xx, result: .enforced)])
     }
+
+    func testEjectionTimesGrowAndShrinkAsEnvoysBackoff() {
+        var detector = OutlierDetector(config: config {
+            $0.consecutive5xx = 1
+            $0.interval = 10
+            $0.baseEjectionTime = 30
+            $0.maxEjectionTime = 70
+        }, hostCount: 2)
+        // Ejected again at once, each ejection lasts longer, up to max_ejection_time.
+        var now = 0.0
+        for expected in [30.0, 60, 70, 70] {
+            XCTAssertTrue(detector.record(.status(500), host: 0, now: now))
+            XCTAssertEqual(detector.ejectionDuration(0), expected)
+            now += expected
+            XCTAssertEqual(detector.tick(now: now), [0])
+        }
+        // Every interval spent back lowers it a step: after two healthy intervals an ejection lasts 60 s less.
+        XCTAssertEqual(detector.hosts[0].ejectionBackoff, 4)
+        _ = detector.tick(now: now + 10)
+        _ = detector.tick(now: now + 20)
+        XCTAssertEqual(detector.hosts[0].ejectionBackoff, 2)
+        XCTAssertTrue(detector.record(.status(500), host: 0, now: now + 21))
+        XCTAssertEqual(detector.ejectionDuration(0), 70, "backoff 3: min(90, 70)")
+    }
 }

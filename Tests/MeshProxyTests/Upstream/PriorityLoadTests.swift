@@ -120,4 +120,32 @@ final class PriorityLoadTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("priority"), "\(error)")
         }
     }
+
+    func testTheAssignmentPolicySetsTheFactorAndWeightedHealth() throws {
+        XCTAssertEqual(PriorityLoad(levels: [(80, 100), (100, 100)], factor: 100).loads, [80, 20])
+        let yaml = """
+            type: STATIC
+            outlier_detection: {consecutive_5xx: 1, max_ejection_percent: 100}
+            load_assignment:
+              cluster_name: c
+              policy: {overprovisioning_factor: 100, weighted_priority_health: true, endpoint_stale_after: 60s}
+              endpoints:
+              - lb_endpoints:
+                - {endpoint: {address: {socket_address: {address: 10.0.0.1, port_value: 80}}}, load_balancing_weight: 3}
+                - {endpoint: {address: {socket_address: {address: 10.0.0.2, port_value: 80}}}, load_balancing_weight: 1}
+              - priority: 1
+                lb_endpoints: [{endpoint: {address: {socket_address: {address: 10.0.0.9, port_value: 80}}}}]
+            """
+        let config = try XCTUnwrap(OneRouteProxy.load(cluster: yaml).configuration.cluster(named: "c"))
+        XCTAssertEqual(config.assignmentPolicy.overprovisioningFactor, 100)
+        XCTAssertTrue(config.assignmentPolicy.weightedPriorityHealth)
+        let cluster = UpstreamCluster(config, stats: ProxyStats())
+        cluster.record(.status(503), host: 1, now: 0)  // weight 3 of 4 healthy, factor 1: P=0 takes 75%
+        XCTAssertEqual((0..<100).filter { cluster.chooseHost(hash: UInt64($0), avoid: [], attempts: 1) == 2 }.count, 25)
+        for (policy, expected) in [("{overprovisioning_factor: 0}", "above 0"), ("{drop_overloads: [{category: c, drop_percentage: {numerator: 1}}]}", "drop_overloads")] {
+            XCTAssertThrowsError(try OneRouteProxy.load(cluster: "type: STATIC\nload_assignment: {policy: \(policy), endpoints: []}")) { error in
+                XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains("policy"), "\(policy): \(error)")
+            }
+        }
+    }
 }
