@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshProxy", "KubeClient", "MeshNet", "MeshTLS", "MeshControlPlane", "LocalPods",
                                                    "MeshSidecar", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
-        .executableTarget(name: "meshctl-proxy", dependencies: ["MeshProxy"]),
+        .executableTarget(name: "meshctl-proxy", dependencies: ["MeshProxy", "MeshNet"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
         .target(name: "MeshConformance", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshNet", "MeshHTTP1", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),

@@ -1,3 +1,4 @@
+import MeshNet
 import MeshProxy
 
 #if canImport(Glibc)
@@ -33,6 +34,7 @@ struct LeanProxyMain {
         }
         proxy.onQuit = { kill(getpid(), SIGTERM) }
         proxy.start()
+        StartupPages.release()
         var received: Int32 = 0
         sigwait(&stopSignals, &received)
         log.info("stopping (signal \(received))")
