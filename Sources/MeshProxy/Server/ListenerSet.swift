@@ -65,13 +65,19 @@ final class ListenerSet: @unchecked Sendable {
     }
 
     private func begin(_ entry: Bound) {
-        let config = entry.config
+        let key = Self.key(entry.config)
         for socket in entry.sockets {
             socket.start { [weak self] fd in
-                guard let accept = self?.currentAccept else { Glibc.close(fd); return }
-                accept(fd, config)
+                guard let self, let accept = currentAccept else { Glibc.close(fd); return }
+                // The listener's version now: a changed listener keeps its sockets and takes new connections on the new one.
+                accept(fd, currentConfig(key) ?? entry.config)
             }
         }
+    }
+
+    private func currentConfig(_ key: String) -> Listener? {
+        lock.lock(); defer { lock.unlock() }
+        return bound.first { Self.key($0.config) == key }?.config
     }
 
     private var currentAccept: ((Int32, Listener) -> Void)? {
@@ -108,8 +114,10 @@ final class ListenerSet: @unchecked Sendable {
         var failed: [(name: String, error: NetworkError)] = []
     }
 
-    /// Makes the sockets match `listeners`. A changed listener on the same address is bound again once its old
-    /// socket has closed (on the listeners' loop); `completion` runs after every bind was tried.
+    /// Makes the sockets match `listeners`. A changed listener on the same addresses keeps its sockets, as Envoy's
+    /// listener updates do: closing and binding again would reset connections waiting in the old socket's backlog
+    /// and refuse those that come in between. Its new version takes the connections from now on; those accepted
+    /// before drain on the old one. `completion` runs after every bind was tried (on the listeners' loop).
     func update(to listeners: [Listener], completion: @escaping @Sendable (Changes) -> Void) {
         lock.lock()
         let old = bound
@@ -118,10 +126,17 @@ final class ListenerSet: @unchecked Sendable {
         var kept: [Bound] = []
         var toBind: [Listener] = []
         let wanted = Dictionary(listeners.map { (Self.key($0), $0) }, uniquingKeysWith: { first, _ in first })
+        var changed: [String] = []
         for entry in old {
             let key = Self.key(entry.config)
             if let next = wanted[key], next.source == entry.config.source, next.address == entry.config.address {
                 kept.append(entry)
+            } else if let next = wanted[key], next.address == entry.config.address, next.additionalAddresses == entry.config.additionalAddresses,
+                      next.bindToPort == entry.config.bindToPort {
+                kept.append(Bound(config: next, sockets: entry.sockets))
+                changes.removed.append(key)
+                changes.removedListeners.append(entry.config)
+                changed.append(key)
             } else {
                 for socket in entry.sockets { socket.close() }
                 changes.removed.append(key)
@@ -137,6 +152,7 @@ final class ListenerSet: @unchecked Sendable {
         // After the closes queued above, so a changed listener can take its address again.
         loop.execute { [self] in
             var changes = changes
+            changes.added += changed
             for listener in toBind {
                 do throws(NetworkError) {
                     let entry = try Self.bind(listener, loop: loop)
