@@ -264,11 +264,12 @@ public final class UpstreamCluster: @unchecked Sendable {
     }
 
     /// The outlier detector's success-rate numbers for `/clusters`: the cluster's average and ejection threshold
-    /// from the last interval, and each host's rate (nil: not judged).
-    var successRates: (average: Double?, threshold: Double?, hosts: [Double?]) {
+    /// from the last interval, and each host's rate (nil: not judged); `localOrigin`: split mode's reachability rates.
+    func successRates(localOrigin: Bool = false) -> (average: Double?, threshold: Double?, hosts: [Double?]) {
         lock.lock(); defer { lock.unlock() }
         guard let detector else { return (nil, nil, Array(repeating: nil, count: hosts.count)) }
-        return (detector.successRateAverage, detector.successRateEjectionThreshold, detector.hosts.map(\.successRate))
+        guard localOrigin else { return (detector.successRateAverage, detector.successRateEjectionThreshold, detector.hosts.map(\.successRate)) }
+        return (detector.localOriginSuccessRateAverage, detector.localOriginSuccessRateEjectionThreshold, detector.hosts.map(\.localOriginSuccessRate))
     }
 }
 
