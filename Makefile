@@ -23,6 +23,7 @@ build: deps buildinfo
 
 release: deps buildinfo
 	$(SWIFT) build $(RELEASE) --product meshctl
+	$(SWIFT) build $(RELEASE) --product meshctl-proxy
 
 # The whole suite: unit tests, real-process tests and the conformance counts. Its last lines are
 # XCTest's own summary.
@@ -68,6 +69,7 @@ bench-net: deps
 # PROXY_BENCH_SOAK_SECONDS the soak (20); MESHCTL_BENCH_ONLY=soak runs only the soak, 60 s a proxy.
 bench-proxy: deps buildinfo
 	$(SWIFT) build $(RELEASE) --product meshctl
+	$(SWIFT) build $(RELEASE) --product meshctl-proxy
 	@bench/proxy-bench.sh "$$($(SWIFT) build $(RELEASE) --show-bin-path)/meshctl"
 
 # A scripted tour of what meshctl does so far.

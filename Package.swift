@@ -8,6 +8,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "meshctl", targets: ["meshctl"]),
+        // The sidecar proxy alone (`meshctl proxy` execs it when it sits beside meshctl): no libcurl, SQLite or CLI.
+        .executable(name: "meshctl-proxy", targets: ["meshctl-proxy"]),
     ],
     dependencies: [],
     targets: [
@@ -64,6 +66,7 @@ let package = Package(
         .target(name: "MeshCLIKit", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshProxy", "KubeClient", "MeshNet", "MeshTLS", "MeshControlPlane", "LocalPods",
                                                    "MeshSidecar", "CBuildInfo"]),
         .executableTarget(name: "meshctl", dependencies: ["MeshCLIKit"]),
+        .executableTarget(name: "meshctl-proxy", dependencies: ["MeshProxy", "MeshNet"]),
 
         // Conformance harness over ../shared/conformance/istio, and the benchmark driver.
         .target(name: "MeshConformance", dependencies: ["Manifests", "EnvoyConfig", "MeshDoctor", "MeshNet", "MeshHTTP1", "MeshCLIKit", "KubeClient", "MeshControlPlane"]),

@@ -6,7 +6,8 @@
 #   HTTP/1.1 requests/s          wrk -t1 -c32, PROXY_BENCH_SECONDS (default 5) per run
 #   added p50 at -c1             wrk -t1 -c1 --latency: the proxy's p50 minus the upstream's own p50
 #   RSS after load               VmRSS after the runs (nginx: its worker process)
-#   start to first proxied 200   from exec to the first 200 through the proxy (a poller in one process, 1 ms steps)
+#   start to first proxied 200   from exec to the first 200 through the proxy (a poller in one process, 1 ms steps);
+#                                for meshctl also meshctl-proxy run directly (`meshctl proxy` execs it when beside)
 #   h2c requests/s               h2load -c32 -m10 -n PROXY_BENCH_H2_REQUESTS (default 50000) with prior knowledge to an
 #                                HTTP/2 listener (nginx `listen ... http2`, Envoy's and meshctl's codec_type AUTO),
 #                                HTTP/1.1 to the upstream
@@ -19,6 +20,8 @@
 # its column says "-"). Stops only the processes it started, by PID.
 set -euo pipefail
 MESHCTL=$1
+# The proxy's own binary beside meshctl (`meshctl proxy` execs it): its start is one more row.
+LEAN=$(dirname "$MESHCTL")/meshctl-proxy
 ENVOY=${2:-$("$(dirname "$0")/../scripts/envoy.sh" || true)}
 SECONDS_PER_RUN=${PROXY_BENCH_SECONDS:-5}
 H2_REQUESTS=${PROXY_BENCH_H2_REQUESTS:-50000}
@@ -139,6 +142,8 @@ proxy_command() {
            printf '%s\n' "$ENVOY" -c "$DIR/$name.yaml" --concurrency 1 --disable-hot-restart --log-level error --base-id $((RANDOM + 100)) ;;
     meshctl) envoy_bootstrap "$p" "$(port)" "$target" "$mode" >"$DIR/$name.yaml"
              printf '%s\n' "$MESHCTL" proxy -c "$DIR/$name.yaml" --concurrency 1 --log-level error ;;
+    lean) envoy_bootstrap "$p" "$(port)" "$target" "$mode" >"$DIR/$name.yaml"
+          printf '%s\n' "$LEAN" proxy -c "$DIR/$name.yaml" --concurrency 1 --log-level error ;;
   esac
 }
 
@@ -229,6 +234,12 @@ if [ "$ONLY" != soak ]; then
     for kind in $KINDS; do START[$kind]="${START[$kind]:-} $(startup_ms "$kind")"; done
   done
   for kind in $KINDS; do record start "$kind" "$(echo "${START[$kind]}" | tr ' ' '\n' | grep -v '^-$' | grep . | median)"; done
+  # meshctl-proxy run by itself: `meshctl proxy` execs it, so the row above adds meshctl's own start to this one.
+  if [ -x "$LEAN" ]; then
+    LEAN_START=""
+    for _ in $(seq "$RUNS"); do LEAN_START="$LEAN_START $(startup_ms lean)"; done
+    record start_lean meshctl "$(echo "$LEAN_START" | tr ' ' '\n' | grep -v '^-$' | grep . | median)"
+  fi
 
   # --- h2c: HTTP/2 with prior knowledge to the proxy, HTTP/1.1 to the upstream ------------------------------------
   declare -A H2PORT H2PID H2
@@ -305,6 +316,7 @@ if [ "$ONLY" != soak ]; then
   row "added p50 at -c1, us (lower=better)" p50
   row "RSS after the runs, MiB (nginx: worker)" rss
   row "start to first proxied 200, ms" start
+  if [ -x "$LEAN" ]; then row "  meshctl-proxy run directly, ms" start_lean; fi
   row "h2c requests/s (h2load -c32 -m10)" h2
   row "mTLS between two proxies, requests/s (-c32)" tls
 fi

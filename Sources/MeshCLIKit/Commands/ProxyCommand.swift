@@ -91,6 +91,7 @@ struct ProxyCommand: MeshCommand {
         proxy.onQuit = { kill(getpid(), SIGTERM) }
         proxy.start()
         defer { proxy.stop() }
+        StartupPages.release()
         let received = signals.wait()
         log.info("stopping (signal \(received))")
     }

@@ -14,8 +14,11 @@ final class DownstreamHTTP2Connection {
     private let codec: HTTP2Connection
     private let listenerStatPrefix: String
     private let managerStats: ConnectionManagerStats
-    /// Requests whose body is still arriving.
+    /// Requests whose body is still arriving, and when their last bytes came.
     private var gathering: [UInt32: HTTPRequest] = [:]
+    private var gatheringActivity: [UInt32: Double] = [:]
+    /// `stream_idle_timeout` for requests whose body stalls (one timer for the connection).
+    private var gatheringTimer: EventLoop.TimerID?
     /// Streams being served.
     private var streams: [UInt32: DownstreamHTTP2Stream] = [:]
     private var retainSelf: DownstreamHTTP2Connection?
@@ -38,7 +41,9 @@ final class DownstreamHTTP2Connection {
         var settings = HTTP2LocalSettings()
         settings.maxConcurrentStreams = manager.http2MaxConcurrentStreams
         settings.initialWindowSize = 1 << 20
-        settings.connectionWindowSize = 1 << 20
+        settings.connectionWindowSize = 16 << 20
+        // Windows reopen as request bytes are taken: a streamed body waits for its host (`requestBodyPart`).
+        settings.reopensWindowsOnReceipt = false
         codec = HTTP2Connection(role: .server, settings: settings)
     }
 
@@ -62,6 +67,8 @@ final class DownstreamHTTP2Connection {
             runtime.stats.adjust(http + "downstream_cx_active", by: -1)
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
             gathering.removeAll()
+            gatheringActivity.removeAll()
+            if let gatheringTimer { tcp.loop.cancel(gatheringTimer); self.gatheringTimer = nil }
             let open = streams.values
             streams.removeAll()
             for stream in open { stream.proxy?.downstreamClosed() }
@@ -125,38 +132,78 @@ final class DownstreamHTTP2Connection {
                     start(id, request, bodyComplete: false)
                 } else {
                     gathering[id] = request
+                    gatheringActivity[id] = MonotonicClock.now()
+                    watchGathering()
                 }
             case .data(let id, let data, let endStream):
-                if let stream = streams[id], stream.bodyStreaming {
+                let count = data.readableBytes
+                if let stream = streams[id], stream.bodyStreaming, let proxy = stream.proxy {
                     if endStream { stream.bodyStreaming = false }
-                    stream.proxy?.requestBodyPart(data, end: endStream)
+                    stream.withheld += count
+                    proxy.requestBodyPart(data, end: endStream) { [weak self, weak stream] in
+                        guard let self, let stream, stream.withheld > 0 else { return }
+                        codec.dataConsumed(stream.withheld, on: id)
+                        stream.withheld = 0
+                        flush()
+                    }
                     continue
                 }
+                // A gathered body (bounded by maxBodyBytes), or bytes nobody waits for: taken at once.
+                codec.dataConsumed(count, on: id)
                 data.withUnsafeReadableBytes { gathering[id]?.body.append(contentsOf: $0) }
+                if gathering[id] != nil { gatheringActivity[id] = MonotonicClock.now() }
                 if let size = gathering[id]?.body.count, size > Self.maxBodyBytes {
                     // As the HTTP/1.1 side answers a body past its limit: 413, and the stream ends.
                     gathering[id] = nil
+                    gatheringActivity[id] = nil
                     runtime.log.debug("refused a request from \(info.remoteAddress): body larger than \(Self.maxBodyBytes) bytes")
                     writeHead(id, status: 413, headers: [("content-length", "0")], endStream: true)
                     if codec.isStreamOpen(id) { codec.resetStream(id, code: .noError) }
                     continue
                 }
-                if endStream, let request = gathering.removeValue(forKey: id) { start(id, request) }
+                if endStream, let request = gathering.removeValue(forKey: id) { gatheringActivity[id] = nil; start(id, request) }
             case .trailers(let id, _):
                 if let stream = streams[id], stream.bodyStreaming {
                     stream.bodyStreaming = false
-                    stream.proxy?.requestBodyPart(ByteBuffer(), end: true)
+                    stream.proxy?.requestBodyPart(ByteBuffer(), end: true) {}
                     continue
                 }
-                if let request = gathering.removeValue(forKey: id) { start(id, request) }
+                if let request = gathering.removeValue(forKey: id) { gatheringActivity[id] = nil; start(id, request) }
             case .streamReset(let id, _, _):
                 gathering[id] = nil
+                gatheringActivity[id] = nil
+                if let stream = streams[id], stream.withheld > 0 { codec.dataConsumed(stream.withheld, on: id); stream.withheld = 0 }
                 streams.removeValue(forKey: id)?.proxy?.downstreamClosed()
             case .connectionError, .goAway, .streamClosed, .pingAcknowledged:
                 break
             }
         }
         if codec.failed != nil { flush(); tcp.closeWhenDrained() }
+    }
+
+    /// A request body that stalls for the connection manager's `stream_idle_timeout` is answered 408 `stream
+    /// timeout`, as the HTTP/1.1 side answers a stalled head (Envoy's stream idle timeout).
+    private func watchGathering() {
+        let limit = manager.streamIdleTimeout
+        guard limit > 0, gatheringTimer == nil, !gathering.isEmpty, !tcp.isClosed else { return }
+        let oldest = gatheringActivity.values.min() ?? MonotonicClock.now()
+        gatheringTimer = tcp.loop.schedule(after: max(0, oldest + limit - MonotonicClock.now())) { [weak self] in
+            guard let self else { return }
+            gatheringTimer = nil
+            let now = MonotonicClock.now()
+            for (id, last) in gatheringActivity where now - last >= limit {
+                gathering[id] = nil
+                gatheringActivity[id] = nil
+                runtime.stats.increment("http.\(manager.statPrefix).downstream_rq_idle_timeout")
+                let body = "stream timeout"
+                writeHead(id, status: 408, headers: [("content-length", String(body.utf8.count)), ("content-type", "text/plain"),
+                                                     ("date", HTTPDate.now()), ("server", manager.serverName ?? "envoy")], endStream: false)
+                writeBody(id, ByteBuffer(string: body), endStream: true)
+                if codec.isStreamOpen(id) { codec.resetStream(id, code: .noError) }
+            }
+            flush()
+            watchGathering()
+        }
     }
 
     /// The largest request body gathered whole (the HTTP/1.1 side's limit too).
@@ -230,9 +277,12 @@ final class DownstreamHTTP2Connection {
     /// `answered`: the answer went out whole. A stream left open is reset: NO_ERROR after a whole answer (a request
     /// body still arriving is not wanted any more), INTERNAL_ERROR for an answer cut short, as Envoy resets it.
     func streamFinished(_ id: UInt32, answered: Bool) {
+        // Bytes held back from the connection's window go back to it.
+        if let stream = streams[id], stream.withheld > 0 { codec.dataConsumed(stream.withheld, on: id); stream.withheld = 0 }
         streams[id] = nil
         lastActivity = MonotonicClock.now()
         gathering[id] = nil
+        gatheringActivity[id] = nil
         if codec.isStreamOpen(id) { codec.resetStream(id, code: answered ? .noError : .internalError) }
         flush()
     }
@@ -262,6 +312,8 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     var pausedUpstream = false
     /// Its request body is still arriving, part by part, to the proxy stream.
     var bodyStreaming = false
+    /// Request bytes taken from the client and not yet given back to its window (the host is slow).
+    var withheld = 0
 
     init(connection: DownstreamHTTP2Connection, id: UInt32) {
         self.connection = connection

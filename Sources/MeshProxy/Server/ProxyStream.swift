@@ -68,6 +68,8 @@ final class ProxyStream {
     /// A streamed body is kept for a retry up to `retryBufferLimit` bytes.
     private var keepsBodyForRetry = true
     static let retryBufferLimit = 3 * 1024 * 1024
+    /// Request bytes waiting for the host's window above which the client gets no more window.
+    static let requestBacklogLimit = 1024 * 1024
     /// Istio's stats filter's part, when the connection manager has one.
     private let istioStats: IstioStreamStats?
 
@@ -577,8 +579,12 @@ final class ProxyStream {
         reply(.maxDurationTimeout)
     }
 
-    /// More of a request body that is still arriving: on to a streaming attempt, kept for a retry.
-    func requestBodyPart(_ part: ByteBuffer, end: Bool) {
+    /// More of a request body that is still arriving: on to a streaming attempt, kept for a retry. `more` runs once
+    /// the client may send more: now, or when the host has taken the backlog (a slow host slows the client).
+    func requestBodyPart(_ part: ByteBuffer, end: Bool, more: @escaping () -> Void) {
+        defer {
+            if !end, streamingAttempt, let connection, connection.requestBacklog >= Self.requestBacklogLimit { connection.whenDrained(more) } else { more() }
+        }
         guard !done, !bodyComplete else { return }
         log.bytesReceived += part.readableBytes
         if keepsBodyForRetry {
@@ -591,6 +597,10 @@ final class ProxyStream {
             }
         }
         if end { bodyComplete = true }
+        if !streamingAttempt && request.body.count > Self.retryBufferLimit {
+            // Gathered for a carrier that takes whole bodies: the HTTP/1.1 side's limit applies.
+            return reply(LocalReply(status: 413, body: "Payload Too Large", flags: [], details: "request_payload_too_large"))
+        }
         if streamingAttempt, let connection {
             connection.sendBody(part, end: end)
         } else if attemptWaitsForBody, end, let connection, let route, let action {

@@ -16,6 +16,8 @@ extension UpstreamExchange {
     /// Carriers that take whole bodies only: the caller waits for the end and uses `send`.
     func sendHead(_ head: HTTPRequestHead, bodySoFar: [UInt8]) {}
     func sendBody(_ part: ByteBuffer, end: Bool) {}
+    var requestBacklog: Int { 0 }
+    func whenDrained(_ action: @escaping () -> Void) { action() }
 }
 
 /// What carries one attempt of a request to an upstream host: an HTTP/1.1 connection (`UpstreamConnection`, one
@@ -38,6 +40,9 @@ protocol UpstreamExchange: AnyObject {
     /// Sends the head and the body so far; more follows through `sendBody`.
     func sendHead(_ head: HTTPRequestHead, bodySoFar: [UInt8])
     func sendBody(_ part: ByteBuffer, end: Bool)
+    /// Request bytes sent but still waiting for the host's window; `whenDrained` runs once they are few again.
+    var requestBacklog: Int { get }
+    func whenDrained(_ action: @escaping () -> Void)
     /// Stops taking the answer's bytes (the client reads slowly), and starts again: backpressure to the host.
     func pauseReading()
     func resumeReading()

@@ -301,6 +301,8 @@ final class HTTP2UpstreamConnection {
             }
         }
         if codec.failed != nil || isFinished { flush(); return close() }
+        // WINDOW_UPDATEs may have let request bodies go: streams waiting for that hear of it.
+        for stream in streams.values where stream.onDrained != nil { stream.checkDrained() }
         if roomChanged { onRoom() }
     }
 
@@ -314,6 +316,9 @@ final class HTTP2UpstreamConnection {
         try? codec.sendData(streamID: id, part, endStream: end)
         flush()
     }
+
+    /// Request bytes of stream `id` waiting for the host's window.
+    func pendingRequestBytes(_ id: UInt32) -> Int { codec.pendingBytes(on: id) }
 
     /// The client side took `count` bytes of stream `id`'s answer: the host may send that much more.
     func consumed(_ count: Int, on id: UInt32) {
@@ -352,6 +357,22 @@ final class HTTP2UpstreamStream: UpstreamExchange {
 
     func sendBody(_ part: ByteBuffer, end: Bool) { connection.sendBody(part, end: end, on: self) }
 
+    var requestBacklog: Int { id.map { connection.pendingRequestBytes($0) } ?? 0 }
+    /// Runs once the backlog is below `drainedBelow` (now, if it is).
+    private(set) var onDrained: (() -> Void)?
+    static let drainedBelow = 256 * 1024
+
+    func whenDrained(_ action: @escaping () -> Void) {
+        onDrained = action
+        checkDrained()
+    }
+
+    func checkDrained() {
+        guard let action = onDrained, requestBacklog < Self.drainedBelow else { return }
+        onDrained = nil
+        action()
+    }
+
     /// The request head as HTTP/2 fields: pseudo-headers first, names lowercased, connection-specific ones left out.
     private func fields(_ head: HTTPRequestHead, contentLength: Int?) -> [HeaderField] {
         var fields: [HeaderField] = []
@@ -379,6 +400,7 @@ final class HTTP2UpstreamStream: UpstreamExchange {
         guard !released else { return }
         released = true
         onPart = nil
+        if let action = onDrained { onDrained = nil; action() }
         connection.release(self)
     }
 
@@ -425,6 +447,8 @@ final class HTTP2UpstreamStream: UpstreamExchange {
 
     func failed(_ failure: UpstreamFailure) {
         id = nil
+        // Whoever waits for the backlog goes on (its request has ended anyway).
+        if let action = onDrained { onDrained = nil; action() }
         guard let deliver = onPart else { return }
         onPart = nil
         deliver(.failure(failure))

@@ -38,8 +38,29 @@ final class ProxyCommandTests: XCTestCase {
         XCTAssertEqual(run.stdout, "\(path): OK: 0 listeners, 1 clusters, 0 RDS route configurations, 0 SDS secrets\n")
     }
 
-    /// The real binary serves a bootstrap, answers through its listener and stops on /quitquitquit.
+    /// The real binary serves a bootstrap, answers through its listener and stops on /quitquitquit: in `meshctl-proxy`
+    /// when that was built beside meshctl (meshctl execs it), and in meshctl's own process when told to.
     func testTheBinaryServesUntilQuitquitquit() throws {
+        let lean = TestPaths.meshctlBinary.deletingLastPathComponent().appendingPathComponent("meshctl-proxy")
+        let leanBuilt = FileManager.default.isExecutableFile(atPath: lean.path)
+        XCTAssertEqual(try serveAndQuit(environment: [:]), leanBuilt ? "meshctl-proxy" : "meshctl")
+        XCTAssertEqual(try serveAndQuit(environment: ["MESHCTL_PROXY_IN_PROCESS": "1"]), "meshctl")
+    }
+
+    /// What `meshctl-proxy` does not serve itself it hands back to meshctl: the errors and exit codes stay meshctl's.
+    func testTheBinaryReportsBadBootstrapsAndFlagsAsMeshctl() throws {
+        let path = try write("static_resources:\n  clusters:\n  - name: c\n    wait_for_warm_on_init: true\n")
+        let bad = try runProcess(TestPaths.meshctlBinary, ["proxy", "-c", path])
+        XCTAssertEqual(bad.status, 65)
+        XCTAssertTrue(bad.stderr.hasSuffix("\(path):4:5: error: static_resources.clusters[0].wait_for_warm_on_init: field is not supported by meshctl's proxy (remove it, or run this configuration in Envoy)\n"), bad.stderr)
+        let usage = try runProcess(TestPaths.meshctlBinary, ["proxy", "-c", path, "--log-level", "loud"])
+        XCTAssertEqual(usage.status, 64, usage.stderr)
+        let validate = try runProcess(TestPaths.meshctlBinary, ["proxy", "-c", path, "--mode", "validate"])
+        XCTAssertEqual(validate.status, 65, validate.stderr)
+    }
+
+    /// Runs `meshctl proxy -c` on a direct_response listener, gets its 200, quits it; the file the process ran as.
+    private func serveAndQuit(environment: [String: String]) throws -> String {
         let admin = Self.freePort(), listener = Self.freePort()
         let path = try write("""
         admin: {address: {socket_address: {address: 127.0.0.1, port_value: \(admin)}}}
@@ -62,14 +83,17 @@ final class ProxyCommandTests: XCTestCase {
         let process = Process()
         process.executableURL = TestPaths.meshctlBinary
         process.arguments = ["proxy", "-c", path, "--log-level", "warning"]
+        process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "MESHCTL_PROXY_IN_PROCESS" }.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         defer { if process.isRunning { process.terminate() } }
         XCTAssertTrue(eventually { (try? Self.curl(["-s", "http://127.0.0.1:\(admin)/ready"])) == "LIVE\n" })
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.processIdentifier)/exe")) ?? ""
         XCTAssertEqual(try Self.curl(["-s", "http://127.0.0.1:\(listener)/"]), "hello")
         XCTAssertEqual(try Self.curl(["-s", "-X", "POST", "http://127.0.0.1:\(admin)/quitquitquit"]), "OK\n")
         XCTAssertTrue(eventually { !process.isRunning })
         XCTAssertEqual(process.terminationStatus, 0)
+        return URL(fileURLWithPath: executable).lastPathComponent
     }
 
     static func curl(_ arguments: [String]) throws -> String {

@@ -162,6 +162,35 @@ final class DownstreamHTTP2Tests: XCTestCase {
         XCTAssertEqual(try client.send(HTTPRequest(method: "GET", target: "/still-here", headers: [("host", "app.local")])).status, 200)
     }
 
+    func testARequestBodyThatStallsGets408AfterTheStreamIdleTimeout() throws {
+        try start(managerFields: "stream_idle_timeout: 0.3s")
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        defer { client.close() }
+        let codec = HTTP2Connection(role: .client)
+        let id = try codec.openStream(headers: [HeaderField(name: ":method", value: "POST"), HeaderField(name: ":scheme", value: "http"),
+                                                HeaderField(name: ":authority", value: "app.local"), HeaderField(name: ":path", value: "/stalled")],
+                                      endStream: false)
+        try client.send(bytes: codec.takeOutput()?.readableArray ?? [])
+        var status = 0, body: [UInt8] = [], offset = 0
+        XCTAssertTrue(eventually(timeout: 20) {
+            if let out = codec.takeOutput() { try? client.send(bytes: out.readableArray) }
+            _ = client.readAvailable()
+            let bytes = client.receivedBytes
+            if bytes.count > offset {
+                for event in codec.receive(ByteBuffer(bytes: Array(bytes[offset...]))) {
+                    if case .headers(id, let fields, _) = event { status = Int(fields.first { $0.name == ":status" }?.value ?? "") ?? 0 }
+                    if case .data(id, let data, _) = event { body += data.readableArray }
+                }
+                offset = bytes.count
+            }
+            return status != 0 && body.count == 14
+        })
+        XCTAssertEqual(status, 408)
+        XCTAssertEqual(String(decoding: body, as: UTF8.self), "stream timeout")
+        XCTAssertEqual(proxy.stats.value("http.l.downstream_rq_idle_timeout"), 1)
+        XCTAssertFalse(upstream.requests.contains("/stalled"))
+    }
+
     func testCurlWithHTTP2PriorKnowledgeGetsAnHTTP2Answer() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { throw XCTSkip("no curl") }
         try start()

@@ -312,6 +312,76 @@ final class HTTP2UpstreamTests: XCTestCase {
         XCTAssertTrue(accessLog(lines: 2).contains(" 503 UO "), accessLog(lines: 2))
     }
 
+    /// A streamed gRPC body to a host that takes nothing: the proxy stops giving the client window once about a
+    /// MiB waits for the host, so most of the client's 8 MiB stays with the client.
+    func testAStreamedRequestBodyToASlowHostSlowsTheClient() throws {
+        var stalled = HTTP2LocalSettings()
+        stalled.reopensWindowsOnReceipt = false  // never gives its window back
+        let sink = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop], settings: stalled) { stream in
+            stream.responder.startStream(status: 200, headers: [("content-type", "application/grpc")])
+        }
+        sink.start()
+        defer { sink.stop() }
+        try start(upstreamPort: sink.port)
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        defer { client.close() }
+        let codec = HTTP2Connection(role: .client)
+        let id = try codec.openStream(headers: [HeaderField(name: ":method", value: "POST"), HeaderField(name: ":scheme", value: "http"),
+                                                HeaderField(name: ":authority", value: "app.local"), HeaderField(name: ":path", value: "/sink.Sink/Push"),
+                                                HeaderField(name: "content-type", value: "application/grpc")],
+                                      endStream: false)
+        try codec.sendData(streamID: id, ByteBuffer(bytes: [UInt8](repeating: 3, count: 8 << 20)), endStream: false)
+        var offset = 0
+        func pump() {
+            if let out = codec.takeOutput() { try? client.send(bytes: out.readableArray) }
+            _ = client.readAvailable()
+            let bytes = client.receivedBytes
+            if bytes.count > offset { _ = codec.receive(ByteBuffer(bytes: Array(bytes[offset...]))); offset = bytes.count }
+        }
+        // The client's queue stops going down: the proxy holds back its window.
+        XCTAssertFalse(eventually(timeout: 3) { pump(); return codec.pendingBytes(on: id) < 4 << 20 }, "the proxy took the whole body")
+        XCTAssertGreaterThan(codec.pendingBytes(on: id), 4 << 20)
+    }
+
+    /// A streamed body is kept for a retry only up to 3 MiB: a host that resets the stream after 4 MiB is not
+    /// asked again, and the gRPC client gets UNAVAILABLE.
+    func testAStreamedBodyPastTheRetryBufferIsNotRetried() throws {
+        let calls = SeenRequests()
+        let resetter = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop]) { stream in
+            _ = calls.add(stream.request, peer: "")
+            var received = 0
+            stream.onData = { part in
+                received += part.readableBytes
+                if received > 4 << 20 { stream.responder.reset(code: .internalError) }
+            }
+        }
+        resetter.start()
+        defer { resetter.stop() }
+        try start(retryOn: "reset", upstreamPort: resetter.port)
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        defer { client.close() }
+        let codec = HTTP2Connection(role: .client)
+        let id = try codec.openStream(headers: [HeaderField(name: ":method", value: "POST"), HeaderField(name: ":scheme", value: "http"),
+                                                HeaderField(name: ":authority", value: "app.local"), HeaderField(name: ":path", value: "/big.Big/Push"),
+                                                HeaderField(name: "content-type", value: "application/grpc")],
+                                      endStream: false)
+        try codec.sendData(streamID: id, ByteBuffer(bytes: [UInt8](repeating: 5, count: 5 << 20)), endStream: false)
+        var head: [HeaderField] = [], offset = 0
+        XCTAssertTrue(eventually(timeout: 20) {
+            if let out = codec.takeOutput() { try? client.send(bytes: out.readableArray) }
+            _ = client.readAvailable()
+            let bytes = client.receivedBytes
+            if bytes.count > offset {
+                for case .headers(id, let fields, _) in codec.receive(ByteBuffer(bytes: Array(bytes[offset...]))) { head = fields }
+                offset = bytes.count
+            }
+            return !head.isEmpty
+        }, "no answer")
+        XCTAssertEqual(head.first { $0.name == "grpc-status" }?.value, "14", "\(head)")
+        XCTAssertEqual(calls.all.count, 1, "not retried")
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.upstream_rq_retry"), 0)
+    }
+
     func testMaxConcurrentStreamsOpensAnotherConnectionForTheRequestThatDoesNotFit() throws {
         try start(maxConcurrentStreams: 1)
         let port = listenerPort

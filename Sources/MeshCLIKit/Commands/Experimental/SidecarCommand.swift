@@ -1,4 +1,5 @@
 import Foundation
+import MeshNet
 import MeshProxy
 import MeshSidecar
 
@@ -56,6 +57,7 @@ struct SidecarCommand: MeshCommand {
         } catch let error as LocalSidecar.StartError {
             throw CommandFailure("sidecar: \(error.description)")
         }
+        StartupPages.release()
         output.write("\(Self.timestamp()) info sidecar: \(settings.nodeID) started (\(proxy == .meshctl ? "meshctl proxy" : "envoy")), "
                      + "admin \(settings.podIP):\(SidecarSettings.adminPort), pilot \(settings.pilot), bootstrap \(sidecar.bootstrapFile)")
         let received = signals.wait()
