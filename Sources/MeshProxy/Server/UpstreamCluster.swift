@@ -63,12 +63,14 @@ public final class UpstreamCluster: @unchecked Sendable {
         hostCounters = Array(repeating: HostCounters(), count: hosts.count)
         let prefix = "cluster.\(config.name)."
         statPrefix = prefix
+        let outlierNames = OutlierDetector.EjectionType.allCases.flatMap { type in
+            ["outlier_detection.ejections_enforced_\(type.rawValue)", "outlier_detection.ejections_detected_\(type.rawValue)"]
+        }
         for name in ["upstream_rq_total", "upstream_rq_completed", "upstream_cx_total", "upstream_cx_connect_fail", "upstream_cx_connect_timeout",
                      "upstream_rq_pending_overflow", "upstream_rq_retry", "upstream_rq_retry_overflow", "upstream_rq_retry_limit_exceeded",
                      "upstream_rq_retry_success", "upstream_rq_timeout", "upstream_rq_per_try_timeout", "upstream_cx_none_healthy",
                      "upstream_rq_pending_total", "upstream_cx_destroy", "upstream_rq_rx_reset", "outlier_detection.ejections_enforced_total",
-                     "outlier_detection.ejections_overflow", "membership_change"]
-                        + OutlierDetector.EjectionType.allCases.flatMap { ["outlier_detection.ejections_enforced_\($0.rawValue)", "outlier_detection.ejections_detected_\($0.rawValue)"] } {
+                     "outlier_detection.ejections_overflow", "membership_change"] + outlierNames {
             stats.declare(prefix + name)
         }
         if config.kind == .strictDNS || config.kind == .logicalDNS {
