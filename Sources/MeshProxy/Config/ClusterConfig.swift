@@ -90,7 +90,14 @@ public struct LoadAssignmentPolicy: Sendable, Equatable {
     public var overprovisioningFactor = 140
     /// `weighted_priority_health`: a level's health is its healthy hosts' share of its weight, not of its count.
     public var weightedPriorityHealth = false
+    /// `drop_overloads` (Envoy takes one): this share of the cluster's requests is answered 503 at once.
+    public var dropOverload: (category: String, fraction: Double)?
     public init() {}
+
+    public static func == (a: LoadAssignmentPolicy, b: LoadAssignmentPolicy) -> Bool {
+        a.overprovisioningFactor == b.overprovisioningFactor && a.weightedPriorityHealth == b.weightedPriorityHealth
+            && a.dropOverload?.category == b.dropOverload?.category && a.dropOverload?.fraction == b.dropOverload?.fraction
+    }
 
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> LoadAssignmentPolicy {
         var policy = LoadAssignmentPolicy()
@@ -100,9 +107,11 @@ public struct LoadAssignmentPolicy: Sendable, Equatable {
         }
         policy.weightedPriorityHealth = try reader.bool("weighted_priority_health") ?? false
         _ = try reader.duration("endpoint_stale_after")  // EDS staleness is not tracked: endpoints stay until replaced
-        if !(try reader.list("drop_overloads") { _ throws(ProxyConfigError) in () }).isEmpty {
-            throw reader.error("drop_overloads (dropping a share of requests) is not supported", path: [.key("drop_overloads")])
+        let drops = try reader.list("drop_overloads") { drop throws(ProxyConfigError) -> (category: String, fraction: Double) in
+            (try drop.requiredString("category"), try drop.fractionalPercent("drop_percentage") ?? 0)
         }
+        guard drops.count <= 1 else { throw reader.error("takes one entry, as Envoy does (it has \(drops.count))", path: [.key("drop_overloads")]) }
+        policy.dropOverload = drops.first
         return policy
     }
 }

@@ -164,6 +164,13 @@ public final class UpstreamCluster: @unchecked Sendable {
         return eligible
     }
 
+    /// The load assignment's `drop_overloads` answer for a request: the reply that drops it, or nil to go on.
+    func dropOverloadReply() -> LocalReply? {
+        guard let drop = config.assignmentPolicy.dropOverload, drop.fraction > 0 else { return nil }
+        if drop.fraction >= 1 { return .unconditionalDropOverload }
+        return Double.random(in: 0..<1) < drop.fraction ? .dropOverload : nil
+    }
+
     /// The endpoint host `host` stands for now.
     func endpoint(_ host: Int) -> ClusterEndpoint {
         lock.lock(); defer { lock.unlock() }
