@@ -14,13 +14,12 @@ struct ClustersWriter {
             let name = cluster.config.name
             let thresholds = cluster.config.thresholds
             out += "\(name)::observability_name::\(name)\n"
-            let rates = cluster.successRates
+            let rates = cluster.successRates(), local = cluster.successRates(localOrigin: true)
             if cluster.config.outlierDetection != nil {
                 out += "\(name)::outlier::success_rate_average::\(Self.rate(rates.average))\n"
                 out += "\(name)::outlier::success_rate_ejection_threshold::\(Self.rate(rates.threshold))\n"
-                for key in ["local_origin_success_rate_average", "local_origin_success_rate_ejection_threshold"] {
-                    out += "\(name)::outlier::\(key)::-1\n"
-                }
+                out += "\(name)::outlier::local_origin_success_rate_average::\(Self.rate(local.average))\n"
+                out += "\(name)::outlier::local_origin_success_rate_ejection_threshold::\(Self.rate(local.threshold))\n"
             }
             out += "\(name)::default_priority::max_connections::\(thresholds.maxConnections)\n"
             out += "\(name)::default_priority::max_pending_requests::\(thresholds.maxPendingRequests)\n"
@@ -39,7 +38,7 @@ struct ClustersWriter {
                     ("rq_success", "\(c.successes)"), ("rq_timeout", "\(c.timeouts)"), ("rq_total", "\(c.totalRequests)"), ("hostname", endpoint.hostname),
                     ("health_flags", cluster.isEjected(index) ? "/failed_outlier_check" : "healthy"), ("weight", "\(endpoint.weight)"),
                     ("region", endpoint.region), ("zone", endpoint.zone), ("sub_zone", endpoint.subZone), ("canary", "false"),
-                    ("priority", "\(endpoint.priority)"), ("success_rate", Self.rate(rates.hosts.indices.contains(index) ? rates.hosts[index] : nil)), ("local_origin_success_rate", "-1"),
+                    ("priority", "\(endpoint.priority)"), ("success_rate", Self.rate(rates.hosts.indices.contains(index) ? rates.hosts[index] : nil)), ("local_origin_success_rate", Self.rate(local.hosts.indices.contains(index) ? local.hosts[index] : nil)),
                 ]
                 for (key, value) in values { out += host + key + "::" + value + "\n" }
             }
@@ -58,7 +57,7 @@ struct ClustersWriter {
             let thresholds = cluster.config.thresholds
             let counters = cluster.counters
             var status: [(key: String, value: JSONValue)] = [("name", .string(cluster.config.name))]
-            let rates = cluster.successRates
+            let rates = cluster.successRates(), local = cluster.successRates(localOrigin: true)
             if let threshold = rates.threshold { status.append(("success_rate_ejection_threshold", .object([("value", .number(Self.rate(threshold)))]))) }
             let hosts = cluster.presentHosts.map { index, endpoint -> JSONValue in
                 let c = counters[index]
@@ -88,10 +87,16 @@ struct ClustersWriter {
                 fields.append(("weight", .int(endpoint.weight)))
                 if !endpoint.hostname.isEmpty { fields.append(("hostname", .string(endpoint.hostname))) }
                 if endpoint.priority > 0 { fields.append(("priority", .int(endpoint.priority))) }
+                if local.hosts.indices.contains(index), let rate = local.hosts[index] {
+                    fields.append(("local_origin_success_rate", .object([("value", .number(Self.rate(rate)))])))
+                }
                 fields.append(("locality", .object(locality)))
                 return .object(fields)
             }
             if !hosts.isEmpty { status.append(("host_statuses", .array(hosts))) }
+            if let threshold = local.threshold {
+                status.append(("local_origin_success_rate_ejection_threshold", .object([("value", .number(Self.rate(threshold)))])))
+            }
             status.append(("circuit_breakers", .object([("thresholds", .array([
                 .object([("max_connections", .int(thresholds.maxConnections)), ("max_pending_requests", .int(thresholds.maxPendingRequests)),
                          ("max_requests", .int(thresholds.maxRequests)), ("max_retries", .int(thresholds.maxRetries))]),

@@ -90,7 +90,14 @@ public struct LoadAssignmentPolicy: Sendable, Equatable {
     public var overprovisioningFactor = 140
     /// `weighted_priority_health`: a level's health is its healthy hosts' share of its weight, not of its count.
     public var weightedPriorityHealth = false
+    /// `drop_overloads` (Envoy takes one): this share of the cluster's requests is answered 503 at once.
+    public var dropOverload: (category: String, fraction: Double)?
     public init() {}
+
+    public static func == (a: LoadAssignmentPolicy, b: LoadAssignmentPolicy) -> Bool {
+        a.overprovisioningFactor == b.overprovisioningFactor && a.weightedPriorityHealth == b.weightedPriorityHealth
+            && a.dropOverload?.category == b.dropOverload?.category && a.dropOverload?.fraction == b.dropOverload?.fraction
+    }
 
     static func read(_ reader: ConfigReader) throws(ProxyConfigError) -> LoadAssignmentPolicy {
         var policy = LoadAssignmentPolicy()
@@ -100,9 +107,11 @@ public struct LoadAssignmentPolicy: Sendable, Equatable {
         }
         policy.weightedPriorityHealth = try reader.bool("weighted_priority_health") ?? false
         _ = try reader.duration("endpoint_stale_after")  // EDS staleness is not tracked: endpoints stay until replaced
-        if !(try reader.list("drop_overloads") { _ throws(ProxyConfigError) in () }).isEmpty {
-            throw reader.error("drop_overloads (dropping a share of requests) is not supported", path: [.key("drop_overloads")])
+        let drops = try reader.list("drop_overloads") { drop throws(ProxyConfigError) -> (category: String, fraction: Double) in
+            (try drop.requiredString("category"), try drop.fractionalPercent("drop_percentage") ?? 0)
         }
+        guard drops.count <= 1 else { throw reader.error("takes one entry, as Envoy does (it has \(drops.count))", path: [.key("drop_overloads")]) }
+        policy.dropOverload = drops.first
         return policy
     }
 }
@@ -178,6 +187,9 @@ public struct OutlierDetectionConfig: Sendable, Equatable {
     /// Split mode: local-origin failures in a row that eject, and the enforcing percent (Envoy's 5 and 100).
     public var consecutiveLocalOriginFailure = 5
     public var enforcingConsecutiveLocalOriginFailure = 100
+    /// Split mode: success rate and failure percentage of the attempts to reach a host (Envoy's 100 and 0).
+    public var enforcingLocalOriginSuccessRate = 100
+    public var enforcingFailurePercentageLocalOrigin = 0
     /// Success-rate ejection: hosts with this many requests in an interval are judged, when at least
     /// `successRateMinimumHosts` of them are; below mean - stdevFactor/1000 x stdev is an outlier.
     public var successRateMinimumHosts = 5
@@ -278,12 +290,9 @@ extension Cluster {
             config.consecutiveLocalOriginFailure = try detection.integer("consecutive_local_origin_failure") ?? config.consecutiveLocalOriginFailure
             config.enforcingConsecutiveLocalOriginFailure = try detection.integer("enforcing_consecutive_local_origin_failure", maximum: 100)
                 ?? config.enforcingConsecutiveLocalOriginFailure
-            // Local-origin success rate and failure percentage (split mode) are not implemented: only "off" is accepted.
-            for key in ["enforcing_failure_percentage_local_origin", "enforcing_local_origin_success_rate"] {
-                if let value = try detection.integer(key, maximum: 100), value != 0 {
-                    throw detection.error("\(key) above 0 is not supported yet (consecutive_local_origin_failure, consecutive_5xx, consecutive_gateway_failure, success rate and failure percentage are)", path: [.key(key)])
-                }
-            }
+            config.enforcingLocalOriginSuccessRate = try detection.integer("enforcing_local_origin_success_rate", maximum: 100) ?? config.enforcingLocalOriginSuccessRate
+            config.enforcingFailurePercentageLocalOrigin = try detection.integer("enforcing_failure_percentage_local_origin", maximum: 100)
+                ?? config.enforcingFailurePercentageLocalOrigin
             detection.ignore("max_ejection_time_jitter")
             return config
         }

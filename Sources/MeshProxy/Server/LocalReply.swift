@@ -13,6 +13,11 @@ struct LocalReply {
 
     static let noRoute = LocalReply(status: 404, body: "", flags: [.noRouteFound], details: "route_not_found")
     static let noHealthyUpstream = LocalReply(status: 503, body: "no healthy upstream", flags: [.noHealthyUpstream], details: "no_healthy_upstream")
+    /// A ClusterLoadAssignment's `drop_overloads` dropped the request (at 100%: unconditionally), as Envoy answers.
+    static let dropOverload = LocalReply(status: 503, body: "drop overload", flags: [.dropOverload], details: "drop_overload",
+                                         extraHeaders: [("x-envoy-drop-overload", "true")])
+    static let unconditionalDropOverload = LocalReply(status: 503, body: "unconditional drop overload", flags: [.unconditionalDropOverload],
+                                                      details: "unconditional_drop_overload", extraHeaders: [("x-envoy-unconditional-drop-overload", "true")])
     static let clusterNotFound = LocalReply(status: 503, body: "", flags: [.noClusterFound], details: "cluster_not_found")
     /// An `Upgrade` request for a protocol the connection manager's `upgrade_configs` do not list.
     static let upgradeRefused = LocalReply(status: 403, body: "", flags: [], details: "upgrade_failed")

@@ -152,6 +152,7 @@ final class ProxyStream {
                 runtime.stats.increment(statPrefix + "no_cluster")
                 return reply(.clusterNotFound)
             }
+            if let drop = cluster.dropOverloadReply() { return reply(drop) }
             self.cluster = cluster
             pool = loopContext.pool(for: cluster)
             retry = RetryState(policy: action.retryPolicy ?? host.retryPolicy)

@@ -63,12 +63,14 @@ public final class UpstreamCluster: @unchecked Sendable {
         hostCounters = Array(repeating: HostCounters(), count: hosts.count)
         let prefix = "cluster.\(config.name)."
         statPrefix = prefix
+        let outlierNames = OutlierDetector.EjectionType.allCases.flatMap { type in
+            ["outlier_detection.ejections_enforced_\(type.rawValue)", "outlier_detection.ejections_detected_\(type.rawValue)"]
+        }
         for name in ["upstream_rq_total", "upstream_rq_completed", "upstream_cx_total", "upstream_cx_connect_fail", "upstream_cx_connect_timeout",
                      "upstream_rq_pending_overflow", "upstream_rq_retry", "upstream_rq_retry_overflow", "upstream_rq_retry_limit_exceeded",
                      "upstream_rq_retry_success", "upstream_rq_timeout", "upstream_rq_per_try_timeout", "upstream_cx_none_healthy",
                      "upstream_rq_pending_total", "upstream_cx_destroy", "upstream_rq_rx_reset", "outlier_detection.ejections_enforced_total",
-                     "outlier_detection.ejections_overflow", "membership_change"]
-                        + OutlierDetector.EjectionType.allCases.flatMap { ["outlier_detection.ejections_enforced_\($0.rawValue)", "outlier_detection.ejections_detected_\($0.rawValue)"] } {
+                     "outlier_detection.ejections_overflow", "membership_change"] + outlierNames {
             stats.declare(prefix + name)
         }
         if config.kind == .strictDNS || config.kind == .logicalDNS {
@@ -160,6 +162,13 @@ public final class UpstreamCluster: @unchecked Sendable {
         guard let chosen = localityPickers[level, default: LocalityPicker()].choose(candidates, factor: policy.overprovisioningFactor) else { return eligible }
         for host in hosts.indices where eligible[host] && LocalityKey(hosts[host]) != chosen { eligible[host] = false }
         return eligible
+    }
+
+    /// The load assignment's `drop_overloads` answer for a request: the reply that drops it, or nil to go on.
+    func dropOverloadReply() -> LocalReply? {
+        guard let drop = config.assignmentPolicy.dropOverload, drop.fraction > 0 else { return nil }
+        if drop.fraction >= 1 { return .unconditionalDropOverload }
+        return Double.random(in: 0..<1) < drop.fraction ? .dropOverload : nil
     }
 
     /// The endpoint host `host` stands for now.
@@ -264,11 +273,12 @@ public final class UpstreamCluster: @unchecked Sendable {
     }
 
     /// The outlier detector's success-rate numbers for `/clusters`: the cluster's average and ejection threshold
-    /// from the last interval, and each host's rate (nil: not judged).
-    var successRates: (average: Double?, threshold: Double?, hosts: [Double?]) {
+    /// from the last interval, and each host's rate (nil: not judged); `localOrigin`: split mode's reachability rates.
+    func successRates(localOrigin: Bool = false) -> (average: Double?, threshold: Double?, hosts: [Double?]) {
         lock.lock(); defer { lock.unlock() }
         guard let detector else { return (nil, nil, Array(repeating: nil, count: hosts.count)) }
-        return (detector.successRateAverage, detector.successRateEjectionThreshold, detector.hosts.map(\.successRate))
+        guard localOrigin else { return (detector.successRateAverage, detector.successRateEjectionThreshold, detector.hosts.map(\.successRate)) }
+        return (detector.localOriginSuccessRateAverage, detector.localOriginSuccessRateEjectionThreshold, detector.hosts.map(\.localOriginSuccessRate))
     }
 }
 

@@ -22,6 +22,8 @@ public struct OutlierDetector: Sendable {
         case consecutive5xx = "consecutive_5xx", consecutiveGatewayFailure = "consecutive_gateway_failure"
         case consecutiveLocalOriginFailure = "consecutive_local_origin_failure"
         case successRate = "success_rate", failurePercentage = "failure_percentage"
+        /// Split mode's judgements of connect successes and failures.
+        case successRateLocalOrigin = "local_origin_success_rate", failurePercentageLocalOrigin = "local_origin_failure_percentage"
     }
 
     /// A detected outlier and what became of it.
@@ -56,6 +58,11 @@ public struct OutlierDetector: Sendable {
         public var intervalFailures = 0
         /// The success rate of the last interval, when its volume counted (`/clusters`' `success_rate`).
         public var successRate: Double?
+        /// Split mode: this interval's attempts to reach the host and how many failed (connect failure, reset,
+        /// timeout), and the last interval's rate (`local_origin_success_rate`).
+        public var localOriginRequests = 0
+        public var localOriginFailures = 0
+        public var localOriginSuccessRate: Double?
     }
 
     public let config: OutlierDetectionConfig
@@ -68,6 +75,9 @@ public struct OutlierDetector: Sendable {
     /// The last tick's success-rate mean and ejection threshold (nil when too few hosts had the volume).
     public private(set) var successRateAverage: Double?
     public private(set) var successRateEjectionThreshold: Double?
+    /// The same for split mode's local-origin rates.
+    public private(set) var localOriginSuccessRateAverage: Double?
+    public private(set) var localOriginSuccessRateEjectionThreshold: Double?
     private var random = SystemRandomNumberGenerator()
 
     public init(config: OutlierDetectionConfig, hostCount: Int) {
@@ -110,7 +120,11 @@ public struct OutlierDetector: Sendable {
         // With the split on, a local failure is not the host's answer: it counts toward neither the 5xx runs nor the
         // success rate, only toward consecutive_local_origin_failure; any answer shows the host reachable again.
         if config.splitExternalLocalOriginErrors {
-            guard case .status = outcome else { return recordLocalOriginFailure(host: host, now: now) }
+            hosts[host].localOriginRequests += 1
+            guard case .status = outcome else {
+                hosts[host].localOriginFailures += 1
+                return recordLocalOriginFailure(host: host, now: now)
+            }
             hosts[host].consecutiveLocalOriginFailures = 0
         }
         if case .status = outcome {
@@ -191,52 +205,64 @@ public struct OutlierDetector: Sendable {
     /// and failure percentages (and starts the next interval's counts).
     public mutating func interval(now: Double) -> (returned: [Int], ejections: [Ejection]) {
         var returned: [Int] = []
+        for host in hosts.indices {
+            guard let ejectedAt = hosts[host].ejectedAt, now - ejectedAt >= ejectionDuration(host) else { continue }
+            hosts[host].ejectedAt = nil
+            hosts[host].consecutive5xx = 0
+            hosts[host].consecutiveGatewayFailures = 0
+            hosts[host].consecutiveLocalOriginFailures = 0
+            hosts[host].returnedAt = now
+            returned.append(host)
+        }
+        // The hosts' answers first, then (split mode) their reachability, as Envoy judges them.
+        var ejections = judge(localOrigin: false, now: now)
+        ejections += judge(localOrigin: true, now: now)
+        easeBackoffs(now: now)
+        return (returned, ejections)
+    }
+
+    /// One interval's success-rate and failure-percentage judgement over the answers (`localOrigin` false) or the
+    /// attempts to reach the hosts (true, split mode); starts the next interval's counts.
+    private mutating func judge(localOrigin: Bool, now: Double) -> [Ejection] {
         var volumes: [(host: Int, requests: Int, successRate: Double)] = []
         for host in hosts.indices {
-            if let ejectedAt = hosts[host].ejectedAt, now - ejectedAt >= ejectionDuration(host) {
-                hosts[host].ejectedAt = nil
-                hosts[host].consecutive5xx = 0
-                hosts[host].consecutiveGatewayFailures = 0
-                hosts[host].consecutiveLocalOriginFailures = 0
-                hosts[host].returnedAt = now
-                returned.append(host)
+            let requests = localOrigin ? hosts[host].localOriginRequests : hosts[host].intervalRequests
+            let failures = localOrigin ? hosts[host].localOriginFailures : hosts[host].intervalFailures
+            if localOrigin {
+                (hosts[host].localOriginRequests, hosts[host].localOriginFailures, hosts[host].localOriginSuccessRate) = (0, 0, nil)
+            } else {
+                (hosts[host].intervalRequests, hosts[host].intervalFailures, hosts[host].successRate) = (0, 0, nil)
             }
-            let requests = hosts[host].intervalRequests, failures = hosts[host].intervalFailures
-            hosts[host].intervalRequests = 0
-            hosts[host].intervalFailures = 0
-            hosts[host].successRate = nil
             guard !forgotten.contains(host), hosts[host].ejectedAt == nil, requests > 0 else { continue }
             volumes.append((host, requests, Double(requests - failures) * 100 / Double(requests)))
         }
-        successRateAverage = nil
-        successRateEjectionThreshold = nil
+        if localOrigin { (localOriginSuccessRateAverage, localOriginSuccessRateEjectionThreshold) = (nil, nil) } else { (successRateAverage, successRateEjectionThreshold) = (nil, nil) }
         let present = hosts.count - forgotten.count
-        guard present >= config.successRateMinimumHosts || present >= config.failurePercentageMinimumHosts else {
-            easeBackoffs(now: now)
-            return (returned, [])
-        }
+        guard present >= config.successRateMinimumHosts || present >= config.failurePercentageMinimumHosts else { return [] }
         let shown = min(config.successRateRequestVolume, config.failurePercentageRequestVolume)
-        for entry in volumes where entry.requests >= shown { hosts[entry.host].successRate = entry.successRate }
+        for entry in volumes where entry.requests >= shown {
+            if localOrigin { hosts[entry.host].localOriginSuccessRate = entry.successRate } else { hosts[entry.host].successRate = entry.successRate }
+        }
         var ejections: [Ejection] = []
         let rated = volumes.filter { $0.requests >= config.successRateRequestVolume }
         if !rated.isEmpty, rated.count >= config.successRateMinimumHosts {
             let mean = rated.reduce(0) { $0 + $1.successRate } / Double(rated.count)
             let variance = rated.reduce(0) { $0 + ($1.successRate - mean) * ($1.successRate - mean) } / Double(rated.count)
             let threshold = mean - Double(config.successRateStdevFactor) / 1000 * variance.squareRoot()
-            successRateAverage = mean
-            successRateEjectionThreshold = threshold
+            if localOrigin { (localOriginSuccessRateAverage, localOriginSuccessRateEjectionThreshold) = (mean, threshold) } else { (successRateAverage, successRateEjectionThreshold) = (mean, threshold) }
             for entry in rated where entry.successRate < threshold {
-                ejections.append(eject(entry.host, .successRate, enforcing: config.enforcingSuccessRate, now: now))
+                ejections.append(eject(entry.host, localOrigin ? .successRateLocalOrigin : .successRate,
+                                       enforcing: localOrigin ? config.enforcingLocalOriginSuccessRate : config.enforcingSuccessRate, now: now))
             }
         }
         let counted = volumes.filter { $0.requests >= config.failurePercentageRequestVolume }
         if !counted.isEmpty, counted.count >= config.failurePercentageMinimumHosts {
             for entry in counted where 100 - entry.successRate >= Double(config.failurePercentageThreshold) && hosts[entry.host].ejectedAt == nil {
-                ejections.append(eject(entry.host, .failurePercentage, enforcing: config.enforcingFailurePercentage, now: now))
+                ejections.append(eject(entry.host, localOrigin ? .failurePercentageLocalOrigin : .failurePercentage,
+                                       enforcing: localOrigin ? config.enforcingFailurePercentageLocalOrigin : config.enforcingFailurePercentage, now: now))
             }
         }
-        easeBackoffs(now: now)
-        return (returned, ejections)
+        return ejections
     }
 
     /// Hosts back for at least an interval (and not ejected again) have their ejection time multiplier lowered.

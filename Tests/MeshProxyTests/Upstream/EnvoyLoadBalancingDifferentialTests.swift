@@ -80,4 +80,38 @@ final class EnvoyLoadBalancingDifferentialTests: XCTestCase {
         XCTAssertEqual(envoyCounts["west"] ?? 0, 10, accuracy: 2, "\(envoyCounts)")
         XCTAssertEqual((envoyCounts["west"] ?? 0) + (envoyCounts["east"] ?? 0), 40, "\(envoyCounts)")
     }
+
+    func testDropOverloadsMatchEnvoy() throws {
+        let envoy = try envoy()
+        let app = try SampleUpstream(name: "app")
+        defer { app.stop() }
+        let directory = try DifferentialRun.scratch("drop-overloads")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func bootstrap(_ side: String) -> PolicyBootstrap {
+            var bootstrap = PolicyBootstrap(directory: directory.appendingPathComponent(side), upstreamPort: app.port)
+            bootstrap.routes = ["{name: none, match: {prefix: /none}, route: {cluster: none}}", "{name: all, match: {prefix: /}, route: {cluster: lb}}"]
+            bootstrap.extraClusters = [
+                "{name: lb, connect_timeout: 1s, load_assignment: {cluster_name: lb, policy: {drop_overloads: [{category: throttle, drop_percentage: {numerator: 100}}]}, endpoints: [{lb_endpoints: [\(Self.endpoint(app.port))]}]}}",
+                "{name: none, connect_timeout: 1s, load_assignment: {cluster_name: none, policy: {drop_overloads: [{category: throttle, drop_percentage: {numerator: 0}}]}, endpoints: [{lb_endpoints: [\(Self.endpoint(app.port))]}]}}",
+            ]
+            return bootstrap
+        }
+        func run(_ bootstrap: PolicyBootstrap) throws -> [String] {
+            let answers = try ["/dropped", "/none"].map { path -> String in
+                let response = try TestClient.get(port: bootstrap.httpPort, path: path, host: "lb.example")
+                return "\(response.status) \(response.header("x-envoy-unconditional-drop-overload") ?? "-") \(response.body)"
+            }
+            var log: [String] = []
+            XCTAssertTrue(eventually { log = ((try? String(contentsOf: bootstrap.accessLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init); return log.count == 2 })
+            return answers + log
+        }
+        let envoySide = bootstrap("envoy"), meshSide = bootstrap("meshctl")
+        let envoySaw = try DifferentialRun.inEnvoy(envoy, envoySide, statNames: []) { _ in try run(envoySide) }
+        let meshSaw = try DifferentialRun.inMeshctl(meshSide, statNames: []) { _ in try run(meshSide) }
+        XCTAssertEqual(envoySaw, ["503 true unconditional drop overload", "200 - app GET /none\n", "/dropped 503 UDO unconditional_drop_overload", "/none 200 - via_upstream"])
+        XCTAssertEqual(meshSaw, envoySaw)
+        XCTAssertThrowsError(try OneRouteProxy.load(cluster: "type: STATIC\nload_assignment: {policy: {drop_overloads: [{category: a}, {category: b}]}, endpoints: []}")) { error in
+            XCTAssertTrue("\(error)".contains("takes one entry"), "\(error)")
+        }
+    }
 }

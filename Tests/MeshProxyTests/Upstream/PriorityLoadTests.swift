@@ -142,7 +142,7 @@ final class PriorityLoadTests: XCTestCase {
         let cluster = UpstreamCluster(config, stats: ProxyStats())
         cluster.record(.status(503), host: 1, now: 0)  // weight 3 of 4 healthy, factor 1: P=0 takes 75%
         XCTAssertEqual((0..<100).filter { cluster.chooseHost(hash: UInt64($0), avoid: [], attempts: 1) == 2 }.count, 25)
-        for (policy, expected) in [("{overprovisioning_factor: 0}", "above 0"), ("{drop_overloads: [{category: c, drop_percentage: {numerator: 1}}]}", "drop_overloads")] {
+        for (policy, expected) in [("{overprovisioning_factor: 0}", "above 0"), ("{drop_overloads: [{drop_percentage: {numerator: 1}}]}", "category")] {
             XCTAssertThrowsError(try OneRouteProxy.load(cluster: "type: STATIC\nload_assignment: {policy: \(policy), endpoints: []}")) { error in
                 XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains("policy"), "\(policy): \(error)")
             }
