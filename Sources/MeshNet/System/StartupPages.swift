@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,6 +44,17 @@ public enum StartupPages {
             if madvise(address, length, MADV_DONTNEED) == 0 { released += 1 }
         }
         return released
+    }
+
+    /// `release()` on a thread of its own a second from now: the first requests, usually right after start, find the
+    /// start-up's pages still there, and the smaps walk does not compete with them.
+    public static func releaseSoon() {
+        let thread = Thread {
+            sleep(1)
+            release()
+        }
+        thread.name = "startup-pages"
+        thread.start()
     }
 
     /// The process's mappings with their page counts, read from /proc/self/smaps (bytes, not Strings: the file has
