@@ -34,7 +34,7 @@ struct LeanProxyMain {
         }
         proxy.onQuit = { kill(getpid(), SIGTERM) }
         proxy.start()
-        StartupPages.release()
+        StartupPages.releaseSoon()
         var received: Int32 = 0
         sigwait(&stopSignals, &received)
         log.info("stopping (signal \(received))")

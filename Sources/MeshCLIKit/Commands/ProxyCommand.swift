@@ -91,7 +91,7 @@ struct ProxyCommand: MeshCommand {
         proxy.onQuit = { kill(getpid(), SIGTERM) }
         proxy.start()
         defer { proxy.stop() }
-        StartupPages.release()
+        StartupPages.releaseSoon()
         let received = signals.wait()
         log.info("stopping (signal \(received))")
     }

@@ -1,3 +1,4 @@
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,40 +46,102 @@ public enum StartupPages {
         return released
     }
 
-    /// The process's mappings with their page counts, read from /proc/self/smaps.
+    /// `release()` on a thread of its own a second from now: the first requests, usually right after start, find the
+    /// start-up's pages still there, and the smaps walk does not compete with them.
+    public static func releaseSoon() {
+        let thread = Thread {
+            sleep(1)
+            release()
+        }
+        thread.name = "startup-pages"
+        thread.start()
+    }
+
+    /// The process's mappings with their page counts, read from /proc/self/smaps (bytes, not Strings: the file has
+    /// some 25 lines a mapping, and this runs while the first requests are served).
     public static func mappings() -> [Mapping] {
-        guard let file = fopen("/proc/self/smaps", "r") else { return [] }
-        defer { fclose(file) }
+        let text = smapsBytes()
         var result: [Mapping] = []
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        while getline(&line, &capacity, file) > 0, let line {
-            let text = String(cString: line)
-            if let mapping = header(text) {
-                result.append(mapping)
+        var lineStart = 0
+        while lineStart < text.count {
+            var lineEnd = lineStart
+            while lineEnd < text.count, text[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+            let line = text[lineStart..<lineEnd]
+            lineStart = lineEnd + 1
+            guard let first = line.first else { continue }
+            if first >= UInt8(ascii: "a") && first <= UInt8(ascii: "f") || first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9") {
+                if let mapping = header(line) { result.append(mapping) }
             } else if !result.isEmpty {
-                let fields = text.split(separator: " ", omittingEmptySubsequences: true)
-                guard fields.count >= 2, let value = Int(fields[1]) else { continue }
-                switch fields[0] {
-                case "Rss:": result[result.count - 1].residentKiB = value
-                case "Anonymous:": result[result.count - 1].anonymousKiB = value
-                case "Private_Dirty:": result[result.count - 1].privateDirtyKiB = value
-                case "Shared_Dirty:": result[result.count - 1].sharedDirtyKiB = value
-                default: break
-                }
+                if line.starts(with: rss) { result[result.count - 1].residentKiB = kibibytes(line) }
+                else if line.starts(with: anonymous) { result[result.count - 1].anonymousKiB = kibibytes(line) }
+                else if line.starts(with: privateDirty) { result[result.count - 1].privateDirtyKiB = kibibytes(line) }
+                else if line.starts(with: sharedDirty) { result[result.count - 1].sharedDirtyKiB = kibibytes(line) }
             }
         }
-        free(line)
         return result
+    }
+
+    private static let rss = Array("Rss:".utf8)
+    private static let anonymous = Array("Anonymous:".utf8)
+    private static let privateDirty = Array("Private_Dirty:".utf8)
+    private static let sharedDirty = Array("Shared_Dirty:".utf8)
+
+    /// `Name:   123 kB` -> 123.
+    private static func kibibytes(_ line: ArraySlice<UInt8>) -> Int {
+        var value = 0
+        for byte in line where byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") { value = value &* 10 &+ Int(byte - UInt8(ascii: "0")) }
+        return value
+    }
+
+    private static func smapsBytes() -> [UInt8] {
+        let descriptor = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return [] }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+        return bytes
     }
 
     /// `start-end perms offset dev inode [path]`, or nil for a line of fields.
     static func header(_ line: String) -> Mapping? {
-        let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-        guard fields.count >= 5, let dash = fields[0].firstIndex(of: "-"),
-              let start = UInt(fields[0][..<dash], radix: 16),
-              let end = UInt(fields[0][fields[0].index(after: dash)...], radix: 16) else { return nil }
-        let path = fields.count > 5 ? String(fields[5].drop { $0 == " " }.reversed().drop { $0 == "\n" || $0 == " " }.reversed()) : ""
-        return Mapping(start: start, end: end, permissions: String(fields[1]), path: path)
+        header(ArraySlice(line.utf8.filter { $0 != UInt8(ascii: "\n") }))
+    }
+
+    static func header(_ line: ArraySlice<UInt8>) -> Mapping? {
+        // Six fields split on runs of spaces; the path (the sixth) may hold spaces itself.
+        var fields: [ArraySlice<UInt8>] = []
+        var index = line.startIndex
+        while index < line.endIndex, fields.count < 5 {
+            while index < line.endIndex, line[index] == UInt8(ascii: " ") { index += 1 }
+            let start = index
+            while index < line.endIndex, line[index] != UInt8(ascii: " ") { index += 1 }
+            if start < index { fields.append(line[start..<index]) }
+        }
+        while index < line.endIndex, line[index] == UInt8(ascii: " ") { index += 1 }
+        var pathEnd = line.endIndex
+        while pathEnd > index, line[pathEnd - 1] == UInt8(ascii: " ") { pathEnd -= 1 }
+        guard fields.count == 5, let dash = fields[0].firstIndex(of: UInt8(ascii: "-")),
+              let start = hex(fields[0][..<dash]), let end = hex(fields[0][(dash + 1)...]) else { return nil }
+        return Mapping(start: start, end: end, permissions: String(decoding: fields[1], as: UTF8.self),
+                       path: String(decoding: line[index..<pathEnd], as: UTF8.self))
+    }
+
+    private static func hex(_ digits: ArraySlice<UInt8>) -> UInt? {
+        guard !digits.isEmpty, digits.count <= 16 else { return nil }
+        var value: UInt = 0
+        for digit in digits {
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = value << 4 | UInt(digit - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = value << 4 | UInt(digit - UInt8(ascii: "a") + 10)
+            default: return nil
+            }
+        }
+        return value
     }
 }

@@ -57,7 +57,7 @@ struct SidecarCommand: MeshCommand {
         } catch let error as LocalSidecar.StartError {
             throw CommandFailure("sidecar: \(error.description)")
         }
-        StartupPages.release()
+        StartupPages.releaseSoon()
         output.write("\(Self.timestamp()) info sidecar: \(settings.nodeID) started (\(proxy == .meshctl ? "meshctl proxy" : "envoy")), "
                      + "admin \(settings.podIP):\(SidecarSettings.adminPort), pilot \(settings.pilot), bootstrap \(sidecar.bootstrapFile)")
         let received = signals.wait()
