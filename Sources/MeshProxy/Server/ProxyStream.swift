@@ -341,7 +341,8 @@ final class ProxyStream {
             log.bytesSent += part.readableBytes
             downstream.writeResponseBody(part)
             downstream.flush()
-            if !downstream.isWritable { pauseUpstream() }
+            // A write that failed closed the client, which ended this stream and may have freed the connection.
+            if !done, !downstream.isWritable { pauseUpstream() }
         case .success(.trailers(let trailers)):
             // Kept for the end; an HTTP/1.1 client gets none, as Envoy's codec sends none by default.
             responseTrailers = trailers

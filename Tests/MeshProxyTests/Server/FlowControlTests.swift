@@ -326,6 +326,30 @@ final class FlowControlTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.flood.upstream_flow_control_resumed_reading_total"), 1)
     }
 
+    /// A client that resets its connection while a large answer is relayed: the write that fails closes the client's
+    /// connection and ends the stream in the middle of a body part (the proxy used to read the freed connection
+    /// right after, and crash).
+    func testAClientResetInTheMiddleOfABodyEndsTheStream() throws {
+        let total = 32 * 1024 * 1024
+        let upstream = try FloodingUpstream(total: total)
+        upstream.head = "HTTP/1.1 200 OK\r\ncontent-length: \(total)\r\n\r\n"
+        upstream.start()
+        defer { upstream.stop() }
+        let port = try startWebSocketProxy(upstreamPort: upstream.port)
+        let proxy = try XCTUnwrap(proxy)
+        let client = try connectClient(port: port)
+        let request = "GET /big HTTP/1.1\r\nhost: flood\r\n\r\n"
+        XCTAssertEqual(send(client, request, request.utf8.count, Int32(MSG_NOSIGNAL)), request.utf8.count)
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        XCTAssertGreaterThan(read(client, &buffer, buffer.count), 0)
+        // Unread bytes and SO_LINGER 0: the close is a reset, and the proxy's next write to it fails.
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(client)
+        XCTAssertTrue(eventually { proxy.stats.value("http.h.downstream_cx_destroy") >= 1 || proxy.stats.value("http.h.downstream_cx_active") == 0 })
+        XCTAssertTrue(eventually { proxy.stats.value("cluster.flood.upstream_cx_destroy") >= 1 }, "the upstream connection of the ended stream closes")
+    }
+
     private func connectClient(port: Int) throws -> Int32 {
         let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
