@@ -157,30 +157,8 @@ final class FlowControlTests: XCTestCase {
         upstream.head = "HTTP/1.1 200 OK\r\ncontent-length: \(total)\r\n\r\n"
         upstream.start()
         defer { upstream.stop() }
-        let listenerPort = freeLocalPort()
-        let file = directory.appendingPathComponent("envoy-http.yaml")
-        try """
-        static_resources:
-          listeners:
-          - name: http
-            address: {socket_address: {address: 127.0.0.1, port_value: \(listenerPort)}}
-            filter_chains:
-            - filters:
-              - name: envoy.filters.network.http_connection_manager
-                typed_config:
-                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-                  stat_prefix: h
-                  route_config: {virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: flood, timeout: 0s}}]}]}
-                  http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
-          clusters:
-          - name: flood
-            connect_timeout: 1s
-            load_assignment: {cluster_name: flood, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstream.port)}}}}]}]}
-        """.write(to: file, atomically: true, encoding: .utf8)
-        let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: file.path), concurrency: 1,
-                                    log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
-        self.proxy = proxy
-        proxy.start()
+        let listenerPort = try startHTTPProxy(upstreamPort: upstream.port)
+        let proxy = try XCTUnwrap(proxy)
         let client = try connectClient(port: listenerPort)
         defer { close(client) }
         let request = "GET /big HTTP/1.1\r\nhost: flood\r\n\r\n"
@@ -190,31 +168,17 @@ final class FlowControlTests: XCTestCase {
         XCTAssertLessThan(stalledAt, total / 2, "the proxy went on reading the upstream's answer for a client that reads nothing")
         XCTAssertEqual(proxy.stats.value("cluster.flood.upstream_flow_control_paused_reading_total"), 1)
 
-        var received = 0
-        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-        var text = ""
-        while received < total {
-            let count = read(client, &buffer, buffer.count)
-            guard count > 0 else { break }
-            if text.isEmpty { text = String(decoding: buffer[0..<min(count, 200)], as: UTF8.self) }
-            received += count
-        }
-        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200 OK\r\n"), text)
-        let headLength = (text.range(of: "\r\n\r\n").map { text.utf8.distance(from: text.startIndex, to: $0.upperBound) }) ?? 0
-        while received - headLength < total {
-            let count = read(client, &buffer, buffer.count)
-            guard count > 0 else { break }
-            received += count
-        }
-        XCTAssertEqual(received - headLength, total)
+        let (head, body) = readAnswer(client, bodyBytes: total)
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 200 OK\r\n"), head)
+        XCTAssertEqual(body, total)
         XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.flood.upstream_flow_control_resumed_reading_total"), 1)
         XCTAssertEqual(proxy.stats.value("cluster.flood.upstream_rq_200"), 1)
     }
 
-    /// A proxy with one HTTP listener whose route takes WebSocket upgrades to `upstreamPort`; returns its port.
-    private func startWebSocketProxy(upstreamPort: Int) throws -> Int {
+    /// A proxy with one HTTP listener (WebSocket upgrades allowed) routing everything to `upstreamPort`; returns its port.
+    private func startHTTPProxy(upstreamPort: Int) throws -> Int {
         let listenerPort = freeLocalPort()
-        let file = directory.appendingPathComponent("envoy-ws-\(listenerPort).yaml")
+        let file = directory.appendingPathComponent("envoy-http-\(listenerPort).yaml")
         try """
         static_resources:
           listeners:
@@ -263,7 +227,7 @@ final class FlowControlTests: XCTestCase {
             }
         }
         defer { sink.stop() }
-        let port = try startWebSocketProxy(upstreamPort: sink.port)
+        let port = try startHTTPProxy(upstreamPort: sink.port)
         let proxy = try XCTUnwrap(proxy)
         let client = try connectClient(port: port)
         let request = "GET /socket HTTP/1.1\r\nhost: flood\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
@@ -298,7 +262,7 @@ final class FlowControlTests: XCTestCase {
         upstream.head = head
         upstream.start()
         defer { upstream.stop() }
-        let listenerPort = try startWebSocketProxy(upstreamPort: upstream.port)
+        let listenerPort = try startHTTPProxy(upstreamPort: upstream.port)
         let proxy = try XCTUnwrap(proxy)
         let client = try connectClient(port: listenerPort)
         defer { close(client) }
@@ -309,20 +273,9 @@ final class FlowControlTests: XCTestCase {
         XCTAssertLessThan(stalledAt, total / 2, "the proxy went on reading the tunnel's upstream for a client that reads nothing")
         XCTAssertEqual(proxy.stats.value("cluster.flood.upstream_flow_control_paused_reading_total"), 1)
 
-        var received = 0
-        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-        var first = ""
-        while true {
-            let count = read(client, &buffer, buffer.count)
-            guard count > 0 else { break }
-            if first.isEmpty { first = String(decoding: buffer[0..<min(count, 1024)], as: UTF8.self) }
-            received += count
-            if first.hasPrefix("HTTP/1.1 101"), let end = first.range(of: "\r\n\r\n"),
-               received - first.utf8.distance(from: first.startIndex, to: end.upperBound) >= total { break }
-        }
-        XCTAssertTrue(first.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), first)
-        let headLength = first.range(of: "\r\n\r\n").map { first.utf8.distance(from: first.startIndex, to: $0.upperBound) } ?? 0
-        XCTAssertEqual(received - headLength, total)
+        let answer = readAnswer(client, bodyBytes: total)
+        XCTAssertTrue(answer.head.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"), answer.head)
+        XCTAssertEqual(answer.body, total)
         XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.flood.upstream_flow_control_resumed_reading_total"), 1)
     }
 
@@ -335,7 +288,7 @@ final class FlowControlTests: XCTestCase {
         upstream.head = "HTTP/1.1 200 OK\r\ncontent-length: \(total)\r\n\r\n"
         upstream.start()
         defer { upstream.stop() }
-        let port = try startWebSocketProxy(upstreamPort: upstream.port)
+        let port = try startHTTPProxy(upstreamPort: upstream.port)
         let proxy = try XCTUnwrap(proxy)
         let client = try connectClient(port: port)
         let request = "GET /big HTTP/1.1\r\nhost: flood\r\n\r\n"
@@ -348,6 +301,28 @@ final class FlowControlTests: XCTestCase {
         close(client)
         XCTAssertTrue(eventually { proxy.stats.value("http.h.downstream_cx_destroy") >= 1 || proxy.stats.value("http.h.downstream_cx_active") == 0 })
         XCTAssertTrue(eventually { proxy.stats.value("cluster.flood.upstream_cx_destroy") >= 1 }, "the upstream connection of the ended stream closes")
+    }
+
+    /// Reads an answer's head and then `bodyBytes` bytes after it (or to the close); returns the head and the count.
+    private func readAnswer(_ client: Int32, bodyBytes: Int) -> (head: String, body: Int) {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+        var headEnd: Int?
+        var body = 0
+        while headEnd.map({ _ in body < bodyBytes }) ?? true {
+            let count = read(client, &buffer, buffer.count)
+            guard count > 0 else { break }
+            if headEnd != nil {
+                body += count
+                continue
+            }
+            bytes += buffer[0..<count]
+            if let range = bytes.firstRange(of: Array("\r\n\r\n".utf8)) {
+                headEnd = range.upperBound
+                body = bytes.count - range.upperBound
+            }
+        }
+        return (String(decoding: bytes[0..<(headEnd ?? bytes.count)], as: UTF8.self), body)
     }
 
     private func connectClient(port: Int) throws -> Int32 {
