@@ -112,15 +112,7 @@ final class FlowControlTests: XCTestCase {
                                     log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
         self.proxy = proxy
         proxy.start()
-
-        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(listenerPort).bigEndian
-        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        XCTAssertEqual(connected, 0)
-        return client
+        return try connectClient(port: listenerPort)
     }
 
     func testTCPProxyStopsReadingAFastUpstreamWhileTheClientDoesNotRead() throws {
@@ -209,23 +201,7 @@ final class FlowControlTests: XCTestCase {
         let total = 96 * 1024 * 1024
         // An upstream that answers 101, then reads nothing until `reading` is signalled, then reads to the end.
         let sink = try FloodingUpstream(total: 0)
-        let reading = DispatchSemaphore(value: 0)
-        let drained = ByteCounter()
-        Thread.detachNewThread {
-            let connection = accept(sink.listeningSocket, nil, nil)
-            guard connection >= 0 else { return }
-            defer { close(connection) }
-            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-            guard read(connection, &buffer, buffer.count) > 0 else { return }
-            let head = "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
-            _ = head.withCString { send(connection, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
-            reading.wait()
-            while true {
-                let count = read(connection, &buffer, buffer.count)
-                guard count > 0 else { return }
-                drained.add(count)
-            }
-        }
+        let (reading, drained) = startSlowReader(on: sink, answering: "HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n")
         defer { sink.stop() }
         let port = try startHTTPProxy(upstreamPort: sink.port)
         let proxy = try XCTUnwrap(proxy)
@@ -235,17 +211,7 @@ final class FlowControlTests: XCTestCase {
         var answer = [UInt8](repeating: 0, count: 4096)
         let count = read(client, &answer, answer.count)
         XCTAssertTrue(String(decoding: answer[0..<max(count, 0)], as: UTF8.self).hasPrefix("HTTP/1.1 101"))
-        let sent = ByteCounter()
-        Thread.detachNewThread {
-            let chunk = [UInt8](repeating: 0x63, count: 64 * 1024)
-            var left = total
-            while left > 0 {
-                let wrote = chunk.withUnsafeBytes { send(client, $0.baseAddress, min(left, $0.count), Int32(MSG_NOSIGNAL)) }
-                guard wrote > 0 else { break }
-                left -= wrote
-                sent.add(wrote)
-            }
-        }
+        let sent = flood(from: client, total: total, finishing: false)
         let stalledAt = settled { sent.value }
         XCTAssertLessThan(stalledAt, total / 2, "the proxy went on reading a tunnel's client while its upstream read nothing")
         XCTAssertEqual(proxy.stats.value("http.h.downstream_flow_control_paused_reading_total"), 1)
@@ -325,6 +291,48 @@ final class FlowControlTests: XCTestCase {
         return (String(decoding: bytes[0..<(headEnd ?? bytes.count)], as: UTF8.self), body)
     }
 
+    /// Accepts one connection on `sink`'s socket on a thread of its own; with `head`, reads the request and answers
+    /// it. Then reads nothing until the returned semaphore is signalled, and from then on reads to the end, counting.
+    private func startSlowReader(on sink: FloodingUpstream, answering head: String?) -> (reading: DispatchSemaphore, drained: ByteCounter) {
+        let reading = DispatchSemaphore(value: 0)
+        let drained = ByteCounter()
+        Thread.detachNewThread {
+            let connection = accept(sink.listeningSocket, nil, nil)
+            guard connection >= 0 else { return }
+            defer { close(connection) }
+            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+            if let head {
+                guard read(connection, &buffer, buffer.count) > 0 else { return }
+                _ = head.withCString { send(connection, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+            }
+            reading.wait()
+            while true {
+                let count = read(connection, &buffer, buffer.count)
+                guard count > 0 else { return }
+                drained.add(count)
+            }
+        }
+        return (reading, drained)
+    }
+
+    /// Sends `total` bytes on `client` from a thread of its own (a send blocks while the proxy does not read);
+    /// `finishing`: then shuts the sending side. Returns the count of bytes the kernel took.
+    private func flood(from client: Int32, total: Int, finishing: Bool) -> ByteCounter {
+        let sent = ByteCounter()
+        Thread.detachNewThread {
+            let chunk = [UInt8](repeating: 0x62, count: 64 * 1024)
+            var left = total
+            while left > 0 {
+                let wrote = chunk.withUnsafeBytes { send(client, $0.baseAddress, min(left, $0.count), Int32(MSG_NOSIGNAL)) }
+                guard wrote > 0 else { break }
+                left -= wrote
+                sent.add(wrote)
+            }
+            if finishing { shutdown(client, Int32(SHUT_WR)) }
+        }
+        return sent
+    }
+
     private func connectClient(port: Int) throws -> Int32 {
         let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
@@ -340,35 +348,11 @@ final class FlowControlTests: XCTestCase {
         let total = 96 * 1024 * 1024
         // An upstream that accepts and reads nothing until `reading` is signalled, then reads to the end.
         let sink = try FloodingUpstream(total: 0)
-        let reading = DispatchSemaphore(value: 0)
-        let drained = ByteCounter()
-        Thread.detachNewThread {
-            let connection = accept(sink.listeningSocket, nil, nil)
-            guard connection >= 0 else { return }
-            defer { close(connection) }
-            reading.wait()
-            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-            while true {
-                let count = read(connection, &buffer, buffer.count)
-                guard count > 0 else { return }
-                drained.add(count)
-            }
-        }
+        let (reading, drained) = startSlowReader(on: sink, answering: nil)
         defer { sink.stop() }
         let client = try startTCPProxy(upstreamPort: sink.port)
         let proxy = try XCTUnwrap(proxy)
-        let sent = ByteCounter()
-        Thread.detachNewThread {
-            let chunk = [UInt8](repeating: 0x62, count: 64 * 1024)
-            var left = total
-            while left > 0 {
-                let wrote = chunk.withUnsafeBytes { send(client, $0.baseAddress, min(left, $0.count), Int32(MSG_NOSIGNAL)) }
-                guard wrote > 0 else { break }
-                left -= wrote
-                sent.add(wrote)
-            }
-            shutdown(client, Int32(SHUT_WR))
-        }
+        let sent = flood(from: client, total: total, finishing: true)
         let stalledAt = settled { sent.value }
         XCTAssertLessThan(stalledAt, total / 2, "the proxy went on reading a client while its upstream read nothing")
         XCTAssertEqual(proxy.stats.value("tcp.flood.downstream_flow_control_paused_reading_total"), 1)
