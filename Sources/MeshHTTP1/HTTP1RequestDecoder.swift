@@ -51,6 +51,14 @@ public struct HTTP1RequestDecoder {
     /// Whether the request whose head was just returned has body bytes still to arrive.
     public var hasBodyToCome: Bool { body.map { !$0.isDone } ?? false }
 
+    /// Takes the bytes held past the last part returned (a connection that stops speaking HTTP after an upgrade).
+    public mutating func takeBuffered() -> ByteBuffer {
+        let rest = buffer
+        buffer = ByteBuffer()
+        scanned = 0
+        return rest
+    }
+
     /// Bytes from the connection. A buffer that arrives while nothing is held is kept as it is (no copy).
     public mutating func feed(_ bytes: ByteBuffer) {
         if buffer.readableBytes == 0 { buffer = bytes } else { buffer.writeBuffer(bytes) }
