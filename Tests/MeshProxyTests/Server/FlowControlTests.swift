@@ -403,6 +403,36 @@ final class FlowControlTests: XCTestCase {
         return client
     }
 
+    /// A client that leaves while the upstream has not taken what it sent: the session ends, and the upstream
+    /// connection, which writes its queue and then closes, no longer calls into it (it did, freed, and crashed the
+    /// runner when its queue was not empty at the client's close; timing-dependent: a variant of this test crashed
+    /// without the fix, and the whole-suite run crashed in testTCPProxyStopsReadingAFastClientWhileTheUpstreamDoesNotRead).
+    func testTCPProxyClientThatLeavesBeforeTheUpstreamReadsEndsCleanly() throws {
+        let total = 32 * 1024 * 1024
+        let sink = try FloodingUpstream(total: 0)
+        let (reading, drained) = startSlowReader(on: sink, answering: nil)
+        defer { sink.stop() }
+        let client = try startTCPProxy(upstreamPort: sink.port)
+        let proxy = try XCTUnwrap(proxy)
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(client, $0, &length) } }
+        let listenerPort = Int(UInt16(bigEndian: address.sin_port))
+        let sent = flood(from: client, total: total, finishing: false)
+        _ = settled { sent.value }
+        XCTAssertEqual(proxy.stats.value("tcp.flood.downstream_flow_control_paused_reading_total"), 1)
+        // A reset (SO_LINGER 0) the proxy hears of once the upstream reads and it reads the client again, with the
+        // upstream's queue still holding bytes; that connection closes once they are written, the session gone.
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(client)
+        reading.signal()
+        XCTAssertTrue(eventually(timeout: 60) { proxy.stats.value("listener.127.0.0.1_\(listenerPort).downstream_cx_active") == 0 }, "the proxy did not see the client go")
+        let upstreamGot = settled { drained.value }
+        XCTAssertGreaterThan(upstreamGot, 0)
+        XCTAssertLessThanOrEqual(upstreamGot, sent.value)
+    }
+
     func testTCPProxyStopsReadingAFastClientWhileTheUpstreamDoesNotRead() throws {
         let total = 96 * 1024 * 1024
         // An upstream that accepts and reads nothing until `reading` is signalled, then reads to the end.
