@@ -66,6 +66,8 @@ final class ProxyStream {
     /// `request.body` keeps the whole body so far for a retry or a shadow; else it holds only what no attempt has
     /// taken yet. Set by the router (a retry policy or a mirror needs it) and cleared past `bufferLimit`.
     private var keepsBodyCopy = true
+    /// The router began (after the fault filter): the route timeout starts at the request's end.
+    private var routerStarted = false
     /// The request mirrors wait for the body's end (they take whole bodies).
     private var mirrorWaitsForBody = false
     /// The client's go-ahead for more body (`requestBodyPart`'s `more`), held while the host has not taken the
@@ -207,7 +209,9 @@ final class ProxyStream {
 
     private func startRouter() {
         guard let action else { return }
-        if action.timeout > 0 {
+        routerStarted = true
+        // The route timeout runs from the request's end, as Envoy's does (an upload may take longer than it).
+        if action.timeout > 0, bodyComplete {
             globalTimer = loop.schedule(after: action.timeout, downstream.routeTimeoutFired)
         }
         touchStreamIdle()
@@ -310,7 +314,12 @@ final class ProxyStream {
             // A body held while no attempt carried it goes on.
             if let more = heldMore, self.connection === connection { waitForUpstream(connection, then: more) }
         }
-        if let perTry = retry.policy?.perTryTimeout, perTry > 0 {
+        if bodyComplete { startPerTryTimer() }
+    }
+
+    /// The retry policy's `per_try_timeout` for the current attempt, from when its request is all sent (Envoy's).
+    private func startPerTryTimer() {
+        if attemptTimer == nil, let perTry = retry.policy?.perTryTimeout, perTry > 0 {
             attemptTimer = loop.schedule(after: perTry) { [weak self] in self?.perTryTimeout() }
         }
     }
@@ -615,7 +624,12 @@ final class ProxyStream {
         guard !done, !bodyComplete else { return more() }
         log.bytesReceived += part.readableBytes
         touchStreamIdle()
-        if end { bodyComplete = true }
+        if end {
+            bodyComplete = true
+            if routerStarted, let action, action.timeout > 0, globalTimer == nil, !done {
+                globalTimer = loop.schedule(after: action.timeout, downstream.routeTimeoutFired)
+            }
+        }
         guard streamingAttempt, let connection else {
             part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
             if end, mirrorWaitsForBody { mirrorWaitsForBody = false; startMirrors() }
@@ -627,6 +641,7 @@ final class ProxyStream {
             if request.body.count > Self.bufferLimit { abandonBodyCopy() }
         }
         connection.sendBody(part, end: end)
+        if end, self.connection === connection { startPerTryTimer() }
         if end, mirrorWaitsForBody, keepsBodyCopy { mirrorWaitsForBody = false; startMirrors() }
         // A failed write may have ended the attempt (and the stream): then the body waits for the next one, if any.
         guard !end, !done, let current = self.connection, current === connection else { return done || end ? more() : hold(more) }

@@ -4,8 +4,8 @@ import MeshTestSupport
 import XCTest
 
 /// HTTP/1.1 request bodies that arrive after their head stream to the upstream: uploads under and past the buffer
-/// limit (1 MiB) through a route with Istio's default retry policy and one without, Content-Length and chunked, and
-/// `Expect: 100-continue`. meshctl's proxy must answer as Envoy 1.40 observed does (attempts, statuses, access log
+/// limit (1 MiB) through a route with Istio's default retry policy and one without, Content-Length and chunked,
+/// `Expect: 100-continue`, and a body slower than the route's timeout (which runs from the request's end). meshctl's proxy must answer as Envoy 1.40 observed does (attempts, statuses, access log
 /// flags and bytes, retry stats); with ENVOY set, the same uploads run through real Envoy and must match it.
 final class EnvoyRequestBodyDifferentialTests: XCTestCase {
     /// One upload: its target, body size and framing; `expectContinue`: the head asks for 100 Continue first.
@@ -14,6 +14,8 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
         let size: Int
         var chunked = false
         var expectContinue = false
+        /// Seconds the body waits after the head (longer than the route's timeout, which runs from the request's end).
+        var pauseBeforeBody = 0.0
     }
 
     /// What a client and the upstream saw of one upload.
@@ -35,6 +37,7 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
         Upload(path: "/upload", size: 2_500_000, chunked: true),
         Upload(path: "/upload/length", size: 2_500_000),
         Upload(path: "/upload/expect", size: 5000, expectContinue: true),
+        Upload(path: "/late-upload", size: 5000, pauseBeforeBody: 1),
     ]
 
     /// What Envoy 1.40 does with them (checked with the real binary): retried while the body is under the buffer
@@ -47,6 +50,7 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
         Outcome(status: 200, fromUpstream: true, attempts: 1, continued: false),
         Outcome(status: 200, fromUpstream: true, attempts: 1, continued: false),
         Outcome(status: 200, fromUpstream: true, attempts: 1, continued: true),
+        Outcome(status: 200, fromUpstream: true, attempts: 1, continued: false),
     ]
 
     private static let statNames = ["cluster.app.upstream_rq_retry", "cluster.app.upstream_rq_retry_limit_exceeded", "cluster.app.retry_or_shadow_abandoned",
@@ -54,7 +58,8 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
 
     private func bootstrap(directory: URL, upstreamPort: Int) -> PolicyBootstrap {
         var bootstrap = PolicyBootstrap(directory: directory, upstreamPort: upstreamPort)
-        bootstrap.routes = [Self.retryRoute, "{name: all, match: {prefix: /}, route: {cluster: app}}"]
+        bootstrap.routes = [Self.retryRoute, "{name: slow, match: {prefix: /late-upload}, route: {cluster: app, timeout: 0.5s}}",
+                            "{name: all, match: {prefix: /}, route: {cluster: app}}"]
         bootstrap.logFormat = "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %BYTES_RECEIVED%"
         return bootstrap
     }
@@ -70,7 +75,7 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
         }
         let log = bootstrap.accessLogLines(count: Self.uploads.count)
         var values: [String: Int] = [:]
-        XCTAssertTrue(eventually { values = (try? stats()) ?? [:]; return values["cluster.app.upstream_rq_total"] == 11 }, "\(values)")
+        XCTAssertTrue(eventually { values = (try? stats()) ?? [:]; return values["cluster.app.upstream_rq_total"] == 12 }, "\(values)")
         return (outcomes, log, values)
     }
 
@@ -89,6 +94,8 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
             continued = eventually(timeout: 10) { client.readAvailable().hasPrefix("HTTP/1.1 100 Continue\r\n\r\n") }
         }
         XCTAssertTrue(eventually(timeout: 10) { ((try? stats()) ?? [:])["http.inbound.downstream_rq_active"] == 1 }, "the proxy did not begin \(upload.path)")
+        // The scenario itself, not a wait for a condition: the body comes after the route's timeout has passed.
+        if upload.pauseBeforeBody > 0 { Thread.sleep(forTimeInterval: upload.pauseBeforeBody) }
         let piece = 256 * 1024
         var sent = 0
         while sent < upload.size {
