@@ -109,17 +109,28 @@ public struct HTTPResponse: Sendable {
 
     /// The status line and headers, each line ending with CRLF, without the blank line that ends the head.
     static func writeStatusAndHeaders(status: Int, headers: [(name: String, value: String)], into out: inout ByteBuffer) {
-        out.writeString("HTTP/1.1 ")
-        out.writeString(String(status))
-        out.writeString(" ")
-        out.writeString(reason(status))
-        out.writeString("\r\n")
+        if status >= 100, status < 600, let line = statusLines[status - 100] {
+            out.writeBytes(line)
+        } else {
+            out.writeStaticString("HTTP/1.1 ")
+            out.writeDecimal(status)
+            out.writeStaticString(" ")
+            out.writeString(reason(status))
+            out.writeStaticString("\r\n")
+        }
         for (name, value) in headers {
             out.writeString(name)
-            out.writeString(": ")
+            out.writeStaticString(": ")
             out.writeString(value)
-            out.writeString("\r\n")
+            out.writeStaticString("\r\n")
         }
+    }
+
+    /// The whole status line (`HTTP/1.1 200 OK` and CRLF) of each status `reason` names, by status - 100, made
+    /// once: an answer's status line is then one copy instead of a number formatted and four pieces written.
+    private static let statusLines: [[UInt8]?] = (100..<600).map { status in
+        let text = reason(status)
+        return text.hasPrefix("Status ") ? nil : Array("HTTP/1.1 \(status) \(text)\r\n".utf8)
     }
 }
 

@@ -51,9 +51,9 @@ public final class HTTPResponder: @unchecked Sendable {
         // 128: the longest status line, Content-Length and Connection lines fit, so the buffer never grows.
         var out = connection.outputBuffer(capacity: 128 + response.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + response.body.count)
         HTTPResponse.writeStatusAndHeaders(status: response.status, headers: response.headers, into: &out)
-        out.writeString("Content-Length: ")
-        out.writeString(String(response.body.count))
-        out.writeString(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
+        out.writeStaticString("Content-Length: ")
+        out.writeDecimal(response.body.count)
+        out.writeStaticString(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
         out.writeBytes(response.body)
         channel.writeAndFlush(out)
         connection.keepAsSpare(out)

@@ -82,8 +82,34 @@ public struct ByteBuffer: @unchecked Sendable {
     }
 
     public mutating func writeString(_ text: String) {
+        // Native and small strings lend their UTF-8 at once; only a bridged one needs the copying `withUTF8`.
+        if text.utf8.withContiguousStorageIfAvailable({ writeBytes(UnsafeRawBufferPointer($0)) }) != nil { return }
         var text = text
         text.withUTF8 { writeBytes(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Writes compile-time text (a protocol's fixed parts) without making a `String` of it.
+    public mutating func writeStaticString(_ text: StaticString) {
+        text.withUTF8Buffer { writeBytes(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Writes `value` in decimal digits (a Content-Length, a status code) without making a `String` of it.
+    public mutating func writeDecimal(_ value: Int) {
+        var magnitude = value.magnitude
+        var digits = 1
+        var rest = magnitude / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        let sign = value < 0 ? 1 : 0
+        reserveCapacity(minimumWritableBytes: sign + digits)
+        let start = storage.base + offset + writerIndex
+        if sign == 1 { start.storeBytes(of: UInt8(ascii: "-"), as: UInt8.self) }
+        var position = sign + digits
+        repeat {
+            position -= 1
+            start.storeBytes(of: UInt8(truncatingIfNeeded: 48 + magnitude % 10), toByteOffset: position, as: UInt8.self)
+            magnitude /= 10
+        } while magnitude > 0
+        writerIndex += sign + digits
     }
 
     /// Copies `other`'s readable bytes in (it keeps them).

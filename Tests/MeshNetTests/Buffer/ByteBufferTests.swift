@@ -16,6 +16,25 @@ final class ByteBufferTests: XCTestCase {
         XCTAssertEqual(buffer.firstIndex(of: UInt8(ascii: "w")), 2)
     }
 
+    func testStaticTextAndDecimalsAreWrittenAsTheirBytes() {
+        var buffer = ByteBuffer(capacity: 2)
+        buffer.writeStaticString("Content-Length: ")
+        buffer.writeDecimal(0)
+        buffer.writeStaticString(" ")
+        buffer.writeDecimal(1234567890)
+        buffer.writeStaticString(" ")
+        buffer.writeDecimal(-42)
+        buffer.writeStaticString(" ")
+        buffer.writeDecimal(Int.max)
+        buffer.writeStaticString(" ")
+        buffer.writeDecimal(Int.min)
+        XCTAssertEqual(String(decoding: buffer.readableArray, as: UTF8.self),
+                       "Content-Length: 0 1234567890 -42 \(Int.max) \(Int.min)", "grows as needed, digits as String(Int) writes them")
+        var one = ByteBuffer()
+        one.writeStaticString("x")
+        XCTAssertEqual(one.readableArray, [UInt8(ascii: "x")], "a one-character literal")
+    }
+
     func testSlicesShareStorageAndCopyOnlyWhenWritten() {
         var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\n")
         let method = buffer.readSlice(length: 3)!
