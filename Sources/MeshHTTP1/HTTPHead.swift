@@ -62,6 +62,8 @@ enum HeadSyntax {
     static func scanHead(_ bytes: UnsafeRawBufferPointer, from start: Int, of message: StaticString) -> HeadScan {
         var index = start
         while index < bytes.count {
+            // Most bytes of a head are text (above CR): one comparison each.
+            if bytes[index] > 13 { index += 1; continue }
             switch bytes[index] {
             case 0:
                 return .invalid("a NUL byte in the \(message) head")
@@ -94,9 +96,11 @@ enum HeadSyntax {
 
         mutating func next() -> Bytes.SubSequence? {
             guard let lineStart = position else { return nil }
+            let end = bytes.endIndex
             var index = lineStart
-            while index + 1 < bytes.endIndex {
-                if bytes[index] == 13 && bytes[index + 1] == 10 {
+            while index < end {
+                // A CR first (rare in a line), then its LF.
+                if bytes[index] == 13, index + 1 < end, bytes[index + 1] == 10 {
                     position = index + 2
                     return bytes[lineStart..<index]
                 }
