@@ -58,12 +58,40 @@ public struct HTTP1RequestDecoder {
 
     /// The next part, or nil until more bytes arrive.
     public mutating func next() throws(Rejection) -> Part? {
+        switch try nextEvent() {
+        case .head: return .head(takeHead())
+        case .body(let part): return .body(part)
+        case .end: return .end
+        case .needMore: return nil
+        }
+    }
+
+    /// A part as the server's loop reads it: the head stays in the decoder until `takeHead`. A `Part?` carries the
+    /// head's strings and list in a multi-payload enum, which the compiler copies and destroys through generic value
+    /// witnesses (about 900 instructions a request); this enum has one small payload.
+    enum Event {
+        case head
+        case body(ByteBuffer)
+        case end
+        case needMore
+    }
+
+    /// The head `nextEvent` just read.
+    private var parsedHead: HTTPRequestHead?
+
+    /// Moves out the head of the last `.head` event (call once per head).
+    mutating func takeHead() -> HTTPRequestHead { parsedHead.take()! }
+
+    /// `next` without the head: `.head` leaves it for `takeHead`.
+    mutating func nextEvent() throws(Rejection) -> Event {
+        // Between keep-alive requests: nothing to look at.
+        if body == nil && buffer.readableBytes == 0 { releaseIfEmpty(); return .needMore }
         defer { releaseIfEmpty() }
         if body != nil {
             let step: HTTP1BodyDecoder.Step
             do { step = try body!.next(from: &buffer) } catch { throw Rejection(400, error.description) }
             switch step {
-            case .needMore: return nil
+            case .needMore: return .needMore
             case .body(let part): return .body(part)
             case .end:
                 body = nil
@@ -77,7 +105,7 @@ public struct HTTP1RequestDecoder {
         case .incomplete(let resumeAt):
             scanned = resumeAt
             if buffer.readableBytes > maxHeadBytes { throw Rejection(431, "the request head is larger than \(maxHeadBytes) bytes") }
-            return nil
+            return .needMore
         case .end(let length):
             if length > maxHeadBytes { throw Rejection(431, "the request head is larger than \(maxHeadBytes) bytes") }
             var fields: [(name: String, value: String)] = []
@@ -89,7 +117,8 @@ public struct HTTP1RequestDecoder {
             buffer.moveReaderIndex(forwardBy: length + 4)
             scanned = 0
             body = HTTP1BodyDecoder(framing)
-            return .head(head)
+            parsedHead = head
+            return .head
         }
     }
 
