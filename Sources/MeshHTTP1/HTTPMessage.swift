@@ -101,28 +101,39 @@ public struct HTTPResponse: Sendable {
 
     /// The status line and headers, ending with the blank line.
     static func head(status: Int, headers: [(name: String, value: String)]) -> [UInt8] {
-        var out = ByteBuffer(capacity: 256)
-        writeStatusAndHeaders(status: status, headers: headers, into: &out)
-        out.writeString("\r\n")
+        var out = ByteBuffer()
+        out.write(reserving: sizeOfStatusAndHeaders(headers: headers) + 2) { cursor in
+            writeStatusAndHeaders(status: status, headers: headers, into: &cursor)
+            cursor.write("\r\n")
+        }
         return out.readableArray
     }
 
-    /// The status line and headers, each line ending with CRLF, without the blank line that ends the head.
-    static func writeStatusAndHeaders(status: Int, headers: [(name: String, value: String)], into out: inout ByteBuffer) {
+    /// Bytes `writeStatusAndHeaders` writes at most: the longest status line (an unnamed status of 20 digits,
+    /// `HTTP/1.1 N Status N` and CRLF, 59 bytes) and each header's line.
+    static func sizeOfStatusAndHeaders(headers: [(name: String, value: String)]) -> Int {
+        var size = 64
+        for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
+        return size
+    }
+
+    /// The status line and headers, each line ending with CRLF, without the blank line that ends the head; `out`
+    /// has room for `sizeOfStatusAndHeaders`.
+    static func writeStatusAndHeaders(status: Int, headers: [(name: String, value: String)], into out: inout ByteCursor) {
         if status >= 100, status < 600, let line = statusLines[status - 100] {
-            out.writeBytes(line)
+            out.write(line)
         } else {
-            out.writeStaticString("HTTP/1.1 ")
+            out.write("HTTP/1.1 ")
             out.writeDecimal(status)
-            out.writeStaticString(" ")
-            out.writeString(reason(status))
-            out.writeStaticString("\r\n")
+            out.write(" ")
+            out.write(reason(status))
+            out.write("\r\n")
         }
         for (name, value) in headers {
-            out.writeString(name)
-            out.writeStaticString(": ")
-            out.writeString(value)
-            out.writeStaticString("\r\n")
+            out.write(name)
+            out.write(": ")
+            out.write(value)
+            out.write("\r\n")
         }
     }
 

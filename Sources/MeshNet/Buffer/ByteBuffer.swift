@@ -95,21 +95,16 @@ public struct ByteBuffer: @unchecked Sendable {
 
     /// Writes `value` in decimal digits (a Content-Length, a status code) without making a `String` of it.
     public mutating func writeDecimal(_ value: Int) {
-        var magnitude = value.magnitude
-        var digits = 1
-        var rest = magnitude / 10
-        while rest > 0 { digits += 1; rest /= 10 }
-        let sign = value < 0 ? 1 : 0
-        reserveCapacity(minimumWritableBytes: sign + digits)
-        let start = storage.base + offset + writerIndex
-        if sign == 1 { start.storeBytes(of: UInt8(ascii: "-"), as: UInt8.self) }
-        var position = sign + digits
-        repeat {
-            position -= 1
-            start.storeBytes(of: UInt8(truncatingIfNeeded: 48 + magnitude % 10), toByteOffset: position, as: UInt8.self)
-            magnitude /= 10
-        } while magnitude > 0
-        writerIndex += sign + digits
+        write(reserving: 20) { $0.writeDecimal(value) }
+    }
+
+    /// Makes room for `count` bytes once, lets `body` write up to that many through a cursor (no check per write),
+    /// and makes what it wrote readable.
+    public mutating func write(reserving count: Int, _ body: (inout ByteCursor) throws -> Void) rethrows {
+        reserveCapacity(minimumWritableBytes: count)
+        var cursor = ByteCursor(start: storage.base + offset + writerIndex, count: count)
+        try body(&cursor)
+        writerIndex += cursor.written
     }
 
     /// Copies `other`'s readable bytes in (it keeps them).

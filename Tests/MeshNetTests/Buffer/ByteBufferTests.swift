@@ -35,6 +35,26 @@ final class ByteBufferTests: XCTestCase {
         XCTAssertEqual(one.readableArray, [UInt8(ascii: "x")], "a one-character literal")
     }
 
+    func testACursorWritesIntoRoomReservedOnce() {
+        var buffer = ByteBuffer(string: "ab")
+        buffer.moveReaderIndex(forwardBy: 1)
+        let shared = buffer
+        var written = -1
+        buffer.write(reserving: 64) { cursor in
+            cursor.write("static ")
+            cursor.write(String(repeating: "n", count: 20) + " ")
+            cursor.write("small ")
+            cursor.write([UInt8(ascii: "["), UInt8(ascii: "]")])
+            cursor.writeDecimal(-7)
+            written = cursor.written
+        }
+        XCTAssertEqual(written, 7 + 21 + 6 + 2 + 2)
+        XCTAssertEqual(String(decoding: buffer.readableArray, as: UTF8.self), "bstatic nnnnnnnnnnnnnnnnnnnn small []-7")
+        XCTAssertEqual(shared.readableArray, [UInt8(ascii: "b")], "a copy sharing the storage keeps its bytes (the room was made in a copy)")
+        buffer.write(reserving: 0) { _ in }
+        XCTAssertEqual(buffer.readableBytes, 1 + written, "nothing written, nothing added")
+    }
+
     func testSlicesShareStorageAndCopyOnlyWhenWritten() {
         var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\n")
         let method = buffer.readSlice(length: 3)!
