@@ -11,7 +11,8 @@ final class ProxyStream {
     private unowned let downstream: any DownstreamClient
     private let manager: HTTPConnectionManagerConfig
     private var request: HTTPRequest
-    private let configuration: ProxyConfiguration
+    /// The connection manager's routes when the request came (a copy of the whole configuration per stream cost more).
+    private let routeConfiguration: RouteConfiguration?
     private var log = AccessLogEntry()
     private let startedAt = MonotonicClock.now()
     private var serverName: String { manager.serverName ?? "envoy" }
@@ -51,10 +52,8 @@ final class ProxyStream {
     private var extraResponseHeaders: [(name: String, value: String)] = []
     private var extraRequestHeaders: [HeaderValueOption] = []
     /// The `weighted_clusters` entry the route picked, whose header changes apply after the route's.
-    private var weightedCluster: WeightedCluster? {
-        guard case .weighted(let clusters)? = action?.target, let name = log.upstreamCluster else { return nil }
-        return clusters.first { $0.name == name }
-    }
+    /// Set once the route's cluster is picked (looking it up on each use copied the route's whole action).
+    private var weightedCluster: WeightedCluster?
     /// The `Upgrade` protocol the client asks for (`Connection: upgrade`), e.g. `websocket`.
     private let upgrade: String?
     /// Set once the upstream said 101: bytes now go both ways until a side closes.
@@ -82,7 +81,8 @@ final class ProxyStream {
         self.manager = manager
         self.managerStats = managerStats
         self.request = request
-        configuration = runtime.store.current
+        let configuration = runtime.store.current
+        routeConfiguration = configuration.routes(for: manager)
         let givenID = request.header("x-request-id")
         requestID = givenID ?? loopContext.requestIDs.make()
         log.requestHeaders = request.headers
@@ -91,10 +91,11 @@ final class ProxyStream {
         log.authority = request.header("host")
         log.protocolName = request.version == 20 ? "HTTP/2" : request.version == 10 ? "HTTP/1.0" : "HTTP/1.1"
         log.bytesReceived = request.body.count
-        log.downstreamLocalAddress = downstream.info.localAddress
-        log.downstreamRemoteAddress = downstream.info.remoteAddress
-        log.requestedServerName = downstream.info.tls?.serverName
-        log.downstreamPeerURISAN = downstream.info.tls?.peerURISANs.first
+        let info = downstream.info  // a copy per read through the protocol: one here
+        log.downstreamLocalAddress = info.localAddress
+        log.downstreamRemoteAddress = info.remoteAddress
+        log.requestedServerName = info.tls?.serverName
+        log.downstreamPeerURISAN = info.tls?.peerURISANs.first
         // The access log reads the made-up id beside the request's headers (appending it would copy them).
         if givenID == nil { log.madeRequestID = requestID }
         upgrade = UpgradeTunnel.requestedProtocol(request)
@@ -108,7 +109,7 @@ final class ProxyStream {
     func begin() {
         managerStats.requestsTotal.increment()
         managerStats.requestsActive.adjust(by: 1)
-        let host = configuration.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
+        let host = routeConfiguration.flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
         let route = host.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
         // Envoy refuses an upgrade its connection manager does not list before the filters run, with the route known.
         if let upgrade, !manager.upgradeTypes.contains(upgrade.lowercased()) {
@@ -148,6 +149,7 @@ final class ProxyStream {
             }
             let name = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) }
             log.upstreamCluster = name
+            if case .weighted(let clusters) = action.target { weightedCluster = clusters.first { $0.name == name } }
             guard let cluster = runtime.clusters[name] else {
                 runtime.stats.increment(statPrefix + "no_cluster")
                 return reply(.clusterNotFound)
@@ -204,8 +206,8 @@ final class ProxyStream {
             globalTimer = loop.schedule(after: action.timeout, downstream.routeTimeoutFired)
         }
         touchStreamIdle()
-        if !action.mirrorPolicies.isEmpty, let route {
-            RequestMirror.start(action.mirrorPolicies, head: upstreamHead(route: route, action: action), body: request.body,
+        if !action.mirrorPolicies.isEmpty, route != nil {
+            RequestMirror.start(action.mirrorPolicies, head: upstreamHead(), body: request.body,
                                 timeout: action.timeout, runtime: runtime, loopContext: loopContext)
         }
         startAttempt()
@@ -261,7 +263,8 @@ final class ProxyStream {
     }
 
     private func send(on connection: any UpstreamExchange) {
-        guard let cluster, let pool, let action, let route else { return }
+        // The route and its action are read in place below: binding them here would copy both whole structs.
+        guard let cluster, let pool, action != nil, route != nil else { return }
         if manager.accessLogs.contains(where: { $0.usesUpstreamLocalAddress }) { log.upstreamLocalAddress = connection.localAddress }
         guard cluster.open(.request) else {
             connection.endAttempt(reuse: true, pool: pool)
@@ -279,10 +282,10 @@ final class ProxyStream {
         connection.onPart = { [self] result in upstreamPart(result) }
         attemptSentAt = MonotonicClock.now()
         if bodyComplete {
-            connection.send(upstreamHead(route: route, action: action), body: request.body)
+            connection.send(upstreamHead(), body: request.body)
         } else if connection.streamsRequestBodies {
             streamingAttempt = true
-            connection.sendHead(upstreamHead(route: route, action: action), bodySoFar: request.body)
+            connection.sendHead(upstreamHead(), bodySoFar: request.body)
         } else {
             attemptWaitsForBody = true
         }
@@ -292,7 +295,8 @@ final class ProxyStream {
     }
 
     /// The request as the upstream gets it: hop-by-hop headers dropped, rewrites and the router's headers applied.
-    private func upstreamHead(route: Route, action: ForwardAction) -> HTTPRequestHead {
+    /// The route, its action and the virtual host are read field by field (passing them whole copies each struct).
+    private func upstreamHead() -> HTTPRequestHead {
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(request.headers.count + 6)
         for header in request.headers where !HeaderName.equals(header.name, "x-request-id") {
@@ -300,15 +304,19 @@ final class ProxyStream {
             // `te: trailers` goes on, as Envoy keeps it (gRPC needs it); other TE values are dropped.
             if HeaderName.equals(header.name, "te") && header.value.lowercased().contains("trailers") { headers.append(("te", "trailers")) }
         }
-        if let rewrite = action.hostRewrite, let index = headers.firstIndex(where: { HeaderName.equals($0.name, "host") }) { headers[index].value = rewrite }
+        if let rewrite = action?.hostRewrite, let index = headers.firstIndex(where: { HeaderName.equals($0.name, "host") }) { headers[index].value = rewrite }
         headers.append(("x-forwarded-proto", "http"))
         headers.append(("x-request-id", requestID))
-        if action.timeout > 0 { headers.append(("x-envoy-expected-rq-timeout-ms", String(Int(action.timeout * 1000)))) }
+        let timeout = action?.timeout ?? 0
+        if timeout > 0 { headers.append(("x-envoy-expected-rq-timeout-ms", String(Int(timeout * 1000)))) }
         if virtualHost?.includeRequestAttemptCount == true { headers.append(("x-envoy-attempt-count", String(max(attempts, 1)))) }
-        let target = RequestRewrite.target(request.target, route: route, action: action)
+        var target = request.target
+        if action?.prefixRewrite != nil || action?.regexRewrite?.substitution != nil, let route, let action {
+            target = RequestRewrite.target(request.target, route: route, action: action)
+        }
         if target != request.target { headers.append(("x-envoy-original-path", request.target)) }
-        if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.requestAdd, remove: virtualHost.headers.requestRemove, to: &headers) }
-        RequestRewrite.apply(add: route.headers.requestAdd, remove: route.headers.requestRemove, to: &headers)
+        RequestRewrite.apply(add: virtualHost?.headers.requestAdd ?? [], remove: virtualHost?.headers.requestRemove ?? [], to: &headers)
+        RequestRewrite.apply(add: route?.headers.requestAdd ?? [], remove: route?.headers.requestRemove ?? [], to: &headers)
         if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.requestAdd, remove: picked.headers.requestRemove, to: &headers) }
         RequestRewrite.apply(add: extraRequestHeaders, remove: [], to: &headers)
         if let upgrade { headers += [("connection", "upgrade"), ("upgrade", upgrade)] }
@@ -363,7 +371,8 @@ final class ProxyStream {
         cluster.requestStats.requestTime.observe((MonotonicClock.now() - attemptSentAt) * 1000)
         cluster.record(.status(head.status), host: host, now: MonotonicClock.now())
         cluster.requestStats.countResponse(head.status)
-        let outcome = RetryState.Outcome.response(status: head.status, grpcStatus: head.header("grpc-status").flatMap(Int.init))
+        // Without a retry policy nothing is retried, so the grpc-status header is not looked for.
+        let outcome = RetryState.Outcome.response(status: head.status, grpcStatus: retry.policy == nil ? nil : head.header("grpc-status").flatMap(Int.init))
         switch retry.decide(outcome) {
         case .retry:
             if cluster.open(.retry) {
@@ -395,8 +404,8 @@ final class ProxyStream {
             headers.insert(("server", serverName), at: 0)
         }
         headers.append(("x-envoy-upstream-service-time", String(serviceTime)))
-        if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.responseAdd, remove: virtualHost.headers.responseRemove, to: &headers) }
-        if let route { RequestRewrite.apply(add: route.headers.responseAdd, remove: route.headers.responseRemove, to: &headers) }
+        RequestRewrite.apply(add: virtualHost?.headers.responseAdd ?? [], remove: virtualHost?.headers.responseRemove ?? [], to: &headers)
+        RequestRewrite.apply(add: route?.headers.responseAdd ?? [], remove: route?.headers.responseRemove ?? [], to: &headers)
         if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.responseAdd, remove: picked.headers.responseRemove, to: &headers) }
         headers += extraResponseHeaders
         var chunked = false
@@ -605,9 +614,9 @@ final class ProxyStream {
         }
         if streamingAttempt, let connection {
             connection.sendBody(part, end: end)
-        } else if attemptWaitsForBody, end, let connection, let route, let action {
+        } else if attemptWaitsForBody, end, let connection, route != nil, action != nil {
             attemptWaitsForBody = false
-            connection.send(upstreamHead(route: route, action: action), body: request.body)
+            connection.send(upstreamHead(), body: request.body)
         }
     }
 
