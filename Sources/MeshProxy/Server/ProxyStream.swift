@@ -132,24 +132,28 @@ final class ProxyStream {
             runtime.stats.increment(statPrefix + "no_route")
             return reply(.noRoute)
         }
-        virtualHost = host
-        self.route = route
         log.routeName = route.name
-        switch route.action {
+        let hostRetryPolicy = host.retryPolicy
+        // Moved into the stream, not copied (each copy retains every array and string of a route or virtual host).
+        let routeAction = route.action
+        virtualHost = consume host
+        self.route = consume route
+        switch routeAction {
         case .directResponse(let status, let body):
             runtime.stats.increment(statPrefix + "rq_direct_response")
             return reply(LocalReply(status: status, body: body ?? "", flags: [], details: "direct_response"))
         case .redirect(let redirect):
+            guard let route = self.route else { return }
             let location = RequestRewrite.location(redirect, route: route, authority: request.header("host") ?? "", target: request.target)
             return reply(LocalReply(status: redirect.status, body: "", flags: [], details: "direct_response", extraHeaders: [("location", location)]))
         case .forward(let action):
-            self.action = action
-            if let limit = action.streamDuration.limit(grpcTimeout: request.header("grpc-timeout")) {
-                durationTimer = loop.schedule(after: limit, downstream.maxDurationFired)
-            }
+            let durationLimit = action.streamDuration.limit(grpcTimeout: request.header("grpc-timeout"))
             let name = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) }
-            log.upstreamCluster = name
             if case .weighted(let clusters) = action.target { weightedCluster = clusters.first { $0.name == name } }
+            let retryPolicy = action.retryPolicy ?? hostRetryPolicy
+            self.action = consume action
+            if let durationLimit { durationTimer = loop.schedule(after: durationLimit, downstream.maxDurationFired) }
+            log.upstreamCluster = name
             guard let cluster = runtime.clusters[name] else {
                 runtime.stats.increment(statPrefix + "no_cluster")
                 return reply(.clusterNotFound)
@@ -157,7 +161,7 @@ final class ProxyStream {
             if let drop = cluster.dropOverloadReply() { return reply(drop) }
             self.cluster = cluster
             pool = loopContext.pool(for: cluster)
-            retry = RetryState(policy: action.retryPolicy ?? host.retryPolicy)
+            retry = RetryState(policy: retryPolicy)
             applyFaults()
         }
     }
