@@ -33,12 +33,13 @@ final class ProxyStream {
     private var holdsRequest = false
     private var holdsRetry = false
     private var attemptSentAt = 0.0
-    private var globalTimer: EventLoop.TimerID?
+    /// The route timeout runs (`downstream.startTimer(.route, ...)`).
+    private var routeTimerRunning = false
     private var attemptTimer: EventLoop.TimerID?
     private var backoffTimer: EventLoop.TimerID?
     /// The route's `idle_timeout`, else the connection manager's `stream_idle_timeout`: restarted by every part
     /// of the answer.
-    private var streamIdleTimer: EventLoop.TimerID?
+    private var streamIdleTimerRunning = false
     /// The route's `max_stream_duration`, or the request's `grpc-timeout` under it.
     private var durationTimer: EventLoop.TimerID?
     private var streamIdleDeadline = 0.0
@@ -207,7 +208,8 @@ final class ProxyStream {
     private func startRouter() {
         guard let action else { return }
         if action.timeout > 0 {
-            globalTimer = loop.schedule(after: action.timeout, downstream.routeTimeoutFired)
+            downstream.startTimer(.route, after: action.timeout)
+            routeTimerRunning = true
         }
         touchStreamIdle()
         if !action.mirrorPolicies.isEmpty, route != nil {
@@ -432,8 +434,9 @@ final class ProxyStream {
     /// After a 101: the route timeout stops (the request has no end) and bytes go both ways as they come. A FIN from
     /// either side ends the tunnel as Envoy's does: the other side gets what was already sent, then the close.
     private func startTunnel(to connection: UpstreamConnection, client: DownstreamHTTPConnection) {
-        for timer in [globalTimer, streamIdleTimer].compactMap({ $0 }) { loop.cancel(timer) }
-        (globalTimer, streamIdleTimer) = (nil, nil)
+        if routeTimerRunning { downstream.stopTimer(.route) }
+        if streamIdleTimerRunning { downstream.stopTimer(.streamIdle) }
+        (routeTimerRunning, streamIdleTimerRunning) = (false, false)
         connection.switchProtocols(raw: { [weak self] bytes in
             guard let self else { return }
             log.bytesSent += bytes.readableBytes
@@ -533,15 +536,19 @@ final class ProxyStream {
         let limit = action?.idleTimeout ?? manager.streamIdleTimeout
         guard limit > 0, !done, !tunneling else { return }
         streamIdleDeadline = MonotonicClock.now() + limit
-        if streamIdleTimer == nil { streamIdleTimer = loop.schedule(after: limit, downstream.streamIdleFired) }
+        if !streamIdleTimerRunning {
+            downstream.startTimer(.streamIdle, after: limit)
+            streamIdleTimerRunning = true
+        }
     }
 
     /// The idle timer fired (through the connection's callback): a timeout, unless activity moved the deadline.
     func streamIdleFired() {
-        streamIdleTimer = nil
+        streamIdleTimerRunning = false
         let left = streamIdleDeadline - MonotonicClock.now()
         if left > 0, !done, !tunneling {
-            streamIdleTimer = loop.schedule(after: left, downstream.streamIdleFired)
+            downstream.startTimer(.streamIdle, after: left)
+            streamIdleTimerRunning = true
             return
         }
         streamIdleTimeout()
@@ -550,7 +557,7 @@ final class ProxyStream {
     /// Nothing from the upstream for the idle timeout: before the answer began 408 (the connection manager's) or
     /// 504 (the route's), as Envoy answers; a reset after.
     private func streamIdleTimeout() {
-        streamIdleTimer = nil
+        streamIdleTimerRunning = false
         guard !done else { return }
         runtime.stats.increment(statPrefix + "downstream_rq_idle_timeout")
         releaseAttempt(reuse: false)
@@ -564,7 +571,7 @@ final class ProxyStream {
 
     /// The route timeout fired (through the connection's callback).
     func routeTimeoutFired() {
-        globalTimer = nil
+        routeTimerRunning = false
         guard !done, let cluster else { return }
         runtime.stats.increment(cluster.statPrefix + "upstream_rq_timeout")
         if let host, connection != nil, !responseStarted {
@@ -715,10 +722,10 @@ final class ProxyStream {
     private func finish(keepAlive: Bool) {
         guard !done else { return }
         done = true
-        if let globalTimer { loop.cancel(globalTimer) }
+        if routeTimerRunning { downstream.stopTimer(.route); routeTimerRunning = false }
         if let attemptTimer { loop.cancel(attemptTimer) }
         if let backoffTimer { loop.cancel(backoffTimer) }
-        if let streamIdleTimer { loop.cancel(streamIdleTimer) }
+        if streamIdleTimerRunning { downstream.stopTimer(.streamIdle); streamIdleTimerRunning = false }
         if let durationTimer { loop.cancel(durationTimer) }
         // An attempt still held (none is, on every path today) must not keep the stream through its callback.
         if connection != nil { releaseAttempt(reuse: false) }
