@@ -73,7 +73,7 @@ let package = Package(
                                                         .when(configuration: .release))]),
         // Release links pack the relative relocations (DT_RELR, glibc 2.36+, lld): ~1.8 MB of RELA entries the
         // dynamic loader read at every start shrink to a few KB.
-        .executableTarget(name: "meshctl-proxy", dependencies: ["MeshProxy", "MeshNet"],
+        .executableTarget(name: "meshctl-proxy", dependencies: ["MeshProxy", "MeshNet", "MeshSidecar"],
                           linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"],
                                                         .when(configuration: .release))]),
 

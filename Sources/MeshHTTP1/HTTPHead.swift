@@ -108,11 +108,12 @@ enum HeadSyntax {
     }
 
     /// A `name: value` line's name and value (without the optional whitespace around it); nil when the line has
-    /// no colon, an empty name, or whitespace in the name (which also refuses obs-fold continuation lines).
+    /// no colon, an empty name, or a name that is not a token (whitespace there also refuses obs-fold lines).
     static func field<Line: BidirectionalCollection>(_ line: Line) -> (name: Line, value: Line)?
     where Line.Element == UInt8, Line.SubSequence == Line, Line.Index == Int {
+        // The name is a token (RFC 9110 section 5.1): no spaces, no separators such as "(" or "@".
         guard let colon = line.firstIndex(of: colon), colon != line.startIndex,
-              !line[..<colon].contains(where: { $0 == space || $0 == tab }) else { return nil }
+              line[..<colon].allSatisfy(isTokenByte) else { return nil }
         var value = line[(colon + 1)...]
         while let first = value.first, first == space || first == tab { value = value.dropFirst() }
         while let last = value.last, last == space || last == tab { value = value.dropLast() }

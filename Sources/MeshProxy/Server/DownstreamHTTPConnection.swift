@@ -146,16 +146,18 @@ final class DownstreamHTTPConnection: DownstreamClient {
                 tcp.send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
             case .reject(let status, let reason):
                 runtime.log.debug("rejected a request from \(remoteAddress): \(reason)")
-                tcp.pauseReading()
-                tcp.send(Array(ResponseHead.encode(status: status, headers: [("content-length", "0"), ("connection", "close")]).utf8))
-                tcp.closeWhenDrained()
+                answer(DownstreamRefusal(parserStatus: status, reason: reason), request: nil)
                 return
             case .request(let box):
                 // Each timer on its own (an array of them would be allocated per request).
                 if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
                 if let headersTimer { tcp.loop.cancel(headersTimer); self.headersTimer = nil }
                 tcp.pauseReading()
-                let request = manager.allowAbsoluteURL ? AbsoluteFormRequest.originForm(of: box.request) ?? box.request : box.request
+                var request = manager.allowAbsoluteURL ? AbsoluteFormRequest.originForm(of: box.request) ?? box.request : box.request
+                if let refusal = DownstreamRefusal.check(&request, manager: manager) {
+                    answer(refusal, request: request)
+                    return
+                }
                 let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, managerStats: managerStats,
                                          request: request)
                 self.stream = stream
@@ -182,6 +184,39 @@ final class DownstreamHTTPConnection: DownstreamClient {
     var isReadingHead: Bool { stream == nil && parser.buffered > 0 }
 
     /// Answers a request that cannot be read (a timeout) and closes.
+    /// Answers a request the connection manager will not take, logs it as Envoy does and closes the connection.
+    private func answer(_ refusal: DownstreamRefusal, request: HTTPRequest?) {
+        tcp.pauseReading()
+        var headers: [(String, String)] = []
+        if !refusal.body.isEmpty { headers += [("content-length", String(refusal.body.utf8.count)), ("content-type", "text/plain")] }
+        headers += [("date", HTTPDate.now()), ("server", manager.serverName ?? "envoy"), ("connection", "close")]
+        if refusal.body.isEmpty { headers.append(("content-length", "0")) }
+        tcp.send(Array(ResponseHead.encode(status: refusal.status, headers: headers).utf8) + Array(refusal.body.utf8))
+        tcp.closeWhenDrained()
+        let http = "http.\(manager.statPrefix)."
+        if refusal.isProtocolError { runtime.stats.increment(http + "downstream_cx_protocol_error") }
+        managerStats.requestsTotal.increment()
+        runtime.stats.increment(http + "downstream_rq_http1_total")
+        managerStats.requestsCompleted.increment()
+        managerStats.countResponse(refusal.status)
+        guard !manager.accessLogs.isEmpty else { return }
+        var log = AccessLogEntry()
+        log.protocolName = "HTTP/1.1"
+        log.responseCode = refusal.status
+        log.details = refusal.details
+        if refusal.isProtocolError {
+            log.add(.downstreamProtocolError)
+        } else if let request {
+            log.requestHeaders = request.headers
+            log.method = request.method
+            log.path = request.target
+        }
+        log.bytesSent = refusal.body.utf8.count
+        log.downstreamLocalAddress = localAddress
+        log.downstreamRemoteAddress = remoteAddress
+        runtime.writeAccessLogs(manager.accessLogs, entry: log)
+    }
+
     func refuse(status: Int, body: String) {
         tcp.send(Array(ResponseHead.encode(status: status, headers: [("content-length", String(body.utf8.count)), ("content-type", "text/plain"),
                                                                      ("date", HTTPDate.now()), ("server", manager.serverName ?? "envoy"),

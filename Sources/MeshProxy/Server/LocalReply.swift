@@ -169,6 +169,7 @@ enum ResponseHead {
         case 409: return "Conflict"
         case 413: return "Payload Too Large"
         case 418: return "I'm a teapot"
+        case 426: return "Upgrade Required"
         case 429: return "Too Many Requests"
         case 431: return "Request Header Fields Too Large"
         case 500: return "Internal Server Error"
