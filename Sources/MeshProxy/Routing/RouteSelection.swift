@@ -13,8 +13,9 @@ public enum RouteSelection {
         var bestSuffix: (length: Int, index: Int)?
         var bestPrefix: (length: Int, index: Int)?
         var fallback: Int?
-        for (index, virtualHost) in config.virtualHosts.enumerated() {
-            for domain in virtualHost.domains {
+        // By index: iterating the array's elements would copy each virtual host (every array and string in it retained).
+        for index in config.virtualHosts.indices {
+            for domain in config.virtualHosts[index].domains {
                 // Lowercased only when it has to be: no copy (and no array of them) per request for the usual lowercase names.
                 let domain = domain.utf8.contains(where: { ($0 >= 65 && $0 <= 90) || $0 >= 0x80 }) ? domain.lowercased() : domain
                 if domain == "*" {
@@ -26,7 +27,7 @@ public enum RouteSelection {
                     let prefix = domain.dropLast()
                     if host.count > prefix.count, host.hasPrefix(prefix), prefix.count > (bestPrefix?.length ?? -1) { bestPrefix = (prefix.count, index) }
                 } else if domain == host {
-                    return virtualHost
+                    return config.virtualHosts[index]
                 }
             }
         }

@@ -129,14 +129,14 @@ final class ProxyStream {
             request.headers.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
             log.requestHeaders.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
         }
-        guard let host, let route else {
+        // Not unwrapped into new bindings: each would be one more copy of a whole route or virtual host (every
+        // array and string in it retained); they are read in place, then moved into the stream.
+        guard host != nil, let routeAction = route?.action else {
             runtime.stats.increment(statPrefix + "no_route")
             return reply(.noRoute)
         }
-        log.routeName = route.name
-        let hostRetryPolicy = host.retryPolicy
-        // Moved into the stream, not copied (each copy retains every array and string of a route or virtual host).
-        let routeAction = route.action
+        log.routeName = route?.name
+        let hostRetryPolicy = host?.retryPolicy
         virtualHost = consume host
         self.route = consume route
         switch routeAction {
