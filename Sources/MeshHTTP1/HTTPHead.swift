@@ -62,21 +62,33 @@ enum HeadSyntax {
     static func scanHead(_ bytes: UnsafeRawBufferPointer, from start: Int, of message: StaticString) -> HeadScan {
         var index = start
         while index < bytes.count {
-            switch bytes[index] {
-            case 0:
-                return .invalid("a NUL byte in the \(message) head")
-            case 13:
-                guard index + 1 < bytes.count else { return .incomplete(resumeAt: index) }  // see the next byte first
-                guard bytes[index + 1] == 10 else { return .invalid("a CR without its LF in the \(message) head: HTTP/1.1 lines end with CRLF (\\r\\n)") }
-            case 10:
-                guard index > 0, bytes[index - 1] == 13 else {
-                    return .invalid("a line of the \(message) head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)")
-                }
-                if index >= 3, bytes[index - 2] == 10 { return .end(index - 3) }
-            default:
-                break
+            // Eight bytes at a time while none is below 14 (NUL, LF and CR are): subtracting 14 from each byte
+            // borrows into the high bit of exactly those bytes that were below it (and had that bit clear).
+            if index + 8 <= bytes.count {
+                let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                if (word &- 0x0E0E_0E0E_0E0E_0E0E) & ~word & 0x8080_8080_8080_8080 == 0 { index += 8; continue }
             }
-            index += 1
+            // Byte by byte through the next eight, where a control byte is.
+            let stop = min(index + 8, bytes.count)
+            while index < stop {
+                // Most bytes of a head are text (above CR): one comparison each.
+                if bytes[index] > 13 { index += 1; continue }
+                switch bytes[index] {
+                case 0:
+                    return .invalid("a NUL byte in the \(message) head")
+                case 13:
+                    guard index + 1 < bytes.count else { return .incomplete(resumeAt: index) }  // see the next byte first
+                    guard bytes[index + 1] == 10 else { return .invalid("a CR without its LF in the \(message) head: HTTP/1.1 lines end with CRLF (\\r\\n)") }
+                case 10:
+                    guard index > 0, bytes[index - 1] == 13 else {
+                        return .invalid("a line of the \(message) head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)")
+                    }
+                    if index >= 3, bytes[index - 2] == 10 { return .end(index - 3) }
+                default:
+                    break
+                }
+                index += 1
+            }
         }
         return .incomplete(resumeAt: index)
     }
@@ -94,9 +106,11 @@ enum HeadSyntax {
 
         mutating func next() -> Bytes.SubSequence? {
             guard let lineStart = position else { return nil }
+            let end = bytes.endIndex
             var index = lineStart
-            while index + 1 < bytes.endIndex {
-                if bytes[index] == 13 && bytes[index + 1] == 10 {
+            while index < end {
+                // A CR first (rare in a line), then its LF.
+                if bytes[index] == 13, index + 1 < end, bytes[index + 1] == 10 {
                     position = index + 2
                     return bytes[lineStart..<index]
                 }

@@ -101,25 +101,47 @@ public struct HTTPResponse: Sendable {
 
     /// The status line and headers, ending with the blank line.
     static func head(status: Int, headers: [(name: String, value: String)]) -> [UInt8] {
-        var out = ByteBuffer(capacity: 256)
-        writeStatusAndHeaders(status: status, headers: headers, into: &out)
-        out.writeString("\r\n")
+        var out = ByteBuffer()
+        out.write(reserving: sizeOfStatusAndHeaders(headers: headers) + 2) { cursor in
+            writeStatusAndHeaders(status: status, headers: headers, into: &cursor)
+            cursor.write("\r\n")
+        }
         return out.readableArray
     }
 
-    /// The status line and headers, each line ending with CRLF, without the blank line that ends the head.
-    static func writeStatusAndHeaders(status: Int, headers: [(name: String, value: String)], into out: inout ByteBuffer) {
-        out.writeString("HTTP/1.1 ")
-        out.writeString(String(status))
-        out.writeString(" ")
-        out.writeString(reason(status))
-        out.writeString("\r\n")
-        for (name, value) in headers {
-            out.writeString(name)
-            out.writeString(": ")
-            out.writeString(value)
-            out.writeString("\r\n")
+    /// Bytes `writeStatusAndHeaders` writes at most: the longest status line (an unnamed status of 20 digits,
+    /// `HTTP/1.1 N Status N` and CRLF, 59 bytes) and each header's line.
+    static func sizeOfStatusAndHeaders(headers: [(name: String, value: String)]) -> Int {
+        var size = 64
+        for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
+        return size
+    }
+
+    /// The status line and headers, each line ending with CRLF, without the blank line that ends the head; `out`
+    /// has room for `sizeOfStatusAndHeaders`.
+    static func writeStatusAndHeaders(status: Int, headers: [(name: String, value: String)], into out: inout ByteCursor) {
+        if status >= 100, status < 600, let line = statusLines[status - 100] {
+            out.write(line)
+        } else {
+            out.write("HTTP/1.1 ")
+            out.writeDecimal(status)
+            out.write(" ")
+            out.write(reason(status))
+            out.write("\r\n")
         }
+        for (name, value) in headers {
+            out.write(name)
+            out.write(": ")
+            out.write(value)
+            out.write("\r\n")
+        }
+    }
+
+    /// The whole status line (`HTTP/1.1 200 OK` and CRLF) of each status `reason` names, by status - 100, made
+    /// once: an answer's status line is then one copy instead of a number formatted and four pieces written.
+    private static let statusLines: [[UInt8]?] = (100..<600).map { status in
+        let text = reason(status)
+        return text.hasPrefix("Status ") ? nil : Array("HTTP/1.1 \(status) \(text)\r\n".utf8)
     }
 }
 
