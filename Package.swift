@@ -14,8 +14,9 @@ let package = Package(
     dependencies: [],
     targets: [
         // C libraries, each wrapped by exactly one Swift file.
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
-                       providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libcurl's headers only (libcurl4-openssl-dev): CCurlShims opens the library itself on first use, so the
+        // binaries do not name it among their needed libraries (no pkg-config: its flags would add -lcurl).
+        .systemLibrary(name: "CCurl"),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1",
                        providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",

@@ -15,7 +15,8 @@
 #                                second proxy, which forwards to the upstream; wrk -t1 -c32 on the first
 #   soak                         wrk -t1 -c32 for PROXY_BENCH_SOAK_SECONDS (default 20): requests/s, errors (socket
 #                                errors and non-2xx), RSS and open descriptors at its start and its end
-# MESHCTL_BENCH_ONLY=soak runs only the soak, 60 s per proxy unless PROXY_BENCH_SOAK_SECONDS says otherwise.
+# MESHCTL_BENCH_ONLY=soak runs only the soak, 60 s per proxy unless PROXY_BENCH_SOAK_SECONDS says otherwise;
+# MESHCTL_BENCH_ONLY=start runs only the start rows, PROXY_BENCH_RUNS times (default 11 then).
 # Usage: bench/proxy-bench.sh MESHCTL [ENVOY] (ENVOY defaults to what scripts/envoy.sh finds or installs; without one
 # its column says "-"). Stops only the processes it started, by PID.
 set -euo pipefail
@@ -25,8 +26,8 @@ LEAN=$(dirname "$MESHCTL")/meshctl-proxy
 ENVOY=${2:-$("$(dirname "$0")/../scripts/envoy.sh" || true)}
 SECONDS_PER_RUN=${PROXY_BENCH_SECONDS:-5}
 H2_REQUESTS=${PROXY_BENCH_H2_REQUESTS:-50000}
-RUNS=${PROXY_BENCH_RUNS:-3}
 ONLY=${MESHCTL_BENCH_ONLY:-}
+if [ "$ONLY" = start ]; then RUNS=${PROXY_BENCH_RUNS:-11}; else RUNS=${PROXY_BENCH_RUNS:-3}; fi
 if [ "$ONLY" = soak ]; then SOAK=${PROXY_BENCH_SOAK_SECONDS:-60}; else SOAK=${PROXY_BENCH_SOAK_SECONDS:-20}; fi
 DIR=$(mktemp -d)
 PIDS=()
@@ -203,7 +204,7 @@ nginx -c "$DIR/upstream.conf" -p "$DIR" >/dev/null 2>&1 </dev/null & PIDS+=($!)
 wait_ready "$UP"
 
 declare -A PORT PID
-if [ "$ONLY" != soak ]; then
+if [ -z "$ONLY" ]; then
   # --- plain HTTP/1.1 ------------------------------------------------------------------------------------------
   for kind in $KINDS; do
     PORT[$kind]=$(port)
@@ -227,7 +228,9 @@ if [ "$ONLY" != soak ]; then
     record rss "$kind" "$(rss_kib "$(worker "${PID[$kind]}")" | awk '{printf "%.1f", $1/1024}')"
   done
   for kind in $KINDS; do kill "${PID[$kind]}" 2>/dev/null || true; wait "${PID[$kind]}" 2>/dev/null || true; done
+fi
 
+if [ -z "$ONLY" ] || [ "$ONLY" = start ]; then
   # --- start to first proxied 200 ------------------------------------------------------------------------------
   declare -A START
   for _ in $(seq "$RUNS"); do
@@ -240,7 +243,9 @@ if [ "$ONLY" != soak ]; then
     for _ in $(seq "$RUNS"); do LEAN_START="$LEAN_START $(startup_ms lean)"; done
     record start_lean meshctl "$(echo "$LEAN_START" | tr ' ' '\n' | grep -v '^-$' | grep . | median)"
   fi
+fi
 
+if [ -z "$ONLY" ]; then
   # --- h2c: HTTP/2 with prior knowledge to the proxy, HTTP/1.1 to the upstream ------------------------------------
   declare -A H2PORT H2PID H2
   for kind in $KINDS; do
@@ -283,6 +288,7 @@ fi
 
 # --- soak ------------------------------------------------------------------------------------------------------
 for kind in $KINDS; do
+  [ "$ONLY" = start ] && break
   p=$(port)
   pid=$(start "$kind" "soak-$kind" "$p" "$UP"); PIDS+=("$pid")
   wait_ready "$p"
@@ -311,16 +317,22 @@ row() {  # LABEL KEY
 echo
 echo "proxy rows: one worker each, medians of $RUNS runs in turns, ${SECONDS_PER_RUN}s each; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-44s %12s %12s %12s %9s %9s\n' row nginx envoy meshctl "m/nginx" "m/envoy"
-if [ "$ONLY" != soak ]; then
+if [ -z "$ONLY" ]; then
   row "HTTP/1.1 requests/s (wrk -c32, higher=better)" rps
   row "added p50 at -c1, us (lower=better)" p50
   row "RSS after the runs, MiB (nginx: worker)" rss
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = start ]; then
   row "start to first proxied 200, ms" start
   if [ -x "$LEAN" ]; then row "  meshctl-proxy run directly, ms" start_lean; fi
+fi
+if [ -z "$ONLY" ]; then
   row "h2c requests/s (h2load -c32 -m10)" h2
   row "mTLS between two proxies, requests/s (-c32)" tls
 fi
-row "soak ${SOAK}s: requests/s (-c32)" soak_rps
-row "soak ${SOAK}s: errors (socket + non-2xx)" soak_errors
-row "soak ${SOAK}s: RSS MiB, start>end" soak_rss
-row "soak ${SOAK}s: open descriptors, start>end" soak_fds
+if [ "$ONLY" != start ]; then
+  row "soak ${SOAK}s: requests/s (-c32)" soak_rps
+  row "soak ${SOAK}s: errors (socket + non-2xx)" soak_errors
+  row "soak ${SOAK}s: RSS MiB, start>end" soak_rss
+  row "soak ${SOAK}s: open descriptors, start>end" soak_fds
+fi

@@ -51,6 +51,14 @@ public struct HTTP1RequestDecoder {
     /// Whether the request whose head was just returned has body bytes still to arrive.
     public var hasBodyToCome: Bool { body.map { !$0.isDone } ?? false }
 
+    /// Takes the bytes held past the last part returned (a connection that stops speaking HTTP after an upgrade).
+    public mutating func takeBuffered() -> ByteBuffer {
+        let rest = buffer
+        buffer = ByteBuffer()
+        scanned = 0
+        return rest
+    }
+
     /// Bytes from the connection. A buffer that arrives while nothing is held is kept as it is (no copy).
     public mutating func feed(_ bytes: ByteBuffer) {
         if buffer.readableBytes == 0 { buffer = bytes } else { buffer.writeBuffer(bytes) }
@@ -194,7 +202,7 @@ public struct HTTP1RequestDecoder {
             let name = UnsafeRawBufferPointer(rebasing: bytes[line.startIndex..<colon])
             let value = bytes[valueStart..<valueEnd]
             if headers.capacity == 0 { headers.reserveCapacity(8) }
-            headers.append((String(decoding: name, as: UTF8.self), String(decoding: UnsafeRawBufferPointer(rebasing: value), as: UTF8.self)))
+            headers.append((HeadSyntax.commonString(name), String(decoding: UnsafeRawBufferPointer(rebasing: value), as: UTF8.self)))
             if HeadSyntax.equalsIgnoringCase(name, "content-length") {
                 lengthFields += 1
                 guard lengthFields == 1 else { throw Rejection(400, "two Content-Length fields: send one") }
@@ -206,7 +214,7 @@ public struct HTTP1RequestDecoder {
                 codings += headers[headers.count - 1].value.lowercased().split(separator: ",").map { Substring($0.trimmingCharacters(in: " \t")) }
             }
         }
-        let head = HTTPRequestHead(method: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[lineStart..<firstSpace]), as: UTF8.self),
+        let head = HTTPRequestHead(method: HeadSyntax.commonString(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<firstSpace])),
                                    target: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(firstSpace + 1)..<secondSpace]), as: UTF8.self),
                                    version: version, headers: headers)
         if !codings.isEmpty {

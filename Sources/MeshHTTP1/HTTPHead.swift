@@ -158,6 +158,47 @@ enum HeadSyntax {
         return false
     }
 
+    /// `bytes` as a String; the common methods and field names, spelled as here, come back as literals: no String
+    /// is made or validated for them (and none allocated for names longer than a small string's 15 bytes).
+    static func commonString(_ bytes: UnsafeRawBufferPointer) -> String {
+        func spells(_ text: StaticString) -> Bool {
+            let letters = text.utf8Start
+            for index in 0..<bytes.count where bytes[index] != letters[index] { return false }
+            return true
+        }
+        switch bytes.count {
+        case 3:
+            if spells("GET") { return "GET" }
+            if spells("PUT") { return "PUT" }
+        case 4:
+            if spells("Host") { return "Host" }
+            if spells("POST") { return "POST" }
+            if spells("HEAD") { return "HEAD" }
+            if spells("Date") { return "Date" }
+            if spells("host") { return "host" }
+        case 6:
+            if spells("Accept") { return "Accept" }
+            if spells("Server") { return "Server" }
+            if spells("DELETE") { return "DELETE" }
+        case 10:
+            if spells("User-Agent") { return "User-Agent" }
+            if spells("Connection") { return "Connection" }
+        case 12:
+            if spells("Content-Type") { return "Content-Type" }
+            if spells("content-type") { return "content-type" }
+        case 14:
+            if spells("Content-Length") { return "Content-Length" }
+            if spells("content-length") { return "content-length" }
+        case 15:
+            if spells("Accept-Encoding") { return "Accept-Encoding" }
+        case 17:
+            if spells("Transfer-Encoding") { return "Transfer-Encoding" }
+        default:
+            break
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Whether `byte` may be in a token (a method, a field name): RFC 9110 section 5.6.2's tchar.
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {

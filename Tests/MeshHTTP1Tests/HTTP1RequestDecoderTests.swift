@@ -132,3 +132,18 @@ extension HTTP1RequestDecoderTests {
         XCTAssertEqual(head.headers.map(\.value), ["example", "", "0"], "values without the whitespace around them")
     }
 }
+
+extension HTTP1RequestDecoderTests {
+    /// Common methods and names come back as literals, everything else as decoded: the same strings either way.
+    func testCommonStringsAreTheBytesSpelled() {
+        let texts = ["GET", "PUT", "Host", "POST", "HEAD", "Date", "host", "Accept", "Server", "DELETE", "User-Agent", "Connection",
+                     "Content-Type", "content-type", "Content-Length", "content-length", "Accept-Encoding", "Transfer-Encoding",
+                     "GEt", "HOST", "Hosts", "", "X-Request-Id", "Content-Lengtx", "tRANSFER-eNCODING", "caf\u{e9}", "x"]
+        for text in texts {
+            let bytes = Array(text.utf8)
+            let made = bytes.withUnsafeBytes { HeadSyntax.commonString($0) }
+            XCTAssertEqual(made, text)
+            XCTAssertEqual(Array(made.utf8), bytes, text)
+        }
+    }
+}

@@ -1,11 +1,39 @@
 import CCurl
 import CCurlShims
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// libcurl, the only HTTP client meshctl uses. This is the only file that sees libcurl.
+///
+/// meshctl does not link libcurl: it opens it when the first client is made (most commands never talk to an API
+/// server, and mapping libcurl's ~20 libraries was most of meshctl's start). `MESHCTL_LIBCURL` names another file
+/// to open instead of the system's `libcurl.so.4`.
 public enum CurlLibrary {
-    /// The linked libcurl's version, e.g. `7.88.1`.
+    /// The file libcurl is opened from.
+    public static var file: String {
+        if let chosen = getenv("MESHCTL_LIBCURL"), chosen.pointee != 0 { return String(cString: chosen) }
+        #if os(macOS)
+        return "libcurl.4.dylib"
+        #else
+        return "libcurl.so.4"
+        #endif
+    }
+
+    /// Opens libcurl, once per process; when it cannot be opened, an error that says which package to install.
+    public static func load() throws {
+        guard let failure = CCurlShims_load(file) else { return }
+        throw TransportError(reason: "meshctl talks to API servers through libcurl, which could not be loaded ("
+                             + String(cString: failure) + "); install it with: apt-get install libcurl4 "
+                             + "(the package is libcurl4t64 on Ubuntu 24.04 and later)")
+    }
+
+    /// The loaded libcurl's version, e.g. `7.88.1`, or `not installed` when it cannot be opened.
     public static var version: String {
-        guard let info = curl_version_info(CURLVERSION_TENTH), let text = info.pointee.version else { return "unknown" }
+        guard (try? load()) != nil else { return "not installed" }
+        guard let info = CCurlShims_version_info(CURLVERSION_TENTH), let text = info.pointee.version else { return "unknown" }
         return String(cString: text)
     }
 }
@@ -120,8 +148,8 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
     }
 
     public init(options: CurlOptions) throws {
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        guard let handle = curl_easy_init() else { throw TransportError(reason: "libcurl cannot start a request") }
+        try CurlLibrary.load()
+        guard let handle = CCurlShims_easy_init() else { throw TransportError(reason: "libcurl cannot start a request") }
         self.handle = handle
         self.options = options
         // HTTP/2 where the server offers it over TLS; connections are kept and reused between requests.
@@ -136,7 +164,7 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         }
         if let proxy = options.proxy { CCurlShims_easy_setopt_string(handle, CURLOPT_PROXY, proxy) }
         if let connectTo = options.connectTo {
-            connectToList = curl_slist_append(nil, connectTo)
+            connectToList = CCurlShims_slist_append(nil, connectTo)
             CCurlShims_easy_setopt_slist(handle, CURLOPT_CONNECT_TO, connectToList)
         }
         // Blobs are copied by libcurl (CURL_BLOB_COPY), so they need not outlive these calls.
@@ -157,8 +185,8 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
     }
 
     deinit {
-        curl_easy_cleanup(handle)
-        curl_slist_free_all(connectToList)
+        CCurlShims_easy_cleanup(handle)
+        CCurlShims_slist_free_all(connectToList)
     }
 
     private final class Sink {
@@ -186,8 +214,8 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
     private func perform(_ request: HTTPClientRequest, sink: Sink) throws -> HTTPClientResponse {
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE))
         var headerList: UnsafeMutablePointer<curl_slist>?
-        defer { curl_slist_free_all(headerList) }
-        for (name, value) in request.headers { headerList = curl_slist_append(headerList, "\(name): \(value)") }
+        defer { CCurlShims_slist_free_all(headerList) }
+        for (name, value) in request.headers { headerList = CCurlShims_slist_append(headerList, "\(name): \(value)") }
         // Curl expects a body pointer that outlives the call.
         return try request.body.withUnsafeBytes { body -> HTTPClientResponse in
             try errorBuffer.withUnsafeMutableBufferPointer { errors -> HTTPClientResponse in
@@ -210,8 +238,8 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
     /// The subject of the certificate a server presents, read by a second connection that only does the TLS
     /// handshake without verifying it (no request is sent, so no credential leaves): for the error message.
     static func peerCertificateSubject(_ url: String, options: CurlOptions) -> String? {
-        guard let probe = curl_easy_init() else { return nil }
-        defer { curl_easy_cleanup(probe) }
+        guard let probe = CCurlShims_easy_init() else { return nil }
+        defer { CCurlShims_easy_cleanup(probe) }
         CCurlShims_easy_setopt_string(probe, CURLOPT_URL, url)
         CCurlShims_easy_setopt_long(probe, CURLOPT_CONNECT_ONLY, 1)
         CCurlShims_easy_setopt_long(probe, CURLOPT_CERTINFO, 1)
@@ -219,10 +247,10 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
         CCurlShims_easy_setopt_long(probe, CURLOPT_SSL_VERIFYHOST, 0)
         CCurlShims_easy_setopt_long(probe, CURLOPT_CONNECTTIMEOUT, options.connectTimeoutSeconds)
         CCurlShims_easy_setopt_long(probe, CURLOPT_NOSIGNAL, 1)
-        let connectTo = options.connectTo.map { curl_slist_append(nil, $0) } ?? nil
-        defer { curl_slist_free_all(connectTo) }
+        let connectTo = options.connectTo.map { CCurlShims_slist_append(nil, $0) } ?? nil
+        defer { CCurlShims_slist_free_all(connectTo) }
         if connectTo != nil { CCurlShims_easy_setopt_slist(probe, CURLOPT_CONNECT_TO, connectTo) }
-        guard curl_easy_perform(probe) == CURLE_OK else { return nil }
+        guard CCurlShims_easy_perform(probe) == CURLE_OK else { return nil }
         var pointer: UnsafeMutableRawPointer?
         guard CCurlShims_easy_getinfo_pointer(probe, CURLINFO_CERTINFO, &pointer) == CURLE_OK, let pointer else { return nil }
         let info = pointer.assumingMemoryBound(to: curl_certinfo.self).pointee
@@ -272,11 +300,11 @@ public final class CurlClient: HTTPTransport, @unchecked Sendable {
             sink.headerLines.append(String(decoding: UnsafeRawBufferPointer(start: data, count: size * count), as: UTF8.self))
             return size * count
         }
-        let result = curl_easy_perform(handle)
+        let result = CCurlShims_easy_perform(handle)
         // A streamed answer the receiver stopped on purpose ends in a write error: that is its normal end.
         guard result == CURLE_OK || (result == CURLE_WRITE_ERROR && sink.stoppedByReceiver) else {
             let detail = String(decoding: errors.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            var reason = detail.isEmpty ? String(cString: curl_easy_strerror(result)) : detail
+            var reason = detail.isEmpty ? String(cString: CCurlShims_easy_strerror(result)) : detail
             if result == CURLE_PEER_FAILED_VERIFICATION || result == CURLE_SSL_CACERT_BADFILE || detail.contains("SSL certificate problem"),
                let subject = Self.peerCertificateSubject(request.url, options: options) {
                 reason += " (the server's certificate: \(subject))"

@@ -11,7 +11,7 @@ struct VersionCommand: MeshCommand {
             abstract: "Print the meshctl version and what it was built with",
             discussion: """
             Prints meshctl's version, the git commit it was built from, the Swift version that compiled it
-            and the versions of the C libraries it links (libyaml, libcurl). When a cluster is configured
+            and the versions of the C libraries it uses (libyaml, libcurl). When a cluster is configured
             (kubeconfig or in-cluster), also its Kubernetes version and the Istio control plane's version
             (istiod's image tag, or the injector's configured tag). When the cluster cannot be read (no or a
             broken kubeconfig, an unknown context, refused credentials, no answer) it says why and exits 1;

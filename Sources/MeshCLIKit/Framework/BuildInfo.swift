@@ -9,12 +9,13 @@ struct BuildInfo {
     var swiftVersion: String
     var platform: String
     var libyaml: String
-    var libcurl: String
+    /// Asked only for the documents that show it: libcurl is opened on first use, and `version --short` or the
+    /// text form need not open it.
+    var libcurl: String { CurlLibrary.version }
 
     static var current: BuildInfo {
         BuildInfo(version: VersionCommand.clientVersion, commit: String(cString: CBuildInfo_commit()),
-                  swiftVersion: compilerVersion, platform: platform, libyaml: YAMLParser.libraryVersion,
-                  libcurl: CurlLibrary.version)
+                  swiftVersion: compilerVersion, platform: platform, libyaml: YAMLParser.libraryVersion)
     }
 
     var document: YAMLNode {
