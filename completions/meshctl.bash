@@ -98,7 +98,7 @@ __meshctl_flags() {
         "meshctl local up") echo "--port --state-dir --foreground --proxy --ingress --ingress-port --ingress-https-port --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local status") echo "--state-dir --output --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local down") echo "--state-dir --purge --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
-        "meshctl local curl") echo "--from --header --request --data --verbose --fail --max-time --state-dir --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
+        "meshctl local curl") echo "--from --header --request --data --verbose --http1.0 --fail --max-time --state-dir --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl local demo") echo "--keep --requests --output --manifests --state-dir --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy") echo "--config-path --concurrency --log-level --mode --kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;
         "meshctl proxy-config") echo "--kubeconfig --context --namespace --istioNamespace --verbosity --request-timeout --help" ;;

@@ -421,6 +421,7 @@ complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s H -l he
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s X -l request -x -d 'The request method (default GET, or POST with --data)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s d -l data -x -d 'The request body (@FILE reads it from a file)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s v -l verbose -d 'Write the request and the answer\'s status line and headers to standard error'
+complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s 0 -l http1.0 -d 'Send HTTP/1.0 (Istio\'s sidecars answer it 426 unless ISTIO_META_HTTP10 is "1" for them)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s f -l fail -d 'Exit 22 when the answer is a 4xx or 5xx (the body is not printed)'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -s m -l max-time -x -d 'How long to wait for the whole answer'
 complete -c meshctl -n 'test (__meshctl_path) = "meshctl local curl"' -l state-dir -r -F -d 'State directory (default ~/.meshctl/local)'

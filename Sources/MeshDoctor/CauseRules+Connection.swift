@@ -311,4 +311,24 @@ extension CauseRules {
         return [Cause(.protocolMismatch, summary: "the proxy speaks \(h2 ? "HTTP/2" : "another protocol") to \(destinationName) but the app answers otherwise (UPE, protocol error): the port's declared protocol is wrong",
                       evidence: evidence, fix: fix)]
     }
+
+    /// 426 `low_version`: the app spoke HTTP/1.0 (or older) to its sidecar, whose HTTP listeners answer that 426
+    /// unless the proxy's `HTTP10` metadata is "1" (Envoy's `accept_http_10`, which istiod sets from it).
+    func http10Refused() -> [Cause] {
+        var evidence = logEvidenceLines
+        if path.proxyTakesHTTP10 {
+            evidence.append("config_dump.json: the proxy's node metadata has HTTP10: \"1\", yet this listener refused HTTP/1.0")
+        } else if path.evidence.configDump != nil {
+            evidence.append("config_dump.json: the proxy's node metadata has no HTTP10: \"1\", so its HTTP listeners have no http_protocol_options.accept_http_10")
+        }
+        if let symptom, symptom.status == 426 { evidence.append("symptom.txt: the caller got 426 \(symptom.body.trimmingCharacters(in: .whitespacesAndNewlines))") }
+        let namespace = path.proxyNamespace.isEmpty ? "NAMESPACE" : path.proxyNamespace
+        let workload = path.proxyWorkloadName.isEmpty ? "WORKLOAD" : path.proxyWorkloadName
+        let fix = """
+            Make the client speak HTTP/1.1 (nginx: `proxy_http_version 1.1;`; curl: drop --http1.0), or let this workload's sidecar take HTTP/1.0:
+            kubectl -n \(namespace) patch deployment \(workload) --type merge -p '{"spec":{"template":{"metadata":{"annotations":{"proxy.istio.io/config":"proxyMetadata:\\n  ISTIO_META_HTTP10: \\"1\\"\\n"}}}}}'
+            """
+        return [Cause(.http10Refused, summary: "the app sent HTTP/1.0 and its sidecar answered 426 Upgrade Required (low_version): Istio's proxies take HTTP/1.0 only when HTTP10 is set for them",
+                      evidence: evidence, fix: fix)]
+    }
 }

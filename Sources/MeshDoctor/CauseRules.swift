@@ -66,6 +66,7 @@ struct CauseRules {
 
     func causes() -> [Cause] {
         let body = answeredByDestinationProxy ? (symptom?.body ?? "") : ""
+        if details == "low_version" || (entry.responseCode == 426 && flags.contains("DPE")) { return http10Refused() }
         if entry.upstreamCluster == "BlackHoleCluster" || entry.routeName == "block_all" { return egressBlocked() }
         if flags.contains("FI") || flags.contains("DI") || details.hasPrefix("fault_filter") { return faultInjected() }
         if flags.contains("RL") || details.contains("rate_limited") || body.contains("local_rate_limited") { return rateLimited() }

@@ -19,6 +19,7 @@ public enum CauseID: String, CaseIterable, Sendable {
     case authzDenied = "authz-denied"
     case egressBlocked = "egress-blocked"
     case rateLimited = "rate-limited"
+    case http10Refused = "http10-refused"
 }
 
 /// One cause with what supports it and how to fix it.

@@ -40,6 +40,8 @@ public struct Evidence: Sendable {
         func matches(_ candidate: String) -> Bool { candidate == host || candidate.hasPrefix(host + ".") }
         accessLog = accessLog.filter { line in
             let entry = line.entry
+            // A request the proxy could not read (DPE) names no destination: it is kept, as it may be the one.
+            if entry.authority.isEmpty, entry.upstreamCluster.isEmpty, entry.responseFlags.contains("DPE") { return true }
             let authorityHost = MeshObjects.withoutPort(entry.authority)
             let authorityPort = entry.authority == authorityHost ? nil : entry.authority.split(separator: ":").last.flatMap { Int($0) }
             let key = SubsetKey(entry.upstreamCluster)

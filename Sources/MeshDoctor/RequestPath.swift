@@ -12,6 +12,10 @@ struct RequestPath {
     var proxyNamespace = ""
     var proxyLabels: [String: String] = [:]
     var proxyIsGateway = false
+    /// The captured proxy's workload (node metadata `WORKLOAD_NAME`, as the injector sets it) and whether it takes
+    /// HTTP/1.0 (`HTTP10` is "1").
+    var proxyWorkloadName = ""
+    var proxyTakesHTTP10 = false
 
     var clusterName: String { entry.upstreamCluster }
     var key: SubsetKey?
@@ -92,6 +96,8 @@ struct RequestPath {
         let metadata = bootstrap.json.field("node")?.field("metadata")
         proxyNamespace = metadata?["NAMESPACE"]?.string ?? ""
         proxyLabels = metadata?["LABELS"]?.stringMap ?? [:]
+        proxyWorkloadName = metadata?["WORKLOAD_NAME"]?.string ?? ""
+        proxyTakesHTTP10 = metadata?["HTTP10"]?.string == "1"
         proxyIsGateway = bootstrap.nodeID.hasPrefix("router~")
         if proxyNamespace.isEmpty {
             let parts = bootstrap.nodeID.split(separator: "~")

@@ -58,12 +58,40 @@ public struct HTTP1RequestDecoder {
 
     /// The next part, or nil until more bytes arrive.
     public mutating func next() throws(Rejection) -> Part? {
+        switch try nextEvent() {
+        case .head: return .head(takeHead())
+        case .body(let part): return .body(part)
+        case .end: return .end
+        case .needMore: return nil
+        }
+    }
+
+    /// A part as the server's loop reads it: the head stays in the decoder until `takeHead`. A `Part?` carries the
+    /// head's strings and list in a multi-payload enum, which the compiler copies and destroys through generic value
+    /// witnesses (about 900 instructions a request); this enum has one small payload.
+    enum Event {
+        case head
+        case body(ByteBuffer)
+        case end
+        case needMore
+    }
+
+    /// The head `nextEvent` just read.
+    private var parsedHead: HTTPRequestHead?
+
+    /// Moves out the head of the last `.head` event (call once per head).
+    mutating func takeHead() -> HTTPRequestHead { parsedHead.take()! }
+
+    /// `next` without the head: `.head` leaves it for `takeHead`.
+    mutating func nextEvent() throws(Rejection) -> Event {
+        // Between keep-alive requests: nothing to look at.
+        if body == nil && buffer.readableBytes == 0 { releaseIfEmpty(); return .needMore }
         defer { releaseIfEmpty() }
         if body != nil {
             let step: HTTP1BodyDecoder.Step
             do { step = try body!.next(from: &buffer) } catch { throw Rejection(400, error.description) }
             switch step {
-            case .needMore: return nil
+            case .needMore: return .needMore
             case .body(let part): return .body(part)
             case .end:
                 body = nil
@@ -77,19 +105,22 @@ public struct HTTP1RequestDecoder {
         case .incomplete(let resumeAt):
             scanned = resumeAt
             if buffer.readableBytes > maxHeadBytes { throw Rejection(431, "the request head is larger than \(maxHeadBytes) bytes") }
-            return nil
+            return .needMore
         case .end(let length):
             if length > maxHeadBytes { throw Rejection(431, "the request head is larger than \(maxHeadBytes) bytes") }
             var fields: [(name: String, value: String)] = []
             swap(&fields, &spareHeaders)
-            fields.removeAll(keepingCapacity: true)
+            // One by one from the end: removeAll(keepingCapacity:) goes through a generic replaceSubrange that costs
+            // more than the few fields a head has.
+            while !fields.isEmpty { fields.removeLast() }
             // The buffer is not touched while the head is parsed, so its bytes stay where they are.
             let (head, framing) = try Self.parseHead(UnsafeRawBufferPointer(start: buffer.readablePointer, count: length), fields: &fields)
             spareHeaders = fields
             buffer.moveReaderIndex(forwardBy: length + 4)
             scanned = 0
             body = HTTP1BodyDecoder(framing)
-            return .head(head)
+            parsedHead = head
+            return .head
         }
     }
 
@@ -103,16 +134,27 @@ public struct HTTP1RequestDecoder {
     /// The head's fields are gathered in `fields` (an empty list whose storage they may use).
     static func parseHead(_ bytes: UnsafeRawBufferPointer, fields headers: inout [(name: String, value: String)]) throws(Rejection)
         -> (HTTPRequestHead, HTTP1BodyDecoder.Framing) {
+        // Index loops over the raw bytes throughout: a generic search per line (firstIndex, contains, allSatisfy on
+        // slices) cost more than the rest of the parse.
         var lines = HeadSyntax.Lines(bytes)
         // Empty lines before the request line are tolerated (RFC 9112 section 2.2).
         var first = lines.next()
         while first?.isEmpty == true { first = lines.next() }
         guard let requestLine = first else { throw Rejection(400, "an empty request head") }
         let space = HeadSyntax.space
-        guard let firstSpace = requestLine.firstIndex(of: space), firstSpace > requestLine.startIndex,
-              let secondSpace = requestLine[(firstSpace + 1)...].firstIndex(of: space), secondSpace > firstSpace + 1,
-              !requestLine[(secondSpace + 1)...].contains(space),
-              requestLine[..<firstSpace].allSatisfy(HeadSyntax.isTokenByte) else {
+        let lineStart = requestLine.startIndex, lineEnd = requestLine.endIndex
+        // METHOD (token bytes) SP TARGET SP VERSION, no other space.
+        var firstSpace = lineStart
+        var methodIsToken = true
+        while firstSpace < lineEnd && bytes[firstSpace] != space {
+            if !HeadSyntax.isTokenByte(bytes[firstSpace]) { methodIsToken = false }
+            firstSpace += 1
+        }
+        var secondSpace = firstSpace + 1
+        while secondSpace < lineEnd && bytes[secondSpace] != space { secondSpace += 1 }
+        var thirdSpace = secondSpace + 1
+        while thirdSpace < lineEnd && bytes[thirdSpace] != space { thirdSpace += 1 }
+        guard methodIsToken, firstSpace > lineStart, secondSpace < lineEnd, secondSpace > firstSpace + 1, thirdSpace >= lineEnd else {
             throw Rejection(400, "a malformed request line: it must be METHOD SP TARGET SP HTTP/1.1")
         }
         let versionBytes = requestLine[(secondSpace + 1)...]
@@ -136,16 +178,23 @@ public struct HTTP1RequestDecoder {
             if let first = line.first, first == space || first == HeadSyntax.tab {
                 throw Rejection(400, "a header line starts with whitespace (obs-fold): send each field on one line")
             }
-            guard let colon = line.firstIndex(of: HeadSyntax.colon), colon > line.startIndex,
-                  line[..<colon].allSatisfy(HeadSyntax.isTokenByte) else {
+            // NAME (token bytes, at least one) ":" OWS VALUE OWS.
+            var colon = line.startIndex
+            var nameIsToken = true
+            while colon < line.endIndex && bytes[colon] != HeadSyntax.colon {
+                if !HeadSyntax.isTokenByte(bytes[colon]) { nameIsToken = false }
+                colon += 1
+            }
+            guard nameIsToken, colon < line.endIndex, colon > line.startIndex else {
                 throw Rejection(400, "a malformed header line: it must be NAME: VALUE, the name without spaces")
             }
-            let name = line[..<colon]
-            var value = line[(colon + 1)...]
-            while let byte = value.first, byte == space || byte == HeadSyntax.tab { value = value.dropFirst() }
-            while let byte = value.last, byte == space || byte == HeadSyntax.tab { value = value.dropLast() }
+            var valueStart = colon + 1, valueEnd = line.endIndex
+            while valueStart < valueEnd && (bytes[valueStart] == space || bytes[valueStart] == HeadSyntax.tab) { valueStart += 1 }
+            while valueEnd > valueStart && (bytes[valueEnd - 1] == space || bytes[valueEnd - 1] == HeadSyntax.tab) { valueEnd -= 1 }
+            let name = UnsafeRawBufferPointer(rebasing: bytes[line.startIndex..<colon])
+            let value = bytes[valueStart..<valueEnd]
             if headers.capacity == 0 { headers.reserveCapacity(8) }
-            headers.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+            headers.append((HeadSyntax.commonString(name), String(decoding: UnsafeRawBufferPointer(rebasing: value), as: UTF8.self)))
             if HeadSyntax.equalsIgnoringCase(name, "content-length") {
                 lengthFields += 1
                 guard lengthFields == 1 else { throw Rejection(400, "two Content-Length fields: send one") }
@@ -157,8 +206,8 @@ public struct HTTP1RequestDecoder {
                 codings += headers[headers.count - 1].value.lowercased().split(separator: ",").map { Substring($0.trimmingCharacters(in: " \t")) }
             }
         }
-        let head = HTTPRequestHead(method: String(decoding: requestLine[..<firstSpace], as: UTF8.self),
-                                   target: String(decoding: requestLine[(firstSpace + 1)..<secondSpace], as: UTF8.self),
+        let head = HTTPRequestHead(method: HeadSyntax.commonString(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<firstSpace])),
+                                   target: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(firstSpace + 1)..<secondSpace]), as: UTF8.self),
                                    version: version, headers: headers)
         if !codings.isEmpty {
             guard contentLength == nil else { throw Rejection(400, "both Transfer-Encoding and Content-Length: send one of them") }

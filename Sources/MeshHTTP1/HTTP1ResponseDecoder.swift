@@ -124,7 +124,7 @@ public struct HTTP1ResponseDecoder {
             guard let field = HeadSyntax.field(line) else {
                 throw HTTP1CodecError("malformed header line \(String(decoding: line.prefix(60), as: UTF8.self))")
             }
-            headers.append((String(decoding: field.name, as: UTF8.self), String(decoding: field.value, as: UTF8.self)))
+            headers.append((HeadSyntax.commonString(UnsafeRawBufferPointer(rebasing: field.name)), String(decoding: field.value, as: UTF8.self)))
         }
         return HTTPResponseHead(status: status, reason: String(decoding: statusLine.dropFirst(13), as: UTF8.self), version: version, headers: headers)
     }

@@ -62,21 +62,33 @@ enum HeadSyntax {
     static func scanHead(_ bytes: UnsafeRawBufferPointer, from start: Int, of message: StaticString) -> HeadScan {
         var index = start
         while index < bytes.count {
-            switch bytes[index] {
-            case 0:
-                return .invalid("a NUL byte in the \(message) head")
-            case 13:
-                guard index + 1 < bytes.count else { return .incomplete(resumeAt: index) }  // see the next byte first
-                guard bytes[index + 1] == 10 else { return .invalid("a CR without its LF in the \(message) head: HTTP/1.1 lines end with CRLF (\\r\\n)") }
-            case 10:
-                guard index > 0, bytes[index - 1] == 13 else {
-                    return .invalid("a line of the \(message) head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)")
-                }
-                if index >= 3, bytes[index - 2] == 10 { return .end(index - 3) }
-            default:
-                break
+            // Eight bytes at a time while none is below 14 (NUL, LF and CR are): subtracting 14 from each byte
+            // borrows into the high bit of exactly those bytes that were below it (and had that bit clear).
+            if index + 8 <= bytes.count {
+                let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                if (word &- 0x0E0E_0E0E_0E0E_0E0E) & ~word & 0x8080_8080_8080_8080 == 0 { index += 8; continue }
             }
-            index += 1
+            // Byte by byte through the next eight, where a control byte is.
+            let stop = min(index + 8, bytes.count)
+            while index < stop {
+                // Most bytes of a head are text (above CR): one comparison each.
+                if bytes[index] > 13 { index += 1; continue }
+                switch bytes[index] {
+                case 0:
+                    return .invalid("a NUL byte in the \(message) head")
+                case 13:
+                    guard index + 1 < bytes.count else { return .incomplete(resumeAt: index) }  // see the next byte first
+                    guard bytes[index + 1] == 10 else { return .invalid("a CR without its LF in the \(message) head: HTTP/1.1 lines end with CRLF (\\r\\n)") }
+                case 10:
+                    guard index > 0, bytes[index - 1] == 13 else {
+                        return .invalid("a line of the \(message) head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)")
+                    }
+                    if index >= 3, bytes[index - 2] == 10 { return .end(index - 3) }
+                default:
+                    break
+                }
+                index += 1
+            }
         }
         return .incomplete(resumeAt: index)
     }
@@ -94,9 +106,11 @@ enum HeadSyntax {
 
         mutating func next() -> Bytes.SubSequence? {
             guard let lineStart = position else { return nil }
+            let end = bytes.endIndex
             var index = lineStart
-            while index + 1 < bytes.endIndex {
-                if bytes[index] == 13 && bytes[index + 1] == 10 {
+            while index < end {
+                // A CR first (rare in a line), then its LF.
+                if bytes[index] == 13, index + 1 < end, bytes[index + 1] == 10 {
                     position = index + 2
                     return bytes[lineStart..<index]
                 }
@@ -108,11 +122,12 @@ enum HeadSyntax {
     }
 
     /// A `name: value` line's name and value (without the optional whitespace around it); nil when the line has
-    /// no colon, an empty name, or whitespace in the name (which also refuses obs-fold continuation lines).
+    /// no colon, an empty name, or a name that is not a token (whitespace there also refuses obs-fold lines).
     static func field<Line: BidirectionalCollection>(_ line: Line) -> (name: Line, value: Line)?
     where Line.Element == UInt8, Line.SubSequence == Line, Line.Index == Int {
+        // The name is a token (RFC 9110 section 5.1): no spaces, no separators such as "(" or "@".
         guard let colon = line.firstIndex(of: colon), colon != line.startIndex,
-              !line[..<colon].contains(where: { $0 == space || $0 == tab }) else { return nil }
+              line[..<colon].allSatisfy(isTokenByte) else { return nil }
         var value = line[(colon + 1)...]
         while let first = value.first, first == space || first == tab { value = value.dropFirst() }
         while let last = value.last, last == space || last == tab { value = value.dropLast() }
@@ -141,6 +156,47 @@ enum HeadSyntax {
             start = end + 1
         }
         return false
+    }
+
+    /// `bytes` as a String; the common methods and field names, spelled as here, come back as literals: no String
+    /// is made or validated for them (and none allocated for names longer than a small string's 15 bytes).
+    static func commonString(_ bytes: UnsafeRawBufferPointer) -> String {
+        func spells(_ text: StaticString) -> Bool {
+            let letters = text.utf8Start
+            for index in 0..<bytes.count where bytes[index] != letters[index] { return false }
+            return true
+        }
+        switch bytes.count {
+        case 3:
+            if spells("GET") { return "GET" }
+            if spells("PUT") { return "PUT" }
+        case 4:
+            if spells("Host") { return "Host" }
+            if spells("POST") { return "POST" }
+            if spells("HEAD") { return "HEAD" }
+            if spells("Date") { return "Date" }
+            if spells("host") { return "host" }
+        case 6:
+            if spells("Accept") { return "Accept" }
+            if spells("Server") { return "Server" }
+            if spells("DELETE") { return "DELETE" }
+        case 10:
+            if spells("User-Agent") { return "User-Agent" }
+            if spells("Connection") { return "Connection" }
+        case 12:
+            if spells("Content-Type") { return "Content-Type" }
+            if spells("content-type") { return "content-type" }
+        case 14:
+            if spells("Content-Length") { return "Content-Length" }
+            if spells("content-length") { return "content-length" }
+        case 15:
+            if spells("Accept-Encoding") { return "Accept-Encoding" }
+        case 17:
+            if spells("Transfer-Encoding") { return "Transfer-Encoding" }
+        default:
+            break
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Whether `byte` may be in a token (a method, a field name): RFC 9110 section 5.6.2's tchar.

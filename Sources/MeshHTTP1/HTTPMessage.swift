@@ -101,25 +101,47 @@ public struct HTTPResponse: Sendable {
 
     /// The status line and headers, ending with the blank line.
     static func head(status: Int, headers: [(name: String, value: String)]) -> [UInt8] {
-        var out = ByteBuffer(capacity: 256)
-        writeStatusAndHeaders(status: status, headers: headers, into: &out)
-        out.writeString("\r\n")
+        var out = ByteBuffer()
+        out.write(reserving: sizeOfStatusAndHeaders(headers: headers) + 2) { cursor in
+            writeStatusAndHeaders(status: status, headers: headers, into: &cursor)
+            cursor.write("\r\n")
+        }
         return out.readableArray
     }
 
-    /// The status line and headers, each line ending with CRLF, without the blank line that ends the head.
-    static func writeStatusAndHeaders(status: Int, headers: [(name: String, value: String)], into out: inout ByteBuffer) {
-        out.writeString("HTTP/1.1 ")
-        out.writeString(String(status))
-        out.writeString(" ")
-        out.writeString(reason(status))
-        out.writeString("\r\n")
-        for (name, value) in headers {
-            out.writeString(name)
-            out.writeString(": ")
-            out.writeString(value)
-            out.writeString("\r\n")
+    /// Bytes `writeStatusAndHeaders` writes at most: the longest status line (an unnamed status of 20 digits,
+    /// `HTTP/1.1 N Status N` and CRLF, 59 bytes) and each header's line.
+    static func sizeOfStatusAndHeaders(headers: [(name: String, value: String)]) -> Int {
+        var size = 64
+        for (name, value) in headers { size += name.utf8.count + value.utf8.count + 4 }
+        return size
+    }
+
+    /// The status line and headers, each line ending with CRLF, without the blank line that ends the head; `out`
+    /// has room for `sizeOfStatusAndHeaders`.
+    static func writeStatusAndHeaders(status: Int, headers: [(name: String, value: String)], into out: inout ByteCursor) {
+        if status >= 100, status < 600, let line = statusLines[status - 100] {
+            out.write(line)
+        } else {
+            out.write("HTTP/1.1 ")
+            out.writeDecimal(status)
+            out.write(" ")
+            out.write(reason(status))
+            out.write("\r\n")
         }
+        for (name, value) in headers {
+            out.write(name)
+            out.write(": ")
+            out.write(value)
+            out.write("\r\n")
+        }
+    }
+
+    /// The whole status line (`HTTP/1.1 200 OK` and CRLF) of each status `reason` names, by status - 100, made
+    /// once: an answer's status line is then one copy instead of a number formatted and four pieces written.
+    private static let statusLines: [[UInt8]?] = (100..<600).map { status in
+        let text = reason(status)
+        return text.hasPrefix("Status ") ? nil : Array("HTTP/1.1 \(status) \(text)\r\n".utf8)
     }
 }
 
@@ -157,6 +179,20 @@ extension String {
     /// Equal when lowercased; ASCII text (every header name) is compared byte by byte, with no lowercased copies.
     func caseInsensitiveEquals(_ other: String) -> Bool {
         guard utf8.count == other.utf8.count else { return false }
+        // Native strings (header names always are) compare over their bytes in place: fewer instructions than the
+        // iterators below, which check the string's form on every byte. 1 equal, 0 not, -1 a non-ASCII difference.
+        let inPlace: Int8? = utf8.withContiguousStorageIfAvailable { mine in
+            other.utf8.withContiguousStorageIfAvailable { theirs -> Int8 in
+                for index in 0..<mine.count {
+                    let a = mine[index], b = theirs[index]
+                    if a == b { continue }
+                    guard a < 0x80 && b < 0x80 else { return -1 }
+                    guard (a | 0x20) == (b | 0x20), (a | 0x20) >= 97, (a | 0x20) <= 122 else { return 0 }
+                }
+                return 1
+            } ?? -1
+        }
+        if let inPlace, inPlace >= 0 { return inPlace == 1 }
         var mine = utf8.makeIterator(), theirs = other.utf8.makeIterator()
         while let a = mine.next(), let b = theirs.next() {
             guard a < 0x80 && b < 0x80 else { return lowercased() == other.lowercased() }

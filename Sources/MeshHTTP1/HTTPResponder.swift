@@ -48,13 +48,17 @@ public final class HTTPResponder: @unchecked Sendable {
         guard !answered else { return }
         answered = true
         guard let channel = connection.channel else { return }
-        // 128: the longest status line, Content-Length and Connection lines fit, so the buffer never grows.
-        var out = connection.outputBuffer(capacity: 128 + response.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + response.body.count)
-        HTTPResponse.writeStatusAndHeaders(status: response.status, headers: response.headers, into: &out)
-        out.writeString("Content-Length: ")
-        out.writeString(String(response.body.count))
-        out.writeString(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
-        out.writeBytes(response.body)
+        // 64 more than the status line and headers: Content-Length (up to 20 digits) and the Connection line.
+        let size = HTTPResponse.sizeOfStatusAndHeaders(headers: response.headers) + 64 + response.body.count
+        var out = connection.outputBuffer(capacity: size)
+        // One reservation, then every part copied at a cursor: no capacity check per part.
+        out.write(reserving: size) { cursor in
+            HTTPResponse.writeStatusAndHeaders(status: response.status, headers: response.headers, into: &cursor)
+            cursor.write("Content-Length: ")
+            cursor.writeDecimal(response.body.count)
+            cursor.write(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
+            cursor.write(response.body)
+        }
         channel.writeAndFlush(out)
         connection.keepAsSpare(out)
         connection.finished(keepAlive: keepAlive)

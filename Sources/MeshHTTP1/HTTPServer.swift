@@ -273,14 +273,16 @@ final class HTTPServerConnection: ChannelHandler {
                 if !pausedForAnswer { pausedForAnswer = true; tcp.pauseReading() }
                 return
             }
-            let part: HTTP1RequestDecoder.Part?
-            do { part = try decoder.next() } catch {
+            let event: HTTP1RequestDecoder.Event
+            do { event = try decoder.nextEvent() } catch {
                 reject(status: error.status, reason: error.reason)
                 return
             }
-            guard let part else { return }
-            switch part {
-            case .head(let head):
+            switch event {
+            case .needMore:
+                return
+            case .head:
+                let head = decoder.takeHead()
                 waitingSince = nil
                 responding = true
                 discardingBody = false
@@ -317,11 +319,12 @@ final class HTTPServerConnection: ChannelHandler {
                 body = nil
                 if !discardingBody { finished?.end() }
                 discardingBody = false
-                if let request = collecting, case .whole(let handler) = server.handling {
-                    collecting = nil
-                    let head = request.head
-                    handler(HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers, body: request.body),
-                            responder(keepAlive: head.keepAlive))
+                if collecting != nil, case .whole(let handler) = server.handling {
+                    // Moved out, not copied: the head's strings and lists go to the request without a retain each.
+                    let (head, body) = collecting.take()!
+                    let keepAlive = head.keepAlive
+                    handler(HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers, body: body),
+                            responder(keepAlive: keepAlive))
                 }
             }
         }

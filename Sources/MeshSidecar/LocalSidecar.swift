@@ -18,6 +18,8 @@ public final class LocalSidecar: @unchecked Sendable {
 
     public let settings: SidecarSettings
     public let bootstrapFile: String
+    /// Which proxy runs the bootstrap.
+    public let proxyKind: Proxy
     private let agent: SidecarAgent
     private var proxy: ProxyServer?
     private var envoy: Process?
@@ -25,6 +27,7 @@ public final class LocalSidecar: @unchecked Sendable {
     /// Writes the bootstrap and starts the agent and the proxy; `log` gets the proxy's own log lines.
     public init(settings: SidecarSettings, proxy kind: Proxy, logLevel: ProxyLog.Level = .warning, log: @escaping @Sendable (String) -> Void) throws {
         self.settings = settings
+        proxyKind = kind
         bootstrapFile = URL(fileURLWithPath: settings.directory).appendingPathComponent("envoy-rev.json").path
         let text = JSONEmitter(indent: 2).emit(SidecarBootstrap.document(settings).yamlNode) + "\n"
         do {
@@ -83,5 +86,25 @@ public final class LocalSidecar: @unchecked Sendable {
         }
         proxy?.stop()
         agent.stop()
+    }
+}
+
+extension LocalSidecar {
+    /// The line a sidecar process logs once it serves: node id, proxy, admin, pilot and bootstrap.
+    public var startedLine: String {
+        "\(Self.timestamp()) info sidecar: \(settings.nodeID) started (\(proxyKind == .meshctl ? "meshctl proxy" : "envoy")), "
+            + "admin \(settings.podIP):\(SidecarSettings.adminPort), pilot \(settings.pilot), bootstrap \(bootstrapFile)"
+    }
+
+    /// The line a sidecar process logs when a signal stops it.
+    public static func stoppedLine(signal: Int32) -> String {
+        "\(timestamp()) info sidecar: stopped (signal \(signal))"
+    }
+
+    /// Now in RFC 3339 with milliseconds, as the sidecar's own log lines start.
+    public static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
     }
 }

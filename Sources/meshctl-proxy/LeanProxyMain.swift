@@ -1,13 +1,16 @@
+import Foundation
 import MeshNet
 import MeshProxy
+import MeshSidecar
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// `meshctl-proxy`: the sidecar proxy alone, without meshctl's other commands and the libraries they load (libcurl,
-/// SQLite), so a proxy process maps and touches less. `meshctl proxy` execs it when it sits beside meshctl; run by
-/// itself it takes the same command line (`meshctl-proxy proxy -c FILE ...`). What it does not serve itself (help,
+/// SQLite), so a proxy process maps and touches less. `meshctl proxy` and local mode's `meshctl x sidecar` exec it
+/// when it sits beside meshctl; run by itself it takes the same command lines (`meshctl-proxy proxy -c FILE ...`,
+/// `meshctl-proxy x sidecar -- proxy sidecar ...`). What it does not serve itself (help,
 /// `--mode validate`, a bad flag, a configuration it refuses, a port it cannot bind) it hands back to meshctl,
 /// which runs the proxy in its own process and reports any problem as `meshctl proxy` always has.
 @main
@@ -17,15 +20,11 @@ struct LeanProxyMain {
 
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.starts(with: ["x", "sidecar"]) { runSidecar(arguments) }
         guard let parsed = LeanProxyArguments(arguments) else { handBack(arguments) }
         let path = parsed.configPath.hasPrefix("/") ? parsed.configPath : workingDirectory() + "/" + parsed.configPath
         guard let configuration = try? ProxyConfiguration.load(file: path) else { handBack(arguments) }
-        // Blocked before any thread starts (threads inherit the mask), so only sigwait below takes them.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGINT)
-        sigaddset(&stopSignals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        var stopSignals = blockStopSignals()
         let errors = StandardError()
         let log = ProxyLog(level: parsed.logLevel) { line in errors.write(line) }
         guard let proxy = try? ProxyServer(configuration: configuration, concurrency: parsed.concurrency, log: log) else {
@@ -40,6 +39,42 @@ struct LeanProxyMain {
         log.info("stopping (signal \(received))")
         proxy.stop()
         exit(0)
+    }
+
+    /// A local pod's sidecar (`x sidecar -- proxy sidecar|router ...` with the pod's environment), as meshctl's
+    /// `x sidecar` runs it with meshctl's proxy; a real Envoy (MESHCTL_SIDECAR_PROXY=envoy), bad settings or a failed
+    /// start go back to meshctl, which says what is wrong.
+    static func runSidecar(_ arguments: [String]) -> Never {
+        var sidecarArguments = Array(arguments.dropFirst(2))
+        if sidecarArguments.first == "--" { sidecarArguments.removeFirst() }
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["MESHCTL_SIDECAR_PROXY"] != "envoy",
+              let settings = try? SidecarSettings(arguments: sidecarArguments, environment: environment) else { handBack(arguments) }
+        var stopSignals = blockStopSignals()
+        let errors = StandardError()
+        guard let sidecar = try? LocalSidecar(settings: settings, proxy: .meshctl, log: { line in errors.write(line.hasSuffix("\n") ? line : line + "\n") }),
+              (try? sidecar.start()) != nil else {
+            pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
+            handBack(arguments)
+        }
+        StartupPages.releaseSoon()
+        errors.write(sidecar.startedLine + "\n")
+        var received: Int32 = 0
+        sigwait(&stopSignals, &received)
+        sidecar.stop()
+        errors.write(LocalSidecar.stoppedLine(signal: received) + "\n")
+        exit(0)
+    }
+
+    /// Blocks SIGINT and SIGTERM before any thread starts (threads inherit the mask), so only the caller's sigwait
+    /// takes them.
+    static func blockStopSignals() -> sigset_t {
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGINT)
+        sigaddset(&stopSignals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        return stopSignals
     }
 
     /// Execs the meshctl beside this binary on the same command line, marked to run the proxy in its own process.

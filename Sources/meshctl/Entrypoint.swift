@@ -16,12 +16,16 @@ struct Entrypoint {
     }
 }
 
-/// `meshctl proxy ...` runs in `meshctl-proxy` when that binary sits beside this one: the same proxy without the rest
-/// of meshctl, so the process maps and touches far less (see its LeanProxyMain). It hands anything it does not serve
-/// back here with MESHCTL_PROXY_IN_PROCESS set, which also lets a user keep the proxy in meshctl's own process.
+/// `meshctl proxy ...` and local mode's `meshctl x sidecar ...` (with meshctl's proxy, not Envoy) run in
+/// `meshctl-proxy` when that binary sits beside this one: the same proxy without the rest of meshctl, so the process
+/// maps and touches far less (see its LeanProxyMain). It hands anything it does not serve back here with
+/// MESHCTL_PROXY_IN_PROCESS set, which also lets a user keep the proxy in meshctl's own process.
 enum LeanProxy {
     static func execIfBeside(_ arguments: [String]) {
-        guard arguments.first == "proxy", getenv("MESHCTL_PROXY_IN_PROCESS") == nil else { return }
+        guard getenv("MESHCTL_PROXY_IN_PROCESS") == nil else { return }
+        let sidecarProxy = getenv("MESHCTL_SIDECAR_PROXY").map { String(cString: $0) }
+        let isSidecar = arguments.starts(with: ["x", "sidecar"]) && sidecarProxy != "envoy"
+        guard arguments.first == "proxy" || isSidecar else { return }
         var buffer = [CChar](repeating: 0, count: 4096)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard length > 0 else { return }

@@ -145,6 +145,25 @@ final class DoctorTests: XCTestCase {
         XCTAssertTrue(diagnosis.text.contains("http2"), diagnosis.text)
     }
 
+    /// 426 DPE low_version: the app spoke HTTP/1.0 to its own sidecar, which takes it only with HTTP10 set. The line
+    /// is Envoy's for a request it could not read (no method, path, authority or cluster), and `--to` keeps it.
+    func testHTTP10FromTheAppIsHTTP10Refused() throws {
+        var capture = try EditableCapture("circuit-breaker")
+        capture.rewriteLogLines(containing: "503 UO") { line in
+            let time = line.prefix { $0 != "]" } + "]"
+            return time + #" "- - -" 426 DPE low_version - "-" 0 16 0 - "-" "-" "-" "-" "-" - - 127.0.0.1:21131 127.0.0.1:37524 - -"#
+        }
+        capture.files["symptom.txt"] = "HTTP/1.1 426 Upgrade Required\ncontent-type: text/plain\n\nUpgrade Required\n"
+        var evidence = try capture.evidence()
+        evidence.keepRequests(to: "inventory:7070")
+        let diagnosis = Doctor(evidence).diagnose()
+        XCTAssertEqual(diagnosis.causes.first?.id, .http10Refused, diagnosis.text)
+        let cause = try XCTUnwrap(diagnosis.causes.first)
+        XCTAssertTrue(cause.evidence.contains { $0.contains("426 DPE low_version") }, diagnosis.text)
+        XCTAssertTrue(cause.evidence.contains { $0.contains("no HTTP10") }, diagnosis.text)
+        XCTAssertTrue(cause.fix.contains("kubectl -n shop patch deployment checkout-v1") && cause.fix.contains("ISTIO_META_HTTP10"), cause.fix)
+    }
+
     /// 429 RL from a local rate limit an EnvoyFilter adds.
     func testRateLimitIsRateLimited() throws {
         var capture = try EditableCapture("authz-denied")

@@ -101,3 +101,49 @@ extension HTTP1RequestDecoderTests {
         XCTAssertFalse(HTTPRequest(method: "GET", target: "/", headers: [("connection", "close")]).keepAlive)
     }
 }
+
+extension HTTP1RequestDecoderTests {
+    /// Status lines come from a table for the statuses with a reason phrase, and are written piece by piece otherwise.
+    func testResponseHeadsOfNamedAndUnnamedStatuses() {
+        let named = String(decoding: HTTPResponse.head(status: 404, headers: [("A", "b")]), as: UTF8.self)
+        XCTAssertEqual(named, "HTTP/1.1 404 Not Found\r\nA: b\r\n\r\n")
+        XCTAssertEqual(String(decoding: HTTPResponse.head(status: 299, headers: []), as: UTF8.self), "HTTP/1.1 299 Status 299\r\n\r\n")
+        XCTAssertEqual(String(decoding: HTTPResponse.head(status: 700, headers: []), as: UTF8.self), "HTTP/1.1 700 Status 700\r\n\r\n")
+        XCTAssertEqual(String(decoding: HTTPResponse.head(status: 100, headers: []), as: UTF8.self), "HTTP/1.1 100 Continue\r\n\r\n")
+    }
+
+    /// The request line's and fields' shapes, read by index loops: each malformed shape is still refused.
+    func testMalformedRequestLinesAndFieldsAreRefused() {
+        let line = "400 a malformed request line: it must be METHOD SP TARGET SP HTTP/1.1"
+        for bad in ["GET  / HTTP/1.1", " GET / HTTP/1.1", "GET /", "GET / HTTP/1.1 x", "G(T / HTTP/1.1", "GET"] {
+            XCTAssertEqual(parts([bad + "\r\n\r\n"]), [line], bad)
+        }
+        let field = "400 a malformed header line: it must be NAME: VALUE, the name without spaces"
+        for bad in ["Host", ": x", "Ho st: x", "Host : x"] {
+            XCTAssertEqual(parts(["GET / HTTP/1.1\r\n" + bad + "\r\n\r\n"]), [field], bad)
+        }
+        var decoder = HTTP1RequestDecoder()
+        decoder.feed(ByteBuffer(string: "GET /p?q HTTP/1.0\r\nHost:\t example \t\r\nX-Empty:\r\nContent-Length: 0\r\n\r\n"))
+        guard case .head(let head) = try? decoder.next() else { return XCTFail("the head") }
+        XCTAssertEqual(head.method, "GET")
+        XCTAssertEqual(head.target, "/p?q")
+        XCTAssertEqual(head.version, 10)
+        XCTAssertEqual(head.headers.map(\.name), ["Host", "X-Empty", "Content-Length"])
+        XCTAssertEqual(head.headers.map(\.value), ["example", "", "0"], "values without the whitespace around them")
+    }
+}
+
+extension HTTP1RequestDecoderTests {
+    /// Common methods and names come back as literals, everything else as decoded: the same strings either way.
+    func testCommonStringsAreTheBytesSpelled() {
+        let texts = ["GET", "PUT", "Host", "POST", "HEAD", "Date", "host", "Accept", "Server", "DELETE", "User-Agent", "Connection",
+                     "Content-Type", "content-type", "Content-Length", "content-length", "Accept-Encoding", "Transfer-Encoding",
+                     "GEt", "HOST", "Hosts", "", "X-Request-Id", "Content-Lengtx", "tRANSFER-eNCODING", "caf\u{e9}", "x"]
+        for text in texts {
+            let bytes = Array(text.utf8)
+            let made = bytes.withUnsafeBytes { HeadSyntax.commonString($0) }
+            XCTAssertEqual(made, text)
+            XCTAssertEqual(Array(made.utf8), bytes, text)
+        }
+    }
+}

@@ -11,12 +11,15 @@ public enum HTTPCall {
         public var url: CallURL
         public var headers: [(name: String, value: String)]
         public var body: [UInt8]
+        /// 11 for HTTP/1.1, 10 for HTTP/1.0.
+        public var version: Int
 
-        public init(method: String = "GET", url: CallURL, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        public init(method: String = "GET", url: CallURL, headers: [(name: String, value: String)] = [], body: [UInt8] = [], version: Int = 11) {
             self.method = method
             self.url = url
             self.headers = headers
             self.body = body
+            self.version = version
         }
     }
 
@@ -114,7 +117,8 @@ public enum HTTPCall {
             if proxy != nil {
                 connection.send(OutboundProxy.header(source: connection.localAddress ?? "", destination: address, port: request.url.port))
             }
-            connection.send(encoder.head(HTTPRequestHead(method: request.method, target: request.url.target, headers: headers), hasBody: false))
+            connection.send(encoder.head(HTTPRequestHead(method: request.method, target: request.url.target, version: request.version, headers: headers),
+                                         hasBody: false))
             if !request.body.isEmpty { connection.send(request.body) }
             _ = encoder.end()
         }

@@ -14,7 +14,7 @@ struct LocalCurlCommand: MeshCommand {
             SERVICE.NAMESPACE.svc.cluster.local (short names in -n's namespace, or the --from pod's), and pods as
             A-B-C-D.NAMESPACE.pod.cluster.local; the request goes to the Service's cluster IP, where local mode
             forwards it to a ready pod. With --from POD (or deploy/NAME) it leaves from that pod's address, so the
-            server sees that pod as the caller. Only plain HTTP/1.1, and only addresses in 127.0.0.0/8.
+            server sees that pod as the caller. Only plain HTTP/1.1 (HTTP/1.0 with -0), and only addresses in 127.0.0.0/8.
             The body goes to standard output; -v writes the request and the answer's status line and headers to
             standard error. Exit 0 on any HTTP answer, 1 when none came (the reason is printed), 22 with --fail on
             a 4xx or 5xx answer, as curl does.
@@ -30,6 +30,7 @@ struct LocalCurlCommand: MeshCommand {
                 FlagSpec("request", short: "X", valueName: "METHOD", help: "The request method (default GET, or POST with --data)"),
                 FlagSpec("data", short: "d", valueName: "DATA", help: "The request body (@FILE reads it from a file)"),
                 FlagSpec("verbose", short: "v", kind: .bool, help: "Write the request and the answer's status line and headers to standard error"),
+                FlagSpec("http1.0", short: "0", kind: .bool, help: "Send HTTP/1.0 (Istio's sidecars answer it 426 unless ISTIO_META_HTTP10 is \"1\" for them)"),
                 FlagSpec("fail", short: "f", kind: .bool, help: "Exit 22 when the answer is a 4xx or 5xx (the body is not printed)"),
                 FlagSpec("max-time", short: "m", valueName: "SECONDS", help: "How long to wait for the whole answer", default: "30"),
                 LocalMode.stateDirectoryFlag,
@@ -44,6 +45,7 @@ struct LocalCurlCommand: MeshCommand {
     let method: String?
     let data: String?
     let verbose: Bool
+    let http10: Bool
     let fail: Bool
     let maxTime: Double
 
@@ -61,6 +63,7 @@ struct LocalCurlCommand: MeshCommand {
         method = invocation.string("request")
         data = invocation.string("data")
         verbose = invocation.bool("verbose")
+        http10 = invocation.bool("http1.0")
         fail = invocation.bool("fail")
         let timeText = invocation.string("max-time") ?? "30"
         guard let seconds = Double(timeText), seconds > 0, seconds <= 3600 else {
@@ -107,11 +110,11 @@ struct LocalCurlCommand: MeshCommand {
         if data != nil && !sent.contains(where: { $0.name.lowercased() == "content-type" }) {
             sent.append(("Content-Type", "application/x-www-form-urlencoded"))
         }
-        let request = HTTPCall.Request(method: method ?? (data == nil ? "GET" : "POST"), url: target, headers: sent, body: body)
+        let request = HTTPCall.Request(method: method ?? (data == nil ? "GET" : "POST"), url: target, headers: sent, body: body, version: http10 ? 10 : 11)
         if verbose {
             context.stderr.write("* \(target.host) is \(address); connecting to \(address):\(target.port)" + (source.map { " from \($0)" } ?? "")
                                  + (origin?.sidecar.map { " through its sidecar at \($0.host):\($0.port)" } ?? "") + "\n")
-            context.stderr.write("> \(request.method) \(target.target) HTTP/1.1\n> Host: \(target.hostHeader)\n")
+            context.stderr.write("> \(request.method) \(target.target) HTTP/\(http10 ? "1.0" : "1.1")\n> Host: \(target.hostHeader)\n")
             for (name, value) in sent { context.stderr.write("> \(name): \(value)\n") }
             context.stderr.write(">\n")
         }

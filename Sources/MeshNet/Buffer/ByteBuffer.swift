@@ -82,8 +82,29 @@ public struct ByteBuffer: @unchecked Sendable {
     }
 
     public mutating func writeString(_ text: String) {
+        // Native and small strings lend their UTF-8 at once; only a bridged one needs the copying `withUTF8`.
+        if text.utf8.withContiguousStorageIfAvailable({ writeBytes(UnsafeRawBufferPointer($0)) }) != nil { return }
         var text = text
         text.withUTF8 { writeBytes(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Writes compile-time text (a protocol's fixed parts) without making a `String` of it.
+    public mutating func writeStaticString(_ text: StaticString) {
+        text.withUTF8Buffer { writeBytes(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Writes `value` in decimal digits (a Content-Length, a status code) without making a `String` of it.
+    public mutating func writeDecimal(_ value: Int) {
+        write(reserving: 20) { $0.writeDecimal(value) }
+    }
+
+    /// Makes room for `count` bytes once, lets `body` write up to that many through a cursor (no check per write),
+    /// and makes what it wrote readable.
+    public mutating func write(reserving count: Int, _ body: (inout ByteCursor) throws -> Void) rethrows {
+        reserveCapacity(minimumWritableBytes: count)
+        var cursor = ByteCursor(start: storage.base + offset + writerIndex, count: count)
+        try body(&cursor)
+        writerIndex += cursor.written
     }
 
     /// Copies `other`'s readable bytes in (it keeps them).

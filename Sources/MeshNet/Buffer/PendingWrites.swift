@@ -72,10 +72,16 @@ struct PendingWrites {
     }
 
     mutating func removeAll() {
-        buffers.removeAll(keepingCapacity: true)
+        emptyBuffers()
         head = 0
         bytes = 0
         lastIsOwn = false
+    }
+
+    /// Empties `buffers`, keeping its storage, one by one from the end: removeAll(keepingCapacity:) goes through a
+    /// generic replaceSubrange that costs more than the one or two buffers usually queued.
+    private mutating func emptyBuffers() {
+        while !buffers.isEmpty { buffers.removeLast() }
     }
 
     private mutating func dropFirst() {
@@ -83,7 +89,7 @@ struct PendingWrites {
         buffers[head] = ByteBuffer()
         head += 1
         if head == buffers.count {
-            buffers.removeAll(keepingCapacity: true)
+            emptyBuffers()
             head = 0
             lastIsOwn = false
         } else if head >= 64 && head * 2 >= buffers.count {

@@ -51,9 +51,10 @@ enum NetworkFilters {
     static let cors = httpFilter("envoy.filters.http.cors", "envoy.extensions.filters.http.cors.v3.Cors")
     static let router = httpFilter("envoy.filters.http.router", "envoy.extensions.filters.http.router.v3.Router")
 
-    /// An http_connection_manager with Istio's sidecar settings; `routes` is `rds` or `route_config`.
+    /// An http_connection_manager with Istio's sidecar settings; `routes` is `rds` or `route_config`. `acceptHTTP10`
+    /// (the proxy's `HTTP10` metadata) sets `http_protocol_options.accept_http_10`, as istiod does.
     static func httpConnectionManager(statPrefix: String, routes: (key: String, value: JSONValue), httpFilters: [JSONValue],
-                                      inbound: Bool, meshConfig: JSONValue) -> JSONValue {
+                                      inbound: Bool, meshConfig: JSONValue, acceptHTTP10: Bool = false) -> JSONValue {
         var typed = J.typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", [
             "stat_prefix": .string(statPrefix),
             "server_name": .string("istio-envoy"),
@@ -64,6 +65,7 @@ enum NetworkFilters {
             "forward_client_cert_details": inbound ? .string("APPEND_FORWARD") : nil,
             "set_current_client_cert_details": inbound ? J.object(["subject": .bool(true), "dns": .bool(true), "uri": .bool(true)]) : nil,
         ])
+        if acceptHTTP10 { typed.set("http_protocol_options", J.object(["accept_http_10": .bool(true)])) }
         typed.set(routes.key, routes.value)
         typed.set("http_filters", .array(httpFilters))
         typed.set("access_log", accessLog(meshConfig))

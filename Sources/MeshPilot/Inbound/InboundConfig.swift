@@ -152,7 +152,8 @@ struct InboundConfig {
         // AuthorizationPolicy: RBAC http filters go here, before the router (extraHTTPFilters).
         let httpFilters = extraHTTPFilters(port) + [NetworkFilters.fault, NetworkFilters.router]
         return [NetworkFilters.httpConnectionManager(statPrefix: "inbound_0.0.0.0_\(port.port)", routes: ("route_config", route),
-                                                     httpFilters: httpFilters, inbound: true, meshConfig: model.meshConfig)]
+                                                     httpFilters: httpFilters, inbound: true, meshConfig: model.meshConfig,
+                                                     acceptHTTP10: proxy.acceptsHTTP10)]
     }
 
     /// `inbound|P||`: STATIC to the app's own address (127.11.x.y:P in local mode); HTTP/2 to the app for a grpc or

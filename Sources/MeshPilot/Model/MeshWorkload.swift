@@ -12,6 +12,9 @@ public struct MeshWorkload: Sendable {
     /// Container ports by name (for Service `targetPort` names).
     public var namedPorts: [String: Int]
     public var locality: Locality
+    /// The proxy's node metadata `HTTP10` is "1" (the istio-proxy container's `ISTIO_META_HTTP10`, as the injector
+    /// writes it from the mesh's `proxyMetadata`): its HTTP listeners take HTTP/1.0 requests instead of answering 426.
+    public var acceptsHTTP10 = false
 
     /// `security.istio.io/tlsMode`: `istio` for pods with a sidecar (the injector sets the label), else `disabled`.
     public var tlsMode: String { labels["security.istio.io/tlsMode"] ?? (hasSidecar ? "istio" : "disabled") }
@@ -61,10 +64,13 @@ public struct MeshWorkload: Sendable {
         let labels = pod.labelMap
         var locality = pod.value(atPath: "spec.nodeName")?.string.flatMap { nodes[$0] } ?? Locality()
         if let label = labels["istio-locality"] { locality = Locality(label: label) }
-        return MeshWorkload(name: name, namespace: pod.value(atPath: "metadata.namespace")?.string ?? "default",
-                            ip: pod.value(atPath: "status.podIP")?.string ?? "", labels: labels,
-                            serviceAccount: pod.value(atPath: "spec.serviceAccountName")?.string ?? "default",
-                            hasSidecar: containers.contains(where: isSidecar), namedPorts: ports, locality: locality)
+        var workload = MeshWorkload(name: name, namespace: pod.value(atPath: "metadata.namespace")?.string ?? "default",
+                                    ip: pod.value(atPath: "status.podIP")?.string ?? "", labels: labels,
+                                    serviceAccount: pod.value(atPath: "spec.serviceAccountName")?.string ?? "default",
+                                    hasSidecar: containers.contains(where: isSidecar), namedPorts: ports, locality: locality)
+        let proxyEnvironment = containers.first { $0["name"]?.string == "istio-proxy" }?["env"]?.array ?? []
+        workload.acceptsHTTP10 = proxyEnvironment.contains { $0["name"]?.string == "ISTIO_META_HTTP10" && $0["value"]?.string == "1" }
+        return workload
     }
 }
 

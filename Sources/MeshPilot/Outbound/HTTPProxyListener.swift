@@ -27,7 +27,9 @@ struct HTTPProxyListener {
             routes: ("rds", J.object(["config_source": J.configSource, "route_config_name": .string(Self.routeName)])),
             httpFilters: [NetworkFilters.fault, NetworkFilters.cors, NetworkFilters.router], inbound: false, meshConfig: model.meshConfig)
         if var typed = manager["typed_config"] {
-            typed.set("http_protocol_options", J.object(["allow_absolute_url": .bool(true)]))
+            var options = J.object(["allow_absolute_url": .bool(true)])
+            if proxy.acceptsHTTP10 { options.set("accept_http_10", .bool(true)) }
+            typed.set("http_protocol_options", options)
             manager.set("typed_config", typed)
         }
         let listener = J.object([

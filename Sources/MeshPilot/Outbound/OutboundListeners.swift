@@ -59,7 +59,8 @@ struct OutboundListeners {
         let manager = NetworkFilters.httpConnectionManager(
             statPrefix: "outbound_\(name)",
             routes: ("rds", J.object(["config_source": J.configSource, "route_config_name": .string(String(port))])),
-            httpFilters: [NetworkFilters.fault, NetworkFilters.cors, NetworkFilters.router], inbound: false, meshConfig: model.meshConfig)
+            httpFilters: [NetworkFilters.fault, NetworkFilters.cors, NetworkFilters.router], inbound: false, meshConfig: model.meshConfig,
+            acceptHTTP10: proxy.acceptsHTTP10)
         return J.object([
             "name": .string(name), "address": J.socketAddress("0.0.0.0", port), "bind_to_port": .bool(false),
             "traffic_direction": .string("OUTBOUND"),

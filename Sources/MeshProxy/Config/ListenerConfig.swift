@@ -193,6 +193,11 @@ public struct HTTPConnectionManagerConfig: Sendable {
     /// `http_protocol_options.allow_absolute_url` (Envoy's default: true): absolute-form requests are taken, as a
     /// forward proxy takes them.
     public var allowAbsoluteURL = true
+    /// `http_protocol_options.accept_http_10` (Envoy's default: false): HTTP/1.0 requests are served, not answered
+    /// 426; Istio sets it for proxies whose metadata says `HTTP10: "1"`.
+    public var acceptHTTP10 = false
+    /// `http_protocol_options.default_host_for_http_10`: the Host an HTTP/1.0 request without one is routed by.
+    public var defaultHostForHTTP10: String?
     /// `upgrade_configs`: the `Upgrade` protocols (lowercased, e.g. `websocket`) that are passed through to the
     /// upstream; other upgrade requests are refused with 403 as Envoy refuses them.
     public var upgradeTypes: Set<String> = []
@@ -557,7 +562,10 @@ extension HTTPConnectionManagerConfig {
         var config = HTTPConnectionManagerConfig(statPrefix: prefix, serverName: serverName, routes: routes, httpFilters: filters, accessLogs: logs,
                                                  streamIdleTimeout: idle, requestTimeout: requestTimeout, upgradeTypes: Set(upgrades.compactMap { $0 }),
                                                  connectionIdleTimeout: connectionIdle, requestHeadersTimeout: headersTimeout)
-        if reader.json("http_protocol_options")?["allow_absolute_url"]?.bool == false { config.allowAbsoluteURL = false }
+        let protocolOptions = reader.json("http_protocol_options")
+        if protocolOptions?["allow_absolute_url"]?.bool == false { config.allowAbsoluteURL = false }
+        config.acceptHTTP10 = protocolOptions?["accept_http_10"]?.bool ?? false
+        config.defaultHostForHTTP10 = protocolOptions?["default_host_for_http_10"]?.string.flatMap { $0.isEmpty ? nil : $0 }
         config.codecType = codec
         config.http2MaxConcurrentStreams = maxStreams
         return config

@@ -9,27 +9,29 @@ public enum RouteSelection {
     public static func virtualHost(in config: RouteConfiguration, authority: String) -> VirtualHost? {
         let lowered = authority.utf8.contains(where: { ($0 >= 65 && $0 <= 90) || $0 >= 0x80 }) ? authority.lowercased() : authority
         let host = config.ignorePortInHostMatching ? withoutPort(lowered) : lowered
-        var bestSuffix: (length: Int, host: VirtualHost)?
-        var bestPrefix: (length: Int, host: VirtualHost)?
-        var fallback: VirtualHost?
-        for virtualHost in config.virtualHosts {
-            for domain in virtualHost.domains {
+        // Indexes, not copies: the one virtual host returned is the only copy made.
+        var bestSuffix: (length: Int, index: Int)?
+        var bestPrefix: (length: Int, index: Int)?
+        var fallback: Int?
+        // By index: iterating the array's elements would copy each virtual host (every array and string in it retained).
+        for index in config.virtualHosts.indices {
+            for domain in config.virtualHosts[index].domains {
                 // Lowercased only when it has to be: no copy (and no array of them) per request for the usual lowercase names.
                 let domain = domain.utf8.contains(where: { ($0 >= 65 && $0 <= 90) || $0 >= 0x80 }) ? domain.lowercased() : domain
                 if domain == "*" {
-                    if fallback == nil { fallback = virtualHost }
+                    if fallback == nil { fallback = index }
                 } else if domain.hasPrefix("*") {
                     let suffix = domain.dropFirst()
-                    if host.count > suffix.count, host.hasSuffix(suffix), suffix.count > (bestSuffix?.length ?? -1) { bestSuffix = (suffix.count, virtualHost) }
+                    if host.count > suffix.count, host.hasSuffix(suffix), suffix.count > (bestSuffix?.length ?? -1) { bestSuffix = (suffix.count, index) }
                 } else if domain.hasSuffix("*") {
                     let prefix = domain.dropLast()
-                    if host.count > prefix.count, host.hasPrefix(prefix), prefix.count > (bestPrefix?.length ?? -1) { bestPrefix = (prefix.count, virtualHost) }
+                    if host.count > prefix.count, host.hasPrefix(prefix), prefix.count > (bestPrefix?.length ?? -1) { bestPrefix = (prefix.count, index) }
                 } else if domain == host {
-                    return virtualHost
+                    return config.virtualHosts[index]
                 }
             }
         }
-        return bestSuffix?.host ?? bestPrefix?.host ?? fallback
+        return (bestSuffix?.index ?? bestPrefix?.index ?? fallback).map { config.virtualHosts[$0] }
     }
 
     /// `host:port` -> `host` (`[::1]:80` -> `[::1]`); an authority without a port is returned as it is.
@@ -48,7 +50,8 @@ public enum RouteSelection {
 
     /// Path and query of a request target (`/a?b=1` -> `/a`, `b=1`).
     public static func splitTarget(_ target: String) -> (path: String, query: String?) {
-        guard let mark = target.firstIndex(of: "?") else { return (target, nil) }
+        // No `?` byte means no `?` character: the usual target is answered without walking its characters.
+        guard target.utf8.contains(UInt8(ascii: "?")), let mark = target.firstIndex(of: "?") else { return (target, nil) }
         return (String(target[..<mark]), String(target[target.index(after: mark)...]))
     }
 

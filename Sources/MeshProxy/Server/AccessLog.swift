@@ -124,7 +124,7 @@ public enum ResponseFlag: String, Sendable, CaseIterable, Comparable {
     case upstreamRemoteReset = "UR", upstreamConnectionFailure = "UF", upstreamConnectionTermination = "UC"
     case upstreamOverflow = "UO", noRouteFound = "NR", delayInjected = "DI", faultInjected = "FI", rateLimited = "RL"
     case upstreamRetryLimitExceeded = "URX", noClusterFound = "NC", downstreamConnectionTermination = "DC"
-    case streamIdleTimeout = "SI", dropOverload = "DO", unconditionalDropOverload = "UDO"
+    case streamIdleTimeout = "SI", dropOverload = "DO", unconditionalDropOverload = "UDO", downstreamProtocolError = "DPE"
 
     private static let order: [ResponseFlag] = allCases
     public static func < (a: ResponseFlag, b: ResponseFlag) -> Bool {

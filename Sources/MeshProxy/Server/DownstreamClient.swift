@@ -13,6 +13,10 @@ protocol DownstreamClient: AnyObject {
     var routeTimeoutFired: () -> Void { get }
     var streamIdleFired: () -> Void { get }
     var maxDurationFired: () -> Void { get }
+    /// Starts the current stream's `kind` timer (its callback above runs at the end), in place of one running.
+    func startTimer(_ kind: StreamTimer, after seconds: Double)
+    /// Stops the current stream's `kind` timer.
+    func stopTimer(_ kind: StreamTimer)
     /// Queues the answer's head; `chunked` (HTTP/1.1): the body goes in chunks.
     func writeResponseHead(status: Int, headers: [(name: String, value: String)], chunked: Bool)
     func writeResponseBody(_ part: ByteBuffer)

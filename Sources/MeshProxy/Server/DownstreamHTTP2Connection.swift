@@ -326,6 +326,27 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.proxy?.routeTimeoutFired() }
     private(set) lazy var streamIdleFired: () -> Void = { [weak self] in self?.proxy?.streamIdleFired() }
     private(set) lazy var maxDurationFired: () -> Void = { [weak self] in self?.proxy?.maxDurationFired() }
+    private var routeTimer: EventLoop.TimerID?
+    private var streamIdleTimer: EventLoop.TimerID?
+
+    func startTimer(_ kind: StreamTimer, after seconds: Double) {
+        stopTimer(kind)
+        switch kind {
+        case .route: routeTimer = connection.tcp.loop.schedule(after: seconds, routeTimeoutFired)
+        case .streamIdle: streamIdleTimer = connection.tcp.loop.schedule(after: seconds, streamIdleFired)
+        }
+    }
+
+    func stopTimer(_ kind: StreamTimer) {
+        switch kind {
+        case .route:
+            if let routeTimer { connection.tcp.loop.cancel(routeTimer) }
+            routeTimer = nil
+        case .streamIdle:
+            if let streamIdleTimer { connection.tcp.loop.cancel(streamIdleTimer) }
+            streamIdleTimer = nil
+        }
+    }
 
     /// The answer's end went out (its last DATA, trailers, or a local reply).
     private var answered = false

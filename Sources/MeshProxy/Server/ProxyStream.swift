@@ -11,7 +11,8 @@ final class ProxyStream {
     private unowned let downstream: any DownstreamClient
     private let manager: HTTPConnectionManagerConfig
     private var request: HTTPRequest
-    private let configuration: ProxyConfiguration
+    /// The connection manager's routes when the request came (a copy of the whole configuration per stream cost more).
+    private let routeConfiguration: RouteConfiguration?
     private var log = AccessLogEntry()
     private let startedAt = MonotonicClock.now()
     private var serverName: String { manager.serverName ?? "envoy" }
@@ -32,12 +33,13 @@ final class ProxyStream {
     private var holdsRequest = false
     private var holdsRetry = false
     private var attemptSentAt = 0.0
-    private var globalTimer: EventLoop.TimerID?
+    /// The route timeout runs (`downstream.startTimer(.route, ...)`).
+    private var routeTimerRunning = false
     private var attemptTimer: EventLoop.TimerID?
     private var backoffTimer: EventLoop.TimerID?
     /// The route's `idle_timeout`, else the connection manager's `stream_idle_timeout`: restarted by every part
     /// of the answer.
-    private var streamIdleTimer: EventLoop.TimerID?
+    private var streamIdleTimerRunning = false
     /// The route's `max_stream_duration`, or the request's `grpc-timeout` under it.
     private var durationTimer: EventLoop.TimerID?
     private var streamIdleDeadline = 0.0
@@ -51,10 +53,8 @@ final class ProxyStream {
     private var extraResponseHeaders: [(name: String, value: String)] = []
     private var extraRequestHeaders: [HeaderValueOption] = []
     /// The `weighted_clusters` entry the route picked, whose header changes apply after the route's.
-    private var weightedCluster: WeightedCluster? {
-        guard case .weighted(let clusters)? = action?.target, let name = log.upstreamCluster else { return nil }
-        return clusters.first { $0.name == name }
-    }
+    /// Set once the route's cluster is picked (looking it up on each use copied the route's whole action).
+    private var weightedCluster: WeightedCluster?
     /// The `Upgrade` protocol the client asks for (`Connection: upgrade`), e.g. `websocket`.
     private let upgrade: String?
     /// Set once the upstream said 101: bytes now go both ways until a side closes.
@@ -82,7 +82,8 @@ final class ProxyStream {
         self.manager = manager
         self.managerStats = managerStats
         self.request = request
-        configuration = runtime.store.current
+        let configuration = runtime.store.current
+        routeConfiguration = configuration.routes(for: manager)
         let givenID = request.header("x-request-id")
         requestID = givenID ?? loopContext.requestIDs.make()
         log.requestHeaders = request.headers
@@ -91,10 +92,11 @@ final class ProxyStream {
         log.authority = request.header("host")
         log.protocolName = request.version == 20 ? "HTTP/2" : request.version == 10 ? "HTTP/1.0" : "HTTP/1.1"
         log.bytesReceived = request.body.count
-        log.downstreamLocalAddress = downstream.info.localAddress
-        log.downstreamRemoteAddress = downstream.info.remoteAddress
-        log.requestedServerName = downstream.info.tls?.serverName
-        log.downstreamPeerURISAN = downstream.info.tls?.peerURISANs.first
+        let info = downstream.info  // a copy per read through the protocol: one here
+        log.downstreamLocalAddress = info.localAddress
+        log.downstreamRemoteAddress = info.remoteAddress
+        log.requestedServerName = info.tls?.serverName
+        log.downstreamPeerURISAN = info.tls?.peerURISANs.first
         // The access log reads the made-up id beside the request's headers (appending it would copy them).
         if givenID == nil { log.madeRequestID = requestID }
         upgrade = UpgradeTunnel.requestedProtocol(request)
@@ -108,7 +110,7 @@ final class ProxyStream {
     func begin() {
         managerStats.requestsTotal.increment()
         managerStats.requestsActive.adjust(by: 1)
-        let host = configuration.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
+        let host = routeConfiguration.flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
         let route = host.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
         // Envoy refuses an upgrade its connection manager does not list before the filters run, with the route known.
         if let upgrade, !manager.upgradeTypes.contains(upgrade.lowercased()) {
@@ -127,26 +129,31 @@ final class ProxyStream {
             request.headers.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
             log.requestHeaders.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
         }
-        guard let host, let route else {
+        // Not unwrapped into new bindings: each would be one more copy of a whole route or virtual host (every
+        // array and string in it retained); they are read in place, then moved into the stream.
+        guard host != nil, let routeAction = route?.action else {
             runtime.stats.increment(statPrefix + "no_route")
             return reply(.noRoute)
         }
-        virtualHost = host
-        self.route = route
-        log.routeName = route.name
-        switch route.action {
+        log.routeName = route?.name
+        let hostRetryPolicy = host?.retryPolicy
+        virtualHost = consume host
+        self.route = consume route
+        switch routeAction {
         case .directResponse(let status, let body):
             runtime.stats.increment(statPrefix + "rq_direct_response")
             return reply(LocalReply(status: status, body: body ?? "", flags: [], details: "direct_response"))
         case .redirect(let redirect):
+            guard let route = self.route else { return }
             let location = RequestRewrite.location(redirect, route: route, authority: request.header("host") ?? "", target: request.target)
             return reply(LocalReply(status: redirect.status, body: "", flags: [], details: "direct_response", extraHeaders: [("location", location)]))
         case .forward(let action):
-            self.action = action
-            if let limit = action.streamDuration.limit(grpcTimeout: request.header("grpc-timeout")) {
-                durationTimer = loop.schedule(after: limit, downstream.maxDurationFired)
-            }
+            let durationLimit = action.streamDuration.limit(grpcTimeout: request.header("grpc-timeout"))
             let name = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) }
+            if case .weighted(let clusters) = action.target { weightedCluster = clusters.first { $0.name == name } }
+            let retryPolicy = action.retryPolicy ?? hostRetryPolicy
+            self.action = consume action
+            if let durationLimit { durationTimer = loop.schedule(after: durationLimit, downstream.maxDurationFired) }
             log.upstreamCluster = name
             guard let cluster = runtime.clusters[name] else {
                 runtime.stats.increment(statPrefix + "no_cluster")
@@ -155,7 +162,7 @@ final class ProxyStream {
             if let drop = cluster.dropOverloadReply() { return reply(drop) }
             self.cluster = cluster
             pool = loopContext.pool(for: cluster)
-            retry = RetryState(policy: action.retryPolicy ?? host.retryPolicy)
+            retry = RetryState(policy: retryPolicy)
             applyFaults()
         }
     }
@@ -201,11 +208,12 @@ final class ProxyStream {
     private func startRouter() {
         guard let action else { return }
         if action.timeout > 0 {
-            globalTimer = loop.schedule(after: action.timeout, downstream.routeTimeoutFired)
+            downstream.startTimer(.route, after: action.timeout)
+            routeTimerRunning = true
         }
         touchStreamIdle()
-        if !action.mirrorPolicies.isEmpty, let route {
-            RequestMirror.start(action.mirrorPolicies, head: upstreamHead(route: route, action: action), body: request.body,
+        if !action.mirrorPolicies.isEmpty, route != nil {
+            RequestMirror.start(action.mirrorPolicies, head: upstreamHead(), body: request.body,
                                 timeout: action.timeout, runtime: runtime, loopContext: loopContext)
         }
         startAttempt()
@@ -261,7 +269,8 @@ final class ProxyStream {
     }
 
     private func send(on connection: any UpstreamExchange) {
-        guard let cluster, let pool, let action, let route else { return }
+        // The route and its action are read in place below: binding them here would copy both whole structs.
+        guard let cluster, let pool, action != nil, route != nil else { return }
         if manager.accessLogs.contains(where: { $0.usesUpstreamLocalAddress }) { log.upstreamLocalAddress = connection.localAddress }
         guard cluster.open(.request) else {
             connection.endAttempt(reuse: true, pool: pool)
@@ -279,10 +288,10 @@ final class ProxyStream {
         connection.onPart = { [self] result in upstreamPart(result) }
         attemptSentAt = MonotonicClock.now()
         if bodyComplete {
-            connection.send(upstreamHead(route: route, action: action), body: request.body)
+            connection.send(upstreamHead(), body: request.body)
         } else if connection.streamsRequestBodies {
             streamingAttempt = true
-            connection.sendHead(upstreamHead(route: route, action: action), bodySoFar: request.body)
+            connection.sendHead(upstreamHead(), bodySoFar: request.body)
         } else {
             attemptWaitsForBody = true
         }
@@ -292,7 +301,8 @@ final class ProxyStream {
     }
 
     /// The request as the upstream gets it: hop-by-hop headers dropped, rewrites and the router's headers applied.
-    private func upstreamHead(route: Route, action: ForwardAction) -> HTTPRequestHead {
+    /// The route, its action and the virtual host are read field by field (passing them whole copies each struct).
+    private func upstreamHead() -> HTTPRequestHead {
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(request.headers.count + 6)
         for header in request.headers where !HeaderName.equals(header.name, "x-request-id") {
@@ -300,15 +310,19 @@ final class ProxyStream {
             // `te: trailers` goes on, as Envoy keeps it (gRPC needs it); other TE values are dropped.
             if HeaderName.equals(header.name, "te") && header.value.lowercased().contains("trailers") { headers.append(("te", "trailers")) }
         }
-        if let rewrite = action.hostRewrite, let index = headers.firstIndex(where: { HeaderName.equals($0.name, "host") }) { headers[index].value = rewrite }
+        if let rewrite = action?.hostRewrite, let index = headers.firstIndex(where: { HeaderName.equals($0.name, "host") }) { headers[index].value = rewrite }
         headers.append(("x-forwarded-proto", "http"))
         headers.append(("x-request-id", requestID))
-        if action.timeout > 0 { headers.append(("x-envoy-expected-rq-timeout-ms", String(Int(action.timeout * 1000)))) }
+        let timeout = action?.timeout ?? 0
+        if timeout > 0 { headers.append(("x-envoy-expected-rq-timeout-ms", String(Int(timeout * 1000)))) }
         if virtualHost?.includeRequestAttemptCount == true { headers.append(("x-envoy-attempt-count", String(max(attempts, 1)))) }
-        let target = RequestRewrite.target(request.target, route: route, action: action)
+        var target = request.target
+        if action?.prefixRewrite != nil || action?.regexRewrite?.substitution != nil, let route, let action {
+            target = RequestRewrite.target(request.target, route: route, action: action)
+        }
         if target != request.target { headers.append(("x-envoy-original-path", request.target)) }
-        if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.requestAdd, remove: virtualHost.headers.requestRemove, to: &headers) }
-        RequestRewrite.apply(add: route.headers.requestAdd, remove: route.headers.requestRemove, to: &headers)
+        RequestRewrite.apply(add: virtualHost?.headers.requestAdd ?? [], remove: virtualHost?.headers.requestRemove ?? [], to: &headers)
+        RequestRewrite.apply(add: route?.headers.requestAdd ?? [], remove: route?.headers.requestRemove ?? [], to: &headers)
         if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.requestAdd, remove: picked.headers.requestRemove, to: &headers) }
         RequestRewrite.apply(add: extraRequestHeaders, remove: [], to: &headers)
         if let upgrade { headers += [("connection", "upgrade"), ("upgrade", upgrade)] }
@@ -363,7 +377,8 @@ final class ProxyStream {
         cluster.requestStats.requestTime.observe((MonotonicClock.now() - attemptSentAt) * 1000)
         cluster.record(.status(head.status), host: host, now: MonotonicClock.now())
         cluster.requestStats.countResponse(head.status)
-        let outcome = RetryState.Outcome.response(status: head.status, grpcStatus: head.header("grpc-status").flatMap(Int.init))
+        // Without a retry policy nothing is retried, so the grpc-status header is not looked for.
+        let outcome = RetryState.Outcome.response(status: head.status, grpcStatus: retry.policy == nil ? nil : head.header("grpc-status").flatMap(Int.init))
         switch retry.decide(outcome) {
         case .retry:
             if cluster.open(.retry) {
@@ -395,8 +410,8 @@ final class ProxyStream {
             headers.insert(("server", serverName), at: 0)
         }
         headers.append(("x-envoy-upstream-service-time", String(serviceTime)))
-        if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.responseAdd, remove: virtualHost.headers.responseRemove, to: &headers) }
-        if let route { RequestRewrite.apply(add: route.headers.responseAdd, remove: route.headers.responseRemove, to: &headers) }
+        RequestRewrite.apply(add: virtualHost?.headers.responseAdd ?? [], remove: virtualHost?.headers.responseRemove ?? [], to: &headers)
+        RequestRewrite.apply(add: route?.headers.responseAdd ?? [], remove: route?.headers.responseRemove ?? [], to: &headers)
         if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.responseAdd, remove: picked.headers.responseRemove, to: &headers) }
         headers += extraResponseHeaders
         var chunked = false
@@ -419,8 +434,9 @@ final class ProxyStream {
     /// After a 101: the route timeout stops (the request has no end) and bytes go both ways as they come. A FIN from
     /// either side ends the tunnel as Envoy's does: the other side gets what was already sent, then the close.
     private func startTunnel(to connection: UpstreamConnection, client: DownstreamHTTPConnection) {
-        for timer in [globalTimer, streamIdleTimer].compactMap({ $0 }) { loop.cancel(timer) }
-        (globalTimer, streamIdleTimer) = (nil, nil)
+        if routeTimerRunning { downstream.stopTimer(.route) }
+        if streamIdleTimerRunning { downstream.stopTimer(.streamIdle) }
+        (routeTimerRunning, streamIdleTimerRunning) = (false, false)
         connection.switchProtocols(raw: { [weak self] bytes in
             guard let self else { return }
             log.bytesSent += bytes.readableBytes
@@ -520,15 +536,19 @@ final class ProxyStream {
         let limit = action?.idleTimeout ?? manager.streamIdleTimeout
         guard limit > 0, !done, !tunneling else { return }
         streamIdleDeadline = MonotonicClock.now() + limit
-        if streamIdleTimer == nil { streamIdleTimer = loop.schedule(after: limit, downstream.streamIdleFired) }
+        if !streamIdleTimerRunning {
+            downstream.startTimer(.streamIdle, after: limit)
+            streamIdleTimerRunning = true
+        }
     }
 
     /// The idle timer fired (through the connection's callback): a timeout, unless activity moved the deadline.
     func streamIdleFired() {
-        streamIdleTimer = nil
+        streamIdleTimerRunning = false
         let left = streamIdleDeadline - MonotonicClock.now()
         if left > 0, !done, !tunneling {
-            streamIdleTimer = loop.schedule(after: left, downstream.streamIdleFired)
+            downstream.startTimer(.streamIdle, after: left)
+            streamIdleTimerRunning = true
             return
         }
         streamIdleTimeout()
@@ -537,7 +557,7 @@ final class ProxyStream {
     /// Nothing from the upstream for the idle timeout: before the answer began 408 (the connection manager's) or
     /// 504 (the route's), as Envoy answers; a reset after.
     private func streamIdleTimeout() {
-        streamIdleTimer = nil
+        streamIdleTimerRunning = false
         guard !done else { return }
         runtime.stats.increment(statPrefix + "downstream_rq_idle_timeout")
         releaseAttempt(reuse: false)
@@ -551,7 +571,7 @@ final class ProxyStream {
 
     /// The route timeout fired (through the connection's callback).
     func routeTimeoutFired() {
-        globalTimer = nil
+        routeTimerRunning = false
         guard !done, let cluster else { return }
         runtime.stats.increment(cluster.statPrefix + "upstream_rq_timeout")
         if let host, connection != nil, !responseStarted {
@@ -605,9 +625,9 @@ final class ProxyStream {
         }
         if streamingAttempt, let connection {
             connection.sendBody(part, end: end)
-        } else if attemptWaitsForBody, end, let connection, let route, let action {
+        } else if attemptWaitsForBody, end, let connection, route != nil, action != nil {
             attemptWaitsForBody = false
-            connection.send(upstreamHead(route: route, action: action), body: request.body)
+            connection.send(upstreamHead(), body: request.body)
         }
     }
 
@@ -702,10 +722,10 @@ final class ProxyStream {
     private func finish(keepAlive: Bool) {
         guard !done else { return }
         done = true
-        if let globalTimer { loop.cancel(globalTimer) }
+        if routeTimerRunning { downstream.stopTimer(.route); routeTimerRunning = false }
         if let attemptTimer { loop.cancel(attemptTimer) }
         if let backoffTimer { loop.cancel(backoffTimer) }
-        if let streamIdleTimer { loop.cancel(streamIdleTimer) }
+        if streamIdleTimerRunning { downstream.stopTimer(.streamIdle); streamIdleTimerRunning = false }
         if let durationTimer { loop.cancel(durationTimer) }
         // An attempt still held (none is, on every path today) must not keep the stream through its callback.
         if connection != nil { releaseAttempt(reuse: false) }

@@ -23,23 +23,35 @@ struct RequestIDGenerator {
 
     private func rotate(_ value: UInt64, _ count: UInt64) -> UInt64 { (value << count) | (value >> (64 - count)) }
 
-    /// `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
+    /// `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`: each group's digits written in a run, with no check for a dash's
+    /// place per digit (1.1k instructions a request before, 0.6k now with the string's allocation, in callgrind).
     mutating func make() -> String {
         var high = next(), low = next()
         high = (high & ~0xF000) | 0x4000                       // version 4
         low = (low & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
         return String(unsafeUninitializedCapacity: 36) { out in
-            let digits: StaticString = "0123456789abcdef"
             var position = 0
-            func put(_ value: UInt64, nibbles: Int) {
-                for index in stride(from: nibbles - 1, through: 0, by: -1) {
-                    out[position] = digits.utf8Start[Int((value >> (UInt64(index) * 4)) & 0xF)]
+            /// `count` hex digits of `value` from its `first` (0: the most significant of 16).
+            func put(_ value: UInt64, first: Int, count: Int) {
+                for index in first..<(first + count) {
+                    let nibble = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0xF
+                    out[position] = nibble < 10 ? nibble + 48 : nibble + 87
                     position += 1
-                    if position == 8 || position == 13 || position == 18 || position == 23 { out[position] = UInt8(ascii: "-"); position += 1 }
                 }
             }
-            put(high, nibbles: 16)
-            put(low, nibbles: 16)
+            func dash() {
+                out[position] = UInt8(ascii: "-")
+                position += 1
+            }
+            put(high, first: 0, count: 8)
+            dash()
+            put(high, first: 8, count: 4)
+            dash()
+            put(high, first: 12, count: 4)
+            dash()
+            put(low, first: 0, count: 4)
+            dash()
+            put(low, first: 4, count: 12)
             return 36
         }
     }

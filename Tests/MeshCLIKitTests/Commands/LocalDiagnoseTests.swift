@@ -4,11 +4,11 @@ import Manifests
 import MeshTestSupport
 import XCTest
 
-/// Issue 18's ground truth on the local mesh: each of `x diagnose`'s 16 causes planted with plain Kubernetes and
+/// Issue 18's ground truth on the local mesh: each of `x diagnose`'s 17 causes planted with plain Kubernetes and
 /// Istio YAML and the echo app's settings, a failing `meshctl local curl --from`, then `meshctl x diagnose` of the
 /// caller, whose first cause must be the planted one, with evidence. One local mode serves every scenario: the
 /// workloads start once, each scenario has its own Service (so `--to` keeps its requests apart from the others')
-/// and removes the Istio objects it applied. Each class prints `local diagnose (meshctl sidecars): N/16 causes named`.
+/// and removes the Istio objects it applied. Each class prints `local diagnose (meshctl sidecars): N/17 causes named`.
 class LocalDiagnoseScenarios: XCTestCase {
     nonisolated(unsafe) static var meshes: [ObjectIdentifier: DiagnoseMesh] = [:]
     nonisolated(unsafe) static var skipReasons: [ObjectIdentifier: String] = [:]
@@ -21,7 +21,7 @@ class LocalDiagnoseScenarios: XCTestCase {
     class var causes: [String] { [] }
     static let allCauses = ["mtls-mismatch", "protocol-mismatch", "no-endpoints", "app-not-listening", "target-port-mismatch", "no-sidecar",
                             "upstream-connection-closed", "circuit-breaker", "outlier-ejected", "missing-subset", "no-route", "route-timeout",
-                            "fault-injected", "authz-denied", "egress-blocked", "rate-limited"]
+                            "fault-injected", "authz-denied", "egress-blocked", "rate-limited", "http10-refused"]
     class func unavailable() -> String? { nil }
 
     override class func tearDown() {
@@ -67,7 +67,7 @@ class LocalDiagnoseScenarios: XCTestCase {
     /// `status` with `body` in the answer, then diagnoses the client's requests to `url` and expects `cause` first,
     /// with evidence. `removing` lists the applied objects (`kind/name`, in namespace diag) to delete afterwards.
     @discardableResult
-    func plant(_ cause: String, _ yaml: String? = nil, removing: [String] = [], url: String, status: Int, body: String,
+    func plant(_ cause: String, _ yaml: String? = nil, removing: [String] = [], url: String, status: Int, body: String, http10: Bool = false,
                before: ((DiagnoseMesh) throws -> Void)? = nil, timeout: Double = 60, printingText: Bool = false) throws -> [String] {
         let mesh: DiagnoseMesh
         do { mesh = try running() } catch let skip as XCTSkip {
@@ -79,7 +79,7 @@ class LocalDiagnoseScenarios: XCTestCase {
         var answer = (status: 0, body: "", stderr: "")
         let failed = try mesh.eventually(timeout: timeout) {
             try before?(mesh)
-            answer = try mesh.curl(url)
+            answer = try mesh.curl(url, http10: http10)
             return answer.status == status && (body.isEmpty || answer.body.contains(body))
         }
         guard failed else {
@@ -337,6 +337,11 @@ class LocalDiagnoseScenarios: XCTestCase {
 
             """, removing: ["envoyfilter/limited-ratelimit"], url: "http://limited/", status: 429, body: "local_rate_limited")
     }
+
+    /// The client's app speaks HTTP/1.0 (`local curl -0`): its own sidecar answers 426, as Istio's do without HTTP10.
+    func checkHTTP10Refused() throws {
+        try plant("http10-refused", url: "http://good/old-client", status: 426, body: "Upgrade Required", http10: true)
+    }
 }
 
 /// Every cause with meshctl's proxy in the sidecars.
@@ -360,6 +365,7 @@ final class LocalDiagnoseTests: LocalDiagnoseScenarios {
     func testAuthzDenied() throws { try checkAuthzDenied() }
     func testEgressBlocked() throws { try checkEgressBlocked() }
     func testRateLimited() throws { try checkRateLimited() }
+    func testHTTP10Refused() throws { try checkHTTP10Refused() }
 }
 
 /// The same scenarios with real Envoy in the sidecars (`local up --proxy envoy`). Opt-in with
@@ -392,6 +398,7 @@ final class LocalDiagnoseEnvoyTests: LocalDiagnoseScenarios {
     func testAuthzDenied() throws { try checkAuthzDenied() }
     func testEgressBlocked() throws { try checkEgressBlocked() }
     func testRateLimited() throws { try checkRateLimited() }
+    func testHTTP10Refused() throws { try checkHTTP10Refused() }
 }
 
 /// A local control plane with the diagnose scenarios' workloads: namespace `diag` (injection on) with a client and
@@ -531,8 +538,9 @@ final class DiagnoseMesh: @unchecked Sendable {
     }
 
     /// `meshctl local curl --from deploy/client -n diag -v URL`: the status (0: no answer), body and the head.
-    func curl(_ url: String) throws -> (status: Int, body: String, stderr: String) {
-        let run = try home.meshctl(["local", "curl", "--state-dir", home.state, "-n", "diag", "--from", "deploy/client", "-m", "10", "-v", url])
+    func curl(_ url: String, http10: Bool = false) throws -> (status: Int, body: String, stderr: String) {
+        let run = try home.meshctl(["local", "curl", "--state-dir", home.state, "-n", "diag", "--from", "deploy/client", "-m", "10", "-v"]
+                                   + (http10 ? ["--http1.0"] : []) + [url])
         let statusLine = run.stderr.split(separator: "\n").first { $0.hasPrefix("< HTTP/") }
         let status = statusLine.flatMap { $0.split(separator: " ").dropFirst(2).first.flatMap { Int($0) } } ?? 0
         return (status, run.stdout, run.stderr)

@@ -61,6 +61,24 @@ class LocalMeshScenarios: XCTestCase {
         let bootstrap = try mesh.meshctl(["proxy-config", "bootstrap", "-n", "mesh", client, "-o", "json"])
         XCTAssertEqual(bootstrap.status, 0, bootstrap.stderr)
         XCTAssertTrue(bootstrap.stdout.contains("sidecar~127.10.") && bootstrap.stdout.contains("\(client).mesh~mesh.svc.cluster.local"), bootstrap.stdout)
+        // With meshctl's proxy, the kubelet's `meshctl x sidecar` execs the lean meshctl-proxy built beside meshctl.
+        if type(of: self).proxy == "meshctl" {
+            let sidecars = Self.processes(environment: "POD_NAME=\(client)").filter { $0.arguments.contains("sidecar") }
+            XCTAssertEqual(sidecars.map { ($0.executable as NSString).lastPathComponent }, ["meshctl-proxy"], "\(sidecars)")
+        }
+    }
+
+    /// Live processes whose environment holds `entry`: their executable and arguments.
+    static func processes(environment entry: String) -> [(pid: Int32, executable: String, arguments: [String])] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { name -> (Int32, String, [String])? in
+            guard let pid = Int32(name),
+                  let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ"),
+                  environ.split(separator: 0).contains(where: { String(decoding: $0, as: UTF8.self) == entry }),
+                  let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe"),
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+            return (pid, executable, cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) })
+        }
     }
 
     // MARK: Traffic with and without sidecars

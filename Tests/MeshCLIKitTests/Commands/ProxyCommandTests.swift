@@ -61,6 +61,60 @@ final class ProxyCommandTests: XCTestCase {
 
     /// Runs `meshctl proxy -c` on a direct_response listener, gets its 200, quits it; the file the process ran as.
     private func serveAndQuit(environment: [String: String]) throws -> String {
+        let (process, admin, listener) = try startHelloProxy(environment: environment)
+        defer { if process.isRunning { process.terminate() } }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.processIdentifier)/exe")) ?? ""
+        XCTAssertEqual(try Self.curl(["-s", "http://127.0.0.1:\(listener)/"]), "hello")
+        XCTAssertEqual(try Self.curl(["-s", "-X", "POST", "http://127.0.0.1:\(admin)/quitquitquit"]), "OK\n")
+        XCTAssertTrue(eventually { !process.isRunning })
+        XCTAssertEqual(process.terminationStatus, 0)
+        return URL(fileURLWithPath: executable).lastPathComponent
+    }
+
+    /// 10,000 clients that connect and say nothing: the proxy (its own process, as in use) holds them, still answers
+    /// a request among them, and once they close it holds no more descriptors than before them.
+    func testTenThousandIdleClientsAreHeldAndLetGo() throws {
+        // The test holds 10,000 sockets and the proxy (which inherits the limit) as many.
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < 10_200 {
+            limit.rlim_cur = min(limit.rlim_max, 20_000)
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        guard limit.rlim_cur >= 10_200 else {
+            throw XCTSkip("the descriptor limit is \(limit.rlim_cur) (hard \(limit.rlim_max)): 10,000 idle clients did not run")
+        }
+        let (process, admin, listener) = try startHelloProxy(environment: [:])
+        defer { if process.isRunning { process.terminate() } }
+        let pid = process.processIdentifier
+        func descriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1 }
+        XCTAssertEqual(try Self.curl(["-s", "http://127.0.0.1:\(listener)/"]), "hello")
+        let before = descriptors()
+        var clients: [Int32] = []
+        defer { for fd in clients { close(fd) } }
+        for _ in 0..<10_000 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { return XCTFail("the test ran out of descriptors after \(clients.count) clients: \(String(cString: strerror(errno)))") }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = in_port_t(UInt16(listener).bigEndian)
+            let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            clients.append(fd)
+            guard connected == 0 else { return XCTFail("client \(clients.count) could not connect: \(String(cString: strerror(errno)))") }
+        }
+        XCTAssertTrue(eventually(timeout: 30) { descriptors() >= before + 10_000 }, "the proxy holds \(descriptors()) descriptors, \(before) before the clients")
+        XCTAssertEqual(try Self.curl(["-s", "http://127.0.0.1:\(listener)/"]), "hello", "a request among 10,000 idle clients")
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        print("meshctl proxy with 10,000 idle clients: " + (status.split(separator: "\n").first { $0.hasPrefix("VmRSS") }.map(String.init) ?? "VmRSS unknown"))
+        for fd in clients { close(fd) }
+        clients = []
+        XCTAssertTrue(eventually(timeout: 30) { descriptors() <= before }, "the proxy holds \(descriptors()) descriptors after the clients left, \(before) before")
+        XCTAssertEqual(try Self.curl(["-s", "-X", "POST", "http://127.0.0.1:\(admin)/quitquitquit"]), "OK\n")
+    }
+
+    /// `meshctl proxy -c` on a direct_response listener answering "hello", ready: the process, admin and listener ports.
+    private func startHelloProxy(environment: [String: String]) throws -> (Process, admin: Int, listener: Int) {
         let admin = Self.freePort(), listener = Self.freePort()
         let path = try write("""
         admin: {address: {socket_address: {address: 127.0.0.1, port_value: \(admin)}}}
@@ -86,14 +140,8 @@ final class ProxyCommandTests: XCTestCase {
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key != "MESHCTL_PROXY_IN_PROCESS" }.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        defer { if process.isRunning { process.terminate() } }
         XCTAssertTrue(eventually { (try? Self.curl(["-s", "http://127.0.0.1:\(admin)/ready"])) == "LIVE\n" })
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.processIdentifier)/exe")) ?? ""
-        XCTAssertEqual(try Self.curl(["-s", "http://127.0.0.1:\(listener)/"]), "hello")
-        XCTAssertEqual(try Self.curl(["-s", "-X", "POST", "http://127.0.0.1:\(admin)/quitquitquit"]), "OK\n")
-        XCTAssertTrue(eventually { !process.isRunning })
-        XCTAssertEqual(process.terminationStatus, 0)
-        return URL(fileURLWithPath: executable).lastPathComponent
+        return (process, admin, listener)
     }
 
     static func curl(_ arguments: [String]) throws -> String {

@@ -16,6 +16,45 @@ final class ByteBufferTests: XCTestCase {
         XCTAssertEqual(buffer.firstIndex(of: UInt8(ascii: "w")), 2)
     }
 
+    func testStaticTextAndDecimalsAreWrittenAsTheirBytes() {
+        var buffer = ByteBuffer(capacity: 2)
+        buffer.writeStaticString("Content-Length: ")
+        buffer.writeDecimal(0)
+        buffer.writeStaticString(" ")
+        buffer.writeDecimal(1234567890)
+        buffer.writeStaticString(" ")
+        buffer.writeDecimal(-42)
+        buffer.writeStaticString(" ")
+        buffer.writeDecimal(Int.max)
+        buffer.writeStaticString(" ")
+        buffer.writeDecimal(Int.min)
+        XCTAssertEqual(String(decoding: buffer.readableArray, as: UTF8.self),
+                       "Content-Length: 0 1234567890 -42 \(Int.max) \(Int.min)", "grows as needed, digits as String(Int) writes them")
+        var one = ByteBuffer()
+        one.writeStaticString("x")
+        XCTAssertEqual(one.readableArray, [UInt8(ascii: "x")], "a one-character literal")
+    }
+
+    func testACursorWritesIntoRoomReservedOnce() {
+        var buffer = ByteBuffer(string: "ab")
+        buffer.moveReaderIndex(forwardBy: 1)
+        let shared = buffer
+        var written = -1
+        buffer.write(reserving: 64) { cursor in
+            cursor.write("static ")
+            cursor.write(String(repeating: "n", count: 20) + " ")
+            cursor.write("small ")
+            cursor.write([UInt8(ascii: "["), UInt8(ascii: "]")])
+            cursor.writeDecimal(-7)
+            written = cursor.written
+        }
+        XCTAssertEqual(written, 7 + 21 + 6 + 2 + 2)
+        XCTAssertEqual(String(decoding: buffer.readableArray, as: UTF8.self), "bstatic nnnnnnnnnnnnnnnnnnnn small []-7")
+        XCTAssertEqual(shared.readableArray, [UInt8(ascii: "b")], "a copy sharing the storage keeps its bytes (the room was made in a copy)")
+        buffer.write(reserving: 0) { _ in }
+        XCTAssertEqual(buffer.readableBytes, 1 + written, "nothing written, nothing added")
+    }
+
     func testSlicesShareStorageAndCopyOnlyWhenWritten() {
         var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\n")
         let method = buffer.readSlice(length: 3)!

@@ -7,6 +7,25 @@ final class OutboundTests: XCTestCase {
         Pilot(authority: nil).resources(for: PilotFixtures.productpage, in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: extra, meshConfig: meshConfig))
     }
 
+    /// `ISTIO_META_HTTP10: "1"` on the istio-proxy container (the proxy's HTTP10 metadata): every HTTP connection
+    /// manager of that proxy takes HTTP/1.0 (`accept_http_10`), as istiod builds them; other proxies answer it 426.
+    func testHTTP10MetadataAcceptsHTTP10OnEveryHTTPListener() throws {
+        func managers(_ out: ProxyResources) -> [JSONValue] {
+            out.listeners.flatMap { ($0["filter_chains"]?.array ?? []).compactMap { $0[path: "filters", 0, "typed_config"] } }
+                .filter { $0["stat_prefix"]?.string?.hasPrefix("inbound_0.0.0.0") == true || $0["stat_prefix"]?.string?.hasPrefix("outbound_0.0.0.0") == true }
+        }
+        let plain = managers(try productpage())
+        XCTAssertGreaterThanOrEqual(plain.count, 2)
+        XCTAssertTrue(plain.allSatisfy { $0["http_protocol_options"] == nil })
+        let text = try String(contentsOf: PilotFixtures.testsFolder.appendingPathComponent("Fixtures/bookinfo.yaml"), encoding: .utf8)
+        let withHTTP10 = text.replacingOccurrences(of: "  - name: istio-proxy\n    image: meshctl/proxy\nstatus:\n  podIP: 127.10.0.2",
+                                                   with: "  - name: istio-proxy\n    image: meshctl/proxy\n    env: [{name: ISTIO_META_HTTP10, value: \"1\"}]\nstatus:\n  podIP: 127.10.0.2")
+        XCTAssertNotEqual(withHTTP10, text)
+        let accepting = managers(Pilot(authority: nil).resources(for: PilotFixtures.productpage, in: try PilotFixtures.snapshot(yaml: withHTTP10)))
+        XCTAssertEqual(accepting.count, plain.count)
+        XCTAssertTrue(accepting.allSatisfy { $0["http_protocol_options"] == .object([("accept_http_10", .bool(true))]) }, "\(accepting)")
+    }
+
     func testClustersHaveIstioNamesAndDefaults() throws {
         let out = try productpage()
         XCTAssertEqual(out.clusters.names, [

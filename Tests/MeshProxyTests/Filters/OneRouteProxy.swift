@@ -56,6 +56,7 @@ enum OneRouteProxy {
 
             """ + clusterLines
         try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
         return (try ProxyConfiguration.load(file: path), port)
     }
 }

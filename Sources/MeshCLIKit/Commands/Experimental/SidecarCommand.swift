@@ -51,25 +51,18 @@ struct SidecarCommand: MeshCommand {
             sidecar = try LocalSidecar(settings: settings, proxy: proxy) { line in output.write(line.hasSuffix("\n") ? String(line.dropLast()) : line) }
             // A real Envoy that ends ends the sidecar, so the kubelet restarts the container.
             try sidecar.start { status in
-                output.write("\(Self.timestamp()) error sidecar: envoy exited with status \(status)")
+                output.write("\(LocalSidecar.timestamp()) error sidecar: envoy exited with status \(status)")
                 kill(getpid(), SIGTERM)
             }
         } catch let error as LocalSidecar.StartError {
             throw CommandFailure("sidecar: \(error.description)")
         }
         StartupPages.releaseSoon()
-        output.write("\(Self.timestamp()) info sidecar: \(settings.nodeID) started (\(proxy == .meshctl ? "meshctl proxy" : "envoy")), "
-                     + "admin \(settings.podIP):\(SidecarSettings.adminPort), pilot \(settings.pilot), bootstrap \(sidecar.bootstrapFile)")
+        output.write(sidecar.startedLine)
         let received = signals.wait()
         let envoyExit = sidecar.envoyExit
         sidecar.stop()
         if let envoyExit { throw CommandFailure("sidecar: envoy exited with status \(envoyExit)") }
-        output.write("\(Self.timestamp()) info sidecar: stopped (signal \(received))")
-    }
-
-    static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        output.write(LocalSidecar.stoppedLine(signal: received))
     }
 }
