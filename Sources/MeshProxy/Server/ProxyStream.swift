@@ -91,8 +91,7 @@ final class ProxyStream {
         self.manager = manager
         self.managerStats = managerStats
         self.request = request
-        let configuration = runtime.store.current
-        routeConfiguration = configuration.routes(for: manager)
+        routeConfiguration = runtime.store.routes(for: manager)
         let givenID = request.header("x-request-id")
         requestID = givenID ?? loopContext.requestIDs.make()
         log.requestHeaders = request.headers
@@ -109,7 +108,7 @@ final class ProxyStream {
         // The access log reads the made-up id beside the request's headers (appending it would copy them).
         if givenID == nil { log.madeRequestID = requestID }
         upgrade = UpgradeTunnel.requestedProtocol(request)
-        istioStats = IstioStreamStats(manager: manager, node: configuration.node)
+        istioStats = IstioStreamStats.forStream(manager: manager, node: runtime.store.current.node)
         istioStats?.requestArrived(request.headers)
     }
 
