@@ -205,6 +205,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
             // Parts read with the head are taken at once (a small body usually is all here, and goes in one write).
             gathering: while request.body.count <= ProxyStream.bufferLimit {
                 let part: HTTP1RequestDecoder.Part?
+                // Broken framing in what came with the head: refused before any stream, as Envoy logs it (no path).
                 do { part = try decoder.next() } catch { return rejected(error) }
                 switch part {
                 case .body(let bytes)?: bytes.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
@@ -228,13 +229,16 @@ final class DownstreamHTTPConnection: DownstreamClient {
         stream.begin()
     }
 
-    /// A request that cannot be read: refused with its status, or, in the middle of a body, the connection closes.
+    /// A request that cannot be read: refused with its status; in the middle of a body, the stream answers it (400
+    /// DPE `http1.codec_error` before its answer began, as Envoy's) and the connection closes.
     private func rejected(_ rejection: HTTP1RequestDecoder.Rejection) {
         runtime.log.debug("rejected a request from \(remoteAddress): \(rejection.reason)")
         tcp.pauseReading()
         closing = true
-        guard stream == nil else { return tcp.close() }
-        answer(DownstreamRefusal(parserStatus: rejection.status, reason: rejection.reason), request: nil)
+        let refusal = DownstreamRefusal(parserStatus: rejection.status, reason: rejection.reason)
+        guard let stream else { return answer(refusal, request: nil) }
+        runtime.stats.increment("http.\(manager.statPrefix).downstream_cx_protocol_error")
+        stream.requestBroken(status: refusal.status, body: refusal.body, details: refusal.details)
     }
 
     private func armIdleTimer() {

@@ -669,6 +669,19 @@ final class ProxyStream {
         waitForUpstream(connection, then: more)
     }
 
+    /// The rest of the body cannot be read (the client broke its framing): the attempt ends, and the client gets
+    /// the codec's refusal if its answer has not begun (flag DPE), else a reset, as from Envoy.
+    func requestBroken(status: Int, body: String, details: String) {
+        guard !done else { return }
+        releaseAttempt(reuse: false)
+        guard !responseStarted else {
+            log.add(.downstreamProtocolError)
+            log.details = details
+            return finishAndResetClient()
+        }
+        reply(LocalReply(status: status, body: body, flags: [.downstreamProtocolError], details: details))
+    }
+
     /// Lets the client send more now, or once the host has taken what it was sent (the client is not read until then).
     private func waitForUpstream(_ connection: any UpstreamExchange, then more: @escaping () -> Void) {
         heldMore = nil

@@ -5,7 +5,8 @@ import XCTest
 
 /// HTTP/1.1 request bodies that arrive after their head stream to the upstream: uploads under and past the buffer
 /// limit (1 MiB) through a route with Istio's default retry policy and one without, Content-Length and chunked,
-/// `Expect: 100-continue`, and a body slower than the route's timeout (which runs from the request's end). meshctl's proxy must answer as Envoy 1.40 observed does (attempts, statuses, access log
+/// `Expect: 100-continue`, a body slower than the route's timeout (which runs from the request's end), and a chunk
+/// that breaks the framing mid-body (400 DPE `http1.codec_error`). meshctl's proxy must answer as Envoy 1.40 observed does (attempts, statuses, access log
 /// flags and bytes, retry stats); with ENVOY set, the same uploads run through real Envoy and must match it.
 final class EnvoyRequestBodyDifferentialTests: XCTestCase {
     /// One upload: its target, body size and framing; `expectContinue`: the head asks for 100 Continue first.
@@ -16,6 +17,8 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
         var expectContinue = false
         /// Seconds the body waits after the head (longer than the route's timeout, which runs from the request's end).
         var pauseBeforeBody = 0.0
+        /// After the body's first part, a chunk size line that is not hex: the rest cannot be read.
+        var brokenChunk = false
     }
 
     /// What a client and the upstream saw of one upload.
@@ -38,6 +41,7 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
         Upload(path: "/upload/length", size: 2_500_000),
         Upload(path: "/upload/expect", size: 5000, expectContinue: true),
         Upload(path: "/late-upload", size: 5000, pauseBeforeBody: 1),
+        Upload(path: "/upload/broken", size: 5000, chunked: true, brokenChunk: true),
     ]
 
     /// What Envoy 1.40 does with them (checked with the real binary): retried while the body is under the buffer
@@ -51,6 +55,7 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
         Outcome(status: 200, fromUpstream: true, attempts: 1, continued: false),
         Outcome(status: 200, fromUpstream: true, attempts: 1, continued: true),
         Outcome(status: 200, fromUpstream: true, attempts: 1, continued: false),
+        Outcome(status: 400, fromUpstream: false, attempts: 0, continued: false),
     ]
 
     private static let statNames = ["cluster.app.upstream_rq_retry", "cluster.app.upstream_rq_retry_limit_exceeded", "cluster.app.retry_or_shadow_abandoned",
@@ -75,7 +80,7 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
         }
         let log = bootstrap.accessLogLines(count: Self.uploads.count)
         var values: [String: Int] = [:]
-        XCTAssertTrue(eventually { values = (try? stats()) ?? [:]; return values["cluster.app.upstream_rq_total"] == 12 }, "\(values)")
+        XCTAssertTrue(eventually { values = (try? stats()) ?? [:]; return values["cluster.app.upstream_rq_total"] == 13 }, "\(values)")
         return (outcomes, log, values)
     }
 
@@ -83,6 +88,8 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
     /// streams), then the body in parts; returns the answer's status, whether the upstream made it, and whether
     /// 100 Continue came before the body.
     private func send(_ upload: Upload, port: Int, stats: () throws -> [String: Int]) throws -> (Int, Bool, Bool) {
+        // The last upload's stream may still be ending after its answer went: its count must not pass for this one's.
+        XCTAssertTrue(eventually(timeout: 10) { ((try? stats()) ?? [:])["http.inbound.downstream_rq_active"] == nil }, "a stream is still active")
         let client = try LoopbackClient(address: "127.0.0.1", port: port)
         defer { client.close() }
         var head = "POST \(upload.path) HTTP/1.1\r\nhost: app\r\n"
@@ -103,8 +110,9 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
             let bytes = [UInt8](repeating: UInt8(ascii: "a") + UInt8(sent / piece % 26), count: count)
             try client.send(bytes: upload.chunked ? Array((String(count, radix: 16) + "\r\n").utf8) + bytes + Array("\r\n".utf8) : bytes)
             sent += count
+            if upload.brokenChunk { try client.send("zz\r\nbad\r\n"); break }
         }
-        if upload.chunked { try client.send("0\r\n\r\n") }
+        if upload.chunked && !upload.brokenChunk { try client.send("0\r\n\r\n") }
         let interim = "HTTP/1.1 100 Continue\r\n\r\n"
         var text = ""
         XCTAssertTrue(eventually(timeout: 20) {
@@ -131,8 +139,9 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
             XCTAssertEqual(actual, expected, "upload \(index): \(Self.uploads[index])")
         }
         XCTAssertEqual(proxyRun.log.count, Self.uploads.count, "\(proxyRun.log)")
-        let sizes = Self.uploads.map(\.size)
-        for (line, size) in zip(proxyRun.log, sizes) { XCTAssertTrue(line.hasSuffix(" \(size)"), "%BYTES_RECEIVED% of a \(size)-byte body: \(line)") }
+        for (line, upload) in zip(proxyRun.log, Self.uploads) where !upload.brokenChunk {
+            XCTAssertTrue(line.hasSuffix(" \(upload.size)"), "%BYTES_RECEIVED% of a \(upload.size)-byte body: \(line)")
+        }
         XCTAssertEqual(proxyRun.stats["cluster.app.upstream_rq_retry"], 4)
         XCTAssertEqual(proxyRun.stats["cluster.app.retry_or_shadow_abandoned"], 2)
 
@@ -144,7 +153,12 @@ final class EnvoyRequestBodyDifferentialTests: XCTestCase {
         for (index, (actual, expected)) in zip(proxyRun.outcomes, envoyRun.outcomes).enumerated() {
             XCTAssertEqual(actual, expected, "upload \(index): \(Self.uploads[index])")
         }
-        XCTAssertEqual(proxyRun.log, envoyRun.log, "access log lines (path, status, flags, details, bytes received)")
+        // A broken body's %BYTES_RECEIVED% depends on the reads in Envoy too (0 when the bad line came in the same read
+        // as the part before it, the part's size otherwise): compared without it.
+        func comparable(_ log: [String]) -> [String] {
+            log.map { $0.hasPrefix("/upload/broken ") ? String($0[..<($0.lastIndex(of: " ") ?? $0.endIndex)]) : $0 }
+        }
+        XCTAssertEqual(comparable(proxyRun.log), comparable(envoyRun.log), "access log lines (path, status, flags, details, bytes received)")
         XCTAssertEqual(proxyRun.stats.filter { $0.key != "http.inbound.downstream_rq_active" }, envoyRun.stats.filter { $0.key != "http.inbound.downstream_rq_active" },
                        "retry stats")
         print("envoy request body differential: \(Self.uploads.count) uploads compared with Envoy 1.40")
