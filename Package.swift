@@ -21,12 +21,13 @@ let package = Package(
                        providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
-        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
-                       providers: [.apt(["libsqlite3-dev"])]),
+        // SQLite's header only (libsqlite3-dev): CSQLiteShims opens the library on first use, as CCurlShims does libcurl.
+        .systemLibrary(name: "CSQLite"),
         // Typed shims for what Swift cannot call directly (variadic functions, macros), one per C library,
         // so a module links only the libraries it uses.
         .target(name: "CCurlShims", dependencies: ["CCurl"]),
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
+        .target(name: "CSQLiteShims", dependencies: ["CSQLite"]),
         .systemLibrary(name: "CEpoll"),
         // Linux calls Glibc's module leaves out (accept4, malloc_trim).
         .systemLibrary(name: "CLinux"),
@@ -58,7 +59,7 @@ let package = Package(
         .target(name: "LocalPods", dependencies: ["ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2"]),
         // The pilot: Istio resources -> each proxy's Envoy configuration (listeners, clusters, routes, endpoints, secrets).
         .target(name: "MeshPilot", dependencies: ["Manifests", "ConfigValues", "MeshNet", "MeshTLS", "MeshHTTP1"]),
-        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2", "LocalPods", "MeshPilot", "CSQLite", "CLinux"]),
+        .target(name: "MeshControlPlane", dependencies: ["Manifests", "MeshNet", "MeshTLS", "MeshHTTP1", "MeshHTTP2", "LocalPods", "MeshPilot", "CSQLite", "CSQLiteShims", "CLinux"]),
         // Envoy's admin data (config_dump, /clusters, /logging, stats): typed, lenient views shared by the CLI and the runtime.
         .target(name: "EnvoyConfig", dependencies: ["ConfigValues"]),
         // The 503 doctor: Istio objects + Envoy-shaped evidence (access log, stats, /clusters, config_dump) -> causes.

@@ -4,6 +4,10 @@ import Manifests
 
 /// `meshctl analyze`: finds configuration problems across resources, with Istio's message codes.
 struct AnalyzeCommand: MeshCommand {
+    /// Its spec completes --analyzer with every analyzer's name, which builds every kind's schema: finding
+    /// another command by name (every `meshctl version`) need not.
+    static var callNames: [String] { ["analyze"] }
+
     static var spec: CommandSpec {
         CommandSpec(
             name: "analyze",

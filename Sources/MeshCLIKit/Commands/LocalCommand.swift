@@ -378,6 +378,8 @@ struct LocalServeCommand: MeshCommand {
             try? FileManager.default.removeItem(at: mode.paths.ingress)
         }
         let lastPort = StateFiles.read(mode.paths.directory.appendingPathComponent("port")).flatMap { Int(String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) }
+        // No SQLite to open is no broken store: the error says only what to install.
+        do { try SQLiteLibrary.load() } catch { throw CommandFailure(error.description) }
         let plane: LocalControlPlane
         do {
             do {

@@ -64,13 +64,17 @@ struct VersionCommand: MeshCommand {
                 failure = error
             }
         }
-        var document = info.document
-        if let server { document["serverVersion"] = server.document }
+        // Only the documents show libcurl's version: the text form does not open libcurl for it.
+        func document() -> YAMLNode {
+            var document = info.document
+            if let server { document["serverVersion"] = server.document }
+            return document
+        }
         switch format {
         case .json:
-            context.stdout.write(JSONEmitter(indent: 2).emit(document) + "\n")
+            context.stdout.write(JSONEmitter(indent: 2).emit(document()) + "\n")
         case .yaml:
-            context.stdout.write(YAMLEmitter().emit(document))
+            context.stdout.write(YAMLEmitter().emit(document()))
         default:
             context.stdout.write("client version: \(info.version) (commit \(info.commit), Swift \(info.swiftVersion), \(info.platform))\n")
             if let server {

@@ -89,6 +89,9 @@ public struct Example: Sendable {
 public protocol MeshCommand {
     /// Name, help, flags, arguments and subcommands.
     static var spec: CommandSpec { get }
+    /// The name and aliases the command is called by: what finding a subcommand compares, without building every
+    /// sibling's whole spec. Defaults to the spec's; a command whose spec is costly to build states them itself.
+    static var callNames: [String] { get }
     /// Resolves the parsed flags and arguments into the command's own values.
     init(_ invocation: Invocation) throws
     /// Checks values only; touches no file, network or output.
@@ -99,6 +102,11 @@ public protocol MeshCommand {
 
 extension MeshCommand {
     public func validate() throws {}
+
+    public static var callNames: [String] {
+        let spec = spec
+        return [spec.name] + spec.aliases
+    }
 }
 
 /// The static description of a command: what help, completion and the parser read.
@@ -141,7 +149,7 @@ public struct CommandSpec {
 
     /// The subcommand called by this name or one of its aliases.
     public func subcommand(named name: String) -> (any MeshCommand.Type)? {
-        subcommands.first { $0.spec.name == name || $0.spec.aliases.contains(name) }
+        subcommands.first { $0.callNames.contains(name) }
     }
 }
 

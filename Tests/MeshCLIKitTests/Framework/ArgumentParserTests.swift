@@ -27,6 +27,19 @@ final class ArgumentParserTests: XCTestCase {
         try ArgumentParser.parse(arguments, root: ProbeRoot.self).1
     }
 
+    /// Subcommands are found by their call names; a command that states its own must say what its spec says.
+    func testEveryCommandsCallNamesAreItsSpecsNameAndAliases() {
+        var pending: [any MeshCommand.Type] = [RootCommand.self]
+        var checked = 0
+        while let command = pending.popLast() {
+            let spec = command.spec
+            XCTAssertEqual(command.callNames, [spec.name] + spec.aliases, "\(command)")
+            pending += spec.subcommands
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 20)
+    }
+
     func testFlagForms() throws {
         let invocation = try parse(["probe", "-f", "a.yaml", "--filename=b.yaml", "-fc.yaml", "--dry-run", "-n", "shop",
                                     "--context=kind", "-v=9", "--mode", "b", "x", "y"])
