@@ -325,7 +325,8 @@ extension CauseRules {
         let namespace = path.proxyNamespace.isEmpty ? "NAMESPACE" : path.proxyNamespace
         let workload = path.proxyWorkloadName.isEmpty ? "WORKLOAD" : path.proxyWorkloadName
         let fix = """
-            Make the client speak HTTP/1.1 (nginx: `proxy_http_version 1.1;`; curl: drop --http1.0), or let this workload's sidecar take HTTP/1.0:
+            Make the client speak HTTP/1.1 (nginx: `proxy_http_version 1.1;`; curl: drop --http1.0), or let this workload's sidecar take HTTP/1.0 \
+            (a StatefulSet or DaemonSet the same way; if its pod template already has proxy.istio.io/config, add the proxyMetadata line to it instead, as this replaces it):
             kubectl -n \(namespace) patch deployment \(workload) --type merge -p '{"spec":{"template":{"metadata":{"annotations":{"proxy.istio.io/config":"proxyMetadata:\\n  ISTIO_META_HTTP10: \\"1\\"\\n"}}}}}'
             """
         return [Cause(.http10Refused, summary: "the app sent HTTP/1.0 and its sidecar answered 426 Upgrade Required (low_version): Istio's proxies take HTTP/1.0 only when HTTP10 is set for them",

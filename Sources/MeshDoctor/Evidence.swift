@@ -41,18 +41,31 @@ public struct Evidence: Sendable {
         let host = MeshObjects.withoutPort(target)
         let port = target == host ? nil : target.split(separator: ":").last.flatMap { Int($0) }
         func matches(_ candidate: String) -> Bool { candidate == host || candidate.hasPrefix(host + ".") }
-        accessLog = accessLog.filter { line in
+        // A request the proxy could not read (DPE) names no destination, so it may be one to this destination.
+        func readable(_ entry: AccessLogEntry) -> Bool {
+            !(entry.authority.isEmpty && entry.upstreamCluster.isEmpty && entry.responseFlags.contains("DPE"))
+        }
+        let symptom = self.symptom
+        let kept = accessLog.filter { line in
             let entry = line.entry
-            // A request the proxy could not read (DPE) names no destination: it is kept, as it may be the one.
-            if entry.authority.isEmpty, entry.upstreamCluster.isEmpty, entry.responseFlags.contains("DPE") {
-                unattributed.insert(line.place)
-                return true
-            }
+            guard readable(entry) else { return true }
             let authorityHost = MeshObjects.withoutPort(entry.authority)
             let authorityPort = entry.authority == authorityHost ? nil : entry.authority.split(separator: ":").last.flatMap { Int($0) }
             let key = SubsetKey(entry.upstreamCluster)
             if let port, authorityPort != port, key?.port != port { return false }
             return matches(authorityHost) || key.map { matches($0.host) } ?? false
+        }
+        // Those are kept only while nothing else explains a failure there: no failing request known to go to the
+        // destination, or the caller saw the status they were answered with.
+        let unreadable = kept.filter { !readable($0.entry) }
+        let knownFailure = kept.contains { readable($0.entry) && Doctor.isFailure($0.entry, symptom: symptom) }
+        let symptomMatches = unreadable.contains { $0.entry.responseCode == symptom?.status }
+        if !unreadable.isEmpty && knownFailure && !symptomMatches {
+            accessLog = kept.filter { readable($0.entry) }
+            gaps.append("\(unreadable.count) request(s) the proxy could not read (no destination in the log) were left out: failures to \(destination) explain what failed")
+        } else {
+            accessLog = kept
+            unattributed = Set(unreadable.map(\.place))
         }
         gaps.append("only the requests to \(destination) were considered (--to)")
     }

@@ -84,7 +84,7 @@ struct LeanProxyMain {
         let argv = (["meshctl"] + arguments).map { strdup($0) } + [nil]
         execv(meshctl, argv)
         let reason = String(cString: strerror(errno))
-        StandardError().write("error: meshctl-proxy serves `proxy -c FILE [--concurrency N] [--log-level LEVEL]`; for anything else it runs "
+        StandardError().write("error: meshctl-proxy serves `proxy -c FILE [--concurrency N] [--log-level LEVEL]` and `x sidecar -- proxy sidecar|router ...`; for anything else it runs "
                               + "\(meshctl), which failed: \(reason). Install meshctl beside meshctl-proxy, or run `meshctl proxy` instead.\n")
         exit(64)
     }

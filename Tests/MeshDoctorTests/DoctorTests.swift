@@ -164,20 +164,25 @@ final class DoctorTests: XCTestCase {
         XCTAssertTrue(cause.fix.contains("kubectl -n shop patch deployment checkout-v1") && cause.fix.contains("ISTIO_META_HTTP10"), cause.fix)
     }
 
-    /// With `--to`, a 426 line that names no destination is kept but ranks after a failure known to go there, even
-    /// when it is the latest: an old HTTP/1.0 call does not hide the overflow the caller asks about.
-    func testAnUnattributedLineRanksAfterTheDestinationsOwnFailures() throws {
-        var capture = try EditableCapture("circuit-breaker")
-        let failing = (capture.files["access.log"] ?? "").split(separator: "\n").last { $0.contains("503 UO") }.map(String.init) ?? ""
-        let time = failing.prefix { $0 != "]" } + "]"
-        capture.files["access.log"] = (capture.files["access.log"] ?? "")
-            + time + #" "- - -" 426 DPE low_version - "-" 0 16 0 - "-" "-" "-" "-" "-" - - 127.0.0.1:21131 127.0.0.1:37524 - -"# + "\n"
-        capture.files["symptom.txt"] = nil
-        var evidence = try capture.evidence()
-        evidence.keepRequests(to: "inventory:7070")
-        let diagnosis = Doctor(evidence).diagnose()
-        XCTAssertEqual(diagnosis.causes.map(\.id).first, .circuitBreaker, diagnosis.text)
-        XCTAssertTrue(diagnosis.causes.contains { $0.id == .http10Refused } || diagnosis.checked.contains { $0.contains("426 DPE low_version") }, diagnosis.text)
+    /// With `--to`, a 426 line that names no destination gives way to the failures known to go there (an old HTTP/1.0
+    /// call does not hide the overflow the caller asks about), but comes first when the caller saw a 426.
+    func testAnUnattributedLineGivesWayToTheDestinationsOwnFailuresUnlessTheCallerSawIt() throws {
+        func capture(symptom: String?) throws -> Diagnosis {
+            var capture = try EditableCapture("circuit-breaker")
+            let failing = (capture.files["access.log"] ?? "").split(separator: "\n").last { $0.contains("503 UO") }.map(String.init) ?? ""
+            let time = failing.prefix { $0 != "]" } + "]"
+            capture.files["access.log"] = (capture.files["access.log"] ?? "")
+                + time + #" "- - -" 426 DPE low_version - "-" 0 16 0 - "-" "-" "-" "-" "-" - - 127.0.0.1:21131 127.0.0.1:37524 - -"# + "\n"
+            capture.files["symptom.txt"] = symptom
+            var evidence = try capture.evidence()
+            evidence.keepRequests(to: "inventory:7070")
+            return Doctor(evidence).diagnose()
+        }
+        let overflow = try capture(symptom: nil)
+        XCTAssertEqual(overflow.causes.map(\.id), [.circuitBreaker], overflow.text)
+        XCTAssertTrue(overflow.checked.contains { $0.contains("1 request(s) the proxy could not read") }, overflow.checked.joined(separator: "\n"))
+        let upgrade = try capture(symptom: "HTTP/1.1 426 Upgrade Required\ncontent-type: text/plain\n\nUpgrade Required\n")
+        XCTAssertEqual(upgrade.causes.first?.id, .http10Refused, upgrade.text)
     }
 
     /// 429 RL from a local rate limit an EnvoyFilter adds.

@@ -258,7 +258,6 @@ final class DownstreamHTTPConnection: DownstreamClient {
     /// A request head has begun and is not complete.
     var isReadingHead: Bool { stream == nil && decoder.buffered > 0 }
 
-    /// Answers a request that cannot be read (a timeout) and closes.
     /// Answers a request the connection manager will not take, logs it as Envoy does and closes the connection.
     private func answer(_ refusal: DownstreamRefusal, request: HTTPRequest?) {
         tcp.pauseReading()
@@ -292,6 +291,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
         runtime.writeAccessLogs(manager.accessLogs, entry: log)
     }
 
+    /// Answers a request that cannot be read (a timeout) and closes.
     func refuse(status: Int, body: String) {
         tcp.send(Array(ResponseHead.encode(status: status, headers: [("content-length", String(body.utf8.count)), ("content-type", "text/plain"),
                                                                      ("date", HTTPDate.now()), ("server", manager.serverName ?? "envoy"),

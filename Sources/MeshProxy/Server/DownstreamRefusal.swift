@@ -28,13 +28,14 @@ struct DownstreamRefusal: Equatable {
             self.status = 426
             details = "low_version"
         default:
-            if reason.contains("Transfer-Encoding and Content-Length") {
+            // Only the reasons' fixed beginnings are compared: what follows may quote the client's bytes.
+            if reason.hasPrefix("both Transfer-Encoding and Content-Length") {
                 self.status = 400
                 details = "http1.content_length_and_chunked_not_allowed"
-            } else if reason.contains("unsupported Transfer-Encoding") {
+            } else if reason.hasPrefix("unsupported Transfer-Encoding") {
                 self.status = 501
                 details = "http1.invalid_transfer_encoding"
-            } else if reason.contains("NUL") {
+            } else if reason.hasPrefix("a NUL byte") {
                 self.status = 400
                 details = "http1.invalid_characters"
             } else {
@@ -53,15 +54,18 @@ struct DownstreamRefusal: Equatable {
     }
 
     /// Why the connection manager will not take this parsed request, or nil. An HTTP/1.0 request it takes gets
-    /// `default_host_for_http_10` as its Host when it has none.
+    /// `default_host_for_http_10` as its Host when it has none (none of either: 400 `missing_host_header`).
     static func check(_ request: inout HTTPRequest, manager: HTTPConnectionManagerConfig) -> DownstreamRefusal? {
         if request.version == 10 {
             guard manager.acceptHTTP10 else {
                 return DownstreamRefusal(status: 426, details: "low_version", isProtocolError: true, body: ResponseHead.reason(426))
             }
-            if let host = manager.defaultHostForHTTP10, !request.headers.contains(where: { HeaderName.equals($0.name, "host") }) {
-                request.headers.append(("host", host))
+            guard !request.headers.contains(where: { HeaderName.equals($0.name, "host") }) else { return nil }
+            // Without Host, the default host names the destination; without either, as for HTTP/1.1: 400.
+            guard let host = manager.defaultHostForHTTP10 else {
+                return DownstreamRefusal(status: 400, details: "missing_host_header", isProtocolError: false, body: "")
             }
+            request.headers.append(("host", host))
             return nil
         }
         // An absolute-form target names the host (AbsoluteFormRequest moves it to Host when the manager takes those).

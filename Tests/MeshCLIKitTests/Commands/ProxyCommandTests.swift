@@ -77,6 +77,8 @@ final class ProxyCommandTests: XCTestCase {
         // The test holds 10,000 sockets and the proxy (which inherits the limit) as many.
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        var original = limit
+        defer { setrlimit(Int32(RLIMIT_NOFILE.rawValue), &original) }
         if limit.rlim_cur < 10_200 {
             limit.rlim_cur = min(limit.rlim_max, 20_000)
             setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
@@ -95,6 +97,9 @@ final class ProxyCommandTests: XCTestCase {
         for _ in 0..<10_000 {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { return XCTFail("the test ran out of descriptors after \(clients.count) clients: \(String(cString: strerror(errno)))") }
+            // A connect the proxy never takes fails after 5 s instead of hanging the test.
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_addr.s_addr = inet_addr("127.0.0.1")

@@ -54,6 +54,11 @@ final class EnvoyHostileHTTP1DifferentialTests: XCTestCase {
     /// without Host. (Envoy then also forwards an unknown version such as HTTP/2.7 as HTTP/1.x; meshctl keeps
     /// answering those 426.)
     func testAcceptHTTP10TakesHTTP10RequestsAsEnvoyDoes() throws {
+        // Without a default host, an HTTP/1.0 request without Host is 400 missing_host_header.
+        let (envoyBare, meshBare) = try runBoth([("HTTP/1.0 without Host", "GET /http10-bare HTTP/1.0\r\n\r\n")], scratch: "accept-http10-bare",
+                                                managerFields: ["http_protocol_options: {accept_http_10: true}"])
+        XCTAssertEqual(envoyBare.first, "HTTP/1.0 without Host: 400, upstream did not see it, log /http10-bare 400 - missing_host_header")
+        XCTAssertEqual(meshBare, envoyBare)
         let cases = [("HTTP/1.0", "GET /http10 HTTP/1.0\r\nHost: a\r\n\r\n"), ("HTTP/1.0 without Host", "GET /http10-no-host HTTP/1.0\r\n\r\n")]
         let (envoySaw, meshSaw) = try runBoth(cases, scratch: "accept-http10",
                                               managerFields: ["http_protocol_options: {accept_http_10: true, default_host_for_http_10: a}"])
