@@ -99,6 +99,8 @@ public struct Doctor {
                 if entry.responseCode == symptom.status { score += 1000 }
                 if group.lines.contains(where: { $0.entry.bytesSent == symptom.body.utf8.count }) { score += 500 }
             }
+            // A line --to could not tie to the destination comes after every failure it could.
+            if group.lines.allSatisfy({ evidence.unattributed.contains($0.place) }) { score -= 10_000 }
             return score
         }
         return groups.enumerated().sorted { a, b in

@@ -26,6 +26,9 @@ public struct Evidence: Sendable {
     public var symptom: Symptom?
     /// What could not be read, said once each in `checked`.
     public var gaps: [String] = []
+    /// Places (`access.log:N`) of lines `--to` kept without knowing their destination (a request the proxy could
+    /// not read): a failure among them ranks below the failures known to go there.
+    public var unattributed: Set<String> = []
 
     public init() {}
 
@@ -41,7 +44,10 @@ public struct Evidence: Sendable {
         accessLog = accessLog.filter { line in
             let entry = line.entry
             // A request the proxy could not read (DPE) names no destination: it is kept, as it may be the one.
-            if entry.authority.isEmpty, entry.upstreamCluster.isEmpty, entry.responseFlags.contains("DPE") { return true }
+            if entry.authority.isEmpty, entry.upstreamCluster.isEmpty, entry.responseFlags.contains("DPE") {
+                unattributed.insert(line.place)
+                return true
+            }
             let authorityHost = MeshObjects.withoutPort(entry.authority)
             let authorityPort = entry.authority == authorityHost ? nil : entry.authority.split(separator: ":").last.flatMap { Int($0) }
             let key = SubsetKey(entry.upstreamCluster)

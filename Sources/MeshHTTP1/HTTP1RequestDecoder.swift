@@ -51,6 +51,14 @@ public struct HTTP1RequestDecoder {
     /// Whether the request whose head was just returned has body bytes still to arrive.
     public var hasBodyToCome: Bool { body.map { !$0.isDone } ?? false }
 
+    /// Takes the bytes held past the last part returned (a connection that stops speaking HTTP after an upgrade).
+    public mutating func takeBuffered() -> ByteBuffer {
+        let rest = buffer
+        buffer = ByteBuffer()
+        scanned = 0
+        return rest
+    }
+
     /// Bytes from the connection. A buffer that arrives while nothing is held is kept as it is (no copy).
     public mutating func feed(_ bytes: ByteBuffer) {
         if buffer.readableBytes == 0 { buffer = bytes } else { buffer.writeBuffer(bytes) }
@@ -66,10 +74,11 @@ public struct HTTP1RequestDecoder {
         }
     }
 
-    /// A part as the server's loop reads it: the head stays in the decoder until `takeHead`. A `Part?` carries the
-    /// head's strings and list in a multi-payload enum, which the compiler copies and destroys through generic value
-    /// witnesses (about 900 instructions a request); this enum has one small payload.
-    enum Event {
+    /// A part as a server's loop reads it (`nextEvent`): the head stays in the decoder until `takeHead`. A `Part?`
+    /// carries the head's strings and list in a multi-payload enum, which the compiler copies and destroys through
+    /// generic value witnesses (about 900 instructions a request on the hello-world server); this enum has one
+    /// small payload.
+    public enum Event {
         case head
         case body(ByteBuffer)
         case end
@@ -80,10 +89,10 @@ public struct HTTP1RequestDecoder {
     private var parsedHead: HTTPRequestHead?
 
     /// Moves out the head of the last `.head` event (call once per head).
-    mutating func takeHead() -> HTTPRequestHead { parsedHead.take()! }
+    public mutating func takeHead() -> HTTPRequestHead { parsedHead.take()! }
 
     /// `next` without the head: `.head` leaves it for `takeHead`.
-    mutating func nextEvent() throws(Rejection) -> Event {
+    public mutating func nextEvent() throws(Rejection) -> Event {
         // Between keep-alive requests: nothing to look at.
         if body == nil && buffer.readableBytes == 0 { releaseIfEmpty(); return .needMore }
         defer { releaseIfEmpty() }

@@ -164,6 +164,22 @@ final class DoctorTests: XCTestCase {
         XCTAssertTrue(cause.fix.contains("kubectl -n shop patch deployment checkout-v1") && cause.fix.contains("ISTIO_META_HTTP10"), cause.fix)
     }
 
+    /// With `--to`, a 426 line that names no destination is kept but ranks after a failure known to go there, even
+    /// when it is the latest: an old HTTP/1.0 call does not hide the overflow the caller asks about.
+    func testAnUnattributedLineRanksAfterTheDestinationsOwnFailures() throws {
+        var capture = try EditableCapture("circuit-breaker")
+        let failing = (capture.files["access.log"] ?? "").split(separator: "\n").last { $0.contains("503 UO") }.map(String.init) ?? ""
+        let time = failing.prefix { $0 != "]" } + "]"
+        capture.files["access.log"] = (capture.files["access.log"] ?? "")
+            + time + #" "- - -" 426 DPE low_version - "-" 0 16 0 - "-" "-" "-" "-" "-" - - 127.0.0.1:21131 127.0.0.1:37524 - -"# + "\n"
+        capture.files["symptom.txt"] = nil
+        var evidence = try capture.evidence()
+        evidence.keepRequests(to: "inventory:7070")
+        let diagnosis = Doctor(evidence).diagnose()
+        XCTAssertEqual(diagnosis.causes.map(\.id).first, .circuitBreaker, diagnosis.text)
+        XCTAssertTrue(diagnosis.causes.contains { $0.id == .http10Refused } || diagnosis.checked.contains { $0.contains("426 DPE low_version") }, diagnosis.text)
+    }
+
     /// 429 RL from a local rate limit an EnvoyFilter adds.
     func testRateLimitIsRateLimited() throws {
         var capture = try EditableCapture("authz-denied")

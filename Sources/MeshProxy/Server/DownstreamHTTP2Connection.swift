@@ -3,8 +3,9 @@ import MeshHTTP1
 import MeshHTTP2
 
 /// A client connection to an HTTP connection manager that speaks HTTP/2 (h2c with prior knowledge, or ALPN `h2`
-/// under TLS): each stream's request, gathered whole, is served by its own `ProxyStream`. A drain says GOAWAY and
-/// closes once the streams are done. Loop thread only.
+/// under TLS): each stream's request is served by its own `ProxyStream`, its body whole when it came with its head
+/// in one read, else part by part as it arrives (the client's window reopens as the host takes them). A drain says
+/// GOAWAY and closes once the streams are done. Loop thread only.
 final class DownstreamHTTP2Connection {
     let tcp: ProxyTransport
     let info: DownstreamConnectionInfo
@@ -14,11 +15,6 @@ final class DownstreamHTTP2Connection {
     private let codec: HTTP2Connection
     private let listenerStatPrefix: String
     private let managerStats: ConnectionManagerStats
-    /// Requests whose body is still arriving, and when their last bytes came.
-    private var gathering: [UInt32: HTTPRequest] = [:]
-    private var gatheringActivity: [UInt32: Double] = [:]
-    /// `stream_idle_timeout` for requests whose body stalls (one timer for the connection).
-    private var gatheringTimer: EventLoop.TimerID?
     /// Streams being served.
     private var streams: [UInt32: DownstreamHTTP2Stream] = [:]
     private var retainSelf: DownstreamHTTP2Connection?
@@ -66,9 +62,6 @@ final class DownstreamHTTP2Connection {
             if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
             runtime.stats.adjust(http + "downstream_cx_active", by: -1)
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
-            gathering.removeAll()
-            gatheringActivity.removeAll()
-            if let gatheringTimer { tcp.loop.cancel(gatheringTimer); self.gatheringTimer = nil }
             let open = streams.values
             streams.removeAll()
             for stream in open { stream.proxy?.downstreamClosed() }
@@ -104,6 +97,10 @@ final class DownstreamHTTP2Connection {
     }
 
     private func handle(_ events: [HTTP2Event]) {
+        // Requests whose head came in this read and whose body did not end yet: what of it this read holds is
+        // gathered first, so a body that came whole goes whole (with its length); the others start streaming after.
+        var arriving: [UInt32: HTTPRequest] = [:]
+        var arrivalOrder: [UInt32] = []
         for event in events {
             switch event {
             case .headers(let id, let fields, let endStream):
@@ -128,15 +125,23 @@ final class DownstreamHTTP2Connection {
                 request.headers = headers
                 if endStream {
                     start(id, request)
-                } else if Self.streamsBody(request) {
-                    start(id, request, bodyComplete: false)
                 } else {
-                    gathering[id] = request
-                    gatheringActivity[id] = MonotonicClock.now()
-                    watchGathering()
+                    arriving[id] = request
+                    arrivalOrder.append(id)
                 }
             case .data(let id, let data, let endStream):
                 let count = data.readableBytes
+                if var request = arriving[id] {
+                    codec.dataConsumed(count, on: id)
+                    data.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+                    if endStream || request.body.count > ProxyStream.bufferLimit {
+                        arriving[id] = nil
+                        start(id, request, bodyComplete: endStream)
+                    } else {
+                        arriving[id] = request
+                    }
+                    continue
+                }
                 if let stream = streams[id], stream.bodyStreaming, let proxy = stream.proxy {
                     if endStream { stream.bodyStreaming = false }
                     stream.withheld += count
@@ -148,70 +153,24 @@ final class DownstreamHTTP2Connection {
                     }
                     continue
                 }
-                // A gathered body (bounded by maxBodyBytes), or bytes nobody waits for: taken at once.
+                // Bytes nobody waits for (a stream already answered): taken at once.
                 codec.dataConsumed(count, on: id)
-                data.withUnsafeReadableBytes { gathering[id]?.body.append(contentsOf: $0) }
-                if gathering[id] != nil { gatheringActivity[id] = MonotonicClock.now() }
-                if let size = gathering[id]?.body.count, size > Self.maxBodyBytes {
-                    // As the HTTP/1.1 side answers a body past its limit: 413, and the stream ends.
-                    gathering[id] = nil
-                    gatheringActivity[id] = nil
-                    runtime.log.debug("refused a request from \(info.remoteAddress): body larger than \(Self.maxBodyBytes) bytes")
-                    writeHead(id, status: 413, headers: [("content-length", "0")], endStream: true)
-                    if codec.isStreamOpen(id) { codec.resetStream(id, code: .noError) }
-                    continue
-                }
-                if endStream, let request = gathering.removeValue(forKey: id) { gatheringActivity[id] = nil; start(id, request) }
             case .trailers(let id, _):
+                if let request = arriving.removeValue(forKey: id) { start(id, request); continue }
                 if let stream = streams[id], stream.bodyStreaming {
                     stream.bodyStreaming = false
                     stream.proxy?.requestBodyPart(ByteBuffer(), end: true) {}
-                    continue
                 }
-                if let request = gathering.removeValue(forKey: id) { gatheringActivity[id] = nil; start(id, request) }
             case .streamReset(let id, _, _):
-                gathering[id] = nil
-                gatheringActivity[id] = nil
+                arriving[id] = nil
                 if let stream = streams[id], stream.withheld > 0 { codec.dataConsumed(stream.withheld, on: id); stream.withheld = 0 }
                 streams.removeValue(forKey: id)?.proxy?.downstreamClosed()
             case .connectionError, .goAway, .streamClosed, .pingAcknowledged:
                 break
             }
         }
+        for id in arrivalOrder { if let request = arriving[id], codec.failed == nil { start(id, request, bodyComplete: false) } }
         if codec.failed != nil { flush(); tcp.closeWhenDrained() }
-    }
-
-    /// A request body that stalls for the connection manager's `stream_idle_timeout` is answered 408 `stream
-    /// timeout`, as the HTTP/1.1 side answers a stalled head (Envoy's stream idle timeout).
-    private func watchGathering() {
-        let limit = manager.streamIdleTimeout
-        guard limit > 0, gatheringTimer == nil, !gathering.isEmpty, !tcp.isClosed else { return }
-        let oldest = gatheringActivity.values.min() ?? MonotonicClock.now()
-        gatheringTimer = tcp.loop.schedule(after: max(0, oldest + limit - MonotonicClock.now())) { [weak self] in
-            guard let self else { return }
-            gatheringTimer = nil
-            let now = MonotonicClock.now()
-            for (id, last) in gatheringActivity where now - last >= limit {
-                gathering[id] = nil
-                gatheringActivity[id] = nil
-                runtime.stats.increment("http.\(manager.statPrefix).downstream_rq_idle_timeout")
-                let body = "stream timeout"
-                writeHead(id, status: 408, headers: [("content-length", String(body.utf8.count)), ("content-type", "text/plain"),
-                                                     ("date", HTTPDate.now()), ("server", manager.serverName ?? "envoy")], endStream: false)
-                writeBody(id, ByteBuffer(string: body), endStream: true)
-                if codec.isStreamOpen(id) { codec.resetStream(id, code: .noError) }
-            }
-            flush()
-            watchGathering()
-        }
-    }
-
-    /// The largest request body gathered whole (the HTTP/1.1 side's limit too).
-    static let maxBodyBytes = 3 * 1024 * 1024
-
-    /// gRPC requests are served as their body arrives (client and bidi streaming calls); others once it is whole.
-    static func streamsBody(_ request: HTTPRequest) -> Bool {
-        request.header("content-type")?.lowercased().hasPrefix("application/grpc") ?? false
     }
 
     private func start(_ id: UInt32, _ request: HTTPRequest, bodyComplete: Bool = true) {
@@ -271,7 +230,7 @@ final class DownstreamHTTP2Connection {
     func flush() {
         guard !reading else { return }
         if let bytes = codec.takeOutput() { tcp.send(bytes) }
-        if isDraining && streams.isEmpty && gathering.isEmpty { tcp.closeWhenDrained() }
+        if isDraining && streams.isEmpty { tcp.closeWhenDrained() }
     }
 
     /// `answered`: the answer went out whole. A stream left open is reset: NO_ERROR after a whole answer (a request
@@ -281,8 +240,6 @@ final class DownstreamHTTP2Connection {
         if let stream = streams[id], stream.withheld > 0 { codec.dataConsumed(stream.withheld, on: id); stream.withheld = 0 }
         streams[id] = nil
         lastActivity = MonotonicClock.now()
-        gathering[id] = nil
-        gatheringActivity[id] = nil
         if codec.isStreamOpen(id) { codec.resetStream(id, code: answered ? .noError : .internalError) }
         flush()
     }
@@ -299,7 +256,7 @@ final class DownstreamHTTP2Connection {
         }
     }
 
-    var isIdle: Bool { streams.isEmpty && gathering.isEmpty }
+    var isIdle: Bool { streams.isEmpty }
 }
 
 /// One stream of a `DownstreamHTTP2Connection`, the client side of its `ProxyStream`.

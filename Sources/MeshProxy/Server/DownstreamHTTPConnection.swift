@@ -2,7 +2,8 @@ import MeshNet
 import MeshHTTP1
 
 /// A client connection to an HTTP connection manager: HTTP/1.1 requests read one at a time (pipelined ones wait),
-/// each served by a `ProxyStream`. Loop thread only.
+/// each served by a `ProxyStream`. A body already here with its head goes whole; one still arriving goes to the
+/// stream part by part, and the client is not read while the upstream has not taken what it was sent. Loop thread only.
 final class DownstreamHTTPConnection: DownstreamClient {
     let tcp: ProxyTransport
     let info: DownstreamConnectionInfo
@@ -12,7 +13,15 @@ final class DownstreamHTTPConnection: DownstreamClient {
     private let runtime: ProxyRuntime
     private let loopContext: LoopContext
     private let manager: HTTPConnectionManagerConfig
-    private var parser = HTTP1Parser()
+    private var decoder = HTTP1RequestDecoder()
+    /// The current request's body is still being read: its parts go to the stream as they come.
+    private var readingBody = false
+    /// A body part went to the stream and its go-ahead has not come back yet.
+    private var awaitingMore = false
+    /// The client is not read until the go-ahead comes (the stream's upstream is backed up).
+    private var pausedForBody = false
+    /// The answer ends the connection (it came before the request's end): nothing more is read.
+    private var closing = false
     private var stream: ProxyStream?
     private var retainSelf: DownstreamHTTPConnection?
     private let listenerStatPrefix: String
@@ -73,8 +82,10 @@ final class DownstreamHTTPConnection: DownstreamClient {
             // Serving a request may close the connection, which lets go of this object: keep it to the end.
             withExtendedLifetime(self) {
                 lastActivity = MonotonicClock.now()
+                // The rest of a body the answer came before: read and dropped until the connection closes.
+                if closing { return }
                 if sniffing, sniff(bytes) { return }
-                parser.feed(bytes)
+                decoder.feed(bytes)
                 process()
                 armIdleTimer()
             }
@@ -97,7 +108,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
         if let initial {
             withExtendedLifetime(self) {
                 if sniffing, sniff(initial) { return }
-                parser.feed(initial)
+                decoder.feed(initial)
                 process()
                 armIdleTimer()
             }
@@ -117,7 +128,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
         switch verdict {
         case false?:
             sniffing = false
-            if !sniffed.isEmpty { parser.feed(ByteBuffer(bytes: sniffed)); sniffed = [] }
+            if !sniffed.isEmpty { decoder.feed(ByteBuffer(bytes: sniffed)); sniffed = [] }
             return false
         case nil:
             if sniffed.isEmpty { sniffed = bytes.readableArray }
@@ -138,50 +149,110 @@ final class DownstreamHTTPConnection: DownstreamClient {
     }
 
     private func process() {
-        while stream == nil && !tcp.isClosed {
-            switch parser.next() {
-            case .needMore:
-                return
-            case .continueExpected:
-                tcp.send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
-            case .reject(let status, let reason):
-                runtime.log.debug("rejected a request from \(remoteAddress): \(reason)")
-                answer(DownstreamRefusal(parserStatus: status, reason: reason), request: nil)
-                return
-            case .request(let box):
-                // Each timer on its own (an array of them would be allocated per request).
-                if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
-                if let headersTimer { tcp.loop.cancel(headersTimer); self.headersTimer = nil }
-                tcp.pauseReading()
-                var request = manager.allowAbsoluteURL ? AbsoluteFormRequest.originForm(of: box.request) ?? box.request : box.request
-                if let refusal = DownstreamRefusal.check(&request, manager: manager) {
-                    answer(refusal, request: request)
-                    return
+        while !tcp.isClosed && !closing {
+            // The answer first: a pipelined request waits; a body part waits for its go-ahead.
+            if stream != nil && !readingBody || awaitingMore { return }
+            let part: HTTP1RequestDecoder.Part?
+            do { part = try decoder.next() } catch { return rejected(error) }
+            guard let part else { return }
+            switch part {
+            case .head(let head):
+                startStream(head)
+            case .body(let bytes):
+                guard let stream else { continue }
+                awaitingMore = true
+                stream.requestBodyPart(bytes, end: false) { [weak self] in self?.bodyMayContinue() }
+                if awaitingMore && !closing {
+                    pausedForBody = true
+                    tcp.pauseReading()
+                    runtime.stats.increment("http.\(manager.statPrefix).downstream_flow_control_paused_reading_total")
                 }
-                let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, managerStats: managerStats,
-                                         request: request)
-                self.stream = stream
-                stream.begin()
+            case .end:
+                // A request with no body ends at its head (`startStream`); this is a streamed body's end.
+                readingBody = false
+                tcp.pauseReading()
+                stream?.requestBodyPart(ByteBuffer(), end: true) {}
             }
         }
     }
 
+    /// The stream's upstream took the body so far: read the client again.
+    private func bodyMayContinue() {
+        awaitingMore = false
+        guard pausedForBody else { return }
+        pausedForBody = false
+        guard !closing, !tcp.isClosed else { return }
+        runtime.stats.increment("http.\(manager.statPrefix).downstream_flow_control_resumed_reading_total")
+        withExtendedLifetime(self) {
+            tcp.resumeReading()
+            process()
+        }
+    }
+
+    /// A request head: its stream starts with the body already read, whole when all of it is here.
+    private func startStream(_ head: HTTPRequestHead) {
+        // Each timer on its own (an array of them would be allocated per request).
+        if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
+        if let headersTimer { tcp.loop.cancel(headersTimer); self.headersTimer = nil }
+        var request = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers)
+        if manager.allowAbsoluteURL, let origin = AbsoluteFormRequest.originForm(of: request) { request = origin }
+        if let refusal = DownstreamRefusal.check(&request, manager: manager) {
+            closing = true
+            return answer(refusal, request: request)
+        }
+        var complete = !decoder.hasBodyToCome
+        if !complete {
+            // Parts read with the head are taken at once (a small body usually is all here, and goes in one write).
+            gathering: while request.body.count <= ProxyStream.bufferLimit {
+                let part: HTTP1RequestDecoder.Part?
+                do { part = try decoder.next() } catch { return rejected(error) }
+                switch part {
+                case .body(let bytes)?: bytes.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+                case .end?: complete = true; break gathering
+                case .head?, nil: break gathering
+                }
+            }
+        } else {
+            _ = try? decoder.next()  // the end of a request without a body
+        }
+        readingBody = !complete
+        if complete {
+            tcp.pauseReading()
+        } else if head.header("expect")?.lowercased() == "100-continue" && request.body.isEmpty {
+            // As Envoy by default: the proxy says Continue itself, and the header does not go upstream.
+            tcp.send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        }
+        let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, managerStats: managerStats,
+                                 request: request, bodyComplete: complete)
+        self.stream = stream
+        stream.begin()
+    }
+
+    /// A request that cannot be read: refused with its status, or, in the middle of a body, the connection closes.
+    private func rejected(_ rejection: HTTP1RequestDecoder.Rejection) {
+        runtime.log.debug("rejected a request from \(remoteAddress): \(rejection.reason)")
+        tcp.pauseReading()
+        closing = true
+        guard stream == nil else { return tcp.close() }
+        answer(DownstreamRefusal(parserStatus: rejection.status, reason: rejection.reason), request: nil)
+    }
+
     private func armIdleTimer() {
         DownstreamTimeouts.watchHead(&headersTimer, for: self, manager: manager, runtime: runtime, readingHead: isReadingHead && !tcp.isClosed)
-        guard idleTimer == nil, stream == nil, parser.buffered > 0, manager.streamIdleTimeout > 0, !tcp.isClosed else { return }
+        guard idleTimer == nil, stream == nil, decoder.buffered > 0, manager.streamIdleTimeout > 0, !tcp.isClosed, !closing else { return }
         idleTimer = tcp.loop.schedule(after: manager.streamIdleTimeout) { [weak self] in
             guard let self else { return }
             idleTimer = nil
-            guard stream == nil, parser.buffered > 0, !tcp.isClosed else { return }
+            guard stream == nil, decoder.buffered > 0, !tcp.isClosed else { return }
             runtime.stats.increment("http.\(manager.statPrefix).downstream_rq_idle_timeout")
             refuse(status: 408, body: "stream timeout")
         }
     }
 
     /// No request under way and none begun.
-    var isIdle: Bool { stream == nil && parser.buffered == 0 }
+    var isIdle: Bool { stream == nil && decoder.buffered == 0 }
     /// A request head has begun and is not complete.
-    var isReadingHead: Bool { stream == nil && parser.buffered > 0 }
+    var isReadingHead: Bool { stream == nil && decoder.buffered > 0 }
 
     /// Answers a request that cannot be read (a timeout) and closes.
     /// Answers a request the connection manager will not take, logs it as Envoy does and closes the connection.
@@ -228,8 +299,8 @@ final class DownstreamHTTPConnection: DownstreamClient {
     /// `upstream` as it is; `received` counts it.
     func tunnel(to upstream: ProxyTransport, received: @escaping (Int) -> Void) {
         if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
-        let early = parser.takeBuffered()
-        if !early.isEmpty { received(early.count); upstream.send(early) }
+        let early = decoder.takeBuffered()
+        if early.readableBytes > 0 { received(early.readableBytes); upstream.send(early) }
         // A slow upstream stops the client's reads until its queued output falls below the low watermark.
         let http = "http.\(manager.statPrefix)."
         upstream.onWritabilityChanged = { [weak self] writable in
@@ -323,7 +394,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
     func drain(deadline: Double) {
         guard !isDraining, !tcp.isClosed else { return }
         isDraining = true
-        if stream == nil && parser.buffered == 0 { tcp.close(); return }
+        if stream == nil && decoder.buffered == 0 { tcp.close(); return }
         tcp.loop.schedule(after: deadline) { [weak self] in
             guard let self, !tcp.isClosed else { return }
             tcp.close()
@@ -332,7 +403,13 @@ final class DownstreamHTTPConnection: DownstreamClient {
 
     private func finishStream(keepAlive: Bool) {
         stream = nil
-        guard keepAlive, !isDraining, !tcp.isClosed else { tcp.closeWhenDrained(); return }
+        guard keepAlive, !isDraining, !tcp.isClosed, !readingBody else {
+            // Bytes still coming (the rest of a body) are dropped: the connection ends after what is queued.
+            closing = true
+            if readingBody { tcp.resumeReading() }
+            tcp.closeWhenDrained()
+            return
+        }
         lastActivity = MonotonicClock.now()
         tcp.resumeReading()
         process()

@@ -59,16 +59,25 @@ final class ProxyStream {
     private let upgrade: String?
     /// Set once the upstream said 101: bytes now go both ways until a side closes.
     private var tunneling = false
-    /// The request body is still arriving (an HTTP/2 gRPC client streaming it): parts come to `requestBodyPart`.
+    /// The request body is still arriving (the client streams it): parts come to `requestBodyPart`.
     private var bodyComplete: Bool
     /// The current attempt's head went with the body so far, and parts follow as they come.
     private var streamingAttempt = false
-    /// The current attempt waits for the body's end (its carrier takes whole bodies only).
-    private var attemptWaitsForBody = false
-    /// A streamed body is kept for a retry up to `retryBufferLimit` bytes.
-    private var keepsBodyForRetry = true
-    static let retryBufferLimit = 3 * 1024 * 1024
-    /// Request bytes waiting for the host's window above which the client gets no more window.
+    /// `request.body` keeps the whole body so far for a retry or a shadow; else it holds only what no attempt has
+    /// taken yet. Set by the router (a retry policy or a mirror needs it) and cleared past `bufferLimit`.
+    private var keepsBodyCopy = true
+    /// The router began (after the fault filter): the route timeout starts at the request's end.
+    private var routerStarted = false
+    /// The request mirrors wait for the body's end (they take whole bodies).
+    private var mirrorWaitsForBody = false
+    /// The client's go-ahead for more body (`requestBodyPart`'s `more`), held while the host has not taken the
+    /// backlog or no attempt carries the body.
+    private var heldMore: (() -> Void)?
+    /// The most request body kept in memory per stream: the copy for a retry or a shadow (past it neither happens),
+    /// or a body waiting for its upstream connection (past it the client is not read). Envoy's default
+    /// `per_connection_buffer_limit_bytes`.
+    static let bufferLimit = 1024 * 1024
+    /// Request bytes waiting for an HTTP/2 host's window above which the client gets no more window.
     static let requestBacklogLimit = 1024 * 1024
     /// Istio's stats filter's part, when the connection manager has one.
     private let istioStats: IstioStreamStats?
@@ -82,8 +91,7 @@ final class ProxyStream {
         self.manager = manager
         self.managerStats = managerStats
         self.request = request
-        let configuration = runtime.store.current
-        routeConfiguration = configuration.routes(for: manager)
+        routeConfiguration = runtime.store.routes(for: manager)
         let givenID = request.header("x-request-id")
         requestID = givenID ?? loopContext.requestIDs.make()
         log.requestHeaders = request.headers
@@ -100,7 +108,7 @@ final class ProxyStream {
         // The access log reads the made-up id beside the request's headers (appending it would copy them).
         if givenID == nil { log.madeRequestID = requestID }
         upgrade = UpgradeTunnel.requestedProtocol(request)
-        istioStats = IstioStreamStats(manager: manager, node: configuration.node)
+        istioStats = IstioStreamStats.forStream(manager: manager, node: runtime.store.current.node)
         istioStats?.requestArrived(request.headers)
     }
 
@@ -207,16 +215,30 @@ final class ProxyStream {
 
     private func startRouter() {
         guard let action else { return }
-        if action.timeout > 0 {
-            downstream.startTimer(.route, after: action.timeout)
-            routeTimerRunning = true
-        }
+        routerStarted = true
+        // The route timeout runs from the request's end, as Envoy's does (an upload may take longer than it).
+        if bodyComplete { startRouteTimer() }
         touchStreamIdle()
-        if !action.mirrorPolicies.isEmpty, route != nil {
-            RequestMirror.start(action.mirrorPolicies, head: upstreamHead(), body: request.body,
-                                timeout: action.timeout, runtime: runtime, loopContext: loopContext)
+        // Without a retry policy or a shadow nothing needs the body again: parts an attempt took are not kept.
+        keepsBodyCopy = retry.policy != nil || !action.mirrorPolicies.isEmpty
+        if !action.mirrorPolicies.isEmpty {
+            if bodyComplete { startMirrors() } else { mirrorWaitsForBody = true }
         }
         startAttempt()
+    }
+
+    /// The route timeout, from the request's end (the action's field read in place: binding it would copy it).
+    private func startRouteTimer() {
+        guard let timeout = action?.timeout, timeout > 0, !routeTimerRunning, !done else { return }
+        downstream.startTimer(.route, after: timeout)
+        routeTimerRunning = true
+    }
+
+    /// The shadows of the request, once its whole body is here.
+    private func startMirrors() {
+        guard let action, route != nil else { return }
+        RequestMirror.start(action.mirrorPolicies, head: upstreamHead(), body: request.body,
+                            timeout: action.timeout, runtime: runtime, loopContext: loopContext)
     }
 
     private func startAttempt() {
@@ -289,13 +311,27 @@ final class ProxyStream {
         attemptSentAt = MonotonicClock.now()
         if bodyComplete {
             connection.send(upstreamHead(), body: request.body)
-        } else if connection.streamsRequestBodies {
-            streamingAttempt = true
-            connection.sendHead(upstreamHead(), bodySoFar: request.body)
         } else {
-            attemptWaitsForBody = true
+            streamingAttempt = true
+            var head = upstreamHead()
+            // An HTTP/1.1 client's Content-Length framed the body its decoder read, so it holds; an HTTP/2 client's
+            // is not checked against its DATA, so that body goes chunked to an HTTP/1.1 host.
+            if !downstream.isHTTP2, let length = request.header("content-length") { head.headers.append(("content-length", length)) }
+            connection.sendHead(head, bodySoFar: request.body)
+            if !keepsBodyCopy {
+                request.body = []
+            } else if request.body.count > Self.bufferLimit {
+                abandonBodyCopy()
+            }
+            // A body held while no attempt carried it goes on.
+            if let more = heldMore, self.connection === connection { waitForUpstream(connection, then: more) }
         }
-        if let perTry = retry.policy?.perTryTimeout, perTry > 0 {
+        if bodyComplete { startPerTryTimer() }
+    }
+
+    /// The retry policy's `per_try_timeout` for the current attempt, from when its request is all sent (Envoy's).
+    private func startPerTryTimer() {
+        if attemptTimer == nil, let perTry = retry.policy?.perTryTimeout, perTry > 0 {
             attemptTimer = loop.schedule(after: perTry) { [weak self] in self?.perTryTimeout() }
         }
     }
@@ -365,7 +401,8 @@ final class ProxyStream {
             downstream.endResponse(trailers: responseTrailers)
             downstream.flush()
             if let cluster, let host { cluster.updateHost(host) { $0.successes += 1 } }
-            releaseAttempt(reuse: true)
+            // A request still being sent cannot leave its connection ready for another.
+            releaseAttempt(reuse: bodyComplete)
             finish(keepAlive: keepsAlive)
         }
     }
@@ -398,6 +435,7 @@ final class ProxyStream {
         }
         log.details = "via_upstream"
         log.responseCode = head.status
+        if !bodyComplete && !downstream.isHTTP2 { answeredBeforeBodyEnd = true }
         tunneling = upgrade != nil && head.status == 101
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(head.headers.count + 4)
@@ -601,34 +639,61 @@ final class ProxyStream {
         reply(.maxDurationTimeout)
     }
 
-    /// More of a request body that is still arriving: on to a streaming attempt, kept for a retry. `more` runs once
-    /// the client may send more: now, or when the host has taken the backlog (a slow host slows the client).
+    /// More of a request body that is still arriving: on to the current attempt as it comes, a copy kept while a
+    /// retry or a shadow may need it (up to `bufferLimit`; past it neither happens, as in Envoy). With no attempt
+    /// under way (waiting for a connection, a fault's delay, a retry's backoff) the body is held up to the limit.
+    /// `more` runs once the client may send more: now, or when the host took the backlog or an attempt started.
     func requestBodyPart(_ part: ByteBuffer, end: Bool, more: @escaping () -> Void) {
-        defer {
-            if !end, streamingAttempt, let connection, connection.requestBacklog >= Self.requestBacklogLimit { connection.whenDrained(more) } else { more() }
-        }
-        guard !done, !bodyComplete else { return }
+        guard !done, !bodyComplete else { return more() }
         log.bytesReceived += part.readableBytes
-        if keepsBodyForRetry {
+        touchStreamIdle()
+        if end {
+            bodyComplete = true
+            if routerStarted { startRouteTimer() }
+        }
+        guard streamingAttempt, let connection else {
             part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
-            // Past the buffer limit the body is no longer kept, and the request is not retried (as in Envoy).
-            if request.body.count > Self.retryBufferLimit, streamingAttempt {
-                keepsBodyForRetry = false
-                request.body = []
-                retry = RetryState(policy: nil)
-            }
+            if end, mirrorWaitsForBody { mirrorWaitsForBody = false; startMirrors() }
+            if !end, request.body.count > Self.bufferLimit { return hold(more) }
+            return more()
         }
-        if end { bodyComplete = true }
-        if !streamingAttempt && request.body.count > Self.retryBufferLimit {
-            // Gathered for a carrier that takes whole bodies: the HTTP/1.1 side's limit applies.
-            return reply(LocalReply(status: 413, body: "Payload Too Large", flags: [], details: "request_payload_too_large"))
+        if keepsBodyCopy {
+            part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+            if request.body.count > Self.bufferLimit { abandonBodyCopy() }
         }
-        if streamingAttempt, let connection {
-            connection.sendBody(part, end: end)
-        } else if attemptWaitsForBody, end, let connection, route != nil, action != nil {
-            attemptWaitsForBody = false
-            connection.send(upstreamHead(), body: request.body)
+        connection.sendBody(part, end: end)
+        if end, self.connection === connection { startPerTryTimer() }
+        if end, mirrorWaitsForBody, keepsBodyCopy { mirrorWaitsForBody = false; startMirrors() }
+        // A failed write may have ended the attempt (and the stream): then the body waits for the next one, if any.
+        guard !end, !done, let current = self.connection, current === connection else { return done || end ? more() : hold(more) }
+        waitForUpstream(connection, then: more)
+    }
+
+    /// Lets the client send more now, or once the host has taken what it was sent (the client is not read until then).
+    private func waitForUpstream(_ connection: any UpstreamExchange, then more: @escaping () -> Void) {
+        heldMore = nil
+        guard connection.isRequestBackedUp else { return more() }
+        heldMore = more
+        if let cluster { runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_backed_up_total") }
+        connection.whenDrained { [weak self, weak connection] in
+            guard let self, let connection, let current = self.connection, current === connection, let more = heldMore else { return }
+            heldMore = nil
+            if let cluster { runtime.stats.increment(cluster.statPrefix + "upstream_flow_control_drained_total") }
+            more()
         }
+    }
+
+    /// Holds the client's go-ahead until an attempt takes the body (or the stream ends).
+    private func hold(_ more: @escaping () -> Void) { heldMore = more }
+
+    /// The body is past the buffer limit: its copy goes, and with it retries and shadows still to come (Envoy's
+    /// `retry_or_shadow_abandoned`).
+    private func abandonBodyCopy() {
+        keepsBodyCopy = false
+        request.body = []
+        if retry.policy != nil || mirrorWaitsForBody, let cluster { runtime.stats.increment(cluster.statPrefix + "retry_or_shadow_abandoned") }
+        retry = RetryState(policy: nil)
+        mirrorWaitsForBody = false
     }
 
     /// The client reads slowly (`paused`), or caught up: the answer's host is slowed down, or let go on. An HTTP/2
@@ -656,7 +721,7 @@ final class ProxyStream {
         guard let connection else { return }
         self.connection = nil
         connection.onPart = nil
-        (streamingAttempt, attemptWaitsForBody) = (false, false)
+        streamingAttempt = false
         // Parts read before the pause may have ended the answer: a connection going back to the pool reads again.
         if upstreamPaused { upstreamPaused = false; connection.resumeReading() }
         if holdsRequest, let cluster {
@@ -716,8 +781,13 @@ final class ProxyStream {
     /// `content-type: application/grpc...`.
     private var isGRPCRequest: Bool { request.header("content-type")?.lowercased().hasPrefix("application/grpc") ?? false }
 
-    /// Whether the connection stays open after this answer: the client asked for it and its listener is not draining.
-    private var keepsAlive: Bool { request.keepAlive && !downstream.isDraining && !tunneling }
+    /// Whether the connection stays open after this answer: the client asked for it, its listener is not draining,
+    /// and the request was read to its end (an HTTP/1.1 answer that comes first closes the connection, as Envoy's does).
+    private var keepsAlive: Bool {
+        request.keepAlive && !downstream.isDraining && !tunneling && !answeredBeforeBodyEnd && (bodyComplete || downstream.isHTTP2)
+    }
+    /// The upstream's answer began before the request body ended: the connection closes after it.
+    private var answeredBeforeBodyEnd = false
 
     private func finish(keepAlive: Bool) {
         guard !done else { return }
@@ -730,6 +800,9 @@ final class ProxyStream {
         // An attempt still held (none is, on every path today) must not keep the stream through its callback.
         if connection != nil { releaseAttempt(reuse: false) }
         if holdsRetry, let cluster { cluster.close(.retry); holdsRetry = false }
+        // A client held mid-body is not read again: an HTTP/1.1 one's connection closes after this answer, an HTTP/2
+        // one's stream gives its window back when it ends.
+        heldMore = nil
         log.duration = MonotonicClock.now() - startedAt
         managerStats.requestsActive.adjust(by: -1)
         managerStats.requestsCompleted.increment()

@@ -75,7 +75,14 @@ final class TCPProxySession {
         }
         downstream.onClose = { [unowned self] in
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
-            upstream?.closeWhenDrained()
+            // The upstream closes once its queue is written, after this session is gone: its callbacks (which
+            // hold the session unowned) have nothing left to do.
+            if let upstream {
+                upstream.onData = { _ in }
+                upstream.onWritabilityChanged = { _ in }
+                upstream.onClose = {}
+                upstream.closeWhenDrained()
+            }
             finish()
         }
         if let initial { receive(initial) }

@@ -12,12 +12,8 @@ enum UpstreamPart {
 }
 
 extension UpstreamExchange {
-    var streamsRequestBodies: Bool { false }
-    /// Carriers that take whole bodies only: the caller waits for the end and uses `send`.
-    func sendHead(_ head: HTTPRequestHead, bodySoFar: [UInt8]) {}
-    func sendBody(_ part: ByteBuffer, end: Bool) {}
-    var requestBacklog: Int { 0 }
-    func whenDrained(_ action: @escaping () -> Void) { action() }
+    /// Past `ProxyStream.requestBacklogLimit` bytes waiting for the host's window (HTTP/2).
+    var isRequestBackedUp: Bool { requestBacklog >= ProxyStream.requestBacklogLimit }
 }
 
 /// What carries one attempt of a request to an upstream host: an HTTP/1.1 connection (`UpstreamConnection`, one
@@ -35,13 +31,14 @@ protocol UpstreamExchange: AnyObject {
     /// The attempt is over. `reuse`: the answer was read whole and the carrier may serve another request; else
     /// it is abandoned (an HTTP/1 connection closes, an HTTP/2 stream is reset).
     func endAttempt(reuse: Bool, pool: UpstreamPool)
-    /// Whether the request body may go in parts as it arrives (`sendHead`, `sendBody`): HTTP/2 streams.
-    var streamsRequestBodies: Bool { get }
-    /// Sends the head and the body so far; more follows through `sendBody`.
+    /// Sends the head and the body so far; more follows through `sendBody` as it arrives.
     func sendHead(_ head: HTTPRequestHead, bodySoFar: [UInt8])
     func sendBody(_ part: ByteBuffer, end: Bool)
-    /// Request bytes sent but still waiting for the host's window; `whenDrained` runs once they are few again.
+    /// Request bytes sent but still waiting for the host's window (HTTP/2), or queued on the connection.
     var requestBacklog: Int { get }
+    /// Whether the host has not taken enough of the request body for the client to send more.
+    var isRequestBackedUp: Bool { get }
+    /// Runs `action` once the host has taken the backlog (once `isRequestBackedUp` is false again).
     func whenDrained(_ action: @escaping () -> Void)
     /// Stops taking the answer's bytes (the client reads slowly), and starts again: backpressure to the host.
     func pauseReading()

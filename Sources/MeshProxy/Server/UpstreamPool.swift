@@ -108,8 +108,38 @@ final class UpstreamConnection: UpstreamExchange {
         tcp.send(out)
     }
 
+    /// The head (with the client's Content-Length, or chunked) and the body so far; parts follow with `sendBody`.
+    func sendHead(_ head: HTTPRequestHead, bodySoFar: [UInt8]) {
+        requestsSent += 1
+        decoder.requestSent(method: head.method)
+        tcp.enqueue(encoder.head(head, hasBody: true))
+        if !bodySoFar.isEmpty { for buffer in encoder.body(ByteBuffer(bytes: bodySoFar)) { tcp.enqueue(buffer) } }
+        tcp.flush()
+    }
+
+    func sendBody(_ part: ByteBuffer, end: Bool) {
+        for buffer in encoder.body(part) { tcp.enqueue(buffer) }
+        if end, let last = encoder.end() { tcp.enqueue(last) }
+        tcp.flush()
+    }
+
+    /// Not counted: `isRequestBackedUp` says whether the socket's queue is past its high watermark.
+    var requestBacklog: Int { 0 }
+    var isRequestBackedUp: Bool { !tcp.isWritable }
+
+    /// Runs `action` once the queued request bytes fall below the low watermark.
+    func whenDrained(_ action: @escaping () -> Void) {
+        guard !tcp.isWritable else { return action() }
+        tcp.onWritabilityChanged = { [weak self] writable in
+            guard writable, let self else { return }
+            tcp.onWritabilityChanged = { _ in }
+            action()
+        }
+    }
+
     func endAttempt(reuse: Bool, pool: UpstreamPool) {
         if paused { resumeReading() }
+        tcp.onWritabilityChanged = { _ in }
         if reuse { pool.release(self) } else { tcp.close() }
     }
 

@@ -349,8 +349,6 @@ final class HTTP2UpstreamStream: UpstreamExchange {
         connection.open(self, fields: fields(head, contentLength: body.isEmpty ? nil : body.count), body: body)
     }
 
-    var streamsRequestBodies: Bool { true }
-
     func sendHead(_ head: HTTPRequestHead, bodySoFar: [UInt8]) {
         connection.open(self, fields: fields(head, contentLength: nil), body: bodySoFar, endStream: false)
     }

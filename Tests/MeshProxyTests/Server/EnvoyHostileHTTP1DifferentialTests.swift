@@ -35,8 +35,8 @@ final class EnvoyHostileHTTP1DifferentialTests: XCTestCase {
         "obs-fold": "obs-fold: 400, upstream did not see it, log - 400 DPE http1.codec_error",
         // An HTTP/0.9 request line: both refuse it; MeshHTTP1's parser calls it malformed (400), Envoy too old (426).
         "request line without version": "request line without version: 400, upstream did not see it, log - 400 DPE http1.codec_error",
-        // The proxy reads an HTTP/1.1 request's head and body as one (bodies are gathered whole), so a body it
-        // refuses leaves no path for the log; Envoy had forwarded nothing either, but knew the head.
+        // A body that arrived with its head goes upstream whole, so a chunk the decoder refuses there ends the
+        // request before its stream began and the log has no path; Envoy forwarded nothing either, but logs the head.
         "bad chunk size": "bad chunk size: 400, upstream did not see it, log - 400 DPE http1.codec_error",
     ]
 

@@ -343,8 +343,54 @@ final class HTTP2UpstreamTests: XCTestCase {
         XCTAssertGreaterThan(codec.pendingBytes(on: id), 4 << 20)
     }
 
-    /// A streamed body is kept for a retry only up to 3 MiB: a host that resets the stream after 4 MiB is not
-    /// asked again, and the gRPC client gets UNAVAILABLE.
+    /// An HTTP/1.1 client's chunked upload, sent after its head, streams to the HTTP/2 host as DATA and arrives whole.
+    func testAnHTTP1UploadStreamsToAnHTTP2Host() throws {
+        try start()
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        defer { client.close() }
+        try client.send("POST /upload HTTP/1.1\r\nhost: app.local\r\ntransfer-encoding: chunked\r\n\r\n")
+        XCTAssertTrue(eventually { self.proxy.stats.value("http.l.downstream_rq_active") == 1 }, "the proxy did not begin the request")
+        let piece = [UInt8](repeating: 9, count: 250_000)
+        for _ in 0..<10 { try client.send(bytes: Array("3d090\r\n".utf8) + piece + Array("\r\n".utf8)) }
+        try client.send("0\r\n\r\n")
+        XCTAssertTrue(eventually(timeout: 20) { client.readAvailable().contains("h2 POST /upload app.local 2500000\n") }, client.readAvailable())
+        XCTAssertEqual(seen.all.last?.request.body.count, 2_500_000)
+    }
+
+    /// An HTTP/1.1 upload to an HTTP/2 host that gives no window back: the proxy stops reading the client once the
+    /// backlog waiting for the host's window passes 1 MiB, so the client's sends stall far short of the body.
+    func testAnHTTP1UploadToAStalledHTTP2HostStopsTheClientsReads() throws {
+        var stalled = HTTP2LocalSettings()
+        stalled.reopensWindowsOnReceipt = false
+        let sink = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop], settings: stalled) { stream in
+            stream.responder.startStream(status: 200, headers: [("content-type", "text/plain")])
+        }
+        sink.start()
+        defer { sink.stop() }
+        try start(upstreamPort: sink.port)
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        let total = 64 << 20
+        try client.send("POST /upload HTTP/1.1\r\nhost: app.local\r\ncontent-length: \(total)\r\n\r\n")
+        let sent = ResultBox<Int>()
+        let progress = ProgressCount()
+        nonisolated(unsafe) let sender = client  // used by the sending thread only until it ends
+        Thread.detachNewThread {
+            let piece = [UInt8](repeating: 1, count: 64 * 1024)
+            var count = 0
+            while count < total, (try? sender.send(bytes: piece)) != nil { count += piece.count; progress.set(count) }
+            sent.set(.success(count))
+        }
+        XCTAssertFalse(eventually(timeout: 3) { progress.value >= total }, "the proxy took the whole body")
+        XCTAssertLessThan(progress.value, total / 2)
+        XCTAssertGreaterThanOrEqual(proxy.stats.value("http.l.downstream_flow_control_paused_reading_total"), 1)
+        XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.grpc.upstream_flow_control_backed_up_total"), 1)
+        client.finishSending()  // the blocked send fails and the thread ends
+        XCTAssertLessThan(try sent.wait(), total)
+        client.close()
+    }
+
+    /// A streamed body is kept for a retry only up to 1 MiB (Envoy's buffer limit): a host that resets the stream
+    /// after 4 MiB is not asked again, and the gRPC client gets UNAVAILABLE.
     func testAStreamedBodyPastTheRetryBufferIsNotRetried() throws {
         let calls = SeenRequests()
         let resetter = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop]) { stream in
@@ -404,4 +450,12 @@ final class HTTP2UpstreamTests: XCTestCase {
         func add(_ value: Int) { lock.lock(); list.append(value); lock.unlock() }
         var values: [Int] { lock.lock(); defer { lock.unlock() }; return list }
     }
+}
+
+/// A count one thread sets and another reads.
+private final class ProgressCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+    func set(_ value: Int) { lock.lock(); count = value; lock.unlock() }
 }
