@@ -149,7 +149,14 @@ class LocalMeshScenarios: XCTestCase {
 
             """)
         defer { mesh.delete("virtualservice/server", "destinationrule/server") }
-        try mesh.waitForRoutes(from: "client", to: ["outbound|80|v1|server.mesh.svc.cluster.local", "outbound|80|v2|server.mesh.svc.cluster.local"])
+        try mesh.waitForRoutes(from: "client", to: ["outbound|80|v1|server.mesh.svc.cluster.local", "outbound|80|v2|server.mesh.svc.cluster.local"],
+                               marks: ["end-user"])
+        // Envoy's sidecars poll every second, and a loaded machine delays what they apply: until both calls land
+        // where the routes say, the change is still on its way.
+        XCTAssertTrue(try mesh.eventually(timeout: 30) {
+            try mesh.version(of: mesh.call(from: "client", "http://server/", headers: [("end-user", "jason")])) == "v2"
+                && mesh.version(of: mesh.call(from: "client", "http://server/")) == "v1"
+        }, "the header match did not take effect within 30 s")
         for _ in 0..<20 {
             XCTAssertEqual(try mesh.version(of: mesh.call(from: "client", "http://server/", headers: [("end-user", "jason")])), "v2")
             XCTAssertEqual(try mesh.version(of: mesh.call(from: "client", "http://server/")), "v1")
@@ -532,12 +539,17 @@ final class LocalMesh: @unchecked Sendable {
 
     /// Waits until the sidecar of `deployment` routes to each of `clusters` and holds a healthy endpoint of each (what
     /// a VirtualService with subsets needs before its effect can be measured).
-    func waitForRoutes(from deployment: String, to clusters: [String], timeout: Double = 20) throws {
+    /// `marks`: text the new routes hold and the ones before them did not (a header name, `weighted_clusters`), so
+    /// the wait ends on this test's VirtualService, not on an earlier one that routed to the same clusters.
+    func waitForRoutes(from deployment: String, to clusters: [String], marks: [String] = [], timeout: Double = 20) throws {
         let pod = try podName(deployment)
         var last = ""
         let inForce = try eventually(timeout: timeout) {
             let routes = try meshctl(["proxy-config", "routes", "-n", "mesh", pod, "-o", "json"]).stdout
-            guard clusters.allSatisfy({ routes.contains("\"\($0)\"") }) else { last = "routes: \(routes.prefix(2000))"; return false }
+            guard clusters.allSatisfy({ routes.contains("\"\($0)\"") }), marks.allSatisfy(routes.contains) else {
+                last = "routes: \(routes.prefix(2000))"
+                return false
+            }
             for cluster in clusters {
                 last = try meshctl(["proxy-config", "endpoints", "-n", "mesh", pod, "--cluster", cluster]).stdout
                 guard last.contains("HEALTHY") else { return false }
