@@ -100,10 +100,7 @@ final class ProxyCommandTests: XCTestCase {
             // A connect the proxy never takes fails after 5 s instead of hanging the test.
             var timeout = timeval(tv_sec: 5, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = in_port_t(UInt16(listener).bigEndian)
+            var address = loopbackAddress(port: listener)
             let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
             clients.append(fd)
             guard connected == 0 else { return XCTFail("client \(clients.count) could not connect: \(String(cString: strerror(errno)))") }
