@@ -235,7 +235,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
         runtime.log.debug("rejected a request from \(remoteAddress): \(rejection.reason)")
         tcp.pauseReading()
         closing = true
-        let refusal = DownstreamRefusal(parserStatus: rejection.status, reason: rejection.reason)
+        let refusal = DownstreamRefusal(rejection)
         guard let stream else { return answer(refusal, request: nil) }
         runtime.stats.increment("http.\(manager.statPrefix).downstream_cx_protocol_error")
         stream.requestBroken(status: refusal.status, body: refusal.body, details: refusal.details)
