@@ -64,7 +64,7 @@ final class ProxyStream {
     /// The current attempt's head went with the body so far, and parts follow as they come.
     private var streamingAttempt = false
     /// `request.body` keeps the whole body so far for a retry or a shadow; else it holds only what no attempt has
-    /// taken yet. Set by the router (a retry policy or a mirror needs it) and cleared past `bufferLimit`.
+    /// taken yet. Set by the router (a retry policy or a mirror needs it) and cleared past `bodyLimit`.
     private var keepsBodyCopy = true
     /// The router began (after the fault filter): the route timeout starts at the request's end.
     private var routerStarted = false
@@ -75,8 +75,10 @@ final class ProxyStream {
     private var heldMore: (() -> Void)?
     /// The most request body kept in memory per stream: the copy for a retry or a shadow (past it neither happens),
     /// or a body waiting for its upstream connection (past it the client is not read). Envoy's default
-    /// `per_connection_buffer_limit_bytes`.
+    /// `per_connection_buffer_limit_bytes`; a listener's own limit applies to its HTTP/1.1 streams (`bodyLimit`).
     static let bufferLimit = 1024 * 1024
+    /// This stream's `bufferLimit`: its client connection's.
+    private var bodyLimit: Int { downstream.streamBufferLimit }
     /// Request bytes waiting for an HTTP/2 host's window above which the client gets no more window.
     static let requestBacklogLimit = 1024 * 1024
     /// Istio's stats filter's part, when the connection manager has one.
@@ -320,7 +322,7 @@ final class ProxyStream {
             connection.sendHead(head, bodySoFar: request.body)
             if !keepsBodyCopy {
                 request.body = []
-            } else if request.body.count > Self.bufferLimit {
+            } else if request.body.count > bodyLimit {
                 abandonBodyCopy()
             }
             // A body held while no attempt carried it goes on.
@@ -640,7 +642,7 @@ final class ProxyStream {
     }
 
     /// More of a request body that is still arriving: on to the current attempt as it comes, a copy kept while a
-    /// retry or a shadow may need it (up to `bufferLimit`; past it neither happens, as in Envoy). With no attempt
+    /// retry or a shadow may need it (up to `bodyLimit`; past it neither happens, as in Envoy). With no attempt
     /// under way (waiting for a connection, a fault's delay, a retry's backoff) the body is held up to the limit.
     /// `more` runs once the client may send more: now, or when the host took the backlog or an attempt started.
     func requestBodyPart(_ part: ByteBuffer, end: Bool, more: @escaping () -> Void) {
@@ -654,12 +656,12 @@ final class ProxyStream {
         guard streamingAttempt, let connection else {
             part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
             if end, mirrorWaitsForBody { mirrorWaitsForBody = false; startMirrors() }
-            if !end, request.body.count > Self.bufferLimit { return hold(more) }
+            if !end, request.body.count > bodyLimit { return hold(more) }
             return more()
         }
         if keepsBodyCopy {
             part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
-            if request.body.count > Self.bufferLimit { abandonBodyCopy() }
+            if request.body.count > bodyLimit { abandonBodyCopy() }
         }
         connection.sendBody(part, end: end)
         if end, self.connection === connection { startPerTryTimer() }
