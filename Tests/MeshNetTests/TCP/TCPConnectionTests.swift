@@ -41,6 +41,15 @@ final class TCPConnectionTests: XCTestCase {
         return (loop, listener)
     }
 
+    /// A blocking client socket whose reads give up after 10 s, so a server that never answers fails the test
+    /// instead of hanging it.
+    private func connectClient(port: Int) throws -> Int32 {
+        let fd = try LoopbackSocket.connect(port: port)
+        var limit = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
     /// Sends every byte of `bytes` on a blocking socket.
     private func sendAll(_ fd: Int32, _ bytes: [UInt8]) {
         var offset = 0
@@ -64,7 +73,7 @@ final class TCPConnectionTests: XCTestCase {
             try? tcp.start()
         }
         defer { listener.close(); loop.stop() }
-        let client = try LoopbackSocket.connect(port: listener.port)
+        let client = try connectClient(port: listener.port)
         defer { close(client) }
         sendAll(client, Array("one".utf8))
         XCTAssertTrue(eventually { seen.received == Array("one".utf8) }, "first bytes: \(seen.received)")
@@ -96,20 +105,19 @@ final class TCPConnectionTests: XCTestCase {
             try? tcp.start()
         }
         defer { listener.close(); loop.stop() }
-        let client = try LoopbackSocket.connect(port: listener.port)
+        let client = try connectClient(port: listener.port)
         defer { close(client) }
         XCTAssertTrue(eventually { connection.value != nil }, "accepted")
-        // Fill the paused server's socket until it takes no more (the client's own buffer then fills too).
+        // More than a turn's reads, all of it in the paused server's socket before resuming (the client's queue
+        // empty, so no later arrival can bring a report that would hide a missing read on resume).
         var size: Int32 = 8 << 20
         setsockopt(client, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        let chunk = [UInt8](repeating: 7, count: 64 * 1024)
-        var sent = 0
-        while true {
-            let count = chunk.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if count <= 0 { break }
-            sent += count
-        }
-        XCTAssertGreaterThan(sent, 4 * 64 * 1024, "more than one turn's reads wait")
+        let sent = 640 * 1024
+        sendAll(client, [UInt8](repeating: 7, count: sent))
+        XCTAssertTrue(eventually {
+            var queued: Int32 = -1
+            return ioctl(client, UInt(TIOCOUTQ), &queued) == 0 && queued == 0
+        }, "the paused server's socket took all \(sent) bytes")
         loop.execute { connection.value?.resumeReading() }
         XCTAssertTrue(eventually { seen.count == sent }, "all \(sent) bytes read after resuming, with no new bytes to report them: \(seen.count)")
         XCTAssertFalse(seen.closed)
@@ -126,7 +134,7 @@ final class TCPConnectionTests: XCTestCase {
         defer { listener.close(); loop.stop() }
         for round in 0..<20 {
             let before = seen.count
-            let client = try LoopbackSocket.connect(port: listener.port)
+            let client = try connectClient(port: listener.port)
             // Bytes and FIN together, often before the connection is even accepted: one report for both.
             sendAll(client, Array("bye".utf8))
             shutdown(client, Int32(SHUT_WR))
@@ -148,7 +156,7 @@ final class TCPConnectionTests: XCTestCase {
             tcp.send(ByteBuffer(bytes: [UInt8](repeating: 1, count: total)))
         }
         defer { listener.close(); loop.stop() }
-        let client = try LoopbackSocket.connect(port: listener.port)
+        let client = try connectClient(port: listener.port)
         defer { close(client) }
         var received = 0
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
