@@ -616,6 +616,11 @@ final class ProxyStream {
         }
         guard streamingAttempt, let connection else {
             part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+            // In a retry's backoff a body past the limit can be neither taken nor replayed: 507, as from Envoy.
+            if routerStarted, attempts > 0, backoffTimer != nil, keepsBodyCopy, request.body.count > bodyLimit {
+                if let cluster { runtime.stats.increment(cluster.statPrefix + "retry_or_shadow_abandoned") }
+                return reply(.retryBufferOverflow)
+            }
             if end, mirrorWaitsForBody { mirrorWaitsForBody = false; startMirrors() }
             if !end, request.body.count > bodyLimit { return hold(more) }
             return more()
@@ -659,7 +664,7 @@ final class ProxyStream {
         }
     }
 
-    /// Holds the client's go-ahead until an attempt takes the body (or the stream ends).
+        /// Holds the client's go-ahead until an attempt takes the body (or the stream ends).
     private func hold(_ more: @escaping () -> Void) { heldMore = more }
 
     /// The body is past the buffer limit: its copy goes, and with it retries and shadows still to come (Envoy's
