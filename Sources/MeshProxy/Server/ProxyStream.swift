@@ -664,7 +664,7 @@ final class ProxyStream {
         }
     }
 
-        /// Holds the client's go-ahead until an attempt takes the body (or the stream ends).
+    /// Holds the client's go-ahead until an attempt takes the body (or the stream ends).
     private func hold(_ more: @escaping () -> Void) { heldMore = more }
 
     /// The body is past the buffer limit: its copy goes, and with it retries and shadows still to come (Envoy's
