@@ -383,7 +383,6 @@ final class ProxyStream {
         case .retry:
             if cluster.open(.retry) {
                 holdsRetry = true
-                runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
                 releaseAttempt(reuse: false)
                 return scheduleRetry()
             }
@@ -492,7 +491,6 @@ final class ProxyStream {
         case .retry:
             if cluster.open(.retry) {
                 holdsRetry = true
-                runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
                 return scheduleRetry()
             }
             runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry_overflow")
@@ -508,11 +506,13 @@ final class ProxyStream {
         reply(LocalReply(status: 503, body: LocalReply.resetText(reason, retried: retry.retriesUsed > 0), flags: [flag], details: details))
     }
 
+    /// The retry goes after its backoff, and only then counts in `upstream_rq_retry` (as Envoy 1.40 counts it).
     private func scheduleRetry() {
         let delay = retry.backoff(using: &random)
         backoffTimer = loop.schedule(after: delay) { [weak self] in
             guard let self, !done else { return }
             backoffTimer = nil
+            if let cluster { runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry") }
             startAttempt()
         }
     }
@@ -525,7 +525,6 @@ final class ProxyStream {
         releaseAttempt(reuse: false)
         if retry.decide(.perTryTimeout) == .retry, cluster.open(.retry) {
             holdsRetry = true
-            runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
             return scheduleRetry()
         }
         reply(.perTryTimeout)
@@ -616,6 +615,11 @@ final class ProxyStream {
         }
         guard streamingAttempt, let connection else {
             part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+            // In a retry's backoff a body past the limit can be neither taken nor replayed: 507, as from Envoy.
+            if routerStarted, attempts > 0, backoffTimer != nil, keepsBodyCopy, request.body.count > bodyLimit {
+                if let cluster { runtime.stats.increment(cluster.statPrefix + "retry_or_shadow_abandoned") }
+                return reply(.retryBufferOverflow)
+            }
             if end, mirrorWaitsForBody { mirrorWaitsForBody = false; startMirrors() }
             if !end, request.body.count > bodyLimit { return hold(more) }
             return more()
