@@ -95,6 +95,46 @@ final class HTTP1ClientCodecTests: XCTestCase {
         XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: " + String(repeating: "a", count: 600)]), ["error response head is larger than 512 bytes"])
     }
 
+    func testEventsLeaveTheHeadForTakeHeadAndSayWhetherTheConnectionCloses() throws {
+        var decoder = HTTP1ResponseDecoder()
+        for _ in 0..<3 { decoder.requestSent(method: "GET") }
+        decoder.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\nServer: up\r\ncontent-length:  2 \r\nX-Empty:\r\n\r\nok"))
+        guard case .head = try decoder.nextEvent() else { return XCTFail("no head") }
+        let head = decoder.takeHead()
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(head.reason, "OK")
+        XCTAssertEqual(head.headers.map(\.name), ["Server", "content-length", "X-Empty"])
+        XCTAssertEqual(head.headers.map(\.value), ["up", "2", ""], "values without the whitespace around them")
+        XCTAssertFalse(decoder.headClosesConnection)
+        guard case .body(let body) = try decoder.nextEvent() else { return XCTFail("no body") }
+        XCTAssertEqual(String(decoding: body.readableArray, as: UTF8.self), "ok")
+        guard case .end = try decoder.nextEvent() else { return XCTFail("no end") }
+        guard case .needMore = try decoder.nextEvent() else { return XCTFail("nothing more was read") }
+
+        decoder.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n"))
+        guard case .head = try decoder.nextEvent() else { return XCTFail("no second head") }
+        XCTAssertEqual(decoder.takeHead().header("connection"), "Keep-Alive, CLOSE")
+        XCTAssertTrue(decoder.headClosesConnection, "close in any case")
+        guard case .end = try decoder.nextEvent() else { return XCTFail("no second end") }
+
+        decoder.feed(ByteBuffer(string: "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        guard case .head = try decoder.nextEvent() else { return XCTFail("no third head") }
+        XCTAssertTrue(decoder.headClosesConnection, "HTTP/1.0")
+    }
+
+    func testFramingOfRepeatedAndUnusualLengths() {
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"]), ["head 200 OK", "body ok", "end"], "the same value twice")
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok"]), ["head 200 OK", "body ok", "end"], "one list of equal values")
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"]), ["error bad Content-Length x"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"]),
+                       ["head 200 OK", "body ok", "end"], "chunked wins over a length")
+        XCTAssertEqual(parts(["HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"]), ["head 200 ", "end"], "no reason phrase")
+        XCTAssertEqual(parts(["HTTP/1.1 20\r\n\r\n"]), ["error bad status code in HTTP/1.1 20"])
+        XCTAssertEqual(parts(["HTTP/1.1 2000 OK\r\n\r\n"]), ["error bad status code in HTTP/1.1 2000 OK"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\n: empty name\r\n\r\n"]), ["error malformed header line : empty name"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"]), ["error malformed header line Bad Name: x"])
+    }
+
     func testRequestsAreFramedByLengthOrChunked() {
         var encoder = HTTP1RequestEncoder()
         let head = encoder.head(HTTPRequestHead(method: "POST", target: "/upload", headers: [("Host", "mesh")]), hasBody: true)

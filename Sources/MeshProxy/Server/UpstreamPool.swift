@@ -63,22 +63,24 @@ final class UpstreamConnection: UpstreamExchange {
 
     private func drain() {
         while let deliver = onPart {
-            let part: HTTP1ResponseDecoder.Part?
-            do { part = try decoder.next() } catch {
+            let event: HTTP1ResponseDecoder.Event
+            do { event = try decoder.nextEvent() } catch {
                 onPart = nil
                 reusable = false
                 tcp.close()
                 deliver(.failure(.protocolError("\(error)")))
                 return
             }
-            guard let part else { return }
-            if case .head(let head) = part {
-                if (100..<200).contains(head.status) && head.status != 101 { continue }
-                if head.version < 11 || head.header("connection").map(HeaderName.listsClose) == true { reusable = false }
-            }
-            switch part {
-            case .head(let head): deliver(.success(.head(head)))
-            case .body(let bytes): deliver(.success(.body(bytes)))
+            switch event {
+            case .needMore:
+                return
+            case .head:
+                let head = decoder.takeHead()
+                if head.status >= 100 && head.status < 200 && head.status != 101 { continue }
+                if decoder.headClosesConnection { reusable = false }
+                deliver(.success(.head(head)))
+            case .body(let bytes):
+                deliver(.success(.body(bytes)))
             case .end:
                 onPart = nil
                 deliver(.success(.end))
