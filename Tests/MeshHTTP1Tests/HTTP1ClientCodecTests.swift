@@ -135,6 +135,30 @@ final class HTTP1ClientCodecTests: XCTestCase {
         XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"]), ["error malformed header line Bad Name: x"])
     }
 
+    func testHeadsAreWrittenIntoAReusedBuffer() {
+        var encoder = HTTP1RequestEncoder()
+        var out = ByteBuffer()
+        let head = HTTPRequestHead(method: "POST", target: "/orders?id=7", headers: [("host", "shop"), ("x-request-id", "abc")])
+        encoder.encodeHead(head, hasBody: false, contentLength: 5, into: &out, reservingBody: 5)
+        out.writeString("hello")
+        _ = encoder.end()
+        XCTAssertEqual(String(decoding: out.readableArray, as: UTF8.self),
+                       "POST /orders?id=7 HTTP/1.1\r\nhost: shop\r\nx-request-id: abc\r\ncontent-length: 5\r\n\r\nhello")
+        let first = out
+        encoder.encodeHead(HTTPRequestHead(method: "GET", target: "/", version: 10, headers: [("host", "shop")]), hasBody: false, into: &out)
+        _ = encoder.end()
+        XCTAssertEqual(String(decoding: out.readableArray, as: UTF8.self), "GET / HTTP/1.0\r\nhost: shop\r\n\r\n")
+        XCTAssertFalse(out.sharesStorage(with: first), "storage someone still holds is not written over")
+        XCTAssertEqual(String(decoding: first.readableArray, as: UTF8.self).prefix(4), "POST")
+        let second = out.readableArray
+        encoder.encodeHead(HTTPRequestHead(method: "GET", target: "/", version: 10, headers: [("host", "shop")]), hasBody: false, into: &out)
+        _ = encoder.end()
+        XCTAssertEqual(out.readableArray, second)
+        encoder.encodeHead(HTTPRequestHead(method: "PUT", target: "/x", headers: [("content-length", "2")]), hasBody: true, into: &out)
+        XCTAssertEqual(String(decoding: out.readableArray, as: UTF8.self), "PUT /x HTTP/1.1\r\ncontent-length: 2\r\n\r\n", "the head's own length: not chunked")
+        XCTAssertNil(encoder.end())
+    }
+
     func testRequestsAreFramedByLengthOrChunked() {
         var encoder = HTTP1RequestEncoder()
         let head = encoder.head(HTTPRequestHead(method: "POST", target: "/upload", headers: [("Host", "mesh")]), hasBody: true)

@@ -152,12 +152,14 @@ final class DownstreamHTTPConnection: DownstreamClient {
         while !tcp.isClosed && !closing {
             // The answer first: a pipelined request waits; a body part waits for its go-ahead.
             if stream != nil && !readingBody || awaitingMore { return }
-            let part: HTTP1RequestDecoder.Part?
-            do { part = try decoder.next() } catch { return rejected(error) }
-            guard let part else { return }
-            switch part {
-            case .head(let head):
-                startStream(head)
+            // Events, not parts: a `Part?` carrying the head is copied through generic value witnesses.
+            let event: HTTP1RequestDecoder.Event
+            do { event = try decoder.nextEvent() } catch { return rejected(error) }
+            switch event {
+            case .needMore:
+                return
+            case .head:
+                startStream(decoder.takeHead())
             case .body(let bytes):
                 guard let stream else { continue }
                 awaitingMore = true
@@ -204,17 +206,17 @@ final class DownstreamHTTPConnection: DownstreamClient {
         if !complete {
             // Parts read with the head are taken at once (a small body usually is all here, and goes in one write).
             gathering: while request.body.count <= ProxyStream.bufferLimit {
-                let part: HTTP1RequestDecoder.Part?
+                let event: HTTP1RequestDecoder.Event
                 // Broken framing in what came with the head: refused before any stream, as Envoy logs it (no path).
-                do { part = try decoder.next() } catch { return rejected(error) }
-                switch part {
-                case .body(let bytes)?: bytes.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
-                case .end?: complete = true; break gathering
-                case .head?, nil: break gathering
+                do { event = try decoder.nextEvent() } catch { return rejected(error) }
+                switch event {
+                case .body(let bytes): bytes.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+                case .end: complete = true; break gathering
+                case .head, .needMore: break gathering
                 }
             }
         } else {
-            _ = try? decoder.next()  // the end of a request without a body
+            _ = try? decoder.nextEvent()  // the end of a request without a body
         }
         readingBody = !complete
         if complete {

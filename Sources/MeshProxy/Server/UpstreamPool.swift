@@ -23,6 +23,8 @@ final class UpstreamConnection: UpstreamExchange {
     let host: Int
     private var decoder = HTTP1ResponseDecoder()
     private var encoder = HTTP1RequestEncoder()
+    /// The last request's bytes; the next request reuses the storage when the socket no longer holds it.
+    private var spareRequestBuffer = ByteBuffer()
     /// Receives the answer's parts, or the failure that cut it short; nil between requests.
     var onPart: ((Result<UpstreamPart, UpstreamFailure>) -> Void)?
     var onIdleClose: () -> Void = {}
@@ -102,12 +104,12 @@ final class UpstreamConnection: UpstreamExchange {
     func send(_ head: HTTPRequestHead, body: [UInt8]) {
         requestsSent += 1
         decoder.requestSent(method: head.method)
-        var head = head
-        if !body.isEmpty || head.method == "POST" || head.method == "PUT" || head.method == "PATCH" { head.headers.append(("content-length", String(body.count))) }
-        var out = encoder.head(head, hasBody: false)
-        out.writeBytes(body)
+        let sendsLength = !body.isEmpty || head.method == "POST" || head.method == "PUT" || head.method == "PATCH"
+        // Written into the connection's own buffer: once the socket took the last request, its storage is free again.
+        encoder.encodeHead(head, hasBody: false, contentLength: sendsLength ? body.count : nil, into: &spareRequestBuffer, reservingBody: body.count)
+        spareRequestBuffer.writeBytes(body)
         _ = encoder.end()
-        tcp.send(out)
+        tcp.send(spareRequestBuffer)
     }
 
     /// The head (with the client's Content-Length, or chunked) and the body so far; parts follow with `sendBody`.
