@@ -13,6 +13,9 @@ final class DownstreamHTTPConnection: DownstreamClient {
     private let runtime: ProxyRuntime
     private let loopContext: LoopContext
     private let manager: HTTPConnectionManagerConfig
+    /// The same configuration behind one reference, which each request's stream retains (a copy of the struct per
+    /// request retained every string and list in it).
+    private let sharedManager: SharedConnectionManager
     private var decoder = HTTP1RequestDecoder()
     /// The current request's body is still being read: its parts go to the stream as they come.
     private var readingBody = false
@@ -66,6 +69,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
         self.runtime = runtime
         self.loopContext = loopContext
         self.manager = manager
+        sharedManager = SharedConnectionManager(manager)
         self.listenerStatPrefix = listenerStatPrefix
         managerStats = runtime.connectionManagerStats(manager.statPrefix)
         sniffing = DownstreamCodec.sniffs(manager: manager, info: info)
@@ -225,7 +229,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
             // As Envoy by default: the proxy says Continue itself, and the header does not go upstream.
             tcp.send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         }
-        let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, managerStats: managerStats,
+        let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: sharedManager, managerStats: managerStats,
                                  request: request, bodyComplete: complete)
         self.stream = stream
         stream.begin()
