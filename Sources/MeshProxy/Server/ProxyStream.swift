@@ -63,7 +63,7 @@ final class ProxyStream {
     /// The current attempt's head went with the body so far, and parts follow as they come.
     private var streamingAttempt = false
     /// `request.body` keeps the whole body so far for a retry or a shadow; else it holds only what no attempt has
-    /// taken yet. Set by the router (a retry policy or a mirror needs it) and cleared past `bufferLimit`.
+    /// taken yet. Set by the router (a retry policy or a mirror needs it) and cleared past `bodyLimit`.
     private var keepsBodyCopy = true
     /// The router began (after the fault filter): the route timeout starts at the request's end.
     private var routerStarted = false
@@ -74,19 +74,14 @@ final class ProxyStream {
     private var heldMore: (() -> Void)?
     /// The most request body kept in memory per stream: the copy for a retry or a shadow (past it neither happens),
     /// or a body waiting for its upstream connection (past it the client is not read). Envoy's default
-    /// `per_connection_buffer_limit_bytes`.
+    /// `per_connection_buffer_limit_bytes`; a listener's own limit applies to its HTTP/1.1 streams (`bodyLimit`).
     static let bufferLimit = 1024 * 1024
+    /// This stream's `bufferLimit`: its client connection's.
+    private var bodyLimit: Int { downstream.streamBufferLimit }
     /// Request bytes waiting for an HTTP/2 host's window above which the client gets no more window.
     static let requestBacklogLimit = 1024 * 1024
     /// Istio's stats filter's part, when the connection manager has one.
     let istioStats: IstioStreamStats?
-
-    /// For a connection that does not share its configuration with its streams (HTTP/2's): one reference made here.
-    convenience init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: any DownstreamClient, manager: HTTPConnectionManagerConfig,
-                     managerStats: ConnectionManagerStats, request: HTTPRequest, bodyComplete: Bool = true) {
-        self.init(runtime: runtime, loopContext: loopContext, downstream: downstream, manager: SharedConnectionManager(manager),
-                  managerStats: managerStats, request: request, bodyComplete: bodyComplete)
-    }
 
     init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: any DownstreamClient, manager: SharedConnectionManager,
          managerStats: ConnectionManagerStats, request: HTTPRequest, bodyComplete: Bool = true) {
@@ -315,7 +310,7 @@ final class ProxyStream {
             connection.sendHead(head, bodySoFar: request.body)
             if !keepsBodyCopy {
                 request.body = []
-            } else if request.body.count > Self.bufferLimit {
+            } else if request.body.count > bodyLimit {
                 abandonBodyCopy()
             }
             // A body held while no attempt carried it goes on.
@@ -385,7 +380,6 @@ final class ProxyStream {
         case .retry:
             if cluster.open(.retry) {
                 holdsRetry = true
-                runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
                 releaseAttempt(reuse: false)
                 return scheduleRetry()
             }
@@ -494,7 +488,6 @@ final class ProxyStream {
         case .retry:
             if cluster.open(.retry) {
                 holdsRetry = true
-                runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
                 return scheduleRetry()
             }
             runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry_overflow")
@@ -510,11 +503,13 @@ final class ProxyStream {
         reply(LocalReply(status: 503, body: LocalReply.resetText(reason, retried: retry.retriesUsed > 0), flags: [flag], details: details))
     }
 
+    /// The retry goes after its backoff, and only then counts in `upstream_rq_retry` (as Envoy 1.40 counts it).
     private func scheduleRetry() {
         let delay = retry.backoff(using: &random)
         backoffTimer = loop.schedule(after: delay) { [weak self] in
             guard let self, !done else { return }
             backoffTimer = nil
+            if let cluster { runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry") }
             startAttempt()
         }
     }
@@ -527,7 +522,6 @@ final class ProxyStream {
         releaseAttempt(reuse: false)
         if retry.decide(.perTryTimeout) == .retry, cluster.open(.retry) {
             holdsRetry = true
-            runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
             return scheduleRetry()
         }
         reply(.perTryTimeout)
@@ -605,7 +599,7 @@ final class ProxyStream {
     }
 
     /// More of a request body that is still arriving: on to the current attempt as it comes, a copy kept while a
-    /// retry or a shadow may need it (up to `bufferLimit`; past it neither happens, as in Envoy). With no attempt
+    /// retry or a shadow may need it (up to `bodyLimit`; past it neither happens, as in Envoy). With no attempt
     /// under way (waiting for a connection, a fault's delay, a retry's backoff) the body is held up to the limit.
     /// `more` runs once the client may send more: now, or when the host took the backlog or an attempt started.
     func requestBodyPart(_ part: ByteBuffer, end: Bool, more: @escaping () -> Void) {
@@ -618,13 +612,18 @@ final class ProxyStream {
         }
         guard streamingAttempt, let connection else {
             part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+            // In a retry's backoff a body past the limit can be neither taken nor replayed: 507, as from Envoy.
+            if routerStarted, attempts > 0, backoffTimer != nil, keepsBodyCopy, request.body.count > bodyLimit {
+                if let cluster { runtime.stats.increment(cluster.statPrefix + "retry_or_shadow_abandoned") }
+                return reply(.retryBufferOverflow)
+            }
             if end, mirrorWaitsForBody { mirrorWaitsForBody = false; startMirrors() }
-            if !end, request.body.count > Self.bufferLimit { return hold(more) }
+            if !end, request.body.count > bodyLimit { return hold(more) }
             return more()
         }
         if keepsBodyCopy {
             part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
-            if request.body.count > Self.bufferLimit { abandonBodyCopy() }
+            if request.body.count > bodyLimit { abandonBodyCopy() }
         }
         connection.sendBody(part, end: end)
         if end, self.connection === connection { startPerTryTimer() }
