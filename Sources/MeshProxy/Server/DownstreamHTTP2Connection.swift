@@ -170,7 +170,8 @@ final class DownstreamHTTP2Connection {
             }
         }
         for id in arrivalOrder { if let request = arriving[id], codec.failed == nil { start(id, request, bodyComplete: false) } }
-        if codec.failed != nil { flush(); tcp.closeWhenDrained() }
+        // The GOAWAY that says why goes before the close.
+        if codec.failed != nil { writeOutput(); tcp.closeWhenDrained() }
     }
 
     private func start(_ id: UInt32, _ request: HTTPRequest, bodyComplete: Bool = true) {
@@ -226,9 +227,22 @@ final class DownstreamHTTP2Connection {
         flush()
     }
 
-    /// Writes what the codec queued, unless a read is being handled (its end writes once).
+    /// Writes what the codec queued at the end of the loop's turn (unless a read is being handled: its end asks
+    /// again), so the answers of every upstream read in one turn leave in one write, as do a body and its end.
     func flush() {
-        guard !reading else { return }
+        guard !reading, !writeScheduled else { return }
+        writeScheduled = true
+        tcp.loop.execute { [self] in
+            writeScheduled = false
+            writeOutput()
+        }
+    }
+
+    /// A write is due at the end of this turn of the loop.
+    private var writeScheduled = false
+
+    private func writeOutput() {
+        guard !tcp.isClosed else { return }
         if let bytes = codec.takeOutput() { tcp.send(bytes) }
         if isDraining && streams.isEmpty { tcp.closeWhenDrained() }
     }
