@@ -109,6 +109,7 @@ final class DownstreamHTTP2Connection {
                 headers.reserveCapacity(fields.count)
                 var authority: String?
                 for field in fields {
+                    guard field.name.utf8.first == UInt8(ascii: ":") else { headers.append((field.name, field.value)); continue }
                     switch field.name {
                     case ":method": request.method = field.value
                     case ":path": request.target = field.value
@@ -191,8 +192,8 @@ final class DownstreamHTTP2Connection {
         fields.reserveCapacity(headers.count + 1)
         fields.append(HeaderField(name: ":status", value: String(status)))
         for (name, value) in headers {
-            let lowered = name.lowercased()
-            if HTTP2UpstreamStream.connectionSpecific.contains(lowered) { continue }
+            let lowered = HTTP2HeaderNames.lowercased(name)
+            if HTTP2HeaderNames.isConnectionSpecific(lowered) { continue }
             fields.append(HeaderField(name: lowered, value: value))
         }
         try? codec.sendHeaders(streamID: id, headers: fields, endStream: endStream)

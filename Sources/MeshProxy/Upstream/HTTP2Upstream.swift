@@ -380,8 +380,8 @@ final class HTTP2UpstreamStream: UpstreamExchange {
         fields.append(HeaderField(name: ":authority", value: head.header("host") ?? ""))
         fields.append(HeaderField(name: ":path", value: head.target))
         for (name, value) in head.headers {
-            let lowered = name.lowercased()
-            if lowered == "host" || Self.connectionSpecific.contains(lowered) { continue }
+            let lowered = HTTP2HeaderNames.lowercased(name)
+            if lowered == "host" || HTTP2HeaderNames.isConnectionSpecific(lowered) { continue }
             if lowered == "te" && value.lowercased() != "trailers" { continue }
             fields.append(HeaderField(name: lowered, value: value))
         }
@@ -390,9 +390,6 @@ final class HTTP2UpstreamStream: UpstreamExchange {
         }
         return fields
     }
-
-    /// Headers HTTP/2 forbids (RFC 9113 section 8.2.2).
-    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
 
     func endAttempt(reuse: Bool, pool: UpstreamPool) {
         guard !released else { return }
