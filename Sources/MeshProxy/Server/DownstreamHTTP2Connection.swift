@@ -17,6 +17,13 @@ final class DownstreamHTTP2Connection {
     private let managerStats: ConnectionManagerStats
     /// Streams being served.
     private var streams: [UInt32: DownstreamHTTP2Stream] = [:]
+    /// Streams whose answer ended while part of it still waits for the client's window, with the stream idle
+    /// timer that gives up on them (`http2.tx_flush_timeout`, as Envoy's flush timer).
+    private var flushing: [UInt32: EventLoop.TimerID?] = [:]
+    private let codecStats: HTTP2CodecStats
+    /// What this connection last added to `http2.streams_active` and `http2.pending_send_bytes`.
+    private var reportedStreams = 0
+    private var reportedPendingBytes = 0
     private var retainSelf: DownstreamHTTP2Connection?
     private(set) var isDraining = false
     /// Set while a read is handled: what answers write goes out in one write at its end.
@@ -34,6 +41,7 @@ final class DownstreamHTTP2Connection {
         self.manager = manager
         self.listenerStatPrefix = listenerStatPrefix
         managerStats = runtime.connectionManagerStats(manager.statPrefix)
+        codecStats = HTTP2CodecStats(prefix: "http2.", stats: runtime.stats)
         var settings = HTTP2LocalSettings()
         settings.maxConcurrentStreams = manager.http2MaxConcurrentStreams
         settings.initialWindowSize = 1 << 20
@@ -60,6 +68,12 @@ final class DownstreamHTTP2Connection {
         watchIdle(after: manager.connectionIdleTimeout)
         tcp.onClose = { [unowned self] in
             if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
+            for case let timer? in flushing.values { tcp.loop.cancel(timer) }
+            flushing.removeAll()
+            codecStats.streamsActive.adjust(by: -reportedStreams)
+            codecStats.pendingSendBytes.adjust(by: -reportedPendingBytes)
+            reportedStreams = 0
+            reportedPendingBytes = 0
             runtime.stats.adjust(http + "downstream_cx_active", by: -1)
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
             let open = streams.values
@@ -92,6 +106,7 @@ final class DownstreamHTTP2Connection {
         reading = true
         handle(codec.receive(bytes))
         resumeDrainedStreams()
+        if !flushing.isEmpty { endFlushedStreams() }
         reading = false
         flush()
     }
@@ -245,7 +260,44 @@ final class DownstreamHTTP2Connection {
     private func writeOutput() {
         guard !tcp.isClosed else { return }
         if let bytes = codec.takeOutput() { tcp.send(bytes) }
-        if isDraining && streams.isEmpty { tcp.closeWhenDrained() }
+        reportCodecGauges()
+        if isDraining && isIdle { tcp.closeWhenDrained() }
+    }
+
+    /// `http2.streams_active` and `http2.pending_send_bytes` follow the codec, moved by this connection's change.
+    private func reportCodecGauges() {
+        let active = codec.activeStreamCount, pending = codec.pendingSendBytes
+        if active != reportedStreams {
+            codecStats.streamsActive.adjust(by: active - reportedStreams)
+            reportedStreams = active
+        }
+        if pending != reportedPendingBytes {
+            codecStats.pendingSendBytes.adjust(by: pending - reportedPendingBytes)
+            reportedPendingBytes = pending
+        }
+    }
+
+    /// A stream whose answer is whole but waits for the client's window stays until it is written, or until the
+    /// stream idle timeout, which resets it and counts `http2.tx_flush_timeout`.
+    private func waitForFlush(_ id: UInt32) {
+        let timeout = manager.streamIdleTimeout
+        guard timeout > 0 else { flushing[id] = .some(nil); return }
+        flushing[id] = tcp.loop.schedule(after: timeout) { [weak self] in
+            guard let self, !tcp.isClosed, flushing.removeValue(forKey: id) != nil else { return }
+            codecStats.txFlushTimeout.increment()
+            codec.resetStream(id, code: .internalError)
+            flush()
+        }
+    }
+
+    /// After the client's frames: streams whose answer went out (or that the client reset) are done; one whose
+    /// request is still arriving is reset with NO_ERROR, as when its answer went out at once.
+    private func endFlushedStreams() {
+        for (id, timer) in flushing where codec.isSendingEnded(id) {
+            if let timer { tcp.loop.cancel(timer) }
+            flushing[id] = nil
+            if codec.isStreamOpen(id) { codec.resetStream(id, code: .noError) }
+        }
     }
 
     /// `answered`: the answer went out whole. A stream left open is reset: NO_ERROR after a whole answer (a request
@@ -255,7 +307,11 @@ final class DownstreamHTTP2Connection {
         if let stream = streams[id], stream.withheld > 0 { codec.dataConsumed(stream.withheld, on: id); stream.withheld = 0 }
         streams[id] = nil
         lastActivity = MonotonicClock.now()
-        if codec.isStreamOpen(id) { codec.resetStream(id, code: answered ? .noError : .internalError) }
+        if answered && !codec.isSendingEnded(id) {
+            waitForFlush(id)
+        } else if codec.isStreamOpen(id) {
+            codec.resetStream(id, code: answered ? .noError : .internalError)
+        }
         flush()
     }
 
@@ -271,7 +327,7 @@ final class DownstreamHTTP2Connection {
         }
     }
 
-    var isIdle: Bool { streams.isEmpty }
+    var isIdle: Bool { streams.isEmpty && flushing.isEmpty }
 }
 
 /// One stream of a `DownstreamHTTP2Connection`, the client side of its `ProxyStream`.
@@ -357,5 +413,22 @@ final class DownstreamHTTP2Stream: DownstreamClient {
         finished = true
         proxy = nil
         connection.streamFinished(id, answered: answered)
+    }
+}
+
+/// An HTTP/2 codec's stats by Envoy's names, under `http2.` for clients' connections and `cluster.NAME.http2.` for
+/// hosts': `streams_active` and `pending_send_bytes` (DATA waiting for the peer's windows) are gauges;
+/// `tx_flush_timeout` (clients only: `flushTimeouts`) counts streams reset because their answer waited for the
+/// client's window past the stream idle timeout.
+final class HTTP2CodecStats {
+    let streamsActive, pendingSendBytes, txFlushTimeout: ProxyStats.Slot
+
+    init(prefix: String, stats: ProxyStats, flushTimeouts: Bool = true) {
+        streamsActive = stats.slot(prefix + "streams_active", .gauge)
+        pendingSendBytes = stats.slot(prefix + "pending_send_bytes", .gauge)
+        txFlushTimeout = stats.slot(prefix + "tx_flush_timeout")
+        streamsActive.declare()
+        pendingSendBytes.declare()
+        if flushTimeouts { txFlushTimeout.declare() }
     }
 }
