@@ -21,6 +21,9 @@ final class DownstreamHTTP2Connection {
     /// timer that gives up on them (`http2.tx_flush_timeout`, as Envoy's flush timer).
     private var flushing: [UInt32: EventLoop.TimerID?] = [:]
     private let codecStats: HTTP2CodecStats
+    /// The streams' route and stream idle timeouts: one loop timer of each kind for the whole connection.
+    private var routeDeadlines: MultiplexedDeadline?
+    private var streamIdleDeadlines: MultiplexedDeadline?
     /// What this connection last added to `http2.streams_active` and `http2.pending_send_bytes`.
     private var reportedStreams = 0
     private var reportedPendingBytes = 0
@@ -69,6 +72,8 @@ final class DownstreamHTTP2Connection {
         tcp.onClose = { [unowned self] in
             if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
             for case let timer? in flushing.values { tcp.loop.cancel(timer) }
+            routeDeadlines?.cancel()
+            streamIdleDeadlines?.cancel()
             flushing.removeAll()
             codecStats.streamsActive.adjust(by: -reportedStreams)
             codecStats.pendingSendBytes.adjust(by: -reportedPendingBytes)
@@ -201,6 +206,39 @@ final class DownstreamHTTP2Connection {
     }
 
     // MARK: For the streams
+
+    /// The connection's timer for the streams' `kind` deadlines.
+    func deadlines(for kind: StreamTimer) -> MultiplexedDeadline {
+        switch kind {
+        case .route:
+            if let routeDeadlines { return routeDeadlines }
+            let made = MultiplexedDeadline(loop: tcp.loop) { [unowned self] now in expireStreams(.route, now: now) }
+            routeDeadlines = made
+            return made
+        case .streamIdle:
+            if let streamIdleDeadlines { return streamIdleDeadlines }
+            let made = MultiplexedDeadline(loop: tcp.loop) { [unowned self] now in expireStreams(.streamIdle, now: now) }
+            streamIdleDeadlines = made
+            return made
+        }
+    }
+
+    /// Runs the `kind` timeouts of the streams whose deadline passed by `now`, earliest first; returns the next one.
+    private func expireStreams(_ kind: StreamTimer, now: UInt64) -> UInt64? {
+        var due: [(at: UInt64, stream: DownstreamHTTP2Stream)] = []
+        var next: UInt64?
+        for stream in streams.values {
+            guard let at = stream.deadline(kind) else { continue }
+            if at <= now { due.append((at, stream)) } else { next = min(next ?? at, at) }
+        }
+        due.sort { $0.at < $1.at }
+        for (_, stream) in due {
+            // An earlier timeout of this sweep may have ended the stream or moved its deadline.
+            guard let at = stream.deadline(kind), at <= now else { continue }
+            stream.expire(kind)
+        }
+        return next
+    }
 
     func writeHead(_ id: UInt32, status: Int, headers: [(name: String, value: String)], endStream: Bool) {
         var fields: [HeaderField] = []
@@ -354,25 +392,40 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.proxy?.routeTimeoutFired() }
     private(set) lazy var streamIdleFired: () -> Void = { [weak self] in self?.proxy?.streamIdleFired() }
     private(set) lazy var maxDurationFired: () -> Void = { [weak self] in self?.proxy?.maxDurationFired() }
-    private var routeTimer: EventLoop.TimerID?
-    private var streamIdleTimer: EventLoop.TimerID?
+    /// When the route and stream idle timeouts end, on the loop's clock (the connection's timers look).
+    private var routeDeadline: UInt64?
+    private var streamIdleDeadline: UInt64?
+
+    func deadline(_ kind: StreamTimer) -> UInt64? {
+        switch kind {
+        case .route: return routeDeadline
+        case .streamIdle: return streamIdleDeadline
+        }
+    }
 
     func startTimer(_ kind: StreamTimer, after seconds: Double) {
-        stopTimer(kind)
+        let timer = connection.deadlines(for: kind)
+        let at = timer.deadline(after: seconds)
         switch kind {
-        case .route: routeTimer = connection.tcp.loop.schedule(after: seconds, routeTimeoutFired)
-        case .streamIdle: streamIdleTimer = connection.tcp.loop.schedule(after: seconds, streamIdleFired)
+        case .route: routeDeadline = at
+        case .streamIdle: streamIdleDeadline = at
         }
+        timer.willExpire(at: at)
     }
 
     func stopTimer(_ kind: StreamTimer) {
         switch kind {
-        case .route:
-            if let routeTimer { connection.tcp.loop.cancel(routeTimer) }
-            routeTimer = nil
-        case .streamIdle:
-            if let streamIdleTimer { connection.tcp.loop.cancel(streamIdleTimer) }
-            streamIdleTimer = nil
+        case .route: routeDeadline = nil
+        case .streamIdle: streamIdleDeadline = nil
+        }
+    }
+
+    /// The `kind` deadline passed.
+    func expire(_ kind: StreamTimer) {
+        stopTimer(kind)
+        switch kind {
+        case .route: routeTimeoutFired()
+        case .streamIdle: streamIdleFired()
         }
     }
 
