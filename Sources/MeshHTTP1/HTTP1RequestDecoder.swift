@@ -15,14 +15,56 @@ public struct HTTP1RequestDecoder {
         case end
     }
 
-    /// Why a request cannot be served: the status to answer (the connection closes after it) and the reason.
+    /// Why a request cannot be served: what is wrong (`kind`, for code that answers each differently), the status to
+    /// answer (the connection closes after it) and the reason in words (which may quote the client's bytes).
     public struct Rejection: Error, Equatable, CustomStringConvertible, Sendable {
-        public let status: Int
+        public let kind: Kind
         public let reason: String
+        public var status: Int { kind.status }
         public var description: String { "\(status) \(reason)" }
-        init(_ status: Int, _ reason: String) {
-            self.status = status
+        init(_ kind: Kind, _ reason: String) {
+            self.kind = kind
             self.reason = reason
+        }
+    }
+
+    /// What a refused request got wrong.
+    public enum Kind: Sendable, Equatable, CaseIterable {
+        /// A NUL byte in the head.
+        case nulInHead
+        /// A CR without its LF or an LF without its CR in the head.
+        case bareLineBreak
+        /// The head is longer than `maxHeadBytes` (431).
+        case headTooLarge
+        /// Nothing but empty lines before the head's end.
+        case emptyHead
+        /// Not METHOD SP TARGET SP VERSION.
+        case malformedRequestLine
+        /// A version other than HTTP/1.0 and HTTP/1.1 (505).
+        case unsupportedVersion
+        /// A header line that starts with whitespace (obs-fold).
+        case foldedHeaderLine
+        /// Not NAME: VALUE, or a name that is not a token.
+        case malformedHeaderLine
+        /// Two Content-Length fields.
+        case repeatedContentLength
+        /// A Content-Length that is not one decimal number.
+        case badContentLength
+        /// Transfer-Encoding and Content-Length both.
+        case contentLengthWithTransferEncoding
+        /// A transfer coding other than chunked alone (501).
+        case unsupportedTransferEncoding
+        /// A chunked body whose framing cannot be read (a bad chunk size, a chunk without its CRLF, an overlong line).
+        case badChunkedBody
+
+        /// The status a server answers it with.
+        public var status: Int {
+            switch self {
+            case .headTooLarge: return 431
+            case .unsupportedVersion: return 505
+            case .unsupportedTransferEncoding: return 501
+            default: return 400
+            }
         }
     }
 
@@ -98,7 +140,7 @@ public struct HTTP1RequestDecoder {
         defer { releaseIfEmpty() }
         if body != nil {
             let step: HTTP1BodyDecoder.Step
-            do { step = try body!.next(from: &buffer) } catch { throw Rejection(400, error.description) }
+            do { step = try body!.next(from: &buffer) } catch { throw Rejection(.badChunkedBody, error.description) }
             switch step {
             case .needMore: return .needMore
             case .body(let part): return .body(part)
@@ -107,16 +149,16 @@ public struct HTTP1RequestDecoder {
                 return .end
             }
         }
-        let scan = buffer.withUnsafeReadableBytes { HeadSyntax.scanHead($0, from: scanned, of: "request") }
+        let scan = buffer.withUnsafeReadableBytes { HeadSyntax.scanHead($0, from: scanned) }
         switch scan {
-        case .invalid(let reason):
-            throw Rejection(400, reason)
+        case .invalid(let byte):
+            throw Rejection(byte == .nul ? .nulInHead : .bareLineBreak, byte.reason(in: "request"))
         case .incomplete(let resumeAt):
             scanned = resumeAt
-            if buffer.readableBytes > maxHeadBytes { throw Rejection(431, "the request head is larger than \(maxHeadBytes) bytes") }
+            if buffer.readableBytes > maxHeadBytes { throw Rejection(.headTooLarge, "the request head is larger than \(maxHeadBytes) bytes") }
             return .needMore
         case .end(let length):
-            if length > maxHeadBytes { throw Rejection(431, "the request head is larger than \(maxHeadBytes) bytes") }
+            if length > maxHeadBytes { throw Rejection(.headTooLarge, "the request head is larger than \(maxHeadBytes) bytes") }
             var fields: [(name: String, value: String)] = []
             swap(&fields, &spareHeaders)
             // One by one from the end: removeAll(keepingCapacity:) goes through a generic replaceSubrange that costs
@@ -149,7 +191,7 @@ public struct HTTP1RequestDecoder {
         // Empty lines before the request line are tolerated (RFC 9112 section 2.2).
         var first = lines.next()
         while first?.isEmpty == true { first = lines.next() }
-        guard let requestLine = first else { throw Rejection(400, "an empty request head") }
+        guard let requestLine = first else { throw Rejection(.emptyHead, "an empty request head") }
         let space = HeadSyntax.space
         let lineStart = requestLine.startIndex, lineEnd = requestLine.endIndex
         // METHOD (token bytes) SP TARGET SP VERSION, no other space.
@@ -164,7 +206,7 @@ public struct HTTP1RequestDecoder {
         var thirdSpace = secondSpace + 1
         while thirdSpace < lineEnd && bytes[thirdSpace] != space { thirdSpace += 1 }
         guard methodIsToken, firstSpace > lineStart, secondSpace < lineEnd, secondSpace > firstSpace + 1, thirdSpace >= lineEnd else {
-            throw Rejection(400, "a malformed request line: it must be METHOD SP TARGET SP HTTP/1.1")
+            throw Rejection(.malformedRequestLine, "a malformed request line: it must be METHOD SP TARGET SP HTTP/1.1")
         }
         let versionBytes = requestLine[(secondSpace + 1)...]
         let version: Int
@@ -178,14 +220,14 @@ public struct HTTP1RequestDecoder {
         } else if minor == UInt8(ascii: "0") {
             version = 10
         } else {
-            throw Rejection(505, "unsupported protocol version \(String(decoding: versionBytes.prefix(20), as: UTF8.self))")
+            throw Rejection(.unsupportedVersion, "unsupported protocol version \(String(decoding: versionBytes.prefix(20), as: UTF8.self))")
         }
         var contentLength: Int?
         var codings: [Substring] = []
         var lengthFields = 0
         while let line = lines.next() {
             if let first = line.first, first == space || first == HeadSyntax.tab {
-                throw Rejection(400, "a header line starts with whitespace (obs-fold): send each field on one line")
+                throw Rejection(.foldedHeaderLine, "a header line starts with whitespace (obs-fold): send each field on one line")
             }
             // NAME (token bytes, at least one) ":" OWS VALUE OWS.
             var colon = line.startIndex
@@ -195,7 +237,7 @@ public struct HTTP1RequestDecoder {
                 colon += 1
             }
             guard nameIsToken, colon < line.endIndex, colon > line.startIndex else {
-                throw Rejection(400, "a malformed header line: it must be NAME: VALUE, the name without spaces")
+                throw Rejection(.malformedHeaderLine, "a malformed header line: it must be NAME: VALUE, the name without spaces")
             }
             var valueStart = colon + 1, valueEnd = line.endIndex
             while valueStart < valueEnd && (bytes[valueStart] == space || bytes[valueStart] == HeadSyntax.tab) { valueStart += 1 }
@@ -206,9 +248,9 @@ public struct HTTP1RequestDecoder {
             headers.append((HeadSyntax.commonString(name), String(decoding: UnsafeRawBufferPointer(rebasing: value), as: UTF8.self)))
             if HeadSyntax.equalsIgnoringCase(name, "content-length") {
                 lengthFields += 1
-                guard lengthFields == 1 else { throw Rejection(400, "two Content-Length fields: send one") }
+                guard lengthFields == 1 else { throw Rejection(.repeatedContentLength, "two Content-Length fields: send one") }
                 guard !value.isEmpty, value.count <= 18, value.allSatisfy({ (48...57).contains($0) }) else {
-                    throw Rejection(400, "a bad Content-Length \(String(decoding: value.prefix(40), as: UTF8.self)): it must be one decimal number")
+                    throw Rejection(.badContentLength, "a bad Content-Length \(String(decoding: value.prefix(40), as: UTF8.self)): it must be one decimal number")
                 }
                 contentLength = value.reduce(0) { $0 * 10 + Int($1 - 48) }
             } else if HeadSyntax.equalsIgnoringCase(name, "transfer-encoding") {
@@ -219,9 +261,9 @@ public struct HTTP1RequestDecoder {
                                    target: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(firstSpace + 1)..<secondSpace]), as: UTF8.self),
                                    version: version, headers: headers)
         if !codings.isEmpty {
-            guard contentLength == nil else { throw Rejection(400, "both Transfer-Encoding and Content-Length: send one of them") }
+            guard contentLength == nil else { throw Rejection(.contentLengthWithTransferEncoding, "both Transfer-Encoding and Content-Length: send one of them") }
             guard codings.last == "chunked", codings.count == 1 else {
-                throw Rejection(501, "unsupported Transfer-Encoding \(codings.joined(separator: ", ")): only chunked is understood")
+                throw Rejection(.unsupportedTransferEncoding, "unsupported Transfer-Encoding \(codings.joined(separator: ", ")): only chunked is understood")
             }
             return (head, .chunked)
         }

@@ -87,12 +87,12 @@ public struct HTTP1ResponseDecoder {
 
     /// The length of the head before its CRLF CRLF, or nil while it is incomplete.
     private mutating func findHeadEnd() throws(HTTP1CodecError) -> Int? {
-        let scan = buffer.withUnsafeReadableBytes { HeadSyntax.scanHead($0, from: scanned, of: "response") }
+        let scan = buffer.withUnsafeReadableBytes { HeadSyntax.scanHead($0, from: scanned) }
         switch scan {
         case .end(let length):
             return length
-        case .invalid(let reason):
-            throw HTTP1CodecError(reason)
+        case .invalid(let byte):
+            throw HTTP1CodecError(byte.reason(in: "response"))
         case .incomplete(let resumeAt):
             scanned = resumeAt
             if buffer.readableBytes > maxHeadBytes { throw HTTP1CodecError("response head is larger than \(maxHeadBytes) bytes") }

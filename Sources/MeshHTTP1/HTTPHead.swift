@@ -54,12 +54,30 @@ enum HeadSyntax {
         /// No end yet; the next search resumes at this index (bytes before it need no second look).
         case incomplete(resumeAt: Int)
         /// A byte a head must not have (RFC 9112 section 2.2: each can split or hide a field).
-        case invalid(String)
+        case invalid(InvalidByte)
+    }
+
+    /// The bytes `scanHead` refuses.
+    enum InvalidByte: Equatable {
+        case nul
+        /// A CR not followed by LF.
+        case bareCR
+        /// An LF not preceded by CR.
+        case bareLF
+
+        /// Why, in words; `message` ("request", "response") names the head.
+        func reason(in message: StaticString) -> String {
+            switch self {
+            case .nul: return "a NUL byte in the \(message) head"
+            case .bareCR: return "a CR without its LF in the \(message) head: HTTP/1.1 lines end with CRLF (\\r\\n)"
+            case .bareLF: return "a line of the \(message) head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)"
+            }
+        }
     }
 
     /// Searches `bytes` from `start` (where the last search stopped) for the CRLF CRLF that ends a head, refusing a
-    /// NUL, a CR without its LF and an LF without its CR on the way; `message` ("request", "response") names it.
-    static func scanHead(_ bytes: UnsafeRawBufferPointer, from start: Int, of message: StaticString) -> HeadScan {
+    /// NUL, a CR without its LF and an LF without its CR on the way.
+    static func scanHead(_ bytes: UnsafeRawBufferPointer, from start: Int) -> HeadScan {
         var index = start
         while index < bytes.count {
             // Eight bytes at a time while none is below 14 (NUL, LF and CR are): subtracting 14 from each byte
@@ -75,14 +93,12 @@ enum HeadSyntax {
                 if bytes[index] > 13 { index += 1; continue }
                 switch bytes[index] {
                 case 0:
-                    return .invalid("a NUL byte in the \(message) head")
+                    return .invalid(.nul)
                 case 13:
                     guard index + 1 < bytes.count else { return .incomplete(resumeAt: index) }  // see the next byte first
-                    guard bytes[index + 1] == 10 else { return .invalid("a CR without its LF in the \(message) head: HTTP/1.1 lines end with CRLF (\\r\\n)") }
+                    guard bytes[index + 1] == 10 else { return .invalid(.bareCR) }
                 case 10:
-                    guard index > 0, bytes[index - 1] == 13 else {
-                        return .invalid("a line of the \(message) head ends with a bare LF: HTTP/1.1 lines end with CRLF (\\r\\n)")
-                    }
+                    guard index > 0, bytes[index - 1] == 13 else { return .invalid(.bareLF) }
                     if index >= 3, bytes[index - 2] == 10 { return .end(index - 3) }
                 default:
                     break

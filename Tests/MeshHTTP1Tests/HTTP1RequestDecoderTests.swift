@@ -79,6 +79,41 @@ final class HTTP1RequestDecoderTests: XCTestCase {
         XCTAssertEqual(parts(["POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]).last?.hasPrefix("400 bad chunk size zz"), true)
     }
 
+    /// One request per kind of refusal, each refused with exactly that kind (and the kind's status).
+    static let refusalExamples: [(HTTP1RequestDecoder.Kind, String)] = [
+        (.nulInHead, "GET / HTTP/1.1\r\nX: a\u{0}b\r\n\r\n"),
+        (.bareLineBreak, "GET / HTTP/1.1\nHost: x\n\n"),
+        (.bareLineBreak, "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"),
+        (.headTooLarge, "GET /" + String(repeating: "a", count: 300)),
+        (.emptyHead, "\r\n\r\n\r\n\r\n"),
+        (.malformedRequestLine, "GET  / HTTP/1.1\r\n\r\n"),
+        (.unsupportedVersion, "GET / HTTP/2.0\r\n\r\n"),
+        (.foldedHeaderLine, "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"),
+        (.malformedHeaderLine, "GET / HTTP/1.1\r\nBad Name: v\r\n\r\n"),
+        (.repeatedContentLength, "POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc"),
+        (.badContentLength, "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
+        (.contentLengthWithTransferEncoding, "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        (.unsupportedTransferEncoding, "POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
+        (.badChunkedBody, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+        (.badChunkedBody, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd\r\n"),
+    ]
+
+    func testEachRefusalSaysItsKind() {
+        for (kind, request) in Self.refusalExamples {
+            var decoder = HTTP1RequestDecoder(maxHeadBytes: 256)
+            decoder.feed(ByteBuffer(string: request))
+            do {
+                while try decoder.next() != nil {}
+                XCTFail("not refused: \(request.debugDescription)")
+            } catch {
+                XCTAssertEqual(error.kind, kind, "\(request.debugDescription): \(error)")
+                XCTAssertEqual(error.status, kind.status)
+            }
+        }
+        let shown = Set(Self.refusalExamples.map { "\($0.0)" })
+        XCTAssertEqual(shown, Set(HTTP1RequestDecoder.Kind.allCases.map { "\($0)" }), "every kind has an example")
+    }
+
     func testAnOversizeHeadIs431EvenBeforeItEnds() {
         XCTAssertEqual(parts(["GET /" + String(repeating: "a", count: 300)]).last, "431 the request head is larger than 256 bytes")
         XCTAssertEqual(parts(["GET / HTTP/1.1\r\nX: " + String(repeating: "b", count: 300) + "\r\n\r\n"]).last,

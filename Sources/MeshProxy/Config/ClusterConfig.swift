@@ -54,6 +54,8 @@ public struct Cluster: Sendable {
     public var dns = DNSSettings()
     /// ORIGINAL_DST: where a request's destination comes from, and how long an unused host stays.
     public var originalDestination = OriginalDestinationSettings()
+    /// `per_connection_buffer_limit_bytes`: what the proxy queues per upstream connection.
+    public var bufferLimit: ConnectionBufferLimit?
 }
 
 /// An ORIGINAL_DST cluster's `original_dst_lb_config` and `cleanup_interval`.
@@ -229,7 +231,8 @@ extension Cluster {
             guard let host = service["host"]?.string else { return nil }
             return IstioService(host: host, name: service["name"]?.string ?? String(host.prefix { $0 != "." }), namespace: service["namespace"]?.string ?? "unknown")
         }
-        reader.ignore("metadata", "alt_stat_name", "per_connection_buffer_limit_bytes", "filters", "upstream_connection_options", "dns_jitter")
+        let bufferLimit = try ConnectionBufferLimit.read(reader)
+        reader.ignore("metadata", "alt_stat_name", "filters", "upstream_connection_options", "dns_jitter")
         var originalDestination = OriginalDestinationSettings()
         if let cleanup = try reader.duration("cleanup_interval") {
             guard cleanup > 0 else { throw reader.error("must be above 0", at: reader.field("cleanup_interval"), path: [.key("cleanup_interval")]) }
@@ -377,7 +380,8 @@ extension Cluster {
                        maxRequestsPerConnection: maxRequests, wantsHTTP2Upstream: wantsHTTP2, http2MaxConcurrentStreams: maxStreams, ringSize: ring, maglevTableSize: maglevSize,
                        source: JSONValue(yaml: reader.node), eds: eds, istioService: service,
                        connectionIdleTimeout: idleTimeout, maxConnectionDuration: maxDuration.flatMap { $0 > 0 ? $0 : nil },
-                       localityWeighted: localityWeighted, assignmentPolicy: assignmentPolicy, dns: dns, originalDestination: originalDestination)
+                       localityWeighted: localityWeighted, assignmentPolicy: assignmentPolicy, dns: dns, originalDestination: originalDestination,
+                       bufferLimit: bufferLimit)
     }
 
     /// `dns_refresh_rate` (at least 1ms, as Envoy requires), `dns_failure_refresh_rate`, `dns_lookup_family`;

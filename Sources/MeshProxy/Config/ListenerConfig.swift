@@ -46,6 +46,8 @@ public struct Listener: Sendable {
     public var filtersTimeout: Double = 15
     /// `continue_on_listener_filters_timeout`: on timeout, choose a chain with what is known instead of closing.
     public var continueOnFiltersTimeout = false
+    /// `per_connection_buffer_limit_bytes`: what the proxy queues per client connection, and keeps per HTTP/1.1 stream.
+    public var bufferLimit: ConnectionBufferLimit?
 }
 
 /// The listener filters a listener runs (`envoy.filters.listener.*`).
@@ -266,7 +268,8 @@ extension Listener {
         let filtersTimeout = try reader.duration("listener_filters_timeout") ?? 15
         let useOriginalDestination = try reader.bool("use_original_dst") ?? false
         let bindToPort = try reader.bool("bind_to_port") ?? true
-        reader.ignore("metadata", "per_connection_buffer_limit_bytes", "access_log")
+        let bufferLimit = try ConnectionBufferLimit.read(reader)
+        reader.ignore("metadata", "access_log")
         var inspection = ListenerInspection()
         let filters = try reader.list("listener_filters") { filter throws(ProxyConfigError) -> String in
             let name = try filter.requiredString("name")
@@ -314,6 +317,7 @@ extension Listener {
         listener.additionalAddresses = additional
         listener.filtersTimeout = filtersTimeout
         listener.continueOnFiltersTimeout = continueOnTimeout
+        listener.bufferLimit = bufferLimit
         return listener
     }
 }

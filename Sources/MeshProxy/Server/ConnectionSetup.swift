@@ -146,6 +146,8 @@ final class ConnectionSetup {
     }
 
     private func serve(_ chain: FilterChain, initial: ByteBuffer?, prefix: String) {
+        // The listener's `per_connection_buffer_limit_bytes` (the one that took the connection over, after a hand-off).
+        if let limit = listener.bufferLimit { tcp.watermarks = limit.watermarks }
         runtime.stats.increment(prefix + "downstream_cx_total")
         runtime.stats.adjust(prefix + "downstream_cx_active", by: 1)
         var info = DownstreamConnectionInfo(localAddress: local, remoteAddress: remote)
@@ -215,7 +217,8 @@ final class ConnectionSetup {
             } else {
                 // AUTO on plaintext: the HTTP/1.1 connection hands itself over when the first bytes are the h2 preface.
                 DownstreamHTTPConnection(tcp: transport, info: info, runtime: runtime, loopContext: context, manager: manager,
-                                         listenerStatPrefix: prefix).begin(initial: initial)
+                                         listenerStatPrefix: prefix, streamBufferLimit: listener.bufferLimit?.bytes ?? ProxyStream.bufferLimit)
+                    .begin(initial: initial)
             }
         case .tcpProxy(let proxy):
             let session = TCPProxySession(downstream: transport, info: info, config: proxy, runtime: runtime, loop: context.loop, listenerStatPrefix: prefix)

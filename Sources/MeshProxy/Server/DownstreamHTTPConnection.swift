@@ -58,10 +58,13 @@ final class DownstreamHTTPConnection: DownstreamClient {
     /// Set when the listener that accepted the connection was removed or changed: the current answer says
     /// `Connection: close` and the connection closes after it.
     private(set) var isDraining = false
+    /// The listener's `per_connection_buffer_limit_bytes` (or the default) as each stream's body limit.
+    let streamBufferLimit: Int
 
     init(tcp: ProxyTransport, info: DownstreamConnectionInfo, runtime: ProxyRuntime, loopContext: LoopContext,
-         manager: HTTPConnectionManagerConfig, listenerStatPrefix: String) {
+         manager: HTTPConnectionManagerConfig, listenerStatPrefix: String, streamBufferLimit: Int) {
         self.tcp = tcp
+        self.streamBufferLimit = streamBufferLimit
         self.info = info
         self.runtime = runtime
         self.loopContext = loopContext
@@ -203,7 +206,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
         var complete = !decoder.hasBodyToCome
         if !complete {
             // Parts read with the head are taken at once (a small body usually is all here, and goes in one write).
-            gathering: while request.body.count <= ProxyStream.bufferLimit {
+            gathering: while request.body.count <= streamBufferLimit {
                 let part: HTTP1RequestDecoder.Part?
                 // Broken framing in what came with the head: refused before any stream, as Envoy logs it (no path).
                 do { part = try decoder.next() } catch { return rejected(error) }
@@ -235,7 +238,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
         runtime.log.debug("rejected a request from \(remoteAddress): \(rejection.reason)")
         tcp.pauseReading()
         closing = true
-        let refusal = DownstreamRefusal(parserStatus: rejection.status, reason: rejection.reason)
+        let refusal = DownstreamRefusal(rejection)
         guard let stream else { return answer(refusal, request: nil) }
         runtime.stats.increment("http.\(manager.statPrefix).downstream_cx_protocol_error")
         stream.requestBroken(status: refusal.status, body: refusal.body, details: refusal.details)

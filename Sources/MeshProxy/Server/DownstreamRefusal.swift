@@ -13,37 +13,26 @@ struct DownstreamRefusal: Equatable {
     let isProtocolError: Bool
     let body: String
 
-    /// The parser refused the bytes with `status` for `reason` (the texts of MeshHTTP1's parsers).
-    init(parserStatus status: Int, reason: String) {
+    /// The HTTP/1.1 decoder refused the bytes: Envoy's status and details for what was wrong.
+    init(_ rejection: HTTP1RequestDecoder.Rejection) {
         isProtocolError = true
-        switch status {
-        case 431:
-            self.status = 431
-            details = "http1.headers_too_large"
-        case 501:
-            self.status = 501
-            details = "http1.invalid_transfer_encoding"
-        case 505:
+        switch rejection.kind {
+        case .headTooLarge:
+            (status, details) = (431, "http1.headers_too_large")
+        case .unsupportedTransferEncoding:
+            (status, details) = (501, "http1.invalid_transfer_encoding")
+        case .unsupportedVersion:
             // Envoy answers every version but 1.1 (and 1.0 where taken) as too low.
-            self.status = 426
-            details = "low_version"
-        default:
-            // Only the reasons' fixed beginnings are compared: what follows may quote the client's bytes.
-            if reason.hasPrefix("both Transfer-Encoding and Content-Length") {
-                self.status = 400
-                details = "http1.content_length_and_chunked_not_allowed"
-            } else if reason.hasPrefix("unsupported Transfer-Encoding") {
-                self.status = 501
-                details = "http1.invalid_transfer_encoding"
-            } else if reason.hasPrefix("a NUL byte") {
-                self.status = 400
-                details = "http1.invalid_characters"
-            } else {
-                self.status = status == 413 ? 413 : 400
-                details = status == 413 ? "request_payload_too_large" : "http1.codec_error"
-            }
+            (status, details) = (426, "low_version")
+        case .contentLengthWithTransferEncoding:
+            (status, details) = (400, "http1.content_length_and_chunked_not_allowed")
+        case .nulInHead:
+            (status, details) = (400, "http1.invalid_characters")
+        case .bareLineBreak, .emptyHead, .malformedRequestLine, .foldedHeaderLine, .malformedHeaderLine, .repeatedContentLength,
+             .badContentLength, .badChunkedBody:
+            (status, details) = (400, "http1.codec_error")
         }
-        body = ResponseHead.reason(self.status)
+        body = ResponseHead.reason(status)
     }
 
     private init(status: Int, details: String, isProtocolError: Bool, body: String) {

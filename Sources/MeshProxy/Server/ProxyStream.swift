@@ -10,22 +10,22 @@ final class ProxyStream {
     private let loopContext: LoopContext
     private unowned let downstream: any DownstreamClient
     private let manager: HTTPConnectionManagerConfig
-    private var request: HTTPRequest
+    private(set) var request: HTTPRequest
     /// The connection manager's routes when the request came (a copy of the whole configuration per stream cost more).
     private let routeConfiguration: RouteConfiguration?
     private var log = AccessLogEntry()
     private let startedAt = MonotonicClock.now()
     private var serverName: String { manager.serverName ?? "envoy" }
-    private let requestID: String
+    let requestID: String
     private let managerStats: ConnectionManagerStats
 
-    private var virtualHost: VirtualHost?
-    private var route: Route?
-    private var action: ForwardAction?
+    private(set) var virtualHost: VirtualHost?
+    private(set) var route: Route?
+    private(set) var action: ForwardAction?
     private var cluster: UpstreamCluster?
     private var pool: UpstreamPool?
     private var retry = RetryState(policy: nil)
-    private var attempts = 0
+    private(set) var attempts = 0
     private var attemptedHosts: Set<Int> = []
     /// The current attempt's carrier: an HTTP/1.1 connection or an HTTP/2 stream.
     private var connection: (any UpstreamExchange)?
@@ -51,12 +51,12 @@ final class ProxyStream {
     private var random = SystemRandomNumberGenerator()
     /// Added by the policy filters: `x-ratelimit-*` on the response, a rate limit's not-enforced request headers.
     private var extraResponseHeaders: [(name: String, value: String)] = []
-    private var extraRequestHeaders: [HeaderValueOption] = []
+    private(set) var extraRequestHeaders: [HeaderValueOption] = []
     /// The `weighted_clusters` entry the route picked, whose header changes apply after the route's.
     /// Set once the route's cluster is picked (looking it up on each use copied the route's whole action).
-    private var weightedCluster: WeightedCluster?
+    private(set) var weightedCluster: WeightedCluster?
     /// The `Upgrade` protocol the client asks for (`Connection: upgrade`), e.g. `websocket`.
-    private let upgrade: String?
+    let upgrade: String?
     /// Set once the upstream said 101: bytes now go both ways until a side closes.
     private var tunneling = false
     /// The request body is still arriving (the client streams it): parts come to `requestBodyPart`.
@@ -64,7 +64,7 @@ final class ProxyStream {
     /// The current attempt's head went with the body so far, and parts follow as they come.
     private var streamingAttempt = false
     /// `request.body` keeps the whole body so far for a retry or a shadow; else it holds only what no attempt has
-    /// taken yet. Set by the router (a retry policy or a mirror needs it) and cleared past `bufferLimit`.
+    /// taken yet. Set by the router (a retry policy or a mirror needs it) and cleared past `bodyLimit`.
     private var keepsBodyCopy = true
     /// The router began (after the fault filter): the route timeout starts at the request's end.
     private var routerStarted = false
@@ -75,12 +75,14 @@ final class ProxyStream {
     private var heldMore: (() -> Void)?
     /// The most request body kept in memory per stream: the copy for a retry or a shadow (past it neither happens),
     /// or a body waiting for its upstream connection (past it the client is not read). Envoy's default
-    /// `per_connection_buffer_limit_bytes`.
+    /// `per_connection_buffer_limit_bytes`; a listener's own limit applies to its HTTP/1.1 streams (`bodyLimit`).
     static let bufferLimit = 1024 * 1024
+    /// This stream's `bufferLimit`: its client connection's.
+    private var bodyLimit: Int { downstream.streamBufferLimit }
     /// Request bytes waiting for an HTTP/2 host's window above which the client gets no more window.
     static let requestBacklogLimit = 1024 * 1024
     /// Istio's stats filter's part, when the connection manager has one.
-    private let istioStats: IstioStreamStats?
+    let istioStats: IstioStreamStats?
 
     init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: any DownstreamClient, manager: HTTPConnectionManagerConfig,
          managerStats: ConnectionManagerStats, request: HTTPRequest, bodyComplete: Bool = true) {
@@ -178,30 +180,21 @@ final class ProxyStream {
     // MARK: - Fault filter
 
     private func applyFaults() {
-        var fault: FaultConfig?
-        for filter in manager.httpFilters { if case .fault(let config) = filter { fault = config } }
-        guard let filterConfig = fault else { return startRouter() }
-        let config = route?.fault ?? filterConfig
-        var delay: Double?
-        if let seconds = config.delaySeconds, Double.random(in: 0..<1) < config.delayFraction { delay = seconds }
-        if config.delayFromHeader, let millis = request.header("x-envoy-fault-delay-request").flatMap(Double.init), Double.random(in: 0..<1) < max(config.delayFraction, 1) {
-            delay = millis / 1000
-        }
+        guard let config = FaultInjection.config(filters: manager.httpFilters, routeFault: route?.fault) else { return startRouter() }
+        let draw = { Double.random(in: 0..<1) }
         let abort: () -> Void = { [self] in
-            var status: Int?
-            if let code = config.abortStatus, Double.random(in: 0..<1) < config.abortFraction { status = code }
-            if config.abortFromHeader, let code = request.header("x-envoy-fault-abort-request").flatMap(Int.init), (200..<600).contains(code) { status = code }
-            if let status {
+            switch FaultInjection.abort(config, abortHeader: request.header("x-envoy-fault-abort-request"), draw: draw) {
+            case .status(let status)?:
                 runtime.stats.increment(statPrefix + "fault.aborts_injected")
-                return reply(.faultAbort(status: status))
-            }
-            if let code = config.abortGRPCStatus, Double.random(in: 0..<1) < config.abortFraction {
+                reply(.faultAbort(status: status))
+            case .grpcStatus(let code)?:
                 runtime.stats.increment(statPrefix + "fault.aborts_injected")
-                return reply(.faultAbort(grpcStatus: code, grpcRequest: request.header("content-type")?.lowercased().hasPrefix("application/grpc") ?? false))
+                reply(.faultAbort(grpcStatus: code, grpcRequest: isGRPCRequest))
+            case nil:
+                startRouter()
             }
-            startRouter()
         }
-        guard let delay else { return abort() }
+        guard let delay = FaultInjection.delay(config, delayHeader: request.header("x-envoy-fault-delay-request"), draw: draw) else { return abort() }
         runtime.stats.increment(statPrefix + "fault.delays_injected")
         log.add(.delayInjected)
         backoffTimer = loop.schedule(after: delay) { [weak self] in
@@ -320,7 +313,7 @@ final class ProxyStream {
             connection.sendHead(head, bodySoFar: request.body)
             if !keepsBodyCopy {
                 request.body = []
-            } else if request.body.count > Self.bufferLimit {
+            } else if request.body.count > bodyLimit {
                 abandonBodyCopy()
             }
             // A body held while no attempt carried it goes on.
@@ -334,36 +327,6 @@ final class ProxyStream {
         if attemptTimer == nil, let perTry = retry.policy?.perTryTimeout, perTry > 0 {
             attemptTimer = loop.schedule(after: perTry) { [weak self] in self?.perTryTimeout() }
         }
-    }
-
-    /// The request as the upstream gets it: hop-by-hop headers dropped, rewrites and the router's headers applied.
-    /// The route, its action and the virtual host are read field by field (passing them whole copies each struct).
-    private func upstreamHead() -> HTTPRequestHead {
-        var headers: [(name: String, value: String)] = []
-        headers.reserveCapacity(request.headers.count + 6)
-        for header in request.headers where !HeaderName.equals(header.name, "x-request-id") {
-            guard HeaderName.isHopByHopRequest(header.name) else { headers.append(header); continue }
-            // `te: trailers` goes on, as Envoy keeps it (gRPC needs it); other TE values are dropped.
-            if HeaderName.equals(header.name, "te") && header.value.lowercased().contains("trailers") { headers.append(("te", "trailers")) }
-        }
-        if let rewrite = action?.hostRewrite, let index = headers.firstIndex(where: { HeaderName.equals($0.name, "host") }) { headers[index].value = rewrite }
-        headers.append(("x-forwarded-proto", "http"))
-        headers.append(("x-request-id", requestID))
-        let timeout = action?.timeout ?? 0
-        if timeout > 0 { headers.append(("x-envoy-expected-rq-timeout-ms", String(Int(timeout * 1000)))) }
-        if virtualHost?.includeRequestAttemptCount == true { headers.append(("x-envoy-attempt-count", String(max(attempts, 1)))) }
-        var target = request.target
-        if action?.prefixRewrite != nil || action?.regexRewrite?.substitution != nil, let route, let action {
-            target = RequestRewrite.target(request.target, route: route, action: action)
-        }
-        if target != request.target { headers.append(("x-envoy-original-path", request.target)) }
-        RequestRewrite.apply(add: virtualHost?.headers.requestAdd ?? [], remove: virtualHost?.headers.requestRemove ?? [], to: &headers)
-        RequestRewrite.apply(add: route?.headers.requestAdd ?? [], remove: route?.headers.requestRemove ?? [], to: &headers)
-        if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.requestAdd, remove: picked.headers.requestRemove, to: &headers) }
-        RequestRewrite.apply(add: extraRequestHeaders, remove: [], to: &headers)
-        if let upgrade { headers += [("connection", "upgrade"), ("upgrade", upgrade)] }
-        istioStats?.prepareUpstreamRequest(&headers)
-        return HTTPRequestHead(method: request.method, target: target, version: 11, headers: headers)
     }
 
     private func upstreamPart(_ result: Result<UpstreamPart, UpstreamFailure>) {
@@ -420,7 +383,6 @@ final class ProxyStream {
         case .retry:
             if cluster.open(.retry) {
                 holdsRetry = true
-                runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
                 releaseAttempt(reuse: false)
                 return scheduleRetry()
             }
@@ -529,7 +491,6 @@ final class ProxyStream {
         case .retry:
             if cluster.open(.retry) {
                 holdsRetry = true
-                runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
                 return scheduleRetry()
             }
             runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry_overflow")
@@ -545,11 +506,13 @@ final class ProxyStream {
         reply(LocalReply(status: 503, body: LocalReply.resetText(reason, retried: retry.retriesUsed > 0), flags: [flag], details: details))
     }
 
+    /// The retry goes after its backoff, and only then counts in `upstream_rq_retry` (as Envoy 1.40 counts it).
     private func scheduleRetry() {
         let delay = retry.backoff(using: &random)
         backoffTimer = loop.schedule(after: delay) { [weak self] in
             guard let self, !done else { return }
             backoffTimer = nil
+            if let cluster { runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry") }
             startAttempt()
         }
     }
@@ -562,7 +525,6 @@ final class ProxyStream {
         releaseAttempt(reuse: false)
         if retry.decide(.perTryTimeout) == .retry, cluster.open(.retry) {
             holdsRetry = true
-            runtime.stats.increment(cluster.statPrefix + "upstream_rq_retry")
             return scheduleRetry()
         }
         reply(.perTryTimeout)
@@ -640,7 +602,7 @@ final class ProxyStream {
     }
 
     /// More of a request body that is still arriving: on to the current attempt as it comes, a copy kept while a
-    /// retry or a shadow may need it (up to `bufferLimit`; past it neither happens, as in Envoy). With no attempt
+    /// retry or a shadow may need it (up to `bodyLimit`; past it neither happens, as in Envoy). With no attempt
     /// under way (waiting for a connection, a fault's delay, a retry's backoff) the body is held up to the limit.
     /// `more` runs once the client may send more: now, or when the host took the backlog or an attempt started.
     func requestBodyPart(_ part: ByteBuffer, end: Bool, more: @escaping () -> Void) {
@@ -653,13 +615,18 @@ final class ProxyStream {
         }
         guard streamingAttempt, let connection else {
             part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+            // In a retry's backoff a body past the limit can be neither taken nor replayed: 507, as from Envoy.
+            if routerStarted, attempts > 0, backoffTimer != nil, keepsBodyCopy, request.body.count > bodyLimit {
+                if let cluster { runtime.stats.increment(cluster.statPrefix + "retry_or_shadow_abandoned") }
+                return reply(.retryBufferOverflow)
+            }
             if end, mirrorWaitsForBody { mirrorWaitsForBody = false; startMirrors() }
-            if !end, request.body.count > Self.bufferLimit { return hold(more) }
+            if !end, request.body.count > bodyLimit { return hold(more) }
             return more()
         }
         if keepsBodyCopy {
             part.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
-            if request.body.count > Self.bufferLimit { abandonBodyCopy() }
+            if request.body.count > bodyLimit { abandonBodyCopy() }
         }
         connection.sendBody(part, end: end)
         if end, self.connection === connection { startPerTryTimer() }

@@ -320,6 +320,9 @@ enum UpstreamConnector {
             case .failure(let error):
                 completion(.failure(.connectFailure(UpstreamPool.transportFailureReason(error))))
             case .success(let tcp):
+                // The cluster's `per_connection_buffer_limit_bytes`: how much request waits on this socket before
+                // its client is paused.
+                if let limit = cluster.config.bufferLimit { tcp.watermarks = limit.watermarks }
                 guard let tls else { return completion(.success(tcp)) }
                 startTLS(on: tcp, tls: tls, cluster: cluster, completion: completion)
             }

@@ -26,6 +26,10 @@ struct PolicyBootstrap {
     var managerFields: [String] = []
     /// YAML flow items of the HTTP listener's `listener_filters`.
     var listenerFilters: [String] = []
+    /// More fields of the HTTP listener, YAML lines (`per_connection_buffer_limit_bytes: 16384`).
+    var listenerFields: [String] = []
+    /// More fields of the cluster `app`, YAML lines.
+    var clusterFields: [String] = []
     /// The access log's text format.
     var logFormat = "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS%"
 
@@ -40,7 +44,7 @@ struct PolicyBootstrap {
           - name: http
             address: {socket_address: {address: 127.0.0.1, port_value: \(httpPort)}}
             listener_filters: [\(listenerFilters.joined(separator: ", "))]
-            filter_chains:
+        \(listenerFields.map { "    " + $0 + "\n" }.joined())    filter_chains:
             - filters:
               - name: envoy.filters.network.http_connection_manager
                 typed_config:
@@ -77,7 +81,7 @@ struct PolicyBootstrap {
           - name: app
             connect_timeout: 1s
             load_assignment: {cluster_name: app, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: \(upstreamPort)}}}}]}]}
-        \(extraClusters.map { "  - " + $0 + "\n" }.joined())
+        \(clusterFields.map { "    " + $0 + "\n" }.joined())\(extraClusters.map { "  - " + $0 + "\n" }.joined())
         """
         return yaml
     }
