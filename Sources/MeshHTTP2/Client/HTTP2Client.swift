@@ -73,8 +73,8 @@ public final class HTTP2Client: @unchecked Sendable {
                           HeaderField(name: ":authority", value: request.header("host") ?? authority),
                           HeaderField(name: ":path", value: request.target)]
             for (name, value) in request.headers {
-                let lowered = name.lowercased()
-                if lowered == "host" || HeaderValidation.connectionSpecific.contains(lowered) { continue }
+                let lowered = HTTP2HeaderNames.lowercased(name)
+                if lowered == "host" || HTTP2HeaderNames.isConnectionSpecific(lowered) { continue }
                 fields.append(HeaderField(name: lowered, value: value))
             }
             do {

@@ -83,6 +83,13 @@ public final class HTTP2Connection {
     /// Bytes queued on a stream, waiting for the peer's window.
     public func pendingBytes(on streamID: UInt32) -> Int { streams[streamID]?.pendingBytes ?? 0 }
 
+    /// DATA bytes queued on every stream, waiting for the peer's windows (Envoy's `http2.pending_send_bytes`).
+    public private(set) var pendingSendBytes = 0
+
+    /// Whether this side's END_STREAM on `streamID` went out (true for a stream that is closed or unknown); false
+    /// while queued data or an end waits for the peer's window.
+    public func isSendingEnded(_ streamID: UInt32) -> Bool { streams[streamID]?.state.localEnded ?? true }
+
     /// Whether stream `streamID` is open (not closed or reset, nor unknown).
     public func isStreamOpen(_ streamID: UInt32) -> Bool { streams[streamID] != nil }
 
@@ -166,6 +173,7 @@ public final class HTTP2Connection {
         case .rstStream(let code):
             if isIdle(id) { throw .connection(.protocolError, "RST_STREAM on idle stream \(id)") }
             if let stream = streams.removeValue(forKey: id) {
+                pendingSendBytes -= stream.pendingBytes
                 events.append(.streamReset(streamID: id, code: code, byPeer: true))
                 if !stream.locallyInitiated { try countPeerReset() }
             }
@@ -394,6 +402,7 @@ public final class HTTP2Connection {
     private func receiveGoAway(_ last: UInt32, _ code: HTTP2ErrorCode, _ debug: ByteBuffer) {
         goAwayReceived = min(goAwayReceived ?? last, last)
         for (id, stream) in streams where stream.locallyInitiated && id > last {
+            pendingSendBytes -= stream.pendingBytes
             streams[id] = nil
             events.append(.streamReset(streamID: id, code: .refusedStream, byPeer: true))
         }
@@ -422,7 +431,9 @@ public final class HTTP2Connection {
     /// A stream error: RST_STREAM to the peer, the stream forgotten, the event reported.
     private func reset(_ id: UInt32, _ code: HTTP2ErrorCode, reason: String, report: Bool = true) {
         write(HTTP2Frame(streamID: id, payload: .rstStream(code)))
-        let existed = streams.removeValue(forKey: id) != nil
+        let removed = streams.removeValue(forKey: id)
+        pendingSendBytes -= removed?.pendingBytes ?? 0
+        let existed = removed != nil
         blockedStreams.removeAll { $0 == id }
         rememberReset(id)
         if existed && report { events.append(.streamReset(streamID: id, code: code, byPeer: false)) }
@@ -441,6 +452,7 @@ public final class HTTP2Connection {
         write(HTTP2Frame(streamID: 0, payload: .goAway(lastStreamID: lastPeerStreamID, code: error.code, debugData: ByteBuffer(string: error.reason))))
         for id in streams.keys.sorted() { events.append(.streamReset(streamID: id, code: error.code, byPeer: false)) }
         streams.removeAll()
+        pendingSendBytes = 0
         blockedStreams.removeAll()
         events.append(.connectionError(error))
     }
@@ -493,6 +505,7 @@ public final class HTTP2Connection {
         if data.readableBytes > 0 {
             stream.pending.append(data)
             stream.pendingBytes += data.readableBytes
+            pendingSendBytes += data.readableBytes
         }
         stream.endQueued = endStream
         streams[id] = stream
@@ -560,6 +573,7 @@ public final class HTTP2Connection {
             let chunk = front.readSlice(length: min(allowed, front.readableBytes))!
             if front.readableBytes == 0 { stream.pending.removeFirst() } else { stream.pending[0] = front }
             stream.pendingBytes -= chunk.readableBytes
+            pendingSendBytes -= chunk.readableBytes
             stream.sendWindow -= chunk.readableBytes
             connectionSendWindow -= chunk.readableBytes
             let ends = stream.pendingBytes == 0 && stream.endQueued && stream.trailersQueued == nil

@@ -1,9 +1,7 @@
 /// The checks that make a header list malformed (RFC 9113 section 8.2 and 8.3): each failure is a stream error of
 /// type PROTOCOL_ERROR.
 enum HeaderValidation {
-    /// Headers that only mean something to one HTTP/1.1 connection and have no place in HTTP/2.
-    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
-    static let requestPseudoHeaders: Set<String> = [":method", ":scheme", ":authority", ":path"]
+    static let requestPseudoHeaders = [":method", ":scheme", ":authority", ":path"]
 
     /// What the connection needs from a valid request or response head.
     struct Head {
@@ -16,7 +14,7 @@ enum HeaderValidation {
         var head = try validateFields(fields, allowedPseudo: requestPseudoHeaders)
         var path: String?
         var scheme: String?
-        for field in fields where field.name.hasPrefix(":") {
+        for field in fields where field.name.utf8.first == UInt8(ascii: ":") {
             switch field.name {
             case ":method": head.method = field.value
             case ":path": path = field.value
@@ -35,8 +33,10 @@ enum HeaderValidation {
         return head
     }
 
+    static let responsePseudoHeaders = [":status"]
+
     static func validateResponse(_ fields: [HeaderField]) throws(ValidationFailure) -> Head {
-        var head = try validateFields(fields, allowedPseudo: [":status"])
+        var head = try validateFields(fields, allowedPseudo: responsePseudoHeaders)
         guard let status = fields.first(where: { $0.name == ":status" })?.value else { throw ValidationFailure("response without :status") }
         guard status.utf8.count == 3, let code = Int(status), (100...599).contains(code) else { throw ValidationFailure(":status \"\(status)\" is not a 3-digit status") }
         head.status = code
@@ -49,20 +49,22 @@ enum HeaderValidation {
 
     /// Checks common to every list: pseudo-headers first, each known and once; names lowercase tokens; no
     /// connection-specific fields; `te` only `trailers`; values without NUL, CR, LF or outer whitespace.
-    private static func validateFields(_ fields: [HeaderField], allowedPseudo: Set<String>) throws(ValidationFailure) -> Head {
+    /// `allowedPseudo` is short: a bit per entry says which were seen.
+    private static func validateFields(_ fields: [HeaderField], allowedPseudo: [String]) throws(ValidationFailure) -> Head {
         var head = Head()
-        var seenPseudo: Set<String> = []
+        var seenPseudo: UInt32 = 0
         var regularSeen = false
         for field in fields {
             let name = field.name
-            if name.hasPrefix(":") {
-                guard allowedPseudo.contains(name) else { throw ValidationFailure("pseudo-header \(name) is not allowed here") }
+            if name.utf8.first == UInt8(ascii: ":") {
+                guard let position = allowedPseudo.firstIndex(of: name) else { throw ValidationFailure("pseudo-header \(name) is not allowed here") }
                 guard !regularSeen else { throw ValidationFailure("pseudo-header \(name) after a regular header") }
-                guard seenPseudo.insert(name).inserted else { throw ValidationFailure("pseudo-header \(name) given twice") }
+                guard seenPseudo & (1 << position) == 0 else { throw ValidationFailure("pseudo-header \(name) given twice") }
+                seenPseudo |= 1 << position
             } else {
                 regularSeen = true
                 try checkName(name)
-                if connectionSpecific.contains(name) { throw ValidationFailure("connection-specific header \(name)") }
+                if HTTP2HeaderNames.isConnectionSpecific(name) { throw ValidationFailure("connection-specific header \(name)") }
                 if name == "te" && field.value != "trailers" { throw ValidationFailure("te header other than \"trailers\"") }
                 if name == "content-length" {
                     guard let length = Int(field.value), length >= 0, field.value.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
@@ -99,4 +101,25 @@ enum HeaderValidation {
 struct ValidationFailure: Error {
     let reason: String
     init(_ reason: String) { self.reason = reason }
+}
+
+/// Header names as HTTP/2 wants them, checked without hashing or copying (the proxy asks for every header it
+/// forwards).
+public enum HTTP2HeaderNames {
+    /// Whether a lowercase name is one that only means something to one HTTP/1.1 connection (`connection`,
+    /// `keep-alive`, `proxy-connection`, `transfer-encoding`, `upgrade`): never sent in HTTP/2.
+    public static func isConnectionSpecific(_ lowercasedName: String) -> Bool {
+        switch lowercasedName.utf8.count {
+        case 7: return lowercasedName == "upgrade"
+        case 10: return lowercasedName == "connection" || lowercasedName == "keep-alive"
+        case 16: return lowercasedName == "proxy-connection"
+        case 17: return lowercasedName == "transfer-encoding"
+        default: return false
+        }
+    }
+
+    /// `name` in lowercase; the same string, not a copy, when it has no uppercase letter (the usual case).
+    public static func lowercased(_ name: String) -> String {
+        name.utf8.contains { $0 >= 65 && $0 <= 90 } ? name.lowercased() : name
+    }
 }

@@ -45,11 +45,18 @@ struct DynamicTable {
     }
 
     /// The index (1-based) of an entry with this name and value, and of one with this name.
+    /// Lengths are compared before bytes: most entries differ in length, and a length costs far less than
+    /// String's comparison.
     func find(name: String, value: String) -> (nameIndex: Int?, fullIndex: Int?) {
         var nameIndex: Int?
-        for position in stride(from: storage.count - 1, through: 0, by: -1) where storage[position].name == name {
+        let nameLength = name.utf8.count, valueLength = value.utf8.count
+        var position = storage.count - 1
+        while position >= 0 {
+            defer { position -= 1 }
+            let entry = storage[position]
+            guard entry.name.utf8.count == nameLength, entry.name == name else { continue }
             let index = storage.count - position
-            if storage[position].value == value { return (nameIndex ?? index, index) }
+            if entry.value.utf8.count == valueLength && entry.value == value { return (nameIndex ?? index, index) }
             if nameIndex == nil { nameIndex = index }
         }
         return (nameIndex, nil)

@@ -53,8 +53,8 @@ struct H2CUpgrade {
                       HeaderField(name: ":path", value: request.target)]
         if let host = request.header("host") { fields.append(HeaderField(name: ":authority", value: host)) }
         for (name, value) in request.headers {
-            let lowered = name.lowercased()
-            if lowered == "host" || lowered == "http2-settings" || HeaderValidation.connectionSpecific.contains(lowered) { continue }
+            let lowered = HTTP2HeaderNames.lowercased(name)
+            if lowered == "host" || lowered == "http2-settings" || HTTP2HeaderNames.isConnectionSpecific(lowered) { continue }
             fields.append(HeaderField(name: lowered, value: value))
         }
         return .upgrade(request, fields, settings, rest: rest)

@@ -443,8 +443,8 @@ final class HTTP2ServerConnection: ChannelHandler {
     func sendHead(_ id: UInt32, status: Int, headers: [(name: String, value: String)], endStream: Bool) {
         var fields = [HeaderField(name: ":status", value: String(status))]
         for (name, value) in headers {
-            let lowered = name.lowercased()
-            if HeaderValidation.connectionSpecific.contains(lowered) { continue }
+            let lowered = HTTP2HeaderNames.lowercased(name)
+            if HTTP2HeaderNames.isConnectionSpecific(lowered) { continue }
             fields.append(HeaderField(name: lowered, value: value))
         }
         try? connection.sendHeaders(streamID: id, headers: fields, endStream: endStream)

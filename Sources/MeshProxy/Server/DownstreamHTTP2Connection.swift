@@ -17,6 +17,16 @@ final class DownstreamHTTP2Connection {
     private let managerStats: ConnectionManagerStats
     /// Streams being served.
     private var streams: [UInt32: DownstreamHTTP2Stream] = [:]
+    /// Streams whose answer ended while part of it still waits for the client's window, with the stream idle
+    /// timer that gives up on them (`http2.tx_flush_timeout`, as Envoy's flush timer).
+    private var flushing: [UInt32: EventLoop.TimerID?] = [:]
+    private let codecStats: HTTP2CodecStats
+    /// The streams' route and stream idle timeouts: one loop timer of each kind for the whole connection.
+    private var routeDeadlines: MultiplexedDeadline?
+    private var streamIdleDeadlines: MultiplexedDeadline?
+    /// What this connection last added to `http2.streams_active` and `http2.pending_send_bytes`.
+    private var reportedStreams = 0
+    private var reportedPendingBytes = 0
     private var retainSelf: DownstreamHTTP2Connection?
     private(set) var isDraining = false
     /// Set while a read is handled: what answers write goes out in one write at its end.
@@ -34,6 +44,7 @@ final class DownstreamHTTP2Connection {
         self.manager = manager
         self.listenerStatPrefix = listenerStatPrefix
         managerStats = runtime.connectionManagerStats(manager.statPrefix)
+        codecStats = HTTP2CodecStats(prefix: "http2.", stats: runtime.stats)
         var settings = HTTP2LocalSettings()
         settings.maxConcurrentStreams = manager.http2MaxConcurrentStreams
         settings.initialWindowSize = 1 << 20
@@ -60,6 +71,14 @@ final class DownstreamHTTP2Connection {
         watchIdle(after: manager.connectionIdleTimeout)
         tcp.onClose = { [unowned self] in
             if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
+            for case let timer? in flushing.values { tcp.loop.cancel(timer) }
+            routeDeadlines?.cancel()
+            streamIdleDeadlines?.cancel()
+            flushing.removeAll()
+            codecStats.streamsActive.adjust(by: -reportedStreams)
+            codecStats.pendingSendBytes.adjust(by: -reportedPendingBytes)
+            reportedStreams = 0
+            reportedPendingBytes = 0
             runtime.stats.adjust(http + "downstream_cx_active", by: -1)
             runtime.stats.adjust(listenerStatPrefix + "downstream_cx_active", by: -1)
             let open = streams.values
@@ -92,6 +111,7 @@ final class DownstreamHTTP2Connection {
         reading = true
         handle(codec.receive(bytes))
         resumeDrainedStreams()
+        if !flushing.isEmpty { endFlushedStreams() }
         reading = false
         flush()
     }
@@ -109,6 +129,7 @@ final class DownstreamHTTP2Connection {
                 headers.reserveCapacity(fields.count)
                 var authority: String?
                 for field in fields {
+                    guard field.name.utf8.first == UInt8(ascii: ":") else { headers.append((field.name, field.value)); continue }
                     switch field.name {
                     case ":method": request.method = field.value
                     case ":path": request.target = field.value
@@ -170,7 +191,8 @@ final class DownstreamHTTP2Connection {
             }
         }
         for id in arrivalOrder { if let request = arriving[id], codec.failed == nil { start(id, request, bodyComplete: false) } }
-        if codec.failed != nil { flush(); tcp.closeWhenDrained() }
+        // The GOAWAY that says why goes before the close.
+        if codec.failed != nil { writeOutput(); tcp.closeWhenDrained() }
     }
 
     private func start(_ id: UInt32, _ request: HTTPRequest, bodyComplete: Bool = true) {
@@ -185,13 +207,46 @@ final class DownstreamHTTP2Connection {
 
     // MARK: For the streams
 
+    /// The connection's timer for the streams' `kind` deadlines.
+    func deadlines(for kind: StreamTimer) -> MultiplexedDeadline {
+        switch kind {
+        case .route:
+            if let routeDeadlines { return routeDeadlines }
+            let made = MultiplexedDeadline(loop: tcp.loop) { [unowned self] now in expireStreams(.route, now: now) }
+            routeDeadlines = made
+            return made
+        case .streamIdle:
+            if let streamIdleDeadlines { return streamIdleDeadlines }
+            let made = MultiplexedDeadline(loop: tcp.loop) { [unowned self] now in expireStreams(.streamIdle, now: now) }
+            streamIdleDeadlines = made
+            return made
+        }
+    }
+
+    /// Runs the `kind` timeouts of the streams whose deadline passed by `now`, earliest first; returns the next one.
+    private func expireStreams(_ kind: StreamTimer, now: UInt64) -> UInt64? {
+        var due: [(at: UInt64, stream: DownstreamHTTP2Stream)] = []
+        var next: UInt64?
+        for stream in streams.values {
+            guard let at = stream.deadline(kind) else { continue }
+            if at <= now { due.append((at, stream)) } else { next = min(next ?? at, at) }
+        }
+        due.sort { $0.at < $1.at }
+        for (_, stream) in due {
+            // An earlier timeout of this sweep may have ended the stream or moved its deadline.
+            guard let at = stream.deadline(kind), at <= now else { continue }
+            stream.expire(kind)
+        }
+        return next
+    }
+
     func writeHead(_ id: UInt32, status: Int, headers: [(name: String, value: String)], endStream: Bool) {
         var fields: [HeaderField] = []
         fields.reserveCapacity(headers.count + 1)
         fields.append(HeaderField(name: ":status", value: String(status)))
         for (name, value) in headers {
-            let lowered = name.lowercased()
-            if HTTP2UpstreamStream.connectionSpecific.contains(lowered) { continue }
+            let lowered = HTTP2HeaderNames.lowercased(name)
+            if HTTP2HeaderNames.isConnectionSpecific(lowered) { continue }
             fields.append(HeaderField(name: lowered, value: value))
         }
         try? codec.sendHeaders(streamID: id, headers: fields, endStream: endStream)
@@ -226,11 +281,61 @@ final class DownstreamHTTP2Connection {
         flush()
     }
 
-    /// Writes what the codec queued, unless a read is being handled (its end writes once).
+    /// Writes what the codec queued at the end of the loop's turn (unless a read is being handled: its end asks
+    /// again), so the answers of every upstream read in one turn leave in one write, as do a body and its end.
     func flush() {
-        guard !reading else { return }
+        guard !reading, !writeScheduled else { return }
+        writeScheduled = true
+        tcp.loop.execute { [self] in
+            writeScheduled = false
+            writeOutput()
+        }
+    }
+
+    /// A write is due at the end of this turn of the loop.
+    private var writeScheduled = false
+
+    private func writeOutput() {
+        guard !tcp.isClosed else { return }
         if let bytes = codec.takeOutput() { tcp.send(bytes) }
-        if isDraining && streams.isEmpty { tcp.closeWhenDrained() }
+        reportCodecGauges()
+        if isDraining && isIdle { tcp.closeWhenDrained() }
+    }
+
+    /// `http2.streams_active` and `http2.pending_send_bytes` follow the codec, moved by this connection's change.
+    private func reportCodecGauges() {
+        let active = codec.activeStreamCount, pending = codec.pendingSendBytes
+        if active != reportedStreams {
+            codecStats.streamsActive.adjust(by: active - reportedStreams)
+            reportedStreams = active
+        }
+        if pending != reportedPendingBytes {
+            codecStats.pendingSendBytes.adjust(by: pending - reportedPendingBytes)
+            reportedPendingBytes = pending
+        }
+    }
+
+    /// A stream whose answer is whole but waits for the client's window stays until it is written, or until the
+    /// stream idle timeout, which resets it and counts `http2.tx_flush_timeout`.
+    private func waitForFlush(_ id: UInt32) {
+        let timeout = manager.streamIdleTimeout
+        guard timeout > 0 else { flushing[id] = .some(nil); return }
+        flushing[id] = tcp.loop.schedule(after: timeout) { [weak self] in
+            guard let self, !tcp.isClosed, flushing.removeValue(forKey: id) != nil else { return }
+            codecStats.txFlushTimeout.increment()
+            codec.resetStream(id, code: .internalError)
+            flush()
+        }
+    }
+
+    /// After the client's frames: streams whose answer went out (or that the client reset) are done; one whose
+    /// request is still arriving is reset with NO_ERROR, as when its answer went out at once.
+    private func endFlushedStreams() {
+        for (id, timer) in flushing where codec.isSendingEnded(id) {
+            if let timer { tcp.loop.cancel(timer) }
+            flushing[id] = nil
+            if codec.isStreamOpen(id) { codec.resetStream(id, code: .noError) }
+        }
     }
 
     /// `answered`: the answer went out whole. A stream left open is reset: NO_ERROR after a whole answer (a request
@@ -240,7 +345,11 @@ final class DownstreamHTTP2Connection {
         if let stream = streams[id], stream.withheld > 0 { codec.dataConsumed(stream.withheld, on: id); stream.withheld = 0 }
         streams[id] = nil
         lastActivity = MonotonicClock.now()
-        if codec.isStreamOpen(id) { codec.resetStream(id, code: answered ? .noError : .internalError) }
+        if answered && !codec.isSendingEnded(id) {
+            waitForFlush(id)
+        } else if codec.isStreamOpen(id) {
+            codec.resetStream(id, code: answered ? .noError : .internalError)
+        }
         flush()
     }
 
@@ -256,7 +365,7 @@ final class DownstreamHTTP2Connection {
         }
     }
 
-    var isIdle: Bool { streams.isEmpty }
+    var isIdle: Bool { streams.isEmpty && flushing.isEmpty }
 }
 
 /// One stream of a `DownstreamHTTP2Connection`, the client side of its `ProxyStream`.
@@ -283,25 +392,40 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.proxy?.routeTimeoutFired() }
     private(set) lazy var streamIdleFired: () -> Void = { [weak self] in self?.proxy?.streamIdleFired() }
     private(set) lazy var maxDurationFired: () -> Void = { [weak self] in self?.proxy?.maxDurationFired() }
-    private var routeTimer: EventLoop.TimerID?
-    private var streamIdleTimer: EventLoop.TimerID?
+    /// When the route and stream idle timeouts end, on the loop's clock (the connection's timers look).
+    private var routeDeadline: UInt64?
+    private var streamIdleDeadline: UInt64?
+
+    func deadline(_ kind: StreamTimer) -> UInt64? {
+        switch kind {
+        case .route: return routeDeadline
+        case .streamIdle: return streamIdleDeadline
+        }
+    }
 
     func startTimer(_ kind: StreamTimer, after seconds: Double) {
-        stopTimer(kind)
+        let timer = connection.deadlines(for: kind)
+        let at = timer.deadline(after: seconds)
         switch kind {
-        case .route: routeTimer = connection.tcp.loop.schedule(after: seconds, routeTimeoutFired)
-        case .streamIdle: streamIdleTimer = connection.tcp.loop.schedule(after: seconds, streamIdleFired)
+        case .route: routeDeadline = at
+        case .streamIdle: streamIdleDeadline = at
         }
+        timer.willExpire(at: at)
     }
 
     func stopTimer(_ kind: StreamTimer) {
         switch kind {
-        case .route:
-            if let routeTimer { connection.tcp.loop.cancel(routeTimer) }
-            routeTimer = nil
-        case .streamIdle:
-            if let streamIdleTimer { connection.tcp.loop.cancel(streamIdleTimer) }
-            streamIdleTimer = nil
+        case .route: routeDeadline = nil
+        case .streamIdle: streamIdleDeadline = nil
+        }
+    }
+
+    /// The `kind` deadline passed.
+    func expire(_ kind: StreamTimer) {
+        stopTimer(kind)
+        switch kind {
+        case .route: routeTimeoutFired()
+        case .streamIdle: streamIdleFired()
         }
     }
 
@@ -342,5 +466,22 @@ final class DownstreamHTTP2Stream: DownstreamClient {
         finished = true
         proxy = nil
         connection.streamFinished(id, answered: answered)
+    }
+}
+
+/// An HTTP/2 codec's stats by Envoy's names, under `http2.` for clients' connections and `cluster.NAME.http2.` for
+/// hosts': `streams_active` and `pending_send_bytes` (DATA waiting for the peer's windows) are gauges;
+/// `tx_flush_timeout` (clients only: `flushTimeouts`) counts streams reset because their answer waited for the
+/// client's window past the stream idle timeout.
+final class HTTP2CodecStats {
+    let streamsActive, pendingSendBytes, txFlushTimeout: ProxyStats.Slot
+
+    init(prefix: String, stats: ProxyStats, flushTimeouts: Bool = true) {
+        streamsActive = stats.slot(prefix + "streams_active", .gauge)
+        pendingSendBytes = stats.slot(prefix + "pending_send_bytes", .gauge)
+        txFlushTimeout = stats.slot(prefix + "tx_flush_timeout")
+        streamsActive.declare()
+        pendingSendBytes.declare()
+        if flushTimeouts { txFlushTimeout.declare() }
     }
 }

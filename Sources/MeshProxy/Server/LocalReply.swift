@@ -12,7 +12,10 @@ struct LocalReply {
     var grpcStatus: Int?
 
     static let noRoute = LocalReply(status: 404, body: "", flags: [.noRouteFound], details: "route_not_found")
-    static let noHealthyUpstream = LocalReply(status: 503, body: "no healthy upstream", flags: [.noHealthyUpstream], details: "no_healthy_upstream")
+    /// A request body passed the buffer limit while a retry waited for its backoff (the connection closes after it).
+    static let retryBufferOverflow = LocalReply(status: 507, body: "exceeded request buffer limit while retrying upstream", flags: [],
+                                                details: "request_payload_exceeded_retry_buffer_limit")
+        static let noHealthyUpstream = LocalReply(status: 503, body: "no healthy upstream", flags: [.noHealthyUpstream], details: "no_healthy_upstream")
     /// A ClusterLoadAssignment's `drop_overloads` dropped the request (at 100%: unconditionally), as Envoy answers.
     static let dropOverload = LocalReply(status: 503, body: "drop overload", flags: [.dropOverload], details: "drop_overload",
                                          extraHeaders: [("x-envoy-drop-overload", "true")])
@@ -178,6 +181,7 @@ enum ResponseHead {
         case 503: return "Service Unavailable"
         case 504: return "Gateway Timeout"
         case 505: return "HTTP Version Not Supported"
+        case 507: return "Insufficient Storage"
         default: return "Unknown"
         }
     }

@@ -70,7 +70,9 @@ public final class UpstreamCluster: @unchecked Sendable {
                      "upstream_rq_pending_overflow", "upstream_rq_retry", "upstream_rq_retry_overflow", "upstream_rq_retry_limit_exceeded",
                      "upstream_rq_retry_success", "upstream_rq_timeout", "upstream_rq_per_try_timeout", "upstream_cx_none_healthy",
                      "upstream_rq_pending_total", "upstream_cx_destroy", "upstream_rq_rx_reset", "outlier_detection.ejections_enforced_total",
-                     "outlier_detection.ejections_overflow", "membership_change"] + outlierNames {
+                     "outlier_detection.ejections_overflow", "membership_change", "upstream_flow_control_paused_reading_total",
+                     "upstream_flow_control_resumed_reading_total", "upstream_flow_control_backed_up_total",
+                     "upstream_flow_control_drained_total"] + outlierNames {
             stats.declare(prefix + name)
         }
         if config.kind == .strictDNS || config.kind == .logicalDNS {

@@ -17,6 +17,8 @@ final class HTTP2UpstreamHosts {
     init(pool: UpstreamPool) { self.pool = pool }
 
     private var cluster: UpstreamCluster { pool.cluster }
+    /// `cluster.NAME.http2.streams_active` and `pending_send_bytes` (request bodies waiting for the hosts' windows).
+    private lazy var codecStats = HTTP2CodecStats(prefix: cluster.statPrefix + "http2.", stats: cluster.stats, flushTimeouts: false)
 
     /// A stream on an open connection to `host` with room for one, if there is one.
     func stream(host: Int) -> HTTP2UpstreamStream? {
@@ -45,8 +47,10 @@ final class HTTP2UpstreamHosts {
         let lifetime = HTTP2UpstreamConnection.Lifetime(idleTimeout: cluster.config.connectionIdleTimeout, maxDuration: cluster.config.maxConnectionDuration,
                                                         maxRequests: cluster.config.maxRequestsPerConnection ?? Int.max)
         let stats = cluster.stats, prefix = cluster.statPrefix
+        let codecStats = self.codecStats
         pool.connect(host: host, opened: { tcp in
-            let connection = HTTP2UpstreamConnection(tcp: tcp, host: host, settings: settings, streamLimit: limit, lifetime: lifetime)
+            let connection = HTTP2UpstreamConnection(tcp: tcp, host: host, settings: settings, streamLimit: limit, lifetime: lifetime,
+                                                     codecStats: codecStats)
             connection.onLifetimeEnd = { stat in stats.increment(prefix + stat) }
             return connection
         }) { [self] result in
@@ -146,7 +150,13 @@ final class HTTP2UpstreamConnection {
     var onRoom: () -> Void = {}
     var onClosed: () -> Void = {}
 
-    init(tcp: ProxyTransport, host: Int, settings: HTTP2LocalSettings, streamLimit: Int, lifetime: Lifetime) {
+    /// The cluster's `http2.streams_active` and `http2.pending_send_bytes`, and what this connection added to them.
+    private let codecStats: HTTP2CodecStats
+    private var reportedStreams = 0
+    private var reportedPendingBytes = 0
+
+    init(tcp: ProxyTransport, host: Int, settings: HTTP2LocalSettings, streamLimit: Int, lifetime: Lifetime, codecStats: HTTP2CodecStats) {
+        self.codecStats = codecStats
         self.tcp = tcp
         self.host = host
         self.streamLimit = streamLimit
@@ -161,6 +171,10 @@ final class HTTP2UpstreamConnection {
         tcp.onClose = { [unowned self] in
             withExtendedLifetime(self) {
                 if let lifetimeTimer { tcp.loop.cancel(lifetimeTimer); self.lifetimeTimer = nil }
+                codecStats.streamsActive.adjust(by: -reportedStreams)
+                codecStats.pendingSendBytes.adjust(by: -reportedPendingBytes)
+                reportedStreams = 0
+                reportedPendingBytes = 0
                 let open = streams.values
                 streams.removeAll()
                 for stream in open { stream.failed(.reset) }
@@ -308,6 +322,16 @@ final class HTTP2UpstreamConnection {
 
     private func flush() {
         if let bytes = codec.takeOutput() { tcp.send(bytes) }
+        guard !tcp.isClosed else { return }
+        let active = codec.activeStreamCount, pending = codec.pendingSendBytes
+        if active != reportedStreams {
+            codecStats.streamsActive.adjust(by: active - reportedStreams)
+            reportedStreams = active
+        }
+        if pending != reportedPendingBytes {
+            codecStats.pendingSendBytes.adjust(by: pending - reportedPendingBytes)
+            reportedPendingBytes = pending
+        }
     }
 
     /// More of a streamed request body.
@@ -380,8 +404,8 @@ final class HTTP2UpstreamStream: UpstreamExchange {
         fields.append(HeaderField(name: ":authority", value: head.header("host") ?? ""))
         fields.append(HeaderField(name: ":path", value: head.target))
         for (name, value) in head.headers {
-            let lowered = name.lowercased()
-            if lowered == "host" || Self.connectionSpecific.contains(lowered) { continue }
+            let lowered = HTTP2HeaderNames.lowercased(name)
+            if lowered == "host" || HTTP2HeaderNames.isConnectionSpecific(lowered) { continue }
             if lowered == "te" && value.lowercased() != "trailers" { continue }
             fields.append(HeaderField(name: lowered, value: value))
         }
@@ -390,9 +414,6 @@ final class HTTP2UpstreamStream: UpstreamExchange {
         }
         return fields
     }
-
-    /// Headers HTTP/2 forbids (RFC 9113 section 8.2.2).
-    static let connectionSpecific: Set<String> = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
 
     func endAttempt(reuse: Bool, pool: UpstreamPool) {
         guard !released else { return }

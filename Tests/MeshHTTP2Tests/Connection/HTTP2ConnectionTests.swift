@@ -244,6 +244,11 @@ final class HTTP2ConnectionTests: XCTestCase {
             ("uppercase name", ServerProbe.get + [("X-Upper", "1")], true),
             ("connection header", ServerProbe.get + [("connection", "keep-alive")], true),
             ("transfer-encoding", ServerProbe.get + [("transfer-encoding", "chunked")], true),
+            ("keep-alive", ServerProbe.get + [("keep-alive", "timeout=5")], true),
+            ("proxy-connection", ServerProbe.get + [("proxy-connection", "close")], true),
+            ("upgrade", ServerProbe.get + [("upgrade", "websocket")], true),
+            ("names as long as connection-specific ones", ServerProbe.get + [("upgradex", "1"), ("connectio2", "1"), ("x-keep-alive", "1")], false),
+            ("a pseudo-header twice after another", [(":method", "GET"), (":scheme", "http"), (":path", "/"), (":authority", "a"), (":method", "GET")], true),
             ("te other than trailers", ServerProbe.get + [("te", "gzip")], true),
             ("pseudo-header after a regular one", [(":method", "GET"), (":scheme", "http"), ("accept", "*/*"), (":path", "/")], true),
             ("pseudo-header twice", [(":method", "GET"), (":scheme", "http"), (":path", "/"), (":path", "/again"), (":authority", "test")], true),
@@ -266,6 +271,18 @@ final class HTTP2ConnectionTests: XCTestCase {
             probe.send([probe.headers(3, ServerProbe.get, endStream: true)])
             XCTAssertTrue(probe.events.contains { if case .headers(3, _, _) = $0 { return true }; return false }, name)
         }
+    }
+
+    func testConnectionSpecificNamesAndLowercasing() {
+        for name in ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"] {
+            XCTAssertTrue(HTTP2HeaderNames.isConnectionSpecific(name), name)
+        }
+        for name in ["", "te", "upgradex", "connectiom", "keep_alive", "proxy-connectionx", "transfer-encodinx", "content-length"] {
+            XCTAssertFalse(HTTP2HeaderNames.isConnectionSpecific(name), name)
+        }
+        XCTAssertEqual(HTTP2HeaderNames.lowercased("X-Envoy-Upstream"), "x-envoy-upstream")
+        XCTAssertEqual(HTTP2HeaderNames.lowercased("content-type"), "content-type")
+        XCTAssertEqual(HTTP2HeaderNames.lowercased("ÄB"), "äb")
     }
 
     func testContentLengthMustMatchTheData() {

@@ -107,9 +107,20 @@ final class BufferLimitFlowControlTests: XCTestCase {
         return (reading, drained)
     }
 
-    /// A proxy with one HTTP listener routing everything to `upstreamPort`, each with its limit when given.
-    private func startProxy(upstreamPort: Int, listenerLimit: Int?, clusterLimit: Int?) throws -> Int {
+    /// A proxy with one listener (HTTP routing everything, or `tcpProxy`) to `upstreamPort`, each with its limit when given.
+    private func startProxy(upstreamPort: Int, listenerLimit: Int?, clusterLimit: Int?, tcpProxy: Bool = false) throws -> Int {
         let listenerPort = freeLocalPort()
+        let http = """
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                  stat_prefix: h
+                  route_config: {virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: app, timeout: 0s}}]}]}
+                  http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
+        """
+        let tcp = """
+                  "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+                  stat_prefix: t
+                  cluster: app
+        """
         let file = directory.appendingPathComponent("envoy-\(listenerPort).yaml")
         try """
         static_resources:
@@ -118,12 +129,9 @@ final class BufferLimitFlowControlTests: XCTestCase {
             address: {socket_address: {address: 127.0.0.1, port_value: \(listenerPort)}}
         \(listenerLimit.map { "    per_connection_buffer_limit_bytes: \($0)\n" } ?? "")    filter_chains:
             - filters:
-              - name: envoy.filters.network.http_connection_manager
+              - name: \(tcpProxy ? "envoy.filters.network.tcp_proxy" : "envoy.filters.network.http_connection_manager")
                 typed_config:
-                  "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-                  stat_prefix: h
-                  route_config: {virtual_hosts: [{name: all, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: app, timeout: 0s}}]}]}
-                  http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
+        \(tcpProxy ? tcp : http)
           clusters:
           - name: app
             connect_timeout: 1s
@@ -186,11 +194,11 @@ final class BufferLimitFlowControlTests: XCTestCase {
 
     /// One download of `total` bytes to a client that reads nothing until the upstream has sent what it could.
     /// Returns how much the upstream got sent before that, and the proxy's count of paused upstream reads.
-    private func download(total: Int, listenerLimit: Int?) throws -> (sentBeforeReading: Int, paused: Int) {
+    private func download(total: Int, listenerLimit: Int?, tcpProxy: Bool = false) throws -> (sentBeforeReading: Int, paused: Int) {
         let (fd, port) = try listeningSocket()
         defer { close(fd) }
         let sent = startAnsweringUpstream(fd, total: total)
-        let proxyPort = try startProxy(upstreamPort: port, listenerLimit: listenerLimit, clusterLimit: nil)
+        let proxyPort = try startProxy(upstreamPort: port, listenerLimit: listenerLimit, clusterLimit: nil, tcpProxy: tcpProxy)
         let proxy = try XCTUnwrap(proxy)
         let client = try connectClient(port: proxyPort)
         defer { close(client) }
@@ -221,6 +229,18 @@ final class BufferLimitFlowControlTests: XCTestCase {
             XCTAssertEqual(small.paused, 1, "listener limit \(limit.map(String.init) ?? "unset")")
             XCTAssertLessThan(small.sentBeforeReading, big / 2, "listener limit \(limit.map(String.init) ?? "unset")")
         }
+    }
+
+    /// The same for a tcp_proxy listener: its client's connection queues up to the listener's limit.
+    func testTheListenersLimitBoundsATCPProxysQueueForAClientThatDoesNotRead() throws {
+        let whole = 3 * 1024 * 1024
+        let roomy = try download(total: whole, listenerLimit: 16 * 1024 * 1024, tcpProxy: true)
+        XCTAssertEqual(roomy.sentBeforeReading, whole)
+        XCTAssertEqual(roomy.paused, 0, "the proxy paused the upstream below the listener's limit")
+        let big = 96 * 1024 * 1024
+        let small = try download(total: big, listenerLimit: 16 * 1024, tcpProxy: true)
+        XCTAssertEqual(small.paused, 1)
+        XCTAssertLessThan(small.sentBeforeReading, big / 2)
     }
 
     /// One upload of `total` bytes to an upstream that reads nothing until the client has sent what it could.

@@ -168,6 +168,25 @@ final class DownstreamHTTP2Tests: XCTestCase {
         XCTAssertEqual(try client.send(HTTPRequest(method: "GET", target: "/still-here", headers: [("host", "app.local")])).status, 200)
     }
 
+    /// A connection error (here DATA on stream 0) is answered with a GOAWAY that says why, then the close: the
+    /// GOAWAY is written before the connection closes, not dropped with it.
+    func testAConnectionErrorSendsItsGOAWAYBeforeTheClose() throws {
+        try start()
+        let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
+        defer { client.close() }
+        let codec = HTTP2Connection(role: .client)
+        var bytes = codec.takeOutput()?.readableArray ?? []
+        bytes += [0, 0, 1, 0x0, 0x0, 0, 0, 0, 0, 0x61]  // DATA, 1 byte, stream 0
+        try client.send(bytes: bytes)
+        _ = client.readUntilClosed(timeout: 20)
+        let events = codec.receive(ByteBuffer(bytes: client.receivedBytes))
+        let goAway = events.compactMap { event -> HTTP2ErrorCode? in
+            if case .goAway(_, let code, _) = event { return code }
+            return nil
+        }
+        XCTAssertEqual(goAway, [.protocolError], "events: \(events)")
+    }
+
     func testARequestBodyThatStallsGets408AfterTheStreamIdleTimeout() throws {
         try start(managerFields: "stream_idle_timeout: 0.3s")
         let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)

@@ -384,9 +384,15 @@ final class HTTP2UpstreamTests: XCTestCase {
         XCTAssertLessThan(progress.value, total / 2)
         XCTAssertGreaterThanOrEqual(proxy.stats.value("http.l.downstream_flow_control_paused_reading_total"), 1)
         XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.grpc.upstream_flow_control_backed_up_total"), 1)
+        // The host's codec stats: one stream, and the body's backlog (past 1 MiB) waiting for its window.
+        XCTAssertEqual(proxy.stats.value("cluster.grpc.http2.streams_active"), 1)
+        XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.grpc.http2.pending_send_bytes"), 1 << 20)
         client.finishSending()  // the blocked send fails and the thread ends
         XCTAssertLessThan(try sent.wait(), total)
         client.close()
+        XCTAssertTrue(eventually(timeout: 20) { self.proxy.stats.value("cluster.grpc.http2.pending_send_bytes") == 0 },
+                      "pending_send_bytes stayed at \(proxy.stats.value("cluster.grpc.http2.pending_send_bytes"))")
+        XCTAssertTrue(eventually(timeout: 20) { self.proxy.stats.value("cluster.grpc.http2.streams_active") == 0 })
     }
 
     /// A streamed body is kept for a retry only up to 1 MiB (Envoy's buffer limit): a host that resets the stream
