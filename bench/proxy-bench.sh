@@ -16,7 +16,8 @@
 #   soak                         wrk -t1 -c32 for PROXY_BENCH_SOAK_SECONDS (default 20): requests/s, errors (socket
 #                                errors and non-2xx), RSS and open descriptors at its start and its end
 # MESHCTL_BENCH_ONLY=soak runs only the soak, 60 s per proxy unless PROXY_BENCH_SOAK_SECONDS says otherwise;
-# MESHCTL_BENCH_ONLY=start runs only the start rows, PROXY_BENCH_RUNS times (default 11 then).
+# MESHCTL_BENCH_ONLY=start runs only the start rows, PROXY_BENCH_RUNS times (default 11 then);
+# MESHCTL_BENCH_ONLY=rps runs only the HTTP/1.1 rows (requests/s at -c32, added p50 at -c1, RSS).
 # Usage: bench/proxy-bench.sh MESHCTL [ENVOY] (ENVOY defaults to what scripts/envoy.sh finds or installs; without one
 # its column says "-"). Stops only the processes it started, by PID.
 set -euo pipefail
@@ -204,7 +205,7 @@ nginx -c "$DIR/upstream.conf" -p "$DIR" >/dev/null 2>&1 </dev/null & PIDS+=($!)
 wait_ready "$UP"
 
 declare -A PORT PID
-if [ -z "$ONLY" ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = rps ]; then
   # --- plain HTTP/1.1 ------------------------------------------------------------------------------------------
   for kind in $KINDS; do
     PORT[$kind]=$(port)
@@ -288,7 +289,7 @@ fi
 
 # --- soak ------------------------------------------------------------------------------------------------------
 for kind in $KINDS; do
-  [ "$ONLY" = start ] && break
+  if [ "$ONLY" = start ] || [ "$ONLY" = rps ]; then break; fi
   p=$(port)
   pid=$(start "$kind" "soak-$kind" "$p" "$UP"); PIDS+=("$pid")
   wait_ready "$p"
@@ -317,7 +318,7 @@ row() {  # LABEL KEY
 echo
 echo "proxy rows: one worker each, medians of $RUNS runs in turns, ${SECONDS_PER_RUN}s each; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-44s %12s %12s %12s %9s %9s\n' row nginx envoy meshctl "m/nginx" "m/envoy"
-if [ -z "$ONLY" ]; then
+if [ -z "$ONLY" ] || [ "$ONLY" = rps ]; then
   row "HTTP/1.1 requests/s (wrk -c32, higher=better)" rps
   row "added p50 at -c1, us (lower=better)" p50
   row "RSS after the runs, MiB (nginx: worker)" rss
@@ -330,7 +331,7 @@ if [ -z "$ONLY" ]; then
   row "h2c requests/s (h2load -c32 -m10)" h2
   row "mTLS between two proxies, requests/s (-c32)" tls
 fi
-if [ "$ONLY" != start ]; then
+if [ "$ONLY" != start ] && [ "$ONLY" != rps ]; then
   row "soak ${SOAK}s: requests/s (-c32)" soak_rps
   row "soak ${SOAK}s: errors (socket + non-2xx)" soak_errors
   row "soak ${SOAK}s: RSS MiB, start>end" soak_rss

@@ -12,22 +12,50 @@ public struct HTTP1RequestEncoder {
     /// The head, ending with the blank line. With `hasBody` and no Content-Length among the headers, the body is
     /// sent chunked and `Transfer-Encoding: chunked` is added.
     public mutating func head(_ head: HTTPRequestHead, hasBody: Bool) -> ByteBuffer {
+        var out = ByteBuffer()
+        encodeHead(head, hasBody: hasBody, into: &out)
+        return out
+    }
+
+    /// The head written into `out`, emptied first: its storage is kept when nobody else holds it and it has room
+    /// for the head and `reservingBody` more bytes, so a connection's heads can reuse one buffer. `contentLength`
+    /// adds a `content-length` field after the head's own (a whole body's, sent with the head). Otherwise as `head`.
+    public mutating func encodeHead(_ head: HTTPRequestHead, hasBody: Bool, contentLength: Int? = nil, into out: inout ByteBuffer,
+                                    reservingBody: Int = 0) {
         precondition(!inMessage, "a request head before the previous request's end")
         inMessage = true
-        chunked = hasBody && head.header("Content-Length") == nil && head.header("Transfer-Encoding") == nil
-        var out = ByteBuffer(capacity: 64 + head.target.utf8.count + head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
-        out.writeString(head.method)
-        out.writeString(" ")
-        out.writeString(head.target)
-        out.writeString(head.version == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
+        var sawLength = false, sawCoding = false
+        // method SP target SP HTTP/1.x CRLF, then "name: value" CRLF per field, then the blank line.
+        var size = head.method.utf8.count + head.target.utf8.count + 12 + 2
         for (name, value) in head.headers {
-            out.writeString(name)
-            out.writeString(": ")
-            out.writeString(value)
-            out.writeString("\r\n")
+            size += name.utf8.count + value.utf8.count + 4
+            if hasBody {
+                if name.utf8.count == 14 && name.caseInsensitiveEquals("Content-Length") { sawLength = true }
+                if name.utf8.count == 17 && name.caseInsensitiveEquals("Transfer-Encoding") { sawCoding = true }
+            }
         }
-        out.writeString(chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "\r\n")
-        return out
+        chunked = hasBody && !sawLength && !sawCoding
+        if chunked { size += 28 }
+        if contentLength != nil { size += 16 + 2 + 20 }
+        out.reuse(minimumCapacity: max(size + reservingBody, 256))
+        out.write(reserving: size) { cursor in
+            cursor.write(head.method)
+            cursor.write(" " as StaticString)
+            cursor.write(head.target)
+            cursor.write(head.version == 10 ? " HTTP/1.0\r\n" as StaticString : " HTTP/1.1\r\n")
+            for (name, value) in head.headers {
+                cursor.write(name)
+                cursor.write(": " as StaticString)
+                cursor.write(value)
+                cursor.write("\r\n" as StaticString)
+            }
+            if let contentLength {
+                cursor.write("content-length: " as StaticString)
+                cursor.writeDecimal(contentLength)
+                cursor.write("\r\n" as StaticString)
+            }
+            cursor.write(chunked ? "Transfer-Encoding: chunked\r\n\r\n" as StaticString : "\r\n")
+        }
     }
 
     /// A body part, framed: the buffers to send, in order (the part itself among them, uncopied).

@@ -13,13 +13,31 @@ public struct HTTP1ResponseDecoder {
         case end
     }
 
+    /// A part as a client's loop reads it (`nextEvent`): the head stays in the decoder until `takeHead` (a `Part?`
+    /// carries the head's strings and list in a multi-payload enum, copied and destroyed through generic value
+    /// witnesses; this enum has one small payload).
+    public enum Event {
+        case head
+        case body(ByteBuffer)
+        case end
+        case needMore
+    }
+
     public let maxHeadBytes: Int
     private var buffer = ByteBuffer()
     /// Bytes after the reader index already searched for the head's end.
     private var scanned = 0
     private var body: HTTP1BodyDecoder?
-    /// Whether each request sent and not yet answered was a HEAD (its answer has no body), oldest first.
+    /// Whether each request sent and not yet answered was a HEAD (its answer has no body), oldest first from
+    /// `firstUnanswered` (entries before it are answered; the list empties when all are).
     private var headRequests: [Bool] = []
+    private var firstUnanswered = 0
+    /// The head `nextEvent` just read.
+    private var parsedHead: HTTPResponseHead?
+    /// The last head's field list, whose storage the next head reuses once nobody else holds it.
+    private var spareHeaders: [(name: String, value: String)] = []
+    /// Whether the last head read ends its connection after its answer: HTTP/1.0, or `Connection` lists `close`.
+    public private(set) var headClosesConnection = false
 
     public init(maxHeadBytes: Int = 64 * 1024) {
         self.maxHeadBytes = maxHeadBytes
@@ -30,7 +48,7 @@ public struct HTTP1ResponseDecoder {
 
     /// Tells the decoder a request went out, so it knows which answers have no body (those to HEAD).
     public mutating func requestSent(method: String) {
-        headRequests.append(method == "HEAD")
+        headRequests.append(method.utf8.count == 4 && method == "HEAD")
     }
 
     /// Bytes from the connection. A buffer that arrives while nothing is pending is kept as it is (no copy).
@@ -49,28 +67,56 @@ public struct HTTP1ResponseDecoder {
 
     /// The next part, or nil until more bytes arrive.
     public mutating func next() throws(HTTP1CodecError) -> Part? {
+        switch try nextEvent() {
+        case .head: return .head(takeHead())
+        case .body(let part): return .body(part)
+        case .end: return .end
+        case .needMore: return nil
+        }
+    }
+
+    /// Moves out the head of the last `.head` event (call once per head).
+    public mutating func takeHead() -> HTTPResponseHead { parsedHead.take()! }
+
+    /// `next` without the head: `.head` leaves it for `takeHead`.
+    public mutating func nextEvent() throws(HTTP1CodecError) -> Event {
         if body != nil {
             switch try body!.next(from: &buffer) {
-            case .needMore: return nil
+            case .needMore: return .needMore
             case .body(let part): return .body(part)
             case .end:
                 body = nil
                 return .end
             }
         }
-        guard let headLength = try findHeadEnd() else { return nil }
-        let parsed = buffer.withUnsafeReadableBytes { bytes in
-            Result { () throws(HTTP1CodecError) in try Self.parseHead(UnsafeRawBufferPointer(rebasing: bytes[..<headLength])) }
-        }
-        let head = try parsed.get()
+        guard let headLength = try findHeadEnd() else { return .needMore }
+        var fields: [(name: String, value: String)] = []
+        swap(&fields, &spareHeaders)
+        // One by one from the end: removeAll(keepingCapacity:) goes through a generic replaceSubrange that costs
+        // more than the few fields a head has.
+        while !fields.isEmpty { fields.removeLast() }
+        // The buffer is not touched while the head is parsed, so its bytes stay where they are.
+        let (head, summary) = try Self.parseHead(UnsafeRawBufferPointer(start: buffer.readablePointer, count: headLength), fields: &fields)
+        spareHeaders = fields
         buffer.moveReaderIndex(forwardBy: headLength + 4)
         scanned = 0
-        if (100..<200).contains(head.status) && head.status != 101 {
-            return .head(head)  // interim: the final response follows, for the same request
+        headClosesConnection = head.version < 11 || summary.listsClose
+        parsedHead = head
+        if head.status >= 100 && head.status < 200 && head.status != 101 {
+            return .head  // interim: the final response follows, for the same request
         }
-        let answersHEAD = headRequests.isEmpty ? false : headRequests.removeFirst()
-        body = HTTP1BodyDecoder(try Self.framing(of: head, answersHEAD: answersHEAD))
-        return .head(head)
+        var answersHEAD = false
+        if firstUnanswered < headRequests.count {
+            answersHEAD = headRequests[firstUnanswered]
+            firstUnanswered += 1
+            if firstUnanswered == headRequests.count {
+                // All answered: emptied one by one, keeping the storage for the next request.
+                while !headRequests.isEmpty { headRequests.removeLast() }
+                firstUnanswered = 0
+            }
+        }
+        body = HTTP1BodyDecoder(try Self.framing(of: head, summary: summary, answersHEAD: answersHEAD))
+        return .head
     }
 
     /// The connection closed: ends a body that runs until close; nil when no response was under way; an error
@@ -100,60 +146,103 @@ public struct HTTP1ResponseDecoder {
         }
     }
 
-    private static func parseHead(_ bytes: UnsafeRawBufferPointer) throws(HTTP1CodecError) -> HTTPResponseHead {
+    /// What the fields said about the body and the connection, gathered while they were read.
+    struct FieldSummary {
+        /// The value of the one `Content-Length` when it is plain digits (nil otherwise, or with several).
+        var contentLength: Int?
+        var lengthFields = 0
+        var transferEncoding = false
+        /// The first `Connection` field holds `close` in any case (as the proxy has always read it).
+        var listsClose = false
+        var connectionSeen = false
+    }
+
+    /// Whether `value` holds the letters `close` in any case.
+    static func containsClose(_ value: UnsafeRawBufferPointer) -> Bool {
+        guard value.count >= 5 else { return false }
+        let wanted: StaticString = "close"
+        for start in 0...(value.count - 5) {
+            var offset = 0
+            while offset < 5 && value[start + offset] | 0x20 == wanted.utf8Start[offset] { offset += 1 }
+            if offset == 5 { return true }
+        }
+        return false
+    }
+
+    /// The status line and fields, read straight from the bytes with index loops (a generic search per line cost
+    /// more than the rest of the parse). The fields are gathered in `headers` (an empty list whose storage they may use).
+    static func parseHead(_ bytes: UnsafeRawBufferPointer, fields headers: inout [(name: String, value: String)]) throws(HTTP1CodecError)
+        -> (HTTPResponseHead, FieldSummary) {
         var lines = HeadSyntax.Lines(bytes)
         guard let statusLine = lines.next() else { throw HTTP1CodecError("empty response head") }
         // HTTP-version SP 3DIGIT SP [reason]
+        let at = statusLine.startIndex, length = statusLine.count
+        let isHTTP1 = length >= 9 && bytes[at] == 72 && bytes[at + 1] == 84 && bytes[at + 2] == 84 && bytes[at + 3] == 80
+            && bytes[at + 4] == 47 && bytes[at + 5] == 49 && bytes[at + 6] == 46 && bytes[at + 8] == HeadSyntax.space
         let version: Int
-        if statusLine.starts(with: "HTTP/1.1 ".utf8) {
+        if isHTTP1 && bytes[at + 7] == UInt8(ascii: "1") {
             version = 11
-        } else if statusLine.starts(with: "HTTP/1.0 ".utf8) {
+        } else if isHTTP1 && bytes[at + 7] == UInt8(ascii: "0") {
             version = 10
         } else {
             throw HTTP1CodecError("not an HTTP/1.x status line: \(String(decoding: statusLine.prefix(40), as: UTF8.self))")
         }
-        let code = statusLine.dropFirst(9).prefix(3)
-        guard code.count == 3, code.allSatisfy({ (48...57).contains($0) }),
-              statusLine.count == 12 || statusLine[statusLine.startIndex + 12] == HeadSyntax.space else {
+        func isDigit(_ offset: Int) -> Bool { length > offset && bytes[at + offset] >= 48 && bytes[at + offset] <= 57 }
+        guard isDigit(9), isDigit(10), isDigit(11), length == 12 || bytes[at + 12] == HeadSyntax.space else {
             throw HTTP1CodecError("bad status code in \(String(decoding: statusLine, as: UTF8.self))")
         }
-        let status = code.reduce(0) { $0 * 10 + Int($1 - 48) }
-        var headers: [(name: String, value: String)] = []
-        headers.reserveCapacity(8)
+        let status = Int(bytes[at + 9] - 48) * 100 + Int(bytes[at + 10] - 48) * 10 + Int(bytes[at + 11] - 48)
+        let reason = length > 13 ? String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(at + 13)..<statusLine.endIndex]), as: UTF8.self) : ""
+        var summary = FieldSummary()
         while let line = lines.next() {
-            guard let field = HeadSyntax.field(line) else {
+            // NAME (token bytes, at least one) ":" OWS VALUE OWS; a line starting with whitespace (obs-fold) has no
+            // token before its colon.
+            var colon = line.startIndex
+            var nameIsToken = true
+            while colon < line.endIndex && bytes[colon] != HeadSyntax.colon {
+                if !HeadSyntax.isTokenByte(bytes[colon]) { nameIsToken = false }
+                colon += 1
+            }
+            guard nameIsToken, colon < line.endIndex, colon > line.startIndex else {
                 throw HTTP1CodecError("malformed header line \(String(decoding: line.prefix(60), as: UTF8.self))")
             }
-            headers.append((HeadSyntax.commonString(UnsafeRawBufferPointer(rebasing: field.name)), String(decoding: field.value, as: UTF8.self)))
-        }
-        return HTTPResponseHead(status: status, reason: String(decoding: statusLine.dropFirst(13), as: UTF8.self), version: version, headers: headers)
-    }
-
-    /// The common answer's framing read without building anything: exactly one `Content-Length` of plain digits
-    /// and no `Transfer-Encoding`. Nil sends every other case through the full reading below.
-    private static func singleContentLength(_ head: HTTPResponseHead) -> Int? {
-        var length: Int?
-        for header in head.headers {
-            if header.name.caseInsensitiveEquals("Transfer-Encoding") { return nil }
-            guard header.name.caseInsensitiveEquals("Content-Length") else { continue }
-            guard length == nil else { return nil }
-            var value = 0, digits = 0
-            for byte in header.value.utf8 {
-                guard byte >= 48 && byte <= 57, digits < 18 else { return nil }
-                value = value * 10 + Int(byte - 48)
-                digits += 1
+            var valueStart = colon + 1, valueEnd = line.endIndex
+            while valueStart < valueEnd && (bytes[valueStart] == HeadSyntax.space || bytes[valueStart] == HeadSyntax.tab) { valueStart += 1 }
+            while valueEnd > valueStart && (bytes[valueEnd - 1] == HeadSyntax.space || bytes[valueEnd - 1] == HeadSyntax.tab) { valueEnd -= 1 }
+            let name = UnsafeRawBufferPointer(rebasing: bytes[line.startIndex..<colon])
+            let value = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])
+            if headers.capacity == 0 { headers.reserveCapacity(8) }
+            headers.append((HeadSyntax.commonString(name), String(decoding: value, as: UTF8.self)))
+            switch name.count {
+            case 14 where HeadSyntax.equalsIgnoringCase(name, "content-length"):
+                summary.lengthFields += 1
+                var number = 0
+                var digits = 0
+                for byte in value {
+                    guard byte >= 48 && byte <= 57, digits < 18 else { digits = -1; break }
+                    number = number * 10 + Int(byte - 48)
+                    digits += 1
+                }
+                summary.contentLength = digits > 0 && summary.lengthFields == 1 ? number : nil
+            case 17 where HeadSyntax.equalsIgnoringCase(name, "transfer-encoding"):
+                summary.transferEncoding = true
+            case 10 where !summary.connectionSeen && HeadSyntax.equalsIgnoringCase(name, "connection"):
+                summary.connectionSeen = true
+                summary.listsClose = containsClose(value)
+            default:
+                break
             }
-            guard digits > 0 else { return nil }
-            length = value
         }
-        return length
+        return (HTTPResponseHead(status: status, reason: reason, version: version, headers: headers), summary)
     }
 
     /// RFC 9112 section 6.3, in its order: no body for HEAD, 1xx, 204 and 304; chunked when the last coding is;
-    /// otherwise Content-Length (one value, even if repeated); otherwise until the connection closes.
-    private static func framing(of head: HTTPResponseHead, answersHEAD: Bool) throws(HTTP1CodecError) -> HTTP1BodyDecoder.Framing {
+    /// otherwise Content-Length (one value, even if repeated); otherwise until the connection closes. The common
+    /// answer (one plain Content-Length, no Transfer-Encoding) is read from the summary without looking again.
+    private static func framing(of head: HTTPResponseHead, summary: FieldSummary, answersHEAD: Bool) throws(HTTP1CodecError) -> HTTP1BodyDecoder.Framing {
         if answersHEAD || head.status == 204 || head.status == 304 || (100..<200).contains(head.status) { return .none }
-        if let length = singleContentLength(head) { return .length(length) }
+        if !summary.transferEncoding, summary.lengthFields == 0 { return .untilClose }
+        if !summary.transferEncoding, summary.lengthFields == 1, let length = summary.contentLength { return .length(length) }
         let codings = head.headers.filter { $0.name.caseInsensitiveEquals("Transfer-Encoding") }
             .flatMap { $0.value.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: " \t") } }
         if !codings.isEmpty { return codings.last == "chunked" ? .chunked : .untilClose }

@@ -95,6 +95,70 @@ final class HTTP1ClientCodecTests: XCTestCase {
         XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nX: " + String(repeating: "a", count: 600)]), ["error response head is larger than 512 bytes"])
     }
 
+    func testEventsLeaveTheHeadForTakeHeadAndSayWhetherTheConnectionCloses() throws {
+        var decoder = HTTP1ResponseDecoder()
+        for _ in 0..<3 { decoder.requestSent(method: "GET") }
+        decoder.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\nServer: up\r\ncontent-length:  2 \r\nX-Empty:\r\n\r\nok"))
+        guard case .head = try decoder.nextEvent() else { return XCTFail("no head") }
+        let head = decoder.takeHead()
+        XCTAssertEqual(head.status, 200)
+        XCTAssertEqual(head.reason, "OK")
+        XCTAssertEqual(head.headers.map(\.name), ["Server", "content-length", "X-Empty"])
+        XCTAssertEqual(head.headers.map(\.value), ["up", "2", ""], "values without the whitespace around them")
+        XCTAssertFalse(decoder.headClosesConnection)
+        guard case .body(let body) = try decoder.nextEvent() else { return XCTFail("no body") }
+        XCTAssertEqual(String(decoding: body.readableArray, as: UTF8.self), "ok")
+        guard case .end = try decoder.nextEvent() else { return XCTFail("no end") }
+        guard case .needMore = try decoder.nextEvent() else { return XCTFail("nothing more was read") }
+
+        decoder.feed(ByteBuffer(string: "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n"))
+        guard case .head = try decoder.nextEvent() else { return XCTFail("no second head") }
+        XCTAssertEqual(decoder.takeHead().header("connection"), "Keep-Alive, CLOSE")
+        XCTAssertTrue(decoder.headClosesConnection, "close in any case")
+        guard case .end = try decoder.nextEvent() else { return XCTFail("no second end") }
+
+        decoder.feed(ByteBuffer(string: "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"))
+        guard case .head = try decoder.nextEvent() else { return XCTFail("no third head") }
+        XCTAssertTrue(decoder.headClosesConnection, "HTTP/1.0")
+    }
+
+    func testFramingOfRepeatedAndUnusualLengths() {
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"]), ["head 200 OK", "body ok", "end"], "the same value twice")
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok"]), ["head 200 OK", "body ok", "end"], "one list of equal values")
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"]), ["error bad Content-Length x"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"]),
+                       ["head 200 OK", "body ok", "end"], "chunked wins over a length")
+        XCTAssertEqual(parts(["HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n"]), ["head 200 ", "end"], "no reason phrase")
+        XCTAssertEqual(parts(["HTTP/1.1 20\r\n\r\n"]), ["error bad status code in HTTP/1.1 20"])
+        XCTAssertEqual(parts(["HTTP/1.1 2000 OK\r\n\r\n"]), ["error bad status code in HTTP/1.1 2000 OK"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\n: empty name\r\n\r\n"]), ["error malformed header line : empty name"])
+        XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n"]), ["error malformed header line Bad Name: x"])
+    }
+
+    func testHeadsAreWrittenIntoAReusedBuffer() {
+        var encoder = HTTP1RequestEncoder()
+        var out = ByteBuffer()
+        let head = HTTPRequestHead(method: "POST", target: "/orders?id=7", headers: [("host", "shop"), ("x-request-id", "abc")])
+        encoder.encodeHead(head, hasBody: false, contentLength: 5, into: &out, reservingBody: 5)
+        out.writeString("hello")
+        _ = encoder.end()
+        XCTAssertEqual(String(decoding: out.readableArray, as: UTF8.self),
+                       "POST /orders?id=7 HTTP/1.1\r\nhost: shop\r\nx-request-id: abc\r\ncontent-length: 5\r\n\r\nhello")
+        let first = out
+        encoder.encodeHead(HTTPRequestHead(method: "GET", target: "/", version: 10, headers: [("host", "shop")]), hasBody: false, into: &out)
+        _ = encoder.end()
+        XCTAssertEqual(String(decoding: out.readableArray, as: UTF8.self), "GET / HTTP/1.0\r\nhost: shop\r\n\r\n")
+        XCTAssertFalse(out.sharesStorage(with: first), "storage someone still holds is not written over")
+        XCTAssertEqual(String(decoding: first.readableArray, as: UTF8.self).prefix(4), "POST")
+        let second = out.readableArray
+        encoder.encodeHead(HTTPRequestHead(method: "GET", target: "/", version: 10, headers: [("host", "shop")]), hasBody: false, into: &out)
+        _ = encoder.end()
+        XCTAssertEqual(out.readableArray, second)
+        encoder.encodeHead(HTTPRequestHead(method: "PUT", target: "/x", headers: [("content-length", "2")]), hasBody: true, into: &out)
+        XCTAssertEqual(String(decoding: out.readableArray, as: UTF8.self), "PUT /x HTTP/1.1\r\ncontent-length: 2\r\n\r\n", "the head's own length: not chunked")
+        XCTAssertNil(encoder.end())
+    }
+
     func testRequestsAreFramedByLengthOrChunked() {
         var encoder = HTTP1RequestEncoder()
         let head = encoder.head(HTTPRequestHead(method: "POST", target: "/upload", headers: [("Host", "mesh")]), hasBody: true)

@@ -62,7 +62,10 @@ extension KubernetesAPI {
         // An update runs inside the store's write: no lookups there, addresses and ports follow from the name.
         let services = type.kind == "Service" && current == nil ? try store.list("services", namespace: nil).items : []
         let usedAddresses = Set(services.compactMap { $0["spec"]?["clusterIP"]?.string })
-        BuiltinDefaults.apply(&checked, kind: type.kind) { ClusterIPRange.free(namespace: namespace, name: name, used: usedAddresses) }
+        // Spread by this cluster's own seed, so two control planes on one machine (two state directories) do not both
+        // listen on the same Service addresses.
+        let seed = type.kind == "Service" && current == nil ? (try store.get("namespaces", namespace: "", name: "kube-system"))?["metadata"]?["uid"]?.string ?? "" : ""
+        BuiltinDefaults.apply(&checked, kind: type.kind) { ClusterIPRange.free(namespace: namespace, name: name, used: usedAddresses, seed: seed) }
         if type.kind == "Service" {
             let usedPorts = Set(services.flatMap { ($0["spec"]?["ports"]?.array ?? []).compactMap { $0["nodePort"]?.int } })
             NodePortRange.assign(&checked, current: current, used: usedPorts, seed: "\(namespace)/\(name)")
@@ -163,20 +166,21 @@ enum NodePortRange {
 }
 
 /// Service addresses in 127.96.0.0/12: kube's default service range (10.96.0.0/12) moved onto loopback, where local
-/// mode's service proxy listens on them (apart from the pod addresses local mode hands out); spread by name.
+/// mode's service proxy listens on them (apart from the pod addresses local mode hands out); spread by name and by a
+/// seed of the cluster's own (its kube-system namespace's uid), so each control plane's addresses differ.
 enum ClusterIPRange {
     /// An address for the Service that is not in `used`.
-    static func free(namespace: String, name: String, used: Set<String>) -> String {
+    static func free(namespace: String, name: String, used: Set<String>, seed: String = "") -> String {
         for attempt in 0..<64 {
-            let candidate = address(namespace: namespace, name: name, attempt: attempt)
+            let candidate = address(namespace: namespace, name: name, attempt: attempt, seed: seed)
             if !used.contains(candidate) { return candidate }
         }
-        return address(namespace: namespace, name: name + UUID().uuidString, attempt: 0)
+        return address(namespace: namespace, name: name + UUID().uuidString, attempt: 0, seed: seed)
     }
 
-    static func address(namespace: String, name: String, attempt: Int) -> String {
+    static func address(namespace: String, name: String, attempt: Int, seed: String = "") -> String {
         var hash: UInt64 = 0xcbf29ce484222325
-        for byte in "\(namespace)/\(name)/\(attempt)".utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
+        for byte in "\(seed)/\(namespace)/\(name)/\(attempt)".utf8 { hash = (hash ^ UInt64(byte)) &* 0x100000001b3 }
         // 2^20 addresses; .0.0 to .0.9 are left for well-known Services.
         let offset = 10 + Int(hash % UInt64((1 << 20) - 20))
         return "127.\(96 + offset >> 16).\((offset >> 8) & 0xff).\(offset & 0xff)"

@@ -13,6 +13,9 @@ struct PendingWrites {
 
     var isEmpty: Bool { bytes == 0 }
 
+    /// Buffers waiting (the first may be partly written).
+    var count: Int { buffers.count - head }
+
     /// Queues `buffer` as it is (no copy).
     mutating func append(_ buffer: ByteBuffer) {
         guard buffer.readableBytes > 0 else { return }

@@ -6,12 +6,15 @@
 public final class Channel {
     public let connection: TCPConnection
     private var contexts: [ChannelContext] = []
+    /// The last context (the top of the stack), where writes start; nil once closed, like `contexts`.
+    private var top: ChannelContext?
     private var keptAlive: Channel?
 
     /// A channel over `connection` with `handlers`, the one nearest the socket first.
     public init(connection: TCPConnection, handlers: [ChannelHandler]) {
         self.connection = connection
         contexts = handlers.enumerated().map { ChannelContext(channel: self, handler: $1, index: $0) }
+        top = contexts.last
     }
 
     public var loop: EventLoop { connection.loop }
@@ -21,21 +24,18 @@ public final class Channel {
     /// Wires the connection's events to the stack, tells the handlers the channel is active, and starts reading.
     public func start() throws(NetworkError) {
         keptAlive = self
-        connection.onData = { [self] data in
-            guard let first = contexts.first else { return }
-            first.handler.channelRead(context: first, data: data)
-        }
-        connection.onWritabilityChanged = { [self] isWritable in
-            guard let first = contexts.first else { return }
-            first.handler.channelWritabilityChanged(context: first, isWritable: isWritable)
-        }
-        connection.onPeerClosedWrite = { [self] in
-            guard let first = contexts.first else { return }
-            first.handler.channelPeerClosedWrite(context: first)
+        // The first context is captured, not looked up per event: a captured reference needs no retain around the
+        // call (reading it from the array took two retains and releases a read). The connection drops these
+        // closures when it closes.
+        if let first = contexts.first {
+            connection.onData = { data in first.handler.channelRead(context: first, data: data) }
+            connection.onWritabilityChanged = { isWritable in first.handler.channelWritabilityChanged(context: first, isWritable: isWritable) }
+            connection.onPeerClosedWrite = { first.handler.channelPeerClosedWrite(context: first) }
         }
         connection.onClose = { [self] in
             if let first = contexts.first { first.handler.channelInactive(context: first) }
             contexts = []
+            top = nil
             keptAlive = nil
         }
         if let first = contexts.first { first.handler.channelActive(context: first) }
@@ -47,11 +47,11 @@ public final class Channel {
 
     /// Writes `data` from the top of the stack down (every handler sees it), without flushing.
     public func write(_ data: ByteBuffer) {
-        if let last = contexts.last { last.handler.write(context: last, data: data) } else { connection.enqueue(data) }
+        if let top { top.handler.write(context: top, data: data) } else { connection.enqueue(data) }
     }
 
     public func flush() {
-        if let last = contexts.last { last.handler.flush(context: last) } else { connection.flush() }
+        if let top { top.handler.flush(context: top) } else { connection.flush() }
     }
 
     public func writeAndFlush(_ data: ByteBuffer) {

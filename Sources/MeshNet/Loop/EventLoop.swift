@@ -22,6 +22,9 @@ public final class EventLoop: @unchecked Sendable {
         public static let failed = Readiness(rawValue: EPOLLHUP.rawValue | EPOLLERR.rawValue)
         /// The peer hung up or the socket failed; read to find out which.
         public static let hangUp: Readiness = [.peerClosedWrite, .failed]
+        /// In an interest: report a change of readiness once, not for as long as it lasts (EPOLLET). The handler
+        /// then keeps track of what it left unread or unwritten.
+        static let edgeTriggered = Readiness(rawValue: EPOLLET.rawValue)
     }
 
     /// A registered descriptor; the id (not the descriptor number) travels in epoll's event data, so an event

@@ -63,9 +63,11 @@ package enum Socket {
         case failed(Int32)
     }
 
+    /// Reads what the socket `fd` holds, up to the buffer's size. `recv` rather than `read`: the socket call skips
+    /// the file layer's checks and notifications, which is measurably less kernel time per call on loopback.
     package static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Transfer {
         while true {
-            let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            let count = recv(fd, buffer.baseAddress, buffer.count, 0)
             if count > 0 { return .done(count) }
             if count == 0 { return .end }
             if errno == EINTR { continue }
@@ -76,9 +78,21 @@ package enum Socket {
     /// Most buffers one `writev` takes (the kernel allows 1024; a few dozen already fill a socket buffer).
     static let gatherLimit = 64
 
-    /// Writes as much of `pending`'s front buffers as the socket takes, in one call.
+    /// Writes as much of `pending`'s front buffers as the socket takes, in one call: `send` for one buffer (the
+    /// usual small answer; no file layer and no vector to copy in), `writev` for several.
     static func write(_ fd: Int32, _ pending: PendingWrites) -> Transfer {
-        withUnsafeTemporaryAllocation(of: iovec.self, capacity: gatherLimit) { vectors in
+        if pending.count == 1 {
+            var start: UnsafeRawPointer?
+            var length = 0
+            pending.forEachFront(limit: 1) { start = $0; length = $1 }
+            while true {
+                let written = send(fd, start, length, Int32(MSG_NOSIGNAL))
+                if written >= 0 { return .done(written) }
+                if errno == EINTR { continue }
+                return errno == EAGAIN || errno == EWOULDBLOCK ? .wouldBlock : .failed(errno)
+            }
+        }
+        return withUnsafeTemporaryAllocation(of: iovec.self, capacity: gatherLimit) { vectors in
             var count = 0
             pending.forEachFront(limit: gatherLimit) { pointer, length in
                 vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: pointer), iov_len: length)

@@ -12,11 +12,20 @@ public final class TCPConnection: @unchecked Sendable {
     private var closed = false
     private var closeAfterFlush = false
     private var readPaused = false
-    /// Pausing leaves the socket watched for reading (a request answered between two reads then costs no
-    /// `epoll_ctl` at all) until bytes actually arrive while paused; only then is the interest dropped.
-    private var readableWhilePaused = false
-    /// Reads per readiness report, so one busy peer cannot hold the loop from the others (the level-triggered
-    /// report comes again next turn).
+    /// The socket is watched edge-triggered for reading and writing from `start` to `close` (no `epoll_ctl` after
+    /// the first): a report comes when something changes, not while it stays so. So the connection remembers
+    /// whether the socket may still hold bytes (or a FIN) that nobody read: set by every readable report, cleared
+    /// by a read that did not fill its space. Reading resumed, or the per-turn limit reached, with this set
+    /// reads again from the loop's queue (`continueReading`).
+    private var unreadInput = false
+    /// A hang-up (FIN, reset, error) was reported: it is reported once, so from then on reads go on to the end
+    /// or the error rather than stopping at a read that did not fill its space.
+    private var hangUpReported = false
+    /// The peer's FIN was reported (`.peerClosedWrite`).
+    private var peerClosedWriteReported = false
+    /// Whether `continueReading` is queued on the loop.
+    private var readQueued = false
+    /// Reads per turn, so one busy peer cannot hold the loop from the others (the rest is read a turn later).
     private static let readsPerTurn = 4
 
     /// Bytes arrived: a slice of the loop's shared read block, so copy or keep what is needed before returning
@@ -121,10 +130,25 @@ public final class TCPConnection: @unchecked Sendable {
         guard !started, !closed else { return }
         // The loop's table holds the connection while it is registered (until it closes); no weak reference, whose
         // side table would make every retain of the connection a slow one.
-        try loop.register(fd, for: .readable) { [self] readiness in ready(readiness) }
+        try loop.register(fd, for: [.readable, .writable, .edgeTriggered]) { [self] readiness in ready(readiness) }
         started = true
     }
     private var started = false
+
+    /// Queued on the loop to read what the socket still holds; made once per connection (queueing it costs no
+    /// allocation), let go at close.
+    private lazy var continueReading: () -> Void = { [self] in
+        readQueued = false
+        if unreadInput { readAvailable() }
+        tellPeerClosedWriteWhilePaused()
+    }
+
+    /// Reads the rest on a later turn of the loop, when bytes may be waiting and nobody holds reading back.
+    private func readLater() {
+        guard unreadInput, !readQueued, !closed, !readPaused, !peerFinished else { return }
+        readQueued = true
+        loop.execute(continueReading)
+    }
 
     /// Bytes waiting to be written.
     public var pendingOutput: Int { pending.bytes }
@@ -167,12 +191,13 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
-    /// Stops delivering data until `resumeReading` (backpressure while a response is pending).
-    public func pauseReading() { readPaused = true; updateInterest() }
+    /// Stops delivering data until `resumeReading` (backpressure while a response is pending). Bytes that arrive
+    /// meanwhile stay in the socket, whose buffer then fills and stops the peer.
+    public func pauseReading() { readPaused = true }
+    /// Delivers data again, from the loop's next turn (never from inside this call).
     public func resumeReading() {
         readPaused = false
-        readableWhilePaused = false
-        updateInterest()
+        readLater()
     }
 
     /// Closes once queued bytes are written (after `onClosingWhenDrained` had its say), with `reason` as the
@@ -212,6 +237,7 @@ public final class TCPConnection: @unchecked Sendable {
         closed = true
         closeReason = reason
         loop.unregister(fd)
+        continueReading = {}
         Glibc.close(fd)
         pending.removeAll()
         onClose()
@@ -224,29 +250,27 @@ public final class TCPConnection: @unchecked Sendable {
         onWritabilityChanged = { _ in }
     }
 
+    /// A report from the loop. Edge-triggered, a report says what is ready now (writable too, whenever it is), so
+    /// output is flushed only when some waits, and input read whenever something new came.
     private func ready(_ readiness: EventLoop.Readiness) {
-        // Interest changes made while handling the event (pause reading, answer, resume) are applied once at the
-        // end: a request answered at once then costs no epoll_ctl at all.
-        handlingReadiness = true
-        defer {
-            handlingReadiness = false
-            if interestChanged { interestChanged = false; updateInterest() }
-        }
-        if readiness.contains(.writable) { flush() }
+        if readiness.contains(.writable) && !pending.isEmpty { flush() }
         guard !closed else { return }
-        if readPaused && readiness.contains(.readable) && !readableWhilePaused {
-            readableWhilePaused = true
-            updateInterest()  // applied when this event is handled
-        }
+        if readiness.contains(.readable) || readiness.contains(.peerClosedWrite) { unreadInput = true }
+        if readiness.contains(.peerClosedWrite) { peerClosedWriteReported = true }
+        if !readiness.isDisjoint(with: .hangUp) { hangUpReported = true }
         if !readiness.isDisjoint(with: .failed) && (readPaused || !readiness.contains(.readable)) {
             close()
-        } else if !readPaused && (readiness.contains(.readable) || readiness.contains(.peerClosedWrite)) {
+        } else if !readPaused && unreadInput {
             readAvailable()
-        } else if readPaused && readiness.contains(.peerClosedWrite) && !peerClosedWrite {
-            peerClosedWrite = true
-            updateInterest()
-            onPeerClosedWrite()
         }
+        tellPeerClosedWriteWhilePaused()
+    }
+
+    /// A peer that stopped sending while reading is paused is told once (its FIN waits behind unread bytes).
+    private func tellPeerClosedWriteWhilePaused() {
+        guard readPaused, peerClosedWriteReported, !peerClosedWrite, !closed else { return }
+        peerClosedWrite = true
+        onPeerClosedWrite()
     }
 
     private func readAvailable() {
@@ -262,15 +286,18 @@ public final class TCPConnection: @unchecked Sendable {
             }
             switch transfer {
             case .done: break
-            case .wouldBlock: return
-            case .end: return peerSentFIN()
+            case .wouldBlock: unreadInput = false; return
+            case .end: unreadInput = false; return peerSentFIN()
             case .failed(let code): close(because: .system("read", code)); return
             }
-            if let received { onData(received) }
             // A read that did not fill the space took all the socket had: asking again would only hear EAGAIN
-            // (a syscall per request), and the level-triggered loop reports what arrives later.
-            if drained { return }
+            // (a syscall per request), and what arrives later comes with a report of its own.
+            let tookAll = drained && !hangUpReported
+            if tookAll { unreadInput = false }
+            if let received { onData(received) }
+            if tookAll { return }
         }
+        readLater()
     }
 
     /// The peer will send no more: close, or with `onPeerFinished` set, stop reading and tell it.
@@ -278,7 +305,6 @@ public final class TCPConnection: @unchecked Sendable {
         guard let finished = onPeerFinished else { return close() }
         peerFinished = true
         peerClosedWrite = true
-        updateInterest()
         finished()
         if finishedWriting { close() }
     }
@@ -289,38 +315,16 @@ public final class TCPConnection: @unchecked Sendable {
         while !closed && !pending.isEmpty {
             switch Socket.write(fd, pending) {
             case .done(let count): pending.consume(count)
-            case .wouldBlock: updateInterest(); return
+            // The socket's next report that it is writable comes when its buffer has room again.
+            case .wouldBlock: return
             case .end: close(); return
             case .failed(let code): close(because: .system("write", code)); return
             }
         }
         guard !closed else { return }
-        updateInterest()
         if closeAfterFlush { close(because: closeReasonWhenDrained); return }
         if finishAfterFlush { finishWriting(); if closed { return } }
         updateWritability()
         onDrained()
-    }
-
-    /// The interest last told to the loop, so an unchanged one costs no `epoll_ctl`.
-    private var watched: (interest: EventLoop.Readiness, halfClose: Bool) = (.readable, true)
-
-    /// Set while `ready` runs; `updateInterest` then only notes that it has work to do.
-    private var handlingReadiness = false
-    private var interestChanged = false
-
-    private func updateInterest() {
-        guard !closed else { return }
-        if handlingReadiness { interestChanged = true; return }
-        var interest: EventLoop.Readiness = []
-        if (!readPaused || !readableWhilePaused) && !peerFinished { interest.insert(.readable) }
-        if !pending.isEmpty { interest.insert(.writable) }
-        watch(interest, halfClose: !peerClosedWrite)
-    }
-
-    private func watch(_ interest: EventLoop.Readiness, halfClose: Bool) {
-        guard interest != watched.interest || halfClose != watched.halfClose else { return }
-        watched = (interest, halfClose)
-        loop.watch(fd, for: interest, halfClose: halfClose)
     }
 }

@@ -78,6 +78,17 @@ public final class ProxyConfigStore: @unchecked Sendable {
         }
     }
 
+    /// `routes(for:)` for a stream, which holds its connection manager's configuration behind one reference (passing
+    /// the configuration itself copied it, every string and list in it retained, per request).
+    func routes(for manager: SharedConnectionManager) -> RouteConfiguration? {
+        switch manager.config.routes {
+        case .inline(let config): return config
+        case .rds(let name, _):
+            lock.lock(); defer { lock.unlock() }
+            return value.dynamicRoutes[name]
+        }
+    }
+
     /// Replaces the configuration; requests already under way keep the one they took.
     public func replace(with configuration: ProxyConfiguration) {
         lock.lock(); defer { lock.unlock() }

@@ -14,13 +14,24 @@ public struct RouteConfiguration: Sendable {
     public var ignorePortInHostMatching = false
 }
 
-public struct VirtualHost: Sendable {
-    public var name: String
-    public var domains: [String]
-    public var routes: [Route]
-    public var includeRequestAttemptCount: Bool
-    public var retryPolicy: RetryPolicy?
-    public var headers: HeaderMutations
+/// A virtual host: immutable and shared (a class), so a request holding it retains one reference instead of each
+/// array and string inside it.
+public final class VirtualHost: Sendable {
+    public let name: String
+    public let domains: [String]
+    public let routes: [Route]
+    public let includeRequestAttemptCount: Bool
+    public let retryPolicy: RetryPolicy?
+    public let headers: HeaderMutations
+
+    init(name: String, domains: [String], routes: [Route], includeRequestAttemptCount: Bool, retryPolicy: RetryPolicy?, headers: HeaderMutations) {
+        self.name = name
+        self.domains = domains
+        self.routes = routes
+        self.includeRequestAttemptCount = includeRequestAttemptCount
+        self.retryPolicy = retryPolicy
+        self.headers = headers
+    }
 }
 
 /// Headers a route or virtual host adds or removes.
@@ -39,14 +50,23 @@ public struct HeaderValueOption: Sendable, Equatable {
     public var append: Bool
 }
 
-public struct Route: Sendable {
-    public var name: String?
-    public var match: RouteMatch
-    public var action: RouteAction
-    public var headers: HeaderMutations
+/// A route: immutable and shared (a class), so a request holding it retains one reference.
+public final class Route: Sendable {
+    public let name: String?
+    public let match: RouteMatch
+    public let action: RouteAction
+    public let headers: HeaderMutations
     /// `typed_per_filter_config`: the route's overrides of the fault, RBAC and local rate limit filters.
-    public var filterConfigs = PerRouteFilterConfigs()
+    public let filterConfigs: PerRouteFilterConfigs
     public var fault: FaultConfig? { filterConfigs.fault }
+
+    init(name: String?, match: RouteMatch, action: RouteAction, headers: HeaderMutations, filterConfigs: PerRouteFilterConfigs = PerRouteFilterConfigs()) {
+        self.name = name
+        self.match = match
+        self.action = action
+        self.headers = headers
+        self.filterConfigs = filterConfigs
+    }
 }
 
 /// A string comparison (`envoy.type.matcher.v3.StringMatcher`).
@@ -130,23 +150,40 @@ public struct WeightedCluster: Sendable, Equatable {
     public var headers = HeaderMutations()
 }
 
-/// What `route:` says: where to send the request and how.
-public struct ForwardAction: Sendable {
+/// What `route:` says: where to send the request and how. Immutable and shared (a class), so a request holding it
+/// retains one reference.
+public final class ForwardAction: Sendable {
     public enum Target: Sendable { case cluster(String), weighted([WeightedCluster]) }
-    public var target: Target
+    public let target: Target
     /// Seconds; 0 disables (Envoy's default is 15 s).
-    public var timeout: Double
-    public var idleTimeout: Double?
-    public var retryPolicy: RetryPolicy?
-    public var prefixRewrite: String?
-    public var regexRewrite: (pattern: RegexPattern, substitution: String)?
-    public var hostRewrite: String?
-    public var autoHostRewrite: Bool
-    public var hashPolicies: [HashPolicy]
+    public let timeout: Double
+    public let idleTimeout: Double?
+    public let retryPolicy: RetryPolicy?
+    public let prefixRewrite: String?
+    public let regexRewrite: (pattern: RegexPattern, substitution: String)?
+    public let hostRewrite: String?
+    public let autoHostRewrite: Bool
+    public let hashPolicies: [HashPolicy]
     /// `request_mirror_policies`: clusters that get a copy of each request (shadow traffic).
-    public var mirrorPolicies: [MirrorPolicy] = []
+    public let mirrorPolicies: [MirrorPolicy]
     /// `max_stream_duration`: how long the stream may last, and the gRPC timeout header's part in it.
-    public var streamDuration = StreamDuration()
+    public let streamDuration: StreamDuration
+
+    init(target: Target, timeout: Double, idleTimeout: Double?, retryPolicy: RetryPolicy?, prefixRewrite: String?,
+                regexRewrite: (pattern: RegexPattern, substitution: String)?, hostRewrite: String?, autoHostRewrite: Bool,
+                hashPolicies: [HashPolicy], mirrorPolicies: [MirrorPolicy] = [], streamDuration: StreamDuration = StreamDuration()) {
+        self.target = target
+        self.timeout = timeout
+        self.idleTimeout = idleTimeout
+        self.retryPolicy = retryPolicy
+        self.prefixRewrite = prefixRewrite
+        self.regexRewrite = regexRewrite
+        self.hostRewrite = hostRewrite
+        self.autoHostRewrite = autoHostRewrite
+        self.hashPolicies = hashPolicies
+        self.mirrorPolicies = mirrorPolicies
+        self.streamDuration = streamDuration
+    }
 }
 
 /// A route's `max_stream_duration`: the stream's longest life (0: none), and whether a request's `grpc-timeout` sets

@@ -14,7 +14,7 @@ enum HTTPPolicyFilters {
         var rewrittenTarget: String?
     }
 
-    static func run(_ filters: [HTTPFilter], manager: HTTPConnectionManagerConfig, virtualHost: VirtualHost?, route: Route?,
+    static func run(_ filters: [HTTPFilter], statPrefix: String, virtualHost: VirtualHost?, route: Route?,
                     request: HTTPRequest, connection: DownstreamConnectionInfo, runtime: ProxyRuntime) -> Outcome {
         var outcome = Outcome()
         var subject: RBACEngine.Subject?
@@ -26,15 +26,15 @@ enum HTTPPolicyFilters {
                 if let override = route?.filterConfigs.rbac { config = override } else { config = listenerConfig }
                 guard let config else { continue }
                 if subject == nil { subject = RBACEngine.Subject(connection: connection, request: request); subject!.metadata = metadata }
-                if let details = RBACFilterRun.check(config, subject: subject!, statPrefix: "http.\(manager.statPrefix).", stats: runtime.stats) {
+                if let details = RBACFilterRun.check(config, subject: subject!, statPrefix: "http.\(statPrefix).", stats: runtime.stats) {
                     outcome.reply = LocalReply(status: 403, body: "RBAC: access denied", flags: [], details: details)
                     return outcome
                 }
             case .localRateLimit(let listenerConfig):
                 let config = route?.filterConfigs.localRateLimit ?? listenerConfig
                 let key = route?.filterConfigs.localRateLimit != nil
-                    ? "\(manager.statPrefix)|route|\(virtualHost?.name ?? "")|\(route?.name ?? "")"
-                    : "\(manager.statPrefix)|filter|\(index)"
+                    ? "\(statPrefix)|route|\(virtualHost?.name ?? "")|\(route?.name ?? "")"
+                    : "\(statPrefix)|filter|\(index)"
                 let result = LocalRateLimitRun.check(config, bucketKey: key, limiters: runtime.rateLimiters, stats: runtime.stats)
                 if let reply = result.reply {
                     outcome.reply = reply
@@ -54,7 +54,7 @@ enum HTTPPolicyFilters {
                     outcome.responseHeaders += headers
                 }
             case .jwtAuthn(let config):
-                let result = JWTAuthnFilter.run(config, request: request, secure: connection.tls != nil, statPrefix: "http.\(manager.statPrefix).", stats: runtime.stats)
+                let result = JWTAuthnFilter.run(config, request: request, secure: connection.tls != nil, statPrefix: "http.\(statPrefix).", stats: runtime.stats)
                 if let reply = result.reply {
                     outcome.reply = reply
                     return outcome

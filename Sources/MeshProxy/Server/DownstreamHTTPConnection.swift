@@ -13,6 +13,9 @@ final class DownstreamHTTPConnection: DownstreamClient {
     private let runtime: ProxyRuntime
     private let loopContext: LoopContext
     private let manager: HTTPConnectionManagerConfig
+    /// The same configuration behind one reference, which each request's stream retains (a copy of the struct per
+    /// request retained every string and list in it).
+    private let sharedManager: SharedConnectionManager
     private var decoder = HTTP1RequestDecoder()
     /// The current request's body is still being read: its parts go to the stream as they come.
     private var readingBody = false
@@ -69,6 +72,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
         self.runtime = runtime
         self.loopContext = loopContext
         self.manager = manager
+        sharedManager = SharedConnectionManager(manager)
         self.listenerStatPrefix = listenerStatPrefix
         managerStats = runtime.connectionManagerStats(manager.statPrefix)
         sniffing = DownstreamCodec.sniffs(manager: manager, info: info)
@@ -155,12 +159,14 @@ final class DownstreamHTTPConnection: DownstreamClient {
         while !tcp.isClosed && !closing {
             // The answer first: a pipelined request waits; a body part waits for its go-ahead.
             if stream != nil && !readingBody || awaitingMore { return }
-            let part: HTTP1RequestDecoder.Part?
-            do { part = try decoder.next() } catch { return rejected(error) }
-            guard let part else { return }
-            switch part {
-            case .head(let head):
-                startStream(head)
+            // Events, not parts: a `Part?` carrying the head is copied through generic value witnesses.
+            let event: HTTP1RequestDecoder.Event
+            do { event = try decoder.nextEvent() } catch { return rejected(error) }
+            switch event {
+            case .needMore:
+                return
+            case .head:
+                startStream(decoder.takeHead())
             case .body(let bytes):
                 guard let stream else { continue }
                 awaitingMore = true
@@ -207,17 +213,17 @@ final class DownstreamHTTPConnection: DownstreamClient {
         if !complete {
             // Parts read with the head are taken at once (a small body usually is all here, and goes in one write).
             gathering: while request.body.count <= streamBufferLimit {
-                let part: HTTP1RequestDecoder.Part?
+                let event: HTTP1RequestDecoder.Event
                 // Broken framing in what came with the head: refused before any stream, as Envoy logs it (no path).
-                do { part = try decoder.next() } catch { return rejected(error) }
-                switch part {
-                case .body(let bytes)?: bytes.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
-                case .end?: complete = true; break gathering
-                case .head?, nil: break gathering
+                do { event = try decoder.nextEvent() } catch { return rejected(error) }
+                switch event {
+                case .body(let bytes): bytes.withUnsafeReadableBytes { request.body.append(contentsOf: $0) }
+                case .end: complete = true; break gathering
+                case .head, .needMore: break gathering
                 }
             }
         } else {
-            _ = try? decoder.next()  // the end of a request without a body
+            _ = try? decoder.nextEvent()  // the end of a request without a body
         }
         readingBody = !complete
         if complete {
@@ -226,7 +232,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
             // As Envoy by default: the proxy says Continue itself, and the header does not go upstream.
             tcp.send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
         }
-        let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: manager, managerStats: managerStats,
+        let stream = ProxyStream(runtime: runtime, loopContext: loopContext, downstream: self, manager: sharedManager, managerStats: managerStats,
                                  request: request, bodyComplete: complete)
         self.stream = stream
         stream.begin()

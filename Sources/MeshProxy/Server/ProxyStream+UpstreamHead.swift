@@ -2,7 +2,6 @@ import MeshHTTP1
 
 extension ProxyStream {
     /// The request as the upstream gets it: hop-by-hop headers dropped, rewrites and the router's headers applied.
-    /// The route, its action and the virtual host are read field by field (passing them whole copies each struct).
     func upstreamHead() -> HTTPRequestHead {
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(request.headers.count + 6)

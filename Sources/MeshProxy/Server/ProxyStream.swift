@@ -9,13 +9,12 @@ final class ProxyStream {
     private let runtime: ProxyRuntime
     private let loopContext: LoopContext
     private unowned let downstream: any DownstreamClient
-    private let manager: HTTPConnectionManagerConfig
+    /// The connection manager's configuration, read in place through one shared reference (`manager.config.x`).
+    private let manager: SharedConnectionManager
     private(set) var request: HTTPRequest
-    /// The connection manager's routes when the request came (a copy of the whole configuration per stream cost more).
-    private let routeConfiguration: RouteConfiguration?
     private var log = AccessLogEntry()
     private let startedAt = MonotonicClock.now()
-    private var serverName: String { manager.serverName ?? "envoy" }
+    private var serverName: String { manager.config.serverName ?? "envoy" }
     let requestID: String
     private let managerStats: ConnectionManagerStats
 
@@ -84,7 +83,7 @@ final class ProxyStream {
     /// Istio's stats filter's part, when the connection manager has one.
     let istioStats: IstioStreamStats?
 
-    init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: any DownstreamClient, manager: HTTPConnectionManagerConfig,
+    init(runtime: ProxyRuntime, loopContext: LoopContext, downstream: any DownstreamClient, manager: SharedConnectionManager,
          managerStats: ConnectionManagerStats, request: HTTPRequest, bodyComplete: Bool = true) {
         self.bodyComplete = bodyComplete
         self.runtime = runtime
@@ -93,7 +92,6 @@ final class ProxyStream {
         self.manager = manager
         self.managerStats = managerStats
         self.request = request
-        routeConfiguration = runtime.store.routes(for: manager)
         let givenID = request.header("x-request-id")
         requestID = givenID ?? loopContext.requestIDs.make()
         log.requestHeaders = request.headers
@@ -110,25 +108,26 @@ final class ProxyStream {
         // The access log reads the made-up id beside the request's headers (appending it would copy them).
         if givenID == nil { log.madeRequestID = requestID }
         upgrade = UpgradeTunnel.requestedProtocol(request)
-        istioStats = IstioStreamStats.forStream(manager: manager, node: runtime.store.current.node)
+        istioStats = IstioStreamStats.forStream(manager: manager.config, node: runtime.store.current.node)
         istioStats?.requestArrived(request.headers)
     }
 
     private var loop: EventLoop { loopContext.loop }
-    private var statPrefix: String { "http.\(manager.statPrefix)." }
+    private var statPrefix: String { "http.\(manager.config.statPrefix)." }
 
     func begin() {
         managerStats.requestsTotal.increment()
         managerStats.requestsActive.adjust(by: 1)
-        let host = routeConfiguration.flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
+        // The connection manager's routes now (the request just came: `begin` follows `init`).
+        let host = runtime.store.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
         let route = host.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
         // Envoy refuses an upgrade its connection manager does not list before the filters run, with the route known.
-        if let upgrade, !manager.upgradeTypes.contains(upgrade.lowercased()) {
+        if let upgrade, !manager.config.upgradeTypes.contains(upgrade.lowercased()) {
             if case .forward(let action)? = route?.action { log.upstreamCluster = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) } }
             return reply(.upgradeRefused)
         }
         // The policy filters run before the router, so they answer even a request with no route.
-        let policy = HTTPPolicyFilters.run(manager.httpFilters, manager: manager, virtualHost: host, route: route, request: request,
+        let policy = HTTPPolicyFilters.run(manager.config.httpFilters, statPrefix: manager.config.statPrefix, virtualHost: host, route: route, request: request,
                                            connection: downstream.info, runtime: runtime)
         if let denial = policy.reply { return reply(denial) }
         extraResponseHeaders = policy.responseHeaders
@@ -139,8 +138,7 @@ final class ProxyStream {
             request.headers.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
             log.requestHeaders.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
         }
-        // Not unwrapped into new bindings: each would be one more copy of a whole route or virtual host (every
-        // array and string in it retained); they are read in place, then moved into the stream.
+        // The route and virtual host are shared classes: moved into the stream, one reference each.
         guard host != nil, let routeAction = route?.action else {
             runtime.stats.increment(statPrefix + "no_route")
             return reply(.noRoute)
@@ -180,7 +178,7 @@ final class ProxyStream {
     // MARK: - Fault filter
 
     private func applyFaults() {
-        guard let config = FaultInjection.config(filters: manager.httpFilters, routeFault: route?.fault) else { return startRouter() }
+        guard let config = FaultInjection.config(filters: manager.config.httpFilters, routeFault: route?.fault) else { return startRouter() }
         let draw = { Double.random(in: 0..<1) }
         let abort: () -> Void = { [self] in
             switch FaultInjection.abort(config, abortHeader: request.header("x-envoy-fault-abort-request"), draw: draw) {
@@ -220,7 +218,7 @@ final class ProxyStream {
         startAttempt()
     }
 
-    /// The route timeout, from the request's end (the action's field read in place: binding it would copy it).
+    /// The route timeout, from the request's end.
     private func startRouteTimer() {
         guard let timeout = action?.timeout, timeout > 0, !routeTimerRunning, !done else { return }
         downstream.startTimer(.route, after: timeout)
@@ -284,9 +282,8 @@ final class ProxyStream {
     }
 
     private func send(on connection: any UpstreamExchange) {
-        // The route and its action are read in place below: binding them here would copy both whole structs.
         guard let cluster, let pool, action != nil, route != nil else { return }
-        if manager.accessLogs.contains(where: { $0.usesUpstreamLocalAddress }) { log.upstreamLocalAddress = connection.localAddress }
+        if manager.config.accessLogs.contains(where: { $0.usesUpstreamLocalAddress }) { log.upstreamLocalAddress = connection.localAddress }
         guard cluster.open(.request) else {
             connection.endAttempt(reuse: true, pool: pool)
             runtime.stats.increment(cluster.statPrefix + "upstream_rq_pending_overflow")
@@ -533,7 +530,7 @@ final class ProxyStream {
     /// Moves the idle deadline on; the timer is scheduled once and, when it fires early, again for what is left
     /// (rescheduling on every body part would cost a timer operation each).
     private func touchStreamIdle() {
-        let limit = action?.idleTimeout ?? manager.streamIdleTimeout
+        let limit = action?.idleTimeout ?? manager.config.streamIdleTimeout
         guard limit > 0, !done, !tunneling else { return }
         streamIdleDeadline = MonotonicClock.now() + limit
         if !streamIdleTimerRunning {
@@ -790,9 +787,9 @@ final class ProxyStream {
         managerStats.requestTime.observe(log.duration * 1000)
         istioStats?.record(log, cluster: cluster?.config, upstreamTLS: cluster.flatMap { cluster in host.map { cluster.tls(forHost: $0) != nil } } ?? false,
                            metrics: runtime.stats.labeled)
-        if !manager.accessLogs.isEmpty {
+        if !manager.config.accessLogs.isEmpty {
             log.startTime = Date(timeIntervalSinceNow: -log.duration)
-            runtime.writeAccessLogs(manager.accessLogs, entry: log)
+            runtime.writeAccessLogs(manager.config.accessLogs, entry: log)
         }
         downstream.streamFinished(keepAlive: keepAlive)
     }

@@ -23,6 +23,8 @@ final class UpstreamConnection: UpstreamExchange {
     let host: Int
     private var decoder = HTTP1ResponseDecoder()
     private var encoder = HTTP1RequestEncoder()
+    /// The last request's bytes; the next request reuses the storage when the socket no longer holds it.
+    private var spareRequestBuffer = ByteBuffer()
     /// Receives the answer's parts, or the failure that cut it short; nil between requests.
     var onPart: ((Result<UpstreamPart, UpstreamFailure>) -> Void)?
     var onIdleClose: () -> Void = {}
@@ -63,22 +65,24 @@ final class UpstreamConnection: UpstreamExchange {
 
     private func drain() {
         while let deliver = onPart {
-            let part: HTTP1ResponseDecoder.Part?
-            do { part = try decoder.next() } catch {
+            let event: HTTP1ResponseDecoder.Event
+            do { event = try decoder.nextEvent() } catch {
                 onPart = nil
                 reusable = false
                 tcp.close()
                 deliver(.failure(.protocolError("\(error)")))
                 return
             }
-            guard let part else { return }
-            if case .head(let head) = part {
-                if (100..<200).contains(head.status) && head.status != 101 { continue }
-                if head.version < 11 || head.header("connection").map(HeaderName.listsClose) == true { reusable = false }
-            }
-            switch part {
-            case .head(let head): deliver(.success(.head(head)))
-            case .body(let bytes): deliver(.success(.body(bytes)))
+            switch event {
+            case .needMore:
+                return
+            case .head:
+                let head = decoder.takeHead()
+                if head.status >= 100 && head.status < 200 && head.status != 101 { continue }
+                if decoder.headClosesConnection { reusable = false }
+                deliver(.success(.head(head)))
+            case .body(let bytes):
+                deliver(.success(.body(bytes)))
             case .end:
                 onPart = nil
                 deliver(.success(.end))
@@ -100,12 +104,12 @@ final class UpstreamConnection: UpstreamExchange {
     func send(_ head: HTTPRequestHead, body: [UInt8]) {
         requestsSent += 1
         decoder.requestSent(method: head.method)
-        var head = head
-        if !body.isEmpty || head.method == "POST" || head.method == "PUT" || head.method == "PATCH" { head.headers.append(("content-length", String(body.count))) }
-        var out = encoder.head(head, hasBody: false)
-        out.writeBytes(body)
+        let sendsLength = !body.isEmpty || head.method == "POST" || head.method == "PUT" || head.method == "PATCH"
+        // Written into the connection's own buffer: once the socket took the last request, its storage is free again.
+        encoder.encodeHead(head, hasBody: false, contentLength: sendsLength ? body.count : nil, into: &spareRequestBuffer, reservingBody: body.count)
+        spareRequestBuffer.writeBytes(body)
         _ = encoder.end()
-        tcp.send(out)
+        tcp.send(spareRequestBuffer)
     }
 
     /// The head (with the client's Content-Length, or chunked) and the body so far; parts follow with `sendBody`.

@@ -114,4 +114,19 @@ final class APIRequestsTests: XCTestCase {
         XCTAssertEqual(error["type"]?.string, "ERROR")
         XCTAssertEqual(error["object"]?["code"]?.int, 410)
     }
+
+    /// Two control planes on one machine (two state directories) give the same Service different addresses, so their
+    /// service proxies do not both try to listen on one; each keeps its own address.
+    func testTwoControlPlanesGiveAServiceDifferentAddresses() throws {
+        let other = try RunningControlPlane(name: "api-other")
+        defer { other.stop() }
+        let service = #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"default"},"spec":{"ports":[{"port":80}]}}"#
+        let first = try call("POST", "/api/v1/namespaces/default/services", service)
+        let second = try other.call("POST", "/api/v1/namespaces/default/services", service, contentType: "application/json", token: nil)
+        XCTAssertEqual([first.status, second.status], [201, 201])
+        let firstAddress = first.json["spec"]?["clusterIP"]?.string ?? "", secondAddress = second.json["spec"]?["clusterIP"]?.string ?? ""
+        XCTAssertTrue(firstAddress.hasPrefix("127.") && secondAddress.hasPrefix("127."), "\(firstAddress) \(secondAddress)")
+        XCTAssertNotEqual(firstAddress, secondAddress)
+        XCTAssertEqual(try call("GET", "/api/v1/namespaces/default/services/web").json["spec"]?["clusterIP"]?.string, firstAddress)
+    }
 }
