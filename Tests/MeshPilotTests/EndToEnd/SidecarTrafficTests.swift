@@ -172,6 +172,12 @@ final class SidecarTrafficTests: XCTestCase {
         }, "the change was not acknowledged: \(waits.map { "\($0.0.podName) \($0.1): \(mesh.sync($0.0, $0.1)?.lastError ?? "")" })", file: file, line: line)
     }
 
+    /// `outlier_detection.ejections_active` summed over the web pod's sidecar's clusters (its admin on POD_IP:15000).
+    private static func ejectionsActive() -> Int {
+        let reply = MeshReply.send(to: Self.web.ip, port: 15000, path: "/stats?filter=outlier_detection.ejections_active", host: "admin")
+        return reply.body.split(separator: "\n").compactMap { line in line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } }.reduce(0, +)
+    }
+
     /// A request from the web pod's app through its sidecar to the reviews Service.
     private func call(_ path: String, headers: [(String, String)] = []) -> MeshReply { Self.call(path, headers: headers) }
 
@@ -340,7 +346,16 @@ final class SidecarTrafficTests: XCTestCase {
         // Istio's default retries (`retriable-status-codes` with no codes) do not retry a 503, so v1's one failure
         // reaches the client; after it v1 is ejected and gets no more requests.
         apps["v1"]?.failing = true
-        let outlierReplies = (0..<10).map { _ in call(unique("/outlier")) }
+        var outlierReplies: [MeshReply] = []
+        for _ in 0..<10 {
+            let reply = call(unique("/outlier"))
+            outlierReplies.append(reply)
+            // Envoy's worker reports the 5xx to its main thread, which ejects the host and then tells the worker: on a
+            // loaded machine the next request can come first. Wait for the client sidecar's admin to show the ejection.
+            if reply.status == 503 {
+                XCTAssertTrue(eventually(timeout: 10) { Self.ejectionsActive() > 0 }, "the client's sidecar never showed v1 ejected")
+            }
+        }
         XCTAssertEqual(outlierReplies.filter { $0.status == 503 }.count, 1, "\(outlierReplies.map(\.status))")
         XCTAssertEqual(outlierReplies.filter { $0.status == 200 }.count, 9)
         let v1Seen = apps["v1"]?.requests.count ?? 0
