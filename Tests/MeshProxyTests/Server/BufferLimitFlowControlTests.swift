@@ -23,14 +23,6 @@ final class BufferLimitFlowControlTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// A counter shared with a thread.
-    private final class Count: @unchecked Sendable {
-        private let lock = NSLock()
-        private var count = 0
-        var value: Int { lock.lock(); defer { lock.unlock() }; return count }
-        func add(_ more: Int) { lock.lock(); count += more; lock.unlock() }
-    }
-
     /// A listening socket on loopback; `receiveBuffer`: SO_RCVBUF for the connections it accepts (so the kernel holds
     /// little of what the proxy sends).
     private func listeningSocket(receiveBuffer: Int32? = nil) throws -> (fd: Int32, port: Int) {
@@ -59,8 +51,8 @@ final class BufferLimitFlowControlTests: XCTestCase {
     }
 
     /// An upstream that answers one request with `total` bytes of body; returns the count its kernel took.
-    private func startAnsweringUpstream(_ fd: Int32, total: Int) -> Count {
-        let sent = Count()
+    private func startAnsweringUpstream(_ fd: Int32, total: Int) -> ByteCounter {
+        let sent = ByteCounter()
         Thread.detachNewThread {
             let connection = accept(fd, nil, nil)
             guard connection >= 0 else { return }
@@ -84,9 +76,9 @@ final class BufferLimitFlowControlTests: XCTestCase {
 
     /// An upstream that reads a request's head, then nothing until `reading` is signalled, then its `total`-byte body
     /// (counted in the result), and answers 200.
-    private func startSlowSink(_ fd: Int32, total: Int) -> (reading: DispatchSemaphore, drained: Count) {
+    private func startSlowSink(_ fd: Int32, total: Int) -> (reading: DispatchSemaphore, drained: ByteCounter) {
         let reading = DispatchSemaphore(value: 0)
-        let drained = Count()
+        let drained = ByteCounter()
         Thread.detachNewThread {
             let connection = accept(fd, nil, nil)
             guard connection >= 0 else { return }
@@ -161,37 +153,6 @@ final class BufferLimitFlowControlTests: XCTestCase {
         return client
     }
 
-    /// Waits until `value` stops changing (the same over three looks 0.3 s apart); returns it.
-    private func settled(_ value: () -> Int) -> Int {
-        var last = -1, same = 0
-        for _ in 0..<100 {
-            let now = value()
-            same = now == last ? same + 1 : 0
-            if same == 3 { return now }
-            last = now
-            Thread.sleep(forTimeInterval: 0.3)
-        }
-        return value()
-    }
-
-    /// Reads the answer's head and body to its end; returns the head and the body's length.
-    private func readAnswer(_ client: Int32, bodyBytes: Int) -> (head: String, body: Int) {
-        var head: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-        var body = -1
-        while body < bodyBytes {
-            let count = read(client, &buffer, buffer.count)
-            guard count > 0 else { break }
-            if body >= 0 { body += count; continue }
-            head += buffer[0..<count]
-            if let range = head.firstRange(of: Array("\r\n\r\n".utf8)) {
-                body = head.count - range.upperBound
-                head.removeSubrange(range.upperBound...)
-            }
-        }
-        return (String(decoding: head, as: UTF8.self), max(body, 0))
-    }
-
     /// One download of `total` bytes to a client that reads nothing until the upstream has sent what it could.
     /// Returns how much the upstream got sent before that, and the proxy's count of paused upstream reads.
     private func download(total: Int, listenerLimit: Int?, tcpProxy: Bool = false) throws -> (sentBeforeReading: Int, paused: Int) {
@@ -253,7 +214,7 @@ final class BufferLimitFlowControlTests: XCTestCase {
         let proxy = try XCTUnwrap(proxy)
         let client = try connectClient(port: proxyPort)
         defer { close(client) }
-        let sent = Count()
+        let sent = ByteCounter()
         let head = "POST /upload HTTP/1.1\r\nhost: app\r\ncontent-length: \(total)\r\n\r\n"
         XCTAssertEqual(send(client, head, head.utf8.count, Int32(MSG_NOSIGNAL)), head.utf8.count)
         Thread.detachNewThread {

@@ -77,19 +77,6 @@ final class FlowControlTests: XCTestCase {
         func stop() { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
     }
 
-    /// Waits until `value` stops changing (the same over three looks 0.3 s apart); returns it.
-    private func settled(_ value: () -> Int) -> Int {
-        var last = -1, same = 0
-        for _ in 0..<100 {
-            let now = value()
-            same = now == last ? same + 1 : 0
-            if same == 3 { return now }
-            last = now
-            Thread.sleep(forTimeInterval: 0.3)
-        }
-        return value()
-    }
-
     /// Runs a proxy with one tcp_proxy listener to `upstreamPort`; returns the client's connected socket.
     private func startTCPProxy(upstreamPort: Int) throws -> Int32 {
         let listenerPort = freeLocalPort()
@@ -328,28 +315,6 @@ final class FlowControlTests: XCTestCase {
         XCTAssertTrue(eventually { proxy.stats.value("cluster.flood.upstream_cx_destroy") >= 1 }, "the upstream connection of the ended stream closes")
     }
 
-    /// Reads an answer's head and then `bodyBytes` bytes after it (or to the close); returns the head and the count.
-    private func readAnswer(_ client: Int32, bodyBytes: Int) -> (head: String, body: Int) {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-        var headEnd: Int?
-        var body = 0
-        while headEnd.map({ _ in body < bodyBytes }) ?? true {
-            let count = read(client, &buffer, buffer.count)
-            guard count > 0 else { break }
-            if headEnd != nil {
-                body += count
-                continue
-            }
-            bytes += buffer[0..<count]
-            if let range = bytes.firstRange(of: Array("\r\n\r\n".utf8)) {
-                headEnd = range.upperBound
-                body = bytes.count - range.upperBound
-            }
-        }
-        return (String(decoding: bytes[0..<(headEnd ?? bytes.count)], as: UTF8.self), body)
-    }
-
     /// Accepts one connection on `sink`'s socket on a thread of its own; with `head`, reads the request and answers
     /// it. Then reads nothing until the returned semaphore is signalled, and from then on reads to the end, counting.
     private func startSlowReader(on sink: FloodingUpstream, answering head: String?) -> (reading: DispatchSemaphore, drained: ByteCounter) {
@@ -451,12 +416,4 @@ final class FlowControlTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(proxy.stats.value("cluster.flood.upstream_flow_control_backed_up_total"), 1)
         close(client)
     }
-}
-
-/// A byte count two threads share.
-private final class ByteCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
-    func add(_ bytes: Int) { lock.lock(); count += bytes; lock.unlock() }
 }
