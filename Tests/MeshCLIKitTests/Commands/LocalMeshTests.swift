@@ -568,28 +568,17 @@ final class LocalMesh: @unchecked Sendable {
     /// the sidecar processes.
     func misroutingEvidence(_ wrong: [String]) -> String {
         Thread.sleep(forTimeInterval: 1.5) // Envoy writes its access log every second here.
+        func printed(_ executable: String, _ arguments: [String]) -> String {
+            (try? runProcess(URL(fileURLWithPath: executable), arguments)).map { $0.stdout + $0.stderr } ?? "(\(executable) did not start)"
+        }
         let client = (try? podName("client")) ?? "client"
         let logs = (try? home.kubectl(["logs", "-n", "mesh", client, "-c", "istio-proxy", "--tail", "50"]).stdout) ?? ""
         let pods = (try? home.kubectl(["get", "pods", "-n", "mesh", "-o", "wide"]).stdout) ?? ""
         let podIP = (try? home.kubectl(["get", "pod", "-n", "mesh", client, "-o", "jsonpath={.status.podIP}"]).stdout) ?? "?"
-        let listening = Self.output("/usr/bin/ss", ["-ltnp"]).split(separator: "\n").filter { $0.contains(podIP + ":") }
-        let proxies = Self.output("/bin/ps", ["-eo", "pid,ppid,pgid,etime,args"]).split(separator: "\n").filter { $0.contains("envoy") || $0.contains("sidecar") }
+        let listening = printed("/usr/bin/ss", ["-ltnp"]).split(separator: "\n").filter { $0.contains(podIP + ":") }
+        let proxies = printed("/bin/ps", ["-eo", "pid,ppid,pgid,etime,args"]).split(separator: "\n").filter { $0.contains("envoy") || $0.contains("sidecar") }
         return "first: \(wrong.prefix(2).joined(separator: "\n---\n"))\nclient sidecar log:\n\(logs)\npods:\n\(pods)"
             + "\nlistening on \(podIP):\n\(listening.joined(separator: "\n"))\nprocesses:\n\(proxies.joined(separator: "\n"))"
-    }
-
-    /// What a command printed (stdout and stderr together).
-    static func output(_ executable: String, _ arguments: [String]) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        guard (try? process.run()) != nil else { return "(\(executable) did not start)" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// Polls `condition` until it holds or `timeout` passes.
