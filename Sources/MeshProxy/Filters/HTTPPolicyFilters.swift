@@ -43,15 +43,22 @@ enum HTTPPolicyFilters {
                 outcome.responseHeaders += result.responseHeaders
                 outcome.requestHeaders += result.requestHeaders
             case .cors:
-                guard let policy = route?.filterConfigs.cors,
-                      let action = policy.action(method: request.method, origin: request.header("origin"),
-                                                 requestMethod: request.header("access-control-request-method")) else { continue }
-                switch action {
-                case .answerPreflight(let headers):
+                // Envoy's cors filter skips routes that answer themselves (direct responses and redirects).
+                guard let route, case .forward = route.action, let policy = route.filterConfigs.cors else { continue }
+                let verdict = policy.verdict(method: request.method, origin: request.header("origin"),
+                                             requestMethod: request.header("access-control-request-method"),
+                                             requestHeaders: request.header("access-control-request-headers"))
+                if let allowed = verdict.originAllowed {
+                    runtime.stats.increment("http.\(statPrefix).cors." + (allowed ? "origin_valid" : "origin_invalid"))
+                }
+                switch verdict.action {
+                case .answerPreflight(let headers)?:
                     outcome.reply = LocalReply(status: 200, body: "", flags: [], details: "cors_response", extraHeaders: headers)
                     return outcome
-                case .addToResponse(let headers):
+                case .addToResponse(let headers)?:
                     outcome.responseHeaders += headers
+                case nil:
+                    break
                 }
             case .jwtAuthn(let config):
                 let result = JWTAuthnFilter.run(config, request: request, secure: connection.tls != nil, statPrefix: "http.\(statPrefix).", stats: runtime.stats)

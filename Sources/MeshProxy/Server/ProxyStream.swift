@@ -736,7 +736,10 @@ final class ProxyStream {
     private func reply(_ reply: LocalReply) {
         guard !done else { return }
         // A gRPC client gets its local reply as gRPC: 200, trailers-only, the status as grpc-status, as from Envoy.
-        let reply = isGRPCRequest ? reply.asGRPC() : reply
+        var reply = isGRPCRequest ? reply.asGRPC() : reply
+        // The policy filters' response headers (CORS, rate limit) go on the router's local replies too, as Envoy's
+        // encoder filters add them to every answer.
+        reply.extraHeaders += extraResponseHeaders
         for flag in reply.flags { log.add(flag) }
         log.details = reply.details
         log.responseCode = reply.status
