@@ -12,6 +12,16 @@ enum HTTPPolicyFilters {
         /// Request headers taken out, and the target without a query parameter, for a JWT that is not forwarded.
         var removedRequestHeaders: [String] = []
         var rewrittenTarget: String?
+
+        /// The outcome with a filter's local reply, which carries the response headers of the filters before it (their
+        /// encoders see the reply, as in Envoy).
+        func answered(_ reply: LocalReply) -> Outcome {
+            var outcome = self
+            var reply = reply
+            reply.extraHeaders += responseHeaders
+            outcome.reply = reply
+            return outcome
+        }
     }
 
     static func run(_ filters: [HTTPFilter], statPrefix: String, virtualHost: VirtualHost?, route: Route?,
@@ -27,8 +37,7 @@ enum HTTPPolicyFilters {
                 guard let config else { continue }
                 if subject == nil { subject = RBACEngine.Subject(connection: connection, request: request); subject!.metadata = metadata }
                 if let details = RBACFilterRun.check(config, subject: subject!, statPrefix: "http.\(statPrefix).", stats: runtime.stats) {
-                    outcome.reply = LocalReply(status: 403, body: "RBAC: access denied", flags: [], details: details)
-                    return outcome
+                    return outcome.answered(LocalReply(status: 403, body: "RBAC: access denied", flags: [], details: details))
                 }
             case .localRateLimit(let listenerConfig):
                 let config = route?.filterConfigs.localRateLimit ?? listenerConfig
@@ -36,10 +45,7 @@ enum HTTPPolicyFilters {
                     ? "\(statPrefix)|route|\(virtualHost?.name ?? "")|\(route?.name ?? "")"
                     : "\(statPrefix)|filter|\(index)"
                 let result = LocalRateLimitRun.check(config, bucketKey: key, limiters: runtime.rateLimiters, stats: runtime.stats)
-                if let reply = result.reply {
-                    outcome.reply = reply
-                    return outcome
-                }
+                if let reply = result.reply { return outcome.answered(reply) }
                 outcome.responseHeaders += result.responseHeaders
                 outcome.requestHeaders += result.requestHeaders
             case .cors:
@@ -53,8 +59,7 @@ enum HTTPPolicyFilters {
                 }
                 switch verdict.action {
                 case .answerPreflight(let headers)?:
-                    outcome.reply = LocalReply(status: 200, body: "", flags: [], details: "cors_response", extraHeaders: headers)
-                    return outcome
+                    return outcome.answered(LocalReply(status: 200, body: "", flags: [], details: "cors_response", extraHeaders: headers))
                 case .addToResponse(let headers)?:
                     outcome.responseHeaders += headers
                 case nil:
@@ -62,10 +67,7 @@ enum HTTPPolicyFilters {
                 }
             case .jwtAuthn(let config):
                 let result = JWTAuthnFilter.run(config, request: request, secure: connection.tls != nil, statPrefix: "http.\(statPrefix).", stats: runtime.stats)
-                if let reply = result.reply {
-                    outcome.reply = reply
-                    return outcome
-                }
+                if let reply = result.reply { return outcome.answered(reply) }
                 if !result.metadata.isEmpty { metadata[JWTAuthnFilter.name] = .object(result.metadata) }
                 outcome.removedRequestHeaders += result.removedHeaders
                 if let target = result.rewrittenTarget { outcome.rewrittenTarget = target }

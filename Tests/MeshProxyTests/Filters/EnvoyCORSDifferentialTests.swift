@@ -5,7 +5,7 @@ import XCTest
 
 /// Routes with CORS policies as `typed_per_filter_config` (as the pilot writes a VirtualService's `corsPolicy`),
 /// run by real Envoy 1.40 and by meshctl's proxy: the same statuses, the same `access-control-*` headers in the same
-/// order, whether the upstream saw the request, the same access log and the same `cors.origin_valid|invalid` counts.
+/// order (on local replies of the router and of a later RBAC filter too), whether the upstream saw the request, the same access log and the same `cors.origin_valid|invalid` counts.
 final class EnvoyCORSDifferentialTests: XCTestCase {
     private static let statNames = ["http.inbound.cors.origin_valid", "http.inbound.cors.origin_invalid"]
 
@@ -70,6 +70,8 @@ final class EnvoyCORSDifferentialTests: XCTestCase {
             Request(name: "prefix", path: "/nocase", method: "OPTIONS", headers: [("origin", "http://localhost:8080"), ("access-control-request-method", "GET")]),
             preflight("/off", a),
             Request(name: "disabled simple", path: "/off", headers: [a]),
+            Request(name: "a later filter's local reply", path: "/full/denied", headers: [a]),
+            preflight("/full/denied", a),
             Request(name: "router's local reply", path: "/dead", headers: [a]),
             preflight("/dead", a),
             Request(name: "direct response", path: "/direct", headers: [a]),
@@ -81,7 +83,8 @@ final class EnvoyCORSDifferentialTests: XCTestCase {
 
     private func bootstrap(directory: URL, upstreamPort: Int) -> PolicyBootstrap {
         var bootstrap = PolicyBootstrap(directory: directory, upstreamPort: upstreamPort)
-        bootstrap.httpFilters = ["{name: envoy.filters.http.cors, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors}}"]
+        bootstrap.httpFilters = ["{name: envoy.filters.http.cors, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors}}",
+                                 PolicyBootstrap.rbacFilter("rules: {action: DENY, policies: {deny-path: {permissions: [{url_path: {path: {prefix: /full/denied}}}], principals: [{any: true}]}}}")]
         bootstrap.routes = Self.routes
         bootstrap.extraClusters = [PolicyBootstrap.cluster(name: "dead", port: freeLocalPort())]
         return bootstrap
