@@ -8,17 +8,18 @@ enum HTTPPolicyFilters {
     struct Outcome {
         var reply: LocalReply?
         var responseHeaders: [(name: String, value: String)] = []
+        /// `responseHeaders` as they were where the fault filter sits in `http_filters` (nil: no fault filter): a fault
+        /// abort's answer gets only these.
+        var responseHeadersBeforeFault: [(name: String, value: String)]?
         var requestHeaders: [HeaderValueOption] = []
         /// Request headers taken out, and the target without a query parameter, for a JWT that is not forwarded.
         var removedRequestHeaders: [String] = []
         var rewrittenTarget: String?
 
-        /// The outcome with a filter's local reply, which carries the response headers of the filters before it (their
-        /// encoders see the reply, as in Envoy).
+        /// The outcome with a filter's local reply; `responseHeaders` then holds what the filters before it add, which
+        /// the reply gets too (their encoders see it, as in Envoy).
         func answered(_ reply: LocalReply) -> Outcome {
             var outcome = self
-            var reply = reply
-            reply.extraHeaders += responseHeaders
             outcome.reply = reply
             return outcome
         }
@@ -72,7 +73,9 @@ enum HTTPPolicyFilters {
                 outcome.removedRequestHeaders += result.removedHeaders
                 if let target = result.rewrittenTarget { outcome.rewrittenTarget = target }
                 outcome.requestHeaders += result.addedHeaders
-            case .fault, .istioStats, .router:
+            case .fault:
+                outcome.responseHeadersBeforeFault = outcome.responseHeaders
+            case .istioStats, .router:
                 continue
             }
         }
