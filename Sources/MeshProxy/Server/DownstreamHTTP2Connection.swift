@@ -27,6 +27,7 @@ final class DownstreamHTTP2Connection {
     /// What this connection last added to `http2.streams_active` and `http2.pending_send_bytes`.
     private var reportedStreams = 0
     private var reportedPendingBytes = 0
+    private var reportedCounters = HTTP2ConnectionCounters()
     private var retainSelf: DownstreamHTTP2Connection?
     private(set) var isDraining = false
     /// Set while a read is handled: what answers write goes out in one write at its end.
@@ -44,7 +45,7 @@ final class DownstreamHTTP2Connection {
         self.manager = manager
         self.listenerStatPrefix = listenerStatPrefix
         managerStats = runtime.connectionManagerStats(manager.statPrefix)
-        codecStats = HTTP2CodecStats(prefix: "http2.", stats: runtime.stats)
+        codecStats = runtime.downstreamHTTP2Stats()
         var settings = HTTP2LocalSettings()
         settings.maxConcurrentStreams = manager.http2MaxConcurrentStreams
         settings.initialWindowSize = 1 << 20
@@ -65,6 +66,7 @@ final class DownstreamHTTP2Connection {
             runtime.stats.adjust(http + "downstream_cx_active", by: 1)
         }
         runtime.stats.increment(http + "downstream_cx_http2_total")
+        codecStats.connections.increment()
         tcp.onData = { [unowned self] bytes in
             withExtendedLifetime(self) { read(bytes) }
         }
@@ -77,6 +79,7 @@ final class DownstreamHTTP2Connection {
             flushing.removeAll()
             codecStats.streamsActive.adjust(by: -reportedStreams)
             codecStats.pendingSendBytes.adjust(by: -reportedPendingBytes)
+            codecStats.report(codec.counters, since: &reportedCounters)
             reportedStreams = 0
             reportedPendingBytes = 0
             runtime.stats.adjust(http + "downstream_cx_active", by: -1)
@@ -185,7 +188,8 @@ final class DownstreamHTTP2Connection {
             case .streamReset(let id, _, _):
                 arriving[id] = nil
                 if let stream = streams[id], stream.withheld > 0 { codec.dataConsumed(stream.withheld, on: id); stream.withheld = 0 }
-                streams.removeValue(forKey: id)?.proxy?.downstreamClosed()
+                // The stream is held while its proxy stream ends: that stream knows its client only unowned.
+                if let stream = streams.removeValue(forKey: id) { withExtendedLifetime(stream) { stream.proxy?.downstreamClosed() } }
             case .connectionError, .goAway, .streamClosed, .pingAcknowledged:
                 break
             }
@@ -302,8 +306,10 @@ final class DownstreamHTTP2Connection {
         if isDraining && isIdle { tcp.closeWhenDrained() }
     }
 
-    /// `http2.streams_active` and `http2.pending_send_bytes` follow the codec, moved by this connection's change.
+    /// `http2.streams_active` and `http2.pending_send_bytes` follow the codec, moved by this connection's change;
+    /// its counters add what it counted since.
     private func reportCodecGauges() {
+        codecStats.report(codec.counters, since: &reportedCounters)
         let active = codec.activeStreamCount, pending = codec.pendingSendBytes
         if active != reportedStreams {
             codecStats.streamsActive.adjust(by: active - reportedStreams)
@@ -469,22 +475,5 @@ final class DownstreamHTTP2Stream: DownstreamClient {
         finished = true
         proxy = nil
         connection.streamFinished(id, answered: answered)
-    }
-}
-
-/// An HTTP/2 codec's stats by Envoy's names, under `http2.` for clients' connections and `cluster.NAME.http2.` for
-/// hosts': `streams_active` and `pending_send_bytes` (DATA waiting for the peer's windows) are gauges;
-/// `tx_flush_timeout` (clients only: `flushTimeouts`) counts streams reset because their answer waited for the
-/// client's window past the stream idle timeout.
-final class HTTP2CodecStats {
-    let streamsActive, pendingSendBytes, txFlushTimeout: ProxyStats.Slot
-
-    init(prefix: String, stats: ProxyStats, flushTimeouts: Bool = true) {
-        streamsActive = stats.slot(prefix + "streams_active", .gauge)
-        pendingSendBytes = stats.slot(prefix + "pending_send_bytes", .gauge)
-        txFlushTimeout = stats.slot(prefix + "tx_flush_timeout")
-        streamsActive.declare()
-        pendingSendBytes.declare()
-        if flushTimeouts { txFlushTimeout.declare() }
     }
 }
