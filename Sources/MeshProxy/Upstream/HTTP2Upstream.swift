@@ -284,7 +284,11 @@ final class HTTP2UpstreamConnection {
         if isFinished { close() }
     }
 
-    func close() { tcp.closeWhenDrained() }
+    /// Closes once what is queued is written (a GOAWAY, a reset), written now rather than at the turn's end.
+    func close() {
+        writeOutput()
+        tcp.closeWhenDrained()
+    }
 
     private func handle(_ events: [HTTP2Event]) {
         var roomChanged = false
@@ -324,7 +328,21 @@ final class HTTP2UpstreamConnection {
         if roomChanged { onRoom() }
     }
 
+    /// Writes what the codec queued at the end of the loop's turn, so the requests (and window updates) of every
+    /// client read in one turn leave in one write, as the client side's answers do.
     private func flush() {
+        guard !writeScheduled else { return }
+        writeScheduled = true
+        tcp.loop.execute { [self] in
+            writeScheduled = false
+            writeOutput()
+        }
+    }
+
+    /// A write is due at the end of this turn of the loop.
+    private var writeScheduled = false
+
+    private func writeOutput() {
         if let bytes = codec.takeOutput() { tcp.send(bytes) }
         codecStats.report(codec.counters, since: &reportedCounters)
         guard !tcp.isClosed else { return }
