@@ -216,6 +216,16 @@ public struct HTTPConnectionManagerConfig: Sendable {
     /// an HTTP/2 client's request body a stream keeps for a retry or a shadow (the listener's
     /// `per_connection_buffer_limit_bytes` bounds HTTP/1.1 streams only).
     public var http2InitialStreamWindowSize = 268_435_456
+    /// `common_http_protocol_options.headers_with_underscores_action`, applied to HTTP/2 clients' request heads
+    /// (HTTP/1.1 clients' are not checked yet).
+    public var headersWithUnderscores: UnderscoreHeaderAction = .allow
+}
+
+/// What a connection manager does with a request header whose name has an underscore, as Envoy's
+/// `headers_with_underscores_action`: keep it, drop it (`http2.dropped_headers_with_underscores`), or reset the
+/// stream (`http2.requests_rejected_with_underscores_in_headers`).
+public enum UnderscoreHeaderAction: String, Sendable {
+    case allow = "ALLOW", rejectRequest = "REJECT_REQUEST", dropHeader = "DROP_HEADER"
 }
 
 /// `codec_type` of an HTTP connection manager.
@@ -545,10 +555,13 @@ extension HTTPConnectionManagerConfig {
             return try upgrade.bool("enabled") ?? true ? type : nil
         }
         var connectionIdle = 3600.0
+        var underscores = UnderscoreHeaderAction.allow
         _ = try reader.object("common_http_protocol_options") { common throws(ProxyConfigError) in
             connectionIdle = try common.duration("idle_timeout") ?? 3600
+            underscores = try common.enumeration("headers_with_underscores_action", allowed: ["ALLOW", "REJECT_REQUEST", "DROP_HEADER"])
+                .flatMap(UnderscoreHeaderAction.init(rawValue:)) ?? .allow
             // Limits that change nothing for HTTP/1.1 as the proxy serves it today.
-            common.ignore("headers_with_underscores_action", "max_headers_count", "max_requests_per_connection", "max_connection_duration",
+            common.ignore("max_headers_count", "max_requests_per_connection", "max_connection_duration",
                           "max_stream_duration")
         }
         let headersTimeout = try reader.duration("request_headers_timeout") ?? 0
@@ -585,6 +598,7 @@ extension HTTPConnectionManagerConfig {
         config.codecType = codec
         config.http2MaxConcurrentStreams = maxStreams
         config.http2InitialStreamWindowSize = streamWindow
+        config.headersWithUnderscores = underscores
         return config
     }
 }

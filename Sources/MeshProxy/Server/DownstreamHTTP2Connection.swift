@@ -126,7 +126,8 @@ final class DownstreamHTTP2Connection {
         var arrivalOrder: [UInt32] = []
         for event in events {
             switch event {
-            case .headers(let id, let fields, let endStream):
+            case .headers(let id, var fields, let endStream):
+                if manager.headersWithUnderscores != .allow, !admitUnderscores(id, &fields) { continue }
                 var request = HTTPRequest(method: "GET", target: "/", version: 20)
                 var headers: [(name: String, value: String)] = []
                 headers.reserveCapacity(fields.count)
@@ -197,6 +198,21 @@ final class DownstreamHTTP2Connection {
         for id in arrivalOrder { if let request = arriving[id], codec.failed == nil { start(id, request, bodyComplete: false) } }
         // The GOAWAY that says why goes before the close.
         if codec.failed != nil { writeOutput(); tcp.closeWhenDrained() }
+    }
+
+    /// `headers_with_underscores_action` on a request head: drops the headers whose name has an underscore, or
+    /// resets the stream (INTERNAL_ERROR, as Envoy's codec does) and says false.
+    private func admitUnderscores(_ id: UInt32, _ fields: inout [HeaderField]) -> Bool {
+        let underscored = fields.indices.filter { fields[$0].name.utf8.first != UInt8(ascii: ":") && fields[$0].name.utf8.contains(UInt8(ascii: "_")) }
+        guard !underscored.isEmpty else { return true }
+        if manager.headersWithUnderscores == .rejectRequest {
+            codecStats.rejectedUnderscoreRequests.increment()
+            codec.resetStream(id, code: .internalError)
+            return false
+        }
+        codecStats.droppedUnderscoreHeaders.increment(by: underscored.count)
+        for index in underscored.reversed() { fields.remove(at: index) }
+        return true
     }
 
     private func start(_ id: UInt32, _ request: HTTPRequest, bodyComplete: Bool = true) {

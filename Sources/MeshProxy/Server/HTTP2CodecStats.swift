@@ -7,8 +7,8 @@ import MeshHTTP2
 ///   timeout); `rx_reset`, `tx_reset` (RST_STREAM frames received on a kept stream, and sent);
 ///   `stream_refused_errors`, `rx_messaging_error`, `trailers` (a client's request trailers); the three inbound flood
 ///   limits; `nghttp2_downstream_connections` / `nghttp2_upstream_connections` (connections, as Envoy 1.40's default
-///   codec counts them).
-/// Kept at 0: what the proxy does not have (keepalive PINGs, METADATA, header-underscore actions, the histograms'
+///   codec counts them); `dropped_headers_with_underscores`, `requests_rejected_with_underscores_in_headers`.
+/// Kept at 0: what the proxy does not have (keepalive PINGs, METADATA, the histograms'
 /// counterparts, outbound frame queues, deferred stream close, oghttp2), and `goaway_sent`: Envoy counts only the
 /// final GOAWAY of its two-phase drain (not the idle timeout's, checked), and meshctl's drain has one phase.
 final class HTTP2CodecStats {
@@ -16,6 +16,8 @@ final class HTTP2CodecStats {
     private let rxReset, txReset, streamRefused, messagingErrors, trailers: ProxyStats.Slot
     private let emptyFramesFlood, priorityFramesFlood, windowUpdateFramesFlood: ProxyStats.Slot
     let connections: ProxyStats.Slot
+    /// `headers_with_underscores_action` on clients' request heads.
+    let droppedUnderscoreHeaders, rejectedUnderscoreRequests: ProxyStats.Slot
 
     static let counters = ["cookies_total_bytes_too_large", "dropped_headers_with_underscores", "goaway_sent", "header_list_size_too_large",
                            "header_overflow", "headers_cb_no_stream", "inbound_empty_frames_flood", "inbound_priority_frames_flood",
@@ -40,6 +42,8 @@ final class HTTP2CodecStats {
         emptyFramesFlood = stats.slot(prefix + "inbound_empty_frames_flood")
         priorityFramesFlood = stats.slot(prefix + "inbound_priority_frames_flood")
         windowUpdateFramesFlood = stats.slot(prefix + "inbound_window_update_frames_flood")
+        droppedUnderscoreHeaders = stats.slot(prefix + "dropped_headers_with_underscores")
+        rejectedUnderscoreRequests = stats.slot(prefix + "requests_rejected_with_underscores_in_headers")
         connections = stats.slot(prefix + (downstream ? "nghttp2_downstream_connections" : "nghttp2_upstream_connections"))
     }
 

@@ -31,6 +31,10 @@ final class EnvoyHTTP2CodecStatsDifferentialTests: XCTestCase {
                 responder.reset(code: .internalError)
             case "/slow":
                 break  // never answered: the client gives up
+            case "/headers":
+                let sent: Set = ["x_one", "x-ok", "x_two", "x-fine"]
+                let names = stream.request.headers.map { $0.name.lowercased() }.filter(sent.contains).sorted()
+                stream.onEnd = { _ in responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: names.joined(separator: ","))) }
             default:
                 stream.onEnd = { _ in responder.respond(HTTPResponse(status: 200, contentType: "text/plain", text: "ok\n")) }
             }
@@ -142,6 +146,52 @@ final class EnvoyHTTP2CodecStatsDifferentialTests: XCTestCase {
         }
     }
 
+    /// `headers_with_underscores_action`: DROP_HEADER drops each such header (counted one by one), REJECT_REQUEST
+    /// resets the stream with INTERNAL_ERROR; Envoy 1.40 and meshctl alike.
+    func testHeadersWithUnderscoresAreDroppedOrRejectedAsInEnvoy() throws {
+        func run(_ action: String, start: (String, Int) throws -> () -> Void) throws -> Run {
+            let port = freeLocalPort(), adminPort = freeLocalPort()
+            let file = directory.appendingPathComponent("underscores-\(UUID().uuidString).yaml")
+            try bootstrap(listenerPort: port, adminPort: adminPort, underscores: action).write(to: file, atomically: true, encoding: .utf8)
+            let stop = try start(file.path, adminPort)
+            defer { stop() }
+            let client = try RawClient(port: port)
+            defer { client.socket.close() }
+            var result = Run()
+            let id = try client.open("GET", "/headers", extra: [HeaderField(name: "x_one", value: "1"), HeaderField(name: "x-ok", value: "2"),
+                                                               HeaderField(name: "x_two", value: "3")])
+            result.seen.append(client.outcome(id))
+            var body: [UInt8] = []
+            for case .data(id, let data, _) in client.events { body += data.readableArray }
+            result.seen.append(String(decoding: body, as: UTF8.self))
+            result.seen.append(client.outcome(try client.open("GET", "/headers", extra: [HeaderField(name: "x-fine", value: "1")])))
+            XCTAssertTrue(eventually(timeout: 10) { (try? self.stats(adminPort))?["http2.streams_active"] == 0 })
+            result.stats = try stats(adminPort).filter { $0.key.hasPrefix("http2.") && !$0.key.hasSuffix("_connections") }
+            return result
+        }
+        for action in ["DROP_HEADER", "REJECT_REQUEST"] {
+            let fromMeshctl = try run(action) { path, _ in
+                let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: path), concurrency: 1,
+                                            log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+                proxy.start()
+                return { proxy.stop() }
+            }
+            if action == "DROP_HEADER" {
+                XCTAssertEqual(fromMeshctl.seen.prefix(2), ["200", "x-ok"])
+                XCTAssertEqual(fromMeshctl.stats["http2.dropped_headers_with_underscores"], 2)
+            } else {
+                XCTAssertEqual(fromMeshctl.seen.first, "reset INTERNAL_ERROR")
+                XCTAssertEqual(fromMeshctl.stats["http2.requests_rejected_with_underscores_in_headers"], 1)
+            }
+            guard EnvoyDifferentialTests.envoyBinary != nil else { continue }
+            let fromEnvoy = try run(action) { path, adminPort in
+                let envoy = try RunningEnvoy(bootstrap: path, adminPort: adminPort, test: "the underscore headers differential")
+                return { envoy.stop() }
+            }
+            XCTAssertEqual(fromMeshctl, fromEnvoy, action)
+        }
+    }
+
     func testAnInvalidHeaderNameIsAMessagingError() throws {
         let port = freeLocalPort(), adminPort = freeLocalPort()
         let file = directory.appendingPathComponent("proxy.yaml")
@@ -206,7 +256,7 @@ final class EnvoyHTTP2CodecStatsDifferentialTests: XCTestCase {
         return values
     }
 
-    private func bootstrap(listenerPort: Int, adminPort: Int) -> String {
+    private func bootstrap(listenerPort: Int, adminPort: Int, underscores: String = "ALLOW") -> String {
         """
         admin: {address: {socket_address: {address: 127.0.0.1, port_value: \(adminPort)}}}
         static_resources:
@@ -220,7 +270,7 @@ final class EnvoyHTTP2CodecStatsDifferentialTests: XCTestCase {
                   "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
                   stat_prefix: l
                   codec_type: AUTO
-                  common_http_protocol_options: {idle_timeout: 1s}
+                  common_http_protocol_options: {idle_timeout: 1s, headers_with_underscores_action: \(underscores)}
                   route_config: {virtual_hosts: [{name: v, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: up}}]}]}
                   http_filters:
                   - {name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
