@@ -48,8 +48,11 @@ final class DownstreamHTTP2Connection {
         codecStats = runtime.downstreamHTTP2Stats()
         var settings = HTTP2LocalSettings()
         settings.maxConcurrentStreams = manager.http2MaxConcurrentStreams
-        settings.initialWindowSize = 1 << 20
-        settings.connectionWindowSize = 16 << 20
+        settings.initialWindowSize = manager.http2StreamWindowSetting ?? 1 << 20
+        settings.connectionWindowSize = manager.http2ConnectionWindowSetting ?? 16 << 20
+        if let limit = manager.http2EmptyFramesLimit { settings.floodLimits.maxConsecutiveEmptyFrames = limit }
+        if let limit = manager.http2PriorityFramesLimit { settings.floodLimits.maxPriorityFramesPerStream = limit }
+        if let limit = manager.http2WindowUpdatesLimit { settings.floodLimits.maxWindowUpdatesPerDataFrameSent = limit }
         // Windows reopen as request bytes are taken: a streamed body waits for its host (`requestBodyPart`).
         settings.reopensWindowsOnReceipt = false
         codec = HTTP2Connection(role: .server, settings: settings)

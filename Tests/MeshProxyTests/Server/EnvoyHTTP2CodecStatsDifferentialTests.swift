@@ -192,6 +192,54 @@ final class EnvoyHTTP2CodecStatsDifferentialTests: XCTestCase {
         }
     }
 
+    /// Two empty DATA frames in a row end the connection (`http2.inbound_empty_frames_flood`); with
+    /// `max_consecutive_inbound_frames_with_empty_payload: 2` they do not. Envoy 1.40 and meshctl alike.
+    func testEmptyFramesPastTheLimitEndTheConnectionAsInEnvoy() throws {
+        func run(_ limit: Int?, start: (String, Int) throws -> () -> Void) throws -> Run {
+            let port = freeLocalPort(), adminPort = freeLocalPort()
+            let file = directory.appendingPathComponent("empty-\(UUID().uuidString).yaml")
+            let options = limit.map { "{max_consecutive_inbound_frames_with_empty_payload: \($0)}" } ?? "{}"
+            try bootstrap(listenerPort: port, adminPort: adminPort, http2Options: options).write(to: file, atomically: true, encoding: .utf8)
+            let stop = try start(file.path, adminPort)
+            defer { stop() }
+            let client = try RawClient(port: port)
+            defer { client.socket.close() }
+            let id = try client.open("POST", "/echo", endStream: false)
+            var frames = ByteBuffer()
+            for _ in 0..<2 { HTTP2FrameEncoder.encode(HTTP2Frame(streamID: id, payload: .data(ByteBuffer(), endStream: false)), into: &frames) }
+            client.pump()
+            try client.socket.send(bytes: frames.readableArray)
+            // The whole connection answers: a GOAWAY and a close for a flood, else the request's answer once it ends.
+            var result = Run()
+            _ = eventually(timeout: 2) { client.pump(); return client.closed }
+            if !client.closed {
+                try client.codec.sendData(streamID: id, ByteBuffer(), endStream: true)
+                result.seen.append("open: " + client.outcome(id))
+            } else {
+                result.seen.append("closed")
+            }
+            XCTAssertTrue(eventually(timeout: 10) { (try? self.stats(adminPort))?["http2.streams_active"] == 0 })
+            result.stats = try stats(adminPort).filter { $0.key == "http2.inbound_empty_frames_flood" }
+            return result
+        }
+        for limit in [nil, 2] {
+            let fromMeshctl = try run(limit) { path, _ in
+                let proxy = try ProxyServer(configuration: try ProxyConfiguration.load(file: path), concurrency: 1,
+                                            log: ProxyLog(level: .error) { FileHandle.standardError.write(Data($0.utf8)) })
+                proxy.start()
+                return { proxy.stop() }
+            }
+            XCTAssertEqual(fromMeshctl.seen, [limit == nil ? "closed" : "open: 200"])
+            XCTAssertEqual(fromMeshctl.stats["http2.inbound_empty_frames_flood"], limit == nil ? 1 : 0)
+            guard EnvoyDifferentialTests.envoyBinary != nil else { continue }
+            let fromEnvoy = try run(limit) { path, adminPort in
+                let envoy = try RunningEnvoy(bootstrap: path, adminPort: adminPort, test: "the empty frames flood differential")
+                return { envoy.stop() }
+            }
+            XCTAssertEqual(fromMeshctl, fromEnvoy, "limit \(limit.map(String.init) ?? "default")")
+        }
+    }
+
     func testAnInvalidHeaderNameIsAMessagingError() throws {
         let port = freeLocalPort(), adminPort = freeLocalPort()
         let file = directory.appendingPathComponent("proxy.yaml")
@@ -256,7 +304,7 @@ final class EnvoyHTTP2CodecStatsDifferentialTests: XCTestCase {
         return values
     }
 
-    private func bootstrap(listenerPort: Int, adminPort: Int, underscores: String = "ALLOW") -> String {
+    private func bootstrap(listenerPort: Int, adminPort: Int, underscores: String = "ALLOW", http2Options: String = "{}") -> String {
         """
         admin: {address: {socket_address: {address: 127.0.0.1, port_value: \(adminPort)}}}
         static_resources:
@@ -271,6 +319,7 @@ final class EnvoyHTTP2CodecStatsDifferentialTests: XCTestCase {
                   stat_prefix: l
                   codec_type: AUTO
                   common_http_protocol_options: {idle_timeout: 1s, headers_with_underscores_action: \(underscores)}
+                  http2_protocol_options: \(http2Options)
                   route_config: {virtual_hosts: [{name: v, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: up}}]}]}
                   http_filters:
                   - {name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
