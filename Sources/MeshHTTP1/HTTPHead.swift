@@ -239,8 +239,19 @@ enum HeadSyntax {
     /// Whether `text`'s UTF-8 is exactly `bytes`.
     static func spells(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard text.utf8.count == bytes.count else { return false }
+        guard let theirs = bytes.baseAddress else { return true }
         return text.utf8.withContiguousStorageIfAvailable { mine in
-            for index in 0..<mine.count where mine[index] != bytes[index] { return false }
+            // Eight bytes at a time, then the rest: a byte loop with its bounds checks cost ~130 instructions a field.
+            let ours = UnsafeRawPointer(mine.baseAddress!), count = bytes.count
+            var index = 0
+            while index + 8 <= count {
+                guard ours.loadUnaligned(fromByteOffset: index, as: UInt64.self) == theirs.loadUnaligned(fromByteOffset: index, as: UInt64.self) else { return false }
+                index += 8
+            }
+            while index < count {
+                guard ours.load(fromByteOffset: index, as: UInt8.self) == theirs.load(fromByteOffset: index, as: UInt8.self) else { return false }
+                index += 1
+            }
             return true
         } ?? text.utf8.elementsEqual(bytes)
     }

@@ -211,7 +211,10 @@ final class DownstreamHTTPConnection: DownstreamClient {
         if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
         if let headersTimer { tcp.loop.cancel(headersTimer); self.headersTimer = nil }
         var request = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers)
-        if manager.allowAbsoluteURL, let origin = AbsoluteFormRequest.originForm(of: request) { request = origin }
+        // An origin-form target starts with `/`: only another one can be absolute-form.
+        if manager.allowAbsoluteURL, request.target.utf8.first != UInt8(ascii: "/"), let origin = AbsoluteFormRequest.originForm(of: request) {
+            request = origin
+        }
         if let refusal = DownstreamRefusal.check(&request, manager: manager) {
             closing = true
             return answer(refusal, request: request)
