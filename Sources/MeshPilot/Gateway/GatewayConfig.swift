@@ -42,7 +42,11 @@ struct GatewayConfig {
         return serverPort
     }
 
+    /// The gateway proxy's ProxyConfig `connectionSettings`, as istiod resolves them.
+    var connectionSettings: ConnectionSettings { ConnectionSettings(for: proxy, meshConfig: model.meshConfig, router: true) }
+
     func build() -> (listeners: [JSONValue], routes: [JSONValue]) {
+        let connectionSettings = self.connectionSettings
         let servers = gateways.flatMap { gateway in
             (gateway.spec["servers"]?.array ?? []).enumerated().map { index, spec in
                 Server(gateway: gateway, index: index, spec: spec, listenPort: listenPort(for: spec.value(atPath: "port.number")?.int ?? 0))
@@ -59,6 +63,7 @@ struct GatewayConfig {
             }
             guard !chains.isEmpty else { continue }
             var listener = J.object(["name": .string("0.0.0.0_\(port)"), "address": J.socketAddress(proxy.ip, port), "traffic_direction": .string("OUTBOUND")])
+            if let limit = connectionSettings.listenerBufferLimit { listener.set("per_connection_buffer_limit_bytes", .number(String(limit))) }
             if chains.contains(where: { $0["transport_socket"] != nil }) {
                 listener.set("listener_filters", .array([J.object(["name": .string("envoy.filters.listener.tls_inspector"),
                                                                     "typed_config": J.typed("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector")])]))

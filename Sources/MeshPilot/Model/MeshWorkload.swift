@@ -15,6 +15,9 @@ public struct MeshWorkload: Sendable {
     /// The proxy's node metadata `HTTP10` is "1" (the istio-proxy container's `ISTIO_META_HTTP10`, as the injector
     /// writes it from the mesh's `proxyMetadata`): its HTTP listeners take HTTP/1.0 requests instead of answering 426.
     public var acceptsHTTP10 = false
+    /// The proxy's own ProxyConfig: the istio-proxy container's `PROXY_CONFIG` (which the injector writes from the
+    /// mesh default and the pod's annotation), else the `proxy.istio.io/config` annotation; nil when neither is set.
+    public var proxyConfig: JSONValue?
 
     /// `security.istio.io/tlsMode`: `istio` for pods with a sidecar (the injector sets the label), else `disabled`.
     public var tlsMode: String { labels["security.istio.io/tlsMode"] ?? (hasSidecar ? "istio" : "disabled") }
@@ -52,6 +55,13 @@ public struct MeshWorkload: Sendable {
         container["name"]?.string == "istio-proxy" && container["args"]?.array?.dropFirst().first?.string != "router"
     }
 
+    /// A ProxyConfig written as JSON or YAML; nil when it is neither, or not a mapping.
+    static func proxyConfig(from text: String) -> JSONValue? {
+        guard let document = (try? YAMLParser.parse(text))?.first else { return nil }
+        let value = JSONValue(yaml: document.root)
+        return value.object == nil ? nil : value
+    }
+
     static func read(_ pod: JSONValue, nodes: [String: Locality]) -> MeshWorkload? {
         guard let name = pod.value(atPath: "metadata.name")?.string else { return nil }
         let containers = pod.value(atPath: "spec.containers")?.array ?? []
@@ -70,6 +80,9 @@ public struct MeshWorkload: Sendable {
                                     hasSidecar: containers.contains(where: isSidecar), namedPorts: ports, locality: locality)
         let proxyEnvironment = containers.first { $0["name"]?.string == "istio-proxy" }?["env"]?.array ?? []
         workload.acceptsHTTP10 = proxyEnvironment.contains { $0["name"]?.string == "ISTIO_META_HTTP10" && $0["value"]?.string == "1" }
+        let injected = proxyEnvironment.first { $0["name"]?.string == "PROXY_CONFIG" }?["value"]?.string
+        let annotated = pod.value(atPath: "metadata.annotations")?["proxy.istio.io/config"]?.string
+        workload.proxyConfig = (injected ?? annotated).flatMap(Self.proxyConfig(from:))
         return workload
     }
 }

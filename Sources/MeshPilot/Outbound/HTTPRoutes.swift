@@ -307,6 +307,8 @@ struct HTTPRoutes {
         }
         if let age = TrafficPolicy.seconds(policy["maxAge"]) { out.set("max_age", .string(String(Int(age)))) }
         if let credentials = policy["allowCredentials"]?.bool { out.set("allow_credentials", .bool(credentials)) }
+        // `unmatchedPreflights: IGNORE`: a preflight from an origin not allowed is answered without CORS headers.
+        if policy["unmatchedPreflights"]?.string == "IGNORE" { out.set("forward_not_matching_preflights", .bool(false)) }
         out.set("filter_enabled", J.object(["default_value": J.object(["numerator": .int(100)])]))
         return out
     }

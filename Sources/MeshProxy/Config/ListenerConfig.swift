@@ -212,6 +212,10 @@ public struct HTTPConnectionManagerConfig: Sendable {
     public var codecType: HTTPCodecType = .auto
     /// `http2_protocol_options.max_concurrent_streams` for HTTP/2 clients (Envoy's default 2147483647).
     public var http2MaxConcurrentStreams = 2_147_483_647
+    /// `http2_protocol_options.initial_stream_window_size` (Envoy's default 256 MiB): as in Envoy, also how much of
+    /// an HTTP/2 client's request body a stream keeps for a retry or a shadow (the listener's
+    /// `per_connection_buffer_limit_bytes` bounds HTTP/1.1 streams only).
+    public var http2InitialStreamWindowSize = 268_435_456
 }
 
 /// `codec_type` of an HTTP connection manager.
@@ -510,9 +514,17 @@ extension HTTPConnectionManagerConfig {
         let serverName = try reader.string("server_name")
         let codec = try reader.enumeration("codec_type", allowed: ["AUTO", "HTTP1", "HTTP2"]).flatMap(HTTPCodecType.init(rawValue:)) ?? .auto
         var maxStreams = 2_147_483_647
+        var streamWindow = 268_435_456
         _ = try reader.object("http2_protocol_options") { options throws(ProxyConfigError) in
             if let value = try options.integer("max_concurrent_streams", maximum: 2_147_483_647) { maxStreams = max(1, value) }
-            options.ignore("initial_stream_window_size", "initial_connection_window_size", "hpack_table_size", "allow_connect",
+            if let value = try options.integer("initial_stream_window_size", maximum: 2_147_483_647) {
+                guard value >= 65_535 else {
+                    throw options.error("initial_stream_window_size must be at least 65535", at: options.field("initial_stream_window_size"),
+                                        path: [.key("initial_stream_window_size")])
+                }
+                streamWindow = value
+            }
+            options.ignore("initial_connection_window_size", "hpack_table_size", "allow_connect",
                            "connection_keepalive", "max_outbound_frames", "max_inbound_priority_frames_per_stream",
                            "override_stream_error_on_invalid_http_message", "stream_error_on_invalid_http_messaging")
         }
@@ -572,6 +584,7 @@ extension HTTPConnectionManagerConfig {
         config.defaultHostForHTTP10 = protocolOptions?["default_host_for_http_10"]?.string.flatMap { $0.isEmpty ? nil : $0 }
         config.codecType = codec
         config.http2MaxConcurrentStreams = maxStreams
+        config.http2InitialStreamWindowSize = streamWindow
         return config
     }
 }

@@ -47,15 +47,17 @@ public enum RequestRewrite {
         return "\(scheme)://\(authorityPart)\(newPath)" + (keepQuery ? (query.map { "?" + $0 } ?? "") : "")
     }
 
-    /// Applies adds and removes to a header list (names compared case-insensitively).
+    /// Applies one level's adds and removes to a header list (names compared case-insensitively) in Envoy's order:
+    /// the removes, then the overwrites (each replaces the header's values with one at the end), then the appends.
     public static func apply(add: [HeaderValueOption], remove: [String], to headers: inout [(name: String, value: String)]) {
         if !remove.isEmpty {
             let names = Set(remove.map { $0.lowercased() })
             headers.removeAll { names.contains($0.name.lowercased()) }
         }
-        for option in add {
-            if !option.append { headers.removeAll { $0.name.lowercased() == option.name } }
+        for option in add where !option.append {
+            headers.removeAll { $0.name.lowercased() == option.name }
             headers.append((option.name, option.value))
         }
+        for option in add where option.append { headers.append((option.name, option.value)) }
     }
 }

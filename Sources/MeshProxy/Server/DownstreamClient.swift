@@ -34,8 +34,9 @@ protocol DownstreamClient: AnyObject {
     var isWritable: Bool { get }
     /// Runs `resume` once, when the client is writable again (below the low watermark).
     func whenWritable(_ resume: @escaping () -> Void)
-    /// The most request body a stream keeps for a retry or a shadow, or holds while no attempt takes it: the
-    /// listener's `per_connection_buffer_limit_bytes` for an HTTP/1.1 client, as in Envoy.
+    /// The most request body a stream keeps for a retry or a shadow, or holds while no attempt takes it, as in
+    /// Envoy: the listener's `per_connection_buffer_limit_bytes` for an HTTP/1.1 client, the connection manager's
+    /// HTTP/2 `initial_stream_window_size` for an HTTP/2 client.
     var streamBufferLimit: Int { get }
 }
 
@@ -43,6 +44,4 @@ extension DownstreamClient {
     /// A client without write flow control (an HTTP/2 stream, for now) is always writable.
     var isWritable: Bool { true }
     func whenWritable(_ resume: @escaping () -> Void) { resume() }
-    /// An HTTP/2 client's streams keep the default (Envoy bounds them by the stream window instead).
-    var streamBufferLimit: Int { ProxyStream.bufferLimit }
 }

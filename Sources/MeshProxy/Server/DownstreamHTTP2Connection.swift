@@ -389,6 +389,9 @@ final class DownstreamHTTP2Stream: DownstreamClient {
     var info: DownstreamConnectionInfo { connection.info }
     var isDraining: Bool { connection.isDraining }
     var isHTTP2: Bool { true }
+    /// As in Envoy, an HTTP/2 stream keeps up to the connection manager's `initial_stream_window_size` of its
+    /// request body for a retry or a shadow, whatever the listener's `per_connection_buffer_limit_bytes`.
+    var streamBufferLimit: Int { connection.manager.http2InitialStreamWindowSize }
     private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.proxy?.routeTimeoutFired() }
     private(set) lazy var streamIdleFired: () -> Void = { [weak self] in self?.proxy?.streamIdleFired() }
     private(set) lazy var maxDurationFired: () -> Void = { [weak self] in self?.proxy?.maxDurationFired() }

@@ -107,6 +107,12 @@ public final class ProxyServer: @unchecked Sendable {
         stats.declare(prefix + "downstream_cx_total")
         stats.declare(prefix + "downstream_cx_active", .gauge)
         stats.declare(prefix + "no_filter_chain_match")
+        for chain in listener.filterChains + (listener.defaultFilterChain.map { [$0] } ?? []) {
+            guard case .httpConnectionManager(let manager) = chain.filter,
+                  manager.httpFilters.contains(where: { if case .cors = $0 { true } else { false } }) else { continue }
+            stats.declare("http.\(manager.statPrefix).cors.origin_valid")
+            stats.declare("http.\(manager.statPrefix).cors.origin_invalid")
+        }
     }
 
     /// Has every loop close its idle connections to clusters an update replaced or removed.

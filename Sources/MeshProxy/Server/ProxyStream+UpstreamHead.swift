@@ -21,9 +21,10 @@ extension ProxyStream {
             target = RequestRewrite.target(request.target, route: route, action: action)
         }
         if target != request.target { headers.append(("x-envoy-original-path", request.target)) }
-        RequestRewrite.apply(add: virtualHost?.headers.requestAdd ?? [], remove: virtualHost?.headers.requestRemove ?? [], to: &headers)
-        RequestRewrite.apply(add: route?.headers.requestAdd ?? [], remove: route?.headers.requestRemove ?? [], to: &headers)
+        // Most specific first, as Envoy: a less specific level's overwrite wins.
         if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.requestAdd, remove: picked.headers.requestRemove, to: &headers) }
+        RequestRewrite.apply(add: route?.headers.requestAdd ?? [], remove: route?.headers.requestRemove ?? [], to: &headers)
+        RequestRewrite.apply(add: virtualHost?.headers.requestAdd ?? [], remove: virtualHost?.headers.requestRemove ?? [], to: &headers)
         RequestRewrite.apply(add: extraRequestHeaders, remove: [], to: &headers)
         if let upgrade { headers += [("connection", "upgrade"), ("upgrade", upgrade)] }
         istioStats?.prepareUpstreamRequest(&headers)

@@ -50,6 +50,8 @@ final class ProxyStream {
     private var random = SystemRandomNumberGenerator()
     /// Added by the policy filters: `x-ratelimit-*` on the response, a rate limit's not-enforced request headers.
     private var extraResponseHeaders: [(name: String, value: String)] = []
+    /// The part of `extraResponseHeaders` from policy filters listed before the fault filter (nil: all of it).
+    private var responseHeadersBeforeFault: [(name: String, value: String)]?
     private(set) var extraRequestHeaders: [HeaderValueOption] = []
     /// The `weighted_clusters` entry the route picked, whose header changes apply after the route's.
     /// Set once the route's cluster is picked (looking it up on each use copied the route's whole action).
@@ -130,18 +132,22 @@ final class ProxyStream {
         managerStats.requestsTotal.increment()
         managerStats.requestsActive.adjust(by: 1)
         // The connection manager's routes now (the request just came: `begin` follows `init`).
-        let host = runtime.store.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: log.authority ?? "") }
-        let route = host.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
+        // The route and virtual host are shared classes, kept by the stream from here: every local reply from now on
+        // gets their response headers, as Envoy's do once a route is chosen.
+        virtualHost = runtime.store.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: log.authority ?? "") }
+        route = virtualHost.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
         // Envoy refuses an upgrade its connection manager does not list before the filters run, with the route known.
         if let upgrade, !manager.config.upgradeTypes.contains(upgrade.lowercased()) {
             if case .forward(let action)? = route?.action { log.upstreamCluster = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) } }
             return reply(.upgradeRefused)
         }
         // The policy filters run before the router, so they answer even a request with no route.
-        let policy = HTTPPolicyFilters.run(manager.config.httpFilters, statPrefix: manager.config.statPrefix, virtualHost: host, route: route, request: request,
+        let policy = HTTPPolicyFilters.run(manager.config.httpFilters, statPrefix: manager.config.statPrefix, virtualHost: virtualHost, route: route, request: request,
                                            connection: downstream.info, runtime: runtime)
-        if let denial = policy.reply { return reply(denial) }
+        // A policy filter's own answer gets the headers of the filters before it.
         extraResponseHeaders = policy.responseHeaders
+        responseHeadersBeforeFault = policy.responseHeadersBeforeFault
+        if let denial = policy.reply { return reply(denial) }
         extraRequestHeaders = policy.requestHeaders
         // A JWT the filter does not forward leaves the request (its header, or its query parameter).
         if let target = policy.rewrittenTarget { request.target = target; log.path = target }
@@ -150,19 +156,22 @@ final class ProxyStream {
             log.requestHeaders.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
             clientKeepsAlive = request.keepAlive
         }
-        // The route and virtual host are shared classes: moved into the stream, one reference each.
-        guard host != nil, let routeAction = route?.action else {
+        guard virtualHost != nil, let routeAction = route?.action else {
             runtime.stats.increment(statPrefix + "no_route")
             return reply(.noRoute)
         }
         log.routeName = route?.name
-        let hostRetryPolicy = host?.retryPolicy
-        virtualHost = consume host
-        self.route = consume route
+        let hostRetryPolicy = virtualHost?.retryPolicy
         switch routeAction {
         case .directResponse(let status, let body):
             runtime.stats.increment(statPrefix + "rq_direct_response")
-            return reply(LocalReply(status: status, body: body ?? "", flags: [], details: "direct_response"))
+            var answer = LocalReply(status: status, body: body ?? "", flags: [], details: "direct_response")
+            // A 201 or 3xx direct response carries the request's own URL as its location, as Envoy's.
+            if status == 201 || (300..<400).contains(status), let route = self.route {
+                let here = Redirect(status: status, stripQuery: false)
+                answer.extraHeaders = [("location", RequestRewrite.location(here, route: route, authority: request.header("host") ?? "", target: request.target))]
+            }
+            return reply(answer)
         case .redirect(let redirect):
             guard let route = self.route else { return }
             let location = RequestRewrite.location(redirect, route: route, authority: request.header("host") ?? "", target: request.target)
@@ -196,10 +205,10 @@ final class ProxyStream {
             switch FaultInjection.abort(config, abortHeader: request.header("x-envoy-fault-abort-request"), draw: draw) {
             case .status(let status)?:
                 runtime.stats.increment(statPrefix + "fault.aborts_injected")
-                reply(.faultAbort(status: status))
+                reply(.faultAbort(status: status), from: .fault)
             case .grpcStatus(let code)?:
                 runtime.stats.increment(statPrefix + "fault.aborts_injected")
-                reply(.faultAbort(grpcStatus: code, grpcRequest: isGRPCRequest))
+                reply(.faultAbort(grpcStatus: code, grpcRequest: isGRPCRequest), from: .fault)
             case nil:
                 startRouter()
             }
@@ -422,9 +431,7 @@ final class ProxyStream {
             headers.insert(("server", serverName), at: 0)
         }
         headers.append(("x-envoy-upstream-service-time", String(serviceTime)))
-        RequestRewrite.apply(add: virtualHost?.headers.responseAdd ?? [], remove: virtualHost?.headers.responseRemove ?? [], to: &headers)
-        RequestRewrite.apply(add: route?.headers.responseAdd ?? [], remove: route?.headers.responseRemove ?? [], to: &headers)
-        if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.responseAdd, remove: picked.headers.responseRemove, to: &headers) }
+        applyRouteResponseHeaders(to: &headers)
         headers += extraResponseHeaders
         var chunked = false
         if !downstream.isHTTP2 {
@@ -754,10 +761,21 @@ final class ProxyStream {
 
     // MARK: - Answers
 
-    private func reply(_ reply: LocalReply) {
+    /// Who answers locally, which decides the policy filters' headers the answer gets, as Envoy's encoder filters see
+    /// it: the fault filter's answer gets what the policy filters before it in `http_filters` add; the others (the
+    /// router's, the connection manager's, a policy filter's), what the policy filters that ran add. All get the
+    /// route's response headers, after their own and before the filters', once a route is chosen.
+    enum LocalReplySource { case fault, other }
+
+    private func reply(_ reply: LocalReply, from source: LocalReplySource = .other) {
         guard !done else { return }
         // A gRPC client gets its local reply as gRPC: 200, trailers-only, the status as grpc-status, as from Envoy.
-        let reply = isGRPCRequest ? reply.asGRPC() : reply
+        var reply = isGRPCRequest ? reply.asGRPC() : reply
+        applyRouteResponseHeaders(to: &reply.extraHeaders)
+        switch source {
+        case .fault: reply.extraHeaders += responseHeadersBeforeFault ?? extraResponseHeaders
+        case .other: reply.extraHeaders += extraResponseHeaders
+        }
         for flag in reply.flags { log.add(flag) }
         log.details = reply.details
         log.responseCode = reply.status
@@ -765,6 +783,14 @@ final class ProxyStream {
         log.responseHeaders = reply.extraHeaders
         downstream.sendLocalReply(reply, serverName: serverName, keepAlive: keepsAlive)
         finish(keepAlive: keepsAlive)
+    }
+
+    /// The route's response header mutations, most specific first as Envoy applies them (the picked weighted
+    /// cluster's, the route's, the virtual host's), so a less specific level's overwrite wins.
+    private func applyRouteResponseHeaders(to headers: inout [(name: String, value: String)]) {
+        if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.responseAdd, remove: picked.headers.responseRemove, to: &headers) }
+        if let route { RequestRewrite.apply(add: route.headers.responseAdd, remove: route.headers.responseRemove, to: &headers) }
+        if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.responseAdd, remove: virtualHost.headers.responseRemove, to: &headers) }
     }
 
     /// An answer cut short: log and end the stream, then reset the client. Closing first would log the close as the

@@ -92,7 +92,7 @@ final class HTTPRoutesTests: XCTestCase {
             headers: {request: {set: {x-a: "1"}, add: {x-b: "2"}, remove: [x-c]}, response: {remove: [server]}}
             mirror: {host: ratings, subset: shadow}
             mirrorPercentage: {value: 25.5}
-            corsPolicy: {allowOrigins: [{exact: "https://a.example"}], allowMethods: [GET, POST], maxAge: 24h}
+            corsPolicy: {allowOrigins: [{exact: "https://a.example"}], allowMethods: [GET, POST], maxAge: 24h, unmatchedPreflights: IGNORE}
             retries: {attempts: 3, perTryTimeout: 2s, retryOn: gateway-error}
             route: [{destination: {host: ratings, port: {number: 9080}}}]
           - name: moved
@@ -125,6 +125,8 @@ final class HTTPRoutesTests: XCTestCase {
         XCTAssertEqual(shaped[path: "route", "request_mirror_policies", 0, "runtime_fraction", "default_value", "numerator"], .int(255_000))
         XCTAssertEqual(shaped[path: "typed_per_filter_config", "envoy.filters.http.cors", "allow_methods"], .string("GET,POST"))
         XCTAssertEqual(shaped[path: "typed_per_filter_config", "envoy.filters.http.cors", "max_age"], .string("86400"))
+        XCTAssertEqual(shaped[path: "typed_per_filter_config", "envoy.filters.http.cors", "forward_not_matching_preflights"], .bool(false),
+                       "unmatchedPreflights: IGNORE answers other origins' preflights")
         XCTAssertEqual(shaped[path: "route", "retry_policy", "num_retries"], .int(3))
         XCTAssertEqual(shaped[path: "route", "retry_policy", "retry_on"], .string("gateway-error"))
         XCTAssertEqual(shaped[path: "route", "retry_policy", "per_try_timeout"], .string("2s"))

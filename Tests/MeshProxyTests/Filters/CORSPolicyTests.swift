@@ -24,6 +24,9 @@ final class CORSPolicyTests: XCTestCase {
         defer { upstream.stop() }
         let (proxy, port) = try OneRouteProxy.start(to: upstream, filter: "cors", config: "envoy.extensions.filters.http.cors.v3.Cors", perRoute: Self.policy)
         defer { proxy.stop() }
+        let listed = proxy.stats.snapshot().map(\.name)
+        XCTAssertTrue(listed.contains { $0.hasSuffix(".cors.origin_valid") } && listed.contains { $0.hasSuffix(".cors.origin_invalid") },
+                      "the cors filter's stats are listed from the start, as Envoy's")
 
         let preflight = try TestClient.get(port: port, path: "/pre", host: "app", headers: [("origin", "https://x.b.example"), ("access-control-request-method", "POST")], method: "OPTIONS")
         XCTAssertEqual(preflight.status, 200)
@@ -46,5 +49,6 @@ final class CORSPolicyTests: XCTestCase {
         XCTAssertEqual(foreign.header("x-upstream"), "app", "a preflight from another origin goes to the upstream")
         XCTAssertNil(foreign.header("access-control-allow-origin"))
         XCTAssertNil(try TestClient.get(port: port, path: "/none", host: "app").header("access-control-allow-origin"))
+        XCTAssertEqual(proxy.stats.snapshot().filter { $0.name.contains(".cors.") }.map(\.value), [1, 2], "origin_invalid, origin_valid")
     }
 }

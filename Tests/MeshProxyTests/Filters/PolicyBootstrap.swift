@@ -16,6 +16,8 @@ struct PolicyBootstrap {
     var httpFilters: [String] = []
     /// YAML flow items of the routes (default: everything to `app`).
     var routes = ["{name: all, match: {prefix: /}, route: {cluster: app}}"]
+    /// More fields of the virtual host `app`, YAML lines (`response_headers_to_add: [...]`).
+    var virtualHostFields: [String] = []
     /// YAML flow items of the tcp_proxy chain's filters before tcp_proxy; nil: no TCP listener.
     var tcpFilters: [String]?
     /// YAML flow items of more clusters (`PolicyBootstrap.cluster(name:port:)`).
@@ -57,7 +59,7 @@ struct PolicyBootstrap {
                     virtual_hosts:
                     - name: app
                       domains: ["*"]
-                      routes:
+        \(virtualHostFields.map { "              " + $0 + "\n" }.joined())              routes:
         \(routes.map { "              - " + $0 }.joined(separator: "\n"))
                   http_filters:
         \((httpFilters + ["{name: envoy.filters.http.router, typed_config: {\"@type\": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}"]).map { "          - " + $0 }.joined(separator: "\n"))

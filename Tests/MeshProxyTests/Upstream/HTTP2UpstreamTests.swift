@@ -85,7 +85,8 @@ final class HTTP2UpstreamTests: XCTestCase {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil, upstreamPort: Int? = nil, common: String? = nil, maxRequests: Int? = nil) throws {
+    private func start(maxConcurrentStreams: Int? = nil, retryOn: String? = nil, upstreamPort: Int? = nil, common: String? = nil, maxRequests: Int? = nil,
+                       managerFields: String = "") throws {
         listenerPort = freeLocalPort()
         let options = maxConcurrentStreams.map { "{max_concurrent_streams: \($0)}" } ?? "{}"
         let retry = retryOn.map { ", retry_policy: {retry_on: \"\($0)\", num_retries: 1}" } ?? ""
@@ -99,7 +100,7 @@ final class HTTP2UpstreamTests: XCTestCase {
               - name: envoy.filters.network.http_connection_manager
                 typed_config:
                   "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-                  stat_prefix: l
+                  stat_prefix: l\(managerFields.isEmpty ? "" : "\n          " + managerFields)
                   route_config:
                     virtual_hosts:
                     - {name: v, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: grpc\(retry)}}]}
@@ -395,8 +396,9 @@ final class HTTP2UpstreamTests: XCTestCase {
         XCTAssertTrue(eventually(timeout: 20) { self.proxy.stats.value("cluster.grpc.http2.streams_active") == 0 })
     }
 
-    /// A streamed body is kept for a retry only up to 1 MiB (Envoy's buffer limit): a host that resets the stream
-    /// after 4 MiB is not asked again, and the gRPC client gets UNAVAILABLE.
+    /// An HTTP/2 client's streamed body is kept for a retry only up to the connection manager's stream window (Envoy's
+    /// buffer limit for HTTP/2 streams; 1 MiB here): a host that resets the stream after 4 MiB is not asked again, and
+    /// the gRPC client gets UNAVAILABLE.
     func testAStreamedBodyPastTheRetryBufferIsNotRetried() throws {
         let calls = SeenRequests()
         let resetter = try HTTP2Server(host: "127.0.0.1", port: 0, loops: [loop]) { stream in
@@ -409,7 +411,7 @@ final class HTTP2UpstreamTests: XCTestCase {
         }
         resetter.start()
         defer { resetter.stop() }
-        try start(retryOn: "reset", upstreamPort: resetter.port)
+        try start(retryOn: "reset", upstreamPort: resetter.port, managerFields: "http2_protocol_options: {initial_stream_window_size: 1048576}")
         let client = try LoopbackClient(address: "127.0.0.1", port: listenerPort)
         defer { client.close() }
         let codec = HTTP2Connection(role: .client)
