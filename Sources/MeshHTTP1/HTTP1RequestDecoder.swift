@@ -77,9 +77,14 @@ public struct HTTP1RequestDecoder {
     /// handed to a handler is usually gone by then), so a keep-alive request allocates no new list.
     private var spareHeaders: [(name: String, value: String)] = []
 
-    public init(maxHeadBytes: Int = 64 * 1024) {
+    /// `lowercasesNames`: field names are read in lowercase, as Envoy's HTTP/1.1 codec reads (and so forwards) them;
+    /// otherwise as sent.
+    public init(maxHeadBytes: Int = 64 * 1024, lowercasesNames: Bool = false) {
         self.maxHeadBytes = maxHeadBytes
+        self.lowercasesNames = lowercasesNames
     }
+
+    private let lowercasesNames: Bool
 
     /// Bytes held that no part returned yet (a partial head, or the start of a pipelined request).
     public var buffered: Int { buffer.readableBytes }
@@ -163,7 +168,8 @@ public struct HTTP1RequestDecoder {
             swap(&fields, &spareHeaders)
             // `fields` holds the last head's fields: the new head's are set over them (`HeadSyntax.setField`).
             // The buffer is not touched while the head is parsed, so its bytes stay where they are.
-            let (head, framing) = try Self.parseHead(UnsafeRawBufferPointer(start: buffer.readablePointer, count: length), fields: &fields)
+            let (head, framing) = try Self.parseHead(UnsafeRawBufferPointer(start: buffer.readablePointer, count: length), fields: &fields,
+                                                  lowercaseNames: lowercasesNames)
             spareHeaders = fields
             buffer.moveReaderIndex(forwardBy: length + 4)
             scanned = 0
@@ -181,7 +187,8 @@ public struct HTTP1RequestDecoder {
 
     /// The request line and fields, read straight from the bytes, and how the body is framed (RFC 9112 section 6).
     /// The head's fields are gathered in `fields` (an empty list whose storage they may use).
-    static func parseHead(_ bytes: UnsafeRawBufferPointer, fields headers: inout [(name: String, value: String)]) throws(Rejection)
+    static func parseHead(_ bytes: UnsafeRawBufferPointer, fields headers: inout [(name: String, value: String)],
+                          lowercaseNames: Bool = false) throws(Rejection)
         -> (HTTPRequestHead, HTTP1BodyDecoder.Framing) {
         // Index loops over the raw bytes throughout: a generic search per line (firstIndex, contains, allSatisfy on
         // slices) cost more than the rest of the parse.
@@ -243,7 +250,7 @@ public struct HTTP1RequestDecoder {
             while valueEnd > valueStart && (bytes[valueEnd - 1] == space || bytes[valueEnd - 1] == HeadSyntax.tab) { valueEnd -= 1 }
             let name = UnsafeRawBufferPointer(rebasing: bytes[line.startIndex..<colon])
             let value = bytes[valueStart..<valueEnd]
-            HeadSyntax.setField(&headers, at: fieldCount, name: name, value: UnsafeRawBufferPointer(rebasing: value))
+            HeadSyntax.setField(&headers, at: fieldCount, name: name, value: UnsafeRawBufferPointer(rebasing: value), lowercaseName: lowercaseNames)
             fieldCount += 1
             if HeadSyntax.equalsIgnoringCase(name, "content-length") {
                 lengthFields += 1

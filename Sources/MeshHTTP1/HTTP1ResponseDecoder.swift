@@ -39,9 +39,14 @@ public struct HTTP1ResponseDecoder {
     /// Whether the last head read ends its connection after its answer: HTTP/1.0, or `Connection` lists `close`.
     public private(set) var headClosesConnection = false
 
-    public init(maxHeadBytes: Int = 64 * 1024) {
+    /// `lowercasesNames`: field names are read in lowercase, as Envoy's HTTP/1.1 codec reads (and so forwards) them;
+    /// otherwise as sent.
+    public init(maxHeadBytes: Int = 64 * 1024, lowercasesNames: Bool = false) {
         self.maxHeadBytes = maxHeadBytes
+        self.lowercasesNames = lowercasesNames
     }
+
+    private let lowercasesNames: Bool
 
     /// Bytes read and not yet returned as parts.
     public var bufferedBytes: Int { buffer.readableBytes }
@@ -94,7 +99,8 @@ public struct HTTP1ResponseDecoder {
         swap(&fields, &spareHeaders)
         // `fields` holds the last head's fields: the new head's are set over them (`HeadSyntax.setField`).
         // The buffer is not touched while the head is parsed, so its bytes stay where they are.
-        let (head, summary) = try Self.parseHead(UnsafeRawBufferPointer(start: buffer.readablePointer, count: headLength), fields: &fields)
+        let (head, summary) = try Self.parseHead(UnsafeRawBufferPointer(start: buffer.readablePointer, count: headLength), fields: &fields,
+                                                     lowercaseNames: lowercasesNames)
         spareHeaders = fields
         buffer.moveReaderIndex(forwardBy: headLength + 4)
         scanned = 0
@@ -169,7 +175,8 @@ public struct HTTP1ResponseDecoder {
 
     /// The status line and fields, read straight from the bytes with index loops (a generic search per line cost
     /// more than the rest of the parse). The fields are gathered in `headers` (an empty list whose storage they may use).
-    static func parseHead(_ bytes: UnsafeRawBufferPointer, fields headers: inout [(name: String, value: String)]) throws(HTTP1CodecError)
+    static func parseHead(_ bytes: UnsafeRawBufferPointer, fields headers: inout [(name: String, value: String)],
+                          lowercaseNames: Bool = false) throws(HTTP1CodecError)
         -> (HTTPResponseHead, FieldSummary) {
         var lines = HeadSyntax.Lines(bytes)
         guard let statusLine = lines.next() else { throw HTTP1CodecError("empty response head") }
@@ -210,7 +217,7 @@ public struct HTTP1ResponseDecoder {
             while valueEnd > valueStart && (bytes[valueEnd - 1] == HeadSyntax.space || bytes[valueEnd - 1] == HeadSyntax.tab) { valueEnd -= 1 }
             let name = UnsafeRawBufferPointer(rebasing: bytes[line.startIndex..<colon])
             let value = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])
-            HeadSyntax.setField(&headers, at: fieldCount, name: name, value: value)
+            HeadSyntax.setField(&headers, at: fieldCount, name: name, value: value, lowercaseName: lowercaseNames)
             fieldCount += 1
             switch name.count {
             case 14 where HeadSyntax.equalsIgnoringCase(name, "content-length"):

@@ -215,18 +215,72 @@ enum HeadSyntax {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// A field name in lowercase, as Envoy's HTTP/1.1 codec reads and writes names (HTTP/2 requires it); the common
+    /// names come back as literals, the rest as a String made once (a small string, not allocated, up to 15 bytes).
+    static func lowercaseName(_ bytes: UnsafeRawBufferPointer) -> String {
+        func spells(_ text: StaticString) -> Bool {
+            let letters = text.utf8Start
+            for index in 0..<bytes.count where bytes[index] | 0x20 != letters[index] { return false }
+            return true
+        }
+        switch bytes.count {
+        case 4:
+            if spells("host") { return "host" }
+            if spells("date") { return "date" }
+        case 6:
+            if spells("accept") { return "accept" }
+            if spells("server") { return "server" }
+        case 10:
+            if spells("user-agent") { return "user-agent" }
+            if spells("connection") { return "connection" }
+        case 12:
+            if spells("content-type") { return "content-type" }
+        case 14:
+            if spells("content-length") { return "content-length" }
+        case 15:
+            if spells("accept-encoding") { return "accept-encoding" }
+        case 17:
+            if spells("transfer-encoding") { return "transfer-encoding" }
+        default:
+            break
+        }
+        return String(unsafeUninitializedCapacity: bytes.count) { out in
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                out[index] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+            }
+            return bytes.count
+        }
+    }
+
+    /// Whether `lowercase` (a name `lowercaseName` made) is `bytes` in lowercase.
+    static func spellsLowercased(_ lowercase: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard lowercase.utf8.count == bytes.count else { return false }
+        return lowercase.utf8.withContiguousStorageIfAvailable { mine in
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                guard mine[index] == (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) else { return false }
+            }
+            return true
+        } ?? false
+    }
+
     /// Sets field `index` of a head being read into `fields`, which holds the previous head's fields of the same
-    /// connection: a name or value spelled as that head's field at the same place keeps its String (no String made,
-    /// validated or allocated: keep-alive answers repeat most of their fields, such as a `Date` that changes once a
-    /// second). Past the previous head's fields it is appended.
+    /// connection: a name (lowercased when `lowercaseName`) or value spelled as that head's field at the same place
+    /// keeps its String (no String made, validated or allocated: keep-alive answers repeat most of their fields,
+    /// such as a `Date` that changes once a second). Past the previous head's fields it is appended.
     static func setField(_ fields: inout [(name: String, value: String)], at index: Int,
-                         name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+                         name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, lowercaseName: Bool) {
         guard index < fields.count else {
             if fields.capacity == 0 { fields.reserveCapacity(8) }
-            fields.append((commonString(name), String(decoding: value, as: UTF8.self)))
+            fields.append((lowercaseName ? Self.lowercaseName(name) : commonString(name), String(decoding: value, as: UTF8.self)))
             return
         }
-        if !spells(fields[index].name, name) { fields[index].name = commonString(name) }
+        if lowercaseName {
+            if !spellsLowercased(fields[index].name, name) { fields[index].name = Self.lowercaseName(name) }
+        } else if !spells(fields[index].name, name) {
+            fields[index].name = commonString(name)
+        }
         if !spells(fields[index].value, value) { fields[index].value = String(decoding: value, as: UTF8.self) }
     }
 

@@ -55,6 +55,24 @@ final class HTTP1RequestDecoderTests: XCTestCase {
         XCTAssertEqual(second.headers.map(\.value), [agent, "y"])
     }
 
+    /// The proxy reads names in lowercase, as Envoy's codec does, over the last head's names whatever their case.
+    func testNamesAreReadInLowercaseWhenAsked() throws {
+        var decoder = HTTP1RequestDecoder(lowercasesNames: true)
+        decoder.feed(ByteBuffer(string: "GET /a HTTP/1.1\r\nUser-Agent: u\r\nHOST: x\r\nX-Long-Field-Name-Here_^~: 1\r\n\r\n"))
+        guard case .head = try decoder.nextEvent() else { return XCTFail("no head") }
+        XCTAssertEqual(decoder.takeHead().headers.map(\.name), ["user-agent", "host", "x-long-field-name-here_^~"])
+        _ = try decoder.nextEvent()
+        decoder.feed(ByteBuffer(string: "GET /b HTTP/1.1\r\nuser-agent: u\r\nHost: y\r\nX-Long-Field-Name-Here_^~: 2\r\nX-New: 3\r\n\r\n"))
+        guard case .head = try decoder.nextEvent() else { return XCTFail("no second head") }
+        let second = decoder.takeHead()
+        XCTAssertEqual(second.headers.map(\.name), ["user-agent", "host", "x-long-field-name-here_^~", "x-new"])
+        XCTAssertEqual(second.header("HOST"), "y")
+        var plain = HTTP1RequestDecoder()
+        plain.feed(ByteBuffer(string: "GET / HTTP/1.1\r\nX-Trace: 1\r\n\r\n"))
+        guard case .head = try plain.nextEvent() else { return XCTFail("no plain head") }
+        XCTAssertEqual(plain.takeHead().headers.map(\.name), ["X-Trace"], "as sent by default")
+    }
+
     func testBodyPartsAreSlicesOfWhatWasRead() throws {
         var decoder = HTTP1RequestDecoder()
         let read = ByteBuffer(string: "PUT /x HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody")

@@ -16,7 +16,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
     /// The same configuration behind one reference, which each request's stream retains (a copy of the struct per
     /// request retained every string and list in it).
     private let sharedManager: SharedConnectionManager
-    private var decoder = HTTP1RequestDecoder()
+    private var decoder = HTTP1RequestDecoder(lowercasesNames: true)
     /// The current request's body is still being read: its parts go to the stream as they come.
     private var readingBody = false
     /// A body part went to the stream and its go-ahead has not come back yet.

@@ -442,14 +442,16 @@ final class ProxyStream {
         for header in head.headers where !HeaderName.isHopByHopResponse(header.name) { headers.append(header) }
         if tunneling { headers.append(("connection", "upgrade")) }
         istioStats?.prepareResponse(&headers)
-        if let index = headers.firstIndex(where: { HeaderName.equals($0.name, "server") }) {
-            headers[index] = ("server", serverName)
-        } else {
-            headers.insert(("server", serverName), at: 0)
-        }
+        // As Envoy's connection manager: the upstream's `server` is replaced where it stands, and once the filters are
+        // done a `date` and a `server` are added when the answer has none.
+        let serverIndex = headers.firstIndex { HeaderName.equals($0.name, "server") }
+        if let serverIndex { headers[serverIndex] = ("server", serverName) }
+        let hasDate = head.headers.contains { HeaderName.equals($0.name, "date") }
         headers.append(("x-envoy-upstream-service-time", String(serviceTime)))
         applyRouteResponseHeaders(to: &headers)
         headers += extraResponseHeaders
+        if !hasDate { headers.append(("date", HTTPDate.now())) }
+        if serverIndex == nil { headers.append(("server", serverName)) }
         var chunked = false
         if !downstream.isHTTP2 {
             let bodyless = request.method == "HEAD" || head.status == 204 || head.status == 304

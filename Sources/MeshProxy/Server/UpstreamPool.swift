@@ -21,7 +21,7 @@ enum UpstreamFailure: Error, Equatable {
 final class UpstreamConnection: UpstreamExchange {
     let tcp: ProxyTransport
     let host: Int
-    private var decoder = HTTP1ResponseDecoder()
+    private var decoder = HTTP1ResponseDecoder(lowercasesNames: true)
     private var encoder = HTTP1RequestEncoder()
     /// The last request's bytes; the next request reuses the storage when the socket no longer holds it.
     private var spareRequestBuffer = ByteBuffer()

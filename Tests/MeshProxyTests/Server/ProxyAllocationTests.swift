@@ -17,8 +17,10 @@ final class ProxyAllocationTests: XCTestCase {
     /// upstream answer's head is read by index loops instead of generic line and field scans, and the request head
     /// is written into a reused buffer (release: 5 a request). 203 since keep-alive heads keep the last head's
     /// Strings for fields spelled the same, and the upstream request's and the answer's header lists reuse one
-    /// storage per loop (release: 2 a request, the stream and its x-request-id).
-    static let ceiling = 206.0
+    /// storage per loop (release: 2 a request, the stream and its x-request-id). 207 since an answer without a `date`
+    /// (this test's upstream sends none) gets one, as from Envoy: one more field for the debug build's unspecialized
+    /// head writer (the same +4 with a literal value in place of the cached date).
+    static let ceiling = 210.0
 
     func testProxiedKeepAliveRequestStaysUnderTheAllocationCeiling() throws {
         guard let compiler = ["/usr/bin/cc", "/usr/bin/gcc", "/usr/bin/clang"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
