@@ -90,6 +90,18 @@ final class ProxyRuntime: @unchecked Sendable {
         return made
     }
 
+    private var clientHTTP2Stats: HTTP2CodecStats?
+
+    /// The HTTP/2 codec stats of clients' connections (`http2.*`), made once (at the first HTTP/2 client, as Envoy
+    /// lists them).
+    func downstreamHTTP2Stats() -> HTTP2CodecStats {
+        managerStatsLock.lock(); defer { managerStatsLock.unlock() }
+        if let clientHTTP2Stats { return clientHTTP2Stats }
+        let made = HTTP2CodecStats(prefix: "http2.", stats: stats, downstream: true)
+        clientHTTP2Stats = made
+        return made
+    }
+
     func writeAccessLogs(_ logs: [AccessLogConfig], entry: AccessLogEntry) {
         for config in logs {
             guard let format = format(config.format ?? AccessLogFormat.envoyDefault) else { continue }
