@@ -47,7 +47,7 @@ public final class HTTPResponder: @unchecked Sendable {
     private func write(_ response: HTTPResponse) {
         guard !answered else { return }
         answered = true
-        guard let channel = connection.channel else { return }
+        guard connection.channel != nil else { return }
         // 64 more than the status line and headers: Content-Length (up to 20 digits) and the Connection line.
         let size = HTTPResponse.sizeOfStatusAndHeaders(headers: response.headers) + 64 + response.body.count
         var out = connection.outputBuffer(capacity: size)
@@ -59,8 +59,7 @@ public final class HTTPResponder: @unchecked Sendable {
             cursor.write(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
             cursor.write(response.body)
         }
-        channel.writeAndFlush(out)
-        connection.keepAsSpare(out)
+        connection.sendAnswer(consume out)
         connection.finished(keepAlive: keepAlive)
     }
 

@@ -148,6 +148,8 @@ final class HTTPServerConnection: ChannelHandler {
     /// The last request's responder, reused when the handler has let go of it (no one can tell it is the same).
     private var spareResponder: HTTPResponder?
     private static let largestSpareOutput = 16 * 1024
+    /// Whether the channel has no handler under this one (no TLS): then answers go straight to the socket.
+    private var plainTCP = false
     /// Whether the connection's first bytes have arrived (the moment a protocol handoff is decided).
     private var sawBytes = false
     /// The handler of the protocol that took the connection over (see `HTTPServer.ProtocolHandoff`): every event
@@ -163,6 +165,7 @@ final class HTTPServerConnection: ChannelHandler {
     /// Starts the connection's channel: `bottom` (TLS, if any) under the HTTP state.
     func begin(under bottom: [ChannelHandler]) {
         channel = Channel(connection: tcp, handlers: bottom + [self])
+        plainTCP = bottom.isEmpty
         armHeadTimer()
         try? channel.start()
     }
@@ -175,8 +178,12 @@ final class HTTPServerConnection: ChannelHandler {
         return buffer
     }
 
-    /// Keeps `buffer` (being written) as the spare for the next answer, if it is small.
-    func keepAsSpare(_ buffer: ByteBuffer) {
+    /// Sends a whole answer's bytes now, then keeps the buffer as the spare for the next answer if it is small
+    /// (moved in, not copied: no retain). Over plain TCP the channel's stack is this handler alone, whose writes
+    /// pass down unchanged, so the bytes go to the socket directly rather than through the channel's contexts
+    /// (which cost a few retains and calls a request); under TLS they go down through the stack.
+    func sendAnswer(_ buffer: consuming ByteBuffer) {
+        if plainTCP { tcp.send(buffer) } else { channel?.writeAndFlush(buffer) }
         if buffer.capacity <= Self.largestSpareOutput { spareOutput = buffer }
     }
 

@@ -60,6 +60,41 @@ func raiseDescriptorLimit() {
     setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
 
+/// The CPUs load tools and servers under test run on, when the machine has two or more: servers on CPU 1, load
+/// tools (wrk, h2load) on CPU 0, the same for nginx and MeshNet. Left to the scheduler, a one-connection run is
+/// fast when it happens to put wrk and the server on one core (a wake-up is then a context switch) and 2-3x
+/// slower when it puts them on two (a wake-up is then an interrupt to another, often halted, virtual CPU), and
+/// it chooses differently from run to run. MESHNET_BENCH_PIN=0 leaves placement to the scheduler.
+enum Placement {
+    static let enabled = sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 && ProcessInfo.processInfo.environment["MESHNET_BENCH_PIN"] != "0"
+    static let serverCPU = 1
+    static let loadCPU = 0
+
+    static let taskset = "/usr/bin/taskset"
+
+    /// Moves every thread of `pid` onto the servers' CPU (`taskset -a -p`).
+    static func pinServer(_ pid: Int32) {
+        guard enabled, FileManager.default.isExecutableFile(atPath: taskset) else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: taskset)
+        process.arguments = ["-a", "-p", "-c", String(serverCPU), String(pid)]
+        process.standardOutput = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return }
+        process.waitUntilExit()
+    }
+
+    /// A load tool's command line, run on the load tools' CPU through taskset (so its threads start there).
+    static func loadCommand(_ binary: String, _ arguments: [String]) -> (String, [String]) {
+        guard enabled, FileManager.default.isExecutableFile(atPath: taskset) else { return (binary, arguments) }
+        return (taskset, ["-c", String(loadCPU), binary] + arguments)
+    }
+
+    /// How the rows were placed, for their notes.
+    static var note: String {
+        enabled && FileManager.default.isExecutableFile(atPath: taskset) ? "servers on CPU \(serverCPU), load tool on CPU \(loadCPU)" : "not pinned"
+    }
+}
+
 /// A process's resident set in bytes, from /proc/PID/status.
 private func residentBytes(pid: Int32) -> Int {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
@@ -68,7 +103,10 @@ private func residentBytes(pid: Int32) -> Int {
 }
 
 /// The idle-connections row: wrk -c1 against two servers in turns, one alone and one holding `count` idle
-/// connections, so the machine's noise falls on both alike.
+/// connections, so the machine's noise falls on both alike. Two processes of one binary differ by a few percent
+/// on their own (where their heaps and stacks land, which CPU caches they share with wrk), which is as large as what
+/// is measured; so the pair is first measured with neither holding anything, and the cost is the crowded
+/// process's ratio to the other with the connections over that same ratio without them.
 func idleConnectionRow(count: Int, seconds: Int) -> Row {
     let label = "HTTP/1.1 hello, wrk -t1 -c1 beside \(count) idle connections (1 loop)"
     do {
@@ -78,6 +116,20 @@ func idleConnectionRow(count: Int, seconds: Int) -> Row {
         let crowded = try startHelloServer(preload: nil)
         defer { crowded.stop() }
         let pid = crowded.process.processIdentifier
+        let rounds = 5
+        /// Runs both in turns; the medians' ratio crowded/alone and the runs themselves.
+        func inTurns() -> (ratio: Double, alone: [Run], crowded: [Run])? {
+            _ = wrk(port: alone.port, connections: 1, seconds: 1)
+            _ = wrk(port: crowded.port, connections: 1, seconds: 1)
+            var aloneRuns: [Run] = [], crowdedRuns: [Run] = []
+            for _ in 0..<rounds {
+                if let result = measure(alone, connections: 1, seconds: seconds) { aloneRuns.append(result) }
+                if let result = measure(crowded, connections: 1, seconds: seconds) { crowdedRuns.append(result) }
+            }
+            guard !aloneRuns.isEmpty, !crowdedRuns.isEmpty else { return nil }
+            return (median(crowdedRuns.map(\.rate)) / median(aloneRuns.map(\.rate)), aloneRuns, crowdedRuns)
+        }
+        guard let before = inTurns() else { return Row(benchmark: label, result: "skipped", reference: "", note: "no /usr/bin/wrk (apt-get install wrk)") }
         let rssBefore = residentBytes(pid: pid)
         var idle: [Int32] = []
         defer { for fd in idle { close(fd) } }
@@ -85,20 +137,16 @@ func idleConnectionRow(count: Int, seconds: Int) -> Row {
         // Every connection accepted and set up (its descriptor open in the server) before measuring.
         let deadline = Date().addingTimeInterval(60)
         while (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0 < count, Date() < deadline { usleep(20_000) }
-        let rounds = 5
-        var aloneRuns: [Run] = [], crowdedRuns: [Run] = []
-        for _ in 0..<rounds {
-            if let result = measure(alone, connections: 1, seconds: seconds) { aloneRuns.append(result) }
-            if let result = measure(crowded, connections: 1, seconds: seconds) { crowdedRuns.append(result) }
-        }
-        let aloneRates = aloneRuns.map(\.rate), crowdedRates = crowdedRuns.map(\.rate)
-        guard !aloneRates.isEmpty, !crowdedRates.isEmpty else { return Row(benchmark: label, result: "skipped", reference: "", note: "no /usr/bin/wrk (apt-get install wrk)") }
+        guard let with = inTurns() else { return Row(benchmark: label, result: "skipped", reference: "", note: "no /usr/bin/wrk (apt-get install wrk)") }
         let rssCrowded = residentBytes(pid: pid)
-        let cost = 1 - median(crowdedRates) / median(aloneRates)
-        return Row(benchmark: label, result: String(format: "%.0f req/s", median(crowdedRates)), reference: String(format: "alone %.0f req/s", median(aloneRates)),
-                   note: String(format: "median of %d in turns; cost %.1f%% (goal < 10%%); CPU per request %.1f us vs %.1f us alone; server RSS %.1f MiB with them, %.1f MiB before (goal < 50 MiB)",
-                                rounds, cost * 100, median(crowdedRuns.map(\.cpuMicroseconds)), median(aloneRuns.map(\.cpuMicroseconds)),
-                                Double(rssCrowded) / 1048576, Double(rssBefore) / 1048576))
+        let cost = 1 - with.ratio / before.ratio
+        return Row(benchmark: label, result: String(format: "%.0f req/s", median(with.crowded.map(\.rate))),
+                   reference: String(format: "alone %.0f req/s", median(with.alone.map(\.rate))),
+                   note: String(format: "median of %d in turns; cost %.1f%% (goal < 10%%): ratio to the other process %.3f with them, %.3f before; CPU per request %.1f us vs %.1f us alone (%.1f vs %.1f before); server RSS %.1f MiB with them, %.1f MiB before (goal < 50 MiB); ",
+                                rounds, cost * 100, with.ratio, before.ratio,
+                                median(with.crowded.map(\.cpuMicroseconds)), median(with.alone.map(\.cpuMicroseconds)),
+                                median(before.crowded.map(\.cpuMicroseconds)), median(before.alone.map(\.cpuMicroseconds)),
+                                Double(rssCrowded) / 1048576, Double(rssBefore) / 1048576) + Placement.note)
     } catch {
         return Row(benchmark: label, result: "failed", reference: "", note: "\(error)")
     }
@@ -130,6 +178,8 @@ func startHelloServer(preload: String?, mode: String = "hello-server") throws ->
     var line: [UInt8] = []
     while let byte = try output.fileHandleForReading.read(upToCount: 1)?.first, byte != 10 { line.append(byte) }
     guard let port = Int(String(decoding: line, as: UTF8.self)) else { throw BenchError("the hello server did not say its port") }
+    // Its loop thread exists once it has said its port.
+    Placement.pinServer(process.processIdentifier)
     return ServerProcess(process: process, input: input, port: port)
 }
 
@@ -176,7 +226,10 @@ func startNginx(workdir: String, http2: Bool = false) throws -> ServerProcess? {
     try process.run()
     let deadline = Date().addingTimeInterval(10)
     while Date() < deadline {
-        if (try? BlockingClient(port: port)) != nil { return ServerProcess(process: process, input: nil, port: port) }
+        if (try? BlockingClient(port: port)) != nil {
+            Placement.pinServer(process.processIdentifier)
+            return ServerProcess(process: process, input: nil, port: port)
+        }
         usleep(20_000)
     }
     process.terminate()
@@ -223,12 +276,14 @@ private func wrkRun(port: Int, connections: Int, seconds: Int) -> (Double, Int)?
     return (rate, requests)
 }
 
-/// Runs a load tool to its end and returns its standard output; nil when it is not installed or cannot start.
+/// Runs a load tool to its end (on the load tools' CPU, see `Placement`) and returns its standard output; nil when
+/// it is not installed or cannot start.
 func loadToolOutput(_ binary: String, _ arguments: [String]) -> String? {
     guard FileManager.default.isExecutableFile(atPath: binary) else { return nil }
+    let (command, commandArguments) = Placement.loadCommand(binary, arguments)
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = arguments
+    process.executableURL = URL(fileURLWithPath: command)
+    process.arguments = commandArguments
     let output = Pipe()
     process.standardOutput = output
     process.standardError = FileHandle.nullDevice
@@ -290,6 +345,10 @@ func httpServerRows(workdir: String, mallocCounter: String?, seconds: Int) -> [R
         for connections in [32, 1] {
             let label = "HTTP/1.1 hello, wrk -t1 -c\(connections), median of \(rounds) x \(seconds) s (1 loop vs 1 nginx worker)"
             var mineRuns: [Run] = [], theirRuns: [Run] = []
+            // A warm-up second each, not counted: the first run after a change of connection count otherwise pays
+            // for connection set-up, page faults of new buffers and the CPU's caches.
+            _ = wrk(port: ours.port, connections: connections, seconds: 1)
+            if let nginx { _ = wrk(port: nginx.port, connections: connections, seconds: 1) }
             for _ in 0..<rounds {
                 if let result = measure(ours, connections: connections, seconds: seconds) { mineRuns.append(result) }
                 if let nginx, let result = measure(nginx, connections: connections, seconds: seconds) { theirRuns.append(result) }
@@ -306,8 +365,8 @@ func httpServerRows(workdir: String, mallocCounter: String?, seconds: Int) -> [R
             }
             let mineCPU = median(mineRuns.map(\.cpuMicroseconds)), theirCPU = median(theirRuns.map(\.cpuMicroseconds))
             rows.append(Row(benchmark: label, result: String(format: "%.0f req/s", median(mine)), reference: String(format: "nginx %.0f req/s", median(theirs)),
-                            note: String(format: "ratio %.2f (goal >= 1.00); server CPU per request %.1f us vs nginx %.1f us (ratio %.2f)",
-                                         median(mine) / median(theirs), mineCPU, theirCPU, theirCPU / mineCPU)))
+                            note: String(format: "ratio %.2f (goal >= 1.00); server CPU per request %.1f us vs nginx %.1f us (ratio %.2f); ",
+                                         median(mine) / median(theirs), mineCPU, theirCPU, theirCPU / mineCPU) + Placement.note))
         }
     } catch {
         rows.append(Row(benchmark: "HTTP/1.1 hello vs nginx", result: "failed", reference: "", note: "\(error)"))

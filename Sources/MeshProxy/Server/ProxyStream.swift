@@ -22,6 +22,8 @@ final class ProxyStream {
     private(set) var route: Route?
     private(set) var action: ForwardAction?
     private var cluster: UpstreamCluster?
+    /// The cluster the route picked (the router looks it up after the fault filter).
+    private var clusterName: String?
     private var pool: UpstreamPool?
     private var retry = RetryState(policy: nil)
     private(set) var attempts = 0
@@ -149,38 +151,53 @@ final class ProxyStream {
             return reply(.noRoute)
         }
         log.routeName = route?.name
-        let hostRetryPolicy = virtualHost?.retryPolicy
-        switch routeAction {
+        // The route's cluster is picked with the route, as Envoy does; the fault filter then runs before the router
+        // answers anything itself (a direct response, a redirect, an unknown cluster).
+        if case .forward(let action) = routeAction {
+            let durationLimit = action.streamDuration.limit(grpcTimeout: request.header("grpc-timeout"))
+            let name = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) }
+            if case .weighted(let clusters) = action.target { weightedCluster = clusters.first { $0.name == name } }
+            retry = RetryState(policy: action.retryPolicy ?? virtualHost?.retryPolicy)
+            self.action = consume action
+            if let durationLimit { durationTimer = loop.schedule(after: durationLimit, downstream.maxDurationFired) }
+            log.upstreamCluster = name
+            clusterName = name
+        }
+        applyFaults()
+    }
+
+    /// The router's own answers, for a route that does not forward or a cluster that cannot take the request; false
+    /// when the request goes on to the cluster (then `cluster` and `pool` are set).
+    private func routerAnswered() -> Bool {
+        guard let route else { return true }
+        switch route.action {
         case .directResponse(let status, let body):
             runtime.stats.increment(statPrefix + "rq_direct_response")
             var answer = LocalReply(status: status, body: body ?? "", flags: [], details: "direct_response")
             // A 201 or 3xx direct response carries the request's own URL as its location, as Envoy's.
-            if status == 201 || (300..<400).contains(status), let route = self.route {
+            if status == 201 || (300..<400).contains(status) {
                 let here = Redirect(status: status, stripQuery: false)
                 answer.extraHeaders = [("location", RequestRewrite.location(here, route: route, authority: request.header("host") ?? "", target: request.target))]
             }
-            return reply(answer)
+            reply(answer, from: .direct)
+            return true
         case .redirect(let redirect):
-            guard let route = self.route else { return }
             let location = RequestRewrite.location(redirect, route: route, authority: request.header("host") ?? "", target: request.target)
-            return reply(LocalReply(status: redirect.status, body: "", flags: [], details: "direct_response", extraHeaders: [("location", location)]))
-        case .forward(let action):
-            let durationLimit = action.streamDuration.limit(grpcTimeout: request.header("grpc-timeout"))
-            let name = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) }
-            if case .weighted(let clusters) = action.target { weightedCluster = clusters.first { $0.name == name } }
-            let retryPolicy = action.retryPolicy ?? hostRetryPolicy
-            self.action = consume action
-            if let durationLimit { durationTimer = loop.schedule(after: durationLimit, downstream.maxDurationFired) }
-            log.upstreamCluster = name
-            guard let cluster = runtime.clusters[name] else {
+            reply(LocalReply(status: redirect.status, body: "", flags: [], details: "direct_response", extraHeaders: [("location", location)]), from: .direct)
+            return true
+        case .forward:
+            guard let clusterName, let cluster = runtime.clusters[clusterName] else {
                 runtime.stats.increment(statPrefix + "no_cluster")
-                return reply(.clusterNotFound)
+                reply(.clusterNotFound)
+                return true
             }
-            if let drop = cluster.dropOverloadReply() { return reply(drop) }
+            if let drop = cluster.dropOverloadReply() {
+                reply(drop)
+                return true
+            }
             self.cluster = cluster
             pool = loopContext.pool(for: cluster)
-            retry = RetryState(policy: retryPolicy)
-            applyFaults()
+            return false
         }
     }
 
@@ -214,7 +231,7 @@ final class ProxyStream {
     // MARK: - Router
 
     private func startRouter() {
-        guard let action else { return }
+        guard !routerAnswered(), let action else { return }
         routerStarted = true
         // The route timeout runs from the request's end, as Envoy's does (an upload may take longer than it).
         if bodyComplete { startRouteTimer() }
@@ -743,17 +760,18 @@ final class ProxyStream {
     /// Who answers locally, which decides the policy filters' headers the answer gets, as Envoy's encoder filters see
     /// it: the fault filter's answer gets what the policy filters before it in `http_filters` add; the others (the
     /// router's, the connection manager's, a policy filter's), what the policy filters that ran add. All get the
-    /// route's response headers, after their own and before the filters', once a route is chosen.
-    enum LocalReplySource { case fault, other }
+    /// route's response headers, after their own and before the filters', once a forwarding route is chosen; a direct
+    /// response or redirect route's headers go on its own answer (`direct`) only.
+    enum LocalReplySource { case fault, direct, other }
 
     private func reply(_ reply: LocalReply, from source: LocalReplySource = .other) {
         guard !done else { return }
         // A gRPC client gets its local reply as gRPC: 200, trailers-only, the status as grpc-status, as from Envoy.
         var reply = isGRPCRequest ? reply.asGRPC() : reply
-        applyRouteResponseHeaders(to: &reply.extraHeaders)
+        if case .forward? = route?.action { applyRouteResponseHeaders(to: &reply.extraHeaders) } else if source == .direct { applyRouteResponseHeaders(to: &reply.extraHeaders) }
         switch source {
         case .fault: reply.extraHeaders += responseHeadersBeforeFault ?? extraResponseHeaders
-        case .other: reply.extraHeaders += extraResponseHeaders
+        case .direct, .other: reply.extraHeaders += extraResponseHeaders
         }
         for flag in reply.flags { log.add(flag) }
         log.details = reply.details
