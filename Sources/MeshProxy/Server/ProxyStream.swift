@@ -7,7 +7,7 @@ import MeshHTTP1
 /// (retries, timeouts, circuit breakers), and the answer back with its access log line. Loop thread only.
 final class ProxyStream {
     private let runtime: ProxyRuntime
-    private let loopContext: LoopContext
+    let loopContext: LoopContext
     private unowned let downstream: any DownstreamClient
     /// The connection manager's configuration, read in place through one shared reference (`manager.config.x`).
     private let manager: SharedConnectionManager
@@ -96,12 +96,23 @@ final class ProxyStream {
         self.manager = manager
         self.managerStats = managerStats
         self.request = request
-        let givenID = request.header("x-request-id")
+        // The headers the stream reads for itself, in one pass (each `header(_:)` would walk the list again).
+        var givenID: String?, host: String?, connection: String?, asksUpgrade = false
+        for header in request.headers {
+            switch header.name.utf8.count {
+            case 4 where host == nil && HeaderName.equals(header.name, "host"): host = header.value
+            case 7 where HeaderName.equals(header.name, "upgrade"): asksUpgrade = true
+            case 10 where connection == nil && HeaderName.equals(header.name, "connection"): connection = header.value
+            case 12 where givenID == nil && HeaderName.equals(header.name, "x-request-id"): givenID = header.value
+            default: break
+            }
+        }
+        clientKeepsAlive = HTTPRequest.keepsAlive(version: request.version, connection: connection)
         requestID = givenID ?? loopContext.requestIDs.make()
         log.requestHeaders = request.headers
         log.method = request.method
         log.path = request.target
-        log.authority = request.header("host")
+        log.authority = host
         log.protocolName = request.version == 20 ? "HTTP/2" : request.version == 10 ? "HTTP/1.0" : "HTTP/1.1"
         log.bytesReceived = request.body.count
         let info = downstream.info  // a copy per read through the protocol: one here
@@ -111,7 +122,7 @@ final class ProxyStream {
         log.downstreamPeerURISAN = info.tls?.peerURISANs.first
         // The access log reads the made-up id beside the request's headers (appending it would copy them).
         if givenID == nil { log.madeRequestID = requestID }
-        upgrade = UpgradeTunnel.requestedProtocol(request)
+        upgrade = asksUpgrade ? UpgradeTunnel.requestedProtocol(request) : nil
         istioStats = IstioStreamStats.forStream(manager: manager.config, node: runtime.store.current.node)
         istioStats?.requestArrived(request.headers)
     }
@@ -125,7 +136,7 @@ final class ProxyStream {
         // The connection manager's routes now (the request just came: `begin` follows `init`).
         // The route and virtual host are shared classes, kept by the stream from here: every local reply from now on
         // gets their response headers, as Envoy's do once a route is chosen.
-        virtualHost = runtime.store.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
+        virtualHost = runtime.store.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: log.authority ?? "") }
         route = virtualHost.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
         // Envoy refuses an upgrade its connection manager does not list before the filters run, with the route known.
         if let upgrade, !manager.config.upgradeTypes.contains(upgrade.lowercased()) {
@@ -145,6 +156,7 @@ final class ProxyStream {
         if !policy.removedRequestHeaders.isEmpty {
             request.headers.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
             log.requestHeaders.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
+            clientKeepsAlive = request.keepAlive
         }
         guard virtualHost != nil, let routeAction = route?.action else {
             runtime.stats.increment(statPrefix + "no_route")
@@ -326,7 +338,10 @@ final class ProxyStream {
         connection.onPart = { [self] result in upstreamPart(result) }
         attemptSentAt = MonotonicClock.now()
         if bodyComplete {
-            connection.send(upstreamHead(), body: request.body)
+            var head = upstreamHead()
+            connection.send(head, body: request.body)
+            // Written (HTTP/1.1) or made into HTTP/2 fields: the list's storage serves the next head.
+            loopContext.recycle(&head.headers)
         } else {
             streamingAttempt = true
             var head = upstreamHead()
@@ -422,7 +437,7 @@ final class ProxyStream {
         log.responseCode = head.status
         if !bodyComplete && !downstream.isHTTP2 { answeredBeforeBodyEnd = true }
         tunneling = upgrade != nil && head.status == 101
-        var headers: [(name: String, value: String)] = []
+        var headers = loopContext.takeHeaderList()
         headers.reserveCapacity(head.headers.count + 4)
         for header in head.headers where !HeaderName.isHopByHopResponse(header.name) { headers.append(header) }
         if tunneling { headers.append(("connection", "upgrade")) }
@@ -442,10 +457,16 @@ final class ProxyStream {
             if chunked { headers.append(("transfer-encoding", "chunked")) }
             if !keepsAlive && !tunneling { headers.append(("connection", "close")) }
         }
-        log.responseHeaders = headers
         responseStarted = true
         // The route timeout runs on until the response is complete, as Envoy's does: a body that stalls is cut.
         downstream.writeResponseHead(status: head.status, headers: headers, chunked: chunked)
+        // Kept for the access log and Istio's stats; else an HTTP/1.1 client's head is written by now and its list's
+        // storage serves the next head (an HTTP/2 connection may still hold the list).
+        if !manager.config.accessLogs.isEmpty || istioStats != nil {
+            log.responseHeaders = headers
+        } else if !downstream.isHTTP2 {
+            loopContext.recycle(&headers)
+        }
         if tunneling, let connection = connection as? UpstreamConnection, let client = downstream as? DownstreamHTTPConnection {
             downstream.flush()
             startTunnel(to: connection, client: client)
@@ -805,8 +826,10 @@ final class ProxyStream {
     /// Whether the connection stays open after this answer: the client asked for it, its listener is not draining,
     /// and the request was read to its end (an HTTP/1.1 answer that comes first closes the connection, as Envoy's does).
     private var keepsAlive: Bool {
-        request.keepAlive && !downstream.isDraining && !tunneling && !answeredBeforeBodyEnd && (bodyComplete || downstream.isHTTP2)
+        clientKeepsAlive && !downstream.isDraining && !tunneling && !answeredBeforeBodyEnd && (bodyComplete || downstream.isHTTP2)
     }
+    /// The client asked to keep its connection (`HTTPRequest.keepAlive`), read once.
+    private var clientKeepsAlive: Bool
     /// The upstream's answer began before the request body ended: the connection closes after it.
     private var answeredBeforeBodyEnd = false
 
