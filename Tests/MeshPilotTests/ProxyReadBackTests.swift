@@ -90,6 +90,12 @@ final class ProxyReadBackTests: XCTestCase {
             for: GatewayConfigTests.node, in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: GatewayConfigTests.ingress))
         XCTAssertFalse(gateway.listeners.isEmpty)
         try validateWithEnvoy(gateway)
+        // Under the EDGE profile: the listeners' buffer limit and the connection managers' HTTP/2 options.
+        let edge = JSONValue.object([("defaultConfig", .object([("connectionSettings", .object([("profile", .string("EDGE"))]))]))])
+        let edgeGateway = Pilot(authority: try CertificateAuthority()).resources(
+            for: GatewayConfigTests.node, in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: GatewayConfigTests.ingress, meshConfig: edge))
+        XCTAssertNotNil(edgeGateway.listeners.first?["per_connection_buffer_limit_bytes"])
+        try validateWithEnvoy(edgeGateway)
     }
 
     private func validateWithEnvoy(_ out: ProxyResources, line: UInt = #line) throws {

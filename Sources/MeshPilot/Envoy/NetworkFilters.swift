@@ -54,7 +54,7 @@ enum NetworkFilters {
     /// An http_connection_manager with Istio's sidecar settings; `routes` is `rds` or `route_config`. `acceptHTTP10`
     /// (the proxy's `HTTP10` metadata) sets `http_protocol_options.accept_http_10`, as istiod does.
     static func httpConnectionManager(statPrefix: String, routes: (key: String, value: JSONValue), httpFilters: [JSONValue],
-                                      inbound: Bool, meshConfig: JSONValue, acceptHTTP10: Bool = false) -> JSONValue {
+                                      inbound: Bool, meshConfig: JSONValue, acceptHTTP10: Bool = false, http2Options: JSONValue? = nil) -> JSONValue {
         var typed = J.typed("envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager", [
             "stat_prefix": .string(statPrefix),
             "server_name": .string("istio-envoy"),
@@ -66,6 +66,7 @@ enum NetworkFilters {
             "set_current_client_cert_details": inbound ? J.object(["subject": .bool(true), "dns": .bool(true), "uri": .bool(true)]) : nil,
         ])
         if acceptHTTP10 { typed.set("http_protocol_options", J.object(["accept_http_10": .bool(true)])) }
+        if let http2Options { typed.set("http2_protocol_options", http2Options) }
         typed.set(routes.key, routes.value)
         typed.set("http_filters", .array(httpFilters))
         typed.set("access_log", accessLog(meshConfig))

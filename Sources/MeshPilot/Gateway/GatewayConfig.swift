@@ -79,7 +79,7 @@ struct GatewayConfig {
             statPrefix: "outbound_0.0.0.0_\(server.listenPort)",
             routes: ("rds", J.object(["config_source": J.configSource, "route_config_name": .string(server.routeName)])),
             httpFilters: [NetworkFilters.fault, NetworkFilters.cors, NetworkFilters.router], inbound: false, meshConfig: model.meshConfig,
-            acceptHTTP10: proxy.acceptsHTTP10)
+            acceptHTTP10: proxy.acceptsHTTP10, http2Options: connectionSettings.http2ProtocolOptions)
         var chain = J.object([:])
         if server.isTLS {
             let names = server.hosts.map { $0.split(separator: "/").last.map(String.init) ?? $0 }.filter { $0 != "*" }

@@ -42,6 +42,27 @@ final class GatewayConnectionSettingsTests: XCTestCase {
         XCTAssertEqual(try gatewayLimits(annotation: "connectionSettings: {listenerPerConnectionBufferLimitBytes: -1}"), ["0.0.0.0_8080": nil, "0.0.0.0_8443": nil])
     }
 
+    /// The gateway's connection managers' `http2_protocol_options`, by listener.
+    private func gatewayHTTP2Options(meshConfig: JSONValue) throws -> [String: JSONValue?] {
+        let out = Pilot(authority: nil).resources(for: GatewayConfigTests.node,
+                                                  in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: GatewayConfigTests.ingress, meshConfig: meshConfig))
+        var options: [String: JSONValue?] = [:]
+        for listener in out.listeners {
+            options[listener["name"]?.string ?? "?"] = listener[path: "filter_chains", 0, "filters", 0, "typed_config", "http2_protocol_options"]
+        }
+        return options
+    }
+
+    func testTheEdgeProfileSetsTheGatewaysHTTP2Options() throws {
+        XCTAssertEqual(try gatewayHTTP2Options(meshConfig: .object([])), ["0.0.0.0_8080": nil, "0.0.0.0_8443": nil])
+        let edge = JSONValue.object([("max_concurrent_streams", .number("100")), ("initial_stream_window_size", .number("65536")),
+                                     ("initial_connection_window_size", .number("1048576"))])
+        XCTAssertEqual(try gatewayHTTP2Options(meshConfig: Self.edgeMesh()), ["0.0.0.0_8080": edge, "0.0.0.0_8443": edge])
+        // An explicit value wins; without a profile only what is set is applied.
+        let explicit = try gatewayHTTP2Options(meshConfig: .object([("defaultConfig", .object([("connectionSettings", .object([("httpMaxConcurrentStreams", .number("7"))]))]))]))
+        XCTAssertEqual(explicit["0.0.0.0_8080"], .object([("max_concurrent_streams", .number("7"))]))
+    }
+
     func testASidecarGetsNoEdgeDefaults() throws {
         let out = Pilot(authority: nil).resources(for: PilotFixtures.productpage,
                                                   in: try PilotFixtures.snapshot(fixture: "bookinfo.yaml", adding: GatewayConfigTests.ingress, meshConfig: Self.edgeMesh()))
