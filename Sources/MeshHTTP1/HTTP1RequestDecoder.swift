@@ -161,9 +161,7 @@ public struct HTTP1RequestDecoder {
             if length > maxHeadBytes { throw Rejection(.headTooLarge, "the request head is larger than \(maxHeadBytes) bytes") }
             var fields: [(name: String, value: String)] = []
             swap(&fields, &spareHeaders)
-            // One by one from the end: removeAll(keepingCapacity:) goes through a generic replaceSubrange that costs
-            // more than the few fields a head has.
-            while !fields.isEmpty { fields.removeLast() }
+            // `fields` holds the last head's fields: the new head's are set over them (`HeadSyntax.setField`).
             // The buffer is not touched while the head is parsed, so its bytes stay where they are.
             let (head, framing) = try Self.parseHead(UnsafeRawBufferPointer(start: buffer.readablePointer, count: length), fields: &fields)
             spareHeaders = fields
@@ -225,6 +223,7 @@ public struct HTTP1RequestDecoder {
         var contentLength: Int?
         var codings: [Substring] = []
         var lengthFields = 0
+        var fieldCount = 0
         while let line = lines.next() {
             if let first = line.first, first == space || first == HeadSyntax.tab {
                 throw Rejection(.foldedHeaderLine, "a header line starts with whitespace (obs-fold): send each field on one line")
@@ -244,8 +243,8 @@ public struct HTTP1RequestDecoder {
             while valueEnd > valueStart && (bytes[valueEnd - 1] == space || bytes[valueEnd - 1] == HeadSyntax.tab) { valueEnd -= 1 }
             let name = UnsafeRawBufferPointer(rebasing: bytes[line.startIndex..<colon])
             let value = bytes[valueStart..<valueEnd]
-            if headers.capacity == 0 { headers.reserveCapacity(8) }
-            headers.append((HeadSyntax.commonString(name), String(decoding: UnsafeRawBufferPointer(rebasing: value), as: UTF8.self)))
+            HeadSyntax.setField(&headers, at: fieldCount, name: name, value: UnsafeRawBufferPointer(rebasing: value))
+            fieldCount += 1
             if HeadSyntax.equalsIgnoringCase(name, "content-length") {
                 lengthFields += 1
                 guard lengthFields == 1 else { throw Rejection(.repeatedContentLength, "two Content-Length fields: send one") }
@@ -254,9 +253,10 @@ public struct HTTP1RequestDecoder {
                 }
                 contentLength = value.reduce(0) { $0 * 10 + Int($1 - 48) }
             } else if HeadSyntax.equalsIgnoringCase(name, "transfer-encoding") {
-                codings += headers[headers.count - 1].value.lowercased().split(separator: ",").map { Substring($0.trimmingCharacters(in: " \t")) }
+                codings += headers[fieldCount - 1].value.lowercased().split(separator: ",").map { Substring($0.trimmingCharacters(in: " \t")) }
             }
         }
+        HeadSyntax.keepFields(&headers, count: fieldCount)
         let head = HTTPRequestHead(method: HeadSyntax.commonString(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<firstSpace])),
                                    target: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(firstSpace + 1)..<secondSpace]), as: UTF8.self),
                                    version: version, headers: headers)

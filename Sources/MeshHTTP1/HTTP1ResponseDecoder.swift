@@ -92,9 +92,7 @@ public struct HTTP1ResponseDecoder {
         guard let headLength = try findHeadEnd() else { return .needMore }
         var fields: [(name: String, value: String)] = []
         swap(&fields, &spareHeaders)
-        // One by one from the end: removeAll(keepingCapacity:) goes through a generic replaceSubrange that costs
-        // more than the few fields a head has.
-        while !fields.isEmpty { fields.removeLast() }
+        // `fields` holds the last head's fields: the new head's are set over them (`HeadSyntax.setField`).
         // The buffer is not touched while the head is parsed, so its bytes stay where they are.
         let (head, summary) = try Self.parseHead(UnsafeRawBufferPointer(start: buffer.readablePointer, count: headLength), fields: &fields)
         spareHeaders = fields
@@ -194,6 +192,7 @@ public struct HTTP1ResponseDecoder {
         let status = Int(bytes[at + 9] - 48) * 100 + Int(bytes[at + 10] - 48) * 10 + Int(bytes[at + 11] - 48)
         let reason = length > 13 ? String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(at + 13)..<statusLine.endIndex]), as: UTF8.self) : ""
         var summary = FieldSummary()
+        var fieldCount = 0
         while let line = lines.next() {
             // NAME (token bytes, at least one) ":" OWS VALUE OWS; a line starting with whitespace (obs-fold) has no
             // token before its colon.
@@ -211,8 +210,8 @@ public struct HTTP1ResponseDecoder {
             while valueEnd > valueStart && (bytes[valueEnd - 1] == HeadSyntax.space || bytes[valueEnd - 1] == HeadSyntax.tab) { valueEnd -= 1 }
             let name = UnsafeRawBufferPointer(rebasing: bytes[line.startIndex..<colon])
             let value = UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd])
-            if headers.capacity == 0 { headers.reserveCapacity(8) }
-            headers.append((HeadSyntax.commonString(name), String(decoding: value, as: UTF8.self)))
+            HeadSyntax.setField(&headers, at: fieldCount, name: name, value: value)
+            fieldCount += 1
             switch name.count {
             case 14 where HeadSyntax.equalsIgnoringCase(name, "content-length"):
                 summary.lengthFields += 1
@@ -233,6 +232,7 @@ public struct HTTP1ResponseDecoder {
                 break
             }
         }
+        HeadSyntax.keepFields(&headers, count: fieldCount)
         return (HTTPResponseHead(status: status, reason: reason, version: version, headers: headers), summary)
     }
 

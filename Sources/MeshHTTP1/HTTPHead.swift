@@ -215,6 +215,47 @@ enum HeadSyntax {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Sets field `index` of a head being read into `fields`, which holds the previous head's fields of the same
+    /// connection: a name or value spelled as that head's field at the same place keeps its String (no String made,
+    /// validated or allocated: keep-alive answers repeat most of their fields, such as a `Date` that changes once a
+    /// second). Past the previous head's fields it is appended.
+    static func setField(_ fields: inout [(name: String, value: String)], at index: Int,
+                         name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        guard index < fields.count else {
+            if fields.capacity == 0 { fields.reserveCapacity(8) }
+            fields.append((commonString(name), String(decoding: value, as: UTF8.self)))
+            return
+        }
+        if !spells(fields[index].name, name) { fields[index].name = commonString(name) }
+        if !spells(fields[index].value, value) { fields[index].value = String(decoding: value, as: UTF8.self) }
+    }
+
+    /// Drops the previous head's fields past the `count` the new head has (one by one from the end:
+    /// removeLast(_:) goes through a generic replaceSubrange that costs more than the few fields a head has).
+    static func keepFields(_ fields: inout [(name: String, value: String)], count: Int) {
+        while fields.count > count { fields.removeLast() }
+    }
+
+    /// Whether `text`'s UTF-8 is exactly `bytes`.
+    static func spells(_ text: String, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard text.utf8.count == bytes.count else { return false }
+        guard let theirs = bytes.baseAddress else { return true }
+        return text.utf8.withContiguousStorageIfAvailable { mine in
+            // Eight bytes at a time, then the rest: a byte loop with its bounds checks cost ~130 instructions a field.
+            let ours = UnsafeRawPointer(mine.baseAddress!), count = bytes.count
+            var index = 0
+            while index + 8 <= count {
+                guard ours.loadUnaligned(fromByteOffset: index, as: UInt64.self) == theirs.loadUnaligned(fromByteOffset: index, as: UInt64.self) else { return false }
+                index += 8
+            }
+            while index < count {
+                guard ours.load(fromByteOffset: index, as: UInt8.self) == theirs.load(fromByteOffset: index, as: UInt8.self) else { return false }
+                index += 1
+            }
+            return true
+        } ?? text.utf8.elementsEqual(bytes)
+    }
+
     /// Whether `byte` may be in a token (a method, a field name): RFC 9110 section 5.6.2's tchar.
     static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {

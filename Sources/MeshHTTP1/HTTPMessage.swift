@@ -48,7 +48,13 @@ public struct HTTPRequest: Sendable {
     }
 
     /// Whether the client wants the connection kept after this exchange.
-    public var keepAlive: Bool { HeadSyntax.keepsAlive(version: version, connection: header("Connection")) }
+    public var keepAlive: Bool { Self.keepsAlive(version: version, connection: header("Connection")) }
+
+    /// `keepAlive` from the version and the first `Connection` value (nil without one), for a caller that found
+    /// that header itself.
+    public static func keepsAlive(version: Int, connection: String?) -> Bool {
+        HeadSyntax.keepsAlive(version: version, connection: connection)
+    }
 }
 
 /// A complete HTTP response.

@@ -122,6 +122,38 @@ final class HTTP1ClientCodecTests: XCTestCase {
         XCTAssertTrue(decoder.headClosesConnection, "HTTP/1.0")
     }
 
+    /// Where a String's UTF-8 lives (nil for a small string kept inline).
+    private func storage(_ text: String) -> UnsafeRawPointer? {
+        text.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress!) }
+    }
+
+    func testAFieldSpelledAsInTheLastHeadKeepsItsStringAndOthersAreReadAfresh() throws {
+        var decoder = HTTP1ResponseDecoder()
+        for _ in 0..<3 { decoder.requestSent(method: "GET") }
+        let date = "Wed, 02 Dec 2026 13:20:11 GMT"  // past a small string's 15 bytes: its own storage
+        func head(_ text: String) throws -> HTTPResponseHead {
+            decoder.feed(ByteBuffer(string: text))
+            guard case .head = try decoder.nextEvent() else { throw HTTP1CodecError("no head") }
+            let head = decoder.takeHead()
+            guard case .end = try decoder.nextEvent() else { throw HTTP1CodecError("no end") }
+            return head
+        }
+        var first: HTTPResponseHead? = try head("HTTP/1.1 200 OK\r\nDate: \(date)\r\nX-Long-Field-Name-Here: one\r\nContent-Length: 0\r\nX-Gone: 1\r\n\r\n")
+        let firstDate = try XCTUnwrap(first?.header("date"))
+        let firstDateStorage = try XCTUnwrap(storage(firstDate))
+        first = nil  // the handler let go of the head, as the proxy does before the next answer
+        let second = try head("HTTP/1.1 200 OK\r\nDate: \(date)\r\nX-Long-Field-Name-Here: two\r\nContent-Length: 0\r\n\r\n")
+        XCTAssertEqual(second.headers.map(\.name), ["Date", "X-Long-Field-Name-Here", "Content-Length"], "the last head's extra field is gone")
+        XCTAssertEqual(second.headers.map(\.value), [date, "two", "0"])
+        XCTAssertEqual(storage(second.headers[0].value), firstDateStorage, "the same Date bytes: the last head's String, not a new one")
+        // The same length, other bytes: read afresh.
+        let later = "Wed, 02 Dec 2026 13:20:12 GMT"
+        let third = try head("HTTP/1.1 200 OK\r\nDate: \(later)\r\nx-long-field-name-here: two\r\nContent-Length: 0\r\nX-New: 3\r\n\r\n")
+        XCTAssertEqual(third.headers.map(\.name), ["Date", "x-long-field-name-here", "Content-Length", "X-New"])
+        XCTAssertEqual(third.headers.map(\.value), [later, "two", "0", "3"])
+        XCTAssertEqual(second.headers.map(\.value), [date, "two", "0"], "a head still held is not changed by the next one")
+    }
+
     func testFramingOfRepeatedAndUnusualLengths() {
         XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"]), ["head 200 OK", "body ok", "end"], "the same value twice")
         XCTAssertEqual(parts(["HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok"]), ["head 200 OK", "body ok", "end"], "one list of equal values")

@@ -35,6 +35,26 @@ final class HTTP1RequestDecoderTests: XCTestCase {
         XCTAssertEqual(parts(["\r\nGET /after-blank HTTP/1.1\r\n\r\n"]), ["head GET /after-blank 11", "end"], "an empty line before the request line")
     }
 
+    func testKeepAliveHeadsReadOverTheLastHeadsFields() throws {
+        // Each head is set over the last one's fields (same spelling keeps its String): what each says still holds.
+        let agent = "Mozilla/5.0 (X11; Linux x86_64) long enough for its own storage"
+        XCTAssertEqual(parts(["GET /a HTTP/1.1\r\nUser-Agent: \(agent)\r\nHost: x\r\nAccept: */*\r\n\r\n",
+                              "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: x\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+                              "POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+                              "GET /d HTTP/1.1\r\nUser-Agent: \(agent)\r\n\r\n"]),
+                       ["head GET /a 11", "end", "head POST /b 11", "body ok", "end", "head POST /c 11", "body hi", "end", "head GET /d 11", "end"])
+        var decoder = HTTP1RequestDecoder()
+        decoder.feed(ByteBuffer(string: "GET /a HTTP/1.1\r\nUser-Agent: \(agent)\r\nHost: x\r\nX-One: 1\r\n\r\n"))
+        guard case .head = try decoder.nextEvent() else { return XCTFail("no head") }
+        XCTAssertEqual(decoder.takeHead().headers.map(\.value), [agent, "x", "1"])
+        _ = try decoder.nextEvent()
+        decoder.feed(ByteBuffer(string: "GET /b HTTP/1.1\r\nUser-Agent: \(agent)\r\nhost: y\r\n\r\n"))
+        guard case .head = try decoder.nextEvent() else { return XCTFail("no second head") }
+        let second = decoder.takeHead()
+        XCTAssertEqual(second.headers.map(\.name), ["User-Agent", "host"])
+        XCTAssertEqual(second.headers.map(\.value), [agent, "y"])
+    }
+
     func testBodyPartsAreSlicesOfWhatWasRead() throws {
         var decoder = HTTP1RequestDecoder()
         let read = ByteBuffer(string: "PUT /x HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody")

@@ -43,6 +43,9 @@ public final class HTTP2Connection {
     public private(set) var goAwayReceived: UInt32?
     /// A connection error happened; nothing more is read.
     public private(set) var failed: HTTP2Error?
+    /// What happened so far, by Envoy's `http2.*` counter names.
+    public private(set) var counters = HTTP2ConnectionCounters()
+    private var floodGuard: HTTP2FloodGuard
 
     public init(role: Role, settings: HTTP2LocalSettings = HTTP2LocalSettings()) {
         self.role = role
@@ -50,6 +53,7 @@ public final class HTTP2Connection {
         decoder = HTTP2FrameDecoder(maximumFrameSize: settings.maxFrameSize)
         hpackDecoder = HPACKDecoder(tableSizeLimit: settings.headerTableSize, maximumHeaderListSize: settings.maxHeaderListSize)
         connectionReceiveWindow = settings.connectionWindowSize
+        floodGuard = HTTP2FloodGuard(limits: settings.floodLimits)
         nextLocalStreamID = role == .client ? 1 : 2
         if role == .client { output.writeBytes(HTTP2Preface.bytes) }
         write(HTTP2Frame(streamID: 0, payload: .settings(settings.frame(role: role), ack: false)))
@@ -124,7 +128,13 @@ public final class HTTP2Connection {
                 guard let frame = try decoder.next() else { break }
                 try handle(frame)
             } catch {
-                if let stream = error.streamID { reset(stream, error.code, reason: error.reason) } else { fail(error) }
+                if let stream = error.streamID {
+                    if error.code == .refusedStream { counters.refusedStreams += 1 }
+                    if error.code == .protocolError { counters.messagingErrors += 1 }
+                    reset(stream, error.code, reason: error.reason)
+                } else {
+                    fail(error)
+                }
             }
         }
         return flushEvents()
@@ -141,6 +151,14 @@ public final class HTTP2Connection {
             guard case .settings(_, ack: false) = frame.payload else {
                 throw .connection(.protocolError, "the peer's first frame is not SETTINGS")
             }
+        }
+        if let flood = floodGuard.track(frame) {
+            switch flood {
+            case .emptyFrames: counters.emptyFramesFloods += 1
+            case .priorityFrames: counters.priorityFramesFloods += 1
+            case .windowUpdateFrames: counters.windowUpdateFramesFloods += 1
+            }
+            throw .connection(.enhanceYourCalm, "too many \(flood) from the peer")
         }
         let id = frame.streamID
         switch frame.payload {
@@ -173,6 +191,7 @@ public final class HTTP2Connection {
         case .rstStream(let code):
             if isIdle(id) { throw .connection(.protocolError, "RST_STREAM on idle stream \(id)") }
             if let stream = streams.removeValue(forKey: id) {
+                counters.resetsReceived += 1
                 pendingSendBytes -= stream.pendingBytes
                 events.append(.streamReset(streamID: id, code: code, byPeer: true))
                 if !stream.locallyInitiated { try countPeerReset() }
@@ -290,6 +309,7 @@ public final class HTTP2Connection {
                 let informational = (head.status ?? 200) < 200
                 if informational && endStream { throw .stream(id, .protocolError, "informational response ends stream \(id)") }
                 if !informational {
+                    floodGuard.openedStreams += 1
                     stream.receivedHead = true
                     let bodyless = stream.requestWasHEAD || head.status == 204 || head.status == 304
                     stream.expectedContentLength = bodyless ? nil : head.contentLength
@@ -305,6 +325,7 @@ public final class HTTP2Connection {
                 if let expected = stream.expectedContentLength, expected != stream.receivedDataBytes {
                     throw .stream(id, .protocolError, "DATA of \(stream.receivedDataBytes) bytes on stream \(id) does not match content-length \(expected)")
                 }
+                if role == .server { counters.trailersReceived += 1 }
                 events.append(.trailers(streamID: id, fields: fields))
             }
             if endStream { remoteEnded(id) }
@@ -337,6 +358,7 @@ public final class HTTP2Connection {
         stream.expectedContentLength = head.contentLength
         streams[id] = stream
         peerStreamsOpened += 1
+        floodGuard.openedStreams += 1
         events.append(.headers(streamID: id, fields: fields, endStream: endStream))
     }
 
@@ -430,6 +452,7 @@ public final class HTTP2Connection {
 
     /// A stream error: RST_STREAM to the peer, the stream forgotten, the event reported.
     private func reset(_ id: UInt32, _ code: HTTP2ErrorCode, reason: String, report: Bool = true) {
+        counters.resetsSent += 1
         write(HTTP2Frame(streamID: id, payload: .rstStream(code)))
         let removed = streams.removeValue(forKey: id)
         pendingSendBytes -= removed?.pendingBytes ?? 0
@@ -578,6 +601,7 @@ public final class HTTP2Connection {
             connectionSendWindow -= chunk.readableBytes
             let ends = stream.pendingBytes == 0 && stream.endQueued && stream.trailersQueued == nil
             write(HTTP2Frame(streamID: id, payload: .data(chunk, endStream: ends)))
+            floodGuard.dataFramesSent += 1
             if ends {
                 streams[id] = stream
                 localEnded(id)
@@ -594,6 +618,7 @@ public final class HTTP2Connection {
                 writeHeaders(id, trailers, endStream: true)
             } else {
                 write(HTTP2Frame(streamID: id, payload: .data(ByteBuffer(), endStream: true)))
+                floodGuard.dataFramesSent += 1
             }
             streams[id] = stream
             localEnded(id)

@@ -12,6 +12,8 @@ public struct HTTP2LocalSettings: Sendable {
     /// true: windows reopen as DATA arrives. false: only as the application calls `dataConsumed`, so a slow
     /// reader slows the peer (a proxy's backpressure).
     public var reopensWindowsOnReceipt = true
+    /// The peer's frames that cost work and carry nothing, bounded (Envoy's defaults).
+    public var floodLimits = HTTP2FloodLimits()
 
     public init() {}
 

@@ -145,6 +145,13 @@ extension ProxyConfiguration {
             throw ProxyConfigError(file: file, location: root["static_resources"]?["clusters"]?[index]?.location ?? .none,
                                    path: "static_resources.clusters[\(index)].name", problem: "a second cluster named \(cluster.name)")
         }
+        for listener in listeners {
+            for chain in listener.filterChains + [listener.defaultFilterChain].compactMap({ $0 }) {
+                if case .httpConnectionManager(let manager) = chain.filter, case .inline(let routes) = manager.routes {
+                    try routes.checkClusters(inline: true) { names.contains($0) }
+                }
+            }
+        }
         var routes: [String: RouteConfiguration] = [:]
         var secrets: [SecretInfo] = []
         var material: [String: TLSSecret] = [:]
@@ -157,6 +164,7 @@ extension ProxyConfiguration {
             for chain in listener.filterChains {
                 if case .httpConnectionManager(let manager) = chain.filter, case .rds(let name, .file(let path)) = manager.routes, routes[name] == nil {
                     let config = try readRouteFile(path, name: name)
+                    try config.checkClusters(inline: false) { names.contains($0) }
                     routes[name] = config
                 }
             }

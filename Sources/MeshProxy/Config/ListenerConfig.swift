@@ -215,7 +215,27 @@ public struct HTTPConnectionManagerConfig: Sendable {
     /// `http2_protocol_options.initial_stream_window_size` (Envoy's default 256 MiB): as in Envoy, also how much of
     /// an HTTP/2 client's request body a stream keeps for a retry or a shadow (the listener's
     /// `per_connection_buffer_limit_bytes` bounds HTTP/1.1 streams only).
-    public var http2InitialStreamWindowSize = 268_435_456
+    public var http2InitialStreamWindowSize: Int { http2StreamWindowSetting ?? 268_435_456 }
+    /// `initial_stream_window_size` and `initial_connection_window_size` when set: what the proxy announces to its
+    /// HTTP/2 clients (unset, it announces 1 MiB per stream and 16 MiB per connection, where Envoy's default is
+    /// 256 MiB for both).
+    public var http2StreamWindowSetting: Int?
+    public var http2ConnectionWindowSetting: Int?
+    /// The inbound flood limits of `http2_protocol_options` (`max_consecutive_inbound_frames_with_empty_payload`,
+    /// `max_inbound_priority_frames_per_stream`, `max_inbound_window_update_frames_per_data_frame_sent`), when set.
+    public var http2EmptyFramesLimit: Int?
+    public var http2PriorityFramesLimit: Int?
+    public var http2WindowUpdatesLimit: Int?
+    /// `common_http_protocol_options.headers_with_underscores_action`, applied to HTTP/2 clients' request heads
+    /// (HTTP/1.1 clients' are not checked yet).
+    public var headersWithUnderscores: UnderscoreHeaderAction = .allow
+}
+
+/// What a connection manager does with a request header whose name has an underscore, as Envoy's
+/// `headers_with_underscores_action`: keep it, drop it (`http2.dropped_headers_with_underscores`), or reset the
+/// stream (`http2.requests_rejected_with_underscores_in_headers`).
+public enum UnderscoreHeaderAction: String, Sendable {
+    case allow = "ALLOW", rejectRequest = "REJECT_REQUEST", dropHeader = "DROP_HEADER"
 }
 
 /// `codec_type` of an HTTP connection manager.
@@ -514,7 +534,8 @@ extension HTTPConnectionManagerConfig {
         let serverName = try reader.string("server_name")
         let codec = try reader.enumeration("codec_type", allowed: ["AUTO", "HTTP1", "HTTP2"]).flatMap(HTTPCodecType.init(rawValue:)) ?? .auto
         var maxStreams = 2_147_483_647
-        var streamWindow = 268_435_456
+        var streamWindow: Int?, connectionWindow: Int?
+        var emptyFrames: Int?, priorityFrames: Int?, windowUpdates: Int?
         _ = try reader.object("http2_protocol_options") { options throws(ProxyConfigError) in
             if let value = try options.integer("max_concurrent_streams", maximum: 2_147_483_647) { maxStreams = max(1, value) }
             if let value = try options.integer("initial_stream_window_size", maximum: 2_147_483_647) {
@@ -524,8 +545,17 @@ extension HTTPConnectionManagerConfig {
                 }
                 streamWindow = value
             }
-            options.ignore("initial_connection_window_size", "hpack_table_size", "allow_connect",
-                           "connection_keepalive", "max_outbound_frames", "max_inbound_priority_frames_per_stream",
+            if let value = try options.integer("initial_connection_window_size", maximum: 2_147_483_647) {
+                guard value >= 65_535 else {
+                    throw options.error("initial_connection_window_size must be at least 65535", at: options.field("initial_connection_window_size"),
+                                        path: [.key("initial_connection_window_size")])
+                }
+                connectionWindow = value
+            }
+            emptyFrames = try options.integer("max_consecutive_inbound_frames_with_empty_payload")
+            priorityFrames = try options.integer("max_inbound_priority_frames_per_stream")
+            windowUpdates = try options.integer("max_inbound_window_update_frames_per_data_frame_sent")
+            options.ignore("hpack_table_size", "allow_connect", "connection_keepalive", "max_outbound_frames",
                            "override_stream_error_on_invalid_http_message", "stream_error_on_invalid_http_messaging")
         }
         // Settings that change nothing for plaintext HTTP/1.1 as the proxy serves it today.
@@ -545,10 +575,13 @@ extension HTTPConnectionManagerConfig {
             return try upgrade.bool("enabled") ?? true ? type : nil
         }
         var connectionIdle = 3600.0
+        var underscores = UnderscoreHeaderAction.allow
         _ = try reader.object("common_http_protocol_options") { common throws(ProxyConfigError) in
             connectionIdle = try common.duration("idle_timeout") ?? 3600
+            underscores = try common.enumeration("headers_with_underscores_action", allowed: ["ALLOW", "REJECT_REQUEST", "DROP_HEADER"])
+                .flatMap(UnderscoreHeaderAction.init(rawValue:)) ?? .allow
             // Limits that change nothing for HTTP/1.1 as the proxy serves it today.
-            common.ignore("headers_with_underscores_action", "max_headers_count", "max_requests_per_connection", "max_connection_duration",
+            common.ignore("max_headers_count", "max_requests_per_connection", "max_connection_duration",
                           "max_stream_duration")
         }
         let headersTimeout = try reader.duration("request_headers_timeout") ?? 0
@@ -584,7 +617,12 @@ extension HTTPConnectionManagerConfig {
         config.defaultHostForHTTP10 = protocolOptions?["default_host_for_http_10"]?.string.flatMap { $0.isEmpty ? nil : $0 }
         config.codecType = codec
         config.http2MaxConcurrentStreams = maxStreams
-        config.http2InitialStreamWindowSize = streamWindow
+        config.http2StreamWindowSetting = streamWindow
+        config.http2ConnectionWindowSetting = connectionWindow
+        config.http2EmptyFramesLimit = emptyFrames
+        config.http2PriorityFramesLimit = priorityFrames
+        config.http2WindowUpdatesLimit = windowUpdates
+        config.headersWithUnderscores = underscores
         return config
     }
 }

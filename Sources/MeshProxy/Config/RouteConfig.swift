@@ -12,6 +12,18 @@ public struct RouteConfiguration: Sendable {
     /// `ignore_port_in_host_matching`: a port in the authority is dropped before virtual hosts are matched (a gateway
     /// reached through another port, such as local mode's host port, still finds `host`).
     public var ignorePortInHostMatching = false
+    /// `validate_clusters`; unset, Envoy checks a route configuration written inline in its connection manager and
+    /// not one that comes over RDS.
+    public var validateClusters: Bool?
+    /// Each cluster a route names (`cluster`, `weighted_clusters`), with the error to give when it is not defined.
+    var clusterReferences: [(name: String, undefined: ProxyConfigError)] = []
+
+    /// Checks, when `validate_clusters` is on (inline: by default), that every cluster a route names is one of
+    /// `clusters`, as Envoy refuses such a route table (with it off, the route answers 503 at request time).
+    func checkClusters(inline: Bool, known clusters: (String) -> Bool) throws(ProxyConfigError) {
+        guard validateClusters ?? inline else { return }
+        for reference in clusterReferences where !clusters(reference.name) { throw reference.undefined }
+    }
 }
 
 /// A virtual host: immutable and shared (a class), so a request holding it retains one reference instead of each
@@ -317,14 +329,37 @@ public struct FaultConfig: Sendable, Equatable {
 extension RouteConfiguration {
     static func read(_ reader: ConfigReader, version: String?) throws(ProxyConfigError) -> RouteConfiguration {
         let name = try reader.string("name") ?? ""
-        _ = try reader.bool("validate_clusters")
+        let validate = try reader.bool("validate_clusters")
         let ignorePort = try reader.bool("ignore_port_in_host_matching") ?? false
         let hosts = try reader.list("virtual_hosts") { hostReader throws(ProxyConfigError) in try VirtualHost.read(hostReader) }
         var config = RouteConfiguration(name: name, virtualHosts: hosts, version: version, source: JSONValue(yaml: reader.node))
         config.ignorePortInHostMatching = ignorePort
+        config.validateClusters = validate
+        config.clusterReferences = routeClusterReferences(reader)
         if config.source["@type"] != nil { config.source["@type"] = nil }
         return config
     }
+}
+
+/// The clusters the routes of a route configuration name, each with the error for a cluster not defined.
+private func routeClusterReferences(_ reader: ConfigReader) -> [(name: String, undefined: ProxyConfigError)] {
+    var references: [(name: String, undefined: ProxyConfigError)] = []
+    func add(_ node: YAMLNode?, _ path: [YAMLPathComponent]) {
+        guard let node, let name = node.scalarText, !name.isEmpty else { return }
+        references.append((name, reader.error("the route names cluster \(name), which is not defined (define it, or set validate_clusters: false "
+                                              + "to load the routes and answer 503 when the route is taken, as Envoy does)", at: node, path: path)))
+    }
+    for (hostIndex, host) in (reader.node["virtual_hosts"]?.items ?? []).enumerated() {
+        for (routeIndex, route) in (host["routes"]?.items ?? []).enumerated() {
+            guard let action = route["route"] else { continue }
+            let base: [YAMLPathComponent] = [.key("virtual_hosts"), .index(hostIndex), .key("routes"), .index(routeIndex), .key("route")]
+            add(action["cluster"], base + [.key("cluster")])
+            for (index, cluster) in (action["weighted_clusters"]?["clusters"]?.items ?? []).enumerated() {
+                add(cluster["name"], base + [.key("weighted_clusters"), .key("clusters"), .index(index), .key("name")])
+            }
+        }
+    }
+    return references
 }
 
 extension VirtualHost {

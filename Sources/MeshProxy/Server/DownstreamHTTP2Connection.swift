@@ -27,6 +27,7 @@ final class DownstreamHTTP2Connection {
     /// What this connection last added to `http2.streams_active` and `http2.pending_send_bytes`.
     private var reportedStreams = 0
     private var reportedPendingBytes = 0
+    private var reportedCounters = HTTP2ConnectionCounters()
     private var retainSelf: DownstreamHTTP2Connection?
     private(set) var isDraining = false
     /// Set while a read is handled: what answers write goes out in one write at its end.
@@ -44,11 +45,14 @@ final class DownstreamHTTP2Connection {
         self.manager = manager
         self.listenerStatPrefix = listenerStatPrefix
         managerStats = runtime.connectionManagerStats(manager.statPrefix)
-        codecStats = HTTP2CodecStats(prefix: "http2.", stats: runtime.stats)
+        codecStats = runtime.downstreamHTTP2Stats()
         var settings = HTTP2LocalSettings()
         settings.maxConcurrentStreams = manager.http2MaxConcurrentStreams
-        settings.initialWindowSize = 1 << 20
-        settings.connectionWindowSize = 16 << 20
+        settings.initialWindowSize = manager.http2StreamWindowSetting ?? 1 << 20
+        settings.connectionWindowSize = manager.http2ConnectionWindowSetting ?? 16 << 20
+        if let limit = manager.http2EmptyFramesLimit { settings.floodLimits.maxConsecutiveEmptyFrames = limit }
+        if let limit = manager.http2PriorityFramesLimit { settings.floodLimits.maxPriorityFramesPerStream = limit }
+        if let limit = manager.http2WindowUpdatesLimit { settings.floodLimits.maxWindowUpdatesPerDataFrameSent = limit }
         // Windows reopen as request bytes are taken: a streamed body waits for its host (`requestBodyPart`).
         settings.reopensWindowsOnReceipt = false
         codec = HTTP2Connection(role: .server, settings: settings)
@@ -65,6 +69,7 @@ final class DownstreamHTTP2Connection {
             runtime.stats.adjust(http + "downstream_cx_active", by: 1)
         }
         runtime.stats.increment(http + "downstream_cx_http2_total")
+        codecStats.connections.increment()
         tcp.onData = { [unowned self] bytes in
             withExtendedLifetime(self) { read(bytes) }
         }
@@ -77,6 +82,7 @@ final class DownstreamHTTP2Connection {
             flushing.removeAll()
             codecStats.streamsActive.adjust(by: -reportedStreams)
             codecStats.pendingSendBytes.adjust(by: -reportedPendingBytes)
+            codecStats.report(codec.counters, since: &reportedCounters)
             reportedStreams = 0
             reportedPendingBytes = 0
             runtime.stats.adjust(http + "downstream_cx_active", by: -1)
@@ -123,7 +129,8 @@ final class DownstreamHTTP2Connection {
         var arrivalOrder: [UInt32] = []
         for event in events {
             switch event {
-            case .headers(let id, let fields, let endStream):
+            case .headers(let id, var fields, let endStream):
+                if manager.headersWithUnderscores != .allow, !admitUnderscores(id, &fields) { continue }
                 var request = HTTPRequest(method: "GET", target: "/", version: 20)
                 var headers: [(name: String, value: String)] = []
                 headers.reserveCapacity(fields.count)
@@ -185,7 +192,8 @@ final class DownstreamHTTP2Connection {
             case .streamReset(let id, _, _):
                 arriving[id] = nil
                 if let stream = streams[id], stream.withheld > 0 { codec.dataConsumed(stream.withheld, on: id); stream.withheld = 0 }
-                streams.removeValue(forKey: id)?.proxy?.downstreamClosed()
+                // The stream is held while its proxy stream ends: that stream knows its client only unowned.
+                if let stream = streams.removeValue(forKey: id) { withExtendedLifetime(stream) { stream.proxy?.downstreamClosed() } }
             case .connectionError, .goAway, .streamClosed, .pingAcknowledged:
                 break
             }
@@ -193,6 +201,21 @@ final class DownstreamHTTP2Connection {
         for id in arrivalOrder { if let request = arriving[id], codec.failed == nil { start(id, request, bodyComplete: false) } }
         // The GOAWAY that says why goes before the close.
         if codec.failed != nil { writeOutput(); tcp.closeWhenDrained() }
+    }
+
+    /// `headers_with_underscores_action` on a request head: drops the headers whose name has an underscore, or
+    /// resets the stream (INTERNAL_ERROR, as Envoy's codec does) and says false.
+    private func admitUnderscores(_ id: UInt32, _ fields: inout [HeaderField]) -> Bool {
+        let underscored = fields.indices.filter { fields[$0].name.utf8.first != UInt8(ascii: ":") && fields[$0].name.utf8.contains(UInt8(ascii: "_")) }
+        guard !underscored.isEmpty else { return true }
+        if manager.headersWithUnderscores == .rejectRequest {
+            codecStats.rejectedUnderscoreRequests.increment()
+            codec.resetStream(id, code: .internalError)
+            return false
+        }
+        codecStats.droppedUnderscoreHeaders.increment(by: underscored.count)
+        for index in underscored.reversed() { fields.remove(at: index) }
+        return true
     }
 
     private func start(_ id: UInt32, _ request: HTTPRequest, bodyComplete: Bool = true) {
@@ -302,8 +325,10 @@ final class DownstreamHTTP2Connection {
         if isDraining && isIdle { tcp.closeWhenDrained() }
     }
 
-    /// `http2.streams_active` and `http2.pending_send_bytes` follow the codec, moved by this connection's change.
+    /// `http2.streams_active` and `http2.pending_send_bytes` follow the codec, moved by this connection's change;
+    /// its counters add what it counted since.
     private func reportCodecGauges() {
+        codecStats.report(codec.counters, since: &reportedCounters)
         let active = codec.activeStreamCount, pending = codec.pendingSendBytes
         if active != reportedStreams {
             codecStats.streamsActive.adjust(by: active - reportedStreams)
@@ -469,22 +494,5 @@ final class DownstreamHTTP2Stream: DownstreamClient {
         finished = true
         proxy = nil
         connection.streamFinished(id, answered: answered)
-    }
-}
-
-/// An HTTP/2 codec's stats by Envoy's names, under `http2.` for clients' connections and `cluster.NAME.http2.` for
-/// hosts': `streams_active` and `pending_send_bytes` (DATA waiting for the peer's windows) are gauges;
-/// `tx_flush_timeout` (clients only: `flushTimeouts`) counts streams reset because their answer waited for the
-/// client's window past the stream idle timeout.
-final class HTTP2CodecStats {
-    let streamsActive, pendingSendBytes, txFlushTimeout: ProxyStats.Slot
-
-    init(prefix: String, stats: ProxyStats, flushTimeouts: Bool = true) {
-        streamsActive = stats.slot(prefix + "streams_active", .gauge)
-        pendingSendBytes = stats.slot(prefix + "pending_send_bytes", .gauge)
-        txFlushTimeout = stats.slot(prefix + "tx_flush_timeout")
-        streamsActive.declare()
-        pendingSendBytes.declare()
-        if flushTimeouts { txFlushTimeout.declare() }
     }
 }

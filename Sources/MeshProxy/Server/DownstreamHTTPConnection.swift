@@ -34,11 +34,14 @@ final class DownstreamHTTPConnection: DownstreamClient {
     private var idleTimer: EventLoop.TimerID?
     /// The route timeout's callback for this connection's streams, made once: scheduling it per request then makes
     /// no closure (the current stream cancels its timer when it finishes, so a firing always belongs to it).
-    private(set) lazy var routeTimeoutFired: () -> Void = { [weak self] in self?.stream?.routeTimeoutFired() }
+    private(set) lazy var routeTimeoutFired: () -> Void = { [handle] in handle.connection?.stream?.routeTimeoutFired() }
     /// The same for the stream idle timeout.
-    private(set) lazy var streamIdleFired: () -> Void = { [weak self] in self?.stream?.streamIdleFired() }
+    private(set) lazy var streamIdleFired: () -> Void = { [handle] in handle.connection?.stream?.streamIdleFired() }
     /// The same for the route's `max_stream_duration`.
-    private(set) lazy var maxDurationFired: () -> Void = { [weak self] in self?.stream?.maxDurationFired() }
+    private(set) lazy var maxDurationFired: () -> Void = { [handle] in handle.connection?.stream?.maxDurationFired() }
+    /// What closures that may outlive the connection hold, and the listener's drain list: no weak reference to
+    /// the connection, whose side table would make each of its retains and releases a slow one.
+    let handle: ConnectionHandle<DownstreamHTTPConnection>
     /// The route and stream idle timeouts of its streams: one loop timer each across keep-alive requests, made
     /// when first used (scheduling and cancelling both for every request was ~4k instructions of ~72k in callgrind).
     private var routeDeadline: SharedDeadline?
@@ -76,12 +79,16 @@ final class DownstreamHTTPConnection: DownstreamClient {
         self.listenerStatPrefix = listenerStatPrefix
         managerStats = runtime.connectionManagerStats(manager.statPrefix)
         sniffing = DownstreamCodec.sniffs(manager: manager, info: info)
+        handle = ConnectionHandle(tcp: tcp)
+        handle.attach(self)
     }
+
+    deinit { handle.detach() }
 
     /// Starts reading; `initial` holds bytes already read while choosing the filter chain.
     func begin(initial: ByteBuffer?) {
         retainSelf = self
-        runtime.drains.register(self, listener: listenerStatPrefix)
+        runtime.drains.register(handle, listener: listenerStatPrefix)
         let http = "http.\(manager.statPrefix)."
         runtime.stats.increment(http + "downstream_cx_total")
         runtime.stats.adjust(http + "downstream_cx_active", by: 1)
@@ -170,7 +177,7 @@ final class DownstreamHTTPConnection: DownstreamClient {
             case .body(let bytes):
                 guard let stream else { continue }
                 awaitingMore = true
-                stream.requestBodyPart(bytes, end: false) { [weak self] in self?.bodyMayContinue() }
+                stream.requestBodyPart(bytes, end: false) { [handle] in handle.connection?.bodyMayContinue() }
                 if awaitingMore && !closing {
                     pausedForBody = true
                     tcp.pauseReading()
@@ -204,7 +211,10 @@ final class DownstreamHTTPConnection: DownstreamClient {
         if let idleTimer { tcp.loop.cancel(idleTimer); self.idleTimer = nil }
         if let headersTimer { tcp.loop.cancel(headersTimer); self.headersTimer = nil }
         var request = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers)
-        if manager.allowAbsoluteURL, let origin = AbsoluteFormRequest.originForm(of: request) { request = origin }
+        // An origin-form target starts with `/`: only another one can be absolute-form.
+        if manager.allowAbsoluteURL, request.target.utf8.first != UInt8(ascii: "/"), let origin = AbsoluteFormRequest.originForm(of: request) {
+            request = origin
+        }
         if let refusal = DownstreamRefusal.check(&request, manager: manager) {
             closing = true
             return answer(refusal, request: request)
@@ -253,12 +263,12 @@ final class DownstreamHTTPConnection: DownstreamClient {
     private func armIdleTimer() {
         DownstreamTimeouts.watchHead(&headersTimer, for: self, manager: manager, runtime: runtime, readingHead: isReadingHead && !tcp.isClosed)
         guard idleTimer == nil, stream == nil, decoder.buffered > 0, manager.streamIdleTimeout > 0, !tcp.isClosed, !closing else { return }
-        idleTimer = tcp.loop.schedule(after: manager.streamIdleTimeout) { [weak self] in
-            guard let self else { return }
-            idleTimer = nil
-            guard stream == nil, decoder.buffered > 0, !tcp.isClosed else { return }
-            runtime.stats.increment("http.\(manager.statPrefix).downstream_rq_idle_timeout")
-            refuse(status: 408, body: "stream timeout")
+        idleTimer = tcp.loop.schedule(after: manager.streamIdleTimeout) { [handle] in
+            guard let connection = handle.connection else { return }
+            connection.idleTimer = nil
+            guard connection.stream == nil, connection.decoder.buffered > 0, !connection.tcp.isClosed else { return }
+            connection.runtime.stats.increment("http.\(connection.manager.statPrefix).downstream_rq_idle_timeout")
+            connection.refuse(status: 408, body: "stream timeout")
         }
     }
 
@@ -316,19 +326,19 @@ final class DownstreamHTTPConnection: DownstreamClient {
         if early.readableBytes > 0 { received(early.readableBytes); upstream.send(early) }
         // A slow upstream stops the client's reads until its queued output falls below the low watermark.
         let http = "http.\(manager.statPrefix)."
-        upstream.onWritabilityChanged = { [weak self] writable in
-            guard let self, writable, tunnelPaused else { return }
-            tunnelPaused = false
-            runtime.stats.increment(http + "downstream_flow_control_resumed_reading_total")
-            tcp.resumeReading()
+        upstream.onWritabilityChanged = { [handle] writable in
+            guard let connection = handle.connection, writable, connection.tunnelPaused else { return }
+            connection.tunnelPaused = false
+            connection.runtime.stats.increment(http + "downstream_flow_control_resumed_reading_total")
+            connection.tcp.resumeReading()
         }
-        tcp.onData = { [weak self] bytes in
+        tcp.onData = { [handle] bytes in
             received(bytes.readableBytes)
             upstream.send(bytes)
-            guard let self, !upstream.isWritable, !tunnelPaused else { return }
-            tunnelPaused = true
-            runtime.stats.increment(http + "downstream_flow_control_paused_reading_total")
-            tcp.pauseReading()
+            guard let connection = handle.connection, !upstream.isWritable, !connection.tunnelPaused else { return }
+            connection.tunnelPaused = true
+            connection.runtime.stats.increment(http + "downstream_flow_control_paused_reading_total")
+            connection.tcp.pauseReading()
         }
         tcp.resumeReading()
     }
@@ -408,9 +418,9 @@ final class DownstreamHTTPConnection: DownstreamClient {
         guard !isDraining, !tcp.isClosed else { return }
         isDraining = true
         if stream == nil && decoder.buffered == 0 { tcp.close(); return }
-        tcp.loop.schedule(after: deadline) { [weak self] in
-            guard let self, !tcp.isClosed else { return }
-            tcp.close()
+        tcp.loop.schedule(after: deadline) { [handle] in
+            guard let connection = handle.connection, !connection.tcp.isClosed else { return }
+            connection.tcp.close()
         }
     }
 

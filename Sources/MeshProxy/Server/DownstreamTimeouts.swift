@@ -9,8 +9,8 @@ enum DownstreamTimeouts {
     static func watchIdle(_ connection: DownstreamHTTPConnection, manager: HTTPConnectionManagerConfig, runtime: ProxyRuntime, after delay: Double? = nil) {
         let limit = manager.connectionIdleTimeout
         guard limit > 0, !connection.tcp.isClosed else { return }
-        connection.connectionIdleTimer = connection.tcp.loop.schedule(after: delay ?? limit) { [weak connection] in
-            guard let connection, !connection.tcp.isClosed else { return }
+        connection.connectionIdleTimer = connection.tcp.loop.schedule(after: delay ?? limit) { [handle = connection.handle] in
+            guard let connection = handle.connection, !connection.tcp.isClosed else { return }
             connection.connectionIdleTimer = nil
             let quiet = MonotonicClock.now() - connection.lastActivity
             guard connection.isIdle, quiet >= limit else {
@@ -27,8 +27,8 @@ enum DownstreamTimeouts {
         let loop = connection.tcp.loop
         if !readingHead, let timer = headers { loop.cancel(timer); headers = nil }
         guard readingHead, headers == nil, manager.requestHeadersTimeout > 0 else { return }
-        headers = loop.schedule(after: manager.requestHeadersTimeout) { [weak connection] in
-            guard let connection, !connection.tcp.isClosed, connection.isReadingHead else { return }
+        headers = loop.schedule(after: manager.requestHeadersTimeout) { [handle = connection.handle] in
+            guard let connection = handle.connection, !connection.tcp.isClosed, connection.isReadingHead else { return }
             runtime.stats.increment("http.\(manager.statPrefix).downstream_rq_header_timeout")
             let body = "request header timeout"
             connection.refuse(status: 408, body: body)

@@ -15,6 +15,17 @@ enum HeaderName {
         let count = lowercase.utf8CodeUnitCount
         guard name.utf8.count == count else { return false }
         let wanted = lowercase.utf8Start
+        // In place for a native string (header names are): the generic UTF-8 iterator below checks the string's
+        // form on every byte.
+        if let folded = name.utf8.withContiguousStorageIfAvailable({ bytes -> Bool in
+            for index in 0..<count {
+                let byte = bytes[index]
+                guard ((byte >= 65 && byte <= 90) ? byte | 0x20 : byte) == wanted[index] else { return false }
+            }
+            return true
+        }) {
+            return folded
+        }
         var index = 0
         for byte in name.utf8 {
             let folded = (byte >= 65 && byte <= 90) ? byte | 0x20 : byte

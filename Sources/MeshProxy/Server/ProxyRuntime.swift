@@ -90,6 +90,18 @@ final class ProxyRuntime: @unchecked Sendable {
         return made
     }
 
+    private var clientHTTP2Stats: HTTP2CodecStats?
+
+    /// The HTTP/2 codec stats of clients' connections (`http2.*`), made once (at the first HTTP/2 client, as Envoy
+    /// lists them).
+    func downstreamHTTP2Stats() -> HTTP2CodecStats {
+        managerStatsLock.lock(); defer { managerStatsLock.unlock() }
+        if let clientHTTP2Stats { return clientHTTP2Stats }
+        let made = HTTP2CodecStats(prefix: "http2.", stats: stats, downstream: true)
+        clientHTTP2Stats = made
+        return made
+    }
+
     func writeAccessLogs(_ logs: [AccessLogConfig], entry: AccessLogEntry) {
         for config in logs {
             guard let format = format(config.format ?? AccessLogFormat.envoyDefault) else { continue }
@@ -113,8 +125,27 @@ final class LoopContext {
     private var pools: [String: UpstreamPool] = [:]
     /// Makes the `x-request-id` of requests that come without one.
     var requestIDs = RequestIDGenerator()
+    /// A header list's storage that the loop's streams use one after another for the heads they build and let go
+    /// of at once (the upstream request's, the HTTP/1.1 answer's): a proxied request then allocates no list for them.
+    private var spareHeaderList: [(name: String, value: String)] = []
 
     init(loop: EventLoop) { self.loop = loop }
+
+    /// An empty header list, with the storage of the last one recycled.
+    func takeHeaderList() -> [(name: String, value: String)] {
+        var list: [(name: String, value: String)] = []
+        swap(&list, &spareHeaderList)
+        return list
+    }
+
+    /// Keeps `list`'s storage for the next `takeHeaderList`; `list` is left empty. Only for a list nothing else
+    /// holds (emptying a shared one would copy it).
+    func recycle(_ list: inout [(name: String, value: String)]) {
+        // One by one from the end: removeAll(keepingCapacity:) goes through a generic replaceSubrange that costs
+        // more than the few fields a head has.
+        while !list.isEmpty { list.removeLast() }
+        if list.capacity > spareHeaderList.capacity { swap(&list, &spareHeaderList) }
+    }
 
     func pool(for cluster: UpstreamCluster) -> UpstreamPool {
         // A cluster replaced by a configuration update gets a pool of its own; the old pool's requests finish on it.

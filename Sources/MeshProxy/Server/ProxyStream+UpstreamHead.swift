@@ -3,7 +3,7 @@ import MeshHTTP1
 extension ProxyStream {
     /// The request as the upstream gets it: hop-by-hop headers dropped, rewrites and the router's headers applied.
     func upstreamHead() -> HTTPRequestHead {
-        var headers: [(name: String, value: String)] = []
+        var headers = loopContext.takeHeaderList()
         headers.reserveCapacity(request.headers.count + 6)
         for header in request.headers where !HeaderName.equals(header.name, "x-request-id") {
             guard HeaderName.isHopByHopRequest(header.name) else { headers.append(header); continue }

@@ -7,7 +7,7 @@ import MeshHTTP1
 /// (retries, timeouts, circuit breakers), and the answer back with its access log line. Loop thread only.
 final class ProxyStream {
     private let runtime: ProxyRuntime
-    private let loopContext: LoopContext
+    let loopContext: LoopContext
     private unowned let downstream: any DownstreamClient
     /// The connection manager's configuration, read in place through one shared reference (`manager.config.x`).
     private let manager: SharedConnectionManager
@@ -22,6 +22,8 @@ final class ProxyStream {
     private(set) var route: Route?
     private(set) var action: ForwardAction?
     private var cluster: UpstreamCluster?
+    /// The cluster the route picked (the router looks it up after the fault filter).
+    private var clusterName: String?
     private var pool: UpstreamPool?
     private var retry = RetryState(policy: nil)
     private(set) var attempts = 0
@@ -94,12 +96,23 @@ final class ProxyStream {
         self.manager = manager
         self.managerStats = managerStats
         self.request = request
-        let givenID = request.header("x-request-id")
+        // The headers the stream reads for itself, in one pass (each `header(_:)` would walk the list again).
+        var givenID: String?, host: String?, connection: String?, asksUpgrade = false
+        for header in request.headers {
+            switch header.name.utf8.count {
+            case 4 where host == nil && HeaderName.equals(header.name, "host"): host = header.value
+            case 7 where HeaderName.equals(header.name, "upgrade"): asksUpgrade = true
+            case 10 where connection == nil && HeaderName.equals(header.name, "connection"): connection = header.value
+            case 12 where givenID == nil && HeaderName.equals(header.name, "x-request-id"): givenID = header.value
+            default: break
+            }
+        }
+        clientKeepsAlive = HTTPRequest.keepsAlive(version: request.version, connection: connection)
         requestID = givenID ?? loopContext.requestIDs.make()
         log.requestHeaders = request.headers
         log.method = request.method
         log.path = request.target
-        log.authority = request.header("host")
+        log.authority = host
         log.protocolName = request.version == 20 ? "HTTP/2" : request.version == 10 ? "HTTP/1.0" : "HTTP/1.1"
         log.bytesReceived = request.body.count
         let info = downstream.info  // a copy per read through the protocol: one here
@@ -109,7 +122,7 @@ final class ProxyStream {
         log.downstreamPeerURISAN = info.tls?.peerURISANs.first
         // The access log reads the made-up id beside the request's headers (appending it would copy them).
         if givenID == nil { log.madeRequestID = requestID }
-        upgrade = UpgradeTunnel.requestedProtocol(request)
+        upgrade = asksUpgrade ? UpgradeTunnel.requestedProtocol(request) : nil
         istioStats = IstioStreamStats.forStream(manager: manager.config, node: runtime.store.current.node)
         istioStats?.requestArrived(request.headers)
     }
@@ -123,7 +136,7 @@ final class ProxyStream {
         // The connection manager's routes now (the request just came: `begin` follows `init`).
         // The route and virtual host are shared classes, kept by the stream from here: every local reply from now on
         // gets their response headers, as Envoy's do once a route is chosen.
-        virtualHost = runtime.store.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: request.header("host") ?? "") }
+        virtualHost = runtime.store.routes(for: manager).flatMap { RouteSelection.virtualHost(in: $0, authority: log.authority ?? "") }
         route = virtualHost.flatMap { RouteSelection.route(in: $0, request: HTTPRequestHead(method: request.method, target: request.target, headers: request.headers)) }
         // Envoy refuses an upgrade its connection manager does not list before the filters run, with the route known.
         if let upgrade, !manager.config.upgradeTypes.contains(upgrade.lowercased()) {
@@ -143,44 +156,60 @@ final class ProxyStream {
         if !policy.removedRequestHeaders.isEmpty {
             request.headers.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
             log.requestHeaders.removeAll { policy.removedRequestHeaders.contains($0.name.lowercased()) }
+            clientKeepsAlive = request.keepAlive
         }
         guard virtualHost != nil, let routeAction = route?.action else {
             runtime.stats.increment(statPrefix + "no_route")
             return reply(.noRoute)
         }
         log.routeName = route?.name
-        let hostRetryPolicy = virtualHost?.retryPolicy
-        switch routeAction {
+        // The route's cluster is picked with the route, as Envoy does; the fault filter then runs before the router
+        // answers anything itself (a direct response, a redirect, an unknown cluster).
+        if case .forward(let action) = routeAction {
+            let durationLimit = action.streamDuration.limit(grpcTimeout: request.header("grpc-timeout"))
+            let name = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) }
+            if case .weighted(let clusters) = action.target { weightedCluster = clusters.first { $0.name == name } }
+            retry = RetryState(policy: action.retryPolicy ?? virtualHost?.retryPolicy)
+            self.action = consume action
+            if let durationLimit { durationTimer = loop.schedule(after: durationLimit, downstream.maxDurationFired) }
+            log.upstreamCluster = name
+            clusterName = name
+        }
+        applyFaults()
+    }
+
+    /// The router's own answers, for a route that does not forward or a cluster that cannot take the request; false
+    /// when the request goes on to the cluster (then `cluster` and `pool` are set).
+    private func routerAnswered() -> Bool {
+        guard let route else { return true }
+        switch route.action {
         case .directResponse(let status, let body):
             runtime.stats.increment(statPrefix + "rq_direct_response")
             var answer = LocalReply(status: status, body: body ?? "", flags: [], details: "direct_response")
             // A 201 or 3xx direct response carries the request's own URL as its location, as Envoy's.
-            if status == 201 || (300..<400).contains(status), let route = self.route {
+            if status == 201 || (300..<400).contains(status) {
                 let here = Redirect(status: status, stripQuery: false)
                 answer.extraHeaders = [("location", RequestRewrite.location(here, route: route, authority: request.header("host") ?? "", target: request.target))]
             }
-            return reply(answer)
+            reply(answer, from: .direct)
+            return true
         case .redirect(let redirect):
-            guard let route = self.route else { return }
             let location = RequestRewrite.location(redirect, route: route, authority: request.header("host") ?? "", target: request.target)
-            return reply(LocalReply(status: redirect.status, body: "", flags: [], details: "direct_response", extraHeaders: [("location", location)]))
-        case .forward(let action):
-            let durationLimit = action.streamDuration.limit(grpcTimeout: request.header("grpc-timeout"))
-            let name = RouteSelection.cluster(for: action) { Int.random(in: 0..<$0) }
-            if case .weighted(let clusters) = action.target { weightedCluster = clusters.first { $0.name == name } }
-            let retryPolicy = action.retryPolicy ?? hostRetryPolicy
-            self.action = consume action
-            if let durationLimit { durationTimer = loop.schedule(after: durationLimit, downstream.maxDurationFired) }
-            log.upstreamCluster = name
-            guard let cluster = runtime.clusters[name] else {
+            reply(LocalReply(status: redirect.status, body: "", flags: [], details: "direct_response", extraHeaders: [("location", location)]), from: .direct)
+            return true
+        case .forward:
+            guard let clusterName, let cluster = runtime.clusters[clusterName] else {
                 runtime.stats.increment(statPrefix + "no_cluster")
-                return reply(.clusterNotFound)
+                reply(.clusterNotFound)
+                return true
             }
-            if let drop = cluster.dropOverloadReply() { return reply(drop) }
+            if let drop = cluster.dropOverloadReply() {
+                reply(drop)
+                return true
+            }
             self.cluster = cluster
             pool = loopContext.pool(for: cluster)
-            retry = RetryState(policy: retryPolicy)
-            applyFaults()
+            return false
         }
     }
 
@@ -214,7 +243,7 @@ final class ProxyStream {
     // MARK: - Router
 
     private func startRouter() {
-        guard let action else { return }
+        guard !routerAnswered(), let action else { return }
         routerStarted = true
         // The route timeout runs from the request's end, as Envoy's does (an upload may take longer than it).
         if bodyComplete { startRouteTimer() }
@@ -309,7 +338,10 @@ final class ProxyStream {
         connection.onPart = { [self] result in upstreamPart(result) }
         attemptSentAt = MonotonicClock.now()
         if bodyComplete {
-            connection.send(upstreamHead(), body: request.body)
+            var head = upstreamHead()
+            connection.send(head, body: request.body)
+            // Written (HTTP/1.1) or made into HTTP/2 fields: the list's storage serves the next head.
+            loopContext.recycle(&head.headers)
         } else {
             streamingAttempt = true
             var head = upstreamHead()
@@ -405,7 +437,7 @@ final class ProxyStream {
         log.responseCode = head.status
         if !bodyComplete && !downstream.isHTTP2 { answeredBeforeBodyEnd = true }
         tunneling = upgrade != nil && head.status == 101
-        var headers: [(name: String, value: String)] = []
+        var headers = loopContext.takeHeaderList()
         headers.reserveCapacity(head.headers.count + 4)
         for header in head.headers where !HeaderName.isHopByHopResponse(header.name) { headers.append(header) }
         if tunneling { headers.append(("connection", "upgrade")) }
@@ -425,10 +457,16 @@ final class ProxyStream {
             if chunked { headers.append(("transfer-encoding", "chunked")) }
             if !keepsAlive && !tunneling { headers.append(("connection", "close")) }
         }
-        log.responseHeaders = headers
         responseStarted = true
         // The route timeout runs on until the response is complete, as Envoy's does: a body that stalls is cut.
         downstream.writeResponseHead(status: head.status, headers: headers, chunked: chunked)
+        // Kept for the access log and Istio's stats; else an HTTP/1.1 client's head is written by now and its list's
+        // storage serves the next head (an HTTP/2 connection may still hold the list).
+        if !manager.config.accessLogs.isEmpty || istioStats != nil {
+            log.responseHeaders = headers
+        } else if !downstream.isHTTP2 {
+            loopContext.recycle(&headers)
+        }
         if tunneling, let connection = connection as? UpstreamConnection, let client = downstream as? DownstreamHTTPConnection {
             downstream.flush()
             startTunnel(to: connection, client: client)
@@ -743,17 +781,18 @@ final class ProxyStream {
     /// Who answers locally, which decides the policy filters' headers the answer gets, as Envoy's encoder filters see
     /// it: the fault filter's answer gets what the policy filters before it in `http_filters` add; the others (the
     /// router's, the connection manager's, a policy filter's), what the policy filters that ran add. All get the
-    /// route's response headers, after their own and before the filters', once a route is chosen.
-    enum LocalReplySource { case fault, other }
+    /// route's response headers, after their own and before the filters', once a forwarding route is chosen; a direct
+    /// response or redirect route's headers go on its own answer (`direct`) only.
+    enum LocalReplySource { case fault, direct, other }
 
     private func reply(_ reply: LocalReply, from source: LocalReplySource = .other) {
         guard !done else { return }
         // A gRPC client gets its local reply as gRPC: 200, trailers-only, the status as grpc-status, as from Envoy.
         var reply = isGRPCRequest ? reply.asGRPC() : reply
-        applyRouteResponseHeaders(to: &reply.extraHeaders)
+        if case .forward? = route?.action { applyRouteResponseHeaders(to: &reply.extraHeaders) } else if source == .direct { applyRouteResponseHeaders(to: &reply.extraHeaders) }
         switch source {
         case .fault: reply.extraHeaders += responseHeadersBeforeFault ?? extraResponseHeaders
-        case .other: reply.extraHeaders += extraResponseHeaders
+        case .direct, .other: reply.extraHeaders += extraResponseHeaders
         }
         for flag in reply.flags { log.add(flag) }
         log.details = reply.details
@@ -787,8 +826,10 @@ final class ProxyStream {
     /// Whether the connection stays open after this answer: the client asked for it, its listener is not draining,
     /// and the request was read to its end (an HTTP/1.1 answer that comes first closes the connection, as Envoy's does).
     private var keepsAlive: Bool {
-        request.keepAlive && !downstream.isDraining && !tunneling && !answeredBeforeBodyEnd && (bodyComplete || downstream.isHTTP2)
+        clientKeepsAlive && !downstream.isDraining && !tunneling && !answeredBeforeBodyEnd && (bodyComplete || downstream.isHTTP2)
     }
+    /// The client asked to keep its connection (`HTTPRequest.keepAlive`), read once.
+    private var clientKeepsAlive: Bool
     /// The upstream's answer began before the request body ended: the connection closes after it.
     private var answeredBeforeBodyEnd = false
 

@@ -41,9 +41,14 @@ final class UpstreamConnection: UpstreamExchange {
     /// Whether bytes of the answer are read and not yet delivered (a body part follows the head at once).
     var hasBufferedResponseBytes: Bool { decoder.bufferedBytes > 0 }
 
+    /// What the idle timer and a backed-up request's wait hold: no weak reference to the connection, whose side
+    /// table would make each of its retains and releases a slow one.
+    let handle: ConnectionHandle<UpstreamConnection>
+
     init(tcp: ProxyTransport, host: Int) {
         self.tcp = tcp
         self.host = host
+        handle = ConnectionHandle(tcp: tcp)
         // Delivering a part may let go of this connection (closed after its last answer): keep it to the end of each call.
         tcp.onData = { [unowned self] bytes in
             withExtendedLifetime(self) {
@@ -61,7 +66,10 @@ final class UpstreamConnection: UpstreamExchange {
                 if tcp.closeReason == nil, let part = try? decoder.finishAtClose(), part == .end { deliver(.success(.end)) } else { deliver(.failure(.reset)) }
             }
         }
+        handle.attach(self)
     }
+
+    deinit { handle.detach() }
 
     private func drain() {
         while let deliver = onPart {
@@ -134,9 +142,9 @@ final class UpstreamConnection: UpstreamExchange {
     /// Runs `action` once the queued request bytes fall below the low watermark.
     func whenDrained(_ action: @escaping () -> Void) {
         guard !tcp.isWritable else { return action() }
-        tcp.onWritabilityChanged = { [weak self] writable in
-            guard writable, let self else { return }
-            tcp.onWritabilityChanged = { _ in }
+        tcp.onWritabilityChanged = { [handle] writable in
+            guard writable, let connection = handle.connection else { return }
+            connection.tcp.onWritabilityChanged = { _ in }
             action()
         }
     }

@@ -26,8 +26,8 @@ enum ConnectionLifetime {
 
     private static func arm(_ connection: UpstreamConnection, cluster: UpstreamCluster, loop: EventLoop) {
         guard let due = due(connection, cluster: cluster), due.at.isFinite else { return }
-        connection.idleTimer = loop.schedule(after: max(0, due.at - MonotonicClock.now())) { [weak connection] in
-            guard let connection, !connection.tcp.isClosed else { return }
+        connection.idleTimer = loop.schedule(after: max(0, due.at - MonotonicClock.now())) { [handle = connection.handle] in
+            guard let connection = handle.connection, !connection.tcp.isClosed else { return }
             connection.idleTimer = nil
             // In use now: its next return to the pool arms the timer again.
             guard let due = Self.due(connection, cluster: cluster) else { return }

@@ -18,7 +18,7 @@ final class HTTP2UpstreamHosts {
 
     private var cluster: UpstreamCluster { pool.cluster }
     /// `cluster.NAME.http2.streams_active` and `pending_send_bytes` (request bodies waiting for the hosts' windows).
-    private lazy var codecStats = HTTP2CodecStats(prefix: cluster.statPrefix + "http2.", stats: cluster.stats, flushTimeouts: false)
+    private lazy var codecStats = HTTP2CodecStats(prefix: cluster.statPrefix + "http2.", stats: cluster.stats, downstream: false)
 
     /// A stream on an open connection to `host` with room for one, if there is one.
     func stream(host: Int) -> HTTP2UpstreamStream? {
@@ -48,6 +48,8 @@ final class HTTP2UpstreamHosts {
                                                         maxRequests: cluster.config.maxRequestsPerConnection ?? Int.max)
         let stats = cluster.stats, prefix = cluster.statPrefix
         let codecStats = self.codecStats
+        // Envoy counts a connection once its codec is made, before it connects.
+        codecStats.connections.increment()
         pool.connect(host: host, opened: { tcp in
             let connection = HTTP2UpstreamConnection(tcp: tcp, host: host, settings: settings, streamLimit: limit, lifetime: lifetime,
                                                      codecStats: codecStats)
@@ -154,6 +156,7 @@ final class HTTP2UpstreamConnection {
     private let codecStats: HTTP2CodecStats
     private var reportedStreams = 0
     private var reportedPendingBytes = 0
+    private var reportedCounters = HTTP2ConnectionCounters()
 
     init(tcp: ProxyTransport, host: Int, settings: HTTP2LocalSettings, streamLimit: Int, lifetime: Lifetime, codecStats: HTTP2CodecStats) {
         self.codecStats = codecStats
@@ -173,6 +176,7 @@ final class HTTP2UpstreamConnection {
                 if let lifetimeTimer { tcp.loop.cancel(lifetimeTimer); self.lifetimeTimer = nil }
                 codecStats.streamsActive.adjust(by: -reportedStreams)
                 codecStats.pendingSendBytes.adjust(by: -reportedPendingBytes)
+                codecStats.report(codec.counters, since: &reportedCounters)
                 reportedStreams = 0
                 reportedPendingBytes = 0
                 let open = streams.values
@@ -280,7 +284,11 @@ final class HTTP2UpstreamConnection {
         if isFinished { close() }
     }
 
-    func close() { tcp.closeWhenDrained() }
+    /// Closes once what is queued is written (a GOAWAY, a reset), written now rather than at the turn's end.
+    func close() {
+        writeOutput()
+        tcp.closeWhenDrained()
+    }
 
     private func handle(_ events: [HTTP2Event]) {
         var roomChanged = false
@@ -320,8 +328,23 @@ final class HTTP2UpstreamConnection {
         if roomChanged { onRoom() }
     }
 
+    /// Writes what the codec queued at the end of the loop's turn, so the requests (and window updates) of every
+    /// client read in one turn leave in one write, as the client side's answers do.
     private func flush() {
+        guard !writeScheduled else { return }
+        writeScheduled = true
+        tcp.loop.execute { [self] in
+            writeScheduled = false
+            writeOutput()
+        }
+    }
+
+    /// A write is due at the end of this turn of the loop.
+    private var writeScheduled = false
+
+    private func writeOutput() {
         if let bytes = codec.takeOutput() { tcp.send(bytes) }
+        codecStats.report(codec.counters, since: &reportedCounters)
         guard !tcp.isClosed else { return }
         let active = codec.activeStreamCount, pending = codec.pendingSendBytes
         if active != reportedStreams {

@@ -1,6 +1,7 @@
 import ConfigValues
 import Foundation
 @testable import MeshProxy
+import MeshTestSupport
 import XCTest
 
 final class BootstrapTests: XCTestCase {
@@ -188,6 +189,67 @@ final class BootstrapTests: XCTestCase {
         let cluster = try XCTUnwrap(ProxyConfiguration.load(file: file).cluster(named: "c"))
         XCTAssertEqual(cluster.maglevTableSize, 2)
         XCTAssertEqual(LoadBalancer.buildMaglev(names: ["a:1", "b:1"], weights: [1, 1], size: 2).sorted(), [0, 1])
+    }
+
+    /// As Envoy, a route table written inline is refused when a route names a cluster the bootstrap does not define,
+    /// unless `validate_clusters: false` (then the route answers 503 `NC` when taken); Envoy 1.40 agrees on both.
+    func testInlineRoutesToUndefinedClustersAreRefusedUnlessValidateClustersIsOff() throws {
+        func bootstrap(_ validate: String) -> String {
+            """
+            static_resources:
+              listeners:
+              - name: l
+                address: {socket_address: {address: 127.0.0.1, port_value: \(freeLocalPort())}}
+                filter_chains:
+                - filters:
+                  - name: envoy.filters.network.http_connection_manager
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                      stat_prefix: s
+                      route_config:
+                        \(validate)
+                        virtual_hosts:
+                        - name: v
+                          domains: ["*"]
+                          routes:
+                          - {match: {prefix: /a}, route: {cluster: c}}
+                          - {match: {prefix: /}, route: {weighted_clusters: {clusters: [{name: c, weight: 1}, {name: gone, weight: 1}]}}}
+                      http_filters:
+                      - {name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}
+              clusters:
+              - {name: c, connect_timeout: 1s, load_assignment: {cluster_name: c, endpoints: []}}
+            """
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshproxy-validate-clusters-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let checked = directory.appendingPathComponent("checked.yaml").path, unchecked = directory.appendingPathComponent("unchecked.yaml").path
+        try bootstrap("validate_clusters: true").write(toFile: checked, atomically: true, encoding: .utf8)
+        try bootstrap("validate_clusters: false").write(toFile: unchecked, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ProxyConfiguration.load(file: checked)) { error in
+            guard let error = error as? ProxyConfigError else { return XCTFail("\(error)") }
+            XCTAssertEqual(error.path, "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes[1].route"
+                           + ".weighted_clusters.clusters[1].name")
+            XCTAssertEqual(error.location.line, 18)
+            XCTAssertTrue(error.problem.hasPrefix("the route names cluster gone, which is not defined"), error.problem)
+        }
+        try bootstrap("").write(toFile: checked, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ProxyConfiguration.load(file: checked), "validate_clusters defaults to true for an inline route table")
+        XCTAssertNoThrow(try ProxyConfiguration.load(file: unchecked))
+        if let envoy = EnvoyDifferentialTests.envoyBinary {
+            func validates(_ file: String) throws -> Bool {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: envoy)
+                process.arguments = ["--mode", "validate", "-c", file, "--log-level", "critical"]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                process.waitUntilExit()
+                return process.terminationStatus == 0
+            }
+            XCTAssertFalse(try validates(checked), "Envoy refuses it too")
+            XCTAssertTrue(try validates(unchecked), "and loads it without the check")
+        }
     }
 
     func testTheFirstErrorNamesLineAndColumn() throws {

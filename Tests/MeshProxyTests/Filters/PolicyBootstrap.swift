@@ -16,6 +16,8 @@ struct PolicyBootstrap {
     var httpFilters: [String] = []
     /// YAML flow items of the routes (default: everything to `app`).
     var routes = ["{name: all, match: {prefix: /}, route: {cluster: app}}"]
+    /// More fields of the route configuration, YAML lines (`validate_clusters: false`).
+    var routeConfigFields: [String] = []
     /// More fields of the virtual host `app`, YAML lines (`response_headers_to_add: [...]`).
     var virtualHostFields: [String] = []
     /// YAML flow items of the tcp_proxy chain's filters before tcp_proxy; nil: no TCP listener.
@@ -56,7 +58,7 @@ struct PolicyBootstrap {
         \(managerFields.map { "          " + $0 + "\n" }.joined())
                   route_config:
                     name: local
-                    virtual_hosts:
+        \(routeConfigFields.map { "            " + $0 + "\n" }.joined())            virtual_hosts:
                     - name: app
                       domains: ["*"]
         \(virtualHostFields.map { "              " + $0 + "\n" }.joined())              routes:

@@ -4,7 +4,7 @@ import MeshTestSupport
 import XCTest
 
 /// Response (and request) header mutations of a weighted cluster, a route and a virtual host, on upstream answers and on every
-/// kind of local reply (the router's 503, direct responses, redirects, a fault abort, a policy filter's denial), run
+/// kind of local reply (the router's 503s, direct responses, redirects, fault aborts, a policy filter's denial), run
 /// by real Envoy 1.40 and by meshctl's proxy: the same statuses and the same mutated headers in the same order.
 final class EnvoyResponseHeadersDifferentialTests: XCTestCase {
     private struct Outcome: Equatable, CustomStringConvertible {
@@ -41,13 +41,18 @@ final class EnvoyResponseHeadersDifferentialTests: XCTestCase {
         "{name: moved, match: {prefix: /moved}, redirect: {path_redirect: /elsewhere}, \(routeHeaders)}",
         "{name: aborted, match: {prefix: /aborted}, route: {cluster: app}, \(routeHeaders), \(abort)}",
         "{name: denied, match: {prefix: /denied}, route: {cluster: app}, \(routeHeaders), \(cors)}",
+        // The fault filter runs before the router answers by itself.
+        "{name: aborted-direct, match: {prefix: /abort-direct}, direct_response: {status: 302}, \(routeHeaders), \(abort)}",
+        "{name: aborted-missing, match: {prefix: /abort-missing}, route: {cluster: missing}, \(routeHeaders), \(abort)}",
+        "{name: missing, match: {prefix: /missing}, route: {cluster: missing}, \(routeHeaders), \(cors)}",
         "{name: app, match: {prefix: /}, route: {cluster: app}, \(routeHeaders), \(cors)}",
     ]
 
     private static let requests: [(path: String, headers: [(String, String)])] = [
         ("/weighted", [("origin", "https://a.example")]), ("/dead", [("origin", "https://a.example")]), ("/created?q=1", []), ("/found", []),
         ("/plain", []), ("/moved", []), ("/aborted", [("origin", "https://a.example")]), ("/denied", [("origin", "https://a.example")]),
-        ("/app", [("origin", "https://a.example")]),
+        ("/app", [("origin", "https://a.example")]), ("/abort-direct", []), ("/abort-missing", [("origin", "https://a.example")]),
+        ("/missing", [("origin", "https://a.example")]),
     ]
 
     private func bootstrap(directory: URL, upstreamPort: Int, deadPort: Int) -> PolicyBootstrap {
@@ -59,6 +64,7 @@ final class EnvoyResponseHeadersDifferentialTests: XCTestCase {
             PolicyBootstrap.rbacFilter("rules: {action: DENY, policies: {deny-path: {permissions: [{url_path: {path: {prefix: /denied}}}], principals: [{any: true}]}}}"),
         ]
         bootstrap.routes = Self.routes
+        bootstrap.routeConfigFields = ["validate_clusters: false"]  // a route names the undefined cluster `missing`
         bootstrap.virtualHostFields = ["response_headers_to_add: [\(Self.add("x-h-host", "v")), \(Self.add("x-h-same", "v", overwrite: true))]",
                                        "request_headers_to_add: [\(Self.add("x-h-host", "v")), \(Self.add("x-h-same", "v", overwrite: true))]"]
         bootstrap.extraClusters = [PolicyBootstrap.cluster(name: "dead", port: deadPort)]
