@@ -47,7 +47,8 @@ bench: deps buildinfo
 	@$(MAKE) --no-print-directory bench-net
 
 # MeshNet's rows alone: a hello-world HTTP/1.1 server against nginx (wrk -t1, -c32 and -c1, one worker each, loopback,
-# three runs each in turns, medians), heap allocations per keep-alive request, and MeshHTTP2's h2c server against
+# a warm-up then five runs each in turns, medians; servers on CPU 1, load tools on CPU 0, MESHNET_BENCH_PIN=0 to
+# not pin), heap allocations per keep-alive request, and MeshHTTP2's h2c server against
 # nginx's h2c (h2load -c32 -m10, MESHNET_BENCH_H2_REQUESTS requests, default 100000). Needs nginx, wrk and h2load
 # (apt-get install nginx wrk nghttp2-client); MESHNET_BENCH_SECONDS sets each wrk run's length (default 3). Then TLS
 # handshakes a second in memory through MeshNet's TLS engine beside the same handshakes in C on OpenSSL (bench/tls_handshake.c).
