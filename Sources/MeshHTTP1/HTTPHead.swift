@@ -218,6 +218,8 @@ enum HeadSyntax {
     /// A field name in lowercase, as Envoy's HTTP/1.1 codec reads and writes names (HTTP/2 requires it); the common
     /// names come back as literals, the rest as a String made once (a small string, not allocated, up to 15 bytes).
     static func lowercaseName(_ bytes: UnsafeRawBufferPointer) -> String {
+        // `bytes` are token bytes (the decoders check them first), so OR-ing 0x20 only lowers letters here: no other
+        // token byte becomes one of the literals' letters or '-'.
         func spells(_ text: StaticString) -> Bool {
             let letters = text.utf8Start
             for index in 0..<bytes.count where bytes[index] | 0x20 != letters[index] { return false }

@@ -791,7 +791,9 @@ final class ProxyStream {
         guard !done else { return }
         // A gRPC client gets its local reply as gRPC: 200, trailers-only, the status as grpc-status, as from Envoy.
         var reply = isGRPCRequest ? reply.asGRPC() : reply
-        if case .forward? = route?.action { applyRouteResponseHeaders(to: &reply.extraHeaders) } else if source == .direct { applyRouteResponseHeaders(to: &reply.extraHeaders) }
+        let routeForwards: Bool
+        if case .forward? = route?.action { routeForwards = true } else { routeForwards = false }
+        if routeForwards || source == .direct { applyRouteResponseHeaders(to: &reply.extraHeaders) }
         switch source {
         case .fault: reply.extraHeaders += responseHeadersBeforeFault ?? extraResponseHeaders
         case .direct, .other: reply.extraHeaders += extraResponseHeaders
