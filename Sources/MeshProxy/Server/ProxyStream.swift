@@ -6,7 +6,7 @@ import MeshHTTP1
 /// One request through a connection manager: route, fault filter, then the router's attempts against a cluster
 /// (retries, timeouts, circuit breakers), and the answer back with its access log line. Loop thread only.
 final class ProxyStream {
-    private let runtime: ProxyRuntime
+    let runtime: ProxyRuntime
     let loopContext: LoopContext
     private unowned let downstream: any DownstreamClient
     /// The connection manager's configuration, read in place through one shared reference (`manager.config.x`).
@@ -14,7 +14,7 @@ final class ProxyStream {
     private(set) var request: HTTPRequest
     private var log = AccessLogEntry()
     private let startedAt = MonotonicClock.now()
-    private var serverName: String { manager.config.serverName ?? "envoy" }
+    var serverName: String { manager.config.serverName ?? "envoy" }
     let requestID: String
     private let managerStats: ConnectionManagerStats
 
@@ -23,7 +23,7 @@ final class ProxyStream {
     private(set) var action: ForwardAction?
     private var cluster: UpstreamCluster?
     /// The cluster the route picked (the router looks it up after the fault filter).
-    private var clusterName: String?
+    private(set) var clusterName: String?
     private var pool: UpstreamPool?
     private var retry = RetryState(policy: nil)
     private(set) var attempts = 0
@@ -51,9 +51,9 @@ final class ProxyStream {
     private var done = false
     private var random = SystemRandomNumberGenerator()
     /// Added by the policy filters: `x-ratelimit-*` on the response, a rate limit's not-enforced request headers.
-    private var extraResponseHeaders: [(name: String, value: String)] = []
+    private(set) var extraResponseHeaders: [(name: String, value: String)] = []
     /// The part of `extraResponseHeaders` from policy filters listed before the fault filter (nil: all of it).
-    private var responseHeadersBeforeFault: [(name: String, value: String)]?
+    private(set) var responseHeadersBeforeFault: [(name: String, value: String)]?
     private(set) var extraRequestHeaders: [HeaderValueOption] = []
     /// The `weighted_clusters` entry the route picked, whose header changes apply after the route's.
     /// Set once the route's cluster is picked (looking it up on each use copied the route's whole action).
@@ -61,7 +61,7 @@ final class ProxyStream {
     /// The `Upgrade` protocol the client asks for (`Connection: upgrade`), e.g. `websocket`.
     let upgrade: String?
     /// Set once the upstream said 101: bytes now go both ways until a side closes.
-    private var tunneling = false
+    private(set) var tunneling = false
     /// The request body is still arriving (the client streams it): parts come to `requestBodyPart`.
     private var bodyComplete: Bool
     /// The current attempt's head went with the body so far, and parts follow as they come.
@@ -128,7 +128,7 @@ final class ProxyStream {
     }
 
     private var loop: EventLoop { loopContext.loop }
-    private var statPrefix: String { "http.\(manager.config.statPrefix)." }
+    var statPrefix: String { "http.\(manager.config.statPrefix)." }
 
     func begin() {
         managerStats.requestsTotal.increment()
@@ -178,41 +178,6 @@ final class ProxyStream {
         applyFaults()
     }
 
-    /// The router's own answers, for a route that does not forward or a cluster that cannot take the request; false
-    /// when the request goes on to the cluster (then `cluster` and `pool` are set).
-    private func routerAnswered() -> Bool {
-        guard let route else { return true }
-        switch route.action {
-        case .directResponse(let status, let body):
-            runtime.stats.increment(statPrefix + "rq_direct_response")
-            var answer = LocalReply(status: status, body: body ?? "", flags: [], details: "direct_response")
-            // A 201 or 3xx direct response carries the request's own URL as its location, as Envoy's.
-            if status == 201 || (300..<400).contains(status) {
-                let here = Redirect(status: status, stripQuery: false)
-                answer.extraHeaders = [("location", RequestRewrite.location(here, route: route, authority: request.header("host") ?? "", target: request.target))]
-            }
-            reply(answer, from: .direct)
-            return true
-        case .redirect(let redirect):
-            let location = RequestRewrite.location(redirect, route: route, authority: request.header("host") ?? "", target: request.target)
-            reply(LocalReply(status: redirect.status, body: "", flags: [], details: "direct_response", extraHeaders: [("location", location)]), from: .direct)
-            return true
-        case .forward:
-            guard let clusterName, let cluster = runtime.clusters[clusterName] else {
-                runtime.stats.increment(statPrefix + "no_cluster")
-                reply(.clusterNotFound)
-                return true
-            }
-            if let drop = cluster.dropOverloadReply() {
-                reply(drop)
-                return true
-            }
-            self.cluster = cluster
-            pool = loopContext.pool(for: cluster)
-            return false
-        }
-    }
-
     // MARK: - Fault filter
 
     private func applyFaults() {
@@ -243,7 +208,9 @@ final class ProxyStream {
     // MARK: - Router
 
     private func startRouter() {
-        guard !routerAnswered(), let action else { return }
+        guard let cluster = clusterOrRouterAnswer(), let action else { return }
+        self.cluster = cluster
+        pool = loopContext.pool(for: cluster)
         routerStarted = true
         // The route timeout runs from the request's end, as Envoy's does (an upload may take longer than it).
         if bodyComplete { startRouteTimer() }
@@ -437,21 +404,7 @@ final class ProxyStream {
         log.responseCode = head.status
         if !bodyComplete && !downstream.isHTTP2 { answeredBeforeBodyEnd = true }
         tunneling = upgrade != nil && head.status == 101
-        var headers = loopContext.takeHeaderList()
-        headers.reserveCapacity(head.headers.count + 4)
-        for header in head.headers where !HeaderName.isHopByHopResponse(header.name) { headers.append(header) }
-        if tunneling { headers.append(("connection", "upgrade")) }
-        istioStats?.prepareResponse(&headers)
-        // As Envoy's connection manager: the upstream's `server` is replaced where it stands, and once the filters are
-        // done a `date` and a `server` are added when the answer has none.
-        let serverIndex = headers.firstIndex { HeaderName.equals($0.name, "server") }
-        if let serverIndex { headers[serverIndex] = ("server", serverName) }
-        let hasDate = head.headers.contains { HeaderName.equals($0.name, "date") }
-        headers.append(("x-envoy-upstream-service-time", String(serviceTime)))
-        applyRouteResponseHeaders(to: &headers)
-        headers += extraResponseHeaders
-        if !hasDate { headers.append(("date", HTTPDate.now())) }
-        if serverIndex == nil { headers.append(("server", serverName)) }
+        var headers = answerHeaders(for: head, serviceTime: serviceTime)
         var chunked = false
         if !downstream.isHTTP2 {
             let bodyless = request.method == "HEAD" || head.status == 204 || head.status == 304
@@ -780,24 +733,11 @@ final class ProxyStream {
 
     // MARK: - Answers
 
-    /// Who answers locally, which decides the policy filters' headers the answer gets, as Envoy's encoder filters see
-    /// it: the fault filter's answer gets what the policy filters before it in `http_filters` add; the others (the
-    /// router's, the connection manager's, a policy filter's), what the policy filters that ran add. All get the
-    /// route's response headers, after their own and before the filters', once a forwarding route is chosen; a direct
-    /// response or redirect route's headers go on its own answer (`direct`) only.
-    enum LocalReplySource { case fault, direct, other }
-
-    private func reply(_ reply: LocalReply, from source: LocalReplySource = .other) {
+    func reply(_ reply: LocalReply, from source: LocalReplySource = .other) {
         guard !done else { return }
         // A gRPC client gets its local reply as gRPC: 200, trailers-only, the status as grpc-status, as from Envoy.
         var reply = isGRPCRequest ? reply.asGRPC() : reply
-        let routeForwards: Bool
-        if case .forward? = route?.action { routeForwards = true } else { routeForwards = false }
-        if routeForwards || source == .direct { applyRouteResponseHeaders(to: &reply.extraHeaders) }
-        switch source {
-        case .fault: reply.extraHeaders += responseHeadersBeforeFault ?? extraResponseHeaders
-        case .direct, .other: reply.extraHeaders += extraResponseHeaders
-        }
+        addAnswerHeaders(to: &reply, from: source)
         for flag in reply.flags { log.add(flag) }
         log.details = reply.details
         log.responseCode = reply.status
@@ -805,14 +745,6 @@ final class ProxyStream {
         log.responseHeaders = reply.extraHeaders
         downstream.sendLocalReply(reply, serverName: serverName, keepAlive: keepsAlive)
         finish(keepAlive: keepsAlive)
-    }
-
-    /// The route's response header mutations, most specific first as Envoy applies them (the picked weighted
-    /// cluster's, the route's, the virtual host's), so a less specific level's overwrite wins.
-    private func applyRouteResponseHeaders(to headers: inout [(name: String, value: String)]) {
-        if let picked = weightedCluster { RequestRewrite.apply(add: picked.headers.responseAdd, remove: picked.headers.responseRemove, to: &headers) }
-        if let route { RequestRewrite.apply(add: route.headers.responseAdd, remove: route.headers.responseRemove, to: &headers) }
-        if let virtualHost { RequestRewrite.apply(add: virtualHost.headers.responseAdd, remove: virtualHost.headers.responseRemove, to: &headers) }
     }
 
     /// An answer cut short: log and end the stream, then reset the client. Closing first would log the close as the
@@ -825,7 +757,7 @@ final class ProxyStream {
     }
 
     /// `content-type: application/grpc...`.
-    private var isGRPCRequest: Bool { request.header("content-type")?.lowercased().hasPrefix("application/grpc") ?? false }
+    var isGRPCRequest: Bool { request.header("content-type")?.lowercased().hasPrefix("application/grpc") ?? false }
 
     /// Whether the connection stays open after this answer: the client asked for it, its listener is not draining,
     /// and the request was read to its end (an HTTP/1.1 answer that comes first closes the connection, as Envoy's does).
